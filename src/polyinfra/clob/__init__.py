@@ -1,0 +1,1 @@
+"""Clients for the global CLOB (REST market data, market channel)."""

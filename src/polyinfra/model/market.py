@@ -1,0 +1,59 @@
+"""Market metadata: what a binary market's two tokens trade under."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from polyinfra.errors import InvalidValueError
+from polyinfra.model.ids import ConditionId, TokenId
+from polyinfra.model.numbers import TickSize
+
+__all__ = ["FeeSchedule", "MarketInfo", "OutcomeToken"]
+
+
+@dataclass(frozen=True, slots=True)
+class FeeSchedule:
+    """A market's taker fee curve (2026 rules, apis.md §4 / clob.md §5.6).
+
+    ``fee = shares * rate * (p * (1 - p)) ** exponent``; makers pay nothing when ``taker_only``.
+    The venue sends it in ``/clob-markets`` as ``fd: {r, e, to}``.
+    """
+
+    rate: Decimal = Decimal(0)
+    exponent: int = 1
+    taker_only: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class OutcomeToken:
+    token_id: TokenId
+    outcome: str
+
+
+@dataclass(frozen=True, slots=True)
+class MarketInfo:
+    """A binary market: two complementary outcome tokens whose prices sum to 1."""
+
+    condition_id: ConditionId
+    question: str
+    tokens: tuple[OutcomeToken, OutcomeToken]
+    tick_size: TickSize
+    min_order_size: Decimal
+    neg_risk: bool = False
+    fee_schedule: FeeSchedule = FeeSchedule()
+
+    def complement(self, token: TokenId) -> TokenId:
+        """The other outcome's token id (the "No" of a "Yes" and vice versa)."""
+        first, second = self.tokens
+        if token == first.token_id:
+            return second.token_id
+        if token == second.token_id:
+            return first.token_id
+        raise InvalidValueError("token is not part of this market", token_id=token, market=self.condition_id)
+
+    def outcome_of(self, token: TokenId) -> str:
+        for candidate in self.tokens:
+            if candidate.token_id == token:
+                return candidate.outcome
+        raise InvalidValueError("token is not part of this market", token_id=token, market=self.condition_id)
