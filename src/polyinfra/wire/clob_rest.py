@@ -1,12 +1,52 @@
-"""CLOB REST market-data schemas (clob.md §3.1, §4), strings kept exactly as the venue sends them."""
+"""CLOB REST market-data schemas (clob.md §3.1, §4), mirroring the venue byte for byte.
+
+Strings stay strings, exactly as sent. Some values the venue sends as JSON numbers (token prices
+and sizes in ``/markets``, ``/tick-size``, ``/prices-history``, the short-key ``/clob-markets``
+numbers): those are ``Decimal``, which msgspec builds from the number's text, never via float.
+Encode with :data:`JSON_ENCODER` so they go back out as numbers, as the venue sends them.
+
+A field the venue may omit is ``UNSET``; one it may send as ``null`` also admits ``None``. Encoding
+with ``omit_defaults`` therefore reproduces what was received, which the capture tests check.
+Field order is the venue's.
+"""
 
 from __future__ import annotations
 
-from msgspec import UNSET, Struct, UnsetType
+from decimal import Decimal
+from typing import Final
+
+import msgspec
+from msgspec import UNSET, Struct, UnsetType, field
 
 from polyinfra.wire.clob_ws import PriceLevel
 
-__all__ = ["OrderBookSummary"]
+__all__ = [
+    "JSON_ENCODER",
+    "ClobMarketInfo",
+    "ClobToken",
+    "ErrorBody",
+    "FeeDetails",
+    "LastTradePrice",
+    "LastTradesPricesItem",
+    "Market",
+    "MarketToken",
+    "MarketsPage",
+    "Midpoint",
+    "NegRiskInfo",
+    "OrderBookSummary",
+    "PriceHistory",
+    "PriceHistoryPoint",
+    "PriceQuote",
+    "RewardRate",
+    "Rewards",
+    "SimplifiedMarket",
+    "SimplifiedMarketsPage",
+    "Spread",
+    "TickSizeInfo",
+]
+
+JSON_ENCODER: Final = msgspec.json.Encoder(decimal_format="number")
+"""Encodes wire structs as the venue does: ``Decimal`` fields as JSON numbers, strings as strings."""
 
 
 class OrderBookSummary(Struct, omit_defaults=True, gc=False):
@@ -27,3 +67,217 @@ class OrderBookSummary(Struct, omit_defaults=True, gc=False):
     tick_size: str | UnsetType = UNSET
     neg_risk: bool | UnsetType = UNSET
     last_trade_price: str | UnsetType = UNSET
+
+
+class MarketToken(Struct, omit_defaults=True, gc=False):
+    """One outcome token of a ``/markets`` entry; ``price`` is a JSON number (0.4865, 0, 1)."""
+
+    token_id: str
+    outcome: str
+    price: Decimal
+    winner: bool
+
+
+class RewardRate(Struct, omit_defaults=True, gc=False):
+    """Daily liquidity-reward rate paid in the collateral at ``asset_address``."""
+
+    asset_address: str
+    rewards_daily_rate: Decimal
+
+
+class Rewards(Struct, omit_defaults=True, gc=False):
+    """Liquidity-reward parameters of a market; ``rates`` is ``null`` on most markets."""
+
+    rates: list[RewardRate] | None
+    min_size: Decimal
+    max_spread: Decimal
+
+
+class Market(Struct, omit_defaults=True, gc=False):
+    """``GET /markets/{condition_id}`` and each entry of ``GET /markets`` (§4.7).
+
+    ``minimum_order_size``, ``minimum_tick_size`` and the base fees are JSON numbers; the base
+    fees are the legacy V1 authorization values in bps, not the fee charged (apis.md §4.2).
+    """
+
+    enable_order_book: bool
+    active: bool
+    closed: bool
+    archived: bool
+    accepting_orders: bool
+    accepting_order_timestamp: str | None
+    minimum_order_size: Decimal
+    minimum_tick_size: Decimal
+    condition_id: str
+    question_id: str
+    question: str
+    description: str
+    market_slug: str
+    # The official Rust client types these two dates as optional; old markets send null.
+    end_date_iso: str | None
+    game_start_time: str | None
+    seconds_delay: int
+    fpmm: str
+    maker_base_fee: Decimal
+    taker_base_fee: Decimal
+    notifications_enabled: bool
+    neg_risk: bool
+    neg_risk_market_id: str
+    neg_risk_request_id: str
+    icon: str
+    image: str
+    rewards: Rewards
+    is_50_50_outcome: bool
+    tokens: list[MarketToken]
+    # null on one market of the real /markets capture.
+    tags: list[str] | None
+
+
+class MarketsPage(Struct, omit_defaults=True, gc=False):
+    """A page of ``GET /markets``; ``next_cursor`` is base64 of an offset, ``"LTE="`` at the end (§10)."""
+
+    data: list[Market]
+    next_cursor: str
+    limit: int
+    count: int
+
+
+class SimplifiedMarket(Struct, omit_defaults=True, gc=False):
+    """Each entry of ``GET /simplified-markets`` and ``/sampling-simplified-markets`` (§4.7)."""
+
+    condition_id: str
+    tokens: list[MarketToken]
+    rewards: Rewards
+    active: bool
+    closed: bool
+    archived: bool
+    accepting_orders: bool
+
+
+class SimplifiedMarketsPage(Struct, omit_defaults=True, gc=False):
+    """A page of ``GET /simplified-markets``."""
+
+    data: list[SimplifiedMarket]
+    next_cursor: str
+    limit: int
+    count: int
+
+
+class ClobToken(Struct, omit_defaults=True, gc=False):
+    """``{"t": token_id, "o": outcome}`` inside ``ClobMarketInfo.t``."""
+
+    token_id: str = field(name="t")
+    outcome: str = field(name="o")
+
+
+class FeeDetails(Struct, omit_defaults=True, gc=False):
+    """``fd``: the market's taker fee curve ``rate * (p * (1 - p)) ** exponent`` (clob.md §5.6).
+
+    Every key is optional, as in both official V2 clients. ``e`` is a Decimal because the official
+    Python client's fixtures send it as a float (``4.0``), which an int field would reject.
+    """
+
+    rate: Decimal | UnsetType = field(default=UNSET, name="r")
+    exponent: Decimal | UnsetType = field(default=UNSET, name="e")
+    taker_only: bool | UnsetType = field(default=UNSET, name="to")
+
+
+class ClobMarketInfo(Struct, omit_defaults=True, kw_only=True, gc=False):
+    """``GET /clob-markets/{condition_id}`` (CLOB V2), with the venue's short keys (§4.6).
+
+    Python names are readable; the wire keys stay short. Only ``t`` and ``mts`` are required: the
+    official V2 Python client raises without ``t`` and reads ``mts`` unconditionally, and the
+    official Rust client defaults everything else. ``nr`` is omitted when false.
+    """
+
+    # The official Rust V2 client reads the condition id from ``c``; the docs example omits it.
+    condition_id: str | UnsetType = field(default=UNSET, name="c")
+    game_start_time: str | UnsetType | None = field(default=UNSET, name="gst")
+    # Rewards: the docs example is ``{}`` and no capture shows its inner keys, so it stays untyped.
+    rewards: dict[str, object] | UnsetType | None = field(default=UNSET, name="r")
+    # Both official clients skip null entries here.
+    tokens: list[ClobToken | None] = field(name="t")
+    min_order_size: Decimal | UnsetType = field(default=UNSET, name="mos")
+    min_tick_size: Decimal = field(name="mts")
+    maker_base_fee: Decimal | UnsetType = field(default=UNSET, name="mbf")
+    taker_base_fee: Decimal | UnsetType = field(default=UNSET, name="tbf")
+    rfq_enabled: bool | UnsetType = field(default=UNSET, name="rfqe")
+    # 250 ms taker-order delay (clob.md §4.2 "delayed").
+    taker_order_delay_enabled: bool | UnsetType = field(default=UNSET, name="itode")
+    blockaid_check_enabled: bool | UnsetType = field(default=UNSET, name="ibce")
+    fee_details: FeeDetails | UnsetType | None = field(default=UNSET, name="fd")
+    min_order_age_s: int | UnsetType = field(default=UNSET, name="oas")
+    neg_risk: bool | UnsetType = field(default=UNSET, name="nr")
+    # Listed among the keys in apis.md §4.2 without a meaning.
+    sd: int | UnsetType = UNSET
+
+
+class Midpoint(Struct, gc=False):
+    """``GET /midpoint``: ``{"mid": "0.5"}`` (the OpenAPI says ``mid_price``; clients see ``mid``, §10)."""
+
+    mid: str
+
+
+class PriceQuote(Struct, gc=False):
+    """``GET /price``: best price on one side, ``{"price": "0.5"}``."""
+
+    price: str
+
+
+class Spread(Struct, gc=False):
+    """``GET /spread``: ``{"spread": "0.02"}``."""
+
+    spread: str
+
+
+class LastTradePrice(Struct, gc=False):
+    """``GET /last-trade-price``; ``{"price": "0.5", "side": ""}`` when the token never traded."""
+
+    price: str
+    side: str
+
+
+class LastTradesPricesItem(Struct, gc=False):
+    """Each element of ``POST /last-trades-prices``."""
+
+    token_id: str
+    price: str
+    side: str
+
+
+class TickSizeInfo(Struct, gc=False):
+    """``GET /tick-size``: ``{"minimum_tick_size": 0.01}``, a JSON number."""
+
+    minimum_tick_size: Decimal
+
+
+class NegRiskInfo(Struct, gc=False):
+    """``GET /neg-risk``: ``{"neg_risk": true}``."""
+
+    neg_risk: bool
+
+
+class PriceHistoryPoint(Struct, gc=False):
+    """One point of ``/prices-history``: unix seconds ``t`` and price ``p`` (a JSON number)."""
+
+    t: int
+    p: Decimal
+
+
+class PriceHistory(Struct, gc=False):
+    """``GET /prices-history``: ``{"history": [{"t": 1700000000, "p": 0.5}, ...]}``."""
+
+    history: list[PriceHistoryPoint]
+
+
+class ErrorBody(Struct, omit_defaults=True, gc=False):
+    """The body of an HTTP error: ``{"error": "<message>"}`` plus optional keys (§4.8).
+
+    The 503 post-only answer carries ``code`` and ``retry_after_seconds`` (§5.5); the heartbeat 400
+    carries a fresh ``heartbeat_id`` (§3.3).
+    """
+
+    error: str
+    code: str | UnsetType = UNSET
+    retry_after_seconds: int | UnsetType = UNSET
+    heartbeat_id: str | UnsetType = UNSET

@@ -36,8 +36,8 @@ __all__ = [
     "TickSizeChangeMessage",
 ]
 
-PONG: Final = b"PONG"
-PING: Final = b"PING"
+PONG: Final = "PONG"
+PING: Final = "PING"
 
 
 class PriceLevel(Struct, frozen=True, gc=False):

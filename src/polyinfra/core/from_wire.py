@@ -1,0 +1,121 @@
+"""The one module that turns wire structs into domain types (DESIGN principle 3).
+
+Venue values are validated here, once: ids, tick sizes, sizes and fee curves that do not fit the
+domain raise :class:`~polyinfra.errors.InvalidValueError` (or a subclass) naming the market and the
+wire field, so a bad market is rejected where it enters, not where an order is signed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from decimal import Decimal
+
+from msgspec import UNSET, UnsetType
+
+from polyinfra.errors import InvalidNumberError, InvalidTickSizeError, InvalidValueError
+from polyinfra.model import ids
+from polyinfra.model.ids import ConditionId, TokenId
+from polyinfra.model.market import FeeSchedule, MarketInfo, OutcomeToken
+from polyinfra.model.numbers import TickSize, micros_to_decimal, to_micros
+from polyinfra.wire.clob_rest import ClobMarketInfo, FeeDetails, Market
+
+__all__ = ["market_info_from_clob_market_info", "market_info_from_market"]
+
+_BINARY = 2
+
+
+def market_info_from_market(market: Market) -> MarketInfo:
+    """``GET /markets/{condition_id}`` (or a ``/markets`` page entry) to :class:`MarketInfo`.
+
+    ``/markets`` carries no fee curve (its base fees are legacy V1 values, apis.md §4.2), so the
+    result has the default :class:`FeeSchedule`; take fees from ``/clob-markets`` with
+    :func:`market_info_from_clob_market_info`.
+    """
+    market_id = ids.condition_id(market.condition_id)
+    return MarketInfo(
+        condition_id=market_id,
+        question=market.question,
+        tokens=_binary_tokens(market_id, [(token.token_id, token.outcome) for token in market.tokens]),
+        tick_size=_tick_size(market_id, "minimum_tick_size", market.minimum_tick_size),
+        min_order_size=_size(market_id, "minimum_order_size", market.minimum_order_size),
+        neg_risk=market.neg_risk,
+    )
+
+
+def market_info_from_clob_market_info(condition_id: str, info: ClobMarketInfo) -> MarketInfo:
+    """``GET /clob-markets/{condition_id}`` (clob.md §4.6) to :class:`MarketInfo`.
+
+    The answer has no question text, so ``question`` is ``""``. Absent keys take the official V2
+    clients' defaults: min order size 0 (Rust client), neg risk false (``nr`` is omitted when
+    false), and no fee when ``fd`` is absent or null.
+    """
+    market_id = ids.condition_id(condition_id)
+    if info.condition_id is not UNSET and info.condition_id.lower() != market_id.lower():
+        raise InvalidValueError(
+            "clob-markets answer is for another market", market=market_id, field="c", value=info.condition_id
+        )
+    # Both official clients skip null entries of ``t``.
+    pairs = [(token.token_id, token.outcome) for token in info.tokens if token is not None]
+    return MarketInfo(
+        condition_id=market_id,
+        question="",
+        tokens=_binary_tokens(market_id, pairs),
+        tick_size=_tick_size(market_id, "mts", info.min_tick_size),
+        min_order_size=Decimal(0) if info.min_order_size is UNSET else _size(market_id, "mos", info.min_order_size),
+        neg_risk=False if info.neg_risk is UNSET else info.neg_risk,
+        fee_schedule=_fee_schedule(market_id, info.fee_details),
+    )
+
+
+def _binary_tokens(market: ConditionId, pairs: Sequence[tuple[str, str]]) -> tuple[OutcomeToken, OutcomeToken]:
+    if len(pairs) != _BINARY:
+        raise InvalidValueError("not a binary market: expected two outcome tokens", market=market, tokens=len(pairs))
+    (first_id, first_outcome), (second_id, second_outcome) = pairs
+    first = OutcomeToken(_token_id(market, first_id), first_outcome)
+    second = OutcomeToken(_token_id(market, second_id), second_outcome)
+    if first.token_id == second.token_id:
+        raise InvalidValueError("both outcomes have the same token id", market=market, token_id=first.token_id)
+    return first, second
+
+
+def _token_id(market: ConditionId, text: str) -> TokenId:
+    try:
+        return ids.token_id(text)
+    except InvalidValueError as exc:
+        raise InvalidValueError(exc.message, market=market, field="token_id", value=text) from exc
+
+
+def _tick_size(market: ConditionId, field: str, value: Decimal) -> TickSize:
+    try:
+        return TickSize.parse(value)
+    except InvalidTickSizeError as exc:
+        raise InvalidTickSizeError(exc.message, market=market, field=field, value=value) from exc
+
+
+def _size(market: ConditionId, field: str, value: Decimal) -> Decimal:
+    try:
+        return micros_to_decimal(to_micros(value))
+    except InvalidNumberError as exc:
+        raise InvalidNumberError(exc.message, market=market, field=field, value=value) from exc
+
+
+def _fee_schedule(market: ConditionId, details: FeeDetails | UnsetType | None) -> FeeSchedule:
+    if not isinstance(details, FeeDetails):
+        return FeeSchedule()
+    rate = Decimal(0) if details.rate is UNSET else details.rate
+    if not (rate.is_finite() and 0 <= rate <= 1):
+        raise InvalidNumberError("fee rate is not within [0, 1]", market=market, field="fd.r", value=rate)
+    # Makers never pay under CLOB V2 (clob.md §5.6); every observed schedule is taker-only (apis.md §4.2).
+    taker_only = True if details.taker_only is UNSET else details.taker_only
+    if details.exponent is UNSET:
+        if rate:
+            # The official clients would default the exponent to 0 here; guessing a fee curve for
+            # real money is worse than refusing the market.
+            raise InvalidValueError("fee rate without an exponent", market=market, field="fd.e", rate=rate)
+        return FeeSchedule(taker_only=taker_only)
+    exponent = details.exponent
+    if not (exponent.is_finite() and exponent >= 0 and exponent == exponent.to_integral_value()):
+        raise InvalidNumberError(
+            "fee exponent is not a non-negative integer", market=market, field="fd.e", value=exponent
+        )
+    return FeeSchedule(rate=rate, exponent=int(exponent), taker_only=taker_only)
