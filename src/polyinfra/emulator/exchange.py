@@ -1,0 +1,605 @@
+"""The emulator's exchange: market state over many binary markets, and the market-channel events
+every change produces (clob.md §7.4), built on :class:`~polyinfra.core.matching.MatchingEngine`.
+
+Every action (place, cancel, expiry, tick change, listing, resolution) changes state, then calls
+each listener once with the wire events it produced, in order, before it returns: a REST read
+after an action sees exactly the state its events describe.
+
+The events of one action on a market come in this order, each describing the state at its point
+in the sequence (so every hash it carries is the hash a replaying client computes there):
+
+1. one ``price_change`` for all level changes, with an entry per token for each Yes-space level
+   (the level and its No-space mirror); ``size`` is the new aggregate, ``hash`` the token's book
+   hash and ``best_bid``/``best_ask`` its best prices right after that entry, an empty bid side
+   reported as "0" and an empty ask side as "1";
+2. after trades, a ``last_trade_price`` for each token that traded (the price of its last fill in
+   the action, the taker's side, the action's total size on that token), then a full ``book`` of
+   both tokens (§7.4: "when a trade affects the book");
+3. ``best_bid_ask`` for both tokens when the market's best bid or ask changed;
+4. ``tick_size_change`` for both tokens when the venue's tick rule fires: a market quoted coarser
+   than 0.001 moves to 0.001 once a book or trade price goes above 0.96 or below 0.04 (§5.1, §7.4).
+"""
+
+from __future__ import annotations
+
+import re
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from itertools import count
+from types import MappingProxyType
+
+from polyinfra.core.book_hash import book_hash
+from polyinfra.core.matching import (
+    BookLevels,
+    Cancellation,
+    Fill,
+    LevelChange,
+    MatchingEngine,
+    MatchKind,
+    Order,
+    SubmitResult,
+    TimeInForce,
+    project_levels,
+)
+from polyinfra.errors import InvalidValueError
+from polyinfra.model.ids import ConditionId, TokenId
+from polyinfra.model.market import MarketInfo
+from polyinfra.model.numbers import MICROS, Side, TickSize, format_micros, to_micros
+from polyinfra.wire.clob_rest import OrderBookSummary
+from polyinfra.wire.clob_ws import (
+    BestBidAskMessage,
+    BookMessage,
+    LastTradePriceMessage,
+    MarketEvent,
+    MarketResolvedMessage,
+    NewMarketMessage,
+    PriceChange,
+    PriceChangeMessage,
+    PriceLevel,
+    TickSizeChangeMessage,
+)
+
+__all__ = ["Exchange", "MarketListener"]
+
+MarketListener = Callable[[Sequence[MarketEvent]], None]
+"""Receives the market-channel events of one action, in order."""
+
+_Canceller = Callable[[MatchingEngine, int], Cancellation]
+"""A cancelling engine call, given the engine and the action's time in unix seconds."""
+
+_GTD_SECURITY_THRESHOLD_S = 60
+"""clob.md §5.1: a GTD order lives until one minute before its ``expiration`` (to expire in 90 s,
+clients send now + 60 + 30), so one expiring sooner than that is refused."""
+
+_PRICE_HISTORY_LIMIT = 100_000
+"""Points of trade-price history kept per token (one per second at most): about a day of
+continuous trading, so an emulator left running for weeks stays bounded."""
+
+_TICK_RULE_HIGH_MICROS = 960_000
+_TICK_RULE_LOW_MICROS = 40_000
+_FINE_TICK = TickSize.TICK_0_001
+# What the venue reports for an empty side in price_change and best_bid_ask (clob.md §7.4 example).
+_EMPTY_BID = "0"
+_EMPTY_ASK = "1"
+
+
+@dataclass(slots=True)
+class _Market:
+    info: MarketInfo
+    listing_id: str
+    engine: MatchingEngine
+    book_timestamp_ms: int
+    """Time of the last level change; the summaries' ``timestamp``."""
+    min_order_size_micros: int
+    last_trades: dict[TokenId, tuple[int, Side]] = field(default_factory=dict)
+    price_histories: dict[TokenId, deque[tuple[int, int]]] = field(default_factory=dict)
+    winning_token: TokenId | None = None
+
+    @property
+    def yes_token(self) -> TokenId:
+        return self.info.tokens[0].token_id
+
+    @property
+    def no_token(self) -> TokenId:
+        return self.info.tokens[1].token_id
+
+
+class Exchange:
+    """Market state of the emulator: books, trades and listings of many binary markets.
+
+    The first token of each :class:`MarketInfo` is the one whose price space its book is kept in
+    (the "Yes" of a Yes/No market). ``clock_ms`` is read once per action; with a deterministic
+    clock, the same actions produce the same events.
+    """
+
+    def __init__(self, markets: Sequence[MarketInfo], *, clock_ms: Callable[[], int]) -> None:
+        self._clock_ms = clock_ms
+        self._markets: dict[ConditionId, _Market] = {}
+        self._infos: dict[ConditionId, MarketInfo] = {}
+        self._markets_by_token: dict[str, _Market] = {}
+        self._order_markets: dict[str, _Market] = {}
+        self._listeners: dict[int, MarketListener] = {}
+        self._listener_ids = count()
+        now_ms = clock_ms()
+        for market in markets:
+            self._list(market, now_ms)
+
+    # --- market data -----------------------------------------------------------------------------
+
+    @property
+    def markets(self) -> Mapping[ConditionId, MarketInfo]:
+        """Every listed market by condition id, in listing order, with its current tick size."""
+        return MappingProxyType(self._infos)
+
+    def market_of(self, token_id: str) -> MarketInfo | None:
+        """The market trading ``token_id``, or None for an unknown token."""
+        market = self._markets_by_token.get(token_id)
+        return None if market is None else market.info
+
+    def tokens(self) -> list[TokenId]:
+        """Every token id, market by market in listing order."""
+        return [token.token_id for info in self._infos.values() for token in info.tokens]
+
+    def winning_token(self, condition_id: str) -> TokenId | None:
+        """The token a market resolved to, or None while it is open."""
+        return self._market(condition_id).winning_token
+
+    def book_summary(self, token_id: str) -> OrderBookSummary:
+        """``GET /book`` for one token, hash included (clob.md §4.1)."""
+        market = self._market_of_token(token_id)
+        token = _token(market, token_id)
+        return self._summary(market, token, market.engine.levels(token))
+
+    def levels(self, token_id: str) -> BookLevels:
+        """The token's aggregate levels as ints of micro-units, best price last on both sides."""
+        return self._market_of_token(token_id).engine.levels(token_id)
+
+    def best_bid(self, token_id: str) -> int | None:
+        return self._market_of_token(token_id).engine.best_bid(token_id)
+
+    def best_ask(self, token_id: str) -> int | None:
+        return self._market_of_token(token_id).engine.best_ask(token_id)
+
+    def last_trade(self, token_id: str) -> tuple[int, Side] | None:
+        """Price and taker side of the token's last trade, or None when it never traded."""
+        market = self._market_of_token(token_id)
+        return market.last_trades.get(_token(market, token_id))
+
+    def price_history(self, token_id: str) -> list[tuple[int, int]]:
+        """Trade prices of the token as (unix seconds, price micros), oldest first, one per second."""
+        market = self._market_of_token(token_id)
+        return list(market.price_histories.get(_token(market, token_id), ()))
+
+    def open_orders(self, owner: str | None = None) -> list[Order]:
+        """Resting orders of every market (all, or one owner's), market by market in arrival order."""
+        return [order for market in self._markets.values() for order in market.engine.open_orders(owner)]
+
+    def subscribe(self, listener: MarketListener) -> Callable[[], None]:
+        """Call ``listener`` with the events of every later action; returns the unsubscribe function.
+
+        Listeners run synchronously inside the action. A listener that raises does not stop the
+        others; the first error is re-raised once all have run.
+        """
+        listener_id = next(self._listener_ids)
+        self._listeners[listener_id] = listener
+
+        def unsubscribe() -> None:
+            self._listeners.pop(listener_id, None)
+
+        return unsubscribe
+
+    # --- trading ---------------------------------------------------------------------------------
+
+    def place(self, order: Order) -> SubmitResult:
+        """Submit an order to its token's market (see :meth:`MatchingEngine.submit`).
+
+        Also refused with :class:`~polyinfra.errors.InvalidValueError`: an unknown token, a resolved
+        market, a size below the market's ``min_order_size`` and a GTD expiring within the venue's
+        one-minute threshold. GTD orders of the market that expired are cancelled first, as an
+        action of their own, so they never trade.
+        """
+        market = self._market_of_token(order.token_id)
+        if market.winning_token is not None:
+            raise InvalidValueError("market is resolved", market=market.info.condition_id, order_id=order.order_id)
+        if order.order_id in self._order_markets:
+            raise InvalidValueError("an order with this id is already live", order_id=order.order_id)
+        if order.size_micros < market.min_order_size_micros:
+            # The venue's text: "Size (x) lower than the minimum: 5" (clob.md §5.1).
+            raise InvalidValueError(
+                "size lower than the minimum",
+                order_id=order.order_id,
+                size=format_micros(order.size_micros),
+                min_order_size=format_micros(market.min_order_size_micros),
+            )
+        now_ms = self._clock_ms()
+        now_s = now_ms // 1000
+        if order.time_in_force is TimeInForce.GTD and order.expiration_s <= now_s + _GTD_SECURITY_THRESHOLD_S:
+            raise InvalidValueError(
+                "GTD expiration must be more than 60 s in the future",
+                order_id=order.order_id,
+                expiration_s=order.expiration_s,
+                now_s=now_s,
+            )
+        market.engine.validate(order)
+        self._publish(self._cancel_in(market, _expire, now_ms)[1])
+
+        yes_sizes = market.engine.yes_space_sizes()
+        result = market.engine.submit(order)
+        if result.rests:
+            self._order_markets[order.order_id] = market
+        for fill in result.fills:
+            if not fill.maker_remaining_micros:
+                del self._order_markets[fill.maker_order_id]
+        self._publish(self._market_events(market, yes_sizes, result.level_changes, result.fills, now_ms))
+        return result
+
+    def cancel(self, order_id: str) -> Cancellation:
+        """Cancel one resting order; an unknown or no longer resting id cancels nothing."""
+        market = self._order_markets.get(order_id)
+        if market is None:
+            return Cancellation((), ())
+        cancellation, events = self._cancel_in(market, lambda engine, _now_s: engine.cancel(order_id), self._clock_ms())
+        self._publish(events)
+        return cancellation
+
+    def cancel_all(self, owner: str) -> list[Order]:
+        """Cancel every resting order of ``owner`` in every market; returns them."""
+        return self._cancel_everywhere(lambda engine, _now_s: engine.cancel_owner(owner))
+
+    def expire_orders(self) -> list[Order]:
+        """Cancel the GTD orders of every market whose lifetime is over; returns them.
+
+        :meth:`place` expires its own market's orders first; a server calls this periodically so
+        that quiet markets stop showing expired orders too.
+        """
+        return self._cancel_everywhere(_expire)
+
+    # --- market lifecycle ------------------------------------------------------------------------
+
+    def set_tick_size(self, condition_id: str, tick_size: TickSize) -> None:
+        """Change a market's tick size; resting orders keep their prices. Emits ``tick_size_change``."""
+        market = self._market(condition_id)
+        if tick_size is market.info.tick_size:
+            return
+        self._publish(self._change_tick_size(market, tick_size, self._clock_ms()))
+
+    def add_market(self, market: MarketInfo) -> None:
+        """List a new market (empty books). Emits ``new_market``."""
+        now_ms = self._clock_ms()
+        listed = self._list(market, now_ms)
+        first, second = market.tokens
+        self._publish(
+            [
+                NewMarketMessage(
+                    id=listed.listing_id,
+                    market=market.condition_id,
+                    assets_ids=[first.token_id, second.token_id],
+                    timestamp=str(now_ms),
+                    question=market.question,
+                    slug=_slug(market.question),
+                    description=_description(market),
+                    outcomes=[first.outcome, second.outcome],
+                )
+            ]
+        )
+
+    def resolve_market(self, condition_id: str, winning_token_id: str) -> Cancellation:
+        """Resolve a market: cancel its resting orders, refuse new ones, emit ``market_resolved``."""
+        market = self._market(condition_id)
+        info = market.info
+        if market.winning_token is not None:
+            raise InvalidValueError("market is already resolved", market=condition_id)
+        winner = _token(market, winning_token_id)
+        market.winning_token = winner
+        now_ms = self._clock_ms()
+        cancellation, events = self._cancel_in(market, lambda engine, _now_s: engine.cancel_all(), now_ms)
+        first, second = info.tokens
+        events.append(
+            MarketResolvedMessage(
+                id=market.listing_id,
+                market=info.condition_id,
+                assets_ids=[first.token_id, second.token_id],
+                winning_asset_id=winner,
+                winning_outcome=info.outcome_of(winner),
+                timestamp=str(now_ms),
+                question=info.question,
+                slug=_slug(info.question),
+                description=_description(info),
+                outcomes=[first.outcome, second.outcome],
+            )
+        )
+        self._publish(events)
+        return cancellation
+
+    # --- internals -------------------------------------------------------------------------------
+
+    def _list(self, info: MarketInfo, now_ms: int) -> _Market:
+        if info.condition_id in self._markets:
+            raise InvalidValueError("market is already listed", market=info.condition_id)
+        first, second = info.tokens
+        for token in info.tokens:
+            if token.token_id in self._markets_by_token:
+                raise InvalidValueError("token is already listed", token_id=token.token_id)
+        market = _Market(
+            info=info,
+            # Gamma-style numeric market id: its position in the listing, stable for the session.
+            listing_id=str(len(self._markets) + 1),
+            engine=MatchingEngine(yes_token_id=first.token_id, no_token_id=second.token_id, tick_size=info.tick_size),
+            book_timestamp_ms=now_ms,
+            min_order_size_micros=to_micros(info.min_order_size),
+        )
+        self._markets[info.condition_id] = market
+        self._infos[info.condition_id] = info
+        self._markets_by_token[first.token_id] = market
+        self._markets_by_token[second.token_id] = market
+        return market
+
+    def _market(self, condition_id: str) -> _Market:
+        market = self._markets.get(ConditionId(condition_id))
+        if market is None:
+            raise InvalidValueError("unknown market", market=condition_id)
+        return market
+
+    def _market_of_token(self, token_id: str) -> _Market:
+        market = self._markets_by_token.get(token_id)
+        if market is None:
+            raise InvalidValueError("unknown token", token_id=token_id)
+        return market
+
+    def _cancel_in(self, market: _Market, cancel: _Canceller, now_ms: int) -> tuple[Cancellation, list[MarketEvent]]:
+        """Run a cancelling engine call on one market; the cancellation and the events it produced."""
+        yes_sizes = market.engine.yes_space_sizes()
+        cancellation = cancel(market.engine, now_ms // 1000)
+        for order in cancellation.orders:
+            del self._order_markets[order.order_id]
+        return cancellation, self._market_events(market, yes_sizes, cancellation.level_changes, (), now_ms)
+
+    def _cancel_everywhere(self, cancel: _Canceller) -> list[Order]:
+        """One action over every market; the orders it cancelled."""
+        now_ms = self._clock_ms()
+        orders: list[Order] = []
+        events: list[MarketEvent] = []
+        for market in self._markets.values():
+            cancellation, market_events = self._cancel_in(market, cancel, now_ms)
+            orders.extend(cancellation.orders)
+            events.extend(market_events)
+        self._publish(events)
+        return orders
+
+    def _publish(self, events: list[MarketEvent]) -> None:
+        if not events:
+            return
+        batch = tuple(events)  # immutable: every listener sees the same events
+        first_error: Exception | None = None
+        for listener in list(self._listeners.values()):
+            try:
+                listener(batch)
+            except Exception as error:  # one broken listener must not starve the others
+                if first_error is None:
+                    first_error = error
+        if first_error is not None:
+            raise first_error
+
+    def _market_events(
+        self,
+        market: _Market,
+        yes_sizes_before: tuple[dict[int, int], dict[int, int]],
+        level_changes: Sequence[LevelChange],
+        fills: Sequence[Fill],
+        now_ms: int,
+    ) -> list[MarketEvent]:
+        """Apply the bookkeeping of an engine action and build its events, in the module's order."""
+        if not level_changes and not fills:
+            return []
+        bids_before, asks_before = yes_sizes_before
+        best_before = (max(bids_before, default=None), min(asks_before, default=None))
+        market.book_timestamp_ms = now_ms
+        # Fills always change levels, so every action that gets here has a price_change.
+        events: list[MarketEvent] = [self._price_change(market, bids_before, asks_before, level_changes)]
+        if fills:
+            events.extend(self._record_trades(market, fills, now_ms))
+            for token in (market.yes_token, market.no_token):
+                summary = self._summary(market, token, market.engine.levels(token))
+                events.append(_book_message(summary))
+        yes_bid = market.engine.best_bid(market.yes_token)
+        yes_ask = market.engine.best_ask(market.yes_token)
+        if (yes_bid, yes_ask) != best_before:
+            events.extend(self._best_bid_ask(market, yes_bid, yes_ask, now_ms))
+        if market.info.tick_size.micros_per_tick > _FINE_TICK.micros_per_tick and _beyond_tick_rule(
+            [yes_bid, yes_ask, *(fill.maker_price_micros for fill in fills)]
+        ):
+            events.extend(self._change_tick_size(market, _FINE_TICK, now_ms))
+        return events
+
+    def _price_change(
+        self,
+        market: _Market,
+        bids: dict[int, int],
+        asks: dict[int, int],
+        level_changes: Sequence[LevelChange],
+    ) -> PriceChangeMessage:
+        """One message for the action; ``bids``/``asks`` (Yes-space sizes before it) are advanced
+        entry by entry so each entry's hash and best prices are those right after it."""
+        entries: list[PriceChange] = []
+        for change in level_changes:
+            sizes = bids if change.side is Side.BUY else asks
+            if change.size_micros:
+                sizes[change.price_micros] = change.size_micros
+            else:
+                sizes.pop(change.price_micros, None)
+            size = format_micros(change.size_micros)
+            for token, side, price in (
+                (market.yes_token, change.side, change.price_micros),
+                (market.no_token, change.side.opposite, MICROS - change.price_micros),
+            ):
+                levels = project_levels(bids, asks, yes_token=token == market.yes_token)
+                entries.append(
+                    PriceChange(
+                        asset_id=token,
+                        price=format_micros(price),
+                        side=side.value,
+                        size=size,
+                        hash=self._summary(market, token, levels).hash,
+                        best_bid=format_micros(levels.bids[-1].price_micros) if levels.bids else _EMPTY_BID,
+                        best_ask=format_micros(levels.asks[-1].price_micros) if levels.asks else _EMPTY_ASK,
+                    )
+                )
+        return PriceChangeMessage(
+            market=market.info.condition_id, timestamp=str(market.book_timestamp_ms), price_changes=entries
+        )
+
+    def _record_trades(self, market: _Market, fills: Sequence[Fill], now_ms: int) -> list[MarketEvent]:
+        """Update last trade and price history per token; one ``last_trade_price`` per token that traded."""
+        traded: dict[TokenId, tuple[int, int, Side]] = {}  # token -> (last price, total size, taker side)
+        for fill in fills:
+            sides = [(fill.taker_token_id, fill.taker_price_micros)]
+            if fill.kind is not MatchKind.NORMAL:
+                sides.append((fill.maker_token_id, fill.maker_price_micros))
+            for token, price in sides:
+                _, size, _ = traded.get(token, (0, 0, fill.taker_side))
+                # In a mint both sides buy and in a merge both sell, so the taker's side is each token's.
+                traded[token] = (price, size + fill.size_micros, fill.taker_side)
+        now_s = now_ms // 1000
+        events: list[MarketEvent] = []
+        for token in (market.yes_token, market.no_token):
+            if token not in traded:
+                continue
+            price, size, side = traded[token]
+            market.last_trades[token] = (price, side)
+            history = market.price_histories.setdefault(token, deque(maxlen=_PRICE_HISTORY_LIMIT))
+            if history and history[-1][0] == now_s:
+                history[-1] = (now_s, price)
+            else:
+                history.append((now_s, price))
+            events.append(
+                LastTradePriceMessage(
+                    asset_id=token,
+                    market=market.info.condition_id,
+                    price=format_micros(price),
+                    timestamp=str(now_ms),
+                    side=side.value,
+                    size=format_micros(size),
+                    fee_rate_bps="0",
+                )
+            )
+        return events
+
+    def _best_bid_ask(
+        self, market: _Market, yes_bid: int | None, yes_ask: int | None, now_ms: int
+    ) -> list[MarketEvent]:
+        no_bid = None if yes_ask is None else MICROS - yes_ask
+        no_ask = None if yes_bid is None else MICROS - yes_bid
+        events: list[MarketEvent] = []
+        for token, bid, ask in ((market.yes_token, yes_bid, yes_ask), (market.no_token, no_bid, no_ask)):
+            bid_micros = 0 if bid is None else bid
+            ask_micros = MICROS if ask is None else ask
+            events.append(
+                BestBidAskMessage(
+                    market=market.info.condition_id,
+                    asset_id=token,
+                    best_bid=format_micros(bid_micros),
+                    best_ask=format_micros(ask_micros),
+                    spread=format_micros(ask_micros - bid_micros),
+                    timestamp=str(now_ms),
+                )
+            )
+        return events
+
+    def _change_tick_size(self, market: _Market, tick_size: TickSize, now_ms: int) -> list[MarketEvent]:
+        old = market.info.tick_size
+        market.engine.set_tick_size(tick_size)
+        market.info = replace(market.info, tick_size=tick_size)
+        self._infos[market.info.condition_id] = market.info
+        return [
+            TickSizeChangeMessage(
+                asset_id=token,
+                market=market.info.condition_id,
+                old_tick_size=old.text,
+                new_tick_size=tick_size.text,
+                timestamp=str(now_ms),
+            )
+            for token in (market.yes_token, market.no_token)
+        ]
+
+    def _summary(self, market: _Market, token_id: TokenId, levels: BookLevels) -> OrderBookSummary:
+        """The token's summary with the market's current fields and the given levels, hash included."""
+        info = market.info
+        last_trade = market.last_trades.get(token_id)
+        bids = _price_levels(levels.bids)
+        asks = _price_levels(levels.asks)
+        timestamp = str(market.book_timestamp_ms)
+        min_order_size = format_micros(market.min_order_size_micros)
+        last_trade_price = "" if last_trade is None else format_micros(last_trade[0])
+        return OrderBookSummary(
+            market=info.condition_id,
+            asset_id=token_id,
+            timestamp=timestamp,
+            hash=book_hash(
+                market=info.condition_id,
+                asset_id=token_id,
+                timestamp=timestamp,
+                bids=bids,
+                asks=asks,
+                min_order_size=min_order_size,
+                tick_size=info.tick_size.text,
+                neg_risk=info.neg_risk,
+                last_trade_price=last_trade_price,
+            ),
+            bids=bids,
+            asks=asks,
+            min_order_size=min_order_size,
+            tick_size=info.tick_size.text,
+            neg_risk=info.neg_risk,
+            last_trade_price=last_trade_price,
+        )
+
+
+def _expire(engine: MatchingEngine, now_s: int) -> Cancellation:
+    """Cancel GTD orders within the venue's one-minute threshold of their expiration."""
+    return engine.expire(now_s + _GTD_SECURITY_THRESHOLD_S)
+
+
+def _token(market: _Market, token_id: str) -> TokenId:
+    """``token_id`` as one of the market's tokens, or a typed error."""
+    for token in (market.yes_token, market.no_token):
+        if token == token_id:
+            return token
+    raise InvalidValueError("token is not part of this market", token_id=token_id, market=market.info.condition_id)
+
+
+def _price_levels(levels: Iterable[tuple[int, int]]) -> list[PriceLevel]:
+    return [PriceLevel(format_micros(price), format_micros(size)) for price, size in levels]
+
+
+def _book_message(summary: OrderBookSummary) -> BookMessage:
+    return BookMessage(
+        asset_id=summary.asset_id,
+        market=summary.market,
+        bids=summary.bids,
+        asks=summary.asks,
+        timestamp=summary.timestamp,
+        hash=summary.hash,
+        min_order_size=summary.min_order_size,
+        tick_size=summary.tick_size,
+        neg_risk=summary.neg_risk,
+        last_trade_price=summary.last_trade_price,
+    )
+
+
+def _beyond_tick_rule(prices: Iterable[int | None]) -> bool:
+    """True when a price is above 0.96 or below 0.04 (Yes and No prices mirror, so either token's do)."""
+    return any(price is not None and not _TICK_RULE_LOW_MICROS <= price <= _TICK_RULE_HIGH_MICROS for price in prices)
+
+
+def _slug(question: str) -> str:
+    """A Gamma-style slug: "Will X happen?" -> "will-x-happen"."""
+    return re.sub(r"[^a-z0-9]+", "-", question.lower()).strip("-")
+
+
+def _description(info: MarketInfo) -> str:
+    first, second = info.tokens
+    return (
+        f'This market will resolve to "{first.outcome}" if the answer to "{info.question}" is yes. '
+        f'Otherwise, this market will resolve to "{second.outcome}".'
+    )
