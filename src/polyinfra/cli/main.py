@@ -1,0 +1,168 @@
+"""The ``polyinfra`` command.
+
+``polyinfra emulator`` runs the local exchange emulator until Ctrl-C or SIGTERM. When it is ready
+it prints exactly one line on stdout, a JSON object with its URLs::
+
+    {"rest": "http://127.0.0.1:8080", "ws_market": "ws://127.0.0.1:8080/ws/market", "ws_user": "ws://127.0.0.1:8080/ws/user"}
+
+and logs to stderr only, so a script can read that line and go. The default port is 8080; pass
+``--port 0`` for any free port (the line says which).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import signal
+import sys
+from typing import Annotated
+
+import typer
+
+from polyinfra.emulator.faults import FaultConfig
+from polyinfra.emulator.market_channel import DEFAULT_PING_TIMEOUT_S, DEFAULT_SUBSCRIBE_TIMEOUT_S
+from polyinfra.emulator.runner import Emulator
+from polyinfra.errors import InvalidValueError
+
+__all__ = ["app", "main"]
+
+DEFAULT_EMULATOR_PORT = 8080
+
+app = typer.Typer(
+    name="polyinfra",
+    help="Production-grade infrastructure for Polymarket.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+_FAULTS = "Fault knobs"
+
+
+@app.callback()
+def _polyinfra() -> None:
+    """Production-grade infrastructure for Polymarket."""
+
+
+@app.command()
+def emulator(
+    *,
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on; 0 picks a free one.")] = DEFAULT_EMULATOR_PORT,
+    markets: Annotated[int, typer.Option(help="Number of simulated markets.")] = 5,
+    seed: Annotated[int, typer.Option(help="Seed of the generated markets and the simulator.")] = 1,
+    rate: Annotated[float, typer.Option(help="Simulated market actions per second; 0 for none.")] = 20.0,
+    subscribe_timeout_s: Annotated[
+        float, typer.Option(help="Close WebSocket clients that do not subscribe within this many seconds.")
+    ] = DEFAULT_SUBSCRIBE_TIMEOUT_S,
+    ping_timeout_s: Annotated[
+        float, typer.Option(help="Close WebSocket clients that send no PING for this many seconds.")
+    ] = DEFAULT_PING_TIMEOUT_S,
+    drop_every_messages: Annotated[
+        int, typer.Option(help="Abort each WebSocket after this many data frames (0: never).", rich_help_panel=_FAULTS)
+    ] = 0,
+    drop_every_seconds: Annotated[
+        float, typer.Option(help="Abort each WebSocket this long after it opened (0: never).", rich_help_panel=_FAULTS)
+    ] = 0.0,
+    freeze: Annotated[
+        bool, typer.Option(help="Send no WebSocket data frames; sockets stay open.", rich_help_panel=_FAULTS)
+    ] = False,
+    freeze_answers_ping: Annotated[
+        bool, typer.Option(help="While frozen, still answer PING with PONG.", rich_help_panel=_FAULTS)
+    ] = True,
+    duplicate_rate: Annotated[
+        float, typer.Option(help="Probability of sending a data frame twice.", rich_help_panel=_FAULTS)
+    ] = 0.0,
+    reorder_rate: Annotated[
+        float, typer.Option(help="Probability of swapping a data frame with the next.", rich_help_panel=_FAULTS)
+    ] = 0.0,
+    drop_rate: Annotated[
+        float, typer.Option(help="Probability of not sending a data frame.", rich_help_panel=_FAULTS)
+    ] = 0.0,
+    malformed_rate: Annotated[
+        float, typer.Option(help="Probability of corrupting a data frame.", rich_help_panel=_FAULTS)
+    ] = 0.0,
+    latency_ms: Annotated[
+        int, typer.Option(help="Extra delay on WebSocket frames and HTTP responses.", rich_help_panel=_FAULTS)
+    ] = 0,
+    http_429_rate: Annotated[
+        float, typer.Option(help="Probability of answering a REST request 429.", rich_help_panel=_FAULTS)
+    ] = 0.0,
+    http_425_rate: Annotated[
+        float, typer.Option(help="Probability of answering a REST request 425.", rich_help_panel=_FAULTS)
+    ] = 0.0,
+    http_5xx_rate: Annotated[
+        float, typer.Option(help="Probability of answering a REST request 5xx.", rich_help_panel=_FAULTS)
+    ] = 0.0,
+    http_5xx_status: Annotated[
+        int, typer.Option(help="Status of injected 5xx answers.", rich_help_panel=_FAULTS)
+    ] = 500,
+    retry_after_s: Annotated[
+        int, typer.Option(help="Retry-After of injected 429 answers.", rich_help_panel=_FAULTS)
+    ] = 1,
+    fault_seed: Annotated[int, typer.Option(help="Seed of the probabilistic faults.", rich_help_panel=_FAULTS)] = 0,
+    log_level: Annotated[str, typer.Option(help="Log level on stderr.")] = "INFO",
+) -> None:
+    """Run the local exchange emulator: CLOB REST and WebSocket channels on one port."""
+    level = logging.getLevelNamesMapping().get(log_level.upper())
+    if level is None:
+        raise typer.BadParameter(f"unknown log level {log_level!r}", param_hint="--log-level")
+    logging.basicConfig(stream=sys.stderr, level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        faults = FaultConfig(
+            seed=fault_seed,
+            drop_every_messages=drop_every_messages,
+            drop_every_seconds=drop_every_seconds,
+            freeze=freeze,
+            freeze_answers_ping=freeze_answers_ping,
+            drop_rate=drop_rate,
+            duplicate_rate=duplicate_rate,
+            reorder_rate=reorder_rate,
+            malformed_rate=malformed_rate,
+            latency_ms=latency_ms,
+            http_429_rate=http_429_rate,
+            http_425_rate=http_425_rate,
+            http_5xx_rate=http_5xx_rate,
+            http_5xx_status=http_5xx_status,
+            retry_after_s=retry_after_s,
+        )
+        local_exchange = Emulator(
+            host=host,
+            port=port,
+            markets=markets,
+            seed=seed,
+            rate=rate,
+            faults=faults,
+            subscribe_timeout_s=subscribe_timeout_s,
+            ping_timeout_s=ping_timeout_s,
+        )
+    except InvalidValueError as exc:
+        raise typer.BadParameter(str(exc)) from exc
+    try:
+        asyncio.run(_serve(local_exchange))
+    except OSError as exc:
+        typer.echo(f"polyinfra emulator: {exc}", err=True)
+        raise typer.Exit(1) from exc
+
+
+async def _serve(local_exchange: Emulator) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for stop_signal in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(stop_signal, stop.set)
+    async with local_exchange:
+        # The one line on stdout: scripts and tests wait for it to know the emulator is ready.
+        sys.stdout.write(json.dumps(local_exchange.urls) + "\n")
+        sys.stdout.flush()
+        await stop.wait()
+        logging.getLogger(__name__).info("stopping the emulator")
+
+
+def main() -> None:
+    """Entry point of the ``polyinfra`` script."""
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,236 @@
+"""Fault knobs: make the emulated venue misbehave on purpose, reproducibly.
+
+A :class:`FaultConfig` is one mutable settings object shared by every socket and request of an
+emulator; changing a field (from a test, or through ``POST /_emulator/faults``) takes effect on the
+next message or request. Every assignment is validated, so a config never holds a value the
+servers cannot act on.
+
+Probabilistic faults draw from :class:`FaultDice`, a seeded random stream per connection (and one
+for HTTP), so a test that uses one connection sees the same faults on every run.
+
+What each knob does (all off by default):
+
+* ``drop_every_messages`` / ``drop_every_seconds``: abort each WebSocket connection (no close
+  frame, the client sees an abnormal closure) after it has sent that many data frames / been open
+  that long.
+* ``freeze``: send no data frames at all while set, sockets stay open; ``freeze_answers_ping``
+  chooses whether ``PING`` (text and protocol level) still gets its ``PONG``. The venue's known
+  failure is the first flavour: PING/PONG fine, no data for hours (clob.md §9.3).
+* ``drop_rate``, ``duplicate_rate``, ``reorder_rate``: per data frame, drop it, send it twice, or
+  hold it back and send it right after the next data frame.
+* ``malformed_rate``: per data frame, replace it with a corrupt one: either text that is not JSON
+  (the frame cut in half) or the same events without their required ``timestamp`` field.
+* ``latency_ms``: every WebSocket frame leaves that much later than it was produced, and every
+  venue HTTP response is delayed by that much.
+* ``http_429_rate``, ``http_425_rate``, ``http_5xx_rate``: answer a venue REST request with 429
+  (``Retry-After: retry_after_s``), 425 ``service not ready`` or ``http_5xx_status`` instead of
+  handling it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import random
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from enum import Enum
+
+from polyinfra.errors import InvalidValueError
+
+__all__ = ["FaultConfig", "FaultDice", "HttpFault", "MessageFate"]
+
+
+def _probability(name: str, value: object) -> float:
+    number = _number(name, value)
+    if not 0.0 <= number <= 1.0:
+        raise InvalidValueError("a probability must be between 0 and 1", field=name, value=value)
+    return number
+
+
+def _non_negative_seconds(name: str, value: object) -> float:
+    number = _number(name, value)
+    if number < 0:
+        raise InvalidValueError("must not be negative", field=name, value=value)
+    return number
+
+
+def _count(name: str, value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidValueError("must be an integer", field=name, value=value)
+    if value < 0:
+        raise InvalidValueError("must not be negative", field=name, value=value)
+    return value
+
+
+def _seed(name: str, value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidValueError("must be an integer", field=name, value=value)
+    return value
+
+
+def _flag(name: str, value: object) -> bool:
+    if not isinstance(value, bool):
+        raise InvalidValueError("must be true or false", field=name, value=value)
+    return value
+
+
+def _server_error_status(name: str, value: object) -> int:
+    status = _count(name, value)
+    if not 500 <= status <= 599:
+        raise InvalidValueError("must be a 5xx HTTP status", field=name, value=value)
+    return status
+
+
+def _number(name: str, value: object) -> float:
+    # bool is an int subclass; "true" as a rate is a caller mistake, not 1.0.
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise InvalidValueError("must be a finite number", field=name, value=value)
+    return float(value)
+
+
+_VALIDATORS: Mapping[str, Callable[[str, object], object]] = {
+    "seed": _seed,
+    "drop_every_messages": _count,
+    "drop_every_seconds": _non_negative_seconds,
+    "freeze": _flag,
+    "freeze_answers_ping": _flag,
+    "drop_rate": _probability,
+    "duplicate_rate": _probability,
+    "reorder_rate": _probability,
+    "malformed_rate": _probability,
+    "latency_ms": _count,
+    "http_429_rate": _probability,
+    "http_425_rate": _probability,
+    "http_5xx_rate": _probability,
+    "http_5xx_status": _server_error_status,
+    "retry_after_s": _count,
+}
+
+
+@dataclass(slots=True)
+class FaultConfig:
+    """The emulator's fault knobs; see the module docstring for what each one does.
+
+    Assigning a field validates it and raises :class:`~polyinfra.errors.InvalidValueError` for a
+    value of the wrong type or range. :meth:`update` changes several fields all-or-nothing.
+    """
+
+    seed: int = 0
+    """Seed of the random streams behind the ``*_rate`` knobs."""
+    drop_every_messages: int = 0
+    """Abort each WebSocket connection after this many data frames (0: never)."""
+    drop_every_seconds: float = 0.0
+    """Abort each WebSocket connection this long after it opened (0: never)."""
+    freeze: bool = False
+    """Send no WebSocket data frames while set; sockets stay open."""
+    freeze_answers_ping: bool = True
+    """While frozen, still answer PING with PONG (the venue's zombie-socket flavour)."""
+    drop_rate: float = 0.0
+    """Probability that a data frame is silently not sent."""
+    duplicate_rate: float = 0.0
+    """Probability that a data frame is sent twice in a row."""
+    reorder_rate: float = 0.0
+    """Probability that a data frame is held back and sent after the next one."""
+    malformed_rate: float = 0.0
+    """Probability that a data frame is replaced by a corrupt one."""
+    latency_ms: int = 0
+    """Extra delay on every WebSocket frame and every venue HTTP response."""
+    http_429_rate: float = 0.0
+    """Probability that a venue REST request is answered 429 Too Many Requests."""
+    http_425_rate: float = 0.0
+    """Probability that a venue REST request is answered 425 ``service not ready``."""
+    http_5xx_rate: float = 0.0
+    """Probability that a venue REST request is answered with ``http_5xx_status``."""
+    http_5xx_status: int = 500
+    """The status of injected server errors (500-599)."""
+    retry_after_s: int = 1
+    """The ``Retry-After`` header of injected 429 answers, in seconds."""
+
+    def __setattr__(self, name: str, value: object) -> None:
+        validator = _VALIDATORS.get(name)
+        if validator is None:
+            raise InvalidValueError("unknown fault knob", field=name, known=sorted(_VALIDATORS))
+        object.__setattr__(self, name, validator(name, value))
+
+    def update(self, changes: Mapping[str, object]) -> None:
+        """Set several knobs at once; nothing changes unless every value is valid."""
+        validated: dict[str, object] = {}
+        for name, value in changes.items():
+            validator = _VALIDATORS.get(name)
+            if validator is None:
+                raise InvalidValueError("unknown fault knob", field=name, known=sorted(_VALIDATORS))
+            validated[name] = validator(name, value)
+        for name, value in validated.items():
+            object.__setattr__(self, name, value)
+
+    def as_dict(self) -> dict[str, object]:
+        """Every knob and its current value (JSON-ready)."""
+        return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True, slots=True)
+class MessageFate:
+    """What happens to one WebSocket data frame."""
+
+    drop: bool = False
+    malformed: bool = False
+    duplicate: bool = False
+    reorder: bool = False
+
+
+class HttpFault(Enum):
+    """An HTTP fault to answer a venue REST request with, instead of handling it."""
+
+    TOO_MANY_REQUESTS = "429"
+    TOO_EARLY = "425"
+    SERVER_ERROR = "5xx"
+
+
+class FaultDice:
+    """A seeded random stream that decides faults for one connection (or for HTTP).
+
+    The stream is derived from ``(config.seed, stream)`` and restarts when the config's seed
+    changes, so the same seed and stream name always give the same sequence of decisions. A knob
+    at 0 draws nothing, so switching one knob on does not shift the others' sequences before it.
+    """
+
+    def __init__(self, config: FaultConfig, stream: str) -> None:
+        self._config = config
+        self._stream = stream
+        self._seed = config.seed
+        self._random = random.Random(f"{config.seed}/{stream}")
+
+    def _roll(self, probability: float) -> bool:
+        if probability <= 0.0:
+            return False
+        if self._config.seed != self._seed:
+            self._seed = self._config.seed
+            self._random = random.Random(f"{self._seed}/{self._stream}")
+        return self._random.random() < probability
+
+    def message_fate(self) -> MessageFate:
+        """Decide what happens to the next data frame."""
+        config = self._config
+        if self._roll(config.drop_rate):
+            return MessageFate(drop=True)
+        return MessageFate(
+            malformed=self._roll(config.malformed_rate),
+            duplicate=self._roll(config.duplicate_rate),
+            reorder=self._roll(config.reorder_rate),
+        )
+
+    def corrupt_as_non_json(self) -> bool:
+        """For a malformed frame: True to send non-JSON text, False for a broken schema."""
+        return self._roll(0.5)
+
+    def http_fault(self) -> HttpFault | None:
+        """Decide whether the next venue REST request fails, and how."""
+        config = self._config
+        if self._roll(config.http_429_rate):
+            return HttpFault.TOO_MANY_REQUESTS
+        if self._roll(config.http_425_rate):
+            return HttpFault.TOO_EARLY
+        if self._roll(config.http_5xx_rate):
+            return HttpFault.SERVER_ERROR
+        return None

@@ -1,0 +1,582 @@
+"""The emulated venue's public CLOB REST API (clob.md §3.1, shapes §4), served from the exchange.
+
+Shapes, status codes and error bodies are the venue's: ``{"error": "<message>"}`` with the
+messages of the venue's error reference (``Invalid token id``, ``Invalid side``, ``Invalid
+payload``, ``Payload exceeds the limit``, ``No orderbook exists for the requested token id``);
+numbers are strings where the venue sends strings and exact JSON numbers (from ``Decimal``) where
+it sends numbers. Both raw (``MA==``) and url-encoded (``MA%3D%3D``) cursors work, as V1 clients
+send the first and V2 clients the second (§3).
+
+Every route passes through the HTTP fault knobs (latency, injected 429 / 425 / 5xx) before it is
+handled; the emulator's own ``/_emulator/`` endpoints and the WebSocket upgrades do not.
+
+Where the venue's behaviour is not documented the emulator picks one and says so: a batch request
+answers for the tokens that have a value and leaves the others out, and a price that needs a book
+side that is empty answers like a token without a book (404).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import hashlib
+import re
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from http import HTTPStatus
+from typing import Final, TypeVar
+
+import msgspec
+from aiohttp import web
+
+from polyinfra.emulator.exchange import Exchange
+from polyinfra.emulator.faults import FaultConfig, FaultDice, HttpFault
+from polyinfra.errors import ApiError, InvalidValueError
+from polyinfra.model.ids import ConditionId, TokenId, token_id
+from polyinfra.model.market import MarketInfo
+from polyinfra.model.numbers import Side, format_micros
+from polyinfra.wire.clob_rest import (
+    JSON_ENCODER,
+    ClobMarketInfo,
+    ClobToken,
+    ErrorBody,
+    FeeDetails,
+    LastTradePrice,
+    LastTradesPricesItem,
+    Market,
+    MarketsPage,
+    MarketToken,
+    Midpoint,
+    NegRiskInfo,
+    PriceHistory,
+    PriceHistoryPoint,
+    PriceQuote,
+    Rewards,
+    SimplifiedMarket,
+    SimplifiedMarketsPage,
+    Spread,
+    TickSizeInfo,
+)
+
+__all__ = ["BATCH_LIMIT", "DEFAULT_PAGE_SIZE", "RestApi", "RestStats"]
+
+BATCH_LIMIT: Final = 500
+"""Tokens per batch request (``/last-trades-prices`` documents 500, §8; the emulator uses it for all)."""
+
+DEFAULT_PAGE_SIZE: Final = 100
+"""Markets per page, as in the real ``/markets`` capture (``limit: 100``, ``next_cursor: "MTAw"``)."""
+
+_START_CURSOR: Final = "MA=="
+_END_CURSOR: Final = "LTE="
+
+_NO_ORDERBOOK: Final = "No orderbook exists for the requested token id"
+_INVALID_TOKEN: Final = "Invalid token id"
+_INVALID_PAYLOAD: Final = "Invalid payload"
+_INVALID_SIDE: Final = "Invalid side"
+_PAYLOAD_TOO_LARGE: Final = "Payload exceeds the limit"
+# What the venue says during matching-engine restarts, as plain text: py-clob-client#273 shows
+# ``error_message=service not ready``, which the official client prints for a non-JSON body (§5.5).
+_SERVICE_NOT_READY: Final = "service not ready"
+
+_DEFAULT_LAST_TRADE = LastTradePrice(price="0.5", side="")
+_NO_REWARDS = Rewards(rates=None, min_size=Decimal(0), max_spread=Decimal(0))
+_ZERO = Decimal(0)
+_ONE = Decimal(1)
+
+# ``interval`` values of /prices-history (§3.1) and how far back each reaches; "1m" is a month.
+_INTERVAL_SECONDS: Final[dict[str, int | None]] = {
+    "max": None,
+    "all": None,
+    "1m": 30 * 86_400,
+    "1w": 7 * 86_400,
+    "1d": 86_400,
+    "6h": 6 * 3_600,
+    "1h": 3_600,
+}
+
+_Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+_Item = TypeVar("_Item")
+
+
+@dataclass(slots=True)
+class RestStats:
+    """Counters of the venue REST API since the emulator started."""
+
+    requests: int = 0
+    client_errors: int = 0
+    injected_429: int = 0
+    injected_425: int = 0
+    injected_5xx: int = 0
+
+
+class _TokenRequest(msgspec.Struct):
+    """An item of the batch bodies: ``[{"token_id": "...", "side": "BUY"}]`` (side only for /prices)."""
+
+    token_id: TokenId
+    side: str | None = None
+
+
+class RestApi:
+    """The venue's public REST routes over one :class:`Exchange`.
+
+    ``clock_ms`` is the exchange's clock (``GET /time``, ``/prices-history`` windows);
+    ``page_size`` is the number of markets per page of the paged endpoints.
+    """
+
+    def __init__(
+        self,
+        exchange: Exchange,
+        *,
+        faults: FaultConfig,
+        clock_ms: Callable[[], int],
+        page_size: int = DEFAULT_PAGE_SIZE,
+    ) -> None:
+        if page_size < 1:
+            raise InvalidValueError("page size must be at least 1", page_size=page_size)
+        self._exchange = exchange
+        self._faults = faults
+        self._clock_ms = clock_ms
+        self._page_size = page_size
+        self._dice = FaultDice(faults, "http")
+        self.stats = RestStats()
+        self._decode_batch = msgspec.json.Decoder(list[_TokenRequest]).decode
+
+    def routes(self) -> list[web.RouteDef]:
+        """Every venue route, each wrapped in the HTTP fault knobs."""
+        table: Sequence[tuple[str, str, _Handler]] = (
+            ("GET", "/", self._ok),
+            ("GET", "/ok", self._ok),
+            ("GET", "/time", self._time),
+            ("GET", "/version", self._version),
+            ("GET", "/book", self._book),
+            ("POST", "/books", self._books),
+            ("GET", "/price", self._price),
+            ("POST", "/prices", self._prices),
+            ("GET", "/midpoint", self._midpoint),
+            ("POST", "/midpoints", self._midpoints),
+            ("GET", "/spread", self._spread),
+            ("POST", "/spreads", self._spreads),
+            ("GET", "/last-trade-price", self._last_trade_price),
+            ("POST", "/last-trades-prices", self._last_trades_prices),
+            ("GET", "/tick-size", self._tick_size),
+            ("GET", "/neg-risk", self._neg_risk),
+            ("GET", "/prices-history", self._prices_history),
+            ("GET", "/markets", self._markets),
+            ("GET", "/markets/{condition_id}", self._market),
+            ("GET", "/simplified-markets", self._simplified_markets),
+            ("GET", "/sampling-markets", self._sampling_markets),
+            ("GET", "/sampling-simplified-markets", self._sampling_simplified_markets),
+            ("GET", "/clob-markets/{condition_id}", self._clob_market),
+            ("GET", "/markets-by-token/{token_id}", self._market_by_token),
+        )
+        return [web.route(method, path, self._venue_route(handler)) for method, path, handler in table]
+
+    # -- faults and errors -------------------------------------------------------------------
+
+    def _venue_route(self, handler: _Handler) -> _Handler:
+        async def venue_route(request: web.Request) -> web.StreamResponse:
+            self.stats.requests += 1
+            if self._faults.latency_ms:
+                await asyncio.sleep(self._faults.latency_ms / 1000)
+            fault = self._dice.http_fault()
+            if fault is not None:
+                return self._fault_response(fault)
+            try:
+                response = await handler(request)
+            except ApiError as error:
+                self.stats.client_errors += 1
+                response = _json(ErrorBody(error=error.message), status=error.status)
+            if isinstance(response, web.Response):
+                # Compressed when the client accepts it (the official client asks for gzip, §3.5).
+                response.enable_compression()
+            return response
+
+        return venue_route
+
+    def _fault_response(self, fault: HttpFault) -> web.Response:
+        if fault is HttpFault.TOO_MANY_REQUESTS:
+            self.stats.injected_429 += 1
+            # The venue's 429: Retry-After in seconds, body {"error": "Too Many Requests"} (§8).
+            response = _json(ErrorBody(error="Too Many Requests"), status=HTTPStatus.TOO_MANY_REQUESTS)
+            response.headers["Retry-After"] = str(self._faults.retry_after_s)
+            return response
+        if fault is HttpFault.TOO_EARLY:
+            self.stats.injected_425 += 1
+            return web.Response(status=HTTPStatus.TOO_EARLY, text=_SERVICE_NOT_READY)
+        self.stats.injected_5xx += 1
+        status = self._faults.http_5xx_status
+        try:
+            phrase = HTTPStatus(status).phrase
+        except ValueError:
+            phrase = "Server Error"
+        return _json(ErrorBody(error=phrase), status=status)
+
+    # -- service -----------------------------------------------------------------------------
+
+    async def _ok(self, request: web.Request) -> web.Response:
+        return _json("OK")
+
+    async def _time(self, request: web.Request) -> web.Response:
+        # A bare integer of unix seconds, not an object (§3.1).
+        return _json(self._clock_ms() // 1000)
+
+    async def _version(self, request: web.Request) -> web.Response:
+        return _json({"version": 2})
+
+    # -- books and prices --------------------------------------------------------------------
+
+    async def _book(self, request: web.Request) -> web.Response:
+        token = self._known_token(request.query.get("token_id"))
+        return _json(self._exchange.book_summary(token))
+
+    async def _books(self, request: web.Request) -> web.Response:
+        items = await self._batch(request)
+        tokens = self._known_tokens(item.token_id for item in items)
+        return _json([self._exchange.book_summary(token) for token in tokens])
+
+    async def _price(self, request: web.Request) -> web.Response:
+        token = _token(request.query.get("token_id"))
+        side = _side(request.query.get("side"))
+        price = self._best_price(self._require_book(token), side)
+        if price is None:
+            raise ApiError(_NO_ORDERBOOK, status=HTTPStatus.NOT_FOUND)
+        return _json(PriceQuote(price=format_micros(price)))
+
+    async def _prices(self, request: web.Request) -> web.Response:
+        items = await self._batch(request)
+        requested = [(item.token_id, _side(item.side)) for item in items]
+        prices: dict[str, dict[str, str]] = {}
+        for token, side in requested:
+            price = self._best_price(token, side) if self._exchange.market_of(token) is not None else None
+            if price is not None:
+                prices.setdefault(token, {})[side.value] = format_micros(price)
+        return _json(prices)
+
+    async def _midpoint(self, request: web.Request) -> web.Response:
+        token = self._known_token(request.query.get("token_id"))
+        mid = self._midpoint_micros(token)
+        if mid is None:
+            raise ApiError(_NO_ORDERBOOK, status=HTTPStatus.NOT_FOUND)
+        return _json(Midpoint(mid=format_micros(mid)))
+
+    async def _midpoints(self, request: web.Request) -> web.Response:
+        items = await self._batch(request)
+        mids: dict[str, str] = {}
+        for token in self._known_tokens(item.token_id for item in items):
+            mid = self._midpoint_micros(token)
+            if mid is not None:
+                mids[token] = format_micros(mid)
+        return _json(mids)
+
+    async def _spread(self, request: web.Request) -> web.Response:
+        token = self._known_token(request.query.get("token_id"))
+        spread = self._spread_micros(token)
+        if spread is None:
+            raise ApiError(_NO_ORDERBOOK, status=HTTPStatus.NOT_FOUND)
+        return _json(Spread(spread=format_micros(spread)))
+
+    async def _spreads(self, request: web.Request) -> web.Response:
+        items = await self._batch(request)
+        spreads: dict[str, str] = {}
+        for token in self._known_tokens(item.token_id for item in items):
+            spread = self._spread_micros(token)
+            if spread is not None:
+                spreads[token] = format_micros(spread)
+        return _json(spreads)
+
+    async def _last_trade_price(self, request: web.Request) -> web.Response:
+        token = self._known_token(request.query.get("token_id"))
+        return _json(self._last_trade(token))
+
+    async def _last_trades_prices(self, request: web.Request) -> web.Response:
+        items = await self._batch(request)
+        answers: list[LastTradesPricesItem] = []
+        for token in self._known_tokens(item.token_id for item in items):
+            last = self._last_trade(token)
+            answers.append(LastTradesPricesItem(token_id=token, price=last.price, side=last.side))
+        return _json(answers)
+
+    async def _tick_size(self, request: web.Request) -> web.Response:
+        market = self._market_of_known_token(request.query.get("token_id"))
+        # A JSON number, exact: encoded from the tick's Decimal, never a float (§3.1).
+        return _json(TickSizeInfo(minimum_tick_size=market.tick_size.decimal))
+
+    async def _neg_risk(self, request: web.Request) -> web.Response:
+        market = self._market_of_known_token(request.query.get("token_id"))
+        return _json(NegRiskInfo(neg_risk=market.neg_risk))
+
+    async def _prices_history(self, request: web.Request) -> web.Response:
+        query = request.query
+        token = _token(query.get("market"))
+        interval = query.get("interval")
+        now_s = self._clock_ms() // 1000
+        if interval is not None:
+            if interval not in _INTERVAL_SECONDS:
+                raise ApiError(f"invalid interval, expected one of {', '.join(_INTERVAL_SECONDS)}", status=400)
+            reach_s = _INTERVAL_SECONDS[interval]
+            start_s, end_s = (None if reach_s is None else now_s - reach_s), now_s
+        elif "startTs" in query and "endTs" in query:
+            start_s, end_s = _whole_number(query, "startTs"), _whole_number(query, "endTs")
+        else:
+            raise ApiError("interval or both startTs and endTs are required", status=400)
+        history = self._exchange.price_history(token) if self._exchange.market_of(token) is not None else []
+        points = [
+            (time_s, price) for time_s, price in history if (start_s is None or time_s >= start_s) and time_s <= end_s
+        ]
+        if "fidelity" in query:
+            fidelity_minutes = _whole_number(query, "fidelity")
+            if fidelity_minutes == 0:
+                raise ApiError("invalid fidelity", status=HTTPStatus.BAD_REQUEST, value=0)
+            # One point per fidelity bucket: the last one in it.
+            last_in_bucket = {time_s // (fidelity_minutes * 60): (time_s, price) for time_s, price in points}
+            points = list(last_in_bucket.values())
+        return _json(PriceHistory(history=[PriceHistoryPoint(t=time_s, p=_number(price)) for time_s, price in points]))
+
+    # -- markets -----------------------------------------------------------------------------
+
+    async def _markets(self, request: web.Request) -> web.Response:
+        page, next_cursor = self._page(request, list(self._exchange.markets.values()))
+        data = [self._market_body(market) for market in page]
+        return _json(MarketsPage(data=data, next_cursor=next_cursor, limit=self._page_size, count=len(data)))
+
+    async def _sampling_markets(self, request: web.Request) -> web.Response:
+        page, next_cursor = self._page(request, self._sampling())
+        data = [self._market_body(market) for market in page]
+        return _json(MarketsPage(data=data, next_cursor=next_cursor, limit=self._page_size, count=len(data)))
+
+    async def _simplified_markets(self, request: web.Request) -> web.Response:
+        page, next_cursor = self._page(request, list(self._exchange.markets.values()))
+        data = [self._simplified_body(market) for market in page]
+        return _json(SimplifiedMarketsPage(data=data, next_cursor=next_cursor, limit=self._page_size, count=len(data)))
+
+    async def _sampling_simplified_markets(self, request: web.Request) -> web.Response:
+        page, next_cursor = self._page(request, self._sampling())
+        data = [self._simplified_body(market) for market in page]
+        return _json(SimplifiedMarketsPage(data=data, next_cursor=next_cursor, limit=self._page_size, count=len(data)))
+
+    async def _market(self, request: web.Request) -> web.Response:
+        return _json(self._market_body(self._market_by_condition(request.match_info["condition_id"])))
+
+    async def _clob_market(self, request: web.Request) -> web.Response:
+        market = self._market_by_condition(request.match_info["condition_id"])
+        fees = market.fee_schedule
+        return _json(
+            ClobMarketInfo(
+                condition_id=market.condition_id,
+                game_start_time=None,
+                rewards={},
+                tokens=[ClobToken(token_id=token.token_id, outcome=token.outcome) for token in market.tokens],
+                min_order_size=market.min_order_size,
+                min_tick_size=market.tick_size.decimal,
+                maker_base_fee=_ZERO,
+                taker_base_fee=_ZERO,
+                rfq_enabled=False,
+                taker_order_delay_enabled=False,
+                blockaid_check_enabled=False,
+                fee_details=FeeDetails(rate=fees.rate, exponent=Decimal(fees.exponent), taker_only=fees.taker_only),
+                min_order_age_s=0,
+                # The venue leaves ``nr`` out when false (§4.6).
+                neg_risk=True if market.neg_risk else msgspec.UNSET,
+            )
+        )
+
+    async def _market_by_token(self, request: web.Request) -> web.Response:
+        market = self._market_of_known_token(request.match_info["token_id"])
+        return _json({"condition_id": market.condition_id})
+
+    # -- helpers -----------------------------------------------------------------------------
+
+    def _require_book(self, token: TokenId) -> TokenId:
+        if self._exchange.market_of(token) is None:
+            raise ApiError(_NO_ORDERBOOK, status=HTTPStatus.NOT_FOUND, token_id=token)
+        return token
+
+    def _known_token(self, text: str | None) -> TokenId:
+        return self._require_book(_token(text))
+
+    def _market_of_known_token(self, text: str | None) -> MarketInfo:
+        market = self._exchange.market_of(_token(text))
+        if market is None:
+            raise ApiError(_NO_ORDERBOOK, status=HTTPStatus.NOT_FOUND, token_id=text)
+        return market
+
+    def _known_tokens(self, tokens: Iterable[TokenId]) -> list[TokenId]:
+        return [token for token in dict.fromkeys(tokens) if self._exchange.market_of(token) is not None]
+
+    async def _batch(self, request: web.Request) -> list[_TokenRequest]:
+        try:
+            items = self._decode_batch(await request.read())
+            for item in items:
+                token_id(item.token_id)
+        except (msgspec.DecodeError, InvalidValueError) as exc:
+            raise ApiError(_INVALID_PAYLOAD, status=HTTPStatus.BAD_REQUEST) from exc
+        if len(items) > BATCH_LIMIT:
+            raise ApiError(_PAYLOAD_TOO_LARGE, status=HTTPStatus.BAD_REQUEST, limit=BATCH_LIMIT)
+        return items
+
+    def _best_price(self, token: TokenId, side: Side) -> int | None:
+        # BUY quotes the best bid and SELL the best ask, as the live venue does (§3.1).
+        return self._exchange.best_bid(token) if side is Side.BUY else self._exchange.best_ask(token)
+
+    def _midpoint_micros(self, token: TokenId) -> int | None:
+        bid, ask = self._exchange.best_bid(token), self._exchange.best_ask(token)
+        if bid is None or ask is None:
+            return None
+        # Prices are whole ticks (multiples of 100 micros), so the sum halves exactly.
+        return (bid + ask) // 2
+
+    def _spread_micros(self, token: TokenId) -> int | None:
+        bid, ask = self._exchange.best_bid(token), self._exchange.best_ask(token)
+        if bid is None or ask is None:
+            return None
+        return ask - bid
+
+    def _last_trade(self, token: TokenId) -> LastTradePrice:
+        last = self._exchange.last_trade(token)
+        if last is None:
+            # The venue's answer for a token that never traded (§3.1).
+            return _DEFAULT_LAST_TRADE
+        price, side = last
+        return LastTradePrice(price=format_micros(price), side=side.value)
+
+    def _market_by_condition(self, condition: str) -> MarketInfo:
+        market = self._exchange.markets.get(ConditionId(condition))
+        if market is None:
+            raise ApiError("market not found", status=HTTPStatus.NOT_FOUND, condition_id=condition)
+        return market
+
+    def _sampling(self) -> list[MarketInfo]:
+        # Sampling markets are those eligible for liquidity rewards; every open emulated market is.
+        return [
+            market
+            for market in self._exchange.markets.values()
+            if self._exchange.winning_token(market.condition_id) is None
+        ]
+
+    def _page(self, request: web.Request, items: list[_Item]) -> tuple[list[_Item], str]:
+        offset = _cursor_offset(request.query.get("next_cursor") or _START_CURSOR)
+        if offset < 0 or offset >= len(items):
+            return [], _END_CURSOR
+        end = offset + self._page_size
+        return items[offset:end], _END_CURSOR if end >= len(items) else _cursor(end)
+
+    def _tokens_of(self, market: MarketInfo) -> list[MarketToken]:
+        winner = self._exchange.winning_token(market.condition_id)
+        tokens = []
+        for token in market.tokens:
+            if winner is not None:
+                price = _ONE if token.token_id == winner else _ZERO
+            else:
+                price = self._display_price(token.token_id)
+            tokens.append(
+                MarketToken(
+                    token_id=token.token_id, outcome=token.outcome, price=price, winner=token.token_id == winner
+                )
+            )
+        return tokens
+
+    def _display_price(self, token: TokenId) -> Decimal:
+        mid = self._midpoint_micros(token)
+        if mid is not None:
+            return _number(mid)
+        last = self._exchange.last_trade(token)
+        return _number(last[0]) if last is not None else Decimal("0.5")
+
+    def _market_body(self, market: MarketInfo) -> Market:
+        open_for_trading = self._exchange.winning_token(market.condition_id) is None
+        return Market(
+            enable_order_book=open_for_trading,
+            active=True,
+            closed=not open_for_trading,
+            archived=False,
+            accepting_orders=open_for_trading,
+            accepting_order_timestamp=None,
+            minimum_order_size=market.min_order_size,
+            minimum_tick_size=market.tick_size.decimal,
+            condition_id=market.condition_id,
+            question_id=_question_id(market.condition_id),
+            question=market.question,
+            description=f"Emulated market: {market.question}",
+            market_slug=_slug(market.question),
+            end_date_iso=None,
+            game_start_time=None,
+            seconds_delay=0,
+            fpmm="",
+            maker_base_fee=_ZERO,
+            taker_base_fee=_ZERO,
+            notifications_enabled=False,
+            neg_risk=market.neg_risk,
+            neg_risk_market_id="",
+            neg_risk_request_id="",
+            icon="",
+            image="",
+            rewards=_NO_REWARDS,
+            is_50_50_outcome=False,
+            tokens=self._tokens_of(market),
+            tags=[],
+        )
+
+    def _simplified_body(self, market: MarketInfo) -> SimplifiedMarket:
+        open_for_trading = self._exchange.winning_token(market.condition_id) is None
+        return SimplifiedMarket(
+            condition_id=market.condition_id,
+            tokens=self._tokens_of(market),
+            rewards=_NO_REWARDS,
+            active=True,
+            closed=not open_for_trading,
+            archived=False,
+            accepting_orders=open_for_trading,
+        )
+
+
+def _json(body: object, *, status: int = HTTPStatus.OK) -> web.Response:
+    return web.Response(body=JSON_ENCODER.encode(body), status=status, content_type="application/json")
+
+
+def _token(text: str | None) -> TokenId:
+    if text is None:
+        raise ApiError(_INVALID_TOKEN, status=HTTPStatus.BAD_REQUEST)
+    try:
+        return token_id(text)
+    except InvalidValueError as exc:
+        raise ApiError(_INVALID_TOKEN, status=HTTPStatus.BAD_REQUEST, token_id=text) from exc
+
+
+def _side(text: str | None) -> Side:
+    if text not in ("BUY", "SELL"):
+        raise ApiError(_INVALID_SIDE, status=HTTPStatus.BAD_REQUEST, side=text)
+    return Side(text)
+
+
+def _whole_number(query: Mapping[str, str], name: str) -> int:
+    text = query.get(name)
+    if not (text is not None and text.isascii() and text.isdigit()):
+        raise ApiError(f"invalid {name}", status=HTTPStatus.BAD_REQUEST, value=text)
+    return int(text)
+
+
+def _number(micros: int) -> Decimal:
+    # Through the canonical string, so 0 encodes as 0, not 0E-6.
+    return Decimal(format_micros(micros))
+
+
+def _cursor(offset: int) -> str:
+    return base64.b64encode(str(offset).encode()).decode()
+
+
+def _cursor_offset(cursor: str) -> int:
+    try:
+        return int(base64.b64decode(cursor, validate=True).decode("ascii"))
+    except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
+        raise ApiError("invalid next_cursor", status=HTTPStatus.BAD_REQUEST, next_cursor=cursor) from exc
+
+
+def _question_id(condition: str) -> str:
+    # The emulator has no separate question ids: a stable one derived from the condition id.
+    return "0x" + hashlib.sha256(f"question:{condition}".encode()).hexdigest()
+
+
+def _slug(question: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", question.lower()).strip("-")

@@ -1,0 +1,222 @@
+"""Run the emulator in-process: for tests, the CLI and the demo.
+
+    async with Emulator(markets=3, seed=7, rate=0) as emulator:
+        emulator.urls["rest"]       # "http://127.0.0.1:<port>"
+        emulator.simulator.step()   # one deterministic market action, when rate=0
+        emulator.faults.freeze = True
+
+The exchange, the simulator and the servers exist as soon as the :class:`Emulator` is built; the
+socket is bound and the simulator starts on :meth:`Emulator.start` (or ``async with``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import time
+from types import TracebackType
+
+from aiohttp import web
+
+from polyinfra.emulator.exchange import Exchange
+from polyinfra.emulator.faults import FaultConfig
+from polyinfra.emulator.market_channel import (
+    DEFAULT_CLOSE_TIMEOUT_S,
+    DEFAULT_PING_TIMEOUT_S,
+    DEFAULT_SEND_QUEUE_LIMIT,
+    DEFAULT_SUBSCRIBE_TIMEOUT_S,
+    ChannelSettings,
+)
+from polyinfra.emulator.rest_api import DEFAULT_PAGE_SIZE
+from polyinfra.emulator.server import EmulatorServer, EmulatorStats
+from polyinfra.emulator.simulator import MarketSimulator, generate_markets
+from polyinfra.errors import InvalidValueError
+
+__all__ = ["Emulator"]
+
+_log = logging.getLogger(__name__)
+
+
+def _wall_clock_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+class _SimulatorDriver:
+    """Calls :meth:`MarketSimulator.step` at a steady rate, unless paused."""
+
+    def __init__(self, simulator: MarketSimulator) -> None:
+        self._simulator = simulator
+        self._paused = False
+        self._steps = 0
+
+    @property
+    def paused(self) -> bool:
+        return self._paused
+
+    @property
+    def steps(self) -> int:
+        return self._steps
+
+    def pause(self) -> None:
+        self._paused = True
+
+    def resume(self) -> None:
+        self._paused = False
+
+    async def run(self, rate: float) -> None:
+        """Step ``rate`` times a second until cancelled."""
+        loop = asyncio.get_running_loop()
+        interval_s = 1.0 / rate
+        next_step_at = loop.time()
+        while True:
+            # A late wake-up is not made up with a burst: the schedule restarts from now.
+            next_step_at = max(next_step_at + interval_s, loop.time())
+            await asyncio.sleep(next_step_at - loop.time())
+            if not self._paused:
+                self._simulator.step()
+                self._steps += 1
+
+
+class Emulator:
+    """The local exchange: exchange core, market simulator and servers on one port.
+
+    ``markets`` markets are generated from ``seed`` (which also seeds the simulator), so the same
+    arguments give the same markets and the same sequence of events. ``rate`` is simulated actions
+    per second (0: none; drive :attr:`simulator` by hand). ``port`` 0 picks a free port.
+    ``subscribe_timeout_s`` and ``ping_timeout_s`` are the channels' idle limits,
+    ``send_queue_limit`` the frames one WebSocket client may have waiting before it counts as too
+    slow, ``page_size`` the markets per page of ``/markets`` and its siblings.
+    """
+
+    def __init__(
+        self,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        markets: int = 5,
+        seed: int = 1,
+        rate: float = 20.0,
+        faults: FaultConfig | None = None,
+        subscribe_timeout_s: float = DEFAULT_SUBSCRIBE_TIMEOUT_S,
+        ping_timeout_s: float = DEFAULT_PING_TIMEOUT_S,
+        send_queue_limit: int = DEFAULT_SEND_QUEUE_LIMIT,
+        page_size: int = DEFAULT_PAGE_SIZE,
+    ) -> None:
+        if not (math.isfinite(rate) and rate >= 0):
+            raise InvalidValueError("rate must be a non-negative number of actions per second", rate=rate)
+        if not 0 <= port <= 65_535:
+            raise InvalidValueError("port must be 0 (any free port) to 65535", port=port)
+        self._host = host
+        self._requested_port = port
+        self._rate = rate
+        self.faults = faults if faults is not None else FaultConfig()
+        self.exchange = Exchange(generate_markets(markets, seed=seed), clock_ms=_wall_clock_ms)
+        self.simulator = MarketSimulator(self.exchange, seed=seed)
+        self.simulator.seed_books()
+        self._driver = _SimulatorDriver(self.simulator)
+        self._server = EmulatorServer(
+            self.exchange,
+            faults=self.faults,
+            clock_ms=_wall_clock_ms,
+            simulator=self._driver,
+            channel_settings=ChannelSettings(
+                subscribe_timeout_s=subscribe_timeout_s,
+                ping_timeout_s=ping_timeout_s,
+                send_queue_limit=send_queue_limit,
+            ),
+            page_size=page_size,
+        )
+        self._runner: web.AppRunner | None = None
+        self._driver_task: asyncio.Task[None] | None = None
+        self._port: int | None = None
+        self._stopped = False
+
+    @property
+    def stats(self) -> EmulatorStats:
+        """Live counters of the servers (also at ``GET /_emulator/stats``)."""
+        return self._server.stats
+
+    @property
+    def port(self) -> int:
+        """The bound port (the free one picked for port 0)."""
+        if self._port is None:
+            raise InvalidValueError("the emulator is not running")
+        return self._port
+
+    @property
+    def urls(self) -> dict[str, str]:
+        """``{"rest": "http://host:port", "ws_market": "ws://…/ws/market", "ws_user": "ws://…/ws/user"}``."""
+        host = f"[{self._host}]" if ":" in self._host else self._host
+        authority = f"{host}:{self.port}"
+        return {
+            "rest": f"http://{authority}",
+            "ws_market": f"ws://{authority}/ws/market",
+            "ws_user": f"ws://{authority}/ws/user",
+        }
+
+    @property
+    def paused(self) -> bool:
+        return self._driver.paused
+
+    def pause(self) -> None:
+        """Stop simulated activity (the servers keep serving)."""
+        self._driver.pause()
+
+    def resume(self) -> None:
+        """Restart simulated activity after :meth:`pause`."""
+        self._driver.resume()
+
+    async def start(self) -> None:
+        """Bind the port, start serving and start the simulator. An emulator runs once."""
+        if self._runner is not None or self._stopped:
+            raise InvalidValueError("an emulator starts once")
+        runner = web.AppRunner(
+            self._server.app,
+            access_log=None,
+            # Sockets are closed by the app's shutdown hook; this only bounds a stuck handler.
+            shutdown_timeout=DEFAULT_CLOSE_TIMEOUT_S + 1.0,
+        )
+        await runner.setup()
+        try:
+            site = web.TCPSite(runner, self._host, self._requested_port)
+            await site.start()
+        except BaseException:
+            await runner.cleanup()
+            raise
+        self._runner = runner
+        self._port = runner.addresses[0][1]
+        if self._rate > 0:
+            self._driver_task = asyncio.create_task(self._driver.run(self._rate), name="emulator simulator")
+            self._driver_task.add_done_callback(_log_simulator_failure)
+        _log.info("emulator listening on %s", self.urls["rest"])
+
+    async def stop(self) -> None:
+        """Stop the simulator, close every socket and release the port."""
+        self._stopped = True
+        if self._driver_task is not None:
+            self._driver_task.cancel()
+            await asyncio.gather(self._driver_task, return_exceptions=True)
+            self._driver_task = None
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+            self._port = None
+        self._server.detach()
+
+    async def __aenter__(self) -> Emulator:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+
+def _log_simulator_failure(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        _log.error("the market simulator stopped", exc_info=task.exception())

@@ -1,0 +1,87 @@
+"""``polyinfra emulator`` as a real process: one JSON line of URLs on stdout, serves, stops cleanly."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import sys
+
+import httpx
+import pytest
+import websockets
+
+WAIT_S = 60.0
+
+
+async def _start(*arguments: str) -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "polyinfra.cli.main",
+        "emulator",
+        "--port",
+        "0",
+        *arguments,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+
+
+@pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT])
+async def test_emulator_prints_its_urls_serves_and_stops_cleanly(stop_signal: signal.Signals) -> None:
+    process = await _start("--markets", "2", "--rate", "50", "--seed", "4")
+    try:
+        assert process.stdout is not None and process.stderr is not None
+        line = await asyncio.wait_for(process.stdout.readline(), WAIT_S)
+        urls = json.loads(line)
+        assert list(urls) == ["rest", "ws_market", "ws_user"]
+        port = urls["rest"].rsplit(":", 1)[1]
+        assert urls == {
+            "rest": f"http://127.0.0.1:{port}",
+            "ws_market": f"ws://127.0.0.1:{port}/ws/market",
+            "ws_user": f"ws://127.0.0.1:{port}/ws/user",
+        }
+        async with httpx.AsyncClient(timeout=WAIT_S) as http:
+            ok = await http.get(urls["rest"] + "/ok")
+            assert (ok.status_code, ok.json()) == (200, "OK")
+        async with websockets.connect(urls["ws_market"]) as ws:
+            await ws.send("PING")
+            assert await asyncio.wait_for(ws.recv(), WAIT_S) == "PONG"
+
+        process.send_signal(stop_signal)
+        rest_of_stdout, stderr = await asyncio.wait_for(process.communicate(), WAIT_S)
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+    assert process.returncode == 0, stderr.decode()
+    assert rest_of_stdout == b"", "stdout holds exactly one line"
+    assert b"Traceback" not in stderr
+
+
+async def test_fault_flags_reach_the_emulator() -> None:
+    process = await _start("--rate", "0", "--http-429-rate", "1", "--retry-after-s", "3", "--freeze")
+    try:
+        assert process.stdout is not None
+        urls = json.loads(await asyncio.wait_for(process.stdout.readline(), WAIT_S))
+        async with httpx.AsyncClient(base_url=urls["rest"], timeout=WAIT_S) as http:
+            limited = await http.get("/ok")
+            assert (limited.status_code, limited.headers["Retry-After"]) == (429, "3")
+            faults = (await http.get("/_emulator/faults")).json()
+            assert (faults["http_429_rate"], faults["freeze"]) == (1.0, True)
+        process.send_signal(signal.SIGTERM)
+        await asyncio.wait_for(process.communicate(), WAIT_S)
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+    assert process.returncode == 0
+
+
+async def test_invalid_fault_flag_is_a_usage_error() -> None:
+    process = await _start("--drop-rate", "1.5")
+    stdout, stderr = await asyncio.wait_for(process.communicate(), WAIT_S)
+    assert process.returncode == 2
+    assert stdout == b""
+    assert b"probability" in stderr
