@@ -14,15 +14,37 @@ from types import MappingProxyType
 from typing import ClassVar
 
 __all__ = [
+    "AmountPrecisionError",
     "ApiError",
+    "AuthError",
     "BookHashMismatchError",
+    "CircuitOpenError",
+    "HttpClientError",
+    "HttpServerError",
+    "InsufficientBalanceError",
     "InvalidNumberError",
+    "InvalidOrderError",
+    "InvalidSignatureError",
     "InvalidTickSizeError",
     "InvalidValueError",
+    "JwtAuthError",
+    "L1AuthError",
+    "L2AuthError",
     "MalformedMessageError",
+    "MinimumSizeError",
+    "NotFoundError",
+    "OrderRejectedError",
     "PolyinfraError",
+    "PriceRangeError",
     "ProtocolError",
+    "RateLimitedError",
+    "RequestTimeoutError",
     "ResyncRequiredError",
+    "ServiceNotReadyError",
+    "SigningError",
+    "StaleDataError",
+    "StreamClosedError",
+    "TickSizeViolationError",
     "TransportError",
 ]
 
@@ -50,6 +72,9 @@ class PolyinfraError(Exception):
         return f"{type(self).__name__}({str(self)!r}, retriable={self.retriable})"
 
 
+# --- bad values ------------------------------------------------------------------------------------
+
+
 class InvalidValueError(PolyinfraError, ValueError):
     """A value (from a caller or from the venue) is not acceptable where it was given."""
 
@@ -62,12 +87,137 @@ class InvalidTickSizeError(InvalidValueError):
     """A tick size is not one the venue uses."""
 
 
+class InvalidOrderError(InvalidValueError):
+    """An order the venue would refuse, caught before sending or reported by the venue
+    (``venue_message`` in the context then). Subclasses say which rule it breaks."""
+
+
+class TickSizeViolationError(InvalidOrderError):
+    """The price is not a whole number of the market's ticks ("breaks minimum tick size rule")."""
+
+
+class MinimumSizeError(InvalidOrderError):
+    """The size is below the market's minimum order size ("lower than the minimum")."""
+
+
+class PriceRangeError(InvalidOrderError):
+    """The price is outside [tick, 1 - tick]."""
+
+
+class AmountPrecisionError(InvalidOrderError):
+    """Maker or taker amount has more decimals than the venue accepts ("invalid amounts")."""
+
+
+# --- the venue's protocol ------------------------------------------------------------------------------
+
+
 class ProtocolError(PolyinfraError):
     """The venue sent something that does not follow its protocol."""
 
 
 class MalformedMessageError(ProtocolError):
     """A frame or body could not be decoded into the venue's schema."""
+
+
+# --- getting there -------------------------------------------------------------------------------
+
+
+class TransportError(PolyinfraError):
+    """The connection to the venue failed (connect, reset, TLS). The request may not have arrived."""
+
+    retriable_by_default = True
+
+
+class RequestTimeoutError(TransportError):
+    """No complete answer in time. For a request that changes state, the venue may still have
+    processed it: reconcile before retrying."""
+
+
+class StreamClosedError(TransportError):
+    """A WebSocket or gRPC stream ended."""
+
+
+# --- the venue's answers ------------------------------------------------------------------------------
+
+
+class ApiError(PolyinfraError):
+    """The venue answered with an HTTP error status; ``status`` and ``venue_message`` say which."""
+
+    def __init__(self, message: str, *, status: int, retriable: bool | None = None, **context: object) -> None:
+        super().__init__(message, retriable=retriable, status=status, **context)
+        self.status = status
+
+
+class HttpClientError(ApiError):
+    """A 4xx answer: the request itself was refused. Not retriable as it stands."""
+
+
+class NotFoundError(HttpClientError):
+    """404: no such token, market, order or route."""
+
+
+class ServiceNotReadyError(HttpClientError):
+    """425 Too Early: the matching engine is restarting (clob.md §5.5); retry with backoff."""
+
+    retriable_by_default = True
+
+
+class HttpServerError(ApiError):
+    """A 5xx answer. Retriable, but a request that changes state may have been applied."""
+
+    retriable_by_default = True
+
+
+class AuthError(PolyinfraError):
+    """Authentication failed, locally (bad credentials) or at the venue (``status`` 401/403)."""
+
+
+class L1AuthError(AuthError):
+    """Private-key (EIP-712 ClobAuth) authentication failed."""
+
+
+class L2AuthError(AuthError):
+    """API-key (HMAC) authentication failed: wrong key, secret, passphrase or stale timestamp."""
+
+
+class JwtAuthError(AuthError):
+    """Private-Key-JWT authentication (Polymarket US) failed."""
+
+
+class SigningError(PolyinfraError):
+    """An order or message could not be signed."""
+
+
+class InvalidSignatureError(SigningError):
+    """The venue (or a local check) finds the signature does not match the order's signer:
+    usually signature type, funder or exchange (neg-risk) is wrong (clob.md §9.1)."""
+
+
+class OrderRejectedError(PolyinfraError):
+    """The venue refused an order for a reason other than its form (crosses the book, FOK not
+    filled, market not ready, closed-only mode, ...). ``venue_message`` says which."""
+
+
+class InsufficientBalanceError(OrderRejectedError):
+    """"not enough balance / allowance" (clob.md §5.5, §9.8)."""
+
+
+# --- policy -----------------------------------------------------------------------------------------
+
+
+class RateLimitedError(PolyinfraError):
+    """Over a rate limit: the venue answered 429 (``status`` set) or the local limiter could not
+    fit the request within its deadline. ``retry_after_s`` says when to try again."""
+
+    retriable_by_default = True
+
+
+class CircuitOpenError(PolyinfraError):
+    """Calls to an endpoint group fail fast while its circuit breaker is open; ``retry_after_s``
+    says when it lets a probe through."""
+
+
+# --- local state -----------------------------------------------------------------------------------
 
 
 class ResyncRequiredError(PolyinfraError):
@@ -80,20 +230,7 @@ class BookHashMismatchError(ResyncRequiredError):
     """A ``book`` message's hash does not match its content."""
 
 
-class TransportError(PolyinfraError):
-    """The connection to the venue failed (connect, reset, timeout)."""
+class StaleDataError(PolyinfraError):
+    """Data is older than the caller accepts (a silent stream, a frozen book)."""
 
     retriable_by_default = True
-
-
-class ApiError(PolyinfraError):
-    """The venue answered with an HTTP error status.
-
-    5xx, 425 (matching-engine restart) and 429 (rate limited) are retriable; other 4xx are not.
-    """
-
-    def __init__(self, message: str, *, status: int, retriable: bool | None = None, **context: object) -> None:
-        if retriable is None:
-            retriable = status >= 500 or status in (425, 429)
-        super().__init__(message, retriable=retriable, status=status, **context)
-        self.status = status

@@ -1,5 +1,6 @@
 """The ``polyinfra`` command.
 
+``polyinfra demo`` runs the emulator in-process and watches its books live.
 ``polyinfra emulator`` runs the local exchange emulator until Ctrl-C or SIGTERM. When it is ready
 it prints exactly one line on stdout, a JSON object with its URLs::
 
@@ -20,6 +21,7 @@ from typing import Annotated
 
 import typer
 
+from polyinfra.cli.demo import run_demo
 from polyinfra.emulator.faults import FaultConfig
 from polyinfra.emulator.market_channel import DEFAULT_PING_TIMEOUT_S, DEFAULT_SUBSCRIBE_TIMEOUT_S
 from polyinfra.emulator.runner import Emulator
@@ -157,6 +159,21 @@ async def _serve(local_exchange: Emulator) -> None:
         sys.stdout.flush()
         await stop.wait()
         logging.getLogger(__name__).info("stopping the emulator")
+
+
+@app.command()
+def demo(
+    *,
+    markets: Annotated[int, typer.Option(help="Number of simulated markets (two tokens each).")] = 6,
+    seed: Annotated[int, typer.Option(help="Seed of the generated markets and the simulator.")] = 1,
+    rate: Annotated[float, typer.Option(help="Simulated market actions per second.")] = 50.0,
+    duration: Annotated[float, typer.Option(help="Seconds to run; 0 runs until Ctrl-C.")] = 20.0,
+    refresh_s: Annotated[float, typer.Option(help="Seconds between screen refreshes.")] = 0.5,
+) -> None:
+    """Start the embedded emulator with simulated trading and watch its order books live."""
+    if markets < 1 or rate < 0 or duration < 0 or refresh_s <= 0:
+        raise typer.BadParameter("need --markets >= 1, --rate >= 0, --duration >= 0 and --refresh-s > 0")
+    run_demo(markets=markets, seed=seed, rate=rate, duration_s=duration, refresh_s=refresh_s)
 
 
 def main() -> None:
