@@ -106,12 +106,21 @@ def test_to_micros_refuses_float_bool_and_other_types(value: object) -> None:
 
 
 @pytest.mark.parametrize(
-    "value",
-    [Decimal("-0.5"), -5, Decimal("0.0000001"), Decimal("1E-7"), Decimal("NaN"), Decimal("sNaN"), Decimal("Infinity")],
+    ("value", "reason"),
+    [
+        (Decimal("-0.5"), "negative"),
+        (-5, "negative"),
+        (Decimal("0.0000001"), "more than 6 decimals"),
+        (Decimal("1E-7"), "more than 6 decimals"),
+        (Decimal("NaN"), "not a finite decimal"),
+        (Decimal("sNaN"), "not a finite decimal"),
+        (Decimal("Infinity"), "not a finite decimal"),
+    ],
 )
-def test_to_micros_refuses_negative_too_precise_and_non_finite(value: Decimal | int) -> None:
-    with pytest.raises(InvalidNumberError):
+def test_to_micros_refuses_negative_too_precise_and_non_finite(value: Decimal | int, reason: str) -> None:
+    with pytest.raises(InvalidNumberError) as raised:
         to_micros(value)
+    assert raised.value.message == reason
 
 
 def test_to_micros_does_not_depend_on_the_callers_decimal_context() -> None:

@@ -81,23 +81,25 @@ def book_hash_matches(book: BookMessage | OrderBookSummary) -> bool:
     expected = book.hash
     if not isinstance(expected, str) or not expected:
         return False
-    if legacy_book_hash(market=book.market, asset_id=book.asset_id, bids=book.bids, asks=book.asks) == expected:
-        return True
-    if not (
+    # Books that carry the 2025+ summary fields are hashed in the current form: try it first, so
+    # a current book costs one encode and one SHA-1.
+    if (
         isinstance(book.min_order_size, str)
         and isinstance(book.tick_size, str)
         and isinstance(book.neg_risk, bool)
         and isinstance(book.last_trade_price, str)
+        and expected
+        == book_hash(
+            market=book.market,
+            asset_id=book.asset_id,
+            timestamp=book.timestamp,
+            bids=book.bids,
+            asks=book.asks,
+            min_order_size=book.min_order_size,
+            tick_size=book.tick_size,
+            neg_risk=book.neg_risk,
+            last_trade_price=book.last_trade_price,
+        )
     ):
-        return False
-    return expected == book_hash(
-        market=book.market,
-        asset_id=book.asset_id,
-        timestamp=book.timestamp,
-        bids=book.bids,
-        asks=book.asks,
-        min_order_size=book.min_order_size,
-        tick_size=book.tick_size,
-        neg_risk=book.neg_risk,
-        last_trade_price=book.last_trade_price,
-    )
+        return True
+    return expected == legacy_book_hash(market=book.market, asset_id=book.asset_id, bids=book.bids, asks=book.asks)

@@ -61,7 +61,9 @@ def parse_micros(text: str) -> int:
     """Parse a venue decimal string ("0.48", ".48", "100", "219.217767") into micro-units.
 
     Strict: ASCII digits with at most one ".", no sign, exponent, spaces or underscores, and no
-    non-zero digit beyond the sixth decimal. Raises :class:`InvalidNumberError` otherwise.
+    non-zero digit beyond the sixth decimal. Either side of the "." may be empty, not both
+    (".48" is a real venue form; "5." is read as 5, as Decimal reads it). Raises
+    :class:`InvalidNumberError` otherwise.
     """
     cached = _parsed.get(text)
     if cached is not None:
@@ -117,12 +119,15 @@ def to_micros(value: Decimal | str | int) -> int:
         raise InvalidNumberError("expected Decimal, str or int (never float)", value=value)
     if isinstance(value, str):
         return parse_micros(value)
+    decimal = Decimal(value)
+    if not decimal.is_finite():
+        raise InvalidNumberError("not a finite decimal", value=value)
     try:
-        scaled = _EXACT.multiply(Decimal(value), _MICROS_DECIMAL)
+        scaled = _EXACT.multiply(decimal, _MICROS_DECIMAL)
         integral = scaled.to_integral_value()
     except InvalidOperation as exc:
         raise InvalidNumberError("not a finite decimal", value=value) from exc
-    if not scaled.is_finite() or scaled != integral:
+    if scaled != integral:
         raise InvalidNumberError("more than 6 decimals", value=value)
     if scaled < 0:
         raise InvalidNumberError("negative", value=value)
