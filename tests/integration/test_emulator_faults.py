@@ -9,87 +9,30 @@ prove an absence. Latency is checked as a lower bound only.
 from __future__ import annotations
 
 import asyncio
-import itertools
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import httpx
 import pytest
 import websockets
-from websockets.asyncio.client import ClientConnection
 
-from polyinfra.core.matching import Order
 from polyinfra.emulator.faults import FaultConfig, FaultDice, HttpFault
-from polyinfra.emulator.runner import Emulator
 from polyinfra.errors import InvalidValueError, MalformedMessageError
 from polyinfra.model.ids import TokenId
-from polyinfra.model.numbers import Side, format_micros
+from polyinfra.model.numbers import format_micros
 from polyinfra.wire.clob_ws import MarketFrameDecoder
+from tests.integration.conftest import EmulatorFactory
+from tests.integration.market_channel_steps import (
+    WAIT_S,
+    add_to_best_bid,
+    eventually,
+    frames_until_pong,
+    raw_frames_until_pong,
+    recv,
+    subscribe,
+)
 
-WAIT_S = 30.0
 ADDED_SIZE_MICROS = 7_000_000
-_order_ids = itertools.count()
-
-
-@pytest.fixture
-async def emulator_factory() -> AsyncIterator[Callable[..., Awaitable[Emulator]]]:
-    """Starts emulators (3 markets, no simulated activity unless told) and stops them afterwards."""
-    started: list[Emulator] = []
-
-    async def start(**options: Any) -> Emulator:
-        emulator = Emulator(**({"markets": 3, "seed": 5, "rate": 0} | options))
-        await emulator.start()
-        started.append(emulator)
-        return emulator
-
-    yield start
-    for emulator in started:
-        await emulator.stop()
-
-
-async def _recv(ws: ClientConnection) -> str:
-    frame = await asyncio.wait_for(ws.recv(), WAIT_S)
-    assert isinstance(frame, str)
-    return frame
-
-
-async def _raw_frames_until_pong(ws: ClientConnection) -> list[str]:
-    await ws.send("PING")
-    frames = []
-    while (frame := await _recv(ws)) != "PONG":
-        frames.append(frame)
-    return frames
-
-
-async def _frames_until_pong(ws: ClientConnection) -> list[Any]:
-    return [json.loads(frame) for frame in await _raw_frames_until_pong(ws)]
-
-
-async def _subscribe(ws: ClientConnection, assets: list[str], **options: object) -> None:
-    await ws.send(json.dumps({"assets_ids": assets, "type": "market", **options}))
-
-
-async def _eventually(condition: Callable[[], bool]) -> None:
-    async with asyncio.timeout(WAIT_S):
-        while not condition():
-            await asyncio.sleep(0.02)
-
-
-def _add_to_best_bid(emulator: Emulator, token: TokenId) -> None:
-    """One action, one frame for plain subscribers: a price_change growing the best bid level."""
-    best_bid = emulator.exchange.best_bid(token)
-    assert best_bid is not None
-    emulator.exchange.place(
-        Order(
-            order_id=f"test-{next(_order_ids)}",
-            owner="test",
-            token_id=token,
-            side=Side.BUY,
-            price_micros=best_bid,
-            size_micros=ADDED_SIZE_MICROS,
-        )
-    )
 
 
 def _level_size(price_change: dict[str, Any], token: TokenId) -> str:
@@ -141,52 +84,52 @@ def test_fault_dice_is_reproducible() -> None:
 
 
 async def test_drop_every_messages_aborts_after_that_many_frames(
-    emulator_factory: Callable[..., Awaitable[Emulator]],
+    emulator_factory: EmulatorFactory,
 ) -> None:
     emulator = await emulator_factory(faults=FaultConfig(drop_every_messages=3))
     token = emulator.exchange.tokens()[0]
     async with websockets.connect(emulator.urls["ws_market"], ping_interval=None) as ws:
-        await _subscribe(ws, [token])
-        received = await _frames_until_pong(ws)  # the dump: data frame 1
+        await subscribe(ws, [token])
+        received = await frames_until_pong(ws)  # the dump: data frame 1
         for _ in range(4):
-            _add_to_best_bid(emulator, token)
+            add_to_best_bid(emulator, token, ADDED_SIZE_MICROS)
         with pytest.raises(websockets.ConnectionClosed) as closed:
             while True:
-                received.append(json.loads(await _recv(ws)))
+                received.append(json.loads(await recv(ws)))
         assert len(received) == 3
         # Cut like a network failure: no close frame either way.
         assert closed.value.rcvd is None
     assert emulator.stats.market_channel.connections_dropped_by_fault == 1
 
 
-async def test_drop_every_seconds_aborts_open_connections(emulator_factory: Callable[..., Awaitable[Emulator]]) -> None:
+async def test_drop_every_seconds_aborts_open_connections(emulator_factory: EmulatorFactory) -> None:
     emulator = await emulator_factory(faults=FaultConfig(drop_every_seconds=0.3))
     async with websockets.connect(emulator.urls["ws_market"], ping_interval=None) as ws:
-        await _subscribe(ws, [], initial_dump=False)
+        await subscribe(ws, [], initial_dump=False)
         with pytest.raises(websockets.ConnectionClosed) as closed:
             while True:
-                assert await _recv(ws) == "PONG"
+                assert await recv(ws) == "PONG"
         assert closed.value.rcvd is None
     assert emulator.stats.market_channel.connections_dropped_by_fault == 1
 
 
-async def test_freeze_sends_no_data_but_answers_ping(emulator_factory: Callable[..., Awaitable[Emulator]]) -> None:
+async def test_freeze_sends_no_data_but_answers_ping(emulator_factory: EmulatorFactory) -> None:
     emulator = await emulator_factory(faults=FaultConfig(freeze=True))
     token = emulator.exchange.tokens()[0]
     async with websockets.connect(emulator.urls["ws_market"], ping_interval=None) as ws:
-        await _subscribe(ws, [token])
-        assert await _frames_until_pong(ws) == []  # not even the dump
-        _add_to_best_bid(emulator, token)
-        assert await _frames_until_pong(ws) == []
+        await subscribe(ws, [token])
+        assert await frames_until_pong(ws) == []  # not even the dump
+        add_to_best_bid(emulator, token, ADDED_SIZE_MICROS)
+        assert await frames_until_pong(ws) == []
         await asyncio.wait_for(await ws.ping(), WAIT_S)
         assert emulator.stats.market_channel.messages_frozen == 2
 
         emulator.faults.freeze = False
-        _add_to_best_bid(emulator, token)
-        assert [frame["event_type"] for frame in await _frames_until_pong(ws)] == ["price_change"]
+        add_to_best_bid(emulator, token, ADDED_SIZE_MICROS)
+        assert [frame["event_type"] for frame in await frames_until_pong(ws)] == ["price_change"]
 
 
-async def test_freeze_can_leave_pings_unanswered(emulator_factory: Callable[..., Awaitable[Emulator]]) -> None:
+async def test_freeze_can_leave_pings_unanswered(emulator_factory: EmulatorFactory) -> None:
     emulator = await emulator_factory(faults=FaultConfig(freeze=True, freeze_answers_ping=False))
     token = emulator.exchange.tokens()[0]
     stats = emulator.stats.market_channel
@@ -194,87 +137,87 @@ async def test_freeze_can_leave_pings_unanswered(emulator_factory: Callable[...,
         websockets.connect(emulator.urls["ws_market"], ping_interval=None) as ws,
         httpx.AsyncClient(base_url=emulator.urls["rest"], timeout=WAIT_S) as http,
     ):
-        await _subscribe(ws, [token], initial_dump=False)
+        await subscribe(ws, [token], initial_dump=False)
         await ws.send("PING")
-        await _eventually(lambda: stats.pings_unanswered == 1)
+        await eventually(lambda: stats.pings_unanswered == 1)
         await ws.ping()
-        await _eventually(lambda: stats.pings_unanswered == 2)
+        await eventually(lambda: stats.pings_unanswered == 2)
 
         response = await http.post("/_emulator/faults", json={"freeze": False})
         assert response.json()["freeze"] is False
-        _add_to_best_bid(emulator, token)
+        add_to_best_bid(emulator, token, ADDED_SIZE_MICROS)
         # Had the first PING been answered, its PONG would come before this price_change.
-        assert [frame["event_type"] for frame in await _frames_until_pong(ws)] == ["price_change"]
+        assert [frame["event_type"] for frame in await frames_until_pong(ws)] == ["price_change"]
         await asyncio.wait_for(await ws.ping(), WAIT_S)
     assert stats.pongs_sent >= 2
 
 
-async def test_duplicate_rate_sends_frames_twice(emulator_factory: Callable[..., Awaitable[Emulator]]) -> None:
+async def test_duplicate_rate_sends_frames_twice(emulator_factory: EmulatorFactory) -> None:
     emulator = await emulator_factory(faults=FaultConfig(duplicate_rate=1.0))
     token = emulator.exchange.tokens()[0]
     async with websockets.connect(emulator.urls["ws_market"], ping_interval=None) as ws:
-        await _subscribe(ws, [token])
-        dump, dump_again = await _raw_frames_until_pong(ws)
+        await subscribe(ws, [token])
+        dump, dump_again = await raw_frames_until_pong(ws)
         assert dump == dump_again
-        _add_to_best_bid(emulator, token)
-        change, change_again = await _raw_frames_until_pong(ws)
+        add_to_best_bid(emulator, token, ADDED_SIZE_MICROS)
+        change, change_again = await raw_frames_until_pong(ws)
         assert change == change_again
         assert json.loads(change)["event_type"] == "price_change"
     assert emulator.stats.market_channel.messages_duplicated == 2
 
 
-async def test_drop_rate_one_drops_everything(emulator_factory: Callable[..., Awaitable[Emulator]]) -> None:
+async def test_drop_rate_one_drops_everything(emulator_factory: EmulatorFactory) -> None:
     emulator = await emulator_factory(faults=FaultConfig(drop_rate=1.0))
     token = emulator.exchange.tokens()[0]
     async with websockets.connect(emulator.urls["ws_market"], ping_interval=None) as ws:
-        await _subscribe(ws, [token])
-        assert await _frames_until_pong(ws) == []
-        _add_to_best_bid(emulator, token)
-        assert await _frames_until_pong(ws) == []
+        await subscribe(ws, [token])
+        assert await frames_until_pong(ws) == []
+        add_to_best_bid(emulator, token, ADDED_SIZE_MICROS)
+        assert await frames_until_pong(ws) == []
     assert emulator.stats.market_channel.messages_dropped == 2
 
 
-async def test_drop_rate_is_reproducible_for_a_seed(emulator_factory: Callable[..., Awaitable[Emulator]]) -> None:
+async def test_drop_rate_is_reproducible_for_a_seed(emulator_factory: EmulatorFactory) -> None:
     async def surviving_sizes() -> list[str]:
         emulator = await emulator_factory(faults=FaultConfig(drop_rate=0.5, seed=99))
         token = emulator.exchange.tokens()[0]
         async with websockets.connect(emulator.urls["ws_market"], ping_interval=None) as ws:
-            await _subscribe(ws, [token], initial_dump=False)
-            await _frames_until_pong(ws)
+            await subscribe(ws, [token], initial_dump=False)
+            await frames_until_pong(ws)
             for _ in range(30):
-                _add_to_best_bid(emulator, token)
-            return [_level_size(frame, token) for frame in await _frames_until_pong(ws)]
+                add_to_best_bid(emulator, token, ADDED_SIZE_MICROS)
+            return [_level_size(frame, token) for frame in await frames_until_pong(ws)]
 
     first_run, second_run = await surviving_sizes(), await surviving_sizes()
     assert first_run == second_run
     assert 0 < len(first_run) < 30
 
 
-async def test_reorder_rate_swaps_frames_with_the_next(emulator_factory: Callable[..., Awaitable[Emulator]]) -> None:
+async def test_reorder_rate_swaps_frames_with_the_next(emulator_factory: EmulatorFactory) -> None:
     emulator = await emulator_factory(faults=FaultConfig(reorder_rate=1.0))
     token = emulator.exchange.tokens()[0]
     async with websockets.connect(emulator.urls["ws_market"], ping_interval=None) as ws:
-        await _subscribe(ws, [token], initial_dump=False)
-        await _frames_until_pong(ws)
+        await subscribe(ws, [token], initial_dump=False)
+        await frames_until_pong(ws)
         in_order = []
         for _ in range(4):
-            _add_to_best_bid(emulator, token)
+            add_to_best_bid(emulator, token, ADDED_SIZE_MICROS)
             level = emulator.exchange.levels(token).bids[-1]
             in_order.append(format_micros(level.size_micros))
-        received = [_level_size(frame, token) for frame in await _frames_until_pong(ws)]
+        received = [_level_size(frame, token) for frame in await frames_until_pong(ws)]
         assert received == [in_order[1], in_order[0], in_order[3], in_order[2]]
     assert emulator.stats.market_channel.messages_reordered == 2
 
 
-async def test_malformed_rate_corrupts_frames(emulator_factory: Callable[..., Awaitable[Emulator]]) -> None:
+async def test_malformed_rate_corrupts_frames(emulator_factory: EmulatorFactory) -> None:
     emulator = await emulator_factory(faults=FaultConfig(malformed_rate=1.0, seed=3))
     token = emulator.exchange.tokens()[0]
     async with websockets.connect(emulator.urls["ws_market"], ping_interval=None) as ws:
-        await _subscribe(ws, [token], initial_dump=False)
-        await _raw_frames_until_pong(ws)
+        await subscribe(ws, [token], initial_dump=False)
+        await raw_frames_until_pong(ws)
         for _ in range(12):
-            _add_to_best_bid(emulator, token)
-        frames = await _raw_frames_until_pong(ws)
+            add_to_best_bid(emulator, token, ADDED_SIZE_MICROS)
+        frames = await raw_frames_until_pong(ws)
     assert len(frames) == 12
     not_json, broken_schema = 0, 0
     for frame in frames:
@@ -292,13 +235,13 @@ async def test_malformed_rate_corrupts_frames(emulator_factory: Callable[..., Aw
     assert emulator.stats.market_channel.messages_malformed == 12
 
 
-async def test_latency_delays_frames_and_responses(emulator_factory: Callable[..., Awaitable[Emulator]]) -> None:
+async def test_latency_delays_frames_and_responses(emulator_factory: EmulatorFactory) -> None:
     emulator = await emulator_factory(faults=FaultConfig(latency_ms=300))
     loop = asyncio.get_running_loop()
     async with websockets.connect(emulator.urls["ws_market"], ping_interval=None) as ws:
-        await _subscribe(ws, [], initial_dump=False)
+        await subscribe(ws, [], initial_dump=False)
         sent_at = loop.time()
-        assert await _frames_until_pong(ws) == []
+        assert await frames_until_pong(ws) == []
         assert loop.time() - sent_at >= 0.3
     async with httpx.AsyncClient(base_url=emulator.urls["rest"], timeout=WAIT_S) as http:
         sent_at = loop.time()
@@ -309,7 +252,7 @@ async def test_latency_delays_frames_and_responses(emulator_factory: Callable[..
 # --- HTTP faults --------------------------------------------------------------------------------
 
 
-async def test_http_faults(emulator_factory: Callable[..., Awaitable[Emulator]]) -> None:
+async def test_http_faults(emulator_factory: EmulatorFactory) -> None:
     emulator = await emulator_factory(faults=FaultConfig(http_429_rate=1.0, retry_after_s=7))
     token = emulator.exchange.tokens()[0]
     async with httpx.AsyncClient(base_url=emulator.urls["rest"], timeout=WAIT_S) as http:
@@ -332,14 +275,14 @@ async def test_http_faults(emulator_factory: Callable[..., Awaitable[Emulator]])
         http_stats = stats.json()["http"]
         assert (http_stats["injected_429"], http_stats["injected_425"], http_stats["injected_5xx"]) == (1, 1, 1)
         async with websockets.connect(emulator.urls["ws_market"]) as ws:
-            await _subscribe(ws, [], initial_dump=False)
-            assert await _frames_until_pong(ws) == []
+            await subscribe(ws, [], initial_dump=False)
+            assert await frames_until_pong(ws) == []
 
         emulator.faults.http_5xx_rate = 0.0
         assert (await http.get("/book", params={"token_id": token})).status_code == 200
 
 
-async def test_http_fault_rates_mix_by_seed(emulator_factory: Callable[..., Awaitable[Emulator]]) -> None:
+async def test_http_fault_rates_mix_by_seed(emulator_factory: EmulatorFactory) -> None:
     emulator = await emulator_factory(faults=FaultConfig(http_429_rate=0.3, http_5xx_rate=0.3, seed=8))
     async with httpx.AsyncClient(base_url=emulator.urls["rest"], timeout=WAIT_S) as http:
         statuses = [(await http.get("/ok")).status_code for _ in range(60)]
@@ -352,7 +295,7 @@ async def test_http_fault_rates_mix_by_seed(emulator_factory: Callable[..., Awai
 # --- control endpoints --------------------------------------------------------------------------
 
 
-async def test_faults_endpoint_reads_and_patches(emulator_factory: Callable[..., Awaitable[Emulator]]) -> None:
+async def test_faults_endpoint_reads_and_patches(emulator_factory: EmulatorFactory) -> None:
     emulator = await emulator_factory()
     async with httpx.AsyncClient(base_url=emulator.urls["rest"], timeout=WAIT_S) as http:
         current = await http.get("/_emulator/faults")
@@ -370,7 +313,7 @@ async def test_faults_endpoint_reads_and_patches(emulator_factory: Callable[...,
         assert (await http.get("/_emulator/faults")).json() == patched.json(), "rejected patches change nothing"
 
 
-async def test_pause_and_resume_the_simulator(emulator_factory: Callable[..., Awaitable[Emulator]]) -> None:
+async def test_pause_and_resume_the_simulator(emulator_factory: EmulatorFactory) -> None:
     emulator = await emulator_factory(rate=200.0)
     async with httpx.AsyncClient(base_url=emulator.urls["rest"], timeout=WAIT_S) as http:
 
@@ -393,14 +336,14 @@ async def test_pause_and_resume_the_simulator(emulator_factory: Callable[..., Aw
                 await asyncio.sleep(0.02)
 
 
-async def test_stats_endpoint(emulator_factory: Callable[..., Awaitable[Emulator]]) -> None:
+async def test_stats_endpoint(emulator_factory: EmulatorFactory) -> None:
     emulator = await emulator_factory()
     async with (
         websockets.connect(emulator.urls["ws_market"]) as ws,
         httpx.AsyncClient(base_url=emulator.urls["rest"], timeout=WAIT_S) as http,
     ):
-        await _subscribe(ws, emulator.exchange.tokens()[:1])
-        assert len(await _frames_until_pong(ws)) == 1
+        await subscribe(ws, emulator.exchange.tokens()[:1])
+        assert len(await frames_until_pong(ws)) == 1
         await http.get("/ok")
         stats = (await http.get("/_emulator/stats")).json()
     assert set(stats) == {"http", "market_channel", "user_channel", "simulator"}

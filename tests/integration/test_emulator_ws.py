@@ -8,15 +8,12 @@ the action runs, so every frame an action produced arrives before the ``PONG`` o
 from __future__ import annotations
 
 import asyncio
-import itertools
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import msgspec
 import pytest
 import websockets
-from websockets.asyncio.client import ClientConnection
 
 from polyinfra.core.matching import Order
 from polyinfra.emulator.runner import Emulator
@@ -24,66 +21,16 @@ from polyinfra.model.ids import TokenId
 from polyinfra.model.market import MarketInfo, OutcomeToken
 from polyinfra.model.numbers import Side
 from polyinfra.wire.clob_ws import BookMessage
-
-WAIT_S = 30.0
-_order_ids = itertools.count()
-
-
-@pytest.fixture
-async def emulator_factory() -> AsyncIterator[Callable[..., Awaitable[Emulator]]]:
-    """Starts emulators (3 markets, no simulated activity unless told) and stops them afterwards."""
-    started: list[Emulator] = []
-
-    async def start(**options: Any) -> Emulator:
-        emulator = Emulator(**({"markets": 3, "seed": 5, "rate": 0} | options))
-        await emulator.start()
-        started.append(emulator)
-        return emulator
-
-    yield start
-    for emulator in started:
-        await emulator.stop()
-
-
-async def _recv(ws: ClientConnection) -> str:
-    frame = await asyncio.wait_for(ws.recv(), WAIT_S)
-    assert isinstance(frame, str)
-    return frame
-
-
-async def _frames_until_pong(ws: ClientConnection) -> list[Any]:
-    """Every frame before the answer to a fresh PING, decoded."""
-    await ws.send("PING")
-    frames = []
-    while (frame := await _recv(ws)) != "PONG":
-        frames.append(json.loads(frame))
-    return frames
-
-
-async def _subscribe(ws: ClientConnection, assets: list[str], **options: object) -> None:
-    await ws.send(json.dumps({"assets_ids": assets, "type": "market", **options}))
-
-
-async def _eventually(condition: Callable[[], bool]) -> None:
-    async with asyncio.timeout(WAIT_S):
-        while not condition():
-            await asyncio.sleep(0.02)
-
-
-def _add_to_best_bid(emulator: Emulator, token: TokenId) -> None:
-    """An action with exactly one event for plain subscribers: a price_change (best prices unchanged)."""
-    best_bid = emulator.exchange.best_bid(token)
-    assert best_bid is not None
-    emulator.exchange.place(
-        Order(
-            order_id=f"test-{next(_order_ids)}",
-            owner="test",
-            token_id=token,
-            side=Side.BUY,
-            price_micros=best_bid,
-            size_micros=7_000_000,
-        )
-    )
+from tests.integration.conftest import EmulatorFactory
+from tests.integration.market_channel_steps import (
+    WAIT_S,
+    add_to_best_bid,
+    eventually,
+    frames_until_pong,
+    next_order_id,
+    recv,
+    subscribe,
+)
 
 
 def _improve_best_bid(emulator: Emulator, market: MarketInfo) -> None:
@@ -94,7 +41,7 @@ def _improve_best_bid(emulator: Emulator, market: MarketInfo) -> None:
     assert bid is not None and ask is not None and ask - bid > tick, "the seeded spread is wider than one tick"
     emulator.exchange.place(
         Order(
-            order_id=f"test-{next(_order_ids)}",
+            order_id=next_order_id(),
             owner="test",
             token_id=token,
             side=Side.BUY,
@@ -121,12 +68,12 @@ def _event_types(frames: list[Any]) -> list[str]:
     return [event["event_type"] for frame in frames for event in (frame if isinstance(frame, list) else [frame])]
 
 
-async def test_initial_dump_is_one_array_of_books(emulator_factory: Callable[..., Awaitable[Emulator]]) -> None:
+async def test_initial_dump_is_one_array_of_books(emulator_factory: EmulatorFactory) -> None:
     emulator = await emulator_factory()
     tokens = emulator.exchange.tokens()[:3]
     async with websockets.connect(emulator.urls["ws_market"]) as ws:
-        await _subscribe(ws, [*tokens, "1" * 77], custom_feature_enabled=False)
-        dump = json.loads(await _recv(ws))
+        await subscribe(ws, [*tokens, "1" * 77], custom_feature_enabled=False)
+        dump = json.loads(await recv(ws))
         assert isinstance(dump, list)
         # One book per subscribed token the exchange knows, with every summary field (§7.4).
         expected = []
@@ -136,64 +83,64 @@ async def test_initial_dump_is_one_array_of_books(emulator_factory: Callable[...
         assert dump == expected
 
 
-async def test_initial_dump_can_be_turned_off(emulator_factory: Callable[..., Awaitable[Emulator]]) -> None:
+async def test_initial_dump_can_be_turned_off(emulator_factory: EmulatorFactory) -> None:
     emulator = await emulator_factory()
     token = emulator.exchange.tokens()[0]
     async with websockets.connect(emulator.urls["ws_market"]) as ws:
-        await _subscribe(ws, [token], initial_dump=False)
-        assert await _frames_until_pong(ws) == []
-        _add_to_best_bid(emulator, token)
-        assert _event_types(await _frames_until_pong(ws)) == ["price_change"]
+        await subscribe(ws, [token], initial_dump=False)
+        assert await frames_until_pong(ws) == []
+        add_to_best_bid(emulator, token, 7_000_000)
+        assert _event_types(await frames_until_pong(ws)) == ["price_change"]
 
 
-async def test_events_are_routed_by_asset(emulator_factory: Callable[..., Awaitable[Emulator]]) -> None:
+async def test_events_are_routed_by_asset(emulator_factory: EmulatorFactory) -> None:
     emulator = await emulator_factory()
     first, second = _markets(emulator)[:2]
     async with websockets.connect(emulator.urls["ws_market"]) as ws:
         # Subscribed to the "No" token only: a price_change carrying both tokens still comes whole.
-        await _subscribe(ws, [first.tokens[1].token_id], initial_dump=False)
-        await _frames_until_pong(ws)
-        _add_to_best_bid(emulator, second.tokens[0].token_id)
-        _add_to_best_bid(emulator, first.tokens[0].token_id)
-        frames = await _frames_until_pong(ws)
+        await subscribe(ws, [first.tokens[1].token_id], initial_dump=False)
+        await frames_until_pong(ws)
+        add_to_best_bid(emulator, second.tokens[0].token_id, 7_000_000)
+        add_to_best_bid(emulator, first.tokens[0].token_id, 7_000_000)
+        frames = await frames_until_pong(ws)
         assert _event_types(frames) == ["price_change"]
         change = frames[0]
         assert change["market"] == first.condition_id
         assert {entry["asset_id"] for entry in change["price_changes"]} == {token.token_id for token in first.tokens}
 
 
-async def test_dynamic_subscribe_and_unsubscribe(emulator_factory: Callable[..., Awaitable[Emulator]]) -> None:
+async def test_dynamic_subscribe_and_unsubscribe(emulator_factory: EmulatorFactory) -> None:
     emulator = await emulator_factory()
     first, second = _markets(emulator)[:2]
     first_token, second_token = first.tokens[0].token_id, second.tokens[0].token_id
     async with websockets.connect(emulator.urls["ws_market"]) as ws:
-        await _subscribe(ws, [first_token])
-        assert [book["asset_id"] for book in json.loads(await _recv(ws))] == [first_token]
+        await subscribe(ws, [first_token])
+        assert [book["asset_id"] for book in json.loads(await recv(ws))] == [first_token]
 
         await ws.send(json.dumps({"operation": "subscribe", "assets_ids": [second_token, first_token]}))
         # The dump covers only the newly added asset.
-        assert [[book["asset_id"] for book in frame] for frame in await _frames_until_pong(ws)] == [[second_token]]
+        assert [[book["asset_id"] for book in frame] for frame in await frames_until_pong(ws)] == [[second_token]]
 
         await ws.send(json.dumps({"operation": "unsubscribe", "assets_ids": [first_token]}))
-        await _frames_until_pong(ws)
-        _add_to_best_bid(emulator, first_token)
-        _add_to_best_bid(emulator, second_token)
-        frames = await _frames_until_pong(ws)
+        await frames_until_pong(ws)
+        add_to_best_bid(emulator, first_token, 7_000_000)
+        add_to_best_bid(emulator, second_token, 7_000_000)
+        frames = await frames_until_pong(ws)
         assert [frame["market"] for frame in frames] == [second.condition_id]
 
 
-async def test_ping_pong(emulator_factory: Callable[..., Awaitable[Emulator]]) -> None:
+async def test_ping_pong(emulator_factory: EmulatorFactory) -> None:
     emulator = await emulator_factory()
     async with websockets.connect(emulator.urls["ws_market"]) as ws:
-        await _subscribe(ws, [], initial_dump=False)
+        await subscribe(ws, [], initial_dump=False)
         for _ in range(3):
             await ws.send("PING")
-            assert await _recv(ws) == "PONG"
+            assert await recv(ws) == "PONG"
         # Protocol-level pings are answered too.
         await asyncio.wait_for(await ws.ping(), WAIT_S)
 
 
-async def test_custom_feature_events_only_when_enabled(emulator_factory: Callable[..., Awaitable[Emulator]]) -> None:
+async def test_custom_feature_events_only_when_enabled(emulator_factory: EmulatorFactory) -> None:
     emulator = await emulator_factory(markets=4)
     market = _wide_market(emulator)
     assets = [token.token_id for token in market.tokens]
@@ -201,14 +148,14 @@ async def test_custom_feature_events_only_when_enabled(emulator_factory: Callabl
         websockets.connect(emulator.urls["ws_market"]) as custom,
         websockets.connect(emulator.urls["ws_market"]) as plain,
     ):
-        await _subscribe(custom, assets, initial_dump=False, custom_feature_enabled=True)
-        await _subscribe(plain, assets, initial_dump=False, custom_feature_enabled=False)
-        await _frames_until_pong(custom)
-        await _frames_until_pong(plain)
+        await subscribe(custom, assets, initial_dump=False, custom_feature_enabled=True)
+        await subscribe(plain, assets, initial_dump=False, custom_feature_enabled=False)
+        await frames_until_pong(custom)
+        await frames_until_pong(plain)
 
         _improve_best_bid(emulator, market)
-        assert _event_types(await _frames_until_pong(custom)) == ["price_change", "best_bid_ask", "best_bid_ask"]
-        assert _event_types(await _frames_until_pong(plain)) == ["price_change"]
+        assert _event_types(await frames_until_pong(custom)) == ["price_change", "best_bid_ask", "best_bid_ask"]
+        assert _event_types(await frames_until_pong(plain)) == ["price_change"]
 
         new_market = MarketInfo(
             condition_id=market.condition_id[:-4] + "beef",
@@ -222,15 +169,15 @@ async def test_custom_feature_events_only_when_enabled(emulator_factory: Callabl
         )
         emulator.exchange.add_market(new_market)
         emulator.exchange.resolve_market(market.condition_id, market.tokens[0].token_id)
-        custom_types = _event_types(await _frames_until_pong(custom))
-        plain_types = _event_types(await _frames_until_pong(plain))
+        custom_types = _event_types(await frames_until_pong(custom))
+        plain_types = _event_types(await frames_until_pong(plain))
         assert "new_market" in custom_types
         assert "market_resolved" in custom_types
         assert not {"new_market", "market_resolved", "best_bid_ask"} & set(plain_types)
 
         # Re-subscribing an active asset toggles the flag (the venue applies it first, §7.1).
         await plain.send(json.dumps({"operation": "subscribe", "assets_ids": assets, "custom_feature_enabled": True}))
-        await _frames_until_pong(plain)
+        await frames_until_pong(plain)
         emulator.exchange.add_market(
             MarketInfo(
                 condition_id=market.condition_id[:-4] + "cafe",
@@ -243,54 +190,54 @@ async def test_custom_feature_events_only_when_enabled(emulator_factory: Callabl
                 min_order_size=market.min_order_size,
             )
         )
-        assert _event_types(await _frames_until_pong(plain)) == ["new_market"]
+        assert _event_types(await frames_until_pong(plain)) == ["new_market"]
 
 
-async def test_never_subscribing_socket_is_closed(emulator_factory: Callable[..., Awaitable[Emulator]]) -> None:
+async def test_never_subscribing_socket_is_closed(emulator_factory: EmulatorFactory) -> None:
     emulator = await emulator_factory(subscribe_timeout_s=0.3)
     async with websockets.connect(emulator.urls["ws_market"]) as ws:
         with pytest.raises(websockets.ConnectionClosed) as closed:
-            await _recv(ws)
+            await recv(ws)
         assert closed.value.rcvd is not None and closed.value.rcvd.code == 1008
-    await _eventually(lambda: emulator.stats.market_channel.closed_no_subscription == 1)
-    await _eventually(lambda: emulator.stats.market_channel.connections_open == 0)
+    await eventually(lambda: emulator.stats.market_channel.closed_no_subscription == 1)
+    await eventually(lambda: emulator.stats.market_channel.connections_open == 0)
 
 
-async def test_socket_without_ping_is_closed(emulator_factory: Callable[..., Awaitable[Emulator]]) -> None:
+async def test_socket_without_ping_is_closed(emulator_factory: EmulatorFactory) -> None:
     emulator = await emulator_factory(ping_timeout_s=0.3)
     async with websockets.connect(emulator.urls["ws_market"], ping_interval=None) as ws:
-        await _subscribe(ws, [], initial_dump=False)
+        await subscribe(ws, [], initial_dump=False)
         with pytest.raises(websockets.ConnectionClosed) as closed:
-            await _recv(ws)
+            await recv(ws)
         assert closed.value.rcvd is not None and closed.value.rcvd.code == 1008
     assert emulator.stats.market_channel.closed_no_ping == 1
 
 
-async def test_pinging_socket_stays_open(emulator_factory: Callable[..., Awaitable[Emulator]]) -> None:
+async def test_pinging_socket_stays_open(emulator_factory: EmulatorFactory) -> None:
     emulator = await emulator_factory(ping_timeout_s=2.0)
     async with websockets.connect(emulator.urls["ws_market"]) as ws:
-        await _subscribe(ws, [], initial_dump=False)
+        await subscribe(ws, [], initial_dump=False)
         started = asyncio.get_running_loop().time()
         while asyncio.get_running_loop().time() - started < 3.0:
             await ws.send("PING")
-            assert await _recv(ws) == "PONG"
+            assert await recv(ws) == "PONG"
             await asyncio.sleep(0.1)
     assert emulator.stats.market_channel.closed_no_ping == 0
 
 
-async def test_invalid_client_messages_are_ignored(emulator_factory: Callable[..., Awaitable[Emulator]]) -> None:
+async def test_invalid_client_messages_are_ignored(emulator_factory: EmulatorFactory) -> None:
     emulator = await emulator_factory()
     token = emulator.exchange.tokens()[0]
     async with websockets.connect(emulator.urls["ws_market"]) as ws:
         for invalid in ("hello", '{"assets_ids": "not a list", "type": "market"}', '{"operation": "dance"}', "[]"):
             await ws.send(invalid)
-        await _subscribe(ws, [token])
-        assert _event_types(await _frames_until_pong(ws)) == ["book"]
+        await subscribe(ws, [token])
+        assert _event_types(await frames_until_pong(ws)) == ["book"]
     assert emulator.stats.market_channel.invalid_client_messages == 4
 
 
 async def test_slow_consumer_is_cut_off_without_stalling_others(
-    emulator_factory: Callable[..., Awaitable[Emulator]],
+    emulator_factory: EmulatorFactory,
 ) -> None:
     emulator = await emulator_factory(markets=10, send_queue_limit=64)
     tokens = emulator.exchange.tokens()
@@ -299,9 +246,9 @@ async def test_slow_consumer_is_cut_off_without_stalling_others(
         websockets.connect(emulator.urls["ws_market"], max_queue=1) as slow,
         websockets.connect(emulator.urls["ws_market"]) as healthy,
     ):
-        await _subscribe(slow, tokens)
-        await _subscribe(healthy, tokens[:2], initial_dump=False)
-        await _frames_until_pong(healthy)
+        await subscribe(slow, tokens)
+        await subscribe(healthy, tokens[:2], initial_dump=False)
+        await frames_until_pong(healthy)
         received = 0
 
         async def read_healthy() -> None:
@@ -326,11 +273,11 @@ async def test_slow_consumer_is_cut_off_without_stalling_others(
             while True:
                 await slow.recv()
         # The healthy client was never held up: it still gets its events and PONGs.
-        _add_to_best_bid(emulator, tokens[0])
-        assert "price_change" in _event_types(await _frames_until_pong(healthy))
+        add_to_best_bid(emulator, tokens[0], 7_000_000)
+        assert "price_change" in _event_types(await frames_until_pong(healthy))
 
 
-async def test_user_channel_accepts_auth_and_answers_ping(emulator_factory: Callable[..., Awaitable[Emulator]]) -> None:
+async def test_user_channel_accepts_auth_and_answers_ping(emulator_factory: EmulatorFactory) -> None:
     emulator = await emulator_factory(subscribe_timeout_s=0.3)
     condition = next(iter(emulator.exchange.markets))
     auth = {"apiKey": "00000000-0000-0000-0000-000000000000", "secret": "c2VjcmV0", "passphrase": "pass"}
@@ -339,15 +286,15 @@ async def test_user_channel_accepts_auth_and_answers_ping(emulator_factory: Call
         await ws.send(json.dumps({"operation": "subscribe", "markets": [condition]}))
         await ws.send(json.dumps({"operation": "unsubscribe", "markets": [condition]}))
         await ws.send("PING")
-        assert await _recv(ws) == "PONG"
+        assert await recv(ws) == "PONG"
         await asyncio.sleep(0.6)  # past the subscribe timeout: subscribed sockets stay open
         await ws.send("PING")
-        assert await _recv(ws) == "PONG"
+        assert await recv(ws) == "PONG"
     assert emulator.stats.user_channel.invalid_client_messages == 0
     async with websockets.connect(emulator.urls["ws_user"]) as unauthenticated:
         await unauthenticated.send(json.dumps({"type": "user", "markets": []}))
         with pytest.raises(websockets.ConnectionClosed) as closed:
-            await _recv(unauthenticated)
+            await recv(unauthenticated)
         assert closed.value.rcvd is not None and closed.value.rcvd.code == 1008
     assert emulator.stats.user_channel.invalid_client_messages == 1
     assert emulator.stats.user_channel.closed_no_subscription == 1
@@ -358,10 +305,10 @@ async def test_sockets_are_closed_going_away_on_stop() -> None:
     await emulator.start()
     try:
         ws = await websockets.connect(emulator.urls["ws_market"])
-        await _subscribe(ws, [], initial_dump=False)
-        await _frames_until_pong(ws)
+        await subscribe(ws, [], initial_dump=False)
+        await frames_until_pong(ws)
     finally:
         await emulator.stop()
     with pytest.raises(websockets.ConnectionClosed) as closed:
-        await _recv(ws)
+        await recv(ws)
     assert closed.value.rcvd is not None and closed.value.rcvd.code == 1001
