@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from pathlib import Path
 
 import msgspec
 import pytest
@@ -12,8 +11,7 @@ import pytest
 from polyinfra.core.book_hash import book_hash, book_hash_matches, legacy_book_hash
 from polyinfra.wire.clob_rest import OrderBookSummary
 from polyinfra.wire.clob_ws import BookMessage, PriceLevel
-
-CAPTURES = Path(__file__).resolve().parents[3] / "shared" / "captures" / "nautilus"
+from tests.shared_data import NAUTILUS_CAPTURES as CAPTURES
 
 MARKET_0XBD31 = "0xbd31dc8a20211944f6b70f31557f1001557b59905b7738480ca09bd4532f84af"
 ASSET_5211 = "52114319501245915516055106046884209969926127482827954674443846427813813222426"

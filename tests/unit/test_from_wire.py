@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from pathlib import Path
 
 import msgspec
 import pytest
@@ -15,8 +14,7 @@ from polyinfra.model.ids import TokenId
 from polyinfra.model.market import FeeSchedule, OutcomeToken
 from polyinfra.model.numbers import TickSize
 from polyinfra.wire.clob_rest import ClobMarketInfo, ClobToken, FeeDetails, Market, MarketsPage, MarketToken
-
-CAPTURES = Path(__file__).resolve().parents[3] / "shared" / "captures" / "nautilus"
+from tests.shared_data import NAUTILUS_CAPTURES as CAPTURES
 
 ELECTION = "0xdd22472e552920b8438158ea7238bfadfa4f736aa4cee91a6b86c39ead110917"
 YES = TokenId("21742633143463906290569050155826241533067272736897614950488156847949938836455")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -22,9 +21,9 @@ from polyinfra.wire.clob_ws import (
     NewMarketMessage,
     PriceChangeMessage,
 )
+from tests.shared_data import NAUTILUS_CAPTURES as CAPTURES
 
 D = Decimal
-CAPTURES = Path(__file__).resolve().parents[3] / "shared" / "captures" / "nautilus"
 
 # The real `book` and legacy `price_change` captures are of this token.
 CAPTURED_TOKEN = "48331043336612883890938759509493159234755048973500640148014422747788308965732"

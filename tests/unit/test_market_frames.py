@@ -4,7 +4,6 @@ skipped and counted, malformed frames raised as MalformedMessageError."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,8 +17,9 @@ from polyinfra.wire.clob_ws import (
     PriceChangeMessage,
     TickSizeChangeMessage,
 )
+from tests.shared_data import NAUTILUS_CAPTURES
 
-WS_MESSAGES = Path(__file__).resolve().parents[3] / "shared" / "captures" / "nautilus" / "ws_messages"
+WS_MESSAGES = NAUTILUS_CAPTURES / "ws_messages"
 
 
 def _capture(name: str) -> Any:

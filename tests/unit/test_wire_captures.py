@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -30,8 +29,7 @@ from polyinfra.wire.clob_ws import (
 from polyinfra.wire.data_api import DataApiTrade
 from polyinfra.wire.gamma import GammaEvent, GammaMarket, GammaSearchResponse, GammaTag
 from polyinfra.wire.rtds import PriceBackfillMessage, PriceMessage, PriceUpdateMessage
-
-CAPTURES = Path(__file__).resolve().parents[3] / "shared" / "captures"
+from tests.shared_data import CAPTURES
 
 # capture path (relative to CAPTURES) -> the type it decodes as; a list type means a JSON array.
 SCHEMAS: dict[str, Any] = {
