@@ -199,7 +199,7 @@ class OrderRejectedError(PolyinfraError):
 
 
 class InsufficientBalanceError(OrderRejectedError):
-    """"not enough balance / allowance" (clob.md §5.5, §9.8)."""
+    """The venue says "not enough balance / allowance" (clob.md §5.5, §9.8)."""
 
 
 # --- policy -----------------------------------------------------------------------------------------
