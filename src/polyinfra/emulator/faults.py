@@ -25,6 +25,16 @@ What each knob does (all off by default):
 * ``http_429_rate``, ``http_425_rate``, ``http_5xx_rate``: answer a venue REST request with 429
   (``Retry-After: retry_after_s``), 425 ``service not ready`` or ``http_5xx_status`` instead of
   handling it.
+
+Two knobs are the venue's normal behaviour rather than faults, and are on by default:
+
+* ``rate_limits``: what happens to a venue REST request over the documented rate limits,
+  ``throttle`` (delay it, as the venue does), ``reject`` (429) or ``off``
+  (:mod:`polyinfra.emulator.rate_limits`);
+* ``rate_limit_scale``: multiplies every documented limit, so a test can reach one in a few requests.
+
+:class:`OutageSchedule` holds the timed outages a test (or ``POST /_emulator/restart`` and
+``/_emulator/storm``) starts: a matching-engine restart and a 5xx storm.
 """
 
 from __future__ import annotations
@@ -32,13 +42,18 @@ from __future__ import annotations
 import dataclasses
 import math
 import random
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
+from typing import Final
 
+from polyinfra.emulator.rate_limits import RateLimitMode
 from polyinfra.errors import InvalidValueError
 
-__all__ = ["FaultConfig", "FaultDice", "HttpFault", "MessageFate"]
+__all__ = ["POST_ONLY_AFTER_RESTART_S", "FaultConfig", "FaultDice", "HttpFault", "MessageFate", "OutageSchedule"]
+
+POST_ONLY_AFTER_RESTART_S: Final = 120.0
+"""The matching engine accepts only post-only orders and cancels for 2 minutes after a restart (clob.md §5.5)."""
 
 
 def _probability(name: str, value: object) -> float:
@@ -82,6 +97,19 @@ def _server_error_status(name: str, value: object) -> int:
     return status
 
 
+def _rate_limit_mode(name: str, value: object) -> RateLimitMode:
+    if isinstance(value, str) and value in set(RateLimitMode):
+        return RateLimitMode(value)
+    raise InvalidValueError("must be one of " + ", ".join(RateLimitMode), field=name, value=value)
+
+
+def _positive_number(name: str, value: object) -> float:
+    number = _number(name, value)
+    if number <= 0:
+        raise InvalidValueError("must be greater than 0", field=name, value=value)
+    return number
+
+
 def _number(name: str, value: object) -> float:
     # bool is an int subclass; "true" as a rate is a caller mistake, not 1.0.
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
@@ -105,6 +133,8 @@ _VALIDATORS: Mapping[str, Callable[[str, object], object]] = {
     "http_5xx_rate": _probability,
     "http_5xx_status": _server_error_status,
     "retry_after_s": _count,
+    "rate_limits": _rate_limit_mode,
+    "rate_limit_scale": _positive_number,
 }
 
 
@@ -146,6 +176,12 @@ class FaultConfig:
     """The status of injected server errors (500-599)."""
     retry_after_s: int = 1
     """The ``Retry-After`` header of injected 429 answers, in seconds."""
+    # Throttle by default because that is what the venue does (apis.md §5): a client tested here
+    # meets slow answers when it overruns a limit, as in production, not errors it never sees there.
+    rate_limits: RateLimitMode = RateLimitMode.THROTTLE
+    """What to do with requests over the documented rate limits: throttle, reject (429) or off."""
+    rate_limit_scale: float = 1.0
+    """Multiplies every documented rate limit (0.01: a hundredth of the venue's budget)."""
 
     def __setattr__(self, name: str, value: object) -> None:
         validator = _VALIDATORS.get(name)
@@ -234,3 +270,75 @@ class FaultDice:
         if self._roll(config.http_5xx_rate):
             return HttpFault.SERVER_ERROR
         return None
+
+
+class OutageSchedule:
+    """Timed venue outages: a matching-engine restart and a 5xx storm (clob.md §5.5, §9.7).
+
+    * :meth:`restart`: for ``seconds``, venue REST requests whose path starts with one of
+      ``prefixes`` answer 425 ``service not ready``; then, for ``post_only_seconds``, order
+      placements that are not post-only answer 503 post-only mode. The venue restarts only its
+      matching engine, so trading will narrow ``prefixes`` to the order endpoints; until the
+      emulator has them, the default covers every venue route.
+    * :meth:`storm`: for ``seconds``, every venue REST request answers ``status``.
+
+    Starting one replaces the previous one of its kind; ``seconds`` 0 ends it. ``clock_s`` is a
+    monotonic clock in seconds.
+    """
+
+    def __init__(self, clock_s: Callable[[], float]) -> None:
+        self._clock_s = clock_s
+        self._restart_ends_at = -math.inf
+        self._post_only_ends_at = -math.inf
+        self._restart_prefixes: tuple[str, ...] = ("/",)
+        self._storm_ends_at = -math.inf
+        self._storm_status = 503
+
+    def restart(
+        self,
+        *,
+        seconds: float,
+        post_only_seconds: float = POST_ONLY_AFTER_RESTART_S,
+        prefixes: Sequence[str] = ("/",),
+    ) -> None:
+        """Start a matching-engine restart now (raises :class:`InvalidValueError` for bad values)."""
+        seconds = _non_negative_seconds("seconds", seconds)
+        post_only_seconds = _non_negative_seconds("post_only_seconds", post_only_seconds)
+        if not prefixes or not all(isinstance(prefix, str) and prefix.startswith("/") for prefix in prefixes):
+            raise InvalidValueError("path prefixes must start with /", field="prefixes", value=list(prefixes))
+        now = self._clock_s()
+        self._restart_ends_at = now + seconds
+        self._post_only_ends_at = self._restart_ends_at + post_only_seconds
+        self._restart_prefixes = tuple(prefixes)
+
+    def storm(self, *, seconds: float, status: int = 503) -> None:
+        """Start a storm of ``status`` answers now (raises :class:`InvalidValueError` for bad values)."""
+        seconds = _non_negative_seconds("seconds", seconds)
+        self._storm_status = _server_error_status("status", status)
+        self._storm_ends_at = self._clock_s() + seconds
+
+    def restarting(self, path: str) -> bool:
+        """Whether a request to ``path`` falls in the restart window now."""
+        return self._clock_s() < self._restart_ends_at and path.startswith(self._restart_prefixes)
+
+    def post_only_remaining_s(self) -> float:
+        """Seconds of post-only mode left (0.0 when not in it)."""
+        now = self._clock_s()
+        if self._restart_ends_at <= now < self._post_only_ends_at:
+            return self._post_only_ends_at - now
+        return 0.0
+
+    def storm_status(self) -> int | None:
+        """The status every venue REST request answers now, if a storm is on."""
+        return self._storm_status if self._clock_s() < self._storm_ends_at else None
+
+    def as_dict(self) -> dict[str, object]:
+        """What is on now and for how long (JSON-ready)."""
+        now = self._clock_s()
+        return {
+            "restart_remaining_s": max(0.0, self._restart_ends_at - now),
+            "restart_prefixes": list(self._restart_prefixes),
+            "post_only_remaining_s": self.post_only_remaining_s(),
+            "storm_remaining_s": max(0.0, self._storm_ends_at - now),
+            "storm_status": self.storm_status(),
+        }

@@ -9,6 +9,9 @@ send the first and V2 clients the second (§3).
 
 Every route passes through the HTTP fault knobs (latency, injected 429 / 425 / 5xx) before it is
 handled; the emulator's own ``/_emulator/`` endpoints and the WebSocket upgrades do not.
+:meth:`RestApi.outage_response` answers for the timed outages (:class:`OutageSchedule`): the server
+asks it before routing, because order placements are refused in post-only mode whether or not the
+emulator serves them yet.
 
 Where the venue's behaviour is not documented the emulator picks one and says so: a batch request
 answers for the tokens that have a value and leaves the others out, and a price that needs a book
@@ -21,6 +24,7 @@ import asyncio
 import base64
 import binascii
 import hashlib
+import math
 import re
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -32,7 +36,7 @@ import msgspec
 from aiohttp import web
 
 from polyinfra.emulator.exchange import Exchange
-from polyinfra.emulator.faults import FaultConfig, FaultDice, HttpFault
+from polyinfra.emulator.faults import FaultConfig, FaultDice, HttpFault, OutageSchedule
 from polyinfra.errors import ApiError, InvalidValueError
 from polyinfra.model.ids import ConditionId, TokenId, token_id
 from polyinfra.model.market import MarketInfo
@@ -60,7 +64,7 @@ from polyinfra.wire.clob_rest import (
     TickSizeInfo,
 )
 
-__all__ = ["BATCH_LIMIT", "DEFAULT_PAGE_SIZE", "RestApi", "RestStats"]
+__all__ = ["BATCH_LIMIT", "DEFAULT_PAGE_SIZE", "RestApi", "RestStats", "too_many_requests"]
 
 BATCH_LIMIT: Final = 500
 """Tokens per batch request (``/last-trades-prices`` documents 500, §8; the emulator uses it for all)."""
@@ -79,6 +83,9 @@ _PAYLOAD_TOO_LARGE: Final = "Payload exceeds the limit"
 # What the venue says during matching-engine restarts, as plain text: py-clob-client#273 shows
 # ``error_message=service not ready``, which the official client prints for a non-JSON body (§5.5).
 _SERVICE_NOT_READY: Final = "service not ready"
+_POST_ONLY_MODE: Final = "post-only mode: only post-only orders and cancels are allowed"
+# The requests that place orders, refused in post-only mode unless every order is post-only (§5.5).
+_ORDER_PLACEMENTS: Final = frozenset({("POST", "/order"), ("POST", "/orders")})
 
 _DEFAULT_LAST_TRADE = LastTradePrice(price="0.5", side="")
 _NO_REWARDS = Rewards(rates=None, min_size=Decimal(0), max_spread=Decimal(0))
@@ -109,6 +116,12 @@ class RestStats:
     injected_429: int = 0
     injected_425: int = 0
     injected_5xx: int = 0
+    restart_425: int = 0
+    """Requests answered 425 during a simulated matching-engine restart."""
+    post_only_503: int = 0
+    """Order placements refused in the post-only mode after a restart."""
+    storm_5xx: int = 0
+    """Requests answered by a 5xx storm."""
 
 
 class _TokenRequest(msgspec.Struct):
@@ -121,6 +134,7 @@ class _TokenRequest(msgspec.Struct):
 class RestApi:
     """The venue's public REST routes over one :class:`Exchange`.
 
+    ``outages`` are the timed outages :meth:`outage_response` answers for;
     ``clock_ms`` is the exchange's clock (``GET /time``, ``/prices-history`` windows);
     ``page_size`` is the number of markets per page of the paged endpoints.
     """
@@ -130,6 +144,7 @@ class RestApi:
         exchange: Exchange,
         *,
         faults: FaultConfig,
+        outages: OutageSchedule,
         clock_ms: Callable[[], int],
         page_size: int = DEFAULT_PAGE_SIZE,
     ) -> None:
@@ -137,6 +152,7 @@ class RestApi:
             raise InvalidValueError("page size must be at least 1", page_size=page_size)
         self._exchange = exchange
         self._faults = faults
+        self._outages = outages
         self._clock_ms = clock_ms
         self._page_size = page_size
         self._dice = FaultDice(faults, "http")
@@ -198,20 +214,37 @@ class RestApi:
     def _fault_response(self, fault: HttpFault) -> web.Response:
         if fault is HttpFault.TOO_MANY_REQUESTS:
             self.stats.injected_429 += 1
-            # The venue's 429: Retry-After in seconds, body {"error": "Too Many Requests"} (§8).
-            response = _json(ErrorBody(error="Too Many Requests"), status=HTTPStatus.TOO_MANY_REQUESTS)
-            response.headers["Retry-After"] = str(self._faults.retry_after_s)
-            return response
+            return too_many_requests(self._faults.retry_after_s)
         if fault is HttpFault.TOO_EARLY:
             self.stats.injected_425 += 1
-            return web.Response(status=HTTPStatus.TOO_EARLY, text=_SERVICE_NOT_READY)
+            return _service_not_ready()
         self.stats.injected_5xx += 1
-        status = self._faults.http_5xx_status
-        try:
-            phrase = HTTPStatus(status).phrase
-        except ValueError:
-            phrase = "Server Error"
-        return _json(ErrorBody(error=phrase), status=status)
+        return _server_error(self._faults.http_5xx_status)
+
+    async def outage_response(self, request: web.Request) -> web.Response | None:
+        """The answer of a timed outage to a venue request, or ``None`` to handle it normally."""
+        if self._outages.restarting(request.path):
+            self.stats.restart_425 += 1
+            return _service_not_ready()
+        storm_status = self._outages.storm_status()
+        if storm_status is not None:
+            self.stats.storm_5xx += 1
+            return _server_error(storm_status)
+        post_only_s = self._outages.post_only_remaining_s()
+        if (
+            post_only_s > 0
+            and (request.method, request.path) in _ORDER_PLACEMENTS
+            and not _all_post_only(await request.read())
+        ):
+            self.stats.post_only_503 += 1
+            retry_after_s = math.ceil(post_only_s)
+            response = _json(
+                ErrorBody(error=_POST_ONLY_MODE, code="post_only_mode", retry_after_seconds=retry_after_s),
+                status=HTTPStatus.SERVICE_UNAVAILABLE,
+            )
+            response.headers["Retry-After"] = str(retry_after_s)
+            return response
+        return None
 
     # -- service -----------------------------------------------------------------------------
 
@@ -533,6 +566,35 @@ class RestApi:
 
 def _json(body: object, *, status: int = HTTPStatus.OK) -> web.Response:
     return web.Response(body=JSON_ENCODER.encode(body), status=status, content_type="application/json")
+
+
+def too_many_requests(retry_after_s: int) -> web.Response:
+    """The venue's 429: body ``{"error": "Too Many Requests"}``, ``Retry-After`` in seconds (clob.md §8)."""
+    response = _json(ErrorBody(error="Too Many Requests"), status=HTTPStatus.TOO_MANY_REQUESTS)
+    response.headers["Retry-After"] = str(retry_after_s)
+    return response
+
+
+def _service_not_ready() -> web.Response:
+    return web.Response(status=HTTPStatus.TOO_EARLY, text=_SERVICE_NOT_READY)
+
+
+def _server_error(status: int) -> web.Response:
+    try:
+        phrase = HTTPStatus(status).phrase
+    except ValueError:
+        phrase = "Server Error"
+    return _json(ErrorBody(error=phrase), status=status)
+
+
+def _all_post_only(body: bytes) -> bool:
+    # POST /order carries one order, POST /orders a list of them, each with "postOnly" (clob.md §3.3).
+    try:
+        decoded = msgspec.json.decode(body)
+    except msgspec.DecodeError:
+        return False
+    orders = decoded if isinstance(decoded, list) else [decoded]
+    return bool(orders) and all(isinstance(order, dict) and order.get("postOnly") is True for order in orders)
 
 
 def _token(text: str | None) -> TokenId:

@@ -4,6 +4,7 @@
         emulator.urls["rest"]       # "http://127.0.0.1:<port>"
         emulator.simulator.step()   # one deterministic market action, when rate=0
         emulator.faults.freeze = True
+        emulator.outages.restart(seconds=5)   # 425 "service not ready", then post-only mode
 
 The exchange, the simulator and the servers exist as soon as the :class:`Emulator` is built; the
 socket is bound and the simulator starts on :meth:`Emulator.start` (or ``async with``).
@@ -20,7 +21,7 @@ from types import TracebackType
 from aiohttp import web
 
 from polyinfra.emulator.exchange import Exchange
-from polyinfra.emulator.faults import FaultConfig
+from polyinfra.emulator.faults import FaultConfig, OutageSchedule
 from polyinfra.emulator.market_channel import (
     DEFAULT_CLOSE_TIMEOUT_S,
     DEFAULT_PING_TIMEOUT_S,
@@ -28,6 +29,7 @@ from polyinfra.emulator.market_channel import (
     DEFAULT_SUBSCRIBE_TIMEOUT_S,
     ChannelSettings,
 )
+from polyinfra.emulator.rate_limits import RateLimiter
 from polyinfra.emulator.rest_api import DEFAULT_PAGE_SIZE
 from polyinfra.emulator.server import EmulatorServer, EmulatorStats
 from polyinfra.emulator.simulator import MarketSimulator, generate_markets
@@ -136,6 +138,16 @@ class Emulator:
     def stats(self) -> EmulatorStats:
         """Live counters of the servers (also at ``GET /_emulator/stats``)."""
         return self._server.stats
+
+    @property
+    def outages(self) -> OutageSchedule:
+        """Start a simulated matching-engine restart or a 5xx storm (also ``POST /_emulator/restart``, ``/storm``)."""
+        return self._server.outages
+
+    @property
+    def rate_limiter(self) -> RateLimiter:
+        """The enforced rate limits' windows and counters (mode and scale are :attr:`faults` knobs)."""
+        return self._server.rate_limiter
 
     @property
     def port(self) -> int:

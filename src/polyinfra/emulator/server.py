@@ -10,14 +10,30 @@ of the venue:
   answered with the knobs after the change;
 * ``POST /_emulator/pause`` and ``POST /_emulator/resume``: stop and restart the market simulator,
   answered with ``{"paused": bool}``;
+* ``POST /_emulator/restart?seconds=N``: simulate a matching-engine restart (clob.md §5.5): venue
+  REST requests answer 425 ``service not ready`` for N seconds, then order placements that are not
+  post-only answer 503 post-only mode for ``post_only_seconds`` (default 120). Repeat ``prefix=/path``
+  to restrict the 425s to paths starting with one of them;
+* ``POST /_emulator/storm?seconds=N&status=503``: every venue REST request answers that 5xx status
+  (default 503) for N seconds.
+  Both answer with the outages now on (``seconds=0`` ends one), or 400 ``{"error": ...}``;
 * ``GET /_emulator/stats``: counters (connections, frames sent / dropped / duplicated, HTTP faults
-  injected, simulator steps, ...).
+  injected, simulator steps, ...), and under ``rate_limits`` the mode, the scale and per scope the
+  requests, ``over_limit``, ``throttled``, ``rejected`` and each window's limit and peak usage.
+
+Before routing, a middleware enforces the venue's rate limits (:mod:`polyinfra.emulator.rate_limits`,
+mode and scale from the fault knobs ``rate_limits`` and ``rate_limit_scale``) and then the timed
+outages, on every request except the control endpoints and the WebSocket upgrades: Cloudflare sits
+in front of the venue, so a request is throttled before the matching engine can refuse it.
 """
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
-from collections.abc import Callable
+import math
+import time
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Protocol
@@ -26,14 +42,20 @@ import msgspec
 from aiohttp import web
 
 from polyinfra.emulator.exchange import Exchange
-from polyinfra.emulator.faults import FaultConfig
+from polyinfra.emulator.faults import POST_ONLY_AFTER_RESTART_S, FaultConfig, OutageSchedule
 from polyinfra.emulator.market_channel import ChannelSettings, ChannelStats, MarketChannel, UserChannel
-from polyinfra.emulator.rest_api import DEFAULT_PAGE_SIZE, RestApi, RestStats
+from polyinfra.emulator.rate_limits import RateLimiter, RateLimitMode, ThrottleGate
+from polyinfra.emulator.rest_api import DEFAULT_PAGE_SIZE, RestApi, RestStats, too_many_requests
 from polyinfra.errors import InvalidValueError
 
 __all__ = ["EmulatorServer", "EmulatorStats", "SimulatorControl"]
 
 _encode = msgspec.json.Encoder().encode
+
+# Paths that are not the venue's REST API: never rate limited, never in an outage.
+_NOT_VENUE_REST = ("/_emulator/", "/ws/")
+
+_Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 class SimulatorControl(Protocol):
@@ -72,7 +94,8 @@ class EmulatorServer:
     """The aiohttp application (:attr:`app`) over one exchange; run it with any aiohttp runner.
 
     ``clock_ms`` must be the exchange's clock. The application closes every socket when it shuts
-    down; call :meth:`detach` once it has, to stop listening to the exchange.
+    down; call :meth:`detach` once it has, to stop listening to the exchange. :attr:`outages`
+    starts timed outages from Python; :attr:`rate_limiter` holds the rate-limit windows and counters.
     """
 
     def __init__(
@@ -88,7 +111,10 @@ class EmulatorServer:
         settings = channel_settings or ChannelSettings()
         self._faults = faults
         self._simulator = simulator
-        self._rest = RestApi(exchange, faults=faults, clock_ms=clock_ms, page_size=page_size)
+        self.outages = OutageSchedule(time.monotonic)
+        self.rate_limiter = RateLimiter(scale=faults.rate_limit_scale)
+        self._throttle = ThrottleGate(self.rate_limiter)
+        self._rest = RestApi(exchange, faults=faults, outages=self.outages, clock_ms=clock_ms, page_size=page_size)
         self._market_channel = MarketChannel(exchange, faults, settings)
         self._user_channel = UserChannel(faults, settings)
         self.stats = EmulatorStats(
@@ -96,7 +122,7 @@ class EmulatorServer:
             market_channel=self._market_channel.stats,
             user_channel=self._user_channel.stats,
         )
-        self.app = web.Application()
+        self.app = web.Application(middlewares=[self._venue_edge])
         self.app.add_routes(self._rest.routes())
         self.app.add_routes(
             [
@@ -106,6 +132,8 @@ class EmulatorServer:
                 web.post("/_emulator/faults", self._patch_faults),
                 web.post("/_emulator/pause", self._pause),
                 web.post("/_emulator/resume", self._resume),
+                web.post("/_emulator/restart", self._restart),
+                web.post("/_emulator/storm", self._storm),
                 web.get("/_emulator/stats", self._get_stats),
             ]
         )
@@ -118,6 +146,39 @@ class EmulatorServer:
     async def _close_sockets(self, app: web.Application) -> None:
         await self._market_channel.close_all()
         await self._user_channel.close_all()
+
+    @web.middleware
+    async def _venue_edge(self, request: web.Request, handler: _Handler) -> web.StreamResponse:
+        if request.path.startswith(_NOT_VENUE_REST):
+            return await handler(request)
+        limited = await self._enforce_rate_limits(request)
+        if limited is not None:
+            return limited
+        outage = await self._rest.outage_response(request)
+        if outage is not None:
+            return outage
+        return await handler(request)
+
+    async def _enforce_rate_limits(self, request: web.Request) -> web.Response | None:
+        limiter = self.rate_limiter
+        limiter.scale = self._faults.rate_limit_scale
+        # The venue's limits are per IP (apis.md §5).
+        client = request.remote or "unknown"
+        scopes = limiter.covering(request.method, request.path)
+        now = asyncio.get_running_loop().time()
+        limiter.arrive(client, scopes, now)
+        mode = self._faults.rate_limits
+        if mode is RateLimitMode.THROTTLE:
+            await self._throttle.pass_through(client, scopes)
+        elif mode is RateLimitMode.REJECT:
+            wait_s = limiter.admit_or_reject(client, scopes, now)
+            if wait_s > 0:
+                # Retry-After is whole seconds; rounding up never invites a retry that still does not fit.
+                return too_many_requests(max(1, math.ceil(wait_s)))
+        else:
+            for scope in scopes:
+                limiter.admit(client, scope, now)
+        return None
 
     async def _get_faults(self, request: web.Request) -> web.Response:
         return _json(self._faults.as_dict())
@@ -140,11 +201,54 @@ class EmulatorServer:
         self._simulator.resume()
         return _json({"paused": self._simulator.paused})
 
+    async def _restart(self, request: web.Request) -> web.Response:
+        query = request.query
+        try:
+            self.outages.restart(
+                seconds=_seconds(query, "seconds"),
+                post_only_seconds=_seconds(query, "post_only_seconds", default=POST_ONLY_AFTER_RESTART_S),
+                prefixes=query.getall("prefix", ["/"]),
+            )
+        except InvalidValueError as exc:
+            return _json({"error": str(exc)}, status=HTTPStatus.BAD_REQUEST)
+        return _json(self.outages.as_dict())
+
+    async def _storm(self, request: web.Request) -> web.Response:
+        query = request.query
+        try:
+            self.outages.storm(
+                seconds=_seconds(query, "seconds"),
+                status=_status(query.get("status", str(HTTPStatus.SERVICE_UNAVAILABLE.value))),
+            )
+        except InvalidValueError as exc:
+            return _json({"error": str(exc)}, status=HTTPStatus.BAD_REQUEST)
+        return _json(self.outages.as_dict())
+
     async def _get_stats(self, request: web.Request) -> web.Response:
         body: dict[str, object] = dict(self.stats.as_dict())
         body["simulator"] = {"paused": self._simulator.paused, "steps": self._simulator.steps}
+        self.rate_limiter.scale = self._faults.rate_limit_scale
+        body["rate_limits"] = {"mode": self._faults.rate_limits, **self.rate_limiter.as_dict()}
         return _json(body)
 
 
 def _json(body: object, *, status: int = HTTPStatus.OK) -> web.Response:
     return web.Response(body=_encode(body), status=status, content_type="application/json")
+
+
+def _seconds(query: Mapping[str, str], name: str, *, default: float | None = None) -> float:
+    text = query.get(name)
+    if text is None:
+        if default is None:
+            raise InvalidValueError("a number of seconds is required", field=name)
+        return default
+    try:
+        return float(text)
+    except ValueError:
+        raise InvalidValueError("must be a number of seconds", field=name, value=text) from None
+
+
+def _status(text: str) -> int:
+    if not (text.isascii() and text.isdigit()):
+        raise InvalidValueError("must be an HTTP status", field="status", value=text)
+    return int(text)
