@@ -151,6 +151,10 @@ class Exchange:
         token = _token(market, token_id)
         return self._summary(market, token, market.engine.levels(token))
 
+    def book_message(self, token_id: str) -> BookMessage:
+        """The market channel's ``book`` snapshot of one token: its summary as an event (§7.4)."""
+        return _book_message(self.book_summary(token_id))
+
     def levels(self, token_id: str) -> BookLevels:
         """The token's aggregate levels as ints of micro-units, best price last on both sides."""
         return self._market_of_token(token_id).engine.levels(token_id)

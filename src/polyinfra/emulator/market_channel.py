@@ -39,7 +39,6 @@ from polyinfra.wire.clob_ws import (
     PING,
     PONG,
     BestBidAskMessage,
-    BookMessage,
     MarketEvent,
     MarketResolvedMessage,
     NewMarketMessage,
@@ -460,24 +459,11 @@ class MarketChannel(_Channel[_AssetFilter]):
         connection.subscribed = True
         if request.initial_dump:
             # Built and queued without awaiting, so no exchange event can slip in between.
-            books = [self._book_message(asset) for asset in added if self._exchange.market_of(asset) is not None]
+            books = [
+                self._exchange.book_message(asset) for asset in added if self._exchange.market_of(asset) is not None
+            ]
             if books:
                 connection.enqueue_data(_encode(books))
-
-    def _book_message(self, asset: str) -> BookMessage:
-        summary = self._exchange.book_summary(asset)
-        return BookMessage(
-            asset_id=summary.asset_id,
-            market=summary.market,
-            bids=summary.bids,
-            asks=summary.asks,
-            timestamp=summary.timestamp,
-            hash=summary.hash,
-            min_order_size=summary.min_order_size,
-            tick_size=summary.tick_size,
-            neg_risk=summary.neg_risk,
-            last_trade_price=summary.last_trade_price,
-        )
 
     def _fan_out(self, events: Sequence[MarketEvent]) -> None:
         # Called synchronously inside each exchange action: encode each event once, queue it for
