@@ -90,6 +90,17 @@ async def test_responses_are_gzipped_when_asked(http: httpx.AsyncClient, emulato
 # --- books and prices ---------------------------------------------------------------------------
 
 
+async def test_market_listing_matches_what_the_events_announce(http: httpx.AsyncClient, emulator: Emulator) -> None:
+    condition = next(iter(emulator.exchange.markets))
+    listing = emulator.exchange.listing(condition)
+    body = (await http.get(f"/markets/{condition}")).json()
+    assert (body["question_id"], body["market_slug"], body["description"]) == (
+        listing.question_id,
+        listing.slug,
+        listing.description,
+    )
+
+
 async def test_book_is_the_exchange_summary_in_venue_shape(http: httpx.AsyncClient, emulator: Emulator) -> None:
     token = _token(emulator)
     response = await http.get("/book", params={"token_id": token})

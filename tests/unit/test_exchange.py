@@ -473,6 +473,9 @@ def test_add_market_emits_new_market() -> None:
             outcomes=["Yes", "No"],
         ),
     )
+    listing = exchange.listing(second.condition_id)
+    event = replica.batches[-1][0]
+    assert (listing.listing_id, listing.slug, listing.description) == (event.id, event.slug, event.description)
     assert list(exchange.markets) == [CID, second.condition_id]
     assert exchange.tokens() == [YES, NO, "21", "22"]
     assert exchange.market_of("22") == second

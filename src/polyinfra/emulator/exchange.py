@@ -22,6 +22,7 @@ in the sequence (so every hash it carries is the hash a replaying client compute
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -84,10 +85,22 @@ _EMPTY_BID = "0"
 _EMPTY_ASK = "1"
 
 
+@dataclass(frozen=True, slots=True)
+class MarketListing:
+    """What the venue's listing says about a market besides its trading rules: shown the same way
+    in ``new_market`` / ``market_resolved`` events and in ``/markets``."""
+
+    listing_id: str
+    """Gamma-style numeric market id: the market's position in the listing, stable for the session."""
+    question_id: str
+    slug: str
+    description: str
+
+
 @dataclass(slots=True)
 class _Market:
     info: MarketInfo
-    listing_id: str
+    listing: MarketListing
     engine: MatchingEngine
     book_timestamp_ms: int
     """Time of the last level change; the summaries' ``timestamp``."""
@@ -140,6 +153,10 @@ class Exchange:
     def tokens(self) -> list[TokenId]:
         """Every token id, market by market in listing order."""
         return [token.token_id for info in self._infos.values() for token in info.tokens]
+
+    def listing(self, condition_id: str) -> MarketListing:
+        """The market's listing details (id, question id, slug, description)."""
+        return self._market(condition_id).listing
 
     def winning_token(self, condition_id: str) -> TokenId | None:
         """The token a market resolved to, or None while it is open."""
@@ -276,13 +293,13 @@ class Exchange:
         self._publish(
             [
                 NewMarketMessage(
-                    id=listed.listing_id,
+                    id=listed.listing.listing_id,
                     market=market.condition_id,
                     assets_ids=[first.token_id, second.token_id],
                     timestamp=str(now_ms),
                     question=market.question,
-                    slug=_slug(market.question),
-                    description=_description(market),
+                    slug=listed.listing.slug,
+                    description=listed.listing.description,
                     outcomes=[first.outcome, second.outcome],
                 )
             ]
@@ -301,15 +318,15 @@ class Exchange:
         first, second = info.tokens
         events.append(
             MarketResolvedMessage(
-                id=market.listing_id,
+                id=market.listing.listing_id,
                 market=info.condition_id,
                 assets_ids=[first.token_id, second.token_id],
                 winning_asset_id=winner,
                 winning_outcome=info.outcome_of(winner),
                 timestamp=str(now_ms),
                 question=info.question,
-                slug=_slug(info.question),
-                description=_description(info),
+                slug=market.listing.slug,
+                description=market.listing.description,
                 outcomes=[first.outcome, second.outcome],
             )
         )
@@ -327,8 +344,13 @@ class Exchange:
                 raise InvalidValueError("token is already listed", token_id=token.token_id)
         market = _Market(
             info=info,
-            # Gamma-style numeric market id: its position in the listing, stable for the session.
-            listing_id=str(len(self._markets) + 1),
+            listing=MarketListing(
+                listing_id=str(len(self._markets) + 1),
+                # The emulator has no separate question ids: a stable one derived from the condition id.
+                question_id="0x" + hashlib.sha256(f"question:{info.condition_id}".encode()).hexdigest(),
+                slug=_slug(info.question),
+                description=_description(info),
+            ),
             engine=MatchingEngine(yes_token_id=first.token_id, no_token_id=second.token_id, tick_size=info.tick_size),
             book_timestamp_ms=now_ms,
             min_order_size_micros=to_micros(info.min_order_size),

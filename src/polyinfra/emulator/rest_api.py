@@ -23,9 +23,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
-import hashlib
 import math
-import re
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -519,6 +517,7 @@ class RestApi:
 
     def _market_body(self, market: MarketInfo) -> Market:
         open_for_trading = self._exchange.winning_token(market.condition_id) is None
+        listing = self._exchange.listing(market.condition_id)
         return Market(
             enable_order_book=open_for_trading,
             active=True,
@@ -529,10 +528,10 @@ class RestApi:
             minimum_order_size=market.min_order_size,
             minimum_tick_size=market.tick_size.decimal,
             condition_id=market.condition_id,
-            question_id=_question_id(market.condition_id),
+            question_id=listing.question_id,
             question=market.question,
-            description=f"Emulated market: {market.question}",
-            market_slug=_slug(market.question),
+            description=listing.description,
+            market_slug=listing.slug,
             end_date_iso=None,
             game_start_time=None,
             seconds_delay=0,
@@ -633,12 +632,3 @@ def _cursor_offset(cursor: str) -> int:
         return int(base64.b64decode(cursor, validate=True).decode("ascii"))
     except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
         raise ApiError("invalid next_cursor", status=HTTPStatus.BAD_REQUEST, next_cursor=cursor) from exc
-
-
-def _question_id(condition: str) -> str:
-    # The emulator has no separate question ids: a stable one derived from the condition id.
-    return "0x" + hashlib.sha256(f"question:{condition}".encode()).hexdigest()
-
-
-def _slug(question: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", question.lower()).strip("-")
