@@ -47,8 +47,8 @@ def test_real_market_capture_becomes_market_info() -> None:
     assert info.tick_size is TickSize.TICK_0_001
     assert info.min_order_size == Decimal(5)
     assert info.neg_risk is True
-    # /markets carries no fee curve.
-    assert info.fee_schedule == FeeSchedule()
+    # /markets carries no fee curve: unknown, not zero.
+    assert info.fee_schedule is None
     assert info.complement(YES) == NO
 
 

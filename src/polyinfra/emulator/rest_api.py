@@ -406,7 +406,11 @@ class RestApi:
                 rfq_enabled=False,
                 taker_order_delay_enabled=False,
                 blockaid_check_enabled=False,
-                fee_details=FeeDetails(rate=fees.rate, exponent=Decimal(fees.exponent), taker_only=fees.taker_only),
+                # A market listed without a fee schedule has none: ``fd`` absent, as the venue
+                # sends for fee-free markets (clob.md §4.6).
+                fee_details=msgspec.UNSET
+                if fees is None
+                else FeeDetails(rate=fees.rate, exponent=Decimal(fees.exponent), taker_only=fees.taker_only),
                 min_order_age_s=0,
                 # The venue leaves ``nr`` out when false (§4.6).
                 neg_risk=True if market.neg_risk else msgspec.UNSET,

@@ -41,7 +41,9 @@ class MarketInfo:
     tick_size: TickSize
     min_order_size: Decimal
     neg_risk: bool = False
-    fee_schedule: FeeSchedule = FeeSchedule()
+    fee_schedule: FeeSchedule | None = None
+    """None when the source did not say (``/markets`` carries no fee curve; ``/clob-markets`` does).
+    Never read None as "no fee": fetch the market's ``/clob-markets`` first."""
 
     def complement(self, token: TokenId) -> TokenId:
         """The other outcome's token id (the "No" of a "Yes" and vice versa)."""
