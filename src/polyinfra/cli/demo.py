@@ -25,6 +25,8 @@ from polyinfra.emulator.runner import Emulator
 from polyinfra.model.book import OrderBook
 from polyinfra.model.market import MarketInfo
 from polyinfra.model.numbers import Side, micros_to_decimal
+from polyinfra.obs.metrics import STALE_BOOKS, WS_FRAMES
+from polyinfra.wire.clob_ws import MARKET_EVENT_TYPES
 
 __all__ = ["run_demo"]
 
@@ -48,14 +50,32 @@ class _Progress:
         return time.monotonic() - self.started
 
 
-def run_demo(*, markets: int, seed: int, rate: float, duration_s: float, refresh_s: float) -> None:
-    """Run the demo until ``duration_s`` elapses (0 = until Ctrl-C)."""
+def run_demo(
+    *, markets: int, seed: int, rate: float, duration_s: float, refresh_s: float, metrics_url: str | None = None
+) -> None:
+    """Run the demo until ``duration_s`` elapses (0 = until Ctrl-C).
+
+    ``metrics_url`` is where the caller serves Prometheus metrics, shown once at the start.
+    """
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(_demo(markets=markets, seed=seed, rate=rate, duration_s=duration_s, refresh_s=refresh_s))
+        asyncio.run(
+            _demo(
+                markets=markets,
+                seed=seed,
+                rate=rate,
+                duration_s=duration_s,
+                refresh_s=refresh_s,
+                metrics_url=metrics_url,
+            )
+        )
 
 
-async def _demo(*, markets: int, seed: int, rate: float, duration_s: float, refresh_s: float) -> None:
+async def _demo(
+    *, markets: int, seed: int, rate: float, duration_s: float, refresh_s: float, metrics_url: str | None
+) -> None:
     console = Console()
+    if metrics_url is not None:
+        console.print(f"Prometheus metrics at {metrics_url}", highlight=False)
     async with Emulator(markets=markets, seed=seed, rate=rate) as emulator:
         rows = _rows(list(emulator.exchange.markets.values()))
         tokens = [row.token_id for row in rows]
@@ -84,9 +104,19 @@ def _rows(infos: list[MarketInfo]) -> list[_Row]:
     return rows
 
 
+# One counter child per event type, looked up once: the reader is on the hot path.
+_EVENTS_RECEIVED = {
+    event_type: WS_FRAMES.labels(channel="market", event_type=event_type.__struct_config__.tag)
+    for event_type in MARKET_EVENT_TYPES
+}
+
+
 async def _read(channel: MarketChannel, feed: MarketFeed, progress: _Progress) -> None:
     async for frame in channel.frames():
-        feed.apply_frame(frame)
+        for event in feed.apply_frame(frame):
+            _EVENTS_RECEIVED[type(event)].inc()
+        # Both sets are empty while all is well, so this stays cheap per frame.
+        STALE_BOOKS.set(len(feed.awaiting_snapshot | feed.resync_needed))
         progress.frames += 1
 
 

@@ -13,10 +13,12 @@ and logs to stderr only, so a script can read that line and go. The default port
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import signal
 import sys
+from collections.abc import Iterator
 from typing import Annotated
 
 import typer
@@ -24,8 +26,11 @@ import typer
 from polyinfra.cli.demo import run_demo
 from polyinfra.emulator.faults import FaultConfig
 from polyinfra.emulator.market_channel import DEFAULT_PING_TIMEOUT_S, DEFAULT_SUBSCRIBE_TIMEOUT_S
+from polyinfra.emulator.rate_limits import RateLimitMode
 from polyinfra.emulator.runner import Emulator
 from polyinfra.errors import InvalidValueError
+from polyinfra.obs.logging import configure_logging
+from polyinfra.obs.metrics import MetricsServer, serve_metrics
 
 __all__ = ["app", "main"]
 
@@ -40,6 +45,9 @@ app = typer.Typer(
 )
 
 _FAULTS = "Fault knobs"
+_METRICS_PORT_HELP = "Serve Prometheus metrics on http://HOST:PORT/metrics (0: any free port); off by default."
+_METRICS_HOST_HELP = "Interface the metrics endpoint listens on."
+_RATE_LIMITS = "Rate limits"
 
 
 @app.callback()
@@ -104,13 +112,24 @@ def emulator(
         int, typer.Option(help="Retry-After of injected 429 answers.", rich_help_panel=_FAULTS)
     ] = 1,
     fault_seed: Annotated[int, typer.Option(help="Seed of the probabilistic faults.", rich_help_panel=_FAULTS)] = 0,
+    rate_limits: Annotated[
+        RateLimitMode,
+        typer.Option(
+            help="Requests over the venue's documented rate limits: delay them (as the venue does), "
+            "answer 429, or let them through.",
+            rich_help_panel=_RATE_LIMITS,
+        ),
+    ] = RateLimitMode.THROTTLE,
+    rate_limit_scale: Annotated[
+        float,
+        typer.Option(help="Multiply every documented rate limit by this (> 0).", rich_help_panel=_RATE_LIMITS),
+    ] = 1.0,
     log_level: Annotated[str, typer.Option(help="Log level on stderr.")] = "INFO",
+    metrics_port: Annotated[int | None, typer.Option(help=_METRICS_PORT_HELP)] = None,
+    metrics_host: Annotated[str, typer.Option(help=_METRICS_HOST_HELP)] = "127.0.0.1",
 ) -> None:
     """Run the local exchange emulator: CLOB REST and WebSocket channels on one port."""
-    level = logging.getLevelNamesMapping().get(log_level.upper())
-    if level is None:
-        raise typer.BadParameter(f"unknown log level {log_level!r}", param_hint="--log-level")
-    logging.basicConfig(stream=sys.stderr, level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    _configure_logging(log_level)
     try:
         faults = FaultConfig(
             seed=fault_seed,
@@ -128,6 +147,8 @@ def emulator(
             http_5xx_rate=http_5xx_rate,
             http_5xx_status=http_5xx_status,
             retry_after_s=retry_after_s,
+            rate_limits=rate_limits,
+            rate_limit_scale=rate_limit_scale,
         )
         local_exchange = Emulator(
             host=host,
@@ -142,20 +163,22 @@ def emulator(
     except InvalidValueError as exc:
         raise typer.BadParameter(str(exc)) from exc
     try:
-        asyncio.run(_serve(local_exchange))
+        with _metrics_endpoint(metrics_port, metrics_host) as metrics:
+            asyncio.run(_serve(local_exchange, metrics))
     except OSError as exc:
         typer.echo(f"polyinfra emulator: {exc}", err=True)
         raise typer.Exit(1) from exc
 
 
-async def _serve(local_exchange: Emulator) -> None:
+async def _serve(local_exchange: Emulator, metrics: MetricsServer | None) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for stop_signal in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(stop_signal, stop.set)
     async with local_exchange:
         # The one line on stdout: scripts and tests wait for it to know the emulator is ready.
-        sys.stdout.write(json.dumps(local_exchange.urls) + "\n")
+        urls = local_exchange.urls | ({"metrics": metrics.url} if metrics is not None else {})
+        sys.stdout.write(json.dumps(urls) + "\n")
         sys.stdout.flush()
         await stop.wait()
         logging.getLogger(__name__).info("stopping the emulator")
@@ -169,11 +192,46 @@ def demo(
     rate: Annotated[float, typer.Option(help="Simulated market actions per second.")] = 50.0,
     duration: Annotated[float, typer.Option(help="Seconds to run; 0 runs until Ctrl-C.")] = 20.0,
     refresh_s: Annotated[float, typer.Option(help="Seconds between screen refreshes.")] = 0.5,
+    log_level: Annotated[str, typer.Option(help="Log level on stderr.")] = "WARNING",
+    metrics_port: Annotated[int | None, typer.Option(help=_METRICS_PORT_HELP)] = None,
+    metrics_host: Annotated[str, typer.Option(help=_METRICS_HOST_HELP)] = "127.0.0.1",
 ) -> None:
     """Start the embedded emulator with simulated trading and watch its order books live."""
     if markets < 1 or rate < 0 or duration < 0 or refresh_s <= 0:
         raise typer.BadParameter("need --markets >= 1, --rate >= 0, --duration >= 0 and --refresh-s > 0")
-    run_demo(markets=markets, seed=seed, rate=rate, duration_s=duration, refresh_s=refresh_s)
+    _configure_logging(log_level)
+    try:
+        with _metrics_endpoint(metrics_port, metrics_host) as metrics:
+            run_demo(
+                markets=markets,
+                seed=seed,
+                rate=rate,
+                duration_s=duration,
+                refresh_s=refresh_s,
+                metrics_url=metrics.url if metrics is not None else None,
+            )
+    except OSError as exc:
+        typer.echo(f"polyinfra demo: {exc}", err=True)
+        raise typer.Exit(1) from exc
+
+
+def _configure_logging(log_level: str) -> None:
+    # Logs go to stderr: stdout carries the command's output (the emulator's URL line, the demo's books).
+    try:
+        configure_logging(log_level, stream=sys.stderr)
+    except InvalidValueError as exc:
+        raise typer.BadParameter(exc.message, param_hint="--log-level") from exc
+
+
+@contextlib.contextmanager
+def _metrics_endpoint(port: int | None, host: str) -> Iterator[MetricsServer | None]:
+    """Serve ``/metrics`` on ``port`` while the block runs; ``None`` serves nothing."""
+    if port is None:
+        yield None
+        return
+    with serve_metrics(port, host) as server:
+        logging.getLogger(__name__).info("serving metrics on %s", server.url)
+        yield server
 
 
 def main() -> None:

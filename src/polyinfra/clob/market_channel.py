@@ -17,12 +17,16 @@ import websockets
 from websockets.asyncio.client import ClientConnection, connect
 
 from polyinfra.errors import TransportError
+from polyinfra.obs.metrics import WS_FRAMES
 from polyinfra.wire.clob_ws import PING, PONG
 
 __all__ = ["MarketChannel"]
 
 # The venue wants a text PING every 10 s (clob.md §7.2).
 DEFAULT_PING_INTERVAL_S: Final = 10.0
+
+# Data frames are counted by event type where they are decoded; PONGs end here, so they are counted here.
+_PONGS_RECEIVED: Final = WS_FRAMES.labels(channel="market", event_type="pong")
 
 
 class MarketChannel:
@@ -112,6 +116,7 @@ class MarketChannel:
             async for frame in socket:
                 if frame == PONG:
                     self.pongs_received += 1
+                    _PONGS_RECEIVED.inc()
                     continue
                 yield frame
         except websockets.ConnectionClosed as exc:
