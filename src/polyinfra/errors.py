@@ -4,7 +4,8 @@ Every failure a caller can see is a :class:`PolyinfraError`. Branches say *where
 (venue protocol, a value, book sync, transport, HTTP status). Each error carries a ``context``
 mapping (endpoint, status, token id, price, venue message, ...) and a ``retriable`` flag, so a
 caller can decide what to do without parsing message text. Context never holds secrets: callers
-pass identifiers and values, never keys, passphrases or signatures.
+pass identifiers and values, never keys, passphrases or signatures, and the text of every error
+goes through :func:`polyinfra.obs.redaction.redact` as well.
 """
 
 from __future__ import annotations
@@ -63,10 +64,15 @@ class PolyinfraError(Exception):
         )
 
     def __str__(self) -> str:
+        # Imported here: redaction raises InvalidValueError, so a module-level import would be circular.
+        from polyinfra.obs.redaction import redact  # noqa: PLC0415
+
         if not self.context:
-            return self.message
+            return redact(self.message)
         details = ", ".join(f"{key}={value!r}" for key, value in self.context.items())
-        return f"{self.message} ({details})"
+        # Context holds identifiers and values by convention, never secrets; redacting the text
+        # too means a caller's mistake still cannot print one.
+        return redact(f"{self.message} ({details})")
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({str(self)!r}, retriable={self.retriable})"

@@ -11,7 +11,7 @@ import urllib.parse
 
 import pytest
 
-from polyinfra.errors import InvalidValueError, PolyinfraError
+from polyinfra.errors import InvalidValueError, L2AuthError, PolyinfraError
 from polyinfra.obs.redaction import (
     MASK,
     Secret,
@@ -363,3 +363,12 @@ def test_scanner_ignores_fragments_with_too_few_distinct_characters() -> None:
     scanner = SecretScanner({"passphrase": "a" * 64}, fragment_chars=12)
     assert scanner.scan("a" * 40) == []
     assert [sighting.form for sighting in scanner.scan("a" * 64)] == ["as given"]
+
+
+def test_error_text_is_redacted_even_when_a_caller_puts_a_secret_in_its_context() -> None:
+    secret = "Zm9vYmFyLXNlY3JldC12YWx1ZS0xMjM0NTY3ODkw"
+    register_secret(secret)
+    error = L2AuthError(f"bad secret {secret}", endpoint="/order", api_secret=secret)
+    assert secret not in str(error)
+    assert secret not in repr(error)
+    assert "/order" in str(error)
