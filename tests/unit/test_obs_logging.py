@@ -97,7 +97,7 @@ def test_correlation_ids_reach_structlog_and_stdlib_lines_and_nest() -> None:
     with correlation_scope(session_id=session_id):
         log.info("session opened")
         with correlation_scope(request_id="req-1"):
-            logging.getLogger("httpx").info("HTTP Request: GET /book")
+            logging.getLogger("aiohttp.server").info("request handled")
         log.info("session still open")
     log.info("after")
     lines = _json_lines(stream)

@@ -9,7 +9,8 @@ whatever the caller logs. Standard-library records are also redacted when they a
 other handler attached to them (a file, pytest's capture, an error tracker) sees the same masked text.
 
 websockets' per-frame DEBUG lines are held back (its logger is set to INFO at least): they show
-frames with their middle cut out, which redaction cannot recognise secrets in.
+frames with their middle cut out, which redaction cannot recognise secrets in. httpx and httpcore
+are held at WARNING: they log every request and connection step.
 
 Correlation ids tie lines together: :func:`correlation_scope` binds ids such as ``request_id`` or
 ``session_id`` to every line logged inside it, from structlog or the standard library, in the same
@@ -185,6 +186,11 @@ def configure_logging(level: str = "INFO", *, json_lines: bool | None = None, st
     # secret split that way (the user channel's auth message), and it floods at the feed's rate.
     # Whoever needs those lines sets the "websockets" logger's level after this call.
     logging.getLogger("websockets").setLevel(max(numeric_level, logging.INFO))
+    # httpx logs every request at INFO and httpcore every connection step at DEBUG, with full
+    # URLs: per-request noise under the policy above (polyinfra's transport logs its requests at
+    # DEBUG itself). Redaction still covers them when someone lowers these levels.
+    for chatty in ("httpx", "httpcore"):
+        logging.getLogger(chatty).setLevel(max(numeric_level, logging.WARNING))
     _install_record_redaction()
     # structlog loggers created elsewhere (structlog.get_logger) share the pipeline.
     structlog.configure(

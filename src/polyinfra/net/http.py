@@ -1,0 +1,821 @@
+"""HTTP to the venue: :class:`HttpTransport` (async) and :class:`SyncHttpTransport`, one pipeline.
+
+Every request goes through the same steps, in one place (:meth:`_Pipeline._run`):
+
+1. the endpoint group's circuit breaker (fail fast with :class:`CircuitOpenError` while open);
+2. the rate limiter (wait FIFO-fair for room in every scope, or :class:`RateLimitedError` if the
+   room comes after the deadline);
+3. send, with timeouts capped by what is left of the deadline;
+4. classify: 2xx is a :class:`Response`; any other status becomes the error
+   :func:`~polyinfra.core.venue_errors.error_from_response` names; an httpx exception becomes a
+   :class:`TransportError` / :class:`RequestTimeoutError` saying whether the request was sent;
+5. retry or not (:func:`~polyinfra.net.retry.decide_retry`): state-changing requests are retried
+   only when the venue provably did not act on them, else reconciled or raised flagged
+   ``needs_reconciliation``;
+6. metrics (``HTTP_REQUESTS``, ``HTTP_LATENCY``, ``RETRIES``) and logs, all under one correlation
+   id (``request_id``) per request.
+
+The pipeline is a generator that *yields* what it needs done — wait for the limiter, send, sleep,
+ask the reconcile hook — and each transport performs those effects its own way (``await`` or
+block). So the two transports differ only in how they wait and send.
+
+Logs name the method, path, endpoint, status, attempt, waits and latency; never headers, query
+strings or bodies, which carry credentials and signatures.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import math
+import random
+import time
+from collections.abc import Awaitable, Callable, Generator, Mapping, Sequence
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Final, Protocol, Self, TypeAlias, TypeVar, cast
+
+import httpx
+import msgspec
+
+from polyinfra import __version__
+from polyinfra.core.venue_errors import error_from_response
+from polyinfra.errors import (
+    CircuitOpenError,
+    InvalidValueError,
+    MalformedMessageError,
+    PolyinfraError,
+    RequestTimeoutError,
+    TransportError,
+)
+from polyinfra.net.breaker import CallOutcome, CircuitBreakers, counts_as_failure
+from polyinfra.net.rate_limit import (
+    CLOB_LIMITS,
+    AsyncRateLimiter,
+    RateLimitTable,
+    Route,
+    SyncRateLimiter,
+    Ticket,
+)
+from polyinfra.net.retry import (
+    ReconcileVerdict,
+    RetryPolicy,
+    annotate,
+    decide_retry,
+    flag_reconciliation,
+)
+from polyinfra.obs.logging import correlation_scope, get_logger, new_correlation_id
+from polyinfra.obs.metrics import HTTP_LATENCY, HTTP_REQUESTS, RETRIES
+
+__all__ = [
+    "DEFAULT_USER_AGENT",
+    "AsyncReconcileHook",
+    "HttpTransport",
+    "PoolLimits",
+    "QueryParams",
+    "Response",
+    "SyncHttpTransport",
+    "SyncReconcileHook",
+    "Timeouts",
+]
+
+DEFAULT_USER_AGENT: Final = f"polyinfra/{__version__} (python-httpx/{httpx.__version__})"
+"""Cloudflare blocks generic user agents in front of the venue (apis.md §5): say who we are."""
+
+_T = TypeVar("_T")
+
+QueryParams: TypeAlias = Mapping[str, str | int | Sequence[str]]
+"""Query parameters; a sequence value repeats the key (``ids=a&ids=b``)."""
+
+AsyncReconcileHook: TypeAlias = Callable[[PolyinfraError], Awaitable[ReconcileVerdict]]
+"""Asked, for a state-changing request whose fate is unknown, whether the venue applied it."""
+
+SyncReconcileHook: TypeAlias = Callable[[PolyinfraError], ReconcileVerdict]
+"""The sync facade's :data:`AsyncReconcileHook`."""
+
+
+@dataclass(frozen=True, slots=True)
+class Timeouts:
+    """Per-attempt timeouts, each capped by what is left of the request's deadline.
+
+    ``pool_s`` is the wait for a free pooled connection; ``read_s`` the longest silence while
+    reading the answer.
+    """
+
+    connect_s: float = 5.0
+    read_s: float = 10.0
+    write_s: float = 10.0
+    pool_s: float = 5.0
+
+    def __post_init__(self) -> None:
+        for name in ("connect_s", "read_s", "write_s", "pool_s"):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value > 0):
+                raise InvalidValueError("a timeout must be a positive number of seconds", field=name, value=value)
+
+    def capped(self, remaining_s: float) -> httpx.Timeout:
+        """These timeouts, none longer than ``remaining_s``."""
+        return httpx.Timeout(
+            connect=min(self.connect_s, remaining_s),
+            read=min(self.read_s, remaining_s),
+            write=min(self.write_s, remaining_s),
+            pool=min(self.pool_s, remaining_s),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class PoolLimits:
+    """The connection pool to the host: at most ``max_connections`` open, ``max_keepalive`` of them
+    kept idle for up to ``keepalive_expiry_s``.
+
+    32 connections carry the CLOB's whole general budget (7,200 requests per 10 s with the margin)
+    at 40 ms round trips; more only cost CPU, as httpcore checks every pooled connection on each
+    request. Idle ones are kept as many as may be open, so a steady load does not reconnect.
+    """
+
+    max_connections: int = 32
+    max_keepalive: int = 32
+    keepalive_expiry_s: float = 30.0
+
+    def httpx_limits(self) -> httpx.Limits:
+        return httpx.Limits(
+            max_connections=self.max_connections,
+            max_keepalive_connections=self.max_keepalive,
+            keepalive_expiry=self.keepalive_expiry_s,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Response:
+    """A 2xx answer. ``headers`` have lower-case names; ``attempts`` counts sends (1 without retries);
+    ``rate_limit_wait_s`` and ``retry_wait_s`` are the time spent waiting for the rate limiter and
+    sleeping between attempts."""
+
+    status: int
+    headers: Mapping[str, str]
+    content: bytes
+    method: str
+    path: str
+    endpoint: str
+    attempts: int = 1
+    rate_limit_wait_s: float = 0.0
+    retry_wait_s: float = 0.0
+
+    def decode(self, type_: type[_T]) -> _T:
+        """The body as ``type_`` (a msgspec-compatible type); :class:`MalformedMessageError` if it
+        does not match."""
+        try:
+            return msgspec.json.decode(self.content, type=type_)
+        except msgspec.DecodeError as exc:
+            raise MalformedMessageError(
+                f"{self.method} {self.path} body does not match its schema",
+                endpoint=self.path,
+                status=self.status,
+                detail=str(exc)[:200],
+            ) from exc
+
+
+# --- the shared pipeline -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Call:
+    """One request as the pipeline sees it."""
+
+    method: str
+    path: str
+    route: Route
+    params: QueryParams | None
+    content: bytes | None
+    headers: Mapping[str, str]
+    state_changing: bool
+    deadline_s: float
+    wallet: str | None
+    items: int
+    can_reconcile: bool
+    request_id: str = field(default_factory=new_correlation_id)
+
+
+@dataclass(frozen=True, slots=True)
+class _Acquire:
+    call: _Call
+    deadline_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class _Send:
+    call: _Call
+    timeout: httpx.Timeout
+
+
+@dataclass(frozen=True, slots=True)
+class _Sleep:
+    seconds: float
+
+
+@dataclass(frozen=True, slots=True)
+class _Reconcile:
+    error: PolyinfraError
+
+
+_Effect: TypeAlias = _Acquire | _Send | _Sleep | _Reconcile
+
+
+@dataclass(frozen=True, slots=True)
+class _Answer:
+    status: int
+    headers: Mapping[str, str]
+    content: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class _Attempt:
+    answer: _Answer | None
+    error: PolyinfraError | None
+    waited_s: float
+
+
+class _Releases(Protocol):
+    """The part of both rate limiters that does not wait."""
+
+    def complete(self, ticket: Ticket) -> None: ...
+
+    def cancel(self, ticket: Ticket) -> None: ...
+
+    def hold(self, route: Route, seconds: float, *, wallet: str | None = None) -> None: ...
+
+
+_log = get_logger(__name__)
+
+
+class _Pipeline:
+    """What both transports share: configuration, the breakers and the request pipeline."""
+
+    def __init__(
+        self,
+        *,
+        rate_limits: RateLimitTable,
+        releases: _Releases,
+        retry: RetryPolicy | None,
+        breakers: CircuitBreakers | None,
+        timeouts: Timeouts | None,
+        clock: Callable[[], float],
+        rng: random.Random | None,
+    ) -> None:
+        self.rate_limits = rate_limits
+        self._releases = releases
+        self.retry = retry if retry is not None else RetryPolicy()
+        self.breakers = breakers if breakers is not None else CircuitBreakers()
+        self.timeouts = timeouts if timeouts is not None else Timeouts()
+        self._clock = clock
+        self._rng = rng if rng is not None else random.Random()
+
+    def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        endpoint: str | None,
+        params: QueryParams | None,
+        content: bytes | None,
+        json: object,
+        headers: Mapping[str, str] | None,
+        state_changing: bool,
+        deadline_s: float | None,
+        wallet: str | None,
+        items: int,
+        can_reconcile: bool,
+    ) -> _Call:
+        method = method.upper()
+        if not path.startswith("/") or "?" in path:
+            # Query strings go in params: they are never logged, the path is.
+            raise InvalidValueError(
+                "the path must start with '/' and carry no query string", path=path.partition("?")[0]
+            )
+        if deadline_s is not None and not (math.isfinite(deadline_s) and deadline_s > 0):
+            raise InvalidValueError("the deadline must be a positive number of seconds", deadline_s=deadline_s)
+        request_headers = dict(headers or {})
+        if json is not None:
+            if content is not None:
+                raise InvalidValueError("give content or json, not both", path=path)
+            try:
+                content = msgspec.json.encode(json)
+            except (TypeError, msgspec.EncodeError) as exc:
+                raise InvalidValueError("the json body cannot be encoded", path=path, detail=str(exc)) from exc
+        if content is not None and not any(name.lower() == "content-type" for name in request_headers):
+            request_headers["Content-Type"] = "application/json"
+        if endpoint is None:
+            route = self.rate_limits.route(method, path)
+        else:
+            endpoint_method, _, endpoint_path = endpoint.rpartition(" ")
+            route = self.rate_limits.route(endpoint_method or method, endpoint_path)
+        return _Call(
+            method=method,
+            path=path,
+            route=route,
+            params=params,
+            content=content,
+            headers=request_headers,
+            state_changing=state_changing,
+            deadline_s=self.retry.deadline_s if deadline_s is None else deadline_s,
+            wallet=wallet,
+            items=items,
+            can_reconcile=can_reconcile,
+        )
+
+    def _run(self, call: _Call) -> Generator[_Effect, object, Response]:
+        started = self._clock()
+        deadline_at = started + call.deadline_s
+        rate_limit_wait_s = 0.0
+        retry_wait_s = 0.0
+        attempt = 0
+        previous: PolyinfraError | None = None
+        while True:
+            attempt += 1
+            try:
+                result = yield from self._attempt(call, attempt, deadline_at)
+            except PolyinfraError as refusal:
+                # The breaker or the limiter refused before anything was sent.
+                annotate(refusal, attempts=attempt, request_id=call.request_id)
+                # Failing fast is the breaker's point and its transitions are logged already;
+                # a request the limiter cannot fit before its deadline is worth a warning.
+                if isinstance(refusal, CircuitOpenError):
+                    _log.debug("http request failed fast", **_where(call), attempt=attempt, error=str(refusal))
+                else:
+                    _log.warning("http request refused locally", **_where(call), attempt=attempt, error=str(refusal))
+                if previous is None:
+                    raise
+                raise refusal from previous  # what the earlier attempts ran into
+            rate_limit_wait_s += result.waited_s
+            if result.answer is not None:
+                return Response(
+                    status=result.answer.status,
+                    headers=result.answer.headers,
+                    content=result.answer.content,
+                    method=call.method,
+                    path=call.path,
+                    endpoint=call.route.endpoint,
+                    attempts=attempt,
+                    rate_limit_wait_s=rate_limit_wait_s,
+                    retry_wait_s=retry_wait_s,
+                )
+            error = cast(PolyinfraError, result.error)
+            decision = decide_retry(
+                error,
+                attempt=attempt,
+                elapsed_s=self._clock() - started,
+                policy=self.retry,
+                deadline_s=call.deadline_s,
+                state_changing=call.state_changing,
+                draw=self._rng.random(),
+            )
+            if decision.needs_reconciliation and call.can_reconcile:
+                verdict = cast(ReconcileVerdict, (yield _Reconcile(error)))
+                _log.info("reconciled", **_where(call), attempt=attempt, verdict=verdict.value)
+                annotate(error, reconciliation=verdict.value)
+                if verdict is ReconcileVerdict.APPLIED:
+                    annotate(error, attempts=attempt, request_id=call.request_id)
+                    raise error
+                if verdict is ReconcileVerdict.NOT_APPLIED:
+                    decision = decide_retry(
+                        error,
+                        attempt=attempt,
+                        elapsed_s=self._clock() - started,
+                        policy=self.retry,
+                        deadline_s=call.deadline_s,
+                        draw=self._rng.random(),
+                    )
+            if decision.needs_reconciliation:
+                flag_reconciliation(error, attempts=attempt, request_id=call.request_id)
+                _log.error(
+                    "state-changing request may have been applied; reconcile before sending it again",
+                    **_where(call),
+                    attempt=attempt,
+                    error=str(error),
+                )
+                raise error
+            if not decision.retry:
+                annotate(error, attempts=attempt, request_id=call.request_id)
+                if decision.reason is not None:
+                    # Retriable, but out of attempts or deadline.
+                    _log.error("http request failed, giving up", **_where(call), attempt=attempt, error=str(error))
+                raise error
+            RETRIES.labels(call.route.path_template, decision.reason).inc()
+            retry_after_s = error.context.get("retry_after_s")
+            if decision.reason == "429" and isinstance(retry_after_s, int | float):
+                # The venue's count and ours disagree (another process on this IP?): pause the
+                # endpoint for everyone, not only for this request.
+                self._releases.hold(call.route, float(retry_after_s), wallet=call.wallet)
+            _log.warning(
+                "retrying http request",
+                **_where(call),
+                attempt=attempt,
+                reason=decision.reason,
+                delay_s=round(decision.delay_s, 3),
+                status=error.context.get("status"),
+            )
+            yield _Sleep(decision.delay_s)
+            retry_wait_s += decision.delay_s
+            previous = error
+
+    def _attempt(self, call: _Call, attempt: int, deadline_at: float) -> Generator[_Effect, object, _Attempt]:
+        breaker = self.breakers[call.route.group]
+        permit = breaker.admit(self._clock())
+        try:
+            ticket = cast(Ticket, (yield _Acquire(call, deadline_at)))
+        except BaseException:
+            breaker.record(permit, CallOutcome.ABANDONED, self._clock())
+            raise
+        sent_at = self._clock()
+        remaining_s = deadline_at - sent_at
+        if remaining_s <= 0:
+            self._releases.cancel(ticket)
+            breaker.record(permit, CallOutcome.ABANDONED, sent_at)
+            raise RequestTimeoutError(
+                "the deadline passed before the request could be sent",
+                retriable=False,
+                request_sent=False,
+                endpoint=call.path,
+                method=call.method,
+            )
+        answer: _Answer | None = None
+        error: PolyinfraError | None = None
+        try:
+            answer = cast(_Answer, (yield _Send(call, self.timeouts.capped(remaining_s))))
+        except PolyinfraError as failure:
+            error = failure
+        except BaseException:
+            # Cancelled mid-flight: the venue may have it, so its units stay counted.
+            self._releases.complete(ticket)
+            breaker.record(permit, CallOutcome.ABANDONED, self._clock())
+            raise
+        finished_at = self._clock()
+        latency_s = finished_at - sent_at
+        if answer is not None and not 200 <= answer.status < 300:
+            error = error_from_response(
+                answer.status, answer.content, method=call.method, endpoint=call.path, headers=answer.headers
+            )
+        if error is not None and error.context.get("request_sent") is False:
+            self._releases.cancel(ticket)
+        else:
+            self._releases.complete(ticket)
+        failed = error is not None and counts_as_failure(error)
+        breaker.record(permit, CallOutcome.FAILURE if failed else CallOutcome.SUCCESS, finished_at)
+        status = str(answer.status) if answer is not None else "error"
+        HTTP_REQUESTS.labels(call.route.path_template, call.method, status).inc()
+        HTTP_LATENCY.labels(call.route.path_template).observe(latency_s)
+        _log.debug(
+            "http attempt",
+            **_where(call),
+            attempt=attempt,
+            status=status,
+            wait_s=round(ticket.waited_s, 6),
+            latency_s=round(latency_s, 6),
+        )
+        if error is not None:
+            return _Attempt(None, error, ticket.waited_s)
+        return _Attempt(answer, None, ticket.waited_s)
+
+
+def _where(call: _Call) -> dict[str, object]:
+    return {"method": call.method, "path": call.path, "endpoint": call.route.endpoint}
+
+
+def _translate(exc: Exception, call: _Call) -> PolyinfraError:
+    """The polyinfra error for an httpx exception, saying whether the request can have been sent."""
+    failed = f"{call.method} {call.path}"
+    cause = type(exc).__name__
+    if isinstance(exc, httpx.ConnectTimeout | httpx.PoolTimeout):
+        phase = "connect" if isinstance(exc, httpx.ConnectTimeout) else "pool"
+        return RequestTimeoutError(
+            f"{failed}: {phase} timed out",
+            request_sent=False,
+            phase=phase,
+            endpoint=call.path,
+            method=call.method,
+            cause=cause,
+        )
+    if isinstance(exc, httpx.TimeoutException):
+        phase = "write" if isinstance(exc, httpx.WriteTimeout) else "read"
+        return RequestTimeoutError(
+            f"{failed}: {phase} timed out", phase=phase, endpoint=call.path, method=call.method, cause=cause
+        )
+    if isinstance(exc, httpx.ConnectError):
+        return TransportError(
+            f"{failed}: could not connect",
+            request_sent=False,
+            endpoint=call.path,
+            method=call.method,
+            cause=cause,
+            detail=str(exc)[:200],
+        )
+    if isinstance(exc, httpx.LocalProtocolError | httpx.UnsupportedProtocol | httpx.InvalidURL):
+        return TransportError(
+            f"{failed}: the request is not valid HTTP",
+            retriable=False,
+            request_sent=False,
+            endpoint=call.path,
+            method=call.method,
+            cause=cause,
+        )
+    if isinstance(exc, httpx.DecodingError):
+        return MalformedMessageError(
+            f"{failed}: the answer's content encoding is broken", endpoint=call.path, method=call.method, cause=cause
+        )
+    return TransportError(
+        f"{failed}: the connection failed", endpoint=call.path, method=call.method, cause=cause, detail=str(exc)[:200]
+    )
+
+
+def _answer(response: httpx.Response) -> _Answer:
+    return _Answer(status=response.status_code, headers=dict(response.headers), content=response.content)
+
+
+def _default_headers(user_agent: str) -> dict[str, str]:
+    return {"User-Agent": user_agent, "Accept": "application/json"}
+
+
+def _check_http2(http2: bool) -> None:
+    if http2 and importlib.util.find_spec("h2") is None:
+        raise InvalidValueError("HTTP/2 needs the 'h2' package (pip install 'httpx[http2]')")
+
+
+# --- the transports --------------------------------------------------------------------------------
+
+
+class HttpTransport(_Pipeline):
+    """Async HTTP to one host (``base_url``, e.g. the CLOB's or the emulator's) through the pipeline.
+
+    ``rate_limits`` is the host's table (:data:`~polyinfra.net.rate_limit.CLOB_LIMITS` by
+    default); ``limiter`` may be shared with the transports of other hosts so the global budget is
+    shared too (it must use the same clock). ``retry``, ``breakers``, ``timeouts`` and ``pool``
+    default to their classes' defaults. HTTP/2 is off by default: the venue speaks both, and
+    HTTP/1.1 over a pool is simpler to reason about under load. ``clock`` and ``rng`` are for tests.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        rate_limits: RateLimitTable = CLOB_LIMITS,
+        limiter: AsyncRateLimiter | None = None,
+        retry: RetryPolicy | None = None,
+        breakers: CircuitBreakers | None = None,
+        timeouts: Timeouts | None = None,
+        pool: PoolLimits | None = None,
+        http2: bool = False,
+        user_agent: str = DEFAULT_USER_AGENT,
+        clock: Callable[[], float] = time.monotonic,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.limiter = limiter if limiter is not None else AsyncRateLimiter(clock=clock)
+        super().__init__(
+            rate_limits=rate_limits,
+            releases=self.limiter,
+            retry=retry,
+            breakers=breakers,
+            timeouts=timeouts,
+            clock=clock,
+            rng=rng,
+        )
+        _check_http2(http2)
+        self._client = httpx.AsyncClient(
+            base_url=base_url,
+            timeout=self.timeouts.capped(math.inf),
+            limits=(pool or PoolLimits()).httpx_limits(),
+            http2=http2,
+            headers=_default_headers(user_agent),
+            follow_redirects=False,
+        )
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the pooled connections."""
+        await self._client.aclose()
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        endpoint: str | None = None,
+        params: QueryParams | None = None,
+        content: bytes | None = None,
+        json: object = None,
+        headers: Mapping[str, str] | None = None,
+        state_changing: bool = False,
+        deadline_s: float | None = None,
+        wallet: str | None = None,
+        items: int = 1,
+        reconcile: AsyncReconcileHook | None = None,
+    ) -> Response:
+        """Send a request and return its 2xx :class:`Response`, or raise a :class:`PolyinfraError`.
+
+        ``endpoint`` (``"GET /markets/*"``) keys the rate limits, breaker and metrics when the path
+        holds ids no table rule names; by default it is derived from ``method`` and ``path``.
+        ``content`` is a raw body, ``json`` an object to encode (either sets
+        ``Content-Type: application/json``). ``state_changing`` requests (orders, cancels) are never
+        retried unless the venue provably did not act on them; ``reconcile`` is then asked when
+        their fate is unknown. ``deadline_s`` bounds the whole request, waits and retries included
+        (default: the retry policy's). ``wallet`` and ``items`` charge per-signer budgets.
+        """
+        call = self._call(
+            method,
+            path,
+            endpoint=endpoint,
+            params=params,
+            content=content,
+            json=json,
+            headers=headers,
+            state_changing=state_changing,
+            deadline_s=deadline_s,
+            wallet=wallet,
+            items=items,
+            can_reconcile=reconcile is not None,
+        )
+        with correlation_scope(request_id=call.request_id):
+            pipeline = self._run(call)
+            reply: object = None
+            failure: BaseException | None = None
+            while True:
+                try:
+                    effect = pipeline.send(reply) if failure is None else pipeline.throw(failure)
+                except StopIteration as finished:
+                    return cast(Response, finished.value)
+                reply, failure = None, None
+                try:
+                    reply = await self._perform(effect, reconcile)
+                except BaseException as exc:  # into the pipeline, which releases what it holds
+                    failure = exc
+
+    async def _perform(self, effect: _Effect, reconcile: AsyncReconcileHook | None) -> object:
+        match effect:
+            case _Acquire(call=call, deadline_at=deadline_at):
+                return await self.limiter.acquire(
+                    call.route, items=call.items, wallet=call.wallet, deadline_at=deadline_at
+                )
+            case _Send(call=call, timeout=timeout):
+                try:
+                    response = await self._client.request(
+                        call.method,
+                        call.path,
+                        params=call.params,
+                        content=call.content,
+                        headers=call.headers,
+                        timeout=timeout,
+                    )
+                except (httpx.HTTPError, httpx.InvalidURL) as exc:
+                    raise _translate(exc, call) from exc
+                return _answer(response)
+            case _Sleep(seconds=seconds):
+                await asyncio.sleep(seconds)
+                return None
+            case _Reconcile(error=error) if reconcile is not None:
+                return await _ask_async(reconcile, error)
+        raise AssertionError(f"no way to perform {effect!r}")
+
+
+class SyncHttpTransport(_Pipeline):
+    """The blocking twin of :class:`HttpTransport` (httpx.Client), for scripts; same arguments,
+    same pipeline. Safe to share between threads."""
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        rate_limits: RateLimitTable = CLOB_LIMITS,
+        limiter: SyncRateLimiter | None = None,
+        retry: RetryPolicy | None = None,
+        breakers: CircuitBreakers | None = None,
+        timeouts: Timeouts | None = None,
+        pool: PoolLimits | None = None,
+        http2: bool = False,
+        user_agent: str = DEFAULT_USER_AGENT,
+        clock: Callable[[], float] = time.monotonic,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.limiter = limiter if limiter is not None else SyncRateLimiter(clock=clock)
+        super().__init__(
+            rate_limits=rate_limits,
+            releases=self.limiter,
+            retry=retry,
+            breakers=breakers,
+            timeouts=timeouts,
+            clock=clock,
+            rng=rng,
+        )
+        _check_http2(http2)
+        self._client = httpx.Client(
+            base_url=base_url,
+            timeout=self.timeouts.capped(math.inf),
+            limits=(pool or PoolLimits()).httpx_limits(),
+            http2=http2,
+            headers=_default_headers(user_agent),
+            follow_redirects=False,
+        )
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the pooled connections."""
+        self._client.close()
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        endpoint: str | None = None,
+        params: QueryParams | None = None,
+        content: bytes | None = None,
+        json: object = None,
+        headers: Mapping[str, str] | None = None,
+        state_changing: bool = False,
+        deadline_s: float | None = None,
+        wallet: str | None = None,
+        items: int = 1,
+        reconcile: SyncReconcileHook | None = None,
+    ) -> Response:
+        """As :meth:`HttpTransport.request`, blocking."""
+        call = self._call(
+            method,
+            path,
+            endpoint=endpoint,
+            params=params,
+            content=content,
+            json=json,
+            headers=headers,
+            state_changing=state_changing,
+            deadline_s=deadline_s,
+            wallet=wallet,
+            items=items,
+            can_reconcile=reconcile is not None,
+        )
+        with correlation_scope(request_id=call.request_id):
+            pipeline = self._run(call)
+            reply: object = None
+            failure: BaseException | None = None
+            while True:
+                try:
+                    effect = pipeline.send(reply) if failure is None else pipeline.throw(failure)
+                except StopIteration as finished:
+                    return cast(Response, finished.value)
+                reply, failure = None, None
+                try:
+                    reply = self._perform(effect, reconcile)
+                except BaseException as exc:  # into the pipeline, which releases what it holds
+                    failure = exc
+
+    def _perform(self, effect: _Effect, reconcile: SyncReconcileHook | None) -> object:
+        match effect:
+            case _Acquire(call=call, deadline_at=deadline_at):
+                return self.limiter.acquire(call.route, items=call.items, wallet=call.wallet, deadline_at=deadline_at)
+            case _Send(call=call, timeout=timeout):
+                try:
+                    response = self._client.request(
+                        call.method,
+                        call.path,
+                        params=call.params,
+                        content=call.content,
+                        headers=call.headers,
+                        timeout=timeout,
+                    )
+                except (httpx.HTTPError, httpx.InvalidURL) as exc:
+                    raise _translate(exc, call) from exc
+                return _answer(response)
+            case _Sleep(seconds=seconds):
+                time.sleep(seconds)
+                return None
+            case _Reconcile(error=error) if reconcile is not None:
+                return _ask_sync(reconcile, error)
+        raise AssertionError(f"no way to perform {effect!r}")
+
+
+async def _ask_async(reconcile: AsyncReconcileHook, error: PolyinfraError) -> ReconcileVerdict:
+    try:
+        return await reconcile(error)
+    except PolyinfraError as failure:
+        # The check itself failed (the venue is still unwell): the fate stays unknown.
+        _log.warning("reconcile hook failed", error=str(failure))
+        return ReconcileVerdict.UNKNOWN
+
+
+def _ask_sync(reconcile: SyncReconcileHook, error: PolyinfraError) -> ReconcileVerdict:
+    try:
+        return reconcile(error)
+    except PolyinfraError as failure:
+        _log.warning("reconcile hook failed", error=str(failure))
+        return ReconcileVerdict.UNKNOWN

@@ -1,0 +1,909 @@
+"""Client-side rate limits: the venue's documented budgets as data, a sans-I/O limiter, fair waiting.
+
+The venue enforces its limits per IP with Cloudflare sliding windows and throttles (delays) or
+rejects (429) what goes over (apis.md §5, which supersedes clob.md §8 where they differ). polyinfra
+stays under them on its own:
+
+* a :class:`Window` is "at most ``limit`` units in any ``period_s`` seconds";
+* a :class:`Scope` is a named budget of one or more windows (a burst 10 s window, and a sustained
+  10 min one for trading routes). A per-wallet scope keeps one budget per wallet id (the venue's
+  per-signer order and cancel buckets); an item-counting scope charges a batch by its items;
+* a :class:`RateLimitTable` maps endpoints (``"GET /book"``) to their own scopes and adds the
+  scopes every request of the host draws from (the venue's general one and the global one):
+  a request must fit all of them at once. :data:`CLOB_LIMITS`, :data:`GAMMA_LIMITS` and
+  :data:`DATA_LIMITS` are the documented tables;
+* :class:`RateLimiter` is the pure core: it keeps the ledgers, admits tickets in a fair order and
+  says when the next waiting one fits, for a ``now`` it is given. It never reads a clock;
+* :class:`AsyncRateLimiter` and :class:`SyncRateLimiter` wait for it (one timer for all waiters,
+  never a polling loop) and record each wait in the ``RATE_LIMIT_WAIT`` histogram.
+
+**How requests are counted.** The venue counts a request when it arrives, somewhere between our
+admission and our receipt of the answer. A request therefore takes its units at admission and keeps
+them until ``period_s`` after it *completed*: while it is in flight it holds them indefinitely. With
+the budget never exceeded at any admission, every interval of ``period_s`` at the venue sees at most
+the budget whatever the network delays, and any number of concurrent tasks cannot overshoot.
+
+**Margin.** Budgets are ``floor(limit * margin)`` (default 80 %), leaving room for other processes on
+the same IP and for the venue's own clock.
+
+**Fairness.** Waiters are served first come, first served on every scope they contend for: a
+request never takes units of a scope that an earlier waiter is short of, so big batches are not
+starved by small requests. Requests that need nothing an earlier waiter lacks go ahead (a request
+for ``/book`` does not wait behind one for ``/ok`` that is over its own budget).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import math
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from enum import Enum
+from typing import Final
+
+from polyinfra.errors import InvalidValueError, RateLimitedError
+from polyinfra.obs.metrics import RATE_LIMIT_WAIT
+
+__all__ = [
+    "CLOB_LIMITS",
+    "DATA_LIMITS",
+    "DEFAULT_MARGIN",
+    "GAMMA_LIMITS",
+    "GLOBAL_SCOPE",
+    "SIGNER_TIERS",
+    "AsyncRateLimiter",
+    "EndpointRule",
+    "PumpResult",
+    "RateLimitTable",
+    "RateLimiter",
+    "Route",
+    "Scope",
+    "SignerTier",
+    "SyncRateLimiter",
+    "Ticket",
+    "TicketState",
+    "Window",
+    "clob_limits",
+]
+
+DEFAULT_MARGIN: Final = 0.8
+"""Share of each documented limit polyinfra uses by default."""
+
+_BURST_S: Final = 10.0
+_SUSTAINED_S: Final = 600.0
+
+
+# --- the documented budgets, as data -------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """At most ``limit`` units in any ``period_s`` seconds (a sliding window)."""
+
+    limit: int
+    period_s: float
+
+    def __post_init__(self) -> None:
+        if isinstance(self.limit, bool) or not isinstance(self.limit, int) or self.limit < 1:
+            raise InvalidValueError("a window's limit must be a positive integer", limit=self.limit)
+        if not (math.isfinite(self.period_s) and self.period_s > 0):
+            raise InvalidValueError("a window's period must be a positive number of seconds", period_s=self.period_s)
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """A named budget a request draws from.
+
+    ``per_wallet``: one budget per wallet id instead of one for the whole process (the venue's
+    per-signer buckets). ``counts_items``: a request costs its number of items (orders in a batch,
+    ids to cancel) rather than 1.
+    """
+
+    name: str
+    windows: tuple[Window, ...]
+    per_wallet: bool = False
+    counts_items: bool = False
+
+    def __post_init__(self) -> None:
+        if not self.windows:
+            raise InvalidValueError("a scope needs at least one window", scope=self.name)
+
+
+@dataclass(frozen=True, slots=True)
+class EndpointRule:
+    """Which scopes an endpoint draws from, beyond its table's shared ones, and its breaker group.
+
+    ``pattern`` is ``"METHOD /path"``; a path segment ``*`` matches any one segment and a final
+    ``**`` any one or more (``"GET /markets/*"``, ``"GET /tags/**"``).
+    """
+
+    pattern: str
+    scopes: tuple[str, ...]
+    group: str
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """What one request is keyed and charged by, resolved by :meth:`RateLimitTable.route`.
+
+    ``endpoint`` is the matching rule's pattern (or, for a path no rule names, a derived one with
+    ids replaced by wildcards), safe as a metrics label. ``scopes`` are the endpoint's own,
+    ``shared`` those of every request to the host.
+    """
+
+    endpoint: str
+    group: str
+    scopes: tuple[Scope, ...]
+    shared: tuple[Scope, ...]
+
+    @property
+    def path_template(self) -> str:
+        """The endpoint without its method: ``"/book"``, ``"/markets/*"``."""
+        return self.endpoint.partition(" ")[2]
+
+    @property
+    def bucket(self) -> str:
+        """The name of the most specific scope, for metrics."""
+        return (self.scopes or self.shared)[0].name
+
+
+class RateLimitTable:
+    """The budgets of one host: its scopes, its endpoint rules and the scopes every request shares.
+
+    Scope names are global: two tables that both name ``"all"`` share that budget when used by one
+    limiter (the venue's general limit covers every host, apis.md §5).
+    """
+
+    def __init__(
+        self,
+        *,
+        venue: str,
+        scopes: Iterable[Scope],
+        endpoints: Iterable[EndpointRule],
+        shared: Sequence[str],
+    ) -> None:
+        self.venue = venue
+        self.scopes: Mapping[str, Scope] = {scope.name: scope for scope in scopes}
+        self.endpoints = tuple(endpoints)
+        self.shared_names = tuple(shared)
+        for name in self.shared_names:
+            if name not in self.scopes:
+                raise InvalidValueError("a shared scope is not defined", venue=venue, scope=name)
+        self._shared = tuple(self.scopes[name] for name in self.shared_names)
+        self._exact: dict[tuple[str, str], EndpointRule] = {}
+        self._wildcards: list[tuple[str, tuple[str, ...], EndpointRule]] = []
+        for rule in self.endpoints:
+            for name in rule.scopes:
+                if name not in self.scopes:
+                    raise InvalidValueError("an endpoint names an undefined scope", endpoint=rule.pattern, scope=name)
+            method, _, path = rule.pattern.partition(" ")
+            if not path.startswith("/"):
+                raise InvalidValueError("an endpoint pattern is 'METHOD /path'", endpoint=rule.pattern)
+            if "*" in path:
+                self._wildcards.append((method, _segments(path), rule))
+            else:
+                self._exact[(method, path)] = rule
+
+    def route(self, method: str, path: str) -> Route:
+        """The route of a request: ``path`` is the request path (a query string is ignored) or a
+        rule's own pattern path, so an explicit ``endpoint="GET /markets/*"`` resolves too."""
+        method = method.upper()
+        path = path.split("?", 1)[0] or "/"
+        rule = self._exact.get((method, path))
+        if rule is None:
+            segments = _segments(path)
+            rule = next(
+                (
+                    rule
+                    for rule_method, pattern, rule in self._wildcards
+                    if rule_method == method and _matches(pattern, segments)
+                ),
+                None,
+            )
+        if rule is None:
+            return Route(
+                endpoint=f"{method} {_derived_template(path)}", group=self.venue, scopes=(), shared=self._shared
+            )
+        return Route(
+            endpoint=rule.pattern,
+            group=rule.group,
+            scopes=tuple(self.scopes[name] for name in rule.scopes),
+            shared=self._shared,
+        )
+
+    def scaled(self, factor: float) -> RateLimitTable:
+        """The same table with every limit multiplied by ``factor`` (rounded down, at least 1).
+
+        For tests and demos against an emulator whose ``rate_limit_scale`` knob is the same factor
+        (it rounds the same way), so both sides agree on every budget.
+        """
+        if not (math.isfinite(factor) and factor > 0):
+            raise InvalidValueError("the scale factor must be a positive number", factor=factor)
+        scopes = [
+            replace(
+                scope,
+                windows=tuple(Window(max(1, math.floor(w.limit * factor)), w.period_s) for w in scope.windows),
+            )
+            for scope in self.scopes.values()
+        ]
+        return RateLimitTable(venue=self.venue, scopes=scopes, endpoints=self.endpoints, shared=self.shared_names)
+
+
+def _segments(path: str) -> tuple[str, ...]:
+    return tuple(segment for segment in path.split("/") if segment)
+
+
+def _matches(pattern: tuple[str, ...], segments: tuple[str, ...]) -> bool:
+    if pattern and pattern[-1] == "**":
+        head = pattern[:-1]
+        if len(segments) <= len(head):
+            return False
+        segments = segments[: len(head)]
+        pattern = head
+    return len(pattern) == len(segments) and all(p in ("*", s) for p, s in zip(pattern, segments, strict=True))
+
+
+def _derived_template(path: str) -> str:
+    # Only the first segment is kept: the rest of an unknown path may hold ids (token, order,
+    # condition), and a metrics label per id would grow without bound.
+    segments = _segments(path)
+    if not segments:
+        return "/"
+    return f"/{segments[0]}/**" if len(segments) > 1 else f"/{segments[0]}"
+
+
+GLOBAL_SCOPE: Final = Scope("all", (Window(15_000, _BURST_S),))
+"""The venue's general limit over every host and endpoint (apis.md §5)."""
+
+
+def _burst(name: str, limit: int) -> Scope:
+    return Scope(name, (Window(limit, _BURST_S),))
+
+
+def _trading(name: str, burst: int, sustained: int) -> Scope:
+    return Scope(name, (Window(burst, _BURST_S), Window(sustained, _SUSTAINED_S)))
+
+
+@dataclass(frozen=True, slots=True)
+class SignerTier:
+    """A per-signer token-bucket tier: orders and cancels per second and their bursts (clob.md §8)."""
+
+    orders_per_s: int
+    order_burst: int
+    cancels_per_s: int
+    cancel_burst: int
+
+    def scopes(self) -> tuple[Scope, Scope]:
+        """The order and cancel buckets as per-wallet, item-counting windows.
+
+        A token bucket of rate ``r`` and capacity ``b`` lets ``b + r*t`` through in any ``t``
+        seconds; a sliding window of ``b`` per ``b/r`` seconds never lets more (at most
+        ``b*(floor(t*r/b) + 1)``) and sustains the same rate, so it is a safe stand-in.
+        """
+        return (
+            Scope(
+                "clob:signer-orders",
+                (Window(self.order_burst, self.order_burst / self.orders_per_s),),
+                per_wallet=True,
+                counts_items=True,
+            ),
+            Scope(
+                "clob:signer-cancels",
+                (Window(self.cancel_burst, self.cancel_burst / self.cancels_per_s),),
+                per_wallet=True,
+                counts_items=True,
+            ),
+        )
+
+
+SIGNER_TIERS: Final[Mapping[str, SignerTier]] = {
+    # clob.md §8: tiers by 30-day maker volume, refreshed every 3 h.
+    "standard": SignerTier(40, 60, 80, 120),
+    "copper": SignerTier(60, 90, 120, 180),
+    "bronze": SignerTier(80, 120, 160, 240),
+    "silver": SignerTier(200, 300, 400, 600),
+    "gold": SignerTier(400, 600, 800, 1_200),
+    "platinum": SignerTier(450, 675, 900, 1_350),
+    "diamond": SignerTier(525, 787, 1_050, 1_575),
+    "elite": SignerTier(600, 900, 1_200, 1_800),
+}
+
+_CLOB_SCOPES: Final = (
+    # apis.md §5 (the newer table); clob.md §8 has the 2025 trading numbers.
+    _burst("clob", 9_000),
+    _burst("clob:/ok", 100),
+    _burst("clob:balance-allowance", 200),
+    _burst("clob:balance-allowance/update", 50),
+    _burst("clob:/book", 1_500),
+    _burst("clob:/price", 1_500),
+    _burst("clob:/midpoint", 1_500),
+    _burst("clob:/books", 500),
+    _burst("clob:/prices", 500),
+    _burst("clob:/midpoints", 500),
+    _burst("clob:/prices-history", 1_000),
+    _burst("clob:/tick-size", 200),
+    _burst("clob:ledger", 900),
+    _burst("clob:/data/orders", 500),
+    _burst("clob:/data/trades", 500),
+    _burst("clob:/notifications", 125),
+    _burst("clob:api-keys", 100),
+    _trading("clob:POST /order", 5_000, 120_000),
+    _trading("clob:DELETE /order", 5_000, 120_000),
+    _trading("clob:POST /orders", 2_000, 21_000),
+    _trading("clob:DELETE /orders", 2_000, 15_000),
+    _trading("clob:DELETE /cancel-all", 250, 6_000),
+    _trading("clob:DELETE /cancel-market-orders", 1_500, 21_000),
+)
+
+_PUBLIC, _ACCOUNT, _TRADING = "clob-public", "clob-account", "clob-trading"
+
+_CLOB_ENDPOINTS: Final = (
+    EndpointRule("GET /", ("clob:/ok",), _PUBLIC),
+    EndpointRule("GET /ok", ("clob:/ok",), _PUBLIC),
+    EndpointRule("GET /book", ("clob:/book",), _PUBLIC),
+    EndpointRule("POST /books", ("clob:/books",), _PUBLIC),
+    EndpointRule("GET /price", ("clob:/price",), _PUBLIC),
+    EndpointRule("POST /prices", ("clob:/prices",), _PUBLIC),
+    EndpointRule("GET /prices", ("clob:/prices",), _PUBLIC),
+    EndpointRule("GET /midpoint", ("clob:/midpoint",), _PUBLIC),
+    EndpointRule("POST /midpoints", ("clob:/midpoints",), _PUBLIC),
+    EndpointRule("GET /prices-history", ("clob:/prices-history",), _PUBLIC),
+    EndpointRule("GET /tick-size", ("clob:/tick-size",), _PUBLIC),
+    EndpointRule("GET /tick-size/*", ("clob:/tick-size",), _PUBLIC),
+    # Public routes without an own limit: listed so their metrics label is a template.
+    EndpointRule("GET /time", (), _PUBLIC),
+    EndpointRule("GET /version", (), _PUBLIC),
+    EndpointRule("GET /spread", (), _PUBLIC),
+    EndpointRule("POST /spreads", (), _PUBLIC),
+    EndpointRule("GET /last-trade-price", (), _PUBLIC),
+    EndpointRule("POST /last-trades-prices", (), _PUBLIC),
+    EndpointRule("GET /neg-risk", (), _PUBLIC),
+    EndpointRule("GET /fee-rate", (), _PUBLIC),
+    EndpointRule("GET /fee-rate/*", (), _PUBLIC),
+    EndpointRule("GET /markets", (), _PUBLIC),
+    EndpointRule("GET /markets/*", (), _PUBLIC),
+    EndpointRule("GET /simplified-markets", (), _PUBLIC),
+    EndpointRule("GET /sampling-markets", (), _PUBLIC),
+    EndpointRule("GET /sampling-simplified-markets", (), _PUBLIC),
+    EndpointRule("GET /clob-markets/*", (), _PUBLIC),
+    EndpointRule("GET /markets-by-token/*", (), _PUBLIC),
+    # Account and ledger (L2). The ledger budget covers the listed order, trade and notification reads.
+    EndpointRule("GET /balance-allowance", ("clob:balance-allowance",), _ACCOUNT),
+    EndpointRule("GET /balance-allowance/update", ("clob:balance-allowance/update",), _ACCOUNT),
+    EndpointRule("GET /data/orders", ("clob:/data/orders", "clob:ledger"), _ACCOUNT),
+    EndpointRule("GET /data/trades", ("clob:/data/trades", "clob:ledger"), _ACCOUNT),
+    EndpointRule("GET /data/order/*", ("clob:ledger",), _ACCOUNT),
+    EndpointRule("GET /notifications", ("clob:/notifications", "clob:ledger"), _ACCOUNT),
+    EndpointRule("DELETE /notifications", ("clob:/notifications",), _ACCOUNT),
+    EndpointRule("POST /auth/api-key", ("clob:api-keys",), _ACCOUNT),
+    EndpointRule("DELETE /auth/api-key", ("clob:api-keys",), _ACCOUNT),
+    EndpointRule("GET /auth/derive-api-key", ("clob:api-keys",), _ACCOUNT),
+    EndpointRule("GET /auth/api-keys", ("clob:api-keys",), _ACCOUNT),
+    # Trading: the IP windows plus the signer's order or cancel bucket (cost: orders or ids;
+    # /cancel-all and /cancel-market-orders are debited 1 up front, the rest after the fact).
+    EndpointRule("POST /order", ("clob:POST /order", "clob:signer-orders"), _TRADING),
+    EndpointRule("POST /orders", ("clob:POST /orders", "clob:signer-orders"), _TRADING),
+    EndpointRule("DELETE /order", ("clob:DELETE /order", "clob:signer-cancels"), _TRADING),
+    EndpointRule("DELETE /orders", ("clob:DELETE /orders", "clob:signer-cancels"), _TRADING),
+    EndpointRule("DELETE /cancel-all", ("clob:DELETE /cancel-all", "clob:signer-cancels"), _TRADING),
+    EndpointRule(
+        "DELETE /cancel-market-orders", ("clob:DELETE /cancel-market-orders", "clob:signer-cancels"), _TRADING
+    ),
+    EndpointRule("POST /v1/heartbeats", (), _TRADING),
+)
+
+
+def clob_limits(tier: str = "standard") -> RateLimitTable:
+    """The CLOB's table with the per-signer buckets of a volume ``tier`` (a key of :data:`SIGNER_TIERS`)."""
+    signer = SIGNER_TIERS.get(tier)
+    if signer is None:
+        raise InvalidValueError("unknown signer tier", tier=tier, known=sorted(SIGNER_TIERS))
+    return RateLimitTable(
+        venue="clob",
+        scopes=(GLOBAL_SCOPE, *_CLOB_SCOPES, *signer.scopes()),
+        endpoints=_CLOB_ENDPOINTS,
+        shared=("clob", "all"),
+    )
+
+
+CLOB_LIMITS: Final = clob_limits()
+"""The CLOB's documented limits, standard signer tier (apis.md §5, clob.md §8)."""
+
+GAMMA_LIMITS: Final = RateLimitTable(
+    venue="gamma",
+    scopes=(
+        GLOBAL_SCOPE,
+        _burst("gamma", 4_000),
+        _burst("gamma:/events", 500),
+        _burst("gamma:/markets", 300),
+        _burst("gamma:listing", 900),
+        _burst("gamma:/comments", 200),
+        _burst("gamma:/tags", 200),
+        _burst("gamma:/public-search", 350),
+    ),
+    endpoints=(
+        EndpointRule("GET /events", ("gamma:/events", "gamma:listing"), "gamma"),
+        EndpointRule("GET /events/keyset", ("gamma:/events", "gamma:listing"), "gamma"),
+        EndpointRule("GET /events/**", ("gamma:/events",), "gamma"),
+        EndpointRule("GET /markets", ("gamma:/markets", "gamma:listing"), "gamma"),
+        EndpointRule("GET /markets/keyset", ("gamma:/markets", "gamma:listing"), "gamma"),
+        EndpointRule("GET /markets/**", ("gamma:/markets",), "gamma"),
+        EndpointRule("POST /markets/information", ("gamma:/markets",), "gamma"),
+        EndpointRule("GET /comments", ("gamma:/comments",), "gamma"),
+        EndpointRule("GET /comments/**", ("gamma:/comments",), "gamma"),
+        EndpointRule("GET /tags", ("gamma:/tags",), "gamma"),
+        EndpointRule("GET /tags/**", ("gamma:/tags",), "gamma"),
+        EndpointRule("GET /public-search", ("gamma:/public-search",), "gamma"),
+    ),
+    shared=("gamma", "all"),
+)
+"""Gamma's documented limits (apis.md §5)."""
+
+DATA_LIMITS: Final = RateLimitTable(
+    venue="data",
+    scopes=(
+        GLOBAL_SCOPE,
+        _burst("data", 1_000),
+        _burst("data:/trades", 200),
+        _burst("data:/positions", 150),
+        _burst("data:/closed-positions", 150),
+        _burst("data:/ok", 100),
+    ),
+    endpoints=(
+        EndpointRule("GET /ok", ("data:/ok",), "data"),
+        EndpointRule("GET /trades", ("data:/trades",), "data"),
+        EndpointRule("GET /positions", ("data:/positions",), "data"),
+        EndpointRule("GET /closed-positions", ("data:/closed-positions",), "data"),
+        # v2 replaces the v1 routes (apis.md §3.3); until its limits are documented, it is
+        # assumed to share theirs.
+        EndpointRule("GET /v2/trades", ("data:/trades",), "data"),
+        EndpointRule("GET /v2/positions", ("data:/positions",), "data"),
+    ),
+    shared=("data", "all"),
+)
+"""The Data API's documented limits (apis.md §5)."""
+
+
+# --- the sans-I/O limiter --------------------------------------------------------------------------
+
+
+class _WindowLedger:
+    """Units of one window of one scope key: in flight, and completed ones until they expire."""
+
+    __slots__ = ("_expiring", "_expiring_units", "capacity", "in_flight", "period_s")
+
+    def __init__(self, window: Window, margin: float) -> None:
+        self.capacity = max(1, math.floor(window.limit * margin))
+        self.period_s = window.period_s
+        self.in_flight = 0
+        # (expiry, units), in expiry order: completions are recorded at non-decreasing times.
+        self._expiring: deque[tuple[float, int]] = deque()
+        self._expiring_units = 0
+
+    def _prune(self, now: float) -> None:
+        expiring = self._expiring
+        while expiring and expiring[0][0] <= now:
+            self._expiring_units -= expiring.popleft()[1]
+
+    def fits(self, units: int, now: float) -> bool:
+        self._prune(now)
+        return self.in_flight + self._expiring_units + units <= self.capacity
+
+    def fit_at(self, units: int, now: float) -> float | None:
+        """Earliest time ``units`` fit, or None while in-flight requests alone leave too little."""
+        self._prune(now)
+        excess = self.in_flight + self._expiring_units + units - self.capacity
+        if excess <= 0:
+            return now
+        if self.in_flight + units > self.capacity:
+            return None
+        for expiry, expired_units in self._expiring:
+            excess -= expired_units
+            if excess <= 0:
+                return expiry
+        raise AssertionError("the expiring units cover the excess")  # in_flight + units <= capacity
+
+    def complete(self, units: int, now: float) -> None:
+        self.in_flight -= units
+        expiry = now + self.period_s
+        if self._expiring and self._expiring[-1][0] >= expiry:
+            # Same instant (or a clock that stood still): merge to keep the deque short and sorted.
+            last_expiry, last_units = self._expiring.pop()
+            self._expiring.append((last_expiry, last_units + units))
+        else:
+            self._expiring.append((expiry, units))
+        self._expiring_units += units
+
+
+class _ScopeLedger:
+    __slots__ = ("held_until", "windows")
+
+    def __init__(self, scope: Scope, margin: float) -> None:
+        self.windows = tuple(_WindowLedger(window, margin) for window in scope.windows)
+        self.held_until = -math.inf
+
+
+class TicketState(Enum):
+    """Where a :class:`Ticket` is in its life."""
+
+    WAITING = "waiting"
+    ADMITTED = "admitted"
+    DONE = "done"
+
+
+class Ticket:
+    """One request's claim on its scopes, from :meth:`RateLimiter.submit` to completion."""
+
+    __slots__ = ("_charges", "_keys", "admitted_at", "route", "seq", "state", "submitted_at")
+
+    def __init__(
+        self,
+        route: Route,
+        keys: tuple[str, ...],
+        charges: tuple[tuple[_ScopeLedger, int], ...],
+        seq: int,
+        now: float,
+    ) -> None:
+        self.route = route
+        self.seq = seq
+        self.submitted_at = now
+        self.admitted_at: float | None = None
+        self.state = TicketState.WAITING
+        self._keys = keys
+        self._charges = charges
+
+    @property
+    def waited_s(self) -> float:
+        """Seconds from submission to admission (0 until admitted)."""
+        return 0.0 if self.admitted_at is None else self.admitted_at - self.submitted_at
+
+    def _short_keys(self, now: float) -> list[str]:
+        return [
+            key
+            for key, (ledger, units) in zip(self._keys, self._charges, strict=True)
+            if now < ledger.held_until or not all(window.fits(units, now) for window in ledger.windows)
+        ]
+
+    def _fit_at(self, now: float) -> float | None:
+        latest = now
+        for ledger, units in self._charges:
+            latest = max(latest, ledger.held_until)
+            for window in ledger.windows:
+                at = window.fit_at(units, now)
+                if at is None:
+                    return None
+                latest = max(latest, at)
+        return latest
+
+
+@dataclass(frozen=True, slots=True)
+class PumpResult:
+    """What :meth:`RateLimiter.pump` did: the tickets it admitted, and when to pump next.
+
+    ``wake_at`` is None when no waiter can fit before an in-flight request completes (or none waits).
+    """
+
+    admitted: list[Ticket]
+    wake_at: float | None
+
+
+class RateLimiter:
+    """The sans-I/O limiter: ledgers per scope key, a fair queue of waiting tickets.
+
+    Drive it with :meth:`submit`, :meth:`pump` (admit what fits now, learn when to pump next),
+    :meth:`complete` / :meth:`cancel`, all given ``now`` in seconds of one monotonic clock. One
+    limiter may serve several tables: scopes with the same name share a budget. Not thread-safe;
+    :class:`SyncRateLimiter` locks around it.
+    """
+
+    def __init__(self, *, margin: float = DEFAULT_MARGIN) -> None:
+        if not (math.isfinite(margin) and 0 < margin <= 1):
+            raise InvalidValueError("the margin must be in (0, 1]", margin=margin)
+        self.margin = margin
+        self._ledgers: dict[str, _ScopeLedger] = {}
+        self._queues: dict[tuple[str, ...], deque[Ticket]] = {}
+        self._seq = 0
+
+    def submit(self, route: Route, *, items: int = 1, wallet: str | None = None, now: float) -> Ticket:
+        """Queue a request of ``items`` items (orders, ids; 1 for a plain request) for ``route``.
+
+        Per-wallet scopes are charged to ``wallet`` (one anonymous budget when it is None).
+        Raises :class:`RateLimitedError` (not retriable) when the request can never fit a window.
+        """
+        if isinstance(items, bool) or not isinstance(items, int) or items < 1:
+            raise InvalidValueError("items must be a positive integer", items=items)
+        keys: list[str] = []
+        charges: list[tuple[_ScopeLedger, int]] = []
+        for scope in (*route.scopes, *route.shared):
+            key, ledger = self._ledger(scope, wallet)
+            units = items if scope.counts_items else 1
+            if any(units > window.capacity for window in ledger.windows):
+                raise RateLimitedError(
+                    "the request costs more than a whole window allows; split it",
+                    retriable=False,
+                    request_sent=False,
+                    endpoint=route.endpoint,
+                    scope=scope.name,
+                    items=items,
+                )
+            keys.append(key)
+            charges.append((ledger, units))
+        self._seq += 1
+        ticket = Ticket(route, tuple(keys), tuple(charges), self._seq, now)
+        self._queues.setdefault(ticket._keys, deque()).append(ticket)
+        return ticket
+
+    def pump(self, now: float) -> PumpResult:
+        """Admit every waiting ticket that fits now, in fair order, and say when to pump next."""
+        admitted: list[Ticket] = []
+        wake_at: float | None = None
+        # Queues hold tickets of identical scope keys, so only each queue's head can go next;
+        # heads are visited in arrival order.
+        heads: list[tuple[int, tuple[str, ...]]] = []
+        for keys, queue in list(self._queues.items()):
+            while queue and queue[0].state is not TicketState.WAITING:
+                queue.popleft()
+            if queue:
+                heads.append((queue[0].seq, keys))
+            else:
+                del self._queues[keys]
+        heapq.heapify(heads)
+        contended: set[str] = set()  # keys an earlier waiter is short of
+        while heads:
+            _, keys = heapq.heappop(heads)
+            if not contended.isdisjoint(keys):
+                continue  # behind an earlier waiter; it is pumped again when that one is admitted
+            queue = self._queues[keys]
+            ticket = queue[0]
+            short = ticket._short_keys(now)
+            if short:
+                contended.update(short)
+                fit_at = ticket._fit_at(now)
+                if fit_at is not None and (wake_at is None or fit_at < wake_at):
+                    wake_at = fit_at
+                continue
+            self._admit(ticket, now)
+            admitted.append(ticket)
+            queue.popleft()
+            while queue and queue[0].state is not TicketState.WAITING:
+                queue.popleft()
+            if queue:
+                heapq.heappush(heads, (queue[0].seq, keys))
+            else:
+                del self._queues[keys]
+        return PumpResult(admitted, wake_at)
+
+    def earliest_fit(self, ticket: Ticket, now: float) -> float | None:
+        """When ``ticket`` would fit if no earlier waiter took anything: a lower bound on its admission.
+
+        None while in-flight requests alone leave too little room (the time depends on their answers).
+        """
+        return ticket._fit_at(now)
+
+    def complete(self, ticket: Ticket, now: float) -> None:
+        """An admitted request got its answer (or failed after it may have been sent): its units
+        count until ``period_s`` from now. A waiting ticket is withdrawn."""
+        if ticket.state is TicketState.ADMITTED:
+            for ledger, units in ticket._charges:
+                for window in ledger.windows:
+                    window.complete(units, now)
+        ticket.state = TicketState.DONE
+
+    def cancel(self, ticket: Ticket) -> None:
+        """Withdraw a ticket that was never sent: waiting, or admitted but abandoned before sending."""
+        if ticket.state is TicketState.ADMITTED:
+            for ledger, units in ticket._charges:
+                for window in ledger.windows:
+                    window.in_flight -= units
+        ticket.state = TicketState.DONE
+
+    def hold(self, route: Route, until: float, *, wallet: str | None = None) -> None:
+        """Admit nothing for ``route``'s own scopes before ``until`` (after a venue 429 with
+        Retry-After: our count and the venue's disagree, e.g. another process on the same IP)."""
+        for scope in route.scopes:
+            _, ledger = self._ledger(scope, wallet)
+            ledger.held_until = max(ledger.held_until, until)
+
+    @property
+    def waiting(self) -> int:
+        """Tickets waiting for admission."""
+        return sum(1 for queue in self._queues.values() for ticket in queue if ticket.state is TicketState.WAITING)
+
+    def _ledger(self, scope: Scope, wallet: str | None) -> tuple[str, _ScopeLedger]:
+        # The first definition of a scope name makes its ledger: tables sharing a name share it.
+        key = f"{scope.name}|wallet={wallet or ''}" if scope.per_wallet else scope.name
+        ledger = self._ledgers.get(key)
+        if ledger is None:
+            ledger = self._ledgers[key] = _ScopeLedger(scope, self.margin)
+        return key, ledger
+
+    def _admit(self, ticket: Ticket, now: float) -> None:
+        for ledger, units in ticket._charges:
+            for window in ledger.windows:
+                window.in_flight += units
+        ticket.state = TicketState.ADMITTED
+        ticket.admitted_at = now
+
+
+def _deadline_error(ticket: Ticket, now: float, fit_at: float | None) -> RateLimitedError:
+    return RateLimitedError(
+        "no rate-limit room before the request's deadline",
+        request_sent=False,
+        endpoint=ticket.route.endpoint,
+        scope=ticket.route.bucket,
+        waited_s=round(now - ticket.submitted_at, 6),
+        retry_after_s=None if fit_at is None else round(max(0.0, fit_at - now), 6),
+    )
+
+
+# --- waiting for it ---------------------------------------------------------------------------------
+
+
+class AsyncRateLimiter:
+    """Waits for a :class:`RateLimiter` on the running event loop.
+
+    One timer for all waiters, set to the next time a waiter fits; each admission resolves exactly
+    the admitted request's future. Use it from one event loop.
+    """
+
+    def __init__(self, limiter: RateLimiter | None = None, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self.core = limiter if limiter is not None else RateLimiter()
+        self._clock = clock
+        self._waiters: dict[Ticket, asyncio.Future[None]] = {}
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_at: float | None = None
+
+    async def acquire(
+        self, route: Route, *, items: int = 1, wallet: str | None = None, deadline_at: float | None = None
+    ) -> Ticket:
+        """Wait until the request fits, then return its admitted ticket; pass it to :meth:`complete`
+        (or :meth:`cancel` if it is never sent).
+
+        ``deadline_at`` is on this limiter's clock. Raises :class:`RateLimitedError` at once when the
+        earliest possible admission is after it, or when it passes while waiting.
+        """
+        self._loop = asyncio.get_running_loop()
+        now = self._clock()
+        ticket = self.core.submit(route, items=items, wallet=wallet, now=now)
+        self._pump(now)
+        if ticket.state is not TicketState.ADMITTED:
+            fit_at = self.core.earliest_fit(ticket, now)
+            if deadline_at is not None and fit_at is not None and fit_at > deadline_at:
+                self._cancel_waiting(ticket)
+                raise _deadline_error(ticket, now, fit_at)
+            future = self._loop.create_future()
+            self._waiters[ticket] = future
+            try:
+                if deadline_at is None:
+                    await future
+                else:
+                    async with asyncio.timeout(max(0.0, deadline_at - now)):
+                        await future
+            except TimeoutError:
+                now = self._clock()
+                fit_at = self.core.earliest_fit(ticket, now) if ticket.state is TicketState.WAITING else None
+                self._cancel_waiting(ticket)
+                raise _deadline_error(ticket, now, fit_at) from None
+            except BaseException:
+                self._cancel_waiting(ticket)
+                raise
+            finally:
+                self._waiters.pop(ticket, None)
+        RATE_LIMIT_WAIT.labels(route.bucket).observe(ticket.waited_s)
+        return ticket
+
+    def complete(self, ticket: Ticket) -> None:
+        """The request was sent (or may have been): keep its units for a period from now."""
+        now = self._clock()
+        self.core.complete(ticket, now)
+        self._pump(now)
+
+    def cancel(self, ticket: Ticket) -> None:
+        """The request was never sent: give its units back."""
+        self.core.cancel(ticket)
+        self._pump(self._clock())
+
+    def hold(self, route: Route, seconds: float, *, wallet: str | None = None) -> None:
+        """Pause ``route``'s own scopes for ``seconds`` (see :meth:`RateLimiter.hold`)."""
+        now = self._clock()
+        self.core.hold(route, now + seconds, wallet=wallet)
+        self._pump(now)
+
+    def _cancel_waiting(self, ticket: Ticket) -> None:
+        # Admitted in the same instant the wait was given up: it was never sent either.
+        self.core.cancel(ticket)
+        self._pump(self._clock())
+
+    def _pump(self, now: float) -> None:
+        result = self.core.pump(now)
+        for ticket in result.admitted:
+            future = self._waiters.get(ticket)
+            if future is not None and not future.done():
+                future.set_result(None)
+        if result.wake_at == self._timer_at:
+            return
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._timer_at = result.wake_at
+        if result.wake_at is not None and self._loop is not None:
+            # Someone waits (wake_at is only set for waiters), so acquire() has set the loop.
+            self._timer = self._loop.call_later(max(0.0, result.wake_at - now), self._on_timer)
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        self._timer_at = None
+        self._pump(self._clock())
+
+
+class SyncRateLimiter:
+    """Waits for a :class:`RateLimiter` from any number of threads.
+
+    Waiting threads sleep on one condition until the next time a waiter fits (or their deadline);
+    every admission and release wakes them to let the admitted ones go. Meant for the sync facade's
+    few threads; the async limiter scales to thousands of waiters.
+    """
+
+    def __init__(self, limiter: RateLimiter | None = None, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self.core = limiter if limiter is not None else RateLimiter()
+        self._clock = clock
+        self._changed = threading.Condition(threading.Lock())
+        self._wake_at: float | None = None
+
+    def acquire(
+        self, route: Route, *, items: int = 1, wallet: str | None = None, deadline_at: float | None = None
+    ) -> Ticket:
+        """Block until the request fits; as :meth:`AsyncRateLimiter.acquire`."""
+        with self._changed:
+            now = self._clock()
+            ticket = self.core.submit(route, items=items, wallet=wallet, now=now)
+            self._pump(now)
+            if ticket.state is not TicketState.ADMITTED:
+                fit_at = self.core.earliest_fit(ticket, now)
+                if deadline_at is not None and fit_at is not None and fit_at > deadline_at:
+                    self.core.cancel(ticket)
+                    self._pump(now)
+                    raise _deadline_error(ticket, now, fit_at)
+            while ticket.state is not TicketState.ADMITTED:
+                now = self._clock()
+                if deadline_at is not None and now >= deadline_at:
+                    fit_at = self.core.earliest_fit(ticket, now)
+                    self.core.cancel(ticket)
+                    self._pump(now)
+                    raise _deadline_error(ticket, now, fit_at)
+                timeouts = [at - now for at in (self._wake_at, deadline_at) if at is not None]
+                self._changed.wait(min(timeouts) if timeouts else None)
+                self._pump(self._clock())
+        RATE_LIMIT_WAIT.labels(route.bucket).observe(ticket.waited_s)
+        return ticket
+
+    def complete(self, ticket: Ticket) -> None:
+        """As :meth:`AsyncRateLimiter.complete`."""
+        with self._changed:
+            now = self._clock()
+            self.core.complete(ticket, now)
+            self._pump(now)
+
+    def cancel(self, ticket: Ticket) -> None:
+        """As :meth:`AsyncRateLimiter.cancel`."""
+        with self._changed:
+            self.core.cancel(ticket)
+            self._pump(self._clock())
+
+    def hold(self, route: Route, seconds: float, *, wallet: str | None = None) -> None:
+        """As :meth:`AsyncRateLimiter.hold`."""
+        with self._changed:
+            now = self._clock()
+            self.core.hold(route, now + seconds, wallet=wallet)
+            self._pump(now)
+
+    def _pump(self, now: float) -> None:
+        result = self.core.pump(now)
+        if result.admitted or result.wake_at != self._wake_at:
+            self._changed.notify_all()
+        self._wake_at = result.wake_at
