@@ -14,12 +14,31 @@ from msgspec import UNSET, UnsetType
 
 from polyinfra.errors import InvalidNumberError, InvalidTickSizeError, InvalidValueError
 from polyinfra.model import ids
+from polyinfra.model.book import OrderBook
 from polyinfra.model.ids import ConditionId, TokenId
 from polyinfra.model.market import FeeSchedule, MarketInfo, OutcomeToken
-from polyinfra.model.numbers import TickSize, micros_to_decimal, to_micros
-from polyinfra.wire.clob_rest import ClobMarketInfo, FeeDetails, Market
+from polyinfra.model.numbers import MICROS, Side, TickSize, micros_to_decimal, to_micros
+from polyinfra.wire.clob_rest import (
+    ClobMarketInfo,
+    FeeDetails,
+    LastTradePrice,
+    LastTradesPricesItem,
+    Market,
+    OrderBookSummary,
+    PriceHistory,
+    TickSizeInfo,
+)
+from polyinfra.wire.clob_ws import PriceLevel
 
-__all__ = ["market_info_from_clob_market_info", "market_info_from_market"]
+__all__ = [
+    "last_trade_from_wire",
+    "market_info_from_clob_market_info",
+    "market_info_from_market",
+    "order_book_from_summary",
+    "price_from_wire",
+    "price_history_from_wire",
+    "tick_size_from_wire",
+]
 
 _BINARY = 2
 
@@ -28,7 +47,7 @@ def market_info_from_market(market: Market) -> MarketInfo:
     """``GET /markets/{condition_id}`` (or a ``/markets`` page entry) to :class:`MarketInfo`.
 
     ``/markets`` carries no fee curve (its base fees are legacy V1 values, apis.md §4.2), so the
-    result has the default :class:`FeeSchedule`; take fees from ``/clob-markets`` with
+    result's ``fee_schedule`` is None (unknown, not zero); take fees from ``/clob-markets`` with
     :func:`market_info_from_clob_market_info`.
     """
     market_id = ids.condition_id(market.condition_id)
@@ -65,6 +84,84 @@ def market_info_from_clob_market_info(condition_id: str, info: ClobMarketInfo) -
         neg_risk=False if info.neg_risk is UNSET else info.neg_risk,
         fee_schedule=_fee_schedule(market_id, info.fee_details),
     )
+
+
+def order_book_from_summary(summary: OrderBookSummary) -> OrderBook:
+    """A REST book summary (``GET /book``, an element of ``POST /books``) as an :class:`OrderBook`.
+
+    Levels, tick size and last trade price are parsed strictly (any order of levels: the venue
+    sends the best price last, clob.md §4.1); a tick size or last trade price that is absent (older
+    summaries) or ``""`` (a token that never traded) is left unknown, as the market feed does. The
+    hash is not checked here: that is :func:`~polyinfra.core.book_hash.book_hash_matches`, over the
+    summary exactly as received. A timestamp that is not decimal milliseconds leaves the book
+    undated rather than refused: it dates the book, it is not its content.
+    """
+    token = ids.token_id(summary.asset_id)
+    tick_size = None
+    if summary.tick_size:
+        try:
+            tick_size = TickSize.parse(summary.tick_size)
+        except InvalidTickSizeError as exc:
+            raise InvalidTickSizeError(exc.message, token_id=token, field="tick_size", value=summary.tick_size) from exc
+    book = OrderBook(token, market=summary.market, tick_size=tick_size)
+    book.apply_snapshot(
+        _levels(token, "bids", summary.bids),
+        _levels(token, "asks", summary.asks),
+        timestamp_ms=int(summary.timestamp) if summary.timestamp.isdecimal() else None,
+    )
+    if summary.last_trade_price:
+        book.last_trade_price_micros = _micros(token, "last_trade_price", summary.last_trade_price)
+    return book
+
+
+def price_from_wire(value: str | Decimal, *, token_id: str, field: str) -> Decimal:
+    """A price, midpoint or spread of ``token_id`` as sent (a string or a JSON number) as an exact
+    Decimal in [0, 1]; :class:`InvalidNumberError` naming the token and ``field`` otherwise."""
+    micros = _micros(token_id, field, value)
+    if micros > MICROS:
+        raise InvalidNumberError("not within [0, 1]", token_id=token_id, field=field, value=value)
+    return micros_to_decimal(micros)
+
+
+def last_trade_from_wire(last: LastTradePrice | LastTradesPricesItem, *, token_id: str) -> tuple[Decimal, Side] | None:
+    """``GET /last-trade-price`` (or an element of ``POST /last-trades-prices``) as (price, taker side).
+
+    None for a token that never traded: the venue then answers price ``"0.5"`` with side ``""``
+    (clob.md §3.1), a placeholder that must not pass for a trade at 0.5.
+    """
+    if last.side == "":
+        return None
+    if last.side not in (Side.BUY, Side.SELL):
+        raise InvalidValueError("not a trade side", token_id=token_id, field="side", value=last.side)
+    return price_from_wire(last.price, token_id=token_id, field="price"), Side(last.side)
+
+
+def tick_size_from_wire(info: TickSizeInfo, *, token_id: str) -> TickSize:
+    """``GET /tick-size`` (``{"minimum_tick_size": 0.01}``) as a :class:`TickSize`."""
+    try:
+        return TickSize.parse(info.minimum_tick_size)
+    except InvalidTickSizeError as exc:
+        raise InvalidTickSizeError(
+            exc.message, token_id=token_id, field="minimum_tick_size", value=info.minimum_tick_size
+        ) from exc
+
+
+def price_history_from_wire(history: PriceHistory, *, token_id: str) -> list[tuple[int, Decimal]]:
+    """``GET /prices-history`` as (unix seconds, price) points, in the venue's order (oldest first)."""
+    return [(point.t, price_from_wire(point.p, token_id=token_id, field="history.p")) for point in history.history]
+
+
+def _levels(token: TokenId, field: str, levels: Sequence[PriceLevel]) -> list[tuple[int, int]]:
+    return [
+        (_micros(token, f"{field}.price", level.price), _micros(token, f"{field}.size", level.size)) for level in levels
+    ]
+
+
+def _micros(token: str, field: str, value: str | Decimal) -> int:
+    try:
+        return to_micros(value)
+    except InvalidNumberError as exc:
+        raise InvalidNumberError(exc.message, token_id=token, field=field, value=value) from exc
 
 
 def _binary_tokens(market: ConditionId, pairs: Sequence[tuple[str, str]]) -> tuple[OutcomeToken, OutcomeToken]:

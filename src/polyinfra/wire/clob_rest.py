@@ -13,7 +13,7 @@ Field order is the venue's.
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Final
+from typing import Final, TypeAlias
 
 import msgspec
 from msgspec import UNSET, Struct, UnsetType, field
@@ -29,20 +29,25 @@ __all__ = [
     "LastTradePrice",
     "LastTradesPricesItem",
     "Market",
+    "MarketByToken",
     "MarketToken",
     "MarketsPage",
     "Midpoint",
+    "MidpointsByToken",
     "NegRiskInfo",
     "OrderBookSummary",
     "PriceHistory",
     "PriceHistoryPoint",
     "PriceQuote",
+    "PricesByToken",
     "RewardRate",
     "Rewards",
     "SimplifiedMarket",
     "SimplifiedMarketsPage",
     "Spread",
+    "SpreadsByToken",
     "TickSizeInfo",
+    "VersionInfo",
 ]
 
 JSON_ENCODER: Final = msgspec.json.Encoder(decimal_format="number")
@@ -268,6 +273,32 @@ class PriceHistory(Struct, gc=False):
     """``GET /prices-history``: ``{"history": [{"t": 1700000000, "p": 0.5}, ...]}``."""
 
     history: list[PriceHistoryPoint]
+
+
+class MarketByToken(Struct, gc=False):
+    """``GET /markets-by-token/{token_id}``: ``{"condition_id": "0x..."}``, the token's market."""
+
+    condition_id: str
+
+
+class VersionInfo(Struct, gc=False):
+    """``GET /version``: ``{"version": 2}``, the CLOB API generation (2 since the V2 cutover, clob.md §3.1)."""
+
+    version: int
+
+
+# The batch maps below are Decimal, not str: the fact sheet shows JSON numbers (the official Rust
+# client's mocks, ``{"BUY": 0.5}``) where the docs show strings, and a Decimal field takes either,
+# exactly (clob.md §3.1).
+
+MidpointsByToken: TypeAlias = dict[str, Decimal]
+"""``POST /midpoints``: ``{"<token_id>": "0.5"}``."""
+
+SpreadsByToken: TypeAlias = dict[str, Decimal]
+"""``POST /spreads``: ``{"<token_id>": "0.02"}``."""
+
+PricesByToken: TypeAlias = dict[str, dict[str, Decimal]]
+"""``POST /prices``: ``{"<token_id>": {"BUY": "0.5", "SELL": "0.52"}}``, by the sides asked."""
 
 
 class ErrorBody(Struct, omit_defaults=True, gc=False):
