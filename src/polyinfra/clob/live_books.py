@@ -1,0 +1,870 @@
+"""Live order books for thousands of tokens, provably in sync with the venue (issue 4; clob.md §3-§4, §7, §9.3).
+
+:class:`LiveBooks` is the I/O shell around :class:`~polyinfra.core.book_sync.BookSync`: it owns
+the sockets, the timers and the REST client, and carries out what the sans-I/O core decides.
+
+* **A pool of connections.** Tokens are sharded over :class:`MarketChannel` connections,
+  ``tokens_per_connection`` each: new tokens fill the connections that have room, then another
+  one opens. Subscribing and unsubscribing at run time never reconnects anyone (clob.md §7.1).
+* **Sessions.** Each connection is a loop of sessions with jittered exponential backoff between
+  them (reset by the first data of a session). A session subscribes every token of its connection
+  without the initial dump and immediately probes (below). The first data proves the subscription
+  is active at the venue — one socket's messages are handled in order — so from then on a REST
+  snapshot lines up with the deltas that follow it: every token of the session that is not LIVE
+  is re-snapshotted through batched ``POST /books``, its events buffered meanwhile and replayed on
+  top (see :mod:`polyinfra.core.book_sync`). Tokens added to a running session are subscribed
+  with the initial dump, the venue's own atomic snapshot; REST steps in when it does not come.
+* **The watchdog** (one task for all connections, no per-token timers). A market can be quiet
+  for hours, and the venue's zombie sockets answer ``PING`` while sending no data for hours
+  (clob.md §9.3), so silence alone proves nothing and ``PONG`` proves nothing either. A
+  connection silent for ``silence_timeout_s`` is *probed*: one of its tokens is unsubscribed and
+  subscribed again with the initial dump, and any data within ``probe_timeout_s`` answers it.
+  The probe was chosen over comparing with REST because it exercises the very path that freezes
+  (the socket's data), costs no REST budget, and answers in one round trip whatever the market
+  does; REST would only show the books still match, which a quiet market's books do even on a
+  dead socket. An unanswered probe (or no data and no ``PONG`` for three ping intervals) closes
+  the socket and reconnects. Per token, books quiet for ``quiet_token_check_s`` are compared with
+  REST (a venue that stops one asset's changes looks just like a quiet one from the socket).
+* **Repairs.** Hash mismatches, best-price disagreements, deltas before a snapshot, unparseable
+  values (all caught by :class:`~polyinfra.core.market_feed.MarketFeed`), malformed frames, lost
+  initial dumps and audit differences all end the same way: a REST snapshot with buffering.
+* **Delivery.** Domain events go to every :meth:`LiveBooks.events` iterator (each with its own
+  bounded queue that drops its oldest event when full, counted) and to listeners (a raising one
+  is logged and counted, never allowed to stop the reader).
+
+Metrics: ``polyinfra_ws_frames`` by event type, ``polyinfra_ws_reconnects``,
+``polyinfra_book_resyncs`` by reason, ``polyinfra_stale_books``, ``polyinfra_book_staleness_seconds``
+(the worst connection's silence), ``polyinfra_queue_depth`` / ``polyinfra_queue_drops`` for the
+``live_books_events`` queues; hot-path counts are kept as plain ints and exported once per watchdog
+tick. Logs carry ``connection_id`` and a ``session_id`` per connection session.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import math
+import random
+import time
+import weakref
+from collections import deque
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Mapping
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any, Final, Self
+
+from polyinfra.clob.market_channel import MarketChannel
+from polyinfra.clob.rest import BOOKS_PER_REQUEST, ClobRestClient
+from polyinfra.core.book_sync import (
+    Backoff,
+    BookSync,
+    ConnectionWatch,
+    Instant,
+    SnapshotRequest,
+    SyncReason,
+    WatchVerdict,
+)
+from polyinfra.errors import InvalidValueError, MalformedMessageError, PolyinfraError, TransportError
+from polyinfra.model.book import OrderBook
+from polyinfra.model.events import BookEvent, SyncState
+from polyinfra.model.ids import token_id as checked_token_id
+from polyinfra.obs.logging import correlation_scope, get_logger, new_correlation_id
+from polyinfra.obs.metrics import (
+    BOOK_RESYNCS,
+    BOOK_STALENESS,
+    QUEUE_DEPTH,
+    QUEUE_DROPS,
+    STALE_BOOKS,
+    WS_FRAMES,
+    WS_RECONNECTS,
+)
+
+__all__ = ["LiveBooks", "LiveBooksStats"]
+
+_log = get_logger(__name__)
+
+_EVENTS_QUEUE: Final = "live_books_events"
+_MALFORMED: Final = "malformed"
+# The official Rust client declares a socket dead after 30 s without PONG at 10 s pings (clob.md §7.2).
+_PONG_TIMEOUT_PINGS: Final = 3
+# POST /books requests in flight at once: a reconnect of 5,000 tokens is 10 batches, and the
+# venue allows 500 of them per 10 s (clob.md §8); a few at a time keeps one slow answer from
+# holding up the rest.
+_CONCURRENT_SNAPSHOT_REQUESTS: Final = 4
+# An audit judges a book only if it did not change while its REST book was fetched; waiting this
+# long after the answer lets a change the REST book already shows arrive on the socket first.
+_AUDIT_SETTLE_S: Final = 0.5
+# A callback that raises on every event would log at the feed's rate: log its first failure, then
+# one line per this many.
+_LISTENER_FAILURES_PER_LOG: Final = 1000
+_WAIT_POLL_S: Final = 0.05
+
+
+@dataclass(frozen=True, slots=True)
+class LiveBooksStats:
+    """Counters of a :class:`LiveBooks` since it was created (a snapshot; plain ints)."""
+
+    frames: int
+    """Data frames received (``PONG`` not included)."""
+    frames_by_event_type: Mapping[str, int]
+    """Decoded events by ``event_type`` (a frame holding N events counts N)."""
+    malformed_frames: int
+    """Frames that did not decode (each re-snapshots its connection's tokens)."""
+    unknown_event_types: Mapping[str, int]
+    """Event types skipped because polyinfra does not know them (the venue adds some over time)."""
+    connections: int
+    """Connections in the pool (one socket each while connected)."""
+    connected: int
+    """Connections with an open socket now."""
+    reconnects: int
+    """Sessions opened after a connection's first one."""
+    resyncs: int
+    """Books marked for a fresh snapshot (first snapshots not counted)."""
+    resyncs_by_reason: Mapping[str, int]
+    snapshot_requests: int
+    """``POST /books`` batches sent for snapshots."""
+    snapshot_failures: int
+    """Token snapshots that failed, were missing from the answer, untrusted or spoiled."""
+    replayed_events: int
+    """Events buffered during a snapshot request and replayed on top of it."""
+    hash_mismatches: int
+    best_price_mismatches: int
+    audits: int
+    """Books compared with the venue's REST book (periodic audit and quiet-token checks)."""
+    audit_mismatches: int
+    probes_sent: int
+    silences_detected: int
+    """Sessions closed because they stayed silent through a probe (or sent neither data nor PONG)."""
+    max_silence_detection_ms: int
+    """The longest silence (from a session's last data, or its start) before it was declared dead."""
+    events_delivered: int
+    events_dropped: int
+    """Events dropped by full :meth:`LiveBooks.events` queues (oldest first)."""
+    listener_errors: int
+
+
+class _EventStream:
+    """One consumer's bounded queue of events, iterated asynchronously; full, it drops its oldest."""
+
+    __slots__ = ("__weakref__", "_closed", "_items", "_wakeup", "dropped")
+
+    def __init__(self, limit: int) -> None:
+        self._items: deque[BookEvent] = deque(maxlen=limit)
+        self._wakeup = asyncio.Event()
+        self._closed = False
+        self.dropped = 0
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def push(self, events: list[BookEvent]) -> int:
+        """Queue events; returns how many old ones had to make room."""
+        items = self._items
+        dropped = max(0, len(items) + len(events) - (items.maxlen or 0))
+        items.extend(events)
+        self.dropped += dropped
+        self._wakeup.set()
+        return dropped
+
+    def close(self) -> None:
+        """End the iteration once the queued events are consumed."""
+        self._closed = True
+        self._wakeup.set()
+
+    def __aiter__(self) -> Self:
+        return self
+
+    async def __anext__(self) -> BookEvent:
+        while not self._items:
+            if self._closed:
+                raise StopAsyncIteration
+            self._wakeup.clear()
+            await self._wakeup.wait()
+        return self._items.popleft()
+
+
+class _Connection:
+    """One connection of the pool: its tokens and its current session, if any."""
+
+    __slots__ = (
+        "backoff",
+        "channel",
+        "closing",
+        "created_s",
+        "id",
+        "last_data_s",
+        "probe_index",
+        "session_id",
+        "sessions",
+        "task",
+        "tokens",
+        "watch",
+    )
+
+    def __init__(self, connection_id: int, backoff: Backoff, now_s: float) -> None:
+        self.id = connection_id
+        self.backoff = backoff
+        self.tokens: dict[str, None] = {}  # an insertion-ordered set
+        self.channel: MarketChannel | None = None
+        self.watch: ConnectionWatch | None = None
+        self.task: asyncio.Task[None] | None = None
+        self.session_id = ""
+        self.sessions = 0
+        self.probe_index = 0
+        self.created_s = now_s
+        self.last_data_s: float | None = None
+        self.closing = False
+
+
+def _positive(name: str, value: float) -> float:
+    if not (isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value) and value > 0):
+        raise InvalidValueError("must be a positive number", field=name, value=value)
+    return float(value)
+
+
+def _positive_count(name: str, value: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise InvalidValueError("must be a positive integer", field=name, value=value)
+    return value
+
+
+class LiveBooks:
+    """Order books of many tokens kept in sync with the CLOB over a pool of market-channel sockets.
+
+    Use as ``async with LiveBooks(rest_url, ws_url) as books`` (or :meth:`start` / :meth:`stop`),
+    then :meth:`subscribe`. ``rest_url`` is the CLOB REST base URL, ``ws_url`` the market channel's.
+
+    ``tokens_per_connection`` tokens share a socket. ``ping_interval_s`` is the text ``PING``
+    period (clob.md §7.2). A connection without data for ``silence_timeout_s`` is probed and
+    reconnected when no data answers within ``probe_timeout_s``. Reconnects back off from
+    ``reconnect_initial_s`` doubling to ``reconnect_max_s`` (failed snapshots are retried on the
+    same schedule). ``audit_interval_s`` compares every live book with ``POST /books`` that often
+    (None: never); ``quiet_token_check_s`` compares books that had no update for that long (None:
+    never). ``verify_hashes`` checks every snapshot's hash; ``custom_features`` subscribes to
+    ``best_bid_ask``, ``new_market`` and ``market_resolved`` (clob.md §7.1). ``queue_size`` bounds
+    each :meth:`events` iterator's queue.
+
+    Every error raised is a :class:`~polyinfra.errors.PolyinfraError`; background failures
+    (connections, REST) are retried, logged and counted, never raised.
+    """
+
+    def __init__(
+        self,
+        rest_url: str,
+        ws_url: str,
+        *,
+        tokens_per_connection: int = 500,
+        ping_interval_s: float = 10.0,
+        silence_timeout_s: float = 15.0,
+        probe_timeout_s: float = 5.0,
+        reconnect_initial_s: float = 1.0,
+        reconnect_max_s: float = 30.0,
+        audit_interval_s: float | None = None,
+        quiet_token_check_s: float | None = 300.0,
+        verify_hashes: bool = True,
+        custom_features: bool = True,
+        queue_size: int = 10_000,
+    ) -> None:
+        self._rest_url = rest_url
+        self._ws_url = ws_url
+        self._per_connection = _positive_count("tokens_per_connection", tokens_per_connection)
+        self._ping_interval_s = _positive("ping_interval_s", ping_interval_s)
+        self._silence_timeout_s = _positive("silence_timeout_s", silence_timeout_s)
+        self._probe_timeout_s = _positive("probe_timeout_s", probe_timeout_s)
+        self._reconnect_initial_s = _positive("reconnect_initial_s", reconnect_initial_s)
+        self._reconnect_max_s = _positive("reconnect_max_s", reconnect_max_s)
+        self._audit_interval_s = None if audit_interval_s is None else _positive("audit_interval_s", audit_interval_s)
+        self._quiet_check_s = (
+            None if quiet_token_check_s is None else _positive("quiet_token_check_s", quiet_token_check_s)
+        )
+        self._custom_features = custom_features
+        self._queue_size = _positive_count("queue_size", queue_size)
+        self._tick_s = min(1.0, self._silence_timeout_s / 4, self._probe_timeout_s / 4)
+        self._random = random.Random()
+        # Validates the schedule (initial <= max) once, here, for every connection's Backoff.
+        self._sync = BookSync(
+            random=self._random.random,
+            verify_hashes=verify_hashes,
+            retry_initial_s=self._reconnect_initial_s,
+            retry_max_s=self._reconnect_max_s,
+        )
+        self._connections: dict[int, _Connection] = {}
+        self._next_connection_id = 1
+        self._rest: ClobRestClient | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._streams: weakref.WeakSet[_EventStream] = weakref.WeakSet()
+        self._listeners: list[Callable[[BookEvent], None]] = []
+        self._listener_failures: dict[int, int] = {}  # by id(): a callback need not be hashable
+        self._snapshot_wanted = asyncio.Event()
+        self._checks_wanted = asyncio.Event()
+        self._tokens_to_check: dict[str, None] = {}
+        self._running = False
+        self._stopped = False
+        self._reconnects = 0
+        self._probes_sent = 0
+        self._silences_detected = 0
+        self._max_silence_detection_ms = 0
+        self._events_delivered = 0
+        self._events_dropped = 0
+        self._listener_errors = 0
+        # What was last exported to Prometheus, so each tick adds only the difference.
+        self._exported_events: dict[str, int] = {}
+        self._exported_malformed = 0
+        self._exported_resyncs: dict[str, int] = {}
+        self._exported_not_live = 0
+        self._exported_drops = 0
+
+    # --- lifecycle --------------------------------------------------------------------------------
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.stop()
+
+    async def start(self) -> None:
+        """Start the watchdog, the snapshot and audit workers and the connections of tokens
+        subscribed so far. A :class:`LiveBooks` starts once."""
+        if self._running or self._stopped:
+            raise InvalidValueError("a LiveBooks starts once")
+        self._running = True
+        self._rest = ClobRestClient(self._rest_url)
+        self._spawn(self._watch_forever(), "live-books watchdog")
+        self._spawn(self._snapshot_forever(), "live-books snapshots")
+        if self._audit_interval_s is not None or self._quiet_check_s is not None:
+            self._spawn(self._audit_forever(), "live-books audit")
+        for connection in self._connections.values():
+            self._start_connection(connection)
+        _log.info("live books started", tokens=len(self._sync.states), connections=len(self._connections))
+
+    async def stop(self) -> None:
+        """Close every connection, stop the workers, end every :meth:`events` iterator."""
+        if self._stopped:
+            return
+        self._stopped = True
+        self._running = False
+        tasks = [*self._tasks, *(c.task for c in self._connections.values() if c.task is not None)]
+        for connection in self._connections.values():
+            connection.closing = True
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        if self._rest is not None:
+            await self._rest.aclose()
+        for stream in list(self._streams):
+            stream.close()
+        self._export_metrics(time.monotonic())
+        STALE_BOOKS.dec(self._exported_not_live)
+        self._exported_not_live = 0
+        QUEUE_DEPTH.labels(queue=_EVENTS_QUEUE).set(0)
+        _log.info("live books stopped")
+
+    # --- subscriptions --------------------------------------------------------------------------
+
+    async def subscribe(self, token_ids: Iterable[str]) -> None:
+        """Start keeping the tokens' books (already subscribed ones are left alone).
+
+        New tokens fill the connections that have room, then new connections open; running
+        sessions subscribe them without reconnecting. Raises
+        :class:`~polyinfra.errors.InvalidValueError` for a malformed token id or after :meth:`stop`.
+        """
+        self._require_not_stopped()
+        wanted: list[str] = [checked_token_id(token) for token in dict.fromkeys(token_ids)]
+        remaining = [token for token in wanted if self._sync.connection_of(token) is None]
+        if not remaining:
+            return
+        now = self._now()
+        assignments: list[tuple[_Connection, list[str]]] = []
+        for connection in self._connections.values():
+            room = self._per_connection - len(connection.tokens)
+            if room > 0 and remaining and not connection.closing:
+                assignments.append((connection, remaining[:room]))
+                remaining = remaining[room:]
+        while remaining:
+            connection = self._new_connection(now.monotonic_s)
+            assignments.append((connection, remaining[: self._per_connection]))
+            remaining = remaining[self._per_connection :]
+        # All bookkeeping before the first await, so a concurrent call sees the connections as filled.
+        for connection, tokens in assignments:
+            connection.tokens.update(dict.fromkeys(tokens))
+            self._sync.add(tokens, connection.id, now)
+            if connection.task is None and self._running:
+                self._start_connection(connection)
+        self._after_sync_change()
+        for connection, tokens in assignments:
+            if connection.channel is not None:
+                # A session ending meanwhile is harmless: the next one subscribes connection.tokens.
+                with contextlib.suppress(TransportError):
+                    await connection.channel.subscribe(tokens, initial_dump=True)
+
+    async def unsubscribe(self, token_ids: Iterable[str]) -> None:
+        """Stop keeping the tokens' books; a connection left without tokens closes."""
+        by_connection: dict[int, list[str]] = {}
+        for token in dict.fromkeys(token_ids):
+            connection_id = self._sync.connection_of(token)
+            if connection_id is not None:
+                by_connection.setdefault(connection_id, []).append(token)
+        emptied: list[_Connection] = []
+        for connection_id, tokens in by_connection.items():
+            self._sync.remove(tokens)
+            connection = self._connections[connection_id]
+            for token in tokens:
+                del connection.tokens[token]
+            if not connection.tokens:
+                connection.closing = True
+                del self._connections[connection_id]
+                emptied.append(connection)
+        self._after_sync_change()
+        for connection_id, tokens in by_connection.items():
+            channel = self._connections[connection_id].channel if connection_id in self._connections else None
+            if channel is not None:
+                with contextlib.suppress(TransportError):
+                    await channel.unsubscribe(tokens)
+        for connection in emptied:
+            if connection.task is not None:
+                connection.task.cancel()
+                await asyncio.gather(connection.task, return_exceptions=True)
+
+    async def wait_until_live(self, token_ids: Iterable[str] | None = None, timeout_s: float = 30.0) -> bool:
+        """Wait until every given token (default: every subscribed one) is LIVE; False on timeout.
+
+        Raises :class:`~polyinfra.errors.InvalidValueError` for a token that is not subscribed.
+        """
+        states = self._sync.states
+        tokens = list(states) if token_ids is None else [self._require_token(token) for token in token_ids]
+        deadline = time.monotonic() + timeout_s
+        while True:
+            if all(states.get(token) is SyncState.LIVE for token in tokens):
+                return True
+            remaining_s = deadline - time.monotonic()
+            if remaining_s <= 0:
+                return False
+            await asyncio.sleep(min(_WAIT_POLL_S, remaining_s))
+
+    # --- reads ----------------------------------------------------------------------------------
+
+    def book(self, token_id: str) -> OrderBook:
+        """The token's live book, updated in place by the reader (read it between awaits).
+
+        Raises :class:`~polyinfra.errors.InvalidValueError` if the token is not subscribed.
+        """
+        book = self._sync.books.get(token_id)
+        if book is None:
+            raise InvalidValueError("token is not subscribed", token_id=token_id)
+        return book
+
+    def state(self, token_id: str) -> SyncState:
+        """The token's sync state (raises :class:`~polyinfra.errors.InvalidValueError` if not subscribed)."""
+        return self._sync.states[self._require_token(token_id)]
+
+    def states(self) -> Mapping[str, SyncState]:
+        """Every subscribed token's sync state (a live read-only view)."""
+        return self._sync.states
+
+    def staleness_s(self, token_id: str) -> float | None:
+        """Seconds since the token's connection last delivered data; None before it ever did."""
+        connection_id = self._sync.connection_of(self._require_token(token_id))
+        connection = self._connections.get(connection_id) if connection_id is not None else None
+        if connection is None or connection.last_data_s is None:
+            return None
+        return time.monotonic() - connection.last_data_s
+
+    def tokens(self) -> list[str]:
+        """The subscribed tokens."""
+        return list(self._sync.states)
+
+    @property
+    def stats(self) -> LiveBooksStats:
+        """A snapshot of the counters."""
+        sync_stats = self._sync.stats
+        return LiveBooksStats(
+            frames=sync_stats.frames,
+            frames_by_event_type=self._sync.events_by_type(),
+            malformed_frames=sync_stats.malformed_frames,
+            unknown_event_types=dict(self._sync.unknown_event_types),
+            connections=len(self._connections),
+            connected=sum(1 for c in self._connections.values() if c.watch is not None),
+            reconnects=self._reconnects,
+            resyncs=sum(sync_stats.resyncs_by_reason.values()),
+            resyncs_by_reason=dict(sync_stats.resyncs_by_reason),
+            snapshot_requests=sync_stats.snapshot_requests,
+            snapshot_failures=sync_stats.snapshot_failures,
+            replayed_events=sync_stats.replayed_events,
+            hash_mismatches=self._sync.hash_mismatches,
+            best_price_mismatches=self._sync.best_price_mismatches,
+            audits=sync_stats.audits,
+            audit_mismatches=sync_stats.audit_mismatches,
+            probes_sent=self._probes_sent,
+            silences_detected=self._silences_detected,
+            max_silence_detection_ms=self._max_silence_detection_ms,
+            events_delivered=self._events_delivered,
+            events_dropped=self._events_dropped,
+            listener_errors=self._listener_errors,
+        )
+
+    # --- consumers ------------------------------------------------------------------------------
+
+    def events(self) -> AsyncIterator[BookEvent]:
+        """A new iterator over the domain events from now on, with its own queue of ``queue_size``.
+
+        When the consumer falls behind, the oldest queued event is dropped (counted in
+        ``stats.events_dropped`` and ``polyinfra_queue_drops``). The iteration ends after
+        :meth:`stop`; an iterator nobody references any more stops receiving.
+        """
+        stream = _EventStream(self._queue_size)
+        if self._stopped:
+            stream.close()
+        else:
+            self._streams.add(stream)
+            self._sync.emit_events = True
+        return stream
+
+    def add_listener(self, callback: Callable[[BookEvent], None]) -> Callable[[], None]:
+        """Call ``callback`` with every domain event, in the reader's task; returns its remover.
+
+        Keep callbacks quick: the socket is not read while one runs. An exception from one is
+        logged and counted (``stats.listener_errors``), and delivery goes on.
+        """
+        self._listeners.append(callback)
+        self._sync.emit_events = True
+
+        def remove() -> None:
+            with contextlib.suppress(ValueError):
+                self._listeners.remove(callback)
+            self._listener_failures.pop(id(callback), None)
+
+        return remove
+
+    def _after_sync_change(self) -> None:
+        """Deliver what the core produced and wake the snapshot worker if it has work."""
+        self._deliver_new_events()
+        if self._sync.snapshots_wanted:
+            self._snapshot_wanted.set()
+
+    def _deliver_new_events(self) -> None:
+        sync = self._sync
+        if sync.emit_events:
+            events = sync.take_events()
+            if events:
+                self._deliver(events)
+
+    def _deliver(self, events: list[BookEvent]) -> None:
+        streams = list(self._streams)
+        listeners = list(self._listeners)
+        if not streams and not listeners:
+            self._sync.emit_events = False
+            return
+        for stream in streams:
+            self._events_dropped += stream.push(events)
+        for listener in listeners:
+            for event in events:
+                try:
+                    listener(event)
+                except Exception as exc:  # a consumer's bug must not stop the reader
+                    self._listener_failed(listener, exc)
+        self._events_delivered += len(events)
+
+    def _listener_failed(self, listener: Callable[[BookEvent], None], exc: Exception) -> None:
+        self._listener_errors += 1
+        failures = self._listener_failures.get(id(listener), 0) + 1
+        self._listener_failures[id(listener)] = failures
+        if failures % _LISTENER_FAILURES_PER_LOG == 1:
+            _log.error("a book event listener raised", listener=repr(listener), failures=failures, exc_info=exc)
+
+    # --- connections --------------------------------------------------------------------------------
+
+    def _new_connection(self, now_s: float) -> _Connection:
+        connection = _Connection(
+            self._next_connection_id,
+            Backoff(initial_s=self._reconnect_initial_s, max_s=self._reconnect_max_s, random=self._random.random),
+            now_s,
+        )
+        self._next_connection_id += 1
+        self._connections[connection.id] = connection
+        return connection
+
+    def _start_connection(self, connection: _Connection) -> None:
+        connection.task = asyncio.create_task(
+            self._run_connection(connection), name=f"live-books connection {connection.id}"
+        )
+
+    async def _run_connection(self, connection: _Connection) -> None:
+        """Sessions, one after the other, with the backoff schedule between attempts."""
+        first_attempt = True
+        while not connection.closing:
+            if not first_attempt:
+                await asyncio.sleep(connection.backoff.next_delay_s())
+            first_attempt = False
+            connection.session_id = new_correlation_id()
+            with correlation_scope(connection_id=str(connection.id), session_id=connection.session_id):
+                await self._session(connection)
+
+    async def _session(self, connection: _Connection) -> None:
+        channel = MarketChannel(
+            self._ws_url,
+            list(connection.tokens),
+            custom_features=self._custom_features,
+            # REST snapshots once the session is proven; the initial dump only for tokens added later.
+            initial_dump=False,
+            ping_interval_s=self._ping_interval_s,
+        )
+        # Published before connecting: a subscribe() meanwhile extends the subscription it will send.
+        connection.channel = channel
+        try:
+            try:
+                await channel.__aenter__()
+            except TransportError as exc:
+                _log.warning(
+                    "cannot open a market channel session", error=str(exc), attempt=connection.backoff.attempts
+                )
+                return
+            if connection.sessions:
+                self._reconnects += 1
+                WS_RECONNECTS.labels(channel="market").inc()
+            connection.sessions += 1
+            watch = ConnectionWatch(time.monotonic())
+            connection.watch = watch
+            _log.info("market channel session opened", tokens=len(connection.tokens), session=connection.sessions)
+            # Prove the session right away: a snapshot is only worth taking once data flows.
+            await self._probe(connection, channel, watch)
+            async with contextlib.aclosing(channel.frames()) as frames:
+                async for frame in frames:
+                    self._on_frame(connection, watch, frame)
+        except TransportError as exc:
+            if not connection.closing:
+                _log.warning("market channel session ended", error=str(exc))
+        finally:
+            connection.channel = None
+            connection.watch = None
+            self._sync.connection_lost(connection.id, SyncReason.DISCONNECTED, self._now())
+            self._after_sync_change()
+            await channel.close()
+
+    def _on_frame(self, connection: _Connection, watch: ConnectionWatch, frame: bytes | str) -> None:
+        """The hot path: one data frame into the core, its events out to consumers."""
+        now_s = time.monotonic()
+        connection.last_data_s = now_s
+        first_data = not watch.proven
+        watch.last_data_s = now_s
+        now = Instant(now_s, time.time_ns())
+        if first_data:
+            connection.backoff.reset()
+            self._sync.connection_proven(connection.id, now)
+        try:
+            self._sync.receive_frame(connection.id, frame, now)
+        except MalformedMessageError as exc:
+            _log.warning("malformed market frame; re-snapshotting the connection's books", error=str(exc))
+        self._after_sync_change()
+
+    async def _probe(self, connection: _Connection, channel: MarketChannel, watch: ConnectionWatch) -> None:
+        """Ask the venue for data: re-subscribe one token (in turn) with its initial dump."""
+        tokens = channel.token_ids
+        if not tokens:
+            return
+        token = tokens[connection.probe_index % len(tokens)]
+        connection.probe_index += 1
+        watch.probe_sent(time.monotonic())
+        self._probes_sent += 1
+        await channel.refresh([token])
+
+    async def _probe_in_background(
+        self, connection: _Connection, channel: MarketChannel, watch: ConnectionWatch
+    ) -> None:
+        with correlation_scope(connection_id=str(connection.id), session_id=connection.session_id):
+            # DEBUG: a quiet market probes every silence_timeout_s, and that is healthy.
+            _log.debug("market channel silent; probing", silent_s=round(watch.silent_for_s(time.monotonic()), 3))
+            # A failed send means the session is ending: its reader reports that.
+            with contextlib.suppress(TransportError):
+                await self._probe(connection, channel, watch)
+
+    def _declare_dead(
+        self,
+        connection: _Connection,
+        channel: MarketChannel,
+        watch: ConnectionWatch,
+        verdict: WatchVerdict,
+        now: Instant,
+    ) -> None:
+        silent_s = watch.silent_for_s(now.monotonic_s)
+        self._silences_detected += 1
+        self._max_silence_detection_ms = max(self._max_silence_detection_ms, round(silent_s * 1000))
+        with correlation_scope(connection_id=str(connection.id), session_id=connection.session_id):
+            _log.warning("market channel is silent; reconnecting", verdict=verdict.value, silent_s=round(silent_s, 3))
+        self._sync.connection_lost(connection.id, SyncReason.SILENCE, now)
+        self._after_sync_change()
+        channel.abort()
+
+    # --- background work ------------------------------------------------------------------------
+
+    def _spawn(self, coroutine: Coroutine[Any, Any, None], name: str) -> None:
+        task = asyncio.create_task(coroutine, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            _log.error("a live-books background task failed", task=task.get_name(), exc_info=task.exception())
+
+    async def _watch_forever(self) -> None:
+        """Every tick: judge each connection, send overdue tokens to REST, pick quiet tokens to
+        check, export metrics."""
+        pong_timeout_s = _PONG_TIMEOUT_PINGS * self._ping_interval_s
+        while True:
+            await asyncio.sleep(self._tick_s)
+            now = self._now()
+            for connection in list(self._connections.values()):
+                channel, watch = connection.channel, connection.watch
+                if channel is None or watch is None:
+                    continue
+                watch.last_pong_s = channel.last_pong_s
+                verdict = watch.verdict(
+                    now.monotonic_s,
+                    silence_timeout_s=self._silence_timeout_s,
+                    probe_timeout_s=self._probe_timeout_s,
+                    pong_timeout_s=pong_timeout_s,
+                )
+                if verdict is WatchVerdict.PROBE:
+                    self._spawn(self._probe_in_background(connection, channel, watch), "live-books probe")
+                elif verdict is WatchVerdict.SILENT or verdict is WatchVerdict.NO_PONG:
+                    self._declare_dead(connection, channel, watch, verdict, now)
+            self._sync.expire_waits(now, deadline_s=self._probe_timeout_s)
+            if self._quiet_check_s is not None:
+                quiet = self._sync.quiet_tokens(now.monotonic_s, quiet_for_s=self._quiet_check_s)
+                if quiet:
+                    self._tokens_to_check.update(dict.fromkeys(quiet))
+                    self._checks_wanted.set()
+            self._after_sync_change()
+            self._export_metrics(now.monotonic_s)
+
+    async def _snapshot_forever(self) -> None:
+        """Hand the core's snapshot batches to ``POST /books``, a few requests at a time."""
+        in_flight: set[asyncio.Task[None]] = set()
+        while True:
+            self._snapshot_wanted.clear()
+            while len(in_flight) < _CONCURRENT_SNAPSHOT_REQUESTS:
+                request = self._sync.take_snapshot_batch(self._now(), BOOKS_PER_REQUEST)
+                if request is None:
+                    break
+                task = asyncio.create_task(self._fetch_snapshots(request), name="live-books snapshot request")
+                in_flight.add(task)
+                self._tasks.add(task)
+                task.add_done_callback(in_flight.discard)
+                task.add_done_callback(self._task_done)
+            # Not _after_sync_change: waking itself would spin while the requests it waits for starve.
+            self._deliver_new_events()
+            due_s = self._sync.next_snapshot_due_s()
+            timeout_s = None
+            if due_s is not None and len(in_flight) < _CONCURRENT_SNAPSHOT_REQUESTS:
+                timeout_s = max(0.0, due_s - time.monotonic())
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(timeout_s):
+                    await self._snapshot_wanted.wait()
+
+    async def _fetch_snapshots(self, request: SnapshotRequest) -> None:
+        rest = self._require_rest()
+        try:
+            summaries = await rest.get_books(list(request.token_ids))
+        except PolyinfraError as exc:
+            _log.warning("book snapshot request failed; retrying later", tokens=len(request.token_ids), error=str(exc))
+            self._sync.snapshots_failed(request, self._now())
+        else:
+            self._sync.apply_snapshots(request, summaries, self._now())
+        self._after_sync_change()
+        self._snapshot_wanted.set()
+
+    async def _audit_forever(self) -> None:
+        """Compare books with ``POST /books``: all LIVE ones every ``audit_interval_s``, and the
+        quiet ones the watchdog picks."""
+        interval_s = self._audit_interval_s
+        next_audit_s = math.inf if interval_s is None else time.monotonic() + interval_s
+        while True:
+            timeout_s = None if math.isinf(next_audit_s) else max(0.0, next_audit_s - time.monotonic())
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(timeout_s):
+                    await self._checks_wanted.wait()
+            self._checks_wanted.clear()
+            tokens = list(self._tokens_to_check)
+            self._tokens_to_check.clear()
+            if interval_s is not None and time.monotonic() >= next_audit_s:
+                states = self._sync.states
+                tokens = [token for token, state in states.items() if state is SyncState.LIVE]
+                next_audit_s = time.monotonic() + interval_s
+            for start in range(0, len(tokens), BOOKS_PER_REQUEST):
+                await self._compare_with_rest(tokens[start : start + BOOKS_PER_REQUEST])
+
+    async def _compare_with_rest(self, tokens: list[str]) -> None:
+        rest = self._require_rest()
+        requested_s = time.monotonic()
+        try:
+            summaries = await rest.get_books(tokens)
+        except PolyinfraError as exc:
+            _log.warning("book audit request failed", tokens=len(tokens), error=str(exc))
+            return
+        await asyncio.sleep(_AUDIT_SETTLE_S)
+        for token, diff in self._sync.audit(summaries, requested_s=requested_s, now=self._now()):
+            _log.warning(
+                "live book differs from the venue's; re-snapshotting",
+                token_id=token,
+                levels=[f"{d.side} {d.price}: {d.local_size} != {d.venue_size}" for d in diff.levels[:5]],
+                tick_size=[str(diff.local_tick_size), str(diff.venue_tick_size)],
+            )
+        self._after_sync_change()
+
+    # --- metrics --------------------------------------------------------------------------------
+
+    def _export_metrics(self, now_s: float) -> None:
+        for event_type, count in self._sync.events_by_type().items():
+            added = count - self._exported_events.get(event_type, 0)
+            if added:
+                WS_FRAMES.labels(channel="market", event_type=event_type).inc(added)
+                self._exported_events[event_type] = count
+        malformed = self._sync.stats.malformed_frames
+        if malformed != self._exported_malformed:
+            WS_FRAMES.labels(channel="market", event_type=_MALFORMED).inc(malformed - self._exported_malformed)
+            self._exported_malformed = malformed
+        new_resyncs: dict[str, int] = {}
+        for reason, count in self._sync.stats.resyncs_by_reason.items():
+            added = count - self._exported_resyncs.get(reason, 0)
+            if added:
+                BOOK_RESYNCS.labels(reason=reason).inc(added)
+                self._exported_resyncs[reason] = count
+                new_resyncs[reason] = added
+        if new_resyncs:
+            _log.warning("books re-snapshotted", by_reason=new_resyncs)
+        not_live = self._sync.not_live
+        # inc/dec rather than set: several LiveBooks in one process add up.
+        STALE_BOOKS.inc(not_live - self._exported_not_live)
+        self._exported_not_live = not_live
+        silences = [
+            now_s - (connection.created_s if connection.last_data_s is None else connection.last_data_s)
+            for connection in self._connections.values()
+        ]
+        BOOK_STALENESS.set(max(silences, default=0.0))
+        streams = list(self._streams)
+        QUEUE_DEPTH.labels(queue=_EVENTS_QUEUE).set(sum(len(stream) for stream in streams))
+        if self._events_dropped != self._exported_drops:
+            QUEUE_DROPS.labels(queue=_EVENTS_QUEUE).inc(self._events_dropped - self._exported_drops)
+            self._exported_drops = self._events_dropped
+
+    # --- small helpers ----------------------------------------------------------------------------
+
+    def _now(self) -> Instant:
+        return Instant(time.monotonic(), time.time_ns())
+
+    def _require_token(self, token_id: str) -> str:
+        if token_id not in self._sync.states:
+            raise InvalidValueError("token is not subscribed", token_id=token_id)
+        return token_id
+
+    def _require_not_stopped(self) -> None:
+        if self._stopped:
+            raise InvalidValueError("this LiveBooks was stopped")
+
+    def _require_rest(self) -> ClobRestClient:
+        if self._rest is None:
+            raise InvalidValueError("this LiveBooks is not started")
+        return self._rest

@@ -1,0 +1,1052 @@
+"""Keeping many tokens' books provably in sync with the venue, sans-I/O (clob.md §4.1, §7, §9.3).
+
+:class:`MarketFeed` applies the market channel to books and says which ones it caught out of
+sync. This module holds everything else the live-book client decides, as pure state that the
+I/O layer drives with decoded frames, REST answers and the times it read:
+
+* :class:`BookSync`: each token's :class:`~polyinfra.model.events.SyncState` and why it changed,
+  the plan of REST re-snapshots (``POST /books`` batches, retried with backoff), the buffering of
+  a token's events while its snapshot is in flight, their replay on top of the snapshot, and the
+  domain events consumers receive;
+* :class:`Backoff`: the jittered exponential reconnect schedule;
+* :class:`ConnectionWatch`: whether a connection's silence is a quiet market or a dead socket;
+* :func:`diff_book`: the audit comparison of a live book with a REST summary.
+
+Times are passed in as :class:`Instant` (monotonic seconds for durations, wall-clock nanoseconds
+for the records consumers get); randomness (the jitter) is injected. Nothing here reads a clock.
+
+A token's life::
+
+    SYNCING --snapshot--> LIVE --(silence, disconnect, hash/best-price mismatch, audit ...)--> STALE
+       ^                                                                                       |
+       +------------------------------- snapshot requested ------------------------------------+
+
+A token is *repairing* while it waits for a REST snapshot (pending) or has one in flight. Pending
+tokens drop their deltas (the snapshot requested later contains them); in-flight tokens buffer
+every event, which is replayed in order on top of the snapshot once it arrives. Sizes in the
+venue's deltas are absolute (clob.md §7.4), so replaying changes the snapshot already contains
+sets those levels to the values they had, and every later change wins: the book converges
+whichever moment between request and answer the venue took the snapshot at.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from enum import Enum, StrEnum
+from types import MappingProxyType
+from typing import Final, NamedTuple
+
+from msgspec import UnsetType
+
+from polyinfra.core.market_feed import MarketFeed
+from polyinfra.errors import InvalidValueError, MalformedMessageError
+from polyinfra.model.book import OrderBook
+from polyinfra.model.events import (
+    BookEvent,
+    BookUpdated,
+    MarketListed,
+    MarketResolved,
+    SyncState,
+    SyncStateChanged,
+    TickSizeChanged,
+    TradePrinted,
+)
+from polyinfra.model.numbers import Side, TickSize, micros_to_decimal, parse_micros
+from polyinfra.wire.clob_rest import OrderBookSummary
+from polyinfra.wire.clob_ws import (
+    MARKET_EVENT_TYPES,
+    BestBidAskMessage,
+    BookMessage,
+    LastTradePriceMessage,
+    MarketEvent,
+    MarketFrameDecoder,
+    MarketResolvedMessage,
+    NewMarketMessage,
+    PriceChange,
+    PriceChangeMessage,
+    PriceLevel,
+    TickSizeChangeMessage,
+)
+
+__all__ = [
+    "Backoff",
+    "BookDiff",
+    "BookSync",
+    "ConnectionWatch",
+    "Instant",
+    "LevelDifference",
+    "SnapshotRequest",
+    "SyncReason",
+    "SyncStats",
+    "WatchVerdict",
+    "backoff_delay_s",
+    "diff_book",
+]
+
+_LIVE: Final = SyncState.LIVE
+_STALE: Final = SyncState.STALE
+_SYNCING: Final = SyncState.SYNCING
+
+# A token's repair: none, waiting for a snapshot request to go out, or with one in flight.
+_NOT_REPAIRING: Final = 0
+_PENDING: Final = 1
+_IN_FLIGHT: Final = 2
+
+# The jitter takes up to half of each delay away: a fleet that lost the venue together spreads its
+# reconnects over the window, and no delay ever exceeds the cap.
+_JITTER_SHARE: Final = 0.5
+# Doubling stops mattering long before this many attempts (2**64 seconds); it keeps ldexp finite.
+_MAX_DOUBLINGS: Final = 64
+
+
+class Instant(NamedTuple):
+    """A moment as the I/O layer read it: ``monotonic_s`` for durations, ``wall_ns`` for records."""
+
+    monotonic_s: float
+    wall_ns: int
+
+
+class SyncReason(StrEnum):
+    """Why a token's state changed (the ``reason`` of :class:`SyncStateChanged`) or why it is re-synced."""
+
+    SUBSCRIBED = "subscribed"
+    """Newly subscribed: waiting for its first snapshot."""
+    SNAPSHOT = "snapshot"
+    """A trusted snapshot (and every buffered change since) was applied."""
+    SNAPSHOT_REQUESTED = "snapshot requested"
+    """A REST snapshot is in flight."""
+    RECONNECT = "reconnect"
+    """A new session of the token's connection: its book may have missed changes."""
+    DISCONNECTED = "disconnected"
+    """The token's connection closed."""
+    SILENCE = "silence"
+    """The token's connection went silent and did not answer a probe (clob.md §9.3)."""
+    HASH_MISMATCH = "hash mismatch"
+    """A snapshot's hash did not match its content (clob.md §4.1)."""
+    BEST_PRICE_MISMATCH = "best price mismatch"
+    """The venue's reported best prices disagreed with the book (clob.md §7.4)."""
+    DELTA_BEFORE_SNAPSHOT = "delta before snapshot"
+    """A change arrived for a token that had no snapshot yet."""
+    INVALID_VALUE = "invalid value"
+    """The venue sent a value that could not be parsed; the book may be incomplete."""
+    MALFORMED_FRAME = "malformed frame"
+    """An undecodable frame on the token's connection may have carried its changes."""
+    NO_SNAPSHOT = "no snapshot"
+    """The snapshot the venue sends on subscribe did not arrive in time."""
+    AUDIT = "audit"
+    """The book differed from the venue's REST book."""
+    SNAPSHOT_FAILED = "snapshot failed"
+    """The REST snapshot request failed or did not include the token."""
+    BUFFER_OVERFLOW = "buffer overflow"
+    """More events arrived during the snapshot request than the buffer holds."""
+
+
+@dataclass(frozen=True, slots=True)
+class SnapshotRequest:
+    """One batch of tokens whose REST snapshot (``POST /books``) is now in flight."""
+
+    fetch_id: int
+    token_ids: tuple[str, ...]
+
+
+@dataclass(slots=True)
+class SyncStats:
+    """Counters of the sync logic. Plain ints, never reset."""
+
+    frames: int = 0
+    """Data frames received (decoded or not)."""
+    malformed_frames: int = 0
+    """Frames that did not decode; each marks its connection's tokens for resync."""
+    resyncs_by_reason: dict[str, int] = field(default_factory=dict)
+    """Books marked for a fresh snapshot, by :class:`SyncReason` (first snapshots not counted)."""
+    snapshot_requests: int = 0
+    """REST snapshot batches handed out."""
+    snapshot_failures: int = 0
+    """Tokens whose REST snapshot failed, was missing, untrusted or spoiled by a buffer overflow."""
+    replayed_events: int = 0
+    """Buffered events replayed on top of a REST snapshot."""
+    dropped_deltas: int = 0
+    """Level changes dropped because their token was waiting for a snapshot that includes them."""
+    buffer_overflows: int = 0
+    """Snapshot requests spoiled by more buffered events than the buffer holds."""
+    audits: int = 0
+    """Live books compared with the venue's REST book."""
+    audit_mismatches: int = 0
+    """Comparisons that found a difference (the book was marked for resync)."""
+    audits_inconclusive: int = 0
+    """Comparisons skipped: the book changed while the REST book was fetched, or it did not parse."""
+
+
+# --- reconnect schedule ------------------------------------------------------------------------
+
+
+def backoff_delay_s(attempt: int, *, initial_s: float, max_s: float, jitter: float) -> float:
+    """The delay before retry number ``attempt`` (0-based): ``initial_s`` doubling per attempt up
+    to ``max_s``, minus up to half of it as ``jitter`` (in [0, 1)) says."""
+    base = min(max_s, math.ldexp(initial_s, min(attempt, _MAX_DOUBLINGS)))
+    return base * (1.0 - _JITTER_SHARE * jitter)
+
+
+def _validate_schedule(initial_s: float, max_s: float) -> None:
+    if not (math.isfinite(initial_s) and initial_s > 0):
+        raise InvalidValueError("the initial delay must be a positive number of seconds", initial_s=initial_s)
+    if not (math.isfinite(max_s) and max_s >= initial_s):
+        raise InvalidValueError("the delay cap must be at least the initial delay", initial_s=initial_s, max_s=max_s)
+
+
+class Backoff:
+    """Jittered exponential delays between connection attempts (DESIGN principle 5).
+
+    ``random`` returns a float in [0, 1) per call (``random.Random().random`` in production, a
+    fixed sequence in tests). :meth:`reset` after the first good message of a session, so a
+    connection that worked reconnects quickly and one that keeps failing backs off to ``max_s``.
+    """
+
+    __slots__ = ("_attempts", "_initial_s", "_max_s", "_random")
+
+    def __init__(self, *, initial_s: float = 1.0, max_s: float = 30.0, random: Callable[[], float]) -> None:
+        _validate_schedule(initial_s, max_s)
+        self._initial_s = initial_s
+        self._max_s = max_s
+        self._random = random
+        self._attempts = 0
+
+    @property
+    def attempts(self) -> int:
+        """Delays handed out since the last reset."""
+        return self._attempts
+
+    def next_delay_s(self) -> float:
+        """The delay to wait before the next attempt; each call counts one attempt."""
+        delay = backoff_delay_s(self._attempts, initial_s=self._initial_s, max_s=self._max_s, jitter=self._random())
+        self._attempts += 1
+        return delay
+
+    def reset(self) -> None:
+        """Start again from ``initial_s`` (a session delivered good data)."""
+        self._attempts = 0
+
+
+# --- connection watchdog --------------------------------------------------------------------------
+
+
+class WatchVerdict(Enum):
+    """What the watchdog should do about one connection now."""
+
+    HEALTHY = "healthy"
+    """Data arrived recently (or the last probe was answered)."""
+    PROBE = "probe"
+    """Silent past the timeout: ask the venue for data before judging (a market may just be quiet)."""
+    PROBING = "probing"
+    """A probe is out and its answer is not overdue yet."""
+    SILENT = "silent"
+    """The probe went unanswered: the socket is a zombie (open, maybe PONGing, no data). Reconnect."""
+    NO_PONG = "no pong"
+    """Silent and no PONG for the PONG timeout either: the socket is dead. Reconnect."""
+
+
+class ConnectionWatch:
+    """Silence bookkeeping of one connection session.
+
+    The I/O layer stores the receive time of every data frame in :attr:`last_data_s` and of
+    every ``PONG`` in :attr:`last_pong_s`, records :meth:`probe_sent`, and asks :meth:`verdict`
+    periodically. A probe is answered by any data frame received after it: the venue answers a
+    re-subscription with a ``book`` (clob.md §7.1 ``initial_dump``), and any data at all proves the
+    data path works. ``PONG`` alone proves nothing: the venue's zombie sockets keep answering
+    ``PING`` while sending no data (clob.md §9.3).
+    """
+
+    __slots__ = ("last_data_s", "last_pong_s", "opened_s", "probe_sent_s")
+
+    def __init__(self, opened_s: float) -> None:
+        self.opened_s = opened_s
+        self.last_data_s: float | None = None
+        self.last_pong_s: float | None = None
+        self.probe_sent_s: float | None = None
+
+    @property
+    def proven(self) -> bool:
+        """The session has delivered data."""
+        return self.last_data_s is not None
+
+    def probe_sent(self, now_s: float) -> None:
+        """A probe went out now."""
+        self.probe_sent_s = now_s
+
+    def silent_for_s(self, now_s: float) -> float:
+        """Seconds since the last data frame (or since the session opened, without any)."""
+        return now_s - (self.opened_s if self.last_data_s is None else self.last_data_s)
+
+    def verdict(
+        self, now_s: float, *, silence_timeout_s: float, probe_timeout_s: float, pong_timeout_s: float
+    ) -> WatchVerdict:
+        """Judge the connection at ``now_s``; an answered probe is forgotten."""
+        probe_sent_s = self.probe_sent_s
+        if probe_sent_s is not None:
+            if self.last_data_s is not None and self.last_data_s > probe_sent_s:
+                self.probe_sent_s = None
+            elif now_s - probe_sent_s >= probe_timeout_s:
+                return WatchVerdict.SILENT
+            else:
+                return WatchVerdict.PROBING
+        if self.silent_for_s(now_s) < silence_timeout_s:
+            return WatchVerdict.HEALTHY
+        last_pong_s = self.opened_s if self.last_pong_s is None else max(self.last_pong_s, self.opened_s)
+        if now_s - last_pong_s >= pong_timeout_s:
+            return WatchVerdict.NO_PONG
+        return WatchVerdict.PROBE
+
+
+# --- audit ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class LevelDifference:
+    """One price level where the live book and the venue's disagree; None means no level there."""
+
+    side: Side
+    price: Decimal
+    local_size: Decimal | None
+    venue_size: Decimal | None
+
+
+@dataclass(frozen=True, slots=True)
+class BookDiff:
+    """How a live book differs from the venue's REST summary of it."""
+
+    levels: tuple[LevelDifference, ...]
+    """Differing levels: bids best first, then asks best first."""
+    local_tick_size: TickSize | None
+    venue_tick_size: TickSize | None
+    """The venue's tick size, None when the summary has none (then it is not compared)."""
+
+    @property
+    def equal(self) -> bool:
+        """Same levels on both sides, and the same tick size when the venue sent one."""
+        return not self.levels and (self.venue_tick_size is None or self.venue_tick_size is self.local_tick_size)
+
+
+def diff_book(book: OrderBook, summary: OrderBookSummary) -> BookDiff:
+    """Compare a live book with the venue's REST summary of the same token.
+
+    Raises :class:`~polyinfra.errors.InvalidValueError` (or a subclass) when the summary holds a
+    price, size or tick size that does not parse.
+    """
+    levels = [
+        *_side_differences(Side.BUY, book.bids(), summary.bids, best_is_highest=True),
+        *_side_differences(Side.SELL, book.asks(), summary.asks, best_is_highest=False),
+    ]
+    venue_tick = TickSize.parse(summary.tick_size) if summary.tick_size else None
+    return BookDiff(tuple(levels), book.tick_size, venue_tick)
+
+
+def _side_differences(
+    side: Side,
+    local: Iterable[tuple[Decimal, Decimal]],
+    venue: Sequence[PriceLevel],
+    *,
+    best_is_highest: bool,
+) -> list[LevelDifference]:
+    local_sizes = dict(local)
+    venue_sizes = {
+        micros_to_decimal(parse_micros(level.price)): micros_to_decimal(parse_micros(level.size)) for level in venue
+    }
+    # A zero-size level is no level (the book never holds one; the venue should never send one).
+    venue_sizes = {price: size for price, size in venue_sizes.items() if size}
+    differing = sorted(
+        (
+            price
+            for price in local_sizes.keys() | venue_sizes.keys()
+            if local_sizes.get(price) != venue_sizes.get(price)
+        ),
+        reverse=best_is_highest,
+    )
+    return [LevelDifference(side, price, local_sizes.get(price), venue_sizes.get(price)) for price in differing]
+
+
+# --- the per-token state machine -----------------------------------------------------------------
+
+
+class _Token:
+    """What the sync logic keeps per token: a few slots, no task, no timer."""
+
+    __slots__ = (
+        "buffer",
+        "checked_s",
+        "connection",
+        "failures",
+        "fetch_id",
+        "last_update_s",
+        "not_before_s",
+        "repair",
+        "since_s",
+        "spoiled",
+        "state",
+    )
+
+    def __init__(self, connection: int, now_s: float) -> None:
+        self.connection = connection
+        self.state = _SYNCING
+        self.since_s = now_s
+        self.last_update_s = now_s
+        self.checked_s = now_s
+        self.repair = _NOT_REPAIRING
+        self.fetch_id = 0
+        self.buffer: list[tuple[int, MarketEvent]] | None = None
+        self.spoiled = False
+        self.failures = 0
+        self.not_before_s = now_s
+
+
+# Which feed counter moved says why the feed asked for a resync (BookSync._feed_flags reads them
+# in this order, which is also the precedence when several moved in one frame).
+_FEED_FLAG_REASONS: Final = (
+    SyncReason.HASH_MISMATCH,
+    SyncReason.INVALID_VALUE,
+    SyncReason.DELTA_BEFORE_SNAPSHOT,
+    SyncReason.BEST_PRICE_MISMATCH,
+)
+
+# Listings and resolutions seen lately, to deliver each once however many sockets carry it.
+_ANNOUNCEMENTS_REMEMBERED: Final = 1024
+
+_EVENT_TAGS: Final[Mapping[type, str]] = {kind: str(kind.__struct_config__.tag) for kind in MARKET_EVENT_TYPES}
+
+
+class BookSync:
+    """Books of many tokens over several connections, with each token's sync state and repairs.
+
+    Connections are small ints chosen by the caller. The I/O layer reports what happens —
+    :meth:`connection_proven` (a session delivered data), :meth:`receive_frame`,
+    :meth:`connection_lost` — and carries out what this asks for: REST snapshots from
+    :meth:`take_snapshot_batch` (answered with :meth:`apply_snapshots` or
+    :meth:`snapshots_failed`), checks of :meth:`quiet_tokens` against REST (:meth:`audit`).
+    Domain events pile up in an outbox (:meth:`take_events`) while :attr:`emit_events` is true.
+
+    ``random`` is the jitter source of the snapshot retry schedule (``retry_initial_s`` doubling to
+    ``retry_max_s``); ``buffer_limit`` caps the events buffered per token during a snapshot request.
+    Not thread-safe: one reader drives it.
+    """
+
+    __slots__ = (
+        "_announcements",
+        "_buffer_limit",
+        "_decoder",
+        "_event_counts",
+        "_events",
+        "_feed",
+        "_flag_marker",
+        "_in_flight",
+        "_next_fetch_id",
+        "_not_live",
+        "_pending",
+        "_proven",
+        "_random",
+        "_retry_initial_s",
+        "_retry_max_s",
+        "_states",
+        "_states_view",
+        "_tokens",
+        "emit_events",
+        "stats",
+    )
+
+    def __init__(
+        self,
+        *,
+        random: Callable[[], float],
+        verify_hashes: bool = True,
+        retry_initial_s: float = 1.0,
+        retry_max_s: float = 30.0,
+        buffer_limit: int = 10_000,
+    ) -> None:
+        _validate_schedule(retry_initial_s, retry_max_s)
+        if buffer_limit < 1:
+            raise InvalidValueError("the buffer must hold at least one event", buffer_limit=buffer_limit)
+        self._feed = MarketFeed(verify_hashes=verify_hashes)
+        self._decoder = MarketFrameDecoder()
+        self._random = random
+        self._retry_initial_s = retry_initial_s
+        self._retry_max_s = retry_max_s
+        self._buffer_limit = buffer_limit
+        self._tokens: dict[str, _Token] = {}
+        self._states: dict[str, SyncState] = {}
+        self._states_view = MappingProxyType(self._states)
+        self._pending: dict[str, None] = {}  # insertion-ordered: the oldest requests go out first
+        self._in_flight = 0
+        self._not_live = 0
+        self._proven: set[int] = set()
+        self._next_fetch_id = 1
+        self._events: list[BookEvent] = []
+        self._announcements: dict[tuple[type, str, str], None] = {}
+        self._event_counts: dict[type, int] = dict.fromkeys(MARKET_EVENT_TYPES, 0)
+        self._flag_marker = self._feed_flags()
+        self.emit_events = False
+        """Build domain events for :meth:`take_events` (off while nobody consumes them: they cost)."""
+        self.stats = SyncStats()
+
+    # --- reads -----------------------------------------------------------------------------------
+
+    @property
+    def books(self) -> Mapping[str, OrderBook]:
+        """Every token's book (a live read-only view)."""
+        return self._feed.books
+
+    @property
+    def states(self) -> Mapping[str, SyncState]:
+        """Every token's sync state (a live read-only view)."""
+        return self._states_view
+
+    @property
+    def not_live(self) -> int:
+        """Tokens whose state is not LIVE."""
+        return self._not_live
+
+    @property
+    def snapshots_wanted(self) -> bool:
+        """Some token is waiting for a REST snapshot request to go out."""
+        return bool(self._pending)
+
+    @property
+    def unknown_event_types(self) -> Mapping[str, int]:
+        """Event types the decoder skipped because polyinfra does not know them, with counts."""
+        return self._decoder.unknown_event_types
+
+    @property
+    def hash_mismatches(self) -> int:
+        """Snapshots (socket or REST) whose hash did not match their content."""
+        return self._feed.stats.hash_mismatches
+
+    @property
+    def best_price_mismatches(self) -> int:
+        """Reported best prices that disagreed with the book."""
+        return self._feed.stats.best_price_mismatches
+
+    def events_by_type(self) -> dict[str, int]:
+        """Decoded events so far by ``event_type``."""
+        return {_EVENT_TAGS[kind]: count for kind, count in self._event_counts.items() if count}
+
+    def connection_of(self, token_id: str) -> int | None:
+        """The connection a token is on, None when it is not tracked."""
+        record = self._tokens.get(token_id)
+        return None if record is None else record.connection
+
+    def take_events(self) -> list[BookEvent]:
+        """The domain events produced since the last call, in order."""
+        events = self._events
+        if not events:
+            return events
+        self._events = []
+        return events
+
+    # --- membership -----------------------------------------------------------------------------
+
+    def add(self, token_ids: Iterable[str], connection: int, now: Instant) -> list[str]:
+        """Track tokens on ``connection`` (SYNCING); returns those that were not tracked yet.
+
+        On a proven connection the caller subscribes them with the venue's initial dump, which is
+        their snapshot; :meth:`expire_waits` sends the ones whose dump does not come to REST.
+        """
+        added = [token_id for token_id in dict.fromkeys(token_ids) if token_id not in self._tokens]
+        for token_id in added:
+            self._tokens[token_id] = _Token(connection, now.monotonic_s)
+            self._states[token_id] = _SYNCING
+        self._not_live += len(added)
+        self._feed.track(added)
+        return added
+
+    def remove(self, token_ids: Iterable[str]) -> list[str]:
+        """Stop tracking tokens (their books are forgotten); returns those that were tracked."""
+        removed: list[str] = []
+        for token_id in token_ids:
+            record = self._tokens.pop(token_id, None)
+            if record is None:
+                continue
+            removed.append(token_id)
+            self._end_repair(token_id, record)
+            del self._states[token_id]
+            if record.state is not _LIVE:
+                self._not_live -= 1
+        self._feed.untrack(removed)
+        return removed
+
+    # --- connections ------------------------------------------------------------------------------
+
+    def connection_proven(self, connection: int, now: Instant) -> None:
+        """A session of ``connection`` delivered data after its subscription was sent.
+
+        Messages on one socket are handled in order, so the subscription is active at the venue
+        now and a REST snapshot taken from here on misses nothing the socket will not deliver:
+        every token on it that is not LIVE gets one.
+        """
+        self._proven.add(connection)
+        for token_id, record in self._tokens.items():
+            if record.connection == connection and record.state is not _LIVE and record.repair == _NOT_REPAIRING:
+                reason = SyncReason.RECONNECT if record.state is _STALE else SyncReason.SUBSCRIBED
+                self._want_snapshot(token_id, record, reason, now)
+
+    def connection_lost(self, connection: int, reason: SyncReason, now: Instant) -> None:
+        """``connection`` closed or was found dead: its tokens turn STALE and their repairs stop
+        (a snapshot is worthless without the deltas that follow it)."""
+        self._proven.discard(connection)
+        for token_id, record in self._tokens.items():
+            if record.connection == connection:
+                self._end_repair(token_id, record)
+                self._move(token_id, record, _STALE, reason, now)
+
+    # --- frames ---------------------------------------------------------------------------------
+
+    def receive_frame(self, connection: int, frame: bytes | str, now: Instant) -> None:
+        """Decode and apply one market-channel data frame that ``connection`` received at ``now``.
+
+        An undecodable frame may have carried changes for any token of the connection, so all of
+        them are marked for resync, after which :class:`~polyinfra.errors.MalformedMessageError`
+        is raised for the caller to log and count.
+        """
+        self.stats.frames += 1
+        try:
+            events = self._decoder.decode(frame)
+        except MalformedMessageError:
+            self.stats.malformed_frames += 1
+            self._frame_lost(connection, now)
+            raise
+        self.receive(connection, events, now)
+
+    def receive(self, connection: int, events: list[MarketEvent], now: Instant) -> None:
+        """Apply decoded events that ``connection`` received at ``now``.
+
+        Each token's data is taken from its own connection only: the venue sends a market's
+        ``price_change`` whole to every socket subscribed to either of its tokens (clob.md §7.4), and
+        applying another socket's copy, which may arrive after later changes, would revert levels.
+        Events of repairing tokens are buffered or dropped (see the module docstring).
+        """
+        apply = self._apply
+        for event in self._route(connection, events, now.wall_ns):
+            apply(event, now.monotonic_s, now.wall_ns)
+        self._check_feed_flags(now)
+
+    def _frame_lost(self, connection: int, now: Instant) -> None:
+        for token_id, record in self._tokens.items():
+            if record.connection != connection:
+                continue
+            if record.repair == _IN_FLIGHT:
+                # The lost frame may have held one of its buffered changes: the replay would be short.
+                record.spoiled = True
+            elif record.repair == _NOT_REPAIRING:
+                self._want_snapshot(token_id, record, SyncReason.MALFORMED_FRAME, now)
+
+    def _route(self, connection: int, events: list[MarketEvent], received_ns: int) -> list[MarketEvent]:
+        """The events to apply now: those of this connection's tokens that are not repairing."""
+        tokens = self._tokens
+        counts = self._event_counts
+        routed: list[MarketEvent] = []
+        for event in events:
+            counts[type(event)] += 1
+            if isinstance(event, PriceChangeMessage):
+                self._route_price_change(connection, event, received_ns, routed)
+            elif isinstance(event, NewMarketMessage | MarketResolvedMessage):
+                if self._first_sighting(event):
+                    routed.append(event)
+            else:
+                record = tokens.get(event.asset_id)
+                if record is None or record.connection != connection:
+                    continue
+                if record.repair == _NOT_REPAIRING:
+                    routed.append(event)
+                elif isinstance(event, BestBidAskMessage):
+                    # Best prices of a book that is being replaced cannot be checked against it.
+                    continue
+                elif record.repair == _IN_FLIGHT:
+                    self._buffer(record, event, received_ns)
+                else:
+                    # Pending: a socket snapshot repairs it at once; trades and tick sizes are
+                    # facts whatever the levels are.
+                    routed.append(event)
+        return routed
+
+    def _route_price_change(
+        self, connection: int, event: PriceChangeMessage, received_ns: int, routed: list[MarketEvent]
+    ) -> None:
+        tokens = self._tokens
+        changes = event.price_changes
+        if isinstance(changes, UnsetType):  # the legacy formats: one token, at the root
+            record = tokens.get(event.asset_id) if isinstance(event.asset_id, str) else None
+            if record is None or record.connection != connection:
+                return
+            if record.repair == _NOT_REPAIRING:
+                routed.append(event)
+            elif record.repair == _IN_FLIGHT:
+                self._buffer(record, event, received_ns)
+            else:
+                self.stats.dropped_deltas += 1
+            return
+        kept: list[PriceChange] | None = None  # only built once an entry is left out
+        for index, change in enumerate(changes):
+            record = tokens.get(change.asset_id)
+            if record is not None and record.connection == connection and record.repair == _NOT_REPAIRING:
+                if kept is not None:
+                    kept.append(change)
+                continue
+            if kept is None:
+                kept = changes[:index]
+            if record is None or record.connection != connection:
+                continue
+            if record.repair == _IN_FLIGHT:
+                # Without best prices: they describe the venue's book right after this change,
+                # which the snapshot the change is replayed on may already be past.
+                bare = PriceChange(change.asset_id, change.price, change.side, change.size)
+                self._buffer(
+                    record,
+                    PriceChangeMessage(market=event.market, timestamp=event.timestamp, price_changes=[bare]),
+                    received_ns,
+                )
+            else:
+                self.stats.dropped_deltas += 1
+        if kept is None:
+            routed.append(event)
+        elif kept:
+            routed.append(PriceChangeMessage(market=event.market, timestamp=event.timestamp, price_changes=kept))
+
+    def _first_sighting(self, event: NewMarketMessage | MarketResolvedMessage) -> bool:
+        """Whether this listing or resolution is new: every connection with the custom feature
+        gets each ``new_market``, and a resolution reaches the sockets of both tokens (§7.4)."""
+        key = (type(event), event.market, event.timestamp)
+        seen = self._announcements
+        if key in seen:
+            return False
+        if len(seen) >= _ANNOUNCEMENTS_REMEMBERED:
+            del seen[next(iter(seen))]
+        seen[key] = None
+        return True
+
+    def _buffer(self, record: _Token, event: MarketEvent, received_ns: int) -> None:
+        buffer = record.buffer
+        if buffer is None or record.spoiled:
+            return
+        if len(buffer) >= self._buffer_limit:
+            record.spoiled = True
+            buffer.clear()
+            self.stats.buffer_overflows += 1
+            return
+        buffer.append((received_ns, event))
+
+    def _apply(self, event: MarketEvent, now_s: float, received_ns: int) -> None:
+        """Apply one event to its book(s), note the update time, and build its domain events."""
+        feed = self._feed
+        tokens = self._tokens
+        emit = self.emit_events
+        if isinstance(event, PriceChangeMessage):
+            feed.apply(event)
+            changes = event.price_changes
+            touched: Iterable[str]
+            if isinstance(changes, UnsetType):
+                touched = (event.asset_id,) if isinstance(event.asset_id, str) else ()
+            else:
+                touched = [change.asset_id for change in changes]
+            for token_id in touched:
+                record = tokens.get(token_id)
+                if record is not None:
+                    record.last_update_s = now_s
+            if emit:
+                timestamp_ms = _timestamp_ms(event.timestamp)
+                for token_id in dict.fromkeys(touched):
+                    if token_id in tokens:
+                        self._events.append(BookUpdated(token_id, event.market, timestamp_ms, received_ns, False))
+        elif isinstance(event, BookMessage):
+            feed.apply(event)
+            token_id = event.asset_id
+            record = tokens.get(token_id)
+            if record is None:
+                return
+            record.last_update_s = now_s
+            if emit:
+                self._events.append(
+                    BookUpdated(token_id, event.market, _timestamp_ms(event.timestamp), received_ns, True)
+                )
+            if record.state is not _LIVE and record.repair != _IN_FLIGHT and feed.is_in_sync(token_id):
+                self._settle_live(token_id, record, Instant(now_s, received_ns))
+        elif isinstance(event, TickSizeChangeMessage):
+            book = feed.books.get(event.asset_id)
+            old = None if book is None else book.tick_size
+            feed.apply(event)
+            if emit and book is not None and book.tick_size is not None and book.tick_size is not old:
+                self._events.append(
+                    TickSizeChanged(
+                        event.asset_id, event.market, old, book.tick_size, _timestamp_ms(event.timestamp), received_ns
+                    )
+                )
+        elif isinstance(event, LastTradePriceMessage):
+            feed.apply(event)
+            if emit and event.asset_id in tokens:
+                self._trade_printed(event, received_ns)
+        elif isinstance(event, NewMarketMessage):
+            if emit:
+                question = event.question if isinstance(event.question, str) else ""
+                self._events.append(
+                    MarketListed(
+                        event.market, tuple(event.assets_ids), question, _timestamp_ms(event.timestamp), received_ns
+                    )
+                )
+        elif isinstance(event, MarketResolvedMessage):
+            if emit:
+                self._events.append(
+                    MarketResolved(event.market, event.winning_asset_id, _timestamp_ms(event.timestamp), received_ns)
+                )
+        else:
+            feed.apply(event)
+
+    def _trade_printed(self, event: LastTradePriceMessage, received_ns: int) -> None:
+        try:
+            price = micros_to_decimal(parse_micros(event.price))
+            size = micros_to_decimal(parse_micros(event.size)) if isinstance(event.size, str) and event.size else None
+        except InvalidValueError:
+            return  # the feed counted the bad value and marked the token for resync
+        side = Side(event.side) if event.side in ("BUY", "SELL") else None
+        self._events.append(
+            TradePrinted(event.asset_id, event.market, price, side, size, _timestamp_ms(event.timestamp), received_ns)
+        )
+
+    def _feed_flags(self) -> tuple[int, int, int, int]:
+        stats = self._feed.stats
+        return (stats.hash_mismatches, stats.invalid_values, stats.changes_before_snapshot, stats.best_price_mismatches)
+
+    def _check_feed_flags(self, now: Instant) -> None:
+        """Turn the tokens the feed caught out of sync into snapshot requests.
+
+        The feed's counters only move when it flags something, so one tuple comparison per frame
+        is all the healthy path pays.
+        """
+        marker = self._feed_flags()
+        if marker == self._flag_marker:
+            return
+        reason = next(
+            reason
+            for reason, before, after in zip(_FEED_FLAG_REASONS, self._flag_marker, marker, strict=True)
+            if after != before
+        )
+        self._flag_marker = marker
+        tokens = self._tokens
+        for token_id in list(self._feed.resync_needed):
+            record = tokens.get(token_id)
+            if record is not None and record.repair == _NOT_REPAIRING:
+                self._want_snapshot(token_id, record, reason, now)
+
+    # --- snapshots --------------------------------------------------------------------------------
+
+    def request_resync(self, token_ids: Iterable[str], reason: SyncReason, now: Instant) -> None:
+        """Mark tokens for a fresh REST snapshot (those already repairing or not tracked are skipped)."""
+        for token_id in token_ids:
+            record = self._tokens.get(token_id)
+            if record is not None and record.repair == _NOT_REPAIRING:
+                self._want_snapshot(token_id, record, reason, now)
+
+    def expire_waits(self, now: Instant, *, deadline_s: float) -> list[str]:
+        """Send tokens SYNCING for longer than ``deadline_s`` on a proven connection without a
+        snapshot on the way (their initial dump was lost) to REST; returns them."""
+        now_s = now.monotonic_s
+        overdue = [
+            token_id
+            for token_id, record in self._tokens.items()
+            if record.state is _SYNCING
+            and record.repair == _NOT_REPAIRING
+            and record.connection in self._proven
+            and now_s - record.since_s >= deadline_s
+        ]
+        self.request_resync(overdue, SyncReason.NO_SNAPSHOT, now)
+        return overdue
+
+    def next_snapshot_due_s(self) -> float | None:
+        """When the earliest pending token may be requested (monotonic seconds), None if none waits."""
+        tokens = self._tokens
+        return min((tokens[token_id].not_before_s for token_id in self._pending), default=None)
+
+    def take_snapshot_batch(self, now: Instant, limit: int) -> SnapshotRequest | None:
+        """Up to ``limit`` pending tokens whose retry time has come, now in flight (SYNCING, their
+        events buffered from here on); None when none is due."""
+        now_s = now.monotonic_s
+        tokens = self._tokens
+        due: list[str] = []
+        for token_id in self._pending:
+            if tokens[token_id].not_before_s <= now_s:
+                due.append(token_id)
+                if len(due) >= limit:
+                    break
+        if not due:
+            return None
+        fetch_id = self._next_fetch_id
+        self._next_fetch_id += 1
+        for token_id in due:
+            del self._pending[token_id]
+            record = tokens[token_id]
+            record.repair = _IN_FLIGHT
+            record.fetch_id = fetch_id
+            record.buffer = []
+            record.spoiled = False
+            self._move(token_id, record, _SYNCING, SyncReason.SNAPSHOT_REQUESTED, now)
+        self._in_flight += len(due)
+        self.stats.snapshot_requests += 1
+        return SnapshotRequest(fetch_id, tuple(due))
+
+    def apply_snapshots(self, request: SnapshotRequest, summaries: Iterable[OrderBookSummary], now: Instant) -> None:
+        """Apply the answer to ``request``: each token's summary, then its buffered events in order.
+
+        A token that went away, reconnected or was requested again meanwhile is skipped; one the
+        answer lacks, whose snapshot is untrusted (hash) or whose buffer overflowed is retried later.
+        """
+        by_token = {summary.asset_id: summary for summary in summaries}
+        feed = self._feed
+        for token_id in request.token_ids:
+            record = self._tokens.get(token_id)
+            if record is None or record.repair != _IN_FLIGHT or record.fetch_id != request.fetch_id:
+                continue
+            buffered = record.buffer or []
+            spoiled = record.spoiled
+            self._end_repair(token_id, record)
+            summary = by_token.get(token_id)
+            if summary is None:
+                self._failed(token_id, record, SyncReason.SNAPSHOT_FAILED, now)
+                continue
+            if spoiled:
+                self._failed(token_id, record, SyncReason.BUFFER_OVERFLOW, now)
+                continue
+            feed.apply_book_summary(summary)
+            if not feed.is_in_sync(token_id):
+                self._flag_marker = self._feed_flags()  # this failure is handled here, not as a new flag
+                self._failed(token_id, record, SyncReason.HASH_MISMATCH, now)
+                continue
+            record.last_update_s = now.monotonic_s
+            if self.emit_events:
+                self._events.append(
+                    BookUpdated(token_id, summary.market, _timestamp_ms(summary.timestamp), now.wall_ns, True)
+                )
+            self.stats.replayed_events += len(buffered)
+            for received_ns, event in buffered:
+                self._apply(event, now.monotonic_s, received_ns)
+            self._check_feed_flags(now)
+            if record.repair == _NOT_REPAIRING and feed.is_in_sync(token_id):
+                self._settle_live(token_id, record, now)
+
+    def snapshots_failed(self, request: SnapshotRequest, now: Instant) -> None:
+        """The REST request for ``request`` failed: its tokens are retried after a backoff."""
+        for token_id in request.token_ids:
+            record = self._tokens.get(token_id)
+            if record is not None and record.repair == _IN_FLIGHT and record.fetch_id == request.fetch_id:
+                self._end_repair(token_id, record)
+                self._failed(token_id, record, SyncReason.SNAPSHOT_FAILED, now)
+
+    # --- token watchdog -------------------------------------------------------------------------
+
+    def quiet_tokens(self, now_s: float, *, quiet_for_s: float) -> list[str]:
+        """LIVE tokens without any update (or check) for ``quiet_for_s``: worth comparing with REST.
+
+        A market can be quiet for hours; a venue that stopped sending one asset's changes looks
+        the same from here (clob.md §9.3), and only the venue's REST book tells them apart. Each
+        token returned counts as checked now, so it comes back after another quiet period.
+        """
+        quiet = [
+            token_id
+            for token_id, record in self._tokens.items()
+            if record.state is _LIVE and now_s - max(record.last_update_s, record.checked_s) >= quiet_for_s
+        ]
+        for token_id in quiet:
+            self._tokens[token_id].checked_s = now_s
+        return quiet
+
+    def audit(
+        self, summaries: Iterable[OrderBookSummary], *, requested_s: float, now: Instant
+    ) -> list[tuple[str, BookDiff]]:
+        """Compare LIVE books with REST summaries requested at ``requested_s``; resync the ones
+        that differ and return them with their differences.
+
+        A book that changed after ``requested_s`` is not judged: the summary and the book then
+        describe different moments (the socket and REST race each other).
+        """
+        stats = self.stats
+        differing: list[tuple[str, BookDiff]] = []
+        for summary in summaries:
+            token_id = summary.asset_id
+            record = self._tokens.get(token_id)
+            if record is None or record.state is not _LIVE:
+                continue
+            if record.last_update_s > requested_s:
+                stats.audits_inconclusive += 1
+                continue
+            try:
+                diff = diff_book(self._feed.books[token_id], summary)
+            except InvalidValueError:
+                stats.audits_inconclusive += 1
+                continue
+            stats.audits += 1
+            if not diff.equal:
+                stats.audit_mismatches += 1
+                differing.append((token_id, diff))
+                self._want_snapshot(token_id, record, SyncReason.AUDIT, now)
+        return differing
+
+    # --- transitions ----------------------------------------------------------------------------
+
+    def _want_snapshot(self, token_id: str, record: _Token, reason: SyncReason, now: Instant) -> None:
+        """Queue a REST snapshot for a token that is not repairing.
+
+        On a connection that has not proven its session the token only turns STALE:
+        :meth:`connection_proven` requests it once a snapshot can be trusted to line up with the
+        deltas that follow.
+        """
+        if record.state is _LIVE:
+            self._move(token_id, record, _STALE, reason, now)
+        if record.connection not in self._proven:
+            return
+        if reason is not SyncReason.SUBSCRIBED:
+            counts = self.stats.resyncs_by_reason
+            counts[reason.value] = counts.get(reason.value, 0) + 1
+        record.repair = _PENDING
+        record.not_before_s = now.monotonic_s
+        self._pending[token_id] = None
+
+    def _failed(self, token_id: str, record: _Token, reason: SyncReason, now: Instant) -> None:
+        """A snapshot attempt failed: STALE, and pending again after the retry delay."""
+        self.stats.snapshot_failures += 1
+        self._move(token_id, record, _STALE, reason, now)
+        self._want_snapshot(token_id, record, reason, now)
+        if record.repair == _PENDING:
+            record.not_before_s = now.monotonic_s + backoff_delay_s(
+                record.failures, initial_s=self._retry_initial_s, max_s=self._retry_max_s, jitter=self._random()
+            )
+        record.failures += 1
+
+    def _end_repair(self, token_id: str, record: _Token) -> None:
+        if record.repair == _PENDING:
+            del self._pending[token_id]
+        elif record.repair == _IN_FLIGHT:
+            self._in_flight -= 1
+            record.buffer = None
+        record.repair = _NOT_REPAIRING
+
+    def _settle_live(self, token_id: str, record: _Token, now: Instant) -> None:
+        """A trusted snapshot (and everything after it) is in the book."""
+        self._end_repair(token_id, record)
+        record.failures = 0
+        record.last_update_s = now.monotonic_s
+        self._move(token_id, record, _LIVE, SyncReason.SNAPSHOT, now)
+
+    def _move(self, token_id: str, record: _Token, new: SyncState, reason: SyncReason, now: Instant) -> None:
+        old = record.state
+        if old is new:
+            return
+        record.state = new
+        record.since_s = now.monotonic_s
+        self._states[token_id] = new
+        if old is _LIVE:
+            self._not_live += 1
+        elif new is _LIVE:
+            self._not_live -= 1
+        if self.emit_events:
+            self._events.append(SyncStateChanged(token_id, old, new, reason, now.wall_ns))
+
+
+def _timestamp_ms(text: str) -> int | None:
+    """A venue timestamp (ms since the epoch as a decimal string), None when it is not one."""
+    return int(text) if text.isdecimal() else None
