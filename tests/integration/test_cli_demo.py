@@ -1,27 +1,53 @@
-"""``polyinfra demo`` end to end: a subprocess, not a terminal, so it prints plain lines."""
+"""``polyinfra demo`` end to end: plain lines in a pipe, the live screen on an 80-column terminal."""
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
 
+WAIT_S = 60
+# Cursor movement, colours and the like: what a terminal interprets and does not show.
+TERMINAL_CONTROL = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\r")
 
-def test_demo_prints_in_sync_books_as_plain_lines() -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "polyinfra.cli.main", "demo", "--markets", "3", "--duration", "3", "--refresh-s", "1"],
+
+def _demo(*arguments: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "polyinfra.cli.main", "demo", "--markets", "3", *arguments],
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=WAIT_S,
         check=False,
+        env=env,
     )
+
+
+def test_demo_prints_live_books_as_plain_lines_when_not_a_terminal() -> None:
+    result = _demo("--duration", "3", "--refresh-s", "1")
     assert result.returncode == 0, result.stderr
+    assert "\x1b[" not in result.stdout
     blocks = [block for block in result.stdout.split("--- ") if block.strip()]
     assert len(blocks) >= 2, result.stdout
     status, *book_lines = blocks[-1].strip().splitlines()
-    # Three markets, two tokens each: every book is live and in sync with the emulator.
-    assert "in sync 6/6" in status, status
-    assert "hash mismatches 0" in status, status
+    # Three markets, two tokens each: every book is live, in sync with the emulator.
+    assert "live 6/6" in status, status
     assert len(book_lines) == 6
-    line = re.compile(r"^\d\. .+ (Yes|No): bid 0\.\d+ ask 0\.\d+ mid 0\.\d+ spread 0\.\d+ depth5 \$[\d,]+/\$[\d,]+ ")
+    line = re.compile(
+        r"^[123]\. Will .+\? (Yes|No): live bid 0\.\d+ ask 0\.\d+ mid 0\.\d+ spread 0\.\d+ "
+        r"depth5 \$[\d,]+/\$[\d,]+ last (0\.\d+|-) msg/s [\d.]+ age [\d.]+s$"
+    )
     assert all(line.match(book_line) for book_line in book_lines), book_lines
+
+
+def test_demo_screen_fits_an_80_column_terminal() -> None:
+    # rich's switches for "stdout is an interactive terminal of this size".
+    terminal = os.environ | {"TTY_COMPATIBLE": "1", "TTY_INTERACTIVE": "1", "COLUMNS": "80", "LINES": "30"}
+    result = _demo("--duration", "3", "--refresh-s", "0.5", env=terminal)
+    assert result.returncode == 0, result.stderr
+    shown = [line for line in TERMINAL_CONTROL.sub("", result.stdout).split("\n") if line]
+    assert shown and max(len(line) for line in shown) <= 80, max(shown, key=len)
+    assert any(re.match(r"\s+bid\s+ask\s+mid\s+spread\s+depth \$\s+last\s+msg/s state\s+age$", line) for line in shown)
+    # The last screen drawn: all six tokens live.
+    statuses = [line for line in shown if line.startswith("live ")]
+    assert statuses and statuses[-1].startswith("live 6/6 · "), statuses[-1:]

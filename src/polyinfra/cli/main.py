@@ -1,5 +1,6 @@
 """The ``polyinfra`` command.
 
+``polyinfra watch`` shows live order books of chosen tokens (emulator or ``--live`` venue).
 ``polyinfra demo`` runs the emulator in-process and watches its books live.
 ``polyinfra emulator`` runs the local exchange emulator until Ctrl-C or SIGTERM. When it is ready
 it prints exactly one line on stdout, a JSON object with its URLs::
@@ -14,21 +15,31 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 import json
 import logging
 import signal
 import sys
 from collections.abc import Iterator
-from typing import Annotated
+from typing import IO, Annotated, cast
 
 import typer
 
 from polyinfra.cli.demo import run_demo
+from polyinfra.cli.watch import (
+    EMULATOR_REST_URL,
+    EMULATOR_WS_URL,
+    VENUE_REST_URL,
+    VENUE_WS_URL,
+    Output,
+    TokenChoice,
+    run_watch,
+)
 from polyinfra.emulator.faults import FaultConfig
 from polyinfra.emulator.market_channel import DEFAULT_PING_TIMEOUT_S, DEFAULT_SUBSCRIBE_TIMEOUT_S
 from polyinfra.emulator.rate_limits import RateLimitMode
 from polyinfra.emulator.runner import Emulator
-from polyinfra.errors import InvalidValueError
+from polyinfra.errors import InvalidValueError, PolyinfraError
 from polyinfra.obs.logging import configure_logging
 from polyinfra.obs.metrics import MetricsServer, serve_metrics
 
@@ -184,43 +195,143 @@ async def _serve(local_exchange: Emulator, metrics: MetricsServer | None) -> Non
         logging.getLogger(__name__).info("stopping the emulator")
 
 
+_SELECTION = "Which tokens"
+_WATCH_EPILOG = (
+    "Columns: best bid and ask, mid, spread, depth $ (dollars resting in the best 5 levels, bids/asks), "
+    "last trade price, msg/s (book updates and trades per second over the last 5 s), sync state "
+    "(syncing / live / stale) and age (seconds since the token's connection last delivered data). "
+    "Exit codes: 0 done, 1 the venue failed (unreachable, error answer), 2 bad input (malformed or "
+    "unknown id, no tokens selected)."
+)
+
+
+@app.command(epilog=_WATCH_EPILOG)
+def watch(
+    *,
+    token: Annotated[
+        list[str] | None,
+        typer.Option(help="Watch this token id (repeatable).", rich_help_panel=_SELECTION),
+    ] = None,
+    market: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Watch both tokens of this market, by condition id (repeatable).", rich_help_panel=_SELECTION
+        ),
+    ] = None,
+    top: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="Watch the first N markets of GET /sampling-markets: the venue's reward-eligible markets, "
+            "its liquid, actively quoted ones (the CLOB API ranks no market by volume).",
+            rich_help_panel=_SELECTION,
+        ),
+    ] = None,
+    rest: Annotated[
+        str | None, typer.Option(help="CLOB REST URL (the emulator's by default).", show_default=EMULATOR_REST_URL)
+    ] = None,
+    ws: Annotated[str | None, typer.Option(help="Market-channel WebSocket URL.", show_default=EMULATOR_WS_URL)] = None,
+    live: Annotated[
+        bool,
+        typer.Option("--live", help="Watch the real venue, clob.polymarket.com (REST and its market WebSocket)."),
+    ] = False,
+    jsonl: Annotated[
+        bool,
+        typer.Option(
+            "--jsonl",
+            help="Print one JSON object per book update instead of the table: token_id, market, best_bid, "
+            "best_ask, mid (decimal strings or null), sync_state, venue_timestamp_ms.",
+        ),
+    ] = False,
+    duration: Annotated[float, typer.Option(min=0, help="Seconds to watch; 0 watches until Ctrl-C.")] = 0.0,
+    refresh_s: Annotated[float, typer.Option(min=0.05, help="Seconds between screen refreshes.")] = 1.0,
+    log_level: Annotated[str, typer.Option(help="Log level on stderr.")] = "WARNING",
+    metrics_port: Annotated[int | None, typer.Option(help=_METRICS_PORT_HELP)] = None,
+    metrics_host: Annotated[str, typer.Option(help=_METRICS_HOST_HELP)] = "127.0.0.1",
+) -> None:
+    """Watch live order books: a table on a terminal, plain lines in a pipe, or JSON lines."""
+    _configure_logging(log_level)
+    with _one_line_errors("watch"):
+        if live and (rest is not None or ws is not None):
+            raise InvalidValueError("--live watches the venue's own URLs: drop --rest and --ws")
+        with _metrics_endpoint(metrics_port, metrics_host) as metrics:
+            _announce_metrics("watch", metrics)
+            run_watch(
+                rest_url=VENUE_REST_URL if live else rest or EMULATOR_REST_URL,
+                ws_url=VENUE_WS_URL if live else ws or EMULATOR_WS_URL,
+                choice=TokenChoice(token_ids=token or (), condition_ids=market or (), top=top or 0),
+                output=Output.JSONL if jsonl else Output.for_stdout(),
+                duration_s=duration,
+                refresh_s=refresh_s,
+            )
+
+
 @app.command()
 def demo(
     *,
-    markets: Annotated[int, typer.Option(help="Number of simulated markets (two tokens each).")] = 6,
+    markets: Annotated[int, typer.Option(min=1, help="Number of simulated markets (two tokens each).")] = 6,
     seed: Annotated[int, typer.Option(help="Seed of the generated markets and the simulator.")] = 1,
-    rate: Annotated[float, typer.Option(help="Simulated market actions per second.")] = 50.0,
-    duration: Annotated[float, typer.Option(help="Seconds to run; 0 runs until Ctrl-C.")] = 20.0,
-    refresh_s: Annotated[float, typer.Option(help="Seconds between screen refreshes.")] = 0.5,
+    rate: Annotated[float, typer.Option(min=0, help="Simulated market actions per second.")] = 50.0,
+    duration: Annotated[float, typer.Option(min=0, help="Seconds to run; 0 runs until Ctrl-C.")] = 20.0,
+    refresh_s: Annotated[float, typer.Option(min=0.05, help="Seconds between screen refreshes.")] = 0.5,
     log_level: Annotated[str, typer.Option(help="Log level on stderr.")] = "WARNING",
     metrics_port: Annotated[int | None, typer.Option(help=_METRICS_PORT_HELP)] = None,
     metrics_host: Annotated[str, typer.Option(help=_METRICS_HOST_HELP)] = "127.0.0.1",
 ) -> None:
     """Start the embedded emulator with simulated trading and watch its order books live."""
-    if markets < 1 or rate < 0 or duration < 0 or refresh_s <= 0:
-        raise typer.BadParameter("need --markets >= 1, --rate >= 0, --duration >= 0 and --refresh-s > 0")
     _configure_logging(log_level)
+    with _one_line_errors("demo"), _metrics_endpoint(metrics_port, metrics_host) as metrics:
+        _announce_metrics("demo", metrics)
+        run_demo(
+            markets=markets,
+            seed=seed,
+            rate=rate,
+            duration_s=duration,
+            refresh_s=refresh_s,
+            output=Output.for_stdout(),
+        )
+
+
+@contextlib.contextmanager
+def _one_line_errors(command: str) -> Iterator[None]:
+    """Failures as one line on stderr: exit code 2 for bad input, 1 for everything else."""
     try:
-        with _metrics_endpoint(metrics_port, metrics_host) as metrics:
-            run_demo(
-                markets=markets,
-                seed=seed,
-                rate=rate,
-                duration_s=duration,
-                refresh_s=refresh_s,
-                metrics_url=metrics.url if metrics is not None else None,
-            )
-    except OSError as exc:
-        typer.echo(f"polyinfra demo: {exc}", err=True)
+        yield
+    except InvalidValueError as exc:
+        typer.echo(f"polyinfra {command}: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    except (PolyinfraError, OSError) as exc:  # OSError: the metrics port is taken, ...
+        typer.echo(f"polyinfra {command}: {exc}", err=True)
         raise typer.Exit(1) from exc
+
+
+def _announce_metrics(command: str, metrics: MetricsServer | None) -> None:
+    # On stderr: stdout carries the books (and only JSON lines with --jsonl).
+    if metrics is not None:
+        typer.echo(f"polyinfra {command}: Prometheus metrics at {metrics.url}", err=True)
 
 
 def _configure_logging(log_level: str) -> None:
     # Logs go to stderr: stdout carries the command's output (the emulator's URL line, the demo's books).
     try:
-        configure_logging(log_level, stream=sys.stderr)
+        # The handler only writes, flushes and asks isatty(), all of which _CurrentStderr does.
+        configure_logging(log_level, stream=cast(IO[str], _CurrentStderr()))
     except InvalidValueError as exc:
         raise typer.BadParameter(exc.message, param_hint="--log-level") from exc
+
+
+class _CurrentStderr(io.TextIOBase):
+    """Whatever ``sys.stderr`` is when a line is written. While the live screen of ``watch`` and
+    ``demo`` runs, rich stands in for it and prints log lines above the screen instead of over it."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+    def isatty(self) -> bool:
+        return sys.stderr.isatty()
 
 
 @contextlib.contextmanager

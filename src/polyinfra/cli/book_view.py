@@ -1,0 +1,359 @@
+"""How ``polyinfra watch`` and ``polyinfra demo`` show live books: one implementation, three forms.
+
+* :func:`screen` — a rich renderable for a terminal, 78 characters wide so it fits 80 columns: per
+  market a line with its question, then one row per watched token.
+* :func:`plain_block` — the same facts as self-describing text lines, when stdout is not a terminal
+  (a pipe, a log file).
+* :func:`book_line` — one JSON object per book update (``--jsonl``), for scripts.
+
+Prices are exact ``Decimal``s rendered as strings, never floats. Message rates and staleness are
+seconds and counts, not amounts, so they are plain floats.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter, deque
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Final
+
+import msgspec
+from rich.console import Group
+from rich.text import Text
+
+from polyinfra.clob.live_books import LiveBooks
+from polyinfra.model.events import BookEvent, BookUpdated, SyncState, TickSizeChanged, TradePrinted
+from polyinfra.model.market import MarketInfo
+from polyinfra.model.numbers import Side, micros_to_decimal
+
+__all__ = [
+    "DEPTH_LEVELS",
+    "Activity",
+    "BookLine",
+    "WatchedMarket",
+    "WatchedToken",
+    "book_line",
+    "plain_block",
+    "screen",
+]
+
+DEPTH_LEVELS: Final = 5
+"""Levels per side summed into the depth column."""
+
+RATE_WINDOW_S: Final = 5.0
+"""Message rates are averaged over this many seconds: steady enough to read, recent enough to matter."""
+_MIN_RATE_SPAN_S: Final = 1.0
+# Below a second of history a rate is mostly noise (3 events in 10 ms read as 300/s): shown as "-".
+
+
+@dataclass(frozen=True, slots=True)
+class WatchedToken:
+    """A token on the screen, named by its market's outcome ("Yes", "No")."""
+
+    token_id: str
+    outcome: str
+
+
+@dataclass(frozen=True, slots=True)
+class WatchedMarket:
+    """A market and the tokens of it being watched (one or both), in the order they are shown."""
+
+    condition_id: str
+    question: str
+    tokens: tuple[WatchedToken, ...]
+
+    @classmethod
+    def of(cls, info: MarketInfo, token_ids: Collection[str] | None = None) -> WatchedMarket:
+        """``info``'s tokens in the market's order: those in ``token_ids``, or all of them."""
+        return cls(
+            condition_id=info.condition_id,
+            question=info.question,
+            tokens=tuple(
+                WatchedToken(token.token_id, token.outcome)
+                for token in info.tokens
+                if token_ids is None or token.token_id in token_ids
+            ),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class _Rates:
+    elapsed_s: float
+    frames_per_s: float | None
+    events_per_s: dict[str, float] | None
+    """None (with ``frames_per_s``) until there is enough history for a rate."""
+
+    def of(self, token_id: str) -> str:
+        """The token's events per second, for display."""
+        return "-" if self.events_per_s is None else _rate(self.events_per_s.get(token_id, 0.0))
+
+
+class Activity:
+    """Counts book events per token and turns counts into rates over the last few seconds.
+
+    :meth:`record` is called for every event; :meth:`sample` once per screen refresh. Rates are
+    the change of the counts between now and the oldest sample still inside ``window_s``.
+    """
+
+    def __init__(self, *, window_s: float = RATE_WINDOW_S, clock: Callable[[], float] = time.monotonic) -> None:
+        self._window_s = window_s
+        self._clock = clock
+        self._started = clock()
+        self._events: Counter[str] = Counter()
+        self._samples: deque[tuple[float, Counter[str], int]] = deque([(self._started, Counter(), 0)])
+
+    def record(self, event: BookEvent) -> None:
+        """Count ``event`` for its token when it says the token's market data moved."""
+        if isinstance(event, BookUpdated | TradePrinted | TickSizeChanged):
+            self._events[event.token_id] += 1
+
+    def sample(self, frames: int) -> _Rates:
+        """Rates now: events per second per token and ``frames`` (a running total) per second."""
+        now = self._clock()
+        while len(self._samples) > 1 and now - self._samples[1][0] >= self._window_s:
+            self._samples.popleft()
+        since, old_events, old_frames = self._samples[0]
+        self._samples.append((now, self._events.copy(), frames))
+        span_s = now - since
+        if span_s < _MIN_RATE_SPAN_S:
+            return _Rates(now - self._started, None, None)
+        per_token = {token: (count - old_events[token]) / span_s for token, count in self._events.items()}
+        return _Rates(now - self._started, (frames - old_frames) / span_s, per_token)
+
+
+# --- the terminal screen ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Column:
+    name: str
+    width: int
+    left: bool = False
+
+
+_STATE_COLUMN: Final = _Column("state", 7, left=True)
+# 78 characters with the single spaces between columns: an 80-column terminal shows it whole.
+_COLUMNS: Final = (
+    _Column("", 10, left=True),
+    _Column("bid", 6),
+    _Column("ask", 6),
+    _Column("mid", 7),
+    _Column("spread", 6),
+    _Column("depth $", 11),
+    _Column("last", 6),
+    _Column("msg/s", 5),
+    _STATE_COLUMN,
+    _Column("age", 5),
+)
+_OUTCOME_INDENT: Final = "  "
+_STATE_STYLES: Final = {SyncState.LIVE: "green", SyncState.SYNCING: "yellow", SyncState.STALE: "bold red"}
+# Title, column names, status line, and the "more not shown" line.
+_FRAME_LINES: Final = 4
+
+
+@dataclass(frozen=True, slots=True)
+class _TokenFacts:
+    """One token's row: prices as display strings; depths as Decimals, which the screen abbreviates."""
+
+    bid: str
+    ask: str
+    mid: str
+    spread: str
+    bid_depth: Decimal
+    ask_depth: Decimal
+    last: str
+    state: SyncState
+    age: str
+
+
+def _facts(books: LiveBooks, token_id: str) -> _TokenFacts:
+    book = books.book(token_id)
+    bid, ask, last = book.best_bid(), book.best_ask(), book.last_trade_price_micros
+    # Padded to the tick's decimals so the points line up; a mid can fall on half a tick.
+    decimals = 0 if book.tick_size is None else book.tick_size.price_decimals
+    return _TokenFacts(
+        bid=_price(bid.price if bid else None, decimals),
+        ask=_price(ask.price if ask else None, decimals),
+        mid=_price(book.mid(), decimals + 1),
+        spread=_price(book.spread(), decimals),
+        bid_depth=book.depth(Side.BUY, DEPTH_LEVELS).notional,
+        ask_depth=book.depth(Side.SELL, DEPTH_LEVELS).notional,
+        last=_price(None if last is None else micros_to_decimal(last), decimals),
+        state=books.state(token_id),
+        age=_age(books.staleness_s(token_id)),
+    )
+
+
+def screen(books: LiveBooks, markets: Sequence[WatchedMarket], activity: Activity, *, title: str, height: int) -> Group:
+    """The live screen: a title, the column names, each market's question and token rows, a status line.
+
+    Whole markets are left out from the end when they would not fit in ``height`` lines, and a
+    line says how many.
+    """
+    rates = activity.sample(books.stats.frames)
+    lines = [Text(title, style="bold", no_wrap=True, overflow="ellipsis"), _header()]
+    budget = max(height - _FRAME_LINES, 0)
+    shown = 0
+    for number, market in enumerate(markets, start=1):
+        if 1 + len(market.tokens) > budget:
+            break
+        budget -= 1 + len(market.tokens)
+        shown += 1
+        question = f"{number}. {market.question or market.condition_id}"
+        lines.append(Text(question, style="bold", no_wrap=True, overflow="ellipsis"))
+        lines.extend(_row(token, _facts(books, token.token_id), rates) for token in market.tokens)
+    if shown < len(markets):
+        hidden = len(markets) - shown
+        lines.append(Text(f"… {hidden} more market{'s' if hidden > 1 else ''} (a taller terminal shows more)"))
+    lines.append(Text(_status(books, markets, rates), style="dim", no_wrap=True, overflow="ellipsis"))
+    return Group(*lines)
+
+
+def _header() -> Text:
+    cells = [column.name.ljust(column.width) if column.left else column.name.rjust(column.width) for column in _COLUMNS]
+    return Text(" ".join(cells), style="bold underline", no_wrap=True)
+
+
+def _row(token: WatchedToken, facts: _TokenFacts, rates: _Rates) -> Text:
+    outcome_width = _COLUMNS[0].width - len(_OUTCOME_INDENT)
+    values = (
+        _OUTCOME_INDENT + _fit(token.outcome, outcome_width),
+        facts.bid,
+        facts.ask,
+        facts.mid,
+        facts.spread,
+        f"{_compact(facts.bid_depth)}/{_compact(facts.ask_depth)}",
+        facts.last,
+        rates.of(token.token_id),
+        facts.state.value,
+        facts.age,
+    )
+    row = Text(no_wrap=True, overflow="ellipsis")
+    for index, (column, value) in enumerate(zip(_COLUMNS, values, strict=True)):
+        if index:
+            row.append(" ")
+        cell = value.ljust(column.width) if column.left else value.rjust(column.width)
+        row.append(cell, style=_STATE_STYLES[facts.state] if column is _STATE_COLUMN else "")
+    return row
+
+
+# --- plain lines ----------------------------------------------------------------------------------
+
+
+def plain_block(books: LiveBooks, markets: Sequence[WatchedMarket], activity: Activity) -> str:
+    """A status line (``--- 3.0s · ...``) and one line per token with every fact named."""
+    rates = activity.sample(books.stats.frames)
+    lines = [f"--- {rates.elapsed_s:.1f}s · {_status(books, markets, rates)}"]
+    for number, market in enumerate(markets, start=1):
+        for token in market.tokens:
+            facts = _facts(books, token.token_id)
+            lines.append(
+                f"{number}. {market.question or market.condition_id} {token.outcome}: {facts.state.value} "
+                f"bid {facts.bid} ask {facts.ask} mid {facts.mid} spread {facts.spread} "
+                f"depth{DEPTH_LEVELS} ${facts.bid_depth:,.0f}/${facts.ask_depth:,.0f} last {facts.last} "
+                f"msg/s {rates.of(token.token_id)} age {facts.age}"
+            )
+    return "\n".join(lines)
+
+
+def _status(books: LiveBooks, markets: Sequence[WatchedMarket], rates: _Rates) -> str:
+    tokens = [token.token_id for market in markets for token in market.tokens]
+    live = sum(1 for token in tokens if books.state(token) is SyncState.LIVE)
+    stats = books.stats
+    frames_per_s = "-" if rates.frames_per_s is None else f"{rates.frames_per_s:,.0f}"
+    status = (
+        f"live {live}/{len(tokens)} · {stats.frames:,} frames {frames_per_s}/s · "
+        f"reconnects {stats.reconnects} · resyncs {stats.resyncs} · bad hashes {stats.hash_mismatches}"
+    )
+    # Only when it happens: the screen has no room to spare, and it is the line that matters then.
+    if stats.events_dropped:
+        status += f" · {stats.events_dropped:,} events dropped (output too slow)"
+    return status
+
+
+# --- JSON lines -----------------------------------------------------------------------------------
+
+
+class BookLine(msgspec.Struct, frozen=True):
+    """One ``--jsonl`` record: a token's top of book, written for each update of its book.
+
+    Prices are decimal strings (``"0.485"``), or null when that side is empty.
+    ``venue_timestamp_ms`` is the venue's time (ms since the epoch) of the last change in the book
+    as written, when the venue said.
+    """
+
+    token_id: str
+    market: str
+    best_bid: str | None
+    best_ask: str | None
+    mid: str | None
+    sync_state: str
+    venue_timestamp_ms: int | None
+
+
+def book_line(books: LiveBooks, update: BookUpdated) -> BookLine:
+    """The record for ``update``, read from the book as it is now.
+
+    That is the state right after the update unless the reader fell behind; prices and time then
+    both describe the newer state, never a mix.
+    """
+    book = books.book(update.token_id)
+    bid, ask, mid = book.best_bid(), book.best_ask(), book.mid()
+    return BookLine(
+        token_id=update.token_id,
+        market=update.market,
+        best_bid=None if bid is None else _plain(bid.price),
+        best_ask=None if ask is None else _plain(ask.price),
+        mid=None if mid is None else _plain(mid),
+        sync_state=books.state(update.token_id).value,
+        venue_timestamp_ms=book.timestamp_ms,
+    )
+
+
+# --- formatting -----------------------------------------------------------------------------------
+
+_THOUSANDS: Final = ((Decimal(10**9), "B"), (Decimal(10**6), "M"), (Decimal(10**3), "k"))
+
+
+def _plain(value: Decimal) -> str:
+    # Fixed-point always: str(Decimal) switches to exponents for some exact values (1E+1, 1E-7).
+    return format(value, "f")
+
+
+def _price(value: Decimal | None, decimals: int) -> str:
+    """``value`` with at least ``decimals`` decimals (zeros added, never rounded); "-" for None."""
+    if value is None:
+        return "-"
+    exponent = value.as_tuple().exponent
+    if isinstance(exponent, int) and -exponent < decimals:
+        value = value.quantize(Decimal(1).scaleb(-decimals))
+    return _plain(value)
+
+
+def _compact(dollars: Decimal) -> str:
+    """At most 5 characters: 950, 1.2k, 12k, 3.4M."""
+    for scale, suffix in _THOUSANDS:
+        if dollars >= scale:
+            scaled = dollars / scale
+            return f"{scaled:.1f}{suffix}" if scaled < 10 else f"{scaled:.0f}{suffix}"
+    return f"{dollars:.0f}"
+
+
+def _rate(per_s: float) -> str:
+    return f"{per_s:.1f}" if per_s < 100 else f"{per_s:.0f}"
+
+
+def _age(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    if seconds < 10:
+        return f"{seconds:.1f}s"
+    if seconds < 600:
+        return f"{seconds:.0f}s"
+    return f"{seconds / 60:.0f}m"
+
+
+def _fit(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
