@@ -26,13 +26,24 @@ from polyinfra.errors import (
     TransportError,
 )
 from polyinfra.model.book import Depth, FillEstimate, Level, OrderBook
+from polyinfra.model.events import (
+    BookEvent,
+    BookUpdated,
+    MarketListed,
+    MarketResolved,
+    SyncState,
+    SyncStateChanged,
+    TickSizeChanged,
+    TradePrinted,
+)
 from polyinfra.model.ids import ConditionId, TokenId
 from polyinfra.model.market import FeeSchedule, MarketInfo, OutcomeToken
 from polyinfra.model.numbers import Side, TickSize, micros_to_decimal, parse_micros, to_micros
 
 if TYPE_CHECKING:
+    from polyinfra.clob.live_books import LiveBooks
     from polyinfra.clob.market_channel import MarketChannel
-    from polyinfra.clob.rest import ClobRestClient
+    from polyinfra.clob.rest import ClobRestClient, SyncClobRestClient
     from polyinfra.emulator.faults import FaultConfig
     from polyinfra.emulator.runner import Emulator
 
@@ -43,6 +54,8 @@ except PackageNotFoundError:  # running from a source tree that was never instal
 
 _LAZY = {
     "ClobRestClient": "polyinfra.clob.rest",
+    "SyncClobRestClient": "polyinfra.clob.rest",
+    "LiveBooks": "polyinfra.clob.live_books",
     "MarketChannel": "polyinfra.clob.market_channel",
     "Emulator": "polyinfra.emulator.runner",
     "FaultConfig": "polyinfra.emulator.faults",
@@ -50,7 +63,9 @@ _LAZY = {
 
 __all__ = [
     "ApiError",
+    "BookEvent",
     "BookHashMismatchError",
+    "BookUpdated",
     "ClobRestClient",
     "ConditionId",
     "Depth",
@@ -63,18 +78,26 @@ __all__ = [
     "InvalidTickSizeError",
     "InvalidValueError",
     "Level",
+    "LiveBooks",
     "MalformedMessageError",
     "MarketChannel",
     "MarketFeed",
     "MarketInfo",
+    "MarketListed",
+    "MarketResolved",
     "OrderBook",
     "OutcomeToken",
     "PolyinfraError",
     "ProtocolError",
     "ResyncRequiredError",
     "Side",
+    "SyncClobRestClient",
+    "SyncState",
+    "SyncStateChanged",
     "TickSize",
+    "TickSizeChanged",
     "TokenId",
+    "TradePrinted",
     "TransportError",
     "__version__",
     "book_hash",
