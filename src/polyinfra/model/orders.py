@@ -1,0 +1,58 @@
+"""Orders as the venue signs them (CLOB V2, clob.md §5.1, §5.3): the contract between order
+building (exact amounts) and signing (EIP-712).
+
+Amounts are ints of 10**-6 units (collateral and outcome tokens both have 6 decimals): for a BUY
+``maker_amount`` is the collateral offered and ``taker_amount`` the shares wanted; for a SELL the
+other way round. ``token_id`` is always the outcome token bought or sold.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import IntEnum
+from typing import Final
+
+from polyinfra.model.numbers import Side
+
+__all__ = ["BYTES32_ZERO", "SignatureType", "UnsignedOrder"]
+
+BYTES32_ZERO: Final = "0x" + "00" * 32
+
+
+class SignatureType(IntEnum):
+    """Who signs for whom (clob.md §5.1). The wrong one is the usual cause of "invalid signature"."""
+
+    EOA = 0
+    """The key's own address trades: maker = signer = the EOA."""
+    POLY_PROXY = 1
+    """A Polymarket proxy wallet (Magic / email accounts): maker = proxy (the funder), signer = EOA."""
+    POLY_GNOSIS_SAFE = 2
+    """A Gnosis Safe owned by the EOA (browser wallets): maker = safe (the funder), signer = EOA."""
+    POLY_1271 = 3
+    """An EIP-1271 contract ("deposit") wallet, V2 only: maker = signer = the contract wallet; the
+    EOA signs the ERC-7739 nested typed data."""
+
+
+@dataclass(frozen=True, slots=True)
+class UnsignedOrder:
+    """The 11 signed fields of a V2 order, plus where it is sent.
+
+    ``timestamp_ms`` (creation time, ms) replaced V1's nonce for per-address uniqueness;
+    ``metadata`` and ``builder`` are bytes32 hex strings (zero unless used). ``expiration_s`` is
+    sent on the wire for GTD orders but is NOT signed in V2. ``neg_risk`` selects the exchange
+    contract that is the EIP-712 verifying contract.
+    """
+
+    salt: int
+    maker: str
+    signer: str
+    token_id: int
+    maker_amount: int
+    taker_amount: int
+    side: Side
+    signature_type: SignatureType
+    timestamp_ms: int
+    metadata: str = BYTES32_ZERO
+    builder: str = BYTES32_ZERO
+    expiration_s: int = 0
+    neg_risk: bool = False
