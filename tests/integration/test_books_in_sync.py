@@ -16,24 +16,9 @@ from polyinfra.clob.market_channel import MarketChannel
 from polyinfra.clob.rest import ClobRestClient
 from polyinfra.core.market_feed import MarketFeed
 from polyinfra.emulator.runner import Emulator
-from polyinfra.model.book import OrderBook
-from polyinfra.wire.clob_rest import OrderBookSummary
+from tests.integration.book_comparison import levels_of_book, levels_of_summary
 
 SETTLE_TIMEOUT_S = 20.0
-
-
-def _levels_of_summary(summary: OrderBookSummary) -> tuple[dict[Decimal, Decimal], dict[Decimal, Decimal]]:
-    return (
-        {Decimal(level.price): Decimal(level.size) for level in summary.bids},
-        {Decimal(level.price): Decimal(level.size) for level in summary.asks},
-    )
-
-
-def _levels_of_book(book: OrderBook) -> tuple[dict[Decimal, Decimal], dict[Decimal, Decimal]]:
-    return (
-        {level.price: level.size for level in book.bids()},
-        {level.price: level.size for level in book.asks()},
-    )
 
 
 async def _wait_until(condition, timeout_s: float = SETTLE_TIMEOUT_S) -> bool:
@@ -69,8 +54,7 @@ async def test_market_feed_ends_equal_to_rest_books() -> None:
                 async def in_sync() -> bool:
                     books = await rest.get_books(tokens)
                     return all(
-                        _levels_of_book(feed.books[summary.asset_id]) == _levels_of_summary(summary)
-                        for summary in books
+                        levels_of_book(feed.books[summary.asset_id]) == levels_of_summary(summary) for summary in books
                     )
 
                 assert await _wait_until(in_sync), "local books never matched POST /books"
