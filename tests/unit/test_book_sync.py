@@ -663,3 +663,21 @@ def test_jitter_is_drawn_from_the_injected_source() -> None:
     assert request is not None
     sync.snapshots_failed(request, at(0))
     assert sync.next_snapshot_due_s() == 1.5
+
+
+def test_a_price_change_frame_repeated_on_its_connection_is_skipped_but_trades_are_not() -> None:
+    sync = live_sync(YES)
+    # Two entries: after the first the best bid is still 0.48, so re-applying the message would
+    # contradict the first entry's reported best bid (0.49 is already on the book).
+    two_levels = msgspec.json.encode(
+        price_change(
+            change(YES, "0.49", "BUY", "7", best_bid="0.49", best_ask="0.52"),
+            change(YES, "0.50", "BUY", "3", best_bid="0.50", best_ask="0.52"),
+        )
+    )
+    trade = msgspec.json.encode(LastTradePriceMessage(asset_id=YES, market=MARKET, price="0.52", timestamp="3000"))
+    for frame in (two_levels, two_levels, trade, trade):
+        sync.receive_frame(CONNECTION, frame, at(1))
+    assert sync.stats.duplicate_frames == 1
+    assert sync.stats.frames == 4
+    assert sync.states[YES] is SyncState.LIVE, "the repeat raised no false best-price mismatch"

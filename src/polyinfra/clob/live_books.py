@@ -132,6 +132,10 @@ class LiveBooksStats:
     audits: int
     """Books compared with the venue's REST book (periodic audit and quiet-token checks)."""
     audit_mismatches: int
+    audits_inconclusive: int
+    """Audits that could not judge a book: it changed while the venue's copy was being fetched."""
+    duplicate_frames: int
+    """``price_change`` frames that repeated their connection's previous frame, skipped."""
     probes_sent: int
     silences_detected: int
     """Sessions closed because they stayed silent through a probe (or sent neither data nor PONG)."""
@@ -497,6 +501,8 @@ class LiveBooks:
             best_price_mismatches=self._sync.best_price_mismatches,
             audits=sync_stats.audits,
             audit_mismatches=sync_stats.audit_mismatches,
+            audits_inconclusive=sync_stats.audits_inconclusive,
+            duplicate_frames=sync_stats.duplicate_frames,
             probes_sent=self._probes_sent,
             silences_detected=self._silences_detected,
             max_silence_detection_ms=self._max_silence_detection_ms,

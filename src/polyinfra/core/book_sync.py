@@ -178,6 +178,8 @@ class SyncStats:
     """Comparisons that found a difference (the book was marked for resync)."""
     audits_inconclusive: int = 0
     """Comparisons skipped: the book changed while the REST book was fetched, or it did not parse."""
+    duplicate_frames: int = 0
+    """``price_change`` frames skipped because they repeated their connection's previous frame."""
 
 
 # --- reconnect schedule ------------------------------------------------------------------------
@@ -440,6 +442,7 @@ class BookSync:
         "_feed",
         "_flag_marker",
         "_in_flight",
+        "_last_frames",
         "_next_fetch_id",
         "_not_live",
         "_pending",
@@ -479,6 +482,7 @@ class BookSync:
         self._in_flight = 0
         self._not_live = 0
         self._proven: set[int] = set()
+        self._last_frames: dict[int, bytes | str] = {}
         self._next_fetch_id = 1
         self._events: list[BookEvent] = []
         self._announcements: dict[tuple[type, str, str], None] = {}
@@ -592,6 +596,7 @@ class BookSync:
         """``connection`` closed or was found dead: its tokens turn STALE and their repairs stop
         (a snapshot is worthless without the deltas that follow it)."""
         self._proven.discard(connection)
+        self._last_frames.pop(connection, None)
         for token_id, record in self._tokens.items():
             if record.connection == connection:
                 self._end_repair(token_id, record)
@@ -607,12 +612,21 @@ class BookSync:
         is raised for the caller to log and count.
         """
         self.stats.frames += 1
+        previous = self._last_frames.get(connection)
+        self._last_frames[connection] = frame
         try:
             events = self._decoder.decode(frame)
         except MalformedMessageError:
             self.stats.malformed_frames += 1
             self._frame_lost(connection, now)
             raise
+        # A frame delivered twice in a row (a transport retransmit, the emulator's duplicate knob)
+        # leaves the levels right (sizes are absolute) but its per-entry best prices describe the
+        # book part-way through the message, so re-applying it reports false best-price mismatches.
+        # Only price changes are skipped: two equal trade prints can be two trades.
+        if frame == previous and all(type(event) is PriceChangeMessage for event in events):
+            self.stats.duplicate_frames += 1
+            return
         self.receive(connection, events, now)
 
     def receive(self, connection: int, events: list[MarketEvent], now: Instant) -> None:
