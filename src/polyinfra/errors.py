@@ -23,6 +23,7 @@ __all__ = [
     "HttpClientError",
     "HttpServerError",
     "InsufficientBalanceError",
+    "InsufficientLiquidityError",
     "InvalidNumberError",
     "InvalidOrderError",
     "InvalidSignatureError",
@@ -205,7 +206,14 @@ class OrderRejectedError(PolyinfraError):
 
 
 class InsufficientBalanceError(OrderRejectedError):
-    """The venue says "not enough balance / allowance" (clob.md §5.5, §9.8)."""
+    """Not enough balance or allowance for the order: the venue's "not enough balance / allowance"
+    (clob.md §5.5, §9.8), or the local check against a known balance before sending."""
+
+
+class InsufficientLiquidityError(OrderRejectedError):
+    """The book cannot fill a fill-or-kill order (or has nothing to match a FAK order): the venue's
+    "FOK orders are fully filled or killed" / "no orders found to match with FAK order", or the local
+    market-price discovery finding too little on the opposite side."""
 
 
 # --- policy -----------------------------------------------------------------------------------------

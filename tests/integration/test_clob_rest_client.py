@@ -18,11 +18,12 @@ from aiohttp import web
 from polyinfra.clob.rest import TOKENS_PER_REQUEST, ClobRestClient, SyncClobRestClient
 from polyinfra.core.book_hash import book_hash_matches
 from polyinfra.core.from_wire import market_info_from_market, order_book_from_summary
-from polyinfra.core.matching import Order, TimeInForce
+from polyinfra.core.matching import Order
 from polyinfra.emulator.runner import Emulator
 from polyinfra.errors import InvalidValueError, MalformedMessageError, NotFoundError
 from polyinfra.model.ids import TokenId
 from polyinfra.model.numbers import Side, TickSize, micros_to_decimal
+from polyinfra.model.orders import TimeInForce
 from tests.integration.conftest import EmulatorFactory
 
 MARKETS = 5

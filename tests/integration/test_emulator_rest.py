@@ -16,10 +16,11 @@ from py_clob_client_v2 import ClobClient
 from py_clob_client_v2.clob_types import BookParams
 
 from polyinfra.core.book_hash import book_hash_matches
-from polyinfra.core.matching import Order, TimeInForce
+from polyinfra.core.matching import Order
 from polyinfra.emulator.runner import Emulator
 from polyinfra.model.ids import TokenId
 from polyinfra.model.numbers import Side, TickSize, format_micros
+from polyinfra.model.orders import TimeInForce
 from polyinfra.wire.clob_rest import OrderBookSummary
 
 MARKETS = 5

@@ -14,7 +14,6 @@ from hypothesis import strategies as st
 from py_clob_client_v2.order_builder.builder import ROUNDING_CONFIG, OrderBuilder
 from py_clob_client_v2.order_builder.helpers import round_down
 
-from polyinfra.core.matching import TimeInForce
 from polyinfra.core.order_amounts import (
     amount_rule_violations,
     discover_market_price,
@@ -24,6 +23,7 @@ from polyinfra.core.order_amounts import (
 from polyinfra.errors import TickSizeViolationError
 from polyinfra.model.book import OrderBook
 from polyinfra.model.numbers import MICROS, Side, TickSize, parse_micros
+from polyinfra.model.orders import TimeInForce
 
 BUY, SELL = Side.BUY, Side.SELL
 D = Decimal

@@ -13,13 +13,14 @@ from decimal import Decimal
 import pytest
 
 from polyinfra.core.book_hash import book_hash
-from polyinfra.core.matching import Order, SubmitStatus, TimeInForce
+from polyinfra.core.matching import Order, SubmitStatus
 from polyinfra.emulator.exchange import Exchange
 from polyinfra.emulator.simulator import MarketSimulator, generate_markets
 from polyinfra.errors import InvalidValueError
 from polyinfra.model.ids import ConditionId, TokenId, condition_id, token_id
 from polyinfra.model.market import MarketInfo, OutcomeToken
 from polyinfra.model.numbers import Side, TickSize, parse_micros
+from polyinfra.model.orders import TimeInForce
 from polyinfra.wire.clob_rest import OrderBookSummary
 from polyinfra.wire.clob_ws import (
     BestBidAskMessage,

@@ -13,12 +13,12 @@ from polyinfra.core.matching import (
     MatchKind,
     Order,
     SubmitStatus,
-    TimeInForce,
     project_levels,
 )
 from polyinfra.errors import InvalidNumberError, InvalidValueError
 from polyinfra.model.ids import TokenId
 from polyinfra.model.numbers import Side, TickSize, parse_micros
+from polyinfra.model.orders import TimeInForce
 
 YES = TokenId("1001")
 NO = TokenId("1002")

@@ -9,7 +9,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from polyinfra.core.matching import TimeInForce
 from polyinfra.core.order_amounts import (
     MarketPrice,
     amount_rule_violations,
@@ -22,6 +21,7 @@ from polyinfra.core.order_amounts import (
 )
 from polyinfra.errors import (
     AmountPrecisionError,
+    InsufficientLiquidityError,
     InvalidNumberError,
     InvalidOrderError,
     PriceRangeError,
@@ -29,6 +29,7 @@ from polyinfra.errors import (
 )
 from polyinfra.model.book import OrderBook
 from polyinfra.model.numbers import MICROS, Side, TickSize, parse_micros
+from polyinfra.model.orders import TimeInForce
 
 BUY, SELL = Side.BUY, Side.SELL
 D = Decimal
@@ -237,14 +238,16 @@ def test_discovery_reports_completeness() -> None:
 @pytest.mark.parametrize("tif", [FOK, FAK])
 @pytest.mark.parametrize("side", [BUY, SELL])
 def test_discovery_on_an_empty_side_raises(side: Side, tif: TimeInForce) -> None:
-    with pytest.raises(InvalidOrderError, match=r"no (asks|bids)"):
+    with pytest.raises(InsufficientLiquidityError, match=r"no (asks|bids)"):
         discover_market_price(_book(), side, "100", tif)
 
 
 def test_fok_that_the_book_cannot_fill_raises_with_the_numbers() -> None:
-    with pytest.raises(InvalidOrderError, match=r"asks hold 90 dollars, less than the 100 this FOK order needs"):
+    with pytest.raises(
+        InsufficientLiquidityError, match=r"asks hold 90 dollars, less than the 100 this FOK order needs"
+    ):
         discover_market_price(_book(asks=[("0.5", "100"), ("0.4", "100")]), BUY, "100", FOK)
-    with pytest.raises(InvalidOrderError, match=r"bids hold 20 shares"):
+    with pytest.raises(InsufficientLiquidityError, match=r"bids hold 20 shares"):
         discover_market_price(_book(bids=[("0.4", "10"), ("0.5", "10")]), SELL, "100", FOK)
 
 

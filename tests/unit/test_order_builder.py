@@ -10,7 +10,6 @@ from decimal import Decimal
 
 import pytest
 
-from polyinfra.core.matching import TimeInForce
 from polyinfra.core.order_builder import SALT_BITS, BuiltOrder, OrderStamp, OrderStamper, build_order
 from polyinfra.errors import (
     AmountPrecisionError,
@@ -24,7 +23,7 @@ from polyinfra.errors import (
 from polyinfra.model.ids import ConditionId, TokenId
 from polyinfra.model.market import MarketInfo, OutcomeToken
 from polyinfra.model.numbers import Side, TickSize
-from polyinfra.model.orders import BYTES32_ZERO, SignatureType, UnsignedOrder
+from polyinfra.model.orders import BYTES32_ZERO, SignatureType, TimeInForce, UnsignedOrder
 
 D = Decimal
 EOA = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266"

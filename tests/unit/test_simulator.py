@@ -8,11 +8,12 @@ from collections.abc import Sequence
 import msgspec
 import pytest
 
-from polyinfra.core.matching import MatchKind, Order, SubmitResult, SubmitStatus, TimeInForce
+from polyinfra.core.matching import MatchKind, Order, SubmitResult, SubmitStatus
 from polyinfra.emulator.exchange import Exchange
 from polyinfra.emulator.simulator import MAX_ORDERS_PER_MARKET, MarketSimulator, generate_markets
 from polyinfra.errors import InvalidValueError
 from polyinfra.model.numbers import TickSize
+from polyinfra.model.orders import TimeInForce
 from polyinfra.wire.clob_ws import MarketEvent
 
 T0_MS = 1_750_000_000_000

@@ -35,6 +35,7 @@ from typing import NamedTuple
 from polyinfra.errors import InvalidNumberError, InvalidValueError
 from polyinfra.model.ids import TokenId
 from polyinfra.model.numbers import MICROS, Side, TickSize
+from polyinfra.model.orders import TimeInForce
 
 __all__ = [
     "BookLevels",
@@ -47,27 +48,8 @@ __all__ = [
     "Order",
     "SubmitResult",
     "SubmitStatus",
-    "TimeInForce",
     "project_levels",
 ]
-
-
-class TimeInForce(StrEnum):
-    """The venue's order types (clob.md §5.1), spelled as its ``orderType`` field."""
-
-    GTC = "GTC"
-    """Good till cancelled: the remainder rests."""
-    GTD = "GTD"
-    """Good till date: rests until ``expiration_s``."""
-    FOK = "FOK"
-    """Fill or kill: fills entirely at once, or nothing happens."""
-    FAK = "FAK"
-    """Fill and kill: fills what it can at once; the remainder is cancelled."""
-
-    @property
-    def rests(self) -> bool:
-        """True for the types whose unfilled remainder rests on the book."""
-        return self is TimeInForce.GTC or self is TimeInForce.GTD
 
 
 class MatchKind(StrEnum):

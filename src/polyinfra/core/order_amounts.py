@@ -44,9 +44,9 @@ from dataclasses import dataclass
 from decimal import ROUND_FLOOR, Context, Decimal
 from typing import Final
 
-from polyinfra.core.matching import TimeInForce
 from polyinfra.errors import (
     AmountPrecisionError,
+    InsufficientLiquidityError,
     InvalidNumberError,
     InvalidOrderError,
     InvalidValueError,
@@ -55,6 +55,7 @@ from polyinfra.errors import (
 )
 from polyinfra.model.book import Level, OrderBook
 from polyinfra.model.numbers import MICROS, Side, TickSize, micros_to_decimal
+from polyinfra.model.orders import TimeInForce
 
 __all__ = [
     "MARKET_BUY_MAKER_DECIMALS",
@@ -299,8 +300,8 @@ def discover_market_price(
     best level first, accumulating dollars (``price x size``) for a BUY of ``amount`` dollars or
     shares for a SELL of ``amount`` shares, and answer the price of the level at which the total
     reaches ``amount``. When the whole side is not enough, a FOK order raises
-    :class:`InvalidOrderError` (the venue would kill it) and a FAK order gets the worst level's
-    price, to take everything there is. An empty side raises for both.
+    :class:`InsufficientLiquidityError` (the venue would kill it) and a FAK order gets the worst
+    level's price, to take everything there is. An empty side raises it for both.
     """
     if time_in_force.rests:
         raise InvalidOrderError(
@@ -320,13 +321,13 @@ def discover_market_price(
     unit = "dollars" if buy else "shares"
     opposite = "asks" if buy else "bids"
     if price is None:
-        raise InvalidOrderError(
+        raise InsufficientLiquidityError(
             f"no {opposite} in the book of token {book.token_id}: nothing to fill a market order",
             token_id=book.token_id,
             side=side.value,
         )
     if time_in_force is TimeInForce.FOK:
-        raise InvalidOrderError(
+        raise InsufficientLiquidityError(
             f"the {opposite} hold {decimal_text(covered)} {unit}, less than the {decimal_text(wanted)} "
             "this FOK order needs; use FAK to take what there is, or a smaller amount",
             token_id=book.token_id,

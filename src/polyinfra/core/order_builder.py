@@ -24,7 +24,6 @@ from dataclasses import dataclass
 from decimal import ROUND_CEILING, Decimal
 from typing import Final, NamedTuple
 
-from polyinfra.core.matching import TimeInForce
 from polyinfra.core.order_amounts import (
     OrderAmounts,
     amount_rule_violations,
@@ -43,7 +42,7 @@ from polyinfra.errors import (
 from polyinfra.model.ids import TokenId
 from polyinfra.model.market import MarketInfo
 from polyinfra.model.numbers import Side, TickSize, micros_to_decimal
-from polyinfra.model.orders import BYTES32_ZERO, SignatureType, UnsignedOrder
+from polyinfra.model.orders import BYTES32_ZERO, SignatureType, TimeInForce, UnsignedOrder
 
 __all__ = [
     "GTD_SECURITY_THRESHOLD_S",

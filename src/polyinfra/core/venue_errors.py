@@ -33,6 +33,7 @@ from polyinfra.errors import (
     HttpClientError,
     HttpServerError,
     InsufficientBalanceError,
+    InsufficientLiquidityError,
     InvalidOrderError,
     InvalidSignatureError,
     L1AuthError,
@@ -132,6 +133,10 @@ _BALANCE_HINT: Final = (
     "the venue's balance/allowance cache may be stale after fills or transfers (clob.md §9.8): refresh it "
     "with GET /balance-allowance/update, and check the allowances to the V2 exchange spenders"
 )
+_LIQUIDITY_HINT: Final = (
+    "the book could not fill the order at its price: FOK needs the whole size at once; use FAK to take "
+    "what there is, a smaller size, or a worse limit price (clob.md §5.1)"
+)
 _TICK_SIZE_HINT: Final = (
     "the market's tick size may have changed (tick_size_change); refresh it from GET /tick-size or /book "
     "instead of a cached value (clob.md §9.5)"
@@ -207,9 +212,14 @@ VENUE_ERROR_RULES: Final[tuple[VenueErrorRule, ...]] = (
     ),
     VenueErrorRule("invalid order payload", InvalidOrderError),
     VenueErrorRule(
-        "crosses the book|fok orders are|fak order|not yet ready to process new orders|closed only mode"
+        "fok orders are|no orders found to match with fak order|there are no matching orders",
+        InsufficientLiquidityError,
+        _LIQUIDITY_HINT,
+    ),
+    VenueErrorRule(
+        "crosses the book|not yet ready to process new orders|closed only mode"
         "|address banned|is invalid\\. duplicated|invalid expiration|canceled in the ctf exchange contract"
-        "|match delayed|there are no matching orders|rounding issues|discrepancy greater than allowed",
+        "|match delayed|rounding issues|discrepancy greater than allowed",
         OrderRejectedError,
     ),
 )

@@ -40,13 +40,13 @@ from polyinfra.core.matching import (
     MatchKind,
     Order,
     SubmitResult,
-    TimeInForce,
     project_levels,
 )
 from polyinfra.errors import InvalidValueError
 from polyinfra.model.ids import ConditionId, TokenId
 from polyinfra.model.market import MarketInfo
 from polyinfra.model.numbers import MICROS, Side, TickSize, format_micros, to_micros
+from polyinfra.model.orders import TimeInForce
 from polyinfra.wire.clob_rest import OrderBookSummary
 from polyinfra.wire.clob_ws import (
     BestBidAskMessage,

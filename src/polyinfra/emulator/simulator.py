@@ -21,12 +21,13 @@ import random
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from polyinfra.core.matching import BookLevels, Level, Order, TimeInForce
+from polyinfra.core.matching import BookLevels, Level, Order
 from polyinfra.emulator.exchange import Exchange
 from polyinfra.errors import InvalidValueError
 from polyinfra.model.ids import ConditionId, condition_id, token_id
 from polyinfra.model.market import FeeSchedule, MarketInfo, OutcomeToken
 from polyinfra.model.numbers import MICROS, Side, TickSize, to_micros
+from polyinfra.model.orders import TimeInForce
 
 __all__ = ["MAX_ORDERS_PER_MARKET", "MarketSimulator", "generate_markets"]
 

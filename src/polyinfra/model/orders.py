@@ -9,12 +9,12 @@ other way round. ``token_id`` is always the outcome token bought or sold.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import IntEnum
+from enum import IntEnum, StrEnum
 from typing import Final
 
 from polyinfra.model.numbers import Side
 
-__all__ = ["BYTES32_ZERO", "SignatureType", "UnsignedOrder"]
+__all__ = ["BYTES32_ZERO", "SignatureType", "TimeInForce", "UnsignedOrder"]
 
 BYTES32_ZERO: Final = "0x" + "00" * 32
 
@@ -31,6 +31,24 @@ class SignatureType(IntEnum):
     POLY_1271 = 3
     """An EIP-1271 contract ("deposit") wallet, V2 only: maker = signer = the contract wallet; the
     EOA signs the ERC-7739 nested typed data."""
+
+
+class TimeInForce(StrEnum):
+    """The venue's order types (clob.md §5.1), spelled as its ``orderType`` field."""
+
+    GTC = "GTC"
+    """Good till cancelled: the remainder rests."""
+    GTD = "GTD"
+    """Good till date: rests until ``expiration_s``."""
+    FOK = "FOK"
+    """Fill or kill: fills entirely at once, or nothing happens."""
+    FAK = "FAK"
+    """Fill and kill: fills what it can at once; the remainder is cancelled."""
+
+    @property
+    def rests(self) -> bool:
+        """True for the types whose unfilled remainder rests on the book."""
+        return self is TimeInForce.GTC or self is TimeInForce.GTD
 
 
 @dataclass(frozen=True, slots=True)
