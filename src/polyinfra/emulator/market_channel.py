@@ -1,7 +1,5 @@
-"""The emulated venue's WebSocket side: the market channel (``/ws/market``) and the user channel
-(``/ws/user``), clob.md §7.
-
-Both channels share one connection model:
+"""The emulated venue's market channel (``/ws/market``, clob.md §7) and the connection model it
+shares with the user channel (:mod:`polyinfra.emulator.user_channel`):
 
 * the client's first message subscribes; a socket that sends no valid subscription within
   ``subscribe_timeout_s`` is closed (clob.md §7.1: "server may close idle unsubscribed sockets");
@@ -53,7 +51,6 @@ __all__ = [
     "ChannelSettings",
     "ChannelStats",
     "MarketChannel",
-    "UserChannel",
 ]
 
 _log = logging.getLogger(__name__)
@@ -475,49 +472,3 @@ class MarketChannel(_Channel[_AssetFilter]):
                     if frame is None:
                         frame = _encode(event)
                     connection.enqueue_data(frame)
-
-
-class _Credentials(msgspec.Struct):
-    apiKey: str  # noqa: N815 - the venue's key names
-    secret: str
-    passphrase: str
-
-
-class _UserRequest(msgspec.Struct):
-    """A user-channel client message (clob.md §7.1): the first carries ``auth`` and ``type``,
-    later ones ``operation``; the user channel filters by condition ids (``markets``)."""
-
-    auth: _Credentials | None = None
-    type: str | None = None
-    operation: str | None = None
-    markets: list[str] = []
-
-
-class UserChannel(_Channel[None]):
-    """``/ws/user``: accepts the venue's authenticated subscription and keeps the socket alive.
-
-    It sends nothing but ``PONG`` yet: order and trade events arrive with emulated trading, in a
-    later issue. Credentials are checked for shape only, and never logged.
-    """
-
-    name = "user"
-
-    def __init__(self, faults: FaultConfig, settings: ChannelSettings) -> None:
-        super().__init__(faults, settings)
-        self._decode_request = msgspec.json.Decoder(_UserRequest).decode
-
-    def _new_subscription(self) -> None:
-        return None
-
-    def _on_client_text(self, connection: _Connection, subscription: None, text: str) -> None:
-        try:
-            request = self._decode_request(text)
-        except msgspec.DecodeError:
-            self._invalid("<undecodable user-channel message>")
-            return
-        operation = (request.operation or "").lower()
-        if not operation and (request.type or "").lower() == "user" and request.auth is not None:
-            connection.subscribed = True
-        elif not (operation in ("subscribe", "unsubscribe") and connection.subscribed):
-            # Logged without its text: it may hold credentials.
-            self._invalid("<user-channel message without valid auth or operation>")

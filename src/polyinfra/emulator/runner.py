@@ -33,6 +33,7 @@ from polyinfra.emulator.rate_limits import RateLimiter
 from polyinfra.emulator.rest_api import DEFAULT_PAGE_SIZE
 from polyinfra.emulator.server import EmulatorServer, EmulatorStats
 from polyinfra.emulator.simulator import MarketSimulator, generate_markets
+from polyinfra.emulator.trading_api import TradingApi, TradingSettings
 from polyinfra.errors import InvalidValueError
 
 __all__ = ["Emulator"]
@@ -88,7 +89,8 @@ class Emulator:
     per second (0: none; drive :attr:`simulator` by hand). ``port`` 0 picks a free port.
     ``subscribe_timeout_s`` and ``ping_timeout_s`` are the channels' idle limits,
     ``send_queue_limit`` the frames one WebSocket client may have waiting before it counts as too
-    slow, ``page_size`` the markets per page of ``/markets`` and its siblings.
+    slow, ``page_size`` the markets (and orders, trades) per page of the paged endpoints,
+    ``trading`` the trade-lifecycle and heartbeat timers.
     """
 
     def __init__(
@@ -104,6 +106,7 @@ class Emulator:
         ping_timeout_s: float = DEFAULT_PING_TIMEOUT_S,
         send_queue_limit: int = DEFAULT_SEND_QUEUE_LIMIT,
         page_size: int = DEFAULT_PAGE_SIZE,
+        trading: TradingSettings | None = None,
     ) -> None:
         if not (math.isfinite(rate) and rate >= 0):
             raise InvalidValueError("rate must be a non-negative number of actions per second", rate=rate)
@@ -128,6 +131,7 @@ class Emulator:
                 send_queue_limit=send_queue_limit,
             ),
             page_size=page_size,
+            trading_settings=trading,
         )
         self._runner: web.AppRunner | None = None
         self._driver_task: asyncio.Task[None] | None = None
@@ -138,6 +142,11 @@ class Emulator:
     def stats(self) -> EmulatorStats:
         """Live counters of the servers (also at ``GET /_emulator/stats``)."""
         return self._server.stats
+
+    @property
+    def trading(self) -> TradingApi:
+        """The authenticated trading API: its :attr:`TradingApi.balances` are the wallets' balances."""
+        return self._server.trading
 
     @property
     def outages(self) -> OutageSchedule:

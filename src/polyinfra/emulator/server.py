@@ -1,9 +1,10 @@
 """The emulator's one-port aiohttp application.
 
 One port serves what the venue spreads over hosts: the public CLOB REST API
-(:mod:`polyinfra.emulator.rest_api`), the market and user channels at ``/ws/market`` and
-``/ws/user`` (:mod:`polyinfra.emulator.market_channel`), plus control endpoints that are not part
-of the venue:
+(:mod:`polyinfra.emulator.rest_api`), the authenticated trading API
+(:mod:`polyinfra.emulator.trading_api`), the market and user channels at ``/ws/market`` and
+``/ws/user`` (:mod:`polyinfra.emulator.market_channel`, :mod:`polyinfra.emulator.user_channel`),
+plus control endpoints that are not part of the venue:
 
 * ``GET /_emulator/faults``: the fault knobs as JSON; ``POST /_emulator/faults`` with a JSON object
   of knobs to change (all-or-nothing; 400 ``{"error": ...}`` for an unknown knob or a bad value),
@@ -41,11 +42,14 @@ from typing import Protocol
 import msgspec
 from aiohttp import web
 
+from polyinfra.emulator.accounts import Accounts
 from polyinfra.emulator.exchange import Exchange
 from polyinfra.emulator.faults import POST_ONLY_AFTER_RESTART_S, FaultConfig, OutageSchedule
-from polyinfra.emulator.market_channel import ChannelSettings, ChannelStats, MarketChannel, UserChannel
+from polyinfra.emulator.market_channel import ChannelSettings, ChannelStats, MarketChannel
 from polyinfra.emulator.rate_limits import RateLimiter, RateLimitMode, ThrottleGate
 from polyinfra.emulator.rest_api import DEFAULT_PAGE_SIZE, RestApi, RestStats, too_many_requests
+from polyinfra.emulator.trading_api import TradingApi, TradingSettings
+from polyinfra.emulator.user_channel import UserChannel
 from polyinfra.errors import InvalidValueError
 
 __all__ = ["EmulatorServer", "EmulatorStats", "SimulatorControl"]
@@ -107,6 +111,7 @@ class EmulatorServer:
         simulator: SimulatorControl,
         channel_settings: ChannelSettings | None = None,
         page_size: int = DEFAULT_PAGE_SIZE,
+        trading_settings: TradingSettings | None = None,
     ) -> None:
         settings = channel_settings or ChannelSettings()
         self._faults = faults
@@ -116,7 +121,16 @@ class EmulatorServer:
         self._throttle = ThrottleGate(self.rate_limiter)
         self._rest = RestApi(exchange, faults=faults, outages=self.outages, clock_ms=clock_ms, page_size=page_size)
         self._market_channel = MarketChannel(exchange, faults, settings)
-        self._user_channel = UserChannel(faults, settings)
+        self.accounts = Accounts()
+        self._user_channel = UserChannel(self.accounts, faults, settings)
+        self.trading = TradingApi(
+            exchange,
+            self.accounts,
+            user_events=self._user_channel.publish,
+            clock_ms=clock_ms,
+            settings=trading_settings or TradingSettings(),
+            page_size=page_size,
+        )
         self.stats = EmulatorStats(
             http=self._rest.stats,
             market_channel=self._market_channel.stats,
@@ -124,6 +138,7 @@ class EmulatorServer:
         )
         self.app = web.Application(middlewares=[self._venue_edge])
         self.app.add_routes(self._rest.routes())
+        self.app.add_routes(self.trading.routes())
         self.app.add_routes(
             [
                 web.get("/ws/market", self._market_channel.handle),
@@ -146,6 +161,7 @@ class EmulatorServer:
     async def _close_sockets(self, app: web.Application) -> None:
         await self._market_channel.close_all()
         await self._user_channel.close_all()
+        self.trading.close()
 
     @web.middleware
     async def _venue_edge(self, request: web.Request, handler: _Handler) -> web.StreamResponse:

@@ -1,0 +1,942 @@
+"""The emulated venue's authenticated REST API: API keys (L1), orders, cancels, trades, balances
+and heartbeats (L2), clob.md §2, §3.2-§3.4, §4.2-§4.5, §5.
+
+Authentication is the venue's (§2): L1 requests must carry a ClobAuth signature recovered to
+``POLY_ADDRESS``, L2 requests an HMAC over ``timestamp + method + path + body`` made with the API
+key's secret, its passphrase and the key's own address. Both timestamps must be within
+:data:`TIMESTAMP_TOLERANCE_S` of the emulator's clock: the venue's tolerance is undocumented
+(§10) and "expired timestamp" is one of its 401 causes. Failures answer 401 with the venue's
+bodies, ``{"error": "Invalid L1 Request headers"}`` and ``{"error": "Unauthorized/Invalid api key"}``.
+
+Orders are validated as the venue does, in this order, each answered with its error string (§5.5,
+the strings :mod:`polyinfra.core.venue_errors` maps): envelope, owner = API key, signer = API key
+address (signature types EOA, POLY_PROXY, POLY_GNOSIS_SAFE), signature, duplicate, amount
+precision (:func:`~polyinfra.core.order_amounts.amount_rule_violations`), tick, minimum size,
+expiration, balance (pUSD for a BUY, shares for a SELL, minus what the wallet's open orders hold,
+§10). The limit price of a limit order is ``collateral / shares`` exactly; of a FOK/FAK order the
+amounts' ratio rounded to the tick away from crossing (down for a BUY, up for a SELL), since
+market-order amounts are floored (§5.4). Accepted orders match through the exchange's one engine.
+
+Emulator choices where the venue is not documented: sizes and prices in order rows, trade rows
+and responses are decimal strings (``"10"``, ``"0.57"``) as on the user channel (§7.5); a trade is
+one object per taking order with every maker in ``maker_orders``, its ``asset_id``, ``side``,
+``size`` and ``price`` the taker's (price of its first, best fill), and each participant sees it
+with its own ``owner``, ``maker_address`` and ``trader_side``; trades go MATCHED -> MINED (with a
+``transaction_hash``) -> CONFIRMED on timers (:class:`TradingSettings`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import hmac
+import uuid
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from http import HTTPStatus
+from typing import Final, TypeVar
+
+import msgspec
+from aiohttp import web
+from msgspec import Struct
+
+from polyinfra.core.auth_headers import (
+    POLY_ADDRESS,
+    POLY_API_KEY,
+    POLY_NONCE,
+    POLY_PASSPHRASE,
+    POLY_SIGNATURE,
+    POLY_TIMESTAMP,
+    recover_l1_signer,
+    verify_hmac,
+)
+from polyinfra.core.eip712 import address_word, keccak256
+from polyinfra.core.matching import Fill, Order, SubmitStatus
+from polyinfra.core.order_amounts import amount_rule_violations
+from polyinfra.core.order_signing import (
+    EXCHANGE_CONTRACTS,
+    POLYGON_CHAIN_ID,
+    signed_order_from_payload,
+    verify_order_signature,
+)
+from polyinfra.emulator.accounts import Accounts, ApiKey, Balances
+from polyinfra.emulator.exchange import Exchange
+from polyinfra.errors import (
+    ApiError,
+    InvalidSignatureError,
+    InvalidValueError,
+    L1AuthError,
+    L2AuthError,
+    MalformedMessageError,
+    OrderRejectedError,
+)
+from polyinfra.model.ids import TokenId
+from polyinfra.model.market import MarketInfo
+from polyinfra.model.numbers import MICROS, Side, TickSize, format_micros, to_micros
+from polyinfra.model.orders import SignatureType, TimeInForce
+from polyinfra.wire.clob_orders import PostOrderBody
+from polyinfra.wire.clob_rest import JSON_ENCODER, ErrorBody
+from polyinfra.wire.clob_user import MakerOrder, OrderMessage, TradeMessage, TradeRecord
+
+__all__ = ["TIMESTAMP_TOLERANCE_S", "TradingApi", "TradingSettings", "UserEventSink"]
+
+TIMESTAMP_TOLERANCE_S: Final = 300
+"""How far an L1/L2 ``POLY_TIMESTAMP`` may be from the emulator's clock, either way (§10: undocumented)."""
+
+POST_ORDERS_LIMIT: Final = 15
+"""Orders per ``POST /orders`` (§8)."""
+CANCEL_ORDERS_LIMIT: Final = 1000
+"""Ids per ``DELETE /orders`` (§8)."""
+GTD_THRESHOLD_S: Final = 60
+"""A GTD order lives until a minute before its expiration, so one expiring sooner is refused (§5.1)."""
+
+_UNLIMITED_ALLOWANCE: Final = str((1 << 256) - 1)
+_START_CURSOR: Final = "MA=="
+_END_CURSOR: Final = "LTE="
+_ZERO_ADDRESS: Final = "0x" + "00" * 20
+
+# The venue's words (§2, §5.5); venue_errors.py maps each to its error class.
+_INVALID_L1: Final = "Invalid L1 Request headers"
+_INVALID_API_KEY: Final = "Unauthorized/Invalid api key"
+_CREATE_FAILED: Final = "Could not create api key"
+_DERIVE_FAILED: Final = "Could not derive api key!"
+_INVALID_PAYLOAD: Final = "Invalid order payload"
+_OWNER_NOT_KEY: Final = "the order owner has to be the owner of the API KEY"
+_SIGNER_NOT_KEY: Final = "the order signer address has to be the address of the API KEY"
+_INVALID_SIGNATURE: Final = "invalid signature"
+_NOT_ENOUGH_BALANCE: Final = "not enough balance / allowance"
+_INVALID_EXPIRATION: Final = "invalid expiration"
+_FOK_KILLED: Final = "order couldn't be fully filled. FOK orders are fully filled or killed."
+_FAK_KILLED: Final = (
+    "no orders found to match with FAK order. FAK orders are partially filled or killed if no match is found."
+)
+_ORDER_NOT_FOUND: Final = "Order not found"
+_ALREADY_CANCELED: Final = "Order already canceled"
+_ALREADY_MATCHED: Final = "Order already matched"
+_INVALID_HEARTBEAT: Final = "Invalid Heartbeat ID"
+
+_Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+_Body = TypeVar("_Body")
+
+UserEventSink = Callable[[str, str, OrderMessage | TradeMessage], None]
+"""Delivers a user-channel event: (API key, condition id, event)."""
+
+
+@dataclass(frozen=True, slots=True)
+class TradingSettings:
+    """Timers of the emulated trading: the trade lifecycle and the heartbeat deadline."""
+
+    mined_after_s: float = 2.0
+    """A matched trade is MINED (and gets its ``transaction_hash``) this long after the match."""
+    confirmed_after_s: float = 5.0
+    """... and CONFIRMED this long after the match."""
+    heartbeat_timeout_s: float = 10.0
+    """Once heartbeats started, a key's orders are cancelled when none came for this long (§3.3)."""
+    chain_id: int = POLYGON_CHAIN_ID
+
+
+class _SendOrderResponse(Struct, gc=False):
+    """§4.2, the venue's key names."""
+
+    success: bool
+    errorMsg: str  # noqa: N815 - the venue's key names
+    orderID: str  # noqa: N815
+    status: str
+    makingAmount: str  # noqa: N815
+    takingAmount: str  # noqa: N815
+    transactionsHashes: list[str]  # noqa: N815
+    tradeIDs: list[str]  # noqa: N815
+
+
+class _CancelResponse(Struct, gc=False):
+    canceled: list[str]
+    not_canceled: dict[str, str]
+
+
+class _OpenOrder(Struct, gc=False):
+    """§4.4."""
+
+    id: str
+    status: str
+    owner: str
+    maker_address: str
+    market: str
+    asset_id: str
+    side: str
+    original_size: str
+    size_matched: str
+    price: str
+    outcome: str
+    expiration: str
+    order_type: str
+    associate_trades: list[str]
+    created_at: int
+
+
+class _Page(Struct, gc=False):
+    limit: int
+    next_cursor: str
+    count: int
+    data: list[_OpenOrder] | list[TradeRecord]
+
+
+class _ApiKeyBody(Struct, gc=False):
+    apiKey: str  # noqa: N815
+    secret: str
+    passphrase: str
+
+
+class _CancelOneBody(Struct, gc=False):
+    orderID: str | None = None  # noqa: N815
+    orderId: str | None = None  # noqa: N815 - the Rust client's spelling (§3.3)
+
+
+class _CancelMarketBody(Struct, gc=False):
+    market: str = ""
+    asset_id: str = ""
+
+
+class _HeartbeatBody(Struct, gc=False):
+    heartbeat_id: str | None = None
+
+
+@dataclass(slots=True)
+class _OrderRecord:
+    """Everything the venue tells about one accepted order; ``order`` is the engine's, live."""
+
+    order: Order
+    key: ApiKey
+    maker_address: str
+    market: MarketInfo
+    order_type: str
+    created_at_s: int
+    size_matched_micros: int = 0
+    status: str = "LIVE"
+    trade_ids: list[str] = field(default_factory=list)
+
+    @property
+    def outcome(self) -> str:
+        return self.market.outcome_of(self.order.token_id)
+
+
+@dataclass(slots=True)
+class _Trade:
+    """One taking order's match: ``fills`` against every maker, in matching order."""
+
+    trade_id: str
+    taker: _OrderRecord
+    fills: tuple[Fill, ...]
+    makers: tuple[_OrderRecord | None, ...]
+    """The maker orders' records (None for orders placed inside the emulator, by the simulator)."""
+    match_time_s: int
+    status: str = "MATCHED"
+    last_update_s: int = 0
+    transaction_hash: str = ""
+
+    def participants(self) -> dict[str, _OrderRecord]:
+        """The first order of each API key involved, by key: whose users see this trade."""
+        found: dict[str, _OrderRecord] = {self.taker.key.api_key: self.taker}
+        for maker in self.makers:
+            if maker is not None:
+                found.setdefault(maker.key.api_key, maker)
+        return found
+
+
+@dataclass(slots=True)
+class _Heartbeat:
+    heartbeat_id: str
+    deadline: asyncio.TimerHandle
+
+
+class TradingApi:
+    """The venue's authenticated routes over one :class:`Exchange`; call :meth:`close` at shutdown."""
+
+    def __init__(
+        self,
+        exchange: Exchange,
+        accounts: Accounts,
+        *,
+        user_events: UserEventSink,
+        clock_ms: Callable[[], int],
+        settings: TradingSettings,
+        page_size: int,
+    ) -> None:
+        self._exchange = exchange
+        self._accounts = accounts
+        self._balances = Balances()
+        self._user_events = user_events
+        self._clock_ms = clock_ms
+        self._settings = settings
+        self._page_size = page_size
+        self._orders: dict[str, _OrderRecord] = {}
+        self._trades: dict[str, _Trade] = {}
+        self._heartbeats: dict[str, _Heartbeat] = {}
+        self._timers: set[asyncio.TimerHandle] = set()
+        self._allowances = _allowances(settings.chain_id)
+
+    @property
+    def balances(self) -> Balances:
+        return self._balances
+
+    def routes(self) -> list[web.RouteDef]:
+        table: tuple[tuple[str, str, _Handler], ...] = (
+            ("POST", "/auth/api-key", self._create_api_key),
+            ("GET", "/auth/derive-api-key", self._derive_api_key),
+            ("GET", "/auth/api-keys", self._api_keys),
+            ("DELETE", "/auth/api-key", self._delete_api_key),
+            ("POST", "/order", self._post_order),
+            ("POST", "/orders", self._post_orders),
+            ("DELETE", "/order", self._cancel_order),
+            ("DELETE", "/orders", self._cancel_orders),
+            ("DELETE", "/cancel-all", self._cancel_all),
+            ("DELETE", "/cancel-market-orders", self._cancel_market_orders),
+            ("GET", "/data/order/{order_id}", self._get_order),
+            ("GET", "/data/orders", self._get_orders),
+            ("GET", "/data/trades", self._get_trades),
+            ("GET", "/balance-allowance", self._balance_allowance),
+            ("GET", "/balance-allowance/update", self._update_balance_allowance),
+            ("POST", "/v1/heartbeats", self._heartbeat),
+        )
+        return [web.route(method, path, _answer_errors(handler)) for method, path, handler in table]
+
+    def close(self) -> None:
+        """Stop every lifecycle and heartbeat timer."""
+        for timer in self._timers:
+            timer.cancel()
+        self._timers.clear()
+        for heartbeat in self._heartbeats.values():
+            heartbeat.deadline.cancel()
+        self._heartbeats.clear()
+
+    # -- authentication ------------------------------------------------------------------------
+
+    def _check_timestamp(self, text: str | None, message: str) -> None:
+        if not (text is not None and text.isascii() and text.isdigit()):
+            raise ApiError(message, status=HTTPStatus.UNAUTHORIZED)
+        if abs(int(text) - self._clock_ms() // 1000) > TIMESTAMP_TOLERANCE_S:
+            raise ApiError(message, status=HTTPStatus.UNAUTHORIZED, reason="timestamp outside the window")
+
+    def _l1_address(self, request: web.Request) -> tuple[str, int]:
+        headers = request.headers
+        self._check_timestamp(headers.get(POLY_TIMESTAMP), _INVALID_L1)
+        names = (POLY_ADDRESS, POLY_SIGNATURE, POLY_TIMESTAMP, POLY_NONCE)
+        try:
+            address = recover_l1_signer(
+                {name: headers[name] for name in names if name in headers}, chain_id=self._settings.chain_id
+            )
+        except L1AuthError as error:
+            raise ApiError(_INVALID_L1, status=HTTPStatus.UNAUTHORIZED, reason=error.message) from None
+        return address, int(headers.get(POLY_NONCE, "0"))
+
+    async def _l2_key(self, request: web.Request) -> ApiKey:
+        headers = request.headers
+        key = self._accounts.get(headers.get(POLY_API_KEY, ""))
+        if key is None:
+            raise ApiError(_INVALID_API_KEY, status=HTTPStatus.UNAUTHORIZED)
+        timestamp = headers.get(POLY_TIMESTAMP)
+        self._check_timestamp(timestamp, _INVALID_API_KEY)
+        passphrase = headers.get(POLY_PASSPHRASE, "").encode()
+        address = headers.get(POLY_ADDRESS, "")
+        # The key is bound to its EOA (§2.2): another address with a valid HMAC is still refused.
+        if not hmac.compare_digest(passphrase, key.credentials.passphrase.reveal().encode()) or not _same_address(
+            address, key.address
+        ):
+            raise ApiError(_INVALID_API_KEY, status=HTTPStatus.UNAUTHORIZED)
+        try:
+            verify_hmac(
+                key.credentials,
+                headers.get(POLY_SIGNATURE, ""),
+                timestamp=timestamp or "",
+                method=request.method,
+                request_path=request.path,
+                body=await request.read(),
+            )
+        except L2AuthError:
+            raise ApiError(_INVALID_API_KEY, status=HTTPStatus.UNAUTHORIZED) from None
+        return key
+
+    # -- API keys (L1) ---------------------------------------------------------------------------
+
+    async def _create_api_key(self, request: web.Request) -> web.Response:
+        address, nonce = self._l1_address(request)
+        key = self._accounts.create(address, nonce)
+        if key is None:
+            raise ApiError(_CREATE_FAILED, status=HTTPStatus.BAD_REQUEST)
+        self._balances.collateral(key.address)  # seeds the wallet (accounts.py)
+        return _json(_key_body(key))
+
+    async def _derive_api_key(self, request: web.Request) -> web.Response:
+        address, nonce = self._l1_address(request)
+        key = self._accounts.derive(address, nonce)
+        if key is None:
+            raise ApiError(_DERIVE_FAILED, status=HTTPStatus.BAD_REQUEST)
+        return _json(_key_body(key))
+
+    async def _api_keys(self, request: web.Request) -> web.Response:
+        key = await self._l2_key(request)
+        return _json({"apiKeys": [owned.api_key for owned in self._accounts.keys_of(key.address)]})
+
+    async def _delete_api_key(self, request: web.Request) -> web.Response:
+        key = await self._l2_key(request)
+        self._accounts.delete(key.api_key)
+        return _json("OK")
+
+    # -- orders ----------------------------------------------------------------------------------
+
+    async def _post_order(self, request: web.Request) -> web.Response:
+        key = await self._l2_key(request)
+        try:
+            envelope = msgspec.json.decode(await request.read(), type=PostOrderBody)
+            response = self._place(key, envelope)
+        except msgspec.DecodeError:
+            raise ApiError(_INVALID_PAYLOAD, status=HTTPStatus.BAD_REQUEST) from None
+        except OrderRejectedError as rejected:
+            raise ApiError(rejected.message, status=HTTPStatus.BAD_REQUEST) from None
+        return _json(response)
+
+    async def _post_orders(self, request: web.Request) -> web.Response:
+        key = await self._l2_key(request)
+        try:
+            items = msgspec.json.decode(await request.read(), type=list[msgspec.Raw])
+        except msgspec.DecodeError:
+            raise ApiError(_INVALID_PAYLOAD, status=HTTPStatus.BAD_REQUEST) from None
+        if len(items) > POST_ORDERS_LIMIT:
+            raise ApiError(
+                f"Too many orders in payload, max allowed: {POST_ORDERS_LIMIT}", status=HTTPStatus.BAD_REQUEST
+            )
+        # Each order stands alone: one refused order does not stop the others (§4.2).
+        answers = []
+        for item in items:
+            try:
+                answers.append(self._place(key, msgspec.json.decode(item, type=PostOrderBody)))
+            except msgspec.DecodeError:
+                answers.append(_refusal(_INVALID_PAYLOAD))
+            except OrderRejectedError as rejected:
+                answers.append(_refusal(rejected.message))
+        return _json(answers)
+
+    def _place(self, key: ApiKey, envelope: PostOrderBody) -> _SendOrderResponse:
+        if envelope.owner != key.api_key:
+            raise OrderRejectedError(_OWNER_NOT_KEY)
+        payload = envelope.order
+        market = self._exchange.market_of(payload.token_id)
+        if market is None:
+            raise OrderRejectedError(_INVALID_PAYLOAD)
+        try:
+            signed = signed_order_from_payload(payload, chain_id=self._settings.chain_id, neg_risk=market.neg_risk)
+        except (MalformedMessageError, ValueError):
+            raise OrderRejectedError(_INVALID_PAYLOAD) from None
+        unsigned = signed.order
+        signs_as_eoa = unsigned.signature_type is not SignatureType.POLY_1271
+        if signs_as_eoa and not _same_address(unsigned.signer, key.address):
+            raise OrderRejectedError(_SIGNER_NOT_KEY)
+        try:
+            signer = verify_order_signature(signed, chain_id=self._settings.chain_id)
+        except InvalidSignatureError:
+            raise OrderRejectedError(_INVALID_SIGNATURE) from None
+        # EOA orders spend the signer's own funds; a deposit wallet's owner must be the key's EOA.
+        if (unsigned.signature_type is SignatureType.EOA and not _same_address(unsigned.maker, signer)) or (
+            not signs_as_eoa and not _same_address(signer, key.address)
+        ):
+            raise OrderRejectedError(_INVALID_SIGNATURE)
+        order_id = signed.order_hash
+        if order_id in self._orders:
+            raise OrderRejectedError(f"order {order_id} is invalid. Duplicated.")
+
+        time_in_force = TimeInForce(envelope.order_type)
+        market_order = not time_in_force.rests
+        side = unsigned.side
+        buy = side is Side.BUY
+        shares, collateral = (
+            (unsigned.taker_amount, unsigned.maker_amount) if buy else (unsigned.maker_amount, unsigned.taker_amount)
+        )
+        tick = market.tick_size
+        price = _limit_price(collateral, shares, tick, buy=buy, market_order=market_order)
+        if amount_rule_violations(side, tick, price, unsigned.maker_amount, unsigned.taker_amount, market=market_order):
+            raise OrderRejectedError(_amounts_message(side, tick, market_order=market_order))
+        if not (tick.micros_per_tick <= price <= MICROS - tick.micros_per_tick and tick.is_on_grid(price)):
+            raise OrderRejectedError(
+                f"order {order_id} is invalid. Price ({format_micros(price)}) breaks minimum tick size rule: "
+                f"{tick.text}"
+            )
+        if shares < to_micros(market.min_order_size):
+            raise OrderRejectedError(
+                f"order {order_id} is invalid. Size ({format_micros(shares)}) lower than the minimum: "
+                f"{market.min_order_size}"
+            )
+        now_ms = self._clock_ms()
+        expiration_s = unsigned.expiration_s
+        if time_in_force is TimeInForce.GTD:
+            if expiration_s <= now_ms // 1000 + GTD_THRESHOLD_S:
+                raise OrderRejectedError(_INVALID_EXPIRATION)
+        elif expiration_s:
+            raise OrderRejectedError(_INVALID_EXPIRATION)
+        maker_address = unsigned.maker
+        if buy:
+            needed, available = collateral, self._balances.collateral(maker_address)
+        else:
+            needed, available = shares, self._balances.shares(maker_address, payload.token_id)
+        if available - self._reserved(maker_address, payload.token_id, side) < needed:
+            raise OrderRejectedError(_NOT_ENOUGH_BALANCE)
+
+        order = Order(
+            order_id=order_id,
+            owner=key.api_key,
+            token_id=TokenId(payload.token_id),
+            side=side,
+            price_micros=price,
+            size_micros=shares,
+            time_in_force=time_in_force,
+            post_only=envelope.post_only,
+            expiration_s=expiration_s,
+        )
+        try:
+            result = self._exchange.place(order)
+        except InvalidValueError as error:
+            raise OrderRejectedError(f"{_INVALID_PAYLOAD}: {error.message}") from None
+        if result.status is SubmitStatus.REJECTED_POST_ONLY:
+            raise OrderRejectedError(f"order {order_id} crosses the book")
+        if not result.fills and result.status is SubmitStatus.KILLED:
+            raise OrderRejectedError(_FOK_KILLED if time_in_force is TimeInForce.FOK else _FAK_KILLED)
+
+        record = _OrderRecord(order, key, maker_address, market, envelope.order_type, now_ms // 1000)
+        self._orders[order_id] = record
+        record.status = "LIVE" if result.rests else "MATCHED"
+        record.size_matched_micros = result.filled_micros
+        self._emit_order(record, "PLACEMENT", now_ms)
+        trade = self._settle(record, result.fills, now_ms) if result.fills else None
+        making, taking = _made_and_taken(side, result.fills)
+        return _SendOrderResponse(
+            success=True,
+            errorMsg="",
+            orderID=order_id,
+            status="live" if result.rests else "matched",
+            makingAmount=format_micros(making) if trade else "",
+            takingAmount=format_micros(taking) if trade else "",
+            # The hashes come once the trade is mined; the official client polls /data/trades for them (§4.2).
+            transactionsHashes=[],
+            tradeIDs=[trade.trade_id] if trade else [],
+        )
+
+    def _reserved(self, maker_address: str, token_id: str, side: Side) -> int:
+        """What the wallet's open orders hold: pUSD for BUYs, the token's shares for SELLs (§10)."""
+        held = 0
+        for order in self._exchange.open_orders():
+            record = self._orders.get(order.order_id)
+            if record is None or order.side is not side or not _same_address(record.maker_address, maker_address):
+                continue
+            if side is Side.BUY:
+                held += order.remaining_micros * order.price_micros // MICROS
+            elif order.token_id == token_id:
+                held += order.remaining_micros
+        return held
+
+    def _settle(self, taker: _OrderRecord, fills: tuple[Fill, ...], now_ms: int) -> _Trade:
+        makers = tuple(self._orders.get(fill.maker_order_id) for fill in fills)
+        trade = _Trade(str(uuid.uuid4()), taker, fills, makers, now_ms // 1000, last_update_s=now_ms // 1000)
+        self._trades[trade.trade_id] = trade
+        taker.trade_ids.append(trade.trade_id)
+        for fill, maker in zip(fills, makers, strict=True):
+            self._balances.settle(
+                taker.maker_address, fill.taker_token_id, fill.taker_side, fill.size_micros, fill.taker_price_micros
+            )
+            if maker is None:
+                continue
+            self._balances.settle(
+                maker.maker_address, fill.maker_token_id, fill.maker_side, fill.size_micros, fill.maker_price_micros
+            )
+            maker.size_matched_micros += fill.size_micros
+            if trade.trade_id not in maker.trade_ids:
+                maker.trade_ids.append(trade.trade_id)
+            if not fill.maker_remaining_micros:
+                maker.status = "MATCHED"
+            self._emit_order(maker, "UPDATE", now_ms)
+        self._emit_trade(trade)
+        loop = asyncio.get_running_loop()
+        self._schedule(loop, self._settings.mined_after_s, trade, "MINED")
+        self._schedule(loop, self._settings.confirmed_after_s, trade, "CONFIRMED")
+        return trade
+
+    def _schedule(self, loop: asyncio.AbstractEventLoop, delay_s: float, trade: _Trade, status: str) -> None:
+        def advance() -> None:
+            self._timers.discard(timer)
+            trade.status = status
+            trade.last_update_s = self._clock_ms() // 1000
+            if not trade.transaction_hash:
+                trade.transaction_hash = "0x" + keccak256(trade.trade_id.encode()).hex()
+            self._emit_trade(trade)
+
+        timer = loop.call_later(delay_s, advance)
+        self._timers.add(timer)
+
+    # -- cancels ---------------------------------------------------------------------------------
+
+    async def _cancel_order(self, request: web.Request) -> web.Response:
+        key = await self._l2_key(request)
+        body = _decode(await request.read(), _CancelOneBody)
+        order_id = body.orderID or body.orderId
+        if not order_id:
+            raise ApiError(_INVALID_PAYLOAD, status=HTTPStatus.BAD_REQUEST)
+        return _json(self._cancel_ids(key, [order_id]))
+
+    async def _cancel_orders(self, request: web.Request) -> web.Response:
+        key = await self._l2_key(request)
+        order_ids = _decode(await request.read(), list[str])
+        if len(order_ids) > CANCEL_ORDERS_LIMIT:
+            raise ApiError(
+                f"Too many orders in payload, max allowed: {CANCEL_ORDERS_LIMIT}", status=HTTPStatus.BAD_REQUEST
+            )
+        return _json(self._cancel_ids(key, list(dict.fromkeys(order_ids))))
+
+    async def _cancel_all(self, request: web.Request) -> web.Response:
+        key = await self._l2_key(request)
+        return _json(_CancelResponse(self._cancelled(self._exchange.cancel_all(key.api_key)), {}))
+
+    async def _cancel_market_orders(self, request: web.Request) -> web.Response:
+        key = await self._l2_key(request)
+        body = _decode(await request.read(), _CancelMarketBody)
+        chosen = [
+            record.order.order_id
+            for record in self._open_records(key)
+            if (not body.market or record.market.condition_id == body.market)
+            and (not body.asset_id or record.order.token_id == body.asset_id)
+        ]
+        return _json(self._cancel_ids(key, chosen))
+
+    def _cancel_ids(self, key: ApiKey, order_ids: Iterable[str]) -> _CancelResponse:
+        canceled: list[str] = []
+        not_canceled: dict[str, str] = {}
+        for order_id in order_ids:
+            record = self._orders.get(order_id)
+            if record is None or record.key.api_key != key.api_key:
+                not_canceled[order_id] = _ORDER_NOT_FOUND
+                continue
+            cancelled = self._cancelled(self._exchange.cancel(order_id).orders)
+            if cancelled:
+                canceled.extend(cancelled)
+            else:
+                not_canceled[order_id] = _ALREADY_CANCELED if record.status == "CANCELED" else _ALREADY_MATCHED
+        return _CancelResponse(canceled, not_canceled)
+
+    def _cancelled(self, orders: Iterable[Order]) -> list[str]:
+        """Mark the exchange's cancelled orders and tell their owners; returns their ids."""
+        now_ms = self._clock_ms()
+        ids: list[str] = []
+        for order in orders:
+            ids.append(order.order_id)
+            record = self._orders.get(order.order_id)
+            if record is not None:
+                record.status = "CANCELED"
+                self._emit_order(record, "CANCELLATION", now_ms)
+        return ids
+
+    # -- reading ---------------------------------------------------------------------------------
+
+    def _open_records(self, key: ApiKey) -> list[_OrderRecord]:
+        return [
+            self._orders[order.order_id]
+            for order in self._exchange.open_orders(key.api_key)
+            if order.order_id in self._orders
+        ]
+
+    async def _get_order(self, request: web.Request) -> web.Response:
+        key = await self._l2_key(request)
+        record = self._orders.get(request.match_info["order_id"])
+        if record is None or record.key.api_key != key.api_key:
+            raise ApiError(_ORDER_NOT_FOUND, status=HTTPStatus.NOT_FOUND)
+        return _json(_open_order(record))
+
+    async def _get_orders(self, request: web.Request) -> web.Response:
+        key = await self._l2_key(request)
+        query = request.query
+        rows = [
+            _open_order(record)
+            for record in self._open_records(key)
+            if query.get("id", record.order.order_id) == record.order.order_id
+            and query.get("market", record.market.condition_id) == record.market.condition_id
+            and query.get("asset_id", record.order.token_id) == record.order.token_id
+        ]
+        return _json(self._page(query.get("next_cursor"), rows))
+
+    async def _get_trades(self, request: web.Request) -> web.Response:
+        key = await self._l2_key(request)
+        query = request.query
+        rows: list[TradeRecord] = []
+        for trade in self._trades.values():
+            mine = trade.participants().get(key.api_key)
+            if mine is None:
+                continue
+            row = _trade_record(trade, mine)
+            if (
+                query.get("id", row.id) == row.id
+                and query.get("market", row.market) == row.market
+                and query.get("asset_id", row.asset_id) == row.asset_id
+                and _same_address(query.get("maker_address", row.maker_address), row.maker_address)
+                and _whole(query.get("after"), 0) <= trade.match_time_s <= _whole(query.get("before"), 1 << 63)
+            ):
+                rows.append(row)
+        return _json(self._page(query.get("next_cursor"), rows))
+
+    def _page(self, cursor: str | None, rows: list[_OpenOrder] | list[TradeRecord]) -> _Page:
+        offset = _cursor_offset(cursor or _START_CURSOR)
+        end = offset + self._page_size
+        data = rows[offset:end]
+        next_cursor = _END_CURSOR if end >= len(rows) else base64.b64encode(str(end).encode()).decode()
+        return _Page(limit=self._page_size, next_cursor=next_cursor, count=len(data), data=data)
+
+    async def _balance_allowance(self, request: web.Request) -> web.Response:
+        key = await self._l2_key(request)
+        asset_type = request.query.get("asset_type", "COLLATERAL")
+        if asset_type == "COLLATERAL":
+            balance = self._balances.collateral(key.address)
+        elif asset_type == "CONDITIONAL" and self._exchange.market_of(request.query.get("token_id", "")) is not None:
+            balance = self._balances.shares(key.address, request.query["token_id"])
+        else:
+            raise ApiError("Invalid asset type or token id", status=HTTPStatus.BAD_REQUEST)
+        # Raw 6-decimal units, as the chain holds them (§3.4).
+        return _json({"balance": str(balance), "allowances": self._allowances})
+
+    async def _update_balance_allowance(self, request: web.Request) -> web.Response:
+        # The venue refreshes a cache here (§3.4); the emulator's balances are never stale.
+        await self._l2_key(request)
+        return _json(None)
+
+    # -- heartbeats ------------------------------------------------------------------------------
+
+    async def _heartbeat(self, request: web.Request) -> web.Response:
+        key = await self._l2_key(request)
+        body = _decode(await request.read(), _HeartbeatBody)
+        current = self._heartbeats.pop(key.api_key, None)
+        if current is not None:
+            current.deadline.cancel()
+        fresh = str(uuid.uuid4())
+        loop = asyncio.get_running_loop()
+        deadline = loop.call_later(self._settings.heartbeat_timeout_s, self._heartbeat_missed, key.api_key)
+        self._heartbeats[key.api_key] = _Heartbeat(fresh, deadline)
+        # The first heartbeat carries no id (null or ""); every later one the id last returned (§3.3).
+        expected = "" if current is None else current.heartbeat_id
+        if (body.heartbeat_id or "") != expected:
+            return _json(ErrorBody(error=_INVALID_HEARTBEAT, heartbeat_id=fresh), status=HTTPStatus.BAD_REQUEST)
+        return _json({"heartbeat_id": fresh})
+
+    def _heartbeat_missed(self, api_key: str) -> None:
+        self._heartbeats.pop(api_key, None)
+        self._cancelled(self._exchange.cancel_all(api_key))
+
+    # -- user-channel events ---------------------------------------------------------------------
+
+    def _emit_order(self, record: _OrderRecord, kind: str, now_ms: int) -> None:
+        order = record.order
+        event = OrderMessage(
+            asset_id=order.token_id,
+            associate_trades=list(record.trade_ids),
+            created_at=str(record.created_at_s),
+            expiration=str(order.expiration_s),
+            id=order.order_id,
+            maker_address=record.maker_address,
+            market=record.market.condition_id,
+            order_owner=record.key.api_key,
+            order_type=record.order_type,
+            original_size=format_micros(order.size_micros),
+            outcome=record.outcome,
+            owner=record.key.api_key,
+            price=format_micros(order.price_micros),
+            side=order.side.value,
+            size_matched=format_micros(record.size_matched_micros),
+            status=record.status,
+            timestamp=str(now_ms),
+            type=kind,
+        )
+        self._user_events(record.key.api_key, record.market.condition_id, event)
+
+    def _emit_trade(self, trade: _Trade) -> None:
+        for api_key, mine in trade.participants().items():
+            row = _trade_record(trade, mine)
+            event = TradeMessage(
+                asset_id=row.asset_id,
+                bucket_index=row.bucket_index,
+                fee_rate_bps=row.fee_rate_bps,
+                id=row.id,
+                last_update=row.last_update,
+                maker_address=row.maker_address,
+                maker_orders=row.maker_orders,
+                market=row.market,
+                match_time=row.match_time,
+                outcome=row.outcome,
+                owner=row.owner,
+                price=row.price,
+                side=row.side,
+                size=row.size,
+                status=row.status,
+                taker_order_id=row.taker_order_id,
+                timestamp=str(self._clock_ms()),
+                trade_owner=row.owner,
+                trader_side=row.trader_side,
+                transaction_hash=row.transaction_hash,
+                type="TRADE",
+            )
+            self._user_events(api_key, row.market, event)
+
+
+# -- helpers -------------------------------------------------------------------------------------
+
+
+def _answer_errors(handler: _Handler) -> _Handler:
+    async def answered(request: web.Request) -> web.StreamResponse:
+        try:
+            return await handler(request)
+        except ApiError as error:
+            # The venue's shape (§4.8); the error's context stays here, it may name an address.
+            return _json(ErrorBody(error=error.message), status=error.status)
+
+    return answered
+
+
+def _json(body: object, *, status: int = HTTPStatus.OK) -> web.Response:
+    return web.Response(body=JSON_ENCODER.encode(body), status=status, content_type="application/json")
+
+
+def _decode(body: bytes, kind: type[_Body]) -> _Body:
+    try:
+        return msgspec.json.decode(body or b"{}", type=kind)
+    except msgspec.DecodeError:
+        raise ApiError(_INVALID_PAYLOAD, status=HTTPStatus.BAD_REQUEST) from None
+
+
+def _same_address(first: str, second: str) -> bool:
+    try:
+        return address_word(first) == address_word(second)
+    except InvalidValueError:
+        return False
+
+
+def _key_body(key: ApiKey) -> _ApiKeyBody:
+    credentials = key.credentials
+    return _ApiKeyBody(credentials.api_key, credentials.secret.reveal(), credentials.passphrase.reveal())
+
+
+def _allowances(chain_id: int) -> dict[str, str]:
+    contracts = EXCHANGE_CONTRACTS[chain_id]
+    spenders = (contracts.exchange_v2, contracts.neg_risk_exchange_v2, contracts.exchange_v3)
+    return dict.fromkeys(spenders, _UNLIMITED_ALLOWANCE)
+
+
+def _refusal(message: str) -> _SendOrderResponse:
+    return _SendOrderResponse(False, message, "", "", "", "", [], [])
+
+
+def _limit_price(collateral: int, shares: int, tick: TickSize, *, buy: bool, market_order: bool) -> int:
+    """The order's limit price in micros (see the module docstring); 0 when ``shares`` is 0."""
+    if shares <= 0:
+        return 0
+    if not market_order:
+        return collateral * MICROS // shares
+    step = tick.micros_per_tick
+    if buy:
+        return collateral * MICROS // (shares * step) * step
+    return -(-collateral * MICROS // (shares * step)) * step
+
+
+def _amounts_message(side: Side, tick: TickSize, *, market_order: bool) -> str:
+    # The venue's words (§5.5): shares carry 2 decimals, collateral the tick's amount decimals;
+    # market buys are flat 2 (dollars) / 4 (shares).
+    if market_order and side is Side.BUY:
+        return (
+            "invalid amounts, the market buy orders maker amount supports a max accuracy of 2 decimals, "
+            "taker amount a max of 4 decimals"
+        )
+    if side is Side.BUY:
+        maker, taker = tick.amount_decimals, 2
+    else:
+        maker, taker = 2, tick.amount_decimals
+    return (
+        f"invalid amounts, the {side.value.lower()} orders maker amount supports a max accuracy of {maker} "
+        f"decimals, taker amount a max of {taker} decimals"
+    )
+
+
+def _made_and_taken(side: Side, fills: tuple[Fill, ...]) -> tuple[int, int]:
+    shares = sum(fill.size_micros for fill in fills)
+    collateral = sum(fill.size_micros * fill.taker_price_micros // MICROS for fill in fills)
+    return (collateral, shares) if side is Side.BUY else (shares, collateral)
+
+
+def _rest_status(record: _OrderRecord) -> str:
+    # §4.4's DOCS example spells REST statuses "ORDER_STATUS_LIVE"; the socket says "LIVE" (§7.5).
+    return f"ORDER_STATUS_{record.status}"
+
+
+def _open_order(record: _OrderRecord) -> _OpenOrder:
+    order = record.order
+    return _OpenOrder(
+        id=order.order_id,
+        status=_rest_status(record),
+        owner=record.key.api_key,
+        maker_address=record.maker_address,
+        market=record.market.condition_id,
+        asset_id=order.token_id,
+        side=order.side.value,
+        original_size=format_micros(order.size_micros),
+        size_matched=format_micros(record.size_matched_micros),
+        price=format_micros(order.price_micros),
+        outcome=record.outcome,
+        expiration=str(order.expiration_s),
+        order_type=record.order_type,
+        associate_trades=list(record.trade_ids),
+        created_at=record.created_at_s,
+    )
+
+
+def _trade_record(trade: _Trade, mine: _OrderRecord) -> TradeRecord:
+    taker = trade.taker
+    first = trade.fills[0]
+    makers = [
+        MakerOrder(
+            order_id=fill.maker_order_id,
+            owner=fill.maker_owner,
+            maker_address=_ZERO_ADDRESS if maker is None else maker.maker_address,
+            matched_amount=format_micros(fill.size_micros),
+            price=format_micros(fill.maker_price_micros),
+            fee_rate_bps="0",
+            asset_id=fill.maker_token_id,
+            outcome=taker.market.outcome_of(fill.maker_token_id),
+            side=fill.maker_side.value,
+        )
+        for fill, maker in zip(trade.fills, trade.makers, strict=True)
+    ]
+    return TradeRecord(
+        id=trade.trade_id,
+        taker_order_id=taker.order.order_id,
+        market=taker.market.condition_id,
+        asset_id=taker.order.token_id,
+        side=taker.order.side.value,
+        size=format_micros(sum(fill.size_micros for fill in trade.fills)),
+        fee_rate_bps="0",
+        price=format_micros(first.taker_price_micros),
+        status=trade.status,
+        match_time=str(trade.match_time_s),
+        last_update=str(trade.last_update_s),
+        outcome=taker.outcome,
+        bucket_index=0,
+        owner=mine.key.api_key,
+        maker_address=mine.maker_address,
+        transaction_hash=trade.transaction_hash,
+        maker_orders=makers,
+        trader_side="TAKER" if mine is taker else "MAKER",
+    )
+
+
+def _whole(text: str | None, default: int) -> int:
+    if text is None:
+        return default
+    if not (text.isascii() and text.isdigit()):
+        raise ApiError("invalid timestamp filter", status=HTTPStatus.BAD_REQUEST, value=text)
+    return int(text)
+
+
+def _cursor_offset(cursor: str) -> int:
+    try:
+        return int(base64.b64decode(cursor, validate=True).decode("ascii"))
+    except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
+        raise ApiError("invalid next_cursor", status=HTTPStatus.BAD_REQUEST, next_cursor=cursor) from exc

@@ -1,0 +1,110 @@
+"""The emulated venue's user channel, ``/ws/user`` (clob.md §7.1, §7.5).
+
+The first message authenticates with the API key, secret and passphrase (§7.1) and names the
+markets (condition ids; empty or omitted: all of the key's). Later messages add or remove markets
+with ``operation``. The channel then carries the key's ``order`` and ``trade`` events, one JSON
+object per frame, as :mod:`polyinfra.emulator.trading_api` produces them.
+
+Credentials that are not a live key's (unknown key, wrong secret or passphrase) subscribe a socket
+that stays open and answers ``PING`` but never receives an event, and a warning says so: the
+venue's answer to bad credentials is undocumented (clob.md §7.1), and this choice never hands a
+key's events to a socket that could not prove it holds the key. Credentials are never logged.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+from dataclasses import dataclass, field
+
+import msgspec
+
+from polyinfra.emulator.accounts import Accounts
+from polyinfra.emulator.faults import FaultConfig
+from polyinfra.emulator.market_channel import ChannelSettings, _Channel, _Connection
+from polyinfra.wire.clob_user import OrderMessage, TradeMessage
+
+__all__ = ["UserChannel"]
+
+_log = logging.getLogger(__name__)
+_encode = msgspec.json.Encoder().encode
+
+
+class _Credentials(msgspec.Struct):
+    apiKey: str  # noqa: N815 - the venue's key names
+    secret: str
+    passphrase: str
+
+
+class _UserRequest(msgspec.Struct):
+    """A user-channel client message (clob.md §7.1): the first carries ``auth`` and ``type``,
+    later ones ``operation``; the user channel filters by condition ids (``markets``)."""
+
+    auth: _Credentials | None = None
+    type: str | None = None
+    operation: str | None = None
+    markets: list[str] = []
+
+
+@dataclass(slots=True)
+class _UserSubscription:
+    api_key: str | None = None
+    markets: set[str] = field(default_factory=set)
+
+    def wants(self, api_key: str, market: str) -> bool:
+        return api_key == self.api_key and (not self.markets or market in self.markets)
+
+
+class UserChannel(_Channel[_UserSubscription]):
+    """``/ws/user``: authenticated subscriptions and the events :meth:`publish` hands it."""
+
+    name = "user"
+
+    def __init__(self, accounts: Accounts, faults: FaultConfig, settings: ChannelSettings) -> None:
+        super().__init__(faults, settings)
+        self._accounts = accounts
+        self._decode_request = msgspec.json.Decoder(_UserRequest).decode
+
+    def publish(self, api_key: str, market: str, event: OrderMessage | TradeMessage) -> None:
+        """Queue ``event`` for every socket of ``api_key`` subscribed to ``market``."""
+        frame: bytes | None = None
+        for connection, subscription in self._connections.items():
+            if connection.subscribed and subscription.wants(api_key, market):
+                if frame is None:
+                    frame = _encode(event)
+                connection.enqueue_data(frame)
+
+    def _new_subscription(self) -> _UserSubscription:
+        return _UserSubscription()
+
+    def _on_client_text(self, connection: _Connection, subscription: _UserSubscription, text: str) -> None:
+        try:
+            request = self._decode_request(text)
+        except msgspec.DecodeError:
+            self._invalid("<undecodable user-channel message>")
+            return
+        operation = (request.operation or "").lower()
+        if not operation and (request.type or "").lower() == "user" and request.auth is not None:
+            if self._authentic(request.auth):
+                subscription.api_key = request.auth.apiKey
+            else:
+                _log.warning("user channel: credentials of no live API key; this socket will receive no events")
+            subscription.markets = set(request.markets)
+            connection.subscribed = True
+        elif operation == "subscribe" and connection.subscribed:
+            subscription.markets.update(request.markets)
+        elif operation == "unsubscribe" and connection.subscribed:
+            subscription.markets.difference_update(request.markets)
+        else:
+            # Logged without its text: it may hold credentials.
+            self._invalid("<user-channel message without valid auth or operation>")
+
+    def _authentic(self, auth: _Credentials) -> bool:
+        key = self._accounts.get(auth.apiKey)
+        if key is None:
+            return False
+        credentials = key.credentials
+        # Both compared in constant time, as the REST side compares its HMAC.
+        secret_ok = hmac.compare_digest(auth.secret.encode(), credentials.secret.reveal().encode())
+        passphrase_ok = hmac.compare_digest(auth.passphrase.encode(), credentials.passphrase.reveal().encode())
+        return secret_ok and passphrase_ok
