@@ -26,6 +26,7 @@ from typing import IO, Annotated, cast
 import typer
 
 from polyinfra.cli.demo import run_demo
+from polyinfra.cli.orders import order_app
 from polyinfra.cli.watch import (
     EMULATOR_REST_URL,
     EMULATOR_WS_URL,
@@ -64,6 +65,9 @@ _RATE_LIMITS = "Rate limits"
 @app.callback()
 def _polyinfra() -> None:
     """Production-grade infrastructure for Polymarket."""
+
+
+app.add_typer(order_app)
 
 
 @app.command()
