@@ -23,8 +23,8 @@ from polyinfra.emulator.runner import Emulator
 from polyinfra.errors import (
     CircuitOpenError,
     HttpServerError,
+    L2AuthError,
     MalformedMessageError,
-    NotFoundError,
     RequestTimeoutError,
     ServiceNotReadyError,
     TransportError,
@@ -255,11 +255,12 @@ async def test_state_changing_requests_are_retried_through_425_and_post_only_mod
     emulator_factory: EmulatorFactory,
 ) -> None:
     """425 and the post-only 503 say the venue did not take the order, so it is sent again; once
-    the engine is back the emulator (which has no order routes yet) answers 404, a plain refusal."""
+    the engine is back the emulator refuses this unauthenticated post with 401, a plain refusal
+    that ends the retries."""
     emulator = await emulator_factory()
     async with HttpTransport(emulator.urls["rest"], retry=FAST_RETRY) as http:
         emulator.outages.restart(seconds=0.5, post_only_seconds=1.0)
-        with pytest.raises(NotFoundError) as refused:
+        with pytest.raises(L2AuthError) as refused:
             await http.request("POST", "/order", json={"order": {}}, state_changing=True, deadline_s=20.0)
     assert not needs_reconciliation(refused.value)
     assert emulator.stats.http.restart_425 >= 1

@@ -33,7 +33,7 @@ import time
 from collections.abc import Awaitable, Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Final, Protocol, Self, TypeAlias, TypeVar, cast
+from typing import Any, Final, Protocol, Self, TypeAlias, TypeVar, cast
 
 import httpx
 import msgspec
@@ -531,6 +531,22 @@ def _answer(response: httpx.Response) -> _Answer:
     return _Answer(status=response.status_code, headers=dict(response.headers), content=response.content)
 
 
+def _client_options(
+    base_url: str, timeouts: Timeouts, pool: PoolLimits | None, http2: bool, user_agent: str
+) -> dict[str, Any]:
+    """The httpx client settings both transports share: per-request timeouts come from the
+    pipeline (capped by each request's deadline), so the client's own are only a backstop."""
+    _check_http2(http2)
+    return {
+        "base_url": base_url,
+        "timeout": timeouts.capped(math.inf),
+        "limits": (pool or PoolLimits()).httpx_limits(),
+        "http2": http2,
+        "headers": _default_headers(user_agent),
+        "follow_redirects": False,
+    }
+
+
 def _default_headers(user_agent: str) -> dict[str, str]:
     return {"User-Agent": user_agent, "Accept": "application/json"}
 
@@ -578,15 +594,7 @@ class HttpTransport(_Pipeline):
             clock=clock,
             rng=rng,
         )
-        _check_http2(http2)
-        self._client = httpx.AsyncClient(
-            base_url=base_url,
-            timeout=self.timeouts.capped(math.inf),
-            limits=(pool or PoolLimits()).httpx_limits(),
-            http2=http2,
-            headers=_default_headers(user_agent),
-            follow_redirects=False,
-        )
+        self._client = httpx.AsyncClient(**_client_options(base_url, self.timeouts, pool, http2, user_agent))
 
     async def __aenter__(self) -> Self:
         return self
@@ -711,15 +719,7 @@ class SyncHttpTransport(_Pipeline):
             clock=clock,
             rng=rng,
         )
-        _check_http2(http2)
-        self._client = httpx.Client(
-            base_url=base_url,
-            timeout=self.timeouts.capped(math.inf),
-            limits=(pool or PoolLimits()).httpx_limits(),
-            http2=http2,
-            headers=_default_headers(user_agent),
-            follow_redirects=False,
-        )
+        self._client = httpx.Client(**_client_options(base_url, self.timeouts, pool, http2, user_agent))
 
     def __enter__(self) -> Self:
         return self
