@@ -1,0 +1,946 @@
+"""The CLOB user channel (clob.md §7.1, §7.2, §7.5): the user's own orders and trades, nothing missed.
+
+:class:`UserChannel` keeps one authenticated ``/ws/user`` socket open and turns its ``order`` and
+``trade`` messages into :class:`~polyinfra.model.trading_events.OrderUpdate` and
+:class:`~polyinfra.model.trading_events.TradeUpdate`.
+
+* **Sessions** follow :class:`~polyinfra.clob.live_books.LiveBooks`: one after the other with the
+  shared jittered backoff (:class:`~polyinfra.core.book_sync.Backoff`), each re-sending the full
+  subscription with the credentials (clob.md §7.2: the official clients do the same).
+* **Reconciliation.** The venue does not replay what a socket missed, so after every gap the
+  client asks REST: open orders (``GET /data/orders``), the fate of orders it believed open that
+  are no longer listed (``GET /data/order/{id}``), and the trades since the last check
+  (``GET /data/trades``). Whatever the socket did not deliver is emitted as a synthesized event
+  with ``reconciled=True``. A gap is every new session (including the first: what happened before
+  the subscription), a malformed message, and a silence probe (below). A session reconciles once
+  its first ``PONG`` arrives: the ``PING`` went after the subscription on the same socket, so the
+  venue has read the subscription by then, and no change can fall between the socket and REST.
+* **Deduplication.** :class:`UserEventTracker` remembers each order's and trade's latest known
+  state; an event (from the socket or from REST) is delivered only when it moves that state
+  forward, so duplicates, late socket messages that REST already reported, and REST rows the
+  socket already delivered are all skipped (counted).
+* **Silence.** A user socket is quiet whenever the user does not trade, so silence proves nothing
+  and the market channel's probe (re-subscribing with an initial dump) does not exist here. A
+  socket silent for ``silence_timeout_s`` is probed with a reconciliation instead: if REST shows
+  nothing the socket missed, the silence was genuine; if it shows something, the socket is one of
+  the venue's zombies (open, answering ``PING``, no data; clob.md §9.3) and is reconnected, as is
+  one whose probe could not finish within ``probe_timeout_s`` or that stopped answering ``PING``.
+  The verdicts are :class:`~polyinfra.core.book_sync.ConnectionWatch`'s.
+* **Delivery**: every :meth:`UserChannel.events` iterator has its own bounded queue that drops its
+  oldest event when full (counted); listeners are called in the reader's task, a raising one is
+  logged and counted.
+
+Credentials travel only inside the subscription frame: never logged, never in an error or repr.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import math
+import random
+import time
+import weakref
+from collections import OrderedDict, deque
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from types import TracebackType
+from typing import Any, Final, Self
+
+import msgspec
+import websockets
+from msgspec import UNSET, UnsetType
+from websockets.asyncio.client import ClientConnection, connect
+
+from polyinfra.clob.trading import OpenOrder, TradingClient
+from polyinfra.core.book_sync import Backoff, ConnectionWatch, WatchVerdict
+from polyinfra.errors import (
+    InvalidNumberError,
+    InvalidValueError,
+    MalformedMessageError,
+    NotFoundError,
+    PolyinfraError,
+)
+from polyinfra.model.numbers import Side, micros_to_decimal, parse_micros
+from polyinfra.model.trading_events import (
+    MakerFill,
+    OrderEventKind,
+    OrderStatus,
+    OrderUpdate,
+    TradeStatus,
+    TradeUpdate,
+    UserChannelEvent,
+    parse_order_status,
+    parse_trade_status,
+)
+from polyinfra.obs.logging import correlation_scope, get_logger, new_correlation_id
+from polyinfra.obs.metrics import QUEUE_DROPS, WS_FRAMES, WS_RECONNECTS
+from polyinfra.wire.clob_user import MakerOrder, OrderMessage, TradeMessage, TradeRecord, UserEvent
+from polyinfra.wire.clob_ws import PING, PONG
+
+__all__ = [
+    "UserChannel",
+    "UserChannelStats",
+    "UserEventTracker",
+    "UserFrameDecoder",
+    "order_update_from_rest",
+    "order_update_from_wire",
+    "trade_update_from_wire",
+]
+
+_log = get_logger(__name__)
+
+_CHANNEL: Final = "user"
+_EVENTS_QUEUE: Final = "user_channel_events"
+# The official Rust client declares a socket dead after 30 s without PONG at 10 s pings (clob.md §7.2).
+_PONG_TIMEOUT_PINGS: Final = 3
+# Trades are fetched from a little before the last reconciliation: the venue's match times are
+# whole seconds of its own clock, which need not agree with ours.
+_TRADES_MARGIN_S: Final = 60
+# Venue timestamps below this are seconds, above it milliseconds (clob.md §7.5 has both): 1e11 s is
+# the year 5138, 1e11 ms is 1973.
+_MS_THRESHOLD: Final = 10**11
+_LISTENER_FAILURES_PER_LOG: Final = 1000
+_EXCERPT_CHARS: Final = 200
+_KNOWN_TAGS: Final = frozenset({"order", "trade"})
+_WAIT_POLL_S: Final = 0.02
+# A trade's settlement order (clob.md §7.5): MATCHED, then MINED (or RETRYING and MINED again), then
+# CONFIRMED or FAILED. REST may lag the socket: a reconciled status never moves a trade backwards.
+_TRADE_RANK: Final[Mapping[TradeStatus, int]] = {
+    TradeStatus.MATCHED: 0,
+    TradeStatus.MINED: 1,
+    TradeStatus.RETRYING: 1,
+    TradeStatus.UNKNOWN: 1,
+    TradeStatus.CONFIRMED: 2,
+    TradeStatus.FAILED: 2,
+}
+_CLOSED_ORDER_STATUSES: Final = frozenset({OrderStatus.MATCHED, OrderStatus.CANCELED, OrderStatus.INVALID})
+
+
+# --- wire -> domain -------------------------------------------------------------------------------
+
+
+def _decimal(text: str, *, field: str, record_id: str) -> Decimal:
+    try:
+        return micros_to_decimal(parse_micros(text))
+    except InvalidNumberError as exc:
+        raise InvalidNumberError(exc.message, field=field, id=record_id, value=text) from None
+
+
+def _side(text: str | UnsetType, *, field: str, record_id: str) -> Side:
+    try:
+        return Side(str(text).upper())
+    except ValueError:
+        raise InvalidValueError("not BUY or SELL", field=field, id=record_id, value=text) from None
+
+
+def _timestamp_ms(text: str | UnsetType | None) -> int | None:
+    """A venue timestamp in ms; seconds and ms both occur (clob.md §7.5); empty or absent is None."""
+    if text is UNSET or text is None or not text.isascii() or not text.isdigit():
+        return None
+    value = int(text)
+    return value if value >= _MS_THRESHOLD else value * 1000
+
+
+def _seconds(text: str | UnsetType | None) -> int | None:
+    ms = _timestamp_ms(text)
+    return None if ms is None else ms // 1000
+
+
+def _optional(text: str | UnsetType | None) -> str | None:
+    return None if text is UNSET or text is None or text == "" else text
+
+
+def order_update_from_wire(message: OrderMessage, *, received_ns: int) -> OrderUpdate:
+    """An ``order`` message as a domain event; raises :class:`InvalidValueError` for bad values."""
+    try:
+        kind = OrderEventKind(message.type.upper())
+    except ValueError:
+        raise InvalidValueError("unknown order event type", field="type", id=message.id, value=message.type) from None
+    venue_status = "" if message.status is UNSET else message.status
+    status, reason = parse_order_status(venue_status)
+    return OrderUpdate(
+        order_id=message.id,
+        market=message.market,
+        token_id=message.asset_id,
+        kind=kind,
+        status=status,
+        status_reason=reason,
+        venue_status=venue_status,
+        side=_side(message.side, field="side", record_id=message.id),
+        price=_decimal(message.price, field="price", record_id=message.id),
+        original_size=_decimal(message.original_size, field="original_size", record_id=message.id),
+        # "" on a killed FOK (rust_test_data/ws_user_order_fok_killed.json): nothing matched.
+        size_matched=(
+            Decimal(0)
+            if message.size_matched == ""
+            else _decimal(message.size_matched, field="size_matched", record_id=message.id)
+        ),
+        order_type=_optional(message.order_type),
+        outcome=_optional(message.outcome),
+        associate_trades=tuple(message.associate_trades or ()),
+        venue_timestamp_ms=_timestamp_ms(message.timestamp),
+        received_ns=received_ns,
+        reconciled=False,
+    )
+
+
+def order_update_from_rest(order: OpenOrder, kind: OrderEventKind, *, received_ns: int) -> OrderUpdate:
+    """A REST order row (``/data/orders``, ``/data/order/{id}``) as a synthesized event of ``kind``."""
+    status, reason = parse_order_status(order.status)
+    return OrderUpdate(
+        order_id=order.id,
+        market=order.market,
+        token_id=order.asset_id,
+        kind=kind,
+        status=status,
+        status_reason=reason,
+        venue_status=order.status,
+        side=_side(order.side, field="side", record_id=order.id),
+        price=_decimal(order.price, field="price", record_id=order.id),
+        original_size=_decimal(order.original_size, field="original_size", record_id=order.id),
+        size_matched=(
+            Decimal(0)
+            if order.size_matched == ""
+            else _decimal(order.size_matched, field="size_matched", record_id=order.id)
+        ),
+        order_type=_optional(order.order_type),
+        outcome=_optional(order.outcome),
+        associate_trades=tuple(order.associate_trades or ()),
+        # REST says what the order is now, not when it became so.
+        venue_timestamp_ms=None,
+        received_ns=received_ns,
+        reconciled=True,
+    )
+
+
+def _maker_fill(maker: MakerOrder) -> MakerFill:
+    return MakerFill(
+        order_id=maker.order_id,
+        token_id=maker.asset_id,
+        price=_decimal(maker.price, field="maker_orders.price", record_id=maker.order_id),
+        matched_size=_decimal(maker.matched_amount, field="maker_orders.matched_amount", record_id=maker.order_id),
+        side=None if maker.side is UNSET else _side(maker.side, field="maker_orders.side", record_id=maker.order_id),
+        owner=_optional(maker.owner),
+        maker_address=_optional(maker.maker_address),
+        outcome=_optional(maker.outcome),
+    )
+
+
+def trade_update_from_wire(trade: TradeMessage | TradeRecord, *, received_ns: int) -> TradeUpdate:
+    """A ``trade`` message, or a ``/data/trades`` row (then ``reconciled``), as a domain event."""
+    if isinstance(trade, TradeMessage):
+        matched_at = trade.matched_at
+        venue_timestamp = trade.timestamp
+        reconciled = False
+    else:
+        matched_at = trade.match_time
+        # A REST row has no event time: its last status change is the closest.
+        venue_timestamp = trade.last_update
+        reconciled = True
+    return TradeUpdate(
+        trade_id=trade.id,
+        market=trade.market,
+        token_id=trade.asset_id,
+        status=parse_trade_status(trade.status),
+        venue_status=trade.status,
+        side=_side(trade.side, field="side", record_id=trade.id),
+        price=_decimal(trade.price, field="price", record_id=trade.id),
+        size=_decimal(trade.size, field="size", record_id=trade.id),
+        outcome=_optional(trade.outcome),
+        trader_side=_optional(trade.trader_side),
+        taker_order_id=_optional(trade.taker_order_id),
+        maker_orders=tuple(_maker_fill(maker) for maker in (trade.maker_orders or ())),
+        transaction_hash=_optional(trade.transaction_hash),
+        matched_at_s=_seconds(matched_at),
+        venue_timestamp_ms=_timestamp_ms(venue_timestamp),
+        received_ns=received_ns,
+        reconciled=reconciled,
+    )
+
+
+# --- frames ---------------------------------------------------------------------------------------
+
+
+class UserFrameDecoder:
+    """Decodes user-channel frames (one event, or a JSON array of them; clob.md §7.3).
+
+    The pattern of :class:`~polyinfra.wire.clob_ws.MarketFrameDecoder`: one msgspec call on the
+    fast path; on failure each event alone, unknown ``event_type`` skipped and counted in
+    :attr:`unknown_event_types`, anything else raising :class:`MalformedMessageError`. The error
+    names the event type and id, never the frame: it carries the user's owner key.
+    """
+
+    def __init__(self) -> None:
+        self._typed = msgspec.json.Decoder(UserEvent | list[UserEvent])
+        self._untyped = msgspec.json.Decoder()
+        self.unknown_event_types: dict[str, int] = {}
+
+    def decode(self, frame: bytes | str) -> list[UserEvent]:
+        try:
+            decoded = self._typed.decode(frame)
+        except msgspec.DecodeError:
+            return self._decode_each(frame)
+        return decoded if isinstance(decoded, list) else [decoded]
+
+    def _decode_each(self, frame: bytes | str) -> list[UserEvent]:
+        try:
+            document = self._untyped.decode(frame)
+        except msgspec.DecodeError as exc:
+            raise MalformedMessageError("user frame is not JSON", detail=str(exc)) from exc
+        items = document if isinstance(document, list) else [document]
+        events: list[UserEvent] = []
+        for item in items:
+            event_type = item.get("event_type") if isinstance(item, dict) else None
+            if not isinstance(event_type, str):
+                raise MalformedMessageError("user event has no event_type")
+            if event_type not in _KNOWN_TAGS:
+                self.unknown_event_types[event_type] = self.unknown_event_types.get(event_type, 0) + 1
+                continue
+            try:
+                events.append(msgspec.convert(item, UserEvent))
+            except msgspec.ValidationError as exc:
+                raise MalformedMessageError(
+                    "user event does not match its schema",
+                    event_type=event_type,
+                    id=str(item.get("id", ""))[:_EXCERPT_CHARS],
+                    detail=str(exc),
+                ) from exc
+        return events
+
+
+# --- deduplication --------------------------------------------------------------------------------
+
+
+def _order_closed(update: OrderUpdate) -> bool:
+    return (
+        update.kind is OrderEventKind.CANCELLATION
+        or update.status in _CLOSED_ORDER_STATUSES
+        or update.size_matched >= update.original_size
+    )
+
+
+class UserEventTracker:
+    """The latest known state of each order and trade, and whether an event moves it forward.
+
+    Sans-I/O. An order moves forward when more of it matched, or when it closed (cancelled or
+    fully matched) at the same size; a trade when its status changes and it had not reached a
+    terminal one (``CONFIRMED``, ``FAILED``), except that a reconciled status never goes back
+    along the settlement order (REST may lag the socket). Bounded: beyond ``limit`` of each, the
+    least recently changed are forgotten.
+    """
+
+    def __init__(self, limit: int = 100_000) -> None:
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+            raise InvalidValueError("must be a positive integer", field="limit", value=limit)
+        self._limit = limit
+        self._orders: OrderedDict[str, tuple[Decimal, bool]] = OrderedDict()
+        self._trades: OrderedDict[str, tuple[TradeStatus, int | None]] = OrderedDict()
+
+    def accept(self, event: UserChannelEvent) -> bool:
+        """Record ``event`` if it is news and say so; False for what is already known."""
+        if isinstance(event, OrderUpdate):
+            return self._accept_order(event)
+        return self._accept_trade(event)
+
+    def _accept_order(self, update: OrderUpdate) -> bool:
+        progress = (update.size_matched, _order_closed(update))
+        known = self._orders.get(update.order_id)
+        if known is not None and progress <= known:
+            return False
+        self._remember(self._orders, update.order_id, progress)
+        return True
+
+    def _accept_trade(self, update: TradeUpdate) -> bool:
+        known = self._trades.get(update.trade_id)
+        if known is not None:
+            status = known[0]
+            if update.status is status or status.terminal:
+                return False
+            if update.reconciled and _TRADE_RANK[update.status] < _TRADE_RANK[status]:
+                return False
+        self._remember(self._trades, update.trade_id, (update.status, update.matched_at_s))
+        return True
+
+    def _remember(self, states: OrderedDict[str, Any], key: str, state: object) -> None:
+        states[key] = state
+        states.move_to_end(key)
+        if len(states) > self._limit:
+            states.popitem(last=False)
+
+    def knows_order(self, order_id: str) -> bool:
+        return order_id in self._orders
+
+    def may_have_changed(self, order_id: str) -> bool:
+        """Unknown, or last known open: only such an order can have news."""
+        known = self._orders.get(order_id)
+        return known is None or not known[1]
+
+    def open_order_ids(self) -> list[str]:
+        """Orders last known open: if REST no longer lists them, something happened to them."""
+        return [order_id for order_id, (_, closed) in self._orders.items() if not closed]
+
+    def oldest_unsettled_match_s(self) -> int | None:
+        """The earliest match time of a trade not yet CONFIRMED or FAILED (its later statuses are due)."""
+        times = [matched for status, matched in self._trades.values() if not status.terminal and matched is not None]
+        return min(times, default=None)
+
+
+# --- delivery -------------------------------------------------------------------------------------
+
+
+class _EventStream:
+    """One consumer's bounded queue of events, iterated asynchronously; full, it drops its oldest."""
+
+    __slots__ = ("__weakref__", "_closed", "_items", "_wakeup")
+
+    def __init__(self, limit: int) -> None:
+        self._items: deque[UserChannelEvent] = deque(maxlen=limit)
+        self._wakeup = asyncio.Event()
+        self._closed = False
+
+    def push(self, events: list[UserChannelEvent]) -> int:
+        """Queue events; returns how many old ones had to make room."""
+        items = self._items
+        dropped = max(0, len(items) + len(events) - (items.maxlen or 0))
+        items.extend(events)
+        self._wakeup.set()
+        return dropped
+
+    def close(self) -> None:
+        self._closed = True
+        self._wakeup.set()
+
+    def __aiter__(self) -> Self:
+        return self
+
+    async def __anext__(self) -> UserChannelEvent:
+        while not self._items:
+            if self._closed:
+                raise StopAsyncIteration
+            self._wakeup.clear()
+            await self._wakeup.wait()
+        return self._items.popleft()
+
+
+@dataclass(frozen=True, slots=True)
+class UserChannelStats:
+    """Counters of a :class:`UserChannel` since it started (a snapshot; plain ints)."""
+
+    connected: bool
+    """A session is open now."""
+    in_sync: bool
+    """The current session is subscribed and reconciled since it opened."""
+    sessions: int
+    reconnects: int
+    """Sessions opened after the first one."""
+    frames: int
+    """Data frames received (``PONG`` not included)."""
+    events_by_type: Mapping[str, int]
+    """Events decoded from the socket, by ``event_type``."""
+    malformed_frames: int
+    """Frames (or events) that did not decode or convert; each one triggers a reconciliation."""
+    unknown_event_types: Mapping[str, int]
+    duplicates_skipped: int
+    """Socket events and REST rows that told nothing new."""
+    reconciliations: int
+    """Reconciliations completed."""
+    reconciliation_failures: int
+    reconciled_events: int
+    """Events synthesized from REST because the socket had missed them."""
+    probes_sent: int
+    """Silence probes (reconciliations of a quiet session)."""
+    silences_detected: int
+    """Sessions closed by the watchdog (zombie, probe unanswered, or no ``PONG``)."""
+    events_delivered: int
+    events_dropped: int
+    """Events dropped by full :meth:`UserChannel.events` queues (oldest first)."""
+    listener_errors: int
+
+
+def _positive(name: str, value: float) -> float:
+    if not (isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value) and value > 0):
+        raise InvalidValueError("must be a positive number", field=name, value=value)
+    return float(value)
+
+
+class _Session:
+    """One socket's state: its watch and whether it is subscribed and reconciled."""
+
+    __slots__ = ("socket", "subscribed", "synced", "watch")
+
+    def __init__(self, socket: ClientConnection, opened_s: float) -> None:
+        self.socket = socket
+        self.watch = ConnectionWatch(opened_s)
+        self.subscribed = False
+        self.synced = False
+
+
+class UserChannel:
+    """The user's order and trade events from ``/ws/user``, reconciled with REST after every gap.
+
+    Use as ``async with UserChannel(ws_url, trading, markets=[...]) as channel`` (or :meth:`start`
+    / :meth:`stop`), then iterate :meth:`events` or :meth:`add_listener`. ``trading`` supplies
+    the API credentials (``trading.credentials``) and the REST reconciliation; ``markets`` are
+    condition ids (empty: every market of the key, clob.md §7.1).
+
+    ``ping_interval_s`` is the text ``PING`` period (clob.md §7.2). A session silent for
+    ``silence_timeout_s`` is probed with a reconciliation, and reconnected when that finds a missed
+    change or takes longer than ``probe_timeout_s``. Reconnects back off from
+    ``reconnect_initial_s`` doubling to ``reconnect_max_s``; failed reconciliations are retried on
+    the same schedule. The first reconciliation looks ``trades_lookback_s`` back for trades.
+    ``queue_size`` bounds each :meth:`events` iterator; ``tracked_limit`` the orders and trades
+    remembered for deduplication.
+
+    Every error raised is a :class:`~polyinfra.errors.PolyinfraError`; background failures are
+    retried, logged and counted, never raised.
+    """
+
+    def __init__(
+        self,
+        ws_url: str,
+        trading: TradingClient,
+        *,
+        markets: Iterable[str] = (),
+        ping_interval_s: float = 10.0,
+        silence_timeout_s: float = 60.0,
+        probe_timeout_s: float = 10.0,
+        reconnect_initial_s: float = 1.0,
+        reconnect_max_s: float = 30.0,
+        trades_lookback_s: float = 300.0,
+        open_timeout_s: float = 10.0,
+        queue_size: int = 10_000,
+        tracked_limit: int = 100_000,
+    ) -> None:
+        if trading.credentials is None:
+            raise InvalidValueError("the trading client has no API credentials for the user channel")
+        if isinstance(queue_size, bool) or not isinstance(queue_size, int) or queue_size < 1:
+            raise InvalidValueError("must be a positive integer", field="queue_size", value=queue_size)
+        self._ws_url = ws_url
+        self._trading = trading
+        self._api_key = trading.credentials.api_key
+        self._markets = list(dict.fromkeys(markets))
+        self._ping_interval_s = _positive("ping_interval_s", ping_interval_s)
+        self._silence_timeout_s = _positive("silence_timeout_s", silence_timeout_s)
+        self._probe_timeout_s = _positive("probe_timeout_s", probe_timeout_s)
+        self._trades_lookback_s = _positive("trades_lookback_s", trades_lookback_s)
+        self._open_timeout_s = _positive("open_timeout_s", open_timeout_s)
+        self._queue_size = queue_size
+        self._tick_s = min(1.0, self._silence_timeout_s / 4, self._probe_timeout_s / 4)
+        self._random = random.Random()
+        self._backoff = Backoff(initial_s=reconnect_initial_s, max_s=reconnect_max_s, random=self._random.random)
+        self._retry_backoff = Backoff(initial_s=reconnect_initial_s, max_s=reconnect_max_s, random=self._random.random)
+        self._decoder = UserFrameDecoder()
+        self._tracker = UserEventTracker(tracked_limit)
+        self._encode = msgspec.json.Encoder().encode
+        self._session: _Session | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._reconcile_lock = asyncio.Lock()
+        self._streams: weakref.WeakSet[_EventStream] = weakref.WeakSet()
+        self._listeners: list[Callable[[UserChannelEvent], None]] = []
+        self._listener_failures: dict[int, int] = {}  # by id(): a callback need not be hashable
+        self._trades_since_s: int | None = None
+        self._running = False
+        self._stopped = False
+        self._sessions = 0
+        self._frames = 0
+        self._events_by_type: dict[str, int] = {}
+        self._malformed = 0
+        self._duplicates = 0
+        self._reconciliations = 0
+        self._reconciliation_failures = 0
+        self._reconciled_events = 0
+        self._probes_sent = 0
+        self._silences = 0
+        self._delivered = 0
+        self._dropped = 0
+        self._listener_errors = 0
+
+    def __repr__(self) -> str:
+        return f"UserChannel(ws_url={self._ws_url!r}, markets={len(self._markets)}, trading={self._trading!r})"
+
+    # --- lifecycle --------------------------------------------------------------------------------
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.stop()
+
+    async def start(self) -> None:
+        """Open the first session and start the watchdog. A :class:`UserChannel` starts once."""
+        if self._running or self._stopped:
+            raise InvalidValueError("a UserChannel starts once")
+        self._running = True
+        self._trades_since_s = int(time.time() - self._trades_lookback_s)
+        self._spawn(self._run_sessions(), "user-channel sessions")
+        self._spawn(self._watch_forever(), "user-channel watchdog")
+
+    async def stop(self) -> None:
+        """Close the socket, stop the background tasks, end every :meth:`events` iterator."""
+        if self._stopped:
+            return
+        self._stopped = True
+        self._running = False
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        for stream in list(self._streams):
+            stream.close()
+        _log.info("user channel stopped")
+
+    async def wait_in_sync(self, timeout_s: float = 30.0) -> bool:
+        """Wait until a session is subscribed and reconciled; False on timeout."""
+        deadline = time.monotonic() + timeout_s
+        while not self.in_sync:
+            remaining_s = deadline - time.monotonic()
+            if remaining_s <= 0:
+                return False
+            await asyncio.sleep(min(_WAIT_POLL_S, remaining_s))
+        return True
+
+    @property
+    def in_sync(self) -> bool:
+        """The current session is subscribed and everything before it reconciled."""
+        session = self._session
+        return session is not None and session.synced
+
+    # --- delivery ---------------------------------------------------------------------------------
+
+    def events(self) -> AsyncIterator[UserChannelEvent]:
+        """A new iterator over the events from now on, with its own queue of ``queue_size``; the
+        oldest queued event is dropped when the consumer falls behind (``stats.events_dropped``).
+        The iteration ends after :meth:`stop`."""
+        stream = _EventStream(self._queue_size)
+        if self._stopped:
+            stream.close()
+        else:
+            self._streams.add(stream)
+        return stream
+
+    def add_listener(self, callback: Callable[[UserChannelEvent], None]) -> Callable[[], None]:
+        """Call ``callback`` with every event, in the reader's task; returns its remover. An
+        exception from it is logged and counted (``stats.listener_errors``), delivery goes on."""
+        self._listeners.append(callback)
+
+        def remove() -> None:
+            with contextlib.suppress(ValueError):
+                self._listeners.remove(callback)
+            self._listener_failures.pop(id(callback), None)
+
+        return remove
+
+    @property
+    def stats(self) -> UserChannelStats:
+        return UserChannelStats(
+            connected=self._session is not None,
+            in_sync=self.in_sync,
+            sessions=self._sessions,
+            reconnects=max(0, self._sessions - 1),
+            frames=self._frames,
+            events_by_type=dict(self._events_by_type),
+            malformed_frames=self._malformed,
+            unknown_event_types=dict(self._decoder.unknown_event_types),
+            duplicates_skipped=self._duplicates,
+            reconciliations=self._reconciliations,
+            reconciliation_failures=self._reconciliation_failures,
+            reconciled_events=self._reconciled_events,
+            probes_sent=self._probes_sent,
+            silences_detected=self._silences,
+            events_delivered=self._delivered,
+            events_dropped=self._dropped,
+            listener_errors=self._listener_errors,
+        )
+
+    def _offer(self, events: list[UserChannelEvent]) -> None:
+        """Deliver the events that tell something new; count the rest."""
+        fresh = [event for event in events if self._tracker.accept(event)]
+        self._duplicates += len(events) - len(fresh)
+        if not fresh:
+            return
+        self._reconciled_events += sum(1 for event in fresh if event.reconciled)
+        for stream in list(self._streams):
+            dropped = stream.push(fresh)
+            if dropped:
+                self._dropped += dropped
+                QUEUE_DROPS.labels(queue=_EVENTS_QUEUE).inc(dropped)
+        for listener in list(self._listeners):
+            for event in fresh:
+                try:
+                    listener(event)
+                except Exception as exc:  # a consumer's bug must not stop the reader
+                    self._listener_failed(listener, exc)
+        self._delivered += len(fresh)
+
+    def _listener_failed(self, listener: Callable[[UserChannelEvent], None], exc: Exception) -> None:
+        self._listener_errors += 1
+        failures = self._listener_failures.get(id(listener), 0) + 1
+        self._listener_failures[id(listener)] = failures
+        if failures % _LISTENER_FAILURES_PER_LOG == 1:
+            _log.error("a user event listener raised", listener=repr(listener), failures=failures, exc_info=exc)
+
+    # --- sessions ---------------------------------------------------------------------------------
+
+    async def _run_sessions(self) -> None:
+        first_attempt = True
+        while True:
+            if not first_attempt:
+                await asyncio.sleep(self._backoff.next_delay_s())
+            first_attempt = False
+            with correlation_scope(session_id=new_correlation_id()):
+                await self._run_session()
+
+    async def _run_session(self) -> None:
+        try:
+            # Protocol-level pings are off: the venue speaks its own text PING/PONG (clob.md §7.2).
+            socket = await connect(
+                self._ws_url,
+                open_timeout=self._open_timeout_s,
+                ping_interval=None,
+                max_size=None,
+                compression=None,
+            )
+        except (OSError, TimeoutError, websockets.WebSocketException) as exc:
+            _log.warning("cannot open a user channel session", error=type(exc).__name__, attempt=self._backoff.attempts)
+            return
+        session = _Session(socket, time.monotonic())
+        pinger: asyncio.Task[None] | None = None
+        try:
+            await socket.send(self._subscription())
+            # The first PING right away: its PONG proves the subscription was read (module docs).
+            await socket.send(PING)
+            self._session = session
+            self._sessions += 1
+            if self._sessions > 1:
+                WS_RECONNECTS.labels(channel=_CHANNEL).inc()
+            _log.info("user channel session opened", session=self._sessions, markets=len(self._markets))
+            pinger = asyncio.create_task(self._ping_forever(socket), name="user-channel ping")
+            async for frame in socket:
+                self._on_frame(session, frame)
+        except websockets.ConnectionClosed as exc:
+            if not self._stopped:
+                code = None if exc.rcvd is None else exc.rcvd.code
+                _log.warning("user channel session ended", code=code)
+        finally:
+            if self._session is session:
+                self._session = None
+            if pinger is not None:
+                pinger.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await pinger
+            await socket.close()
+
+    def _subscription(self) -> str:
+        credentials = self._trading.credentials
+        if credentials is None:
+            raise InvalidValueError("the trading client has no API credentials for the user channel")
+        # The one place the secret and passphrase leave their Secret wrappers: the frame itself.
+        message = {
+            "auth": {
+                "apiKey": credentials.api_key,
+                "secret": credentials.secret.reveal(),
+                "passphrase": credentials.passphrase.reveal(),
+            },
+            "type": "user",
+            "markets": self._markets,
+        }
+        return self._encode(message).decode()
+
+    async def _ping_forever(self, socket: ClientConnection) -> None:
+        with contextlib.suppress(websockets.ConnectionClosed):
+            while True:
+                await asyncio.sleep(self._ping_interval_s)
+                await socket.send(PING)
+
+    def _on_frame(self, session: _Session, frame: str | bytes) -> None:
+        now_s = time.monotonic()
+        if frame == PONG:
+            session.watch.last_pong_s = now_s
+            WS_FRAMES.labels(channel=_CHANNEL, event_type="pong").inc()
+            if not session.subscribed:
+                session.subscribed = True
+                self._backoff.reset()
+                self._spawn(self._reconcile_session(session), "user-channel reconciliation")
+            return
+        session.watch.last_data_s = now_s
+        self._frames += 1
+        received_ns = time.time_ns()
+        try:
+            messages = self._decoder.decode(frame)
+            events = [self._convert(message, received_ns) for message in messages]
+        except PolyinfraError as exc:
+            # A message lost to a bad frame is a gap like any other: REST tells what it said.
+            self._malformed += 1
+            WS_FRAMES.labels(channel=_CHANNEL, event_type="malformed").inc()
+            _log.warning("malformed user frame; reconciling with REST", error=exc.message)
+            self._spawn(self._reconcile_until_done("malformed"), "user-channel reconciliation")
+            return
+        self._offer(events)
+
+    def _convert(self, message: UserEvent, received_ns: int) -> UserChannelEvent:
+        if isinstance(message, OrderMessage):
+            event_type = "order"
+            event: UserChannelEvent = order_update_from_wire(message, received_ns=received_ns)
+        else:
+            event_type = "trade"
+            event = trade_update_from_wire(message, received_ns=received_ns)
+        self._events_by_type[event_type] = self._events_by_type.get(event_type, 0) + 1
+        WS_FRAMES.labels(channel=_CHANNEL, event_type=event_type).inc()
+        return event
+
+    # --- reconciliation ---------------------------------------------------------------------------
+
+    async def _reconcile_session(self, session: _Session) -> None:
+        await self._reconcile_until_done("session")
+        session.synced = True
+
+    async def _reconcile_until_done(self, reason: str) -> None:
+        """Reconcile, retrying failures on the backoff schedule until one succeeds."""
+        while True:
+            try:
+                await self._reconcile(reason)
+            except PolyinfraError as exc:
+                delay_s = self._retry_backoff.next_delay_s()
+                _log.warning("user reconciliation failed; retrying", reason=reason, error=str(exc), retry_s=delay_s)
+                await asyncio.sleep(delay_s)
+            else:
+                self._retry_backoff.reset()
+                return
+
+    async def _reconcile(self, reason: str) -> int:
+        """Fetch open orders, the orders that left that list, and recent trades; offer each as a
+        synthesized event. Returns how many told something the socket had not."""
+        async with self._reconcile_lock:
+            started_s = int(time.time())
+            try:
+                events = await self._fetch_state()
+            except PolyinfraError:
+                self._reconciliation_failures += 1
+                raise
+            before = self._reconciled_events
+            self._offer(events)
+            missed = self._reconciled_events - before
+            self._reconciliations += 1
+            self._trades_since_s = started_s
+            log = _log.warning if missed else _log.debug
+            log("user channel reconciled with REST", reason=reason, missed=missed)
+            return missed
+
+    async def _fetch_state(self) -> list[UserChannelEvent]:
+        trading = self._trading
+        tracker = self._tracker
+        received_ns = time.time_ns()
+        events: list[UserChannelEvent] = []
+        listed: set[str] = set()
+        for market in self._market_filters():
+            async for order in trading.iter_open_orders(market=market):
+                listed.add(order.id)
+                # Unknown: placed while nobody listened; known: it can only have matched more.
+                kind = OrderEventKind.UPDATE if tracker.knows_order(order.id) else OrderEventKind.PLACEMENT
+                events.append(order_update_from_rest(order, kind, received_ns=received_ns))
+        since_s = int(time.time()) if self._trades_since_s is None else self._trades_since_s
+        oldest_unsettled_s = tracker.oldest_unsettled_match_s()
+        if oldest_unsettled_s is not None:
+            since_s = min(since_s, oldest_unsettled_s)
+        # Orders that left the open list since last known open, and orders of trades the socket
+        # missed entirely (placed and filled during a gap): REST has their final state.
+        unlisted = dict.fromkeys(order_id for order_id in tracker.open_order_ids() if order_id not in listed)
+        api_key = self._api_key
+        for market in self._market_filters():
+            async for row in trading.iter_trades(market=market, after_s=max(0, since_s - _TRADES_MARGIN_S)):
+                events.append(trade_update_from_wire(row, received_ns=received_ns))
+                mine = [maker.order_id for maker in row.maker_orders if maker.owner == api_key]
+                if row.trader_side == "TAKER":
+                    mine.append(row.taker_order_id)
+                unlisted.update((order_id, None) for order_id in mine if order_id not in listed)
+        for order_id in unlisted:
+            if order_id in listed or not tracker.may_have_changed(order_id):
+                continue
+            try:
+                order = await trading.get_order(order_id)
+            except NotFoundError:
+                _log.warning("an order of the user is unknown to the venue", order_id=order_id)
+                continue
+            events.append(order_update_from_rest(order, _unlisted_kind(order), received_ns=received_ns))
+        return events
+
+    def _market_filters(self) -> list[str | None]:
+        """One REST filter per subscribed market; None (every market) when subscribed to all."""
+        return [*self._markets] or [None]
+
+    # --- watchdog ---------------------------------------------------------------------------------
+
+    async def _watch_forever(self) -> None:
+        pong_timeout_s = _PONG_TIMEOUT_PINGS * self._ping_interval_s
+        while True:
+            await asyncio.sleep(self._tick_s)
+            session = self._session
+            if session is None or not session.synced:
+                continue
+            watch = session.watch
+            now_s = time.monotonic()
+            verdict = watch.verdict(
+                now_s,
+                silence_timeout_s=self._silence_timeout_s,
+                probe_timeout_s=self._probe_timeout_s,
+                pong_timeout_s=pong_timeout_s,
+            )
+            if verdict is WatchVerdict.PROBE:
+                watch.probe_sent(now_s)
+                self._probes_sent += 1
+                self._spawn(self._probe(session), "user-channel probe")
+            elif verdict is WatchVerdict.SILENT or verdict is WatchVerdict.NO_PONG:
+                self._declare_dead(session, verdict.value)
+
+    async def _probe(self, session: _Session) -> None:
+        """A silence probe: REST shows whether the quiet socket missed anything."""
+        _log.debug("user channel silent; reconciling", silent_s=round(session.watch.silent_for_s(time.monotonic()), 3))
+        try:
+            missed = await self._reconcile("silence")
+        except PolyinfraError as exc:
+            # Unanswered: the watchdog reconnects once the probe is overdue.
+            _log.warning("user channel probe failed", error=str(exc))
+            return
+        if self._session is not session:
+            return
+        if missed:
+            self._declare_dead(session, "missed events")
+        else:
+            # REST agrees with everything the socket delivered: the quiet was genuine. The probe
+            # counts as answered, as a data frame would.
+            session.watch.last_data_s = time.monotonic()
+
+    def _declare_dead(self, session: _Session, why: str) -> None:
+        self._silences += 1
+        _log.warning(
+            "user channel is silent; reconnecting",
+            why=why,
+            silent_s=round(session.watch.silent_for_s(time.monotonic()), 3),
+        )
+        # Without a close handshake: a zombie may never answer one.
+        session.socket.transport.abort()
+
+    # --- background work ------------------------------------------------------------------------
+
+    def _spawn(self, coroutine: Coroutine[Any, Any, None], name: str) -> None:
+        task = asyncio.create_task(coroutine, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            _log.error("a user-channel background task failed", task=task.get_name(), exc_info=task.exception())
+
+
+def _unlisted_kind(order: OpenOrder) -> OrderEventKind:
+    """What a closed order's REST row reports: a cancellation, or (matched) its last fill."""
+    status, _ = parse_order_status(order.status)
+    if status is OrderStatus.CANCELED or status is OrderStatus.INVALID:
+        return OrderEventKind.CANCELLATION
+    return OrderEventKind.UPDATE

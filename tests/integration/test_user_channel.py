@@ -1,0 +1,280 @@
+""":class:`~polyinfra.clob.user_channel.UserChannel` against the emulator over real sockets (clob.md §7.1,
+§7.2, §7.5): an order's lifecycle and its trades' settlement arrive as domain events, and what a
+dropped or frozen socket missed comes back from REST reconciliation, so the states seen equal REST's."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Callable
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from polyinfra.clob.trading import TradingClient
+from polyinfra.clob.user_channel import UserChannel
+from polyinfra.core.eip712 import SigningKey
+from polyinfra.core.order_builder import OrderStamper, build_order
+from polyinfra.core.order_signing import POLYGON_CHAIN_ID, SignedOrder, sign_order
+from polyinfra.emulator.faults import FaultConfig
+from polyinfra.emulator.rate_limits import RateLimitMode
+from polyinfra.emulator.runner import Emulator
+from polyinfra.emulator.trading_api import TradingSettings
+from polyinfra.model.market import MarketInfo
+from polyinfra.model.numbers import Side, TickSize
+from polyinfra.model.trading_events import (
+    OrderEventKind,
+    OrderStatus,
+    OrderUpdate,
+    TradeStatus,
+    TradeUpdate,
+    UserChannelEvent,
+    parse_order_status,
+)
+from polyinfra.net.http import HttpTransport
+
+# Hardhat account #1 (a public test key): the counterparty of the wallet under test.
+TAKER_KEY = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d"
+WAIT_S = 10.0
+STAMPER = OrderStamper(lambda: time.time_ns() // 1_000_000)
+
+
+@pytest.fixture
+async def emulator() -> AsyncIterator[Emulator]:
+    settings = TradingSettings(mined_after_s=0.05, confirmed_after_s=0.1)
+    faults = FaultConfig(rate_limits=RateLimitMode.OFF)
+    async with Emulator(markets=3, seed=5, rate=0, trading=settings, faults=faults) as running:
+        yield running
+
+
+@pytest.fixture
+async def transport(emulator: Emulator) -> AsyncIterator[HttpTransport]:
+    async with HttpTransport(emulator.urls["rest"]) as opened:
+        yield opened
+
+
+def _empty_market(emulator: Emulator) -> MarketInfo:
+    """A market on a 0.01 grid with its simulated book cleared, so test orders only meet each other."""
+    market = next(info for info in emulator.exchange.markets.values() if info.tick_size is TickSize.TICK_0_01)
+    tokens = {token.token_id for token in market.tokens}
+    for order in emulator.exchange.open_orders():
+        if order.token_id in tokens:
+            emulator.exchange.cancel(order.order_id)
+    return market
+
+
+async def _client(transport: HttpTransport, private_key: str) -> TradingClient:
+    client = TradingClient(transport, SigningKey(private_key))
+    await client.create_or_derive_api_key()
+    return client
+
+
+def _signed(private_key: str, market: MarketInfo, side: Side, price: str, size: str) -> SignedOrder:
+    key = SigningKey(private_key)
+    built = build_order(
+        token_id=market.tokens[0].token_id,
+        side=side,
+        price=price,
+        size=size,
+        maker=key.address,
+        stamper=STAMPER,
+        market=market,
+    )
+    return sign_order(built.order, key, chain_id=POLYGON_CHAIN_ID)
+
+
+class _Recorder:
+    """Every event a listener got, and a way to wait for a condition on them."""
+
+    def __init__(self) -> None:
+        self.events: list[UserChannelEvent] = []
+        self._changed = asyncio.Event()
+
+    def __call__(self, event: UserChannelEvent) -> None:
+        self.events.append(event)
+        self._changed.set()
+
+    async def wait_for(self, condition: Callable[[list[UserChannelEvent]], bool]) -> None:
+        async with asyncio.timeout(WAIT_S):
+            while not condition(self.events):
+                self._changed.clear()
+                await self._changed.wait()
+
+    def orders(self, order_id: str) -> list[OrderUpdate]:
+        return [e for e in self.events if isinstance(e, OrderUpdate) and e.order_id == order_id]
+
+    def trade_statuses(self) -> dict[str, list[TradeStatus]]:
+        statuses: dict[str, list[TradeStatus]] = {}
+        for event in self.events:
+            if isinstance(event, TradeUpdate):
+                statuses.setdefault(event.trade_id, []).append(event.status)
+        return statuses
+
+
+def _settled(trade_ids: list[str]) -> Callable[[list[UserChannelEvent]], bool]:
+    def condition(events: list[UserChannelEvent]) -> bool:
+        confirmed = {e.trade_id for e in events if isinstance(e, TradeUpdate) and e.status is TradeStatus.CONFIRMED}
+        return set(trade_ids) <= confirmed
+
+    return condition
+
+
+def _channel(emulator: Emulator, client: TradingClient, market: MarketInfo, **options: Any) -> UserChannel:
+    settings: dict[str, Any] = {"reconnect_initial_s": 0.05, "reconnect_max_s": 0.5} | options
+    return UserChannel(emulator.urls["ws_user"], client, markets=[market.condition_id], **settings)
+
+
+async def _assert_matches_rest(recorder: _Recorder, client: TradingClient, order_ids: list[str]) -> None:
+    """The last state seen of every order and trade equals what REST says now."""
+    for order_id in order_ids:
+        rest = await client.get_order(order_id)
+        last = recorder.orders(order_id)[-1]
+        assert (last.status, last.size_matched) == (parse_order_status(rest.status)[0], Decimal(rest.size_matched))
+    rest_trades = {trade.id: TradeStatus(trade.status) async for trade in client.iter_trades()}
+    assert {trade_id: statuses[-1] for trade_id, statuses in recorder.trade_statuses().items()} == rest_trades
+
+
+async def test_order_lifecycle_and_trade_settlement(
+    emulator: Emulator, transport: HttpTransport, known_secrets: Any
+) -> None:
+    market = _empty_market(emulator)
+    maker_key = known_secrets.private_key
+    maker = await _client(transport, maker_key)
+    taker = await _client(transport, TAKER_KEY)
+    recorder = _Recorder()
+    async with _channel(emulator, maker, market) as channel:
+        channel.add_listener(recorder)
+        iterator = channel.events()
+        assert await channel.wait_in_sync(WAIT_S)
+
+        resting = _signed(maker_key, market, Side.SELL, "0.60", "12")
+        await maker.post_order(resting)
+        first = await taker.post_order(_signed(TAKER_KEY, market, Side.BUY, "0.60", "6"))
+        second = await taker.post_order(_signed(TAKER_KEY, market, Side.BUY, "0.60", "6"))
+        trade_ids = [*first.trade_ids, *second.trade_ids]
+        await recorder.wait_for(_settled(trade_ids))
+
+        to_cancel = _signed(maker_key, market, Side.SELL, "0.70", "5")
+        await maker.post_order(to_cancel)
+        await maker.cancel(to_cancel.order_hash)
+        await recorder.wait_for(
+            lambda events: any(isinstance(e, OrderUpdate) and e.kind is OrderEventKind.CANCELLATION for e in events)
+        )
+        stats = channel.stats
+
+    updates = recorder.orders(resting.order_hash)
+    assert [(u.kind, u.status, u.size_matched) for u in updates] == [
+        (OrderEventKind.PLACEMENT, OrderStatus.LIVE, Decimal(0)),
+        (OrderEventKind.UPDATE, OrderStatus.LIVE, Decimal(6)),
+        (OrderEventKind.UPDATE, OrderStatus.MATCHED, Decimal(12)),
+    ]
+    assert updates[0].price == Decimal("0.6") and updates[0].side is Side.SELL
+    assert all(u.venue_timestamp_ms is not None and u.received_ns > 0 for u in updates)
+    assert [(u.kind, u.status) for u in recorder.orders(to_cancel.order_hash)] == [
+        (OrderEventKind.PLACEMENT, OrderStatus.LIVE),
+        (OrderEventKind.CANCELLATION, OrderStatus.CANCELED),
+    ]
+    statuses = recorder.trade_statuses()
+    assert statuses == {
+        trade_id: [TradeStatus.MATCHED, TradeStatus.MINED, TradeStatus.CONFIRMED] for trade_id in trade_ids
+    }
+    trade = next(e for e in recorder.events if isinstance(e, TradeUpdate))
+    assert trade.trader_side == "MAKER" and [f.order_id for f in trade.maker_orders] == [resting.order_hash]
+    assert not any(e.reconciled for e in recorder.events)
+    # The iterator saw what the listener saw, in the same order.
+    streamed = [iterator.__anext__ for _ in recorder.events]
+    assert [await next_event() for next_event in streamed] == recorder.events
+    assert stats.reconciliations >= 1 and stats.reconciled_events == 0 and stats.reconnects == 0
+    assert stats.events_by_type == {"order": 5, "trade": 6}
+    await _assert_matches_rest(recorder, maker, [resting.order_hash, to_cancel.order_hash])
+
+
+async def _wait_dropped(emulator: Emulator) -> None:
+    """Cut the user socket once (``drop_every_seconds`` applies to ``/ws/user`` too), then stop cutting."""
+    dropped = emulator.stats.user_channel.connections_dropped_by_fault
+    emulator.faults.update({"drop_every_seconds": 0.01})
+    try:
+        async with asyncio.timeout(WAIT_S):
+            while emulator.stats.user_channel.connections_dropped_by_fault == dropped:
+                await asyncio.sleep(0.01)
+    finally:
+        emulator.faults.update({"drop_every_seconds": 0.0})
+
+
+async def test_dropped_socket_is_reconciled_from_rest(
+    emulator: Emulator, transport: HttpTransport, known_secrets: Any
+) -> None:
+    market = _empty_market(emulator)
+    maker_key = known_secrets.private_key
+    maker = await _client(transport, maker_key)
+    taker = await _client(transport, TAKER_KEY)
+    recorder = _Recorder()
+    # The watchdog stays out of it: this is the reconnect path.
+    async with _channel(emulator, maker, market, silence_timeout_s=600.0) as channel:
+        channel.add_listener(recorder)
+        assert await channel.wait_in_sync(WAIT_S)
+        resting = _signed(maker_key, market, Side.SELL, "0.60", "10")
+        await maker.post_order(resting)
+        await recorder.wait_for(lambda events: len(recorder.orders(resting.order_hash)) == 1)
+
+        # Mid-stream, every frame is lost: a partial fill, the cancellation of the rest, and a
+        # second order placed and filled whole, all with their trades settling.
+        emulator.faults.update({"drop_rate": 1.0})
+        fill = await taker.post_order(_signed(TAKER_KEY, market, Side.BUY, "0.60", "6"))
+        await maker.cancel(resting.order_hash)
+        unseen = _signed(maker_key, market, Side.SELL, "0.55", "5")
+        await maker.post_order(unseen)
+        whole = await taker.post_order(_signed(TAKER_KEY, market, Side.BUY, "0.55", "5"))
+        trade_ids = [*fill.trade_ids, *whole.trade_ids]
+        await asyncio.sleep(0.3)  # both trades CONFIRMED at the venue meanwhile
+        assert emulator.stats.user_channel.messages_dropped > 0
+        assert recorder.events[1:] == []
+        emulator.faults.update({"drop_rate": 0.0})
+
+        await _wait_dropped(emulator)
+        await recorder.wait_for(_settled(trade_ids))
+        await recorder.wait_for(lambda events: len(recorder.orders(unseen.order_hash)) == 1)
+        stats = channel.stats
+
+    missed = recorder.events[1:]
+    assert missed and all(event.reconciled for event in missed)
+    assert [(u.kind, u.status, u.size_matched) for u in recorder.orders(resting.order_hash)] == [
+        (OrderEventKind.PLACEMENT, OrderStatus.LIVE, Decimal(0)),
+        (OrderEventKind.CANCELLATION, OrderStatus.CANCELED, Decimal(6)),
+    ]
+    # Placed and filled during the gap: found through its trade, reported with its final state.
+    assert [(u.kind, u.status, u.size_matched) for u in recorder.orders(unseen.order_hash)] == [
+        (OrderEventKind.UPDATE, OrderStatus.MATCHED, Decimal(5)),
+    ]
+    assert recorder.trade_statuses() == {trade_id: [TradeStatus.CONFIRMED] for trade_id in trade_ids}
+    assert stats.reconnects >= 1 and stats.reconciled_events == len(missed)
+    await _assert_matches_rest(recorder, maker, [resting.order_hash, unseen.order_hash])
+
+
+async def test_silent_zombie_socket_is_probed_reconciled_and_replaced(
+    emulator: Emulator, transport: HttpTransport, known_secrets: Any
+) -> None:
+    market = _empty_market(emulator)
+    maker_key = known_secrets.private_key
+    maker = await _client(transport, maker_key)
+    taker = await _client(transport, TAKER_KEY)
+    recorder = _Recorder()
+    async with _channel(emulator, maker, market, silence_timeout_s=0.5, probe_timeout_s=2.0) as channel:
+        channel.add_listener(recorder)
+        assert await channel.wait_in_sync(WAIT_S)
+        # The venue's zombie (clob.md §9.3): PING answered, no data.
+        emulator.faults.update({"freeze": True, "freeze_answers_ping": True})
+        resting = _signed(maker_key, market, Side.SELL, "0.60", "10")
+        await maker.post_order(resting)
+        fill = await taker.post_order(_signed(TAKER_KEY, market, Side.BUY, "0.60", "10"))
+        await recorder.wait_for(_settled(fill.trade_ids))
+        emulator.faults.update({"freeze": False})
+        stats = channel.stats
+
+    assert all(event.reconciled for event in recorder.events)
+    assert [(u.kind, u.status, u.size_matched) for u in recorder.orders(resting.order_hash)] == [
+        (OrderEventKind.UPDATE, OrderStatus.MATCHED, Decimal(10)),
+    ]
+    assert stats.probes_sent >= 1 and stats.silences_detected >= 1
+    await _assert_matches_rest(recorder, maker, [resting.order_hash])
