@@ -1,0 +1,494 @@
+"""``polyinfra keys derive``, ``polyinfra order place | cancel | list`` and ``polyinfra doctor``.
+
+Every command talks to the emulator at ``http://127.0.0.1:8080`` unless ``--rest`` names another
+host (the venue: ``https://clob.polymarket.com``). The signing key comes from
+``POLYINFRA_PRIVATE_KEY`` only (a flag would leave it in shell history and ``ps``). API credentials
+come from ``POLYINFRA_API_KEY`` / ``POLYINFRA_API_SECRET`` / ``POLYINFRA_API_PASSPHRASE`` when all
+three are set, and are otherwise created or derived from the key (clob.md §2.3).
+
+Output is JSON on stdout, one object per line; failures are one line on stderr (exit 2 for bad
+input, 1 otherwise). Only ``keys derive --show-secret`` ever prints a secret, and only to stdout.
+
+``doctor`` checks a wallet setup against the two refusals users meet most (clob.md §9.1, §9.8):
+"invalid signature" (signature type vs funder, the API key's address, the exchange an order must
+be signed for) and "not enough balance / allowance" (balance vs open orders, allowances to the V2
+spenders, the venue's balance cache). Each finding says what is wrong and how to fix it; the exit
+code is 0 when there is none and 1 otherwise.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Annotated, Final, TypeVar
+
+import typer
+
+from polyinfra.cli.orders import key_from_environment, order_app
+from polyinfra.cli.watch import EMULATOR_REST_URL
+from polyinfra.clob.rest import ClobRestClient
+from polyinfra.clob.trading import AssetType, BalanceAllowance, CancelResult, OpenOrder, TradingClient
+from polyinfra.core.auth_headers import ApiCredentials
+from polyinfra.core.eip712 import SigningKey, to_checksum_address
+from polyinfra.core.order_builder import OrderStamper, build_order
+from polyinfra.core.order_signing import EXCHANGE_CONTRACTS, POLYGON_CHAIN_ID, sign_order
+from polyinfra.errors import AuthError, InvalidValueError, PolyinfraError
+from polyinfra.model.numbers import MICROS, Side
+from polyinfra.model.orders import SignatureType, TimeInForce
+from polyinfra.net.http import HttpTransport
+from polyinfra.obs.redaction import Secret
+
+__all__ = ["Finding", "WalletSetup", "register_trading_commands", "setup_findings"]
+
+API_KEY_ENV: Final = "POLYINFRA_API_KEY"
+API_SECRET_ENV: Final = "POLYINFRA_API_SECRET"
+API_PASSPHRASE_ENV: Final = "POLYINFRA_API_PASSPHRASE"
+
+_T = TypeVar("_T")
+
+_REST_HELP = "REST host: the emulator by default; https://clob.polymarket.com for the venue."
+_SIGNATURE_TYPE_HELP = "0 EOA, 1 POLY_PROXY (Magic/email), 2 POLY_GNOSIS_SAFE (browser wallet), 3 POLY_1271."
+_FUNDER_HELP = "Address holding the funds: the proxy / Safe / deposit wallet; omit for EOA."
+
+RestOption = Annotated[str, typer.Option("--rest", help=_REST_HELP)]
+SignatureTypeOption = Annotated[int, typer.Option("--signature-type", help=_SIGNATURE_TYPE_HELP)]
+FunderOption = Annotated[str | None, typer.Option("--funder", help=_FUNDER_HELP)]
+NonceOption = Annotated[int, typer.Option("--nonce", help="API-key nonce (clob.md §2.3).")]
+
+keys_app = typer.Typer(name="keys", help="API keys (L1).", no_args_is_help=True)
+
+
+# --- sessions ----------------------------------------------------------------------------------
+
+
+def _credentials_from_environment(environ: Mapping[str, str]) -> ApiCredentials | None:
+    values = [environ.get(name, "").strip() for name in (API_KEY_ENV, API_SECRET_ENV, API_PASSPHRASE_ENV)]
+    if not any(values):
+        return None
+    if not all(values):
+        raise InvalidValueError(f"set all three of {API_KEY_ENV}, {API_SECRET_ENV}, {API_PASSPHRASE_ENV}, or none")
+    return ApiCredentials(values[0], Secret(values[1]), Secret(values[2]))
+
+
+def _signature_type(value: int) -> SignatureType:
+    try:
+        return SignatureType(value)
+    except ValueError:
+        raise InvalidValueError("--signature-type must be 0, 1, 2 or 3", signature_type=value) from None
+
+
+async def _session(
+    transport: HttpTransport, signature_type: SignatureType, nonce: int, key: SigningKey | None = None
+) -> TradingClient:
+    """A client with credentials: from the environment, else created or derived from the key."""
+    key = key if key is not None else key_from_environment(os.environ)
+    credentials = _credentials_from_environment(os.environ)
+    client = TradingClient(transport, key, credentials=credentials, signature_type=signature_type)
+    if credentials is None:
+        await client.create_or_derive_api_key(nonce)
+    return client
+
+
+def _run(command: str, rest: str, work: Callable[[HttpTransport], Awaitable[_T]]) -> _T:
+    """Run ``work`` over a transport to ``rest``; failures as one line on stderr (exit 2 bad input, 1 other)."""
+
+    async def main() -> _T:
+        async with HttpTransport(rest) as transport:
+            return await work(transport)
+
+    try:
+        return asyncio.run(main())
+    except InvalidValueError as error:
+        typer.echo(f"polyinfra {command}: {error}", err=True)
+        raise typer.Exit(2) from None
+    except PolyinfraError as error:
+        typer.echo(f"polyinfra {command}: {error}", err=True)
+        raise typer.Exit(1) from None
+
+
+def _print(value: object) -> None:
+    typer.echo(json.dumps(value, separators=(",", ":")))
+
+
+# --- keys ------------------------------------------------------------------------------------
+
+
+@keys_app.command("derive")
+def derive(
+    *,
+    rest: RestOption = EMULATOR_REST_URL,
+    nonce: NonceOption = 0,
+    show_secret: Annotated[
+        bool, typer.Option("--show-secret", help="Also print the secret and passphrase (to stdout only).")
+    ] = False,
+) -> None:
+    """Create (or derive, when it exists) the API key of POLYINFRA_PRIVATE_KEY and print it."""
+
+    async def work(transport: HttpTransport) -> ApiCredentials:
+        client = TradingClient(transport, key_from_environment(os.environ))
+        return await client.create_or_derive_api_key(nonce)
+
+    credentials = _run("keys derive", rest, work)
+    shown = {"api_key": credentials.api_key}
+    if show_secret:
+        shown |= {"secret": credentials.secret.reveal(), "passphrase": credentials.passphrase.reveal()}
+    _print(shown)
+
+
+# --- orders ----------------------------------------------------------------------------------
+
+
+def place(
+    *,
+    token: Annotated[str, typer.Option("--token", help="Token id of the outcome.")],
+    side: Annotated[Side, typer.Option("--side", help="BUY or SELL.")],
+    price: Annotated[str, typer.Option("--price", help="Limit (or worst) price, e.g. 0.55.")],
+    size: Annotated[str, typer.Option("--size", help="Shares; for a FOK/FAK BUY, dollars to spend.")],
+    order_type: Annotated[TimeInForce, typer.Option("--type", help="GTC, GTD, FOK or FAK.")] = TimeInForce.GTC,
+    post_only: Annotated[bool, typer.Option("--post-only", help="Refuse to take liquidity.")] = False,
+    expiration: Annotated[int, typer.Option("--expiration", help="Unix seconds (GTD only).")] = 0,
+    signature_type: SignatureTypeOption = 0,
+    funder: FunderOption = None,
+    rest: RestOption = EMULATOR_REST_URL,
+    nonce: NonceOption = 0,
+) -> None:
+    """Build, sign and post one order; prints the venue's answer."""
+    kind = _signature_type(signature_type)
+    # Market orders spend dollars on a BUY (clob.md §5.4); the one number given is read as such.
+    dollars = not order_type.rests and side is Side.BUY
+
+    async def work(transport: HttpTransport) -> dict[str, object]:
+        key = key_from_environment(os.environ)
+        client = await _session(transport, kind, nonce, key)
+        async with ClobRestClient(rest, transport=transport) as public:
+            market = await public.get_clob_market_info(await public.get_market_by_token(token))
+        maker = to_checksum_address(funder) if funder else client.address
+        built = build_order(
+            token_id=token,
+            side=side,
+            price=price,
+            size=None if dollars else size,
+            amount=size if dollars else None,
+            maker=maker,
+            signer=None if kind in (SignatureType.EOA, SignatureType.POLY_1271) else client.address,
+            signature_type=kind,
+            time_in_force=order_type,
+            post_only=post_only,
+            expiration_s=expiration,
+            market=market,
+            stamper=OrderStamper(_unix_ms),
+            floor=False,
+        )
+        signed = sign_order(built.order, key, chain_id=client.chain_id)
+        answer = await client.post_order(signed, order_type=order_type, post_only=post_only)
+        return {
+            "order_id": answer.order_id,
+            "status": answer.status,
+            "making_amount": answer.making_amount,
+            "taking_amount": answer.taking_amount,
+            "trade_ids": answer.trade_ids,
+        }
+
+    _print(_run("order place", rest, work))
+
+
+def cancel(
+    *,
+    order_id: Annotated[str | None, typer.Argument(help="The order id (hash) to cancel.")] = None,
+    all_orders: Annotated[bool, typer.Option("--all", help="Cancel every open order of the key.")] = False,
+    market: Annotated[str | None, typer.Option("--market", help="Cancel every order of this condition id.")] = None,
+    rest: RestOption = EMULATOR_REST_URL,
+    nonce: NonceOption = 0,
+) -> None:
+    """Cancel one order, every order (--all) or a market's orders (--market); prints what was cancelled."""
+    if sum((order_id is not None, all_orders, market is not None)) != 1:
+        typer.echo("polyinfra order cancel: give exactly one of ORDER_ID, --all, --market", err=True)
+        raise typer.Exit(2)
+
+    async def work(transport: HttpTransport) -> CancelResult:
+        client = await _session(transport, SignatureType.EOA, nonce)
+        if all_orders:
+            return await client.cancel_all()
+        if market is not None:
+            return await client.cancel_market(market=market)
+        assert order_id is not None  # exactly one of the three, checked above
+        return await client.cancel(order_id)
+
+    result = _run("order cancel", rest, work)
+    _print({"canceled": result.canceled, "not_canceled": result.not_canceled})
+
+
+def list_orders(
+    *,
+    market: Annotated[str | None, typer.Option("--market", help="Only this condition id.")] = None,
+    token: Annotated[str | None, typer.Option("--token", help="Only this token id.")] = None,
+    rest: RestOption = EMULATOR_REST_URL,
+    nonce: NonceOption = 0,
+) -> None:
+    """Print every open order of the key, one JSON object per line."""
+
+    async def work(transport: HttpTransport) -> list[OpenOrder]:
+        client = await _session(transport, SignatureType.EOA, nonce)
+        return [order async for order in client.iter_open_orders(market=market, asset_id=token)]
+
+    for order in _run("order list", rest, work):
+        _print(
+            {
+                "id": order.id,
+                "market": order.market,
+                "asset_id": order.asset_id,
+                "side": order.side,
+                "price": order.price,
+                "original_size": order.original_size,
+                "size_matched": order.size_matched,
+                "status": order.status,
+            }
+        )
+
+
+def _unix_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+# --- doctor ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class WalletSetup:
+    """What ``doctor`` looked at. Amounts are micro-units (6 decimals) as the venue reports them."""
+
+    signer: str
+    signature_type: SignatureType
+    funder: str | None
+    api_key_address_matches: bool | None
+    """Whether the API credentials in use belong to ``signer`` (None: not checked)."""
+    collateral: BalanceAllowance
+    refreshed_collateral: BalanceAllowance
+    """The same after ``GET /balance-allowance/update``: a difference means the cache was stale."""
+    reserved_collateral_micros: int
+    """pUSD that open BUY orders hold: ``(original_size - size_matched) x price`` each."""
+    open_orders: int
+    neg_risk: bool | None = None
+    """The token's market is neg-risk (None: no token given)."""
+    exchange: str | None = None
+    """The exchange the user signs for (None: not given)."""
+    chain_id: int = POLYGON_CHAIN_ID
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One reason the venue would refuse: its answer, what is wrong, how to fix it."""
+
+    refusal: str
+    problem: str
+    fix: str
+
+
+_INVALID_SIGNATURE: Final = "invalid signature"
+_NOT_ENOUGH: Final = "not enough balance / allowance"
+
+
+def setup_findings(setup: WalletSetup) -> list[Finding]:
+    """Every reason, found in ``setup``, for "invalid signature" or "not enough balance / allowance"."""
+    return [*_signature_findings(setup), *_balance_findings(setup)]
+
+
+def _signature_findings(setup: WalletSetup) -> list[Finding]:
+    findings: list[Finding] = []
+    kind, funder, signer = setup.signature_type, setup.funder, setup.signer
+    funder_is_signer = funder is not None and funder.lower() == signer.lower()
+    if kind is SignatureType.EOA and funder is not None and not funder_is_signer:
+        findings.append(
+            Finding(
+                _INVALID_SIGNATURE,
+                f"signature type 0 (EOA) with funder {funder}: an EOA order's maker must be the signer {signer}",
+                "drop --funder to trade the EOA's own funds, or use --signature-type 1 (Magic/email proxy) or 2 "
+                "(browser-wallet Safe) when the funds are in that proxy / Safe",
+            )
+        )
+    if kind is not SignatureType.EOA and funder is None:
+        findings.append(
+            Finding(
+                _INVALID_SIGNATURE,
+                f"signature type {int(kind)} ({kind.name}) without a funder: the maker must be the wallet holding "
+                "the funds",
+                "pass --funder with the proxy / Safe / deposit wallet address shown on polymarket.com (Settings)",
+            )
+        )
+    if kind in (SignatureType.POLY_PROXY, SignatureType.POLY_GNOSIS_SAFE) and funder_is_signer:
+        findings.append(
+            Finding(
+                _INVALID_SIGNATURE,
+                f"signature type {int(kind)} ({kind.name}) with the signer itself as funder",
+                "set --funder to the proxy / Safe address, or use --signature-type 0 to trade the EOA's own funds",
+            )
+        )
+    if setup.api_key_address_matches is False:
+        findings.append(
+            Finding(
+                _INVALID_SIGNATURE,
+                f"the API credentials in use do not belong to the signer {signer} (the venue answers 401, or "
+                "'the order signer address has to be the address of the API KEY')",
+                f"derive the key of this signer (polyinfra keys derive), or unset {API_KEY_ENV}/{API_SECRET_ENV}/"
+                f"{API_PASSPHRASE_ENV}",
+            )
+        )
+    if setup.neg_risk is not None and setup.exchange is not None:
+        contracts = EXCHANGE_CONTRACTS[setup.chain_id]
+        expected = contracts.neg_risk_exchange_v2 if setup.neg_risk else contracts.exchange_v2
+        if setup.exchange.lower() != expected.lower():
+            market_kind = "neg-risk" if setup.neg_risk else "normal (not neg-risk)"
+            findings.append(
+                Finding(
+                    _INVALID_SIGNATURE,
+                    f"the token's market is {market_kind}, so orders must be signed for exchange {expected}, "
+                    f"not {setup.exchange}",
+                    "read neg_risk from GET /neg-risk (or the market) before signing; polyinfra's build_order does",
+                )
+            )
+    return findings
+
+
+def _balance_findings(setup: WalletSetup) -> list[Finding]:
+    findings: list[Finding] = []
+    before, after = setup.collateral, setup.refreshed_collateral
+    if (before.balance, before.allowances) != (after.balance, after.allowances):
+        findings.append(
+            Finding(
+                _NOT_ENOUGH,
+                f"the venue's balance cache was stale: it said {_pusd(before.balance)} pUSD, the chain "
+                f"{_pusd(after.balance)} pUSD",
+                "doctor refreshed it (GET /balance-allowance/update); call it after deposits and fills, then retry",
+            )
+        )
+    balance = int(after.balance)
+    available = balance - setup.reserved_collateral_micros
+    if available <= 0:
+        findings.append(
+            Finding(
+                _NOT_ENOUGH,
+                f"balance {_pusd(balance)} pUSD, of which {_pusd(setup.reserved_collateral_micros)} is held by "
+                f"{setup.open_orders} open orders: nothing is left for a new BUY",
+                "cancel open orders (polyinfra order cancel --all) or deposit pUSD to the funder",
+            )
+        )
+    contracts = EXCHANGE_CONTRACTS[setup.chain_id]
+    allowances = {spender.lower(): amount for spender, amount in after.allowances.items()}
+    for name, spender in (("exchange", contracts.exchange_v2), ("neg-risk exchange", contracts.neg_risk_exchange_v2)):
+        allowance = int(allowances.get(spender.lower(), "0"))
+        if allowance < balance or allowance == 0:
+            findings.append(
+                Finding(
+                    _NOT_ENOUGH,
+                    f"pUSD allowance to the V2 {name} {spender} is {_pusd(allowance)}, below the balance "
+                    f"{_pusd(balance)}",
+                    f"approve pUSD for {spender} from the funder (Polymarket's site does it on the first trade; "
+                    "V1 allowances do not carry over to V2)",
+                )
+            )
+    return findings
+
+
+def _pusd(micros: int | str) -> str:
+    return str(Decimal(int(micros)) / MICROS)
+
+
+async def _inspect(
+    transport: HttpTransport,
+    *,
+    signature_type: SignatureType,
+    funder: str | None,
+    token: str | None,
+    exchange: str | None,
+    nonce: int,
+    rest: str,
+) -> WalletSetup:
+    key = key_from_environment(os.environ)
+    client = await _session(transport, signature_type, nonce, key)
+    matches: bool | None = None
+    if _credentials_from_environment(os.environ) is not None:
+        # Credentials from elsewhere: the key this signer derives must be the one in use.
+        own = TradingClient(transport, key)
+        try:
+            matches = (await own.derive_api_key(nonce)).api_key == client.credentials.api_key  # type: ignore[union-attr]
+        except AuthError:
+            matches = False
+    try:
+        collateral = await client.get_balance_allowance(AssetType.COLLATERAL)
+    except AuthError:
+        # Credentials the venue refuses: nothing more can be read with them.
+        collateral = BalanceAllowance("0")
+        matches = False
+        return WalletSetup(key.address, signature_type, funder, matches, collateral, collateral, 0, 0)
+    await client.update_balance_allowance(AssetType.COLLATERAL)
+    refreshed = await client.get_balance_allowance(AssetType.COLLATERAL)
+    reserved, count = 0, 0
+    async for order in client.iter_open_orders():
+        count += 1
+        if order.side == Side.BUY.value:
+            remaining = Decimal(order.original_size) - Decimal(order.size_matched)
+            reserved += int(remaining * Decimal(order.price) * MICROS)
+    neg_risk = None
+    if token is not None:
+        async with ClobRestClient(rest, transport=transport) as public:
+            neg_risk = await public.get_neg_risk(token)
+    return WalletSetup(
+        signer=key.address,
+        signature_type=signature_type,
+        funder=funder,
+        api_key_address_matches=matches,
+        collateral=collateral,
+        refreshed_collateral=refreshed,
+        reserved_collateral_micros=reserved,
+        open_orders=count,
+        neg_risk=neg_risk,
+        exchange=exchange,
+        chain_id=client.chain_id,
+    )
+
+
+def doctor(
+    *,
+    signature_type: SignatureTypeOption = 0,
+    funder: FunderOption = None,
+    token: Annotated[str | None, typer.Option("--token", help="A token you trade: checks its exchange.")] = None,
+    exchange: Annotated[
+        str | None, typer.Option("--exchange", help="The exchange address your orders are signed for.")
+    ] = None,
+    rest: RestOption = EMULATOR_REST_URL,
+    nonce: NonceOption = 0,
+) -> None:
+    """Explain why the venue would answer "invalid signature" or "not enough balance / allowance"."""
+    kind = _signature_type(signature_type)
+
+    async def work(transport: HttpTransport) -> WalletSetup:
+        return await _inspect(
+            transport, signature_type=kind, funder=funder, token=token, exchange=exchange, nonce=nonce, rest=rest
+        )
+
+    setup = _run("doctor", rest, work)
+    typer.echo(
+        f"signer {setup.signer}, signature type {int(kind)} ({kind.name}), funder {setup.funder or '(none)'}, "
+        f"balance {_pusd(setup.refreshed_collateral.balance)} pUSD, {setup.open_orders} open orders holding "
+        f"{_pusd(setup.reserved_collateral_micros)} pUSD"
+    )
+    findings = setup_findings(setup)
+    for finding in findings:
+        typer.echo(f'would answer "{finding.refusal}": {finding.problem}\n  fix: {finding.fix}')
+    if findings:
+        raise typer.Exit(1)
+    typer.echo("healthy: no reason for invalid signature or not enough balance / allowance")
+
+
+def register_trading_commands(app: typer.Typer) -> None:
+    """Add ``keys derive``, ``order place | cancel | list`` and ``doctor`` to ``app``."""
+    app.add_typer(keys_app)
+    order_app.command("place")(place)
+    order_app.command("cancel")(cancel)
+    order_app.command("list")(list_orders)
+    app.command("doctor")(doctor)

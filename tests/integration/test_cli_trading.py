@@ -1,0 +1,220 @@
+"""``polyinfra keys derive``, ``order place | cancel | list`` and ``doctor`` as real processes against
+an in-process emulator (clob.md §2.3, §3.3, §3.4, §9.1, §9.8)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from polyinfra.cli.trading_commands import WalletSetup, setup_findings
+from polyinfra.clob.trading import BalanceAllowance
+from polyinfra.core.eip712 import SigningKey
+from polyinfra.core.order_signing import EXCHANGE_CONTRACTS, POLYGON_CHAIN_ID
+from polyinfra.emulator.runner import Emulator
+from polyinfra.model.market import MarketInfo
+from polyinfra.model.numbers import TickSize
+from polyinfra.model.orders import SignatureType
+from polyinfra.obs.redaction import SecretScanner
+
+SECOND_KEY = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d"
+PROXY = "0x1111111111111111111111111111111111111111"
+
+
+@dataclass(frozen=True, slots=True)
+class Ran:
+    code: int
+    stdout: str
+    stderr: str
+
+    def lines(self) -> list[dict[str, Any]]:
+        return [json.loads(line) for line in self.stdout.splitlines() if line]
+
+
+@pytest.fixture
+async def emulator() -> AsyncIterator[Emulator]:
+    async with Emulator(markets=3, seed=5, rate=0) as running:
+        yield running
+
+
+def _market(emulator: Emulator) -> MarketInfo:
+    """A 0.01-tick market with its simulated book cleared."""
+    market = next(info for info in emulator.exchange.markets.values() if info.tick_size is TickSize.TICK_0_01)
+    tokens = {token.token_id for token in market.tokens}
+    for order in emulator.exchange.open_orders():
+        if order.token_id in tokens:
+            emulator.exchange.cancel(order.order_id)
+    return market
+
+
+async def _polyinfra(emulator: Emulator, private_key: str, *args: str, env: dict[str, str] | None = None) -> Ran:
+    """Run ``polyinfra ARGS --rest <emulator>`` as a process while the emulator keeps serving."""
+    environment = {name: value for name, value in os.environ.items() if not name.startswith("POLYINFRA_")}
+    environment |= {"POLYINFRA_PRIVATE_KEY": private_key, **(env or {})}
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "polyinfra.cli.main",
+        *args,
+        "--rest",
+        emulator.urls["rest"],
+        env=environment,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    stdout, stderr = await asyncio.wait_for(process.communicate(), 60)
+    assert process.returncode is not None
+    return Ran(process.returncode, stdout.decode(), stderr.decode())
+
+
+async def test_keys_derive_shows_the_secret_only_when_asked(emulator: Emulator, known_secrets: Any) -> None:
+    plain = await _polyinfra(emulator, known_secrets.private_key, "keys", "derive")
+    assert plain.code == 0, plain.stderr
+    [shown] = plain.lines()
+    assert list(shown) == ["api_key"]
+
+    revealed = await _polyinfra(emulator, known_secrets.private_key, "keys", "derive", "--show-secret")
+    assert revealed.code == 0, revealed.stderr
+    [full] = revealed.lines()
+    assert full["api_key"] == shown["api_key"]
+    # The secret is the venue's: it signs an L2 request the emulator accepts (a wrong one would 401).
+    env = {
+        "POLYINFRA_API_KEY": full["api_key"],
+        "POLYINFRA_API_SECRET": full["secret"],
+        "POLYINFRA_API_PASSPHRASE": full["passphrase"],
+    }
+    listed = await _polyinfra(emulator, known_secrets.private_key, "order", "list", env=env)
+    assert (listed.code, listed.stdout) == (0, ""), listed.stderr
+    assert full["secret"] not in revealed.stderr + plain.stdout + plain.stderr + listed.stderr
+
+
+async def test_place_list_cancel(emulator: Emulator, known_secrets: Any, secret_scanner: SecretScanner) -> None:
+    market = _market(emulator)
+    token = market.tokens[0].token_id
+    key = known_secrets.private_key
+    ran: list[Ran] = []
+
+    async def place(price: str) -> str:
+        placed = await _polyinfra(
+            emulator, key, "order", "place", "--token", token, "--side", "BUY", "--price", price, "--size", "10"
+        )
+        ran.append(placed)
+        assert placed.code == 0, placed.stderr
+        [answer] = placed.lines()
+        assert answer["status"] == "live"
+        return str(answer["order_id"])
+
+    first, second, third = [await place(price) for price in ("0.41", "0.42", "0.43")]
+    listed = await _polyinfra(emulator, key, "order", "list")
+    assert {row["id"]: (row["price"], row["original_size"], row["side"]) for row in listed.lines()} == {
+        first: ("0.41", "10", "BUY"),
+        second: ("0.42", "10", "BUY"),
+        third: ("0.43", "10", "BUY"),
+    }
+
+    one = await _polyinfra(emulator, key, "order", "cancel", first)
+    assert one.lines() == [{"canceled": [first], "not_canceled": {}}]
+    by_market = await _polyinfra(emulator, key, "order", "cancel", "--market", market.condition_id)
+    assert sorted(by_market.lines()[0]["canceled"]) == sorted([second, third])
+    fourth = await place("0.44")
+    everything = await _polyinfra(emulator, key, "order", "cancel", "--all")
+    assert everything.lines()[0]["canceled"] == [fourth]
+    assert (await _polyinfra(emulator, key, "order", "list")).stdout == ""
+
+    ambiguous = await _polyinfra(emulator, key, "order", "cancel", first, "--all")
+    assert ambiguous.code == 2 and "exactly one of" in ambiguous.stderr
+    off_tick = await _polyinfra(
+        emulator, key, "order", "place", "--token", token, "--side", "BUY", "--price", "0.425", "--size", "10"
+    )
+    assert off_tick.code == 2 and "0.425" in off_tick.stderr
+    for result in [*ran, listed, one, by_market, everything, off_tick]:
+        assert secret_scanner.scan(result.stdout + result.stderr) == []
+
+
+async def test_doctor_is_quiet_for_a_healthy_wallet(emulator: Emulator, known_secrets: Any) -> None:
+    healthy = await _polyinfra(emulator, known_secrets.private_key, "doctor")
+    assert healthy.code == 0, healthy.stdout + healthy.stderr
+    assert "healthy" in healthy.stdout and "balance 10000 pUSD" in healthy.stdout
+
+
+async def test_doctor_explains_invalid_signature(emulator: Emulator, known_secrets: Any) -> None:
+    key = known_secrets.private_key
+    eoa_with_funder = await _polyinfra(emulator, key, "doctor", "--funder", PROXY)
+    assert eoa_with_funder.code == 1
+    assert 'would answer "invalid signature": signature type 0 (EOA) with funder' in eoa_with_funder.stdout
+    assert "drop --funder" in eoa_with_funder.stdout
+
+    proxy_without_funder = await _polyinfra(emulator, key, "doctor", "--signature-type", "1")
+    assert proxy_without_funder.code == 1
+    assert "signature type 1 (POLY_PROXY) without a funder" in proxy_without_funder.stdout
+
+    proxy = await _polyinfra(emulator, key, "doctor", "--signature-type", "1", "--funder", PROXY)
+    assert proxy.code == 0, proxy.stdout
+
+    # Credentials of another wallet (account #1) used with this key: the API key's address differs.
+    other = await _polyinfra(emulator, SECOND_KEY, "keys", "derive", "--show-secret")
+    [credentials] = other.lines()
+    env = {
+        "POLYINFRA_API_KEY": credentials["api_key"],
+        "POLYINFRA_API_SECRET": credentials["secret"],
+        "POLYINFRA_API_PASSPHRASE": credentials["passphrase"],
+    }
+    await _polyinfra(emulator, key, "keys", "derive")
+    foreign = await _polyinfra(emulator, key, "doctor", env=env)
+    assert foreign.code == 1
+    assert "do not belong to the signer" in foreign.stdout
+
+    market = next(info for info in emulator.exchange.markets.values() if not info.neg_risk)
+    contracts = EXCHANGE_CONTRACTS[POLYGON_CHAIN_ID]
+    token = market.tokens[0].token_id
+    wrong_exchange = await _polyinfra(
+        emulator, key, "doctor", "--token", token, "--exchange", contracts.neg_risk_exchange_v2
+    )
+    assert wrong_exchange.code == 1
+    assert f"must be signed for exchange {contracts.exchange_v2}" in wrong_exchange.stdout
+    right_exchange = await _polyinfra(emulator, key, "doctor", "--token", token, "--exchange", contracts.exchange_v2)
+    assert right_exchange.code == 0, right_exchange.stdout
+
+
+async def test_doctor_explains_not_enough_balance(emulator: Emulator, known_secrets: Any) -> None:
+    market = _market(emulator)
+    key = known_secrets.private_key
+    # 20,000 shares at 0.50 hold all 10,000 seeded pUSD.
+    placed = await _polyinfra(
+        emulator,
+        key,
+        "order",
+        "place",
+        "--token",
+        market.tokens[0].token_id,
+        "--side",
+        "BUY",
+        "--price",
+        "0.5",
+        "--size",
+        "20000",
+    )
+    assert placed.code == 0, placed.stderr
+    drained = await _polyinfra(emulator, key, "doctor")
+    assert drained.code == 1
+    assert 'would answer "not enough balance / allowance": balance 10000 pUSD, of which 10000' in drained.stdout
+    assert "polyinfra order cancel --all" in drained.stdout
+
+
+def test_doctor_findings_for_allowances_and_a_stale_cache(known_secrets: Any) -> None:
+    contracts = EXCHANGE_CONTRACTS[POLYGON_CHAIN_ID]
+    signer = SigningKey(known_secrets.private_key).address
+    cached = BalanceAllowance("0", {contracts.exchange_v2: "0"})
+    chain = BalanceAllowance("25000000", {contracts.exchange_v2: "25000000"})
+    setup = WalletSetup(signer, SignatureType.EOA, None, None, cached, chain, 0, 0)
+    problems = [finding.problem for finding in setup_findings(setup)]
+    assert problems == [
+        "the venue's balance cache was stale: it said 0 pUSD, the chain 25 pUSD",
+        f"pUSD allowance to the V2 neg-risk exchange {contracts.neg_risk_exchange_v2} is 0, below the balance 25",
+    ]

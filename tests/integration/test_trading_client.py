@@ -1,0 +1,303 @@
+""":class:`~polyinfra.clob.trading.TradingClient` end to end against the emulator over real sockets
+(clob.md §2, §3.2-§3.4, §5): keys, one order, crossing wallets, batches, the user channel, and
+salts / order hashes that never repeat under 32 concurrent senders."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import AsyncIterator
+from decimal import Decimal
+from typing import Any
+
+import msgspec
+import pytest
+import websockets
+
+from polyinfra.clob.trading import OrderSubmission, SendOrderResponse, TradingClient
+from polyinfra.core.eip712 import SigningKey
+from polyinfra.core.order_builder import OrderStamper, build_order
+from polyinfra.core.order_signing import POLYGON_CHAIN_ID, SignedOrder, sign_order
+from polyinfra.emulator.faults import FaultConfig
+from polyinfra.emulator.rate_limits import RateLimitMode
+from polyinfra.emulator.runner import Emulator
+from polyinfra.emulator.trading_api import TradingSettings
+from polyinfra.errors import OrderRejectedError, PolyinfraError
+from polyinfra.model.market import MarketInfo
+from polyinfra.model.numbers import Side, TickSize
+from polyinfra.net.http import HttpTransport
+from polyinfra.net.rate_limit import clob_limits
+
+# Hardhat accounts #1-#4 (public test keys): more wallets that trade with account #0.
+OTHER_KEYS = (
+    "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d",
+    "0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a",
+    "0x7c852118294e51e653712a81e05800f419141751be58f605c371e15141b007a6",
+)
+SENDERS_PER_WALLET = 8
+ORDERS_PER_SENDER = 100
+SIGNING_THREADS = 32
+SIGNS_PER_THREAD = 10_000
+
+
+def _clock_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+STAMPER = OrderStamper(_clock_ms)
+
+
+@pytest.fixture
+async def emulator() -> AsyncIterator[Emulator]:
+    settings = TradingSettings(mined_after_s=0.05, confirmed_after_s=0.1)
+    # The emulator's own limits are off: the client-side limiter (elite tier) is what is under test.
+    faults = FaultConfig(rate_limits=RateLimitMode.OFF)
+    async with Emulator(markets=3, seed=5, rate=0, trading=settings, faults=faults) as running:
+        yield running
+
+
+@pytest.fixture
+async def transport(emulator: Emulator) -> AsyncIterator[HttpTransport]:
+    async with HttpTransport(emulator.urls["rest"], rate_limits=clob_limits("elite")) as opened:
+        yield opened
+
+
+def _empty_market(emulator: Emulator) -> MarketInfo:
+    """A market on a 0.01 grid with its simulated book cleared, so test orders only meet each other."""
+    market = next(info for info in emulator.exchange.markets.values() if info.tick_size is TickSize.TICK_0_01)
+    tokens = {token.token_id for token in market.tokens}
+    for order in emulator.exchange.open_orders():
+        if order.token_id in tokens:
+            emulator.exchange.cancel(order.order_id)
+    return market
+
+
+async def _client(transport: HttpTransport, private_key: str) -> TradingClient:
+    client = TradingClient(transport, SigningKey(private_key))
+    await client.create_or_derive_api_key()
+    return client
+
+
+def _signed(client_key: SigningKey, market: MarketInfo, side: Side, price: str, size: str | Decimal) -> SignedOrder:
+    built = build_order(
+        token_id=market.tokens[0].token_id,
+        side=side,
+        price=price,
+        size=size,
+        maker=client_key.address,
+        stamper=STAMPER,
+        market=market,
+    )
+    return sign_order(built.order, client_key, chain_id=POLYGON_CHAIN_ID)
+
+
+async def _open_ids(client: TradingClient) -> set[str]:
+    return {order.id async for order in client.iter_open_orders()}
+
+
+async def test_keys_post_list_cancel(emulator: Emulator, transport: HttpTransport, known_secrets: Any) -> None:
+    market = _empty_market(emulator)
+    key = SigningKey(known_secrets.private_key)
+    client = TradingClient(transport, key)
+    created = await client.create_or_derive_api_key()
+    # A second session of the same wallet derives the same key (create answers 400 now).
+    again = TradingClient(transport, key)
+    assert await again.create_or_derive_api_key() == created
+
+    signed = _signed(key, market, Side.BUY, "0.42", "10")
+    answer = await client.post_order(signed)
+    assert (answer.success, answer.order_id, answer.status) == (True, signed.order_hash, "live")
+    listed = [order async for order in client.iter_open_orders()]
+    assert [(order.id, order.price, order.original_size, order.side) for order in listed] == [
+        (signed.order_hash, "0.42", "10", "BUY")
+    ]
+    assert (await client.get_order(signed.order_hash)).status == "ORDER_STATUS_LIVE"
+
+    cancelled = await client.cancel(signed.order_hash)
+    assert cancelled.canceled == [signed.order_hash]
+    assert await _open_ids(client) == set()
+    assert (await client.cancel(signed.order_hash)).not_canceled.keys() == {signed.order_hash}
+
+
+async def test_two_wallets_cross_at_the_resting_price(
+    emulator: Emulator, transport: HttpTransport, known_secrets: Any
+) -> None:
+    market = _empty_market(emulator)
+    maker = await _client(transport, known_secrets.private_key)
+    taker = await _client(transport, OTHER_KEYS[0])
+    resting = _signed(SigningKey(known_secrets.private_key), market, Side.SELL, "0.60", "10")
+    await maker.post_order(resting)
+    taking = await taker.post_order(_signed(SigningKey(OTHER_KEYS[0]), market, Side.BUY, "0.70", "6"))
+    assert taking.status == "matched" and len(taking.trade_ids) == 1
+
+    taker_trades = [trade async for trade in taker.iter_trades()]
+    maker_trades = [trade async for trade in maker.iter_trades()]
+    # Price improvement goes to the taker: it pays the resting 0.60, not its own 0.70.
+    assert [(t.id, t.side, t.price, t.size, t.trader_side) for t in taker_trades] == [
+        (taking.trade_ids[0], "BUY", "0.6", "6", "TAKER")
+    ]
+    assert [(t.id, t.price, t.size, t.trader_side) for t in maker_trades] == [
+        (taking.trade_ids[0], "0.6", "6", "MAKER")
+    ]
+    rest = await maker.get_order(resting.order_hash)
+    assert (rest.size_matched, rest.associate_trades) == ("6", taking.trade_ids)
+
+
+async def test_batch_of_20_goes_as_15_and_5_with_per_order_results(
+    emulator: Emulator, transport: HttpTransport, known_secrets: Any
+) -> None:
+    market = _empty_market(emulator)
+    key = SigningKey(known_secrets.private_key)
+    client = await _client(transport, known_secrets.private_key)
+    signed = [_signed(key, market, Side.BUY, f"0.{10 + index}", "5") for index in range(19)]
+    # The 20th repeats the 17th: both travel in the second chunk, the repeat is refused on its own.
+    submissions = [OrderSubmission(order) for order in [*signed, signed[16]]]
+    results = await client.post_orders(submissions)
+
+    assert len(results) == 20
+    # The emulator refuses more than 15 orders per request: all 19 accepted means the chunks were 15 + 5.
+    assert [isinstance(result, SendOrderResponse) and result.order_id for result in results[:19]] == [
+        order.order_hash for order in signed
+    ]
+    duplicate = results[19]
+    assert isinstance(duplicate, OrderRejectedError)
+    assert "Duplicated" in str(duplicate)
+    assert await _open_ids(client) == {order.order_hash for order in signed}
+
+
+async def test_user_channel_agrees_with_rest_on_every_fill(
+    emulator: Emulator, transport: HttpTransport, known_secrets: Any
+) -> None:
+    market = _empty_market(emulator)
+    maker_key = SigningKey(known_secrets.private_key)
+    maker = await _client(transport, known_secrets.private_key)
+    taker = await _client(transport, OTHER_KEYS[0])
+    credentials = maker.credentials
+    assert credentials is not None
+    subscribe = {
+        "auth": {
+            "apiKey": credentials.api_key,
+            "secret": credentials.secret.reveal(),
+            "passphrase": credentials.passphrase.reveal(),
+        },
+        "type": "user",
+        "markets": [market.condition_id],
+    }
+    async with websockets.connect(emulator.urls["ws_user"]) as socket:
+        await socket.send(msgspec.json.encode(subscribe).decode())
+        await asyncio.sleep(0.05)
+        for price in ("0.55", "0.56", "0.57"):
+            await maker.post_order(_signed(maker_key, market, Side.SELL, price, "10"))
+        # Three takers' BUYs: the first sweeps 0.55 and part of 0.56, the others take all that is left.
+        for size in ("14", "9", "7"):
+            await taker.post_order(_signed(SigningKey(OTHER_KEYS[0]), market, Side.BUY, "0.57", size))
+        rest_trades = {trade.id: trade async for trade in maker.iter_trades()}
+        fills: dict[str, dict[str, Any]] = {}
+        # Every maker fill is one trade event per status; wait until each trade reaches CONFIRMED.
+        while len(fills) < len(rest_trades) or any(event["status"] != "CONFIRMED" for event in fills.values()):
+            event = msgspec.json.decode(await asyncio.wait_for(socket.recv(), 5))
+            if event["event_type"] == "trade":
+                fills[event["id"]] = event
+
+    rest_trades = {trade.id: trade async for trade in maker.iter_trades()}
+    assert fills.keys() == rest_trades.keys()
+    assert len(fills) >= 3
+    for trade_id, event in fills.items():
+        rest = rest_trades[trade_id]
+        assert (event["price"], event["size"], event["status"], event["transaction_hash"]) == (
+            rest.price,
+            rest.size,
+            rest.status,
+            rest.transaction_hash,
+        )
+    sold = sum(Decimal(trade.size) for trade in rest_trades.values())
+    assert sold == Decimal(30)
+
+
+async def test_32_concurrent_senders_never_repeat_a_salt_and_lose_no_order(
+    emulator: Emulator, transport: HttpTransport, known_secrets: Any
+) -> None:
+    market = _empty_market(emulator)
+    keys = [SigningKey(known_secrets.private_key), *(SigningKey(other) for other in OTHER_KEYS)]
+    clients = [await _client(transport, key_text) for key_text in (known_secrets.private_key, *OTHER_KEYS)]
+
+    async def sender(wallet: int, sender_index: int) -> list[tuple[SignedOrder, SendOrderResponse | PolyinfraError]]:
+        key, client = keys[wallet], clients[wallet]
+        sent: list[tuple[SignedOrder, SendOrderResponse | PolyinfraError]] = []
+        for number in range(ORDERS_PER_SENDER):
+            # BUYs only, on 0.01-0.49: nothing crosses, so every order must rest (and 800 minimum-size
+            # BUYs fit a seeded wallet's pUSD, where 400 SELLs would outrun its 1,000 shares).
+            price_cents = 1 + (sender_index * ORDERS_PER_SENDER + number) % 49
+            signed = _signed(key, market, Side.BUY, f"0.{price_cents:02d}", market.min_order_size)
+            try:
+                outcome: SendOrderResponse | PolyinfraError = await client.post_order(signed)
+            except PolyinfraError as failure:
+                outcome = failure
+            sent.append((signed, outcome))
+        return sent
+
+    started = time.perf_counter()
+    per_sender = await asyncio.gather(
+        *(sender(wallet, index) for wallet in range(len(clients)) for index in range(SENDERS_PER_WALLET))
+    )
+    elapsed_s = time.perf_counter() - started
+    sent = [item for items in per_sender for item in items]
+    total = len(clients) * SENDERS_PER_WALLET * ORDERS_PER_SENDER
+    print(f"32 senders: {total} orders posted in {elapsed_s:.2f} s ({total / elapsed_s:.0f} orders/s)")
+
+    assert len(sent) == total
+    assert len({signed.order.salt for signed, _ in sent}) == total
+    assert len({signed.order_hash for signed, _ in sent}) == total
+    failures = [outcome for _, outcome in sent if isinstance(outcome, PolyinfraError)]
+    assert failures == []
+    assert all(
+        isinstance(outcome, SendOrderResponse) and outcome.order_id == signed.order_hash for signed, outcome in sent
+    )
+    listed: set[str] = set()
+    for client in clients:
+        listed |= await _open_ids(client)
+    # Nothing crossed, so every order rests; the emulator's book agrees with the REST ledger.
+    assert listed == {signed.order_hash for signed, _ in sent}
+    resting = {order.order_id for order in emulator.exchange.open_orders()}
+    assert listed <= resting
+
+
+def test_32_threads_build_and_sign_without_repeating_a_salt(known_secrets: Any) -> None:
+    key = SigningKey(known_secrets.private_key)
+    stamper = OrderStamper(_clock_ms)
+    salts: list[list[int]] = [[] for _ in range(SIGNING_THREADS)]
+    hashes: list[list[str]] = [[] for _ in range(SIGNING_THREADS)]
+    start = threading.Barrier(SIGNING_THREADS)
+
+    def worker(index: int) -> None:
+        start.wait()
+        for _ in range(SIGNS_PER_THREAD):
+            built = build_order(
+                token_id="1234",
+                side=Side.BUY,
+                price="0.55",
+                size="100",
+                maker=key.address,
+                stamper=stamper,
+                tick_size=TickSize.TICK_0_01,
+                min_order_size=5,
+                neg_risk=False,
+            )
+            signed = sign_order(built.order, key, chain_id=POLYGON_CHAIN_ID)
+            salts[index].append(signed.order.salt)
+            hashes[index].append(signed.order_hash)
+
+    threads = [threading.Thread(target=worker, args=(index,)) for index in range(SIGNING_THREADS)]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed_s = time.perf_counter() - started
+    total = SIGNING_THREADS * SIGNS_PER_THREAD
+    print(f"32 threads: {total} orders built and signed in {elapsed_s:.2f} s ({total / elapsed_s:.0f} orders/s)")
+
+    assert sum(map(len, salts)) == total
+    assert len({salt for per_thread in salts for salt in per_thread}) == total
+    assert len({digest for per_thread in hashes for digest in per_thread}) == total
