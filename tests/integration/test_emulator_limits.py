@@ -220,13 +220,14 @@ async def test_post_only_mode_after_the_restart(emulator_factory: EmulatorFactor
         assert refused.headers["Retry-After"] == str(body["retry_after_seconds"])
         batch = [{"order": {}, "postOnly": True}, {"order": {}, "postOnly": False}]
         assert (await http.post("/orders", json=batch)).status_code == 503
-        # Post-only orders, cancels and reads pass (to routes the emulator does not serve yet: 404).
-        assert (await http.post("/order", json={"order": {}, "postOnly": True})).status_code == 404
-        assert (await http.request("DELETE", "/order", json={"orderID": "0x01"})).status_code == 404
+        # Post-only orders, cancels and reads get past the post-only gate: they reach the trading
+        # routes, which refuse these unauthenticated requests with 401 rather than 503.
+        assert (await http.post("/order", json={"order": {}, "postOnly": True})).status_code == 401
+        assert (await http.request("DELETE", "/order", json={"orderID": "0x01"})).status_code == 401
         assert (await http.get("/ok")).status_code == 200
         assert (await _stats(http))["http"]["post_only_503"] == 2
         await http.post("/_emulator/restart", params={"seconds": 0, "post_only_seconds": 0})
-        assert (await http.post("/order", json={"postOnly": False})).status_code == 404
+        assert (await http.post("/order", json={"postOnly": False})).status_code == 401
 
 
 # --- 5xx storms ---------------------------------------------------------------------------------
