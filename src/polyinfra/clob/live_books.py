@@ -47,12 +47,12 @@ import math
 import random
 import time
 import weakref
-from collections import deque
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Mapping
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Final, Self
 
+from polyinfra.clob.event_stream import EventStream
 from polyinfra.clob.market_channel import MarketChannel
 from polyinfra.clob.rest import BOOKS_PER_REQUEST, ClobRestClient
 from polyinfra.core.book_sync import (
@@ -145,46 +145,6 @@ class LiveBooksStats:
     events_dropped: int
     """Events dropped by full :meth:`LiveBooks.events` queues (oldest first)."""
     listener_errors: int
-
-
-class _EventStream:
-    """One consumer's bounded queue of events, iterated asynchronously; full, it drops its oldest."""
-
-    __slots__ = ("__weakref__", "_closed", "_items", "_wakeup", "dropped")
-
-    def __init__(self, limit: int) -> None:
-        self._items: deque[BookEvent] = deque(maxlen=limit)
-        self._wakeup = asyncio.Event()
-        self._closed = False
-        self.dropped = 0
-
-    def __len__(self) -> int:
-        return len(self._items)
-
-    def push(self, events: list[BookEvent]) -> int:
-        """Queue events; returns how many old ones had to make room."""
-        items = self._items
-        dropped = max(0, len(items) + len(events) - (items.maxlen or 0))
-        items.extend(events)
-        self.dropped += dropped
-        self._wakeup.set()
-        return dropped
-
-    def close(self) -> None:
-        """End the iteration once the queued events are consumed."""
-        self._closed = True
-        self._wakeup.set()
-
-    def __aiter__(self) -> Self:
-        return self
-
-    async def __anext__(self) -> BookEvent:
-        while not self._items:
-            if self._closed:
-                raise StopAsyncIteration
-            self._wakeup.clear()
-            await self._wakeup.wait()
-        return self._items.popleft()
 
 
 class _Connection:
@@ -296,7 +256,7 @@ class LiveBooks:
         self._next_connection_id = 1
         self._rest: ClobRestClient | None = None
         self._tasks: set[asyncio.Task[None]] = set()
-        self._streams: weakref.WeakSet[_EventStream] = weakref.WeakSet()
+        self._streams: weakref.WeakSet[EventStream[BookEvent]] = weakref.WeakSet()
         self._listeners: list[Callable[[BookEvent], None]] = []
         self._listener_failures: dict[int, int] = {}  # by id(): a callback need not be hashable
         self._snapshot_wanted = asyncio.Event()
@@ -520,7 +480,7 @@ class LiveBooks:
         ``stats.events_dropped`` and ``polyinfra_queue_drops``). The iteration ends after
         :meth:`stop`; an iterator nobody references any more stops receiving.
         """
-        stream = _EventStream(self._queue_size)
+        stream: EventStream[BookEvent] = EventStream(self._queue_size)
         if self._stopped:
             stream.close()
         else:

@@ -41,7 +41,7 @@ import math
 import random
 import time
 import weakref
-from collections import OrderedDict, deque
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
@@ -53,6 +53,7 @@ import websockets
 from msgspec import UNSET, UnsetType
 from websockets.asyncio.client import ClientConnection, connect
 
+from polyinfra.clob.event_stream import EventStream
 from polyinfra.clob.trading import OpenOrder, TradingClient
 from polyinfra.core.book_sync import Backoff, ConnectionWatch, WatchVerdict
 from polyinfra.errors import (
@@ -390,40 +391,6 @@ class UserEventTracker:
 # --- delivery -------------------------------------------------------------------------------------
 
 
-class _EventStream:
-    """One consumer's bounded queue of events, iterated asynchronously; full, it drops its oldest."""
-
-    __slots__ = ("__weakref__", "_closed", "_items", "_wakeup")
-
-    def __init__(self, limit: int) -> None:
-        self._items: deque[UserChannelEvent] = deque(maxlen=limit)
-        self._wakeup = asyncio.Event()
-        self._closed = False
-
-    def push(self, events: list[UserChannelEvent]) -> int:
-        """Queue events; returns how many old ones had to make room."""
-        items = self._items
-        dropped = max(0, len(items) + len(events) - (items.maxlen or 0))
-        items.extend(events)
-        self._wakeup.set()
-        return dropped
-
-    def close(self) -> None:
-        self._closed = True
-        self._wakeup.set()
-
-    def __aiter__(self) -> Self:
-        return self
-
-    async def __anext__(self) -> UserChannelEvent:
-        while not self._items:
-            if self._closed:
-                raise StopAsyncIteration
-            self._wakeup.clear()
-            await self._wakeup.wait()
-        return self._items.popleft()
-
-
 @dataclass(frozen=True, slots=True)
 class UserChannelStats:
     """Counters of a :class:`UserChannel` since it started (a snapshot; plain ints)."""
@@ -537,7 +504,7 @@ class UserChannel:
         self._session: _Session | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._reconcile_lock = asyncio.Lock()
-        self._streams: weakref.WeakSet[_EventStream] = weakref.WeakSet()
+        self._streams: weakref.WeakSet[EventStream[UserChannelEvent]] = weakref.WeakSet()
         self._listeners: list[Callable[[UserChannelEvent], None]] = []
         self._listener_failures: dict[int, int] = {}  # by id(): a callback need not be hashable
         self._trades_since_s: int | None = None
@@ -616,7 +583,7 @@ class UserChannel:
         """A new iterator over the events from now on, with its own queue of ``queue_size``; the
         oldest queued event is dropped when the consumer falls behind (``stats.events_dropped``).
         The iteration ends after :meth:`stop`."""
-        stream = _EventStream(self._queue_size)
+        stream: EventStream[UserChannelEvent] = EventStream(self._queue_size)
         if self._stopped:
             stream.close()
         else:
