@@ -21,6 +21,7 @@ from polyinfra.emulator.faults import FaultConfig
 from polyinfra.emulator.rate_limits import RateLimitMode
 from polyinfra.emulator.runner import Emulator
 from polyinfra.emulator.trading_api import TradingSettings
+from polyinfra.errors import InvalidValueError
 from polyinfra.model.market import MarketInfo
 from polyinfra.model.numbers import Side, TickSize
 from polyinfra.model.trading_events import (
@@ -56,12 +57,18 @@ async def transport(emulator: Emulator) -> AsyncIterator[HttpTransport]:
 
 def _empty_market(emulator: Emulator) -> MarketInfo:
     """A market on a 0.01 grid with its simulated book cleared, so test orders only meet each other."""
-    market = next(info for info in emulator.exchange.markets.values() if info.tick_size is TickSize.TICK_0_01)
-    tokens = {token.token_id for token in market.tokens}
+    return _empty_markets(emulator, 1)[0]
+
+
+def _empty_markets(emulator: Emulator, count: int) -> list[MarketInfo]:
+    """``count`` markets as :func:`_empty_market`'s."""
+    markets = [info for info in emulator.exchange.markets.values() if info.tick_size is TickSize.TICK_0_01][:count]
+    assert len(markets) == count
+    tokens = {token.token_id for market in markets for token in market.tokens}
     for order in emulator.exchange.open_orders():
         if order.token_id in tokens:
             emulator.exchange.cancel(order.order_id)
-    return market
+    return markets
 
 
 async def _client(transport: HttpTransport, private_key: str) -> TradingClient:
@@ -278,3 +285,75 @@ async def test_silent_zombie_socket_is_probed_reconciled_and_replaced(
     ]
     assert stats.probes_sent >= 1 and stats.silences_detected >= 1
     await _assert_matches_rest(recorder, maker, [resting.order_hash])
+
+
+async def test_markets_change_on_the_open_socket(
+    emulator: Emulator, transport: HttpTransport, known_secrets: Any
+) -> None:
+    market_a, market_b = _empty_markets(emulator, 2)
+    maker_key = known_secrets.private_key
+    maker = await _client(transport, maker_key)
+    recorder = _Recorder()
+
+    async def place(market: MarketInfo, price: str) -> str:
+        order = _signed(maker_key, market, Side.SELL, price, "5")
+        await maker.post_order(order)
+        return order.order_hash
+
+    def seen(order_id: str) -> Callable[[list[UserChannelEvent]], bool]:
+        return lambda events: bool(recorder.orders(order_id))
+
+    async with _channel(emulator, maker, market_a, silence_timeout_s=600.0) as channel:
+        channel.add_listener(recorder)
+        assert await channel.wait_in_sync(WAIT_S)
+        before_b = await place(market_b, "0.70")
+        in_a = await place(market_a, "0.70")
+        await recorder.wait_for(seen(in_a))
+        # B's placement went out first: on one socket, had it been sent, it would have arrived first.
+        assert recorder.orders(before_b) == []
+
+        reconciliations = channel.stats.reconciliations
+        await channel.subscribe_markets([market_b.condition_id, market_a.condition_id])
+        # What B did before its subscription comes from REST, once the venue has applied it.
+        await recorder.wait_for(seen(before_b))
+        assert [(u.kind, u.reconciled) for u in recorder.orders(before_b)] == [(OrderEventKind.PLACEMENT, True)]
+        async with asyncio.timeout(WAIT_S):
+            while channel.stats.reconciliations == reconciliations:
+                await asyncio.sleep(0.01)
+        in_b = await place(market_b, "0.71")
+        await recorder.wait_for(seen(in_b))
+        assert [u.reconciled for u in recorder.orders(in_b)] == [False]
+
+        await channel.unsubscribe_markets([market_a.condition_id])
+        await asyncio.sleep(0.2)  # the venue reads the unsubscription (one local hop)
+        after_a = await place(market_a, "0.72")
+        after_b = await place(market_b, "0.72")
+        await recorder.wait_for(seen(after_b))
+        assert recorder.orders(after_a) == []
+        assert channel.markets == [market_b.condition_id]
+        stats = channel.stats
+
+    # One socket throughout, and the venue itself filtered: no event of another market reached it.
+    assert stats.sessions == 1 and stats.reconnects == 0 and stats.unsubscribed_skipped == 0
+    assert emulator.stats.user_channel.connections_opened == 1
+    assert emulator.stats.user_channel.invalid_client_messages == 0
+
+
+async def test_market_changes_are_validated_before_sending(
+    emulator: Emulator, transport: HttpTransport, known_secrets: Any
+) -> None:
+    market = _empty_market(emulator)
+    maker = await _client(transport, known_secrets.private_key)
+    with pytest.raises(InvalidValueError):
+        UserChannel(emulator.urls["ws_user"], maker, markets=["0x12"])
+    async with _channel(emulator, maker, market) as channel:
+        assert await channel.wait_in_sync(WAIT_S)
+        with pytest.raises(InvalidValueError):
+            await channel.subscribe_markets([market.condition_id, "not-a-condition-id"])
+        # The last named market: an empty set would mean every market of the key.
+        with pytest.raises(InvalidValueError):
+            await channel.unsubscribe_markets([market.condition_id])
+        assert channel.markets == [market.condition_id]
+        await channel.unsubscribe_markets(["0x" + "ab" * 32])  # not subscribed: nothing to do
+        stats = channel.stats
+    assert stats.reconnects == 0 and emulator.stats.user_channel.invalid_client_messages == 0

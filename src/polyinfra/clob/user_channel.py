@@ -10,11 +10,17 @@
 * **Reconciliation.** The venue does not replay what a socket missed, so after every gap the
   client asks REST: open orders (``GET /data/orders``), the fate of orders it believed open that
   are no longer listed (``GET /data/order/{id}``), and the trades since the last check
-  (``GET /data/trades``). Whatever the socket did not deliver is emitted as a synthesized event
-  with ``reconciled=True``. A gap is every new session (including the first: what happened before
-  the subscription), a malformed message, and a silence probe (below). A session reconciles once
+  (``GET /data/trades``), each for the markets subscribed at the time. Whatever the socket did
+  not deliver is emitted as a synthesized event with ``reconciled=True``. A gap is every new
+  session (including the first: what happened before the subscription), a malformed message, and a
+  silence probe (below). A session reconciles once
   its first ``PONG`` arrives: the ``PING`` went after the subscription on the same socket, so the
   venue has read the subscription by then, and no change can fall between the socket and REST.
+* **Markets** change at run time (:meth:`UserChannel.subscribe_markets`,
+  :meth:`UserChannel.unsubscribe_markets`) with the venue's ``operation`` messages on the open
+  socket (clob.md §7.1), without reconnecting; the next session subscribes the current set. Markets
+  just added are reconciled, as a new session is: the socket said nothing of them before. Events of
+  markets no longer subscribed (frames already in flight, REST rows) are not delivered.
 * **Deduplication.** :class:`UserEventTracker` remembers each order's and trade's latest known
   state; an event (from the socket or from REST) is delivered only when it moves that state
   forward, so duplicates, late socket messages that REST already reported, and REST rows the
@@ -42,7 +48,7 @@ import random
 import time
 import weakref
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Mapping
+from collections.abc import AsyncIterator, Callable, Collection, Coroutine, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from types import TracebackType
@@ -63,6 +69,7 @@ from polyinfra.errors import (
     NotFoundError,
     PolyinfraError,
 )
+from polyinfra.model.ids import condition_id
 from polyinfra.model.numbers import Side, micros_to_decimal, parse_micros
 from polyinfra.model.trading_events import (
     MakerFill,
@@ -336,7 +343,8 @@ class UserEventTracker:
         if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
             raise InvalidValueError("must be a positive integer", field="limit", value=limit)
         self._limit = limit
-        self._orders: OrderedDict[str, tuple[Decimal, bool]] = OrderedDict()
+        # By order id: (size matched, closed), and its market (condition id).
+        self._orders: OrderedDict[str, tuple[tuple[Decimal, bool], str]] = OrderedDict()
         self._trades: OrderedDict[str, tuple[TradeStatus, int | None]] = OrderedDict()
 
     def accept(self, event: UserChannelEvent) -> bool:
@@ -348,9 +356,9 @@ class UserEventTracker:
     def _accept_order(self, update: OrderUpdate) -> bool:
         progress = (update.size_matched, _order_closed(update))
         known = self._orders.get(update.order_id)
-        if known is not None and progress <= known:
+        if known is not None and progress <= known[0]:
             return False
-        self._remember(self._orders, update.order_id, progress)
+        self._remember(self._orders, update.order_id, (progress, update.market))
         return True
 
     def _accept_trade(self, update: TradeUpdate) -> bool:
@@ -376,11 +384,16 @@ class UserEventTracker:
     def may_have_changed(self, order_id: str) -> bool:
         """Unknown, or last known open: only such an order can have news."""
         known = self._orders.get(order_id)
-        return known is None or not known[1]
+        return known is None or not known[0][1]
 
-    def open_order_ids(self) -> list[str]:
-        """Orders last known open: if REST no longer lists them, something happened to them."""
-        return [order_id for order_id, (_, closed) in self._orders.items() if not closed]
+    def open_order_ids(self, markets: Collection[str] = ()) -> list[str]:
+        """Orders last known open (in ``markets``; empty: in any): if REST no longer lists them,
+        something happened to them."""
+        return [
+            order_id
+            for order_id, ((_, closed), market) in self._orders.items()
+            if not closed and (not markets or market in markets)
+        ]
 
     def oldest_unsettled_match_s(self) -> int | None:
         """The earliest match time of a trade not yet CONFIRMED or FAILED (its later statuses are due)."""
@@ -411,6 +424,8 @@ class UserChannelStats:
     unknown_event_types: Mapping[str, int]
     duplicates_skipped: int
     """Socket events and REST rows that told nothing new."""
+    unsubscribed_skipped: int
+    """Socket events and REST rows of markets not subscribed (any more)."""
     reconciliations: int
     """Reconciliations completed."""
     reconciliation_failures: int
@@ -433,15 +448,24 @@ def _positive(name: str, value: float) -> float:
 
 
 class _Session:
-    """One socket's state: its watch and whether it is subscribed and reconciled."""
+    """One socket's state: its watch, whether it is subscribed and reconciled, and its ``PING`` count."""
 
-    __slots__ = ("socket", "subscribed", "synced", "watch")
+    __slots__ = ("pings_sent", "pongs_received", "resync_after_pong", "socket", "subscribed", "synced", "watch")
 
     def __init__(self, socket: ClientConnection, opened_s: float) -> None:
         self.socket = socket
         self.watch = ConnectionWatch(opened_s)
         self.subscribed = False
         self.synced = False
+        # The venue answers PINGs in order, so the n-th PONG proves it read all sent before the n-th PING.
+        self.pings_sent = 0
+        self.pongs_received = 0
+        # The PONG (by number) after which markets subscribed on this socket are reconciled; 0: none.
+        self.resync_after_pong = 0
+
+    async def ping(self) -> None:
+        self.pings_sent += 1
+        await self.socket.send(PING)
 
 
 class UserChannel:
@@ -487,7 +511,8 @@ class UserChannel:
         self._ws_url = ws_url
         self._trading = trading
         self._api_key = trading.credentials.api_key
-        self._markets = list(dict.fromkeys(markets))
+        # An ordered set: the subscription frame lists the markets in the order they were added.
+        self._markets: dict[str, None] = dict.fromkeys(condition_id(market) for market in markets)
         self._ping_interval_s = _positive("ping_interval_s", ping_interval_s)
         self._silence_timeout_s = _positive("silence_timeout_s", silence_timeout_s)
         self._probe_timeout_s = _positive("probe_timeout_s", probe_timeout_s)
@@ -504,6 +529,9 @@ class UserChannel:
         self._session: _Session | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._reconcile_lock = asyncio.Lock()
+        # Held while a session subscribes and while the markets change, so that a change made as a
+        # session opens is either in its subscription frame or sent on it, never lost between.
+        self._subscription_lock = asyncio.Lock()
         self._streams: weakref.WeakSet[EventStream[UserChannelEvent]] = weakref.WeakSet()
         self._listeners: list[Callable[[UserChannelEvent], None]] = []
         self._listener_failures: dict[int, int] = {}  # by id(): a callback need not be hashable
@@ -515,6 +543,7 @@ class UserChannel:
         self._events_by_type: dict[str, int] = {}
         self._malformed = 0
         self._duplicates = 0
+        self._unsubscribed_skipped = 0
         self._reconciliations = 0
         self._reconciliation_failures = 0
         self._reconciled_events = 0
@@ -577,6 +606,71 @@ class UserChannel:
         session = self._session
         return session is not None and session.synced
 
+    # --- markets ----------------------------------------------------------------------------------
+
+    @property
+    def markets(self) -> list[str]:
+        """The subscribed condition ids; empty: every market of the key."""
+        return list(self._markets)
+
+    async def subscribe_markets(self, condition_ids: Iterable[str]) -> None:
+        """Add markets (condition ids) without reconnecting; already subscribed ones are left alone.
+
+        Subscribing while subscribed to every market (none named) narrows the subscription to the
+        markets named, as the venue does. Raises :class:`~polyinfra.errors.InvalidValueError` for a
+        malformed condition id, before anything is sent.
+        """
+        wanted = [condition_id(market) for market in dict.fromkeys(condition_ids)]
+        async with self._subscription_lock:
+            # The venue refuses a subscription of an already subscribed id (clob.md §7.1).
+            new = [market for market in wanted if market not in self._markets]
+            if not new:
+                return
+            self._markets.update(dict.fromkeys(new))
+            session = await self._send_operation("subscribe", new)
+            if session is not None:
+                # Whatever happened in these markets before now, the socket never said: REST tells,
+                # once this PING's PONG proves the venue applied the subscription (as a session's).
+                # Set before sending: the PONG may be read while the PING is still being sent.
+                session.resync_after_pong = session.pings_sent + 1
+                # A failed PING is a closing session: the next one reconciles every market.
+                with contextlib.suppress(websockets.ConnectionClosed):
+                    await session.ping()
+
+    async def unsubscribe_markets(self, condition_ids: Iterable[str]) -> None:
+        """Remove markets (condition ids) without reconnecting; ones not subscribed are ignored.
+
+        Raises :class:`~polyinfra.errors.InvalidValueError`, before anything is sent, for a
+        malformed condition id, and when no market would remain named: an empty set means every
+        market of the key (clob.md §7.1), so it would widen the subscription, not end it.
+        """
+        unwanted = [condition_id(market) for market in dict.fromkeys(condition_ids)]
+        async with self._subscription_lock:
+            gone = [market for market in unwanted if market in self._markets]
+            if not self._markets or (gone and len(gone) == len(self._markets)):
+                raise InvalidValueError(
+                    "the user channel would be left subscribed to every market; stop it instead",
+                    markets=len(self._markets),
+                )
+            if not gone:
+                return
+            for market in gone:
+                del self._markets[market]
+            await self._send_operation("unsubscribe", gone)
+
+    async def _send_operation(self, operation: str, markets: Sequence[str]) -> _Session | None:
+        """Send a subscription change on the open session, and return it; None when there is none."""
+        session = self._session
+        if session is None or self._stopped:
+            # The next session subscribes the current set.
+            return None
+        try:
+            await session.socket.send(self._encode({"operation": operation, "markets": markets}).decode())
+        except websockets.ConnectionClosed:
+            # The session is ending; the next one subscribes the current set.
+            return None
+        return session
+
     # --- delivery ---------------------------------------------------------------------------------
 
     def events(self) -> AsyncIterator[UserChannelEvent]:
@@ -614,6 +708,7 @@ class UserChannel:
             malformed_frames=self._malformed,
             unknown_event_types=dict(self._decoder.unknown_event_types),
             duplicates_skipped=self._duplicates,
+            unsubscribed_skipped=self._unsubscribed_skipped,
             reconciliations=self._reconciliations,
             reconciliation_failures=self._reconciliation_failures,
             reconciled_events=self._reconciled_events,
@@ -625,7 +720,13 @@ class UserChannel:
         )
 
     def _offer(self, events: list[UserChannelEvent]) -> None:
-        """Deliver the events that tell something new; count the rest."""
+        """Deliver the events of subscribed markets that tell something new; count the rest."""
+        markets = self._markets
+        if markets:
+            # Kept from the tracker too: should the market be subscribed again, its news are news.
+            wanted = [event for event in events if event.market in markets]
+            self._unsubscribed_skipped += len(events) - len(wanted)
+            events = wanted
         fresh = [event for event in events if self._tracker.accept(event)]
         self._duplicates += len(events) - len(fresh)
         if not fresh:
@@ -678,15 +779,16 @@ class UserChannel:
         session = _Session(socket, time.monotonic())
         pinger: asyncio.Task[None] | None = None
         try:
-            await socket.send(self._subscription())
+            async with self._subscription_lock:
+                await socket.send(self._subscription())
+                self._session = session
             # The first PING right away: its PONG proves the subscription was read (module docs).
-            await socket.send(PING)
-            self._session = session
+            await session.ping()
             self._sessions += 1
             if self._sessions > 1:
                 WS_RECONNECTS.labels(channel=_CHANNEL).inc()
             _log.info("user channel session opened", session=self._sessions, markets=len(self._markets))
-            pinger = asyncio.create_task(self._ping_forever(socket), name="user-channel ping")
+            pinger = asyncio.create_task(self._ping_forever(session), name="user-channel ping")
             async for frame in socket:
                 self._on_frame(session, frame)
         except websockets.ConnectionClosed as exc:
@@ -714,21 +816,25 @@ class UserChannel:
                 "passphrase": credentials.passphrase.reveal(),
             },
             "type": "user",
-            "markets": self._markets,
+            "markets": list(self._markets),
         }
         return self._encode(message).decode()
 
-    async def _ping_forever(self, socket: ClientConnection) -> None:
+    async def _ping_forever(self, session: _Session) -> None:
         with contextlib.suppress(websockets.ConnectionClosed):
             while True:
                 await asyncio.sleep(self._ping_interval_s)
-                await socket.send(PING)
+                await session.ping()
 
     def _on_frame(self, session: _Session, frame: str | bytes) -> None:
         now_s = time.monotonic()
         if frame == PONG:
             session.watch.last_pong_s = now_s
+            session.pongs_received += 1
             WS_FRAMES.labels(channel=_CHANNEL, event_type="pong").inc()
+            if session.resync_after_pong and session.pongs_received >= session.resync_after_pong:
+                session.resync_after_pong = 0
+                self._spawn(self._reconcile_until_done("subscribe"), "user-channel reconciliation")
             if not session.subscribed:
                 session.subscribed = True
                 self._backoff.reset()
@@ -816,7 +922,10 @@ class UserChannel:
             since_s = min(since_s, oldest_unsettled_s)
         # Orders that left the open list since last known open, and orders of trades the socket
         # missed entirely (placed and filled during a gap): REST has their final state.
-        unlisted = dict.fromkeys(order_id for order_id in tracker.open_order_ids() if order_id not in listed)
+        # Only the subscribed markets' orders: the others' changes are not this channel's to report.
+        unlisted = dict.fromkeys(
+            order_id for order_id in tracker.open_order_ids(self._markets) if order_id not in listed
+        )
         api_key = self._api_key
         for market in self._market_filters():
             async for row in trading.iter_trades(market=market, after_s=max(0, since_s - _TRADES_MARGIN_S)):
