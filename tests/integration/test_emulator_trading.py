@@ -30,6 +30,7 @@ from py_clob_client_v2.exceptions import PolyApiException
 from polyinfra.core.auth_headers import ApiCredentials, l1_headers, l2_headers
 from polyinfra.core.eip712 import SigningKey
 from polyinfra.core.order_signing import POLYGON_CHAIN_ID, order_payload, sign_order, signed_order_from_payload
+from polyinfra.emulator import runner
 from polyinfra.emulator.accounts import SEED_COLLATERAL_MICROS, SEED_SHARES_MICROS
 from polyinfra.emulator.runner import Emulator
 from polyinfra.emulator.trading_api import TIMESTAMP_TOLERANCE_S, TradingSettings
@@ -90,6 +91,7 @@ class _Wallet:
         order_type: OrderTypeName = "GTC",
         owner: str | None = None,
         signer_key: SigningKey | None = None,
+        expiration_s: int = 0,
     ) -> PostOrderBody:
         shares = int(size) * MICROS
         collateral = int(Decimal(price) * shares)
@@ -106,6 +108,7 @@ class _Wallet:
             signature_type=SignatureType.EOA,
             timestamp_ms=time.time_ns() // 1_000_000,
             neg_risk=market.neg_risk,
+            expiration_s=expiration_s,
         )
         signed = sign_order(order, signer, chain_id=POLYGON_CHAIN_ID)
         return PostOrderBody(
@@ -406,3 +409,140 @@ async def test_heartbeats_cancel_orders_when_they_stop(
     assert len((await wallet.send(http, "GET", "/data/orders")).json()["data"]) == 1
     await asyncio.sleep(0.8)  # past the 0.5 s heartbeat deadline
     assert (await wallet.send(http, "GET", "/data/orders")).json()["data"] == []
+
+
+# --- orders the exchange cancels, trade failures, HTTP faults ------------------------------------
+
+
+def _subscription(wallet: _Wallet, market: MarketInfo) -> str:
+    credentials = wallet.credentials
+    auth = {
+        "apiKey": credentials.api_key,
+        "secret": credentials.secret.reveal(),
+        "passphrase": credentials.passphrase.reveal(),
+    }
+    return msgspec.json.encode({"auth": auth, "type": "user", "markets": [market.condition_id]}).decode()
+
+
+async def _events(socket: websockets.ClientConnection, count: int) -> list[dict[str, Any]]:
+    return [msgspec.json.decode(await asyncio.wait_for(socket.recv(), 5)) for _ in range(count)]
+
+
+async def test_expired_and_resolved_orders_are_cancellations(
+    monkeypatch: pytest.MonkeyPatch, known_secrets: Any
+) -> None:
+    # The emulator's clock runs ahead on demand, so a GTD order's lifetime ends without a minute's wait.
+    ahead_ms = [0]
+    monkeypatch.setattr(runner, "_wall_clock_ms", lambda: time.time_ns() // 1_000_000 + ahead_ms[0])
+    settings = TradingSettings(expiry_interval_s=0.05)
+    async with (
+        Emulator(markets=3, seed=5, rate=0, trading=settings) as emulator,
+        httpx.AsyncClient(base_url=emulator.urls["rest"], timeout=30.0) as http,
+    ):
+        market = _empty_market(emulator)
+        wallet = await _wallet(http, known_secrets.private_key)
+        # A GTD order lives until a minute before its expiration (clob.md §5.1): this one for 30 s.
+        gtd = wallet.order_body(market, Side.BUY, "0.4", "10", order_type="GTD", expiration_s=int(time.time()) + 90)
+        gtc = wallet.order_body(market, Side.BUY, "0.3", "10")
+        gtd_id, gtc_id = placed_id(gtd, market), placed_id(gtc, market)
+        async with websockets.connect(emulator.urls["ws_user"]) as socket:
+            await socket.send(_subscription(wallet, market))
+            await asyncio.sleep(0.05)
+            for body in (gtd, gtc):
+                placed = await wallet.send(http, "POST", "/order", encode_post_order(body))
+                assert placed.json()["status"] == "live", placed.text
+            assert [event["type"] for event in await _events(socket, 2)] == ["PLACEMENT", "PLACEMENT"]
+
+            # Nobody places an order in this market: the periodic expiry cancels the GTD order.
+            ahead_ms[0] = 31_000
+            (expired,) = await _events(socket, 1)
+            assert (expired["type"], expired["status"], expired["id"]) == ("CANCELLATION", "CANCELED", gtd_id)
+            row = (await wallet.send(http, "GET", f"/data/order/{gtd_id}")).json()
+            assert row["status"] == "ORDER_STATUS_CANCELED"
+            assert [order["id"] for order in (await wallet.send(http, "GET", "/data/orders")).json()["data"]] == [
+                gtc_id
+            ]
+
+            emulator.exchange.resolve_market(market.condition_id, market.tokens[0].token_id)
+            (resolved,) = await _events(socket, 1)
+            assert (resolved["type"], resolved["status"], resolved["id"]) == ("CANCELLATION", "CANCELED", gtc_id)
+        row = (await wallet.send(http, "GET", f"/data/order/{gtc_id}")).json()
+        assert row["status"] == "ORDER_STATUS_CANCELED"
+        assert (await wallet.send(http, "GET", "/data/orders")).json()["data"] == []
+
+
+async def _cross(
+    emulator: Emulator, http: httpx.AsyncClient, maker: _Wallet, taker: _Wallet, market: MarketInfo
+) -> tuple[list[str], str]:
+    """A SELL of the maker filled by the taker; the maker's trade statuses on the user channel, the trade id."""
+    async with websockets.connect(emulator.urls["ws_user"]) as socket:
+        await socket.send(_subscription(maker, market))
+        await asyncio.sleep(0.05)
+        await maker.send(http, "POST", "/order", encode_post_order(maker.order_body(market, Side.SELL, "0.6", "10")))
+        taking = await taker.send(
+            http, "POST", "/order", encode_post_order(taker.order_body(market, Side.BUY, "0.6", "10"))
+        )
+        statuses: list[str] = []
+        while statuses[-1:] not in (["CONFIRMED"], ["FAILED"]):
+            event = msgspec.json.decode(await asyncio.wait_for(socket.recv(), 5))
+            if event["event_type"] == "trade":
+                statuses.append(event["status"])
+    return statuses, taking.json()["tradeIDs"][0]
+
+
+async def test_trade_faults_walk_retrying_to_confirmed_or_failed(
+    emulator: Emulator, http: httpx.AsyncClient, known_secrets: Any
+) -> None:
+    market = _empty_market(emulator)
+    token = market.tokens[0].token_id
+    maker = await _wallet(http, known_secrets.private_key)
+    taker = await _wallet(http, SECOND_KEY)
+    balances = emulator.trading.balances
+
+    def holdings() -> list[int]:
+        return [
+            amount
+            for wallet in (maker, taker)
+            for amount in (balances.collateral(wallet.key.address), balances.shares(wallet.key.address, token))
+        ]
+
+    # clob.md §7.5: MATCHED/MINED -> RETRYING -> MINED ... -> CONFIRMED.
+    emulator.faults.update({"trade_retry_rate": 1.0, "trade_failure_rate": 0.0})
+    statuses, retried_id = await _cross(emulator, http, maker, taker, market)
+    assert statuses == ["MATCHED", "RETRYING", "MINED", "CONFIRMED"]
+    after_first = holdings()
+    cost = 6 * MICROS
+    shares = 10 * MICROS
+    assert after_first == [
+        SEED_COLLATERAL_MICROS + cost,
+        SEED_SHARES_MICROS - shares,
+        SEED_COLLATERAL_MICROS - cost,
+        SEED_SHARES_MICROS + shares,
+    ]
+
+    # RETRYING -> FAILED (terminal): the match's balance changes are undone for both sides.
+    emulator.faults.trade_failure_rate = 1.0
+    statuses, failed_id = await _cross(emulator, http, maker, taker, market)
+    assert statuses == ["MATCHED", "RETRYING", "FAILED"]
+    assert holdings() == after_first
+    rows = {row["id"]: row for row in (await taker.send(http, "GET", "/data/trades")).json()["data"]}
+    assert (rows[retried_id]["status"], rows[failed_id]["status"]) == ("CONFIRMED", "FAILED")
+    assert rows[retried_id]["transaction_hash"].startswith("0x") and rows[failed_id]["transaction_hash"] == ""
+
+
+async def test_http_faults_reach_the_trading_routes(
+    emulator: Emulator, http: httpx.AsyncClient, known_secrets: Any
+) -> None:
+    wallet = await _wallet(http, known_secrets.private_key)
+    emulator.faults.update({"http_429_rate": 1.0, "retry_after_s": 3})
+    throttled = await wallet.send(http, "GET", "/data/orders")
+    assert (throttled.status_code, throttled.headers["Retry-After"]) == (429, "3")
+    # The control endpoints stay exempt, or a test could not switch the fault off again.
+    switched = await http.post("/_emulator/faults", json={"http_429_rate": 0.0, "http_5xx_rate": 1.0})
+    assert switched.status_code == 200
+    assert (await wallet.send(http, "POST", "/order", b"{}")).status_code == 500
+    emulator.faults.update({"http_5xx_rate": 0.0, "latency_ms": 200})
+    started = time.monotonic()
+    assert (await wallet.send(http, "GET", "/data/orders")).status_code == 200
+    assert time.monotonic() - started >= 0.2
+    assert emulator.stats.http.injected_429 == 1 and emulator.stats.http.injected_5xx == 1

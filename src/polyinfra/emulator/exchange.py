@@ -61,10 +61,13 @@ from polyinfra.wire.clob_ws import (
     TickSizeChangeMessage,
 )
 
-__all__ = ["Exchange", "MarketListener"]
+__all__ = ["CancelListener", "Exchange", "MarketListener"]
 
 MarketListener = Callable[[Sequence[MarketEvent]], None]
 """Receives the market-channel events of one action, in order."""
+
+CancelListener = Callable[[Sequence[Order]], None]
+"""Receives the orders one action took off a book: a cancel, a GTD expiry or a resolution."""
 
 _Canceller = Callable[[MatchingEngine, int], Cancellation]
 """A cancelling engine call, given the engine and the action's time in unix seconds."""
@@ -133,6 +136,7 @@ class Exchange:
         self._markets_by_token: dict[str, _Market] = {}
         self._order_markets: dict[str, _Market] = {}
         self._listeners: dict[int, MarketListener] = {}
+        self._cancel_listeners: dict[int, CancelListener] = {}
         self._listener_ids = count()
         now_ms = clock_ms()
         for market in markets:
@@ -207,6 +211,21 @@ class Exchange:
 
         def unsubscribe() -> None:
             self._listeners.pop(listener_id, None)
+
+        return unsubscribe
+
+    def subscribe_cancellations(self, listener: CancelListener) -> Callable[[], None]:
+        """Call ``listener`` with the orders every later cancel takes off a book; returns the unsubscribe function.
+
+        Covers the cancels the exchange makes by itself (GTD expiry, also inside :meth:`place`, and
+        :meth:`resolve_market`) as well as requested ones, so an order owner hears of all of them the
+        same way. Listeners run synchronously, before the action's market events are published.
+        """
+        listener_id = next(self._listener_ids)
+        self._cancel_listeners[listener_id] = listener
+
+        def unsubscribe() -> None:
+            self._cancel_listeners.pop(listener_id, None)
 
         return unsubscribe
 
@@ -379,6 +398,9 @@ class Exchange:
         cancellation = cancel(market.engine, now_ms // 1000)
         for order in cancellation.orders:
             del self._order_markets[order.order_id]
+        if cancellation.orders:
+            for listener in list(self._cancel_listeners.values()):
+                listener(cancellation.orders)
         return cancellation, self._market_events(market, yes_sizes, cancellation.level_changes, (), now_ms)
 
     def _cancel_everywhere(self, cancel: _Canceller) -> list[Order]:

@@ -22,9 +22,13 @@ What each knob does (all off by default):
   (the frame cut in half) or the same events without their required ``timestamp`` field.
 * ``latency_ms``: every WebSocket frame leaves that much later than it was produced, and every
   venue HTTP response is delayed by that much.
-* ``http_429_rate``, ``http_425_rate``, ``http_5xx_rate``: answer a venue REST request with 429
-  (``Retry-After: retry_after_s``), 425 ``service not ready`` or ``http_5xx_status`` instead of
-  handling it.
+* ``http_429_rate``, ``http_425_rate``, ``http_5xx_rate``: answer a venue REST request (public or
+  trading) with 429 (``Retry-After: retry_after_s``), 425 ``service not ready`` or
+  ``http_5xx_status`` instead of handling it.
+* ``trade_retry_rate``, ``trade_failure_rate``: per matched trade, whether its first settlement
+  attempt fails (the trade goes RETRYING instead of MINED), and for a retried trade whether the
+  retry fails too (FAILED, its balance changes undone) rather than going MINED then CONFIRMED
+  (clob.md §7.5; :mod:`polyinfra.emulator.trading_api`).
 
 Two knobs are the venue's normal behaviour rather than faults, and are on by default:
 
@@ -132,6 +136,8 @@ _VALIDATORS: Mapping[str, Callable[[str, object], object]] = {
     "http_425_rate": _probability,
     "http_5xx_rate": _probability,
     "http_5xx_status": _server_error_status,
+    "trade_retry_rate": _probability,
+    "trade_failure_rate": _probability,
     "retry_after_s": _count,
     "rate_limits": _rate_limit_mode,
     "rate_limit_scale": _positive_number,
@@ -176,6 +182,10 @@ class FaultConfig:
     """The status of injected server errors (500-599)."""
     retry_after_s: int = 1
     """The ``Retry-After`` header of injected 429 answers, in seconds."""
+    trade_retry_rate: float = 0.0
+    """Probability that a matched trade goes RETRYING instead of MINED."""
+    trade_failure_rate: float = 0.0
+    """Probability that a RETRYING trade ends FAILED instead of going MINED."""
     # Throttle by default because that is what the venue does (apis.md §5): a client tested here
     # meets slow answers when it overruns a limit, as in production, not errors it never sees there.
     rate_limits: RateLimitMode = RateLimitMode.THROTTLE
@@ -270,6 +280,14 @@ class FaultDice:
         if self._roll(config.http_5xx_rate):
             return HttpFault.SERVER_ERROR
         return None
+
+    def trade_retries(self) -> bool:
+        """Decide whether the next matched trade's first settlement attempt fails (RETRYING)."""
+        return self._roll(self._config.trade_retry_rate)
+
+    def retry_fails(self) -> bool:
+        """For a RETRYING trade: True when the retry fails too (FAILED)."""
+        return self._roll(self._config.trade_failure_rate)
 
 
 class OutageSchedule:

@@ -8,7 +8,8 @@ it sends numbers. Both raw (``MA==``) and url-encoded (``MA%3D%3D``) cursors wor
 send the first and V2 clients the second (§3).
 
 Every route passes through the HTTP fault knobs (latency, injected 429 / 425 / 5xx) before it is
-handled; the emulator's own ``/_emulator/`` endpoints and the WebSocket upgrades do not.
+handled, and so do the trading routes (:meth:`RestApi.venue_route`); the emulator's own
+``/_emulator/`` endpoints and the WebSocket upgrades do not.
 :meth:`RestApi.outage_response` answers for the timed outages (:class:`OutageSchedule`): the server
 asks it before routing, because order placements are refused in post-only mode whether or not the
 emulator serves them yet.
@@ -185,11 +186,13 @@ class RestApi:
             ("GET", "/clob-markets/{condition_id}", self._clob_market),
             ("GET", "/markets-by-token/{token_id}", self._market_by_token),
         )
-        return [web.route(method, path, self._venue_route(handler)) for method, path, handler in table]
+        return [web.route(method, path, self.venue_route(handler)) for method, path, handler in table]
 
     # -- faults and errors -------------------------------------------------------------------
 
-    def _venue_route(self, handler: _Handler) -> _Handler:
+    def venue_route(self, handler: _Handler) -> _Handler:
+        """``handler`` behind the HTTP fault knobs; the server wraps the trading routes with it too."""
+
         async def venue_route(request: web.Request) -> web.StreamResponse:
             self.stats.requests += 1
             if self._faults.latency_ms:

@@ -130,6 +130,7 @@ class EmulatorServer:
             clock_ms=clock_ms,
             settings=trading_settings or TradingSettings(),
             page_size=page_size,
+            faults=faults,
         )
         self.stats = EmulatorStats(
             http=self._rest.stats,
@@ -138,7 +139,15 @@ class EmulatorServer:
         )
         self.app = web.Application(middlewares=[self._venue_edge])
         self.app.add_routes(self._rest.routes())
-        self.app.add_routes(self.trading.routes())
+        # The HTTP fault knobs live in the public API's route wrapper rather than in _venue_edge, so
+        # the trading routes are wrapped here: a client's order path meets the same 429/425/5xx and
+        # latency as its market-data path (faults.py). Control endpoints and sockets stay exempt.
+        self.app.add_routes(
+            [
+                web.route(route.method, route.path, self._rest.venue_route(route.handler))
+                for route in self.trading.routes()
+            ]
+        )
         self.app.add_routes(
             [
                 web.get("/ws/market", self._market_channel.handle),
@@ -152,11 +161,15 @@ class EmulatorServer:
                 web.get("/_emulator/stats", self._get_stats),
             ]
         )
+        self.app.on_startup.append(self._start_trading)
         self.app.on_shutdown.append(self._close_sockets)
 
     def detach(self) -> None:
         """Stop listening to the exchange."""
         self._market_channel.detach()
+
+    async def _start_trading(self, app: web.Application) -> None:
+        self.trading.start()
 
     async def _close_sockets(self, app: web.Application) -> None:
         await self._market_channel.close_all()

@@ -23,6 +23,17 @@ one object per taking order with every maker in ``maker_orders``, its ``asset_id
 ``size`` and ``price`` the taker's (price of its first, best fill), and each participant sees it
 with its own ``owner``, ``maker_address`` and ``trader_side``; trades go MATCHED -> MINED (with a
 ``transaction_hash``) -> CONFIRMED on timers (:class:`TradingSettings`).
+
+The fault knobs ``trade_retry_rate`` and ``trade_failure_rate`` (:mod:`polyinfra.emulator.faults`)
+walk the rest of §7.5's status machine: a retried trade goes RETRYING when it would have been MINED,
+then, one ``mined_after_s`` later, FAILED or MINED (CONFIRMED ``mined_after_s`` later than usual).
+A FAILED trade never reached the chain, so every balance change of its match is undone; its orders
+stay as matched (emulator choice: the venue does not document re-posting, and the engine's book has
+moved on).
+
+Orders the exchange cancels by itself, a GTD order past its lifetime (checked on every placement in
+its market and every ``expiry_interval_s``) and every order of a resolved market, are reported like
+a user's cancel: ``CANCELED`` in ``/data/order/{id}`` and a CANCELLATION ``order`` event (§4.4, §7.5).
 """
 
 from __future__ import annotations
@@ -32,7 +43,7 @@ import base64
 import binascii
 import hmac
 import uuid
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Final, TypeVar
@@ -62,6 +73,7 @@ from polyinfra.core.order_signing import (
 )
 from polyinfra.emulator.accounts import Accounts, ApiKey, Balances
 from polyinfra.emulator.exchange import Exchange
+from polyinfra.emulator.faults import FaultConfig, FaultDice
 from polyinfra.errors import (
     ApiError,
     InvalidSignatureError,
@@ -133,6 +145,8 @@ class TradingSettings:
     """... and CONFIRMED this long after the match."""
     heartbeat_timeout_s: float = 10.0
     """Once heartbeats started, a key's orders are cancelled when none came for this long (§3.3)."""
+    expiry_interval_s: float = 1.0
+    """How often GTD orders are expired in markets where nobody places orders (§5.1)."""
     chain_id: int = POLYGON_CHAIN_ID
 
 
@@ -261,6 +275,7 @@ class TradingApi:
         clock_ms: Callable[[], int],
         settings: TradingSettings,
         page_size: int,
+        faults: FaultConfig,
     ) -> None:
         self._exchange = exchange
         self._accounts = accounts
@@ -274,6 +289,9 @@ class TradingApi:
         self._heartbeats: dict[str, _Heartbeat] = {}
         self._timers: set[asyncio.TimerHandle] = set()
         self._allowances = _allowances(settings.chain_id)
+        self._trade_dice = FaultDice(faults, "trades")
+        self._expiry: asyncio.TimerHandle | None = None
+        self._unsubscribe = exchange.subscribe_cancellations(self._on_cancelled)
 
     @property
     def balances(self) -> Balances:
@@ -300,8 +318,22 @@ class TradingApi:
         )
         return [web.route(method, path, _answer_errors(handler)) for method, path, handler in table]
 
+    def start(self) -> None:
+        """Start expiring GTD orders periodically; call from the running event loop."""
+        self._expire_orders()
+
+    def _expire_orders(self) -> None:
+        # Cancellations reach their owners through _on_cancelled.
+        self._exchange.expire_orders()
+        loop = asyncio.get_running_loop()
+        self._expiry = loop.call_later(self._settings.expiry_interval_s, self._expire_orders)
+
     def close(self) -> None:
-        """Stop every lifecycle and heartbeat timer."""
+        """Stop every lifecycle, expiry and heartbeat timer, and stop listening to the exchange."""
+        self._unsubscribe()
+        if self._expiry is not None:
+            self._expiry.cancel()
+            self._expiry = None
         for timer in self._timers:
             timer.cancel()
         self._timers.clear()
@@ -554,17 +586,50 @@ class TradingApi:
             self._emit_order(maker, "UPDATE", now_ms)
         self._emit_trade(trade)
         loop = asyncio.get_running_loop()
-        self._schedule(loop, self._settings.mined_after_s, trade, "MINED")
-        self._schedule(loop, self._settings.confirmed_after_s, trade, "CONFIRMED")
+        mined_s, confirmed_s = self._settings.mined_after_s, self._settings.confirmed_after_s
+        # Both decisions are drawn at the match, so a seed gives the same fates in matching order.
+        steps: tuple[tuple[float, str], ...]
+        if not self._trade_dice.trade_retries():
+            steps = ((mined_s, "MINED"), (confirmed_s, "CONFIRMED"))
+        elif self._trade_dice.retry_fails():
+            steps = ((mined_s, "RETRYING"), (2 * mined_s, "FAILED"))
+        else:
+            steps = ((mined_s, "RETRYING"), (2 * mined_s, "MINED"), (confirmed_s + mined_s, "CONFIRMED"))
+        for delay_s, status in steps:
+            self._schedule(loop, delay_s, trade, status)
         return trade
+
+    def _roll_back(self, trade: _Trade) -> None:
+        """Undo every balance change of a FAILED trade's match: settling the opposite side at the
+        same price moves exactly the same amounts back (accounts.py)."""
+        taker = trade.taker
+        for fill, maker in zip(trade.fills, trade.makers, strict=True):
+            self._balances.settle(
+                taker.maker_address,
+                fill.taker_token_id,
+                fill.taker_side.opposite,
+                fill.size_micros,
+                fill.taker_price_micros,
+            )
+            if maker is not None:
+                self._balances.settle(
+                    maker.maker_address,
+                    fill.maker_token_id,
+                    fill.maker_side.opposite,
+                    fill.size_micros,
+                    fill.maker_price_micros,
+                )
 
     def _schedule(self, loop: asyncio.AbstractEventLoop, delay_s: float, trade: _Trade, status: str) -> None:
         def advance() -> None:
             self._timers.discard(timer)
             trade.status = status
             trade.last_update_s = self._clock_ms() // 1000
-            if not trade.transaction_hash:
+            # Only a mined trade has a transaction on chain (§4.5 ``transaction_hash``).
+            if status == "MINED":
                 trade.transaction_hash = "0x" + keccak256(trade.trade_id.encode()).hex()
+            elif status == "FAILED":
+                self._roll_back(trade)
             self._emit_trade(trade)
 
         timer = loop.call_later(delay_s, advance)
@@ -591,7 +656,8 @@ class TradingApi:
 
     async def _cancel_all(self, request: web.Request) -> web.Response:
         key = await self._l2_key(request)
-        return _json(_CancelResponse(self._cancelled(self._exchange.cancel_all(key.api_key)), {}))
+        cancelled = self._exchange.cancel_all(key.api_key)
+        return _json(_CancelResponse([order.order_id for order in cancelled], {}))
 
     async def _cancel_market_orders(self, request: web.Request) -> web.Response:
         key = await self._l2_key(request)
@@ -612,24 +678,21 @@ class TradingApi:
             if record is None or record.key.api_key != key.api_key:
                 not_canceled[order_id] = _ORDER_NOT_FOUND
                 continue
-            cancelled = self._cancelled(self._exchange.cancel(order_id).orders)
+            cancelled = self._exchange.cancel(order_id).orders
             if cancelled:
-                canceled.extend(cancelled)
+                canceled.extend(order.order_id for order in cancelled)
             else:
                 not_canceled[order_id] = _ALREADY_CANCELED if record.status == "CANCELED" else _ALREADY_MATCHED
         return _CancelResponse(canceled, not_canceled)
 
-    def _cancelled(self, orders: Iterable[Order]) -> list[str]:
-        """Mark the exchange's cancelled orders and tell their owners; returns their ids."""
+    def _on_cancelled(self, orders: Sequence[Order]) -> None:
+        """Mark every order the exchange took off a book, whoever asked, and tell its owner."""
         now_ms = self._clock_ms()
-        ids: list[str] = []
         for order in orders:
-            ids.append(order.order_id)
             record = self._orders.get(order.order_id)
             if record is not None:
                 record.status = "CANCELED"
                 self._emit_order(record, "CANCELLATION", now_ms)
-        return ids
 
     # -- reading ---------------------------------------------------------------------------------
 
@@ -722,7 +785,7 @@ class TradingApi:
 
     def _heartbeat_missed(self, api_key: str) -> None:
         self._heartbeats.pop(api_key, None)
-        self._cancelled(self._exchange.cancel_all(api_key))
+        self._exchange.cancel_all(api_key)
 
     # -- user-channel events ---------------------------------------------------------------------
 
