@@ -15,11 +15,14 @@ import msgspec
 import pytest
 import websockets
 
+from polyinfra.clob.trading import TradingClient
+from polyinfra.core.eip712 import SigningKey
 from polyinfra.core.matching import Order
 from polyinfra.emulator.runner import Emulator
 from polyinfra.model.ids import TokenId
 from polyinfra.model.market import MarketInfo, OutcomeToken
 from polyinfra.model.numbers import Side
+from polyinfra.net.http import HttpTransport
 from polyinfra.wire.clob_ws import BookMessage
 from tests.integration.conftest import EmulatorFactory
 from tests.integration.market_channel_steps import (
@@ -277,10 +280,18 @@ async def test_slow_consumer_is_cut_off_without_stalling_others(
         assert "price_change" in _event_types(await frames_until_pong(healthy))
 
 
-async def test_user_channel_accepts_auth_and_answers_ping(emulator_factory: EmulatorFactory) -> None:
+async def test_user_channel_accepts_auth_and_answers_ping(
+    emulator_factory: EmulatorFactory, known_secrets: Any
+) -> None:
     emulator = await emulator_factory(subscribe_timeout_s=0.3)
     condition = next(iter(emulator.exchange.markets))
-    auth = {"apiKey": "00000000-0000-0000-0000-000000000000", "secret": "c2VjcmV0", "passphrase": "pass"}
+    async with HttpTransport(emulator.urls["rest"]) as transport:
+        credentials = await TradingClient(transport, SigningKey(known_secrets.private_key)).create_api_key()
+    auth = {
+        "apiKey": credentials.api_key,
+        "secret": credentials.secret.reveal(),
+        "passphrase": credentials.passphrase.reveal(),
+    }
     async with websockets.connect(emulator.urls["ws_user"]) as ws:
         await ws.send(json.dumps({"auth": auth, "type": "user", "markets": [condition], "initial_dump": True}))
         await ws.send(json.dumps({"operation": "subscribe", "markets": [condition]}))

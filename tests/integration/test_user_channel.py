@@ -5,15 +5,18 @@ dropped or frozen socket missed comes back from REST reconciliation, so the stat
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import AsyncIterator, Callable
 from decimal import Decimal
 from typing import Any
 
 import pytest
+import websockets
 
 from polyinfra.clob.trading import TradingClient
 from polyinfra.clob.user_channel import UserChannel
+from polyinfra.core.auth_headers import ApiCredentials
 from polyinfra.core.eip712 import SigningKey
 from polyinfra.core.order_builder import OrderStamper, build_order
 from polyinfra.core.order_signing import POLYGON_CHAIN_ID, SignedOrder, sign_order
@@ -21,7 +24,7 @@ from polyinfra.emulator.faults import FaultConfig
 from polyinfra.emulator.rate_limits import RateLimitMode
 from polyinfra.emulator.runner import Emulator
 from polyinfra.emulator.trading_api import TradingSettings
-from polyinfra.errors import InvalidValueError
+from polyinfra.errors import InvalidValueError, L2AuthError
 from polyinfra.model.market import MarketInfo
 from polyinfra.model.numbers import Side, TickSize
 from polyinfra.model.trading_events import (
@@ -324,8 +327,8 @@ async def test_markets_change_on_the_open_socket(
         await recorder.wait_for(seen(in_b))
         assert [u.reconciled for u in recorder.orders(in_b)] == [False]
 
+        # Returns once the venue has read it: nothing of A is sent from here on.
         await channel.unsubscribe_markets([market_a.condition_id])
-        await asyncio.sleep(0.2)  # the venue reads the unsubscription (one local hop)
         after_a = await place(market_a, "0.72")
         after_b = await place(market_b, "0.72")
         await recorder.wait_for(seen(after_b))
@@ -357,3 +360,71 @@ async def test_market_changes_are_validated_before_sending(
         await channel.unsubscribe_markets(["0x" + "ab" * 32])  # not subscribed: nothing to do
         stats = channel.stats
     assert stats.reconnects == 0 and emulator.stats.user_channel.invalid_client_messages == 0
+
+
+async def _client_with_a_wrong_secret(transport: HttpTransport, known_secrets: Any) -> TradingClient:
+    """A live key's id and passphrase with another secret: the venue cannot tell it from a stolen key id."""
+    client = await _client(transport, known_secrets.private_key)
+    assert client.credentials is not None
+    client.credentials = ApiCredentials(
+        client.credentials.api_key, known_secrets.random_api_secret, client.credentials.passphrase.reveal()
+    )
+    return client
+
+
+async def test_refused_credentials_drop_the_socket_and_stop_the_channel_after_the_grace(
+    emulator: Emulator, transport: HttpTransport, known_secrets: Any
+) -> None:
+    maker = await _client_with_a_wrong_secret(transport, known_secrets)
+    async with _channel(emulator, maker, _empty_market(emulator), auth_grace_s=0.3) as channel:
+        events = channel.events()
+        with pytest.raises(L2AuthError) as refused:
+            await channel.wait_in_sync(WAIT_S)
+        assert channel.failure is refused.value
+        with pytest.raises(L2AuthError):
+            await anext(events)
+        # An iterator asked for afterwards learns the same at once.
+        with pytest.raises(L2AuthError):
+            await anext(channel.events())
+        stats = channel.stats
+    assert not stats.in_sync and stats.credential_refusals >= 2
+    # Every session was dropped right after its subscription, before any PONG.
+    assert emulator.stats.user_channel.connections_opened == stats.sessions >= 1
+    assert known_secrets.random_api_secret not in str(refused.value)
+
+
+async def test_refused_credentials_are_retried_within_the_grace(
+    emulator: Emulator, transport: HttpTransport, known_secrets: Any
+) -> None:
+    """Newly created keys can be refused for a while (clob.md §9.9): no giving up inside the grace."""
+    maker = await _client_with_a_wrong_secret(transport, known_secrets)
+    async with _channel(emulator, maker, _empty_market(emulator), auth_grace_s=600.0) as channel:
+        async with asyncio.timeout(WAIT_S):
+            while channel.stats.credential_refusals < 3:
+                await asyncio.sleep(0.01)
+        assert channel.failure is None
+        assert channel.stats.sessions >= 3
+        assert not await channel.wait_in_sync(0.05)
+
+
+async def test_the_emulator_drops_a_user_socket_with_bad_credentials(
+    emulator: Emulator, transport: HttpTransport, known_secrets: Any
+) -> None:
+    maker = await _client(transport, known_secrets.private_key)
+    assert maker.credentials is not None
+    subscription = {
+        "auth": {
+            "apiKey": maker.credentials.api_key,
+            "secret": known_secrets.random_api_secret,
+            "passphrase": maker.credentials.passphrase.reveal(),
+        },
+        "type": "user",
+        "markets": [],
+    }
+    async with websockets.connect(emulator.urls["ws_user"]) as socket:
+        await socket.send(json.dumps(subscription))
+        await socket.send("PING")
+        with pytest.raises(websockets.ConnectionClosed) as closed:
+            await asyncio.wait_for(socket.recv(), WAIT_S)
+    # Dropped, not closed: no close frame came (what users of the venue report).
+    assert closed.value.rcvd is None

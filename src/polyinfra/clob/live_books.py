@@ -46,15 +46,15 @@ import contextlib
 import math
 import random
 import time
-import weakref
-from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, Final, Self
+from typing import Final, Self
 
-from polyinfra.clob.event_stream import EventStream
+from polyinfra.clob.event_stream import EventFanout
 from polyinfra.clob.market_channel import MarketChannel
 from polyinfra.clob.rest import BOOKS_PER_REQUEST, ClobRestClient
+from polyinfra.clob.ws_sessions import BackgroundTasks, run_sessions
 from polyinfra.core.book_sync import (
     Backoff,
     BookSync,
@@ -64,11 +64,12 @@ from polyinfra.core.book_sync import (
     SyncReason,
     WatchVerdict,
 )
+from polyinfra.core.config_checks import positive_int, positive_number
 from polyinfra.errors import InvalidValueError, MalformedMessageError, PolyinfraError, TransportError
 from polyinfra.model.book import OrderBook
 from polyinfra.model.events import BookEvent, SyncState
 from polyinfra.model.ids import token_id as checked_token_id
-from polyinfra.obs.logging import correlation_scope, get_logger, new_correlation_id
+from polyinfra.obs.logging import correlation_scope, get_logger
 from polyinfra.obs.metrics import (
     BOOK_RESYNCS,
     BOOK_STALENESS,
@@ -96,7 +97,6 @@ _CONCURRENT_SNAPSHOT_REQUESTS: Final = 4
 _AUDIT_SETTLE_S: Final = 0.5
 # A callback that raises on every event would log at the feed's rate: log its first failure, then
 # one line per this many.
-_LISTENER_FAILURES_PER_LOG: Final = 1000
 _WAIT_POLL_S: Final = 0.05
 
 
@@ -180,18 +180,6 @@ class _Connection:
         self.closing = False
 
 
-def _positive(name: str, value: float) -> float:
-    if not (isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value) and value > 0):
-        raise InvalidValueError("must be a positive number", field=name, value=value)
-    return float(value)
-
-
-def _positive_count(name: str, value: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise InvalidValueError("must be a positive integer", field=name, value=value)
-    return value
-
-
 class LiveBooks:
     """Order books of many tokens kept in sync with the CLOB over a pool of market-channel sockets.
 
@@ -231,18 +219,20 @@ class LiveBooks:
     ) -> None:
         self._rest_url = rest_url
         self._ws_url = ws_url
-        self._per_connection = _positive_count("tokens_per_connection", tokens_per_connection)
-        self._ping_interval_s = _positive("ping_interval_s", ping_interval_s)
-        self._silence_timeout_s = _positive("silence_timeout_s", silence_timeout_s)
-        self._probe_timeout_s = _positive("probe_timeout_s", probe_timeout_s)
-        self._reconnect_initial_s = _positive("reconnect_initial_s", reconnect_initial_s)
-        self._reconnect_max_s = _positive("reconnect_max_s", reconnect_max_s)
-        self._audit_interval_s = None if audit_interval_s is None else _positive("audit_interval_s", audit_interval_s)
+        self._per_connection = positive_int("tokens_per_connection", tokens_per_connection)
+        self._ping_interval_s = positive_number("ping_interval_s", ping_interval_s)
+        self._silence_timeout_s = positive_number("silence_timeout_s", silence_timeout_s)
+        self._probe_timeout_s = positive_number("probe_timeout_s", probe_timeout_s)
+        self._reconnect_initial_s = positive_number("reconnect_initial_s", reconnect_initial_s)
+        self._reconnect_max_s = positive_number("reconnect_max_s", reconnect_max_s)
+        self._audit_interval_s = (
+            None if audit_interval_s is None else positive_number("audit_interval_s", audit_interval_s)
+        )
         self._quiet_check_s = (
-            None if quiet_token_check_s is None else _positive("quiet_token_check_s", quiet_token_check_s)
+            None if quiet_token_check_s is None else positive_number("quiet_token_check_s", quiet_token_check_s)
         )
         self._custom_features = custom_features
-        self._queue_size = _positive_count("queue_size", queue_size)
+        self._queue_size = positive_int("queue_size", queue_size)
         self._tick_s = min(1.0, self._silence_timeout_s / 4, self._probe_timeout_s / 4)
         self._random = random.Random()
         # Validates the schedule (initial <= max) once, here, for every connection's Backoff.
@@ -255,10 +245,8 @@ class LiveBooks:
         self._connections: dict[int, _Connection] = {}
         self._next_connection_id = 1
         self._rest: ClobRestClient | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
-        self._streams: weakref.WeakSet[EventStream[BookEvent]] = weakref.WeakSet()
-        self._listeners: list[Callable[[BookEvent], None]] = []
-        self._listener_failures: dict[int, int] = {}  # by id(): a callback need not be hashable
+        self._tasks = BackgroundTasks("live-books")
+        self._fanout: EventFanout[BookEvent] = EventFanout(self._queue_size, what="book")
         self._snapshot_wanted = asyncio.Event()
         self._checks_wanted = asyncio.Event()
         self._tokens_to_check: dict[str, None] = {}
@@ -268,9 +256,6 @@ class LiveBooks:
         self._probes_sent = 0
         self._silences_detected = 0
         self._max_silence_detection_ms = 0
-        self._events_delivered = 0
-        self._events_dropped = 0
-        self._listener_errors = 0
         # What was last exported to Prometheus, so each tick adds only the difference.
         self._exported_events: dict[str, int] = {}
         self._exported_malformed = 0
@@ -296,10 +281,10 @@ class LiveBooks:
             raise InvalidValueError("a LiveBooks starts once")
         self._running = True
         self._rest = ClobRestClient(self._rest_url)
-        self._spawn(self._watch_forever(), "live-books watchdog")
-        self._spawn(self._snapshot_forever(), "live-books snapshots")
+        self._tasks.spawn(self._watch_forever(), "live-books watchdog")
+        self._tasks.spawn(self._snapshot_forever(), "live-books snapshots")
         if self._audit_interval_s is not None or self._quiet_check_s is not None:
-            self._spawn(self._audit_forever(), "live-books audit")
+            self._tasks.spawn(self._audit_forever(), "live-books audit")
         for connection in self._connections.values():
             self._start_connection(connection)
         _log.info("live books started", tokens=len(self._sync.states), connections=len(self._connections))
@@ -310,16 +295,15 @@ class LiveBooks:
             return
         self._stopped = True
         self._running = False
-        tasks = [*self._tasks, *(c.task for c in self._connections.values() if c.task is not None)]
+        connection_tasks = [c.task for c in self._connections.values() if c.task is not None]
         for connection in self._connections.values():
             connection.closing = True
-        for task in tasks:
+        for task in connection_tasks:
             task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await asyncio.gather(*connection_tasks, self._tasks.stop(), return_exceptions=True)
         if self._rest is not None:
             await self._rest.aclose()
-        for stream in list(self._streams):
-            stream.close()
+        self._fanout.close()
         self._export_metrics(time.monotonic())
         STALE_BOOKS.dec(self._exported_not_live)
         self._exported_not_live = 0
@@ -466,9 +450,9 @@ class LiveBooks:
             probes_sent=self._probes_sent,
             silences_detected=self._silences_detected,
             max_silence_detection_ms=self._max_silence_detection_ms,
-            events_delivered=self._events_delivered,
-            events_dropped=self._events_dropped,
-            listener_errors=self._listener_errors,
+            events_delivered=self._fanout.delivered,
+            events_dropped=self._fanout.dropped,
+            listener_errors=self._fanout.listener_errors,
         )
 
     # --- consumers ------------------------------------------------------------------------------
@@ -480,11 +464,8 @@ class LiveBooks:
         ``stats.events_dropped`` and ``polyinfra_queue_drops``). The iteration ends after
         :meth:`stop`; an iterator nobody references any more stops receiving.
         """
-        stream: EventStream[BookEvent] = EventStream(self._queue_size)
-        if self._stopped:
-            stream.close()
-        else:
-            self._streams.add(stream)
+        stream = self._fanout.stream()
+        if not self._stopped:
             self._sync.emit_events = True
         return stream
 
@@ -494,15 +475,8 @@ class LiveBooks:
         Keep callbacks quick: the socket is not read while one runs. An exception from one is
         logged and counted (``stats.listener_errors``), and delivery goes on.
         """
-        self._listeners.append(callback)
         self._sync.emit_events = True
-
-        def remove() -> None:
-            with contextlib.suppress(ValueError):
-                self._listeners.remove(callback)
-            self._listener_failures.pop(id(callback), None)
-
-        return remove
+        return self._fanout.add_listener(callback)
 
     def _after_sync_change(self) -> None:
         """Deliver what the core produced and wake the snapshot worker if it has work."""
@@ -518,27 +492,11 @@ class LiveBooks:
                 self._deliver(events)
 
     def _deliver(self, events: list[BookEvent]) -> None:
-        streams = list(self._streams)
-        listeners = list(self._listeners)
-        if not streams and not listeners:
+        if not self._fanout.has_consumers:
+            # Nobody listens any more: the core stops building events until somebody does.
             self._sync.emit_events = False
             return
-        for stream in streams:
-            self._events_dropped += stream.push(events)
-        for listener in listeners:
-            for event in events:
-                try:
-                    listener(event)
-                except Exception as exc:  # a consumer's bug must not stop the reader
-                    self._listener_failed(listener, exc)
-        self._events_delivered += len(events)
-
-    def _listener_failed(self, listener: Callable[[BookEvent], None], exc: Exception) -> None:
-        self._listener_errors += 1
-        failures = self._listener_failures.get(id(listener), 0) + 1
-        self._listener_failures[id(listener)] = failures
-        if failures % _LISTENER_FAILURES_PER_LOG == 1:
-            _log.error("a book event listener raised", listener=repr(listener), failures=failures, exc_info=exc)
+        self._fanout.deliver(events)
 
     # --- connections --------------------------------------------------------------------------------
 
@@ -559,14 +517,14 @@ class LiveBooks:
 
     async def _run_connection(self, connection: _Connection) -> None:
         """Sessions, one after the other, with the backoff schedule between attempts."""
-        first_attempt = True
-        while not connection.closing:
-            if not first_attempt:
-                await asyncio.sleep(connection.backoff.next_delay_s())
-            first_attempt = False
-            connection.session_id = new_correlation_id()
-            with correlation_scope(connection_id=str(connection.id), session_id=connection.session_id):
-                await self._session(connection)
+
+        async def session(session_id: str) -> None:
+            connection.session_id = session_id
+            await self._session(connection)
+
+        await run_sessions(
+            session, connection.backoff, ending=lambda: connection.closing, connection_id=str(connection.id)
+        )
 
     async def _session(self, connection: _Connection) -> None:
         channel = MarketChannel(
@@ -665,16 +623,6 @@ class LiveBooks:
 
     # --- background work ------------------------------------------------------------------------
 
-    def _spawn(self, coroutine: Coroutine[Any, Any, None], name: str) -> None:
-        task = asyncio.create_task(coroutine, name=name)
-        self._tasks.add(task)
-        task.add_done_callback(self._task_done)
-
-    def _task_done(self, task: asyncio.Task[None]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            _log.error("a live-books background task failed", task=task.get_name(), exc_info=task.exception())
-
     async def _watch_forever(self) -> None:
         """Every tick: judge each connection, send overdue tokens to REST, pick quiet tokens to
         check, export metrics."""
@@ -694,7 +642,7 @@ class LiveBooks:
                     pong_timeout_s=pong_timeout_s,
                 )
                 if verdict is WatchVerdict.PROBE:
-                    self._spawn(self._probe_in_background(connection, channel, watch), "live-books probe")
+                    self._tasks.spawn(self._probe_in_background(connection, channel, watch), "live-books probe")
                 elif verdict is WatchVerdict.SILENT or verdict is WatchVerdict.NO_PONG:
                     self._declare_dead(connection, channel, watch, verdict, now)
             self._sync.expire_waits(now, deadline_s=self._probe_timeout_s)
@@ -715,11 +663,9 @@ class LiveBooks:
                 request = self._sync.take_snapshot_batch(self._now(), BOOKS_PER_REQUEST)
                 if request is None:
                     break
-                task = asyncio.create_task(self._fetch_snapshots(request), name="live-books snapshot request")
+                task = self._tasks.spawn(self._fetch_snapshots(request), "live-books snapshot request")
                 in_flight.add(task)
-                self._tasks.add(task)
                 task.add_done_callback(in_flight.discard)
-                task.add_done_callback(self._task_done)
             # Not _after_sync_change: waking itself would spin while the requests it waits for starve.
             self._deliver_new_events()
             due_s = self._sync.next_snapshot_due_s()
@@ -810,11 +756,11 @@ class LiveBooks:
             for connection in self._connections.values()
         ]
         BOOK_STALENESS.set(max(silences, default=0.0))
-        streams = list(self._streams)
-        QUEUE_DEPTH.labels(queue=_EVENTS_QUEUE).set(sum(len(stream) for stream in streams))
-        if self._events_dropped != self._exported_drops:
-            QUEUE_DROPS.labels(queue=_EVENTS_QUEUE).inc(self._events_dropped - self._exported_drops)
-            self._exported_drops = self._events_dropped
+        QUEUE_DEPTH.labels(queue=_EVENTS_QUEUE).set(self._fanout.queued)
+        dropped = self._fanout.dropped
+        if dropped != self._exported_drops:
+            QUEUE_DROPS.labels(queue=_EVENTS_QUEUE).inc(dropped - self._exported_drops)
+            self._exported_drops = dropped
 
     # --- small helpers ----------------------------------------------------------------------------
 

@@ -16,8 +16,9 @@ from typing import Final, Self
 
 import msgspec
 import websockets
-from websockets.asyncio.client import ClientConnection, connect
+from websockets.asyncio.client import ClientConnection
 
+from polyinfra.clob.ws_sessions import open_venue_socket
 from polyinfra.errors import TransportError
 from polyinfra.obs.metrics import WS_FRAMES
 from polyinfra.wire.clob_ws import PING, PONG
@@ -71,18 +72,9 @@ class MarketChannel:
         return list(self._tokens)
 
     async def __aenter__(self) -> Self:
-        try:
-            # Protocol-level pings are off: the venue speaks its own text PING/PONG.
-            self._socket = await connect(
-                self._url,
-                open_timeout=self._open_timeout_s,
-                close_timeout=self._close_timeout_s,
-                ping_interval=None,
-                max_size=None,
-                compression=None,
-            )
-        except (OSError, TimeoutError, websockets.WebSocketException) as exc:
-            raise TransportError(f"cannot connect to the market channel: {type(exc).__name__}", url=self._url) from exc
+        self._socket = await open_venue_socket(
+            self._url, what="market channel", open_timeout_s=self._open_timeout_s, close_timeout_s=self._close_timeout_s
+        )
         try:
             await self._send(
                 {

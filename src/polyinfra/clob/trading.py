@@ -137,6 +137,10 @@ class _ApiKeyAnswer(Struct, gc=False):
     passphrase: str
 
 
+class _ApiKeysAnswer(Struct, gc=False):
+    api_keys: list[str] = field(name="apiKeys")
+
+
 class _HeartbeatAnswer(Struct, gc=False):
     heartbeat_id: str
 
@@ -226,6 +230,12 @@ class TradingClient:
             if error.context.get("status") != 400 or "could not create api key" not in message:
                 raise
         return await self.derive_api_key(nonce)
+
+    async def get_api_keys(self) -> list[str]:
+        """``GET /auth/api-keys`` (L2): the keys of this address. Also the cheapest proof that the
+        credentials in use are accepted: refused ones raise :class:`~polyinfra.errors.L2AuthError`."""
+        response = await self._l2("GET", "/auth/api-keys")
+        return response.decode(_ApiKeysAnswer).api_keys
 
     async def _l1(self, method: str, path: str, nonce: int) -> Response:
         headers = l1_headers(self._key, chain_id=self.chain_id, timestamp_s=self._clock_s(), nonce=nonce)

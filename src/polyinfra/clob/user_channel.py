@@ -32,6 +32,13 @@
   the venue's zombies (open, answering ``PING``, no data; clob.md §9.3) and is reconnected, as is
   one whose probe could not finish within ``probe_timeout_s`` or that stopped answering ``PING``.
   The verdicts are :class:`~polyinfra.core.book_sync.ConnectionWatch`'s.
+* **Credentials** the venue refuses are not an outage to retry forever. The venue's answer on the
+  socket is undocumented (clob.md §7.1); users report the connection dropped without a close
+  handshake (the emulator does the same). So a session that ends before its first ``PONG`` has its
+  credentials checked over REST (``GET /auth/api-keys``), and a reconciliation answered 401 counts
+  the same. Newly created keys can be refused for a couple of minutes (clob.md §9.9), so the
+  channel retries for ``auth_grace_s`` of nothing but refusals, then stops with
+  :class:`~polyinfra.errors.L2AuthError` (:attr:`UserChannel.failure`), raised to every reader.
 * **Delivery**: every :meth:`UserChannel.events` iterator has its own bounded queue that drops its
   oldest event when full (counted); listeners are called in the reader's task, a raising one is
   logged and counted.
@@ -43,12 +50,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import math
 import random
 import time
-import weakref
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Callable, Collection, Coroutine, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from types import TracebackType
@@ -57,17 +62,21 @@ from typing import Any, Final, Self
 import msgspec
 import websockets
 from msgspec import UNSET, UnsetType
-from websockets.asyncio.client import ClientConnection, connect
+from websockets.asyncio.client import ClientConnection
 
-from polyinfra.clob.event_stream import EventStream
+from polyinfra.clob.event_stream import EventFanout
 from polyinfra.clob.trading import OpenOrder, TradingClient
+from polyinfra.clob.ws_sessions import BackgroundTasks, open_venue_socket, run_sessions
 from polyinfra.core.book_sync import Backoff, ConnectionWatch, WatchVerdict
+from polyinfra.core.config_checks import positive_int, positive_number
 from polyinfra.errors import (
+    AuthError,
     InvalidNumberError,
     InvalidValueError,
     MalformedMessageError,
     NotFoundError,
     PolyinfraError,
+    TransportError,
 )
 from polyinfra.model.ids import condition_id
 from polyinfra.model.numbers import Side, micros_to_decimal, parse_micros
@@ -82,7 +91,7 @@ from polyinfra.model.trading_events import (
     parse_order_status,
     parse_trade_status,
 )
-from polyinfra.obs.logging import correlation_scope, get_logger, new_correlation_id
+from polyinfra.obs.logging import get_logger
 from polyinfra.obs.metrics import QUEUE_DROPS, WS_FRAMES, WS_RECONNECTS
 from polyinfra.wire.clob_user import MakerOrder, OrderMessage, TradeMessage, TradeRecord, UserEvent
 from polyinfra.wire.clob_ws import PING, PONG
@@ -109,7 +118,8 @@ _TRADES_MARGIN_S: Final = 60
 # Venue timestamps below this are seconds, above it milliseconds (clob.md §7.5 has both): 1e11 s is
 # the year 5138, 1e11 ms is 1973.
 _MS_THRESHOLD: Final = 10**11
-_LISTENER_FAILURES_PER_LOG: Final = 1000
+# Closing is polite, not load-bearing: a venue that does not answer the close frame is left after this.
+_CLOSE_TIMEOUT_S: Final = 5.0
 _EXCERPT_CHARS: Final = 200
 _KNOWN_TAGS: Final = frozenset({"order", "trade"})
 _WAIT_POLL_S: Final = 0.02
@@ -340,9 +350,7 @@ class UserEventTracker:
     """
 
     def __init__(self, limit: int = 100_000) -> None:
-        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
-            raise InvalidValueError("must be a positive integer", field="limit", value=limit)
-        self._limit = limit
+        self._limit = positive_int("limit", limit)
         # By order id: (size matched, closed), and its market (condition id).
         self._orders: OrderedDict[str, tuple[tuple[Decimal, bool], str]] = OrderedDict()
         self._trades: OrderedDict[str, tuple[TradeStatus, int | None]] = OrderedDict()
@@ -435,22 +443,27 @@ class UserChannelStats:
     """Silence probes (reconciliations of a quiet session)."""
     silences_detected: int
     """Sessions closed by the watchdog (zombie, probe unanswered, or no ``PONG``)."""
+    credential_refusals: int
+    """Times the venue refused the credentials (a dropped subscription confirmed over REST, or a 401)."""
     events_delivered: int
     events_dropped: int
     """Events dropped by full :meth:`UserChannel.events` queues (oldest first)."""
     listener_errors: int
 
 
-def _positive(name: str, value: float) -> float:
-    if not (isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value) and value > 0):
-        raise InvalidValueError("must be a positive number", field=name, value=value)
-    return float(value)
-
-
 class _Session:
     """One socket's state: its watch, whether it is subscribed and reconciled, and its ``PING`` count."""
 
-    __slots__ = ("pings_sent", "pongs_received", "resync_after_pong", "socket", "subscribed", "synced", "watch")
+    __slots__ = (
+        "pings_sent",
+        "pong_arrived",
+        "pongs_received",
+        "resync_after_pong",
+        "socket",
+        "subscribed",
+        "synced",
+        "watch",
+    )
 
     def __init__(self, socket: ClientConnection, opened_s: float) -> None:
         self.socket = socket
@@ -460,12 +473,23 @@ class _Session:
         # The venue answers PINGs in order, so the n-th PONG proves it read all sent before the n-th PING.
         self.pings_sent = 0
         self.pongs_received = 0
+        self.pong_arrived = asyncio.Event()
         # The PONG (by number) after which markets subscribed on this socket are reconciled; 0: none.
         self.resync_after_pong = 0
 
     async def ping(self) -> None:
         self.pings_sent += 1
         await self.socket.send(PING)
+
+    async def barrier(self, timeout_s: float) -> None:
+        """Return once the venue has read everything sent so far: the PONG of a new PING proves
+        it. Raises ``ConnectionClosed`` or ``TimeoutError`` when that proof cannot come."""
+        wanted = self.pings_sent + 1
+        async with asyncio.timeout(timeout_s):
+            await self.ping()
+            while self.pongs_received < wanted:
+                self.pong_arrived.clear()
+                await self.pong_arrived.wait()
 
 
 class UserChannel:
@@ -485,7 +509,10 @@ class UserChannel:
     remembered for deduplication.
 
     Every error raised is a :class:`~polyinfra.errors.PolyinfraError`; background failures are
-    retried, logged and counted, never raised.
+    retried, logged and counted, never raised, with one exception: credentials the venue has
+    refused without a break for ``auth_grace_s`` stop the channel. Then :attr:`failure` holds the
+    :class:`~polyinfra.errors.L2AuthError`, and every :meth:`events` iterator and
+    :meth:`wait_in_sync` raise it (after the events already queued).
     """
 
     def __init__(
@@ -501,24 +528,23 @@ class UserChannel:
         reconnect_max_s: float = 30.0,
         trades_lookback_s: float = 300.0,
         open_timeout_s: float = 10.0,
+        auth_grace_s: float = 150.0,
         queue_size: int = 10_000,
         tracked_limit: int = 100_000,
     ) -> None:
         if trading.credentials is None:
             raise InvalidValueError("the trading client has no API credentials for the user channel")
-        if isinstance(queue_size, bool) or not isinstance(queue_size, int) or queue_size < 1:
-            raise InvalidValueError("must be a positive integer", field="queue_size", value=queue_size)
         self._ws_url = ws_url
         self._trading = trading
         self._api_key = trading.credentials.api_key
         # An ordered set: the subscription frame lists the markets in the order they were added.
         self._markets: dict[str, None] = dict.fromkeys(condition_id(market) for market in markets)
-        self._ping_interval_s = _positive("ping_interval_s", ping_interval_s)
-        self._silence_timeout_s = _positive("silence_timeout_s", silence_timeout_s)
-        self._probe_timeout_s = _positive("probe_timeout_s", probe_timeout_s)
-        self._trades_lookback_s = _positive("trades_lookback_s", trades_lookback_s)
-        self._open_timeout_s = _positive("open_timeout_s", open_timeout_s)
-        self._queue_size = queue_size
+        self._ping_interval_s = positive_number("ping_interval_s", ping_interval_s)
+        self._silence_timeout_s = positive_number("silence_timeout_s", silence_timeout_s)
+        self._probe_timeout_s = positive_number("probe_timeout_s", probe_timeout_s)
+        self._trades_lookback_s = positive_number("trades_lookback_s", trades_lookback_s)
+        self._open_timeout_s = positive_number("open_timeout_s", open_timeout_s)
+        self._auth_grace_s = positive_number("auth_grace_s", auth_grace_s)
         self._tick_s = min(1.0, self._silence_timeout_s / 4, self._probe_timeout_s / 4)
         self._random = random.Random()
         self._backoff = Backoff(initial_s=reconnect_initial_s, max_s=reconnect_max_s, random=self._random.random)
@@ -527,14 +553,15 @@ class UserChannel:
         self._tracker = UserEventTracker(tracked_limit)
         self._encode = msgspec.json.Encoder().encode
         self._session: _Session | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks = BackgroundTasks("user-channel")
         self._reconcile_lock = asyncio.Lock()
         # Held while a session subscribes and while the markets change, so that a change made as a
         # session opens is either in its subscription frame or sent on it, never lost between.
         self._subscription_lock = asyncio.Lock()
-        self._streams: weakref.WeakSet[EventStream[UserChannelEvent]] = weakref.WeakSet()
-        self._listeners: list[Callable[[UserChannelEvent], None]] = []
-        self._listener_failures: dict[int, int] = {}  # by id(): a callback need not be hashable
+        self._fanout: EventFanout[UserChannelEvent] = EventFanout(positive_int("queue_size", queue_size), what="user")
+        # Since when (time.monotonic()) the venue has refused the credentials without a break; None: accepted.
+        self._refused_since_s: float | None = None
+        self._failure: AuthError | None = None
         self._trades_since_s: int | None = None
         self._running = False
         self._stopped = False
@@ -549,9 +576,7 @@ class UserChannel:
         self._reconciled_events = 0
         self._probes_sent = 0
         self._silences = 0
-        self._delivered = 0
-        self._dropped = 0
-        self._listener_errors = 0
+        self._credential_refusals = 0
 
     def __repr__(self) -> str:
         return f"UserChannel(ws_url={self._ws_url!r}, markets={len(self._markets)}, trading={self._trading!r})"
@@ -573,8 +598,8 @@ class UserChannel:
             raise InvalidValueError("a UserChannel starts once")
         self._running = True
         self._trades_since_s = int(time.time() - self._trades_lookback_s)
-        self._spawn(self._run_sessions(), "user-channel sessions")
-        self._spawn(self._watch_forever(), "user-channel watchdog")
+        self._tasks.spawn(self._run_sessions(), "user-channel sessions")
+        self._tasks.spawn(self._watch_forever(), "user-channel watchdog")
 
     async def stop(self) -> None:
         """Close the socket, stop the background tasks, end every :meth:`events` iterator."""
@@ -582,23 +607,27 @@ class UserChannel:
             return
         self._stopped = True
         self._running = False
-        tasks = list(self._tasks)
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        for stream in list(self._streams):
-            stream.close()
+        await self._tasks.stop()
+        self._fanout.close(self._failure)
         _log.info("user channel stopped")
 
     async def wait_in_sync(self, timeout_s: float = 30.0) -> bool:
-        """Wait until a session is subscribed and reconciled; False on timeout."""
+        """Wait until a session is subscribed and reconciled; False on timeout. Raises
+        :attr:`failure` when the channel gave up."""
         deadline = time.monotonic() + timeout_s
         while not self.in_sync:
+            if self._failure is not None:
+                raise self._failure
             remaining_s = deadline - time.monotonic()
             if remaining_s <= 0:
                 return False
             await asyncio.sleep(min(_WAIT_POLL_S, remaining_s))
         return True
+
+    @property
+    def failure(self) -> AuthError | None:
+        """Why the channel stopped on its own (credentials refused for ``auth_grace_s``); None while it runs."""
+        return self._failure
 
     @property
     def in_sync(self) -> bool:
@@ -643,6 +672,11 @@ class UserChannel:
         Raises :class:`~polyinfra.errors.InvalidValueError`, before anything is sent, for a
         malformed condition id, and when no market would remain named: an empty set means every
         market of the key (clob.md §7.1), so it would widen the subscription, not end it.
+
+        Returns once the venue has read the change (the ``PONG`` of a ``PING`` sent after it), so
+        no event of those markets is sent after it returns; or, should the session end first, once
+        the change is left to the next session, which subscribes only the markets remaining.
+        Events already in flight are not delivered either way.
         """
         unwanted = [condition_id(market) for market in dict.fromkeys(condition_ids)]
         async with self._subscription_lock:
@@ -656,7 +690,10 @@ class UserChannel:
                 return
             for market in gone:
                 del self._markets[market]
-            await self._send_operation("unsubscribe", gone)
+            session = await self._send_operation("unsubscribe", gone)
+        if session is not None:
+            with contextlib.suppress(websockets.ConnectionClosed, TimeoutError):
+                await session.barrier(self._probe_timeout_s)
 
     async def _send_operation(self, operation: str, markets: Sequence[str]) -> _Session | None:
         """Send a subscription change on the open session, and return it; None when there is none."""
@@ -677,24 +714,12 @@ class UserChannel:
         """A new iterator over the events from now on, with its own queue of ``queue_size``; the
         oldest queued event is dropped when the consumer falls behind (``stats.events_dropped``).
         The iteration ends after :meth:`stop`."""
-        stream: EventStream[UserChannelEvent] = EventStream(self._queue_size)
-        if self._stopped:
-            stream.close()
-        else:
-            self._streams.add(stream)
-        return stream
+        return self._fanout.stream()
 
     def add_listener(self, callback: Callable[[UserChannelEvent], None]) -> Callable[[], None]:
         """Call ``callback`` with every event, in the reader's task; returns its remover. An
         exception from it is logged and counted (``stats.listener_errors``), delivery goes on."""
-        self._listeners.append(callback)
-
-        def remove() -> None:
-            with contextlib.suppress(ValueError):
-                self._listeners.remove(callback)
-            self._listener_failures.pop(id(callback), None)
-
-        return remove
+        return self._fanout.add_listener(callback)
 
     @property
     def stats(self) -> UserChannelStats:
@@ -714,9 +739,10 @@ class UserChannel:
             reconciled_events=self._reconciled_events,
             probes_sent=self._probes_sent,
             silences_detected=self._silences,
-            events_delivered=self._delivered,
-            events_dropped=self._dropped,
-            listener_errors=self._listener_errors,
+            credential_refusals=self._credential_refusals,
+            events_delivered=self._fanout.delivered,
+            events_dropped=self._fanout.dropped,
+            listener_errors=self._fanout.listener_errors,
         )
 
     def _offer(self, events: list[UserChannelEvent]) -> None:
@@ -732,49 +758,25 @@ class UserChannel:
         if not fresh:
             return
         self._reconciled_events += sum(1 for event in fresh if event.reconciled)
-        for stream in list(self._streams):
-            dropped = stream.push(fresh)
-            if dropped:
-                self._dropped += dropped
-                QUEUE_DROPS.labels(queue=_EVENTS_QUEUE).inc(dropped)
-        for listener in list(self._listeners):
-            for event in fresh:
-                try:
-                    listener(event)
-                except Exception as exc:  # a consumer's bug must not stop the reader
-                    self._listener_failed(listener, exc)
-        self._delivered += len(fresh)
-
-    def _listener_failed(self, listener: Callable[[UserChannelEvent], None], exc: Exception) -> None:
-        self._listener_errors += 1
-        failures = self._listener_failures.get(id(listener), 0) + 1
-        self._listener_failures[id(listener)] = failures
-        if failures % _LISTENER_FAILURES_PER_LOG == 1:
-            _log.error("a user event listener raised", listener=repr(listener), failures=failures, exc_info=exc)
+        dropped = self._fanout.deliver(fresh)
+        if dropped:
+            QUEUE_DROPS.labels(queue=_EVENTS_QUEUE).inc(dropped)
 
     # --- sessions ---------------------------------------------------------------------------------
 
     async def _run_sessions(self) -> None:
-        first_attempt = True
-        while True:
-            if not first_attempt:
-                await asyncio.sleep(self._backoff.next_delay_s())
-            first_attempt = False
-            with correlation_scope(session_id=new_correlation_id()):
-                await self._run_session()
+        async def session(_: str) -> None:
+            await self._run_session()
+
+        await run_sessions(session, self._backoff, ending=lambda: self._stopped or self._failure is not None)
 
     async def _run_session(self) -> None:
         try:
-            # Protocol-level pings are off: the venue speaks its own text PING/PONG (clob.md §7.2).
-            socket = await connect(
-                self._ws_url,
-                open_timeout=self._open_timeout_s,
-                ping_interval=None,
-                max_size=None,
-                compression=None,
+            socket = await open_venue_socket(
+                self._ws_url, what="user channel", open_timeout_s=self._open_timeout_s, close_timeout_s=_CLOSE_TIMEOUT_S
             )
-        except (OSError, TimeoutError, websockets.WebSocketException) as exc:
-            _log.warning("cannot open a user channel session", error=type(exc).__name__, attempt=self._backoff.attempts)
+        except TransportError as exc:
+            _log.warning("cannot open a user channel session", error=str(exc), attempt=self._backoff.attempts)
             return
         session = _Session(socket, time.monotonic())
         pinger: asyncio.Task[None] | None = None
@@ -803,6 +805,8 @@ class UserChannel:
                 with contextlib.suppress(asyncio.CancelledError):
                     await pinger
             await socket.close()
+        if not session.subscribed and not self._stopped:
+            await self._check_credentials()
 
     def _subscription(self) -> str:
         credentials = self._trading.credentials
@@ -831,14 +835,15 @@ class UserChannel:
         if frame == PONG:
             session.watch.last_pong_s = now_s
             session.pongs_received += 1
+            session.pong_arrived.set()
             WS_FRAMES.labels(channel=_CHANNEL, event_type="pong").inc()
             if session.resync_after_pong and session.pongs_received >= session.resync_after_pong:
                 session.resync_after_pong = 0
-                self._spawn(self._reconcile_until_done("subscribe"), "user-channel reconciliation")
+                self._tasks.spawn(self._reconcile_until_done("subscribe"), "user-channel reconciliation")
             if not session.subscribed:
                 session.subscribed = True
                 self._backoff.reset()
-                self._spawn(self._reconcile_session(session), "user-channel reconciliation")
+                self._tasks.spawn(self._reconcile_session(session), "user-channel reconciliation")
             return
         session.watch.last_data_s = now_s
         self._frames += 1
@@ -851,7 +856,7 @@ class UserChannel:
             self._malformed += 1
             WS_FRAMES.labels(channel=_CHANNEL, event_type="malformed").inc()
             _log.warning("malformed user frame; reconciling with REST", error=exc.message)
-            self._spawn(self._reconcile_until_done("malformed"), "user-channel reconciliation")
+            self._tasks.spawn(self._reconcile_until_done("malformed"), "user-channel reconciliation")
             return
         self._offer(events)
 
@@ -873,15 +878,20 @@ class UserChannel:
         session.synced = True
 
     async def _reconcile_until_done(self, reason: str) -> None:
-        """Reconcile, retrying failures on the backoff schedule until one succeeds."""
-        while True:
+        """Reconcile, retrying failures on the backoff schedule until one succeeds (or the
+        credentials are refused for good)."""
+        while self._failure is None:
             try:
                 await self._reconcile(reason)
+            except AuthError as exc:
+                self._credentials_refused(exc)
+                await asyncio.sleep(self._retry_backoff.next_delay_s())
             except PolyinfraError as exc:
                 delay_s = self._retry_backoff.next_delay_s()
                 _log.warning("user reconciliation failed; retrying", reason=reason, error=str(exc), retry_s=delay_s)
                 await asyncio.sleep(delay_s)
             else:
+                self._refused_since_s = None
                 self._retry_backoff.reset()
                 return
 
@@ -949,6 +959,47 @@ class UserChannel:
         """One REST filter per subscribed market; None (every market) when subscribed to all."""
         return [*self._markets] or [None]
 
+    # --- credentials ------------------------------------------------------------------------------
+
+    async def _check_credentials(self) -> None:
+        """After a session that ended before its subscription was acknowledged: the venue drops
+        the socket of credentials it refuses (module notes), so ask REST whether it accepts them."""
+        try:
+            await self._trading.get_api_keys()
+        except AuthError as exc:
+            self._credentials_refused(exc)
+        except PolyinfraError as exc:
+            # Unknown (an outage, say): the next session tries again.
+            _log.warning("cannot check the user channel's credentials", error=str(exc))
+        else:
+            self._refused_since_s = None
+
+    def _credentials_refused(self, error: AuthError) -> None:
+        """Count a refusal; past ``auth_grace_s`` of nothing but refusals, give up."""
+        self._credential_refusals += 1
+        now_s = time.monotonic()
+        if self._refused_since_s is None:
+            self._refused_since_s = now_s
+        refused_for_s = now_s - self._refused_since_s
+        if refused_for_s < self._auth_grace_s:
+            _log.warning(
+                "the venue refuses the user channel's credentials; retrying",
+                refused_for_s=round(refused_for_s, 3),
+                gives_up_after_s=self._auth_grace_s,
+                error=str(error),
+            )
+            return
+        self._failure = error
+        _log.error(
+            "the venue refused the user channel's credentials for too long; the channel stopped",
+            refused_for_s=round(refused_for_s, 3),
+            error=str(error),
+        )
+        if self._session is not None:
+            self._session.socket.transport.abort()
+        self._tasks.cancel_all(keep=asyncio.current_task())
+        self._fanout.close(error)
+
     # --- watchdog ---------------------------------------------------------------------------------
 
     async def _watch_forever(self) -> None:
@@ -969,7 +1020,7 @@ class UserChannel:
             if verdict is WatchVerdict.PROBE:
                 watch.probe_sent(now_s)
                 self._probes_sent += 1
-                self._spawn(self._probe(session), "user-channel probe")
+                self._tasks.spawn(self._probe(session), "user-channel probe")
             elif verdict is WatchVerdict.SILENT or verdict is WatchVerdict.NO_PONG:
                 self._declare_dead(session, verdict.value)
 
@@ -978,6 +1029,9 @@ class UserChannel:
         _log.debug("user channel silent; reconciling", silent_s=round(session.watch.silent_for_s(time.monotonic()), 3))
         try:
             missed = await self._reconcile("silence")
+        except AuthError as exc:
+            self._credentials_refused(exc)
+            return
         except PolyinfraError as exc:
             # Unanswered: the watchdog reconnects once the probe is overdue.
             _log.warning("user channel probe failed", error=str(exc))
@@ -1000,18 +1054,6 @@ class UserChannel:
         )
         # Without a close handshake: a zombie may never answer one.
         session.socket.transport.abort()
-
-    # --- background work ------------------------------------------------------------------------
-
-    def _spawn(self, coroutine: Coroutine[Any, Any, None], name: str) -> None:
-        task = asyncio.create_task(coroutine, name=name)
-        self._tasks.add(task)
-        task.add_done_callback(self._task_done)
-
-    def _task_done(self, task: asyncio.Task[None]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            _log.error("a user-channel background task failed", task=task.get_name(), exc_info=task.exception())
 
 
 def _unlisted_kind(order: OpenOrder) -> OrderEventKind:

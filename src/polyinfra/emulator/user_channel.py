@@ -5,10 +5,11 @@ markets (condition ids; empty or omitted: all of the key's). Later messages add 
 with ``operation``. The channel then carries the key's ``order`` and ``trade`` events, one JSON
 object per frame, as :mod:`polyinfra.emulator.trading_api` produces them.
 
-Credentials that are not a live key's (unknown key, wrong secret or passphrase) subscribe a socket
-that stays open and answers ``PING`` but never receives an event, and a warning says so: the
-venue's answer to bad credentials is undocumented (clob.md §7.1), and this choice never hands a
-key's events to a socket that could not prove it holds the key. Credentials are never logged.
+Credentials that are not a live key's (unknown key, wrong secret or passphrase) get the socket
+dropped at once, without a close frame, and a warning says so. The venue's answer is undocumented
+(clob.md §7.1); what users report is exactly that: "Connection to remote host was lost" and
+"ResetWithoutClosingHandshake" from the official examples run with keys of the wrong wallet
+(Polymarket/py-clob-client#204, Polymarket/rs-clob-client#218). Credentials are never logged.
 """
 
 from __future__ import annotations
@@ -85,10 +86,11 @@ class UserChannel(_Channel[_UserSubscription]):
             return
         operation = (request.operation or "").lower()
         if not operation and (request.type or "").lower() == "user" and request.auth is not None:
-            if self._authentic(request.auth):
-                subscription.api_key = request.auth.apiKey
-            else:
-                _log.warning("user channel: credentials of no live API key; this socket will receive no events")
+            if not self._authentic(request.auth):
+                _log.warning("user channel: credentials of no live API key; dropping the socket")
+                connection.abort()
+                return
+            subscription.api_key = request.auth.apiKey
             subscription.markets = set(request.markets)
             connection.subscribed = True
         elif operation == "subscribe" and connection.subscribed:
