@@ -8,9 +8,11 @@ import json
 import os
 import sys
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
+import httpx
 import pytest
 
 from polyinfra.cli.trading_commands import WalletSetup, setup_findings
@@ -43,9 +45,13 @@ async def emulator() -> AsyncIterator[Emulator]:
         yield running
 
 
-def _market(emulator: Emulator) -> MarketInfo:
-    """A 0.01-tick market with its simulated book cleared."""
-    market = next(info for info in emulator.exchange.markets.values() if info.tick_size is TickSize.TICK_0_01)
+def _market(emulator: Emulator, *, neg_risk: bool | None = None) -> MarketInfo:
+    """A 0.01-tick market (neg-risk or not, when told) with its simulated book cleared."""
+    market = next(
+        info
+        for info in emulator.exchange.markets.values()
+        if info.tick_size is TickSize.TICK_0_01 and neg_risk in (None, info.neg_risk)
+    )
     tokens = {token.token_id for token in market.tokens}
     for order in emulator.exchange.open_orders():
         if order.token_id in tokens:
@@ -71,6 +77,26 @@ async def _polyinfra(emulator: Emulator, private_key: str, *args: str, env: dict
     stdout, stderr = await asyncio.wait_for(process.communicate(), 60)
     assert process.returncode is not None
     return Ran(process.returncode, stdout.decode(), stderr.decode())
+
+
+async def _place(emulator: Emulator, private_key: str, token: str, side: str, price: str, size: str) -> Ran:
+    return await _polyinfra(
+        emulator, private_key, "order", "place", "--token", token, "--side", side, "--price", price, "--size", size
+    )
+
+
+@asynccontextmanager
+async def _admin(emulator: Emulator) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of the emulator's control endpoints (server.py)."""
+    async with httpx.AsyncClient(base_url=emulator.urls["rest"]) as client:
+        yield client
+
+
+async def _set_wallet(admin: httpx.AsyncClient, address: str, change: dict[str, Any]) -> dict[str, Any]:
+    answer = await admin.post(f"/_emulator/wallets/{address}", json=change)
+    assert answer.status_code == 200, answer.text
+    wallet: dict[str, Any] = answer.json()
+    return wallet
 
 
 async def test_keys_derive_shows_the_secret_only_when_asked(emulator: Emulator, known_secrets: Any) -> None:
@@ -185,26 +211,87 @@ async def test_doctor_explains_invalid_signature(emulator: Emulator, known_secre
 async def test_doctor_explains_not_enough_balance(emulator: Emulator, known_secrets: Any) -> None:
     market = _market(emulator)
     key = known_secrets.private_key
-    # 20,000 shares at 0.50 hold all 10,000 seeded pUSD.
-    placed = await _polyinfra(
-        emulator,
-        key,
-        "order",
-        "place",
-        "--token",
-        market.tokens[0].token_id,
-        "--side",
-        "BUY",
-        "--price",
-        "0.5",
-        "--size",
-        "20000",
-    )
+    # 19,000 shares at 0.50 hold 9,500 pUSD (and fit the 10,000 seeded with the taker fee they might
+    # owe); then 500 pUSD leave the wallet, and what is left is all held.
+    placed = await _place(emulator, key, market.tokens[0].token_id, "BUY", "0.5", "19000")
     assert placed.code == 0, placed.stderr
+    async with _admin(emulator) as admin:
+        await _set_wallet(admin, SigningKey(key).address, {"collateral": "9500"})
     drained = await _polyinfra(emulator, key, "doctor")
     assert drained.code == 1
-    assert 'would answer "not enough balance / allowance": balance 10000 pUSD, of which 10000' in drained.stdout
+    assert 'would answer "not enough balance / allowance": balance 9500 pUSD, of which 9500' in drained.stdout
     assert "polyinfra order cancel --all" in drained.stdout
+
+
+async def test_doctor_finds_the_stale_cache_a_deposit_leaves_and_its_refresh_lets_the_order_in(
+    emulator: Emulator, known_secrets: Any
+) -> None:
+    market = _market(emulator)
+    key = known_secrets.private_key
+    address = SigningKey(key).address
+    assert (await _polyinfra(emulator, key, "keys", "derive")).code == 0
+    async with _admin(emulator) as admin:
+        knobs = await admin.post("/_emulator/faults", json={"stale_balance_cache": True})
+        assert knobs.json()["stale_balance_cache"] is True
+        wallet = await _set_wallet(admin, address, {"collateral": "20000"})
+    # The chain has the deposit; the venue's cache still says the seeded 10,000 (clob.md §9.8).
+    assert (wallet["chain"]["collateral"], wallet["venue"]["collateral"]) == ("20000", "10000")
+
+    # 30,000 shares at 0.50: 15,000 pUSD plus fee, more than the cache's 10,000.
+    token = market.tokens[0].token_id
+    refused = await _place(emulator, key, token, "BUY", "0.5", "30000")
+    assert refused.code == 1 and "not enough balance / allowance" in refused.stderr
+
+    stale = await _polyinfra(emulator, key, "doctor")
+    assert stale.code == 1, stale.stdout + stale.stderr
+    assert "the venue's balance cache was stale: it said 10000 pUSD, the chain 20000 pUSD" in stale.stdout
+    assert "GET /balance-allowance/update" in stale.stdout
+
+    accepted = await _place(emulator, key, token, "BUY", "0.5", "30000")
+    assert accepted.code == 0, accepted.stderr
+    assert accepted.lines()[0]["status"] == "live"
+    # Refreshed, nothing else is wrong: 15,000 of 20,000 held, 5,000 left.
+    healthy = await _polyinfra(emulator, key, "doctor")
+    assert healthy.code == 0, healthy.stdout
+    assert "balance 20000 pUSD, 1 open orders holding 15000 pUSD" in healthy.stdout
+
+
+async def test_doctor_finds_a_zero_allowance_to_the_exchange_the_order_needs(
+    emulator: Emulator, known_secrets: Any
+) -> None:
+    key = known_secrets.private_key
+    contracts = EXCHANGE_CONTRACTS[POLYGON_CHAIN_ID]
+    normal = _market(emulator, neg_risk=False)
+    neg_risk = _market(emulator, neg_risk=True)
+    assert (await _polyinfra(emulator, key, "keys", "derive")).code == 0
+    async with _admin(emulator) as admin:
+        wallet = await _set_wallet(admin, SigningKey(key).address, {"allowances": {contracts.exchange_v2: "0"}})
+    assert wallet["venue"]["allowances"] == {
+        contracts.exchange_v2: "0",
+        contracts.neg_risk_exchange_v2: "unlimited",
+        contracts.exchange_v3: "unlimited",
+    }
+
+    everything = await _polyinfra(emulator, key, "doctor")
+    assert everything.code == 1
+    expected = (
+        f'would answer "not enough balance / allowance": pUSD allowance to the V2 exchange {contracts.exchange_v2} '
+        "is 0, below the balance 10000: BUYs on normal (not neg-risk) markets needing more are refused"
+    )
+    assert expected in everything.stdout
+    assert "neg-risk exchange" not in everything.stdout
+    for_normal = await _polyinfra(emulator, key, "doctor", "--token", normal.tokens[0].token_id)
+    assert for_normal.code == 1 and expected in for_normal.stdout
+    # The neg-risk exchange spends for neg-risk markets, whose allowance is intact.
+    for_neg_risk = await _polyinfra(emulator, key, "doctor", "--token", neg_risk.tokens[0].token_id)
+    assert for_neg_risk.code == 0, for_neg_risk.stdout
+
+    refused = await _place(emulator, key, normal.tokens[0].token_id, "BUY", "0.4", "10")
+    assert refused.code == 1 and "not enough balance / allowance" in refused.stderr
+    # A SELL spends shares, not pUSD; a BUY on the neg-risk market goes through its own exchange.
+    for token, side in ((normal.tokens[0].token_id, "SELL"), (neg_risk.tokens[0].token_id, "BUY")):
+        placed = await _place(emulator, key, token, side, "0.4", "10")
+        assert placed.code == 0, placed.stderr
 
 
 def test_doctor_findings_for_allowances_and_a_stale_cache(known_secrets: Any) -> None:
@@ -216,5 +303,6 @@ def test_doctor_findings_for_allowances_and_a_stale_cache(known_secrets: Any) ->
     problems = [finding.problem for finding in setup_findings(setup)]
     assert problems == [
         "the venue's balance cache was stale: it said 0 pUSD, the chain 25 pUSD",
-        f"pUSD allowance to the V2 neg-risk exchange {contracts.neg_risk_exchange_v2} is 0, below the balance 25",
+        f"pUSD allowance to the V2 neg-risk exchange {contracts.neg_risk_exchange_v2} is 0, below the balance 25: "
+        "BUYs on neg-risk markets needing more are refused",
     ]

@@ -29,13 +29,14 @@ from py_clob_client_v2.exceptions import PolyApiException
 
 from polyinfra.core.auth_headers import ApiCredentials, l1_headers, l2_headers
 from polyinfra.core.eip712 import SigningKey
+from polyinfra.core.fees import fill_fee
 from polyinfra.core.order_signing import POLYGON_CHAIN_ID, order_payload, sign_order, signed_order_from_payload
 from polyinfra.emulator import runner
 from polyinfra.emulator.accounts import SEED_COLLATERAL_MICROS, SEED_SHARES_MICROS
 from polyinfra.emulator.runner import Emulator
 from polyinfra.emulator.trading_api import TIMESTAMP_TOLERANCE_S, TradingSettings
 from polyinfra.model.market import MarketInfo
-from polyinfra.model.numbers import MICROS, Side, TickSize
+from polyinfra.model.numbers import MICROS, Side, TickSize, to_micros
 from polyinfra.model.orders import SignatureType, UnsignedOrder
 from polyinfra.wire.clob_orders import OrderTypeName, PostOrderBody, encode_post_order
 
@@ -236,7 +237,10 @@ async def test_crossing_orders_fill_at_the_resting_price(emulator: Emulator, kno
     assert maker["order_id"] == answers["resting"]["orderID"] and maker["price"] == "0.6"
     assert maker["matched_amount"] == "10" and maker["side"] == "SELL"
     cost = 6 * MICROS
-    assert answers["buyer_collateral"]["balance"] == str(SEED_COLLATERAL_MICROS - cost)
+    # The taker also pays the market's fee on top, in pUSD (trading_api.py); the maker nothing.
+    assert market.fee_schedule is not None
+    fee = to_micros(fill_fee(10, "0.6", market.fee_schedule, taker=True))
+    assert answers["buyer_collateral"]["balance"] == str(SEED_COLLATERAL_MICROS - cost - fee)
     assert answers["seller_collateral"]["balance"] == str(SEED_COLLATERAL_MICROS + cost)
     assert answers["buyer_shares"]["balance"] == str(SEED_SHARES_MICROS + 10 * MICROS)
     assert answers["seller_shares"]["balance"] == str(SEED_SHARES_MICROS - 10 * MICROS)
@@ -385,14 +389,14 @@ async def test_user_channel_delivers_what_rest_reports(
     rest_order = (await maker.send(http, "GET", f"/data/order/{order_id}")).json()
     assert (rest_order["size_matched"], rest_order["associate_trades"]) == ("6", [trade_id])
 
-    # Wrong credentials: the socket stays open but carries none of the key's events.
+    # A wrong passphrase: the socket is dropped (no close frame) before any of the key's events.
     async with websockets.connect(emulator.urls["ws_user"]) as socket:
         forged = subscribe | {"auth": {**subscribe["auth"], "passphrase": "b" * 64}}
         await socket.send(msgspec.json.encode(forged).decode())
-        await asyncio.sleep(0.05)
         await maker.send(http, "POST", "/order", encode_post_order(maker.order_body(market, Side.SELL, "0.8", "10")))
-        await socket.send("PING")
-        assert await asyncio.wait_for(socket.recv(), 5) == "PONG"
+        with pytest.raises(websockets.ConnectionClosed) as dropped:
+            await asyncio.wait_for(socket.recv(), 5)
+    assert dropped.value.rcvd is None
 
 
 async def test_heartbeats_cancel_orders_when_they_stop(
@@ -513,10 +517,12 @@ async def test_trade_faults_walk_retrying_to_confirmed_or_failed(
     after_first = holdings()
     cost = 6 * MICROS
     shares = 10 * MICROS
+    assert market.fee_schedule is not None
+    fee = to_micros(fill_fee(10, "0.6", market.fee_schedule, taker=True))
     assert after_first == [
         SEED_COLLATERAL_MICROS + cost,
         SEED_SHARES_MICROS - shares,
-        SEED_COLLATERAL_MICROS - cost,
+        SEED_COLLATERAL_MICROS - cost - fee,
         SEED_SHARES_MICROS + shares,
     ]
 

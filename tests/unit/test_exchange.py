@@ -6,7 +6,7 @@ applies events, checking every hash and best price the events carry against its 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -14,7 +14,7 @@ import pytest
 
 from polyinfra.core.book_hash import book_hash
 from polyinfra.core.matching import Order, SubmitStatus
-from polyinfra.emulator.exchange import Exchange
+from polyinfra.emulator.exchange import Exchange, fee_rate_bps
 from polyinfra.emulator.simulator import MarketSimulator, generate_markets
 from polyinfra.errors import InvalidValueError
 from polyinfra.model.ids import ConditionId, TokenId, condition_id, token_id
@@ -162,7 +162,8 @@ class ReplicaBook:
 class Replica:
     """Applies every event batch and checks each hash / best price it carries against its own state."""
 
-    def __init__(self, snapshots: Iterable[OrderBookSummary]) -> None:
+    def __init__(self, snapshots: Iterable[OrderBookSummary], markets: Mapping[str, MarketInfo]) -> None:
+        self.markets = markets
         self.books: dict[str, ReplicaBook] = {}
         self.batches: list[Sequence[MarketEvent]] = []
         self.listed: list[NewMarketMessage] = []
@@ -195,7 +196,8 @@ class Replica:
                 assert (change.best_bid, change.best_ask) == (book.best_bid(), book.best_ask())
         elif isinstance(event, LastTradePriceMessage):
             self.books[event.asset_id].last_trade_price = event.price
-            assert event.fee_rate_bps == "0"
+            # The taker's rate under the market's schedule, as the trade rows report it.
+            assert event.fee_rate_bps == fee_rate_bps(self.markets[event.market], taker=True)
         elif isinstance(event, BookMessage):
             book = self.books[event.asset_id]
             rebuilt = ReplicaBook.from_snapshot(event)
@@ -225,7 +227,7 @@ class Replica:
 
 def replayed_exchange(markets: Sequence[MarketInfo], clock: Clock) -> tuple[Exchange, Replica]:
     exchange = Exchange(markets, clock_ms=clock)
-    replica = Replica(exchange.book_summary(token) for token in exchange.tokens())
+    replica = Replica((exchange.book_summary(token) for token in exchange.tokens()), exchange.markets)
     exchange.subscribe(replica)
     return exchange, replica
 

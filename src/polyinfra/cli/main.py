@@ -128,6 +128,13 @@ def emulator(
     retry_after_s: Annotated[
         int, typer.Option(help="Retry-After of injected 429 answers.", rich_help_panel=_FAULTS)
     ] = 1,
+    stale_balance_cache: Annotated[
+        bool,
+        typer.Option(
+            help="The venue's balance/allowance view only follows the chain on GET /balance-allowance/update.",
+            rich_help_panel=_FAULTS,
+        ),
+    ] = False,
     fault_seed: Annotated[int, typer.Option(help="Seed of the probabilistic faults.", rich_help_panel=_FAULTS)] = 0,
     rate_limits: Annotated[
         RateLimitMode,
@@ -164,6 +171,7 @@ def emulator(
             http_5xx_rate=http_5xx_rate,
             http_5xx_status=http_5xx_status,
             retry_after_s=retry_after_s,
+            stale_balance_cache=stale_balance_cache,
             rate_limits=rate_limits,
             rate_limit_scale=rate_limit_scale,
         )

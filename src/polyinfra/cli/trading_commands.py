@@ -12,8 +12,10 @@ input, 1 otherwise). Only ``keys derive --show-secret`` ever prints a secret, an
 ``doctor`` checks a wallet setup against the two refusals users meet most (clob.md §9.1, §9.8):
 "invalid signature" (signature type vs funder, the API key's address, the exchange an order must
 be signed for) and "not enough balance / allowance" (balance vs open orders, allowances to the V2
-spenders, the venue's balance cache). Each finding says what is wrong and how to fix it; the exit
-code is 0 when there is none and 1 otherwise.
+spenders, the venue's balance cache). A BUY spends through the exchange it is signed for, so with
+``--token`` only that market's exchange allowance is checked (the neg-risk exchange's matters only
+for neg-risk markets); without it, both are. Each finding says what is wrong and how to fix it; the
+exit code is 0 when there is none and 1 otherwise.
 """
 
 from __future__ import annotations
@@ -379,16 +381,25 @@ def _balance_findings(setup: WalletSetup) -> list[Finding]:
         )
     contracts = EXCHANGE_CONTRACTS[setup.chain_id]
     allowances = {spender.lower(): amount for spender, amount in after.allowances.items()}
-    for name, spender in (("exchange", contracts.exchange_v2), ("neg-risk exchange", contracts.neg_risk_exchange_v2)):
+    exchanges = (
+        ("exchange", contracts.exchange_v2, False),
+        ("neg-risk exchange", contracts.neg_risk_exchange_v2, True),
+    )
+    for name, spender, for_neg_risk in exchanges:
+        # A BUY spends through the exchange it is signed for, so with a token given only that
+        # market's exchange matters; without one, both may (clob.md §1.1).
+        if setup.neg_risk is not None and setup.neg_risk is not for_neg_risk:
+            continue
         allowance = int(allowances.get(spender.lower(), "0"))
         if allowance < balance or allowance == 0:
+            markets = "neg-risk" if for_neg_risk else "normal (not neg-risk)"
             findings.append(
                 Finding(
                     _NOT_ENOUGH,
                     f"pUSD allowance to the V2 {name} {spender} is {_pusd(allowance)}, below the balance "
-                    f"{_pusd(balance)}",
+                    f"{_pusd(balance)}: BUYs on {markets} markets needing more are refused",
                     f"approve pUSD for {spender} from the funder (Polymarket's site does it on the first trade; "
-                    "V1 allowances do not carry over to V2)",
+                    "V1 allowances do not carry over to V2), then refresh with GET /balance-allowance/update",
                 )
             )
     return findings

@@ -61,7 +61,7 @@ from polyinfra.wire.clob_ws import (
     TickSizeChangeMessage,
 )
 
-__all__ = ["CancelListener", "Exchange", "MarketListener"]
+__all__ = ["CancelListener", "Exchange", "MarketListener", "fee_rate_bps"]
 
 MarketListener = Callable[[Sequence[MarketEvent]], None]
 """Receives the market-channel events of one action, in order."""
@@ -77,6 +77,8 @@ _GTD_SECURITY_THRESHOLD_S = 60
 clients send now + 60 + 30), so one expiring sooner than that is refused."""
 
 _PRICE_HISTORY_LIMIT = 100_000
+
+_BPS_PER_UNIT = 10_000
 """Points of trade-price history kept per token (one per second at most): about a day of
 continuous trading, so an emulator left running for weeks stays bounded."""
 
@@ -528,7 +530,7 @@ class Exchange:
                     timestamp=str(now_ms),
                     side=side.value,
                     size=format_micros(size),
-                    fee_rate_bps="0",
+                    fee_rate_bps=fee_rate_bps(market.info, taker=True),
                 )
             )
         return events
@@ -651,3 +653,14 @@ def _description(info: MarketInfo) -> str:
         f'This market will resolve to "{first.outcome}" if the answer to "{info.question}" is yes. '
         f'Otherwise, this market will resolve to "{second.outcome}".'
     )
+
+
+def fee_rate_bps(market: MarketInfo, *, taker: bool) -> str:
+    """A trade side's ``fee_rate_bps``: the rate of the market's schedule its fee was charged at,
+    in basis points (``"300"`` for 0.03), or ``"0"`` for a side that pays none (a maker under a
+    taker-only schedule, a fee-free market). After V2 the field is the fee actually charged, not
+    V1's signed 1000-bps cap (clob.md §7.4); basis points keep it the integer it always was."""
+    schedule = market.fee_schedule
+    if schedule is None or (not taker and schedule.taker_only):
+        return "0"
+    return format((schedule.rate * _BPS_PER_UNIT).normalize(), "f")

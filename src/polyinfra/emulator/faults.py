@@ -29,6 +29,11 @@ What each knob does (all off by default):
   attempt fails (the trade goes RETRYING instead of MINED), and for a retried trade whether the
   retry fails too (FAILED, its balance changes undone) rather than going MINED then CONFIRMED
   (clob.md §7.5; :mod:`polyinfra.emulator.trading_api`).
+* ``stale_balance_cache``: the venue's balance cache lags the chain (clob.md §9.8). While set,
+  what ``GET /balance-allowance`` answers and what order validation uses for a (wallet, asset) is a
+  snapshot taken before the chain's first change to it (a fill, a deposit or approval through
+  ``POST /_emulator/wallets/{address}``), refreshed only by ``GET /balance-allowance/update`` for
+  that wallet and asset; switching it off shows the chain again (:mod:`polyinfra.emulator.accounts`).
 
 Two knobs are the venue's normal behaviour rather than faults, and are on by default:
 
@@ -138,6 +143,7 @@ _VALIDATORS: Mapping[str, Callable[[str, object], object]] = {
     "http_5xx_status": _server_error_status,
     "trade_retry_rate": _probability,
     "trade_failure_rate": _probability,
+    "stale_balance_cache": _flag,
     "retry_after_s": _count,
     "rate_limits": _rate_limit_mode,
     "rate_limit_scale": _positive_number,
@@ -186,6 +192,8 @@ class FaultConfig:
     """Probability that a matched trade goes RETRYING instead of MINED."""
     trade_failure_rate: float = 0.0
     """Probability that a RETRYING trade ends FAILED instead of going MINED."""
+    stale_balance_cache: bool = False
+    """The venue's balance/allowance view is a snapshot only ``/balance-allowance/update`` refreshes."""
     # Throttle by default because that is what the venue does (apis.md §5): a client tested here
     # meets slow answers when it overruns a limit, as in production, not errors it never sees there.
     rate_limits: RateLimitMode = RateLimitMode.THROTTLE

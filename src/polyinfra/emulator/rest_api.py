@@ -76,6 +76,8 @@ _END_CURSOR: Final = "LTE="
 
 _NO_ORDERBOOK: Final = "No orderbook exists for the requested token id"
 _INVALID_TOKEN: Final = "Invalid token id"
+_FEE_RATE_NOT_FOUND: Final = "fee rate not found for market"
+_V1_FEE_AUTHORIZATION_BPS: Final = 1000
 _INVALID_PAYLOAD: Final = "Invalid payload"
 _INVALID_SIDE: Final = "Invalid side"
 _PAYLOAD_TOO_LARGE: Final = "Payload exceeds the limit"
@@ -177,6 +179,8 @@ class RestApi:
             ("POST", "/last-trades-prices", self._last_trades_prices),
             ("GET", "/tick-size", self._tick_size),
             ("GET", "/neg-risk", self._neg_risk),
+            ("GET", "/fee-rate", self._fee_rate),
+            ("GET", "/fee-rate/{token_id}", self._fee_rate),
             ("GET", "/prices-history", self._prices_history),
             ("GET", "/markets", self._markets),
             ("GET", "/markets/{condition_id}", self._market),
@@ -340,6 +344,16 @@ class RestApi:
     async def _neg_risk(self, request: web.Request) -> web.Response:
         market = self._market_of_known_token(request.query.get("token_id"))
         return _json(NegRiskInfo(neg_risk=market.neg_risk))
+
+    async def _fee_rate(self, request: web.Request) -> web.Response:
+        # Not the rate charged: the V1 fee authorization, 1000 bps on every fee-bearing market and 0
+        # on fee-free ones (apis.md §4.2); V2 orders carry no fee field.
+        text = request.match_info.get("token_id") or request.query.get("token_id")
+        market = self._exchange.market_of(_token(text))
+        if market is None:
+            raise ApiError(_FEE_RATE_NOT_FOUND, status=HTTPStatus.NOT_FOUND, token_id=text)
+        fee_bearing = market.fee_schedule is not None and market.fee_schedule.rate > 0
+        return _json({"base_fee": _V1_FEE_AUTHORIZATION_BPS if fee_bearing else 0})
 
     async def _prices_history(self, request: web.Request) -> web.Response:
         query = request.query

@@ -18,6 +18,16 @@ plus control endpoints that are not part of the venue:
 * ``POST /_emulator/storm?seconds=N&status=503``: every venue REST request answers that 5xx status
   (default 503) for N seconds.
   Both answer with the outages now on (``seconds=0`` ends one), or 400 ``{"error": ...}``;
+* ``GET /_emulator/wallets/{address}``: one wallet as the chain holds it and as the venue sees it,
+  ``{"address", "chain": {"collateral", "allowances"}, "venue": {...}}``, pUSD and allowances per
+  V2 spender as decimal strings (``"unlimited"`` for the infinite approval every wallet starts with).
+  ``POST /_emulator/wallets/{address}`` with ``{"collateral": "250.5", "allowances": {"<spender>":
+  "0"}}`` (both optional) sets the wallet's pUSD and allowances on the "chain": a deposit or
+  withdrawal, an approval or its revocation. Amounts are decimal strings of at most 6 decimals
+  (``"unlimited"`` allowed for an allowance); spenders are the V2 exchanges the venue lists in
+  ``GET /balance-allowance``. Answered like the GET, all-or-nothing, or 400 ``{"error": ...}`` for a
+  bad address, amount, spender or key. With the ``stale_balance_cache`` knob on, the venue's view
+  keeps the old figures until ``GET /balance-allowance/update`` (clob.md §9.8);
 * ``GET /_emulator/stats``: counters (connections, frames sent / dropped / duplicated, HTTP faults
   injected, simulator steps, ...), and under ``rate_limits`` the mode, the scale and per scope the
   requests, ``over_limit``, ``throttled``, ``rejected`` and each window's limit and peak usage.
@@ -37,12 +47,13 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from http import HTTPStatus
-from typing import Protocol
+from typing import Final, Protocol
 
 import msgspec
 from aiohttp import web
 
-from polyinfra.emulator.accounts import Accounts
+from polyinfra.core.eip712 import to_checksum_address
+from polyinfra.emulator.accounts import COLLATERAL, UNLIMITED_ALLOWANCE_MICROS, Accounts, Funds
 from polyinfra.emulator.exchange import Exchange
 from polyinfra.emulator.faults import POST_ONLY_AFTER_RESTART_S, FaultConfig, OutageSchedule
 from polyinfra.emulator.market_channel import ChannelSettings, ChannelStats, MarketChannel
@@ -50,11 +61,14 @@ from polyinfra.emulator.rate_limits import RateLimiter, RateLimitMode, ThrottleG
 from polyinfra.emulator.rest_api import DEFAULT_PAGE_SIZE, RestApi, RestStats, too_many_requests
 from polyinfra.emulator.trading_api import TradingApi, TradingSettings
 from polyinfra.emulator.user_channel import UserChannel
-from polyinfra.errors import InvalidValueError
+from polyinfra.errors import InvalidNumberError, InvalidValueError
+from polyinfra.model.numbers import format_micros, parse_micros
 
 __all__ = ["EmulatorServer", "EmulatorStats", "SimulatorControl"]
 
 _encode = msgspec.json.Encoder().encode
+
+_UNLIMITED: Final = "unlimited"
 
 # Paths that are not the venue's REST API: never rate limited, never in an outage.
 _NOT_VENUE_REST = ("/_emulator/", "/ws/")
@@ -159,6 +173,8 @@ class EmulatorServer:
                 web.post("/_emulator/restart", self._restart),
                 web.post("/_emulator/storm", self._storm),
                 web.get("/_emulator/stats", self._get_stats),
+                web.get("/_emulator/wallets/{address}", self._get_wallet),
+                web.post("/_emulator/wallets/{address}", self._set_wallet),
             ]
         )
         self.app.on_startup.append(self._start_trading)
@@ -253,6 +269,39 @@ class EmulatorServer:
             return _json({"error": str(exc)}, status=HTTPStatus.BAD_REQUEST)
         return _json(self.outages.as_dict())
 
+    async def _get_wallet(self, request: web.Request) -> web.Response:
+        try:
+            return _json(self._wallet_body(request.match_info["address"]))
+        except InvalidValueError as exc:
+            return _json({"error": str(exc)}, status=HTTPStatus.BAD_REQUEST)
+
+    async def _set_wallet(self, request: web.Request) -> web.Response:
+        address = request.match_info["address"]
+        try:
+            change = msgspec.json.decode(await request.read() or b"{}", type=_WalletChange)
+            self.trading.balances.set_funds(
+                address,
+                collateral_micros=None if change.collateral is None else _micros("collateral", change.collateral),
+                allowances={
+                    spender: UNLIMITED_ALLOWANCE_MICROS if amount == _UNLIMITED else _micros(spender, amount)
+                    for spender, amount in change.allowances.items()
+                },
+            )
+        except msgspec.DecodeError as exc:
+            message = f'expected {{"collateral": "<pUSD>", "allowances": {{"<spender>": "<pUSD>"}}}}: {exc}'
+            return _json({"error": message}, status=HTTPStatus.BAD_REQUEST)
+        except InvalidValueError as exc:
+            return _json({"error": str(exc)}, status=HTTPStatus.BAD_REQUEST)
+        return _json(self._wallet_body(address))
+
+    def _wallet_body(self, address: str) -> dict[str, object]:
+        balances = self.trading.balances
+        return {
+            "address": to_checksum_address(address),
+            "chain": _funds_body(balances.on_chain(address, COLLATERAL)),
+            "venue": _funds_body(balances.venue_view(address, COLLATERAL)),
+        }
+
     async def _get_stats(self, request: web.Request) -> web.Response:
         body: dict[str, object] = dict(self.stats.as_dict())
         body["simulator"] = {"paused": self._simulator.paused, "steps": self._simulator.steps}
@@ -263,6 +312,31 @@ class EmulatorServer:
 
 def _json(body: object, *, status: int = HTTPStatus.OK) -> web.Response:
     return web.Response(body=_encode(body), status=status, content_type="application/json")
+
+
+class _WalletChange(msgspec.Struct, forbid_unknown_fields=True):
+    """The body of ``POST /_emulator/wallets/{address}``: decimal strings, each optional."""
+
+    collateral: str | None = None
+    allowances: dict[str, str] = msgspec.field(default_factory=dict)
+
+
+def _micros(field: str, text: str) -> int:
+    try:
+        return parse_micros(text)
+    except InvalidNumberError as exc:
+        message = f"{exc.message}: amounts are decimal strings of pUSD"
+        raise InvalidValueError(message, field=field, value=text) from None
+
+
+def _funds_body(funds: Funds) -> dict[str, object]:
+    return {
+        "collateral": format_micros(funds.balance_micros),
+        "allowances": {
+            spender: _UNLIMITED if amount == UNLIMITED_ALLOWANCE_MICROS else format_micros(amount)
+            for spender, amount in funds.allowances.items()
+        },
+    }
 
 
 def _seconds(query: Mapping[str, str], name: str, *, default: float | None = None) -> float:

@@ -13,9 +13,25 @@ the strings :mod:`polyinfra.core.venue_errors` maps): envelope, owner = API key,
 address (signature types EOA, POLY_PROXY, POLY_GNOSIS_SAFE), signature, duplicate, amount
 precision (:func:`~polyinfra.core.order_amounts.amount_rule_violations`), tick, minimum size,
 expiration, balance (pUSD for a BUY, shares for a SELL, minus what the wallet's open orders hold,
-§10). The limit price of a limit order is ``collateral / shares`` exactly; of a FOK/FAK order the
+§10; for a BUY also its fee and the pUSD allowance to the exchange it is signed for, §1.1, §9.8).
+The limit price of a limit order is ``collateral / shares`` exactly; of a FOK/FAK order the
 amounts' ratio rounded to the tick away from crossing (down for a BUY, up for a SELL), since
 market-order amounts are floored (§5.4). Accepted orders match through the exchange's one engine.
+
+Fees are the 2026 model (apis.md §4.1, clob.md §5.6), set at match time from the market's own fee
+schedule (the ``fd`` of ``/clob-markets``) with :func:`polyinfra.core.fees.fill_fee`, per fill:
+the taker pays ``shares x rate x (p(1 - p)) ** exponent`` truncated to 5 decimals, makers nothing
+under ``taker_only``. Fees are taken in pUSD on both sides, a BUY paying them on top of its cost
+and a SELL out of its proceeds: the V2 SDK's buy helper charges pUSD on top of the amount, which
+is the fact sheet's inference for V2 (apis.md §4.1; V1 took buy fees in shares). Because of that
+rule a BUY must hold, besides its cost, the fee its whole size would pay taking at its limit price
+(what the SDK's ``adjust_buy_amount_for_fees`` leaves room for); cost plus fee only grows with the
+fill price, so no fill can cost more, and no wallet goes negative through fees. A trade's
+``fee_rate_bps`` (REST rows and user-channel ``trade`` events, top level for the taking order and
+per ``maker_orders`` entry) is the rate the side was charged at, in basis points, the schedule's
+``rate x 10000`` (``"300"`` for 0.03), and ``"0"`` for a side that paid nothing (makers under
+``taker_only``, fee-free markets): after V2 the field is the fee actually charged rather than V1's
+signed 1000-bps cap (clob.md §7.4), and basis points of the rate keep it the integer it always was.
 
 Emulator choices where the venue is not documented: sizes and prices in order rows, trade rows
 and responses are decimal strings (``"10"``, ``"0.57"``) as on the user channel (§7.5); a trade is
@@ -46,7 +62,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from http import HTTPStatus
-from typing import Final, TypeVar
+from typing import Final, Protocol, TypeVar
 
 import msgspec
 from aiohttp import web
@@ -63,16 +79,18 @@ from polyinfra.core.auth_headers import (
     verify_hmac,
 )
 from polyinfra.core.eip712 import address_word, keccak256
+from polyinfra.core.fees import fill_fee
 from polyinfra.core.matching import Fill, Order, SubmitStatus
 from polyinfra.core.order_amounts import amount_rule_violations
 from polyinfra.core.order_signing import (
     EXCHANGE_CONTRACTS,
     POLYGON_CHAIN_ID,
+    exchange_domain,
     signed_order_from_payload,
     verify_order_signature,
 )
-from polyinfra.emulator.accounts import Accounts, ApiKey, Balances
-from polyinfra.emulator.exchange import Exchange
+from polyinfra.emulator.accounts import COLLATERAL, UNLIMITED_ALLOWANCE_MICROS, Accounts, ApiKey, Balances
+from polyinfra.emulator.exchange import Exchange, fee_rate_bps
 from polyinfra.emulator.faults import FaultConfig, FaultDice
 from polyinfra.errors import (
     ApiError,
@@ -85,7 +103,7 @@ from polyinfra.errors import (
 )
 from polyinfra.model.ids import TokenId
 from polyinfra.model.market import MarketInfo
-from polyinfra.model.numbers import MICROS, Side, TickSize, format_micros, to_micros
+from polyinfra.model.numbers import MICROS, Side, TickSize, format_micros, micros_to_decimal, to_micros
 from polyinfra.model.orders import SignatureType, TimeInForce
 from polyinfra.wire.clob_orders import PostOrderBody
 from polyinfra.wire.clob_rest import JSON_ENCODER, ErrorBody
@@ -103,7 +121,6 @@ CANCEL_ORDERS_LIMIT: Final = 1000
 GTD_THRESHOLD_S: Final = 60
 """A GTD order lives until a minute before its expiration, so one expiring sooner is refused (§5.1)."""
 
-_UNLIMITED_ALLOWANCE: Final = str((1 << 256) - 1)
 _START_CURSOR: Final = "MA=="
 _END_CURSOR: Final = "LTE="
 _ZERO_ADDRESS: Final = "0x" + "00" * 20
@@ -130,6 +147,15 @@ _INVALID_HEARTBEAT: Final = "Invalid Heartbeat ID"
 
 _Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 _Body = TypeVar("_Body")
+
+
+class _FundsMove(Protocol):
+    """:meth:`Balances.settle` or :meth:`Balances.unsettle`."""
+
+    def __call__(
+        self, address: str, token_id: str, side: Side, size_micros: int, price_micros: int, *, fee_micros: int
+    ) -> None: ...
+
 
 UserEventSink = Callable[[str, str, OrderMessage | TradeMessage], None]
 """Delivers a user-channel event: (API key, condition id, event)."""
@@ -243,6 +269,10 @@ class _Trade:
     fills: tuple[Fill, ...]
     makers: tuple[_OrderRecord | None, ...]
     """The maker orders' records (None for orders placed inside the emulator, by the simulator)."""
+    taker_fees_micros: tuple[int, ...]
+    """The pUSD fee the taker paid on each fill (a FAILED trade refunds exactly these)."""
+    maker_fees_micros: tuple[int, ...]
+    """The pUSD fee each maker paid on its fill (zero under a taker-only schedule)."""
     match_time_s: int
     status: str = "MATCHED"
     last_update_s: int = 0
@@ -279,7 +309,8 @@ class TradingApi:
     ) -> None:
         self._exchange = exchange
         self._accounts = accounts
-        self._balances = Balances()
+        self._allowances = _allowances(settings.chain_id)
+        self._balances = Balances(list(self._allowances), stale_cache=lambda: faults.stale_balance_cache)
         self._user_events = user_events
         self._clock_ms = clock_ms
         self._settings = settings
@@ -288,7 +319,6 @@ class TradingApi:
         self._trades: dict[str, _Trade] = {}
         self._heartbeats: dict[str, _Heartbeat] = {}
         self._timers: set[asyncio.TimerHandle] = set()
-        self._allowances = _allowances(settings.chain_id)
         self._trade_dice = FaultDice(faults, "trades")
         self._expiry: asyncio.TimerHandle | None = None
         self._unsubscribe = exchange.subscribe_cancellations(self._on_cancelled)
@@ -506,10 +536,15 @@ class TradingApi:
             raise OrderRejectedError(_INVALID_EXPIRATION)
         maker_address = unsigned.maker
         if buy:
-            needed, available = collateral, self._balances.collateral(maker_address)
+            # pUSD for the shares plus the taker fee of the whole size at the limit price, the most any
+            # fill can cost (module notes), approved to the exchange the order is signed for (§1.1).
+            needed = collateral + _fee_micros(market, shares, price, taker=True)
+            asset = COLLATERAL
+            spender: str | None = exchange_domain(self._settings.chain_id, neg_risk=market.neg_risk).verifying_contract
         else:
-            needed, available = shares, self._balances.shares(maker_address, payload.token_id)
-        if available - self._reserved(maker_address, payload.token_id, side) < needed:
+            needed, asset, spender = shares, payload.token_id, None
+        held = self._reserved(maker_address, payload.token_id, side)
+        if not self._balances.can_fund(maker_address, asset, needed, held_micros=held, spender=spender):
             raise OrderRejectedError(_NOT_ENOUGH_BALANCE)
 
         order = Order(
@@ -566,18 +601,22 @@ class TradingApi:
 
     def _settle(self, taker: _OrderRecord, fills: tuple[Fill, ...], now_ms: int) -> _Trade:
         makers = tuple(self._orders.get(fill.maker_order_id) for fill in fills)
-        trade = _Trade(str(uuid.uuid4()), taker, fills, makers, now_ms // 1000, last_update_s=now_ms // 1000)
+        market = taker.market
+        # Each fill pays its own fee, rounded on its own (apis.md §4.1: set at match time, per trade).
+        taker_fees = tuple(_fee_micros(market, fill.size_micros, fill.taker_price_micros, taker=True) for fill in fills)
+        maker_fees = tuple(
+            _fee_micros(market, fill.size_micros, fill.maker_price_micros, taker=False) for fill in fills
+        )
+        match_time_s = now_ms // 1000
+        trade = _Trade(
+            str(uuid.uuid4()), taker, fills, makers, taker_fees, maker_fees, match_time_s, last_update_s=match_time_s
+        )
         self._trades[trade.trade_id] = trade
         taker.trade_ids.append(trade.trade_id)
+        self._move_funds(trade, self._balances.settle)
         for fill, maker in zip(fills, makers, strict=True):
-            self._balances.settle(
-                taker.maker_address, fill.taker_token_id, fill.taker_side, fill.size_micros, fill.taker_price_micros
-            )
             if maker is None:
                 continue
-            self._balances.settle(
-                maker.maker_address, fill.maker_token_id, fill.maker_side, fill.size_micros, fill.maker_price_micros
-            )
             maker.size_matched_micros += fill.size_micros
             if trade.trade_id not in maker.trade_ids:
                 maker.trade_ids.append(trade.trade_id)
@@ -600,24 +639,31 @@ class TradingApi:
         return trade
 
     def _roll_back(self, trade: _Trade) -> None:
-        """Undo every balance change of a FAILED trade's match: settling the opposite side at the
-        same price moves exactly the same amounts back (accounts.py)."""
+        """Undo every balance change of a FAILED trade's match, fees refunded (accounts.py)."""
+        self._move_funds(trade, self._balances.unsettle)
+
+    def _move_funds(self, trade: _Trade, move: _FundsMove) -> None:
+        """Apply ``move`` (settle, or unsettle to undo) to both sides of every fill, each with its own
+        fee; the simulator's makers hold no wallet."""
         taker = trade.taker
-        for fill, maker in zip(trade.fills, trade.makers, strict=True):
-            self._balances.settle(
+        fees = zip(trade.taker_fees_micros, trade.maker_fees_micros, strict=True)
+        for fill, maker, (taker_fee, maker_fee) in zip(trade.fills, trade.makers, fees, strict=True):
+            move(
                 taker.maker_address,
                 fill.taker_token_id,
-                fill.taker_side.opposite,
+                fill.taker_side,
                 fill.size_micros,
                 fill.taker_price_micros,
+                fee_micros=taker_fee,
             )
             if maker is not None:
-                self._balances.settle(
+                move(
                     maker.maker_address,
                     fill.maker_token_id,
-                    fill.maker_side.opposite,
+                    fill.maker_side,
                     fill.size_micros,
                     fill.maker_price_micros,
+                    fee_micros=maker_fee,
                 )
 
     def _schedule(self, loop: asyncio.AbstractEventLoop, delay_s: float, trade: _Trade, status: str) -> None:
@@ -750,20 +796,32 @@ class TradingApi:
 
     async def _balance_allowance(self, request: web.Request) -> web.Response:
         key = await self._l2_key(request)
-        asset_type = request.query.get("asset_type", "COLLATERAL")
-        if asset_type == "COLLATERAL":
-            balance = self._balances.collateral(key.address)
-        elif asset_type == "CONDITIONAL" and self._exchange.market_of(request.query.get("token_id", "")) is not None:
-            balance = self._balances.shares(key.address, request.query["token_id"])
-        else:
-            raise ApiError("Invalid asset type or token id", status=HTTPStatus.BAD_REQUEST)
-        # Raw 6-decimal units, as the chain holds them (§3.4).
-        return _json({"balance": str(balance), "allowances": self._allowances})
+        asset = self._balance_asset(request)
+        funds = self._balances.venue_view(key.address, asset)
+        # Raw 6-decimal units, as the chain holds them (§3.4); what the venue believes, which with the
+        # stale_balance_cache knob on is its cache, not the chain (§9.8).
+        allowances = (
+            {spender: str(amount) for spender, amount in funds.allowances.items()}
+            if asset == COLLATERAL
+            else self._allowances
+        )
+        return _json({"balance": str(funds.balance_micros), "allowances": allowances})
 
     async def _update_balance_allowance(self, request: web.Request) -> web.Response:
-        # The venue refreshes a cache here (§3.4); the emulator's balances are never stale.
-        await self._l2_key(request)
+        # The venue re-reads the chain into its cache for this wallet and asset (§3.4).
+        key = await self._l2_key(request)
+        self._balances.refresh(key.address, self._balance_asset(request))
         return _json(None)
+
+    def _balance_asset(self, request: web.Request) -> str:
+        """The asset a balance-allowance request names: :data:`COLLATERAL`, or a known token id."""
+        asset_type = request.query.get("asset_type", "COLLATERAL")
+        if asset_type == "COLLATERAL":
+            return COLLATERAL
+        token_id = request.query.get("token_id", "")
+        if asset_type == "CONDITIONAL" and self._exchange.market_of(token_id) is not None:
+            return token_id
+        raise ApiError("Invalid asset type or token id", status=HTTPStatus.BAD_REQUEST)
 
     # -- heartbeats ------------------------------------------------------------------------------
 
@@ -880,9 +938,21 @@ def _key_body(key: ApiKey) -> _ApiKeyBody:
 
 
 def _allowances(chain_id: int) -> dict[str, str]:
+    """The V2 spenders the venue reports allowances for, each unlimited: the answer for outcome
+    tokens, whose exchange approvals the emulator does not model (pUSD's are per wallet, accounts.py)."""
     contracts = EXCHANGE_CONTRACTS[chain_id]
     spenders = (contracts.exchange_v2, contracts.neg_risk_exchange_v2, contracts.exchange_v3)
-    return dict.fromkeys(spenders, _UNLIMITED_ALLOWANCE)
+    return dict.fromkeys(spenders, str(UNLIMITED_ALLOWANCE_MICROS))
+
+
+def _fee_micros(market: MarketInfo, size_micros: int, price_micros: int, *, taker: bool) -> int:
+    """The pUSD fee, in micro-units, of one side of a fill under the market's own schedule."""
+    schedule = market.fee_schedule
+    # Fee-free markets skip the Decimal arithmetic: this runs for every BUY placed.
+    if schedule is None or not schedule.rate:
+        return 0
+    fee = fill_fee(micros_to_decimal(size_micros), micros_to_decimal(price_micros), schedule, taker=taker)
+    return to_micros(fee)
 
 
 def _refusal(message: str) -> _SendOrderResponse:
@@ -961,7 +1031,7 @@ def _trade_record(trade: _Trade, mine: _OrderRecord) -> TradeRecord:
             maker_address=_ZERO_ADDRESS if maker is None else maker.maker_address,
             matched_amount=format_micros(fill.size_micros),
             price=format_micros(fill.maker_price_micros),
-            fee_rate_bps="0",
+            fee_rate_bps=fee_rate_bps(taker.market, taker=False),
             asset_id=fill.maker_token_id,
             outcome=taker.market.outcome_of(fill.maker_token_id),
             side=fill.maker_side.value,
@@ -975,7 +1045,7 @@ def _trade_record(trade: _Trade, mine: _OrderRecord) -> TradeRecord:
         asset_id=taker.order.token_id,
         side=taker.order.side.value,
         size=format_micros(sum(fill.size_micros for fill in trade.fills)),
-        fee_rate_bps="0",
+        fee_rate_bps=fee_rate_bps(taker.market, taker=True),
         price=format_micros(first.taker_price_micros),
         status=trade.status,
         match_time=str(trade.match_time_s),
