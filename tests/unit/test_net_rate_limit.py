@@ -411,3 +411,73 @@ def test_sync_acquire_refuses_past_the_deadline() -> None:
         limiter.acquire(route, deadline_at=101.0)
     assert refused.value.context["retry_after_s"] == 60.0
     assert limiter.core.waiting == 0
+
+
+# --- following the venue's per-signer buckets (clob.md §8) -----------------------------------------
+
+
+def _admit_all(limiter: RateLimiter, route: Route, count: int, now: float, *, wallet: str, items: int = 1) -> None:
+    tickets = [limiter.submit(route, items=items, wallet=wallet, now=now) for _ in range(count)]
+    assert limiter.pump(now).admitted == tickets
+    for ticket in tickets:
+        limiter.complete(ticket, now)
+
+
+def test_a_table_sizes_any_tier_as_it_is_scaled() -> None:
+    assert CLOB_LIMITS.signer_tier == "standard"
+    assert clob_limits("gold").signer_scopes("elite")[0].windows == (Window(900, 1.5),)
+    scaled = clob_limits("gold").scaled(0.5)
+    assert (scaled.signer_tier, scaled.factor) == ("gold", 0.5)
+    orders, cancels = scaled.signer_scopes("standard")
+    assert (orders.name, orders.windows) == ("clob:signer-orders", (Window(30, 1.5),))
+    assert (cancels.name, cancels.windows) == ("clob:signer-cancels", (Window(60, 1.5),))
+    with pytest.raises(InvalidValueError):
+        CLOB_LIMITS.signer_scopes("wood")
+
+
+def test_a_wallet_re_tiered_by_the_venue_gets_that_tiers_buckets_and_keeps_its_count() -> None:
+    elite = clob_limits("elite")
+    route = elite.route("POST", "/order")
+    limiter = RateLimiter(margin=1.0)
+    _admit_all(limiter, route, 50, 0.0, wallet="a")
+    assert limiter.wallet_tier("a") is None
+    limiter.set_wallet_tier("a", "standard", elite.signer_scopes("standard"))
+    assert limiter.wallet_tier("a") == "standard"
+    # Standard's order bucket is 60 per 1.5 s and 50 are already counted: 10 more fit, not 11.
+    _admit_all(limiter, route, 10, 0.0, wallet="a")
+    late = limiter.submit(route, wallet="a", now=0.0)
+    assert limiter.pump(0.0).admitted == []
+    assert limiter.pump(1.5).admitted == [late]
+    # Another wallet, and a wallet whose ledgers do not exist yet, keep the table's tier.
+    _admit_all(limiter, route, 500, 0.0, wallet="b")
+    limiter.set_wallet_tier("c", "standard", elite.signer_scopes("standard"))
+    with pytest.raises(RateLimitedError):
+        limiter.submit(elite.route("POST", "/orders"), items=61, wallet="c", now=0.0)
+
+
+def test_a_signer_hold_pauses_that_wallets_bucket_only() -> None:
+    route = CLOB_LIMITS.route("POST", "/order")
+    limiter = RateLimiter(margin=1.0)
+    limiter.hold(route, 2.0, wallet="a", per_wallet_only=True)
+    held = limiter.submit(route, wallet="a", now=0.0)
+    other = limiter.submit(route, wallet="b", now=0.0)
+    result = limiter.pump(0.0)
+    assert result.admitted == [other], "the endpoint's IP-wide scope and other wallets are not held"
+    assert result.wake_at == 2.0
+    assert limiter.pump(2.0).admitted == [held]
+
+
+def test_items_charged_after_the_fact_count_in_the_wallets_item_scopes_only() -> None:
+    route = CLOB_LIMITS.route("DELETE", "/cancel-all")
+    limiter = RateLimiter(margin=1.0)
+    ticket = limiter.submit(route, wallet="a", now=0.0)
+    limiter.pump(0.0)
+    # The venue cancelled 150 orders: 1 + 150 against a cancel bucket of 120 per 1.5 s.
+    limiter.complete(ticket, 0.0, extra_items=150)
+    cancel = limiter.submit(CLOB_LIMITS.route("DELETE", "/order"), wallet="a", now=0.0)
+    result = limiter.pump(0.0)
+    assert result.admitted == []
+    assert result.wake_at == 1.5
+    assert limiter.pump(1.5).admitted == [cancel]
+    with pytest.raises(InvalidValueError):
+        limiter.complete(cancel, 1.5, extra_items=-1)

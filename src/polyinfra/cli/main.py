@@ -148,6 +148,14 @@ def emulator(
         float,
         typer.Option(help="Multiply every documented rate limit by this (> 0).", rich_help_panel=_RATE_LIMITS),
     ] = 1.0,
+    signer_rate_limit_warning: Annotated[
+        bool,
+        typer.Option(
+            help="Per-signer order/cancel buckets only warn (Poly-RateLimit-Warning: true) instead of "
+            "answering 429, as the venue did for two weeks from 2026-07-24.",
+            rich_help_panel=_RATE_LIMITS,
+        ),
+    ] = False,
     log_level: Annotated[str, typer.Option(help="Log level on stderr.")] = "INFO",
     metrics_port: Annotated[int | None, typer.Option(help=_METRICS_PORT_HELP)] = None,
     metrics_host: Annotated[str, typer.Option(help=_METRICS_HOST_HELP)] = "127.0.0.1",
@@ -174,6 +182,7 @@ def emulator(
             stale_balance_cache=stale_balance_cache,
             rate_limits=rate_limits,
             rate_limit_scale=rate_limit_scale,
+            signer_rate_limit_warning=signer_rate_limit_warning,
         )
         local_exchange = Emulator(
             host=host,

@@ -46,7 +46,7 @@ from polyinfra.errors import (
     PolyinfraError,
 )
 from polyinfra.model.orders import SignatureType, TimeInForce
-from polyinfra.net.http import AsyncReconcileHook, HttpTransport, QueryParams, Response
+from polyinfra.net.http import AsyncReconcileHook, HttpTransport, ItemsAfter, QueryParams, Response
 from polyinfra.net.retry import ReconcileVerdict
 from polyinfra.wire.clob_orders import PostOrderBody, encode_post_order
 from polyinfra.wire.clob_user import TradeRecord
@@ -164,6 +164,15 @@ class OrderSubmission:
 
 def _unix_seconds() -> int:
     return int(time.time())
+
+
+def _cancelled_count(answer: bytes) -> int:
+    """How many orders a cancel answer lists as cancelled: the venue debits them from the signer's
+    cancel bucket after the fact (clob.md §8), so the limiter charges them too."""
+    try:
+        return len(msgspec.json.decode(answer, type=CancelResult).canceled)
+    except msgspec.DecodeError:
+        return 0  # the caller's own decode of the answer reports it
 
 
 class TradingClient:
@@ -407,7 +416,7 @@ class TradingClient:
 
     async def cancel_all(self) -> CancelResult:
         """``DELETE /cancel-all``: every open order of this API key."""
-        return await self._cancel("/cancel-all", None)
+        return await self._cancel("/cancel-all", None, items_after=_cancelled_count)
 
     async def cancel_market(self, *, market: str | None = None, asset_id: str | None = None) -> CancelResult:
         """``DELETE /cancel-market-orders`` of a market (condition id) and/or one of its tokens."""
@@ -415,11 +424,13 @@ class TradingClient:
             raise InvalidValueError("cancel_market needs market or asset_id (or use cancel_all)")
         # V2 leaves empty fields out (clob.md §3.3).
         body = {name: value for name, value in (("market", market), ("asset_id", asset_id)) if value}
-        return await self._cancel("/cancel-market-orders", body)
+        return await self._cancel("/cancel-market-orders", body, items_after=_cancelled_count)
 
-    async def _cancel(self, path: str, body: object, *, items: int = 1) -> CancelResult:
+    async def _cancel(
+        self, path: str, body: object, *, items: int = 1, items_after: ItemsAfter | None = None
+    ) -> CancelResult:
         content = None if body is None else _ENCODER.encode(body)
-        response = await self._l2("DELETE", path, content=content, items=items)
+        response = await self._l2("DELETE", path, content=content, items=items, items_after=items_after)
         return response.decode(CancelResult)
 
     # --- reads (L2) ----------------------------------------------------------------------------
@@ -519,6 +530,7 @@ class TradingClient:
         endpoint: str | None = None,
         state_changing: bool = False,
         items: int = 1,
+        items_after: ItemsAfter | None = None,
         reconcile: AsyncReconcileHook | None = None,
     ) -> Response:
         if self.credentials is None:
@@ -541,5 +553,6 @@ class TradingClient:
             state_changing=state_changing,
             wallet=self.wallet_id,
             items=items,
+            items_after=items_after,
             reconcile=reconcile,
         )

@@ -42,6 +42,11 @@ Two knobs are the venue's normal behaviour rather than faults, and are on by def
   (:mod:`polyinfra.emulator.rate_limits`);
 * ``rate_limit_scale``: multiplies every documented limit, so a test can reach one in a few requests.
 
+``signer_rate_limit_warning`` replays the venue's first two weeks of per-signer token buckets
+(from 2026-07-24, clob.md §8): a request its signer's bucket cannot pay for is let through with
+``Poly-RateLimit-Warning: true`` instead of answered 429. ``rate_limits`` at ``off`` switches the
+signer buckets off too.
+
 :class:`OutageSchedule` holds the timed outages a test (or ``POST /_emulator/restart`` and
 ``/_emulator/storm``) starts: a matching-engine restart and a 5xx storm.
 """
@@ -147,6 +152,7 @@ _VALIDATORS: Mapping[str, Callable[[str, object], object]] = {
     "retry_after_s": _count,
     "rate_limits": _rate_limit_mode,
     "rate_limit_scale": _positive_number,
+    "signer_rate_limit_warning": _flag,
 }
 
 
@@ -200,6 +206,8 @@ class FaultConfig:
     """What to do with requests over the documented rate limits: throttle, reject (429) or off."""
     rate_limit_scale: float = 1.0
     """Multiplies every documented rate limit (0.01: a hundredth of the venue's budget)."""
+    signer_rate_limit_warning: bool = False
+    """Per-signer buckets only warn (``Poly-RateLimit-Warning: true``) instead of answering 429."""
 
     def __setattr__(self, name: str, value: object) -> None:
         validator = _VALIDATORS.get(name)

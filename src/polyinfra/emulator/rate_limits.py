@@ -22,30 +22,62 @@ Three modes (:class:`RateLimitMode`):
 
 ``over_limit`` counts requests that arrived while one of their scope's windows was already full:
 a client with a correct limiter keeps it at 0 in every mode.
+
+Behind Cloudflare the venue also keeps **per-signer token buckets** (clob.md §8, apis.md §5): for
+each signer (the ``POLY_ADDRESS`` of an L2 request) an order bucket and a cancel bucket whose rate
+and capacity depend on the signer's volume tier. :func:`signer_route` says which bucket a trading
+request draws from and what it costs; :class:`SignerBuckets` is the sans-I/O part, with times
+passed in as unix microseconds; :class:`SignerLimitMode` is ``enforce`` (429), ``warn`` (let it
+through with ``Poly-RateLimit-Warning: true``, as the venue did for two weeks from 2026-07-24) or
+``off``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import math
 import re
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 from enum import StrEnum
+from fractions import Fraction
 from typing import Final
+
+import msgspec
+
+from polyinfra.errors import InvalidValueError
 
 __all__ = [
     "BURST_WINDOW_S",
     "CLOB_RATE_LIMITS",
+    "DEFAULT_SIGNER_TIER",
+    "RATE_LIMIT_REMAINING",
+    "RATE_LIMIT_RESET",
+    "RATE_LIMIT_TIER",
+    "RATE_LIMIT_WARNING",
+    "SIGNER_TIERS",
     "SUSTAINED_WINDOW_S",
+    "BucketLimits",
     "LimitScope",
     "RateLimitMode",
     "RateLimiter",
     "RateWindow",
     "ScopeStats",
+    "SignerBucket",
+    "SignerBuckets",
+    "SignerDecision",
+    "SignerLimitMode",
+    "SignerRoute",
+    "SignerStats",
+    "SignerTier",
     "SlidingWindow",
     "ThrottleGate",
+    "TokenBucket",
+    "signer_route",
+    "signer_tier",
 ]
 
 BURST_WINDOW_S: Final = 10.0
@@ -320,3 +352,348 @@ class ThrottleGate:
 
     def _queue(self, client: str, scope: LimitScope) -> asyncio.Lock:
         return self._queues.setdefault((client, scope.name), asyncio.Lock())
+
+
+# --- per-signer token buckets (clob.md §8, apis.md §5) -------------------------------------------
+
+_MICROS_PER_S: Final = 1_000_000
+
+RATE_LIMIT_REMAINING: Final = "Poly-RateLimit-Remaining"
+RATE_LIMIT_RESET: Final = "Poly-RateLimit-Reset"
+RATE_LIMIT_TIER: Final = "Poly-RateLimit-Tier"
+RATE_LIMIT_WARNING: Final = "Poly-RateLimit-Warning"
+
+
+class SignerLimitMode(StrEnum):
+    """What the emulator does with a request its signer's bucket cannot pay for."""
+
+    ENFORCE = "enforce"
+    """Answer 429 with ``Retry-After``."""
+    WARN = "warn"
+    """Let it through with ``Poly-RateLimit-Warning: true`` (the venue's first two weeks)."""
+    OFF = "off"
+    """No buckets at all (the ``rate_limits`` knob at ``off``)."""
+
+
+class SignerBucket(StrEnum):
+    """The two buckets every signer has."""
+
+    ORDER = "order"
+    CANCEL = "cancel"
+
+
+@dataclass(frozen=True, slots=True)
+class BucketLimits:
+    """A token bucket's refill rate (tokens per second) and capacity (the burst it allows)."""
+
+    rate_per_s: int
+    burst: int
+
+    def scaled(self, scale: float) -> tuple[Fraction, int]:
+        """The rate and the burst times ``scale`` (the ``rate_limit_scale`` knob), the burst rounded
+        down and at least 1, as :meth:`RateWindow.scaled_limit` does."""
+        # The knob as written (0.01), not its binary approximation: the rate stays an exact fraction.
+        factor = Fraction(Decimal(repr(scale)))
+        return self.rate_per_s * factor, max(1, math.floor(self.burst * factor))
+
+
+@dataclass(frozen=True, slots=True)
+class SignerTier:
+    """A volume tier's two buckets, and whether an after-the-fact debit may take them below zero."""
+
+    name: str
+    orders: BucketLimits
+    cancels: BucketLimits
+    negative_allowed: bool
+
+    def limits(self, bucket: SignerBucket) -> BucketLimits:
+        return self.orders if bucket is SignerBucket.ORDER else self.cancels
+
+
+def _signer_tier(
+    name: str, orders_per_s: int, order_burst: int, cancels_per_s: int, cancel_burst: int, *, negative: bool = True
+) -> SignerTier:
+    return SignerTier(
+        name, BucketLimits(orders_per_s, order_burst), BucketLimits(cancels_per_s, cancel_burst), negative
+    )
+
+
+SIGNER_TIERS: Final[Mapping[str, SignerTier]] = {
+    tier.name: tier
+    for tier in (
+        # clob.md §8: tiers by 30-day maker volume, refreshed every 3 h.
+        _signer_tier("standard", 40, 60, 80, 120),
+        _signer_tier("copper", 60, 90, 120, 180),
+        _signer_tier("bronze", 80, 120, 160, 240),
+        _signer_tier("silver", 200, 300, 400, 600),
+        _signer_tier("gold", 400, 600, 800, 1_200),
+        _signer_tier("platinum", 450, 675, 900, 1_350, negative=False),
+        _signer_tier("diamond", 525, 787, 1_050, 1_575, negative=False),
+        _signer_tier("elite", 600, 900, 1_200, 1_800, negative=False),
+    )
+}
+"""The venue's per-signer tiers by lower-case name, as ``Poly-RateLimit-Tier`` names them."""
+
+DEFAULT_SIGNER_TIER: Final = "standard"
+"""The tier of a signer nobody has set one for (no 30-day volume yet)."""
+
+
+def signer_tier(name: str) -> SignerTier:
+    """The tier called ``name``; :class:`InvalidValueError` naming the ``tier`` field if there is none."""
+    tier = SIGNER_TIERS.get(name)
+    if tier is None:
+        raise InvalidValueError("unknown rate-limit tier", field="tier", value=name, known=list(SIGNER_TIERS))
+    return tier
+
+
+class TokenBucket:
+    """Tokens refilled continuously at ``rate`` per second up to ``capacity``, in exact integers.
+
+    The level is kept in units of ``1 / (10**6 * rate.denominator)`` token, in which one microsecond
+    refills exactly ``rate.numerator`` units: no rounding, however the rate was scaled. A new bucket
+    is full. Times are microseconds that never go back.
+    """
+
+    __slots__ = ("_capacity_units", "_level", "_refill_per_us", "_unit", "_updated_us", "capacity", "rate")
+
+    def __init__(self, rate: Fraction, capacity: int, now_us: int) -> None:
+        self._configure(rate, capacity)
+        self._level = self._capacity_units
+        self._updated_us = now_us
+
+    def _configure(self, rate: Fraction, capacity: int) -> None:
+        if rate <= 0 or capacity < 1:
+            raise InvalidValueError(
+                "a token bucket needs a positive rate and capacity", rate=str(rate), capacity=capacity
+            )
+        self.rate = rate
+        self.capacity = capacity
+        self._unit = _MICROS_PER_S * rate.denominator
+        self._refill_per_us = rate.numerator
+        self._capacity_units = capacity * self._unit
+
+    def resize(self, rate: Fraction, capacity: int, now_us: int) -> None:
+        """Change the rate and capacity (a new tier or scale), keeping the tokens held, up to the new capacity."""
+        self._refill(now_us)
+        held = Fraction(self._level, self._unit)
+        self._configure(rate, capacity)
+        self._level = min(self._capacity_units, math.floor(held * self._unit))
+
+    def remaining(self, now_us: int) -> int:
+        """Whole tokens held, rounded down (negative after an after-the-fact debit beyond them)."""
+        self._refill(now_us)
+        return self._level // self._unit
+
+    def ready_at_us(self, cost: int, now_us: int) -> int | None:
+        """When the bucket holds ``cost`` tokens (``now_us`` if it does now); None if it never can."""
+        if cost > self.capacity:
+            return None
+        self._refill(now_us)
+        missing = cost * self._unit - self._level
+        return now_us + max(0, -(-missing // self._refill_per_us))
+
+    def take(self, cost: int, now_us: int) -> bool:
+        """Take ``cost`` tokens if the bucket holds all of them; otherwise take none."""
+        self._refill(now_us)
+        if self._level < cost * self._unit:
+            return False
+        self._level -= cost * self._unit
+        return True
+
+    def debit(self, cost: int, now_us: int, *, negative_allowed: bool) -> None:
+        """Take ``cost`` tokens whatever the bucket holds: below zero if ``negative_allowed``, else down to zero."""
+        self._refill(now_us)
+        self._level -= cost * self._unit
+        if not negative_allowed:
+            self._level = max(0, self._level)
+
+    def _refill(self, now_us: int) -> None:
+        if now_us > self._updated_us:
+            self._level = min(self._capacity_units, self._level + (now_us - self._updated_us) * self._refill_per_us)
+            self._updated_us = now_us
+
+
+_BATCH: Final = msgspec.json.Decoder(list[msgspec.Raw])
+
+
+class _CancelAnswer(msgspec.Struct):
+    canceled: list[str] = msgspec.field(default_factory=list)
+
+
+_CANCEL_ANSWER: Final = msgspec.json.Decoder(_CancelAnswer)
+
+
+@dataclass(frozen=True, slots=True)
+class SignerRoute:
+    """What a trading request costs its signer (clob.md §8).
+
+    ``per_item``: the cost is the number of entries of the JSON array body (orders, ids);
+    otherwise 1. ``debits_cancelled``: the orders the answer lists as cancelled are debited after
+    the fact on top (``/cancel-all``, ``/cancel-market-orders``).
+    """
+
+    bucket: SignerBucket
+    per_item: bool = False
+    debits_cancelled: bool = False
+
+    def cost(self, body: bytes) -> int:
+        """The up-front cost of a request with ``body`` (read only for ``per_item`` routes)."""
+        if not self.per_item:
+            return 1
+        try:
+            items = _BATCH.decode(body)
+        except msgspec.DecodeError:
+            return 1  # not a batch: the route refuses it, but the attempt reached the limiter
+        return max(1, len(items))
+
+    @staticmethod
+    def cancelled(answer: bytes) -> int:
+        """The number of orders a cancel answer lists under ``canceled`` (0 if it is not one)."""
+        try:
+            return len(_CANCEL_ANSWER.decode(answer).canceled)
+        except msgspec.DecodeError:
+            return 0
+
+
+_SIGNER_ROUTES: Final[Mapping[tuple[str, str], SignerRoute]] = {
+    ("POST", "/order"): SignerRoute(SignerBucket.ORDER),
+    ("POST", "/orders"): SignerRoute(SignerBucket.ORDER, per_item=True),
+    ("DELETE", "/order"): SignerRoute(SignerBucket.CANCEL),
+    ("DELETE", "/orders"): SignerRoute(SignerBucket.CANCEL, per_item=True),
+    ("DELETE", "/cancel-all"): SignerRoute(SignerBucket.CANCEL, debits_cancelled=True),
+    ("DELETE", "/cancel-market-orders"): SignerRoute(SignerBucket.CANCEL, debits_cancelled=True),
+}
+
+
+def signer_route(method: str, path: str) -> SignerRoute | None:
+    """The signer bucket a request draws from, or None for a request no bucket covers."""
+    return _SIGNER_ROUTES.get((method, path))
+
+
+@dataclass(frozen=True, slots=True)
+class SignerDecision:
+    """What a signer's bucket said about one request, and the headers that tell the client.
+
+    ``passed``: the request goes on to the route. ``over_limit``: the bucket could not pay for it
+    (refused, or let through uncharged in ``warn`` mode). ``remaining``: whole tokens left after it.
+    ``reset_at_us``: when the bucket holds ``cost`` tokens again (None: ``cost`` is over the burst,
+    so never).
+    """
+
+    passed: bool
+    over_limit: bool
+    cost: int
+    remaining: int
+    reset_at_us: int | None
+    tier: str
+
+    def headers(self) -> dict[str, str]:
+        headers = {RATE_LIMIT_REMAINING: str(self.remaining), RATE_LIMIT_TIER: self.tier}
+        if self.reset_at_us is not None:
+            # Whole unix seconds, rounded up: a client waiting until then is never early.
+            headers[RATE_LIMIT_RESET] = str(-(-self.reset_at_us // _MICROS_PER_S))
+        if self.over_limit and self.passed:
+            headers[RATE_LIMIT_WARNING] = "true"
+        return headers
+
+    def retry_after_s(self, now_us: int) -> int | None:
+        """Whole seconds until ``reset_at_us``, at least 1 (None: never)."""
+        if self.reset_at_us is None:
+            return None
+        return max(1, -(-(self.reset_at_us - now_us) // _MICROS_PER_S))
+
+
+@dataclass(slots=True)
+class SignerStats:
+    """Counters of one signer over both buckets."""
+
+    requests: int = 0
+    over_limit: int = 0
+    """Requests its bucket could not pay for (refused or, in ``warn`` mode, warned)."""
+    rejected: int = 0
+    warned: int = 0
+
+
+class SignerBuckets:
+    """Every signer's order and cancel buckets, their tiers and counters; sans-I/O, unix microseconds.
+
+    Signers are addresses, in any case. ``scale`` multiplies every rate and burst (see
+    :meth:`BucketLimits.scaled`); it is read on every call, so it can change while the emulator runs.
+    """
+
+    def __init__(self, *, scale: float = 1.0) -> None:
+        self.scale = scale
+        self._tiers: dict[str, SignerTier] = {}
+        self._buckets: dict[tuple[str, SignerBucket], TokenBucket] = {}
+        self.stats: dict[str, SignerStats] = {}
+
+    def set_tier(self, signer: str, tier: SignerTier) -> None:
+        """Put ``signer`` in ``tier``; its buckets keep their tokens, up to the new capacity."""
+        self._tiers[signer.lower()] = tier
+
+    def tier(self, signer: str) -> SignerTier:
+        return self._tiers.get(signer.lower(), SIGNER_TIERS[DEFAULT_SIGNER_TIER])
+
+    def charge(self, signer: str, bucket: SignerBucket, cost: int, now_us: int, *, enforce: bool) -> SignerDecision:
+        """Pay ``cost`` tokens for a request, all or nothing. One the bucket cannot pay for is
+        refused when ``enforce``, otherwise let through without being charged (``warn`` mode:
+        the bucket then shows what enforcement would)."""
+        signer = signer.lower()
+        tier = self.tier(signer)
+        tokens = self._bucket(signer, bucket, tier, now_us)
+        stats = self.stats.setdefault(signer, SignerStats())
+        stats.requests += 1
+        paid = tokens.take(cost, now_us)
+        if not paid:
+            stats.over_limit += 1
+            if enforce:
+                stats.rejected += 1
+            else:
+                stats.warned += 1
+        return SignerDecision(
+            passed=paid or not enforce,
+            over_limit=not paid,
+            cost=cost,
+            remaining=tokens.remaining(now_us),
+            reset_at_us=tokens.ready_at_us(cost, now_us),
+            tier=tier.name,
+        )
+
+    def debit_after(
+        self, signer: str, bucket: SignerBucket, cost: int, now_us: int, decision: SignerDecision
+    ) -> SignerDecision:
+        """Debit ``cost`` more tokens once the answer is known (the orders a cancel-all cancelled),
+        below zero on tiers that allow it; ``decision`` as it stands after the debit."""
+        signer = signer.lower()
+        tier = self.tier(signer)
+        tokens = self._bucket(signer, bucket, tier, now_us)
+        tokens.debit(cost, now_us, negative_allowed=tier.negative_allowed)
+        return dataclasses.replace(
+            decision, remaining=tokens.remaining(now_us), reset_at_us=tokens.ready_at_us(decision.cost, now_us)
+        )
+
+    def as_dict(self) -> dict[str, object]:
+        """The counters, in total and per signer with its tier (JSON-ready)."""
+        totals = SignerStats()
+        for stats in self.stats.values():
+            totals.requests += stats.requests
+            totals.over_limit += stats.over_limit
+            totals.rejected += stats.rejected
+            totals.warned += stats.warned
+        return {
+            "scale": self.scale,
+            **dataclasses.asdict(totals),
+            "signers": {
+                signer: {"tier": self.tier(signer).name, **dataclasses.asdict(stats)}
+                for signer, stats in self.stats.items()
+            },
+        }
+
+    def _bucket(self, signer: str, bucket: SignerBucket, tier: SignerTier, now_us: int) -> TokenBucket:
+        rate, burst = tier.limits(bucket).scaled(self.scale)
+        tokens = self._buckets.get((signer, bucket))
+        if tokens is None:
+            tokens = self._buckets[(signer, bucket)] = TokenBucket(rate, burst, now_us)
+        elif (tokens.rate, tokens.capacity) != (rate, burst):
+            tokens.resize(rate, burst, now_us)
+        return tokens

@@ -19,23 +19,34 @@ plus control endpoints that are not part of the venue:
   (default 503) for N seconds.
   Both answer with the outages now on (``seconds=0`` ends one), or 400 ``{"error": ...}``;
 * ``GET /_emulator/wallets/{address}``: one wallet as the chain holds it and as the venue sees it,
-  ``{"address", "chain": {"collateral", "allowances"}, "venue": {...}}``, pUSD and allowances per
+  ``{"address", "chain": {"collateral", "allowances"}, "venue": {...}, "tier"}``, pUSD and allowances per
   V2 spender as decimal strings (``"unlimited"`` for the infinite approval every wallet starts with).
   ``POST /_emulator/wallets/{address}`` with ``{"collateral": "250.5", "allowances": {"<spender>":
   "0"}}`` (both optional) sets the wallet's pUSD and allowances on the "chain": a deposit or
   withdrawal, an approval or its revocation. Amounts are decimal strings of at most 6 decimals
   (``"unlimited"`` allowed for an allowance); spenders are the V2 exchanges the venue lists in
   ``GET /balance-allowance``. Answered like the GET, all-or-nothing, or 400 ``{"error": ...}`` for a
-  bad address, amount, spender or key. With the ``stale_balance_cache`` knob on, the venue's view
-  keeps the old figures until ``GET /balance-allowance/update`` (clob.md §9.8);
+  bad address, amount, spender, tier or key. ``"tier"`` (optional too) is the signer's rate-limit
+  tier, a lower-case name of clob.md §8 (``"gold"``), shown in the answer. With the
+  ``stale_balance_cache`` knob on, the venue's view keeps the old figures until
+  ``GET /balance-allowance/update`` (clob.md §9.8);
 * ``GET /_emulator/stats``: counters (connections, frames sent / dropped / duplicated, HTTP faults
-  injected, simulator steps, ...), and under ``rate_limits`` the mode, the scale and per scope the
-  requests, ``over_limit``, ``throttled``, ``rejected`` and each window's limit and peak usage.
+  injected, simulator steps, ...), under ``rate_limits`` the mode, the scale and per scope the
+  requests, ``over_limit``, ``throttled``, ``rejected`` and each window's limit and peak usage, and
+  under ``signer_rate_limits`` the signer buckets' mode, scale and counters (in total and per signer).
 
 Before routing, a middleware enforces the venue's rate limits (:mod:`polyinfra.emulator.rate_limits`,
 mode and scale from the fault knobs ``rate_limits`` and ``rate_limit_scale``) and then the timed
 outages, on every request except the control endpoints and the WebSocket upgrades: Cloudflare sits
 in front of the venue, so a request is throttled before the matching engine can refuse it.
+Then the trading requests of a signer (its ``POLY_ADDRESS`` header, read as sent: the route checks
+the credentials) pay their signer's order or cancel bucket (clob.md §8): over it, 429
+``{"error": "Too Many Requests"}`` with ``Retry-After``, or with the ``signer_rate_limit_warning``
+knob the request goes through flagged ``Poly-RateLimit-Warning: true``. Every answer of a charged
+request carries ``Poly-RateLimit-Remaining``, ``-Reset`` and ``-Tier``. ``POST
+/_emulator/wallets/{address}`` with ``{"tier": "gold"}`` sets a signer's tier (``standard`` until
+then); ``GET /_emulator/stats`` counts the buckets' requests and ``over_limit`` events under
+``signer_rate_limits``, in total and per signer.
 """
 
 from __future__ import annotations
@@ -43,6 +54,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import math
+import re
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -52,12 +64,22 @@ from typing import Final, Protocol
 import msgspec
 from aiohttp import web
 
+from polyinfra.core.auth_headers import POLY_ADDRESS
 from polyinfra.core.eip712 import to_checksum_address
 from polyinfra.emulator.accounts import COLLATERAL, UNLIMITED_ALLOWANCE_MICROS, Accounts, Funds
 from polyinfra.emulator.exchange import Exchange
 from polyinfra.emulator.faults import POST_ONLY_AFTER_RESTART_S, FaultConfig, OutageSchedule
 from polyinfra.emulator.market_channel import ChannelSettings, ChannelStats, MarketChannel
-from polyinfra.emulator.rate_limits import RateLimiter, RateLimitMode, ThrottleGate
+from polyinfra.emulator.rate_limits import (
+    RateLimiter,
+    RateLimitMode,
+    SignerBuckets,
+    SignerLimitMode,
+    SignerRoute,
+    ThrottleGate,
+    signer_route,
+    signer_tier,
+)
 from polyinfra.emulator.rest_api import DEFAULT_PAGE_SIZE, RestApi, RestStats, too_many_requests
 from polyinfra.emulator.trading_api import TradingApi, TradingSettings
 from polyinfra.emulator.user_channel import UserChannel
@@ -72,6 +94,10 @@ _UNLIMITED: Final = "unlimited"
 
 # Paths that are not the venue's REST API: never rate limited, never in an outage.
 _NOT_VENUE_REST = ("/_emulator/", "/ws/")
+
+# A POLY_ADDRESS that is not an address names no signer: the request is not charged (the route
+# refuses it), and junk headers cannot make buckets.
+_SIGNER_ADDRESS: Final = re.compile(r"0x[0-9a-fA-F]{40}")
 
 _Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -113,7 +139,8 @@ class EmulatorServer:
 
     ``clock_ms`` must be the exchange's clock. The application closes every socket when it shuts
     down; call :meth:`detach` once it has, to stop listening to the exchange. :attr:`outages`
-    starts timed outages from Python; :attr:`rate_limiter` holds the rate-limit windows and counters.
+    starts timed outages from Python; :attr:`rate_limiter` holds the rate-limit windows and counters,
+    :attr:`signer_buckets` the per-signer token buckets, tiers and counters.
     """
 
     def __init__(
@@ -133,6 +160,7 @@ class EmulatorServer:
         self.outages = OutageSchedule(time.monotonic)
         self.rate_limiter = RateLimiter(scale=faults.rate_limit_scale)
         self._throttle = ThrottleGate(self.rate_limiter)
+        self.signer_buckets = SignerBuckets(scale=faults.rate_limit_scale)
         self._rest = RestApi(exchange, faults=faults, outages=self.outages, clock_ms=clock_ms, page_size=page_size)
         self._market_channel = MarketChannel(exchange, faults, settings)
         self.accounts = Accounts()
@@ -202,7 +230,43 @@ class EmulatorServer:
         outage = await self._rest.outage_response(request)
         if outage is not None:
             return outage
-        return await handler(request)
+        route = signer_route(request.method, request.path)
+        signer = request.headers.get(POLY_ADDRESS, "")
+        if route is None or _SIGNER_ADDRESS.fullmatch(signer) is None:
+            return await handler(request)
+        return await self._charge_signer(request, handler, route, signer)
+
+    def _signer_limit_mode(self) -> SignerLimitMode:
+        if self._faults.rate_limits is RateLimitMode.OFF:
+            return SignerLimitMode.OFF
+        return SignerLimitMode.WARN if self._faults.signer_rate_limit_warning else SignerLimitMode.ENFORCE
+
+    async def _charge_signer(
+        self, request: web.Request, handler: _Handler, route: SignerRoute, signer: str
+    ) -> web.StreamResponse:
+        mode = self._signer_limit_mode()
+        if mode is SignerLimitMode.OFF:
+            return await handler(request)
+        buckets = self.signer_buckets
+        buckets.scale = self._faults.rate_limit_scale
+        cost = route.cost(await request.read()) if route.per_item else 1
+        now_us = time.time_ns() // 1_000
+        decision = buckets.charge(signer, route.bucket, cost, now_us, enforce=mode is SignerLimitMode.ENFORCE)
+        if not decision.passed:
+            retry_after_s = decision.retry_after_s(now_us)
+            refused = too_many_requests(retry_after_s or 1)
+            if retry_after_s is None:
+                # A batch costing more than the burst never passes (clob.md §8): no time to come back.
+                del refused.headers["Retry-After"]
+            refused.headers.update(decision.headers())
+            return refused
+        response = await handler(request)
+        if route.debits_cancelled and response.status == HTTPStatus.OK and isinstance(response, web.Response):
+            # The orders cancelled are only known now; the venue debits them after the fact.
+            cancelled = SignerRoute.cancelled(response.body if isinstance(response.body, bytes) else b"")
+            decision = buckets.debit_after(signer, route.bucket, cancelled, time.time_ns() // 1_000, decision)
+        response.headers.update(decision.headers())
+        return response
 
     async def _enforce_rate_limits(self, request: web.Request) -> web.Response | None:
         limiter = self.rate_limiter
@@ -279,6 +343,9 @@ class EmulatorServer:
         address = request.match_info["address"]
         try:
             change = msgspec.json.decode(await request.read() or b"{}", type=_WalletChange)
+            # Checked before anything changes: the route is all-or-nothing.
+            to_checksum_address(address)
+            tier = None if change.tier is None else signer_tier(change.tier)
             self.trading.balances.set_funds(
                 address,
                 collateral_micros=None if change.collateral is None else _micros("collateral", change.collateral),
@@ -287,8 +354,12 @@ class EmulatorServer:
                     for spender, amount in change.allowances.items()
                 },
             )
+            if tier is not None:
+                self.signer_buckets.set_tier(address, tier)
         except msgspec.DecodeError as exc:
-            message = f'expected {{"collateral": "<pUSD>", "allowances": {{"<spender>": "<pUSD>"}}}}: {exc}'
+            message = (
+                f'expected {{"collateral": "<pUSD>", "allowances": {{"<spender>": "<pUSD>"}}, "tier": "<tier>"}}: {exc}'
+            )
             return _json({"error": message}, status=HTTPStatus.BAD_REQUEST)
         except InvalidValueError as exc:
             return _json({"error": str(exc)}, status=HTTPStatus.BAD_REQUEST)
@@ -300,6 +371,7 @@ class EmulatorServer:
             "address": to_checksum_address(address),
             "chain": _funds_body(balances.on_chain(address, COLLATERAL)),
             "venue": _funds_body(balances.venue_view(address, COLLATERAL)),
+            "tier": self.signer_buckets.tier(address).name,
         }
 
     async def _get_stats(self, request: web.Request) -> web.Response:
@@ -307,6 +379,8 @@ class EmulatorServer:
         body["simulator"] = {"paused": self._simulator.paused, "steps": self._simulator.steps}
         self.rate_limiter.scale = self._faults.rate_limit_scale
         body["rate_limits"] = {"mode": self._faults.rate_limits, **self.rate_limiter.as_dict()}
+        self.signer_buckets.scale = self._faults.rate_limit_scale
+        body["signer_rate_limits"] = {"mode": self._signer_limit_mode(), **self.signer_buckets.as_dict()}
         return _json(body)
 
 
@@ -315,10 +389,11 @@ def _json(body: object, *, status: int = HTTPStatus.OK) -> web.Response:
 
 
 class _WalletChange(msgspec.Struct, forbid_unknown_fields=True):
-    """The body of ``POST /_emulator/wallets/{address}``: decimal strings, each optional."""
+    """The body of ``POST /_emulator/wallets/{address}``: decimal strings and a tier name, each optional."""
 
     collateral: str | None = None
     allowances: dict[str, str] = msgspec.field(default_factory=dict)
+    tier: str | None = None
 
 
 def _micros(field: str, text: str) -> int:

@@ -9,10 +9,15 @@ Every request goes through the same steps, in one place (:meth:`_Pipeline._run`)
 4. classify: 2xx is a :class:`Response`; any other status becomes the error
    :func:`~polyinfra.core.venue_errors.error_from_response` names; an httpx exception becomes a
    :class:`TransportError` / :class:`RequestTimeoutError` saying whether the request was sent;
-5. retry or not (:func:`~polyinfra.net.retry.decide_retry`): state-changing requests are retried
+5. listen to the venue's per-signer buckets (clob.md §8): on a wallet's request whose answer carries
+   ``Poly-RateLimit-*`` headers, follow the ``Tier`` it names (the venue re-tiers every 3 h by
+   30-day volume), hold that wallet's signer bucket until ``Reset`` when ``Remaining`` is spent or
+   the answer is a 429, and warn about ``Poly-RateLimit-Warning``. An item count the venue debits
+   after the fact (``/cancel-all``) is charged once the answer has it (``items_after``);
+6. retry or not (:func:`~polyinfra.net.retry.decide_retry`): state-changing requests are retried
    only when the venue provably did not act on them, else reconciled or raised flagged
    ``needs_reconciliation``;
-6. metrics (``HTTP_REQUESTS``, ``HTTP_LATENCY``, ``RETRIES``) and logs, all under one correlation
+7. metrics (``HTTP_REQUESTS``, ``HTTP_LATENCY``, ``RETRIES``) and logs, all under one correlation
    id (``request_id``) per request.
 
 The pipeline is a generator that *yields* what it needs done — wait for the limiter, send, sleep,
@@ -30,7 +35,7 @@ import importlib.util
 import math
 import random
 import time
-from collections.abc import Awaitable, Callable, Generator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Generator, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Final, Protocol, Self, TypeAlias, TypeVar, cast
@@ -52,8 +57,10 @@ from polyinfra.net.breaker import CallOutcome, CircuitBreakers, counts_as_failur
 from polyinfra.net.rate_limit import (
     CLOB_LIMITS,
     AsyncRateLimiter,
+    RateLimiter,
     RateLimitTable,
     Route,
+    Scope,
     SyncRateLimiter,
     Ticket,
 )
@@ -65,12 +72,14 @@ from polyinfra.net.retry import (
     flag_reconciliation,
 )
 from polyinfra.obs.logging import correlation_scope, get_logger, new_correlation_id
-from polyinfra.obs.metrics import HTTP_LATENCY, HTTP_REQUESTS, RETRIES
+from polyinfra.obs.metrics import HTTP_LATENCY, HTTP_REQUESTS, RETRIES, SIGNER_RATE_LIMIT_WARNINGS
 
 __all__ = [
     "DEFAULT_USER_AGENT",
+    "SIGNER_RATE_LIMIT_WARNINGS",
     "AsyncReconcileHook",
     "HttpTransport",
+    "ItemsAfter",
     "PoolLimits",
     "QueryParams",
     "Response",
@@ -92,6 +101,13 @@ AsyncReconcileHook: TypeAlias = Callable[[PolyinfraError], Awaitable[ReconcileVe
 
 SyncReconcileHook: TypeAlias = Callable[[PolyinfraError], ReconcileVerdict]
 """The sync facade's :data:`AsyncReconcileHook`."""
+
+ItemsAfter: TypeAlias = Callable[[bytes], int]
+"""Reads from a 2xx answer's body how many items the venue charges after the fact (the orders a
+``/cancel-all`` cancelled), on top of the request's ``items``."""
+
+_SIGNER_WARNING_LOG_EVERY_S: Final = 60.0
+"""A wallet over its signer bucket in warning mode is logged at most once a minute, counted always."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,6 +208,7 @@ class _Call:
     deadline_s: float
     wallet: str | None
     items: int
+    items_after: ItemsAfter | None
     can_reconcile: bool
     request_id: str = field(default_factory=new_correlation_id)
 
@@ -235,14 +252,62 @@ class _Attempt:
     waited_s: float
 
 
+@dataclass(frozen=True, slots=True)
+class _SignerLimits:
+    """The venue's ``Poly-RateLimit-*`` headers on one answer (clob.md §8); unreadable values are None."""
+
+    tier: str | None
+    remaining: int | None
+    reset_at: int | None
+    """Unix seconds when the signer's bucket holds enough for the request again."""
+    retry_after_s: int | None
+    warning: bool
+
+    @classmethod
+    def from_headers(cls, headers: Mapping[str, str]) -> _SignerLimits | None:
+        """The headers of ``headers`` (lower-case names), or None when the answer has none."""
+        if not any(name.startswith("poly-ratelimit-") for name in headers):
+            return None
+        return cls(
+            tier=headers.get("poly-ratelimit-tier") or None,
+            remaining=_integer(headers.get("poly-ratelimit-remaining")),
+            reset_at=_integer(headers.get("poly-ratelimit-reset")),
+            retry_after_s=_integer(headers.get("retry-after")),
+            warning=headers.get("poly-ratelimit-warning", "").lower() == "true",
+        )
+
+    def hold_until(self, status: int, now_unix: float) -> float | None:
+        """Until when (unix seconds) the bucket is empty at the venue, or None if it is not."""
+        refused = status == 429
+        if not refused and (self.remaining is None or self.remaining > 0):
+            return None
+        candidates = [float(self.reset_at)] if self.reset_at is not None else []
+        if refused and self.retry_after_s is not None:
+            candidates.append(now_unix + self.retry_after_s)
+        return max(candidates, default=None)
+
+
+def _integer(text: str | None) -> int | None:
+    try:
+        return None if text is None else int(text.strip())
+    except ValueError:
+        return None
+
+
 class _Releases(Protocol):
     """The part of both rate limiters that does not wait."""
 
-    def complete(self, ticket: Ticket) -> None: ...
+    core: RateLimiter
+
+    def complete(self, ticket: Ticket, *, extra_items: int = 0) -> None: ...
 
     def cancel(self, ticket: Ticket) -> None: ...
 
-    def hold(self, route: Route, seconds: float, *, wallet: str | None = None) -> None: ...
+    def hold(
+        self, route: Route, seconds: float, *, wallet: str | None = None, per_wallet_only: bool = False
+    ) -> None: ...
+
+    def set_wallet_tier(self, wallet: str | None, tier: str, scopes: Iterable[Scope]) -> None: ...
 
 
 _log = get_logger(__name__)
@@ -269,6 +334,7 @@ class _Pipeline:
         self.timeouts = timeouts if timeouts is not None else Timeouts()
         self._clock = clock
         self._rng = rng if rng is not None else random.Random()
+        self._signer_warned_at: dict[str | None, float] = {}
 
     def _call(
         self,
@@ -284,6 +350,7 @@ class _Pipeline:
         deadline_s: float | None,
         wallet: str | None,
         items: int,
+        items_after: ItemsAfter | None,
         can_reconcile: bool,
     ) -> _Call:
         method = method.upper()
@@ -320,6 +387,7 @@ class _Pipeline:
             deadline_s=self.retry.deadline_s if deadline_s is None else deadline_s,
             wallet=wallet,
             items=items,
+            items_after=items_after,
             can_reconcile=can_reconcile,
         )
 
@@ -402,9 +470,14 @@ class _Pipeline:
                 raise error
             RETRIES.labels(call.route.path_template, decision.reason).inc()
             retry_after_s = error.context.get("retry_after_s")
-            if decision.reason == "429" and isinstance(retry_after_s, int | float):
+            if (
+                decision.reason == "429"
+                and isinstance(retry_after_s, int | float)
+                and "signer_tier" not in error.context
+            ):
                 # The venue's count and ours disagree (another process on this IP?): pause the
-                # endpoint for everyone, not only for this request.
+                # endpoint for everyone, not only for this request. (A 429 of the signer's bucket
+                # paused only that wallet's bucket, in _attempt.)
                 self._releases.hold(call.route, float(retry_after_s), wallet=call.wallet)
             _log.warning(
                 "retrying http request",
@@ -451,12 +524,22 @@ class _Pipeline:
             raise
         finished_at = self._clock()
         latency_s = finished_at - sent_at
+        signer_limits = None if answer is None else _SignerLimits.from_headers(answer.headers)
+        if answer is not None and signer_limits is not None:
+            self._heed_signer_limits(call, answer.status, signer_limits)
         if answer is not None and not 200 <= answer.status < 300:
             error = error_from_response(
                 answer.status, answer.content, method=call.method, endpoint=call.path, headers=answer.headers
             )
+            if signer_limits is not None and answer.status == 429:
+                annotate(error, signer_tier=signer_limits.tier, signer_reset_at=signer_limits.reset_at)
+                if signer_limits.reset_at is None and signer_limits.retry_after_s is None:
+                    # No time when it fits: the request costs more than the bucket's burst (clob.md §8).
+                    error.retriable = False
         if error is not None and error.context.get("request_sent") is False:
             self._releases.cancel(ticket)
+        elif answer is not None and error is None and call.items_after is not None:
+            self._releases.complete(ticket, extra_items=call.items_after(answer.content))
         else:
             self._releases.complete(ticket)
         failed = error is not None and counts_as_failure(error)
@@ -475,6 +558,45 @@ class _Pipeline:
         if error is not None:
             return _Attempt(None, error, ticket.waited_s)
         return _Attempt(answer, None, ticket.waited_s)
+
+    def _heed_signer_limits(self, call: _Call, status: int, limits: _SignerLimits) -> None:
+        """Follow what the venue says about ``call.wallet``'s signer bucket (clob.md §8)."""
+        if not any(scope.per_wallet for scope in call.route.scopes):
+            return
+        if limits.tier is not None:
+            self._follow_tier(call.wallet, limits.tier)
+        hold_until = limits.hold_until(status, time.time())
+        if hold_until is not None:
+            # The bucket is empty at the venue (another process of this signer, or a tier we did not
+            # know yet): this wallet waits, the endpoint and the other wallets do not.
+            hold_s = hold_until - time.time()
+            if hold_s > 0:
+                self._releases.hold(call.route, hold_s, wallet=call.wallet, per_wallet_only=True)
+        if limits.warning:
+            SIGNER_RATE_LIMIT_WARNINGS.labels(call.route.path_template).inc()
+            now = self._clock()
+            if now - self._signer_warned_at.get(call.wallet, -math.inf) >= _SIGNER_WARNING_LOG_EVERY_S:
+                self._signer_warned_at[call.wallet] = now
+                _log.warning(
+                    "venue warns the wallet is over its signer rate limit; enforced, this would be a 429",
+                    **_where(call),
+                    wallet=call.wallet,
+                    tier=limits.tier,
+                    remaining=limits.remaining,
+                )
+
+    def _follow_tier(self, wallet: str | None, tier: str) -> None:
+        configured = self._releases.core.wallet_tier(wallet) or self.rate_limits.signer_tier
+        if tier == configured:
+            return
+        try:
+            scopes = self.rate_limits.signer_scopes(tier)
+        except InvalidValueError:
+            # A tier newer than clob.md §8: keep the buckets we have rather than guess.
+            _log.debug("venue named an unknown signer tier", wallet=wallet, tier=tier)
+            return
+        self._releases.set_wallet_tier(wallet, tier, scopes)
+        _log.info("venue re-tiered the wallet's signer rate limits", wallet=wallet, tier=tier, previous=configured)
 
 
 def _where(call: _Call) -> dict[str, object]:
@@ -622,6 +744,7 @@ class HttpTransport(_Pipeline):
         deadline_s: float | None = None,
         wallet: str | None = None,
         items: int = 1,
+        items_after: ItemsAfter | None = None,
         reconcile: AsyncReconcileHook | None = None,
     ) -> Response:
         """Send a request and return its 2xx :class:`Response`, or raise a :class:`PolyinfraError`.
@@ -632,7 +755,8 @@ class HttpTransport(_Pipeline):
         ``Content-Type: application/json``). ``state_changing`` requests (orders, cancels) are never
         retried unless the venue provably did not act on them; ``reconcile`` is then asked when
         their fate is unknown. ``deadline_s`` bounds the whole request, waits and retries included
-        (default: the retry policy's). ``wallet`` and ``items`` charge per-signer budgets.
+        (default: the retry policy's). ``wallet`` and ``items`` charge per-signer budgets;
+        ``items_after`` reads from the answer the items the venue charges after the fact.
         """
         call = self._call(
             method,
@@ -646,6 +770,7 @@ class HttpTransport(_Pipeline):
             deadline_s=deadline_s,
             wallet=wallet,
             items=items,
+            items_after=items_after,
             can_reconcile=reconcile is not None,
         )
         with correlation_scope(request_id=call.request_id):
@@ -747,6 +872,7 @@ class SyncHttpTransport(_Pipeline):
         deadline_s: float | None = None,
         wallet: str | None = None,
         items: int = 1,
+        items_after: ItemsAfter | None = None,
         reconcile: SyncReconcileHook | None = None,
     ) -> Response:
         """As :meth:`HttpTransport.request`, blocking."""
@@ -762,6 +888,7 @@ class SyncHttpTransport(_Pipeline):
             deadline_s=deadline_s,
             wallet=wallet,
             items=items,
+            items_after=items_after,
             can_reconcile=reconcile is not None,
         )
         with correlation_scope(request_id=call.request_id):

@@ -30,6 +30,12 @@ the same IP and for the venue's own clock.
 request never takes units of a scope that an earlier waiter is short of, so big batches are not
 starved by small requests. Requests that need nothing an earlier waiter lacks go ahead (a request
 for ``/book`` does not wait behind one for ``/ok`` that is over its own budget).
+
+**The venue's word wins for the signer buckets.** A wallet's order and cancel buckets start at the
+tier it was configured with; the transport (:mod:`polyinfra.net.http`) re-tiers a wallet when the
+venue's ``Poly-RateLimit-Tier`` says otherwise (the venue re-tiers by 30-day volume), holds only
+that wallet's buckets until ``Poly-RateLimit-Reset`` when they run dry, and charges after the fact
+what a cancel-all cancelled (``complete(..., extra_items=n)``), as the venue debits it.
 """
 
 from __future__ import annotations
@@ -165,8 +171,14 @@ class RateLimitTable:
         scopes: Iterable[Scope],
         endpoints: Iterable[EndpointRule],
         shared: Sequence[str],
+        signer_tier: str | None = None,
+        factor: float = 1.0,
     ) -> None:
         self.venue = venue
+        self.signer_tier = signer_tier
+        """The volume tier (a key of :data:`SIGNER_TIERS`) its per-signer scopes are sized for, if any."""
+        self.factor = factor
+        """What every documented limit was multiplied by (:meth:`scaled`)."""
         self.scopes: Mapping[str, Scope] = {scope.name: scope for scope in scopes}
         self.endpoints = tuple(endpoints)
         self.shared_names = tuple(shared)
@@ -223,14 +235,28 @@ class RateLimitTable:
         """
         if not (math.isfinite(factor) and factor > 0):
             raise InvalidValueError("the scale factor must be a positive number", factor=factor)
-        scopes = [
-            replace(
-                scope,
-                windows=tuple(Window(max(1, math.floor(w.limit * factor)), w.period_s) for w in scope.windows),
-            )
-            for scope in self.scopes.values()
-        ]
-        return RateLimitTable(venue=self.venue, scopes=scopes, endpoints=self.endpoints, shared=self.shared_names)
+        return RateLimitTable(
+            venue=self.venue,
+            scopes=[_scaled(scope, factor) for scope in self.scopes.values()],
+            endpoints=self.endpoints,
+            shared=self.shared_names,
+            signer_tier=self.signer_tier,
+            factor=self.factor * factor,
+        )
+
+    def signer_scopes(self, tier: str) -> tuple[Scope, ...]:
+        """The per-signer scopes of volume ``tier``, scaled as this table is (see :meth:`scaled`)."""
+        signer = SIGNER_TIERS.get(tier)
+        if signer is None:
+            raise InvalidValueError("unknown signer tier", tier=tier, known=sorted(SIGNER_TIERS))
+        return tuple(_scaled(scope, self.factor) for scope in signer.scopes())
+
+
+def _scaled(scope: Scope, factor: float) -> Scope:
+    # Rounded down, at least 1: the emulator's rate_limit_scale rounds the same way.
+    return replace(
+        scope, windows=tuple(Window(max(1, math.floor(w.limit * factor)), w.period_s) for w in scope.windows)
+    )
 
 
 def _segments(path: str) -> tuple[str, ...]:
@@ -407,6 +433,7 @@ def clob_limits(tier: str = "standard") -> RateLimitTable:
         scopes=(GLOBAL_SCOPE, *_CLOB_SCOPES, *signer.scopes()),
         endpoints=_CLOB_ENDPOINTS,
         shared=("clob", "all"),
+        signer_tier=tier,
     )
 
 
@@ -507,8 +534,15 @@ class _WindowLedger:
                 return expiry
         raise AssertionError("the expiring units cover the excess")  # in_flight + units <= capacity
 
-    def complete(self, units: int, now: float) -> None:
+    def resize(self, window: Window, margin: float) -> None:
+        """A new limit and period; the units in flight and expiring stay counted."""
+        self.capacity = max(1, math.floor(window.limit * margin))
+        self.period_s = window.period_s
+
+    def complete(self, units: int, now: float, extra: int = 0) -> None:
+        """``units`` in flight are done, plus ``extra`` charged after the fact: all expire a period from now."""
         self.in_flight -= units
+        units += extra
         expiry = now + self.period_s
         if self._expiring and self._expiring[-1][0] >= expiry:
             # Same instant (or a clock that stood still): merge to keep the deque short and sorted.
@@ -526,6 +560,12 @@ class _ScopeLedger:
         self.windows = tuple(_WindowLedger(window, margin) for window in scope.windows)
         self.held_until = -math.inf
 
+    def resize(self, scope: Scope, margin: float) -> None:
+        if len(scope.windows) != len(self.windows):
+            raise InvalidValueError("a scope can only be resized to as many windows", scope=scope.name)
+        for ledger, window in zip(self.windows, scope.windows, strict=True):
+            ledger.resize(window, margin)
+
 
 class TicketState(Enum):
     """Where a :class:`Ticket` is in its life."""
@@ -538,7 +578,7 @@ class TicketState(Enum):
 class Ticket:
     """One request's claim on its scopes, from :meth:`RateLimiter.submit` to completion."""
 
-    __slots__ = ("_charges", "_keys", "admitted_at", "route", "seq", "state", "submitted_at")
+    __slots__ = ("_charges", "_counts_items", "_keys", "admitted_at", "route", "seq", "state", "submitted_at")
 
     def __init__(
         self,
@@ -555,6 +595,7 @@ class Ticket:
         self.state = TicketState.WAITING
         self._keys = keys
         self._charges = charges
+        self._counts_items = tuple(scope.counts_items for scope in (*route.scopes, *route.shared))
 
     @property
     def waited_s(self) -> float:
@@ -607,6 +648,9 @@ class RateLimiter:
         self._ledgers: dict[str, _ScopeLedger] = {}
         self._queues: dict[tuple[str, ...], deque[Ticket]] = {}
         self._seq = 0
+        # Per wallet, the tier the venue says it is in and that tier's per-wallet scopes by name,
+        # replacing the table's (see set_wallet_tier).
+        self._wallet_tiers: dict[str, tuple[str, dict[str, Scope]]] = {}
 
     def submit(self, route: Route, *, items: int = 1, wallet: str | None = None, now: float) -> Ticket:
         """Queue a request of ``items`` items (orders, ids; 1 for a plain request) for ``route``.
@@ -684,13 +728,20 @@ class RateLimiter:
         """
         return ticket._fit_at(now)
 
-    def complete(self, ticket: Ticket, now: float) -> None:
+    def complete(self, ticket: Ticket, now: float, *, extra_items: int = 0) -> None:
         """An admitted request got its answer (or failed after it may have been sent): its units
-        count until ``period_s`` from now. A waiting ticket is withdrawn."""
+        count until ``period_s`` from now. A waiting ticket is withdrawn.
+
+        ``extra_items`` are items the venue charges once it has acted (the orders a
+        ``/cancel-all`` cancelled, clob.md §8): item-counting scopes count them too, even beyond
+        their capacity, as the venue's bucket goes below zero.
+        """
+        if isinstance(extra_items, bool) or not isinstance(extra_items, int) or extra_items < 0:
+            raise InvalidValueError("extra_items must be a non-negative integer", extra_items=extra_items)
         if ticket.state is TicketState.ADMITTED:
-            for ledger, units in ticket._charges:
+            for (ledger, units), counts_items in zip(ticket._charges, ticket._counts_items, strict=True):
                 for window in ledger.windows:
-                    window.complete(units, now)
+                    window.complete(units, now, extra_items if counts_items else 0)
         ticket.state = TicketState.DONE
 
     def cancel(self, ticket: Ticket) -> None:
@@ -701,12 +752,33 @@ class RateLimiter:
                     window.in_flight -= units
         ticket.state = TicketState.DONE
 
-    def hold(self, route: Route, until: float, *, wallet: str | None = None) -> None:
+    def hold(self, route: Route, until: float, *, wallet: str | None = None, per_wallet_only: bool = False) -> None:
         """Admit nothing for ``route``'s own scopes before ``until`` (after a venue 429 with
-        Retry-After: our count and the venue's disagree, e.g. another process on the same IP)."""
+        Retry-After: our count and the venue's disagree, e.g. another process on the same IP).
+
+        ``per_wallet_only``: hold only ``wallet``'s per-wallet scopes (its signer bucket is empty
+        at the venue; the IP-wide ones and other wallets are not concerned).
+        """
         for scope in route.scopes:
+            if per_wallet_only and not scope.per_wallet:
+                continue
             _, ledger = self._ledger(scope, wallet)
             ledger.held_until = max(ledger.held_until, until)
+
+    def wallet_tier(self, wallet: str | None) -> str | None:
+        """The tier set by :meth:`set_wallet_tier` for ``wallet`` (None: its table's)."""
+        entry = self._wallet_tiers.get(wallet or "")
+        return None if entry is None else entry[0]
+
+    def set_wallet_tier(self, wallet: str | None, tier: str, scopes: Iterable[Scope]) -> None:
+        """From now on, size ``wallet``'s per-wallet scopes as ``scopes`` (those of volume ``tier``),
+        whatever its routes' table says. Units already counted stay counted: only the limits change."""
+        replacements = {scope.name: scope for scope in scopes if scope.per_wallet}
+        self._wallet_tiers[wallet or ""] = (tier, replacements)
+        for scope in replacements.values():
+            ledger = self._ledgers.get(_ledger_key(scope, wallet))
+            if ledger is not None:
+                ledger.resize(scope, self.margin)
 
     @property
     def waiting(self) -> int:
@@ -714,10 +786,13 @@ class RateLimiter:
         return sum(1 for queue in self._queues.values() for ticket in queue if ticket.state is TicketState.WAITING)
 
     def _ledger(self, scope: Scope, wallet: str | None) -> tuple[str, _ScopeLedger]:
-        # The first definition of a scope name makes its ledger: tables sharing a name share it.
-        key = f"{scope.name}|wallet={wallet or ''}" if scope.per_wallet else scope.name
+        # The first definition of a scope name makes its ledger: tables sharing a name share it,
+        # except a wallet's per-wallet scopes once the venue has named its tier.
+        key = _ledger_key(scope, wallet)
         ledger = self._ledgers.get(key)
         if ledger is None:
+            if scope.per_wallet and (tiered := self._wallet_tiers.get(wallet or "")) is not None:
+                scope = tiered[1].get(scope.name, scope)
             ledger = self._ledgers[key] = _ScopeLedger(scope, self.margin)
         return key, ledger
 
@@ -727,6 +802,10 @@ class RateLimiter:
                 window.in_flight += units
         ticket.state = TicketState.ADMITTED
         ticket.admitted_at = now
+
+
+def _ledger_key(scope: Scope, wallet: str | None) -> str:
+    return f"{scope.name}|wallet={wallet or ''}" if scope.per_wallet else scope.name
 
 
 def _deadline_error(ticket: Ticket, now: float, fit_at: float | None) -> RateLimitedError:
@@ -797,10 +876,11 @@ class AsyncRateLimiter:
         RATE_LIMIT_WAIT.labels(route.bucket).observe(ticket.waited_s)
         return ticket
 
-    def complete(self, ticket: Ticket) -> None:
-        """The request was sent (or may have been): keep its units for a period from now."""
+    def complete(self, ticket: Ticket, *, extra_items: int = 0) -> None:
+        """The request was sent (or may have been): keep its units, and ``extra_items`` charged
+        after the fact, for a period from now (see :meth:`RateLimiter.complete`)."""
         now = self._clock()
-        self.core.complete(ticket, now)
+        self.core.complete(ticket, now, extra_items=extra_items)
         self._pump(now)
 
     def cancel(self, ticket: Ticket) -> None:
@@ -808,11 +888,16 @@ class AsyncRateLimiter:
         self.core.cancel(ticket)
         self._pump(self._clock())
 
-    def hold(self, route: Route, seconds: float, *, wallet: str | None = None) -> None:
+    def hold(self, route: Route, seconds: float, *, wallet: str | None = None, per_wallet_only: bool = False) -> None:
         """Pause ``route``'s own scopes for ``seconds`` (see :meth:`RateLimiter.hold`)."""
         now = self._clock()
-        self.core.hold(route, now + seconds, wallet=wallet)
+        self.core.hold(route, now + seconds, wallet=wallet, per_wallet_only=per_wallet_only)
         self._pump(now)
+
+    def set_wallet_tier(self, wallet: str | None, tier: str, scopes: Iterable[Scope]) -> None:
+        """See :meth:`RateLimiter.set_wallet_tier`; waiters that now fit go."""
+        self.core.set_wallet_tier(wallet, tier, scopes)
+        self._pump(self._clock())
 
     def _cancel_waiting(self, ticket: Ticket) -> None:
         # Admitted in the same instant the wait was given up: it was never sent either.
@@ -882,11 +967,11 @@ class SyncRateLimiter:
         RATE_LIMIT_WAIT.labels(route.bucket).observe(ticket.waited_s)
         return ticket
 
-    def complete(self, ticket: Ticket) -> None:
+    def complete(self, ticket: Ticket, *, extra_items: int = 0) -> None:
         """As :meth:`AsyncRateLimiter.complete`."""
         with self._changed:
             now = self._clock()
-            self.core.complete(ticket, now)
+            self.core.complete(ticket, now, extra_items=extra_items)
             self._pump(now)
 
     def cancel(self, ticket: Ticket) -> None:
@@ -895,12 +980,18 @@ class SyncRateLimiter:
             self.core.cancel(ticket)
             self._pump(self._clock())
 
-    def hold(self, route: Route, seconds: float, *, wallet: str | None = None) -> None:
+    def hold(self, route: Route, seconds: float, *, wallet: str | None = None, per_wallet_only: bool = False) -> None:
         """As :meth:`AsyncRateLimiter.hold`."""
         with self._changed:
             now = self._clock()
-            self.core.hold(route, now + seconds, wallet=wallet)
+            self.core.hold(route, now + seconds, wallet=wallet, per_wallet_only=per_wallet_only)
             self._pump(now)
+
+    def set_wallet_tier(self, wallet: str | None, tier: str, scopes: Iterable[Scope]) -> None:
+        """As :meth:`AsyncRateLimiter.set_wallet_tier`."""
+        with self._changed:
+            self.core.set_wallet_tier(wallet, tier, scopes)
+            self._pump(self._clock())
 
     def _pump(self, now: float) -> None:
         result = self.core.pump(now)

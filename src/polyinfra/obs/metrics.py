@@ -44,6 +44,7 @@ __all__ = [
     "RATE_LIMIT_WAIT",
     "REGISTRY",
     "RETRIES",
+    "SIGNER_RATE_LIMIT_WARNINGS",
     "STALE_BOOKS",
     "WS_FRAMES",
     "WS_RECONNECTS",
@@ -98,6 +99,15 @@ RETRIES = Counter(
     "polyinfra_http_retries",
     "HTTP retries, by endpoint template and the reason for retrying (e.g. 429, 425, 5xx, timeout).",
     ["endpoint", "reason"],
+    registry=REGISTRY,
+)
+
+
+SIGNER_RATE_LIMIT_WARNINGS = Counter(
+    "polyinfra_signer_rate_limit_warnings",
+    "Answers flagged Poly-RateLimit-Warning: true (the venue's per-signer bucket would have refused "
+    "the request, clob.md §8), by endpoint template.",
+    ["endpoint"],
     registry=REGISTRY,
 )
 

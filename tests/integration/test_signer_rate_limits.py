@@ -1,0 +1,287 @@
+"""The venue's per-signer token buckets (clob.md §8) end to end over real sockets: the emulator
+charges each signer's order and cancel buckets and says so in ``Poly-RateLimit-*`` headers, and
+:class:`~polyinfra.clob.trading.TradingClient` over :class:`~polyinfra.net.http.HttpTransport`
+follows them: the tier the venue names, a hold of that wallet's bucket only when it is spent, a
+warning in warning mode, and the orders a cancel-all cancelled charged after the fact.
+
+Assertions are on the emulator's counters, the limiter's state and the order outcomes, never on
+how long anything took.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+
+from polyinfra.clob.trading import OrderSubmission, SendOrderResponse, TradingClient
+from polyinfra.core.eip712 import SigningKey
+from polyinfra.core.order_builder import OrderStamper, build_order
+from polyinfra.core.order_signing import POLYGON_CHAIN_ID, SignedOrder, sign_order
+from polyinfra.emulator.faults import FaultConfig
+from polyinfra.emulator.runner import Emulator
+from polyinfra.emulator.trading_api import TradingSettings
+from polyinfra.model.market import MarketInfo
+from polyinfra.model.numbers import Side
+from polyinfra.net.http import HttpTransport, Response
+from polyinfra.net.rate_limit import AsyncRateLimiter, TicketState, clob_limits
+from polyinfra.obs.metrics import REGISTRY
+from tests.integration.test_trading_client import _empty_market
+
+# Hardhat account #1 (a public test key): a second wallet next to the session's own.
+SECOND_KEY = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d"
+SIGNER = "0x" + "ab" * 20
+BURST = 150  # orders: more than the standard order bucket's 60, fewer than the elite one's 900
+WAIT_S = 30.0
+WARNING_EVENT = "venue warns the wallet is over its signer rate limit; enforced, this would be a 429"
+
+STAMPER = OrderStamper(lambda: time.time_ns() // 1_000_000)
+
+
+async def _emulator(**knobs: Any) -> Emulator:
+    emulator = Emulator(
+        markets=3,
+        seed=5,
+        rate=0,
+        trading=TradingSettings(mined_after_s=0.05, confirmed_after_s=0.1),
+        faults=FaultConfig(**knobs),
+    )
+    await emulator.start()
+    return emulator
+
+
+@pytest.fixture
+async def emulator() -> AsyncIterator[Emulator]:
+    running = await _emulator()
+    yield running
+    await running.stop()
+
+
+@pytest.fixture
+async def admin(emulator: Emulator) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=emulator.urls["rest"], timeout=WAIT_S) as client:
+        yield client
+
+
+async def _signer_stats(admin: httpx.AsyncClient) -> dict[str, Any]:
+    stats: dict[str, Any] = (await admin.get("/_emulator/stats")).json()["signer_rate_limits"]
+    return stats
+
+
+def _over_limit(stats: dict[str, Any], address: str) -> int:
+    signer: dict[str, int] = stats["signers"].get(address.lower(), {"over_limit": 0})
+    return signer["over_limit"]
+
+
+def _bid(key: SigningKey, market: MarketInfo) -> SignedOrder:
+    """A far-from-the-money BUY that rests on the book."""
+    built = build_order(
+        token_id=market.tokens[0].token_id,
+        side=Side.BUY,
+        price="0.10",
+        size="5",
+        maker=key.address,
+        stamper=STAMPER,
+        market=market,
+    )
+    return sign_order(built.order, key, chain_id=POLYGON_CHAIN_ID)
+
+
+async def _client(transport: HttpTransport, private_key: str) -> TradingClient:
+    client = TradingClient(transport, SigningKey(private_key))
+    await client.create_or_derive_api_key()
+    return client
+
+
+async def _post_all(client: TradingClient, orders: list[SignedOrder]) -> list[SendOrderResponse]:
+    return await asyncio.gather(*(client.post_order(order) for order in orders))
+
+
+def _http_events(caplog: pytest.LogCaptureFixture, event: str) -> list[dict[str, Any]]:
+    return [
+        record.msg  # type: ignore[misc]
+        for record in caplog.records
+        if record.name == "polyinfra.net.http" and isinstance(record.msg, dict) and record.msg["event"] == event
+    ]
+
+
+# --- the emulator's buckets ------------------------------------------------------------------------
+
+
+async def test_the_emulator_charges_each_signer_and_says_so(emulator: Emulator, admin: httpx.AsyncClient) -> None:
+    # Unauthenticated requests: the route answers 401, but the bucket (before it) charges the signer.
+    signed = {"POLY_ADDRESS": SIGNER}
+    first = await admin.post("/order", json={}, headers=signed)
+    assert first.status_code == 401
+    assert (first.headers["Poly-RateLimit-Remaining"], first.headers["Poly-RateLimit-Tier"]) == ("59", "standard")
+    assert int(first.headers["Poly-RateLimit-Reset"]) <= time.time() + 1
+    # A request without a signer is not charged and carries no headers.
+    assert "Poly-RateLimit-Remaining" not in (await admin.post("/order", json={})).headers
+    # A batch of 15 costs 15, a cancel draws from the other bucket.
+    batch = await admin.post("/orders", json=[{"order": {}}] * 15, headers=signed)
+    assert int(batch.headers["Poly-RateLimit-Remaining"]) in range(44, 47)  # 59 - 15, plus what refilled
+    cancel = await admin.request("DELETE", "/order", json={"orderID": "0x01"}, headers=signed)
+    assert cancel.headers["Poly-RateLimit-Remaining"] == "119"
+    answers = await asyncio.gather(*(admin.post("/order", json={}, headers=signed) for _ in range(80)))
+    refused = [answer for answer in answers if answer.status_code == 429]
+    assert refused, "80 orders at once cannot all fit a bucket of 60"
+    assert refused[0].json() == {"error": "Too Many Requests"}
+    assert int(refused[0].headers["Retry-After"]) >= 1
+    assert int(refused[0].headers["Poly-RateLimit-Remaining"]) <= 0
+    stats = await _signer_stats(admin)
+    assert stats["mode"] == "enforce"
+    assert _over_limit(stats, SIGNER) == stats["rejected"] == len(refused)
+
+    # The tier is set per signer through the wallet route; a bad one is a 400 naming the field.
+    answer = await admin.post(f"/_emulator/wallets/{SIGNER}", json={"tier": "gold"})
+    assert (answer.status_code, answer.json()["tier"]) == (200, "gold")
+    gold = await admin.post("/order", json={}, headers=signed)
+    assert gold.headers["Poly-RateLimit-Tier"] == "gold"
+    bad = await admin.post(f"/_emulator/wallets/{SIGNER}", json={"tier": "Wood", "collateral": "1"})
+    assert bad.status_code == 400
+    assert "field='tier'" in bad.json()["error"]
+    assert (await admin.get(f"/_emulator/wallets/{SIGNER}")).json()["chain"]["collateral"] == "10000"
+
+
+async def test_warning_mode_and_off_mode(emulator: Emulator, admin: httpx.AsyncClient) -> None:
+    signed = {"POLY_ADDRESS": SIGNER}
+    await admin.post("/_emulator/faults", json={"signer_rate_limit_warning": True})
+    answers = await asyncio.gather(*(admin.post("/order", json={}, headers=signed) for _ in range(80)))
+    assert {answer.status_code for answer in answers} == {401}, "nothing refused for the rate"
+    warned = [answer for answer in answers if answer.headers.get("Poly-RateLimit-Warning") == "true"]
+    stats = await _signer_stats(admin)
+    assert (stats["mode"], stats["warned"], stats["rejected"]) == ("warn", len(warned), 0)
+    assert warned, "80 orders at once cannot all fit a bucket of 60"
+    await admin.post("/_emulator/faults", json={"rate_limits": "off"})
+    answers = await asyncio.gather(*(admin.post("/order", json={}, headers=signed) for _ in range(80)))
+    assert all("Poly-RateLimit-Remaining" not in answer.headers for answer in answers)
+    assert (await _signer_stats(admin))["mode"] == "off"
+
+
+# --- the client follows them -------------------------------------------------------------------------
+
+
+async def test_a_client_that_thinks_it_is_elite_follows_the_venues_tier_and_never_goes_over(
+    emulator: Emulator, admin: httpx.AsyncClient, known_secrets: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Fails if the headers are ignored: an elite-sized limiter lets all 150 orders go at once,
+    and the venue's standard bucket (60) refuses most of them."""
+    market = _empty_market(emulator)
+    key = SigningKey(known_secrets.private_key)
+    async with HttpTransport(emulator.urls["rest"], rate_limits=clob_limits("elite")) as transport:
+        client = await _client(transport, known_secrets.private_key)
+        with caplog.at_level(logging.INFO, logger="polyinfra.net.http"):
+            (first,) = await _post_all(client, [_bid(key, market)])
+            assert transport.limiter.core.wallet_tier(client.wallet_id) == "standard"
+            placed = await _post_all(client, [_bid(key, market) for _ in range(BURST)])
+        assert all(answer.success for answer in [first, *placed])
+        retiered = _http_events(caplog, "venue re-tiered the wallet's signer rate limits")
+        assert [(event["tier"], event["previous"]) for event in retiered] == [("standard", "elite")]
+    stats = await _signer_stats(admin)
+    assert stats["signers"][key.address.lower()]["requests"] == BURST + 1
+    assert _over_limit(stats, key.address) == 0
+
+
+async def test_a_cold_burst_is_held_on_the_429s_loses_no_order_and_holds_no_other_wallet(
+    emulator: Emulator, admin: httpx.AsyncClient, known_secrets: Any
+) -> None:
+    market = _empty_market(emulator)
+    first_key, second_key = SigningKey(known_secrets.private_key), SigningKey(SECOND_KEY)
+    await admin.post(f"/_emulator/wallets/{second_key.address}", json={"tier": "elite"})
+    shared = AsyncRateLimiter()  # one limiter, one transport (and breakers) per wallet, as WalletRegistry does
+    async with (
+        HttpTransport(emulator.urls["rest"], rate_limits=clob_limits("elite"), limiter=shared) as first_transport,
+        HttpTransport(emulator.urls["rest"], rate_limits=clob_limits("elite"), limiter=shared) as second_transport,
+    ):
+        first = await _client(first_transport, known_secrets.private_key)
+        second = await _client(second_transport, SECOND_KEY)
+        second_waits: list[float] = []
+        send = second_transport.request
+
+        async def send_and_note_the_wait(*args: Any, **kwargs: Any) -> Response:
+            response = await send(*args, **kwargs)
+            second_waits.append(response.rate_limit_wait_s)
+            return response
+
+        second_transport.request = send_and_note_the_wait  # type: ignore[method-assign]
+        first_done = asyncio.Event()
+
+        async def first_burst() -> list[SendOrderResponse]:
+            # All 150 are admitted before the first answer can say the wallet is standard.
+            try:
+                return await _post_all(first, [_bid(first_key, market) for _ in range(BURST)])
+            finally:
+                first_done.set()
+
+        async def second_meanwhile() -> list[SendOrderResponse]:
+            while _over_limit(await _signer_stats(admin), first_key.address) == 0:
+                await asyncio.sleep(0.01)
+            # The first wallet is held now; the second one's orders go through meanwhile.
+            answers = await _post_all(second, [_bid(second_key, market) for _ in range(30)])
+            assert not first_done.is_set(), "the second wallet finished while the first was still held"
+            return answers
+
+        placed, others = await asyncio.wait_for(asyncio.gather(first_burst(), second_meanwhile()), WAIT_S)
+        # Not one of the second wallet's orders waited for the limiter: the hold is on the first
+        # wallet's bucket only, not on the endpoint's IP-wide budget both wallets share.
+        assert second_waits == [0.0] * len(others)
+    assert all(answer.success for answer in others)
+    assert len({answer.order_id for answer in placed if answer.success}) == BURST, "every order accepted"
+    stats = await _signer_stats(admin)
+    assert _over_limit(stats, second_key.address) == 0
+    assert stats["signers"][first_key.address.lower()]["requests"] == BURST + _over_limit(stats, first_key.address)
+
+
+async def test_warning_mode_lets_everything_through_and_the_client_warns_once_a_minute(
+    known_secrets: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    emulator = await _emulator(signer_rate_limit_warning=True)
+    try:
+        market = _empty_market(emulator)
+        key = SigningKey(known_secrets.private_key)
+        counted_before = REGISTRY.get_sample_value("polyinfra_signer_rate_limit_warnings_total", {"endpoint": "/order"})
+        async with HttpTransport(emulator.urls["rest"], rate_limits=clob_limits("elite")) as transport:
+            client = await _client(transport, known_secrets.private_key)
+            with caplog.at_level(logging.WARNING, logger="polyinfra.net.http"):
+                placed = await _post_all(client, [_bid(key, market) for _ in range(BURST)])
+        assert all(answer.success for answer in placed)
+        async with httpx.AsyncClient(base_url=emulator.urls["rest"], timeout=WAIT_S) as admin:
+            stats = await _signer_stats(admin)
+        assert stats["rejected"] == 0
+        assert stats["warned"] == _over_limit(stats, key.address) > 0
+        counted = REGISTRY.get_sample_value("polyinfra_signer_rate_limit_warnings_total", {"endpoint": "/order"})
+        assert (counted or 0) - (counted_before or 0) == stats["warned"]
+        warnings = _http_events(caplog, WARNING_EVENT)
+        assert len(warnings) == 1
+    finally:
+        await emulator.stop()
+
+
+async def test_a_cancel_all_is_charged_the_orders_it_cancelled(
+    emulator: Emulator, admin: httpx.AsyncClient, known_secrets: Any
+) -> None:
+    market = _empty_market(emulator)
+    key = SigningKey(known_secrets.private_key)
+    async with HttpTransport(emulator.urls["rest"]) as transport:
+        client = await _client(transport, known_secrets.private_key)
+        orders = [_bid(key, market) for _ in range(BURST)]
+        placed = await client.post_orders([OrderSubmission(order) for order in orders])
+        assert all(isinstance(answer, SendOrderResponse) for answer in placed)
+        cancelled = await client.cancel_all()
+        assert len(cancelled.canceled) == BURST
+        # The venue debited 1 + 150 from a cancel bucket of 120 (standard may go negative) ...
+        probe = await admin.request("DELETE", "/order", json={"orderID": "0x01"}, headers={"POLY_ADDRESS": key.address})
+        assert probe.status_code == 429
+        assert int(probe.headers["Poly-RateLimit-Remaining"]) < 0
+        # ... and the client charged them too: its next cancel waits instead of meeting that 429.
+        route = transport.rate_limits.route("DELETE", "/order")
+        ticket = transport.limiter.core.submit(route, wallet=client.wallet_id, now=time.monotonic())
+        transport.limiter.core.pump(time.monotonic())
+        assert ticket.state is TicketState.WAITING
+        transport.limiter.core.cancel(ticket)
+    assert _over_limit(await _signer_stats(admin), key.address) == 1, "only the probe"
