@@ -672,6 +672,28 @@ def test_unsubscribe_stops_delivery() -> None:
     assert len(received) == 1
 
 
+def test_fill_listeners_hear_every_placement_that_traded_whoever_placed_it() -> None:
+    exchange = Exchange([MARKET], clock_ms=Clock())
+    heard: list[list[tuple[str, str, int, int]]] = []
+    unsubscribe = exchange.subscribe_fills(
+        lambda fills: heard.append(
+            [
+                (fill.maker_order_id, fill.taker_order_id, fill.size_micros, fill.maker_remaining_micros)
+                for fill in fills
+            ]
+        )
+    )
+    exchange.place(order("a", YES, Side.SELL, "0.50", "10", owner="alice"))
+    exchange.place(order("b", NO, Side.BUY, "0.49", "10", owner="bob"))
+    assert heard == [], "nothing traded"
+    exchange.place(order("t", YES, Side.BUY, "0.51", "15", owner="taker"))
+    # One call for the placement, its fills in matching order: the ask at 0.50, then a mint at 0.51.
+    assert heard == [[("a", "t", 10_000_000, 0), ("b", "t", 5_000_000, 5_000_000)]]
+    unsubscribe()
+    exchange.place(order("u", YES, Side.BUY, "0.51", "5", owner="taker"))
+    assert len(heard) == 1
+
+
 def test_a_failing_listener_does_not_starve_the_others() -> None:
     exchange = Exchange([MARKET], clock_ms=Clock())
     received: list[Sequence[MarketEvent]] = []

@@ -80,6 +80,9 @@ def emulator(
     markets: Annotated[int, typer.Option(help="Number of simulated markets.")] = 5,
     seed: Annotated[int, typer.Option(help="Seed of the generated markets and the simulator.")] = 1,
     rate: Annotated[float, typer.Option(help="Simulated market actions per second; 0 for none.")] = 20.0,
+    seed_books: Annotated[
+        bool, typer.Option(help="Start with simulated quotes on every book, or with empty books.")
+    ] = True,
     subscribe_timeout_s: Annotated[
         float, typer.Option(help="Close WebSocket clients that do not subscribe within this many seconds.")
     ] = DEFAULT_SUBSCRIBE_TIMEOUT_S,
@@ -191,6 +194,7 @@ def emulator(
             seed=seed,
             rate=rate,
             faults=faults,
+            seed_books=seed_books,
             subscribe_timeout_s=subscribe_timeout_s,
             ping_timeout_s=ping_timeout_s,
         )

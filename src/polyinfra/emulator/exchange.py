@@ -29,6 +29,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from itertools import count
 from types import MappingProxyType
+from typing import TypeVar
 
 from polyinfra.core.book_hash import book_hash
 from polyinfra.core.matching import (
@@ -61,13 +62,18 @@ from polyinfra.wire.clob_ws import (
     TickSizeChangeMessage,
 )
 
-__all__ = ["CancelListener", "Exchange", "MarketListener", "fee_rate_bps"]
+__all__ = ["CancelListener", "Exchange", "FillListener", "MarketListener", "fee_rate_bps"]
 
 MarketListener = Callable[[Sequence[MarketEvent]], None]
 """Receives the market-channel events of one action, in order."""
 
 CancelListener = Callable[[Sequence[Order]], None]
 """Receives the orders one action took off a book: a cancel, a GTD expiry or a resolution."""
+
+FillListener = Callable[[Sequence[Fill]], None]
+"""Receives the fills of one placement, in matching order."""
+
+_Listener = TypeVar("_Listener", MarketListener, CancelListener, FillListener)
 
 _Canceller = Callable[[MatchingEngine, int], Cancellation]
 """A cancelling engine call, given the engine and the action's time in unix seconds."""
@@ -139,6 +145,7 @@ class Exchange:
         self._order_markets: dict[str, _Market] = {}
         self._listeners: dict[int, MarketListener] = {}
         self._cancel_listeners: dict[int, CancelListener] = {}
+        self._fill_listeners: dict[int, FillListener] = {}
         self._listener_ids = count()
         now_ms = clock_ms()
         for market in markets:
@@ -208,13 +215,7 @@ class Exchange:
         Listeners run synchronously inside the action. A listener that raises does not stop the
         others; the first error is re-raised once all have run.
         """
-        listener_id = next(self._listener_ids)
-        self._listeners[listener_id] = listener
-
-        def unsubscribe() -> None:
-            self._listeners.pop(listener_id, None)
-
-        return unsubscribe
+        return self._subscribe(self._listeners, listener)
 
     def subscribe_cancellations(self, listener: CancelListener) -> Callable[[], None]:
         """Call ``listener`` with the orders every later cancel takes off a book; returns the unsubscribe function.
@@ -223,13 +224,16 @@ class Exchange:
         :meth:`resolve_market`) as well as requested ones, so an order owner hears of all of them the
         same way. Listeners run synchronously, before the action's market events are published.
         """
-        listener_id = next(self._listener_ids)
-        self._cancel_listeners[listener_id] = listener
+        return self._subscribe(self._cancel_listeners, listener)
 
-        def unsubscribe() -> None:
-            self._cancel_listeners.pop(listener_id, None)
+    def subscribe_fills(self, listener: FillListener) -> Callable[[], None]:
+        """Call ``listener`` with the fills of every later placement that traded; returns the unsubscribe function.
 
-        return unsubscribe
+        Whoever placed the taking order (a REST client or the simulator), so that the owners of
+        resting orders see every change of their remaining sizes. Listeners run synchronously,
+        before the placement's market events are published.
+        """
+        return self._subscribe(self._fill_listeners, listener)
 
     # --- trading ---------------------------------------------------------------------------------
 
@@ -273,6 +277,9 @@ class Exchange:
         for fill in result.fills:
             if not fill.maker_remaining_micros:
                 del self._order_markets[fill.maker_order_id]
+        if result.fills:
+            for fill_listener in list(self._fill_listeners.values()):
+                fill_listener(result.fills)
         self._publish(self._market_events(market, yes_sizes, result.level_changes, result.fills, now_ms))
         return result
 
@@ -355,6 +362,15 @@ class Exchange:
         return cancellation
 
     # --- internals -------------------------------------------------------------------------------
+
+    def _subscribe(self, listeners: dict[int, _Listener], listener: _Listener) -> Callable[[], None]:
+        listener_id = next(self._listener_ids)
+        listeners[listener_id] = listener
+
+        def unsubscribe() -> None:
+            listeners.pop(listener_id, None)
+
+        return unsubscribe
 
     def _list(self, info: MarketInfo, now_ms: int) -> _Market:
         if info.condition_id in self._markets:

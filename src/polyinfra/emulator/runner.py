@@ -90,7 +90,8 @@ class Emulator:
     ``subscribe_timeout_s`` and ``ping_timeout_s`` are the channels' idle limits,
     ``send_queue_limit`` the frames one WebSocket client may have waiting before it counts as too
     slow, ``page_size`` the markets (and orders, trades) per page of the paged endpoints,
-    ``trading`` the trade-lifecycle and heartbeat timers.
+    ``trading`` the trade-lifecycle and heartbeat timers. ``seed_books`` False starts every book
+    empty, so that trading tests' orders only meet each other.
     """
 
     def __init__(
@@ -107,6 +108,7 @@ class Emulator:
         send_queue_limit: int = DEFAULT_SEND_QUEUE_LIMIT,
         page_size: int = DEFAULT_PAGE_SIZE,
         trading: TradingSettings | None = None,
+        seed_books: bool = True,
     ) -> None:
         if not (math.isfinite(rate) and rate >= 0):
             raise InvalidValueError("rate must be a non-negative number of actions per second", rate=rate)
@@ -118,7 +120,8 @@ class Emulator:
         self.faults = faults if faults is not None else FaultConfig()
         self.exchange = Exchange(generate_markets(markets, seed=seed), clock_ms=_wall_clock_ms)
         self.simulator = MarketSimulator(self.exchange, seed=seed)
-        self.simulator.seed_books()
+        if seed_books:
+            self.simulator.seed_books()
         self._driver = _SimulatorDriver(self.simulator)
         self._server = EmulatorServer(
             self.exchange,

@@ -17,6 +17,8 @@ expiration, balance (pUSD for a BUY, shares for a SELL, minus what the wallet's 
 The limit price of a limit order is ``collateral / shares`` exactly; of a FOK/FAK order the
 amounts' ratio rounded to the tick away from crossing (down for a BUY, up for a SELL), since
 market-order amounts are floored (§5.4). Accepted orders match through the exchange's one engine.
+What open orders hold is kept per wallet as they rest, fill and leave the book, whoever's order
+filled them: a scan of every open order per placement would make intake quadratic.
 
 Fees are the 2026 model (apis.md §4.1, clob.md §5.6), set at match time from the market's own fee
 schedule (the ``fd`` of ``/clob-markets``) with :func:`polyinfra.core.fees.fill_fee`, per fill:
@@ -59,9 +61,11 @@ import base64
 import binascii
 import hmac
 import uuid
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from http import HTTPStatus
+from itertools import islice
 from typing import Final, Protocol, TypeVar
 
 import msgspec
@@ -147,6 +151,7 @@ _INVALID_HEARTBEAT: Final = "Invalid Heartbeat ID"
 
 _Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 _Body = TypeVar("_Body")
+_Item = TypeVar("_Item")
 
 
 class _FundsMove(Protocol):
@@ -221,6 +226,9 @@ class _Page(Struct, gc=False):
     data: list[_OpenOrder] | list[TradeRecord]
 
 
+_Row = TypeVar("_Row", _OpenOrder, TradeRecord)
+
+
 class _ApiKeyBody(Struct, gc=False):
     apiKey: str  # noqa: N815
     secret: str
@@ -288,6 +296,23 @@ class _Trade:
 
 
 @dataclass(slots=True)
+class _Holdings:
+    """What one wallet's open orders hold (§10): pUSD for its BUYs, shares of each token for its SELLs."""
+
+    collateral_micros: int = 0
+    shares_micros: defaultdict[str, int] = field(default_factory=lambda: defaultdict(int))
+
+    def change(self, order: Order, remaining_before: int, remaining_after: int) -> None:
+        """Account for ``order``'s remaining size going from ``remaining_before`` to ``remaining_after``."""
+        if order.side is Side.BUY:
+            # Each order's pUSD is rounded down on its own, so the total is the sum of what the orders hold.
+            price = order.price_micros
+            self.collateral_micros += remaining_after * price // MICROS - remaining_before * price // MICROS
+        else:
+            self.shares_micros[order.token_id] += remaining_after - remaining_before
+
+
+@dataclass(slots=True)
 class _Heartbeat:
     heartbeat_id: str
     deadline: asyncio.TimerHandle
@@ -316,12 +341,19 @@ class TradingApi:
         self._settings = settings
         self._page_size = page_size
         self._orders: dict[str, _OrderRecord] = {}
+        self._holdings: defaultdict[bytes, _Holdings] = defaultdict(_Holdings)
+        """By the maker address's ABI word: addresses compare case-insensitively."""
         self._trades: dict[str, _Trade] = {}
+        self._trades_by_key: dict[str, list[_Trade]] = {}
+        """Each API key's trades (it took part in), in match order: ``/data/trades`` reads only its own."""
         self._heartbeats: dict[str, _Heartbeat] = {}
         self._timers: set[asyncio.TimerHandle] = set()
         self._trade_dice = FaultDice(faults, "trades")
         self._expiry: asyncio.TimerHandle | None = None
-        self._unsubscribe = exchange.subscribe_cancellations(self._on_cancelled)
+        self._unsubscribers = (
+            exchange.subscribe_cancellations(self._on_cancelled),
+            exchange.subscribe_fills(self._on_filled),
+        )
 
     @property
     def balances(self) -> Balances:
@@ -360,7 +392,8 @@ class TradingApi:
 
     def close(self) -> None:
         """Stop every lifecycle, expiry and heartbeat timer, and stop listening to the exchange."""
-        self._unsubscribe()
+        for unsubscribe in self._unsubscribers:
+            unsubscribe()
         if self._expiry is not None:
             self._expiry.cancel()
             self._expiry = None
@@ -569,6 +602,8 @@ class TradingApi:
 
         record = _OrderRecord(order, key, maker_address, market, envelope.order_type, now_ms // 1000)
         self._orders[order_id] = record
+        if result.rests:
+            self._wallet_holdings(maker_address).change(order, 0, order.remaining_micros)
         record.status = "LIVE" if result.rests else "MATCHED"
         record.size_matched_micros = result.filled_micros
         self._emit_order(record, "PLACEMENT", now_ms)
@@ -588,16 +623,11 @@ class TradingApi:
 
     def _reserved(self, maker_address: str, token_id: str, side: Side) -> int:
         """What the wallet's open orders hold: pUSD for BUYs, the token's shares for SELLs (§10)."""
-        held = 0
-        for order in self._exchange.open_orders():
-            record = self._orders.get(order.order_id)
-            if record is None or order.side is not side or not _same_address(record.maker_address, maker_address):
-                continue
-            if side is Side.BUY:
-                held += order.remaining_micros * order.price_micros // MICROS
-            elif order.token_id == token_id:
-                held += order.remaining_micros
-        return held
+        holdings = self._wallet_holdings(maker_address)
+        return holdings.collateral_micros if side is Side.BUY else holdings.shares_micros[token_id]
+
+    def _wallet_holdings(self, maker_address: str) -> _Holdings:
+        return self._holdings[address_word(maker_address)]
 
     def _settle(self, taker: _OrderRecord, fills: tuple[Fill, ...], now_ms: int) -> _Trade:
         makers = tuple(self._orders.get(fill.maker_order_id) for fill in fills)
@@ -612,6 +642,8 @@ class TradingApi:
             str(uuid.uuid4()), taker, fills, makers, taker_fees, maker_fees, match_time_s, last_update_s=match_time_s
         )
         self._trades[trade.trade_id] = trade
+        for api_key in trade.participants():
+            self._trades_by_key.setdefault(api_key, []).append(trade)
         taker.trade_ids.append(trade.trade_id)
         self._move_funds(trade, self._balances.settle)
         for fill, maker in zip(fills, makers, strict=True):
@@ -738,16 +770,25 @@ class TradingApi:
             record = self._orders.get(order.order_id)
             if record is not None:
                 record.status = "CANCELED"
+                self._wallet_holdings(record.maker_address).change(order, order.remaining_micros, 0)
                 self._emit_order(record, "CANCELLATION", now_ms)
+
+    def _on_filled(self, fills: Sequence[Fill]) -> None:
+        """Release what every filled resting order of ours held, whoever's order took it (§10)."""
+        for fill in fills:
+            maker = self._orders.get(fill.maker_order_id)
+            if maker is not None:
+                remaining = fill.maker_remaining_micros
+                self._wallet_holdings(maker.maker_address).change(maker.order, remaining + fill.size_micros, remaining)
 
     # -- reading ---------------------------------------------------------------------------------
 
-    def _open_records(self, key: ApiKey) -> list[_OrderRecord]:
-        return [
+    def _open_records(self, key: ApiKey) -> Iterator[_OrderRecord]:
+        return (
             self._orders[order.order_id]
             for order in self._exchange.open_orders(key.api_key)
             if order.order_id in self._orders
-        ]
+        )
 
     async def _get_order(self, request: web.Request) -> web.Response:
         key = await self._l2_key(request)
@@ -759,39 +800,50 @@ class TradingApi:
     async def _get_orders(self, request: web.Request) -> web.Response:
         key = await self._l2_key(request)
         query = request.query
-        rows = [
-            _open_order(record)
-            for record in self._open_records(key)
-            if query.get("id", record.order.order_id) == record.order.order_id
-            and query.get("market", record.market.condition_id) == record.market.condition_id
-            and query.get("asset_id", record.order.token_id) == record.order.token_id
-        ]
-        return _json(self._page(query.get("next_cursor"), rows))
+        records = self._open_records(key)
+        if not query.keys().isdisjoint(("id", "market", "asset_id")):
+            records = (
+                record
+                for record in records
+                if query.get("id", record.order.order_id) == record.order.order_id
+                and query.get("market", record.market.condition_id) == record.market.condition_id
+                and query.get("asset_id", record.order.token_id) == record.order.token_id
+            )
+        # Only the page's rows are built; a wallet with 10,000 open orders is read in 100 pages.
+        return _json(self._page(query.get("next_cursor"), records, _open_order))
 
     async def _get_trades(self, request: web.Request) -> web.Response:
         key = await self._l2_key(request)
         query = request.query
-        rows: list[TradeRecord] = []
-        for trade in self._trades.values():
-            mine = trade.participants().get(key.api_key)
-            if mine is None:
-                continue
-            row = _trade_record(trade, mine)
+        chosen: list[tuple[_Trade, _OrderRecord]] = []
+        # The filters read the fields the rows would show, without building rows off the page.
+        for trade in self._trades_by_key.get(key.api_key, ()):
+            mine = trade.participants()[key.api_key]
+            taker = trade.taker
             if (
-                query.get("id", row.id) == row.id
-                and query.get("market", row.market) == row.market
-                and query.get("asset_id", row.asset_id) == row.asset_id
-                and _same_address(query.get("maker_address", row.maker_address), row.maker_address)
+                query.get("id", trade.trade_id) == trade.trade_id
+                and query.get("market", taker.market.condition_id) == taker.market.condition_id
+                and query.get("asset_id", taker.order.token_id) == taker.order.token_id
+                and _same_address(query.get("maker_address", mine.maker_address), mine.maker_address)
                 and _whole(query.get("after"), 0) <= trade.match_time_s <= _whole(query.get("before"), 1 << 63)
             ):
-                rows.append(row)
-        return _json(self._page(query.get("next_cursor"), rows))
+                chosen.append((trade, mine))
+        return _json(self._page(query.get("next_cursor"), iter(chosen), lambda chosen: _trade_record(*chosen)))
 
-    def _page(self, cursor: str | None, rows: list[_OpenOrder] | list[TradeRecord]) -> _Page:
+    def _page(self, cursor: str | None, items: Iterator[_Item], row: Callable[[_Item], _Row]) -> _Page:
+        """The page of ``items`` at ``cursor``, each made a ``row``: only the page's items are made rows."""
         offset = _cursor_offset(cursor or _START_CURSOR)
         end = offset + self._page_size
-        data = rows[offset:end]
-        next_cursor = _END_CURSOR if end >= len(rows) else base64.b64encode(str(end).encode()).decode()
+        if offset < 0:
+            # A negative offset (the end cursor "LTE=" decodes to -1) counts from the end, as list slicing does.
+            rows = list(items)
+            page, more = rows[offset:end], end < len(rows)
+        else:
+            # One item past the page tells whether another page follows.
+            taken = list(islice(items, offset, end + 1))
+            page, more = taken[: self._page_size], len(taken) > self._page_size
+        data = [row(item) for item in page]
+        next_cursor = base64.b64encode(str(end).encode()).decode() if more else _END_CURSOR
         return _Page(limit=self._page_size, next_cursor=next_cursor, count=len(data), data=data)
 
     async def _balance_allowance(self, request: web.Request) -> web.Response:

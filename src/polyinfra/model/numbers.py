@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from decimal import Context, Decimal, InvalidOperation
 from enum import Enum, StrEnum
+from functools import lru_cache
 
 from polyinfra.errors import InvalidNumberError, InvalidTickSizeError
 
@@ -101,8 +102,12 @@ def picos_to_decimal(picos: int) -> Decimal:
     return _EXACT.divide(Decimal(picos), _PICOS_DECIMAL)
 
 
+@lru_cache(maxsize=1 << 16)
 def format_micros(micros: int) -> str:
-    """Micro-units to the venue's canonical string: "0.48", "100", "219.217767"."""
+    """Micro-units to the venue's canonical string: "0.48", "100", "219.217767".
+
+    Cached: the emulator formats the same prices and level sizes for every book event it builds.
+    """
     whole, fraction = divmod(micros, MICROS)
     if fraction == 0:
         return str(whole)

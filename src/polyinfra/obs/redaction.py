@@ -226,19 +226,35 @@ def _any_of(texts: Iterable[str]) -> re.Pattern[str] | None:
 
 
 class _Registry:
-    """The known secrets' forms and one compiled pattern over all of them, swapped atomically."""
+    """The known secrets' forms and one compiled pattern over all of them, swapped atomically.
+
+    The pattern is compiled when it is next needed, not at each registration: compiling costs
+    time in proportion to every form known, so a process registering many credentials in a row
+    (a wallet each, with their API keys) would spend time quadratic in their number.
+    """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._forms: set[str] = set()
-        self.pattern: re.Pattern[str] | None = None
+        self._pattern: re.Pattern[str] | None = None
+        self._stale = False
 
     def add(self, value: str) -> None:
         with self._lock:
             new_forms = secret_forms(value).keys() - self._forms
             if new_forms:
                 self._forms |= new_forms
-                self.pattern = _any_of(self._forms)
+                self._stale = True
+
+    @property
+    def pattern(self) -> re.Pattern[str] | None:
+        """The pattern over every form registered so far (None before the first registration)."""
+        if self._stale:
+            with self._lock:
+                if self._stale:
+                    self._pattern = _any_of(self._forms)
+                    self._stale = False
+        return self._pattern
 
 
 _registry = _Registry()
