@@ -7,7 +7,11 @@ from typing import Any
 
 import pytest
 
+from polyinfra.emulator.faults import FaultConfig
+from polyinfra.emulator.rate_limits import RateLimitMode
 from polyinfra.emulator.runner import Emulator
+from polyinfra.emulator.trading_api import TradingSettings
+from polyinfra.net.http import HttpTransport
 
 EmulatorFactory = Callable[..., Awaitable[Emulator]]
 
@@ -26,3 +30,20 @@ async def emulator_factory() -> AsyncIterator[EmulatorFactory]:
     yield start
     for emulator in started:
         await emulator.stop()
+
+
+@pytest.fixture
+async def emulator() -> AsyncIterator[Emulator]:
+    """The trading tests' venue: 3 markets, no simulated activity, trades settled in 0.1 s, and its
+    rate limits off (a test module that needs another emulator defines its own ``emulator``)."""
+    settings = TradingSettings(mined_after_s=0.05, confirmed_after_s=0.1)
+    faults = FaultConfig(rate_limits=RateLimitMode.OFF)
+    async with Emulator(markets=3, seed=5, rate=0, trading=settings, faults=faults) as running:
+        yield running
+
+
+@pytest.fixture
+async def transport(emulator: Emulator) -> AsyncIterator[HttpTransport]:
+    """A transport to ``emulator``'s REST API with the default (standard-tier) limits."""
+    async with HttpTransport(emulator.urls["rest"]) as opened:
+        yield opened

@@ -27,10 +27,7 @@ from polyinfra.clob.trading import ORDERS_PER_REQUEST, OrderSubmission, SendOrde
 from polyinfra.core.eip712 import SigningKey
 from polyinfra.core.order_builder import OrderStamper, build_order
 from polyinfra.core.order_signing import POLYGON_CHAIN_ID, SignedOrder, sign_order
-from polyinfra.emulator.faults import FaultConfig
-from polyinfra.emulator.rate_limits import RateLimitMode
 from polyinfra.emulator.runner import Emulator
-from polyinfra.emulator.trading_api import TradingSettings
 from polyinfra.errors import OrderRejectedError, PolyinfraError
 from polyinfra.model.market import MarketInfo
 from polyinfra.model.numbers import Side, TickSize
@@ -74,16 +71,8 @@ _Row = TypeVar("_Row")
 
 
 @pytest.fixture
-async def emulator() -> AsyncIterator[Emulator]:
-    settings = TradingSettings(mined_after_s=0.05, confirmed_after_s=0.1)
-    # The emulator's own limits are off: the client-side limiter (elite tier) is what is under test.
-    faults = FaultConfig(rate_limits=RateLimitMode.OFF)
-    async with Emulator(markets=3, seed=5, rate=0, trading=settings, faults=faults) as running:
-        yield running
-
-
-@pytest.fixture
 async def transport(emulator: Emulator) -> AsyncIterator[HttpTransport]:
+    # The emulator's own limits are off (conftest.py): the client-side limiter, elite tier, is under test.
     async with HttpTransport(emulator.urls["rest"], rate_limits=clob_limits("elite")) as opened:
         yield opened
 

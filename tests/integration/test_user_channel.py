@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -20,10 +20,7 @@ from polyinfra.core.auth_headers import ApiCredentials
 from polyinfra.core.eip712 import SigningKey
 from polyinfra.core.order_builder import OrderStamper, build_order
 from polyinfra.core.order_signing import POLYGON_CHAIN_ID, SignedOrder, sign_order
-from polyinfra.emulator.faults import FaultConfig
-from polyinfra.emulator.rate_limits import RateLimitMode
 from polyinfra.emulator.runner import Emulator
-from polyinfra.emulator.trading_api import TradingSettings
 from polyinfra.errors import InvalidValueError, L2AuthError
 from polyinfra.model.market import MarketInfo
 from polyinfra.model.numbers import Side, TickSize
@@ -42,20 +39,6 @@ from polyinfra.net.http import HttpTransport
 TAKER_KEY = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d"
 WAIT_S = 10.0
 STAMPER = OrderStamper(lambda: time.time_ns() // 1_000_000)
-
-
-@pytest.fixture
-async def emulator() -> AsyncIterator[Emulator]:
-    settings = TradingSettings(mined_after_s=0.05, confirmed_after_s=0.1)
-    faults = FaultConfig(rate_limits=RateLimitMode.OFF)
-    async with Emulator(markets=3, seed=5, rate=0, trading=settings, faults=faults) as running:
-        yield running
-
-
-@pytest.fixture
-async def transport(emulator: Emulator) -> AsyncIterator[HttpTransport]:
-    async with HttpTransport(emulator.urls["rest"]) as opened:
-        yield opened
 
 
 def _empty_market(emulator: Emulator) -> MarketInfo:

@@ -42,6 +42,16 @@ one object per taking order with every maker in ``maker_orders``, its ``asset_id
 with its own ``owner``, ``maker_address`` and ``trader_side``; trades go MATCHED -> MINED (with a
 ``transaction_hash``) -> CONFIRMED on timers (:class:`TradingSettings`).
 
+The simulator's orders match through the same engine, so one can take users' resting orders; the
+exchange reports every placement's fills, and a match the simulator took is settled from there
+exactly as one a user took (makers' balances at their own prices and fees, ``size_matched``,
+status, ``associate_trades``, the UPDATE event, a trade with its lifecycle and faults). The
+simulator has no API key, wallet or order record, so its side of such a trade moves no balance
+and pays no fee, and nobody sees the trade as TAKER: each maker sees ``trader_side`` MAKER, its
+own ``owner`` and ``maker_address``, and the simulator's order in ``taker_order_id``, ``asset_id``,
+``side``, ``size`` and ``price``, with a top-level ``fee_rate_bps`` of ``"0"``; simulator makers in
+``maker_orders`` carry their ``sim-...`` owner and the zero address, as in users' trades.
+
 The fault knobs ``trade_retry_rate`` and ``trade_failure_rate`` (:mod:`polyinfra.emulator.faults`)
 walk the rest of §7.5's status machine: a retried trade goes RETRYING when it would have been MINED,
 then, one ``mined_after_s`` later, FAILED or MINED (CONFIRMED ``mined_after_s`` later than usual).
@@ -273,7 +283,9 @@ class _Trade:
     """One taking order's match: ``fills`` against every maker, in matching order."""
 
     trade_id: str
-    taker: _OrderRecord
+    market: MarketInfo
+    taker: _OrderRecord | None
+    """The taking order's record (None for an order placed inside the emulator, by the simulator)."""
     fills: tuple[Fill, ...]
     makers: tuple[_OrderRecord | None, ...]
     """The maker orders' records (None for orders placed inside the emulator, by the simulator)."""
@@ -288,10 +300,10 @@ class _Trade:
 
     def participants(self) -> dict[str, _OrderRecord]:
         """The first order of each API key involved, by key: whose users see this trade."""
-        found: dict[str, _OrderRecord] = {self.taker.key.api_key: self.taker}
-        for maker in self.makers:
-            if maker is not None:
-                found.setdefault(maker.key.api_key, maker)
+        found: dict[str, _OrderRecord] = {}
+        for record in (self.taker, *self.makers):
+            if record is not None:
+                found.setdefault(record.key.api_key, record)
         return found
 
 
@@ -607,7 +619,7 @@ class TradingApi:
         record.status = "LIVE" if result.rests else "MATCHED"
         record.size_matched_micros = result.filled_micros
         self._emit_order(record, "PLACEMENT", now_ms)
-        trade = self._settle(record, result.fills, now_ms) if result.fills else None
+        trade = self._settle(market, record, result.fills, now_ms) if result.fills else None
         making, taking = _made_and_taken(side, result.fills)
         return _SendOrderResponse(
             success=True,
@@ -629,22 +641,35 @@ class TradingApi:
     def _wallet_holdings(self, maker_address: str) -> _Holdings:
         return self._holdings[address_word(maker_address)]
 
-    def _settle(self, taker: _OrderRecord, fills: tuple[Fill, ...], now_ms: int) -> _Trade:
+    def _settle(self, market: MarketInfo, taker: _OrderRecord | None, fills: Sequence[Fill], now_ms: int) -> _Trade:
+        """Record, settle and announce one placement's match in ``market``; ``taker`` None for the simulator's."""
         makers = tuple(self._orders.get(fill.maker_order_id) for fill in fills)
-        market = taker.market
-        # Each fill pays its own fee, rounded on its own (apis.md §4.1: set at match time, per trade).
-        taker_fees = tuple(_fee_micros(market, fill.size_micros, fill.taker_price_micros, taker=True) for fill in fills)
+        # Each fill pays its own fee, rounded on its own (apis.md §4.1: set at match time, per trade);
+        # the simulator has no wallet to pay from.
+        taker_fees = tuple(
+            0 if taker is None else _fee_micros(market, fill.size_micros, fill.taker_price_micros, taker=True)
+            for fill in fills
+        )
         maker_fees = tuple(
             _fee_micros(market, fill.size_micros, fill.maker_price_micros, taker=False) for fill in fills
         )
         match_time_s = now_ms // 1000
         trade = _Trade(
-            str(uuid.uuid4()), taker, fills, makers, taker_fees, maker_fees, match_time_s, last_update_s=match_time_s
+            str(uuid.uuid4()),
+            market,
+            taker,
+            tuple(fills),
+            makers,
+            taker_fees,
+            maker_fees,
+            match_time_s,
+            last_update_s=match_time_s,
         )
         self._trades[trade.trade_id] = trade
         for api_key in trade.participants():
             self._trades_by_key.setdefault(api_key, []).append(trade)
-        taker.trade_ids.append(trade.trade_id)
+        if taker is not None:
+            taker.trade_ids.append(trade.trade_id)
         self._move_funds(trade, self._balances.settle)
         for fill, maker in zip(fills, makers, strict=True):
             if maker is None:
@@ -676,18 +701,19 @@ class TradingApi:
 
     def _move_funds(self, trade: _Trade, move: _FundsMove) -> None:
         """Apply ``move`` (settle, or unsettle to undo) to both sides of every fill, each with its own
-        fee; the simulator's makers hold no wallet."""
+        fee; the simulator's orders, taking or resting, hold no wallet."""
         taker = trade.taker
         fees = zip(trade.taker_fees_micros, trade.maker_fees_micros, strict=True)
         for fill, maker, (taker_fee, maker_fee) in zip(trade.fills, trade.makers, fees, strict=True):
-            move(
-                taker.maker_address,
-                fill.taker_token_id,
-                fill.taker_side,
-                fill.size_micros,
-                fill.taker_price_micros,
-                fee_micros=taker_fee,
-            )
+            if taker is not None:
+                move(
+                    taker.maker_address,
+                    fill.taker_token_id,
+                    fill.taker_side,
+                    fill.size_micros,
+                    fill.taker_price_micros,
+                    fee_micros=taker_fee,
+                )
             if maker is not None:
                 move(
                     maker.maker_address,
@@ -774,12 +800,18 @@ class TradingApi:
                 self._emit_order(record, "CANCELLATION", now_ms)
 
     def _on_filled(self, fills: Sequence[Fill]) -> None:
-        """Release what every filled resting order of ours held, whoever's order took it (§10)."""
+        """Release what every filled resting order of ours held, whoever's order took it (§10), and
+        settle the match when the simulator's order took ours: :meth:`_place` settles its own."""
+        user_market: MarketInfo | None = None
         for fill in fills:
             maker = self._orders.get(fill.maker_order_id)
             if maker is not None:
                 remaining = fill.maker_remaining_micros
                 self._wallet_holdings(maker.maker_address).change(maker.order, remaining + fill.size_micros, remaining)
+                user_market = maker.market
+        # Orders placed through this API are owned by their API key (_place checks it); the simulator's never are.
+        if user_market is not None and self._accounts.get(fills[0].taker_owner) is None:
+            self._settle(user_market, None, fills, self._clock_ms())
 
     # -- reading ---------------------------------------------------------------------------------
 
@@ -819,11 +851,11 @@ class TradingApi:
         # The filters read the fields the rows would show, without building rows off the page.
         for trade in self._trades_by_key.get(key.api_key, ()):
             mine = trade.participants()[key.api_key]
-            taker = trade.taker
+            condition_id, token_id = trade.market.condition_id, trade.fills[0].taker_token_id
             if (
                 query.get("id", trade.trade_id) == trade.trade_id
-                and query.get("market", taker.market.condition_id) == taker.market.condition_id
-                and query.get("asset_id", taker.order.token_id) == taker.order.token_id
+                and query.get("market", condition_id) == condition_id
+                and query.get("asset_id", token_id) == token_id
                 and _same_address(query.get("maker_address", mine.maker_address), mine.maker_address)
                 and _whole(query.get("after"), 0) <= trade.match_time_s <= _whole(query.get("before"), 1 << 63)
             ):
@@ -1074,7 +1106,8 @@ def _open_order(record: _OrderRecord) -> _OpenOrder:
 
 
 def _trade_record(trade: _Trade, mine: _OrderRecord) -> TradeRecord:
-    taker = trade.taker
+    # The taking order's own fields come from its first fill: a simulator's order has no record.
+    market = trade.market
     first = trade.fills[0]
     makers = [
         MakerOrder(
@@ -1083,32 +1116,33 @@ def _trade_record(trade: _Trade, mine: _OrderRecord) -> TradeRecord:
             maker_address=_ZERO_ADDRESS if maker is None else maker.maker_address,
             matched_amount=format_micros(fill.size_micros),
             price=format_micros(fill.maker_price_micros),
-            fee_rate_bps=fee_rate_bps(taker.market, taker=False),
+            fee_rate_bps=fee_rate_bps(market, taker=False),
             asset_id=fill.maker_token_id,
-            outcome=taker.market.outcome_of(fill.maker_token_id),
+            outcome=market.outcome_of(fill.maker_token_id),
             side=fill.maker_side.value,
         )
         for fill, maker in zip(trade.fills, trade.makers, strict=True)
     ]
     return TradeRecord(
         id=trade.trade_id,
-        taker_order_id=taker.order.order_id,
-        market=taker.market.condition_id,
-        asset_id=taker.order.token_id,
-        side=taker.order.side.value,
+        taker_order_id=first.taker_order_id,
+        market=market.condition_id,
+        asset_id=first.taker_token_id,
+        side=first.taker_side.value,
         size=format_micros(sum(fill.size_micros for fill in trade.fills)),
-        fee_rate_bps=fee_rate_bps(taker.market, taker=True),
+        # The simulator pays no fee: "0", as for any side charged nothing (module notes).
+        fee_rate_bps="0" if trade.taker is None else fee_rate_bps(market, taker=True),
         price=format_micros(first.taker_price_micros),
         status=trade.status,
         match_time=str(trade.match_time_s),
         last_update=str(trade.last_update_s),
-        outcome=taker.outcome,
+        outcome=market.outcome_of(first.taker_token_id),
         bucket_index=0,
         owner=mine.key.api_key,
         maker_address=mine.maker_address,
         transaction_hash=trade.transaction_hash,
         maker_orders=makers,
-        trader_side="TAKER" if mine is taker else "MAKER",
+        trader_side="TAKER" if mine is trade.taker else "MAKER",
     )
 
 
