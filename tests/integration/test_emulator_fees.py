@@ -20,10 +20,7 @@ import websockets
 
 from polyinfra.clob.rest import ClobRestClient
 from polyinfra.clob.trading import AssetType, TradingClient
-from polyinfra.core.eip712 import SigningKey
 from polyinfra.core.fees import fill_fee
-from polyinfra.core.order_builder import OrderStamper, build_order
-from polyinfra.core.order_signing import POLYGON_CHAIN_ID, SignedOrder, sign_order
 from polyinfra.emulator.accounts import SEED_SHARES_MICROS
 from polyinfra.emulator.faults import FaultConfig
 from polyinfra.emulator.rate_limits import RateLimitMode
@@ -34,10 +31,10 @@ from polyinfra.model.market import FeeSchedule, MarketInfo
 from polyinfra.model.numbers import MICROS, Side, TickSize, to_micros
 from polyinfra.net.http import HttpTransport
 from polyinfra.wire.clob_user import TradeRecord
+from tests.integration.trading_steps import signed_order, trading_client
 
 # Hardhat account #1 (clob.md §6) trades with account #0 (known_secrets).
 TAKER_KEY = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d"
-STAMPER = OrderStamper(lambda: 0)
 WAIT_S = 5.0
 
 # Seed 12's four markets: on the 0.01 grid a fee-free normal market, a 0.03 normal market and a
@@ -85,12 +82,6 @@ async def _market(emulator: Emulator, kind: str) -> tuple[MarketInfo, FeeSchedul
     return market, published
 
 
-async def _client(transport: HttpTransport, private_key: str) -> TradingClient:
-    client = TradingClient(transport, SigningKey(private_key))
-    await client.create_or_derive_api_key()
-    return client
-
-
 @dataclass(frozen=True, slots=True)
 class _Desk:
     """One market of a kind and the two wallets trading it: ``maker`` rests, ``taker`` crosses."""
@@ -107,21 +98,9 @@ class _Desk:
 
 async def _desk(emulator: Emulator, transport: HttpTransport, maker_key: str, kind: str) -> _Desk:
     market, schedule = await _market(emulator, kind)
-    return _Desk(market, schedule, await _client(transport, maker_key), await _client(transport, TAKER_KEY))
-
-
-def _signed(private_key: str, market: MarketInfo, side: Side, price: str, size: str) -> SignedOrder:
-    key = SigningKey(private_key)
-    built = build_order(
-        token_id=market.tokens[0].token_id,
-        side=side,
-        price=price,
-        size=size,
-        maker=key.address,
-        stamper=STAMPER,
-        market=market,
+    return _Desk(
+        market, schedule, await trading_client(transport, maker_key), await trading_client(transport, TAKER_KEY)
     )
-    return sign_order(built.order, key, chain_id=POLYGON_CHAIN_ID)
 
 
 async def _holdings(client: TradingClient, token: str) -> tuple[int, int]:
@@ -211,9 +190,9 @@ async def test_a_taker_buy_pays_the_fee_on_top_and_the_maker_exactly_the_notiona
         _trade_events(emulator, maker, market) as maker_events,
         _trade_events(emulator, taker, market) as taker_events,
     ):
-        await maker.post_order(_signed(known_secrets.private_key, market, Side.SELL, "0.60", "10"))
+        await maker.post_order(signed_order(known_secrets.private_key, market, Side.SELL, "0.60", "10"))
         # Crosses at the resting 0.60 (price improvement), so the fee is taken at 0.60 too.
-        taking = await taker.post_order(_signed(TAKER_KEY, market, Side.BUY, "0.70", "6"))
+        taking = await taker.post_order(signed_order(TAKER_KEY, market, Side.BUY, "0.70", "6"))
     (trade_id,) = taking.trade_ids
 
     notional = 6 * 600_000
@@ -239,8 +218,8 @@ async def test_a_taker_sell_pays_out_of_its_proceeds_and_a_failed_trade_refunds_
     market, maker, taker, token = desk.market, desk.maker, desk.taker, desk.token
     maker_before, taker_before = await _holdings(maker, token), await _holdings(taker, token)
 
-    await maker.post_order(_signed(known_secrets.private_key, market, Side.BUY, "0.40", "20"))
-    await taker.post_order(_signed(TAKER_KEY, market, Side.SELL, "0.30", "10"))
+    await maker.post_order(signed_order(known_secrets.private_key, market, Side.BUY, "0.40", "20"))
+    await taker.post_order(signed_order(TAKER_KEY, market, Side.SELL, "0.30", "10"))
     fee = to_micros(fill_fee(10, "0.4", desk.schedule, taker=True))
     assert fee == 72_000
     assert await _moved(taker, token, taker_before) == (4 * MICROS - fee, -10 * MICROS)
@@ -249,7 +228,7 @@ async def test_a_taker_sell_pays_out_of_its_proceeds_and_a_failed_trade_refunds_
 
     # clob.md §7.5: RETRYING -> FAILED never reached the chain; the fee comes back with the rest.
     emulator.faults.update({"trade_retry_rate": 1.0, "trade_failure_rate": 1.0})
-    failing = await taker.post_order(_signed(TAKER_KEY, market, Side.SELL, "0.30", "10"))
+    failing = await taker.post_order(signed_order(TAKER_KEY, market, Side.SELL, "0.30", "10"))
     (failed_id,) = failing.trade_ids
     assert (await _holdings(taker, token))[0] == taker_after[0] + 4 * MICROS - fee
     await _wait_for_status(taker, failed_id, "FAILED")
@@ -261,7 +240,7 @@ async def test_a_buy_must_hold_its_fee_and_never_leaves_a_wallet_negative(
 ) -> None:
     desk = await _desk(emulator, transport, known_secrets.private_key, "rate-0.03")
     market, taker = desk.market, desk.taker
-    await desk.maker.post_order(_signed(known_secrets.private_key, market, Side.SELL, "0.50", "100"))
+    await desk.maker.post_order(signed_order(known_secrets.private_key, market, Side.SELL, "0.50", "100"))
     fee = fill_fee(100, "0.5", desk.schedule, taker=True)
     assert fee == Decimal("0.75")
 
@@ -274,9 +253,9 @@ async def test_a_buy_must_hold_its_fee_and_never_leaves_a_wallet_negative(
         # 50 pUSD pays for the shares but not for the fee the venue takes on top.
         await deposit("50")
         with pytest.raises(InsufficientBalanceError):
-            await taker.post_order(_signed(TAKER_KEY, market, Side.BUY, "0.50", "100"))
+            await taker.post_order(signed_order(TAKER_KEY, market, Side.BUY, "0.50", "100"))
         await deposit(str(50 + fee))
-        await taker.post_order(_signed(TAKER_KEY, market, Side.BUY, "0.50", "100"))
+        await taker.post_order(signed_order(TAKER_KEY, market, Side.BUY, "0.50", "100"))
     assert await _holdings(taker, desk.token) == (0, SEED_SHARES_MICROS + 100 * MICROS)
 
 
@@ -304,8 +283,8 @@ async def test_fee_rate_and_last_trade_price_report_the_markets_fees(
         async with asyncio.timeout(WAIT_S):
             while await socket.recv() != "PONG":  # the initial dump comes first
                 pass
-        await charged.maker.post_order(_signed(known_secrets.private_key, charged.market, Side.SELL, "0.60", "10"))
-        await charged.taker.post_order(_signed(TAKER_KEY, charged.market, Side.BUY, "0.60", "6"))
+        await charged.maker.post_order(signed_order(known_secrets.private_key, charged.market, Side.SELL, "0.60", "10"))
+        await charged.taker.post_order(signed_order(TAKER_KEY, charged.market, Side.BUY, "0.60", "6"))
         async with asyncio.timeout(WAIT_S):
             while True:
                 frame = msgspec.json.decode(await socket.recv())

@@ -23,12 +23,10 @@ from tests.integration.test_user_channel import (
     WAIT_S,
     _assert_matches_rest,
     _channel,
-    _client,
-    _empty_market,
     _Recorder,
     _settled,
-    _signed,
 )
+from tests.integration.trading_steps import empty_market, signed_order, trading_client
 
 SIMULATOR_TAKER = "sim-taker-1"
 SIMULATOR_MAKER = "sim-maker-1"
@@ -79,16 +77,16 @@ async def _trades(client: TradingClient) -> dict[str, TradeRecord]:
 async def test_a_simulator_taking_a_users_order_settles_it_as_a_user_taking_it_would(
     emulator: Emulator, transport: HttpTransport, known_secrets: Any
 ) -> None:
-    market = _empty_market(emulator)
+    market = empty_market(emulator)
     token = market.tokens[0].token_id
     maker_key = known_secrets.private_key
-    maker = await _client(transport, maker_key)
+    maker = await trading_client(transport, maker_key)
     before = await _holdings(maker, token)
     recorder = _Recorder()
     async with _channel(emulator, maker, market) as channel:
         channel.add_listener(recorder)
         assert await channel.wait_in_sync(WAIT_S)
-        resting = _signed(maker_key, market, Side.SELL, "0.60", "12")
+        resting = signed_order(maker_key, market, Side.SELL, "0.60", "12")
         await maker.post_order(resting)
 
         # Crosses at 0.65 and fills 7 at the resting 0.60: the order stays LIVE with 5 left.
@@ -137,11 +135,11 @@ async def test_a_simulator_taking_a_users_order_settles_it_as_a_user_taking_it_w
 async def test_a_simulator_order_on_the_other_token_mints_with_a_users_and_the_simulators_makers(
     emulator: Emulator, transport: HttpTransport, known_secrets: Any
 ) -> None:
-    market = _empty_market(emulator)
+    market = empty_market(emulator)
     yes, no = (token.token_id for token in market.tokens)
-    maker = await _client(transport, known_secrets.private_key)
+    maker = await trading_client(transport, known_secrets.private_key)
     before = await _holdings(maker, yes)
-    resting = _signed(known_secrets.private_key, market, Side.BUY, "0.60", "10")
+    resting = signed_order(known_secrets.private_key, market, Side.BUY, "0.60", "10")
     await maker.post_order(resting)
     better = _simulator_places(emulator, yes, Side.BUY, "0.61", 5, owner=SIMULATOR_MAKER, time_in_force=TimeInForce.GTC)
 
@@ -170,16 +168,16 @@ async def test_a_simulator_order_on_the_other_token_mints_with_a_users_and_the_s
 async def test_a_failed_simulator_trade_restores_the_makers_balances(
     emulator: Emulator, transport: HttpTransport, known_secrets: Any
 ) -> None:
-    market = _empty_market(emulator)
+    market = empty_market(emulator)
     token = market.tokens[0].token_id
-    maker = await _client(transport, known_secrets.private_key)
+    maker = await trading_client(transport, known_secrets.private_key)
     before = await _holdings(maker, token)
     emulator.faults.update({"trade_retry_rate": 1.0, "trade_failure_rate": 1.0})
     recorder = _Recorder()
     async with _channel(emulator, maker, market) as channel:
         channel.add_listener(recorder)
         assert await channel.wait_in_sync(WAIT_S)
-        resting = _signed(known_secrets.private_key, market, Side.SELL, "0.60", "10")
+        resting = signed_order(known_secrets.private_key, market, Side.SELL, "0.60", "10")
         await maker.post_order(resting)
         _simulator_places(emulator, token, Side.BUY, "0.60", 10)
         assert await _holdings(maker, token) == (before[0] + 6 * MICROS, before[1] - 10 * MICROS)
@@ -203,8 +201,8 @@ async def test_the_seeded_simulator_takes_a_users_quote_and_the_user_hears_of_it
     token = market.tokens[0].token_id
     best_bid = emulator.exchange.best_bid(token)
     assert best_bid is not None
-    maker = await _client(transport, known_secrets.private_key)
-    resting = _signed(known_secrets.private_key, market, Side.BUY, str(Decimal(best_bid) / MICROS), "5")
+    maker = await trading_client(transport, known_secrets.private_key)
+    resting = signed_order(known_secrets.private_key, market, Side.BUY, str(Decimal(best_bid) / MICROS), "5")
     recorder = _Recorder()
     async with _channel(emulator, maker, market) as channel:
         channel.add_listener(recorder)

@@ -31,7 +31,7 @@ from polyinfra.model.numbers import Side
 from polyinfra.net.http import HttpTransport, Response
 from polyinfra.net.rate_limit import AsyncRateLimiter, TicketState, clob_limits
 from polyinfra.obs.metrics import REGISTRY
-from tests.integration.test_trading_client import _empty_market
+from tests.integration.trading_steps import empty_market, trading_client
 
 # Hardhat account #1 (a public test key): a second wallet next to the session's own.
 SECOND_KEY = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d"
@@ -90,12 +90,6 @@ def _bid(key: SigningKey, market: MarketInfo) -> SignedOrder:
         market=market,
     )
     return sign_order(built.order, key, chain_id=POLYGON_CHAIN_ID)
-
-
-async def _client(transport: HttpTransport, private_key: str) -> TradingClient:
-    client = TradingClient(transport, SigningKey(private_key))
-    await client.create_or_derive_api_key()
-    return client
 
 
 async def _post_all(client: TradingClient, orders: list[SignedOrder]) -> list[SendOrderResponse]:
@@ -171,10 +165,10 @@ async def test_a_client_that_thinks_it_is_elite_follows_the_venues_tier_and_neve
 ) -> None:
     """Fails if the headers are ignored: an elite-sized limiter lets all 150 orders go at once,
     and the venue's standard bucket (60) refuses most of them."""
-    market = _empty_market(emulator)
+    market = empty_market(emulator)
     key = SigningKey(known_secrets.private_key)
     async with HttpTransport(emulator.urls["rest"], rate_limits=clob_limits("elite")) as transport:
-        client = await _client(transport, known_secrets.private_key)
+        client = await trading_client(transport, known_secrets.private_key)
         with caplog.at_level(logging.INFO, logger="polyinfra.net.http"):
             (first,) = await _post_all(client, [_bid(key, market)])
             assert transport.limiter.core.wallet_tier(client.wallet_id) == "standard"
@@ -190,7 +184,7 @@ async def test_a_client_that_thinks_it_is_elite_follows_the_venues_tier_and_neve
 async def test_a_cold_burst_is_held_on_the_429s_loses_no_order_and_holds_no_other_wallet(
     emulator: Emulator, admin: httpx.AsyncClient, known_secrets: Any
 ) -> None:
-    market = _empty_market(emulator)
+    market = empty_market(emulator)
     first_key, second_key = SigningKey(known_secrets.private_key), SigningKey(SECOND_KEY)
     await admin.post(f"/_emulator/wallets/{second_key.address}", json={"tier": "elite"})
     shared = AsyncRateLimiter()  # one limiter, one transport (and breakers) per wallet, as WalletRegistry does
@@ -198,8 +192,8 @@ async def test_a_cold_burst_is_held_on_the_429s_loses_no_order_and_holds_no_othe
         HttpTransport(emulator.urls["rest"], rate_limits=clob_limits("elite"), limiter=shared) as first_transport,
         HttpTransport(emulator.urls["rest"], rate_limits=clob_limits("elite"), limiter=shared) as second_transport,
     ):
-        first = await _client(first_transport, known_secrets.private_key)
-        second = await _client(second_transport, SECOND_KEY)
+        first = await trading_client(first_transport, known_secrets.private_key)
+        second = await trading_client(second_transport, SECOND_KEY)
         second_waits: list[float] = []
         send = second_transport.request
 
@@ -242,11 +236,11 @@ async def test_warning_mode_lets_everything_through_and_the_client_warns_once_a_
 ) -> None:
     emulator = await _emulator(signer_rate_limit_warning=True)
     try:
-        market = _empty_market(emulator)
+        market = empty_market(emulator)
         key = SigningKey(known_secrets.private_key)
         counted_before = REGISTRY.get_sample_value("polyinfra_signer_rate_limit_warnings_total", {"endpoint": "/order"})
         async with HttpTransport(emulator.urls["rest"], rate_limits=clob_limits("elite")) as transport:
-            client = await _client(transport, known_secrets.private_key)
+            client = await trading_client(transport, known_secrets.private_key)
             with caplog.at_level(logging.WARNING, logger="polyinfra.net.http"):
                 placed = await _post_all(client, [_bid(key, market) for _ in range(BURST)])
         assert all(answer.success for answer in placed)
@@ -265,10 +259,10 @@ async def test_warning_mode_lets_everything_through_and_the_client_warns_once_a_
 async def test_a_cancel_all_is_charged_the_orders_it_cancelled(
     emulator: Emulator, admin: httpx.AsyncClient, known_secrets: Any
 ) -> None:
-    market = _empty_market(emulator)
+    market = empty_market(emulator)
     key = SigningKey(known_secrets.private_key)
     async with HttpTransport(emulator.urls["rest"]) as transport:
-        client = await _client(transport, known_secrets.private_key)
+        client = await trading_client(transport, known_secrets.private_key)
         orders = [_bid(key, market) for _ in range(BURST)]
         placed = await client.post_orders([OrderSubmission(order) for order in orders])
         assert all(isinstance(answer, SendOrderResponse) for answer in placed)

@@ -34,6 +34,7 @@ from polyinfra.model.numbers import Side, TickSize
 from polyinfra.net.http import HttpTransport, PoolLimits
 from polyinfra.net.rate_limit import clob_limits
 from polyinfra.obs.redaction import register_secret
+from tests.integration.trading_steps import STAMPER, empty_market, signed_order, trading_client
 
 # Hardhat accounts #1-#4 (public test keys): more wallets that trade with account #0.
 OTHER_KEYS = (
@@ -66,7 +67,6 @@ def _clock_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
-STAMPER = OrderStamper(_clock_ms)
 _Row = TypeVar("_Row")
 
 
@@ -75,35 +75,6 @@ async def transport(emulator: Emulator) -> AsyncIterator[HttpTransport]:
     # The emulator's own limits are off (conftest.py): the client-side limiter, elite tier, is under test.
     async with HttpTransport(emulator.urls["rest"], rate_limits=clob_limits("elite")) as opened:
         yield opened
-
-
-def _empty_market(emulator: Emulator) -> MarketInfo:
-    """A market on a 0.01 grid with its simulated book cleared, so test orders only meet each other."""
-    market = next(info for info in emulator.exchange.markets.values() if info.tick_size is TickSize.TICK_0_01)
-    tokens = {token.token_id for token in market.tokens}
-    for order in emulator.exchange.open_orders():
-        if order.token_id in tokens:
-            emulator.exchange.cancel(order.order_id)
-    return market
-
-
-async def _client(transport: HttpTransport, private_key: str) -> TradingClient:
-    client = TradingClient(transport, SigningKey(private_key))
-    await client.create_or_derive_api_key()
-    return client
-
-
-def _signed(client_key: SigningKey, market: MarketInfo, side: Side, price: str, size: str | Decimal) -> SignedOrder:
-    built = build_order(
-        token_id=market.tokens[0].token_id,
-        side=side,
-        price=price,
-        size=size,
-        maker=client_key.address,
-        stamper=STAMPER,
-        market=market,
-    )
-    return sign_order(built.order, client_key, chain_id=POLYGON_CHAIN_ID)
 
 
 async def _open_ids(client: TradingClient) -> set[str]:
@@ -178,7 +149,7 @@ def _shares(signed: SignedOrder) -> Decimal:
 
 
 async def test_keys_post_list_cancel(emulator: Emulator, transport: HttpTransport, known_secrets: Any) -> None:
-    market = _empty_market(emulator)
+    market = empty_market(emulator)
     key = SigningKey(known_secrets.private_key)
     client = TradingClient(transport, key)
     created = await client.create_or_derive_api_key()
@@ -186,7 +157,7 @@ async def test_keys_post_list_cancel(emulator: Emulator, transport: HttpTranspor
     again = TradingClient(transport, key)
     assert await again.create_or_derive_api_key() == created
 
-    signed = _signed(key, market, Side.BUY, "0.42", "10")
+    signed = signed_order(key, market, Side.BUY, "0.42", "10")
     answer = await client.post_order(signed)
     assert (answer.success, answer.order_id, answer.status) == (True, signed.order_hash, "live")
     listed = [order async for order in client.iter_open_orders()]
@@ -204,12 +175,12 @@ async def test_keys_post_list_cancel(emulator: Emulator, transport: HttpTranspor
 async def test_two_wallets_cross_at_the_resting_price(
     emulator: Emulator, transport: HttpTransport, known_secrets: Any
 ) -> None:
-    market = _empty_market(emulator)
-    maker = await _client(transport, known_secrets.private_key)
-    taker = await _client(transport, OTHER_KEYS[0])
-    resting = _signed(SigningKey(known_secrets.private_key), market, Side.SELL, "0.60", "10")
+    market = empty_market(emulator)
+    maker = await trading_client(transport, known_secrets.private_key)
+    taker = await trading_client(transport, OTHER_KEYS[0])
+    resting = signed_order(SigningKey(known_secrets.private_key), market, Side.SELL, "0.60", "10")
     await maker.post_order(resting)
-    taking = await taker.post_order(_signed(SigningKey(OTHER_KEYS[0]), market, Side.BUY, "0.70", "6"))
+    taking = await taker.post_order(signed_order(SigningKey(OTHER_KEYS[0]), market, Side.BUY, "0.70", "6"))
     assert taking.status == "matched" and len(taking.trade_ids) == 1
 
     taker_trades = [trade async for trade in taker.iter_trades()]
@@ -228,10 +199,10 @@ async def test_two_wallets_cross_at_the_resting_price(
 async def test_batch_of_20_goes_as_15_and_5_with_per_order_results(
     emulator: Emulator, transport: HttpTransport, known_secrets: Any
 ) -> None:
-    market = _empty_market(emulator)
+    market = empty_market(emulator)
     key = SigningKey(known_secrets.private_key)
-    client = await _client(transport, known_secrets.private_key)
-    signed = [_signed(key, market, Side.BUY, f"0.{10 + index}", "5") for index in range(19)]
+    client = await trading_client(transport, known_secrets.private_key)
+    signed = [signed_order(key, market, Side.BUY, f"0.{10 + index}", "5") for index in range(19)]
     # The 20th repeats the 17th: both travel in the second chunk, the repeat is refused on its own.
     submissions = [OrderSubmission(order) for order in [*signed, signed[16]]]
     results = await client.post_orders(submissions)
@@ -250,10 +221,10 @@ async def test_batch_of_20_goes_as_15_and_5_with_per_order_results(
 async def test_user_channel_agrees_with_rest_on_every_fill(
     emulator: Emulator, transport: HttpTransport, known_secrets: Any
 ) -> None:
-    market = _empty_market(emulator)
+    market = empty_market(emulator)
     maker_key = SigningKey(known_secrets.private_key)
-    maker = await _client(transport, known_secrets.private_key)
-    taker = await _client(transport, OTHER_KEYS[0])
+    maker = await trading_client(transport, known_secrets.private_key)
+    taker = await trading_client(transport, OTHER_KEYS[0])
     credentials = maker.credentials
     assert credentials is not None
     subscribe = {
@@ -269,10 +240,10 @@ async def test_user_channel_agrees_with_rest_on_every_fill(
         await socket.send(msgspec.json.encode(subscribe).decode())
         await asyncio.sleep(0.05)
         for price in ("0.55", "0.56", "0.57"):
-            await maker.post_order(_signed(maker_key, market, Side.SELL, price, "10"))
+            await maker.post_order(signed_order(maker_key, market, Side.SELL, price, "10"))
         # Three takers' BUYs: the first sweeps 0.55 and part of 0.56, the others take all that is left.
         for size in ("14", "9", "7"):
-            await taker.post_order(_signed(SigningKey(OTHER_KEYS[0]), market, Side.BUY, "0.57", size))
+            await taker.post_order(signed_order(SigningKey(OTHER_KEYS[0]), market, Side.BUY, "0.57", size))
         rest_trades = {trade.id: trade async for trade in maker.iter_trades()}
         fills: dict[str, dict[str, Any]] = {}
         # Every maker fill is one trade event per status; wait until each trade reaches CONFIRMED.
@@ -326,7 +297,7 @@ async def test_32_concurrent_senders_never_repeat_a_salt_and_lose_no_order(tmp_p
             market = next(info for info in markets if info.tick_size is TickSize.TICK_0_01)
             private_keys = [_fresh_private_key() for _ in range(FULL_SCALE_SENDERS)]
             keys = [SigningKey(private_key) for private_key in private_keys]
-            clients = await asyncio.gather(*(_client(transport, private_key) for private_key in private_keys))
+            clients = await asyncio.gather(*(trading_client(transport, private_key) for private_key in private_keys))
 
             started = time.perf_counter()
             per_sender = await asyncio.gather(

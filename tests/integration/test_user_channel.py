@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
@@ -17,13 +16,10 @@ import websockets
 from polyinfra.clob.trading import TradingClient
 from polyinfra.clob.user_channel import UserChannel
 from polyinfra.core.auth_headers import ApiCredentials
-from polyinfra.core.eip712 import SigningKey
-from polyinfra.core.order_builder import OrderStamper, build_order
-from polyinfra.core.order_signing import POLYGON_CHAIN_ID, SignedOrder, sign_order
 from polyinfra.emulator.runner import Emulator
 from polyinfra.errors import InvalidValueError, L2AuthError
 from polyinfra.model.market import MarketInfo
-from polyinfra.model.numbers import Side, TickSize
+from polyinfra.model.numbers import Side
 from polyinfra.model.trading_events import (
     OrderEventKind,
     OrderStatus,
@@ -34,47 +30,11 @@ from polyinfra.model.trading_events import (
     parse_order_status,
 )
 from polyinfra.net.http import HttpTransport
+from tests.integration.trading_steps import empty_market, empty_markets, signed_order, trading_client
 
 # Hardhat account #1 (a public test key): the counterparty of the wallet under test.
 TAKER_KEY = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d"
 WAIT_S = 10.0
-STAMPER = OrderStamper(lambda: time.time_ns() // 1_000_000)
-
-
-def _empty_market(emulator: Emulator) -> MarketInfo:
-    """A market on a 0.01 grid with its simulated book cleared, so test orders only meet each other."""
-    return _empty_markets(emulator, 1)[0]
-
-
-def _empty_markets(emulator: Emulator, count: int) -> list[MarketInfo]:
-    """``count`` markets as :func:`_empty_market`'s."""
-    markets = [info for info in emulator.exchange.markets.values() if info.tick_size is TickSize.TICK_0_01][:count]
-    assert len(markets) == count
-    tokens = {token.token_id for market in markets for token in market.tokens}
-    for order in emulator.exchange.open_orders():
-        if order.token_id in tokens:
-            emulator.exchange.cancel(order.order_id)
-    return markets
-
-
-async def _client(transport: HttpTransport, private_key: str) -> TradingClient:
-    client = TradingClient(transport, SigningKey(private_key))
-    await client.create_or_derive_api_key()
-    return client
-
-
-def _signed(private_key: str, market: MarketInfo, side: Side, price: str, size: str) -> SignedOrder:
-    key = SigningKey(private_key)
-    built = build_order(
-        token_id=market.tokens[0].token_id,
-        side=side,
-        price=price,
-        size=size,
-        maker=key.address,
-        stamper=STAMPER,
-        market=market,
-    )
-    return sign_order(built.order, key, chain_id=POLYGON_CHAIN_ID)
 
 
 class _Recorder:
@@ -131,24 +91,24 @@ async def _assert_matches_rest(recorder: _Recorder, client: TradingClient, order
 async def test_order_lifecycle_and_trade_settlement(
     emulator: Emulator, transport: HttpTransport, known_secrets: Any
 ) -> None:
-    market = _empty_market(emulator)
+    market = empty_market(emulator)
     maker_key = known_secrets.private_key
-    maker = await _client(transport, maker_key)
-    taker = await _client(transport, TAKER_KEY)
+    maker = await trading_client(transport, maker_key)
+    taker = await trading_client(transport, TAKER_KEY)
     recorder = _Recorder()
     async with _channel(emulator, maker, market) as channel:
         channel.add_listener(recorder)
         iterator = channel.events()
         assert await channel.wait_in_sync(WAIT_S)
 
-        resting = _signed(maker_key, market, Side.SELL, "0.60", "12")
+        resting = signed_order(maker_key, market, Side.SELL, "0.60", "12")
         await maker.post_order(resting)
-        first = await taker.post_order(_signed(TAKER_KEY, market, Side.BUY, "0.60", "6"))
-        second = await taker.post_order(_signed(TAKER_KEY, market, Side.BUY, "0.60", "6"))
+        first = await taker.post_order(signed_order(TAKER_KEY, market, Side.BUY, "0.60", "6"))
+        second = await taker.post_order(signed_order(TAKER_KEY, market, Side.BUY, "0.60", "6"))
         trade_ids = [*first.trade_ids, *second.trade_ids]
         await recorder.wait_for(_settled(trade_ids))
 
-        to_cancel = _signed(maker_key, market, Side.SELL, "0.70", "5")
+        to_cancel = signed_order(maker_key, market, Side.SELL, "0.70", "5")
         await maker.post_order(to_cancel)
         await maker.cancel(to_cancel.order_hash)
         await recorder.wait_for(
@@ -198,27 +158,27 @@ async def _wait_dropped(emulator: Emulator) -> None:
 async def test_dropped_socket_is_reconciled_from_rest(
     emulator: Emulator, transport: HttpTransport, known_secrets: Any
 ) -> None:
-    market = _empty_market(emulator)
+    market = empty_market(emulator)
     maker_key = known_secrets.private_key
-    maker = await _client(transport, maker_key)
-    taker = await _client(transport, TAKER_KEY)
+    maker = await trading_client(transport, maker_key)
+    taker = await trading_client(transport, TAKER_KEY)
     recorder = _Recorder()
     # The watchdog stays out of it: this is the reconnect path.
     async with _channel(emulator, maker, market, silence_timeout_s=600.0) as channel:
         channel.add_listener(recorder)
         assert await channel.wait_in_sync(WAIT_S)
-        resting = _signed(maker_key, market, Side.SELL, "0.60", "10")
+        resting = signed_order(maker_key, market, Side.SELL, "0.60", "10")
         await maker.post_order(resting)
         await recorder.wait_for(lambda events: len(recorder.orders(resting.order_hash)) == 1)
 
         # Mid-stream, every frame is lost: a partial fill, the cancellation of the rest, and a
         # second order placed and filled whole, all with their trades settling.
         emulator.faults.update({"drop_rate": 1.0})
-        fill = await taker.post_order(_signed(TAKER_KEY, market, Side.BUY, "0.60", "6"))
+        fill = await taker.post_order(signed_order(TAKER_KEY, market, Side.BUY, "0.60", "6"))
         await maker.cancel(resting.order_hash)
-        unseen = _signed(maker_key, market, Side.SELL, "0.55", "5")
+        unseen = signed_order(maker_key, market, Side.SELL, "0.55", "5")
         await maker.post_order(unseen)
-        whole = await taker.post_order(_signed(TAKER_KEY, market, Side.BUY, "0.55", "5"))
+        whole = await taker.post_order(signed_order(TAKER_KEY, market, Side.BUY, "0.55", "5"))
         trade_ids = [*fill.trade_ids, *whole.trade_ids]
         await asyncio.sleep(0.3)  # both trades CONFIRMED at the venue meanwhile
         assert emulator.stats.user_channel.messages_dropped > 0
@@ -248,19 +208,19 @@ async def test_dropped_socket_is_reconciled_from_rest(
 async def test_silent_zombie_socket_is_probed_reconciled_and_replaced(
     emulator: Emulator, transport: HttpTransport, known_secrets: Any
 ) -> None:
-    market = _empty_market(emulator)
+    market = empty_market(emulator)
     maker_key = known_secrets.private_key
-    maker = await _client(transport, maker_key)
-    taker = await _client(transport, TAKER_KEY)
+    maker = await trading_client(transport, maker_key)
+    taker = await trading_client(transport, TAKER_KEY)
     recorder = _Recorder()
     async with _channel(emulator, maker, market, silence_timeout_s=0.5, probe_timeout_s=2.0) as channel:
         channel.add_listener(recorder)
         assert await channel.wait_in_sync(WAIT_S)
         # The venue's zombie (clob.md §9.3): PING answered, no data.
         emulator.faults.update({"freeze": True, "freeze_answers_ping": True})
-        resting = _signed(maker_key, market, Side.SELL, "0.60", "10")
+        resting = signed_order(maker_key, market, Side.SELL, "0.60", "10")
         await maker.post_order(resting)
-        fill = await taker.post_order(_signed(TAKER_KEY, market, Side.BUY, "0.60", "10"))
+        fill = await taker.post_order(signed_order(TAKER_KEY, market, Side.BUY, "0.60", "10"))
         await recorder.wait_for(_settled(fill.trade_ids))
         emulator.faults.update({"freeze": False})
         stats = channel.stats
@@ -276,13 +236,13 @@ async def test_silent_zombie_socket_is_probed_reconciled_and_replaced(
 async def test_markets_change_on_the_open_socket(
     emulator: Emulator, transport: HttpTransport, known_secrets: Any
 ) -> None:
-    market_a, market_b = _empty_markets(emulator, 2)
+    market_a, market_b = empty_markets(emulator, 2)
     maker_key = known_secrets.private_key
-    maker = await _client(transport, maker_key)
+    maker = await trading_client(transport, maker_key)
     recorder = _Recorder()
 
     async def place(market: MarketInfo, price: str) -> str:
-        order = _signed(maker_key, market, Side.SELL, price, "5")
+        order = signed_order(maker_key, market, Side.SELL, price, "5")
         await maker.post_order(order)
         return order.order_hash
 
@@ -328,8 +288,8 @@ async def test_markets_change_on_the_open_socket(
 async def test_market_changes_are_validated_before_sending(
     emulator: Emulator, transport: HttpTransport, known_secrets: Any
 ) -> None:
-    market = _empty_market(emulator)
-    maker = await _client(transport, known_secrets.private_key)
+    market = empty_market(emulator)
+    maker = await trading_client(transport, known_secrets.private_key)
     with pytest.raises(InvalidValueError):
         UserChannel(emulator.urls["ws_user"], maker, markets=["0x12"])
     async with _channel(emulator, maker, market) as channel:
@@ -347,7 +307,7 @@ async def test_market_changes_are_validated_before_sending(
 
 async def _client_with_a_wrong_secret(transport: HttpTransport, known_secrets: Any) -> TradingClient:
     """A live key's id and passphrase with another secret: the venue cannot tell it from a stolen key id."""
-    client = await _client(transport, known_secrets.private_key)
+    client = await trading_client(transport, known_secrets.private_key)
     assert client.credentials is not None
     client.credentials = ApiCredentials(
         client.credentials.api_key, known_secrets.random_api_secret, client.credentials.passphrase.reveal()
@@ -359,7 +319,7 @@ async def test_refused_credentials_drop_the_socket_and_stop_the_channel_after_th
     emulator: Emulator, transport: HttpTransport, known_secrets: Any
 ) -> None:
     maker = await _client_with_a_wrong_secret(transport, known_secrets)
-    async with _channel(emulator, maker, _empty_market(emulator), auth_grace_s=0.3) as channel:
+    async with _channel(emulator, maker, empty_market(emulator), auth_grace_s=0.3) as channel:
         events = channel.events()
         with pytest.raises(L2AuthError) as refused:
             await channel.wait_in_sync(WAIT_S)
@@ -381,7 +341,7 @@ async def test_refused_credentials_are_retried_within_the_grace(
 ) -> None:
     """Newly created keys can be refused for a while (clob.md §9.9): no giving up inside the grace."""
     maker = await _client_with_a_wrong_secret(transport, known_secrets)
-    async with _channel(emulator, maker, _empty_market(emulator), auth_grace_s=600.0) as channel:
+    async with _channel(emulator, maker, empty_market(emulator), auth_grace_s=600.0) as channel:
         async with asyncio.timeout(WAIT_S):
             while channel.stats.credential_refusals < 3:
                 await asyncio.sleep(0.01)
@@ -393,7 +353,7 @@ async def test_refused_credentials_are_retried_within_the_grace(
 async def test_the_emulator_drops_a_user_socket_with_bad_credentials(
     emulator: Emulator, transport: HttpTransport, known_secrets: Any
 ) -> None:
-    maker = await _client(transport, known_secrets.private_key)
+    maker = await trading_client(transport, known_secrets.private_key)
     assert maker.credentials is not None
     subscription = {
         "auth": {

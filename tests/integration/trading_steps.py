@@ -1,0 +1,59 @@
+"""Steps shared by the trading tests: a wallet with its API key, a signed order, a market of the
+emulator cleared of simulated orders so that the test's orders only meet each other."""
+
+from __future__ import annotations
+
+import time
+from decimal import Decimal
+
+from polyinfra.clob.trading import TradingClient
+from polyinfra.core.eip712 import SigningKey
+from polyinfra.core.order_builder import OrderStamper, build_order
+from polyinfra.core.order_signing import POLYGON_CHAIN_ID, SignedOrder, sign_order
+from polyinfra.emulator.runner import Emulator
+from polyinfra.model.market import MarketInfo
+from polyinfra.model.numbers import Side, TickSize
+from polyinfra.net.http import HttpTransport
+
+STAMPER = OrderStamper(lambda: time.time_ns() // 1_000_000)
+"""One stamper for every test order of the process: salts never repeat, whichever test signs."""
+
+
+async def trading_client(transport: HttpTransport, private_key: str) -> TradingClient:
+    """A client of ``private_key``'s wallet with its API key created (or derived)."""
+    client = TradingClient(transport, SigningKey(private_key))
+    await client.create_or_derive_api_key()
+    return client
+
+
+def signed_order(
+    key: str | SigningKey, market: MarketInfo, side: Side, price: str, size: str | Decimal, *, token: int = 0
+) -> SignedOrder:
+    """A limit order of ``market.tokens[token]`` by ``key``'s EOA, built exactly and signed."""
+    signing_key = key if isinstance(key, SigningKey) else SigningKey(key)
+    built = build_order(
+        token_id=market.tokens[token].token_id,
+        side=side,
+        price=price,
+        size=size,
+        maker=signing_key.address,
+        stamper=STAMPER,
+        market=market,
+    )
+    return sign_order(built.order, signing_key, chain_id=POLYGON_CHAIN_ID)
+
+
+def empty_markets(emulator: Emulator, count: int) -> list[MarketInfo]:
+    """``count`` markets on the 0.01 grid with their simulated books cleared."""
+    markets = [info for info in emulator.exchange.markets.values() if info.tick_size is TickSize.TICK_0_01][:count]
+    assert len(markets) == count
+    tokens = {token.token_id for market in markets for token in market.tokens}
+    for order in emulator.exchange.open_orders():
+        if order.token_id in tokens:
+            emulator.exchange.cancel(order.order_id)
+    return markets
+
+
+def empty_market(emulator: Emulator) -> MarketInfo:
+    """One market as :func:`empty_markets` gives them."""
+    return empty_markets(emulator, 1)[0]
