@@ -70,13 +70,26 @@ class PolyinfraError(Exception):
 
         if not self.context:
             return redact(self.message)
-        details = ", ".join(f"{key}={value!r}" for key, value in self.context.items())
+        details = ", ".join(f"{key}={_shown(value)}" for key, value in self.context.items())
         # Context holds identifiers and values by convention, never secrets; redacting the text
         # too means a caller's mistake still cannot print one.
         return redact(f"{self.message} ({details})")
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({str(self)!r}, retriable={self.retriable})"
+
+
+_SHOWN_CHARS = 200
+
+
+def _shown(value: object) -> str:
+    """A context value's repr, cut short: a hostile value (a 20,000-character string, an int past
+    Python's 4,300-digit ``str`` limit) must neither make the error's own text fail nor flood a log."""
+    try:
+        text = repr(value)
+    except ValueError:
+        return f"<{type(value).__name__} too large to show>"
+    return text if len(text) <= _SHOWN_CHARS else text[:_SHOWN_CHARS] + "..."
 
 
 # --- bad values ------------------------------------------------------------------------------------

@@ -41,6 +41,7 @@ from polyinfra.errors import (
     AuthError,
     InvalidValueError,
     L1AuthError,
+    MalformedMessageError,
     NotFoundError,
     OrderRejectedError,
     PolyinfraError,
@@ -50,6 +51,7 @@ from polyinfra.net.http import AsyncReconcileHook, HttpTransport, ItemsAfter, Qu
 from polyinfra.net.retry import ReconcileVerdict
 from polyinfra.wire.clob_orders import PostOrderBody, encode_post_order
 from polyinfra.wire.clob_user import TradeRecord
+from polyinfra.wire.json_decoding import JsonDecoder
 
 __all__ = [
     "CANCELS_PER_REQUEST",
@@ -94,6 +96,9 @@ class CancelResult(Struct, kw_only=True, gc=False):
 
     canceled: list[str] = field(default_factory=list)
     not_canceled: dict[str, str] = field(default_factory=dict)
+
+
+_CANCEL_RESULT: Final[JsonDecoder[CancelResult]] = JsonDecoder(CancelResult, what="cancel answer")
 
 
 class OpenOrder(Struct, kw_only=True, gc=False):
@@ -170,8 +175,8 @@ def _cancelled_count(answer: bytes) -> int:
     """How many orders a cancel answer lists as cancelled: the venue debits them from the signer's
     cancel bucket after the fact (clob.md §8), so the limiter charges them too."""
     try:
-        return len(msgspec.json.decode(answer, type=CancelResult).canceled)
-    except msgspec.DecodeError:
+        return len(_CANCEL_RESULT.decode(answer).canceled)
+    except MalformedMessageError:
         return 0  # the caller's own decode of the answer reports it
 
 

@@ -95,6 +95,7 @@ from polyinfra.obs.logging import get_logger
 from polyinfra.obs.metrics import QUEUE_DROPS, WS_FRAMES, WS_RECONNECTS
 from polyinfra.wire.clob_user import MakerOrder, OrderMessage, TradeMessage, TradeRecord, UserEvent
 from polyinfra.wire.clob_ws import PING, PONG
+from polyinfra.wire.json_decoding import MAX_FRAME_BYTES, JsonDecoder
 
 __all__ = [
     "UserChannel",
@@ -286,27 +287,25 @@ class UserFrameDecoder:
 
     The pattern of :class:`~polyinfra.wire.clob_ws.MarketFrameDecoder`: one msgspec call on the
     fast path; on failure each event alone, unknown ``event_type`` skipped and counted in
-    :attr:`unknown_event_types`, anything else raising :class:`MalformedMessageError`. The error
+    :attr:`unknown_event_types`, anything else (unbounded JSON included) raising
+    :class:`MalformedMessageError`. The error
     names the event type and id, never the frame: it carries the user's owner key.
     """
 
     def __init__(self) -> None:
-        self._typed = msgspec.json.Decoder(UserEvent | list[UserEvent])
-        self._untyped = msgspec.json.Decoder()
+        self._typed = JsonDecoder(UserEvent | list[UserEvent], what="user frame", max_bytes=MAX_FRAME_BYTES)
+        self._untyped: JsonDecoder[Any] = JsonDecoder(what="user frame", max_bytes=MAX_FRAME_BYTES)
         self.unknown_event_types: dict[str, int] = {}
 
     def decode(self, frame: bytes | str) -> list[UserEvent]:
         try:
             decoded = self._typed.decode(frame)
-        except msgspec.DecodeError:
+        except MalformedMessageError:
             return self._decode_each(frame)
         return decoded if isinstance(decoded, list) else [decoded]
 
     def _decode_each(self, frame: bytes | str) -> list[UserEvent]:
-        try:
-            document = self._untyped.decode(frame)
-        except msgspec.DecodeError as exc:
-            raise MalformedMessageError("user frame is not JSON", detail=str(exc)) from exc
+        document = self._untyped.decode(frame)
         items = document if isinstance(document, list) else [document]
         events: list[UserEvent] = []
         for item in items:

@@ -25,8 +25,6 @@ from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Final
 
-import msgspec
-
 from polyinfra.errors import (
     AmountPrecisionError,
     ApiError,
@@ -38,6 +36,7 @@ from polyinfra.errors import (
     InvalidSignatureError,
     L1AuthError,
     L2AuthError,
+    MalformedMessageError,
     MinimumSizeError,
     NotFoundError,
     OrderRejectedError,
@@ -47,6 +46,7 @@ from polyinfra.errors import (
     ServiceNotReadyError,
     TickSizeViolationError,
 )
+from polyinfra.wire.json_decoding import JsonDecoder
 
 __all__ = ["L1_ENDPOINTS", "VENUE_ERROR_RULES", "VENUE_MESSAGE_LIMIT", "VenueErrorRule", "error_from_response"]
 
@@ -273,6 +273,7 @@ class _Answer:
     retry_after_s: float | None = None
 
 
+_ERROR_BODY: Final[JsonDecoder[object]] = JsonDecoder(what="error body")
 _TITLE: Final = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
 
 
@@ -280,8 +281,8 @@ def _parse_body(body: bytes) -> _Answer:
     text = body.decode("utf-8", errors="replace").strip()
     if text.startswith("{"):
         try:
-            decoded = msgspec.json.decode(body)
-        except msgspec.DecodeError:
+            decoded = _ERROR_BODY.decode(body)
+        except MalformedMessageError:
             return _Answer(_truncated(text))
         if isinstance(decoded, dict) and isinstance(decoded.get("error"), str):
             code = decoded.get("code")

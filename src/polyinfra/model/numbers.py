@@ -6,25 +6,38 @@ conditional tokens and collateral both have 6 decimals, and every tick size it u
 parsed exactly once, strictly: no float ever sees it.
 
 Dollar amounts from multiplying a price by a size are ints of 10**-12 dollars ("pico-dollars").
+
+Every number is bounded before any arithmetic: no venue price, size or amount reaches
+``10**MAX_WHOLE_DIGITS`` units or has more than ``MAX_DECIMAL_PLACES`` decimals, so a hostile
+``1e999990`` or a 5,000-digit string is refused by its length or exponent, in constant time, instead
+of costing seconds of exact arithmetic (or tripping Python's 4,300-digit ``int()`` limit).
 """
 
 from __future__ import annotations
 
-from decimal import Context, Decimal, InvalidOperation
+from decimal import Context, Decimal
 from enum import Enum, StrEnum
 from functools import lru_cache
+from typing import Final
 
 from polyinfra.errors import InvalidNumberError, InvalidTickSizeError
 
 __all__ = [
+    "MAX_DECIMAL_PLACES",
+    "MAX_NUMBER_CHARS",
+    "MAX_TIMESTAMP_DIGITS",
+    "MAX_WHOLE_DIGITS",
     "MICROS",
     "PICOS",
     "Side",
     "TickSize",
+    "bounded_decimal",
     "format_micros",
     "micros_to_decimal",
     "parse_micros",
+    "parse_timestamp",
     "picos_to_decimal",
+    "plain_decimal_parts",
     "to_micros",
 ]
 
@@ -34,9 +47,22 @@ MICROS = 1_000_000
 PICOS = MICROS * MICROS
 """Pico-dollars per dollar: price (micros) times size (micros)."""
 
+MAX_WHOLE_DIGITS: Final = 15
+"""Digits before the point of any price, size or amount: 10**15 shares or dollars is orders of
+magnitude past every market and wallet, and far below where exact arithmetic gets slow."""
+
+MAX_DECIMAL_PLACES: Final = 40
+"""Decimals of any number accepted: the venue uses 6, callers may give more to be floored."""
+
+MAX_NUMBER_CHARS: Final = MAX_WHOLE_DIGITS + 1 + MAX_DECIMAL_PLACES
+"""The longest number text accepted."""
+
+MAX_TIMESTAMP_DIGITS: Final = 19
+"""Unix time in seconds, ms, us or ns: nanoseconds need 19 digits until the year 2286."""
+
 _FRACTION_DIGITS = 6
-# Enough precision for any amount this package computes (10**15 shares at 10**-12 resolution),
-# and independent of whatever the caller did to the thread's default context.
+# Enough precision for any bounded number (15 + 40 digits) and any amount this package computes
+# (10**15 shares at 10**-12 resolution), and independent of the thread's default context.
 _EXACT = Context(prec=60)
 _MICROS_DECIMAL = Decimal(MICROS)
 _PICOS_DECIMAL = Decimal(PICOS)
@@ -45,6 +71,8 @@ _PICOS_DECIMAL = Decimal(PICOS)
 # is several times cheaper than parsing. Bounded: cleared when full.
 _parsed: dict[str, int] = {}
 _PARSED_LIMIT = 1 << 16
+# An int of at most this many bits may still be below 10**15; one of more bits never is.
+_MAX_WHOLE_BITS = (10**MAX_WHOLE_DIGITS).bit_length()
 
 
 class Side(StrEnum):
@@ -63,8 +91,8 @@ def parse_micros(text: str) -> int:
 
     Strict: ASCII digits with at most one ".", no sign, exponent, spaces or underscores, and no
     non-zero digit beyond the sixth decimal. Either side of the "." may be empty, not both
-    (".48" is a real venue form; "5." is read as 5, as Decimal reads it). Raises
-    :class:`InvalidNumberError` otherwise.
+    (".48" is a real venue form; "5." is read as 5, as Decimal reads it); bounded as
+    :func:`plain_decimal_parts` says. Raises :class:`InvalidNumberError` otherwise.
     """
     cached = _parsed.get(text)
     if cached is not None:
@@ -77,6 +105,24 @@ def parse_micros(text: str) -> int:
 
 
 def _parse_micros_uncached(text: str) -> int:
+    whole, fraction = plain_decimal_parts(text)
+    if len(fraction) > _FRACTION_DIGITS:
+        if fraction[_FRACTION_DIGITS:].strip("0"):
+            raise InvalidNumberError("more than 6 decimals", value=text)
+        fraction = fraction[:_FRACTION_DIGITS]
+    return int(whole or "0") * MICROS + (int(fraction.ljust(_FRACTION_DIGITS, "0")) if fraction else 0)
+
+
+def plain_decimal_parts(text: str) -> tuple[str, str]:
+    """The digits before and after the point of a plain decimal string ("0.48" -> ("0", "48")).
+
+    Strict: ASCII digits with at most one ".", no sign, exponent, spaces or underscores; either side
+    of the "." may be empty, not both. At most :data:`MAX_WHOLE_DIGITS` before the point and
+    :data:`MAX_NUMBER_CHARS` in all, checked first: a longer text is refused by its length alone.
+    Raises :class:`InvalidNumberError` otherwise.
+    """
+    if len(text) > MAX_NUMBER_CHARS:
+        raise InvalidNumberError(f"longer than the {MAX_NUMBER_CHARS} characters of any number", value=text)
     whole, _, fraction = text.partition(".")
     if not (
         text.isascii()
@@ -85,11 +131,38 @@ def _parse_micros_uncached(text: str) -> int:
     ):
         # str.isdigit also rules out "+", "-", "_" and spaces, which int() would accept.
         raise InvalidNumberError("not an exact non-negative decimal", value=text)
-    if len(fraction) > _FRACTION_DIGITS:
-        if fraction[_FRACTION_DIGITS:].strip("0"):
-            raise InvalidNumberError("more than 6 decimals", value=text)
-        fraction = fraction[:_FRACTION_DIGITS]
-    return int(whole or "0") * MICROS + (int(fraction.ljust(_FRACTION_DIGITS, "0")) if fraction else 0)
+    if len(whole) > MAX_WHOLE_DIGITS:
+        raise InvalidNumberError(f"more than {MAX_WHOLE_DIGITS} digits before the point", value=text)
+    return whole, fraction
+
+
+def bounded_decimal(value: Decimal | int) -> Decimal:
+    """``value`` as a Decimal, when it is finite, below ``10**MAX_WHOLE_DIGITS`` in magnitude and has
+    at most :data:`MAX_DECIMAL_PLACES` decimals; :class:`InvalidNumberError` otherwise.
+
+    Only the exponent and the digit count are read, so ``Decimal("1e999990")`` or ``10**5000`` is
+    refused at once, before any arithmetic could run for minutes on it.
+    """
+    if isinstance(value, int):
+        if value.bit_length() > _MAX_WHOLE_BITS:
+            raise InvalidNumberError(f"more than {MAX_WHOLE_DIGITS} digits before the point", value=value)
+        value = Decimal(value)
+    if not value.is_finite():
+        raise InvalidNumberError("not a finite decimal", value=value)
+    if value.adjusted() >= MAX_WHOLE_DIGITS:
+        raise InvalidNumberError(f"more than {MAX_WHOLE_DIGITS} digits before the point", value=value)
+    exponent = value.as_tuple().exponent
+    if isinstance(exponent, int) and exponent < -MAX_DECIMAL_PLACES:
+        raise InvalidNumberError(f"more than {MAX_DECIMAL_PLACES} decimals", value=value)
+    return value
+
+
+def parse_timestamp(text: str) -> int | None:
+    """A venue timestamp (unix time as decimal ASCII digits) as an int; None when ``text`` is not
+    one, including when it is longer than :data:`MAX_TIMESTAMP_DIGITS` (checked before ``int()``)."""
+    if 0 < len(text) <= MAX_TIMESTAMP_DIGITS and text.isascii() and text.isdigit():
+        return int(text)
+    return None
 
 
 def micros_to_decimal(micros: int) -> Decimal:
@@ -124,14 +197,10 @@ def to_micros(value: Decimal | str | int) -> int:
         raise InvalidNumberError("expected Decimal, str or int (never float)", value=value)
     if isinstance(value, str):
         return parse_micros(value)
-    decimal = Decimal(value)
-    if not decimal.is_finite():
-        raise InvalidNumberError("not a finite decimal", value=value)
-    try:
-        scaled = _EXACT.multiply(decimal, _MICROS_DECIMAL)
-        integral = scaled.to_integral_value()
-    except InvalidOperation as exc:
-        raise InvalidNumberError("not a finite decimal", value=value) from exc
+    decimal = bounded_decimal(value)
+    # Exact: a bounded number has at most 55 digits, within the context's 60.
+    scaled = _EXACT.multiply(decimal, _MICROS_DECIMAL)
+    integral = scaled.to_integral_value()
     if scaled != integral:
         raise InvalidNumberError("more than 6 decimals", value=value)
     if scaled < 0:

@@ -73,6 +73,7 @@ from polyinfra.net.retry import (
 )
 from polyinfra.obs.logging import correlation_scope, get_logger, new_correlation_id
 from polyinfra.obs.metrics import HTTP_LATENCY, HTTP_REQUESTS, RETRIES, SIGNER_RATE_LIMIT_WARNINGS
+from polyinfra.wire.json_decoding import decode_json
 
 __all__ = [
     "DEFAULT_USER_AGENT",
@@ -179,16 +180,10 @@ class Response:
 
     def decode(self, type_: type[_T]) -> _T:
         """The body as ``type_`` (a msgspec-compatible type); :class:`MalformedMessageError` if it
-        does not match."""
-        try:
-            return msgspec.json.decode(self.content, type=type_)
-        except msgspec.DecodeError as exc:
-            raise MalformedMessageError(
-                f"{self.method} {self.path} body does not match its schema",
-                endpoint=self.path,
-                status=self.status,
-                detail=str(exc)[:200],
-            ) from exc
+        does not match or is not bounded JSON (:mod:`polyinfra.wire.json_decoding`)."""
+        return decode_json(
+            self.content, type_, what=f"{self.method} {self.path} body", endpoint=self.path, status=self.status
+        )
 
 
 # --- the shared pipeline -------------------------------------------------------------------------

@@ -10,12 +10,13 @@ A frame is one event object or a JSON array of them; the text frame ``PONG`` ans
 
 from __future__ import annotations
 
-from typing import Final
+from typing import Any, Final
 
 import msgspec
 from msgspec import UNSET, Struct, UnsetType
 
 from polyinfra.errors import MalformedMessageError
+from polyinfra.wire.json_decoding import MAX_FRAME_BYTES, JsonDecoder
 
 __all__ = [
     "MARKET_EVENT_TYPES",
@@ -220,26 +221,24 @@ class MarketFrameDecoder:
     The fast path decodes a whole frame (one event or an array) in one msgspec call. When that
     fails, the slow path looks at each event on its own: an ``event_type`` polyinfra does not know
     is skipped and counted in :attr:`unknown_event_types` (the venue adds event types over time);
-    anything else that does not fit the schema raises :class:`MalformedMessageError`.
+    anything else that does not fit the schema, or is not bounded JSON (see
+    :mod:`polyinfra.wire.json_decoding`), raises :class:`MalformedMessageError`.
     """
 
     def __init__(self) -> None:
-        self._typed = msgspec.json.Decoder(MarketEvent | list[MarketEvent])
-        self._untyped = msgspec.json.Decoder()
+        self._typed = JsonDecoder(MarketEvent | list[MarketEvent], what="market frame", max_bytes=MAX_FRAME_BYTES)
+        self._untyped: JsonDecoder[Any] = JsonDecoder(what="market frame", max_bytes=MAX_FRAME_BYTES)
         self.unknown_event_types: dict[str, int] = {}
 
     def decode(self, frame: bytes | str) -> list[MarketEvent]:
         try:
             decoded = self._typed.decode(frame)
-        except msgspec.DecodeError:
+        except MalformedMessageError:
             return self._decode_each(frame)
         return decoded if isinstance(decoded, list) else [decoded]
 
     def _decode_each(self, frame: bytes | str) -> list[MarketEvent]:
-        try:
-            document = self._untyped.decode(frame)
-        except msgspec.DecodeError as exc:
-            raise MalformedMessageError("market frame is not JSON", detail=str(exc), frame=_excerpt(frame)) from exc
+        document = self._untyped.decode(frame, frame=_excerpt(frame))
         items = document if isinstance(document, list) else [document]
         events: list[MarketEvent] = []
         for item in items:
