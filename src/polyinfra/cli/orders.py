@@ -12,7 +12,8 @@ and POLY_1271, the key's own address for EOA), ``builder`` and ``metadata`` (byt
 ``timestamp`` (ms) to sign exactly those instead of fresh ones, ``chain_id`` (default 137) and
 ``min_order_size`` (the market's minimum, checked when given; the venue checks it anyway).
 
-Numbers may be JSON strings or JSON numbers: numbers are read as exact decimals (never floats).
+Numbers may be JSON strings or JSON numbers: numbers are read as exact decimals (never floats);
+token ids are strings (a JSON integer stops at 64 bits). A line is at most 64 KiB.
 A size with more than the venue's 2 decimals is refused rather than floored: an offline signer
 must sign exactly what it was told or nothing. Unknown keys are refused, so a typo ("sise") cannot
 silently drop a field.
@@ -27,7 +28,6 @@ comes from ``POLYINFRA_PRIVATE_KEY`` only (a flag would leave it in shell histor
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 import sys
 import time
@@ -42,10 +42,11 @@ import typer
 from polyinfra.core.eip712 import SigningKey, to_checksum_address
 from polyinfra.core.order_builder import OrderStamper, build_order
 from polyinfra.core.order_signing import POLYGON_CHAIN_ID, order_payload, sign_order
-from polyinfra.errors import InvalidValueError, PolyinfraError
+from polyinfra.errors import InvalidValueError, MalformedMessageError, PolyinfraError
 from polyinfra.model.numbers import Side, TickSize
 from polyinfra.model.orders import BYTES32_ZERO, SignatureType, TimeInForce
 from polyinfra.obs.redaction import Secret
+from polyinfra.wire.json_decoding import JsonDecoder
 
 __all__ = ["PRIVATE_KEY_ENV", "SignedLine", "key_from_environment", "order_app", "sign_order_lines", "write_signed"]
 
@@ -71,6 +72,10 @@ _KNOWN_KEYS: Final = frozenset(
     }
 )
 _ENCODER: Final = msgspec.json.Encoder()
+# One order is a few hundred bytes. float_hook=Decimal: a JSON number such as 0.55 is read from its
+# text, exactly; NaN and Infinity are not JSON and are refused with the rest.
+_LINE: Final[JsonDecoder[object]] = JsonDecoder(what="the line", max_bytes=64 * 1024, float_hook=Decimal)
+_UINT256_DIGITS: Final = len(str(_UINT256_LIMIT - 1))
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,17 +146,13 @@ def _sign_line(line: str, key: SigningKey, stamper: OrderStamper) -> bytes:
     return _ENCODER.encode(order_payload(sign_order(order, key, chain_id=chain_id)))
 
 
-def _reject_constant(name: str) -> object:
-    raise InvalidValueError(f"{name} is not a number; give prices and sizes as decimal strings")
-
-
 def _decode(line: str) -> dict[str, object]:
     try:
-        # parse_float=Decimal: a JSON number such as 0.55 is read from its text, exactly.
-        value = json.loads(line, parse_float=Decimal, parse_constant=_reject_constant)
-    except ValueError as error:
+        value = _LINE.decode(line)
+    except MalformedMessageError as error:
         raise InvalidValueError(
-            f"not JSON ({error.args[0].split(':')[0]}): each line must be one JSON object"
+            f"{error.message}: each line must be one JSON object, token ids as strings",
+            detail=error.context.get("detail"),
         ) from None
     if not isinstance(value, dict):
         raise InvalidValueError('each line must be one JSON object, e.g. {"token_id": "...", ...}')
@@ -169,7 +170,7 @@ def _optional_number(value: object, name: str) -> Decimal | str | int | None:
 
 
 def _uint(value: object, name: str) -> int:
-    if isinstance(value, str) and value.isascii() and value.isdigit():
+    if isinstance(value, str) and len(value) <= _UINT256_DIGITS and value.isascii() and value.isdigit():
         value = int(value)
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < _UINT256_LIMIT:
         raise InvalidValueError(f"{name} must be a non-negative integer", field=name, value=value)

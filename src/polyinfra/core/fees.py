@@ -318,10 +318,9 @@ def min_exit_price(
 
 def _platform_rate(price: Decimal, schedule: FeeSchedule) -> Decimal:
     """``rate x (p(1 - p)) ** exponent``: the fee per share at ``price``."""
-    rate = exact_decimal(schedule.rate, "rate")
+    # FeeSchedule bounds both on construction.
+    rate = schedule.rate
     exponent = schedule.exponent
-    if isinstance(exponent, bool) or not isinstance(exponent, int) or exponent < 0:
-        raise InvalidValueError("fee exponent must be a non-negative int", exponent=exponent)
     if exponent == 0:
         # A market without a fee curve reads as rate 0, exponent 0 (clob.md §6.9); 0 ** 0 is undefined
         # in Decimal, and the factor is 1 for any price.

@@ -16,8 +16,8 @@ from polyinfra.errors import InvalidNumberError, InvalidTickSizeError, InvalidVa
 from polyinfra.model import ids
 from polyinfra.model.book import OrderBook
 from polyinfra.model.ids import ConditionId, TokenId
-from polyinfra.model.market import FeeSchedule, MarketInfo, OutcomeToken
-from polyinfra.model.numbers import MICROS, Side, TickSize, micros_to_decimal, to_micros
+from polyinfra.model.market import MAX_FEE_EXPONENT, FeeSchedule, MarketInfo, OutcomeToken
+from polyinfra.model.numbers import MICROS, Side, TickSize, micros_to_decimal, parse_timestamp, to_micros
 from polyinfra.wire.clob_rest import (
     ClobMarketInfo,
     FeeDetails,
@@ -94,7 +94,7 @@ def order_book_from_summary(summary: OrderBookSummary) -> OrderBook:
     summaries) or ``""`` (a token that never traded) is left unknown, as the market feed does. The
     hash is not checked here: that is :func:`~polyinfra.core.book_hash.book_hash_matches`, over the
     summary exactly as received. A timestamp that is not decimal milliseconds leaves the book
-    undated rather than refused: it dates the book, it is not its content.
+    undated rather than refused (as does one too long to be a time): it dates the book, it is not its content.
     """
     token = ids.token_id(summary.asset_id)
     tick_size = None
@@ -107,7 +107,7 @@ def order_book_from_summary(summary: OrderBookSummary) -> OrderBook:
     book.apply_snapshot(
         _levels(token, "bids", summary.bids),
         _levels(token, "asks", summary.asks),
-        timestamp_ms=int(summary.timestamp) if summary.timestamp.isdecimal() else None,
+        timestamp_ms=parse_timestamp(summary.timestamp),
     )
     if summary.last_trade_price:
         book.last_trade_price_micros = _micros(token, "last_trade_price", summary.last_trade_price)
@@ -200,8 +200,6 @@ def _fee_schedule(market: ConditionId, details: FeeDetails | UnsetType | None) -
     if not isinstance(details, FeeDetails):
         return FeeSchedule()
     rate = Decimal(0) if details.rate is UNSET else details.rate
-    if not (rate.is_finite() and 0 <= rate <= 1):
-        raise InvalidNumberError("fee rate is not within [0, 1]", market=market, field="fd.r", value=rate)
     # Makers never pay under CLOB V2 (clob.md §5.6); every observed schedule is taker-only (apis.md §4.2).
     taker_only = True if details.taker_only is UNSET else details.taker_only
     if details.exponent is UNSET:
@@ -211,8 +209,12 @@ def _fee_schedule(market: ConditionId, details: FeeDetails | UnsetType | None) -
             raise InvalidValueError("fee rate without an exponent", market=market, field="fd.e", rate=rate)
         return FeeSchedule(taker_only=taker_only)
     exponent = details.exponent
-    if not (exponent.is_finite() and exponent >= 0 and exponent == exponent.to_integral_value()):
+    # Range first: int() of an exponent such as 1e200000 would build a 200,000-digit int.
+    if not (exponent.is_finite() and 0 <= exponent <= MAX_FEE_EXPONENT and exponent == exponent.to_integral_value()):
         raise InvalidNumberError(
-            "fee exponent is not a non-negative integer", market=market, field="fd.e", value=exponent
+            f"fee exponent is not an integer in [0, {MAX_FEE_EXPONENT}]", market=market, field="fd.e", value=exponent
         )
-    return FeeSchedule(rate=rate, exponent=int(exponent), taker_only=taker_only)
+    try:
+        return FeeSchedule(rate=rate, exponent=int(exponent), taker_only=taker_only)
+    except InvalidNumberError as exc:
+        raise InvalidNumberError(exc.message, market=market, field="fd.r", value=rate) from exc

@@ -54,7 +54,7 @@ from polyinfra.errors import (
     TickSizeViolationError,
 )
 from polyinfra.model.book import Level, OrderBook
-from polyinfra.model.numbers import MICROS, Side, TickSize, micros_to_decimal
+from polyinfra.model.numbers import MICROS, Side, TickSize, bounded_decimal, micros_to_decimal, plain_decimal_parts
 from polyinfra.model.orders import TimeInForce
 
 __all__ = [
@@ -81,8 +81,8 @@ MARKET_BUY_TAKER_DECIMALS: Final = 4
 """A market BUY's shares: at most 4 decimals, whatever the tick (§5.5, rs-clob-client#114/#261)."""
 
 _UNIT_DECIMALS: Final = 6  # collateral and outcome tokens both have 6 decimals
-# Far beyond any value an order can hold; owning the context makes results independent of the
-# caller's thread-default context.
+# Holds every bounded value exactly (15 + 40 digits); owning the context makes results
+# independent of the caller's thread-default context.
 _EXACT: Final = Context(prec=60)
 _ONE: Final = Decimal(1)
 
@@ -140,23 +140,23 @@ class MarketPrice:
 
 
 def exact_decimal(value: Decimal | str | int, name: str) -> Decimal:
-    """``value`` as an exact, finite, non-negative Decimal; floats and malformed text are refused.
+    """``value`` as an exact, finite, non-negative Decimal; floats, malformed text and magnitudes no
+    order can have (:func:`~polyinfra.model.numbers.bounded_decimal`) are refused.
 
-    Unlike :func:`~polyinfra.model.numbers.to_micros` any number of decimals is accepted, so that
-    sizes can be floored (and prices named in errors) rather than refused outright.
+    Unlike :func:`~polyinfra.model.numbers.to_micros` any number of decimals up to
+    :data:`~polyinfra.model.numbers.MAX_DECIMAL_PLACES` is accepted, so that sizes can be floored
+    (and prices named in errors) rather than refused outright.
     """
     if isinstance(value, bool) or not isinstance(value, Decimal | str | int):
         raise InvalidNumberError(f"{name} must be a Decimal, str or int (never float)", field=name, value=value)
-    if isinstance(value, str):
-        whole, _, fraction = value.partition(".")
-        if not (
-            value.isascii()
-            and (whole.isdigit() or (whole == "" and fraction != ""))
-            and (fraction == "" or fraction.isdigit())
-        ):
-            raise InvalidNumberError(f"{name} is not an exact non-negative decimal", field=name, value=value)
-    decimal = Decimal(value)
-    if not decimal.is_finite() or decimal < 0:
+    try:
+        if isinstance(value, str):
+            plain_decimal_parts(value)
+            value = Decimal(value)
+        decimal = bounded_decimal(value)
+    except InvalidNumberError as exc:
+        raise InvalidNumberError(f"{name}: {exc.message}", field=name, value=value) from None
+    if decimal < 0:
         raise InvalidNumberError(f"{name} must be a finite, non-negative decimal", field=name, value=value)
     return decimal
 

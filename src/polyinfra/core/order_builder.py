@@ -63,6 +63,7 @@ that read JSON numbers as doubles are exact only up to 2**53. (The official salt
 
 _SALT_MASK: Final = (1 << SALT_BITS) - 1
 _UINT256_LIMIT: Final = 1 << 256
+_UINT256_DIGITS: Final = len(str(_UINT256_LIMIT - 1))
 _HEX: Final = frozenset("0123456789abcdefABCDEF")
 _CENT: Final = Decimal("0.01")
 
@@ -268,7 +269,7 @@ def _market_rules(
 def _check_time_in_force(time_in_force: TimeInForce, post_only: bool, expiration_s: int) -> None:
     if not isinstance(time_in_force, TimeInForce):
         raise InvalidValueError("time_in_force must be a TimeInForce", time_in_force=time_in_force)
-    if isinstance(expiration_s, bool) or not isinstance(expiration_s, int) or expiration_s < 0:
+    if isinstance(expiration_s, bool) or not isinstance(expiration_s, int) or not 0 <= expiration_s < _UINT256_LIMIT:
         raise InvalidValueError("expiration_s must be a non-negative int of unix seconds", expiration_s=expiration_s)
     if post_only and not time_in_force.rests:
         raise InvalidOrderError(
@@ -391,7 +392,8 @@ def _bytes32(value: str, name: str) -> str:
 
 
 def _token_id(value: str | int) -> int:
-    if isinstance(value, str) and value.isascii() and value.isdigit():
+    # Length first: int() of a longer string could only fail, or (past 4,300 digits) raise ValueError.
+    if isinstance(value, str) and len(value) <= _UINT256_DIGITS and value.isascii() and value.isdigit():
         number = int(value)
     elif isinstance(value, int) and not isinstance(value, bool):
         number = value

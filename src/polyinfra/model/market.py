@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Final
 
-from polyinfra.errors import InvalidValueError
+from polyinfra.errors import InvalidNumberError, InvalidValueError
 from polyinfra.model.ids import ConditionId, TokenId
-from polyinfra.model.numbers import TickSize
+from polyinfra.model.numbers import TickSize, bounded_decimal
 
-__all__ = ["FeeSchedule", "MarketInfo", "OutcomeToken"]
+__all__ = ["MAX_FEE_EXPONENT", "FeeSchedule", "MarketInfo", "OutcomeToken"]
+
+MAX_FEE_EXPONENT: Final = 16
+"""The venue's fee curves use exponents 1 and 2; a larger one is refused before ``** exponent`` runs."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,6 +27,19 @@ class FeeSchedule:
     rate: Decimal = Decimal(0)
     exponent: int = 1
     taker_only: bool = True
+
+    def __post_init__(self) -> None:
+        """Refuses, with :class:`InvalidNumberError`, a rate outside [0, 1] (or beyond
+        :func:`~polyinfra.model.numbers.bounded_decimal`) and an exponent that is not an int in
+        [0, :data:`MAX_FEE_EXPONENT`]: every fee is computed from these."""
+        rate = bounded_decimal(self.rate)
+        if not 0 <= rate <= 1:
+            raise InvalidNumberError("fee rate is not within [0, 1]", field="rate", value=self.rate)
+        exponent = self.exponent
+        if isinstance(exponent, bool) or not isinstance(exponent, int) or not 0 <= exponent <= MAX_FEE_EXPONENT:
+            raise InvalidNumberError(
+                f"fee exponent must be an int in [0, {MAX_FEE_EXPONENT}]", field="exponent", value=exponent
+            )
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +61,14 @@ class MarketInfo:
     fee_schedule: FeeSchedule | None = None
     """None when the source did not say (``/markets`` carries no fee curve; ``/clob-markets`` does).
     Never read None as "no fee": fetch the market's ``/clob-markets`` first."""
+
+    def __post_init__(self) -> None:
+        """Refuses a minimum order size that is negative or no venue sends
+        (:func:`~polyinfra.model.numbers.bounded_decimal`), before an order is checked against it."""
+        if bounded_decimal(self.min_order_size) < 0:
+            raise InvalidNumberError(
+                "minimum order size is negative", field="min_order_size", value=self.min_order_size
+            )
 
     def complement(self, token: TokenId) -> TokenId:
         """The other outcome's token id (the "No" of a "Yes" and vice versa)."""

@@ -143,6 +143,8 @@ def bounded_decimal(value: Decimal | int) -> Decimal:
     Only the exponent and the digit count are read, so ``Decimal("1e999990")`` or ``10**5000`` is
     refused at once, before any arithmetic could run for minutes on it.
     """
+    if isinstance(value, bool) or not isinstance(value, Decimal | int):
+        raise InvalidNumberError("expected a Decimal or int", value=value)
     if isinstance(value, int):
         if value.bit_length() > _MAX_WHOLE_BITS:
             raise InvalidNumberError(f"more than {MAX_WHOLE_DIGITS} digits before the point", value=value)

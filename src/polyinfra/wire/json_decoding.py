@@ -79,7 +79,7 @@ class JsonDecoder(Generic[_T]):
             ) from exc
         except RecursionError:
             # Not chained: the RecursionError's traceback is hundreds of frames of nothing.
-            raise MalformedMessageError(f"{self._what} nests deeper than any venue document", **context) from None
+            raise MalformedMessageError(f"{self._what} nests too deeply", **context) from None
         except UnicodeEncodeError as exc:
             raise MalformedMessageError(f"{self._what} is not valid Unicode", detail=exc.reason, **context) from None
 
