@@ -95,8 +95,11 @@ def key_from_environment(environ: Mapping[str, str]) -> SigningKey:
     return SigningKey(Secret(text))
 
 
-def sign_order_lines(lines: Iterable[str], key: SigningKey, *, stamper: OrderStamper) -> Iterator[SignedLine]:
-    """Sign each non-blank line; a line that fails yields its error and the next line goes on."""
+def sign_order_lines(lines: Iterable[bytes | str], key: SigningKey, *, stamper: OrderStamper) -> Iterator[SignedLine]:
+    """Sign each non-blank line; a line that fails yields its error and the next line goes on.
+
+    Lines may be bytes: the command reads stdin's bytes, so a line that is not UTF-8 is that line's
+    error rather than a decoding failure of the whole stream."""
     for line_number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
@@ -106,7 +109,7 @@ def sign_order_lines(lines: Iterable[str], key: SigningKey, *, stamper: OrderSta
             yield SignedLine(line_number, error=error)
 
 
-def _sign_line(line: str, key: SigningKey, stamper: OrderStamper) -> bytes:
+def _sign_line(line: bytes | str, key: SigningKey, stamper: OrderStamper) -> bytes:
     fields = _decode(line)
     unknown = sorted(set(fields) - _KNOWN_KEYS)
     if unknown:
@@ -146,7 +149,7 @@ def _sign_line(line: str, key: SigningKey, stamper: OrderStamper) -> bytes:
     return _ENCODER.encode(order_payload(sign_order(order, key, chain_id=chain_id)))
 
 
-def _decode(line: str) -> dict[str, object]:
+def _decode(line: bytes | str) -> dict[str, object]:
     try:
         value = _LINE.decode(line)
     except MalformedMessageError as error:
@@ -275,7 +278,7 @@ def sign() -> None:
     stamper = OrderStamper(lambda: time.time_ns() // 1_000_000)
     out = sys.stdout.buffer
     failures = write_signed(
-        sign_order_lines(sys.stdin, key, stamper=stamper),
+        sign_order_lines(sys.stdin.buffer, key, stamper=stamper),
         write_out=out.write,
         write_error=lambda text: typer.echo(text, err=True),
     )
