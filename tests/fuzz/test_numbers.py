@@ -179,8 +179,11 @@ def test_fee_functions_compute_or_refuse(shares: Any, price: Any, other: Any) ->
 @given(minimum=public_values())
 def test_market_minimum_sizes_are_bounded_or_refused(minimum: Any) -> None:
     tokens = (OutcomeToken(token_id("1"), "Yes"), OutcomeToken(token_id("2"), "No"))
-    with contextlib.suppress(InvalidNumberError):
-        MarketInfo(condition_id("0x" + "ab" * 32), "?", tokens, TickSize.TICK_0_01, minimum)
+    try:
+        market = MarketInfo(condition_id("0x" + "ab" * 32), "?", tokens, TickSize.TICK_0_01, minimum)
+    except InvalidNumberError:
+        return
+    assert market.min_order_size.is_finite() and 0 <= market.min_order_size < 10**15
 
 
 # --- polyinfra order sign --------------------------------------------------------------------------
@@ -210,6 +213,7 @@ def test_order_sign_lines_are_signed_or_refused_one_by_one(line: bytes) -> None:
         json.dumps(GOOD_LINE).replace('"10"', "1e999999"),
         json.dumps(GOOD_LINE).replace('"10"', "1e60"),
         b'{"token_id": "\xff"}',
+        json.dumps(GOOD_LINE | {"order_type": []}),  # found by the property above: a TypeError before
     ],
 )
 def test_an_order_sign_line_of_each_hostile_class_is_a_one_line_error(line: str | bytes) -> None:

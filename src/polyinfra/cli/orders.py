@@ -211,7 +211,7 @@ def _tick_size(value: object) -> TickSize:
 
 
 def _time_in_force(value: object) -> TimeInForce:
-    if value in set(TimeInForce):
+    if isinstance(value, str) and value in set(TimeInForce):
         return TimeInForce(str(value))
     raise InvalidValueError(
         f"order_type must be one of {', '.join(kind.value for kind in TimeInForce)}", order_type=value

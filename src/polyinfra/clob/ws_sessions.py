@@ -14,6 +14,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from polyinfra.core.book_sync import Backoff
 from polyinfra.errors import TransportError
 from polyinfra.obs.logging import correlation_scope, get_logger, new_correlation_id
+from polyinfra.wire.json_decoding import MAX_FRAME_BYTES
 
 __all__ = ["BackgroundTasks", "open_venue_socket", "run_sessions"]
 
@@ -24,12 +25,13 @@ async def open_venue_socket(url: str, *, what: str, open_timeout_s: float, close
     """A connected socket; :class:`TransportError` naming ``what`` when it cannot be opened."""
     try:
         # Protocol-level pings are off: the venue speaks its own text PING/PONG (clob.md §7.2).
+        # A larger frame than any the venue sends closes the socket (1009) before it is buffered whole.
         return await connect(
             url,
             open_timeout=open_timeout_s,
             close_timeout=close_timeout_s,
             ping_interval=None,
-            max_size=None,
+            max_size=MAX_FRAME_BYTES,
             compression=None,
         )
     except (OSError, TimeoutError, websockets.WebSocketException) as exc:

@@ -31,10 +31,11 @@ class FeeSchedule:
     def __post_init__(self) -> None:
         """Refuses, with :class:`InvalidNumberError`, a rate outside [0, 1] (or beyond
         :func:`~polyinfra.model.numbers.bounded_decimal`) and an exponent that is not an int in
-        [0, :data:`MAX_FEE_EXPONENT`]: every fee is computed from these."""
+        [0, :data:`MAX_FEE_EXPONENT`]: every fee is computed from these. An int rate is kept as a Decimal."""
         rate = bounded_decimal(self.rate)
         if not 0 <= rate <= 1:
             raise InvalidNumberError("fee rate is not within [0, 1]", field="rate", value=self.rate)
+        object.__setattr__(self, "rate", rate)
         exponent = self.exponent
         if isinstance(exponent, bool) or not isinstance(exponent, int) or not 0 <= exponent <= MAX_FEE_EXPONENT:
             raise InvalidNumberError(
@@ -64,11 +65,12 @@ class MarketInfo:
 
     def __post_init__(self) -> None:
         """Refuses a minimum order size that is negative or no venue sends
-        (:func:`~polyinfra.model.numbers.bounded_decimal`), before an order is checked against it."""
-        if bounded_decimal(self.min_order_size) < 0:
-            raise InvalidNumberError(
-                "minimum order size is negative", field="min_order_size", value=self.min_order_size
-            )
+        (:func:`~polyinfra.model.numbers.bounded_decimal`), before an order is checked against it.
+        An int is kept as a Decimal."""
+        minimum = bounded_decimal(self.min_order_size)
+        if minimum < 0:
+            raise InvalidNumberError("minimum order size is negative", field="min_order_size", value=minimum)
+        object.__setattr__(self, "min_order_size", minimum)
 
     def complement(self, token: TokenId) -> TokenId:
         """The other outcome's token id (the "No" of a "Yes" and vice versa)."""
