@@ -288,8 +288,8 @@ class UserFrameDecoder:
     The pattern of :class:`~polyinfra.wire.clob_ws.MarketFrameDecoder`: one msgspec call on the
     fast path; on failure each event alone, unknown ``event_type`` skipped and counted in
     :attr:`unknown_event_types`, anything else (unbounded JSON included) raising
-    :class:`MalformedMessageError`. The error
-    names the event type and id, never the frame: it carries the user's owner key.
+    :class:`MalformedMessageError`. The error names the event type and id, never the frame: it
+    carries the user's owner key.
     """
 
     def __init__(self) -> None:

@@ -140,8 +140,8 @@ def bounded_decimal(value: Decimal | int) -> Decimal:
     """``value`` as a Decimal, when it is finite, below ``10**MAX_WHOLE_DIGITS`` in magnitude and has
     at most :data:`MAX_DECIMAL_PLACES` decimals; :class:`InvalidNumberError` otherwise.
 
-    Only the exponent and the digit count are read, so ``Decimal("1e999990")`` or ``10**5000`` is
-    refused at once, before any arithmetic could run for minutes on it.
+    Only the exponent (an int's bit length) is checked, no arithmetic runs: ``Decimal("1e999990")``
+    or ``10**5000`` is refused at once, before any arithmetic could run for minutes on it.
     """
     if isinstance(value, bool) or not isinstance(value, Decimal | int):
         raise InvalidNumberError("expected a Decimal or int", value=value)
