@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import contextlib
 import json
+import subprocess
+import sys
 from typing import Any
 
 import pytest
@@ -109,6 +111,34 @@ def test_a_deeply_nested_error_body_is_still_the_venue_error(body: bytes) -> Non
     assert isinstance(error_from_response(500, body, method="GET", endpoint="/book"), PolyinfraError)
 
 
+@pytest.mark.parametrize(
+    "document",
+    [
+        b"[" * 32 + b"]" * 32,
+        b"[{}," * 32 + b"1" + b"]" * 32,  # arrays and objects as siblings on every level
+        b'{"a":' * 32 + b'"' + b"[" * 40 + b'\\"' + b"{" * 40 + b'"' + b"}" * 32,
+    ],
+)
+def test_a_document_of_up_to_32_levels_is_decoded(document: bytes) -> None:
+    assert JsonDecoder(what="test body").decode(document) is not None
+
+
+def test_a_deep_frame_cannot_crash_a_process_that_raised_its_recursion_limit() -> None:
+    # py_ecc (imported by eth-account) sets the limit to 100,000; msgspec then recursed through
+    # 200 KB of "[" until the C stack overflowed: a segfault, before the depth bound.
+    script = (
+        "import sys; sys.setrecursionlimit(100_000)\n"
+        "from polyinfra.errors import MalformedMessageError\n"
+        "from polyinfra.wire.clob_ws import MarketFrameDecoder\n"
+        "try:\n"
+        "    MarketFrameDecoder().decode(b'[' * 200_000)\n"
+        "except MalformedMessageError as error:\n"
+        "    print(error.message)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=False)
+    assert (done.returncode, done.stdout.strip()) == (0, "market frame nests deeper than 64 levels")
+
+
 def test_a_document_over_the_size_limit_is_refused_by_its_size() -> None:
     # Valid JSON, so only the size can refuse it.
     with pytest.raises(MalformedMessageError, match="larger than 8 bytes") as refused:
@@ -119,7 +149,10 @@ def test_a_document_over_the_size_limit_is_refused_by_its_size() -> None:
 @pytest.mark.parametrize(
     ("document", "reason"),
     [
-        (b"[" * 2000, "nests too deeply"),
+        (b"[" * 2000, "nests deeper than 64 levels"),
+        (b'{"a":' * 65 + b"1" + b"}" * 65, "nests deeper than 64 levels"),
+        # Brackets in strings do not count; an escaped backslash does not escape the closing quote.
+        (b'["[[[[","\\\\"]' + b"[" * 70, "nests deeper than 64 levels"),
         (b'"\xff"', "is not JSON"),
         ('"\ud800"', "is not valid Unicode"),
         (b"1" * 5000, "does not match its schema"),
