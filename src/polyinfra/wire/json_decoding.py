@@ -98,13 +98,16 @@ def _nests_deeper_than(document: bytes | str, limit: int) -> bool:
     only (about a tenth of msgspec's decode time on a book frame): keep the bytes that delimit
     arrays, objects and strings, drop the strings, then strip innermost ``[]`` and ``{}`` pairs.
     """
-    data = document.encode("utf-8", "surrogatepass") if isinstance(document, str) else document
-    if b"\\" in data:
+    if isinstance(document, str):
+        if document.count("[") + document.count("{") <= limit:
+            return False
+        document = document.encode("utf-8", "surrogatepass")
+    elif document.count(b"[") + document.count(b"{") <= limit:
+        return False  # most frames: a price change has a handful of brackets
+    if b"\\" in document:
         # Escaped backslashes first, then escaped quotes: every quote left delimits a string.
-        data = data.replace(b"\\\\", b"").replace(b'\\"', b"")
-    structure = data.translate(None, _NOT_STRUCTURE)
-    if structure.count(b"[") + structure.count(b"{") <= limit:
-        return False
+        document = document.replace(b"\\\\", b"").replace(b'\\"', b"")
+    structure = document.translate(None, _NOT_STRUCTURE)
     # Strings without brackets inside are now bare pairs of quotes. A quote left after removing
     # those means a string holds brackets: then split, keeping what lies between strings.
     outside_strings = structure.replace(b'""', b"")
