@@ -14,7 +14,7 @@ from msgspec import UNSET, UnsetType
 
 from polyinfra.errors import InvalidNumberError, InvalidTickSizeError, InvalidValueError
 from polyinfra.model import ids
-from polyinfra.model.book import OrderBook
+from polyinfra.model.book import OrderBook, side_error
 from polyinfra.model.ids import ConditionId, TokenId
 from polyinfra.model.market import FeeSchedule, MarketInfo, OutcomeToken
 from polyinfra.model.numbers import MICROS, Side, TickSize, micros_to_decimal, to_micros
@@ -91,7 +91,9 @@ def order_book_from_summary(summary: OrderBookSummary) -> OrderBook:
 
     Levels, tick size and last trade price are parsed strictly (any order of levels: the venue
     sends the best price last, clob.md §4.1); a tick size or last trade price that is absent (older
-    summaries) or ``""`` (a token that never traded) is left unknown, as the market feed does. The
+    summaries) or ``""`` (a token that never traded) is left unknown, as the market feed does. Values
+    no venue book holds are refused as the feed refuses them: a price outside (0, 1) or off the tick
+    grid, a size beyond :data:`~polyinfra.model.book.MAX_SIZE_MICROS`, a last trade outside (0, 1). The
     hash is not checked here: that is :func:`~polyinfra.core.book_hash.book_hash_matches`, over the
     summary exactly as received. A timestamp that is not decimal milliseconds leaves the book
     undated rather than refused: it dates the book, it is not its content.
@@ -103,14 +105,26 @@ def order_book_from_summary(summary: OrderBookSummary) -> OrderBook:
             tick_size = TickSize.parse(summary.tick_size)
         except InvalidTickSizeError as exc:
             raise InvalidTickSizeError(exc.message, token_id=token, field="tick_size", value=summary.tick_size) from exc
+    sides = {
+        field: dict(_levels(token, field, levels)) for field, levels in (("bids", summary.bids), ("asks", summary.asks))
+    }
+    for field, sizes in sides.items():
+        problem = side_error(sizes, tick_size)
+        if problem is not None:
+            raise InvalidNumberError(problem, token_id=token, field=field)
     book = OrderBook(token, market=summary.market, tick_size=tick_size)
     book.apply_snapshot(
-        _levels(token, "bids", summary.bids),
-        _levels(token, "asks", summary.asks),
+        sides["bids"],
+        sides["asks"],
         timestamp_ms=int(summary.timestamp) if summary.timestamp.isdecimal() else None,
     )
     if summary.last_trade_price:
-        book.last_trade_price_micros = _micros(token, "last_trade_price", summary.last_trade_price)
+        last_trade = _micros(token, "last_trade_price", summary.last_trade_price)
+        if not 0 < last_trade < MICROS:
+            raise InvalidNumberError(
+                "not within (0, 1)", token_id=token, field="last_trade_price", value=summary.last_trade_price
+            )
+        book.last_trade_price_micros = last_trade
     return book
 
 
