@@ -14,7 +14,7 @@ from msgspec import UNSET, UnsetType
 
 from polyinfra.errors import InvalidNumberError, InvalidTickSizeError, InvalidValueError
 from polyinfra.model import ids
-from polyinfra.model.book import OrderBook, side_error
+from polyinfra.model.book import OrderBook
 from polyinfra.model.ids import ConditionId, TokenId
 from polyinfra.model.market import FeeSchedule, MarketInfo, OutcomeToken
 from polyinfra.model.numbers import MICROS, Side, TickSize, micros_to_decimal, to_micros
@@ -105,19 +105,15 @@ def order_book_from_summary(summary: OrderBookSummary) -> OrderBook:
             tick_size = TickSize.parse(summary.tick_size)
         except InvalidTickSizeError as exc:
             raise InvalidTickSizeError(exc.message, token_id=token, field="tick_size", value=summary.tick_size) from exc
-    sides = {
-        field: dict(_levels(token, field, levels)) for field, levels in (("bids", summary.bids), ("asks", summary.asks))
-    }
-    for field, sizes in sides.items():
-        problem = side_error(sizes, tick_size)
-        if problem is not None:
-            raise InvalidNumberError(problem, token_id=token, field=field)
     book = OrderBook(token, market=summary.market, tick_size=tick_size)
     book.apply_snapshot(
-        sides["bids"],
-        sides["asks"],
+        _levels(token, "bids", summary.bids),
+        _levels(token, "asks", summary.asks),
         timestamp_ms=int(summary.timestamp) if summary.timestamp.isdecimal() else None,
     )
+    problem = book.levels_error(tick_size)
+    if problem is not None:
+        raise InvalidNumberError(problem, token_id=token, field="bids/asks")
     if summary.last_trade_price:
         last_trade = _micros(token, "last_trade_price", summary.last_trade_price)
         if not 0 < last_trade < MICROS:
