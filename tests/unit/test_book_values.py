@@ -19,7 +19,7 @@ from polyinfra.core.from_wire import order_book_from_summary
 from polyinfra.core.market_feed import MarketFeed
 from polyinfra.errors import InvalidNumberError, MalformedMessageError
 from polyinfra.model.book import OrderBook
-from polyinfra.model.events import SyncState, SyncStateChanged
+from polyinfra.model.events import SyncState, SyncStateChanged, TradePrinted
 from polyinfra.wire.clob_rest import OrderBookSummary
 from polyinfra.wire.clob_ws import (
     BookMessage,
@@ -340,3 +340,22 @@ def test_an_unknown_tick_size_still_admits_only_the_finest_grid() -> None:
         feed.apply_frame(frame(price_change(("BUY", "0.48005", "1"))))
     assert Decimal("0.48005") not in prices(feed.books[YES])
     assert not feed.is_in_sync(YES)
+
+
+# --- timestamps ----------------------------------------------------------------------------------------
+
+
+def test_a_timestamp_of_thousands_of_digits_leaves_the_book_undated() -> None:
+    # int() refuses more than 4,300 digits with a ValueError, which used to escape the feed.
+    endless = "1" * 5_000
+    feed = live_feed()
+    feed.apply_frame(frame(msgspec.structs.replace(price_change(("BUY", "0.47", "1")), timestamp=endless)))
+    feed.apply_frame(frame(msgspec.structs.replace(book_event(BIDS, ASKS), timestamp=endless)))
+    assert feed.books[YES].timestamp_ms is None and feed.is_in_sync(YES)
+
+    sync = live_sync()
+    sync.receive_frame(CONNECTION, frame(msgspec.structs.replace(last_trade("0.5"), timestamp=endless)), at(1))
+    sync.receive_frame(CONNECTION, frame(msgspec.structs.replace(book_event(BIDS, ASKS), timestamp=endless)), at(1))
+    trades = [event for event in sync.take_events() if isinstance(event, TradePrinted)]
+    assert [trade.venue_timestamp_ms for trade in trades] == [None]
+    assert sync.states[YES] is SyncState.LIVE

@@ -420,6 +420,9 @@ _FEED_FLAG_REASONS: Final = (
     SyncReason.BEST_PRICE_MISMATCH,
 )
 
+# Unix time in ms needs 13 digits, in ns 19 (until 2286): a longer "timestamp" is not one.
+_TIMESTAMP_DIGITS: Final = 19
+
 # Listings and resolutions seen lately, to deliver each once however many sockets carry it.
 _ANNOUNCEMENTS_REMEMBERED: Final = 1024
 
@@ -1112,5 +1115,6 @@ class BookSync:
 
 
 def _timestamp_ms(text: str) -> int | None:
-    """A venue timestamp (ms since the epoch as a decimal string), None when it is not one."""
-    return int(text) if text.isdecimal() else None
+    """A venue timestamp (ms since the epoch as a decimal string), None when it is not one (or is
+    longer than any time, which ``int`` would refuse past 4,300 digits)."""
+    return int(text) if len(text) <= _TIMESTAMP_DIGITS and text.isdecimal() else None

@@ -88,6 +88,8 @@ class FeedStats:
 
 
 _MEMO_LIMIT = 1 << 16
+# Unix time in ms needs 13 digits, in ns 19 (until 2286): a longer "timestamp" is not one.
+_TIMESTAMP_DIGITS = 19
 
 
 class MarketFeed:
@@ -301,7 +303,10 @@ class MarketFeed:
         if changes is UNSET:
             changes = self._legacy_changes(message)
         timestamp_text = message.timestamp
-        timestamp_ms = int(timestamp_text) if timestamp_text.isdecimal() else None  # as _timestamp_ms, inlined
+        # As _timestamp_ms, inlined.
+        timestamp_ms = (
+            int(timestamp_text) if len(timestamp_text) <= _TIMESTAMP_DIGITS and timestamp_text.isdecimal() else None
+        )
         live_books = self._live_books
         micros = self._micros
         applied = 0
@@ -484,6 +489,7 @@ def _timestamp_ms(text: str) -> int | None:
 
     Timestamps date the book, they are not its content: an unreadable one is left unknown rather
     than dropping the levels that came with it. Every ``isdecimal`` string is one ``int`` reads
-    (``isdigit`` would admit "²", which it does not).
+    (``isdigit`` would admit "²", which it does not), once its length shows it is a time and not
+    thousands of digits (``int`` stops at 4,300 and is quadratic before that).
     """
-    return int(text) if text.isdecimal() else None
+    return int(text) if len(text) <= _TIMESTAMP_DIGITS and text.isdecimal() else None
