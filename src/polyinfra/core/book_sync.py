@@ -869,17 +869,6 @@ class BookSync:
             stats.best_price_mismatches,
         )
 
-    def _flag_reason(self, before: tuple[int, ...], after: tuple[int, ...]) -> SyncReason:
-        """Why the feed flagged tokens between two readings of :meth:`_feed_flags` (which moved)."""
-        return next(
-            (
-                reason
-                for reason, earlier, later in zip(_FEED_FLAG_REASONS, before, after, strict=True)
-                if later != earlier
-            ),
-            SyncReason.SNAPSHOT_FAILED,
-        )
-
     def _check_feed_flags(self, now: Instant) -> None:
         """Turn the tokens the feed caught out of sync into snapshot requests.
 
@@ -889,7 +878,7 @@ class BookSync:
         marker = self._feed_flags()
         if marker == self._flag_marker:
             return
-        reason = self._flag_reason(self._flag_marker, marker)
+        reason = _flag_reason(self._flag_marker, marker)
         self._flag_marker = marker
         tokens = self._tokens
         for token_id in list(self._feed.resync_needed):
@@ -957,7 +946,9 @@ class BookSync:
         """Apply the answer to ``request``: each token's summary, then its buffered events in order.
 
         A token that went away, reconnected or was requested again meanwhile is skipped; one the
-        answer lacks, whose snapshot is untrusted (hash) or whose buffer overflowed is retried later.
+        answer lacks, whose snapshot is untrusted (hash, crossed), holds a value no venue book holds
+        (refused, as :meth:`receive` refuses it; never raised from here) or whose buffer overflowed
+        is retried later.
         """
         by_token = {summary.asset_id: summary for summary in summaries}
         feed = self._feed
@@ -980,7 +971,7 @@ class BookSync:
                 feed.apply_book_summary(summary)
             if not feed.is_in_sync(token_id):
                 self._flag_marker = self._feed_flags()  # this failure is handled here, not as a new flag
-                self._failed(token_id, record, self._flag_reason(flags, self._flag_marker), now)
+                self._failed(token_id, record, _flag_reason(flags, self._flag_marker), now)
                 continue
             record.last_update_s = now.monotonic_s
             if self.emit_events:
@@ -1112,6 +1103,14 @@ class BookSync:
             self._not_live -= 1
         if self.emit_events:
             self._events.append(SyncStateChanged(token_id, old, new, reason, now.wall_ns))
+
+
+def _flag_reason(before: tuple[int, ...], after: tuple[int, ...]) -> SyncReason:
+    """Why the feed flagged tokens between two readings of ``BookSync._feed_flags`` (which counter moved)."""
+    return next(
+        (reason for reason, earlier, later in zip(_FEED_FLAG_REASONS, before, after, strict=True) if later != earlier),
+        SyncReason.SNAPSHOT_FAILED,
+    )
 
 
 def _timestamp_ms(text: str) -> int | None:

@@ -26,8 +26,8 @@ These checks do not need the hashes and best prices the venue may leave out.
 
 A snapshot without a hash (the venue may omit it, §7.4) is applied and counted in
 :attr:`FeedStats.unhashed_snapshots` but does not ask for a resync: a REST snapshot to "fix" it
-could be unhashed too, and a full snapshot is the best evidence there is. Any snapshot that is
-not a hash mismatch takes the token out of :attr:`MarketFeed.resync_needed`.
+could be unhashed too, and a full snapshot is the best evidence there is. Any snapshot applied
+that is neither a hash mismatch nor crossed takes the token out of :attr:`MarketFeed.resync_needed`.
 """
 
 from __future__ import annotations
