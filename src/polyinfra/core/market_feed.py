@@ -370,9 +370,10 @@ class MarketFeed:
                 except KeyError:
                     self._check_best_prices(book, best_bid, best_ask)
         self.stats.level_changes += applied
-        for book in dict.fromkeys(maybe_crossed):
-            if book.is_crossed:
-                self._crossed(book.token_id)
+        if maybe_crossed:
+            for book in dict.fromkeys(maybe_crossed):
+                if book.is_crossed:
+                    self._crossed(book.token_id)
 
     def _legacy_changes(self, message: PriceChangeMessage) -> list[PriceChange]:
         """The legacy generations (root ``asset_id``, no best prices) as current-format entries."""
