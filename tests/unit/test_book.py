@@ -313,6 +313,45 @@ def test_amounts_must_be_exact_non_negative_decimals(book: OrderBook, shares: ob
         book.slippage(Side.BUY, shares)  # type: ignore[arg-type]
 
 
+HOSTILE_AMOUNTS = [
+    D("1e60"),
+    D("-1e60"),
+    D("1e999990"),
+    D("-9.99e999999"),
+    D("1e-999999"),
+    D("1E+16"),
+    D("sNaN"),
+    D("Infinity"),
+    10**100_000,
+    -(10**100_000),
+    10**15 + 1,
+    "1" + "0" * 4_000,
+]
+
+
+@pytest.mark.parametrize("amount", HOSTILE_AMOUNTS, ids=[f"hostile{index}" for index in range(len(HOSTILE_AMOUNTS))])
+def test_hostile_amounts_are_refused_typed_and_cheap(book: OrderBook, amount: object) -> None:
+    # Before the bound these raised decimal.Overflow, or ran for a minute (1e999990 as an int).
+    for method in (book.buy_cost, book.sell_proceeds, book.shares_for_dollars):
+        with pytest.raises(InvalidNumberError) as caught:
+            method(amount)  # type: ignore[arg-type]
+        str(caught.value)  # printable, even for an int too long for str()
+    with pytest.raises(InvalidNumberError):
+        book.slippage(Side.SELL, amount)  # type: ignore[arg-type]
+
+
+def test_the_largest_amount_is_answered(book: OrderBook) -> None:
+    estimate = book.buy_cost(10**15)
+    assert estimate.requested == 10**15 and not estimate.complete
+    assert book.shares_for_dollars(D("1E+15")).filled_shares == book.depth(Side.SELL, 99).shares
+
+
+def test_level_counts_beyond_any_book_list_everything(book: OrderBook) -> None:
+    huge = 10**30
+    assert book.bids(huge) == book.bids() and book.asks(huge) == book.asks()
+    assert book.depth(Side.BUY, huge) == book.depth(Side.BUY, 3)
+
+
 @pytest.mark.parametrize("levels", [-1, 1.0, True, "2"])
 def test_level_counts_must_be_non_negative_ints(book: OrderBook, levels: object) -> None:
     with pytest.raises(InvalidValueError):

@@ -146,7 +146,7 @@ def test_real_current_price_change_disagrees_with_its_own_best_prices() -> None:
     assert book.bids() == [Level(D("0.7"), D("3400")), Level(D("0.6"), D("3300")), Level(D("0.5"), D("3400"))]
     assert book.is_crossed
     assert book.timestamp_ms == 1_729_084_877_448
-    assert feed.stats == FeedStats(snapshots=1, level_changes=3, best_price_mismatches=1)
+    assert feed.stats == FeedStats(snapshots=1, level_changes=3, best_price_mismatches=1, crossed_books=1)
     assert feed.resync_needed == {NO}
 
 
@@ -480,12 +480,13 @@ def test_malformed_frame_raises_and_changes_nothing(feed: MarketFeed, frame: byt
         {"asset_id": YES, "price": "0.51", "side": "BUY"},  # no size
     ],
 )
-def test_invalid_value_drops_the_entry_marks_the_token_and_keeps_going(
+def test_invalid_value_refuses_the_entry_marks_the_token_and_keeps_going(
     feed: MarketFeed, bad_change: dict[str, str]
 ) -> None:
-    feed.apply_frame(
-        _frame(_price_change(bad_change, _change(NO, "0.46", "BUY", "5", best_bid="0.47", best_ask="0.51")))
-    )
+    with pytest.raises(MalformedMessageError):
+        feed.apply_frame(
+            _frame(_price_change(bad_change, _change(NO, "0.46", "BUY", "5", best_bid="0.47", best_ask="0.51")))
+        )
     assert feed.stats.invalid_values == 1
     assert feed.resync_needed == {YES}
     assert feed.books[NO].bids() == [Level(D("0.47"), D("25")), Level(D("0.46"), D("5"))]
@@ -493,7 +494,8 @@ def test_invalid_value_drops_the_entry_marks_the_token_and_keeps_going(
 
 def test_invalid_snapshot_leaves_the_book_as_it_was(feed: MarketFeed) -> None:
     before = feed.books[YES].bids()
-    feed.apply_frame(_frame(_book_event(YES, [("0.4", "1"), ("zero", "1")], [])))
+    with pytest.raises(MalformedMessageError):
+        feed.apply_frame(_frame(_book_event(YES, [("0.4", "1"), ("zero", "1")], [])))
     assert feed.books[YES].bids() == before
     assert feed.stats.invalid_values == 1 and feed.stats.snapshots == 2
     assert feed.resync_needed == {YES}
@@ -509,7 +511,8 @@ def test_invalid_tick_size_change_marks_the_token(feed: MarketFeed) -> None:
         "new_tick_size": "0.02",
         "timestamp": "1",
     }
-    feed.apply_frame(_frame(tick_change))
+    with pytest.raises(MalformedMessageError):
+        feed.apply_frame(_frame(tick_change))
     assert feed.books[YES].tick_size is TickSize.TICK_0_01
     assert feed.stats.invalid_values == 1 and feed.resync_needed == {YES}
 

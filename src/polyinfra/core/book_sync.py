@@ -31,6 +31,7 @@ whichever moment between request and answer the venue took the snapshot at.
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -131,7 +132,12 @@ class SyncReason(StrEnum):
     DELTA_BEFORE_SNAPSHOT = "delta before snapshot"
     """A change arrived for a token that had no snapshot yet."""
     INVALID_VALUE = "invalid value"
-    """The venue sent a value that could not be parsed; the book may be incomplete."""
+    """The venue sent a value no venue book holds (unparseable, a price outside (0, 1) or off the
+    tick grid, a size beyond any market); it was refused, so the book may be incomplete."""
+    CROSSED_BOOK = "crossed book"
+    """The book was crossed (best bid at or above best ask) after a whole message: it has drifted."""
+    OFF_TICK_LEVELS = "off-tick levels"
+    """A tick size change left levels between the new ticks."""
     MALFORMED_FRAME = "malformed frame"
     """An undecodable frame on the token's connection may have carried its changes."""
     NO_SNAPSHOT = "no snapshot"
@@ -408,9 +414,14 @@ class _Token:
 _FEED_FLAG_REASONS: Final = (
     SyncReason.HASH_MISMATCH,
     SyncReason.INVALID_VALUE,
+    SyncReason.CROSSED_BOOK,
+    SyncReason.OFF_TICK_LEVELS,
     SyncReason.DELTA_BEFORE_SNAPSHOT,
     SyncReason.BEST_PRICE_MISMATCH,
 )
+
+# Unix time in ms needs 13 digits, in ns 19 (until 2286): a longer "timestamp" is not one.
+_TIMESTAMP_DIGITS: Final = 19
 
 # Listings and resolutions seen lately, to deliver each once however many sockets carry it.
 _ANNOUNCEMENTS_REMEMBERED: Final = 1024
@@ -448,6 +459,7 @@ class BookSync:
         "_pending",
         "_proven",
         "_random",
+        "_refused",
         "_retry_initial_s",
         "_retry_max_s",
         "_states",
@@ -488,6 +500,7 @@ class BookSync:
         self._announcements: dict[tuple[type, str, str], None] = {}
         self._event_counts: dict[type, int] = dict.fromkeys(MARKET_EVENT_TYPES, 0)
         self._flag_marker = self._feed_flags()
+        self._refused: MalformedMessageError | None = None
         self.emit_events = False
         """Build domain events for :meth:`take_events` (off while nobody consumes them: they cost)."""
         self.stats = SyncStats()
@@ -528,6 +541,11 @@ class BookSync:
     def best_price_mismatches(self) -> int:
         """Reported best prices that disagreed with the book."""
         return self._feed.stats.best_price_mismatches
+
+    @property
+    def invalid_values(self) -> int:
+        """Values refused because no venue book holds them (each resyncs its token)."""
+        return self._feed.stats.invalid_values
 
     def events_by_type(self) -> dict[str, int]:
         """Decoded events so far by ``event_type``."""
@@ -609,7 +627,8 @@ class BookSync:
 
         An undecodable frame may have carried changes for any token of the connection, so all of
         them are marked for resync, after which :class:`~polyinfra.errors.MalformedMessageError`
-        is raised for the caller to log and count.
+        is raised for the caller to log and count. A frame that decodes but carries values no venue
+        book holds raises it too, as :meth:`receive` says.
         """
         self.stats.frames += 1
         previous = self._last_frames.get(connection)
@@ -636,11 +655,20 @@ class BookSync:
         ``price_change`` whole to every socket subscribed to either of its tokens (clob.md §7.4), and
         applying another socket's copy, which may arrive after later changes, would revert levels.
         Events of repairing tokens are buffered or dropped (see the module docstring).
+
+        A value no venue book holds (a price outside (0, 1) or off the tick grid, a size beyond any
+        market, a last trade outside (0, 1), anything unparseable) is refused, and its token resyncs;
+        so does a book left crossed by a message. Everything else is applied, then the first refusal
+        is raised as :class:`~polyinfra.errors.MalformedMessageError` for the caller to log and count.
         """
         apply = self._apply
         for event in self._route(connection, events, now.wall_ns):
             apply(event, now.monotonic_s, now.wall_ns)
         self._check_feed_flags(now)
+        refused = self._refused
+        if refused is not None:
+            self._refused = None
+            raise refused
 
     def _frame_lost(self, connection: int, now: Instant) -> None:
         for token_id, record in self._tokens.items():
@@ -753,7 +781,7 @@ class BookSync:
         tokens = self._tokens
         emit = self.emit_events
         if isinstance(event, PriceChangeMessage):
-            feed.apply(event)
+            self._feed_apply(event)
             changes = event.price_changes
             touched: Iterable[str]
             if isinstance(changes, UnsetType):
@@ -770,10 +798,9 @@ class BookSync:
                     if token_id in tokens:
                         self._events.append(BookUpdated(token_id, event.market, timestamp_ms, received_ns, False))
         elif isinstance(event, BookMessage):
-            feed.apply(event)
             token_id = event.asset_id
             record = tokens.get(token_id)
-            if record is None:
+            if not self._feed_apply(event) or record is None:
                 return
             record.last_update_s = now_s
             if emit:
@@ -785,7 +812,7 @@ class BookSync:
         elif isinstance(event, TickSizeChangeMessage):
             book = feed.books.get(event.asset_id)
             old = None if book is None else book.tick_size
-            feed.apply(event)
+            self._feed_apply(event)
             if emit and book is not None and book.tick_size is not None and book.tick_size is not old:
                 self._events.append(
                     TickSizeChanged(
@@ -793,8 +820,7 @@ class BookSync:
                     )
                 )
         elif isinstance(event, LastTradePriceMessage):
-            feed.apply(event)
-            if emit and event.asset_id in tokens:
+            if self._feed_apply(event) and emit and event.asset_id in tokens:
                 self._trade_printed(event, received_ns)
         elif isinstance(event, NewMarketMessage):
             if emit:
@@ -810,22 +836,38 @@ class BookSync:
                     MarketResolved(event.market, event.winning_asset_id, _timestamp_ms(event.timestamp), received_ns)
                 )
         else:
-            feed.apply(event)
+            self._feed_apply(event)
+
+    def _feed_apply(self, event: MarketEvent) -> bool:
+        """Apply one event to the books; False when the feed refused a value of it (counted, its
+        token marked for resync, and the first such error kept for :meth:`receive` to raise)."""
+        try:
+            self._feed.apply(event)
+        except MalformedMessageError as exc:
+            if self._refused is None:
+                self._refused = exc
+            return False
+        return True
 
     def _trade_printed(self, event: LastTradePriceMessage, received_ns: int) -> None:
-        try:
-            price = micros_to_decimal(parse_micros(event.price))
-            size = micros_to_decimal(parse_micros(event.size)) if isinstance(event.size, str) and event.size else None
-        except InvalidValueError:
-            return  # the feed counted the bad value and marked the token for resync
+        # The feed has checked both values.
+        price = micros_to_decimal(parse_micros(event.price))
+        size = micros_to_decimal(parse_micros(event.size)) if isinstance(event.size, str) and event.size else None
         side = Side(event.side) if event.side in ("BUY", "SELL") else None
         self._events.append(
             TradePrinted(event.asset_id, event.market, price, side, size, _timestamp_ms(event.timestamp), received_ns)
         )
 
-    def _feed_flags(self) -> tuple[int, int, int, int]:
+    def _feed_flags(self) -> tuple[int, ...]:
         stats = self._feed.stats
-        return (stats.hash_mismatches, stats.invalid_values, stats.changes_before_snapshot, stats.best_price_mismatches)
+        return (
+            stats.hash_mismatches,
+            stats.invalid_values,
+            stats.crossed_books,
+            stats.off_tick_books,
+            stats.changes_before_snapshot,
+            stats.best_price_mismatches,
+        )
 
     def _check_feed_flags(self, now: Instant) -> None:
         """Turn the tokens the feed caught out of sync into snapshot requests.
@@ -836,11 +878,7 @@ class BookSync:
         marker = self._feed_flags()
         if marker == self._flag_marker:
             return
-        reason = next(
-            reason
-            for reason, before, after in zip(_FEED_FLAG_REASONS, self._flag_marker, marker, strict=True)
-            if after != before
-        )
+        reason = _flag_reason(self._flag_marker, marker)
         self._flag_marker = marker
         tokens = self._tokens
         for token_id in list(self._feed.resync_needed):
@@ -908,7 +946,9 @@ class BookSync:
         """Apply the answer to ``request``: each token's summary, then its buffered events in order.
 
         A token that went away, reconnected or was requested again meanwhile is skipped; one the
-        answer lacks, whose snapshot is untrusted (hash) or whose buffer overflowed is retried later.
+        answer lacks, whose snapshot is untrusted (hash, crossed), holds a value no venue book holds
+        (refused, as :meth:`receive` refuses it; never raised from here) or whose buffer overflowed
+        is retried later.
         """
         by_token = {summary.asset_id: summary for summary in summaries}
         feed = self._feed
@@ -926,10 +966,12 @@ class BookSync:
             if spoiled:
                 self._failed(token_id, record, SyncReason.BUFFER_OVERFLOW, now)
                 continue
-            feed.apply_book_summary(summary)
+            flags = self._feed_flags()
+            with contextlib.suppress(MalformedMessageError):  # counted by the feed; the token fails below
+                feed.apply_book_summary(summary)
             if not feed.is_in_sync(token_id):
                 self._flag_marker = self._feed_flags()  # this failure is handled here, not as a new flag
-                self._failed(token_id, record, SyncReason.HASH_MISMATCH, now)
+                self._failed(token_id, record, _flag_reason(flags, self._flag_marker), now)
                 continue
             record.last_update_s = now.monotonic_s
             if self.emit_events:
@@ -942,6 +984,8 @@ class BookSync:
             self._check_feed_flags(now)
             if record.repair == _NOT_REPAIRING and feed.is_in_sync(token_id):
                 self._settle_live(token_id, record, now)
+        # What the replays refused is counted and resyncing; nobody called receive to hear of it.
+        self._refused = None
 
     def snapshots_failed(self, request: SnapshotRequest, now: Instant) -> None:
         """The REST request for ``request`` failed: its tokens are retried after a backoff."""
@@ -1061,6 +1105,15 @@ class BookSync:
             self._events.append(SyncStateChanged(token_id, old, new, reason, now.wall_ns))
 
 
+def _flag_reason(before: tuple[int, ...], after: tuple[int, ...]) -> SyncReason:
+    """Why the feed flagged tokens between two readings of ``BookSync._feed_flags`` (which counter moved)."""
+    return next(
+        (reason for reason, earlier, later in zip(_FEED_FLAG_REASONS, before, after, strict=True) if later != earlier),
+        SyncReason.SNAPSHOT_FAILED,
+    )
+
+
 def _timestamp_ms(text: str) -> int | None:
-    """A venue timestamp (ms since the epoch as a decimal string), None when it is not one."""
-    return int(text) if text.isdecimal() else None
+    """A venue timestamp (ms since the epoch as a decimal string), None when it is not one (or is
+    longer than any time, which ``int`` would refuse past 4,300 digits)."""
+    return int(text) if len(text) <= _TIMESTAMP_DIGITS and text.isdecimal() else None

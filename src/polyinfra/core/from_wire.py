@@ -91,7 +91,9 @@ def order_book_from_summary(summary: OrderBookSummary) -> OrderBook:
 
     Levels, tick size and last trade price are parsed strictly (any order of levels: the venue
     sends the best price last, clob.md §4.1); a tick size or last trade price that is absent (older
-    summaries) or ``""`` (a token that never traded) is left unknown, as the market feed does. The
+    summaries) or ``""`` (a token that never traded) is left unknown, as the market feed does. Values
+    no venue book holds are refused as the feed refuses them: a price outside (0, 1) or off the tick
+    grid, a size beyond :data:`~polyinfra.model.book.MAX_SIZE_MICROS`, a last trade outside (0, 1). The
     hash is not checked here: that is :func:`~polyinfra.core.book_hash.book_hash_matches`, over the
     summary exactly as received. A timestamp that is not decimal milliseconds leaves the book
     undated rather than refused (as does one too long to be a time): it dates the book, it is not its content.
@@ -109,8 +111,16 @@ def order_book_from_summary(summary: OrderBookSummary) -> OrderBook:
         _levels(token, "asks", summary.asks),
         timestamp_ms=parse_timestamp(summary.timestamp),
     )
+    problem = book.levels_error(tick_size)
+    if problem is not None:
+        raise InvalidNumberError(problem, token_id=token, field="bids/asks")
     if summary.last_trade_price:
-        book.last_trade_price_micros = _micros(token, "last_trade_price", summary.last_trade_price)
+        last_trade = _micros(token, "last_trade_price", summary.last_trade_price)
+        if not 0 < last_trade < MICROS:
+            raise InvalidNumberError(
+                "not within (0, 1)", token_id=token, field="last_trade_price", value=summary.last_trade_price
+            )
+        book.last_trade_price_micros = last_trade
     return book
 
 

@@ -13,12 +13,21 @@ feed puts a token in :attr:`MarketFeed.resync_needed` when
 * a ``price_change`` entry or a ``best_bid_ask`` event reports best prices other than the local
   book's (the venue's own check, and the only one deltas carry);
 * a delta arrives before the token's first snapshot (the initial dump was lost);
-* the venue sent a value that cannot be parsed (the book may now be incomplete).
+* the venue sent a value no venue book can hold: one that does not parse, a price outside (0, 1)
+  or off the token's tick grid, a size beyond :data:`~polyinfra.model.book.MAX_SIZE_MICROS`, a
+  last trade price outside (0, 1). The value is refused (never applied), and
+  :class:`~polyinfra.errors.MalformedMessageError` is raised once the rest of the event is applied;
+* the book is crossed (best bid at or above best ask) once a whole event is applied: the venue
+  matches such orders at once, so the book has drifted (the same check on every snapshot);
+* a ``tick_size_change`` leaves levels between the new ticks (the venue only moves to finer ticks,
+  where every resting price stays on the grid).
+
+These checks do not need the hashes and best prices the venue may leave out.
 
 A snapshot without a hash (the venue may omit it, §7.4) is applied and counted in
 :attr:`FeedStats.unhashed_snapshots` but does not ask for a resync: a REST snapshot to "fix" it
-could be unhashed too, and a full snapshot is the best evidence there is. Any snapshot that is
-not a hash mismatch takes the token out of :attr:`MarketFeed.resync_needed`.
+could be unhashed too, and a full snapshot is the best evidence there is. Any snapshot applied
+that is neither a hash mismatch nor crossed takes the token out of :attr:`MarketFeed.resync_needed`.
 """
 
 from __future__ import annotations
@@ -32,8 +41,8 @@ from typing import Any
 from msgspec import UNSET, UnsetType
 
 from polyinfra.core.book_hash import book_hash_matches
-from polyinfra.errors import InvalidValueError
-from polyinfra.model.book import OrderBook
+from polyinfra.errors import InvalidValueError, MalformedMessageError
+from polyinfra.model.book import MAX_SIZE_MICROS, OrderBook, level_error, side_error
 from polyinfra.model.numbers import MICROS, TickSize, parse_micros
 from polyinfra.wire.clob_rest import OrderBookSummary
 from polyinfra.wire.clob_ws import (
@@ -70,10 +79,17 @@ class FeedStats:
     untracked_changes: int = 0
     """Price-change entries and other per-token events for tokens not tracked (ignored)."""
     invalid_values: int = 0
-    """Events or entries dropped because a value could not be parsed or was missing."""
+    """Events or entries refused for a value that is missing, does not parse, or no venue book
+    holds (out of range, off the tick grid)."""
+    crossed_books: int = 0
+    """Events after which the book was crossed (best bid at or above best ask)."""
+    off_tick_books: int = 0
+    """Tick size changes that left levels off the new grid."""
 
 
 _MEMO_LIMIT = 1 << 16
+# Unix time in ms needs 13 digits, in ns 19 (until 2286): a longer "timestamp" is not one.
+_TIMESTAMP_DIGITS = 19
 
 
 class MarketFeed:
@@ -90,6 +106,7 @@ class MarketFeed:
         "_handlers",
         "_live_books",
         "_micros",
+        "_refused",
         "_resync_needed",
         "_verify_hashes",
         "stats",
@@ -109,6 +126,8 @@ class MarketFeed:
         self._live_books: dict[str, OrderBook] = {}
         self._awaiting_snapshot: set[str] = set()
         self._resync_needed: set[str] = set()
+        # Errors for the values refused while applying the current event, raised once it is done.
+        self._refused: list[MalformedMessageError] = []
         self.stats = FeedStats()
         # One dict lookup per event instead of a chain of isinstance checks. new_market and
         # market_resolved change no book: the caller acts on them.
@@ -163,8 +182,9 @@ class MarketFeed:
         """Decode one market-channel frame (an event or an array of them), apply it, return its events.
 
         Raises :class:`~polyinfra.errors.MalformedMessageError` before changing anything when the
-        frame does not decode; event types polyinfra does not know are skipped and counted in
-        :attr:`unknown_event_types`.
+        frame does not decode, and after applying everything else when it carried values no venue
+        book holds (see :meth:`apply`); event types polyinfra does not know are skipped and counted
+        in :attr:`unknown_event_types`.
         """
         events = self._decoder.decode(frame)
         handlers = self._handlers
@@ -172,23 +192,35 @@ class MarketFeed:
             handler = handlers.get(type(event))
             if handler is not None:
                 handler(event)
+        if self._refused:
+            self._raise_refused()
         return events
 
     def apply(self, event: MarketEvent) -> None:
         """Apply one decoded market-channel event.
 
-        ``new_market`` and ``market_resolved`` change no book; the caller acts on them. Values the
-        venue should never send (a price that is not a decimal, an unknown side) never raise: the
-        event or entry is dropped, counted in ``stats.invalid_values``, and its token marked for
-        resync, so one bad value cannot stop the other tokens' books.
+        ``new_market`` and ``market_resolved`` change no book; the caller acts on them. A value no
+        venue book holds (a price that is not a decimal, outside (0, 1) or off the tick grid, a size
+        beyond any market, an unknown side) is refused: its entry (or snapshot, trade, tick size)
+        is not applied, it is counted in ``stats.invalid_values``, and its token is marked for
+        resync. The rest of the event is applied (one bad value does not stop the other tokens'
+        books), then :class:`~polyinfra.errors.MalformedMessageError` is raised for the caller to
+        log and count.
         """
         handler = self._handlers.get(type(event))
         if handler is not None:
             handler(event)
+        if self._refused:
+            self._raise_refused()
 
     def apply_book_summary(self, summary: OrderBookSummary) -> None:
-        """Apply a REST ``GET /book`` summary as a snapshot: how a token in :attr:`resync_needed` recovers."""
+        """Apply a REST ``GET /book`` summary as a snapshot: how a token in :attr:`resync_needed` recovers.
+
+        A summary holding a value no venue book holds is refused as :meth:`apply` refuses an event.
+        """
         self._apply_snapshot(summary)
+        if self._refused:
+            self._raise_refused()
 
     # --- snapshots -------------------------------------------------------------------------------
 
@@ -199,13 +231,19 @@ class MarketFeed:
             self.stats.untracked_changes += 1
             return
         try:
-            # Parse every value before touching the book, so a bad one leaves it as it was.
+            # Parse and check every value before touching the book, so a bad one leaves it as it was.
             bids = self._levels(message.bids)
             asks = self._levels(message.asks)
-            tick_size = TickSize.parse(message.tick_size) if message.tick_size else None
+            tick_size = TickSize.parse(message.tick_size) if message.tick_size else book.tick_size
             last_trade = self._micros_of(message.last_trade_price) if message.last_trade_price else None
-        except InvalidValueError:
-            self._drop_invalid(token_id)
+        except InvalidValueError as exc:
+            self._refuse(token_id, exc.message, exc.context.get("value"))
+            return
+        problem = side_error(bids, tick_size) or side_error(asks, tick_size)
+        if problem is None and last_trade is not None and not 0 < last_trade < MICROS:
+            problem = "last trade price outside (0, 1)"
+        if problem is not None:
+            self._refuse(token_id, f"snapshot refused: {problem}")
             return
         stats = self.stats
         trusted = True
@@ -217,10 +255,12 @@ class MarketFeed:
                 trusted = False
         book.apply_snapshot(bids, asks, timestamp_ms=_timestamp_ms(message.timestamp))
         book.market = message.market
-        if tick_size is not None:
-            book.tick_size = tick_size
+        book.tick_size = tick_size
         if last_trade is not None:
             book.last_trade_price_micros = last_trade
+        if book.is_crossed:
+            stats.crossed_books += 1
+            trusted = False
         stats.snapshots += 1
         self._live_books[token_id] = book
         self._awaiting_snapshot.discard(token_id)
@@ -263,10 +303,16 @@ class MarketFeed:
         if changes is UNSET:
             changes = self._legacy_changes(message)
         timestamp_text = message.timestamp
-        timestamp_ms = int(timestamp_text) if timestamp_text.isdecimal() else None  # as _timestamp_ms, inlined
+        # As _timestamp_ms, inlined.
+        timestamp_ms = (
+            int(timestamp_text) if len(timestamp_text) <= _TIMESTAMP_DIGITS and timestamp_text.isdecimal() else None
+        )
         live_books = self._live_books
         micros = self._micros
         applied = 0
+        # Books a change may have crossed; judged once the whole message is applied, since the
+        # venue's entries for one asset need not come together (it interleaves Yes and No).
+        maybe_crossed: list[OrderBook] = []
         last = len(changes) - 1
         for index, change in enumerate(changes):
             asset_id = change.asset_id
@@ -278,7 +324,7 @@ class MarketFeed:
             size_text = change.size
             side = change.side
             if size_text is UNSET:  # optional in the schema, but a change without it says nothing
-                self._drop_invalid(asset_id)
+                self._refuse(asset_id, "price change without a size", price_text)
                 continue
             try:
                 price = micros[price_text]
@@ -287,15 +333,24 @@ class MarketFeed:
                 try:
                     price = self._micros_of(price_text)
                     size = self._micros_of(size_text)
-                except InvalidValueError:
-                    self._drop_invalid(asset_id)
+                except InvalidValueError as exc:
+                    self._refuse(asset_id, exc.message, exc.context.get("value"))
                     continue
+            problem = level_error(price, size, book.tick_size)
+            if problem is not None:
+                self._refuse(asset_id, f"price change refused: {problem}")
+                continue
             if side == "BUY":
                 book.set_bid(price, size)
+                # A new bid crosses exactly when it reaches the best ask (removals never cross).
+                if size and book.best_ask_micros is not None and price >= book.best_ask_micros:
+                    maybe_crossed.append(book)
             elif side == "SELL":
                 book.set_ask(price, size)
+                if size and book.best_bid_micros is not None and price <= book.best_bid_micros:
+                    maybe_crossed.append(book)
             else:
-                self._drop_invalid(asset_id)
+                self._refuse(asset_id, "not a book side", side)
                 continue
             applied += 1
             if timestamp_ms is not None:
@@ -315,17 +370,21 @@ class MarketFeed:
                 except KeyError:
                     self._check_best_prices(book, best_bid, best_ask)
         self.stats.level_changes += applied
+        if maybe_crossed:
+            for book in dict.fromkeys(maybe_crossed):
+                if book.is_crossed:
+                    self._crossed(book.token_id)
 
     def _legacy_changes(self, message: PriceChangeMessage) -> list[PriceChange]:
         """The legacy generations (root ``asset_id``, no best prices) as current-format entries."""
         asset_id = message.asset_id
         if asset_id is UNSET:
-            self.stats.invalid_values += 1
+            self._refuse(None, "price change without an asset id")
             return []
         if message.changes is not UNSET:
             return [PriceChange(asset_id, level.price, level.side, level.size) for level in message.changes]
         if message.price is UNSET or message.side is UNSET:
-            self._drop_invalid(asset_id)
+            self._refuse(asset_id, "price change without a price or a side")
             return []
         return [PriceChange(asset_id, message.price, message.side, message.size)]
 
@@ -336,10 +395,29 @@ class MarketFeed:
         else:
             self.stats.untracked_changes += 1
 
-    def _drop_invalid(self, token_id: str) -> None:
+    def _refuse(self, token_id: str | None, message: str, value: object = None) -> None:
+        """A value no venue book holds was left out: count it, resync its token, and keep the error
+        for :meth:`_raise_refused` once the event is done."""
         self.stats.invalid_values += 1
         if token_id in self._books:
             self._resync_needed.add(token_id)
+        self._refused.append(MalformedMessageError(message, token_id=token_id, value=value))
+
+    def _raise_refused(self) -> None:
+        """Raise the first value refused in the event just applied (with the count, when several)."""
+        refused = self._refused
+        self._refused = []
+        first = refused[0]
+        if len(refused) == 1:
+            raise first
+        context = first.context
+        raise MalformedMessageError(
+            first.message, token_id=context.get("token_id"), value=context.get("value"), values_refused=len(refused)
+        )
+
+    def _crossed(self, token_id: str) -> None:
+        self.stats.crossed_books += 1
+        self._resync_needed.add(token_id)
 
     def _check_best_prices(self, book: OrderBook, best_bid: str | UnsetType, best_ask: str | UnsetType) -> None:
         """Compare the venue's reported best prices with the book's; a disagreement asks for resync.
@@ -350,8 +428,8 @@ class MarketFeed:
         try:
             reported_bid = self._micros_of(best_bid) if best_bid else None
             reported_ask = self._micros_of(best_ask) if best_ask else None
-        except InvalidValueError:
-            self._drop_invalid(book.token_id)
+        except InvalidValueError as exc:
+            self._refuse(book.token_id, exc.message, exc.context.get("value"))
             return
         if (reported_bid is not None and reported_bid != (book.best_bid_micros or 0)) or (
             reported_ask is not None and reported_ask != (book.best_ask_micros or MICROS)
@@ -378,10 +456,17 @@ class MarketFeed:
         if book is None:
             self.stats.untracked_changes += 1
             return
+        size_text = message.size
         try:
-            book.last_trade_price_micros = self._micros_of(message.price)
-        except InvalidValueError:
-            self._drop_invalid(message.asset_id)
+            price = self._micros_of(message.price)
+            size = self._micros_of(size_text) if isinstance(size_text, str) and size_text else 0
+        except InvalidValueError as exc:
+            self._refuse(message.asset_id, exc.message, exc.context.get("value"))
+            return
+        if not 0 < price < MICROS or size > MAX_SIZE_MICROS:
+            self._refuse(message.asset_id, "last trade outside (0, 1) or larger than any book", message.price)
+            return
+        book.last_trade_price_micros = price
 
     def _apply_tick_size_change(self, message: TickSizeChangeMessage) -> None:
         """The venue moves to a finer tick near the extremes (price > 0.96 or < 0.04, §7.4)."""
@@ -390,9 +475,14 @@ class MarketFeed:
             self.stats.untracked_changes += 1
             return
         try:
-            book.tick_size = TickSize.parse(message.new_tick_size)
-        except InvalidValueError:
-            self._drop_invalid(message.asset_id)
+            tick_size = TickSize.parse(message.new_tick_size)
+        except InvalidValueError as exc:
+            self._refuse(message.asset_id, exc.message, exc.context.get("value"))
+            return
+        book.tick_size = tick_size
+        if book.levels_error(tick_size) is not None:
+            self.stats.off_tick_books += 1
+            self._resync_needed.add(message.asset_id)
 
 
 def _timestamp_ms(text: str) -> int | None:
@@ -400,6 +490,7 @@ def _timestamp_ms(text: str) -> int | None:
 
     Timestamps date the book, they are not its content: an unreadable one is left unknown rather
     than dropping the levels that came with it. Every ``isdecimal`` string is one ``int`` reads
-    (``isdigit`` would admit "²", which it does not).
+    (``isdigit`` would admit "²", which it does not), once its length shows it is a time and not
+    thousands of digits (``int`` stops at 4,300 and is quadratic before that).
     """
-    return int(text) if text.isdecimal() else None
+    return int(text) if len(text) <= _TIMESTAMP_DIGITS and text.isdecimal() else None

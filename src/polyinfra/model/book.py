@@ -13,14 +13,15 @@ and no float is ever involved.
 
 from __future__ import annotations
 
+import sys
 from bisect import bisect_left, insort
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Context, Decimal
 from itertools import islice
-from typing import NamedTuple
+from typing import Final, NamedTuple
 
-from polyinfra.errors import InvalidValueError
+from polyinfra.errors import InvalidNumberError, InvalidValueError
 from polyinfra.model.numbers import (
     MICROS,
     Side,
@@ -30,7 +31,32 @@ from polyinfra.model.numbers import (
     to_micros,
 )
 
-__all__ = ["Depth", "FillEstimate", "Level", "OrderBook"]
+__all__ = ["MAX_SIZE_MICROS", "Depth", "FillEstimate", "Level", "OrderBook", "level_error", "side_error"]
+
+MAX_SIZE_MICROS: Final = 10**18
+"""The largest level size a book holds, in micro-units: 10**12 shares. A share of an outcome token
+exists only while a dollar of collateral is locked for it and its complement, and there are fewer
+than 10**11 dollars of USDC in the world, so no venue level comes near: a larger size is corrupt
+data (or a hostile frame), never a big market."""
+
+_GRID_PRICES: Final[dict[TickSize | None, frozenset[int]]] = {
+    tick: frozenset(range(tick.micros_per_tick, MICROS, tick.micros_per_tick)) for tick in TickSize
+}
+"""Every price strictly inside (0, 1) on each tick's grid: one set lookup checks range and grid
+together (about 12,000 ints for all ticks, under a megabyte). A snapshot's hundreds of prices are
+checked in one C-level ``issuperset``."""
+# Every tick size the venue uses is a multiple of the finest, so a price off its grid is off every
+# grid: the check that still applies while a token's tick size is unknown.
+_GRID_PRICES[None] = _GRID_PRICES[min(TickSize, key=lambda tick: tick.micros_per_tick)]
+
+_MAX_REQUEST: Final = 10**15
+"""The largest amount (shares or dollars) the analytics accept: ten thousand times more dollars
+than exist. Larger (or negative) ones are refused by magnitude before any arithmetic, so a hostile
+argument such as Decimal("1e999990") costs nothing."""
+_MAX_REQUEST_DIGITS: Final = 15
+"""The most a finite Decimal's adjusted exponent (its leading digit's power of ten) may be."""
+# Without the value, as for level counts: a hostile int is too long to print.
+_BEYOND_REQUESTS: Final = "amount outside [0, 10**15], more than any book fills"
 
 # Average prices are quotients that need not terminate (1 dollar / 3 shares). 60 significant
 # digits is far beyond any amount the venue can express, and owning the context means the result
@@ -221,6 +247,11 @@ class OrderBook:
         bids, asks = self._bid_prices, self._ask_prices
         return bool(bids) and bool(asks) and bids[-1] >= asks[0]
 
+    def levels_error(self, tick_size: TickSize | None) -> str | None:
+        """Why this book's levels could be in no venue book of ``tick_size``, None when they could
+        (see :func:`level_error`)."""
+        return side_error(self._bids, tick_size) or side_error(self._asks, tick_size)
+
     # --- Decimal API -----------------------------------------------------------------------------
 
     def best_bid(self) -> Level | None:
@@ -289,11 +320,11 @@ class OrderBook:
 
     def buy_cost(self, shares: Decimal | str | int) -> FillEstimate:
         """What buying ``shares`` now would cost, walking the asks from the lowest price up."""
-        return self._walk(to_micros(shares), self._asks, self._ask_prices)
+        return self._walk(_amount_micros(shares), self._asks, self._ask_prices)
 
     def sell_proceeds(self, shares: Decimal | str | int) -> FillEstimate:
         """What selling ``shares`` now would raise, walking the bids from the highest price down."""
-        return self._walk(to_micros(shares), self._bids, reversed(self._bid_prices))
+        return self._walk(_amount_micros(shares), self._bids, reversed(self._bid_prices))
 
     def shares_for_dollars(self, dollars: Decimal | str | int) -> FillEstimate:
         """How many shares ``dollars`` would buy now, walking the asks from the lowest price up.
@@ -302,7 +333,7 @@ class OrderBook:
         ``amount`` may fall short of ``dollars`` by less than that level's price x 10**-6 and the
         estimate is still ``complete``. It is incomplete only when the asks run out first.
         """
-        budget_micros = to_micros(dollars)
+        budget_micros = _amount_micros(dollars)
         remaining = budget_micros * MICROS  # pico-dollars, the unit of price x size
         filled = 0
         worst_price = 0
@@ -356,6 +387,29 @@ class OrderBook:
         return _estimate(micros_to_decimal(wanted), wanted - remaining, amount, worst_price, remaining == 0)
 
 
+def level_error(price_micros: int, size_micros: int, tick_size: TickSize | None) -> str | None:
+    """Why a level (micro-units) can be in no venue book, None when it can.
+
+    Prices lie strictly between 0 and 1 on the token's tick grid (every tick's grid when the tick
+    size is unknown); sizes are at most :data:`MAX_SIZE_MICROS` (0 removes a level).
+    """
+    if price_micros in _GRID_PRICES[tick_size] and size_micros <= MAX_SIZE_MICROS:
+        return None
+    if not 0 < price_micros < MICROS:
+        return f"price {micros_to_decimal(price_micros)} outside (0, 1)"
+    if price_micros not in _GRID_PRICES[tick_size]:
+        return f"price {micros_to_decimal(price_micros)} off the tick grid ({tick_size or 'any tick size'})"
+    return f"size {micros_to_decimal(size_micros)} larger than any book holds"
+
+
+def side_error(sizes: Mapping[int, int], tick_size: TickSize | None) -> str | None:
+    """:func:`level_error` of the first bad level of one side (``price -> size``), None when all
+    are good: checked in two C-level passes first, since a snapshot has hundreds of levels."""
+    if not sizes or (_GRID_PRICES[tick_size].issuperset(sizes) and max(sizes.values()) <= MAX_SIZE_MICROS):
+        return None
+    return next(error for price, size in sizes.items() if (error := level_error(price, size, tick_size)))
+
+
 def _estimate(requested: Decimal, filled: int, amount_picos: int, worst_price: int, complete: bool) -> FillEstimate:
     if not filled:
         return FillEstimate(requested, Decimal(0), Decimal(0), None, None, complete)
@@ -399,5 +453,20 @@ def _is_buy(side: Side) -> bool:
 
 def _level_count(levels: int) -> int:
     if isinstance(levels, bool) or not isinstance(levels, int) or levels < 0:
-        raise InvalidValueError("a level count must be a non-negative int", levels=levels)
-    return levels
+        # Without the value: a hostile int is too long to print (the 4,300-digit limit).
+        raise InvalidValueError("a level count must be a non-negative int")
+    # islice stops at sys.maxsize; no book has that many levels, so a larger count means "all".
+    return min(levels, sys.maxsize)
+
+
+def _amount_micros(value: Decimal | str | int) -> int:
+    """A caller's amount of shares or dollars in micro-units; typed errors for anything else, and
+    for amounts beyond the analytics' range before the arithmetic they would cost."""
+    if (isinstance(value, Decimal) and value.is_finite() and value.adjusted() > _MAX_REQUEST_DIGITS) or (
+        isinstance(value, int) and abs(value) > _MAX_REQUEST
+    ):
+        raise InvalidNumberError(_BEYOND_REQUESTS)
+    micros = to_micros(value)
+    if micros > _MAX_REQUEST * MICROS:
+        raise InvalidNumberError(_BEYOND_REQUESTS)
+    return micros
