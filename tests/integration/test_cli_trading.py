@@ -19,6 +19,7 @@ from polyinfra.cli.trading_commands import WalletSetup, setup_findings
 from polyinfra.clob.trading import BalanceAllowance
 from polyinfra.core.eip712 import SigningKey
 from polyinfra.core.order_signing import EXCHANGE_CONTRACTS, POLYGON_CHAIN_ID
+from polyinfra.core.wallet_addresses import proxy_wallet, safe_wallet
 from polyinfra.emulator.runner import Emulator
 from polyinfra.model.market import MarketInfo
 from polyinfra.model.numbers import TickSize
@@ -176,12 +177,24 @@ async def test_doctor_explains_invalid_signature(emulator: Emulator, known_secre
     assert 'would answer "invalid signature": signature type 0 (EOA) with funder' in eoa_with_funder.stdout
     assert "drop --funder" in eoa_with_funder.stdout
 
+    own_proxy, own_safe = proxy_wallet(SigningKey(key).address), safe_wallet(SigningKey(key).address)
     proxy_without_funder = await _polyinfra(emulator, key, "doctor", "--signature-type", "1")
     assert proxy_without_funder.code == 1
     assert "signature type 1 (POLY_PROXY) without a funder" in proxy_without_funder.stdout
+    assert f"fix: use --funder {own_proxy}" in proxy_without_funder.stdout
 
-    proxy = await _polyinfra(emulator, key, "doctor", "--signature-type", "1", "--funder", PROXY)
+    proxy = await _polyinfra(emulator, key, "doctor", "--signature-type", "1", "--funder", own_proxy)
     assert proxy.code == 0, proxy.stdout
+    safe = await _polyinfra(emulator, key, "doctor", "--signature-type", "2", "--funder", own_safe.lower())
+    assert safe.code == 0, safe.stdout
+
+    # A funder that is not this signer's wallet: an arbitrary address, the signer's other wallet, another user's.
+    other_users_safe = safe_wallet(SigningKey(SECOND_KEY).address)
+    for kind, funder, right in [("1", PROXY, own_proxy), ("1", own_safe, own_proxy), ("2", other_users_safe, own_safe)]:
+        wrong = await _polyinfra(emulator, key, "doctor", "--signature-type", kind, "--funder", funder)
+        assert wrong.code == 1, wrong.stdout
+        assert f'would answer "invalid signature": funder {funder} is not the' in wrong.stdout
+        assert f"fix: use --funder {right}" in wrong.stdout
 
     # Credentials of another wallet (account #1) used with this key: the API key's address differs.
     other = await _polyinfra(emulator, SECOND_KEY, "keys", "derive", "--show-secret")

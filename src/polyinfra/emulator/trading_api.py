@@ -122,7 +122,7 @@ from polyinfra.errors import (
 from polyinfra.model.ids import TokenId
 from polyinfra.model.market import MarketInfo
 from polyinfra.model.numbers import MICROS, Side, TickSize, format_micros, micros_to_decimal, to_micros
-from polyinfra.model.orders import SignatureType, TimeInForce
+from polyinfra.model.orders import SignatureType, TimeInForce, UnsignedOrder
 from polyinfra.wire.clob_orders import PostOrderBody
 from polyinfra.wire.clob_rest import JSON_ENCODER, ErrorBody
 from polyinfra.wire.clob_user import MakerOrder, OrderMessage, TradeMessage, TradeRecord
@@ -550,7 +550,7 @@ class TradingApi:
         except InvalidSignatureError:
             raise OrderRejectedError(_INVALID_SIGNATURE) from None
         # The key's EOA signed (for a deposit wallet, through it), and the maker is a wallet of that EOA.
-        if not _same_address(signer, key.address) or not self._owns(signer, unsigned.maker, unsigned.signature_type):
+        if not _same_address(signer, key.address) or not self._owns(signer, unsigned):
             raise OrderRejectedError(_INVALID_SIGNATURE)
         order_id = signed.order_hash
         if order_id in self._orders:
@@ -638,16 +638,17 @@ class TradingApi:
             tradeIDs=[trade.trade_id] if trade else [],
         )
 
-    def _owns(self, eoa: str, maker: str, signature_type: SignatureType) -> bool:
-        """Whether ``maker`` holds funds ``eoa`` may spend under ``signature_type``, as the venue binds a
-        maker to its signer: the EOA itself, its proxy or its Safe (derived from it, on the emulator's
-        chain), or a deposit wallet the chain says it owns. This is what keeps one key from spending
-        another wallet's funds."""
-        if signature_type is SignatureType.POLY_1271:
+    def _owns(self, eoa: str, order: UnsignedOrder) -> bool:
+        """Whether the ``order``'s maker holds funds ``eoa`` may spend under its signature type, as the
+        venue binds a maker to its signer: the EOA itself, its proxy or its Safe (derived from it on
+        the emulator's chain), or a deposit wallet the chain says it owns, which is also the order's
+        signer. This is what keeps one key from spending another wallet's funds."""
+        kind, maker = order.signature_type, order.maker
+        if kind is SignatureType.POLY_1271:
             owner = self._accounts.deposit_wallet_owner(maker)
-            return owner is not None and _same_address(owner, eoa)
+            return owner is not None and _same_address(owner, eoa) and _same_address(order.signer, maker)
         try:
-            expected = derived_maker(signature_type, eoa, chain_id=self._settings.chain_id)
+            expected = derived_maker(kind, eoa, chain_id=self._settings.chain_id)
         except InvalidValueError:
             return False  # no such wallet on this chain (proxies on Amoy)
         return expected is not None and _same_address(maker, expected)
