@@ -164,6 +164,28 @@ async def test_place_list_cancel(emulator: Emulator, known_secrets: Any, secret_
         assert secret_scanner.scan(result.stdout + result.stderr) == []
 
 
+async def test_place_for_a_proxy_or_safe_trades_the_derived_wallet(emulator: Emulator, known_secrets: Any) -> None:
+    market = _market(emulator)
+    token = market.tokens[0].token_id
+    key = known_secrets.private_key
+    signer = SigningKey(key).address
+    order = ("order", "place", "--token", token, "--side", "BUY", "--price", "0.4", "--size", "10")
+    for kind, wallet in (("1", proxy_wallet(signer)), ("2", safe_wallet(signer))):
+        # Without --funder the order is the derived wallet's, the only one the venue takes.
+        placed = await _polyinfra(emulator, key, *order, "--signature-type", kind)
+        assert placed.code == 0, placed.stderr
+        [answer] = placed.lines()
+        assert emulator.trading.balances.collateral(wallet) > 0
+        listed = {row["id"] for row in (await _polyinfra(emulator, key, "order", "list")).lines()}
+        assert answer["order_id"] in listed
+    # Any other funder is refused before anything is sent, with the right one named.
+    wrong = await _polyinfra(emulator, key, *order, "--signature-type", "1", "--funder", PROXY)
+    assert wrong.code == 1
+    assert f"the signer's proxy wallet is {proxy_wallet(signer)}" in wrong.stderr
+    deposit = await _polyinfra(emulator, key, *order, "--signature-type", "3")
+    assert deposit.code == 2 and "needs --funder" in deposit.stderr
+
+
 async def test_doctor_is_quiet_for_a_healthy_wallet(emulator: Emulator, known_secrets: Any) -> None:
     healthy = await _polyinfra(emulator, known_secrets.private_key, "doctor")
     assert healthy.code == 0, healthy.stdout + healthy.stderr

@@ -6,10 +6,10 @@ balance queries, sockets) are proved too."""
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import time
 from collections.abc import AsyncIterator
+from dataclasses import dataclass, replace
 from typing import Any
 
 import httpx
@@ -45,37 +45,64 @@ DEPOSIT_B = "0x" + "b2" * 20
 INVALID_SIGNATURE = {"error": "invalid signature"}
 
 
+@dataclass(frozen=True, slots=True)
+class _Users:
+    """Two users with their API keys: A (account #0) and B (account #1), and a market of their own."""
+
+    a_key: SigningKey
+    a: TradingClient
+    b_key: SigningKey
+    b: TradingClient
+    market: MarketInfo
+
+
 @pytest.fixture
 async def http(emulator: Emulator) -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(base_url=emulator.urls["rest"], timeout=30.0) as client:
         yield client
 
 
-async def _post_unchecked(http: httpx.AsyncClient, client: TradingClient, signed: SignedOrder) -> httpx.Response:
-    """``POST /order`` of ``signed`` with ``client``'s credentials, past the client's own checks: what
-    a hostile or home-made client sends."""
+@pytest.fixture
+async def users(emulator: Emulator, transport: HttpTransport, known_secrets: Any) -> _Users:
+    a = await trading_client(transport, known_secrets.private_key)
+    b = await trading_client(transport, SECOND_KEY)
+    return _Users(SigningKey(known_secrets.private_key), a, SigningKey(SECOND_KEY), b, empty_market(emulator))
+
+
+async def _send(
+    http: httpx.AsyncClient,
+    client: TradingClient,
+    method: str,
+    path: str,
+    *,
+    body: bytes = b"",
+    params: dict[str, str] | None = None,
+    address: str | None = None,
+) -> httpx.Response:
+    """A request with ``client``'s credentials and L2 headers, claiming ``address`` (its own by
+    default), past the client's own checks: what a hostile or home-made client sends."""
     assert client.credentials is not None
-    body = encode_post_order(
-        PostOrderBody(order=order_payload(signed), owner=client.credentials.api_key, order_type="GTC")
-    )
     headers = l2_headers(
         client.credentials,
-        address=client.address,
+        address=address or client.address,
         timestamp_s=int(time.time()),
-        method="POST",
-        request_path="/order",
+        method=method,
+        request_path=path,
         body=body,
     )
-    return await http.post("/order", content=body, headers=headers)
+    return await http.request(method, path, content=body, params=params, headers=headers)
+
+
+async def _post_unchecked(http: httpx.AsyncClient, client: TradingClient, signed: SignedOrder) -> httpx.Response:
+    assert client.credentials is not None
+    envelope = PostOrderBody(order=order_payload(signed), owner=client.credentials.api_key, order_type="GTC")
+    return await _send(http, client, "POST", "/order", body=encode_post_order(envelope))
 
 
 async def test_every_signature_type_trades_with_its_own_wallet(
-    emulator: Emulator, transport: HttpTransport, http: httpx.AsyncClient, known_secrets: Any
+    emulator: Emulator, transport: HttpTransport, http: httpx.AsyncClient, users: _Users
 ) -> None:
-    market = empty_market(emulator)
-    key = SigningKey(known_secrets.private_key)
-    client = await trading_client(transport, known_secrets.private_key)
-    a = client.address
+    a = users.a.address
     await register_deposit_wallet(emulator, DEPOSIT_A, a)
     funders = {
         SignatureType.EOA: a,
@@ -88,35 +115,29 @@ async def test_every_signature_type_trades_with_its_own_wallet(
         collateral = f"{1000 + int(kind)}"
         assert (await http.post(f"/_emulator/wallets/{funder}", json={"collateral": collateral})).status_code == 200
         maker = funder if kind is SignatureType.POLY_1271 else None
-        order = signed_order(key, market, Side.BUY, "0.5", "10", signature_type=kind, maker=maker)
-        placed = await client.post_order(order)
+        order = signed_order(users.a_key, users.market, Side.BUY, "0.5", "10", signature_type=kind, maker=maker)
+        placed = await users.a.post_order(order)
         assert placed.success and placed.status == "live"
-        assert (await client.get_order(placed.order_id)).maker_address.lower() == funder.lower()
+        assert (await users.a.get_order(placed.order_id)).maker_address.lower() == funder.lower()
         # balance-allowance with the signature type reads that wallet of the key, as the venue does.
-        reader = TradingClient(transport, key, credentials=client.credentials, signature_type=kind)
+        reader = TradingClient(transport, users.a_key, credentials=users.a.credentials, signature_type=kind)
         balance = await reader.get_balance_allowance(AssetType.COLLATERAL)
         assert int(balance.balance) == int(collateral) * MICROS
 
 
-async def test_a_wrong_funder_is_invalid_signature(
-    emulator: Emulator, transport: HttpTransport, http: httpx.AsyncClient, known_secrets: Any
-) -> None:
-    market = empty_market(emulator)
-    key = SigningKey(known_secrets.private_key)
-    client = await trading_client(transport, known_secrets.private_key)
-    other = await trading_client(transport, SECOND_KEY)
-    await register_deposit_wallet(emulator, DEPOSIT_B, other.address)
-    a = key.address
+async def test_a_wrong_funder_is_invalid_signature(emulator: Emulator, http: httpx.AsyncClient, users: _Users) -> None:
+    client, a = users.a, users.a.address
+    await register_deposit_wallet(emulator, DEPOSIT_B, users.b.address)
     wrong = [
         (SignatureType.POLY_PROXY, safe_wallet(a)),
         (SignatureType.POLY_PROXY, "0x" + "11" * 20),
         (SignatureType.POLY_GNOSIS_SAFE, proxy_wallet(a)),
-        (SignatureType.POLY_GNOSIS_SAFE, safe_wallet(other.address)),
+        (SignatureType.POLY_GNOSIS_SAFE, safe_wallet(users.b.address)),
         (SignatureType.POLY_1271, "0x" + "12" * 20),  # no deposit wallet at all
         (SignatureType.POLY_1271, DEPOSIT_B),  # someone else's
     ]
     for kind, maker in wrong:
-        order = signed_order(key, market, Side.BUY, "0.5", "10", signature_type=kind, maker=maker)
+        order = signed_order(users.a_key, users.market, Side.BUY, "0.5", "10", signature_type=kind, maker=maker)
         answer = await _post_unchecked(http, client, order)
         assert (answer.status_code, answer.json()) == (400, INVALID_SIGNATURE), (kind, maker)
         # polyinfra's own client: the proxy / Safe is refused before sending, naming the right one;
@@ -129,31 +150,23 @@ async def test_a_wrong_funder_is_invalid_signature(
             assert refused.value.context["expected_maker"] == (
                 proxy_wallet(a) if kind is SignatureType.POLY_PROXY else safe_wallet(a)
             )
-    [batch] = await client.post_orders(
-        [
-            OrderSubmission(
-                signed_order(
-                    key, market, Side.BUY, "0.5", "10", signature_type=SignatureType.POLY_PROXY, maker=safe_wallet(a)
-                )
-            )
-        ]
+    # In a batch, the order with a wrong funder is refused on its own and the others go.
+    proxy = SignatureType.POLY_PROXY
+    wrong_proxy = signed_order(
+        users.a_key, users.market, Side.BUY, "0.5", "10", signature_type=proxy, maker=safe_wallet(a)
     )
-    assert isinstance(batch, InvalidSignatureError)
-    assert [order async for order in client.iter_open_orders()] == []
+    right_proxy = signed_order(users.a_key, users.market, Side.BUY, "0.5", "10", signature_type=proxy)
+    refused, placed = await client.post_orders([OrderSubmission(wrong_proxy), OrderSubmission(right_proxy)])
+    assert isinstance(refused, InvalidSignatureError) and "expected_maker" in refused.context
+    assert not isinstance(placed, InvalidSignatureError) and placed.order_id == right_proxy.order_hash
+    assert [order.id async for order in client.iter_open_orders()] == [right_proxy.order_hash]
 
 
-async def test_another_users_shares_cannot_be_sold(
-    emulator: Emulator, transport: HttpTransport, http: httpx.AsyncClient, known_secrets: Any
-) -> None:
+async def test_another_users_shares_cannot_be_sold(emulator: Emulator, http: httpx.AsyncClient, users: _Users) -> None:
     """The audit's attack: B bids 0.01 for 500 shares, then sells A's shares into its own bid."""
-    market = empty_market(emulator)
-    token = market.tokens[0].token_id
-    victim = await trading_client(transport, known_secrets.private_key)
-    attacker_key = SigningKey(SECOND_KEY)
-    attacker = await trading_client(transport, SECOND_KEY)
-    a = victim.address
+    market, a, attacker = users.market, users.a.address, users.b
     await register_deposit_wallet(emulator, DEPOSIT_A, a)
-    bid = await attacker.post_order(signed_order(attacker_key, market, Side.BUY, "0.01", "500"))
+    bid = await attacker.post_order(signed_order(users.b_key, market, Side.BUY, "0.01", "500"))
     assert bid.status == "live"
     victims_wallets = [
         (SignatureType.POLY_PROXY, a),
@@ -163,34 +176,23 @@ async def test_another_users_shares_cannot_be_sold(
         (SignatureType.POLY_1271, DEPOSIT_A),
     ]
     for kind, maker in victims_wallets:
-        theft = signed_order(attacker_key, market, Side.SELL, "0.01", "500", signature_type=kind, maker=maker)
+        theft = signed_order(users.b_key, market, Side.SELL, "0.01", "500", signature_type=kind, maker=maker)
         answer = await _post_unchecked(http, attacker, theft)
         assert (answer.status_code, answer.json()) == (400, INVALID_SIGNATURE), (kind, maker)
     balances = emulator.trading.balances
     for wallet in (a, proxy_wallet(a), safe_wallet(a), DEPOSIT_A):
-        assert balances.shares(wallet, token) == SEED_SHARES_MICROS
+        assert balances.shares(wallet, market.tokens[0].token_id) == SEED_SHARES_MICROS
         assert balances.collateral(wallet) == SEED_COLLATERAL_MICROS
     assert (await attacker.get_order(bid.order_id)).size_matched == "0"
 
 
-async def test_claimed_identities_are_proved(
-    emulator: Emulator, transport: HttpTransport, http: httpx.AsyncClient, known_secrets: Any
-) -> None:
-    market = empty_market(emulator)
-    first = await trading_client(transport, known_secrets.private_key)
-    second = await trading_client(transport, SECOND_KEY)
+async def test_claimed_identities_are_proved(emulator: Emulator, http: httpx.AsyncClient, users: _Users) -> None:
+    first, second = users.a, users.b
     assert first.credentials is not None and second.credentials is not None
-    placed = await first.post_order(signed_order(known_secrets.private_key, market, Side.BUY, "0.5", "10"))
+    placed = await first.post_order(signed_order(users.a_key, users.market, Side.BUY, "0.5", "10"))
 
     # Valid credentials of one wallet with another's address: the key is bound to its EOA.
-    headers = l2_headers(
-        first.credentials,
-        address=second.address,
-        timestamp_s=int(time.time()),
-        method="GET",
-        request_path="/data/orders",
-    )
-    assert (await http.get("/data/orders", headers=headers)).status_code == 401
+    assert (await _send(http, first, "GET", "/data/orders", address=second.address)).status_code == 401
     # Another wallet's order: not found to read or cancel, and never listed.
     with pytest.raises(NotFoundError):
         await second.get_order(placed.order_id)
@@ -200,30 +202,16 @@ async def test_claimed_identities_are_proved(
     # A balance query names a signature type, never an address: it reads only the key's own wallets,
     # and a key without a deposit wallet has none to read.
     await register_deposit_wallet(emulator, DEPOSIT_A, first.address)
-    deposit = await http.get(
-        "/balance-allowance",
-        params={"asset_type": "COLLATERAL", "signature_type": "3"},
-        headers=l2_headers(
-            second.credentials,
-            address=second.address,
-            timestamp_s=int(time.time()),
-            method="GET",
-            request_path="/balance-allowance",
-        ),
-    )
-    assert deposit.status_code == 400
+    params = {"asset_type": "COLLATERAL", "signature_type": "3"}
+    assert (await _send(http, second, "GET", "/balance-allowance", params=params)).status_code == 400
     # The user channel: another key's id with one's own secret is dropped.
     async with websockets.connect(emulator.urls["ws_user"]) as socket:
-        forged = {
-            "type": "user",
-            "markets": [],
-            "auth": {
-                "apiKey": first.credentials.api_key,
-                "secret": second.credentials.secret.reveal(),
-                "passphrase": second.credentials.passphrase.reveal(),
-            },
+        auth = {
+            "apiKey": first.credentials.api_key,
+            "secret": second.credentials.secret.reveal(),
+            "passphrase": second.credentials.passphrase.reveal(),
         }
-        await socket.send(json.dumps(forged))
+        await socket.send(json.dumps({"type": "user", "markets": [], "auth": auth}))
         with pytest.raises(websockets.ConnectionClosed):
             await socket.recv()
 
@@ -232,7 +220,7 @@ def _deposit_order_signed_through(key: SigningKey, market: MarketInfo, maker: st
     """A POLY_1271 SELL of ``maker``'s shares whose ERC-7739 signature goes through another wallet,
     ``signing_wallet`` (its ``signer``): what ``sign_order`` refuses to make, built from its parts."""
     order = signed_order(key, market, Side.SELL, "0.5", "10", signature_type=SignatureType.POLY_1271, maker=maker)
-    crafted = dataclasses.replace(order.order, signer=signing_wallet)
+    crafted = replace(order.order, signer=signing_wallet)
     separator = exchange_domain(POLYGON_CHAIN_ID, neg_risk=crafted.neg_risk).separator
     contents = order_struct_hash(crafted)
     digest = keccak256(b"\x19\x01" + separator + contents)
@@ -244,14 +232,11 @@ def _deposit_order_signed_through(key: SigningKey, market: MarketInfo, maker: st
 
 
 async def test_a_deposit_wallet_order_is_signed_through_its_own_wallet(
-    emulator: Emulator, transport: HttpTransport, http: httpx.AsyncClient, known_secrets: Any
+    emulator: Emulator, http: httpx.AsyncClient, users: _Users
 ) -> None:
-    market = empty_market(emulator)
-    key = SigningKey(known_secrets.private_key)
-    client = await trading_client(transport, known_secrets.private_key)
-    other = await trading_client(transport, SECOND_KEY)
+    market, key, client = users.market, users.a_key, users.a
     await register_deposit_wallet(emulator, DEPOSIT_A, client.address)
-    await register_deposit_wallet(emulator, DEPOSIT_B, other.address)
+    await register_deposit_wallet(emulator, DEPOSIT_B, users.b.address)
     # The signature is the owner's, through a wallet the owner does not own, or owns but is not the maker.
     for signing_wallet in (DEPOSIT_B, "0x" + "a3" * 20):
         crafted = _deposit_order_signed_through(key, market, DEPOSIT_A, signing_wallet)

@@ -31,13 +31,15 @@ from polyinfra.core.order_signing import AMOY_CHAIN_ID, POLYGON_CHAIN_ID
 from polyinfra.errors import InvalidSignatureError, InvalidValueError
 from polyinfra.model.orders import SignatureType
 
-__all__ = ["WALLET_FACTORIES", "WalletFactories", "check_maker", "derived_maker", "proxy_wallet", "safe_wallet"]
+__all__ = ["WALLET_FACTORIES", "WalletFactories", "WalletFactory", "check_maker", "derived_maker", "proxy_wallet", "safe_wallet"]
 
 _CREATE2_PREFIX: Final = b"\xff"
 
 
 @dataclass(frozen=True, slots=True)
-class _Factory:
+class WalletFactory:
+    """A factory deploying one kind of wallet by CREATE2, and the hash of that wallet's init code."""
+
     address: str
     init_code_hash: bytes
 
@@ -46,15 +48,15 @@ class _Factory:
 class WalletFactories:
     """The wallet factories of one chain; ``proxy`` is None where none is deployed."""
 
-    proxy: _Factory | None
-    safe: _Factory
+    proxy: WalletFactory | None
+    safe: WalletFactory
 
 
-_PROXY_FACTORY: Final = _Factory(
+_PROXY_FACTORY: Final = WalletFactory(
     "0xaB45c5A4B0c941a2F231C04C3f49182e1A254052",
     bytes.fromhex("d21df8dc65880a8606f09fe0ce3df9b8869287ab0b058be05aa9e8af6330a00b"),
 )
-_SAFE_FACTORY: Final = _Factory(
+_SAFE_FACTORY: Final = WalletFactory(
     "0xaacFeEa03eb1561C4e67d661e40682Bd20E3541b",
     bytes.fromhex("2bce2127ff07fb632d16c8347c4ebf501f4841168bed00d9e6ef715ddb6fcecf"),
 )
@@ -79,7 +81,7 @@ def _factories(chain_id: int) -> WalletFactories:
     return factories
 
 
-def _create2(factory: _Factory, salt: bytes) -> str:
+def _create2(factory: WalletFactory, salt: bytes) -> str:
     digest = keccak256(_CREATE2_PREFIX + address_word(factory.address)[12:] + salt + factory.init_code_hash)
     return to_checksum_address("0x" + digest[12:].hex())
 
