@@ -31,7 +31,15 @@ from polyinfra.core.order_signing import AMOY_CHAIN_ID, POLYGON_CHAIN_ID
 from polyinfra.errors import InvalidSignatureError, InvalidValueError
 from polyinfra.model.orders import SignatureType
 
-__all__ = ["WALLET_FACTORIES", "WalletFactories", "WalletFactory", "check_maker", "derived_maker", "proxy_wallet", "safe_wallet"]
+__all__ = [
+    "WALLET_FACTORIES",
+    "WalletFactories",
+    "WalletFactory",
+    "check_maker",
+    "derived_maker",
+    "proxy_wallet",
+    "safe_wallet",
+]
 
 _CREATE2_PREFIX: Final = b"\xff"
 
