@@ -15,6 +15,9 @@ maker is answered "invalid signature", which is how one wallet is kept from trad
 funds. A Safe deployed through another factory holds funds at an address that does not derive this
 way; the venue does not accept it as the maker of a POLY_GNOSIS_SAFE order.
 
+Both derivations are cached: the client checks every order it sends, and the emulator every order
+it takes, against a handful of signers.
+
 POLY_1271 deposit wallets are not derived here: whether a contract wallet belongs to a key is the
 wallet's own answer (ERC-1271), which only the chain (or the emulator's model of it) can give.
 """
@@ -23,6 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from types import MappingProxyType
 from typing import Final
 
@@ -94,6 +98,7 @@ def _create2(factory: WalletFactory, salt: bytes) -> str:
     return to_checksum_address("0x" + digest[12:].hex())
 
 
+@lru_cache(maxsize=1024)
 def proxy_wallet(signer: str, *, chain_id: int = POLYGON_CHAIN_ID) -> str:
     """The POLY_PROXY wallet of ``signer`` (checksummed); :class:`InvalidValueError` on a chain
     without proxy wallets or for a ``signer`` that is not an address."""
@@ -105,6 +110,7 @@ def proxy_wallet(signer: str, *, chain_id: int = POLYGON_CHAIN_ID) -> str:
     return _create2(factory, keccak256(address_word(signer)[12:]))
 
 
+@lru_cache(maxsize=1024)
 def safe_wallet(signer: str, *, chain_id: int = POLYGON_CHAIN_ID) -> str:
     """The POLY_GNOSIS_SAFE wallet of ``signer`` (checksummed); :class:`InvalidValueError` on an
     unknown chain or for a ``signer`` that is not an address."""
