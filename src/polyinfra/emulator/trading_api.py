@@ -922,16 +922,18 @@ class TradingApi:
         its ``signature_type``: the EOA (0, or none given), its proxy (1) or Safe (2), or the
         deposit wallet registered to it last (3)."""
         kind = _SIGNATURE_TYPES.get(request.query.get("signature_type", "0"))
+        if kind is None:
+            raise ApiError("signature_type must be 0, 1, 2 or 3", status=HTTPStatus.BAD_REQUEST)
         wallet: str | None = None
         if kind is SignatureType.POLY_1271:
             wallet = self._accounts.deposit_wallet_of(key.address)
-        elif kind is not None:
-            # None of that kind on this chain (proxies on Amoy) is refused like an unknown kind.
+        else:
+            # None of that kind on this chain (proxies on Amoy) is refused like an unknown deposit wallet.
             with contextlib.suppress(InvalidValueError):
                 wallet = derived_maker(kind, key.address, chain_id=self._settings.chain_id)
         if wallet is None:
             raise ApiError(
-                "Invalid signature type: the API key's address has no such wallet", status=HTTPStatus.BAD_REQUEST
+                f"the API key's address owns no {kind.name} wallet on this chain", status=HTTPStatus.BAD_REQUEST
             )
         return wallet
 
