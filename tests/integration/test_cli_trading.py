@@ -19,6 +19,7 @@ from polyinfra.cli.trading_commands import WalletSetup, setup_findings
 from polyinfra.clob.trading import BalanceAllowance
 from polyinfra.core.eip712 import SigningKey
 from polyinfra.core.order_signing import EXCHANGE_CONTRACTS, POLYGON_CHAIN_ID
+from polyinfra.core.wallet_addresses import proxy_wallet, safe_wallet
 from polyinfra.emulator.runner import Emulator
 from polyinfra.model.market import MarketInfo
 from polyinfra.model.numbers import TickSize
@@ -163,6 +164,28 @@ async def test_place_list_cancel(emulator: Emulator, known_secrets: Any, secret_
         assert secret_scanner.scan(result.stdout + result.stderr) == []
 
 
+async def test_place_for_a_proxy_or_safe_trades_the_derived_wallet(emulator: Emulator, known_secrets: Any) -> None:
+    market = _market(emulator)
+    token = market.tokens[0].token_id
+    key = known_secrets.private_key
+    signer = SigningKey(key).address
+    order = ("order", "place", "--token", token, "--side", "BUY", "--price", "0.4", "--size", "10")
+    for kind, wallet in (("1", proxy_wallet(signer)), ("2", safe_wallet(signer))):
+        # Without --funder the order is the derived wallet's, the only one the venue takes.
+        placed = await _polyinfra(emulator, key, *order, "--signature-type", kind)
+        assert placed.code == 0, placed.stderr
+        [answer] = placed.lines()
+        assert emulator.trading.balances.collateral(wallet) > 0
+        listed = {row["id"] for row in (await _polyinfra(emulator, key, "order", "list")).lines()}
+        assert answer["order_id"] in listed
+    # Any other funder is refused before anything is sent, with the right one named.
+    wrong = await _polyinfra(emulator, key, *order, "--signature-type", "1", "--funder", PROXY)
+    assert wrong.code == 1
+    assert f"the signer's proxy wallet is {proxy_wallet(signer)}" in wrong.stderr
+    deposit = await _polyinfra(emulator, key, *order, "--signature-type", "3")
+    assert deposit.code == 2 and "needs --funder" in deposit.stderr
+
+
 async def test_doctor_is_quiet_for_a_healthy_wallet(emulator: Emulator, known_secrets: Any) -> None:
     healthy = await _polyinfra(emulator, known_secrets.private_key, "doctor")
     assert healthy.code == 0, healthy.stdout + healthy.stderr
@@ -176,12 +199,24 @@ async def test_doctor_explains_invalid_signature(emulator: Emulator, known_secre
     assert 'would answer "invalid signature": signature type 0 (EOA) with funder' in eoa_with_funder.stdout
     assert "drop --funder" in eoa_with_funder.stdout
 
+    own_proxy, own_safe = proxy_wallet(SigningKey(key).address), safe_wallet(SigningKey(key).address)
     proxy_without_funder = await _polyinfra(emulator, key, "doctor", "--signature-type", "1")
     assert proxy_without_funder.code == 1
     assert "signature type 1 (POLY_PROXY) without a funder" in proxy_without_funder.stdout
+    assert f"fix: use --funder {own_proxy}" in proxy_without_funder.stdout
 
-    proxy = await _polyinfra(emulator, key, "doctor", "--signature-type", "1", "--funder", PROXY)
+    proxy = await _polyinfra(emulator, key, "doctor", "--signature-type", "1", "--funder", own_proxy)
     assert proxy.code == 0, proxy.stdout
+    safe = await _polyinfra(emulator, key, "doctor", "--signature-type", "2", "--funder", own_safe.lower())
+    assert safe.code == 0, safe.stdout
+
+    # A funder that is not this signer's wallet: an arbitrary address, the signer's other wallet, another user's.
+    other_users_safe = safe_wallet(SigningKey(SECOND_KEY).address)
+    for kind, funder, right in [("1", PROXY, own_proxy), ("1", own_safe, own_proxy), ("2", other_users_safe, own_safe)]:
+        wrong = await _polyinfra(emulator, key, "doctor", "--signature-type", kind, "--funder", funder)
+        assert wrong.code == 1, wrong.stdout
+        assert f'would answer "invalid signature": funder {funder} is not the' in wrong.stdout
+        assert f"fix: use --funder {right}" in wrong.stdout
 
     # Credentials of another wallet (account #1) used with this key: the API key's address differs.
     other = await _polyinfra(emulator, SECOND_KEY, "keys", "derive", "--show-secret")

@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
+from polyinfra.core.eip712 import to_checksum_address
 from polyinfra.core.order_signing import EXCHANGE_CONTRACTS, POLYGON_CHAIN_ID
 from polyinfra.emulator.runner import Emulator
 
@@ -55,8 +56,23 @@ async def test_a_deposit_and_an_approval_round_trip_exactly(admin: httpx.AsyncCl
         ({"allowances": {"0x" + "12" * 20: "0"}}, "not a spender the venue checks allowances for"),
         ({"balance": "5"}, "unknown field `balance`"),
         ([], "expected {"),
+        ({"owner": "0x1234"}, "field='owner'"),
+        ({"owner": 7}, "Expected `str | null`, got `int` - at `$.owner`"),
+        ({"owner": ADDRESS.upper().replace("0X", "0x")}, "owned by an EOA, not by itself"),
     ],
-    ids=["number", "negative", "seven-decimals", "exponent", "bad-allowance", "unknown-spender", "unknown-key", "list"],
+    ids=[
+        "number",
+        "negative",
+        "seven-decimals",
+        "exponent",
+        "bad-allowance",
+        "unknown-spender",
+        "unknown-key",
+        "list",
+        "owner-not-an-address",
+        "owner-not-a-string",
+        "owner-itself",
+    ],
 )
 async def test_bad_input_is_a_400_that_names_the_problem_and_changes_nothing(
     admin: httpx.AsyncClient, body: Any, says: str
@@ -78,3 +94,16 @@ async def test_a_bad_address_is_a_400(admin: httpx.AsyncClient) -> None:
     ):
         assert answer.status_code == 400
         assert "not an address" in answer.json()["error"]
+
+
+async def test_a_deposit_wallet_gets_and_changes_its_owner(admin: httpx.AsyncClient) -> None:
+    wallet = "0x" + "d1" * 20
+    assert (await admin.get(f"/_emulator/wallets/{wallet}")).json()["owner"] is None
+    owned = (await admin.post(f"/_emulator/wallets/{wallet}", json={"owner": ADDRESS})).json()
+    assert owned["owner"] == CHECKSUMMED
+    new_owner = "0x" + "e2" * 20
+    transferred = (await admin.post(f"/_emulator/wallets/{wallet}", json={"owner": new_owner})).json()
+    assert transferred["owner"] == to_checksum_address(new_owner)
+    # Changing the pUSD of a deposit wallet leaves its owner alone.
+    funded = (await admin.post(f"/_emulator/wallets/{wallet}", json={"collateral": "5"})).json()
+    assert funded["owner"] == transferred["owner"] and funded["chain"]["collateral"] == "5"

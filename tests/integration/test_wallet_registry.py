@@ -16,6 +16,7 @@ from polyinfra.core.auth_headers import ApiCredentials
 from polyinfra.core.eip712 import SigningKey
 from polyinfra.core.order_builder import OrderStamper, build_order
 from polyinfra.core.order_signing import POLYGON_CHAIN_ID, sign_order
+from polyinfra.core.wallet_addresses import proxy_wallet, safe_wallet
 from polyinfra.emulator.runner import Emulator
 from polyinfra.errors import CircuitOpenError, InvalidValueError, L2AuthError, RequestTimeoutError
 from polyinfra.model.market import MarketInfo
@@ -28,7 +29,7 @@ from polyinfra.wallets import Wallet, WalletConfig, WalletRegistry
 # Hardhat accounts #1 and #2 (public test keys).
 SECOND_KEY = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d"
 THIRD_KEY = "0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a"
-PROXY = "0x1111111111111111111111111111111111111111"
+THIRD_PROXY = proxy_wallet(SigningKey(THIRD_KEY).address)
 STAMPER = OrderStamper(lambda: time.time_ns() // 1_000_000)
 
 
@@ -64,7 +65,7 @@ def _configs(private_key: str) -> list[WalletConfig]:
         WalletConfig("alice", SigningKey(private_key)),
         WalletConfig("bob", SigningKey(SECOND_KEY)),
         # A Magic/email wallet: the EOA signs, the proxy holds the funds (clob.md §9.1).
-        WalletConfig("carol-proxy", SigningKey(THIRD_KEY), signature_type=SignatureType.POLY_PROXY, funder=PROXY),
+        WalletConfig("carol-proxy", SigningKey(THIRD_KEY), signature_type=SignatureType.POLY_PROXY, funder=THIRD_PROXY),
     ]
 
 
@@ -137,9 +138,17 @@ async def test_wallet_setups_are_checked_and_no_repr_shows_a_secret(
 ) -> None:
     key = SigningKey(known_secrets.private_key)
     with pytest.raises(InvalidValueError, match="EOA wallet trades its own funds"):
-        WalletConfig("eoa-with-funder", key, funder=PROXY)
+        WalletConfig("eoa-with-funder", key, funder=THIRD_PROXY)
     with pytest.raises(InvalidValueError, match="POLY_GNOSIS_SAFE wallet needs funder"):
         WalletConfig("safe-without-funder", key, signature_type=SignatureType.POLY_GNOSIS_SAFE)
+    # Another key's proxy (or this key's Safe) is not this key's proxy: refused with the right funder.
+    with pytest.raises(InvalidValueError, match=f"proxy wallet is {proxy_wallet(key.address)}") as wrong:
+        WalletConfig("someone-elses-proxy", key, signature_type=SignatureType.POLY_PROXY, funder=THIRD_PROXY)
+    assert wrong.value.context["expected_funder"] == proxy_wallet(key.address)
+    with pytest.raises(InvalidValueError, match="the signer's Safe is"):
+        WalletConfig("safe", key, signature_type=SignatureType.POLY_GNOSIS_SAFE, funder=proxy_wallet(key.address))
+    safe = WalletConfig("safe", key, signature_type=SignatureType.POLY_GNOSIS_SAFE, funder=safe_wallet(key.address))
+    assert safe.maker == safe_wallet(key.address)
     assert WalletConfig("eoa", key, funder=key.address.lower()).maker == key.address
 
     credentials = ApiCredentials("key-id", known_secrets.api_secret, known_secrets.api_passphrase)

@@ -1,18 +1,23 @@
-"""Steps shared by the trading tests: a wallet with its API key, a signed order, a market of the
-emulator cleared of simulated orders so that the test's orders only meet each other."""
+"""Steps shared by the trading tests: a wallet with its API key, a signed order (of the EOA, its
+proxy or Safe, or a deposit wallet registered to it), a market of the emulator cleared of simulated
+orders so that the test's orders only meet each other."""
 
 from __future__ import annotations
 
 import time
 from decimal import Decimal
 
+import httpx
+
 from polyinfra.clob.trading import TradingClient
 from polyinfra.core.eip712 import SigningKey
 from polyinfra.core.order_builder import OrderStamper, build_order
 from polyinfra.core.order_signing import POLYGON_CHAIN_ID, SignedOrder, sign_order
+from polyinfra.core.wallet_addresses import derived_maker
 from polyinfra.emulator.runner import Emulator
 from polyinfra.model.market import MarketInfo
 from polyinfra.model.numbers import Side, TickSize
+from polyinfra.model.orders import SignatureType
 from polyinfra.net.http import HttpTransport
 
 STAMPER = OrderStamper(lambda: time.time_ns() // 1_000_000)
@@ -27,20 +32,42 @@ async def trading_client(transport: HttpTransport, private_key: str) -> TradingC
 
 
 def signed_order(
-    key: str | SigningKey, market: MarketInfo, side: Side, price: str, size: str | Decimal, *, token: int = 0
+    key: str | SigningKey,
+    market: MarketInfo,
+    side: Side,
+    price: str,
+    size: str | Decimal,
+    *,
+    token: int = 0,
+    signature_type: SignatureType = SignatureType.EOA,
+    maker: str | None = None,
 ) -> SignedOrder:
-    """A limit order of ``market.tokens[token]`` by ``key``'s EOA, built exactly and signed."""
+    """A limit order of ``market.tokens[token]`` signed by ``key``, built exactly, spending the
+    funds of ``maker``: by default the wallet the venue takes for ``signature_type`` (the EOA, its
+    proxy or its Safe); a deposit wallet (POLY_1271) must be given."""
     signing_key = key if isinstance(key, SigningKey) else SigningKey(key)
+    funder = maker or derived_maker(signature_type, signing_key.address)
+    assert funder is not None, "a POLY_1271 order needs the deposit wallet as maker"
+    signs_for_a_wallet = signature_type in (SignatureType.POLY_PROXY, SignatureType.POLY_GNOSIS_SAFE)
     built = build_order(
         token_id=market.tokens[token].token_id,
         side=side,
         price=price,
         size=size,
-        maker=signing_key.address,
+        maker=funder,
+        signer=signing_key.address if signs_for_a_wallet else None,
+        signature_type=signature_type,
         stamper=STAMPER,
         market=market,
     )
     return sign_order(built.order, signing_key, chain_id=POLYGON_CHAIN_ID)
+
+
+async def register_deposit_wallet(emulator: Emulator, wallet: str, owner: str) -> None:
+    """Tell the emulator's "chain" that ``owner`` owns the deposit wallet ``wallet``."""
+    async with httpx.AsyncClient(base_url=emulator.urls["rest"]) as admin:
+        answer = await admin.post(f"/_emulator/wallets/{wallet}", json={"owner": owner})
+    assert answer.status_code == 200, answer.text
 
 
 def empty_markets(emulator: Emulator, count: int) -> list[MarketInfo]:

@@ -39,6 +39,7 @@ from polyinfra.core.auth_headers import ApiCredentials
 from polyinfra.core.eip712 import SigningKey, to_checksum_address
 from polyinfra.core.order_builder import OrderStamper, build_order
 from polyinfra.core.order_signing import EXCHANGE_CONTRACTS, POLYGON_CHAIN_ID, sign_order
+from polyinfra.core.wallet_addresses import derived_maker, proxy_wallet, safe_wallet
 from polyinfra.errors import AuthError, InvalidValueError, PolyinfraError
 from polyinfra.model.numbers import MICROS, Side
 from polyinfra.model.orders import SignatureType, TimeInForce
@@ -55,7 +56,10 @@ _T = TypeVar("_T")
 
 _REST_HELP = "REST host: the emulator by default; https://clob.polymarket.com for the venue."
 _SIGNATURE_TYPE_HELP = "0 EOA, 1 POLY_PROXY (Magic/email), 2 POLY_GNOSIS_SAFE (browser wallet), 3 POLY_1271."
-_FUNDER_HELP = "Address holding the funds: the proxy / Safe / deposit wallet; omit for EOA."
+_FUNDER_HELP = (
+    "Address holding the funds: the deposit wallet for 3; for 1 and 2 the proxy / Safe derived from the key "
+    "(the default); omit for EOA."
+)
 
 RestOption = Annotated[str, typer.Option("--rest", help=_REST_HELP)]
 SignatureTypeOption = Annotated[int, typer.Option("--signature-type", help=_SIGNATURE_TYPE_HELP)]
@@ -169,7 +173,10 @@ def place(
         client = await _session(transport, kind, nonce, key)
         async with ClobRestClient(rest, transport=transport) as public:
             market = await public.get_clob_market_info(await public.get_market_by_token(token))
-        maker = to_checksum_address(funder) if funder else client.address
+        # Without --funder, the only wallet the venue accepts for the signature type (a deposit wallet is not derived).
+        maker = to_checksum_address(funder) if funder else derived_maker(kind, key.address, chain_id=client.chain_id)
+        if maker is None:
+            raise InvalidValueError("--signature-type 3 (POLY_1271) needs --funder: the deposit wallet with the funds")
         built = build_order(
             token_id=token,
             side=side,
@@ -313,23 +320,16 @@ def _signature_findings(setup: WalletSetup) -> list[Finding]:
                 "(browser-wallet Safe) when the funds are in that proxy / Safe",
             )
         )
-    if kind is not SignatureType.EOA and funder is None:
+    if kind is SignatureType.POLY_1271 and funder is None:
         findings.append(
             Finding(
                 _INVALID_SIGNATURE,
-                f"signature type {int(kind)} ({kind.name}) without a funder: the maker must be the wallet holding "
-                "the funds",
-                "pass --funder with the proxy / Safe / deposit wallet address shown on polymarket.com (Settings)",
+                "signature type 3 (POLY_1271) without a funder: the maker must be the deposit wallet holding the funds",
+                "pass --funder with the deposit wallet address shown on polymarket.com (Settings)",
             )
         )
-    if kind in (SignatureType.POLY_PROXY, SignatureType.POLY_GNOSIS_SAFE) and funder_is_signer:
-        findings.append(
-            Finding(
-                _INVALID_SIGNATURE,
-                f"signature type {int(kind)} ({kind.name}) with the signer itself as funder",
-                "set --funder to the proxy / Safe address, or use --signature-type 0 to trade the EOA's own funds",
-            )
-        )
+    if kind in (SignatureType.POLY_PROXY, SignatureType.POLY_GNOSIS_SAFE):
+        findings.extend(_derived_wallet_findings(kind, signer, funder, setup.chain_id))
     if setup.api_key_address_matches is False:
         findings.append(
             Finding(
@@ -354,6 +354,38 @@ def _signature_findings(setup: WalletSetup) -> list[Finding]:
                 )
             )
     return findings
+
+
+def _derived_wallet_findings(kind: SignatureType, signer: str, funder: str | None, chain_id: int) -> list[Finding]:
+    """A proxy or Safe order is the venue's only when its maker is the wallet derived from the signer."""
+    wallet, derive = ("proxy wallet", proxy_wallet) if kind is SignatureType.POLY_PROXY else ("Safe", safe_wallet)
+    try:
+        expected = derive(signer, chain_id=chain_id)
+    except InvalidValueError as error:
+        return [
+            Finding(
+                _INVALID_SIGNATURE,
+                f"signature type {int(kind)} ({kind.name}) on chain {chain_id}: {error.message}",
+                "use the signature type of the wallet that holds the funds on this chain",
+            )
+        ]
+    if funder is None:
+        problem = f"signature type {int(kind)} ({kind.name}) without a funder: the maker must be the signer's {wallet}"
+    elif funder.lower() != expected.lower():
+        problem = (
+            f"funder {funder} is not the {wallet} of signer {signer}: the venue takes a {kind.name} order only "
+            f"from the {wallet} derived from its signer, {expected}"
+        )
+    else:
+        return []
+    return [
+        Finding(
+            _INVALID_SIGNATURE,
+            problem,
+            f"use --funder {expected}; funds held elsewhere (another signer's wallet, a Safe deployed through "
+            "another factory) cannot be traded with this key and signature type",
+        )
+    ]
 
 
 def _balance_findings(setup: WalletSetup) -> list[Finding]:

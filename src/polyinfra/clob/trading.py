@@ -13,6 +13,11 @@ Resending is then safe twice over: the body is the *same signed order* (same sal
 hash), which the venue cannot accept twice. Cancels are idempotent (cancelling a cancelled order
 only lists it in ``not_canceled``), so they are retried like reads.
 
+An order the venue is bound to refuse as "invalid signature" for its maker is not sent at all: an
+EOA order whose maker is not its signer, or a proxy / Safe order whose maker is not the wallet
+derived from its signer (:mod:`polyinfra.core.wallet_addresses`) raises
+:class:`~polyinfra.errors.InvalidSignatureError` naming the right funder.
+
 Batches (``POST /orders``) go in chunks of :data:`ORDERS_PER_REQUEST`; the result has one entry per
 order, in the caller's order: the venue's answer, or the typed error for that order (its own
 ``errorMsg`` mapped through the venue error table, or the failure of its chunk).
@@ -36,9 +41,11 @@ from polyinfra.core.auth_headers import ApiCredentials, l1_headers, l2_headers
 from polyinfra.core.eip712 import SigningKey
 from polyinfra.core.order_signing import POLYGON_CHAIN_ID, SignedOrder, order_payload
 from polyinfra.core.venue_errors import error_from_response
+from polyinfra.core.wallet_addresses import check_maker
 from polyinfra.errors import (
     ApiError,
     AuthError,
+    InvalidSignatureError,
     InvalidValueError,
     L1AuthError,
     MalformedMessageError,
@@ -275,6 +282,9 @@ class TradingClient:
         If the fate of the request stays unknown after reconciliation, the error is raised with
         ``needs_reconciliation`` in its context: look the order hash up before placing it again.
         """
+        refused = self._maker_refusal(signed)
+        if refused is not None:
+            raise refused
         body = encode_post_order(self._body(OrderSubmission(signed, order_type, post_only, defer_exec)))
         response = await self._l2(
             "POST", "/order", content=body, state_changing=True, reconcile=self._reconciler([signed.order_hash])
@@ -293,12 +303,26 @@ class TradingClient:
         """
         if not submissions:
             raise InvalidValueError("post_orders needs at least one order")
-        results: list[SendOrderResponse | PolyinfraError] = []
+        # An order the venue must refuse for its maker is answered here and never sent.
+        refusals = [self._maker_refusal(submission.signed) for submission in submissions]
+        sendable = [submission for submission, refusal in zip(submissions, refusals, strict=True) if refusal is None]
+        answers: list[SendOrderResponse | PolyinfraError] = []
         per_request = self._items_per_request("POST", "/orders", ORDERS_PER_REQUEST)
-        for start in range(0, len(submissions), per_request):
-            chunk = submissions[start : start + per_request]
-            results.extend(await self._post_chunk(chunk))
-        return results
+        for start in range(0, len(sendable), per_request):
+            chunk = sendable[start : start + per_request]
+            answers.extend(await self._post_chunk(chunk))
+        sent = iter(answers)
+        return [next(sent) if refusal is None else refusal for refusal in refusals]
+
+    def _maker_refusal(self, signed: SignedOrder) -> InvalidSignatureError | None:
+        """The error the venue would answer ("invalid signature") for a maker that is not the
+        signer's own wallet under its signature type, naming the right one; None when it is."""
+        order = signed.order
+        try:
+            check_maker(order.signature_type, order.signer, order.maker, chain_id=self.chain_id)
+        except InvalidSignatureError as error:
+            return error
+        return None
 
     async def _post_chunk(self, chunk: Sequence[OrderSubmission]) -> list[SendOrderResponse | PolyinfraError]:
         hashes = [submission.signed.order_hash for submission in chunk]

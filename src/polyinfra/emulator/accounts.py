@@ -1,9 +1,14 @@
-"""The emulated venue's accounts: API keys per (address, nonce) and wallet balances.
+"""The emulated venue's accounts: API keys per (address, nonce), deposit-wallet owners and wallet balances.
 
 API keys follow clob.md §2.3: one key per (address, nonce), created once with ``POST /auth/api-key``
 and derived again with ``GET /auth/derive-api-key``. Secrets are generated here, kept as
 :class:`~polyinfra.core.auth_headers.ApiCredentials` (redacted in every ``repr``) and registered
 for log redaction the moment they exist.
+
+Deposit wallets (signature type POLY_1271) are contract wallets the venue asks, through ERC-1271,
+whether their owner signed an order. The emulator has no contracts: :class:`Accounts` keeps each
+deposit wallet's owner as the chain would (the wallet admin route registers them), and an order of
+a deposit wallet is accepted only from its owner's key (:mod:`polyinfra.emulator.trading_api`).
 
 Balances are the emulator's stand-in for the chain: every wallet the emulator meets (an API key's
 address when the key is created, a proxy or Safe maker when it first sends an order) starts with
@@ -46,6 +51,7 @@ __all__ = [
     "ApiKey",
     "Balances",
     "Funds",
+    "deposit_wallet_ownership",
 ]
 
 SEED_COLLATERAL_MICROS: Final = 10_000 * MICROS
@@ -77,11 +83,12 @@ def _new_credentials() -> ApiCredentials:
 
 
 class Accounts:
-    """API keys by key and by (address, nonce)."""
+    """API keys by key and by (address, nonce); deposit wallets' owners."""
 
     def __init__(self) -> None:
         self._by_key: dict[str, ApiKey] = {}
         self._by_owner: dict[tuple[str, int], ApiKey] = {}
+        self._deposit_wallet_owners: dict[str, str] = {}
 
     def create(self, address: str, nonce: int) -> ApiKey | None:
         """A new key for (address, nonce), or None when one exists (the venue's 400, clob.md §2.3)."""
@@ -109,6 +116,42 @@ class Accounts:
         key = self._by_key.pop(api_key, None)
         if key is not None:
             del self._by_owner[key.address, key.nonce]
+
+    def set_deposit_wallet_owner(self, wallet: str, owner: str) -> None:
+        """Record on the "chain" that the EOA ``owner`` owns the deposit wallet ``wallet`` (a new
+        wallet, or an ownership transfer). Raises :class:`~polyinfra.errors.InvalidValueError`,
+        naming the field, for a value that is not an address or a wallet said to own itself."""
+        checksummed_wallet, checksummed_owner = deposit_wallet_ownership(wallet, owner)
+        # Re-inserted, so that the owner's latest wallet is the last one listed.
+        self._deposit_wallet_owners.pop(checksummed_wallet, None)
+        self._deposit_wallet_owners[checksummed_wallet] = checksummed_owner
+
+    def deposit_wallet_owner(self, wallet: str) -> str | None:
+        """The EOA owning the deposit wallet ``wallet`` (checksummed), or None when it is none known."""
+        return self._deposit_wallet_owners.get(to_checksum_address(wallet))
+
+    def deposit_wallet_of(self, owner: str) -> str | None:
+        """The deposit wallet ``owner`` was last given, or None when it owns none."""
+        checksummed = to_checksum_address(owner)
+        owned = [wallet for wallet, known in self._deposit_wallet_owners.items() if known == checksummed]
+        return owned[-1] if owned else None
+
+
+def deposit_wallet_ownership(wallet: str, owner: str) -> tuple[str, str]:
+    """``(wallet, owner)`` checksummed, checked as :meth:`Accounts.set_deposit_wallet_owner` checks
+    them before changing anything."""
+    checksummed_wallet = _address("address", wallet)
+    checksummed_owner = _address("owner", owner)
+    if checksummed_owner == checksummed_wallet:
+        raise InvalidValueError("a deposit wallet is owned by an EOA, not by itself", field="owner", value=owner)
+    return checksummed_wallet, checksummed_owner
+
+
+def _address(field: str, value: str) -> str:
+    try:
+        return to_checksum_address(value)
+    except InvalidValueError:
+        raise InvalidValueError("not an address: 0x followed by 40 hex digits", field=field, value=value) from None
 
 
 UNLIMITED_ALLOWANCE_MICROS: Final = (1 << 256) - 1

@@ -27,7 +27,10 @@ plus control endpoints that are not part of the venue:
   (``"unlimited"`` allowed for an allowance); spenders are the V2 exchanges the venue lists in
   ``GET /balance-allowance``. Answered like the GET, all-or-nothing, or 400 ``{"error": ...}`` for a
   bad address, amount, spender, tier or key. ``"tier"`` (optional too) is the signer's rate-limit
-  tier, a lower-case name of clob.md §8 (``"gold"``), shown in the answer. With the
+  tier, a lower-case name of clob.md §8 (``"gold"``), shown in the answer. ``"owner"`` (optional)
+  makes the address a deposit wallet (signature type POLY_1271) owned by that EOA, or transfers it:
+  the venue takes a deposit wallet's orders only from its owner's key, and the answer's ``"owner"``
+  shows it (null for a wallet that is no deposit wallet). With the
   ``stale_balance_cache`` knob on, the venue's view keeps the old figures until
   ``GET /balance-allowance/update`` (clob.md §9.8);
 * ``GET /_emulator/stats``: counters (connections, frames sent / dropped / duplicated, HTTP faults
@@ -66,7 +69,13 @@ from aiohttp import web
 
 from polyinfra.core.auth_headers import POLY_ADDRESS
 from polyinfra.core.eip712 import to_checksum_address
-from polyinfra.emulator.accounts import COLLATERAL, UNLIMITED_ALLOWANCE_MICROS, Accounts, Funds
+from polyinfra.emulator.accounts import (
+    COLLATERAL,
+    UNLIMITED_ALLOWANCE_MICROS,
+    Accounts,
+    Funds,
+    deposit_wallet_ownership,
+)
 from polyinfra.emulator.exchange import Exchange
 from polyinfra.emulator.faults import POST_ONLY_AFTER_RESTART_S, FaultConfig, OutageSchedule
 from polyinfra.emulator.market_channel import ChannelSettings, ChannelStats, MarketChannel
@@ -346,6 +355,7 @@ class EmulatorServer:
             # Checked before anything changes: the route is all-or-nothing.
             to_checksum_address(address)
             tier = None if change.tier is None else signer_tier(change.tier)
+            ownership = None if change.owner is None else deposit_wallet_ownership(address, change.owner)
             self.trading.balances.set_funds(
                 address,
                 collateral_micros=None if change.collateral is None else _micros("collateral", change.collateral),
@@ -356,9 +366,12 @@ class EmulatorServer:
             )
             if tier is not None:
                 self.signer_buckets.set_tier(address, tier)
+            if ownership is not None:
+                self.accounts.set_deposit_wallet_owner(*ownership)
         except msgspec.DecodeError as exc:
             message = (
-                f'expected {{"collateral": "<pUSD>", "allowances": {{"<spender>": "<pUSD>"}}, "tier": "<tier>"}}: {exc}'
+                f'expected {{"collateral": "<pUSD>", "allowances": {{"<spender>": "<pUSD>"}}, "tier": "<tier>", '
+                f'"owner": "<address>"}}: {exc}'
             )
             return _json({"error": message}, status=HTTPStatus.BAD_REQUEST)
         except InvalidValueError as exc:
@@ -372,6 +385,7 @@ class EmulatorServer:
             "chain": _funds_body(balances.on_chain(address, COLLATERAL)),
             "venue": _funds_body(balances.venue_view(address, COLLATERAL)),
             "tier": self.signer_buckets.tier(address).name,
+            "owner": self.accounts.deposit_wallet_owner(address),
         }
 
     async def _get_stats(self, request: web.Request) -> web.Response:
@@ -394,6 +408,7 @@ class _WalletChange(msgspec.Struct, forbid_unknown_fields=True):
     collateral: str | None = None
     allowances: dict[str, str] = msgspec.field(default_factory=dict)
     tier: str | None = None
+    owner: str | None = None
 
 
 def _micros(field: str, text: str) -> int:

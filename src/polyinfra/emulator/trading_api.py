@@ -10,7 +10,9 @@ bodies, ``{"error": "Invalid L1 Request headers"}`` and ``{"error": "Unauthorize
 
 Orders are validated as the venue does, in this order, each answered with its error string (§5.5,
 the strings :mod:`polyinfra.core.venue_errors` maps): envelope, owner = API key, signer = API key
-address (signature types EOA, POLY_PROXY, POLY_GNOSIS_SAFE), signature, duplicate, amount
+address (signature types EOA, POLY_PROXY, POLY_GNOSIS_SAFE), signature, maker bound to the signing
+EOA ("invalid signature" otherwise: the EOA itself, the proxy or Safe derived from it by CREATE2 on
+the emulator's chain, or a deposit wallet registered to it), duplicate, amount
 precision (:func:`~polyinfra.core.order_amounts.amount_rule_violations`), tick, minimum size,
 expiration, balance (pUSD for a BUY, shares for a SELL, minus what the wallet's open orders hold,
 §10; for a BUY also its fee and the pUSD allowance to the exchange it is signed for, §1.1, §9.8).
@@ -69,6 +71,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import contextlib
 import hmac
 import uuid
 from collections import defaultdict
@@ -103,6 +106,7 @@ from polyinfra.core.order_signing import (
     signed_order_from_payload,
     verify_order_signature,
 )
+from polyinfra.core.wallet_addresses import derived_maker
 from polyinfra.emulator.accounts import COLLATERAL, UNLIMITED_ALLOWANCE_MICROS, Accounts, ApiKey, Balances
 from polyinfra.emulator.exchange import Exchange, fee_rate_bps
 from polyinfra.emulator.faults import FaultConfig, FaultDice
@@ -118,7 +122,7 @@ from polyinfra.errors import (
 from polyinfra.model.ids import TokenId
 from polyinfra.model.market import MarketInfo
 from polyinfra.model.numbers import MICROS, Side, TickSize, format_micros, micros_to_decimal, to_micros
-from polyinfra.model.orders import SignatureType, TimeInForce
+from polyinfra.model.orders import SignatureType, TimeInForce, UnsignedOrder
 from polyinfra.wire.clob_orders import PostOrderBody
 from polyinfra.wire.clob_rest import JSON_ENCODER, ErrorBody
 from polyinfra.wire.clob_user import MakerOrder, OrderMessage, TradeMessage, TradeRecord
@@ -134,6 +138,9 @@ CANCEL_ORDERS_LIMIT: Final = 1000
 """Ids per ``DELETE /orders`` (§8)."""
 GTD_THRESHOLD_S: Final = 60
 """A GTD order lives until a minute before its expiration, so one expiring sooner is refused (§5.1)."""
+
+_SIGNATURE_TYPES: Final = {str(int(kind)): kind for kind in SignatureType}
+"""The ``signature_type`` query values: the enum's numbers."""
 
 _START_CURSOR: Final = "MA=="
 _END_CURSOR: Final = "LTE="
@@ -542,10 +549,8 @@ class TradingApi:
             signer = verify_order_signature(signed, chain_id=self._settings.chain_id)
         except InvalidSignatureError:
             raise OrderRejectedError(_INVALID_SIGNATURE) from None
-        # EOA orders spend the signer's own funds; a deposit wallet's owner must be the key's EOA.
-        if (unsigned.signature_type is SignatureType.EOA and not _same_address(unsigned.maker, signer)) or (
-            not signs_as_eoa and not _same_address(signer, key.address)
-        ):
+        # The key's EOA signed (for a deposit wallet, through it), and the maker is a wallet of that EOA.
+        if not _same_address(signer, key.address) or not self._owns(signer, unsigned):
             raise OrderRejectedError(_INVALID_SIGNATURE)
         order_id = signed.order_hash
         if order_id in self._orders:
@@ -632,6 +637,21 @@ class TradingApi:
             transactionsHashes=[],
             tradeIDs=[trade.trade_id] if trade else [],
         )
+
+    def _owns(self, eoa: str, order: UnsignedOrder) -> bool:
+        """Whether the ``order``'s maker holds funds ``eoa`` may spend under its signature type, as the
+        venue binds a maker to its signer: the EOA itself, its proxy or its Safe (derived from it on
+        the emulator's chain), or a deposit wallet the chain says it owns, which is also the order's
+        signer. This is what keeps one key from spending another wallet's funds."""
+        kind, maker = order.signature_type, order.maker
+        if kind is SignatureType.POLY_1271:
+            owner = self._accounts.deposit_wallet_owner(maker)
+            return owner is not None and _same_address(owner, eoa) and _same_address(order.signer, maker)
+        try:
+            expected = derived_maker(kind, eoa, chain_id=self._settings.chain_id)
+        except InvalidValueError:
+            return False  # no such wallet on this chain (proxies on Amoy)
+        return expected is not None and _same_address(maker, expected)
 
     def _reserved(self, maker_address: str, token_id: str, side: Side) -> int:
         """What the wallet's open orders hold: pUSD for BUYs, the token's shares for SELLs (§10)."""
@@ -881,7 +901,7 @@ class TradingApi:
     async def _balance_allowance(self, request: web.Request) -> web.Response:
         key = await self._l2_key(request)
         asset = self._balance_asset(request)
-        funds = self._balances.venue_view(key.address, asset)
+        funds = self._balances.venue_view(self._funder(key, request), asset)
         # Raw 6-decimal units, as the chain holds them (§3.4); what the venue believes, which with the
         # stale_balance_cache knob on is its cache, not the chain (§9.8).
         allowances = (
@@ -894,8 +914,28 @@ class TradingApi:
     async def _update_balance_allowance(self, request: web.Request) -> web.Response:
         # The venue re-reads the chain into its cache for this wallet and asset (§3.4).
         key = await self._l2_key(request)
-        self._balances.refresh(key.address, self._balance_asset(request))
+        self._balances.refresh(self._funder(key, request), self._balance_asset(request))
         return _json(None)
+
+    def _funder(self, key: ApiKey, request: web.Request) -> str:
+        """The wallet a balance-allowance request is about: always one of the key's own, picked by
+        its ``signature_type``: the EOA (0, or none given), its proxy (1) or Safe (2), or the
+        deposit wallet registered to it last (3)."""
+        kind = _SIGNATURE_TYPES.get(request.query.get("signature_type", "0"))
+        if kind is None:
+            raise ApiError("signature_type must be 0, 1, 2 or 3", status=HTTPStatus.BAD_REQUEST)
+        wallet: str | None = None
+        if kind is SignatureType.POLY_1271:
+            wallet = self._accounts.deposit_wallet_of(key.address)
+        else:
+            # None of that kind on this chain (proxies on Amoy) is refused like an unknown deposit wallet.
+            with contextlib.suppress(InvalidValueError):
+                wallet = derived_maker(kind, key.address, chain_id=self._settings.chain_id)
+        if wallet is None:
+            raise ApiError(
+                f"the API key's address owns no {kind.name} wallet on this chain", status=HTTPStatus.BAD_REQUEST
+            )
+        return wallet
 
     def _balance_asset(self, request: web.Request) -> str:
         """The asset a balance-allowance request names: :data:`COLLATERAL`, or a known token id."""

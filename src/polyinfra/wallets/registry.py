@@ -32,7 +32,8 @@ from typing import Self, TypeVar
 from polyinfra.clob.trading import TradingClient
 from polyinfra.core.auth_headers import ApiCredentials
 from polyinfra.core.eip712 import SigningKey, to_checksum_address
-from polyinfra.errors import InvalidValueError, PolyinfraError, RequestTimeoutError
+from polyinfra.core.wallet_addresses import check_maker
+from polyinfra.errors import InvalidSignatureError, InvalidValueError, PolyinfraError, RequestTimeoutError
 from polyinfra.model.orders import SignatureType
 from polyinfra.net.breaker import BreakerConfig, CircuitBreakers
 from polyinfra.net.http import HttpTransport
@@ -49,8 +50,10 @@ class WalletConfig:
 
     ``funder`` is the address holding the funds: none (or the key's own address) for ``EOA``, the
     proxy / Safe / deposit wallet otherwise (clob.md §9.1: the commonest "invalid signature" is a
-    signature type that does not match the funder). ``credentials`` may be left out and obtained
-    with :meth:`WalletRegistry.connect`; ``api_key_nonce`` picks which of the key's API keys.
+    signature type that does not match the funder). A proxy or Safe funder must be the one derived
+    from the key (:mod:`polyinfra.core.wallet_addresses`); a wrong one is refused here.
+    ``credentials`` may be left out and obtained with :meth:`WalletRegistry.connect`;
+    ``api_key_nonce`` picks which of the key's API keys.
     """
 
     wallet_id: str
@@ -77,6 +80,18 @@ class WalletConfig:
                 f"a {self.signature_type.name} wallet needs funder: the address of the wallet holding the funds",
                 wallet_id=self.wallet_id,
             )
+        else:
+            # The registry's clients trade on Polygon, where the venue takes a proxy / Safe order only
+            # from the wallet derived from its signer: a wrong funder fails here, not at the first order.
+            try:
+                check_maker(self.signature_type, self.key.address, self.funder)
+            except InvalidSignatureError as error:
+                raise InvalidValueError(
+                    error.message,
+                    wallet_id=self.wallet_id,
+                    funder=self.funder,
+                    expected_funder=error.context.get("expected_maker"),
+                ) from None
 
     @property
     def maker(self) -> str:
