@@ -86,8 +86,13 @@ _AUTH_SCHEME_CREDENTIALS: Final = re.compile(r"\b(Bearer|Basic)(\s+)[A-Za-z0-9\-
 
 # name, then ':' or '=', where the name may be quoted (JSON, Python repr) or escaped-quoted (JSON
 # inside a JSON string). Only the name and separator are consumed, so a value that is not a secret
-# (a URL after "http:") is still searched for secret names inside it.
-_NAME_SEPARATOR: Final = re.compile(r"""(?<![A-Za-z0-9_])(?P<name>[A-Za-z_][A-Za-z0-9_-]*)\\?["']?\s*[:=]\s*""")
+# (a URL after "http:") is still searched for secret names inside it. A name starts a word: not
+# after a letter, digit or '_', nor inside a hyphenated word ("derive-api-key" is not "api-key",
+# while the flag "--api-key" is), nor after '/': a path segment names an endpoint, not a value
+# ("GET /auth/api-keys: read timed out" is an error text to keep whole).
+_NAME_SEPARATOR: Final = re.compile(
+    r"""(?<![A-Za-z0-9_/])(?<![A-Za-z0-9]-)(?P<name>[A-Za-z_][A-Za-z0-9_-]*)\\?["']?\s*[:=]\s*"""
+)
 # The value after a secret name: quoted, escaped-quoted, or bare up to a delimiter (headers dumps,
 # query strings, key=value logs), with an auth scheme in front of it kept inside the value. A value
 # already masked is matched whole, so that redacting twice changes nothing.
