@@ -48,6 +48,7 @@ from polyinfra.errors import (
 from polyinfra.model.orders import SignatureType, TimeInForce
 from polyinfra.net.http import AsyncReconcileHook, HttpTransport, ItemsAfter, QueryParams, Response
 from polyinfra.net.retry import ReconcileVerdict
+from polyinfra.obs.redaction import MASK, Secret
 from polyinfra.wire.clob_orders import PostOrderBody, encode_post_order
 from polyinfra.wire.clob_user import TradeRecord
 
@@ -135,6 +136,10 @@ class _ApiKeyAnswer(Struct, gc=False):
     api_key: str = field(name="apiKey")
     secret: str
     passphrase: str
+
+    def __repr__(self) -> str:
+        # Held as a local while the credentials are built: a traceback from there must not show them.
+        return f"_ApiKeyAnswer(api_key={self.api_key!r}, secret={MASK}, passphrase={MASK})"
 
 
 class _ApiKeysAnswer(Struct, gc=False):
@@ -252,7 +257,7 @@ class TradingClient:
 
     def _keep(self, response: Response) -> ApiCredentials:
         answer = response.decode(_ApiKeyAnswer)
-        self.credentials = ApiCredentials(answer.api_key, answer.secret, answer.passphrase)
+        self.credentials = ApiCredentials(answer.api_key, Secret(answer.secret), Secret(answer.passphrase))
         return self.credentials
 
     # --- orders (L2) ---------------------------------------------------------------------------

@@ -44,6 +44,7 @@ __all__ = [
     "redact",
     "redact_mapping",
     "register_secret",
+    "revealed",
     "secret_forms",
 ]
 
@@ -327,16 +328,18 @@ def redact_mapping(obj: object) -> object:
 class Secret:
     """A secret string that never shows itself: ``str``, ``repr`` and formatting give :data:`MASK`.
 
-    :meth:`reveal` returns the value for the one place that needs it (signing, an auth header).
-    A ``Secret`` cannot be pickled (it would be written out in clear); ``copy`` returns it as is.
-    Values of :data:`MIN_SECRET_CHARS` or more are registered for redaction, so even a revealed
-    value that reaches a log line is masked there.
+    :meth:`reveal` returns the value for the one place that needs it (signing, the bytes of an
+    auth header written to the socket). A ``Secret`` cannot be pickled (it would be written out in
+    clear); ``copy`` returns it as is. Values of :data:`MIN_SECRET_CHARS` or more are registered
+    for redaction, so even a revealed value that reaches a log line is masked there; a value made
+    for one request (a signature) passes ``register=False``, since registering one per request
+    would grow the registry for as long as the process runs.
     """
 
     __slots__ = ("_value",)
 
-    def __init__(self, value: str) -> None:
-        if len(value) >= MIN_SECRET_CHARS:
+    def __init__(self, value: str, *, register: bool = True) -> None:
+        if register and len(value) >= MIN_SECRET_CHARS:
             register_secret(value)
         self._value = value
 
@@ -370,6 +373,12 @@ class Secret:
 
     def __deepcopy__(self, memo: object) -> Secret:
         return self
+
+
+def revealed(values: Mapping[str, str | Secret]) -> dict[str, str]:
+    """A copy of ``values`` with every :class:`Secret` revealed: for the code that writes them out
+    (the HTTP transport, as it hands a request's headers to the socket) and nothing else."""
+    return {name: value.reveal() if isinstance(value, Secret) else value for name, value in values.items()}
 
 
 # --- scanning for leaks --------------------------------------------------------------------------
