@@ -211,7 +211,9 @@ class TradingClient:
         self._clock_s = clock_s
 
     def __repr__(self) -> str:
-        return f"TradingClient(wallet_id={self.wallet_id!r}, address={self._key.address!r})"
+        # getattr: a client whose __init__ raised is among its traceback's locals, half built.
+        address = getattr(getattr(self, "_key", None), "address", None)
+        return f"TradingClient(wallet_id={getattr(self, 'wallet_id', None)!r}, address={address!r})"
 
     @property
     def address(self) -> str:
