@@ -8,6 +8,7 @@ for the private key, the API secret, the passphrase and the request's signatures
 
 from __future__ import annotations
 
+import asyncio
 import socket
 from collections.abc import Awaitable, Iterator
 from typing import Any
@@ -139,6 +140,24 @@ async def test_read_timeout(level: str, emulator: Emulator, known_secrets: Any, 
     assert isinstance(error, RequestTimeoutError)
     assert error.context["phase"] == "read"
     assert secrets_in_traceback_locals(error, scanner) == []
+
+
+@pytest.mark.parametrize("level", LEVELS)
+async def test_a_request_cancelled_in_flight(
+    level: str, emulator: Emulator, known_secrets: Any, scanner: SecretScanner
+) -> None:
+    emulator.faults.latency_ms = VENUE_LATENCY_MS
+    async with HttpTransport(emulator.urls["rest"], breakers=_patient_breakers()) as transport:
+        task = asyncio.ensure_future(_request(_client(transport, known_secrets), level))
+        for _ in range(6_000):  # until the venue holds the request, so the client is inside its send
+            if emulator.stats.http.requests:
+                break
+            await asyncio.sleep(0.01)
+        assert emulator.stats.http.requests == 1
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError) as cancelled:
+            await task
+    assert secrets_in_traceback_locals(cancelled.value, scanner) == []
 
 
 def test_the_sync_transport_refused(refused_url: str, known_secrets: Any, scanner: SecretScanner) -> None:
