@@ -38,6 +38,7 @@ from polyinfra.emulator.trading_api import TIMESTAMP_TOLERANCE_S, TradingSetting
 from polyinfra.model.market import MarketInfo
 from polyinfra.model.numbers import MICROS, Side, TickSize, to_micros
 from polyinfra.model.orders import SignatureType, UnsignedOrder
+from polyinfra.obs.redaction import revealed
 from polyinfra.wire.clob_orders import OrderTypeName, PostOrderBody, encode_post_order
 
 # Hardhat accounts #0 and #1 (clob.md §6): two wallets that trade with each other.
@@ -117,13 +118,15 @@ class _Wallet:
         )
 
     def headers(self, method: str, path: str, body: bytes, *, timestamp_s: int | None = None) -> dict[str, str]:
-        return l2_headers(
-            self.credentials,
-            address=self.key.address,
-            timestamp_s=int(time.time()) if timestamp_s is None else timestamp_s,
-            method=method,
-            request_path=path,
-            body=body,
+        return revealed(
+            l2_headers(
+                self.credentials,
+                address=self.key.address,
+                timestamp_s=int(time.time()) if timestamp_s is None else timestamp_s,
+                method=method,
+                request_path=path,
+                body=body,
+            )
         )
 
     async def send(self, http: httpx.AsyncClient, method: str, path: str, body: object = None) -> httpx.Response:
@@ -134,7 +137,7 @@ class _Wallet:
 async def _wallet(http: httpx.AsyncClient, private_key: str) -> _Wallet:
     key = SigningKey(private_key)
     response = await http.post(
-        "/auth/api-key", headers=l1_headers(key, chain_id=POLYGON_CHAIN_ID, timestamp_s=int(time.time()))
+        "/auth/api-key", headers=revealed(l1_headers(key, chain_id=POLYGON_CHAIN_ID, timestamp_s=int(time.time())))
     )
     assert response.status_code == 200, response.text
     body = response.json()
@@ -260,17 +263,17 @@ async def test_forged_requests_get_the_venues_errors(
     second = await _wallet(http, SECOND_KEY)
 
     # L1: a key exists already; a stale timestamp; a signature by another key.
-    stale_l1 = l1_headers(
-        first.key, chain_id=POLYGON_CHAIN_ID, timestamp_s=int(time.time()) - 2 * TIMESTAMP_TOLERANCE_S
+    stale_l1 = revealed(
+        l1_headers(first.key, chain_id=POLYGON_CHAIN_ID, timestamp_s=int(time.time()) - 2 * TIMESTAMP_TOLERANCE_S)
     )
     assert (await http.get("/auth/derive-api-key", headers=stale_l1)).json() == {"error": "Invalid L1 Request headers"}
-    forged_l1 = l1_headers(second.key, chain_id=POLYGON_CHAIN_ID, timestamp_s=int(time.time()))
+    forged_l1 = revealed(l1_headers(second.key, chain_id=POLYGON_CHAIN_ID, timestamp_s=int(time.time())))
     forged_l1["POLY_ADDRESS"] = first.key.address
     response = await http.post("/auth/api-key", headers=forged_l1)
     assert (response.status_code, response.json()) == (401, {"error": "Invalid L1 Request headers"})
     response = await http.get(
         "/auth/derive-api-key",
-        headers=l1_headers(first.key, chain_id=POLYGON_CHAIN_ID, timestamp_s=int(time.time()), nonce=9),
+        headers=revealed(l1_headers(first.key, chain_id=POLYGON_CHAIN_ID, timestamp_s=int(time.time()), nonce=9)),
     )
     assert (response.status_code, response.json()) == (400, {"error": "Could not derive api key!"})
 

@@ -17,7 +17,8 @@ from polyinfra.core.auth_headers import (
 )
 from polyinfra.core.eip712 import SigningKey
 from polyinfra.errors import InvalidValueError, L1AuthError, L2AuthError
-from polyinfra.obs.redaction import Secret
+from polyinfra.obs.redaction import MASK, Secret, revealed
+from tests.traceback_locals import secrets_in_traceback_locals
 
 ADDRESS = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266"
 ZERO_SECRET = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
@@ -97,9 +98,13 @@ def test_l2_headers_and_post_order_hmac(credentials: ApiCredentials, known_secre
     # clob.md §6.11: the HMAC of the exact POST /order body of P3.
     from tests.unit.test_order_signing import P3_BODY  # noqa: PLC0415 - one source for the §6.11 bytes
 
-    headers = l2_headers(
+    wrapped = l2_headers(
         credentials, address=ADDRESS.lower(), timestamp_s=1710000000, method="POST", request_path="/order", body=P3_BODY
     )
+    # The passphrase and the signature stay wrapped until the transport sends them.
+    assert all(isinstance(wrapped[name], Secret) for name in ("POLY_SIGNATURE", "POLY_PASSPHRASE"))
+    assert MASK in repr(wrapped)
+    headers = revealed(wrapped)
     assert headers == {
         "POLY_ADDRESS": ADDRESS,
         "POLY_SIGNATURE": "k7Ub6m4siRzXHzqX0UA8Che3Mt8VQKth1noOI05ynpQ=",
@@ -133,6 +138,14 @@ def test_l2_headers_and_post_order_hmac(credentials: ApiCredentials, known_secre
             request_path="/order",
             body=P3_BODY + b" ",
         )
+
+
+def test_a_malformed_secret_is_refused_without_a_trace(known_secrets, secret_scanner) -> None:
+    with pytest.raises(InvalidValueError) as raised:
+        ApiCredentials("k", known_secrets.random_api_secret[:-1] + "!", known_secrets.api_passphrase)
+    assert secrets_in_traceback_locals(raised.value, secret_scanner) == []
+    half_built = ApiCredentials.__new__(ApiCredentials)
+    assert repr(half_built) == f"ApiCredentials(api_key=None, secret={MASK}, passphrase={MASK})"
 
 
 def test_credentials_never_show_secrets(credentials: ApiCredentials, known_secrets, secret_scanner) -> None:
@@ -196,7 +209,9 @@ def test_l1_vectors(
     key: SigningKey, name: str, chain_id: int, timestamp: int, nonce: int, digest: str, signature: str
 ) -> None:
     assert clob_auth_digest(ADDRESS, chain_id=chain_id, timestamp=str(timestamp), nonce=nonce).hex() == digest
-    headers = l1_headers(key, chain_id=chain_id, timestamp_s=timestamp, nonce=nonce)
+    wrapped = l1_headers(key, chain_id=chain_id, timestamp_s=timestamp, nonce=nonce)
+    assert isinstance(wrapped["POLY_SIGNATURE"], Secret)
+    headers = revealed(wrapped)
     assert headers == {
         "POLY_ADDRESS": ADDRESS,
         "POLY_SIGNATURE": signature,
@@ -207,7 +222,7 @@ def test_l1_vectors(
 
 
 def test_l1_verification_rejects_tampering(key: SigningKey) -> None:
-    headers = l1_headers(key, chain_id=137, timestamp_s=1700000000)
+    headers = revealed(l1_headers(key, chain_id=137, timestamp_s=1700000000))
     assert recover_l1_signer({k: v for k, v in headers.items() if k != "POLY_NONCE"}, chain_id=137) == ADDRESS
     tampered = [
         {**headers, "POLY_TIMESTAMP": "1700000001"},

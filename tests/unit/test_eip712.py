@@ -21,6 +21,7 @@ from polyinfra.core.eip712 import (
 )
 from polyinfra.errors import InvalidSignatureError, InvalidValueError
 from polyinfra.obs.redaction import Secret
+from tests.traceback_locals import secrets_in_traceback_locals
 
 ADDRESS = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266"
 CURVE_ORDER = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
@@ -128,6 +129,16 @@ def test_signing_key_rejects_bad_keys_without_quoting_them(bad: str) -> None:
     with pytest.raises(InvalidValueError) as raised:
         SigningKey(bad)
     assert bad not in str(raised.value)
+
+
+def test_a_key_that_fails_to_load_leaves_no_trace_and_has_a_repr(known_secrets, secret_scanner) -> None:
+    # A malformed key is still mostly a key; error trackers record (and repr) every traceback local,
+    # the half-built key among them.
+    with pytest.raises(InvalidValueError) as raised:
+        SigningKey(known_secrets.private_key[:-1])
+    assert secrets_in_traceback_locals(raised.value, secret_scanner) == []
+    half_built = SigningKey.__new__(SigningKey)
+    assert repr(half_built) == str(half_built) == "SigningKey(not loaded)"
 
 
 def test_recover_rejects_malformed_and_malleable_signatures(known_secrets) -> None:

@@ -180,6 +180,10 @@ def test_auth_headers_and_schemes_are_masked(text: str, expected: str) -> None:
         ("GET /x?api_secret=abc&limit=5", "GET /x?api_secret=[REDACTED]&limit=5"),
         ("signature_type=2 token_id=123 tokens=3", "signature_type=2 token_id=123 tokens=3"),
         ("http://x/?secret=abc", f"http://x/?secret={MASK}"),
+        # A secret-looking path segment or piece of a hyphenated word names no value; a flag does.
+        ("GET /auth/api-keys: read timed out", "GET /auth/api-keys: read timed out"),
+        ("GET /auth/derive-api-key: could not connect", "GET /auth/derive-api-key: could not connect"),
+        ("polyinfra --api-key=abc --secret=xyz", f"polyinfra --api-key={MASK} --secret={MASK}"),
     ],
 )
 def test_values_under_secret_names_are_masked(text: str, expected: str) -> None:

@@ -271,3 +271,8 @@ async def test_orders_are_charged_to_the_wallets_own_bucket(key: SigningKey, cre
     limiter.acquire = spy  # type: ignore[method-assign]
     await client.post_order(signed)
     assert recorded == [("POST /order", "w1")]
+
+
+def test_a_half_built_client_has_a_repr() -> None:
+    # Error trackers repr every traceback local, a client whose __init__ raised among them.
+    assert repr(TradingClient.__new__(TradingClient)) == "TradingClient(wallet_id=None, address=None)"

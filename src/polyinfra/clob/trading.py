@@ -56,6 +56,7 @@ from polyinfra.errors import (
 from polyinfra.model.orders import SignatureType, TimeInForce
 from polyinfra.net.http import AsyncReconcileHook, HttpTransport, ItemsAfter, QueryParams, Response
 from polyinfra.net.retry import ReconcileVerdict
+from polyinfra.obs.redaction import MASK, Secret
 from polyinfra.wire.clob_orders import PostOrderBody, encode_post_order
 from polyinfra.wire.clob_user import TradeRecord
 from polyinfra.wire.json_decoding import JsonDecoder
@@ -148,6 +149,10 @@ class _ApiKeyAnswer(Struct, gc=False):
     secret: str
     passphrase: str
 
+    def __repr__(self) -> str:
+        # Held as a local while the credentials are built: a traceback from there must not show them.
+        return f"_ApiKeyAnswer(api_key={self.api_key!r}, secret={MASK}, passphrase={MASK})"
+
 
 class _ApiKeysAnswer(Struct, gc=False):
     api_keys: list[str] = field(name="apiKeys")
@@ -218,7 +223,9 @@ class TradingClient:
         self._clock_s = clock_s
 
     def __repr__(self) -> str:
-        return f"TradingClient(wallet_id={self.wallet_id!r}, address={self._key.address!r})"
+        # getattr: a client whose __init__ raised is among its traceback's locals, half built.
+        address = getattr(getattr(self, "_key", None), "address", None)
+        return f"TradingClient(wallet_id={getattr(self, 'wallet_id', None)!r}, address={address!r})"
 
     @property
     def address(self) -> str:
@@ -264,7 +271,7 @@ class TradingClient:
 
     def _keep(self, response: Response) -> ApiCredentials:
         answer = response.decode(_ApiKeyAnswer)
-        self.credentials = ApiCredentials(answer.api_key, answer.secret, answer.passphrase)
+        self.credentials = ApiCredentials(answer.api_key, Secret(answer.secret), Secret(answer.passphrase))
         return self.credentials
 
     # --- orders (L2) ---------------------------------------------------------------------------

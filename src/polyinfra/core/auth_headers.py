@@ -3,6 +3,15 @@
 Pure: timestamps are passed in, nothing reads a clock. The client side builds header dicts; the
 server side (the emulator) recovers the L1 signer and verifies an L2 HMAC with the same code, so
 the two can never disagree about the encoding.
+
+The client's header dicts (:data:`AuthHeaders`) hold what proves the caller's identity — the
+passphrase, the HMAC signature, the L1 signature — as :class:`~polyinfra.obs.redaction.Secret`:
+whoever replays one within the venue's timestamp tolerance acts as the wallet (an L1 signature
+derives the API key, secret included). So no dict, ``repr`` or traceback local between here and
+the socket shows them; :func:`~polyinfra.obs.redaction.revealed` gives the text as sent, which
+only the HTTP transport calls, at send time (:mod:`polyinfra.net.http`). Nor does any frame of an
+error raised here hold the raw API secret or its decoded key: a malformed secret is detected in a
+frame that returns, and the error is raised after it.
 """
 
 from __future__ import annotations
@@ -12,7 +21,7 @@ import binascii
 import hashlib
 import hmac
 from collections.abc import Mapping
-from typing import Final, NoReturn
+from typing import Final, NoReturn, TypeAlias
 
 from polyinfra.core.eip712 import (
     SigningKey,
@@ -38,6 +47,7 @@ __all__ = [
     "POLY_SIGNATURE",
     "POLY_TIMESTAMP",
     "ApiCredentials",
+    "AuthHeaders",
     "clob_auth_digest",
     "hmac_signature",
     "l1_headers",
@@ -55,6 +65,9 @@ POLY_PASSPHRASE: Final = "POLY_PASSPHRASE"
 
 CLOB_AUTH_MESSAGE: Final = "This message attests that I control the given wallet"
 """The constant ``message`` member of every ClobAuth struct (clob.md §2.1)."""
+
+AuthHeaders: TypeAlias = dict[str, str | Secret]
+"""A request's auth headers as the client holds them: the values that prove identity wrapped."""
 
 _CLOB_AUTH_TYPE_HASH: Final = type_hash("ClobAuth(address address,string timestamp,uint256 nonce,string message)")
 _CLOB_AUTH_MESSAGE_WORD: Final = string_word(CLOB_AUTH_MESSAGE)
@@ -76,8 +89,9 @@ def clob_auth_digest(address: str, *, chain_id: int, timestamp: str, nonce: int)
     return typed_data_digest(domain_separator("ClobAuthDomain", "1", chain_id), struct_hash)
 
 
-def l1_headers(key: SigningKey, *, chain_id: int, timestamp_s: int, nonce: int = 0) -> dict[str, str]:
-    """Headers for ``/auth/api-key`` and ``/auth/derive-api-key`` (clob.md §2.1, §2.3).
+def l1_headers(key: SigningKey, *, chain_id: int, timestamp_s: int, nonce: int = 0) -> AuthHeaders:
+    """Headers for ``/auth/api-key`` and ``/auth/derive-api-key`` (clob.md §2.1, §2.3), the
+    signature wrapped.
 
     ``nonce`` selects which of the address's API keys is created or derived; lose it and that key
     cannot be derived again.
@@ -86,7 +100,7 @@ def l1_headers(key: SigningKey, *, chain_id: int, timestamp_s: int, nonce: int =
     digest = clob_auth_digest(key.address, chain_id=chain_id, timestamp=timestamp, nonce=nonce)
     return {
         POLY_ADDRESS: key.address,
-        POLY_SIGNATURE: "0x" + key.sign_digest(digest).hex(),
+        POLY_SIGNATURE: Secret("0x" + key.sign_digest(digest).hex(), register=False),
         POLY_TIMESTAMP: timestamp,
         POLY_NONCE: str(nonce),
     }
@@ -120,13 +134,22 @@ def recover_l1_signer(headers: Mapping[str, str], *, chain_id: int) -> str:
     return recovered
 
 
-def _secret_key_bytes(secret: str) -> bytes:
+def _hmac_key(secret: Secret) -> bytes:
+    """The HMAC key an API secret encodes, or :class:`InvalidValueError`, which never quotes the
+    value (a malformed secret is still mostly the secret) and whose traceback holds it nowhere."""
+    key = _decoded_secret(secret)
+    if key is None:
+        raise InvalidValueError("an API secret must be url-safe base64", length=len(secret.reveal()))
+    return key
+
+
+def _decoded_secret(secret: Secret) -> bytes | None:
     try:
         # Strict url-safe alphabet: the venue's secrets use '-' and '_' with '=' padding (clob.md §2.2).
-        return base64.b64decode(secret.encode(), altchars=b"-_", validate=True)
+        return base64.b64decode(secret.reveal().encode(), altchars=b"-_", validate=True)
     except (binascii.Error, ValueError):
-        # Never quote the value: a malformed secret is still mostly the secret.
-        raise InvalidValueError("an API secret must be url-safe base64", length=len(secret)) from None
+        # The decoder's error and its frames (which hold the secret) end here.
+        return None
 
 
 class ApiCredentials:
@@ -140,17 +163,21 @@ class ApiCredentials:
     __slots__ = ("_hmac_key", "api_key", "passphrase", "secret")
 
     def __init__(self, api_key: str, secret: Secret | str, passphrase: Secret | str) -> None:
+        # Wrapped first: from here on, this frame holds them only as Secret.
+        secret = secret if isinstance(secret, Secret) else Secret(secret)
+        passphrase = passphrase if isinstance(passphrase, Secret) else Secret(passphrase)
         self.api_key = api_key
-        self.secret = secret if isinstance(secret, Secret) else Secret(secret)
-        self.passphrase = passphrase if isinstance(passphrase, Secret) else Secret(passphrase)
-        self._hmac_key = _secret_key_bytes(self.secret.reveal())
+        self.secret = secret
+        self.passphrase = passphrase
+        self._hmac_key = _hmac_key(secret)
 
     def hmac_signature(self, *, timestamp: str, method: str, request_path: str, body: bytes | str | None) -> str:
         """:func:`hmac_signature` with this secret."""
-        return _hmac_with_key(self._hmac_key, timestamp, method, request_path, body)
+        return _hmac_digest(self._hmac_key, _signed_message(timestamp, method, request_path, body))
 
     def __repr__(self) -> str:
-        return f"ApiCredentials(api_key={self.api_key!r}, secret={MASK}, passphrase={MASK})"
+        # getattr: a half-built instance (its __init__ raised) is among its traceback's locals.
+        return f"ApiCredentials(api_key={getattr(self, 'api_key', None)!r}, secret={MASK}, passphrase={MASK})"
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, ApiCredentials):
@@ -164,7 +191,8 @@ class ApiCredentials:
         raise TypeError("ApiCredentials cannot be pickled: the secret would be written out in clear")
 
 
-def _hmac_with_key(key: bytes, timestamp: str, method: str, request_path: str, body: bytes | str | None) -> str:
+def _signed_message(timestamp: str, method: str, request_path: str, body: bytes | str | None) -> bytes:
+    # Checked before the key is in any frame: an error raised here carries no key in its traceback.
     if "?" in request_path:
         # The venue signs the path only (clob.md §2.2); a query string here would sign the wrong text.
         raise InvalidValueError("request_path must not carry a query string", request_path=request_path)
@@ -174,6 +202,10 @@ def _hmac_with_key(key: bytes, timestamp: str, method: str, request_path: str, b
         # Both official clients replace single quotes before signing, and the server is said to do
         # the same (clob.md §2.2); copied so a body containing "'" still verifies.
         message += body_bytes.replace(b"'", b'"')
+    return message
+
+
+def _hmac_digest(key: bytes, message: bytes) -> str:
     return base64.urlsafe_b64encode(hmac.new(key, message, hashlib.sha256).digest()).decode()
 
 
@@ -183,7 +215,8 @@ def hmac_signature(secret: str, *, timestamp: str, method: str, request_path: st
     ``secret`` is the url-safe base64 API secret. ``body`` must be the exact bytes sent (see
     :func:`polyinfra.wire.clob_orders.encode_post_order`); an empty body adds nothing.
     """
-    return _hmac_with_key(_secret_key_bytes(secret), timestamp, method, request_path, body)
+    message = _signed_message(timestamp, method, request_path, body)
+    return _hmac_digest(_hmac_key(Secret(secret, register=False)), message)
 
 
 def l2_headers(
@@ -194,8 +227,8 @@ def l2_headers(
     method: str,
     request_path: str,
     body: bytes | str | None = None,
-) -> dict[str, str]:
-    """Headers for an L2 (API-key) request (clob.md §2.2).
+) -> AuthHeaders:
+    """Headers for an L2 (API-key) request (clob.md §2.2), the signature and passphrase wrapped.
 
     ``address`` is the EOA the API key belongs to, even when trading for a proxy, Safe or deposit
     wallet; ``request_path`` is the path without query string; ``body`` the exact bytes sent.
@@ -203,12 +236,13 @@ def l2_headers(
     timestamp = str(timestamp_s)
     return {
         POLY_ADDRESS: to_checksum_address(address),
-        POLY_SIGNATURE: credentials.hmac_signature(
-            timestamp=timestamp, method=method, request_path=request_path, body=body
+        POLY_SIGNATURE: Secret(
+            credentials.hmac_signature(timestamp=timestamp, method=method, request_path=request_path, body=body),
+            register=False,
         ),
         POLY_TIMESTAMP: timestamp,
         POLY_API_KEY: credentials.api_key,
-        POLY_PASSPHRASE: credentials.passphrase.reveal(),
+        POLY_PASSPHRASE: credentials.passphrase,
     }
 
 

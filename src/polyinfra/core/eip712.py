@@ -149,7 +149,8 @@ def _address_of(public_key: PublicKey) -> str:
 class SigningKey:
     """A secp256k1 private key that signs digests and never shows itself.
 
-    ``str``/``repr`` name only the address; the key cannot be pickled. Build it from a
+    ``str``/``repr`` name only the address (and work on a key whose loading failed, which error
+    trackers find among a traceback's locals); the key cannot be pickled. Build it from a
     :class:`~polyinfra.obs.redaction.Secret` (or a plain hex string, which is then registered for
     redaction so that it is masked in any log line it reaches).
     """
@@ -157,15 +158,12 @@ class SigningKey:
     __slots__ = ("_private_key", "address")
 
     def __init__(self, private_key: Secret | str) -> None:
-        secret = private_key if isinstance(private_key, Secret) else Secret(private_key)
-        text = secret.reveal()
-        # The error never quotes the value: a malformed key is still mostly a key.
-        if _PRIVATE_KEY.fullmatch(text) is None:
-            raise InvalidValueError("a private key must be 64 hex digits, optionally with 0x", length=len(text))
-        scalar = bytes.fromhex(text.removeprefix("0x"))
-        if not 0 < int.from_bytes(scalar, "big") < _CURVE_ORDER:
-            raise InvalidValueError("a private key must be between 1 and the secp256k1 curve order")
-        self._private_key = PrivateKey(scalar)
+        if not isinstance(private_key, Secret):
+            private_key = Secret(private_key)  # from here on, this frame holds the key only wrapped
+        loaded = _load_private_key(private_key)
+        if isinstance(loaded, InvalidValueError):
+            raise loaded
+        self._private_key = loaded
         self.address: str = _address_of(self._private_key.public_key)
         """The key's EOA address, EIP-55 checksummed."""
 
@@ -176,10 +174,24 @@ class SigningKey:
         return signature[:64] + bytes((signature[64] + _V_OFFSET,))
 
     def __repr__(self) -> str:
-        return f"SigningKey(address={self.address!r})"
+        address = getattr(self, "address", None)
+        return "SigningKey(not loaded)" if address is None else f"SigningKey(address={address!r})"
 
     def __reduce_ex__(self, protocol: object) -> NoReturn:
         raise TypeError("a SigningKey cannot be pickled: it would be written out in clear")
+
+
+def _load_private_key(secret: Secret) -> PrivateKey | InvalidValueError:
+    """The key ``secret`` holds, or the error to raise: raised by the caller, so that no frame of its
+    traceback holds the key's text. The error never quotes the value: a malformed key is still
+    mostly a key."""
+    text = secret.reveal()
+    if _PRIVATE_KEY.fullmatch(text) is None:
+        return InvalidValueError("a private key must be 64 hex digits, optionally with 0x", length=len(text))
+    scalar = bytes.fromhex(text.removeprefix("0x"))
+    if not 0 < int.from_bytes(scalar, "big") < _CURVE_ORDER:
+        return InvalidValueError("a private key must be between 1 and the secp256k1 curve order")
+    return PrivateKey(scalar)
 
 
 def recover_address(digest: bytes, signature: bytes) -> str:

@@ -26,6 +26,26 @@ block). So the two transports differ only in how they wait and send.
 
 Logs name the method, path, endpoint, status, attempt, waits and latency; never headers, query
 strings or bodies, which carry credentials and signatures.
+
+Secrets stay out of tracebacks too. Error trackers (Sentry, rich tracebacks, ``pytest -l``) record
+the locals of every frame of an exception's traceback and of its ``__cause__`` / ``__context__``
+chain, and a failed request's traceback passes through the caller, this pipeline and, for a
+transport error, httpx, httpcore and h11, which all hold the request's headers. So:
+
+* header values that prove identity (passphrase, signatures) arrive and travel through the
+  pipeline as :class:`~polyinfra.obs.redaction.Secret` (:data:`HeaderValues`); every ``_Call``,
+  effect and local up here shows them masked;
+* they are revealed in one place, ``_send``, as the argument handed to httpx: only frames below it
+  ever hold them;
+* an httpx exception is translated there and the translation is raised *after* the ``except``
+  clause, so it has neither ``__cause__`` nor ``__context__`` and the httpx exception, its frames
+  and the ``Request`` it carries are dropped (its class name and text are kept as ``cause`` and
+  ``detail``); anything else that escapes the send (a cancellation, ``KeyboardInterrupt``, a bug)
+  has the locals of the frames below cleared before it goes on, along its whole chain down to the
+  exception the caller was already handling.
+
+An answer's body (it carries the API secret when the request created or derived a key) is left
+out of the ``repr`` of :class:`Response`, for the same reason.
 """
 
 from __future__ import annotations
@@ -34,7 +54,9 @@ import asyncio
 import importlib.util
 import math
 import random
+import sys
 import time
+import traceback
 from collections.abc import Awaitable, Callable, Generator, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
@@ -73,12 +95,14 @@ from polyinfra.net.retry import (
 )
 from polyinfra.obs.logging import correlation_scope, get_logger, new_correlation_id
 from polyinfra.obs.metrics import HTTP_LATENCY, HTTP_REQUESTS, RETRIES, SIGNER_RATE_LIMIT_WARNINGS
+from polyinfra.obs.redaction import Secret, revealed
 from polyinfra.wire.json_decoding import decode_json
 
 __all__ = [
     "DEFAULT_USER_AGENT",
     "SIGNER_RATE_LIMIT_WARNINGS",
     "AsyncReconcileHook",
+    "HeaderValues",
     "HttpTransport",
     "ItemsAfter",
     "PoolLimits",
@@ -96,6 +120,10 @@ _T = TypeVar("_T")
 
 QueryParams: TypeAlias = Mapping[str, str | int | Sequence[str]]
 """Query parameters; a sequence value repeats the key (``ids=a&ids=b``)."""
+
+HeaderValues: TypeAlias = Mapping[str, str | Secret]
+"""Request headers; a :class:`~polyinfra.obs.redaction.Secret` value is revealed only as the request
+is handed to the socket."""
 
 AsyncReconcileHook: TypeAlias = Callable[[PolyinfraError], Awaitable[ReconcileVerdict]]
 """Asked, for a state-changing request whose fate is unknown, whether the venue applied it."""
@@ -170,7 +198,7 @@ class Response:
 
     status: int
     headers: Mapping[str, str]
-    content: bytes
+    content: bytes = field(repr=False)
     method: str
     path: str
     endpoint: str
@@ -198,7 +226,7 @@ class _Call:
     route: Route
     params: QueryParams | None
     content: bytes | None
-    headers: Mapping[str, str]
+    headers: HeaderValues
     state_changing: bool
     deadline_s: float
     wallet: str | None
@@ -237,7 +265,7 @@ _Effect: TypeAlias = _Acquire | _Send | _Sleep | _Reconcile
 class _Answer:
     status: int
     headers: Mapping[str, str]
-    content: bytes
+    content: bytes = field(repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -340,7 +368,7 @@ class _Pipeline:
         params: QueryParams | None,
         content: bytes | None,
         json: object,
-        headers: Mapping[str, str] | None,
+        headers: HeaderValues | None,
         state_changing: bool,
         deadline_s: float | None,
         wallet: str | None,
@@ -356,7 +384,7 @@ class _Pipeline:
             )
         if deadline_s is not None and not (math.isfinite(deadline_s) and deadline_s > 0):
             raise InvalidValueError("the deadline must be a positive number of seconds", deadline_s=deadline_s)
-        request_headers = dict(headers or {})
+        request_headers: dict[str, str | Secret] = dict(headers or {})
         if json is not None:
             if content is not None:
                 raise InvalidValueError("give content or json, not both", path=path)
@@ -644,6 +672,21 @@ def _translate(exc: Exception, call: _Call) -> PolyinfraError:
     )
 
 
+def _forget_locals_below(failure: BaseException, handled: BaseException | None) -> None:
+    """Clear the locals of the finished frames ``failure`` passed through, and of every exception it
+    chains down to ``handled`` (the caller's own, which is not ours to touch): below the send they
+    hold the revealed headers. The frame still running (``_send``'s) is left as it is."""
+    pending = [failure]
+    seen: set[int] = set()
+    while pending:
+        current = pending.pop()
+        if current is handled or id(current) in seen:
+            continue
+        seen.add(id(current))
+        traceback.clear_frames(current.__traceback__)
+        pending += [chained for chained in (current.__cause__, current.__context__) if chained is not None]
+
+
 def _answer(response: httpx.Response) -> _Answer:
     return _Answer(status=response.status_code, headers=dict(response.headers), content=response.content)
 
@@ -734,7 +777,7 @@ class HttpTransport(_Pipeline):
         params: QueryParams | None = None,
         content: bytes | None = None,
         json: object = None,
-        headers: Mapping[str, str] | None = None,
+        headers: HeaderValues | None = None,
         state_changing: bool = False,
         deadline_s: float | None = None,
         wallet: str | None = None,
@@ -790,24 +833,34 @@ class HttpTransport(_Pipeline):
                     call.route, items=call.items, wallet=call.wallet, deadline_at=deadline_at
                 )
             case _Send(call=call, timeout=timeout):
-                try:
-                    response = await self._client.request(
-                        call.method,
-                        call.path,
-                        params=call.params,
-                        content=call.content,
-                        headers=call.headers,
-                        timeout=timeout,
-                    )
-                except (httpx.HTTPError, httpx.InvalidURL) as exc:
-                    raise _translate(exc, call) from exc
-                return _answer(response)
+                return await self._send(call, timeout)
             case _Sleep(seconds=seconds):
                 await asyncio.sleep(seconds)
                 return None
             case _Reconcile(error=error) if reconcile is not None:
                 return await _ask_async(reconcile, error)
         raise AssertionError(f"no way to perform {effect!r}")
+
+    async def _send(self, call: _Call, timeout: httpx.Timeout) -> _Answer:
+        """The one place the headers are revealed (see the module docstring)."""
+        handled = sys.exception()
+        try:
+            response = await self._client.request(
+                call.method,
+                call.path,
+                params=call.params,
+                content=call.content,
+                headers=revealed(call.headers),
+                timeout=timeout,
+            )
+        except (httpx.HTTPError, httpx.InvalidURL) as exc:
+            error = _translate(exc, call)
+        except BaseException as exc:
+            _forget_locals_below(exc, handled)
+            raise
+        else:
+            return _answer(response)
+        raise error  # after the except clause: no chain back to the httpx exception's frames
 
 
 class SyncHttpTransport(_Pipeline):
@@ -862,7 +915,7 @@ class SyncHttpTransport(_Pipeline):
         params: QueryParams | None = None,
         content: bytes | None = None,
         json: object = None,
-        headers: Mapping[str, str] | None = None,
+        headers: HeaderValues | None = None,
         state_changing: bool = False,
         deadline_s: float | None = None,
         wallet: str | None = None,
@@ -906,24 +959,34 @@ class SyncHttpTransport(_Pipeline):
             case _Acquire(call=call, deadline_at=deadline_at):
                 return self.limiter.acquire(call.route, items=call.items, wallet=call.wallet, deadline_at=deadline_at)
             case _Send(call=call, timeout=timeout):
-                try:
-                    response = self._client.request(
-                        call.method,
-                        call.path,
-                        params=call.params,
-                        content=call.content,
-                        headers=call.headers,
-                        timeout=timeout,
-                    )
-                except (httpx.HTTPError, httpx.InvalidURL) as exc:
-                    raise _translate(exc, call) from exc
-                return _answer(response)
+                return self._send(call, timeout)
             case _Sleep(seconds=seconds):
                 time.sleep(seconds)
                 return None
             case _Reconcile(error=error) if reconcile is not None:
                 return _ask_sync(reconcile, error)
         raise AssertionError(f"no way to perform {effect!r}")
+
+    def _send(self, call: _Call, timeout: httpx.Timeout) -> _Answer:
+        """The one place the headers are revealed (see the module docstring)."""
+        handled = sys.exception()
+        try:
+            response = self._client.request(
+                call.method,
+                call.path,
+                params=call.params,
+                content=call.content,
+                headers=revealed(call.headers),
+                timeout=timeout,
+            )
+        except (httpx.HTTPError, httpx.InvalidURL) as exc:
+            error = _translate(exc, call)
+        except BaseException as exc:
+            _forget_locals_below(exc, handled)
+            raise
+        else:
+            return _answer(response)
+        raise error  # after the except clause: no chain back to the httpx exception's frames
 
 
 async def _ask_async(reconcile: AsyncReconcileHook, error: PolyinfraError) -> ReconcileVerdict:

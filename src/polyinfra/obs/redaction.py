@@ -44,6 +44,7 @@ __all__ = [
     "redact",
     "redact_mapping",
     "register_secret",
+    "revealed",
     "secret_forms",
 ]
 
@@ -86,8 +87,13 @@ _AUTH_SCHEME_CREDENTIALS: Final = re.compile(r"\b(Bearer|Basic)(\s+)[A-Za-z0-9\-
 
 # name, then ':' or '=', where the name may be quoted (JSON, Python repr) or escaped-quoted (JSON
 # inside a JSON string). Only the name and separator are consumed, so a value that is not a secret
-# (a URL after "http:") is still searched for secret names inside it.
-_NAME_SEPARATOR: Final = re.compile(r"""(?<![A-Za-z0-9_])(?P<name>[A-Za-z_][A-Za-z0-9_-]*)\\?["']?\s*[:=]\s*""")
+# (a URL after "http:") is still searched for secret names inside it. A name starts a word: not
+# after a letter, digit or '_', nor inside a hyphenated word ("derive-api-key" is not "api-key",
+# while the flag "--api-key" is), nor after '/': a path segment names an endpoint, not a value
+# ("GET /auth/api-keys: read timed out" is an error text to keep whole).
+_NAME_SEPARATOR: Final = re.compile(
+    r"""(?<![A-Za-z0-9_/])(?<![A-Za-z0-9]-)(?P<name>[A-Za-z_][A-Za-z0-9_-]*)\\?["']?\s*[:=]\s*"""
+)
 # The value after a secret name: quoted, escaped-quoted, or bare up to a delimiter (headers dumps,
 # query strings, key=value logs), with an auth scheme in front of it kept inside the value. A value
 # already masked is matched whole, so that redacting twice changes nothing.
@@ -322,16 +328,18 @@ def redact_mapping(obj: object) -> object:
 class Secret:
     """A secret string that never shows itself: ``str``, ``repr`` and formatting give :data:`MASK`.
 
-    :meth:`reveal` returns the value for the one place that needs it (signing, an auth header).
-    A ``Secret`` cannot be pickled (it would be written out in clear); ``copy`` returns it as is.
-    Values of :data:`MIN_SECRET_CHARS` or more are registered for redaction, so even a revealed
-    value that reaches a log line is masked there.
+    :meth:`reveal` returns the value for the one place that needs it (signing, the bytes of an
+    auth header written to the socket). A ``Secret`` cannot be pickled (it would be written out in
+    clear); ``copy`` returns it as is. Values of :data:`MIN_SECRET_CHARS` or more are registered
+    for redaction, so even a revealed value that reaches a log line is masked there; a value made
+    for one request (a signature) passes ``register=False``, since registering one per request
+    would grow the registry for as long as the process runs.
     """
 
     __slots__ = ("_value",)
 
-    def __init__(self, value: str) -> None:
-        if len(value) >= MIN_SECRET_CHARS:
+    def __init__(self, value: str, *, register: bool = True) -> None:
+        if register and len(value) >= MIN_SECRET_CHARS:
             register_secret(value)
         self._value = value
 
@@ -365,6 +373,12 @@ class Secret:
 
     def __deepcopy__(self, memo: object) -> Secret:
         return self
+
+
+def revealed(values: Mapping[str, str | Secret]) -> dict[str, str]:
+    """A copy of ``values`` with every :class:`Secret` revealed: for the code that writes them out
+    (the HTTP transport, as it hands a request's headers to the socket) and nothing else."""
+    return {name: value.reveal() if isinstance(value, Secret) else value for name, value in values.items()}
 
 
 # --- scanning for leaks --------------------------------------------------------------------------
