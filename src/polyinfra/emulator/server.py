@@ -39,14 +39,24 @@ Before routing, a middleware enforces the venue's rate limits (:mod:`polyinfra.e
 mode and scale from the fault knobs ``rate_limits`` and ``rate_limit_scale``) and then the timed
 outages, on every request except the control endpoints and the WebSocket upgrades: Cloudflare sits
 in front of the venue, so a request is throttled before the matching engine can refuse it.
-Then the trading requests of a signer (its ``POLY_ADDRESS`` header, read as sent: the route checks
-the credentials) pay their signer's order or cancel bucket (clob.md §8): over it, 429
+Then an order or cancel request is authenticated (401 with the venue's body if its L2 credentials
+prove no API key) before anything of its body is read: the post-only gate after a restart and the
+signer's buckets both read the orders. The API key's own address then pays its order or cancel
+bucket (clob.md §8), never an address a stranger names in ``POLY_ADDRESS``: over it, 429
 ``{"error": "Too Many Requests"}`` with ``Retry-After``, or with the ``signer_rate_limit_warning``
 knob the request goes through flagged ``Poly-RateLimit-Warning: true``. Every answer of a charged
 request carries ``Poly-RateLimit-Remaining``, ``-Reset`` and ``-Tier``. ``POST
 /_emulator/wallets/{address}`` with ``{"tier": "gold"}`` sets a signer's tier (``standard`` until
 then); ``GET /_emulator/stats`` counts the buckets' requests and ``over_limit`` events under
 ``signer_rate_limits``, in total and per signer.
+
+Bad input never costs more than its size nor ends in a 500 or a plain-text page: every refusal,
+aiohttp's own included (no such route, method not allowed, a body over :data:`MAX_BODY_BYTES`),
+answers the venue's ``{"error": "..."}`` with a 4xx; JSON bodies and numbers in query strings and
+headers are bounded before they are decoded (:mod:`polyinfra.emulator.client_input`); credential
+headers that are not ASCII are refused with 400; a client that goes away mid-request is a debug
+line. Requests aiohttp's HTTP parser refuses before any route (a header line over 8,190 bytes,
+control characters in a header) keep its plain-text 400.
 """
 
 from __future__ import annotations
