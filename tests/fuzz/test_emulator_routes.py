@@ -217,8 +217,10 @@ class _Request:
 
 @st.composite
 def _requests(draw: st.DrawFn, routes: tuple[tuple[str, str], ...]) -> _Request:
-    method, canonical = draw(st.sampled_from(routes))
-    path = canonical
+    method, path = draw(st.sampled_from(routes))
+    # Now and then a method the route does not serve (405) or a path no route serves (404).
+    method = draw(st.sampled_from((method, method, method, "PUT", "PATCH", "OPTIONS")))
+    path = draw(st.sampled_from((path, path, path, "/no-such-route/{segment}")))
     while "{" in path:
         start, end = path.index("{"), path.index("}")
         segment = urllib.parse.quote(draw(_TEXT_VALUES), safe="") or "x"

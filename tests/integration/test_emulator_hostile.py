@@ -23,6 +23,7 @@ import pytest
 from polyinfra.emulator.market_channel import MAX_CLIENT_FRAME_BYTES, MAX_IDS_PER_MESSAGE, MAX_IDS_PER_SOCKET
 from polyinfra.emulator.masked_frames import MaskedFrameScanner
 from polyinfra.emulator.runner import Emulator
+from polyinfra.emulator.server import MAX_BODY_BYTES
 from tests.integration.conftest import EmulatorFactory
 
 WAIT_S = 30.0
@@ -233,6 +234,20 @@ async def test_a_client_gone_mid_body_is_a_debug_line(
             await asyncio.sleep(0.01)
     assert not [record for record in caplog.records if record.levelno >= logging.WARNING]
     await _still_serves(emulator)
+
+
+async def test_aiohttp_refusals_answer_in_the_venue_shape(emulator_factory: EmulatorFactory) -> None:
+    emulator = await emulator_factory()
+    async with httpx.AsyncClient(base_url=emulator.urls["rest"], timeout=WAIT_S) as http:
+        too_large = await http.post("/books", content=b" " * (MAX_BODY_BYTES + 1))
+        assert (too_large.status_code, too_large.json()) == (413, {"error": "Request Entity Too Large"})
+        unknown = await http.get("/no-such-route")
+        assert (unknown.status_code, unknown.json()) == (404, {"error": "Not Found"})
+        wrong_method = await http.put("/books")
+        assert (wrong_method.status_code, wrong_method.json()) == (405, {"error": "Method Not Allowed"})
+        assert "POST" in wrong_method.headers["Allow"]
+        not_upgraded = await http.get("/ws/market")
+        assert (not_upgraded.status_code, not_upgraded.json()) == (400, {"error": "Bad Request"})
 
 
 # --- authentication before decoding --------------------------------------------------------------
