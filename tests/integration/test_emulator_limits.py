@@ -11,16 +11,22 @@ from __future__ import annotations
 
 import asyncio
 import json
+import secrets
 import sys
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import httpx
 import pytest
 
+from polyinfra.clob.trading import TradingClient
+from polyinfra.core.auth_headers import l2_headers
+from polyinfra.core.eip712 import SigningKey
 from polyinfra.emulator.faults import FaultConfig
 from polyinfra.emulator.rate_limits import CLOB_RATE_LIMITS, RateLimitMode
 from polyinfra.emulator.runner import Emulator
+from polyinfra.net.http import HttpTransport
 
 WAIT_S = 30.0
 # /ok is 100 per 10 s: a scale of 0.05 leaves 5, while clob_general (450) and general (750) stay
@@ -209,25 +215,43 @@ async def test_restart_prefixes_narrow_the_outage(emulator_factory: EmulatorFact
 
 async def test_post_only_mode_after_the_restart(emulator_factory: EmulatorFactory) -> None:
     emulator = await emulator_factory()
+    signing_key = SigningKey(secrets.token_hex(32))
+    async with HttpTransport(emulator.urls["rest"]) as transport:
+        credentials = await TradingClient(transport, signing_key).create_or_derive_api_key()
+
+    def signed(method: str, path: str, body: Any) -> dict[str, Any]:
+        content = json.dumps(body).encode()
+        headers = l2_headers(
+            credentials,
+            address=signing_key.address,
+            timestamp_s=int(time.time()),
+            method=method,
+            request_path=path,
+            body=content,
+        )
+        return {"method": method, "url": path, "content": content, "headers": headers}
+
     async with httpx.AsyncClient(base_url=emulator.urls["rest"], timeout=WAIT_S) as http:
         started = await http.post("/_emulator/restart", params={"seconds": 0, "post_only_seconds": 60})
         assert 0 < started.json()["post_only_remaining_s"] <= 60
-        refused = await http.post("/order", json={"order": {}, "orderType": "GTC", "postOnly": False})
+        refused = await http.request(**signed("POST", "/order", {"order": {}, "orderType": "GTC", "postOnly": False}))
         assert refused.status_code == 503
         body = refused.json()
         assert (body["error"], body["code"]) == (POST_ONLY_ERROR, "post_only_mode")
         assert 1 <= body["retry_after_seconds"] <= 60
         assert refused.headers["Retry-After"] == str(body["retry_after_seconds"])
         batch = [{"order": {}, "postOnly": True}, {"order": {}, "postOnly": False}]
-        assert (await http.post("/orders", json=batch)).status_code == 503
+        assert (await http.request(**signed("POST", "/orders", batch))).status_code == 503
         # Post-only orders, cancels and reads get past the post-only gate: they reach the trading
-        # routes, which refuse these unauthenticated requests with 401 rather than 503.
-        assert (await http.post("/order", json={"order": {}, "postOnly": True})).status_code == 401
-        assert (await http.request("DELETE", "/order", json={"orderID": "0x01"})).status_code == 401
+        # routes, which refuse these invalid orders with 400 rather than 503.
+        assert (await http.request(**signed("POST", "/order", {"order": {}, "postOnly": True}))).status_code == 400
+        assert (await http.request(**signed("DELETE", "/order", {"orderID": "0x01"}))).status_code == 200
+        # The gate reads the orders, so it is behind authentication: a stranger's order is refused 401.
+        assert (await http.post("/order", json={"order": {}, "postOnly": False})).status_code == 401
         assert (await http.get("/ok")).status_code == 200
         assert (await _stats(http))["http"]["post_only_503"] == 2
         await http.post("/_emulator/restart", params={"seconds": 0, "post_only_seconds": 0})
-        assert (await http.post("/order", json={"postOnly": False})).status_code == 401
+        assert (await http.request(**signed("POST", "/order", {"postOnly": False}))).status_code == 400
 
 
 # --- 5xx storms ---------------------------------------------------------------------------------

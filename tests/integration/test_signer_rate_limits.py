@@ -12,14 +12,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Generator
 from typing import Any
 
 import httpx
 import pytest
 
 from polyinfra.clob.trading import OrderSubmission, SendOrderResponse, TradingClient
+from polyinfra.core.auth_headers import ApiCredentials, l2_headers
 from polyinfra.core.eip712 import SigningKey
 from polyinfra.core.order_builder import OrderStamper, build_order
 from polyinfra.core.order_signing import POLYGON_CHAIN_ID, SignedOrder, sign_order
@@ -35,7 +37,6 @@ from tests.integration.trading_steps import empty_market, trading_client
 
 # Hardhat account #1 (a public test key): a second wallet next to the session's own.
 SECOND_KEY = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d"
-SIGNER = "0x" + "ab" * 20
 BURST = 150  # orders: more than the standard order bucket's 60, fewer than the elite one's 900
 WAIT_S = 30.0
 WARNING_EVENT = "venue warns the wallet is over its signer rate limit; enforced, this would be a 429"
@@ -66,6 +67,46 @@ async def emulator() -> AsyncIterator[Emulator]:
 async def admin(emulator: Emulator) -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(base_url=emulator.urls["rest"], timeout=WAIT_S) as client:
         yield client
+
+
+class _L2Auth(httpx.Auth):
+    """Signs every request with an API key, as the venue requires before it charges a signer."""
+
+    requires_request_body = True
+
+    def __init__(self, credentials: ApiCredentials, address: str) -> None:
+        self._credentials = credentials
+        self._address = address
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        request.headers.update(
+            l2_headers(
+                self._credentials,
+                address=self._address,
+                timestamp_s=int(time.time()),
+                method=request.method,
+                request_path=request.url.path,
+                body=request.content,
+            )
+        )
+        yield request
+
+
+@pytest.fixture
+async def signer(emulator: Emulator) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of a fresh wallet whose every request carries its API key's L2 headers."""
+    key = SigningKey(secrets.token_hex(32))
+    async with HttpTransport(emulator.urls["rest"]) as transport:
+        credentials = await TradingClient(transport, key).create_or_derive_api_key()
+    auth = _L2Auth(credentials, key.address)
+    async with httpx.AsyncClient(base_url=emulator.urls["rest"], timeout=WAIT_S, auth=auth) as client:
+        yield client
+
+
+def _address(client: httpx.AsyncClient) -> str:
+    auth = client.auth
+    assert isinstance(auth, _L2Auth)
+    return auth._address
 
 
 async def _signer_stats(admin: httpx.AsyncClient) -> dict[str, Any]:
@@ -107,21 +148,24 @@ def _http_events(caplog: pytest.LogCaptureFixture, event: str) -> list[dict[str,
 # --- the emulator's buckets ------------------------------------------------------------------------
 
 
-async def test_the_emulator_charges_each_signer_and_says_so(emulator: Emulator, admin: httpx.AsyncClient) -> None:
-    # Unauthenticated requests: the route answers 401, but the bucket (before it) charges the signer.
-    signed = {"POLY_ADDRESS": SIGNER}
-    first = await admin.post("/order", json={}, headers=signed)
-    assert first.status_code == 401
+async def test_the_emulator_charges_each_signer_and_says_so(
+    emulator: Emulator, admin: httpx.AsyncClient, signer: httpx.AsyncClient
+) -> None:
+    # Authenticated requests with invalid orders: the route answers 400, the bucket (before it) charges the signer.
+    first = await signer.post("/order", json={})
+    assert first.status_code == 400
     assert (first.headers["Poly-RateLimit-Remaining"], first.headers["Poly-RateLimit-Tier"]) == ("59", "standard")
     assert int(first.headers["Poly-RateLimit-Reset"]) <= time.time() + 1
-    # A request without a signer is not charged and carries no headers.
-    assert "Poly-RateLimit-Remaining" not in (await admin.post("/order", json={})).headers
+    # A request without credentials is not charged, whatever signer it names, and carries no headers.
+    stranger = await admin.post("/order", json={}, headers={"POLY_ADDRESS": _address(signer)})
+    assert stranger.status_code == 401
+    assert "Poly-RateLimit-Remaining" not in stranger.headers
     # A batch of 15 costs 15, a cancel draws from the other bucket.
-    batch = await admin.post("/orders", json=[{"order": {}}] * 15, headers=signed)
+    batch = await signer.post("/orders", json=[{"order": {}}] * 15)
     assert int(batch.headers["Poly-RateLimit-Remaining"]) in range(44, 47)  # 59 - 15, plus what refilled
-    cancel = await admin.request("DELETE", "/order", json={"orderID": "0x01"}, headers=signed)
+    cancel = await signer.request("DELETE", "/order", json={"orderID": "0x01"})
     assert cancel.headers["Poly-RateLimit-Remaining"] == "119"
-    answers = await asyncio.gather(*(admin.post("/order", json={}, headers=signed) for _ in range(80)))
+    answers = await asyncio.gather(*(signer.post("/order", json={}) for _ in range(80)))
     refused = [answer for answer in answers if answer.status_code == 429]
     assert refused, "80 orders at once cannot all fit a bucket of 60"
     assert refused[0].json() == {"error": "Too Many Requests"}
@@ -129,30 +173,31 @@ async def test_the_emulator_charges_each_signer_and_says_so(emulator: Emulator, 
     assert int(refused[0].headers["Poly-RateLimit-Remaining"]) <= 0
     stats = await _signer_stats(admin)
     assert stats["mode"] == "enforce"
-    assert _over_limit(stats, SIGNER) == stats["rejected"] == len(refused)
+    assert _over_limit(stats, _address(signer)) == stats["rejected"] == len(refused)
 
     # The tier is set per signer through the wallet route; a bad one is a 400 naming the field.
-    answer = await admin.post(f"/_emulator/wallets/{SIGNER}", json={"tier": "gold"})
+    answer = await admin.post(f"/_emulator/wallets/{_address(signer)}", json={"tier": "gold"})
     assert (answer.status_code, answer.json()["tier"]) == (200, "gold")
-    gold = await admin.post("/order", json={}, headers=signed)
+    gold = await signer.post("/order", json={})
     assert gold.headers["Poly-RateLimit-Tier"] == "gold"
-    bad = await admin.post(f"/_emulator/wallets/{SIGNER}", json={"tier": "Wood", "collateral": "1"})
+    bad = await admin.post(f"/_emulator/wallets/{_address(signer)}", json={"tier": "Wood", "collateral": "1"})
     assert bad.status_code == 400
     assert "field='tier'" in bad.json()["error"]
-    assert (await admin.get(f"/_emulator/wallets/{SIGNER}")).json()["chain"]["collateral"] == "10000"
+    assert (await admin.get(f"/_emulator/wallets/{_address(signer)}")).json()["chain"]["collateral"] == "10000"
 
 
-async def test_warning_mode_and_off_mode(emulator: Emulator, admin: httpx.AsyncClient) -> None:
-    signed = {"POLY_ADDRESS": SIGNER}
+async def test_warning_mode_and_off_mode(
+    emulator: Emulator, admin: httpx.AsyncClient, signer: httpx.AsyncClient
+) -> None:
     await admin.post("/_emulator/faults", json={"signer_rate_limit_warning": True})
-    answers = await asyncio.gather(*(admin.post("/order", json={}, headers=signed) for _ in range(80)))
-    assert {answer.status_code for answer in answers} == {401}, "nothing refused for the rate"
+    answers = await asyncio.gather(*(signer.post("/order", json={}) for _ in range(80)))
+    assert {answer.status_code for answer in answers} == {400}, "nothing refused for the rate"
     warned = [answer for answer in answers if answer.headers.get("Poly-RateLimit-Warning") == "true"]
     stats = await _signer_stats(admin)
     assert (stats["mode"], stats["warned"], stats["rejected"]) == ("warn", len(warned), 0)
     assert warned, "80 orders at once cannot all fit a bucket of 60"
     await admin.post("/_emulator/faults", json={"rate_limits": "off"})
-    answers = await asyncio.gather(*(admin.post("/order", json={}, headers=signed) for _ in range(80)))
+    answers = await asyncio.gather(*(signer.post("/order", json={}) for _ in range(80)))
     assert all("Poly-RateLimit-Remaining" not in answer.headers for answer in answers)
     assert (await _signer_stats(admin))["mode"] == "off"
 
@@ -269,7 +314,11 @@ async def test_a_cancel_all_is_charged_the_orders_it_cancelled(
         cancelled = await client.cancel_all()
         assert len(cancelled.canceled) == BURST
         # The venue debited 1 + 150 from a cancel bucket of 120 (standard may go negative) ...
-        probe = await admin.request("DELETE", "/order", json={"orderID": "0x01"}, headers={"POLY_ADDRESS": key.address})
+        assert client.credentials is not None
+        async with httpx.AsyncClient(
+            base_url=emulator.urls["rest"], timeout=WAIT_S, auth=_L2Auth(client.credentials, key.address)
+        ) as wallet_http:
+            probe = await wallet_http.request("DELETE", "/order", json={"orderID": "0x01"})
         assert probe.status_code == 429
         assert int(probe.headers["Poly-RateLimit-Remaining"]) < 0
         # ... and the client charged them too: its next cancel waits instead of meeting that 429.

@@ -13,17 +13,22 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import secrets
 import socket
+import time
 from typing import Any
 
 import httpx
 import pytest
 
+from polyinfra.clob.trading import TradingClient
+from polyinfra.core.auth_headers import l2_headers
+from polyinfra.core.eip712 import SigningKey
 from polyinfra.emulator.runner import Emulator
 from polyinfra.errors import (
     CircuitOpenError,
     HttpServerError,
-    L2AuthError,
+    InvalidOrderError,
     MalformedMessageError,
     RequestTimeoutError,
     ServiceNotReadyError,
@@ -255,13 +260,25 @@ async def test_state_changing_requests_are_retried_through_425_and_post_only_mod
     emulator_factory: EmulatorFactory,
 ) -> None:
     """425 and the post-only 503 say the venue did not take the order, so it is sent again; once
-    the engine is back the emulator refuses this unauthenticated post with 401, a plain refusal
-    that ends the retries."""
+    the engine is back the emulator refuses this empty order with 400, a plain refusal that ends
+    the retries. The order is signed: the post-only gate reads orders only of authenticated requests."""
     emulator = await emulator_factory()
+    key = SigningKey(secrets.token_hex(32))
     async with HttpTransport(emulator.urls["rest"], retry=FAST_RETRY) as http:
+        credentials = await TradingClient(http, key).create_or_derive_api_key()
+        body = b'{"order": {}}'
+        headers = l2_headers(
+            credentials,
+            address=key.address,
+            timestamp_s=int(time.time()),
+            method="POST",
+            request_path="/order",
+            body=body,
+        )
         emulator.outages.restart(seconds=0.5, post_only_seconds=1.0)
-        with pytest.raises(L2AuthError) as refused:
-            await http.request("POST", "/order", json={"order": {}}, state_changing=True, deadline_s=20.0)
+        with pytest.raises(InvalidOrderError) as refused:
+            await http.request("POST", "/order", content=body, headers=headers, state_changing=True, deadline_s=20.0)
+    assert refused.value.context["status"] == 400
     assert not needs_reconciliation(refused.value)
     assert emulator.stats.http.restart_425 >= 1
     assert emulator.stats.http.post_only_503 >= 1

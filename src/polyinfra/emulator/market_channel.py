@@ -11,10 +11,16 @@ shares with the user channel (:mod:`polyinfra.emulator.user_channel`):
   client that reads slowly never stalls the others: when its queue is full, the frames that do
   not fit are counted and the connection is aborted (a close handshake would wait on the very
   client that does not read);
-* every data frame passes through the fault knobs (:mod:`polyinfra.emulator.faults`).
+* every data frame passes through the fault knobs (:mod:`polyinfra.emulator.faults`);
+* what a client sends is bounded: a frame over :data:`MAX_CLIENT_FRAME_BYTES` closes the socket
+  with 1009, an unmasked frame with 1002 (RFC 6455 §5.1, :mod:`polyinfra.emulator.masked_frames`),
+  a message naming more than :data:`MAX_IDS_PER_MESSAGE` ids, or a subscription growing past
+  :data:`MAX_IDS_PER_SOCKET`, with 1008; a message that is not a valid request (malformed,
+  nested too deep, wrong types) is ignored and counted.
 
-The defaults (10 s to subscribe, 60 s between PINGs) are the emulator's choice: the venue does not
-publish its own.
+The defaults (10 s to subscribe, 60 s between PINGs) and the limits are the emulator's choice: the
+venue publishes none (it dropped its 100-token limit in 2025), so they sit far above what a client
+subscribes to, while one socket can no longer hold a million bogus ids.
 """
 
 from __future__ import annotations
@@ -31,8 +37,10 @@ from typing import Final, Generic, TypeVar
 import msgspec
 from aiohttp import WSCloseCode, WSMsgType, web
 
+from polyinfra.emulator.client_input import decode_json
 from polyinfra.emulator.exchange import Exchange
 from polyinfra.emulator.faults import FaultConfig, FaultDice
+from polyinfra.emulator.masked_frames import MaskedClientWebSocket
 from polyinfra.wire.clob_ws import (
     PING,
     PONG,
@@ -48,6 +56,9 @@ __all__ = [
     "DEFAULT_PING_TIMEOUT_S",
     "DEFAULT_SEND_QUEUE_LIMIT",
     "DEFAULT_SUBSCRIBE_TIMEOUT_S",
+    "MAX_CLIENT_FRAME_BYTES",
+    "MAX_IDS_PER_MESSAGE",
+    "MAX_IDS_PER_SOCKET",
     "ChannelSettings",
     "ChannelStats",
     "MarketChannel",
@@ -65,6 +76,12 @@ DEFAULT_SUBSCRIBE_TIMEOUT_S: Final = 10.0
 DEFAULT_PING_TIMEOUT_S: Final = 60.0
 DEFAULT_SEND_QUEUE_LIMIT: Final = 4096
 DEFAULT_CLOSE_TIMEOUT_S: Final = 5.0
+MAX_CLIENT_FRAME_BYTES: Final = 1024 * 1024
+"""The largest message a client may send: 5,000 token ids of 78 digits take under 500 KB."""
+MAX_IDS_PER_MESSAGE: Final = 5_000
+"""Token ids (market channel) or condition ids (user channel) one client message may name."""
+MAX_IDS_PER_SOCKET: Final = 10_000
+"""Ids one socket may be subscribed to at once."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +123,8 @@ class ChannelStats:
     pongs_sent: int = 0
     pings_unanswered: int = 0
     invalid_client_messages: int = 0
+    closed_over_limit: int = 0
+    """Sockets closed for naming more ids than :data:`MAX_IDS_PER_MESSAGE` or :data:`MAX_IDS_PER_SOCKET`."""
 
 
 class _FrameKind(Enum):
@@ -322,7 +341,9 @@ class _Channel(Generic[_Subscription]):
     async def handle(self, request: web.Request) -> web.WebSocketResponse:
         """The aiohttp handler of the channel's ``GET`` (WebSocket upgrade)."""
         # autoping off: whether a protocol ping is answered is a fault knob.
-        ws = web.WebSocketResponse(autoping=False, timeout=self._settings.close_timeout_s)
+        ws = MaskedClientWebSocket(
+            autoping=False, timeout=self._settings.close_timeout_s, max_msg_size=MAX_CLIENT_FRAME_BYTES
+        )
         await ws.prepare(request)
         connection = _Connection(
             ws,
@@ -371,6 +392,16 @@ class _Channel(Generic[_Subscription]):
         self.stats.invalid_client_messages += 1
         _log.info("%s channel: ignoring invalid client message %.200r", self.name, text)
 
+    def _over_limit(self, connection: _Connection, in_message: int, subscribed: int) -> bool:
+        """Whether a message naming ``in_message`` ids, leaving the socket subscribed to
+        ``subscribed``, breaks a limit; if so the socket is being closed with 1008."""
+        if in_message <= MAX_IDS_PER_MESSAGE and subscribed <= MAX_IDS_PER_SOCKET:
+            return False
+        self.stats.closed_over_limit += 1
+        _log.info("%s channel: closing a socket naming %d ids (%d subscribed)", self.name, in_message, subscribed)
+        connection.request_close(WSCloseCode.POLICY_VIOLATION, "too many ids")
+        return True
+
 
 class _MarketRequest(msgspec.Struct):
     """A market-channel client message (clob.md §7.1): the first one carries ``type``, later ones
@@ -417,7 +448,7 @@ class MarketChannel(_Channel[_AssetFilter]):
     def __init__(self, exchange: Exchange, faults: FaultConfig, settings: ChannelSettings) -> None:
         super().__init__(faults, settings)
         self._exchange = exchange
-        self._decode_request = msgspec.json.Decoder(_MarketRequest).decode
+        self._request_decoder = msgspec.json.Decoder(_MarketRequest)
         self._unsubscribe = exchange.subscribe(self._fan_out)
 
     def detach(self) -> None:
@@ -429,9 +460,11 @@ class MarketChannel(_Channel[_AssetFilter]):
 
     def _on_client_text(self, connection: _Connection, subscription: _AssetFilter, text: str) -> None:
         try:
-            request = self._decode_request(text)
+            request = decode_json(text, self._request_decoder)
         except msgspec.DecodeError:
             self._invalid(text)
+            return
+        if self._over_limit(connection, len(request.assets_ids), len(subscription.assets)):
             return
         operation = (request.operation or "").lower()
         if not operation and (request.type or "").lower() == "market":
@@ -452,6 +485,8 @@ class MarketChannel(_Channel[_AssetFilter]):
         if request.custom_feature_enabled is not None:
             subscription.custom_feature_enabled = request.custom_feature_enabled
         added = [asset for asset in dict.fromkeys(request.assets_ids) if asset not in subscription.assets]
+        if self._over_limit(connection, len(request.assets_ids), len(subscription.assets) + len(added)):
+            return
         subscription.assets.update(added)
         connection.subscribed = True
         if request.initial_dump:

@@ -48,6 +48,7 @@ from typing import Final
 
 import msgspec
 
+from polyinfra.emulator.client_input import decode_json
 from polyinfra.errors import InvalidValueError
 
 __all__ = [
@@ -537,11 +538,12 @@ class SignerRoute:
     debits_cancelled: bool = False
 
     def cost(self, body: bytes) -> int:
-        """The up-front cost of a request with ``body`` (read only for ``per_item`` routes)."""
+        """The up-front cost of a request with ``body`` (read only for ``per_item`` routes); the
+        server asks once the request is authenticated, so no stranger's body is decoded here."""
         if not self.per_item:
             return 1
         try:
-            items = _BATCH.decode(body)
+            items = decode_json(body, _BATCH)
         except msgspec.DecodeError:
             return 1  # not a batch: the route refuses it, but the attempt reached the limiter
         return max(1, len(items))

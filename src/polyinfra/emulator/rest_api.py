@@ -10,9 +10,9 @@ send the first and V2 clients the second (§3).
 Every route passes through the HTTP fault knobs (latency, injected 429 / 425 / 5xx) before it is
 handled, and so do the trading routes (:meth:`RestApi.venue_route`); the emulator's own
 ``/_emulator/`` endpoints and the WebSocket upgrades do not.
-:meth:`RestApi.outage_response` answers for the timed outages (:class:`OutageSchedule`): the server
-asks it before routing, because order placements are refused in post-only mode whether or not the
-emulator serves them yet.
+:meth:`RestApi.outage_response` answers for a restart or a 5xx storm (:class:`OutageSchedule`) and
+:meth:`RestApi.post_only_refusal` for the post-only mode after a restart: the server asks them
+before routing, the second once the request is authenticated, as it reads the orders in the body.
 
 Where the venue's behaviour is not documented the emulator picks one and says so: a batch request
 answers for the tokens that have a value and leaves the others out, and a price that needs a book
@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import binascii
 import math
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -34,6 +33,7 @@ from typing import Final, TypeVar
 import msgspec
 from aiohttp import web
 
+from polyinfra.emulator.client_input import cursor_offset, decode_json, whole_number
 from polyinfra.emulator.exchange import Exchange
 from polyinfra.emulator.faults import FaultConfig, FaultDice, HttpFault, OutageSchedule
 from polyinfra.errors import ApiError, InvalidValueError
@@ -87,6 +87,9 @@ _SERVICE_NOT_READY: Final = "service not ready"
 _POST_ONLY_MODE: Final = "post-only mode: only post-only orders and cancels are allowed"
 # The requests that place orders, refused in post-only mode unless every order is post-only (§5.5).
 _ORDER_PLACEMENTS: Final = frozenset({("POST", "/order"), ("POST", "/orders")})
+_ANY_JSON: Final = msgspec.json.Decoder()
+_QUERY_DIGITS: Final = 18
+"""Digits of a whole number in a query string (timestamps, fidelity): any int64."""
 
 _DEFAULT_LAST_TRADE = LastTradePrice(price="0.5", side="")
 _NO_REWARDS = Rewards(rates=None, min_size=Decimal(0), max_spread=Decimal(0))
@@ -158,7 +161,7 @@ class RestApi:
         self._page_size = page_size
         self._dice = FaultDice(faults, "http")
         self.stats = RestStats()
-        self._decode_batch = msgspec.json.Decoder(list[_TokenRequest]).decode
+        self._decode_batch = msgspec.json.Decoder(list[_TokenRequest])
 
     def routes(self) -> list[web.RouteDef]:
         """Every venue route, each wrapped in the HTTP fault knobs."""
@@ -226,8 +229,8 @@ class RestApi:
         self.stats.injected_5xx += 1
         return _server_error(self._faults.http_5xx_status)
 
-    async def outage_response(self, request: web.Request) -> web.Response | None:
-        """The answer of a timed outage to a venue request, or ``None`` to handle it normally."""
+    def outage_response(self, request: web.Request) -> web.Response | None:
+        """The answer of a restart or a 5xx storm to a venue request, or ``None`` to handle it normally."""
         if self._outages.restarting(request.path):
             self.stats.restart_425 += 1
             return _service_not_ready()
@@ -235,6 +238,11 @@ class RestApi:
         if storm_status is not None:
             self.stats.storm_5xx += 1
             return _server_error(storm_status)
+        return None
+
+    async def post_only_refusal(self, request: web.Request) -> web.Response | None:
+        """The 503 of the post-only mode after a restart to an order placement that is not all
+        post-only, or ``None``; the body is read, so ask only once the request is authenticated."""
         post_only_s = self._outages.post_only_remaining_s()
         if (
             post_only_s > 0
@@ -459,7 +467,7 @@ class RestApi:
 
     async def _batch(self, request: web.Request) -> list[_TokenRequest]:
         try:
-            items = self._decode_batch(await request.read())
+            items = decode_json(await request.read(), self._decode_batch)
             for item in items:
                 token_id(item.token_id)
         except (msgspec.DecodeError, InvalidValueError) as exc:
@@ -508,7 +516,10 @@ class RestApi:
         ]
 
     def _page(self, request: web.Request, items: list[_Item]) -> tuple[list[_Item], str]:
-        offset = _cursor_offset(request.query.get("next_cursor") or _START_CURSOR)
+        cursor = request.query.get("next_cursor") or _START_CURSOR
+        offset = cursor_offset(cursor)
+        if offset is None:
+            raise ApiError("invalid next_cursor", status=HTTPStatus.BAD_REQUEST, next_cursor=cursor)
         if offset < 0 or offset >= len(items):
             return [], _END_CURSOR
         end = offset + self._page_size
@@ -610,7 +621,7 @@ def _server_error(status: int) -> web.Response:
 def _all_post_only(body: bytes) -> bool:
     # POST /order carries one order, POST /orders a list of them, each with "postOnly" (clob.md §3.3).
     try:
-        decoded = msgspec.json.decode(body)
+        decoded = decode_json(body, _ANY_JSON)
     except msgspec.DecodeError:
         return False
     orders = decoded if isinstance(decoded, list) else [decoded]
@@ -634,9 +645,10 @@ def _side(text: str | None) -> Side:
 
 def _whole_number(query: Mapping[str, str], name: str) -> int:
     text = query.get(name)
-    if not (text is not None and text.isascii() and text.isdigit()):
+    number = whole_number(text, max_digits=_QUERY_DIGITS)
+    if number is None:
         raise ApiError(f"invalid {name}", status=HTTPStatus.BAD_REQUEST, value=text)
-    return int(text)
+    return number
 
 
 def _number(micros: int) -> Decimal:
@@ -646,10 +658,3 @@ def _number(micros: int) -> Decimal:
 
 def _cursor(offset: int) -> str:
     return base64.b64encode(str(offset).encode()).decode()
-
-
-def _cursor_offset(cursor: str) -> int:
-    try:
-        return int(base64.b64decode(cursor, validate=True).decode("ascii"))
-    except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
-        raise ApiError("invalid next_cursor", status=HTTPStatus.BAD_REQUEST, next_cursor=cursor) from exc

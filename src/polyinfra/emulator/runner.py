@@ -147,6 +147,11 @@ class Emulator:
         return self._server.stats
 
     @property
+    def app(self) -> web.Application:
+        """The aiohttp application: its router lists every route the emulator serves."""
+        return self._server.app
+
+    @property
     def trading(self) -> TradingApi:
         """The authenticated trading API: its :attr:`TradingApi.balances` are the wallets' balances."""
         return self._server.trading

@@ -42,22 +42,32 @@ Before routing, a middleware enforces the venue's rate limits (:mod:`polyinfra.e
 mode and scale from the fault knobs ``rate_limits`` and ``rate_limit_scale``) and then the timed
 outages, on every request except the control endpoints and the WebSocket upgrades: Cloudflare sits
 in front of the venue, so a request is throttled before the matching engine can refuse it.
-Then the trading requests of a signer (its ``POLY_ADDRESS`` header, read as sent: the route checks
-the credentials) pay their signer's order or cancel bucket (clob.md §8): over it, 429
+Then an order or cancel request is authenticated (401 with the venue's body if its L2 credentials
+prove no API key) before anything of its body is read: the post-only gate after a restart and the
+signer's buckets both read the orders. The API key's own address then pays its order or cancel
+bucket (clob.md §8), never an address a stranger names in ``POLY_ADDRESS``: over it, 429
 ``{"error": "Too Many Requests"}`` with ``Retry-After``, or with the ``signer_rate_limit_warning``
 knob the request goes through flagged ``Poly-RateLimit-Warning: true``. Every answer of a charged
 request carries ``Poly-RateLimit-Remaining``, ``-Reset`` and ``-Tier``. ``POST
 /_emulator/wallets/{address}`` with ``{"tier": "gold"}`` sets a signer's tier (``standard`` until
 then); ``GET /_emulator/stats`` counts the buckets' requests and ``over_limit`` events under
 ``signer_rate_limits``, in total and per signer.
+
+Bad input never costs more than its size nor ends in a 500 or a plain-text page: every refusal,
+aiohttp's own included (no such route, method not allowed, a body over :data:`MAX_BODY_BYTES`),
+answers the venue's ``{"error": "..."}`` with a 4xx; JSON bodies and numbers in query strings and
+headers are bounded before they are decoded (:mod:`polyinfra.emulator.client_input`); credential
+headers that are not ASCII are refused with 400; a client that goes away mid-request is a debug
+line. Requests aiohttp's HTTP parser refuses before any route (a header line over 8,190 bytes,
+control characters in a header) keep its plain-text 400.
 """
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
+import logging
 import math
-import re
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -67,7 +77,14 @@ from typing import Final, Protocol
 import msgspec
 from aiohttp import web
 
-from polyinfra.core.auth_headers import POLY_ADDRESS
+from polyinfra.core.auth_headers import (
+    POLY_ADDRESS,
+    POLY_API_KEY,
+    POLY_NONCE,
+    POLY_PASSPHRASE,
+    POLY_SIGNATURE,
+    POLY_TIMESTAMP,
+)
 from polyinfra.core.eip712 import to_checksum_address
 from polyinfra.emulator.accounts import (
     COLLATERAL,
@@ -76,6 +93,7 @@ from polyinfra.emulator.accounts import (
     Funds,
     deposit_wallet_ownership,
 )
+from polyinfra.emulator.client_input import decode_json, whole_number
 from polyinfra.emulator.exchange import Exchange
 from polyinfra.emulator.faults import POST_ONLY_AFTER_RESTART_S, FaultConfig, OutageSchedule
 from polyinfra.emulator.market_channel import ChannelSettings, ChannelStats, MarketChannel
@@ -92,11 +110,16 @@ from polyinfra.emulator.rate_limits import (
 from polyinfra.emulator.rest_api import DEFAULT_PAGE_SIZE, RestApi, RestStats, too_many_requests
 from polyinfra.emulator.trading_api import TradingApi, TradingSettings
 from polyinfra.emulator.user_channel import UserChannel
-from polyinfra.errors import InvalidNumberError, InvalidValueError
+from polyinfra.errors import ApiError, InvalidNumberError, InvalidValueError
 from polyinfra.model.numbers import format_micros, parse_micros
 
-__all__ = ["EmulatorServer", "EmulatorStats", "SimulatorControl"]
+__all__ = ["MAX_BODY_BYTES", "EmulatorServer", "EmulatorStats", "SimulatorControl"]
 
+MAX_BODY_BYTES: Final = 1024 * 1024
+"""The largest request body read (413 beyond): the biggest venue request, 1,000 order ids to
+cancel, is under 80 KB (the venue's own limit is not published)."""
+
+_log = logging.getLogger(__name__)
 _encode = msgspec.json.Encoder().encode
 
 _UNLIMITED: Final = "unlimited"
@@ -104,9 +127,11 @@ _UNLIMITED: Final = "unlimited"
 # Paths that are not the venue's REST API: never rate limited, never in an outage.
 _NOT_VENUE_REST = ("/_emulator/", "/ws/")
 
-# A POLY_ADDRESS that is not an address names no signer: the request is not charged (the route
-# refuses it), and junk headers cannot make buckets.
-_SIGNER_ADDRESS: Final = re.compile(r"0x[0-9a-fA-F]{40}")
+# Every credential header's value is ASCII (hex, digits, base64, a UUID); aiohttp hands other bytes
+# on as lone surrogates, which no check past this one has to meet.
+_CREDENTIAL_HEADERS: Final = (POLY_ADDRESS, POLY_API_KEY, POLY_NONCE, POLY_PASSPHRASE, POLY_SIGNATURE, POLY_TIMESTAMP)
+_STATUS_DIGITS: Final = 3
+_FAULT_CHANGES: Final = msgspec.json.Decoder(dict[str, object])
 
 _Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -188,7 +213,7 @@ class EmulatorServer:
             market_channel=self._market_channel.stats,
             user_channel=self._user_channel.stats,
         )
-        self.app = web.Application(middlewares=[self._venue_edge])
+        self.app = web.Application(middlewares=[_venue_error_shape, self._venue_edge], client_max_size=MAX_BODY_BYTES)
         self.app.add_routes(self._rest.routes())
         # The HTTP fault knobs live in the public API's route wrapper rather than in _venue_edge, so
         # the trading routes are wrapped here: a client's order path meets the same 429/425/5xx and
@@ -233,17 +258,28 @@ class EmulatorServer:
     async def _venue_edge(self, request: web.Request, handler: _Handler) -> web.StreamResponse:
         if request.path.startswith(_NOT_VENUE_REST):
             return await handler(request)
+        for name in _CREDENTIAL_HEADERS:
+            if not request.headers.get(name, "").isascii():
+                return _json({"error": f"Invalid {name} header"}, status=HTTPStatus.BAD_REQUEST)
         limited = await self._enforce_rate_limits(request)
         if limited is not None:
             return limited
-        outage = await self._rest.outage_response(request)
+        outage = self._rest.outage_response(request)
         if outage is not None:
             return outage
         route = signer_route(request.method, request.path)
-        signer = request.headers.get(POLY_ADDRESS, "")
-        if route is None or _SIGNER_ADDRESS.fullmatch(signer) is None:
+        if route is None:
             return await handler(request)
-        return await self._charge_signer(request, handler, route, signer)
+        # Nothing of a trading request is decoded before its credentials are checked, and a signer's
+        # buckets are charged only for requests that prove they are its own.
+        try:
+            key = await self.trading.authenticate(request)
+        except ApiError as error:
+            return _json({"error": error.message}, status=error.status)
+        refused = await self._rest.post_only_refusal(request)
+        if refused is not None:
+            return refused
+        return await self._charge_signer(request, handler, route, key.address)
 
     def _signer_limit_mode(self) -> SignerLimitMode:
         if self._faults.rate_limits is RateLimitMode.OFF:
@@ -303,7 +339,7 @@ class EmulatorServer:
 
     async def _patch_faults(self, request: web.Request) -> web.Response:
         try:
-            changes = msgspec.json.decode(await request.read(), type=dict[str, object])
+            changes = decode_json(await request.read(), _FAULT_CHANGES)
             self._faults.update(changes)
         except msgspec.DecodeError as exc:
             return _json({"error": f"expected a JSON object of fault knobs: {exc}"}, status=HTTPStatus.BAD_REQUEST)
@@ -351,7 +387,7 @@ class EmulatorServer:
     async def _set_wallet(self, request: web.Request) -> web.Response:
         address = request.match_info["address"]
         try:
-            change = msgspec.json.decode(await request.read() or b"{}", type=_WalletChange)
+            change = decode_json(await request.read() or b"{}", msgspec.json.Decoder(_WalletChange))
             # Checked before anything changes: the route is all-or-nothing.
             to_checksum_address(address)
             tier = None if change.tier is None else signer_tier(change.tier)
@@ -442,6 +478,30 @@ def _seconds(query: Mapping[str, str], name: str, *, default: float | None = Non
 
 
 def _status(text: str) -> int:
-    if not (text.isascii() and text.isdigit()):
+    status = whole_number(text, max_digits=_STATUS_DIGITS)
+    if status is None:
         raise InvalidValueError("must be an HTTP status", field="status", value=text)
-    return int(text)
+    return status
+
+
+@web.middleware
+async def _venue_error_shape(request: web.Request, handler: _Handler) -> web.StreamResponse:
+    """Every refusal in the venue's ``{"error": ...}`` shape, aiohttp's own too (no route, wrong
+    method, body too large); a client gone mid-request is only a debug line."""
+    try:
+        return await handler(request)
+    except web.HTTPException as exc:
+        if exc.status < HTTPStatus.BAD_REQUEST:
+            raise
+        refusal = _json({"error": exc.reason}, status=exc.status)
+        if "Allow" in exc.headers:
+            refusal.headers["Allow"] = exc.headers["Allow"]
+        return refusal
+    except ConnectionResetError:
+        _log.debug("client went away during %s %s", request.method, request.path)
+        # Never written: the connection is gone; aiohttp drops it quietly.
+        return _json({"error": "connection lost"}, status=HTTPStatus.BAD_REQUEST)
+    except Exception:
+        # An emulator bug: logged with its traceback, still answered in the venue's shape.
+        _log.exception("unexpected error answering %s %s", request.method, request.path)
+        return _json({"error": "Internal Server Error"}, status=HTTPStatus.INTERNAL_SERVER_ERROR)

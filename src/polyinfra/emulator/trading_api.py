@@ -70,7 +70,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import binascii
 import contextlib
 import hmac
 import uuid
@@ -108,6 +107,7 @@ from polyinfra.core.order_signing import (
 )
 from polyinfra.core.wallet_addresses import derived_maker
 from polyinfra.emulator.accounts import COLLATERAL, UNLIMITED_ALLOWANCE_MICROS, Accounts, ApiKey, Balances
+from polyinfra.emulator.client_input import cursor_offset, decode_json, whole_number
 from polyinfra.emulator.exchange import Exchange, fee_rate_bps
 from polyinfra.emulator.faults import FaultConfig, FaultDice
 from polyinfra.errors import (
@@ -145,6 +145,12 @@ _SIGNATURE_TYPES: Final = {str(int(kind)): kind for kind in SignatureType}
 _START_CURSOR: Final = "MA=="
 _END_CURSOR: Final = "LTE="
 _ZERO_ADDRESS: Final = "0x" + "00" * 20
+_TIMESTAMP_DIGITS: Final = 12
+"""Digits of a unix time in seconds the emulator reads (headers, filters): past the year 30,000."""
+_NONCE_DIGITS: Final = 78
+"""Digits of the largest uint256, the type of an L1 nonce."""
+_ORDER_BODY: Final = msgspec.json.Decoder(PostOrderBody)
+_ORDERS_BODY: Final = msgspec.json.Decoder(list[msgspec.Raw])
 
 # The venue's words (§2, §5.5); venue_errors.py maps each to its error class.
 _INVALID_L1: Final = "Invalid L1 Request headers"
@@ -426,14 +432,18 @@ class TradingApi:
     # -- authentication ------------------------------------------------------------------------
 
     def _check_timestamp(self, text: str | None, message: str) -> None:
-        if not (text is not None and text.isascii() and text.isdigit()):
+        timestamp_s = whole_number(text, max_digits=_TIMESTAMP_DIGITS)
+        if timestamp_s is None:
             raise ApiError(message, status=HTTPStatus.UNAUTHORIZED)
-        if abs(int(text) - self._clock_ms() // 1000) > TIMESTAMP_TOLERANCE_S:
+        if abs(timestamp_s - self._clock_ms() // 1000) > TIMESTAMP_TOLERANCE_S:
             raise ApiError(message, status=HTTPStatus.UNAUTHORIZED, reason="timestamp outside the window")
 
     def _l1_address(self, request: web.Request) -> tuple[str, int]:
         headers = request.headers
         self._check_timestamp(headers.get(POLY_TIMESTAMP), _INVALID_L1)
+        nonce = whole_number(headers.get(POLY_NONCE, "0"), max_digits=_NONCE_DIGITS)
+        if nonce is None:
+            raise ApiError(_INVALID_L1, status=HTTPStatus.UNAUTHORIZED, reason="POLY_NONCE is not a uint256")
         names = (POLY_ADDRESS, POLY_SIGNATURE, POLY_TIMESTAMP, POLY_NONCE)
         try:
             address = recover_l1_signer(
@@ -441,7 +451,12 @@ class TradingApi:
             )
         except L1AuthError as error:
             raise ApiError(_INVALID_L1, status=HTTPStatus.UNAUTHORIZED, reason=error.message) from None
-        return address, int(headers.get(POLY_NONCE, "0"))
+        return address, nonce
+
+    async def authenticate(self, request: web.Request) -> ApiKey:
+        """The API key an L2 request proves it holds, or :class:`ApiError` with the venue's 401;
+        the server asks before anything else of a trading request is decoded."""
+        return await self._l2_key(request)
 
     async def _l2_key(self, request: web.Request) -> ApiKey:
         headers = request.headers
@@ -501,7 +516,7 @@ class TradingApi:
     async def _post_order(self, request: web.Request) -> web.Response:
         key = await self._l2_key(request)
         try:
-            envelope = msgspec.json.decode(await request.read(), type=PostOrderBody)
+            envelope = decode_json(await request.read(), _ORDER_BODY)
             response = self._place(key, envelope)
         except msgspec.DecodeError:
             raise ApiError(_INVALID_PAYLOAD, status=HTTPStatus.BAD_REQUEST) from None
@@ -512,7 +527,7 @@ class TradingApi:
     async def _post_orders(self, request: web.Request) -> web.Response:
         key = await self._l2_key(request)
         try:
-            items = msgspec.json.decode(await request.read(), type=list[msgspec.Raw])
+            items = decode_json(await request.read(), _ORDERS_BODY)
         except msgspec.DecodeError:
             raise ApiError(_INVALID_PAYLOAD, status=HTTPStatus.BAD_REQUEST) from None
         if len(items) > POST_ORDERS_LIMIT:
@@ -523,7 +538,7 @@ class TradingApi:
         answers = []
         for item in items:
             try:
-                answers.append(self._place(key, msgspec.json.decode(item, type=PostOrderBody)))
+                answers.append(self._place(key, decode_json(item, _ORDER_BODY)))
             except msgspec.DecodeError:
                 answers.append(_refusal(_INVALID_PAYLOAD))
             except OrderRejectedError as rejected:
@@ -884,7 +899,9 @@ class TradingApi:
 
     def _page(self, cursor: str | None, items: Iterator[_Item], row: Callable[[_Item], _Row]) -> _Page:
         """The page of ``items`` at ``cursor``, each made a ``row``: only the page's items are made rows."""
-        offset = _cursor_offset(cursor or _START_CURSOR)
+        offset = cursor_offset(cursor or _START_CURSOR)
+        if offset is None:
+            raise ApiError("invalid next_cursor", status=HTTPStatus.BAD_REQUEST, next_cursor=cursor)
         end = offset + self._page_size
         if offset < 0:
             # A negative offset (the end cursor "LTE=" decodes to -1) counts from the end, as list slicing does.
@@ -1044,7 +1061,7 @@ def _json(body: object, *, status: int = HTTPStatus.OK) -> web.Response:
 
 def _decode(body: bytes, kind: type[_Body]) -> _Body:
     try:
-        return msgspec.json.decode(body or b"{}", type=kind)
+        return decode_json(body or b"{}", msgspec.json.Decoder(kind))
     except msgspec.DecodeError:
         raise ApiError(_INVALID_PAYLOAD, status=HTTPStatus.BAD_REQUEST) from None
 
@@ -1189,13 +1206,7 @@ def _trade_record(trade: _Trade, mine: _OrderRecord) -> TradeRecord:
 def _whole(text: str | None, default: int) -> int:
     if text is None:
         return default
-    if not (text.isascii() and text.isdigit()):
+    number = whole_number(text, max_digits=_TIMESTAMP_DIGITS)
+    if number is None:
         raise ApiError("invalid timestamp filter", status=HTTPStatus.BAD_REQUEST, value=text)
-    return int(text)
-
-
-def _cursor_offset(cursor: str) -> int:
-    try:
-        return int(base64.b64decode(cursor, validate=True).decode("ascii"))
-    except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
-        raise ApiError("invalid next_cursor", status=HTTPStatus.BAD_REQUEST, next_cursor=cursor) from exc
+    return number

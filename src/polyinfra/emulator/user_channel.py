@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 import msgspec
 
 from polyinfra.emulator.accounts import Accounts
+from polyinfra.emulator.client_input import decode_json
 from polyinfra.emulator.faults import FaultConfig
 from polyinfra.emulator.market_channel import ChannelSettings, _Channel, _Connection
 from polyinfra.wire.clob_user import OrderMessage, TradeMessage
@@ -64,7 +65,7 @@ class UserChannel(_Channel[_UserSubscription]):
     def __init__(self, accounts: Accounts, faults: FaultConfig, settings: ChannelSettings) -> None:
         super().__init__(faults, settings)
         self._accounts = accounts
-        self._decode_request = msgspec.json.Decoder(_UserRequest).decode
+        self._request_decoder = msgspec.json.Decoder(_UserRequest)
 
     def publish(self, api_key: str, market: str, event: OrderMessage | TradeMessage) -> None:
         """Queue ``event`` for every socket of ``api_key`` subscribed to ``market``."""
@@ -80,11 +81,14 @@ class UserChannel(_Channel[_UserSubscription]):
 
     def _on_client_text(self, connection: _Connection, subscription: _UserSubscription, text: str) -> None:
         try:
-            request = self._decode_request(text)
+            request = decode_json(text, self._request_decoder)
         except msgspec.DecodeError:
             self._invalid("<undecodable user-channel message>")
             return
         operation = (request.operation or "").lower()
+        added = 0 if operation == "unsubscribe" else len(set(request.markets) - subscription.markets)
+        if self._over_limit(connection, len(request.markets), len(subscription.markets) + added):
+            return
         if not operation and (request.type or "").lower() == "user" and request.auth is not None:
             if not self._authentic(request.auth):
                 _log.warning("user channel: credentials of no live API key; dropping the socket")
