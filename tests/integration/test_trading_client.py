@@ -35,7 +35,14 @@ from polyinfra.model.numbers import Side, TickSize
 from polyinfra.net.http import HttpTransport, PoolLimits
 from polyinfra.net.rate_limit import clob_limits
 from polyinfra.obs.redaction import register_secret
-from tests.integration.trading_steps import STAMPER, empty_market, signed_order, trading_client
+from tests.integration.trading_steps import (
+    STAMPER,
+    WAIT_S,
+    empty_market,
+    signed_order,
+    subscribe_user_channel,
+    trading_client,
+)
 
 # Hardhat accounts #1-#4 (public test keys): more wallets that trade with account #0.
 OTHER_KEYS = (
@@ -240,8 +247,7 @@ async def test_user_channel_agrees_with_rest_on_every_fill(
         "markets": [market.condition_id],
     }
     async with websockets.connect(emulator.urls["ws_user"]) as socket:
-        await socket.send(msgspec.json.encode(subscribe).decode())
-        await asyncio.sleep(0.05)
+        await subscribe_user_channel(socket, msgspec.json.encode(subscribe).decode())
         for price in ("0.55", "0.56", "0.57"):
             await maker.post_order(signed_order(maker_key, market, Side.SELL, price, "10"))
         # Three takers' BUYs: the first sweeps 0.55 and part of 0.56, the others take all that is left.
@@ -251,7 +257,7 @@ async def test_user_channel_agrees_with_rest_on_every_fill(
         fills: dict[str, dict[str, Any]] = {}
         # Every maker fill is one trade event per status; wait until each trade reaches CONFIRMED.
         while len(fills) < len(rest_trades) or any(event["status"] != "CONFIRMED" for event in fills.values()):
-            event = msgspec.json.decode(await asyncio.wait_for(socket.recv(), 5))
+            event = msgspec.json.decode(await asyncio.wait_for(socket.recv(), WAIT_S))
             if event["event_type"] == "trade":
                 fills[event["id"]] = event
 
