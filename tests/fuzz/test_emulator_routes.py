@@ -43,6 +43,7 @@ from polyinfra.core.order_signing import POLYGON_CHAIN_ID
 from polyinfra.emulator.faults import FaultConfig
 from polyinfra.emulator.rate_limits import RateLimitMode
 from polyinfra.emulator.runner import Emulator
+from polyinfra.obs.redaction import revealed
 from tests.fuzz.hostile import hostile_bytes, hostile_numbers, invalid_utf8, wrong_json_values
 
 _WALLET = "0x" + "ab" * 20
@@ -72,7 +73,7 @@ async def _start() -> Emulator:
 def _api_key(port: int, signing_key: SigningKey) -> ApiCredentials:
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
     try:
-        headers = l1_headers(signing_key, chain_id=POLYGON_CHAIN_ID, timestamp_s=int(time.time()))
+        headers = revealed(l1_headers(signing_key, chain_id=POLYGON_CHAIN_ID, timestamp_s=int(time.time())))
         connection.request("POST", "/auth/api-key", headers=headers)
         body = msgspec.json.decode(connection.getresponse().read())
     finally:
@@ -238,13 +239,15 @@ def _send(served: _Served, request: _Request) -> tuple[int, str, bytes]:
     signed_path = urllib.parse.unquote(request.path)
     if request.credentials and "?" not in signed_path:
         headers.update(
-            l2_headers(
-                served.credentials,
-                address=served.wallet,
-                timestamp_s=int(time.time()),
-                method=request.method,
-                request_path=signed_path,
-                body=request.body,
+            revealed(
+                l2_headers(
+                    served.credentials,
+                    address=served.wallet,
+                    timestamp_s=int(time.time()),
+                    method=request.method,
+                    request_path=signed_path,
+                    body=request.body,
+                )
             )
         )
     # The hostile headers replace the credentials' own: a valid key with a broken timestamp, say.

@@ -31,11 +31,10 @@ from polyinfra.model.market import FeeSchedule, MarketInfo
 from polyinfra.model.numbers import MICROS, Side, TickSize, to_micros
 from polyinfra.net.http import HttpTransport
 from polyinfra.wire.clob_user import TradeRecord
-from tests.integration.trading_steps import signed_order, trading_client
+from tests.integration.trading_steps import WAIT_S, signed_order, subscribe_user_channel, trading_client
 
 # Hardhat account #1 (clob.md §6) trades with account #0 (known_secrets).
 TAKER_KEY = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d"
-WAIT_S = 5.0
 
 # Seed 12's four markets: on the 0.01 grid a fee-free normal market, a 0.03 normal market and a
 # neg-risk market on the exponent-2 curve (0.25), as /clob-markets reports them.
@@ -132,10 +131,7 @@ async def _trade_events(emulator: Emulator, client: TradingClient, market: Marke
     }
     events: list[Any] = []
     async with websockets.connect(emulator.urls["ws_user"]) as socket:
-        await socket.send(msgspec.json.encode(subscribe).decode())
-        # The venue answers in order: once PONG is back, the subscription is in force.
-        await socket.send("PING")
-        assert await asyncio.wait_for(socket.recv(), WAIT_S) == "PONG"
+        await subscribe_user_channel(socket, msgspec.json.encode(subscribe).decode())
 
         async def collect() -> None:
             async for frame in socket:
@@ -165,11 +161,9 @@ async def _trades(client: TradingClient) -> list[TradeRecord]:
 
 
 async def _wait_for_status(client: TradingClient, trade_id: str, status: str) -> None:
-    for _ in range(100):
-        if any(trade.id == trade_id and trade.status == status for trade in await _trades(client)):
-            return
-        await asyncio.sleep(0.02)
-    raise AssertionError(f"trade {trade_id} never reached {status}")
+    async with asyncio.timeout(WAIT_S):
+        while not any(trade.id == trade_id and trade.status == status for trade in await _trades(client)):
+            await asyncio.sleep(0.02)
 
 
 @pytest.mark.parametrize(

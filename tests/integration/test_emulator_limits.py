@@ -27,6 +27,7 @@ from polyinfra.emulator.faults import FaultConfig
 from polyinfra.emulator.rate_limits import CLOB_RATE_LIMITS, RateLimitMode
 from polyinfra.emulator.runner import Emulator
 from polyinfra.net.http import HttpTransport
+from polyinfra.obs.redaction import revealed
 
 WAIT_S = 30.0
 # /ok is 100 per 10 s: a scale of 0.05 leaves 5, while clob_general (450) and general (750) stay
@@ -221,13 +222,15 @@ async def test_post_only_mode_after_the_restart(emulator_factory: EmulatorFactor
 
     def signed(method: str, path: str, body: Any) -> dict[str, Any]:
         content = json.dumps(body).encode()
-        headers = l2_headers(
-            credentials,
-            address=signing_key.address,
-            timestamp_s=int(time.time()),
-            method=method,
-            request_path=path,
-            body=content,
+        headers = revealed(
+            l2_headers(
+                credentials,
+                address=signing_key.address,
+                timestamp_s=int(time.time()),
+                method=method,
+                request_path=path,
+                body=content,
+            )
         )
         return {"method": method, "url": path, "content": content, "headers": headers}
 

@@ -40,6 +40,7 @@ from polyinfra.model.numbers import MICROS, Side, TickSize, to_micros
 from polyinfra.model.orders import SignatureType, UnsignedOrder
 from polyinfra.obs.redaction import revealed
 from polyinfra.wire.clob_orders import OrderTypeName, PostOrderBody, encode_post_order
+from tests.integration.trading_steps import WAIT_S, subscribe_user_channel
 
 # Hardhat accounts #0 and #1 (clob.md §6): two wallets that trade with each other.
 SECOND_KEY = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d"
@@ -206,7 +207,9 @@ async def test_crossing_orders_fill_at_the_resting_price(emulator: Emulator, kno
         resting = seller.post_order(seller.create_order(OrderArgsV2(token_id=token, price=0.6, size=10, side="SELL")))
         # Crosses at 0.65: fills at the resting 0.60 (price improvement for the taker, clob.md §10).
         taking = buyer.post_order(buyer.create_order(OrderArgsV2(token_id=token, price=0.65, size=10, side="BUY")))
-        time.sleep(0.3)  # past the CONFIRMED timer
+        deadline = time.monotonic() + WAIT_S
+        while any(trade["status"] != "CONFIRMED" for trade in buyer.get_trades()) and time.monotonic() < deadline:
+            time.sleep(0.02)
         collateral = BalanceAllowanceParams(asset_type=AssetType.COLLATERAL)
         shares = BalanceAllowanceParams(asset_type=AssetType.CONDITIONAL, token_id=token)
         return {
@@ -362,8 +365,7 @@ async def test_user_channel_delivers_what_rest_reports(
         "markets": [market.condition_id],
     }
     async with websockets.connect(emulator.urls["ws_user"]) as socket:
-        await socket.send(msgspec.json.encode(subscribe).decode())
-        await asyncio.sleep(0.05)
+        await subscribe_user_channel(socket, msgspec.json.encode(subscribe).decode())
         resting = maker.order_body(market, Side.SELL, "0.6", "10")
         await maker.send(http, "POST", "/order", encode_post_order(resting))
         taking = await taker.send(
@@ -372,7 +374,7 @@ async def test_user_channel_delivers_what_rest_reports(
         trade_id = taking.json()["tradeIDs"][0]
         events: list[dict[str, Any]] = []
         while len(events) < 5:
-            events.append(msgspec.json.decode(await asyncio.wait_for(socket.recv(), 5)))
+            events.append(msgspec.json.decode(await asyncio.wait_for(socket.recv(), WAIT_S)))
     order_events = [event for event in events if event["event_type"] == "order"]
     trade_events = [event for event in events if event["event_type"] == "trade"]
     order_id = placed_id(resting, market)
@@ -398,7 +400,7 @@ async def test_user_channel_delivers_what_rest_reports(
         await socket.send(msgspec.json.encode(forged).decode())
         await maker.send(http, "POST", "/order", encode_post_order(maker.order_body(market, Side.SELL, "0.8", "10")))
         with pytest.raises(websockets.ConnectionClosed) as dropped:
-            await asyncio.wait_for(socket.recv(), 5)
+            await asyncio.wait_for(socket.recv(), WAIT_S)
     assert dropped.value.rcvd is None
 
 
@@ -432,7 +434,7 @@ def _subscription(wallet: _Wallet, market: MarketInfo) -> str:
 
 
 async def _events(socket: websockets.ClientConnection, count: int) -> list[dict[str, Any]]:
-    return [msgspec.json.decode(await asyncio.wait_for(socket.recv(), 5)) for _ in range(count)]
+    return [msgspec.json.decode(await asyncio.wait_for(socket.recv(), WAIT_S)) for _ in range(count)]
 
 
 async def test_expired_and_resolved_orders_are_cancellations(
@@ -453,8 +455,7 @@ async def test_expired_and_resolved_orders_are_cancellations(
         gtc = wallet.order_body(market, Side.BUY, "0.3", "10")
         gtd_id, gtc_id = placed_id(gtd, market), placed_id(gtc, market)
         async with websockets.connect(emulator.urls["ws_user"]) as socket:
-            await socket.send(_subscription(wallet, market))
-            await asyncio.sleep(0.05)
+            await subscribe_user_channel(socket, _subscription(wallet, market))
             for body in (gtd, gtc):
                 placed = await wallet.send(http, "POST", "/order", encode_post_order(body))
                 assert placed.json()["status"] == "live", placed.text
@@ -483,15 +484,14 @@ async def _cross(
 ) -> tuple[list[str], str]:
     """A SELL of the maker filled by the taker; the maker's trade statuses on the user channel, the trade id."""
     async with websockets.connect(emulator.urls["ws_user"]) as socket:
-        await socket.send(_subscription(maker, market))
-        await asyncio.sleep(0.05)
+        await subscribe_user_channel(socket, _subscription(maker, market))
         await maker.send(http, "POST", "/order", encode_post_order(maker.order_body(market, Side.SELL, "0.6", "10")))
         taking = await taker.send(
             http, "POST", "/order", encode_post_order(taker.order_body(market, Side.BUY, "0.6", "10"))
         )
         statuses: list[str] = []
         while statuses[-1:] not in (["CONFIRMED"], ["FAILED"]):
-            event = msgspec.json.decode(await asyncio.wait_for(socket.recv(), 5))
+            event = msgspec.json.decode(await asyncio.wait_for(socket.recv(), WAIT_S))
             if event["event_type"] == "trade":
                 statuses.append(event["status"])
     return statuses, taking.json()["tradeIDs"][0]

@@ -242,7 +242,9 @@ async def test_invalid_client_messages_are_ignored(emulator_factory: EmulatorFac
 async def test_slow_consumer_is_cut_off_without_stalling_others(
     emulator_factory: EmulatorFactory,
 ) -> None:
-    emulator = await emulator_factory(markets=10, send_queue_limit=64)
+    # Filling the socket buffers takes a while on a busy machine, and neither client sends PINGs
+    # meanwhile: the keepalive limit must not be what ends them.
+    emulator = await emulator_factory(markets=10, send_queue_limit=64, ping_timeout_s=3_600.0)
     tokens = emulator.exchange.tokens()
     async with (
         # max_queue=1: the client stops reading the socket once one message waits, and it never reads.

@@ -28,9 +28,7 @@ from tests.integration.conftest import EmulatorFactory
 SETTLE_TIMEOUT_S = 20.0
 SILENCE_TIMEOUT_S = 1.0
 PROBE_TIMEOUT_S = 1.0
-# The watchdog ticks at a quarter of the shorter of the two; detection takes at most one tick
-# beyond each.
-WATCHDOG_TICK_S = min(1.0, SILENCE_TIMEOUT_S / 4, PROBE_TIMEOUT_S / 4)
+QUIET_S = 0.5
 
 
 def live_books(emulator: Emulator, **options: Any) -> LiveBooks:
@@ -165,7 +163,7 @@ async def test_events_reach_iterators_and_callbacks_even_past_a_raising_one(emul
         count = len(heard)
         await asyncio.sleep(0.3)
         assert len(heard) == count  # removed listeners hear nothing more
-    await asyncio.wait_for(consumer, timeout=5.0)  # stop() ends the iteration
+    await asyncio.wait_for(consumer, timeout=SETTLE_TIMEOUT_S)  # stop() ends the iteration
     stats = books.stats
     went_live = {
         event.token_id for event in heard if isinstance(event, SyncStateChanged) and event.new is SyncState.LIVE
@@ -183,9 +181,11 @@ async def test_a_tiny_queue_drops_its_oldest_events_and_counts_them(emulator_fac
         unread = books.events()  # nobody reads it
         await books.subscribe(list(emulator.exchange.tokens()))
         assert await eventually(lambda: books.stats.events_dropped > 20)
-        await asyncio.sleep(WATCHDOG_TICK_S * 2)  # metrics are exported each watchdog tick
-        assert metric("polyinfra_queue_drops_total", queue="live_books_events") - drops_before >= 20
-        assert metric("polyinfra_queue_depth", queue="live_books_events") == 5
+        # Metrics are exported each watchdog tick.
+        assert await eventually(
+            lambda: metric("polyinfra_queue_drops_total", queue="live_books_events") - drops_before >= 20
+        )
+        assert await eventually(lambda: metric("polyinfra_queue_depth", queue="live_books_events") == 5)
         emulator.pause()
         await asyncio.sleep(0.3)
         stats = books.stats
@@ -211,18 +211,17 @@ async def test_dropped_connections_reconnect_and_books_reconverge(emulator_facto
         emulator.faults.drop_every_messages = 0
         await asyncio.sleep(1.0)
         await assert_converges(books, emulator, tokens)
-        await asyncio.sleep(WATCHDOG_TICK_S * 2)
         stats = books.stats
+        resynced = stats.resyncs_by_reason.get("reconnect", 0)
+        # Resyncs are exported to the metrics each watchdog tick.
+        assert await eventually(lambda: metric("polyinfra_book_resyncs_total", reason="reconnect") >= resynced)
     assert emulator.stats.market_channel.connections_dropped_by_fault >= 3
-    assert stats.resyncs_by_reason.get("reconnect", 0) >= 3 * len(tokens)
+    assert resynced >= 3 * len(tokens)
     assert metric("polyinfra_ws_reconnects_total", channel="market") - reconnects_before >= 3
-    assert metric("polyinfra_book_resyncs_total", reason="reconnect") >= stats.resyncs_by_reason["reconnect"]
 
 
 @pytest.mark.parametrize("answers_ping", [True, False], ids=["zombie-pongs", "no-pongs"])
-async def test_a_silent_freeze_is_detected_in_time_and_repaired(
-    emulator_factory: EmulatorFactory, answers_ping: bool
-) -> None:
+async def test_a_silent_freeze_is_detected_and_repaired(emulator_factory: EmulatorFactory, answers_ping: bool) -> None:
     emulator = await emulator_factory(markets=3, seed=5, rate=200.0)
     emulator.faults.freeze_answers_ping = answers_ping
     tokens = list(emulator.exchange.tokens())
@@ -230,8 +229,7 @@ async def test_a_silent_freeze_is_detected_in_time_and_repaired(
         await books.subscribe(tokens)
         assert await books.wait_until_live(timeout_s=SETTLE_TIMEOUT_S)
         emulator.faults.freeze = True
-        bound_s = SILENCE_TIMEOUT_S + PROBE_TIMEOUT_S + 2 * WATCHDOG_TICK_S
-        assert await eventually(lambda: books.stats.silences_detected >= 1, timeout_s=bound_s + 5.0)
+        assert await eventually(lambda: books.stats.silences_detected >= 1)
         detection_ms = books.stats.max_silence_detection_ms
         assert await eventually(lambda: all(state is not SyncState.LIVE for state in books.states().values()))
         await asyncio.sleep(2.0)  # stays frozen: reconnected sessions fail their probe, books stay stale
@@ -239,7 +237,9 @@ async def test_a_silent_freeze_is_detected_in_time_and_repaired(
         emulator.faults.freeze = False
         await assert_converges(books, emulator, tokens)
         stats = books.stats
-    assert 0 < detection_ms <= bound_s * 1000 + 250, detection_ms  # a little slack for a busy loop
+    # Never before the silence timeout. How soon after it is the watchdog's timing (unit-tested with
+    # injected times in test_book_sync.py), which a busy machine's late timers cannot show here.
+    assert detection_ms >= SILENCE_TIMEOUT_S * 1000, detection_ms
     assert stats.reconnects >= 1
     assert stats.resyncs_by_reason.get("reconnect", 0) >= len(tokens)
 
@@ -247,19 +247,21 @@ async def test_a_silent_freeze_is_detected_in_time_and_repaired(
 async def test_a_quiet_market_is_not_declared_dead(emulator_factory: EmulatorFactory) -> None:
     emulator = await emulator_factory(markets=3, seed=5, rate=0)
     tokens = list(emulator.exchange.tokens())
-    async with live_books(emulator, silence_timeout_s=0.5) as books:
+    # A probe's answer may be late on a busy machine; late is not dead.
+    async with live_books(emulator, silence_timeout_s=QUIET_S, probe_timeout_s=SETTLE_TIMEOUT_S) as books:
         await books.subscribe(tokens)
         assert await books.wait_until_live(timeout_s=SETTLE_TIMEOUT_S)
-        await asyncio.sleep(4.0)  # nothing happens on the venue
+        # Nothing happens on the venue: one probe per session start, then one per quiet spell.
+        assert await eventually(lambda: books.stats.probes_sent >= 3)
         stats = books.stats
         states = dict(books.states())
         staleness = books.staleness_s(tokens[0])
-    assert stats.probes_sent >= 3  # one per session start, then one per quiet spell
     assert stats.silences_detected == 0
     assert stats.reconnects == 0
     assert emulator.stats.market_channel.connections_opened == 1
     assert set(states.values()) == {SyncState.LIVE}
-    assert staleness is not None and staleness < 0.5 + PROBE_TIMEOUT_S + 1.0
+    # Answered probes keep the books fresh: never staler than a quiet spell plus a probe's wait.
+    assert staleness is not None and staleness < QUIET_S + SETTLE_TIMEOUT_S
 
 
 async def test_an_audit_repairs_a_book_that_silently_missed_changes(emulator_factory: EmulatorFactory) -> None:
@@ -275,9 +277,10 @@ async def test_an_audit_repairs_a_book_that_silently_missed_changes(emulator_fac
             emulator.simulator.step()
         channel_stats = emulator.stats.market_channel
         assert await eventually(lambda: channel_stats.messages_dropped > 0)
-        await asyncio.sleep(0.2)  # the emulator's sender drains its queue under the fault
-        emulator.faults.drop_rate = 0.0
+        # The fault stays on until the audit has seen the gap: however late the emulator's sender
+        # drains its queue, none of those changes reaches the books.
         assert await eventually(lambda: books.stats.audit_mismatches >= 1)
+        emulator.faults.drop_rate = 0.0
         await assert_converges(books, emulator, tokens)
         stats = books.stats
     assert stats.resyncs_by_reason.get("audit", 0) >= 1

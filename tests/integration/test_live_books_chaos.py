@@ -42,10 +42,8 @@ CLEAN_TRADING_S = 0.5
 SILENCE_TIMEOUT_S = 1.0
 PROBE_TIMEOUT_S = 0.5
 WATCHDOG_S = SILENCE_TIMEOUT_S + PROBE_TIMEOUT_S
-"""Silence, then an unanswered probe: how long a frozen socket takes to be declared dead."""
-# A loaded 2-core machine may run the watchdog late; the bound only has to catch a watchdog that
-# never fires, or waits for something else (a reconnect timer, the venue's ping).
-WATCHDOG_SLACK_S = 5.0
+"""Silence, then an unanswered probe: how long a frozen socket takes to be declared dead (on a quiet
+machine: a loaded one runs the watchdog late, so the tests only bound it from below)."""
 
 # Small timers so that a run takes seconds (the defaults are 10 s pings, 15 s of silence plus a 5 s
 # probe, and a 1-30 s backoff), and an audit twice a second to repair what nothing contradicts.
@@ -119,6 +117,11 @@ async def test_books_end_equal_to_rest_after_a_fault(emulator_factory: EmulatorF
         assert await books.wait_until_live(timeout_s=CONVERGE_TIMEOUT_S), books.states()
         emulator.faults.update(knobs)
         await asyncio.sleep(FAULTS_ON_S)
+        # However slowly the machine ran meanwhile, the fault happened amid enough traffic.
+        assert await _eventually(
+            lambda: getattr(emulator.stats.market_channel, injected_counter) > 0 and books.stats.frames > 100,
+            CONVERGE_TIMEOUT_S,
+        ), (emulator.stats.market_channel, books.stats)
         await _stop_faults_then_pause(emulator)
         await assert_ends_equal_to_rest(books, emulator, tokens)
         stats = books.stats
@@ -165,9 +168,23 @@ async def test_books_end_equal_to_rest_after_all_faults_at_once(emulator_factory
         await asyncio.sleep(FAULTS_ON_S / 2)
         # A silent freeze in the middle of it all, until the watchdog notices.
         emulator.faults.freeze = True
-        assert await _eventually(lambda: books.stats.silences_detected > 0, WATCHDOG_S + WATCHDOG_SLACK_S), books.stats
+        assert await _eventually(lambda: books.stats.silences_detected > 0, CONVERGE_TIMEOUT_S), books.stats
         emulator.faults.freeze = False
         await asyncio.sleep(FAULTS_ON_S / 2)
+        channel = emulator.stats.market_channel
+        assert await _eventually(
+            lambda: (
+                min(
+                    channel.connections_dropped_by_fault,
+                    channel.messages_dropped,
+                    channel.messages_reordered,
+                    channel.messages_malformed,
+                    books.stats.malformed_frames,
+                )
+                > 0
+            ),
+            CONVERGE_TIMEOUT_S,
+        ), (channel, books.stats)
         await _stop_faults_then_pause(emulator)
         await assert_ends_equal_to_rest(books, emulator, tokens)
         stats = books.stats
@@ -205,7 +222,7 @@ async def test_silent_freeze_is_detected_then_books_recover(
         frozen_at_ns = time.time_ns()
         assert await _eventually(
             lambda: all(recorder.first_change_to(token, SyncState.STALE, after_ns=frozen_at_ns) for token in tokens),
-            WATCHDOG_S + WATCHDOG_SLACK_S,
+            CONVERGE_TIMEOUT_S,
         ), f"not every token went stale: {books.states()}, {books.stats}"
         silent = books.stats
         assert emulator.stats.market_channel.messages_frozen > 0
@@ -216,13 +233,13 @@ async def test_silent_freeze_is_detected_then_books_recover(
         await assert_ends_equal_to_rest(books, emulator, tokens)
 
     assert silent.silences_detected >= 1, silent
-    # The silence the client measured when it gave up on the socket: never before the timeout
-    # (a quiet market is not a dead socket), and within the watchdog's time plus slack.
-    assert SILENCE_TIMEOUT_S * 1000 <= silent.max_silence_detection_ms <= (WATCHDOG_S + WATCHDOG_SLACK_S) * 1000, silent
+    # The silence the client measured when it gave up on the socket: never before the timeout (a
+    # quiet market is not a dead socket). How soon after is the watchdog's timing, unit-tested with
+    # injected times (test_book_sync.py): a busy machine's late timers cannot show it here.
+    assert silent.max_silence_detection_ms >= SILENCE_TIMEOUT_S * 1000, silent
     for token in tokens:
         stale = recorder.first_change_to(token, SyncState.STALE, after_ns=frozen_at_ns)
         assert stale is not None and stale.reason == SyncReason.SILENCE, stale
-        assert (stale.received_ns - frozen_at_ns) / 1e9 <= WATCHDOG_S + WATCHDOG_SLACK_S, stale
         assert recorder.first_change_to(token, SyncState.LIVE, after_ns=stale.received_ns), (
             f"{token} never went LIVE again after {stale}"
         )

@@ -35,6 +35,7 @@ from polyinfra.model.market import MarketInfo
 from polyinfra.model.numbers import MICROS, Side
 from polyinfra.model.orders import SignatureType
 from polyinfra.net.http import HttpTransport
+from polyinfra.obs.redaction import revealed
 from polyinfra.wire.clob_orders import PostOrderBody, encode_post_order
 from tests.integration.trading_steps import empty_market, register_deposit_wallet, signed_order, trading_client
 
@@ -82,13 +83,15 @@ async def _send(
     """A request with ``client``'s credentials and L2 headers, claiming ``address`` (its own by
     default), past the client's own checks: what a hostile or home-made client sends."""
     assert client.credentials is not None
-    headers = l2_headers(
-        client.credentials,
-        address=address or client.address,
-        timestamp_s=int(time.time()),
-        method=method,
-        request_path=path,
-        body=body,
+    headers = revealed(
+        l2_headers(
+            client.credentials,
+            address=address or client.address,
+            timestamp_s=int(time.time()),
+            method=method,
+            request_path=path,
+            body=body,
+        )
     )
     return await http.request(method, path, content=body, params=params, headers=headers)
 

@@ -34,7 +34,7 @@ from tests.integration.trading_steps import empty_market, empty_markets, signed_
 
 # Hardhat account #1 (a public test key): the counterparty of the wallet under test.
 TAKER_KEY = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d"
-WAIT_S = 10.0
+WAIT_S = 30.0
 
 
 class _Recorder:
@@ -143,6 +143,17 @@ async def test_order_lifecycle_and_trade_settlement(
     await _assert_matches_rest(recorder, maker, [resting.order_hash, to_cancel.order_hash])
 
 
+async def _confirmed_at_the_venue(client: TradingClient, trade_ids: list[str]) -> None:
+    """Wait until REST says every one of ``trade_ids`` is CONFIRMED (the user channel may not have)."""
+
+    async def confirmed() -> set[str]:
+        return {trade.id async for trade in client.iter_trades() if trade.status == "CONFIRMED"}
+
+    async with asyncio.timeout(WAIT_S):
+        while not set(trade_ids) <= await confirmed():
+            await asyncio.sleep(0.01)
+
+
 async def _wait_dropped(emulator: Emulator) -> None:
     """Cut the user socket once (``drop_every_seconds`` applies to ``/ws/user`` too), then stop cutting."""
     dropped = emulator.stats.user_channel.connections_dropped_by_fault
@@ -180,7 +191,7 @@ async def test_dropped_socket_is_reconciled_from_rest(
         await maker.post_order(unseen)
         whole = await taker.post_order(signed_order(TAKER_KEY, market, Side.BUY, "0.55", "5"))
         trade_ids = [*fill.trade_ids, *whole.trade_ids]
-        await asyncio.sleep(0.3)  # both trades CONFIRMED at the venue meanwhile
+        await _confirmed_at_the_venue(maker, trade_ids)
         assert emulator.stats.user_channel.messages_dropped > 0
         assert recorder.events[1:] == []
         emulator.faults.update({"drop_rate": 0.0})

@@ -4,10 +4,12 @@ orders so that the test's orders only meet each other."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from decimal import Decimal
 
 import httpx
+from websockets.asyncio.client import ClientConnection
 
 from polyinfra.clob.trading import TradingClient
 from polyinfra.core.eip712 import SigningKey
@@ -22,6 +24,17 @@ from polyinfra.net.http import HttpTransport
 
 STAMPER = OrderStamper(lambda: time.time_ns() // 1_000_000)
 """One stamper for every test order of the process: salts never repeat, whichever test signs."""
+
+WAIT_S = 30.0
+"""How long a step waits for an answer before calling it a hang (a busy machine is slow, not broken)."""
+
+
+async def subscribe_user_channel(socket: ClientConnection, subscription: str) -> None:
+    """Send a user-channel ``subscription`` and return once it is in force: the venue answers a
+    socket's messages in order, so once PONG is back the subscription has been processed."""
+    await socket.send(subscription)
+    await socket.send("PING")
+    assert await asyncio.wait_for(socket.recv(), WAIT_S) == "PONG"
 
 
 async def trading_client(transport: HttpTransport, private_key: str) -> TradingClient:

@@ -196,8 +196,10 @@ def test_as_dict_shape() -> None:
 
 
 async def test_throttle_gate_queues_requests_until_they_fit() -> None:
-    # A window short enough for a unit test; the assertions are on counts, never on durations.
-    scope = LimitScope("short", (RateWindow(2, 0.05),))
+    # A window short enough for a unit test (6 requests take two of them) and long enough that a
+    # busy machine's pauses between the requests' first steps do not let it expire; the assertions
+    # are on counts, never on durations.
+    scope = LimitScope("short", (RateWindow(2, 0.5),))
     limiter = RateLimiter([scope])
     gate = ThrottleGate(limiter)
     admitted: list[int] = []

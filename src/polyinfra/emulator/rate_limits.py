@@ -38,8 +38,9 @@ import asyncio
 import dataclasses
 import math
 import re
+import time
 from collections import deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
@@ -616,15 +617,23 @@ class SignerStats:
     warned: int = 0
 
 
+def _unix_us() -> int:
+    return time.time_ns() // 1_000
+
+
 class SignerBuckets:
     """Every signer's order and cancel buckets, their tiers and counters; sans-I/O, unix microseconds.
 
     Signers are addresses, in any case. ``scale`` multiplies every rate and burst (see
     :meth:`BucketLimits.scaled`); it is read on every call, so it can change while the emulator runs.
+    ``clock_us`` is the time the emulator charges at (the wall clock by default). The buckets refill
+    with it, so whether a burst fits depends on how fast the machine sends it; a test that must know
+    swaps in a clock it can stop.
     """
 
-    def __init__(self, *, scale: float = 1.0) -> None:
+    def __init__(self, *, scale: float = 1.0, clock_us: Callable[[], int] = _unix_us) -> None:
         self.scale = scale
+        self.clock_us = clock_us
         self._tiers: dict[str, SignerTier] = {}
         self._buckets: dict[tuple[str, SignerBucket], TokenBucket] = {}
         self.stats: dict[str, SignerStats] = {}

@@ -29,7 +29,7 @@ from polyinfra.emulator.market_channel import (
     DEFAULT_SUBSCRIBE_TIMEOUT_S,
     ChannelSettings,
 )
-from polyinfra.emulator.rate_limits import RateLimiter
+from polyinfra.emulator.rate_limits import RateLimiter, SignerBuckets
 from polyinfra.emulator.rest_api import DEFAULT_PAGE_SIZE
 from polyinfra.emulator.server import EmulatorServer, EmulatorStats
 from polyinfra.emulator.simulator import MarketSimulator, generate_markets
@@ -165,6 +165,11 @@ class Emulator:
     def rate_limiter(self) -> RateLimiter:
         """The enforced rate limits' windows and counters (mode and scale are :attr:`faults` knobs)."""
         return self._server.rate_limiter
+
+    @property
+    def signer_buckets(self) -> SignerBuckets:
+        """The per-signer token buckets, tiers and counters; a test may swap their ``clock_us``."""
+        return self._server.signer_buckets
 
     @property
     def port(self) -> int:

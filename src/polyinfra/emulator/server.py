@@ -295,7 +295,7 @@ class EmulatorServer:
         buckets = self.signer_buckets
         buckets.scale = self._faults.rate_limit_scale
         cost = route.cost(await request.read()) if route.per_item else 1
-        now_us = time.time_ns() // 1_000
+        now_us = buckets.clock_us()
         decision = buckets.charge(signer, route.bucket, cost, now_us, enforce=mode is SignerLimitMode.ENFORCE)
         if not decision.passed:
             retry_after_s = decision.retry_after_s(now_us)
@@ -309,7 +309,7 @@ class EmulatorServer:
         if route.debits_cancelled and response.status == HTTPStatus.OK and isinstance(response, web.Response):
             # The orders cancelled are only known now; the venue debits them after the fact.
             cancelled = SignerRoute.cancelled(response.body if isinstance(response.body, bytes) else b"")
-            decision = buckets.debit_after(signer, route.bucket, cancelled, time.time_ns() // 1_000, decision)
+            decision = buckets.debit_after(signer, route.bucket, cancelled, buckets.clock_us(), decision)
         response.headers.update(decision.headers())
         return response
 
