@@ -5,9 +5,12 @@ these instead of a WebSocket data frame or a REST answer. Each :class:`PoisonCla
 bytes from a venue have broken a parser: nesting past any recursion limit, numbers past Python's
 4,300-digit ``int()`` limit, exponents that make exact arithmetic explode, a value of the wrong
 JSON type, bytes that are not UTF-8. The value replaces one place of the document (any value, the
-whole document included), so the poison reaches the code after the first decode as well as the
-decoder itself. Every value planted is plainly invalid for the field it lands in (no negative
-exponent that could read as a size of 0, say): a client that accepts one has a bug.
+whole document included; a number, as a JSON number or a numeric string such as a price, for the
+huge numbers; a string for invalid UTF-8), so the poison reaches the code after the first decode as
+well as the decoder itself. No value planted can pass for a plausible one (no negative exponent that reads as
+a size of 0, say): where one lands in opaque text (an id, an outcome name) a client cannot tell, as
+it could not on the venue, and is left with a message about nothing it knows; anywhere else, a
+client that accepts it has a bug.
 
 Which class and which place are drawn by the caller's seeded dice (``pick(n)`` returns an index
 below ``n``), so a run reproduces.
@@ -15,6 +18,7 @@ below ``n``), so a run reproduces.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from enum import StrEnum
 from typing import Any, Final
@@ -29,6 +33,9 @@ HUGE_DIGITS: Final = 5_000
 """Digits of a huge number: past the 4,300 Python's ``int()`` converts."""
 _HUGE_EXPONENTS: Final = ("1e999999", "1E+999999", "9.99e999999")
 _INVALID_UTF8: Final = b"\xff\xfe\xed\xa0\x80"
+# A price, a size, a timestamp as the venue writes them; token ids are decimal too, but longer, and
+# an id is opaque text to a client, which a huge number in it does not test.
+_NUMERIC_TEXT: Final = re.compile(r"-?[0-9]{1,19}(\.[0-9]{1,19})?")
 
 
 class PoisonClass(StrEnum):
@@ -48,13 +55,19 @@ def poison_document(document: bytes, poison: PoisonClass, pick: Callable[[int], 
     carry it: the emulator sends such a frame as binary).
     """
     decoded = msgspec.json.decode(document)
-    paths = _paths(decoded)
+    places = _paths(decoded)
     if poison is PoisonClass.INVALID_UTF8:
-        paths = [path for path, value in paths if isinstance(value, str)] or [((), decoded)]
-    else:
-        paths = [path for path, _ in paths]
-    path = paths[pick(len(paths))]
-    return msgspec.json.encode(_replaced(decoded, path, _hostile(poison, _at(decoded, path), pick)))
+        places = [place for place in places if isinstance(place[1], str)] or places[:1]
+    elif poison is PoisonClass.HUGE_DIGITS or poison is PoisonClass.HUGE_EXPONENT:
+        places = [place for place in places if _is_number(place[1])] or places[:1]
+    path, original = places[pick(len(places))]
+    return msgspec.json.encode(_replaced(decoded, path, _hostile(poison, original, pick)))
+
+
+def _is_number(value: Any) -> bool:
+    if isinstance(value, str):
+        return _NUMERIC_TEXT.fullmatch(value) is not None
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def _hostile(poison: PoisonClass, original: Any, pick: Callable[[int], int]) -> Any:
@@ -97,12 +110,6 @@ def _paths(document: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[tuple[Any,
         for index, value in enumerate(document):
             found.extend(_paths(value, (*prefix, index)))
     return found
-
-
-def _at(document: Any, path: tuple[Any, ...]) -> Any:
-    for step in path:
-        document = document[step]
-    return document
 
 
 def _replaced(document: Any, path: tuple[Any, ...], value: Any) -> Any:
