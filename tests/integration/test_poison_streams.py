@@ -41,8 +41,10 @@ MARKETS = 15
 TOKENS_PER_CONNECTION = 8
 """So that the tokens spread over 4 connections, each of which one poisoned frame used to end."""
 SIMULATOR_RATE = 150.0
-POISONED_MESSAGES = 20
-"""Poisoned messages each LiveBooks run waits for before switching the poison off."""
+POISONED_FRAMES = 20
+"""Poisoned frames a LiveBooks run waits for before switching the poison off."""
+POISONED_ANSWERS = 10
+"""Poisoned ``POST /books`` answers a LiveBooks run waits for (snapshots, then audits)."""
 POISONED_ORDERS = 3
 MALFORMED_ANSWERS = 3
 """Unusable reconciliation answers the user channel must have retried before the poison stops."""
@@ -88,17 +90,25 @@ def _assert_logs_bounded(lines: list[str]) -> None:
 
 
 async def _poisoned_books(
-    emulator_factory: EmulatorFactory, knobs: dict[str, object], *, poisoned: Callable[[Emulator], int]
+    emulator_factory: EmulatorFactory,
+    knobs: dict[str, object],
+    *,
+    poisoned: Callable[[Emulator], bool],
+    from_start: bool,
 ) -> LiveBooksStats:
-    """Books of 30 tokens kept through a run of poison: live first, poisoned until the emulator
-    sent ``POISONED_MESSAGES``, then whole again once it stops. Returns the client's stats."""
+    """Books of 30 tokens kept through a run of poison, switched on once they are live (or
+    ``from_start``, before their first snapshots) and off once ``poisoned`` says enough was sent;
+    then they must be whole again. Returns the client's stats."""
     emulator = await emulator_factory(markets=MARKETS, seed=31, rate=SIMULATOR_RATE, faults=FaultConfig(seed=7))
     tokens = emulator.exchange.tokens()
     async with LiveBooks(emulator.urls["rest"], emulator.urls["ws_market"], **FAST_CLIENT) as books:
+        if from_start:
+            emulator.faults.update(knobs)
         await books.subscribe(tokens)
-        assert await books.wait_until_live(timeout_s=CONVERGE_TIMEOUT_S), books.states()
-        emulator.faults.update(knobs)
-        await _eventually(lambda: poisoned(emulator) >= POISONED_MESSAGES, lambda: emulator.stats)
+        if not from_start:
+            assert await books.wait_until_live(timeout_s=CONVERGE_TIMEOUT_S), books.states()
+            emulator.faults.update(knobs)
+        await _eventually(lambda: poisoned(emulator), lambda: emulator.stats)
         emulator.faults.update(FaultConfig().as_dict())
         emulator.pause()
         await assert_ends_equal_to_rest(books, emulator, tokens)
@@ -115,7 +125,8 @@ async def test_books_survive_poisoned_market_frames(
     stats = await _poisoned_books(
         emulator_factory,
         {"poison_rate": 0.05, "poison_classes": [poison]},
-        poisoned=lambda emulator: emulator.stats.market_channel.messages_poisoned,
+        poisoned=lambda emulator: emulator.stats.market_channel.messages_poisoned >= POISONED_FRAMES,
+        from_start=False,
     )
     # A frame that does not decode is malformed; a number the core refuses (1e999999 as a price) is
     # an invalid value of a frame that decoded. Either way it was refused and its books resynced.
@@ -127,11 +138,12 @@ async def test_books_survive_poisoned_market_frames(
 async def test_books_survive_poisoned_rest_answers(
     emulator_factory: EmulatorFactory, poison: PoisonClass, gate_log_lines: list[str]
 ) -> None:
-    # The audit reads POST /books twice a second; a disconnect every 200 frames adds snapshots.
+    # From the start: the first snapshots are poisoned, then the audits (POST /books twice a second).
     stats = await _poisoned_books(
         emulator_factory,
-        {"poison_http_rate": 0.5, "poison_classes": [poison], "drop_every_messages": 200},
-        poisoned=lambda emulator: emulator.stats.http.answers_poisoned,
+        {"poison_http_rate": 0.5, "poison_classes": [poison]},
+        poisoned=lambda emulator: emulator.stats.http.answers_poisoned >= POISONED_ANSWERS,
+        from_start=True,
     )
     # An answer that does not decode is malformed; a summary the core refuses (1e999999 as a price)
     # fails its token's snapshot, and an audit cannot judge with it. Each was refused and retried.
