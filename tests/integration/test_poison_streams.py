@@ -16,6 +16,7 @@ generous bound, so a loaded machine is slower, never wrong.
 from __future__ import annotations
 
 import asyncio
+import functools
 import math
 import time
 from collections.abc import Callable
@@ -44,7 +45,7 @@ SIMULATOR_RATE = 150.0
 POISONED_FRAMES = 20
 """Poisoned frames a LiveBooks run waits for before switching the poison off."""
 POISONED_ANSWERS = 10
-"""Poisoned ``POST /books`` answers a LiveBooks run waits for (snapshots, then audits)."""
+"""Poisoned ``POST /books`` answers a LiveBooks run waits for in each stage (snapshots, then audits)."""
 POISONED_ORDERS = 3
 MALFORMED_ANSWERS = 3
 """Unusable reconciliation answers the user channel must have retried before the poison stops."""
@@ -89,26 +90,27 @@ def _assert_logs_bounded(lines: list[str]) -> None:
 # --- LiveBooks ------------------------------------------------------------------------------------
 
 
+Stage = tuple[dict[str, object], Callable[[Emulator], bool]]
+"""Fault knobs to set, and when enough poison was sent under them."""
+
+
 async def _poisoned_books(
-    emulator_factory: EmulatorFactory,
-    knobs: dict[str, object],
-    *,
-    poisoned: Callable[[Emulator], bool],
-    from_start: bool,
+    emulator_factory: EmulatorFactory, stages: list[Stage], *, from_start: bool
 ) -> LiveBooksStats:
-    """Books of 30 tokens kept through a run of poison, switched on once they are live (or
-    ``from_start``, before their first snapshots) and off once ``poisoned`` says enough was sent;
-    then they must be whole again. Returns the client's stats."""
+    """Books of 30 tokens kept through poison, switched on once they are live (or ``from_start``,
+    before their first snapshots) and off after the last stage; then they must be whole again.
+    Returns the client's stats."""
     emulator = await emulator_factory(markets=MARKETS, seed=31, rate=SIMULATOR_RATE, faults=FaultConfig(seed=7))
     tokens = emulator.exchange.tokens()
     async with LiveBooks(emulator.urls["rest"], emulator.urls["ws_market"], **FAST_CLIENT) as books:
         if from_start:
-            emulator.faults.update(knobs)
+            emulator.faults.update(stages[0][0])
         await books.subscribe(tokens)
         if not from_start:
             assert await books.wait_until_live(timeout_s=CONVERGE_TIMEOUT_S), books.states()
+        for knobs, enough in stages:
             emulator.faults.update(knobs)
-        await _eventually(lambda: poisoned(emulator), lambda: emulator.stats)
+            await _eventually(functools.partial(enough, emulator), lambda: (emulator.stats, books.stats))
         emulator.faults.update(FaultConfig().as_dict())
         emulator.pause()
         await assert_ends_equal_to_rest(books, emulator, tokens)
@@ -124,8 +126,12 @@ async def test_books_survive_poisoned_market_frames(
 ) -> None:
     stats = await _poisoned_books(
         emulator_factory,
-        {"poison_rate": 0.05, "poison_classes": [poison]},
-        poisoned=lambda emulator: emulator.stats.market_channel.messages_poisoned >= POISONED_FRAMES,
+        [
+            (
+                {"poison_rate": 0.05, "poison_classes": [poison]},
+                lambda emulator: emulator.stats.market_channel.messages_poisoned >= POISONED_FRAMES,
+            )
+        ],
         from_start=False,
     )
     # A frame that does not decode is malformed; a number the core refuses (1e999999 as a price) is
@@ -138,11 +144,20 @@ async def test_books_survive_poisoned_market_frames(
 async def test_books_survive_poisoned_rest_answers(
     emulator_factory: EmulatorFactory, poison: PoisonClass, gate_log_lines: list[str]
 ) -> None:
-    # From the start: the first snapshots are poisoned, then the audits (POST /books twice a second).
+    # Every answer poisoned from the start: no first snapshot can succeed, each is retried. Then
+    # half of them, so that books go live and the audits (twice a second) read poison too.
     stats = await _poisoned_books(
         emulator_factory,
-        {"poison_http_rate": 0.5, "poison_classes": [poison]},
-        poisoned=lambda emulator: emulator.stats.http.answers_poisoned >= POISONED_ANSWERS,
+        [
+            (
+                {"poison_http_rate": 1.0, "poison_classes": [poison]},
+                lambda emulator: emulator.stats.http.answers_poisoned >= POISONED_ANSWERS,
+            ),
+            (
+                {"poison_http_rate": 0.5},
+                lambda emulator: emulator.stats.http.answers_poisoned >= 2 * POISONED_ANSWERS,
+            ),
+        ],
         from_start=True,
     )
     # An answer that does not decode is malformed; a summary the core refuses (1e999999 as a price)
