@@ -49,8 +49,8 @@ POISONED_ANSWERS = 10
 POISONED_ORDERS = 3
 MALFORMED_ANSWERS = 3
 """Unusable reconciliation answers the user channel must have retried before the poison stops."""
-MAX_LOG_LINE_CHARS = 10_000
-"""A poisoned frame is up to 100 KB: no log line may carry one."""
+MAX_LOG_LINE_CHARS = 4_000
+"""A poisoned frame is up to 100 KB and a poisoned number 5,000 digits: no log line may carry one."""
 
 # The audit is on because a poisoned id (a 5,000-digit asset id, say) makes a change about a token
 # nobody has, which no client can tell from a real one: that book has lost a change, as with a

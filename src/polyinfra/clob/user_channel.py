@@ -912,7 +912,9 @@ class UserChannel:
                 await asyncio.sleep(self._retry_backoff.next_delay_s())
             except PolyinfraError as exc:
                 delay_s = self._retry_backoff.next_delay_s()
-                _log.warning("user reconciliation failed; retrying", reason=reason, error=str(exc), retry_s=delay_s)
+                _log.warning(
+                    "user reconciliation failed; retrying", reason=reason, error=describe_failure(exc), retry_s=delay_s
+                )
                 await asyncio.sleep(delay_s)
             else:
                 self._refused_since_s = None
@@ -1072,7 +1074,7 @@ class UserChannel:
             return
         except PolyinfraError as exc:
             # Unanswered: the watchdog reconnects once the probe is overdue.
-            _log.warning("user channel probe failed", error=str(exc))
+            _log.warning("user channel probe failed", error=describe_failure(exc))
             return
         if self._session is not session:
             return
