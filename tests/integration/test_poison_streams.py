@@ -33,6 +33,7 @@ from polyinfra.emulator.runner import Emulator
 from polyinfra.model.numbers import Side
 from polyinfra.model.trading_events import OrderUpdate, UserChannelEvent
 from polyinfra.net.http import HttpTransport
+from polyinfra.obs.metrics import REGISTRY
 from tests.integration.book_comparison import CONVERGE_TIMEOUT_S, POLL_S, assert_ends_equal_to_rest
 from tests.integration.conftest import EmulatorFactory
 from tests.integration.trading_steps import empty_market, signed_order, trading_client
@@ -244,3 +245,36 @@ async def test_user_channel_survives_poisoned_rest_answers(
     assert emulator.stats.http.answers_poisoned >= MALFORMED_ANSWERS
     _assert_no_task_died(stats)
     _assert_logs_bounded(gate_log_lines)
+
+
+# --- the supervisor -------------------------------------------------------------------------------
+
+
+async def test_a_connection_task_that_dies_anyway_is_restarted(emulator_factory: EmulatorFactory) -> None:
+    """A bug outside the per-frame step (here: the reader itself raising) ends a session runner;
+    the supervisor notices, logs and counts it, and starts the connection again."""
+    emulator = await emulator_factory(markets=2, seed=37, rate=SIMULATOR_RATE)
+    tokens = emulator.exchange.tokens()
+    exported = REGISTRY.get_sample_value("polyinfra_task_failures_total", {"task": "live-books connection"}) or 0.0
+    async with LiveBooks(emulator.urls["rest"], emulator.urls["ws_market"], **FAST_CLIENT) as books:
+        await books.subscribe(tokens)
+        assert await books.wait_until_live(timeout_s=CONVERGE_TIMEOUT_S), books.states()
+        on_frame = books._on_frame
+        crashes = 0
+
+        def crash_once(*args: Any) -> None:
+            nonlocal crashes
+            if not crashes:
+                crashes += 1
+                raise RuntimeError("a bug in the reader")
+            on_frame(*args)
+
+        books._on_frame = crash_once  # type: ignore[method-assign]
+        await _eventually(lambda: bool(books.stats.task_failures), lambda: books.stats)
+        assert await books.wait_until_live(timeout_s=CONVERGE_TIMEOUT_S), books.states()
+        emulator.pause()
+        await assert_ends_equal_to_rest(books, emulator, tokens)
+        stats = books.stats
+    assert stats.task_failures == {"live-books connection": 1}, stats
+    assert stats.reconnects >= 1, stats
+    assert REGISTRY.get_sample_value("polyinfra_task_failures_total", {"task": "live-books connection"}) == exported + 1
