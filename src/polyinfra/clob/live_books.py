@@ -28,11 +28,19 @@ the sockets, the timers and the REST client, and carries out what the sans-I/O c
 * **Repairs.** Hash mismatches, best-price disagreements, deltas before a snapshot, unparseable
   values (all caught by :class:`~polyinfra.core.market_feed.MarketFeed`), malformed frames, lost
   initial dumps and audit differences all end the same way: a REST snapshot with buffering.
+* **Hostile data.** Each frame and each ``POST /books`` answer is handled in a step that survives
+  any exception it raises: a frame that raises something the core did not translate may have been
+  half applied, so every book of its connection starts over (snapshots in flight included) without
+  closing the socket; an answer that cannot be used is counted and its tokens retried on the
+  backoff schedule. Both are counted as malformed and logged with a bounded description, never the
+  data. The watchdog, the snapshot and audit workers and every connection's session runner are
+  supervised: one that dies anyway is logged, counted (``stats.task_failures``) and restarted.
 * **Delivery.** Domain events go to every :meth:`LiveBooks.events` iterator (each with its own
   bounded queue that drops its oldest event when full, counted) and to listeners (a raising one
   is logged and counted, never allowed to stop the reader).
 
-Metrics: ``polyinfra_ws_frames`` by event type, ``polyinfra_ws_reconnects``,
+Metrics: ``polyinfra_ws_frames`` by event type (``malformed`` included), ``polyinfra_ws_reconnects``,
+``polyinfra_malformed_answers`` and ``polyinfra_task_failures``,
 ``polyinfra_book_resyncs`` by reason, ``polyinfra_stale_books``, ``polyinfra_book_staleness_seconds``
 (the worst connection's silence), ``polyinfra_queue_depth`` / ``polyinfra_queue_drops`` for the
 ``live_books_events`` queues; hot-path counts are kept as plain ints and exported once per watchdog
@@ -54,7 +62,7 @@ from typing import Final, Self
 from polyinfra.clob.event_stream import EventFanout
 from polyinfra.clob.market_channel import MarketChannel
 from polyinfra.clob.rest import BOOKS_PER_REQUEST, ClobRestClient
-from polyinfra.clob.ws_sessions import BackgroundTasks, run_sessions
+from polyinfra.clob.ws_sessions import BackgroundTasks, describe_failure, run_sessions
 from polyinfra.core.book_sync import (
     Backoff,
     BookSync,
@@ -73,6 +81,7 @@ from polyinfra.obs.logging import correlation_scope, get_logger
 from polyinfra.obs.metrics import (
     BOOK_RESYNCS,
     BOOK_STALENESS,
+    MALFORMED_ANSWERS,
     QUEUE_DEPTH,
     QUEUE_DROPS,
     STALE_BOOKS,
@@ -86,6 +95,7 @@ _log = get_logger(__name__)
 
 _EVENTS_QUEUE: Final = "live_books_events"
 _MALFORMED: Final = "malformed"
+_BOOKS_REQUEST: Final = "POST /books"
 # The official Rust client declares a socket dead after 30 s without PONG at 10 s pings (clob.md §7.2).
 _PONG_TIMEOUT_PINGS: Final = 3
 # POST /books requests in flight at once: a reconnect of 5,000 tokens is 10 batches, and the
@@ -109,7 +119,9 @@ class LiveBooksStats:
     frames_by_event_type: Mapping[str, int]
     """Decoded events by ``event_type`` (a frame holding N events counts N)."""
     malformed_frames: int
-    """Frames that did not decode (each re-snapshots its connection's tokens)."""
+    """Frames that did not decode or could not be applied (each re-snapshots its connection's tokens)."""
+    malformed_answers: int
+    """``POST /books`` answers (snapshots and audits) that could not be used; their tokens are retried."""
     unknown_event_types: Mapping[str, int]
     """Event types skipped because polyinfra does not know them (the venue adds some over time)."""
     connections: int
@@ -145,6 +157,8 @@ class LiveBooksStats:
     events_dropped: int
     """Events dropped by full :meth:`LiveBooks.events` queues (oldest first)."""
     listener_errors: int
+    task_failures: Mapping[str, int]
+    """Background tasks that died with an exception, by name; each long-running one was restarted."""
 
 
 class _Connection:
@@ -245,7 +259,12 @@ class LiveBooks:
         self._connections: dict[int, _Connection] = {}
         self._next_connection_id = 1
         self._rest: ClobRestClient | None = None
-        self._tasks = BackgroundTasks("live-books")
+        self._tasks = BackgroundTasks(
+            "live-books",
+            restart_initial_s=self._reconnect_initial_s,
+            restart_max_s=self._reconnect_max_s,
+            random=self._random.random,
+        )
         self._fanout: EventFanout[BookEvent] = EventFanout(self._queue_size, what="book")
         self._snapshot_wanted = asyncio.Event()
         self._checks_wanted = asyncio.Event()
@@ -253,6 +272,8 @@ class LiveBooks:
         self._running = False
         self._stopped = False
         self._reconnects = 0
+        self._unusable_frames = 0
+        self._malformed_answers = 0
         self._probes_sent = 0
         self._silences_detected = 0
         self._max_silence_detection_ms = 0
@@ -281,10 +302,10 @@ class LiveBooks:
             raise InvalidValueError("a LiveBooks starts once")
         self._running = True
         self._rest = ClobRestClient(self._rest_url)
-        self._tasks.spawn(self._watch_forever(), "live-books watchdog")
-        self._tasks.spawn(self._snapshot_forever(), "live-books snapshots")
+        self._tasks.supervise(self._watch_forever, "live-books watchdog")
+        self._tasks.supervise(self._snapshot_forever, "live-books snapshots")
         if self._audit_interval_s is not None or self._quiet_check_s is not None:
-            self._tasks.spawn(self._audit_forever(), "live-books audit")
+            self._tasks.supervise(self._audit_forever, "live-books audit")
         for connection in self._connections.values():
             self._start_connection(connection)
         _log.info("live books started", tokens=len(self._sync.states), connections=len(self._connections))
@@ -431,7 +452,8 @@ class LiveBooks:
         return LiveBooksStats(
             frames=sync_stats.frames,
             frames_by_event_type=self._sync.events_by_type(),
-            malformed_frames=sync_stats.malformed_frames,
+            malformed_frames=self._malformed_frames(),
+            malformed_answers=self._malformed_answers,
             unknown_event_types=dict(self._sync.unknown_event_types),
             connections=len(self._connections),
             connected=sum(1 for c in self._connections.values() if c.watch is not None),
@@ -453,6 +475,7 @@ class LiveBooks:
             events_delivered=self._fanout.delivered,
             events_dropped=self._fanout.dropped,
             listener_errors=self._fanout.listener_errors,
+            task_failures=self._tasks.failures,
         )
 
     # --- consumers ------------------------------------------------------------------------------
@@ -511,9 +534,7 @@ class LiveBooks:
         return connection
 
     def _start_connection(self, connection: _Connection) -> None:
-        connection.task = asyncio.create_task(
-            self._run_connection(connection), name=f"live-books connection {connection.id}"
-        )
+        connection.task = self._tasks.supervise(lambda: self._run_connection(connection), "live-books connection")
 
     async def _run_connection(self, connection: _Connection) -> None:
         """Sessions, one after the other, with the backoff schedule between attempts."""
@@ -580,8 +601,24 @@ class LiveBooks:
         try:
             self._sync.receive_frame(connection.id, frame, now)
         except MalformedMessageError as exc:
-            _log.warning("malformed market frame; re-snapshotting the connection's books", error=str(exc))
+            _log.warning("malformed market frame; re-snapshotting the connection's books", error=describe_failure(exc))
+        except Exception as exc:  # hostile data must not end the session: see _frame_unusable
+            self._frame_unusable(connection, exc, len(frame), now)
         self._after_sync_change()
+
+    def _frame_unusable(self, connection: _Connection, exc: Exception, size: int, now: Instant) -> None:
+        """A frame raised what the core does not translate (a decoder's ``RecursionError``, a
+        conversion's ``ValueError``), so it may have been half applied: every book of the
+        connection starts over as after a reconnect, snapshots in flight included (their replay
+        could lack the frame's changes), without closing a socket that still works."""
+        self._unusable_frames += 1
+        _log.warning(
+            "unusable market frame; re-snapshotting the connection's books",
+            error=describe_failure(exc),
+            frame_bytes=size,
+        )
+        self._sync.connection_lost(connection.id, SyncReason.MALFORMED_FRAME, now)
+        self._sync.connection_proven(connection.id, now)
 
     async def _probe(self, connection: _Connection, channel: MarketChannel, watch: ConnectionWatch) -> None:
         """Ask the venue for data: re-subscribe one token (in turn) with its initial dump."""
@@ -680,13 +717,26 @@ class LiveBooks:
         rest = self._require_rest()
         try:
             summaries = await rest.get_books(list(request.token_ids))
-        except PolyinfraError as exc:
-            _log.warning("book snapshot request failed; retrying later", tokens=len(request.token_ids), error=str(exc))
-            self._sync.snapshots_failed(request, self._now())
-        else:
             self._sync.apply_snapshots(request, summaries, self._now())
+        except Exception as exc:  # whatever the answer held, its tokens must not wait forever
+            self._books_request_failed(exc, "book snapshot request", len(request.token_ids))
+            now = self._now()
+            self._sync.snapshots_failed(request, now)
+            # A summary that raised part-way left the request without a snapshot: ask again.
+            states = self._sync.states
+            unsynced = [token for token in request.token_ids if states.get(token) is not SyncState.LIVE]
+            self._sync.request_resync(unsynced, SyncReason.SNAPSHOT_FAILED, now)
         self._after_sync_change()
         self._snapshot_wanted.set()
+
+    def _books_request_failed(self, exc: Exception, what: str, tokens: int) -> None:
+        """Log a failed ``POST /books``; an answer that could not be used counts as malformed."""
+        if isinstance(exc, PolyinfraError) and not isinstance(exc, MalformedMessageError):
+            _log.warning(f"{what} failed; retrying later", tokens=tokens, error=describe_failure(exc))
+            return
+        self._malformed_answers += 1
+        MALFORMED_ANSWERS.labels(request=_BOOKS_REQUEST).inc()
+        _log.warning(f"malformed answer to a {what}; retrying later", tokens=tokens, error=describe_failure(exc))
 
     async def _audit_forever(self) -> None:
         """Compare books with ``POST /books``: all LIVE ones every ``audit_interval_s``, and the
@@ -713,11 +763,16 @@ class LiveBooks:
         requested_s = time.monotonic()
         try:
             summaries = await rest.get_books(tokens)
-        except PolyinfraError as exc:
-            _log.warning("book audit request failed", tokens=len(tokens), error=str(exc))
+        except Exception as exc:  # the next audit asks again
+            self._books_request_failed(exc, "book audit request", len(tokens))
             return
         await asyncio.sleep(_AUDIT_SETTLE_S)
-        for token, diff in self._sync.audit(summaries, requested_s=requested_s, now=self._now()):
+        try:
+            differing = self._sync.audit(summaries, requested_s=requested_s, now=self._now())
+        except Exception as exc:  # a summary the core could not compare; the next audit asks again
+            self._books_request_failed(exc, "book audit request", len(tokens))
+            differing = []
+        for token, diff in differing:
             _log.warning(
                 "live book differs from the venue's; re-snapshotting",
                 token_id=token,
@@ -734,7 +789,7 @@ class LiveBooks:
             if added:
                 WS_FRAMES.labels(channel="market", event_type=event_type).inc(added)
                 self._exported_events[event_type] = count
-        malformed = self._sync.stats.malformed_frames
+        malformed = self._malformed_frames()
         if malformed != self._exported_malformed:
             WS_FRAMES.labels(channel="market", event_type=_MALFORMED).inc(malformed - self._exported_malformed)
             self._exported_malformed = malformed
@@ -763,6 +818,9 @@ class LiveBooks:
             self._exported_drops = dropped
 
     # --- small helpers ----------------------------------------------------------------------------
+
+    def _malformed_frames(self) -> int:
+        return self._sync.stats.malformed_frames + self._unusable_frames
 
     def _now(self) -> Instant:
         return Instant(time.monotonic(), time.time_ns())

@@ -39,6 +39,12 @@
   the same. Newly created keys can be refused for a couple of minutes (clob.md §9.9), so the
   channel retries for ``auth_grace_s`` of nothing but refusals, then stops with
   :class:`~polyinfra.errors.L2AuthError` (:attr:`UserChannel.failure`), raised to every reader.
+* **Hostile data.** Each frame and each reconciliation's REST answers are handled in a step that
+  survives any exception they raise, typed or not: the frame or answer is counted as malformed,
+  logged with a bounded description (never its text: it carries the user's keys), and the gap it
+  leaves is reconciled (an answer's reconciliation is retried on the backoff schedule). The session
+  runner and the watchdog are supervised: one that dies anyway is logged, counted
+  (``stats.task_failures``, ``polyinfra_task_failures``) and restarted.
 * **Delivery**: every :meth:`UserChannel.events` iterator has its own bounded queue that drops its
   oldest event when full (counted); listeners are called in the reader's task, a raising one is
   logged and counted.
@@ -66,7 +72,7 @@ from websockets.asyncio.client import ClientConnection
 
 from polyinfra.clob.event_stream import EventFanout
 from polyinfra.clob.trading import OpenOrder, TradingClient
-from polyinfra.clob.ws_sessions import BackgroundTasks, open_venue_socket, run_sessions
+from polyinfra.clob.ws_sessions import BackgroundTasks, describe_failure, open_venue_socket, run_sessions
 from polyinfra.core.book_sync import Backoff, ConnectionWatch, WatchVerdict
 from polyinfra.core.config_checks import positive_int, positive_number
 from polyinfra.errors import (
@@ -92,7 +98,7 @@ from polyinfra.model.trading_events import (
     parse_trade_status,
 )
 from polyinfra.obs.logging import get_logger
-from polyinfra.obs.metrics import QUEUE_DROPS, WS_FRAMES, WS_RECONNECTS
+from polyinfra.obs.metrics import MALFORMED_ANSWERS, QUEUE_DROPS, WS_FRAMES, WS_RECONNECTS
 from polyinfra.wire.clob_user import MakerOrder, OrderMessage, TradeMessage, TradeRecord, UserEvent
 from polyinfra.wire.clob_ws import PING, PONG
 from polyinfra.wire.json_decoding import MAX_FRAME_BYTES, JsonDecoder
@@ -110,6 +116,8 @@ __all__ = [
 _log = get_logger(__name__)
 
 _CHANNEL: Final = "user"
+_RECONCILIATION: Final = "user reconciliation"
+_CREDENTIALS_CHECK: Final = "GET /auth/api-keys"
 _EVENTS_QUEUE: Final = "user_channel_events"
 # The official Rust client declares a socket dead after 30 s without PONG at 10 s pings (clob.md §7.2).
 _PONG_TIMEOUT_PINGS: Final = 3
@@ -428,6 +436,8 @@ class UserChannelStats:
     """Events decoded from the socket, by ``event_type``."""
     malformed_frames: int
     """Frames (or events) that did not decode or convert; each one triggers a reconciliation."""
+    malformed_answers: int
+    """REST answers (reconciliation, credentials check) that could not be used; each was retried."""
     unknown_event_types: Mapping[str, int]
     duplicates_skipped: int
     """Socket events and REST rows that told nothing new."""
@@ -448,6 +458,8 @@ class UserChannelStats:
     events_dropped: int
     """Events dropped by full :meth:`UserChannel.events` queues (oldest first)."""
     listener_errors: int
+    task_failures: Mapping[str, int]
+    """Background tasks that died with an exception, by name; each long-running one was restarted."""
 
 
 class _Session:
@@ -552,7 +564,12 @@ class UserChannel:
         self._tracker = UserEventTracker(tracked_limit)
         self._encode = msgspec.json.Encoder().encode
         self._session: _Session | None = None
-        self._tasks = BackgroundTasks("user-channel")
+        self._tasks = BackgroundTasks(
+            "user-channel",
+            restart_initial_s=reconnect_initial_s,
+            restart_max_s=reconnect_max_s,
+            random=self._random.random,
+        )
         self._reconcile_lock = asyncio.Lock()
         # Held while a session subscribes and while the markets change, so that a change made as a
         # session opens is either in its subscription frame or sent on it, never lost between.
@@ -568,6 +585,7 @@ class UserChannel:
         self._frames = 0
         self._events_by_type: dict[str, int] = {}
         self._malformed = 0
+        self._malformed_answers = 0
         self._duplicates = 0
         self._unsubscribed_skipped = 0
         self._reconciliations = 0
@@ -597,8 +615,8 @@ class UserChannel:
             raise InvalidValueError("a UserChannel starts once")
         self._running = True
         self._trades_since_s = int(time.time() - self._trades_lookback_s)
-        self._tasks.spawn(self._run_sessions(), "user-channel sessions")
-        self._tasks.spawn(self._watch_forever(), "user-channel watchdog")
+        self._tasks.supervise(self._run_sessions, "user-channel sessions")
+        self._tasks.supervise(self._watch_forever, "user-channel watchdog")
 
     async def stop(self) -> None:
         """Close the socket, stop the background tasks, end every :meth:`events` iterator."""
@@ -730,6 +748,7 @@ class UserChannel:
             frames=self._frames,
             events_by_type=dict(self._events_by_type),
             malformed_frames=self._malformed,
+            malformed_answers=self._malformed_answers,
             unknown_event_types=dict(self._decoder.unknown_event_types),
             duplicates_skipped=self._duplicates,
             unsubscribed_skipped=self._unsubscribed_skipped,
@@ -742,6 +761,7 @@ class UserChannel:
             events_delivered=self._fanout.delivered,
             events_dropped=self._fanout.dropped,
             listener_errors=self._fanout.listener_errors,
+            task_failures=self._tasks.failures,
         )
 
     def _offer(self, events: list[UserChannelEvent]) -> None:
@@ -850,11 +870,15 @@ class UserChannel:
         try:
             messages = self._decoder.decode(frame)
             events = [self._convert(message, received_ns) for message in messages]
-        except PolyinfraError as exc:
+        except Exception as exc:  # typed or not (a decoder's RecursionError): hostile data must not end the session
             # A message lost to a bad frame is a gap like any other: REST tells what it said.
             self._malformed += 1
             WS_FRAMES.labels(channel=_CHANNEL, event_type="malformed").inc()
-            _log.warning("malformed user frame; reconciling with REST", error=exc.message)
+            _log.warning(
+                "malformed user frame; reconciling with REST",
+                error=exc.message if isinstance(exc, PolyinfraError) else type(exc).__name__,
+                frame_bytes=len(frame),
+            )
             self._tasks.spawn(self._reconcile_until_done("malformed"), "user-channel reconciliation")
             return
         self._offer(events)
@@ -887,7 +911,9 @@ class UserChannel:
                 await asyncio.sleep(self._retry_backoff.next_delay_s())
             except PolyinfraError as exc:
                 delay_s = self._retry_backoff.next_delay_s()
-                _log.warning("user reconciliation failed; retrying", reason=reason, error=str(exc), retry_s=delay_s)
+                _log.warning(
+                    "user reconciliation failed; retrying", reason=reason, error=describe_failure(exc), retry_s=delay_s
+                )
                 await asyncio.sleep(delay_s)
             else:
                 self._refused_since_s = None
@@ -901,9 +927,17 @@ class UserChannel:
             started_s = int(time.time())
             try:
                 events = await self._fetch_state()
-            except PolyinfraError:
+            except PolyinfraError as exc:
                 self._reconciliation_failures += 1
+                if isinstance(exc, MalformedMessageError):
+                    self._answer_malformed(_RECONCILIATION)
                 raise
+            except Exception as exc:  # hostile REST data the decoders did not translate
+                self._reconciliation_failures += 1
+                self._answer_malformed(_RECONCILIATION)
+                raise MalformedMessageError(
+                    "a REST answer of the reconciliation could not be used", detail=describe_failure(exc)
+                ) from exc
             before = self._reconciled_events
             self._offer(events)
             missed = self._reconciled_events - before
@@ -954,6 +988,10 @@ class UserChannel:
             events.append(order_update_from_rest(order, _unlisted_kind(order), received_ns=received_ns))
         return events
 
+    def _answer_malformed(self, request: str) -> None:
+        self._malformed_answers += 1
+        MALFORMED_ANSWERS.labels(request=request).inc()
+
     def _market_filters(self) -> list[str | None]:
         """One REST filter per subscribed market; None (every market) when subscribed to all."""
         return [*self._markets] or [None]
@@ -967,9 +1005,11 @@ class UserChannel:
             await self._trading.get_api_keys()
         except AuthError as exc:
             self._credentials_refused(exc)
-        except PolyinfraError as exc:
-            # Unknown (an outage, say): the next session tries again.
-            _log.warning("cannot check the user channel's credentials", error=str(exc))
+        except Exception as exc:  # typed or not, an answer that says nothing either way
+            # Unknown (an outage, a malformed answer): the next session tries again.
+            if not isinstance(exc, PolyinfraError) or isinstance(exc, MalformedMessageError):
+                self._answer_malformed(_CREDENTIALS_CHECK)
+            _log.warning("cannot check the user channel's credentials", error=describe_failure(exc))
         else:
             self._refused_since_s = None
 
@@ -1033,7 +1073,7 @@ class UserChannel:
             return
         except PolyinfraError as exc:
             # Unanswered: the watchdog reconnects once the probe is overdue.
-            _log.warning("user channel probe failed", error=str(exc))
+            _log.warning("user channel probe failed", error=describe_failure(exc))
             return
         if self._session is not session:
             return

@@ -1,12 +1,21 @@
 """What every venue WebSocket client here does the same way: open a socket as the venue wants it,
 run sessions one after the other with a backoff between them, and keep background tasks whose
-failures are logged rather than lost."""
+failures are logged, counted and (for the long-running ones) restarted rather than lost.
+
+Hostile data is handled where it is read (the per-frame and per-answer steps of each client); the
+supervisor here is the net under that: a task that dies anyway, from a bug or an input nothing
+anticipated, is noticed, logged with a bounded description (never the data, which may be 100 KB
+of hostile bytes or carry the user's keys), counted in ``polyinfra_task_failures`` and started
+again after a backoff, so one bad frame never leaves books stale for the rest of the run.
+"""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Coroutine
-from typing import Any
+import random
+import traceback
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from typing import Any, Final
 
 import websockets
 from websockets.asyncio.client import ClientConnection, connect
@@ -14,11 +23,27 @@ from websockets.asyncio.client import ClientConnection, connect
 from polyinfra.core.book_sync import Backoff
 from polyinfra.errors import TransportError
 from polyinfra.obs.logging import correlation_scope, get_logger, new_correlation_id
+from polyinfra.obs.metrics import TASK_FAILURES
 from polyinfra.wire.json_decoding import MAX_FRAME_BYTES
 
-__all__ = ["BackgroundTasks", "open_venue_socket", "run_sessions"]
+__all__ = ["BackgroundTasks", "describe_failure", "open_venue_socket", "run_sessions"]
 
 _log = get_logger(__name__)
+
+# An exception's text can hold the hostile value that caused it (a 5,000-digit number, a token id
+# of 100 KB): logs get this much of it.
+_FAILURE_TEXT_CHARS: Final = 300
+# The innermost frames of a dead task's traceback: where it failed, without the locals an error
+# tracker would capture (they may hold credentials) and without the unbounded message.
+_TRACEBACK_FRAMES: Final = 5
+
+
+def describe_failure(exc: BaseException) -> str:
+    """The exception's type and the start of its text, for a log line of bounded size."""
+    text = str(exc)
+    if len(text) > _FAILURE_TEXT_CHARS:
+        text = f"{text[:_FAILURE_TEXT_CHARS]}... ({len(text)} chars)"
+    return f"{type(exc).__name__}: {text}"
 
 
 async def open_venue_socket(url: str, *, what: str, open_timeout_s: float, close_timeout_s: float) -> ClientConnection:
@@ -60,17 +85,43 @@ async def run_sessions(
 
 class BackgroundTasks:
     """A client's background tasks: kept referenced while they run (asyncio holds tasks weakly),
-    a failure logged with the task's name, all cancelled together. ``owner`` names the client in logs."""
+    a failure logged and counted by the task's name, all cancelled together. ``owner`` names the
+    client in logs. Supervised tasks are restarted after a failure, on a backoff from
+    ``restart_initial_s`` doubling to ``restart_max_s``; one that ran that long before failing
+    starts the schedule afresh. Task names are fixed strings (they label a metric)."""
 
-    def __init__(self, owner: str) -> None:
+    def __init__(
+        self,
+        owner: str,
+        *,
+        restart_initial_s: float = 1.0,
+        restart_max_s: float = 30.0,
+        random: Callable[[], float] = random.random,
+    ) -> None:
         self._owner = owner
         self._tasks: set[asyncio.Task[None]] = set()
+        self._restart_initial_s = restart_initial_s
+        self._restart_max_s = restart_max_s
+        self._random = random
+        self._failures: dict[str, int] = {}
+
+    @property
+    def failures(self) -> Mapping[str, int]:
+        """Tasks that ended with an exception, by name (supervised ones were restarted)."""
+        return dict(self._failures)
 
     def spawn(self, coroutine: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
+        """Run a one-shot task; its failure is logged and counted."""
         task = asyncio.create_task(coroutine, name=name)
         self._tasks.add(task)
         task.add_done_callback(self._done)
         return task
+
+    def supervise(self, run: Callable[[], Coroutine[Any, Any, None]], name: str) -> asyncio.Task[None]:
+        """Run ``run()`` as a long-running task: should it raise (a cancellation is not a failure),
+        the failure is logged and counted and ``run()`` starts again after the backoff. It ends
+        when ``run()`` returns or the task is cancelled."""
+        return self.spawn(self._supervised(run, name), name)
 
     def cancel_all(self, *, keep: asyncio.Task[Any] | None = None) -> list[asyncio.Task[None]]:
         """Cancel every task but ``keep`` (the caller's own, which cannot wait for itself); returns them."""
@@ -83,7 +134,36 @@ class BackgroundTasks:
         """Cancel every task and wait until all have ended."""
         await asyncio.gather(*self.cancel_all(), return_exceptions=True)
 
+    async def _supervised(self, run: Callable[[], Coroutine[Any, Any, None]], name: str) -> None:
+        backoff = Backoff(initial_s=self._restart_initial_s, max_s=self._restart_max_s, random=self._random)
+        loop = asyncio.get_running_loop()
+        while True:
+            started_s = loop.time()
+            try:
+                await run()
+            except Exception as exc:  # CancelledError is not an Exception: it ends the task
+                if loop.time() - started_s >= self._restart_max_s:
+                    backoff.reset()
+                delay_s = backoff.next_delay_s()
+                self._failed(name, exc, restart_in_s=round(delay_s, 3))
+                await asyncio.sleep(delay_s)
+            else:
+                return
+
     def _done(self, task: asyncio.Task[None]) -> None:
         self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            _log.error(f"a {self._owner} background task failed", task=task.get_name(), exc_info=task.exception())
+        if not task.cancelled():
+            exc = task.exception()
+            if exc is not None:
+                self._failed(task.get_name(), exc)
+
+    def _failed(self, name: str, exc: BaseException, **context: object) -> None:
+        self._failures[name] = self._failures.get(name, 0) + 1
+        TASK_FAILURES.labels(task=name).inc()
+        _log.error(
+            f"a {self._owner} background task failed",
+            task=name,
+            error=describe_failure(exc),
+            where="".join(traceback.format_tb(exc.__traceback__, limit=-_TRACEBACK_FRAMES)),
+            **context,
+        )

@@ -20,6 +20,17 @@ What each knob does (all off by default):
   hold it back and send it right after the next data frame.
 * ``malformed_rate``: per data frame, replace it with a corrupt one: either text that is not JSON
   (the frame cut in half) or the same events without their required ``timestamp`` field.
+* ``poison_rate``, ``poison_http_rate``: hostile input, by class. Per WebSocket data frame (market
+  and user channels) and per answer to a venue REST request that only reads (every ``GET``, such
+  as ``/book``, ``/data/orders``, ``/data/trades``, ``/auth/api-keys``, and the public batch reads
+  ``POST /books``, ``/prices``, ``/midpoints``, ``/spreads``, ``/last-trades-prices``; never an
+  order placement or cancellation, whose effect the client must learn), send a copy with one value
+  replaced by a hostile one of a class drawn from ``poison_classes``: ``deep_nesting`` (arrays
+  nested 50,000 deep), ``huge_digits`` (a 5,000-digit number), ``huge_exponent`` (``1e999999``),
+  ``wrong_type`` (an object where a string was, ...), ``invalid_utf8`` (bytes that are not UTF-8
+  inside a string; such a frame goes out as a binary frame, as a text frame cannot carry them).
+  The place and the value are drawn from the same seeded stream, so a run reproduces
+  (:mod:`polyinfra.emulator.poison`).
 * ``latency_ms``: every WebSocket frame leaves that much later than it was produced, and every
   venue HTTP response is delayed by that much.
 * ``http_429_rate``, ``http_425_rate``, ``http_5xx_rate``: answer a venue REST request (public or
@@ -61,6 +72,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Final
 
+from polyinfra.emulator.poison import PoisonClass
 from polyinfra.emulator.rate_limits import RateLimitMode
 from polyinfra.errors import InvalidValueError
 
@@ -117,6 +129,13 @@ def _rate_limit_mode(name: str, value: object) -> RateLimitMode:
     raise InvalidValueError("must be one of " + ", ".join(RateLimitMode), field=name, value=value)
 
 
+def _poison_classes(name: str, value: object) -> tuple[PoisonClass, ...]:
+    known = set(PoisonClass)
+    if isinstance(value, list | tuple) and value and all(isinstance(item, str) and item in known for item in value):
+        return tuple(PoisonClass(item) for item in dict.fromkeys(value))
+    raise InvalidValueError("must be a non-empty list of " + ", ".join(PoisonClass), field=name, value=value)
+
+
 def _positive_number(name: str, value: object) -> float:
     number = _number(name, value)
     if number <= 0:
@@ -141,6 +160,9 @@ _VALIDATORS: Mapping[str, Callable[[str, object], object]] = {
     "duplicate_rate": _probability,
     "reorder_rate": _probability,
     "malformed_rate": _probability,
+    "poison_rate": _probability,
+    "poison_http_rate": _probability,
+    "poison_classes": _poison_classes,
     "latency_ms": _count,
     "http_429_rate": _probability,
     "http_425_rate": _probability,
@@ -182,6 +204,12 @@ class FaultConfig:
     """Probability that a data frame is held back and sent after the next one."""
     malformed_rate: float = 0.0
     """Probability that a data frame is replaced by a corrupt one."""
+    poison_rate: float = 0.0
+    """Probability that a WebSocket data frame carries one hostile value of ``poison_classes``."""
+    poison_http_rate: float = 0.0
+    """Probability that an answer to a reading venue REST request carries one hostile value."""
+    poison_classes: tuple[PoisonClass, ...] = tuple(PoisonClass)
+    """The classes of hostile value the poison knobs draw from (every class by default)."""
     latency_ms: int = 0
     """Extra delay on every WebSocket frame and every venue HTTP response."""
     http_429_rate: float = 0.0
@@ -228,7 +256,9 @@ class FaultConfig:
 
     def as_dict(self) -> dict[str, object]:
         """Every knob and its current value (JSON-ready)."""
-        return dataclasses.asdict(self)
+        knobs = dataclasses.asdict(self)
+        knobs["poison_classes"] = list(self.poison_classes)  # as JSON gives it back
+        return knobs
 
 
 @dataclass(frozen=True, slots=True)
@@ -239,6 +269,7 @@ class MessageFate:
     malformed: bool = False
     duplicate: bool = False
     reorder: bool = False
+    poison: PoisonClass | None = None
 
 
 class HttpFault(Enum):
@@ -280,7 +311,19 @@ class FaultDice:
             malformed=self._roll(config.malformed_rate),
             duplicate=self._roll(config.duplicate_rate),
             reorder=self._roll(config.reorder_rate),
+            poison=self.poison(config.poison_rate),
         )
+
+    def poison(self, rate: float) -> PoisonClass | None:
+        """With probability ``rate``, the class of hostile value the next message carries."""
+        if not self._roll(rate):
+            return None
+        classes = self._config.poison_classes
+        return classes[self.pick(len(classes))]
+
+    def pick(self, count: int) -> int:
+        """An index below ``count``, from the same stream (where a poison lands, say)."""
+        return self._random.randrange(count)
 
     def corrupt_as_non_json(self) -> bool:
         """For a malformed frame: True to send non-JSON text, False for a broken schema."""

@@ -41,6 +41,7 @@ from polyinfra.emulator.client_input import decode_json
 from polyinfra.emulator.exchange import Exchange
 from polyinfra.emulator.faults import FaultConfig, FaultDice
 from polyinfra.emulator.masked_frames import MaskedClientWebSocket
+from polyinfra.emulator.poison import PoisonClass, poison_document
 from polyinfra.wire.clob_ws import (
     PING,
     PONG,
@@ -116,6 +117,8 @@ class ChannelStats:
     messages_duplicated: int = 0
     messages_reordered: int = 0
     messages_malformed: int = 0
+    messages_poisoned: int = 0
+    """Data frames sent with one hostile value (``poison_rate``)."""
     messages_frozen: int = 0
     """Data frames not sent because ``freeze`` was set."""
     messages_overflowed: int = 0
@@ -163,7 +166,7 @@ class _Connection:
         self._opened_at = self._loop.time()
         self._last_ping_at = self._opened_at
         self._queue: asyncio.Queue[_Outgoing] = asyncio.Queue(maxsize=settings.send_queue_limit)
-        self._held_back: tuple[bytes, int] | None = None
+        self._held_back: tuple[bytes, int, WSMsgType] | None = None
         self._data_frames_sent = 0
         self._tasks: list[asyncio.Task[None]] = []
         self._closer: asyncio.Task[None] | None = None
@@ -265,7 +268,13 @@ class _Connection:
         if fate.drop:
             self._stats.messages_dropped += 1
             return
-        if fate.malformed:
+        kind = WSMsgType.TEXT
+        if fate.poison is not None:
+            frame = poison_document(frame, fate.poison, self._dice.pick)
+            self._stats.messages_poisoned += 1
+            if fate.poison is PoisonClass.INVALID_UTF8:
+                kind = WSMsgType.BINARY
+        elif fate.malformed:
             frame = _corrupt(frame, non_json=self._dice.corrupt_as_non_json())
             self._stats.messages_malformed += 1
         copies = 1
@@ -274,20 +283,20 @@ class _Connection:
             self._stats.messages_duplicated += 1
         if fate.reorder and self._held_back is None:
             # Swap with the next data frame: this one goes out right after it.
-            self._held_back = (frame, copies)
+            self._held_back = (frame, copies, kind)
             self._stats.messages_reordered += 1
             return
-        await self._write_data(frame, copies)
+        await self._write_data(frame, copies, kind)
         if self._held_back is not None:
-            held_frame, held_copies = self._held_back
+            held = self._held_back
             self._held_back = None
-            await self._write_data(held_frame, held_copies)
+            await self._write_data(*held)
 
-    async def _write_data(self, frame: bytes, copies: int) -> None:
+    async def _write_data(self, frame: bytes, copies: int, kind: WSMsgType) -> None:
         for _ in range(copies):
             if self.closing:
                 return
-            await self.ws.send_frame(frame, WSMsgType.TEXT)
+            await self.ws.send_frame(frame, kind)
             self._stats.messages_sent += 1
             self._data_frames_sent += 1
             drop_after = self._faults.drop_every_messages

@@ -36,6 +36,7 @@ from aiohttp import web
 from polyinfra.emulator.client_input import cursor_offset, decode_json, whole_number
 from polyinfra.emulator.exchange import Exchange
 from polyinfra.emulator.faults import FaultConfig, FaultDice, HttpFault, OutageSchedule
+from polyinfra.emulator.poison import poison_document
 from polyinfra.errors import ApiError, InvalidValueError
 from polyinfra.model.ids import ConditionId, TokenId, token_id
 from polyinfra.model.market import MarketInfo
@@ -90,6 +91,8 @@ _ORDER_PLACEMENTS: Final = frozenset({("POST", "/order"), ("POST", "/orders")})
 _ANY_JSON: Final = msgspec.json.Decoder()
 _QUERY_DIGITS: Final = 18
 """Digits of a whole number in a query string (timestamps, fidelity): any int64."""
+# The POST routes that only read, whose answers the poison knob may spoil along with every GET's.
+_READING_POSTS: Final = frozenset({"/books", "/prices", "/midpoints", "/spreads", "/last-trades-prices"})
 
 _DEFAULT_LAST_TRADE = LastTradePrice(price="0.5", side="")
 _NO_REWARDS = Rewards(rates=None, min_size=Decimal(0), max_spread=Decimal(0))
@@ -126,6 +129,8 @@ class RestStats:
     """Order placements refused in the post-only mode after a restart."""
     storm_5xx: int = 0
     """Requests answered by a 5xx storm."""
+    answers_poisoned: int = 0
+    """Answers sent with one hostile value (``poison_http_rate``)."""
 
 
 class _TokenRequest(msgspec.Struct):
@@ -213,11 +218,26 @@ class RestApi:
                 self.stats.client_errors += 1
                 response = _json(ErrorBody(error=error.message), status=error.status)
             if isinstance(response, web.Response):
+                self._poison(request, response)
                 # Compressed when the client accepts it (the official client asks for gzip, §3.5).
                 response.enable_compression()
             return response
 
         return venue_route
+
+    def _poison(self, request: web.Request, response: web.Response) -> None:
+        """Plant a hostile value in a reading request's JSON answer, as ``poison_http_rate`` says."""
+        if not (
+            response.status == HTTPStatus.OK
+            and response.content_type == "application/json"
+            and isinstance(response.body, bytes)
+            and (request.method == "GET" or request.path in _READING_POSTS)
+        ):
+            return
+        poison = self._dice.poison(self._faults.poison_http_rate)
+        if poison is not None:
+            response.body = poison_document(response.body, poison, self._dice.pick)
+            self.stats.answers_poisoned += 1
 
     def _fault_response(self, fault: HttpFault) -> web.Response:
         if fault is HttpFault.TOO_MANY_REQUESTS:

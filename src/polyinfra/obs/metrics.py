@@ -39,6 +39,7 @@ __all__ = [
     "BREAKER_TRANSITIONS",
     "HTTP_LATENCY",
     "HTTP_REQUESTS",
+    "MALFORMED_ANSWERS",
     "QUEUE_DEPTH",
     "QUEUE_DROPS",
     "RATE_LIMIT_WAIT",
@@ -46,6 +47,7 @@ __all__ = [
     "RETRIES",
     "SIGNER_RATE_LIMIT_WARNINGS",
     "STALE_BOOKS",
+    "TASK_FAILURES",
     "WS_FRAMES",
     "WS_RECONNECTS",
     "BreakerStateValue",
@@ -169,6 +171,24 @@ BOOK_STALENESS = Gauge(
 STALE_BOOKS = Gauge(
     "polyinfra_stale_books",
     "Number of live books currently marked stale (awaiting a fresh snapshot or past the silence threshold).",
+    registry=REGISTRY,
+)
+
+MALFORMED_ANSWERS = Counter(
+    "polyinfra_malformed_answers",
+    "REST answers a streaming client could not use (undecodable, or values out of what the venue "
+    "sends), by what they answered (a request such as 'POST /books', or a step such as "
+    "'user reconciliation'): each one is logged and what it was for is retried.",
+    ["request"],
+    registry=REGISTRY,
+)
+
+TASK_FAILURES = Counter(
+    "polyinfra_task_failures",
+    "Background tasks of a client that ended with an exception (cancellation is not one), by task "
+    "name. A long-running task (session runner, snapshot worker, watchdog, audit) is restarted after "
+    "a backoff, so this counts its restarts; anything above 0 is a bug worth reporting.",
+    ["task"],
     registry=REGISTRY,
 )
 
