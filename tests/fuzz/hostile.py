@@ -14,6 +14,8 @@ from typing import Any
 import msgspec
 from hypothesis import strategies as st
 
+from polyinfra.emulator.poison import places, replaced
+
 DEPTH_LIMIT_PROBE = 100_000
 """Deeper than any recursion limit, C or Python."""
 
@@ -88,31 +90,11 @@ def hostile_leaf() -> st.SearchStrategy[Any]:
     )
 
 
-def _paths(document: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    found: list[tuple[Any, ...]] = [prefix]
-    if isinstance(document, dict):
-        for key, value in document.items():
-            found.extend(_paths(value, (*prefix, key)))
-    elif isinstance(document, list):
-        for index, value in enumerate(document):
-            found.extend(_paths(value, (*prefix, index)))
-    return found
-
-
-def _replaced(document: Any, path: tuple[Any, ...], value: Any) -> Any:
-    if not path:
-        return value
-    head, rest = path[0], path[1:]
-    if isinstance(document, dict):
-        return {key: (_replaced(item, rest, value) if key == head else item) for key, item in document.items()}
-    return [(_replaced(item, rest, value) if index == head else item) for index, item in enumerate(document)]
-
-
 @st.composite
 def poisoned(draw: st.DrawFn, document: Any) -> bytes:
     """``document`` (decoded JSON) encoded with one hostile value planted at one random place."""
-    path = draw(st.sampled_from(_paths(document)))
-    return msgspec.json.encode(_replaced(document, path, draw(hostile_leaf())))
+    path, _ = draw(st.sampled_from(places(document)))
+    return msgspec.json.encode(replaced(document, path, draw(hostile_leaf())))
 
 
 def hostile_bytes(*valid: Any) -> st.SearchStrategy[bytes]:

@@ -85,7 +85,7 @@ from polyinfra.errors import (
     TransportError,
 )
 from polyinfra.model.ids import condition_id
-from polyinfra.model.numbers import Side, micros_to_decimal, parse_micros
+from polyinfra.model.numbers import Side, micros_to_decimal, parse_micros, parse_timestamp
 from polyinfra.model.trading_events import (
     MakerFill,
     OrderEventKind,
@@ -164,9 +164,9 @@ def _side(text: str | UnsetType, *, field: str, record_id: str) -> Side:
 
 def _timestamp_ms(text: str | UnsetType | None) -> int | None:
     """A venue timestamp in ms; seconds and ms both occur (clob.md §7.5); empty or absent is None."""
-    if text is UNSET or text is None or not text.isascii() or not text.isdigit():
+    value = None if text is UNSET or text is None else parse_timestamp(text)
+    if value is None:
         return None
-    value = int(text)
     return value if value >= _MS_THRESHOLD else value * 1000
 
 

@@ -55,7 +55,7 @@ from polyinfra.model.events import (
     TickSizeChanged,
     TradePrinted,
 )
-from polyinfra.model.numbers import Side, TickSize, micros_to_decimal, parse_micros
+from polyinfra.model.numbers import Side, TickSize, micros_to_decimal, parse_micros, parse_timestamp
 from polyinfra.wire.clob_rest import OrderBookSummary
 from polyinfra.wire.clob_ws import (
     MARKET_EVENT_TYPES,
@@ -419,9 +419,6 @@ _FEED_FLAG_REASONS: Final = (
     SyncReason.DELTA_BEFORE_SNAPSHOT,
     SyncReason.BEST_PRICE_MISMATCH,
 )
-
-# Unix time in ms needs 13 digits, in ns 19 (until 2286): a longer "timestamp" is not one.
-_TIMESTAMP_DIGITS: Final = 19
 
 # Listings and resolutions seen lately, to deliver each once however many sockets carry it.
 _ANNOUNCEMENTS_REMEMBERED: Final = 1024
@@ -793,7 +790,7 @@ class BookSync:
                 if record is not None:
                     record.last_update_s = now_s
             if emit:
-                timestamp_ms = _timestamp_ms(event.timestamp)
+                timestamp_ms = parse_timestamp(event.timestamp)
                 for token_id in dict.fromkeys(touched):
                     if token_id in tokens:
                         self._events.append(BookUpdated(token_id, event.market, timestamp_ms, received_ns, False))
@@ -805,7 +802,7 @@ class BookSync:
             record.last_update_s = now_s
             if emit:
                 self._events.append(
-                    BookUpdated(token_id, event.market, _timestamp_ms(event.timestamp), received_ns, True)
+                    BookUpdated(token_id, event.market, parse_timestamp(event.timestamp), received_ns, True)
                 )
             if record.state is not _LIVE and record.repair != _IN_FLIGHT and feed.is_in_sync(token_id):
                 self._settle_live(token_id, record, Instant(now_s, received_ns))
@@ -816,7 +813,7 @@ class BookSync:
             if emit and book is not None and book.tick_size is not None and book.tick_size is not old:
                 self._events.append(
                     TickSizeChanged(
-                        event.asset_id, event.market, old, book.tick_size, _timestamp_ms(event.timestamp), received_ns
+                        event.asset_id, event.market, old, book.tick_size, parse_timestamp(event.timestamp), received_ns
                     )
                 )
         elif isinstance(event, LastTradePriceMessage):
@@ -827,13 +824,13 @@ class BookSync:
                 question = event.question if isinstance(event.question, str) else ""
                 self._events.append(
                     MarketListed(
-                        event.market, tuple(event.assets_ids), question, _timestamp_ms(event.timestamp), received_ns
+                        event.market, tuple(event.assets_ids), question, parse_timestamp(event.timestamp), received_ns
                     )
                 )
         elif isinstance(event, MarketResolvedMessage):
             if emit:
                 self._events.append(
-                    MarketResolved(event.market, event.winning_asset_id, _timestamp_ms(event.timestamp), received_ns)
+                    MarketResolved(event.market, event.winning_asset_id, parse_timestamp(event.timestamp), received_ns)
                 )
         else:
             self._feed_apply(event)
@@ -855,7 +852,7 @@ class BookSync:
         size = micros_to_decimal(parse_micros(event.size)) if isinstance(event.size, str) and event.size else None
         side = Side(event.side) if event.side in ("BUY", "SELL") else None
         self._events.append(
-            TradePrinted(event.asset_id, event.market, price, side, size, _timestamp_ms(event.timestamp), received_ns)
+            TradePrinted(event.asset_id, event.market, price, side, size, parse_timestamp(event.timestamp), received_ns)
         )
 
     def _feed_flags(self) -> tuple[int, ...]:
@@ -976,7 +973,7 @@ class BookSync:
             record.last_update_s = now.monotonic_s
             if self.emit_events:
                 self._events.append(
-                    BookUpdated(token_id, summary.market, _timestamp_ms(summary.timestamp), now.wall_ns, True)
+                    BookUpdated(token_id, summary.market, parse_timestamp(summary.timestamp), now.wall_ns, True)
                 )
             self.stats.replayed_events += len(buffered)
             for received_ns, event in buffered:
@@ -1111,9 +1108,3 @@ def _flag_reason(before: tuple[int, ...], after: tuple[int, ...]) -> SyncReason:
         (reason for reason, earlier, later in zip(_FEED_FLAG_REASONS, before, after, strict=True) if later != earlier),
         SyncReason.SNAPSHOT_FAILED,
     )
-
-
-def _timestamp_ms(text: str) -> int | None:
-    """A venue timestamp (ms since the epoch as a decimal string), None when it is not one (or is
-    longer than any time, which ``int`` would refuse past 4,300 digits)."""
-    return int(text) if len(text) <= _TIMESTAMP_DIGITS and text.isdecimal() else None

@@ -43,7 +43,7 @@ from msgspec import UNSET, UnsetType
 from polyinfra.core.book_hash import book_hash_matches
 from polyinfra.errors import InvalidValueError, MalformedMessageError
 from polyinfra.model.book import MAX_SIZE_MICROS, OrderBook, level_error, side_error
-from polyinfra.model.numbers import MICROS, TickSize, parse_micros
+from polyinfra.model.numbers import MAX_TIMESTAMP_DIGITS, MICROS, TickSize, parse_micros, parse_timestamp
 from polyinfra.wire.clob_rest import OrderBookSummary
 from polyinfra.wire.clob_ws import (
     BestBidAskMessage,
@@ -88,8 +88,6 @@ class FeedStats:
 
 
 _MEMO_LIMIT = 1 << 16
-# Unix time in ms needs 13 digits, in ns 19 (until 2286): a longer "timestamp" is not one.
-_TIMESTAMP_DIGITS = 19
 
 
 class MarketFeed:
@@ -253,7 +251,7 @@ class MarketFeed:
             elif not book_hash_matches(message):
                 stats.hash_mismatches += 1
                 trusted = False
-        book.apply_snapshot(bids, asks, timestamp_ms=_timestamp_ms(message.timestamp))
+        book.apply_snapshot(bids, asks, timestamp_ms=parse_timestamp(message.timestamp))
         book.market = message.market
         book.tick_size = tick_size
         if last_trade is not None:
@@ -303,9 +301,9 @@ class MarketFeed:
         if changes is UNSET:
             changes = self._legacy_changes(message)
         timestamp_text = message.timestamp
-        # As _timestamp_ms, inlined.
+        # As parse_timestamp, inlined: once per price change. int() reads every isdecimal string.
         timestamp_ms = (
-            int(timestamp_text) if len(timestamp_text) <= _TIMESTAMP_DIGITS and timestamp_text.isdecimal() else None
+            int(timestamp_text) if len(timestamp_text) <= MAX_TIMESTAMP_DIGITS and timestamp_text.isdecimal() else None
         )
         live_books = self._live_books
         micros = self._micros
@@ -483,14 +481,3 @@ class MarketFeed:
         if book.levels_error(tick_size) is not None:
             self.stats.off_tick_books += 1
             self._resync_needed.add(message.asset_id)
-
-
-def _timestamp_ms(text: str) -> int | None:
-    """A venue timestamp (ms since the epoch, as a decimal string); None when it is not one.
-
-    Timestamps date the book, they are not its content: an unreadable one is left unknown rather
-    than dropping the levels that came with it. Every ``isdecimal`` string is one ``int`` reads
-    (``isdigit`` would admit "²", which it does not), once its length shows it is a time and not
-    thousands of digits (``int`` stops at 4,300 and is quadratic before that).
-    """
-    return int(text) if len(text) <= _TIMESTAMP_DIGITS and text.isdecimal() else None

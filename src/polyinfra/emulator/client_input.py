@@ -1,34 +1,22 @@
-"""What the emulator reads from a client, bounded before it is decoded or turned into a number.
+"""What the emulator reads from a client as a number, bounded before it is turned into one.
 
-A client of the emulated venue may send anything: JSON nested deeper than the decoder's recursion
-limit, numbers with more digits than Python's ``int()`` accepts (4,300), header bytes that are not
-UTF-8. Every route and socket handler reads client input through these functions, so that each
-such input ends as the route's own refusal of bad input instead of an exception nobody answers.
+A client of the emulated venue may send numbers with more digits than Python's ``int()`` accepts
+(4,300) in a query string, a header or a page cursor. Every route reads such values through these
+functions, so that each ends as the route's own refusal of bad input instead of an exception nobody
+answers. JSON bodies and socket messages go through :mod:`polyinfra.wire.json_decoding`, bounded
+in size and depth, like everything the client side decodes.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-from typing import Final, TypeVar
+from typing import Final
 
-import msgspec
-
-__all__ = ["cursor_offset", "decode_json", "whole_number"]
-
-_Decoded = TypeVar("_Decoded")
+__all__ = ["cursor_offset", "whole_number"]
 
 _CURSOR_DIGITS: Final = 18
 """Digits of a page cursor's offset: any offset below ``sys.maxsize``, which slicing needs."""
-
-
-def decode_json(data: bytes | str, decoder: msgspec.json.Decoder[_Decoded]) -> _Decoded:
-    """``decoder.decode(data)``; JSON nested past the decoder's depth limit is a
-    :class:`msgspec.DecodeError` like any other malformed document, not a ``RecursionError``."""
-    try:
-        return decoder.decode(data)
-    except RecursionError:
-        raise msgspec.DecodeError("JSON nested too deeply") from None
 
 
 def whole_number(text: str | None, *, max_digits: int) -> int | None:

@@ -37,11 +37,11 @@ from typing import Final, Generic, TypeVar
 import msgspec
 from aiohttp import WSCloseCode, WSMsgType, web
 
-from polyinfra.emulator.client_input import decode_json
 from polyinfra.emulator.exchange import Exchange
 from polyinfra.emulator.faults import FaultConfig, FaultDice
 from polyinfra.emulator.masked_frames import MaskedClientWebSocket
 from polyinfra.emulator.poison import PoisonClass, poison_document
+from polyinfra.errors import MalformedMessageError
 from polyinfra.wire.clob_ws import (
     PING,
     PONG,
@@ -51,6 +51,7 @@ from polyinfra.wire.clob_ws import (
     NewMarketMessage,
     PriceChangeMessage,
 )
+from polyinfra.wire.json_decoding import JsonDecoder
 
 __all__ = [
     "DEFAULT_CLOSE_TIMEOUT_S",
@@ -457,7 +458,7 @@ class MarketChannel(_Channel[_AssetFilter]):
     def __init__(self, exchange: Exchange, faults: FaultConfig, settings: ChannelSettings) -> None:
         super().__init__(faults, settings)
         self._exchange = exchange
-        self._request_decoder = msgspec.json.Decoder(_MarketRequest)
+        self._request_decoder: JsonDecoder[_MarketRequest] = JsonDecoder(_MarketRequest, what="market-channel message")
         self._unsubscribe = exchange.subscribe(self._fan_out)
 
     def detach(self) -> None:
@@ -469,8 +470,8 @@ class MarketChannel(_Channel[_AssetFilter]):
 
     def _on_client_text(self, connection: _Connection, subscription: _AssetFilter, text: str) -> None:
         try:
-            request = decode_json(text, self._request_decoder)
-        except msgspec.DecodeError:
+            request = self._request_decoder.decode(text)
+        except MalformedMessageError:
             self._invalid(text)
             return
         if self._over_limit(connection, len(request.assets_ids), len(subscription.assets)):

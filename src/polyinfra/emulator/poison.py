@@ -25,7 +25,7 @@ from typing import Any, Final
 
 import msgspec
 
-__all__ = ["PoisonClass", "poison_document"]
+__all__ = ["PoisonClass", "places", "poison_document", "replaced"]
 
 NESTING_DEPTH: Final = 50_000
 """Arrays nested this deep: 100 KB, far past every recursion limit (msgspec's stops at 1,000)."""
@@ -55,13 +55,13 @@ def poison_document(document: bytes, poison: PoisonClass, pick: Callable[[int], 
     carry it: the emulator sends such a frame as binary).
     """
     decoded = msgspec.json.decode(document)
-    places = _paths(decoded)
+    candidates = places(decoded)
     if poison is PoisonClass.INVALID_UTF8:
-        places = [place for place in places if isinstance(place[1], str)] or places[:1]
+        candidates = [place for place in candidates if isinstance(place[1], str)] or candidates[:1]
     elif poison is PoisonClass.HUGE_DIGITS or poison is PoisonClass.HUGE_EXPONENT:
-        places = [place for place in places if _is_number(place[1])] or places[:1]
-    path, original = places[pick(len(places))]
-    return msgspec.json.encode(_replaced(decoded, path, _hostile(poison, original, pick)))
+        candidates = [place for place in candidates if _is_number(place[1])] or candidates[:1]
+    path, original = candidates[pick(len(candidates))]
+    return msgspec.json.encode(replaced(decoded, path, _hostile(poison, original, pick)))
 
 
 def _is_number(value: Any) -> bool:
@@ -100,22 +100,23 @@ def _other_type(original: Any) -> Any:
     return "unexpected"
 
 
-def _paths(document: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[tuple[Any, ...], Any]]:
+def places(document: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[tuple[Any, ...], Any]]:
     """Every place in ``document`` with the value there, the whole document first."""
     found: list[tuple[tuple[Any, ...], Any]] = [(prefix, document)]
     if isinstance(document, dict):
         for key, value in document.items():
-            found.extend(_paths(value, (*prefix, key)))
+            found.extend(places(value, (*prefix, key)))
     elif isinstance(document, list):
         for index, value in enumerate(document):
-            found.extend(_paths(value, (*prefix, index)))
+            found.extend(places(value, (*prefix, index)))
     return found
 
 
-def _replaced(document: Any, path: tuple[Any, ...], value: Any) -> Any:
+def replaced(document: Any, path: tuple[Any, ...], value: Any) -> Any:
+    """A copy of ``document`` with ``value`` at ``path`` (a path from :func:`places`)."""
     if not path:
         return value
     head, rest = path[0], path[1:]
     if isinstance(document, dict):
-        return {key: (_replaced(item, rest, value) if key == head else item) for key, item in document.items()}
-    return [(_replaced(item, rest, value) if index == head else item) for index, item in enumerate(document)]
+        return {key: (replaced(item, rest, value) if key == head else item) for key, item in document.items()}
+    return [(replaced(item, rest, value) if index == head else item) for index, item in enumerate(document)]

@@ -49,8 +49,8 @@ from typing import Final
 
 import msgspec
 
-from polyinfra.emulator.client_input import decode_json
-from polyinfra.errors import InvalidValueError
+from polyinfra.errors import InvalidValueError, MalformedMessageError
+from polyinfra.wire.json_decoding import JsonDecoder
 
 __all__ = [
     "BURST_WINDOW_S",
@@ -515,7 +515,7 @@ class TokenBucket:
             self._updated_us = now_us
 
 
-_BATCH: Final = msgspec.json.Decoder(list[msgspec.Raw])
+_BATCH: Final[JsonDecoder[list[msgspec.Raw]]] = JsonDecoder(list[msgspec.Raw], what="orders body")
 
 
 class _CancelAnswer(msgspec.Struct):
@@ -544,8 +544,8 @@ class SignerRoute:
         if not self.per_item:
             return 1
         try:
-            items = decode_json(body, _BATCH)
-        except msgspec.DecodeError:
+            items = _BATCH.decode(body)
+        except MalformedMessageError:
             return 1  # not a batch: the route refuses it, but the attempt reached the limiter
         return max(1, len(items))
 

@@ -33,11 +33,11 @@ from typing import Final, TypeVar
 import msgspec
 from aiohttp import web
 
-from polyinfra.emulator.client_input import cursor_offset, decode_json, whole_number
+from polyinfra.emulator.client_input import cursor_offset, whole_number
 from polyinfra.emulator.exchange import Exchange
 from polyinfra.emulator.faults import FaultConfig, FaultDice, HttpFault, OutageSchedule
 from polyinfra.emulator.poison import poison_document
-from polyinfra.errors import ApiError, InvalidValueError
+from polyinfra.errors import ApiError, InvalidValueError, MalformedMessageError
 from polyinfra.model.ids import ConditionId, TokenId, token_id
 from polyinfra.model.market import MarketInfo
 from polyinfra.model.numbers import Side, format_micros
@@ -63,6 +63,7 @@ from polyinfra.wire.clob_rest import (
     Spread,
     TickSizeInfo,
 )
+from polyinfra.wire.json_decoding import JsonDecoder
 
 __all__ = ["BATCH_LIMIT", "DEFAULT_PAGE_SIZE", "RestApi", "RestStats", "too_many_requests"]
 
@@ -88,7 +89,7 @@ _SERVICE_NOT_READY: Final = "service not ready"
 _POST_ONLY_MODE: Final = "post-only mode: only post-only orders and cancels are allowed"
 # The requests that place orders, refused in post-only mode unless every order is post-only (§5.5).
 _ORDER_PLACEMENTS: Final = frozenset({("POST", "/order"), ("POST", "/orders")})
-_ANY_JSON: Final = msgspec.json.Decoder()
+_ANY_JSON: Final[JsonDecoder[object]] = JsonDecoder(what="order body")
 _QUERY_DIGITS: Final = 18
 """Digits of a whole number in a query string (timestamps, fidelity): any int64."""
 # The POST routes that only read, whose answers the poison knob may spoil along with every GET's.
@@ -166,7 +167,7 @@ class RestApi:
         self._page_size = page_size
         self._dice = FaultDice(faults, "http")
         self.stats = RestStats()
-        self._decode_batch = msgspec.json.Decoder(list[_TokenRequest])
+        self._decode_batch: JsonDecoder[list[_TokenRequest]] = JsonDecoder(list[_TokenRequest], what="batch body")
 
     def routes(self) -> list[web.RouteDef]:
         """Every venue route, each wrapped in the HTTP fault knobs."""
@@ -487,10 +488,10 @@ class RestApi:
 
     async def _batch(self, request: web.Request) -> list[_TokenRequest]:
         try:
-            items = decode_json(await request.read(), self._decode_batch)
+            items = self._decode_batch.decode(await request.read())
             for item in items:
                 token_id(item.token_id)
-        except (msgspec.DecodeError, InvalidValueError) as exc:
+        except (MalformedMessageError, InvalidValueError) as exc:
             raise ApiError(_INVALID_PAYLOAD, status=HTTPStatus.BAD_REQUEST) from exc
         if len(items) > BATCH_LIMIT:
             raise ApiError(_PAYLOAD_TOO_LARGE, status=HTTPStatus.BAD_REQUEST, limit=BATCH_LIMIT)
@@ -641,8 +642,8 @@ def _server_error(status: int) -> web.Response:
 def _all_post_only(body: bytes) -> bool:
     # POST /order carries one order, POST /orders a list of them, each with "postOnly" (clob.md §3.3).
     try:
-        decoded = decode_json(body, _ANY_JSON)
-    except msgspec.DecodeError:
+        decoded = _ANY_JSON.decode(body)
+    except MalformedMessageError:
         return False
     orders = decoded if isinstance(decoded, list) else [decoded]
     return bool(orders) and all(isinstance(order, dict) and order.get("postOnly") is True for order in orders)

@@ -93,7 +93,7 @@ from polyinfra.emulator.accounts import (
     Funds,
     deposit_wallet_ownership,
 )
-from polyinfra.emulator.client_input import decode_json, whole_number
+from polyinfra.emulator.client_input import whole_number
 from polyinfra.emulator.exchange import Exchange
 from polyinfra.emulator.faults import POST_ONLY_AFTER_RESTART_S, FaultConfig, OutageSchedule
 from polyinfra.emulator.market_channel import ChannelSettings, ChannelStats, MarketChannel
@@ -110,8 +110,9 @@ from polyinfra.emulator.rate_limits import (
 from polyinfra.emulator.rest_api import DEFAULT_PAGE_SIZE, RestApi, RestStats, too_many_requests
 from polyinfra.emulator.trading_api import TradingApi, TradingSettings
 from polyinfra.emulator.user_channel import UserChannel
-from polyinfra.errors import ApiError, InvalidNumberError, InvalidValueError
+from polyinfra.errors import ApiError, InvalidNumberError, InvalidValueError, MalformedMessageError
 from polyinfra.model.numbers import format_micros, parse_micros
+from polyinfra.wire.json_decoding import JsonDecoder
 
 __all__ = ["MAX_BODY_BYTES", "EmulatorServer", "EmulatorStats", "SimulatorControl"]
 
@@ -131,7 +132,7 @@ _NOT_VENUE_REST = ("/_emulator/", "/ws/")
 # on as lone surrogates, which no check past this one has to meet.
 _CREDENTIAL_HEADERS: Final = (POLY_ADDRESS, POLY_API_KEY, POLY_NONCE, POLY_PASSPHRASE, POLY_SIGNATURE, POLY_TIMESTAMP)
 _STATUS_DIGITS: Final = 3
-_FAULT_CHANGES: Final = msgspec.json.Decoder(dict[str, object])
+_FAULT_CHANGES: Final[JsonDecoder[dict[str, object]]] = JsonDecoder(dict[str, object], what="fault knobs")
 
 _Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -339,9 +340,9 @@ class EmulatorServer:
 
     async def _patch_faults(self, request: web.Request) -> web.Response:
         try:
-            changes = decode_json(await request.read(), _FAULT_CHANGES)
+            changes = _FAULT_CHANGES.decode(await request.read())
             self._faults.update(changes)
-        except msgspec.DecodeError as exc:
+        except MalformedMessageError as exc:
             return _json({"error": f"expected a JSON object of fault knobs: {exc}"}, status=HTTPStatus.BAD_REQUEST)
         except InvalidValueError as exc:
             return _json({"error": str(exc)}, status=HTTPStatus.BAD_REQUEST)
@@ -387,7 +388,7 @@ class EmulatorServer:
     async def _set_wallet(self, request: web.Request) -> web.Response:
         address = request.match_info["address"]
         try:
-            change = decode_json(await request.read() or b"{}", msgspec.json.Decoder(_WalletChange))
+            change = _WALLET_CHANGE.decode(await request.read() or b"{}")
             # Checked before anything changes: the route is all-or-nothing.
             to_checksum_address(address)
             tier = None if change.tier is None else signer_tier(change.tier)
@@ -404,7 +405,7 @@ class EmulatorServer:
                 self.signer_buckets.set_tier(address, tier)
             if ownership is not None:
                 self.accounts.set_deposit_wallet_owner(*ownership)
-        except msgspec.DecodeError as exc:
+        except MalformedMessageError as exc:
             message = (
                 f'expected {{"collateral": "<pUSD>", "allowances": {{"<spender>": "<pUSD>"}}, "tier": "<tier>", '
                 f'"owner": "<address>"}}: {exc}'
@@ -445,6 +446,9 @@ class _WalletChange(msgspec.Struct, forbid_unknown_fields=True):
     allowances: dict[str, str] = msgspec.field(default_factory=dict)
     tier: str | None = None
     owner: str | None = None
+
+
+_WALLET_CHANGE: Final[JsonDecoder[_WalletChange]] = JsonDecoder(_WalletChange, what="wallet change")
 
 
 def _micros(field: str, text: str) -> int:

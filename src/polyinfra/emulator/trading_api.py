@@ -107,7 +107,7 @@ from polyinfra.core.order_signing import (
 )
 from polyinfra.core.wallet_addresses import derived_maker
 from polyinfra.emulator.accounts import COLLATERAL, UNLIMITED_ALLOWANCE_MICROS, Accounts, ApiKey, Balances
-from polyinfra.emulator.client_input import cursor_offset, decode_json, whole_number
+from polyinfra.emulator.client_input import cursor_offset, whole_number
 from polyinfra.emulator.exchange import Exchange, fee_rate_bps
 from polyinfra.emulator.faults import FaultConfig, FaultDice
 from polyinfra.errors import (
@@ -126,6 +126,7 @@ from polyinfra.model.orders import SignatureType, TimeInForce, UnsignedOrder
 from polyinfra.wire.clob_orders import PostOrderBody
 from polyinfra.wire.clob_rest import JSON_ENCODER, ErrorBody
 from polyinfra.wire.clob_user import MakerOrder, OrderMessage, TradeMessage, TradeRecord
+from polyinfra.wire.json_decoding import JsonDecoder, decode_json
 
 __all__ = ["TIMESTAMP_TOLERANCE_S", "TradingApi", "TradingSettings", "UserEventSink"]
 
@@ -149,8 +150,8 @@ _TIMESTAMP_DIGITS: Final = 12
 """Digits of a unix time in seconds the emulator reads (headers, filters): past the year 30,000."""
 _NONCE_DIGITS: Final = 78
 """Digits of the largest uint256, the type of an L1 nonce."""
-_ORDER_BODY: Final = msgspec.json.Decoder(PostOrderBody)
-_ORDERS_BODY: Final = msgspec.json.Decoder(list[msgspec.Raw])
+_ORDER_BODY: Final[JsonDecoder[PostOrderBody]] = JsonDecoder(PostOrderBody, what="order body")
+_ORDERS_BODY: Final[JsonDecoder[list[msgspec.Raw]]] = JsonDecoder(list[msgspec.Raw], what="orders body")
 
 # The venue's words (§2, §5.5); venue_errors.py maps each to its error class.
 _INVALID_L1: Final = "Invalid L1 Request headers"
@@ -516,9 +517,9 @@ class TradingApi:
     async def _post_order(self, request: web.Request) -> web.Response:
         key = await self._l2_key(request)
         try:
-            envelope = decode_json(await request.read(), _ORDER_BODY)
+            envelope = _ORDER_BODY.decode(await request.read())
             response = self._place(key, envelope)
-        except msgspec.DecodeError:
+        except MalformedMessageError:
             raise ApiError(_INVALID_PAYLOAD, status=HTTPStatus.BAD_REQUEST) from None
         except OrderRejectedError as rejected:
             raise ApiError(rejected.message, status=HTTPStatus.BAD_REQUEST) from None
@@ -527,8 +528,8 @@ class TradingApi:
     async def _post_orders(self, request: web.Request) -> web.Response:
         key = await self._l2_key(request)
         try:
-            items = decode_json(await request.read(), _ORDERS_BODY)
-        except msgspec.DecodeError:
+            items = _ORDERS_BODY.decode(await request.read())
+        except MalformedMessageError:
             raise ApiError(_INVALID_PAYLOAD, status=HTTPStatus.BAD_REQUEST) from None
         if len(items) > POST_ORDERS_LIMIT:
             raise ApiError(
@@ -538,8 +539,8 @@ class TradingApi:
         answers = []
         for item in items:
             try:
-                answers.append(self._place(key, decode_json(item, _ORDER_BODY)))
-            except msgspec.DecodeError:
+                answers.append(self._place(key, _ORDER_BODY.decode(bytes(item))))
+            except MalformedMessageError:
                 answers.append(_refusal(_INVALID_PAYLOAD))
             except OrderRejectedError as rejected:
                 answers.append(_refusal(rejected.message))
@@ -1061,8 +1062,8 @@ def _json(body: object, *, status: int = HTTPStatus.OK) -> web.Response:
 
 def _decode(body: bytes, kind: type[_Body]) -> _Body:
     try:
-        return decode_json(body or b"{}", msgspec.json.Decoder(kind))
-    except msgspec.DecodeError:
+        return decode_json(body or b"{}", kind, what="request body")
+    except MalformedMessageError:
         raise ApiError(_INVALID_PAYLOAD, status=HTTPStatus.BAD_REQUEST) from None
 
 

@@ -21,10 +21,11 @@ from dataclasses import dataclass, field
 import msgspec
 
 from polyinfra.emulator.accounts import Accounts
-from polyinfra.emulator.client_input import decode_json
 from polyinfra.emulator.faults import FaultConfig
 from polyinfra.emulator.market_channel import ChannelSettings, _Channel, _Connection
+from polyinfra.errors import MalformedMessageError
 from polyinfra.wire.clob_user import OrderMessage, TradeMessage
+from polyinfra.wire.json_decoding import JsonDecoder
 
 __all__ = ["UserChannel"]
 
@@ -65,7 +66,7 @@ class UserChannel(_Channel[_UserSubscription]):
     def __init__(self, accounts: Accounts, faults: FaultConfig, settings: ChannelSettings) -> None:
         super().__init__(faults, settings)
         self._accounts = accounts
-        self._request_decoder = msgspec.json.Decoder(_UserRequest)
+        self._request_decoder: JsonDecoder[_UserRequest] = JsonDecoder(_UserRequest, what="user-channel message")
 
     def publish(self, api_key: str, market: str, event: OrderMessage | TradeMessage) -> None:
         """Queue ``event`` for every socket of ``api_key`` subscribed to ``market``."""
@@ -81,8 +82,8 @@ class UserChannel(_Channel[_UserSubscription]):
 
     def _on_client_text(self, connection: _Connection, subscription: _UserSubscription, text: str) -> None:
         try:
-            request = decode_json(text, self._request_decoder)
-        except msgspec.DecodeError:
+            request = self._request_decoder.decode(text)
+        except MalformedMessageError:
             self._invalid("<undecodable user-channel message>")
             return
         operation = (request.operation or "").lower()
