@@ -21,7 +21,7 @@ from decimal import Context, Decimal
 from itertools import islice
 from typing import Final, NamedTuple
 
-from polyinfra.errors import InvalidNumberError, InvalidValueError
+from polyinfra.errors import InvalidValueError
 from polyinfra.model.numbers import (
     MICROS,
     Side,
@@ -48,15 +48,6 @@ checked in one C-level ``issuperset``."""
 # Every tick size the venue uses is a multiple of the finest, so a price off its grid is off every
 # grid: the check that still applies while a token's tick size is unknown.
 _GRID_PRICES[None] = _GRID_PRICES[min(TickSize, key=lambda tick: tick.micros_per_tick)]
-
-_MAX_REQUEST: Final = 10**15
-"""The largest amount (shares or dollars) the analytics accept: ten thousand times more dollars
-than exist. Larger (or negative) ones are refused by magnitude before any arithmetic, so a hostile
-argument such as Decimal("1e999990") costs nothing."""
-_MAX_REQUEST_DIGITS: Final = 15
-"""The most a finite Decimal's adjusted exponent (its leading digit's power of ten) may be."""
-# Without the value, as for level counts: a hostile int is too long to print.
-_BEYOND_REQUESTS: Final = "amount outside [0, 10**15], more than any book fills"
 
 # Average prices are quotients that need not terminate (1 dollar / 3 shares). 60 significant
 # digits is far beyond any amount the venue can express, and owning the context means the result
@@ -320,11 +311,11 @@ class OrderBook:
 
     def buy_cost(self, shares: Decimal | str | int) -> FillEstimate:
         """What buying ``shares`` now would cost, walking the asks from the lowest price up."""
-        return self._walk(_amount_micros(shares), self._asks, self._ask_prices)
+        return self._walk(to_micros(shares), self._asks, self._ask_prices)
 
     def sell_proceeds(self, shares: Decimal | str | int) -> FillEstimate:
         """What selling ``shares`` now would raise, walking the bids from the highest price down."""
-        return self._walk(_amount_micros(shares), self._bids, reversed(self._bid_prices))
+        return self._walk(to_micros(shares), self._bids, reversed(self._bid_prices))
 
     def shares_for_dollars(self, dollars: Decimal | str | int) -> FillEstimate:
         """How many shares ``dollars`` would buy now, walking the asks from the lowest price up.
@@ -333,7 +324,7 @@ class OrderBook:
         ``amount`` may fall short of ``dollars`` by less than that level's price x 10**-6 and the
         estimate is still ``complete``. It is incomplete only when the asks run out first.
         """
-        budget_micros = _amount_micros(dollars)
+        budget_micros = to_micros(dollars)
         remaining = budget_micros * MICROS  # pico-dollars, the unit of price x size
         filled = 0
         worst_price = 0
@@ -457,16 +448,3 @@ def _level_count(levels: int) -> int:
         raise InvalidValueError("a level count must be a non-negative int")
     # islice stops at sys.maxsize; no book has that many levels, so a larger count means "all".
     return min(levels, sys.maxsize)
-
-
-def _amount_micros(value: Decimal | str | int) -> int:
-    """A caller's amount of shares or dollars in micro-units; typed errors for anything else, and
-    for amounts beyond the analytics' range before the arithmetic they would cost."""
-    if (isinstance(value, Decimal) and value.is_finite() and value.adjusted() > _MAX_REQUEST_DIGITS) or (
-        isinstance(value, int) and abs(value) > _MAX_REQUEST
-    ):
-        raise InvalidNumberError(_BEYOND_REQUESTS)
-    micros = to_micros(value)
-    if micros > _MAX_REQUEST * MICROS:
-        raise InvalidNumberError(_BEYOND_REQUESTS)
-    return micros
