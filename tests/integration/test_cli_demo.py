@@ -51,3 +51,13 @@ def test_demo_screen_fits_an_80_column_terminal() -> None:
     # The last screen drawn: all six tokens live.
     statuses = [line for line in shown if line.startswith("live ")]
     assert statuses and statuses[-1].startswith("live 6/6 · "), statuses[-1:]
+
+
+def test_demo_with_poisoned_data_counts_what_it_refused_and_keeps_running() -> None:
+    # One frame or REST answer in five carries a hostile value: the status line counts the refusals,
+    # and no task dies (a death would show as "task restarts").
+    result = _demo("--duration", "4", "--refresh-s", "1", "--poison-rate", "0.2")
+    assert result.returncode == 0, result.stderr
+    counted = [int(found.replace(",", "")) for found in re.findall(r" · malformed ([\d,]+)", result.stdout)]
+    assert counted and counted[-1] > 0, result.stdout[-2000:]
+    assert "task restarts" not in result.stdout

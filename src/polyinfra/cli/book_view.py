@@ -24,6 +24,7 @@ from rich.console import Group
 from rich.text import Text
 
 from polyinfra.clob.live_books import LiveBooks
+from polyinfra.core.book_sync import SyncReason
 from polyinfra.model.events import BookEvent, BookUpdated, SyncState, TickSizeChanged, TradePrinted
 from polyinfra.model.market import MarketInfo
 from polyinfra.model.numbers import Side, micros_to_decimal
@@ -268,6 +269,15 @@ def _status(books: LiveBooks, markets: Sequence[WatchedMarket], rates: _Rates) -
         f"reconnects {stats.reconnects} · resyncs {stats.resyncs} · bad hashes {stats.hash_mismatches}"
     )
     # Only when it happens: the screen has no room to spare, and it is the line that matters then.
+    malformed = stats.malformed_frames + stats.malformed_answers
+    if malformed:
+        status += f" · malformed {malformed:,}"
+    refused = stats.resyncs_by_reason.get(SyncReason.INVALID_VALUE, 0)
+    if refused:
+        status += f" · refused values {refused:,}"
+    task_failures = sum(stats.task_failures.values())
+    if task_failures:
+        status += f" · task restarts {task_failures}"
     if stats.events_dropped:
         status += f" · {stats.events_dropped:,} events dropped (output too slow)"
     return status

@@ -9,20 +9,38 @@ from __future__ import annotations
 
 from polyinfra.cli.book_view import WatchedMarket
 from polyinfra.cli.watch import Output, run_until_stopped, watch_books
+from polyinfra.emulator.faults import FaultConfig
 from polyinfra.emulator.runner import Emulator
 
 __all__ = ["run_demo"]
 
 
-def run_demo(*, markets: int, seed: int, rate: float, duration_s: float, refresh_s: float, output: Output) -> None:
-    """Run the demo until ``duration_s`` elapses (0: until Ctrl-C)."""
+def run_demo(
+    *, markets: int, seed: int, rate: float, duration_s: float, refresh_s: float, poison_rate: float, output: Output
+) -> None:
+    """Run the demo until ``duration_s`` elapses (0: until Ctrl-C).
+
+    ``poison_rate`` makes the emulator plant a hostile value in that share of its market-channel
+    frames and REST answers: the status line then counts what the books refused.
+    """
+    faults = FaultConfig(poison_rate=poison_rate, poison_http_rate=poison_rate)
     run_until_stopped(
-        _demo(markets=markets, seed=seed, rate=rate, duration_s=duration_s, refresh_s=refresh_s, output=output)
+        _demo(
+            markets=markets,
+            seed=seed,
+            rate=rate,
+            duration_s=duration_s,
+            refresh_s=refresh_s,
+            faults=faults,
+            output=output,
+        )
     )
 
 
-async def _demo(*, markets: int, seed: int, rate: float, duration_s: float, refresh_s: float, output: Output) -> None:
-    async with Emulator(markets=markets, seed=seed, rate=rate) as emulator:
+async def _demo(
+    *, markets: int, seed: int, rate: float, duration_s: float, refresh_s: float, faults: FaultConfig, output: Output
+) -> None:
+    async with Emulator(markets=markets, seed=seed, rate=rate, faults=faults) as emulator:
         await watch_books(
             emulator.urls["rest"],
             emulator.urls["ws_market"],

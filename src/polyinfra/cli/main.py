@@ -113,6 +113,14 @@ def emulator(
     malformed_rate: Annotated[
         float, typer.Option(help="Probability of corrupting a data frame.", rich_help_panel=_FAULTS)
     ] = 0.0,
+    poison_rate: Annotated[
+        float,
+        typer.Option(help="Probability of planting a hostile value in a data frame.", rich_help_panel=_FAULTS),
+    ] = 0.0,
+    poison_http_rate: Annotated[
+        float,
+        typer.Option(help="Probability of planting a hostile value in a REST answer.", rich_help_panel=_FAULTS),
+    ] = 0.0,
     latency_ms: Annotated[
         int, typer.Option(help="Extra delay on WebSocket frames and HTTP responses.", rich_help_panel=_FAULTS)
     ] = 0,
@@ -176,6 +184,8 @@ def emulator(
             duplicate_rate=duplicate_rate,
             reorder_rate=reorder_rate,
             malformed_rate=malformed_rate,
+            poison_rate=poison_rate,
+            poison_http_rate=poison_http_rate,
             latency_ms=latency_ms,
             http_429_rate=http_429_rate,
             http_425_rate=http_425_rate,
@@ -301,6 +311,15 @@ def demo(
     rate: Annotated[float, typer.Option(min=0, help="Simulated market actions per second.")] = 50.0,
     duration: Annotated[float, typer.Option(min=0, help="Seconds to run; 0 runs until Ctrl-C.")] = 20.0,
     refresh_s: Annotated[float, typer.Option(min=0.05, help="Seconds between screen refreshes.")] = 0.5,
+    poison_rate: Annotated[
+        float,
+        typer.Option(
+            min=0,
+            max=1,
+            help="Probability that the emulator plants a hostile value in a frame or a REST answer: "
+            "watch the books refuse it and resync (--log-level ERROR keeps the refusals off the screen).",
+        ),
+    ] = 0.0,
     log_level: Annotated[str, typer.Option(help="Log level on stderr.")] = "WARNING",
     metrics_port: Annotated[int | None, typer.Option(help=_METRICS_PORT_HELP)] = None,
     metrics_host: Annotated[str, typer.Option(help=_METRICS_HOST_HELP)] = "127.0.0.1",
@@ -315,6 +334,7 @@ def demo(
             rate=rate,
             duration_s=duration,
             refresh_s=refresh_s,
+            poison_rate=poison_rate,
             output=Output.for_stdout(),
         )
 
