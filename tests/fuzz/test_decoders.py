@@ -123,6 +123,27 @@ def test_a_document_of_up_to_32_levels_is_decoded(document: bytes) -> None:
     assert JsonDecoder(what="test body").decode(document) is not None
 
 
+@given(
+    levels=st.integers(1, 40),
+    siblings=st.lists(st.integers(0, 3), min_size=40, max_size=40),
+    decoys=st.integers(0, 80),
+    as_text=st.booleans(),
+)
+def test_sibling_objects_never_hide_nesting(levels: int, siblings: list[int], decoys: int, as_text: bool) -> None:
+    # The depth bound discounts an object opened right after "},": runs of closed siblings before
+    # each nested object, and strings full of "},{", must still leave every level counted.
+    document = b"".join(
+        b"[" + b"{}," * siblings[level] + b'{"s":"' + b"},{}," * decoys + b'","a":' for level in range(levels)
+    )
+    document += b"1" + b"}]" * levels
+    decoder = JsonDecoder(what="test body")
+    if 2 * levels > 64:
+        with pytest.raises(MalformedMessageError, match="nests deeper than 64 levels"):
+            decoder.decode(document.decode() if as_text else document)
+    else:
+        assert decoder.decode(document.decode() if as_text else document) is not None
+
+
 def test_a_deep_frame_cannot_crash_a_process_that_raised_its_recursion_limit() -> None:
     # py_ecc (imported by eth-account) sets the limit to 100,000; msgspec then recursed through
     # 200 KB of "[" until the C stack overflowed: a segfault, before the depth bound.

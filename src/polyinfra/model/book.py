@@ -39,15 +39,16 @@ exists only while a dollar of collateral is locked for it and its complement, an
 than 10**11 dollars of USDC in the world, so no venue level comes near: a larger size is corrupt
 data (or a hostile frame), never a big market."""
 
-_GRID_PRICES: Final[dict[TickSize | None, frozenset[int]]] = {
-    tick: frozenset(range(tick.micros_per_tick, MICROS, tick.micros_per_tick)) for tick in TickSize
+_GRID_PRICES: Final[dict[int, frozenset[int]]] = {
+    tick.micros_per_tick: frozenset(range(tick.micros_per_tick, MICROS, tick.micros_per_tick)) for tick in TickSize
 }
-"""Every price strictly inside (0, 1) on each tick's grid: one set lookup checks range and grid
-together (about 12,000 ints for all ticks, under a megabyte). A snapshot's hundreds of prices are
-checked in one C-level ``issuperset``."""
+"""Every price strictly inside (0, 1) on each tick's grid, by micro-units per tick: one set lookup
+checks range and grid together (about 12,000 ints for all ticks, under a megabyte). A snapshot's
+hundreds of prices are checked in one C-level ``issuperset``. Keyed by the int, not the TickSize:
+an Enum member hashes in Python, which would cost more than the check on every level."""
 # Every tick size the venue uses is a multiple of the finest, so a price off its grid is off every
 # grid: the check that still applies while a token's tick size is unknown.
-_GRID_PRICES[None] = _GRID_PRICES[min(TickSize, key=lambda tick: tick.micros_per_tick)]
+_FINEST_TICK_MICROS: Final = min(tick.micros_per_tick for tick in TickSize)
 
 # Average prices are quotients that need not terminate (1 dollar / 3 shares). 60 significant
 # digits is far beyond any amount the venue can express, and owning the context means the result
@@ -384,11 +385,12 @@ def level_error(price_micros: int, size_micros: int, tick_size: TickSize | None)
     Prices lie strictly between 0 and 1 on the token's tick grid (every tick's grid when the tick
     size is unknown); sizes are at most :data:`MAX_SIZE_MICROS` (0 removes a level).
     """
-    if price_micros in _GRID_PRICES[tick_size] and size_micros <= MAX_SIZE_MICROS:
+    grid = _grid_prices(tick_size)
+    if price_micros in grid and size_micros <= MAX_SIZE_MICROS:
         return None
     if not 0 < price_micros < MICROS:
         return f"price {micros_to_decimal(price_micros)} outside (0, 1)"
-    if price_micros not in _GRID_PRICES[tick_size]:
+    if price_micros not in grid:
         return f"price {micros_to_decimal(price_micros)} off the tick grid ({tick_size or 'any tick size'})"
     return f"size {micros_to_decimal(size_micros)} larger than any book holds"
 
@@ -396,9 +398,13 @@ def level_error(price_micros: int, size_micros: int, tick_size: TickSize | None)
 def side_error(sizes: Mapping[int, int], tick_size: TickSize | None) -> str | None:
     """:func:`level_error` of the first bad level of one side (``price -> size``), None when all
     are good: checked in two C-level passes first, since a snapshot has hundreds of levels."""
-    if not sizes or (_GRID_PRICES[tick_size].issuperset(sizes) and max(sizes.values()) <= MAX_SIZE_MICROS):
+    if not sizes or (_grid_prices(tick_size).issuperset(sizes) and max(sizes.values()) <= MAX_SIZE_MICROS):
         return None
     return next(error for price, size in sizes.items() if (error := level_error(price, size, tick_size)))
+
+
+def _grid_prices(tick_size: TickSize | None) -> frozenset[int]:
+    return _GRID_PRICES[_FINEST_TICK_MICROS if tick_size is None else tick_size.micros_per_tick]
 
 
 def _estimate(requested: Decimal, filled: int, amount_picos: int, worst_price: int, complete: bool) -> FillEstimate:
