@@ -12,8 +12,8 @@ All approaches process the same bytes (bench/market_stream.py):
 (c) reference: what a plain client would write: ``json.loads``, ``Decimal`` prices and sizes in
     dicts, best bid/ask by ``max``/``min``, the same reads. Target: polyinfra >= 10x faster.
 
-Each runs with and without book hash verification (the reference hashes as clob.md §4.1
-describes, with json + hashlib). Each repetition starts from fresh books fed the initial dump
+Each runs with and without book hash verification (the reference hashes as the venue notes
+describe, with json + hashlib). Each repetition starts from fresh books fed the initial dump
 (untimed) and times the whole stream with time.perf_counter; best and median are shown. A second
 table splits the time by frame kind, timing every frame on its own (timer cost subtracted).
 """

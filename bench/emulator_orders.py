@@ -13,7 +13,7 @@ a BUY of either token at Yes-space 0.55 (Yes at 0.55, No at 0.45), which cross e
     emulator's intake is reported as a share of this rate (1.0 would mean everything but the
     signature check is free).
 (b) single: ``S`` tasks post the first half of each wallet's orders with ``POST /order``.
-(c) batch: ``S`` tasks post the second half with ``POST /orders``, 15 per request (clob.md §8).
+(c) batch: ``S`` tasks post the second half with ``POST /orders``, 15 per request (venue notes: Rate limits).
 
 Each of (b) and (c) is reported twice: orders per second of wall time, which on two cores is also
 bounded by the client (signing is done before, but httpx's per-request cost is not small), and

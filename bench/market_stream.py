@@ -1,9 +1,9 @@
 """A deterministic, realistic stream of market-channel frames for the book benchmarks.
 
-Built from clob.md §7.3-§7.4 only, with the standard library, so the stream does not depend on
+Built from the venue notes only, with the standard library, so the stream does not depend on
 the code it measures. Binary markets on a 0.001 tick: each market's two tokens start with a
 ``book`` snapshot of 50-100 levels a side (bids ascending and asks descending, as the venue sends
-them, §4.1), delivered two per frame as the subscription's initial dump. After that:
+them), delivered two per frame as the subscription's initial dump. After that:
 
 * ``price_change`` in the current format (one entry, or two: the level and its mirror on the
   complementary token), each entry with that token's true best bid/ask after the change;
@@ -46,7 +46,7 @@ class TokenBook:
     asks: dict[int, int] = field(default_factory=dict)
 
     def best_bid(self) -> int:
-        """The venue reports an empty bid side as "0" (clob.md §7.4)."""
+        """The venue reports an empty bid side as "0" (venue notes: Market channel)."""
         return max(self.bids) if self.bids else 0
 
     def best_ask(self) -> int:

@@ -2,8 +2,8 @@
 
 Run: ``python bench/order_signing.py [--orders N] [--official-orders M] [--repeat R]``
 
-All approaches sign the same random orders (clob.md §5.3; EOA and POLY_PROXY, normal and
-neg-risk exchanges on Polygon) with the clob.md §6 test key:
+All approaches sign the same random orders (venue notes: Order signing; EOA and POLY_PROXY, normal and
+neg-risk exchanges on Polygon) with the official test key:
 
 (a) floor, the anchor below which nothing can go: the bare cost of the crypto every standard
     signature needs, one keccak over the 384-byte encoded struct, one over the 66-byte EIP-712

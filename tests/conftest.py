@@ -37,15 +37,15 @@ class KnownTestSecrets:
     Its repr names the fields only: pytest prints the locals of a failing test, fixtures included.
     """
 
-    # clob.md §6: Hardhat/Anvil account #0, the official clients' test key.
+    # Hardhat/Anvil account #0, the official clients' test key.
     private_key: str = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"
-    # clob.md §6: 32 zero bytes, url-safe base64 (its hex, 64 zeros, is not watched: it is every zero hash).
+    # 32 zero bytes, url-safe base64 (its hex, 64 zeros, is not watched: it is every zero hash).
     api_secret: str = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
-    # clob.md §6.
+    # The official clients' test passphrase (venue notes: Test vectors).
     api_passphrase: str = "a" * 64
     # 32 random bytes, so that the decoded-bytes forms of a realistic API secret are watched too.
     random_api_secret: str = "RvQDlBjfs9DTCS-Uzem-myh60ZhN52LHWim-FJRzBxs="
-    # An RS256 client assertion shaped like the US exchange's Private-Key-JWT (grpc.md). Its header
+    # An RS256 client assertion shaped like the US exchange's Private-Key-JWT. Its header
     # starts with "kid", so that its fragments do not match the generic '{"alg":"RS256","typ":"JWT"}'.
     jwt: str = (
         "eyJraWQiOiJwb2x5aW5mcmEtdGVzdCIsImFsZyI6IlJTMjU2IiwidHlwIjoiSldUIn0."

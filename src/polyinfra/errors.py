@@ -177,7 +177,7 @@ class NotFoundError(HttpClientError):
 
 
 class ServiceNotReadyError(HttpClientError):
-    """425 Too Early: the matching engine is restarting (clob.md §5.5); retry with backoff."""
+    """425 Too Early: the matching engine is restarting (venue notes: Failure modes); retry with backoff."""
 
     retriable_by_default = True
 
@@ -210,7 +210,7 @@ class SigningError(PolyinfraError):
 
 class InvalidSignatureError(SigningError):
     """The venue (or a local check) finds the signature does not match the order's signer:
-    usually signature type, funder or exchange (neg-risk) is wrong (clob.md §9.1)."""
+    usually signature type, funder or exchange (neg-risk) is wrong (venue notes: Wallets)."""
 
 
 class OrderRejectedError(PolyinfraError):
@@ -220,7 +220,7 @@ class OrderRejectedError(PolyinfraError):
 
 class InsufficientBalanceError(OrderRejectedError):
     """Not enough balance or allowance for the order: the venue's "not enough balance / allowance"
-    (clob.md §5.5, §9.8), or the local check against a known balance before sending."""
+    (venue notes: Venue errors, Failure modes), or the local check against a known balance before sending."""
 
 
 class InsufficientLiquidityError(OrderRejectedError):

@@ -1,6 +1,6 @@
 """End to end over real sockets: a client that applies the emulator's market channel ends with
 exactly the books ``POST /books`` returns — both polyinfra's own feed and an independent client
-written from clob.md alone (json + Decimal, no polyinfra code)."""
+written from the venue notes alone (json + Decimal, no polyinfra code)."""
 
 from __future__ import annotations
 
@@ -70,7 +70,7 @@ async def test_market_feed_ends_equal_to_rest_books() -> None:
 
 
 async def test_independent_client_rebuilds_books_from_clob_md_alone() -> None:
-    """Only what clob.md §7 documents: subscribe message, `book` snapshots (best price last),
+    """Only what is documented (venue notes: Market channel): subscribe message, `book` snapshots (best price last),
     `price_change` entries whose `size` is the new aggregate ("0" removes), arrays of events."""
     async with Emulator(markets=3, seed=11, rate=300.0) as emulator:
         tokens = list(emulator.exchange.tokens())

@@ -2,7 +2,7 @@
 
 The oracle is py-clob-client-v2 (test-only): it signs the same orders (same salt, timestamp and the
 amounts polyinfra computed) and its ``order_to_json_v2`` gives the object it would send; the output
-line must be those exact bytes. The §6.4 P6 vector (a SELL of 100 at 0.5: makerAmount 100000000,
+line must be those exact bytes. The P6 signing vector (a SELL of 100 at 0.5: makerAmount 100000000,
 takerAmount 50000000, the raw amounts of P3 on the SELL side) is reproduced from a plain order line.
 """
 
@@ -29,7 +29,7 @@ SALT = 479249096354
 TIMESTAMP_MS = 1710000000000
 ZERO = "0x" + "00" * 32
 
-# clob.md §6.4 P6 (chain 137, exchange_v2, SELL, salt/timestamp above), as §6.11 lays the object out.
+# Vector P6 (chain 137, exchange_v2, SELL, salt/timestamp above), laid out as the venue's body.
 P6_ORDER_LINE = (
     '{"salt":479249096354,"maker":"0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266",'
     '"signer":"0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266","tokenId":"1234","makerAmount":"100000000",'

@@ -1,5 +1,5 @@
 """``polyinfra keys derive``, ``order place | cancel | list`` and ``doctor`` as real processes against
-an in-process emulator (clob.md §2.3, §3.3, §3.4, §9.1, §9.8)."""
+an in-process emulator (venue notes: API keys, REST routes, Wallets, Failure modes)."""
 
 from __future__ import annotations
 
@@ -269,7 +269,7 @@ async def test_doctor_finds_the_stale_cache_a_deposit_leaves_and_its_refresh_let
         knobs = await admin.post("/_emulator/faults", json={"stale_balance_cache": True})
         assert knobs.json()["stale_balance_cache"] is True
         wallet = await _set_wallet(admin, address, {"collateral": "20000"})
-    # The chain has the deposit; the venue's cache still says the seeded 10,000 (clob.md §9.8).
+    # The chain has the deposit; the venue's cache still says the seeded 10,000 (venue notes: Failure modes).
     assert (wallet["chain"]["collateral"], wallet["venue"]["collateral"]) == ("20000", "10000")
 
     # 30,000 shares at 0.50: 15,000 pUSD plus fee, more than the cache's 10,000.

@@ -1,6 +1,6 @@
 """The typed REST clients against the emulator over real sockets: every method's domain values equal
 the exchange's state, batches keep the caller's order and are chunked at 500 tokens, paging walks
-every market, the sync facade answers the same, and failures are typed (clob.md §3.1, §4, §10)."""
+every market, the sync facade answers the same, and failures are typed (venue notes: REST routes)."""
 
 from __future__ import annotations
 
@@ -160,7 +160,7 @@ async def test_midpoints_and_spreads(rest: ClobRestClient, emulator: Emulator) -
 
 async def test_last_trade_is_none_until_the_token_trades(rest: ClobRestClient, emulator: Emulator) -> None:
     traded, untraded = emulator.exchange.tokens()[0], emulator.exchange.tokens()[2]
-    # The venue answers a placeholder 0.5 for a token that never traded (§3.1): not a trade.
+    # The venue answers a placeholder 0.5 for a token that never traded (venue notes: REST routes): not a trade.
     assert await rest.get_last_trade_price(traded) is None
     price = _buy_at_best_ask(emulator, traded)
     assert await rest.get_last_trade_price(traded) == (price, Side.BUY)
@@ -447,7 +447,7 @@ async def _serve(routes: list[web.RouteDef]) -> tuple[web.AppRunner, str]:
 
 
 async def test_batch_maps_of_json_numbers_are_read_exactly() -> None:
-    # The fact sheet shows JSON numbers in these maps where the docs show strings (§3.1).
+    # The official Rust client's mocks send numbers in these maps, the docs strings (venue notes: REST routes).
     token = "1" * 76
 
     async def midpoints(request: web.Request) -> web.Response:

@@ -262,7 +262,7 @@ async def test_http_faults(emulator_factory: EmulatorFactory) -> None:
 
         emulator.faults.update({"http_429_rate": 0.0, "http_425_rate": 1.0})
         too_early = await http.post("/books", json=[{"token_id": token}])
-        # Plain text, as the venue sends it during matching-engine restarts (§5.5).
+        # Plain text, as the venue sends it during matching-engine restarts (venue notes: Failure modes).
         assert (too_early.status_code, too_early.text) == (425, "service not ready")
 
         emulator.faults.update({"http_425_rate": 0.0, "http_5xx_rate": 1.0, "http_5xx_status": 503})

@@ -1,4 +1,4 @@
-"""Trading fees in the emulator over real sockets (apis.md §4, clob.md §5.6, §7.5): two wallets trade
+"""Trading fees in the emulator over real sockets (venue notes: Fees, User channel): two wallets trade
 with :class:`~polyinfra.clob.trading.TradingClient`; the taker pays
 :func:`polyinfra.core.fees.fill_fee` under the market's ``/clob-markets`` schedule on top of (BUY)
 or out of (SELL) the notional, the maker exactly the notional, and REST trades and user-channel
@@ -33,7 +33,7 @@ from polyinfra.net.http import HttpTransport
 from polyinfra.wire.clob_user import TradeRecord
 from tests.integration.trading_steps import WAIT_S, signed_order, subscribe_user_channel, trading_client
 
-# Hardhat account #1 (clob.md §6) trades with account #0 (known_secrets).
+# Hardhat account #1 (venue notes: Test vectors) trades with account #0 (known_secrets).
 TAKER_KEY = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d"
 
 # Seed 12's four markets: on the 0.01 grid a fee-free normal market, a 0.03 normal market and a
@@ -151,7 +151,7 @@ async def _trade_events(emulator: Emulator, client: TradingClient, market: Marke
 
 
 def _settled(events: list[Any]) -> bool:
-    """Every trade the events name reached a final status (clob.md §7.5)."""
+    """Every trade the events name reached a final status (venue notes: User channel)."""
     final = {event["id"] for event in events if event["status"] in ("CONFIRMED", "FAILED")}
     return final == {event["id"] for event in events}
 
@@ -220,7 +220,7 @@ async def test_a_taker_sell_pays_out_of_its_proceeds_and_a_failed_trade_refunds_
     assert await _moved(maker, token, maker_before) == (-4 * MICROS, 10 * MICROS)
     taker_after, maker_after = await _holdings(taker, token), await _holdings(maker, token)
 
-    # clob.md §7.5: RETRYING -> FAILED never reached the chain; the fee comes back with the rest.
+    # RETRYING -> FAILED never reached the chain; the fee comes back with the rest.
     emulator.faults.update({"trade_retry_rate": 1.0, "trade_failure_rate": 1.0})
     failing = await taker.post_order(signed_order(TAKER_KEY, market, Side.SELL, "0.30", "10"))
     (failed_id,) = failing.trade_ids
@@ -256,7 +256,7 @@ async def test_a_buy_must_hold_its_fee_and_never_leaves_a_wallet_negative(
 async def test_fee_rate_and_last_trade_price_report_the_markets_fees(
     emulator: Emulator, transport: HttpTransport, known_secrets: Any
 ) -> None:
-    """``/fee-rate`` is V1's fee authorization (1000 on fee markets, 0 elsewhere; apis.md §4.2), and the
+    """``/fee-rate`` is V1's fee authorization (1000 on fee markets, 0 elsewhere; venue notes: Fees), and the
     market channel's ``last_trade_price`` carries the taker's rate as the trade rows do."""
     charged = await _desk(emulator, transport, known_secrets.private_key, "rate-0.03")
     free, _ = await _market(emulator, "fee-free")

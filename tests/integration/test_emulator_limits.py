@@ -1,6 +1,6 @@
 """The emulator as the adversary, over real sockets with raw httpx: the venue's rate limits
-(apis.md §5) in reject, throttle and off modes, a matching-engine restart (425, then post-only
-mode, clob.md §5.5) and 5xx storms, and the counters that show what happened.
+(venue notes: Rate limits) in reject, throttle and off modes, a matching-engine restart (425, then post-only
+mode, venue notes: Failure modes) and 5xx storms, and the counters that show what happened.
 
 Limits are scaled down (``rate_limit_scale``) so a handful of requests reaches one; the 10 s
 windows stay real. No assertion depends on how long anything took: where a test needs time to
@@ -192,7 +192,7 @@ async def test_restart_window_answers_425_then_recovers(emulator_factory: Emulat
         assert started.json()["restart_remaining_s"] > 0
         for method, path, params in (("GET", "/book", {"token_id": token}), ("GET", "/ok", {}), ("POST", "/order", {})):
             answer = await http.request(method, path, params=params)
-            # Plain text, as the venue sends it (clob.md §5.5, §9.7).
+            # Plain text, as the venue sends it (venue notes: Failure modes).
             assert (answer.status_code, answer.text) == (425, "service not ready")
         # The control endpoints keep working during the restart.
         assert (await _stats(http))["http"]["restart_425"] == 3

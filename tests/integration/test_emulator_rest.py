@@ -1,5 +1,5 @@
 """The emulator's CLOB REST API over real sockets: every endpoint's shape, status codes and error
-bodies (clob.md §3.1, §4), cursor paging, and the official ``py-clob-client-v2`` against it."""
+bodies (venue notes: REST routes, Responses), cursor paging, and the official ``py-clob-client-v2`` against it."""
 
 from __future__ import annotations
 
@@ -73,7 +73,7 @@ async def test_service_endpoints(http: httpx.AsyncClient) -> None:
         assert (response.status_code, response.json()) == (200, "OK")
     time_response = await http.get("/time")
     assert time_response.status_code == 200
-    # A bare integer of unix seconds, not an object (§3.1).
+    # A bare integer of unix seconds, not an object (venue notes: REST routes).
     assert time_response.text.isdigit()
     assert int(time_response.text) > 1_700_000_000
     version = await http.get("/version")
@@ -81,7 +81,7 @@ async def test_service_endpoints(http: httpx.AsyncClient) -> None:
 
 
 async def test_responses_are_gzipped_when_asked(http: httpx.AsyncClient, emulator: Emulator) -> None:
-    # The official client sends Accept-Encoding: gzip on every GET (§3.5).
+    # The official client sends Accept-Encoding: gzip on every GET (venue notes: REST routes).
     response = await http.get("/book", params={"token_id": _token(emulator)}, headers={"Accept-Encoding": "gzip"})
     assert response.status_code == 200
     assert response.headers["Content-Encoding"] == "gzip"
@@ -124,7 +124,7 @@ async def test_book_is_the_exchange_summary_in_venue_shape(http: httpx.AsyncClie
     assert book_hash_matches(summary)
     bid_prices = [Decimal(level["price"]) for level in body["bids"]]
     ask_prices = [Decimal(level["price"]) for level in body["asks"]]
-    # Best price LAST on both sides, as the real servers send them (§4.1).
+    # Best price LAST on both sides, as the real servers send them (venue notes: Order books).
     assert bid_prices == sorted(bid_prices)
     assert ask_prices == sorted(ask_prices, reverse=True)
     assert all(isinstance(level["price"], str) and isinstance(level["size"], str) for level in body["bids"])
@@ -204,7 +204,7 @@ async def test_midpoint_and_spread(http: httpx.AsyncClient, emulator: Emulator) 
 async def test_last_trade_price_defaults_then_follows_trades(http: httpx.AsyncClient, emulator: Emulator) -> None:
     token = _token(emulator)
     before = await http.get("/last-trade-price", params={"token_id": token})
-    # The venue's answer for a token that never traded (§3.1).
+    # The venue's answer for a token that never traded (venue notes: REST routes).
     assert (before.status_code, before.json()) == (200, {"price": "0.5", "side": ""})
     price = _buy_at_best_ask(emulator, token)
     after = await http.get("/last-trade-price", params={"token_id": token})
@@ -304,7 +304,7 @@ async def _walk(http: httpx.AsyncClient, path: str, *, url_encoded: bool) -> tup
         if url_encoded:
             response = await http.get(path, params={"next_cursor": cursor})
         else:
-            # V1 clients put the cursor in the query by hand, unencoded (§3).
+            # V1 clients put the cursor in the query by hand, unencoded (venue notes: REST routes).
             response = await http.get(f"{path}?next_cursor={cursor}")
         assert response.status_code == 200
         page = response.json()
@@ -322,7 +322,7 @@ async def test_markets_paging_walks_every_market(
     http: httpx.AsyncClient, emulator: Emulator, *, url_encoded: bool
 ) -> None:
     data, cursors = await _walk(http, "/markets", url_encoded=url_encoded)
-    # next_cursor is base64 of the next offset: "Mg==" is 2, "NA==" is 4, "LTE=" the end (§10).
+    # next_cursor is base64 of the next offset: "Mg==" is 2, "NA==" is 4, "LTE=" the end (venue notes: REST routes).
     assert cursors == ["Mg==", "NA==", "LTE="]
     assert [market["condition_id"] for market in data] == list(emulator.exchange.markets)
 
@@ -423,7 +423,7 @@ async def test_clob_market_info(http: httpx.AsyncClient, emulator: Emulator) -> 
             "e": info.fee_schedule.exponent,
             "to": info.fee_schedule.taker_only,
         }
-        # ``nr`` is left out when false (§4.6).
+        # ``nr`` is left out when false (venue notes: Market info).
         assert body.get("nr", False) == info.neg_risk
         assert ("nr" in body) == info.neg_risk
     missing = await http.get("/clob-markets/0x" + "0" * 64)

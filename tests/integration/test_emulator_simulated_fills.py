@@ -1,5 +1,5 @@
-"""A user's resting order taken by the emulator's market simulator over real sockets (clob.md §4.4,
-§4.5, §7.5): it settles as when another user takes it, the maker's balances moving at its own price
+"""A user's resting order taken by the emulator's market simulator over real sockets:
+it settles as when another user takes it, the maker's balances moving at its own price
 with no fee, its order row and user-channel ``order`` events following the fills, and a trade the
 maker sees as MAKER walking MATCHED -> MINED -> CONFIRMED, or RETRYING -> FAILED with its balances
 restored. The simulator's orders are placed straight on the exchange, as the simulator places them,

@@ -1,5 +1,5 @@
-"""The emulator's authenticated trading API and user channel over real sockets (clob.md §2, §3.2-§3.4,
-§4.2-§4.5, §5, §7.5): the official ``py-clob-client-v2`` creates keys, posts, lists and cancels
+"""The emulator's authenticated trading API and user channel over real sockets:
+the official ``py-clob-client-v2`` creates keys, posts, lists and cancels
 orders and reads its trades; forged requests get the venue's errors; the user channel agrees with REST."""
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ from polyinfra.obs.redaction import revealed
 from polyinfra.wire.clob_orders import OrderTypeName, PostOrderBody, encode_post_order
 from tests.integration.trading_steps import WAIT_S, subscribe_user_channel
 
-# Hardhat accounts #0 and #1 (clob.md §6): two wallets that trade with each other.
+# Hardhat accounts #0 and #1 (venue notes: Test vectors): two wallets that trade with each other.
 SECOND_KEY = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d"
 INVALID_API_KEY = {"error": "Unauthorized/Invalid api key"}
 _salts = itertools.count(1)
@@ -205,7 +205,7 @@ async def test_crossing_orders_fill_at_the_resting_price(emulator: Emulator, kno
         buyer = ClobClient(host=emulator.urls["rest"], chain_id=POLYGON_CHAIN_ID, key=SECOND_KEY)
         buyer.set_api_creds(buyer.create_or_derive_api_key())
         resting = seller.post_order(seller.create_order(OrderArgsV2(token_id=token, price=0.6, size=10, side="SELL")))
-        # Crosses at 0.65: fills at the resting 0.60 (price improvement for the taker, clob.md §10).
+        # Crosses at 0.65: fills at the resting 0.60 (price improvement for the taker, venue notes: Matching).
         taking = buyer.post_order(buyer.create_order(OrderArgsV2(token_id=token, price=0.65, size=10, side="BUY")))
         deadline = time.monotonic() + WAIT_S
         while any(trade["status"] != "CONFIRMED" for trade in buyer.get_trades()) and time.monotonic() < deadline:
@@ -231,7 +231,7 @@ async def test_crossing_orders_fill_at_the_resting_price(emulator: Emulator, kno
     assert taking["status"] == "matched" and taking["success"] is True
     assert (taking["makingAmount"], taking["takingAmount"]) == ("6", "10")
     (trade_id,) = taking["tradeIDs"]
-    # The official client waited for the trade to be mined and collected its hash (clob.md §4.2).
+    # The official client waited for the trade to be mined and collected its hash (venue notes: Responses).
     assert len(taking["transactionsHashes"]) == 1
     (bought,) = answers["buyer_trades"]
     (sold,) = answers["seller_trades"]
@@ -450,7 +450,7 @@ async def test_expired_and_resolved_orders_are_cancellations(
     ):
         market = _empty_market(emulator)
         wallet = await _wallet(http, known_secrets.private_key)
-        # A GTD order lives until a minute before its expiration (clob.md §5.1): this one for 30 s.
+        # A GTD order lives until a minute before its expiration (venue notes: Orders): this one for 30 s.
         gtd = wallet.order_body(market, Side.BUY, "0.4", "10", order_type="GTD", expiration_s=int(time.time()) + 90)
         gtc = wallet.order_body(market, Side.BUY, "0.3", "10")
         gtd_id, gtc_id = placed_id(gtd, market), placed_id(gtc, market)
@@ -513,7 +513,7 @@ async def test_trade_faults_walk_retrying_to_confirmed_or_failed(
             for amount in (balances.collateral(wallet.key.address), balances.shares(wallet.key.address, token))
         ]
 
-    # clob.md §7.5: MATCHED/MINED -> RETRYING -> MINED ... -> CONFIRMED.
+    # The trade status machine: MATCHED/MINED -> RETRYING -> MINED ... -> CONFIRMED.
     emulator.faults.update({"trade_retry_rate": 1.0, "trade_failure_rate": 0.0})
     statuses, retried_id = await _cross(emulator, http, maker, taker, market)
     assert statuses == ["MATCHED", "RETRYING", "MINED", "CONFIRMED"]

@@ -1,4 +1,4 @@
-"""The emulator's market and user channels over real sockets (clob.md §7): subscription, initial
+"""The emulator's market and user channels over real sockets (venue notes: Market channel): subscription, initial
 dump, routing, dynamic subscribe/unsubscribe, PING/PONG, idle closes and slow consumers.
 
 Absence of a frame is checked without sleeping: frames of the exchange's actions are queued when
@@ -78,7 +78,7 @@ async def test_initial_dump_is_one_array_of_books(emulator_factory: EmulatorFact
         await subscribe(ws, [*tokens, "1" * 77], custom_feature_enabled=False)
         dump = json.loads(await recv(ws))
         assert isinstance(dump, list)
-        # One book per subscribed token the exchange knows, with every summary field (§7.4).
+        # One book per subscribed token the exchange knows, with every summary field (venue notes: Market channel).
         expected = []
         for token in tokens:
             summary = emulator.exchange.book_summary(token)
@@ -178,7 +178,7 @@ async def test_custom_feature_events_only_when_enabled(emulator_factory: Emulato
         assert "market_resolved" in custom_types
         assert not {"new_market", "market_resolved", "best_bid_ask"} & set(plain_types)
 
-        # Re-subscribing an active asset toggles the flag (the venue applies it first, §7.1).
+        # Re-subscribing an active asset toggles the flag (the venue applies it first, venue notes: WebSockets).
         await plain.send(json.dumps({"operation": "subscribe", "assets_ids": assets, "custom_feature_enabled": True}))
         await frames_until_pong(plain)
         emulator.exchange.add_market(

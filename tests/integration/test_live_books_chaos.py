@@ -202,7 +202,7 @@ async def test_books_end_equal_to_rest_after_all_faults_at_once(emulator_factory
 async def test_silent_freeze_is_detected_then_books_recover(
     emulator_factory: EmulatorFactory, answers_ping: bool
 ) -> None:
-    """The venue's known failure (clob.md §9.3): the socket stays open, PING still gets PONG, and
+    """The venue's known failure (venue notes: Failure modes): the socket stays open, PING still gets PONG, and
     no data comes for hours; or, as a plainly dead socket, not even PONG."""
     emulator = await emulator_factory(markets=2, seed=29, rate=SIMULATOR_RATE)
     tokens = emulator.exchange.tokens()

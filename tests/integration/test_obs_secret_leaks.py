@@ -31,7 +31,7 @@ from polyinfra.obs.redaction import MASK, SecretScanner
 from tests.integration.conftest import EmulatorFactory
 
 WAIT_S = 30.0
-API_KEY = "000000000-0000-0000-0000-000000000000"  # clob.md §6: an identifier, not a watched secret
+API_KEY = "000000000-0000-0000-0000-000000000000"  # the official test key: an identifier, not a watched secret
 
 
 def _l2_headers(secrets: Any) -> dict[str, str]:

@@ -1,4 +1,4 @@
-"""The venue's per-signer token buckets (clob.md §8) end to end over real sockets: the emulator
+"""The venue's per-signer token buckets (venue notes: Rate limits) end to end over real sockets: the emulator
 charges each signer's order and cancel buckets and says so in ``Poly-RateLimit-*`` headers, and
 :class:`~polyinfra.clob.trading.TradingClient` over :class:`~polyinfra.net.http.HttpTransport`
 follows them: the tier the venue names, a hold of that wallet's bucket only when it is spent, a

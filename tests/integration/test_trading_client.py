@@ -1,5 +1,5 @@
 """:class:`~polyinfra.clob.trading.TradingClient` end to end against the emulator over real sockets
-(clob.md §2, §3.2-§3.4, §5): keys, one order, crossing wallets, batches, the user channel, and
+(venue notes: Authentication, REST routes, Orders): keys, one order, crossing wallets, batches, the user channel, and
 salts / order hashes that never repeat under 32 concurrent senders."""
 
 from __future__ import annotations
@@ -307,7 +307,7 @@ async def test_32_concurrent_senders_never_repeat_a_salt_and_lose_no_order(
       in ten minutes, let alone in CI, but every request still goes through the limiter.
     * One fresh wallet per sender (seeded with 10,000 pUSD and 1,000 of each token, accounts.py),
       all stamped by one process-wide :class:`OrderStamper`, so salts are tested under concurrency;
-      orders go 15 per ``POST /orders`` (the venue's batch limit, §8), signed just before sending.
+      orders go 15 per ``POST /orders`` (the venue's batch limit, venue notes: Rate limits), signed just before sending.
     * Nine orders in ten are BUYs on 0.04-0.13 that rest; one in ten sits at Yes-space 0.55 (BUY
       or SELL of either token), where they cross each other: normal fills, mints and merges.
 

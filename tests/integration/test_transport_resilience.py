@@ -441,7 +441,7 @@ def test_the_sync_facade_translates_connection_failures() -> None:
 async def test_server_errors_of_orders_need_reconciliation_in_the_sync_facade(
     emulator_factory: EmulatorFactory,
 ) -> None:
-    """A plain 500 on an order may hide an executed order (clob.md §9.7): raised flagged, once."""
+    """A plain 500 on an order may hide an executed order (venue notes: Failure modes): raised flagged, once."""
     emulator = await emulator_factory()
     emulator.outages.storm(seconds=600, status=500)
 

@@ -1,5 +1,5 @@
-""":class:`~polyinfra.clob.user_channel.UserChannel` against the emulator over real sockets (clob.md §7.1,
-§7.2, §7.5): an order's lifecycle and its trades' settlement arrive as domain events, and what a
+""":class:`~polyinfra.clob.user_channel.UserChannel` against the emulator over real sockets:
+an order's lifecycle and its trades' settlement arrive as domain events, and what a
 dropped or frozen socket missed comes back from REST reconciliation, so the states seen equal REST's."""
 
 from __future__ import annotations
@@ -227,7 +227,7 @@ async def test_silent_zombie_socket_is_probed_reconciled_and_replaced(
     async with _channel(emulator, maker, market, silence_timeout_s=0.5, probe_timeout_s=2.0) as channel:
         channel.add_listener(recorder)
         assert await channel.wait_in_sync(WAIT_S)
-        # The venue's zombie (clob.md §9.3): PING answered, no data.
+        # The venue's zombie (venue notes: Failure modes): PING answered, no data.
         emulator.faults.update({"freeze": True, "freeze_answers_ping": True})
         resting = signed_order(maker_key, market, Side.SELL, "0.60", "10")
         await maker.post_order(resting)
@@ -350,7 +350,7 @@ async def test_refused_credentials_drop_the_socket_and_stop_the_channel_after_th
 async def test_refused_credentials_are_retried_within_the_grace(
     emulator: Emulator, transport: HttpTransport, known_secrets: Any
 ) -> None:
-    """Newly created keys can be refused for a while (clob.md §9.9): no giving up inside the grace."""
+    """Newly created keys can be refused for a while (venue notes: API keys): no giving up inside the grace."""
     maker = await _client_with_a_wrong_secret(transport, known_secrets)
     async with _channel(emulator, maker, empty_market(emulator), auth_grace_s=600.0) as channel:
         async with asyncio.timeout(WAIT_S):

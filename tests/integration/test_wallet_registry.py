@@ -64,7 +64,7 @@ def _configs(private_key: str) -> list[WalletConfig]:
     return [
         WalletConfig("alice", SigningKey(private_key)),
         WalletConfig("bob", SigningKey(SECOND_KEY)),
-        # A Magic/email wallet: the EOA signs, the proxy holds the funds (clob.md §9.1).
+        # A Magic/email wallet: the EOA signs, the proxy holds the funds (venue notes: Wallets).
         WalletConfig("carol-proxy", SigningKey(THIRD_KEY), signature_type=SignatureType.POLY_PROXY, funder=THIRD_PROXY),
     ]
 

@@ -1,7 +1,7 @@
-"""Where the official client's float arithmetic signs a wrong amount (clob.md §5.4, §6.5.1, §6.5.5,
-§9.2), show both values: the official one, computed by py-clob-client-v2 1.2.1's own helpers (the
+"""Where the official client's float arithmetic signs a wrong amount (venue notes: Amounts, Test vectors),
+show both values: the official one, computed by py-clob-client-v2 1.2.1's own helpers (the
 test-only oracle; floats appear only in these oracle calls), and polyinfra's. polyinfra's satisfy
-the venue's precision rules of §5.5 and encode exactly the user's price and size; the official ones
+the venue's precision rules and encode exactly the user's price and size; the official ones
 break a rule, or encode another price or size than the user asked for."""
 
 from __future__ import annotations
@@ -42,15 +42,15 @@ def official_market(side: Side, price: str, amount: str, tick: TickSize) -> tupl
     return maker, taker
 
 
-# Market BUYs whose official taker amount has more decimals than the venue's flat 4 (§5.5):
+# Market BUYs whose official taker amount has more decimals than the venue's flat 4 (venue notes: Amounts):
 # the venue answers "invalid amounts, the market buy orders ... taker amount a max of 4 decimals".
-# (price, dollars, tick, official (maker, taker) as in §6.5.1/§6.5.5, polyinfra (maker, taker))
+# (price, dollars, tick, official (maker, taker) as the vectors give them, polyinfra (maker, taker))
 MARKET_BUY_PRECISION = [
-    ("0.056", "100", "0.001", (100000000, 1785714280), (100000000, 1785714200)),  # §6.5.1
-    ("0.0056", "100", "0.0001", (100000000, 17857142857), (100000000, 17857142800)),  # §6.5.1
-    ("0.985", "9.98", "0.001", (9980000, 10131970), (9980000, 10131900)),  # §6.5.5, py-clob-client-v2#99
-    ("0.555", "10", "0.005", (10000000, 18018010), (10000000, 18018000)),  # §6.5.5
-    ("0.5525", "10", "0.0025", (10000000, 18099547), (10000000, 18099500)),  # §6.5.5
+    ("0.056", "100", "0.001", (100000000, 1785714280), (100000000, 1785714200)),  # V1 builder row
+    ("0.0056", "100", "0.0001", (100000000, 17857142857), (100000000, 17857142800)),  # V1 builder row
+    ("0.985", "9.98", "0.001", (9980000, 10131970), (9980000, 10131900)),  # edge case, py-clob-client-v2#99
+    ("0.555", "10", "0.005", (10000000, 18018010), (10000000, 18018000)),  # edge case
+    ("0.5525", "10", "0.0025", (10000000, 18099547), (10000000, 18099500)),  # edge case
 ]
 
 
@@ -70,8 +70,8 @@ def test_market_buy_taker_precision(
 
 
 def test_round_down_058_is_057_and_the_market_buy_no_longer_reaches_the_ask() -> None:
-    """§5.4: V2's market orders truncate the price with floats, and floor(0.58 * 100) == 57. A market
-    BUY priced from an ask at 0.58 is signed at 0.57, below the ask (§6.5.5 row 1, §9.2)."""
+    """V2's market orders truncate the price with floats, and floor(0.58 * 100) == 57. A market
+    BUY priced from an ask at 0.58 is signed at 0.57, below the ask (first edge case, venue notes: Amounts)."""
     assert round_down(0.58, 2) == 0.57
     book = OrderBook("123")
     book.apply_snapshot([], [(580000, 1_000_000_000)])
@@ -88,7 +88,7 @@ def test_round_down_058_is_057_and_the_market_buy_no_longer_reaches_the_ask() ->
 
 
 def test_market_buy_058_203_both_floats_wrong() -> None:
-    """§6.5.5 row 1: round_down(2.03, 2) == 2.02 spends a cent less, and round_down(0.58, 2) == 0.57
+    """First edge case: round_down(2.03, 2) == 2.02 spends a cent less, and round_down(0.58, 2) == 0.57
     prices the order below what the user asked."""
     official = official_market(BUY, "0.58", "2.03", TickSize.TICK_0_01)
     assert official == (2020000, 3543800)
@@ -118,7 +118,7 @@ def test_market_sell_of_058_shares() -> None:
 
 
 def test_limit_price_0555_at_tick_001_is_refused_not_rounded() -> None:
-    """§6.5.5: 0.555 * 100 == 55.50000000000001 in floats, round() makes it 56: the official client
+    """Edge case: 0.555 * 100 == 55.50000000000001 in floats, round() makes it 56: the official client
     signs a BUY at 0.56 when the user asked 0.555. polyinfra names both valid prices instead."""
     assert official_limit(BUY, "0.555", "10", TickSize.TICK_0_01) == (5600000, 10000000)
     with pytest.raises(TickSizeViolationError, match=r"price 0\.555 is not on the 0\.01 tick; use 0\.55 or 0\.56"):
@@ -127,14 +127,14 @@ def test_limit_price_0555_at_tick_001_is_refused_not_rounded() -> None:
 
 @pytest.mark.parametrize(("side", "official"), [(BUY, (10000000, 18181800)), (SELL, (10000000, 5500000))])
 def test_market_price_0556_is_refused_not_truncated(side: Side, official: tuple[int, int]) -> None:
-    """§6.5.5: V2 truncates 0.556 to 0.55 (V1 rounded it to 0.56); either way not the user's price."""
+    """Edge case: V2 truncates 0.556 to 0.55 (V1 rounded it to 0.56); either way not the user's price."""
     assert official_market(side, "0.556", "10", TickSize.TICK_0_01) == official
     with pytest.raises(TickSizeViolationError, match=r"use 0\.55 or 0\.56"):
         market_order_amounts(side, "0.556", "10", TickSize.TICK_0_01)
 
 
 def test_limit_0962_is_on_the_0001_tick_only() -> None:
-    """§6.5.5 (py-clob-client#305): the official client signs 0.962 on a 0.01 market, which the
+    """Edge case (py-clob-client#305): the official client signs 0.962 on a 0.01 market, which the
     venue rejects; polyinfra refuses before signing."""
     assert official_limit(BUY, "0.962", "1", TickSize.TICK_0_01) == (960000, 1000000)
     with pytest.raises(TickSizeViolationError, match=r"use 0\.96 or 0\.97"):

@@ -1,4 +1,4 @@
-"""L1 / L2 auth headers against clob.md §6.1 (H1-H17), §6.2 (A1-A4) and §6.11; secrets never print."""
+"""L1 / L2 auth headers against vectors H1-H17, A1-A4 and the body (venue notes: Test vectors); secrets never print."""
 
 from __future__ import annotations
 
@@ -95,8 +95,8 @@ def credentials(known_secrets) -> ApiCredentials:
 
 
 def test_l2_headers_and_post_order_hmac(credentials: ApiCredentials, known_secrets) -> None:
-    # clob.md §6.11: the HMAC of the exact POST /order body of P3.
-    from tests.unit.test_order_signing import P3_BODY  # noqa: PLC0415 - one source for the §6.11 bytes
+    # The HMAC of the exact POST /order body of P3.
+    from tests.unit.test_order_signing import P3_BODY  # noqa: PLC0415 - one source for the body bytes
 
     wrapped = l2_headers(
         credentials, address=ADDRESS.lower(), timestamp_s=1710000000, method="POST", request_path="/order", body=P3_BODY
@@ -162,7 +162,7 @@ def test_credentials_never_show_secrets(credentials: ApiCredentials, known_secre
     assert "not base64" not in str(raised.value)
 
 
-# (vector, chain, timestamp, nonce, digest, signature) — clob.md §6.2.
+# (vector, chain, timestamp, nonce, digest, signature) (venue notes: Test vectors).
 L1_VECTORS = [
     (
         "A1",

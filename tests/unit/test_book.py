@@ -27,7 +27,7 @@ def _book(bids: dict[str, str], asks: dict[str, str], *, tick: TickSize | None =
 
 @pytest.fixture
 def book() -> OrderBook:
-    """bids 0.48x30 0.49x20 0.50x15 | asks 0.52x25 0.53x60 0.54x10 (the §7.4 example's shape)."""
+    """bids 0.48x30 0.49x20 0.50x15 | asks 0.52x25 0.53x60 0.54x10 (the venue docs' example shape)."""
     return _book({"0.48": "30", "0.49": "20", "0.50": "15"}, {"0.52": "25", "0.53": "60", "0.54": "10"})
 
 
@@ -117,7 +117,7 @@ def test_every_tick_size(tick: TickSize, bid: str, ask: str, mid: Decimal, sprea
 
 def test_tick_size_can_change() -> None:
     book = _book({"0.97": "10"}, {"0.98": "10"}, tick=TickSize.TICK_0_01)
-    book.tick_size = TickSize.TICK_0_001  # what tick_size_change does near the extremes (§7.4)
+    book.tick_size = TickSize.TICK_0_001  # what tick_size_change does near the extremes (venue notes: Market channel)
     assert book.tick_size is TickSize.TICK_0_001
     assert book.best_bid() == Level(D("0.97"), D("10"))
 

@@ -1,4 +1,4 @@
-"""The venue's order-book hash: every vector of clob.md §6.7 and the real captures."""
+"""The venue's order-book hash: every official vector (venue notes: Order books) and the real captures."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from tests.shared_data import NAUTILUS_CAPTURES as CAPTURES
 MARKET_0XBD31 = "0xbd31dc8a20211944f6b70f31557f1001557b59905b7738480ca09bd4532f84af"
 ASSET_5211 = "52114319501245915516055106046884209969926127482827954674443846427813813222426"
 
-# (compact JSON the official clients hash, its SHA-1), copied from clob.md §6.7.
+# (compact JSON the official clients hash, its SHA-1), from the official clients' tests.
 VECTORS = [
     (
         '{"market":"0xaabbcc","asset_id":"100","timestamp":"123456789","hash":"","bids":[{"price":"0.3","size":"100"},'

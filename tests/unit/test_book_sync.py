@@ -75,7 +75,7 @@ def summary(
     tick_size: str = "0.01",
     tampered: bool = False,
 ) -> OrderBookSummary:
-    """A REST summary as the venue sends it: bids ascending, asks descending, hashed (§4.1)."""
+    """A REST summary as the venue sends it: bids ascending, asks descending, hashed (venue notes: Order books)."""
     bid_levels = [PriceLevel(price, size) for price, size in sorted(bids, key=lambda level: D(level[0]))]
     ask_levels = [PriceLevel(price, size) for price, size in sorted(asks, key=lambda level: -D(level[0]))]
     digest = (
@@ -220,7 +220,7 @@ def test_a_zombie_that_still_pongs_fails_its_probe() -> None:
     watch = ConnectionWatch(opened_s=100.0)
     watch.last_data_s = 110.0
     watch.probe_sent(125.0)
-    watch.last_pong_s = 129.0  # PONG proves nothing (clob.md §9.3)
+    watch.last_pong_s = 129.0  # PONG proves nothing (venue notes: Failure modes)
     assert watch.verdict(129.9, **LIMITS) is WatchVerdict.PROBING
     assert watch.verdict(130.0, **LIMITS) is WatchVerdict.SILENT
     assert watch.silent_for_s(130.0) == 20.0
@@ -416,7 +416,7 @@ def in_flight(sync: BookSync, token: str, now: float) -> SnapshotRequest:
 def test_deltas_during_a_snapshot_request_are_replayed_on_top_of_it() -> None:
     sync = live_sync(YES, NO)
     request = in_flight(sync, YES, 5)
-    # Both tokens' changes in one message (clob.md §7.4): NO applies now, YES waits for its snapshot.
+    # Both tokens' changes in one message (venue notes: Market channel): NO applies now, YES waits for its snapshot.
     sync.receive(
         CONNECTION,
         [

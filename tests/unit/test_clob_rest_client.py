@@ -43,7 +43,7 @@ def test_real_book_capture_becomes_an_order_book() -> None:
     assert book.timestamp_ms == int(summary.timestamp)
     # The 2024 capture predates tick_size and last_trade_price in summaries: unknown, not zero.
     assert (book.tick_size, book.last_trade_price_micros) == (None, None)
-    # The venue sends the best price last on both sides (§4.1); the book reads best first.
+    # The venue sends the best price last on both sides (venue notes: Order books); the book reads best first.
     assert book.best_bid() == Level(Decimal(summary.bids[-1].price), Decimal(summary.bids[-1].size))
     assert book.best_ask() == Level(Decimal(summary.asks[-1].price), Decimal(summary.asks[-1].size))
     assert len(book.bids()) == len(summary.bids)
@@ -102,7 +102,7 @@ def test_last_trade() -> None:
     )
     item = LastTradesPricesItem(token_id=TOKEN, price="0.45", side="BUY")
     assert last_trade_from_wire(item, token_id=TOKEN) == (Decimal("0.45"), Side.BUY)
-    # The venue's placeholder for a token that never traded (§3.1) is no trade at 0.5.
+    # The venue's placeholder for a token that never traded (venue notes: REST routes) is no trade at 0.5.
     assert last_trade_from_wire(LastTradePrice(price="0.5", side=""), token_id=TOKEN) is None
     with pytest.raises(InvalidValueError) as caught:
         last_trade_from_wire(LastTradePrice(price="0.5", side="buy"), token_id=TOKEN)

@@ -1,4 +1,4 @@
-"""EIP-712 building blocks and secp256k1 keys (clob.md §2.1, §5.2, §5.3 constants; §6.2 key)."""
+"""EIP-712 building blocks and secp256k1 keys (venue notes: Authentication, Order signing, Test vectors)."""
 
 from __future__ import annotations
 
@@ -50,7 +50,7 @@ def test_clob_auth_domain_separators(chain_id: int, expected: str) -> None:
 @pytest.mark.parametrize(
     ("contract", "expected"),
     [
-        # clob.md §6.3 O1, O2 (V1 domain, version "1").
+        # Vectors O1, O2 (V1 domain, version "1").
         (
             "0xdFE02Eb6733538f8Ea35D585af8DE5958AD99E40",
             "44b180a7e548e2d916b5410176db13a07744966f9b6c93c4bccdabebbcdfca93",
@@ -66,7 +66,7 @@ def test_contract_domain_separators(contract: str, expected: str) -> None:
 
 
 def test_checksum_address() -> None:
-    # clob.md §6.3 OU utils vector.
+    # The py-order-utils vector.
     assert (
         to_checksum_address("0x8b4de256180cfec54c436a470af50f9ee2813dbb")
         == "0x8B4de256180CFEC54c436A470AF50F9EE2813dbB"

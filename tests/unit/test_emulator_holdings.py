@@ -1,4 +1,4 @@
-"""What a wallet's open orders hold (clob.md §10), kept by the emulator's trading API as orders rest,
+"""What a wallet's open orders hold (venue notes: Matching), kept by the emulator's trading API as orders rest,
 fill and leave the book, equals a scan of every open order after any sequence of operations."""
 
 from __future__ import annotations

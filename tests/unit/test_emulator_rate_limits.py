@@ -1,4 +1,4 @@
-"""The emulator's rate-limit windows and decisions, driven with explicit times (apis.md §5)."""
+"""The emulator's rate-limit windows and decisions, driven with explicit times (venue notes: Rate limits)."""
 
 from __future__ import annotations
 
@@ -45,7 +45,7 @@ def test_the_documented_table() -> None:
         assert limits[batch] == [(500, burst)]
     assert limits["prices_history"] == [(1_000, burst)]
     assert limits["tick_size"] == [(200, burst)]
-    # The trading rows of the newer table (apis.md §5), not clob.md §8's older numbers.
+    # The trading rows of the newer table (venue notes: Rate limits), not the older 2025 numbers.
     assert limits["post_order"] == [(5_000, burst), (120_000, SUSTAINED_WINDOW_S)]
     assert limits["delete_order"] == [(5_000, burst), (120_000, SUSTAINED_WINDOW_S)]
     assert limits["post_orders"] == [(2_000, burst), (21_000, SUSTAINED_WINDOW_S)]

@@ -1,5 +1,5 @@
 """The emulator's wallets (:mod:`polyinfra.emulator.accounts`): fills with fees, allowances, and the
-venue's balance cache that only ``/balance-allowance/update`` refreshes (clob.md §3.4, §9.8)."""
+venue's balance cache that only ``/balance-allowance/update`` refreshes (venue notes: REST routes, Failure modes)."""
 
 from __future__ import annotations
 
@@ -46,7 +46,7 @@ def _holdings(balances: Balances) -> tuple[int, int]:
 
 def test_a_taker_buy_pays_notional_plus_fee_and_a_sell_receives_notional_minus_fee() -> None:
     balances = Balances(SPENDERS)
-    # apis.md §4.6: 100 shares at 0.50 under the 0.07 crypto curve pay 1.75.
+    # 100 shares at 0.50 under the 0.07 crypto curve pay 1.75.
     fee = to_micros(fill_fee(100, "0.5", CRYPTO, taker=True))
     assert fee == 1_750_000
     balances.settle(WALLET, TOKEN, Side.BUY, 100 * MICROS, MICROS // 2, fee_micros=fee)
@@ -57,7 +57,7 @@ def test_a_taker_buy_pays_notional_plus_fee_and_a_sell_receives_notional_minus_f
 
 def test_unsettle_undoes_a_fill_fee_included() -> None:
     balances = Balances(SPENDERS)
-    # 0.001 shares at 0.01 pay 4.95e-7, below the 0.00001 minimum: nothing (apis.md §4.6).
+    # 0.001 shares at 0.01 pay 4.95e-7, below the 0.00001 minimum: nothing (venue notes: Fees).
     assert fill_fee("0.001", "0.01", FeeSchedule(rate=Decimal("0.05")), taker=True) == 0
     for side, size, price, fee in ((Side.BUY, 19_690_000, 220_000, 3_118), (Side.SELL, 5 * MICROS, 999_000, 0)):
         balances.settle(WALLET, TOKEN, side, size, price, fee_micros=fee)
@@ -156,7 +156,7 @@ def test_orders_need_the_stale_view_and_the_chain_to_agree() -> None:
     balances = Balances(SPENDERS, stale_cache=knob)
     knob.on = True
     balances.set_funds(WALLET, collateral_micros=20_000 * MICROS)
-    # The venue still sees 10,000: the deposit does not count until refreshed (clob.md §9.8).
+    # The venue still sees 10,000: the deposit does not count until refreshed (venue notes: Failure modes).
     assert not balances.can_fund(WALLET, COLLATERAL, 15_000 * MICROS, held_micros=0, spender=EXCHANGE)
     balances.refresh(WALLET, COLLATERAL)
     assert balances.can_fund(WALLET, COLLATERAL, 15_000 * MICROS, held_micros=0, spender=EXCHANGE)

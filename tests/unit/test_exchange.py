@@ -1,6 +1,6 @@
 """The emulator exchange: its wire events let a client rebuild exactly what ``/book`` returns.
 
-The replayer here is written from clob.md §4.1 / §7.4 alone: it starts from REST summaries and
+The replayer here is written from the venue notes alone: it starts from REST summaries and
 applies events, checking every hash and best price the events carry against its own state.
 """
 
@@ -125,7 +125,7 @@ class ReplicaBook:
         )
 
     def summary(self) -> OrderBookSummary:
-        """What ``/book`` should return: bids ascending, asks descending (clob.md §4.1)."""
+        """What ``/book`` should return: bids ascending, asks descending (venue notes: Order books)."""
         bids = [PriceLevel(*self.bids[price]) for price in sorted(self.bids)]
         asks = [PriceLevel(*self.asks[price]) for price in sorted(self.asks, reverse=True)]
         hash_ = book_hash(
@@ -233,7 +233,7 @@ def replayed_exchange(markets: Sequence[MarketInfo], clock: Clock) -> tuple[Exch
 
 
 def summary_hash(asset_id: str, timestamp_ms: int, bids: list[PriceLevel], asks: list[PriceLevel], last: str) -> str:
-    """The hash of a summary of MARKET, written out field by field (clob.md §4.1)."""
+    """The hash of a summary of MARKET, written out field by field (venue notes: Order books)."""
     return book_hash(
         market=CID,
         asset_id=asset_id,
@@ -574,7 +574,7 @@ def test_place_refusals() -> None:
 
 
 def test_gtd_orders_live_until_a_minute_before_their_expiration() -> None:
-    """clob.md §5.1: to expire in 90 s a client sends now + 60 + 30."""
+    """To expire in 90 s a client sends now + 60 + 30."""
     clock = Clock()
     exchange, replica = replayed_exchange([MARKET], clock)
     now_s = T0_MS // 1000

@@ -1,5 +1,5 @@
-"""The 2026 fee model: clob.md §6.10 (SDK 1.2.1 vectors) and §6.5.4 (balance-capped BUYs),
-apis.md §4.6 (docs vectors), the rounding choice, rebates, cost previews and round trips."""
+"""The 2026 fee model: the SDK 1.2.1 vectors and balance-capped BUYs,
+the docs' vectors (venue notes: Test vectors, Fees), the rounding choice, rebates, cost previews and round trips."""
 
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ CRYPTO_15_MIN = FeeSchedule(rate=D("0.25"), exponent=2)
 NO_FEES = FeeSchedule(rate=D(0), exponent=0)
 
 
-# --- §6.10: the SDK's formula, unrounded ------------------------------------------------------------
+# --- SDK vectors: the SDK's formula, unrounded ---------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -53,7 +53,7 @@ def test_sdk_fractional_contracts() -> None:
     assert unrounded_fee("125.5", "0.5", CRYPTO_15_MIN) == D("1.9609375")
 
 
-# --- apis.md §4.6: the venue's charged fee, 5 decimals ----------------------------------------------------
+# --- docs vectors: the venue's charged fee, 5 decimals -------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -98,7 +98,7 @@ def test_fee_inputs_are_checked() -> None:
         fill_fee(100, "0.5", FeeSchedule(rate=D("0.1"), exponent=-1), taker=True)
 
 
-# --- §6.10: adjust_buy_amount_for_fees, exactly ------------------------------------------------------------
+# --- SDK vectors: adjust_buy_amount_for_fees, exactly ---------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -144,7 +144,7 @@ def test_buy_amount_after_fees_vectors(
     ],
 )
 def test_production_rate_vectors(rate: str, price: str, fee: str, adjusted: str) -> None:
-    """§6.10: the fee on $100 of shares, and $100 with a $100 balance adjusted for it."""
+    """SDK vector: the fee on $100 of shares, and $100 with a $100 balance adjusted for it."""
     result = buy_amount_after_fees(100, price, 100, FeeSchedule(rate=D(rate)))
     assert result == D(adjusted)
     assert 100 - result == D(fee)
@@ -173,7 +173,7 @@ SLIPPAGE_20 = {"fee_slippage_pct": 20}
     ],
 )
 def test_balance_capped_limit_buy_vectors(price: str, slippage: dict[str, int], maker: int, taker: int) -> None:
-    """§6.5.4: a $50 balance, 100 shares wanted: the size shrinks to what the balance pays with fees."""
+    """SDK vector: a $50 balance, 100 shares wanted: the size shrinks to what the balance pays with fees."""
     spend = buy_amount_after_fees(D(price) * 100, price, 50, CRYPTO_15_MIN, **slippage)
     amounts = limit_order_amounts(Side.BUY, price, spend / D(price), TickSize.TICK_0_01)
     assert (amounts.maker_amount, amounts.taker_amount) == (maker, taker)

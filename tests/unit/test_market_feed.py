@@ -198,7 +198,7 @@ def test_snapshot_then_current_deltas(feed: MarketFeed) -> None:
     assert yes.best_bid() == Level(D("0.5"), D("15")) and yes.best_ask() == Level(D("0.52"), D("25"))
     assert yes.timestamp_ms == 1_757_908_892_000
 
-    # A bid at 0.51 on YES is an ask at 0.49 on NO: both tokens in one message (§7.4).
+    # A bid at 0.51 on YES is an ask at 0.49 on NO: both tokens in one message (venue notes: Market channel).
     feed.apply_frame(
         _frame(
             _price_change(
@@ -258,7 +258,7 @@ def test_empty_sides_are_reported_as_0_and_1(feed: MarketFeed) -> None:
 
 def test_unreported_best_prices_are_not_checked(feed: MarketFeed) -> None:
     change = _change(YES, "0.51", "BUY", "5")
-    change["best_bid"] = ""  # PYSDK fixtures send "" when absent (§7.4)
+    change["best_bid"] = ""  # PYSDK fixtures send "" when absent (venue notes: Market channel)
     feed.apply_frame(_frame(_price_change(change, _change(NO, "0.46", "BUY", "5"))))
     assert feed.stats == FeedStats(snapshots=2, level_changes=2)
     assert not feed.resync_needed

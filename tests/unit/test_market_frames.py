@@ -1,4 +1,4 @@
-"""MarketFrameDecoder: one event or an array of them per frame (clob.md §7.3), unknown event types
+"""MarketFrameDecoder: one event or an array of them per frame (venue notes: WebSockets), unknown event types
 skipped and counted, malformed frames raised as MalformedMessageError."""
 
 from __future__ import annotations
@@ -120,7 +120,7 @@ def test_legacy_single_level_price_change_format() -> None:
 
 
 def test_legacy_changes_array_price_change_format() -> None:
-    # The migration guide's example of the pre-2025-09-15 schema (clob.md §7.4).
+    # The migration guide's example of the pre-2025-09-15 schema (venue notes: Market channel).
     frame = (
         b'{"asset_id":"71321045679252212594626385532706912750332728571942532289631379312455583992563",'
         b'"changes":[{"price":"0.4","side":"SELL","size":"3300"}],"event_type":"price_change",'

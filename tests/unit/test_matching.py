@@ -116,7 +116,7 @@ def test_price_priority_across_levels_and_taker_pays_each_resting_price() -> Non
 
 
 def test_taker_gets_price_improvement() -> None:
-    """clob.md §10: a buy at 0.55 against a resting 0.52 pays 0.52; a sell at 0.45 against a 0.52 bid gets 0.52."""
+    """A buy at 0.55 against a resting 0.52 pays 0.52; a sell at 0.45 against a 0.52 bid gets 0.52."""
     engine = make_engine()
     rest(engine, order("ask", YES, SELL, "0.52", "10"), order("bid", YES, BUY, "0.48", "10"))
 

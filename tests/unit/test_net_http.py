@@ -30,7 +30,7 @@ def test_pool_limits_map_to_httpx() -> None:
 
 
 def test_the_user_agent_says_who_we_are() -> None:
-    # Cloudflare blocks generic agents in front of the venue (apis.md §5).
+    # Cloudflare blocks generic agents in front of the venue (venue notes: Rate limits).
     assert DEFAULT_USER_AGENT.startswith(f"polyinfra/{__version__} ")
 
 

@@ -58,7 +58,7 @@ def test_clob_routes_draw_from_endpoint_venue_and_global_scopes() -> None:
 def test_clob_table_uses_the_newer_trading_limits_of_apis_md() -> None:
     post_order = CLOB_LIMITS.route("POST", "/order")
     ip_scope, signer = post_order.scopes
-    # apis.md §5 supersedes clob.md §8's 3,500 / 36,000.
+    # The newer table supersedes 2025's 3,500 / 36,000.
     assert ip_scope.windows == (Window(5_000, 10.0), Window(120_000, 600.0))
     assert signer.per_wallet and signer.counts_items
     assert signer.windows == (Window(60, 1.5),)  # standard tier: 40/s, burst 60
@@ -413,7 +413,7 @@ def test_sync_acquire_refuses_past_the_deadline() -> None:
     assert limiter.core.waiting == 0
 
 
-# --- following the venue's per-signer buckets (clob.md §8) -----------------------------------------
+# --- following the venue's per-signer buckets (venue notes: Rate limits) -----------------------------------------
 
 
 def _admit_all(limiter: RateLimiter, route: Route, count: int, now: float, *, wallet: str, items: int = 1) -> None:

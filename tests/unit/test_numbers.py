@@ -24,7 +24,7 @@ from polyinfra.model.numbers import (
     ("text", "micros"),
     [
         ("0.48", 480_000),
-        (".48", 480_000),  # the venue drops the leading zero in some book events (clob.md §7.4)
+        (".48", 480_000),  # the venue drops the leading zero in some book events (venue notes: Market channel)
         ("100", 100_000_000),
         ("0", 0),
         ("0.5000000", 500_000),  # a 7th decimal that is zero is still exact

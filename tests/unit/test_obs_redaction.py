@@ -116,7 +116,7 @@ def test_the_encodings_are_the_expected_strings() -> None:
 
 
 def test_degenerate_encodings_are_not_registered() -> None:
-    # 32 zero bytes (the clob.md §6 test secret) are 64 zeros in hex: the zero hash is not a secret.
+    # 32 zero bytes (the official test secret) are 64 zeros in hex: the zero hash is not a secret.
     forms = secret_forms("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=")
     assert "0" * 64 not in forms
     assert "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=" in forms

@@ -1,5 +1,5 @@
-"""Exact order amounts: the official vectors of clob.md §6.5 that are right, §6.6 price discovery,
-§6.9 price validity, the flooring policy, and properties over every tick size."""
+"""Exact order amounts: the official vectors that are right, price discovery,
+price validity (venue notes: Test vectors), the flooring policy, and properties over every tick size."""
 
 from __future__ import annotations
 
@@ -34,8 +34,8 @@ from polyinfra.model.orders import TimeInForce
 BUY, SELL = Side.BUY, Side.SELL
 D = Decimal
 
-# (side, price, size, tick, maker, taker): §6.5.1 limit rows (neg-risk rows repeat them; neg-risk
-# changes only the exchange, not the amounts), §6.5.2, §6.5.3, and the right rows of §6.5.5.
+# (side, price, size, tick, maker, taker): V1 builder limit rows (neg-risk rows repeat them; neg-risk
+# changes only the exchange, not the amounts), V1 wire rows, V2 builder rows, and the right edge cases.
 LIMIT_VECTORS = [
     (BUY, "0.24", "15", "0.01", 3600000, 15000000),
     (SELL, "0.24", "15", "0.01", 15000000, 3600000),
@@ -54,7 +54,7 @@ LIMIT_VECTORS = [
     (SELL, "0.56", "21.04", "0.01", 21040000, 11782400),
     (SELL, "0.056", "21.04", "0.001", 21040000, 1178240),
     (SELL, "0.0056", "21.04", "0.0001", 21040000, 117824),
-    # §6.5.2
+    # V1 wire rows
     (BUY, "0.5", "100", "0.1", 50000000, 100000000),
     (SELL, "0.5", "100", "0.1", 100000000, 50000000),
     (BUY, "0.05", "100", "0.01", 5000000, 100000000),
@@ -63,9 +63,9 @@ LIMIT_VECTORS = [
     (SELL, "0.005", "100", "0.001", 100000000, 500000),
     (BUY, "0.0005", "100", "0.0001", 50000, 100000000),
     (SELL, "0.0005", "100", "0.0001", 100000000, 50000),
-    # §6.5.3 (the rest repeat rows above)
+    # V2 builder rows (the rest repeat rows above)
     (BUY, "0.82", "20.0", "0.01", 16400000, 20000000),
-    # §6.5.5, right rows
+    # edge cases, right rows
     (BUY, "0.555", "10", "0.005", 5550000, 10000000),
     (SELL, "0.555", "10", "0.005", 10000000, 5550000),
     (BUY, "0.5525", "10", "0.0025", 5525000, 10000000),
@@ -74,7 +74,7 @@ LIMIT_VECTORS = [
     (BUY, "0.51", "94.437", "0.01", 48159300, 94430000),
 ]
 
-# Market rows of §6.5.1 and §6.5.5 whose official values satisfy the venue's rules. (The market
+# Market rows of the V1 builder and edge cases whose official values satisfy the venue's rules. (The market
 # BUYs on the 0.001/0.0001/0.005/0.0025 ticks are not: test_amounts_vs_official shows both.)
 MARKET_VECTORS = [
     (BUY, "0.5", "100", "0.1", 100000000, 200000000),
@@ -160,7 +160,7 @@ def test_inexact_or_malformed_numbers_are_refused(value: object) -> None:
         exact_decimal(value, "price")  # type: ignore[arg-type]
 
 
-# §6.9 price_valid (V1), plus V2 sdist's 0.0 / 1.0 at tick 0.1.
+# price_valid (V1), plus V2 sdist's 0.0 / 1.0 at tick 0.1.
 PRICE_VALID = [
     ("0.0001", "0.00001", False),
     ("0.0001", "0.0001", True),
@@ -189,7 +189,7 @@ def test_price_valid_vectors(tick: str, price: str, valid: bool) -> None:
     assert price_in_range(price, TickSize.parse(tick)) is valid
 
 
-# --- §6.6 market-price discovery -----------------------------------------------------------------
+# --- market-price discovery ---------------------------------------------------------------------
 
 
 def _book(*, asks: list[tuple[str, str]] = (), bids: list[tuple[str, str]] = ()) -> OrderBook:  # type: ignore[assignment]

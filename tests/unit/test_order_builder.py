@@ -84,7 +84,7 @@ def test_limit_order_fields() -> None:
 
 @pytest.mark.parametrize(
     ("side", "price", "size", "tick", "maker", "taker"),
-    [  # §6.5.3 through the builder
+    [  # V2 builder rows through the builder
         (Side.BUY, "0.5", "100", TickSize.TICK_0_1, 50000000, 100000000),
         (Side.SELL, "0.5", "100", TickSize.TICK_0_1, 100000000, 50000000),
         (Side.SELL, "0.56", "21.04", TickSize.TICK_0_01, 21040000, 11782400),

@@ -1,4 +1,4 @@
-"""V2 order signing against clob.md §6.4 (P1-P9) and §6.11, verification, signer checks, wire body."""
+"""V2 order signing against vectors P1-P9 (venue notes: Test vectors), verification, signer checks, wire body."""
 
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ EOA = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266"
 DEPOSIT_WALLET = "0x1111111111111111111111111111111111111111"
 OTHER = "0x995c9b1f779c04e65AF8ea3360F96c43b5e62316"
 
-# clob.md §6.4 base data.
+# The vectors' base data.
 BASE = UnsignedOrder(
     salt=479249096354,
     maker=EOA,
@@ -73,7 +73,7 @@ def test_v3_domain_separator() -> None:
     assert domain.separator.hex() == "466c63910185bbd55e8679264200c4e0abdcbb0c6264eb3d41d13326022e095b"
 
 
-# (vector, order, chain, order hash, signature) — clob.md §6.4.
+# (vector, order, chain, order hash, signature) (venue notes: Test vectors).
 STANDARD_VECTORS = [
     (
         "P1",
@@ -277,7 +277,7 @@ def test_unknown_chain_and_mismatched_domain(key: SigningKey) -> None:
         sign_order(BASE, key, chain_id=137, domain=exchange_domain(80002, neg_risk=False))
 
 
-# clob.md §6.11: the exact bytes sent (and HMAC-signed) for P3.
+# The exact bytes sent (and HMAC-signed) for P3.
 P3_BODY = (
     b'{"order":{"salt":479249096354,"maker":"0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266",'
     b'"signer":"0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266","tokenId":"1234","makerAmount":"100000000",'

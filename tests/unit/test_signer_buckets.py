@@ -1,4 +1,4 @@
-"""The emulator's per-signer token buckets (clob.md §8), driven with explicit unix microseconds:
+"""The emulator's per-signer token buckets (venue notes: Rate limits), driven with explicit unix microseconds:
 rates and bursts per tier, all-or-nothing batches, batches over the burst, after-the-fact debits
 below zero on the tiers that allow it, the Reset the headers announce, warning mode and counters."""
 

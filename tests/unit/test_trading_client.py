@@ -1,7 +1,7 @@
 """TradingClient over the real HttpTransport pipeline, with a fake venue behind httpx.MockTransport.
 
 The fake venue checks what the real one checks on the way in (L1 signature, L2 HMAC over the exact
-bytes) and answers with clob.md §4 shapes, so these tests pin auth, chunking, per-order errors,
+bytes) and answers with the venue's shapes, so these tests pin auth, chunking, per-order errors,
 reconciliation of a timed-out post, paging and the per-wallet rate-limit scope.
 """
 

@@ -1,4 +1,4 @@
-"""User-channel captures into domain events (clob.md §7.5), and the deduplication behind reconciliation."""
+"""User-channel captures into domain events (venue notes: User channel), and the deduplication behind reconciliation."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """The venue's error answers map to the right error classes, with context and hints, through the one
-table of :mod:`polyinfra.core.venue_errors`. Messages are the exact strings of clob.md §2.3, §5.5,
-§8 and §9 (ids and numbers filled in as the venue does)."""
+table of :mod:`polyinfra.core.venue_errors`. Messages are the venue's exact strings
+(venue notes: Venue errors; ids and numbers filled in as the venue does)."""
 
 from __future__ import annotations
 
@@ -52,7 +52,7 @@ def _post_order_error(status: int, message: str) -> PolyinfraError:
     return error_from_response(status, _error_body(message), method="POST", endpoint="/order")
 
 
-# (status, venue message, endpoint, expected class) for every order-related string of clob.md §5.5.
+# (status, venue message, endpoint, expected class) for every order-related string (venue notes: Venue errors).
 ORDER_ANSWERS = [
     (400, "invalid signature", InvalidSignatureError),
     (400, "order_version_mismatch", OrderRejectedError),

@@ -1,4 +1,4 @@
-"""Hand-made bodies from the fact sheets' examples (clob.md §3.1, §4, §5.5, §7.5; apis.md §1).
+"""Hand-made bodies from the venue docs' examples (venue notes: Responses, User channel, RTDS).
 
 They cover shapes no capture has: the short-key ``/clob-markets`` answer, the small market-data
 endpoints, error bodies, the older ``matchtime`` spelling, and the RTDS extras. Numbers the venue
@@ -35,7 +35,7 @@ from polyinfra.wire.clob_rest import (
 from polyinfra.wire.clob_user import TradeMessage, UserEvent
 from polyinfra.wire.rtds import ErrorFrame, PriceMessage, PriceUpdateMessage
 
-# clob.md §4.6, verbatim, with a real token id.
+# The venue docs' example, verbatim, with a real token id.
 CLOB_MARKET_INFO = (
     b'{"gst":"2023-11-07T05:31:56Z","r":{},"t":[{"t":"21742633143463906290569050155826241533067272736897614950488156847949938836455","o":"Yes"},'
     b'{"t":"48331043336612883890938759509493159234755048973500640148014422747788308965732","o":"No"}],'
@@ -65,7 +65,7 @@ def test_clob_market_info_docs_example_decodes_with_readable_names() -> None:
     assert info.fee_details.exponent == 2
     assert info.fee_details.taker_only is True
     assert info.min_order_age_s == 123
-    # ``nr`` is omitted when false (§4.6).
+    # ``nr`` is omitted when false (venue notes: Market info).
     assert info.neg_risk is UNSET
     _roundtrips(CLOB_MARKET_INFO, info)
 
@@ -104,7 +104,7 @@ def test_tick_size_is_a_json_number_decoded_exactly() -> None:
     assert info.minimum_tick_size == Decimal("0.01")
     assert str(info.minimum_tick_size) == "0.01"
     assert JSON_ENCODER.encode(info) == raw
-    # The official Rust client's mock sends a string; it is accepted too (§3.1).
+    # The official Rust client's mock sends a string; it is accepted too (venue notes: REST routes).
     assert msgspec.json.decode(b'{"minimum_tick_size":"0.1"}', type=TickSizeInfo).minimum_tick_size == Decimal("0.1")
 
 
@@ -187,7 +187,7 @@ def test_post_only_error_fields() -> None:
 
 
 def test_trade_message_accepts_the_older_matchtime_spelling() -> None:
-    # clob.md §7.5 docs example (ids shortened).
+    # The venue docs' example (ids shortened).
     raw = (
         b'{"asset_id":"52114","event_type":"trade","id":"28c4d2eb","last_update":"1672290701","maker_orders":'
         b'[{"asset_id":"52114","matched_amount":"10","order_id":"0xff35","outcome":"YES","owner":"9180014b","price":"0.57"}],'

@@ -18,7 +18,7 @@ A size with more than the venue's 2 decimals is refused rather than floored: an 
 must sign exactly what it was told or nothing. Unknown keys are refused, so a typo ("sise") cannot
 silently drop a field.
 
-Each output line is exactly the ``order`` object of ``POST /order`` (clob.md §5.3, §6.11), keys in
+Each output line is exactly the ``order`` object of ``POST /order`` (venue notes: Order signing, Test vectors), keys in
 the venue's order, signature included. A line that cannot be signed gets one line on stderr naming
 its line number, what is wrong and the fix; the other lines are still signed (a batch should not
 lose 999 good orders to one typo), and the exit code is then 2. Blank lines are skipped. The key
@@ -228,7 +228,7 @@ def _signature_type(value: object) -> SignatureType:
 
 
 def _maker_and_signer(signature_type: SignatureType, funder: object, key_address: str) -> tuple[str, str | None]:
-    """``(maker, signer)`` for :func:`build_order` from the wallet setup (clob.md §5.1)."""
+    """``(maker, signer)`` for :func:`build_order` from the wallet setup (venue notes: Wallets)."""
     if funder is not None and not isinstance(funder, str):
         raise InvalidValueError("funder must be an address string", funder=funder)
     if signature_type is SignatureType.EOA:
@@ -245,7 +245,7 @@ def _maker_and_signer(signature_type: SignatureType, funder: object, key_address
         )
     checksummed = to_checksum_address(funder)
     if signature_type is SignatureType.POLY_1271:
-        # The deposit wallet is maker and signer; the key is its owner (clob.md §5.3).
+        # The deposit wallet is maker and signer; the key is its owner (venue notes: Order signing).
         return checksummed, None
     return checksummed, key_address
 

@@ -4,12 +4,12 @@ Every command talks to the emulator at ``http://127.0.0.1:8080`` unless ``--rest
 host (the venue: ``https://clob.polymarket.com``). The signing key comes from
 ``POLYINFRA_PRIVATE_KEY`` only (a flag would leave it in shell history and ``ps``). API credentials
 come from ``POLYINFRA_API_KEY`` / ``POLYINFRA_API_SECRET`` / ``POLYINFRA_API_PASSPHRASE`` when all
-three are set, and are otherwise created or derived from the key (clob.md §2.3).
+three are set, and are otherwise created or derived from the key (venue notes: API keys).
 
 Output is JSON on stdout, one object per line; failures are one line on stderr (exit 2 for bad
 input, 1 otherwise). Only ``keys derive --show-secret`` ever prints a secret, and only to stdout.
 
-``doctor`` checks a wallet setup against the two refusals users meet most (clob.md §9.1, §9.8):
+``doctor`` checks a wallet setup against the two refusals users meet most (venue notes: Wallets, Failure modes):
 "invalid signature" (signature type vs funder, the API key's address, the exchange an order must
 be signed for) and "not enough balance / allowance" (balance vs open orders, allowances to the V2
 spenders, the venue's balance cache). A BUY spends through the exchange it is signed for, so with
@@ -64,7 +64,7 @@ _FUNDER_HELP = (
 RestOption = Annotated[str, typer.Option("--rest", help=_REST_HELP)]
 SignatureTypeOption = Annotated[int, typer.Option("--signature-type", help=_SIGNATURE_TYPE_HELP)]
 FunderOption = Annotated[str | None, typer.Option("--funder", help=_FUNDER_HELP)]
-NonceOption = Annotated[int, typer.Option("--nonce", help="API-key nonce (clob.md §2.3).")]
+NonceOption = Annotated[int, typer.Option("--nonce", help="API-key nonce.")]
 
 keys_app = typer.Typer(name="keys", help="API keys (L1).", no_args_is_help=True)
 
@@ -165,7 +165,7 @@ def place(
 ) -> None:
     """Build, sign and post one order; prints the venue's answer."""
     kind = _signature_type(signature_type)
-    # Market orders spend dollars on a BUY (clob.md §5.4); the one number given is read as such.
+    # Market orders spend dollars on a BUY (venue notes: Amounts); the one number given is read as such.
     dollars = not order_type.rests and side is Side.BUY
 
     async def work(transport: HttpTransport) -> dict[str, object]:
@@ -419,7 +419,7 @@ def _balance_findings(setup: WalletSetup) -> list[Finding]:
     )
     for name, spender, for_neg_risk in exchanges:
         # A BUY spends through the exchange it is signed for, so with a token given only that
-        # market's exchange matters; without one, both may (clob.md §1.1).
+        # market's exchange matters; without one, both may (venue notes: Hosts and contracts).
         if setup.neg_risk is not None and setup.neg_risk is not for_neg_risk:
             continue
         allowance = int(allowances.get(spender.lower(), "0"))

@@ -53,7 +53,7 @@ EMULATOR_WS_URL: Final = "ws://127.0.0.1:8080/ws/market"
 """Where ``polyinfra emulator`` listens by default."""
 VENUE_REST_URL: Final = "https://clob.polymarket.com"
 VENUE_WS_URL: Final = "wss://ws-subscriptions-clob.polymarket.com/ws/market"
-"""The real CLOB (clob.md §1, §7.1)."""
+"""The real CLOB (venue notes: Hosts and contracts, WebSockets)."""
 
 # Choosing tokens happens while the user waits for a screen: a few quick attempts, then a clear
 # error, rather than the transport's default of retrying for 30 seconds.

@@ -1,11 +1,11 @@
-"""Live order books for thousands of tokens, provably in sync with the venue (issue 4; clob.md §3-§4, §7, §9.3).
+"""Live order books for thousands of tokens, provably in sync with the venue (issue 4; venue notes: Market channel).
 
 :class:`LiveBooks` is the I/O shell around :class:`~polyinfra.core.book_sync.BookSync`: it owns
 the sockets, the timers and the REST client, and carries out what the sans-I/O core decides.
 
 * **A pool of connections.** Tokens are sharded over :class:`MarketChannel` connections,
   ``tokens_per_connection`` each: new tokens fill the connections that have room, then another
-  one opens. Subscribing and unsubscribing at run time never reconnects anyone (clob.md §7.1).
+  one opens. Subscribing and unsubscribing at run time never reconnects anyone (venue notes: WebSockets).
 * **Sessions.** Each connection is a loop of sessions with jittered exponential backoff between
   them (reset by the first data of a session). A session subscribes every token of its connection
   without the initial dump and immediately probes (below). The first data proves the subscription
@@ -16,7 +16,7 @@ the sockets, the timers and the REST client, and carries out what the sans-I/O c
   with the initial dump, the venue's own atomic snapshot; REST steps in when it does not come.
 * **The watchdog** (one task for all connections, no per-token timers). A market can be quiet
   for hours, and the venue's zombie sockets answer ``PING`` while sending no data for hours
-  (clob.md §9.3), so silence alone proves nothing and ``PONG`` proves nothing either. A
+  (venue notes: Failure modes), so silence alone proves nothing and ``PONG`` proves nothing either. A
   connection silent for ``silence_timeout_s`` is *probed*: one of its tokens is unsubscribed and
   subscribed again with the initial dump, and any data within ``probe_timeout_s`` answers it.
   The probe was chosen over comparing with REST because it exercises the very path that freezes
@@ -96,10 +96,10 @@ _log = get_logger(__name__)
 _EVENTS_QUEUE: Final = "live_books_events"
 _MALFORMED: Final = "malformed"
 _BOOKS_REQUEST: Final = "POST /books"
-# The official Rust client declares a socket dead after 30 s without PONG at 10 s pings (clob.md §7.2).
+# The official Rust client declares a socket dead after 30 s without PONG at 10 s pings (venue notes: WebSockets).
 _PONG_TIMEOUT_PINGS: Final = 3
 # POST /books requests in flight at once: a reconnect of 5,000 tokens is 10 batches, and the
-# venue allows 500 of them per 10 s (clob.md §8); a few at a time keeps one slow answer from
+# venue allows 500 of them per 10 s (venue notes: Rate limits); a few at a time keeps one slow answer from
 # holding up the rest.
 _CONCURRENT_SNAPSHOT_REQUESTS: Final = 4
 # An audit judges a book only if it did not change while its REST book was fetched; waiting this
@@ -201,13 +201,13 @@ class LiveBooks:
     then :meth:`subscribe`. ``rest_url`` is the CLOB REST base URL, ``ws_url`` the market channel's.
 
     ``tokens_per_connection`` tokens share a socket. ``ping_interval_s`` is the text ``PING``
-    period (clob.md §7.2). A connection without data for ``silence_timeout_s`` is probed and
+    period (venue notes: WebSockets). A connection without data for ``silence_timeout_s`` is probed and
     reconnected when no data answers within ``probe_timeout_s``. Reconnects back off from
     ``reconnect_initial_s`` doubling to ``reconnect_max_s`` (failed snapshots are retried on the
     same schedule). ``audit_interval_s`` compares every live book with ``POST /books`` that often
     (None: never); ``quiet_token_check_s`` compares books that had no update for that long (None:
     never). ``verify_hashes`` checks every snapshot's hash; ``custom_features`` subscribes to
-    ``best_bid_ask``, ``new_market`` and ``market_resolved`` (clob.md §7.1). ``queue_size`` bounds
+    ``best_bid_ask``, ``new_market`` and ``market_resolved`` (venue notes: WebSockets). ``queue_size`` bounds
     each :meth:`events` iterator's queue.
 
     Every error raised is a :class:`~polyinfra.errors.PolyinfraError`; background failures

@@ -1,4 +1,4 @@
-"""One connection to the CLOB market channel (clob.md §7): subscribe, keep alive, read frames.
+"""One connection to the CLOB market channel (venue notes: Market channel): subscribe, keep alive, read frames.
 
 This is the single-session building block. Reconnection, sharding across connections and the
 staleness watchdog are layered on top of it by the live-book client
@@ -25,7 +25,7 @@ from polyinfra.wire.clob_ws import PING, PONG
 
 __all__ = ["MarketChannel"]
 
-# The venue wants a text PING every 10 s (clob.md §7.2).
+# The venue wants a text PING every 10 s (venue notes: WebSockets).
 DEFAULT_PING_INTERVAL_S: Final = 10.0
 
 # Data frames are counted by event type where they are decoded; PONGs end here, so they are counted here.
@@ -38,7 +38,7 @@ class MarketChannel:
     ``frames()`` yields every data frame as received (``PONG`` replies are consumed here, their
     arrival time kept in :attr:`last_pong_s`); ``subscribe``/``unsubscribe``/``refresh`` change
     the token set without reconnecting. ``initial_dump`` asks the venue for a ``book`` snapshot of
-    every token subscribed (clob.md §7.1; the venue's default is true).
+    every token subscribed (venue notes: WebSockets; the venue's default is true).
     """
 
     def __init__(
@@ -113,7 +113,7 @@ class MarketChannel:
             self._socket.transport.abort()
 
     async def subscribe(self, token_ids: Iterable[str], *, initial_dump: bool | None = None) -> None:
-        """Add tokens at run time (clob.md §7.1); ``initial_dump`` defaults to the channel's."""
+        """Add tokens at run time (venue notes: WebSockets); ``initial_dump`` defaults to the channel's."""
         subscribed = set(self._tokens)
         new = [token for token in dict.fromkeys(token_ids) if token not in subscribed]
         if new:
@@ -137,7 +137,7 @@ class MarketChannel:
 
     async def refresh(self, token_ids: Iterable[str]) -> None:
         """Unsubscribe and re-subscribe tokens with ``initial_dump``, so the venue sends a fresh
-        ``book`` of each: subscribing an active asset again is refused as a duplicate (clob.md §7.1)."""
+        ``book`` of each: subscribing an active asset again is refused as a duplicate (venue notes: WebSockets)."""
         subscribed = set(self._tokens)
         tokens = [token for token in dict.fromkeys(token_ids) if token in subscribed]
         if tokens:

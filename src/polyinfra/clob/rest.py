@@ -1,4 +1,4 @@
-"""Typed clients for the CLOB's public REST endpoints (clob.md §3.1, shapes §4, paging §10).
+"""Typed clients for the CLOB's public REST endpoints (venue notes: REST routes, Responses).
 
 :class:`ClobRestClient` (async) and :class:`SyncClobRestClient` (blocking, for scripts) have the
 same methods, and each endpoint is defined once, below the clients: a small function checks the
@@ -96,19 +96,19 @@ __all__ = [
 ]
 
 TOKENS_PER_REQUEST: Final = 500
-"""Items per batch request: bigger payloads are refused ("Payload exceeds the limit", clob.md §8)."""
+"""Items per batch request: bigger payloads are refused ("Payload exceeds the limit", venue notes: Rate limits)."""
 
 BOOKS_PER_REQUEST: Final = TOKENS_PER_REQUEST
 """Tokens per ``POST /books``: the batch limit under the name live books size their snapshots by."""
 
 FIRST_CURSOR: Final = "MA=="
-"""``next_cursor`` of the first page: base64 of offset 0 (clob.md §10)."""
+"""``next_cursor`` of the first page: base64 of offset 0 (venue notes: REST routes)."""
 
 END_CURSOR: Final = "LTE="
-"""``next_cursor`` after the last page: base64 of -1 (clob.md §10)."""
+"""``next_cursor`` after the last page: base64 of -1 (venue notes: REST routes)."""
 
 PRICE_HISTORY_INTERVALS: Final = frozenset({"max", "all", "1m", "1w", "1d", "6h", "1h"})
-"""``interval`` values ``GET /prices-history`` accepts (clob.md §3.1); ``"1m"`` is a month."""
+"""``interval`` values ``GET /prices-history`` accepts (venue notes: REST routes); ``"1m"`` is a month."""
 
 _T = TypeVar("_T")
 _V = TypeVar("_V")
@@ -506,7 +506,7 @@ def _ok() -> _Call[None]:
 
 
 def _server_time() -> _Call[int]:
-    # A bare integer, not an object (clob.md §3.1).
+    # A bare integer, not an object (venue notes: REST routes).
     return _get("/time", lambda response: response.decode(int))
 
 
@@ -641,7 +641,7 @@ def _prices_history(
     token_id: str, interval: str | None, start_s: int | None, end_s: int | None, fidelity_minutes: int | None
 ) -> _Call[list[tuple[int, Decimal]]]:
     token = _token(token_id)
-    # The venue names the token "market" here (clob.md §3.1).
+    # The venue names the token "market" here (venue notes: REST routes).
     params: dict[str, str | int] = {"market": token}
     if interval is not None:
         if start_s is not None or end_s is not None:

@@ -1,4 +1,4 @@
-"""Trading on the CLOB over REST (clob.md §2, §3.2-§3.4, §4.2-§4.5): keys, orders, cancels, ledger.
+"""Trading on the CLOB over REST (venue notes: Authentication, REST routes, Responses): keys, orders, cancels, ledger.
 
 :class:`TradingClient` is one wallet's authenticated session: its signing key (L1 headers, API-key
 creation), its API credentials (L2 HMAC headers on everything else) and its wallet id, the scope
@@ -22,7 +22,7 @@ Batches (``POST /orders``) go in chunks of :data:`ORDERS_PER_REQUEST`; the resul
 order, in the caller's order: the venue's answer, or the typed error for that order (its own
 ``errorMsg`` mapped through the venue error table, or the failure of its chunk).
 
-Response shapes are the venue's, kept as sent (amounts as 6-decimal strings, clob.md §4).
+Response shapes are the venue's, kept as sent (amounts as 6-decimal strings, venue notes: Responses).
 """
 
 from __future__ import annotations
@@ -74,9 +74,9 @@ __all__ = [
 ]
 
 ORDERS_PER_REQUEST: Final = 15
-"""``POST /orders`` takes at most 15 orders (clob.md §3.3, §5.1)."""
+"""``POST /orders`` takes at most 15 orders (venue notes: REST routes, Orders)."""
 CANCELS_PER_REQUEST: Final = 1000
-"""``DELETE /orders`` takes at most 1000 ids (clob.md §3.3; older docs said 3000: the lower one is safe)."""
+"""``DELETE /orders`` takes at most 1000 ids (venue notes: REST routes; older docs said 3000: the lower one is safe)."""
 
 _FIRST_CURSOR: Final = "MA=="
 _END_CURSOR: Final = "LTE="
@@ -86,7 +86,7 @@ _T = TypeVar("_T")
 
 
 class SendOrderResponse(Struct, kw_only=True, gc=False):
-    """One order's answer to ``POST /order`` / ``/orders`` (clob.md §4.2)."""
+    """One order's answer to ``POST /order`` / ``/orders`` (venue notes: Responses)."""
 
     success: bool = False
     error_msg: str = field(default="", name="errorMsg")
@@ -99,7 +99,7 @@ class SendOrderResponse(Struct, kw_only=True, gc=False):
 
 
 class CancelResult(Struct, kw_only=True, gc=False):
-    """``DELETE /order(s)``, ``/cancel-all``, ``/cancel-market-orders`` (clob.md §4.3): the ids
+    """``DELETE /order(s)``, ``/cancel-all``, ``/cancel-market-orders`` (venue notes: Responses): the ids
     cancelled, and the others with the venue's reason."""
 
     canceled: list[str] = field(default_factory=list)
@@ -110,7 +110,7 @@ _CANCEL_RESULT: Final[JsonDecoder[CancelResult]] = JsonDecoder(CancelResult, wha
 
 
 class OpenOrder(Struct, kw_only=True, gc=False):
-    """``GET /data/order/{id}`` and the rows of ``/data/orders`` (clob.md §4.4), strings as sent."""
+    """``GET /data/order/{id}`` and the rows of ``/data/orders`` (venue notes: Responses), strings as sent."""
 
     id: str
     status: str = ""
@@ -137,7 +137,7 @@ class _Page(Struct, Generic[_T], gc=False):
 
 
 class BalanceAllowance(Struct, gc=False):
-    """``GET /balance-allowance`` (clob.md §3.4): balance and allowance per spender, 6-decimal
+    """``GET /balance-allowance`` (venue notes: REST routes): balance and allowance per spender, 6-decimal
     integer strings as sent."""
 
     balance: str
@@ -185,7 +185,7 @@ def _unix_seconds() -> int:
 
 def _cancelled_count(answer: bytes) -> int:
     """How many orders a cancel answer lists as cancelled: the venue debits them from the signer's
-    cancel bucket after the fact (clob.md §8), so the limiter charges them too."""
+    cancel bucket after the fact (venue notes: Rate limits), so the limiter charges them too."""
     try:
         return len(_CANCEL_RESULT.decode(answer).canceled)
     except MalformedMessageError:
@@ -196,7 +196,7 @@ class TradingClient:
     """One wallet's authenticated trading session over ``transport`` (async).
 
     ``key`` signs L1 headers and is the address the API key belongs to (the EOA even when trading
-    for a proxy, Safe or deposit wallet, clob.md §2.2). ``credentials`` may come later from
+    for a proxy, Safe or deposit wallet, venue notes: Authentication). ``credentials`` may come later from
     :meth:`create_or_derive_api_key`. ``wallet_id`` keys the per-signer rate-limit buckets
     (default: the key's address, as the venue counts per signer); ``signature_type`` is the
     wallet's, sent with balance queries. ``clock_s`` reads unix seconds for header timestamps.
@@ -247,9 +247,9 @@ class TradingClient:
     async def create_or_derive_api_key(self, nonce: int = 0) -> ApiCredentials:
         """Create the key, or derive it when the venue says it already exists.
 
-        Only that answer (400 ``Could not create api key``, clob.md §2.3) falls back to deriving:
+        Only that answer (400 ``Could not create api key``, venue notes: API keys) falls back to deriving:
         the official clients derive on *any* failure, which hides the real error (an invalid
-        signature, a stale timestamp, an outage) behind a confusing derive failure (§9.9).
+        signature, a stale timestamp, an outage) behind a confusing derive failure (venue notes: API keys).
         """
         try:
             return await self.create_api_key(nonce)
@@ -393,7 +393,7 @@ class TradingClient:
     def _refusal(answer: SendOrderResponse, order_hash: str, endpoint: str) -> PolyinfraError | None:
         """The typed error of a 200 answer that refuses the order (``errorMsg`` set, or no success).
 
-        The venue reports per-order refusals inside a 200 (clob.md §4.2), sometimes even with
+        The venue reports per-order refusals inside a 200 (venue notes: Responses), sometimes even with
         ``success: true``; the message goes through the same error table as HTTP errors.
         """
         if answer.success and not answer.error_msg:
@@ -458,7 +458,7 @@ class TradingClient:
         """``DELETE /cancel-market-orders`` of a market (condition id) and/or one of its tokens."""
         if not market and not asset_id:
             raise InvalidValueError("cancel_market needs market or asset_id (or use cancel_all)")
-        # V2 leaves empty fields out (clob.md §3.3).
+        # V2 leaves empty fields out (venue notes: REST routes).
         body = {name: value for name, value in (("market", market), ("asset_id", asset_id)) if value}
         return await self._cancel("/cancel-market-orders", body, items_after=_cancelled_count)
 
@@ -482,7 +482,7 @@ class TradingClient:
         if not order_id or "/" in order_id or "?" in order_id:
             raise InvalidValueError("not an order id", order_id=order_id)
         response = await self._l2("GET", f"/data/order/{order_id}", endpoint="GET /data/order/*")
-        # An unknown id may come back as 200 with null or {} rather than 404 (undocumented, §10).
+        # An unknown id may come back as 200 with null or {} rather than 404 (undocumented).
         if response.content.strip() in (b"", b"null", b"{}"):
             return None
         return response.decode(OpenOrder)
@@ -538,7 +538,7 @@ class TradingClient:
         self, asset_type: AssetType = AssetType.COLLATERAL, *, token_id: str | None = None
     ) -> None:
         """``GET /balance-allowance/update``: make the venue re-read the chain (a stale cache is the
-        usual cause of "not enough balance / allowance" despite funds, clob.md §9.8)."""
+        usual cause of "not enough balance / allowance" despite funds, venue notes: Failure modes)."""
         await self._l2("GET", "/balance-allowance/update", params=self._balance_params(asset_type, token_id))
 
     def _balance_params(self, asset_type: AssetType, token_id: str | None) -> dict[str, str | int]:
@@ -551,7 +551,7 @@ class TradingClient:
 
     async def post_heartbeat(self, heartbeat_id: str | None = None) -> str:
         """``POST /v1/heartbeats``; returns the id to send next time. Once started, missing heartbeats
-        for ~10 s make the venue cancel every open order of the key (clob.md §3.3)."""
+        for ~10 s make the venue cancel every open order of the key (venue notes: REST routes)."""
         body = _ENCODER.encode({"heartbeat_id": heartbeat_id})
         response = await self._l2("POST", "/v1/heartbeats", content=body)
         return response.decode(_HeartbeatAnswer).heartbeat_id

@@ -1,4 +1,4 @@
-"""The CLOB user channel (clob.md §7.1, §7.2, §7.5): the user's own orders and trades, nothing missed.
+"""The CLOB user channel (venue notes: WebSockets, User channel): the user's own orders and trades, nothing missed.
 
 :class:`UserChannel` keeps one authenticated ``/ws/user`` socket open and turns its ``order`` and
 ``trade`` messages into :class:`~polyinfra.model.trading_events.OrderUpdate` and
@@ -6,7 +6,7 @@
 
 * **Sessions** follow :class:`~polyinfra.clob.live_books.LiveBooks`: one after the other with the
   shared jittered backoff (:class:`~polyinfra.core.book_sync.Backoff`), each re-sending the full
-  subscription with the credentials (clob.md §7.2: the official clients do the same).
+  subscription with the credentials (the official clients do the same; venue notes: WebSockets).
 * **Reconciliation.** The venue does not replay what a socket missed, so after every gap the
   client asks REST: open orders (``GET /data/orders``), the fate of orders it believed open that
   are no longer listed (``GET /data/order/{id}``), and the trades since the last check
@@ -18,7 +18,7 @@
   venue has read the subscription by then, and no change can fall between the socket and REST.
 * **Markets** change at run time (:meth:`UserChannel.subscribe_markets`,
   :meth:`UserChannel.unsubscribe_markets`) with the venue's ``operation`` messages on the open
-  socket (clob.md §7.1), without reconnecting; the next session subscribes the current set. Markets
+  socket (venue notes: WebSockets), without reconnecting; the next session subscribes the current set. Markets
   just added are reconciled, as a new session is: the socket said nothing of them before. Events of
   markets no longer subscribed (frames already in flight, REST rows) are not delivered.
 * **Deduplication.** :class:`UserEventTracker` remembers each order's and trade's latest known
@@ -29,14 +29,14 @@
   and the market channel's probe (re-subscribing with an initial dump) does not exist here. A
   socket silent for ``silence_timeout_s`` is probed with a reconciliation instead: if REST shows
   nothing the socket missed, the silence was genuine; if it shows something, the socket is one of
-  the venue's zombies (open, answering ``PING``, no data; clob.md §9.3) and is reconnected, as is
+  the venue's zombies (open, answering ``PING``, no data; venue notes: Failure modes) and is reconnected, as is
   one whose probe could not finish within ``probe_timeout_s`` or that stopped answering ``PING``.
   The verdicts are :class:`~polyinfra.core.book_sync.ConnectionWatch`'s.
 * **Credentials** the venue refuses are not an outage to retry forever. The venue's answer on the
-  socket is undocumented (clob.md §7.1); users report the connection dropped without a close
+  socket is undocumented (venue notes: WebSockets); users report the connection dropped without a close
   handshake (the emulator does the same). So a session that ends before its first ``PONG`` has its
   credentials checked over REST (``GET /auth/api-keys``), and a reconciliation answered 401 counts
-  the same. Newly created keys can be refused for a couple of minutes (clob.md §9.9), so the
+  the same. Newly created keys can be refused for a couple of minutes (venue notes: API keys), so the
   channel retries for ``auth_grace_s`` of nothing but refusals, then stops with
   :class:`~polyinfra.errors.L2AuthError` (:attr:`UserChannel.failure`), raised to every reader.
 * **Hostile data.** Each frame and each reconciliation's REST answers are handled in a step that
@@ -119,12 +119,12 @@ _CHANNEL: Final = "user"
 _RECONCILIATION: Final = "user reconciliation"
 _CREDENTIALS_CHECK: Final = "GET /auth/api-keys"
 _EVENTS_QUEUE: Final = "user_channel_events"
-# The official Rust client declares a socket dead after 30 s without PONG at 10 s pings (clob.md §7.2).
+# The official Rust client declares a socket dead after 30 s without PONG at 10 s pings (venue notes: WebSockets).
 _PONG_TIMEOUT_PINGS: Final = 3
 # Trades are fetched from a little before the last reconciliation: the venue's match times are
 # whole seconds of its own clock, which need not agree with ours.
 _TRADES_MARGIN_S: Final = 60
-# Venue timestamps below this are seconds, above it milliseconds (clob.md §7.5 has both): 1e11 s is
+# Venue timestamps below this are seconds, above it milliseconds (venue notes: User channel): 1e11 s is
 # the year 5138, 1e11 ms is 1973.
 _MS_THRESHOLD: Final = 10**11
 # Closing is polite, not load-bearing: a venue that does not answer the close frame is left after this.
@@ -132,7 +132,7 @@ _CLOSE_TIMEOUT_S: Final = 5.0
 _EXCERPT_CHARS: Final = 200
 _KNOWN_TAGS: Final = frozenset({"order", "trade"})
 _WAIT_POLL_S: Final = 0.02
-# A trade's settlement order (clob.md §7.5): MATCHED, then MINED (or RETRYING and MINED again), then
+# A trade's settlement order (venue notes: User channel): MATCHED, then MINED (or RETRYING and MINED again), then
 # CONFIRMED or FAILED. REST may lag the socket: a reconciled status never moves a trade backwards.
 _TRADE_RANK: Final[Mapping[TradeStatus, int]] = {
     TradeStatus.MATCHED: 0,
@@ -163,7 +163,7 @@ def _side(text: str | UnsetType, *, field: str, record_id: str) -> Side:
 
 
 def _timestamp_ms(text: str | UnsetType | None) -> int | None:
-    """A venue timestamp in ms; seconds and ms both occur (clob.md §7.5); empty or absent is None."""
+    """A venue timestamp in ms; seconds and ms both occur (venue notes: User channel); empty or absent is None."""
     value = None if text is UNSET or text is None else parse_timestamp(text)
     if value is None:
         return None
@@ -291,7 +291,7 @@ def trade_update_from_wire(trade: TradeMessage | TradeRecord, *, received_ns: in
 
 
 class UserFrameDecoder:
-    """Decodes user-channel frames (one event, or a JSON array of them; clob.md §7.3).
+    """Decodes user-channel frames (one event, or a JSON array of them; venue notes: WebSockets).
 
     The pattern of :class:`~polyinfra.wire.clob_ws.MarketFrameDecoder`: one msgspec call on the
     fast path; on failure each event alone, unknown ``event_type`` skipped and counted in
@@ -509,9 +509,9 @@ class UserChannel:
     Use as ``async with UserChannel(ws_url, trading, markets=[...]) as channel`` (or :meth:`start`
     / :meth:`stop`), then iterate :meth:`events` or :meth:`add_listener`. ``trading`` supplies
     the API credentials (``trading.credentials``) and the REST reconciliation; ``markets`` are
-    condition ids (empty: every market of the key, clob.md §7.1).
+    condition ids (empty: every market of the key, venue notes: WebSockets).
 
-    ``ping_interval_s`` is the text ``PING`` period (clob.md §7.2). A session silent for
+    ``ping_interval_s`` is the text ``PING`` period (venue notes: WebSockets). A session silent for
     ``silence_timeout_s`` is probed with a reconciliation, and reconnected when that finds a missed
     change or takes longer than ``probe_timeout_s``. Reconnects back off from
     ``reconnect_initial_s`` doubling to ``reconnect_max_s``; failed reconciliations are retried on
@@ -668,7 +668,7 @@ class UserChannel:
         """
         wanted = [condition_id(market) for market in dict.fromkeys(condition_ids)]
         async with self._subscription_lock:
-            # The venue refuses a subscription of an already subscribed id (clob.md §7.1).
+            # The venue refuses a subscription of an already subscribed id (venue notes: WebSockets).
             new = [market for market in wanted if market not in self._markets]
             if not new:
                 return
@@ -688,7 +688,7 @@ class UserChannel:
 
         Raises :class:`~polyinfra.errors.InvalidValueError`, before anything is sent, for a
         malformed condition id, and when no market would remain named: an empty set means every
-        market of the key (clob.md §7.1), so it would widen the subscription, not end it.
+        market of the key (venue notes: WebSockets), so it would widen the subscription, not end it.
 
         Returns once the venue has read the change (the ``PONG`` of a ``PING`` sent after it), so
         no event of those markets is sent after it returns; or, should the session end first, once

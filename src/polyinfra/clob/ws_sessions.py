@@ -49,7 +49,7 @@ def describe_failure(exc: BaseException) -> str:
 async def open_venue_socket(url: str, *, what: str, open_timeout_s: float, close_timeout_s: float) -> ClientConnection:
     """A connected socket; :class:`TransportError` naming ``what`` when it cannot be opened."""
     try:
-        # Protocol-level pings are off: the venue speaks its own text PING/PONG (clob.md §7.2).
+        # Protocol-level pings are off: the venue speaks its own text PING/PONG (venue notes: WebSockets).
         # A larger frame than any the venue sends closes the socket (1009) before it is buffered whole.
         return await connect(
             url,

@@ -1,4 +1,4 @@
-"""CLOB authentication headers (clob.md §2): L1 (EIP-712 ClobAuth) and L2 (HMAC-SHA256), both ways.
+"""CLOB authentication headers (venue notes: Authentication): L1 (EIP-712 ClobAuth) and L2 (HMAC-SHA256), both ways.
 
 Pure: timestamps are passed in, nothing reads a clock. The client side builds header dicts; the
 server side (the emulator) recovers the L1 signer and verifies an L2 HMAC with the same code, so
@@ -64,7 +64,7 @@ POLY_API_KEY: Final = "POLY_API_KEY"
 POLY_PASSPHRASE: Final = "POLY_PASSPHRASE"
 
 CLOB_AUTH_MESSAGE: Final = "This message attests that I control the given wallet"
-"""The constant ``message`` member of every ClobAuth struct (clob.md §2.1)."""
+"""The constant ``message`` member of every ClobAuth struct (venue notes: Authentication)."""
 
 AuthHeaders: TypeAlias = dict[str, str | Secret]
 """A request's auth headers as the client holds them: the values that prove identity wrapped."""
@@ -76,7 +76,7 @@ _CLOB_AUTH_MESSAGE_WORD: Final = string_word(CLOB_AUTH_MESSAGE)
 def clob_auth_digest(address: str, *, chain_id: int, timestamp: str, nonce: int) -> bytes:
     """The EIP-712 digest an L1 header signs: ClobAuth under ``{ClobAuthDomain, "1", chainId}``.
 
-    ``timestamp`` is a string member of the struct (decimal seconds, clob.md §2.1), so the server
+    ``timestamp`` is a string member of the struct (decimal seconds, venue notes: Authentication), so the server
     hashes the header text as received.
     """
     struct_hash = keccak256(
@@ -90,7 +90,7 @@ def clob_auth_digest(address: str, *, chain_id: int, timestamp: str, nonce: int)
 
 
 def l1_headers(key: SigningKey, *, chain_id: int, timestamp_s: int, nonce: int = 0) -> AuthHeaders:
-    """Headers for ``/auth/api-key`` and ``/auth/derive-api-key`` (clob.md §2.1, §2.3), the
+    """Headers for ``/auth/api-key`` and ``/auth/derive-api-key`` (venue notes: Authentication, API keys), the
     signature wrapped.
 
     ``nonce`` selects which of the address's API keys is created or derived; lose it and that key
@@ -110,7 +110,7 @@ def recover_l1_signer(headers: Mapping[str, str], *, chain_id: int) -> str:
     """Server side of L1: the checksummed address proven by ``headers``, or :class:`L1AuthError`.
 
     ``POLY_NONCE`` may be absent (the clients' default is 0). Checking the timestamp against a
-    clock is the caller's business: the venue's tolerance is undocumented (clob.md §10).
+    clock is the caller's business: the venue's tolerance is undocumented (venue notes: Authentication).
     """
     try:
         address = headers[POLY_ADDRESS]
@@ -145,7 +145,7 @@ def _hmac_key(secret: Secret) -> bytes:
 
 def _decoded_secret(secret: Secret) -> bytes | None:
     try:
-        # Strict url-safe alphabet: the venue's secrets use '-' and '_' with '=' padding (clob.md §2.2).
+        # Strict url-safe alphabet: the venue's secrets use '-' and '_' with '=' padding (venue notes: Authentication).
         return base64.b64decode(secret.reveal().encode(), altchars=b"-_", validate=True)
     except (binascii.Error, ValueError):
         # The decoder's error and its frames (which hold the secret) end here.
@@ -194,13 +194,13 @@ class ApiCredentials:
 def _signed_message(timestamp: str, method: str, request_path: str, body: bytes | str | None) -> bytes:
     # Checked before the key is in any frame: an error raised here carries no key in its traceback.
     if "?" in request_path:
-        # The venue signs the path only (clob.md §2.2); a query string here would sign the wrong text.
+        # The venue signs the path only (venue notes: Authentication); a query string here would sign the wrong text.
         raise InvalidValueError("request_path must not carry a query string", request_path=request_path)
     message = (timestamp + method + request_path).encode()
     if body:
         body_bytes = body.encode() if isinstance(body, str) else body
         # Both official clients replace single quotes before signing, and the server is said to do
-        # the same (clob.md §2.2); copied so a body containing "'" still verifies.
+        # the same (venue notes: Authentication); copied so a body containing "'" still verifies.
         message += body_bytes.replace(b"'", b'"')
     return message
 
@@ -228,7 +228,7 @@ def l2_headers(
     request_path: str,
     body: bytes | str | None = None,
 ) -> AuthHeaders:
-    """Headers for an L2 (API-key) request (clob.md §2.2), the signature and passphrase wrapped.
+    """Headers for an L2 (API-key) request (venue notes: Authentication), the signature and passphrase wrapped.
 
     ``address`` is the EOA the API key belongs to, even when trading for a proxy, Safe or deposit
     wallet; ``request_path`` is the path without query string; ``body`` the exact bytes sent.
@@ -257,7 +257,7 @@ def verify_hmac(
 ) -> None:
     """Server side of L2: raise :class:`L2AuthError` unless ``signature`` is the HMAC of this request.
 
-    Compared in constant time, as received (url-safe base64 with padding, clob.md §10).
+    Compared in constant time, as received (url-safe base64 with padding, venue notes: Authentication).
     """
     expected = credentials.hmac_signature(timestamp=timestamp, method=method, request_path=request_path, body=body)
     if not hmac.compare_digest(expected.encode(), signature.encode()):

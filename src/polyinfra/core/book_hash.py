@@ -1,11 +1,11 @@
-"""The venue's order-book hash (clob.md §4.1, §6.7).
+"""The venue's order-book hash (venue notes: Order books, Test vectors).
 
 Two generations are reproducible from real data:
 
-* current (the official clients' "server-compatible" form, §6.7): SHA-1 hex of the compact JSON
+* current (the official clients' "server-compatible" form, venue notes: Test vectors): SHA-1 hex of the compact JSON
   of ``market, asset_id, timestamp, hash:"", bids, asks, min_order_size, tick_size, neg_risk,
   last_trade_price`` in that key order, values exactly as received;
-* legacy (what the 2024 captures in ``shared/captures`` actually hash to, found by trying key
+* legacy (what the real 2024 captures the tests replay actually hash to, found by trying key
   subsets): ``market, asset_id, hash:"", bids, asks`` only, no timestamp.
 
 A book's levels are hashed in the order the venue sent them (best price last on both sides).

@@ -1,4 +1,4 @@
-"""Keeping many tokens' books provably in sync with the venue, sans-I/O (clob.md §4.1, §7, §9.3).
+"""Keeping many tokens' books provably in sync with the venue, sans-I/O (venue notes: Market channel).
 
 :class:`MarketFeed` applies the market channel to books and says which ones it caught out of
 sync. This module holds everything else the live-book client decides, as pure state that the
@@ -24,7 +24,7 @@ A token's life::
 A token is *repairing* while it waits for a REST snapshot (pending) or has one in flight. Pending
 tokens drop their deltas (the snapshot requested later contains them); in-flight tokens buffer
 every event, which is replayed in order on top of the snapshot once it arrives. Sizes in the
-venue's deltas are absolute (clob.md §7.4), so replaying changes the snapshot already contains
+venue's deltas are absolute (venue notes: Market channel), so replaying changes the snapshot already contains
 sets those levels to the values they had, and every later change wins: the book converges
 whichever moment between request and answer the venue took the snapshot at.
 """
@@ -124,11 +124,11 @@ class SyncReason(StrEnum):
     DISCONNECTED = "disconnected"
     """The token's connection closed."""
     SILENCE = "silence"
-    """The token's connection went silent and did not answer a probe (clob.md §9.3)."""
+    """The token's connection went silent and did not answer a probe (venue notes: Failure modes)."""
     HASH_MISMATCH = "hash mismatch"
-    """A snapshot's hash did not match its content (clob.md §4.1)."""
+    """A snapshot's hash did not match its content (venue notes: Order books)."""
     BEST_PRICE_MISMATCH = "best price mismatch"
-    """The venue's reported best prices disagreed with the book (clob.md §7.4)."""
+    """The venue's reported best prices disagreed with the book (venue notes: Market channel)."""
     DELTA_BEFORE_SNAPSHOT = "delta before snapshot"
     """A change arrived for a token that had no snapshot yet."""
     INVALID_VALUE = "invalid value"
@@ -262,9 +262,9 @@ class ConnectionWatch:
     The I/O layer stores the receive time of every data frame in :attr:`last_data_s` and of
     every ``PONG`` in :attr:`last_pong_s`, records :meth:`probe_sent`, and asks :meth:`verdict`
     periodically. A probe is answered by any data frame received after it: the venue answers a
-    re-subscription with a ``book`` (clob.md §7.1 ``initial_dump``), and any data at all proves the
+    re-subscription with a ``book`` (``initial_dump``, venue notes: WebSockets), and any data at all proves the
     data path works. ``PONG`` alone proves nothing: the venue's zombie sockets keep answering
-    ``PING`` while sending no data (clob.md §9.3).
+    ``PING`` while sending no data (venue notes: Failure modes).
     """
 
     __slots__ = ("last_data_s", "last_pong_s", "opened_s", "probe_sent_s")
@@ -649,7 +649,7 @@ class BookSync:
         """Apply decoded events that ``connection`` received at ``now``.
 
         Each token's data is taken from its own connection only: the venue sends a market's
-        ``price_change`` whole to every socket subscribed to either of its tokens (clob.md §7.4), and
+        ``price_change`` whole to every socket subscribed to either of its tokens (venue notes: Market channel), and
         applying another socket's copy, which may arrive after later changes, would revert levels.
         Events of repairing tokens are buffered or dropped (see the module docstring).
 
@@ -751,7 +751,7 @@ class BookSync:
 
     def _first_sighting(self, event: NewMarketMessage | MarketResolvedMessage) -> bool:
         """Whether this listing or resolution is new: every connection with the custom feature
-        gets each ``new_market``, and a resolution reaches the sockets of both tokens (§7.4)."""
+        gets each ``new_market``, and a resolution reaches the sockets of both tokens (venue notes: Market channel)."""
         key = (type(event), event.market, event.timestamp)
         seen = self._announcements
         if key in seen:
@@ -998,7 +998,7 @@ class BookSync:
         """LIVE tokens without any update (or check) for ``quiet_for_s``: worth comparing with REST.
 
         A market can be quiet for hours; a venue that stopped sending one asset's changes looks
-        the same from here (clob.md §9.3), and only the venue's REST book tells them apart. Each
+        the same from here (venue notes: Failure modes), and only the venue's REST book tells them apart. Each
         token returned counts as checked now, so it comes back after another quiet period.
         """
         quiet = [

@@ -1,4 +1,4 @@
-"""The minimal EIP-712 and secp256k1 toolkit the CLOB needs (clob.md §2.1, §5.3), pure and fast.
+"""The minimal EIP-712 and secp256k1 toolkit the CLOB needs (venue notes: Authentication, Order signing), pure and fast.
 
 Only fixed struct types are hashed here (ClobAuth, the V2 Order, ERC-7739 TypedDataSign), so
 there is no general typed-data encoder: each struct hash is keccak over 32-byte words built with
@@ -63,11 +63,11 @@ def type_hash(encoded_type: str) -> bytes:
 
 
 DOMAIN_WITHOUT_CONTRACT_TYPE_HASH: Final = type_hash("EIP712Domain(string name,string version,uint256 chainId)")
-"""ClobAuthDomain has no verifyingContract (clob.md §2.1): ``0xc2f8…5b6e``."""
+"""ClobAuthDomain has no verifyingContract (venue notes: Authentication): ``0xc2f8…5b6e``."""
 DOMAIN_WITH_CONTRACT_TYPE_HASH: Final = type_hash(
     "EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)"
 )
-"""The exchanges' domain (clob.md §5.2, §5.3): ``0x8b73…400f``."""
+"""The exchanges' domain (venue notes: Order signing): ``0x8b73…400f``."""
 
 
 def uint256_word(value: int) -> bytes:
@@ -128,7 +128,7 @@ def to_checksum_address(address: str) -> str:
 def domain_separator(name: str, version: str, chain_id: int, verifying_contract: str | None = None) -> bytes:
     """``hashStruct(EIP712Domain)`` for ``{name, version, chainId[, verifyingContract]}``, cached.
 
-    The venue uses no salt in any domain; ClobAuth has no verifyingContract (clob.md §2.1, §5.3).
+    The venue uses no salt in any domain; ClobAuth has no verifyingContract (venue notes: Order signing).
     """
     words = [string_word(name), string_word(version), uint256_word(chain_id)]
     if verifying_contract is None:

@@ -1,6 +1,6 @@
 """The 2026 trading fees, exactly: per fill, per order preview, per round trip. Pure, all Decimal.
 
-The model (apis.md §4.1, clob.md §5.6): fees are set by the venue at match time, not signed into
+The model (venue notes: Fees): fees are set by the venue at match time, not signed into
 V2 orders, and a taker pays on each fill
 
     fee = shares x rate x (p x (1 - p)) ** exponent
@@ -9,16 +9,16 @@ with ``rate``/``exponent`` from the market's own fee schedule (``/clob-markets``
 :class:`~polyinfra.model.market.FeeSchedule`); makers pay nothing when the schedule is
 ``taker_only`` (every schedule on record is). With exponent 1 this is the documented
 ``C x feeRate x p x (1 - p)``; the exponent form is what the SDK computes and what the legacy
-exponent-2 crypto markets use (apis.md §4.1, §7.4; the SDK's vectors of clob.md §6.10 pin it).
+exponent-2 crypto markets use (venue notes: Fees; the SDK's vectors pin it).
 
-Rounding (apis.md §4.1): "Fees are rounded to 5 decimal places. The smallest fee charged is
+Rounding (venue notes: Fees): "Fees are rounded to 5 decimal places. The smallest fee charged is
 0.00001 USDC. Anything smaller rounds to zero." The mode is not stated. Rounding *down* is the only
 mode under which every fee below 0.00001 becomes zero (half-up would charge 0.00001 for 0.000006),
 so :func:`fill_fee` truncates to 5 decimals. :func:`unrounded_fee` is the formula itself, which is
 what the SDK's fee helpers (and their vectors) use.
 
 Fees are taken in collateral on both sides here, as the V2 SDK's buy helper charges them
-(apis.md §4.1 notes that V1 took buy fees in shares; for V2 that is the SDK's behaviour, inferred).
+(venue notes: Fees; V1 took buy fees in shares; for V2 that is the SDK's behaviour, inferred).
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ __all__ = [
 ]
 
 FEE_DECIMALS: Final = 5
-"""Fees are charged in whole 0.00001 pUSD (apis.md §4.1)."""
+"""Fees are charged in whole 0.00001 pUSD (venue notes: Fees)."""
 
 _FEE_QUANTUM: Final = Decimal(1).scaleb(-FEE_DECIMALS)
 _REBATE_QUANTUM: Final = Decimal("0.000001")  # rebates are paid in pUSD, which has 6 decimals
@@ -82,7 +82,7 @@ def maker_rebate(
     total_fee_equivalent: Decimal | str | int,
     rebate_pool: Decimal | str | int,
 ) -> Decimal:
-    """A maker's share of a market's daily rebate pool (apis.md §4.4).
+    """A maker's share of a market's daily rebate pool (venue notes: Fees).
 
     ``rebate = own_fee_equivalent / total_fee_equivalent x rebate_pool``, where a fee equivalent is
     :func:`unrounded_fee` of each filled maker order (``C x feeRate x p x (1 - p)``) summed over the
@@ -111,7 +111,7 @@ def buy_amount_after_fees(
 ) -> Decimal:
     """How much of ``amount`` dollars a BUY can spend so that spend plus fees fit in ``balance``.
 
-    The V2 SDK 1.2.1 ``adjust_buy_amount_for_fees`` rule (clob.md §5.6), exactly: the platform fee
+    The V2 SDK 1.2.1 ``adjust_buy_amount_for_fees`` rule (venue notes: Fees), exactly: the platform fee
     on ``min(amount, balance)`` at the schedule's rate for ``price``, raised by ``fee_slippage_pct``
     percent (0, or 1 to 100, as a margin for the rate moving), plus the builder's taker fee on the
     same base; when ``amount`` plus those fees exceed ``balance``, the answer is ``balance`` minus
@@ -143,7 +143,7 @@ class CostPreview:
     """What an order would cost (BUY) or raise (SELL) against the book as it stands.
 
     The part that crosses the book now fills as a taker at the resting levels' prices (price
-    improvement, clob.md §10) and pays the taker fee per level; the rest would rest at the limit
+    improvement, venue notes: Matching) and pays the taker fee per level; the rest would rest at the limit
     price as a maker. ``spread_cost`` is what the taking part gives up against the mid: dollars
     paid above it (BUY) or received below it (SELL); None without a two-sided book.
     """
@@ -322,7 +322,7 @@ def _platform_rate(price: Decimal, schedule: FeeSchedule) -> Decimal:
     rate = schedule.rate
     exponent = schedule.exponent
     if exponent == 0:
-        # A market without a fee curve reads as rate 0, exponent 0 (clob.md §6.9); 0 ** 0 is undefined
+        # A market without a fee curve reads as rate 0, exponent 0 (venue notes: Market info); 0 ** 0 is undefined
         # in Decimal, and the factor is 1 for any price.
         return rate
     variance = _EXACT.multiply(price, _EXACT.subtract(_ONE, price))

@@ -46,7 +46,7 @@ _BINARY = 2
 def market_info_from_market(market: Market) -> MarketInfo:
     """``GET /markets/{condition_id}`` (or a ``/markets`` page entry) to :class:`MarketInfo`.
 
-    ``/markets`` carries no fee curve (its base fees are legacy V1 values, apis.md §4.2), so the
+    ``/markets`` carries no fee curve (its base fees are legacy V1 values, venue notes: Fees), so the
     result's ``fee_schedule`` is None (unknown, not zero); take fees from ``/clob-markets`` with
     :func:`market_info_from_clob_market_info`.
     """
@@ -62,7 +62,7 @@ def market_info_from_market(market: Market) -> MarketInfo:
 
 
 def market_info_from_clob_market_info(condition_id: str, info: ClobMarketInfo) -> MarketInfo:
-    """``GET /clob-markets/{condition_id}`` (clob.md §4.6) to :class:`MarketInfo`.
+    """``GET /clob-markets/{condition_id}`` (venue notes: Market info) to :class:`MarketInfo`.
 
     The answer has no question text, so ``question`` is ``""``. Absent keys take the official V2
     clients' defaults: min order size 0 (Rust client), neg risk false (``nr`` is omitted when
@@ -90,7 +90,7 @@ def order_book_from_summary(summary: OrderBookSummary) -> OrderBook:
     """A REST book summary (``GET /book``, an element of ``POST /books``) as an :class:`OrderBook`.
 
     Levels, tick size and last trade price are parsed strictly (any order of levels: the venue
-    sends the best price last, clob.md §4.1); a tick size or last trade price that is absent (older
+    sends the best price last, venue notes: Order books); a tick size or last trade price that is absent (older
     summaries) or ``""`` (a token that never traded) is left unknown, as the market feed does. Values
     no venue book holds are refused as the feed refuses them: a price outside (0, 1) or off the tick
     grid, a size beyond :data:`~polyinfra.model.book.MAX_SIZE_MICROS`, a last trade outside (0, 1). The
@@ -137,7 +137,7 @@ def last_trade_from_wire(last: LastTradePrice | LastTradesPricesItem, *, token_i
     """``GET /last-trade-price`` (or an element of ``POST /last-trades-prices``) as (price, taker side).
 
     None for a token that never traded: the venue then answers price ``"0.5"`` with side ``""``
-    (clob.md §3.1), a placeholder that must not pass for a trade at 0.5.
+    (venue notes: REST routes), a placeholder that must not pass for a trade at 0.5.
     """
     if last.side == "":
         return None
@@ -210,7 +210,7 @@ def _fee_schedule(market: ConditionId, details: FeeDetails | UnsetType | None) -
     if not isinstance(details, FeeDetails):
         return FeeSchedule()
     rate = Decimal(0) if details.rate is UNSET else details.rate
-    # Makers never pay under CLOB V2 (clob.md §5.6); every observed schedule is taker-only (apis.md §4.2).
+    # Makers never pay under CLOB V2; every observed schedule is taker-only (venue notes: Fees).
     taker_only = True if details.taker_only is UNSET else details.taker_only
     if details.exponent is UNSET:
         if rate:

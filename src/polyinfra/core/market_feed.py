@@ -1,4 +1,4 @@
-"""Market-channel book sync, sans-I/O: decoded events in, book state out (clob.md §7.3-§7.4).
+"""Market-channel book sync, sans-I/O: decoded events in, book state out (venue notes: WebSockets, Market channel).
 
 :class:`MarketFeed` owns one :class:`~polyinfra.model.book.OrderBook` per tracked token and
 applies ``book`` snapshots and ``price_change`` deltas to it. It never reads a clock or a socket:
@@ -24,7 +24,7 @@ feed puts a token in :attr:`MarketFeed.resync_needed` when
 
 These checks do not need the hashes and best prices the venue may leave out.
 
-A snapshot without a hash (the venue may omit it, §7.4) is applied and counted in
+A snapshot without a hash (the venue may omit it, venue notes: Market channel) is applied and counted in
 :attr:`FeedStats.unhashed_snapshots` but does not ask for a resync: a REST snapshot to "fix" it
 could be unhashed too, and a full snapshot is the best evidence there is. Any snapshot applied
 that is neither a hash mismatch nor crossed takes the token out of :attr:`MarketFeed.resync_needed`.
@@ -357,7 +357,7 @@ class MarketFeed:
             best_ask = change.best_ask
             # The venue reports an asset's best prices after the change. When several entries of
             # one asset follow each other only the last of the run is checked, which is right
-            # whether the venue means "after this entry" or "after this message" (§7.4).
+            # whether the venue means "after this entry" or "after this message" (venue notes: Market channel).
             if (best_bid or best_ask) and (index == last or changes[index + 1].asset_id != asset_id):
                 # _check_best_prices inlined for memo hits: this runs for nearly every entry.
                 try:
@@ -421,7 +421,7 @@ class MarketFeed:
         """Compare the venue's reported best prices with the book's; a disagreement asks for resync.
 
         The venue reports an empty bid side as "0" and an empty ask side as "1"; "" or a missing
-        field means not reported (clob.md §7.4). The price_change loop inlines this for memo hits.
+        field means not reported (venue notes: Market channel). The price_change loop inlines this for memo hits.
         """
         try:
             reported_bid = self._micros_of(best_bid) if best_bid else None
@@ -441,7 +441,7 @@ class MarketFeed:
     # --- everything else -------------------------------------------------------------------------
 
     def _apply_best_bid_ask(self, message: BestBidAskMessage) -> None:
-        """The custom-feature best prices (§7.4), checked like a ``price_change`` entry's (there is
+        """The custom-feature best prices, checked like a ``price_change`` entry's (there is
         nothing to check them against before the token's first snapshot)."""
         book = self._live_books.get(message.asset_id)
         if book is not None:
@@ -467,7 +467,7 @@ class MarketFeed:
         book.last_trade_price_micros = price
 
     def _apply_tick_size_change(self, message: TickSizeChangeMessage) -> None:
-        """The venue moves to a finer tick near the extremes (price > 0.96 or < 0.04, §7.4)."""
+        """The venue moves to a finer tick near the extremes (price > 0.96 or < 0.04, venue notes: Market channel)."""
         book = self._books.get(message.asset_id)
         if book is None:
             self.stats.untracked_changes += 1

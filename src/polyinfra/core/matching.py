@@ -1,4 +1,4 @@
-"""Price-time-priority matching for one binary market (clob.md §10 "Matching"). Pure: no clock, no I/O.
+"""Price-time-priority matching for one binary market (venue notes: Matching). Pure: no clock, no I/O.
 
 Both outcome tokens of a market trade against one book kept in the YES token's price space:
 
@@ -12,13 +12,13 @@ SELL No at q   bid at 1 - q
 =============  ================
 
 A bid crosses an ask when bid >= ask. The taker trades at the RESTING order's price, so a taker
-gets any price improvement (clob.md §10: a buy at 0.55 against a resting 0.52 pays 0.52). A match
+gets any price improvement (a buy at 0.55 against a resting 0.52 pays 0.52). A match
 between the same token on both sides is a normal trade; BUY Yes against BUY No mints a new pair and
-SELL Yes against SELL No merges one (clob.md §10, "complementary YES/NO buys at p and 1-p mint").
+SELL Yes against SELL No merges one (venue notes: Matching).
 
 The venue shows each token its own projection of that book: the Yes book is the Yes-space book;
 the No book has a bid at 1-p for every Yes-space ask p and an ask at 1-p for every Yes-space bid
-(clob.md §7.4: one ``price_change`` carries one entry per token for a single order).
+(one ``price_change`` carries one entry per token for a single order, venue notes: Market channel).
 
 Prices and sizes are ints of micro-units (:mod:`polyinfra.model.numbers`). Once submitted, an
 :class:`Order` belongs to the engine, which updates its ``remaining_micros`` as it fills.
@@ -73,7 +73,7 @@ class SubmitStatus(StrEnum):
     KILLED = "killed"
     """FOK that could not fill entirely (nothing changed), or FAK whose remainder was cancelled."""
     REJECTED_POST_ONLY = "rejected_post_only"
-    """Post-only order that would have crossed the book; nothing changed (clob.md §5.1)."""
+    """Post-only order that would have crossed the book; nothing changed (venue notes: Orders)."""
 
 
 @dataclass(slots=True, eq=False)
@@ -81,7 +81,7 @@ class Order:
     """An order as the engine sees it: one outcome token, a side and a limit price in that token's space.
 
     ``expiration_s`` is a unix time in seconds for GTD orders and 0 for every other type (the
-    venue's "0 means none", clob.md §5.1). Equality is identity: two orders are never "the same"
+    venue's "0 means none", venue notes: Orders). Equality is identity: two orders are never "the same"
     because their fields match.
     """
 
@@ -109,7 +109,7 @@ class Level(NamedTuple):
 
 
 class BookLevels(NamedTuple):
-    """A token's levels in the venue's order: bids ascending, asks descending (best price LAST, clob.md §4.1)."""
+    """A token's levels in the venue's order: bids ascending, asks descending (best price LAST)."""
 
     bids: list[Level]
     asks: list[Level]
@@ -119,7 +119,7 @@ class BookLevels(NamedTuple):
 class LevelChange:
     """A Yes-space level's new aggregate size after an action; 0 means the level is gone.
 
-    ``side`` is BUY for a bid level and SELL for an ask level, as in ``price_change`` (clob.md §7.4).
+    ``side`` is BUY for a bid level and SELL for an ask level, as in ``price_change`` (venue notes: Market channel).
     """
 
     side: Side
@@ -345,7 +345,7 @@ class MatchingEngine:
         if order.remaining_micros != order.size_micros:
             raise InvalidValueError("order was already submitted", order_id=order_id)
         if order.post_only and not order.time_in_force.rests:
-            # clob.md §5.1: both official clients refuse post-only FOK/FAK.
+            # Both official clients refuse post-only FOK/FAK (venue notes: Orders).
             raise InvalidValueError(
                 "post-only orders must be GTC or GTD", order_id=order_id, order_type=order.time_in_force
             )

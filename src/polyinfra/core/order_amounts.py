@@ -1,10 +1,10 @@
 """Exact maker/taker amounts for CLOB V2 orders, and the market price a book offers. Pure.
 
-The official clients compute amounts in binary floats (clob.md §5.4), which is how ``0.58`` becomes
+The official clients compute amounts in binary floats (venue notes: Amounts), which is how ``0.58`` becomes
 ``0.57`` (``floor(0.58 * 100) == 57``), a size of ``2.03`` becomes ``2.02``, a price of ``0.555`` at
 the 0.01 tick silently becomes ``0.56`` and a market BUY on a fine tick asks for more taker decimals
-than the venue accepts (§6.5.5, §9.2). Here every amount is an int of micro-units computed with
-integer arithmetic, and what is signed satisfies the venue's own precision rules (§5.5) exactly:
+than the venue accepts (venue notes: Amounts). Here every amount is an int of micro-units computed with
+integer arithmetic, and what is signed satisfies the venue's own precision rules (venue notes: Amounts) exactly:
 
 ===========  ==============================  ========================================================
 order        maker amount                    taker amount
@@ -16,7 +16,7 @@ market SELL  shares, at most 2 decimals      collateral = price x shares
 ===========  ==============================  ========================================================
 
 A price times a 2-decimal size has at most ``price decimals + 2`` decimals, which is exactly the
-venue's limit of collateral decimals per tick (§5.4 ROUNDING_CONFIG "amount" column), so the limit
+venue's limit of collateral decimals per tick (venue notes: Amounts), so the limit
 and SELL products are exact and never rounded: maker / taker is the user's price, to the last unit.
 
 Policy, where the request cannot be encoded as given:
@@ -30,9 +30,9 @@ Policy, where the request cannot be encoded as given:
   :class:`~polyinfra.errors.AmountPrecisionError` instead.
 * **A market BUY's share count is floored** to 4 decimals: ``dollars / shares`` is then at or just
   above the price, so the order still crosses a level at that price (a taker rounded up would
-  price the order below the ask and never fill — py-sdk#291, §9.2).
+  price the order below the ask and never fill — py-sdk#291).
 
-Market SELL amounts: the venue's published rule only names market BUYs (§5.5); a market SELL's
+Market SELL amounts: the venue's published rule only names market BUYs (venue notes: Amounts); a market SELL's
 collateral is computed as the limit SELL's (exact product, within the tick's amount decimals), which
 is what the official client sends and no rejection of it is on record.
 """
@@ -74,11 +74,11 @@ __all__ = [
 ]
 
 SIZE_DECIMALS: Final = 2
-"""Share counts the venue accepts: at most 2 decimals for every tick (§5.4 "size", §5.5)."""
+"""Share counts the venue accepts: at most 2 decimals for every tick (venue notes: Amounts)."""
 MARKET_BUY_MAKER_DECIMALS: Final = 2
-"""A market BUY's dollars: at most 2 decimals, whatever the tick (§5.5, py-clob-client-v2#99)."""
+"""A market BUY's dollars: at most 2 decimals, whatever the tick (py-clob-client-v2#99, venue notes: Amounts)."""
 MARKET_BUY_TAKER_DECIMALS: Final = 4
-"""A market BUY's shares: at most 4 decimals, whatever the tick (§5.5, rs-clob-client#114/#261)."""
+"""A market BUY's shares: at most 4 decimals, whatever the tick (rs-clob-client#114/#261, venue notes: Amounts)."""
 
 _UNIT_DECIMALS: Final = 6  # collateral and outcome tokens both have 6 decimals
 # Holds every bounded value exactly (15 + 40 digits); owning the context makes results
@@ -92,7 +92,7 @@ class OrderAmounts:
     """The signed amounts of one order (ints of 10**-6), and what they encode.
 
     For a BUY ``maker_amount`` is the collateral offered and ``taker_amount`` the shares wanted;
-    for a SELL the other way round (clob.md §5.3).
+    for a SELL the other way round (venue notes: Order signing).
     """
 
     side: Side
@@ -129,7 +129,7 @@ class OrderAmounts:
 
 @dataclass(frozen=True, slots=True)
 class MarketPrice:
-    """The price a market order should carry to fill against a book now (clob.md §5.4, §6.6)."""
+    """The price a market order should carry to fill against a book now (venue notes: Amounts, Test vectors)."""
 
     price: Decimal
     """The price of the level at which the order is covered, or (FAK, book too thin) the worst level."""
@@ -162,7 +162,7 @@ def exact_decimal(value: Decimal | str | int, name: str) -> Decimal:
 
 
 def price_in_range(price: Decimal | str | int, tick: TickSize) -> bool:
-    """The official ``price_valid`` (clob.md §5.4, §6.9), exactly: ``tick <= price <= 1 - tick``.
+    """The official ``price_valid`` (venue notes: Amounts, Test vectors), exactly: ``tick <= price <= 1 - tick``.
 
     It does not look at the tick grid; :func:`validate_price` does both.
     """
@@ -261,7 +261,7 @@ def amount_rule_violations(
     *,
     market: bool,
 ) -> tuple[str, ...]:
-    """The venue's amount-precision rules (clob.md §5.5) this order breaks; empty when none.
+    """The venue's amount-precision rules (venue notes: Amounts) this order breaks; empty when none.
 
     Usable on any amounts, the official client's included: the tests check both with it, and the
     order builder checks every order with it once more before handing it to signing.
@@ -281,7 +281,7 @@ def amount_rule_violations(
             broken.append(f"collateral has more than {tick.amount_decimals} decimals")
         if collateral * MICROS != price_micros * shares:
             # The venue's words: "the taker amount for a $0.22 order of size 19.69 should be
-            # '4.3318' but the value submited is '4.33'" (JKorf/Polymarket.Net#5, §5.5).
+            # '4.3318' but the value submited is '4.33'" (JKorf/Polymarket.Net#5).
             broken.append("collateral is not exactly price x shares")
     if not (maker_amount > 0 and taker_amount > 0):
         broken.append("an amount is zero")
@@ -296,7 +296,7 @@ def discover_market_price(
 ) -> MarketPrice:
     """The price a market order of ``amount`` needs to fill against ``book`` now.
 
-    The official semantics (clob.md §5.4, vectors §6.6), on exact numbers: walk the opposite side
+    The official semantics (venue notes: Amounts), on exact numbers: walk the opposite side
     best level first, accumulating dollars (``price x size``) for a BUY of ``amount`` dollars or
     shares for a SELL of ``amount`` shares, and answer the price of the level at which the total
     reaches ``amount``. When the whole side is not enough, a FOK order raises

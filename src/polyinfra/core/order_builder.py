@@ -3,10 +3,10 @@
 :func:`build_order` turns a trading intent (token, side, price, size or dollars, order type) and a
 wallet setup into the :class:`~polyinfra.model.orders.UnsignedOrder` that signing turns into the
 venue's ``POST /order`` body. It refuses, with a typed error that names the value and the fix,
-every order the venue would refuse for its form (clob.md §5.1, §5.5): price off the tick or out of
+every order the venue would refuse for its form (venue notes: Orders, Amounts): price off the tick or out of
 range, size below the market's minimum, amounts the venue's precision rules reject, post-only on a
 FOK/FAK, a GTD expiring inside the venue's 1-minute threshold, an expiration on an order that does
-not rest, a signer that cannot sign for the maker under its signature type (§9.1), and, when the
+not rest, a signer that cannot sign for the maker under its signature type (venue notes: Wallets), and, when the
 caller knows the balance, an order the wallet cannot pay for. Amounts come from
 :mod:`polyinfra.core.order_amounts` (exact; the price is never changed, sizes are floored to the
 venue's precision and the result says so).
@@ -54,11 +54,11 @@ __all__ = [
 ]
 
 GTD_SECURITY_THRESHOLD_S: Final = 60
-"""A GTD order must expire more than this many seconds after now (clob.md §5.1: to expire in 90 s
+"""A GTD order must expire more than this many seconds after now (venue notes: Orders; to expire in 90 s
 send ``now + 60 + 30``)."""
 
 SALT_BITS: Final = 53
-"""Salts stay below 2**53: the salt is a JSON *number* on the wire (clob.md §5.3, §10), and parsers
+"""Salts stay below 2**53: the salt is a JSON *number* on the wire (venue notes: Order signing), and parsers
 that read JSON numbers as doubles are exact only up to 2**53. (The official salts are < ~1.8e12.)"""
 
 _SALT_MASK: Final = (1 << SALT_BITS) - 1
@@ -80,7 +80,7 @@ class OrderStamper:
 
     * ``timestamp_ms`` strictly increases: each stamp takes ``max(clock, previous + 1)``. V2 orders
       carry no nonce; the signed ``timestamp`` is what keeps two otherwise equal orders of one
-      address apart (clob.md §5.3), and many orders can be built in one millisecond. When more
+      address apart (venue notes: Order signing), and many orders can be built in one millisecond. When more
       than 1,000 orders a second are stamped the timestamps run ahead of the clock by the excess
       and fall back to it as soon as the rate drops; a clock stepping backwards is absorbed the
       same way, so a timestamp is never reused.
@@ -176,7 +176,7 @@ def build_order(
       ``min_order_size`` and ``neg_risk`` (a fresher tick after a ``tick_size_change``), not both.
     * ``maker`` is the address holding the funds (the funder): the EOA itself for ``EOA``, the
       proxy or Safe for ``POLY_PROXY``/``POLY_GNOSIS_SAFE`` (then ``signer`` is the owning EOA), the
-      deposit wallet for ``POLY_1271`` (which is also the signer, clob.md §5.3).
+      deposit wallet for ``POLY_1271`` (which is also the signer, venue notes: Order signing).
     * ``balance``, when known, is what the maker spends: pUSD for a BUY, shares of the token for a
       SELL. Fees are charged at match time and are not included (:mod:`polyinfra.core.fees`).
     * ``floor=False`` refuses a size with more than 2 decimals instead of flooring it.
@@ -254,7 +254,7 @@ def _market_rules(
         return market.tick_size, market.min_order_size, market.neg_risk
     if tick_size is None or min_order_size is None or neg_risk is None:
         # neg_risk picks the exchange that verifies the signature: guessing it wrong is the classic
-        # "invalid signature" (clob.md §9.1), so it is never defaulted.
+        # "invalid signature" (venue notes: Wallets), so it is never defaulted.
         raise InvalidValueError(
             "without market, tick_size, min_order_size and neg_risk are all required",
             tick_size=tick_size,
@@ -273,7 +273,7 @@ def _check_time_in_force(time_in_force: TimeInForce, post_only: bool, expiration
         raise InvalidValueError("expiration_s must be a non-negative int of unix seconds", expiration_s=expiration_s)
     if post_only and not time_in_force.rests:
         raise InvalidOrderError(
-            f"post_only is only for GTC or GTD orders; a {time_in_force} order never rests (clob.md §5.1)",
+            f"post_only is only for GTC or GTD orders; a {time_in_force} order never rests",
             order_type=time_in_force.value,
         )
     if time_in_force is TimeInForce.GTD:
@@ -350,7 +350,7 @@ def _at_least_cents(value: Decimal) -> str:
 
 
 def _signer(signature_type: SignatureType, maker: str, signer: str | None) -> str:
-    """The address that signs, per signature type (clob.md §5.1, §5.3); wrong pairs are §9.1's
+    """The address that signs, per signature type (venue notes: Wallets, Order signing); wrong pairs are the
     "invalid signature", so they are refused here with the fix."""
     if not isinstance(signature_type, SignatureType):
         raise InvalidValueError("signature_type must be a SignatureType", signature_type=signature_type)

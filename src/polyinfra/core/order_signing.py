@@ -1,15 +1,15 @@
-"""Signing CLOB V2 orders (clob.md §5.3): struct hash, order hash (= orderID), signatures, verification.
+"""Signing CLOB V2 orders (venue notes: Order signing): struct hash, order hash (= orderID), signatures, verification.
 
 Pure and fast: the type hashes and each exchange's domain separator are computed once, and one
 signature costs two or three keccaks plus one libsecp256k1 ECDSA (bench/order_signing.py). Byte for
-byte what py-clob-client-v2 produces (clob.md §6.4; tests/unit/test_signing_differential.py).
+byte what py-clob-client-v2 produces (venue notes: Test vectors; tests/unit/test_signing_differential.py).
 
-Signature types (clob.md §5.1):
+Signature types (venue notes: Wallets):
 
 * EOA, POLY_PROXY, POLY_GNOSIS_SAFE: the EOA signs the order's EIP-712 digest directly.
 * POLY_1271 (deposit wallets): the EOA signs the ERC-7739 ``TypedDataSign`` wrapping of the order
   for the Solady wallet contract, and the signature carries what the contract needs to rebuild it
-  (clob.md §5.3): 65-byte ECDSA ‖ app domain separator ‖ contents hash ‖ type string ‖ its length.
+  (venue notes: Order signing): 65-byte ECDSA ‖ app domain separator ‖ contents hash ‖ type string ‖ its length.
 """
 
 from __future__ import annotations
@@ -66,10 +66,10 @@ ORDER_TYPE_STRING: Final = (
     "Order(uint256 salt,address maker,address signer,uint256 tokenId,uint256 makerAmount,uint256 takerAmount,"
     "uint8 side,uint8 signatureType,uint256 timestamp,bytes32 metadata,bytes32 builder)"
 )
-"""The V2 order's EIP-712 encoded type (clob.md §5.3); its field order is the struct hash's."""
+"""The V2 order's EIP-712 encoded type (venue notes: Order signing); its field order is the struct hash's."""
 ORDER_TYPE_HASH: Final = type_hash(ORDER_TYPE_STRING)
 
-# ERC-7739 nested typed data for the Solady deposit wallet (clob.md §5.3): the wallet's own domain
+# ERC-7739 nested typed data for the Solady deposit wallet (venue notes: Order signing): the wallet's own domain
 # is {name "DepositWallet", version "1", chainId, verifyingContract = the wallet, salt 0}.
 _TYPED_DATA_SIGN_TYPE_HASH: Final = type_hash(
     "TypedDataSign(Order contents,string name,string version,uint256 chainId,address verifyingContract,bytes32 salt)"
@@ -88,12 +88,12 @@ _SIGNS_AS_EOA: Final = frozenset({SignatureType.EOA, SignatureType.POLY_PROXY, S
 
 @dataclass(frozen=True, slots=True)
 class ExchangeContracts:
-    """The CTF exchange contracts of one chain that V2 orders are signed for (clob.md §1.1, V2 1.2.1 config)."""
+    """The CTF exchange contracts of one chain that V2 orders are signed for (venue notes: Hosts and contracts)."""
 
     exchange_v2: str
     neg_risk_exchange_v2: str
     exchange_v3: str
-    """"Polymarket V2 outcomes" exchange, domain version "3", for orders by position id (clob.md §5.3)."""
+    """"Polymarket V2 outcomes" exchange, domain version "3", for orders by position id (venue notes: Order signing)."""
 
 
 EXCHANGE_CONTRACTS: Final[Mapping[int, ExchangeContracts]] = MappingProxyType(
@@ -139,7 +139,7 @@ def _domain(chain_id: int, contract: str, version: str) -> ExchangeDomain:
 def exchange_domain(chain_id: int, *, neg_risk: bool) -> ExchangeDomain:
     """The V2 exchange domain orders are signed for: the neg-risk exchange for neg-risk markets.
 
-    Signing for the wrong one is a classic "invalid signature" (clob.md §9.1).
+    Signing for the wrong one is a classic "invalid signature" (venue notes: Wallets).
     """
     contracts = _contracts(chain_id)
     return _domain(chain_id, contracts.neg_risk_exchange_v2 if neg_risk else contracts.exchange_v2, "2")
@@ -147,7 +147,7 @@ def exchange_domain(chain_id: int, *, neg_risk: bool) -> ExchangeDomain:
 
 @lru_cache(maxsize=16)
 def positions_exchange_domain(chain_id: int) -> ExchangeDomain:
-    """The V3 ("V2 outcomes") exchange domain, for orders by position id (clob.md §5.3; never neg-risk)."""
+    """The V3 ("V2 outcomes") exchange domain, for orders by position id (never neg-risk)."""
     return _domain(chain_id, _contracts(chain_id).exchange_v3, "3")
 
 
@@ -156,7 +156,7 @@ class SignedOrder:
     """An order with its signature and its hash.
 
     ``order_hash`` is the EIP-712 digest of the order, ``0x`` + 64 hex: the venue's ``orderID``
-    (clob.md §10). ``signature`` is ``0x`` + hex: 65 bytes, or 317 for POLY_1271.
+    (venue notes: Order signing). ``signature`` is ``0x`` + hex: 65 bytes, or 317 for POLY_1271.
     """
 
     order: UnsignedOrder
@@ -218,7 +218,7 @@ def order_hash(order: UnsignedOrder, *, chain_id: int, domain: ExchangeDomain | 
 
 
 def _typed_data_sign_digest(separator: bytes, contents_hash: bytes, chain_id: int, wallet: str) -> bytes:
-    # ERC-7739 (clob.md §5.3 steps 2-3): the order as `contents` of a TypedDataSign struct under the
+    # ERC-7739 (venue notes: Order signing): the order as `contents` of a TypedDataSign struct under the
     # deposit wallet's own domain fields, signed under the exchange's (the "app") domain.
     struct_hash = keccak256(
         _TYPED_DATA_SIGN_TYPE_HASH
@@ -233,7 +233,7 @@ def _typed_data_sign_digest(separator: bytes, contents_hash: bytes, chain_id: in
 
 
 def _check_signer(order: UnsignedOrder, key: SigningKey) -> None:
-    # The venue answers all of these with a bare "invalid signature" (clob.md §9.1); say which and why here.
+    # The venue answers all of these with a bare "invalid signature" (venue notes: Wallets); say which and why here.
     kind = order.signature_type
     if kind in _SIGNS_AS_EOA:
         if address_word(order.signer) != address_word(key.address):
@@ -298,7 +298,7 @@ def _signature_bytes(signature: str) -> bytes:
 
 
 def recover_order_signer(signed: SignedOrder, *, chain_id: int, domain: ExchangeDomain | None = None) -> str:
-    """The checksummed EOA address whose key signed ``signed`` (the emulator's check, clob.md §10).
+    """The checksummed EOA address whose key signed ``signed`` (the emulator's check, venue notes: Order signing).
 
     The order hash is rebuilt from the fields and must equal ``signed.order_hash``. For POLY_1271
     the nested signature's app domain separator, contents hash and type string must be this
@@ -320,7 +320,7 @@ def recover_order_signer(signed: SignedOrder, *, chain_id: int, domain: Exchange
         return recover_address(digest, signature)
     if len(signature) != _NESTED_SIGNATURE_BYTES:
         raise InvalidSignatureError(
-            "a POLY_1271 signature must be 317 bytes (clob.md §5.3)", length=len(signature), signature_type="POLY_1271"
+            "a POLY_1271 signature must be 317 bytes", length=len(signature), signature_type="POLY_1271"
         )
     inner = signature[:SIGNATURE_BYTES]
     wrapped = signature[SIGNATURE_BYTES:]
@@ -353,7 +353,7 @@ def verify_order_signature(signed: SignedOrder, *, chain_id: int, domain: Exchan
 
 
 def order_payload(signed: SignedOrder) -> OrderPayload:
-    """``signed`` as the ``order`` object of ``POST /order`` (clob.md §5.3)."""
+    """``signed`` as the ``order`` object of ``POST /order`` (venue notes: Order signing)."""
     order = signed.order
     return OrderPayload(
         salt=order.salt,

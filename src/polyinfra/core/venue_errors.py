@@ -4,14 +4,14 @@
 the :mod:`polyinfra.errors` class a caller can act on. The venue's bodies come in three forms:
 
 * JSON ``{"error": "<message>"}``, optionally with ``code`` and ``retry_after_seconds``
-  (clob.md §4.8, §5.5);
-* plain text, e.g. the 425 ``service not ready`` of a matching-engine restart (§5.5, §9.7);
-* Cloudflare's HTML block page ("Attention Required! | Cloudflare", §9.10), not the venue at all.
+  (venue notes: Responses, Venue errors);
+* plain text, e.g. the 425 ``service not ready`` of a matching-engine restart (venue notes: Failure modes);
+* Cloudflare's HTML block page ("Attention Required! | Cloudflare", venue notes: Failure modes), not the venue at all.
 
 :data:`VENUE_ERROR_RULES` decides the class: its rows are tried in order and the first that matches
 the status, the endpoint and the message (case-insensitively) wins; an answer no row matches falls
 back to its status class (404, other 4xx, 5xx). Every error carries ``endpoint``, ``method``,
-``status`` and ``venue_message`` in its context, ``hint`` where the fact sheet knows the usual
+``status`` and ``venue_message`` in its context, ``hint`` where the venue notes know the usual
 cause, and ``retry_after_s`` when the venue said when to come back.
 """
 
@@ -54,7 +54,7 @@ VENUE_MESSAGE_LIMIT: Final = 300
 """Characters of the venue's message kept in an error; longer bodies are cut (an HTML page is not a message)."""
 
 L1_ENDPOINTS: Final = frozenset({"/auth/api-key", "/auth/derive-api-key"})
-"""Endpoints authenticated with L1 (private-key) headers; every other authenticated one uses L2 (clob.md §2.1)."""
+"""Endpoints authenticated with L1 (private-key) headers; every other authenticated one uses L2."""
 
 _SERVER_ERRORS: Final = frozenset(range(500, 600))
 
@@ -86,79 +86,76 @@ class VenueErrorRule:
 
 
 _RATE_LIMIT_HINT: Final = (
-    "over the venue's rate limit (apis.md §5); wait Retry-After, then slow down (the limits are per IP, "
+    "over the venue's rate limit; wait Retry-After, then slow down (the limits are per IP, "
     "sliding 10 s windows, plus 10 min windows on trading endpoints)"
 )
 _RESTART_HINT: Final = (
-    "the matching engine is restarting (~90 s, weekly, clob.md §5.5); retry with backoff from 1-2 s, "
-    "doubling, capped at 30 s"
+    "the matching engine is restarting (~90 s, weekly); retry with backoff from 1-2 s, doubling, capped at 30 s"
 )
 _CLOUDFLARE_HINT: Final = (
-    "Cloudflare blocked the request before it reached the venue (clob.md §9.10): the IP may be geoblocked "
+    "Cloudflare blocked the request before it reached the venue: the IP may be geoblocked "
     "(check GET https://polymarket.com/api/geoblock) or a cloud/datacenter IP, or the User-Agent is generic; "
     "send a descriptive User-Agent and keep query strings small"
 )
 _POST_ONLY_HINT: Final = (
-    "post-only mode after a matching-engine restart (2 minutes, clob.md §5.5): only post-only orders and "
+    "post-only mode after a matching-engine restart (2 minutes): only post-only orders and "
     "cancels are accepted until Retry-After"
 )
 _CANCEL_ONLY_HINT: Final = "the venue accepts cancels but no new orders; check polymarket.com for updates"
 _TRADING_DISABLED_HINT: Final = "trading is disabled venue-wide; check polymarket.com for updates"
 _API_KEY_NONCE_HINT: Final = (
-    "an API key already exists for this address and nonce (clob.md §2.3, §9.9): derive it with "
+    "an API key already exists for this address and nonce: derive it with "
     "GET /auth/derive-api-key and the same nonce, or create one with a new nonce"
 )
 _DERIVE_NONCE_HINT: Final = (
-    "no API key exists for this address and nonce (clob.md §2.3, §9.9): use the nonce the key was created "
+    "no API key exists for this address and nonce: use the nonce the key was created "
     "with, or create one with POST /auth/api-key"
 )
 _L1_AUTH_HINT: Final = (
-    "L1 headers refused (clob.md §2.1): POLY_ADDRESS must be the signing key's address, the EIP-712 "
+    "L1 headers refused: POLY_ADDRESS must be the signing key's address, the EIP-712 "
     "ClobAuth signature over chain id, timestamp and nonce must match, and the clock must be close to GET /time"
 )
 _L2_AUTH_HINT: Final = (
-    "L2 headers refused (clob.md §2.2): check API key, secret and passphrase, POLY_ADDRESS (the EOA the key "
-    "belongs to) and the clock (compare with GET /time); newly created keys can answer 401 for ~2 minutes (§9.9)"
+    "L2 headers refused: check API key, secret and passphrase, POLY_ADDRESS (the EOA the key "
+    "belongs to) and the clock (compare with GET /time); newly created keys can answer 401 for ~2 minutes"
 )
 _SIGNATURE_HINT: Final = (
-    "the recovered signer does not match (clob.md §9.1): check the signature type and funder (EOA: 0 with "
+    "the recovered signer does not match: check the signature type and funder (EOA: 0 with "
     "funder = EOA; email/Magic: 1 with the proxy as funder; browser wallet: 2 with the Safe as funder) and "
     "that neg-risk markets are signed for the neg-risk exchange"
 )
 _ORDER_VERSION_HINT: Final = (
-    "the order is signed in the V1 format; since the CLOB V2 cutover (2026-04-28) orders must be V2 "
-    "(clob.md §5.3, §9.4)"
+    "the order is signed in the V1 format; since the CLOB V2 cutover (2026-04-28) orders must be V2"
 )
 _BALANCE_HINT: Final = (
-    "the venue's balance/allowance cache may be stale after fills or transfers (clob.md §9.8): refresh it "
+    "the venue's balance/allowance cache may be stale after fills or transfers: refresh it "
     "with GET /balance-allowance/update, and check the allowances to the V2 exchange spenders"
 )
 _LIQUIDITY_HINT: Final = (
     "the book could not fill the order at its price: FOK needs the whole size at once; use FAK to take "
-    "what there is, a smaller size, or a worse limit price (clob.md §5.1)"
+    "what there is, a smaller size, or a worse limit price"
 )
 _TICK_SIZE_HINT: Final = (
     "the market's tick size may have changed (tick_size_change); refresh it from GET /tick-size or /book "
-    "instead of a cached value (clob.md §9.5)"
+    "instead of a cached value"
 )
 _MINIMUM_SIZE_HINT: Final = "the size is below the market's min_order_size (GET /book or /clob-markets)"
 _AMOUNT_PRECISION_HINT: Final = (
-    "maker/taker amounts have too many decimals for the price (clob.md §5.4, §5.5): shares at most 2 "
+    "maker/taker amounts have too many decimals for the price: shares at most 2 "
     "decimals, collateral at most the price's decimals + 2; market buys 2 and 4"
 )
 _PRICE_RANGE_HINT: Final = "the price must lie within [tick size, 1 - tick size] of the market"
 _API_KEY_OWNER_HINT: Final = (
-    "the order's owner must be the API key of the L2 credentials and its signer the address the key was "
-    "created for (clob.md §10)"
+    "the order's owner must be the API key of the L2 credentials and its signer the address the key was created for"
 )
 _UNCERTAIN_EXECUTION_HINT: Final = (
     "the venue failed while executing; the order may or may not exist: reconcile with GET /data/orders and "
-    "/data/trades before placing it again (clob.md §9.7)"
+    "/data/trades before placing it again"
 )
 
 # Checked in order, first match wins: status-only rows (429, 425) come first because their bodies
 # say nothing more; then Cloudflare's page, the 503 trading modes, and specific strings before the
-# general 401 rows. Messages are the venue's (clob.md §2.3, §5.5) with ids and numbers as wildcards.
+# general 401 rows. Messages are the venue's (venue notes: Venue errors) with ids and numbers as wildcards.
 VENUE_ERROR_RULES: Final[tuple[VenueErrorRule, ...]] = (
     VenueErrorRule("", RateLimitedError, _RATE_LIMIT_HINT, statuses=frozenset({HTTPStatus.TOO_MANY_REQUESTS})),
     VenueErrorRule("", ServiceNotReadyError, _RESTART_HINT, statuses=frozenset({HTTPStatus.TOO_EARLY})),
@@ -298,7 +295,7 @@ def _parse_body(body: bytes) -> _Answer:
 
 
 def _html_summary(page: str) -> str:
-    # An HTML error page is not the venue speaking: Cloudflare's block page is the usual one (§9.10).
+    # An HTML error page is not the venue speaking: Cloudflare's block page is the usual one.
     found = _TITLE.search(page)
     title = " ".join(html.unescape(found.group(1)).split()) if found else ""
     origin = "Cloudflare page" if "cloudflare" in page.lower() else "HTML page"
@@ -317,8 +314,8 @@ def _seconds(value: object) -> float | None:
 
 
 def _retry_after_s(headers: Mapping[str, str] | None, from_body: float | None) -> float | None:
-    # The header wins over the body's retry_after_seconds (they agree on the venue, §5.5). Only the
-    # delta-seconds form is read: the venue sends seconds (§8), and an HTTP date would need a clock.
+    # The header wins over the body's retry_after_seconds (they agree on the venue). Only the
+    # delta-seconds form is read: the venue sends seconds, and an HTTP date would need a clock.
     for name, value in (headers or {}).items():
         if name.lower() == "retry-after":
             try:

@@ -1,6 +1,6 @@
 """The emulated venue's accounts: API keys per (address, nonce), deposit-wallet owners and wallet balances.
 
-API keys follow clob.md §2.3: one key per (address, nonce), created once with ``POST /auth/api-key``
+API keys follow the venue's rules: one key per (address, nonce), created once with ``POST /auth/api-key``
 and derived again with ``GET /auth/derive-api-key``. Secrets are generated here, kept as
 :class:`~polyinfra.core.auth_headers.ApiCredentials` (redacted in every ``repr``) and registered
 for log redaction the moment they exist.
@@ -14,13 +14,13 @@ Balances are the emulator's stand-in for the chain: every wallet the emulator me
 address when the key is created, a proxy or Safe maker when it first sends an order) starts with
 :data:`SEED_COLLATERAL_MICROS` of pUSD and :data:`SEED_SHARES_MICROS` of every outcome token, so a
 bot can buy and sell at once without a faucet. Each wallet also has a pUSD allowance per V2
-spender (the exchanges orders are signed for, clob.md §1.1), unlimited until changed with
+spender (the exchanges orders are signed for, venue notes: Hosts and contracts), unlimited until changed with
 :meth:`Balances.set_funds` (the emulator's wallet admin route). Fills move collateral and shares,
 fees included (:meth:`Balances.settle`); allowances are caps here, not consumed by fills (emulator
 choice: only an admin change moves them).
 
 The venue reads balances through a cache that only ``GET /balance-allowance/update`` refreshes
-(clob.md §3.4, §9.8). With the ``stale_balance_cache`` fault knob on, :class:`Balances` keeps that
+(venue notes: REST routes, Failure modes). With the ``stale_balance_cache`` fault knob on, :class:`Balances` keeps that
 cache: the venue's view of a (wallet, asset) freezes at its value before the first change the chain
 sees, until :meth:`Balances.refresh`. All amounts are ints of micro-units (6 decimals, pUSD and
 outcome tokens alike).
@@ -74,7 +74,7 @@ class ApiKey:
 
 
 def _new_credentials() -> ApiCredentials:
-    # The venue's shapes (clob.md §2.3): a UUID key, a url-safe base64 secret of 32 bytes, a passphrase.
+    # The venue's shapes (venue notes: API keys): a UUID key, a url-safe base64 secret of 32 bytes, a passphrase.
     secret = base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
     passphrase = secrets.token_hex(32)
     register_secret(secret)
@@ -91,7 +91,7 @@ class Accounts:
         self._deposit_wallet_owners: dict[str, str] = {}
 
     def create(self, address: str, nonce: int) -> ApiKey | None:
-        """A new key for (address, nonce), or None when one exists (the venue's 400, clob.md §2.3)."""
+        """A new key for (address, nonce), or None when one exists (the venue's 400, venue notes: API keys)."""
         owner = (to_checksum_address(address), nonce)
         if owner in self._by_owner:
             return None
@@ -224,7 +224,7 @@ class Balances:
 
     def can_fund(self, address: str, asset: str, needed_micros: int, *, held_micros: int, spender: str | None) -> bool:
         """Whether the wallet covers ``needed_micros`` of ``asset`` on top of ``held_micros`` its open
-        orders hold, and, for pUSD, whether its allowance to ``spender`` does too (clob.md §10).
+        orders hold, and, for pUSD, whether its allowance to ``spender`` does too (venue notes: Matching).
 
         The venue judges by its view; the chain must agree as well, because an order the chain
         cannot pay for would only fail at settlement, and the emulator refuses it up front instead
@@ -263,7 +263,7 @@ class Balances:
         a SELL delivers the shares and receives ``size x price`` minus its fee (fees in pUSD on both
         sides, the V2 SDK's rule, :mod:`polyinfra.core.fees`).
 
-        The same rule covers all three settlements (clob.md §10): a normal match moves shares between
+        The same rule covers all three settlements (venue notes: Matching): a normal match moves shares between
         the two wallets, a mint (two BUYs of complementary tokens at prices summing to 1) creates a
         share for each buyer out of their collateral, a merge (two SELLs) burns one of each for it.
         """
@@ -315,7 +315,7 @@ def _fill_movement(side: Side, size_micros: int, price_micros: int, fee_micros: 
         raise InvalidValueError("a fill moves a positive size", size_micros=size_micros)
     if fee_micros < 0:
         raise InvalidValueError("a fee is never negative", fee_micros=fee_micros)
-    # Exact: sizes have at most 2 decimals and prices 4, so the product has at most 6 (clob.md §5.5).
+    # Exact: sizes have at most 2 decimals and prices 4, so the product has at most 6 (venue notes: Amounts).
     notional = size_micros * price_micros // MICROS
     if side is Side.BUY:
         return -notional - fee_micros, size_micros

@@ -1,5 +1,5 @@
 """The emulator's exchange: market state over many binary markets, and the market-channel events
-every change produces (clob.md §7.4), built on :class:`~polyinfra.core.matching.MatchingEngine`.
+every change produces (venue notes: Market channel), built on :class:`~polyinfra.core.matching.MatchingEngine`.
 
 Every action (place, cancel, expiry, tick change, listing, resolution) changes state, then calls
 each listener once with the wire events it produced, in order, before it returns: a REST read
@@ -14,10 +14,10 @@ in the sequence (so every hash it carries is the hash a replaying client compute
    reported as "0" and an empty ask side as "1";
 2. after trades, a ``last_trade_price`` for each token that traded (the price of its last fill in
    the action, the taker's side, the action's total size on that token), then a full ``book`` of
-   both tokens (§7.4: "when a trade affects the book");
+   both tokens (venue notes: Market channel);
 3. ``best_bid_ask`` for both tokens when the market's best bid or ask changed;
 4. ``tick_size_change`` for both tokens when the venue's tick rule fires: a market quoted coarser
-   than 0.001 moves to 0.001 once a book or trade price goes above 0.96 or below 0.04 (§5.1, §7.4).
+   than 0.001 moves to 0.001 once a book or trade price goes above 0.96 or below 0.04 (venue notes: Orders).
 """
 
 from __future__ import annotations
@@ -79,7 +79,7 @@ _Canceller = Callable[[MatchingEngine, int], Cancellation]
 """A cancelling engine call, given the engine and the action's time in unix seconds."""
 
 _GTD_SECURITY_THRESHOLD_S = 60
-"""clob.md §5.1: a GTD order lives until one minute before its ``expiration`` (to expire in 90 s,
+"""A GTD order lives until one minute before its ``expiration`` (to expire in 90 s,
 clients send now + 60 + 30), so one expiring sooner than that is refused."""
 
 _PRICE_HISTORY_LIMIT = 100_000
@@ -91,7 +91,7 @@ continuous trading, so an emulator left running for weeks stays bounded."""
 _TICK_RULE_HIGH_MICROS = 960_000
 _TICK_RULE_LOW_MICROS = 40_000
 _FINE_TICK = TickSize.TICK_0_001
-# What the venue reports for an empty side in price_change and best_bid_ask (clob.md §7.4 example).
+# What the venue reports for an empty side in price_change and best_bid_ask (venue notes: Market channel).
 _EMPTY_BID = "0"
 _EMPTY_ASK = "1"
 
@@ -176,13 +176,13 @@ class Exchange:
         return self._market(condition_id).winning_token
 
     def book_summary(self, token_id: str) -> OrderBookSummary:
-        """``GET /book`` for one token, hash included (clob.md §4.1)."""
+        """``GET /book`` for one token, hash included (venue notes: Order books)."""
         market = self._market_of_token(token_id)
         token = _token(market, token_id)
         return self._summary(market, token, market.engine.levels(token))
 
     def book_message(self, token_id: str) -> BookMessage:
-        """The market channel's ``book`` snapshot of one token: its summary as an event (§7.4)."""
+        """The market channel's ``book`` snapshot of one token: its summary as an event."""
         return _book_message(self.book_summary(token_id))
 
     def levels(self, token_id: str) -> BookLevels:
@@ -251,7 +251,7 @@ class Exchange:
         if order.order_id in self._order_markets:
             raise InvalidValueError("an order with this id is already live", order_id=order.order_id)
         if order.size_micros < market.min_order_size_micros:
-            # The venue's text: "Size (x) lower than the minimum: 5" (clob.md §5.1).
+            # The venue's text: "Size (x) lower than the minimum: 5" (venue notes: Orders).
             raise InvalidValueError(
                 "size lower than the minimum",
                 order_id=order.order_id,
@@ -675,7 +675,7 @@ def fee_rate_bps(market: MarketInfo, *, taker: bool) -> str:
     """A trade side's ``fee_rate_bps``: the rate of the market's schedule its fee was charged at,
     in basis points (``"300"`` for 0.03), or ``"0"`` for a side that pays none (a maker under a
     taker-only schedule, a fee-free market). After V2 the field is the fee actually charged, not
-    V1's signed 1000-bps cap (clob.md §7.4); basis points keep it the integer it always was."""
+    V1's signed 1000-bps cap (venue notes: Fees); basis points keep it the integer it always was."""
     schedule = market.fee_schedule
     if schedule is None or (not taker and schedule.taker_only):
         return "0"

@@ -15,7 +15,7 @@ What each knob does (all off by default):
   that long.
 * ``freeze``: send no data frames at all while set, sockets stay open; ``freeze_answers_ping``
   chooses whether ``PING`` (text and protocol level) still gets its ``PONG``. The venue's known
-  failure is the first flavour: PING/PONG fine, no data for hours (clob.md §9.3).
+  failure is the first flavour: PING/PONG fine, no data for hours (venue notes: Failure modes).
 * ``drop_rate``, ``duplicate_rate``, ``reorder_rate``: per data frame, drop it, send it twice, or
   hold it back and send it right after the next data frame.
 * ``malformed_rate``: per data frame, replace it with a corrupt one: either text that is not JSON
@@ -39,8 +39,8 @@ What each knob does (all off by default):
 * ``trade_retry_rate``, ``trade_failure_rate``: per matched trade, whether its first settlement
   attempt fails (the trade goes RETRYING instead of MINED), and for a retried trade whether the
   retry fails too (FAILED, its balance changes undone) rather than going MINED then CONFIRMED
-  (clob.md §7.5; :mod:`polyinfra.emulator.trading_api`).
-* ``stale_balance_cache``: the venue's balance cache lags the chain (clob.md §9.8). While set,
+  (venue notes: User channel; :mod:`polyinfra.emulator.trading_api`).
+* ``stale_balance_cache``: the venue's balance cache lags the chain (venue notes: Failure modes). While set,
   what ``GET /balance-allowance`` answers and what order validation uses for a (wallet, asset) is a
   snapshot taken before the chain's first change to it (a fill, a deposit or approval through
   ``POST /_emulator/wallets/{address}``), refreshed only by ``GET /balance-allowance/update`` for
@@ -54,7 +54,7 @@ Two knobs are the venue's normal behaviour rather than faults, and are on by def
 * ``rate_limit_scale``: multiplies every documented limit, so a test can reach one in a few requests.
 
 ``signer_rate_limit_warning`` replays the venue's first two weeks of per-signer token buckets
-(from 2026-07-24, clob.md §8): a request its signer's bucket cannot pay for is let through with
+(from 2026-07-24, venue notes: Rate limits): a request its signer's bucket cannot pay for is let through with
 ``Poly-RateLimit-Warning: true`` instead of answered 429. ``rate_limits`` at ``off`` switches the
 signer buckets off too.
 
@@ -79,7 +79,7 @@ from polyinfra.errors import InvalidValueError
 __all__ = ["POST_ONLY_AFTER_RESTART_S", "FaultConfig", "FaultDice", "HttpFault", "MessageFate", "OutageSchedule"]
 
 POST_ONLY_AFTER_RESTART_S: Final = 120.0
-"""The matching engine accepts only post-only orders and cancels for 2 minutes after a restart (clob.md §5.5)."""
+"""The matching engine accepts only post-only orders and cancels for 2 minutes after a restart."""
 
 
 def _probability(name: str, value: object) -> float:
@@ -228,7 +228,7 @@ class FaultConfig:
     """Probability that a RETRYING trade ends FAILED instead of going MINED."""
     stale_balance_cache: bool = False
     """The venue's balance/allowance view is a snapshot only ``/balance-allowance/update`` refreshes."""
-    # Throttle by default because that is what the venue does (apis.md §5): a client tested here
+    # Throttle by default because that is what the venue does (venue notes: Rate limits): a client tested here
     # meets slow answers when it overruns a limit, as in production, not errors it never sees there.
     rate_limits: RateLimitMode = RateLimitMode.THROTTLE
     """What to do with requests over the documented rate limits: throttle, reject (429) or off."""
@@ -350,7 +350,7 @@ class FaultDice:
 
 
 class OutageSchedule:
-    """Timed venue outages: a matching-engine restart and a 5xx storm (clob.md §5.5, §9.7).
+    """Timed venue outages: a matching-engine restart and a 5xx storm (venue notes: Failure modes).
 
     * :meth:`restart`: for ``seconds``, venue REST requests whose path starts with one of
       ``prefixes`` answer 425 ``service not ready``; then, for ``post_only_seconds``, order

@@ -1,10 +1,10 @@
-"""The emulated venue's market channel (``/ws/market``, clob.md §7) and the connection model it
+"""The emulated venue's market channel (``/ws/market``, venue notes: Market channel) and the connection model it
 shares with the user channel (:mod:`polyinfra.emulator.user_channel`):
 
 * the client's first message subscribes; a socket that sends no valid subscription within
-  ``subscribe_timeout_s`` is closed (clob.md §7.1: "server may close idle unsubscribed sockets");
+  ``subscribe_timeout_s`` is closed (as the venue may; venue notes: WebSockets);
 * the client keeps the socket alive by sending the text ``PING`` (the venue asks for one every
-  10 s, §7.2) and gets the text ``PONG``; a socket that sends no ``PING`` for ``ping_timeout_s``
+  10 s, venue notes: WebSockets) and gets the text ``PONG``; a socket that sends no ``PING`` for ``ping_timeout_s``
   is closed. Protocol-level pings are answered too (unless a fault says otherwise) but do not
   count as keepalive, as on the venue;
 * every outgoing frame goes through a bounded per-connection queue drained by its own task, so a
@@ -324,7 +324,7 @@ class _Connection:
 
 def _corrupt(frame: bytes, *, non_json: bool) -> bytes:
     """A broken copy of a data frame: cut in half (not JSON), or its events lose ``timestamp``,
-    a field every market event requires (clob.md §7.4)."""
+    a field every market event requires (venue notes: Market channel)."""
     if non_json:
         return frame[: len(frame) // 2]
     document = msgspec.json.decode(frame)
@@ -414,7 +414,7 @@ class _Channel(Generic[_Subscription]):
 
 
 class _MarketRequest(msgspec.Struct):
-    """A market-channel client message (clob.md §7.1): the first one carries ``type``, later ones
+    """A market-channel client message (venue notes: WebSockets): the first one carries ``type``, later ones
     ``operation``. Unknown keys (``markets``, ...) are ignored, as official clients send some."""
 
     assets_ids: list[str] = []
@@ -432,7 +432,7 @@ class _AssetFilter:
     custom_feature_enabled: bool = False
 
     def wants(self, event: MarketEvent) -> bool:
-        """Whether this subscription receives the event (clob.md §7.4 routing)."""
+        """Whether this subscription receives the event (venue notes: Market channel)."""
         match event:
             case PriceChangeMessage():
                 # One message may carry both tokens of a market; it goes out whole if any matches.
@@ -478,7 +478,7 @@ class MarketChannel(_Channel[_AssetFilter]):
             return
         operation = (request.operation or "").lower()
         if not operation and (request.type or "").lower() == "market":
-            # Older docs spell the type "MARKET" (§7.1); both are accepted.
+            # Older docs spell the type "MARKET" (venue notes: WebSockets); both are accepted.
             operation = "subscribe"
         if operation == "subscribe":
             self._subscribe(connection, subscription, request)
@@ -491,7 +491,7 @@ class MarketChannel(_Channel[_AssetFilter]):
 
     def _subscribe(self, connection: _Connection, subscription: _AssetFilter, request: _MarketRequest) -> None:
         # The venue applies custom_feature_enabled before it skips already-subscribed assets, so
-        # re-subscribing an active asset toggles the flag (clob.md §7.1, PYSDK note).
+        # re-subscribing an active asset toggles the flag (venue notes: WebSockets).
         if request.custom_feature_enabled is not None:
             subscription.custom_feature_enabled = request.custom_feature_enabled
         added = [asset for asset in dict.fromkeys(request.assets_ids) if asset not in subscription.assets]

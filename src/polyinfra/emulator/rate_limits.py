@@ -1,4 +1,4 @@
-"""The venue's documented rate limits, enforced by the emulator (apis.md §5, which supersedes clob.md §8).
+"""The venue's documented rate limits, enforced by the emulator (venue notes: Rate limits).
 
 The venue's limits are per IP and enforced by Cloudflare on sliding windows: 10 s windows for
 everything, plus 10-minute "sustained" windows on the trading endpoints. A request counts against
@@ -12,7 +12,7 @@ scope, until it fits.
 Three modes (:class:`RateLimitMode`):
 
 * ``throttle`` (the default): delay the request until it fits, as Cloudflare does on the real
-  venue ("requests are throttled (delayed/queued) rather than immediately rejected", apis.md §5).
+  venue ("requests are throttled (delayed/queued) rather than immediately rejected", venue notes: Rate limits).
   A client that ignores the limits then sees slow answers, not errors, exactly as in production.
 * ``reject``: answer 429 ``{"error": "Too Many Requests"}`` with ``Retry-After`` (seconds) at once,
   for testing a client's 429 handling. A rejected request does not use up budget, so its
@@ -23,7 +23,7 @@ Three modes (:class:`RateLimitMode`):
 ``over_limit`` counts requests that arrived while one of their scope's windows was already full:
 a client with a correct limiter keeps it at 0 in every mode.
 
-Behind Cloudflare the venue also keeps **per-signer token buckets** (clob.md §8, apis.md §5): for
+Behind Cloudflare the venue also keeps **per-signer token buckets** (venue notes: Rate limits): for
 each signer (the ``POLY_ADDRESS`` of an L2 request) an order bucket and a cancel bucket whose rate
 and capacity depend on the signer's volume tier. :func:`signer_route` says which bucket a trading
 request draws from and what it costs; :class:`SignerBuckets` is the sans-I/O part, with times
@@ -83,10 +83,10 @@ __all__ = [
 ]
 
 BURST_WINDOW_S: Final = 10.0
-"""Every documented limit has a 10 s window (apis.md §5)."""
+"""Every documented limit has a 10 s window (venue notes: Rate limits)."""
 
 SUSTAINED_WINDOW_S: Final = 600.0
-"""Trading endpoints also have a 10-minute window (apis.md §5)."""
+"""Trading endpoints also have a 10-minute window (venue notes: Rate limits)."""
 
 _RECHECK_S: Final = 0.5
 """Longest a throttled request sleeps before it looks at its windows (and the scale) again."""
@@ -165,7 +165,7 @@ CLOB_RATE_LIMITS: Final[tuple[LimitScope, ...]] = (
     _per_10s("balance_allowance", 200, "/balance-allowance", ["GET"]),
     _per_10s("balance_allowance_update", 50, "/balance-allowance/update"),
     # The table's "ledger /trades, /orders, /notifications, /order" row: the account's read
-    # endpoints together (clob.md §3.3, §3.4); /data/orders, /data/trades and /notifications also
+    # endpoints together (venue notes: REST routes); /data/orders, /data/trades and /notifications also
     # have rows of their own, and a request counts against both.
     _per_10s("ledger", 900, r"/data/(order/[^/]+|orders|trades)|/notifications", ["GET"]),
     _per_10s("data_orders", 500, "/data/orders", ["GET"]),
@@ -186,7 +186,7 @@ CLOB_RATE_LIMITS: Final[tuple[LimitScope, ...]] = (
     _per_10s("clob_general", 9_000),
     _per_10s("general", 15_000),
 )
-"""The CLOB's documented limits (apis.md §5): the emulator serves only the CLOB, so ``general``
+"""The CLOB's documented limits (venue notes: Rate limits): the emulator serves only the CLOB, so ``general``
 (all of the venue's hosts, per IP) and ``clob_general`` cover the same requests here."""
 
 
@@ -356,7 +356,7 @@ class ThrottleGate:
         return self._queues.setdefault((client, scope.name), asyncio.Lock())
 
 
-# --- per-signer token buckets (clob.md §8, apis.md §5) -------------------------------------------
+# --- per-signer token buckets (venue notes: Rate limits) -------------------------------------------
 
 _MICROS_PER_S: Final = 1_000_000
 
@@ -423,7 +423,7 @@ def _signer_tier(
 SIGNER_TIERS: Final[Mapping[str, SignerTier]] = {
     tier.name: tier
     for tier in (
-        # clob.md §8: tiers by 30-day maker volume, refreshed every 3 h.
+        # Tiers by 30-day maker volume, refreshed every 3 h.
         _signer_tier("standard", 40, 60, 80, 120),
         _signer_tier("copper", 60, 90, 120, 180),
         _signer_tier("bronze", 80, 120, 160, 240),
@@ -527,7 +527,7 @@ _CANCEL_ANSWER: Final = msgspec.json.Decoder(_CancelAnswer)
 
 @dataclass(frozen=True, slots=True)
 class SignerRoute:
-    """What a trading request costs its signer (clob.md §8).
+    """What a trading request costs its signer (venue notes: Rate limits).
 
     ``per_item``: the cost is the number of entries of the JSON array body (orders, ids);
     otherwise 1. ``debits_cancelled``: the orders the answer lists as cancelled are debited after

@@ -1,11 +1,11 @@
-"""The emulated venue's public CLOB REST API (clob.md §3.1, shapes §4), served from the exchange.
+"""The emulated venue's public CLOB REST API (venue notes: REST routes, Responses), served from the exchange.
 
 Shapes, status codes and error bodies are the venue's: ``{"error": "<message>"}`` with the
 messages of the venue's error reference (``Invalid token id``, ``Invalid side``, ``Invalid
 payload``, ``Payload exceeds the limit``, ``No orderbook exists for the requested token id``);
 numbers are strings where the venue sends strings and exact JSON numbers (from ``Decimal``) where
 it sends numbers. Both raw (``MA==``) and url-encoded (``MA%3D%3D``) cursors work, as V1 clients
-send the first and V2 clients the second (§3).
+send the first and V2 clients the second (venue notes: REST routes).
 
 Every route passes through the HTTP fault knobs (latency, injected 429 / 425 / 5xx) before it is
 handled, and so do the trading routes (:meth:`RestApi.venue_route`); the emulator's own
@@ -68,7 +68,7 @@ from polyinfra.wire.json_decoding import JsonDecoder
 __all__ = ["BATCH_LIMIT", "DEFAULT_PAGE_SIZE", "RestApi", "RestStats", "too_many_requests"]
 
 BATCH_LIMIT: Final = 500
-"""Tokens per batch request (``/last-trades-prices`` documents 500, §8; the emulator uses it for all)."""
+"""Tokens per batch request (``/last-trades-prices`` documents 500; the emulator uses it for all)."""
 
 DEFAULT_PAGE_SIZE: Final = 100
 """Markets per page, as in the real ``/markets`` capture (``limit: 100``, ``next_cursor: "MTAw"``)."""
@@ -84,10 +84,10 @@ _INVALID_PAYLOAD: Final = "Invalid payload"
 _INVALID_SIDE: Final = "Invalid side"
 _PAYLOAD_TOO_LARGE: Final = "Payload exceeds the limit"
 # What the venue says during matching-engine restarts, as plain text: py-clob-client#273 shows
-# ``error_message=service not ready``, which the official client prints for a non-JSON body (§5.5).
+# ``error_message=service not ready``, which the official client prints for a non-JSON body.
 _SERVICE_NOT_READY: Final = "service not ready"
 _POST_ONLY_MODE: Final = "post-only mode: only post-only orders and cancels are allowed"
-# The requests that place orders, refused in post-only mode unless every order is post-only (§5.5).
+# The requests that place orders, refused in post-only mode unless every order is post-only.
 _ORDER_PLACEMENTS: Final = frozenset({("POST", "/order"), ("POST", "/orders")})
 _ANY_JSON: Final[JsonDecoder[object]] = JsonDecoder(what="order body")
 _QUERY_DIGITS: Final = 18
@@ -100,7 +100,7 @@ _NO_REWARDS = Rewards(rates=None, min_size=Decimal(0), max_spread=Decimal(0))
 _ZERO = Decimal(0)
 _ONE = Decimal(1)
 
-# ``interval`` values of /prices-history (§3.1) and how far back each reaches; "1m" is a month.
+# ``interval`` values of /prices-history (venue notes: REST routes) and how far back each reaches; "1m" is a month.
 _INTERVAL_SECONDS: Final[dict[str, int | None]] = {
     "max": None,
     "all": None,
@@ -220,7 +220,7 @@ class RestApi:
                 response = _json(ErrorBody(error=error.message), status=error.status)
             if isinstance(response, web.Response):
                 self._poison(request, response)
-                # Compressed when the client accepts it (the official client asks for gzip, §3.5).
+                # Compressed when the client accepts it (the official client asks for gzip, venue notes: REST routes).
                 response.enable_compression()
             return response
 
@@ -286,7 +286,7 @@ class RestApi:
         return _json("OK")
 
     async def _time(self, request: web.Request) -> web.Response:
-        # A bare integer of unix seconds, not an object (§3.1).
+        # A bare integer of unix seconds, not an object (venue notes: REST routes).
         return _json(self._clock_ms() // 1000)
 
     async def _version(self, request: web.Request) -> web.Response:
@@ -367,7 +367,7 @@ class RestApi:
 
     async def _tick_size(self, request: web.Request) -> web.Response:
         market = self._market_of_known_token(request.query.get("token_id"))
-        # A JSON number, exact: encoded from the tick's Decimal, never a float (§3.1).
+        # A JSON number, exact: encoded from the tick's Decimal, never a float (venue notes: REST routes).
         return _json(TickSizeInfo(minimum_tick_size=market.tick_size.decimal))
 
     async def _neg_risk(self, request: web.Request) -> web.Response:
@@ -376,7 +376,7 @@ class RestApi:
 
     async def _fee_rate(self, request: web.Request) -> web.Response:
         # Not the rate charged: the V1 fee authorization, 1000 bps on every fee-bearing market and 0
-        # on fee-free ones (apis.md §4.2); V2 orders carry no fee field.
+        # on fee-free ones (venue notes: Fees); V2 orders carry no fee field.
         text = request.match_info.get("token_id") or request.query.get("token_id")
         market = self._exchange.market_of(_token(text))
         if market is None:
@@ -453,12 +453,12 @@ class RestApi:
                 taker_order_delay_enabled=False,
                 blockaid_check_enabled=False,
                 # A market listed without a fee schedule has none: ``fd`` absent, as the venue
-                # sends for fee-free markets (clob.md §4.6).
+                # sends for fee-free markets (venue notes: Market info).
                 fee_details=msgspec.UNSET
                 if fees is None
                 else FeeDetails(rate=fees.rate, exponent=Decimal(fees.exponent), taker_only=fees.taker_only),
                 min_order_age_s=0,
-                # The venue leaves ``nr`` out when false (§4.6).
+                # The venue leaves ``nr`` out when false (venue notes: Market info).
                 neg_risk=True if market.neg_risk else msgspec.UNSET,
             )
         )
@@ -498,7 +498,7 @@ class RestApi:
         return items
 
     def _best_price(self, token: TokenId, side: Side) -> int | None:
-        # BUY quotes the best bid and SELL the best ask, as the live venue does (§3.1).
+        # BUY quotes the best bid and SELL the best ask, as the live venue does (venue notes: REST routes).
         return self._exchange.best_bid(token) if side is Side.BUY else self._exchange.best_ask(token)
 
     def _midpoint_micros(self, token: TokenId) -> int | None:
@@ -517,7 +517,7 @@ class RestApi:
     def _last_trade(self, token: TokenId) -> LastTradePrice:
         last = self._exchange.last_trade(token)
         if last is None:
-            # The venue's answer for a token that never traded (§3.1).
+            # The venue's answer for a token that never traded (venue notes: REST routes).
             return _DEFAULT_LAST_TRADE
         price, side = last
         return LastTradePrice(price=format_micros(price), side=side.value)
@@ -621,7 +621,7 @@ def _json(body: object, *, status: int = HTTPStatus.OK) -> web.Response:
 
 
 def too_many_requests(retry_after_s: int) -> web.Response:
-    """The venue's 429: body ``{"error": "Too Many Requests"}``, ``Retry-After`` in seconds (clob.md §8)."""
+    """The venue's 429: body ``{"error": "Too Many Requests"}``, ``Retry-After`` in seconds."""
     response = _json(ErrorBody(error="Too Many Requests"), status=HTTPStatus.TOO_MANY_REQUESTS)
     response.headers["Retry-After"] = str(retry_after_s)
     return response
@@ -640,7 +640,7 @@ def _server_error(status: int) -> web.Response:
 
 
 def _all_post_only(body: bytes) -> bool:
-    # POST /order carries one order, POST /orders a list of them, each with "postOnly" (clob.md §3.3).
+    # POST /order carries one order, POST /orders a list of them, each with "postOnly" (venue notes: REST routes).
     try:
         decoded = _ANY_JSON.decode(body)
     except MalformedMessageError:

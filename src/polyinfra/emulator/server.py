@@ -11,7 +11,7 @@ plus control endpoints that are not part of the venue:
   answered with the knobs after the change;
 * ``POST /_emulator/pause`` and ``POST /_emulator/resume``: stop and restart the market simulator,
   answered with ``{"paused": bool}``;
-* ``POST /_emulator/restart?seconds=N``: simulate a matching-engine restart (clob.md §5.5): venue
+* ``POST /_emulator/restart?seconds=N``: simulate a matching-engine restart (venue notes: Failure modes): venue
   REST requests answer 425 ``service not ready`` for N seconds, then order placements that are not
   post-only answer 503 post-only mode for ``post_only_seconds`` (default 120). Repeat ``prefix=/path``
   to restrict the 425s to paths starting with one of them;
@@ -27,12 +27,12 @@ plus control endpoints that are not part of the venue:
   (``"unlimited"`` allowed for an allowance); spenders are the V2 exchanges the venue lists in
   ``GET /balance-allowance``. Answered like the GET, all-or-nothing, or 400 ``{"error": ...}`` for a
   bad address, amount, spender, tier or key. ``"tier"`` (optional too) is the signer's rate-limit
-  tier, a lower-case name of clob.md §8 (``"gold"``), shown in the answer. ``"owner"`` (optional)
+  tier, a lower-case tier name (``"gold"``, venue notes: Rate limits), shown in the answer. ``"owner"`` (optional)
   makes the address a deposit wallet (signature type POLY_1271) owned by that EOA, or transfers it:
   the venue takes a deposit wallet's orders only from its owner's key, and the answer's ``"owner"``
   shows it (null for a wallet that is no deposit wallet). With the
   ``stale_balance_cache`` knob on, the venue's view keeps the old figures until
-  ``GET /balance-allowance/update`` (clob.md §9.8);
+  ``GET /balance-allowance/update`` (venue notes: Failure modes);
 * ``GET /_emulator/stats``: counters (connections, frames sent / dropped / duplicated, HTTP faults
   injected, simulator steps, ...), under ``rate_limits`` the mode, the scale and per scope the
   requests, ``over_limit``, ``throttled``, ``rejected`` and each window's limit and peak usage, and
@@ -45,7 +45,7 @@ in front of the venue, so a request is throttled before the matching engine can 
 Then an order or cancel request is authenticated (401 with the venue's body if its L2 credentials
 prove no API key) before anything of its body is read: the post-only gate after a restart and the
 signer's buckets both read the orders. The API key's own address then pays its order or cancel
-bucket (clob.md §8), never an address a stranger names in ``POLY_ADDRESS``: over it, 429
+bucket (venue notes: Rate limits), never an address a stranger names in ``POLY_ADDRESS``: over it, 429
 ``{"error": "Too Many Requests"}`` with ``Retry-After``, or with the ``signer_rate_limit_warning``
 knob the request goes through flagged ``Poly-RateLimit-Warning: true``. Every answer of a charged
 request carries ``Poly-RateLimit-Remaining``, ``-Reset`` and ``-Tier``. ``POST
@@ -302,7 +302,7 @@ class EmulatorServer:
             retry_after_s = decision.retry_after_s(now_us)
             refused = too_many_requests(retry_after_s or 1)
             if retry_after_s is None:
-                # A batch costing more than the burst never passes (clob.md §8): no time to come back.
+                # A batch costing more than the burst never passes (venue notes: Rate limits): no time to come back.
                 del refused.headers["Retry-After"]
             refused.headers.update(decision.headers())
             return refused
@@ -317,7 +317,7 @@ class EmulatorServer:
     async def _enforce_rate_limits(self, request: web.Request) -> web.Response | None:
         limiter = self.rate_limiter
         limiter.scale = self._faults.rate_limit_scale
-        # The venue's limits are per IP (apis.md §5).
+        # The venue's limits are per IP (venue notes: Rate limits).
         client = request.remote or "unknown"
         scopes = limiter.covering(request.method, request.path)
         now = asyncio.get_running_loop().time()

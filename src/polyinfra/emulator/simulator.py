@@ -43,7 +43,7 @@ _SEED_LEVELS_PER_SIDE = 6
 _MAX_QUOTE_DISTANCE_TICKS = 8
 _MAX_TAKEN_LEVELS = 3
 _MAX_QUOTE_SIZE_IN_MIN_SIZES = 40
-# The official clients round order sizes to 2 decimals (clob.md §5.4).
+# The official clients round order sizes to 2 decimals (venue notes: Amounts).
 _SIZE_STEP_MICROS = 10_000
 # The fair value wanders within [0.02, 0.98]: near the ends books reach the venue's finer-tick rule.
 _FAIR_MIN_MICROS = 20_000
@@ -75,7 +75,7 @@ _TOPICS = (
 )
 _MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October")
 _TICKS = (TickSize.TICK_0_01, TickSize.TICK_0_01, TickSize.TICK_0_001)
-# No fees, and the production curves of clob.md §5.6 / §6.10.
+# No fees, and the production curves (venue notes: Fees).
 _FEE_SCHEDULES = (
     FeeSchedule(),
     FeeSchedule(rate=Decimal("0.03"), exponent=1),
@@ -152,7 +152,7 @@ class MarketSimulator:
             for distance in range(1, _SEED_LEVELS_PER_SIDE + 1):
                 for side in (Side.BUY, Side.SELL):
                     for _ in range(self._rng.randint(1, 2)):
-                        # Re-read the market: a quote can move it to a finer tick (clob.md §7.4).
+                        # Re-read the market: a quote can move it to a finer tick (venue notes: Market channel).
                         self._quote(self._exchange.markets[market_id], agents, side, distance)
 
     def step(self) -> None:
@@ -314,7 +314,7 @@ class MarketSimulator:
         else:
             token, token_side, price = yes.token_id, side, yes_price_micros
         order = Order(
-            # Shaped like the venue's order ids, which are EIP-712 hashes (clob.md §10).
+            # Shaped like the venue's order ids, which are EIP-712 hashes (venue notes: Order signing).
             order_id=f"0x{self._rng.getrandbits(256):064x}",
             owner=owner,
             token_id=token,

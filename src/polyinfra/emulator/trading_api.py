@@ -1,33 +1,33 @@
 """The emulated venue's authenticated REST API: API keys (L1), orders, cancels, trades, balances
-and heartbeats (L2), clob.md §2, §3.2-§3.4, §4.2-§4.5, §5.
+and heartbeats (L2); venue notes: Authentication, REST routes.
 
-Authentication is the venue's (§2): L1 requests must carry a ClobAuth signature recovered to
+Authentication is the venue's (venue notes: Authentication): L1 requests must carry a ClobAuth signature recovered to
 ``POLY_ADDRESS``, L2 requests an HMAC over ``timestamp + method + path + body`` made with the API
 key's secret, its passphrase and the key's own address. Both timestamps must be within
 :data:`TIMESTAMP_TOLERANCE_S` of the emulator's clock: the venue's tolerance is undocumented
-(§10) and "expired timestamp" is one of its 401 causes. Failures answer 401 with the venue's
+(venue notes: Authentication) and "expired timestamp" is one of its 401 causes. Failures answer 401 with the venue's
 bodies, ``{"error": "Invalid L1 Request headers"}`` and ``{"error": "Unauthorized/Invalid api key"}``.
 
-Orders are validated as the venue does, in this order, each answered with its error string (§5.5,
+Orders are validated as the venue does, in this order, each answered with its error string (one of
 the strings :mod:`polyinfra.core.venue_errors` maps): envelope, owner = API key, signer = API key
 address (signature types EOA, POLY_PROXY, POLY_GNOSIS_SAFE), signature, maker bound to the signing
 EOA ("invalid signature" otherwise: the EOA itself, the proxy or Safe derived from it by CREATE2 on
 the emulator's chain, or a deposit wallet registered to it), duplicate, amount
 precision (:func:`~polyinfra.core.order_amounts.amount_rule_violations`), tick, minimum size,
-expiration, balance (pUSD for a BUY, shares for a SELL, minus what the wallet's open orders hold,
-§10; for a BUY also its fee and the pUSD allowance to the exchange it is signed for, §1.1, §9.8).
+expiration, balance (pUSD for a BUY, shares for a SELL, minus what the wallet's open orders hold;
+for a BUY also its fee and the pUSD allowance to the exchange it is signed for, venue notes: Matching).
 The limit price of a limit order is ``collateral / shares`` exactly; of a FOK/FAK order the
 amounts' ratio rounded to the tick away from crossing (down for a BUY, up for a SELL), since
-market-order amounts are floored (§5.4). Accepted orders match through the exchange's one engine.
+market-order amounts are floored (venue notes: Amounts). Accepted orders match through the exchange's one engine.
 What open orders hold is kept per wallet as they rest, fill and leave the book, whoever's order
 filled them: a scan of every open order per placement would make intake quadratic.
 
-Fees are the 2026 model (apis.md §4.1, clob.md §5.6), set at match time from the market's own fee
+Fees are the 2026 model (venue notes: Fees), set at match time from the market's own fee
 schedule (the ``fd`` of ``/clob-markets``) with :func:`polyinfra.core.fees.fill_fee`, per fill:
 the taker pays ``shares x rate x (p(1 - p)) ** exponent`` truncated to 5 decimals, makers nothing
 under ``taker_only``. Fees are taken in pUSD on both sides, a BUY paying them on top of its cost
 and a SELL out of its proceeds: the V2 SDK's buy helper charges pUSD on top of the amount, which
-is the fact sheet's inference for V2 (apis.md §4.1; V1 took buy fees in shares). Because of that
+is an inference for V2 (venue notes: Fees; V1 took buy fees in shares). Because of that
 rule a BUY must hold, besides its cost, the fee its whole size would pay taking at its limit price
 (what the SDK's ``adjust_buy_amount_for_fees`` leaves room for); cost plus fee only grows with the
 fill price, so no fill can cost more, and no wallet goes negative through fees. A trade's
@@ -35,10 +35,10 @@ fill price, so no fill can cost more, and no wallet goes negative through fees. 
 per ``maker_orders`` entry) is the rate the side was charged at, in basis points, the schedule's
 ``rate x 10000`` (``"300"`` for 0.03), and ``"0"`` for a side that paid nothing (makers under
 ``taker_only``, fee-free markets): after V2 the field is the fee actually charged rather than V1's
-signed 1000-bps cap (clob.md §7.4), and basis points of the rate keep it the integer it always was.
+signed 1000-bps cap (venue notes: Fees), and basis points of the rate keep it the integer it always was.
 
 Emulator choices where the venue is not documented: sizes and prices in order rows, trade rows
-and responses are decimal strings (``"10"``, ``"0.57"``) as on the user channel (§7.5); a trade is
+and responses are decimal strings (``"10"``, ``"0.57"``) as on the user channel (venue notes: User channel); a trade is
 one object per taking order with every maker in ``maker_orders``, its ``asset_id``, ``side``,
 ``size`` and ``price`` the taker's (price of its first, best fill), and each participant sees it
 with its own ``owner``, ``maker_address`` and ``trader_side``; trades go MATCHED -> MINED (with a
@@ -55,7 +55,7 @@ own ``owner`` and ``maker_address``, and the simulator's order in ``taker_order_
 ``maker_orders`` carry their ``sim-...`` owner and the zero address, as in users' trades.
 
 The fault knobs ``trade_retry_rate`` and ``trade_failure_rate`` (:mod:`polyinfra.emulator.faults`)
-walk the rest of §7.5's status machine: a retried trade goes RETRYING when it would have been MINED,
+walk the rest of the trade status machine: a retried trade goes RETRYING when it would have been MINED,
 then, one ``mined_after_s`` later, FAILED or MINED (CONFIRMED ``mined_after_s`` later than usual).
 A FAILED trade never reached the chain, so every balance change of its match is undone; its orders
 stay as matched (emulator choice: the venue does not document re-posting, and the engine's book has
@@ -63,7 +63,7 @@ moved on).
 
 Orders the exchange cancels by itself, a GTD order past its lifetime (checked on every placement in
 its market and every ``expiry_interval_s``) and every order of a resolved market, are reported like
-a user's cancel: ``CANCELED`` in ``/data/order/{id}`` and a CANCELLATION ``order`` event (§4.4, §7.5).
+a user's cancel: ``CANCELED`` in ``/data/order/{id}`` and a CANCELLATION ``order`` event (venue notes: User channel).
 """
 
 from __future__ import annotations
@@ -131,14 +131,14 @@ from polyinfra.wire.json_decoding import JsonDecoder, decode_json
 __all__ = ["TIMESTAMP_TOLERANCE_S", "TradingApi", "TradingSettings", "UserEventSink"]
 
 TIMESTAMP_TOLERANCE_S: Final = 300
-"""How far an L1/L2 ``POLY_TIMESTAMP`` may be from the emulator's clock, either way (§10: undocumented)."""
+"""How far an L1/L2 ``POLY_TIMESTAMP`` may be from the emulator's clock, either way (undocumented)."""
 
 POST_ORDERS_LIMIT: Final = 15
-"""Orders per ``POST /orders`` (§8)."""
+"""Orders per ``POST /orders`` (venue notes: Rate limits)."""
 CANCEL_ORDERS_LIMIT: Final = 1000
-"""Ids per ``DELETE /orders`` (§8)."""
+"""Ids per ``DELETE /orders`` (venue notes: Rate limits)."""
 GTD_THRESHOLD_S: Final = 60
-"""A GTD order lives until a minute before its expiration, so one expiring sooner is refused (§5.1)."""
+"""A GTD order lives until a minute before its expiration, so one expiring sooner is refused (venue notes: Orders)."""
 
 _SIGNATURE_TYPES: Final = {str(int(kind)): kind for kind in SignatureType}
 """The ``signature_type`` query values: the enum's numbers."""
@@ -153,7 +153,7 @@ _NONCE_DIGITS: Final = 78
 _ORDER_BODY: Final[JsonDecoder[PostOrderBody]] = JsonDecoder(PostOrderBody, what="order body")
 _ORDERS_BODY: Final[JsonDecoder[list[msgspec.Raw]]] = JsonDecoder(list[msgspec.Raw], what="orders body")
 
-# The venue's words (§2, §5.5); venue_errors.py maps each to its error class.
+# The venue's words (venue notes: Venue errors); venue_errors.py maps each to its error class.
 _INVALID_L1: Final = "Invalid L1 Request headers"
 _INVALID_API_KEY: Final = "Unauthorized/Invalid api key"
 _CREATE_FAILED: Final = "Could not create api key"
@@ -199,14 +199,14 @@ class TradingSettings:
     confirmed_after_s: float = 5.0
     """... and CONFIRMED this long after the match."""
     heartbeat_timeout_s: float = 10.0
-    """Once heartbeats started, a key's orders are cancelled when none came for this long (§3.3)."""
+    """Once heartbeats started, a key's orders are cancelled when none came for this long (venue notes: REST routes)."""
     expiry_interval_s: float = 1.0
-    """How often GTD orders are expired in markets where nobody places orders (§5.1)."""
+    """How often GTD orders are expired in markets where nobody places orders (venue notes: Orders)."""
     chain_id: int = POLYGON_CHAIN_ID
 
 
 class _SendOrderResponse(Struct, gc=False):
-    """§4.2, the venue's key names."""
+    """One order's answer, the venue's key names (venue notes: Responses)."""
 
     success: bool
     errorMsg: str  # noqa: N815 - the venue's key names
@@ -224,7 +224,7 @@ class _CancelResponse(Struct, gc=False):
 
 
 class _OpenOrder(Struct, gc=False):
-    """§4.4."""
+    """An open order as the venue lists it (venue notes: Responses)."""
 
     id: str
     status: str
@@ -261,7 +261,7 @@ class _ApiKeyBody(Struct, gc=False):
 
 class _CancelOneBody(Struct, gc=False):
     orderID: str | None = None  # noqa: N815
-    orderId: str | None = None  # noqa: N815 - the Rust client's spelling (§3.3)
+    orderId: str | None = None  # noqa: N815 - the Rust client's spelling (venue notes: REST routes)
 
 
 class _CancelMarketBody(Struct, gc=False):
@@ -323,7 +323,7 @@ class _Trade:
 
 @dataclass(slots=True)
 class _Holdings:
-    """What one wallet's open orders hold (§10): pUSD for its BUYs, shares of each token for its SELLs."""
+    """What one wallet's open orders hold: pUSD for its BUYs, shares of each token for its SELLs."""
 
     collateral_micros: int = 0
     shares_micros: defaultdict[str, int] = field(default_factory=lambda: defaultdict(int))
@@ -468,7 +468,7 @@ class TradingApi:
         self._check_timestamp(timestamp, _INVALID_API_KEY)
         passphrase = headers.get(POLY_PASSPHRASE, "").encode()
         address = headers.get(POLY_ADDRESS, "")
-        # The key is bound to its EOA (§2.2): another address with a valid HMAC is still refused.
+        # The key is bound to its EOA (venue notes: Authentication): another address with a valid HMAC is still refused.
         if not hmac.compare_digest(passphrase, key.credentials.passphrase.reveal().encode()) or not _same_address(
             address, key.address
         ):
@@ -535,7 +535,7 @@ class TradingApi:
             raise ApiError(
                 f"Too many orders in payload, max allowed: {POST_ORDERS_LIMIT}", status=HTTPStatus.BAD_REQUEST
             )
-        # Each order stands alone: one refused order does not stop the others (§4.2).
+        # Each order stands alone: one refused order does not stop the others (venue notes: Responses).
         answers = []
         for item in items:
             try:
@@ -603,7 +603,7 @@ class TradingApi:
         maker_address = unsigned.maker
         if buy:
             # pUSD for the shares plus the taker fee of the whole size at the limit price, the most any
-            # fill can cost (module notes), approved to the exchange the order is signed for (§1.1).
+            # fill can cost (module notes), approved to the exchange the order is signed for.
             needed = collateral + _fee_micros(market, shares, price, taker=True)
             asset = COLLATERAL
             spender: str | None = exchange_domain(self._settings.chain_id, neg_risk=market.neg_risk).verifying_contract
@@ -649,7 +649,7 @@ class TradingApi:
             status="live" if result.rests else "matched",
             makingAmount=format_micros(making) if trade else "",
             takingAmount=format_micros(taking) if trade else "",
-            # The hashes come once the trade is mined; the official client polls /data/trades for them (§4.2).
+            # The hashes come once the trade is mined; the official client polls /data/trades for them.
             transactionsHashes=[],
             tradeIDs=[trade.trade_id] if trade else [],
         )
@@ -670,7 +670,7 @@ class TradingApi:
         return expected is not None and _same_address(maker, expected)
 
     def _reserved(self, maker_address: str, token_id: str, side: Side) -> int:
-        """What the wallet's open orders hold: pUSD for BUYs, the token's shares for SELLs (§10)."""
+        """What the wallet's open orders hold: pUSD for BUYs, the token's shares for SELLs (venue notes: Matching)."""
         holdings = self._wallet_holdings(maker_address)
         return holdings.collateral_micros if side is Side.BUY else holdings.shares_micros[token_id]
 
@@ -680,7 +680,7 @@ class TradingApi:
     def _settle(self, market: MarketInfo, taker: _OrderRecord | None, fills: Sequence[Fill], now_ms: int) -> _Trade:
         """Record, settle and announce one placement's match in ``market``; ``taker`` None for the simulator's."""
         makers = tuple(self._orders.get(fill.maker_order_id) for fill in fills)
-        # Each fill pays its own fee, rounded on its own (apis.md §4.1: set at match time, per trade);
+        # Each fill pays its own fee, rounded on its own (fees are set at match time, per trade);
         # the simulator has no wallet to pay from.
         taker_fees = tuple(
             0 if taker is None else _fee_micros(market, fill.size_micros, fill.taker_price_micros, taker=True)
@@ -765,7 +765,7 @@ class TradingApi:
             self._timers.discard(timer)
             trade.status = status
             trade.last_update_s = self._clock_ms() // 1000
-            # Only a mined trade has a transaction on chain (§4.5 ``transaction_hash``).
+            # Only a mined trade has a transaction on chain (``transaction_hash``, venue notes: Responses).
             if status == "MINED":
                 trade.transaction_hash = "0x" + keccak256(trade.trade_id.encode()).hex()
             elif status == "FAILED":
@@ -836,7 +836,7 @@ class TradingApi:
                 self._emit_order(record, "CANCELLATION", now_ms)
 
     def _on_filled(self, fills: Sequence[Fill]) -> None:
-        """Release what every filled resting order of ours held, whoever's order took it (§10), and
+        """Release what every filled resting order of ours held, whoever's order took it (venue notes: Matching), and
         settle the match when the simulator's order took ours: :meth:`_place` settles its own."""
         user_market: MarketInfo | None = None
         for fill in fills:
@@ -920,8 +920,8 @@ class TradingApi:
         key = await self._l2_key(request)
         asset = self._balance_asset(request)
         funds = self._balances.venue_view(self._funder(key, request), asset)
-        # Raw 6-decimal units, as the chain holds them (§3.4); what the venue believes, which with the
-        # stale_balance_cache knob on is its cache, not the chain (§9.8).
+        # Raw 6-decimal units, as the chain holds them; what the venue believes, which with the
+        # stale_balance_cache knob on is its cache, not the chain (venue notes: Failure modes).
         allowances = (
             {spender: str(amount) for spender, amount in funds.allowances.items()}
             if asset == COLLATERAL
@@ -930,7 +930,7 @@ class TradingApi:
         return _json({"balance": str(funds.balance_micros), "allowances": allowances})
 
     async def _update_balance_allowance(self, request: web.Request) -> web.Response:
-        # The venue re-reads the chain into its cache for this wallet and asset (§3.4).
+        # The venue re-reads the chain into its cache for this wallet and asset (venue notes: REST routes).
         key = await self._l2_key(request)
         self._balances.refresh(self._funder(key, request), self._balance_asset(request))
         return _json(None)
@@ -977,7 +977,7 @@ class TradingApi:
         loop = asyncio.get_running_loop()
         deadline = loop.call_later(self._settings.heartbeat_timeout_s, self._heartbeat_missed, key.api_key)
         self._heartbeats[key.api_key] = _Heartbeat(fresh, deadline)
-        # The first heartbeat carries no id (null or ""); every later one the id last returned (§3.3).
+        # The first heartbeat carries no id (null or ""); every later one the id last returned.
         expected = "" if current is None else current.heartbeat_id
         if (body.heartbeat_id or "") != expected:
             return _json(ErrorBody(error=_INVALID_HEARTBEAT, heartbeat_id=fresh), status=HTTPStatus.BAD_REQUEST)
@@ -1050,7 +1050,7 @@ def _answer_errors(handler: _Handler) -> _Handler:
         try:
             return await handler(request)
         except ApiError as error:
-            # The venue's shape (§4.8); the error's context stays here, it may name an address.
+            # The venue's shape (venue notes: Responses); the error's context stays here, it may name an address.
             return _json(ErrorBody(error=error.message), status=error.status)
 
     return answered
@@ -1114,7 +1114,7 @@ def _limit_price(collateral: int, shares: int, tick: TickSize, *, buy: bool, mar
 
 
 def _amounts_message(side: Side, tick: TickSize, *, market_order: bool) -> str:
-    # The venue's words (§5.5): shares carry 2 decimals, collateral the tick's amount decimals;
+    # The venue's words (venue notes: Amounts): shares carry 2 decimals, collateral the tick's amount decimals;
     # market buys are flat 2 (dollars) / 4 (shares).
     if market_order and side is Side.BUY:
         return (
@@ -1138,7 +1138,7 @@ def _made_and_taken(side: Side, fills: tuple[Fill, ...]) -> tuple[int, int]:
 
 
 def _rest_status(record: _OrderRecord) -> str:
-    # §4.4's DOCS example spells REST statuses "ORDER_STATUS_LIVE"; the socket says "LIVE" (§7.5).
+    # The venue's docs spell REST statuses "ORDER_STATUS_LIVE"; the socket says "LIVE" (venue notes: User channel).
     return f"ORDER_STATUS_{record.status}"
 
 

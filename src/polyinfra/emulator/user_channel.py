@@ -1,13 +1,13 @@
-"""The emulated venue's user channel, ``/ws/user`` (clob.md §7.1, §7.5).
+"""The emulated venue's user channel, ``/ws/user`` (venue notes: WebSockets, User channel).
 
-The first message authenticates with the API key, secret and passphrase (§7.1) and names the
+The first message authenticates with the API key, secret and passphrase (venue notes: WebSockets) and names the
 markets (condition ids; empty or omitted: all of the key's). Later messages add or remove markets
 with ``operation``. The channel then carries the key's ``order`` and ``trade`` events, one JSON
 object per frame, as :mod:`polyinfra.emulator.trading_api` produces them.
 
 Credentials that are not a live key's (unknown key, wrong secret or passphrase) get the socket
 dropped at once, without a close frame, and a warning says so. The venue's answer is undocumented
-(clob.md §7.1); what users report is exactly that: "Connection to remote host was lost" and
+(venue notes: WebSockets); what users report is exactly that: "Connection to remote host was lost" and
 "ResetWithoutClosingHandshake" from the official examples run with keys of the wrong wallet
 (Polymarket/py-clob-client#204, Polymarket/rs-clob-client#218). Credentials are never logged.
 """
@@ -40,7 +40,7 @@ class _Credentials(msgspec.Struct):
 
 
 class _UserRequest(msgspec.Struct):
-    """A user-channel client message (clob.md §7.1): the first carries ``auth`` and ``type``,
+    """A user-channel client message (venue notes: WebSockets): the first carries ``auth`` and ``type``,
     later ones ``operation``; the user channel filters by condition ids (``markets``)."""
 
     auth: _Credentials | None = None

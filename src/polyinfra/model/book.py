@@ -130,7 +130,7 @@ class OrderBook:
     best_ask_micros: int | None
     """The lowest ask price in micro-units, None without asks. Read-only, like ``best_bid_micros``."""
     tick_size: TickSize | None
-    """The market's tick size; the feed replaces it on ``tick_size_change`` (clob.md §7.4)."""
+    """The market's tick size; the feed replaces it on ``tick_size_change`` (venue notes: Market channel)."""
     timestamp_ms: int | None
     """Venue time (ms since the epoch) of the last snapshot or change applied, when known."""
     last_trade_price_micros: int | None
@@ -425,7 +425,7 @@ def _side(levels: Mapping[int, int] | Iterable[tuple[int, int]]) -> tuple[dict[i
     sizes = dict(levels)
     if not all(sizes.values()):  # the venue never sends empty levels; cheaper than `0 in values()`
         sizes = {price: size for price, size in sizes.items() if size}
-    # Venue snapshots arrive sorted (bids ascending, asks descending, clob.md §4.1): one run each,
+    # Venue snapshots arrive sorted (bids ascending, asks descending, venue notes: Order books): one run each,
     # which sorted() detects in linear time.
     return sizes, sorted(sizes)
 

@@ -18,7 +18,7 @@ MAX_FEE_EXPONENT: Final = 16
 
 @dataclass(frozen=True, slots=True)
 class FeeSchedule:
-    """A market's taker fee curve (2026 rules, apis.md §4 / clob.md §5.6).
+    """A market's taker fee curve (2026 rules, venue notes: Fees).
 
     ``fee = shares * rate * (p * (1 - p)) ** exponent``; makers pay nothing when ``taker_only``.
     The venue sends it in ``/clob-markets`` as ``fd: {r, e, to}``.

@@ -214,7 +214,7 @@ class TickSize(Enum):
     """The tick sizes the venue uses, with the rounding precision each implies.
 
     ``(price, size, amount)`` decimals come from the official clients' ROUNDING_CONFIG
-    (clob.md §5.4); 0.005 and 0.0025 are the CLOB V2 additions.
+    (venue notes: Amounts); 0.005 and 0.0025 are the CLOB V2 additions.
     """
 
     TICK_0_1 = ("0.1", 1, 2, 3)

@@ -1,4 +1,4 @@
-"""Orders as the venue signs them (CLOB V2, clob.md §5.1, §5.3): the contract between order
+"""Orders as the venue signs them (CLOB V2, venue notes: Orders, Order signing): the contract between order
 building (exact amounts) and signing (EIP-712).
 
 Amounts are ints of 10**-6 units (collateral and outcome tokens both have 6 decimals): for a BUY
@@ -20,7 +20,7 @@ BYTES32_ZERO: Final = "0x" + "00" * 32
 
 
 class SignatureType(IntEnum):
-    """Who signs for whom (clob.md §5.1). The wrong one is the usual cause of "invalid signature"."""
+    """Who signs for whom (venue notes: Wallets). The wrong one is the usual cause of "invalid signature"."""
 
     EOA = 0
     """The key's own address trades: maker = signer = the EOA."""
@@ -34,7 +34,7 @@ class SignatureType(IntEnum):
 
 
 class TimeInForce(StrEnum):
-    """The venue's order types (clob.md §5.1), spelled as its ``orderType`` field."""
+    """The venue's order types (venue notes: Orders), spelled as its ``orderType`` field."""
 
     GTC = "GTC"
     """Good till cancelled: the remainder rests."""

@@ -1,4 +1,4 @@
-"""Domain events of the user's own orders and trades (clob.md §7.5; DESIGN.md data flow).
+"""Domain events of the user's own orders and trades (venue notes: User channel; DESIGN.md data flow).
 
 The user channel's ``order`` and ``trade`` messages, and the REST rows the client reconciles them
 with after a gap, become these records: exact Decimals, enums, the venue's time and the local
@@ -38,7 +38,7 @@ class OrderEventKind(StrEnum):
 
 
 class OrderStatus(StrEnum):
-    """An order's status (clob.md §7.5; REST spells it ``ORDER_STATUS_LIVE``, §4.4)."""
+    """An order's status (venue notes: User channel, Responses; REST spells it ``ORDER_STATUS_LIVE``)."""
 
     LIVE = "LIVE"
     MATCHED = "MATCHED"
@@ -52,7 +52,7 @@ class OrderStatus(StrEnum):
 
 class TradeStatus(StrEnum):
     """A trade's settlement status: ``MATCHED -> MINED -> CONFIRMED``, or through ``RETRYING``
-    to ``FAILED`` (clob.md §7.5)."""
+    to ``FAILED`` (venue notes: User channel)."""
 
     MATCHED = "MATCHED"
     MINED = "MINED"
@@ -78,7 +78,7 @@ def parse_order_status(text: str) -> tuple[OrderStatus, str | None]:
 
     The venue appends a reason after an underscore (``"CANCELED_order couldn't be fully filled.
     FOK orders are fully filled or killed."`` for a killed FOK) and REST prefixes
-    ``ORDER_STATUS_`` (clob.md §4.4); no known status contains an underscore, so the first one
+    ``ORDER_STATUS_`` (venue notes: Responses); no known status contains an underscore, so the first one
     after the prefix ends the status word. Case-insensitive, as the venue mixes cases across APIs.
     """
     upper = text.upper()

@@ -8,14 +8,14 @@ open time has passed.
 
 **What trips it:** ``failure_threshold`` *consecutive* failures. A failure-rate window needs a
 minimum number of calls to mean anything, and a trading endpoint sees a few calls a minute; the
-venue's real failure modes (engine restarts, outages, 5xx storms, clob.md §9.7) fail every call in
+venue's real failure modes (engine restarts, outages, 5xx storms, venue notes: Failure modes) fail every call in
 a row, which a consecutive count catches after exactly ``failure_threshold`` calls whatever the
 traffic. Partial degradation is the retry layer's job.
 
 **What counts as a failure:** only what says the server side is unwell — 5xx answers and retriable
 transport failures (connect errors, resets, timeouts). 4xx answers, including 425 and 429, show a
 venue that answers, and count as successes. So does a 5xx that names a trading mode (post-only,
-cancel-only, trading disabled, clob.md §5.5): the venue refuses on purpose, and an open breaker
+cancel-only, trading disabled, venue notes: Failure modes): the venue refuses on purpose, and an open breaker
 would also block the cancels those modes still accept.
 
 The core is pure (time is an argument) and locked, so the sync facade's threads can share it.

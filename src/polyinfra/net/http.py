@@ -9,7 +9,7 @@ Every request goes through the same steps, in one place (:meth:`_Pipeline._run`)
 4. classify: 2xx is a :class:`Response`; any other status becomes the error
    :func:`~polyinfra.core.venue_errors.error_from_response` names; an httpx exception becomes a
    :class:`TransportError` / :class:`RequestTimeoutError` saying whether the request was sent;
-5. listen to the venue's per-signer buckets (clob.md §8): on a wallet's request whose answer carries
+5. listen to the venue's per-signer buckets (venue notes: Rate limits): on a wallet's request whose answer carries
    ``Poly-RateLimit-*`` headers, follow the ``Tier`` it names (the venue re-tiers every 3 h by
    30-day volume), hold that wallet's signer bucket until ``Reset`` when ``Remaining`` is spent or
    the answer is a 429, and warn about ``Poly-RateLimit-Warning``. An item count the venue debits
@@ -114,7 +114,7 @@ __all__ = [
 ]
 
 DEFAULT_USER_AGENT: Final = f"polyinfra/{__version__} (python-httpx/{httpx.__version__})"
-"""Cloudflare blocks generic user agents in front of the venue (apis.md §5): say who we are."""
+"""Cloudflare blocks generic user agents in front of the venue (venue notes: Rate limits): say who we are."""
 
 _T = TypeVar("_T")
 
@@ -277,7 +277,7 @@ class _Attempt:
 
 @dataclass(frozen=True, slots=True)
 class _SignerLimits:
-    """The venue's ``Poly-RateLimit-*`` headers on one answer (clob.md §8); unreadable values are None."""
+    """The venue's ``Poly-RateLimit-*`` headers on one answer (venue notes: Rate limits); unreadable values are None."""
 
     tier: str | None
     remaining: int | None
@@ -557,7 +557,7 @@ class _Pipeline:
             if signer_limits is not None and answer.status == 429:
                 annotate(error, signer_tier=signer_limits.tier, signer_reset_at=signer_limits.reset_at)
                 if signer_limits.reset_at is None and signer_limits.retry_after_s is None:
-                    # No time when it fits: the request costs more than the bucket's burst (clob.md §8).
+                    # No time when it fits: the request costs more than the bucket's burst (venue notes: Rate limits).
                     error.retriable = False
         if error is not None and error.context.get("request_sent") is False:
             self._releases.cancel(ticket)
@@ -583,7 +583,7 @@ class _Pipeline:
         return _Attempt(answer, None, ticket.waited_s)
 
     def _heed_signer_limits(self, call: _Call, status: int, limits: _SignerLimits) -> None:
-        """Follow what the venue says about ``call.wallet``'s signer bucket (clob.md §8)."""
+        """Follow what the venue says about ``call.wallet``'s signer bucket (venue notes: Rate limits)."""
         if not any(scope.per_wallet for scope in call.route.scopes):
             return
         if limits.tier is not None:
@@ -615,7 +615,7 @@ class _Pipeline:
         try:
             scopes = self.rate_limits.signer_scopes(tier)
         except InvalidValueError:
-            # A tier newer than clob.md §8: keep the buckets we have rather than guess.
+            # A tier newer than the venue notes know: keep the buckets we have rather than guess.
             _log.debug("venue named an unknown signer tier", wallet=wallet, tier=tier)
             return
         self._releases.set_wallet_tier(wallet, tier, scopes)

@@ -1,7 +1,7 @@
 """Client-side rate limits: the venue's documented budgets as data, a sans-I/O limiter, fair waiting.
 
 The venue enforces its limits per IP with Cloudflare sliding windows and throttles (delays) or
-rejects (429) what goes over (apis.md §5, which supersedes clob.md §8 where they differ). polyinfra
+rejects (429) what goes over (venue notes: Rate limits). polyinfra
 stays under them on its own:
 
 * a :class:`Window` is "at most ``limit`` units in any ``period_s`` seconds";
@@ -161,7 +161,7 @@ class RateLimitTable:
     """The budgets of one host: its scopes, its endpoint rules and the scopes every request shares.
 
     Scope names are global: two tables that both name ``"all"`` share that budget when used by one
-    limiter (the venue's general limit covers every host, apis.md §5).
+    limiter (the venue's general limit covers every host, venue notes: Rate limits).
     """
 
     def __init__(
@@ -283,7 +283,7 @@ def _derived_template(path: str) -> str:
 
 
 GLOBAL_SCOPE: Final = Scope("all", (Window(15_000, _BURST_S),))
-"""The venue's general limit over every host and endpoint (apis.md §5)."""
+"""The venue's general limit over every host and endpoint (venue notes: Rate limits)."""
 
 
 def _burst(name: str, limit: int) -> Scope:
@@ -296,7 +296,7 @@ def _trading(name: str, burst: int, sustained: int) -> Scope:
 
 @dataclass(frozen=True, slots=True)
 class SignerTier:
-    """A per-signer token-bucket tier: orders and cancels per second and their bursts (clob.md §8)."""
+    """A per-signer token-bucket tier: orders and cancels per second and their bursts (venue notes: Rate limits)."""
 
     orders_per_s: int
     order_burst: int
@@ -327,7 +327,7 @@ class SignerTier:
 
 
 SIGNER_TIERS: Final[Mapping[str, SignerTier]] = {
-    # clob.md §8: tiers by 30-day maker volume, refreshed every 3 h.
+    # Tiers by 30-day maker volume, refreshed every 3 h.
     "standard": SignerTier(40, 60, 80, 120),
     "copper": SignerTier(60, 90, 120, 180),
     "bronze": SignerTier(80, 120, 160, 240),
@@ -339,7 +339,7 @@ SIGNER_TIERS: Final[Mapping[str, SignerTier]] = {
 }
 
 _CLOB_SCOPES: Final = (
-    # apis.md §5 (the newer table); clob.md §8 has the 2025 trading numbers.
+    # The newer table (venue notes: Rate limits); the 2025 trading numbers were lower.
     _burst("clob", 9_000),
     _burst("clob:/ok", 100),
     _burst("clob:balance-allowance", 200),
@@ -438,7 +438,7 @@ def clob_limits(tier: str = "standard") -> RateLimitTable:
 
 
 CLOB_LIMITS: Final = clob_limits()
-"""The CLOB's documented limits, standard signer tier (apis.md §5, clob.md §8)."""
+"""The CLOB's documented limits, standard signer tier (venue notes: Rate limits)."""
 
 GAMMA_LIMITS: Final = RateLimitTable(
     venue="gamma",
@@ -468,7 +468,7 @@ GAMMA_LIMITS: Final = RateLimitTable(
     ),
     shared=("gamma", "all"),
 )
-"""Gamma's documented limits (apis.md §5)."""
+"""Gamma's documented limits (venue notes: Rate limits)."""
 
 DATA_LIMITS: Final = RateLimitTable(
     venue="data",
@@ -485,14 +485,14 @@ DATA_LIMITS: Final = RateLimitTable(
         EndpointRule("GET /trades", ("data:/trades",), "data"),
         EndpointRule("GET /positions", ("data:/positions",), "data"),
         EndpointRule("GET /closed-positions", ("data:/closed-positions",), "data"),
-        # v2 replaces the v1 routes (apis.md §3.3); until its limits are documented, it is
+        # v2 replaces the v1 routes (venue notes: Data API); until its limits are documented, it is
         # assumed to share theirs.
         EndpointRule("GET /v2/trades", ("data:/trades",), "data"),
         EndpointRule("GET /v2/positions", ("data:/positions",), "data"),
     ),
     shared=("data", "all"),
 )
-"""The Data API's documented limits (apis.md §5)."""
+"""The Data API's documented limits (venue notes: Rate limits)."""
 
 
 # --- the sans-I/O limiter --------------------------------------------------------------------------
@@ -733,7 +733,7 @@ class RateLimiter:
         count until ``period_s`` from now. A waiting ticket is withdrawn.
 
         ``extra_items`` are items the venue charges once it has acted (the orders a
-        ``/cancel-all`` cancelled, clob.md §8): item-counting scopes count them too, even beyond
+        ``/cancel-all`` cancelled, venue notes: Rate limits): item-counting scopes count them too, even beyond
         their capacity, as the venue's bucket goes below zero.
         """
         if isinstance(extra_items, bool) or not isinstance(extra_items, int) or extra_items < 0:

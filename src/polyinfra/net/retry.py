@@ -5,7 +5,7 @@
 
 * **What is retriable** comes from the error tree: :class:`TransportError` (connect failures,
   resets, :class:`RequestTimeoutError`), :class:`ServiceNotReadyError` (425 while the matching engine
-  restarts, clob.md §5.5), :class:`RateLimitedError` from the venue (429, after its ``Retry-After``)
+  restarts, venue notes: Failure modes), :class:`RateLimitedError` from the venue (429, after its ``Retry-After``)
   and :class:`HttpServerError` (5xx). Everything else is raised at once.
 * **Backoff** is exponential (``base_delay_s * multiplier**(attempt-1)``, capped at
   ``max_delay_s``) with jitter. The default is *equal* jitter, a delay drawn from
@@ -19,7 +19,7 @@
   provably did not act on them (:func:`may_have_been_applied` is False): the connection failed
   before the request was sent, 425, 429, or a 503 that names a trading mode refusing it. Otherwise
   the error is flagged ``needs_reconciliation=True`` (see :func:`flag_reconciliation`) and the
-  caller, or its reconcile hook, checks ``/data/orders`` before deciding (clob.md §9.7).
+  caller, or its reconcile hook, checks ``/data/orders`` before deciding (venue notes: Failure modes).
 """
 
 from __future__ import annotations
@@ -88,7 +88,7 @@ class RetryPolicy:
     deadline_s: float = 30.0
     not_ready_min_delay_s: float = 1.0
     """Floor of the delay after a 425: the engine restart lasts ~90 s and the venue suggests
-    retrying from 1-2 s, doubling (clob.md §5.5); sooner only adds load."""
+    retrying from 1-2 s, doubling (venue notes: Failure modes); sooner only adds load."""
 
     def __post_init__(self) -> None:
         for name in ("base_delay_s", "max_delay_s", "deadline_s", "not_ready_min_delay_s"):
@@ -140,7 +140,7 @@ def may_have_been_applied(error: PolyinfraError) -> bool:
     False only with proof: the request never left (``request_sent=False`` in the context, or a
     breaker failing fast), or the venue refused it without processing it (any answer with a 4xx
     ``status``, including 425 and 429; a 5xx naming a trading ``mode`` that refuses new orders,
-    clob.md §5.5). Anything else may have been applied: timeouts, resets after sending, plain 5xx
+    venue notes: Failure modes). Anything else may have been applied: timeouts, resets after sending, plain 5xx
     such as ``could not run the execution``, an answer that could not be read.
     """
     if error.context.get("request_sent") is False:

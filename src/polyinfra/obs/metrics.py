@@ -69,7 +69,7 @@ GCCollector(registry=REGISTRY)
 # read timeout. The buckets span 1 ms to 30 s so both ends of that range stay distinguishable.
 _REQUEST_LATENCY_BUCKETS_S = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 
-# Burst windows are 10 s and sustained windows 10 minutes (clob.md §8), so a throttled caller can
+# Burst windows are 10 s and sustained windows 10 minutes (venue notes: Rate limits), so a throttled caller can
 # wait from a millisecond up to minutes when it exhausts a sustained window.
 _RATE_LIMIT_WAIT_BUCKETS_S = (0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 600.0)
 
@@ -108,7 +108,7 @@ RETRIES = Counter(
 SIGNER_RATE_LIMIT_WARNINGS = Counter(
     "polyinfra_signer_rate_limit_warnings",
     "Answers flagged Poly-RateLimit-Warning: true (the venue's per-signer bucket would have refused "
-    "the request, clob.md §8), by endpoint template.",
+    "the request), by endpoint template.",
     ["endpoint"],
     registry=REGISTRY,
 )

@@ -1,4 +1,4 @@
-"""Many signing wallets trading at once, each in its own failure domain (clob.md §2, §8).
+"""Many signing wallets trading at once, each in its own failure domain (venue notes: Authentication, Rate limits).
 
 A :class:`WalletRegistry` holds one :class:`Wallet` per wallet id: its signing key, API
 credentials, signature type and funder, a :class:`~polyinfra.clob.trading.TradingClient` and an
@@ -8,7 +8,7 @@ follows what the venue counts per what:
 * **Rate limits.** All transports share one :class:`~polyinfra.net.rate_limit.AsyncRateLimiter`:
   the venue's endpoint and global windows count every request from this IP, whichever wallet sends
   it, so they must be one budget. The per-signer order and cancel buckets are keyed by wallet id
-  inside that limiter (clob.md §8), so one wallet draining its bucket never delays another.
+  inside that limiter (venue notes: Rate limits), so one wallet draining its bucket never delays another.
 * **Failure domain.** Each wallet has its own breakers (and connection pool): a wallet whose
   calls keep failing opens only its own breaker. Bad credentials (401) or a refused order are the
   wallet's own errors and never touch the others.
@@ -49,7 +49,7 @@ class WalletConfig:
     """One wallet's setup.
 
     ``funder`` is the address holding the funds: none (or the key's own address) for ``EOA``, the
-    proxy / Safe / deposit wallet otherwise (clob.md §9.1: the commonest "invalid signature" is a
+    proxy / Safe / deposit wallet otherwise (venue notes: Wallets; the commonest "invalid signature" is a
     signature type that does not match the funder). A proxy or Safe funder must be the one derived
     from the key (:mod:`polyinfra.core.wallet_addresses`); a wrong one is refused here.
     ``credentials`` may be left out and obtained with :meth:`WalletRegistry.connect`;

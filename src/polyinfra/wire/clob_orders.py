@@ -1,6 +1,6 @@
-"""The ``POST /order`` body of CLOB V2 (clob.md §5.3, §6.11), field for field in the venue's key order.
+"""The ``POST /order`` body of CLOB V2 (venue notes: Order signing), field for field in the venue's key order.
 
-The body is HMAC-signed (clob.md §2.2), so the bytes sent must be exactly the bytes signed:
+The body is HMAC-signed (venue notes: Authentication), so the bytes sent must be exactly the bytes signed:
 :func:`encode_post_order` gives those bytes, compact JSON as the official client sends it. msgspec
 writes fields in declaration order, so the declaration order below IS the wire order; names are
 the venue's camelCase (``rename="camel"``: ``token_id`` is sent as ``tokenId``).
@@ -16,12 +16,12 @@ from msgspec import Struct
 __all__ = ["OrderPayload", "OrderTypeName", "PostOrderBody", "encode_post_order"]
 
 OrderTypeName: TypeAlias = Literal["GTC", "GTD", "FOK", "FAK"]
-"""The venue's ``orderType`` values (clob.md §5.1)."""
+"""The venue's ``orderType`` values (venue notes: Orders)."""
 
 
 class OrderPayload(Struct, kw_only=True, rename="camel", gc=False):
     """The signed order as sent: ``salt`` and ``signatureType`` JSON integers, every other number a
-    decimal string (clob.md §10). ``expiration`` is sent but not signed in V2."""
+    decimal string (venue notes: Order signing). ``expiration`` is sent but not signed in V2."""
 
     salt: int
     maker: str
@@ -52,7 +52,7 @@ _ENCODER: Final = msgspec.json.Encoder()
 
 
 def encode_post_order(body: PostOrderBody) -> bytes:
-    """The exact request body bytes: compact JSON, UTF-8, keys in the venue's order (clob.md §6.11).
+    """The exact request body bytes: compact JSON, UTF-8, keys in the venue's order (venue notes: Order signing).
 
     Pass these same bytes to the L2 HMAC and to the HTTP request.
     """

@@ -1,4 +1,4 @@
-"""CLOB REST market-data schemas (clob.md §3.1, §4), mirroring the venue byte for byte.
+"""CLOB REST market-data schemas (venue notes: REST routes, Responses), mirroring the venue byte for byte.
 
 Strings stay strings, exactly as sent. Some values the venue sends as JSON numbers (token prices
 and sizes in ``/markets``, ``/tick-size``, ``/prices-history``, the short-key ``/clob-markets``
@@ -57,7 +57,7 @@ JSON_ENCODER: Final = msgspec.json.Encoder(decimal_format="number")
 class OrderBookSummary(Struct, omit_defaults=True, gc=False):
     """``GET /book`` and each element of ``POST /books``.
 
-    Field order is the venue's, which is also the order its book hash is computed in (§4.1).
+    Field order is the venue's, which is also the order its book hash is computed in (venue notes: Order books).
     Bids ascend and asks descend: the best price is LAST on both sides.
     """
 
@@ -99,10 +99,10 @@ class Rewards(Struct, omit_defaults=True, gc=False):
 
 
 class Market(Struct, omit_defaults=True, gc=False):
-    """``GET /markets/{condition_id}`` and each entry of ``GET /markets`` (§4.7).
+    """``GET /markets/{condition_id}`` and each entry of ``GET /markets`` (venue notes: Market info).
 
     ``minimum_order_size``, ``minimum_tick_size`` and the base fees are JSON numbers; the base
-    fees are the legacy V1 authorization values in bps, not the fee charged (apis.md §4.2).
+    fees are the legacy V1 authorization values in bps, not the fee charged (venue notes: Fees).
     """
 
     enable_order_book: bool
@@ -139,7 +139,7 @@ class Market(Struct, omit_defaults=True, gc=False):
 
 
 class MarketsPage(Struct, omit_defaults=True, gc=False):
-    """A page of ``GET /markets``; ``next_cursor`` is base64 of an offset, ``"LTE="`` at the end (§10)."""
+    """A page of ``GET /markets``; ``next_cursor`` is base64 of an offset, ``"LTE="`` at the end."""
 
     data: list[Market]
     next_cursor: str
@@ -148,7 +148,7 @@ class MarketsPage(Struct, omit_defaults=True, gc=False):
 
 
 class SimplifiedMarket(Struct, omit_defaults=True, gc=False):
-    """Each entry of ``GET /simplified-markets`` and ``/sampling-simplified-markets`` (§4.7)."""
+    """Each entry of ``GET /simplified-markets`` and ``/sampling-simplified-markets`` (venue notes: Market info)."""
 
     condition_id: str
     tokens: list[MarketToken]
@@ -176,7 +176,7 @@ class ClobToken(Struct, omit_defaults=True, gc=False):
 
 
 class FeeDetails(Struct, omit_defaults=True, gc=False):
-    """``fd``: the market's taker fee curve ``rate * (p * (1 - p)) ** exponent`` (clob.md §5.6).
+    """``fd``: the market's taker fee curve ``rate * (p * (1 - p)) ** exponent`` (venue notes: Fees).
 
     Every key is optional, as in both official V2 clients. ``e`` is a Decimal because the official
     Python client's fixtures send it as a float (``4.0``), which an int field would reject.
@@ -188,7 +188,7 @@ class FeeDetails(Struct, omit_defaults=True, gc=False):
 
 
 class ClobMarketInfo(Struct, omit_defaults=True, kw_only=True, gc=False):
-    """``GET /clob-markets/{condition_id}`` (CLOB V2), with the venue's short keys (§4.6).
+    """``GET /clob-markets/{condition_id}`` (CLOB V2), with the venue's short keys (venue notes: Market info).
 
     Python names are readable; the wire keys stay short. Only ``t`` and ``mts`` are required: the
     official V2 Python client raises without ``t`` and reads ``mts`` unconditionally, and the
@@ -207,18 +207,18 @@ class ClobMarketInfo(Struct, omit_defaults=True, kw_only=True, gc=False):
     maker_base_fee: Decimal | UnsetType = field(default=UNSET, name="mbf")
     taker_base_fee: Decimal | UnsetType = field(default=UNSET, name="tbf")
     rfq_enabled: bool | UnsetType = field(default=UNSET, name="rfqe")
-    # 250 ms taker-order delay (clob.md §4.2 "delayed").
+    # 250 ms taker-order delay (venue notes: Market info).
     taker_order_delay_enabled: bool | UnsetType = field(default=UNSET, name="itode")
     blockaid_check_enabled: bool | UnsetType = field(default=UNSET, name="ibce")
     fee_details: FeeDetails | UnsetType | None = field(default=UNSET, name="fd")
     min_order_age_s: int | UnsetType = field(default=UNSET, name="oas")
     neg_risk: bool | UnsetType = field(default=UNSET, name="nr")
-    # Listed among the keys in apis.md §4.2 without a meaning.
+    # Listed among the keys without a documented meaning.
     sd: int | UnsetType = UNSET
 
 
 class Midpoint(Struct, gc=False):
-    """``GET /midpoint``: ``{"mid": "0.5"}`` (the OpenAPI says ``mid_price``; clients see ``mid``, §10)."""
+    """``GET /midpoint``: ``{"mid": "0.5"}`` (the OpenAPI says ``mid_price``; clients see ``mid``)."""
 
     mid: str
 
@@ -282,14 +282,14 @@ class MarketByToken(Struct, gc=False):
 
 
 class VersionInfo(Struct, gc=False):
-    """``GET /version``: ``{"version": 2}``, the CLOB API generation (2 since the V2 cutover, clob.md §3.1)."""
+    """``GET /version``: ``{"version": 2}``, the CLOB API generation (2 since the V2 cutover)."""
 
     version: int
 
 
-# The batch maps below are Decimal, not str: the fact sheet shows JSON numbers (the official Rust
+# The batch maps below are Decimal, not str: the venue notes record JSON numbers (the official Rust
 # client's mocks, ``{"BUY": 0.5}``) where the docs show strings, and a Decimal field takes either,
-# exactly (clob.md §3.1).
+# exactly (venue notes: REST routes).
 
 MidpointsByToken: TypeAlias = dict[str, Decimal]
 """``POST /midpoints``: ``{"<token_id>": "0.5"}``."""
@@ -302,10 +302,10 @@ PricesByToken: TypeAlias = dict[str, dict[str, Decimal]]
 
 
 class ErrorBody(Struct, omit_defaults=True, gc=False):
-    """The body of an HTTP error: ``{"error": "<message>"}`` plus optional keys (§4.8).
+    """The body of an HTTP error: ``{"error": "<message>"}`` plus optional keys (venue notes: Responses).
 
-    The 503 post-only answer carries ``code`` and ``retry_after_seconds`` (§5.5); the heartbeat 400
-    carries a fresh ``heartbeat_id`` (§3.3).
+    The 503 post-only answer carries ``code`` and ``retry_after_seconds`` (venue notes: Amounts); the heartbeat 400
+    carries a fresh ``heartbeat_id`` (venue notes: REST routes).
     """
 
     error: str

@@ -1,4 +1,4 @@
-"""User-channel wire schemas (clob.md §7.5) and the REST ``/data/trades`` row (§4.5).
+"""User-channel wire schemas (venue notes: User channel) and the REST ``/data/trades`` row (venue notes: Responses).
 
 Same conventions as :mod:`polyinfra.wire.clob_ws`: strings kept exactly as sent (sizes, prices,
 timestamps, and statuses such as ``"CANCELED_order couldn't be fully filled..."``), ``UNSET`` for
@@ -7,7 +7,7 @@ event means nothing are required: a fill must not be lost because the venue drop
 bookkeeping key. Fields follow the venue's key order (alphabetical on the socket, its own order
 in REST rows); ``kw_only`` allows that order with required and optional keys interleaved.
 
-``timestamp`` is ms in some captures and seconds in others (§7.5); the core decides which.
+``timestamp`` is ms in some captures and seconds in others (venue notes: User channel); the core decides which.
 """
 
 from __future__ import annotations
@@ -60,7 +60,7 @@ class OrderMessage(_UserEvent, tag="order", kw_only=True):
 class MakerOrder(Struct, omit_defaults=True, kw_only=True, gc=False):
     """One resting order a trade matched. ``asset_id`` may be the complementary token: a Yes buy
     can match a No buy (the cross-asset match in ``user_trade1.json``). ``side`` exists since
-    2025-06-03 (clob.md §8 historical)."""
+    2025-06-03 (venue notes: Responses)."""
 
     order_id: str
     owner: str | UnsetType = UNSET
@@ -79,7 +79,7 @@ class TradeMessage(_UserEvent, tag="trade", kw_only=True):
     (``MATCHED`` -> ``MINED`` -> ``CONFIRMED``, or ``RETRYING`` -> ``FAILED``).
 
     The match time is ``matchtime`` in older docs and ``match_time`` in newer ones and every capture
-    (§7.5): both are kept, and :attr:`matched_at` reads whichever came.
+    (venue notes: User channel): both are kept, and :attr:`matched_at` reads whichever came.
     """
 
     asset_id: str
@@ -120,7 +120,7 @@ UserEvent = OrderMessage | TradeMessage
 
 
 class TradeRecord(Struct, omit_defaults=True, kw_only=True, gc=False):
-    """One row of ``GET /data/trades`` (clob.md §4.5): the same trade as :class:`TradeMessage`,
+    """One row of ``GET /data/trades`` (venue notes: Responses): the same trade as :class:`TradeMessage`,
     without ``event_type``, in the REST key order. ``fee_rate_bps`` may be ``""`` since V2 and
     ``transaction_hash`` is empty or absent until the trade is broadcast (official Rust client)."""
 

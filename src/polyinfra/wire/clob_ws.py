@@ -1,4 +1,4 @@
-"""Market-channel wire schemas (clob.md §7.3-§7.4), mirroring the venue byte for byte.
+"""Market-channel wire schemas (venue notes: WebSockets, Market channel), mirroring the venue byte for byte.
 
 Strings stay strings (prices, sizes, timestamps), exactly as sent: the book hash is computed over
 them, and parsing into exact numbers happens once, in the core. A field the venue may omit is
@@ -54,7 +54,7 @@ class _Event(Struct, tag_field="event_type", omit_defaults=True, gc=False):
 
 class BookMessage(_Event, tag="book"):
     """Full snapshot of one token's book. Real servers list bids ascending and asks descending:
-    the best price is LAST on both sides (clob.md §4.1)."""
+    the best price is LAST on both sides (venue notes: Order books)."""
 
     asset_id: str
     market: str

@@ -1,4 +1,4 @@
-"""Data API wire schemas (apis.md §3): public trade history.
+"""Data API wire schemas (venue notes: Data API): public trade history.
 
 camelCase keys, Python names snake_case. ``size`` and ``price`` arrive as JSON numbers and are
 ``Decimal``, exact from their text; ``timestamp`` is unix seconds. Encode with
@@ -15,10 +15,10 @@ __all__ = ["DataApiTrade"]
 
 
 class DataApiTrade(Struct, rename="camel", omit_defaults=True, kw_only=True, gc=False):
-    """One row of ``GET /trades`` (apis.md §3.2): a fill of ``proxyWallet``, with profile details.
+    """One row of ``GET /trades`` (venue notes: Data API): a fill of ``proxyWallet``, with profile details.
 
     There is no trade id; a fill is identified by ``transactionHash`` with ``asset`` and ``side``
-    (apis.md §1.3). The profile keys are optional: they describe the trader, not the trade.
+    (venue notes: RTDS). The profile keys are optional: they describe the trader, not the trade.
     """
 
     proxy_wallet: str

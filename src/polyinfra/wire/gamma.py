@@ -1,15 +1,15 @@
-"""Gamma API wire schemas (apis.md §2): markets, events, series, tags, public search.
+"""Gamma API wire schemas (venue notes: Gamma API): markets, events, series, tags, public search.
 
 Gamma speaks camelCase with a few irregular keys (``questionID``, ``negRiskMarketID``,
 ``submitted_by``); Python names are snake_case and the wire keys stay exact. Every field is
-optional: Gamma omits null-valued keys, so an absent key proves nothing (apis.md §2.3). Fields seen
+optional: Gamma omits null-valued keys, so an absent key proves nothing (venue notes: Gamma API). Fields seen
 as ``null`` (``feeType``, ``feeSchedule``, ``category``) also admit ``None``.
 
 Values are kept as sent. ``outcomes``, ``outcomePrices``, ``clobTokenIds`` and
 ``umaResolutionStatuses`` arrive as JSON-encoded strings (``"[\\"Yes\\", \\"No\\"]"``) and stay
 strings here; decoding them is the core's job. JSON numbers that are quantities (prices, sizes,
 volumes, rates) are ``Decimal``, exact from their text; counts, ids, bps and seconds are ``int``.
-Market-level ``volume``/``liquidity`` are strings, event-level ones numbers (apis.md §2.3).
+Market-level ``volume``/``liquidity`` are strings, event-level ones numbers (venue notes: Gamma API).
 Encode with :data:`polyinfra.wire.clob_rest.JSON_ENCODER` to send the numbers back as numbers.
 """
 
@@ -37,7 +37,7 @@ class _Gamma(Struct, rename="camel", omit_defaults=True, gc=False):
 
 
 class GammaFeeSchedule(_Gamma):
-    """A market's fee parameters, the authoritative ones (apis.md §4.2); ``takerOnly`` is always true."""
+    """A market's fee parameters, the authoritative ones (venue notes: Fees); ``takerOnly`` is always true."""
 
     rate: Decimal | UnsetType = UNSET
     exponent: Decimal | UnsetType = UNSET
@@ -90,7 +90,7 @@ class GammaMarket(_Gamma):
 
     ``conditionId`` is the CLOB ``market``; ``clobTokenIds[i]`` trades ``outcomes[i]``.
     ``makerBaseFee``/``takerBaseFee`` are legacy V1 authorization bps, not the fee charged; the fee
-    is ``feeSchedule`` (apis.md §4.2).
+    is ``feeSchedule`` (venue notes: Fees).
     """
 
     id: str | UnsetType = UNSET
@@ -142,7 +142,7 @@ class GammaMarket(_Gamma):
     maker_base_fee: int | UnsetType = UNSET
     taker_base_fee: int | UnsetType = UNSET
     accepting_orders: bool | UnsetType = UNSET
-    # Not in the spec's Market schema, but on the wire in every market (apis.md §2.3).
+    # Not in the spec's Market schema, but on the wire in every market (venue notes: Gamma API).
     neg_risk: bool | UnsetType = UNSET
     # Parent events: sent on top-level market rows, not on markets nested inside events.
     events: list[GammaEvent] | UnsetType = UNSET
@@ -174,7 +174,7 @@ class GammaMarket(_Gamma):
     fees_enabled: bool | UnsetType = UNSET
     requires_translation: bool | UnsetType = UNSET
     maker_rebates_fee_share_bps: int | UnsetType = UNSET
-    # "crypto_fees_v2", "sports_fees_v3", ... or null on fee-free markets (apis.md §4.2).
+    # "crypto_fees_v2", "sports_fees_v3", ... or null on fee-free markets (venue notes: Fees).
     fee_type: str | UnsetType | None = UNSET
     submitted_by: str | UnsetType = field(default=UNSET, name="submitted_by")
     resolved_by: str | UnsetType = UNSET
@@ -197,7 +197,7 @@ class GammaMarket(_Gamma):
     uma_resolution_status: str | UnsetType = UNSET
     automatically_resolved: bool | UnsetType = UNSET
     twitter_card_image: str | UnsetType = UNSET
-    # Often null on modern markets (apis.md §2.3).
+    # Often null on modern markets (venue notes: Gamma API).
     category: str | UnsetType | None = UNSET
     lower_bound: str | UnsetType = UNSET
     upper_bound: str | UnsetType = UNSET
@@ -218,11 +218,11 @@ class GammaMarket(_Gamma):
     sports_market_type: str | UnsetType = UNSET
     line: Decimal | UnsetType = UNSET
     liquidity_amm: Decimal | UnsetType = UNSET
-    # Only with include_tag=true (apis.md §2.3).
+    # Only with include_tag=true (venue notes: Gamma API).
     tags: list[GammaTag] | UnsetType = UNSET
     # The hand-edited markets_list.json capture spells it questionId; the live key is questionID.
     question_id_edited: str | UnsetType = field(default=UNSET, name="questionId")
-    # /markets/{id} answers carry a JSON-schema URL (apis.md §2.3).
+    # /markets/{id} answers carry a JSON-schema URL (venue notes: Gamma API).
     schema: str | UnsetType = field(default=UNSET, name="$schema")
 
 
@@ -288,7 +288,7 @@ class GammaEvent(_Gamma):
     neg_risk: bool | UnsetType = UNSET
     neg_risk_market_id: str | UnsetType = field(default=UNSET, name="negRiskMarketID")
     comment_count: int | UnsetType = UNSET
-    # Absent with the undocumented include_markets=false (apis.md §2.2).
+    # Absent with the undocumented include_markets=false (venue notes: Gamma API).
     markets: list[GammaMarket] | UnsetType = UNSET
     tags: list[GammaTag] | UnsetType = UNSET
     cyom: bool | UnsetType = UNSET
@@ -329,11 +329,11 @@ class GammaSearchPagination(_Gamma):
 
 
 class GammaSearchResponse(_Gamma):
-    """``GET /public-search?q=``: ``{events, tags, profiles, pagination}`` (apis.md §2.1)."""
+    """``GET /public-search?q=``: ``{events, tags, profiles, pagination}`` (venue notes: Gamma API)."""
 
     events: list[GammaEvent] | UnsetType = UNSET
-    # No capture or fact sheet shows the shape of search tags and profiles, so they stay untyped;
-    # ``profiles`` can hold a JSON null element (apis.md §2.2).
+    # No capture or venue doc shows the shape of search tags and profiles, so they stay untyped;
+    # ``profiles`` can hold a JSON null element (venue notes: Gamma API).
     tags: list[dict[str, object]] | UnsetType = UNSET
     profiles: list[dict[str, object] | None] | UnsetType = UNSET
     pagination: GammaSearchPagination | UnsetType = UNSET

@@ -1,4 +1,4 @@
-"""RTDS (real-time data socket) wire schemas for the price topics (apis.md §1).
+"""RTDS (real-time data socket) wire schemas for the price topics (venue notes: RTDS).
 
 A server frame is ``{"topic", "type", "timestamp", "payload"}``. On the price topics
 (``crypto_prices``, ``crypto_prices_chainlink``, the TWAP topics, ``equity_prices``) ``type`` is
@@ -10,7 +10,7 @@ value, when it sends one, is the string ``full_accuracy_value`` (a plain decimal
 signed E18 integer on Chainlink and TWAP topics). Timestamps are int ms.
 
 Do not trust ``topic`` alone: a ``crypto_prices_chainlink`` backfill arrives labelled
-``crypto_prices``; only the symbol format (``btc/usd`` vs ``btcusdt``) tells them apart (§1.3).
+``crypto_prices``; only the symbol format (``btc/usd`` vs ``btcusdt``) tells them apart (venue notes: RTDS).
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ class PriceUpdate(Struct, omit_defaults=True, gc=False):
     timestamp: int
     value: Decimal
     full_accuracy_value: str | UnsetType = UNSET
-    # Equities: present only when non-zero / only when true (market closed) (apis.md §1.3).
+    # Equities: present only when non-zero / only when true (market closed) (venue notes: RTDS).
     received_at: int | UnsetType = UNSET
     is_carried_forward: bool | UnsetType = UNSET
     # TWAP topics: the averaging window, 30 or 60.
@@ -68,7 +68,7 @@ class _Frame(Struct, tag_field="type", omit_defaults=True, gc=False):
 
 
 class PriceUpdateMessage(_Frame, tag="update"):
-    """A live price. Only live updates carry ``connection_id`` (apis.md §1.1)."""
+    """A live price. Only live updates carry ``connection_id`` (venue notes: RTDS)."""
 
     payload: PriceUpdate
     connection_id: str | UnsetType = UNSET
@@ -92,7 +92,7 @@ class ErrorFrameBody(Struct, gc=False):
 
 class ErrorFrame(Struct, gc=False):
     """The server's answer to a bad subscription: ``{"body": {"message": ...}, "statusCode": 400}``
-    (apis.md §1.1); e.g. 401 for an unknown topic, which also silences every topic of that batch."""
+    (venue notes: RTDS); e.g. 401 for an unknown topic, which also silences every topic of that batch."""
 
     body: ErrorFrameBody
     status_code: int = field(name="statusCode")
