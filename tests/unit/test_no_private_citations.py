@@ -121,6 +121,6 @@ def test_the_guard_sees_what_it_guards() -> None:
     files = scanned_files()
     assert NOTES in files
     assert ROOT / "src" / "polyinfra" / "__init__.py" in files
-    assert PRIVATE_RE.search("see " + PRIVATE[0] + " §8") is not None
+    assert PRIVATE_RE.search("see " + PRIVATE[0] + " for the details") is not None
     assert cited_sections("Orders, Fees).", 0, headings()) == (["Orders", "Fees"], None)
     assert cited_sections("Ordres).", 0, headings())[1] == "Ordres)."
