@@ -1,7 +1,7 @@
 """How a streaming client hands its events to consumers; shared by the live-book and user-channel clients.
 
 * :class:`EventStream`: one consumer's bounded queue, read as an async iterator. Bounded on
-  purpose (DESIGN.md principle 6): a consumer that falls behind loses its OLDEST events, which are
+  purpose (docs/DEVELOPING.md, rule 6): a consumer that falls behind loses its OLDEST events, which are
   the least useful to a trading bot, and the loss is counted; the socket reader never blocks on a
   slow consumer.
 * :class:`EventFanout`: every consumer of one client, iterators and callbacks alike. A raising

@@ -1,4 +1,4 @@
-"""Domain events the live-book client hands to consumers (DESIGN.md data flow).
+"""Domain events the live-book client hands to consumers (docs/DEVELOPING.md, Architecture).
 
 Wire messages mirror the venue; these say what happened to the local state, in domain types:
 exact Decimals, enums, both the venue's time and the local receive time. They are small frozen

@@ -1,4 +1,4 @@
-"""Domain events of the user's own orders and trades (venue notes: User channel; DESIGN.md data flow).
+"""Domain events of the user's own orders and trades (venue notes: User channel).
 
 The user channel's ``order`` and ``trade`` messages, and the REST rows the client reconciles them
 with after a gap, become these records: exact Decimals, enums, the venue's time and the local
