@@ -106,6 +106,7 @@ from polyinfra.core.order_signing import (
     verify_order_signature,
 )
 from polyinfra.core.wallet_addresses import derived_maker
+from polyinfra.emulator.account_keys import AccountKeys
 from polyinfra.emulator.accounts import COLLATERAL, UNLIMITED_ALLOWANCE_MICROS, Accounts, ApiKey, Balances
 from polyinfra.emulator.client_input import cursor_offset, whole_number
 from polyinfra.emulator.exchange import Exchange, fee_rate_bps
@@ -352,6 +353,7 @@ class TradingApi:
         exchange: Exchange,
         accounts: Accounts,
         *,
+        account_keys: AccountKeys,
         user_events: UserEventSink,
         clock_ms: Callable[[], int],
         settings: TradingSettings,
@@ -360,6 +362,7 @@ class TradingApi:
     ) -> None:
         self._exchange = exchange
         self._accounts = accounts
+        self._account_keys = account_keys
         self._allowances = _allowances(settings.chain_id)
         self._balances = Balances(list(self._allowances), stale_cache=lambda: faults.stale_balance_cache)
         self._user_events = user_events
@@ -461,7 +464,13 @@ class TradingApi:
 
     async def _l2_key(self, request: web.Request) -> ApiKey:
         headers = request.headers
-        key = self._accounts.get(headers.get(POLY_API_KEY, ""))
+        api_key = headers.get(POLY_API_KEY, "")
+        key = self._accounts.get(api_key)
+        if key is None:
+            # A read-only key is signed for with the key it was created under, and only reads (account_keys.py).
+            signing_key = self._account_keys.signing_key_of(api_key)
+            if signing_key is not None and request.method == "GET":
+                key = self._accounts.get(signing_key)
         if key is None:
             raise ApiError(_INVALID_API_KEY, status=HTTPStatus.UNAUTHORIZED)
         timestamp = headers.get(POLY_TIMESTAMP)
@@ -653,6 +662,11 @@ class TradingApi:
             transactionsHashes=[],
             tradeIDs=[trade.trade_id] if trade else [],
         )
+
+    def maker_address_of(self, order_id: str) -> str | None:
+        """The wallet (maker address) of an order placed through this API, or None (the simulator's)."""
+        record = self._orders.get(order_id)
+        return None if record is None else record.maker_address
 
     def _owns(self, eoa: str, order: UnsignedOrder) -> bool:
         """Whether the ``order``'s maker holds funds ``eoa`` may spend under its signature type, as the
@@ -919,7 +933,7 @@ class TradingApi:
     async def _balance_allowance(self, request: web.Request) -> web.Response:
         key = await self._l2_key(request)
         asset = self._balance_asset(request)
-        funds = self._balances.venue_view(self._funder(key, request), asset)
+        funds = self._balances.venue_view(self.funder(key, request), asset)
         # Raw 6-decimal units, as the chain holds them (§3.4); what the venue believes, which with the
         # stale_balance_cache knob on is its cache, not the chain (§9.8).
         allowances = (
@@ -932,10 +946,10 @@ class TradingApi:
     async def _update_balance_allowance(self, request: web.Request) -> web.Response:
         # The venue re-reads the chain into its cache for this wallet and asset (§3.4).
         key = await self._l2_key(request)
-        self._balances.refresh(self._funder(key, request), self._balance_asset(request))
+        self._balances.refresh(self.funder(key, request), self._balance_asset(request))
         return _json(None)
 
-    def _funder(self, key: ApiKey, request: web.Request) -> str:
+    def funder(self, key: ApiKey, request: web.Request) -> str:
         """The wallet a balance-allowance request is about: always one of the key's own, picked by
         its ``signature_type``: the EOA (0, or none given), its proxy (1) or Safe (2), or the
         deposit wallet registered to it last (3)."""
