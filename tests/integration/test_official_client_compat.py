@@ -42,9 +42,8 @@ from polyinfra.emulator.rate_limits import RateLimitMode
 from polyinfra.emulator.rewards import PUSD_ADDRESS
 from polyinfra.emulator.runner import Emulator
 from polyinfra.emulator.trading_api import TradingSettings
-from polyinfra.model.market import MarketInfo
-from polyinfra.model.numbers import MICROS, TickSize, format_micros, micros_to_decimal
-from tests.integration.trading_steps import WAIT_S
+from polyinfra.model.numbers import MICROS, format_micros, micros_to_decimal
+from tests.integration.trading_steps import WAIT_S, empty_market
 
 # Hardhat account #1: the counterparty of the known test wallet.
 SECOND_KEY = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d"
@@ -60,20 +59,6 @@ async def emulator() -> AsyncIterator[Emulator]:
     faults = FaultConfig(rate_limits=RateLimitMode.OFF)
     async with Emulator(markets=6, seed=5, rate=0, trading=settings, faults=faults) as running:
         yield running
-
-
-def _rewarded_market(emulator: Emulator) -> MarketInfo:
-    """A rewarded market on a 0.01 grid with its simulated book cleared: only the test trades there."""
-    market = next(
-        info
-        for condition, info in emulator.exchange.markets.items()
-        if condition in emulator.rewards.programs and info.tick_size is TickSize.TICK_0_01
-    )
-    tokens = {token.token_id for token in market.tokens}
-    for order in emulator.exchange.open_orders():
-        if order.token_id in tokens:
-            emulator.exchange.cancel(order.order_id)
-    return market
 
 
 def _client(emulator: Emulator, key: str) -> ClobClient:
@@ -170,7 +155,7 @@ async def test_public_reads(emulator: Emulator) -> None:
 
 
 async def test_trading_account_and_extras(emulator: Emulator, known_secrets: Any) -> None:
-    market = _rewarded_market(emulator)
+    market = empty_market(emulator, rewarded=True)
     condition = market.condition_id
     yes, no = (token.token_id for token in market.tokens)
     program = emulator.rewards.programs[condition]

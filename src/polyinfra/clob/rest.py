@@ -70,6 +70,7 @@ from polyinfra.wire.clob_rest import (
     Market,
     MarketByToken,
     MarketsPage,
+    MarketTradeEvent,
     Midpoint,
     MidpointsByToken,
     NegRiskInfo,
@@ -84,6 +85,7 @@ from polyinfra.wire.clob_rest import (
     TickSizeInfo,
     VersionInfo,
 )
+from polyinfra.wire.clob_rewards import MarketRewards, RewardsMarket, RewardsPage
 
 __all__ = [
     "BOOKS_PER_REQUEST",
@@ -299,6 +301,23 @@ class ClobRestClient:
         """Every market of ``GET /sampling-simplified-markets``, lazily paged."""
         return self._walk(_SAMPLING_SIMPLIFIED_MARKETS)
 
+    # -- rewards and activity -------------------------------------------------------------------
+
+    def iter_current_rewards(self) -> AsyncIterator[RewardsMarket]:
+        """Every market whose liquidity-reward program runs today (``GET /rewards/markets/current``),
+        lazily paged: daily pool, smallest qualifying order, widest qualifying spread (in cents)."""
+        return self._walk(_CURRENT_REWARDS)
+
+    def iter_market_rewards(self, condition_id: str) -> AsyncIterator[MarketRewards]:
+        """The reward program of one market (``GET /rewards/markets/{condition_id}``), lazily paged;
+        nothing for a market without one."""
+        return self._walk(_market_rewards_listing(condition_id))
+
+    async def get_market_trade_events(self, condition_id: str) -> list[MarketTradeEvent]:
+        """``GET /markets/live-activity/{condition_id}``: the market's recent trades, newest first,
+        as the venue's records (sizes and prices as sent)."""
+        return await self._perform(_market_trade_events(condition_id))
+
 
 class SyncClobRestClient:
     """The blocking twin of :class:`ClobRestClient`, for scripts: same arguments, same methods, same
@@ -453,6 +472,18 @@ class SyncClobRestClient:
     def iter_sampling_simplified_markets(self) -> Iterator[SimplifiedMarket]:
         """As :meth:`ClobRestClient.iter_sampling_simplified_markets`, blocking."""
         return self._walk(_SAMPLING_SIMPLIFIED_MARKETS)
+
+    def iter_current_rewards(self) -> Iterator[RewardsMarket]:
+        """As :meth:`ClobRestClient.iter_current_rewards`, blocking."""
+        return self._walk(_CURRENT_REWARDS)
+
+    def iter_market_rewards(self, condition_id: str) -> Iterator[MarketRewards]:
+        """As :meth:`ClobRestClient.iter_market_rewards`, blocking."""
+        return self._walk(_market_rewards_listing(condition_id))
+
+    def get_market_trade_events(self, condition_id: str) -> list[MarketTradeEvent]:
+        """As :meth:`ClobRestClient.get_market_trade_events`, blocking."""
+        return self._perform(_market_trade_events(condition_id))
 
 
 def _timeouts(timeout_s: float) -> Timeouts:
@@ -711,10 +742,32 @@ def _simplified_markets_page(response: Response) -> _Page[SimplifiedMarket]:
     return _Page(page.data, page.next_cursor)
 
 
+def _current_rewards_page(response: Response) -> _Page[RewardsMarket]:
+    page = response.decode(RewardsPage[RewardsMarket])
+    return _Page(page.data, page.next_cursor)
+
+
+def _market_rewards_page(response: Response) -> _Page[MarketRewards]:
+    page = response.decode(RewardsPage[MarketRewards])
+    return _Page(page.data, page.next_cursor)
+
+
+def _market_rewards_listing(condition_id: str) -> _Listing[MarketRewards]:
+    return _Listing(f"/rewards/markets/{_condition(condition_id)}", _market_rewards_page)
+
+
+def _market_trade_events(condition_id: str) -> _Call[list[MarketTradeEvent]]:
+    return _get(
+        f"/markets/live-activity/{_condition(condition_id)}",
+        lambda response: response.decode(list[MarketTradeEvent]),
+    )
+
+
 _MARKETS: Final = _Listing("/markets", _markets_page)
 _SIMPLIFIED_MARKETS: Final = _Listing("/simplified-markets", _simplified_markets_page)
 _SAMPLING_MARKETS: Final = _Listing("/sampling-markets", _markets_page)
 _SAMPLING_SIMPLIFIED_MARKETS: Final = _Listing("/sampling-simplified-markets", _simplified_markets_page)
+_CURRENT_REWARDS: Final = _Listing("/rewards/markets/current", _current_rewards_page)
 
 
 def _page_call(listing: _Listing[_Item], cursor: str) -> _Call[_Page[_Item]]:
