@@ -331,12 +331,22 @@ async def test_account_keys_and_closed_only(emulator: Emulator, known_secrets: A
         response = await http.post(f"/_emulator/wallets/{answers['address']}", json={"closed_only": True})
     assert response.status_code == 200 and response.json()["closed_only"] is True
 
-    def closed_only_then_delete_key() -> tuple[Any, Any, Any]:
+    def closed_only_then_delete_key() -> dict[str, Any]:
         client = _client(emulator, known_secrets.private_key)
-        mode = client.get_closed_only_mode()
-        deleted = client.delete_api_key()
-        return mode, deleted, _refusal(client.get_api_keys)
+        buy = client.create_order(OrderArgsV2(token_id=token, price=0.01, size=5, side="BUY"))
+        sell = client.create_order(OrderArgsV2(token_id=token, price=0.99, size=5, side="SELL"))
+        return {
+            "mode": client.get_closed_only_mode(),
+            "buy": _refusal(lambda: client.post_order(buy)),
+            "sell": client.post_order(sell),
+            "cancel_all": client.cancel_all(),
+            "deleted": client.delete_api_key(),
+            "after": _refusal(client.get_api_keys),
+        }
 
-    mode, deleted, after = await asyncio.to_thread(closed_only_then_delete_key)
-    assert mode == {"closed_only": True}
-    assert deleted == "OK" and after == (401, INVALID_API_KEY)
+    closed = await asyncio.to_thread(closed_only_then_delete_key)
+    assert closed["mode"] == {"closed_only": True}
+    # Closed-only accounts only reduce positions: buying is refused, selling and cancelling are not.
+    assert closed["buy"] == (400, {"error": f"'{answers['address']}' address in closed only mode"})
+    assert closed["sell"]["status"] == "live" and closed["cancel_all"]["canceled"] == [closed["sell"]["orderID"]]
+    assert closed["deleted"] == "OK" and closed["after"] == (401, INVALID_API_KEY)

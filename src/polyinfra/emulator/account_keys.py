@@ -12,7 +12,9 @@ All three belong to an account, the EOA an API key was created for, and are mana
   account's builder keys with ``created_at`` and ``revoked_at`` (ISO-8601 UTC, null while live);
   ``DELETE`` revokes every live one. Revoked keys stay listed, as a record of when they stopped.
 * ``GET /auth/ban-status/closed-only`` answers ``{"closed_only": bool}``: false unless set with the
-  control route ``POST /_emulator/wallets/{address}`` and ``{"closed_only": true}``.
+  control route ``POST /_emulator/wallets/{address}`` and ``{"closed_only": true}``. An account in
+  closed-only mode may only reduce its positions: its BUY orders are refused with the venue's
+  ``'<address>' address in closed only mode``, its SELLs and cancels go through.
 
 Secrets are generated here and registered for log redaction the moment they exist.
 """

@@ -36,6 +36,7 @@ from decimal import Decimal
 from http import HTTPStatus
 from typing import Final
 
+import msgspec
 from aiohttp import web
 from msgspec import Struct
 
@@ -262,7 +263,7 @@ class RewardsApi:
         wallet = self._gate.funder(key, request)
         day = self._rewards.today()
         shares = {
-            condition: Decimal(self._rewards.share_hundredths(wallet, day, condition)).scaleb(-2)
+            condition: _percent(self._rewards.share_hundredths(wallet, day, condition))
             for condition in self._rewards.markets_earned(wallet, day)
         }
         return _json(shares)
@@ -274,19 +275,12 @@ class RewardsApi:
         rows = []
         for market, program in self._open_programs():
             listed = self._market_rewards(market, program)
-            condition = market.condition_id
-            earnings = micros_to_decimal(self._rewards.earnings_micros(wallet, day, condition))
+            earnings = micros_to_decimal(self._rewards.earnings_micros(wallet, day, market.condition_id))
             rows.append(
                 UserMarketRewards(
-                    condition_id=condition,
-                    question=listed.question,
-                    market_slug=listed.market_slug,
-                    rewards_max_spread=listed.rewards_max_spread,
-                    rewards_min_size=listed.rewards_min_size,
-                    rewards_config=listed.rewards_config,
-                    tokens=listed.tokens,
+                    **msgspec.structs.asdict(listed),
                     maker_address=wallet,
-                    earning_percentage=Decimal(self._rewards.share_hundredths(wallet, day, condition)).scaleb(-2),
+                    earning_percentage=_percent(self._rewards.share_hundredths(wallet, day, market.condition_id)),
                     earnings=[MarketEarning(asset_address=PUSD_ADDRESS, earnings=earnings, asset_rate=_ASSET_RATE)],
                 )
             )
@@ -345,6 +339,11 @@ def _day(now_ms: int) -> str:
 def _cents(price_micros: int) -> Decimal:
     """A price distance in cents, as the venue shows ``max_spread`` (35,000 micros is 3.5)."""
     return micros_to_decimal(price_micros * _CENTS_PER_UNIT)
+
+
+def _percent(hundredths: int) -> Decimal:
+    """Hundredths of a percent as a percentage: 10,000 is 100.00."""
+    return Decimal(hundredths).scaleb(-2)
 
 
 def _date_query(request: web.Request) -> str:

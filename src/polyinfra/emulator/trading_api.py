@@ -577,6 +577,9 @@ class TradingApi:
         # The key's EOA signed (for a deposit wallet, through it), and the maker is a wallet of that EOA.
         if not _same_address(signer, key.address) or not self._owns(signer, unsigned):
             raise OrderRejectedError(_INVALID_SIGNATURE)
+        if unsigned.side is Side.BUY and self._account_keys.closed_only(key.address):
+            # Closed-only accounts may only reduce positions: every BUY is refused, any SELL taken.
+            raise OrderRejectedError(f"'{key.address}' address in closed only mode")
         order_id = signed.order_hash
         if order_id in self._orders:
             raise OrderRejectedError(f"order {order_id} is invalid. Duplicated.")

@@ -97,16 +97,9 @@ class MarketEarning(Struct, gc=False):
     asset_rate: Decimal
 
 
-class UserMarketRewards(Struct, gc=False):
+class UserMarketRewards(MarketRewards, gc=False):
     """An entry of ``GET /rewards/user/markets``: a rewarded market, its program and the wallet's share of it."""
 
-    condition_id: str
-    question: str
-    market_slug: str
-    rewards_max_spread: Decimal
-    rewards_min_size: Decimal
-    rewards_config: list[RewardConfig]
-    tokens: list[RewardToken]
     maker_address: str
     earning_percentage: Decimal
     earnings: list[MarketEarning]
