@@ -30,8 +30,9 @@ async def test_reward_programs_and_trade_events(
     program = emulator.rewards.programs[market.condition_id]
     maker = await trading_client(transport, known_secrets.private_key)
     taker = await trading_client(transport, SECOND_KEY)
-    size = str(program.min_size_micros // MICROS)
-    await maker.post_order(signed_order(known_secrets.private_key, market, Side.BUY, "0.49", size))
+    # Still holding the program's minimum after the 5 shares taken from it.
+    size = str(program.min_size_micros // MICROS + 5)
+    bid = await maker.post_order(signed_order(known_secrets.private_key, market, Side.BUY, "0.49", size))
     await taker.post_order(signed_order(SECOND_KEY, market, Side.SELL, "0.51", "10"))
     await taker.post_order(signed_order(SECOND_KEY, market, Side.SELL, "0.49", "5"))
 
@@ -71,6 +72,13 @@ async def test_reward_programs_and_trade_events(
     assert markets[market.condition_id].earning_percentage == 100
     assert await maker.get_reward_percentages() == {market.condition_id: Decimal(100)}
     assert [row async for row in taker.iter_earnings(day)] == []
+
+    # The bid rests within the spread of the 0.49 / 0.51 book with the minimum size: it scores.
+    assert await maker.is_order_scoring(bid.order_id) is True
+    unknown = "0x" + "ab" * 32
+    assert await maker.are_orders_scoring([bid.order_id, unknown]) == {bid.order_id: True, unknown: False}
+    assert await taker.is_order_scoring(bid.order_id) is False
+    assert [order async for order in maker.iter_pre_migration_orders()] == []
 
 
 async def test_closed_only_notifications_and_keys(

@@ -30,6 +30,8 @@ from py_clob_client_v2 import (
     OrderArgsV2,
     OrderMarketCancelParams,
     OrderPayload,
+    OrderScoringParams,
+    OrdersScoringParams,
     PostOrdersV2Args,
     PricesHistoryParams,
     TradeParams,
@@ -195,6 +197,13 @@ async def test_trading_account_and_extras(emulator: Emulator, known_secrets: Any
             "collateral": maker.get_balance_allowance(BalanceAllowanceParams(asset_type=AssetType.COLLATERAL)),
             "refreshed": maker.update_balance_allowance(BalanceAllowanceParams(asset_type=AssetType.COLLATERAL)),
             "closed_only": maker.get_closed_only_mode(),
+            "trades_page": maker.get_trades_paginated(TradeParams(market=condition)),
+            "pre_migration": maker.get_pre_migration_orders(),
+            # The book is two-sided around 0.50: the bid at 0.49 scores, the batch's bid at 0.30 does not.
+            "scoring": maker.is_order_scoring(OrderScoringParams(orderId=bid["orderID"])),
+            "many_scoring": maker.are_orders_scoring(
+                OrdersScoringParams(orderIds=[bid["orderID"], batch[0]["orderID"]])
+            ),
             "cancel_one": maker.cancel_order(OrderPayload(orderID=batch[0]["orderID"])),
             "cancel_many": maker.cancel_orders([batch[1]["orderID"]]),
             "cancel_market": taker.cancel_market_orders(OrderMarketCancelParams(market=condition, asset_id=yes)),
@@ -235,6 +244,10 @@ async def test_trading_account_and_extras(emulator: Emulator, known_secrets: Any
     assert taker_trade["id"] == trade["id"] and taker_trade["trader_side"] == "TAKER"
     assert int(answers["collateral"]["balance"]) > 0 and answers["refreshed"] is None
     assert answers["closed_only"] == {"closed_only": False}
+    assert [row["id"] for row in answers["trades_page"]["trades"]] == [trade["id"]]
+    assert answers["pre_migration"] == []
+    assert answers["scoring"] == {"scoring": True}
+    assert answers["many_scoring"] == {bid_id: True, answers["batch"][0]["orderID"]: False}
     assert answers["cancel_one"] == {"canceled": [answers["batch"][0]["orderID"]], "not_canceled": {}}
     assert answers["cancel_many"] == {"canceled": [answers["batch"][1]["orderID"]], "not_canceled": {}}
     assert answers["cancel_market"]["canceled"] == [answers["ask"]["orderID"]]

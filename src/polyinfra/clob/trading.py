@@ -673,5 +673,25 @@ class TradingClient:
         )
         return response.decode(dict[str, Decimal])
 
+    async def is_order_scoring(self, order_id: str) -> bool:
+        """``GET /order-scoring``: whether the order earns liquidity rewards as it rests now."""
+        response = await self._l2("GET", "/order-scoring", params={"order_id": order_id})
+        return response.decode(_ScoringAnswer).scoring
+
+    async def are_orders_scoring(self, order_ids: Sequence[str]) -> dict[str, bool]:
+        """``POST /orders-scoring``: :meth:`is_order_scoring` for many orders in one request."""
+        if isinstance(order_ids, str) or not order_ids:
+            raise InvalidValueError("are_orders_scoring takes a non-empty list of order ids")
+        response = await self._l2("POST", "/orders-scoring", content=_ENCODER.encode(list(order_ids)))
+        return response.decode(dict[str, bool])
+
+    def iter_pre_migration_orders(self) -> AsyncIterator[OpenOrder]:
+        """``GET /data/pre-migration-orders``: open orders signed before the V2 cutover, page after page."""
+        return self._pages("/data/pre-migration-orders", OpenOrder, {})
+
     def _rewards_filters(self, day: date) -> dict[str, str | int]:
         return {"date": day.isoformat(), "signature_type": int(self.signature_type)}
+
+
+class _ScoringAnswer(Struct, gc=False):
+    scoring: bool

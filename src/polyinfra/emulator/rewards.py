@@ -23,7 +23,10 @@ routes, for the wallet the ``signature_type`` query names: ``GET /rewards/user?d
 asset), ``/rewards/user/percentages`` (today's share of each market's pool, in percent, rounded
 down to 0.01) and ``/rewards/user/markets?date=`` (every open rewarded market with the wallet's
 share and earnings of that day, paged; ``order_by``, ``position`` and ``no_competition`` are
-accepted and the markets stay in listing order).
+accepted and the markets stay in listing order). ``GET /order-scoring?order_id=`` answers
+``{"scoring": bool}`` for one of the key's orders and ``POST /orders-scoring`` with a list of ids a
+map of id to bool: an order scores while it rests in a rewarded market holding at least
+``min_size`` within ``max_spread`` of the midpoint as the book stands now.
 """
 
 from __future__ import annotations
@@ -41,11 +44,12 @@ from aiohttp import web
 from msgspec import Struct
 
 from polyinfra.core.eip712 import to_checksum_address
-from polyinfra.core.matching import Fill
+from polyinfra.core.matching import Fill, Order
 from polyinfra.emulator.account_keys import AccountGate
+from polyinfra.emulator.accounts import ApiKey
 from polyinfra.emulator.exchange import Exchange
 from polyinfra.emulator.paging import page_of
-from polyinfra.errors import ApiError
+from polyinfra.errors import ApiError, MalformedMessageError
 from polyinfra.model.ids import ConditionId
 from polyinfra.model.market import MarketInfo
 from polyinfra.model.numbers import micros_to_decimal
@@ -62,6 +66,7 @@ from polyinfra.wire.clob_rewards import (
     UserMarketRewards,
 )
 from polyinfra.wire.clob_ws import BestBidAskMessage, MarketEvent
+from polyinfra.wire.json_decoding import JsonDecoder
 
 __all__ = ["PROGRAM_DAYS", "PUSD_ADDRESS", "LiquidityRewards", "RewardProgram", "RewardsApi"]
 
@@ -75,6 +80,10 @@ _CENTS_PER_UNIT: Final = 100
 _PERCENT_HUNDREDTHS: Final = 10_000
 _ASSET_RATE: Final = Decimal(1)
 _DATE_LENGTH: Final = len("2026-01-01")
+_SCORING_LIMIT: Final = 1_000
+"""Order ids per ``POST /orders-scoring``, as many as one ``DELETE /orders`` may cancel."""
+_INVALID_PAYLOAD: Final = "Invalid payload"
+_ORDER_IDS: Final[JsonDecoder[list[str]]] = JsonDecoder(list[str], what="order ids")
 
 _Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -179,6 +188,19 @@ class LiquidityRewards:
             return 0, 0
         return sizes.get(to_checksum_address(wallet), 0), sum(sizes.values())
 
+    def scores(self, order: Order) -> bool:
+        """Whether a resting order earns now: in a rewarded market, holding at least ``min_size``
+        and within ``max_spread`` of its token's midpoint as the book stands."""
+        market = self._exchange.market_of(order.token_id)
+        program = None if market is None else self.programs.get(market.condition_id)
+        midpoint = self._exchange.midpoint(order.token_id) if program is not None else None
+        return (
+            program is not None
+            and midpoint is not None
+            and order.remaining_micros >= program.min_size_micros
+            and abs(order.price_micros - midpoint) <= program.max_spread_micros
+        )
+
     def today(self) -> str:
         return _day(self._clock_ms())
 
@@ -186,10 +208,19 @@ class LiquidityRewards:
 class RewardsApi:
     """The rewards routes over :class:`LiquidityRewards`; the L2 ones authenticate through ``gate``."""
 
-    def __init__(self, rewards: LiquidityRewards, exchange: Exchange, gate: AccountGate, *, page_size: int) -> None:
+    def __init__(
+        self,
+        rewards: LiquidityRewards,
+        exchange: Exchange,
+        gate: AccountGate,
+        *,
+        resting_order: Callable[[ApiKey, str], Order | None],
+        page_size: int,
+    ) -> None:
         self._rewards = rewards
         self._exchange = exchange
         self._gate = gate
+        self._resting_order = resting_order
         self._page_size = page_size
 
     def routes(self) -> list[tuple[str, str, _Handler]]:
@@ -200,6 +231,8 @@ class RewardsApi:
             ("GET", "/rewards/user/total", self._user_total),
             ("GET", "/rewards/user/percentages", self._user_percentages),
             ("GET", "/rewards/user/markets", self._user_markets),
+            ("GET", "/order-scoring", self._order_scoring),
+            ("POST", "/orders-scoring", self._orders_scoring),
         ]
 
     # -- public ----------------------------------------------------------------------------------
@@ -286,7 +319,29 @@ class RewardsApi:
             )
         return self._paged(request, rows)
 
+    async def _order_scoring(self, request: web.Request) -> web.Response:
+        key = await self._gate.authenticate(request)
+        order_id = request.query.get("order_id", "")
+        if not order_id:
+            raise ApiError("order_id is required", status=HTTPStatus.BAD_REQUEST)
+        return _json({"scoring": self._scoring(key, order_id)})
+
+    async def _orders_scoring(self, request: web.Request) -> web.Response:
+        key = await self._gate.authenticate(request)
+        try:
+            order_ids = _ORDER_IDS.decode(await request.read())
+        except MalformedMessageError:
+            raise ApiError(_INVALID_PAYLOAD, status=HTTPStatus.BAD_REQUEST) from None
+        if len(order_ids) > _SCORING_LIMIT:
+            raise ApiError(f"Too many orders in payload, max allowed: {_SCORING_LIMIT}", status=HTTPStatus.BAD_REQUEST)
+        return _json({order_id: self._scoring(key, order_id) for order_id in order_ids})
+
     # -- helpers ---------------------------------------------------------------------------------
+
+    def _scoring(self, key: ApiKey, order_id: str) -> bool:
+        # Another key's order, or one no longer resting, is simply not scoring for this key.
+        order = self._resting_order(key, order_id)
+        return order is not None and self._rewards.scores(order)
 
     def _open_programs(self) -> list[tuple[MarketInfo, RewardProgram]]:
         return [

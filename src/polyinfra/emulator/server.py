@@ -250,7 +250,9 @@ class EmulatorServer:
         account_routes = (
             *AccountKeysApi(self.account_keys, self.trading).routes(),
             *NotificationsApi(self.notifications, self.trading).routes(),
-            *RewardsApi(self.rewards, exchange, self.trading, page_size=page_size).routes(),
+            *RewardsApi(
+                self.rewards, exchange, self.trading, resting_order=self.trading.resting_order, page_size=page_size
+            ).routes(),
             *self._market_activity.routes(),
         )
         self.app.add_routes(

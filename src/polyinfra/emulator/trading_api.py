@@ -403,6 +403,7 @@ class TradingApi:
             ("GET", "/data/order/{order_id}", self._get_order),
             ("GET", "/data/orders", self._get_orders),
             ("GET", "/data/trades", self._get_trades),
+            ("GET", "/data/pre-migration-orders", self._get_pre_migration_orders),
             ("GET", "/balance-allowance", self._balance_allowance),
             ("GET", "/balance-allowance/update", self._update_balance_allowance),
             ("POST", "/v1/heartbeats", self._heartbeat),
@@ -666,6 +667,13 @@ class TradingApi:
             tradeIDs=[trade.trade_id] if trade else [],
         )
 
+    def resting_order(self, key: ApiKey, order_id: str) -> Order | None:
+        """One of ``key``'s orders while it rests on a book, else None."""
+        record = self._orders.get(order_id)
+        if record is None or record.key.api_key != key.api_key or record.status != "LIVE":
+            return None
+        return record.order
+
     def maker_address_of(self, order_id: str) -> str | None:
         """The wallet (maker address) of an order placed through this API, or None (the simulator's)."""
         record = self._orders.get(order_id)
@@ -896,6 +904,12 @@ class TradingApi:
             )
         # Only the page's rows are built; a wallet with 10,000 open orders is read in 100 pages.
         return _json(self._page(query.get("next_cursor"), records, _open_order))
+
+    async def _get_pre_migration_orders(self, request: web.Request) -> web.Response:
+        # Orders signed before the V2 cutover: the emulator only ever took V2 orders, so there are none.
+        await self._l2_key(request)
+        no_orders: list[_OrderRecord] = []
+        return _json(self._page(request.query.get("next_cursor"), iter(no_orders), _open_order))
 
     async def _get_trades(self, request: web.Request) -> web.Response:
         key = await self._l2_key(request)
