@@ -9,7 +9,7 @@ which is why both live here, as both transports live in one module. The transpor
 limits, retries, circuit breakers and error translation.
 
 Results are domain types, converted by :mod:`polyinfra.core.from_wire`: exact ``Decimal`` prices,
-:class:`~polyinfra.model.numbers.TickSize`, :class:`~polyinfra.model.market.MarketInfo`. Three
+:class:`~polyinfra.model.numbers.TickSize`, :class:`~polyinfra.model.market.MarketInfo`. Some
 answers stay the venue's records, on purpose:
 
 * book summaries (:meth:`ClobRestClient.get_book`, :meth:`~ClobRestClient.get_books`): their hash
@@ -20,7 +20,11 @@ answers stay the venue's records, on purpose:
   markets no ``MarketInfo`` can describe (closed ones with empty token ids, in the real ``/markets``
   capture), and a listing is read for fields ``MarketInfo`` lacks (``active``, ``closed``,
   ``accepting_orders``, token prices, winners); ``market_info_from_market`` converts an entry;
-* :meth:`~ClobRestClient.get_raw_market`, the whole ``/markets/{condition_id}`` record.
+* :meth:`~ClobRestClient.get_raw_market`, the whole ``/markets/{condition_id}`` record;
+* reward programs (:meth:`~ClobRestClient.iter_current_rewards`,
+  :meth:`~ClobRestClient.iter_market_rewards`) and a market's trade events
+  (:meth:`~ClobRestClient.get_market_trade_events`), records with exact ``Decimal`` amounts or the
+  venue's strings.
 
 Batch endpoints (``POST /books``, ``/prices``, ``/midpoints``, ``/spreads``, ``/last-trades-prices``)
 take at most :data:`TOKENS_PER_REQUEST` items; longer lists go in several requests, one after the

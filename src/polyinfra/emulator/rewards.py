@@ -238,16 +238,9 @@ class RewardsApi:
     # -- public ----------------------------------------------------------------------------------
 
     async def _current(self, request: web.Request) -> web.Response:
-        markets = [
-            RewardsMarket(
-                condition_id=market.condition_id,
-                rewards_max_spread=_cents(program.max_spread_micros),
-                rewards_min_size=micros_to_decimal(program.min_size_micros),
-                rewards_config=self._configs(program),
-            )
-            for market, program in self._open_programs()
-        ]
-        return self._paged(request, markets)
+        return self._paged(
+            request, [self._rewards_market(market, program) for market, program in self._open_programs()]
+        )
 
     async def _market(self, request: web.Request) -> web.Response:
         condition = ConditionId(request.match_info["condition_id"])
@@ -363,15 +356,19 @@ class RewardsApi:
             )
         ]
 
-    def _market_rewards(self, market: MarketInfo, program: RewardProgram) -> MarketRewards:
-        listing = self._exchange.listing(market.condition_id)
-        return MarketRewards(
+    def _rewards_market(self, market: MarketInfo, program: RewardProgram) -> RewardsMarket:
+        return RewardsMarket(
             condition_id=market.condition_id,
-            question=market.question,
-            market_slug=listing.slug,
             rewards_max_spread=_cents(program.max_spread_micros),
             rewards_min_size=micros_to_decimal(program.min_size_micros),
             rewards_config=self._configs(program),
+        )
+
+    def _market_rewards(self, market: MarketInfo, program: RewardProgram) -> MarketRewards:
+        return MarketRewards(
+            **msgspec.structs.asdict(self._rewards_market(market, program)),
+            question=market.question,
+            market_slug=self._exchange.listing(market.condition_id).slug,
             tokens=[
                 RewardToken(
                     token_id=token.token_id,

@@ -2,8 +2,12 @@
 
 One port serves what the venue spreads over hosts: the public CLOB REST API
 (:mod:`polyinfra.emulator.rest_api`), the authenticated trading API
-(:mod:`polyinfra.emulator.trading_api`), the market and user channels at ``/ws/market`` and
-``/ws/user`` (:mod:`polyinfra.emulator.market_channel`, :mod:`polyinfra.emulator.user_channel`),
+(:mod:`polyinfra.emulator.trading_api`), the account extras (liquidity rewards,
+:mod:`~polyinfra.emulator.rewards`; notifications, :mod:`~polyinfra.emulator.notifications`;
+read-only and builder keys and the closed-only flag, :mod:`~polyinfra.emulator.account_keys`; a
+market's trade events, :mod:`~polyinfra.emulator.market_activity`), the market and user channels
+at ``/ws/market`` and ``/ws/user`` (:mod:`polyinfra.emulator.market_channel`,
+:mod:`polyinfra.emulator.user_channel`),
 plus control endpoints that are not part of the venue:
 
 * ``GET /_emulator/faults``: the fault knobs as JSON; ``POST /_emulator/faults`` with a JSON object
@@ -30,7 +34,8 @@ plus control endpoints that are not part of the venue:
   tier, a lower-case name of clob.md §8 (``"gold"``), shown in the answer. ``"owner"`` (optional)
   makes the address a deposit wallet (signature type POLY_1271) owned by that EOA, or transfers it:
   the venue takes a deposit wallet's orders only from its owner's key, and the answer's ``"owner"``
-  shows it (null for a wallet that is no deposit wallet). With the
+  shows it (null for a wallet that is no deposit wallet). ``"closed_only"`` (optional, a bool) puts
+  the account of that EOA in or out of closed-only mode, shown in the answer. With the
   ``stale_balance_cache`` knob on, the venue's view keeps the old figures until
   ``GET /balance-allowance/update`` (clob.md §9.8);
 * ``GET /_emulator/stats``: counters (connections, frames sent / dropped / duplicated, HTTP faults

@@ -56,27 +56,12 @@ class RewardToken(Struct, gc=False):
     price: Decimal
 
 
-class MarketRewards(Struct, gc=False):
+class MarketRewards(RewardsMarket, gc=False):
     """An entry of ``GET /rewards/markets/{condition_id}``: one market's program with its listing."""
 
-    condition_id: str
     question: str
     market_slug: str
-    rewards_max_spread: Decimal
-    rewards_min_size: Decimal
-    rewards_config: list[RewardConfig]
     tokens: list[RewardToken]
-
-
-class UserEarning(Struct, gc=False):
-    """An entry of ``GET /rewards/user``: what a wallet earned in one market on one day."""
-
-    date: str
-    condition_id: str
-    asset_address: str
-    maker_address: str
-    earnings: Decimal
-    asset_rate: Decimal
 
 
 class TotalUserEarning(Struct, gc=False):
@@ -87,6 +72,12 @@ class TotalUserEarning(Struct, gc=False):
     maker_address: str
     earnings: Decimal
     asset_rate: Decimal
+
+
+class UserEarning(TotalUserEarning, gc=False):
+    """An entry of ``GET /rewards/user``: what a wallet earned in one market on one day."""
+
+    condition_id: str
 
 
 class MarketEarning(Struct, gc=False):
