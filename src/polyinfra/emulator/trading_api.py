@@ -7,6 +7,8 @@ key's secret, its passphrase and the key's own address. Both timestamps must be 
 :data:`TIMESTAMP_TOLERANCE_S` of the emulator's clock: the venue's tolerance is undocumented
 (§10) and "expired timestamp" is one of its 401 causes. Failures answer 401 with the venue's
 bodies, ``{"error": "Invalid L1 Request headers"}`` and ``{"error": "Unauthorized/Invalid api key"}``.
+A read-only key (:mod:`polyinfra.emulator.account_keys`) authenticates a GET as the key it was
+created under, and nothing else. An account in closed-only mode has its BUY orders refused.
 
 Orders are validated as the venue does, in this order, each answered with its error string (§5.5,
 the strings :mod:`polyinfra.core.venue_errors` maps): envelope, owner = API key, signer = API key
