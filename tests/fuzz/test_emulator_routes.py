@@ -130,6 +130,12 @@ _QUERY_NAMES = (
     "post_only_seconds",
     "status",
     "prefix",
+    "date",
+    "signature_type",
+    "ids",
+    "order_by",
+    "position",
+    "no_competition",
 )
 
 _BIG_CURSOR = "MTAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAw"  # base64 of 10**30
@@ -186,7 +192,8 @@ def _valid_documents() -> list[Any]:
         {"orderID": "0x" + "ab" * 32},
         {"market": "0x" + "cd" * 32, "asset_id": token},
         {"heartbeat_id": ""},
-        {"collateral": "1.5", "allowances": {_WALLET: "unlimited"}, "tier": "gold"},
+        {"key": "00000000-0000-0000-0000-000000000000"},
+        {"collateral": "1.5", "allowances": {_WALLET: "unlimited"}, "tier": "gold", "closed_only": True},
         {"drop_rate": 0.0},
     ]
 
@@ -278,6 +285,25 @@ def test_every_route_is_fuzzed(served: _Served) -> None:
     served_paths = {path for _, path in served.routes}
     assert {"/books", "/orders", "/prices-history", "/ws/market", "/_emulator/faults"} <= served_paths
     assert ("DELETE", "/orders") in served.routes
+    # The account routes the official client calls besides trading.
+    assert {
+        ("GET", "/rewards/markets/current"),
+        ("GET", "/rewards/markets/{condition_id}"),
+        ("GET", "/rewards/user"),
+        ("GET", "/rewards/user/total"),
+        ("GET", "/rewards/user/percentages"),
+        ("GET", "/rewards/user/markets"),
+        ("GET", "/markets/live-activity/{condition_id}"),
+        ("GET", "/auth/ban-status/closed-only"),
+        ("GET", "/notifications"),
+        ("DELETE", "/notifications"),
+        ("POST", "/auth/readonly-api-key"),
+        ("GET", "/auth/readonly-api-keys"),
+        ("DELETE", "/auth/readonly-api-key"),
+        ("POST", "/auth/builder-api-key"),
+        ("GET", "/auth/builder-api-key"),
+        ("DELETE", "/auth/builder-api-key"),
+    } <= set(served.routes)
 
 
 @given(data=st.data())

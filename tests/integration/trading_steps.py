@@ -83,9 +83,14 @@ async def register_deposit_wallet(emulator: Emulator, wallet: str, owner: str) -
     assert answer.status_code == 200, answer.text
 
 
-def empty_markets(emulator: Emulator, count: int) -> list[MarketInfo]:
-    """``count`` markets on the 0.01 grid with their simulated books cleared."""
-    markets = [info for info in emulator.exchange.markets.values() if info.tick_size is TickSize.TICK_0_01][:count]
+def empty_markets(emulator: Emulator, count: int, *, rewarded: bool = False) -> list[MarketInfo]:
+    """``count`` markets on the 0.01 grid with their simulated books cleared (with ``rewarded``,
+    markets with a liquidity-reward program)."""
+    markets = [
+        info
+        for condition, info in emulator.exchange.markets.items()
+        if info.tick_size is TickSize.TICK_0_01 and (not rewarded or condition in emulator.rewards.programs)
+    ][:count]
     assert len(markets) == count
     tokens = {token.token_id for market in markets for token in market.tokens}
     for order in emulator.exchange.open_orders():
@@ -94,6 +99,6 @@ def empty_markets(emulator: Emulator, count: int) -> list[MarketInfo]:
     return markets
 
 
-def empty_market(emulator: Emulator) -> MarketInfo:
+def empty_market(emulator: Emulator, *, rewarded: bool = False) -> MarketInfo:
     """One market as :func:`empty_markets` gives them."""
-    return empty_markets(emulator, 1)[0]
+    return empty_markets(emulator, 1, rewarded=rewarded)[0]

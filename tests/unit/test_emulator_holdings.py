@@ -14,6 +14,7 @@ from polyinfra.core.eip712 import SigningKey
 from polyinfra.core.matching import Fill, Order
 from polyinfra.core.order_builder import OrderStamper, build_order
 from polyinfra.core.order_signing import POLYGON_CHAIN_ID, order_payload, sign_order
+from polyinfra.emulator.account_keys import AccountKeys
 from polyinfra.emulator.accounts import Accounts, ApiKey
 from polyinfra.emulator.exchange import Exchange
 from polyinfra.emulator.faults import FaultConfig
@@ -88,6 +89,7 @@ async def test_held_amounts_equal_a_scan_of_open_orders(seed: int) -> None:
     api = TradingApi(
         exchange,
         accounts,
+        account_keys=AccountKeys(clock_ms=clock),
         user_events=lambda *_: None,
         clock_ms=clock,
         settings=settings,

@@ -9,7 +9,7 @@ which is why both live here, as both transports live in one module. The transpor
 limits, retries, circuit breakers and error translation.
 
 Results are domain types, converted by :mod:`polyinfra.core.from_wire`: exact ``Decimal`` prices,
-:class:`~polyinfra.model.numbers.TickSize`, :class:`~polyinfra.model.market.MarketInfo`. Three
+:class:`~polyinfra.model.numbers.TickSize`, :class:`~polyinfra.model.market.MarketInfo`. Some
 answers stay the venue's records, on purpose:
 
 * book summaries (:meth:`ClobRestClient.get_book`, :meth:`~ClobRestClient.get_books`): their hash
@@ -20,7 +20,11 @@ answers stay the venue's records, on purpose:
   markets no ``MarketInfo`` can describe (closed ones with empty token ids, in the real ``/markets``
   capture), and a listing is read for fields ``MarketInfo`` lacks (``active``, ``closed``,
   ``accepting_orders``, token prices, winners); ``market_info_from_market`` converts an entry;
-* :meth:`~ClobRestClient.get_raw_market`, the whole ``/markets/{condition_id}`` record.
+* :meth:`~ClobRestClient.get_raw_market`, the whole ``/markets/{condition_id}`` record;
+* reward programs (:meth:`~ClobRestClient.iter_current_rewards`,
+  :meth:`~ClobRestClient.iter_market_rewards`) and a market's trade events
+  (:meth:`~ClobRestClient.get_market_trade_events`), records with exact ``Decimal`` amounts or the
+  venue's strings.
 
 Batch endpoints (``POST /books``, ``/prices``, ``/midpoints``, ``/spreads``, ``/last-trades-prices``)
 take at most :data:`TOKENS_PER_REQUEST` items; longer lists go in several requests, one after the
@@ -70,6 +74,7 @@ from polyinfra.wire.clob_rest import (
     Market,
     MarketByToken,
     MarketsPage,
+    MarketTradeEvent,
     Midpoint,
     MidpointsByToken,
     NegRiskInfo,
@@ -84,6 +89,7 @@ from polyinfra.wire.clob_rest import (
     TickSizeInfo,
     VersionInfo,
 )
+from polyinfra.wire.clob_rewards import MarketRewards, RewardsMarket, RewardsPage
 
 __all__ = [
     "BOOKS_PER_REQUEST",
@@ -299,6 +305,23 @@ class ClobRestClient:
         """Every market of ``GET /sampling-simplified-markets``, lazily paged."""
         return self._walk(_SAMPLING_SIMPLIFIED_MARKETS)
 
+    # -- rewards and activity -------------------------------------------------------------------
+
+    def iter_current_rewards(self) -> AsyncIterator[RewardsMarket]:
+        """Every market whose liquidity-reward program runs today (``GET /rewards/markets/current``),
+        lazily paged: daily pool, smallest qualifying order, widest qualifying spread (in cents)."""
+        return self._walk(_CURRENT_REWARDS)
+
+    def iter_market_rewards(self, condition_id: str) -> AsyncIterator[MarketRewards]:
+        """The reward program of one market (``GET /rewards/markets/{condition_id}``), lazily paged;
+        nothing for a market without one."""
+        return self._walk(_market_rewards_listing(condition_id))
+
+    async def get_market_trade_events(self, condition_id: str) -> list[MarketTradeEvent]:
+        """``GET /markets/live-activity/{condition_id}``: the market's recent trades, newest first,
+        as the venue's records (sizes and prices as sent)."""
+        return await self._perform(_market_trade_events(condition_id))
+
 
 class SyncClobRestClient:
     """The blocking twin of :class:`ClobRestClient`, for scripts: same arguments, same methods, same
@@ -453,6 +476,18 @@ class SyncClobRestClient:
     def iter_sampling_simplified_markets(self) -> Iterator[SimplifiedMarket]:
         """As :meth:`ClobRestClient.iter_sampling_simplified_markets`, blocking."""
         return self._walk(_SAMPLING_SIMPLIFIED_MARKETS)
+
+    def iter_current_rewards(self) -> Iterator[RewardsMarket]:
+        """As :meth:`ClobRestClient.iter_current_rewards`, blocking."""
+        return self._walk(_CURRENT_REWARDS)
+
+    def iter_market_rewards(self, condition_id: str) -> Iterator[MarketRewards]:
+        """As :meth:`ClobRestClient.iter_market_rewards`, blocking."""
+        return self._walk(_market_rewards_listing(condition_id))
+
+    def get_market_trade_events(self, condition_id: str) -> list[MarketTradeEvent]:
+        """As :meth:`ClobRestClient.get_market_trade_events`, blocking."""
+        return self._perform(_market_trade_events(condition_id))
 
 
 def _timeouts(timeout_s: float) -> Timeouts:
@@ -711,10 +746,32 @@ def _simplified_markets_page(response: Response) -> _Page[SimplifiedMarket]:
     return _Page(page.data, page.next_cursor)
 
 
+def _current_rewards_page(response: Response) -> _Page[RewardsMarket]:
+    page = response.decode(RewardsPage[RewardsMarket])
+    return _Page(page.data, page.next_cursor)
+
+
+def _market_rewards_page(response: Response) -> _Page[MarketRewards]:
+    page = response.decode(RewardsPage[MarketRewards])
+    return _Page(page.data, page.next_cursor)
+
+
+def _market_rewards_listing(condition_id: str) -> _Listing[MarketRewards]:
+    return _Listing(f"/rewards/markets/{_condition(condition_id)}", _market_rewards_page)
+
+
+def _market_trade_events(condition_id: str) -> _Call[list[MarketTradeEvent]]:
+    return _get(
+        f"/markets/live-activity/{_condition(condition_id)}",
+        lambda response: response.decode(list[MarketTradeEvent]),
+    )
+
+
 _MARKETS: Final = _Listing("/markets", _markets_page)
 _SIMPLIFIED_MARKETS: Final = _Listing("/simplified-markets", _simplified_markets_page)
 _SAMPLING_MARKETS: Final = _Listing("/sampling-markets", _markets_page)
 _SAMPLING_SIMPLIFIED_MARKETS: Final = _Listing("/sampling-simplified-markets", _simplified_markets_page)
+_CURRENT_REWARDS: Final = _Listing("/rewards/markets/current", _current_rewards_page)
 
 
 def _page_call(listing: _Listing[_Item], cursor: str) -> _Call[_Page[_Item]]:

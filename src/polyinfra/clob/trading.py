@@ -31,6 +31,8 @@ import math
 import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
 from enum import StrEnum
 from typing import Final, Generic, TypeVar
 
@@ -57,7 +59,15 @@ from polyinfra.model.orders import SignatureType, TimeInForce
 from polyinfra.net.http import AsyncReconcileHook, HttpTransport, ItemsAfter, QueryParams, Response
 from polyinfra.net.retry import ReconcileVerdict
 from polyinfra.obs.redaction import MASK, Secret
+from polyinfra.wire.clob_account import (
+    BuilderApiKey,
+    BuilderApiKeyInfo,
+    ClosedOnlyStatus,
+    Notification,
+    ReadonlyApiKey,
+)
 from polyinfra.wire.clob_orders import PostOrderBody, encode_post_order
+from polyinfra.wire.clob_rewards import TotalUserEarning, UserEarning, UserMarketRewards
 from polyinfra.wire.clob_user import TradeRecord
 from polyinfra.wire.json_decoding import JsonDecoder
 
@@ -592,3 +602,96 @@ class TradingClient:
             items_after=items_after,
             reconcile=reconcile,
         )
+
+    # --- account extras (L2): closed-only, notifications, read-only and builder keys, rewards ---
+
+    async def get_closed_only_mode(self) -> bool:
+        """``GET /auth/ban-status/closed-only``: True when the venue lets this account only close positions."""
+        response = await self._l2("GET", "/auth/ban-status/closed-only")
+        return response.decode(ClosedOnlyStatus).closed_only
+
+    async def get_notifications(self) -> list[Notification]:
+        """``GET /notifications``: the venue's notifications about this key's orders (fills, cancels)
+        for the wallet of :attr:`signature_type`, oldest first."""
+        response = await self._l2("GET", "/notifications", params={"signature_type": int(self.signature_type)})
+        return response.decode(list[Notification])
+
+    async def drop_notifications(self, ids: Sequence[int]) -> None:
+        """``DELETE /notifications``: dismiss these notifications (ids the venue does not know are ignored)."""
+        if isinstance(ids, str | int) or not ids:
+            raise InvalidValueError("drop_notifications takes a non-empty list of notification ids")
+        await self._l2("DELETE", "/notifications", params={"ids": ",".join(str(int(each)) for each in ids)})
+
+    async def create_readonly_api_key(self) -> str:
+        """``POST /auth/readonly-api-key``: a key that only reads. It comes without a secret: requests
+        with it are signed with these credentials' secret and passphrase."""
+        response = await self._l2("POST", "/auth/readonly-api-key")
+        return response.decode(ReadonlyApiKey).api_key
+
+    async def get_readonly_api_keys(self) -> list[str]:
+        """``GET /auth/readonly-api-keys``: the account's read-only keys."""
+        response = await self._l2("GET", "/auth/readonly-api-keys")
+        return response.decode(list[str])
+
+    async def delete_readonly_api_key(self, key: str) -> None:
+        """``DELETE /auth/readonly-api-key`` of one of the account's read-only keys."""
+        if not key:
+            raise InvalidValueError("delete_readonly_api_key needs the key to delete")
+        await self._l2("DELETE", "/auth/readonly-api-key", content=_ENCODER.encode({"key": key}))
+
+    async def create_builder_api_key(self) -> BuilderApiKey:
+        """``POST /auth/builder-api-key``: a new builder key with its secret and passphrase (never in a ``repr``)."""
+        response = await self._l2("POST", "/auth/builder-api-key")
+        return response.decode(BuilderApiKey)
+
+    async def get_builder_api_keys(self) -> list[BuilderApiKeyInfo]:
+        """``GET /auth/builder-api-key``: the account's builder keys, revoked ones with ``revoked_at``."""
+        response = await self._l2("GET", "/auth/builder-api-key")
+        return response.decode(list[BuilderApiKeyInfo])
+
+    async def revoke_builder_api_key(self) -> None:
+        """``DELETE /auth/builder-api-key``: revoke the account's live builder keys."""
+        await self._l2("DELETE", "/auth/builder-api-key")
+
+    def iter_earnings(self, day: date) -> AsyncIterator[UserEarning]:
+        """``GET /rewards/user``: what the wallet of :attr:`signature_type` earned per market on ``day``, paged."""
+        return self._pages("/rewards/user", UserEarning, self._rewards_filters(day))
+
+    async def get_total_earnings(self, day: date) -> list[TotalUserEarning]:
+        """``GET /rewards/user/total``: the wallet's earnings on ``day`` over every market, one entry per asset."""
+        response = await self._l2("GET", "/rewards/user/total", params=self._rewards_filters(day))
+        return response.decode(list[TotalUserEarning])
+
+    def iter_rewards_markets(self, day: date) -> AsyncIterator[UserMarketRewards]:
+        """``GET /rewards/user/markets``: every rewarded market with the wallet's share and earnings on ``day``."""
+        return self._pages("/rewards/user/markets", UserMarketRewards, self._rewards_filters(day))
+
+    async def get_reward_percentages(self) -> dict[str, Decimal]:
+        """``GET /rewards/user/percentages``: the wallet's share of each market's reward pool today, in percent."""
+        response = await self._l2(
+            "GET", "/rewards/user/percentages", params={"signature_type": int(self.signature_type)}
+        )
+        return response.decode(dict[str, Decimal])
+
+    async def is_order_scoring(self, order_id: str) -> bool:
+        """``GET /order-scoring``: whether the order earns liquidity rewards as it rests now."""
+        response = await self._l2("GET", "/order-scoring", params={"order_id": order_id})
+        return response.decode(_ScoringAnswer).scoring
+
+    async def are_orders_scoring(self, order_ids: Sequence[str]) -> dict[str, bool]:
+        """``POST /orders-scoring``: :meth:`is_order_scoring` for many orders in one request."""
+        if isinstance(order_ids, str) or not order_ids:
+            raise InvalidValueError("are_orders_scoring takes a non-empty list of order ids")
+        response = await self._l2("POST", "/orders-scoring", content=_ENCODER.encode(list(order_ids)))
+        return response.decode(dict[str, bool])
+
+    def iter_pre_migration_orders(self) -> AsyncIterator[OpenOrder]:
+        """``GET /data/pre-migration-orders``: open orders signed before the V2 cutover, page after page."""
+        return self._pages("/data/pre-migration-orders", OpenOrder, {})
+
+    def _rewards_filters(self, day: date) -> dict[str, str | int]:
+        return {"date": day.isoformat(), "signature_type": int(self.signature_type)}
+
+
+class _ScoringAnswer(Struct, gc=False):
+    scoring: bool

@@ -88,6 +88,9 @@ _BPS_PER_UNIT = 10_000
 """Points of trade-price history kept per token (one per second at most): about a day of
 continuous trading, so an emulator left running for weeks stays bounded."""
 
+_UNTRADED_PRICE_MICROS = 500_000
+"""What listings show for a token with neither a two-sided book nor a trade."""
+
 _TICK_RULE_HIGH_MICROS = 960_000
 _TICK_RULE_LOW_MICROS = 40_000
 _FINE_TICK = TickSize.TICK_0_001
@@ -194,6 +197,23 @@ class Exchange:
 
     def best_ask(self, token_id: str) -> int | None:
         return self._market_of_token(token_id).engine.best_ask(token_id)
+
+    def midpoint(self, token_id: str) -> int | None:
+        """Halfway between the token's best bid and best ask, in micros; None when a side is empty."""
+        bid, ask = self.best_bid(token_id), self.best_ask(token_id)
+        if bid is None or ask is None:
+            return None
+        # Prices are whole ticks (multiples of 100 micros), so the sum halves exactly.
+        return (bid + ask) // 2
+
+    def display_price(self, token_id: str) -> int:
+        """The price a listing shows for the token, in micros: its midpoint when both sides of the
+        book are there, else its last trade price, else 0.5."""
+        mid = self.midpoint(token_id)
+        if mid is not None:
+            return mid
+        last = self.last_trade(token_id)
+        return _UNTRADED_PRICE_MICROS if last is None else last[0]
 
     def last_trade(self, token_id: str) -> tuple[int, Side] | None:
         """Price and taker side of the token's last trade, or None when it never traded."""

@@ -175,7 +175,7 @@ CLOB_RATE_LIMITS: Final[tuple[LimitScope, ...]] = (
         "api_keys",
         100,
         r"/auth/(api-key|derive-api-key|api-keys|readonly-api-key|readonly-api-keys|builder-api-key"
-        r"|validate-readonly-api-key)",
+        r"|validate-readonly-api-key|ban-status/closed-only)",
     ),
     _trading("post_order", "POST", "/order", 5_000, 120_000),
     _trading("delete_order", "DELETE", "/order", 5_000, 120_000),

@@ -22,7 +22,6 @@ side that is empty answers like a token without a book (404).
 from __future__ import annotations
 
 import asyncio
-import base64
 import math
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -33,10 +32,12 @@ from typing import Final, TypeVar
 import msgspec
 from aiohttp import web
 
-from polyinfra.emulator.client_input import cursor_offset, whole_number
+from polyinfra.emulator.client_input import whole_number
 from polyinfra.emulator.exchange import Exchange
 from polyinfra.emulator.faults import FaultConfig, FaultDice, HttpFault, OutageSchedule
+from polyinfra.emulator.paging import page_of
 from polyinfra.emulator.poison import poison_document
+from polyinfra.emulator.rewards import RewardProgram
 from polyinfra.errors import ApiError, InvalidValueError, MalformedMessageError
 from polyinfra.model.ids import ConditionId, TokenId, token_id
 from polyinfra.model.market import MarketInfo
@@ -73,8 +74,6 @@ BATCH_LIMIT: Final = 500
 DEFAULT_PAGE_SIZE: Final = 100
 """Markets per page, as in the real ``/markets`` capture (``limit: 100``, ``next_cursor: "MTAw"``)."""
 
-_START_CURSOR: Final = "MA=="
-_END_CURSOR: Final = "LTE="
 
 _NO_ORDERBOOK: Final = "No orderbook exists for the requested token id"
 _INVALID_TOKEN: Final = "Invalid token id"
@@ -146,7 +145,8 @@ class RestApi:
 
     ``outages`` are the timed outages :meth:`outage_response` answers for;
     ``clock_ms`` is the exchange's clock (``GET /time``, ``/prices-history`` windows);
-    ``page_size`` is the number of markets per page of the paged endpoints.
+    ``page_size`` is the number of markets per page of the paged endpoints; ``reward_programs``
+    the markets' liquidity-reward programs, shown in their listings.
     """
 
     def __init__(
@@ -157,6 +157,7 @@ class RestApi:
         outages: OutageSchedule,
         clock_ms: Callable[[], int],
         page_size: int = DEFAULT_PAGE_SIZE,
+        reward_programs: Mapping[ConditionId, RewardProgram] | None = None,
     ) -> None:
         if page_size < 1:
             raise InvalidValueError("page size must be at least 1", page_size=page_size)
@@ -165,6 +166,7 @@ class RestApi:
         self._outages = outages
         self._clock_ms = clock_ms
         self._page_size = page_size
+        self._reward_programs = reward_programs or {}
         self._dice = FaultDice(faults, "http")
         self.stats = RestStats()
         self._decode_batch: JsonDecoder[list[_TokenRequest]] = JsonDecoder(list[_TokenRequest], what="batch body")
@@ -323,7 +325,7 @@ class RestApi:
 
     async def _midpoint(self, request: web.Request) -> web.Response:
         token = self._known_token(request.query.get("token_id"))
-        mid = self._midpoint_micros(token)
+        mid = self._exchange.midpoint(token)
         if mid is None:
             raise ApiError(_NO_ORDERBOOK, status=HTTPStatus.NOT_FOUND)
         return _json(Midpoint(mid=format_micros(mid)))
@@ -332,7 +334,7 @@ class RestApi:
         items = await self._batch(request)
         mids: dict[str, str] = {}
         for token in self._known_tokens(item.token_id for item in items):
-            mid = self._midpoint_micros(token)
+            mid = self._exchange.midpoint(token)
             if mid is not None:
                 mids[token] = format_micros(mid)
         return _json(mids)
@@ -501,13 +503,6 @@ class RestApi:
         # BUY quotes the best bid and SELL the best ask, as the live venue does (venue notes: REST routes).
         return self._exchange.best_bid(token) if side is Side.BUY else self._exchange.best_ask(token)
 
-    def _midpoint_micros(self, token: TokenId) -> int | None:
-        bid, ask = self._exchange.best_bid(token), self._exchange.best_ask(token)
-        if bid is None or ask is None:
-            return None
-        # Prices are whole ticks (multiples of 100 micros), so the sum halves exactly.
-        return (bid + ask) // 2
-
     def _spread_micros(self, token: TokenId) -> int | None:
         bid, ask = self._exchange.best_bid(token), self._exchange.best_ask(token)
         if bid is None or ask is None:
@@ -529,22 +524,20 @@ class RestApi:
         return market
 
     def _sampling(self) -> list[MarketInfo]:
-        # Sampling markets are those eligible for liquidity rewards; every open emulated market is.
+        # Sampling markets are those eligible for liquidity rewards; every open emulated market is
+        # (the markets without a program of their own earn nothing there, rewards.py).
         return [
             market
             for market in self._exchange.markets.values()
             if self._exchange.winning_token(market.condition_id) is None
         ]
 
+    def _rewards(self, market: MarketInfo) -> Rewards:
+        program = self._reward_programs.get(market.condition_id)
+        return _NO_REWARDS if program is None else program.listing_rewards()
+
     def _page(self, request: web.Request, items: list[_Item]) -> tuple[list[_Item], str]:
-        cursor = request.query.get("next_cursor") or _START_CURSOR
-        offset = cursor_offset(cursor)
-        if offset is None:
-            raise ApiError("invalid next_cursor", status=HTTPStatus.BAD_REQUEST, next_cursor=cursor)
-        if offset < 0 or offset >= len(items):
-            return [], _END_CURSOR
-        end = offset + self._page_size
-        return items[offset:end], _END_CURSOR if end >= len(items) else _cursor(end)
+        return page_of(items, request.query.get("next_cursor"), self._page_size)
 
     def _tokens_of(self, market: MarketInfo) -> list[MarketToken]:
         winner = self._exchange.winning_token(market.condition_id)
@@ -553,20 +546,13 @@ class RestApi:
             if winner is not None:
                 price = _ONE if token.token_id == winner else _ZERO
             else:
-                price = self._display_price(token.token_id)
+                price = _number(self._exchange.display_price(token.token_id))
             tokens.append(
                 MarketToken(
                     token_id=token.token_id, outcome=token.outcome, price=price, winner=token.token_id == winner
                 )
             )
         return tokens
-
-    def _display_price(self, token: TokenId) -> Decimal:
-        mid = self._midpoint_micros(token)
-        if mid is not None:
-            return _number(mid)
-        last = self._exchange.last_trade(token)
-        return _number(last[0]) if last is not None else Decimal("0.5")
 
     def _market_body(self, market: MarketInfo) -> Market:
         open_for_trading = self._exchange.winning_token(market.condition_id) is None
@@ -597,7 +583,7 @@ class RestApi:
             neg_risk_request_id="",
             icon="",
             image="",
-            rewards=_NO_REWARDS,
+            rewards=self._rewards(market),
             is_50_50_outcome=False,
             tokens=self._tokens_of(market),
             tags=[],
@@ -608,7 +594,7 @@ class RestApi:
         return SimplifiedMarket(
             condition_id=market.condition_id,
             tokens=self._tokens_of(market),
-            rewards=_NO_REWARDS,
+            rewards=self._rewards(market),
             active=True,
             closed=not open_for_trading,
             archived=False,
@@ -675,7 +661,3 @@ def _whole_number(query: Mapping[str, str], name: str) -> int:
 def _number(micros: int) -> Decimal:
     # Through the canonical string, so 0 encodes as 0, not 0E-6.
     return Decimal(format_micros(micros))
-
-
-def _cursor(offset: int) -> str:
-    return base64.b64encode(str(offset).encode()).decode()

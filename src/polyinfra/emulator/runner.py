@@ -31,8 +31,9 @@ from polyinfra.emulator.market_channel import (
 )
 from polyinfra.emulator.rate_limits import RateLimiter, SignerBuckets
 from polyinfra.emulator.rest_api import DEFAULT_PAGE_SIZE
+from polyinfra.emulator.rewards import LiquidityRewards
 from polyinfra.emulator.server import EmulatorServer, EmulatorStats
-from polyinfra.emulator.simulator import MarketSimulator, generate_markets
+from polyinfra.emulator.simulator import MarketSimulator, generate_markets, reward_programs
 from polyinfra.emulator.trading_api import TradingApi, TradingSettings
 from polyinfra.errors import InvalidValueError
 
@@ -118,7 +119,8 @@ class Emulator:
         self._requested_port = port
         self._rate = rate
         self.faults = faults if faults is not None else FaultConfig()
-        self.exchange = Exchange(generate_markets(markets, seed=seed), clock_ms=_wall_clock_ms)
+        listed = generate_markets(markets, seed=seed)
+        self.exchange = Exchange(listed, clock_ms=_wall_clock_ms)
         self.simulator = MarketSimulator(self.exchange, seed=seed)
         if seed_books:
             self.simulator.seed_books()
@@ -135,6 +137,7 @@ class Emulator:
             ),
             page_size=page_size,
             trading_settings=trading,
+            reward_programs=reward_programs(listed, seed=seed),
         )
         self._runner: web.AppRunner | None = None
         self._driver_task: asyncio.Task[None] | None = None
@@ -155,6 +158,11 @@ class Emulator:
     def trading(self) -> TradingApi:
         """The authenticated trading API: its :attr:`TradingApi.balances` are the wallets' balances."""
         return self._server.trading
+
+    @property
+    def rewards(self) -> LiquidityRewards:
+        """The markets' liquidity-reward programs and what makers earned (also at ``/rewards/...``)."""
+        return self._server.rewards
 
     @property
     def outages(self) -> OutageSchedule:

@@ -2,8 +2,12 @@
 
 One port serves what the venue spreads over hosts: the public CLOB REST API
 (:mod:`polyinfra.emulator.rest_api`), the authenticated trading API
-(:mod:`polyinfra.emulator.trading_api`), the market and user channels at ``/ws/market`` and
-``/ws/user`` (:mod:`polyinfra.emulator.market_channel`, :mod:`polyinfra.emulator.user_channel`),
+(:mod:`polyinfra.emulator.trading_api`), the account extras (liquidity rewards,
+:mod:`~polyinfra.emulator.rewards`; notifications, :mod:`~polyinfra.emulator.notifications`;
+read-only and builder keys and the closed-only flag, :mod:`~polyinfra.emulator.account_keys`; a
+market's trade events, :mod:`~polyinfra.emulator.market_activity`), the market and user channels
+at ``/ws/market`` and ``/ws/user`` (:mod:`polyinfra.emulator.market_channel`,
+:mod:`polyinfra.emulator.user_channel`),
 plus control endpoints that are not part of the venue:
 
 * ``GET /_emulator/faults``: the fault knobs as JSON; ``POST /_emulator/faults`` with a JSON object
@@ -30,7 +34,8 @@ plus control endpoints that are not part of the venue:
   tier, a lower-case tier name (``"gold"``, venue notes: Rate limits), shown in the answer. ``"owner"`` (optional)
   makes the address a deposit wallet (signature type POLY_1271) owned by that EOA, or transfers it:
   the venue takes a deposit wallet's orders only from its owner's key, and the answer's ``"owner"``
-  shows it (null for a wallet that is no deposit wallet). With the
+  shows it (null for a wallet that is no deposit wallet). ``"closed_only"`` (optional, a bool) puts
+  the account of that EOA in or out of closed-only mode, shown in the answer. With the
   ``stale_balance_cache`` knob on, the venue's view keeps the old figures until
   ``GET /balance-allowance/update`` (venue notes: Failure modes);
 * ``GET /_emulator/stats``: counters (connections, frames sent / dropped / duplicated, HTTP faults
@@ -86,6 +91,7 @@ from polyinfra.core.auth_headers import (
     POLY_TIMESTAMP,
 )
 from polyinfra.core.eip712 import to_checksum_address
+from polyinfra.emulator.account_keys import AccountKeys, AccountKeysApi
 from polyinfra.emulator.accounts import (
     COLLATERAL,
     UNLIMITED_ALLOWANCE_MICROS,
@@ -96,7 +102,9 @@ from polyinfra.emulator.accounts import (
 from polyinfra.emulator.client_input import whole_number
 from polyinfra.emulator.exchange import Exchange
 from polyinfra.emulator.faults import POST_ONLY_AFTER_RESTART_S, FaultConfig, OutageSchedule
+from polyinfra.emulator.market_activity import MarketActivity
 from polyinfra.emulator.market_channel import ChannelSettings, ChannelStats, MarketChannel
+from polyinfra.emulator.notifications import Notifications, NotificationsApi
 from polyinfra.emulator.rate_limits import (
     RateLimiter,
     RateLimitMode,
@@ -108,10 +116,13 @@ from polyinfra.emulator.rate_limits import (
     signer_tier,
 )
 from polyinfra.emulator.rest_api import DEFAULT_PAGE_SIZE, RestApi, RestStats, too_many_requests
+from polyinfra.emulator.rewards import LiquidityRewards, RewardProgram, RewardsApi
 from polyinfra.emulator.trading_api import TradingApi, TradingSettings
 from polyinfra.emulator.user_channel import UserChannel
 from polyinfra.errors import ApiError, InvalidNumberError, InvalidValueError, MalformedMessageError
+from polyinfra.model.ids import ConditionId
 from polyinfra.model.numbers import format_micros, parse_micros
+from polyinfra.wire.clob_user import OrderMessage, TradeMessage
 from polyinfra.wire.json_decoding import JsonDecoder
 
 __all__ = ["MAX_BODY_BYTES", "EmulatorServer", "EmulatorStats", "SimulatorControl"]
@@ -188,6 +199,7 @@ class EmulatorServer:
         channel_settings: ChannelSettings | None = None,
         page_size: int = DEFAULT_PAGE_SIZE,
         trading_settings: TradingSettings | None = None,
+        reward_programs: Mapping[ConditionId, RewardProgram] | None = None,
     ) -> None:
         settings = channel_settings or ChannelSettings()
         self._faults = faults
@@ -196,19 +208,34 @@ class EmulatorServer:
         self.rate_limiter = RateLimiter(scale=faults.rate_limit_scale)
         self._throttle = ThrottleGate(self.rate_limiter)
         self.signer_buckets = SignerBuckets(scale=faults.rate_limit_scale)
-        self._rest = RestApi(exchange, faults=faults, outages=self.outages, clock_ms=clock_ms, page_size=page_size)
+        programs = reward_programs or {}
+        self._rest = RestApi(
+            exchange,
+            faults=faults,
+            outages=self.outages,
+            clock_ms=clock_ms,
+            page_size=page_size,
+            reward_programs=programs,
+        )
         self._market_channel = MarketChannel(exchange, faults, settings)
         self.accounts = Accounts()
+        self.account_keys = AccountKeys(clock_ms=clock_ms)
         self._user_channel = UserChannel(self.accounts, faults, settings)
+        self.notifications = Notifications(exchange)
         self.trading = TradingApi(
             exchange,
             self.accounts,
-            user_events=self._user_channel.publish,
+            account_keys=self.account_keys,
+            user_events=self._publish_user_event,
             clock_ms=clock_ms,
             settings=trading_settings or TradingSettings(),
             page_size=page_size,
             faults=faults,
         )
+        self.rewards = LiquidityRewards(
+            exchange, programs, maker_wallet=self.trading.maker_address_of, clock_ms=clock_ms
+        )
+        self._market_activity = MarketActivity(exchange, trader_address=self._key_address, clock_ms=clock_ms)
         self.stats = EmulatorStats(
             http=self._rest.stats,
             market_channel=self._market_channel.stats,
@@ -224,6 +251,17 @@ class EmulatorServer:
                 web.route(route.method, route.path, self._rest.venue_route(route.handler))
                 for route in self.trading.routes()
             ]
+        )
+        account_routes = (
+            *AccountKeysApi(self.account_keys, self.trading).routes(),
+            *NotificationsApi(self.notifications, self.trading).routes(),
+            *RewardsApi(
+                self.rewards, exchange, self.trading, resting_order=self.trading.resting_order, page_size=page_size
+            ).routes(),
+            *self._market_activity.routes(),
+        )
+        self.app.add_routes(
+            [web.route(method, path, self._rest.venue_route(handler)) for method, path, handler in account_routes]
         )
         self.app.add_routes(
             [
@@ -246,6 +284,17 @@ class EmulatorServer:
     def detach(self) -> None:
         """Stop listening to the exchange."""
         self._market_channel.detach()
+        self.rewards.close()
+        self._market_activity.close()
+
+    def _publish_user_event(self, api_key: str, condition_id: str, event: OrderMessage | TradeMessage) -> None:
+        # The same order events feed the user channel and the notifications, so the two always agree.
+        self.notifications.record(api_key, condition_id, event)
+        self._user_channel.publish(api_key, condition_id, event)
+
+    def _key_address(self, api_key: str) -> str | None:
+        key = self.accounts.get(api_key)
+        return None if key is None else key.address
 
     async def _start_trading(self, app: web.Application) -> None:
         self.trading.start()
@@ -405,10 +454,12 @@ class EmulatorServer:
                 self.signer_buckets.set_tier(address, tier)
             if ownership is not None:
                 self.accounts.set_deposit_wallet_owner(*ownership)
+            if change.closed_only is not None:
+                self.account_keys.set_closed_only(address, change.closed_only)
         except MalformedMessageError as exc:
             message = (
                 f'expected {{"collateral": "<pUSD>", "allowances": {{"<spender>": "<pUSD>"}}, "tier": "<tier>", '
-                f'"owner": "<address>"}}: {exc}'
+                f'"owner": "<address>", "closed_only": <bool>}}: {exc}'
             )
             return _json({"error": message}, status=HTTPStatus.BAD_REQUEST)
         except InvalidValueError as exc:
@@ -423,6 +474,7 @@ class EmulatorServer:
             "venue": _funds_body(balances.venue_view(address, COLLATERAL)),
             "tier": self.signer_buckets.tier(address).name,
             "owner": self.accounts.deposit_wallet_owner(address),
+            "closed_only": self.account_keys.closed_only(address),
         }
 
     async def _get_stats(self, request: web.Request) -> web.Response:
@@ -446,6 +498,7 @@ class _WalletChange(msgspec.Struct, forbid_unknown_fields=True):
     allowances: dict[str, str] = msgspec.field(default_factory=dict)
     tier: str | None = None
     owner: str | None = None
+    closed_only: bool | None = None
 
 
 _WALLET_CHANGE: Final[JsonDecoder[_WalletChange]] = JsonDecoder(_WalletChange, what="wallet change")

@@ -1,6 +1,7 @@
 """Deterministic, seeded market activity for the emulator.
 
-:func:`generate_markets` makes binary Yes/No markets; :class:`MarketSimulator` trades them through
+:func:`generate_markets` makes binary Yes/No markets, :func:`reward_programs` their liquidity-reward
+programs; :class:`MarketSimulator` trades them through
 :meth:`Exchange.place <polyinfra.emulator.exchange.Exchange.place>` and
 :meth:`Exchange.cancel <polyinfra.emulator.exchange.Exchange.cancel>` only, one action per
 :meth:`~MarketSimulator.step`:
@@ -18,18 +19,20 @@ that only the simulator trades stay two-sided. Every number is integer micros dr
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 
 from polyinfra.core.matching import BookLevels, Level, Order
 from polyinfra.emulator.exchange import Exchange
+from polyinfra.emulator.rewards import RewardProgram
 from polyinfra.errors import InvalidValueError
 from polyinfra.model.ids import ConditionId, condition_id, token_id
 from polyinfra.model.market import FeeSchedule, MarketInfo, OutcomeToken
 from polyinfra.model.numbers import MICROS, Side, TickSize, to_micros
 from polyinfra.model.orders import TimeInForce
 
-__all__ = ["MAX_ORDERS_PER_MARKET", "MarketSimulator", "generate_markets"]
+__all__ = ["MAX_ORDERS_PER_MARKET", "MarketSimulator", "generate_markets", "reward_programs"]
 
 MAX_ORDERS_PER_MARKET = 40
 """Resting simulator orders per market; at this many, the stalest quote is cancelled first."""
@@ -114,6 +117,34 @@ def generate_markets(count: int, *, seed: int) -> list[MarketInfo]:
             )
         )
     return markets
+
+
+# Liquidity-reward programs: pUSD per day, the smallest qualifying order (in minimum order sizes)
+# and how far from the midpoint it may rest (price micros), picked per market; about a third of
+# the markets have none, as most of the venue's markets pay no rewards.
+_REWARD_DAILY_RATES_MICROS = (10 * MICROS, 25 * MICROS, 100 * MICROS)
+_REWARD_MIN_SIZES_IN_MIN_SIZES = (1, 4, 10)
+_REWARD_MAX_SPREADS_MICROS = (20_000, 35_000, 45_000)
+
+
+def reward_programs(markets: Sequence[MarketInfo], *, seed: int) -> dict[ConditionId, RewardProgram]:
+    """The liquidity-reward program of each of ``markets`` that has one, derived from ``seed`` and
+    the markets alone (their own random stream: the markets and the simulator's actions stay as they were)."""
+    rng = random.Random(f"rewards:{seed}")
+    programs: dict[ConditionId, RewardProgram] = {}
+    for market in markets:
+        daily_rate, min_sizes, max_spread = (
+            rng.choice(_REWARD_DAILY_RATES_MICROS),
+            rng.choice(_REWARD_MIN_SIZES_IN_MIN_SIZES),
+            rng.choice(_REWARD_MAX_SPREADS_MICROS),
+        )
+        if rng.randrange(3):
+            programs[market.condition_id] = RewardProgram(
+                daily_rate_micros=daily_rate,
+                min_size_micros=min_sizes * to_micros(market.min_order_size),
+                max_spread_micros=max_spread,
+            )
+    return programs
 
 
 @dataclass(slots=True)

@@ -7,6 +7,8 @@ key's secret, its passphrase and the key's own address. Both timestamps must be 
 :data:`TIMESTAMP_TOLERANCE_S` of the emulator's clock: the venue's tolerance is undocumented
 (venue notes: Authentication) and "expired timestamp" is one of its 401 causes. Failures answer 401 with the venue's
 bodies, ``{"error": "Invalid L1 Request headers"}`` and ``{"error": "Unauthorized/Invalid api key"}``.
+A read-only key (:mod:`polyinfra.emulator.account_keys`) authenticates a GET as the key it was
+created under, and nothing else. An account in closed-only mode has its BUY orders refused.
 
 Orders are validated as the venue does, in this order, each answered with its error string (one of
 the strings :mod:`polyinfra.core.venue_errors` maps): envelope, owner = API key, signer = API key
@@ -106,6 +108,7 @@ from polyinfra.core.order_signing import (
     verify_order_signature,
 )
 from polyinfra.core.wallet_addresses import derived_maker
+from polyinfra.emulator.account_keys import AccountKeys
 from polyinfra.emulator.accounts import COLLATERAL, UNLIMITED_ALLOWANCE_MICROS, Accounts, ApiKey, Balances
 from polyinfra.emulator.client_input import cursor_offset, whole_number
 from polyinfra.emulator.exchange import Exchange, fee_rate_bps
@@ -352,6 +355,7 @@ class TradingApi:
         exchange: Exchange,
         accounts: Accounts,
         *,
+        account_keys: AccountKeys,
         user_events: UserEventSink,
         clock_ms: Callable[[], int],
         settings: TradingSettings,
@@ -360,6 +364,7 @@ class TradingApi:
     ) -> None:
         self._exchange = exchange
         self._accounts = accounts
+        self._account_keys = account_keys
         self._allowances = _allowances(settings.chain_id)
         self._balances = Balances(list(self._allowances), stale_cache=lambda: faults.stale_balance_cache)
         self._user_events = user_events
@@ -400,6 +405,7 @@ class TradingApi:
             ("GET", "/data/order/{order_id}", self._get_order),
             ("GET", "/data/orders", self._get_orders),
             ("GET", "/data/trades", self._get_trades),
+            ("GET", "/data/pre-migration-orders", self._get_pre_migration_orders),
             ("GET", "/balance-allowance", self._balance_allowance),
             ("GET", "/balance-allowance/update", self._update_balance_allowance),
             ("POST", "/v1/heartbeats", self._heartbeat),
@@ -461,7 +467,13 @@ class TradingApi:
 
     async def _l2_key(self, request: web.Request) -> ApiKey:
         headers = request.headers
-        key = self._accounts.get(headers.get(POLY_API_KEY, ""))
+        api_key = headers.get(POLY_API_KEY, "")
+        key = self._accounts.get(api_key)
+        if key is None:
+            # A read-only key is signed for with the key it was created under, and only reads (account_keys.py).
+            signing_key = self._account_keys.signing_key_of(api_key)
+            if signing_key is not None and request.method == "GET":
+                key = self._accounts.get(signing_key)
         if key is None:
             raise ApiError(_INVALID_API_KEY, status=HTTPStatus.UNAUTHORIZED)
         timestamp = headers.get(POLY_TIMESTAMP)
@@ -568,6 +580,9 @@ class TradingApi:
         # The key's EOA signed (for a deposit wallet, through it), and the maker is a wallet of that EOA.
         if not _same_address(signer, key.address) or not self._owns(signer, unsigned):
             raise OrderRejectedError(_INVALID_SIGNATURE)
+        if unsigned.side is Side.BUY and self._account_keys.closed_only(key.address):
+            # Closed-only accounts may only reduce positions: every BUY is refused, any SELL taken.
+            raise OrderRejectedError(f"'{key.address}' address in closed only mode")
         order_id = signed.order_hash
         if order_id in self._orders:
             raise OrderRejectedError(f"order {order_id} is invalid. Duplicated.")
@@ -653,6 +668,18 @@ class TradingApi:
             transactionsHashes=[],
             tradeIDs=[trade.trade_id] if trade else [],
         )
+
+    def resting_order(self, key: ApiKey, order_id: str) -> Order | None:
+        """One of ``key``'s orders while it rests on a book, else None."""
+        record = self._orders.get(order_id)
+        if record is None or record.key.api_key != key.api_key or record.status != "LIVE":
+            return None
+        return record.order
+
+    def maker_address_of(self, order_id: str) -> str | None:
+        """The wallet (maker address) of an order placed through this API, or None (the simulator's)."""
+        record = self._orders.get(order_id)
+        return None if record is None else record.maker_address
 
     def _owns(self, eoa: str, order: UnsignedOrder) -> bool:
         """Whether the ``order``'s maker holds funds ``eoa`` may spend under its signature type, as the
@@ -880,6 +907,12 @@ class TradingApi:
         # Only the page's rows are built; a wallet with 10,000 open orders is read in 100 pages.
         return _json(self._page(query.get("next_cursor"), records, _open_order))
 
+    async def _get_pre_migration_orders(self, request: web.Request) -> web.Response:
+        # Orders signed before the V2 cutover: the emulator only ever took V2 orders, so there are none.
+        await self._l2_key(request)
+        no_orders: list[_OrderRecord] = []
+        return _json(self._page(request.query.get("next_cursor"), iter(no_orders), _open_order))
+
     async def _get_trades(self, request: web.Request) -> web.Response:
         key = await self._l2_key(request)
         query = request.query
@@ -919,7 +952,7 @@ class TradingApi:
     async def _balance_allowance(self, request: web.Request) -> web.Response:
         key = await self._l2_key(request)
         asset = self._balance_asset(request)
-        funds = self._balances.venue_view(self._funder(key, request), asset)
+        funds = self._balances.venue_view(self.funder(key, request), asset)
         # Raw 6-decimal units, as the chain holds them; what the venue believes, which with the
         # stale_balance_cache knob on is its cache, not the chain (venue notes: Failure modes).
         allowances = (
@@ -932,10 +965,10 @@ class TradingApi:
     async def _update_balance_allowance(self, request: web.Request) -> web.Response:
         # The venue re-reads the chain into its cache for this wallet and asset (venue notes: REST routes).
         key = await self._l2_key(request)
-        self._balances.refresh(self._funder(key, request), self._balance_asset(request))
+        self._balances.refresh(self.funder(key, request), self._balance_asset(request))
         return _json(None)
 
-    def _funder(self, key: ApiKey, request: web.Request) -> str:
+    def funder(self, key: ApiKey, request: web.Request) -> str:
         """The wallet a balance-allowance request is about: always one of the key's own, picked by
         its ``signature_type``: the EOA (0, or none given), its proxy (1) or Safe (2), or the
         deposit wallet registered to it last (3)."""

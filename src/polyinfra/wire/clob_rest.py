@@ -31,6 +31,7 @@ __all__ = [
     "Market",
     "MarketByToken",
     "MarketToken",
+    "MarketTradeEvent",
     "MarketsPage",
     "Midpoint",
     "MidpointsByToken",
@@ -47,6 +48,8 @@ __all__ = [
     "Spread",
     "SpreadsByToken",
     "TickSizeInfo",
+    "TradeEventMarket",
+    "TradeEventUser",
     "VersionInfo",
 ]
 
@@ -279,6 +282,43 @@ class MarketByToken(Struct, gc=False):
     """``GET /markets-by-token/{token_id}``: ``{"condition_id": "0x..."}``, the token's market."""
 
     condition_id: str
+
+
+class TradeEventMarket(Struct, gc=False):
+    """The market and token a :class:`MarketTradeEvent` traded."""
+
+    condition_id: str
+    asset_id: str
+    question: str
+    icon: str
+    slug: str
+
+
+class TradeEventUser(Struct, gc=False):
+    """Who took liquidity in a :class:`MarketTradeEvent`: a wallet and its public profile."""
+
+    address: str
+    username: str
+    profile_picture: str
+    optimized_profile_picture: str
+    pseudonym: str
+
+
+class MarketTradeEvent(Struct, gc=False):
+    """An item of ``GET /markets/live-activity/{condition_id}``: one recent trade of the market, from
+    the taker's side; ``size`` and ``price`` decimal strings, ``timestamp`` unix seconds."""
+
+    event_type: str
+    market: TradeEventMarket
+    user: TradeEventUser
+    side: str
+    size: str
+    fee_rate_bps: str
+    price: str
+    outcome: str
+    outcome_index: int
+    transaction_hash: str
+    timestamp: str
 
 
 class VersionInfo(Struct, gc=False):
