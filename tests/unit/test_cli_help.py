@@ -61,8 +61,11 @@ def test_help_fits_80_columns_with_every_option_whole(path: tuple[str, ...], com
     names = [name for param in command.params for name in (*param.opts, *param.secondary_opts) if name.startswith("-")]
     for name in names:
         assert re.search(rf"(?<![\w-]){re.escape(name)}(?![\w-])", shown), f"{name} not shown whole:\n{shown}"
-    # A flag name wrapped over two lines, in the option list or in the prose.
-    assert not re.search(r"--[\w-]*-\n", shown), shown
+    # A flag name broken over two lines at one of its hyphens, in the prose or a default.
+    for name in names:
+        bare = name.lstrip("-")
+        for cut in (index + 1 for index, char in enumerate(bare) if char == "-"):
+            assert not re.search(rf"{re.escape(bare[:cut])}\n\s*{re.escape(bare[cut:])}", shown), (name, shown)
     assert "<bool>" not in shown and "BOOLEAN" not in shown, shown
 
 
@@ -101,6 +104,23 @@ def test_help_cites_no_internal_document() -> None:
 def test_version_prints_the_package_version() -> None:
     result = CliRunner().invoke(app, ["--version"])
     assert (result.exit_code, result.output) == (0, f"polyinfra {__version__}\n")
+
+
+@pytest.mark.parametrize(
+    "arguments",
+    [
+        ["markets", "--rest", "ftp://127.0.0.1"],
+        ["book", "1", "--rest", "http://[::1"],
+        ["book", "1", "--rest", "http://127.0.0.1:99999"],
+        ["watch", "--ws", "http://127.0.0.1/ws/market", "--top", "1"],
+        ["order", "list", "--rest", "127.0.0.1:8080"],
+    ],
+)
+def test_a_malformed_url_is_a_usage_error_before_anything_runs(arguments: list[str]) -> None:
+    result = CliRunner().invoke(app, arguments)
+    assert result.exit_code == 2, result.output
+    assert "Invalid value for '--" in result.output and result.exception is not None
+    assert isinstance(result.exception, SystemExit)
 
 
 def _modules_loaded(arguments: list[str], *, stdin: str = "", env: dict[str, str] | None = None) -> set[str]:

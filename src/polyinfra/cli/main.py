@@ -103,9 +103,9 @@ def emulator(
     markets: Annotated[int, typer.Option(help="Number of simulated markets.")] = 5,
     seed: Annotated[int, typer.Option(help="Seed of the generated markets and the simulator.")] = 1,
     rate: Annotated[float, typer.Option(help="Simulated market actions per second; 0 for none.")] = 20.0,
-    seed_books: Annotated[
-        bool, typer.Option(help="Start with simulated quotes on every book, or with empty books.")
-    ] = True,
+    empty_books: Annotated[
+        bool, typer.Option("--no-seed-books", help="Start every book empty (default: simulated quotes on each).")
+    ] = False,
     subscribe_timeout_s: Annotated[
         float, typer.Option(help="Close WebSocket clients that do not subscribe within this many seconds.")
     ] = EMULATOR_SUBSCRIBE_TIMEOUT_S,
@@ -118,10 +118,13 @@ def emulator(
     drop_every_seconds: Annotated[
         float, typer.Option(help=_FAULTS + "Abort each WebSocket this long after it opened (0: never).")
     ] = 0.0,
-    freeze: Annotated[bool, typer.Option(help=_FAULTS + "Send no WebSocket data frames; sockets stay open.")] = False,
-    freeze_answers_ping: Annotated[
-        bool, typer.Option(help=_FAULTS + "While frozen, still answer PING with PONG.")
-    ] = True,
+    freeze: Annotated[
+        bool, typer.Option("--freeze", help=_FAULTS + "Send no WebSocket data frames; sockets stay open.")
+    ] = False,
+    freeze_ignores_ping: Annotated[
+        bool,
+        typer.Option("--no-freeze-answers-ping", help=_FAULTS + "While frozen, answer no PING either (default: PONG)."),
+    ] = False,
     duplicate_rate: Annotated[float, typer.Option(help=_FAULTS + "Probability of sending a data frame twice.")] = 0.0,
     reorder_rate: Annotated[
         float, typer.Option(help=_FAULTS + "Probability of swapping a data frame with the next.")
@@ -145,8 +148,9 @@ def emulator(
     stale_balance_cache: Annotated[
         bool,
         typer.Option(
-            help=_FAULTS
-            + "The venue's balance/allowance view only follows the chain on GET /balance-allowance/update.",
+            "--stale-balance-cache",
+            help=_FAULTS + "The venue's balance/allowance view follows the chain only on "
+            "GET /balance-allowance/update.",
         ),
     ] = False,
     fault_seed: Annotated[int, typer.Option(help=_FAULTS + "Seed of the probabilistic faults.")] = 0,
@@ -164,6 +168,7 @@ def emulator(
     signer_rate_limit_warning: Annotated[
         bool,
         typer.Option(
+            "--signer-rate-limit-warning",
             help=_RATE_LIMITS + "Per-signer order/cancel buckets only warn (Poly-RateLimit-Warning: true) instead of "
             "answering 429, as the venue did for two weeks from 2026-07-24.",
         ),
@@ -187,7 +192,7 @@ def emulator(
             drop_every_messages=drop_every_messages,
             drop_every_seconds=drop_every_seconds,
             freeze=freeze,
-            freeze_answers_ping=freeze_answers_ping,
+            freeze_answers_ping=not freeze_ignores_ping,
             drop_rate=drop_rate,
             duplicate_rate=duplicate_rate,
             reorder_rate=reorder_rate,
@@ -212,7 +217,7 @@ def emulator(
             seed=seed,
             rate=rate,
             faults=faults,
-            seed_books=seed_books,
+            seed_books=not empty_books,
             subscribe_timeout_s=subscribe_timeout_s,
             ping_timeout_s=ping_timeout_s,
         )

@@ -12,9 +12,10 @@ from __future__ import annotations
 import contextlib
 import io
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from enum import StrEnum
 from typing import IO, TYPE_CHECKING, Annotated, Final, cast
+from urllib.parse import urlsplit
 
 import typer
 
@@ -108,11 +109,42 @@ COMMAND_LOG_LEVEL: Final = "WARNING"
 SERVER_LOG_LEVEL: Final = "INFO"
 """The emulator is a server: what it serves and when is what its log is for."""
 
+
+def _url_check(*schemes: str) -> Callable[[str], str]:
+    """A typer callback refusing what is not a ``scheme://host[:port]...`` URL of ``schemes``: the
+    clients would otherwise fail on it later, deep inside, with a library's own error."""
+
+    def check(url: str) -> str:
+        try:
+            parts = urlsplit(url)
+            parts.port  # noqa: B018 - reading it is what validates it
+        except ValueError as exc:
+            raise typer.BadParameter(f"not a URL: {exc}") from None
+        if parts.scheme not in schemes or not parts.hostname:
+            shown = " or ".join(f"{scheme}://" for scheme in schemes)
+            raise typer.BadParameter(f"must be a {shown} URL, such as {schemes[0]}://127.0.0.1:8080")
+        return url
+
+    return check
+
+
 RestOption = Annotated[
-    str, typer.Option("--rest", metavar="URL", help="CLOB REST URL; the default is the local emulator's.")
+    str,
+    typer.Option(
+        "--rest",
+        metavar="URL",
+        callback=_url_check("http", "https"),
+        help="CLOB REST URL; the default is the local emulator's.",
+    ),
 ]
 WsOption = Annotated[
-    str, typer.Option("--ws", metavar="URL", help="Market-channel WebSocket URL; the default is the emulator's.")
+    str,
+    typer.Option(
+        "--ws",
+        metavar="URL",
+        callback=_url_check("ws", "wss"),
+        help="Market-channel WebSocket URL; the default is the emulator's.",
+    ),
 ]
 LiveOption = Annotated[bool, typer.Option("--live", help=f"Use the real venue, {VENUE_REST_URL}.")]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON (exact numbers as strings) instead of text.")]
