@@ -2,7 +2,7 @@
 environment variables they read, and the few steps every command takes the same way (log setup,
 one-line errors).
 
-This module is imported to build ``--help``, so it imports nothing but typer at module level: the
+This module is imported to build ``--help``, so it imports only typer and the error tree: the
 option defaults are plain constants here, and whatever a command needs to run (clients, the
 emulator, metrics) is imported by the command itself when it runs.
 """

@@ -44,8 +44,8 @@ __all__ = [
     "watch_books",
 ]
 
-# How often a one-shot watch looks whether the market channel keeps failing: the reconnect
-# backoff waits at least a second between sessions, so a look per half second misses none.
+# How often a one-shot watch looks whether the market channel keeps failing. The count of failed
+# sessions only grows until data arrives, so a look now and then cannot miss it going over.
 _FAILURE_CHECK_S: Final = 0.5
 
 
