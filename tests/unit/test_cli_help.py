@@ -69,6 +69,22 @@ def test_help_fits_80_columns_with_every_option_whole(path: tuple[str, ...], com
     assert "<bool>" not in shown and "BOOLEAN" not in shown, shown
 
 
+def test_every_command_takes_the_shared_log_level_option() -> None:
+    # One log setup for all: --log-level, JSON lines on stderr (options.configure_command_logging).
+    missing = [
+        " ".join(path)
+        for path, command in ALL_COMMANDS
+        if not isinstance(command, TyperGroup)
+        and "--log-level" not in {name for param in command.params for name in param.opts}
+    ]
+    assert not missing
+
+
+def test_a_bad_log_level_is_a_usage_error() -> None:
+    result = CliRunner().invoke(app, ["order", "sign", "--log-level", "LOUD"], env={options.PRIVATE_KEY_ENV: ""})
+    assert result.exit_code == 2 and "--log-level" in result.output, result.output
+
+
 def test_the_cli_lists_the_new_commands() -> None:
     registered = {" ".join(path) for path, _ in ALL_COMMANDS}
     assert {"markets", "book", "watch", "demo", "emulator", "order sign", "keys derive", "doctor"} <= registered
