@@ -23,11 +23,22 @@ def _demo(*arguments: str, env: dict[str, str] | None = None) -> subprocess.Comp
     )
 
 
+# The demo's last word: how long, how many frames, and the comparison of every book with REST.
+PROOF = re.compile(
+    r"^proof: ran [\d.]+ s and received [\d,]+ frames; then trading stopped and\n"
+    r"  all 6 books were live and equal to the emulator's REST book, level by level\n"
+    r"next, try:\n(  polyinfra .+\n){2,4}\Z",
+    re.MULTILINE,
+)
+
+
 def test_demo_prints_live_books_as_plain_lines_when_not_a_terminal() -> None:
     result = _demo("--duration", "3", "--refresh-s", "1")
     assert result.returncode == 0, result.stderr
     assert "\x1b[" not in result.stdout
-    blocks = [block for block in result.stdout.split("--- ") if block.strip()]
+    proof = PROOF.search(result.stdout)
+    assert proof, result.stdout[-1000:]
+    blocks = [block for block in result.stdout[: proof.start()].split("--- ") if block.strip()]
     assert len(blocks) >= 2, result.stdout
     status, *book_lines = blocks[-1].strip().splitlines()
     # Three markets, two tokens each: every book is live, in sync with the emulator.
@@ -51,6 +62,7 @@ def test_demo_screen_fits_an_80_column_terminal() -> None:
     # The last screen drawn: all six tokens live.
     statuses = [line for line in shown if line.startswith("live ")]
     assert statuses and statuses[-1].startswith("live 6/6 · "), statuses[-1:]
+    assert PROOF.search("\n".join(shown) + "\n"), shown[-8:]
 
 
 def test_demo_with_poisoned_data_counts_what_it_refused_and_keeps_running() -> None:

@@ -5,27 +5,18 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
-import sys
 
 import httpx
 import pytest
 import websockets
 
+from tests.integration.cli_steps import start_polyinfra
+
 WAIT_S = 60.0
 
 
 async def _start(*arguments: str) -> asyncio.subprocess.Process:
-    return await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "polyinfra.cli.main",
-        "emulator",
-        "--port",
-        "0",
-        *arguments,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
+    return await start_polyinfra("emulator", "--port", "0", *arguments)
 
 
 @pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT])

@@ -6,11 +6,11 @@ The subprocess's stdout is a pipe, not a terminal: without ``--jsonl`` it prints
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import re
 import signal
 import socket
-import sys
 from collections.abc import Callable
 from decimal import Decimal
 
@@ -18,51 +18,80 @@ import httpx
 import pytest
 
 from polyinfra.clob.rest import ClobRestClient
+from polyinfra.core.matching import Order
 from polyinfra.emulator.runner import Emulator
+from polyinfra.model.ids import TokenId
+from polyinfra.model.numbers import Side
+from tests.integration.cli_steps import WAIT_S, run_polyinfra, start_polyinfra
 from tests.integration.conftest import EmulatorFactory
+from tests.integration.market_channel_steps import next_order_id
 
-WAIT_S = 60.0
-BOOK_LINE_FIELDS = {"token_id", "market", "best_bid", "best_ask", "mid", "sync_state", "venue_timestamp_ms"}
+BOOK_LINE_FIELDS = {
+    "type",
+    "token_id",
+    "market",
+    "best_bid",
+    "best_bid_size",
+    "best_ask",
+    "best_ask_size",
+    "spread",
+    "mid",
+    "last_trade",
+    "sync_state",
+    "venue_timestamp_ms",
+    "received_ns",
+    "received_at",
+}
+TRADE_LINE_FIELDS = {
+    "type",
+    "token_id",
+    "market",
+    "price",
+    "size",
+    "side",
+    "venue_timestamp_ms",
+    "received_ns",
+    "received_at",
+}
+# What a book line shows; the rest (times, mid) follows from it or from the clock.
+SHOWN_FIELDS = ("best_bid", "best_bid_size", "best_ask", "best_ask_size", "last_trade", "sync_state")
+DECIMAL = re.compile(r"\d+\.\d+|\d+")
 
 
 async def _start_watch(*arguments: str) -> asyncio.subprocess.Process:
-    return await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "polyinfra.cli.main",
-        "watch",
-        *arguments,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
+    return await start_polyinfra("watch", *arguments)
 
 
 async def _run_watch(*arguments: str) -> tuple[int, str, str]:
-    process = await _start_watch(*arguments)
-    try:
-        stdout, stderr = await asyncio.wait_for(process.communicate(), WAIT_S)
-    finally:
-        if process.returncode is None:
-            process.kill()
-            await process.wait()
-    assert process.returncode is not None
-    return process.returncode, stdout.decode(), stderr.decode()
+    return await run_polyinfra("watch", *arguments)
 
 
 def _urls(emulator: Emulator) -> list[str]:
     return ["--rest", emulator.urls["rest"], "--ws", emulator.urls["ws_market"]]
 
 
-def _book_line(text: str) -> dict[str, object]:
-    """One --jsonl record, checked: every field there, prices as decimal strings (never JSON numbers)."""
+def _record(text: str) -> dict[str, object]:
+    """One --jsonl record, checked: every field there, numbers as decimal strings (never JSON numbers)."""
     record = json.loads(text)
-    assert set(record) == BOOK_LINE_FIELDS, record
-    for price in ("best_bid", "best_ask", "mid"):
-        value = record[price]
-        assert value is None or (isinstance(value, str) and re.fullmatch(r"\d+\.\d+|\d+", value)), record
-    assert record["sync_state"] in {"syncing", "live", "stale"}, record
+    if record["type"] == "trade":
+        assert set(record) == TRADE_LINE_FIELDS, record
+        numbers: tuple[str, ...] = ("price", "size")
+    else:
+        assert record["type"] == "book" and set(record) - {"bids", "asks"} == BOOK_LINE_FIELDS, record
+        numbers = ("best_bid", "best_bid_size", "best_ask", "best_ask_size", "spread", "mid", "last_trade")
+        assert record["sync_state"] in {"syncing", "live", "stale"}, record
+        for pair in [*record.get("bids", []), *record.get("asks", [])]:
+            assert all(isinstance(value, str) and DECIMAL.fullmatch(value) for value in pair), record
+    for name in numbers:
+        value = record[name]
+        assert value is None or (isinstance(value, str) and DECIMAL.fullmatch(value)), record
     assert isinstance(record["venue_timestamp_ms"], int | None), record
+    assert isinstance(record["received_ns"], int) and isinstance(record["received_at"], str), record
     return record
+
+
+def _books(records: list[dict[str, object]]) -> list[dict[str, object]]:
+    return [record for record in records if record["type"] == "book"]
 
 
 async def _expected_tops(emulator: Emulator, tokens: list[str]) -> dict[str, tuple[Decimal, Decimal, Decimal]]:
@@ -110,15 +139,15 @@ async def test_jsonl_follows_every_update_until_the_books_equal_the_venue(emulat
             while not done():
                 line = await asyncio.wait_for(process.stdout.readline(), WAIT_S)
                 assert line, "watch ended early"
-                records.append(_book_line(line.decode()))
+                records.append(_record(line.decode()))
 
         # Every token's book arrives while the simulator trades; then trading stops.
-        await read_until(lambda: {record["token_id"] for record in records} == set(tokens))
+        await read_until(lambda: {record["token_id"] for record in _books(records)} == set(tokens))
         emulator.pause()
         expected = await _expected_tops(emulator, tokens)
 
         def converged() -> bool:
-            latest = {record["token_id"]: record for record in records}
+            latest = {record["token_id"]: record for record in _books(records)}
             return all(
                 _top(latest[token]) == expected[token] and latest[token]["sync_state"] == "live" for token in tokens
             )
@@ -137,7 +166,7 @@ async def test_jsonl_follows_every_update_until_the_books_equal_the_venue(emulat
             process.kill()
             await process.wait()
     assert process.returncode == 0, stderr.decode()
-    records.extend(_book_line(line) for line in rest_of_stdout.decode().splitlines())
+    records.extend(_record(line) for line in rest_of_stdout.decode().splitlines())
     assert {record["token_id"] for record in records} == set(tokens)
     markets = {token.token_id: info.condition_id for info in (first, second) for token in info.tokens}
     assert all(record["market"] == markets[record["token_id"]] for record in records)
@@ -175,7 +204,7 @@ async def test_top_watches_the_first_sampling_markets_across_pages(emulator_fact
 
     code, stdout, stderr = await _run_watch(*_urls(emulator), "--top", "2", "--jsonl", "--duration", "3")
     assert code == 0, stderr
-    assert {_book_line(line)["token_id"] for line in stdout.splitlines()} == expected
+    assert {_record(line)["token_id"] for line in stdout.splitlines()} == expected
 
 
 def _closed_port() -> int:
@@ -212,4 +241,88 @@ async def test_unreachable_venue_is_one_line_and_exit_code_1() -> None:
     # The transport logs its retries (warnings) before it gives up; the command's own word is one line.
     *_, verdict = stderr.splitlines()
     assert verdict.startswith(f"polyinfra watch: cannot reach the CLOB REST API (url='{rest}'"), stderr
+    assert "Traceback" not in stderr
+
+
+def _add_order(emulator: Emulator, token: TokenId, side: Side, price_micros: int, size_micros: int) -> None:
+    emulator.exchange.place(
+        Order(
+            order_id=next_order_id(),
+            owner="test",
+            token_id=token,
+            side=side,
+            price_micros=price_micros,
+            size_micros=size_micros,
+        )
+    )
+
+
+async def test_jsonl_writes_a_line_only_when_what_it_shows_changed(emulator_factory: EmulatorFactory) -> None:
+    # No simulated activity: every change below is this test's, and each reaches the watcher in order.
+    emulator = await emulator_factory(rate=0)
+    token = next(iter(emulator.exchange.markets.values())).tokens[0].token_id
+    process = await _start_watch(*_urls(emulator), "--token", token, "--jsonl", "--duration", str(WAIT_S))
+    assert process.stdout is not None
+
+    async def next_record() -> dict[str, object]:
+        assert process.stdout is not None
+        line = await asyncio.wait_for(process.stdout.readline(), WAIT_S)
+        assert line, "watch ended early"
+        return _record(line.decode())
+
+    try:
+        first = await next_record()
+        while first["sync_state"] != "live":
+            first = await next_record()
+        bids = sorted(emulator.exchange.levels(token).bids, reverse=True)  # best first
+        assert len(bids) >= 2, bids
+        best, deeper = bids[0], bids[1]
+
+        # A change below the best level shows nowhere in a line: no line. The next change grows the
+        # best bid; had the first made a line, it would be read here first (lines keep their order).
+        _add_order(emulator, token, Side.BUY, deeper.price_micros, 5_000_000)
+        _add_order(emulator, token, Side.BUY, best.price_micros, 7_000_000)
+        grown = await next_record()
+        assert grown["type"] == "book"
+        assert Decimal(str(grown["best_bid_size"])) == Decimal(best.size_micros + 7_000_000) / 1_000_000, grown
+        assert {key: grown[key] for key in ("best_bid", "best_ask", "best_ask_size", "last_trade")} == {
+            key: first[key] for key in ("best_bid", "best_ask", "best_ask_size", "last_trade")
+        }
+
+        # A sell into the best bid is a trade: a line of its own, and the book lines of what it changed
+        # (the level's size and the last trade: one line or two, as the reader catches up).
+        _add_order(emulator, token, Side.SELL, best.price_micros, 5_000_000)
+        left = str(Decimal(str(grown["best_bid_size"])) - 5)
+        after_trade = [await next_record()]
+        while not (
+            any(record["type"] == "trade" for record in after_trade)
+            and any(
+                (book["last_trade"], book["best_bid_size"]) == (grown["best_bid"], left) for book in _books(after_trade)
+            )
+        ):
+            after_trade.append(await next_record())
+        trades = [record for record in after_trade if record["type"] == "trade"]
+        assert len(trades) == 1 and trades[0]["price"] == grown["best_bid"] and trades[0]["size"] == "5", after_trade
+        shown = [{key: record[key] for key in SHOWN_FIELDS} for record in [grown, *_books(after_trade)]]
+        assert all(earlier != later for earlier, later in itertools.pairwise(shown)), shown
+    finally:
+        process.kill()
+        await process.wait()
+
+
+@pytest.mark.parametrize("one_shot", [["--duration", str(WAIT_S)], ["--jsonl"]], ids=["duration", "jsonl"])
+async def test_unreachable_market_channel_fails_after_the_sessions_allowed(
+    emulator_factory: EmulatorFactory, one_shot: list[str]
+) -> None:
+    emulator = await emulator_factory()
+    token = next(iter(emulator.exchange.markets.values())).tokens[0].token_id
+    ws = f"ws://127.0.0.1:{_closed_port()}/ws/market"
+    code, _, stderr = await _run_watch(
+        "--rest", emulator.urls["rest"], "--ws", ws, "--token", token, "--max-failed-sessions", "2", *one_shot
+    )
+    # stdout shows the books stale meanwhile; the verdict is the last line on stderr.
+    assert code == 1
+    *_, verdict = stderr.splitlines()
+    assert verdict.startswith("polyinfra watch: gave up after 2 market-channel sessions in a row failed"), stderr
+    assert f"url='{ws}'" in verdict and "ConnectionRefusedError" in verdict, verdict
     assert "Traceback" not in stderr

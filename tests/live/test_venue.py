@@ -17,7 +17,8 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from polyinfra.cli.watch import VENUE_REST_URL, VENUE_WS_URL, TokenChoice, choose_markets
+from polyinfra.cli.options import VENUE_REST_URL, VENUE_WS_URL
+from polyinfra.cli.watch import TokenChoice, choose_markets
 from polyinfra.clob.live_books import LiveBooks
 from polyinfra.clob.rest import ClobRestClient
 from polyinfra.core.book_hash import book_hash_matches

@@ -4,7 +4,8 @@
   market a line with its question, then one row per watched token.
 * :func:`plain_block` — the same facts as self-describing text lines, when stdout is not a terminal
   (a pipe, a log file).
-* :func:`book_line` — one JSON object per book update (``--jsonl``), for scripts.
+* :class:`ChangeLines` — JSON objects (``--jsonl``), for scripts: a token's book line each time
+  what it shows changed, and a line per trade.
 
 Prices are exact ``Decimal``s rendered as strings, never floats. Message rates and staleness are
 seconds and counts, not amounts, so they are plain floats.
@@ -16,6 +17,7 @@ import time
 from collections import Counter, deque
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Final
 
@@ -25,17 +27,20 @@ from rich.text import Text
 
 from polyinfra.clob.live_books import LiveBooks
 from polyinfra.core.book_sync import SyncReason
-from polyinfra.model.events import BookEvent, BookUpdated, SyncState, TickSizeChanged, TradePrinted
+from polyinfra.model.book import Level
+from polyinfra.model.events import BookEvent, BookUpdated, SyncState, SyncStateChanged, TickSizeChanged, TradePrinted
 from polyinfra.model.market import MarketInfo
-from polyinfra.model.numbers import Side, micros_to_decimal
+from polyinfra.model.numbers import Side, decimal_text, micros_to_decimal
 
 __all__ = [
     "DEPTH_LEVELS",
     "Activity",
     "BookLine",
+    "ChangeLines",
+    "TradeLine",
     "WatchedMarket",
     "WatchedToken",
-    "book_line",
+    "iso_time",
     "plain_block",
     "screen",
 ]
@@ -286,50 +291,144 @@ def _status(books: LiveBooks, markets: Sequence[WatchedMarket], rates: _Rates) -
 # --- JSON lines -----------------------------------------------------------------------------------
 
 
-class BookLine(msgspec.Struct, frozen=True):
-    """One ``--jsonl`` record: a token's top of book, written for each update of its book.
+class BookLine(msgspec.Struct, frozen=True, tag_field="type", tag="book", omit_defaults=True):
+    """One ``--jsonl`` record of a token's book, written when something in it changed.
 
-    Prices are decimal strings (``"0.485"``), or null when that side is empty.
-    ``venue_timestamp_ms`` is the venue's time (ms since the epoch) of the last change in the book
-    as written, when the venue said.
+    Prices and sizes are decimal strings (``"0.485"``), or null when that side is empty.
+    ``venue_timestamp_ms`` is the venue's time (ms since the epoch) of the last change in the book,
+    when the venue said; ``received_ns`` / ``received_at`` the local time the frame that carried
+    the change arrived (ns since the epoch, and the same as ISO 8601 in UTC). ``bids`` and ``asks``
+    (``[price, size]``, best first) are there only with ``--depth``.
     """
 
     token_id: str
     market: str
     best_bid: str | None
+    best_bid_size: str | None
     best_ask: str | None
+    best_ask_size: str | None
+    spread: str | None
     mid: str | None
+    last_trade: str | None
     sync_state: str
     venue_timestamp_ms: int | None
+    received_ns: int
+    received_at: str
+    bids: list[tuple[str, str]] | None = None
+    asks: list[tuple[str, str]] | None = None
 
 
-def book_line(books: LiveBooks, update: BookUpdated) -> BookLine:
-    """The record for ``update``, read from the book as it is now.
+class TradeLine(msgspec.Struct, frozen=True, tag_field="type", tag="trade"):
+    """One ``--jsonl`` record of a trade the venue reported; ``size`` and ``side`` null when it did not say."""
 
-    That is the state right after the update unless the reader fell behind; prices and time then
-    both describe the newer state, never a mix.
-    """
-    book = books.book(update.token_id)
-    bid, ask, mid = book.best_bid(), book.best_ask(), book.mid()
-    return BookLine(
-        token_id=update.token_id,
-        market=update.market,
-        best_bid=None if bid is None else _plain(bid.price),
-        best_ask=None if ask is None else _plain(ask.price),
-        mid=None if mid is None else _plain(mid),
-        sync_state=books.state(update.token_id).value,
-        venue_timestamp_ms=book.timestamp_ms,
+    token_id: str
+    market: str
+    price: str
+    size: str | None
+    side: str | None
+    venue_timestamp_ms: int | None
+    received_ns: int
+    received_at: str
+
+
+_Shown = tuple[object, ...]
+"""What a book line shows, times aside: a line is written only when this changes."""
+
+
+class ChangeLines:
+    """The ``--jsonl`` lines an event makes: its trade line, and its token's book line when what the
+    line shows (best levels and sizes, spread, last trade, sync state, ``depth`` levels) changed
+    since the token's last one. The book is read as it is now: right after the event unless the
+    reader fell behind, and then prices and times both describe the newer state, never a mix."""
+
+    def __init__(self, books: LiveBooks, markets: Sequence[WatchedMarket], *, depth: int = 0) -> None:
+        self._books = books
+        # From the choice of tokens: a book learns its market from its first snapshot only.
+        self._market_of = {token.token_id: market.condition_id for market in markets for token in market.tokens}
+        self._depth = depth
+        self._shown: dict[str, _Shown] = {}
+
+    def lines(self, event: BookEvent) -> list[BookLine | TradeLine]:
+        """The lines for ``event``, in the order to write them (none for most repeats)."""
+        if isinstance(event, TradePrinted):
+            written: list[BookLine | TradeLine] = [_trade_line(event)]
+        elif isinstance(event, BookUpdated | SyncStateChanged | TickSizeChanged):
+            written = []
+        else:
+            return []
+        line = self._book_line(event.token_id, event.received_ns)
+        shown = _shown(line)
+        if self._shown.get(event.token_id) != shown:
+            self._shown[event.token_id] = shown
+            written.append(line)
+        return written
+
+    def _book_line(self, token_id: str, received_ns: int) -> BookLine:
+        book = self._books.book(token_id)
+        bid, ask, last = book.best_bid(), book.best_ask(), book.last_trade_price_micros
+        return BookLine(
+            token_id=token_id,
+            market=self._market_of.get(token_id, book.market),
+            best_bid=_text(bid.price if bid else None),
+            best_bid_size=_text(bid.size if bid else None),
+            best_ask=_text(ask.price if ask else None),
+            best_ask_size=_text(ask.size if ask else None),
+            spread=_text(book.spread()),
+            mid=_text(book.mid()),
+            last_trade=_text(None if last is None else micros_to_decimal(last)),
+            sync_state=self._books.state(token_id).value,
+            venue_timestamp_ms=book.timestamp_ms,
+            received_ns=received_ns,
+            received_at=iso_time(received_ns),
+            bids=_level_pairs(book.bids(self._depth)) if self._depth else None,
+            asks=_level_pairs(book.asks(self._depth)) if self._depth else None,
+        )
+
+
+def _shown(line: BookLine) -> _Shown:
+    return (
+        line.best_bid,
+        line.best_bid_size,
+        line.best_ask,
+        line.best_ask_size,
+        line.last_trade,
+        line.sync_state,
+        None if line.bids is None else tuple(line.bids),
+        None if line.asks is None else tuple(line.asks),
     )
+
+
+def _trade_line(trade: TradePrinted) -> TradeLine:
+    return TradeLine(
+        token_id=trade.token_id,
+        market=trade.market,
+        price=decimal_text(trade.price),
+        size=_text(trade.size),
+        side=None if trade.side is None else trade.side.value,
+        venue_timestamp_ms=trade.venue_timestamp_ms,
+        received_ns=trade.received_ns,
+        received_at=iso_time(trade.received_ns),
+    )
+
+
+def _level_pairs(levels: Sequence[Level]) -> list[tuple[str, str]]:
+    return [(decimal_text(level.price), decimal_text(level.size)) for level in levels]
+
+
+def _text(value: Decimal | None) -> str | None:
+    return None if value is None else decimal_text(value)
+
+
+def iso_time(epoch_ns: int) -> str:
+    """``epoch_ns`` as ISO 8601 in UTC to the nanosecond, by integer arithmetic (a float of
+    nanoseconds since the epoch keeps only about a quarter-microsecond)."""
+    seconds, nanoseconds = divmod(epoch_ns, 1_000_000_000)
+    return f"{datetime.fromtimestamp(seconds, UTC):%Y-%m-%dT%H:%M:%S}.{nanoseconds:09d}Z"
 
 
 # --- formatting -----------------------------------------------------------------------------------
 
 _THOUSANDS: Final = ((Decimal(10**9), "B"), (Decimal(10**6), "M"), (Decimal(10**3), "k"))
-
-
-def _plain(value: Decimal) -> str:
-    # Fixed-point always: str(Decimal) switches to exponents for some exact values (1E+1, 1E-7).
-    return format(value, "f")
 
 
 def _price(value: Decimal | None, decimals: int) -> str:
@@ -339,7 +438,7 @@ def _price(value: Decimal | None, decimals: int) -> str:
     exponent = value.as_tuple().exponent
     if isinstance(exponent, int) and -exponent < decimals:
         value = value.quantize(Decimal(1).scaleb(-decimals))
-    return _plain(value)
+    return decimal_text(value)
 
 
 def _compact(dollars: Decimal) -> str:

@@ -1,29 +1,120 @@
-"""``polyinfra demo``: the embedded emulator with simulated activity, watched live.
+"""``polyinfra demo``: the embedded emulator with simulated activity, watched live, then proven in sync.
 
 Starts the emulator in-process on a free port and runs the ``polyinfra watch`` session
 (:func:`~polyinfra.cli.watch.watch_books`) against it over real sockets, on every token of every
-simulated market: a live table on a terminal, plain lines otherwise.
+simulated market: a live table on a terminal, plain lines otherwise. When the duration ends, the
+simulated trading stops, and every live book is compared level by level with the emulator's own
+REST book (``POST /books``): the demo ends with that proof (or the differences it found, and exit
+code 1), how long it ran and how many frames it received, and commands to try next.
 """
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Final
+
+import typer
+
 from polyinfra.cli.book_view import WatchedMarket
 from polyinfra.cli.watch import Output, run_until_stopped, watch_books
+from polyinfra.clob.live_books import LiveBooks
+from polyinfra.clob.rest import ClobRestClient
+from polyinfra.core.book_sync import diff_book
 from polyinfra.emulator.faults import FaultConfig
 from polyinfra.emulator.runner import Emulator
+from polyinfra.errors import PolyinfraError
+from polyinfra.model.book import OrderBook
+from polyinfra.model.events import SyncState
+from polyinfra.wire.clob_rest import OrderBookSummary
 
-__all__ = ["run_demo"]
+__all__ = ["SyncProof", "compare_with_rest", "run_demo"]
+
+# Once trading stops, the last frames in flight reach the books within milliseconds; this bounds
+# the wait on a machine so busy that they do not, and the proof then shows what still differs.
+_SETTLE_LIMIT_S: Final = 10.0
+_SETTLE_POLL_S: Final = 0.1
+_DIFFERENCES_SHOWN: Final = 10
+# The proof and these fit an 80-column terminal, as the screen above them does.
+_NEXT_COMMANDS: Final = (
+    "polyinfra emulator               # this exchange on 127.0.0.1:8080; then:",
+    "polyinfra markets --active       # what it lists, with token ids",
+    "polyinfra book TOKEN_ID          # one token's depth ladder",
+    "polyinfra watch --top 2 --jsonl  # a JSON line per change, for scripts",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class SyncProof:
+    """The end-of-demo comparison of every live book with the venue's REST book of it."""
+
+    compared: int
+    differences: tuple[str, ...]
+    """One line per token that is not LIVE, missing from the REST answer, or differs (its levels as
+    ``price: local -> venue``, bids then asks, best first, or its tick size)."""
+
+    @property
+    def equal(self) -> bool:
+        return not self.differences
+
+
+def compare_with_rest(
+    books: Mapping[str, OrderBook], states: Mapping[str, SyncState], summaries: Sequence[OrderBookSummary]
+) -> SyncProof:
+    """Compare each of ``books`` level by level with its REST summary (``POST /books``)."""
+    by_token = {summary.asset_id: summary for summary in summaries}
+    differences = []
+    for token, book in books.items():
+        problems = []
+        state = states.get(token, SyncState.SYNCING)
+        if state is not SyncState.LIVE:
+            problems.append(state.value)
+        summary = by_token.get(token)
+        if summary is None:
+            problems.append("no REST book")
+        else:
+            diff = diff_book(book, summary)
+            problems.extend(
+                f"{level.side.value} {level.price}: {level.local_size} -> {level.venue_size}" for level in diff.levels
+            )
+            if diff.venue_tick_size is not None and diff.venue_tick_size is not diff.local_tick_size:
+                problems.append(f"tick size {diff.local_tick_size} -> {diff.venue_tick_size}")
+        if problems:
+            differences.append(f"{token}: {', '.join(problems)}")
+    return SyncProof(compared=len(books), differences=tuple(differences))
+
+
+async def _settled_proof(books: LiveBooks, emulator: Emulator) -> SyncProof:
+    """Stop the simulated trading, let the last frames arrive, and compare every book with REST."""
+    emulator.pause()
+    tokens = books.tokens()
+    loop = asyncio.get_running_loop()
+    give_up_at = loop.time() + _SETTLE_LIMIT_S
+    async with ClobRestClient(emulator.urls["rest"]) as rest:
+        while True:
+            try:
+                summaries = await rest.get_books(tokens)
+                proof = compare_with_rest({token: books.book(token) for token in tokens}, books.states(), summaries)
+            except PolyinfraError as error:
+                # --poison-rate spoils REST answers too: one that cannot be read is asked again.
+                proof = SyncProof(compared=len(tokens), differences=(f"the REST answer was refused: {error}",))
+            if proof.equal or loop.time() >= give_up_at:
+                return proof
+            await asyncio.sleep(_SETTLE_POLL_S)
 
 
 def run_demo(
     *, markets: int, seed: int, rate: float, duration_s: float, refresh_s: float, poison_rate: float, output: Output
 ) -> None:
-    """Run the demo until ``duration_s`` elapses (0: until Ctrl-C).
+    """Run the demo until ``duration_s`` elapses (0: until Ctrl-C, with no proof), then print its proof.
 
     ``poison_rate`` makes the emulator plant a hostile value in that share of its market-channel
-    frames and REST answers: the status line then counts what the books refused.
+    frames and REST answers: the status line then counts what the books refused. Raises
+    :class:`typer.Exit` (code 1) when a book differs from the emulator's at the end.
     """
     faults = FaultConfig(poison_rate=poison_rate, poison_http_rate=poison_rate)
+    ended: list[_DemoEnd] = []
     run_until_stopped(
         _demo(
             markets=markets,
@@ -33,15 +124,44 @@ def run_demo(
             refresh_s=refresh_s,
             faults=faults,
             output=output,
+            ended=ended,
         )
     )
+    if not ended:
+        return  # stopped with Ctrl-C: no proof to show
+    (end,) = ended
+    typer.echo("\n".join(_proof_lines(end)))
+    if not end.proof.equal:
+        raise typer.Exit(1)
+
+
+@dataclass(frozen=True, slots=True)
+class _DemoEnd:
+    proof: SyncProof
+    elapsed_s: float
+    frames: int
 
 
 async def _demo(
-    *, markets: int, seed: int, rate: float, duration_s: float, refresh_s: float, faults: FaultConfig, output: Output
+    *,
+    markets: int,
+    seed: int,
+    rate: float,
+    duration_s: float,
+    refresh_s: float,
+    faults: FaultConfig,
+    output: Output,
+    ended: list[_DemoEnd],
 ) -> None:
+    proofs: list[SyncProof] = []
+    loop = asyncio.get_running_loop()
+    started = loop.time()
     async with Emulator(markets=markets, seed=seed, rate=rate, faults=faults) as emulator:
-        await watch_books(
+
+        async def prove(books: LiveBooks) -> None:
+            proofs.append(await _settled_proof(books, emulator))
+
+        books = await watch_books(
             emulator.urls["rest"],
             emulator.urls["ws_market"],
             [WatchedMarket.of(info) for info in emulator.exchange.markets.values()],
@@ -49,4 +169,25 @@ async def _demo(
             title=f"polyinfra demo · embedded emulator, {markets} markets · Ctrl-C stops",
             duration_s=duration_s,
             refresh_s=refresh_s,
+            finish=prove,
         )
+    (proof,) = proofs
+    ended.append(_DemoEnd(proof, elapsed_s=loop.time() - started, frames=books.stats.frames))
+
+
+def _proof_lines(end: _DemoEnd) -> list[str]:
+    proof = end.proof
+    ran = f"ran {end.elapsed_s:.1f} s and received {end.frames:,} frames"
+    if proof.equal:
+        lines = [
+            f"proof: {ran}; then trading stopped and",
+            f"  all {proof.compared} books were live and equal to the emulator's REST book, level by level",
+        ]
+    else:
+        lines = [
+            f"NOT in sync: {ran}; then trading stopped and",
+            f"  {len(proof.differences)} of {proof.compared} books differed from the emulator's REST book",
+            "  or were not live (price: local size -> emulator's size):",
+            *(f"  {difference}" for difference in proof.differences[:_DIFFERENCES_SHOWN]),
+        ]
+    return [*lines, "next, try:", *(f"  {command}" for command in _NEXT_COMMANDS)]

@@ -39,6 +39,7 @@ from typing import Final
 import msgspec
 import typer
 
+from polyinfra.cli.options import COMMAND_LOG_LEVEL, PRIVATE_KEY_ENV, LogLevelOption, configure_command_logging
 from polyinfra.core.eip712 import SigningKey, to_checksum_address
 from polyinfra.core.order_builder import OrderStamper, build_order
 from polyinfra.core.order_signing import POLYGON_CHAIN_ID, order_payload, sign_order
@@ -49,8 +50,6 @@ from polyinfra.obs.redaction import Secret
 from polyinfra.wire.json_decoding import JsonDecoder
 
 __all__ = ["PRIVATE_KEY_ENV", "SignedLine", "key_from_environment", "order_app", "sign_order_lines", "write_signed"]
-
-PRIVATE_KEY_ENV: Final = "POLYINFRA_PRIVATE_KEY"
 
 _UINT256_LIMIT: Final = 1 << 256
 _REQUIRED: Final = ("token_id", "price", "side", "tick_size", "neg_risk")
@@ -264,12 +263,34 @@ def write_signed(
     return failures
 
 
-order_app = typer.Typer(name="order", help="Sign orders offline; place, cancel and list them.", no_args_is_help=True)
+order_app = typer.Typer(
+    name="order",
+    help="Sign orders offline; place, cancel and list them.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
+
+_SIGN_EPILOG = (
+    "\b\nEach input line is one JSON object:\n"
+    '  {"token_id": "1234", "price": "0.55", "size": "100", "side": "BUY",\n'
+    '   "tick_size": "0.01", "neg_risk": false}\n'
+    "Required: token_id, price, side, tick_size, neg_risk, and size (shares)\n"
+    "  or, for a FOK/FAK BUY, amount (the dollars to spend).\n"
+    "Optional: order_type (GTC, GTD, FOK, FAK; default GTC), expiration (unix\n"
+    "  seconds, GTD only), signature_type (0-3 or its name; default EOA),\n"
+    "  funder, builder, metadata, salt, timestamp (ms), chain_id (default\n"
+    "  137), min_order_size. Unknown keys are refused.\n\n"
+    "\b\nNumbers as strings or JSON numbers (read exactly, never as floats).\n"
+    "A line that cannot be signed gets one line on stderr; the other lines\n"
+    "are still signed, and the exit code is 2.\n\n"
+    f"\b\nEnvironment: {PRIVATE_KEY_ENV}, the signing key (required)."
+)
 
 
-@order_app.command("sign")
-def sign() -> None:
-    """Sign orders offline: JSON lines on stdin, the venue's order objects on stdout (key: POLYINFRA_PRIVATE_KEY)."""
+@order_app.command("sign", epilog=_SIGN_EPILOG)
+def sign(*, log_level: LogLevelOption = COMMAND_LOG_LEVEL) -> None:
+    """Sign orders offline: JSON lines on stdin, the venue's order objects on stdout."""
+    configure_command_logging(log_level)
     try:
         key = key_from_environment(os.environ)
     except InvalidValueError as error:

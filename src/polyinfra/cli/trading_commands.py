@@ -27,14 +27,22 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Annotated, Final, TypeVar
+from typing import TYPE_CHECKING, Annotated, Final, TypeVar
 
 import typer
 
+from polyinfra.cli.options import (
+    API_KEY_ENV,
+    API_PASSPHRASE_ENV,
+    API_SECRET_ENV,
+    COMMAND_LOG_LEVEL,
+    EMULATOR_REST_URL,
+    KEY_EPILOG,
+    LogLevelOption,
+    RestOption,
+    configure_command_logging,
+)
 from polyinfra.cli.orders import key_from_environment, order_app
-from polyinfra.cli.watch import EMULATOR_REST_URL
-from polyinfra.clob.rest import ClobRestClient
-from polyinfra.clob.trading import AssetType, BalanceAllowance, CancelResult, OpenOrder, TradingClient
 from polyinfra.core.auth_headers import ApiCredentials
 from polyinfra.core.eip712 import SigningKey, to_checksum_address
 from polyinfra.core.order_builder import OrderStamper, build_order
@@ -43,30 +51,28 @@ from polyinfra.core.wallet_addresses import derived_maker, proxy_wallet, safe_wa
 from polyinfra.errors import AuthError, InvalidValueError, PolyinfraError
 from polyinfra.model.numbers import MICROS, Side
 from polyinfra.model.orders import SignatureType, TimeInForce
-from polyinfra.net.http import HttpTransport
 from polyinfra.obs.redaction import Secret
+
+if TYPE_CHECKING:
+    # httpx comes with these: imported where a command runs, not to build --help.
+    from polyinfra.clob.trading import BalanceAllowance, CancelResult, OpenOrder, TradingClient
+    from polyinfra.net.http import HttpTransport
 
 __all__ = ["Finding", "WalletSetup", "register_trading_commands", "setup_findings"]
 
-API_KEY_ENV: Final = "POLYINFRA_API_KEY"
-API_SECRET_ENV: Final = "POLYINFRA_API_SECRET"
-API_PASSPHRASE_ENV: Final = "POLYINFRA_API_PASSPHRASE"
-
 _T = TypeVar("_T")
 
-_REST_HELP = "REST host: the emulator by default; https://clob.polymarket.com for the venue."
 _SIGNATURE_TYPE_HELP = "0 EOA, 1 POLY_PROXY (Magic/email), 2 POLY_GNOSIS_SAFE (browser wallet), 3 POLY_1271."
 _FUNDER_HELP = (
     "Address holding the funds: the deposit wallet for 3; for 1 and 2 the proxy / Safe derived from the key "
     "(the default); omit for EOA."
 )
 
-RestOption = Annotated[str, typer.Option("--rest", help=_REST_HELP)]
 SignatureTypeOption = Annotated[int, typer.Option("--signature-type", help=_SIGNATURE_TYPE_HELP)]
 FunderOption = Annotated[str | None, typer.Option("--funder", help=_FUNDER_HELP)]
-NonceOption = Annotated[int, typer.Option("--nonce", help="API-key nonce.")]
+NonceOption = Annotated[int, typer.Option("--nonce", help="API-key nonce: 0 unless the key has several API keys.")]
 
-keys_app = typer.Typer(name="keys", help="API keys (L1).", no_args_is_help=True)
+keys_app = typer.Typer(name="keys", help="API keys (L1).", no_args_is_help=True, rich_markup_mode=None)
 
 
 # --- sessions ----------------------------------------------------------------------------------
@@ -92,6 +98,8 @@ async def _session(
     transport: HttpTransport, signature_type: SignatureType, nonce: int, key: SigningKey | None = None
 ) -> TradingClient:
     """A client with credentials: from the environment, else created or derived from the key."""
+    from polyinfra.clob.trading import TradingClient
+
     key = key if key is not None else key_from_environment(os.environ)
     credentials = _credentials_from_environment(os.environ)
     client = TradingClient(transport, key, credentials=credentials, signature_type=signature_type)
@@ -102,6 +110,7 @@ async def _session(
 
 def _run(command: str, rest: str, work: Callable[[HttpTransport], Awaitable[_T]]) -> _T:
     """Run ``work`` over a transport to ``rest``; failures as one line on stderr (exit 2 bad input, 1 other)."""
+    from polyinfra.net.http import HttpTransport
 
     async def main() -> _T:
         async with HttpTransport(rest) as transport:
@@ -124,7 +133,7 @@ def _print(value: object) -> None:
 # --- keys ------------------------------------------------------------------------------------
 
 
-@keys_app.command("derive")
+@keys_app.command("derive", epilog=KEY_EPILOG)
 def derive(
     *,
     rest: RestOption = EMULATOR_REST_URL,
@@ -132,8 +141,12 @@ def derive(
     show_secret: Annotated[
         bool, typer.Option("--show-secret", help="Also print the secret and passphrase (to stdout only).")
     ] = False,
+    log_level: LogLevelOption = COMMAND_LOG_LEVEL,
 ) -> None:
     """Create (or derive, when it exists) the API key of POLYINFRA_PRIVATE_KEY and print it."""
+    from polyinfra.clob.trading import TradingClient
+
+    configure_command_logging(log_level)
 
     async def work(transport: HttpTransport) -> ApiCredentials:
         client = TradingClient(transport, key_from_environment(os.environ))
@@ -162,8 +175,12 @@ def place(
     funder: FunderOption = None,
     rest: RestOption = EMULATOR_REST_URL,
     nonce: NonceOption = 0,
+    log_level: LogLevelOption = COMMAND_LOG_LEVEL,
 ) -> None:
     """Build, sign and post one order; prints the venue's answer."""
+    from polyinfra.clob.rest import ClobRestClient
+
+    configure_command_logging(log_level)
     kind = _signature_type(signature_type)
     # Market orders spend dollars on a BUY (venue notes: Amounts); the one number given is read as such.
     dollars = not order_type.rests and side is Side.BUY
@@ -213,8 +230,10 @@ def cancel(
     market: Annotated[str | None, typer.Option("--market", help="Cancel every order of this condition id.")] = None,
     rest: RestOption = EMULATOR_REST_URL,
     nonce: NonceOption = 0,
+    log_level: LogLevelOption = COMMAND_LOG_LEVEL,
 ) -> None:
     """Cancel one order, every order (--all) or a market's orders (--market); prints what was cancelled."""
+    configure_command_logging(log_level)
     if sum((order_id is not None, all_orders, market is not None)) != 1:
         typer.echo("polyinfra order cancel: give exactly one of ORDER_ID, --all, --market", err=True)
         raise typer.Exit(2)
@@ -238,8 +257,10 @@ def list_orders(
     token: Annotated[str | None, typer.Option("--token", help="Only this token id.")] = None,
     rest: RestOption = EMULATOR_REST_URL,
     nonce: NonceOption = 0,
+    log_level: LogLevelOption = COMMAND_LOG_LEVEL,
 ) -> None:
     """Print every open order of the key, one JSON object per line."""
+    configure_command_logging(log_level)
 
     async def work(transport: HttpTransport) -> list[OpenOrder]:
         client = await _session(transport, SignatureType.EOA, nonce)
@@ -451,6 +472,9 @@ async def _inspect(
     nonce: int,
     rest: str,
 ) -> WalletSetup:
+    from polyinfra.clob.rest import ClobRestClient
+    from polyinfra.clob.trading import AssetType, BalanceAllowance, TradingClient
+
     key = key_from_environment(os.environ)
     client = await _session(transport, signature_type, nonce, key)
     matches: bool | None = None
@@ -505,8 +529,10 @@ def doctor(
     ] = None,
     rest: RestOption = EMULATOR_REST_URL,
     nonce: NonceOption = 0,
+    log_level: LogLevelOption = COMMAND_LOG_LEVEL,
 ) -> None:
     """Explain why the venue would answer "invalid signature" or "not enough balance / allowance"."""
+    configure_command_logging(log_level)
     kind = _signature_type(signature_type)
 
     async def work(transport: HttpTransport) -> WalletSetup:
@@ -531,7 +557,7 @@ def doctor(
 def register_trading_commands(app: typer.Typer) -> None:
     """Add ``keys derive``, ``order place | cancel | list`` and ``doctor`` to ``app``."""
     app.add_typer(keys_app)
-    order_app.command("place")(place)
-    order_app.command("cancel")(cancel)
-    order_app.command("list")(list_orders)
-    app.command("doctor")(doctor)
+    order_app.command("place", epilog=KEY_EPILOG)(place)
+    order_app.command("cancel", epilog=KEY_EPILOG)(cancel)
+    order_app.command("list", epilog=KEY_EPILOG)(list_orders)
+    app.command("doctor", epilog=KEY_EPILOG)(doctor)

@@ -15,7 +15,7 @@ import asyncio
 import os
 import signal
 import sys
-from collections.abc import AsyncIterator, Coroutine, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Final
@@ -24,22 +24,18 @@ import msgspec
 from rich.console import Console, Group
 from rich.live import Live
 
-from polyinfra.cli.book_view import Activity, WatchedMarket, book_line, plain_block, screen
+from polyinfra.cli.book_view import Activity, ChangeLines, WatchedMarket, plain_block, screen
+from polyinfra.cli.options import rest_client, unreachable
 from polyinfra.clob.live_books import LiveBooks
 from polyinfra.clob.rest import ClobRestClient
 from polyinfra.core.from_wire import market_info_from_market
 from polyinfra.errors import InvalidValueError, NotFoundError, TransportError
 from polyinfra.model import ids
-from polyinfra.model.events import BookEvent, BookUpdated
+from polyinfra.model.events import BookEvent
 from polyinfra.model.ids import ConditionId, TokenId
 from polyinfra.model.market import MarketInfo
-from polyinfra.net.retry import RetryPolicy
 
 __all__ = [
-    "EMULATOR_REST_URL",
-    "EMULATOR_WS_URL",
-    "VENUE_REST_URL",
-    "VENUE_WS_URL",
     "Output",
     "TokenChoice",
     "choose_markets",
@@ -48,16 +44,9 @@ __all__ = [
     "watch_books",
 ]
 
-EMULATOR_REST_URL: Final = "http://127.0.0.1:8080"
-EMULATOR_WS_URL: Final = "ws://127.0.0.1:8080/ws/market"
-"""Where ``polyinfra emulator`` listens by default."""
-VENUE_REST_URL: Final = "https://clob.polymarket.com"
-VENUE_WS_URL: Final = "wss://ws-subscriptions-clob.polymarket.com/ws/market"
-"""The real CLOB (venue notes: Hosts and contracts, WebSockets)."""
-
-# Choosing tokens happens while the user waits for a screen: a few quick attempts, then a clear
-# error, rather than the transport's default of retrying for 30 seconds.
-_CHOOSING_RETRY: Final = RetryPolicy(max_attempts=3, deadline_s=10.0)
+# How often a one-shot watch looks whether the market channel keeps failing. The count of failed
+# sessions only grows until data arrives, so a look now and then cannot miss it going over.
+_FAILURE_CHECK_S: Final = 0.5
 
 
 class Output(StrEnum):
@@ -160,8 +149,17 @@ async def watch_books(
     title: str,
     duration_s: float,
     refresh_s: float,
-) -> None:
-    """Keep live books of every token of ``markets`` and show them until ``duration_s`` (0: forever)."""
+    depth: int = 0,
+    max_failed_sessions: int | None = None,
+    finish: Callable[[LiveBooks], Awaitable[None]] | None = None,
+) -> LiveBooks:
+    """Keep live books of every token of ``markets`` and show them until ``duration_s`` (0: forever).
+
+    ``depth`` adds that many levels per side to the JSON lines. With ``max_failed_sessions``, that
+    many market-channel sessions failing in a row end the watch with a :class:`TransportError`.
+    ``finish`` runs when the showing ends, while the books are still live. Returns the books,
+    stopped, as they were at the end.
+    """
     token_ids = [token.token_id for market in markets for token in market.tokens]
     activity = Activity()
     async with LiveBooks(rest_url, ws_url) as books:
@@ -175,10 +173,10 @@ async def watch_books(
             show = _show_lines(books, markets, activity, refresh_s=refresh_s, deadline=deadline)
         else:
             show = _sleep_until(deadline)
-        tasks = [
-            asyncio.create_task(_follow(books, events, activity, jsonl=output is Output.JSONL)),
-            asyncio.create_task(show),
-        ]
+        lines = ChangeLines(books, markets, depth=depth) if output is Output.JSONL else None
+        tasks = [asyncio.create_task(_follow(events, activity, lines)), asyncio.create_task(show)]
+        if max_failed_sessions is not None:
+            tasks.append(asyncio.create_task(_give_up_on_failures(books, ws_url, max_failed_sessions)))
         try:
             done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
         finally:
@@ -186,19 +184,37 @@ async def watch_books(
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
         for task in done:
-            task.result()  # a failure of either (a closed pipe, the client) surfaces here
+            task.result()  # a failure of any (a closed pipe, the client, the market channel) surfaces here
+        if finish is not None:
+            await finish(books)
+    return books
 
 
-async def _follow(books: LiveBooks, events: AsyncIterator[BookEvent], activity: Activity, *, jsonl: bool) -> None:
-    """Count every event for the message rates; with ``jsonl``, print a line per book update."""
+async def _follow(events: AsyncIterator[BookEvent], activity: Activity, lines: ChangeLines | None) -> None:
+    """Count every event for the message rates; with ``lines``, print the JSON lines each makes."""
     encode = msgspec.json.Encoder().encode
     stdout = sys.stdout.buffer
     async for event in events:
         activity.record(event)
-        if jsonl and isinstance(event, BookUpdated):
-            stdout.write(encode(book_line(books, event)) + b"\n")
-            # Per line: a script reading the pipe sees each update as it happens.
-            stdout.flush()
+        if lines is not None:
+            written = lines.lines(event)
+            if written:
+                stdout.write(b"".join(encode(line) + b"\n" for line in written))
+                # Per event: a script reading the pipe sees each change as it happens.
+                stdout.flush()
+
+
+async def _give_up_on_failures(books: LiveBooks, ws_url: str, limit: int) -> None:
+    """Raise :class:`TransportError` once ``limit`` market-channel sessions in a row have failed."""
+    while True:
+        stats = books.stats
+        if stats.failed_sessions_in_a_row >= limit:
+            raise TransportError(
+                f"gave up after {stats.failed_sessions_in_a_row} market-channel sessions in a row failed",
+                url=ws_url,
+                last=stats.last_session_failure,
+            )
+        await asyncio.sleep(_FAILURE_CHECK_S)
 
 
 async def _show_screen(
@@ -276,36 +292,34 @@ async def _stoppable(main: Coroutine[Any, Any, None]) -> None:
 
 
 def run_watch(
-    *, rest_url: str, ws_url: str, choice: TokenChoice, output: Output, duration_s: float, refresh_s: float
+    *,
+    rest_url: str,
+    ws_url: str,
+    choice: TokenChoice,
+    output: Output,
+    depth: int,
+    duration_s: float,
+    refresh_s: float,
+    max_failed_sessions: int | None,
 ) -> None:
     """``polyinfra watch``: choose the tokens at ``rest_url``, then watch them until the duration ends."""
-    run_until_stopped(
-        _watch(
-            rest_url=rest_url, ws_url=ws_url, choice=choice, output=output, duration_s=duration_s, refresh_s=refresh_s
-        )
-    )
 
-
-async def _watch(
-    *, rest_url: str, ws_url: str, choice: TokenChoice, output: Output, duration_s: float, refresh_s: float
-) -> None:
-    try:
-        async with ClobRestClient(rest_url, retry=_CHOOSING_RETRY) as rest:
-            markets = await choose_markets(rest, choice)
-    except TransportError as exc:
-        # By default watch talks to a local emulator, and the usual cause is that none is running.
-        what = (
-            "the emulator: start it with `polyinfra emulator`, or pass --rest or --live"
-            if rest_url == EMULATOR_REST_URL
-            else "the CLOB REST API"
+    async def watch() -> None:
+        try:
+            async with rest_client(rest_url) as rest:
+                markets = await choose_markets(rest, choice)
+        except TransportError as exc:
+            raise unreachable(rest_url, exc) from exc
+        await watch_books(
+            rest_url,
+            ws_url,
+            markets,
+            output=output,
+            title=f"polyinfra watch · {rest_url} · Ctrl-C stops",
+            duration_s=duration_s,
+            refresh_s=refresh_s,
+            depth=depth,
+            max_failed_sessions=max_failed_sessions,
         )
-        raise TransportError(f"cannot reach {what}", url=rest_url, detail=exc.context.get("detail")) from exc
-    await watch_books(
-        rest_url,
-        ws_url,
-        markets,
-        output=output,
-        title=f"polyinfra watch · {rest_url} · Ctrl-C stops",
-        duration_s=duration_s,
-        refresh_s=refresh_s,
-    )
+
+    run_until_stopped(watch())

@@ -130,6 +130,11 @@ class LiveBooksStats:
     """Connections with an open socket now."""
     reconnects: int
     """Sessions opened after a connection's first one."""
+    failed_sessions_in_a_row: int
+    """The most sessions in a row, on any one connection, that failed before delivering data (a
+    socket that would not open, or closed first); data starts the count again from zero."""
+    last_session_failure: str | None
+    """Why the last of those failed (None while none has)."""
     resyncs: int
     """Books marked for a fresh snapshot (first snapshots not counted)."""
     resyncs_by_reason: Mapping[str, int]
@@ -169,8 +174,10 @@ class _Connection:
         "channel",
         "closing",
         "created_s",
+        "failed_sessions",
         "id",
         "last_data_s",
+        "last_failure",
         "probe_index",
         "session_id",
         "sessions",
@@ -188,6 +195,8 @@ class _Connection:
         self.task: asyncio.Task[None] | None = None
         self.session_id = ""
         self.sessions = 0
+        self.failed_sessions = 0
+        self.last_failure: str | None = None
         self.probe_index = 0
         self.created_s = now_s
         self.last_data_s: float | None = None
@@ -449,6 +458,7 @@ class LiveBooks:
     def stats(self) -> LiveBooksStats:
         """A snapshot of the counters."""
         sync_stats = self._sync.stats
+        failing = max(self._connections.values(), key=lambda connection: connection.failed_sessions, default=None)
         return LiveBooksStats(
             frames=sync_stats.frames,
             frames_by_event_type=self._sync.events_by_type(),
@@ -458,6 +468,8 @@ class LiveBooks:
             connections=len(self._connections),
             connected=sum(1 for c in self._connections.values() if c.watch is not None),
             reconnects=self._reconnects,
+            failed_sessions_in_a_row=failing.failed_sessions if failing else 0,
+            last_session_failure=failing.last_failure if failing else None,
             resyncs=sum(sync_stats.resyncs_by_reason.values()),
             resyncs_by_reason=dict(sync_stats.resyncs_by_reason),
             snapshot_requests=sync_stats.snapshot_requests,
@@ -565,6 +577,8 @@ class LiveBooks:
                 _log.warning(
                     "cannot open a market channel session", error=str(exc), attempt=connection.backoff.attempts
                 )
+                connection.failed_sessions += 1
+                connection.last_failure = str(exc)
                 return
             if connection.sessions:
                 self._reconnects += 1
@@ -581,6 +595,9 @@ class LiveBooks:
         except TransportError as exc:
             if not connection.closing:
                 _log.warning("market channel session ended", error=str(exc))
+                if connection.watch is not None and not connection.watch.proven:
+                    connection.failed_sessions += 1
+                    connection.last_failure = str(exc)
         finally:
             connection.channel = None
             connection.watch = None
@@ -597,6 +614,7 @@ class LiveBooks:
         now = Instant(now_s, time.time_ns())
         if first_data:
             connection.backoff.reset()
+            connection.failed_sessions = 0
             self._sync.connection_proven(connection.id, now)
         try:
             self._sync.receive_frame(connection.id, frame, now)

@@ -32,6 +32,7 @@ __all__ = [
     "Side",
     "TickSize",
     "bounded_decimal",
+    "decimal_text",
     "format_micros",
     "micros_to_decimal",
     "parse_micros",
@@ -175,6 +176,12 @@ def micros_to_decimal(micros: int) -> Decimal:
 def picos_to_decimal(picos: int) -> Decimal:
     """Pico-dollars (price micros x size micros) to an exact Decimal amount of dollars."""
     return _EXACT.divide(Decimal(picos), _PICOS_DECIMAL)
+
+
+def decimal_text(value: Decimal) -> str:
+    """``value`` in fixed point, for output: ``str(Decimal)`` switches to exponents for some exact
+    values (``1E+1``, ``1E-7``), which scripts reading the output should never have to parse."""
+    return format(value, "f")
 
 
 @lru_cache(maxsize=1 << 16)

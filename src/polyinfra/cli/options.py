@@ -1,0 +1,260 @@
+"""What the ``polyinfra`` commands share: URLs, option declarations and their defaults, the
+environment variables they read, and the few steps every command takes the same way (log setup,
+one-line errors).
+
+This module is imported to build ``--help``, so it imports only typer and the error tree: the
+option defaults are plain constants here, and whatever a command needs to run (clients, the
+emulator, metrics) is imported by the command itself when it runs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import sys
+from collections.abc import Callable, Iterator
+from enum import StrEnum
+from typing import IO, TYPE_CHECKING, Annotated, Final, cast
+from urllib.parse import urlsplit
+
+import typer
+
+from polyinfra.errors import InvalidValueError, PolyinfraError, TransportError
+
+if TYPE_CHECKING:
+    from polyinfra.clob.rest import ClobRestClient
+    from polyinfra.obs.metrics import MetricsServer
+
+__all__ = [
+    "API_KEY_ENV",
+    "API_PASSPHRASE_ENV",
+    "API_SECRET_ENV",
+    "COMMAND_LOG_LEVEL",
+    "DEFAULT_MAX_FAILED_SESSIONS",
+    "EMULATOR_DEFAULT_PORT",
+    "EMULATOR_PING_TIMEOUT_S",
+    "EMULATOR_REST_URL",
+    "EMULATOR_SUBSCRIBE_TIMEOUT_S",
+    "EMULATOR_WS_URL",
+    "KEY_EPILOG",
+    "METRICS_HOST",
+    "PRIVATE_KEY_ENV",
+    "SERVER_LOG_LEVEL",
+    "VENUE_REST_URL",
+    "VENUE_WS_URL",
+    "DurationOption",
+    "JsonOption",
+    "LiveOption",
+    "LogLevelOption",
+    "MetricsHostOption",
+    "MetricsPortOption",
+    "RateLimitChoice",
+    "RefreshOption",
+    "RestOption",
+    "WsOption",
+    "configure_command_logging",
+    "metrics_endpoint",
+    "one_line_errors",
+    "rest_client",
+    "unreachable",
+    "venue_rest_url",
+    "venue_urls",
+]
+
+EMULATOR_DEFAULT_PORT: Final = 8080
+EMULATOR_REST_URL: Final = f"http://127.0.0.1:{EMULATOR_DEFAULT_PORT}"
+EMULATOR_WS_URL: Final = f"ws://127.0.0.1:{EMULATOR_DEFAULT_PORT}/ws/market"
+"""Where ``polyinfra emulator`` listens by default: every client command talks to it unless told otherwise."""
+VENUE_REST_URL: Final = "https://clob.polymarket.com"
+VENUE_WS_URL: Final = "wss://ws-subscriptions-clob.polymarket.com/ws/market"
+"""The real CLOB, for ``--live``."""
+
+# The emulator's own defaults, repeated here so that building --help does not import the emulator
+# (and aiohttp with it); a test checks that they still equal the emulator's.
+EMULATOR_SUBSCRIBE_TIMEOUT_S: Final = 10.0
+EMULATOR_PING_TIMEOUT_S: Final = 60.0
+
+
+class RateLimitChoice(StrEnum):
+    """The emulator's rate-limit modes as ``--rate-limits`` offers them (the emulator's
+    ``RateLimitMode``, whose module ``--help`` must not import; a test keeps the two equal)."""
+
+    THROTTLE = "throttle"
+    REJECT = "reject"
+    OFF = "off"
+
+
+PRIVATE_KEY_ENV: Final = "POLYINFRA_PRIVATE_KEY"
+API_KEY_ENV: Final = "POLYINFRA_API_KEY"
+API_SECRET_ENV: Final = "POLYINFRA_API_SECRET"
+API_PASSPHRASE_ENV: Final = "POLYINFRA_API_PASSPHRASE"
+
+DEFAULT_MAX_FAILED_SESSIONS: Final = 5
+"""Market-channel sessions in a row that may fail before a one-shot ``watch`` gives up: with the
+reconnect backoff doubling from 1 s, about 15 s of a URL that does not answer."""
+METRICS_HOST: Final = "127.0.0.1"
+
+KEY_EPILOG: Final = (
+    "\b\nEnvironment:\n"
+    f"  {PRIVATE_KEY_ENV}  the signing key (0x + 64 hex digits), required;\n"
+    "    never a flag, which shell history and ps would show\n"
+    f"  {API_KEY_ENV}, {API_SECRET_ENV},\n"
+    f"  {API_PASSPHRASE_ENV}  API credentials, all three or none;\n"
+    "    without them they are created or derived from the key"
+)
+"""The environment of every command that signs or authenticates, for its ``--help``."""
+
+COMMAND_LOG_LEVEL: Final = "WARNING"
+"""Client commands print their results; their logs only matter when something goes wrong."""
+SERVER_LOG_LEVEL: Final = "INFO"
+"""The emulator is a server: what it serves and when is what its log is for."""
+
+
+def _url_check(*schemes: str) -> Callable[[str], str]:
+    """A typer callback refusing what is not a ``scheme://host[:port]...`` URL of ``schemes``: the
+    clients would otherwise fail on it later, deep inside, with a library's own error."""
+
+    def check(url: str) -> str:
+        try:
+            parts = urlsplit(url)
+            parts.port  # noqa: B018 - reading it is what validates it
+        except ValueError as exc:
+            raise typer.BadParameter(f"not a URL: {exc}") from None
+        if parts.scheme not in schemes or not parts.hostname:
+            shown = " or ".join(f"{scheme}://" for scheme in schemes)
+            raise typer.BadParameter(f"must be a {shown} URL, such as {schemes[0]}://127.0.0.1:8080")
+        return url
+
+    return check
+
+
+RestOption = Annotated[
+    str,
+    typer.Option(
+        "--rest",
+        metavar="URL",
+        callback=_url_check("http", "https"),
+        help="CLOB REST URL; the default is the local emulator's.",
+    ),
+]
+WsOption = Annotated[
+    str,
+    typer.Option(
+        "--ws",
+        metavar="URL",
+        callback=_url_check("ws", "wss"),
+        help="Market-channel WebSocket URL; the default is the emulator's.",
+    ),
+]
+LiveOption = Annotated[bool, typer.Option("--live", help=f"Use the real venue, {VENUE_REST_URL}.")]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON (exact numbers as strings) instead of text.")]
+LogLevelOption = Annotated[
+    str, typer.Option("--log-level", metavar="LEVEL", help="DEBUG, INFO, WARNING or ERROR: logs, JSON on stderr.")
+]
+
+DurationOption = Annotated[
+    float, typer.Option("--duration", min=0, metavar="SECONDS", help="How long to run; 0: until Ctrl-C.")
+]
+RefreshOption = Annotated[
+    float, typer.Option("--refresh-s", min=0.05, metavar="SECONDS", help="Time between screen refreshes.")
+]
+MetricsPortOption = Annotated[
+    int | None,
+    typer.Option(
+        "--metrics-port",
+        metavar="PORT",
+        help="Serve Prometheus metrics on http://HOST:PORT/metrics (0: any free port); off by default.",
+    ),
+]
+MetricsHostOption = Annotated[
+    str, typer.Option("--metrics-host", metavar="HOST", help="Interface the metrics endpoint listens on.")
+]
+
+
+def venue_rest_url(*, rest: str, live: bool) -> str:
+    """The venue's REST URL with ``live``, else ``rest`` (the emulator's by default)."""
+    if not live:
+        return rest
+    if rest != EMULATOR_REST_URL:
+        raise InvalidValueError("--live uses the venue's own URL: drop --rest")
+    return VENUE_REST_URL
+
+
+def venue_urls(*, rest: str, ws: str, live: bool) -> tuple[str, str]:
+    """``(rest, ws)``: the venue's with ``live``, else the ones given (the emulator's by default)."""
+    if live and ws != EMULATOR_WS_URL:
+        raise InvalidValueError("--live uses the venue's own URLs: drop --rest and --ws")
+    return venue_rest_url(rest=rest, live=live), VENUE_WS_URL if live else ws
+
+
+def rest_client(rest_url: str) -> ClobRestClient:
+    """A REST client for a command the user waits on: a few quick attempts, then a clear error,
+    rather than the transport's default of retrying for 30 seconds."""
+    from polyinfra.clob.rest import ClobRestClient
+    from polyinfra.net.retry import RetryPolicy
+
+    return ClobRestClient(rest_url, retry=RetryPolicy(max_attempts=3, deadline_s=10.0))
+
+
+def unreachable(rest_url: str, error: TransportError) -> TransportError:
+    """``error`` saying what could not be reached, and how to fix the usual cause: by default the
+    commands talk to a local emulator, and none is running."""
+    what = (
+        "the emulator: start it with `polyinfra emulator`, or pass --rest or --live"
+        if rest_url == EMULATOR_REST_URL
+        else "the CLOB REST API"
+    )
+    return TransportError(f"cannot reach {what}", url=rest_url, detail=error.context.get("detail"))
+
+
+@contextlib.contextmanager
+def one_line_errors(command: str) -> Iterator[None]:
+    """Failures as one line on stderr: exit code 2 for bad input, 1 for everything else."""
+    try:
+        yield
+    except InvalidValueError as exc:
+        typer.echo(f"polyinfra {command}: {exc}", err=True)
+        raise typer.Exit(2) from None
+    except (PolyinfraError, OSError) as exc:  # OSError: the metrics port is taken, ...
+        typer.echo(f"polyinfra {command}: {exc}", err=True)
+        raise typer.Exit(1) from None
+
+
+def configure_command_logging(log_level: str) -> None:
+    """Every command's log setup: ``log_level`` and up, to stderr, one JSON object per line unless
+    stderr is a terminal. stdout stays the command's output (books, orders, the emulator's URL line)."""
+    from polyinfra.obs.logging import configure_logging  # structlog: only when the command runs
+
+    try:
+        # The handler only writes, flushes and asks isatty(), all of which _CurrentStderr does.
+        configure_logging(log_level, stream=cast(IO[str], _CurrentStderr()))
+    except InvalidValueError as exc:
+        raise typer.BadParameter(exc.message, param_hint="--log-level") from exc
+
+
+class _CurrentStderr(io.TextIOBase):
+    """Whatever ``sys.stderr`` is when a line is written. While the live screen of ``watch`` and
+    ``demo`` runs, rich stands in for it and prints log lines above the screen instead of over it."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+    def isatty(self) -> bool:
+        return sys.stderr.isatty()
+
+
+@contextlib.contextmanager
+def metrics_endpoint(command: str, port: int | None, host: str) -> Iterator[MetricsServer | None]:
+    """Serve ``/metrics`` on ``port`` while the block runs, and say where on stderr (stdout carries
+    the command's output); ``None`` serves nothing and imports nothing."""
+    if port is None:
+        yield None
+        return
+    from polyinfra.obs.metrics import serve_metrics  # prometheus_client: only when asked for
+
+    with serve_metrics(port, host) as server:
+        typer.echo(f"polyinfra {command}: Prometheus metrics at {server.url}", err=True)
+        yield server

@@ -1,0 +1,33 @@
+"""Running ``polyinfra`` as a real process from an async test, whose event loop keeps serving the
+emulator the command talks to meanwhile."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+
+WAIT_S = 60.0
+
+
+async def start_polyinfra(*arguments: str) -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "polyinfra.cli.main",
+        *arguments,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+
+
+async def run_polyinfra(*arguments: str) -> tuple[int, str, str]:
+    """Exit code, stdout and stderr of ``polyinfra ARGUMENTS`` run to its end."""
+    process = await start_polyinfra(*arguments)
+    try:
+        stdout, stderr = await asyncio.wait_for(process.communicate(), WAIT_S)
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+    assert process.returncode is not None
+    return process.returncode, stdout.decode(), stderr.decode()
