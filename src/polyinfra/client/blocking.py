@@ -1,0 +1,330 @@
+"""The blocking twin of :class:`~polyinfra.client.async_client.AsyncPolymarket`, for scripts.
+
+:class:`Polymarket` owns one :class:`AsyncPolymarket` and a private event loop running in a
+background thread, and forwards each method to it: the call is run on that loop and waited for,
+and an async iterator becomes a blocking iterator. The methods are listed once below, each as
+``name = _blocking(AsyncPolymarket.name)``: the descriptors take the signature and docstring from
+the async method, so there is one implementation of every method and mypy checks callers of both.
+
+A blocking method called from inside a running event loop (a coroutine, an asyncio callback,
+a notebook cell: Jupyter runs one) raises :class:`~polyinfra.errors.WrongContextError` instead of
+freezing that loop; use :class:`AsyncPolymarket` and ``await`` there.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Concatenate, Generic, ParamSpec, Self, TypeVar, cast, overload
+
+from polyinfra.client.async_client import AsyncPolymarket
+from polyinfra.client.config import ClientConfig
+from polyinfra.errors import WrongContextError
+
+__all__ = ["Polymarket"]
+
+_P = ParamSpec("_P")
+_T = TypeVar("_T")
+_END = object()
+_CONSTRUCTION = "__init__"
+
+
+class _LoopThread:
+    """An event loop serving in a daemon thread, and the means to run work on it from another thread."""
+
+    def __init__(self) -> None:
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._serve, name="polyinfra-client-loop", daemon=True)
+        self._thread.start()
+        self.closed = False
+
+    def _serve(self) -> None:
+        asyncio.set_event_loop(self._loop)
+        self._loop.run_forever()
+        self._loop.run_until_complete(self._loop.shutdown_asyncgens())
+        self._loop.close()
+
+    def run(self, work: Callable[[], Awaitable[_T]], what: str) -> _T:
+        """Run ``work()`` on the loop and wait for its result (or its exception)."""
+        _refuse_inside_event_loop(what)
+        if self.closed:
+            raise WrongContextError(f"Polymarket.{what}: this client is closed; make a new one")
+
+        async def invoke() -> _T:
+            return await work()
+
+        future = asyncio.run_coroutine_threadsafe(invoke(), self._loop)
+        try:
+            return future.result()
+        except BaseException:
+            # KeyboardInterrupt while waiting: the work must not go on behind the caller's back.
+            future.cancel()
+            raise
+
+    def iterate(self, open_iterator: Callable[[], AsyncIterator[_T]], what: str) -> Iterator[_T]:
+        """A blocking iterator over the async iterator ``open_iterator()`` makes, which runs on the
+        loop; leaving the loop early (``break``, an exception, garbage collection) closes it there."""
+        iterator = self.run(_made(open_iterator), what)
+        try:
+            while True:
+                item = self.run(lambda: _next_or_end(iterator), what)
+                if item is _END:
+                    return
+                yield cast(_T, item)
+        finally:
+            self._close_iterator(iterator)
+
+    def _close_iterator(self, iterator: AsyncIterator[Any]) -> None:
+        close = getattr(iterator, "aclose", None)
+        if close is None or self.closed:
+            return
+        if threading.current_thread() is self._thread:
+            # Collected on the loop's own thread: it cannot wait for itself; the loop runs the close.
+            self._loop.create_task(close())
+        else:
+            asyncio.run_coroutine_threadsafe(close(), self._loop).result()
+
+    def stop(self) -> None:
+        """Stop the loop and wait for its thread. Idempotent."""
+        if self.closed:
+            return
+        self.closed = True
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join()
+
+
+def _made(open_iterator: Callable[[], AsyncIterator[_T]]) -> Callable[[], Awaitable[AsyncIterator[_T]]]:
+    async def make() -> AsyncIterator[_T]:
+        return open_iterator()
+
+    return make
+
+
+async def _next_or_end(iterator: AsyncIterator[_T]) -> _T | object:
+    try:
+        return await anext(iterator)
+    except StopAsyncIteration:
+        return _END
+
+
+def _refuse_inside_event_loop(what: str) -> None:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return
+    if what == _CONSTRUCTION:
+        raise WrongContextError(
+            "Polymarket is the blocking client and was made inside a running event loop, which its calls "
+            "would freeze; there, use `async with AsyncPolymarket(...) as client:` (same settings, same methods)"
+        )
+    raise WrongContextError(
+        f"Polymarket.{what} blocks, and it was called inside a running event loop, which it would freeze; "
+        f"there, use AsyncPolymarket and `await client.{what}(...)` (async iterators: `async for`)"
+    )
+
+
+class _Blocking(Generic[_P, _T]):
+    """An :class:`AsyncPolymarket` coroutine method, run on the client's loop and waited for."""
+
+    def __init__(self, method: Callable[Concatenate[AsyncPolymarket, _P], Coroutine[Any, Any, _T]]) -> None:
+        self._method = method
+        self.__doc__ = method.__doc__
+
+    @overload
+    def __get__(self, instance: None, owner: type[Polymarket]) -> Self: ...
+    @overload
+    def __get__(self, instance: Polymarket, owner: type[Polymarket]) -> Callable[_P, _T]: ...
+    def __get__(self, instance: Polymarket | None, owner: type[Polymarket]) -> Self | Callable[_P, _T]:
+        if instance is None:
+            return self
+        method = self._method
+        name = method.__name__
+
+        def call(*args: _P.args, **kwargs: _P.kwargs) -> _T:
+            core = instance._core
+            return instance._loop.run(lambda: method(core, *args, **kwargs), name)
+
+        return _named(call, method)
+
+
+class _BlockingIterator(Generic[_P, _T]):
+    """An :class:`AsyncPolymarket` async-iterator method, as a blocking iterator."""
+
+    def __init__(self, method: Callable[Concatenate[AsyncPolymarket, _P], AsyncIterator[_T]]) -> None:
+        self._method = method
+        self.__doc__ = method.__doc__
+
+    @overload
+    def __get__(self, instance: None, owner: type[Polymarket]) -> Self: ...
+    @overload
+    def __get__(self, instance: Polymarket, owner: type[Polymarket]) -> Callable[_P, Iterator[_T]]: ...
+    def __get__(self, instance: Polymarket | None, owner: type[Polymarket]) -> Self | Callable[_P, Iterator[_T]]:
+        if instance is None:
+            return self
+        method = self._method
+        name = method.__name__
+
+        def call(*args: _P.args, **kwargs: _P.kwargs) -> Iterator[_T]:
+            core = instance._core
+            return instance._loop.iterate(lambda: method(core, *args, **kwargs), name)
+
+        return _named(call, method)
+
+
+class _OnLoop(Generic[_P, _T]):
+    """A plain :class:`AsyncPolymarket` method, run on the client's loop (its state lives there)."""
+
+    def __init__(self, method: Callable[Concatenate[AsyncPolymarket, _P], _T]) -> None:
+        self._method = method
+        self.__doc__ = method.__doc__
+
+    @overload
+    def __get__(self, instance: None, owner: type[Polymarket]) -> Self: ...
+    @overload
+    def __get__(self, instance: Polymarket, owner: type[Polymarket]) -> Callable[_P, _T]: ...
+    def __get__(self, instance: Polymarket | None, owner: type[Polymarket]) -> Self | Callable[_P, _T]:
+        if instance is None:
+            return self
+        method = self._method
+        name = method.__name__
+
+        def call(*args: _P.args, **kwargs: _P.kwargs) -> _T:
+            core = instance._core
+
+            async def on_loop() -> _T:
+                return method(core, *args, **kwargs)
+
+            return instance._loop.run(on_loop, name)
+
+        return _named(call, method)
+
+
+_Call = TypeVar("_Call", bound=Callable[..., Any])
+
+
+def _named(call: _Call, method: Callable[..., Any]) -> _Call:
+    call.__name__ = method.__name__
+    call.__qualname__ = f"Polymarket.{method.__name__}"
+    call.__doc__ = method.__doc__
+    return call
+
+
+class Polymarket:
+    """Market data and trading on the CLOB, blocking: :class:`~polyinfra.AsyncPolymarket`'s methods
+    with the same arguments and answers, async iterators as plain iterators.
+
+    Takes the same settings (keyword arguments > ``POLYINFRA_*`` environment > TOML file >
+    defaults); connects at construction. Close with :meth:`close` or use ``with``.
+    """
+
+    def __init__(self, **settings: Any) -> None:
+        """See :class:`~polyinfra.AsyncPolymarket` for the settings."""
+        self._connect(lambda: AsyncPolymarket(**settings))
+
+    @classmethod
+    def from_toml(cls, path: str | Path, **settings: Any) -> Self:
+        """A client configured by the TOML file at ``path`` (see :meth:`AsyncPolymarket.from_toml`)."""
+        return cls._made_by(lambda: AsyncPolymarket.from_toml(path, **settings))
+
+    @classmethod
+    def emulator(cls, *, start: bool = False, **settings: Any) -> Self:
+        """A client of the local emulator; ``start=True`` runs one inside the client, stopped on
+        :meth:`close` (see :meth:`AsyncPolymarket.emulator`)."""
+        return cls._made_by(lambda: AsyncPolymarket.emulator(start=start, **settings))
+
+    @classmethod
+    def _made_by(cls, make: Callable[[], AsyncPolymarket]) -> Self:
+        client = cls.__new__(cls)
+        client._connect(make)
+        return client
+
+    def _connect(self, make: Callable[[], AsyncPolymarket]) -> None:
+        self._loop = _LoopThread()
+        try:
+
+            async def made_and_opened() -> AsyncPolymarket:
+                # Built on the loop, so that everything it creates belongs to that loop.
+                core = make()
+                await core.open()
+                return core
+
+            self._core: AsyncPolymarket = self._loop.run(made_and_opened, _CONSTRUCTION)
+        except BaseException:
+            self._loop.stop()
+            raise
+
+    def __repr__(self) -> str:
+        core = getattr(self, "_core", None)
+        return "Polymarket(not connected)" if core is None else repr(core).replace("AsyncPolymarket", "Polymarket", 1)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close every connection, stop the embedded emulator and the private loop. Idempotent."""
+        if self._loop.closed:
+            return
+        try:
+            self._loop.run(self._core.aclose, "close")
+        finally:
+            self._loop.stop()
+
+    @property
+    def config(self) -> ClientConfig:
+        """The resolved settings."""
+        return self._core.config
+
+    @property
+    def wallets(self) -> list[str]:
+        """The wallet names, in the order they were added."""
+        return self._core.wallets
+
+    @property
+    def async_client(self) -> AsyncPolymarket:
+        """The async client underneath, for code running on its loop (callbacks of its streams)."""
+        return self._core
+
+    # --- the same methods as AsyncPolymarket ------------------------------------------------------
+
+    add_wallet = _OnLoop(AsyncPolymarket.add_wallet)
+    address = _OnLoop(AsyncPolymarket.address)
+
+    markets = _BlockingIterator(AsyncPolymarket.markets)
+    search = _BlockingIterator(AsyncPolymarket.search)
+    market = _Blocking(AsyncPolymarket.market)
+    market_rules = _Blocking(AsyncPolymarket.market_rules)
+    book = _Blocking(AsyncPolymarket.book)
+    books = _Blocking(AsyncPolymarket.books)
+    price = _Blocking(AsyncPolymarket.price)
+    midpoint = _Blocking(AsyncPolymarket.midpoint)
+    midpoints = _Blocking(AsyncPolymarket.midpoints)
+    spread = _Blocking(AsyncPolymarket.spread)
+    spreads = _Blocking(AsyncPolymarket.spreads)
+    last_trade = _Blocking(AsyncPolymarket.last_trade)
+    prices_history = _Blocking(AsyncPolymarket.prices_history)
+    tick_size = _Blocking(AsyncPolymarket.tick_size)
+    neg_risk = _Blocking(AsyncPolymarket.neg_risk)
+    live_books = _Blocking(AsyncPolymarket.live_books)
+    book_events = _BlockingIterator(AsyncPolymarket.book_events)
+
+    place_order = _Blocking(AsyncPolymarket.place_order)
+    market_order = _Blocking(AsyncPolymarket.market_order)
+    place_orders = _Blocking(AsyncPolymarket.place_orders)
+    cancel = _Blocking(AsyncPolymarket.cancel)
+    cancel_many = _Blocking(AsyncPolymarket.cancel_many)
+    cancel_all = _Blocking(AsyncPolymarket.cancel_all)
+    cancel_market = _Blocking(AsyncPolymarket.cancel_market)
+    open_orders = _Blocking(AsyncPolymarket.open_orders)
+    order = _Blocking(AsyncPolymarket.order)
+    trades = _Blocking(AsyncPolymarket.trades)
+    balance = _Blocking(AsyncPolymarket.balance)
+    update_balance = _Blocking(AsyncPolymarket.update_balance)
+    user_events = _BlockingIterator(AsyncPolymarket.user_events)
