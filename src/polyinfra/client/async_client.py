@@ -31,7 +31,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
 
-from polyinfra.client.config import ClientConfig, KeySource, parse_signature_type, resolve_config
+from polyinfra.client.config import ClientConfig, key_source, parse_signature_type, resolve_config
 from polyinfra.client.results import Balance, OrderRequest, PlacedOrder, balance_from_wire
 from polyinfra.client.wallets import ClientWallets, order_signer, wallet_config
 from polyinfra.clob.live_books import LiveBooks
@@ -289,10 +289,10 @@ class AsyncPolymarket:
         funds: leave it out for EOA, and for a proxy / Safe (``signature_type`` 1 / 2) to use the
         one derived from the key; a deposit wallet (3) must be named. Its API key is created or
         derived on its first trading call."""
-        source = KeySource(
-            private_key=_wrapped(private_key),
-            private_key_file=None if private_key_file is None else Path(private_key_file),
-        )
+        given = {"private_key": _wrapped(private_key), "private_key_file": private_key_file}
+        source = key_source({name: value for name, value in given.items() if value is not None})
+        if source is None:
+            raise InvalidValueError("add_wallet needs private_key or private_key_file", wallet=name)
         config = wallet_config(
             name,
             source.read(),
@@ -627,8 +627,9 @@ class AsyncPolymarket:
         return await self._wallets.session(wallet)
 
 
-def _wrapped(value: str | Secret | None) -> Secret | None:
-    return value if value is None or isinstance(value, Secret) else Secret(value)
+def _wrapped(value: object) -> object:
+    """A secret given as text, wrapped at once; anything else is left for the settings to refuse."""
+    return Secret(value) if isinstance(value, str) else value
 
 
 def _side(value: Side | str) -> Side:

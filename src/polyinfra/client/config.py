@@ -40,6 +40,7 @@ __all__ = [
     "VENUE_WS_URL",
     "ClientConfig",
     "KeySource",
+    "key_source",
     "parse_signature_type",
     "resolve_config",
 ]
@@ -142,7 +143,7 @@ def resolve_config(
         rest_url=rest_url,
         ws_url=_url(_first(layers, "ws_url", ws_default), "ws_url", ("ws://", "wss://")),
         chain_id=_chain_id(_first(layers, "chain_id", POLYGON_CHAIN_ID)),
-        key=_key_source(_group(layers, _KEY_SETTINGS)),
+        key=key_source(_group(layers, _KEY_SETTINGS)),
         signature_type=parse_signature_type(_first(layers, "signature_type", SignatureType.EOA)),
         funder=_optional_text(_first(layers, "funder", None), "funder"),
         credentials=_credentials(_group(layers, _CREDENTIAL_SETTINGS)),
@@ -235,7 +236,9 @@ def _secret(value: object, name: str) -> Secret:
     raise InvalidValueError(f"{name} must be a string", field=name, type=type(value).__name__)
 
 
-def _key_source(given: Mapping[str, object]) -> KeySource | None:
+def key_source(given: Mapping[str, object]) -> KeySource | None:
+    """The key from ``private_key`` (text or :class:`Secret`) or ``private_key_file`` (a path), at
+    most one of them; None for neither. A value of another type is refused, never quoted."""
     if not given:
         return None
     if len(given) > 1:
