@@ -35,6 +35,7 @@ from polyinfra.model.orders import SignatureType
 from polyinfra.obs.redaction import Secret
 
 __all__ = [
+    "CONFIG_FILE_VARIABLE",
     "ENVIRONMENT_VARIABLES",
     "VENUE_REST_URL",
     "VENUE_WS_URL",
