@@ -28,6 +28,7 @@ __all__ = ["Polymarket"]
 
 _P = ParamSpec("_P")
 _T = TypeVar("_T")
+_R = TypeVar("_R")
 _END = object()
 _CONSTRUCTION = "__init__"
 
@@ -126,90 +127,84 @@ def _refuse_inside_event_loop(what: str) -> None:
     )
 
 
-class _Blocking(Generic[_P, _T]):
-    """An :class:`AsyncPolymarket` coroutine method, run on the client's loop and waited for."""
+class _Forwarded(Generic[_P, _R]):
+    """A method of :class:`Polymarket` that forwards to the :class:`AsyncPolymarket` method of the
+    same name; subclasses say how its answer is waited for."""
+
+    def __init__(self, method: Callable[..., Any]) -> None:
+        self.__doc__ = method.__doc__
+        self._name = method.__name__
+
+    @overload
+    def __get__(self, instance: None, owner: type[Polymarket]) -> Self: ...
+    @overload
+    def __get__(self, instance: Polymarket, owner: type[Polymarket]) -> Callable[_P, _R]: ...
+    def __get__(self, instance: Polymarket | None, owner: type[Polymarket]) -> Self | Callable[_P, _R]:
+        if instance is None:
+            return self
+        call = self._bound(instance)
+        call.__name__ = self._name
+        call.__qualname__ = f"Polymarket.{self._name}"
+        call.__doc__ = self.__doc__
+        return call
+
+    def _bound(self, client: Polymarket) -> Callable[_P, _R]:
+        raise NotImplementedError
+
+
+class _Blocking(_Forwarded[_P, _T]):
+    """A coroutine method, run on the client's loop and waited for."""
 
     def __init__(self, method: Callable[Concatenate[AsyncPolymarket, _P], Coroutine[Any, Any, _T]]) -> None:
+        super().__init__(method)
         self._method = method
-        self.__doc__ = method.__doc__
 
-    @overload
-    def __get__(self, instance: None, owner: type[Polymarket]) -> Self: ...
-    @overload
-    def __get__(self, instance: Polymarket, owner: type[Polymarket]) -> Callable[_P, _T]: ...
-    def __get__(self, instance: Polymarket | None, owner: type[Polymarket]) -> Self | Callable[_P, _T]:
-        if instance is None:
-            return self
-        method = self._method
-        name = method.__name__
+    def _bound(self, client: Polymarket) -> Callable[_P, _T]:
+        method, name = self._method, self._name
 
         def call(*args: _P.args, **kwargs: _P.kwargs) -> _T:
-            core = instance._core
-            return instance._loop.run(lambda: method(core, *args, **kwargs), name)
+            core = client._core
+            return client._loop.run(lambda: method(core, *args, **kwargs), name)
 
-        return _named(call, method)
+        return call
 
 
-class _BlockingIterator(Generic[_P, _T]):
-    """An :class:`AsyncPolymarket` async-iterator method, as a blocking iterator."""
+class _BlockingIterator(_Forwarded[_P, Iterator[_T]]):
+    """An async-iterator method, as a blocking iterator."""
 
     def __init__(self, method: Callable[Concatenate[AsyncPolymarket, _P], AsyncIterator[_T]]) -> None:
+        super().__init__(method)
         self._method = method
-        self.__doc__ = method.__doc__
 
-    @overload
-    def __get__(self, instance: None, owner: type[Polymarket]) -> Self: ...
-    @overload
-    def __get__(self, instance: Polymarket, owner: type[Polymarket]) -> Callable[_P, Iterator[_T]]: ...
-    def __get__(self, instance: Polymarket | None, owner: type[Polymarket]) -> Self | Callable[_P, Iterator[_T]]:
-        if instance is None:
-            return self
-        method = self._method
-        name = method.__name__
+    def _bound(self, client: Polymarket) -> Callable[_P, Iterator[_T]]:
+        method, name = self._method, self._name
 
         def call(*args: _P.args, **kwargs: _P.kwargs) -> Iterator[_T]:
-            core = instance._core
-            return instance._loop.iterate(lambda: method(core, *args, **kwargs), name)
+            core = client._core
+            return client._loop.iterate(lambda: method(core, *args, **kwargs), name)
 
-        return _named(call, method)
+        return call
 
 
-class _OnLoop(Generic[_P, _T]):
-    """A plain :class:`AsyncPolymarket` method, run on the client's loop (its state lives there)."""
+class _OnLoop(_Forwarded[_P, _T]):
+    """A plain method, run on the client's loop (the client's state lives there)."""
 
     def __init__(self, method: Callable[Concatenate[AsyncPolymarket, _P], _T]) -> None:
+        super().__init__(method)
         self._method = method
-        self.__doc__ = method.__doc__
 
-    @overload
-    def __get__(self, instance: None, owner: type[Polymarket]) -> Self: ...
-    @overload
-    def __get__(self, instance: Polymarket, owner: type[Polymarket]) -> Callable[_P, _T]: ...
-    def __get__(self, instance: Polymarket | None, owner: type[Polymarket]) -> Self | Callable[_P, _T]:
-        if instance is None:
-            return self
-        method = self._method
-        name = method.__name__
+    def _bound(self, client: Polymarket) -> Callable[_P, _T]:
+        method, name = self._method, self._name
 
         def call(*args: _P.args, **kwargs: _P.kwargs) -> _T:
-            core = instance._core
+            core = client._core
 
             async def on_loop() -> _T:
                 return method(core, *args, **kwargs)
 
-            return instance._loop.run(on_loop, name)
+            return client._loop.run(on_loop, name)
 
-        return _named(call, method)
-
-
-_Call = TypeVar("_Call", bound=Callable[..., Any])
-
-
-def _named(call: _Call, method: Callable[..., Any]) -> _Call:
-    call.__name__ = method.__name__
-    call.__qualname__ = f"Polymarket.{method.__name__}"
-    call.__doc__ = method.__doc__
-    return call
+        return call
 
 
 class Polymarket:
