@@ -26,6 +26,8 @@ from polyinfra import (
     PlacedOrder,
     Polymarket,
     Side,
+    TickSize,
+    TickSizeViolationError,
     UnknownWalletError,
     WrongContextError,
 )
@@ -260,3 +262,20 @@ async def test_no_secret_in_reprs_errors_or_traceback_locals(
     with pytest.raises(PolyinfraError) as unreadable:
         AsyncPolymarket(private_key_file=tmp_path / "missing", environ=NO_ENVIRONMENT)
     assert "missing" in str(unreadable.value)
+
+
+async def test_a_tick_size_change_refused_by_the_venue_refreshes_the_cached_rules(emulator: Emulator) -> None:
+    market = empty_market(emulator)
+    token = market.tokens[0].token_id
+    async with AsyncPolymarket(rest_url=emulator.urls["rest"], private_key=ALICE_KEY, environ=NO_ENVIRONMENT) as pm:
+        await pm.place_order(token, "BUY", "0.15", "10")  # caches the 0.01 tick
+        emulator.exchange.set_tick_size(market.condition_id, TickSize.TICK_0_1)
+        with pytest.raises(TickSizeViolationError) as refused:
+            await pm.place_order(token, "BUY", "0.25", "10")
+        assert "venue_message" in refused.value.context  # the venue's refusal, not a local one
+        assert (await pm.market_rules(token)).tick_size is TickSize.TICK_0_1
+        with pytest.raises(TickSizeViolationError) as local:
+            await pm.place_order(token, "BUY", "0.25", "10")
+        assert "venue_message" not in local.value.context
+        assert (await pm.place_order(token, "BUY", "0.2", "10")).status == "live"
+        await pm.cancel_all()

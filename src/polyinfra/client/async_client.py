@@ -48,7 +48,7 @@ from polyinfra.clob.user_channel import UserChannel
 from polyinfra.core.from_wire import order_book_from_summary
 from polyinfra.core.order_amounts import discover_market_price, exact_decimal
 from polyinfra.core.order_builder import BuiltOrder, OrderStamper, build_order
-from polyinfra.core.order_signing import sign_order
+from polyinfra.core.order_signing import SignedOrder, sign_order
 from polyinfra.errors import (
     InvalidOrderError,
     InvalidValueError,
@@ -97,10 +97,12 @@ class _Intent:
     token_id: str
     side: Side
     price: Decimal
-    size: Decimal
+    size: Decimal | None
+    """Shares; None for a market BUY, which spends ``amount`` dollars instead."""
     time_in_force: TimeInForce
-    post_only: bool
-    expiration_s: int
+    post_only: bool = False
+    expiration_s: int = 0
+    amount: Decimal | None = None
 
 
 class AsyncPolymarket:
@@ -440,16 +442,8 @@ class AsyncPolymarket:
         decimals is refused with the fix. Raises the typed error of the venue's refusal.
         """
         intent = _intent(OrderRequest(token_id, side, price, size, order_type, post_only, expiration))
-        name = self._wallets.config(wallet).wallet_id
-        built = await self._build(intent, name)
-        client = await self._wallets.session(name)
-        signed = sign_order(built.order, self._wallets.config(name).key, chain_id=self._config.chain_id)
-        try:
-            answer = await client.post_order(signed, order_type=intent.time_in_force, post_only=intent.post_only)
-        except TickSizeViolationError:
-            self._rules.pop(intent.token_id, None)
-            raise
-        return _placed(built, intent.token_id, name, answer)
+        config = self._wallets.config(wallet)
+        return await self._post(intent, await self._build(intent, config), config)
 
     async def market_order(
         self,
@@ -471,29 +465,18 @@ class AsyncPolymarket:
                 "market orders are FOK or FAK; use place_order for GTC / GTD", order_type=str(order_type)
             )
         wanted = exact_decimal(amount, "amount")
-        name = self._wallets.config(wallet).wallet_id
-        rules = await self.market_rules(token_id)
+        config = self._wallets.config(wallet)
         price = discover_market_price(await self.book(token_id), checked_side, wanted, time_in_force).price
-        config = self._wallets.config(name)
         buy = checked_side is Side.BUY
-        built = build_order(
+        intent = _Intent(
             token_id=token_id,
             side=checked_side,
             price=price,
-            amount=wanted if buy else None,
             size=None if buy else wanted,
+            amount=wanted if buy else None,
             time_in_force=time_in_force,
-            maker=config.maker,
-            signer=order_signer(config),
-            signature_type=config.signature_type,
-            market=rules,
-            stamper=self._stamper,
-            floor=False,
         )
-        client = await self._wallets.session(name)
-        signed = sign_order(built.order, config.key, chain_id=self._config.chain_id)
-        answer = await client.post_order(signed, order_type=time_in_force)
-        return _placed(built, token_id, name, answer)
+        return await self._post(intent, await self._build(intent, config), config)
 
     async def place_orders(
         self, orders: Sequence[OrderRequest], *, wallet: str | None = None
@@ -503,23 +486,20 @@ class AsyncPolymarket:
         (refused here or by the venue); the others are placed all the same."""
         if isinstance(orders, OrderRequest) or not orders:
             raise InvalidValueError("place_orders takes a non-empty list of OrderRequest")
-        name = self._wallets.config(wallet).wallet_id
+        config = self._wallets.config(wallet)
         results: list[PlacedOrder | PolyinfraError | None] = []
         ready: list[tuple[int, _Intent, BuiltOrder]] = []
         for request in orders:
             try:
                 intent = _intent(request)
-                ready.append((len(results), intent, await self._build(intent, name)))
+                ready.append((len(results), intent, await self._build(intent, config)))
                 results.append(None)
             except PolyinfraError as error:
                 results.append(error)
         if ready:
-            client = await self._wallets.session(name)
-            key = self._wallets.config(name).key
+            client = await self._wallets.session(config.wallet_id)
             submissions = [
-                OrderSubmission(
-                    sign_order(built.order, key, chain_id=self._config.chain_id), intent.time_in_force, intent.post_only
-                )
+                OrderSubmission(self._signed(built, config), intent.time_in_force, intent.post_only)
                 for _, intent, built in ready
             ]
             answers = await client.post_orders(submissions)
@@ -527,17 +507,17 @@ class AsyncPolymarket:
                 if isinstance(answer, TickSizeViolationError):
                     self._rules.pop(intent.token_id, None)
                 results[index] = (
-                    answer if isinstance(answer, PolyinfraError) else _placed(built, intent.token_id, name, answer)
+                    answer if isinstance(answer, PolyinfraError) else _placed(built, intent, config, answer)
                 )
         return [result for result in results if result is not None]
 
-    async def _build(self, intent: _Intent, wallet: str) -> BuiltOrder:
-        config = self._wallets.config(wallet)
+    async def _build(self, intent: _Intent, config: WalletConfig) -> BuiltOrder:
         return build_order(
             token_id=intent.token_id,
             side=intent.side,
             price=intent.price,
             size=intent.size,
+            amount=intent.amount,
             time_in_force=intent.time_in_force,
             post_only=intent.post_only,
             expiration_s=intent.expiration_s,
@@ -546,8 +526,25 @@ class AsyncPolymarket:
             signature_type=config.signature_type,
             market=await self.market_rules(intent.token_id),
             stamper=self._stamper,
+            # An order is signed exactly as asked or not at all: a size with too many decimals is
+            # refused with the fix rather than silently cut.
             floor=False,
         )
+
+    def _signed(self, built: BuiltOrder, config: WalletConfig) -> SignedOrder:
+        return sign_order(built.order, config.key, chain_id=self._config.chain_id)
+
+    async def _post(self, intent: _Intent, built: BuiltOrder, config: WalletConfig) -> PlacedOrder:
+        client = await self._wallets.session(config.wallet_id)
+        try:
+            answer = await client.post_order(
+                self._signed(built, config), order_type=intent.time_in_force, post_only=intent.post_only
+            )
+        except TickSizeViolationError:
+            # The market's tick changed since its rules were cached: the next order reads the new one.
+            self._rules.pop(intent.token_id, None)
+            raise
+        return _placed(built, intent, config, answer)
 
     async def cancel(self, order_id: str, *, wallet: str | None = None) -> CancelResult:
         return await (await self._wallets_session(wallet)).cancel(order_id)
@@ -661,9 +658,15 @@ def _intent(request: OrderRequest) -> _Intent:
         price=exact_decimal(request.price, "price"),
         size=exact_decimal(request.size, "size"),
         time_in_force=_time_in_force(request.order_type),
-        post_only=bool(request.post_only),
+        post_only=_flag(request.post_only, "post_only"),
         expiration_s=expiration or 0,
     )
+
+
+def _flag(value: object, name: str) -> bool:
+    if not isinstance(value, bool):
+        raise InvalidValueError(f"{name} is True or False", field=name, value=value)
+    return value
 
 
 def _asset_type(value: AssetType | str | None, token_id: str | None) -> AssetType:
@@ -674,18 +677,18 @@ def _asset_type(value: AssetType | str | None, token_id: str | None) -> AssetTyp
     raise InvalidValueError("asset_type must be COLLATERAL or CONDITIONAL", asset_type=value)
 
 
-def _placed(built: BuiltOrder, token_id: str, wallet: str, answer: SendOrderResponse) -> PlacedOrder:
+def _placed(built: BuiltOrder, intent: _Intent, config: WalletConfig, answer: SendOrderResponse) -> PlacedOrder:
     amounts = built.amounts
     return PlacedOrder(
         order_id=answer.order_id,
         status=answer.status,
-        token_id=token_id,
+        token_id=intent.token_id,
         side=amounts.side,
         price=amounts.price,
         size=amounts.shares,
         amount=amounts.collateral,
         order_type=built.time_in_force,
-        wallet=wallet,
+        wallet=config.wallet_id,
         trade_ids=tuple(answer.trade_ids),
         response=answer,
     )
