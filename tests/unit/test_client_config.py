@@ -8,11 +8,19 @@ from typing import Any
 
 import pytest
 
-from polyinfra import AsyncPolymarket, SignatureType
-from polyinfra.client.config import VENUE_REST_URL, VENUE_WS_URL, parse_signature_type, resolve_config
+from polyinfra import AsyncPolymarket, Polymarket, SignatureType
+from polyinfra.client.config import (
+    ENVIRONMENT_VARIABLES,
+    VENUE_REST_URL,
+    VENUE_WS_URL,
+    ClientSettings,
+    parse_signature_type,
+    resolve_config,
+)
 from polyinfra.core.eip712 import SigningKey
 from polyinfra.errors import InvalidValueError, UnknownWalletError
 from polyinfra.obs.redaction import SecretScanner
+from tests.traceback_locals import secrets_in_traceback_locals
 
 ALICE_KEY = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d"
 BOB_KEY = "0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a"
@@ -135,3 +143,26 @@ def test_no_repr_or_error_shows_a_secret(known_secrets: Any, secret_scanner: Sec
     with pytest.raises(InvalidValueError) as wrong_type:
         AsyncPolymarket(api_key="key", api_secret=123, api_passphrase="x", environ={})  # type: ignore[arg-type]
     assert "123" not in str(wrong_type.value)
+
+
+def test_every_setting_has_its_environment_variable() -> None:
+    assert ClientSettings.__optional_keys__ == frozenset(ENVIRONMENT_VARIABLES)
+
+
+@pytest.mark.parametrize("client_class", [AsyncPolymarket, Polymarket])
+def test_a_failed_construction_holds_no_secret_in_its_traceback(
+    client_class: type[AsyncPolymarket | Polymarket], known_secrets: Any, secret_scanner: SecretScanner
+) -> None:
+    # A proxy funder that is not the key's own proxy wallet: refused while the key is being set up.
+    with pytest.raises(InvalidValueError) as refused:
+        client_class(
+            private_key=known_secrets.private_key,
+            api_key="key",
+            api_secret=known_secrets.api_secret,
+            api_passphrase=known_secrets.api_passphrase,
+            signature_type="POLY_PROXY",
+            funder="0x" + "11" * 20,
+            environ={},
+        )
+    assert "expected_funder" in refused.value.context
+    assert not secrets_in_traceback_locals(refused.value, secret_scanner)

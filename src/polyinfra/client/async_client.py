@@ -29,9 +29,18 @@ from dataclasses import dataclass, replace
 from decimal import Decimal
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Any, Self, Unpack, cast
 
-from polyinfra.client.config import ClientConfig, key_source, parse_signature_type, resolve_config
+from polyinfra.client.config import (
+    ClientConfig,
+    ClientSettings,
+    key_source,
+    parse_signature_type,
+    resolve_config,
+    same_host_websocket_url,
+    secrets_wrapped,
+    wrap_secret,
+)
 from polyinfra.client.results import Balance, OrderRequest, PlacedOrder, balance_from_wire
 from polyinfra.client.wallets import ClientWallets, order_signer, wallet_config
 from polyinfra.clob.live_books import LiveBooks
@@ -123,32 +132,13 @@ class AsyncPolymarket:
         self,
         *,
         config: str | Path | None = None,
-        rest_url: str | None = None,
-        ws_url: str | None = None,
-        chain_id: int | None = None,
-        private_key: str | Secret | None = None,
-        private_key_file: str | Path | None = None,
-        signature_type: SignatureType | int | str | None = None,
-        funder: str | None = None,
-        api_key: str | None = None,
-        api_secret: str | Secret | None = None,
-        api_passphrase: str | Secret | None = None,
         environ: Mapping[str, str] | None = None,
+        **settings: Unpack[ClientSettings],
     ) -> None:
-        """``environ`` replaces ``os.environ`` as the environment read (tests; an app's own settings)."""
-        # Wrapped at once: from here on no frame holds the key or secrets as plain text.
-        settings = {
-            "rest_url": rest_url,
-            "ws_url": ws_url,
-            "chain_id": chain_id,
-            "private_key": _wrapped(private_key),
-            "private_key_file": private_key_file,
-            "signature_type": signature_type,
-            "funder": funder,
-            "api_key": api_key,
-            "api_secret": _wrapped(api_secret),
-            "api_passphrase": _wrapped(api_passphrase),
-        }
+        """``settings`` are :class:`~polyinfra.client.config.ClientSettings`; ``config`` names the TOML
+        file; ``environ`` replaces ``os.environ`` as the environment read."""
+        # Rebound at once: from here on no frame holds the key or the API secrets as plain text.
+        settings = secrets_wrapped(settings)
         self._config: ClientConfig = resolve_config(
             settings, environ=os.environ if environ is None else environ, config_file=config
         )
@@ -174,10 +164,13 @@ class AsyncPolymarket:
         self._stamper = OrderStamper(_unix_ms)
 
     @classmethod
-    def from_toml(cls, path: str | Path, **settings: Any) -> Self:
+    def from_toml(
+        cls, path: str | Path, *, environ: Mapping[str, str] | None = None, **settings: Unpack[ClientSettings]
+    ) -> Self:
         """A client configured by the TOML file at ``path`` (keyword arguments and the environment
         still take precedence over it)."""
-        return cls(config=path, **settings)
+        settings = secrets_wrapped(settings)
+        return cls(config=path, environ=environ, **settings)
 
     @classmethod
     def emulator(
@@ -186,7 +179,8 @@ class AsyncPolymarket:
         start: bool = False,
         port: int | None = None,
         emulator_options: Mapping[str, Any] | None = None,
-        **settings: Any,
+        environ: Mapping[str, str] | None = None,
+        **settings: Unpack[ClientSettings],
     ) -> Self:
         """A client of the local exchange emulator.
 
@@ -194,11 +188,15 @@ class AsyncPolymarket:
         :data:`EMULATOR_PORT` unless ``port`` says otherwise). With ``start=True``, of an emulator
         run inside this client (on a free port unless ``port`` is given), started on first use
         and stopped on close; ``emulator_options`` go to :class:`~polyinfra.emulator.runner.Emulator`
-        (``markets``, ``seed``, ``rate``, ...). ``settings`` are the constructor's; the emulator
-        takes any key and funds every wallet it meets.
+        (``markets``, ``seed``, ``rate``, ...). ``settings`` are the constructor's (``rest_url`` and
+        ``ws_url`` excepted); the emulator takes any key and funds every wallet it meets.
         """
+        settings = secrets_wrapped(settings)
         chosen_port = (0 if start else EMULATOR_PORT) if port is None else port
-        client = cls(rest_url=f"http://127.0.0.1:{chosen_port}", **settings)
+        rest_url = f"http://127.0.0.1:{chosen_port}"
+        settings["rest_url"] = rest_url
+        settings["ws_url"] = same_host_websocket_url(rest_url)
+        client = cls(environ=environ, **settings)
         if start:
             client._embedded_options = {**(emulator_options or {}), "port": chosen_port}
         return client
@@ -258,7 +256,7 @@ class AsyncPolymarket:
         await emulator.start()
         self._embedded = emulator
         rest_url = emulator.urls["rest"]
-        self._config = replace(self._config, rest_url=rest_url, ws_url="ws" + rest_url.removeprefix("http"))
+        self._config = replace(self._config, rest_url=rest_url, ws_url=same_host_websocket_url(rest_url))
 
     async def aclose(self) -> None:
         """Stop the streams, close every connection and stop the embedded emulator. Idempotent."""
@@ -291,7 +289,8 @@ class AsyncPolymarket:
         funds: leave it out for EOA, and for a proxy / Safe (``signature_type`` 1 / 2) to use the
         one derived from the key; a deposit wallet (3) must be named. Its API key is created or
         derived on its first trading call."""
-        given = {"private_key": _wrapped(private_key), "private_key_file": private_key_file}
+        private_key = cast(Secret | None, wrap_secret(private_key))  # from here on, held only wrapped
+        given = {"private_key": private_key, "private_key_file": private_key_file}
         source = key_source({name: value for name, value in given.items() if value is not None})
         if source is None:
             raise InvalidValueError("add_wallet needs private_key or private_key_file", wallet=name)
@@ -622,11 +621,6 @@ class AsyncPolymarket:
     async def _wallets_session(self, wallet: str | None) -> TradingClient:
         await self._opened()
         return await self._wallets.session(wallet)
-
-
-def _wrapped(value: object) -> object:
-    """A secret given as text, wrapped at once; anything else is left for the settings to refuse."""
-    return Secret(value) if isinstance(value, str) else value
 
 
 def _side(value: Side | str) -> Side:

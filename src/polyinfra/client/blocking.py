@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator, Mapping
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Concatenate, Generic, ParamSpec, Self, TypeVar, cast, overload
+from typing import Any, Concatenate, Generic, ParamSpec, Self, TypeVar, Unpack, cast, overload
 
 from polyinfra.client.async_client import AsyncPolymarket
-from polyinfra.client.config import ClientConfig
+from polyinfra.client.config import ClientConfig, ClientSettings, secrets_wrapped
 from polyinfra.errors import WrongContextError
 
 __all__ = ["Polymarket"]
@@ -215,20 +215,43 @@ class Polymarket:
     defaults); connects at construction. Close with :meth:`close` or use ``with``.
     """
 
-    def __init__(self, **settings: Any) -> None:
-        """See :class:`~polyinfra.AsyncPolymarket` for the settings."""
-        self._connect(lambda: AsyncPolymarket(**settings))
+    def __init__(
+        self,
+        *,
+        config: str | Path | None = None,
+        environ: Mapping[str, str] | None = None,
+        **settings: Unpack[ClientSettings],
+    ) -> None:
+        """The settings of :class:`~polyinfra.AsyncPolymarket`."""
+        settings = secrets_wrapped(settings)  # from here on, no frame holds a secret in clear
+        self._connect(lambda: AsyncPolymarket(config=config, environ=environ, **settings))
 
     @classmethod
-    def from_toml(cls, path: str | Path, **settings: Any) -> Self:
+    def from_toml(
+        cls, path: str | Path, *, environ: Mapping[str, str] | None = None, **settings: Unpack[ClientSettings]
+    ) -> Self:
         """A client configured by the TOML file at ``path`` (see :meth:`AsyncPolymarket.from_toml`)."""
-        return cls._made_by(lambda: AsyncPolymarket.from_toml(path, **settings))
+        settings = secrets_wrapped(settings)
+        return cls._made_by(lambda: AsyncPolymarket.from_toml(path, environ=environ, **settings))
 
     @classmethod
-    def emulator(cls, *, start: bool = False, **settings: Any) -> Self:
+    def emulator(
+        cls,
+        *,
+        start: bool = False,
+        port: int | None = None,
+        emulator_options: Mapping[str, Any] | None = None,
+        environ: Mapping[str, str] | None = None,
+        **settings: Unpack[ClientSettings],
+    ) -> Self:
         """A client of the local emulator; ``start=True`` runs one inside the client, stopped on
         :meth:`close` (see :meth:`AsyncPolymarket.emulator`)."""
-        return cls._made_by(lambda: AsyncPolymarket.emulator(start=start, **settings))
+        settings = secrets_wrapped(settings)
+        return cls._made_by(
+            lambda: AsyncPolymarket.emulator(
+                start=start, port=port, emulator_options=emulator_options, environ=environ, **settings
+            )
+        )
 
     @classmethod
     def _made_by(cls, make: Callable[[], AsyncPolymarket]) -> Self:

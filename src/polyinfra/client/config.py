@@ -26,7 +26,7 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Final
+from typing import Final, TypedDict, cast
 
 from polyinfra.core.auth_headers import ApiCredentials
 from polyinfra.core.order_signing import POLYGON_CHAIN_ID
@@ -40,10 +40,14 @@ __all__ = [
     "VENUE_REST_URL",
     "VENUE_WS_URL",
     "ClientConfig",
+    "ClientSettings",
     "KeySource",
     "key_source",
     "parse_signature_type",
     "resolve_config",
+    "same_host_websocket_url",
+    "secrets_wrapped",
+    "wrap_secret",
 ]
 
 VENUE_REST_URL: Final = "https://clob.polymarket.com"
@@ -64,6 +68,28 @@ ENVIRONMENT_VARIABLES: Final[Mapping[str, str]] = {
 }
 """Each setting's environment variable (the CLI reads the key and API credentials from the same)."""
 CONFIG_FILE_VARIABLE: Final = "POLYINFRA_CONFIG"
+
+
+class ClientSettings(TypedDict, total=False):
+    """The settings a client takes as keyword arguments, each also read from its environment
+    variable (:data:`ENVIRONMENT_VARIABLES`) and from the TOML file under the same name."""
+
+    rest_url: str
+    """The CLOB REST host (default: the venue)."""
+    ws_url: str
+    """The WebSocket host, without ``/ws/market`` or ``/ws/user`` (default: follows ``rest_url``)."""
+    chain_id: int
+    private_key: str | Secret
+    """The signing key (0x + 64 hex digits) of the wallet ``"default"``; or ``private_key_file``."""
+    private_key_file: str | Path
+    signature_type: SignatureType | int | str
+    """0 EOA, 1 POLY_PROXY, 2 POLY_GNOSIS_SAFE, 3 POLY_1271 (the number or the name)."""
+    funder: str
+    """The address holding the funds, for signature types 1-3."""
+    api_key: str
+    api_secret: str | Secret
+    api_passphrase: str | Secret
+
 
 _SETTINGS: Final = frozenset(ENVIRONMENT_VARIABLES)
 _KEY_SETTINGS: Final = ("private_key", "private_key_file")
@@ -139,7 +165,7 @@ def resolve_config(
     layers = (kwargs, from_environment, from_file)
 
     rest_url = _url(_first(layers, "rest_url", VENUE_REST_URL), "rest_url", ("http://", "https://"))
-    ws_default = VENUE_WS_URL if rest_url == VENUE_REST_URL else "ws" + rest_url.removeprefix("http")
+    ws_default = VENUE_WS_URL if rest_url == VENUE_REST_URL else same_host_websocket_url(rest_url)
     return ClientConfig(
         rest_url=rest_url,
         ws_url=_url(_first(layers, "ws_url", ws_default), "ws_url", ("ws://", "wss://")),
@@ -149,6 +175,27 @@ def resolve_config(
         funder=_optional_text(_first(layers, "funder", None), "funder"),
         credentials=_credentials(_group(layers, _CREDENTIAL_SETTINGS)),
     )
+
+
+def wrap_secret(value: object) -> object:
+    """A secret given as text, wrapped at once; anything else is left for the settings to refuse."""
+    return Secret(value) if isinstance(value, str) else value
+
+
+def secrets_wrapped(settings: ClientSettings) -> ClientSettings:
+    """``settings`` with the key and the API secrets wrapped as :class:`Secret`: a caller rebinds its
+    own name to this first, so that no frame of a later traceback holds them in clear."""
+    wrapped = dict(settings)
+    for name in ("private_key", "api_secret", "api_passphrase"):
+        if name in wrapped:
+            wrapped[name] = wrap_secret(wrapped[name])
+    return cast(ClientSettings, wrapped)
+
+
+def same_host_websocket_url(rest_url: str) -> str:
+    """The WebSocket URL of the host serving REST at ``rest_url`` (http -> ws, https -> wss): where
+    the emulator serves both. The venue's sockets are on another host (:data:`VENUE_WS_URL`)."""
+    return "ws" + rest_url.removeprefix("http")
 
 
 def parse_signature_type(value: object) -> SignatureType:
