@@ -22,6 +22,7 @@ emulator of ``emulator(start=True)``), ``aclose`` or ``async with`` closes them.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import time
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
@@ -260,17 +261,18 @@ class AsyncPolymarket:
 
     async def aclose(self) -> None:
         """Stop the streams, close every connection and stop the embedded emulator. Idempotent."""
-        async with self._open_lock:
+        async with self._open_lock, contextlib.AsyncExitStack() as closing:
+            # Run last to first, each even when one before it raised: the emulator stops last.
             self._closed = True
+            if self._embedded is not None:
+                closing.push_async_callback(self._embedded.stop)
             connection, self._connection = self._connection, None
+            if connection is not None:
+                closing.push_async_callback(connection.registry.aclose)
+                closing.push_async_callback(connection.rest_transport.aclose)
             live_books, self._live_books = self._live_books, []
             for books in live_books:
-                await books.stop()
-            if connection is not None:
-                await connection.rest_transport.aclose()
-                await connection.registry.aclose()
-            if self._embedded is not None:
-                await self._embedded.stop()
+                closing.push_async_callback(books.stop)
 
     # --- wallets --------------------------------------------------------------------------------
 
@@ -325,6 +327,8 @@ class AsyncPolymarket:
         """Markets whose question or slug contains ``text`` (case-insensitive). The venue's CLOB has
         no search endpoint: this walks :meth:`markets` and filters here, so it reads the whole
         catalogue when few markets match."""
+        if not isinstance(text, str):
+            raise InvalidValueError("search takes the text to look for, as a str", text=text)
         wanted = text.casefold()
         async for market in self.markets():
             if wanted in market.question.casefold() or wanted in market.market_slug.casefold():
@@ -610,9 +614,9 @@ class AsyncPolymarket:
         open when it starts come first, as reconciled events."""
         client = await self._wallets_session(wallet)
         channel = UserChannel(f"{self._config.ws_url}/ws/user", client, markets=markets)
-        events = channel.events()
-        await channel.start()
+        events = channel.events()  # before the start: the open orders reconciled at once are in it
         try:
+            await channel.start()
             async for event in events:
                 yield event
         finally:

@@ -37,6 +37,8 @@ def wallet_config(
 ) -> WalletConfig:
     """A wallet's setup; a proxy or Safe funder left out is the one derived from the key, the
     only one the venue accepts for it (a deposit wallet, POLY_1271, must be named)."""
+    if not isinstance(name, str) or not name:
+        raise InvalidValueError("a wallet's name is a non-empty str", wallet=name)
     signing_key = key if isinstance(key, SigningKey) else SigningKey(key)
     if funder is None and signature_type in (SignatureType.POLY_PROXY, SignatureType.POLY_GNOSIS_SAFE):
         funder = derived_maker(signature_type, signing_key.address, chain_id=chain_id)
