@@ -1,8 +1,10 @@
 """polyinfra: production-grade Python infrastructure for Polymarket.
 
-The names below are the supported public API. The pure domain model, the sans-I/O core and the
-error tree load eagerly; the clients and the emulator (which pull in httpx, websockets and
-aiohttp) load on first use, so ``import polyinfra`` stays cheap for code that only needs books.
+Start with :class:`Polymarket` (blocking) or :class:`AsyncPolymarket` (async): market data,
+trading and many wallets behind one object. The names below are the supported public API. The
+pure domain model, the sans-I/O core and the error tree load eagerly; the clients and the emulator
+(which pull in httpx, websockets and aiohttp) load on first use, so ``import polyinfra`` stays
+cheap for code that only needs books.
 """
 
 from __future__ import annotations

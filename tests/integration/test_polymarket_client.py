@@ -10,6 +10,7 @@ serving the emulator meanwhile, and the thread has no running loop, as a script 
 from __future__ import annotations
 
 import asyncio
+import threading
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -279,3 +280,25 @@ async def test_a_tick_size_change_refused_by_the_venue_refreshes_the_cached_rule
         assert "venue_message" not in local.value.context
         assert (await pm.place_order(token, "BUY", "0.2", "10")).status == "live"
         await pm.cancel_all()
+
+
+async def test_one_blocking_client_serves_many_threads_at_once(emulator: Emulator, tmp_path: Path) -> None:
+    token = _yes_token(emulator)
+    config_file = tmp_path / "polyinfra.toml"
+    config_file.write_text(f'rest_url = "{emulator.urls["rest"]}"\nprivate_key = "{ALICE_KEY}"\n')
+    threads = 4
+    start_together = threading.Barrier(threads)
+
+    def place(pm: Polymarket, cents: int) -> PlacedOrder:
+        start_together.wait(timeout=WAIT_S)
+        return pm.place_order(token, "BUY", f"0.{cents:02d}", "10")
+
+    pm = await asyncio.to_thread(Polymarket.from_toml, config_file, environ=NO_ENVIRONMENT)
+    try:
+        placed = await asyncio.gather(*(asyncio.to_thread(place, pm, 10 + index) for index in range(threads)))
+        assert {order.status for order in placed} == {"live"}
+        assert len({order.order_id for order in placed}) == threads
+        cancelled = await asyncio.to_thread(pm.cancel_many, [order.order_id for order in placed])
+        assert sorted(cancelled.canceled) == sorted(order.order_id for order in placed)
+    finally:
+        await asyncio.to_thread(pm.close)
