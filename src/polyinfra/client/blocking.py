@@ -43,10 +43,16 @@ class _LoopThread:
         self.closed = False
 
     def _serve(self) -> None:
-        asyncio.set_event_loop(self._loop)
-        self._loop.run_forever()
-        self._loop.run_until_complete(self._loop.shutdown_asyncgens())
-        self._loop.close()
+        loop = self._loop
+        asyncio.set_event_loop(loop)
+        loop.run_forever()
+        # A call that raced with close() is cancelled rather than left waiting for ever.
+        leftover = asyncio.all_tasks(loop)
+        for task in leftover:
+            task.cancel()
+        loop.run_until_complete(asyncio.gather(*leftover, return_exceptions=True))
+        loop.run_until_complete(loop.shutdown_asyncgens())
+        loop.close()
 
     def run(self, work: Callable[[], Awaitable[_T]], what: str) -> _T:
         """Run ``work()`` on the loop and wait for its result (or its exception)."""
