@@ -61,7 +61,7 @@ from polyinfra.model.trading_events import OrderUpdate, TradeUpdate
 
 if TYPE_CHECKING:
     from polyinfra.client.async_client import AsyncPolymarket
-    from polyinfra.client.blocking import Polymarket
+    from polyinfra.client.blocking import BlockingLiveBooks, Polymarket
     from polyinfra.client.results import Balance, OrderRequest, PlacedOrder
     from polyinfra.clob.live_books import LiveBooks
     from polyinfra.clob.market_channel import MarketChannel
@@ -79,6 +79,7 @@ except PackageNotFoundError:  # running from a source tree that was never instal
 _LAZY = {
     "AsyncPolymarket": "polyinfra.client.async_client",
     "Polymarket": "polyinfra.client.blocking",
+    "BlockingLiveBooks": "polyinfra.client.blocking",
     "Balance": "polyinfra.client.results",
     "OrderRequest": "polyinfra.client.results",
     "PlacedOrder": "polyinfra.client.results",
@@ -104,6 +105,7 @@ __all__ = [
     "AuthError",
     "Balance",
     "BalanceAllowance",
+    "BlockingLiveBooks",
     "BookEvent",
     "BookHashMismatchError",
     "BookUpdated",

@@ -27,6 +27,7 @@ from polyinfra import (
     PlacedOrder,
     Polymarket,
     Side,
+    SyncState,
     TickSize,
     TickSizeViolationError,
     UnknownWalletError,
@@ -187,7 +188,8 @@ async def test_the_blocking_client_refuses_to_block_a_running_loop(emulator: Emu
 
 
 def test_an_embedded_emulator_runs_inside_the_blocking_client() -> None:
-    with Polymarket.emulator(start=True, private_key=ALICE_KEY, environ=NO_ENVIRONMENT) as pm:
+    quiet = {"rate": 0}  # no simulated activity: the live book must equal the REST one
+    with Polymarket.emulator(start=True, emulator_options=quiet, private_key=ALICE_KEY, environ=NO_ENVIRONMENT) as pm:
         embedded = pm.async_client.embedded_emulator
         assert embedded is not None and pm.config.rest_url == embedded.urls["rest"]
         market = next(pm.search(next(pm.markets()).question[:12]))
@@ -202,6 +204,10 @@ def test_an_embedded_emulator_runs_inside_the_blocking_client() -> None:
         assert pm.balance().balance == Decimal(10_000)
         assert pm.balance(token_id=token).balance == Decimal(1_000)
         pm.update_balance()
+        books = pm.live_books([token])
+        assert books.wait_until_live(timeout_s=WAIT_S)
+        assert books.state(token) is SyncState.LIVE
+        assert books.book(token).best_bid() == pm.book(token).best_bid()
     with pytest.raises(WrongContextError, match="closed"):
         pm.book(token)
 

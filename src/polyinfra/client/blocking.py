@@ -14,17 +14,21 @@ freezing that loop; use :class:`AsyncPolymarket` and ``await`` there.
 from __future__ import annotations
 
 import asyncio
+import copy
 import threading
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterable, Iterator, Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Concatenate, Generic, ParamSpec, Self, TypeVar, Unpack, cast, overload
 
 from polyinfra.client.async_client import AsyncPolymarket
 from polyinfra.client.config import ClientConfig, ClientSettings, secrets_wrapped
+from polyinfra.clob.live_books import LiveBooks
 from polyinfra.errors import WrongContextError
+from polyinfra.model.book import OrderBook
+from polyinfra.model.events import SyncState
 
-__all__ = ["Polymarket"]
+__all__ = ["BlockingLiveBooks", "Polymarket"]
 
 _P = ParamSpec("_P")
 _T = TypeVar("_T")
@@ -213,6 +217,52 @@ class _OnLoop(_Forwarded[_P, _T]):
         return call
 
 
+class BlockingLiveBooks:
+    """Live order books of a :class:`Polymarket` client, read from the caller's thread.
+
+    The books are :class:`~polyinfra.clob.live_books.LiveBooks` on the client's loop, updated in
+    place between that loop's awaits; so every read here runs on the loop, between two updates, and
+    :meth:`book` answers a copy that no update touches afterwards.
+    """
+
+    def __init__(self, books: LiveBooks, loop: _LoopThread) -> None:
+        self._books = books
+        self._loop = loop
+
+    def __repr__(self) -> str:
+        return f"BlockingLiveBooks({self._books!r})"
+
+    def book(self, token_id: str) -> OrderBook:
+        """A copy of the token's live book as it is now."""
+
+        async def copied() -> OrderBook:
+            return copy.deepcopy(self._books.book(token_id))
+
+        return self._loop.run(copied, "live_books(...).book")
+
+    def state(self, token_id: str) -> SyncState:
+        """The token's sync state (``LIVE`` once its book is provably in sync)."""
+
+        async def read() -> SyncState:
+            return self._books.state(token_id)
+
+        return self._loop.run(read, "live_books(...).state")
+
+    def wait_until_live(self, token_ids: Iterable[str] | None = None, timeout_s: float = 30.0) -> bool:
+        """Wait until the books of ``token_ids`` (default: all) are in sync; False on timeout."""
+        return self._loop.run(
+            lambda: self._books.wait_until_live(token_ids, timeout_s), "live_books(...).wait_until_live"
+        )
+
+    def subscribe(self, token_ids: Iterable[str]) -> None:
+        """Keep the books of more tokens."""
+        self._loop.run(lambda: self._books.subscribe(token_ids), "live_books(...).subscribe")
+
+    def stop(self) -> None:
+        """Stop these books (the client's close stops them too)."""
+        self._loop.run(self._books.stop, "live_books(...).stop")
+
+
 class Polymarket:
     """Market data and trading on the CLOB, blocking: :class:`~polyinfra.AsyncPolymarket`'s methods
     with the same arguments and answers, async iterators as plain iterators.
@@ -316,6 +366,11 @@ class Polymarket:
         """The async client underneath, for code running on its loop (callbacks of its streams)."""
         return self._core
 
+    def live_books(self, token_ids: Iterable[str]) -> BlockingLiveBooks:
+        """Order books of ``token_ids`` kept in sync over the market channel (see
+        :meth:`AsyncPolymarket.live_books`), read safely from this thread."""
+        return BlockingLiveBooks(self._loop.run(lambda: self._core.live_books(token_ids), "live_books"), self._loop)
+
     # --- the same methods as AsyncPolymarket ------------------------------------------------------
 
     add_wallet = _OnLoop(AsyncPolymarket.add_wallet)
@@ -336,7 +391,6 @@ class Polymarket:
     prices_history = _Blocking(AsyncPolymarket.prices_history)
     tick_size = _Blocking(AsyncPolymarket.tick_size)
     neg_risk = _Blocking(AsyncPolymarket.neg_risk)
-    live_books = _Blocking(AsyncPolymarket.live_books)
     book_events = _BlockingIterator(AsyncPolymarket.book_events)
 
     place_order = _Blocking(AsyncPolymarket.place_order)
