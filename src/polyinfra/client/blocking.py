@@ -5,6 +5,8 @@ background thread, and forwards each method to it: the call is run on that loop 
 and an async iterator becomes a blocking iterator. The methods are listed once below, each as
 ``name = _blocking(AsyncPolymarket.name)``: the descriptors take the signature and docstring from
 the async method, so there is one implementation of every method and mypy checks callers of both.
+The one exception is :meth:`Polymarket.live_books`: books that the loop updates in place are read
+through :class:`BlockingLiveBooks`, which takes each read on the loop.
 
 A blocking method called from inside a running event loop (a coroutine, an asyncio callback,
 a notebook cell: Jupyter runs one) raises :class:`~polyinfra.errors.WrongContextError` instead of
