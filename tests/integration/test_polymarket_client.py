@@ -10,6 +10,7 @@ serving the emulator meanwhile, and the thread has no running loop, as a script 
 from __future__ import annotations
 
 import asyncio
+import gc
 import threading
 from decimal import Decimal
 from pathlib import Path
@@ -308,3 +309,16 @@ async def test_one_blocking_client_serves_many_threads_at_once(emulator: Emulato
         assert sorted(cancelled.canceled) == sorted(order.order_id for order in placed)
     finally:
         await asyncio.to_thread(pm.close)
+
+
+def test_a_blocking_client_dropped_unclosed_stops_its_loop_thread() -> None:
+    pm = Polymarket.emulator(start=True, emulator_options={"rate": 0}, environ=NO_ENVIRONMENT)
+    emulator = pm.async_client.embedded_emulator
+    assert emulator is not None
+    loop_thread = pm._loop._thread  # the client's own thread, found before the client is dropped
+    del pm
+    gc.collect()
+    loop_thread.join(timeout=WAIT_S)
+    assert not loop_thread.is_alive()
+    with pytest.raises(PolyinfraError, match="not running"):
+        emulator.port  # noqa: B018 - the embedded emulator was stopped with the client

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import threading
+import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterable, Iterator, Mapping
 from pathlib import Path
 from types import TracebackType
@@ -107,6 +108,21 @@ class _LoopThread:
         self.closed = True
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join()
+
+    def abandon(self, close: Callable[[], Awaitable[None]]) -> None:
+        """Run ``close()`` and then stop the loop, without waiting: for a client collected unclosed,
+        whose finalizer may run on any thread, this loop's own included."""
+        if self.closed:
+            return
+        self.closed = True
+
+        async def close_then_stop() -> None:
+            try:
+                await close()
+            finally:
+                self._loop.stop()
+
+        asyncio.run_coroutine_threadsafe(close_then_stop(), self._loop)
 
 
 def _made(open_iterator: Callable[[], AsyncIterator[_T]]) -> Callable[[], Awaitable[AsyncIterator[_T]]]:
@@ -331,6 +347,9 @@ class Polymarket:
         except BaseException:
             self._loop.stop()
             raise
+        # A client dropped without close() still closes its connections and ends its thread (the
+        # finalizer holds the loop and the core, never the client itself).
+        weakref.finalize(self, self._loop.abandon, self._core.aclose)
 
     def __repr__(self) -> str:
         core = getattr(self, "_core", None)
