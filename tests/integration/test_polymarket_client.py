@@ -322,3 +322,10 @@ def test_a_blocking_client_dropped_unclosed_stops_its_loop_thread() -> None:
     assert not loop_thread.is_alive()
     with pytest.raises(PolyinfraError, match="not running"):
         emulator.port  # noqa: B018 - the embedded emulator was stopped with the client
+
+
+def test_an_async_client_belongs_to_the_loop_it_opened_on(unused_tcp_port: int) -> None:
+    pm = AsyncPolymarket(rest_url=f"http://127.0.0.1:{unused_tcp_port}", environ=NO_ENVIRONMENT)
+    asyncio.run(pm.open())
+    with pytest.raises(WrongContextError, match="another event loop"):
+        asyncio.run(pm.aclose())

@@ -158,6 +158,7 @@ class AsyncPolymarket:
         self._embedded_options: dict[str, Any] | None = None
         self._embedded: Emulator | None = None
         self._connection: _Connection | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._open_lock = asyncio.Lock()
         self._closed = False
         self._rules: dict[str, MarketInfo] = {}
@@ -233,11 +234,23 @@ class AsyncPolymarket:
         """Connect (and start the embedded emulator); the first call of any method does it too."""
         await self._opened()
 
+    def _running_loop(self) -> asyncio.AbstractEventLoop:
+        running = asyncio.get_running_loop()
+        if self._loop is not None and running is not self._loop:
+            # Its connections, locks and tasks belong to the loop it opened on; another loop gets
+            # obscure failures from them, so the mistake is named here instead.
+            raise WrongContextError(
+                "this client was opened in another event loop (another asyncio.run?); make one client per event loop"
+            )
+        return running
+
     async def _opened(self) -> _Connection:
+        running = self._running_loop()
         async with self._open_lock:
             if self._closed:
                 raise WrongContextError("this client is closed; make a new one")
             if self._connection is None:
+                self._loop = running
                 if self._embedded_options is not None:
                     await self._start_embedded(self._embedded_options)
                 rest_url = self._config.rest_url
@@ -261,6 +274,7 @@ class AsyncPolymarket:
 
     async def aclose(self) -> None:
         """Stop the streams, close every connection and stop the embedded emulator. Idempotent."""
+        self._running_loop()
         async with self._open_lock, contextlib.AsyncExitStack() as closing:
             # Run last to first, each even when one before it raised: the emulator stops last.
             self._closed = True
