@@ -75,6 +75,9 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
 def test_every_part_of_the_guide_has_examples() -> None:
     assert len(GUIDE_EXAMPLES) >= 10
     assert len(README_EXAMPLES) == 2
+    first_order = README_EXAMPLES[0].code
+    assert "Polymarket.emulator(start=True" in first_order
+    assert len([line for line in first_order.splitlines() if line.strip()]) < 10  # the README's promise
 
 
 @pytest.mark.parametrize("example", GUIDE_EXAMPLES, ids=lambda example: example.name)
