@@ -526,7 +526,8 @@ class AsyncPolymarket:
                 results[index] = (
                     answer if isinstance(answer, PolyinfraError) else _placed(built, intent, config, answer)
                 )
-        return [result for result in results if result is not None]
+        # Every None was a placeholder for an order of ``ready``, and each got its answer above.
+        return cast(list[PlacedOrder | PolyinfraError], results)
 
     async def _build(self, intent: _Intent, config: WalletConfig) -> BuiltOrder:
         return build_order(
