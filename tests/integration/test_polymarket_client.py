@@ -23,6 +23,7 @@ from polyinfra import (
     InsufficientLiquidityError,
     InvalidNumberError,
     MinimumSizeError,
+    OrderRejectedError,
     OrderRequest,
     OrderUpdate,
     PlacedOrder,
@@ -108,16 +109,18 @@ async def test_batch_gives_one_result_per_order_and_places_the_good_ones(emulato
         OrderRequest(token, "BUY", 0.31, "10"),  # type: ignore[arg-type]  # the float a newcomer types
         OrderRequest(token, "BUY", "0.32", "1"),  # below the market's minimum size
         OrderRequest(token, "SELL", "0.70", "10", post_only=True),
+        OrderRequest(token, "BUY", "0.75", "10", post_only=True),  # would take the ask above: the venue refuses
     ]
     async with AsyncPolymarket(rest_url=emulator.urls["rest"], private_key=ALICE_KEY, environ=NO_ENVIRONMENT) as pm:
         results = await pm.place_orders(orders)
         assert len(results) == len(orders)
-        placed, float_refusal, too_small, post_only = results
+        placed, float_refusal, too_small, post_only, crossing = results
         assert isinstance(placed, PlacedOrder) and placed.status == "live"
         assert isinstance(float_refusal, InvalidNumberError)
         assert 'Decimal("0.31")' in str(float_refusal)
         assert isinstance(too_small, MinimumSizeError)
         assert isinstance(post_only, PlacedOrder) and post_only.side is Side.SELL
+        assert isinstance(crossing, OrderRejectedError) and "venue_message" in crossing.context
         assert sorted(order.id for order in await pm.open_orders(asset_id=token)) == sorted(
             [placed.order_id, post_only.order_id]
         )
