@@ -332,3 +332,14 @@ def test_an_async_client_belongs_to_the_loop_it_opened_on(unused_tcp_port: int) 
     asyncio.run(pm.open())
     with pytest.raises(WrongContextError, match="another event loop"):
         asyncio.run(pm.aclose())
+
+
+async def test_emulator_connects_to_one_already_running(emulator: Emulator) -> None:
+    pm = await asyncio.to_thread(Polymarket.emulator, port=emulator.port, environ=NO_ENVIRONMENT)
+    try:
+        assert pm.config.rest_url == emulator.urls["rest"]
+        assert pm.config.ws_url + "/ws/market" == emulator.urls["ws_market"]
+        market = next(iter(emulator.exchange.markets.values()))
+        assert (await asyncio.to_thread(pm.market, market.condition_id)).question == market.question
+    finally:
+        await asyncio.to_thread(pm.close)

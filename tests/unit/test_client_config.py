@@ -3,6 +3,7 @@ the key and the API credentials as single settings, and no secret in any repr or
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -17,8 +18,10 @@ from polyinfra.client.config import (
     parse_signature_type,
     resolve_config,
 )
+from polyinfra.client.results import balance_from_wire
+from polyinfra.clob.trading import BalanceAllowance
 from polyinfra.core.eip712 import SigningKey
-from polyinfra.errors import InvalidValueError, UnknownWalletError
+from polyinfra.errors import InvalidNumberError, InvalidValueError, UnknownWalletError
 from polyinfra.obs.redaction import SecretScanner
 from tests.traceback_locals import secrets_in_traceback_locals
 
@@ -166,3 +169,14 @@ def test_a_failed_construction_holds_no_secret_in_its_traceback(
         )
     assert "expected_funder" in refused.value.context
     assert not secrets_in_traceback_locals(refused.value, secret_scanner)
+
+
+def test_balances_convert_exactly_and_refuse_what_no_venue_sends() -> None:
+    unlimited = str(2**256 - 1)  # 78 digits: every one of them is kept
+    answer = BalanceAllowance(balance="10000000000", allowances={"0xspender": unlimited})
+    converted = balance_from_wire(answer)
+    assert converted.balance == Decimal(10_000)
+    assert converted.allowances["0xspender"] == Decimal(f"{unlimited[:-6]}.{unlimited[-6:]}")
+    for hostile in ("", "-1", "1.5", "1e6", "٣", "9" * 79):
+        with pytest.raises(InvalidNumberError):
+            balance_from_wire(BalanceAllowance(balance=hostile))

@@ -8,11 +8,11 @@ to the venue's answer; :class:`Balance` is ``/balance-allowance`` in Decimals.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import Context, Decimal
 
 from polyinfra.clob.trading import BalanceAllowance, SendOrderResponse
 from polyinfra.errors import InvalidNumberError
-from polyinfra.model.numbers import Side, micros_to_decimal
+from polyinfra.model.numbers import MICROS, Side
 from polyinfra.model.orders import TimeInForce
 
 __all__ = ["Balance", "OrderRequest", "PlacedOrder", "balance_from_wire"]
@@ -73,12 +73,15 @@ def balance_from_wire(answer: BalanceAllowance) -> Balance:
     )
 
 
-# An allowance is a uint256: "unlimited" is 2**256 - 1, 78 digits; no venue amount is longer.
+# An allowance is a uint256: "unlimited" is 2**256 - 1, 78 digits; no venue amount is longer. The
+# division by 10**6 is exact in a context of more digits than that (the price context has 60).
 _MAX_AMOUNT_DIGITS = 78
+_UINT256_EXACT = Context(prec=_MAX_AMOUNT_DIGITS + 2)
+_MICROS_DECIMAL = Decimal(MICROS)
 
 
 def _micro_units(text: str, name: str) -> Decimal:
     # Length first: int() of a longer text could take long (or pass Python's 4,300-digit limit).
     if not (0 < len(text) <= _MAX_AMOUNT_DIGITS and text.isascii() and text.isdigit()):
         raise InvalidNumberError(f"{name} is not a whole number of micro-units", field=name, value=text)
-    return micros_to_decimal(int(text))
+    return _UINT256_EXACT.divide(Decimal(int(text)), _MICROS_DECIMAL)
