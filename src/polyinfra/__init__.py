@@ -1,8 +1,10 @@
 """polyinfra: production-grade Python infrastructure for Polymarket.
 
-The names below are the supported public API. The pure domain model, the sans-I/O core and the
-error tree load eagerly; the clients and the emulator (which pull in httpx, websockets and
-aiohttp) load on first use, so ``import polyinfra`` stays cheap for code that only needs books.
+Start with :class:`Polymarket` (blocking) or :class:`AsyncPolymarket` (async): market data,
+trading and many wallets behind one object. The names below are the supported public API. The
+pure domain model, the sans-I/O core and the error tree load eagerly; the clients and the emulator
+(which pull in httpx, websockets and aiohttp) load on first use, so ``import polyinfra`` stays
+cheap for code that only needs books.
 """
 
 from __future__ import annotations
@@ -15,15 +17,30 @@ from polyinfra.core.book_hash import book_hash, book_hash_matches, legacy_book_h
 from polyinfra.core.market_feed import FeedStats, MarketFeed
 from polyinfra.errors import (
     ApiError,
+    AuthError,
     BookHashMismatchError,
+    CircuitOpenError,
+    InsufficientBalanceError,
+    InsufficientLiquidityError,
     InvalidNumberError,
+    InvalidOrderError,
+    InvalidSignatureError,
     InvalidTickSizeError,
     InvalidValueError,
     MalformedMessageError,
+    MinimumSizeError,
+    NotFoundError,
+    OrderRejectedError,
     PolyinfraError,
+    PriceRangeError,
     ProtocolError,
+    RateLimitedError,
+    RequestTimeoutError,
     ResyncRequiredError,
+    TickSizeViolationError,
     TransportError,
+    UnknownWalletError,
+    WrongContextError,
 )
 from polyinfra.model.book import Depth, FillEstimate, Level, OrderBook
 from polyinfra.model.events import (
@@ -39,13 +56,20 @@ from polyinfra.model.events import (
 from polyinfra.model.ids import ConditionId, TokenId
 from polyinfra.model.market import FeeSchedule, MarketInfo, OutcomeToken
 from polyinfra.model.numbers import Side, TickSize, micros_to_decimal, parse_micros, to_micros
+from polyinfra.model.orders import SignatureType, TimeInForce
+from polyinfra.model.trading_events import OrderUpdate, TradeUpdate
 
 if TYPE_CHECKING:
+    from polyinfra.client.async_client import AsyncPolymarket
+    from polyinfra.client.blocking import BlockingLiveBooks, Polymarket
+    from polyinfra.client.results import Balance, OrderRequest, PlacedOrder
     from polyinfra.clob.live_books import LiveBooks
     from polyinfra.clob.market_channel import MarketChannel
     from polyinfra.clob.rest import ClobRestClient, SyncClobRestClient
+    from polyinfra.clob.trading import AssetType, BalanceAllowance, CancelResult, OpenOrder, TradingClient
     from polyinfra.emulator.faults import FaultConfig
     from polyinfra.emulator.runner import Emulator
+    from polyinfra.wallets.registry import WalletConfig, WalletRegistry
 
 try:
     __version__ = version("polyinfra")
@@ -53,6 +77,19 @@ except PackageNotFoundError:  # running from a source tree that was never instal
     __version__ = "0+unknown"
 
 _LAZY = {
+    "AsyncPolymarket": "polyinfra.client.async_client",
+    "Polymarket": "polyinfra.client.blocking",
+    "BlockingLiveBooks": "polyinfra.client.blocking",
+    "Balance": "polyinfra.client.results",
+    "OrderRequest": "polyinfra.client.results",
+    "PlacedOrder": "polyinfra.client.results",
+    "AssetType": "polyinfra.clob.trading",
+    "BalanceAllowance": "polyinfra.clob.trading",
+    "CancelResult": "polyinfra.clob.trading",
+    "OpenOrder": "polyinfra.clob.trading",
+    "TradingClient": "polyinfra.clob.trading",
+    "WalletConfig": "polyinfra.wallets.registry",
+    "WalletRegistry": "polyinfra.wallets.registry",
     "ClobRestClient": "polyinfra.clob.rest",
     "SyncClobRestClient": "polyinfra.clob.rest",
     "LiveBooks": "polyinfra.clob.live_books",
@@ -63,9 +100,17 @@ _LAZY = {
 
 __all__ = [
     "ApiError",
+    "AssetType",
+    "AsyncPolymarket",
+    "AuthError",
+    "Balance",
+    "BalanceAllowance",
+    "BlockingLiveBooks",
     "BookEvent",
     "BookHashMismatchError",
     "BookUpdated",
+    "CancelResult",
+    "CircuitOpenError",
     "ClobRestClient",
     "ConditionId",
     "Depth",
@@ -74,7 +119,11 @@ __all__ = [
     "FeeSchedule",
     "FeedStats",
     "FillEstimate",
+    "InsufficientBalanceError",
+    "InsufficientLiquidityError",
     "InvalidNumberError",
+    "InvalidOrderError",
+    "InvalidSignatureError",
     "InvalidTickSizeError",
     "InvalidValueError",
     "Level",
@@ -85,20 +134,40 @@ __all__ = [
     "MarketInfo",
     "MarketListed",
     "MarketResolved",
+    "MinimumSizeError",
+    "NotFoundError",
+    "OpenOrder",
     "OrderBook",
+    "OrderRejectedError",
+    "OrderRequest",
+    "OrderUpdate",
     "OutcomeToken",
+    "PlacedOrder",
     "PolyinfraError",
+    "Polymarket",
+    "PriceRangeError",
     "ProtocolError",
+    "RateLimitedError",
+    "RequestTimeoutError",
     "ResyncRequiredError",
     "Side",
+    "SignatureType",
     "SyncClobRestClient",
     "SyncState",
     "SyncStateChanged",
     "TickSize",
     "TickSizeChanged",
+    "TickSizeViolationError",
+    "TimeInForce",
     "TokenId",
     "TradePrinted",
+    "TradeUpdate",
+    "TradingClient",
     "TransportError",
+    "UnknownWalletError",
+    "WalletConfig",
+    "WalletRegistry",
+    "WrongContextError",
     "__version__",
     "book_hash",
     "book_hash_matches",

@@ -48,6 +48,8 @@ __all__ = [
     "StreamClosedError",
     "TickSizeViolationError",
     "TransportError",
+    "UnknownWalletError",
+    "WrongContextError",
 ]
 
 
@@ -261,3 +263,15 @@ class StaleDataError(PolyinfraError):
     """Data is older than the caller accepts (a silent stream, a frozen book)."""
 
     retriable_by_default = True
+
+
+# --- using the client -------------------------------------------------------------------------------
+
+
+class UnknownWalletError(InvalidValueError):
+    """A trading call named a wallet the client does not have; ``known`` lists the ones it has."""
+
+
+class WrongContextError(PolyinfraError):
+    """A call made where it cannot work: a blocking client method called from inside a running
+    event loop (it would freeze that loop), or a client used after it was closed."""

@@ -30,3 +30,48 @@ def test_lazy_names_are_the_real_classes() -> None:
 def test_unknown_attribute_is_an_attribute_error() -> None:
     with pytest.raises(AttributeError, match="NoSuchThing"):
         polyinfra.NoSuchThing  # noqa: B018
+
+
+def test_the_client_facade_and_the_trading_names_are_public() -> None:
+    expected = {
+        "Polymarket",
+        "AsyncPolymarket",
+        "OrderRequest",
+        "PlacedOrder",
+        "Balance",
+        "Side",
+        "TimeInForce",
+        "SignatureType",
+        "AssetType",
+        "CancelResult",
+        "OpenOrder",
+        "OrderUpdate",
+        "TradeUpdate",
+        "TradingClient",
+        "WalletConfig",
+        "WalletRegistry",
+        "InvalidSignatureError",
+        "OrderRejectedError",
+        "InsufficientBalanceError",
+        "InsufficientLiquidityError",
+        "MinimumSizeError",
+        "TickSizeViolationError",
+        "UnknownWalletError",
+        "WrongContextError",
+    }
+    assert expected <= set(polyinfra.__all__)
+
+
+def test_importing_the_facade_name_stays_lazy() -> None:
+    code = (
+        "import sys, polyinfra; polyinfra.__all__; "
+        "print(sorted(m for m in ('aiohttp', 'httpx', 'websockets', 'polyinfra.client.blocking') if m in sys.modules))"
+    )
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert loaded.strip() == "[]"
+
+
+def test_the_blocking_client_does_not_load_the_emulator() -> None:
+    code = "import sys, polyinfra; polyinfra.Polymarket; print('aiohttp' in sys.modules)"
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert loaded.strip() == "False"

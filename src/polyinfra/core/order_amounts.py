@@ -147,6 +147,15 @@ def exact_decimal(value: Decimal | str | int, name: str) -> Decimal:
     :data:`~polyinfra.model.numbers.MAX_DECIMAL_PLACES` is accepted, so that sizes can be floored
     (and prices named in errors) rather than refused outright.
     """
+    if isinstance(value, float):
+        # A float already lost the exact value (0.58 is 0.57999...): show the one-line fix, with
+        # the digits the caller typed, which repr gives back.
+        raise InvalidNumberError(
+            f"{name}={value!r} is a float, which cannot hold most decimal prices and sizes exactly; "
+            f'pass Decimal("{value!r}") or "{value!r}"',
+            field=name,
+            value=value,
+        )
     if isinstance(value, bool) or not isinstance(value, Decimal | str | int):
         raise InvalidNumberError(f"{name} must be a Decimal, str or int (never float)", field=name, value=value)
     try:

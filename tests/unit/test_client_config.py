@@ -1,0 +1,182 @@
+"""The client's settings: keyword arguments > ``POLYINFRA_*`` environment > TOML file > defaults,
+the key and the API credentials as single settings, and no secret in any repr or error."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from polyinfra import AsyncPolymarket, Polymarket, SignatureType
+from polyinfra.client.config import (
+    ENVIRONMENT_VARIABLES,
+    VENUE_REST_URL,
+    VENUE_WS_URL,
+    ClientSettings,
+    parse_signature_type,
+    resolve_config,
+)
+from polyinfra.client.results import balance_from_wire
+from polyinfra.clob.trading import BalanceAllowance
+from polyinfra.core.eip712 import SigningKey
+from polyinfra.errors import InvalidNumberError, InvalidValueError, UnknownWalletError
+from polyinfra.obs.redaction import SecretScanner
+from tests.traceback_locals import secrets_in_traceback_locals
+
+ALICE_KEY = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d"
+BOB_KEY = "0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a"
+ALICE = SigningKey(ALICE_KEY).address
+BOB = SigningKey(BOB_KEY).address
+
+
+def _toml(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "polyinfra.toml"
+    path.write_text(text)
+    return path
+
+
+def test_defaults_point_at_the_venue_with_no_wallet() -> None:
+    config = resolve_config({}, environ={})
+    assert (config.rest_url, config.ws_url, config.chain_id) == (VENUE_REST_URL, VENUE_WS_URL, 137)
+    assert config.key is None and config.credentials is None and config.signature_type is SignatureType.EOA
+
+
+def test_one_rest_url_points_the_sockets_at_the_same_host() -> None:
+    assert resolve_config({"rest_url": "http://127.0.0.1:8080/"}, environ={}).ws_url == "ws://127.0.0.1:8080"
+    assert resolve_config({"rest_url": "https://emulator.example"}, environ={}).ws_url == "wss://emulator.example"
+    explicit = resolve_config({"rest_url": "http://127.0.0.1:8080", "ws_url": "ws://other:1"}, environ={})
+    assert explicit.ws_url == "ws://other:1"
+
+
+def test_keyword_arguments_beat_the_environment_which_beats_the_file(tmp_path: Path) -> None:
+    path = _toml(tmp_path, 'rest_url = "http://file:1"\nchain_id = 80002\nfunder = "0xfile"\nsignature_type = 2\n')
+    environ = {"POLYINFRA_REST_URL": "http://env:2", "POLYINFRA_CHAIN_ID": "137", "POLYINFRA_SIGNATURE_TYPE": "1"}
+    config = resolve_config({"rest_url": "http://kwarg:3"}, environ=environ, config_file=path)
+    assert config.rest_url == "http://kwarg:3"  # keyword argument
+    assert (config.chain_id, config.signature_type) == (137, SignatureType.POLY_PROXY)  # environment
+    assert config.funder == "0xfile"  # file
+    assert resolve_config({}, environ={"POLYINFRA_CONFIG": str(path)}).chain_id == 80002  # file named by env
+
+
+def test_the_key_is_one_setting_whatever_its_form(tmp_path: Path) -> None:
+    key_file = tmp_path / "key"
+    key_file.write_text(BOB_KEY + "\n")
+    path = _toml(tmp_path, f'private_key_file = "{key_file}"\n')
+    from_env = resolve_config({}, environ={"POLYINFRA_PRIVATE_KEY": ALICE_KEY}, config_file=path)
+    assert from_env.key is not None and SigningKey(from_env.key.read()).address == ALICE
+    from_kwarg = resolve_config(
+        {"private_key_file": key_file}, environ={"POLYINFRA_PRIVATE_KEY": ALICE_KEY}, config_file=path
+    )
+    assert from_kwarg.key is not None and SigningKey(from_kwarg.key.read()).address == BOB
+    with pytest.raises(InvalidValueError, match="not both"):
+        resolve_config({"private_key": ALICE_KEY, "private_key_file": key_file}, environ={})
+
+
+def test_api_credentials_come_all_together_or_not_at_all() -> None:
+    environ = {"POLYINFRA_API_KEY": "key", "POLYINFRA_API_SECRET": "AAAA", "POLYINFRA_API_PASSPHRASE": "pass"}
+    credentials = resolve_config({}, environ=environ).credentials
+    assert credentials is not None and credentials.api_key == "key"
+    with pytest.raises(InvalidValueError, match="missing api_passphrase"):
+        resolve_config({"api_key": "key", "api_secret": "AAAA"}, environ=environ)
+
+
+@pytest.mark.parametrize(
+    ("settings", "environ", "message"),
+    [
+        ({"rest_url": "ftp://x"}, {}, "rest_url must be a URL"),
+        ({"ws_url": "http://x"}, {}, "ws_url must be a URL"),
+        ({}, {"POLYINFRA_CHAIN_ID": "-1"}, "chain_id must be a positive integer"),
+        ({"chain_id": True}, {}, "chain_id must be a positive integer"),
+        ({}, {"POLYINFRA_SIGNATURE_TYPE": "7"}, "signature_type must be one of 0 .EOA., 1"),
+        ({"rest_urll": "http://x"}, {}, "unknown keyword argument 'rest_urll'"),
+        ({"funder": 5}, {}, "funder must be a string"),
+    ],
+)
+def test_bad_settings_are_typed_errors_naming_the_setting(
+    settings: dict[str, Any], environ: dict[str, str], message: str
+) -> None:
+    with pytest.raises(InvalidValueError, match=message):
+        resolve_config(settings, environ=environ)
+
+
+def test_bad_config_files_are_typed_errors(tmp_path: Path) -> None:
+    with pytest.raises(InvalidValueError, match="cannot read the config file"):
+        resolve_config({}, environ={}, config_file=tmp_path / "absent.toml")
+    with pytest.raises(InvalidValueError, match="not valid TOML"):
+        resolve_config({}, environ={}, config_file=_toml(tmp_path, "rest_url = \n"))
+    with pytest.raises(InvalidValueError, match=r"unknown key in .* 'rest'"):
+        resolve_config({}, environ={}, config_file=_toml(tmp_path, 'rest = "http://x"\n'))
+
+
+def test_signature_types_by_number_or_name() -> None:
+    assert parse_signature_type("POLY_GNOSIS_SAFE") is SignatureType.POLY_GNOSIS_SAFE
+    assert parse_signature_type("poly_proxy") is SignatureType.POLY_PROXY
+    assert parse_signature_type(3) is parse_signature_type("3") is SignatureType.POLY_1271
+
+
+def test_the_configured_key_is_the_default_wallet_and_others_are_added_by_name(tmp_path: Path) -> None:
+    client = AsyncPolymarket.from_toml(_toml(tmp_path, f'private_key = "{ALICE_KEY}"\n'), environ={})
+    assert client.wallets == ["default"] and client.address() == ALICE
+    client.add_wallet("bob", private_key=BOB_KEY, default=True)
+    assert client.address() == BOB and client.address("default") == ALICE
+    safe = client.add_wallet("safe", private_key=BOB_KEY, signature_type="POLY_GNOSIS_SAFE")
+    assert safe.funder is not None and safe.maker != BOB  # the Safe derived from the key
+    with pytest.raises(InvalidValueError, match="already added"):
+        client.add_wallet("bob", private_key=ALICE_KEY)
+    with pytest.raises(UnknownWalletError, match="known wallets: default, bob, safe"):
+        client.address("carol")
+
+
+def test_no_repr_or_error_shows_a_secret(known_secrets: Any, secret_scanner: SecretScanner, tmp_path: Path) -> None:
+    environ = {
+        "POLYINFRA_PRIVATE_KEY": known_secrets.private_key,
+        "POLYINFRA_API_KEY": "key",
+        "POLYINFRA_API_SECRET": known_secrets.api_secret,
+        "POLYINFRA_API_PASSPHRASE": known_secrets.api_passphrase,
+    }
+    client = AsyncPolymarket(environ=environ)
+    for shown in (repr(client), str(client), repr(client.config), str(client.config)):
+        assert not secret_scanner.scan(shown), shown
+    assert "key=set" in repr(client.config) and "credentials=set" in repr(client.config)
+    with pytest.raises(InvalidValueError) as malformed:
+        AsyncPolymarket(private_key=known_secrets.private_key[:-1] + "z", environ={})
+    assert not secret_scanner.scan(str(malformed.value) + repr(malformed.value))
+    with pytest.raises(InvalidValueError) as wrong_type:
+        AsyncPolymarket(api_key="key", api_secret=123, api_passphrase="x", environ={})  # type: ignore[arg-type]
+    assert "123" not in str(wrong_type.value)
+
+
+def test_every_setting_has_its_environment_variable() -> None:
+    assert ClientSettings.__optional_keys__ == frozenset(ENVIRONMENT_VARIABLES)
+
+
+@pytest.mark.parametrize("client_class", [AsyncPolymarket, Polymarket])
+def test_a_failed_construction_holds_no_secret_in_its_traceback(
+    client_class: type[AsyncPolymarket | Polymarket], known_secrets: Any, secret_scanner: SecretScanner
+) -> None:
+    # A proxy funder that is not the key's own proxy wallet: refused while the key is being set up.
+    with pytest.raises(InvalidValueError) as refused:
+        client_class(
+            private_key=known_secrets.private_key,
+            api_key="key",
+            api_secret=known_secrets.api_secret,
+            api_passphrase=known_secrets.api_passphrase,
+            signature_type="POLY_PROXY",
+            funder="0x" + "11" * 20,
+            environ={},
+        )
+    assert "expected_funder" in refused.value.context
+    assert not secrets_in_traceback_locals(refused.value, secret_scanner)
+
+
+def test_balances_convert_exactly_and_refuse_what_no_venue_sends() -> None:
+    unlimited = str(2**256 - 1)  # 78 digits: every one of them is kept
+    answer = BalanceAllowance(balance="10000000000", allowances={"0xspender": unlimited})
+    converted = balance_from_wire(answer)
+    assert converted.balance == Decimal(10_000)
+    assert converted.allowances["0xspender"] == Decimal(f"{unlimited[:-6]}.{unlimited[-6:]}")
+    for hostile in ("", "-1", "1.5", "1e6", "٣", "9" * 79):
+        with pytest.raises(InvalidNumberError):
+            balance_from_wire(BalanceAllowance(balance=hostile))
