@@ -27,6 +27,7 @@ import os
 import time
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 from types import TracebackType
@@ -75,7 +76,9 @@ from polyinfra.model.trading_events import UserChannelEvent
 from polyinfra.net.http import HttpTransport
 from polyinfra.obs.redaction import Secret
 from polyinfra.wallets.registry import WalletConfig, WalletRegistry
-from polyinfra.wire.clob_rest import Market
+from polyinfra.wire.clob_account import Notification
+from polyinfra.wire.clob_rest import Market, MarketTradeEvent
+from polyinfra.wire.clob_rewards import MarketRewards, RewardsMarket, TotalUserEarning, UserEarning
 from polyinfra.wire.clob_user import TradeRecord
 
 if TYPE_CHECKING:
@@ -636,6 +639,52 @@ class AsyncPolymarket:
                 yield event
         finally:
             await channel.stop()
+
+    # --- rewards and account notices ------------------------------------------------------------
+
+    async def reward_programs(self) -> AsyncIterator[RewardsMarket]:
+        """The markets paying liquidity rewards now, with their rates, minimum size and maximum spread."""
+        rest = (await self._opened()).rest
+        async for program in rest.iter_current_rewards():
+            yield program
+
+    async def market_rewards(self, condition_id: str) -> list[MarketRewards]:
+        """The reward program of one market (condition id), with its tokens."""
+        rest = (await self._opened()).rest
+        return [entry async for entry in rest.iter_market_rewards(condition_id)]
+
+    async def market_trades(self, condition_id: str) -> list[MarketTradeEvent]:
+        """The market's latest fills as the venue publishes them (every trader's, newest first)."""
+        return await (await self._opened()).rest.get_market_trade_events(condition_id)
+
+    async def earnings(self, day: date, *, wallet: str | None = None) -> list[UserEarning]:
+        """What the wallet earned in liquidity rewards on ``day``, per market (every page)."""
+        client = await self._wallets_session(wallet)
+        return [earning async for earning in client.iter_earnings(day)]
+
+    async def total_earnings(self, day: date, *, wallet: str | None = None) -> list[TotalUserEarning]:
+        """The wallet's reward earnings on ``day`` over every market, one entry per asset."""
+        return await (await self._wallets_session(wallet)).get_total_earnings(day)
+
+    async def reward_percentages(self, *, wallet: str | None = None) -> dict[str, Decimal]:
+        """The wallet's share of each market's reward pool today, in percent, by condition id."""
+        return await (await self._wallets_session(wallet)).get_reward_percentages()
+
+    async def orders_scoring(self, order_ids: Sequence[str], *, wallet: str | None = None) -> dict[str, bool]:
+        """Whether each resting order earns liquidity rewards as it stands now, by order id."""
+        return await (await self._wallets_session(wallet)).are_orders_scoring(order_ids)
+
+    async def notifications(self, *, wallet: str | None = None) -> list[Notification]:
+        """The venue's notices about the wallet's orders (fills, cancels), oldest first."""
+        return await (await self._wallets_session(wallet)).get_notifications()
+
+    async def drop_notifications(self, ids: Sequence[int], *, wallet: str | None = None) -> None:
+        """Dismiss notices by id (ids the venue does not know are ignored)."""
+        await (await self._wallets_session(wallet)).drop_notifications(ids)
+
+    async def closed_only(self, *, wallet: str | None = None) -> bool:
+        """True when the venue lets the wallet's account only close positions (its BUYs are refused)."""
+        return await (await self._wallets_session(wallet)).get_closed_only_mode()
 
     async def _wallets_session(self, wallet: str | None) -> TradingClient:
         await self._opened()
