@@ -34,6 +34,7 @@ from polyinfra.wire.clob_rest import (
 )
 from polyinfra.wire.clob_user import TradeMessage, UserEvent
 from polyinfra.wire.rtds import ErrorFrame, PriceMessage, PriceUpdateMessage
+from tests.shared_data import NAUTILUS_CAPTURES
 
 # The venue docs' example, verbatim, with a real token id.
 CLOB_MARKET_INFO = (
@@ -253,3 +254,12 @@ def test_no_wire_struct_has_a_float_field(module: ModuleType) -> None:
             leaves += _types_in(msgspec.inspect.type_info(candidate), set())
     assert leaves
     assert not [leaf for leaf in leaves if isinstance(leaf, msgspec.inspect.FloatType)]
+
+
+def test_a_market_mentions_text_in_its_question_slug_or_tags_in_any_case() -> None:
+    market = msgspec.json.decode((NAUTILUS_CAPTURES / "http_responses" / "market.json").read_bytes(), type=Market)
+    assert market.mentions(market.question.upper()[3:15])
+    assert market.mentions(market.market_slug.split("-")[-1].upper())
+    untagged = msgspec.structs.replace(market, tags=None, question="Will it rain?", market_slug="rain")
+    assert not untagged.mentions("snow")
+    assert msgspec.structs.replace(untagged, tags=["Weather", "Snow"]).mentions("sNoW")

@@ -51,11 +51,7 @@ def market_matches(market: Market, *, search: str | None, active_only: bool) -> 
     found in its question, slug or one of its tags when given."""
     if active_only and not (market.active and not market.closed and market.accepting_orders):
         return False
-    if not search:
-        return True
-    needle = search.casefold()
-    haystacks = (market.question, market.market_slug, *(market.tags or ()))
-    return any(needle in text.casefold() for text in haystacks)
+    return not search or market.mentions(search)
 
 
 async def _first_matches(

@@ -341,14 +341,13 @@ class AsyncPolymarket:
             yield market
 
     async def search(self, text: str) -> AsyncIterator[Market]:
-        """Markets whose question or slug contains ``text`` (case-insensitive). The venue's CLOB has
+        """Markets whose question, slug or tags contain ``text`` (case-insensitive). The venue's CLOB has
         no search endpoint: this walks :meth:`markets` and filters here, so it reads the whole
         catalogue when few markets match."""
         if not isinstance(text, str):
             raise InvalidValueError("search takes the text to look for, as a str", text=text)
-        wanted = text.casefold()
         async for market in self.markets():
-            if wanted in market.question.casefold() or wanted in market.market_slug.casefold():
+            if market.mentions(text):
                 yield market
 
     async def market(self, condition_id: str) -> MarketInfo:

@@ -140,6 +140,12 @@ class Market(Struct, omit_defaults=True, gc=False):
     # null on one market of the real /markets capture.
     tags: list[str] | None
 
+    def mentions(self, text: str) -> bool:
+        """Whether ``text`` (any case) is in the question, the slug or one of the tags: the venue's
+        CLOB has no search, so listings are searched on this side."""
+        needle = text.casefold()
+        return any(needle in written.casefold() for written in (self.question, self.market_slug, *(self.tags or ())))
+
 
 class MarketsPage(Struct, omit_defaults=True, gc=False):
     """A page of ``GET /markets``; ``next_cursor`` is base64 of an offset, ``"LTE="`` at the end."""
