@@ -10,7 +10,6 @@ cheap for code that only needs books.
 from __future__ import annotations
 
 import importlib
-from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING, Any
 
 from polyinfra.core.book_hash import book_hash, book_hash_matches, legacy_book_hash
@@ -70,11 +69,6 @@ if TYPE_CHECKING:
     from polyinfra.emulator.faults import FaultConfig
     from polyinfra.emulator.runner import Emulator
     from polyinfra.wallets.registry import WalletConfig, WalletRegistry
-
-try:
-    __version__ = version("polyinfra")
-except PackageNotFoundError:  # running from a source tree that was never installed
-    __version__ = "0+unknown"
 
 _LAZY = {
     "AsyncPolymarket": "polyinfra.client.async_client",
@@ -178,10 +172,23 @@ __all__ = [
 ]
 
 
+def _installed_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version  # noqa: PLC0415 (about 30 ms: only when asked)
+
+    try:
+        return version("polyinfra")
+    except PackageNotFoundError:  # running from a source tree that was never installed
+        return "0+unknown"
+
+
 def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
+    # __version__ is looked up on first use too: reading the installed metadata costs about 50 ms,
+    # a third of `import polyinfra`, which every command-line start pays.
+    if name == "__version__":
+        value: Any = _installed_version()
+    elif (module := _LAZY.get(name)) is not None:
+        value = getattr(importlib.import_module(module), name)
+    else:
         raise AttributeError(f"module 'polyinfra' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
     globals()[name] = value
     return value

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from importlib.metadata import version
 
 import pytest
 
@@ -19,6 +20,12 @@ def test_importing_polyinfra_does_not_load_the_network_stacks() -> None:
     code = "import sys, polyinfra; print(sorted(m for m in ('aiohttp', 'httpx', 'websockets') if m in sys.modules))"
     loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert loaded.strip() == "[]"
+
+
+def test_the_version_is_read_from_the_metadata_only_when_asked() -> None:
+    code = "import sys, polyinfra; print('importlib.metadata' in sys.modules, polyinfra.__version__)"
+    shown = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert shown.split() == ["False", version("polyinfra")]
 
 
 def test_lazy_names_are_the_real_classes() -> None:
