@@ -28,6 +28,7 @@ PRIVATE = tuple(
         ("shared", "/protocol"),
         ("shared", "/captures"),
         ("shared", "/seeds"),
+        ("DESIGN", ".md"),
     )
 )
 PRIVATE_RE = re.compile("|".join(re.escape(p) for p in PRIVATE))
