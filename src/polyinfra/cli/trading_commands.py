@@ -44,6 +44,7 @@ from polyinfra.errors import AuthError, InvalidValueError, PolyinfraError
 from polyinfra.model.numbers import MICROS, Side
 from polyinfra.model.orders import SignatureType, TimeInForce
 from polyinfra.net.http import HttpTransport
+from polyinfra.net.retry import RetryPolicy
 from polyinfra.obs.redaction import Secret
 
 __all__ = ["Finding", "WalletSetup", "register_trading_commands", "setup_findings"]
@@ -53,6 +54,10 @@ API_SECRET_ENV: Final = "POLYINFRA_API_SECRET"
 API_PASSPHRASE_ENV: Final = "POLYINFRA_API_PASSPHRASE"
 
 _T = TypeVar("_T")
+
+_ONE_SHOT_RETRY: Final = RetryPolicy(first_contact_attempts=1)
+"""A command runs once: a host that never answered is a wrong --rest or a stopped server, said at
+once rather than after seconds of retries; once it has answered, blips are retried as usual."""
 
 _REST_HELP = "REST host: the emulator by default; https://clob.polymarket.com for the venue."
 _SIGNATURE_TYPE_HELP = "0 EOA, 1 POLY_PROXY (Magic/email), 2 POLY_GNOSIS_SAFE (browser wallet), 3 POLY_1271."
@@ -104,7 +109,7 @@ def _run(command: str, rest: str, work: Callable[[HttpTransport], Awaitable[_T]]
     """Run ``work`` over a transport to ``rest``; failures as one line on stderr (exit 2 bad input, 1 other)."""
 
     async def main() -> _T:
-        async with HttpTransport(rest) as transport:
+        async with HttpTransport(rest, retry=_ONE_SHOT_RETRY) as transport:
             return await work(transport)
 
     try:

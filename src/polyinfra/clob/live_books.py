@@ -72,7 +72,7 @@ from polyinfra.core.book_sync import (
     SyncReason,
     WatchVerdict,
 )
-from polyinfra.core.config_checks import positive_int, positive_number
+from polyinfra.core.config_checks import HTTP_SCHEMES, WS_SCHEMES, positive_int, positive_number, service_url
 from polyinfra.errors import InvalidValueError, MalformedMessageError, PolyinfraError, TransportError
 from polyinfra.model.book import OrderBook
 from polyinfra.model.events import BookEvent, SyncState
@@ -231,8 +231,8 @@ class LiveBooks:
         custom_features: bool = True,
         queue_size: int = 10_000,
     ) -> None:
-        self._rest_url = rest_url
-        self._ws_url = ws_url
+        self._rest_url = service_url("rest_url", rest_url, HTTP_SCHEMES)
+        self._ws_url = service_url("ws_url", ws_url, WS_SCHEMES)
         self._per_connection = positive_int("tokens_per_connection", tokens_per_connection)
         self._ping_interval_s = positive_number("ping_interval_s", ping_interval_s)
         self._silence_timeout_s = positive_number("silence_timeout_s", silence_timeout_s)
