@@ -21,31 +21,51 @@ exit code is 0 when there is none and 1 otherwise.
 from __future__ import annotations
 
 import asyncio
-import json
 import os
+import sys
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
+from pathlib import Path
 from typing import Annotated, Final, TypeVar
 
 import typer
 
-from polyinfra.cli.orders import key_from_environment, order_app
+from polyinfra.cli.order_posting import (
+    answer_fields,
+    exact_units,
+    explained_balance_refusal,
+    post_signed_lines,
+    print_json,
+)
+from polyinfra.cli.orders import PRIVATE_KEY_ENV, key_from_environment, order_app, renamed_parameters
 from polyinfra.cli.watch import EMULATOR_REST_URL
 from polyinfra.clob.rest import ClobRestClient
-from polyinfra.clob.trading import AssetType, BalanceAllowance, CancelResult, OpenOrder, TradingClient
+from polyinfra.clob.trading import (
+    AssetType,
+    BalanceAllowance,
+    CancelResult,
+    OpenOrder,
+    TradingClient,
+)
 from polyinfra.core.auth_headers import ApiCredentials
 from polyinfra.core.eip712 import SigningKey, to_checksum_address
 from polyinfra.core.order_builder import OrderStamper, build_order
 from polyinfra.core.order_signing import EXCHANGE_CONTRACTS, POLYGON_CHAIN_ID, sign_order
 from polyinfra.core.wallet_addresses import derived_maker, proxy_wallet, safe_wallet
-from polyinfra.errors import AuthError, InvalidValueError, PolyinfraError
+from polyinfra.errors import (
+    AuthError,
+    InsufficientBalanceError,
+    InvalidValueError,
+    PolyinfraError,
+)
 from polyinfra.model.numbers import MICROS, Side
 from polyinfra.model.orders import SignatureType, TimeInForce
 from polyinfra.net.http import HttpTransport
 from polyinfra.net.retry import RetryPolicy
 from polyinfra.obs.redaction import Secret
+from polyinfra.wire.clob_user import TradeRecord
 
 __all__ = ["Finding", "WalletSetup", "register_trading_commands", "setup_findings"]
 
@@ -69,7 +89,11 @@ _FUNDER_HELP = (
 RestOption = Annotated[str, typer.Option("--rest", help=_REST_HELP)]
 SignatureTypeOption = Annotated[int, typer.Option("--signature-type", help=_SIGNATURE_TYPE_HELP)]
 FunderOption = Annotated[str | None, typer.Option("--funder", help=_FUNDER_HELP)]
-NonceOption = Annotated[int, typer.Option("--nonce", help="API-key nonce (clob.md §2.3).")]
+NonceOption = Annotated[int, typer.Option("--nonce", help="API-key nonce (0 unless you made others).")]
+
+_KEY_EPILOG: Final = (
+    f"Reads {PRIVATE_KEY_ENV}, and {API_KEY_ENV}, {API_SECRET_ENV}, {API_PASSPHRASE_ENV} when all are set."
+)
 
 keys_app = typer.Typer(name="keys", help="API keys (L1).", no_args_is_help=True)
 
@@ -122,10 +146,6 @@ def _run(command: str, rest: str, work: Callable[[HttpTransport], Awaitable[_T]]
         raise typer.Exit(1) from None
 
 
-def _print(value: object) -> None:
-    typer.echo(json.dumps(value, separators=(",", ":")))
-
-
 # --- keys ------------------------------------------------------------------------------------
 
 
@@ -148,7 +168,7 @@ def derive(
     shown = {"api_key": credentials.api_key}
     if show_secret:
         shown |= {"secret": credentials.secret.reveal(), "passphrase": credentials.passphrase.reveal()}
-    _print(shown)
+    print_json(shown)
 
 
 # --- orders ----------------------------------------------------------------------------------
@@ -172,6 +192,9 @@ def place(
     kind = _signature_type(signature_type)
     # Market orders spend dollars on a BUY (clob.md §5.4); the one number given is read as such.
     dollars = not order_type.rests and side is Side.BUY
+    in_flight: list[str] = []
+    """The order's hash once it is signed: known before anything is sent, so an interrupted post
+    can say which order to look for."""
 
     async def work(transport: HttpTransport) -> dict[str, object]:
         key = key_from_environment(os.environ)
@@ -182,33 +205,88 @@ def place(
         maker = to_checksum_address(funder) if funder else derived_maker(kind, key.address, chain_id=client.chain_id)
         if maker is None:
             raise InvalidValueError("--signature-type 3 (POLY_1271) needs --funder: the deposit wallet with the funds")
-        built = build_order(
-            token_id=token,
-            side=side,
-            price=price,
-            size=None if dollars else size,
-            amount=size if dollars else None,
-            maker=maker,
-            signer=None if kind in (SignatureType.EOA, SignatureType.POLY_1271) else client.address,
-            signature_type=kind,
-            time_in_force=order_type,
-            post_only=post_only,
-            expiration_s=expiration,
-            market=market,
-            stamper=OrderStamper(_unix_ms),
-            floor=False,
-        )
+        try:
+            built = build_order(
+                token_id=token,
+                side=side,
+                price=price,
+                size=None if dollars else size,
+                amount=size if dollars else None,
+                maker=maker,
+                signer=None if kind in (SignatureType.EOA, SignatureType.POLY_1271) else client.address,
+                signature_type=kind,
+                time_in_force=order_type,
+                post_only=post_only,
+                expiration_s=expiration,
+                market=market,
+                stamper=OrderStamper(_unix_ms),
+                floor=False,
+            )
+        except InvalidValueError as error:
+            raise renamed_parameters(error, _PLACE_FLAGS) from None
         signed = sign_order(built.order, key, chain_id=client.chain_id)
-        answer = await client.post_order(signed, order_type=order_type, post_only=post_only)
-        return {
-            "order_id": answer.order_id,
-            "status": answer.status,
-            "making_amount": answer.making_amount,
-            "taking_amount": answer.taking_amount,
-            "trade_ids": answer.trade_ids,
-        }
+        in_flight.append(signed.order_hash)
+        try:
+            answer = await client.post_order(signed, order_type=order_type, post_only=post_only)
+        except InsufficientBalanceError as refusal:
+            raise await explained_balance_refusal(client, signed, refusal) from None
+        return answer_fields(answer)
 
-    _print(_run("order place", rest, work))
+    try:
+        print_json(_run("order place", rest, work))
+    except KeyboardInterrupt:
+        _report_interrupted_place(in_flight, rest)
+
+
+_PLACE_FLAGS: Final = {"expiration_s": "--expiration", "post_only": "--post-only", "time_in_force": "--type"}
+"""build_order's parameter names as ``order place`` spells them: a user never sees the Python API."""
+
+_INTERRUPTED: Final = 130
+"""The shell's exit code for a command ended by SIGINT (128 + 2)."""
+
+
+def _report_interrupted_place(in_flight: list[str], rest: str) -> None:
+    """What Ctrl-C during ``order place`` leaves behind: the order may be live if it was sent."""
+    if not in_flight:
+        typer.echo("polyinfra order place: interrupted before the order was sent", err=True)
+        raise typer.Exit(_INTERRUPTED)
+    where = "" if rest == EMULATOR_REST_URL else f" --rest {rest}"
+    order_hash = in_flight[0]
+    typer.echo(
+        f"polyinfra order place: interrupted while posting order {order_hash}: it may be live. "
+        f"Check with: polyinfra order get {order_hash}{where} (or polyinfra order list{where}); "
+        f"cancel with: polyinfra order cancel {order_hash}{where}",
+        err=True,
+    )
+    raise typer.Exit(_INTERRUPTED)
+
+
+def post(
+    *,
+    file: Annotated[
+        Path | None,
+        typer.Option("--file", help="Read the orders from this file, not stdin.", exists=True, dir_okay=False),
+    ] = None,
+    order_type: Annotated[TimeInForce, typer.Option("--type", help="GTC, GTD, FOK or FAK.")] = TimeInForce.GTC,
+    post_only: Annotated[bool, typer.Option("--post-only", help="Refuse to take liquidity.")] = False,
+    rest: RestOption = EMULATOR_REST_URL,
+    nonce: NonceOption = 0,
+) -> None:
+    """Post orders from `order sign` (one per line), 15 per request; one JSON result per order."""
+
+    async def work(transport: HttpTransport) -> tuple[int, int]:
+        client = await _session(transport, SignatureType.EOA, nonce)
+        async with ClobRestClient(rest, transport=transport) as public:
+            if file is None:
+                return await post_signed_lines(sys.stdin.buffer, client, public, order_type, post_only)
+            with file.open("rb") as lines:
+                return await post_signed_lines(lines, client, public, order_type, post_only)
+
+    unreadable, refused = _run("order post", rest, work)
+    if unreadable:
+        raise typer.Exit(2)
+    if refused:
+        raise typer.Exit(1)
 
 
 def cancel(
@@ -234,7 +312,11 @@ def cancel(
         return await client.cancel(order_id)
 
     result = _run("order cancel", rest, work)
-    _print({"canceled": result.canceled, "not_canceled": result.not_canceled})
+    print_json({"canceled": result.canceled, "not_canceled": result.not_canceled})
+    for refused_id, reason in result.not_canceled.items():
+        typer.echo(f"polyinfra order cancel: {refused_id} not canceled: {reason}", err=True)
+    if result.not_canceled:
+        raise typer.Exit(1)
 
 
 def list_orders(
@@ -251,18 +333,111 @@ def list_orders(
         return [order async for order in client.iter_open_orders(market=market, asset_id=token)]
 
     for order in _run("order list", rest, work):
-        _print(
+        print_json(_order_fields(order))
+
+
+def get_order(
+    *,
+    order_id: Annotated[str, typer.Argument(help="The order id (hash).")],
+    rest: RestOption = EMULATOR_REST_URL,
+    nonce: NonceOption = 0,
+) -> None:
+    """Print one order of the key (open, filled or cancelled) as JSON."""
+
+    async def work(transport: HttpTransport) -> OpenOrder:
+        client = await _session(transport, SignatureType.EOA, nonce)
+        return await client.get_order(order_id)
+
+    print_json(_order_fields(_run("order get", rest, work)))
+
+
+def _order_fields(order: OpenOrder) -> dict[str, object]:
+    return {
+        "id": order.id,
+        "market": order.market,
+        "asset_id": order.asset_id,
+        "side": order.side,
+        "price": order.price,
+        "original_size": order.original_size,
+        "size_matched": order.size_matched,
+        "status": order.status,
+    }
+
+
+# --- balances and trades -----------------------------------------------------------------------
+
+
+def balance(
+    *,
+    token: Annotated[str | None, typer.Option("--token", help="Also this token's shares.")] = None,
+    signature_type: SignatureTypeOption = 0,
+    rest: RestOption = EMULATOR_REST_URL,
+    nonce: NonceOption = 0,
+) -> None:
+    """Print the wallet's pUSD balance and allowances (with --token, the token's too), exact."""
+    kind = _signature_type(signature_type)
+
+    async def work(transport: HttpTransport) -> list[dict[str, object]]:
+        client = await _session(transport, kind, nonce)
+        held = [("pUSD", await client.get_balance_allowance(AssetType.COLLATERAL))]
+        if token is not None:
+            held.append((token, await client.get_balance_allowance(AssetType.CONDITIONAL, token_id=token)))
+        # Read here, inside _run: an amount the venue garbled is a one-line error like any other.
+        return [
             {
-                "id": order.id,
-                "market": order.market,
-                "asset_id": order.asset_id,
-                "side": order.side,
-                "price": order.price,
-                "original_size": order.original_size,
-                "size_matched": order.size_matched,
-                "status": order.status,
+                "asset": asset,
+                "balance": exact_units(amounts.balance, "balance"),
+                "allowances": {
+                    spender: exact_units(allowance, "allowance") for spender, allowance in amounts.allowances.items()
+                },
             }
-        )
+            for asset, amounts in held
+        ]
+
+    for row in _run("balance", rest, work):
+        print_json(row)
+
+
+def trades(
+    *,
+    market: Annotated[str | None, typer.Option("--market", help="Only this condition id.")] = None,
+    limit: Annotated[int, typer.Option("--limit", min=1, help="At most this many trades.")] = 100,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per trade.")] = False,
+    rest: RestOption = EMULATOR_REST_URL,
+    nonce: NonceOption = 0,
+) -> None:
+    """Print the key's trades: a line each, or JSON with --json."""
+
+    async def work(transport: HttpTransport) -> list[TradeRecord]:
+        client = await _session(transport, SignatureType.EOA, nonce)
+        found: list[TradeRecord] = []
+        async for trade in client.iter_trades(market=market):
+            found.append(trade)
+            if len(found) == limit:
+                break
+        return found
+
+    for trade in _run("trades", rest, work):
+        if as_json:
+            print_json(
+                {
+                    "id": trade.id,
+                    "market": trade.market,
+                    "asset_id": trade.asset_id,
+                    "side": trade.side,
+                    "price": trade.price,
+                    "size": trade.size,
+                    "status": trade.status,
+                    "trader_side": trade.trader_side,
+                    "fee_rate_bps": trade.fee_rate_bps,
+                    "match_time": trade.match_time,
+                }
+            )
+        else:
+            typer.echo(
+                f"{trade.match_time} {trade.side:<4} {trade.size} @ {trade.price} {trade.status} "
+                f"{trade.trader_side.lower()} {trade.asset_id} {trade.id}"
+            )
 
 
 def _unix_ms() -> int:
@@ -400,8 +575,8 @@ def _balance_findings(setup: WalletSetup) -> list[Finding]:
         findings.append(
             Finding(
                 _NOT_ENOUGH,
-                f"the venue's balance cache was stale: it said {_pusd(before.balance)} pUSD, the chain "
-                f"{_pusd(after.balance)} pUSD",
+                f"the venue's balance cache was stale: it said {exact_units(before.balance)} pUSD, the chain "
+                f"{exact_units(after.balance)} pUSD",
                 "doctor refreshed it (GET /balance-allowance/update); call it after deposits and fills, then retry",
             )
         )
@@ -411,8 +586,8 @@ def _balance_findings(setup: WalletSetup) -> list[Finding]:
         findings.append(
             Finding(
                 _NOT_ENOUGH,
-                f"balance {_pusd(balance)} pUSD, of which {_pusd(setup.reserved_collateral_micros)} is held by "
-                f"{setup.open_orders} open orders: nothing is left for a new BUY",
+                f"balance {exact_units(balance)} pUSD, of which {exact_units(setup.reserved_collateral_micros)} is "
+                f"held by {setup.open_orders} open orders: nothing is left for a new BUY",
                 "cancel open orders (polyinfra order cancel --all) or deposit pUSD to the funder",
             )
         )
@@ -433,17 +608,13 @@ def _balance_findings(setup: WalletSetup) -> list[Finding]:
             findings.append(
                 Finding(
                     _NOT_ENOUGH,
-                    f"pUSD allowance to the V2 {name} {spender} is {_pusd(allowance)}, below the balance "
-                    f"{_pusd(balance)}: BUYs on {markets} markets needing more are refused",
+                    f"pUSD allowance to the V2 {name} {spender} is {exact_units(allowance)}, below the balance "
+                    f"{exact_units(balance)}: BUYs on {markets} markets needing more are refused",
                     f"approve pUSD for {spender} from the funder (Polymarket's site does it on the first trade; "
                     "V1 allowances do not carry over to V2), then refresh with GET /balance-allowance/update",
                 )
             )
     return findings
-
-
-def _pusd(micros: int | str) -> str:
-    return str(Decimal(int(micros)) / MICROS)
 
 
 async def _inspect(
@@ -522,8 +693,8 @@ def doctor(
     setup = _run("doctor", rest, work)
     typer.echo(
         f"signer {setup.signer}, signature type {int(kind)} ({kind.name}), funder {setup.funder or '(none)'}, "
-        f"balance {_pusd(setup.refreshed_collateral.balance)} pUSD, {setup.open_orders} open orders holding "
-        f"{_pusd(setup.reserved_collateral_micros)} pUSD"
+        f"balance {exact_units(setup.refreshed_collateral.balance)} pUSD, {setup.open_orders} open orders holding "
+        f"{exact_units(setup.reserved_collateral_micros)} pUSD"
     )
     findings = setup_findings(setup)
     for finding in findings:
@@ -534,9 +705,14 @@ def doctor(
 
 
 def register_trading_commands(app: typer.Typer) -> None:
-    """Add ``keys derive``, ``order place | cancel | list`` and ``doctor`` to ``app``."""
+    """Add ``keys derive``, ``order place | post | cancel | list | get``, ``balance``, ``trades`` and
+    ``doctor`` to ``app``."""
     app.add_typer(keys_app)
-    order_app.command("place")(place)
-    order_app.command("cancel")(cancel)
-    order_app.command("list")(list_orders)
-    app.command("doctor")(doctor)
+    order_app.command("place", epilog=_KEY_EPILOG)(place)
+    order_app.command("post", epilog=_KEY_EPILOG)(post)
+    order_app.command("cancel", epilog=_KEY_EPILOG)(cancel)
+    order_app.command("list", epilog=_KEY_EPILOG)(list_orders)
+    order_app.command("get", epilog=_KEY_EPILOG)(get_order)
+    app.command("balance", epilog=_KEY_EPILOG)(balance)
+    app.command("trades", epilog=_KEY_EPILOG)(trades)
+    app.command("doctor", epilog=_KEY_EPILOG)(doctor)
