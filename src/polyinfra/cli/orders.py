@@ -34,7 +34,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Final
+from typing import Final, TypeVar
 
 import msgspec
 import typer
@@ -227,6 +227,7 @@ def _bool(value: object, name: str) -> bool:
 # Lookups by the exact JSON value, built once: a line is read in microseconds, and an enum's
 # constructor or a set of its members rebuilt per line cost more than the rest of the parsing.
 # Keyed by (type, value): True == 1 and Decimal("1") == 1 in a dict, and neither is a signature type.
+_Member = TypeVar("_Member")
 _SIDES: Final[Mapping[tuple[type, object], Side]] = {(str, side.value): side for side in Side}
 _TICK_SIZES: Final[Mapping[tuple[type, object], TickSize]] = {(str, tick.text): tick for tick in TickSize}
 _TIMES_IN_FORCE: Final[Mapping[tuple[type, object], TimeInForce]] = {(str, kind.value): kind for kind in TimeInForce}
@@ -236,15 +237,21 @@ _SIGNATURE_TYPES: Final[Mapping[tuple[type, object], SignatureType]] = {
 }
 
 
+def _member(table: Mapping[tuple[type, object], _Member], value: object) -> _Member | None:
+    # Only a str or int can be a member; a list or dict from the line is not even hashable.
+    kind = type(value)
+    return table.get((kind, value)) if kind is str or kind is int else None
+
+
 def _side(value: object) -> Side:
-    side = _SIDES.get((type(value), value))
+    side = _member(_SIDES, value)
     if side is None:
         raise InvalidValueError('side must be "BUY" or "SELL"', side=value)
     return side
 
 
 def _tick_size(value: object) -> TickSize:
-    tick = _TICK_SIZES.get((type(value), value))
+    tick = _member(_TICK_SIZES, value)
     if tick is not None:
         return tick
     if not isinstance(value, str | Decimal):
@@ -253,7 +260,7 @@ def _tick_size(value: object) -> TickSize:
 
 
 def _time_in_force(value: object) -> TimeInForce:
-    kind = _TIMES_IN_FORCE.get((type(value), value))
+    kind = _member(_TIMES_IN_FORCE, value)
     if kind is None:
         raise InvalidValueError(
             f"order_type must be one of {', '.join(kind.value for kind in TimeInForce)}", order_type=value
@@ -262,7 +269,7 @@ def _time_in_force(value: object) -> TimeInForce:
 
 
 def _signature_type(value: object) -> SignatureType:
-    kind = _SIGNATURE_TYPES.get((type(value), value))
+    kind = _member(_SIGNATURE_TYPES, value)
     if kind is None:
         names = ", ".join(f"{kind.value} ({kind.name})" for kind in SignatureType)
         raise InvalidValueError(f"signature_type must be one of {names}", signature_type=value)
