@@ -273,7 +273,7 @@ def _check_time_in_force(time_in_force: TimeInForce, post_only: bool, expiration
         raise InvalidValueError("expiration_s must be a non-negative int of unix seconds", expiration_s=expiration_s)
     if post_only and not time_in_force.rests:
         raise InvalidOrderError(
-            f"post_only is only for GTC or GTD orders; a {time_in_force} order never rests (clob.md §5.1)",
+            f"post_only is only for GTC or GTD orders; a {time_in_force} order never rests",
             order_type=time_in_force.value,
         )
     if time_in_force is TimeInForce.GTD:

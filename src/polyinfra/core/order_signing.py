@@ -320,7 +320,7 @@ def recover_order_signer(signed: SignedOrder, *, chain_id: int, domain: Exchange
         return recover_address(digest, signature)
     if len(signature) != _NESTED_SIGNATURE_BYTES:
         raise InvalidSignatureError(
-            "a POLY_1271 signature must be 317 bytes (clob.md §5.3)", length=len(signature), signature_type="POLY_1271"
+            "a POLY_1271 signature must be 317 bytes", length=len(signature), signature_type="POLY_1271"
         )
     inner = signature[:SIGNATURE_BYTES]
     wrapped = signature[SIGNATURE_BYTES:]

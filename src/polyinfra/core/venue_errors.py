@@ -85,75 +85,74 @@ class VenueErrorRule:
         )
 
 
+# The hints are shown to users, so they name no document; the fact-sheet sections they come from
+# are clob.md §2.1-§2.3, §5.1-§5.5, §9.1-§9.10 and §10, apis.md §5.
 _RATE_LIMIT_HINT: Final = (
-    "over the venue's rate limit (apis.md §5); wait Retry-After, then slow down (the limits are per IP, "
+    "over the venue's rate limit; wait Retry-After, then slow down (the limits are per IP, "
     "sliding 10 s windows, plus 10 min windows on trading endpoints)"
 )
 _RESTART_HINT: Final = (
-    "the matching engine is restarting (~90 s, weekly, clob.md §5.5); retry with backoff from 1-2 s, "
-    "doubling, capped at 30 s"
+    "the matching engine is restarting (~90 s, weekly); retry with backoff from 1-2 s, doubling, capped at 30 s"
 )
 _CLOUDFLARE_HINT: Final = (
-    "Cloudflare blocked the request before it reached the venue (clob.md §9.10): the IP may be geoblocked "
+    "Cloudflare blocked the request before it reached the venue: the IP may be geoblocked "
     "(check GET https://polymarket.com/api/geoblock) or a cloud/datacenter IP, or the User-Agent is generic; "
     "send a descriptive User-Agent and keep query strings small"
 )
 _POST_ONLY_HINT: Final = (
-    "post-only mode after a matching-engine restart (2 minutes, clob.md §5.5): only post-only orders and "
+    "post-only mode after a matching-engine restart (2 minutes): only post-only orders and "
     "cancels are accepted until Retry-After"
 )
 _CANCEL_ONLY_HINT: Final = "the venue accepts cancels but no new orders; check polymarket.com for updates"
 _TRADING_DISABLED_HINT: Final = "trading is disabled venue-wide; check polymarket.com for updates"
 _API_KEY_NONCE_HINT: Final = (
-    "an API key already exists for this address and nonce (clob.md §2.3, §9.9): derive it with "
+    "an API key already exists for this address and nonce: derive it with "
     "GET /auth/derive-api-key and the same nonce, or create one with a new nonce"
 )
 _DERIVE_NONCE_HINT: Final = (
-    "no API key exists for this address and nonce (clob.md §2.3, §9.9): use the nonce the key was created "
+    "no API key exists for this address and nonce: use the nonce the key was created "
     "with, or create one with POST /auth/api-key"
 )
 _L1_AUTH_HINT: Final = (
-    "L1 headers refused (clob.md §2.1): POLY_ADDRESS must be the signing key's address, the EIP-712 "
+    "L1 headers refused: POLY_ADDRESS must be the signing key's address, the EIP-712 "
     "ClobAuth signature over chain id, timestamp and nonce must match, and the clock must be close to GET /time"
 )
 _L2_AUTH_HINT: Final = (
-    "L2 headers refused (clob.md §2.2): check API key, secret and passphrase, POLY_ADDRESS (the EOA the key "
-    "belongs to) and the clock (compare with GET /time); newly created keys can answer 401 for ~2 minutes (§9.9)"
+    "L2 headers refused: check API key, secret and passphrase, POLY_ADDRESS (the EOA the key "
+    "belongs to) and the clock (compare with GET /time); newly created keys can answer 401 for ~2 minutes"
 )
 _SIGNATURE_HINT: Final = (
-    "the recovered signer does not match (clob.md §9.1): check the signature type and funder (EOA: 0 with "
+    "the recovered signer does not match: check the signature type and funder (EOA: 0 with "
     "funder = EOA; email/Magic: 1 with the proxy as funder; browser wallet: 2 with the Safe as funder) and "
     "that neg-risk markets are signed for the neg-risk exchange"
 )
 _ORDER_VERSION_HINT: Final = (
-    "the order is signed in the V1 format; since the CLOB V2 cutover (2026-04-28) orders must be V2 "
-    "(clob.md §5.3, §9.4)"
+    "the order is signed in the V1 format; since the CLOB V2 cutover (2026-04-28) orders must be V2"
 )
 _BALANCE_HINT: Final = (
-    "the venue's balance/allowance cache may be stale after fills or transfers (clob.md §9.8): refresh it "
+    "the venue's balance/allowance cache may be stale after fills or transfers: refresh it "
     "with GET /balance-allowance/update, and check the allowances to the V2 exchange spenders"
 )
 _LIQUIDITY_HINT: Final = (
     "the book could not fill the order at its price: FOK needs the whole size at once; use FAK to take "
-    "what there is, a smaller size, or a worse limit price (clob.md §5.1)"
+    "what there is, a smaller size, or a worse limit price"
 )
 _TICK_SIZE_HINT: Final = (
     "the market's tick size may have changed (tick_size_change); refresh it from GET /tick-size or /book "
-    "instead of a cached value (clob.md §9.5)"
+    "instead of a cached value"
 )
 _MINIMUM_SIZE_HINT: Final = "the size is below the market's min_order_size (GET /book or /clob-markets)"
 _AMOUNT_PRECISION_HINT: Final = (
-    "maker/taker amounts have too many decimals for the price (clob.md §5.4, §5.5): shares at most 2 "
+    "maker/taker amounts have too many decimals for the price: shares at most 2 "
     "decimals, collateral at most the price's decimals + 2; market buys 2 and 4"
 )
 _PRICE_RANGE_HINT: Final = "the price must lie within [tick size, 1 - tick size] of the market"
 _API_KEY_OWNER_HINT: Final = (
-    "the order's owner must be the API key of the L2 credentials and its signer the address the key was "
-    "created for (clob.md §10)"
+    "the order's owner must be the API key of the L2 credentials and its signer the address the key was created for"
 )
 _UNCERTAIN_EXECUTION_HINT: Final = (
     "the venue failed while executing; the order may or may not exist: reconcile with GET /data/orders and "
-    "/data/trades before placing it again (clob.md §9.7)"
+    "/data/trades before placing it again"
 )
 
 # Checked in order, first match wins: status-only rows (429, 425) come first because their bodies
