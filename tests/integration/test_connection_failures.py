@@ -175,3 +175,21 @@ async def test_the_cli_refuses_a_url_without_a_scheme() -> None:
         "polyinfra order list: URL has no scheme: use http://... or https://... "
         "(field='base_url', url='127.0.0.1:8080')"
     )
+
+
+async def test_the_market_channel_names_the_url_and_the_cause() -> None:
+    url = f"ws://127.0.0.1:{_closed_port()}/ws/market"
+    with pytest.raises(TransportError) as refused:
+        async with MarketChannel(url, ["1"]):
+            pass
+    assert f"cannot connect to the market channel at {url}: connection refused: is the emulator running?" in str(
+        refused.value
+    )
+    async with _plain_http_server() as (https_url, accepted):
+        tls_url = https_url.replace("https://", "wss://") + "/ws/market"
+        with pytest.raises(TransportError) as mismatched:
+            async with MarketChannel(tls_url, ["1"]):
+                pass
+        assert len(accepted) == 1
+    assert "TLS handshake failed: is this a ws:// URL?" in str(mismatched.value)
+    assert mismatched.value.retriable is False

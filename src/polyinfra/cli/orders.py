@@ -313,7 +313,9 @@ def write_signed(
     return failures
 
 
-order_app = typer.Typer(name="order", help="Sign orders offline; place, cancel and list them.", no_args_is_help=True)
+order_app = typer.Typer(
+    name="order", help="Sign orders offline; place, post, cancel, list and get them.", no_args_is_help=True
+)
 
 
 @order_app.command("sign")

@@ -54,8 +54,6 @@ import asyncio
 import importlib.util
 import math
 import random
-import socket
-import ssl
 import sys
 import time
 import traceback
@@ -79,6 +77,7 @@ from polyinfra.errors import (
     TransportError,
 )
 from polyinfra.net.breaker import CallOutcome, CircuitBreakers, counts_as_failure
+from polyinfra.net.connect_failures import connect_failure
 from polyinfra.net.rate_limit import (
     CLOB_LIMITS,
     AsyncRateLimiter,
@@ -665,7 +664,7 @@ def _translate(exc: Exception, call: _Call, base_url: str) -> PolyinfraError:
             f"{failed}: {phase} timed out", phase=phase, endpoint=call.path, method=call.method, cause=cause
         )
     if isinstance(exc, httpx.ConnectError):
-        reason, retriable = _connect_failure(exc, base_url)
+        reason, retriable = connect_failure(exc, base_url) or ("could not connect", True)
         return TransportError(
             f"{failed}: cannot connect to {base_url}: {reason}",
             retriable=retriable,
@@ -692,38 +691,6 @@ def _translate(exc: Exception, call: _Call, base_url: str) -> PolyinfraError:
     return TransportError(
         f"{failed}: the connection failed", endpoint=call.path, method=call.method, cause=cause, detail=str(exc)[:200]
     )
-
-
-_LOOPBACK_HOSTS: Final = frozenset({"127.0.0.1", "localhost", "[::1]", "::1"})
-# OpenSSL's reasons when the other end does not speak TLS at all (a plain HTTP server answering
-# the ClientHello with "HTTP/1.1 400 ..."), as opposed to a certificate it does not trust.
-_NOT_TLS_REASONS: Final = frozenset(
-    {"WRONG_VERSION_NUMBER", "RECORD_LAYER_FAILURE", "UNKNOWN_PROTOCOL", "HTTP_REQUEST"}
-)
-
-
-def _connect_failure(exc: BaseException, base_url: str) -> tuple[str, bool]:
-    """Why a connection failed, in words that point at the fix, and whether retrying can help.
-
-    The cause is the OS or TLS exception at the bottom of httpx's chain. A TLS failure is final:
-    the same handshake with the same server fails the same way."""
-    host = httpx.URL(base_url).host
-    chained: BaseException | None = exc
-    while chained is not None:
-        if isinstance(chained, ConnectionRefusedError):
-            if host in _LOOPBACK_HOSTS:
-                return "connection refused: is the emulator running? (polyinfra emulator)", True
-            return "connection refused: is the host and port right, and the server up?", True
-        if isinstance(chained, ssl.SSLCertVerificationError):
-            return f"TLS certificate not trusted ({chained.verify_message})", False
-        if isinstance(chained, ssl.SSLError):
-            if chained.reason in _NOT_TLS_REASONS:
-                return "TLS handshake failed: is this an http:// URL?", False
-            return f"TLS handshake failed ({chained.reason})", False
-        if isinstance(chained, socket.gaierror):
-            return "host name not found: check the URL", True
-        chained = chained.__cause__ or chained.__context__
-    return "could not connect", True
 
 
 def _forget_locals_below(failure: BaseException, handled: BaseException | None) -> None:
