@@ -20,18 +20,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 import typer
 
-from polyinfra.clob.rest import ClobRestClient
-from polyinfra.clob.trading import (
-    ORDERS_PER_REQUEST,
-    AssetType,
-    OrderSubmission,
-    SendOrderResponse,
-    TradingClient,
-)
 from polyinfra.core.order_signing import EXCHANGE_CONTRACTS, SignedOrder, signed_order_from_payload
 from polyinfra.errors import (
     InsufficientBalanceError,
@@ -44,6 +36,11 @@ from polyinfra.model.numbers import MICROS, Side
 from polyinfra.model.orders import TimeInForce
 from polyinfra.wire.clob_orders import OrderPayload
 from polyinfra.wire.json_decoding import JsonDecoder
+
+if TYPE_CHECKING:
+    # The clients pull in httpx: the commands import them when they run, not for --help.
+    from polyinfra.clob.rest import ClobRestClient
+    from polyinfra.clob.trading import SendOrderResponse, TradingClient
 
 __all__ = [
     "answer_fields",
@@ -67,6 +64,8 @@ async def post_signed_lines(
 ) -> tuple[int, int]:
     """Post every signed order of ``lines``, printing one JSON result line each; returns the count
     of lines that were not signed orders and of orders the venue refused."""
+    from polyinfra.clob.trading import ORDERS_PER_REQUEST, OrderSubmission, SendOrderResponse  # noqa: PLC0415
+
     neg_risk: dict[str, bool] = {}
     unreadable = refused = 0
     batch: list[tuple[int, OrderSubmission]] = []
@@ -128,6 +127,8 @@ async def explained_balance_refusal(
     """``refusal`` ("not enough balance / allowance") saying which: the order is bigger than the
     balance, an allowance is short, or the balance covers it and the venue's view is off (a stale
     cache, funds held by open orders), which ``polyinfra doctor`` sorts out."""
+    from polyinfra.clob.trading import AssetType  # noqa: PLC0415
+
     order = signed.order
     buying = order.side is Side.BUY
     # A BUY spends pUSD, a SELL the token's shares: both 6-decimal units, maker_amount is what it spends.
