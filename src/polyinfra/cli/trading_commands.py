@@ -1,4 +1,5 @@
-"""``polyinfra keys derive``, ``polyinfra order place | cancel | list`` and ``polyinfra doctor``.
+"""``polyinfra keys derive``, ``order place | post | cancel | list | get``, ``balance``, ``trades``
+and ``doctor``.
 
 Every command talks to the emulator at ``http://127.0.0.1:8080`` unless ``--rest`` names another
 host (the venue: ``https://clob.polymarket.com``). The signing key comes from
@@ -6,8 +7,11 @@ host (the venue: ``https://clob.polymarket.com``). The signing key comes from
 come from ``POLYINFRA_API_KEY`` / ``POLYINFRA_API_SECRET`` / ``POLYINFRA_API_PASSPHRASE`` when all
 three are set, and are otherwise created or derived from the key (clob.md §2.3).
 
-Output is JSON on stdout, one object per line; failures are one line on stderr (exit 2 for bad
-input, 1 otherwise). Only ``keys derive --show-secret`` ever prints a secret, and only to stdout.
+Output is JSON on stdout, one object per line (``trades`` without ``--json``: one plain line per
+trade); failures are one line on stderr (exit 2 for bad input, 1 otherwise, 130 for Ctrl-C during
+``order place``, which names the order that may be live). Only ``keys derive --show-secret`` ever
+prints a secret, and only to stdout. Commands run once, so they do not retry a host that never
+answered (a wrong ``--rest`` or a stopped emulator is said at once, with the cause).
 
 ``doctor`` checks a wallet setup against the two refusals users meet most (clob.md §9.1, §9.8):
 "invalid signature" (signature type vs funder, the API key's address, the exchange an order must
