@@ -20,7 +20,9 @@ from py_clob_client_v2.order_utils.model.order_data_v2 import OrderDataV2, order
 from py_clob_client_v2.order_utils.model.side import Side as OracleSide
 from py_clob_client_v2.signer import Signer
 
+from polyinfra.cli.orders import sign_order_lines
 from polyinfra.core.eip712 import SigningKey
+from polyinfra.core.order_builder import OrderStamper
 from polyinfra.obs.redaction import SecretScanner
 
 EOA = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266"
@@ -242,3 +244,24 @@ def test_the_output_names_the_keys_address_not_the_key(known_secrets) -> None:
     line = {"token_id": "1", "price": "0.5", "size": "5", "side": "BUY", "tick_size": "0.1", "neg_risk": False}
     result = _sign([json.dumps(line)], known_secrets.private_key)
     assert json.loads(result.stdout)["maker"] == SigningKey(known_secrets.private_key).address == EOA
+
+
+@pytest.mark.parametrize(
+    ("change", "refusal"),
+    [
+        ({"signature_type": True}, "signature_type must be one of"),  # True == 1 in a dict: not POLY_PROXY
+        ({"signature_type": 1.0}, "signature_type must be one of"),  # read as Decimal("1.0") == 1
+        ({"signature_type": [0]}, "signature_type must be one of"),
+        ({"side": "buy"}, 'side must be "BUY" or "SELL"'),
+        ({"order_type": {"GTC": 1}}, "order_type must be one of"),
+        ({"tick_size": ["0.01"]}, "tick_size must be a string"),
+        ({"order_type": "GTD"}, "a GTD order needs expiration (unix seconds)"),
+    ],
+)
+def test_lookups_take_only_the_exact_json_value(known_secrets, change: dict[str, object], refusal: str) -> None:
+    good = {"token_id": "1", "price": "0.5", "size": "5", "side": "BUY", "tick_size": "0.1", "neg_risk": False}
+    key = SigningKey(known_secrets.private_key)
+    [result] = sign_order_lines([json.dumps(good | change)], key, stamper=OrderStamper(lambda: 1_710_000_000_000))
+    assert result.output is None and result.error is not None
+    assert refusal in str(result.error)
+    assert "expiration_s" not in str(result.error)

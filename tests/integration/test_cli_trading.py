@@ -6,25 +6,31 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import signal
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 import httpx
+import msgspec
 import pytest
+from aiohttp import web
 
 from polyinfra.cli.trading_commands import WalletSetup, setup_findings
 from polyinfra.clob.trading import BalanceAllowance
 from polyinfra.core.eip712 import SigningKey
-from polyinfra.core.order_signing import EXCHANGE_CONTRACTS, POLYGON_CHAIN_ID
+from polyinfra.core.order_signing import EXCHANGE_CONTRACTS, POLYGON_CHAIN_ID, signed_order_from_payload
 from polyinfra.core.wallet_addresses import proxy_wallet, safe_wallet
 from polyinfra.emulator.runner import Emulator
 from polyinfra.model.market import MarketInfo
 from polyinfra.model.numbers import TickSize
 from polyinfra.model.orders import SignatureType
 from polyinfra.obs.redaction import SecretScanner
+from polyinfra.wire.clob_orders import PostOrderBody
+from tests.unit.test_no_private_citations import PRIVATE_RE
 
 SECOND_KEY = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d"
 PROXY = "0x1111111111111111111111111111111111111111"
@@ -60,24 +66,33 @@ def _market(emulator: Emulator, *, neg_risk: bool | None = None) -> MarketInfo:
     return market
 
 
-async def _polyinfra(emulator: Emulator, private_key: str, *args: str, env: dict[str, str] | None = None) -> Ran:
+async def _polyinfra(
+    emulator: Emulator, private_key: str, *args: str, env: dict[str, str] | None = None, stdin: bytes | None = None
+) -> Ran:
     """Run ``polyinfra ARGS --rest <emulator>`` as a process while the emulator keeps serving."""
+    return await _command(private_key, *args, "--rest", emulator.urls["rest"], env=env, stdin=stdin)
+
+
+async def _command(private_key: str, *args: str, env: dict[str, str] | None = None, stdin: bytes | None = None) -> Ran:
+    process = await _start(private_key, *args, env=env)
+    stdout, stderr = await asyncio.wait_for(process.communicate(stdin), 60)
+    assert process.returncode is not None
+    return Ran(process.returncode, stdout.decode(), stderr.decode())
+
+
+async def _start(private_key: str, *args: str, env: dict[str, str] | None = None) -> asyncio.subprocess.Process:
     environment = {name: value for name, value in os.environ.items() if not name.startswith("POLYINFRA_")}
     environment |= {"POLYINFRA_PRIVATE_KEY": private_key, **(env or {})}
-    process = await asyncio.create_subprocess_exec(
+    return await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
         "polyinfra.cli.main",
         *args,
-        "--rest",
-        emulator.urls["rest"],
         env=environment,
+        stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
-    stdout, stderr = await asyncio.wait_for(process.communicate(), 60)
-    assert process.returncode is not None
-    return Ran(process.returncode, stdout.decode(), stderr.decode())
 
 
 async def _place(emulator: Emulator, private_key: str, token: str, side: str, price: str, size: str) -> Ran:
@@ -341,3 +356,236 @@ def test_doctor_findings_for_allowances_and_a_stale_cache(known_secrets: Any) ->
         f"pUSD allowance to the V2 neg-risk exchange {contracts.neg_risk_exchange_v2} is 0, below the balance 25: "
         "BUYs on neg-risk markets needing more are refused",
     ]
+
+
+# --- order post, order get, balance, trades -----------------------------------------------------
+
+
+def _order_line(token: str, side: str, price: str, size: str, *, neg_risk: bool) -> str:
+    fields = {"token_id": token, "side": side, "price": price, "size": size, "tick_size": "0.01", "neg_risk": neg_risk}
+    return json.dumps(fields)
+
+
+async def test_post_sends_what_sign_wrote_and_reports_each_order(emulator: Emulator, known_secrets: Any) -> None:
+    market = _market(emulator)
+    token = market.tokens[0].token_id
+    key = known_secrets.private_key
+    # 16 resting BUYs (two requests: 15 and 1) and one far over the 10,000 pUSD balance.
+    prices = [f"0.{10 + index}" for index in range(16)]
+    requests = [_order_line(token, "BUY", price, "10", neg_risk=market.neg_risk) for price in prices]
+    requests.append(_order_line(token, "BUY", "0.5", "30000", neg_risk=market.neg_risk))
+    signed = await _command(key, "order", "sign", stdin="\n".join(requests).encode() + b"\n")
+    assert signed.code == 0, signed.stderr
+    signed_lines = signed.stdout.splitlines()
+    # A line that is not a signed order is reported by number; the others are still posted.
+    posted = await _polyinfra(
+        emulator, key, "order", "post", stdin="\n".join([*signed_lines[:3], "{}", *signed_lines[3:]]).encode()
+    )
+    assert posted.code == 2
+    assert posted.stderr.splitlines()[-1].startswith("polyinfra order post: line 4: ")
+    results = posted.lines()
+    assert [result["line"] for result in results] == [1, 2, 3, *range(5, 19)]
+    assert all(result["status"] == "live" for result in results[:16])
+    assert results[16]["error"].startswith("POST /orders answered 200: not enough balance / allowance: order needs ")
+    assert "order needs 15000 pUSD, balance is " in results[16]["error"]
+    listed = {row["id"]: row["price"] for row in (await _polyinfra(emulator, key, "order", "list")).lines()}
+    assert listed == {
+        result["order_id"]: str(Decimal(price).normalize()) for result, price in zip(results[:16], prices, strict=True)
+    }
+
+    got = await _polyinfra(emulator, key, "order", "get", results[0]["order_id"])
+    assert got.code == 0, got.stderr
+    assert got.lines()[0] | {"status": "?"} == {
+        "id": results[0]["order_id"],
+        "market": market.condition_id,
+        "asset_id": token,
+        "side": "BUY",
+        "price": "0.1",
+        "original_size": "10",
+        "size_matched": "0",
+        "status": "?",
+    }
+
+
+async def test_post_from_a_file_and_hostile_lines(emulator: Emulator, known_secrets: Any, tmp_path: Any) -> None:
+    market = _market(emulator)
+    key = known_secrets.private_key
+    line = _order_line(market.tokens[0].token_id, "SELL", "0.9", "5", neg_risk=market.neg_risk)
+    signed = await _command(key, "order", "sign", stdin=line.encode() + b"\n")
+    orders = tmp_path / "orders.jsonl"
+    hostile = [
+        b"[" * 100_000,
+        b'{"salt": 1e999999}',
+        b"\xff\xfe",
+        json.dumps({**json.loads(signed.stdout), "tokenId": "x"}),
+    ]
+    orders.write_bytes(
+        signed.stdout.encode()
+        + b"\n".join(line if isinstance(line, bytes) else line.encode() for line in hostile)
+        + b"\n"
+    )
+    posted = await _polyinfra(emulator, key, "order", "post", "--file", str(orders))
+    assert posted.code == 2
+    assert [result["status"] for result in posted.lines()] == ["live"]
+    errors = posted.stderr.splitlines()[-4:]
+    assert [error.split(":")[1].strip() for error in errors] == ["line 2", "line 3", "line 4", "line 5"]
+    assert "Traceback" not in posted.stderr
+    missing = await _polyinfra(emulator, key, "order", "post", "--file", str(tmp_path / "none.jsonl"))
+    assert missing.code == 2 and "does not exist" in missing.stderr
+
+
+async def test_balance_prints_exact_amounts(emulator: Emulator, known_secrets: Any) -> None:
+    market = _market(emulator)
+    key = known_secrets.private_key
+    contracts = EXCHANGE_CONTRACTS[POLYGON_CHAIN_ID]
+    assert (await _polyinfra(emulator, key, "keys", "derive")).code == 0
+    async with _admin(emulator) as admin:
+        await _set_wallet(
+            admin, SigningKey(key).address, {"collateral": "250.000001", "allowances": {contracts.exchange_v2: "12.5"}}
+        )
+    token = market.tokens[0].token_id
+    shown = await _polyinfra(emulator, key, "balance", "--token", token)
+    assert shown.code == 0, shown.stderr
+    collateral, shares = shown.lines()
+    assert (collateral["asset"], collateral["balance"]) == ("pUSD", "250.000001")
+    assert collateral["allowances"][contracts.exchange_v2] == "12.5"
+    # The unlimited approval is 2^256 - 1 units, printed to the last digit.
+    whole, fraction = divmod((1 << 256) - 1, 10**6)
+    assert collateral["allowances"][contracts.neg_risk_exchange_v2] == f"{whole}.{fraction:06d}"
+    assert (shares["asset"], shares["balance"]) == (token, "1000")
+
+
+async def test_trades_lists_the_wallets_fills(emulator: Emulator, known_secrets: Any) -> None:
+    market = _market(emulator)
+    token = market.tokens[0].token_id
+    seller, buyer = known_secrets.private_key, SECOND_KEY
+    assert (await _place(emulator, seller, token, "SELL", "0.6", "10")).code == 0
+    assert (await _place(emulator, seller, token, "SELL", "0.61", "10")).code == 0
+    filled = await _place(emulator, buyer, token, "BUY", "0.61", "15")
+    assert filled.code == 0, filled.stderr
+    listed = await _polyinfra(emulator, buyer, "trades", "--json")
+    assert listed.code == 0, listed.stderr
+    rows = listed.lines()
+    # One taker trade over both resting orders, as the venue reports it to the taker.
+    assert [(row["side"], row["size"], row["trader_side"], row["asset_id"]) for row in rows] == [
+        ("BUY", "15", "TAKER", token)
+    ]
+    assert all(row["market"] == market.condition_id for row in rows)
+    one = await _polyinfra(emulator, buyer, "trades", "--limit", "1", "--market", market.condition_id)
+    assert one.code == 0 and len(one.stdout.splitlines()) == 1
+    assert " BUY " in one.stdout and token in one.stdout
+    none = await _polyinfra(emulator, buyer, "trades", "--market", "0x" + "00" * 32)
+    assert (none.code, none.stdout) == (0, "")
+
+
+# --- refusals that say which ------------------------------------------------------------------
+
+
+async def test_cancelling_an_unknown_order_fails_with_the_venues_reason(emulator: Emulator, known_secrets: Any) -> None:
+    unknown = "0x" + "ab" * 32
+    ran = await _polyinfra(emulator, known_secrets.private_key, "order", "cancel", unknown)
+    assert ran.code == 1
+    assert ran.lines() == [{"canceled": [], "not_canceled": {unknown: ran.lines()[0]["not_canceled"][unknown]}}]
+    reason = ran.lines()[0]["not_canceled"][unknown]
+    assert reason
+    assert ran.stderr.splitlines()[-1] == f"polyinfra order cancel: {unknown} not canceled: {reason}"
+
+
+async def test_not_enough_balance_says_whether_the_size_or_the_venues_view_is_off(
+    emulator: Emulator, known_secrets: Any
+) -> None:
+    market = _market(emulator)
+    token = market.tokens[0].token_id
+    key = known_secrets.private_key
+    too_big = await _place(emulator, key, token, "BUY", "0.5", "30000")
+    assert too_big.code == 1
+    assert "not enough balance / allowance: order needs 15000 pUSD, balance is 10000: lower the size" in too_big.stderr
+    # 9,500 pUSD held by a resting order: the next 1,000 fit the balance but not what is free.
+    assert (await _place(emulator, key, token, "BUY", "0.5", "19000")).code == 0
+    held = await _place(emulator, key, token, "BUY", "0.5", "2000")
+    assert held.code == 1
+    assert "balance 10000 pUSD covers the 1000 this order needs" in held.stderr
+    assert "run polyinfra doctor" in held.stderr
+    too_many_shares = await _place(emulator, key, token, "SELL", "0.5", "1500")
+    assert too_many_shares.code == 1
+    assert "order needs 1500 shares, balance is 1000" in too_many_shares.stderr
+    for ran in (too_big, held, too_many_shares):
+        assert PRIVATE_RE.search(ran.stderr) is None and "Traceback" not in ran.stderr
+
+
+async def test_gtd_errors_name_the_flag(emulator: Emulator, known_secrets: Any) -> None:
+    market = _market(emulator)
+    order = ("order", "place", "--token", market.tokens[0].token_id, "--side", "BUY", "--price", "0.4", "--size", "10")
+    key = known_secrets.private_key
+    missing = await _polyinfra(emulator, key, *order, "--type", "GTD")
+    assert missing.code == 2
+    assert "a GTD order needs --expiration (unix seconds)" in missing.stderr
+    too_soon = await _polyinfra(emulator, key, *order, "--type", "GTD", "--expiration", "1")
+    assert too_soon.code == 2
+    assert "GTD expiration 1 is within" in too_soon.stderr and "expiration=1" in too_soon.stderr
+    not_gtd = await _polyinfra(emulator, key, *order, "--expiration", "4102444800")
+    assert not_gtd.code == 2 and "--expiration is only for GTD orders" in not_gtd.stderr
+    for ran in (missing, too_soon, not_gtd):
+        assert "expiration_s" not in ran.stderr
+
+
+# --- Ctrl-C ------------------------------------------------------------------------------------
+
+
+@asynccontextmanager
+async def _holding_proxy(emulator: Emulator) -> AsyncIterator[tuple[str, asyncio.Event, list[bytes]]]:
+    """An HTTP proxy to the emulator that passes every request on, except ``POST /order``: that one
+    it keeps, unanswered. Yields its URL, an event set when an order arrived, and the orders' bodies."""
+    arrived = asyncio.Event()
+    bodies: list[bytes] = []
+
+    async def relay(request: web.Request) -> web.StreamResponse:
+        body = await request.read()
+        if request.method == "POST" and request.path == "/order":
+            bodies.append(body)
+            arrived.set()
+            await asyncio.Event().wait()  # held until the client goes away
+        headers = {
+            name: value for name, value in request.headers.items() if name.lower() not in {"host", "content-length"}
+        }
+        async with httpx.AsyncClient(base_url=emulator.urls["rest"]) as upstream:
+            answer = await upstream.request(
+                request.method, request.path, params=list(request.query.items()), content=body, headers=headers
+            )
+        return web.Response(status=answer.status_code, body=answer.content, content_type="application/json")
+
+    app = web.Application()
+    app.router.add_route("*", "/{path:.*}", relay)
+    runner = web.AppRunner(app, shutdown_timeout=0.1)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    try:
+        yield f"http://127.0.0.1:{port}", arrived, bodies
+    finally:
+        await runner.cleanup()
+
+
+async def test_ctrl_c_while_an_order_is_in_flight_says_it_may_be_live(emulator: Emulator, known_secrets: Any) -> None:
+    market = _market(emulator)
+    token = market.tokens[0].token_id
+    async with _holding_proxy(emulator) as (url, arrived, bodies):
+        process = await _start(
+            known_secrets.private_key,
+            *("order", "place", "--token", token, "--side", "BUY", "--price", "0.3", "--size", "10"),
+            *("--rest", url),
+        )
+        await asyncio.wait_for(arrived.wait(), 60)  # the barrier: the order reached the venue's door
+        process.send_signal(signal.SIGINT)
+        stdout, stderr = await asyncio.wait_for(process.communicate(), 60)
+    [body] = bodies
+    payload = msgspec.json.decode(body, type=PostOrderBody).order
+    order_hash = signed_order_from_payload(payload, chain_id=POLYGON_CHAIN_ID, neg_risk=market.neg_risk).order_hash
+    assert process.returncode == 130
+    assert stdout == b""
+    assert stderr.decode().splitlines()[-1] == (
+        f"polyinfra order place: interrupted while posting order {order_hash}: it may be live. "
+        f"Check with: polyinfra order get {order_hash} --rest {url} (or polyinfra order list --rest {url}); "
+        f"cancel with: polyinfra order cancel {order_hash} --rest {url}"
+    )

@@ -200,3 +200,17 @@ def test_not_found_is_final() -> None:
     error = _answer(404, b'{"error":"not found"}', method="GET", path="/book")
     assert isinstance(error, NotFoundError)
     assert decide_retry(error, attempt=1, elapsed_s=0.0, policy=POLICY, draw=0.0).retry is False
+
+
+def test_first_contact_attempts_bound_retries_only_until_the_host_has_answered() -> None:
+    one_shot = RetryPolicy(first_contact_attempts=1, deadline_s=60.0)
+    refused = TransportError("connection refused", request_sent=False)
+    before = decide_retry(refused, attempt=1, elapsed_s=0.0, policy=one_shot, host_answered=False, draw=0.5)
+    assert (before.retry, before.reason) == (False, "transport")
+    # Once the host has answered, a refused connection is a blip like any other.
+    after = decide_retry(refused, attempt=1, elapsed_s=0.0, policy=one_shot, host_answered=True, draw=0.5)
+    assert after.retry
+    default = decide_retry(refused, attempt=1, elapsed_s=0.0, policy=RetryPolicy(), host_answered=False, draw=0.5)
+    assert default.retry
+    with pytest.raises(InvalidValueError):
+        RetryPolicy(first_contact_attempts=0)

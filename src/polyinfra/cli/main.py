@@ -19,7 +19,6 @@ import typer
 
 from polyinfra.cli.market_commands import book, markets
 from polyinfra.cli.options import (
-    COMMAND_LOG_LEVEL,
     DEFAULT_MAX_FAILED_SESSIONS,
     EMULATOR_DEFAULT_PORT,
     EMULATOR_PING_TIMEOUT_S,
@@ -29,6 +28,7 @@ from polyinfra.cli.options import (
     KEY_EPILOG,
     METRICS_HOST,
     SERVER_LOG_LEVEL,
+    STREAM_LOG_LEVEL,
     DurationOption,
     LiveOption,
     LogLevelOption,
@@ -314,7 +314,7 @@ def watch(
             "fail before any data. Without them, watching goes on retrying.",
         ),
     ] = DEFAULT_MAX_FAILED_SESSIONS,
-    log_level: LogLevelOption = COMMAND_LOG_LEVEL,
+    log_level: LogLevelOption = STREAM_LOG_LEVEL,
     metrics_port: MetricsPortOption = None,
     metrics_host: MetricsHostOption = METRICS_HOST,
 ) -> None:
@@ -355,7 +355,7 @@ def demo(
             "watch the books refuse it and resync (--log-level ERROR keeps the refusals off the screen).",
         ),
     ] = 0.0,
-    log_level: LogLevelOption = COMMAND_LOG_LEVEL,
+    log_level: LogLevelOption = STREAM_LOG_LEVEL,
     metrics_port: MetricsPortOption = None,
     metrics_host: MetricsHostOption = METRICS_HOST,
 ) -> None:

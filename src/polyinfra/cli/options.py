@@ -15,11 +15,12 @@ import sys
 from collections.abc import Callable, Iterator
 from enum import StrEnum
 from typing import IO, TYPE_CHECKING, Annotated, Final, cast
-from urllib.parse import urlsplit
 
 import typer
 
+from polyinfra.core.config_checks import service_url
 from polyinfra.errors import InvalidValueError, PolyinfraError, TransportError
+from polyinfra.net.retry import RetryPolicy
 
 if TYPE_CHECKING:
     from polyinfra.clob.rest import ClobRestClient
@@ -38,8 +39,10 @@ __all__ = [
     "EMULATOR_WS_URL",
     "KEY_EPILOG",
     "METRICS_HOST",
+    "ONE_SHOT_RETRY",
     "PRIVATE_KEY_ENV",
     "SERVER_LOG_LEVEL",
+    "STREAM_LOG_LEVEL",
     "VENUE_REST_URL",
     "VENUE_WS_URL",
     "DurationOption",
@@ -104,26 +107,24 @@ KEY_EPILOG: Final = (
 )
 """The environment of every command that signs or authenticates, for its ``--help``."""
 
-COMMAND_LOG_LEVEL: Final = "WARNING"
-"""Client commands print their results; their logs only matter when something goes wrong."""
+COMMAND_LOG_LEVEL: Final = "ERROR"
+"""A command that runs once prints its result, or its failure as one line naming the cause; the
+warnings on the way there (a retry, a slow answer) would only bury that line."""
+STREAM_LOG_LEVEL: Final = "WARNING"
+"""``watch`` and ``demo`` run on: a reconnect or a resync is worth a line while they do."""
 SERVER_LOG_LEVEL: Final = "INFO"
 """The emulator is a server: what it serves and when is what its log is for."""
 
 
 def _url_check(*schemes: str) -> Callable[[str], str]:
-    """A typer callback refusing what is not a ``scheme://host[:port]...`` URL of ``schemes``: the
-    clients would otherwise fail on it later, deep inside, with a library's own error."""
+    """A typer callback refusing what is not a ``scheme://host[:port]...`` URL of ``schemes``, as a
+    usage error: the clients refuse it too, but only once the command has started."""
 
     def check(url: str) -> str:
         try:
-            parts = urlsplit(url)
-            parts.port  # noqa: B018 - reading it is what validates it
-        except ValueError as exc:
-            raise typer.BadParameter(f"not a URL: {exc}") from None
-        if parts.scheme not in schemes or not parts.hostname:
-            shown = " or ".join(f"{scheme}://" for scheme in schemes)
-            raise typer.BadParameter(f"must be a {shown} URL, such as {schemes[0]}://127.0.0.1:8080")
-        return url
+            return service_url("url", url, schemes)
+        except InvalidValueError as exc:
+            raise typer.BadParameter(exc.message) from None
 
     return check
 
@@ -187,13 +188,17 @@ def venue_urls(*, rest: str, ws: str, live: bool) -> tuple[str, str]:
     return venue_rest_url(rest=rest, live=live), VENUE_WS_URL if live else ws
 
 
-def rest_client(rest_url: str) -> ClobRestClient:
-    """A REST client for a command the user waits on: a few quick attempts, then a clear error,
-    rather than the transport's default of retrying for 30 seconds."""
-    from polyinfra.clob.rest import ClobRestClient
-    from polyinfra.net.retry import RetryPolicy
+ONE_SHOT_RETRY: Final = RetryPolicy(first_contact_attempts=1)
+"""Retries for a command that runs once while the user waits: a host that never answered is a wrong
+URL or a stopped server, said at once rather than after seconds of retries; once it has answered,
+a blip is retried as usual."""
 
-    return ClobRestClient(rest_url, retry=RetryPolicy(max_attempts=3, deadline_s=10.0))
+
+def rest_client(rest_url: str) -> ClobRestClient:
+    """A REST client for a command the user waits on (:data:`ONE_SHOT_RETRY`)."""
+    from polyinfra.clob.rest import ClobRestClient
+
+    return ClobRestClient(rest_url, retry=ONE_SHOT_RETRY)
 
 
 def unreachable(rest_url: str, error: TransportError) -> TransportError:
@@ -204,7 +209,8 @@ def unreachable(rest_url: str, error: TransportError) -> TransportError:
         if rest_url == EMULATOR_REST_URL
         else "the CLOB REST API"
     )
-    return TransportError(f"cannot reach {what}", url=rest_url, detail=error.context.get("detail"))
+    # The transport's message names the URL and the cause (connection refused, TLS to a plain port).
+    return TransportError(f"cannot reach {what}: {error.message}")
 
 
 @contextlib.contextmanager

@@ -34,7 +34,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Final
+from typing import Final, TypeVar
 
 import msgspec
 import typer
@@ -49,10 +49,19 @@ from polyinfra.model.orders import BYTES32_ZERO, SignatureType, TimeInForce
 from polyinfra.obs.redaction import Secret
 from polyinfra.wire.json_decoding import JsonDecoder
 
-__all__ = ["PRIVATE_KEY_ENV", "SignedLine", "key_from_environment", "order_app", "sign_order_lines", "write_signed"]
+__all__ = [
+    "PRIVATE_KEY_ENV",
+    "SignedLine",
+    "key_from_environment",
+    "order_app",
+    "renamed_parameters",
+    "sign_order_lines",
+    "write_signed",
+]
 
 _UINT256_LIMIT: Final = 1 << 256
 _REQUIRED: Final = ("token_id", "price", "side", "tick_size", "neg_risk")
+_REQUIRED_KEYS: Final = frozenset(_REQUIRED)
 _KNOWN_KEYS: Final = frozenset(
     {
         *_REQUIRED,
@@ -110,35 +119,38 @@ def sign_order_lines(lines: Iterable[bytes | str], key: SigningKey, *, stamper: 
 
 def _sign_line(line: bytes | str, key: SigningKey, stamper: OrderStamper) -> bytes:
     fields = _decode(line)
-    unknown = sorted(set(fields) - _KNOWN_KEYS)
-    if unknown:
+    if not fields.keys() <= _KNOWN_KEYS:
+        unknown = sorted(fields.keys() - _KNOWN_KEYS)
         raise InvalidValueError(
             f"unknown key {unknown[0]!r}; the keys are: {', '.join(sorted(_KNOWN_KEYS))}", keys=unknown
         )
-    missing = [name for name in _REQUIRED if name not in fields]
-    if missing:
+    if not fields.keys() >= _REQUIRED_KEYS:
+        missing = [name for name in _REQUIRED if name not in fields]
         raise InvalidValueError(f"missing {', '.join(missing)}: every order needs {', '.join(_REQUIRED)}")
     signature_type = _signature_type(fields.get("signature_type", SignatureType.EOA.value))
     maker, signer = _maker_and_signer(signature_type, fields.get("funder"), key.address)
-    built = build_order(
-        token_id=_token_id(fields["token_id"]),
-        side=_side(fields["side"]),
-        price=_number(fields["price"], "price"),
-        size=_optional_number(fields.get("size"), "size"),
-        amount=_optional_number(fields.get("amount"), "amount"),
-        maker=maker,
-        signer=signer,
-        stamper=stamper,
-        time_in_force=_time_in_force(fields.get("order_type", "GTC")),
-        expiration_s=_uint(fields.get("expiration", 0), "expiration"),
-        tick_size=_tick_size(fields["tick_size"]),
-        min_order_size=_number(fields.get("min_order_size", 0), "min_order_size"),
-        neg_risk=_bool(fields["neg_risk"], "neg_risk"),
-        signature_type=signature_type,
-        builder=_text(fields.get("builder", BYTES32_ZERO), "builder"),
-        metadata=_text(fields.get("metadata", BYTES32_ZERO), "metadata"),
-        floor=False,
-    )
+    try:
+        built = build_order(
+            token_id=_token_id(fields["token_id"]),
+            side=_side(fields["side"]),
+            price=_number(fields["price"], "price"),
+            size=_optional_number(fields.get("size"), "size"),
+            amount=_optional_number(fields.get("amount"), "amount"),
+            maker=maker,
+            signer=signer,
+            stamper=stamper,
+            time_in_force=_time_in_force(fields.get("order_type", "GTC")),
+            expiration_s=_uint(fields.get("expiration", 0), "expiration"),
+            tick_size=_tick_size(fields["tick_size"]),
+            min_order_size=_number(fields.get("min_order_size", 0), "min_order_size"),
+            neg_risk=_bool(fields["neg_risk"], "neg_risk"),
+            signature_type=signature_type,
+            builder=_text(fields.get("builder", BYTES32_ZERO), "builder"),
+            metadata=_text(fields.get("metadata", BYTES32_ZERO), "metadata"),
+            floor=False,
+        )
+    except InvalidValueError as error:
+        raise renamed_parameters(error, _LINE_KEYS) from None
     order = built.order
     if "salt" in fields:
         order = dataclasses.replace(order, salt=_uint(fields["salt"], "salt"))
@@ -146,6 +158,20 @@ def _sign_line(line: bytes | str, key: SigningKey, stamper: OrderStamper) -> byt
         order = dataclasses.replace(order, timestamp_ms=_uint(fields["timestamp"], "timestamp"))
     chain_id = _uint(fields.get("chain_id", POLYGON_CHAIN_ID), "chain_id")
     return _ENCODER.encode(order_payload(sign_order(order, key, chain_id=chain_id)))
+
+
+_LINE_KEYS: Final = {"expiration_s": "expiration", "time_in_force": "order_type"}
+"""build_order's parameter names as an input line spells them."""
+
+
+def renamed_parameters(error: InvalidValueError, names: Mapping[str, str]) -> InvalidValueError:
+    """``error`` with the library's parameter names (``expiration_s``) in the words of the command
+    that called it (``--expiration``), in its message and its context; the same class."""
+    message = error.message
+    for name, shown in names.items():
+        message = message.replace(name, shown)
+    context = {names.get(key, key).lstrip("-").replace("-", "_"): value for key, value in error.context.items()}
+    return type(error)(message, retriable=error.retriable, **context)
 
 
 def _decode(line: bytes | str) -> dict[str, object]:
@@ -197,33 +223,56 @@ def _bool(value: object, name: str) -> bool:
     return value
 
 
+# Lookups by the exact JSON value, built once: a line is read in microseconds, and an enum's
+# constructor or a set of its members rebuilt per line cost more than the rest of the parsing.
+# Keyed by (type, value): True == 1 and Decimal("1") == 1 in a dict, and neither is a signature type.
+_Member = TypeVar("_Member")
+_SIDES: Final[Mapping[tuple[type, object], Side]] = {(str, side.value): side for side in Side}
+_TICK_SIZES: Final[Mapping[tuple[type, object], TickSize]] = {(str, tick.text): tick for tick in TickSize}
+_TIMES_IN_FORCE: Final[Mapping[tuple[type, object], TimeInForce]] = {(str, kind.value): kind for kind in TimeInForce}
+_SIGNATURE_TYPES: Final[Mapping[tuple[type, object], SignatureType]] = {
+    **{(str, kind.name): kind for kind in SignatureType},
+    **{(int, int(kind)): kind for kind in SignatureType},
+}
+
+
+def _member(table: Mapping[tuple[type, object], _Member], value: object) -> _Member | None:
+    # Only a str or int can be a member; a list or dict from the line is not even hashable.
+    kind = type(value)
+    return table.get((kind, value)) if kind is str or kind is int else None
+
+
 def _side(value: object) -> Side:
-    if value not in ("BUY", "SELL"):
+    side = _member(_SIDES, value)
+    if side is None:
         raise InvalidValueError('side must be "BUY" or "SELL"', side=value)
-    return Side(value)
+    return side
 
 
 def _tick_size(value: object) -> TickSize:
+    tick = _member(_TICK_SIZES, value)
+    if tick is not None:
+        return tick
     if not isinstance(value, str | Decimal):
         raise InvalidValueError('tick_size must be a string such as "0.01"', tick_size=value)
-    return TickSize.parse(value)
+    return TickSize.parse(value)  # other spellings: ".01", "0.010", a JSON number
 
 
 def _time_in_force(value: object) -> TimeInForce:
-    if isinstance(value, str) and value in set(TimeInForce):
-        return TimeInForce(str(value))
-    raise InvalidValueError(
-        f"order_type must be one of {', '.join(kind.value for kind in TimeInForce)}", order_type=value
-    )
+    kind = _member(_TIMES_IN_FORCE, value)
+    if kind is None:
+        raise InvalidValueError(
+            f"order_type must be one of {', '.join(kind.value for kind in TimeInForce)}", order_type=value
+        )
+    return kind
 
 
 def _signature_type(value: object) -> SignatureType:
-    names = ", ".join(f"{kind.value} ({kind.name})" for kind in SignatureType)
-    if isinstance(value, str) and value in SignatureType.__members__:
-        return SignatureType[value]
-    if isinstance(value, int) and not isinstance(value, bool) and value in set(SignatureType):
-        return SignatureType(value)
-    raise InvalidValueError(f"signature_type must be one of {names}", signature_type=value)
+    kind = _member(_SIGNATURE_TYPES, value)
+    if kind is None:
+        names = ", ".join(f"{kind.value} ({kind.name})" for kind in SignatureType)
+        raise InvalidValueError(f"signature_type must be one of {names}", signature_type=value)
+    return kind
 
 
 def _maker_and_signer(signature_type: SignatureType, funder: object, key_address: str) -> tuple[str, str | None]:
@@ -265,7 +314,7 @@ def write_signed(
 
 order_app = typer.Typer(
     name="order",
-    help="Sign orders offline; place, cancel and list them.",
+    help="Sign orders offline; place, post, cancel, list and get them.",
     no_args_is_help=True,
     rich_markup_mode=None,
 )

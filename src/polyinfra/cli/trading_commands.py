@@ -1,4 +1,5 @@
-"""``polyinfra keys derive``, ``polyinfra order place | cancel | list`` and ``polyinfra doctor``.
+"""``polyinfra keys derive``, ``order place | post | cancel | list | get``, ``balance``, ``trades``
+and ``doctor``.
 
 Every command talks to the emulator at ``http://127.0.0.1:8080`` unless ``--rest`` names another
 host (the venue: ``https://clob.polymarket.com``). The signing key comes from
@@ -6,8 +7,11 @@ host (the venue: ``https://clob.polymarket.com``). The signing key comes from
 come from ``POLYINFRA_API_KEY`` / ``POLYINFRA_API_SECRET`` / ``POLYINFRA_API_PASSPHRASE`` when all
 three are set, and are otherwise created or derived from the key (venue notes: API keys).
 
-Output is JSON on stdout, one object per line; failures are one line on stderr (exit 2 for bad
-input, 1 otherwise). Only ``keys derive --show-secret`` ever prints a secret, and only to stdout.
+Output is JSON on stdout, one object per line (``trades`` without ``--json``: one plain line per
+trade); failures are one line on stderr (exit 2 for bad input, 1 otherwise, 130 for Ctrl-C during
+``order place``, which names the order that may be live). Only ``keys derive --show-secret`` ever
+prints a secret, and only to stdout. Commands run once, so they do not retry a host that never
+answered (a wrong ``--rest`` or a stopped emulator is said at once, with the cause).
 
 ``doctor`` checks a wallet setup against the two refusals users meet most (venue notes: Wallets, Failure modes):
 "invalid signature" (signature type vs funder, the API key's address, the exchange an order must
@@ -21,12 +25,13 @@ exit code is 0 when there is none and 1 otherwise.
 from __future__ import annotations
 
 import asyncio
-import json
 import os
+import sys
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Final, TypeVar
 
 import typer
@@ -38,20 +43,35 @@ from polyinfra.cli.options import (
     COMMAND_LOG_LEVEL,
     EMULATOR_REST_URL,
     KEY_EPILOG,
+    ONE_SHOT_RETRY,
+    JsonOption,
     LogLevelOption,
     RestOption,
     configure_command_logging,
 )
-from polyinfra.cli.orders import key_from_environment, order_app
+from polyinfra.cli.order_posting import (
+    answer_fields,
+    exact_units,
+    explained_balance_refusal,
+    post_signed_lines,
+    print_json,
+)
+from polyinfra.cli.orders import key_from_environment, order_app, renamed_parameters
 from polyinfra.core.auth_headers import ApiCredentials
 from polyinfra.core.eip712 import SigningKey, to_checksum_address
 from polyinfra.core.order_builder import OrderStamper, build_order
 from polyinfra.core.order_signing import EXCHANGE_CONTRACTS, POLYGON_CHAIN_ID, sign_order
 from polyinfra.core.wallet_addresses import derived_maker, proxy_wallet, safe_wallet
-from polyinfra.errors import AuthError, InvalidValueError, PolyinfraError
+from polyinfra.errors import (
+    AuthError,
+    InsufficientBalanceError,
+    InvalidValueError,
+    PolyinfraError,
+)
 from polyinfra.model.numbers import MICROS, Side
 from polyinfra.model.orders import SignatureType, TimeInForce
 from polyinfra.obs.redaction import Secret
+from polyinfra.wire.clob_user import TradeRecord
 
 if TYPE_CHECKING:
     # httpx comes with these: imported where a command runs, not to build --help.
@@ -61,6 +81,7 @@ if TYPE_CHECKING:
 __all__ = ["Finding", "WalletSetup", "register_trading_commands", "setup_findings"]
 
 _T = TypeVar("_T")
+
 
 _SIGNATURE_TYPE_HELP = "0 EOA, 1 POLY_PROXY (Magic/email), 2 POLY_GNOSIS_SAFE (browser wallet), 3 POLY_1271."
 _FUNDER_HELP = (
@@ -113,7 +134,7 @@ def _run(command: str, rest: str, work: Callable[[HttpTransport], Awaitable[_T]]
     from polyinfra.net.http import HttpTransport
 
     async def main() -> _T:
-        async with HttpTransport(rest) as transport:
+        async with HttpTransport(rest, retry=ONE_SHOT_RETRY) as transport:
             return await work(transport)
 
     try:
@@ -124,10 +145,6 @@ def _run(command: str, rest: str, work: Callable[[HttpTransport], Awaitable[_T]]
     except PolyinfraError as error:
         typer.echo(f"polyinfra {command}: {error}", err=True)
         raise typer.Exit(1) from None
-
-
-def _print(value: object) -> None:
-    typer.echo(json.dumps(value, separators=(",", ":")))
 
 
 # --- keys ------------------------------------------------------------------------------------
@@ -156,7 +173,7 @@ def derive(
     shown = {"api_key": credentials.api_key}
     if show_secret:
         shown |= {"secret": credentials.secret.reveal(), "passphrase": credentials.passphrase.reveal()}
-    _print(shown)
+    print_json(shown)
 
 
 # --- orders ----------------------------------------------------------------------------------
@@ -184,6 +201,9 @@ def place(
     kind = _signature_type(signature_type)
     # Market orders spend dollars on a BUY (venue notes: Amounts); the one number given is read as such.
     dollars = not order_type.rests and side is Side.BUY
+    in_flight: list[str] = []
+    """The order's hash once it is signed: known before anything is sent, so an interrupted post
+    can say which order to look for."""
 
     async def work(transport: HttpTransport) -> dict[str, object]:
         key = key_from_environment(os.environ)
@@ -194,33 +214,91 @@ def place(
         maker = to_checksum_address(funder) if funder else derived_maker(kind, key.address, chain_id=client.chain_id)
         if maker is None:
             raise InvalidValueError("--signature-type 3 (POLY_1271) needs --funder: the deposit wallet with the funds")
-        built = build_order(
-            token_id=token,
-            side=side,
-            price=price,
-            size=None if dollars else size,
-            amount=size if dollars else None,
-            maker=maker,
-            signer=None if kind in (SignatureType.EOA, SignatureType.POLY_1271) else client.address,
-            signature_type=kind,
-            time_in_force=order_type,
-            post_only=post_only,
-            expiration_s=expiration,
-            market=market,
-            stamper=OrderStamper(_unix_ms),
-            floor=False,
-        )
+        try:
+            built = build_order(
+                token_id=token,
+                side=side,
+                price=price,
+                size=None if dollars else size,
+                amount=size if dollars else None,
+                maker=maker,
+                signer=None if kind in (SignatureType.EOA, SignatureType.POLY_1271) else client.address,
+                signature_type=kind,
+                time_in_force=order_type,
+                post_only=post_only,
+                expiration_s=expiration,
+                market=market,
+                stamper=OrderStamper(_unix_ms),
+                floor=False,
+            )
+        except InvalidValueError as error:
+            raise renamed_parameters(error, _PLACE_FLAGS) from None
         signed = sign_order(built.order, key, chain_id=client.chain_id)
-        answer = await client.post_order(signed, order_type=order_type, post_only=post_only)
-        return {
-            "order_id": answer.order_id,
-            "status": answer.status,
-            "making_amount": answer.making_amount,
-            "taking_amount": answer.taking_amount,
-            "trade_ids": answer.trade_ids,
-        }
+        in_flight.append(signed.order_hash)
+        try:
+            answer = await client.post_order(signed, order_type=order_type, post_only=post_only)
+        except InsufficientBalanceError as refusal:
+            raise await explained_balance_refusal(client, signed, refusal) from None
+        return answer_fields(answer)
 
-    _print(_run("order place", rest, work))
+    try:
+        print_json(_run("order place", rest, work))
+    except KeyboardInterrupt:
+        _report_interrupted_place(in_flight, rest)
+
+
+_PLACE_FLAGS: Final = {"expiration_s": "--expiration", "post_only": "--post-only", "time_in_force": "--type"}
+"""build_order's parameter names as ``order place`` spells them: a user never sees the Python API."""
+
+_INTERRUPTED: Final = 130
+"""The shell's exit code for a command ended by SIGINT (128 + 2)."""
+
+
+def _report_interrupted_place(in_flight: list[str], rest: str) -> None:
+    """What Ctrl-C during ``order place`` leaves behind: the order may be live if it was sent."""
+    if not in_flight:
+        typer.echo("polyinfra order place: interrupted before the order was sent", err=True)
+        raise typer.Exit(_INTERRUPTED)
+    where = "" if rest == EMULATOR_REST_URL else f" --rest {rest}"
+    order_hash = in_flight[0]
+    typer.echo(
+        f"polyinfra order place: interrupted while posting order {order_hash}: it may be live. "
+        f"Check with: polyinfra order get {order_hash}{where} (or polyinfra order list{where}); "
+        f"cancel with: polyinfra order cancel {order_hash}{where}",
+        err=True,
+    )
+    raise typer.Exit(_INTERRUPTED)
+
+
+def post(
+    *,
+    file: Annotated[
+        Path | None,
+        typer.Option("--file", help="Read the orders from this file, not stdin.", exists=True, dir_okay=False),
+    ] = None,
+    order_type: Annotated[TimeInForce, typer.Option("--type", help="GTC, GTD, FOK or FAK.")] = TimeInForce.GTC,
+    post_only: Annotated[bool, typer.Option("--post-only", help="Refuse to take liquidity.")] = False,
+    rest: RestOption = EMULATOR_REST_URL,
+    nonce: NonceOption = 0,
+    log_level: LogLevelOption = COMMAND_LOG_LEVEL,
+) -> None:
+    """Post orders from `order sign` (one per line), 15 per request; one JSON result per order."""
+    configure_command_logging(log_level)
+    from polyinfra.clob.rest import ClobRestClient
+
+    async def work(transport: HttpTransport) -> tuple[int, int]:
+        client = await _session(transport, SignatureType.EOA, nonce)
+        async with ClobRestClient(rest, transport=transport) as public:
+            if file is None:
+                return await post_signed_lines(sys.stdin.buffer, client, public, order_type, post_only)
+            with file.open("rb") as lines:
+                return await post_signed_lines(lines, client, public, order_type, post_only)
+
+    unreadable, refused = _run("order post", rest, work)
+    if unreadable:
+        raise typer.Exit(2)
+    if refused:
+        raise typer.Exit(1)
 
 
 def cancel(
@@ -248,7 +326,11 @@ def cancel(
         return await client.cancel(order_id)
 
     result = _run("order cancel", rest, work)
-    _print({"canceled": result.canceled, "not_canceled": result.not_canceled})
+    print_json({"canceled": result.canceled, "not_canceled": result.not_canceled})
+    for refused_id, reason in result.not_canceled.items():
+        typer.echo(f"polyinfra order cancel: {refused_id} not canceled: {reason}", err=True)
+    if result.not_canceled:
+        raise typer.Exit(1)
 
 
 def list_orders(
@@ -267,18 +349,119 @@ def list_orders(
         return [order async for order in client.iter_open_orders(market=market, asset_id=token)]
 
     for order in _run("order list", rest, work):
-        _print(
+        print_json(_order_fields(order))
+
+
+def get_order(
+    *,
+    order_id: Annotated[str, typer.Argument(help="The order id (hash).")],
+    rest: RestOption = EMULATOR_REST_URL,
+    nonce: NonceOption = 0,
+    log_level: LogLevelOption = COMMAND_LOG_LEVEL,
+) -> None:
+    """Print one order of the key (open, filled or cancelled) as JSON."""
+    configure_command_logging(log_level)
+
+    async def work(transport: HttpTransport) -> OpenOrder:
+        client = await _session(transport, SignatureType.EOA, nonce)
+        return await client.get_order(order_id)
+
+    print_json(_order_fields(_run("order get", rest, work)))
+
+
+def _order_fields(order: OpenOrder) -> dict[str, object]:
+    return {
+        "id": order.id,
+        "market": order.market,
+        "asset_id": order.asset_id,
+        "side": order.side,
+        "price": order.price,
+        "original_size": order.original_size,
+        "size_matched": order.size_matched,
+        "status": order.status,
+    }
+
+
+# --- balances and trades -----------------------------------------------------------------------
+
+
+def balance(
+    *,
+    token: Annotated[str | None, typer.Option("--token", help="Also this token's shares.")] = None,
+    signature_type: SignatureTypeOption = 0,
+    rest: RestOption = EMULATOR_REST_URL,
+    nonce: NonceOption = 0,
+    log_level: LogLevelOption = COMMAND_LOG_LEVEL,
+) -> None:
+    """Print the wallet's pUSD balance and allowances (with --token, the token's too), exact."""
+    configure_command_logging(log_level)
+    from polyinfra.clob.trading import AssetType
+
+    kind = _signature_type(signature_type)
+
+    async def work(transport: HttpTransport) -> list[dict[str, object]]:
+        client = await _session(transport, kind, nonce)
+        held = [("pUSD", await client.get_balance_allowance(AssetType.COLLATERAL))]
+        if token is not None:
+            held.append((token, await client.get_balance_allowance(AssetType.CONDITIONAL, token_id=token)))
+        # Read here, inside _run: an amount the venue garbled is a one-line error like any other.
+        return [
             {
-                "id": order.id,
-                "market": order.market,
-                "asset_id": order.asset_id,
-                "side": order.side,
-                "price": order.price,
-                "original_size": order.original_size,
-                "size_matched": order.size_matched,
-                "status": order.status,
+                "asset": asset,
+                "balance": exact_units(amounts.balance, "balance"),
+                "allowances": {
+                    spender: exact_units(allowance, "allowance") for spender, allowance in amounts.allowances.items()
+                },
             }
-        )
+            for asset, amounts in held
+        ]
+
+    for row in _run("balance", rest, work):
+        print_json(row)
+
+
+def trades(
+    *,
+    market: Annotated[str | None, typer.Option("--market", help="Only this condition id.")] = None,
+    limit: Annotated[int, typer.Option("--limit", min=1, help="At most this many trades.")] = 100,
+    json_output: JsonOption = False,
+    rest: RestOption = EMULATOR_REST_URL,
+    nonce: NonceOption = 0,
+    log_level: LogLevelOption = COMMAND_LOG_LEVEL,
+) -> None:
+    """Print the key's trades: a line each, or JSON with --json."""
+    configure_command_logging(log_level)
+
+    async def work(transport: HttpTransport) -> list[TradeRecord]:
+        client = await _session(transport, SignatureType.EOA, nonce)
+        found: list[TradeRecord] = []
+        async for trade in client.iter_trades(market=market):
+            found.append(trade)
+            if len(found) == limit:
+                break
+        return found
+
+    for trade in _run("trades", rest, work):
+        if json_output:
+            print_json(
+                {
+                    "id": trade.id,
+                    "market": trade.market,
+                    "asset_id": trade.asset_id,
+                    "side": trade.side,
+                    "price": trade.price,
+                    "size": trade.size,
+                    "status": trade.status,
+                    "trader_side": trade.trader_side,
+                    "fee_rate_bps": trade.fee_rate_bps,
+                    "match_time": trade.match_time,
+                }
+            )
+        else:
+            typer.echo(
+                f"{trade.match_time} {trade.side:<4} {trade.size} @ {trade.price} {trade.status} "
+                f"{trade.trader_side.lower()} {trade.asset_id} {trade.id}"
+            )
 
 
 def _unix_ms() -> int:
@@ -416,8 +599,8 @@ def _balance_findings(setup: WalletSetup) -> list[Finding]:
         findings.append(
             Finding(
                 _NOT_ENOUGH,
-                f"the venue's balance cache was stale: it said {_pusd(before.balance)} pUSD, the chain "
-                f"{_pusd(after.balance)} pUSD",
+                f"the venue's balance cache was stale: it said {exact_units(before.balance)} pUSD, the chain "
+                f"{exact_units(after.balance)} pUSD",
                 "doctor refreshed it (GET /balance-allowance/update); call it after deposits and fills, then retry",
             )
         )
@@ -427,8 +610,8 @@ def _balance_findings(setup: WalletSetup) -> list[Finding]:
         findings.append(
             Finding(
                 _NOT_ENOUGH,
-                f"balance {_pusd(balance)} pUSD, of which {_pusd(setup.reserved_collateral_micros)} is held by "
-                f"{setup.open_orders} open orders: nothing is left for a new BUY",
+                f"balance {exact_units(balance)} pUSD, of which {exact_units(setup.reserved_collateral_micros)} is "
+                f"held by {setup.open_orders} open orders: nothing is left for a new BUY",
                 "cancel open orders (polyinfra order cancel --all) or deposit pUSD to the funder",
             )
         )
@@ -449,17 +632,13 @@ def _balance_findings(setup: WalletSetup) -> list[Finding]:
             findings.append(
                 Finding(
                     _NOT_ENOUGH,
-                    f"pUSD allowance to the V2 {name} {spender} is {_pusd(allowance)}, below the balance "
-                    f"{_pusd(balance)}: BUYs on {markets} markets needing more are refused",
+                    f"pUSD allowance to the V2 {name} {spender} is {exact_units(allowance)}, below the balance "
+                    f"{exact_units(balance)}: BUYs on {markets} markets needing more are refused",
                     f"approve pUSD for {spender} from the funder (Polymarket's site does it on the first trade; "
                     "V1 allowances do not carry over to V2), then refresh with GET /balance-allowance/update",
                 )
             )
     return findings
-
-
-def _pusd(micros: int | str) -> str:
-    return str(Decimal(int(micros)) / MICROS)
 
 
 async def _inspect(
@@ -543,8 +722,8 @@ def doctor(
     setup = _run("doctor", rest, work)
     typer.echo(
         f"signer {setup.signer}, signature type {int(kind)} ({kind.name}), funder {setup.funder or '(none)'}, "
-        f"balance {_pusd(setup.refreshed_collateral.balance)} pUSD, {setup.open_orders} open orders holding "
-        f"{_pusd(setup.reserved_collateral_micros)} pUSD"
+        f"balance {exact_units(setup.refreshed_collateral.balance)} pUSD, {setup.open_orders} open orders holding "
+        f"{exact_units(setup.reserved_collateral_micros)} pUSD"
     )
     findings = setup_findings(setup)
     for finding in findings:
@@ -555,9 +734,14 @@ def doctor(
 
 
 def register_trading_commands(app: typer.Typer) -> None:
-    """Add ``keys derive``, ``order place | cancel | list`` and ``doctor`` to ``app``."""
+    """Add ``keys derive``, ``order place | post | cancel | list | get``, ``balance``, ``trades`` and
+    ``doctor`` to ``app``."""
     app.add_typer(keys_app)
     order_app.command("place", epilog=KEY_EPILOG)(place)
+    order_app.command("post", epilog=KEY_EPILOG)(post)
     order_app.command("cancel", epilog=KEY_EPILOG)(cancel)
     order_app.command("list", epilog=KEY_EPILOG)(list_orders)
+    order_app.command("get", epilog=KEY_EPILOG)(get_order)
+    app.command("balance", epilog=KEY_EPILOG)(balance)
+    app.command("trades", epilog=KEY_EPILOG)(trades)
     app.command("doctor", epilog=KEY_EPILOG)(doctor)

@@ -209,10 +209,10 @@ async def _give_up_on_failures(books: LiveBooks, ws_url: str, limit: int) -> Non
     while True:
         stats = books.stats
         if stats.failed_sessions_in_a_row >= limit:
+            # The last failure names the URL and the cause already; repeating its details adds noise.
             raise TransportError(
-                f"gave up after {stats.failed_sessions_in_a_row} market-channel sessions in a row failed",
-                url=ws_url,
-                last=stats.last_session_failure,
+                f"gave up after {stats.failed_sessions_in_a_row} market-channel sessions in a row failed; "
+                f"the last: {stats.last_session_failure or 'no data on ' + ws_url}"
             )
         await asyncio.sleep(_FAILURE_CHECK_S)
 

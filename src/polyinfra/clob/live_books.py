@@ -72,7 +72,7 @@ from polyinfra.core.book_sync import (
     SyncReason,
     WatchVerdict,
 )
-from polyinfra.core.config_checks import positive_int, positive_number
+from polyinfra.core.config_checks import HTTP_SCHEMES, WS_SCHEMES, positive_int, positive_number, service_url
 from polyinfra.errors import InvalidValueError, MalformedMessageError, PolyinfraError, TransportError
 from polyinfra.model.book import OrderBook
 from polyinfra.model.events import BookEvent, SyncState
@@ -240,8 +240,8 @@ class LiveBooks:
         custom_features: bool = True,
         queue_size: int = 10_000,
     ) -> None:
-        self._rest_url = rest_url
-        self._ws_url = ws_url
+        self._rest_url = service_url("rest_url", rest_url, HTTP_SCHEMES)
+        self._ws_url = service_url("ws_url", ws_url, WS_SCHEMES)
         self._per_connection = positive_int("tokens_per_connection", tokens_per_connection)
         self._ping_interval_s = positive_number("ping_interval_s", ping_interval_s)
         self._silence_timeout_s = positive_number("silence_timeout_s", silence_timeout_s)
@@ -578,7 +578,7 @@ class LiveBooks:
                     "cannot open a market channel session", error=str(exc), attempt=connection.backoff.attempts
                 )
                 connection.failed_sessions += 1
-                connection.last_failure = str(exc)
+                connection.last_failure = exc.message
                 return
             if connection.sessions:
                 self._reconnects += 1
@@ -597,7 +597,7 @@ class LiveBooks:
                 _log.warning("market channel session ended", error=str(exc))
                 if connection.watch is not None and not connection.watch.proven:
                     connection.failed_sessions += 1
-                    connection.last_failure = str(exc)
+                    connection.last_failure = exc.message
         finally:
             connection.channel = None
             connection.watch = None

@@ -19,6 +19,7 @@ import websockets
 from websockets.asyncio.client import ClientConnection
 
 from polyinfra.clob.ws_sessions import open_venue_socket
+from polyinfra.core.config_checks import WS_SCHEMES, service_url
 from polyinfra.errors import TransportError
 from polyinfra.obs.metrics import WS_FRAMES
 from polyinfra.wire.clob_ws import PING, PONG
@@ -52,7 +53,7 @@ class MarketChannel:
         open_timeout_s: float = 10.0,
         close_timeout_s: float = 5.0,
     ) -> None:
-        self._url = url
+        self._url = service_url("url", url, WS_SCHEMES)
         self._tokens = list(dict.fromkeys(token_ids))
         self._custom_features = custom_features
         self._initial_dump = initial_dump

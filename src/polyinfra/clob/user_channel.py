@@ -74,7 +74,7 @@ from polyinfra.clob.event_stream import EventFanout
 from polyinfra.clob.trading import OpenOrder, TradingClient
 from polyinfra.clob.ws_sessions import BackgroundTasks, describe_failure, open_venue_socket, run_sessions
 from polyinfra.core.book_sync import Backoff, ConnectionWatch, WatchVerdict
-from polyinfra.core.config_checks import positive_int, positive_number
+from polyinfra.core.config_checks import WS_SCHEMES, positive_int, positive_number, service_url
 from polyinfra.errors import (
     AuthError,
     InvalidNumberError,
@@ -545,7 +545,7 @@ class UserChannel:
     ) -> None:
         if trading.credentials is None:
             raise InvalidValueError("the trading client has no API credentials for the user channel")
-        self._ws_url = ws_url
+        self._ws_url = service_url("ws_url", ws_url, WS_SCHEMES)
         self._trading = trading
         self._api_key = trading.credentials.api_key
         # An ordered set: the subscription frame lists the markets in the order they were added.

@@ -22,6 +22,7 @@ from websockets.asyncio.client import ClientConnection, connect
 
 from polyinfra.core.book_sync import Backoff
 from polyinfra.errors import TransportError
+from polyinfra.net.connect_failures import connect_failure
 from polyinfra.obs.logging import correlation_scope, get_logger, new_correlation_id
 from polyinfra.obs.metrics import TASK_FAILURES
 from polyinfra.wire.json_decoding import MAX_FRAME_BYTES
@@ -60,7 +61,11 @@ async def open_venue_socket(url: str, *, what: str, open_timeout_s: float, close
             compression=None,
         )
     except (OSError, TimeoutError, websockets.WebSocketException) as exc:
-        raise TransportError(f"cannot connect to the {what}: {type(exc).__name__}", url=url) from exc
+        # A refused handshake or a timeout has no deeper cause: the library's own name says it.
+        reason, retriable = connect_failure(exc, url) or (type(exc).__name__, True)
+        raise TransportError(
+            f"cannot connect to the {what} at {url}: {reason}", retriable=retriable, url=url, cause=type(exc).__name__
+        ) from exc
 
 
 async def run_sessions(

@@ -42,6 +42,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import ROUND_FLOOR, Context, Decimal
+from functools import lru_cache
 from typing import Final
 
 from polyinfra.errors import (
@@ -185,6 +186,20 @@ def validate_price(price: Decimal | str | int, tick: TickSize) -> int:
     Never rounds: a price the venue would refuse raises :class:`PriceRangeError` or
     :class:`TickSizeViolationError`, with the valid prices to use instead.
     """
+    if type(price) is str:
+        return _price_text_micros(price, tick)
+    return _price_micros(price, tick)
+
+
+@lru_cache(maxsize=4096)
+def _price_text_micros(price: str, tick: TickSize) -> int:
+    # A signer sees a few hundred distinct price strings per tick, each parsed and checked with
+    # Decimal arithmetic costing more than the rest of building the order. Only exact str keys:
+    # a Decimal or int key would let a float equal to a cached price hit the cache unchecked.
+    return _price_micros(price, tick)
+
+
+def _price_micros(price: Decimal | str | int, tick: TickSize) -> int:
     decimal = exact_decimal(price, "price")
     low, high = tick.decimal, _ONE - tick.decimal
     shown = decimal_text(decimal)

@@ -85,6 +85,8 @@ class VenueErrorRule:
         )
 
 
+# The hints are shown to users, so they name no document; what they rest on is in the venue notes
+# (venue notes: Authentication, Orders, Venue errors, Failure modes, Rate limits).
 _RATE_LIMIT_HINT: Final = (
     "over the venue's rate limit; wait Retry-After, then slow down (the limits are per IP, "
     "sliding 10 s windows, plus 10 min windows on trading endpoints)"

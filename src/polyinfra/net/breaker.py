@@ -122,6 +122,7 @@ class CircuitBreaker:
         self._opened_at = -math.inf
         self._probes_out = 0
         self._probe_successes = 0
+        self._last_failure: str | None = None
         BREAKER_STATE.labels(group).set(_GAUGE_VALUES[BreakerState.CLOSED])
 
     def state(self, now: float) -> BreakerState:
@@ -145,17 +146,21 @@ class CircuitBreaker:
                 # Every probe slot is taken: the probes decide within one call, and if they fail
                 # the breaker stays open for a full period, so that is when to come back.
                 retry_after_s = self.config.open_duration_s
+            # The breaker's own state says nothing about the fix: the failure that opened it does.
+            cause = f": last failure: {self._last_failure}" if self._last_failure else ""
             raise CircuitOpenError(
-                f"circuit breaker {self.group!r} is {self._state.value}; failing fast",
+                f"circuit breaker {self.group!r} is {self._state.value}; failing fast{cause}",
                 group=self.group,
                 state=self._state.value,
                 request_sent=False,
                 retry_after_s=round(retry_after_s, 6),
             )
 
-    def record(self, permit: BreakerPermit, outcome: CallOutcome, now: float) -> None:
-        """Report how an admitted call ended."""
+    def record(self, permit: BreakerPermit, outcome: CallOutcome, now: float, *, cause: str | None = None) -> None:
+        """Report how an admitted call ended; ``cause`` says why a failure failed (shown while open)."""
         with self._lock:
+            if outcome is CallOutcome.FAILURE and cause is not None:
+                self._last_failure = cause
             if permit.generation != self._generation:
                 return
             if permit.probe:

@@ -66,6 +66,7 @@ import httpx
 import msgspec
 
 from polyinfra import __version__
+from polyinfra.core.config_checks import HTTP_SCHEMES, service_url
 from polyinfra.core.venue_errors import error_from_response
 from polyinfra.errors import (
     CircuitOpenError,
@@ -76,6 +77,7 @@ from polyinfra.errors import (
     TransportError,
 )
 from polyinfra.net.breaker import CallOutcome, CircuitBreakers, counts_as_failure
+from polyinfra.net.connect_failures import connect_failure
 from polyinfra.net.rate_limit import (
     CLOB_LIMITS,
     AsyncRateLimiter,
@@ -342,6 +344,7 @@ class _Pipeline:
     def __init__(
         self,
         *,
+        base_url: str,
         rate_limits: RateLimitTable,
         releases: _Releases,
         retry: RetryPolicy | None,
@@ -350,6 +353,7 @@ class _Pipeline:
         clock: Callable[[], float],
         rng: random.Random | None,
     ) -> None:
+        self.base_url = service_url("base_url", base_url, HTTP_SCHEMES).rstrip("/")
         self.rate_limits = rate_limits
         self._releases = releases
         self.retry = retry if retry is not None else RetryPolicy()
@@ -358,6 +362,9 @@ class _Pipeline:
         self._clock = clock
         self._rng = rng if rng is not None else random.Random()
         self._signer_warned_at: dict[str | None, float] = {}
+        self._host_answered = False
+        """Whether the host has answered anything yet: until it has, a connection failure more likely
+        means a wrong URL or a stopped server than a blip (see ``RetryPolicy.first_contact_attempts``)."""
 
     def _call(
         self,
@@ -458,6 +465,7 @@ class _Pipeline:
                 policy=self.retry,
                 deadline_s=call.deadline_s,
                 state_changing=call.state_changing,
+                host_answered=self._host_answered,
                 draw=self._rng.random(),
             )
             if decision.needs_reconciliation and call.can_reconcile:
@@ -474,6 +482,7 @@ class _Pipeline:
                         elapsed_s=self._clock() - started,
                         policy=self.retry,
                         deadline_s=call.deadline_s,
+                        host_answered=self._host_answered,
                         draw=self._rng.random(),
                     )
             if decision.needs_reconciliation:
@@ -488,8 +497,9 @@ class _Pipeline:
             if not decision.retry:
                 annotate(error, attempts=attempt, request_id=call.request_id)
                 if decision.reason is not None:
-                    # Retriable, but out of attempts or deadline.
-                    _log.error("http request failed, giving up", **_where(call), attempt=attempt, error=str(error))
+                    # Retriable, but out of attempts or deadline. A warning: the caller gets the error
+                    # and decides whether it needs a human.
+                    _log.warning("http request failed, giving up", **_where(call), attempt=attempt, error=str(error))
                 raise error
             RETRIES.labels(call.route.path_template, decision.reason).inc()
             retry_after_s = error.context.get("retry_after_s")
@@ -547,6 +557,8 @@ class _Pipeline:
             raise
         finished_at = self._clock()
         latency_s = finished_at - sent_at
+        if answer is not None:
+            self._host_answered = True
         signer_limits = None if answer is None else _SignerLimits.from_headers(answer.headers)
         if answer is not None and signer_limits is not None:
             self._heed_signer_limits(call, answer.status, signer_limits)
@@ -566,7 +578,10 @@ class _Pipeline:
         else:
             self._releases.complete(ticket)
         failed = error is not None and counts_as_failure(error)
-        breaker.record(permit, CallOutcome.FAILURE if failed else CallOutcome.SUCCESS, finished_at)
+        if failed:
+            breaker.record(permit, CallOutcome.FAILURE, finished_at, cause=cast(PolyinfraError, error).message)
+        else:
+            breaker.record(permit, CallOutcome.SUCCESS, finished_at)
         status = str(answer.status) if answer is not None else "error"
         HTTP_REQUESTS.labels(call.route.path_template, call.method, status).inc()
         HTTP_LATENCY.labels(call.route.path_template).observe(latency_s)
@@ -626,8 +641,12 @@ def _where(call: _Call) -> dict[str, object]:
     return {"method": call.method, "path": call.path, "endpoint": call.route.endpoint}
 
 
-def _translate(exc: Exception, call: _Call) -> PolyinfraError:
-    """The polyinfra error for an httpx exception, saying whether the request can have been sent."""
+def _translate(exc: Exception, call: _Call, base_url: str) -> PolyinfraError:
+    """The polyinfra error for an httpx exception, saying whether the request can have been sent.
+
+    A failed connection names the URL and its likely cause: httpx says only "All connection
+    attempts failed" or an OpenSSL code, and the usual causes (a stopped server, https:// to a
+    plain HTTP port) are mistakes of setup a user fixes in seconds when told which."""
     failed = f"{call.method} {call.path}"
     cause = type(exc).__name__
     if isinstance(exc, httpx.ConnectTimeout | httpx.PoolTimeout):
@@ -646,11 +665,14 @@ def _translate(exc: Exception, call: _Call) -> PolyinfraError:
             f"{failed}: {phase} timed out", phase=phase, endpoint=call.path, method=call.method, cause=cause
         )
     if isinstance(exc, httpx.ConnectError):
+        reason, retriable = connect_failure(exc, base_url) or ("could not connect", True)
         return TransportError(
-            f"{failed}: could not connect",
+            f"{failed}: cannot connect to {base_url}: {reason}",
+            retriable=retriable,
             request_sent=False,
             endpoint=call.path,
             method=call.method,
+            url=base_url,
             cause=cause,
             detail=str(exc)[:200],
         )
@@ -746,6 +768,7 @@ class HttpTransport(_Pipeline):
     ) -> None:
         self.limiter = limiter if limiter is not None else AsyncRateLimiter(clock=clock)
         super().__init__(
+            base_url=base_url,
             rate_limits=rate_limits,
             releases=self.limiter,
             retry=retry,
@@ -754,7 +777,7 @@ class HttpTransport(_Pipeline):
             clock=clock,
             rng=rng,
         )
-        self._client = httpx.AsyncClient(**_client_options(base_url, self.timeouts, pool, http2, user_agent))
+        self._client = httpx.AsyncClient(**_client_options(self.base_url, self.timeouts, pool, http2, user_agent))
 
     async def __aenter__(self) -> Self:
         return self
@@ -854,7 +877,7 @@ class HttpTransport(_Pipeline):
                 timeout=timeout,
             )
         except (httpx.HTTPError, httpx.InvalidURL) as exc:
-            error = _translate(exc, call)
+            error = _translate(exc, call, self.base_url)
         except BaseException as exc:
             _forget_locals_below(exc, handled)
             raise
@@ -884,6 +907,7 @@ class SyncHttpTransport(_Pipeline):
     ) -> None:
         self.limiter = limiter if limiter is not None else SyncRateLimiter(clock=clock)
         super().__init__(
+            base_url=base_url,
             rate_limits=rate_limits,
             releases=self.limiter,
             retry=retry,
@@ -892,7 +916,7 @@ class SyncHttpTransport(_Pipeline):
             clock=clock,
             rng=rng,
         )
-        self._client = httpx.Client(**_client_options(base_url, self.timeouts, pool, http2, user_agent))
+        self._client = httpx.Client(**_client_options(self.base_url, self.timeouts, pool, http2, user_agent))
 
     def __enter__(self) -> Self:
         return self
@@ -980,7 +1004,7 @@ class SyncHttpTransport(_Pipeline):
                 timeout=timeout,
             )
         except (httpx.HTTPError, httpx.InvalidURL) as exc:
-            error = _translate(exc, call)
+            error = _translate(exc, call, self.base_url)
         except BaseException as exc:
             _forget_locals_below(exc, handled)
             raise

@@ -13,6 +13,10 @@
   hit again immediately, while concurrent tasks still spread over half the interval. *Full*
   jitter (``[0, d]``) spreads more and suits many independent clients hammering one server; here
   the tasks of one process already queue FIFO in the rate limiter, so the floor matters more.
+* **First contact**: until the host has answered anything, a connection failure is more likely a
+  wrong URL or a stopped server than a blip; ``first_contact_attempts`` bounds the attempts then
+  (a one-shot command sets 1 and fails at once with the cause; a long-running client keeps the
+  default and rides out a venue that is still starting).
 * **The deadline** bounds everything: no retry starts a wait that would end past it, and a
   ``Retry-After`` beyond it ends the request at once.
 * **State-changing requests** (posting or cancelling orders) are retried only when the venue
@@ -89,6 +93,8 @@ class RetryPolicy:
     not_ready_min_delay_s: float = 1.0
     """Floor of the delay after a 425: the engine restart lasts ~90 s and the venue suggests
     retrying from 1-2 s, doubling (venue notes: Failure modes); sooner only adds load."""
+    first_contact_attempts: int | None = None
+    """Attempts while the host has never answered (None: ``max_attempts``)."""
 
     def __post_init__(self) -> None:
         for name in ("base_delay_s", "max_delay_s", "deadline_s", "not_ready_min_delay_s"):
@@ -99,6 +105,8 @@ class RetryPolicy:
             raise InvalidValueError("the multiplier must be at least 1", multiplier=self.multiplier)
         if self.max_attempts < 1:
             raise InvalidValueError("at least one attempt", max_attempts=self.max_attempts)
+        if self.first_contact_attempts is not None and self.first_contact_attempts < 1:
+            raise InvalidValueError("at least one attempt", first_contact_attempts=self.first_contact_attempts)
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,10 +177,12 @@ def decide_retry(
     policy: RetryPolicy,
     deadline_s: float | None = None,
     state_changing: bool = False,
+    host_answered: bool = True,
     draw: float,
 ) -> RetryDecision:
     """Whether to send a request again after ``error`` ended attempt number ``attempt`` (1-based),
     ``elapsed_s`` after the request started; ``deadline_s`` overrides the policy's.
+    ``host_answered`` is False while the host has never answered: ``first_contact_attempts`` applies.
 
     ``draw`` is a uniform random number in [0, 1) for the jitter (the caller's RNG keeps this pure).
     """
@@ -182,7 +192,10 @@ def decide_retry(
         return RetryDecision(retry=False, delay_s=0.0, reason=reason, needs_reconciliation=True)
     if reason is None:
         return RetryDecision(retry=False, delay_s=0.0, reason=None)
-    if attempt >= policy.max_attempts:
+    max_attempts = policy.max_attempts
+    if not host_answered and policy.first_contact_attempts is not None:
+        max_attempts = min(max_attempts, policy.first_contact_attempts)
+    if attempt >= max_attempts:
         return RetryDecision(retry=False, delay_s=0.0, reason=reason)
     delay_s = backoff_delay_s(attempt, policy, draw)
     if reason == "425":
