@@ -30,7 +30,6 @@ from __future__ import annotations
 import dataclasses
 import os
 import sys
-import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
@@ -41,7 +40,7 @@ import typer
 
 from polyinfra.cli.options import COMMAND_LOG_LEVEL, PRIVATE_KEY_ENV, LogLevelOption, configure_command_logging
 from polyinfra.core.eip712 import SigningKey, to_checksum_address
-from polyinfra.core.order_builder import OrderStamper, build_order
+from polyinfra.core.order_builder import OrderStamper, build_order, wall_clock_ms
 from polyinfra.core.order_signing import POLYGON_CHAIN_ID, order_payload, sign_order
 from polyinfra.errors import InvalidValueError, MalformedMessageError, PolyinfraError
 from polyinfra.model.numbers import Side, TickSize
@@ -345,7 +344,7 @@ def sign(*, log_level: LogLevelOption = COMMAND_LOG_LEVEL) -> None:
     except InvalidValueError as error:
         typer.echo(f"polyinfra order sign: {error}", err=True)
         raise typer.Exit(2) from None
-    stamper = OrderStamper(lambda: time.time_ns() // 1_000_000)
+    stamper = OrderStamper(wall_clock_ms)
     out = sys.stdout.buffer
     failures = write_signed(
         sign_order_lines(sys.stdin.buffer, key, stamper=stamper),

@@ -27,7 +27,6 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
-import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
@@ -59,7 +58,7 @@ from polyinfra.cli.order_posting import (
 from polyinfra.cli.orders import key_from_environment, order_app, renamed_parameters
 from polyinfra.core.auth_headers import ApiCredentials
 from polyinfra.core.eip712 import SigningKey, to_checksum_address
-from polyinfra.core.order_builder import OrderStamper, build_order
+from polyinfra.core.order_builder import OrderStamper, build_order, wall_clock_ms
 from polyinfra.core.order_signing import EXCHANGE_CONTRACTS, POLYGON_CHAIN_ID, sign_order
 from polyinfra.core.wallet_addresses import derived_maker, proxy_wallet, safe_wallet
 from polyinfra.errors import (
@@ -228,7 +227,7 @@ def place(
                 post_only=post_only,
                 expiration_s=expiration,
                 market=market,
-                stamper=OrderStamper(_unix_ms),
+                stamper=OrderStamper(wall_clock_ms),
                 floor=False,
             )
         except InvalidValueError as error:
@@ -462,10 +461,6 @@ def trades(
                 f"{trade.match_time} {trade.side:<4} {trade.size} @ {trade.price} {trade.status} "
                 f"{trade.trader_side.lower()} {trade.asset_id} {trade.id}"
             )
-
-
-def _unix_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 # --- doctor ----------------------------------------------------------------------------------

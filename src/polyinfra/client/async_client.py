@@ -24,7 +24,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import time
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date
@@ -58,7 +57,7 @@ from polyinfra.clob.trading import (
 from polyinfra.clob.user_channel import UserChannel
 from polyinfra.core.from_wire import order_book_from_summary
 from polyinfra.core.order_amounts import discover_market_price, exact_decimal
-from polyinfra.core.order_builder import BuiltOrder, OrderStamper, build_order
+from polyinfra.core.order_builder import BuiltOrder, OrderStamper, build_order, wall_clock_ms
 from polyinfra.core.order_signing import SignedOrder, sign_order
 from polyinfra.errors import (
     InvalidOrderError,
@@ -90,10 +89,6 @@ DEFAULT_WALLET = "default"
 """The name of the wallet configured from the key setting (``POLYINFRA_PRIVATE_KEY``, ...)."""
 EMULATOR_PORT = 8080
 """Where ``polyinfra emulator`` serves, and where :meth:`AsyncPolymarket.emulator` looks for it."""
-
-
-def _unix_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,7 +161,7 @@ class AsyncPolymarket:
         self._closed = False
         self._rules: dict[str, MarketInfo] = {}
         self._live_books: list[LiveBooks] = []
-        self._stamper = OrderStamper(_unix_ms)
+        self._stamper = OrderStamper(wall_clock_ms)
 
     @classmethod
     def from_toml(

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import secrets
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, Decimal
@@ -51,6 +52,7 @@ __all__ = [
     "OrderStamp",
     "OrderStamper",
     "build_order",
+    "wall_clock_ms",
 ]
 
 GTD_SECURITY_THRESHOLD_S: Final = 60
@@ -73,6 +75,12 @@ class OrderStamp(NamedTuple):
 
     salt: int
     timestamp_ms: int
+
+
+def wall_clock_ms() -> int:
+    """The wall clock in unix milliseconds: what callers outside tests give :class:`OrderStamper`.
+    Defined here and passed in, never read by the builder itself, so tests can drive time."""
+    return time.time_ns() // 1_000_000
 
 
 class OrderStamper:
@@ -100,7 +108,7 @@ class OrderStamper:
 
     def __init__(self, clock_ms: Callable[[], int], *, salt_key: int | None = None) -> None:
         """``clock_ms`` reads the wall clock in unix milliseconds (the I/O layer passes
-        ``lambda: time.time_ns() // 1_000_000``); ``salt_key`` fixes the salt sequence for tests."""
+        :func:`wall_clock_ms`); ``salt_key`` fixes the salt sequence for tests."""
         self._clock_ms = clock_ms
         self._key = secrets.randbits(SALT_BITS) if salt_key is None else salt_key & _SALT_MASK
         self._counter = 0
