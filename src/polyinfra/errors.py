@@ -261,3 +261,29 @@ class StaleDataError(PolyinfraError):
     """Data is older than the caller accepts (a silent stream, a frozen book)."""
 
     retriable_by_default = True
+
+
+# --- recorder ----------------------------------------------------------------------------------------
+
+
+class RecorderError(PolyinfraError):
+    """The recorder or one of its sinks failed: a store that cannot be opened or written, or a
+    recording that cannot be read back."""
+
+
+class SinkUrlError(RecorderError, InvalidValueError):
+    """A sink URL polyinfra cannot open (unknown scheme, missing path)."""
+
+
+class SinkWriteError(RecorderError):
+    """A batch could not be made durable; the recorder keeps it and tries again."""
+
+    retriable_by_default = True
+
+
+class CorruptRecordError(RecorderError):
+    """A stored record cannot be read back (a wrong type, a truncated or undecodable payload)."""
+
+
+# Extended here rather than in the list above so that branches adding error families merge cleanly.
+__all__ += ["CorruptRecordError", "RecorderError", "SinkUrlError", "SinkWriteError"]

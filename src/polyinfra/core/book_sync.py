@@ -912,17 +912,23 @@ class BookSync:
         tokens = self._tokens
         return min((tokens[token_id].not_before_s for token_id in self._pending), default=None)
 
-    def take_snapshot_batch(self, now: Instant, limit: int) -> SnapshotRequest | None:
+    def take_snapshot_batch(
+        self, now: Instant, limit: int, *, token_ids: Iterable[str] | None = None
+    ) -> SnapshotRequest | None:
         """Up to ``limit`` pending tokens whose retry time has come, now in flight (SYNCING, their
-        events buffered from here on); None when none is due."""
+        events buffered from here on); None when none is due. ``token_ids`` takes those pending
+        tokens instead, whatever their retry time: a replay repeats the batches recorded live."""
         now_s = now.monotonic_s
         tokens = self._tokens
-        due: list[str] = []
-        for token_id in self._pending:
-            if tokens[token_id].not_before_s <= now_s:
-                due.append(token_id)
-                if len(due) >= limit:
-                    break
+        if token_ids is not None:
+            due = [token_id for token_id in dict.fromkeys(token_ids) if token_id in self._pending][:limit]
+        else:
+            due = []
+            for token_id in self._pending:
+                if tokens[token_id].not_before_s <= now_s:
+                    due.append(token_id)
+                    if len(due) >= limit:
+                        break
         if not due:
             return None
         fetch_id = self._next_fetch_id
@@ -985,12 +991,17 @@ class BookSync:
         self._refused = None
 
     def snapshots_failed(self, request: SnapshotRequest, now: Instant) -> None:
-        """The REST request for ``request`` failed: its tokens are retried after a backoff."""
+        """The REST request for ``request`` failed, or its answer could not be used (perhaps after
+        part of it was applied): its tokens that are not LIVE are retried after a backoff."""
         for token_id in request.token_ids:
             record = self._tokens.get(token_id)
             if record is not None and record.repair == _IN_FLIGHT and record.fetch_id == request.fetch_id:
                 self._end_repair(token_id, record)
                 self._failed(token_id, record, SyncReason.SNAPSHOT_FAILED, now)
+        # A summary that raised part-way left the request without a snapshot: ask again.
+        states = self._states
+        unsynced = [token_id for token_id in request.token_ids if states.get(token_id) is not _LIVE]
+        self.request_resync(unsynced, SyncReason.SNAPSHOT_FAILED, now)
 
     # --- token watchdog -------------------------------------------------------------------------
 

@@ -1,0 +1,41 @@
+"""The venue's timestamp of a recorded message, read from the message itself (never from a local clock)."""
+
+from __future__ import annotations
+
+from typing import Final
+
+import msgspec
+
+from polyinfra.errors import MalformedMessageError
+from polyinfra.wire.json_decoding import JsonDecoder
+
+__all__ = ["first_timestamp_ms"]
+
+# Nineteen digits hold any millisecond time until the year 292 million; longer is not a timestamp.
+_MAX_DIGITS: Final = 19
+
+
+class _Stamped(msgspec.Struct):
+    timestamp: str | int | None = None
+
+
+_decode_stamped: Final[JsonDecoder[_Stamped | list[_Stamped]]] = JsonDecoder(
+    _Stamped | list[_Stamped], what="recorded message"
+)
+
+
+def first_timestamp_ms(message: bytes | str) -> int | None:
+    """The ``timestamp`` (ms) of a JSON message, or of the first element of a JSON array (a market
+    channel frame's events, a ``POST /books`` answer's summaries); None when it carries none or
+    cannot be read: the message is recorded either way, and replay's parsers judge it."""
+    try:
+        decoded = _decode_stamped.decode(message)
+    except MalformedMessageError:
+        return None
+    first = decoded[0] if isinstance(decoded, list) and decoded else decoded
+    stamp = first.timestamp if isinstance(first, _Stamped) else None
+    if isinstance(stamp, int):
+        return stamp
+    if stamp is not None and stamp.isdigit() and len(stamp) <= _MAX_DIGITS:
+        return int(stamp)
+    return None
