@@ -55,6 +55,7 @@ class ChannelTap:
         "_recorder",
         "_venue_time",
         "channel",
+        "checkpoints",
         "dropped",
         "source",
     )
@@ -73,6 +74,8 @@ class ChannelTap:
         self._next_checkpoint_ns = 0
         self.dropped = 0
         """Records dropped by a full queue since the tap was made."""
+        self.checkpoints = 0
+        """Book checkpoints taken since the tap was made."""
 
     # --- what the clients call -----------------------------------------------------------------
 
@@ -123,6 +126,7 @@ class ChannelTap:
 
     def checkpoint(self, token_id: str, book: OrderBook) -> None:
         """The digest of ``book``'s levels as the client holds them now (replay compares its own)."""
+        self.checkpoints += 1
         self._put(RecordKind.CHECKPOINT, NO_CONNECTION, token_id, levels_digest(book).encode(), None)
 
     # --- the queue -------------------------------------------------------------------------------
