@@ -253,7 +253,6 @@ class Replay:
         self._session_id = session_id
         self._proven.clear()
         self._requests.clear()
-        self._pace_origin = None
 
     def _count_feed_checks(self) -> None:
         """Add what the current session's feed found to the totals."""
