@@ -27,6 +27,7 @@ import typer
 
 from polyinfra.cli.demo import run_demo
 from polyinfra.cli.orders import order_app
+from polyinfra.cli.record_commands import register_record_commands
 from polyinfra.cli.trading_commands import register_trading_commands
 from polyinfra.cli.watch import (
     EMULATOR_REST_URL,
@@ -70,6 +71,7 @@ def _polyinfra() -> None:
 
 app.add_typer(order_app)
 register_trading_commands(app)
+register_record_commands(app)
 
 
 @app.command()

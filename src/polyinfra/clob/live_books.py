@@ -335,6 +335,9 @@ class LiveBooks:
             return
         self._stopped = True
         self._running = False
+        if self._tap is not None:
+            # The books as they end, before the sockets close: the last thing a replay verifies.
+            self._checkpoint_books(self._tap)
         connection_tasks = [c.task for c in self._connections.values() if c.task is not None]
         for connection in self._connections.values():
             connection.closing = True
@@ -838,10 +841,14 @@ class LiveBooks:
         if overdue:
             tap.tokens(RecordKind.RESYNC_REQUESTED, NO_CONNECTION, overdue, reason=SyncReason.NO_SNAPSHOT)
         if tap.checkpoint_due():
-            books = self._sync.books
-            for token, state in self._sync.states.items():
-                if state is SyncState.LIVE:
-                    tap.checkpoint(token, books[token])
+            self._checkpoint_books(tap)
+
+    def _checkpoint_books(self, tap: ChannelTap) -> None:
+        """A checkpoint of every LIVE book, for replay to compare with its own at this point."""
+        books = self._sync.books
+        for token, state in self._sync.states.items():
+            if state is SyncState.LIVE:
+                tap.checkpoint(token, books[token])
 
     # --- metrics --------------------------------------------------------------------------------
 

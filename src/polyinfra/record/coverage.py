@@ -29,10 +29,22 @@ from polyinfra.model.events import SyncState
 from polyinfra.record.records import Record, RecordKind
 from polyinfra.wire.json_decoding import JsonDecoder
 
-__all__ = ["NOT_RECORDED", "Coverage", "CoverageManifest", "Gap", "Interval"]
+__all__ = ["MANIFEST_KINDS", "NOT_RECORDED", "Coverage", "CoverageManifest", "Gap", "Interval"]
 
 NOT_RECORDED: Final = "not recorded"
 """The reason of a window's parts that no record speaks for."""
+MANIFEST_KINDS: Final = frozenset(
+    {
+        RecordKind.STATE_CHANGED,
+        RecordKind.SUBSCRIBED,
+        RecordKind.UNSUBSCRIBED,
+        RecordKind.GAP,
+        RecordKind.CLOCK_SAMPLE,
+        RecordKind.CHECKPOINT,
+    }
+)
+"""The kinds the manifest needs: reading only these skips the frames (clock samples and
+checkpoints still show the recorder alive, to within their interval)."""
 _SUBSCRIBED: Final = "subscribed"
 _LIVE: Final = SyncState.LIVE.value
 
@@ -139,9 +151,9 @@ class CoverageManifest:
         """The recording ends here: open intervals end at the last record."""
         self._end_session()
 
-    def keys(self) -> list[tuple[str, str, str]]:
-        """Every (source, channel, key) the manifest knows."""
-        return list(self._keys)
+    def keys_of(self, source: str, channel: str) -> list[str]:
+        """Every key of ``source`` and ``channel`` the manifest knows."""
+        return [key for (key_source, key_channel, key) in self._keys if (key_source, key_channel) == (source, channel)]
 
     def coverage(
         self, key: str, start_wall_ns: int, end_wall_ns: int, *, source: str = "clob", channel: str = "market"

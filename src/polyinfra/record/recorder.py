@@ -84,6 +84,8 @@ class RecorderStats:
     """Records the sink acknowledged."""
     dropped: int
     """Records a full queue could not take (each run of them is a GAP record)."""
+    gaps: int
+    """Runs of dropped records."""
     checkpoints: int
     """Book checkpoints the taps took."""
     batches: int
@@ -206,6 +208,7 @@ class Recorder:
             queued=len(self._queue),
             written=self._written,
             dropped=sum(tap.dropped for tap in self._taps.values()),
+            gaps=sum(tap.gaps for tap in self._taps.values()),
             checkpoints=sum(tap.checkpoints for tap in self._taps.values()),
             batches=self._batches,
             write_failures=self._write_failures,

@@ -57,6 +57,7 @@ class ChannelTap:
         "channel",
         "checkpoints",
         "dropped",
+        "gaps",
         "source",
     )
 
@@ -74,6 +75,8 @@ class ChannelTap:
         self._next_checkpoint_ns = 0
         self.dropped = 0
         """Records dropped by a full queue since the tap was made."""
+        self.gaps = 0
+        """Runs of dropped records (each is one GAP record once the queue has room again)."""
         self.checkpoints = 0
         """Book checkpoints taken since the tap was made."""
 
@@ -138,6 +141,7 @@ class ChannelTap:
         if not recorder.has_room(2 if self._dropped else 1):
             if not self._dropped:
                 self._dropped_from_wall_ns = wall_ns
+                self.gaps += 1
             self._dropped += 1
             self.dropped += 1
             recorder.count_drop(self)

@@ -1,0 +1,228 @@
+"""``polyinfra record``, ``polyinfra coverage`` and ``polyinfra replay``: the recorder on the command line.
+
+``record`` keeps live books of the tokens chosen as ``polyinfra watch`` chooses them and records
+everything their sockets and REST snapshots carry into ``--sink`` (``sqlite:///PATH``), with a
+status line on stderr. ``coverage`` prints the manifest of a recording: when each token was
+covered and every gap with its reason. ``replay`` rebuilds the books from a recording and prints
+them with what the replay verified.
+
+The recorder's modules (and SQLite) are imported inside the commands, so ``polyinfra --help``
+does not pay for them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sys
+import time
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Annotated, Final
+
+import typer
+
+from polyinfra.errors import InvalidValueError, PolyinfraError
+
+if TYPE_CHECKING:
+    from polyinfra.cli.watch import TokenChoice
+    from polyinfra.record.recorder import Recorder
+
+__all__ = ["register_record_commands"]
+
+_SELECTION: Final = "Which tokens"
+_SINK_HELP: Final = "Where the recording is: sqlite:///PATH."
+_NS_PER_S: Final = 1_000_000_000
+
+
+def register_record_commands(app: typer.Typer) -> None:
+    """Add ``record``, ``coverage`` and ``replay`` to ``app``."""
+    app.command("record")(record)
+    app.command("coverage")(coverage)
+    app.command("replay")(replay)
+
+
+@contextlib.contextmanager
+def _one_line_errors(command: str) -> Iterator[None]:
+    """Failures as one line on stderr: exit code 2 for bad input, 1 for everything else."""
+    try:
+        yield
+    except InvalidValueError as exc:
+        typer.echo(f"polyinfra {command}: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    except PolyinfraError as exc:
+        typer.echo(f"polyinfra {command}: {exc}", err=True)
+        raise typer.Exit(1) from exc
+
+
+def record(
+    *,
+    sink: Annotated[str, typer.Option(help=_SINK_HELP)],
+    token: Annotated[
+        list[str] | None, typer.Option(help="Record this token id (repeatable).", rich_help_panel=_SELECTION)
+    ] = None,
+    market: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Record both tokens of this market, by condition id (repeatable).", rich_help_panel=_SELECTION
+        ),
+    ] = None,
+    top: Annotated[
+        int | None,
+        typer.Option(min=1, help="Record the first N markets of GET /sampling-markets.", rich_help_panel=_SELECTION),
+    ] = None,
+    rest: Annotated[str | None, typer.Option(help="CLOB REST URL (the emulator's by default).")] = None,
+    ws: Annotated[str | None, typer.Option(help="Market-channel WebSocket URL.")] = None,
+    live: Annotated[bool, typer.Option("--live", help="Record the real venue, clob.polymarket.com.")] = False,
+    duration: Annotated[float, typer.Option(min=0, help="Seconds to record; 0 records until Ctrl-C.")] = 0.0,
+    status_s: Annotated[float, typer.Option(min=0.1, help="Seconds between status lines on stderr.")] = 5.0,
+) -> None:
+    """Record live books: every frame, REST snapshot and reconnect, into a sink that publishes its gaps."""
+    from polyinfra.cli.watch import (  # noqa: PLC0415  (lazy: see the module docstring)
+        EMULATOR_REST_URL,
+        EMULATOR_WS_URL,
+        VENUE_REST_URL,
+        VENUE_WS_URL,
+        TokenChoice,
+        run_until_stopped,
+    )
+
+    with _one_line_errors("record"):
+        if live and (rest is not None or ws is not None):
+            raise InvalidValueError("--live records the venue's own URLs: drop --rest and --ws")
+        run_until_stopped(
+            _record(
+                sink_url=sink,
+                rest_url=VENUE_REST_URL if live else rest or EMULATOR_REST_URL,
+                ws_url=VENUE_WS_URL if live else ws or EMULATOR_WS_URL,
+                choice=TokenChoice(token_ids=token or (), condition_ids=market or (), top=top or 0),
+                duration_s=duration,
+                status_s=status_s,
+            )
+        )
+
+
+async def _record(
+    *, sink_url: str, rest_url: str, ws_url: str, choice: TokenChoice, duration_s: float, status_s: float
+) -> None:
+    from polyinfra.cli.watch import choose_markets  # noqa: PLC0415
+    from polyinfra.clob.live_books import LiveBooks  # noqa: PLC0415
+    from polyinfra.clob.rest import ClobRestClient  # noqa: PLC0415
+    from polyinfra.record.recorder import Recorder  # noqa: PLC0415
+    from polyinfra.record.sink_urls import open_sink  # noqa: PLC0415
+
+    sink = open_sink(sink_url)
+    try:
+        async with ClobRestClient(rest_url) as rest:
+            markets = await choose_markets(rest, choice)
+        token_ids = [token.token_id for market in markets for token in market.tokens]
+        async with Recorder(sink) as recorder, LiveBooks(rest_url, ws_url, recorder=recorder) as books:
+            await books.subscribe(token_ids)
+            typer.echo(f"polyinfra record: {len(token_ids)} tokens into {sink.url}", err=True)
+            await _show_status(recorder, duration_s=duration_s, status_s=status_s)
+        _print_status(recorder, events_per_s=None)
+    finally:
+        await sink.close()
+
+
+async def _show_status(recorder: Recorder, *, duration_s: float, status_s: float) -> None:
+    """A status line on stderr every ``status_s`` until ``duration_s`` (0: until cancelled)."""
+    started_s = time.monotonic()
+    written, at_s = recorder.stats.written, started_s
+    while duration_s == 0 or time.monotonic() - started_s < duration_s:
+        wait_s = status_s if duration_s == 0 else min(status_s, duration_s - (time.monotonic() - started_s))
+        await asyncio.sleep(max(wait_s, 0.0))
+        now_s = time.monotonic()
+        stats = recorder.stats
+        _print_status(recorder, events_per_s=(stats.written - written) / max(now_s - at_s, 1e-9))
+        written, at_s = stats.written, now_s
+
+
+def _print_status(recorder: Recorder, *, events_per_s: float | None) -> None:
+    stats = recorder.stats
+    watermark = stats.acknowledged
+    rate = "" if events_per_s is None else f"{events_per_s:,.0f} events/s · "
+    acknowledged = "none" if watermark is None else f"{watermark.records:,} ({watermark.event_id})"
+    print(
+        f"record: {rate}queue {stats.queued:,} · acknowledged {acknowledged} · "
+        f"gaps {stats.gaps:,} ({stats.dropped:,} records dropped)",
+        file=sys.stderr,
+        flush=True,
+    )
+
+
+def coverage(
+    *,
+    sink: Annotated[str, typer.Option(help=_SINK_HELP)],
+    key: Annotated[list[str] | None, typer.Option(help="Only this token id (repeatable); default: every one.")] = None,
+) -> None:
+    """Print the coverage manifest: each token's covered time and its gaps with their reasons."""
+    with _one_line_errors("coverage"):
+        asyncio.run(_coverage(sink, key or []))
+
+
+async def _coverage(sink_url: str, keys: list[str]) -> None:
+    from polyinfra.record.coverage import MANIFEST_KINDS, CoverageManifest  # noqa: PLC0415
+    from polyinfra.record.sink_urls import open_sink  # noqa: PLC0415
+
+    sink = open_sink(sink_url)
+    try:
+        manifest = CoverageManifest()
+        first_ns, last_ns = None, 0
+        async for stored in sink.read(kinds=MANIFEST_KINDS):
+            manifest.add(stored)
+            first_ns = stored.recv_wall_ns if first_ns is None else first_ns
+            last_ns = max(last_ns, stored.recv_wall_ns)
+        manifest.finish()
+    finally:
+        await sink.close()
+    if first_ns is None:
+        print("the recording is empty")
+        return
+    wanted = keys or manifest.keys_of("clob", "market")
+    for token in wanted:
+        found = manifest.coverage(token, first_ns, last_ns)
+        covered_ns = sum(interval.end_wall_ns - interval.start_wall_ns for interval in found.covered)
+        print(f"{token}: covered {covered_ns / _NS_PER_S:.3f} s of {(last_ns - first_ns) / _NS_PER_S:.3f} s")
+        for gap in found.gaps:
+            start_s, end_s = (gap.start_wall_ns - first_ns) / _NS_PER_S, (gap.end_wall_ns - first_ns) / _NS_PER_S
+            print(f"  gap {start_s:.3f}-{end_s:.3f} s: {gap.reason}")
+
+
+def replay(
+    *,
+    sink: Annotated[str, typer.Option(help=_SINK_HELP)],
+    speed: Annotated[
+        float | None, typer.Option(min=0.001, help="Replay at N times the recorded pace; default: as fast as possible.")
+    ] = None,
+    key: Annotated[list[str] | None, typer.Option(help="Only this token id (repeatable); default: every one.")] = None,
+) -> None:
+    """Rebuild the books from a recording through polyinfra's own parsers and print them."""
+    with _one_line_errors("replay"):
+        asyncio.run(_replay(sink, speed, key))
+
+
+async def _replay(sink_url: str, speed: float | None, keys: list[str] | None) -> None:
+    from polyinfra.record.replay import Replay  # noqa: PLC0415
+    from polyinfra.record.sink_urls import open_sink  # noqa: PLC0415
+
+    sink = open_sink(sink_url)
+    try:
+        replayed = Replay(sink, speed=speed, keys=keys)
+        stats = await replayed.run()
+    finally:
+        await sink.close()
+    for token, book in replayed.books.items():
+        best_bid, best_ask = book.best_bid(), book.best_ask()
+        print(
+            f"{token}: {replayed.states[token]} · bid {best_bid.price if best_bid else '-'} · "
+            f"ask {best_ask.price if best_ask else '-'} · {len(book.bids())}/{len(book.asks())} levels"
+        )
+    print(
+        f"replayed {stats.records:,} records ({stats.frames:,} frames, {stats.rest_responses:,} REST snapshots): "
+        f"{stats.checkpoints_matched:,} checkpoints matched, {stats.checkpoints_diverged:,} diverged, "
+        f"{stats.hash_mismatches:,} hash mismatches"
+    )
+    if stats.first_divergence is not None:
+        divergence = stats.first_divergence
+        print(f"first divergence: {divergence.token_id} at {divergence.event_id}")
+        raise typer.Exit(1)
