@@ -119,7 +119,8 @@ class Recorder:
         wall_ns: Callable[[], int] = time.time_ns,
     ) -> None:
         self._sink = sink
-        self._queue_size = positive_int("queue_size", queue_size)
+        self.queue_size = positive_int("queue_size", queue_size)
+        """The most records the queue holds."""
         self._batch_size = positive_int("batch_size", batch_size)
         self._clock_sample_interval_s = positive_number("clock_sample_interval_s", clock_sample_interval_s)
         self.checkpoint_interval_ns = round(positive_number("checkpoint_interval_s", checkpoint_interval_s) * 1e9)
@@ -135,7 +136,8 @@ class Recorder:
             monotonic_ns(),
             time.get_clock_info("time").implementation,
         )
-        self._queue: deque[Record] = deque()
+        self.queue: deque[Record] = deque()
+        """Records waiting for the sink (taps append, the writer takes from the left)."""
         self._wake = asyncio.Event()
         self._writer: asyncio.Task[None] | None = None
         self._stopping = False
@@ -182,13 +184,9 @@ class Recorder:
         self._taps[key] = tap
         return tap
 
-    def has_room(self, records: int) -> bool:
-        """Whether the queue can take ``records`` more."""
-        return len(self._queue) + records <= self._queue_size
-
     def enqueue(self, record: Record) -> None:
-        """Queue a record (taps check :meth:`has_room` first)."""
-        self._queue.append(record)
+        """Queue a record (taps check the room first)."""
+        self.queue.append(record)
         if not self._wake.is_set():
             self._wake.set()
 
@@ -205,7 +203,7 @@ class Recorder:
     @property
     def stats(self) -> RecorderStats:
         return RecorderStats(
-            queued=len(self._queue),
+            queued=len(self.queue),
             written=self._written,
             dropped=sum(tap.dropped for tap in self._taps.values()),
             gaps=sum(tap.gaps for tap in self._taps.values()),
@@ -218,7 +216,7 @@ class Recorder:
     # --- the writer ------------------------------------------------------------------------------
 
     async def _write_forever(self) -> None:
-        queue = self._queue
+        queue = self.queue
         next_sample_ns = self.monotonic_ns() + round(self._clock_sample_interval_s * 1e9)
         while True:
             if not queue:
@@ -247,8 +245,8 @@ class Recorder:
                 self._write_failures += 1
                 RECORDER_WRITE_FAILURES.inc()
                 if self._stopping and attempts >= _ATTEMPTS_WHEN_STOPPING:
-                    lost = len(batch) + len(self._queue)
-                    self._queue.clear()
+                    lost = len(batch) + len(self.queue)
+                    self.queue.clear()
                     _log.error("recorder stopping with records its sink did not store", records=lost)
                     return
                 delay_s = self._backoff.next_delay_s()

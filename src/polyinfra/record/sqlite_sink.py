@@ -19,6 +19,8 @@ from collections.abc import AsyncIterator, Callable, Collection, Sequence
 from pathlib import Path
 from typing import Final, TypeVar
 
+from msgspec.structs import astuple
+
 from polyinfra.errors import CorruptRecordError, RecorderError, SinkWriteError
 from polyinfra.record.records import Record, RecordKind, SessionHeader
 from polyinfra.record.sink import Sink
@@ -95,21 +97,8 @@ class SQLiteSink(Sink):
         )
 
     async def write(self, records: Sequence[Record]) -> None:
-        rows = [
-            (
-                r.event_id,
-                r.session_id,
-                r.source,
-                r.channel,
-                r.key,
-                r.kind.value,
-                r.recv_wall_ns,
-                r.recv_mono_ns,
-                r.venue_ts_ms,
-                r.payload,
-            )
-            for r in records
-        ]
+        # A record's fields are the table's columns, in order (its kind is a str: a StrEnum).
+        rows = [astuple(record) for record in records]
         await self._run(lambda: self._insert(rows), "batch")
 
     def _insert(self, rows: Sequence[tuple[object, ...]]) -> None:

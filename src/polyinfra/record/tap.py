@@ -138,7 +138,7 @@ class ChannelTap:
         recorder = self._recorder
         wall_ns = recorder.wall_ns()
         # A gap record goes in ahead of the first record after a run of drops: room for both.
-        if not recorder.has_room(2 if self._dropped else 1):
+        if len(recorder.queue) + (2 if self._dropped else 1) > recorder.queue_size:
             if not self._dropped:
                 self._dropped_from_wall_ns = wall_ns
                 self.gaps += 1
@@ -147,30 +147,17 @@ class ChannelTap:
             recorder.count_drop(self)
             return
         if self._dropped:
-            self._queue(
-                RecordKind.GAP,
-                NO_CONNECTION,
-                "",
-                _encode(
-                    {
-                        "reason": QUEUE_OVERFLOW,
-                        "dropped": self._dropped,
-                        "from_wall_ns": self._dropped_from_wall_ns,
-                        "to_wall_ns": wall_ns,
-                    }
-                ),
-                None,
-                wall_ns=wall_ns,
-            )
+            gap = {
+                "reason": QUEUE_OVERFLOW,
+                "dropped": self._dropped,
+                "from_wall_ns": self._dropped_from_wall_ns,
+                "to_wall_ns": wall_ns,
+            }
             self._dropped = 0
-        self._queue(kind, connection, key, payload, venue_ts_ms, wall_ns=wall_ns)
-
-    def _queue(
-        self, kind: RecordKind, connection: int, key: str, payload: bytes, venue_ts_ms: int | None, *, wall_ns: int
-    ) -> None:
-        index = self._indexes.get(connection, 0)
-        self._indexes[connection] = index + 1
-        recorder = self._recorder
+            self._put(RecordKind.GAP, NO_CONNECTION, "", _encode(gap), None)
+        indexes = self._indexes
+        index = indexes.get(connection, 0)
+        indexes[connection] = index + 1
         recorder.enqueue(
             Record(
                 f"{self._id_prefix}{connection}:{index}",
