@@ -111,16 +111,18 @@ async def _record(
     from polyinfra.record.sink_urls import open_sink  # noqa: PLC0415
 
     sink = open_sink(sink_url)
+    recorder = Recorder(sink)
     try:
         async with ClobRestClient(rest_url) as rest:
             markets = await choose_markets(rest, choice)
         token_ids = [token.token_id for market in markets for token in market.tokens]
-        async with Recorder(sink) as recorder, LiveBooks(rest_url, ws_url, recorder=recorder) as books:
+        async with recorder, LiveBooks(rest_url, ws_url, recorder=recorder) as books:
             await books.subscribe(token_ids)
             typer.echo(f"polyinfra record: {len(token_ids)} tokens into {sink.url}", err=True)
             await _show_status(recorder, duration_s=duration_s, status_s=status_s)
-        _print_status(recorder, events_per_s=None)
     finally:
+        # Also after Ctrl-C: the recorder has stopped, so this is what the tape holds.
+        _print_status(recorder, events_per_s=None)
         await sink.close()
 
 
