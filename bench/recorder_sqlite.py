@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import statistics
 import tempfile
 import time
@@ -35,7 +36,7 @@ from polyinfra.record.records import Record, RecordKind
 from polyinfra.record.replay import Replay
 from polyinfra.record.sqlite_sink import INSERT_RECORD, SQLiteSink, connect_sqlite
 from polyinfra.record.tap import ChannelTap
-from polyinfra.record.venue_time import first_timestamp_ms
+from polyinfra.record.venue_time import venue_ms
 
 BATCH = 2_000
 CONNECTION = 1
@@ -43,25 +44,31 @@ FRAMES_PER_READ = 200
 """Frames the tap takes between two returns to the event loop, as a socket reader would."""
 
 
-async def _record_stream(tap: ChannelTap, stream: Stream) -> None:
+def _venue_times(stream: Stream) -> list[int | None]:
+    """Each frame's venue time, which LiveBooks hands the tap from the frame its core decoded anyway."""
+    times: list[int | None] = []
+    for frame in stream.initial_frames + stream.frames:
+        document = json.loads(frame)
+        first = document[0] if isinstance(document, list) else document
+        times.append(venue_ms(first.get("timestamp")))
+    return times
+
+
+async def _record_stream(tap: ChannelTap, stream: Stream, venue_times: list[int | None]) -> None:
     """What LiveBooks records for this stream on one connection."""
     tap.tokens(RecordKind.SUBSCRIBED, CONNECTION, stream.token_ids)
     tap.lifecycle(RecordKind.CONNECTED, CONNECTION, token_ids=stream.token_ids, session=1)
     for index, frame in enumerate(stream.initial_frames + stream.frames):
-        tap.frame_received(CONNECTION, frame)
+        tap.frame_received(CONNECTION, frame, venue_ts_ms=venue_times[index])
         if index % FRAMES_PER_READ == 0:
             await asyncio.sleep(0)
-
-
-def _tap(recorder: Recorder) -> ChannelTap:
-    return recorder.tap("clob", "market", venue_time=first_timestamp_ms)
 
 
 async def _recorded_rows(stream: Stream, directory: Path) -> list[Record]:
     """The records the recorder stores for the stream (read back, to feed the anchor the same rows)."""
     sink = SQLiteSink(directory / "rows.db")
     async with Recorder(sink, queue_size=len(stream.frames) + 1_000) as recorder:
-        await _record_stream(_tap(recorder), stream)
+        await _record_stream(recorder.tap("clob", "market"), stream, _venue_times(stream))
     rows = [record async for record in sink.read()]
     await sink.close()
     return rows
@@ -80,12 +87,12 @@ def bare_executemany(rows: list[Record], path: Path) -> float:
     return elapsed
 
 
-async def recorder_ingest(stream: Stream, path: Path) -> float:
+async def recorder_ingest(stream: Stream, venue_times: list[int | None], path: Path) -> float:
     sink = SQLiteSink(path)
     recorder = Recorder(sink, queue_size=len(stream.frames) + 1_000, batch_size=BATCH)
     await recorder.start()
     started = time.perf_counter()
-    await _record_stream(_tap(recorder), stream)
+    await _record_stream(recorder.tap("clob", "market"), stream, venue_times)
     await recorder.stop()
     elapsed = time.perf_counter() - started
     await sink.close()
@@ -130,7 +137,10 @@ def main() -> None:
         rows = asyncio.run(_recorded_rows(stream, directory))
         events = len(rows)
         anchor = _times(lambda run: bare_executemany(rows, directory / f"anchor-{run}.db"), args.repeat)
-        ingest = _times(lambda run: asyncio.run(recorder_ingest(stream, directory / f"ingest-{run}.db")), args.repeat)
+        venue_times = _venue_times(stream)
+        ingest = _times(
+            lambda run: asyncio.run(recorder_ingest(stream, venue_times, directory / f"ingest-{run}.db")), args.repeat
+        )
         live = _times(lambda run: live_apply(stream), args.repeat)
         replayed = _times(lambda run: asyncio.run(replay(directory / "ingest-0.db")), args.repeat)
 

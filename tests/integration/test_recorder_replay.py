@@ -6,6 +6,7 @@ final books equal the live final books level by level. The coverage manifest sho
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from polyinfra.clob.live_books import LiveBooks
 from polyinfra.emulator.faults import FaultConfig
 from polyinfra.record.coverage import CoverageManifest
 from polyinfra.record.recorder import Recorder
+from polyinfra.record.records import RecordKind
 from polyinfra.record.replay import Replay
 from polyinfra.record.sink_urls import open_sink
 from tests.integration.book_comparison import assert_ends_equal_to_rest, levels_of_book
@@ -68,6 +70,15 @@ async def test_replay_of_a_faulty_session_rebuilds_the_live_books_exactly(
     assert stats.rest_responses >= 1
     assert {token: levels_of_book(replay.books[token]) for token in tokens} == live_books
     assert dict(replay.states) == live_states
+
+    # Venue times come from the messages themselves (a frame's first event), never from a local clock.
+    frames = [record async for record in sink.read(kinds={RecordKind.FRAME_RECEIVED})]
+    stamped = [frame for frame in frames if frame.venue_ts_ms is not None]
+    for frame in stamped:
+        document = json.loads(frame.payload)
+        first = document[0] if isinstance(document, list) else document
+        assert frame.venue_ts_ms == int(first["timestamp"]), frame
+    assert len(stamped) > len(frames) // 2
 
     manifest = CoverageManifest.of([record async for record in sink.read()])
     everything = (0, 2**63 - 1)

@@ -17,7 +17,7 @@ from polyinfra.record.records import Record, RecordKind
 from polyinfra.record.replay import Replay
 from polyinfra.record.sink_urls import open_sink
 from polyinfra.record.sqlite_sink import SQLiteSink
-from polyinfra.record.venue_time import first_timestamp_ms
+from polyinfra.record.venue_time import venue_ms
 from tests.record.sinks import make_records
 
 
@@ -102,14 +102,13 @@ async def test_a_failing_sink_is_retried_and_recording_goes_on(tmp_path: Path) -
     assert recorder.acknowledged is not None
 
 
-def test_venue_time_comes_from_the_message_or_nowhere() -> None:
-    assert first_timestamp_ms(b'[{"event_type": "book", "timestamp": "1757908892351"}, {}]') == 1757908892351
-    assert first_timestamp_ms(b'{"event_type": "price_change", "timestamp": "1757908892351"}') == 1757908892351
-    assert first_timestamp_ms(b'{"event_type": "book"}') is None
-    assert first_timestamp_ms(b'{"timestamp": "12abc"}') is None
-    assert first_timestamp_ms(b'{"timestamp": "' + b"9" * 40 + b'"}') is None
-    assert first_timestamp_ms(b'[{"event_type": "book", "timest') is None
-    assert first_timestamp_ms(b"PONG") is None
+def test_venue_time_is_the_messages_own_or_none() -> None:
+    assert venue_ms("1757908892351") == 1757908892351
+    assert venue_ms(None) is None
+    assert venue_ms("") is None
+    assert venue_ms("12abc") is None
+    assert venue_ms("-5") is None
+    assert venue_ms("9" * 40) is None
 
 
 async def test_a_truncated_recorded_payload_is_a_typed_error(sink: SQLiteSink) -> None:

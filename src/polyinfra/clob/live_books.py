@@ -92,7 +92,7 @@ from polyinfra.obs.metrics import (
     WS_RECONNECTS,
 )
 from polyinfra.record.records import NO_CONNECTION, RecordKind
-from polyinfra.record.venue_time import first_timestamp_ms
+from polyinfra.record.venue_time import venue_ms
 
 if TYPE_CHECKING:
     from polyinfra.record.recorder import Recorder
@@ -272,7 +272,7 @@ class LiveBooks:
         )
         self._tap: ChannelTap | None = None
         if recorder is not None:
-            self._tap = recorder.tap("clob", "market", venue_time=first_timestamp_ms)
+            self._tap = recorder.tap("clob", "market")
             # The sync-state changes are the recording's stale windows: the core builds them for the tap.
             self._sync.emit_events = True
         self._connections: dict[int, _Connection] = {}
@@ -629,8 +629,6 @@ class LiveBooks:
 
     def _on_frame(self, connection: _Connection, watch: ConnectionWatch, frame: bytes | str) -> None:
         """The hot path: one data frame into the core, its events out to consumers."""
-        if self._tap is not None:
-            self._tap.frame_received(connection.id, frame)
         now_s = time.monotonic()
         connection.last_data_s = now_s
         first_data = not watch.proven
@@ -645,6 +643,9 @@ class LiveBooks:
             _log.warning("malformed market frame; re-snapshotting the connection's books", error=describe_failure(exc))
         except Exception as exc:  # hostile data must not end the session: see _frame_unusable
             self._frame_unusable(connection, exc, len(frame), now)
+        if self._tap is not None:
+            # After the core decoded it (for its venue time), before the records its effects make.
+            self._tap.frame_received(connection.id, frame, venue_ts_ms=venue_ms(self._sync.last_frame_timestamp))
         self._after_sync_change()
 
     def _frame_unusable(self, connection: _Connection, exc: Exception, size: int, now: Instant) -> None:
@@ -767,7 +768,10 @@ class LiveBooks:
             summaries = await rest.get_books(list(request.token_ids))
             if self._tap is not None:
                 # The answer as decoded, encoded again: the wire structs keep every field as the venue sent it.
-                self._tap.rest_response(request.fetch_id, _encode_summaries(summaries))
+                first_timestamp = summaries[0].timestamp if summaries else None
+                self._tap.rest_response(
+                    request.fetch_id, _encode_summaries(summaries), venue_ts_ms=venue_ms(first_timestamp)
+                )
             self._sync.apply_snapshots(request, summaries, self._now())
         except Exception as exc:  # whatever the answer held, its tokens must not wait forever
             self._books_request_failed(exc, "book snapshot request", len(request.token_ids))

@@ -463,6 +463,7 @@ class BookSync:
         "_states_view",
         "_tokens",
         "emit_events",
+        "last_frame_timestamp",
         "stats",
     )
 
@@ -500,6 +501,10 @@ class BookSync:
         self._refused: MalformedMessageError | None = None
         self.emit_events = False
         """Build domain events for :meth:`take_events` (off while nobody consumes them: they cost)."""
+        self.last_frame_timestamp: str | None = None
+        """The venue's ``timestamp`` of the first event of the last frame received, as sent (None
+        when that frame held no event or did not decode): a recorder stores it without parsing
+        the frame a second time."""
         self.stats = SyncStats()
 
     # --- reads -----------------------------------------------------------------------------------
@@ -630,12 +635,15 @@ class BookSync:
         self.stats.frames += 1
         previous = self._last_frames.get(connection)
         self._last_frames[connection] = frame
+        self.last_frame_timestamp = None
         try:
             events = self._decoder.decode(frame)
         except MalformedMessageError:
             self.stats.malformed_frames += 1
             self._frame_lost(connection, now)
             raise
+        if events:
+            self.last_frame_timestamp = events[0].timestamp
         # A frame delivered twice in a row (a transport retransmit, the emulator's duplicate knob)
         # leaves the levels right (sizes are absolute) but its per-entry best prices describe the
         # book part-way through the message, so re-applying it reports false best-price mismatches.

@@ -42,7 +42,7 @@ from polyinfra.obs.metrics import RECORDER_DROPPED, RECORDER_QUEUE_DEPTH, RECORD
 from polyinfra.obs.redaction import redact
 from polyinfra.record.records import NO_CONNECTION, Record, RecordKind, SessionHeader
 from polyinfra.record.sink import Sink
-from polyinfra.record.tap import ChannelTap, VenueTime
+from polyinfra.record.tap import ChannelTap
 
 __all__ = ["Recorder", "RecorderStats", "SentFrameRedactor", "Watermark", "redact_sent_frame"]
 
@@ -142,7 +142,7 @@ class Recorder:
         self._writer: asyncio.Task[None] | None = None
         self._stopping = False
         self._taps: dict[tuple[str, str], ChannelTap] = {}
-        self._own = ChannelTap(self, _RECORDER_SOURCE, "", None)
+        self._own = ChannelTap(self, _RECORDER_SOURCE, "")
         self._written = 0
         self._batches = 0
         self._write_failures = 0
@@ -175,12 +175,12 @@ class Recorder:
 
     # --- taps ----------------------------------------------------------------------------------
 
-    def tap(self, source: str, channel: str, *, venue_time: VenueTime | None = None) -> ChannelTap:
+    def tap(self, source: str, channel: str) -> ChannelTap:
         """The tap of (``source``, ``channel``), e.g. ``("clob", "market")``; one per pair."""
         key = (source, channel)
         if key in self._taps or source == _RECORDER_SOURCE:
             raise InvalidValueError("this source and channel already have a tap", source=source, channel=channel)
-        tap = ChannelTap(self, source, channel, venue_time)
+        tap = ChannelTap(self, source, channel)
         self._taps[key] = tap
         return tap
 

@@ -131,19 +131,27 @@ class SQLiteSink(Sink):
             parameters.extend(kind.value for kind in kinds)
         where = " AND ".join(conditions)
         query = f"SELECT seq, {_COLUMNS} FROM records WHERE {where} ORDER BY seq LIMIT {_READ_CHUNK_ROWS}"
-        after_seq = 0
-        while True:
-            rows = await self._run(functools.partial(self._fetch, query, (after_seq, *parameters)), "read")
-            for row in rows:
-                yield _record_of(row)
-            if len(rows) < _READ_CHUNK_ROWS:
-                return
-            last_seq = rows[-1][0]
-            assert isinstance(last_seq, int)  # the INTEGER PRIMARY KEY
-            after_seq = last_seq
+        fetch = functools.partial(self._fetch, query, tuple(parameters))
+        # The next chunk is read while this one is consumed: SQLite works without the GIL.
+        pending = asyncio.ensure_future(self._run(functools.partial(fetch, 0), "read"))
+        try:
+            while True:
+                records, last_seq = await pending
+                if last_seq is not None:
+                    pending = asyncio.ensure_future(self._run(functools.partial(fetch, last_seq), "read"))
+                for record in records:
+                    yield record
+                if last_seq is None:
+                    return
+        finally:
+            if not pending.done():
+                await asyncio.gather(pending, return_exceptions=True)
 
-    def _fetch(self, query: str, parameters: tuple[object, ...]) -> list[tuple[object, ...]]:
-        return self._connection.execute(query, parameters).fetchall()
+    def _fetch(self, query: str, parameters: tuple[object, ...], after_seq: int) -> tuple[list[Record], int | None]:
+        """The next chunk after ``after_seq`` as records, and its last ``seq`` (None: it was the last chunk)."""
+        rows = self._connection.execute(query, (after_seq, *parameters)).fetchall()
+        last_seq = rows[-1][0] if len(rows) == _READ_CHUNK_ROWS else None
+        return [_record_of(row) for row in rows], last_seq
 
     async def headers(self) -> list[SessionHeader]:
         rows = await self._run(

@@ -14,7 +14,7 @@ frame all the same, so a channel tapped later cannot forget it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Final
 
 import msgspec
@@ -27,13 +27,10 @@ from polyinfra.record.records import NO_CONNECTION, Record, RecordKind
 if TYPE_CHECKING:
     from polyinfra.record.recorder import Recorder
 
-__all__ = ["QUEUE_OVERFLOW", "ChannelTap", "VenueTime"]
+__all__ = ["QUEUE_OVERFLOW", "ChannelTap"]
 
 QUEUE_OVERFLOW: Final = "queue overflow"
 """The reason of the gap a full recorder queue leaves."""
-
-VenueTime = Callable[[bytes], int | None]
-"""Reads a received frame's or REST answer's venue timestamp (ms), None when it has none."""
 
 _encode: Final = msgspec.json.Encoder().encode
 
@@ -43,7 +40,8 @@ class ChannelTap:
 
     ``connection`` arguments are the client's own small connection ids (``NO_CONNECTION`` for
     what belongs to no socket); each connection numbers its records from 0, which makes the
-    ``event_id``. ``venue_time`` reads the venue's timestamp out of received frames.
+    ``event_id``. The venue's timestamp of a message is the client's to give: it has decoded
+    the message anyway, and reading it here would parse every frame twice.
     """
 
     __slots__ = (
@@ -53,7 +51,6 @@ class ChannelTap:
         "_indexes",
         "_next_checkpoint_ns",
         "_recorder",
-        "_venue_time",
         "channel",
         "checkpoints",
         "dropped",
@@ -61,11 +58,10 @@ class ChannelTap:
         "source",
     )
 
-    def __init__(self, recorder: Recorder, source: str, channel: str, venue_time: VenueTime | None) -> None:
+    def __init__(self, recorder: Recorder, source: str, channel: str) -> None:
         self._recorder = recorder
         self.source = source
         self.channel = channel
-        self._venue_time = venue_time
         self._indexes: dict[int, int] = {}
         # The source and channel join the connection number: two taps of one session never share an id.
         self._id_prefix = f"{recorder.session_id}:{source}.{channel}."
@@ -82,10 +78,11 @@ class ChannelTap:
 
     # --- what the clients call -----------------------------------------------------------------
 
-    def frame_received(self, connection: int, frame: bytes | str, *, key: str = "") -> None:
-        """A data frame as received on ``connection``."""
+    def frame_received(
+        self, connection: int, frame: bytes | str, *, venue_ts_ms: int | None = None, key: str = ""
+    ) -> None:
+        """A data frame as received on ``connection``; ``venue_ts_ms`` is the venue's time in it, if any."""
         payload = frame.encode() if isinstance(frame, str) else frame
-        venue_ts_ms = None if self._venue_time is None else self._venue_time(payload)
         self._put(RecordKind.FRAME_RECEIVED, connection, key, payload, venue_ts_ms)
 
     def frame_sent(self, connection: int, frame: bytes | str, *, key: str = "") -> None:
@@ -93,9 +90,8 @@ class ChannelTap:
         payload = frame.encode() if isinstance(frame, str) else frame
         self._put(RecordKind.FRAME_SENT, connection, key, self._recorder.redact_sent(payload), None)
 
-    def rest_response(self, fetch_id: int, body: bytes) -> None:
+    def rest_response(self, fetch_id: int, body: bytes, *, venue_ts_ms: int | None) -> None:
         """The answer to the REST snapshot request ``fetch_id`` that a book sync used."""
-        venue_ts_ms = None if self._venue_time is None else self._venue_time(body)
         self._put(RecordKind.REST_RESPONSE, NO_CONNECTION, str(fetch_id), body, venue_ts_ms)
 
     def lifecycle(self, kind: RecordKind, connection: int, *, key: str = "", **details: object) -> None:
