@@ -107,8 +107,8 @@ class _GatedSink(Sink):
         await self.gate.wait()
         await self._inner.write(records)
 
-    def read(self, **filters: object) -> AsyncIterator[Record]:  # type: ignore[override]
-        return self._inner.read(**filters)  # type: ignore[arg-type]
+    def read_chunks(self, **filters: object) -> AsyncIterator[Sequence[Record]]:  # type: ignore[override]
+        return self._inner.read_chunks(**filters)  # type: ignore[arg-type]
 
     async def headers(self) -> list[SessionHeader]:
         return await self._inner.headers()

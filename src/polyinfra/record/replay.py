@@ -141,16 +141,18 @@ class Replay:
 
     async def __aiter__(self) -> AsyncIterator[BookEvent]:
         start_ns = self._start_wall_ns
-        async for record in self._sink.read(end_wall_ns=self._end_wall_ns, kinds=_REPLAYED_KINDS):
-            if record.source != _SOURCE or record.channel != _CHANNEL:
-                continue
-            if self._speed is not None:
-                await self._pace(record)
-            self._replay(record)
-            events = self._sync.take_events()
-            if events and (start_ns is None or record.recv_wall_ns >= start_ns):
-                for event in events:
-                    yield event
+        chunks = self._sink.read_chunks(end_wall_ns=self._end_wall_ns, kinds=_REPLAYED_KINDS)
+        async for chunk in chunks:
+            for record in chunk:
+                if record.source != _SOURCE or record.channel != _CHANNEL:
+                    continue
+                if self._speed is not None:
+                    await self._pace(record)
+                self._replay(record)
+                events = self._sync.take_events()
+                if events and (start_ns is None or record.recv_wall_ns >= start_ns):
+                    for event in events:
+                        yield event
         self._count_feed_checks()
 
     async def run(self) -> ReplayStats:

@@ -4,7 +4,7 @@
   The recorder moves its acknowledged watermark after it returns, never before.
 * Writing is idempotent by ``event_id``: a record written twice (a writer restarted after a crash
   re-sends what it cannot prove was stored) is stored once.
-* :meth:`Sink.read` yields records in the order they were written, which for one recording
+* :meth:`Sink.read_chunks` yields records in the order they were written, which for one recording
   session is the order the recorder's queue received them (the monotonic order).
 * A stored row that cannot be read back raises :class:`~polyinfra.errors.CorruptRecordError`
   naming it; nothing else escapes but :class:`~polyinfra.errors.RecorderError`.
@@ -40,14 +40,27 @@ class Sink(ABC):
         :class:`~polyinfra.errors.SinkWriteError` when the batch is not durable."""
 
     @abstractmethod
-    def read(
+    def read_chunks(
+        self,
+        *,
+        start_wall_ns: int | None = None,
+        end_wall_ns: int | None = None,
+        kinds: Collection[RecordKind] | None = None,
+    ) -> AsyncIterator[Sequence[Record]]:
+        """Records in written order, received in ``[start_wall_ns, end_wall_ns)`` and of ``kinds``
+        (None: all), a chunk at a time (what one trip to the store brought)."""
+
+    async def read(
         self,
         *,
         start_wall_ns: int | None = None,
         end_wall_ns: int | None = None,
         kinds: Collection[RecordKind] | None = None,
     ) -> AsyncIterator[Record]:
-        """Records in written order, received in ``[start_wall_ns, end_wall_ns)`` and of ``kinds`` (None: all)."""
+        """As :meth:`read_chunks`, one record at a time."""
+        async for chunk in self.read_chunks(start_wall_ns=start_wall_ns, end_wall_ns=end_wall_ns, kinds=kinds):
+            for record in chunk:
+                yield record
 
     @abstractmethod
     async def headers(self) -> list[SessionHeader]:
