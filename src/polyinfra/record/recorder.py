@@ -15,7 +15,7 @@ that drains it into a sink in batches.
 * **A failing sink never ends recording.** A batch that did not store is kept and written again
   after a backoff (the sink deduplicates by ``event_id``, so a batch that did store before an
   error reached us costs nothing); meanwhile the queue fills and its overflow becomes gaps.
-* **Clock provenance.** The session header (host, process start, clock source) is written at
+* **Clock provenance.** The session header (host, session start, clock source) is written at
   :meth:`Recorder.start`, then a wall-minus-monotonic sample every ``clock_sample_interval_s``
   and one at :meth:`Recorder.stop`; coverage relies on them to know the recorder was alive.
 

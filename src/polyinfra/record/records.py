@@ -92,8 +92,10 @@ class SessionHeader(msgspec.Struct, frozen=True):
 
     session_id: str
     host_id: str
-    process_start_wall_ns: int
-    process_start_mono_ns: int
+    started_wall_ns: int
+    """When the recording session started (its recorder was made), wall clock."""
+    started_mono_ns: int
+    """The same moment on the monotonic clock: the origin of the session's ``recv_mono_ns``."""
     clock_source: str
     """The wall clock's implementation as the OS reports it (``time.get_clock_info``); the offset
     samples that follow are :attr:`RecordKind.CLOCK_SAMPLE` records of the session."""

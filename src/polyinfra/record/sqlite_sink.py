@@ -44,8 +44,8 @@ CREATE TABLE IF NOT EXISTS records (
 CREATE TABLE IF NOT EXISTS sessions (
     session_id TEXT PRIMARY KEY,
     host_id TEXT NOT NULL,
-    process_start_wall_ns INTEGER NOT NULL,
-    process_start_mono_ns INTEGER NOT NULL,
+    started_wall_ns INTEGER NOT NULL,
+    started_mono_ns INTEGER NOT NULL,
     clock_source TEXT NOT NULL
 );
 """
@@ -95,8 +95,8 @@ class SQLiteSink(Sink):
         row = (
             header.session_id,
             header.host_id,
-            header.process_start_wall_ns,
-            header.process_start_mono_ns,
+            header.started_wall_ns,
+            header.started_mono_ns,
             header.clock_source,
         )
         await self._run(
@@ -162,8 +162,8 @@ class SQLiteSink(Sink):
     async def headers(self) -> list[SessionHeader]:
         rows = await self._run(
             lambda: self._connection.execute(
-                "SELECT session_id, host_id, process_start_wall_ns, process_start_mono_ns, clock_source"
-                " FROM sessions ORDER BY process_start_wall_ns"
+                "SELECT session_id, host_id, started_wall_ns, started_mono_ns, clock_source"
+                " FROM sessions ORDER BY started_wall_ns"
             ).fetchall(),
             "sessions",
         )

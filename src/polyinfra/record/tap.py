@@ -82,13 +82,12 @@ class ChannelTap:
         self, connection: int, frame: bytes | str, *, venue_ts_ms: int | None = None, key: str = ""
     ) -> None:
         """A data frame as received on ``connection``; ``venue_ts_ms`` is the venue's time in it, if any."""
-        payload = frame.encode() if isinstance(frame, str) else frame
+        payload = _bytes_of(frame)
         self._put(RecordKind.FRAME_RECEIVED, connection, key, payload, venue_ts_ms)
 
     def frame_sent(self, connection: int, frame: bytes | str, *, key: str = "") -> None:
         """A frame sent on ``connection``, stored after the recorder's redaction hook."""
-        payload = frame.encode() if isinstance(frame, str) else frame
-        self._put(RecordKind.FRAME_SENT, connection, key, self._recorder.redact_sent(payload), None)
+        self._put(RecordKind.FRAME_SENT, connection, key, self._recorder.redact_sent(_bytes_of(frame)), None)
 
     def rest_response(self, fetch_id: int, body: bytes, *, venue_ts_ms: int | None) -> None:
         """The answer to the REST snapshot request ``fetch_id`` that a book sync used."""
@@ -168,3 +167,9 @@ class ChannelTap:
                 payload,
             )
         )
+
+
+def _bytes_of(frame: bytes | str) -> bytes:
+    # surrogatepass: a str the reader was handed is stored whatever it holds, never an exception
+    # on the reader; replay's decoder judges it.
+    return frame.encode("utf-8", "surrogatepass") if isinstance(frame, str) else frame
