@@ -126,6 +126,8 @@ class Replay:
         self._sync = _new_sync()
         self._session_id: str | None = None
         self._proven: set[int] = set()
+        self._connections: dict[str, int] = {}
+        """Connection numbers by event id prefix (session, source, channel, connection)."""
         self._requests: dict[str, SnapshotRequest | None] = {}
         self._pace_origin: tuple[int, float] | None = None
         self.stats = ReplayStats()
@@ -140,26 +142,36 @@ class Replay:
         return self._sync.states
 
     async def __aiter__(self) -> AsyncIterator[BookEvent]:
+        async for batch in self._event_batches():
+            for event in batch:
+                yield event
+
+    async def run(self) -> ReplayStats:
+        """Replay to the end without looking at the events; the books are in :attr:`books`."""
+        async for _ in self._event_batches():
+            pass
+        return self.stats
+
+    async def _event_batches(self) -> AsyncIterator[list[BookEvent]]:
+        """The events of each chunk the sink reads (of each record, when paced: they are due one by one)."""
         start_ns = self._start_wall_ns
-        chunks = self._sink.read_chunks(end_wall_ns=self._end_wall_ns, kinds=_REPLAYED_KINDS)
-        async for chunk in chunks:
+        async for chunk in self._sink.read_chunks(end_wall_ns=self._end_wall_ns, kinds=_REPLAYED_KINDS):
+            batch: list[BookEvent] = []
             for record in chunk:
                 if record.source != _SOURCE or record.channel != _CHANNEL:
                     continue
                 if self._speed is not None:
+                    if batch:
+                        yield batch
+                        batch = []
                     await self._pace(record)
                 self._replay(record)
                 events = self._sync.take_events()
                 if events and (start_ns is None or record.recv_wall_ns >= start_ns):
-                    for event in events:
-                        yield event
+                    batch.extend(events)
+            if batch:
+                yield batch
         self._count_feed_checks()
-
-    async def run(self) -> ReplayStats:
-        """Replay to the end without looking at the events; the books are in :attr:`books`."""
-        async for _ in self:
-            pass
-        return self.stats
 
     # --- one record -------------------------------------------------------------------------------
 
@@ -171,19 +183,19 @@ class Replay:
         now = Instant(record.recv_mono_ns / 1e9, record.recv_wall_ns)
         kind = record.kind
         if kind is RecordKind.FRAME_RECEIVED:
-            self._frame(_connection_of(record), record.payload, now)
+            self._frame(self._connection_of(record), record.payload, now)
         elif kind is RecordKind.REST_RESPONSE:
             self._rest_response(record, now)
         elif kind is RecordKind.CHECKPOINT:
             self._checkpoint(record)
         elif kind is RecordKind.CONNECTED or kind is RecordKind.RECONNECTED:
-            self._proven.discard(_connection_of(record))
+            self._proven.discard(self._connection_of(record))
         elif kind is RecordKind.CONNECTION_LOST:
-            connection = _connection_of(record)
+            connection = self._connection_of(record)
             self._proven.discard(connection)
             sync.connection_lost(connection, _reason(record), now)
         elif kind is RecordKind.SUBSCRIBED:
-            sync.add(self._wanted(_tokens(record)), _connection_of(record), now)
+            sync.add(self._wanted(_tokens(record)), self._connection_of(record), now)
         elif kind is RecordKind.UNSUBSCRIBED:
             sync.remove(_tokens(record))
         elif kind is RecordKind.SNAPSHOT_REQUESTED:
@@ -244,6 +256,20 @@ class Replay:
         if stats.first_divergence is None:
             stats.first_divergence = Divergence(record.event_id, token_id, recorded, replayed)
 
+    def _connection_of(self, record: Record) -> int:
+        """The connection number inside the record's ``event_id`` (``session:source.channel.N:index``)."""
+        prefix = record.event_id.rpartition(":")[0]
+        connection = self._connections.get(prefix)
+        if connection is None:
+            try:
+                connection = int(prefix.rpartition(".")[2])
+            except ValueError as exc:
+                raise CorruptRecordError(
+                    "a record's event id names no connection", event_id=record.event_id[:100]
+                ) from exc
+            self._connections[prefix] = connection
+        return connection
+
     def _wanted(self, tokens: list[str]) -> list[str]:
         keys = self._keys
         return tokens if keys is None else [token for token in tokens if token in keys]
@@ -278,14 +304,6 @@ def _new_sync() -> BookSync:
     sync = BookSync(random=lambda: 0.0)
     sync.emit_events = True
     return sync
-
-
-def _connection_of(record: Record) -> int:
-    """The connection number inside the record's ``event_id`` (``session:source.channel.N:index``)."""
-    try:
-        return int(record.event_id.rsplit(":", 2)[1].rpartition(".")[2])
-    except (IndexError, ValueError) as exc:
-        raise CorruptRecordError("a record's event id names no connection", event_id=record.event_id[:100]) from exc
 
 
 def _details(record: Record) -> _Lifecycle:

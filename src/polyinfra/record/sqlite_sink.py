@@ -139,19 +139,10 @@ class SQLiteSink(Sink):
         where = " AND ".join(conditions)
         query = f"SELECT seq, {_COLUMNS} FROM records WHERE {where} ORDER BY seq LIMIT {_READ_CHUNK_ROWS}"
         fetch = functools.partial(self._fetch, query, tuple(parameters))
-        # The next chunk is read while this one is consumed: SQLite works without the GIL.
-        pending = asyncio.ensure_future(self._run(functools.partial(fetch, 0), "read"))
-        try:
-            while True:
-                records, last_seq = await pending
-                if last_seq is not None:
-                    pending = asyncio.ensure_future(self._run(functools.partial(fetch, last_seq), "read"))
-                yield records
-                if last_seq is None:
-                    return
-        finally:
-            if not pending.done():
-                await asyncio.gather(pending, return_exceptions=True)
+        last_seq: int | None = 0
+        while last_seq is not None:
+            records, last_seq = await self._run(functools.partial(fetch, last_seq), "read")
+            yield records
 
     def _fetch(self, query: str, parameters: tuple[object, ...], after_seq: int) -> tuple[list[Record], int | None]:
         """The next chunk after ``after_seq`` as records, and its last ``seq`` (None: it was the last chunk)."""
