@@ -151,39 +151,70 @@ async def test_an_overflow_is_a_stored_gap_never_a_silent_loss(sink: Sink) -> No
     assert _dropped_metric() - dropped_before == 3
 
 
-def _writer(url: str, batches: int, batch_size: int) -> subprocess.Popen[str]:
+def _writer(mode: str, url: str, count: int, batch_size: int) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, "-m", "tests.record.sink_writer_child", url, str(batches), str(batch_size)],
+        [sys.executable, "-m", "tests.record.sink_writer_child", mode, url, str(count), str(batch_size)],
         stdout=subprocess.PIPE,
         text=True,
         cwd=Path(__file__).parents[2],
     )
 
 
+async def _kill_after(writer: subprocess.Popen[str], acknowledgements: int) -> tuple[int, str]:
+    """SIGKILL the writer right after it printed its ``acknowledgements``-th watermark; returns that watermark."""
+    assert writer.stdout is not None
+    line = ""
+    for _ in range(acknowledgements):
+        line = await asyncio.wait_for(asyncio.to_thread(writer.stdout.readline), HANG_GUARD_S)
+        assert line.startswith("acked "), f"the writer ended early: {line!r}"
+    writer.kill()  # while the next batch is on its way
+    writer.wait()
+    _, count, event_id = line.split()
+    return int(count), event_id
+
+
 @pytest.mark.parametrize("kill_after_acks", [1, 4, 9])
 async def test_kill_9_loses_no_acknowledged_event_and_stores_none_twice(url: str, kill_after_acks: int) -> None:
     batches, batch_size = 12, 250
-    writer = _writer(url, batches, batch_size)
-    assert writer.stdout is not None
-    acknowledged = -1
-    for _ in range(kill_after_acks):
-        line = await asyncio.wait_for(asyncio.to_thread(writer.stdout.readline), HANG_GUARD_S)
-        acknowledged = int(line.split()[1])
-    writer.kill()  # SIGKILL, while the next batch is on its way
-    writer.wait()
+    acknowledged, last_event_id = await _kill_after(_writer("sink", url, batches, batch_size), kill_after_acks)
     records = make_records(batches * batch_size)
+    assert records[acknowledged - 1].event_id == last_event_id
     sink = open_sink(url)
     try:
         stored_ids = [record.event_id for record in await _all(sink)]
         assert len(stored_ids) == len(set(stored_ids))
-        assert {record.event_id for record in records[: acknowledged + 1]} <= set(stored_ids)
+        assert {record.event_id for record in records[:acknowledged]} <= set(stored_ids)
     finally:
         await sink.close()
 
-    restarted = _writer(url, batches, batch_size)  # re-sends everything, from the first record
+    restarted = _writer("sink", url, batches, batch_size)  # re-sends everything, from the first record
     assert await asyncio.to_thread(restarted.wait) == 0
     sink = open_sink(url)
     try:
         assert await _all(sink) == records
     finally:
         await sink.close()
+
+
+@pytest.mark.parametrize("kill_after_acks", [2, 5])
+async def test_kill_9_of_a_recorder_keeps_everything_below_its_watermark(url: str, kill_after_acks: int) -> None:
+    frames = 20_000
+    acknowledged, last_event_id = await _kill_after(_writer("recorder", url, frames, 100), kill_after_acks)
+    restarted = _writer("recorder", url, 300, 100)  # a new session after the crash, run to its end
+    assert await asyncio.to_thread(restarted.wait) == 0
+    sink = open_sink(url)
+    try:
+        stored = await _all(sink)
+        headers = await sink.headers()
+    finally:
+        await sink.close()
+    assert len({record.event_id for record in stored}) == len(stored)
+    crashed, after = ([record for record in stored if record.session_id == header.session_id] for header in headers)
+    # Everything up to the watermark, in order and without a hole: the clock sample, then frames 0, 1, 2...
+    assert crashed[acknowledged - 1].event_id == last_event_id
+    received = [record.payload for record in crashed[:acknowledged] if record.kind is RecordKind.FRAME_RECEIVED]
+    assert received == [f"frame {index}".encode() for index in range(len(received))]
+    assert len(received) == acknowledged - 1
+    assert [record.payload for record in after if record.kind is RecordKind.FRAME_RECEIVED] == [
+        f"frame {index}".encode() for index in range(300)
+    ]
