@@ -10,6 +10,8 @@ import signal
 import sys
 from pathlib import Path
 
+import httpx
+
 from tests.integration.conftest import EmulatorFactory
 
 WAIT_S = 60.0
@@ -38,16 +40,26 @@ async def test_record_then_coverage_then_replay(emulator_factory: EmulatorFactor
     emulator = await emulator_factory(markets=2, seed=3, rate=100.0)
     sink = f"sqlite:///{tmp_path / 'tape.db'}"
     urls = ["--rest", emulator.urls["rest"], "--ws", emulator.urls["ws_market"]]
-    recording = await _polyinfra("record", "--sink", sink, "--top", "2", "--status-s", "0.1", *urls)
+    recording = await _polyinfra(
+        "record", "--sink", sink, "--top", "2", "--status-s", "0.1", "--metrics-port", "0", *urls
+    )
     assert recording.stderr is not None
     status = re.compile(rb"acknowledged ([\d,]+) ")
+    metrics_url = None
     async with asyncio.timeout(WAIT_S):
         while True:
             line = await recording.stderr.readline()
             assert line, "polyinfra record ended before acknowledging anything"
+            if line.startswith(b"polyinfra record: Prometheus metrics at "):
+                metrics_url = line.split()[-1].decode()
             found = status.search(line)
             if found and int(found.group(1).replace(b",", b"")) >= ACKNOWLEDGED_WANTED:
                 break
+    assert metrics_url is not None
+    async with httpx.AsyncClient() as http:
+        scraped = (await http.get(metrics_url)).text
+    written = re.search(r'polyinfra_recorder_records_total\{channel="market",source="clob"\} (\S+)', scraped)
+    assert written is not None and float(written.group(1)) >= ACKNOWLEDGED_WANTED - 1
     recording.send_signal(signal.SIGINT)
     _, rest = await asyncio.wait_for(recording.communicate(), WAIT_S)
     assert recording.returncode == 0, rest.decode()

@@ -49,7 +49,7 @@ def _one_line_errors(command: str) -> Iterator[None]:
     except InvalidValueError as exc:
         typer.echo(f"polyinfra {command}: {exc}", err=True)
         raise typer.Exit(2) from exc
-    except PolyinfraError as exc:
+    except (PolyinfraError, OSError) as exc:  # OSError: the metrics port is taken, ...
         typer.echo(f"polyinfra {command}: {exc}", err=True)
         raise typer.Exit(1) from exc
 
@@ -75,6 +75,9 @@ def record(
     live: Annotated[bool, typer.Option("--live", help="Record the real venue, clob.polymarket.com.")] = False,
     duration: Annotated[float, typer.Option(min=0, help="Seconds to record; 0 records until Ctrl-C.")] = 0.0,
     status_s: Annotated[float, typer.Option(min=0.1, help="Seconds between status lines on stderr.")] = 5.0,
+    metrics_port: Annotated[
+        int | None, typer.Option(help="Serve Prometheus metrics (polyinfra_recorder_*, ...) on this port; 0: any.")
+    ] = None,
 ) -> None:
     """Record live books: every frame, REST snapshot and reconnect, into a sink that publishes its gaps."""
     from polyinfra.cli.watch import (  # noqa: PLC0415  (lazy: see the module docstring)
@@ -85,10 +88,14 @@ def record(
         TokenChoice,
         run_until_stopped,
     )
+    from polyinfra.obs.metrics import serve_metrics  # noqa: PLC0415
 
-    with _one_line_errors("record"):
+    with _one_line_errors("record"), contextlib.ExitStack() as stack:
         if live and (rest is not None or ws is not None):
             raise InvalidValueError("--live records the venue's own URLs: drop --rest and --ws")
+        if metrics_port is not None:
+            metrics = stack.enter_context(serve_metrics(metrics_port))
+            typer.echo(f"polyinfra record: Prometheus metrics at {metrics.url}", err=True)
         run_until_stopped(
             _record(
                 sink_url=sink,
