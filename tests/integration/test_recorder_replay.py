@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
@@ -102,3 +103,17 @@ async def test_replay_of_a_faulty_session_rebuilds_the_live_books_exactly(
         assert "subscribed" in reasons
         assert reasons & {"disconnected", "malformed frame"}, reasons
     await sink.close()
+
+    # A checkpoint the replayed book does not match is reported, with its event id.
+    with sqlite3.connect(tmp_path / "tape.db") as editor:
+        (tampered,) = editor.execute(
+            "SELECT event_id FROM records WHERE kind = ? ORDER BY seq DESC LIMIT 1", (RecordKind.CHECKPOINT.value,)
+        ).fetchone()
+        editor.execute("UPDATE records SET payload = ? WHERE event_id = ?", (b"0" * 40, tampered))
+    tampered_sink = open_sink(f"sqlite:///{tmp_path / 'tape.db'}")
+    diverged = await Replay(tampered_sink).run()
+    await tampered_sink.close()
+    assert diverged.checkpoints_diverged == 1
+    assert diverged.first_divergence is not None
+    assert diverged.first_divergence.event_id == tampered
+    assert diverged.first_divergence.recorded_digest == "0" * 40
