@@ -20,6 +20,7 @@ __all__ = [
     "AuthError",
     "BookHashMismatchError",
     "CircuitOpenError",
+    "CorruptRecordError",
     "HttpClientError",
     "HttpServerError",
     "InsufficientBalanceError",
@@ -40,10 +41,13 @@ __all__ = [
     "PriceRangeError",
     "ProtocolError",
     "RateLimitedError",
+    "RecorderError",
     "RequestTimeoutError",
     "ResyncRequiredError",
     "ServiceNotReadyError",
     "SigningError",
+    "SinkUrlError",
+    "SinkWriteError",
     "StaleDataError",
     "StreamClosedError",
     "TickSizeViolationError",
@@ -275,3 +279,25 @@ class UnknownWalletError(InvalidValueError):
 class WrongContextError(PolyinfraError):
     """A call made where it cannot work: a blocking client method called from inside a running
     event loop (it would freeze that loop), or a client used after it was closed."""
+
+
+# --- recorder ----------------------------------------------------------------------------------------
+
+
+class RecorderError(PolyinfraError):
+    """The recorder or one of its sinks failed: a store that cannot be opened or written, or a
+    recording that cannot be read back."""
+
+
+class SinkUrlError(RecorderError, InvalidValueError):
+    """A sink URL polyinfra cannot open (unknown scheme, missing path)."""
+
+
+class SinkWriteError(RecorderError):
+    """A batch could not be made durable; the recorder keeps it and tries again."""
+
+    retriable_by_default = True
+
+
+class CorruptRecordError(RecorderError):
+    """A stored record cannot be read back (a wrong type, a truncated or undecodable payload)."""

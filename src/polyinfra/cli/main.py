@@ -32,11 +32,14 @@ from polyinfra.cli.options import (
     DurationOption,
     LiveOption,
     LogLevelOption,
+    MarketOption,
     MetricsHostOption,
     MetricsPortOption,
     RateLimitChoice,
     RefreshOption,
     RestOption,
+    TokenOption,
+    TopOption,
     WsOption,
     configure_command_logging,
     metrics_endpoint,
@@ -44,6 +47,7 @@ from polyinfra.cli.options import (
     venue_urls,
 )
 from polyinfra.cli.orders import order_app
+from polyinfra.cli.record_commands import register_record_commands
 from polyinfra.cli.trading_commands import register_trading_commands
 
 if TYPE_CHECKING:
@@ -93,6 +97,7 @@ app.add_typer(order_app)
 register_trading_commands(app)
 app.command()(markets)
 app.command()(book)
+register_record_commands(app)
 
 
 @app.command()
@@ -251,7 +256,6 @@ async def _serve(local_exchange: Emulator, metrics: MetricsServer | None) -> Non
         logging.getLogger(__name__).info("stopping the emulator")
 
 
-_SELECTION = "Which tokens: "
 _WATCH_EPILOG = (
     "Columns: best bid and ask, mid, spread, depth $ (dollars resting in the best 5 levels, bids/asks), "
     "last trade price, msg/s (book updates and trades per second over the last 5 s), sync state "
@@ -271,27 +275,9 @@ _WATCH_EPILOG = (
 @app.command(epilog=_WATCH_EPILOG)
 def watch(
     *,
-    token: Annotated[
-        list[str] | None, typer.Option("--token", metavar="ID", help=_SELECTION + "this token (repeatable).")
-    ] = None,
-    market: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--market",
-            metavar="CONDITION_ID",
-            help=_SELECTION + "both tokens of this market (repeatable).",
-        ),
-    ] = None,
-    top: Annotated[
-        int | None,
-        typer.Option(
-            "--top",
-            min=1,
-            metavar="N",
-            help=_SELECTION + "the first N markets of GET /sampling-markets: the venue's reward-eligible, "
-            "liquid, actively quoted ones (the CLOB API ranks no market by volume).",
-        ),
-    ] = None,
+    token: TokenOption = None,
+    market: MarketOption = None,
+    top: TopOption = None,
     rest: RestOption = EMULATOR_REST_URL,
     ws: WsOption = EMULATOR_WS_URL,
     live: LiveOption = False,

@@ -49,11 +49,14 @@ __all__ = [
     "JsonOption",
     "LiveOption",
     "LogLevelOption",
+    "MarketOption",
     "MetricsHostOption",
     "MetricsPortOption",
     "RateLimitChoice",
     "RefreshOption",
     "RestOption",
+    "TokenOption",
+    "TopOption",
     "WsOption",
     "configure_command_logging",
     "metrics_endpoint",
@@ -169,6 +172,26 @@ MetricsPortOption = Annotated[
 ]
 MetricsHostOption = Annotated[
     str, typer.Option("--metrics-host", metavar="HOST", help="Interface the metrics endpoint listens on.")
+]
+
+
+_SELECTION = "Which tokens: "
+TokenOption = Annotated[
+    list[str] | None, typer.Option("--token", metavar="ID", help=_SELECTION + "this token (repeatable).")
+]
+MarketOption = Annotated[
+    list[str] | None,
+    typer.Option("--market", metavar="CONDITION_ID", help=_SELECTION + "both tokens of this market (repeatable)."),
+]
+TopOption = Annotated[
+    int | None,
+    typer.Option(
+        "--top",
+        min=1,
+        metavar="N",
+        help=_SELECTION + "the first N markets of GET /sampling-markets: the venue's reward-eligible, "
+        "liquid, actively quoted ones (the CLOB API ranks no market by volume).",
+    ),
 ]
 
 

@@ -51,13 +51,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import math
 import random
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Final, Self
+from typing import TYPE_CHECKING, Final, Self
+
+import msgspec
 
 from polyinfra.clob.event_stream import EventFanout
 from polyinfra.clob.market_channel import MarketChannel
@@ -88,6 +91,12 @@ from polyinfra.obs.metrics import (
     WS_FRAMES,
     WS_RECONNECTS,
 )
+from polyinfra.record.records import NO_CONNECTION, RecordKind
+from polyinfra.record.venue_time import venue_ms
+
+if TYPE_CHECKING:
+    from polyinfra.record.recorder import Recorder
+    from polyinfra.record.tap import ChannelTap
 
 __all__ = ["LiveBooks", "LiveBooksStats"]
 
@@ -108,6 +117,7 @@ _AUDIT_SETTLE_S: Final = 0.5
 # A callback that raises on every event would log at the feed's rate: log its first failure, then
 # one line per this many.
 _WAIT_POLL_S: Final = 0.05
+_encode_summaries: Final = msgspec.json.Encoder().encode
 
 
 @dataclass(frozen=True, slots=True)
@@ -217,7 +227,10 @@ class LiveBooks:
     (None: never); ``quiet_token_check_s`` compares books that had no update for that long (None:
     never). ``verify_hashes`` checks every snapshot's hash; ``custom_features`` subscribes to
     ``best_bid_ask``, ``new_market`` and ``market_resolved`` (venue notes: WebSockets). ``queue_size`` bounds
-    each :meth:`events` iterator's queue.
+    each :meth:`events` iterator's queue. ``recorder`` records every frame received and sent, the
+    REST snapshots used and the sync decisions, enough for
+    :class:`~polyinfra.record.replay.Replay` to rebuild the books exactly (None: nothing is
+    recorded and nothing is paid for it).
 
     Every error raised is a :class:`~polyinfra.errors.PolyinfraError`; background failures
     (connections, REST) are retried, logged and counted, never raised.
@@ -239,6 +252,7 @@ class LiveBooks:
         verify_hashes: bool = True,
         custom_features: bool = True,
         queue_size: int = 10_000,
+        recorder: Recorder | None = None,
     ) -> None:
         self._rest_url = service_url("rest_url", rest_url, HTTP_SCHEMES)
         self._ws_url = service_url("ws_url", ws_url, WS_SCHEMES)
@@ -265,6 +279,11 @@ class LiveBooks:
             retry_initial_s=self._reconnect_initial_s,
             retry_max_s=self._reconnect_max_s,
         )
+        self._tap: ChannelTap | None = None
+        if recorder is not None:
+            self._tap = recorder.tap("clob", "market")
+            # The sync-state changes are the recording's stale windows: the core builds them for the tap.
+            self._sync.emit_events = True
         self._connections: dict[int, _Connection] = {}
         self._next_connection_id = 1
         self._rest: ClobRestClient | None = None
@@ -325,6 +344,9 @@ class LiveBooks:
             return
         self._stopped = True
         self._running = False
+        if self._tap is not None:
+            # The books as they end, before the sockets close: the last thing a replay verifies.
+            self._checkpoint_books(self._tap)
         connection_tasks = [c.task for c in self._connections.values() if c.task is not None]
         for connection in self._connections.values():
             connection.closing = True
@@ -368,7 +390,9 @@ class LiveBooks:
         # All bookkeeping before the first await, so a concurrent call sees the connections as filled.
         for connection, tokens in assignments:
             connection.tokens.update(dict.fromkeys(tokens))
-            self._sync.add(tokens, connection.id, now)
+            added = self._sync.add(tokens, connection.id, now)
+            if self._tap is not None:
+                self._tap.tokens(RecordKind.SUBSCRIBED, connection.id, added)
             if connection.task is None and self._running:
                 self._start_connection(connection)
         self._after_sync_change()
@@ -387,7 +411,9 @@ class LiveBooks:
                 by_connection.setdefault(connection_id, []).append(token)
         emptied: list[_Connection] = []
         for connection_id, tokens in by_connection.items():
-            self._sync.remove(tokens)
+            removed = self._sync.remove(tokens)
+            if self._tap is not None:
+                self._tap.tokens(RecordKind.UNSUBSCRIBED, connection_id, removed)
             connection = self._connections[connection_id]
             for token in tokens:
                 del connection.tokens[token]
@@ -524,12 +550,15 @@ class LiveBooks:
         if sync.emit_events:
             events = sync.take_events()
             if events:
+                if self._tap is not None:
+                    self._tap.sync_events(events)
                 self._deliver(events)
 
     def _deliver(self, events: list[BookEvent]) -> None:
         if not self._fanout.has_consumers:
-            # Nobody listens any more: the core stops building events until somebody does.
-            self._sync.emit_events = False
+            # Nobody listens any more: the core stops building events until somebody does (the
+            # recorder's tap listens for as long as the LiveBooks lives).
+            self._sync.emit_events = self._tap is not None
             return
         self._fanout.deliver(events)
 
@@ -567,9 +596,11 @@ class LiveBooks:
             # REST snapshots once the session is proven; the initial dump only for tokens added later.
             initial_dump=False,
             ping_interval_s=self._ping_interval_s,
+            on_sent=None if self._tap is None else functools.partial(self._tap.frame_sent, connection.id),
         )
         # Published before connecting: a subscribe() meanwhile extends the subscription it will send.
         connection.channel = channel
+        close_code: object = None
         try:
             try:
                 await channel.__aenter__()
@@ -584,6 +615,9 @@ class LiveBooks:
                 self._reconnects += 1
                 WS_RECONNECTS.labels(channel="market").inc()
             connection.sessions += 1
+            if self._tap is not None:
+                kind = RecordKind.RECONNECTED if connection.sessions > 1 else RecordKind.CONNECTED
+                self._tap.lifecycle(kind, connection.id, token_ids=channel.token_ids, session=connection.sessions)
             watch = ConnectionWatch(time.monotonic())
             connection.watch = watch
             _log.info("market channel session opened", tokens=len(connection.tokens), session=connection.sessions)
@@ -593,6 +627,7 @@ class LiveBooks:
                 async for frame in frames:
                     self._on_frame(connection, watch, frame)
         except TransportError as exc:
+            close_code = exc.context.get("code")
             if not connection.closing:
                 _log.warning("market channel session ended", error=str(exc))
                 if connection.watch is not None and not connection.watch.proven:
@@ -601,6 +636,10 @@ class LiveBooks:
         finally:
             connection.channel = None
             connection.watch = None
+            if self._tap is not None:
+                self._tap.lifecycle(
+                    RecordKind.CONNECTION_LOST, connection.id, reason=SyncReason.DISCONNECTED, code=close_code
+                )
             self._sync.connection_lost(connection.id, SyncReason.DISCONNECTED, self._now())
             self._after_sync_change()
             await channel.close()
@@ -622,6 +661,9 @@ class LiveBooks:
             _log.warning("malformed market frame; re-snapshotting the connection's books", error=describe_failure(exc))
         except Exception as exc:  # hostile data must not end the session: see _frame_unusable
             self._frame_unusable(connection, exc, len(frame), now)
+        if self._tap is not None:
+            # After the core decoded it (for its venue time), before the records its effects make.
+            self._tap.frame_received(connection.id, frame, venue_ts_ms=venue_ms(self._sync.last_frame_timestamp))
         self._after_sync_change()
 
     def _frame_unusable(self, connection: _Connection, exc: Exception, size: int, now: Instant) -> None:
@@ -672,6 +714,8 @@ class LiveBooks:
         self._max_silence_detection_ms = max(self._max_silence_detection_ms, round(silent_s * 1000))
         with correlation_scope(connection_id=str(connection.id), session_id=connection.session_id):
             _log.warning("market channel is silent; reconnecting", verdict=verdict.value, silent_s=round(silent_s, 3))
+        if self._tap is not None:
+            self._tap.lifecycle(RecordKind.CONNECTION_LOST, connection.id, reason=SyncReason.SILENCE, code=None)
         self._sync.connection_lost(connection.id, SyncReason.SILENCE, now)
         self._after_sync_change()
         channel.abort()
@@ -700,7 +744,8 @@ class LiveBooks:
                     self._tasks.spawn(self._probe_in_background(connection, channel, watch), "live-books probe")
                 elif verdict is WatchVerdict.SILENT or verdict is WatchVerdict.NO_PONG:
                     self._declare_dead(connection, channel, watch, verdict, now)
-            self._sync.expire_waits(now, deadline_s=self._probe_timeout_s)
+            overdue = self._sync.expire_waits(now, deadline_s=self._probe_timeout_s)
+            self._record_tick(overdue)
             if self._quiet_check_s is not None:
                 quiet = self._sync.quiet_tokens(now.monotonic_s, quiet_for_s=self._quiet_check_s)
                 if quiet:
@@ -718,6 +763,10 @@ class LiveBooks:
                 request = self._sync.take_snapshot_batch(self._now(), BOOKS_PER_REQUEST)
                 if request is None:
                     break
+                if self._tap is not None:
+                    self._tap.tokens(
+                        RecordKind.SNAPSHOT_REQUESTED, NO_CONNECTION, request.token_ids, key=str(request.fetch_id)
+                    )
                 task = self._tasks.spawn(self._fetch_snapshots(request), "live-books snapshot request")
                 in_flight.add(task)
                 task.add_done_callback(in_flight.discard)
@@ -735,15 +784,18 @@ class LiveBooks:
         rest = self._require_rest()
         try:
             summaries = await rest.get_books(list(request.token_ids))
+            if self._tap is not None:
+                # The answer as decoded, encoded again: the wire structs keep every field as the venue sent it.
+                first_timestamp = summaries[0].timestamp if summaries else None
+                self._tap.rest_response(
+                    request.fetch_id, _encode_summaries(summaries), venue_ts_ms=venue_ms(first_timestamp)
+                )
             self._sync.apply_snapshots(request, summaries, self._now())
         except Exception as exc:  # whatever the answer held, its tokens must not wait forever
             self._books_request_failed(exc, "book snapshot request", len(request.token_ids))
-            now = self._now()
-            self._sync.snapshots_failed(request, now)
-            # A summary that raised part-way left the request without a snapshot: ask again.
-            states = self._sync.states
-            unsynced = [token for token in request.token_ids if states.get(token) is not SyncState.LIVE]
-            self._sync.request_resync(unsynced, SyncReason.SNAPSHOT_FAILED, now)
+            if self._tap is not None:
+                self._tap.lifecycle(RecordKind.SNAPSHOT_FAILED, NO_CONNECTION, key=str(request.fetch_id))
+            self._sync.snapshots_failed(request, self._now())
         self._after_sync_change()
         self._snapshot_wanted.set()
 
@@ -790,6 +842,10 @@ class LiveBooks:
         except Exception as exc:  # a summary the core could not compare; the next audit asks again
             self._books_request_failed(exc, "book audit request", len(tokens))
             differing = []
+        if differing and self._tap is not None:
+            self._tap.tokens(
+                RecordKind.RESYNC_REQUESTED, NO_CONNECTION, [token for token, _ in differing], reason=SyncReason.AUDIT
+            )
         for token, diff in differing:
             _log.warning(
                 "live book differs from the venue's; re-snapshotting",
@@ -798,6 +854,23 @@ class LiveBooks:
                 tick_size=[str(diff.local_tick_size), str(diff.venue_tick_size)],
             )
         self._after_sync_change()
+
+    def _record_tick(self, overdue: list[str]) -> None:
+        """The watchdog's part of the recording: the tokens it sent to REST, and book checkpoints when due."""
+        tap = self._tap
+        if tap is None:
+            return
+        if overdue:
+            tap.tokens(RecordKind.RESYNC_REQUESTED, NO_CONNECTION, overdue, reason=SyncReason.NO_SNAPSHOT)
+        if tap.checkpoint_due():
+            self._checkpoint_books(tap)
+
+    def _checkpoint_books(self, tap: ChannelTap) -> None:
+        """A checkpoint of every LIVE book, for replay to compare with its own at this point."""
+        books = self._sync.books
+        for token, state in self._sync.states.items():
+            if state is SyncState.LIVE:
+                tap.checkpoint(token, books[token])
 
     # --- metrics --------------------------------------------------------------------------------
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncGenerator, Iterable
+from collections.abc import AsyncGenerator, Callable, Iterable
 from types import TracebackType
 from typing import Final, Self
 
@@ -39,7 +39,8 @@ class MarketChannel:
     ``frames()`` yields every data frame as received (``PONG`` replies are consumed here, their
     arrival time kept in :attr:`last_pong_s`); ``subscribe``/``unsubscribe``/``refresh`` change
     the token set without reconnecting. ``initial_dump`` asks the venue for a ``book`` snapshot of
-    every token subscribed (venue notes: WebSockets; the venue's default is true).
+    every token subscribed (venue notes: WebSockets; the venue's default is true). ``on_sent`` is
+    called with every subscription message sent (the recorder's tap; ``PING`` is not reported).
     """
 
     def __init__(
@@ -52,8 +53,10 @@ class MarketChannel:
         ping_interval_s: float = DEFAULT_PING_INTERVAL_S,
         open_timeout_s: float = 10.0,
         close_timeout_s: float = 5.0,
+        on_sent: Callable[[str], None] | None = None,
     ) -> None:
         self._url = service_url("url", url, WS_SCHEMES)
+        self._on_sent = on_sent
         self._tokens = list(dict.fromkeys(token_ids))
         self._custom_features = custom_features
         self._initial_dump = initial_dump
@@ -168,10 +171,13 @@ class MarketChannel:
                 await socket.send(PING)
 
     async def _send(self, message: dict[str, object]) -> None:
+        text = self._encode(message).decode()
         try:
-            await self._require_socket().send(self._encode(message).decode())
+            await self._require_socket().send(text)
         except websockets.ConnectionClosed as exc:
             raise TransportError("market channel closed", url=self._url, code=_close_code(exc)) from exc
+        if self._on_sent is not None:
+            self._on_sent(text)
 
     def _require_socket(self) -> ClientConnection:
         if self._socket is None:

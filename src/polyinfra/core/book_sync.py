@@ -463,6 +463,7 @@ class BookSync:
         "_states_view",
         "_tokens",
         "emit_events",
+        "last_frame_timestamp",
         "stats",
     )
 
@@ -500,6 +501,10 @@ class BookSync:
         self._refused: MalformedMessageError | None = None
         self.emit_events = False
         """Build domain events for :meth:`take_events` (off while nobody consumes them: they cost)."""
+        self.last_frame_timestamp: str | None = None
+        """The venue's ``timestamp`` of the first event of the last frame received, as sent (None
+        when that frame held no event or did not decode): a recorder stores it without parsing
+        the frame a second time."""
         self.stats = SyncStats()
 
     # --- reads -----------------------------------------------------------------------------------
@@ -630,12 +635,15 @@ class BookSync:
         self.stats.frames += 1
         previous = self._last_frames.get(connection)
         self._last_frames[connection] = frame
+        self.last_frame_timestamp = None
         try:
             events = self._decoder.decode(frame)
         except MalformedMessageError:
             self.stats.malformed_frames += 1
             self._frame_lost(connection, now)
             raise
+        if events:
+            self.last_frame_timestamp = events[0].timestamp
         # A frame delivered twice in a row (a transport retransmit, the emulator's duplicate knob)
         # leaves the levels right (sizes are absolute) but its per-entry best prices describe the
         # book part-way through the message, so re-applying it reports false best-price mismatches.
@@ -912,17 +920,23 @@ class BookSync:
         tokens = self._tokens
         return min((tokens[token_id].not_before_s for token_id in self._pending), default=None)
 
-    def take_snapshot_batch(self, now: Instant, limit: int) -> SnapshotRequest | None:
+    def take_snapshot_batch(
+        self, now: Instant, limit: int, *, token_ids: Iterable[str] | None = None
+    ) -> SnapshotRequest | None:
         """Up to ``limit`` pending tokens whose retry time has come, now in flight (SYNCING, their
-        events buffered from here on); None when none is due."""
+        events buffered from here on); None when none is due. ``token_ids`` takes those pending
+        tokens instead, whatever their retry time: a replay repeats the batches recorded live."""
         now_s = now.monotonic_s
         tokens = self._tokens
-        due: list[str] = []
-        for token_id in self._pending:
-            if tokens[token_id].not_before_s <= now_s:
-                due.append(token_id)
-                if len(due) >= limit:
-                    break
+        if token_ids is not None:
+            due = [token_id for token_id in dict.fromkeys(token_ids) if token_id in self._pending][:limit]
+        else:
+            due = []
+            for token_id in self._pending:
+                if tokens[token_id].not_before_s <= now_s:
+                    due.append(token_id)
+                    if len(due) >= limit:
+                        break
         if not due:
             return None
         fetch_id = self._next_fetch_id
@@ -985,12 +999,17 @@ class BookSync:
         self._refused = None
 
     def snapshots_failed(self, request: SnapshotRequest, now: Instant) -> None:
-        """The REST request for ``request`` failed: its tokens are retried after a backoff."""
+        """The REST request for ``request`` failed, or its answer could not be used (perhaps after
+        part of it was applied): its tokens that are not LIVE are retried after a backoff."""
         for token_id in request.token_ids:
             record = self._tokens.get(token_id)
             if record is not None and record.repair == _IN_FLIGHT and record.fetch_id == request.fetch_id:
                 self._end_repair(token_id, record)
                 self._failed(token_id, record, SyncReason.SNAPSHOT_FAILED, now)
+        # A summary that raised part-way left the request without a snapshot: ask again.
+        states = self._states
+        unsynced = [token_id for token_id in request.token_ids if states.get(token_id) is not _LIVE]
+        self.request_resync(unsynced, SyncReason.SNAPSHOT_FAILED, now)
 
     # --- token watchdog -------------------------------------------------------------------------
 

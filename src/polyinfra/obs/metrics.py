@@ -43,6 +43,10 @@ __all__ = [
     "QUEUE_DEPTH",
     "QUEUE_DROPS",
     "RATE_LIMIT_WAIT",
+    "RECORDER_DROPPED",
+    "RECORDER_QUEUE_DEPTH",
+    "RECORDER_RECORDS",
+    "RECORDER_WRITE_FAILURES",
     "REGISTRY",
     "RETRIES",
     "SIGNER_RATE_LIMIT_WARNINGS",
@@ -245,3 +249,33 @@ def serve_metrics(port: int, host: str = "127.0.0.1") -> MetricsServer:
     """
     server, thread = start_http_server(port, addr=host, registry=REGISTRY)
     return MetricsServer(host=host, port=server.server_port, _server=server, _thread=thread)
+
+
+# --- recorder (appended here, with its own __all__ extension, so parallel branches merge cleanly) ----
+
+RECORDER_RECORDS = Counter(
+    "polyinfra_recorder_records",
+    "Records the recorder's sink acknowledged (durably stored), by source and channel.",
+    ["source", "channel"],
+    registry=REGISTRY,
+)
+
+RECORDER_DROPPED = Counter(
+    "polyinfra_recorder_dropped",
+    "Records the recorder's full queue could not take, by source and channel; each run of them is a "
+    "recorded gap in the coverage manifest.",
+    ["source", "channel"],
+    registry=REGISTRY,
+)
+
+RECORDER_QUEUE_DEPTH = Gauge(
+    "polyinfra_recorder_queue_depth",
+    "Records waiting in the recorder's queue for the sink.",
+    registry=REGISTRY,
+)
+
+RECORDER_WRITE_FAILURES = Counter(
+    "polyinfra_recorder_write_failures",
+    "Batches the sink failed to store; the recorder keeps each and retries it.",
+    registry=REGISTRY,
+)

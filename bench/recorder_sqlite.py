@@ -1,0 +1,162 @@
+"""The recorder's SQLite sink and replay, each against the anchor it must stay close to.
+
+Run: ``python bench/recorder_sqlite.py [--frames N] [--repeat R]``
+
+Both use the same deterministic market stream (bench/market_stream.py), recorded as LiveBooks
+records it: the tokens subscribed on connection 1, the session opened, then every frame.
+
+(a) Ingest. Anchor: a bare ``executemany`` of the very rows the recorder stores, into the same
+    schema with the same settings (WAL, ``synchronous=FULL``, batches of 2,000 in one
+    transaction each). Measured: the whole recording path, from the tap's first call to
+    ``Recorder.stop()`` returning (tap, queue, writer task, worker thread, SQLite). Target: within 1.3x.
+(b) Replay. Anchor: live decode + apply, a ``BookSync`` fed the frames as LiveBooks feeds it
+    (events built, as for a consumer). Measured: ``Replay(sink).run()``: reading the records
+    back from SQLite, parsing and applying them into the same machinery. Target: within 1.25x.
+
+Each repetition starts from an empty file and fresh books; best and median of ``--repeat`` are shown.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from msgspec.structs import astuple
+
+from market_stream import Stream, build_stream
+from polyinfra.core.book_sync import BookSync, Instant
+from polyinfra.record.recorder import Recorder
+from polyinfra.record.records import Record, RecordKind
+from polyinfra.record.replay import Replay
+from polyinfra.record.sqlite_sink import INSERT_RECORD, SQLiteSink, connect_sqlite
+from polyinfra.record.tap import ChannelTap
+from polyinfra.record.venue_time import venue_ms
+
+BATCH = 2_000
+CONNECTION = 1
+FRAMES_PER_READ = 200
+"""Frames the tap takes between two returns to the event loop, as a socket reader would."""
+
+
+def _venue_times(stream: Stream) -> list[int | None]:
+    """Each frame's venue time, which LiveBooks hands the tap from the frame its core decoded anyway."""
+    times: list[int | None] = []
+    for frame in stream.initial_frames + stream.frames:
+        document = json.loads(frame)
+        first = document[0] if isinstance(document, list) else document
+        times.append(venue_ms(first.get("timestamp")))
+    return times
+
+
+async def _record_stream(tap: ChannelTap, stream: Stream, venue_times: list[int | None]) -> None:
+    """What LiveBooks records for this stream on one connection."""
+    tap.tokens(RecordKind.SUBSCRIBED, CONNECTION, stream.token_ids)
+    tap.lifecycle(RecordKind.CONNECTED, CONNECTION, token_ids=stream.token_ids, session=1)
+    for index, frame in enumerate(stream.initial_frames + stream.frames):
+        tap.frame_received(CONNECTION, frame, venue_ts_ms=venue_times[index])
+        if index % FRAMES_PER_READ == 0:
+            await asyncio.sleep(0)
+
+
+async def _recorded_rows(stream: Stream, directory: Path) -> list[Record]:
+    """The records the recorder stores for the stream (read back, to feed the anchor the same rows)."""
+    sink = SQLiteSink(directory / "rows.db")
+    async with Recorder(sink, queue_size=len(stream.frames) + 1_000) as recorder:
+        await _record_stream(recorder.tap("clob", "market"), stream, _venue_times(stream))
+    rows = [record async for record in sink.read()]
+    await sink.close()
+    return rows
+
+
+def bare_executemany(rows: list[Record], path: Path) -> float:
+    tuples = [astuple(record) for record in rows]  # a record's fields are the table's columns, in order
+    connection = connect_sqlite(path)
+    started = time.perf_counter()
+    for start in range(0, len(tuples), BATCH):
+        connection.execute("BEGIN IMMEDIATE")
+        connection.executemany(INSERT_RECORD, tuples[start : start + BATCH])
+        connection.execute("COMMIT")
+    elapsed = time.perf_counter() - started
+    connection.close()
+    return elapsed
+
+
+async def recorder_ingest(stream: Stream, venue_times: list[int | None], path: Path) -> float:
+    sink = SQLiteSink(path)
+    recorder = Recorder(sink, queue_size=len(stream.frames) + 1_000, batch_size=BATCH)
+    await recorder.start()
+    started = time.perf_counter()
+    await _record_stream(recorder.tap("clob", "market"), stream, venue_times)
+    await recorder.stop()
+    elapsed = time.perf_counter() - started
+    await sink.close()
+    return elapsed
+
+
+def live_apply(stream: Stream) -> float:
+    sync = BookSync(random=lambda: 0.0)
+    sync.emit_events = True
+    frames = stream.initial_frames + stream.frames
+    started = time.perf_counter()
+    sync.add(stream.token_ids, CONNECTION, Instant(0.0, 0))
+    sync.connection_proven(CONNECTION, Instant(0.0, 0))
+    for index, frame in enumerate(frames):
+        sync.receive_frame(CONNECTION, frame, Instant(index / 1e6, index))
+        sync.take_events()
+    return time.perf_counter() - started
+
+
+async def replay(path: Path) -> float:
+    sink = SQLiteSink(path)
+    started = time.perf_counter()
+    await Replay(sink).run()
+    elapsed = time.perf_counter() - started
+    await sink.close()
+    return elapsed
+
+
+def _times(measure: Callable[[int], float], repeat: int) -> tuple[float, float]:
+    times = [measure(run) for run in range(repeat)]
+    return min(times), statistics.median(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--frames", type=int, default=20_000)
+    parser.add_argument("--repeat", type=int, default=5)
+    args = parser.parse_args()
+    stream = build_stream(frames=args.frames)
+    with tempfile.TemporaryDirectory() as temporary:
+        directory = Path(temporary)
+        rows = asyncio.run(_recorded_rows(stream, directory))
+        events = len(rows)
+        anchor = _times(lambda run: bare_executemany(rows, directory / f"anchor-{run}.db"), args.repeat)
+        venue_times = _venue_times(stream)
+        ingest = _times(
+            lambda run: asyncio.run(recorder_ingest(stream, venue_times, directory / f"ingest-{run}.db")), args.repeat
+        )
+        live = _times(lambda run: live_apply(stream), args.repeat)
+        replayed = _times(lambda run: asyncio.run(replay(directory / "ingest-0.db")), args.repeat)
+
+    def line(name: str, timing: tuple[float, float], anchor_timing: tuple[float, float] | None) -> str:
+        best, median = timing
+        ratio = "" if anchor_timing is None else f"  {best / anchor_timing[0]:5.2f}x"
+        return f"  {name:<42} {events / best:>12,.0f} events/s (best)  {events / median:>12,.0f} (median){ratio}"
+
+    print(f"{events:,} records ({len(stream.frames) + len(stream.initial_frames):,} frames), best of {args.repeat}")
+    print("ingest")
+    print(line("bare executemany (anchor)", anchor, None))
+    print(line("recorder: tap -> queue -> SQLite sink", ingest, anchor) + "   target <= 1.30x")
+    print("replay")
+    print(line("live decode + apply (anchor)", live, None))
+    print(line("replay: read + parse + apply", replayed, live) + "   target <= 1.25x")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,230 @@
+"""``polyinfra record``, ``polyinfra coverage`` and ``polyinfra replay``: the recorder on the command line.
+
+``record`` keeps live books of the tokens chosen as ``polyinfra watch`` chooses them and records
+everything their sockets and REST snapshots carry into ``--sink`` (``sqlite:///PATH``), with a
+status line on stderr. ``coverage`` prints the manifest of a recording: when each token was
+covered and every gap with its reason. ``replay`` rebuilds the books from a recording and prints
+them with what the replay verified.
+
+The recorder's modules (and SQLite) are imported inside the commands, so ``polyinfra --help``
+does not pay for them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import time
+from typing import TYPE_CHECKING, Annotated, Final
+
+import typer
+
+from polyinfra.cli.options import (
+    COMMAND_LOG_LEVEL,
+    EMULATOR_REST_URL,
+    EMULATOR_WS_URL,
+    METRICS_HOST,
+    STREAM_LOG_LEVEL,
+    DurationOption,
+    LiveOption,
+    LogLevelOption,
+    MarketOption,
+    MetricsHostOption,
+    MetricsPortOption,
+    RestOption,
+    TokenOption,
+    TopOption,
+    WsOption,
+    configure_command_logging,
+    metrics_endpoint,
+    one_line_errors,
+    venue_urls,
+)
+
+if TYPE_CHECKING:
+    from polyinfra.cli.watch import TokenChoice
+    from polyinfra.record.recorder import Recorder
+
+__all__ = ["register_record_commands"]
+
+_SINK_HELP: Final = "Where the recording is: sqlite:///PATH."
+_NS_PER_S: Final = 1_000_000_000
+
+SinkOption = Annotated[str, typer.Option("--sink", metavar="URL", help=_SINK_HELP)]
+KeysOption = Annotated[
+    list[str] | None, typer.Option("--key", metavar="TOKEN_ID", help="Only this token (repeatable); default: all.")
+]
+
+
+def register_record_commands(app: typer.Typer) -> None:
+    """Add ``record``, ``coverage`` and ``replay`` to ``app``."""
+    app.command("record")(record)
+    app.command("coverage")(coverage)
+    app.command("replay")(replay)
+
+
+def record(
+    *,
+    sink: SinkOption,
+    token: TokenOption = None,
+    market: MarketOption = None,
+    top: TopOption = None,
+    rest: RestOption = EMULATOR_REST_URL,
+    ws: WsOption = EMULATOR_WS_URL,
+    live: LiveOption = False,
+    duration: DurationOption = 0.0,
+    status_s: Annotated[
+        float, typer.Option("--status-s", min=0.1, metavar="SECONDS", help="Time between status lines on stderr.")
+    ] = 5.0,
+    log_level: LogLevelOption = STREAM_LOG_LEVEL,
+    metrics_port: MetricsPortOption = None,
+    metrics_host: MetricsHostOption = METRICS_HOST,
+) -> None:
+    """Record live books: frames, REST snapshots and reconnects, gaps included."""
+    from polyinfra.cli.watch import TokenChoice, run_until_stopped
+
+    configure_command_logging(log_level)
+    with one_line_errors("record"):
+        rest_url, ws_url = venue_urls(rest=rest, ws=ws, live=live)
+        with metrics_endpoint("record", metrics_port, metrics_host):
+            run_until_stopped(
+                _record(
+                    sink_url=sink,
+                    rest_url=rest_url,
+                    ws_url=ws_url,
+                    choice=TokenChoice(token_ids=token or (), condition_ids=market or (), top=top or 0),
+                    duration_s=duration,
+                    status_s=status_s,
+                )
+            )
+
+
+async def _record(
+    *, sink_url: str, rest_url: str, ws_url: str, choice: TokenChoice, duration_s: float, status_s: float
+) -> None:
+    from polyinfra.cli.watch import choose_markets
+    from polyinfra.clob.live_books import LiveBooks
+    from polyinfra.clob.rest import ClobRestClient
+    from polyinfra.record.recorder import Recorder
+    from polyinfra.record.sink_urls import open_sink
+
+    sink = open_sink(sink_url)
+    recorder = Recorder(sink)
+    try:
+        async with ClobRestClient(rest_url) as rest:
+            markets = await choose_markets(rest, choice)
+        token_ids = [token.token_id for market in markets for token in market.tokens]
+        async with recorder, LiveBooks(rest_url, ws_url, recorder=recorder) as books:
+            await books.subscribe(token_ids)
+            typer.echo(f"polyinfra record: {len(token_ids)} tokens into {sink.url}", err=True)
+            await _show_status(recorder, duration_s=duration_s, status_s=status_s)
+    finally:
+        # Also after Ctrl-C: the recorder has stopped, so this is what the tape holds.
+        _print_status(recorder, events_per_s=None)
+        await sink.close()
+
+
+async def _show_status(recorder: Recorder, *, duration_s: float, status_s: float) -> None:
+    """A status line on stderr every ``status_s`` until ``duration_s`` (0: until cancelled)."""
+    started_s = time.monotonic()
+    written, at_s = recorder.stats.written, started_s
+    while duration_s == 0 or time.monotonic() - started_s < duration_s:
+        wait_s = status_s if duration_s == 0 else min(status_s, duration_s - (time.monotonic() - started_s))
+        await asyncio.sleep(max(wait_s, 0.0))
+        now_s = time.monotonic()
+        stats = recorder.stats
+        _print_status(recorder, events_per_s=(stats.written - written) / max(now_s - at_s, 1e-9))
+        written, at_s = stats.written, now_s
+
+
+def _print_status(recorder: Recorder, *, events_per_s: float | None) -> None:
+    stats = recorder.stats
+    watermark = stats.acknowledged
+    rate = "" if events_per_s is None else f"{events_per_s:,.0f} events/s · "
+    acknowledged = "none" if watermark is None else f"{watermark.records:,} ({watermark.event_id})"
+    print(
+        f"record: {rate}queue {stats.queued:,} · acknowledged {acknowledged} · "
+        f"gaps {stats.gaps:,} ({stats.dropped:,} records dropped)",
+        file=sys.stderr,
+        flush=True,
+    )
+
+
+def coverage(*, sink: SinkOption, key: KeysOption = None, log_level: LogLevelOption = COMMAND_LOG_LEVEL) -> None:
+    """Print each token's covered time and its gaps, with reasons."""
+    configure_command_logging(log_level)
+    with one_line_errors("coverage"):
+        asyncio.run(_coverage(sink, key or []))
+
+
+async def _coverage(sink_url: str, keys: list[str]) -> None:
+    from polyinfra.record.coverage import MANIFEST_KINDS, CoverageManifest
+    from polyinfra.record.sink_urls import open_sink
+
+    sink = open_sink(sink_url)
+    try:
+        manifest = CoverageManifest()
+        first_ns, last_ns = None, 0
+        async for stored in sink.read(kinds=MANIFEST_KINDS):
+            manifest.add(stored)
+            first_ns = stored.recv_wall_ns if first_ns is None else first_ns
+            last_ns = max(last_ns, stored.recv_wall_ns)
+        manifest.finish()
+    finally:
+        await sink.close()
+    if first_ns is None:
+        print("the recording is empty")
+        return
+    wanted = keys or manifest.keys_of("clob", "market")
+    for token in wanted:
+        found = manifest.coverage(token, first_ns, last_ns)
+        covered_ns = sum(interval.end_wall_ns - interval.start_wall_ns for interval in found.covered)
+        print(f"{token}: covered {covered_ns / _NS_PER_S:.3f} s of {(last_ns - first_ns) / _NS_PER_S:.3f} s")
+        for gap in found.gaps:
+            start_s, end_s = (gap.start_wall_ns - first_ns) / _NS_PER_S, (gap.end_wall_ns - first_ns) / _NS_PER_S
+            print(f"  gap {start_s:.3f}-{end_s:.3f} s: {gap.reason}")
+
+
+def replay(
+    *,
+    sink: SinkOption,
+    speed: Annotated[
+        float | None,
+        typer.Option(
+            "--speed", min=0.001, metavar="N", help="Replay at N times the recorded pace; default: as fast as it can."
+        ),
+    ] = None,
+    key: KeysOption = None,
+    log_level: LogLevelOption = COMMAND_LOG_LEVEL,
+) -> None:
+    """Rebuild the books from a recording with polyinfra's own parsers."""
+    configure_command_logging(log_level)
+    with one_line_errors("replay"):
+        asyncio.run(_replay(sink, speed, key))
+
+
+async def _replay(sink_url: str, speed: float | None, keys: list[str] | None) -> None:
+    from polyinfra.record.replay import Replay
+    from polyinfra.record.sink_urls import open_sink
+
+    sink = open_sink(sink_url)
+    try:
+        replayed = Replay(sink, speed=speed, keys=keys)
+        stats = await replayed.run()
+    finally:
+        await sink.close()
+    for token, book in replayed.books.items():
+        best_bid, best_ask = book.best_bid(), book.best_ask()
+        print(
+            f"{token}: {replayed.states[token]} · bid {best_bid.price if best_bid else '-'} · "
+            f"ask {best_ask.price if best_ask else '-'} · {len(book.bids())}/{len(book.asks())} levels"
+        )
+    print(
+        f"replayed {stats.records:,} records ({stats.frames:,} frames, {stats.rest_responses:,} REST snapshots): "
+        f"{stats.checkpoints_matched:,} checkpoints matched, {stats.checkpoints_diverged:,} diverged, "
+        f"{stats.hash_mismatches:,} hash mismatches"
+    )
+    if stats.first_divergence is not None:
+        divergence = stats.first_divergence
+        print(f"first divergence: {divergence.token_id} at {divergence.event_id}")
+        raise typer.Exit(1)

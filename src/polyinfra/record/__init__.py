@@ -1,0 +1,8 @@
+"""The recorder: raw frames, REST snapshots and the connection lifecycle of the live clients into a
+sink (SQLite today), a coverage manifest that publishes its own gaps, and exact replay.
+
+Modules: :mod:`~polyinfra.record.records` (the model), :mod:`~polyinfra.record.tap` and
+:mod:`~polyinfra.record.recorder` (recording), :mod:`~polyinfra.record.sink` (the contract),
+:mod:`~polyinfra.record.sqlite_sink`, :mod:`~polyinfra.record.sink_urls`,
+:mod:`~polyinfra.record.coverage`, :mod:`~polyinfra.record.replay`.
+"""

@@ -1,0 +1,272 @@
+"""The recorder: a bounded queue that live clients fill through their taps, and one writer task
+that drains it into a sink in batches.
+
+::
+
+    socket reader ──tap──> queue (bounded; full: drop, count, GAP record) ──writer──> sink.write()
+                                                                                    │ returns = durable
+                                                            acknowledged watermark <┘
+
+* **Never blocks a reader.** Taps append to a deque and set an event; the writer awaits the sink,
+  whose blocking work runs off the event loop.
+* **Acknowledged means durable.** The watermark (:attr:`Recorder.acknowledged`) moves after
+  ``sink.write`` returns, to the last record of the batch: every record queued before it is
+  stored too, because batches leave the queue in order and are written one at a time.
+* **A failing sink never ends recording.** A batch that did not store is kept and written again
+  after a backoff (the sink deduplicates by ``event_id``, so a batch that did store before an
+  error reached us costs nothing); meanwhile the queue fills and its overflow becomes gaps.
+* **Clock provenance.** The session header (host, session start, clock source) is written at
+  :meth:`Recorder.start`, then a wall-minus-monotonic sample every ``clock_sample_interval_s``
+  and one at :meth:`Recorder.stop`; coverage relies on them to know the recorder was alive.
+
+Clocks are injected (``monotonic_ns``, ``wall_ns``) so tests can stop time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import time
+import uuid
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Final
+
+from polyinfra.core.book_sync import Backoff
+from polyinfra.core.config_checks import positive_int, positive_number
+from polyinfra.errors import InvalidValueError
+from polyinfra.obs.logging import get_logger
+from polyinfra.obs.metrics import RECORDER_DROPPED, RECORDER_QUEUE_DEPTH, RECORDER_RECORDS, RECORDER_WRITE_FAILURES
+from polyinfra.obs.redaction import redact
+from polyinfra.record.records import NO_CONNECTION, Record, RecordKind, SessionHeader
+from polyinfra.record.sink import Sink
+from polyinfra.record.tap import ChannelTap
+
+__all__ = ["Recorder", "RecorderStats", "SentFrameRedactor", "Watermark", "redact_sent_frame"]
+
+_log = get_logger(__name__)
+
+SentFrameRedactor = Callable[[bytes], bytes]
+"""Turns a sent frame into what may be stored: credentials masked."""
+
+_RECORDER_SOURCE: Final = "recorder"
+"""The source of the recorder's own records (clock samples)."""
+# A sink that still fails this many times in a row while the recorder stops is given up on: what
+# is left is reported as unacknowledged rather than holding the process forever.
+_ATTEMPTS_WHEN_STOPPING: Final = 3
+
+
+def redact_sent_frame(frame: bytes) -> bytes:
+    """The default redaction hook: :func:`~polyinfra.obs.redaction.redact` over the frame's text,
+    which masks registered secrets and secret-named JSON values (``apiKey``, ``secret``,
+    ``passphrase``: the user channel's ``auth`` object)."""
+    return redact(frame.decode("utf-8", "replace")).encode()
+
+
+@dataclass(frozen=True, slots=True)
+class Watermark:
+    """The last record the sink acknowledged (durably stored), and how many were acknowledged in all."""
+
+    event_id: str
+    recv_mono_ns: int
+    records: int
+
+
+@dataclass(frozen=True, slots=True)
+class RecorderStats:
+    """Counters of a :class:`Recorder` (a snapshot)."""
+
+    queued: int
+    """Records waiting for the sink now."""
+    written: int
+    """Records the sink acknowledged."""
+    dropped: int
+    """Records a full queue could not take (each run of them is a GAP record)."""
+    gaps: int
+    """Runs of dropped records."""
+    checkpoints: int
+    """Book checkpoints the taps took."""
+    batches: int
+    write_failures: int
+    """Batches the sink failed to store (each was retried)."""
+    acknowledged: Watermark | None
+
+
+class Recorder:
+    """Records what live clients see into ``sink``; use as ``async with Recorder(sink) as recorder``.
+
+    ``queue_size`` bounds the records waiting for the sink; ``batch_size`` bounds one write.
+    ``checkpoint_interval_s`` is how often taps want checkpoints of the clients' books.
+    ``redact_sent`` masks credentials in sent frames before they are queued. The sink is the
+    caller's: the recorder does not close it.
+    """
+
+    def __init__(
+        self,
+        sink: Sink,
+        *,
+        queue_size: int = 100_000,
+        batch_size: int = 2_000,
+        clock_sample_interval_s: float = 60.0,
+        checkpoint_interval_s: float = 60.0,
+        retry_initial_s: float = 0.5,
+        retry_max_s: float = 10.0,
+        host_id: str | None = None,
+        redact_sent: SentFrameRedactor = redact_sent_frame,
+        monotonic_ns: Callable[[], int] = time.monotonic_ns,
+        wall_ns: Callable[[], int] = time.time_ns,
+    ) -> None:
+        self._sink = sink
+        self.queue_size = positive_int("queue_size", queue_size)
+        """The most records the queue holds."""
+        self._batch_size = positive_int("batch_size", batch_size)
+        self._clock_sample_interval_s = positive_number("clock_sample_interval_s", clock_sample_interval_s)
+        self.checkpoint_interval_ns = round(positive_number("checkpoint_interval_s", checkpoint_interval_s) * 1e9)
+        self._backoff = Backoff(initial_s=retry_initial_s, max_s=retry_max_s, random=lambda: 0.0)
+        self.redact_sent = redact_sent
+        self.monotonic_ns = monotonic_ns
+        self.wall_ns = wall_ns
+        self.session_id = uuid.uuid4().hex[:16]
+        self.header = SessionHeader(
+            self.session_id,
+            host_id or socket.gethostname(),
+            wall_ns(),
+            monotonic_ns(),
+            time.get_clock_info("time").implementation,
+        )
+        self.queue: deque[Record] = deque()
+        """Records waiting for the sink (taps append, the writer takes from the left)."""
+        self._wake = asyncio.Event()
+        self._writer: asyncio.Task[None] | None = None
+        self._stopping = False
+        self._taps: dict[tuple[str, str], ChannelTap] = {}
+        self._own = ChannelTap(self, _RECORDER_SOURCE, "")
+        self._written = 0
+        self._batches = 0
+        self._write_failures = 0
+        self._acknowledged: Watermark | None = None
+
+    async def __aenter__(self) -> Recorder:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.stop()
+
+    async def start(self) -> None:
+        """Write the session header and start the writer."""
+        if self._writer is not None:
+            raise InvalidValueError("a Recorder starts once")
+        await self._sink.write_header(self.header)
+        self._sample_clock()
+        self._writer = asyncio.create_task(self._write_forever(), name="recorder-writer")
+
+    async def stop(self) -> None:
+        """Queue a last clock sample, write everything queued, stop the writer."""
+        if self._writer is None or self._stopping:
+            return
+        self._sample_clock()
+        self._stopping = True
+        self._wake.set()
+        await self._writer
+        RECORDER_QUEUE_DEPTH.set(0)
+
+    # --- taps ----------------------------------------------------------------------------------
+
+    def tap(self, source: str, channel: str) -> ChannelTap:
+        """The tap of (``source``, ``channel``), e.g. ``("clob", "market")``; one per pair."""
+        key = (source, channel)
+        if key in self._taps or source == _RECORDER_SOURCE:
+            raise InvalidValueError("this source and channel already have a tap", source=source, channel=channel)
+        tap = ChannelTap(self, source, channel)
+        self._taps[key] = tap
+        return tap
+
+    def enqueue(self, record: Record) -> None:
+        """Queue a record (taps check the room first)."""
+        self.queue.append(record)
+        if not self._wake.is_set():
+            self._wake.set()
+
+    def count_drop(self, tap: ChannelTap) -> None:
+        RECORDER_DROPPED.labels(source=tap.source, channel=tap.channel).inc()
+
+    # --- reads -----------------------------------------------------------------------------------
+
+    @property
+    def acknowledged(self) -> Watermark | None:
+        """The last record the sink acknowledged; None before the first batch is stored."""
+        return self._acknowledged
+
+    @property
+    def stats(self) -> RecorderStats:
+        return RecorderStats(
+            queued=len(self.queue),
+            written=self._written,
+            dropped=sum(tap.dropped for tap in self._taps.values()),
+            gaps=sum(tap.gaps for tap in self._taps.values()),
+            checkpoints=sum(tap.checkpoints for tap in self._taps.values()),
+            batches=self._batches,
+            write_failures=self._write_failures,
+            acknowledged=self._acknowledged,
+        )
+
+    # --- the writer ------------------------------------------------------------------------------
+
+    async def _write_forever(self) -> None:
+        queue = self.queue
+        next_sample_ns = self.monotonic_ns() + round(self._clock_sample_interval_s * 1e9)
+        while True:
+            if not queue:
+                if self._stopping:
+                    return
+                self._wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(self._clock_sample_interval_s):
+                        await self._wake.wait()
+            if self.monotonic_ns() >= next_sample_ns:
+                self._sample_clock()
+                next_sample_ns = self.monotonic_ns() + round(self._clock_sample_interval_s * 1e9)
+            batch = [queue.popleft() for _ in range(min(self._batch_size, len(queue)))]
+            RECORDER_QUEUE_DEPTH.set(len(queue))
+            if batch:
+                await self._store(batch)
+
+    async def _store(self, batch: list[Record]) -> None:
+        """Write ``batch`` until the sink takes it, then move the watermark."""
+        attempts = 0
+        while True:
+            try:
+                await self._sink.write(batch)
+            except Exception as exc:  # a failing sink must not end recording: keep the batch, retry
+                attempts += 1
+                self._write_failures += 1
+                RECORDER_WRITE_FAILURES.inc()
+                if self._stopping and attempts >= _ATTEMPTS_WHEN_STOPPING:
+                    lost = len(batch) + len(self.queue)
+                    self.queue.clear()
+                    _log.error("recorder stopping with records its sink did not store", records=lost)
+                    return
+                delay_s = self._backoff.next_delay_s()
+                _log.warning("recorder sink write failed; retrying", error=str(exc)[:300], retry_in_s=delay_s)
+                await asyncio.sleep(delay_s)
+            else:
+                break
+        self._backoff.reset()
+        self._written += len(batch)
+        self._batches += 1
+        last = batch[-1]
+        self._acknowledged = Watermark(last.event_id, last.recv_mono_ns, self._written)
+        by_channel: dict[tuple[str, str], int] = {}
+        for record in batch:
+            pair = (record.source, record.channel)
+            by_channel[pair] = by_channel.get(pair, 0) + 1
+        for (source, channel), count in by_channel.items():
+            RECORDER_RECORDS.labels(source=source, channel=channel).inc(count)
+
+    def _sample_clock(self) -> None:
+        self._own.lifecycle(
+            RecordKind.CLOCK_SAMPLE, NO_CONNECTION, wall_minus_monotonic_ns=self.wall_ns() - self.monotonic_ns()
+        )

@@ -1,0 +1,101 @@
+"""The recorder's data model: one :class:`Record` per thing that happened on a connection, and the
+:class:`SessionHeader` that says where and with which clock a recording session was made.
+
+A record keeps the payload *raw*, as received (or as sent, after redaction): replay runs
+polyinfra's own parsers over it, so a parser fixed later can be re-applied to an old tape.
+Control traffic is recorded too, because replaying a book exactly needs to know when the client
+subscribed, when a session was proven, which tokens a REST snapshot was requested for and when
+it answered.
+
+Times: ``recv_mono_ns`` (``time.monotonic_ns()``) is the ordering key within a session; wall
+time (``recv_wall_ns``) is metadata. ``venue_ts_ms`` is the venue's own timestamp when the message
+carries one and None otherwise, never backfilled from a local clock.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Final
+
+import msgspec
+
+__all__ = [
+    "NO_CONNECTION",
+    "Record",
+    "RecordKind",
+    "SessionHeader",
+]
+
+NO_CONNECTION: Final = 0
+"""The connection id of records that belong to no socket (REST answers, the recorder's own gaps)."""
+
+
+class RecordKind(StrEnum):
+    """What a record says happened. Lifecycle payloads are small JSON objects (fields below)."""
+
+    FRAME_RECEIVED = "frame received"
+    """A data frame as received (the payload), on the connection named in the event id."""
+    FRAME_SENT = "frame sent"
+    """A frame the client sent (subscribe, unsubscribe), after the sent-frame redaction hook."""
+    REST_RESPONSE = "rest response"
+    """The answer to a REST snapshot request used for a book sync; ``key`` is the request's fetch id."""
+    CONNECTED = "connected"
+    """A connection's first session opened: ``{"token_ids": [...]}``."""
+    RECONNECTED = "reconnected"
+    """A later session of the connection opened: ``{"token_ids": [...], "session": n}``."""
+    CONNECTION_LOST = "connection lost"
+    """The connection closed or was found dead: ``{"reason": ..., "code": close code or null}``."""
+    SUBSCRIBED = "subscribed"
+    """Tokens were assigned to the connection: ``{"token_ids": [...]}``."""
+    UNSUBSCRIBED = "unsubscribed"
+    """Tokens were dropped: ``{"token_ids": [...]}``."""
+    SNAPSHOT_REQUESTED = "snapshot requested"
+    """A REST snapshot batch went out: ``key`` is its fetch id, ``{"token_ids": [...]}``."""
+    SNAPSHOT_FAILED = "snapshot failed"
+    """The batch with fetch id ``key`` could not be used (no answer, or one that did not apply)."""
+    RESYNC_REQUESTED = "resync requested"
+    """The client asked for fresh snapshots on its own timers: ``{"token_ids": [...], "reason": ...}``."""
+    STATE_CHANGED = "state changed"
+    """Token ``key`` changed sync state: ``{"state": ..., "reason": ...}`` (the stale windows)."""
+    CHECKPOINT = "checkpoint"
+    """The digest of token ``key``'s book levels as the live client held them at this point."""
+    GAP = "gap"
+    """Records the recorder could not keep, for every key of the source and channel:
+    ``{"reason": ..., "dropped": n, "from_wall_ns": ..., "to_wall_ns": ...}``."""
+    CLOCK_SAMPLE = "clock sample"
+    """``{"wall_minus_monotonic_ns": ...}``, taken periodically (the clock-offset samples)."""
+
+
+class Record(msgspec.Struct, frozen=True, gc=False):
+    """One recorded thing. ``key`` is a token id, a fetch id for REST answers and snapshot
+    requests, or empty for a whole connection.
+
+    ``event_id`` is ``<session id>:<source>.<channel>.<connection>:<index>``: the recording
+    session, the connection (the client's own number, 0 for what belongs to no socket) and the
+    record's index on that connection, so it is unique and stable across a writer's restarts.
+    """
+
+    event_id: str
+    session_id: str
+    source: str
+    channel: str
+    key: str
+    kind: RecordKind
+    recv_wall_ns: int
+    recv_mono_ns: int
+    venue_ts_ms: int | None
+    payload: bytes
+
+
+class SessionHeader(msgspec.Struct, frozen=True):
+    """Where and how a recording session was made (its clock provenance)."""
+
+    session_id: str
+    host_id: str
+    started_wall_ns: int
+    """When the recording session started (its recorder was made), wall clock."""
+    started_mono_ns: int
+    """The same moment on the monotonic clock: the origin of the session's ``recv_mono_ns``."""
+    clock_source: str
+    """The wall clock's implementation as the OS reports it (``time.get_clock_info``); the offset
+    samples that follow are :attr:`RecordKind.CLOCK_SAMPLE` records of the session."""

@@ -1,0 +1,324 @@
+"""Replay: a recording fed through the same parsers and book machinery as live, into ``OrderBook``s.
+
+:class:`Replay` drives a :class:`~polyinfra.core.book_sync.BookSync` exactly as
+:class:`~polyinfra.clob.live_books.LiveBooks` drove it while recording: the raw frames through
+the same decoder and :class:`~polyinfra.core.market_feed.MarketFeed`, the recorded ``POST
+/books`` answers into the same snapshot requests (the same tokens, taken at the same point of
+the stream, so the deltas buffered while a snapshot was in flight are the same ones), and the
+client's timer decisions (silences, overdue initial dumps, audit differences) as recorded. What
+LiveBooks derived from the data alone (a session proven by its first frame, a frame that could
+not be applied) is derived again here, from the same data.
+
+Exactness is checked, not assumed: the venue's hashes of ``book`` snapshots and its best prices
+after each change are verified by the feed as they were live (:attr:`ReplayStats.hash_mismatches`,
+:attr:`ReplayStats.best_price_mismatches` must equal the live counts), and every checkpoint the
+recorder stored (a digest of a live book's levels) is compared with the replayed book at the same
+point of the stream; the first difference is reported with its event id
+(:attr:`ReplayStats.first_divergence`).
+
+Each recording session starts from empty books. ``start_wall_ns`` only limits the events
+yielded: the books are rebuilt from the beginning of the recording (starting from the nearest
+checkpoint is still to come). Pacing: as fast as possible (``speed=None``) or ``speed`` times the
+recorded pace, against an injected clock and sleep.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapping
+from dataclasses import dataclass
+from typing import Final
+
+import msgspec
+
+from polyinfra.core.book_sync import BookSync, Instant, SnapshotRequest, SyncReason
+from polyinfra.errors import CorruptRecordError, InvalidValueError, MalformedMessageError
+from polyinfra.model.book import OrderBook
+from polyinfra.model.events import BookEvent, SyncState
+from polyinfra.record.book_digest import levels_digest
+from polyinfra.record.records import Record, RecordKind
+from polyinfra.record.sink import Sink
+from polyinfra.wire.clob_rest import OrderBookSummary
+from polyinfra.wire.json_decoding import JsonDecoder
+
+__all__ = ["Divergence", "Replay", "ReplayStats"]
+
+_SOURCE: Final = "clob"
+_CHANNEL: Final = "market"
+_REPLAYED_KINDS: Final = frozenset(RecordKind) - {
+    RecordKind.FRAME_SENT,
+    RecordKind.STATE_CHANGED,
+    RecordKind.GAP,
+    RecordKind.CLOCK_SAMPLE,
+}
+_SYNC_REASONS: Final = {reason.value: reason for reason in SyncReason}
+
+
+class _Lifecycle(msgspec.Struct):
+    """The fields of lifecycle payloads replay reads (see :class:`RecordKind`)."""
+
+    token_ids: list[str] = []
+    reason: str = ""
+
+
+_decode_lifecycle: Final[JsonDecoder[_Lifecycle]] = JsonDecoder(_Lifecycle, what="recorded lifecycle record")
+_decode_summaries: Final[JsonDecoder[list[OrderBookSummary]]] = JsonDecoder(
+    list[OrderBookSummary], what="recorded POST /books answer"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Divergence:
+    """The first checkpoint the replayed book did not match."""
+
+    event_id: str
+    token_id: str
+    recorded_digest: str
+    replayed_digest: str
+
+
+@dataclass(slots=True)
+class ReplayStats:
+    """What a replay went through and what it verified."""
+
+    records: int = 0
+    frames: int = 0
+    rest_responses: int = 0
+    malformed_frames: int = 0
+    """Frames the decoder refused (live refused them too)."""
+    hash_mismatches: int = 0
+    best_price_mismatches: int = 0
+    checkpoints_matched: int = 0
+    checkpoints_diverged: int = 0
+    first_divergence: Divergence | None = None
+
+
+class Replay:
+    """The recording in ``sink`` replayed; iterate it (``async for event in replay``) for the
+    domain events, then read :attr:`books` and :attr:`stats`.
+
+    ``keys`` limits the books rebuilt to those tokens (None: all); events are yielded for records
+    received in ``[start_wall_ns, end_wall_ns)``. ``speed`` (None: as fast as possible) paces the
+    replay against ``clock`` (seconds) and ``sleep``, injected so that tests never wait.
+    """
+
+    def __init__(
+        self,
+        sink: Sink,
+        *,
+        start_wall_ns: int | None = None,
+        end_wall_ns: int | None = None,
+        keys: Collection[str] | None = None,
+        speed: float | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        if speed is not None and not speed > 0:
+            raise InvalidValueError("the replay speed must be positive", speed=speed)
+        self._sink = sink
+        self._start_wall_ns = start_wall_ns
+        self._end_wall_ns = end_wall_ns
+        self._keys = None if keys is None else frozenset(keys)
+        self._speed = speed
+        self._clock = clock
+        self._sleep = sleep
+        self._sync = _new_sync()
+        self._session_id: str | None = None
+        self._proven: set[int] = set()
+        self._connections: dict[str, int] = {}
+        """Connection numbers by event id prefix (session, source, channel, connection)."""
+        self._requests: dict[str, SnapshotRequest | None] = {}
+        self._pace_origin: tuple[int, float] | None = None
+        self.stats = ReplayStats()
+
+    @property
+    def books(self) -> Mapping[str, OrderBook]:
+        """The replayed books (after iteration: the final ones)."""
+        return self._sync.books
+
+    @property
+    def states(self) -> Mapping[str, SyncState]:
+        return self._sync.states
+
+    async def __aiter__(self) -> AsyncIterator[BookEvent]:
+        async for batch in self._event_batches():
+            for event in batch:
+                yield event
+
+    async def run(self) -> ReplayStats:
+        """Replay to the end without looking at the events; the books are in :attr:`books`."""
+        async for _ in self._event_batches():
+            pass
+        return self.stats
+
+    async def _event_batches(self) -> AsyncIterator[list[BookEvent]]:
+        """The events of each chunk the sink reads (of each record, when paced: they are due one by one)."""
+        start_ns = self._start_wall_ns
+        async for chunk in self._sink.read_chunks(end_wall_ns=self._end_wall_ns, kinds=_REPLAYED_KINDS):
+            batch: list[BookEvent] = []
+            for record in chunk:
+                if record.source != _SOURCE or record.channel != _CHANNEL:
+                    continue
+                if self._speed is not None:
+                    if batch:
+                        yield batch
+                        batch = []
+                    await self._pace(record)
+                self._replay(record)
+                events = self._sync.take_events()
+                if events and (start_ns is None or record.recv_wall_ns >= start_ns):
+                    batch.extend(events)
+            if batch:
+                yield batch
+        self._count_feed_checks()
+
+    # --- one record -------------------------------------------------------------------------------
+
+    def _replay(self, record: Record) -> None:
+        if record.session_id != self._session_id:
+            self._new_session(record.session_id)
+        self.stats.records += 1
+        sync = self._sync
+        now = Instant(record.recv_mono_ns / 1e9, record.recv_wall_ns)
+        kind = record.kind
+        if kind is RecordKind.FRAME_RECEIVED:
+            self._frame(self._connection_of(record), record.payload, now)
+        elif kind is RecordKind.REST_RESPONSE:
+            self._rest_response(record, now)
+        elif kind is RecordKind.CHECKPOINT:
+            self._checkpoint(record)
+        elif kind is RecordKind.CONNECTED or kind is RecordKind.RECONNECTED:
+            self._proven.discard(self._connection_of(record))
+        elif kind is RecordKind.CONNECTION_LOST:
+            connection = self._connection_of(record)
+            self._proven.discard(connection)
+            sync.connection_lost(connection, _reason(record), now)
+        elif kind is RecordKind.SUBSCRIBED:
+            sync.add(self._wanted(_tokens(record)), self._connection_of(record), now)
+        elif kind is RecordKind.UNSUBSCRIBED:
+            sync.remove(_tokens(record))
+        elif kind is RecordKind.SNAPSHOT_REQUESTED:
+            tokens = self._wanted(_tokens(record))
+            self._requests[record.key] = (
+                sync.take_snapshot_batch(now, len(tokens), token_ids=tokens) if tokens else None
+            )
+        elif kind is RecordKind.SNAPSHOT_FAILED:
+            request = self._requests.pop(record.key, None)
+            if request is not None:
+                sync.snapshots_failed(request, now)
+        elif kind is RecordKind.RESYNC_REQUESTED:
+            sync.request_resync(_tokens(record), _reason(record), now)
+
+    def _frame(self, connection: int, payload: bytes, now: Instant) -> None:
+        """As LiveBooks handles a frame: the first of a session proves it; one the core cannot
+        apply restarts the connection's books."""
+        self.stats.frames += 1
+        sync = self._sync
+        if connection not in self._proven:
+            self._proven.add(connection)
+            sync.connection_proven(connection, now)
+        try:
+            sync.receive_frame(connection, payload, now)
+        except MalformedMessageError:
+            self.stats.malformed_frames += 1
+        except Exception:  # as live: an untranslated failure may have half applied the frame
+            self.stats.malformed_frames += 1
+            sync.connection_lost(connection, SyncReason.MALFORMED_FRAME, now)
+            sync.connection_proven(connection, now)
+
+    def _rest_response(self, record: Record, now: Instant) -> None:
+        self.stats.rest_responses += 1
+        request = self._requests.get(record.key)
+        if request is None:
+            return
+        try:
+            summaries = _decode_summaries.decode(record.payload)
+        except MalformedMessageError as exc:
+            # It decoded live (or it would not have been recorded): the stored copy is damaged.
+            raise CorruptRecordError("a recorded REST answer does not decode", event_id=record.event_id) from exc
+        try:
+            self._sync.apply_snapshots(request, summaries, now)
+        except Exception:  # as live, where the SNAPSHOT_FAILED record that follows retries its tokens
+            return
+
+    def _checkpoint(self, record: Record) -> None:
+        token_id = record.key
+        if self._sync.states.get(token_id) is not SyncState.LIVE:
+            return
+        replayed = levels_digest(self._sync.books[token_id])
+        recorded = record.payload.decode("ascii", "replace")
+        stats = self.stats
+        if replayed == recorded:
+            stats.checkpoints_matched += 1
+            return
+        stats.checkpoints_diverged += 1
+        if stats.first_divergence is None:
+            stats.first_divergence = Divergence(record.event_id, token_id, recorded, replayed)
+
+    def _connection_of(self, record: Record) -> int:
+        """The connection number inside the record's ``event_id`` (``session:source.channel.N:index``)."""
+        prefix = record.event_id.rpartition(":")[0]
+        connection = self._connections.get(prefix)
+        if connection is None:
+            try:
+                connection = int(prefix.rpartition(".")[2])
+            except ValueError as exc:
+                raise CorruptRecordError(
+                    "a record's event id names no connection", event_id=record.event_id[:100]
+                ) from exc
+            self._connections[prefix] = connection
+        return connection
+
+    def _wanted(self, tokens: list[str]) -> list[str]:
+        keys = self._keys
+        return tokens if keys is None else [token for token in tokens if token in keys]
+
+    def _new_session(self, session_id: str) -> None:
+        if self._session_id is not None:
+            self._count_feed_checks()
+            self._sync = _new_sync()
+        self._session_id = session_id
+        self._proven.clear()
+        self._requests.clear()
+
+    def _count_feed_checks(self) -> None:
+        """Add what the current session's feed found to the totals."""
+        self.stats.hash_mismatches += self._sync.hash_mismatches
+        self.stats.best_price_mismatches += self._sync.best_price_mismatches
+
+    async def _pace(self, record: Record) -> None:
+        speed = self._speed
+        assert speed is not None  # only called when pacing
+        if self._pace_origin is None or record.session_id != self._session_id:
+            self._pace_origin = (record.recv_mono_ns, self._clock())
+            return
+        origin_ns, origin_s = self._pace_origin
+        due_s = origin_s + (record.recv_mono_ns - origin_ns) / 1e9 / speed
+        wait_s = due_s - self._clock()
+        if wait_s > 0:
+            await self._sleep(wait_s)
+
+
+def _new_sync() -> BookSync:
+    sync = BookSync(random=lambda: 0.0)
+    sync.emit_events = True
+    return sync
+
+
+def _details(record: Record) -> _Lifecycle:
+    try:
+        return _decode_lifecycle.decode(record.payload)
+    except MalformedMessageError as exc:
+        raise CorruptRecordError("a recorded lifecycle record does not decode", event_id=record.event_id) from exc
+
+
+def _tokens(record: Record) -> list[str]:
+    return _details(record).token_ids
+
+
+def _reason(record: Record) -> SyncReason:
+    reason = _details(record).reason
+    if reason not in _SYNC_REASONS:
+        raise CorruptRecordError("a recorded lifecycle record gives no known reason", event_id=record.event_id)
+    return _SYNC_REASONS[reason]

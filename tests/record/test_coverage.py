@@ -1,0 +1,68 @@
+"""The coverage manifest as a fold over records: covered while LIVE and while the recorder was
+alive, gaps with the client's reasons, queue overflows cut out of every key of their channel, and
+``not recorded`` for whatever no record speaks for."""
+
+from __future__ import annotations
+
+import msgspec
+
+from polyinfra.record.coverage import NOT_RECORDED, CoverageManifest, Gap, Interval
+from polyinfra.record.records import Record, RecordKind
+
+_encode = msgspec.json.encode
+
+
+def _record(
+    index: int, wall_ns: int, kind: RecordKind, key: str = "", session: str = "s1", **details: object
+) -> Record:
+    return Record(
+        f"{session}:clob.market.0:{index}",
+        session,
+        "clob",
+        "market",
+        key,
+        kind,
+        wall_ns,
+        wall_ns,
+        None,
+        _encode(details),
+    )
+
+
+def test_a_tokens_history_becomes_intervals_and_reasoned_gaps() -> None:
+    records = [
+        _record(0, 100, RecordKind.SUBSCRIBED, token_ids=["A", "B"]),
+        _record(1, 200, RecordKind.STATE_CHANGED, "A", state="live", reason="snapshot"),
+        _record(2, 500, RecordKind.STATE_CHANGED, "A", state="stale", reason="disconnected"),
+        _record(3, 700, RecordKind.STATE_CHANGED, "A", state="live", reason="snapshot"),
+        _record(4, 800, RecordKind.GAP, reason="queue overflow", dropped=3, from_wall_ns=750, to_wall_ns=780),
+        _record(5, 1_000, RecordKind.CLOCK_SAMPLE, wall_minus_monotonic_ns=0),
+    ]
+    manifest = CoverageManifest.of(records)
+    coverage = manifest.coverage("A", 0, 1_200)
+    assert coverage.covered == [Interval(200, 500), Interval(700, 750), Interval(780, 1_000)]
+    assert coverage.gaps == [
+        Gap(0, 100, NOT_RECORDED),
+        Gap(100, 200, "subscribed"),
+        Gap(500, 700, "disconnected"),
+        Gap(750, 780, "queue overflow"),
+        Gap(1_000, 1_200, NOT_RECORDED),
+    ]
+    never_live = manifest.coverage("B", 0, 1_200)
+    assert never_live.covered == []
+    assert Gap(100, 1_000, "subscribed") in never_live.gaps  # reasons may overlap: both hold
+
+
+def test_a_window_clips_and_a_crash_ends_coverage_at_the_last_stored_record() -> None:
+    records = [
+        _record(0, 100, RecordKind.SUBSCRIBED, token_ids=["A"]),
+        _record(1, 200, RecordKind.STATE_CHANGED, "A", state="live", reason="snapshot"),
+        _record(2, 300, RecordKind.CHECKPOINT, "A"),
+        # A new session: the first ended (a crash) at its last record, 300.
+        _record(0, 900, RecordKind.SUBSCRIBED, session="s2", token_ids=["A"]),
+        _record(1, 950, RecordKind.STATE_CHANGED, "A", session="s2", state="live", reason="snapshot"),
+        _record(2, 990, RecordKind.CLOCK_SAMPLE, session="s2"),
+    ]
+    coverage = CoverageManifest.of(records).coverage("A", 250, 960)
+    assert coverage.covered == [Interval(250, 300), Interval(950, 960)]
+    assert coverage.gaps == [Gap(300, 900, NOT_RECORDED), Gap(900, 950, "subscribed")]
