@@ -93,7 +93,7 @@ def test_the_cli_lists_the_new_commands() -> None:
 
 def test_help_names_the_environment_and_the_commands_that_need_a_key() -> None:
     root = _help(())
-    assert "order, keys and doctor" in root
+    assert "order, balance, trades, keys and doctor need a key" in root
     for variable in (
         options.PRIVATE_KEY_ENV,
         options.API_KEY_ENV,
@@ -188,3 +188,10 @@ def test_emulator_defaults_repeated_for_help_equal_the_emulators() -> None:
     assert {choice.value for choice in options.RateLimitChoice} == {mode.value for mode in RateLimitMode}
     assert options.EMULATOR_SUBSCRIBE_TIMEOUT_S == DEFAULT_SUBSCRIBE_TIMEOUT_S
     assert options.EMULATOR_PING_TIMEOUT_S == DEFAULT_PING_TIMEOUT_S
+
+
+@pytest.mark.parametrize("path", [path for path, command in ALL_COMMANDS if isinstance(command, TyperGroup)])
+def test_every_command_summary_in_a_listing_is_whole(path: tuple[str, ...]) -> None:
+    listing = _help(path).split("Commands:\n", 1)[1].split("\n\n", 1)[0]
+    cut = [line.strip() for line in listing.splitlines() if line.rstrip().endswith("...")]
+    assert not cut, f"summaries cut at 80 columns (shorten the docstring's first line): {cut}"

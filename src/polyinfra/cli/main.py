@@ -57,7 +57,7 @@ if TYPE_CHECKING:
 __all__ = ["app", "main"]
 
 # Which commands need the key, then the variables themselves.
-_ENVIRONMENT_EPILOG = "order, keys and doctor sign or authenticate with a key:\n\n" + KEY_EPILOG
+_ENVIRONMENT_EPILOG = "order, balance, trades, keys and doctor need a key:\n\n" + KEY_EPILOG
 
 app = typer.Typer(
     name="polyinfra",
@@ -91,13 +91,6 @@ def _polyinfra(
     ] = False,
 ) -> None:
     """Production-grade infrastructure for Polymarket."""
-
-
-app.add_typer(order_app)
-register_trading_commands(app)
-app.command()(markets)
-app.command()(book)
-register_record_commands(app)
 
 
 @app.command()
@@ -182,7 +175,10 @@ def emulator(
     metrics_port: MetricsPortOption = None,
     metrics_host: MetricsHostOption = METRICS_HOST,
 ) -> None:
-    """Run the local exchange emulator: CLOB REST and WebSocket channels on one port."""
+    """Run the local exchange emulator until Ctrl-C.
+
+    CLOB REST and the WebSocket channels on one port.
+    """
     import asyncio
 
     from polyinfra.emulator.faults import FaultConfig
@@ -304,7 +300,10 @@ def watch(
     metrics_port: MetricsPortOption = None,
     metrics_host: MetricsHostOption = METRICS_HOST,
 ) -> None:
-    """Watch live order books: a table on a terminal, plain lines in a pipe, or JSON lines."""
+    """Watch live order books as a table, lines or JSON lines.
+
+    A table on a terminal, plain lines in a pipe, JSON lines with --jsonl.
+    """
     from polyinfra.cli.watch import Output, TokenChoice, run_watch
 
     configure_command_logging(log_level)
@@ -345,7 +344,10 @@ def demo(
     metrics_port: MetricsPortOption = None,
     metrics_host: MetricsHostOption = METRICS_HOST,
 ) -> None:
-    """Start the embedded emulator with simulated trading and watch its order books live."""
+    """Run the embedded emulator and watch its books live.
+
+    Simulated trading on a local exchange, then a proof that every book matched.
+    """
     from polyinfra.cli.demo import run_demo
     from polyinfra.cli.watch import Output
 
@@ -360,6 +362,15 @@ def demo(
             poison_rate=poison_rate,
             output=Output.for_stdout(),
         )
+
+
+# After the commands defined above, in the order --help lists them: watching, market data,
+# trading, recording.
+app.command()(markets)
+app.command()(book)
+app.add_typer(order_app)
+register_trading_commands(app)
+register_record_commands(app)
 
 
 def main() -> None:

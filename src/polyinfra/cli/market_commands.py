@@ -109,7 +109,7 @@ def markets(
     live: LiveOption = False,
     log_level: LogLevelOption = COMMAND_LOG_LEVEL,
 ) -> None:
-    """List markets: question, condition id and each outcome's token id."""
+    """List markets with their condition and token ids."""
     import asyncio
 
     async def listed(rest_url: str) -> list[Market]:
@@ -240,7 +240,10 @@ def book(
     live: LiveOption = False,
     log_level: LogLevelOption = COMMAND_LOG_LEVEL,
 ) -> None:
-    """Show a token's order book as a depth ladder: asks above, bids below."""
+    """Show a token's order book as a depth ladder.
+
+    Asks above, bids below, with cumulative sizes, the spread and the mid.
+    """
     import asyncio
 
     from polyinfra.core.from_wire import order_book_from_summary

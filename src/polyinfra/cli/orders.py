@@ -337,7 +337,10 @@ _SIGN_EPILOG = (
 
 @order_app.command("sign", epilog=_SIGN_EPILOG)
 def sign(*, log_level: LogLevelOption = COMMAND_LOG_LEVEL) -> None:
-    """Sign orders offline: JSON lines on stdin, the venue's order objects on stdout."""
+    """Sign orders offline: JSON lines in, signed orders out.
+
+    Reads stdin, writes the venue's order objects to stdout.
+    """
     configure_command_logging(log_level)
     try:
         key = key_from_environment(os.environ)

@@ -80,7 +80,10 @@ def record(
     metrics_port: MetricsPortOption = None,
     metrics_host: MetricsHostOption = METRICS_HOST,
 ) -> None:
-    """Record live books: frames, REST snapshots and reconnects, gaps included."""
+    """Record live books into a sink, gaps included.
+
+    Every frame, REST snapshot and reconnect, with a status line on stderr.
+    """
     from polyinfra.cli.watch import TokenChoice, run_until_stopped
 
     configure_command_logging(log_level)

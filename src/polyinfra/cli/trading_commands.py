@@ -159,7 +159,10 @@ def derive(
     ] = False,
     log_level: LogLevelOption = COMMAND_LOG_LEVEL,
 ) -> None:
-    """Create (or derive, when it exists) the API key of POLYINFRA_PRIVATE_KEY and print it."""
+    """Print the API key of POLYINFRA_PRIVATE_KEY.
+
+    Created, or derived when it exists; the secrets only with --show-secret.
+    """
     from polyinfra.clob.trading import TradingClient
 
     configure_command_logging(log_level)
@@ -281,7 +284,10 @@ def post(
     nonce: NonceOption = 0,
     log_level: LogLevelOption = COMMAND_LOG_LEVEL,
 ) -> None:
-    """Post orders from `order sign` (one per line), 15 per request; one JSON result per order."""
+    """Post the orders `order sign` wrote, 15 per request.
+
+    One signed order per line in; one JSON result per order out.
+    """
     configure_command_logging(log_level)
     from polyinfra.clob.rest import ClobRestClient
 
@@ -309,7 +315,10 @@ def cancel(
     nonce: NonceOption = 0,
     log_level: LogLevelOption = COMMAND_LOG_LEVEL,
 ) -> None:
-    """Cancel one order, every order (--all) or a market's orders (--market); prints what was cancelled."""
+    """Cancel one order, all (--all) or a market's (--market).
+
+    Prints what was cancelled; exits 1 when the venue did not cancel one.
+    """
     configure_command_logging(log_level)
     if sum((order_id is not None, all_orders, market is not None)) != 1:
         typer.echo("polyinfra order cancel: give exactly one of ORDER_ID, --all, --market", err=True)
@@ -392,7 +401,10 @@ def balance(
     nonce: NonceOption = 0,
     log_level: LogLevelOption = COMMAND_LOG_LEVEL,
 ) -> None:
-    """Print the wallet's pUSD balance and allowances (with --token, the token's too), exact."""
+    """Print the wallet's balance and allowances, exact.
+
+    pUSD, and with --token the token's shares too.
+    """
     configure_command_logging(log_level)
     from polyinfra.clob.trading import AssetType
 
@@ -705,7 +717,10 @@ def doctor(
     nonce: NonceOption = 0,
     log_level: LogLevelOption = COMMAND_LOG_LEVEL,
 ) -> None:
-    """Explain why the venue would answer "invalid signature" or "not enough balance / allowance"."""
+    """Explain "invalid signature" and "not enough balance".
+
+    Checks the wallet setup against the venue's two most common refusals, with the fix for each.
+    """
     configure_command_logging(log_level)
     kind = _signature_type(signature_type)
 
