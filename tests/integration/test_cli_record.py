@@ -7,40 +7,21 @@ from __future__ import annotations
 import asyncio
 import re
 import signal
-import sys
 from pathlib import Path
 
 import httpx
 
+from tests.integration.cli_steps import WAIT_S, run_polyinfra, start_polyinfra
 from tests.integration.conftest import EmulatorFactory
 
-WAIT_S = 60.0
 ACKNOWLEDGED_WANTED = 50
-
-
-async def _polyinfra(*arguments: str) -> asyncio.subprocess.Process:
-    return await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "polyinfra.cli.main",
-        *arguments,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-
-
-async def _run(*arguments: str) -> tuple[int, str, str]:
-    process = await _polyinfra(*arguments)
-    stdout, stderr = await asyncio.wait_for(process.communicate(), WAIT_S)
-    assert process.returncode is not None
-    return process.returncode, stdout.decode(), stderr.decode()
 
 
 async def test_record_then_coverage_then_replay(emulator_factory: EmulatorFactory, tmp_path: Path) -> None:
     emulator = await emulator_factory(markets=2, seed=3, rate=100.0)
     sink = f"sqlite:///{tmp_path / 'tape.db'}"
     urls = ["--rest", emulator.urls["rest"], "--ws", emulator.urls["ws_market"]]
-    recording = await _polyinfra(
+    recording = await start_polyinfra(
         "record", "--sink", sink, "--top", "2", "--status-s", "0.1", "--metrics-port", "0", *urls
     )
     assert recording.stderr is not None
@@ -65,19 +46,19 @@ async def test_record_then_coverage_then_replay(emulator_factory: EmulatorFactor
     assert recording.returncode == 0, rest.decode()
     assert "gaps 0 (0 records dropped)" in rest.decode()
 
-    code, out, err = await _run("coverage", "--sink", sink)
+    code, out, err = await run_polyinfra("coverage", "--sink", sink)
     assert code == 0, err
     tokens = list(emulator.exchange.tokens())
     assert all(f"{token}: covered" in out for token in tokens[:4])
     assert "subscribed" in out
 
-    code, out, err = await _run("replay", "--sink", sink, "--speed", "1000")
+    code, out, err = await run_polyinfra("replay", "--sink", sink, "--speed", "1000")
     assert code == 0, err
     assert re.search(r"[1-9][\d,]* checkpoints matched, 0 diverged, 0 hash mismatches", out), out
 
 
 async def test_a_sink_url_nothing_serves_is_one_line_and_exit_code_2() -> None:
-    code, _, err = await _run("replay", "--sink", "postgresql://127.0.0.1/tape")
+    code, _, err = await run_polyinfra("replay", "--sink", "postgresql://127.0.0.1/tape")
     assert code == 2
     assert err.startswith("polyinfra replay: unknown sink URL")
     assert len(err.strip().splitlines()) == 1
