@@ -225,7 +225,7 @@ def emulator(
     except InvalidValueError as exc:
         raise typer.BadParameter(str(exc)) from exc
     try:
-        with metrics_endpoint("emulator", metrics_port, metrics_host) as metrics:
+        with metrics_endpoint("emulator", metrics_port, metrics_host, server_logs=True) as metrics:
             asyncio.run(_serve(local_exchange, metrics))
     except OSError as exc:
         typer.echo(f"polyinfra emulator: {exc}", err=True)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import logging
 import sys
 from collections.abc import Callable, Iterator
 from enum import StrEnum
@@ -276,14 +277,21 @@ class _CurrentStderr(io.TextIOBase):
 
 
 @contextlib.contextmanager
-def metrics_endpoint(command: str, port: int | None, host: str) -> Iterator[MetricsServer | None]:
+def metrics_endpoint(
+    command: str, port: int | None, host: str, *, server_logs: bool = False
+) -> Iterator[MetricsServer | None]:
     """Serve ``/metrics`` on ``port`` while the block runs, and say where on stderr (stdout carries
-    the command's output); ``None`` serves nothing and imports nothing."""
+    the command's output); ``None`` serves nothing and imports nothing. A server's stderr is its
+    JSON log (``server_logs``): there the address is a log event; elsewhere it is a line for the
+    person watching."""
     if port is None:
         yield None
         return
     from polyinfra.obs.metrics import serve_metrics  # prometheus_client: only when asked for
 
     with serve_metrics(port, host) as server:
-        typer.echo(f"polyinfra {command}: Prometheus metrics at {server.url}", err=True)
+        if server_logs:
+            logging.getLogger(__name__).info("serving metrics on %s", server.url)
+        else:
+            typer.echo(f"polyinfra {command}: Prometheus metrics at {server.url}", err=True)
         yield server
