@@ -1,22 +1,27 @@
 """The sinks the conformance suite runs against, and deterministic records to write into them.
 
-A new sink joins the suite by adding its name to ``SINKS`` and a branch to :func:`sink_url` (a
-service sink would point at its server and give each test a fresh stream, database or schema).
+A new sink joins the suite by adding its name to ``SINKS`` and a branch to :func:`sink_url`. A
+service sink (one on a server) has its branch here and its run under ``tests/services``, whose
+fixture gives each test a fresh stream, database or schema and removes it afterwards.
 """
 
 from __future__ import annotations
 
 import json
+import uuid
 from pathlib import Path
 
 from polyinfra.record.records import Record, RecordKind
 
 SINKS = ["sqlite"]
+NATS_SERVER = "127.0.0.1:4222"
 
 
 def sink_url(name: str, directory: Path) -> str:
     if name == "sqlite":
         return f"sqlite:///{directory / 'recording.db'}"
+    if name == "jetstream":
+        return f"nats://{NATS_SERVER}/test-{uuid.uuid4().hex[:16]}"  # a stream of its own
     raise AssertionError(f"no sink named {name}")
 
 

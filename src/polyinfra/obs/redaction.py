@@ -46,6 +46,7 @@ __all__ = [
     "register_secret",
     "revealed",
     "secret_forms",
+    "url_without_credentials",
 ]
 
 MASK: Final = "[REDACTED]"
@@ -444,3 +445,13 @@ class SecretScanner:
                 sightings.append(SecretSighting(secret_name, form_name, match.start(), match.end()))
             previous_end = match.end()
         return sightings
+
+
+def url_without_credentials(url: str) -> str:
+    """``url`` with whatever stands before ``@`` in its authority masked (``nats://user:password@host``,
+    ``nats://token@host``), malformed URLs included: what a sink URL may be shown as."""
+    scheme, separator, rest = url.partition("://")
+    authority, slash, path = rest.partition("/")
+    if "@" not in authority:
+        return url
+    return f"{scheme}{separator}{MASK}@{authority.rpartition('@')[2]}{slash}{path}"

@@ -1,17 +1,19 @@
-"""Sinks by URL, as the command line names them: ``sqlite:///PATH`` today (``postgresql://`` and
-``nats://`` are the sinks still to come)."""
+"""Sinks by URL, as the command line names them: ``sqlite:///PATH`` and
+``nats://[user:password@]host[:port]/STREAM`` (``postgresql://`` is the sink still to come)."""
 
 from __future__ import annotations
 
 from typing import Final
 
 from polyinfra.errors import SinkUrlError
+from polyinfra.obs.redaction import url_without_credentials
 from polyinfra.record.sink import Sink
 from polyinfra.record.sqlite_sink import SQLiteSink
 
 __all__ = ["open_sink"]
 
 _SQLITE_PREFIX: Final = "sqlite:///"
+_NATS_PREFIX: Final = "nats://"
 
 
 def open_sink(url: str) -> Sink:
@@ -22,5 +24,14 @@ def open_sink(url: str) -> Sink:
         if not path:
             raise SinkUrlError("a SQLite sink URL needs a file path: sqlite:///PATH", url=url)
         return SQLiteSink(path)
+    if url.startswith(_NATS_PREFIX):
+        # Imported here: nats-py is the optional extra polyinfra[nats].
+        from polyinfra.record.jetstream_sink import JetStreamSink  # noqa: PLC0415
+
+        return JetStreamSink(url)
     scheme = url.partition("://")[0] if "://" in url else ""
-    raise SinkUrlError("unknown sink URL; the recorder stores to sqlite:///PATH", url=url, scheme=scheme or None)
+    raise SinkUrlError(
+        "unknown sink URL; the recorder stores to sqlite:///PATH or nats://HOST[:PORT]/STREAM",
+        url=url_without_credentials(url),
+        scheme=scheme or None,
+    )

@@ -1,0 +1,329 @@
+"""The fleet sink: a NATS JetStream stream per recording, ``nats://[user:password@]host[:port]/STREAM``.
+
+Layout. Each record is one message on ``polyinfra.<stream>.<source>.<channel>.<key or _>`` (each part
+escaped into a subject token, see :func:`subject_token`), so a fleet consumer can follow one token of
+one channel with a subject filter. The message is the whole record as a msgpack envelope (raw payload
+included, untouched); session headers go to ``polyinfra.<stream>.sessions``.
+
+Acknowledged. :meth:`JetStreamSink.write` publishes the batch without waiting between messages and
+returns once the server acknowledged every one of them (a JetStream ack means the stream stored the
+message, file storage, replicated as the stream is configured). One failed or missing ack fails the
+batch with :class:`~polyinfra.errors.SinkWriteError`, and the recorder writes it again.
+
+Stored once. Every message carries ``Nats-Msg-Id: <event_id>``, and the server drops a message whose
+id it saw within the stream's duplicate window (:data:`DUPLICATE_WINDOW_S`, set explicitly when this
+sink creates the stream). That window is a server-side memory of recent ids, not a unique index: an
+event re-sent after it (a writer retrying through a long outage, a tape written again hours later) is
+stored a second time. Reads therefore drop every ``event_id`` already read (and every session header
+already read), so a reader never sees an event twice whatever the window; the price is the set of
+event ids of one read, held for that read.
+
+Order. Messages from one connection reach the stream in the order they were published, so the stream
+order is the written order, and reads return it as the SQLite sink returns its ``seq`` order (first
+copy wins). One limit: a batch the server took only in part (a stream leader change mid-batch) is
+written again, and its missing records then come after the ones that did go in. A ``kill -9`` cannot
+do that: the server receives a prefix of what the writer sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import hashlib
+import re
+import urllib.parse
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Iterable, Sequence
+from typing import Any, Final, TypeVar
+
+import msgspec
+import nats
+import nats.errors
+import nats.js.errors
+from nats.aio.client import Client
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, StorageType, StreamConfig
+
+from polyinfra.errors import CorruptRecordError, RecorderError, SinkUrlError, SinkWriteError
+from polyinfra.obs.logging import get_logger
+from polyinfra.obs.redaction import MASK, url_without_credentials
+from polyinfra.record.records import Record, RecordKind, SessionHeader
+from polyinfra.record.sink import Sink
+
+__all__ = ["DUPLICATE_WINDOW_S", "JetStreamSink", "subject_token"]
+
+_log = get_logger(__name__)
+
+DUPLICATE_WINDOW_S: Final = 120.0
+"""How long the server remembers message ids to drop re-sends (JetStream's own default, stated here so
+it does not change under us). Longer costs server memory: one entry per message in the window."""
+_DEFAULT_PORT: Final = 4222
+_STREAM_NAME: Final = re.compile(r"[A-Za-z0-9_-]{1,64}")
+_PLAIN_TOKEN: Final = re.compile(r"[A-Za-z0-9-]{1,100}")
+# Longer tokens are hashed: NATS caps a protocol line (subject included) at 4 KB by default.
+_MAX_PLAIN_TOKEN_CHARS: Final = 100
+_MSG_ID: Final = "Nats-Msg-Id"
+_EXPECTED_STREAM: Final = "Nats-Expected-Stream"
+# What nats-py writes around the header pairs: "NATS/1.0\r\n" before, "\r\n" after.
+_HEADER_FRAMING_BYTES: Final = 12
+_ACK_TIMEOUT_S: Final = 60.0
+"""Hang guard for a batch's acks (an ack lost with its connection fails the batch, which is retried)."""
+_READ_CHUNK_MESSAGES: Final = 2_000
+_FETCH_TIMEOUT_S: Final = 60.0
+"""Hang guard for one fetch: reads only ask for messages the consumer said are there."""
+_CONNECT_TIMEOUT_S: Final = 5.0
+# nats-py reconnects a few times on its own (re-sending what it buffered); past that the connection
+# closes and the sink opens a new one at its next call. Bounded, because nats-py spends the same
+# attempts on the first connect: an unreachable server fails a call in about two seconds.
+_RECONNECT_ATTEMPTS: Final = 4
+_RECONNECT_WAIT_S: Final = 0.5
+_ENCODE = msgspec.msgpack.Encoder().encode
+_DECODE_RECORD = msgspec.msgpack.Decoder(Record).decode
+_DECODE_HEADER = msgspec.msgpack.Decoder(SessionHeader).decode
+_T = TypeVar("_T")
+
+
+def subject_token(text: str) -> str:
+    """``text`` as one NATS subject token, distinct texts giving distinct tokens: letters, digits and
+    ``-`` stay, every other byte becomes ``%XX`` (``_`` too: the empty text is ``_``), and a token
+    longer than 100 characters becomes ``~`` and a BLAKE2b digest of the text."""
+    if _PLAIN_TOKEN.fullmatch(text):
+        return text
+    if not text:
+        return "_"
+    escaped = "".join(
+        chr(byte) if byte < 0x80 and (chr(byte).isalnum() or byte == 0x2D) else f"%{byte:02X}" for byte in text.encode()
+    )
+    if len(escaped) <= _MAX_PLAIN_TOKEN_CHARS:
+        return escaped
+    return "~" + hashlib.blake2b(text.encode(), digest_size=20).hexdigest()
+
+
+@functools.lru_cache(maxsize=65_536)
+def _record_subject(stream: str, source: str, channel: str, key: str) -> str:
+    return f"polyinfra.{stream}.{subject_token(source)}.{subject_token(channel)}.{subject_token(key)}"
+
+
+def _header_bytes(headers: dict[str, str]) -> int:
+    """The size of ``headers`` as nats-py frames them: the server counts them against its max payload."""
+    return _HEADER_FRAMING_BYTES + sum(len(name) + len(value.encode()) + 4 for name, value in headers.items())
+
+
+class JetStreamSink(Sink):
+    """Records in the JetStream stream the URL names (created when missing).
+
+    A stream that exists already is used as it is (an operator may have set its replicas, limits
+    or duplicate window), provided it takes the sink's subjects. The connection opens on first use.
+    """
+
+    def __init__(self, url: str) -> None:
+        self.url = url_without_credentials(url)
+        self._server, self.stream, self._credential = _parse_url(url, self.url)
+        self._subjects = f"polyinfra.{self.stream}.>"
+        self._records_filter = f"polyinfra.{self.stream}.*.*.*"
+        self._sessions_subject = f"polyinfra.{self.stream}.sessions"
+        self._connection: Client | None = None
+        self._jetstream: JetStreamContext | None = None
+        self._connecting = asyncio.Lock()
+
+    # --- writes ------------------------------------------------------------------------------------
+
+    async def write_header(self, header: SessionHeader) -> None:
+        await self._publish([(self._sessions_subject, _ENCODE(header), f"session {header.session_id}")], "header")
+
+    async def write(self, records: Sequence[Record]) -> None:
+        stream = self.stream
+        await self._publish(
+            [
+                (_record_subject(stream, record.source, record.channel, record.key), _ENCODE(record), record.event_id)
+                for record in records
+            ],
+            "batch",
+        )
+
+    async def _publish(self, messages: Sequence[tuple[str, bytes, str]], what: str) -> None:
+        """Publish ``(subject, payload, message id)`` messages back to back, then wait for every ack."""
+        jetstream, max_payload = await self._connected()
+        stream = self.stream
+        headers = [{_MSG_ID: message_id, _EXPECTED_STREAM: stream} for _, _, message_id in messages]
+        # Checked before anything is sent: the server answers an oversized message by closing the
+        # connection, and a batch must not go in part.
+        for (_, payload, message_id), message_headers in zip(messages, headers, strict=True):
+            size = len(payload) + _header_bytes(message_headers)
+            if size > max_payload:
+                raise SinkWriteError(
+                    "a record is larger than the NATS server's max payload",
+                    retriable=False,
+                    event_id=message_id[:100],
+                    bytes=size,
+                    max_payload=max_payload,
+                )
+        acks: list[asyncio.Future[Any]] = []
+        try:
+            async with asyncio.timeout(_ACK_TIMEOUT_S):
+                for (subject, payload, _), message_headers in zip(messages, headers, strict=True):
+                    acks.append(await jetstream.publish_async(subject, payload, headers=message_headers))
+                await asyncio.gather(*acks)
+        except (nats.errors.Error, OSError, TimeoutError) as exc:
+            raise SinkWriteError(f"JetStream {what} not acknowledged: {self._described(exc)}", url=self.url) from exc
+        finally:
+            for ack in acks:
+                ack.cancel()  # frees nats-py's in-flight slot of an ack that will never come
+
+    # --- reads -------------------------------------------------------------------------------------
+
+    async def read_chunks(
+        self,
+        *,
+        start_wall_ns: int | None = None,
+        end_wall_ns: int | None = None,
+        kinds: Collection[RecordKind] | None = None,
+    ) -> AsyncIterator[Sequence[Record]]:
+        seen: set[str] = set()
+        async for messages in self._messages(self._records_filter):
+            chunk = []
+            for record in self._decoded(messages, _DECODE_RECORD, "record"):
+                if record.event_id in seen:
+                    continue
+                seen.add(record.event_id)
+                if (
+                    (kinds is None or record.kind in kinds)
+                    and (start_wall_ns is None or record.recv_wall_ns >= start_wall_ns)
+                    and (end_wall_ns is None or record.recv_wall_ns < end_wall_ns)
+                ):
+                    chunk.append(record)
+            yield chunk
+
+    async def headers(self) -> list[SessionHeader]:
+        by_session: dict[str, SessionHeader] = {}
+        async for messages in self._messages(self._sessions_subject):
+            for header in self._decoded(messages, _DECODE_HEADER, "session header"):
+                by_session.setdefault(header.session_id, header)
+        return sorted(by_session.values(), key=lambda header: header.started_wall_ns)
+
+    async def _messages(self, subject_filter: str) -> AsyncIterator[list[Msg]]:
+        """The stream's messages on ``subject_filter`` in stream order, as far as the stream went
+        when the read began, a fetch at a time (an ephemeral consumer, deleted afterwards)."""
+        jetstream, _ = await self._connected()
+        config = ConsumerConfig(
+            ack_policy=AckPolicy.NONE,
+            deliver_policy=DeliverPolicy.ALL,
+            mem_storage=True,
+            inactive_threshold=_FETCH_TIMEOUT_S,
+        )
+        subscription = await self._call(jetstream.pull_subscribe(subject_filter, stream=self.stream, config=config))
+        consumer: str | None = None
+        try:
+            info = await self._call(subscription.consumer_info())
+            consumer, remaining = info.name, info.num_pending or 0
+            while remaining > 0:
+                messages = await self._call(
+                    subscription.fetch(min(remaining, _READ_CHUNK_MESSAGES), timeout=_FETCH_TIMEOUT_S)
+                )
+                remaining -= len(messages)
+                yield messages
+        finally:
+            await self._call(subscription.unsubscribe())
+            if consumer is not None:
+                await self._call(jetstream.delete_consumer(self.stream, consumer))
+
+    def _decoded(self, messages: Iterable[Msg], decode: Callable[[bytes], Any], what: str) -> Iterable[Any]:
+        for message in messages:
+            try:
+                yield decode(message.data)
+            except msgspec.DecodeError as exc:  # ValidationError included
+                raise CorruptRecordError(
+                    f"a stored {what} cannot be read back: {exc}",
+                    stream=self.stream,
+                    seq=message.metadata.sequence.stream,
+                ) from exc
+
+    # --- the connection ----------------------------------------------------------------------------
+
+    async def close(self) -> None:
+        async with self._connecting:
+            if self._connection is not None:
+                await self._call(self._connection.close())
+                self._connection = self._jetstream = None
+
+    async def _connected(self) -> tuple[JetStreamContext, int]:
+        """The JetStream context and the server's max payload, connecting (again) when needed."""
+        async with self._connecting:
+            if self._connection is None or self._connection.is_closed:
+                connection = await self._call(
+                    nats.connect(
+                        servers=[self._server],
+                        name="polyinfra-recorder",
+                        connect_timeout=_CONNECT_TIMEOUT_S,
+                        reconnect_time_wait=_RECONNECT_WAIT_S,
+                        max_reconnect_attempts=_RECONNECT_ATTEMPTS,
+                        error_cb=self._log_error,
+                    )
+                )
+                jetstream = connection.jetstream()
+                try:
+                    await self._ensure_stream(jetstream)
+                except RecorderError:
+                    await self._call(connection.close())
+                    raise
+                self._connection, self._jetstream = connection, jetstream
+            assert self._jetstream is not None
+            return self._jetstream, self._connection.max_payload
+
+    async def _ensure_stream(self, jetstream: JetStreamContext) -> None:
+        try:
+            info = await jetstream.stream_info(self.stream)
+        except nats.js.errors.NotFoundError:
+            config = StreamConfig(
+                name=self.stream,
+                subjects=[self._subjects],
+                storage=StorageType.FILE,
+                duplicate_window=DUPLICATE_WINDOW_S,
+            )
+            await self._call(jetstream.add_stream(config))
+        except (nats.errors.Error, OSError, TimeoutError) as exc:
+            raise RecorderError(f"cannot open the JetStream stream: {self._described(exc)}", url=self.url) from exc
+        else:
+            if self._subjects not in (info.config.subjects or []):
+                raise RecorderError(
+                    "the JetStream stream exists but does not take the recorder's subjects",
+                    url=self.url,
+                    subjects=self._subjects,
+                )
+
+    async def _call(self, call: Awaitable[_T]) -> _T:
+        """Await a nats-py call, its errors turned into :class:`~polyinfra.errors.RecorderError`."""
+        try:
+            return await call
+        except (nats.errors.Error, OSError, TimeoutError) as exc:
+            raise RecorderError(f"JetStream request failed: {self._described(exc)}", url=self.url) from exc
+
+    def _described(self, exc: BaseException) -> str:
+        """The exception's type and text, the URL's credential masked (nats-py may quote the URL)."""
+        text = f"{type(exc).__name__}: {exc}"[:300]
+        return text.replace(self._credential, MASK) if self._credential else text
+
+    async def _log_error(self, exc: Exception) -> None:
+        # nats-py's default callback logs the exception whole; this one masks the credential.
+        _log.warning("NATS connection error", url=self.url, error=self._described(exc))
+
+
+def _parse_url(url: str, shown_url: str) -> tuple[str, str, str | None]:
+    """The server URL for nats-py, the stream name and the URL's credential (password or token), from
+    ``nats://[user:password@|token@]host[:port]/STREAM``; ``shown_url`` is what errors show."""
+    parts = urllib.parse.urlsplit(url)
+    stream = parts.path.removeprefix("/")
+    try:
+        port = parts.port or _DEFAULT_PORT
+    except ValueError as exc:
+        raise SinkUrlError("a NATS sink URL has a port from 1 to 65535", url=shown_url) from exc
+    if parts.scheme != "nats" or not parts.hostname or parts.query or parts.fragment:
+        raise SinkUrlError("a NATS sink URL is nats://[user:password@]host[:port]/STREAM", url=shown_url)
+    if not _STREAM_NAME.fullmatch(stream):
+        raise SinkUrlError(
+            "a NATS sink URL names its stream after the host: 1 to 64 letters, digits, '_' or '-'", url=shown_url
+        )
+    credential = parts.password or parts.username
+    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+    userinfo = parts.netloc.rpartition("@")[0]
+    return f"nats://{userinfo + '@' if userinfo else ''}{host}:{port}", stream, credential or None
