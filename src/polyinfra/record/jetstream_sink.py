@@ -50,7 +50,7 @@ from polyinfra.obs.redaction import MASK, url_without_credentials
 from polyinfra.record.records import Record, RecordKind, SessionHeader
 from polyinfra.record.sink import Sink
 
-__all__ = ["DUPLICATE_WINDOW_S", "JetStreamSink", "subject_token"]
+__all__ = ["DUPLICATE_WINDOW_S", "JetStreamSink", "record_subject", "subject_token"]
 
 _log = get_logger(__name__)
 
@@ -59,11 +59,10 @@ DUPLICATE_WINDOW_S: Final = 120.0
 it does not change under us). Longer costs server memory: one entry per message in the window."""
 _DEFAULT_PORT: Final = 4222
 _STREAM_NAME: Final = re.compile(r"[A-Za-z0-9_-]{1,64}")
-_PLAIN_TOKEN: Final = re.compile(r"[A-Za-z0-9-]{1,100}")
 # Longer tokens are hashed: NATS caps a protocol line (subject included) at 4 KB by default.
 _MAX_PLAIN_TOKEN_CHARS: Final = 100
+_PLAIN_TOKEN: Final = re.compile(f"[A-Za-z0-9-]{{1,{_MAX_PLAIN_TOKEN_CHARS}}}")
 _MSG_ID: Final = "Nats-Msg-Id"
-_EXPECTED_STREAM: Final = "Nats-Expected-Stream"
 # What nats-py writes around the header pairs: "NATS/1.0\r\n" before, "\r\n" after.
 _HEADER_FRAMING_BYTES: Final = 12
 _ACK_TIMEOUT_S: Final = 60.0
@@ -100,7 +99,8 @@ def subject_token(text: str) -> str:
 
 
 @functools.lru_cache(maxsize=65_536)
-def _record_subject(stream: str, source: str, channel: str, key: str) -> str:
+def record_subject(stream: str, source: str, channel: str, key: str) -> str:
+    """The subject of a record of ``source``, ``channel`` and ``key`` in ``stream``."""
     return f"polyinfra.{stream}.{subject_token(source)}.{subject_token(channel)}.{subject_token(key)}"
 
 
@@ -135,7 +135,7 @@ class JetStreamSink(Sink):
         stream = self.stream
         await self._publish(
             [
-                (_record_subject(stream, record.source, record.channel, record.key), _ENCODE(record), record.event_id)
+                (record_subject(stream, record.source, record.channel, record.key), _ENCODE(record), record.event_id)
                 for record in records
             ],
             "batch",
@@ -144,8 +144,7 @@ class JetStreamSink(Sink):
     async def _publish(self, messages: Sequence[tuple[str, bytes, str]], what: str) -> None:
         """Publish ``(subject, payload, message id)`` messages back to back, then wait for every ack."""
         jetstream, max_payload = await self._connected()
-        stream = self.stream
-        headers = [{_MSG_ID: message_id, _EXPECTED_STREAM: stream} for _, _, message_id in messages]
+        headers = [{_MSG_ID: message_id} for _, _, message_id in messages]
         # Checked before anything is sent: the server answers an oversized message by closing the
         # connection, and a batch must not go in part.
         for (_, payload, message_id), message_headers in zip(messages, headers, strict=True):
