@@ -31,11 +31,10 @@ from pathlib import Path
 import msgspec
 import nats
 
-from market_stream import Stream, build_stream
+from market_stream import build_stream
 from polyinfra.record.jetstream_sink import DUPLICATE_WINDOW_S, JetStreamSink, record_subject
-from polyinfra.record.recorder import Recorder
 from polyinfra.record.records import Record
-from recorder_sqlite import BATCH, _record_stream, _recorded_rows, _venue_times
+from recorder_sqlite import BATCH, _recorded_rows, _venue_times, recorder_ingest
 
 
 async def _in_fresh_stream(server: str, measure: Callable[[str], Awaitable[float]]) -> float:
@@ -81,18 +80,6 @@ async def sink_writes(rows: list[Record], url: str) -> float:
     return elapsed
 
 
-async def recorder_ingest(stream: Stream, venue_times: list[int | None], url: str) -> float:
-    sink = JetStreamSink(url)
-    recorder = Recorder(sink, queue_size=len(stream.frames) + 1_000, batch_size=BATCH)
-    await recorder.start()  # connects, creates the stream and stores the session header
-    started = time.perf_counter()
-    await _record_stream(recorder.tap("clob", "market"), stream, venue_times)
-    await recorder.stop()
-    elapsed = time.perf_counter() - started
-    await sink.close()
-    return elapsed
-
-
 async def sink_reads(rows: list[Record], url: str) -> float:
     sink = JetStreamSink(url)
     for start in range(0, len(rows), BATCH):
@@ -127,7 +114,7 @@ def main() -> None:
 
     anchor = run(lambda url: bare_publishes(rows, url))
     writes = run(lambda url: sink_writes(rows, url))
-    ingest = run(lambda url: recorder_ingest(stream, venue_times, url))
+    ingest = run(lambda url: recorder_ingest(stream, venue_times, JetStreamSink(url)))
     reads = run(lambda url: sink_reads(rows, url))
     events = len(rows)
 
