@@ -146,8 +146,11 @@ async def test_a_stream_that_takes_other_subjects_is_refused(url: str, nats_clie
     stream = _stream_of(url)
     await nats_client.jetstream().add_stream(name=stream, subjects=[f"elsewhere.{stream}"])
     sink = JetStreamSink(url)
-    with pytest.raises(RecorderError, match="does not take the recorder's subjects"):
+    with pytest.raises(SinkWriteError, match="does not take the recorder's subjects") as raised:
         await sink.write(make_records(1))
+    assert not raised.value.retriable
+    with pytest.raises(RecorderError, match="does not take the recorder's subjects"):
+        await sink.headers()
     await sink.close()
 
 
@@ -163,7 +166,8 @@ async def test_credentials_in_the_url_reach_no_log_url_or_error(url: str, caplog
     await sink.close()
 
     unreachable = JetStreamSink(f"nats://recorder:{password}@127.0.0.1:1/{_stream_of(url)}")
-    with caplog.at_level(logging.DEBUG), pytest.raises(RecorderError) as raised:
+    with caplog.at_level(logging.DEBUG), pytest.raises(SinkWriteError) as raised:
         await unreachable.write(make_records(1))
+    assert raised.value.retriable
     assert "NATS connection error" in caplog.text  # the log was captured, and it is masked
     assert password not in str(raised.value) + repr(raised.value) + caplog.text

@@ -143,7 +143,10 @@ class JetStreamSink(Sink):
 
     async def _publish(self, messages: Sequence[tuple[str, bytes, str]], what: str) -> None:
         """Publish ``(subject, payload, message id)`` messages back to back, then wait for every ack."""
-        jetstream, max_payload = await self._connected()
+        try:
+            jetstream, max_payload = await self._connected()
+        except RecorderError as exc:
+            raise SinkWriteError(f"JetStream {what} not stored: {exc.message}", retriable=exc.retriable) from exc
         headers = [{_MSG_ID: message_id} for _, _, message_id in messages]
         # Checked before anything is sent: the server answers an oversized message by closing the
         # connection, and a batch must not go in part.
@@ -281,7 +284,9 @@ class JetStreamSink(Sink):
             )
             await self._call(jetstream.add_stream(config))
         except (nats.errors.Error, OSError, TimeoutError) as exc:
-            raise RecorderError(f"cannot open the JetStream stream: {self._described(exc)}", url=self.url) from exc
+            raise RecorderError(
+                f"cannot open the JetStream stream: {self._described(exc)}", retriable=True, url=self.url
+            ) from exc
         else:
             if self._subjects not in (info.config.subjects or []):
                 raise RecorderError(
@@ -295,7 +300,10 @@ class JetStreamSink(Sink):
         try:
             return await call
         except (nats.errors.Error, OSError, TimeoutError) as exc:
-            raise RecorderError(f"JetStream request failed: {self._described(exc)}", url=self.url) from exc
+            # Retriable: the connection or the server failed, not the request.
+            raise RecorderError(
+                f"JetStream request failed: {self._described(exc)}", retriable=True, url=self.url
+            ) from exc
 
     def _described(self, exc: BaseException) -> str:
         """The exception's type and text, the URL's credential masked (nats-py may quote the URL)."""
