@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import pytest
 
 from polyinfra.errors import SinkUrlError
@@ -72,3 +74,11 @@ def test_a_long_key_becomes_a_digest_and_distinct_keys_stay_distinct() -> None:
     assert tokens[0] == "7" * 100
     assert all(token.startswith("~") and len(token) == 41 for token in tokens[1:])
     assert len(set(tokens)) == len(tokens)
+
+
+def test_without_nats_py_a_nats_url_says_which_extra_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delitem(sys.modules, "polyinfra.record.jetstream_sink")
+    monkeypatch.setitem(sys.modules, "nats", None)  # what an install without the extra imports
+    with pytest.raises(SinkUrlError, match=r"polyinfra\[nats\]") as raised:
+        open_sink(f"nats://{PASSWORD}@127.0.0.1/recording")
+    assert PASSWORD not in str(raised.value)

@@ -26,8 +26,12 @@ def open_sink(url: str) -> Sink:
         return SQLiteSink(path)
     if url.startswith(_NATS_PREFIX):
         # Imported here: nats-py is the optional extra polyinfra[nats].
-        from polyinfra.record.jetstream_sink import JetStreamSink  # noqa: PLC0415
-
+        try:
+            from polyinfra.record.jetstream_sink import JetStreamSink  # noqa: PLC0415
+        except ImportError as exc:
+            raise SinkUrlError(
+                "the NATS sink needs nats-py: pip install 'polyinfra[nats]'", url=url_without_credentials(url)
+            ) from exc
         return JetStreamSink(url)
     scheme = url.partition("://")[0] if "://" in url else ""
     raise SinkUrlError(
