@@ -70,6 +70,9 @@ _ACK_TIMEOUT_S: Final = 60.0
 _READ_CHUNK_MESSAGES: Final = 2_000
 _FETCH_TIMEOUT_S: Final = 60.0
 """Hang guard for one fetch: reads only ask for messages the consumer said are there."""
+# The server removes a read's consumer this long after its last fetch: long, because a paced replay
+# waits between chunks as long as the tape's own time between them; it only reclaims a reader that died.
+_READER_INACTIVE_S: Final = 24 * 3600.0
 _CONNECT_TIMEOUT_S: Final = 5.0
 # nats-py reconnects a few times on its own (re-sending what it buffered); past that the connection
 # closes and the sink opens a new one at its next call. Bounded, because nats-py spends the same
@@ -211,7 +214,7 @@ class JetStreamSink(Sink):
             ack_policy=AckPolicy.NONE,
             deliver_policy=DeliverPolicy.ALL,
             mem_storage=True,
-            inactive_threshold=_FETCH_TIMEOUT_S,
+            inactive_threshold=_READER_INACTIVE_S,
         )
         subscription = await self._call(jetstream.pull_subscribe(subject_filter, stream=self.stream, config=config))
         consumer: str | None = None
