@@ -22,6 +22,7 @@ from polyinfra.obs.redaction import (
     redact_mapping,
     register_secret,
     secret_forms,
+    url_without_credentials,
 )
 
 # Registered only in this module; distinct from the session's known secrets so that a failure
@@ -376,3 +377,18 @@ def test_error_text_is_redacted_even_when_a_caller_puts_a_secret_in_its_context(
     assert secret not in str(error)
     assert secret not in repr(error)
     assert "/order" in str(error)
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("nats://user:pass-word@host:4222/STREAM", "nats://[REDACTED]@host:4222/STREAM"),
+        ("nats://s3cr3t-token@host/STREAM", "nats://[REDACTED]@host/STREAM"),
+        ("nats://a@b:c@host/x@y", "nats://[REDACTED]@host/x@y"),
+        ("nats://host:4222/user@example", "nats://host:4222/user@example"),
+        ("user:pass@host", "[REDACTED]@host"),
+        ("sqlite:///tape.db", "sqlite:///tape.db"),
+    ],
+)
+def test_url_without_credentials_masks_the_userinfo_only(url: str, shown: str) -> None:
+    assert url_without_credentials(url) == shown

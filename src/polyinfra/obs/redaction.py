@@ -451,6 +451,8 @@ def url_without_credentials(url: str) -> str:
     """``url`` with whatever stands before ``@`` in its authority masked (``nats://user:password@host``,
     ``nats://token@host``), malformed URLs included: what a sink URL may be shown as."""
     scheme, separator, rest = url.partition("://")
+    if not separator:  # no scheme: the text starts with the authority
+        scheme, rest = "", url
     authority, slash, path = rest.partition("/")
     if "@" not in authority:
         return url
