@@ -8,10 +8,15 @@ as a failure for ``tests/services``.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hashlib
 import json
 import logging
+import shutil
+import signal
+import socket
+import subprocess
 import urllib.parse
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -30,6 +35,7 @@ from tests.record.sinks import NATS_SERVER, make_records, sink_url
 
 # Every test of the suite and its ``sink`` fixture, run here against the ``url`` fixture below.
 from tests.record.test_sink_conformance import *  # noqa: F403
+from tests.record.test_sink_conformance import HANG_GUARD_S
 
 pytestmark = pytest.mark.services
 
@@ -171,3 +177,72 @@ async def test_credentials_in_the_url_reach_no_log_url_or_error(url: str, caplog
     assert raised.value.retriable
     assert "NATS connection error" in caplog.text  # the log was captured, and it is masked
     assert password not in str(raised.value) + repr(raised.value) + caplog.text
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+class _PrivateServer:
+    """A nats-server of the test's own (the shared one must not be killed), its store kept across restarts."""
+
+    def __init__(self, store: Path) -> None:
+        self.port = _free_port()
+        self._store = store
+        self.process: subprocess.Popen[bytes] | None = None
+
+    async def start(self) -> None:
+        binary = shutil.which("nats-server")
+        if binary is None:
+            pytest.skip("nats-server is not installed")
+        command = [binary, "-js", "-a", "127.0.0.1", "-p", str(self.port), "-sd", str(self._store)]
+        self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        async with asyncio.timeout(HANG_GUARD_S):  # a barrier: until it answers
+            while True:
+                try:
+                    client = await nats.connect(f"nats://127.0.0.1:{self.port}", allow_reconnect=False)
+                except (nats.errors.Error, OSError):
+                    await asyncio.sleep(0.05)
+                    continue
+                await client.close()
+                return
+
+    def kill(self) -> None:
+        assert self.process is not None
+        self.process.kill()
+        self.process.wait()
+
+
+async def test_a_server_killed_with_acks_in_flight_fails_the_batch_and_its_retry_stores_it_once(
+    tmp_path: Path,
+) -> None:
+    server = _PrivateServer(tmp_path / "store")
+    await server.start()
+    sink = JetStreamSink(f"nats://127.0.0.1:{server.port}/crash")
+    records = make_records(200)
+    try:
+        await sink.write(records[:100])
+        assert server.process is not None
+        server.process.send_signal(signal.SIGSTOP)  # takes the next batch into its socket, acks nothing
+        batch = asyncio.create_task(sink.write(records[100:]))
+        async with asyncio.timeout(HANG_GUARD_S):
+            while len(sink._acks_in_flight) < 100:
+                await asyncio.sleep(0.01)
+        server.kill()
+        with pytest.raises(SinkWriteError):
+            await asyncio.wait_for(batch, HANG_GUARD_S)
+        await server.start()
+        async with asyncio.timeout(HANG_GUARD_S):
+            while True:  # as the recorder does: the batch again until it is acknowledged
+                try:
+                    await sink.write(records[100:])
+                    break
+                except SinkWriteError:
+                    await asyncio.sleep(0.05)
+        assert await _read(sink) == records
+    finally:
+        await sink.close()
+        if server.process is not None and server.process.poll() is None:
+            server.kill()

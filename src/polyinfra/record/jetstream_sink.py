@@ -128,6 +128,7 @@ class JetStreamSink(Sink):
         self._connection: Client | None = None
         self._jetstream: JetStreamContext | None = None
         self._connecting = asyncio.Lock()
+        self._acks_in_flight: set[asyncio.Future[Any]] = set()
 
     # --- writes ------------------------------------------------------------------------------------
 
@@ -167,11 +168,14 @@ class JetStreamSink(Sink):
         try:
             async with asyncio.timeout(_ACK_TIMEOUT_S):
                 for (subject, payload, _), message_headers in zip(messages, headers, strict=True):
-                    acks.append(await jetstream.publish_async(subject, payload, headers=message_headers))
+                    ack = await jetstream.publish_async(subject, payload, headers=message_headers)
+                    acks.append(ack)
+                    self._acks_in_flight.add(ack)
                 await asyncio.gather(*acks)
         except (nats.errors.Error, OSError, TimeoutError) as exc:
             raise SinkWriteError(f"JetStream {what} not acknowledged: {self._described(exc)}", url=self.url) from exc
         finally:
+            self._acks_in_flight.difference_update(acks)
             for ack in acks:
                 ack.cancel()  # frees nats-py's in-flight slot of an ack that will never come
 
@@ -263,6 +267,7 @@ class JetStreamSink(Sink):
                         reconnect_time_wait=_RECONNECT_WAIT_S,
                         max_reconnect_attempts=_RECONNECT_ATTEMPTS,
                         error_cb=self._log_error,
+                        disconnected_cb=self._fail_acks_in_flight,
                     )
                 )
                 jetstream = connection.jetstream()
@@ -312,6 +317,13 @@ class JetStreamSink(Sink):
         """The exception's type and text, the URL's credential masked (nats-py may quote the URL)."""
         text = f"{type(exc).__name__}: {exc}"[:300]
         return text.replace(self._credential, MASK) if self._credential else text
+
+    async def _fail_acks_in_flight(self) -> None:
+        # The ack of a message sent before the connection dropped may never come: fail its batch now
+        # (the recorder sends it again, deduplicated) rather than at the hang guard.
+        for ack in self._acks_in_flight:
+            if not ack.done():
+                ack.set_exception(nats.errors.ConnectionClosedError())
 
     async def _log_error(self, exc: Exception) -> None:
         # nats-py's default callback logs the exception whole; this one masks the credential.
