@@ -7,8 +7,10 @@ included, untouched); session headers go to ``polyinfra.<stream>.sessions``.
 
 Acknowledged. :meth:`JetStreamSink.write` publishes the batch without waiting between messages and
 returns once the server acknowledged every one of them (a JetStream ack means the stream stored the
-message, file storage, replicated as the stream is configured). One failed or missing ack fails the
-batch with :class:`~polyinfra.errors.SinkWriteError`, and the recorder writes it again.
+message, replicated as the stream is configured; a single server syncs its files to disk every
+``sync_interval``, 2 minutes by default, so only ``sync_interval: always`` or replicas make an ack
+survive a power cut). One failed or missing ack fails the batch with
+:class:`~polyinfra.errors.SinkWriteError`, and the recorder writes it again.
 
 Stored once. Every message carries ``Nats-Msg-Id: <event_id>``, and the server drops a message whose
 id it saw within the stream's duplicate window (:data:`DUPLICATE_WINDOW_S`, set explicitly when this
