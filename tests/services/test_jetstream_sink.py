@@ -1,6 +1,7 @@
 """The sink conformance suite on NATS JetStream (127.0.0.1:4222), kill -9 of writers included, and
 what only this sink has: subjects per source/channel/key, dedupe on read past the server's window,
-the server's max payload, corrupt messages, a stream that takes other subjects, credentials.
+the server's max payload, corrupt messages, a stream that takes other subjects, credentials, and a
+server killed with acks in flight (a private nats-server: the shared one is never killed).
 
 Each test gets a stream of its own, deleted afterwards. NATS unreachable is a skip, which CI counts
 as a failure for ``tests/services``.
@@ -40,16 +41,12 @@ from tests.record.test_sink_conformance import HANG_GUARD_S
 pytestmark = pytest.mark.services
 
 
-async def _connect() -> Client:
-    try:
-        return await nats.connect(f"nats://{NATS_SERVER}", connect_timeout=5, allow_reconnect=False)
-    except (nats.errors.Error, OSError) as exc:
-        pytest.skip(f"NATS is unreachable at {NATS_SERVER}: {type(exc).__name__}")
-
-
 @pytest.fixture
 async def nats_client() -> AsyncIterator[Client]:
-    client = await _connect()
+    try:
+        client = await nats.connect(f"nats://{NATS_SERVER}", connect_timeout=5, allow_reconnect=False)
+    except (nats.errors.Error, OSError) as exc:
+        pytest.skip(f"NATS is unreachable at {NATS_SERVER}: {type(exc).__name__}")
     yield client
     await client.close()
 
