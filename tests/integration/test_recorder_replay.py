@@ -11,9 +11,12 @@ import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
+import msgspec
+
 from polyinfra.clob.live_books import LiveBooks
 from polyinfra.emulator.faults import FaultConfig
 from polyinfra.model.events import BookUpdated
+from polyinfra.record.book_checkpoint import BookCheckpoint
 from polyinfra.record.coverage import CoverageManifest
 from polyinfra.record.recorder import Recorder
 from polyinfra.record.records import RecordKind
@@ -109,7 +112,9 @@ async def test_replay_of_a_faulty_session_rebuilds_the_live_books_exactly(
         (tampered,) = editor.execute(
             "SELECT event_id FROM records WHERE kind = ? ORDER BY seq DESC LIMIT 1", (RecordKind.CHECKPOINT.value,)
         ).fetchone()
-        editor.execute("UPDATE records SET payload = ? WHERE event_id = ?", (b"0" * 40, tampered))
+        (payload,) = editor.execute("SELECT payload FROM records WHERE event_id = ?", (tampered,)).fetchone()
+        wrong = msgspec.structs.replace(msgspec.msgpack.decode(payload, type=BookCheckpoint), digest="0" * 40)
+        editor.execute("UPDATE records SET payload = ? WHERE event_id = ?", (msgspec.msgpack.encode(wrong), tampered))
     tampered_sink = open_sink(f"sqlite:///{tmp_path / 'tape.db'}")
     diverged = await Replay(tampered_sink).run()
     await tampered_sink.close()

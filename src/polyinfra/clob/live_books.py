@@ -867,10 +867,12 @@ class LiveBooks:
 
     def _checkpoint_books(self, tap: ChannelTap) -> None:
         """A checkpoint of every LIVE book, for replay to compare with its own at this point."""
-        books = self._sync.books
-        for token, state in self._sync.states.items():
-            if state is SyncState.LIVE:
-                tap.checkpoint(token, books[token])
+        sync = self._sync
+        books = sync.books
+        for token, state in sync.states.items():
+            connection = sync.connection_of(token)
+            if state is SyncState.LIVE and connection is not None:
+                tap.checkpoint(token, books[token], connection)
 
     # --- metrics --------------------------------------------------------------------------------
 
