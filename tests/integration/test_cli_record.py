@@ -56,6 +56,17 @@ async def test_record_then_coverage_then_replay(emulator_factory: EmulatorFactor
     assert code == 0, err
     assert re.search(r"[1-9][\d,]* checkpoints matched, 0 diverged, 0 hash mismatches", out), out
 
+    out_dir = tmp_path / "parquet"
+    code, out, err = await run_polyinfra("export", "--sink", sink, "--out", str(out_dir))
+    assert code == 0, err
+    assert re.match(r"exported [1-9][\d,]* book_deltas, [\d,]+ trades, [1-9][\d,]* best_bid_ask rows into ", out), out
+    assert (out_dir / "coverage.json").is_file()
+    # A bad --out is one line: a directory already exported into, a path under a file.
+    for bad in (out_dir, out_dir / "coverage.json" / "below"):
+        code, _, err = await run_polyinfra("export", "--sink", sink, "--out", str(bad))
+        assert code == 1
+        assert err.startswith("polyinfra export: ") and len(err.strip().splitlines()) == 1, err
+
 
 async def test_a_sink_url_nothing_serves_is_one_line_and_exit_code_2() -> None:
     code, _, err = await run_polyinfra("replay", "--sink", "postgresql://127.0.0.1/tape")
