@@ -10,18 +10,15 @@ from pathlib import Path
 
 import pytest
 
-from polyinfra.clob.live_books import LiveBooks
 from polyinfra.emulator.faults import FaultConfig
 from polyinfra.errors import CorruptRecordError
 from polyinfra.record.book_at import book_at
-from polyinfra.record.recorder import Recorder
 from polyinfra.record.records import RecordKind
 from polyinfra.record.replay import Replay
 from polyinfra.record.sink_urls import open_sink
 from tests.integration.book_comparison import levels_of_book
 from tests.integration.conftest import EmulatorFactory
-from tests.integration.test_live_books_chaos import FAST_CLIENT
-from tests.integration.test_recorder_replay import HANG_GUARD_S, _until
+from tests.integration.recording_steps import HANG_GUARD_S, faults_until_reconnects, recorded_books, until
 
 RECONNECTS_WANTED = 2
 CHECKPOINT_ROUNDS_WANTED = 4
@@ -35,18 +32,11 @@ async def test_book_at_equals_a_full_replay_at_every_moment_and_reads_less(
     tokens = list(emulator.exchange.tokens())
     path = tmp_path / "tape.db"
     sink = open_sink(f"sqlite:///{path}")
-    recorder = Recorder(sink, checkpoint_interval_s=0.001, batch_size=256)
-    await recorder.start()
-    async with LiveBooks(emulator.urls["rest"], emulator.urls["ws_market"], recorder=recorder, **FAST_CLIENT) as books:
-        await books.subscribe(tokens)
-        assert await books.wait_until_live(timeout_s=HANG_GUARD_S)
-        emulator.faults.update({"drop_every_messages": 80, "duplicate_rate": 0.05, "malformed_rate": 0.02})
-        await _until(lambda: books.stats.reconnects >= RECONNECTS_WANTED)
-        emulator.faults.update(FaultConfig().as_dict())
+    async with recorded_books(emulator, sink, checkpoint_interval_s=0.001) as (recorder, books):
+        await faults_until_reconnects(emulator, books, RECONNECTS_WANTED)
         assert await books.wait_until_live(timeout_s=HANG_GUARD_S)
         settled = recorder.stats.checkpoints
-        await _until(lambda: recorder.stats.checkpoints >= settled + CHECKPOINT_ROUNDS_WANTED * len(tokens))
-    await recorder.stop()
+        await until(lambda: recorder.stats.checkpoints >= settled + CHECKPOINT_ROUNDS_WANTED * len(tokens))
     assert recorder.stats.dropped == 0
 
     frames = [record async for record in sink.read(kinds={RecordKind.FRAME_RECEIVED})]

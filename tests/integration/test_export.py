@@ -15,17 +15,14 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from polyinfra.clob.live_books import LiveBooks
 from polyinfra.errors import ExportError
 from polyinfra.record.export import export_parquet
-from polyinfra.record.recorder import Recorder
 from polyinfra.record.records import RecordKind
 from polyinfra.record.replay import Replay
 from polyinfra.record.sink_urls import open_sink
 from tests.integration.book_comparison import levels_of_book
 from tests.integration.conftest import EmulatorFactory
-from tests.integration.test_live_books_chaos import FAST_CLIENT
-from tests.integration.test_recorder_replay import HANG_GUARD_S, _until
+from tests.integration.recording_steps import recorded_books, until
 
 FRAMES_WANTED = 300
 EXACT = pa.decimal128(19, 6)
@@ -35,14 +32,9 @@ async def test_export_reads_back_equal_to_the_tape(emulator_factory: EmulatorFac
     emulator = await emulator_factory(markets=2, seed=5, rate=200.0)
     tokens = list(emulator.exchange.tokens())
     sink = open_sink(f"sqlite:///{tmp_path / 'tape.db'}")
-    recorder = Recorder(sink, checkpoint_interval_s=0.05)
-    await recorder.start()
-    async with LiveBooks(emulator.urls["rest"], emulator.urls["ws_market"], recorder=recorder, **FAST_CLIENT) as books:
-        await books.subscribe(tokens)
-        assert await books.wait_until_live(timeout_s=HANG_GUARD_S)
+    async with recorded_books(emulator, sink, checkpoint_interval_s=0.05) as (_, books):
         frames_wanted = books.stats.frames + FRAMES_WANTED
-        await _until(lambda: books.stats.frames >= frames_wanted)
-    await recorder.stop()
+        await until(lambda: books.stats.frames >= frames_wanted)
 
     out = tmp_path / "export"
     summary = await export_parquet(sink, out)
