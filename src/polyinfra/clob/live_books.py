@@ -279,6 +279,8 @@ class LiveBooks:
             retry_initial_s=self._reconnect_initial_s,
             retry_max_s=self._reconnect_max_s,
         )
+        self.recorder = recorder
+        """The recorder this client records into, None when it records nothing."""
         self._tap: ChannelTap | None = None
         if recorder is not None:
             self._tap = recorder.tap("clob", "market")
