@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import re
 import signal
+import sqlite3
 from pathlib import Path
 
 import httpx
@@ -66,6 +67,15 @@ async def test_record_then_coverage_then_replay(emulator_factory: EmulatorFactor
         code, _, err = await run_polyinfra("export", "--sink", sink, "--out", str(bad))
         assert code == 1
         assert err.startswith("polyinfra export: ") and len(err.strip().splitlines()) == 1, err
+    # So is a record that cannot be read back.
+    with sqlite3.connect(tmp_path / "tape.db") as editor:
+        editor.execute(
+            "UPDATE records SET recv_mono_ns = 'not a time'"
+            " WHERE seq = (SELECT MAX(seq) FROM records WHERE kind = 'frame received')"
+        )
+    code, _, err = await run_polyinfra("export", "--sink", sink, "--out", str(tmp_path / "again"))
+    assert code == 1
+    assert err.startswith("polyinfra export: a stored record cannot be read back") and len(err.splitlines()) == 1, err
 
 
 async def test_a_sink_url_nothing_serves_is_one_line_and_exit_code_2() -> None:

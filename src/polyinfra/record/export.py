@@ -26,6 +26,7 @@ none) and ``event_id``. ``coverage.json`` beside them is the recording's coverag
 from __future__ import annotations
 
 import datetime
+import functools
 import json
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
@@ -93,6 +94,8 @@ _SCHEMAS: Final = {
         ]
     ),
 }
+_NS_PER_DAY: Final = 86_400 * 1_000_000_000
+_EPOCH: Final = datetime.date(1970, 1, 1)
 _BID: Final = "bid"
 _ASK: Final = "ask"
 
@@ -190,7 +193,7 @@ def _rows_of(
 ) -> None:
     """The rows one replayed record made: its trades, then per token it updated, the level changes
     (or the snapshot) and the best prices, read from the book as it stands after the record."""
-    date = datetime.datetime.fromtimestamp(record.recv_wall_ns / 1e9, datetime.UTC).date().isoformat()
+    date = _date_of(record.recv_wall_ns)
     updated: dict[str, tuple[bool, int | None]] = {}
     for event in events:
         if type(event) is TradePrinted:
@@ -252,6 +255,16 @@ def _rows_of(
                     **origin,
                 },
             )
+
+
+@functools.cache
+def _day(day_number: int) -> str:
+    return (_EPOCH + datetime.timedelta(days=day_number)).isoformat()
+
+
+def _date_of(wall_ns: int) -> str:
+    """The UTC date of a receive time, in whole numbers (a float of ns could round across midnight)."""
+    return _day(wall_ns // _NS_PER_DAY)
 
 
 def _changes(side: str, before: Levels, after: Levels, snapshot: bool) -> list[tuple[str, int, int]]:

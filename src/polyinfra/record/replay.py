@@ -12,7 +12,7 @@ not be applied) is derived again here, from the same data.
 Exactness is checked, not assumed: the venue's hashes of ``book`` snapshots and its best prices
 after each change are verified by the feed as they were live (:attr:`ReplayStats.hash_mismatches`,
 :attr:`ReplayStats.best_price_mismatches` must equal the live counts), and every checkpoint the
-recorder stored (a digest of a live book's levels) is compared with the replayed book at the same
+recorder stored (a live book's levels and their digest) is compared with the replayed book at the same
 point of the stream; the first difference is reported with its event id
 (:attr:`ReplayStats.first_divergence`).
 
@@ -204,14 +204,14 @@ class Replay:
         from right after the resume point's checkpoint (whose book is restored first)."""
         resume = self._resume
         start_ns = None if resume is None else resume.record.recv_wall_ns
+        start_event_id = None if resume is None else resume.record.event_id
         before_resume = resume is not None
         chunks = self._sink.read_chunks(start_wall_ns=start_ns, end_wall_ns=self._end_wall_ns, kinds=_REPLAYED_KINDS)
         async for chunk in chunks:
             records = [record for record in chunk if record.source == _SOURCE and record.channel == _CHANNEL]
-            if before_resume:
-                assert resume is not None
+            if resume is not None and before_resume:
                 # Records of the checkpoint's own receive time may precede it: skip to it.
-                found = next((i for i, record in enumerate(records) if record.event_id == resume.record.event_id), None)
+                found = next((i for i, record in enumerate(records) if record.event_id == start_event_id), None)
                 if found is None:
                     self.stats.records += len(records)
                     continue
@@ -220,6 +220,9 @@ class Replay:
                 records = records[found + 1 :]
                 before_resume = False
             yield records
+        if before_resume:
+            # Read a moment ago, gone now: the recording was changed under the replay.
+            raise CorruptRecordError("the checkpoint to resume at is not in the recording", event_id=start_event_id)
 
     # --- one record -------------------------------------------------------------------------------
 
