@@ -94,6 +94,13 @@ async def test_export_reads_back_equal_to_the_tape(emulator_factory: EmulatorFac
     assert len(frame) == trades.num_rows
     assert all(isinstance(price, Decimal) for price in frame["price"])
 
+    # One token alone: only its rows and its coverage.
+    alone = tmp_path / "alone"
+    await export_parquet(sink, alone, keys=[tokens[0]])
+    for table in ("book_deltas", "trades", "best_bid_ask"):
+        assert set(pq.read_table(alone / table).column("token_id").to_pylist()) <= {tokens[0]}, table
+    assert list(json.loads((alone / "coverage.json").read_text())["keys"]) == [tokens[0]]
+
     with pytest.raises(ExportError, match="not empty"):
         await export_parquet(sink, out)
     await sink.close()

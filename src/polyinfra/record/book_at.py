@@ -5,6 +5,11 @@ The checkpoint's levels are restored and the records after it replayed through
 :class:`~polyinfra.record.replay.Replay`, so the book is the one a full replay reaches at the same
 moment. Like a replay's time window, this relies on the recorder's wall clock not stepping back
 between the checkpoint and ``t_wall_ns``.
+
+What a checkpoint does not carry: REST snapshot requests still outstanding when it was taken. They
+cannot hold the token's repair (it was LIVE), and their answers change nothing for it afterwards,
+except in one case: the token unsubscribed and subscribed again before such a request failed
+(then a full replay asks REST for it again where this waits for the socket's snapshot).
 """
 
 from __future__ import annotations
