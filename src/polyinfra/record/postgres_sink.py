@@ -1,0 +1,291 @@
+"""The PostgreSQL sink, for servers: ``postgresql://USER:PASSWORD@HOST:PORT/DATABASE`` (any libpq
+URL; ``?options=-csearch_path%3DSCHEMA`` keeps the tables in a schema of their own). Needs the
+``postgres`` extra: ``pip install 'polyinfra[postgres]'``.
+
+Tables, created when missing in the connection's current schema:
+
+* ``polyinfra_records``, partitioned by UTC day of ``recv_wall_ns`` (declarative range
+  partitioning); one partition per day, ``polyinfra_records_YYYYMMDD``, created on demand. ``seq``
+  (a sequence) is the written order, indexed in every partition.
+* ``polyinfra_sessions``, the session headers, unique by ``session_id``.
+
+**One transaction per batch.** The batch is copied (binary ``COPY``) into a temporary staging
+table that the connection keeps and the server empties at every commit, then moved with
+``INSERT ... SELECT ... ORDER BY position ON CONFLICT DO NOTHING``; :meth:`PostgresSink.write`
+returns once ``COMMIT`` has, so an acknowledged batch survives a ``kill -9`` of the writer. A
+connection whose ``synchronous_commit`` is ``off`` is set to ``on``: ``off`` answers a commit
+before its WAL is on disk.
+
+**The unique event id.** PostgreSQL requires a unique constraint of a partitioned table to contain
+the partition key, so the key is ``(event_id, recv_wall_ns)``. An event's receive time is part of
+the event: the tap stamps it once, and every later write of the event (a recorder retrying a batch
+whose commit answer was lost, a restarted writer re-sending what it cannot prove was stored)
+carries the record unchanged, so the pair is unique exactly when the event id is. Chosen over a
+separate, unpartitioned table of event ids, which costs a second index write for every record and
+grows for ever (dropping an old day would leave its ids behind); here dropping a day's partition
+drops its ids with it. What the key cannot refuse is two *different* records with one event id and
+different receive times: event ids start with the recording session's random id, so only a writer
+that forges them can make such a pair.
+
+**Partitions on demand, concurrency-safe.** A batch's days are compared with those this connection
+has already made sure of; a new day's partition is created (``CREATE TABLE IF NOT EXISTS ...
+PARTITION OF``) in a short transaction of its own, under a transaction-scoped advisory lock:
+``IF NOT EXISTS`` alone is not safe against a concurrent creation of the same name (both pass the
+check, one fails on the catalog's unique index), so without the lock two writers starting a day
+together could fail. The tables themselves are created under the same lock.
+
+**Written order is commit order.** ``seq`` takes its values as rows are inserted, in the batch's
+order; writers take a transaction-scoped advisory lock of the table before their ``INSERT`` and
+hold it until ``COMMIT``, so no batch commits with lower ``seq`` values than one already
+committed, and a reader paging by ``seq`` (as :meth:`PostgresSink.read_chunks` does) never sees a
+hole filled later. Several recorders may share the tables; their inserts take turns.
+
+**Errors.** A psycopg failure ends as :class:`~polyinfra.errors.SinkWriteError` (writes, which the
+recorder retries) or :class:`~polyinfra.errors.RecorderError` (reads); a connection that broke is
+dropped and the next call connects again, so recording goes on after a server restart. The URL's
+password is never shown: :attr:`PostgresSink.url` masks it, and so does every error's text.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import functools
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Sequence
+from typing import Any, Final, TypeVar
+
+import psycopg
+from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict
+from psycopg.rows import TupleRow
+
+from polyinfra.errors import RecorderError, SinkUrlError, SinkWriteError
+from polyinfra.obs.redaction import MIN_SECRET_CHARS, redact_url, redact_url_credentials, register_secret
+from polyinfra.record.records import Record, RecordKind, SessionHeader
+from polyinfra.record.sink import Sink
+from polyinfra.record.stored_rows import (
+    RECORD_COLUMNS,
+    SESSION_COLUMNS,
+    chunk_query,
+    chunks_in_written_order,
+    header_of_row,
+    records_of_chunk,
+    row_of,
+)
+
+__all__ = ["COLUMN_TYPES", "RECORDS_TABLE", "PostgresSink", "partition_of_day"]
+
+RECORDS_TABLE: Final = "polyinfra_records"
+COLUMN_TYPES: Final = {
+    "event_id": "text",
+    "session_id": "text",
+    "source": "text",
+    "channel": "text",
+    "key": "text",
+    "kind": "text",
+    "recv_wall_ns": "bigint",
+    "recv_mono_ns": "bigint",
+    "venue_ts_ms": "bigint",
+    "payload": "bytea",
+}
+"""The records table's columns after ``seq``, in :class:`Record`'s field order, with their types
+(the binary ``COPY`` names them too)."""
+_NULLABLE: Final = frozenset({"venue_ts_ms"})
+_DAY_NS: Final = 86_400 * 1_000_000_000
+# Seconds to wait for the server when the URL says nothing (libpq's default is to wait for ever).
+_CONNECT_TIMEOUT_S: Final = 10
+
+_COLUMN_DEFINITIONS: Final = ",\n    ".join(
+    f"{name} {kind}{'' if name in _NULLABLE else ' NOT NULL'}" for name, kind in COLUMN_TYPES.items()
+)
+# Advisory lock keys: 'poly' in the high 32 bits; the low 32 bits are 0 for creating tables (one
+# lock per database: DDL is rare) or the records table's OID for writing (one lock per table).
+_DDL_LOCK: Final = "SELECT pg_advisory_xact_lock(x'706f6c79'::bigint << 32)"
+_WRITE_LOCK: Final = (
+    f"SELECT pg_advisory_xact_lock((x'706f6c79'::bigint << 32) | '{RECORDS_TABLE}'::regclass::oid::bigint)"
+)
+_CREATE_TABLES: Final = f"""
+CREATE TABLE IF NOT EXISTS {RECORDS_TABLE} (
+    seq bigserial NOT NULL,
+    {_COLUMN_DEFINITIONS},
+    PRIMARY KEY (event_id, recv_wall_ns)
+) PARTITION BY RANGE (recv_wall_ns);
+CREATE INDEX IF NOT EXISTS {RECORDS_TABLE}_seq ON {RECORDS_TABLE} (seq);
+CREATE TABLE IF NOT EXISTS polyinfra_sessions (
+    session_id text PRIMARY KEY,
+    host_id text NOT NULL,
+    started_wall_ns bigint NOT NULL,
+    started_mono_ns bigint NOT NULL,
+    clock_source text NOT NULL
+)"""
+# Temporary, so neither WAL nor other sessions see it; emptied at every commit of the batch.
+_CREATE_STAGING: Final = f"""
+CREATE TEMPORARY TABLE IF NOT EXISTS polyinfra_staging (
+    position bigint GENERATED ALWAYS AS IDENTITY,
+    {_COLUMN_DEFINITIONS}
+) ON COMMIT DELETE ROWS"""
+_COPY_TO_STAGING: Final = f"COPY polyinfra_staging ({RECORD_COLUMNS}) FROM STDIN (FORMAT BINARY)"
+_MOVE_FROM_STAGING: Final = (
+    f"{_WRITE_LOCK}; INSERT INTO {RECORDS_TABLE} ({RECORD_COLUMNS})"
+    f" SELECT {RECORD_COLUMNS} FROM polyinfra_staging ORDER BY position ON CONFLICT DO NOTHING"
+)
+_INSERT_SESSION: Final = (
+    f"INSERT INTO polyinfra_sessions ({SESSION_COLUMNS}) VALUES (%s, %s, %s, %s, %s) ON CONFLICT DO NOTHING"
+)
+_BATCH: Final = "batch"
+_HEADER: Final = "header"
+_T = TypeVar("_T")
+_Connection = psycopg.AsyncConnection[TupleRow]
+
+
+def partition_of_day(day: int) -> str:
+    """The name of the partition holding the records received on ``day`` (days since the epoch, UTC)."""
+    date = datetime.datetime.fromtimestamp(day * 86_400, datetime.UTC)
+    return f"{RECORDS_TABLE}_{date:%Y%m%d}"
+
+
+class PostgresSink(Sink):
+    """Records in the PostgreSQL database at ``url``. Connects on first use (and again after the
+    connection broke); :class:`~polyinfra.errors.SinkUrlError` at once for a URL libpq cannot parse."""
+
+    def __init__(self, url: str) -> None:
+        self.url = redact_url(url)
+        self._given_url = url
+        try:
+            parameters = conninfo_to_dict(url)
+        except psycopg.Error as exc:
+            # From None: psycopg's own message quotes the whole URL, password included.
+            raise SinkUrlError(f"not a PostgreSQL connection URL: {self._shown(exc)}", url=self.url) from None
+        # Registered, so that a log line that somehow quotes it is masked too.
+        for key in ("password", "sslpassword"):
+            value = parameters.get(key)
+            if isinstance(value, str) and len(value) >= MIN_SECRET_CHARS:
+                register_secret(value)
+        self._connect_options: dict[str, Any] = (
+            {} if "connect_timeout" in parameters else {"connect_timeout": _CONNECT_TIMEOUT_S}
+        )
+        self._connection: _Connection | None = None
+        self._days_with_partition: set[int] = set()
+        self._closed = False
+        # One operation at a time: a batch's transaction spans several round trips, and a read
+        # sent meanwhile on the same connection would run inside it.
+        self._lock = asyncio.Lock()
+
+    async def write_header(self, header: SessionHeader) -> None:
+        row = row_of(header)
+
+        async def insert(connection: _Connection) -> None:
+            await connection.execute(_INSERT_SESSION, row)
+
+        await self._run(insert, _HEADER)
+
+    async def write(self, records: Sequence[Record]) -> None:
+        if not records:
+            return
+        rows = [row_of(record) for record in records]
+        days = {record.recv_wall_ns // _DAY_NS for record in records}
+
+        async def insert(connection: _Connection) -> None:
+            await self._make_partitions(connection, days - self._days_with_partition)
+            async with connection.transaction(), connection.cursor() as cursor:
+                async with cursor.copy(_COPY_TO_STAGING) as copy:
+                    copy.set_types(list(COLUMN_TYPES.values()))
+                    for row in rows:
+                        await copy.write_row(row)
+                await cursor.execute(_MOVE_FROM_STAGING)
+
+        await self._run(insert, _BATCH)
+
+    async def _make_partitions(self, connection: _Connection, days: set[int]) -> None:
+        if not days:
+            return
+        async with connection.transaction():
+            await connection.execute(_DDL_LOCK)
+            for day in sorted(days):
+                await connection.execute(
+                    sql.SQL("CREATE TABLE IF NOT EXISTS {} PARTITION OF {} FOR VALUES FROM ({}) TO ({})").format(
+                        sql.Identifier(partition_of_day(day)),
+                        sql.Identifier(RECORDS_TABLE),
+                        sql.Literal(day * _DAY_NS),
+                        sql.Literal((day + 1) * _DAY_NS),
+                    )
+                )
+        self._days_with_partition |= days
+
+    def read_chunks(
+        self,
+        *,
+        start_wall_ns: int | None = None,
+        end_wall_ns: int | None = None,
+        kinds: Collection[RecordKind] | None = None,
+    ) -> AsyncIterator[Sequence[Record]]:
+        query = chunk_query(RECORDS_TABLE, "%s", start_wall_ns, end_wall_ns, kinds)
+        fetch = functools.partial(self._fetch_chunk, *query)
+        return chunks_in_written_order(lambda after_seq: self._run(functools.partial(fetch, after_seq), "read"))
+
+    @staticmethod
+    async def _fetch_chunk(
+        query: str, parameters: tuple[object, ...], after_seq: int, connection: _Connection
+    ) -> tuple[list[Record], int | None]:
+        """The next chunk after ``after_seq`` as records, and its last ``seq`` (None: it was the last chunk)."""
+        # Binary results: bytea arrives as bytes, not as hex text to decode.
+        async with connection.cursor(binary=True) as cursor:
+            await cursor.execute(query, (after_seq, *parameters))
+            return records_of_chunk(await cursor.fetchall())
+
+    async def headers(self) -> list[SessionHeader]:
+        async def fetch(connection: _Connection) -> list[TupleRow]:
+            cursor = await connection.execute(
+                f"SELECT {SESSION_COLUMNS} FROM polyinfra_sessions ORDER BY started_wall_ns"
+            )
+            return await cursor.fetchall()
+
+        return [header_of_row(row) for row in await self._run(fetch, "sessions")]
+
+    async def close(self) -> None:
+        async with self._lock:
+            self._closed = True
+            if self._connection is not None:
+                await self._connection.close()
+                self._connection = None
+
+    async def _run(self, operation: Callable[[_Connection], Awaitable[_T]], what: str) -> _T:
+        async with self._lock:
+            if self._closed:
+                raise RecorderError("the PostgreSQL sink is closed", url=self.url)
+            try:
+                return await operation(await self._connected())
+            except psycopg.Error as exc:
+                # What this connection believed about the server (its partitions) may be stale now.
+                self._days_with_partition.clear()
+                if self._connection is not None and self._connection.closed:
+                    self._connection = None
+                error = SinkWriteError if what in (_BATCH, _HEADER) else RecorderError
+                raise error(f"PostgreSQL {what} failed: {self._shown(exc)}", url=self.url) from exc
+
+    async def _connected(self) -> _Connection:
+        if self._connection is not None and not self._connection.closed:
+            return self._connection
+        self._connection = None
+        connection = await psycopg.AsyncConnection.connect(self._given_url, autocommit=True, **self._connect_options)
+        try:
+            await self._prepare(connection)
+        except BaseException:
+            await connection.close()
+            raise
+        self._connection = connection
+        return connection
+
+    @staticmethod
+    async def _prepare(connection: _Connection) -> None:
+        async with connection.transaction():
+            await connection.execute(_DDL_LOCK)
+            await connection.execute(_CREATE_TABLES)
+        await connection.execute(_CREATE_STAGING)
+        cursor = await connection.execute("SHOW synchronous_commit")
+        if await cursor.fetchone() == ("off",):
+            await connection.execute("SET synchronous_commit TO on")
+
+    def _shown(self, exc: BaseException) -> str:
+        """psycopg's message, with whatever it quotes of the URL's credentials masked."""
+        return redact_url_credentials(str(exc).strip(), self._given_url)
