@@ -14,7 +14,7 @@ import pytest
 
 from polyinfra.errors import CorruptRecordError, RecorderError, SinkUrlError, SinkWriteError
 from polyinfra.obs.redaction import MASK
-from polyinfra.record.postgres_sink import PostgresSink, partition_of_day
+from polyinfra.record.postgres_sink import COLUMN_TYPES, DAY_NS, PostgresSink, partition_of_day
 from polyinfra.record.records import Record, SessionHeader
 from polyinfra.record.sink import Sink
 from polyinfra.record.sink_urls import open_sink
@@ -25,13 +25,15 @@ from tests.record.test_sink_conformance import *  # noqa: F403
 
 pytestmark = pytest.mark.services
 
-_DAY_NS = 86_400 * 1_000_000_000
-
 
 @pytest.fixture
 def url() -> Iterator[str]:
     with postgres_schema() as schema_url:
         yield schema_url
+
+
+def test_the_copied_columns_are_the_records_fields_in_order() -> None:
+    assert tuple(COLUMN_TYPES) == Record.__struct_fields__
 
 
 async def _stored(sink: Sink) -> list[Record]:
@@ -46,9 +48,7 @@ def _admin(url: str) -> psycopg.Connection[tuple[object, ...]]:
 def _across_midnights(records: list[Record], first_day: int) -> list[Record]:
     """``records`` spread over three UTC days, the last two seconds of each day first."""
     return [
-        msgspec.structs.replace(
-            record, recv_wall_ns=(first_day + index % 3) * _DAY_NS + _DAY_NS - 2_000_000_000 + index
-        )
+        msgspec.structs.replace(record, recv_wall_ns=(first_day + index % 3) * DAY_NS + DAY_NS - 2_000_000_000 + index)
         for index, record in enumerate(records)
     ]
 
@@ -61,12 +61,10 @@ async def test_records_go_to_the_partition_of_their_day_and_read_back_in_written
         await sink.write(records[:1_000])
         await sink.write(records[1_000:])
         assert await _stored(sink) == records
-        second_day = [record for record in records if record.recv_wall_ns // _DAY_NS == first_day + 1]
+        second_day = [record for record in records if record.recv_wall_ns // DAY_NS == first_day + 1]
         window = [
             record
-            async for record in sink.read(
-                start_wall_ns=(first_day + 1) * _DAY_NS, end_wall_ns=(first_day + 2) * _DAY_NS
-            )
+            async for record in sink.read(start_wall_ns=(first_day + 1) * DAY_NS, end_wall_ns=(first_day + 2) * DAY_NS)
         ]
         assert window == second_day
     finally:
