@@ -1,10 +1,10 @@
 """``polyinfra record``, ``polyinfra coverage`` and ``polyinfra replay``: the recorder on the command line.
 
 ``record`` keeps live books of the tokens chosen as ``polyinfra watch`` chooses them and records
-everything their sockets and REST snapshots carry into ``--sink`` (``sqlite:///PATH``), with a
-status line on stderr. ``coverage`` prints the manifest of a recording: when each token was
-covered and every gap with its reason. ``replay`` rebuilds the books from a recording and prints
-them with what the replay verified.
+everything their sockets and REST snapshots carry into ``--sink`` (``sqlite:///PATH`` or
+``postgresql://...``), with a status line on stderr. ``coverage`` prints the manifest of a
+recording: when each token was covered and every gap with its reason. ``replay`` rebuilds the
+books from a recording and prints them with what the replay verified.
 
 The recorder's modules (and SQLite) are imported inside the commands, so ``polyinfra --help``
 does not pay for them.
@@ -47,7 +47,7 @@ if TYPE_CHECKING:
 
 __all__ = ["register_record_commands"]
 
-_SINK_HELP: Final = "Where the recording is: sqlite:///PATH."
+_SINK_HELP: Final = "Where the recording is: sqlite:///PATH or postgresql://USER@HOST/DATABASE."
 _NS_PER_S: Final = 1_000_000_000
 
 SinkOption = Annotated[str, typer.Option("--sink", metavar="URL", help=_SINK_HELP)]

@@ -126,7 +126,8 @@ CREATE TABLE IF NOT EXISTS polyinfra_sessions (
     started_mono_ns bigint NOT NULL,
     clock_source text NOT NULL
 )"""
-# Temporary, so neither WAL nor other sessions see it; emptied at every commit of the batch.
+# Temporary, so neither WAL nor other sessions see it; made by the first batch that needs it and
+# kept by the connection, emptied at every commit.
 _CREATE_STAGING: Final = f"""
 CREATE TEMPORARY TABLE IF NOT EXISTS polyinfra_staging (
     position bigint GENERATED ALWAYS AS IDENTITY,
@@ -230,6 +231,7 @@ class PostgresSink(Sink):
                 except psycopg.errors.UniqueViolation:
                     # The batch repeats a stored event (a retry, a restarted writer): the
                     # savepoint undid the copy, so store the batch less what is already there.
+                    await cursor.execute(_CREATE_STAGING)
                     await _copy(cursor, _COPY_TO_STAGING, rows)
                     await cursor.execute(_MOVE_FROM_STAGING)
 
@@ -301,10 +303,12 @@ class PostgresSink(Sink):
 
     @staticmethod
     async def _prepare(connection: _Connection) -> None:
-        async with connection.transaction():
-            await connection.execute(_DDL_LOCK)
-            await connection.execute(_CREATE_TABLES)
-        await connection.execute(_CREATE_STAGING)
+        # Looked up first: a role that may only read (a replay) cannot run CREATE, even IF NOT EXISTS.
+        cursor = await connection.execute("SELECT to_regclass('polyinfra_sessions') IS NULL")
+        if await cursor.fetchone() == (True,):
+            async with connection.transaction():
+                await connection.execute(_DDL_LOCK)
+                await connection.execute(_CREATE_TABLES)
         cursor = await connection.execute("SHOW synchronous_commit")
         if await cursor.fetchone() == ("off",):
             await connection.execute("SET synchronous_commit TO on")

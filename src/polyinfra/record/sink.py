@@ -1,4 +1,4 @@
-"""The contract every recorder sink keeps (SQLite now; PostgreSQL and NATS JetStream later).
+"""The contract every recorder sink keeps (SQLite and PostgreSQL now; NATS JetStream later).
 
 * :meth:`Sink.write` returns only once the batch is durable: that is what "acknowledged" means.
   The recorder moves its acknowledged watermark after it returns, never before.
