@@ -36,10 +36,9 @@ import psycopg
 
 from market_stream import Stream, build_stream
 from polyinfra.record.postgres_sink import COLUMN_TYPES, DAY_NS, RECORDS_TABLE, PostgresSink, make_day_partitions
-from polyinfra.record.recorder import Recorder
 from polyinfra.record.records import Record
 from polyinfra.record.stored_rows import RECORD_COLUMNS, row_of
-from recorder_sqlite import BATCH, record_stream, recorded_rows, venue_times_of
+from recorder_sqlite import BATCH, recorded_rows, recorder_ingest, venue_times_of
 
 
 @asynccontextmanager
@@ -93,17 +92,9 @@ async def sink_writes(rows: list[Record], url: str) -> float:
     return elapsed
 
 
-async def recorder_ingest(rows: list[Record], stream: Stream, venue_times: list[int | None], url: str) -> float:
+async def recorder_into_postgres(rows: list[Record], stream: Stream, venue_times: list[int | None], url: str) -> float:
     await _tables_and_partitions(rows, url)
-    sink = PostgresSink(url)
-    recorder = Recorder(sink, queue_size=len(stream.frames) + 1_000, batch_size=BATCH)
-    await recorder.start()  # connects and writes the session header
-    started = time.perf_counter()
-    await record_stream(recorder.tap("clob", "market"), stream, venue_times)
-    await recorder.stop()
-    elapsed = time.perf_counter() - started
-    await sink.close()
-    return elapsed
+    return await recorder_ingest(stream, venue_times, PostgresSink(url))
 
 
 async def _times(server_url: str, measure: Callable[[str], Awaitable[float]], repeat: int) -> tuple[float, float]:
@@ -122,7 +113,7 @@ async def run(server_url: str, frames: int, repeat: int) -> None:
     venue_times = venue_times_of(stream)
     anchor = await _times(server_url, lambda url: bare_copy(rows, url), repeat)
     written = await _times(server_url, lambda url: sink_writes(rows, url), repeat)
-    recorded = await _times(server_url, lambda url: recorder_ingest(rows, stream, venue_times, url), repeat)
+    recorded = await _times(server_url, lambda url: recorder_into_postgres(rows, stream, venue_times, url), repeat)
 
     def line(name: str, timing: tuple[float, float], anchor_timing: tuple[float, float] | None) -> str:
         best, median = timing

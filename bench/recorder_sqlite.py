@@ -34,6 +34,7 @@ from polyinfra.core.book_sync import BookSync, Instant
 from polyinfra.record.recorder import Recorder
 from polyinfra.record.records import Record, RecordKind
 from polyinfra.record.replay import Replay
+from polyinfra.record.sink import Sink
 from polyinfra.record.sqlite_sink import INSERT_RECORD, SQLiteSink, connect_sqlite
 from polyinfra.record.tap import ChannelTap
 from polyinfra.record.venue_time import venue_ms
@@ -87,8 +88,8 @@ def bare_executemany(rows: list[Record], path: Path) -> float:
     return elapsed
 
 
-async def recorder_ingest(stream: Stream, venue_times: list[int | None], path: Path) -> float:
-    sink = SQLiteSink(path)
+async def recorder_ingest(stream: Stream, venue_times: list[int | None], sink: Sink) -> float:
+    """The whole recording path into ``sink``, which it closes."""
     recorder = Recorder(sink, queue_size=len(stream.frames) + 1_000, batch_size=BATCH)
     await recorder.start()
     started = time.perf_counter()
@@ -139,7 +140,8 @@ def main() -> None:
         anchor = _times(lambda run: bare_executemany(rows, directory / f"anchor-{run}.db"), args.repeat)
         venue_times = venue_times_of(stream)
         ingest = _times(
-            lambda run: asyncio.run(recorder_ingest(stream, venue_times, directory / f"ingest-{run}.db")), args.repeat
+            lambda run: asyncio.run(recorder_ingest(stream, venue_times, SQLiteSink(directory / f"ingest-{run}.db"))),
+            args.repeat,
         )
         live = _times(lambda run: live_apply(stream), args.repeat)
         replayed = _times(lambda run: asyncio.run(replay(directory / "ingest-0.db")), args.repeat)
