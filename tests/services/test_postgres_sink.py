@@ -121,6 +121,24 @@ async def test_a_connection_the_server_ended_is_replaced_at_the_next_write(url: 
 
 
 @pytest.mark.parametrize(
+    "hostile",
+    [{"recv_mono_ns": 2**70}, {"recv_wall_ns": 2**63 - 1}, {"payload": "text"}, {"venue_ts_ms": "x"}, {"key": None}],
+)
+async def test_a_record_that_cannot_be_stored_fails_its_whole_batch_with_a_typed_error(
+    url: str, hostile: dict[str, object]
+) -> None:
+    first, second, third = make_records(3)
+    sink = PostgresSink(url)
+    try:
+        with pytest.raises(SinkWriteError):
+            await sink.write([first, msgspec.structs.replace(second, **hostile)])
+        await sink.write([third])  # the connection is still good
+        assert await _stored(sink) == [third]
+    finally:
+        await sink.close()
+
+
+@pytest.mark.parametrize(
     "tampering",
     [
         "UPDATE polyinfra_records SET kind = 'not a kind' WHERE event_id = 's1:clob.market.1:1'",

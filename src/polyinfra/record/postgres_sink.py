@@ -235,7 +235,17 @@ class PostgresSink(Sink):
                     await _copy(cursor, _COPY_TO_STAGING, rows)
                     await cursor.execute(_MOVE_FROM_STAGING)
 
-        await self._run(insert, _BATCH)
+        try:
+            await self._run(insert, _BATCH)
+        except (TypeError, ValueError, OverflowError) as exc:
+            # psycopg could not send a field as its column's type (an int past 64 bits, text for
+            # bytes): a record no tap makes. The copy was aborted with the batch's transaction.
+            raise SinkWriteError(
+                "a record of the batch cannot be stored as its columns' types",
+                retriable=False,
+                error=str(exc)[:200],
+                url=self.url,
+            ) from exc
 
     def read_chunks(
         self,
