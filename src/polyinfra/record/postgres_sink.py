@@ -102,6 +102,7 @@ DAY_NS: Final = 86_400 * 1_000_000_000
 """A partition's span of ``recv_wall_ns``: one UTC day."""
 # Seconds to wait for the server when the URL says nothing (libpq's default is to wait for ever).
 _CONNECT_TIMEOUT_S: Final = 10
+_SHOWN_CHARS: Final = 500
 
 _COLUMN_DEFINITIONS: Final = ",\n    ".join(
     f"{name} {kind}{'' if name in _NULLABLE else ' NOT NULL'}" for name, kind in COLUMN_TYPES.items()
@@ -140,7 +141,8 @@ _MOVE_FROM_STAGING: Final = (
     f" SELECT {RECORD_COLUMNS} FROM polyinfra_staging ORDER BY position ON CONFLICT DO NOTHING"
 )
 _INSERT_SESSION: Final = (
-    f"INSERT INTO polyinfra_sessions ({SESSION_COLUMNS}) VALUES (%s, %s, %s, %s, %s) ON CONFLICT DO NOTHING"
+    f"INSERT INTO polyinfra_sessions ({SESSION_COLUMNS})"
+    f" VALUES ({', '.join(['%s'] * len(SessionHeader.__struct_fields__))}) ON CONFLICT DO NOTHING"
 )
 _BATCH: Final = "batch"
 _HEADER: Final = "header"
@@ -324,5 +326,6 @@ class PostgresSink(Sink):
             await connection.execute("SET synchronous_commit TO on")
 
     def _shown(self, exc: BaseException) -> str:
-        """psycopg's message, with whatever it quotes of the URL's credentials masked."""
-        return redact_url_credentials(str(exc).strip(), self._given_url)
+        """psycopg's message, with whatever it quotes of the URL's credentials masked, cut short:
+        a constraint's DETAIL quotes the whole failing row, payload and all."""
+        return redact_url_credentials(str(exc).strip(), self._given_url)[:_SHOWN_CHARS]
