@@ -18,8 +18,12 @@ ACKNOWLEDGED_WANTED = 50
 
 
 async def test_record_then_coverage_then_replay(emulator_factory: EmulatorFactory, tmp_path: Path) -> None:
+    await record_then_coverage_then_replay(emulator_factory, f"sqlite:///{tmp_path / 'tape.db'}")
+
+
+async def record_then_coverage_then_replay(emulator_factory: EmulatorFactory, sink: str) -> None:
+    """The three commands on one tape in ``sink`` (tests/services runs them on PostgreSQL)."""
     emulator = await emulator_factory(markets=2, seed=3, rate=100.0)
-    sink = f"sqlite:///{tmp_path / 'tape.db'}"
     urls = ["--rest", emulator.urls["rest"], "--ws", emulator.urls["ws_market"]]
     recording = await start_polyinfra(
         "record", "--sink", sink, "--top", "2", "--status-s", "0.1", "--metrics-port", "0", *urls
@@ -58,7 +62,7 @@ async def test_record_then_coverage_then_replay(emulator_factory: EmulatorFactor
 
 
 async def test_a_sink_url_nothing_serves_is_one_line_and_exit_code_2() -> None:
-    code, _, err = await run_polyinfra("replay", "--sink", "postgresql://127.0.0.1/tape")
+    code, _, err = await run_polyinfra("replay", "--sink", "mysql://127.0.0.1/tape")
     assert code == 2
     assert err.startswith("polyinfra replay: unknown sink URL")
     assert len(err.strip().splitlines()) == 1

@@ -326,6 +326,7 @@ class PostgresSink(Sink):
             await connection.execute("SET synchronous_commit TO on")
 
     def _shown(self, exc: BaseException) -> str:
-        """psycopg's message, with whatever it quotes of the URL's credentials masked, cut short:
-        a constraint's DETAIL quotes the whole failing row, payload and all."""
-        return redact_url_credentials(str(exc).strip(), self._given_url)[:_SHOWN_CHARS]
+        """psycopg's message on one line (libpq adds hints on lines of their own), with whatever it
+        quotes of the URL's credentials masked, cut short: a constraint's DETAIL quotes the whole
+        failing row, payload and all."""
+        return redact_url_credentials(" ".join(str(exc).split()), self._given_url)[:_SHOWN_CHARS]
