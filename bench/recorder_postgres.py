@@ -11,10 +11,17 @@ Anchor: a bare binary ``COPY`` of the very rows into the same table (``polyinfra
 its day partition already made, its primary key and ``seq`` index), batches of 2,000 in one
 transaction each, with psycopg's AsyncConnection. Measured, each against it (target: within 1.3x):
 
-(a) the sink alone: ``PostgresSink.write`` of the same rows in the same batches (COPY into the
-    staging table, then ``INSERT ... ON CONFLICT DO NOTHING`` under the write lock, one transaction);
+(a) the sink alone: ``PostgresSink.write`` of the same rows in the same batches (the write lock,
+    then a ``COPY`` straight into the table inside a savepoint, one transaction);
 (b) the whole recording path, from the tap's first call to ``Recorder.stop()`` returning (tap,
     queue, writer task, the sink), as the SQLite bench measures it.
+
+And for information, the deduplicating way: (c) every batch written a second time, as a writer
+restarted after a crash re-sends it (each copy is refused by the primary key and undone, then the
+batch goes through the staging table and ``INSERT ... ON CONFLICT DO NOTHING``, storing nothing).
+
+The tables and the rows' day partition are made before any clock starts: every figure is of
+steady ingest, where a day's partition is made once a day.
 
 Best and median of ``--repeat`` are shown. The server shares the machine's two cores with the
 client, so both sides' work is in every figure.
@@ -80,14 +87,27 @@ async def bare_copy(rows: list[Record], url: str) -> float:
         return time.perf_counter() - started
 
 
+async def _timed_writes(sink: PostgresSink, rows: list[Record]) -> float:
+    started = time.perf_counter()
+    for start in range(0, len(rows), BATCH):
+        await sink.write(rows[start : start + BATCH])
+    return time.perf_counter() - started
+
+
 async def sink_writes(rows: list[Record], url: str) -> float:
     await _tables_and_partitions(rows, url)
     sink = PostgresSink(url)
     await sink.headers()  # connected, tables made: the anchor's clock starts there too
-    started = time.perf_counter()
-    for start in range(0, len(rows), BATCH):
-        await sink.write(rows[start : start + BATCH])
-    elapsed = time.perf_counter() - started
+    elapsed = await _timed_writes(sink, rows)
+    await sink.close()
+    return elapsed
+
+
+async def sink_rewrites(rows: list[Record], url: str) -> float:
+    await _tables_and_partitions(rows, url)
+    sink = PostgresSink(url)
+    await _timed_writes(sink, rows)  # stored once, outside the clock
+    elapsed = await _timed_writes(sink, rows)
     await sink.close()
     return elapsed
 
@@ -114,16 +134,19 @@ async def run(server_url: str, frames: int, repeat: int) -> None:
     anchor = await _times(server_url, lambda url: bare_copy(rows, url), repeat)
     written = await _times(server_url, lambda url: sink_writes(rows, url), repeat)
     recorded = await _times(server_url, lambda url: recorder_into_postgres(rows, stream, venue_times, url), repeat)
+    rewritten = await _times(server_url, lambda url: sink_rewrites(rows, url), repeat)
 
-    def line(name: str, timing: tuple[float, float], anchor_timing: tuple[float, float] | None) -> str:
+    def line(name: str, timing: tuple[float, float], anchor_timing: tuple[float, float] | None, target: str) -> str:
         best, median = timing
-        ratio = "" if anchor_timing is None else f"  {best / anchor_timing[0]:5.2f}x   target <= 1.30x"
-        return f"  {name:<42} {events / best:>12,.0f} events/s (best)  {events / median:>12,.0f} (median){ratio}"
+        ratio = "" if anchor_timing is None else f"  {best / anchor_timing[0]:5.2f}x{target}"
+        return f"  {name:<46} {events / best:>12,.0f} events/s (best)  {events / median:>12,.0f} (median){ratio}"
 
     print(f"{events:,} records ({len(stream.frames) + len(stream.initial_frames):,} frames), best of {repeat}")
-    print(line("bare psycopg COPY (anchor)", anchor, None))
-    print(line("PostgresSink.write", written, anchor))
-    print(line("recorder: tap -> queue -> PostgreSQL sink", recorded, anchor))
+    target = "   target <= 1.30x"
+    print(line("bare psycopg COPY (anchor)", anchor, None, ""))
+    print(line("(a) PostgresSink.write", written, anchor, target))
+    print(line("(b) recorder: tap -> queue -> PostgreSQL sink", recorded, anchor, target))
+    print(line("(c) PostgresSink.write, every batch again", rewritten, anchor, "   (no target: after a crash)"))
 
 
 def main() -> None:
