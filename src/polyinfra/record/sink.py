@@ -28,7 +28,8 @@ class Sink(ABC):
     """Durable storage of records and session headers."""
 
     url: str
-    """Where the sink stores, as given to :func:`~polyinfra.record.sink_urls.open_sink`."""
+    """Where the sink stores, as given to :func:`~polyinfra.record.sink_urls.open_sink` with any
+    password masked (it is shown in status lines and errors)."""
 
     @abstractmethod
     async def write_header(self, header: SessionHeader) -> None:
