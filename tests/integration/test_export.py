@@ -11,6 +11,7 @@ from collections import Counter
 from decimal import Decimal
 from pathlib import Path
 
+import pandas
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -89,7 +90,6 @@ async def test_export_reads_back_equal_to_the_tape(emulator_factory: EmulatorFac
         assert (last["bid_price"], last["bid_size"]) == tuple(book.best_bid() or (None, None))
         assert (last["ask_price"], last["ask_size"]) == tuple(book.best_ask() or (None, None))
 
-    pandas = pytest.importorskip("pandas")
     frame = pandas.read_parquet(out / "trades")
     assert len(frame) == trades.num_rows
     assert all(isinstance(price, Decimal) for price in frame["price"])

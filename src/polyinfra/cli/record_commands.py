@@ -1,10 +1,11 @@
 """``polyinfra record``, ``coverage``, ``replay`` and ``export``: the recorder on the command line.
 
 ``record`` keeps live books of the tokens chosen as ``polyinfra watch`` chooses them and records
-everything their sockets and REST snapshots carry into ``--sink`` (``sqlite:///PATH``), with a
-status line on stderr. ``coverage`` prints the manifest of a recording: when each token was
-covered and every gap with its reason. ``replay`` rebuilds the books from a recording and prints
-them with what the replay verified. ``export`` writes the recording as normalised Parquet.
+everything their sockets and REST snapshots carry into ``--sink`` (``sqlite:///PATH`` or
+``postgresql://...``), with a status line on stderr. ``coverage`` prints the manifest of a
+recording: when each token was covered and every gap with its reason. ``replay`` rebuilds the
+books from a recording and prints them with what the replay verified. ``export`` writes the
+recording as normalised Parquet.
 
 The recorder's modules (SQLite, pyarrow) are imported inside the commands, so ``polyinfra --help``
 does not pay for them.
@@ -48,7 +49,7 @@ if TYPE_CHECKING:
 
 __all__ = ["register_record_commands"]
 
-_SINK_HELP: Final = "Where the recording is: sqlite:///PATH."
+_SINK_HELP: Final = "Where the recording is: sqlite:///PATH or postgresql://USER@HOST/DATABASE."
 _NS_PER_S: Final = 1_000_000_000
 
 SinkOption = Annotated[str, typer.Option("--sink", metavar="URL", help=_SINK_HELP)]
