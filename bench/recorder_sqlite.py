@@ -45,7 +45,7 @@ FRAMES_PER_READ = 200
 """Frames the tap takes between two returns to the event loop, as a socket reader would."""
 
 
-def _venue_times(stream: Stream) -> list[int | None]:
+def venue_times_of(stream: Stream) -> list[int | None]:
     """Each frame's venue time, which LiveBooks hands the tap from the frame its core decoded anyway."""
     times: list[int | None] = []
     for frame in stream.initial_frames + stream.frames:
@@ -55,7 +55,7 @@ def _venue_times(stream: Stream) -> list[int | None]:
     return times
 
 
-async def _record_stream(tap: ChannelTap, stream: Stream, venue_times: list[int | None]) -> None:
+async def record_stream(tap: ChannelTap, stream: Stream, venue_times: list[int | None]) -> None:
     """What LiveBooks records for this stream on one connection."""
     tap.tokens(RecordKind.SUBSCRIBED, CONNECTION, stream.token_ids)
     tap.lifecycle(RecordKind.CONNECTED, CONNECTION, token_ids=stream.token_ids, session=1)
@@ -65,11 +65,11 @@ async def _record_stream(tap: ChannelTap, stream: Stream, venue_times: list[int 
             await asyncio.sleep(0)
 
 
-async def _recorded_rows(stream: Stream, directory: Path) -> list[Record]:
+async def recorded_rows(stream: Stream, directory: Path) -> list[Record]:
     """The records the recorder stores for the stream (read back, to feed the anchor the same rows)."""
     sink = SQLiteSink(directory / "rows.db")
     async with Recorder(sink, queue_size=len(stream.frames) + 1_000) as recorder:
-        await _record_stream(recorder.tap("clob", "market"), stream, _venue_times(stream))
+        await record_stream(recorder.tap("clob", "market"), stream, venue_times_of(stream))
     rows = [record async for record in sink.read()]
     await sink.close()
     return rows
@@ -89,11 +89,11 @@ def bare_executemany(rows: list[Record], path: Path) -> float:
 
 
 async def recorder_ingest(stream: Stream, venue_times: list[int | None], sink: Sink) -> float:
-    """The whole recording path into ``sink`` (which it closes), from the first tap to ``Recorder.stop()``."""
+    """The whole recording path into ``sink``, which it closes."""
     recorder = Recorder(sink, queue_size=len(stream.frames) + 1_000, batch_size=BATCH)
     await recorder.start()
     started = time.perf_counter()
-    await _record_stream(recorder.tap("clob", "market"), stream, venue_times)
+    await record_stream(recorder.tap("clob", "market"), stream, venue_times)
     await recorder.stop()
     elapsed = time.perf_counter() - started
     await sink.close()
@@ -135,10 +135,10 @@ def main() -> None:
     stream = build_stream(frames=args.frames)
     with tempfile.TemporaryDirectory() as temporary:
         directory = Path(temporary)
-        rows = asyncio.run(_recorded_rows(stream, directory))
+        rows = asyncio.run(recorded_rows(stream, directory))
         events = len(rows)
         anchor = _times(lambda run: bare_executemany(rows, directory / f"anchor-{run}.db"), args.repeat)
-        venue_times = _venue_times(stream)
+        venue_times = venue_times_of(stream)
         ingest = _times(
             lambda run: asyncio.run(recorder_ingest(stream, venue_times, SQLiteSink(directory / f"ingest-{run}.db"))),
             args.repeat,

@@ -21,6 +21,7 @@ __all__ = [
     "BookHashMismatchError",
     "CircuitOpenError",
     "CorruptRecordError",
+    "ExportError",
     "HttpClientError",
     "HttpServerError",
     "InsufficientBalanceError",
@@ -301,3 +302,7 @@ class SinkWriteError(RecorderError):
 
 class CorruptRecordError(RecorderError):
     """A stored record cannot be read back (a wrong type, a truncated or undecodable payload)."""
+
+
+class ExportError(RecorderError):
+    """A recording cannot be exported: the output directory is unusable, or pyarrow is missing."""

@@ -23,10 +23,12 @@ def _demo(*arguments: str, env: dict[str, str] | None = None) -> subprocess.Comp
     )
 
 
-# The demo's last word: how long, how many frames, and the comparison of every book with REST.
+# The demo's last word: how long, how many frames, the comparison of every book with REST, and the
+# replay of the demo's own recording compared with the live books.
 PROOF = re.compile(
     r"^proof: ran [\d.]+ s and received [\d,]+ frames; then trading stopped and\n"
     r"  all 6 books were live and equal to the emulator's REST book, level by level\n"
+    r"  the recorder's tape \([1-9][\d,]* records, 0 gaps\) replayed into the same books\n"
     r"next, try:\n(  polyinfra .+\n){2,4}\Z",
     re.MULTILINE,
 )
@@ -43,6 +45,7 @@ def test_demo_prints_live_books_as_plain_lines_when_not_a_terminal() -> None:
     status, *book_lines = blocks[-1].strip().splitlines()
     # Three markets, two tokens each: every book is live, in sync with the emulator.
     assert "live 6/6" in status, status
+    assert re.search(r" · recorder: [1-9][\d,]* records acknowledged · gaps 0 · queue [\d,]+$", status), status
     assert len(book_lines) == 6
     line = re.compile(
         r"^[123]\. Will .+\? (Yes|No): live bid 0\.\d+ ask 0\.\d+ mid 0\.\d+ spread 0\.\d+ "
@@ -62,6 +65,7 @@ def test_demo_screen_fits_an_80_column_terminal() -> None:
     # The last screen drawn: all six tokens live.
     statuses = [line for line in shown if line.startswith("live ")]
     assert statuses and statuses[-1].startswith("live 6/6 · "), statuses[-1:]
+    assert any(re.match(r"recorder: [1-9][\d,]* records acknowledged · gaps 0", line) for line in shown)
     assert PROOF.search("\n".join(shown) + "\n"), shown[-8:]
 
 

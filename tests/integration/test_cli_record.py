@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import re
 import signal
+import sqlite3
 from pathlib import Path
 
 import httpx
@@ -18,8 +19,23 @@ ACKNOWLEDGED_WANTED = 50
 
 
 async def test_record_then_coverage_then_replay(emulator_factory: EmulatorFactory, tmp_path: Path) -> None:
-    emulator = await emulator_factory(markets=2, seed=3, rate=100.0)
     sink = f"sqlite:///{tmp_path / 'tape.db'}"
+    await record_then_coverage_then_replay(emulator_factory, sink, tmp_path / "parquet")
+    # A record that cannot be read back is one line too.
+    with sqlite3.connect(tmp_path / "tape.db") as editor:
+        editor.execute(
+            "UPDATE records SET recv_mono_ns = 'not a time'"
+            " WHERE seq = (SELECT MAX(seq) FROM records WHERE kind = 'frame received')"
+        )
+    code, _, err = await run_polyinfra("export", "--sink", sink, "--out", str(tmp_path / "again"))
+    assert code == 1
+    assert err.startswith("polyinfra export: a stored record cannot be read back") and len(err.splitlines()) == 1, err
+
+
+async def record_then_coverage_then_replay(emulator_factory: EmulatorFactory, sink: str, out_dir: Path) -> None:
+    """``record``, ``coverage``, ``replay`` and ``export`` (into ``out_dir``) on one tape in ``sink``
+    (tests/services runs them on PostgreSQL)."""
+    emulator = await emulator_factory(markets=2, seed=3, rate=100.0)
     urls = ["--rest", emulator.urls["rest"], "--ws", emulator.urls["ws_market"]]
     recording = await start_polyinfra(
         "record", "--sink", sink, "--top", "2", "--status-s", "0.1", "--metrics-port", "0", *urls
@@ -56,9 +72,19 @@ async def test_record_then_coverage_then_replay(emulator_factory: EmulatorFactor
     assert code == 0, err
     assert re.search(r"[1-9][\d,]* checkpoints matched, 0 diverged, 0 hash mismatches", out), out
 
+    code, out, err = await run_polyinfra("export", "--sink", sink, "--out", str(out_dir))
+    assert code == 0, err
+    assert re.match(r"exported [1-9][\d,]* book_deltas, [\d,]+ trades, [1-9][\d,]* best_bid_ask rows into ", out), out
+    assert (out_dir / "coverage.json").is_file()
+    # A bad --out is one line: a directory already exported into, a path under a file.
+    for bad in (out_dir, out_dir / "coverage.json" / "below"):
+        code, _, err = await run_polyinfra("export", "--sink", sink, "--out", str(bad))
+        assert code == 1
+        assert err.startswith("polyinfra export: ") and len(err.strip().splitlines()) == 1, err
+
 
 async def test_a_sink_url_nothing_serves_is_one_line_and_exit_code_2() -> None:
-    code, _, err = await run_polyinfra("replay", "--sink", "postgresql://127.0.0.1/tape")
+    code, _, err = await run_polyinfra("replay", "--sink", "mysql://127.0.0.1/tape")
     assert code == 2
     assert err.startswith("polyinfra replay: unknown sink URL")
     assert len(err.strip().splitlines()) == 1

@@ -5,33 +5,25 @@ final books equal the live final books level by level. The coverage manifest sho
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sqlite3
-from collections.abc import Callable
 from pathlib import Path
 
-from polyinfra.clob.live_books import LiveBooks
+import msgspec
+
 from polyinfra.emulator.faults import FaultConfig
 from polyinfra.model.events import BookUpdated
+from polyinfra.record.book_checkpoint import BookCheckpoint
 from polyinfra.record.coverage import CoverageManifest
-from polyinfra.record.recorder import Recorder
 from polyinfra.record.records import RecordKind
 from polyinfra.record.replay import Replay
 from polyinfra.record.sink_urls import open_sink
 from tests.integration.book_comparison import assert_ends_equal_to_rest, levels_of_book
 from tests.integration.conftest import EmulatorFactory
-from tests.integration.test_live_books_chaos import FAST_CLIENT
+from tests.integration.recording_steps import faults_until_reconnects, recorded_books, until
 
-HANG_GUARD_S = 60.0
 RECONNECTS_WANTED = 3
 CHECKPOINT_ROUNDS_WANTED = 3
-
-
-async def _until(condition: Callable[[], bool]) -> None:
-    async with asyncio.timeout(HANG_GUARD_S):
-        while not condition():
-            await asyncio.sleep(0.05)
 
 
 async def test_replay_of_a_faulty_session_rebuilds_the_live_books_exactly(
@@ -40,23 +32,16 @@ async def test_replay_of_a_faulty_session_rebuilds_the_live_books_exactly(
     emulator = await emulator_factory(markets=3, seed=29, rate=150.0, faults=FaultConfig(seed=7))
     tokens = list(emulator.exchange.tokens())
     sink = open_sink(f"sqlite:///{tmp_path / 'tape.db'}")
-    recorder = Recorder(sink, checkpoint_interval_s=0.001, batch_size=256)
-    await recorder.start()
-    async with LiveBooks(emulator.urls["rest"], emulator.urls["ws_market"], recorder=recorder, **FAST_CLIENT) as books:
-        await books.subscribe(tokens)
-        assert await books.wait_until_live(timeout_s=HANG_GUARD_S)
-        emulator.faults.update({"drop_every_messages": 60, "duplicate_rate": 0.05, "malformed_rate": 0.03})
-        await _until(lambda: books.stats.reconnects >= RECONNECTS_WANTED)
-        emulator.faults.update(FaultConfig().as_dict())
+    async with recorded_books(emulator, sink, checkpoint_interval_s=0.001) as (recorder, books):
+        await faults_until_reconnects(emulator, books, RECONNECTS_WANTED)
         emulator.pause()
         await assert_ends_equal_to_rest(books, emulator, tokens)
         # Checkpoints of the settled books, a few watchdog ticks' worth.
         settled = recorder.stats.checkpoints
-        await _until(lambda: recorder.stats.checkpoints >= settled + CHECKPOINT_ROUNDS_WANTED * len(tokens))
+        await until(lambda: recorder.stats.checkpoints >= settled + CHECKPOINT_ROUNDS_WANTED * len(tokens))
     live = books.stats
     live_books = {token: levels_of_book(books.book(token)) for token in tokens}
     live_states = dict(books.states())  # STALE: stopping closed the sockets, which the tape recorded
-    await recorder.stop()
     assert recorder.stats.dropped == 0
     assert live.malformed_frames > 0 and live.reconnects >= RECONNECTS_WANTED
 
@@ -109,7 +94,9 @@ async def test_replay_of_a_faulty_session_rebuilds_the_live_books_exactly(
         (tampered,) = editor.execute(
             "SELECT event_id FROM records WHERE kind = ? ORDER BY seq DESC LIMIT 1", (RecordKind.CHECKPOINT.value,)
         ).fetchone()
-        editor.execute("UPDATE records SET payload = ? WHERE event_id = ?", (b"0" * 40, tampered))
+        (payload,) = editor.execute("SELECT payload FROM records WHERE event_id = ?", (tampered,)).fetchone()
+        wrong = msgspec.structs.replace(msgspec.msgpack.decode(payload, type=BookCheckpoint), digest="0" * 40)
+        editor.execute("UPDATE records SET payload = ? WHERE event_id = ?", (msgspec.msgpack.encode(wrong), tampered))
     tampered_sink = open_sink(f"sqlite:///{tmp_path / 'tape.db'}")
     diverged = await Replay(tampered_sink).run()
     await tampered_sink.close()

@@ -1,20 +1,51 @@
 """The sinks the conformance suite runs against, and deterministic records to write into them.
 
-A new sink joins the suite by adding its name to ``SINKS`` and a branch to :func:`sink_url`. A
-service sink (one on a server) has its branch here and its run under ``tests/services``, whose
-fixture gives each test a fresh stream, database or schema and removes it afterwards.
+An embedded sink joins the suite by adding its name to ``SINKS`` and a branch to :func:`sink_url`.
+A sink that needs a server runs the same suite from ``tests/services`` (where CI fails on a skip),
+with a ``url`` fixture that gives each test a fresh stream, database or schema of that server:
+PostgreSQL's is :func:`postgres_schema`, NATS JetStream's a stream named by :func:`sink_url`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
+
+import psycopg
+import pytest
 
 from polyinfra.record.records import Record, RecordKind
 
 SINKS = ["sqlite"]
 NATS_SERVER = "127.0.0.1:4222"
+POSTGRES_URL = "postgresql://127.0.0.1:5432/test"
+"""The test server (trust authentication), as CI starts it."""
+
+
+@contextlib.contextmanager
+def postgres_schema(*options: str) -> Iterator[str]:
+    """A fresh schema on the test server, dropped after; yields the URL of a sink whose tables go
+    there, with libpq ``options`` added (``-csynchronous_commit=off``). Skips the test when the
+    server does not answer: under ``tests/services`` CI counts that skip as a failure."""
+    schema = f"polyinfra_test_{uuid.uuid4().hex[:12]}"
+    try:
+        admin = psycopg.connect(POSTGRES_URL, autocommit=True, connect_timeout=5)
+    except psycopg.OperationalError as exc:
+        pytest.skip(f"PostgreSQL does not answer at {POSTGRES_URL}: {exc}")
+    with admin:
+        admin.execute(f"CREATE SCHEMA {schema}")
+        try:
+            settings = " ".join([f"-csearch_path={schema}", *options]).replace(" ", "%20").replace("=", "%3D")
+            yield f"{POSTGRES_URL}?application_name={schema}&options={settings}"
+        finally:
+            # The sessions of a killed writer may still hold locks: end them before dropping.
+            admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = %s", (schema,)
+            )
+            admin.execute(f"DROP SCHEMA {schema} CASCADE")
 
 
 def sink_url(name: str, directory: Path) -> str:

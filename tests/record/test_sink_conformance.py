@@ -63,6 +63,7 @@ async def test_reads_a_window_of_kinds(sink: Sink) -> None:
     window = await _all(sink, start_wall_ns=records[10].recv_wall_ns, end_wall_ns=records[20].recv_wall_ns)
     assert window == records[10:20]
     assert await _all(sink, kinds={RecordKind.GAP}) == [gap]
+    assert await _all(sink, kinds=set()) == []
 
 
 async def test_session_headers_round_trip(sink: Sink) -> None:

@@ -20,6 +20,8 @@ from polyinfra.obs.redaction import (
     is_secret_key,
     redact,
     redact_mapping,
+    redact_url,
+    redact_url_credentials,
     register_secret,
     secret_forms,
     url_without_credentials,
@@ -377,6 +379,32 @@ def test_error_text_is_redacted_even_when_a_caller_puts_a_secret_in_its_context(
     assert secret not in str(error)
     assert secret not in repr(error)
     assert "/order" in str(error)
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("postgresql://bob:pw@db:5432/x", f"postgresql://bob:{MASK}@db:5432/x"),
+        ("postgresql://bob@db/x", "postgresql://bob@db/x"),
+        ("postgresql://db/x?password=pw&sslmode=require", f"postgresql://db/x?password={MASK}&sslmode=require"),
+        # A raw "@" or "/" in a password: everything up to the last "@" is hidden.
+        ("postgresql://bob:p@ss/w@db/x", f"postgresql://bob:{MASK}@db/x"),
+        ("postgresql://b/ob:pw@db/x", f"postgresql://{MASK}@db/x"),
+        ("nats://tok:secret-value@127.0.0.1:4222", f"nats://tok:{MASK}@127.0.0.1:4222"),
+    ],
+)
+def test_a_urls_credentials_are_masked(url: str, shown: str) -> None:
+    assert redact_url(url) == shown
+
+
+def test_a_text_quoting_a_url_or_its_password_is_masked() -> None:
+    url = "postgresql://bob:p%40w@db/x?sslpassword=k3y"
+    text = f'invalid percent-encoded token: "p%40w"; p@w; k3y; in URI: "{url}"'
+    redacted = redact_url_credentials(text, url)
+    assert "p%40w" not in redacted
+    assert "p@w" not in redacted
+    assert "k3y" not in redacted
+    assert "postgresql://bob:" in redacted
 
 
 @pytest.mark.parametrize(

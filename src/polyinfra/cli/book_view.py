@@ -200,7 +200,8 @@ def screen(books: LiveBooks, markets: Sequence[WatchedMarket], activity: Activit
     """
     rates = activity.sample(books.stats.frames)
     lines = [Text(title, style="bold", no_wrap=True, overflow="ellipsis"), _header()]
-    budget = max(height - _FRAME_LINES, 0)
+    recording = _recording_status(books)
+    budget = max(height - _FRAME_LINES - (recording is not None), 0)
     shown = 0
     for number, market in enumerate(markets, start=1):
         if 1 + len(market.tokens) > budget:
@@ -214,6 +215,9 @@ def screen(books: LiveBooks, markets: Sequence[WatchedMarket], activity: Activit
         hidden = len(markets) - shown
         lines.append(Text(f"… {hidden} more market{'s' if hidden > 1 else ''} (a taller terminal shows more)"))
     lines.append(Text(_status(books, markets, rates), style="dim", no_wrap=True, overflow="ellipsis"))
+    if recording is not None:
+        # A line of its own: the status line above already fills an 80-column terminal.
+        lines.append(Text(recording, style="dim", no_wrap=True, overflow="ellipsis"))
     return Group(*lines)
 
 
@@ -251,7 +255,9 @@ def _row(token: WatchedToken, facts: _TokenFacts, rates: _Rates) -> Text:
 def plain_block(books: LiveBooks, markets: Sequence[WatchedMarket], activity: Activity) -> str:
     """A status line (``--- 3.0s · ...``) and one line per token with every fact named."""
     rates = activity.sample(books.stats.frames)
-    lines = [f"--- {rates.elapsed_s:.1f}s · {_status(books, markets, rates)}"]
+    recording = _recording_status(books)
+    status = _status(books, markets, rates) if recording is None else f"{_status(books, markets, rates)} · {recording}"
+    lines = [f"--- {rates.elapsed_s:.1f}s · {status}"]
     for number, market in enumerate(markets, start=1):
         for token in market.tokens:
             facts = _facts(books, token.token_id)
@@ -286,6 +292,16 @@ def _status(books: LiveBooks, markets: Sequence[WatchedMarket], rates: _Rates) -
     if stats.events_dropped:
         status += f" · {stats.events_dropped:,} events dropped (output too slow)"
     return status
+
+
+def _recording_status(books: LiveBooks) -> str | None:
+    """What the recorder of ``books`` has stored (None: it records nothing)."""
+    recorder = books.recorder
+    if recorder is None:
+        return None
+    stats = recorder.stats
+    acknowledged = 0 if stats.acknowledged is None else stats.acknowledged.records
+    return f"recorder: {acknowledged:,} records acknowledged · gaps {stats.gaps:,} · queue {stats.queued:,}"
 
 
 # --- JSON lines -----------------------------------------------------------------------------------

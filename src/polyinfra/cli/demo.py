@@ -6,11 +6,16 @@ simulated market: a live table on a terminal, plain lines otherwise. When the du
 simulated trading stops, and every live book is compared level by level with the emulator's own
 REST book (``POST /books``): the demo ends with that proof (or the differences it found, and exit
 code 1), how long it ran and how many frames it received, and commands to try next.
+
+The demo records its own session into a temporary SQLite tape (its status shows the records the
+recorder acknowledged and the gaps), and once the books have closed it replays that tape and
+checks the replayed books equal the live ones level by level: the proof says so, or exits 1.
 """
 
 from __future__ import annotations
 
 import asyncio
+import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final
@@ -27,9 +32,12 @@ from polyinfra.emulator.runner import Emulator
 from polyinfra.errors import PolyinfraError
 from polyinfra.model.book import OrderBook
 from polyinfra.model.events import SyncState
+from polyinfra.record.recorder import Recorder
+from polyinfra.record.replay import Replay
+from polyinfra.record.sqlite_sink import SQLiteSink
 from polyinfra.wire.clob_rest import OrderBookSummary
 
-__all__ = ["SyncProof", "compare_with_rest", "run_demo"]
+__all__ = ["SyncProof", "TapeProof", "compare_with_rest", "run_demo"]
 
 # Once trading stops, the last frames in flight reach the books within milliseconds; this bounds
 # the wait on a machine so busy that they do not, and the proof then shows what still differs.
@@ -85,6 +93,40 @@ def compare_with_rest(
     return SyncProof(compared=len(books), differences=tuple(differences))
 
 
+@dataclass(frozen=True, slots=True)
+class TapeProof:
+    """The demo's recording, replayed and compared with the books it recorded."""
+
+    records: int
+    gaps: int
+    differing: tuple[str, ...]
+    """Tokens whose replayed book differs from the live one (levels, or a checkpoint diverged)."""
+
+    @property
+    def equal(self) -> bool:
+        return not self.differing
+
+
+async def _replayed_proof(recorder: Recorder, sink: SQLiteSink, books: LiveBooks) -> TapeProof:
+    """Replay the tape and compare every replayed book with the live book as it ended."""
+    replay = Replay(sink)
+    stats = await replay.run()
+    differing = [
+        token
+        for token in books.tokens()
+        if (replayed := replay.books.get(token)) is None or _levels(replayed) != _levels(books.book(token))
+    ]
+    if stats.first_divergence is not None:
+        differing.append(f"checkpoint {stats.first_divergence.event_id}")
+    recorded = recorder.stats
+    written = 0 if recorded.acknowledged is None else recorded.acknowledged.records
+    return TapeProof(records=written, gaps=recorded.gaps, differing=tuple(differing))
+
+
+def _levels(book: OrderBook) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+    return book.bid_levels_micros(), book.ask_levels_micros()
+
+
 async def _settled_proof(books: LiveBooks, emulator: Emulator) -> SyncProof:
     """Stop the simulated trading, let the last frames arrive, and compare every book with REST."""
     emulator.pause()
@@ -131,13 +173,14 @@ def run_demo(
         return  # stopped with Ctrl-C: no proof to show
     (end,) = ended
     typer.echo("\n".join(_proof_lines(end)))
-    if not end.proof.equal:
+    if not (end.proof.equal and end.tape.equal):
         raise typer.Exit(1)
 
 
 @dataclass(frozen=True, slots=True)
 class _DemoEnd:
     proof: SyncProof
+    tape: TapeProof
     elapsed_s: float
     frames: int
 
@@ -156,27 +199,35 @@ async def _demo(
     proofs: list[SyncProof] = []
     loop = asyncio.get_running_loop()
     started = loop.time()
-    async with Emulator(markets=markets, seed=seed, rate=rate, faults=faults) as emulator:
+    with tempfile.TemporaryDirectory(prefix="polyinfra-demo-") as tape_dir:
+        sink = SQLiteSink(f"{tape_dir}/tape.db")
+        try:
+            async with Emulator(markets=markets, seed=seed, rate=rate, faults=faults) as emulator:
 
-        async def prove(books: LiveBooks) -> None:
-            proofs.append(await _settled_proof(books, emulator))
+                async def prove(books: LiveBooks) -> None:
+                    proofs.append(await _settled_proof(books, emulator))
 
-        books = await watch_books(
-            emulator.urls["rest"],
-            emulator.urls["ws_market"],
-            [WatchedMarket.of(info) for info in emulator.exchange.markets.values()],
-            output=output,
-            title=f"polyinfra demo · embedded emulator, {markets} markets · Ctrl-C stops",
-            duration_s=duration_s,
-            refresh_s=refresh_s,
-            finish=prove,
-        )
+                async with Recorder(sink) as recorder:
+                    books = await watch_books(
+                        emulator.urls["rest"],
+                        emulator.urls["ws_market"],
+                        [WatchedMarket.of(info) for info in emulator.exchange.markets.values()],
+                        output=output,
+                        title=f"polyinfra demo · embedded emulator, {markets} markets · Ctrl-C stops",
+                        duration_s=duration_s,
+                        refresh_s=refresh_s,
+                        finish=prove,
+                        recorder=recorder,
+                    )
+            tape = await _replayed_proof(recorder, sink, books)
+        finally:
+            await sink.close()
     (proof,) = proofs
-    ended.append(_DemoEnd(proof, elapsed_s=loop.time() - started, frames=books.stats.frames))
+    ended.append(_DemoEnd(proof, tape, elapsed_s=loop.time() - started, frames=books.stats.frames))
 
 
 def _proof_lines(end: _DemoEnd) -> list[str]:
-    proof = end.proof
+    proof, tape = end.proof, end.tape
     ran = f"ran {end.elapsed_s:.1f} s and received {end.frames:,} frames"
     if proof.equal:
         lines = [
@@ -190,4 +241,9 @@ def _proof_lines(end: _DemoEnd) -> list[str]:
             "  or were not live (price: local size -> emulator's size):",
             *(f"  {difference}" for difference in proof.differences[:_DIFFERENCES_SHOWN]),
         ]
+    recorded = f"the recorder's tape ({tape.records:,} records, {tape.gaps} gaps)"
+    if tape.equal:
+        lines.append(f"  {recorded} replayed into the same books")
+    else:
+        lines.append(f"  {recorded} replayed into DIFFERENT books: {', '.join(tape.differing[:3])}")
     return [*lines, "next, try:", *(f"  {command}" for command in _NEXT_COMMANDS)]

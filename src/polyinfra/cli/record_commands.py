@@ -1,12 +1,13 @@
-"""``polyinfra record``, ``polyinfra coverage`` and ``polyinfra replay``: the recorder on the command line.
+"""``polyinfra record``, ``coverage``, ``replay`` and ``export``: the recorder on the command line.
 
 ``record`` keeps live books of the tokens chosen as ``polyinfra watch`` chooses them and records
 everything their sockets and REST snapshots carry into ``--sink`` (``sqlite:///PATH``,
-``nats://HOST/STREAM``), with a status line on stderr. ``coverage`` prints the manifest of a
-recording: when each token was covered and every gap with its reason. ``replay`` rebuilds the
-books from a recording and prints them with what the replay verified.
+``postgresql://...`` or ``nats://HOST/STREAM``), with a status line on stderr. ``coverage`` prints
+the manifest of a recording: when each token was covered and every gap with its reason. ``replay``
+rebuilds the books from a recording and prints them with what the replay verified. ``export``
+writes the recording as normalised Parquet.
 
-The recorder's modules (and SQLite) are imported inside the commands, so ``polyinfra --help``
+The recorder's modules (SQLite, pyarrow) are imported inside the commands, so ``polyinfra --help``
 does not pay for them.
 """
 
@@ -15,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import sys
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Final
 
 import typer
@@ -47,7 +49,9 @@ if TYPE_CHECKING:
 
 __all__ = ["register_record_commands"]
 
-_SINK_HELP: Final = "Where the recording is: sqlite:///PATH or nats://HOST[:PORT]/STREAM."
+_SINK_HELP: Final = (
+    "Where the recording is: sqlite:///PATH, postgresql://USER@HOST/DATABASE or nats://HOST[:PORT]/STREAM."
+)
 _NS_PER_S: Final = 1_000_000_000
 
 SinkOption = Annotated[str, typer.Option("--sink", metavar="URL", help=_SINK_HELP)]
@@ -57,10 +61,11 @@ KeysOption = Annotated[
 
 
 def register_record_commands(app: typer.Typer) -> None:
-    """Add ``record``, ``coverage`` and ``replay`` to ``app``."""
+    """Add ``record``, ``coverage``, ``replay`` and ``export`` to ``app``."""
     app.command("record")(record)
     app.command("coverage")(coverage)
     app.command("replay")(replay)
+    app.command("export")(export)
 
 
 def record(
@@ -161,20 +166,15 @@ def coverage(*, sink: SinkOption, key: KeysOption = None, log_level: LogLevelOpt
 
 
 async def _coverage(sink_url: str, keys: list[str]) -> None:
-    from polyinfra.record.coverage import MANIFEST_KINDS, CoverageManifest
+    from polyinfra.record.coverage import read_manifest
     from polyinfra.record.sink_urls import open_sink
 
     sink = open_sink(sink_url)
     try:
-        manifest = CoverageManifest()
-        first_ns, last_ns = None, 0
-        async for stored in sink.read(kinds=MANIFEST_KINDS):
-            manifest.add(stored)
-            first_ns = stored.recv_wall_ns if first_ns is None else first_ns
-            last_ns = max(last_ns, stored.recv_wall_ns)
-        manifest.finish()
+        span = await read_manifest(sink)
     finally:
         await sink.close()
+    manifest, first_ns, last_ns = span.manifest, span.first_wall_ns, span.last_wall_ns
     if first_ns is None:
         print("the recording is empty")
         return
@@ -231,3 +231,37 @@ async def _replay(sink_url: str, speed: float | None, keys: list[str] | None) ->
         divergence = stats.first_divergence
         print(f"first divergence: {divergence.token_id} at {divergence.event_id}")
         raise typer.Exit(1)
+
+
+def export(
+    *,
+    sink: SinkOption,
+    out: Annotated[Path, typer.Option("--out", metavar="DIR", help="A new or empty directory for the Parquet files.")],
+    key: KeysOption = None,
+    log_level: LogLevelOption = COMMAND_LOG_LEVEL,
+) -> None:
+    """Write a recording as Parquet: book deltas, trades, best bid/ask.
+
+    Rebuilt from the raw tape with polyinfra's own parsers, partitioned by source and date, with
+    the coverage manifest beside them (coverage.json).
+    """
+    configure_command_logging(log_level)
+    with one_line_errors("export"):
+        asyncio.run(_export(sink, out, key))
+
+
+async def _export(sink_url: str, out: Path, keys: list[str] | None) -> None:
+    from polyinfra.errors import ExportError
+    from polyinfra.record.sink_urls import open_sink
+
+    try:
+        from polyinfra.record.export import export_parquet
+    except ImportError as exc:
+        raise ExportError("export needs pyarrow: pip install 'polyinfra[parquet]'") from exc
+    sink = open_sink(sink_url)
+    try:
+        summary = await export_parquet(sink, out, keys=keys)
+    finally:
+        await sink.close()
+    rows = ", ".join(f"{count:,} {table}" for table, count in summary.rows.items())
+    print(f"exported {rows} rows into {out} ({len(summary.files)} files)")

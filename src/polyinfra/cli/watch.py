@@ -18,7 +18,7 @@ import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import msgspec
 from rich.console import Console, Group
@@ -34,6 +34,9 @@ from polyinfra.model import ids
 from polyinfra.model.events import BookEvent
 from polyinfra.model.ids import ConditionId, TokenId
 from polyinfra.model.market import MarketInfo
+
+if TYPE_CHECKING:
+    from polyinfra.record.recorder import Recorder
 
 __all__ = [
     "Output",
@@ -152,17 +155,19 @@ async def watch_books(
     depth: int = 0,
     max_failed_sessions: int | None = None,
     finish: Callable[[LiveBooks], Awaitable[None]] | None = None,
+    recorder: Recorder | None = None,
 ) -> LiveBooks:
     """Keep live books of every token of ``markets`` and show them until ``duration_s`` (0: forever).
 
     ``depth`` adds that many levels per side to the JSON lines. With ``max_failed_sessions``, that
     many market-channel sessions failing in a row end the watch with a :class:`TransportError`.
-    ``finish`` runs when the showing ends, while the books are still live. Returns the books,
+    ``finish`` runs when the showing ends, while the books are still live. ``recorder`` records
+    the books' sockets and snapshots (the status shows what it stored). Returns the books,
     stopped, as they were at the end.
     """
     token_ids = [token.token_id for market in markets for token in market.tokens]
     activity = Activity()
-    async with LiveBooks(rest_url, ws_url) as books:
+    async with LiveBooks(rest_url, ws_url, recorder=recorder) as books:
         # Before subscribing: an iterator sees only the events after it was made.
         events = books.events()
         await books.subscribe(token_ids)

@@ -279,6 +279,8 @@ class LiveBooks:
             retry_initial_s=self._reconnect_initial_s,
             retry_max_s=self._reconnect_max_s,
         )
+        self.recorder = recorder
+        """The recorder this client records into, None when it records nothing."""
         self._tap: ChannelTap | None = None
         if recorder is not None:
             self._tap = recorder.tap("clob", "market")
@@ -867,10 +869,12 @@ class LiveBooks:
 
     def _checkpoint_books(self, tap: ChannelTap) -> None:
         """A checkpoint of every LIVE book, for replay to compare with its own at this point."""
-        books = self._sync.books
-        for token, state in self._sync.states.items():
-            if state is SyncState.LIVE:
-                tap.checkpoint(token, books[token])
+        sync = self._sync
+        books = sync.books
+        for token, state in sync.states.items():
+            connection = sync.connection_of(token)
+            if state is SyncState.LIVE and connection is not None:
+                tap.checkpoint(token, books[token], connection)
 
     # --- metrics --------------------------------------------------------------------------------
 

@@ -276,6 +276,16 @@ class OrderBook:
         sizes = self._asks
         return [Level(_level_decimal(price), _level_decimal(sizes[price])) for price in prices]
 
+    def bid_levels_micros(self) -> list[tuple[int, int]]:
+        """Every bid as ``(price, size)`` in micro-units, best first: the exact levels, for storage."""
+        sizes = self._bids
+        return [(price, sizes[price]) for price in reversed(self._bid_prices)]
+
+    def ask_levels_micros(self) -> list[tuple[int, int]]:
+        """Every ask as ``(price, size)`` in micro-units, best first: the exact levels, for storage."""
+        sizes = self._asks
+        return [(price, sizes[price]) for price in self._ask_prices]
+
     def mid(self) -> Decimal | None:
         """The midpoint of the best bid and the best ask; None unless both sides have levels."""
         bids, asks = self._bid_prices, self._ask_prices

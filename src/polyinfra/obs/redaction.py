@@ -43,6 +43,8 @@ __all__ = [
     "is_secret_key",
     "redact",
     "redact_mapping",
+    "redact_url",
+    "redact_url_credentials",
     "register_secret",
     "revealed",
     "secret_forms",
@@ -297,6 +299,56 @@ def redact(text: str) -> str:
     return _AUTH_SCHEME_CREDENTIALS.sub(rf"\1\2{MASK}", text)
 
 
+# A password query parameter of a connection URL (libpq's ``password`` and ``sslpassword``).
+_URL_PASSWORD_PARAMETER: Final = re.compile(r"[?&](?:ssl)?password=([^&#]*)", re.IGNORECASE)
+
+
+def _url_password_span(url: str) -> tuple[int, int] | None:
+    """Where the password of ``scheme://user:PASSWORD@host`` stands in ``url``, if it has one.
+
+    Everything after the user's ``:`` up to the *last* ``@`` counts: a mistyped or hostile URL may
+    hold a raw ``@`` or ``/`` in its password, and a parser would then read part of the password as
+    the host. A user name holding ``/``, ``?`` or ``#`` is no user name, so the whole of it counts then.
+    """
+    scheme_end = url.find("://")
+    at = url.rfind("@")
+    if scheme_end < 0 or at < scheme_end:
+        return None
+    start = scheme_end + len("://")
+    colon = url.find(":", start, at)
+    if colon < 0:
+        return None
+    if any(delimiter in url[start:colon] for delimiter in "/?#"):
+        return start, at
+    return colon + 1, at
+
+
+def redact_url(url: str) -> str:
+    """``url`` fit to show: the password in its userinfo masked (``postgresql://bob:[REDACTED]@db/x``),
+    and whatever :func:`redact` masks (``?password=...``, registered secrets)."""
+    span = _url_password_span(url)
+    if span is not None:
+        url = url[: span[0]] + MASK + url[span[1] :]
+    return redact(url)
+
+
+def redact_url_credentials(text: str, url: str) -> str:
+    """``text`` with every credential of ``url`` (its userinfo password, its password query
+    parameters; as written and percent-decoded) masked, and ``url`` itself shown as
+    :func:`redact_url` shows it: for a text that may quote the URL or a piece of it, such as a
+    connection library's error message."""
+    span = _url_password_span(url)
+    written = [url[span[0] : span[1]]] if span is not None else []
+    written += _URL_PASSWORD_PARAMETER.findall(url)
+    text = text.replace(url, redact_url(url))
+    # Longest first: masking a password must not leave the tail of a longer form that contains it.
+    for credential in sorted(
+        {form for value in written for form in (value, urllib.parse.unquote(value)) if form}, key=len, reverse=True
+    ):
+        text = text.replace(credential, MASK)
+    return redact(text)
+
+
 def redact_mapping(obj: object) -> object:
     """A copy of ``obj`` safe to log: values under secret-named keys masked, strings (keys too) redacted.
 
@@ -448,12 +500,15 @@ class SecretScanner:
 
 
 def url_without_credentials(url: str) -> str:
-    """``url`` with whatever stands before ``@`` in its authority masked (``nats://user:password@host``,
-    ``nats://token@host``), malformed URLs included: what a sink URL may be shown as."""
+    """``url`` with all of its userinfo masked (``nats://[REDACTED]@host``), malformed URLs included.
+
+    For URLs whose user name may itself be the credential: NATS takes a token there
+    (``nats://TOKEN@host``), which :func:`redact_url`, masking only a password, would show; and for
+    URLs of unknown schemes. What :func:`redact` masks is masked too."""
     scheme, separator, rest = url.partition("://")
     if not separator:  # no scheme: the text starts with the authority
         scheme, rest = "", url
     authority, slash, path = rest.partition("/")
-    if "@" not in authority:
-        return url
-    return f"{scheme}{separator}{MASK}@{authority.rpartition('@')[2]}{slash}{path}"
+    if "@" in authority:
+        url = f"{scheme}{separator}{MASK}@{authority.rpartition('@')[2]}{slash}{path}"
+    return redact(url)  # ?password=..., registered secrets

@@ -27,9 +27,19 @@ import msgspec
 from polyinfra.errors import CorruptRecordError, MalformedMessageError
 from polyinfra.model.events import SyncState
 from polyinfra.record.records import Record, RecordKind
+from polyinfra.record.sink import Sink
 from polyinfra.wire.json_decoding import JsonDecoder
 
-__all__ = ["MANIFEST_KINDS", "NOT_RECORDED", "Coverage", "CoverageManifest", "Gap", "Interval"]
+__all__ = [
+    "MANIFEST_KINDS",
+    "NOT_RECORDED",
+    "Coverage",
+    "CoverageManifest",
+    "Gap",
+    "Interval",
+    "RecordedSpan",
+    "read_manifest",
+]
 
 NOT_RECORDED: Final = "not recorded"
 """The reason of a window's parts that no record speaks for."""
@@ -192,6 +202,27 @@ class CoverageManifest:
         for history in self._keys.values():
             _close_live(history, self._last_wall_ns)
             _close_gap(history, self._last_wall_ns)
+
+
+@dataclass(frozen=True, slots=True)
+class RecordedSpan:
+    """A recording's manifest and the receive times of its first and last records (None: empty)."""
+
+    manifest: CoverageManifest
+    first_wall_ns: int | None
+    last_wall_ns: int
+
+
+async def read_manifest(sink: Sink) -> RecordedSpan:
+    """The manifest of the recording in ``sink``, read from the kinds it needs only."""
+    manifest = CoverageManifest()
+    first_ns, last_ns = None, 0
+    async for stored in sink.read(kinds=MANIFEST_KINDS):
+        manifest.add(stored)
+        first_ns = stored.recv_wall_ns if first_ns is None else first_ns
+        last_ns = max(last_ns, stored.recv_wall_ns)
+    manifest.finish()
+    return RecordedSpan(manifest, first_ns, last_ns)
 
 
 def _details(record: Record) -> _Details:

@@ -58,7 +58,8 @@ class RecordKind(StrEnum):
     STATE_CHANGED = "state changed"
     """Token ``key`` changed sync state: ``{"state": ..., "reason": ...}`` (the stale windows)."""
     CHECKPOINT = "checkpoint"
-    """The digest of token ``key``'s book levels as the live client held them at this point."""
+    """Token ``key``'s book as the live client held it at this point: its exact levels and their
+    digest (a :class:`~polyinfra.record.book_checkpoint.BookCheckpoint`, msgpack)."""
     GAP = "gap"
     """Records the recorder could not keep, for every key of the source and channel:
     ``{"reason": ..., "dropped": n, "from_wall_ns": ..., "to_wall_ns": ...}``."""

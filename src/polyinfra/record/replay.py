@@ -12,13 +12,15 @@ not be applied) is derived again here, from the same data.
 Exactness is checked, not assumed: the venue's hashes of ``book`` snapshots and its best prices
 after each change are verified by the feed as they were live (:attr:`ReplayStats.hash_mismatches`,
 :attr:`ReplayStats.best_price_mismatches` must equal the live counts), and every checkpoint the
-recorder stored (a digest of a live book's levels) is compared with the replayed book at the same
+recorder stored (a live book's levels and their digest) is compared with the replayed book at the same
 point of the stream; the first difference is reported with its event id
 (:attr:`ReplayStats.first_divergence`).
 
 Each recording session starts from empty books. ``start_wall_ns`` only limits the events
-yielded: the books are rebuilt from the beginning of the recording (starting from the nearest
-checkpoint is still to come). Pacing: as fast as possible (``speed=None``) or ``speed`` times the
+yielded: the books are rebuilt from the beginning of the recording, unless the replay resumes at a
+checkpoint (:class:`ResumePoint`, what :func:`~polyinfra.record.book_at.book_at` uses): then the
+token's book is restored from the checkpoint's levels and only the records after it are replayed.
+Pacing: as fast as possible (``speed=None``) or ``speed`` times the
 recorded pace, against an injected clock and sleep.
 """
 
@@ -36,13 +38,14 @@ from polyinfra.core.book_sync import BookSync, Instant, SnapshotRequest, SyncRea
 from polyinfra.errors import CorruptRecordError, InvalidValueError, MalformedMessageError
 from polyinfra.model.book import OrderBook
 from polyinfra.model.events import BookEvent, SyncState
+from polyinfra.record.book_checkpoint import BookCheckpoint, decode_checkpoint
 from polyinfra.record.book_digest import levels_digest
 from polyinfra.record.records import Record, RecordKind
 from polyinfra.record.sink import Sink
 from polyinfra.wire.clob_rest import OrderBookSummary
 from polyinfra.wire.json_decoding import JsonDecoder
 
-__all__ = ["Divergence", "Replay", "ReplayStats"]
+__all__ = ["Divergence", "Replay", "ReplayStats", "ResumePoint"]
 
 _SOURCE: Final = "clob"
 _CHANNEL: Final = "market"
@@ -78,11 +81,22 @@ class Divergence:
     replayed_digest: str
 
 
+@dataclass(frozen=True, slots=True)
+class ResumePoint:
+    """Where a replay of one token starts instead of the beginning: a checkpoint record of the
+    token, what it holds, and the last frame its connection had received (None: none)."""
+
+    record: Record
+    checkpoint: BookCheckpoint
+    last_frame: bytes | None
+
+
 @dataclass(slots=True)
 class ReplayStats:
     """What a replay went through and what it verified."""
 
     records: int = 0
+    """Records read (on resume, those read while looking for the checkpoint included)."""
     frames: int = 0
     rest_responses: int = 0
     malformed_frames: int = 0
@@ -113,9 +127,14 @@ class Replay:
         speed: float | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        resume: ResumePoint | None = None,
     ) -> None:
         if speed is not None and not speed > 0:
             raise InvalidValueError("the replay speed must be positive", speed=speed)
+        if resume is not None and (keys is None or set(keys) != {resume.record.key}):
+            # The checkpoint restores one book: the others would start empty mid-tape.
+            raise InvalidValueError("a replay resumes at a checkpoint of the one token it replays")
+        self._resume = resume
         self._sink = sink
         self._start_wall_ns = start_wall_ns
         self._end_wall_ns = end_wall_ns
@@ -152,14 +171,21 @@ class Replay:
             pass
         return self.stats
 
+    async def steps(self) -> AsyncIterator[tuple[Record, list[BookEvent]]]:
+        """Each replayed record with the domain events it made, while :attr:`books` are as right
+        after it: for consumers that read the books record by record (``polyinfra export``)."""
+        async for chunk in self._replayed_chunks():
+            for record in chunk:
+                self._replay(record)
+                yield record, self._sync.take_events()
+        self._count_feed_checks()
+
     async def _event_batches(self) -> AsyncIterator[list[BookEvent]]:
         """The events of each chunk the sink reads (of each record, when paced: they are due one by one)."""
         start_ns = self._start_wall_ns
-        async for chunk in self._sink.read_chunks(end_wall_ns=self._end_wall_ns, kinds=_REPLAYED_KINDS):
+        async for chunk in self._replayed_chunks():
             batch: list[BookEvent] = []
             for record in chunk:
-                if record.source != _SOURCE or record.channel != _CHANNEL:
-                    continue
                 if self._speed is not None:
                     if batch:
                         yield batch
@@ -172,6 +198,31 @@ class Replay:
             if batch:
                 yield batch
         self._count_feed_checks()
+
+    async def _replayed_chunks(self) -> AsyncIterator[list[Record]]:
+        """The records to replay, a chunk at a time: the market channel's, from the beginning or
+        from right after the resume point's checkpoint (whose book is restored first)."""
+        resume = self._resume
+        start_ns = None if resume is None else resume.record.recv_wall_ns
+        start_event_id = None if resume is None else resume.record.event_id
+        before_resume = resume is not None
+        chunks = self._sink.read_chunks(start_wall_ns=start_ns, end_wall_ns=self._end_wall_ns, kinds=_REPLAYED_KINDS)
+        async for chunk in chunks:
+            records = [record for record in chunk if record.source == _SOURCE and record.channel == _CHANNEL]
+            if resume is not None and before_resume:
+                # Records of the checkpoint's own receive time may precede it: skip to it.
+                found = next((i for i, record in enumerate(records) if record.event_id == start_event_id), None)
+                if found is None:
+                    self.stats.records += len(records)
+                    continue
+                self.stats.records += found + 1
+                self._restore(resume)
+                records = records[found + 1 :]
+                before_resume = False
+            yield records
+        if before_resume:
+            # Read a moment ago, gone now: the recording was changed under the replay.
+            raise CorruptRecordError("the checkpoint to resume at is not in the recording", event_id=start_event_id)
 
     # --- one record -------------------------------------------------------------------------------
 
@@ -247,7 +298,7 @@ class Replay:
         if self._sync.states.get(token_id) is not SyncState.LIVE:
             return
         replayed = levels_digest(self._sync.books[token_id])
-        recorded = record.payload.decode("ascii", "replace")
+        recorded = decode_checkpoint(record).digest
         stats = self.stats
         if replayed == recorded:
             stats.checkpoints_matched += 1
@@ -255,6 +306,31 @@ class Replay:
         stats.checkpoints_diverged += 1
         if stats.first_divergence is None:
             stats.first_divergence = Divergence(record.event_id, token_id, recorded, replayed)
+
+    def _restore(self, resume: ResumePoint) -> None:
+        """Put the checkpoint's book into the sync as live left it: LIVE on its connection, that
+        connection proven and holding its last frame (for the repeated-frame check), the levels
+        applied as a snapshot through the same path as a REST answer."""
+        record, checkpoint = resume.record, resume.checkpoint
+        self._new_session(record.session_id)
+        sync = self._sync
+        now = Instant(record.recv_mono_ns / 1e9, record.recv_wall_ns)
+        connection = checkpoint.connection
+        if resume.last_frame is not None:
+            # Before the token is tracked, so the frame (already in the checkpoint's book) changes no book.
+            self._frame(connection, resume.last_frame, now)
+        else:
+            self._proven.add(connection)
+            sync.connection_proven(connection, now)
+        token_id = record.key
+        sync.add([token_id], connection, now)
+        sync.request_resync([token_id], SyncReason.SNAPSHOT, now)
+        request = sync.take_snapshot_batch(now, 1, token_ids=[token_id])
+        if request is not None:
+            sync.apply_snapshots(request, [checkpoint.as_summary(token_id)], now)
+        sync.take_events()
+        if sync.states.get(token_id) is not SyncState.LIVE or levels_digest(sync.books[token_id]) != checkpoint.digest:
+            raise CorruptRecordError("a recorded checkpoint's levels do not match its digest", event_id=record.event_id)
 
     def _connection_of(self, record: Record) -> int:
         """The connection number inside the record's ``event_id`` (``session:source.channel.N:index``)."""

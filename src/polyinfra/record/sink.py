@@ -1,4 +1,4 @@
-"""The contract every recorder sink keeps (SQLite now; PostgreSQL and NATS JetStream later).
+"""The contract every recorder sink keeps (SQLite, PostgreSQL, NATS JetStream).
 
 * :meth:`Sink.write` returns only once the batch is durable: that is what "acknowledged" means.
   The recorder moves its acknowledged watermark after it returns, never before.
@@ -28,7 +28,8 @@ class Sink(ABC):
     """Durable storage of records and session headers."""
 
     url: str
-    """Where the sink stores, as given to :func:`~polyinfra.record.sink_urls.open_sink`."""
+    """Where the sink stores, as given to :func:`~polyinfra.record.sink_urls.open_sink` with any
+    password masked (it is shown in status lines and errors)."""
 
     @abstractmethod
     async def write_header(self, header: SessionHeader) -> None:

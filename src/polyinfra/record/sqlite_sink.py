@@ -17,13 +17,20 @@ import functools
 import sqlite3
 from collections.abc import AsyncIterator, Callable, Collection, Sequence
 from pathlib import Path
-from typing import Any, Final, TypeVar
+from typing import Final, TypeVar
 
-from msgspec.structs import astuple
-
-from polyinfra.errors import CorruptRecordError, RecorderError, SinkWriteError
+from polyinfra.errors import RecorderError, SinkWriteError
 from polyinfra.record.records import Record, RecordKind, SessionHeader
 from polyinfra.record.sink import Sink
+from polyinfra.record.stored_rows import (
+    RECORD_COLUMNS,
+    SESSION_COLUMNS,
+    chunk_query,
+    chunks_in_written_order,
+    header_of_row,
+    records_of_chunk,
+    row_of,
+)
 
 __all__ = ["SCHEMA", "SQLiteSink", "connect_sqlite"]
 
@@ -51,22 +58,15 @@ CREATE TABLE IF NOT EXISTS sessions (
 """
 """The tables (``seq`` is the written order; the bench writes its anchor into the same schema)."""
 
-INSERT_RECORD: Final = (
-    "INSERT OR IGNORE INTO records (event_id, session_id, source, channel, key, kind, recv_wall_ns, recv_mono_ns,"
-    " venue_ts_ms, payload) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-)
-_COLUMNS: Final = "event_id, session_id, source, channel, key, kind, recv_wall_ns, recv_mono_ns, venue_ts_ms, payload"
-# Rows fetched per trip to the worker thread while reading: large enough that the hop is cheap,
-# small enough that a long recording is never held in memory whole.
-_READ_CHUNK_ROWS: Final = 2_000
-_KINDS: Final = {kind.value: kind for kind in RecordKind}
-# seq, then the record's fields as the table stores them (with and without a venue time).
-_ROW_TYPES: Final = frozenset(
-    {
-        (int, str, str, str, str, str, str, int, int, int, bytes),
-        (int, str, str, str, str, str, str, int, int, type(None), bytes),
-    }
-)
+
+def _insert_or_ignore(table: str, columns: str) -> str:
+    """The statement that stores a row of ``columns`` into ``table`` unless its unique key is there."""
+    placeholders = ", ".join("?" * len(columns.split(", ")))
+    return f"INSERT OR IGNORE INTO {table} ({columns}) VALUES ({placeholders})"
+
+
+INSERT_RECORD: Final = _insert_or_ignore("records", RECORD_COLUMNS)
+_INSERT_SESSION: Final = _insert_or_ignore("sessions", SESSION_COLUMNS)
 _T = TypeVar("_T")
 
 
@@ -92,20 +92,11 @@ class SQLiteSink(Sink):
         self._lock = asyncio.Lock()
 
     async def write_header(self, header: SessionHeader) -> None:
-        row = (
-            header.session_id,
-            header.host_id,
-            header.started_wall_ns,
-            header.started_mono_ns,
-            header.clock_source,
-        )
-        await self._run(
-            lambda: self._connection.execute("INSERT OR IGNORE INTO sessions VALUES (?, ?, ?, ?, ?)", row), "header"
-        )
+        row = row_of(header)
+        await self._run(lambda: self._connection.execute(_INSERT_SESSION, row), "header")
 
     async def write(self, records: Sequence[Record]) -> None:
-        # A record's fields are the table's columns, in order (its kind is a str: a StrEnum).
-        rows = [astuple(record) for record in records]
+        rows = [row_of(record) for record in records]
         await self._run(lambda: self._insert(rows), "batch")
 
     def _insert(self, rows: Sequence[tuple[object, ...]]) -> None:
@@ -118,50 +109,28 @@ class SQLiteSink(Sink):
             raise
         connection.execute("COMMIT")
 
-    async def read_chunks(
+    def read_chunks(
         self,
         *,
         start_wall_ns: int | None = None,
         end_wall_ns: int | None = None,
         kinds: Collection[RecordKind] | None = None,
     ) -> AsyncIterator[Sequence[Record]]:
-        conditions = ["seq > ?"]
-        parameters: list[object] = []
-        if start_wall_ns is not None:
-            conditions.append("recv_wall_ns >= ?")
-            parameters.append(start_wall_ns)
-        if end_wall_ns is not None:
-            conditions.append("recv_wall_ns < ?")
-            parameters.append(end_wall_ns)
-        if kinds is not None:
-            conditions.append(f"kind IN ({', '.join('?' * len(kinds))})")
-            parameters.extend(kind.value for kind in kinds)
-        where = " AND ".join(conditions)
-        query = f"SELECT seq, {_COLUMNS} FROM records WHERE {where} ORDER BY seq LIMIT {_READ_CHUNK_ROWS}"
-        fetch = functools.partial(self._fetch, query, tuple(parameters))
-        last_seq: int | None = 0
-        while last_seq is not None:
-            records, last_seq = await self._run(functools.partial(fetch, last_seq), "read")
-            yield records
+        fetch = functools.partial(self._fetch, *chunk_query("records", "?", start_wall_ns, end_wall_ns, kinds))
+        return chunks_in_written_order(lambda after_seq: self._run(functools.partial(fetch, after_seq), "read"))
 
     def _fetch(self, query: str, parameters: tuple[object, ...], after_seq: int) -> tuple[list[Record], int | None]:
         """The next chunk after ``after_seq`` as records, and its last ``seq`` (None: it was the last chunk)."""
-        rows = self._connection.execute(query, (after_seq, *parameters)).fetchall()
-        last_seq = rows[-1][0] if len(rows) == _READ_CHUNK_ROWS else None
-        return [_record_of(row) for row in rows], last_seq
+        return records_of_chunk(self._connection.execute(query, (after_seq, *parameters)).fetchall())
 
     async def headers(self) -> list[SessionHeader]:
         rows = await self._run(
             lambda: self._connection.execute(
-                "SELECT session_id, host_id, started_wall_ns, started_mono_ns, clock_source"
-                " FROM sessions ORDER BY started_wall_ns"
+                f"SELECT {SESSION_COLUMNS} FROM sessions ORDER BY started_wall_ns"
             ).fetchall(),
             "sessions",
         )
-        try:
-            return [SessionHeader(*row) for row in rows]
-        except TypeError as exc:
-            raise CorruptRecordError("a session header cannot be read back", path=str(self._path)) from exc
+        return [header_of_row(row) for row in rows]
 
     async def close(self) -> None:
         async with self._lock:
@@ -174,12 +143,3 @@ class SQLiteSink(Sink):
             except sqlite3.Error as exc:
                 error = SinkWriteError if what in ("batch", "header") else RecorderError
                 raise error(f"SQLite {what} failed: {exc}", path=str(self._path)) from exc
-
-
-def _record_of(row: tuple[Any, ...]) -> Record:
-    """A stored row as a :class:`Record`, every column's type checked (the file may have been edited)."""
-    # One tuple comparison of the columns' types: this runs for every record a replay reads.
-    types = tuple(map(type, row))
-    if types not in _ROW_TYPES or row[6] not in _KINDS:
-        raise CorruptRecordError("a stored record cannot be read back", event_id=str(row[1])[:100], seq=row[0])
-    return Record(row[1], row[2], row[3], row[4], row[5], _KINDS[row[6]], row[7], row[8], row[9], row[10])

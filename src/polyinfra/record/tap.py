@@ -21,7 +21,7 @@ import msgspec
 
 from polyinfra.model.book import OrderBook
 from polyinfra.model.events import BookEvent, SyncStateChanged
-from polyinfra.record.book_digest import levels_digest
+from polyinfra.record.book_checkpoint import FrameRef, checkpoint_of, encode_checkpoint
 from polyinfra.record.records import NO_CONNECTION, Record, RecordKind
 
 if TYPE_CHECKING:
@@ -49,6 +49,7 @@ class ChannelTap:
         "_dropped_from_wall_ns",
         "_id_prefix",
         "_indexes",
+        "_last_frames",
         "_next_checkpoint_ns",
         "_recorder",
         "channel",
@@ -63,6 +64,8 @@ class ChannelTap:
         self.source = source
         self.channel = channel
         self._indexes: dict[int, int] = {}
+        # The last frame stored per connection, for checkpoints (see book_checkpoint).
+        self._last_frames: dict[int, Record] = {}
         # The source and channel join the connection number: two taps of one session never share an id.
         self._id_prefix = f"{recorder.session_id}:{source}.{channel}."
         self._dropped = 0
@@ -82,8 +85,11 @@ class ChannelTap:
         self, connection: int, frame: bytes | str, *, venue_ts_ms: int | None = None, key: str = ""
     ) -> None:
         """A data frame as received on ``connection``; ``venue_ts_ms`` is the venue's time in it, if any."""
-        payload = _bytes_of(frame)
-        self._put(RecordKind.FRAME_RECEIVED, connection, key, payload, venue_ts_ms)
+        stored = self._put(RecordKind.FRAME_RECEIVED, connection, key, _bytes_of(frame), venue_ts_ms)
+        if stored is None:
+            self._last_frames.pop(connection, None)
+        else:
+            self._last_frames[connection] = stored
 
     def frame_sent(self, connection: int, frame: bytes | str, *, key: str = "") -> None:
         """A frame sent on ``connection``, stored after the recorder's redaction hook."""
@@ -122,14 +128,21 @@ class ChannelTap:
         self._next_checkpoint_ns = now_ns + self._recorder.checkpoint_interval_ns
         return True
 
-    def checkpoint(self, token_id: str, book: OrderBook) -> None:
-        """The digest of ``book``'s levels as the client holds them now (replay compares its own)."""
+    def checkpoint(self, token_id: str, book: OrderBook, connection: int) -> None:
+        """``book`` as the client holds it now, for the token on ``connection``: its levels and
+        their digest (replay compares its own book; ``book_at`` starts from it)."""
         self.checkpoints += 1
-        self._put(RecordKind.CHECKPOINT, NO_CONNECTION, token_id, levels_digest(book).encode(), None)
+        last = self._last_frames.get(connection)
+        last_frame = None if last is None else FrameRef(last.event_id, last.recv_wall_ns)
+        payload = encode_checkpoint(checkpoint_of(book, connection, last_frame))
+        self._put(RecordKind.CHECKPOINT, NO_CONNECTION, token_id, payload, None)
 
     # --- the queue -------------------------------------------------------------------------------
 
-    def _put(self, kind: RecordKind, connection: int, key: str, payload: bytes, venue_ts_ms: int | None) -> None:
+    def _put(
+        self, kind: RecordKind, connection: int, key: str, payload: bytes, venue_ts_ms: int | None
+    ) -> Record | None:
+        """Queue a record; returns it, or None when a full queue dropped it."""
         recorder = self._recorder
         wall_ns = recorder.wall_ns()
         # A gap record goes in ahead of the first record after a run of drops: room for both.
@@ -140,7 +153,7 @@ class ChannelTap:
             self._dropped += 1
             self.dropped += 1
             recorder.count_drop(self)
-            return
+            return None
         if self._dropped:
             gap = {
                 "reason": QUEUE_OVERFLOW,
@@ -153,20 +166,20 @@ class ChannelTap:
         indexes = self._indexes
         index = indexes.get(connection, 0)
         indexes[connection] = index + 1
-        recorder.enqueue(
-            Record(
-                f"{self._id_prefix}{connection}:{index}",
-                recorder.session_id,
-                self.source,
-                self.channel,
-                key,
-                kind,
-                wall_ns,
-                recorder.monotonic_ns(),
-                venue_ts_ms,
-                payload,
-            )
+        record = Record(
+            f"{self._id_prefix}{connection}:{index}",
+            recorder.session_id,
+            self.source,
+            self.channel,
+            key,
+            kind,
+            wall_ns,
+            recorder.monotonic_ns(),
+            venue_ts_ms,
+            payload,
         )
+        recorder.enqueue(record)
+        return record
 
 
 def _bytes_of(frame: bytes | str) -> bytes:

@@ -1,0 +1,116 @@
+"""Records and session headers as the SQL sinks store them (SQLite and PostgreSQL alike): one row
+each, a column per field in the field's order, and the same read filters.
+
+A row read back is checked column by column before it becomes a :class:`Record`: the store is
+outside polyinfra's hands (a file anyone can edit, a table anyone can alter), and a wrong type
+must end as :class:`~polyinfra.errors.CorruptRecordError`, not as a record that breaks a replay
+later.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Sequence
+from typing import Any, Final
+
+from msgspec.structs import astuple
+
+from polyinfra.errors import CorruptRecordError
+from polyinfra.record.records import Record, RecordKind, SessionHeader
+
+__all__ = [
+    "READ_CHUNK_ROWS",
+    "RECORD_COLUMNS",
+    "SESSION_COLUMNS",
+    "chunk_query",
+    "chunks_in_written_order",
+    "header_of_row",
+    "record_of_row",
+    "records_of_chunk",
+    "row_of",
+]
+
+RECORD_COLUMNS: Final = ", ".join(Record.__struct_fields__)
+"""The records table's columns after ``seq``, in :class:`Record`'s field order."""
+SESSION_COLUMNS: Final = ", ".join(SessionHeader.__struct_fields__)
+"""The sessions table's columns, in :class:`SessionHeader`'s field order."""
+
+READ_CHUNK_ROWS: Final = 2_000
+"""Rows fetched per trip to the store while reading: large enough that a trip is cheap, small
+enough that a long recording is never held in memory whole."""
+
+_KINDS: Final = {kind.value: kind for kind in RecordKind}
+# seq, then the record's fields as the tables store them (with and without a venue time).
+_RECORD_ROW_TYPES: Final = frozenset(
+    {
+        (int, str, str, str, str, str, str, int, int, int, bytes),
+        (int, str, str, str, str, str, str, int, int, type(None), bytes),
+    }
+)
+_HEADER_ROW_TYPES: Final = (str, str, int, int, str)
+
+
+def row_of(stored: Record | SessionHeader) -> tuple[Any, ...]:
+    """The row that stores a record or a session header: its fields in order (a record's kind is a
+    str: a StrEnum)."""
+    return astuple(stored)
+
+
+def record_of_row(row: tuple[Any, ...]) -> Record:
+    """A stored ``(seq, *fields)`` row as a :class:`Record`, every column's type checked."""
+    # One tuple comparison of the columns' types: this runs for every record a replay reads.
+    types = tuple(map(type, row))
+    if types not in _RECORD_ROW_TYPES or row[6] not in _KINDS:
+        raise CorruptRecordError("a stored record cannot be read back", event_id=str(row[1])[:100], seq=row[0])
+    return Record(row[1], row[2], row[3], row[4], row[5], _KINDS[row[6]], row[7], row[8], row[9], row[10])
+
+
+def records_of_chunk(rows: Sequence[tuple[Any, ...]]) -> tuple[list[Record], int | None]:
+    """A chunk of ``(seq, *fields)`` rows read ``ORDER BY seq LIMIT READ_CHUNK_ROWS`` as records,
+    and the ``seq`` to read on after (None: the chunk was the last one)."""
+    records = [record_of_row(row) for row in rows]
+    return records, rows[-1][0] if len(rows) == READ_CHUNK_ROWS else None
+
+
+def header_of_row(row: tuple[Any, ...]) -> SessionHeader:
+    """A stored sessions row as a :class:`SessionHeader`, every column's type checked."""
+    if tuple(map(type, row)) != _HEADER_ROW_TYPES:
+        raise CorruptRecordError("a session header cannot be read back", session_id=str(row[0])[:100])
+    return SessionHeader(*row)
+
+
+def chunk_query(
+    table: str,
+    placeholder: str,
+    start_wall_ns: int | None,
+    end_wall_ns: int | None,
+    kinds: Collection[RecordKind] | None,
+) -> tuple[str, tuple[object, ...]]:
+    """The query of the next chunk of records from ``table`` received in ``[start_wall_ns,
+    end_wall_ns)`` and of ``kinds`` (None: no bound), in written order, and its parameters after
+    the first: the ``seq`` to read on after. ``placeholder`` is the driver's."""
+    conditions = [f"seq > {placeholder}"]
+    parameters: list[object] = []
+    if start_wall_ns is not None:
+        conditions.append(f"recv_wall_ns >= {placeholder}")
+        parameters.append(start_wall_ns)
+    if end_wall_ns is not None:
+        conditions.append(f"recv_wall_ns < {placeholder}")
+        parameters.append(end_wall_ns)
+    if kinds is not None:
+        # An empty collection selects nothing; "IN ()" is not SQL.
+        conditions.append(f"kind IN ({', '.join([placeholder] * len(kinds))})" if kinds else "FALSE")
+        parameters.extend(kind.value for kind in kinds)
+    where = " AND ".join(conditions)
+    query = f"SELECT seq, {RECORD_COLUMNS} FROM {table} WHERE {where} ORDER BY seq LIMIT {READ_CHUNK_ROWS}"
+    return query, tuple(parameters)
+
+
+async def chunks_in_written_order(
+    fetch_after: Callable[[int], Awaitable[tuple[list[Record], int | None]]],
+) -> AsyncIterator[list[Record]]:
+    """Every chunk ``fetch_after(seq)`` gives (records, and the ``seq`` to read on after; None
+    after the last), from the start of the table."""
+    last_seq: int | None = 0
+    while last_seq is not None:
+        records, last_seq = await fetch_after(last_seq)
+        yield records
