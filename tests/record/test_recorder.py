@@ -12,7 +12,7 @@ import msgspec
 import pytest
 
 from polyinfra.errors import CorruptRecordError, InvalidValueError, RecorderError, SinkUrlError, SinkWriteError
-from polyinfra.record.recorder import Recorder
+from polyinfra.record.recorder import UNSTORABLE_RECORD, Recorder
 from polyinfra.record.records import Record, RecordKind
 from polyinfra.record.replay import Replay
 from polyinfra.record.sink_urls import open_sink
@@ -100,6 +100,49 @@ async def test_a_failing_sink_is_retried_and_recording_goes_on(tmp_path: Path) -
     assert frames == [f"frame {index}".encode() for index in range(10)]
     assert recorder.stats.write_failures == 2
     assert recorder.acknowledged is not None
+
+
+class _SizeLimitedSink(SQLiteSink):
+    """Refuses for good any batch holding a payload over ``limit`` bytes, as a message server does."""
+
+    def __init__(self, path: Path, limit: int) -> None:
+        super().__init__(path)
+        self.limit = limit
+
+    async def write(self, records: Sequence[Record]) -> None:
+        if any(len(record.payload) > self.limit for record in records):
+            raise SinkWriteError("record over the server's maximum payload", retriable=False)
+        await super().write(records)
+
+
+async def test_a_record_the_sink_can_never_hold_becomes_a_gap_and_recording_goes_on(tmp_path: Path) -> None:
+    sink = _SizeLimitedSink(tmp_path / "tape.db", limit=400)
+    async with Recorder(sink, batch_size=50, retry_initial_s=0.001, retry_max_s=0.001) as recorder:
+        tap = recorder.tap("clob", "market")
+        for index in range(10):
+            tap.frame_received(1, "x" * 500 if index == 3 else f"frame {index}")
+    stored = [record for record in await _all(sink) if record.source == "clob"]
+    assert [record.payload for record in stored if record.kind is RecordKind.FRAME_RECEIVED] == [
+        f"frame {index}".encode() for index in range(10) if index != 3
+    ]
+    (gap,) = [record for record in stored if record.kind is RecordKind.GAP]
+    assert gap.event_id == stored[3].event_id and stored.index(gap) == 3  # in the lost record's place
+    details = msgspec.json.decode(gap.payload)
+    assert (details["reason"], details["kind"], details["payload_bytes"]) == (UNSTORABLE_RECORD, "frame received", 500)
+    assert details["from_wall_ns"] == details["to_wall_ns"] == gap.recv_wall_ns
+    assert recorder.stats.unstorable == 1
+    assert recorder.acknowledged is not None and recorder.acknowledged.records == len(await _all(sink))
+
+
+async def test_a_sink_that_refuses_even_the_gap_does_not_stall_recording(tmp_path: Path) -> None:
+    sink = _SizeLimitedSink(tmp_path / "tape.db", limit=50)  # smaller than any gap's details
+    async with Recorder(sink, batch_size=50, retry_initial_s=0.001, retry_max_s=0.001) as recorder:
+        tap = recorder.tap("clob", "market")
+        for index in range(5):
+            tap.frame_received(1, "x" * 500 if index == 1 else f"frame {index}")
+    stored = [record.payload for record in await _all(sink) if record.kind is RecordKind.FRAME_RECEIVED]
+    assert stored == [b"frame 0", b"frame 2", b"frame 3", b"frame 4"]
+    assert recorder.stats.unstorable == 1
 
 
 def test_venue_time_is_the_messages_own_or_none() -> None:

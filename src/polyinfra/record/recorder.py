@@ -34,17 +34,19 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
 
+import msgspec
+
 from polyinfra.core.book_sync import Backoff
 from polyinfra.core.config_checks import positive_int, positive_number
-from polyinfra.errors import InvalidValueError
+from polyinfra.errors import InvalidValueError, PolyinfraError
 from polyinfra.obs.logging import get_logger
 from polyinfra.obs.metrics import RECORDER_DROPPED, RECORDER_QUEUE_DEPTH, RECORDER_RECORDS, RECORDER_WRITE_FAILURES
 from polyinfra.obs.redaction import redact
 from polyinfra.record.records import NO_CONNECTION, Record, RecordKind, SessionHeader
 from polyinfra.record.sink import Sink
-from polyinfra.record.tap import ChannelTap
+from polyinfra.record.tap import ChannelTap, encode_details
 
-__all__ = ["Recorder", "RecorderStats", "SentFrameRedactor", "Watermark", "redact_sent_frame"]
+__all__ = ["UNSTORABLE_RECORD", "Recorder", "RecorderStats", "SentFrameRedactor", "Watermark", "redact_sent_frame"]
 
 _log = get_logger(__name__)
 
@@ -56,6 +58,8 @@ _RECORDER_SOURCE: Final = "recorder"
 # A sink that still fails this many times in a row while the recorder stops is given up on: what
 # is left is reported as unacknowledged rather than holding the process forever.
 _ATTEMPTS_WHEN_STOPPING: Final = 3
+UNSTORABLE_RECORD: Final = "unstorable record"
+"""The reason of the GAP stored in place of a record the sink refused for good."""
 
 
 def redact_sent_frame(frame: bytes) -> bytes:
@@ -91,6 +95,8 @@ class RecorderStats:
     batches: int
     write_failures: int
     """Batches the sink failed to store (each was retried)."""
+    unstorable: int
+    """Records the sink refused for good, each stored as a GAP record in its place."""
     acknowledged: Watermark | None
 
 
@@ -146,6 +152,7 @@ class Recorder:
         self._written = 0
         self._batches = 0
         self._write_failures = 0
+        self._unstorable = 0
         self._acknowledged: Watermark | None = None
 
     async def __aenter__(self) -> Recorder:
@@ -210,6 +217,7 @@ class Recorder:
             checkpoints=sum(tap.checkpoints for tap in self._taps.values()),
             batches=self._batches,
             write_failures=self._write_failures,
+            unstorable=self._unstorable,
             acknowledged=self._acknowledged,
         )
 
@@ -234,8 +242,11 @@ class Recorder:
             if batch:
                 await self._store(batch)
 
-    async def _store(self, batch: list[Record]) -> None:
-        """Write ``batch`` until the sink takes it, then move the watermark."""
+    async def _store(self, batch: list[Record], *, is_replacement: bool = False) -> None:
+        """Write ``batch`` until the sink takes it, then move the watermark. A batch the sink refuses
+        for good (a record it can never hold, such as one over a server's message size) is written
+        record by record, and each record refused for good is stored as a GAP in its place: one
+        impossible record must not stall everything recorded after it."""
         attempts = 0
         while True:
             try:
@@ -244,6 +255,9 @@ class Recorder:
                 attempts += 1
                 self._write_failures += 1
                 RECORDER_WRITE_FAILURES.inc()
+                if isinstance(exc, PolyinfraError) and not exc.retriable:
+                    await self._store_one_by_one(batch, exc, is_replacement=is_replacement)
+                    return
                 if self._stopping and attempts >= _ATTEMPTS_WHEN_STOPPING:
                     lost = len(batch) + len(self.queue)
                     self.queue.clear()
@@ -255,6 +269,30 @@ class Recorder:
             else:
                 break
         self._backoff.reset()
+        self._acknowledge(batch)
+
+    async def _store_one_by_one(self, batch: list[Record], refusal: PolyinfraError, *, is_replacement: bool) -> None:
+        if len(batch) > 1:
+            for record in batch:
+                await self._store([record])
+            return
+        (record,) = batch
+        if is_replacement:
+            # Even the small GAP standing in for a lost record was refused: nothing smaller can say
+            # what was lost, so the log line is its only trace.
+            _log.error("recorder sink refused the gap of an unstorable record", event_id=record.event_id)
+            return
+        self._unstorable += 1
+        _log.error(
+            "recorder sink refused a record for good; a gap is stored in its place",
+            event_id=record.event_id,
+            kind=record.kind.value,
+            payload_bytes=len(record.payload),
+            error=str(refusal)[:300],
+        )
+        await self._store([_unstorable_gap(record, refusal)], is_replacement=True)
+
+    def _acknowledge(self, batch: list[Record]) -> None:
         self._written += len(batch)
         self._batches += 1
         last = batch[-1]
@@ -270,3 +308,16 @@ class Recorder:
         self._own.lifecycle(
             RecordKind.CLOCK_SAMPLE, NO_CONNECTION, wall_minus_monotonic_ns=self.wall_ns() - self.monotonic_ns()
         )
+
+
+def _unstorable_gap(record: Record, refusal: PolyinfraError) -> Record:
+    """The GAP stored in the place (and under the event id) of ``record``, saying what was lost."""
+    gap = {
+        "reason": UNSTORABLE_RECORD,
+        "kind": record.kind.value,
+        "payload_bytes": len(record.payload),
+        "error": redact(str(refusal))[:300],
+        "from_wall_ns": record.recv_wall_ns,
+        "to_wall_ns": record.recv_wall_ns,
+    }
+    return msgspec.structs.replace(record, kind=RecordKind.GAP, payload=encode_details(gap))

@@ -27,12 +27,13 @@ from polyinfra.record.records import NO_CONNECTION, Record, RecordKind
 if TYPE_CHECKING:
     from polyinfra.record.recorder import Recorder
 
-__all__ = ["QUEUE_OVERFLOW", "ChannelTap"]
+__all__ = ["QUEUE_OVERFLOW", "ChannelTap", "encode_details"]
 
 QUEUE_OVERFLOW: Final = "queue overflow"
 """The reason of the gap a full recorder queue leaves."""
 
-_encode: Final = msgspec.json.Encoder().encode
+encode_details: Final = msgspec.json.Encoder().encode
+"""How lifecycle and gap details are stored: compact JSON."""
 
 
 class ChannelTap:
@@ -101,7 +102,7 @@ class ChannelTap:
 
     def lifecycle(self, kind: RecordKind, connection: int, *, key: str = "", **details: object) -> None:
         """A lifecycle record; ``details`` become its JSON payload."""
-        self._put(kind, connection, key, _encode(details), None)
+        self._put(kind, connection, key, encode_details(details), None)
 
     def tokens(
         self, kind: RecordKind, connection: int, token_ids: Iterable[str], *, key: str = "", reason: str | None = None
@@ -162,7 +163,7 @@ class ChannelTap:
                 "to_wall_ns": wall_ns,
             }
             self._dropped = 0
-            self._put(RecordKind.GAP, NO_CONNECTION, "", _encode(gap), None)
+            self._put(RecordKind.GAP, NO_CONNECTION, "", encode_details(gap), None)
         indexes = self._indexes
         index = indexes.get(connection, 0)
         indexes[connection] = index + 1
