@@ -45,6 +45,7 @@ from polyinfra.cli.options import (
 
 if TYPE_CHECKING:
     from polyinfra.cli.watch import TokenChoice
+    from polyinfra.record.coverage import CoverageManifest
     from polyinfra.record.recorder import Recorder
 
 __all__ = ["register_record_commands"]
@@ -159,7 +160,8 @@ def _print_status(recorder: Recorder, *, events_per_s: float | None) -> None:
 
 
 def coverage(*, sink: SinkOption, key: KeysOption = None, log_level: LogLevelOption = COMMAND_LOG_LEVEL) -> None:
-    """Print each token's covered time and its gaps, with reasons."""
+    """Print each key's covered time and its gaps, with reasons, by source and channel (the market
+    channel's tokens, the user channel's markets)."""
     configure_command_logging(log_level)
     with one_line_errors("coverage"):
         asyncio.run(_coverage(sink, key or []))
@@ -178,14 +180,31 @@ async def _coverage(sink_url: str, keys: list[str]) -> None:
     if first_ns is None:
         print("the recording is empty")
         return
-    wanted = keys or manifest.keys_of("clob", "market")
-    for token in wanted:
-        found = manifest.coverage(token, first_ns, last_ns)
+    for source, channel, key in _coverage_keys(manifest, keys):
+        found = manifest.coverage(key, first_ns, last_ns, source=source, channel=channel)
         covered_ns = sum(interval.end_wall_ns - interval.start_wall_ns for interval in found.covered)
-        print(f"{token}: covered {covered_ns / _NS_PER_S:.3f} s of {(last_ns - first_ns) / _NS_PER_S:.3f} s")
+        # The user channel's empty key: subscribed to every market of its API key.
+        label = key or "(every market)"
+        print(
+            f"{source}/{channel} {label}: covered {covered_ns / _NS_PER_S:.3f} s"
+            f" of {(last_ns - first_ns) / _NS_PER_S:.3f} s"
+        )
         for gap in found.gaps:
             start_s, end_s = (gap.start_wall_ns - first_ns) / _NS_PER_S, (gap.end_wall_ns - first_ns) / _NS_PER_S
             print(f"  gap {start_s:.3f}-{end_s:.3f} s: {gap.reason}")
+
+
+def _coverage_keys(manifest: CoverageManifest, keys: list[str]) -> list[tuple[str, str, str]]:
+    """(source, channel, key) of every key in the manifest, or of ``keys`` only; a key the
+    manifest does not know is shown as a market channel token, all of it not recorded."""
+    known = [
+        (source, channel, key)
+        for source, channel in manifest.channels()
+        for key in manifest.keys_of(source, channel)
+        if not keys or key in keys
+    ]
+    unknown = [("clob", "market", key) for key in keys if all(key != found for _, _, found in known)]
+    return known + unknown
 
 
 def replay(

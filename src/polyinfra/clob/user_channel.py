@@ -49,6 +49,20 @@
   oldest event when full (counted); listeners are called in the reader's task, a raising one is
   logged and counted.
 
+* **Recording** (``recorder=``, off by default): the session goes to ``recorder.tap("clob",
+  "user")`` as the market channel's does. Each data frame as received, keyed by the condition id
+  of its messages' market (empty when a frame holds none, or several markets' messages): the
+  market, not the asset, because markets are what the channel subscribes and reconciles, so a
+  frame's key is also a coverage key. Sent frames go through the recorder's redaction hook, which
+  masks the subscription's ``apiKey``, ``secret`` and ``passphrase`` in place. The venue echoes
+  the API key as the ``owner`` of the user's orders and trades, so received frames and REST
+  answers are stored with every occurrence of it masked (``[REDACTED]``): the only bytes stored
+  otherwise than received. Each reconciliation
+  is a ``resync requested`` record (its reason) and the REST answers it used, as one
+  ``rest response`` with the same fetch id (or ``snapshot failed``). Coverage keys are the
+  subscribed condition ids (empty: every market): live from a session's reconciliation until
+  its socket closes, so a disconnect is a gap.
+
 Credentials travel only inside the subscription frame: never logged, never in an error or repr.
 """
 
@@ -63,7 +77,7 @@ from collections.abc import AsyncIterator, Callable, Collection, Iterable, Mappi
 from dataclasses import dataclass
 from decimal import Decimal
 from types import TracebackType
-from typing import Any, Final, Self
+from typing import TYPE_CHECKING, Any, Final, Self
 
 import msgspec
 import websockets
@@ -84,6 +98,7 @@ from polyinfra.errors import (
     PolyinfraError,
     TransportError,
 )
+from polyinfra.model.events import SyncState
 from polyinfra.model.ids import condition_id
 from polyinfra.model.numbers import Side, micros_to_decimal, parse_micros, parse_timestamp
 from polyinfra.model.trading_events import (
@@ -99,9 +114,15 @@ from polyinfra.model.trading_events import (
 )
 from polyinfra.obs.logging import get_logger
 from polyinfra.obs.metrics import MALFORMED_ANSWERS, QUEUE_DROPS, WS_FRAMES, WS_RECONNECTS
+from polyinfra.obs.redaction import MASK
+from polyinfra.record.records import NO_CONNECTION, RecordKind
+from polyinfra.record.tap import ChannelTap, frame_bytes
 from polyinfra.wire.clob_user import MakerOrder, OrderMessage, TradeMessage, TradeRecord, UserEvent
 from polyinfra.wire.clob_ws import PING, PONG
 from polyinfra.wire.json_decoding import MAX_FRAME_BYTES, JsonDecoder
+
+if TYPE_CHECKING:
+    from polyinfra.record.recorder import Recorder
 
 __all__ = [
     "UserChannel",
@@ -143,6 +164,14 @@ _TRADE_RANK: Final[Mapping[TradeStatus, int]] = {
     TradeStatus.FAILED: 2,
 }
 _CLOSED_ORDER_STATUSES: Final = frozenset({OrderStatus.MATCHED, OrderStatus.CANCELED, OrderStatus.INVALID})
+# The recorder's connection id of the channel's socket: one socket, one session after the other.
+_RECORDED_CONNECTION: Final = 1
+# Reconciliations after which the recording vouches for the markets again: a new session's, and
+# the one of markets just subscribed. The others (malformed frame, silence probe) mend a session
+# already covered.
+_COVERING_RECONCILIATIONS: Final = frozenset({"session", "subscribe"})
+_DISCONNECTED: Final = "disconnected"
+_STOPPED: Final = "stopped"
 
 
 # --- wire -> domain -------------------------------------------------------------------------------
@@ -177,6 +206,28 @@ def _seconds(text: str | UnsetType | None) -> int | None:
 
 def _optional(text: str | UnsetType | None) -> str | None:
     return None if text is UNSET or text is None or text == "" else text
+
+
+def _recorded_key_and_time(messages: Sequence[UserEvent]) -> tuple[str, int | None]:
+    """A received frame's recording key (its messages' one market, else empty) and venue time
+    (its first message's that carries one; never local time)."""
+    markets = {message.market for message in messages}
+    key = markets.pop() if len(markets) == 1 else ""
+    times = (_timestamp_ms(message.timestamp) for message in messages)
+    return key, next((ms for ms in times if ms is not None), None)
+
+
+_encode_answers: Final = msgspec.json.Encoder().encode
+
+
+class _ReconciliationAnswers(msgspec.Struct):
+    """The REST answers one reconciliation used, as recorded (decoded rows encoded again: the
+    wire structs keep every field as the venue sent it)."""
+
+    open_orders: list[OpenOrder] = []
+    trades: list[TradeRecord] = []
+    orders: list[OpenOrder] = []
+    """``GET /data/order/{id}`` answers: orders that left the open list."""
 
 
 def order_update_from_wire(message: OrderMessage, *, received_ns: int) -> OrderUpdate:
@@ -466,6 +517,7 @@ class _Session:
     """One socket's state: its watch, whether it is subscribed and reconciled, and its ``PING`` count."""
 
     __slots__ = (
+        "end_reason",
         "pings_sent",
         "pong_arrived",
         "pongs_received",
@@ -487,6 +539,8 @@ class _Session:
         self.pong_arrived = asyncio.Event()
         # The PONG (by number) after which markets subscribed on this socket are reconciled; 0: none.
         self.resync_after_pong = 0
+        # Why the session ended, for the recording: the watchdog's verdict, or stop(), when the client ended it.
+        self.end_reason = _DISCONNECTED
 
     async def ping(self) -> None:
         self.pings_sent += 1
@@ -524,6 +578,8 @@ class UserChannel:
     refused without a break for ``auth_grace_s`` stop the channel. Then :attr:`failure` holds the
     :class:`~polyinfra.errors.L2AuthError`, and every :meth:`events` iterator and
     :meth:`wait_in_sync` raise it (after the events already queued).
+
+    ``recorder`` records the session (module notes: Recording); None records nothing and costs nothing.
     """
 
     def __init__(
@@ -542,6 +598,7 @@ class UserChannel:
         auth_grace_s: float = 150.0,
         queue_size: int = 10_000,
         tracked_limit: int = 100_000,
+        recorder: Recorder | None = None,
     ) -> None:
         if trading.credentials is None:
             raise InvalidValueError("the trading client has no API credentials for the user channel")
@@ -594,6 +651,8 @@ class UserChannel:
         self._probes_sent = 0
         self._silences = 0
         self._credential_refusals = 0
+        self._tap: ChannelTap | None = None if recorder is None else recorder.tap("clob", _CHANNEL)
+        self._reconciliation_fetches = 0
 
     def __repr__(self) -> str:
         return f"UserChannel(ws_url={self._ws_url!r}, markets={len(self._markets)}, trading={self._trading!r})"
@@ -624,6 +683,8 @@ class UserChannel:
             return
         self._stopped = True
         self._running = False
+        if self._session is not None:
+            self._session.end_reason = _STOPPED
         await self._tasks.stop()
         self._fanout.close(self._failure)
         _log.info("user channel stopped")
@@ -718,11 +779,16 @@ class UserChannel:
         if session is None or self._stopped:
             # The next session subscribes the current set.
             return None
+        frame = self._encode({"operation": operation, "markets": markets}).decode()
         try:
-            await session.socket.send(self._encode({"operation": operation, "markets": markets}).decode())
+            await session.socket.send(frame)
         except websockets.ConnectionClosed:
             # The session is ending; the next one subscribes the current set.
             return None
+        if self._tap is not None:
+            self._tap.frame_sent(_RECORDED_CONNECTION, frame)
+            kind = RecordKind.SUBSCRIBED if operation == "subscribe" else RecordKind.UNSUBSCRIBED
+            self._tap.tokens(kind, _RECORDED_CONNECTION, markets)
         return session
 
     # --- delivery ---------------------------------------------------------------------------------
@@ -799,26 +865,39 @@ class UserChannel:
             return
         session = _Session(socket, time.monotonic())
         pinger: asyncio.Task[None] | None = None
+        close_code: int | None = None
+        tap = self._tap
         try:
             async with self._subscription_lock:
-                await socket.send(self._subscription())
+                subscription = self._subscription()
+                await socket.send(subscription)
                 self._session = session
+                if tap is not None:
+                    tap.frame_sent(_RECORDED_CONNECTION, subscription)
             # The first PING right away: its PONG proves the subscription was read (module docs).
             await session.ping()
             self._sessions += 1
             if self._sessions > 1:
                 WS_RECONNECTS.labels(channel=_CHANNEL).inc()
+            if tap is not None:
+                kind = RecordKind.RECONNECTED if self._sessions > 1 else RecordKind.CONNECTED
+                tap.lifecycle(kind, _RECORDED_CONNECTION, token_ids=self._coverage_keys(), session=self._sessions)
             _log.info("user channel session opened", session=self._sessions, markets=len(self._markets))
             pinger = asyncio.create_task(self._ping_forever(session), name="user-channel ping")
             async for frame in socket:
                 self._on_frame(session, frame)
         except websockets.ConnectionClosed as exc:
+            close_code = None if exc.rcvd is None else exc.rcvd.code
             if not self._stopped:
-                code = None if exc.rcvd is None else exc.rcvd.code
-                _log.warning("user channel session ended", code=code)
+                _log.warning("user channel session ended", code=close_code)
         finally:
             if self._session is session:
                 self._session = None
+            if tap is not None:
+                tap.lifecycle(
+                    RecordKind.CONNECTION_LOST, _RECORDED_CONNECTION, reason=session.end_reason, code=close_code
+                )
+                self._record_coverage(tap, SyncState.STALE, session.end_reason)
             if pinger is not None:
                 pinger.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -862,6 +941,8 @@ class UserChannel:
             if not session.subscribed:
                 session.subscribed = True
                 self._backoff.reset()
+                if self._tap is not None:
+                    self._tap.tokens(RecordKind.SUBSCRIBED, _RECORDED_CONNECTION, self._coverage_keys())
                 self._tasks.spawn(self._reconcile_session(session), "user-channel reconciliation")
             return
         session.watch.last_data_s = now_s
@@ -871,6 +952,9 @@ class UserChannel:
             messages = self._decoder.decode(frame)
             events = [self._convert(message, received_ns) for message in messages]
         except Exception as exc:  # typed or not (a decoder's RecursionError): hostile data must not end the session
+            if self._tap is not None:
+                # Stored all the same: the recording holds what the socket said, bad frames included.
+                self._tap.frame_received(_RECORDED_CONNECTION, self._without_api_key(frame))
             # A message lost to a bad frame is a gap like any other: REST tells what it said.
             self._malformed += 1
             WS_FRAMES.labels(channel=_CHANNEL, event_type="malformed").inc()
@@ -881,6 +965,12 @@ class UserChannel:
             )
             self._tasks.spawn(self._reconcile_until_done("malformed"), "user-channel reconciliation")
             return
+        if self._tap is not None:
+            # Before the events it makes are delivered, as the market channel's frames are.
+            key, venue_ts_ms = _recorded_key_and_time(messages)
+            self._tap.frame_received(
+                _RECORDED_CONNECTION, self._without_api_key(frame), venue_ts_ms=venue_ts_ms, key=key
+            )
         self._offer(events)
 
     def _convert(self, message: UserEvent, received_ns: int) -> UserChannelEvent:
@@ -918,6 +1008,16 @@ class UserChannel:
             else:
                 self._refused_since_s = None
                 self._retry_backoff.reset()
+                session = self._session
+                # Only a subscribed socket makes the markets covered: a reconciliation that
+                # outlived its session vouches for nothing after it.
+                if (
+                    self._tap is not None
+                    and reason in _COVERING_RECONCILIATIONS
+                    and session is not None
+                    and session.subscribed
+                ):
+                    self._record_coverage(self._tap, SyncState.LIVE, reason)
                 return
 
     async def _reconcile(self, reason: str) -> int:
@@ -925,19 +1025,33 @@ class UserChannel:
         synthesized event. Returns how many told something the socket had not."""
         async with self._reconcile_lock:
             started_s = int(time.time())
+            self._reconciliation_fetches += 1
+            fetch_id = self._reconciliation_fetches
+            tap = self._tap
+            if tap is not None:
+                tap.lifecycle(
+                    RecordKind.RESYNC_REQUESTED,
+                    NO_CONNECTION,
+                    key=str(fetch_id),
+                    token_ids=self._coverage_keys(),
+                    reason=reason,
+                )
+            answers = _ReconciliationAnswers()
             try:
-                events = await self._fetch_state()
+                events = await self._fetch_state(answers)
             except PolyinfraError as exc:
-                self._reconciliation_failures += 1
+                self._reconciliation_failed(fetch_id)
                 if isinstance(exc, MalformedMessageError):
                     self._answer_malformed(_RECONCILIATION)
                 raise
             except Exception as exc:  # hostile REST data the decoders did not translate
-                self._reconciliation_failures += 1
+                self._reconciliation_failed(fetch_id)
                 self._answer_malformed(_RECONCILIATION)
                 raise MalformedMessageError(
                     "a REST answer of the reconciliation could not be used", detail=describe_failure(exc)
                 ) from exc
+            if tap is not None:
+                tap.rest_response(fetch_id, self._without_api_key(_encode_answers(answers)), venue_ts_ms=None)
             before = self._reconciled_events
             self._offer(events)
             missed = self._reconciled_events - before
@@ -947,7 +1061,8 @@ class UserChannel:
             log("user channel reconciled with REST", reason=reason, missed=missed)
             return missed
 
-    async def _fetch_state(self) -> list[UserChannelEvent]:
+    async def _fetch_state(self, answers: _ReconciliationAnswers) -> list[UserChannelEvent]:
+        """The events REST tells of; ``answers`` collects the rows they came from (for the recording)."""
         trading = self._trading
         tracker = self._tracker
         received_ns = time.time_ns()
@@ -955,6 +1070,7 @@ class UserChannel:
         listed: set[str] = set()
         for market in self._market_filters():
             async for order in trading.iter_open_orders(market=market):
+                answers.open_orders.append(order)
                 listed.add(order.id)
                 # Unknown: placed while nobody listened; known: it can only have matched more.
                 kind = OrderEventKind.UPDATE if tracker.knows_order(order.id) else OrderEventKind.PLACEMENT
@@ -972,6 +1088,7 @@ class UserChannel:
         api_key = self._api_key
         for market in self._market_filters():
             async for row in trading.iter_trades(market=market, after_s=max(0, since_s - _TRADES_MARGIN_S)):
+                answers.trades.append(row)
                 events.append(trade_update_from_wire(row, received_ns=received_ns))
                 mine = [maker.order_id for maker in row.maker_orders if maker.owner == api_key]
                 if row.trader_side == "TAKER":
@@ -985,8 +1102,28 @@ class UserChannel:
             except NotFoundError:
                 _log.warning("an order of the user is unknown to the venue", order_id=order_id)
                 continue
+            answers.orders.append(order)
             events.append(order_update_from_rest(order, _unlisted_kind(order), received_ns=received_ns))
         return events
+
+    def _reconciliation_failed(self, fetch_id: int) -> None:
+        self._reconciliation_failures += 1
+        if self._tap is not None:
+            self._tap.lifecycle(RecordKind.SNAPSHOT_FAILED, NO_CONNECTION, key=str(fetch_id))
+
+    def _without_api_key(self, received: str | bytes) -> bytes:
+        """What the venue sent, as it may be stored: the API key it echoes as ``owner`` masked."""
+        return frame_bytes(received).replace(self._api_key.encode(), MASK.encode())
+
+    def _coverage_keys(self) -> list[str]:
+        """The recording's keys of the channel's coverage: the subscribed markets, or "" for every market."""
+        return [*self._markets] or [""]
+
+    def _record_coverage(self, tap: ChannelTap, state: SyncState, reason: str) -> None:
+        """Whether the recording vouches for the subscribed markets from now: the manifest's
+        ``state changed`` records, as a market-channel book's."""
+        for key in self._coverage_keys():
+            tap.lifecycle(RecordKind.STATE_CHANGED, NO_CONNECTION, key=key, state=state, reason=reason)
 
     def _answer_malformed(self, request: str) -> None:
         self._malformed_answers += 1
@@ -1086,6 +1223,7 @@ class UserChannel:
 
     def _declare_dead(self, session: _Session, why: str) -> None:
         self._silences += 1
+        session.end_reason = why
         _log.warning(
             "user channel is silent; reconnecting",
             why=why,

@@ -6,6 +6,9 @@ The manifest is a fold over the recording's own records, so it can never disagre
 * a token is **covered** while its book was LIVE (a ``state changed`` record to ``live``), and
   the recording proves the recorder was alive: an interval ends at the session's last record
   (after a crash, coverage stops at the last record that was stored, never later);
+* the user channel (``clob``/``user``) keys its coverage by subscribed market (condition id;
+  empty when it subscribes to every market): covered from a session's reconciliation until its
+  socket closes, through the same records;
 * a **gap** opens when it leaves LIVE, with the client's reason (``reconnect``, ``hash
   mismatch``, ``silence``, ...), or when it is subscribed (``subscribed``: waiting for its first
   snapshot), and closes when it is LIVE again;
@@ -160,6 +163,10 @@ class CoverageManifest:
     def finish(self) -> None:
         """The recording ends here: open intervals end at the last record."""
         self._end_session()
+
+    def channels(self) -> list[tuple[str, str]]:
+        """Every (source, channel) the manifest has keys of, in the order first seen."""
+        return list(dict.fromkeys((source, channel) for (source, channel, _) in self._keys))
 
     def keys_of(self, source: str, channel: str) -> list[str]:
         """Every key of ``source`` and ``channel`` the manifest knows."""

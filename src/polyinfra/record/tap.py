@@ -27,7 +27,7 @@ from polyinfra.record.records import NO_CONNECTION, Record, RecordKind
 if TYPE_CHECKING:
     from polyinfra.record.recorder import Recorder
 
-__all__ = ["QUEUE_OVERFLOW", "ChannelTap", "encode_details"]
+__all__ = ["QUEUE_OVERFLOW", "ChannelTap", "encode_details", "frame_bytes"]
 
 QUEUE_OVERFLOW: Final = "queue overflow"
 """The reason of the gap a full recorder queue leaves."""
@@ -86,7 +86,7 @@ class ChannelTap:
         self, connection: int, frame: bytes | str, *, venue_ts_ms: int | None = None, key: str = ""
     ) -> None:
         """A data frame as received on ``connection``; ``venue_ts_ms`` is the venue's time in it, if any."""
-        stored = self._put(RecordKind.FRAME_RECEIVED, connection, key, _bytes_of(frame), venue_ts_ms)
+        stored = self._put(RecordKind.FRAME_RECEIVED, connection, key, frame_bytes(frame), venue_ts_ms)
         if stored is None:
             self._last_frames.pop(connection, None)
         else:
@@ -94,7 +94,7 @@ class ChannelTap:
 
     def frame_sent(self, connection: int, frame: bytes | str, *, key: str = "") -> None:
         """A frame sent on ``connection``, stored after the recorder's redaction hook."""
-        self._put(RecordKind.FRAME_SENT, connection, key, self._recorder.redact_sent(_bytes_of(frame)), None)
+        self._put(RecordKind.FRAME_SENT, connection, key, self._recorder.redact_sent(frame_bytes(frame)), None)
 
     def rest_response(self, fetch_id: int, body: bytes, *, venue_ts_ms: int | None) -> None:
         """The answer to the REST snapshot request ``fetch_id`` that a book sync used."""
@@ -183,7 +183,8 @@ class ChannelTap:
         return record
 
 
-def _bytes_of(frame: bytes | str) -> bytes:
+def frame_bytes(frame: bytes | str) -> bytes:
+    """A frame as the bytes a record stores."""
     # surrogatepass: a str the reader was handed is stored whatever it holds, never an exception
     # on the reader; replay's decoder judges it.
     return frame.encode("utf-8", "surrogatepass") if isinstance(frame, str) else frame
