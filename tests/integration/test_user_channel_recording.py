@@ -6,6 +6,7 @@ form of the API key, secret or passphrase is stored anywhere."""
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections import Counter
 from pathlib import Path
@@ -22,6 +23,7 @@ from polyinfra.record.recorder import Recorder
 from polyinfra.record.records import Record, RecordKind
 from polyinfra.record.sink_urls import open_sink
 from polyinfra.wire.clob_user import OrderMessage
+from tests.integration.cli_steps import run_polyinfra
 from tests.integration.recording_steps import until
 from tests.integration.test_user_channel import TAKER_KEY, WAIT_S, _channel, _Recorder, _wait_dropped
 from tests.integration.trading_steps import empty_market, signed_order, trading_client
@@ -36,7 +38,8 @@ async def test_a_recorded_user_session_holds_frames_answers_and_the_reconnect_an
     maker_key = known_secrets.private_key
     maker = await trading_client(transport, maker_key)
     taker = await trading_client(transport, TAKER_KEY)
-    sink = open_sink(f"sqlite:///{tmp_path / 'tape.db'}")
+    sink_url = f"sqlite:///{tmp_path / 'tape.db'}"
+    sink = open_sink(sink_url)
     recorder = Recorder(sink)
     await recorder.start()
     listened = _Recorder()
@@ -126,6 +129,11 @@ async def test_a_recorded_user_session_holds_frames_answers_and_the_reconnect_an
     assert len(disconnects) == 1
     assert coverage.covered[0].end_wall_ns <= disconnects[0].start_wall_ns < coverage.covered[1].start_wall_ns
     assert json.loads(lifecycle[-1].payload)["reason"] == "stopped"
+    code, out, err = await run_polyinfra("coverage", "--sink", sink_url)
+    assert code == 0, err
+    user_lines = out[out.index(f"clob/user {market.condition_id}: covered") :].splitlines()[1:]
+    gap_reasons = [line.rsplit(": ", 1)[1] for line in itertools.takewhile(lambda line: "gap" in line, user_lines)]
+    assert "disconnected" in gap_reasons, out
 
     # No credential, in any encoding the scanner knows, anywhere in the tape or its files.
     credentials = maker.credentials

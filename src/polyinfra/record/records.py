@@ -38,9 +38,12 @@ class RecordKind(StrEnum):
     FRAME_SENT = "frame sent"
     """A frame the client sent (subscribe, unsubscribe), after the sent-frame redaction hook."""
     REST_RESPONSE = "rest response"
-    """The answer to a REST snapshot request used for a book sync; ``key`` is the request's fetch id."""
+    """The answer to a REST snapshot request used for a book sync; ``key`` is the request's fetch id.
+    The user channel's: the REST answers one reconciliation used (open orders, trades, orders looked
+    up), as one JSON object, with the fetch id of its ``resync requested`` record."""
     CONNECTED = "connected"
-    """A connection's first session opened: ``{"token_ids": [...]}``."""
+    """A connection's first session opened: ``{"token_ids": [...]}`` (the user channel: its
+    coverage keys, the subscribed condition ids, or ``[""]`` for every market)."""
     RECONNECTED = "reconnected"
     """A later session of the connection opened: ``{"token_ids": [...], "session": n}``."""
     CONNECTION_LOST = "connection lost"
@@ -52,11 +55,14 @@ class RecordKind(StrEnum):
     SNAPSHOT_REQUESTED = "snapshot requested"
     """A REST snapshot batch went out: ``key`` is its fetch id, ``{"token_ids": [...]}``."""
     SNAPSHOT_FAILED = "snapshot failed"
-    """The batch with fetch id ``key`` could not be used (no answer, or one that did not apply)."""
+    """The batch with fetch id ``key`` could not be used (no answer, or one that did not apply); for
+    the user channel, the reconciliation with that fetch id failed (it is retried)."""
     RESYNC_REQUESTED = "resync requested"
-    """The client asked for fresh snapshots on its own timers: ``{"token_ids": [...], "reason": ...}``."""
+    """The client asked for fresh snapshots on its own timers: ``{"token_ids": [...], "reason": ...}``.
+    The user channel's reconciliations: ``key`` is the fetch id, ``token_ids`` its markets."""
     STATE_CHANGED = "state changed"
-    """Token ``key`` changed sync state: ``{"state": ..., "reason": ...}`` (the stale windows)."""
+    """Token ``key`` (the user channel: market) changed sync state: ``{"state": ..., "reason": ...}``
+    (the stale windows)."""
     CHECKPOINT = "checkpoint"
     """Token ``key``'s book as the live client held it at this point: its exact levels and their
     digest (a :class:`~polyinfra.record.book_checkpoint.BookCheckpoint`, msgpack)."""
@@ -68,8 +74,8 @@ class RecordKind(StrEnum):
 
 
 class Record(msgspec.Struct, frozen=True, gc=False):
-    """One recorded thing. ``key`` is a token id, a fetch id for REST answers and snapshot
-    requests, or empty for a whole connection.
+    """One recorded thing. ``key`` is a token id (the user channel: a market's condition id), a
+    fetch id for REST answers and snapshot requests, or empty for a whole connection.
 
     ``event_id`` is ``<session id>:<source>.<channel>.<connection>:<index>``: the recording
     session, the connection (the client's own number, 0 for what belongs to no socket) and the
