@@ -26,7 +26,7 @@ from polyinfra.wire.clob_user import OrderMessage
 from tests.integration.cli_steps import run_polyinfra
 from tests.integration.recording_steps import until
 from tests.integration.test_user_channel import TAKER_KEY, WAIT_S, _channel, _Recorder, _wait_dropped
-from tests.integration.trading_steps import empty_market, signed_order, trading_client
+from tests.integration.trading_steps import empty_market, empty_markets, signed_order, trading_client
 
 _CONNECTION_KINDS = {RecordKind.CONNECTED, RecordKind.RECONNECTED, RecordKind.SUBSCRIBED, RecordKind.CONNECTION_LOST}
 
@@ -151,6 +151,53 @@ async def test_a_recorded_user_session_holds_frames_answers_and_the_reconnect_an
     await sink.close()
     for stored_file in tmp_path.glob("tape.db*"):
         assert scanner.scan(stored_file.read_bytes().decode("latin-1")) == [], stored_file.name
+
+
+async def test_market_changes_are_recorded_with_their_coverage(
+    emulator: Emulator, transport: HttpTransport, known_secrets: Any, tmp_path: Path
+) -> None:
+    market_a, market_b = empty_markets(emulator, 2)
+    maker = await trading_client(transport, known_secrets.private_key)
+    sink = open_sink(f"sqlite:///{tmp_path / 'tape.db'}")
+    recorder = Recorder(sink)
+    await recorder.start()
+    async with _channel(emulator, maker, market_a, silence_timeout_s=600.0, recorder=recorder) as channel:
+        assert await channel.wait_in_sync(WAIT_S)
+        reconciliations = channel.stats.reconciliations
+        await channel.subscribe_markets([market_b.condition_id])
+        # B is covered once its own reconciliation is done (the one its subscription's PONG starts).
+        await until(lambda: channel.stats.reconciliations > reconciliations)
+        # Returns once the venue has read it.
+        await channel.unsubscribe_markets([market_a.condition_id])
+    await recorder.stop()
+    user = [record async for record in sink.read() if record.channel == "user"]
+
+    sent = [json.loads(record.payload) for record in _of_kind(user, RecordKind.FRAME_SENT)]
+    assert [frame.get("operation", "the subscription") for frame in sent] == [
+        "the subscription",
+        "subscribe",
+        "unsubscribe",
+    ]
+    assert sent[1:] == [
+        {"operation": "subscribe", "markets": [market_b.condition_id]},
+        {"operation": "unsubscribe", "markets": [market_a.condition_id]},
+    ]
+    reasons = [json.loads(record.payload)["reason"] for record in _of_kind(user, RecordKind.RESYNC_REQUESTED)]
+    assert reasons == ["session", "subscribe"]
+
+    span = await read_manifest(sink)
+    assert span.first_wall_ns is not None
+    manifest = span.manifest
+    assert manifest.keys_of("clob", "user") == [market_a.condition_id, market_b.condition_id]
+    covered_a, covered_b = (
+        manifest.coverage(market.condition_id, span.first_wall_ns, span.last_wall_ns, source="clob", channel="user")
+        for market in (market_a, market_b)
+    )
+    assert len(covered_a.covered) == len(covered_b.covered) == 1
+    # A ends at its unsubscription, B starts after its subscription: they overlap in between.
+    assert covered_b.covered[0].start_wall_ns < covered_a.covered[0].end_wall_ns
+    assert covered_a.covered[0].end_wall_ns < covered_b.covered[0].end_wall_ns
+    await sink.close()
 
 
 def _of_kind(records: list[Record], kind: RecordKind) -> list[Record]:

@@ -48,7 +48,6 @@
 * **Delivery**: every :meth:`UserChannel.events` iterator has its own bounded queue that drops its
   oldest event when full (counted); listeners are called in the reader's task, a raising one is
   logged and counted.
-
 * **Recording** (``recorder=``, off by default): the session goes to ``recorder.tap("clob",
   "user")`` as the market channel's does. Each data frame as received, keyed by the condition id
   of its messages' market (empty when a frame holds none, or several markets' messages): the
@@ -57,11 +56,10 @@
   masks the subscription's ``apiKey``, ``secret`` and ``passphrase`` in place. The venue echoes
   the API key as the ``owner`` of the user's orders and trades, so received frames and REST
   answers are stored with every occurrence of it masked (``[REDACTED]``): the only bytes stored
-  otherwise than received. Each reconciliation
-  is a ``resync requested`` record (its reason) and the REST answers it used, as one
-  ``rest response`` with the same fetch id (or ``snapshot failed``). Coverage keys are the
-  subscribed condition ids (empty: every market): live from a session's reconciliation until
-  its socket closes, so a disconnect is a gap.
+  otherwise than received. Each reconciliation is a ``resync requested`` record (its reason) and
+  the REST answers it used, as one ``rest response`` with the same fetch id (or ``snapshot
+  failed``). Coverage keys are the subscribed condition ids (empty: every market): live from a
+  session's reconciliation until its socket closes, so a disconnect is a gap.
 
 Credentials travel only inside the subscription frame: never logged, never in an error or repr.
 """
@@ -733,6 +731,9 @@ class UserChannel:
             new = [market for market in wanted if market not in self._markets]
             if not new:
                 return
+            if not self._markets and self._tap is not None:
+                # The recording's key of every market ("") ends: the markets named replace it.
+                self._tap.tokens(RecordKind.UNSUBSCRIBED, _RECORDED_CONNECTION, [""])
             self._markets.update(dict.fromkeys(new))
             session = await self._send_operation("subscribe", new)
             if session is not None:
