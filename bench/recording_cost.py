@@ -72,6 +72,7 @@ async def recording_client(
         "dropped": stats.dropped,
         "unstorable": stats.unstorable,
         "write_failures": stats.write_failures,
+        "batches": stats.batches,
         "acknowledged": stats.acknowledged.records if stats.acknowledged is not None else 0,
     }
 
@@ -181,7 +182,8 @@ async def run(args: argparse.Namespace) -> None:
     for configuration in RECORDING:
         for index, result in enumerate(results.get(configuration, [])):
             print(
-                f"  {configuration} round {index + 1}: acknowledged {result['acknowledged']:,} records, "
+                f"  {configuration} round {index + 1}: acknowledged {result['acknowledged']:,} records "
+                f"in {result['batches']:,} batches, "
                 f"dropped {result['dropped']}, unstorable {result['unstorable']}, "
                 f"write failures {result['write_failures']}, queued at window end {result['queued_at_end']}, "
                 f"tokens LIVE at end {result['live_at_end']:,}"
