@@ -41,10 +41,13 @@ import websockets
 from emulator_process import EmulatorProcess
 from polyinfra.clob.live_books import LiveBooks
 from polyinfra.model.events import SyncState
+from polyinfra.record.recorder import Recorder
 
 PAGE_BYTES = os.sysconf("SC_PAGE_SIZE")
 LIVE_TIMEOUT_S = 120.0
 CLIENT_EXIT_S = 30.0
+RECORDER_SETTLE_S = 1.0
+"""After a recorder's queue drained: time for the batch in flight to be stored."""
 CLIENTS = {
     "bare": "(a) bare websockets, receive only (anchor)",
     "live-books": "(b) LiveBooks",
@@ -112,16 +115,39 @@ async def bare_client(urls: dict[str, str], tokens: Sequence[str], per_connectio
     }
 
 
-async def live_books_client(urls: dict[str, str], tokens: Sequence[str], per_connection: int, seconds: float) -> dict:
+async def live_books_client(
+    urls: dict[str, str],
+    tokens: Sequence[str],
+    per_connection: int,
+    seconds: float,
+    *,
+    recorder: Recorder | None = None,
+) -> dict:
+    """With ``recorder``, LiveBooks records into it, the window starts once the records queued on going
+    LIVE are stored, and the result also has ``records``: the records the sink acknowledged during
+    the window, and ``queued_at_end``: those still waiting at its end."""
     resident_before = resident_bytes()
     started = time.monotonic()
-    async with LiveBooks(urls["rest"], urls["ws_market"], tokens_per_connection=per_connection) as books:
+    async with LiveBooks(
+        urls["rest"], urls["ws_market"], tokens_per_connection=per_connection, recorder=recorder
+    ) as books:
         await books.subscribe(tokens)
         assert await books.wait_until_live(timeout_s=LIVE_TIMEOUT_S), "not every token went live"
         ready_s = time.monotonic() - started
+        if recorder is not None:
+            # Going LIVE queues a state change and a checkpoint per token: measure the steady
+            # stream, not that backlog's write.
+            while recorder.stats.queued:
+                await asyncio.sleep(0.05)
+            await asyncio.sleep(RECORDER_SETTLE_S)
         frames_before = books.stats.frames
+        written_before = 0 if recorder is None else recorder.stats.written
         cpu_s, wall_s = await measure_window(seconds)
         stats = books.stats
+        recording = {}
+        if recorder is not None:
+            recorder_stats = recorder.stats
+            recording = {"records": recorder_stats.written - written_before, "queued_at_end": recorder_stats.queued}
         resident_after = resident_bytes()
         live = sum(1 for state in books.states().values() if state is SyncState.LIVE)
         levels = sum(len(books.book(token).bids()) + len(books.book(token).asks()) for token in tokens)
@@ -139,20 +165,31 @@ async def live_books_client(urls: dict[str, str], tokens: Sequence[str], per_con
             "resyncs": stats.resyncs,
             "hash_mismatches": stats.hash_mismatches,
             "silences_detected": stats.silences_detected,
+            **recording,
         }
 
 
 async def run_client_process(
-    client: str, urls: dict[str, str], tokens: Sequence[str], args: argparse.Namespace
+    client: str,
+    urls: dict[str, str],
+    tokens: Sequence[str],
+    args: argparse.Namespace,
+    *,
+    script: str = __file__,
+    extra_arguments: Sequence[str] = (),
 ) -> dict:
+    """Run ``script --client CLIENT ...`` in a fresh interpreter and return the JSON it prints: the
+    script's ``main`` takes ``--client``, ``--urls``, ``--tokens-file``, ``--seconds`` and
+    ``--tokens-per-connection`` (and ``extra_arguments``), as this module's does."""
     with tempfile.TemporaryDirectory() as directory:
         tokens_file = Path(directory) / "tokens.json"
         tokens_file.write_text(json.dumps(list(tokens)))
         process = await asyncio.create_subprocess_exec(
             sys.executable,
-            __file__,
+            script,
             *("--client", client, "--urls", json.dumps(urls), "--tokens-file", str(tokens_file)),
             *("--seconds", str(args.seconds), "--tokens-per-connection", str(args.tokens_per_connection)),
+            *extra_arguments,
             stdout=asyncio.subprocess.PIPE,
         )
         try:
