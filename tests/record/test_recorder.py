@@ -4,6 +4,7 @@ ending recording, venue times read from the messages, and paced replay on an inj
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
@@ -143,6 +144,27 @@ async def test_a_sink_that_refuses_even_the_gap_does_not_stall_recording(tmp_pat
     stored = [record.payload for record in await _all(sink) if record.kind is RecordKind.FRAME_RECEIVED]
     assert stored == [b"frame 0", b"frame 2", b"frame 3", b"frame 4"]
     assert recorder.stats.unstorable == 1
+
+
+async def test_the_writer_lets_a_batch_gather_and_a_stop_cuts_the_wait_short(tmp_path: Path) -> None:
+    sink = SQLiteSink(tmp_path / "tape.db")
+    recorder = Recorder(sink, linger_s=3_600.0)  # far longer than the test: only the stop ends the wait
+    await recorder.start()
+    tap = recorder.tap("clob", "market")
+    await asyncio.sleep(0)  # the writer wakes for the start's clock sample, and lingers
+    for index in range(5):
+        tap.frame_received(1, f"frame {index}")
+    async with asyncio.timeout(30):  # a hang guard, not a timing assertion
+        await recorder.stop()
+    assert recorder.stats.batches == 1  # the clock samples and the five frames, in one write
+    frames = [record.payload for record in await _all(sink) if record.kind is RecordKind.FRAME_RECEIVED]
+    assert frames == [f"frame {index}".encode() for index in range(5)]
+
+
+@pytest.mark.parametrize("linger_s", [-0.001, float("nan")])
+def test_a_negative_linger_is_refused(tmp_path: Path, linger_s: float) -> None:
+    with pytest.raises(InvalidValueError, match="linger_s"):
+        Recorder(SQLiteSink(tmp_path / "tape.db"), linger_s=linger_s)
 
 
 def test_venue_time_is_the_messages_own_or_none() -> None:
