@@ -160,8 +160,10 @@ def _print_status(recorder: Recorder, *, events_per_s: float | None) -> None:
 
 
 def coverage(*, sink: SinkOption, key: KeysOption = None, log_level: LogLevelOption = COMMAND_LOG_LEVEL) -> None:
-    """Print each key's covered time and its gaps, with reasons, by source and channel (the market
-    channel's tokens, the user channel's markets)."""
+    """Print each key's covered time and its gaps, with reasons.
+
+    By source and channel: the market channel's tokens, the user channel's markets.
+    """
     configure_command_logging(log_level)
     with one_line_errors("coverage"):
         asyncio.run(_coverage(sink, key or []))
