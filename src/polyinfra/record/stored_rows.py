@@ -60,7 +60,9 @@ def record_of_row(row: tuple[Any, ...]) -> Record:
     # One tuple comparison of the columns' types: this runs for every record a replay reads.
     types = tuple(map(type, row))
     if types not in _RECORD_ROW_TYPES or row[6] not in _KINDS:
-        raise CorruptRecordError("a stored record cannot be read back", event_id=str(row[1])[:100], seq=row[0])
+        # A row of the wrong length names no event: read its id and position only when it has them.
+        event_id, seq = (str(row[1])[:100], row[0]) if len(row) > 1 else (None, None)
+        raise CorruptRecordError("a stored record cannot be read back", event_id=event_id, seq=seq)
     return Record(row[1], row[2], row[3], row[4], row[5], _KINDS[row[6]], row[7], row[8], row[9], row[10])
 
 
