@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import Enum
+from typing import Final
 
 import msgspec
 
@@ -23,7 +24,23 @@ from polyinfra.wire.clob_ws import (
     PriceChangeMessage,
 )
 
-__all__ = ["MarketChannelRequest", "MarketSubscription", "RequestOperation"]
+__all__ = [
+    "MAX_CLIENT_FRAME_BYTES",
+    "MAX_IDS_PER_MESSAGE",
+    "MAX_IDS_PER_SOCKET",
+    "MarketChannelRequest",
+    "MarketSubscription",
+    "RequestOperation",
+]
+
+# The venue publishes no limits (it dropped its 100-token limit in 2025); these sit far above what a
+# client subscribes to, while one socket can no longer hold a million bogus ids.
+MAX_CLIENT_FRAME_BYTES: Final = 1024 * 1024
+"""The largest message a client may send: 5,000 token ids of 78 digits take under 500 KB."""
+MAX_IDS_PER_MESSAGE: Final = 5_000
+"""Token ids (market channel) or condition ids (user channel) one client message may name."""
+MAX_IDS_PER_SOCKET: Final = 10_000
+"""Ids one socket may be subscribed to at once."""
 
 
 class RequestOperation(Enum):

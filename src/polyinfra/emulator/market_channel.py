@@ -37,7 +37,14 @@ from typing import Final, Generic, TypeVar
 import msgspec
 from aiohttp import WSCloseCode, WSMsgType, web
 
-from polyinfra.core.market_subscription import MarketChannelRequest, MarketSubscription, RequestOperation
+from polyinfra.core.market_subscription import (
+    MAX_CLIENT_FRAME_BYTES,
+    MAX_IDS_PER_MESSAGE,
+    MAX_IDS_PER_SOCKET,
+    MarketChannelRequest,
+    MarketSubscription,
+    RequestOperation,
+)
 from polyinfra.emulator.exchange import Exchange
 from polyinfra.emulator.faults import FaultConfig, FaultDice
 from polyinfra.emulator.masked_frames import MaskedClientWebSocket
@@ -75,12 +82,6 @@ DEFAULT_SUBSCRIBE_TIMEOUT_S: Final = 10.0
 DEFAULT_PING_TIMEOUT_S: Final = 60.0
 DEFAULT_SEND_QUEUE_LIMIT: Final = 4096
 DEFAULT_CLOSE_TIMEOUT_S: Final = 5.0
-MAX_CLIENT_FRAME_BYTES: Final = 1024 * 1024
-"""The largest message a client may send: 5,000 token ids of 78 digits take under 500 KB."""
-MAX_IDS_PER_MESSAGE: Final = 5_000
-"""Token ids (market channel) or condition ids (user channel) one client message may name."""
-MAX_IDS_PER_SOCKET: Final = 10_000
-"""Ids one socket may be subscribed to at once."""
 
 
 @dataclass(frozen=True, slots=True)
