@@ -74,7 +74,10 @@ _log = logging.getLogger(__name__)
 BATCH_LIMIT: Final = 500
 """Tokens one ``POST /books`` may name, as the emulator (the venue documents 500 for batches)."""
 SEND_QUEUE_LIMIT: Final = 4096
-"""Frames waiting for one client before it counts as too slow and is cut off."""
+"""Frames waiting for one client before it counts as too slow and is cut off (paced replays)."""
+_HAS_ROOM_BELOW: Final = SEND_QUEUE_LIMIT // 4
+"""At ``max`` speed the replay waits for each client's queue to drain below this, rather than
+cutting a client off for not keeping up with a pace nobody set."""
 _MAX_BODY_BYTES: Final = 1024 * 1024
 _CLOSE_TIMEOUT_S: Final = 5.0
 
@@ -136,6 +139,8 @@ class _Subscriber:
         self._queue: asyncio.Queue[tuple[bytes, bool]] = asyncio.Queue(maxsize=SEND_QUEUE_LIMIT)
         self._sender = asyncio.create_task(self._send(), name="replay server sender")
         self._closer: asyncio.Task[None] | None = None
+        self.has_room = asyncio.Event()
+        self.has_room.set()
         self.closing = False
 
     def enqueue(self, frame: bytes, *, data: bool = True) -> None:
@@ -143,27 +148,33 @@ class _Subscriber:
             return
         try:
             self._queue.put_nowait((frame, data))
+            if self._queue.qsize() >= _HAS_ROOM_BELOW:
+                self.has_room.clear()
         except asyncio.QueueFull:
             # A close handshake would wait on the very client that does not read: cut it.
             self._status.slow_clients_cut += 1
             _log.warning("cutting off a replay client that reads too slowly (%d frames queued)", self._queue.qsize())
-            self.closing = True
+            self._end()
             if self._transport is not None:
                 self._transport.abort()
 
+    def _end(self) -> None:
+        self.closing = True
+        self.has_room.set()  # nothing waits on a client that is going
+
     def close_soon(self, code: WSCloseCode, reason: str) -> None:
         if not self.closing:
-            self.closing = True
+            self._end()
             self._closer = asyncio.create_task(self.close(code, reason), name="replay server close")
 
     async def close(self, code: WSCloseCode, reason: str) -> None:
-        self.closing = True
+        self._end()
         with contextlib.suppress(TimeoutError, ConnectionError):
             async with asyncio.timeout(_CLOSE_TIMEOUT_S):
                 await self.ws.close(code=code, message=reason.encode())
 
     async def stop(self) -> None:
-        self.closing = True
+        self._end()
         self._sender.cancel()
         await asyncio.gather(self._sender, return_exceptions=True)
         if self._closer is not None:
@@ -173,6 +184,8 @@ class _Subscriber:
         with contextlib.suppress(ConnectionError):
             while not self.closing:
                 frame, data = await self._queue.get()
+                if self._queue.qsize() < _HAS_ROOM_BELOW:
+                    self.has_room.set()
                 await self.ws.send_frame(frame, WSMsgType.TEXT)
                 if data:
                     self._status.frames_sent += 1
@@ -210,6 +223,8 @@ class ReplayServer:
         self._playing = asyncio.Event()
         if not paused:
             self._playing.set()
+        self._at_start = asyncio.Event()
+        self._listening = asyncio.Event()
         self.status = ReplayStatus(speed=speed, paused=paused)
         self._subscribers: set[_Subscriber] = set()
         self._request_decoder: JsonDecoder[MarketChannelRequest] = JsonDecoder(
@@ -248,9 +263,13 @@ class ReplayServer:
         }
 
     async def start(self) -> None:
-        """Bind the port and start the replay."""
-        if self._runner is not None:
+        """Replay the tape up to the start point, then bind the port: the first client already sees
+        the books as they were there (a client served during the fast-forward would get books the
+        frames after them never reach)."""
+        if self._player is not None:
             raise InvalidValueError("a replay server starts once")
+        self._player = asyncio.create_task(self._play(), name="replay server player")
+        await self._at_start.wait()
         runner = web.AppRunner(self.app, access_log=None, shutdown_timeout=_CLOSE_TIMEOUT_S + 1.0)
         await runner.setup()
         try:
@@ -258,10 +277,11 @@ class ReplayServer:
             await site.start()
         except BaseException:
             await runner.cleanup()
+            await self.stop()
             raise
         self._runner = runner
         self._port = runner.addresses[0][1]
-        self._player = asyncio.create_task(self._play(), name="replay server player")
+        self._listening.set()
         _log.info("replay server listening on %s", self.urls["rest"])
 
     async def stop(self) -> None:
@@ -309,6 +329,9 @@ class ReplayServer:
             async for record in self._tape.replay.records():
                 warming = start_ns is not None and record.recv_wall_ns < start_ns
                 if not warming:
+                    if not self._listening.is_set():
+                        self._at_start.set()
+                        await self._listening.wait()
                     await self._due(record)
                 frame, resnapshotted = self._tape.apply(record)
                 self._advance(record)
@@ -325,13 +348,18 @@ class ReplayServer:
         finally:
             self.status.frames_not_served = self._tape.frames_not_served
             self.status.done = True
+            self._at_start.set()
 
     async def _due(self, record: Record) -> None:
-        """Wait while paused, then until the record is due; a pause during the wait holds it again."""
+        """Wait while paused, then until the record is due (at ``max`` speed: until every client has
+        room for more); a pause during the wait holds it again."""
         while True:
             await self._playing.wait()
             if self._pacer is not None:
                 await self._pacer.wait_for(record)
+            else:
+                for subscriber in list(self._subscribers):
+                    await subscriber.has_room.wait()
             if self._playing.is_set():
                 return
 
