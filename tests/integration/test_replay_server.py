@@ -6,12 +6,15 @@ same tape. Played at ``max`` speed from a paused start, so no test depends on th
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from pathlib import Path
 from typing import Any
 
 import httpx
 import msgspec
+import pytest
+import websockets
 from py_clob_client_v2 import BookParams, ClobClient
 
 from polyinfra.clob.live_books import LiveBooks
@@ -23,6 +26,7 @@ from polyinfra.record.replay_server import ReplayServer
 from polyinfra.record.sink import Sink
 from polyinfra.record.sink_urls import open_sink
 from polyinfra.wire.clob_rest import OrderBookSummary
+from polyinfra.wire.clob_ws import BookMessage
 from tests.integration.book_comparison import levels_of_book, levels_of_summary
 from tests.integration.conftest import EmulatorFactory
 from tests.integration.recording_steps import HANG_GUARD_S, faults_until_reconnects, recorded_books, until
@@ -162,3 +166,37 @@ async def test_rest_answers_the_replayed_state_for_polyinfra_and_the_official_cl
         (400, {"error": "Payload exceeds the limit"}),
         (404, {"error": "Not Found"}),
     ]
+
+
+async def test_a_subscriber_gets_the_replayed_books_at_the_start_and_hostile_sockets_are_closed(
+    emulator_factory: EmulatorFactory, tmp_path: Path
+) -> None:
+    sink, tokens, calm_ns = await _record_tape(emulator_factory, tmp_path)
+    before_start = Replay(sink, end_wall_ns=calm_ns)
+    await before_start.run()
+    async with ReplayServer(sink, start_wall_ns=calm_ns, paused=True) as server:
+        url = server.urls["ws_market"]
+        async with websockets.connect(url) as ws:
+            await ws.send("not json")
+            await ws.send(json.dumps({"assets_ids": [*tokens, "12345"], "type": "market"}))
+            books = msgspec.json.decode(await ws.recv(), type=list[BookMessage])
+            await ws.send("PING")
+            assert await ws.recv() == "PONG"
+        # One book per token the tape has shown (the unknown one gets none), each hashed as the venue does.
+        assert sorted(book.asset_id for book in books) == sorted(tokens)
+        for book in books:
+            assert book_hash_matches(book)
+            assert levels_of_summary(book) == levels_of_book(before_start.books[book.asset_id])
+        async with websockets.connect(url, max_size=None) as ws:
+            await ws.send("x" * (2 * 1024 * 1024))
+            with pytest.raises(websockets.ConnectionClosed) as too_big:
+                await ws.recv()
+        async with websockets.connect(url) as ws:
+            await ws.send(json.dumps({"assets_ids": [str(n) for n in range(1, 5_002)], "type": "market"}))
+            with pytest.raises(websockets.ConnectionClosed) as too_many:
+                await ws.recv()
+        async with httpx.AsyncClient() as http:
+            status = (await http.get(server.urls["status"])).json()
+    assert too_big.value.rcvd is not None and too_big.value.rcvd.code == 1009
+    assert too_many.value.rcvd is not None and too_many.value.rcvd.code == 1008
+    assert status["invalid_client_messages"] == 1 and status["paused"] is True and status["done"] is False
