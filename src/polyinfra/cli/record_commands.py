@@ -250,7 +250,9 @@ def replay(
     duration: DurationOption = 0.0,
     log_level: LogLevelOption = COMMAND_LOG_LEVEL,
 ) -> None:
-    """Rebuild the books from a recording with polyinfra's own parsers, or serve them (--serve).
+    """Rebuild the books from a recording, or serve them (--serve).
+
+    The books are rebuilt with polyinfra's own parsers.
 
     With --serve, one JSON line on stdout gives the URLs once the replay is at its start; it serves
     until Ctrl-C or --duration, the final books after the tape ends.
