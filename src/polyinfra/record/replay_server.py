@@ -56,8 +56,8 @@ from polyinfra.core.market_subscription import (
     MarketSubscription,
     RequestOperation,
 )
+from polyinfra.core.token_requests import NO_ORDERBOOK, requested_batch, requested_token
 from polyinfra.errors import ApiError, InvalidValueError, MalformedMessageError, PolyinfraError
-from polyinfra.model.ids import token_id
 from polyinfra.record.pacing import Pacer
 from polyinfra.record.records import Record
 from polyinfra.record.replay import Replay
@@ -67,12 +67,10 @@ from polyinfra.wire.clob_rest import JSON_ENCODER, ErrorBody
 from polyinfra.wire.clob_ws import PING, PONG
 from polyinfra.wire.json_decoding import JsonDecoder
 
-__all__ = ["BATCH_LIMIT", "SEND_QUEUE_LIMIT", "ReplayServer", "ReplayStatus"]
+__all__ = ["SEND_QUEUE_LIMIT", "ReplayServer", "ReplayStatus"]
 
 _log = logging.getLogger(__name__)
 
-BATCH_LIMIT: Final = 500
-"""Tokens one ``POST /books`` may name, as the emulator (the venue documents 500 for batches)."""
 SEND_QUEUE_LIMIT: Final = 4096
 """Frames waiting for one client before it counts as too slow and is cut off (paced replays)."""
 _HAS_ROOM_BELOW: Final = SEND_QUEUE_LIMIT // 4
@@ -81,17 +79,9 @@ cutting a client off for not keeping up with a pace nobody set."""
 _MAX_BODY_BYTES: Final = 1024 * 1024
 _CLOSE_TIMEOUT_S: Final = 5.0
 
-_NO_ORDERBOOK: Final = "No orderbook exists for the requested token id"
-_INVALID_TOKEN: Final = "Invalid token id"
-_INVALID_PAYLOAD: Final = "Invalid payload"
-_PAYLOAD_TOO_LARGE: Final = "Payload exceeds the limit"
 
 _encode: Final = msgspec.json.Encoder().encode
 _Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-
-class _TokenRequest(msgspec.Struct):
-    token_id: str
 
 
 @dataclass(slots=True)
@@ -230,7 +220,6 @@ class ReplayServer:
         self._request_decoder: JsonDecoder[MarketChannelRequest] = JsonDecoder(
             MarketChannelRequest, what="market-channel message"
         )
-        self._batch_decoder: JsonDecoder[list[_TokenRequest]] = JsonDecoder(list[_TokenRequest], what="POST /books")
         self._runner: web.AppRunner | None = None
         self._player: asyncio.Task[None] | None = None
         self.app = web.Application(middlewares=[_venue_error_shape], client_max_size=_MAX_BODY_BYTES)
@@ -451,22 +440,18 @@ class ReplayServer:
     # --- REST -------------------------------------------------------------------------------------
 
     async def _book(self, request: web.Request) -> web.Response:
-        token = _token(request.query.get("token_id"))
+        token = requested_token(request.query.get("token_id"))
         if not self._tape.known(token):
-            raise ApiError(_NO_ORDERBOOK, status=HTTPStatus.NOT_FOUND, token_id=token)
+            raise ApiError(NO_ORDERBOOK, status=HTTPStatus.NOT_FOUND, token_id=token)
         return _json(self._tape.summary(token))
 
     async def _books(self, request: web.Request) -> web.Response:
-        try:
-            items = self._batch_decoder.decode(await request.read())
-            tokens = [token_id(item.token_id) for item in items]
-        except (MalformedMessageError, InvalidValueError) as exc:
-            raise ApiError(_INVALID_PAYLOAD, status=HTTPStatus.BAD_REQUEST) from exc
-        if len(tokens) > BATCH_LIMIT:
-            raise ApiError(_PAYLOAD_TOO_LARGE, status=HTTPStatus.BAD_REQUEST, limit=BATCH_LIMIT)
+        items = requested_batch(await request.read())
         # As the emulator: the tokens that have a book are answered, the others left out.
         tape = self._tape
-        return _json([tape.summary(token) for token in dict.fromkeys(tokens) if tape.known(token)])
+        return _json(
+            [tape.summary(token) for token in dict.fromkeys(item.token_id for item in items) if tape.known(token)]
+        )
 
     async def _all_books(self, request: web.Request) -> web.Response:
         tape = self._tape
@@ -482,15 +467,6 @@ class ReplayServer:
     async def _resume(self, request: web.Request) -> web.Response:
         self.resume()
         return _json(self.status.as_json())
-
-
-def _token(text: str | None) -> str:
-    if text is None:
-        raise ApiError(_INVALID_TOKEN, status=HTTPStatus.BAD_REQUEST)
-    try:
-        return token_id(text)
-    except InvalidValueError as exc:
-        raise ApiError(_INVALID_TOKEN, status=HTTPStatus.BAD_REQUEST) from exc
 
 
 def _json(body: object, *, status: int = HTTPStatus.OK) -> web.Response:
