@@ -11,8 +11,10 @@ One port (aiohttp), as the emulator:
   A token the tape has not shown yet gets no ``book`` now: its first recorded snapshot comes when
   the tape reaches it. What a client sends is bounded as the emulator bounds it: a message over
   :data:`~polyinfra.core.market_subscription.MAX_CLIENT_FRAME_BYTES` closes the socket with 1009,
-  too many ids with 1008; a message that is not a valid request is ignored and counted. A client too
-  slow to take its frames (:data:`SEND_QUEUE_LIMIT` waiting) is cut off, as the venue cuts it off;
+  too many ids with 1008; a message that is not a valid request is ignored and counted. In a paced
+  replay a client too slow to take its frames (:data:`SEND_QUEUE_LIMIT` waiting) is cut off, as the
+  venue cuts it off; at ``max`` speed the replay waits for its clients instead, and cuts off only
+  one that takes nothing for 30 s;
 * ``GET /book?token_id=``, ``POST /books`` (``[{"token_id": ...}]``): the replayed books, shaped as the
   venue's summaries, with the venue's errors (``{"error": "Invalid token id"}`` 400, ``{"error": "No
   orderbook exists for the requested token id"}`` 404, ``Invalid payload``, ``Payload exceeds the
@@ -78,6 +80,7 @@ _HAS_ROOM_BELOW: Final = SEND_QUEUE_LIMIT // 4
 cutting a client off for not keeping up with a pace nobody set."""
 _MAX_BODY_BYTES: Final = 1024 * 1024
 _CLOSE_TIMEOUT_S: Final = 5.0
+_STALLED_CLIENT_S: Final = 30.0
 
 
 _encode: Final = msgspec.json.Encoder().encode
@@ -141,12 +144,16 @@ class _Subscriber:
             if self._queue.qsize() >= _HAS_ROOM_BELOW:
                 self.has_room.clear()
         except asyncio.QueueFull:
-            # A close handshake would wait on the very client that does not read: cut it.
-            self._status.slow_clients_cut += 1
-            _log.warning("cutting off a replay client that reads too slowly (%d frames queued)", self._queue.qsize())
-            self._end()
-            if self._transport is not None:
-                self._transport.abort()
+            self.cut_off()
+
+    def cut_off(self) -> None:
+        """End a client that reads too slowly: a close handshake would wait on the very client that
+        does not read, so the connection is aborted."""
+        self._status.slow_clients_cut += 1
+        _log.warning("cutting off a replay client that reads too slowly (%d frames queued)", self._queue.qsize())
+        self._end()
+        if self._transport is not None:
+            self._transport.abort()
 
     def _end(self) -> None:
         self.closing = True
@@ -334,6 +341,10 @@ class ReplayServer:
             # A damaged tape: what was replayed up to it stays served, and the status says why it ended.
             _log.error("the replay stopped: %s", exc)
             self.status.error = str(exc)
+        except Exception:
+            # A bug: logged with its traceback; the server goes on serving what was replayed.
+            _log.exception("the replay stopped on an unexpected error")
+            self.status.error = "unexpected error (see the log)"
         finally:
             self.status.frames_not_served = self._tape.frames_not_served
             self.status.done = True
@@ -348,7 +359,7 @@ class ReplayServer:
                 await self._pacer.wait_for(record)
             else:
                 for subscriber in list(self._subscribers):
-                    await subscriber.has_room.wait()
+                    await _room_in(subscriber)
             if self._playing.is_set():
                 return
 
@@ -467,6 +478,16 @@ class ReplayServer:
     async def _resume(self, request: web.Request) -> web.Response:
         self.resume()
         return _json(self.status.as_json())
+
+
+async def _room_in(subscriber: _Subscriber) -> None:
+    """Until the subscriber's queue has room; one that takes nothing for :data:`_STALLED_CLIENT_S`
+    is cut off rather than holding the replay for everyone."""
+    try:
+        async with asyncio.timeout(_STALLED_CLIENT_S):
+            await subscriber.has_room.wait()
+    except TimeoutError:
+        subscriber.cut_off()
 
 
 def _json(body: object, *, status: int = HTTPStatus.OK) -> web.Response:
