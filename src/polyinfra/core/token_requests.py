@@ -1,6 +1,6 @@
-"""Token ids in requests to a venue-shaped server, read as the venue reads them (venue notes: REST
-routes, Responses): one from a query string, or a batch body ``[{"token_id": "...", "side": "BUY"}]``,
-refused with the venue's errors as :class:`~polyinfra.errors.ApiError`.
+"""Token ids in requests to a venue-shaped server, read as the venue reads them: one from a query
+string, or a batch body ``[{"token_id": "...", "side": "BUY"}]``, refused with the venue's errors
+as :class:`~polyinfra.errors.ApiError` (venue notes: REST routes, Responses).
 
 Shared by everything that answers the venue's book routes (the emulator, the replay server), so
 both refuse the same input with the same words.
