@@ -22,70 +22,20 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
 from polyinfra.core.book_hash import book_hash_matches
-from polyinfra.core.book_summary import book_message, hashed_summary
-from polyinfra.record.records import Record, RecordKind
+from polyinfra.record.records import RecordKind
 from polyinfra.record.replay import Replay
 from polyinfra.record.replay_server import ReplayServer
 from polyinfra.record.served_tape import ServedTape
 from polyinfra.record.sink import Sink
 from polyinfra.record.sink_urls import open_sink
 from polyinfra.wire.clob_rest import OrderBookSummary
-from polyinfra.wire.clob_ws import BookMessage, PriceChange, PriceChangeMessage
+from polyinfra.wire.clob_ws import BookMessage
 from tests.fuzz.hostile import hostile_bytes, invalid_utf8, wrong_json_values
+from tests.record.synthetic_tape import TOKENS, books_frame, price_change, synthetic_tape, tape_record
 
-_SESSION = "fuzzsession"
-_MARKET = "0x" + "ab" * 32
-_TOKENS = ("1111", "2222")
 _SERVER_ERROR = 500
+_TAPE = synthetic_tape()
 _encode = msgspec.json.Encoder().encode
-
-
-def _record(index: int, kind: RecordKind, payload: bytes, *, key: str = "") -> Record:
-    return Record(
-        event_id=f"{_SESSION}:clob.market.1:{index}",
-        session_id=_SESSION,
-        source="clob",
-        channel="market",
-        key=key,
-        kind=kind,
-        recv_wall_ns=1_000_000_000 + index,
-        recv_mono_ns=index,
-        venue_ts_ms=None,
-        payload=payload,
-    )
-
-
-def _books_frame() -> bytes:
-    return _encode(
-        [
-            book_message(
-                hashed_summary(
-                    market=_MARKET,
-                    asset_id=token,
-                    timestamp="1000",
-                    bids=[(400_000, 10_000_000), (450_000, 5_000_000)],
-                    asks=[(600_000, 7_000_000), (550_000, 3_000_000)],
-                    min_order_size="5",
-                    tick_size="0.01",
-                    neg_risk=False,
-                    last_trade_price="0.5",
-                )
-            )
-            for token in _TOKENS
-        ]
-    )
-
-
-def _price_change() -> PriceChangeMessage:
-    entries = [PriceChange(asset_id=token, price="0.46", side="BUY", size="12") for token in _TOKENS]
-    return PriceChangeMessage(market=_MARKET, timestamp="1001", price_changes=entries)
-
-
-_TAPE = [
-    _record(0, RecordKind.CONNECTED, _encode({"token_ids": list(_TOKENS)})),
-    _record(1, RecordKind.SUBSCRIBED, _encode({"token_ids": list(_TOKENS)})),
-    _record(2, RecordKind.FRAME_RECEIVED, _books_frame()),
-]
 
 
 async def _tape_sink(path: Path) -> Sink:
@@ -100,19 +50,19 @@ def unread_sink(tmp_path_factory: pytest.TempPathFactory) -> Sink:
     return open_sink(f"sqlite:///{tmp_path_factory.mktemp('unread') / 'unread.db'}")
 
 
-@given(frame=hostile_bytes(msgspec.json.decode(_books_frame()), msgspec.to_builtins(_price_change())))
+@given(frame=hostile_bytes(msgspec.json.decode(books_frame()), msgspec.to_builtins(price_change())))
 def test_a_hostile_frame_on_the_tape_is_served_or_counted(frame: bytes, unread_sink: Sink) -> None:
     tape = ServedTape(Replay(unread_sink))
     for record in _TAPE:
         tape.apply(record)
-    served, resnapshotted = tape.apply(_record(3, RecordKind.FRAME_RECEIVED, frame))
+    served, resnapshotted = tape.apply(tape_record(3, RecordKind.FRAME_RECEIVED, frame))
     assert resnapshotted == []
     assert tape.frames_not_served <= 1
     if served is not None:
         # What is served is JSON the venue could have sent: the recorded frame, or the part of it served.
         assert served.events and tape.frames_not_served == 0
         msgspec.json.decode(served.payload)
-    for token in _TOKENS:
+    for token in TOKENS:
         if tape.known(token):
             assert book_hash_matches(tape.summary(token))
 
@@ -164,12 +114,12 @@ def _assert_venue_answer(status: int, body: bytes) -> None:
 
 
 def _assert_still_serving(running: _Running) -> None:
-    status, body = _request(running, "GET", f"/book?token_id={_TOKENS[0]}")
+    status, body = _request(running, "GET", f"/book?token_id={TOKENS[0]}")
     assert status == http.HTTPStatus.OK
     assert book_hash_matches(msgspec.json.decode(body, type=OrderBookSummary))
 
 
-_BATCH = [{"token_id": token} for token in _TOKENS]
+_BATCH = [{"token_id": token} for token in TOKENS]
 
 
 @given(body=hostile_bytes(_BATCH, [{"token_id": wrong} for wrong in ("", "12a", "9" * 100)]))
@@ -178,17 +128,17 @@ def test_hostile_books_bodies(running: _Running, body: bytes) -> None:
     _assert_still_serving(running)
 
 
-@given(token=st.one_of(st.text(max_size=200), st.sampled_from(["", "0", "-1", "9" * 79, "1e5", _TOKENS[1]])))
+@given(token=st.one_of(st.text(max_size=200), st.sampled_from(["", "0", "-1", "9" * 79, "1e5", TOKENS[1]])))
 def test_hostile_book_queries(running: _Running, token: str) -> None:
     _assert_venue_answer(*_request(running, "GET", "/book?" + urllib.parse.urlencode({"token_id": token})))
     _assert_still_serving(running)
 
 
-_SUBSCRIBE = {"assets_ids": list(_TOKENS), "type": "market"}
+_SUBSCRIBE = {"assets_ids": list(TOKENS), "type": "market"}
 
 
 def _hostile_messages() -> st.SearchStrategy[Any]:
-    texts = hostile_bytes(_SUBSCRIBE, {"operation": "unsubscribe", "assets_ids": [_TOKENS[0]]})
+    texts = hostile_bytes(_SUBSCRIBE, {"operation": "unsubscribe", "assets_ids": [TOKENS[0]]})
     as_text = texts.map(lambda raw: raw.decode("utf-8", "replace"))
     return st.one_of(as_text, invalid_utf8(), wrong_json_values().map(_encode))
 
@@ -209,8 +159,8 @@ def test_hostile_market_channel_messages(running: _Running, message: str | bytes
             answers = []  # a message over the limits closes the socket: the venue's answer
     for answer in answers:
         books = msgspec.json.decode(answer, type=list[BookMessage])
-        assert {book.asset_id for book in books} <= set(_TOKENS) and all(book_hash_matches(book) for book in books)
+        assert {book.asset_id for book in books} <= set(TOKENS) and all(book_hash_matches(book) for book in books)
     with connect(url, open_timeout=60, close_timeout=5) as ws:
         ws.send(msgspec.json.encode(_SUBSCRIBE).decode())
         books = msgspec.json.decode(ws.recv(timeout=60), type=list[BookMessage])
-        assert sorted(book.asset_id for book in books) == sorted(_TOKENS)
+        assert sorted(book.asset_id for book in books) == sorted(TOKENS)
