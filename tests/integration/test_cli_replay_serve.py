@@ -76,7 +76,12 @@ async def test_duration_ends_the_server_and_bad_options_are_one_line(
     assert code == 0, err
     status_url = json.loads(out)["status"]
     assert status_url.endswith("/replay/status")
-    for option, value in (("--speed", "fast"), ("--speed", "0"), ("--start", "yesterday")):
-        code, _, err = await run_polyinfra("replay", "--sink", sink_url, "--serve", option, value)
+    for arguments in (
+        ("--serve", "--speed", "fast"),
+        ("--serve", "--speed", "0"),
+        ("--start", "yesterday"),
+        ("--paused",),
+    ):
+        code, _, err = await run_polyinfra("replay", "--sink", sink_url, *arguments)
         assert code == 2
         assert err.startswith("polyinfra replay: ") and len(err.strip().splitlines()) == 1, err

@@ -48,6 +48,7 @@ from polyinfra.cli.options import (
     venue_urls,
     wall_time_ns,
 )
+from polyinfra.errors import InvalidValueError
 
 if TYPE_CHECKING:
     from polyinfra.cli.watch import TokenChoice
@@ -265,6 +266,8 @@ def replay(
             start_wall_ns=None if start is None else wall_time_ns(start),
             end_wall_ns=None if end is None else wall_time_ns(end),
         )
+        if not serve and (paused or duration):
+            raise InvalidValueError("--paused and --duration go with --serve")
         if serve:
             from polyinfra.cli.watch import run_until_stopped
 
