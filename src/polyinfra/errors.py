@@ -22,6 +22,7 @@ __all__ = [
     "CircuitOpenError",
     "CorruptRecordError",
     "ExportError",
+    "FencedOffError",
     "HttpClientError",
     "HttpServerError",
     "InsufficientBalanceError",
@@ -34,6 +35,7 @@ __all__ = [
     "JwtAuthError",
     "L1AuthError",
     "L2AuthError",
+    "LeaseError",
     "MalformedMessageError",
     "MinimumSizeError",
     "NotFoundError",
@@ -306,3 +308,17 @@ class CorruptRecordError(RecorderError):
 
 class ExportError(RecorderError):
     """A recording cannot be exported: the output directory is unusable, or pyarrow is missing."""
+
+
+class FencedOffError(SinkWriteError):
+    """A fleet recorder's write refused by the store: another process took over its shard's lease
+    (its fencing number is no longer the shard's newest), so nothing of the write was stored."""
+
+    retriable_by_default = False
+
+
+class LeaseError(RecorderError):
+    """A fleet's lease bucket could not be read or updated (the server failed, or a lease in it
+    does not decode)."""
+
+    retriable_by_default = True

@@ -25,6 +25,12 @@ order is the written order, and reads return it as the SQLite sink returns its `
 copy wins). One limit: a batch the server took only in part (a stream leader change mid-batch) is
 written again, and its missing records then come after the ones that did go in. A ``kill -9`` cannot
 do that: the server receives a prefix of what the writer sent.
+
+A recorder fleet. ``polyinfra record --fleet`` writes each shard of its token universe into a stream of
+its own, ``STREAM-shard-N`` (:func:`shard_stream_name`; the fencing that keeps a shard to its lease
+holder is per stream, see :mod:`polyinfra.record.fenced_sink`). A read of ``STREAM`` when no stream of
+that name exists but shard streams do reads the fleet's recording: each shard stream whole, one after
+another (every key belongs to one shard, so each key's records stay in their written order).
 """
 
 from __future__ import annotations
@@ -52,7 +58,7 @@ from polyinfra.obs.redaction import MASK, url_without_credentials
 from polyinfra.record.records import Record, RecordKind, SessionHeader
 from polyinfra.record.sink import Sink
 
-__all__ = ["DUPLICATE_WINDOW_S", "JetStreamSink", "record_subject", "subject_token"]
+__all__ = ["DUPLICATE_WINDOW_S", "JetStreamSink", "record_subject", "shard_stream_name", "subject_token"]
 
 _log = get_logger(__name__)
 
@@ -65,6 +71,8 @@ _STREAM_NAME: Final = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _MAX_PLAIN_TOKEN_CHARS: Final = 100
 _PLAIN_TOKEN: Final = re.compile(f"[A-Za-z0-9-]{{1,{_MAX_PLAIN_TOKEN_CHARS}}}")
 _MSG_ID: Final = "Nats-Msg-Id"
+_SHARD_SUFFIX: Final = "-shard-"
+_MAX_SHARD_DIGITS: Final = 4
 # What nats-py writes around the header pairs: "NATS/1.0\r\n" before, "\r\n" after.
 _HEADER_FRAMING_BYTES: Final = 12
 _ACK_TIMEOUT_S: Final = 60.0
@@ -81,6 +89,8 @@ _CONNECT_TIMEOUT_S: Final = 5.0
 # attempts on the first connect: an unreachable server fails a call in about two seconds.
 _RECONNECT_ATTEMPTS: Final = 4
 _RECONNECT_WAIT_S: Final = 0.5
+_RECORDS_FILTER: Final = "polyinfra.{}.*.*.*"
+_SESSIONS_FILTER: Final = "polyinfra.{}.sessions"
 _ENCODE = msgspec.msgpack.Encoder().encode
 _DECODE_RECORD = msgspec.msgpack.Decoder(Record).decode
 _DECODE_HEADER = msgspec.msgpack.Decoder(SessionHeader).decode
@@ -109,6 +119,11 @@ def record_subject(stream: str, source: str, channel: str, key: str) -> str:
     return f"polyinfra.{stream}.{subject_token(source)}.{subject_token(channel)}.{subject_token(key)}"
 
 
+def shard_stream_name(stream: str, shard: int) -> str:
+    """The stream that holds shard ``shard`` of the fleet recording ``stream``."""
+    return f"{stream}{_SHARD_SUFFIX}{shard}"
+
+
 def _header_bytes(headers: dict[str, str]) -> int:
     """The size of ``headers`` as nats-py frames them: the server counts them against its max payload."""
     return _HEADER_FRAMING_BYTES + sum(len(name) + len(value.encode()) + 4 for name, value in headers.items())
@@ -125,12 +140,13 @@ class JetStreamSink(Sink):
         self.url = url_without_credentials(url)
         self._server, self.stream, self._credential = _parse_url(url, self.url)
         self._subjects = f"polyinfra.{self.stream}.>"
-        self._records_filter = f"polyinfra.{self.stream}.*.*.*"
         self._sessions_subject = f"polyinfra.{self.stream}.sessions"
         self._connection: Client | None = None
         self._jetstream: JetStreamContext | None = None
         self._connecting = asyncio.Lock()
         self._acks_in_flight: set[asyncio.Future[Any]] = set()
+        # What reads read: the stream, or a fleet's shard streams (found when the stream is missing).
+        self._read_streams = [self.stream]
 
     # --- writes ------------------------------------------------------------------------------------
 
@@ -153,7 +169,13 @@ class JetStreamSink(Sink):
             jetstream, max_payload = await self._connected()
         except RecorderError as exc:
             raise SinkWriteError(f"JetStream {what} not stored: {exc.message}", retriable=exc.retriable) from exc
-        headers = [{_MSG_ID: message_id} for _, _, message_id in messages]
+        if self._read_streams != [self.stream]:
+            raise SinkWriteError(
+                "this stream name is a recorder fleet's: write to it with polyinfra record --fleet",
+                retriable=False,
+                url=self.url,
+            )
+        headers = self._headers([message_id for _, _, message_id in messages])
         # Checked before anything is sent: the server answers an oversized message by closing the
         # connection, and a batch must not go in part.
         for (_, payload, message_id), message_headers in zip(messages, headers, strict=True):
@@ -181,6 +203,10 @@ class JetStreamSink(Sink):
             for ack in acks:
                 ack.cancel()  # frees nats-py's in-flight slot of an ack that will never come
 
+    def _headers(self, message_ids: Sequence[str]) -> list[dict[str, str]]:
+        """The headers of a batch's messages: the id the server deduplicates by."""
+        return [{_MSG_ID: message_id} for message_id in message_ids]
+
     # --- reads -------------------------------------------------------------------------------------
 
     async def read_chunks(
@@ -191,7 +217,7 @@ class JetStreamSink(Sink):
         kinds: Collection[RecordKind] | None = None,
     ) -> AsyncIterator[Sequence[Record]]:
         seen: set[str] = set()
-        async for messages in self._messages(self._records_filter):
+        async for messages in self._messages_of_every_stream(_RECORDS_FILTER):
             chunk = []
             for record in self._decoded(messages, _DECODE_RECORD, "record"):
                 if record.event_id in seen:
@@ -207,13 +233,20 @@ class JetStreamSink(Sink):
 
     async def headers(self) -> list[SessionHeader]:
         by_session: dict[str, SessionHeader] = {}
-        async for messages in self._messages(self._sessions_subject):
+        async for messages in self._messages_of_every_stream(_SESSIONS_FILTER):
             for header in self._decoded(messages, _DECODE_HEADER, "session header"):
                 by_session.setdefault(header.session_id, header)
         return sorted(by_session.values(), key=lambda header: header.started_wall_ns)
 
-    async def _messages(self, subject_filter: str) -> AsyncIterator[list[Msg]]:
-        """The stream's messages on ``subject_filter`` in stream order, as far as the stream went
+    async def _messages_of_every_stream(self, subject_filter: str) -> AsyncIterator[list[Msg]]:
+        """:meth:`_messages` of each stream a read reads; ``subject_filter`` names the stream ``{}``."""
+        await self._connected()
+        for stream in self._read_streams:
+            async for messages in self._messages(stream, subject_filter.format(stream)):
+                yield messages
+
+    async def _messages(self, stream: str, subject_filter: str) -> AsyncIterator[list[Msg]]:
+        """``stream``'s messages on ``subject_filter`` in stream order, as far as the stream went
         when the read began, a fetch at a time (an ephemeral consumer, deleted afterwards)."""
         jetstream, _ = await self._connected()
         config = ConsumerConfig(
@@ -222,7 +255,7 @@ class JetStreamSink(Sink):
             mem_storage=True,
             inactive_threshold=_READER_INACTIVE_S,
         )
-        subscription = await self._call(jetstream.pull_subscribe(subject_filter, stream=self.stream, config=config))
+        subscription = await self._call(jetstream.pull_subscribe(subject_filter, stream=stream, config=config))
         consumer: str | None = None
         try:
             info = await self._call(subscription.consumer_info())
@@ -236,7 +269,7 @@ class JetStreamSink(Sink):
         finally:
             await self._call(subscription.unsubscribe())
             if consumer is not None:
-                await self._call(jetstream.delete_consumer(self.stream, consumer))
+                await self._call(jetstream.delete_consumer(stream, consumer))
 
     def _decoded(self, messages: Iterable[Msg], decode: Callable[[bytes], Any], what: str) -> Iterable[Any]:
         for message in messages:
@@ -245,7 +278,7 @@ class JetStreamSink(Sink):
             except msgspec.DecodeError as exc:  # ValidationError included
                 raise CorruptRecordError(
                     f"a stored {what} cannot be read back: {exc}",
-                    stream=self.stream,
+                    stream=message.metadata.stream,
                     seq=message.metadata.sequence.stream,
                 ) from exc
 
@@ -286,6 +319,10 @@ class JetStreamSink(Sink):
         try:
             info = await jetstream.stream_info(self.stream)
         except nats.js.errors.NotFoundError:
+            shard_streams = await self._shard_streams(jetstream)
+            if shard_streams:
+                self._read_streams = shard_streams
+                return
             config = StreamConfig(
                 name=self.stream,
                 subjects=[self._subjects],
@@ -304,6 +341,16 @@ class JetStreamSink(Sink):
                     url=self.url,
                     subjects=self._subjects,
                 )
+
+    async def _shard_streams(self, jetstream: JetStreamContext) -> list[str]:
+        """The shard streams of a fleet recording named like this sink's stream, by shard number."""
+        shard = re.compile(re.escape(self.stream + _SHARD_SUFFIX) + f"([0-9]{{1,{_MAX_SHARD_DIGITS}}})")
+        found = []
+        for info in await self._call(jetstream.streams_info()):
+            matched = shard.fullmatch(info.config.name or "")
+            if matched:
+                found.append((int(matched.group(1)), info.config.name or ""))
+        return [name for _, name in sorted(found)]
 
     async def _call(self, call: Awaitable[_T]) -> _T:
         """Await a nats-py call, its errors turned into :class:`~polyinfra.errors.RecorderError`."""

@@ -15,6 +15,10 @@ that drains it into a sink in batches.
 * **A failing sink never ends recording.** A batch that did not store is kept and written again
   after a backoff (the sink deduplicates by ``event_id``, so a batch that did store before an
   error reached us costs nothing); meanwhile the queue fills and its overflow becomes gaps.
+* **Fenced off is final.** A fleet shard's sink refuses every write once another process took
+  the shard over (:class:`~polyinfra.errors.FencedOffError`): the writer stops there, drops what
+  is queued (the new holder records it, and the gap between is on its tape) and says so in
+  :attr:`Recorder.fenced_off`.
 * **Clock provenance.** The session header (host, session start, clock source) is written at
   :meth:`Recorder.start`, then a wall-minus-monotonic sample every ``clock_sample_interval_s``
   and one at :meth:`Recorder.stop`; coverage relies on them to know the recorder was alive.
@@ -38,7 +42,7 @@ import msgspec
 
 from polyinfra.core.book_sync import Backoff
 from polyinfra.core.config_checks import positive_int, positive_number
-from polyinfra.errors import InvalidValueError, PolyinfraError
+from polyinfra.errors import FencedOffError, InvalidValueError, PolyinfraError
 from polyinfra.obs.logging import get_logger
 from polyinfra.obs.metrics import RECORDER_DROPPED, RECORDER_QUEUE_DEPTH, RECORDER_RECORDS, RECORDER_WRITE_FAILURES
 from polyinfra.obs.redaction import redact
@@ -75,6 +79,7 @@ class Watermark:
 
     event_id: str
     recv_mono_ns: int
+    recv_wall_ns: int
     records: int
 
 
@@ -164,6 +169,7 @@ class Recorder:
         self._write_failures = 0
         self._unstorable = 0
         self._acknowledged: Watermark | None = None
+        self._fenced_off: FencedOffError | None = None
 
     async def __aenter__(self) -> Recorder:
         await self.start()
@@ -219,6 +225,12 @@ class Recorder:
         return self._acknowledged
 
     @property
+    def fenced_off(self) -> FencedOffError | None:
+        """Why the sink refuses this recorder's writes for good (another process holds its shard
+        now); None while it writes."""
+        return self._fenced_off
+
+    @property
     def stats(self) -> RecorderStats:
         return RecorderStats(
             queued=len(self.queue),
@@ -257,6 +269,8 @@ class Recorder:
             RECORDER_QUEUE_DEPTH.set(len(queue))
             if batch:
                 await self._store(batch)
+            if self._fenced_off is not None:
+                return
 
     async def _store(self, batch: list[Record], *, is_replacement: bool = False) -> None:
         """Write ``batch`` until the sink takes it, then move the watermark. A batch the sink refuses
@@ -267,6 +281,14 @@ class Recorder:
         while True:
             try:
                 await self._sink.write(batch)
+            except FencedOffError as exc:
+                self._fenced_off = exc
+                _log.warning(
+                    "recorder fenced off: another process holds its shard now",
+                    records_not_written=len(batch) + len(self.queue),
+                )
+                self.queue.clear()
+                return
             except Exception as exc:  # a failing sink must not end recording: keep the batch, retry
                 attempts += 1
                 self._write_failures += 1
@@ -312,7 +334,7 @@ class Recorder:
         self._written += len(batch)
         self._batches += 1
         last = batch[-1]
-        self._acknowledged = Watermark(last.event_id, last.recv_mono_ns, self._written)
+        self._acknowledged = Watermark(last.event_id, last.recv_mono_ns, last.recv_wall_ns, self._written)
         by_channel: dict[tuple[str, str], int] = {}
         for record in batch:
             pair = (record.source, record.channel)
