@@ -6,14 +6,19 @@ up still believing it holds the lease; checking the lease before each write does
 the lease can change hands between the check and the write. So the store itself refuses:
 
 * the shard has a stream of its own, written by its holder only, so the holder knows the stream's
-  last sequence number exactly;
-* every message the holder publishes says ``Nats-Expected-Last-Sequence: <the previous one's>``, and
-  the server stores a message only when the stream's last message is the one expected: a write is
-  refused the moment anything else went into the stream;
-* a new holder first publishes a **takeover marker** (on ``polyinfra.<stream>.fence``, carrying its
-  fencing number) expecting the last sequence it read: that one message breaks the old holder's
-  chain, so each of the old holder's later messages is refused by the server and nothing of it is
-  stored. Two would-be holders racing to publish a marker are ordered the same way.
+  last message exactly;
+* every message the holder publishes names the message it must follow, and the server stores it
+  only when the stream's last message is that one: the first message of a batch says
+  ``Nats-Expected-Last-Sequence: <the stream's last sequence>``, each later one
+  ``Nats-Expected-Last-Msg-Id: <the event id before it>``. Ids, not sequence numbers, after the
+  first: once one message was refused, a later one of the same batch expecting "sequence n + 2"
+  could match a stream that moved on by one other message; no message but its own predecessor
+  carries the id it expects. The first message goes by sequence because a server restart forgets
+  the last message id;
+* a new holder first publishes a **takeover marker** (on ``polyinfra.<stream>.fence``, with its
+  fencing number and an id of its own) expecting the last sequence it read: that one message breaks
+  the old holder's chain, so every later message of the old holder is refused by the server and
+  nothing of it is stored. Two would-be holders racing to publish a marker are ordered the same way.
 
 ::
 
@@ -21,14 +26,13 @@ the lease can change hands between the check and the write. So the store itself 
     holder B:                                 └ marker(f=7) ─ rec ─ rec ...
     A, awake again:                             rec (expects A's last) ──> refused: FencedOffError
 
-Every message carries ``Polyinfra-Fence: <fencing number>`` and ``Polyinfra-Event: <event id>``.
+Every message carries ``Polyinfra-Fence: <fencing number>`` and ``Nats-Msg-Id: <event id>``.
 After a failed write the sink does not know what the server took, so before its next write it reads
 the stream's last message: another holder's fencing number there means the shard was taken over
 (:class:`~polyinfra.errors.FencedOffError`, not retriable); its own means the batch went in up to that
 event (each message expects the one before, so what went in is always a prefix), and only the rest is
-sent again. That is also why these messages carry no ``Nats-Msg-Id``: the chain already stores each
-event once, and a message the server dropped as a duplicate would not move the stream's last sequence,
-breaking the chain for every message after it.
+sent again, so no event is sent twice and the server's duplicate window never drops a message of the
+chain (which would leave the stream's last message where the next message does not expect it).
 """
 
 from __future__ import annotations
@@ -39,16 +43,17 @@ from typing import Final
 import nats.js.errors
 
 from polyinfra.errors import FencedOffError, RecorderError, SinkWriteError
-from polyinfra.record.jetstream_sink import JetStreamSink
+from polyinfra.record.jetstream_sink import JetStreamSink, PublishRefusedError
 
 __all__ = ["FENCE_HEADER", "FencedJetStreamSink"]
 
 FENCE_HEADER: Final = "Polyinfra-Fence"
-_EVENT_HEADER: Final = "Polyinfra-Event"
-_EXPECTED_LAST: Final = "Nats-Expected-Last-Sequence"
-_WRONG_LAST_SEQUENCE: Final = 10071
-"""The JetStream API error code of a publish whose expected last sequence was not the stream's."""
-_TAKEOVER_MARKER: Final = "takeover"
+_MSG_ID: Final = "Nats-Msg-Id"
+_EXPECTED_LAST_SEQ: Final = "Nats-Expected-Last-Sequence"
+_EXPECTED_LAST_ID: Final = "Nats-Expected-Last-Msg-Id"
+_WRONG_LAST: Final = frozenset({10071, 10070})
+"""The JetStream API error codes of a publish whose expected last sequence or message id was not
+the stream's."""
 
 
 class FencedJetStreamSink(JetStreamSink):
@@ -64,7 +69,7 @@ class FencedJetStreamSink(JetStreamSink):
     async def claim(self) -> None:
         """Publish the takeover marker: from here on, writes under a lower fencing number are refused.
         :class:`~polyinfra.errors.FencedOffError` when a higher fencing number claimed the stream first."""
-        await self._publish([(self._fence_subject, b"", _TAKEOVER_MARKER)], "takeover marker")
+        await self._publish([(self._fence_subject, b"", f"takeover {self.fence}")], "takeover marker")
 
     async def _publish(self, messages: Sequence[tuple[str, bytes, str]], what: str) -> None:
         if self._last_seq is None:
@@ -84,10 +89,12 @@ class FencedJetStreamSink(JetStreamSink):
     def _headers(self, message_ids: Sequence[str]) -> list[dict[str, str]]:
         assert self._last_seq is not None
         fence = str(self.fence)
-        return [
-            {FENCE_HEADER: fence, _EVENT_HEADER: message_id, _EXPECTED_LAST: str(self._last_seq + index)}
-            for index, message_id in enumerate(message_ids)
-        ]
+        headers = [{FENCE_HEADER: fence, _MSG_ID: message_id} for message_id in message_ids]
+        if headers:
+            headers[0][_EXPECTED_LAST_SEQ] = str(self._last_seq)
+        for previous_id, message_headers in zip(message_ids, headers[1:], strict=False):
+            message_headers[_EXPECTED_LAST_ID] = previous_id
+        return headers
 
     async def _stored_prefix(self, messages: Sequence[tuple[str, bytes, str]], *, claiming: bool) -> int:
         """Read the stream's last message: how many of ``messages`` it shows already stored, and
@@ -105,7 +112,7 @@ class FencedJetStreamSink(JetStreamSink):
                 raise
             headers = last.headers or {}
             stored_fence = _fence_number(headers.get(FENCE_HEADER, ""))
-            stored_event = headers.get(_EVENT_HEADER, "")
+            stored_event = headers.get(_MSG_ID, "")
         if stored_fence > self.fence or (not claiming and stored_fence != self.fence):
             raise FencedOffError(
                 "another recorder took over this shard: its lease has a newer fencing number",
@@ -122,7 +129,7 @@ class FencedJetStreamSink(JetStreamSink):
 
 def _refused_for_sequence(exc: SinkWriteError) -> bool:
     cause = exc.__cause__
-    return isinstance(cause, nats.js.errors.APIError) and cause.err_code == _WRONG_LAST_SEQUENCE
+    return isinstance(cause, PublishRefusedError) and cause.err_code in _WRONG_LAST
 
 
 def _fence_number(text: str) -> int:

@@ -6,7 +6,9 @@ one channel with a subject filter. The message is the whole record as a msgpack 
 included, untouched); session headers go to ``polyinfra.<stream>.sessions``.
 
 Acknowledged. :meth:`JetStreamSink.write` publishes the batch without waiting between messages and
-returns once the server acknowledged every one of them (a JetStream ack means the stream stored the
+returns once the server acknowledged every one of them (each message names a reply subject of the
+sink's own; nats-py's ``publish_async`` is not used because it leaves the future of a message the
+server refused unanswered, an error its callback raises instead of setting) (a JetStream ack means the stream stored the
 message, replicated as the stream is configured; a single server syncs its files to disk every
 ``sync_interval``, 2 minutes by default, so only ``sync_interval: always`` or replicas make an ack
 survive a power cut). One failed or missing ack fails the batch with
@@ -58,7 +60,14 @@ from polyinfra.obs.redaction import MASK, url_without_credentials
 from polyinfra.record.records import Record, RecordKind, SessionHeader
 from polyinfra.record.sink import Sink
 
-__all__ = ["DUPLICATE_WINDOW_S", "JetStreamSink", "record_subject", "shard_stream_name", "subject_token"]
+__all__ = [
+    "DUPLICATE_WINDOW_S",
+    "JetStreamSink",
+    "PublishRefusedError",
+    "record_subject",
+    "shard_stream_name",
+    "subject_token",
+]
 
 _log = get_logger(__name__)
 
@@ -95,6 +104,30 @@ _ENCODE = msgspec.msgpack.Encoder().encode
 _DECODE_RECORD = msgspec.msgpack.Decoder(Record).decode
 _DECODE_HEADER = msgspec.msgpack.Decoder(SessionHeader).decode
 _T = TypeVar("_T")
+
+
+class PublishRefusedError(Exception):
+    """The server refused one published message (internal: the sink turns it into a
+    :class:`~polyinfra.errors.SinkWriteError`, this as its cause)."""
+
+    def __init__(self, err_code: int, description: str) -> None:
+        super().__init__(f"err_code={err_code} {description}")
+        self.err_code = err_code
+
+
+class _ApiError(msgspec.Struct):
+    err_code: int = 0
+    description: str = ""
+
+
+class _PublishAnswer(msgspec.Struct):
+    seq: int = 0
+    error: _ApiError | None = None
+
+
+_DECODE_ACK = msgspec.json.Decoder(_PublishAnswer).decode
+_NO_RESPONDERS: Final = "503"
+_NO_RESPONDERS_CODE: Final = 503
 
 
 def subject_token(text: str) -> str:
@@ -145,6 +178,9 @@ class JetStreamSink(Sink):
         self._jetstream: JetStreamContext | None = None
         self._connecting = asyncio.Lock()
         self._acks_in_flight: set[asyncio.Future[Any]] = set()
+        self._ack_waiters: dict[str, asyncio.Future[Any]] = {}
+        self._ack_inbox = ""
+        self._ack_count = 0
         # What reads read: the stream, or a fleet's shard streams (found when the stream is missing).
         self._read_streams = [self.stream]
 
@@ -166,7 +202,7 @@ class JetStreamSink(Sink):
     async def _publish(self, messages: Sequence[tuple[str, bytes, str]], what: str) -> None:
         """Publish ``(subject, payload, message id)`` messages back to back, then wait for every ack."""
         try:
-            jetstream, max_payload = await self._connected()
+            _, max_payload = await self._connected()
         except RecorderError as exc:
             raise SinkWriteError(f"JetStream {what} not stored: {exc.message}", retriable=exc.retriable) from exc
         if self._read_streams != [self.stream]:
@@ -189,19 +225,46 @@ class JetStreamSink(Sink):
                     max_payload=max_payload,
                 )
         acks: list[asyncio.Future[Any]] = []
+        connection = self._connection
+        assert connection is not None
+        loop = asyncio.get_running_loop()
         try:
             async with asyncio.timeout(_ACK_TIMEOUT_S):
                 for (subject, payload, _), message_headers in zip(messages, headers, strict=True):
-                    ack = await jetstream.publish_async(subject, payload, headers=message_headers)
+                    self._ack_count += 1
+                    reply = f"{self._ack_inbox}.{self._ack_count}"
+                    ack: asyncio.Future[Any] = loop.create_future()
+                    self._ack_waiters[reply] = ack
                     acks.append(ack)
                     self._acks_in_flight.add(ack)
+                    await connection.publish(subject, payload, reply=reply, headers=message_headers)
                 await asyncio.gather(*acks)
-        except (nats.errors.Error, OSError, TimeoutError) as exc:
+        except (nats.errors.Error, OSError, TimeoutError, PublishRefusedError) as exc:
             raise SinkWriteError(f"JetStream {what} not acknowledged: {self._described(exc)}", url=self.url) from exc
         finally:
             self._acks_in_flight.difference_update(acks)
             for ack in acks:
-                ack.cancel()  # frees nats-py's in-flight slot of an ack that will never come
+                ack.cancel()  # an ack that will never come
+            for reply in [reply for reply, waiter in self._ack_waiters.items() if waiter.done()]:
+                del self._ack_waiters[reply]
+
+    async def _on_ack(self, message: Msg) -> None:
+        """The server's answer to one published message: its sequence, or why it refused it."""
+        waiter = self._ack_waiters.pop(message.subject, None)
+        if waiter is None or waiter.done():
+            return
+        if message.headers and message.headers.get("Status") == _NO_RESPONDERS:
+            waiter.set_exception(PublishRefusedError(_NO_RESPONDERS_CODE, "no stream takes this subject"))
+            return
+        try:
+            answer = _DECODE_ACK(message.data)
+        except msgspec.DecodeError:
+            waiter.set_exception(PublishRefusedError(0, "the server's answer does not decode"))
+            return
+        if answer.error is not None:
+            waiter.set_exception(PublishRefusedError(answer.error.err_code, answer.error.description[:200]))
+        else:
+            waiter.set_result(answer.seq)
 
     def _headers(self, message_ids: Sequence[str]) -> list[dict[str, str]]:
         """The headers of a batch's messages: the id the server deduplicates by."""
@@ -308,6 +371,8 @@ class JetStreamSink(Sink):
                 jetstream = connection.jetstream()
                 try:
                     await self._ensure_stream(jetstream)
+                    self._ack_inbox = connection.new_inbox()
+                    await self._call(connection.subscribe(f"{self._ack_inbox}.*", cb=self._on_ack))
                 except RecorderError:
                     await self._call(connection.close())
                     raise
