@@ -85,6 +85,30 @@ def record(
     log_level: LogLevelOption = STREAM_LOG_LEVEL,
     metrics_port: MetricsPortOption = None,
     metrics_host: MetricsHostOption = METRICS_HOST,
+    fleet: Annotated[
+        str | None,
+        typer.Option(
+            "--fleet",
+            metavar="NAME",
+            help="Share the tokens with the other processes of fleet NAME (needs --sink nats://...).",
+        ),
+    ] = None,
+    shards: Annotated[
+        int, typer.Option("--shards", min=1, max=1000, help="Shards of the token universe (the same in every process).")
+    ] = 8,
+    lease_s: Annotated[
+        float, typer.Option("--lease-s", min=0.5, metavar="SECONDS", help="How long a shard's lease lasts unrenewed.")
+    ] = 15.0,
+    member_id: Annotated[
+        str | None,
+        typer.Option("--member-id", metavar="ID", help="This process's name in the fleet (default: host-pid)."),
+    ] = None,
+    fleet_size: Annotated[
+        int, typer.Option("--fleet-size", min=1, help="Processes to wait for before taking shards (see --join-s).")
+    ] = 1,
+    join_s: Annotated[
+        float, typer.Option("--join-s", min=0.0, metavar="SECONDS", help="The longest wait for --fleet-size processes.")
+    ] = 30.0,
 ) -> None:
     """Record live books into a sink, gaps included.
 
@@ -95,17 +119,31 @@ def record(
     configure_command_logging(log_level)
     with one_line_errors("record"):
         rest_url, ws_url = venue_urls(rest=rest, ws=ws, live=live)
+        choice = TokenChoice(token_ids=token or (), condition_ids=market or (), top=top or 0)
         with metrics_endpoint("record", metrics_port, metrics_host):
-            run_until_stopped(
-                _record(
+            if fleet is None:
+                main = _record(
                     sink_url=sink,
                     rest_url=rest_url,
                     ws_url=ws_url,
-                    choice=TokenChoice(token_ids=token or (), condition_ids=market or (), top=top or 0),
+                    choice=choice,
                     duration_s=duration,
                     status_s=status_s,
                 )
-            )
+            else:
+                from polyinfra.cli.fleet_record import FleetOptions, record_fleet
+
+                options = FleetOptions(fleet, shards, lease_s, member_id, fleet_size, join_s)
+                main = record_fleet(
+                    fleet=options,
+                    sink_url=sink,
+                    rest_url=rest_url,
+                    ws_url=ws_url,
+                    choice=choice,
+                    duration_s=duration,
+                    status_s=status_s,
+                )
+            run_until_stopped(main)
 
 
 async def _record(

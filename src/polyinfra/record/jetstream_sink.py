@@ -64,8 +64,10 @@ __all__ = [
     "DUPLICATE_WINDOW_S",
     "JetStreamSink",
     "PublishRefusedError",
+    "parse_nats_url",
     "record_subject",
     "shard_stream_name",
+    "shard_stream_url",
     "subject_token",
 ]
 
@@ -157,6 +159,12 @@ def shard_stream_name(stream: str, shard: int) -> str:
     return f"{stream}{_SHARD_SUFFIX}{shard}"
 
 
+def shard_stream_url(url: str, shard: int) -> str:
+    """``nats://.../STREAM`` of a fleet recording as the URL of its shard ``shard``'s stream."""
+    parts = urllib.parse.urlsplit(url)
+    return urllib.parse.urlunsplit(parts._replace(path="/" + shard_stream_name(parts.path.removeprefix("/"), shard)))
+
+
 def _header_bytes(headers: dict[str, str]) -> int:
     """The size of ``headers`` as nats-py frames them: the server counts them against its max payload."""
     return _HEADER_FRAMING_BYTES + sum(len(name) + len(value.encode()) + 4 for name, value in headers.items())
@@ -171,7 +179,7 @@ class JetStreamSink(Sink):
 
     def __init__(self, url: str) -> None:
         self.url = url_without_credentials(url)
-        self._server, self.stream, self._credential = _parse_url(url, self.url)
+        self._server, self.stream, self._credential = parse_nats_url(url, self.url)
         self._subjects = f"polyinfra.{self.stream}.>"
         self._sessions_subject = f"polyinfra.{self.stream}.sessions"
         self._connection: Client | None = None
@@ -444,7 +452,7 @@ class JetStreamSink(Sink):
         _log.warning("NATS connection error", url=self.url, error=self._described(exc))
 
 
-def _parse_url(url: str, shown_url: str) -> tuple[str, str, str | None]:
+def parse_nats_url(url: str, shown_url: str) -> tuple[str, str, str | None]:
     """The server URL for nats-py, the stream name and the URL's credential (password or token), from
     ``nats://[user:password@|token@]host[:port]/STREAM``; ``shown_url`` is what errors show."""
     parts = urllib.parse.urlsplit(url)

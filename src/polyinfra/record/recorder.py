@@ -208,6 +208,21 @@ class Recorder:
         self._taps[key] = tap
         return tap
 
+    def record_gap(
+        self, source: str, channel: str, *, reason: str, from_wall_ns: int, to_wall_ns: int, token_ids: list[str]
+    ) -> None:
+        """Queue a GAP record for ``token_ids`` of (``source``, ``channel``): time the recording does
+        not vouch for, seen from outside the client (a fleet shard taken over from a dead process)."""
+        tap = self._taps.get((source, channel)) or self.tap(source, channel)
+        tap.lifecycle(
+            RecordKind.GAP,
+            NO_CONNECTION,
+            reason=reason,
+            token_ids=token_ids,
+            from_wall_ns=from_wall_ns,
+            to_wall_ns=to_wall_ns,
+        )
+
     def enqueue(self, record: Record) -> None:
         """Queue a record (taps check the room first)."""
         self.queue.append(record)

@@ -92,6 +92,8 @@ class LeaseValue(msgspec.Struct, frozen=True):
     acquired_wall_ns: int
     watermark_wall_ns: int | None = None
     """Receive time of the holder's last acknowledged record; None before its first."""
+    released: bool = False
+    """The holder let the lease go (a clean stop) rather than letting it expire."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,13 +129,13 @@ class ShardLeases:
         self._lease_ns = round(lease_s * _NS_PER_S)
         self._wall_ns = wall_ns
 
-    async def acquire(self, shard: int) -> Takeover | None:
-        """Take ``shard`` when no one holds it or its holder let it expire; None when another holds it
-        (or won the race for it)."""
+    async def acquire(self, shard: int, *, expired_for_s: float = 0.0) -> Takeover | None:
+        """Take ``shard`` when no one holds it or its holder let it expire (at least ``expired_for_s``
+        ago; a shard never held counts as long expired); None when another holds it (or won the race)."""
         key = _SHARD_KEY.format(shard)
         now_ns = self._wall_ns()
         found = await self._get(key)
-        if found is not None and found[0].expires_wall_ns > now_ns:
+        if found is not None and found[0].expires_wall_ns + round(expired_for_s * _NS_PER_S) > now_ns:
             return None
         value = LeaseValue(self.holder, now_ns + self._lease_ns, now_ns)
         try:
@@ -154,6 +156,7 @@ class ShardLeases:
         value = msgspec.structs.replace(
             lease.value,
             expires_wall_ns=now_ns if release else now_ns + self._lease_ns,
+            released=release,
             watermark_wall_ns=lease.value.watermark_wall_ns if watermark_wall_ns is None else watermark_wall_ns,
         )
         try:
@@ -180,12 +183,12 @@ class ShardLeases:
         except (nats.errors.Error, OSError, TimeoutError) as exc:
             raise _lease_error("leave", exc) from exc
 
-    async def live_members(self) -> int:
-        """How many members announced themselves and have not expired (this one included)."""
+    async def live_members(self) -> list[str]:
+        """The members that announced themselves and have not expired (this one included), sorted."""
         try:
             keys = await self._kv.keys()
         except nats.js.errors.NoKeysError:
-            return 1
+            return [self.holder]
         except (nats.errors.Error, OSError, TimeoutError) as exc:
             raise _lease_error("list", exc) from exc
         now_ns = self._wall_ns()
@@ -195,7 +198,7 @@ class ShardLeases:
                 found = await self._get(key)
                 if found is not None and found[0].expires_wall_ns > now_ns:
                     live.add(found[0].holder)
-        return len(live)
+        return sorted(live)
 
     async def read(self, shard: int) -> LeaseValue | None:
         """The lease of ``shard`` as stored now (None: never held)."""
