@@ -4,6 +4,7 @@ late write refused by the server with nothing stored. Each test uses a bucket an
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import uuid
 from collections.abc import AsyncIterator
@@ -18,6 +19,7 @@ from nats.js.kv import KeyValue
 from polyinfra.errors import FencedOffError, SinkWriteError
 from polyinfra.record.fenced_sink import FENCE_HEADER, FencedJetStreamSink
 from polyinfra.record.jetstream_sink import JetStreamSink
+from polyinfra.record.recorder import Recorder
 from polyinfra.record.shard_leases import ShardLeases, shard_of
 from tests.record.sinks import NATS_SERVER, make_records
 
@@ -184,3 +186,29 @@ async def test_a_fleet_recording_is_read_under_its_name_shard_after_shard(stream
         await fleet.close()
         for shard in range(2):
             await nats_client.jetstream().delete_stream(f"{stream}-shard-{shard}")
+
+
+async def test_a_recorder_fenced_off_stops_writing_and_says_why(stream: str) -> None:
+    url = f"nats://{NATS_SERVER}/{stream}"
+    old = FencedJetStreamSink(url, fence=1)
+    await old.claim()
+    recorder = Recorder(old, linger_s=0)
+    await recorder.start()
+    tap = recorder.tap("clob", "market")
+    tap.frame_received(1, b"before")
+    async with asyncio.timeout(30):
+        while recorder.acknowledged is None or recorder.acknowledged.records < 2:  # header's clock sample + frame
+            await asyncio.sleep(0.01)
+    new = FencedJetStreamSink(url, fence=2)
+    await new.claim()
+    tap.frame_received(1, b"after the takeover")
+    async with asyncio.timeout(30):
+        while recorder.fenced_off is None:
+            await asyncio.sleep(0.01)
+    assert recorder.fenced_off.context["newer_fence"] == 2
+    assert recorder.stats.queued == 0
+    await recorder.stop()  # returns: the writer ended
+    payloads = [record.payload async for record in new.read()]
+    assert b"before" in payloads and b"after the takeover" not in payloads
+    for sink in (old, new):
+        await sink.close()

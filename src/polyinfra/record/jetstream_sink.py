@@ -54,11 +54,12 @@ from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, StorageType, StreamConfig
 
-from polyinfra.errors import CorruptRecordError, RecorderError, SinkUrlError, SinkWriteError
+from polyinfra.errors import CorruptRecordError, MalformedMessageError, RecorderError, SinkUrlError, SinkWriteError
 from polyinfra.obs.logging import get_logger
 from polyinfra.obs.redaction import MASK, url_without_credentials
 from polyinfra.record.records import Record, RecordKind, SessionHeader
 from polyinfra.record.sink import Sink
+from polyinfra.wire.json_decoding import JsonDecoder
 
 __all__ = [
     "DUPLICATE_WINDOW_S",
@@ -68,6 +69,7 @@ __all__ = [
     "record_subject",
     "shard_stream_name",
     "shard_stream_url",
+    "stored_sequence",
     "subject_token",
 ]
 
@@ -127,9 +129,24 @@ class _PublishAnswer(msgspec.Struct):
     error: _ApiError | None = None
 
 
-_DECODE_ACK = msgspec.json.Decoder(_PublishAnswer).decode
+_MAX_ANSWER_BYTES: Final = 64 * 1024
+_DECODE_ANSWER: Final[JsonDecoder[_PublishAnswer]] = JsonDecoder(
+    _PublishAnswer, what="JetStream publish answer", max_bytes=_MAX_ANSWER_BYTES
+)
 _NO_RESPONDERS: Final = "503"
 _NO_RESPONDERS_CODE: Final = 503
+
+
+def stored_sequence(answer: bytes) -> int:
+    """The stream sequence the server's answer to a published message gives it;
+    :class:`PublishRefusedError` when the answer is a refusal or does not decode."""
+    try:
+        decoded = _DECODE_ANSWER.decode(answer)
+    except MalformedMessageError as exc:
+        raise PublishRefusedError(0, f"the server's answer does not decode: {exc.message[:200]}") from exc
+    if decoded.error is not None:
+        raise PublishRefusedError(decoded.error.err_code, decoded.error.description[:200])
+    return decoded.seq
 
 
 def subject_token(text: str) -> str:
@@ -265,14 +282,9 @@ class JetStreamSink(Sink):
             waiter.set_exception(PublishRefusedError(_NO_RESPONDERS_CODE, "no stream takes this subject"))
             return
         try:
-            answer = _DECODE_ACK(message.data)
-        except msgspec.DecodeError:
-            waiter.set_exception(PublishRefusedError(0, "the server's answer does not decode"))
-            return
-        if answer.error is not None:
-            waiter.set_exception(PublishRefusedError(answer.error.err_code, answer.error.description[:200]))
-        else:
-            waiter.set_result(answer.seq)
+            waiter.set_result(stored_sequence(message.data))
+        except PublishRefusedError as exc:
+            waiter.set_exception(exc)
 
     def _headers(self, message_ids: Sequence[str]) -> list[dict[str, str]]:
         """The headers of a batch's messages: the id the server deduplicates by."""

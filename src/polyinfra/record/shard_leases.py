@@ -52,7 +52,16 @@ from nats.js.kv import KeyValue
 
 from polyinfra.errors import InvalidValueError, LeaseError
 
-__all__ = ["Lease", "LeaseValue", "ShardLeases", "Takeover", "bucket_name", "shard_of", "valid_member_id"]
+__all__ = [
+    "Lease",
+    "LeaseValue",
+    "ShardLeases",
+    "Takeover",
+    "bucket_name",
+    "decode_lease",
+    "shard_of",
+    "valid_member_id",
+]
 
 _BUCKET_PREFIX: Final = "polyinfra-fleet-"
 _FLEET_NAME: Final = re.compile(r"[A-Za-z0-9_-]{1,48}")
@@ -212,13 +221,17 @@ class ShardLeases:
             return None
         except (nats.errors.Error, OSError, TimeoutError) as exc:
             raise _lease_error("read", exc) from exc
-        data = entry.value or b""
-        if len(data) > _MAX_VALUE_BYTES:
-            raise LeaseError("a fleet lease is larger than any polyinfra writes", key=key, bytes=len(data))
-        try:
-            return _decode(data), entry.revision or 0
-        except msgspec.DecodeError as exc:
-            raise LeaseError(f"a fleet lease does not decode: {exc}", key=key, retriable=False) from exc
+        return decode_lease(entry.value or b"", key=key), entry.revision or 0
+
+
+def decode_lease(data: bytes, *, key: str) -> LeaseValue:
+    """A stored lease; :class:`~polyinfra.errors.LeaseError` (not retriable) for bytes that are none."""
+    if len(data) > _MAX_VALUE_BYTES:
+        raise LeaseError("a fleet lease is larger than any polyinfra writes", key=key, bytes=len(data), retriable=False)
+    try:
+        return _decode(data)
+    except msgspec.DecodeError as exc:
+        raise LeaseError(f"a fleet lease does not decode: {exc}"[:300], key=key, retriable=False) from exc
 
 
 def _lease_error(what: str, exc: BaseException) -> LeaseError:
