@@ -42,6 +42,7 @@ from polyinfra.cli.options import (
     one_line_errors,
     venue_urls,
 )
+from polyinfra.cli.relay_command import relay
 
 if TYPE_CHECKING:
     from polyinfra.cli.watch import TokenChoice
@@ -62,11 +63,12 @@ KeysOption = Annotated[
 
 
 def register_record_commands(app: typer.Typer) -> None:
-    """Add ``record``, ``coverage``, ``replay`` and ``export`` to ``app``."""
+    """Add ``record``, ``coverage``, ``replay``, ``export`` and ``relay`` to ``app``."""
     app.command("record")(record)
     app.command("coverage")(coverage)
     app.command("replay")(replay)
     app.command("export")(export)
+    app.command("relay")(relay)
 
 
 def record(

@@ -69,6 +69,7 @@ __all__ = [
     "record_subject",
     "shard_stream_name",
     "shard_stream_url",
+    "stored_message",
     "stored_sequence",
     "subject_token",
 ]
@@ -180,6 +181,25 @@ def shard_stream_url(url: str, shard: int) -> str:
     """``nats://.../STREAM`` of a fleet recording as the URL of its shard ``shard``'s stream."""
     parts = urllib.parse.urlsplit(url)
     return urllib.parse.urlunsplit(parts._replace(path="/" + shard_stream_name(parts.path.removeprefix("/"), shard)))
+
+
+def stored_message(message: Msg) -> Record | SessionHeader | None:
+    """What a message of a recording's stream holds: a record, a session header, or None (a fleet's
+    takeover marker); :class:`~polyinfra.errors.CorruptRecordError` for one that does not decode."""
+    # polyinfra.STREAM.sessions and polyinfra.STREAM.fence; a record's subject has five tokens.
+    stream_level = message.subject.split(".", 2)[2:]
+    try:
+        if stream_level == ["sessions"]:
+            return _DECODE_HEADER(message.data)
+        if stream_level == ["fence"]:
+            return None
+        return _DECODE_RECORD(message.data)
+    except msgspec.DecodeError as exc:
+        raise CorruptRecordError(
+            f"a stored message cannot be read back: {exc}"[:300],
+            stream=message.metadata.stream,
+            seq=message.metadata.sequence.stream,
+        ) from exc
 
 
 def _header_bytes(headers: dict[str, str]) -> int:
@@ -320,6 +340,12 @@ class JetStreamSink(Sink):
             for header in self._decoded(messages, _DECODE_HEADER, "session header"):
                 by_session.setdefault(header.session_id, header)
         return sorted(by_session.values(), key=lambda header: header.started_wall_ns)
+
+    async def read_streams(self) -> list[tuple[JetStreamContext, str]]:
+        """The JetStream context and each stream a read of this sink reads (a fleet's shard streams,
+        or the stream itself): for a consumer of its own, as the PostgreSQL relay has."""
+        jetstream, _ = await self._connected()
+        return [(jetstream, stream) for stream in self._read_streams]
 
     async def _messages_of_every_stream(self, subject_filter: str) -> AsyncIterator[list[Msg]]:
         """:meth:`_messages` of each stream a read reads; ``subject_filter`` names the stream ``{}``."""
