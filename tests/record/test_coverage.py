@@ -69,11 +69,12 @@ def test_a_window_clips_and_a_crash_ends_coverage_at_the_last_stored_record() ->
 
 
 def test_interleaved_sessions_each_end_at_their_own_last_record_and_a_takeover_gap_names_its_keys() -> None:
-    # Two fleet processes: s1 records A, s2 records B; s1 dies at 400 and s2 takes A over at 600.
+    # Two fleet processes: s1 records A, s2 records B; s1 dies, and s3 takes A over at 600.
     records = [
         _record(0, 100, RecordKind.STATE_CHANGED, "A", session="s1", state="live", reason="snapshot"),
         _record(0, 150, RecordKind.STATE_CHANGED, "B", session="s2", state="live", reason="snapshot"),
-        _record(1, 400, RecordKind.CLOCK_SAMPLE, session="s1", wall_minus_monotonic_ns=0),
+        # s1's last lifecycle record; its frames were acknowledged up to 350 (the takeover gap's start).
+        _record(1, 300, RecordKind.CLOCK_SAMPLE, session="s1", wall_minus_monotonic_ns=0),
         _record(1, 500, RecordKind.CLOCK_SAMPLE, session="s2", wall_minus_monotonic_ns=0),
         _record(0, 600, RecordKind.GAP, session="s3", token_ids=["A"], reason="lease takeover", from_wall_ns=350),
         _record(1, 650, RecordKind.STATE_CHANGED, "A", session="s3", state="live", reason="snapshot"),

@@ -87,10 +87,13 @@ async def test_three_recorders_one_killed_its_shard_is_taken_over_and_the_manife
         drains.append(asyncio.create_task(_drain(process.stderr, lines)))
     try:
         async with asyncio.timeout(_DEADLINE_S):
-            # Every member holds a shard, and every shard's stream has live data in it.
+            # Every member holds a shard, has renewed it with a watermark, and every shard's stream
+            # has live data in it.
             while True:
-                holders = await _holders(kv)
-                if len(set(holders.values())) == 3 and len(holders) == _SHARDS:
+                leases = await _leases(kv)
+                holders = {shard: lease.holder for shard, lease in leases.items()}
+                renewed = all(lease.watermark_wall_ns is not None for lease in leases.values())
+                if len(set(holders.values())) == 3 and len(holders) == _SHARDS and renewed:
                     counts = []
                     for shard in range(_SHARDS):
                         with contextlib.suppress(nats.js.errors.NotFoundError):
@@ -155,6 +158,10 @@ async def test_three_recorders_one_killed_its_shard_is_taken_over_and_the_manife
         takeover_gaps = [gap for gap in coverage.gaps if gap.reason.startswith("lease")]
         if shard_of(token, _SHARDS) == victim_shard:
             assert [gap.reason for gap in takeover_gaps] == [LEASE_TAKEOVER], (token, coverage.gaps)
+            # Covered before it (by the killed process, up to its watermark) and after it.
+            (takeover,) = takeover_gaps
+            assert coverage.covered[0].end_wall_ns <= takeover.start_wall_ns, coverage.covered
+            assert coverage.covered[-1].start_wall_ns >= takeover.end_wall_ns, coverage.covered
         else:
             assert takeover_gaps == [], (token, coverage.gaps)
         assert coverage.covered, token

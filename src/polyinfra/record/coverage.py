@@ -17,7 +17,8 @@ The manifest is a fold over the recording's own records, so it can never disagre
   snapshot), and closes when it is LIVE again;
 * a ``gap`` record (``queue overflow``) applies to every key of its source and channel, or only to
   the keys its ``token_ids`` name (``lease takeover``: a fleet shard's tokens), and is taken out
-  of the covered intervals;
+  of the covered intervals. A takeover's gap starts at the old holder's acknowledged watermark,
+  so it also proves the old holder's session alive until then;
 * any other part of a query window is a gap with reason ``not recorded``.
 
 All times are wall-clock ns (``recv_wall_ns``), the scale users ask about.
@@ -165,7 +166,13 @@ class CoverageManifest:
             gap = Gap(details.from_wall_ns, details.to_wall_ns, details.reason)
             if details.token_ids:
                 for token in details.token_ids:
-                    self._keys.setdefault((record.source, record.channel, token), _KeyHistory()).gap_records.append(gap)
+                    history = self._keys.setdefault((record.source, record.channel, token), _KeyHistory())
+                    history.gap_records.append(gap)
+                    if history.session_id is not None and history.session_id != session:
+                        # A takeover's gap starts where the old holder's writes were acknowledged
+                        # up to: its session was alive until then, lifecycle record or not.
+                        last_ns = self._session_last_ns[history.session_id]
+                        self._session_last_ns[history.session_id] = max(last_ns, gap.start_wall_ns)
             else:
                 self._channel_gaps.setdefault((record.source, record.channel), []).append(gap)
 

@@ -179,22 +179,24 @@ class FleetMember:
             await sink.claim()
             await recorder.start()
             attached.push_async_callback(recorder.stop)
+            previous = taken.previous
+            if previous is not None:
+                # Ahead of the client's first record: the manifest ends the old holder's coverage at
+                # the gap's start (its watermark) rather than at its last lifecycle record.
+                self.takeovers += 1
+                recorder.record_gap(
+                    "clob",
+                    "market",
+                    reason=LEASE_RELEASED if previous.released else LEASE_TAKEOVER,
+                    from_wall_ns=previous.watermark_wall_ns or previous.acquired_wall_ns,
+                    to_wall_ns=recorder.wall_ns(),
+                    token_ids=tokens,
+                )
             await attached.enter_async_context(self._attach(recorder, tokens))
         except BaseException:
             await attached.aclose()
             await sink.close()
             raise
-        previous = taken.previous
-        if previous is not None:
-            self.takeovers += 1
-            recorder.record_gap(
-                "clob",
-                "market",
-                reason=LEASE_RELEASED if previous.released else LEASE_TAKEOVER,
-                from_wall_ns=previous.watermark_wall_ns or previous.acquired_wall_ns,
-                to_wall_ns=lease.value.acquired_wall_ns,
-                token_ids=tokens,
-            )
         self.held[shard] = _HeldShard(lease, tokens, sink, recorder, attached)
         _log.info("fleet shard taken", shard=shard, member=self.member_id, fence=lease.fence, tokens=len(tokens))
 

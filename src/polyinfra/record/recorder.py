@@ -163,6 +163,7 @@ class Recorder:
         self._stopping = False
         self._stop_requested = asyncio.Event()
         self._taps: dict[tuple[str, str], ChannelTap] = {}
+        self._unclaimed_taps: set[tuple[str, str]] = set()
         self._own = ChannelTap(self, _RECORDER_SOURCE, "")
         self._written = 0
         self._batches = 0
@@ -200,8 +201,12 @@ class Recorder:
     # --- taps ----------------------------------------------------------------------------------
 
     def tap(self, source: str, channel: str) -> ChannelTap:
-        """The tap of (``source``, ``channel``), e.g. ``("clob", "market")``; one per pair."""
+        """The tap of (``source``, ``channel``), e.g. ``("clob", "market")``; one per pair (the one
+        :meth:`record_gap` made, if it came first)."""
         key = (source, channel)
+        if key in self._unclaimed_taps:
+            self._unclaimed_taps.discard(key)
+            return self._taps[key]
         if key in self._taps or source == _RECORDER_SOURCE:
             raise InvalidValueError("this source and channel already have a tap", source=source, channel=channel)
         tap = ChannelTap(self, source, channel)
@@ -212,8 +217,12 @@ class Recorder:
         self, source: str, channel: str, *, reason: str, from_wall_ns: int, to_wall_ns: int, token_ids: list[str]
     ) -> None:
         """Queue a GAP record for ``token_ids`` of (``source``, ``channel``): time the recording does
-        not vouch for, seen from outside the client (a fleet shard taken over from a dead process)."""
-        tap = self._taps.get((source, channel)) or self.tap(source, channel)
+        not vouch for, seen from outside the client (a fleet shard taken over from a dead process).
+        Before the client's tap exists, the tap made for it is the one the client gets."""
+        tap = self._taps.get((source, channel))
+        if tap is None:
+            tap = self.tap(source, channel)
+            self._unclaimed_taps.add((source, channel))
         tap.lifecycle(
             RecordKind.GAP,
             NO_CONNECTION,
