@@ -72,22 +72,18 @@ async def bare_publishes(rows: list[Record], url: str) -> float:
     return elapsed
 
 
-async def sink_writes(rows: list[Record], url: str) -> float:
-    sink = JetStreamSink(url)
-    await sink.write(rows[:1])  # connect and create the stream before the clock starts, as the anchor does
+async def sink_writes(rows: list[Record], url: str, *, fenced: bool = False) -> float:
+    """``JetStreamSink.write`` (or a fleet shard's ``FencedJetStreamSink.write``) batch by batch."""
+    if fenced:
+        sink: JetStreamSink = FencedJetStreamSink(url, fence=1)
+        await sink.claim()  # connect, create the stream and start the chain before the clock starts
+        first = 0
+    else:
+        sink = JetStreamSink(url)
+        await sink.write(rows[:1])  # connect and create the stream before the clock starts, as the anchor does
+        first = 1
     started = time.perf_counter()
-    for start in range(1, len(rows), BATCH):
-        await sink.write(rows[start : start + BATCH])
-    elapsed = time.perf_counter() - started
-    await sink.close()
-    return elapsed
-
-
-async def fenced_writes(rows: list[Record], url: str) -> float:
-    sink = FencedJetStreamSink(url, fence=1)
-    await sink.claim()  # connect, create the stream and start the chain before the clock starts
-    started = time.perf_counter()
-    for start in range(0, len(rows), BATCH):
+    for start in range(first, len(rows), BATCH):
         await sink.write(rows[start : start + BATCH])
     elapsed = time.perf_counter() - started
     await sink.close()
@@ -130,7 +126,7 @@ def main() -> None:
     writes = run(lambda url: sink_writes(rows, url))
     ingest = run(lambda url: recorder_ingest(stream, venue_times, JetStreamSink(url)))
     reads = run(lambda url: sink_reads(rows, url))
-    fenced = run(lambda url: fenced_writes(rows, url))
+    fenced = run(lambda url: sink_writes(rows, url, fenced=True))
     events = len(rows)
 
     def line(name: str, timing: tuple[float, float], ratio_to: tuple[float, float] | None) -> str:

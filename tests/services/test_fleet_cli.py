@@ -10,7 +10,6 @@ import asyncio
 import contextlib
 import signal
 import uuid
-from collections.abc import AsyncIterator
 
 import msgspec
 import nats
@@ -20,7 +19,7 @@ import pytest
 from nats.aio.client import Client
 from nats.js.kv import KeyValue
 
-from polyinfra.record.coverage import read_manifest
+from polyinfra.record.coverage import RecordedSpan, read_manifest
 from polyinfra.record.fleet import LEASE_TAKEOVER
 from polyinfra.record.jetstream_sink import JetStreamSink, shard_stream_name
 from polyinfra.record.shard_leases import LeaseValue, bucket_name, shard_of
@@ -35,16 +34,6 @@ _DEADLINE_S = 240.0
 _POLL_S = 0.2
 
 
-@pytest.fixture
-async def nats_client() -> AsyncIterator[Client]:
-    try:
-        client = await nats.connect(f"nats://{NATS_SERVER}", connect_timeout=5, allow_reconnect=False)
-    except (nats.errors.Error, OSError) as exc:
-        pytest.skip(f"NATS is unreachable at {NATS_SERVER}: {type(exc).__name__}")
-    yield client
-    await client.close()
-
-
 async def _leases(kv: KeyValue) -> dict[int, LeaseValue]:
     """Shard -> its lease, of every shard that was ever held."""
     found = {}
@@ -57,6 +46,14 @@ async def _leases(kv: KeyValue) -> dict[int, LeaseValue]:
 
 async def _holders(kv: KeyValue) -> dict[int, str]:
     return {shard: lease.holder for shard, lease in (await _leases(kv)).items()}
+
+
+async def _manifest(url: str) -> RecordedSpan:
+    fleet = JetStreamSink(url)
+    try:
+        return await read_manifest(fleet)
+    finally:
+        await fleet.close()
 
 
 async def _drain(stream: asyncio.StreamReader, lines: list[bytes]) -> None:
@@ -114,11 +111,7 @@ async def test_three_recorders_one_killed_its_shard_is_taken_over_and_the_manife
                 await asyncio.sleep(_POLL_S)
             victim_tokens = [token for token in tokens if shard_of(token, _SHARDS) == victim_shard]
             while True:
-                fleet = JetStreamSink(sink)
-                try:
-                    span = await read_manifest(fleet)
-                finally:
-                    await fleet.close()
+                span = await _manifest(sink)
                 assert span.first_wall_ns is not None
                 found = [
                     span.manifest.coverage(token, span.first_wall_ns, span.last_wall_ns) for token in victim_tokens
@@ -147,11 +140,7 @@ async def test_three_recorders_one_killed_its_shard_is_taken_over_and_the_manife
     # The survivors released their leases when they stopped, so a successor would not wait.
     leases = await _leases(kv)
     assert len(leases) == _SHARDS and all(lease.released for lease in leases.values())
-    fleet = JetStreamSink(sink)
-    try:
-        span = await read_manifest(fleet)
-    finally:
-        await fleet.close()
+    span = await _manifest(sink)
     assert span.first_wall_ns is not None
     for token in tokens:
         coverage = span.manifest.coverage(token, span.first_wall_ns, span.last_wall_ns)

@@ -5,13 +5,9 @@ late write refused by the server with nothing stored. Each test uses a bucket an
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import uuid
 from collections.abc import AsyncIterator
 
-import nats
-import nats.errors
-import nats.js.errors
 import pytest
 from nats.aio.client import Client
 from nats.js.kv import KeyValue
@@ -37,29 +33,11 @@ class _Clock:
 
 
 @pytest.fixture
-async def nats_client() -> AsyncIterator[Client]:
-    try:
-        client = await nats.connect(f"nats://{NATS_SERVER}", connect_timeout=5, allow_reconnect=False)
-    except (nats.errors.Error, OSError) as exc:
-        pytest.skip(f"NATS is unreachable at {NATS_SERVER}: {type(exc).__name__}")
-    yield client
-    await client.close()
-
-
-@pytest.fixture
 async def bucket(nats_client: Client) -> AsyncIterator[KeyValue]:
     name = f"test-leases-{uuid.uuid4().hex[:12]}"
     jetstream = nats_client.jetstream()
     yield await jetstream.create_key_value(bucket=name, history=1)
     await jetstream.delete_key_value(name)
-
-
-@pytest.fixture
-async def stream(nats_client: Client) -> AsyncIterator[str]:
-    name = f"test-fence-{uuid.uuid4().hex[:12]}"
-    yield name
-    with contextlib.suppress(nats.js.errors.NotFoundError):
-        await nats_client.jetstream().delete_stream(name)
 
 
 def test_the_shard_split_is_stable_and_uses_every_shard() -> None:

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import uuid
-from collections.abc import AsyncIterator
 
 import nats
 import nats.errors
@@ -30,24 +28,6 @@ _RECORDS = 600
 _DEADLINE_S = 120.0
 _POLL_S = 0.1
 _DURABLE = "test-relay"
-
-
-@pytest.fixture
-async def nats_client() -> AsyncIterator[Client]:
-    try:
-        client = await nats.connect(f"nats://{NATS_SERVER}", connect_timeout=5, allow_reconnect=False)
-    except (nats.errors.Error, OSError) as exc:
-        pytest.skip(f"NATS is unreachable at {NATS_SERVER}: {type(exc).__name__}")
-    yield client
-    await client.close()
-
-
-@pytest.fixture
-async def stream(nats_client: Client) -> AsyncIterator[str]:
-    name = f"test-relay-{uuid.uuid4().hex[:12]}"
-    yield name
-    with contextlib.suppress(nats.js.errors.NotFoundError):
-        await nats_client.jetstream().delete_stream(name)
 
 
 async def test_a_relay_killed_mid_batch_and_restarted_stores_every_record_once(

@@ -22,7 +22,7 @@ import typer
 from polyinfra.obs.logging import get_logger
 
 if TYPE_CHECKING:
-    from polyinfra.cli.watch import TokenChoice
+    from polyinfra.cli.record_commands import RecordRun
     from polyinfra.record.fleet import FleetMember, ShardAttach
     from polyinfra.record.recorder import Recorder
 
@@ -55,35 +55,23 @@ def default_member_id() -> str:
     return f"{host or 'host'}-{os.getpid()}"
 
 
-async def record_fleet(
-    *,
-    fleet: FleetOptions,
-    sink_url: str,
-    rest_url: str,
-    ws_url: str,
-    choice: TokenChoice,
-    duration_s: float,
-    status_s: float,
-) -> None:
+async def record_fleet(run: RecordRun, fleet: FleetOptions) -> None:
     import nats
     import nats.errors
 
-    from polyinfra.cli.watch import choose_markets
-    from polyinfra.clob.rest import ClobRestClient
     from polyinfra.errors import LeaseError, SinkUrlError
     from polyinfra.obs.redaction import url_without_credentials
     from polyinfra.record.fleet import FleetMember
     from polyinfra.record.jetstream_sink import parse_nats_url
     from polyinfra.record.shard_leases import ShardLeases, bucket_name
 
+    sink_url = run.sink_url
     if not sink_url.startswith(_NATS_PREFIX):
         raise SinkUrlError("a recorder fleet records into NATS JetStream: --sink nats://HOST[:PORT]/STREAM")
     bucket = bucket_name(fleet.name)
     shown_url = url_without_credentials(sink_url)
     server, _, _ = parse_nats_url(sink_url, shown_url)  # the lease bucket is on the sink's server
-    async with ClobRestClient(rest_url) as rest:
-        markets = await choose_markets(rest, choice)
-    token_ids = [token.token_id for market in markets for token in market.tokens]
+    token_ids = await run.token_ids()
     try:
         connection = await nats.connect(
             servers=[server],
@@ -103,7 +91,7 @@ async def record_fleet(
         token_ids=token_ids,
         shards=fleet.shards,
         lease_s=fleet.lease_s,
-        attach=_live_books(rest_url, ws_url),
+        attach=_live_books(run.rest_url, run.ws_url),
         fleet_size=fleet.fleet_size,
         join_s=fleet.join_s,
     )
@@ -114,7 +102,7 @@ async def record_fleet(
     )
     running = asyncio.create_task(member.run(), name="fleet-member")
     try:
-        await _show_fleet_status(member, running, duration_s=duration_s, status_s=status_s)
+        await _show_fleet_status(member, running, duration_s=run.duration_s, status_s=run.status_s)
     finally:
         running.cancel()
         with contextlib.suppress(asyncio.CancelledError):

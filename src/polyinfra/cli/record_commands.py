@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Final
 
@@ -123,50 +124,51 @@ def record(
         rest_url, ws_url = venue_urls(rest=rest, ws=ws, live=live)
         choice = TokenChoice(token_ids=token or (), condition_ids=market or (), top=top or 0)
         with metrics_endpoint("record", metrics_port, metrics_host):
+            run = RecordRun(sink, rest_url, ws_url, choice, duration, status_s)
             if fleet is None:
-                main = _record(
-                    sink_url=sink,
-                    rest_url=rest_url,
-                    ws_url=ws_url,
-                    choice=choice,
-                    duration_s=duration,
-                    status_s=status_s,
-                )
+                run_until_stopped(_record(run))
             else:
                 from polyinfra.cli.fleet_record import FleetOptions, record_fleet
 
-                options = FleetOptions(fleet, shards, lease_s, member_id, fleet_size, join_s)
-                main = record_fleet(
-                    fleet=options,
-                    sink_url=sink,
-                    rest_url=rest_url,
-                    ws_url=ws_url,
-                    choice=choice,
-                    duration_s=duration,
-                    status_s=status_s,
+                run_until_stopped(
+                    record_fleet(run, FleetOptions(fleet, shards, lease_s, member_id, fleet_size, join_s))
                 )
-            run_until_stopped(main)
 
 
-async def _record(
-    *, sink_url: str, rest_url: str, ws_url: str, choice: TokenChoice, duration_s: float, status_s: float
-) -> None:
-    from polyinfra.cli.watch import choose_markets
+@dataclass(frozen=True, slots=True)
+class RecordRun:
+    """What ``polyinfra record`` was asked to record, and how long, one process or a fleet's."""
+
+    sink_url: str
+    rest_url: str
+    ws_url: str
+    choice: TokenChoice
+    duration_s: float
+    status_s: float
+
+    async def token_ids(self) -> list[str]:
+        """The tokens of the markets chosen (asked of the venue's REST API)."""
+        from polyinfra.cli.watch import choose_markets
+        from polyinfra.clob.rest import ClobRestClient
+
+        async with ClobRestClient(self.rest_url) as rest:
+            markets = await choose_markets(rest, self.choice)
+        return [token.token_id for market in markets for token in market.tokens]
+
+
+async def _record(run: RecordRun) -> None:
     from polyinfra.clob.live_books import LiveBooks
-    from polyinfra.clob.rest import ClobRestClient
     from polyinfra.record.recorder import Recorder
     from polyinfra.record.sink_urls import open_sink
 
-    sink = open_sink(sink_url)
+    sink = open_sink(run.sink_url)
     recorder = Recorder(sink)
     try:
-        async with ClobRestClient(rest_url) as rest:
-            markets = await choose_markets(rest, choice)
-        token_ids = [token.token_id for market in markets for token in market.tokens]
-        async with recorder, LiveBooks(rest_url, ws_url, recorder=recorder) as books:
+        token_ids = await run.token_ids()
+        async with recorder, LiveBooks(run.rest_url, run.ws_url, recorder=recorder) as books:
             await books.subscribe(token_ids)
             typer.echo(f"polyinfra record: {len(token_ids)} tokens into {sink.url}", err=True)
-            await _show_status(recorder, duration_s=duration_s, status_s=status_s)
+            await _show_status(recorder, duration_s=run.duration_s, status_s=run.status_s)
     finally:
         # Also after Ctrl-C: the recorder has stopped, so this is what the tape holds.
         _print_status(recorder, events_per_s=None)
