@@ -5,6 +5,7 @@ late write refused by the server with nothing stored. Each test uses a bucket an
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
 from collections.abc import AsyncIterator
 
@@ -13,9 +14,12 @@ from nats.aio.client import Client
 from nats.js.kv import KeyValue
 
 from polyinfra.errors import FencedOffError, SinkWriteError
+from polyinfra.record.coverage import read_manifest
 from polyinfra.record.fenced_sink import FENCE_HEADER, FencedJetStreamSink
-from polyinfra.record.jetstream_sink import JetStreamSink
+from polyinfra.record.fleet import FleetMember
+from polyinfra.record.jetstream_sink import JetStreamSink, shard_stream_name
 from polyinfra.record.recorder import Recorder
+from polyinfra.record.records import RecordKind
 from polyinfra.record.shard_leases import ShardLeases, shard_of
 from tests.record.sinks import NATS_SERVER, make_records
 
@@ -190,3 +194,73 @@ async def test_a_recorder_fenced_off_stops_writing_and_says_why(stream: str) -> 
     assert b"before" in payloads and b"after the takeover" not in payloads
     for sink in (old, new):
         await sink.close()
+
+
+async def test_members_deal_the_shards_and_a_survivor_takes_a_paused_members_over_with_a_gap(
+    bucket: KeyValue, stream: str, nats_client: Client
+) -> None:
+    clock = _Clock()
+    url = f"nats://{NATS_SERVER}/{stream}"
+    tokens = [str(71_000_000 + index) for index in range(40)]
+
+    @contextlib.asynccontextmanager
+    async def attach(recorder: Recorder, token_ids: list[str]) -> AsyncIterator[None]:
+        tap = recorder.tap("clob", "market")  # what live books would say: each token LIVE
+        for token in token_ids:
+            tap.lifecycle(RecordKind.STATE_CHANGED, 0, key=token, state="live", reason="snapshot")
+        yield
+
+    def member(holder: str) -> FleetMember:
+        return FleetMember(
+            leases=ShardLeases(bucket, holder=holder, lease_s=9, wall_ns=clock),
+            stream_url=url,
+            token_ids=tokens,
+            shards=4,
+            lease_s=9,
+            attach=attach,
+            make_recorder=lambda sink: Recorder(sink, linger_s=0, wall_ns=clock),
+        )
+
+    a, b = member("a"), member("b")
+    for joining in (a, b):
+        await joining._leases.announce()
+    await a.step()
+    await b.step()
+    assert (sorted(a.held), sorted(b.held)) == ([0, 2], [1, 3])  # dealt round-robin over [a, b]
+    async with asyncio.timeout(30):
+        while any(recorder.acknowledged is None or recorder.stats.queued for recorder in a.recorders):
+            await asyncio.sleep(0.01)
+    clock.now_ns += 3 * _S
+    await a.step()  # renews, carrying the watermark
+    watermark_ns = clock.now_ns - 3 * _S  # what a's recorders acknowledged: records stamped before the move
+
+    # a pauses; its member key and leases expire; b deals itself everything and takes shards 0 and 2.
+    clock.now_ns += 10 * _S
+    await b.step()
+    assert sorted(b.held) == [0, 1, 2, 3] and b.takeovers == 2
+    stored = await b._leases.read(0)
+    assert stored is not None and stored.holder == "b"
+
+    # a wakes: its recorders' writes are refused, and its next step finds its leases lost.
+    a_recorders = a.recorders
+    for recorder in a_recorders:
+        recorder.record_gap("clob", "market", reason="late", from_wall_ns=0, to_wall_ns=1, token_ids=["x"])
+    async with asyncio.timeout(30):
+        while any(recorder.fenced_off is None for recorder in a_recorders):
+            await asyncio.sleep(0.01)
+    await a.step()
+    assert a.held == {}
+    await b.stop()
+    await a.stop()
+
+    span = await read_manifest(JetStreamSink(url))
+    assert {shard_of(token, 4) for token in tokens} == {0, 1, 2, 3}  # every shard has tokens
+    for token in tokens:
+        gaps = span.manifest.coverage(token, 0, clock.now_ns + _S).gaps
+        reasons = [(gap.start_wall_ns, gap.end_wall_ns, gap.reason) for gap in gaps if gap.reason.startswith("lease")]
+        if shard_of(token, 4) in (0, 2):
+            assert reasons == [(watermark_ns, watermark_ns + 13 * _S, "lease takeover")], token
+        else:
+            assert reasons == [], token
+    for shard in range(4):
+        await nats_client.jetstream().delete_stream(shard_stream_name(stream, shard))

@@ -25,6 +25,9 @@ step every third of the lease time::
   when the old holder stopped cleanly. The books' own resync shows as ``subscribed`` after it.
 * **Losing a shard.** A renewal that finds the lease moved, or a recorder whose writes the stream
   refuses, stops that shard at once: the process was paused past its lease and another holds it.
+* **Failures.** A step the server or the bucket failed is tried again at the next one. A shard
+  whose recording could not start (its stream unreachable) is left to expire unrenewed: whoever
+  takes it next records the gap from the last holder's watermark, the failed start included.
 * **Stopping.** Every recorder writes what it queued, then each lease is released with its final
   watermark, so a survivor takes over at its next step rather than a lease time later.
 
@@ -116,7 +119,14 @@ class FleetMember:
         try:
             await self._join()
             while True:
-                await self.step()
+                try:
+                    await self.step()
+                except RecorderError as exc:
+                    if not exc.retriable:
+                        raise
+                    # The server or the bucket failed this step: the next one tries again. Leases
+                    # not renewed meanwhile expire, and fencing keeps their new holders' streams safe.
+                    _log.warning("fleet step failed; trying again", member=self.member_id, error=exc.message[:300])
                 await asyncio.sleep(self._lease_s / _STEPS_PER_LEASE)
         finally:
             await asyncio.shield(self.stop())
@@ -196,7 +206,7 @@ class FleetMember:
         except BaseException:
             await attached.aclose()
             await sink.close()
-            raise
+            raise  # the lease expires unrenewed, and whoever takes the shard records the gap
         self.held[shard] = _HeldShard(lease, tokens, sink, recorder, attached)
         _log.info("fleet shard taken", shard=shard, member=self.member_id, fence=lease.fence, tokens=len(tokens))
 
@@ -206,11 +216,11 @@ class FleetMember:
             await held.attached.aclose()  # the live client, then the recorder writes what it queued
             if release and held.recorder.fenced_off is None:
                 watermark = held.recorder.acknowledged
-                with contextlib.suppress(RecorderError):
-                    await self._leases.renew(
-                        held.lease,
-                        watermark_wall_ns=None if watermark is None else watermark.recv_wall_ns,
-                        release=True,
-                    )
+                await self._release(held.lease, None if watermark is None else watermark.recv_wall_ns)
         finally:
             await held.sink.close()
+
+    async def _release(self, lease: Lease, watermark_wall_ns: int | None = None) -> None:
+        """Let ``lease`` go now (best effort: unreleased, it expires after the lease time)."""
+        with contextlib.suppress(RecorderError):
+            await self._leases.renew(lease, watermark_wall_ns=watermark_wall_ns, release=True)
