@@ -264,3 +264,15 @@ async def test_members_deal_the_shards_and_a_survivor_takes_a_paused_members_ove
             assert reasons == [], token
     for shard in range(4):
         await nats_client.jetstream().delete_stream(shard_stream_name(stream, shard))
+
+
+async def test_a_lease_that_does_not_decode_is_taken_over_rather_than_failing_every_member(bucket: KeyValue) -> None:
+    clock = _Clock()
+    await bucket.put("shard.3", b"\xc1 not a lease")
+    await bucket.put("member.ghost", b"{}")
+    leases = ShardLeases(bucket, holder="a", lease_s=5, wall_ns=clock)
+    assert await leases.live_members() == ["a"]
+    taken = await leases.acquire(3)
+    assert taken is not None and taken.previous is not None and taken.previous.holder == ""
+    stored = await leases.read(3)
+    assert stored is not None and stored.holder == "a"

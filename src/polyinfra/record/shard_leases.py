@@ -51,6 +51,7 @@ import nats.js.errors
 from nats.js.kv import KeyValue
 
 from polyinfra.errors import InvalidValueError, LeaseError
+from polyinfra.obs.logging import get_logger
 
 __all__ = [
     "Lease",
@@ -62,6 +63,8 @@ __all__ = [
     "shard_of",
     "valid_member_id",
 ]
+
+_log = get_logger(__name__)
 
 _BUCKET_PREFIX: Final = "polyinfra-fleet-"
 _FLEET_NAME: Final = re.compile(r"[A-Za-z0-9_-]{1,48}")
@@ -205,7 +208,7 @@ class ShardLeases:
         for key in keys:
             if key.startswith(_MEMBER_PREFIX):
                 found = await self._get(key)
-                if found is not None and found[0].expires_wall_ns > now_ns:
+                if found is not None and found[0].holder and found[0].expires_wall_ns > now_ns:
                     live.add(found[0].holder)
         return sorted(live)
 
@@ -221,7 +224,14 @@ class ShardLeases:
             return None
         except (nats.errors.Error, OSError, TimeoutError) as exc:
             raise _lease_error("read", exc) from exc
-        return decode_lease(entry.value or b"", key=key), entry.revision or 0
+        revision = entry.revision or 0
+        try:
+            return decode_lease(entry.value or b"", key=key), revision
+        except LeaseError as exc:
+            # Not one polyinfra wrote (a hand-edited bucket): read as a lease that expired long ago,
+            # held by no member, so a member takes the shard over rather than every member failing.
+            _log.error("a fleet lease does not decode; taken as expired", key=key, error=exc.message[:200])
+            return LeaseValue(holder="", expires_wall_ns=0, acquired_wall_ns=self._wall_ns()), revision
 
 
 def decode_lease(data: bytes, *, key: str) -> LeaseValue:
