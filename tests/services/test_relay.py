@@ -16,9 +16,11 @@ import psycopg
 import pytest
 from nats.aio.client import Client
 
-from polyinfra.record.jetstream_sink import JetStreamSink
+from polyinfra.record.fenced_sink import FencedJetStreamSink
+from polyinfra.record.jetstream_sink import JetStreamSink, shard_stream_name, shard_stream_url
 from polyinfra.record.postgres_sink import _WRITE_LOCK, PostgresSink
 from polyinfra.record.records import SessionHeader
+from polyinfra.record.relay import Relay
 from tests.integration.cli_steps import start_polyinfra
 from tests.record.sinks import NATS_SERVER, make_records, postgres_schema
 
@@ -104,3 +106,31 @@ def _waiting_on_the_lock(url: str) -> bool:
             (application,),
         ).fetchone()
     return row is not None and row[0] > 0
+
+
+async def test_the_relay_copies_a_fleets_shard_streams_once_each(stream: str, nats_client: Client) -> None:
+    records = make_records(90)
+    for shard in range(3):
+        sink = FencedJetStreamSink(shard_stream_url(f"nats://{NATS_SERVER}/{stream}", shard), fence=1)
+        await sink.claim()  # the takeover marker is in the stream too: the relay stores nothing of it
+        await sink.write(records[shard::3])
+        await sink.close()
+    with postgres_schema() as target_url:
+        source, target = JetStreamSink(f"nats://{NATS_SERVER}/{stream}"), PostgresSink(target_url)
+        relay = Relay(source, target, durable=_DURABLE, batch_size=20)
+        running = asyncio.create_task(relay.run())
+        try:
+            async with asyncio.timeout(_DEADLINE_S):
+                while relay.stats.records < len(records):
+                    await asyncio.sleep(_POLL_S)
+        finally:
+            running.cancel()
+            await asyncio.gather(running, return_exceptions=True)
+        assert relay.stats.corrupt == 0
+        assert sorted([record.event_id async for record in target.read()]) == sorted(r.event_id for r in records)
+        await source.close()
+        await target.close()
+    for shard in range(3):
+        info = await nats_client.jetstream().consumer_info(shard_stream_name(stream, shard), _DURABLE)
+        assert info.num_ack_pending == 0 and info.num_pending == 0  # every message acknowledged
+        await nats_client.jetstream().delete_stream(shard_stream_name(stream, shard))
