@@ -153,6 +153,10 @@ async def test_a_batch_retried_after_a_lost_answer_is_stored_once(stream: str) -
 
 
 async def test_a_fleet_recording_is_read_under_its_name_shard_after_shard(stream: str, nats_client: Client) -> None:
+    # Read before the fleet recorded anything: an empty recording, and the name is not taken by it.
+    early = JetStreamSink(f"nats://{NATS_SERVER}/{stream}")
+    assert [record async for record in early.read()] == []
+    await early.close()
     records = make_records(12)
     shards = [FencedJetStreamSink(f"nats://{NATS_SERVER}/{stream}-shard-{shard}", fence=1) for shard in range(2)]
     for shard, sink in enumerate(shards):

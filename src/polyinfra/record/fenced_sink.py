@@ -100,7 +100,7 @@ class FencedJetStreamSink(JetStreamSink):
         """Read the stream's last message: how many of ``messages`` it shows already stored, and
         ``_last_seq`` set from it. Fenced off when a higher fencing number wrote it (or, unless
         ``claiming``, any other fencing number: a holder's own chain starts at its own marker)."""
-        jetstream, _ = await self._connected()
+        jetstream, _ = await self._writable()
         last_seq = (await self._call(jetstream.stream_info(self.stream))).state.last_seq
         stored_fence, stored_event = -1, ""
         if last_seq:

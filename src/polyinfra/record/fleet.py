@@ -122,10 +122,9 @@ class FleetMember:
                 try:
                     await self.step()
                 except RecorderError as exc:
-                    if not exc.retriable:
-                        raise
-                    # The server or the bucket failed this step: the next one tries again. Leases
-                    # not renewed meanwhile expire, and fencing keeps their new holders' streams safe.
+                    # The server or the bucket failed this step (or a shard's stream refused its
+                    # claim): the next one tries again. Leases not renewed meanwhile expire, and
+                    # fencing keeps their new holders' streams safe.
                     _log.warning("fleet step failed; trying again", member=self.member_id, error=exc.message[:300])
                 await asyncio.sleep(self._lease_s / _STEPS_PER_LEASE)
         finally:

@@ -226,7 +226,8 @@ class JetStreamSink(Sink):
         self._ack_waiters: dict[str, asyncio.Future[Any]] = {}
         self._ack_inbox = ""
         self._ack_count = 0
-        # What reads read: the stream, or a fleet's shard streams (found when the stream is missing).
+        # What reads read: the stream, a fleet's shard streams (found when the stream is missing), or
+        # nothing (neither exists yet: the first write creates the stream).
         self._read_streams = [self.stream]
 
     # --- writes ------------------------------------------------------------------------------------
@@ -247,15 +248,9 @@ class JetStreamSink(Sink):
     async def _publish(self, messages: Sequence[tuple[str, bytes, str]], what: str) -> None:
         """Publish ``(subject, payload, message id)`` messages back to back, then wait for every ack."""
         try:
-            _, max_payload = await self._connected()
+            _, max_payload = await self._writable()
         except RecorderError as exc:
             raise SinkWriteError(f"JetStream {what} not stored: {exc.message}", retriable=exc.retriable) from exc
-        if self._read_streams != [self.stream]:
-            raise SinkWriteError(
-                "this stream name is a recorder fleet's: write to it with polyinfra record --fleet",
-                retriable=False,
-                url=self.url,
-            )
         headers = self._headers([message_id for _, _, message_id in messages])
         # Checked before anything is sent: the server answers an oversized message by closing the
         # connection, and a batch must not go in part.
@@ -426,21 +421,34 @@ class JetStreamSink(Sink):
             assert self._jetstream is not None
             return self._jetstream, self._connection.max_payload
 
-    async def _ensure_stream(self, jetstream: JetStreamContext) -> None:
-        try:
-            info = await jetstream.stream_info(self.stream)
-        except nats.js.errors.NotFoundError:
-            shard_streams = await self._shard_streams(jetstream)
-            if shard_streams:
-                self._read_streams = shard_streams
-                return
+    async def _writable(self) -> tuple[JetStreamContext, int]:
+        """As :meth:`_connected`, the stream created if it is missing (reads never create it: a
+        read of a fleet's name before the fleet made its shard streams must not take the name)."""
+        jetstream, max_payload = await self._connected()
+        if self._read_streams == []:
             config = StreamConfig(
                 name=self.stream,
                 subjects=[self._subjects],
                 storage=StorageType.FILE,
                 duplicate_window=DUPLICATE_WINDOW_S,
             )
-            await self._call(jetstream.add_stream(config))
+            await self._call(jetstream.add_stream(config))  # the same config twice is no error
+            self._read_streams = [self.stream]
+        if self._read_streams != [self.stream]:
+            raise RecorderError(
+                "this stream name is a recorder fleet's: write to it with polyinfra record --fleet",
+                retriable=False,
+                url=self.url,
+            )
+        return jetstream, max_payload
+
+    async def _ensure_stream(self, jetstream: JetStreamContext) -> None:
+        """Find what reads read: the stream, a fleet's shard streams, or nothing yet (``[]``)."""
+        try:
+            info = await jetstream.stream_info(self.stream)
+        except nats.js.errors.NotFoundError:
+            self._read_streams = await self._shard_streams(jetstream)
+            return
         except (nats.errors.Error, OSError, TimeoutError) as exc:
             raise RecorderError(
                 f"cannot open the JetStream stream: {self._described(exc)}", retriable=True, url=self.url

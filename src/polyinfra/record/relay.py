@@ -49,7 +49,7 @@ _log = get_logger(__name__)
 
 _DURABLE_NAME: Final = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _IDLE_FETCH_S: Final = 1.0
-"""How long one fetch waits for messages of a stream that has none new (then the next stream's turn)."""
+"""How long a round of fetches waits for messages when no stream has any new (then it starts again)."""
 
 
 @dataclass(slots=True)
@@ -92,9 +92,16 @@ class Relay:
     async def run(self) -> None:
         """Relay until cancelled."""
         subscriptions = await self._subscribe()
+        if not subscriptions:
+            raise RecorderError(
+                "no recording of that name on the server yet: start the relay once it has records",
+                url=self._source.url,
+            )
+        # A round of streams with nothing new waits about _IDLE_FETCH_S in all, not that per stream.
+        idle_fetch_s = _IDLE_FETCH_S / len(subscriptions)
         while True:
             for subscription in subscriptions:
-                await self._relay_batch(subscription)
+                await self._relay_batch(subscription, idle_fetch_s)
 
     async def _subscribe(self) -> list[JetStreamContext.PullSubscription]:
         subscriptions = []
@@ -120,9 +127,9 @@ class Relay:
                 ) from exc
         return subscriptions
 
-    async def _relay_batch(self, subscription: JetStreamContext.PullSubscription) -> None:
+    async def _relay_batch(self, subscription: JetStreamContext.PullSubscription, idle_fetch_s: float) -> None:
         try:
-            messages = await subscription.fetch(self._batch_size, timeout=_IDLE_FETCH_S)
+            messages = await subscription.fetch(self._batch_size, timeout=idle_fetch_s)
         except (nats.errors.TimeoutError, TimeoutError):
             return  # nothing new in this stream
         except (nats.errors.Error, OSError) as exc:
