@@ -465,10 +465,13 @@ class JetStreamSink(Sink):
         """The shard streams of a fleet recording named like this sink's stream, by shard number."""
         shard = re.compile(re.escape(self.stream + _SHARD_SUFFIX) + f"([0-9]{{1,{_MAX_SHARD_DIGITS}}})")
         found = []
-        for info in await self._call(jetstream.streams_info()):
-            matched = shard.fullmatch(info.config.name or "")
-            if matched:
-                found.append((int(matched.group(1)), info.config.name or ""))
+        offset = 0
+        while page := await self._call(jetstream.streams_info(offset)):  # the server answers a page at a time
+            offset += len(page)
+            for info in page:
+                matched = shard.fullmatch(info.config.name or "")
+                if matched:
+                    found.append((int(matched.group(1)), info.config.name or ""))
         return [name for _, name in sorted(found)]
 
     async def _call(self, call: Awaitable[_T]) -> _T:
