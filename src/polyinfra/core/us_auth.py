@@ -104,6 +104,9 @@ MAX_ASSERTION_LIFETIME_S: Final = 300
 REFRESH_MARGIN_S: Final = 30.0
 """A token is replaced once this little of its life is left, as the exchange's own samples do."""
 _MAX_EXPIRES_IN_S: Final = 86_400
+_WHOLE_SECOND_ALLOWANCE_S: Final = 1.0
+"""An issuer counts ``expires_in`` from its clock cut to the second (``exp`` = whole ``iat`` +
+``expires_in``): a token may end up to a second before ``now + expires_in``."""
 _MAX_TOKEN_CHARS: Final = 16_384
 _MAX_SCOPES: Final = 64
 
@@ -268,7 +271,8 @@ def needs_refresh(token: AccessToken | None, now_s: float, *, margin_s: float = 
 
 def parse_token_answer(body: Secret, *, client_id: str, now_s: float) -> AccessToken:
     """The token endpoint's 2xx answer (its text as a :class:`Secret`) as an :class:`AccessToken`
-    issued at ``now_s``; :class:`MalformedMessageError` when it is not one."""
+    asked for at ``now_s``, counted to expire a second early (the issuer's clock is cut to whole
+    seconds); :class:`MalformedMessageError` when it is not one."""
     failure: PolyinfraError
     try:
         answer = TOKEN_ANSWER.decode(body.reveal())
@@ -284,7 +288,7 @@ def parse_token_answer(body: Secret, *, client_id: str, now_s: float) -> AccessT
             return AccessToken(
                 value=token,
                 client_id=client_id,
-                expires_at_s=now_s + answer.expires_in,
+                expires_at_s=now_s + answer.expires_in - _WHOLE_SECOND_ALLOWANCE_S,
                 issued_at_s=now_s,
                 scopes=scopes,
                 participant_id=claims.participant_id,

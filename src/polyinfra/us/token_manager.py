@@ -63,6 +63,7 @@ from polyinfra.core.venue_errors import error_from_response
 from polyinfra.errors import JwtAuthError, PolyinfraError
 from polyinfra.net.http import HttpTransport
 from polyinfra.net.rate_limit import US_TOKEN_LIMITS
+from polyinfra.net.retry import RetryPolicy
 from polyinfra.obs.logging import get_logger
 from polyinfra.obs.redaction import Secret
 
@@ -75,6 +76,7 @@ __all__ = [
     "TokenStats",
     "call_metadata",
     "refused_token_error",
+    "token_endpoint_transport",
 ]
 
 AUTHORIZATION: Final = "authorization"
@@ -113,6 +115,22 @@ def _token_endpoint_errors(
     return refusal_error(status, body, endpoint=endpoint)
 
 
+def token_endpoint_transport(
+    token_url: str, *, retry: RetryPolicy | None = None, clock: Callable[[], float] = time.monotonic
+) -> HttpTransport:
+    """The transport to ``token_url``'s host: its rate limit and its table of error answers.
+    ``retry`` defaults to the pipeline's policy; ``clock`` (monotonic seconds) is the limiter's and
+    the deadlines', for tests."""
+    parts = urllib.parse.urlsplit(service_url("token_url", token_url, HTTP_SCHEMES))
+    return HttpTransport(
+        f"{parts.scheme}://{parts.netloc}",
+        rate_limits=US_TOKEN_LIMITS,
+        answer_errors=_token_endpoint_errors,
+        retry=retry,
+        clock=clock,
+    )
+
+
 class TokenManager:
     """Access tokens for one client id of the US exchange.
 
@@ -149,13 +167,7 @@ class TokenManager:
         parts = urllib.parse.urlsplit(self.token_url)
         self._path = parts.path or "/"
         self._owns_transport = transport is None
-        self._transport = (
-            transport
-            if transport is not None
-            else HttpTransport(
-                f"{parts.scheme}://{parts.netloc}", rate_limits=US_TOKEN_LIMITS, answer_errors=_token_endpoint_errors
-            )
-        )
+        self._transport = transport if transport is not None else token_endpoint_transport(self.token_url)
         self._clock_s = clock_s
         self._new_jti = new_jti
         self._margin_s = margin_s
