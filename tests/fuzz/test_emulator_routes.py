@@ -88,7 +88,7 @@ async def _reset(emulator: Emulator) -> None:
     emulator.outages.restart(seconds=0, post_only_seconds=0)
     emulator.outages.storm(seconds=0)
     emulator.resume()
-    emulator.us_tokens.knobs.update(UsAuthKnobs().as_dict())
+    emulator.us_tokens.update_knobs({"time_scale": 1.0, **UsAuthKnobs().as_dict()})
 
 
 @pytest.fixture(scope="module")

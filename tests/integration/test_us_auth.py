@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import grpc
+import httpx
+import msgspec
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -115,7 +117,7 @@ EmulatorFactory = Callable[..., Awaitable[Emulator]]
 
 async def us_emulator(emulator_factory: EmulatorFactory, keys: Keys, base: ManualClock, **knobs: Any) -> Emulator:
     emulator = await emulator_factory(us_clients=[registration(keys)], us_clock_s=base)
-    emulator.us_tokens.knobs.update({"time_scale": TIME_SCALE, **knobs})
+    emulator.us_tokens.update_knobs({"time_scale": TIME_SCALE, **knobs})
     return emulator
 
 
@@ -472,3 +474,23 @@ async def test_us_whoami_shows_client_scopes_participant_and_expiry_never_the_to
     assert "expires:" in text and "(in 1" in text
     assert emulator.us_tokens.stats.issued == 1
     assert "eyJ" not in text + err.decode()  # no JWT: neither the token nor the assertion
+
+
+async def test_clients_and_knobs_over_the_control_routes(emulator_factory: EmulatorFactory, keys: Keys) -> None:
+    base = ManualClock()
+    emulator = await emulator_factory(us_clock_s=base)
+    rest = emulator.urls["rest"]
+    async with httpx.AsyncClient() as http:
+        unknown = await http.post(emulator.urls["us_token"], json={"client_id": CLIENT_ID})
+        registered = await http.post(f"{rest}/_emulator/us/clients", content=msgspec.json.encode(registration(keys)))
+        refused = await http.post(f"{rest}/_emulator/us/clients", json={"client_id": "x", "public_key_pem": "no"})
+        knobs = await http.post(f"{rest}/_emulator/us/auth", json={"time_scale": 60, "token_lifetime_s": 90})
+    assert unknown.status_code == 401 and unknown.json()["error"] == "invalid_client"
+    assert registered.json() == {"client_id": CLIENT_ID, "scopes": SCOPES, "participant_id": PARTICIPANT}
+    assert refused.status_code == 400 and "RSA public key" in refused.json()["error"]
+    assert knobs.json()["time_scale"] == 60 and knobs.json()["token_lifetime_s"] == 90
+    async with token_manager(emulator, base, keys.client) as manager:
+        token = await manager.token()
+        base.advance(1.0)  # 60 emulated seconds
+        assert seconds_left_at_the_venue(emulator.us_tokens, token) == pytest.approx(30, abs=1)
+    assert token.expires_at_s - token.issued_at_s == 89

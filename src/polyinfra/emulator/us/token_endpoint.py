@@ -104,7 +104,6 @@ def _audience(name: str, value: object) -> AcceptedAudience:
 
 
 _VALIDATORS: Final[Mapping[str, Callable[[str, object], object]]] = {
-    "time_scale": _positive_number,
     "token_lifetime_s": _lifetime,
     "early_expiry_s": _non_negative_number,
     "accepted_audience": _audience,
@@ -114,10 +113,9 @@ _VALIDATORS: Final[Mapping[str, Callable[[str, object], object]]] = {
 @dataclass(slots=True)
 class UsAuthKnobs:
     """The token endpoint's settings and fault knob; every assignment is validated like
-    :class:`~polyinfra.emulator.faults.FaultConfig`'s."""
+    :class:`~polyinfra.emulator.faults.FaultConfig`'s. The time scale is the clock's
+    (:meth:`UsClock.set_scale`, or ``time_scale`` through :meth:`UsTokenEndpoint.update_knobs`)."""
 
-    time_scale: float = 1.0
-    """Emulated seconds per second of the base clock (100: a 3-minute token lasts 1.8 s)."""
     token_lifetime_s: int = DOCUMENTED_TOKEN_LIFETIME_S
     """The ``expires_in`` of issued tokens, in emulated seconds."""
     early_expiry_s: float = 0.0
@@ -148,21 +146,27 @@ class UsAuthKnobs:
 
 
 class UsClock:
-    """Unix seconds as the US endpoints see them: ``base_clock_s`` run ``scale`` times faster from
-    the last change of scale, continuous across changes."""
+    """Unix seconds as the US endpoints see them: ``base_clock_s`` run :attr:`scale` times faster
+    (emulated seconds per base second; 100: a 3-minute token lasts 1.8 s) from the last change of
+    scale, continuous across changes."""
 
-    def __init__(self, base_clock_s: Callable[[], float], knobs: UsAuthKnobs) -> None:
+    def __init__(self, base_clock_s: Callable[[], float]) -> None:
         self._base = base_clock_s
-        self._knobs = knobs
-        self._scale = knobs.time_scale
+        self._scale = 1.0
         self._base_anchor = self._emulated_anchor = base_clock_s()
 
+    @property
+    def scale(self) -> float:
+        return self._scale
+
+    def set_scale(self, scale: object) -> None:
+        """Run ``scale`` times faster from now on (a finite number > 0)."""
+        checked = _positive_number("time_scale", scale)
+        self._emulated_anchor = self()
+        self._base_anchor, self._scale = self._base(), checked
+
     def __call__(self) -> float:
-        base = self._base()
-        if self._knobs.time_scale != self._scale:
-            self._emulated_anchor = self._emulated_anchor + (base - self._base_anchor) * self._scale
-            self._base_anchor, self._scale = base, self._knobs.time_scale
-        return self._emulated_anchor + (base - self._base_anchor) * self._scale
+        return self._emulated_anchor + (self._base() - self._base_anchor) * self._scale
 
 
 @dataclass(slots=True)
@@ -211,7 +215,7 @@ class UsTokenEndpoint:
     ) -> None:
         self.clients = clients if clients is not None else UsClients()
         self.knobs = knobs if knobs is not None else UsAuthKnobs()
-        self.clock = UsClock(base_clock_s, self.knobs)
+        self.clock = UsClock(base_clock_s)
         self.stats = UsAuthStats()
         self._signing_key = Secret(secrets.token_urlsafe(32))
         self._spent: dict[str, dict[str, float]] = {}
@@ -224,6 +228,20 @@ class UsTokenEndpoint:
             web.get("/_emulator/us/auth", self._get_knobs),
             web.post("/_emulator/us/auth", self._set_knobs),
         ]
+
+    def update_knobs(self, changes: Mapping[str, object]) -> None:
+        """Change :attr:`knobs` and ``time_scale`` (the clock's) together, all or nothing."""
+        knob_changes = dict(changes)
+        scale = knob_changes.pop("time_scale", None)
+        if scale is not None:
+            _positive_number("time_scale", scale)
+        self.knobs.update(knob_changes)
+        if scale is not None:
+            self.clock.set_scale(scale)
+
+    def knob_values(self) -> dict[str, object]:
+        """Every knob, ``time_scale`` included (JSON-ready)."""
+        return {"time_scale": self.clock.scale, **self.knobs.as_dict()}
 
     def verify(self, authorization: str) -> AccessGrant:
         """The grant of an ``authorization`` value (``Bearer <token>``) now; :class:`~polyinfra.errors.JwtAuthError`
@@ -303,13 +321,13 @@ class UsTokenEndpoint:
 
     async def _set_knobs(self, request: web.Request) -> web.Response:
         try:
-            self.knobs.update(_KNOB_CHANGES.decode(await request.read()))
+            self.update_knobs(_KNOB_CHANGES.decode(await request.read()))
         except (MalformedMessageError, InvalidValueError) as exc:
             return _json({"error": str(exc)}, status=HTTPStatus.BAD_REQUEST)
         return _json(self._state())
 
     def _state(self) -> dict[str, object]:
-        return {**self.knobs.as_dict(), "now_s": self.clock(), "clients": len(self.clients), **self.stats.as_dict()}
+        return {**self.knob_values(), "now_s": self.clock(), "clients": len(self.clients), **self.stats.as_dict()}
 
 
 def _json(body: object, *, status: int = HTTPStatus.OK) -> web.Response:
