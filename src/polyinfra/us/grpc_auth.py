@@ -21,7 +21,7 @@ gets the current token as it opens and keeps running across refreshes; the strea
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import grpc
@@ -64,8 +64,11 @@ class _Auth:
         metadata = grpc.aio.Metadata(*kept, *call_metadata(token, self._manager.participant_id))
         return ClientCallDetails(details.method, details.timeout, metadata, details.credentials, details.wait_for_ready)
 
-    async def _opened(self, continuation: Callable[..., Any], details: ClientCallDetails, request: Any) -> Any:
-        return await continuation(self._details(details, await self._manager.token()), request)
+    async def _opened(
+        self, continuation: Callable[..., Any], client_call_details: ClientCallDetails, request: Any
+    ) -> Any:
+        """Open a call that streams (``request`` may be an iterator) with the current token."""
+        return await continuation(self._details(client_call_details, await self._manager.token()), request)
 
 
 class _UnaryUnaryAuth(_Auth, UnaryUnaryClientInterceptor):
@@ -90,31 +93,17 @@ class _UnaryUnaryAuth(_Auth, UnaryUnaryClientInterceptor):
         return call
 
 
+# Calls that stream are authenticated once, as they open: the same step for the three shapes.
 class _UnaryStreamAuth(_Auth, UnaryStreamClientInterceptor):
-    async def intercept_unary_stream(
-        self, continuation: Callable[..., Any], client_call_details: ClientCallDetails, request: Any
-    ) -> Any:
-        return await self._opened(continuation, client_call_details, request)
+    intercept_unary_stream = _Auth._opened
 
 
 class _StreamUnaryAuth(_Auth, StreamUnaryClientInterceptor):
-    async def intercept_stream_unary(
-        self,
-        continuation: Callable[..., Any],
-        client_call_details: ClientCallDetails,
-        request_iterator: AsyncIterable[Any],
-    ) -> Any:
-        return await self._opened(continuation, client_call_details, request_iterator)
+    intercept_stream_unary = _Auth._opened
 
 
 class _StreamStreamAuth(_Auth, StreamStreamClientInterceptor):
-    async def intercept_stream_stream(
-        self,
-        continuation: Callable[..., Any],
-        client_call_details: ClientCallDetails,
-        request_iterator: AsyncIterable[Any],
-    ) -> Any:
-        return await self._opened(continuation, client_call_details, request_iterator)
+    intercept_stream_stream = _Auth._opened
 
 
 def _method(details: ClientCallDetails) -> str:

@@ -33,12 +33,13 @@ import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from http import HTTPStatus
-from typing import Final
+from typing import ClassVar, Final
 
 import msgspec
 from aiohttp import web
 
 from polyinfra.core.us_auth import OAUTH_REFUSALS, AssertionFault
+from polyinfra.emulator.knobs import KnobValidator, ValidatedKnobs
 from polyinfra.emulator.us.access_tokens import (
     AcceptedAudience,
     AccessGrant,
@@ -103,7 +104,7 @@ def _audience(name: str, value: object) -> AcceptedAudience:
     raise InvalidValueError("must be one of " + ", ".join(AcceptedAudience), field=name, value=value)
 
 
-_VALIDATORS: Final[Mapping[str, Callable[[str, object], object]]] = {
+_VALIDATORS: Final[Mapping[str, KnobValidator]] = {
     "token_lifetime_s": _lifetime,
     "early_expiry_s": _non_negative_number,
     "accepted_audience": _audience,
@@ -111,10 +112,13 @@ _VALIDATORS: Final[Mapping[str, Callable[[str, object], object]]] = {
 
 
 @dataclass(slots=True)
-class UsAuthKnobs:
+class UsAuthKnobs(ValidatedKnobs):
     """The token endpoint's settings and fault knob; every assignment is validated like
     :class:`~polyinfra.emulator.faults.FaultConfig`'s. The time scale is the clock's
     (:meth:`UsClock.set_scale`, or ``time_scale`` through :meth:`UsTokenEndpoint.update_knobs`)."""
+
+    _validators: ClassVar[Mapping[str, KnobValidator]] = _VALIDATORS
+    _kind: ClassVar[str] = "US auth knob"
 
     token_lifetime_s: int = DOCUMENTED_TOKEN_LIFETIME_S
     """The ``expires_in`` of issued tokens, in emulated seconds."""
@@ -123,23 +127,6 @@ class UsAuthKnobs:
     client meets 401 / ``UNAUTHENTICATED`` with a token it believes valid."""
     accepted_audience: AcceptedAudience = AcceptedAudience.TOKEN_URL
     """The assertion ``aud`` forms the tenant takes (the documented token URL by default)."""
-
-    def __setattr__(self, name: str, value: object) -> None:
-        validator = _VALIDATORS.get(name)
-        if validator is None:
-            raise InvalidValueError("unknown US auth knob", field=name, known=sorted(_VALIDATORS))
-        object.__setattr__(self, name, validator(name, value))
-
-    def update(self, changes: Mapping[str, object]) -> None:
-        """Set several knobs at once; nothing changes unless every value is valid."""
-        validated: dict[str, object] = {}
-        for name, value in changes.items():
-            validator = _VALIDATORS.get(name)
-            if validator is None:
-                raise InvalidValueError("unknown US auth knob", field=name, known=sorted(_VALIDATORS))
-            validated[name] = validator(name, value)
-        for name, value in validated.items():
-            object.__setattr__(self, name, value)
 
     def as_dict(self) -> dict[str, object]:
         return dataclasses.asdict(self)
