@@ -288,11 +288,6 @@ class TokenManager:
         )
         return token
 
-    async def metadata(self) -> tuple[tuple[str, str], ...]:
-        """The gRPC call metadata: ``authorization`` and, when configured, ``x-participant-id``.
-        Revealed: for the gRPC layer to hand to the channel, and nothing else."""
-        return call_metadata(await self.token(), self.participant_id)
-
 
 def call_metadata(token: AccessToken, participant_id: str | None) -> tuple[tuple[str, str], ...]:
     """The gRPC metadata for ``token`` (revealed, for the channel only)."""
