@@ -17,6 +17,11 @@ from typing import ClassVar
 __all__ = [
     "AmountPrecisionError",
     "ApiError",
+    "AssertionAudienceError",
+    "AssertionExpiredError",
+    "AssertionKeyError",
+    "AssertionRefusedError",
+    "AssertionReplayedError",
     "AuthError",
     "BookHashMismatchError",
     "CircuitOpenError",
@@ -38,6 +43,7 @@ __all__ = [
     "LeaseError",
     "MalformedMessageError",
     "MinimumSizeError",
+    "MissingScopeError",
     "NotFoundError",
     "OrderRejectedError",
     "PolyinfraError",
@@ -211,6 +217,34 @@ class L2AuthError(AuthError):
 
 class JwtAuthError(AuthError):
     """Private-Key-JWT authentication (Polymarket US) failed."""
+
+
+class AssertionRefusedError(JwtAuthError):
+    """The US token endpoint refused the client assertion (OAuth ``invalid_client`` and kin);
+    ``oauth_error`` and ``venue_message`` say what it answered, ``hint`` how to fix it."""
+
+
+class AssertionAudienceError(AssertionRefusedError):
+    """The assertion's ``aud`` is not what the token endpoint expects: it is the token URL, not the
+    API URL (venue notes: US exchange token endpoint)."""
+
+
+class AssertionKeyError(AssertionRefusedError):
+    """The assertion's signature does not verify against the public key registered for the client
+    id, or the client id is unknown: wrong private key file, or the key of another environment."""
+
+
+class AssertionReplayedError(AssertionRefusedError):
+    """The assertion's ``jti`` was used before; every token request needs a fresh one."""
+
+
+class AssertionExpiredError(AssertionRefusedError):
+    """The assertion's ``exp`` has passed or lies more than 5 minutes after its ``iat``: check the
+    machine's clock."""
+
+
+class MissingScopeError(JwtAuthError):
+    """The access token lacks the scope a call needs (``PERMISSION_DENIED`` / 403); ``scope`` names it."""
 
 
 class SigningError(PolyinfraError):
