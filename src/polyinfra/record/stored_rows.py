@@ -58,18 +58,18 @@ def row_of(stored: Record | SessionHeader) -> tuple[Any, ...]:
 def record_of_row(row: tuple[Any, ...]) -> Record:
     """A stored ``(seq, *fields)`` row as a :class:`Record`, every column's type checked."""
     # One tuple comparison of the columns' types: this runs for every record a replay reads.
-    types = tuple(map(type, row))
-    if types not in _RECORD_ROW_TYPES or row[6] not in _KINDS:
+    kind = _KINDS.get(row[6]) if tuple(map(type, row)) in _RECORD_ROW_TYPES else None
+    if kind is None:
         # A row of the wrong length names no event: read its id and position only when it has them.
         event_id, seq = (str(row[1])[:100], row[0]) if len(row) > 1 else (None, None)
         raise CorruptRecordError("a stored record cannot be read back", event_id=event_id, seq=seq)
-    return Record(row[1], row[2], row[3], row[4], row[5], _KINDS[row[6]], row[7], row[8], row[9], row[10])
+    return Record(row[1], row[2], row[3], row[4], row[5], kind, row[7], row[8], row[9], row[10])
 
 
 def records_of_chunk(rows: Sequence[tuple[Any, ...]]) -> tuple[list[Record], int | None]:
     """A chunk of ``(seq, *fields)`` rows read ``ORDER BY seq LIMIT READ_CHUNK_ROWS`` as records,
     and the ``seq`` to read on after (None: the chunk was the last one)."""
-    records = [record_of_row(row) for row in rows]
+    records = list(map(record_of_row, rows))
     return records, rows[-1][0] if len(rows) == READ_CHUNK_ROWS else None
 
 
