@@ -3,7 +3,8 @@
 :class:`Replay` drives a :class:`~polyinfra.core.book_sync.BookSync` exactly as
 :class:`~polyinfra.clob.live_books.LiveBooks` drove it while recording: the raw frames through
 the same decoder and :class:`~polyinfra.core.market_feed.MarketFeed`, the recorded ``POST
-/books`` answers into the same snapshot requests (the same tokens, taken at the same point of
+/books`` answers (their bodies as received; tapes that stored them re-encoded read the same way)
+through the same wire types into the same snapshot requests (the same tokens, taken at the same point of
 the stream, so the deltas buffered while a snapshot was in flight are the same ones), and the
 client's timer decisions (silences, overdue initial dumps, audit differences) as recorded. What
 LiveBooks derived from the data alone (a session proven by its first frame, a frame that could
