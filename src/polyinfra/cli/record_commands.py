@@ -4,7 +4,8 @@
 everything their sockets and REST snapshots carry into ``--sink`` (``sqlite:///PATH``,
 ``postgresql://...`` or ``nats://HOST/STREAM``), with a status line on stderr. ``coverage`` prints
 the manifest of a recording: when each token was covered and every gap with its reason. ``replay``
-rebuilds the books from a recording and prints them with what the replay verified. ``export``
+rebuilds the books from a recording and prints them with what the replay verified; ``replay
+--channel user`` prints the user channel's events as the live client delivered them. ``export``
 writes the recording as normalised Parquet.
 
 The recorder's modules (SQLite, pyarrow) are imported inside the commands, so ``polyinfra --help``
@@ -42,6 +43,7 @@ from polyinfra.cli.options import (
     one_line_errors,
     venue_urls,
 )
+from polyinfra.errors import InvalidValueError
 
 if TYPE_CHECKING:
     from polyinfra.cli.watch import TokenChoice
@@ -219,12 +221,27 @@ def replay(
         ),
     ] = None,
     key: KeysOption = None,
+    channel: Annotated[
+        str,
+        typer.Option(
+            "--channel",
+            metavar="CHANNEL",
+            help="market: rebuild the books; user: the user channel's order and trade events.",
+        ),
+    ] = "market",
     log_level: LogLevelOption = COMMAND_LOG_LEVEL,
 ) -> None:
     """Rebuild the books from a recording with polyinfra's own parsers."""
     configure_command_logging(log_level)
     with one_line_errors("replay"):
-        asyncio.run(_replay(sink, speed, key))
+        if channel == "user":
+            if speed is not None or key:
+                raise InvalidValueError("--speed and --key replay the market channel only")
+            asyncio.run(_replay_user(sink))
+        elif channel == "market":
+            asyncio.run(_replay(sink, speed, key))
+        else:
+            raise InvalidValueError("no such channel to replay: market or user", channel=channel[:40])
 
 
 async def _replay(sink_url: str, speed: float | None, keys: list[str] | None) -> None:
@@ -252,6 +269,33 @@ async def _replay(sink_url: str, speed: float | None, keys: list[str] | None) ->
         divergence = stats.first_divergence
         print(f"first divergence: {divergence.token_id} at {divergence.event_id}")
         raise typer.Exit(1)
+
+
+async def _replay_user(sink_url: str) -> None:
+    from polyinfra.clob.user_replay import UserReplay
+    from polyinfra.model.trading_events import OrderUpdate
+    from polyinfra.record.sink_urls import open_sink
+
+    sink = open_sink(sink_url)
+    try:
+        replayed = UserReplay(sink)
+        async for event in replayed:
+            told = "REST" if event.reconciled else "socket"
+            if isinstance(event, OrderUpdate):
+                print(
+                    f"order {event.order_id} {event.kind} {event.status} {event.side} {event.price} · "
+                    f"matched {event.size_matched}/{event.original_size} ({told})"
+                )
+            else:
+                print(f"trade {event.trade_id} {event.status} {event.side} {event.size} @ {event.price} ({told})")
+    finally:
+        await sink.close()
+    stats = replayed.stats
+    print(
+        f"replayed {stats.records:,} user records ({stats.frames:,} frames, {stats.reconciliations:,} "
+        f"reconciliations): {stats.events:,} events, {stats.reconciled_events:,} of them from REST, "
+        f"{stats.duplicates_skipped:,} duplicates skipped"
+    )
 
 
 def export(
