@@ -6,15 +6,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Collection, Sequence
 
 from hypothesis import given
 from hypothesis import strategies as st
 
 from polyinfra.clob.user_replay import UserReplay
 from polyinfra.errors import PolyinfraError
-from polyinfra.record.records import Record, RecordKind, SessionHeader
-from polyinfra.record.sink import Sink
+from polyinfra.record.records import Record, RecordKind
+from polyinfra.record.sqlite_sink import SQLiteSink
 from tests.fuzz.hostile import hostile_bytes
 
 _VALID_ANSWERS = {
@@ -54,42 +53,14 @@ _VALID_FRAME = {
 }
 
 
-class _Tape(Sink):
-    """The records given, read back as one chunk."""
-
-    url = "memory:"
-
-    def __init__(self, records: list[Record]) -> None:
-        self._records = records
-
-    async def write_header(self, header: SessionHeader) -> None:
-        raise NotImplementedError
-
-    async def write(self, records: Sequence[Record]) -> None:
-        raise NotImplementedError
-
-    async def _chunks(self) -> AsyncIterator[Sequence[Record]]:
-        yield self._records
-
-    def read_chunks(
-        self,
-        *,
-        start_wall_ns: int | None = None,
-        end_wall_ns: int | None = None,
-        kinds: Collection[RecordKind] | None = None,
-    ) -> AsyncIterator[Sequence[Record]]:
-        return self._chunks()
-
-    async def headers(self) -> list[SessionHeader]:
-        return []
-
-    async def close(self) -> None:
-        return None
-
-
 async def _replayed(records: list[Record]) -> None:
-    async for _ in UserReplay(_Tape(records)):
-        pass
+    tape = SQLiteSink(":memory:")
+    try:
+        await tape.write(records)
+        async for _ in UserReplay(tape):
+            pass
+    finally:
+        await tape.close()
 
 
 @given(

@@ -15,21 +15,12 @@ from polyinfra.model.numbers import Side
 from polyinfra.model.trading_events import OrderUpdate, TradeUpdate, UserChannelEvent
 from polyinfra.net.http import HttpTransport
 from polyinfra.obs.redaction import MASK
-from polyinfra.record.recorder import Recorder
 from polyinfra.record.records import RecordKind
 from polyinfra.record.sink_urls import open_sink
 from tests.integration.cli_steps import run_polyinfra
-from tests.integration.recording_steps import until
-from tests.integration.test_user_channel import (
-    TAKER_KEY,
-    WAIT_S,
-    _channel,
-    _confirmed_at_the_venue,
-    _Recorder,
-    _settled,
-    _wait_dropped,
-)
-from tests.integration.trading_steps import empty_market, signed_order, trading_client
+from tests.integration.recording_steps import market_maker_and_taker, recorded_user_channel, until
+from tests.integration.test_user_channel import TAKER_KEY, _settled, _wait_dropped, lose_fills_on_the_socket
+from tests.integration.trading_steps import signed_order
 
 
 def _as_taped(event: UserChannelEvent, api_key: str) -> UserChannelEvent:
@@ -46,42 +37,24 @@ def _as_taped(event: UserChannelEvent, api_key: str) -> UserChannelEvent:
 async def test_user_replay_yields_the_live_events_in_order(
     emulator: Emulator, transport: HttpTransport, known_secrets: Any, tmp_path: Path
 ) -> None:
-    market = empty_market(emulator)
     maker_key = known_secrets.private_key
-    maker = await trading_client(transport, maker_key)
-    taker = await trading_client(transport, TAKER_KEY)
+    market, maker, taker = await market_maker_and_taker(emulator, transport, maker_key)
     sink_url = f"sqlite:///{tmp_path / 'tape.db'}"
     sink = open_sink(sink_url)
-    recorder = Recorder(sink)
-    await recorder.start()
-    listened = _Recorder()
-    async with _channel(emulator, maker, market, silence_timeout_s=600.0, recorder=recorder) as channel:
-        channel.add_listener(listened)
-        assert await channel.wait_in_sync(WAIT_S)
+    async with recorded_user_channel(emulator, maker, market, sink) as (recorder, channel, listened):
         # Seen on the socket: a placement and a partial fill with its trade settling.
-        resting = signed_order(maker_key, market, Side.SELL, "0.60", "15")
+        resting = signed_order(maker_key, market, Side.SELL, "0.60", "16")
         await maker.post_order(resting)
         seen = await taker.post_order(signed_order(TAKER_KEY, market, Side.BUY, "0.60", "5"))
         await listened.wait_for(_settled(seen.trade_ids))
 
-        # Lost on the socket: another fill, the cancellation, an order placed and filled whole.
-        emulator.faults.update({"drop_rate": 1.0})
-        fill = await taker.post_order(signed_order(TAKER_KEY, market, Side.BUY, "0.60", "5"))
-        await maker.cancel(resting.order_hash)
-        unseen = signed_order(maker_key, market, Side.SELL, "0.55", "5")
-        await maker.post_order(unseen)
-        whole = await taker.post_order(signed_order(TAKER_KEY, market, Side.BUY, "0.55", "5"))
-        missed_trades = [*fill.trade_ids, *whole.trade_ids]
-        await _confirmed_at_the_venue(maker, missed_trades)
-        emulator.faults.update({"drop_rate": 0.0})
-
-        # The reconnect's reconciliation tells what the socket missed.
+        # Lost on the socket, then told by the reconnect's reconciliation.
+        unseen, missed_trades = await lose_fills_on_the_socket(emulator, maker, maker_key, taker, market, resting)
         await _wait_dropped(emulator)
         await until(lambda: channel.stats.reconnects >= 1)
         await listened.wait_for(_settled(missed_trades))
-        await listened.wait_for(lambda events: len(listened.orders(unseen.order_hash)) == 1)
+        await listened.wait_for(lambda events: len(listened.orders(unseen)) == 1)
         stats = channel.stats
-    await recorder.stop()
     assert recorder.stats.dropped == 0
     credentials = maker.credentials
     assert credentials is not None
