@@ -10,6 +10,7 @@ later.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Sequence
+from types import GenericAlias
 from typing import Any, Final
 
 import msgspec
@@ -67,21 +68,11 @@ def record_of_row(row: tuple[Any, ...]) -> Record:
     return Record(row[1], row[2], row[3], row[4], row[5], kind, row[7], row[8], row[9], row[10])
 
 
-class _StoredRecord(msgspec.Struct, array_like=True, forbid_unknown_fields=True, frozen=True, gc=False):
-    """A ``(seq, *fields)`` row as msgspec checks it: :class:`Record`'s fields, in its order
-    (``tests/fuzz/test_stored_chunks.py`` holds the two to the same answers), after ``seq``."""
-
-    seq: int
-    event_id: str
-    session_id: str
-    source: str
-    channel: str
-    key: str
-    kind: RecordKind
-    recv_wall_ns: int
-    recv_mono_ns: int
-    venue_ts_ms: int | None
-    payload: bytes
+# A chunk of ``(seq, *fields)`` rows as msgspec checks it: ``seq``, then each of Record's fields
+# with its type, taken from Record itself (a tuple type is of that exact length).
+_STORED_CHUNK: Final = GenericAlias(
+    list, GenericAlias(tuple, (int, *(field.type for field in msgspec.structs.fields(Record))))
+)
 
 
 def records_of_chunk(rows: Sequence[tuple[Any, ...]]) -> tuple[list[Record], int | None]:
@@ -91,26 +82,12 @@ def records_of_chunk(rows: Sequence[tuple[Any, ...]]) -> tuple[list[Record], int
         # The whole chunk's columns checked in one msgspec call, as record_of_row checks one row
         # (strict: no int from a float or a bool; no payload decoded from a string), at under half
         # its cost: this runs for every record a replay reads.
-        stored = msgspec.convert(rows, list[_StoredRecord], strict=True, builtin_types=(bytes,))
+        stored = msgspec.convert(rows, _STORED_CHUNK, strict=True, builtin_types=(bytes,))
     except msgspec.ValidationError as exc:
         for row in rows:
             record_of_row(row)  # raises, naming the first row that is not a record
         raise CorruptRecordError("a stored chunk cannot be read back", seq=rows[0][0] if rows else None) from exc
-    records = [
-        Record(
-            r.event_id,
-            r.session_id,
-            r.source,
-            r.channel,
-            r.key,
-            r.kind,
-            r.recv_wall_ns,
-            r.recv_mono_ns,
-            r.venue_ts_ms,
-            r.payload,
-        )
-        for r in stored
-    ]
+    records = [Record(*row[1:]) for row in stored]
     return records, rows[-1][0] if len(rows) == READ_CHUNK_ROWS else None
 
 
