@@ -1,5 +1,6 @@
 """Steps the recorder's integration tests share: live books recording an emulator session, faults
-until the books have reconnected, and a polling wait with a hang guard (never a timing window)."""
+until the books have reconnected, a recorded user channel, and a polling wait with a hang guard
+(never a timing window)."""
 
 from __future__ import annotations
 
@@ -8,11 +9,17 @@ import contextlib
 from collections.abc import AsyncIterator, Callable
 
 from polyinfra.clob.live_books import LiveBooks
+from polyinfra.clob.trading import TradingClient
+from polyinfra.clob.user_channel import UserChannel
 from polyinfra.emulator.faults import FaultConfig
 from polyinfra.emulator.runner import Emulator
+from polyinfra.model.market import MarketInfo
+from polyinfra.net.http import HttpTransport
 from polyinfra.record.recorder import Recorder
 from polyinfra.record.sink import Sink
 from tests.integration.test_live_books_chaos import FAST_CLIENT
+from tests.integration.test_user_channel import TAKER_KEY, WAIT_S, _channel, _Recorder
+from tests.integration.trading_steps import empty_market, trading_client
 
 HANG_GUARD_S = 60.0
 # Reconnect drops, duplicated frames and malformed frames: the faults a tape must replay through.
@@ -37,6 +44,31 @@ async def recorded_books(
         await books.subscribe(list(emulator.exchange.tokens()))
         assert await books.wait_until_live(timeout_s=HANG_GUARD_S)
         yield recorder, books
+    await recorder.stop()
+
+
+async def market_maker_and_taker(
+    emulator: Emulator, transport: HttpTransport, maker_key: str
+) -> tuple[MarketInfo, TradingClient, TradingClient]:
+    """An empty market of ``emulator``, and trading clients of ``maker_key`` and of the taker."""
+    maker = await trading_client(transport, maker_key)
+    return empty_market(emulator), maker, await trading_client(transport, TAKER_KEY)
+
+
+@contextlib.asynccontextmanager
+async def recorded_user_channel(
+    emulator: Emulator, client: TradingClient, market: MarketInfo, sink: Sink
+) -> AsyncIterator[tuple[Recorder, UserChannel, _Recorder]]:
+    """``client``'s user channel on ``market``, recorded into ``sink``, yielded in sync with a
+    listener keeping every event; the recorder stops after the channel. The watchdog stays out of
+    it (a silence of 10 minutes): any reconnect is the test's own."""
+    recorder = Recorder(sink)
+    await recorder.start()
+    listened = _Recorder()
+    async with _channel(emulator, client, market, silence_timeout_s=600.0, recorder=recorder) as channel:
+        channel.add_listener(listened)
+        assert await channel.wait_in_sync(WAIT_S)
+        yield recorder, channel, listened
     await recorder.stop()
 
 

@@ -16,6 +16,7 @@ import websockets
 from polyinfra.clob.trading import TradingClient
 from polyinfra.clob.user_channel import UserChannel
 from polyinfra.core.auth_headers import ApiCredentials
+from polyinfra.core.order_signing import SignedOrder
 from polyinfra.emulator.runner import Emulator
 from polyinfra.errors import InvalidValueError, L2AuthError
 from polyinfra.model.market import MarketInfo
@@ -154,6 +155,30 @@ async def _confirmed_at_the_venue(client: TradingClient, trade_ids: list[str]) -
             await asyncio.sleep(0.01)
 
 
+async def lose_fills_on_the_socket(
+    emulator: Emulator,
+    maker: TradingClient,
+    maker_key: str,
+    taker: TradingClient,
+    market: MarketInfo,
+    resting: SignedOrder,
+) -> tuple[str, list[str]]:
+    """With every user-channel frame lost: 6 of ``resting`` (a SELL at 0.60) filled, the rest
+    cancelled, and a second order placed and filled whole, all with their trades settled at the
+    venue. Returns the second order's id and the trades' ids."""
+    emulator.faults.update({"drop_rate": 1.0})
+    fill = await taker.post_order(signed_order(TAKER_KEY, market, Side.BUY, "0.60", "6"))
+    await maker.cancel(resting.order_hash)
+    unseen = signed_order(maker_key, market, Side.SELL, "0.55", "5")
+    await maker.post_order(unseen)
+    whole = await taker.post_order(signed_order(TAKER_KEY, market, Side.BUY, "0.55", "5"))
+    trade_ids = [*fill.trade_ids, *whole.trade_ids]
+    await _confirmed_at_the_venue(maker, trade_ids)
+    assert emulator.stats.user_channel.messages_dropped > 0
+    emulator.faults.update({"drop_rate": 0.0})
+    return unseen.order_hash, trade_ids
+
+
 async def _wait_dropped(emulator: Emulator) -> None:
     """Cut the user socket once (``drop_every_seconds`` applies to ``/ws/user`` too), then stop cutting."""
     dropped = emulator.stats.user_channel.connections_dropped_by_fault
@@ -182,23 +207,12 @@ async def test_dropped_socket_is_reconciled_from_rest(
         await maker.post_order(resting)
         await recorder.wait_for(lambda events: len(recorder.orders(resting.order_hash)) == 1)
 
-        # Mid-stream, every frame is lost: a partial fill, the cancellation of the rest, and a
-        # second order placed and filled whole, all with their trades settling.
-        emulator.faults.update({"drop_rate": 1.0})
-        fill = await taker.post_order(signed_order(TAKER_KEY, market, Side.BUY, "0.60", "6"))
-        await maker.cancel(resting.order_hash)
-        unseen = signed_order(maker_key, market, Side.SELL, "0.55", "5")
-        await maker.post_order(unseen)
-        whole = await taker.post_order(signed_order(TAKER_KEY, market, Side.BUY, "0.55", "5"))
-        trade_ids = [*fill.trade_ids, *whole.trade_ids]
-        await _confirmed_at_the_venue(maker, trade_ids)
-        assert emulator.stats.user_channel.messages_dropped > 0
+        unseen, trade_ids = await lose_fills_on_the_socket(emulator, maker, maker_key, taker, market, resting)
         assert recorder.events[1:] == []
-        emulator.faults.update({"drop_rate": 0.0})
 
         await _wait_dropped(emulator)
         await recorder.wait_for(_settled(trade_ids))
-        await recorder.wait_for(lambda events: len(recorder.orders(unseen.order_hash)) == 1)
+        await recorder.wait_for(lambda events: len(recorder.orders(unseen)) == 1)
         stats = channel.stats
 
     missed = recorder.events[1:]
@@ -208,12 +222,12 @@ async def test_dropped_socket_is_reconciled_from_rest(
         (OrderEventKind.CANCELLATION, OrderStatus.CANCELED, Decimal(6)),
     ]
     # Placed and filled during the gap: found through its trade, reported with its final state.
-    assert [(u.kind, u.status, u.size_matched) for u in recorder.orders(unseen.order_hash)] == [
+    assert [(u.kind, u.status, u.size_matched) for u in recorder.orders(unseen)] == [
         (OrderEventKind.UPDATE, OrderStatus.MATCHED, Decimal(5)),
     ]
     assert recorder.trade_statuses() == {trade_id: [TradeStatus.CONFIRMED] for trade_id in trade_ids}
     assert stats.reconnects >= 1 and stats.reconciled_events == len(missed)
-    await _assert_matches_rest(recorder, maker, [resting.order_hash, unseen.order_hash])
+    await _assert_matches_rest(recorder, maker, [resting.order_hash, unseen])
 
 
 async def test_silent_zombie_socket_is_probed_reconciled_and_replaced(

@@ -24,9 +24,9 @@ from polyinfra.record.records import Record, RecordKind
 from polyinfra.record.sink_urls import open_sink
 from polyinfra.wire.clob_user import OrderMessage
 from tests.integration.cli_steps import run_polyinfra
-from tests.integration.recording_steps import until
-from tests.integration.test_user_channel import TAKER_KEY, WAIT_S, _channel, _Recorder, _wait_dropped
-from tests.integration.trading_steps import empty_market, empty_markets, signed_order, trading_client
+from tests.integration.recording_steps import market_maker_and_taker, recorded_user_channel, until
+from tests.integration.test_user_channel import TAKER_KEY, WAIT_S, _channel, _wait_dropped
+from tests.integration.trading_steps import empty_markets, signed_order, trading_client
 
 _CONNECTION_KINDS = {RecordKind.CONNECTED, RecordKind.RECONNECTED, RecordKind.SUBSCRIBED, RecordKind.CONNECTION_LOST}
 
@@ -34,19 +34,11 @@ _CONNECTION_KINDS = {RecordKind.CONNECTED, RecordKind.RECONNECTED, RecordKind.SU
 async def test_a_recorded_user_session_holds_frames_answers_and_the_reconnect_and_no_secret(
     emulator: Emulator, transport: HttpTransport, known_secrets: Any, tmp_path: Path
 ) -> None:
-    market = empty_market(emulator)
     maker_key = known_secrets.private_key
-    maker = await trading_client(transport, maker_key)
-    taker = await trading_client(transport, TAKER_KEY)
+    market, maker, taker = await market_maker_and_taker(emulator, transport, maker_key)
     sink_url = f"sqlite:///{tmp_path / 'tape.db'}"
     sink = open_sink(sink_url)
-    recorder = Recorder(sink)
-    await recorder.start()
-    listened = _Recorder()
-    # The watchdog stays out of it: the one reconnect is the dropped socket's.
-    async with _channel(emulator, maker, market, silence_timeout_s=600.0, recorder=recorder) as channel:
-        channel.add_listener(listened)
-        assert await channel.wait_in_sync(WAIT_S)
+    async with recorded_user_channel(emulator, maker, market, sink) as (recorder, channel, listened):
         cancelled = signed_order(maker_key, market, Side.SELL, "0.60", "10")
         await maker.post_order(cancelled)
         await taker.post_order(signed_order(TAKER_KEY, market, Side.BUY, "0.60", "6"))
@@ -62,7 +54,6 @@ async def test_a_recorded_user_session_holds_frames_answers_and_the_reconnect_an
         await until(lambda: channel.stats.reconnects >= 1)
         assert await channel.wait_in_sync(WAIT_S)
         stats = channel.stats
-    await recorder.stop()
     assert recorder.stats.dropped == 0
     tape = [record async for record in sink.read()]
     user = [record for record in tape if (record.source, record.channel) == ("clob", "user")]

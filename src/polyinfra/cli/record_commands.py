@@ -5,7 +5,8 @@ everything their sockets and REST snapshots carry into ``--sink`` (``sqlite:///P
 ``postgresql://...`` or ``nats://HOST/STREAM``), with a status line on stderr. ``coverage`` prints
 the manifest of a recording: when each token was covered and every gap with its reason. ``replay``
 rebuilds the books from a recording and prints them with what the replay verified, or with
-``--serve`` serves them over the market channel and ``/book(s)`` (:mod:`polyinfra.record.replay_server`). ``export``
+``--serve`` serves them over the market channel and ``/book(s)`` (:mod:`polyinfra.record.replay_server`);
+``replay --channel user`` prints the user channel's events as the live client delivered them. ``export``
 writes the recording as normalised Parquet.
 
 The recorder's modules (SQLite, pyarrow) are imported inside the commands, so ``polyinfra --help``
@@ -290,6 +291,14 @@ def replay(
         bool, typer.Option("--paused", help="With --serve: hold at the start until POST /replay/resume.")
     ] = False,
     duration: DurationOption = 0.0,
+    channel: Annotated[
+        str,
+        typer.Option(
+            "--channel",
+            metavar="CHANNEL",
+            help="market: rebuild the books; user: the user channel's order and trade events.",
+        ),
+    ] = "market",
     log_level: LogLevelOption = COMMAND_LOG_LEVEL,
 ) -> None:
     """Rebuild the books from a recording, or serve them (--serve).
@@ -301,6 +310,13 @@ def replay(
     """
     configure_command_logging(log_level)
     with one_line_errors("replay"):
+        if channel == "user":
+            if speed != "max" or key or start or end or serve or paused or duration:
+                raise InvalidValueError("--speed, --key, --start, --end and --serve replay the market channel only")
+            asyncio.run(_replay_user(sink))
+            return
+        if channel != "market":
+            raise InvalidValueError("no such channel to replay: market or user", channel=channel[:40])
         window = _ReplayWindow(
             speed=replay_speed(speed),
             keys=key,
@@ -385,6 +401,33 @@ async def _replay(sink_url: str, window: _ReplayWindow) -> None:
         divergence = stats.first_divergence
         print(f"first divergence: {divergence.token_id} at {divergence.event_id}")
         raise typer.Exit(1)
+
+
+async def _replay_user(sink_url: str) -> None:
+    from polyinfra.clob.user_replay import UserReplay
+    from polyinfra.model.trading_events import OrderUpdate
+    from polyinfra.record.sink_urls import open_sink
+
+    sink = open_sink(sink_url)
+    try:
+        replayed = UserReplay(sink)
+        async for event in replayed:
+            told = "REST" if event.reconciled else "socket"
+            if isinstance(event, OrderUpdate):
+                print(
+                    f"order {event.order_id} {event.kind} {event.status} {event.side} {event.price} · "
+                    f"matched {event.size_matched}/{event.original_size} ({told})"
+                )
+            else:
+                print(f"trade {event.trade_id} {event.status} {event.side} {event.size} @ {event.price} ({told})")
+    finally:
+        await sink.close()
+    stats = replayed.stats
+    print(
+        f"replayed {stats.records:,} user records ({stats.frames:,} frames, {stats.reconciliations:,} "
+        f"reconciliations): {stats.events:,} events, {stats.reconciled_events:,} of them from REST, "
+        f"{stats.duplicates_skipped:,} duplicates skipped"
+    )
 
 
 def export(

@@ -60,8 +60,6 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import TYPE_CHECKING, Final, Self
 
-import msgspec
-
 from polyinfra.clob.event_stream import EventFanout
 from polyinfra.clob.market_channel import MarketChannel
 from polyinfra.clob.rest import BOOKS_PER_REQUEST, ClobRestClient
@@ -117,7 +115,6 @@ _AUDIT_SETTLE_S: Final = 0.5
 # A callback that raises on every event would log at the feed's rate: log its first failure, then
 # one line per this many.
 _WAIT_POLL_S: Final = 0.05
-_encode_summaries: Final = msgspec.json.Encoder().encode
 
 
 @dataclass(frozen=True, slots=True)
@@ -785,13 +782,11 @@ class LiveBooks:
     async def _fetch_snapshots(self, request: SnapshotRequest) -> None:
         rest = self._require_rest()
         try:
-            summaries = await rest.get_books(list(request.token_ids))
+            summaries, body = await rest.get_books_answer(request.token_ids)
             if self._tap is not None:
-                # The answer as decoded, encoded again: the wire structs keep every field as the venue sent it.
+                # The body as received: replay parses the venue's bytes again, with whatever parser it has then.
                 first_timestamp = summaries[0].timestamp if summaries else None
-                self._tap.rest_response(
-                    request.fetch_id, _encode_summaries(summaries), venue_ts_ms=venue_ms(first_timestamp)
-                )
+                self._tap.rest_response(request.fetch_id, body, venue_ts_ms=venue_ms(first_timestamp))
             self._sync.apply_snapshots(request, summaries, self._now())
         except Exception as exc:  # whatever the answer held, its tokens must not wait forever
             self._books_request_failed(exc, "book snapshot request", len(request.token_ids))

@@ -42,6 +42,7 @@ transport raises it (:class:`~polyinfra.errors.NotFoundError` for an unknown tok
 
 from __future__ import annotations
 
+import functools
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
@@ -206,6 +207,12 @@ class ClobRestClient:
         """``POST /books``: the summaries of many tokens, in the order asked, each token once; tokens
         without a book are left out."""
         return await self._perform(_books(token_ids))
+
+    async def get_books_answer(self, token_ids: Iterable[str]) -> tuple[list[OrderBookSummary], bytes]:
+        """``POST /books`` for at most :data:`BOOKS_PER_REQUEST` tokens, as :meth:`get_books`, and
+        the answer's body exactly as received (what a recorder keeps, so that a parser fixed later
+        reads the venue's bytes, not polyinfra's copy of them)."""
+        return await self._perform(_books_answer(token_ids))
 
     async def get_price(self, token_id: str, side: Side | str) -> Decimal:
         """``GET /price``: the best price for ``side`` (BUY quotes the best bid, SELL the best ask,
@@ -555,14 +562,28 @@ def _book(token_id: str) -> _Call[OrderBookSummary]:
 
 def _books(token_ids: Iterable[str]) -> _Call[list[OrderBookSummary]]:
     tokens = _unique_tokens(token_ids)
+    return _post_in_chunks("/books", [{"token_id": token} for token in tokens], functools.partial(_summaries, tokens))
 
-    def result(responses: list[Response]) -> list[OrderBookSummary]:
-        by_token = {
-            summary.asset_id: summary for response in responses for summary in response.decode(list[OrderBookSummary])
-        }
-        return [by_token[token] for token in tokens if token in by_token]
+
+def _books_answer(token_ids: Iterable[str]) -> _Call[tuple[list[OrderBookSummary], bytes]]:
+    tokens = _unique_tokens(token_ids)
+    if len(tokens) > BOOKS_PER_REQUEST:
+        # Several requests would give several bodies: the caller splits, so each body stays whole.
+        raise InvalidValueError("too many tokens for one POST /books", tokens=len(tokens), limit=BOOKS_PER_REQUEST)
+
+    def result(responses: list[Response]) -> tuple[list[OrderBookSummary], bytes]:
+        (response,) = responses
+        return _summaries(tokens, responses), response.content
 
     return _post_in_chunks("/books", [{"token_id": token} for token in tokens], result)
+
+
+def _summaries(tokens: list[TokenId], responses: list[Response]) -> list[OrderBookSummary]:
+    """The summaries of ``POST /books`` answers, in the order ``tokens`` were asked, each once."""
+    by_token = {
+        summary.asset_id: summary for response in responses for summary in response.decode(list[OrderBookSummary])
+    }
+    return [by_token[token] for token in tokens if token in by_token]
 
 
 def _price(token_id: str, side: Side | str) -> _Call[Decimal]:

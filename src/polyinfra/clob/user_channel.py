@@ -59,7 +59,10 @@
   otherwise than received. Each reconciliation is a ``resync requested`` record (its reason) and
   the REST answers it used, as one ``rest response`` with the same fetch id (or ``snapshot
   failed``). Coverage keys are the subscribed condition ids (empty: every market): live from a
-  session's reconciliation until its socket closes, so a disconnect is a gap.
+  session's reconciliation until its socket closes, so a disconnect is a gap. A reconciliation's
+  events are made from its answers (:func:`reconciliation_events`) only once all are in, right
+  before they are recorded and offered, so :class:`~polyinfra.clob.user_replay.UserReplay` makes
+  the same ones from the tape.
 
 Credentials travel only inside the subscription frame: never logged, never in an error or repr.
 """
@@ -75,7 +78,7 @@ from collections.abc import AsyncIterator, Callable, Collection, Iterable, Mappi
 from dataclasses import dataclass
 from decimal import Decimal
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Final, Self
+from typing import TYPE_CHECKING, Any, Final, NamedTuple, Self
 
 import msgspec
 import websockets
@@ -123,13 +126,17 @@ if TYPE_CHECKING:
     from polyinfra.record.recorder import Recorder
 
 __all__ = [
+    "Offered",
+    "ReconciliationAnswers",
     "UserChannel",
     "UserChannelStats",
     "UserEventTracker",
     "UserFrameDecoder",
     "order_update_from_rest",
     "order_update_from_wire",
+    "reconciliation_events",
     "trade_update_from_wire",
+    "user_event_from_wire",
 ]
 
 _log = get_logger(__name__)
@@ -218,9 +225,10 @@ def _recorded_key_and_time(messages: Sequence[UserEvent]) -> tuple[str, int | No
 _encode_answers: Final = msgspec.json.Encoder().encode
 
 
-class _ReconciliationAnswers(msgspec.Struct):
+class ReconciliationAnswers(msgspec.Struct):
     """The REST answers one reconciliation used, as recorded (decoded rows encoded again: the
-    wire structs keep every field as the venue sent it)."""
+    wire structs keep every field as the venue sent it); :func:`reconciliation_events` makes its
+    events of them, live and in replay alike."""
 
     open_orders: list[OpenOrder] = []
     trades: list[TradeRecord] = []
@@ -336,6 +344,35 @@ def trade_update_from_wire(trade: TradeMessage | TradeRecord, *, received_ns: in
     )
 
 
+def user_event_from_wire(message: UserEvent, *, received_ns: int) -> UserChannelEvent:
+    """A decoded user-channel message as its domain event; raises :class:`InvalidValueError` for bad values."""
+    if isinstance(message, OrderMessage):
+        return order_update_from_wire(message, received_ns=received_ns)
+    return trade_update_from_wire(message, received_ns=received_ns)
+
+
+def reconciliation_events(
+    answers: ReconciliationAnswers, tracker: UserEventTracker, *, received_ns: int
+) -> list[UserChannelEvent]:
+    """The events a reconciliation's REST answers tell, as the tracker stands when they are offered
+    to it: open orders (a placement unless the order is known), trades, then the orders that left
+    the open list (their last fill or their cancellation)."""
+    events: list[UserChannelEvent] = [
+        order_update_from_rest(
+            order,
+            # Unknown: placed while nobody listened; known: it can only have matched more.
+            OrderEventKind.UPDATE if tracker.knows_order(order.id) else OrderEventKind.PLACEMENT,
+            received_ns=received_ns,
+        )
+        for order in answers.open_orders
+    ]
+    events.extend(trade_update_from_wire(row, received_ns=received_ns) for row in answers.trades)
+    events.extend(
+        order_update_from_rest(order, _unlisted_kind(order), received_ns=received_ns) for order in answers.orders
+    )
+    return events
+
+
 # --- frames ---------------------------------------------------------------------------------------
 
 
@@ -385,6 +422,15 @@ class UserFrameDecoder:
 
 
 # --- deduplication --------------------------------------------------------------------------------
+
+
+class Offered(NamedTuple):
+    """:meth:`UserEventTracker.news` of a batch of events."""
+
+    fresh: list[UserChannelEvent]
+    unsubscribed: int
+    """Events of markets not subscribed (kept from the tracker too: subscribed again, their news are news)."""
+    duplicates: int
 
 
 def _order_closed(update: OrderUpdate) -> bool:
@@ -441,6 +487,13 @@ class UserEventTracker:
         states.move_to_end(key)
         if len(states) > self._limit:
             states.popitem(last=False)
+
+    def news(self, events: list[UserChannelEvent], markets: Collection[str]) -> Offered:
+        """What a channel subscribed to ``markets`` (empty: every market) delivers of ``events``:
+        those of its markets that move a state forward (recorded as known), and how many were not."""
+        wanted = [event for event in events if event.market in markets] if markets else events
+        fresh = [event for event in wanted if self.accept(event)]
+        return Offered(fresh, len(events) - len(wanted), len(wanted) - len(fresh))
 
     def knows_order(self, order_id: str) -> bool:
         return order_id in self._orders
@@ -833,14 +886,9 @@ class UserChannel:
 
     def _offer(self, events: list[UserChannelEvent]) -> None:
         """Deliver the events of subscribed markets that tell something new; count the rest."""
-        markets = self._markets
-        if markets:
-            # Kept from the tracker too: should the market be subscribed again, its news are news.
-            wanted = [event for event in events if event.market in markets]
-            self._unsubscribed_skipped += len(events) - len(wanted)
-            events = wanted
-        fresh = [event for event in events if self._tracker.accept(event)]
-        self._duplicates += len(events) - len(fresh)
+        fresh, unsubscribed, duplicates = self._tracker.news(events, self._markets)
+        self._unsubscribed_skipped += unsubscribed
+        self._duplicates += duplicates
         if not fresh:
             return
         self._reconciled_events += sum(1 for event in fresh if event.reconciled)
@@ -975,12 +1023,8 @@ class UserChannel:
         self._offer(events)
 
     def _convert(self, message: UserEvent, received_ns: int) -> UserChannelEvent:
-        if isinstance(message, OrderMessage):
-            event_type = "order"
-            event: UserChannelEvent = order_update_from_wire(message, received_ns=received_ns)
-        else:
-            event_type = "trade"
-            event = trade_update_from_wire(message, received_ns=received_ns)
+        event = user_event_from_wire(message, received_ns=received_ns)
+        event_type = "order" if isinstance(event, OrderUpdate) else "trade"
         self._events_by_type[event_type] = self._events_by_type.get(event_type, 0) + 1
         WS_FRAMES.labels(channel=_CHANNEL, event_type=event_type).inc()
         return event
@@ -1037,9 +1081,12 @@ class UserChannel:
                     token_ids=self._coverage_keys(),
                     reason=reason,
                 )
-            answers = _ReconciliationAnswers()
+            answers = ReconciliationAnswers()
             try:
-                events = await self._fetch_state(answers)
+                await self._fetch_state(answers)
+                # Made from the answers only once all are in, right before they are recorded and
+                # offered: the tracker then stands as it will in a replay of the recording.
+                events = reconciliation_events(answers, self._tracker, received_ns=time.time_ns())
             except PolyinfraError as exc:
                 self._reconciliation_failed(fetch_id)
                 if isinstance(exc, MalformedMessageError):
@@ -1062,20 +1109,15 @@ class UserChannel:
             log("user channel reconciled with REST", reason=reason, missed=missed)
             return missed
 
-    async def _fetch_state(self, answers: _ReconciliationAnswers) -> list[UserChannelEvent]:
-        """The events REST tells of; ``answers`` collects the rows they came from (for the recording)."""
+    async def _fetch_state(self, answers: ReconciliationAnswers) -> None:
+        """Collect into ``answers`` the REST rows that tell what the socket may have missed."""
         trading = self._trading
         tracker = self._tracker
-        received_ns = time.time_ns()
-        events: list[UserChannelEvent] = []
         listed: set[str] = set()
         for market in self._market_filters():
             async for order in trading.iter_open_orders(market=market):
                 answers.open_orders.append(order)
                 listed.add(order.id)
-                # Unknown: placed while nobody listened; known: it can only have matched more.
-                kind = OrderEventKind.UPDATE if tracker.knows_order(order.id) else OrderEventKind.PLACEMENT
-                events.append(order_update_from_rest(order, kind, received_ns=received_ns))
         since_s = int(time.time()) if self._trades_since_s is None else self._trades_since_s
         oldest_unsettled_s = tracker.oldest_unsettled_match_s()
         if oldest_unsettled_s is not None:
@@ -1090,7 +1132,6 @@ class UserChannel:
         for market in self._market_filters():
             async for row in trading.iter_trades(market=market, after_s=max(0, since_s - _TRADES_MARGIN_S)):
                 answers.trades.append(row)
-                events.append(trade_update_from_wire(row, received_ns=received_ns))
                 mine = [maker.order_id for maker in row.maker_orders if maker.owner == api_key]
                 if row.trader_side == "TAKER":
                     mine.append(row.taker_order_id)
@@ -1104,8 +1145,6 @@ class UserChannel:
                 _log.warning("an order of the user is unknown to the venue", order_id=order_id)
                 continue
             answers.orders.append(order)
-            events.append(order_update_from_rest(order, _unlisted_kind(order), received_ns=received_ns))
-        return events
 
     def _reconciliation_failed(self, fetch_id: int) -> None:
         self._reconciliation_failures += 1

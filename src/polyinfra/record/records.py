@@ -38,7 +38,8 @@ class RecordKind(StrEnum):
     FRAME_SENT = "frame sent"
     """A frame the client sent (subscribe, unsubscribe), after the sent-frame redaction hook."""
     REST_RESPONSE = "rest response"
-    """The answer to a REST snapshot request used for a book sync; ``key`` is the request's fetch id.
+    """The answer to a REST snapshot request used for a book sync (``POST /books``: its body exactly
+    as received); ``key`` is the request's fetch id.
     The user channel's: the REST answers one reconciliation used (open orders, trades, orders looked
     up), as one JSON object, with the fetch id of its ``resync requested`` record."""
     CONNECTED = "connected"

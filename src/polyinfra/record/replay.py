@@ -3,7 +3,8 @@
 :class:`Replay` drives a :class:`~polyinfra.core.book_sync.BookSync` exactly as
 :class:`~polyinfra.clob.live_books.LiveBooks` drove it while recording: the raw frames through
 the same decoder and :class:`~polyinfra.core.market_feed.MarketFeed`, the recorded ``POST
-/books`` answers into the same snapshot requests (the same tokens, taken at the same point of
+/books`` answers (their bodies as received; tapes that stored them re-encoded read the same way)
+through the same wire types into the same snapshot requests (the same tokens, taken at the same point of
 the stream, so the deltas buffered while a snapshot was in flight are the same ones), and the
 client's timer decisions (silences, overdue initial dumps, audit differences) as recorded. What
 LiveBooks derived from the data alone (a session proven by its first frame, a frame that could
@@ -22,13 +23,16 @@ checkpoint (:class:`ResumePoint`, what :func:`~polyinfra.record.book_at.book_at`
 token's book is restored from the checkpoint's levels and only the records after it are replayed.
 Pacing: as fast as possible (``speed=None``) or ``speed`` times the
 recorded pace, against an injected clock and sleep.
+
+Cost: iterating hands the events on record by record; :meth:`Replay.run` builds none (as live
+does while nobody consumes them). ``bench/recorder_sqlite.py`` measures both against live.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final
 
@@ -141,7 +145,8 @@ class Replay:
         self._end_wall_ns = end_wall_ns
         self._keys = None if keys is None else frozenset(keys)
         self._pace = None if speed is None else Pacer(speed, clock=clock, sleep=sleep)
-        self._sync = _new_sync()
+        self._emit_events = True
+        self._sync = self._new_sync()
         self._session_id: str | None = None
         self._proven: set[int] = set()
         self._connections: dict[str, int] = {}
@@ -159,14 +164,27 @@ class Replay:
         return self._sync.states
 
     async def __aiter__(self) -> AsyncIterator[BookEvent]:
-        async for batch in self._event_batches():
-            for event in batch:
-                yield event
+        start_ns = self._start_wall_ns
+        async for due in self._due_records():
+            for record in due:
+                self._replay(record)
+                events = self._sync.take_events()
+                if events and (start_ns is None or record.recv_wall_ns >= start_ns):
+                    # Handed on record by record, never held for a whole chunk: thousands of events
+                    # kept alive that long survive into the older GC generations, which made replay
+                    # measurably slower than live.
+                    for event in events:
+                        yield event
+        self._count_feed_checks()
 
     async def run(self) -> ReplayStats:
-        """Replay to the end without looking at the events; the books are in :attr:`books`."""
-        async for _ in self._event_batches():
-            pass
+        """Replay to the end without looking at the events (so none is built); the books are in
+        :attr:`books`."""
+        self._emit_events = self._sync.emit_events = False
+        async for due in self._due_records():
+            for record in due:
+                self._replay(record)
+        self._count_feed_checks()
         return self.stats
 
     async def steps(self) -> AsyncIterator[tuple[Record, list[BookEvent]]]:
@@ -192,24 +210,16 @@ class Replay:
         """The recorded connection the token's data is taken from (None: not tracked now)."""
         return self._sync.connection_of(token_id)
 
-    async def _event_batches(self) -> AsyncIterator[list[BookEvent]]:
-        """The events of each chunk the sink reads (of each record, when paced: they are due one by one)."""
-        start_ns = self._start_wall_ns
+    async def _due_records(self) -> AsyncIterator[Sequence[Record]]:
+        """The records to replay as they fall due: a whole chunk at once unless paced, else one
+        at a time (an await per record costs more than replaying a frame's worth of it)."""
         async for chunk in self._replayed_chunks():
-            batch: list[BookEvent] = []
-            for record in chunk:
-                if self._pace is not None:
-                    if batch:
-                        yield batch
-                        batch = []
+            if self._pace is None:
+                yield chunk
+            else:
+                for record in chunk:
                     await self._pace.wait_for(record)
-                self._replay(record)
-                events = self._sync.take_events()
-                if events and (start_ns is None or record.recv_wall_ns >= start_ns):
-                    batch.extend(events)
-            if batch:
-                yield batch
-        self._count_feed_checks()
+                    yield (record,)
 
     async def _replayed_chunks(self) -> AsyncIterator[list[Record]]:
         """The records to replay, a chunk at a time: the market channel's, from the beginning or
@@ -246,7 +256,9 @@ class Replay:
         now = Instant(record.recv_mono_ns / 1e9, record.recv_wall_ns)
         kind = record.kind
         if kind is RecordKind.FRAME_RECEIVED:
-            self._frame(self.connection_of_record(record), record.payload, now)
+            # Nearly every record: the connection's cached number is looked up here, without a call.
+            connection = self._connections.get(record.event_id.rpartition(":")[0])
+            self._frame(self.connection_of_record(record) if connection is None else connection, record.payload, now)
         elif kind is RecordKind.REST_RESPONSE:
             self._rest_response(record, now)
         elif kind is RecordKind.CHECKPOINT:
@@ -365,7 +377,7 @@ class Replay:
     def _new_session(self, session_id: str) -> None:
         if self._session_id is not None:
             self._count_feed_checks()
-            self._sync = _new_sync()
+            self._sync = self._new_sync()
         self._session_id = session_id
         self._proven.clear()
         self._requests.clear()
@@ -375,11 +387,10 @@ class Replay:
         self.stats.hash_mismatches += self._sync.hash_mismatches
         self.stats.best_price_mismatches += self._sync.best_price_mismatches
 
-
-def _new_sync() -> BookSync:
-    sync = BookSync(random=lambda: 0.0)
-    sync.emit_events = True
-    return sync
+    def _new_sync(self) -> BookSync:
+        sync = BookSync(random=lambda: 0.0)
+        sync.emit_events = self._emit_events
+        return sync
 
 
 def _details(record: Record) -> _Lifecycle:

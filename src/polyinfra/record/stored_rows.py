@@ -10,8 +10,10 @@ later.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Sequence
+from types import GenericAlias
 from typing import Any, Final
 
+import msgspec
 from msgspec.structs import astuple
 
 from polyinfra.errors import CorruptRecordError
@@ -58,18 +60,34 @@ def row_of(stored: Record | SessionHeader) -> tuple[Any, ...]:
 def record_of_row(row: tuple[Any, ...]) -> Record:
     """A stored ``(seq, *fields)`` row as a :class:`Record`, every column's type checked."""
     # One tuple comparison of the columns' types: this runs for every record a replay reads.
-    types = tuple(map(type, row))
-    if types not in _RECORD_ROW_TYPES or row[6] not in _KINDS:
+    kind = _KINDS.get(row[6]) if tuple(map(type, row)) in _RECORD_ROW_TYPES else None
+    if kind is None:
         # A row of the wrong length names no event: read its id and position only when it has them.
         event_id, seq = (str(row[1])[:100], row[0]) if len(row) > 1 else (None, None)
         raise CorruptRecordError("a stored record cannot be read back", event_id=event_id, seq=seq)
-    return Record(row[1], row[2], row[3], row[4], row[5], _KINDS[row[6]], row[7], row[8], row[9], row[10])
+    return Record(row[1], row[2], row[3], row[4], row[5], kind, row[7], row[8], row[9], row[10])
+
+
+# A chunk of ``(seq, *fields)`` rows as msgspec checks it: ``seq``, then each of Record's fields
+# with its type, taken from Record itself (a tuple type is of that exact length).
+_STORED_CHUNK: Final = GenericAlias(
+    list, GenericAlias(tuple, (int, *(field.type for field in msgspec.structs.fields(Record))))
+)
 
 
 def records_of_chunk(rows: Sequence[tuple[Any, ...]]) -> tuple[list[Record], int | None]:
     """A chunk of ``(seq, *fields)`` rows read ``ORDER BY seq LIMIT READ_CHUNK_ROWS`` as records,
     and the ``seq`` to read on after (None: the chunk was the last one)."""
-    records = [record_of_row(row) for row in rows]
+    try:
+        # The whole chunk's columns checked in one msgspec call, as record_of_row checks one row
+        # (strict: no int from a float or a bool; no payload decoded from a string), at under half
+        # its cost: this runs for every record a replay reads.
+        stored = msgspec.convert(rows, _STORED_CHUNK, strict=True, builtin_types=(bytes,))
+    except msgspec.ValidationError as exc:
+        for row in rows:
+            record_of_row(row)  # raises, naming the first row that is not a record
+        raise CorruptRecordError("a stored chunk cannot be read back", seq=rows[0][0] if rows else None) from exc
+    records = [Record(*row[1:]) for row in stored]
     return records, rows[-1][0] if len(rows) == READ_CHUNK_ROWS else None
 
 
