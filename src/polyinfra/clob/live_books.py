@@ -62,10 +62,8 @@ from typing import TYPE_CHECKING, Final, Self
 
 import msgspec
 
-from polyinfra.clob.event_stream import EventFanout
 from polyinfra.clob.market_channel import MarketChannel
 from polyinfra.clob.rest import BOOKS_PER_REQUEST, ClobRestClient
-from polyinfra.clob.ws_sessions import BackgroundTasks, describe_failure, run_sessions
 from polyinfra.core.book_sync import (
     Backoff,
     BookSync,
@@ -80,6 +78,8 @@ from polyinfra.errors import InvalidValueError, MalformedMessageError, Polyinfra
 from polyinfra.model.book import OrderBook
 from polyinfra.model.events import BookEvent, SyncState
 from polyinfra.model.ids import token_id as checked_token_id
+from polyinfra.net.event_stream import EventFanout
+from polyinfra.net.ws_sessions import BackgroundTasks, describe_failure, run_sessions
 from polyinfra.obs.logging import correlation_scope, get_logger
 from polyinfra.obs.metrics import (
     BOOK_RESYNCS,

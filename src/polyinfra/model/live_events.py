@@ -1,0 +1,89 @@
+"""Domain events of the live-data feeds (RTDS now, PolyBolt later): trades with the trader's
+wallet, prices, comments, and the gaps that say where the stream cannot vouch for itself.
+
+Numbers are exact ``Decimal``; times are the venue's, in unix milliseconds, except where a name says
+otherwise. A :class:`Gap` is an event like the others, in the same stream, so a consumer can tell
+"nothing happened" from "we missed it" without watching a second channel.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from polyinfra.model.numbers import Side
+
+__all__ = ["ActivityTrade", "CommentEvent", "Gap", "LiveEvent", "PriceTick"]
+
+
+@dataclass(frozen=True, slots=True)
+class ActivityTrade:
+    """One row of the ``activity`` topic: a trader's side of a settled match.
+
+    ``kind`` is ``trades`` (the taker and every maker, one row each) or ``orders_matched`` (the
+    taker only). ``wallet`` is the trader's proxy wallet, lower case."""
+
+    kind: str
+    wallet: str
+    side: Side
+    price: Decimal
+    size: Decimal
+    token_id: str
+    condition_id: str
+    outcome: str
+    market_slug: str
+    event_slug: str
+    title: str
+    name: str
+    pseudonym: str
+    transaction_hash: str
+    timestamp_s: int
+    """When the venue says it traded, in seconds (the payload's own unit)."""
+    sent_ms: int
+    """When the venue sent the frame."""
+
+
+@dataclass(frozen=True, slots=True)
+class PriceTick:
+    """One price of one symbol from one source. ``symbol`` is canonical (``btcusd``, ``aapl``).
+
+    ``backfill`` marks the points a subscription sends first (about two minutes' worth); only
+    points newer than the last one delivered for the (source, symbol) are delivered."""
+
+    source: str
+    symbol: str
+    price: Decimal
+    timestamp_ms: int
+    backfill: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class CommentEvent:
+    """A comment created or removed, or a reaction to one (``kind`` is the venue's type)."""
+
+    kind: str
+    comment_id: str
+    """The comment's id (for a reaction: the comment reacted to)."""
+    body: str
+    user_address: str
+    parent_entity_id: int | None
+    parent_entity_type: str
+    reaction_type: str
+    sent_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class Gap:
+    """A hole in ``topic`` of ``source`` (``rtds``) between ``from_ms`` and ``to_ms`` (local wall
+    clock, unix ms): events in it may be missing. ``reason``: ``reconnect``, ``silence`` (a freeze
+    the watchdog caught), ``refused`` (the venue refused the subscription) with the venue's text."""
+
+    source: str
+    topic: str
+    from_ms: int
+    to_ms: int
+    reason: str
+
+
+LiveEvent = ActivityTrade | PriceTick | CommentEvent | Gap
+"""What a live-data stream yields."""
