@@ -85,7 +85,9 @@ class RtdsFeed:
 
     def __init__(self) -> None:
         self._decoder: JsonDecoder[RtdsMessage] = JsonDecoder(RtdsMessage, what="RTDS frame", max_bytes=MAX_FRAME_BYTES)
-        self._error_decoder = JsonDecoder(ErrorFrame, what="RTDS error frame", max_bytes=MAX_FRAME_BYTES)
+        self._error_decoder: JsonDecoder[ErrorFrame] = JsonDecoder(
+            ErrorFrame, what="RTDS error frame", max_bytes=MAX_FRAME_BYTES
+        )
         self._last_point_ms: dict[tuple[str, str], int] = {}
         self._recent_activity: OrderedDict[tuple[str, ...], None] = OrderedDict()
         self.last_topic = ""

@@ -160,7 +160,7 @@ def price_topic_of(topic: str, symbol: str) -> str:
     """The topic a price frame really belongs to: a Chainlink backfill arrives labelled
     ``crypto_prices``, and only the ``/`` in its symbol tells (venue notes: RTDS)."""
     if topic == PriceSource.BINANCE and "/" in symbol:
-        return PriceSource.CHAINLINK
+        return PriceSource.CHAINLINK.value
     return topic
 
 
@@ -186,13 +186,13 @@ def plan_subscription(
         raise InvalidValueError(
             "not a message type of this topic", topic=topic, type=message_type[:80], known=sorted(spec.types)
         )
-    if spec.symbol_style is not None and price_topics_until is not None and today is not None:
-        if today > price_topics_until:
-            raise RetiredTopicError(
-                f"the RTDS price topics were retired after {price_topics_until.isoformat()}; "
-                "prices now come from PolyBolt (not yet supported by polyinfra)",
-                topic=topic,
-            )
+    is_price = spec.symbol_style is not None
+    if is_price and price_topics_until is not None and today is not None and today > price_topics_until:
+        raise RetiredTopicError(
+            f"the RTDS price topics were retired after {price_topics_until.isoformat()}; "
+            "prices now come from PolyBolt (not yet supported by polyinfra)",
+            topic=topic,
+        )
     fields = _filter_fields(filters)
     if not fields:
         return SubscriptionPlan(Subscription(topic, message_type), {})

@@ -74,9 +74,12 @@ class CommentEvent:
 
 @dataclass(frozen=True, slots=True)
 class Gap:
-    """A hole in ``topic`` of ``source`` (``rtds``) between ``from_ms`` and ``to_ms`` (local wall
-    clock, unix ms): events in it may be missing. ``reason``: ``reconnect``, ``silence`` (a freeze
-    the watchdog caught), ``refused`` (the venue refused the subscription) with the venue's text."""
+    """A hole in ``topic`` of ``source`` (``rtds``) between ``from_ms`` and ``to_ms`` (unix ms): events
+    sent in it may be missing. ``from_ms`` is when the venue sent the topic's last frame before the
+    hole (local time when there was none), ``to_ms`` the local time the new subscription was in
+    place. ``reason`` starts with ``reconnect`` (with the close code, or ``connection lost``),
+    ``silence`` (a freeze the watchdog caught) or ``refused`` (the venue refused the subscription,
+    with its status and text)."""
 
     source: str
     topic: str

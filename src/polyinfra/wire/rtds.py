@@ -218,7 +218,7 @@ RtdsMessage = (
 """Every data frame of a live RTDS topic, told apart by ``type``."""
 
 
-class Subscription(Struct, omit_defaults=True, gc=False):
+class Subscription(Struct, omit_defaults=True, frozen=True, gc=False):
     """One entry of a subscribe or unsubscribe frame; ``filters`` is JSON *text* or absent."""
 
     topic: str

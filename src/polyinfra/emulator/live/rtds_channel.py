@@ -50,6 +50,8 @@ _log = logging.getLogger(__name__)
 _encode = msgspec.json.Encoder(decimal_format="number").encode
 
 _KEEPALIVE: Final = b""
+# Queued after a connection's last frame when a fault closes it (compared by identity: never sent).
+_CLOSE_MARK: Final = b"\x00close"
 _MAX_CLIENT_FRAME_BYTES: Final = 64 * 1024
 _SEND_QUEUE_LIMIT: Final = 4096
 _CLOSE_TIMEOUT_S: Final = 5.0
@@ -96,6 +98,7 @@ class _Connection:
         self.data_frames_sent = 0
         self.dice = random.Random(seed)
         self.closing = False
+        self.fault_close_code = 0
 
     def abort(self) -> None:
         self.closing = True
@@ -127,7 +130,9 @@ class RtdsChannel:
         self.stats = RtdsStats()
         self._connections: set[_Connection] = set()
         self._serials = itertools.count(1)
-        self._decoder = JsonDecoder(SubscriptionRequest, what="RTDS subscription", max_bytes=_MAX_CLIENT_FRAME_BYTES)
+        self._decoder: JsonDecoder[SubscriptionRequest] = JsonDecoder(
+            SubscriptionRequest, what="RTDS subscription", max_bytes=_MAX_CLIENT_FRAME_BYTES
+        )
 
     async def handle(self, request: web.Request) -> web.WebSocketResponse:
         """The aiohttp handler of ``GET /ws/rtds`` (the WebSocket upgrade)."""
@@ -260,7 +265,8 @@ class RtdsChannel:
         close_after = faults.rtds_close_after_messages
         if close_after and connection.data_frames_sent >= close_after and not connection.closing:
             self.stats.connections_closed_by_fault += 1
-            self._enqueue(connection, b"\x00close")
+            connection.fault_close_code = faults.rtds_close_code  # the knob may change before the close goes out
+            self._enqueue(connection, _CLOSE_MARK)
 
     def _enqueue(self, connection: _Connection, frame: bytes) -> None:
         if connection.closing:
@@ -275,7 +281,7 @@ class RtdsChannel:
         with contextlib.suppress(ConnectionError):
             while True:
                 frame = await connection.queue.get()
-                if frame == b"\x00close":
+                if frame is _CLOSE_MARK:
                     await self._close_by_fault(connection)
                     return
                 await connection.ws.send_frame(frame, WSMsgType.TEXT)
@@ -283,7 +289,7 @@ class RtdsChannel:
                     self.stats.messages_sent += 1
 
     async def _close_by_fault(self, connection: _Connection) -> None:
-        code = self._faults.rtds_close_code
+        code = connection.fault_close_code
         connection.closing = True
         if not code:
             connection.abort()
@@ -331,7 +337,7 @@ def _filter_symbol(entry: Subscription) -> str | None:
 
 def _wants(entries: list[Subscription], topic: str, message_type: str, symbol: str, payload: msgspec.Struct) -> bool:
     for entry in entries:
-        if entry.topic != topic or (entry.type != ALL_TYPES and entry.type != message_type):
+        if entry.topic != topic or entry.type not in (ALL_TYPES, message_type):
             continue
         filters = entry.filters
         if not isinstance(filters, str) or not filters:

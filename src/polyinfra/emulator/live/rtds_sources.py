@@ -118,8 +118,8 @@ class RtdsSources:
         # One point a second at most, strictly later than the last, as the venue's series are.
         timestamp_ms = max(self._clock_ms() // 1000 * 1000, self._last_point_ms + 1000)
         self._last_point_ms = timestamp_ms
-        for coin, cents in self._cents.items():
-            cents = max(1, cents + rng.randint(-cents // 500 - 1, cents // 500 + 1))
+        for coin, last_cents in self._cents.items():
+            cents = max(1, last_cents + rng.randint(-last_cents // 500 - 1, last_cents // 500 + 1))
             self._cents[coin] = cents
             value = Decimal(cents).scaleb(-2)
             self._publish(PriceSource.BINANCE, f"{coin}usdt", value, f"{value:.8f}", timestamp_ms)
@@ -132,11 +132,11 @@ class RtdsSources:
             history = self._series[(PriceSource.CHAINLINK, f"{coin}/usd")]
             for topic, window in _TWAP_WINDOWS:
                 recent = [Decimal(value) for _, value in list(history)[-window:]]
-                average = (sum(recent) / len(recent)).quantize(Decimal("0.01"))
+                average = (sum(recent, Decimal(0)) / len(recent)).quantize(Decimal("0.01"))
                 exact = str(int(average.scaleb(2)) * _E18_PER_CENT)
                 self._publish(topic, f"{coin}/usd", average, exact, timestamp_ms, window_s=window)
-        for ticker, units in self._equity_units.items():
-            units = max(1, units + rng.randint(-units // 1000 - 1, units // 1000 + 1))
+        for ticker, last_units in self._equity_units.items():
+            units = max(1, last_units + rng.randint(-last_units // 1000 - 1, last_units // 1000 + 1))
             self._equity_units[ticker] = units
             value = Decimal(units).scaleb(-4)
             self._publish(PriceSource.EQUITY, ticker, value, str(value), timestamp_ms)
