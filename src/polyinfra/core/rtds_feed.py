@@ -209,8 +209,8 @@ class RtdsFeed:
     def _count_unknown(self, raw: bytes) -> bool:
         """Whether ``raw`` is a well-formed frame of a type polyinfra does not know (then counted)."""
         try:
-            envelope = msgspec.json.decode(raw, type=_Envelope)
-        except msgspec.DecodeError:  # the bounded decode already refused this frame's size and depth
+            envelope = _ENVELOPE_DECODER.decode(raw)
+        except MalformedMessageError:
             return False
         if not envelope.type or envelope.type in _KNOWN_TYPES:
             return False
@@ -232,6 +232,7 @@ _KNOWN_TYPES: Final = frozenset(
         "reaction_removed",
     }
 )
+_ENVELOPE_DECODER: Final = JsonDecoder(_Envelope, what="RTDS frame", max_bytes=MAX_FRAME_BYTES)
 # A hostile server could name a new type per frame: the counts stay bounded.
 _MAX_UNKNOWN_NAMES: Final = 100
 

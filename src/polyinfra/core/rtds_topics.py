@@ -26,11 +26,12 @@ import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Final
+from typing import Any, Final
 
 import msgspec
 
-from polyinfra.errors import InvalidValueError, RetiredTopicError
+from polyinfra.errors import InvalidValueError, MalformedMessageError, RetiredTopicError
+from polyinfra.wire.json_decoding import JsonDecoder
 from polyinfra.wire.rtds import Subscription
 
 __all__ = [
@@ -52,6 +53,7 @@ ALL_TYPES: Final = "*"
 
 _MAX_SYMBOL_CHARS: Final = 24
 _encode_filter = msgspec.json.Encoder(order="sorted").encode
+_FILTER_DECODER: Final[JsonDecoder[Any]] = JsonDecoder(what="RTDS filters", max_bytes=64 * 1024)
 
 
 class SymbolStyle(StrEnum):
@@ -215,8 +217,8 @@ def _filter_fields(filters: Mapping[str, object] | str | None) -> dict[str, obje
         if not filters.strip():
             return {}
         try:
-            decoded = msgspec.json.decode(filters.encode("utf-8", "surrogatepass"))
-        except msgspec.DecodeError:
+            decoded = _FILTER_DECODER.decode(filters)
+        except MalformedMessageError:
             raise InvalidValueError(
                 'filters are a JSON object such as {"symbol":"btcusdt"}: the comma form matches nothing',
                 filters=filters[:80],

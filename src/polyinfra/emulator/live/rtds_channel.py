@@ -31,7 +31,7 @@ import random
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Final
+from typing import Any, Final
 
 import msgspec
 from aiohttp import WSMsgType, web
@@ -53,6 +53,7 @@ _KEEPALIVE: Final = b""
 # Queued after a connection's last frame when a fault closes it (compared by identity: never sent).
 _CLOSE_MARK: Final = b"\x00close"
 _MAX_CLIENT_FRAME_BYTES: Final = 64 * 1024
+_FILTER_DECODER: Final[JsonDecoder[Any]] = JsonDecoder(what="RTDS filters", max_bytes=_MAX_CLIENT_FRAME_BYTES)
 _SEND_QUEUE_LIMIT: Final = 4096
 _CLOSE_TIMEOUT_S: Final = 5.0
 _CLOB_REFUSAL: Final = (
@@ -327,8 +328,8 @@ def _filter_symbol(entry: Subscription) -> str | None:
     if not isinstance(filters, str) or not filters:
         return ""
     try:
-        decoded = msgspec.json.decode(filters)
-    except msgspec.DecodeError:
+        decoded = _FILTER_DECODER.decode(filters)
+    except MalformedMessageError:
         return None
     if not isinstance(decoded, dict) or not isinstance(decoded.get("symbol"), str):
         return None
@@ -356,8 +357,8 @@ def _wants(entries: list[Subscription], topic: str, message_type: str, symbol: s
 
 def _comment_filter_matches(filters: str, payload: msgspec.Struct) -> bool:
     try:
-        wanted = msgspec.json.decode(filters)
-    except msgspec.DecodeError:
+        wanted = _FILTER_DECODER.decode(filters)
+    except MalformedMessageError:
         return False
     if not isinstance(wanted, dict):
         return False
