@@ -232,7 +232,7 @@ _KNOWN_TYPES: Final = frozenset(
         "reaction_removed",
     }
 )
-_ENVELOPE_DECODER: Final = JsonDecoder(_Envelope, what="RTDS frame", max_bytes=MAX_FRAME_BYTES)
+_ENVELOPE_DECODER: Final[JsonDecoder[_Envelope]] = JsonDecoder(_Envelope, what="RTDS frame", max_bytes=MAX_FRAME_BYTES)
 # A hostile server could name a new type per frame: the counts stay bounded.
 _MAX_UNKNOWN_NAMES: Final = 100
 

@@ -50,8 +50,8 @@ The RTDS socket (:mod:`polyinfra.emulator.live.rtds_channel`) has knobs of its o
 leaves the CLOB channels alone:
 
 * ``rtds_silence_without_ping_s`` (venue behaviour, on by default: 360): a connection that has not
-  sent ``PING`` for this long stops receiving data for good while its socket stays open (venue notes:
-  RTDS); 0 never silences. Measured on the emulator's RTDS clock, which a test may replace;
+  sent ``PING`` for this long stops receiving data for good while its socket stays open
+  (venue notes: RTDS); 0 never silences. Measured on the emulator's RTDS clock, which a test may replace;
 * ``rtds_freeze``: no RTDS data frames while set, sockets open, ``PING`` still answered;
 * ``rtds_drop_rate``: per RTDS data frame, the probability it is silently not sent;
 * ``rtds_close_after_messages`` with ``rtds_close_code``: close each RTDS socket after it has sent that
