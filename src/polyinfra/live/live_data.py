@@ -142,6 +142,8 @@ class LiveData:
         )
         self._transports: dict[str, LiveTransport] = {self.rtds.name: self.rtds}
         self._subscriptions: list[LiveSubscription] = []
+        # Who listens to each topic: an event is offered only to those (most frames are activity).
+        self._by_topic: dict[str, list[LiveSubscription]] = {}
         self._uses: dict[tuple[str, Subscription], int] = {}
         self._started = False
 
@@ -247,6 +249,8 @@ class LiveData:
     ) -> LiveSubscription:
         subscription = LiveSubscription(self, wanted, plans, self._queue_size, callback)
         self._subscriptions.append(subscription)
+        for topic in wanted.topics:
+            self._by_topic.setdefault(topic, []).append(subscription)
         for transport, plan in plans:
             key = (transport.name, plan.wire)
             self._uses[key] = self._uses.get(key, 0) + 1
@@ -257,6 +261,8 @@ class LiveData:
     async def _release(self, subscription: LiveSubscription) -> None:
         if subscription in self._subscriptions:
             self._subscriptions.remove(subscription)
+            for topic in subscription._wanted.topics:
+                self._by_topic[topic].remove(subscription)
         for transport, plan in subscription._plans:
             key = (transport.name, plan.wire)
             self._uses[key] = self._uses.get(key, 1) - 1
@@ -265,8 +271,21 @@ class LiveData:
                 await transport.unsubscribe(plan)
 
     def _dispatch(self, events: list[LiveEvent]) -> None:
-        for subscription in self._subscriptions:
-            subscription._offer(events)
+        # A frame's events share one topic (a gap is a batch of its own).
+        subscriptions = self._by_topic.get(_topic_of(events[0]))
+        if subscriptions:
+            for subscription in subscriptions:
+                subscription._offer(events)
+
+
+def _topic_of(event: LiveEvent) -> str:
+    if isinstance(event, ActivityTrade):
+        return _ACTIVITY
+    if isinstance(event, PriceTick):
+        return event.source
+    if isinstance(event, Gap):
+        return event.topic
+    return _COMMENTS
 
 
 def _activity_field(event: ActivityTrade, name: str) -> str:
