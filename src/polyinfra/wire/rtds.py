@@ -107,6 +107,12 @@ PriceMessage = PriceUpdateMessage | PriceBackfillMessage
 """Every price-topic frame polyinfra understands."""
 
 
+class _LiveFrame(_Frame, kw_only=True):
+    """Frames of the non-price topics; live ones carry the connection's id."""
+
+    connection_id: str | UnsetType = UNSET
+
+
 class ActivityPayload(Struct, omit_defaults=True, rename="camel", gc=False):
     """One trade row of the ``activity`` topic (the Data API's ``/trades`` shape, venue notes: RTDS).
 
@@ -134,18 +140,16 @@ class ActivityPayload(Struct, omit_defaults=True, rename="camel", gc=False):
     profile_image: str = ""
 
 
-class ActivityTradesMessage(_Frame, tag="trades"):
+class ActivityTradesMessage(_LiveFrame, tag="trades"):
     """``activity``/``trades``: the taker and every maker of a settled match, one row each."""
 
     payload: ActivityPayload
-    connection_id: str | UnsetType = UNSET
 
 
-class OrdersMatchedMessage(_Frame, tag="orders_matched"):
+class OrdersMatchedMessage(_LiveFrame, tag="orders_matched"):
     """``activity``/``orders_matched``: one row per settled match, the taker's."""
 
     payload: ActivityPayload
-    connection_id: str | UnsetType = UNSET
 
 
 class CommentProfile(Struct, omit_defaults=True, rename="camel", gc=False):
@@ -174,14 +178,12 @@ class CommentPayload(Struct, omit_defaults=True, rename="camel", gc=False):
     profile: CommentProfile | UnsetType = UNSET
 
 
-class CommentCreatedMessage(_Frame, tag="comment_created"):
+class CommentCreatedMessage(_LiveFrame, tag="comment_created"):
     payload: CommentPayload
-    connection_id: str | UnsetType = UNSET
 
 
-class CommentRemovedMessage(_Frame, tag="comment_removed"):
+class CommentRemovedMessage(_LiveFrame, tag="comment_removed"):
     payload: CommentPayload
-    connection_id: str | UnsetType = UNSET
 
 
 class ReactionPayload(Struct, omit_defaults=True, rename="camel", gc=False):
@@ -195,14 +197,12 @@ class ReactionPayload(Struct, omit_defaults=True, rename="camel", gc=False):
     created_at: str = ""
 
 
-class ReactionCreatedMessage(_Frame, tag="reaction_created"):
+class ReactionCreatedMessage(_LiveFrame, tag="reaction_created"):
     payload: ReactionPayload
-    connection_id: str | UnsetType = UNSET
 
 
-class ReactionRemovedMessage(_Frame, tag="reaction_removed"):
+class ReactionRemovedMessage(_LiveFrame, tag="reaction_removed"):
     payload: ReactionPayload
-    connection_id: str | UnsetType = UNSET
 
 
 RtdsMessage = (
