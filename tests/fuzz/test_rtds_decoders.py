@@ -4,7 +4,9 @@ ends as events, a plan, or a typed :class:`~polyinfra.errors.PolyinfraError`; no
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+from types import SimpleNamespace
 
 import msgspec
 from hypothesis import given
@@ -12,6 +14,7 @@ from hypothesis import strategies as st
 
 from polyinfra.core.rtds_feed import RtdsFeed
 from polyinfra.core.rtds_topics import TOPICS, canonical_symbol, plan_subscription
+from polyinfra.emulator.faults import FaultConfig
 from polyinfra.emulator.live import rtds_channel
 from polyinfra.errors import PolyinfraError
 from polyinfra.wire.rtds import Subscription
@@ -96,3 +99,20 @@ def test_the_emulator_reads_hostile_client_filters_without_failing(filters: str)
     rtds_channel._filter_symbol(entry)
     comment = Subscription("comments", "*", filters)
     rtds_channel._wants([entry, comment], "comments", "comment_created", "", msgspec.Struct())
+
+
+_SUBSCRIBE = {"action": "subscribe", "subscriptions": [{"topic": "crypto_prices", "type": "update", "filters": ""}]}
+
+
+@given(text=hostile_bytes(_SUBSCRIBE).map(lambda raw: raw.decode("utf-8", "replace")))
+def test_a_hostile_client_frame_is_refused_or_taken_by_the_emulator(text: str) -> None:
+    channel = rtds_channel.RtdsChannel(
+        FaultConfig(),
+        backfill=lambda topic, symbol: rtds_channel.PriceSeries([(1, "2.5")]),
+        symbols=lambda topic: ["btcusdt"],
+        clock_ms=lambda: 1,
+    )
+    connection = SimpleNamespace(last_ping_s=0.0, entries=[], closing=False, queue=asyncio.Queue(), silenced=False)
+    connection.data_frames_sent = 0
+    channel._on_text(connection, text)  # type: ignore[arg-type]
+    assert connection.queue.qsize() <= 1 + len(connection.entries)  # an answer, or a backfill per entry
