@@ -10,6 +10,7 @@ import pytest
 from polyinfra.core.rtds_feed import RtdsFeed
 from polyinfra.core.rtds_topics import PriceSource, SymbolStyle, canonical_symbol, plan_subscription, venue_symbol
 from polyinfra.errors import InvalidValueError, MalformedMessageError, RetiredTopicError
+from polyinfra.live.rtds_client import RtdsClient
 from polyinfra.model.live_events import ActivityTrade, CommentEvent, PriceTick
 from polyinfra.wire.rtds import Subscription
 from tests.shared_data import CAPTURES
@@ -145,3 +146,14 @@ def test_comments_keep_alives_errors_and_unknown_types() -> None:
     assert feed.unknown_types == {"rfq/quote_created": 1}
     with pytest.raises(MalformedMessageError):
         feed.receive(b'{"topic":"activity","type":"trades","timestamp":1,"payload":{"price":"1e999999"}}')
+
+
+def test_a_bad_frame_is_counted_and_skipped_by_the_client_never_raised() -> None:
+    client = RtdsClient("ws://127.0.0.1:9/ws/rtds")
+    delivered: list[object] = []
+    client._deliver = delivered.extend
+    for frame in (b"{not json", b'{"topic":"activity","type":"trades","timestamp":1,"payload":{}}', "\ud800"):
+        client._on_frame(frame)
+    client._on_frame((RTDS_CAPTURES / "rtds_crypto_prices_update.json").read_bytes())
+    assert client.stats().malformed_frames == 3
+    assert len(delivered) == 1

@@ -49,7 +49,7 @@ from polyinfra.core.book_sync import Backoff
 from polyinfra.core.config_checks import WS_SCHEMES, positive_number, service_url
 from polyinfra.core.rtds_feed import RtdsFeed
 from polyinfra.core.rtds_topics import TOPICS, SubscriptionPlan, plan_subscription
-from polyinfra.errors import MalformedMessageError, TransportError
+from polyinfra.errors import TransportError
 from polyinfra.model.live_events import Gap, LiveEvent
 from polyinfra.net.ws_sessions import BackgroundTasks, describe_failure, open_venue_socket, run_sessions
 from polyinfra.obs.logging import get_logger
@@ -258,7 +258,10 @@ class RtdsClient:
 
     async def _send_subscription(self, ws: ClientConnection, action: str, subscription: Subscription) -> None:
         frame = _encode(SubscriptionRequest(action, [subscription]))
-        self._sent_ms[subscription] = self._wall_ms()
+        if action == "subscribe":
+            self._sent_ms[subscription] = self._wall_ms()  # a refusal names no subscription: see _refusal
+        else:
+            self._sent_ms.pop(subscription, None)
         with contextlib.suppress(websockets.ConnectionClosed):
             await ws.send(frame.decode())
         if self._recorder is not None:
@@ -317,7 +320,7 @@ class RtdsClient:
         feed = self._feed
         try:
             events = feed.receive(frame)
-        except MalformedMessageError as exc:
+        except Exception as exc:  # hostile data must not end the session (MalformedMessageError, or a bug)
             self._malformed += 1
             WS_FRAMES.labels(channel=SOURCE, event_type=_MALFORMED).inc()
             _log.warning("malformed RTDS frame; skipped", error=describe_failure(exc))
@@ -353,7 +356,8 @@ class RtdsClient:
         """The server refused a subscription: the one whose topic its text names, else the last sent."""
         self._refused += 1
         sent = sorted(self._sent_ms.items(), key=lambda item: item[1])
-        named = [subscription for subscription, _ in sent if subscription.topic in message]
+        # The 401 for an unknown topic or type says "topic: X and type: Y"; others name none.
+        named = [subscription for subscription, _ in sent if f"topic: {subscription.topic} " in message]
         culprits = named or [subscription for subscription, _ in sent[-1:]]
         _log.warning("RTDS refused a subscription", status=status, message=message[:200])
         for subscription in culprits:
