@@ -52,6 +52,7 @@ _E18_TOPICS: Final = frozenset({PriceSource.CHAINLINK, PriceSource.TWAP_30S, Pri
 _KEEPALIVES: Final = frozenset({b"", b"PONG", b"pong"})
 # Wide enough that scaling an E18 integer of the longest accepted text never rounds.
 _EXACT: Final = Context(prec=MAX_NUMBER_CHARS)
+_ONE: Final = Decimal(1)
 
 
 class _Envelope(msgspec.Struct, gc=False):
@@ -251,7 +252,10 @@ def _price(topic: str, value: Decimal, exact: str | msgspec.UnsetType) -> Decima
         except ArithmeticError:
             raise InvalidValueError("full_accuracy_value is not a decimal", value=exact) from None
         if topic in _E18_TOPICS and "." not in exact:
-            parsed = parsed.scaleb(-18, _EXACT)
+            # Without the 18 trailing zeros the scaling leaves (same value), but never in exponent form.
+            parsed = parsed.scaleb(-18, _EXACT).normalize(_EXACT)
+            if parsed.as_tuple().exponent > 0:  # type: ignore[operator]
+                parsed = parsed.quantize(_ONE)
         return bounded_decimal(parsed)
     return bounded_decimal(value)
 
