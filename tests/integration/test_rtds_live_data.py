@@ -237,6 +237,26 @@ async def test_prices_backfill_then_updates_without_duplicates_across_a_reconnec
     assert any(tick.backfill for tick in ticks)
 
 
+async def test_subscriptions_change_at_run_time_on_the_open_socket(emulator: Emulator) -> None:
+    async with LiveData(emulator.urls["rtds"], silence_timeout_s={"crypto_prices": None}, **FAST) as live:
+        trades = Collector(await live.activity())
+        prices = await live.prices(["btcusd"])
+        await subscribed(live, emulator)
+        emulator.rtds_sources.tick_prices()
+        await until(lambda: live.stats().messages_by_topic.get("crypto_prices", 0) >= 2)  # backfill, update
+        await prices.close()  # unsubscribes on the socket
+        await subscribed(live, emulator)
+        seen = live.stats().messages_by_topic["crypto_prices"]
+        emulator.rtds_sources.tick_prices()
+        step_until_fills(emulator)
+        # One socket keeps its order: a price frame of the tick would have come before these trades.
+        await until(lambda: len(trades.of(ActivityTrade)) > 0)
+        await trades.stop()
+        assert live.stats().messages_by_topic["crypto_prices"] == seen
+    assert emulator.rtds.stats.connections_opened == 1
+    assert live.stats().gaps == 0
+
+
 async def test_refused_subscriptions_are_gaps_and_dead_topics_are_refused_locally(emulator: Emulator) -> None:
     async with LiveData(emulator.urls["rtds"], **FAST) as live:
         with pytest.raises(RetiredTopicError, match="market channel"):

@@ -99,7 +99,8 @@ class _Connection:
         self.data_frames_sent = 0
         self.dice = random.Random(seed)
         self.closing = False
-        self.fault_close_code = 0
+        self.fault_close_code: int | None = None
+        """The close code a fault queued for this connection (None: none queued)."""
 
     def abort(self) -> None:
         self.closing = True
@@ -264,7 +265,7 @@ class RtdsChannel:
         self._enqueue(connection, frame)
         connection.data_frames_sent += 1
         close_after = faults.rtds_close_after_messages
-        if close_after and connection.data_frames_sent >= close_after and not connection.closing:
+        if close_after and connection.data_frames_sent >= close_after and connection.fault_close_code is None:
             self.stats.connections_closed_by_fault += 1
             connection.fault_close_code = faults.rtds_close_code  # the knob may change before the close goes out
             self._enqueue(connection, _CLOSE_MARK)
