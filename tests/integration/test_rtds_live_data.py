@@ -21,6 +21,7 @@ from polyinfra.emulator.runner import Emulator
 from polyinfra.errors import RetiredTopicError
 from polyinfra.live.live_data import LiveData, LiveSubscription, PriceSource
 from polyinfra.model.live_events import ActivityTrade, Gap, LiveEvent, PriceTick
+from polyinfra.obs.metrics import REGISTRY
 from polyinfra.record.recorder import Recorder
 from polyinfra.record.records import RecordKind
 from polyinfra.record.sink_urls import open_sink
@@ -134,6 +135,7 @@ async def test_pings_every_few_seconds_keep_activity_flowing_past_six_minutes(em
 
 async def test_a_silent_freeze_is_detected_repaired_and_marked(emulator: Emulator, tmp_path: object) -> None:
     clock = ManualClock()
+    gaps_before = _gaps_counted()
     sink = open_sink(f"sqlite:///{tmp_path}/tape.db")
     recorder = Recorder(sink)
     await recorder.start()
@@ -163,12 +165,19 @@ async def test_a_silent_freeze_is_detected_repaired_and_marked(emulator: Emulato
     assert gap.from_ms <= gap.to_ms
     assert live.stats().silences_detected == 1
     assert live.stats().reconnects == 1
+    assert _gaps_counted() == gaps_before + 1
     gaps = [record async for record in sink.read(kinds=[RecordKind.GAP])]
     assert [(record.source, record.channel) for record in gaps] == [("rtds", "activity")]
     assert json.loads(gaps[0].payload)["reason"] == gap.reason
     frames = [record async for record in sink.read(kinds=[RecordKind.FRAME_RECEIVED])]
     assert {record.channel for record in frames} >= {"activity", "connection"}
     assert any(record.key.startswith("0x") for record in frames if record.channel == "activity")
+    sent = [record async for record in sink.read(kinds=[RecordKind.FRAME_SENT])]
+    actions = [json.loads(record.payload)["action"] for record in sent if record.channel == "activity"]
+    # Two types, subscribed by each of the two sessions, and unsubscribed when LiveData stopped.
+    assert actions == ["subscribe"] * 4 + ["unsubscribe"] * 2
+    lifecycle = [record async for record in sink.read(kinds=[RecordKind.CONNECTED, RecordKind.RECONNECTED])]
+    assert [record.kind for record in lifecycle] == [RecordKind.CONNECTED, RecordKind.RECONNECTED]
     await sink.close()
 
 
@@ -271,6 +280,10 @@ async def test_refused_subscriptions_are_gaps_and_dead_topics_are_refused_locall
     assert gap.topic == "rfq"
     assert gap.reason.startswith("refused: 401 leger GetTopics error")
     assert live.stats().refused == 1
+
+
+def _gaps_counted() -> float:
+    return REGISTRY.get_sample_value("polyinfra_live_gaps_total", {"source": "rtds"}) or 0.0
 
 
 def _wall_ms() -> int:

@@ -290,6 +290,10 @@ class RtdsClient:
         self._proven = False
         self._session_keepalives = 0
         self._loss_reason = None
+        if self._recorder is not None:
+            kind = RecordKind.CONNECTED if self._sessions == 1 else RecordKind.RECONNECTED
+            topics = list(self._topics())
+            self._tap(_CONNECTION_CHANNEL).lifecycle(kind, _CONNECTION, token_ids=topics, session=self._sessions)
         now_s = self._clock()
         for subscription in list(self._subscriptions):
             self._last_data_s[subscription.topic] = now_s
@@ -305,7 +309,13 @@ class RtdsClient:
             await asyncio.gather(pinger, return_exceptions=True)
             self._ws = None
             if not self._stopped:
-                self._open_holes(self._loss_reason or _closed_reason(ws))
+                reason = self._loss_reason or _closed_reason(ws)
+                if self._recorder is not None and self._loss_reason is None:  # a silence recorded its own
+                    received = ws.protocol.close_rcvd
+                    self._tap(_CONNECTION_CHANNEL).lifecycle(
+                        RecordKind.CONNECTION_LOST, _CONNECTION, reason=reason, code=received and received.code
+                    )
+                self._open_holes(reason)
 
     async def _ping_forever(self, ws: ClientConnection) -> None:
         with contextlib.suppress(websockets.ConnectionClosed):
@@ -382,6 +392,7 @@ class RtdsClient:
 
     def _emit_gap(self, topic: str, from_ms: int, to_ms: int, reason: str) -> None:
         self._gaps += 1
+        LIVE_GAPS.labels(source=SOURCE).inc()  # rare: counted as they happen
         if self._recorder is not None:
             self._tap(topic).lifecycle(
                 RecordKind.GAP,
@@ -432,10 +443,6 @@ class RtdsClient:
                 self._exported[topic] = count
         for topic, staleness_s in self.stats().staleness_s.items():
             LIVE_STALENESS.labels(source=SOURCE, topic=topic).set(staleness_s)
-        gaps = self._gaps - self._exported.get("", 0)
-        if gaps:
-            LIVE_GAPS.labels(source=SOURCE).inc(gaps)
-            self._exported[""] = self._gaps
 
     # --- helpers -------------------------------------------------------------------------------------
 
