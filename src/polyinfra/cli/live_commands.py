@@ -6,7 +6,6 @@ The live-data modules and rich are imported inside the command, so ``polyinfra -
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import datetime as dt
 import sys
 import time
@@ -246,11 +245,10 @@ async def _until(run: Callable[[], object], deadline_s: float | None) -> None:
 
 def format_live_event(event: LiveEvent, *, jsonl: bool) -> str:
     """One event as the line ``polyinfra live`` prints (and the demo shows)."""
-    from polyinfra.model.live_events import ActivityTrade, CommentEvent, Gap, PriceTick
+    from polyinfra.model.live_events import ActivityTrade, CommentEvent, PriceTick
 
     if jsonl:
-        kind = {ActivityTrade: "trade", PriceTick: "price", CommentEvent: "comment", Gap: "gap"}[type(event)]
-        return _encode({"type": kind, **dataclasses.asdict(event)}).decode()
+        return _encode(event).decode()  # the struct's tag is the line's "type"
     if isinstance(event, ActivityTrade):
         who = event.name or event.wallet
         return (

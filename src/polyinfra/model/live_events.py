@@ -2,22 +2,26 @@
 wallet, prices, comments, and the gaps that say where the stream cannot vouch for itself.
 
 Numbers are exact ``Decimal``; times are the venue's, in unix milliseconds, except where a name says
-otherwise. A :class:`Gap` is an event like the others, in the same stream, so a consumer can tell
-"nothing happened" from "we missed it" without watching a second channel.
+otherwise. The events are frozen msgspec structs rather than dataclasses: one is made per activity
+row (about 50 a second for the whole venue) and a struct is made several times faster; encoded as
+JSON, each carries its ``type`` (``trade``, ``price``, ``comment``, ``gap``).
+
+A :class:`Gap` is an event like the others, in the same stream, so a consumer can tell "nothing
+happened" from "we missed it" without watching a second channel.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from decimal import Decimal
+
+from msgspec import Struct
 
 from polyinfra.model.numbers import Side
 
 __all__ = ["ActivityTrade", "CommentEvent", "Gap", "LiveEvent", "PriceTick"]
 
 
-@dataclass(frozen=True, slots=True)
-class ActivityTrade:
+class ActivityTrade(Struct, frozen=True, gc=False, tag_field="type", tag="trade"):
     """One row of the ``activity`` topic: a trader's side of a settled match.
 
     ``kind`` is ``trades`` (the taker and every maker, one row each) or ``orders_matched`` (the
@@ -43,8 +47,7 @@ class ActivityTrade:
     """When the venue sent the frame."""
 
 
-@dataclass(frozen=True, slots=True)
-class PriceTick:
+class PriceTick(Struct, frozen=True, gc=False, tag_field="type", tag="price"):
     """One price of one symbol from one source. ``symbol`` is canonical (``btcusd``, ``aapl``).
 
     ``backfill`` marks the points a subscription sends first (about two minutes' worth); only
@@ -57,8 +60,7 @@ class PriceTick:
     backfill: bool = False
 
 
-@dataclass(frozen=True, slots=True)
-class CommentEvent:
+class CommentEvent(Struct, frozen=True, gc=False, tag_field="type", tag="comment"):
     """A comment created or removed, or a reaction to one (``kind`` is the venue's type)."""
 
     kind: str
@@ -72,8 +74,7 @@ class CommentEvent:
     sent_ms: int
 
 
-@dataclass(frozen=True, slots=True)
-class Gap:
+class Gap(Struct, frozen=True, gc=False, tag_field="type", tag="gap"):
     """A hole in ``topic`` of ``source`` (``rtds``) between ``from_ms`` and ``to_ms`` (unix ms): events
     sent in it may be missing. ``from_ms`` is when the venue sent the topic's last frame before the
     hole (local time when there was none), ``to_ms`` the local time the new subscription was in
