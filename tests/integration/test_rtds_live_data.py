@@ -12,22 +12,30 @@ import json
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
+from decimal import Decimal
 
 import pytest
 import websockets
 
+from polyinfra.core.eip712 import SigningKey
 from polyinfra.core.rtds_topics import SubscriptionPlan
 from polyinfra.emulator.runner import Emulator
 from polyinfra.errors import RetiredTopicError
 from polyinfra.live.live_data import LiveData, LiveSubscription, PriceSource
 from polyinfra.model.live_events import ActivityTrade, Gap, LiveEvent, PriceTick
+from polyinfra.model.numbers import Side
+from polyinfra.net.http import HttpTransport
 from polyinfra.obs.metrics import REGISTRY
 from polyinfra.record.recorder import Recorder
 from polyinfra.record.records import RecordKind
 from polyinfra.record.sink_urls import open_sink
 from polyinfra.wire.rtds import Subscription
+from tests.integration.trading_steps import empty_market, signed_order, trading_client
 
 HANG_GUARD_S = 60.0
+# Hardhat's first two accounts: well-known test keys, never funded anywhere real.
+MAKER_KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"
+TAKER_KEY = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d"
 FAST = {"reconnect_initial_s": 0.05, "reconnect_max_s": 0.2, "ping_interval_s": 0.05}
 
 
@@ -264,6 +272,26 @@ async def test_subscriptions_change_at_run_time_on_the_open_socket(emulator: Emu
         assert live.stats().messages_by_topic["crypto_prices"] == seen
     assert emulator.rtds.stats.connections_opened == 1
     assert live.stats().gaps == 0
+
+
+async def test_a_users_fill_reaches_activity_with_both_wallets(emulator: Emulator) -> None:
+    market = empty_market(emulator)
+    maker_wallet, taker_wallet = (SigningKey(key).address.lower() for key in (MAKER_KEY, TAKER_KEY))
+    async with HttpTransport(emulator.urls["rest"]) as transport, LiveData(emulator.urls["rtds"], **FAST) as live:
+        maker, taker = await trading_client(transport, MAKER_KEY), await trading_client(transport, TAKER_KEY)
+        trades = Collector(await live.activity(wallets=[maker_wallet, taker_wallet.upper()]))
+        await subscribed(live, emulator)
+        await maker.post_order(signed_order(MAKER_KEY, market, Side.SELL, "0.60", "10"))
+        await taker.post_order(signed_order(TAKER_KEY, market, Side.BUY, "0.70", "6"))
+        await until(lambda: len(trades.of(ActivityTrade)) == 2)
+        await trades.stop()
+    rows = {trade.wallet: trade for trade in trades.of(ActivityTrade)}
+    assert (rows[taker_wallet].side, rows[maker_wallet].side) == (Side.BUY, Side.SELL)
+    slug = emulator.exchange.listing(market.condition_id).slug
+    for trade in rows.values():
+        assert (trade.price, trade.size, trade.token_id) == (Decimal("0.6"), Decimal("6"), market.tokens[0].token_id)
+        assert (trade.market_slug, trade.title, trade.kind) == (slug, market.question, "trades")
+    assert rows[taker_wallet].transaction_hash == rows[maker_wallet].transaction_hash
 
 
 async def test_refused_subscriptions_are_gaps_and_dead_topics_are_refused_locally(emulator: Emulator) -> None:
