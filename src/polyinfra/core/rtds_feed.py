@@ -20,6 +20,7 @@ Everything a frame can hold ends as events or :class:`~polyinfra.errors.Malforme
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Sequence
 from decimal import Context, Decimal
 from typing import Final
 
@@ -38,6 +39,8 @@ from polyinfra.wire.rtds import (
     ErrorFrame,
     OrdersMatchedMessage,
     PriceBackfillMessage,
+    PricePoint,
+    PriceUpdate,
     PriceUpdateMessage,
     ReactionCreatedMessage,
     RtdsMessage,
@@ -137,16 +140,12 @@ class RtdsFeed:
             update = message.payload
             topic = price_topic_of(message.topic, update.symbol)
             self.last_topic, self.last_key = topic, update.symbol
-            price = _price(topic, update.value, update.full_accuracy_value)
-            return self._new_points(topic, update.symbol, [(update.timestamp, price)], backfill=False)
+            return self._new_points(topic, update.symbol, [update], backfill=False)
         if isinstance(message, PriceBackfillMessage):
             backfill = message.payload
             topic = price_topic_of(message.topic, backfill.symbol)
             self.last_topic, self.last_key = topic, backfill.symbol
-            points = [
-                (point.timestamp, _price(topic, point.value, point.full_accuracy_value)) for point in backfill.data
-            ]
-            return self._new_points(topic, backfill.symbol, points, backfill=True)
+            return self._new_points(topic, backfill.symbol, backfill.data, backfill=True)
         if isinstance(message, ActivityTradesMessage | OrdersMatchedMessage):
             self.last_key = message.payload.proxy_wallet.lower()
             kind = "trades" if isinstance(message, ActivityTradesMessage) else "orders_matched"
@@ -192,17 +191,21 @@ class RtdsFeed:
         ]
 
     def _new_points(
-        self, topic: str, venue_symbol: str, points: list[tuple[int, Decimal]], *, backfill: bool
+        self, topic: str, venue_symbol: str, points: Sequence[PricePoint | PriceUpdate], *, backfill: bool
     ) -> list[LiveEvent]:
+        """The points newer than the last one delivered for (topic, symbol), oldest first; only
+        those have their price checked (a backfill mostly repeats what was delivered)."""
         symbol = canonical_symbol(venue_symbol)
         key = (topic, symbol)
         last_ms = self._last_point_ms.get(key, -1)
         events: list[LiveEvent] = []
-        for timestamp_ms, price in sorted(points, key=_point_time):
+        for point in sorted(points, key=_point_time) if backfill else points:
+            timestamp_ms = point.timestamp
             if timestamp_ms <= last_ms:
                 self.duplicates += 1
                 continue
             last_ms = timestamp_ms
+            price = _price(topic, point.value, point.full_accuracy_value)
             events.append(PriceTick(topic, symbol, price, timestamp_ms, backfill))
         self._last_point_ms[key] = last_ms
         return events
@@ -234,12 +237,13 @@ _KNOWN_TYPES: Final = frozenset(
     }
 )
 _ENVELOPE_DECODER: Final[JsonDecoder[_Envelope]] = JsonDecoder(_Envelope, what="RTDS frame", max_bytes=MAX_FRAME_BYTES)
+_SIDES: Final = {"BUY": Side.BUY, "SELL": Side.SELL, "buy": Side.BUY, "sell": Side.SELL}
 # A hostile server could name a new type per frame: the counts stay bounded.
 _MAX_UNKNOWN_NAMES: Final = 100
 
 
-def _point_time(point: tuple[int, Decimal]) -> int:
-    return point[0]
+def _point_time(point: PricePoint | PriceUpdate) -> int:
+    return point.timestamp
 
 
 def _price(topic: str, value: Decimal, exact: str | msgspec.UnsetType) -> Decimal:
@@ -261,10 +265,9 @@ def _price(topic: str, value: Decimal, exact: str | msgspec.UnsetType) -> Decima
 
 
 def _activity(kind: str, row: ActivityPayload, sent_ms: int) -> ActivityTrade:
-    try:
-        side = Side(row.side.upper())
-    except ValueError:
-        raise InvalidValueError("side is neither BUY nor SELL", side=row.side[:20]) from None
+    side = _SIDES.get(row.side)
+    if side is None:
+        raise InvalidValueError("side is neither BUY nor SELL", side=row.side[:20])
     return ActivityTrade(
         kind=kind,
         wallet=row.proxy_wallet.lower(),
