@@ -40,7 +40,7 @@ plus control endpoints that are not part of the venue:
   ``stale_balance_cache`` knob on, the venue's view keeps the old figures until
   ``GET /balance-allowance/update`` (venue notes: Failure modes);
 * ``GET /_emulator/stats``: counters (connections, frames sent / dropped / duplicated, HTTP faults
-  injected, simulator steps, ...), under ``rate_limits`` the mode, the scale and per scope the
+  injected, simulator steps, ..., the RTDS socket's under ``rtds``), under ``rate_limits`` the mode, the scale and per scope the
   requests, ``over_limit``, ``throttled``, ``rejected`` and each window's limit and peak usage, and
   under ``signer_rate_limits`` the signer buckets' mode, scale and counters (in total and per signer).
 
@@ -103,7 +103,7 @@ from polyinfra.emulator.accounts import (
 from polyinfra.emulator.client_input import whole_number
 from polyinfra.emulator.exchange import Exchange
 from polyinfra.emulator.faults import POST_ONLY_AFTER_RESTART_S, FaultConfig, OutageSchedule
-from polyinfra.emulator.live.rtds_channel import PriceSeries, RtdsChannel
+from polyinfra.emulator.live.rtds_channel import PriceSeries, RtdsChannel, RtdsStats
 from polyinfra.emulator.live.rtds_sources import RtdsSources
 from polyinfra.emulator.market_activity import MarketActivity
 from polyinfra.emulator.market_channel import ChannelSettings, ChannelStats, MarketChannel
@@ -174,12 +174,14 @@ class EmulatorStats:
     http: RestStats
     market_channel: ChannelStats
     user_channel: ChannelStats
+    rtds: RtdsStats
 
     def as_dict(self) -> dict[str, dict[str, int]]:
         return {
             "http": dataclasses.asdict(self.http),
             "market_channel": dataclasses.asdict(self.market_channel),
             "user_channel": dataclasses.asdict(self.user_channel),
+            "rtds": dataclasses.asdict(self.rtds),
         }
 
 
@@ -248,6 +250,7 @@ class EmulatorServer:
             http=self._rest.stats,
             market_channel=self._market_channel.stats,
             user_channel=self._user_channel.stats,
+            rtds=self.rtds.stats,
         )
         self.app = web.Application(middlewares=[_venue_error_shape, self._venue_edge], client_max_size=MAX_BODY_BYTES)
         self.app.add_routes(self._rest.routes())
