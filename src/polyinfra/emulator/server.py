@@ -42,7 +42,8 @@ plus control endpoints that are not part of the venue:
 * ``GET /_emulator/stats``: counters (connections, frames sent / dropped / duplicated, HTTP faults
   injected, simulator steps, ..., the RTDS socket's under ``rtds``), under ``rate_limits`` the mode,
   the scale and per scope the requests, ``over_limit``, ``throttled``, ``rejected`` and each window's
-  limit and peak usage, and under ``signer_rate_limits`` the signer buckets' mode, scale and counters (in total and per signer).
+  limit and peak usage, and under ``signer_rate_limits`` the signer buckets' mode, scale and counters
+  (in total and per signer).
 
 Before routing, a middleware enforces the venue's rate limits (:mod:`polyinfra.emulator.rate_limits`,
 mode and scale from the fault knobs ``rate_limits`` and ``rate_limit_scale``) and then the timed
