@@ -17,11 +17,12 @@ turns frames into events. What it does, and why:
   again. Topics that may rightly be quiet for hours (comments) never trip it. Time comes from an
   injected ``clock`` so a test can reach any silence at once.
 * **Gaps.** Every hole becomes a :class:`~polyinfra.model.live_events.Gap` in the consumer's stream
-  and a ``gap`` record in the recorder: a lost or frozen session opens one per subscribed topic
-  (from the topic's last frame), closed when the next session's subscriptions are in place: at its
-  first data frame, or at the answer to its first ``PING`` (the server handles one socket's frames in
-  order, so that answer comes after the subscriptions were taken); a subscription
-  the server refuses gives one from when it was sent (and is not sent again).
+  and a ``gap`` record in the recorder. A lost or frozen session opens one per subscribed topic,
+  from when the venue sent the topic's last frame (anything sent after it may be lost behind it),
+  closed when the next session's subscriptions are in place: at its first data frame, or at the
+  answer to its first ``PING`` (the server handles one socket's frames in order, so that answer
+  comes after the subscriptions were taken). A subscription the server refuses gives one from when
+  it was sent (and is not sent again).
 * **Recording.** Every frame received and sent goes to ``recorder`` (source ``rtds``, channel = the
   topic, or ``connection`` for keep-alives, PINGs and error answers; key = the symbol, wallet or
   commented entity).
