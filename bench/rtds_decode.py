@@ -24,6 +24,7 @@ import asyncio
 import random
 import statistics
 import time
+from collections import deque
 from collections.abc import Callable
 
 import msgspec
@@ -118,10 +119,7 @@ def bare_decode() -> Run:
     decode = msgspec.json.decode
 
     def run(frames: list[bytes]) -> object:
-        document = None
-        for frame in frames:
-            document = decode(frame)
-        return document
+        return deque(map(decode, frames), maxlen=0)  # each decoded, the result dropped
 
     return run
 
