@@ -17,11 +17,17 @@ from typing import ClassVar
 __all__ = [
     "AmountPrecisionError",
     "ApiError",
+    "AssertionAudienceError",
+    "AssertionExpiredError",
+    "AssertionKeyError",
+    "AssertionRefusedError",
+    "AssertionReplayedError",
     "AuthError",
     "BookHashMismatchError",
     "CircuitOpenError",
     "CorruptRecordError",
     "ExportError",
+    "FencedOffError",
     "HttpClientError",
     "HttpServerError",
     "InsufficientBalanceError",
@@ -34,8 +40,10 @@ __all__ = [
     "JwtAuthError",
     "L1AuthError",
     "L2AuthError",
+    "LeaseError",
     "MalformedMessageError",
     "MinimumSizeError",
+    "MissingScopeError",
     "NotFoundError",
     "OrderRejectedError",
     "PolyinfraError",
@@ -217,6 +225,34 @@ class JwtAuthError(AuthError):
     """Private-Key-JWT authentication (Polymarket US) failed."""
 
 
+class AssertionRefusedError(JwtAuthError):
+    """The US token endpoint refused the client assertion (OAuth ``invalid_client`` and kin);
+    ``oauth_error`` and ``venue_message`` say what it answered, ``hint`` how to fix it."""
+
+
+class AssertionAudienceError(AssertionRefusedError):
+    """The assertion's ``aud`` is not what the token endpoint expects: it is the token URL, not the
+    API URL (venue notes: US exchange token endpoint)."""
+
+
+class AssertionKeyError(AssertionRefusedError):
+    """The assertion's signature does not verify against the public key registered for the client
+    id, or the client id is unknown: wrong private key file, or the key of another environment."""
+
+
+class AssertionReplayedError(AssertionRefusedError):
+    """The assertion's ``jti`` was used before; every token request needs a fresh one."""
+
+
+class AssertionExpiredError(AssertionRefusedError):
+    """The assertion's ``exp`` has passed or lies more than 5 minutes after its ``iat``: check the
+    machine's clock."""
+
+
+class MissingScopeError(JwtAuthError):
+    """The access token lacks the scope a call needs (``PERMISSION_DENIED`` / 403); ``scope`` names it."""
+
+
 class SigningError(PolyinfraError):
     """An order or message could not be signed."""
 
@@ -312,3 +348,17 @@ class CorruptRecordError(RecorderError):
 
 class ExportError(RecorderError):
     """A recording cannot be exported: the output directory is unusable, or pyarrow is missing."""
+
+
+class FencedOffError(SinkWriteError):
+    """A fleet recorder's write refused by the store: another process took over its shard's lease
+    (its fencing number is no longer the shard's newest), so nothing of the write was stored."""
+
+    retriable_by_default = False
+
+
+class LeaseError(RecorderError):
+    """A fleet's lease bucket could not be read or updated (the server failed, or a lease in it
+    does not decode)."""
+
+    retriable_by_default = True

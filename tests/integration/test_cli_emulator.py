@@ -26,13 +26,14 @@ async def test_emulator_prints_its_urls_serves_and_stops_cleanly(stop_signal: si
         assert process.stdout is not None and process.stderr is not None
         line = await asyncio.wait_for(process.stdout.readline(), WAIT_S)
         urls = json.loads(line)
-        assert list(urls) == ["rest", "ws_market", "ws_user", "rtds"]
+        assert list(urls) == ["rest", "ws_market", "ws_user", "rtds", "us_token"]
         port = urls["rest"].rsplit(":", 1)[1]
         assert urls == {
             "rest": f"http://127.0.0.1:{port}",
             "ws_market": f"ws://127.0.0.1:{port}/ws/market",
             "ws_user": f"ws://127.0.0.1:{port}/ws/user",
             "rtds": f"ws://127.0.0.1:{port}/ws/rtds",
+            "us_token": f"http://127.0.0.1:{port}/oauth/token",
         }
         async with httpx.AsyncClient(timeout=WAIT_S) as http:
             ok = await http.get(urls["rest"] + "/ok")

@@ -16,6 +16,7 @@ import asyncio
 import logging
 import math
 import time
+from collections.abc import Callable, Iterable
 from types import TracebackType
 
 from aiohttp import web
@@ -37,7 +38,10 @@ from polyinfra.emulator.rewards import LiquidityRewards
 from polyinfra.emulator.server import EmulatorServer, EmulatorStats
 from polyinfra.emulator.simulator import MarketSimulator, generate_markets, reward_programs
 from polyinfra.emulator.trading_api import TradingApi, TradingSettings
+from polyinfra.emulator.us.clients import UsClients
+from polyinfra.emulator.us.token_endpoint import TOKEN_PATH, UsTokenEndpoint
 from polyinfra.errors import InvalidValueError
+from polyinfra.wire.us_oauth import ClientRegistration
 
 __all__ = ["Emulator"]
 
@@ -90,15 +94,17 @@ class _SimulatorDriver:
 class Emulator:
     """The local exchange: exchange core, market simulator and servers on one port.
 
-        ``markets`` markets are generated from ``seed`` (which also seeds the simulator), so the same
-        arguments give the same markets and the same sequence of events. ``rate`` is simulated actions
-        per second (0: none; drive :attr:`simulator` and :attr:`rtds_sources` by hand; otherwise the RTDS
+    ``markets`` markets are generated from ``seed`` (which also seeds the simulator), so the same
+    arguments give the same markets and the same sequence of events. ``rate`` is simulated actions
+    per second (0: none; drive :attr:`simulator` and :attr:`rtds_sources` by hand; otherwise the RTDS
     prices tick once a second). ``port`` 0 picks a free port.
-        ``subscribe_timeout_s`` and ``ping_timeout_s`` are the channels' idle limits,
-        ``send_queue_limit`` the frames one WebSocket client may have waiting before it counts as too
-        slow, ``page_size`` the markets (and orders, trades) per page of the paged endpoints,
-        ``trading`` the trade-lifecycle and heartbeat timers. ``seed_books`` False starts every book
-        empty, so that trading tests' orders only meet each other.
+    ``subscribe_timeout_s`` and ``ping_timeout_s`` are the channels' idle limits,
+    ``send_queue_limit`` the frames one WebSocket client may have waiting before it counts as too
+    slow, ``page_size`` the markets (and orders, trades) per page of the paged endpoints,
+    ``trading`` the trade-lifecycle and heartbeat timers. ``seed_books`` False starts every book
+    empty, so that trading tests' orders only meet each other. ``us_clients`` are the US exchange
+    clients its token endpoint knows from the start; ``us_clock_s`` is the base of its US clock
+    (unix seconds; the ``time_scale`` knob runs it faster), for tests.
     """
 
     def __init__(
@@ -116,6 +122,8 @@ class Emulator:
         page_size: int = DEFAULT_PAGE_SIZE,
         trading: TradingSettings | None = None,
         seed_books: bool = True,
+        us_clients: Iterable[ClientRegistration] = (),
+        us_clock_s: Callable[[], float] = time.time,
     ) -> None:
         if not (math.isfinite(rate) and rate >= 0):
             raise InvalidValueError("rate must be a non-negative number of actions per second", rate=rate)
@@ -145,6 +153,7 @@ class Emulator:
             trading_settings=trading,
             reward_programs=reward_programs(listed, seed=seed),
             seed=seed,
+            us_tokens=UsTokenEndpoint(clients=UsClients(us_clients), base_clock_s=us_clock_s),
         )
         self._runner: web.AppRunner | None = None
         self._driver_task: asyncio.Task[None] | None = None
@@ -198,6 +207,11 @@ class Emulator:
         return self._server.rtds_sources
 
     @property
+    def us_tokens(self) -> UsTokenEndpoint:
+        """The US exchange's token endpoint: its clients, knobs, clock and the token check the US APIs run."""
+        return self._server.us_tokens
+
+    @property
     def port(self) -> int:
         """The bound port (the free one picked for port 0)."""
         if self._port is None:
@@ -206,7 +220,8 @@ class Emulator:
 
     @property
     def urls(self) -> dict[str, str]:
-        """``{"rest": "http://host:port", "ws_market": "ws://…/ws/market", "ws_user": "ws://…/ws/user", "rtds": "ws://…/ws/rtds"}``."""
+        """``{"rest": "http://host:port", "ws_market": "ws://…/ws/market", "ws_user": "ws://…/ws/user",
+        "rtds": "ws://…/ws/rtds", "us_token": "http://host:port/oauth/token"}``."""
         host = f"[{self._host}]" if ":" in self._host else self._host
         authority = f"{host}:{self.port}"
         return {
@@ -214,6 +229,7 @@ class Emulator:
             "ws_market": f"ws://{authority}/ws/market",
             "ws_user": f"ws://{authority}/ws/user",
             "rtds": f"ws://{authority}/ws/rtds",
+            "us_token": f"http://{authority}{TOKEN_PATH}",
         }
 
     @property

@@ -9,6 +9,8 @@ market's trade events, :mod:`~polyinfra.emulator.market_activity`), the market a
 at ``/ws/market`` and ``/ws/user`` (:mod:`polyinfra.emulator.market_channel`,
 :mod:`polyinfra.emulator.user_channel`), the RTDS live-data socket at ``/ws/rtds``
 (:mod:`polyinfra.emulator.live.rtds_channel`, fed by :mod:`~polyinfra.emulator.live.rtds_sources`),
+the US exchange's token endpoint ``POST /oauth/token`` with
+its control routes under ``/_emulator/us/`` (:mod:`polyinfra.emulator.us.token_endpoint`),
 plus control endpoints that are not part of the venue:
 
 * ``GET /_emulator/faults``: the fault knobs as JSON; ``POST /_emulator/faults`` with a JSON object
@@ -122,6 +124,7 @@ from polyinfra.emulator.rate_limits import (
 from polyinfra.emulator.rest_api import DEFAULT_PAGE_SIZE, RestApi, RestStats, too_many_requests
 from polyinfra.emulator.rewards import LiquidityRewards, RewardProgram, RewardsApi
 from polyinfra.emulator.trading_api import TradingApi, TradingSettings
+from polyinfra.emulator.us.token_endpoint import TOKEN_PATH, UsTokenEndpoint
 from polyinfra.emulator.user_channel import UserChannel
 from polyinfra.errors import ApiError, InvalidNumberError, InvalidValueError, MalformedMessageError
 from polyinfra.model.ids import ConditionId
@@ -140,8 +143,9 @@ _encode = msgspec.json.Encoder().encode
 
 _UNLIMITED: Final = "unlimited"
 
-# Paths that are not the venue's REST API: never rate limited, never in an outage.
-_NOT_VENUE_REST = ("/_emulator/", "/ws/")
+# Paths that are not the CLOB's REST API: never rate limited, never in an outage. The US exchange's
+# token endpoint is another venue's (its own host in production), with its own knobs.
+_NOT_VENUE_REST = ("/_emulator/", "/ws/", TOKEN_PATH)
 
 # Every credential header's value is ASCII (hex, digits, base64, a UUID); aiohttp hands other bytes
 # on as lone surrogates, which no check past this one has to meet.
@@ -207,8 +211,10 @@ class EmulatorServer:
         trading_settings: TradingSettings | None = None,
         reward_programs: Mapping[ConditionId, RewardProgram] | None = None,
         seed: int = 1,
+        us_tokens: UsTokenEndpoint | None = None,
     ) -> None:
         settings = channel_settings or ChannelSettings()
+        self.us_tokens = us_tokens if us_tokens is not None else UsTokenEndpoint()
         self._faults = faults
         self._simulator = simulator
         self.outages = OutageSchedule(time.monotonic)
@@ -275,6 +281,7 @@ class EmulatorServer:
         self.app.add_routes(
             [web.route(method, path, self._rest.venue_route(handler)) for method, path, handler in account_routes]
         )
+        self.app.add_routes(self.us_tokens.routes())
         self.app.add_routes(
             [
                 web.get("/ws/market", self._market_channel.handle),

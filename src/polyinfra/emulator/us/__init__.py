@@ -1,0 +1,1 @@
+"""The emulated Polymarket US exchange: its token endpoint (:mod:`.token_endpoint`) so far."""

@@ -1,0 +1,1 @@
+"""Clients of the Polymarket US exchange: access tokens (:mod:`.token_manager`) and gRPC auth (:mod:`.grpc_auth`)."""
