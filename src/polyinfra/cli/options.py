@@ -12,8 +12,11 @@ from __future__ import annotations
 import contextlib
 import io
 import logging
+import math
+import re
 import sys
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import IO, TYPE_CHECKING, Annotated, Final, cast
 
@@ -62,10 +65,12 @@ __all__ = [
     "configure_command_logging",
     "metrics_endpoint",
     "one_line_errors",
+    "replay_speed",
     "rest_client",
     "unreachable",
     "venue_rest_url",
     "venue_urls",
+    "wall_time_ns",
 ]
 
 EMULATOR_DEFAULT_PORT: Final = 8080
@@ -235,6 +240,39 @@ def unreachable(rest_url: str, error: TransportError) -> TransportError:
     )
     # The transport's message names the URL and the cause (connection refused, TLS to a plain port).
     return TransportError(f"cannot reach {what}: {error.message}")
+
+
+_WALL_SECONDS: Final = re.compile(r"\d{1,12}(\.\d{1,9})?")
+_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+_NS_PER_S: Final = 1_000_000_000
+
+
+def wall_time_ns(text: str) -> int:
+    """A moment given as ISO 8601 (``2026-12-06T23:00:00.5Z``; no zone: UTC) or as unix seconds
+    (``1796600000.25``), in nanoseconds since the epoch, exactly."""
+    if _WALL_SECONDS.fullmatch(text):
+        whole, _, fraction = text.partition(".")
+        return int(whole) * _NS_PER_S + int(fraction.ljust(9, "0"))
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise InvalidValueError("not a time: give ISO 8601 or unix seconds", time=text) from exc
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return (moment - _EPOCH) // timedelta(microseconds=1) * 1_000
+
+
+def replay_speed(text: str) -> float | None:
+    """``--speed``: ``max`` (None: as fast as it goes) or a positive multiple of the recorded pace."""
+    if text.lower() == "max":
+        return None
+    try:
+        speed = float(text)  # a pace, not an amount: a float is exact enough
+    except ValueError:
+        speed = math.nan
+    if not (math.isfinite(speed) and speed > 0):
+        raise InvalidValueError("the replay speed is a positive number or max", speed=text)
+    return speed
 
 
 @contextlib.contextmanager

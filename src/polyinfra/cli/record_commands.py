@@ -4,7 +4,8 @@
 everything their sockets and REST snapshots carry into ``--sink`` (``sqlite:///PATH``,
 ``postgresql://...`` or ``nats://HOST/STREAM``), with a status line on stderr. ``coverage`` prints
 the manifest of a recording: when each token was covered and every gap with its reason. ``replay``
-rebuilds the books from a recording and prints them with what the replay verified. ``export``
+rebuilds the books from a recording and prints them with what the replay verified, or with
+``--serve`` serves them over the market channel and ``/book(s)`` (:mod:`polyinfra.record.replay_server`). ``export``
 writes the recording as normalised Parquet.
 
 The recorder's modules (SQLite, pyarrow) are imported inside the commands, so ``polyinfra --help``
@@ -14,6 +15,8 @@ does not pay for them.
 from __future__ import annotations
 
 import asyncio
+import json
+import math
 import sys
 import time
 from dataclasses import dataclass
@@ -41,9 +44,12 @@ from polyinfra.cli.options import (
     configure_command_logging,
     metrics_endpoint,
     one_line_errors,
+    replay_speed,
     venue_urls,
+    wall_time_ns,
 )
 from polyinfra.cli.relay_command import relay
+from polyinfra.errors import InvalidValueError
 
 if TYPE_CHECKING:
     from polyinfra.cli.watch import TokenChoice
@@ -255,27 +261,112 @@ def replay(
     *,
     sink: SinkOption,
     speed: Annotated[
-        float | None,
+        str,
         typer.Option(
-            "--speed", min=0.001, metavar="N", help="Replay at N times the recorded pace; default: as fast as it can."
+            "--speed", metavar="N|max", help="N times the recorded pace, or max: as fast as it goes (the default)."
+        ),
+    ] = "max",
+    key: KeysOption = None,
+    start: Annotated[
+        str | None,
+        typer.Option(
+            "--start", metavar="TIME", help="Begin here (ISO 8601 or unix seconds); the books before it are rebuilt."
         ),
     ] = None,
-    key: KeysOption = None,
+    end: Annotated[
+        str | None, typer.Option("--end", metavar="TIME", help="Stop here (ISO 8601 or unix seconds).")
+    ] = None,
+    serve: Annotated[
+        bool,
+        typer.Option("--serve", help="Serve the replay over the market channel and /book(s) instead of printing it."),
+    ] = False,
+    host: Annotated[
+        str, typer.Option("--host", metavar="HOST", help="With --serve: interface to listen on.")
+    ] = "127.0.0.1",
+    port: Annotated[
+        int, typer.Option("--port", metavar="PORT", help="With --serve: port to listen on; 0 picks a free one.")
+    ] = 0,
+    paused: Annotated[
+        bool, typer.Option("--paused", help="With --serve: hold at the start until POST /replay/resume.")
+    ] = False,
+    duration: DurationOption = 0.0,
     log_level: LogLevelOption = COMMAND_LOG_LEVEL,
 ) -> None:
-    """Rebuild the books from a recording with polyinfra's own parsers."""
+    """Rebuild the books from a recording, or serve them (--serve).
+
+    The books are rebuilt with polyinfra's own parsers.
+
+    With --serve, one JSON line on stdout gives the URLs once the replay is at its start; it serves
+    until Ctrl-C or --duration, the final books after the tape ends.
+    """
     configure_command_logging(log_level)
     with one_line_errors("replay"):
-        asyncio.run(_replay(sink, speed, key))
+        window = _ReplayWindow(
+            speed=replay_speed(speed),
+            keys=key,
+            start_wall_ns=None if start is None else wall_time_ns(start),
+            end_wall_ns=None if end is None else wall_time_ns(end),
+        )
+        if not serve and (paused or duration):
+            raise InvalidValueError("--paused and --duration go with --serve")
+        if serve:
+            from polyinfra.cli.watch import run_until_stopped
+
+            run_until_stopped(_serve_replay(sink, window, host=host, port=port, paused=paused, duration_s=duration))
+        else:
+            asyncio.run(_replay(sink, window))
 
 
-async def _replay(sink_url: str, speed: float | None, keys: list[str] | None) -> None:
+@dataclass(frozen=True, slots=True)
+class _ReplayWindow:
+    """What of the tape to replay, and how fast (None: as fast as it goes)."""
+
+    speed: float | None
+    keys: list[str] | None
+    start_wall_ns: int | None
+    end_wall_ns: int | None
+
+
+async def _serve_replay(
+    sink_url: str, window: _ReplayWindow, *, host: str, port: int, paused: bool, duration_s: float
+) -> None:
+    from polyinfra.record.replay_server import ReplayServer
+    from polyinfra.record.sink_urls import open_sink
+
+    sink = open_sink(sink_url)
+    try:
+        server = ReplayServer(
+            sink,
+            host=host,
+            port=port,
+            speed=window.speed,
+            start_wall_ns=window.start_wall_ns,
+            end_wall_ns=window.end_wall_ns,
+            keys=window.keys,
+            paused=paused,
+        )
+        async with server:
+            # The one line on stdout: scripts and tests wait for it to know the replay is served.
+            sys.stdout.write(json.dumps(server.urls) + "\n")
+            sys.stdout.flush()
+            await asyncio.sleep(math.inf if duration_s == 0 else duration_s)
+    finally:
+        await sink.close()
+
+
+async def _replay(sink_url: str, window: _ReplayWindow) -> None:
     from polyinfra.record.replay import Replay
     from polyinfra.record.sink_urls import open_sink
 
     sink = open_sink(sink_url)
     try:
-        replayed = Replay(sink, speed=speed, keys=keys)
+        replayed = Replay(
+            sink,
+            speed=window.speed,
+            keys=window.keys,
+            start_wall_ns=window.start_wall_ns,
+            end_wall_ns=window.end_wall_ns,
+        )
         stats = await replayed.run()
     finally:
         await sink.close()

@@ -31,7 +31,7 @@ from itertools import count
 from types import MappingProxyType
 from typing import TypeVar
 
-from polyinfra.core.book_hash import book_hash
+from polyinfra.core.book_summary import book_message, hashed_summary
 from polyinfra.core.matching import (
     BookLevels,
     Cancellation,
@@ -58,7 +58,6 @@ from polyinfra.wire.clob_ws import (
     NewMarketMessage,
     PriceChange,
     PriceChangeMessage,
-    PriceLevel,
     TickSizeChangeMessage,
 )
 
@@ -186,7 +185,7 @@ class Exchange:
 
     def book_message(self, token_id: str) -> BookMessage:
         """The market channel's ``book`` snapshot of one token: its summary as an event."""
-        return _book_message(self.book_summary(token_id))
+        return book_message(self.book_summary(token_id))
 
     def levels(self, token_id: str) -> BookLevels:
         """The token's aggregate levels as ints of micro-units, best price last on both sides."""
@@ -487,7 +486,7 @@ class Exchange:
             events.extend(self._record_trades(market, fills, now_ms))
             for token in (market.yes_token, market.no_token):
                 summary = self._summary(market, token, market.engine.levels(token))
-                events.append(_book_message(summary))
+                events.append(book_message(summary))
         yes_bid = market.engine.best_bid(market.yes_token)
         yes_ask = market.engine.best_ask(market.yes_token)
         if (yes_bid, yes_ask) != best_before:
@@ -612,32 +611,16 @@ class Exchange:
         """The token's summary with the market's current fields and the given levels, hash included."""
         info = market.info
         last_trade = market.last_trades.get(token_id)
-        bids = _price_levels(levels.bids)
-        asks = _price_levels(levels.asks)
-        timestamp = str(market.book_timestamp_ms)
-        min_order_size = format_micros(market.min_order_size_micros)
-        last_trade_price = "" if last_trade is None else format_micros(last_trade[0])
-        return OrderBookSummary(
+        return hashed_summary(
             market=info.condition_id,
             asset_id=token_id,
-            timestamp=timestamp,
-            hash=book_hash(
-                market=info.condition_id,
-                asset_id=token_id,
-                timestamp=timestamp,
-                bids=bids,
-                asks=asks,
-                min_order_size=min_order_size,
-                tick_size=info.tick_size.text,
-                neg_risk=info.neg_risk,
-                last_trade_price=last_trade_price,
-            ),
-            bids=bids,
-            asks=asks,
-            min_order_size=min_order_size,
+            timestamp=str(market.book_timestamp_ms),
+            bids=levels.bids,
+            asks=levels.asks,
+            min_order_size=format_micros(market.min_order_size_micros),
             tick_size=info.tick_size.text,
             neg_risk=info.neg_risk,
-            last_trade_price=last_trade_price,
+            last_trade_price="" if last_trade is None else format_micros(last_trade[0]),
         )
 
 
@@ -652,25 +635,6 @@ def _token(market: _Market, token_id: str) -> TokenId:
         if token == token_id:
             return token
     raise InvalidValueError("token is not part of this market", token_id=token_id, market=market.info.condition_id)
-
-
-def _price_levels(levels: Iterable[tuple[int, int]]) -> list[PriceLevel]:
-    return [PriceLevel(format_micros(price), format_micros(size)) for price, size in levels]
-
-
-def _book_message(summary: OrderBookSummary) -> BookMessage:
-    return BookMessage(
-        asset_id=summary.asset_id,
-        market=summary.market,
-        bids=summary.bids,
-        asks=summary.asks,
-        timestamp=summary.timestamp,
-        hash=summary.hash,
-        min_order_size=summary.min_order_size,
-        tick_size=summary.tick_size,
-        neg_risk=summary.neg_risk,
-        last_trade_price=summary.last_trade_price,
-    )
 
 
 def _beyond_tick_rule(prices: Iterable[int | None]) -> bool:

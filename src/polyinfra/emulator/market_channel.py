@@ -30,13 +30,21 @@ import contextlib
 import itertools
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import Enum
 from typing import Final, Generic, TypeVar
 
 import msgspec
 from aiohttp import WSCloseCode, WSMsgType, web
 
+from polyinfra.core.market_subscription import (
+    MAX_CLIENT_FRAME_BYTES,
+    MAX_IDS_PER_MESSAGE,
+    MAX_IDS_PER_SOCKET,
+    MarketChannelRequest,
+    MarketSubscription,
+    RequestOperation,
+)
 from polyinfra.emulator.exchange import Exchange
 from polyinfra.emulator.faults import FaultConfig, FaultDice
 from polyinfra.emulator.masked_frames import MaskedClientWebSocket
@@ -45,11 +53,7 @@ from polyinfra.errors import MalformedMessageError
 from polyinfra.wire.clob_ws import (
     PING,
     PONG,
-    BestBidAskMessage,
     MarketEvent,
-    MarketResolvedMessage,
-    NewMarketMessage,
-    PriceChangeMessage,
 )
 from polyinfra.wire.json_decoding import JsonDecoder
 
@@ -78,12 +82,6 @@ DEFAULT_SUBSCRIBE_TIMEOUT_S: Final = 10.0
 DEFAULT_PING_TIMEOUT_S: Final = 60.0
 DEFAULT_SEND_QUEUE_LIMIT: Final = 4096
 DEFAULT_CLOSE_TIMEOUT_S: Final = 5.0
-MAX_CLIENT_FRAME_BYTES: Final = 1024 * 1024
-"""The largest message a client may send: 5,000 token ids of 78 digits take under 500 KB."""
-MAX_IDS_PER_MESSAGE: Final = 5_000
-"""Token ids (market channel) or condition ids (user channel) one client message may name."""
-MAX_IDS_PER_SOCKET: Final = 10_000
-"""Ids one socket may be subscribed to at once."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -413,44 +411,7 @@ class _Channel(Generic[_Subscription]):
         return True
 
 
-class _MarketRequest(msgspec.Struct):
-    """A market-channel client message (venue notes: WebSockets): the first one carries ``type``, later ones
-    ``operation``. Unknown keys (``markets``, ...) are ignored, as official clients send some."""
-
-    assets_ids: list[str] = []
-    type: str | None = None
-    operation: str | None = None
-    custom_feature_enabled: bool | None = None
-    initial_dump: bool = True
-
-
-@dataclass(slots=True)
-class _AssetFilter:
-    """A market-channel subscription: the token ids and whether custom-feature events are on."""
-
-    assets: set[str] = field(default_factory=set)
-    custom_feature_enabled: bool = False
-
-    def wants(self, event: MarketEvent) -> bool:
-        """Whether this subscription receives the event (venue notes: Market channel)."""
-        match event:
-            case PriceChangeMessage():
-                # One message may carry both tokens of a market; it goes out whole if any matches.
-                if isinstance(event.price_changes, list):
-                    return any(change.asset_id in self.assets for change in event.price_changes)
-                return isinstance(event.asset_id, str) and event.asset_id in self.assets
-            case BestBidAskMessage():
-                return self.custom_feature_enabled and event.asset_id in self.assets
-            case NewMarketMessage():
-                # Nobody can be subscribed to a new market's tokens yet: every custom-feature client gets it.
-                return self.custom_feature_enabled
-            case MarketResolvedMessage():
-                return self.custom_feature_enabled and not self.assets.isdisjoint(event.assets_ids)
-            case _:
-                return event.asset_id in self.assets
-
-
-class MarketChannel(_Channel[_AssetFilter]):
+class MarketChannel(_Channel[MarketSubscription]):
     """``/ws/market``: book snapshots on subscribe, then the exchange's events, per subscription."""
 
     name = "market"
@@ -458,17 +419,19 @@ class MarketChannel(_Channel[_AssetFilter]):
     def __init__(self, exchange: Exchange, faults: FaultConfig, settings: ChannelSettings) -> None:
         super().__init__(faults, settings)
         self._exchange = exchange
-        self._request_decoder: JsonDecoder[_MarketRequest] = JsonDecoder(_MarketRequest, what="market-channel message")
+        self._request_decoder: JsonDecoder[MarketChannelRequest] = JsonDecoder(
+            MarketChannelRequest, what="market-channel message"
+        )
         self._unsubscribe = exchange.subscribe(self._fan_out)
 
     def detach(self) -> None:
         """Stop listening to the exchange."""
         self._unsubscribe()
 
-    def _new_subscription(self) -> _AssetFilter:
-        return _AssetFilter()
+    def _new_subscription(self) -> MarketSubscription:
+        return MarketSubscription()
 
-    def _on_client_text(self, connection: _Connection, subscription: _AssetFilter, text: str) -> None:
+    def _on_client_text(self, connection: _Connection, subscription: MarketSubscription, text: str) -> None:
         try:
             request = self._request_decoder.decode(text)
         except MalformedMessageError:
@@ -476,28 +439,21 @@ class MarketChannel(_Channel[_AssetFilter]):
             return
         if self._over_limit(connection, len(request.assets_ids), len(subscription.assets)):
             return
-        operation = (request.operation or "").lower()
-        if not operation and (request.type or "").lower() == "market":
-            # Older docs spell the type "MARKET" (venue notes: WebSockets); both are accepted.
-            operation = "subscribe"
-        if operation == "subscribe":
+        operation = request.what()
+        if operation is RequestOperation.SUBSCRIBE:
             self._subscribe(connection, subscription, request)
-        elif operation == "unsubscribe":
-            subscription.assets.difference_update(request.assets_ids)
-            if request.custom_feature_enabled is not None:
-                subscription.custom_feature_enabled = request.custom_feature_enabled
+        elif operation is RequestOperation.UNSUBSCRIBE:
+            subscription.unsubscribe(request)
         else:
             self._invalid(text)
 
-    def _subscribe(self, connection: _Connection, subscription: _AssetFilter, request: _MarketRequest) -> None:
-        # The venue applies custom_feature_enabled before it skips already-subscribed assets, so
-        # re-subscribing an active asset toggles the flag (venue notes: WebSockets).
-        if request.custom_feature_enabled is not None:
-            subscription.custom_feature_enabled = request.custom_feature_enabled
-        added = [asset for asset in dict.fromkeys(request.assets_ids) if asset not in subscription.assets]
+    def _subscribe(
+        self, connection: _Connection, subscription: MarketSubscription, request: MarketChannelRequest
+    ) -> None:
+        added = subscription.added_by(request)
         if self._over_limit(connection, len(request.assets_ids), len(subscription.assets) + len(added)):
             return
-        subscription.assets.update(added)
+        subscription.subscribe(request, added)
         connection.subscribed = True
         if request.initial_dump:
             # Built and queued without awaiting, so no exchange event can slip in between.

@@ -32,6 +32,13 @@ from typing import Final, TypeVar
 import msgspec
 from aiohttp import web
 
+from polyinfra.core.token_requests import (
+    BATCH_LIMIT,
+    NO_ORDERBOOK,
+    TokenRequest,
+    requested_batch,
+    requested_token,
+)
 from polyinfra.emulator.client_input import whole_number
 from polyinfra.emulator.exchange import Exchange
 from polyinfra.emulator.faults import FaultConfig, FaultDice, HttpFault, OutageSchedule
@@ -39,7 +46,7 @@ from polyinfra.emulator.paging import page_of
 from polyinfra.emulator.poison import poison_document
 from polyinfra.emulator.rewards import RewardProgram
 from polyinfra.errors import ApiError, InvalidValueError, MalformedMessageError
-from polyinfra.model.ids import ConditionId, TokenId, token_id
+from polyinfra.model.ids import ConditionId, TokenId
 from polyinfra.model.market import MarketInfo
 from polyinfra.model.numbers import Side, format_micros
 from polyinfra.wire.clob_rest import (
@@ -68,20 +75,13 @@ from polyinfra.wire.json_decoding import JsonDecoder
 
 __all__ = ["BATCH_LIMIT", "DEFAULT_PAGE_SIZE", "RestApi", "RestStats", "too_many_requests"]
 
-BATCH_LIMIT: Final = 500
-"""Tokens per batch request (``/last-trades-prices`` documents 500; the emulator uses it for all)."""
-
 DEFAULT_PAGE_SIZE: Final = 100
 """Markets per page, as in the real ``/markets`` capture (``limit: 100``, ``next_cursor: "MTAw"``)."""
 
 
-_NO_ORDERBOOK: Final = "No orderbook exists for the requested token id"
-_INVALID_TOKEN: Final = "Invalid token id"
 _FEE_RATE_NOT_FOUND: Final = "fee rate not found for market"
 _V1_FEE_AUTHORIZATION_BPS: Final = 1000
-_INVALID_PAYLOAD: Final = "Invalid payload"
 _INVALID_SIDE: Final = "Invalid side"
-_PAYLOAD_TOO_LARGE: Final = "Payload exceeds the limit"
 # What the venue says during matching-engine restarts, as plain text: py-clob-client#273 shows
 # ``error_message=service not ready``, which the official client prints for a non-JSON body.
 _SERVICE_NOT_READY: Final = "service not ready"
@@ -133,13 +133,6 @@ class RestStats:
     """Answers sent with one hostile value (``poison_http_rate``)."""
 
 
-class _TokenRequest(msgspec.Struct):
-    """An item of the batch bodies: ``[{"token_id": "...", "side": "BUY"}]`` (side only for /prices)."""
-
-    token_id: TokenId
-    side: str | None = None
-
-
 class RestApi:
     """The venue's public REST routes over one :class:`Exchange`.
 
@@ -169,7 +162,6 @@ class RestApi:
         self._reward_programs = reward_programs or {}
         self._dice = FaultDice(faults, "http")
         self.stats = RestStats()
-        self._decode_batch: JsonDecoder[list[_TokenRequest]] = JsonDecoder(list[_TokenRequest], what="batch body")
 
     def routes(self) -> list[web.RouteDef]:
         """Every venue route, each wrapped in the HTTP fault knobs."""
@@ -306,11 +298,11 @@ class RestApi:
         return _json([self._exchange.book_summary(token) for token in tokens])
 
     async def _price(self, request: web.Request) -> web.Response:
-        token = _token(request.query.get("token_id"))
+        token = requested_token(request.query.get("token_id"))
         side = _side(request.query.get("side"))
         price = self._best_price(self._require_book(token), side)
         if price is None:
-            raise ApiError(_NO_ORDERBOOK, status=HTTPStatus.NOT_FOUND)
+            raise ApiError(NO_ORDERBOOK, status=HTTPStatus.NOT_FOUND)
         return _json(PriceQuote(price=format_micros(price)))
 
     async def _prices(self, request: web.Request) -> web.Response:
@@ -327,7 +319,7 @@ class RestApi:
         token = self._known_token(request.query.get("token_id"))
         mid = self._exchange.midpoint(token)
         if mid is None:
-            raise ApiError(_NO_ORDERBOOK, status=HTTPStatus.NOT_FOUND)
+            raise ApiError(NO_ORDERBOOK, status=HTTPStatus.NOT_FOUND)
         return _json(Midpoint(mid=format_micros(mid)))
 
     async def _midpoints(self, request: web.Request) -> web.Response:
@@ -343,7 +335,7 @@ class RestApi:
         token = self._known_token(request.query.get("token_id"))
         spread = self._spread_micros(token)
         if spread is None:
-            raise ApiError(_NO_ORDERBOOK, status=HTTPStatus.NOT_FOUND)
+            raise ApiError(NO_ORDERBOOK, status=HTTPStatus.NOT_FOUND)
         return _json(Spread(spread=format_micros(spread)))
 
     async def _spreads(self, request: web.Request) -> web.Response:
@@ -380,7 +372,7 @@ class RestApi:
         # Not the rate charged: the V1 fee authorization, 1000 bps on every fee-bearing market and 0
         # on fee-free ones (venue notes: Fees); V2 orders carry no fee field.
         text = request.match_info.get("token_id") or request.query.get("token_id")
-        market = self._exchange.market_of(_token(text))
+        market = self._exchange.market_of(requested_token(text))
         if market is None:
             raise ApiError(_FEE_RATE_NOT_FOUND, status=HTTPStatus.NOT_FOUND, token_id=text)
         fee_bearing = market.fee_schedule is not None and market.fee_schedule.rate > 0
@@ -388,7 +380,7 @@ class RestApi:
 
     async def _prices_history(self, request: web.Request) -> web.Response:
         query = request.query
-        token = _token(query.get("market"))
+        token = requested_token(query.get("market"))
         interval = query.get("interval")
         now_s = self._clock_ms() // 1000
         if interval is not None:
@@ -473,31 +465,23 @@ class RestApi:
 
     def _require_book(self, token: TokenId) -> TokenId:
         if self._exchange.market_of(token) is None:
-            raise ApiError(_NO_ORDERBOOK, status=HTTPStatus.NOT_FOUND, token_id=token)
+            raise ApiError(NO_ORDERBOOK, status=HTTPStatus.NOT_FOUND, token_id=token)
         return token
 
     def _known_token(self, text: str | None) -> TokenId:
-        return self._require_book(_token(text))
+        return self._require_book(requested_token(text))
 
     def _market_of_known_token(self, text: str | None) -> MarketInfo:
-        market = self._exchange.market_of(_token(text))
+        market = self._exchange.market_of(requested_token(text))
         if market is None:
-            raise ApiError(_NO_ORDERBOOK, status=HTTPStatus.NOT_FOUND, token_id=text)
+            raise ApiError(NO_ORDERBOOK, status=HTTPStatus.NOT_FOUND, token_id=text)
         return market
 
     def _known_tokens(self, tokens: Iterable[TokenId]) -> list[TokenId]:
         return [token for token in dict.fromkeys(tokens) if self._exchange.market_of(token) is not None]
 
-    async def _batch(self, request: web.Request) -> list[_TokenRequest]:
-        try:
-            items = self._decode_batch.decode(await request.read())
-            for item in items:
-                token_id(item.token_id)
-        except (MalformedMessageError, InvalidValueError) as exc:
-            raise ApiError(_INVALID_PAYLOAD, status=HTTPStatus.BAD_REQUEST) from exc
-        if len(items) > BATCH_LIMIT:
-            raise ApiError(_PAYLOAD_TOO_LARGE, status=HTTPStatus.BAD_REQUEST, limit=BATCH_LIMIT)
-        return items
+    async def _batch(self, request: web.Request) -> list[TokenRequest]:
+        return requested_batch(await request.read())
 
     def _best_price(self, token: TokenId, side: Side) -> int | None:
         # BUY quotes the best bid and SELL the best ask, as the live venue does (venue notes: REST routes).
@@ -633,15 +617,6 @@ def _all_post_only(body: bytes) -> bool:
         return False
     orders = decoded if isinstance(decoded, list) else [decoded]
     return bool(orders) and all(isinstance(order, dict) and order.get("postOnly") is True for order in orders)
-
-
-def _token(text: str | None) -> TokenId:
-    if text is None:
-        raise ApiError(_INVALID_TOKEN, status=HTTPStatus.BAD_REQUEST)
-    try:
-        return token_id(text)
-    except InvalidValueError as exc:
-        raise ApiError(_INVALID_TOKEN, status=HTTPStatus.BAD_REQUEST, token_id=text) from exc
 
 
 def _side(text: str | None) -> Side:

@@ -40,6 +40,7 @@ from polyinfra.model.book import OrderBook
 from polyinfra.model.events import BookEvent, SyncState
 from polyinfra.record.book_checkpoint import BookCheckpoint, decode_checkpoint
 from polyinfra.record.book_digest import levels_digest
+from polyinfra.record.pacing import Pacer
 from polyinfra.record.records import Record, RecordKind
 from polyinfra.record.sink import Sink
 from polyinfra.wire.clob_rest import OrderBookSummary
@@ -139,16 +140,13 @@ class Replay:
         self._start_wall_ns = start_wall_ns
         self._end_wall_ns = end_wall_ns
         self._keys = None if keys is None else frozenset(keys)
-        self._speed = speed
-        self._clock = clock
-        self._sleep = sleep
+        self._pace = None if speed is None else Pacer(speed, clock=clock, sleep=sleep)
         self._sync = _new_sync()
         self._session_id: str | None = None
         self._proven: set[int] = set()
         self._connections: dict[str, int] = {}
         """Connection numbers by event id prefix (session, source, channel, connection)."""
         self._requests: dict[str, SnapshotRequest | None] = {}
-        self._pace_origin: tuple[int, float] | None = None
         self.stats = ReplayStats()
 
     @property
@@ -174,11 +172,25 @@ class Replay:
     async def steps(self) -> AsyncIterator[tuple[Record, list[BookEvent]]]:
         """Each replayed record with the domain events it made, while :attr:`books` are as right
         after it: for consumers that read the books record by record (``polyinfra export``)."""
+        async for record in self.records():
+            yield record, self.apply(record)
+
+    async def records(self) -> AsyncIterator[Record]:
+        """The records to replay, unapplied and unpaced, for a consumer that decides when each is
+        due and then calls :meth:`apply` on it, in order (the replay server)."""
         async for chunk in self._replayed_chunks():
             for record in chunk:
-                self._replay(record)
-                yield record, self._sync.take_events()
+                yield record
         self._count_feed_checks()
+
+    def apply(self, record: Record) -> list[BookEvent]:
+        """Replay one record of :meth:`records`; the domain events it made."""
+        self._replay(record)
+        return self._sync.take_events()
+
+    def connection_of(self, token_id: str) -> int | None:
+        """The recorded connection the token's data is taken from (None: not tracked now)."""
+        return self._sync.connection_of(token_id)
 
     async def _event_batches(self) -> AsyncIterator[list[BookEvent]]:
         """The events of each chunk the sink reads (of each record, when paced: they are due one by one)."""
@@ -186,11 +198,11 @@ class Replay:
         async for chunk in self._replayed_chunks():
             batch: list[BookEvent] = []
             for record in chunk:
-                if self._speed is not None:
+                if self._pace is not None:
                     if batch:
                         yield batch
                         batch = []
-                    await self._pace(record)
+                    await self._pace.wait_for(record)
                 self._replay(record)
                 events = self._sync.take_events()
                 if events and (start_ns is None or record.recv_wall_ns >= start_ns):
@@ -234,19 +246,19 @@ class Replay:
         now = Instant(record.recv_mono_ns / 1e9, record.recv_wall_ns)
         kind = record.kind
         if kind is RecordKind.FRAME_RECEIVED:
-            self._frame(self._connection_of(record), record.payload, now)
+            self._frame(self.connection_of_record(record), record.payload, now)
         elif kind is RecordKind.REST_RESPONSE:
             self._rest_response(record, now)
         elif kind is RecordKind.CHECKPOINT:
             self._checkpoint(record)
         elif kind is RecordKind.CONNECTED or kind is RecordKind.RECONNECTED:
-            self._proven.discard(self._connection_of(record))
+            self._proven.discard(self.connection_of_record(record))
         elif kind is RecordKind.CONNECTION_LOST:
-            connection = self._connection_of(record)
+            connection = self.connection_of_record(record)
             self._proven.discard(connection)
             sync.connection_lost(connection, _reason(record), now)
         elif kind is RecordKind.SUBSCRIBED:
-            sync.add(self._wanted(_tokens(record)), self._connection_of(record), now)
+            sync.add(self._wanted(_tokens(record)), self.connection_of_record(record), now)
         elif kind is RecordKind.UNSUBSCRIBED:
             sync.remove(_tokens(record))
         elif kind is RecordKind.SNAPSHOT_REQUESTED:
@@ -332,7 +344,7 @@ class Replay:
         if sync.states.get(token_id) is not SyncState.LIVE or levels_digest(sync.books[token_id]) != checkpoint.digest:
             raise CorruptRecordError("a recorded checkpoint's levels do not match its digest", event_id=record.event_id)
 
-    def _connection_of(self, record: Record) -> int:
+    def connection_of_record(self, record: Record) -> int:
         """The connection number inside the record's ``event_id`` (``session:source.channel.N:index``)."""
         prefix = record.event_id.rpartition(":")[0]
         connection = self._connections.get(prefix)
@@ -362,18 +374,6 @@ class Replay:
         """Add what the current session's feed found to the totals."""
         self.stats.hash_mismatches += self._sync.hash_mismatches
         self.stats.best_price_mismatches += self._sync.best_price_mismatches
-
-    async def _pace(self, record: Record) -> None:
-        speed = self._speed
-        assert speed is not None  # only called when pacing
-        if self._pace_origin is None or record.session_id != self._session_id:
-            self._pace_origin = (record.recv_mono_ns, self._clock())
-            return
-        origin_ns, origin_s = self._pace_origin
-        due_s = origin_s + (record.recv_mono_ns - origin_ns) / 1e9 / speed
-        wait_s = due_s - self._clock()
-        if wait_s > 0:
-            await self._sleep(wait_s)
 
 
 def _new_sync() -> BookSync:
