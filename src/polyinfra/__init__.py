@@ -68,6 +68,7 @@ if TYPE_CHECKING:
     from polyinfra.clob.trading import AssetType, BalanceAllowance, CancelResult, OpenOrder, TradingClient
     from polyinfra.emulator.faults import FaultConfig
     from polyinfra.emulator.runner import Emulator
+    from polyinfra.live.live_data import LiveData
     from polyinfra.wallets.registry import WalletConfig, WalletRegistry
 
 _LAZY = {
@@ -87,6 +88,7 @@ _LAZY = {
     "ClobRestClient": "polyinfra.clob.rest",
     "SyncClobRestClient": "polyinfra.clob.rest",
     "LiveBooks": "polyinfra.clob.live_books",
+    "LiveData": "polyinfra.live.live_data",
     "MarketChannel": "polyinfra.clob.market_channel",
     "Emulator": "polyinfra.emulator.runner",
     "FaultConfig": "polyinfra.emulator.faults",
@@ -122,6 +124,7 @@ __all__ = [
     "InvalidValueError",
     "Level",
     "LiveBooks",
+    "LiveData",
     "MalformedMessageError",
     "MarketChannel",
     "MarketFeed",

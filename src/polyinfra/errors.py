@@ -53,6 +53,7 @@ __all__ = [
     "RecorderError",
     "RequestTimeoutError",
     "ResyncRequiredError",
+    "RetiredTopicError",
     "ServiceNotReadyError",
     "SigningError",
     "SinkUrlError",
@@ -141,6 +142,11 @@ class PriceRangeError(InvalidOrderError):
 
 class AmountPrecisionError(InvalidOrderError):
     """Maker or taker amount has more decimals than the venue accepts ("invalid amounts")."""
+
+
+class RetiredTopicError(InvalidValueError):
+    """A live-data topic the venue no longer serves (RTDS ``clob_market`` / ``clob_user``, the RTDS
+    price topics after their cut-over date); the message names what replaces it."""
 
 
 # --- the venue's protocol ------------------------------------------------------------------------------

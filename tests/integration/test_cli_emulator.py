@@ -26,12 +26,13 @@ async def test_emulator_prints_its_urls_serves_and_stops_cleanly(stop_signal: si
         assert process.stdout is not None and process.stderr is not None
         line = await asyncio.wait_for(process.stdout.readline(), WAIT_S)
         urls = json.loads(line)
-        assert list(urls) == ["rest", "ws_market", "ws_user", "us_token"]
+        assert list(urls) == ["rest", "ws_market", "ws_user", "rtds", "us_token"]
         port = urls["rest"].rsplit(":", 1)[1]
         assert urls == {
             "rest": f"http://127.0.0.1:{port}",
             "ws_market": f"ws://127.0.0.1:{port}/ws/market",
             "ws_user": f"ws://127.0.0.1:{port}/ws/user",
+            "rtds": f"ws://127.0.0.1:{port}/ws/rtds",
             "us_token": f"http://127.0.0.1:{port}/oauth/token",
         }
         async with httpx.AsyncClient(timeout=WAIT_S) as http:
@@ -40,6 +41,9 @@ async def test_emulator_prints_its_urls_serves_and_stops_cleanly(stop_signal: si
         async with websockets.connect(urls["ws_market"]) as ws:
             await ws.send("PING")
             assert await asyncio.wait_for(ws.recv(), WAIT_S) == "PONG"
+        async with websockets.connect(urls["rtds"]) as ws:
+            await ws.send("PING")
+            assert await asyncio.wait_for(ws.recv(), WAIT_S) == ""  # the venue's answer to PING, and its greeting
 
         process.send_signal(stop_signal)
         rest_of_stdout, stderr = await asyncio.wait_for(process.communicate(), WAIT_S)

@@ -346,7 +346,15 @@ async def test_stats_endpoint(emulator_factory: EmulatorFactory) -> None:
         assert len(await frames_until_pong(ws)) == 1
         await http.get("/ok")
         stats = (await http.get("/_emulator/stats")).json()
-    assert set(stats) == {"http", "market_channel", "user_channel", "simulator", "rate_limits", "signer_rate_limits"}
+    assert set(stats) == {
+        "http",
+        "market_channel",
+        "user_channel",
+        "rtds",
+        "simulator",
+        "rate_limits",
+        "signer_rate_limits",
+    }
     assert stats["market_channel"]["connections_open"] == 1
     assert stats["market_channel"]["messages_sent"] == 1
     assert stats["market_channel"]["pongs_sent"] == 1

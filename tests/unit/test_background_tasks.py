@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
-from polyinfra.clob.ws_sessions import BackgroundTasks, describe_failure
+from polyinfra.net.ws_sessions import BackgroundTasks, describe_failure
 from polyinfra.obs.metrics import REGISTRY
 
 HUGE_TEXT = "9" * 100_000

@@ -8,9 +8,9 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from polyinfra.clob.event_stream import EventFanout
 from polyinfra.core.config_checks import positive_int, positive_number
 from polyinfra.errors import InvalidValueError, L2AuthError
+from polyinfra.net.event_stream import EventFanout
 
 
 async def _drain(stream: AsyncIterator[int]) -> list[int]:

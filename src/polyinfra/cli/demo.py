@@ -10,6 +10,9 @@ code 1), how long it ran and how many frames it received, and commands to try ne
 The demo records its own session into a temporary SQLite tape (its status shows the records the
 recorder acknowledged and the gaps), and once the books have closed it replays that tape and
 checks the replayed books equal the live ones level by level: the proof says so, or exits 1.
+
+Meanwhile a :class:`~polyinfra.live.live_data.LiveData` follows the emulator's RTDS activity (the
+same fills, with the traders' wallets): the proof shows one line of it.
 """
 
 from __future__ import annotations
@@ -30,8 +33,10 @@ from polyinfra.core.book_sync import diff_book
 from polyinfra.emulator.faults import FaultConfig
 from polyinfra.emulator.runner import Emulator
 from polyinfra.errors import PolyinfraError
+from polyinfra.live.live_data import LiveData
 from polyinfra.model.book import OrderBook
 from polyinfra.model.events import SyncState
+from polyinfra.model.live_events import ActivityTrade, Gap, LiveEvent
 from polyinfra.record.recorder import Recorder
 from polyinfra.record.replay import Replay
 from polyinfra.record.sqlite_sink import SQLiteSink
@@ -50,6 +55,7 @@ _NEXT_COMMANDS: Final = (
     "polyinfra markets --active       # what it lists, with token ids",
     "polyinfra book TOKEN_ID          # one token's depth ladder",
     "polyinfra watch --top 2 --jsonl  # a JSON line per change, for scripts",
+    "polyinfra live --crypto btcusd   # live prices; --topic activity:trades",
 )
 
 
@@ -177,12 +183,36 @@ def run_demo(
         raise typer.Exit(1)
 
 
+@dataclass(slots=True)
+class _ActivitySeen:
+    """What the demo's RTDS activity subscription delivered."""
+
+    trades: int = 0
+    gaps: int = 0
+    last: ActivityTrade | None = None
+
+    def __call__(self, event: LiveEvent) -> None:
+        if isinstance(event, ActivityTrade):
+            self.trades += 1
+            self.last = event
+        elif isinstance(event, Gap):
+            self.gaps += 1
+
+    def line(self) -> str:
+        seen = f"  RTDS activity: {self.trades:,} trades seen with their wallets, {self.gaps} gaps"
+        last = self.last
+        if last is None:
+            return seen
+        return f"{seen};\n  the last: {last.name} {last.side.value} {last.size} {last.outcome} @ {last.price}"
+
+
 @dataclass(frozen=True, slots=True)
 class _DemoEnd:
     proof: SyncProof
     tape: TapeProof
     elapsed_s: float
     frames: int
+    activity: str
 
 
 async def _demo(
@@ -197,6 +227,7 @@ async def _demo(
     ended: list[_DemoEnd],
 ) -> None:
     proofs: list[SyncProof] = []
+    activity = _ActivitySeen()
     loop = asyncio.get_running_loop()
     started = loop.time()
     with tempfile.TemporaryDirectory(prefix="polyinfra-demo-") as tape_dir:
@@ -207,7 +238,8 @@ async def _demo(
                 async def prove(books: LiveBooks) -> None:
                     proofs.append(await _settled_proof(books, emulator))
 
-                async with Recorder(sink) as recorder:
+                async with Recorder(sink) as recorder, LiveData(emulator.urls["rtds"]) as live:
+                    await live.activity(callback=activity)
                     books = await watch_books(
                         emulator.urls["rest"],
                         emulator.urls["ws_market"],
@@ -223,7 +255,9 @@ async def _demo(
         finally:
             await sink.close()
     (proof,) = proofs
-    ended.append(_DemoEnd(proof, tape, elapsed_s=loop.time() - started, frames=books.stats.frames))
+    ended.append(
+        _DemoEnd(proof, tape, elapsed_s=loop.time() - started, frames=books.stats.frames, activity=activity.line())
+    )
 
 
 def _proof_lines(end: _DemoEnd) -> list[str]:
@@ -246,4 +280,4 @@ def _proof_lines(end: _DemoEnd) -> list[str]:
         lines.append(f"  {recorded} replayed into the same books")
     else:
         lines.append(f"  {recorded} replayed into DIFFERENT books: {', '.join(tape.differing[:3])}")
-    return [*lines, "next, try:", *(f"  {command}" for command in _NEXT_COMMANDS)]
+    return [*lines, end.activity, "next, try:", *(f"  {command}" for command in _NEXT_COMMANDS)]

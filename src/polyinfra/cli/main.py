@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from polyinfra.cli.live_commands import register_live_commands
 from polyinfra.cli.market_commands import book, markets
 from polyinfra.cli.options import (
     DEFAULT_MAX_FAILED_SESSIONS,
@@ -385,6 +386,7 @@ app.command()(book)
 app.add_typer(order_app)
 register_trading_commands(app)
 register_record_commands(app)
+register_live_commands(app)
 register_us_commands(app)
 
 

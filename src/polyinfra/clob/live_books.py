@@ -60,10 +60,8 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import TYPE_CHECKING, Final, Self
 
-from polyinfra.clob.event_stream import EventFanout
 from polyinfra.clob.market_channel import MarketChannel
 from polyinfra.clob.rest import BOOKS_PER_REQUEST, ClobRestClient
-from polyinfra.clob.ws_sessions import BackgroundTasks, describe_failure, run_sessions
 from polyinfra.core.book_sync import (
     Backoff,
     BookSync,
@@ -78,6 +76,8 @@ from polyinfra.errors import InvalidValueError, MalformedMessageError, Polyinfra
 from polyinfra.model.book import OrderBook
 from polyinfra.model.events import BookEvent, SyncState
 from polyinfra.model.ids import token_id as checked_token_id
+from polyinfra.net.event_stream import EventFanout
+from polyinfra.net.ws_sessions import BackgroundTasks, describe_failure, run_sessions
 from polyinfra.obs.logging import correlation_scope, get_logger
 from polyinfra.obs.metrics import (
     BOOK_RESYNCS,

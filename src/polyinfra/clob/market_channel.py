@@ -18,9 +18,9 @@ import msgspec
 import websockets
 from websockets.asyncio.client import ClientConnection
 
-from polyinfra.clob.ws_sessions import open_venue_socket
 from polyinfra.core.config_checks import WS_SCHEMES, service_url
 from polyinfra.errors import TransportError
+from polyinfra.net.ws_sessions import open_venue_socket
 from polyinfra.obs.metrics import WS_FRAMES
 from polyinfra.wire.clob_ws import PING, PONG
 

@@ -85,9 +85,7 @@ import websockets
 from msgspec import UNSET, UnsetType
 from websockets.asyncio.client import ClientConnection
 
-from polyinfra.clob.event_stream import EventFanout
 from polyinfra.clob.trading import OpenOrder, TradingClient
-from polyinfra.clob.ws_sessions import BackgroundTasks, describe_failure, open_venue_socket, run_sessions
 from polyinfra.core.book_sync import Backoff, ConnectionWatch, WatchVerdict
 from polyinfra.core.config_checks import WS_SCHEMES, positive_int, positive_number, service_url
 from polyinfra.errors import (
@@ -113,6 +111,8 @@ from polyinfra.model.trading_events import (
     parse_order_status,
     parse_trade_status,
 )
+from polyinfra.net.event_stream import EventFanout
+from polyinfra.net.ws_sessions import BackgroundTasks, describe_failure, open_venue_socket, run_sessions
 from polyinfra.obs.logging import get_logger
 from polyinfra.obs.metrics import MALFORMED_ANSWERS, QUEUE_DROPS, WS_FRAMES, WS_RECONNECTS
 from polyinfra.obs.redaction import MASK

@@ -46,6 +46,17 @@ What each knob does (all off by default):
   ``POST /_emulator/wallets/{address}``), refreshed only by ``GET /balance-allowance/update`` for
   that wallet and asset; switching it off shows the chain again (:mod:`polyinfra.emulator.accounts`).
 
+The RTDS socket (:mod:`polyinfra.emulator.live.rtds_channel`) has knobs of its own, so a test of it
+leaves the CLOB channels alone:
+
+* ``rtds_silence_without_ping_s`` (venue behaviour, on by default: 360): a connection that has not
+  sent ``PING`` for this long stops receiving data for good while its socket stays open
+  (venue notes: RTDS); 0 never silences. Measured on the emulator's RTDS clock, which a test may replace;
+* ``rtds_freeze``: no RTDS data frames while set, sockets open, ``PING`` still answered;
+* ``rtds_drop_rate``: per RTDS data frame, the probability it is silently not sent;
+* ``rtds_close_after_messages`` with ``rtds_close_code``: close each RTDS socket after it has sent that
+  many data frames (0: never), with that close code (0: abort without a close frame).
+
 Two knobs are the venue's normal behaviour rather than faults, and are on by default:
 
 * ``rate_limits``: what happens to a venue REST request over the documented rate limits,
@@ -151,6 +162,13 @@ def _number(name: str, value: object) -> float:
     return float(value)
 
 
+def _close_code(name: str, value: object) -> int:
+    code = _count(name, value)
+    if code and not 1000 <= code <= 4999:
+        raise InvalidValueError("must be 0 (abort) or a WebSocket close code, 1000-4999", field=name, value=value)
+    return code
+
+
 _VALIDATORS: Mapping[str, Callable[[str, object], object]] = {
     "seed": _seed,
     "drop_every_messages": _count,
@@ -176,6 +194,11 @@ _VALIDATORS: Mapping[str, Callable[[str, object], object]] = {
     "rate_limits": _rate_limit_mode,
     "rate_limit_scale": _positive_number,
     "signer_rate_limit_warning": _flag,
+    "rtds_silence_without_ping_s": _non_negative_seconds,
+    "rtds_freeze": _flag,
+    "rtds_drop_rate": _probability,
+    "rtds_close_after_messages": _count,
+    "rtds_close_code": _close_code,
 }
 
 
@@ -240,6 +263,16 @@ class FaultConfig(ValidatedKnobs):
     """Multiplies every documented rate limit (0.01: a hundredth of the venue's budget)."""
     signer_rate_limit_warning: bool = False
     """Per-signer buckets only warn (``Poly-RateLimit-Warning: true``) instead of answering 429."""
+    rtds_silence_without_ping_s: float = 360.0
+    """RTDS: a connection without ``PING`` for this long receives no more data (0: never)."""
+    rtds_freeze: bool = False
+    """RTDS: send no data frames while set; sockets stay open and ``PING`` is answered."""
+    rtds_drop_rate: float = 0.0
+    """RTDS: probability that a data frame is silently not sent."""
+    rtds_close_after_messages: int = 0
+    """RTDS: close each socket after this many data frames (0: never)."""
+    rtds_close_code: int = 0
+    """RTDS: the close code of ``rtds_close_after_messages`` (0: abort without a close frame)."""
 
     def as_dict(self) -> dict[str, object]:
         """Every knob and its current value (JSON-ready)."""

@@ -23,6 +23,8 @@ from aiohttp import web
 
 from polyinfra.emulator.exchange import Exchange
 from polyinfra.emulator.faults import FaultConfig, OutageSchedule
+from polyinfra.emulator.live.rtds_channel import RtdsChannel
+from polyinfra.emulator.live.rtds_sources import RtdsSources
 from polyinfra.emulator.market_channel import (
     DEFAULT_CLOSE_TIMEOUT_S,
     DEFAULT_PING_TIMEOUT_S,
@@ -44,6 +46,9 @@ from polyinfra.wire.us_oauth import ClientRegistration
 __all__ = ["Emulator"]
 
 _log = logging.getLogger(__name__)
+
+# The venue's price feeds tick once a second (venue notes: RTDS).
+_PRICE_INTERVAL_S = 1.0
 
 
 def _wall_clock_ms() -> int:
@@ -91,7 +96,8 @@ class Emulator:
 
     ``markets`` markets are generated from ``seed`` (which also seeds the simulator), so the same
     arguments give the same markets and the same sequence of events. ``rate`` is simulated actions
-    per second (0: none; drive :attr:`simulator` by hand). ``port`` 0 picks a free port.
+    per second (0: none; drive :attr:`simulator` and :attr:`rtds_sources` by hand; otherwise the RTDS
+    prices tick once a second). ``port`` 0 picks a free port.
     ``subscribe_timeout_s`` and ``ping_timeout_s`` are the channels' idle limits,
     ``send_queue_limit`` the frames one WebSocket client may have waiting before it counts as too
     slow, ``page_size`` the markets (and orders, trades) per page of the paged endpoints,
@@ -146,10 +152,12 @@ class Emulator:
             page_size=page_size,
             trading_settings=trading,
             reward_programs=reward_programs(listed, seed=seed),
+            seed=seed,
             us_tokens=UsTokenEndpoint(clients=UsClients(us_clients), base_clock_s=us_clock_s),
         )
         self._runner: web.AppRunner | None = None
         self._driver_task: asyncio.Task[None] | None = None
+        self._price_task: asyncio.Task[None] | None = None
         self._port: int | None = None
         self._stopped = False
 
@@ -189,6 +197,16 @@ class Emulator:
         return self._server.signer_buckets
 
     @property
+    def rtds(self) -> RtdsChannel:
+        """The RTDS socket: its :attr:`~RtdsChannel.stats`, and the ``clock_s`` of its no-PING silence."""
+        return self._server.rtds
+
+    @property
+    def rtds_sources(self) -> RtdsSources:
+        """What RTDS streams: ``tick_prices()`` by hand when ``rate`` is 0, ``published_activity``."""
+        return self._server.rtds_sources
+
+    @property
     def us_tokens(self) -> UsTokenEndpoint:
         """The US exchange's token endpoint: its clients, knobs, clock and the token check the US APIs run."""
         return self._server.us_tokens
@@ -203,13 +221,14 @@ class Emulator:
     @property
     def urls(self) -> dict[str, str]:
         """``{"rest": "http://host:port", "ws_market": "ws://…/ws/market", "ws_user": "ws://…/ws/user",
-        "us_token": "http://host:port/oauth/token"}``."""
+        "rtds": "ws://…/ws/rtds", "us_token": "http://host:port/oauth/token"}``."""
         host = f"[{self._host}]" if ":" in self._host else self._host
         authority = f"{host}:{self.port}"
         return {
             "rest": f"http://{authority}",
             "ws_market": f"ws://{authority}/ws/market",
             "ws_user": f"ws://{authority}/ws/user",
+            "rtds": f"ws://{authority}/ws/rtds",
             "us_token": f"http://{authority}{TOKEN_PATH}",
         }
 
@@ -247,15 +266,20 @@ class Emulator:
         if self._rate > 0:
             self._driver_task = asyncio.create_task(self._driver.run(self._rate), name="emulator simulator")
             self._driver_task.add_done_callback(_log_simulator_failure)
+            self._price_task = asyncio.create_task(
+                self._server.rtds_sources.run(_PRICE_INTERVAL_S), name="emulator rtds prices"
+            )
+            self._price_task.add_done_callback(_log_simulator_failure)
         _log.info("emulator listening on %s", self.urls["rest"])
 
     async def stop(self) -> None:
         """Stop the simulator, close every socket and release the port."""
         self._stopped = True
-        if self._driver_task is not None:
-            self._driver_task.cancel()
-            await asyncio.gather(self._driver_task, return_exceptions=True)
-            self._driver_task = None
+        for task in (self._driver_task, self._price_task):
+            if task is not None:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
+        self._driver_task = self._price_task = None
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None

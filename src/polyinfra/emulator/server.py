@@ -7,7 +7,9 @@ One port serves what the venue spreads over hosts: the public CLOB REST API
 read-only and builder keys and the closed-only flag, :mod:`~polyinfra.emulator.account_keys`; a
 market's trade events, :mod:`~polyinfra.emulator.market_activity`), the market and user channels
 at ``/ws/market`` and ``/ws/user`` (:mod:`polyinfra.emulator.market_channel`,
-:mod:`polyinfra.emulator.user_channel`), the US exchange's token endpoint ``POST /oauth/token`` with
+:mod:`polyinfra.emulator.user_channel`), the RTDS live-data socket at ``/ws/rtds``
+(:mod:`polyinfra.emulator.live.rtds_channel`, fed by :mod:`~polyinfra.emulator.live.rtds_sources`),
+the US exchange's token endpoint ``POST /oauth/token`` with
 its control routes under ``/_emulator/us/`` (:mod:`polyinfra.emulator.us.token_endpoint`),
 plus control endpoints that are not part of the venue:
 
@@ -40,9 +42,10 @@ plus control endpoints that are not part of the venue:
   ``stale_balance_cache`` knob on, the venue's view keeps the old figures until
   ``GET /balance-allowance/update`` (venue notes: Failure modes);
 * ``GET /_emulator/stats``: counters (connections, frames sent / dropped / duplicated, HTTP faults
-  injected, simulator steps, ...), under ``rate_limits`` the mode, the scale and per scope the
-  requests, ``over_limit``, ``throttled``, ``rejected`` and each window's limit and peak usage, and
-  under ``signer_rate_limits`` the signer buckets' mode, scale and counters (in total and per signer).
+  injected, simulator steps, ..., the RTDS socket's under ``rtds``), under ``rate_limits`` the mode,
+  the scale and per scope the requests, ``over_limit``, ``throttled``, ``rejected`` and each window's
+  limit and peak usage, and under ``signer_rate_limits`` the signer buckets' mode, scale and counters
+  (in total and per signer).
 
 Before routing, a middleware enforces the venue's rate limits (:mod:`polyinfra.emulator.rate_limits`,
 mode and scale from the fault knobs ``rate_limits`` and ``rate_limit_scale``) and then the timed
@@ -75,7 +78,7 @@ import dataclasses
 import logging
 import math
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Final, Protocol
@@ -103,6 +106,8 @@ from polyinfra.emulator.accounts import (
 from polyinfra.emulator.client_input import whole_number
 from polyinfra.emulator.exchange import Exchange
 from polyinfra.emulator.faults import POST_ONLY_AFTER_RESTART_S, FaultConfig, OutageSchedule
+from polyinfra.emulator.live.rtds_channel import PriceSeries, RtdsChannel, RtdsStats
+from polyinfra.emulator.live.rtds_sources import RtdsSources
 from polyinfra.emulator.market_activity import MarketActivity
 from polyinfra.emulator.market_channel import ChannelSettings, ChannelStats, MarketChannel
 from polyinfra.emulator.notifications import Notifications, NotificationsApi
@@ -174,12 +179,14 @@ class EmulatorStats:
     http: RestStats
     market_channel: ChannelStats
     user_channel: ChannelStats
+    rtds: RtdsStats
 
     def as_dict(self) -> dict[str, dict[str, int]]:
         return {
             "http": dataclasses.asdict(self.http),
             "market_channel": dataclasses.asdict(self.market_channel),
             "user_channel": dataclasses.asdict(self.user_channel),
+            "rtds": dataclasses.asdict(self.rtds),
         }
 
 
@@ -203,6 +210,7 @@ class EmulatorServer:
         page_size: int = DEFAULT_PAGE_SIZE,
         trading_settings: TradingSettings | None = None,
         reward_programs: Mapping[ConditionId, RewardProgram] | None = None,
+        seed: int = 1,
         us_tokens: UsTokenEndpoint | None = None,
     ) -> None:
         settings = channel_settings or ChannelSettings()
@@ -241,10 +249,15 @@ class EmulatorServer:
             exchange, programs, maker_wallet=self.trading.maker_address_of, clock_ms=clock_ms
         )
         self._market_activity = MarketActivity(exchange, trader_address=self._key_address, clock_ms=clock_ms)
+        self.rtds = RtdsChannel(faults, backfill=self._rtds_backfill, symbols=self._rtds_symbols, clock_ms=clock_ms)
+        self.rtds_sources = RtdsSources(
+            exchange, self.rtds, trader_address=self._key_address, clock_ms=clock_ms, seed=seed
+        )
         self.stats = EmulatorStats(
             http=self._rest.stats,
             market_channel=self._market_channel.stats,
             user_channel=self._user_channel.stats,
+            rtds=self.rtds.stats,
         )
         self.app = web.Application(middlewares=[_venue_error_shape, self._venue_edge], client_max_size=MAX_BODY_BYTES)
         self.app.add_routes(self._rest.routes())
@@ -273,6 +286,7 @@ class EmulatorServer:
             [
                 web.get("/ws/market", self._market_channel.handle),
                 web.get("/ws/user", self._user_channel.handle),
+                web.get("/ws/rtds", self.rtds.handle),
                 web.get("/_emulator/faults", self._get_faults),
                 web.post("/_emulator/faults", self._patch_faults),
                 web.post("/_emulator/pause", self._pause),
@@ -292,6 +306,7 @@ class EmulatorServer:
         self._market_channel.detach()
         self.rewards.close()
         self._market_activity.close()
+        self.rtds_sources.close()
 
     def _publish_user_event(self, api_key: str, condition_id: str, event: OrderMessage | TradeMessage) -> None:
         # The same order events feed the user channel and the notifications, so the two always agree.
@@ -302,12 +317,19 @@ class EmulatorServer:
         key = self.accounts.get(api_key)
         return None if key is None else key.address
 
+    def _rtds_backfill(self, topic: str, venue_symbol: str) -> PriceSeries | None:
+        return self.rtds_sources.backfill(topic, venue_symbol)
+
+    def _rtds_symbols(self, topic: str) -> Iterable[str]:
+        return self.rtds_sources.symbols(topic)
+
     async def _start_trading(self, app: web.Application) -> None:
         self.trading.start()
 
     async def _close_sockets(self, app: web.Application) -> None:
         await self._market_channel.close_all()
         await self._user_channel.close_all()
+        await self.rtds.close_all()
         self.trading.close()
 
     @web.middleware

@@ -279,3 +279,23 @@ RECORDER_WRITE_FAILURES = Counter(
     "Batches the sink failed to store; the recorder keeps each and retries it.",
     registry=REGISTRY,
 )
+
+
+# --- live data (appended here, with its own __all__ extension, so parallel branches merge cleanly) ----
+
+LIVE_GAPS = Counter(
+    "polyinfra_live_gaps",
+    "Holes a live-data client marked in its streams (reconnects, silent topics, refused "
+    "subscriptions), by source (rtds).",
+    ["source"],
+    registry=REGISTRY,
+)
+
+LIVE_STALENESS = Gauge(
+    "polyinfra_live_staleness_seconds",
+    "Seconds since a subscribed live-data topic last delivered a frame, by source and topic.",
+    ["source", "topic"],
+    registry=REGISTRY,
+)
+
+__all__ += ["LIVE_GAPS", "LIVE_STALENESS"]

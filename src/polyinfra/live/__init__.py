@@ -1,0 +1,1 @@
+"""Live data beyond the order books: wallet activity, prices and comments (RTDS; PolyBolt next)."""
