@@ -66,8 +66,10 @@ if TYPE_CHECKING:
     from polyinfra.clob.market_channel import MarketChannel
     from polyinfra.clob.rest import ClobRestClient, SyncClobRestClient
     from polyinfra.clob.trading import AssetType, BalanceAllowance, CancelResult, OpenOrder, TradingClient
+    from polyinfra.core.us_instruments import UsInstrument, UsInstrumentState
     from polyinfra.emulator.faults import FaultConfig
     from polyinfra.emulator.runner import Emulator
+    from polyinfra.us.client import UsExchangeClient
     from polyinfra.wallets.registry import WalletConfig, WalletRegistry
 
 _LAZY = {
@@ -90,6 +92,9 @@ _LAZY = {
     "MarketChannel": "polyinfra.clob.market_channel",
     "Emulator": "polyinfra.emulator.runner",
     "FaultConfig": "polyinfra.emulator.faults",
+    "UsExchangeClient": "polyinfra.us.client",
+    "UsInstrument": "polyinfra.core.us_instruments",
+    "UsInstrumentState": "polyinfra.core.us_instruments",
 }
 
 __all__ = [
@@ -159,6 +164,9 @@ __all__ = [
     "TradingClient",
     "TransportError",
     "UnknownWalletError",
+    "UsExchangeClient",
+    "UsInstrument",
+    "UsInstrumentState",
     "WalletConfig",
     "WalletRegistry",
     "WrongContextError",

@@ -22,6 +22,10 @@ __all__ = [
     "CircuitOpenError",
     "CorruptRecordError",
     "ExportError",
+    "GrpcAuthError",
+    "GrpcNotFoundError",
+    "GrpcStatusError",
+    "GrpcUnavailableError",
     "HttpClientError",
     "HttpServerError",
     "InsufficientBalanceError",
@@ -164,6 +168,11 @@ class StreamClosedError(TransportError):
     """A WebSocket or gRPC stream ended."""
 
 
+class GrpcUnavailableError(TransportError):
+    """The US exchange's gRPC endpoint cannot be reached or dropped the call (status UNAVAILABLE); reconnect
+    with backoff."""
+
+
 # --- the venue's answers ------------------------------------------------------------------------------
 
 
@@ -195,6 +204,15 @@ class HttpServerError(ApiError):
     retriable_by_default = True
 
 
+class GrpcStatusError(PolyinfraError):
+    """The US exchange answered a gRPC call with an error status: ``code`` (``"INVALID_ARGUMENT"``, ...),
+    ``method`` and ``venue_message`` say which."""
+
+
+class GrpcNotFoundError(GrpcStatusError):
+    """NOT_FOUND: no such instrument, order or resource."""
+
+
 class AuthError(PolyinfraError):
     """Authentication failed, locally (bad credentials) or at the venue (``status`` 401/403)."""
 
@@ -209,6 +227,11 @@ class L2AuthError(AuthError):
 
 class JwtAuthError(AuthError):
     """Private-Key-JWT authentication (Polymarket US) failed."""
+
+
+class GrpcAuthError(AuthError):
+    """The US exchange refused a gRPC call's credentials: UNAUTHENTICATED (no token or an expired one: mint a
+    fresh token) or PERMISSION_DENIED (a scope the client lacks, or another firm's data); ``code`` says which."""
 
 
 class SigningError(PolyinfraError):

@@ -5,7 +5,8 @@
 ``polyinfra emulator`` runs the local exchange emulator until Ctrl-C or SIGTERM. When it is ready
 it prints exactly one line on stdout, a JSON object with its URLs::
 
-    {"rest": "http://127.0.0.1:8080", "ws_market": "ws://127.0.0.1:8080/ws/market", "ws_user": "ws://127.0.0.1:8080/ws/user"}
+    {"rest": "http://127.0.0.1:8080", "ws_market": "ws://127.0.0.1:8080/ws/market", "ws_user": "ws://127.0.0.1:8080/ws/user",
+     "grpc": "127.0.0.1:8081"}
 
 and logs to stderr only, so a script can read that line and go. The default port is 8080; pass
 ``--port 0`` for any free port (the line says which).
@@ -49,6 +50,7 @@ from polyinfra.cli.options import (
 from polyinfra.cli.orders import order_app
 from polyinfra.cli.record_commands import register_record_commands
 from polyinfra.cli.trading_commands import register_trading_commands
+from polyinfra.cli.us_commands import us_app
 
 if TYPE_CHECKING:
     from polyinfra.emulator.runner import Emulator
@@ -98,6 +100,13 @@ def emulator(
     *,
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on; 0 picks a free one.")] = EMULATOR_DEFAULT_PORT,
+    grpc_port: Annotated[
+        int | None,
+        typer.Option(
+            help="Port of the US exchange's gRPC services. Default: --port + 1, or a free one with --port 0.",
+            show_default=False,
+        ),
+    ] = None,
     markets: Annotated[int, typer.Option(help="Number of simulated markets.")] = 5,
     seed: Annotated[int, typer.Option(help="Seed of the generated markets and the simulator.")] = 1,
     rate: Annotated[float, typer.Option(help="Simulated market actions per second; 0 for none.")] = 20.0,
@@ -177,7 +186,7 @@ def emulator(
 ) -> None:
     """Run the local exchange emulator until Ctrl-C.
 
-    CLOB REST and the WebSocket channels on one port.
+    CLOB REST and the WebSocket channels on one port, the US exchange's gRPC services on another.
     """
     import asyncio
 
@@ -214,6 +223,7 @@ def emulator(
         local_exchange = Emulator(
             host=host,
             port=port,
+            grpc_port=grpc_port if grpc_port is not None else (port + 1 if port else 0),
             markets=markets,
             seed=seed,
             rate=rate,
@@ -371,6 +381,7 @@ app.command()(book)
 app.add_typer(order_app)
 register_trading_commands(app)
 register_record_commands(app)
+app.add_typer(us_app)
 
 
 def main() -> None:

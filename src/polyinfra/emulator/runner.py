@@ -35,6 +35,8 @@ from polyinfra.emulator.rewards import LiquidityRewards
 from polyinfra.emulator.server import EmulatorServer, EmulatorStats
 from polyinfra.emulator.simulator import MarketSimulator, generate_markets, reward_programs
 from polyinfra.emulator.trading_api import TradingApi, TradingSettings
+from polyinfra.emulator.us.grpc_server import UsGrpcServer
+from polyinfra.emulator.us.instruments import US_INSTRUMENTS
 from polyinfra.errors import InvalidValueError
 
 __all__ = ["Emulator"]
@@ -92,7 +94,8 @@ class Emulator:
     ``send_queue_limit`` the frames one WebSocket client may have waiting before it counts as too
     slow, ``page_size`` the markets (and orders, trades) per page of the paged endpoints,
     ``trading`` the trade-lifecycle and heartbeat timers. ``seed_books`` False starts every book
-    empty, so that trading tests' orders only meet each other.
+    empty, so that trading tests' orders only meet each other. The US exchange's gRPC services listen on
+    ``grpc_port`` (0: a free port), on the same host.
     """
 
     def __init__(
@@ -110,11 +113,14 @@ class Emulator:
         page_size: int = DEFAULT_PAGE_SIZE,
         trading: TradingSettings | None = None,
         seed_books: bool = True,
+        grpc_port: int = 0,
     ) -> None:
         if not (math.isfinite(rate) and rate >= 0):
             raise InvalidValueError("rate must be a non-negative number of actions per second", rate=rate)
         if not 0 <= port <= 65_535:
             raise InvalidValueError("port must be 0 (any free port) to 65535", port=port)
+        if not 0 <= grpc_port <= 65_535:
+            raise InvalidValueError("grpc_port must be 0 (any free port) to 65535", grpc_port=grpc_port)
         self._host = host
         self._requested_port = port
         self._rate = rate
@@ -139,6 +145,8 @@ class Emulator:
             trading_settings=trading,
             reward_programs=reward_programs(listed, seed=seed),
         )
+        self._requested_grpc_port = grpc_port
+        self.us_grpc = UsGrpcServer(US_INSTRUMENTS)
         self._runner: web.AppRunner | None = None
         self._driver_task: asyncio.Task[None] | None = None
         self._port: int | None = None
@@ -188,13 +196,15 @@ class Emulator:
 
     @property
     def urls(self) -> dict[str, str]:
-        """``{"rest": "http://host:port", "ws_market": "ws://…/ws/market", "ws_user": "ws://…/ws/user"}``."""
+        """``{"rest": "http://host:port", "ws_market": "ws://…/ws/market", "ws_user": "ws://…/ws/user",
+        "grpc": "host:grpc_port"}``."""
         host = f"[{self._host}]" if ":" in self._host else self._host
         authority = f"{host}:{self.port}"
         return {
             "rest": f"http://{authority}",
             "ws_market": f"ws://{authority}/ws/market",
             "ws_user": f"ws://{authority}/ws/user",
+            "grpc": f"{host}:{self.us_grpc.port}",
         }
 
     @property
@@ -223,7 +233,9 @@ class Emulator:
         try:
             site = web.TCPSite(runner, self._host, self._requested_port)
             await site.start()
+            await self.us_grpc.start(self._host, self._requested_grpc_port)
         except BaseException:
+            await self.us_grpc.stop()
             await runner.cleanup()
             raise
         self._runner = runner
@@ -240,6 +252,7 @@ class Emulator:
             self._driver_task.cancel()
             await asyncio.gather(self._driver_task, return_exceptions=True)
             self._driver_task = None
+        await self.us_grpc.stop()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None

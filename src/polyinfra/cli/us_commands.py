@@ -1,0 +1,136 @@
+"""``polyinfra us``: the Polymarket US exchange (gRPC).
+
+``us instruments`` lists the exchange's instruments with the scales that make its int64 prices and
+quantities exact: the emulator's by default (``polyinfra emulator`` serves gRPC on ``--port`` + 1), the
+venue's with ``--live``, any other endpoint with ``--grpc HOST:PORT`` (TLS unless ``--insecure``).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated, Final
+
+import typer
+
+from polyinfra.cli.options import (
+    COMMAND_LOG_LEVEL,
+    EMULATOR_DEFAULT_PORT,
+    JsonOption,
+    LogLevelOption,
+    configure_command_logging,
+    one_line_errors,
+)
+
+if TYPE_CHECKING:
+    from polyinfra.core.us_instruments import UsInstrument
+
+__all__ = ["EMULATOR_GRPC_TARGET", "us_app"]
+
+# `polyinfra emulator` serves gRPC one port above its REST port.
+EMULATOR_GRPC_TARGET: Final = f"127.0.0.1:{EMULATOR_DEFAULT_PORT + 1}"
+
+us_app = typer.Typer(
+    name="us",
+    help="The Polymarket US exchange (gRPC): instruments.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
+
+GrpcOption = Annotated[
+    str | None,
+    typer.Option(
+        "--grpc",
+        metavar="HOST:PORT",
+        help=f"The exchange's gRPC endpoint (TLS unless --insecure). Default: the emulator, {EMULATOR_GRPC_TARGET}.",
+    ),
+]
+InsecureOption = Annotated[bool, typer.Option("--insecure", help="Plaintext gRPC, for an emulator given with --grpc.")]
+UsLiveOption = Annotated[bool, typer.Option("--live", help="The venue's production endpoint, over TLS.")]
+
+
+def _target(grpc: str | None, *, live: bool, insecure: bool) -> tuple[str, bool]:
+    """The endpoint and whether it is plaintext: the emulator (plaintext) unless told otherwise."""
+    from polyinfra.us.client import PRODUCTION_TARGET
+
+    if live and (grpc is not None or insecure):
+        raise typer.BadParameter("--live is the venue over TLS: leave out --grpc and --insecure", param_hint="--live")
+    if live:
+        return PRODUCTION_TARGET, False
+    if grpc is None:
+        return EMULATOR_GRPC_TARGET, True
+    return grpc, insecure
+
+
+def _record(instrument: UsInstrument) -> dict[str, object]:
+    from polyinfra.model.numbers import decimal_text
+
+    expires = instrument.expiration_date
+    return {
+        "symbol": instrument.symbol,
+        "state": instrument.state.name,
+        "description": instrument.description,
+        "price_scale": instrument.price_scale,
+        "tick_size": decimal_text(instrument.tick_size),
+        "quantity_scale": instrument.quantity_scale,
+        "minimum_quantity": decimal_text(instrument.minimum_quantity),
+        "settlement_currency": instrument.settlement_currency,
+        "settlement_price_scale": instrument.settlement_price_scale,
+        "expiration_date": expires.isoformat() if expires is not None else None,
+        "metadata": dict(instrument.metadata),
+    }
+
+
+_COLUMNS: Final = (
+    "symbol",
+    "state",
+    "price_scale",
+    "tick_size",
+    "quantity_scale",
+    "minimum_quantity",
+    "expiration_date",
+)
+_HEADINGS: Final = ("symbol", "state", "price scale", "tick", "qty scale", "min qty", "expires")
+
+
+def _table(records: list[dict[str, object]]) -> str:
+    rows = [_HEADINGS, *(tuple("-" if record[c] is None else str(record[c]) for c in _COLUMNS) for record in records)]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(_COLUMNS))]
+    return "\n".join(
+        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in rows
+    )
+
+
+@us_app.command("instruments")
+def instruments(
+    *,
+    symbol: Annotated[
+        list[str] | None, typer.Option("--symbol", metavar="SYMBOL", help="Only this instrument (repeatable).")
+    ] = None,
+    json_output: JsonOption = False,
+    grpc: GrpcOption = None,
+    insecure: InsecureOption = False,
+    live: UsLiveOption = False,
+    log_level: LogLevelOption = COMMAND_LOG_LEVEL,
+) -> None:
+    """List instruments with their scales, ticks and states."""
+    import asyncio
+    import json
+
+    from polyinfra.net.grpc_channel import parse_target
+    from polyinfra.us.client import UsExchangeClient
+
+    configure_command_logging(log_level)
+    target, plaintext = _target(grpc, live=live, insecure=insecure)
+
+    async def listed() -> list[UsInstrument]:
+        async with UsExchangeClient(target, insecure=plaintext) as exchange:
+            return await exchange.instruments(symbol or ())
+
+    with one_line_errors("us instruments"):
+        parse_target(target)
+        found = asyncio.run(listed())
+    records = [_record(instrument) for instrument in found]
+    if json_output:
+        for record in records:
+            typer.echo(json.dumps(record, separators=(",", ":")))
+    else:
+        typer.echo(_table(records) if records else "no instrument listed")
