@@ -54,6 +54,7 @@ __all__ = [
     "SinkUrlError",
     "SinkWriteError",
     "StaleDataError",
+    "StreamBudgetExceededError",
     "StreamClosedError",
     "TickSizeViolationError",
     "TransportError",
@@ -272,6 +273,11 @@ class RateLimitedError(PolyinfraError):
 class CircuitOpenError(PolyinfraError):
     """Calls to an endpoint group fail fast while its circuit breaker is open; ``retry_after_s``
     says when it lets a probe through."""
+
+
+class StreamBudgetExceededError(PolyinfraError):
+    """A plan needs more concurrent gRPC streams than the budget allows (the US exchange pools 20 per
+    firm); refused before any stream is opened. ``streams`` and ``budget`` say by how much."""
 
 
 # --- local state -----------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ import logging
 import math
 import time
 from types import TracebackType
+from typing import Protocol
 
 from aiohttp import web
 
@@ -37,6 +38,10 @@ from polyinfra.emulator.simulator import MarketSimulator, generate_markets, rewa
 from polyinfra.emulator.trading_api import TradingApi, TradingSettings
 from polyinfra.emulator.us.grpc_server import UsGrpcServer
 from polyinfra.emulator.us.instruments import US_INSTRUMENTS
+from polyinfra.emulator.us.market import UsMarket, generated_instruments
+from polyinfra.emulator.us.market_data import MarketDataService
+from polyinfra.emulator.us.market_data_control import market_data_routes
+from polyinfra.emulator.us.market_data_faults import UsMarketDataFaults
 from polyinfra.errors import InvalidValueError
 
 __all__ = ["Emulator"]
@@ -48,11 +53,15 @@ def _wall_clock_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
-class _SimulatorDriver:
-    """Calls :meth:`MarketSimulator.step` at a steady rate, unless paused."""
+class _Steppable(Protocol):
+    def step(self) -> None: ...
 
-    def __init__(self, simulator: MarketSimulator) -> None:
-        self._simulator = simulator
+
+class _SimulatorDriver:
+    """Calls every simulator's ``step`` (the CLOB's and the US exchange's) at a steady rate, unless paused."""
+
+    def __init__(self, *simulators: _Steppable) -> None:
+        self._simulators = simulators
         self._paused = False
         self._steps = 0
 
@@ -80,7 +89,8 @@ class _SimulatorDriver:
             next_step_at = max(next_step_at + interval_s, loop.time())
             await asyncio.sleep(next_step_at - loop.time())
             if not self._paused:
-                self._simulator.step()
+                for simulator in self._simulators:
+                    simulator.step()
                 self._steps += 1
 
 
@@ -95,7 +105,9 @@ class Emulator:
     slow, ``page_size`` the markets (and orders, trades) per page of the paged endpoints,
     ``trading`` the trade-lifecycle and heartbeat timers. ``seed_books`` False starts every book
     empty, so that trading tests' orders only meet each other. The US exchange's gRPC services listen on
-    ``grpc_port`` (0: a free port), on the same host.
+    ``grpc_port`` (0: a free port), on the same host; ``us_markets`` lists that many generated OPEN instruments
+    beside the fixed ones (for streams of many symbols). :attr:`us_market` holds the US books (the simulator
+    steps them with the CLOB's), :attr:`us_market_data_faults` the market-data streams' fault knobs.
     """
 
     def __init__(
@@ -114,6 +126,7 @@ class Emulator:
         trading: TradingSettings | None = None,
         seed_books: bool = True,
         grpc_port: int = 0,
+        us_markets: int = 0,
     ) -> None:
         if not (math.isfinite(rate) and rate >= 0):
             raise InvalidValueError("rate must be a non-negative number of actions per second", rate=rate)
@@ -130,7 +143,11 @@ class Emulator:
         self.simulator = MarketSimulator(self.exchange, seed=seed)
         if seed_books:
             self.simulator.seed_books()
-        self._driver = _SimulatorDriver(self.simulator)
+        us_instruments = (*US_INSTRUMENTS, *generated_instruments(us_markets))
+        self.us_market = UsMarket(us_instruments, seed=seed)
+        if seed_books:
+            self.us_market.seed_books()
+        self._driver = _SimulatorDriver(self.simulator, self.us_market)
         self._server = EmulatorServer(
             self.exchange,
             faults=self.faults,
@@ -146,7 +163,10 @@ class Emulator:
             reward_programs=reward_programs(listed, seed=seed),
         )
         self._requested_grpc_port = grpc_port
-        self.us_grpc = UsGrpcServer(US_INSTRUMENTS)
+        self.us_market_data_faults = UsMarketDataFaults()
+        self.us_market_data = MarketDataService(self.us_market, self.us_market_data_faults)
+        self._server.app.add_routes(market_data_routes(self.us_market_data, self.us_market_data_faults))
+        self.us_grpc = UsGrpcServer(us_instruments, market_data=self.us_market_data)
         self._runner: web.AppRunner | None = None
         self._driver_task: asyncio.Task[None] | None = None
         self._port: int | None = None
@@ -258,6 +278,7 @@ class Emulator:
             self._runner = None
             self._port = None
         self._server.detach()
+        self.us_market_data.close()
 
     async def __aenter__(self) -> Emulator:
         await self.start()

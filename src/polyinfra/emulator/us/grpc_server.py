@@ -14,8 +14,16 @@ import grpc
 from grpc_reflection.v1alpha import reflection
 
 from polyinfra.core.us_instruments import UsInstrument
+from polyinfra.emulator.us.market_data import MarketDataService
 from polyinfra.emulator.us.refdata import HealthService, RefDataService
-from polyinfra.wire.us.polymarket.v1 import health_pb2, health_pb2_grpc, refdata_pb2, refdata_pb2_grpc
+from polyinfra.wire.us.polymarket.v1 import (
+    health_pb2,
+    health_pb2_grpc,
+    marketdatasubscription_pb2,
+    marketdatasubscription_pb2_grpc,
+    refdata_pb2,
+    refdata_pb2_grpc,
+)
 
 __all__ = ["UsGrpcServer"]
 
@@ -23,12 +31,18 @@ STOP_GRACE_S: Final = 1.0
 
 
 class UsGrpcServer:
-    """HealthAPI and RefDataAPI over ``instruments``, with reflection, on one port."""
+    """HealthAPI and RefDataAPI over ``instruments`` (and ``market_data`` when given), with reflection, on
+    one port."""
 
     def __init__(
-        self, instruments: Sequence[UsInstrument], *, interceptors: Sequence[grpc.aio.ServerInterceptor] = ()
+        self,
+        instruments: Sequence[UsInstrument],
+        *,
+        interceptors: Sequence[grpc.aio.ServerInterceptor] = (),
+        market_data: MarketDataService | None = None,
     ) -> None:
         self._instruments = tuple(instruments)
+        self._market_data = market_data
         self._interceptors = list(interceptors)
         self._server: grpc.aio.Server | None = None
         self._port: int | None = None
@@ -45,11 +59,16 @@ class UsGrpcServer:
         server = grpc.aio.server(interceptors=self._interceptors)
         health_pb2_grpc.add_HealthAPIServicer_to_server(HealthService(), server)
         refdata_pb2_grpc.add_RefDataAPIServicer_to_server(RefDataService(self._instruments), server)
-        services = (
+        services = [
             health_pb2.DESCRIPTOR.services_by_name["HealthAPI"].full_name,
             refdata_pb2.DESCRIPTOR.services_by_name["RefDataAPI"].full_name,
             reflection.SERVICE_NAME,
-        )
+        ]
+        if self._market_data is not None:
+            marketdatasubscription_pb2_grpc.add_MarketDataSubscriptionAPIServicer_to_server(self._market_data, server)
+            services.append(
+                marketdatasubscription_pb2.DESCRIPTOR.services_by_name["MarketDataSubscriptionAPI"].full_name
+            )
         reflection.enable_server_reflection(services, server)
         authority = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
         try:
