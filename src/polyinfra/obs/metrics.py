@@ -196,6 +196,22 @@ TASK_FAILURES = Counter(
     registry=REGISTRY,
 )
 
+US_MARKET_DATA_MESSAGES = Counter(
+    "polyinfra_us_market_data_messages",
+    "Messages received on the US exchange's market-data streams, by event: update, heartbeat, "
+    "subscription_ack, subscription_error, malformed (did not parse; its stream starts over).",
+    ["event"],
+    registry=REGISTRY,
+)
+
+US_MARKET_DATA_RECONNECTS = Counter(
+    "polyinfra_us_market_data_reconnects",
+    "US exchange market-data sessions that ended and were opened again, by reason: disconnected, silence "
+    "(nothing received for the silence timeout), malformed message.",
+    ["reason"],
+    registry=REGISTRY,
+)
+
 QUEUE_DEPTH = Gauge(
     "polyinfra_queue_depth",
     "Items currently waiting in a bounded queue, by queue name.",
