@@ -53,7 +53,7 @@ __all__ = [
 ]
 
 MAX_SYMBOLS_PER_STREAM: Final = 1000
-"""Symbols one market-data stream may carry; more is INVALID_ARGUMENT (venue notes: US exchange limits)."""
+"""Symbols one market-data stream may carry; more is INVALID_ARGUMENT (venue notes: US exchange market data)."""
 MAX_STREAMS_PER_FIRM: Final = 20
 """Concurrent gRPC streams per firm, pooled across every RPC; more is RESOURCE_EXHAUSTED."""
 DEFAULT_DEPTH: Final = 10

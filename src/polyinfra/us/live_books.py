@@ -95,9 +95,8 @@ _log = get_logger(__name__)
 
 _METHOD: Final = "/polymarket.v1.MarketDataSubscriptionAPI/BiDirectionalStreamMarketData"
 _RPC_NAME: Final = "MarketDataSubscriptionAPI/BiDirectionalStreamMarketData"
-# The venue's load balancer ends a bidirectional stream whose client sent nothing for an hour; the docs
-# advise a keepalive every 30 to 60 minutes, and a known client sends one every 5 (venue notes: US exchange
-# market data).
+# The venue's load balancer ends a bidirectional stream whose client sent nothing for an hour
+# (venue notes: US exchange market data); every 5 minutes leaves a wide margin at negligible cost.
 KEEPALIVE_INTERVAL_S: Final = 300.0
 _WAIT_POLL_S: Final = 0.05
 _SILENCE: Final = "silence"

@@ -11,7 +11,7 @@
 
 Every update is the symbol's whole book to the subscribed depth, aggregated by price (or one entry per
 resting order with ``unaggregated``), with the instrument's scales, its state and the emulator's time.
-The venue's limits and status codes (venue notes: US exchange limits): more than 1,000 symbols on one
+The venue's limits and status codes (venue notes: US exchange market data): more than 1,000 symbols on one
 stream or a depth outside 0 to 1,000 is INVALID_ARGUMENT, one stream over the firm's budget (20,
 pooled) is RESOURCE_EXHAUSTED; the firm is the ``x-participant-id`` the call carries (none: one
 anonymous firm). The fault knobs are :class:`~polyinfra.emulator.us.market_data_faults.UsMarketDataFaults`.

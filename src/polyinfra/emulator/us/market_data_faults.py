@@ -10,7 +10,7 @@ Every assignment is validated, and :meth:`UsMarketDataFaults.update` is all-or-n
 * ``heartbeat_interval_s``: a stream with nothing else to send sends a heartbeat this often (the venue
   does not publish its interval; ours is 10 s).
 * ``idle_timeout_s``: the load balancer in front of the venue closes a stream that carried no traffic for
-  this long (10 minutes, venue notes: US exchange connectivity) with UNAVAILABLE; a silent stream meets it.
+  this long (10 minutes, venue notes: US exchange connections) with UNAVAILABLE; a silent stream meets it.
 * ``time_scale``: divides both durations above, so a test sees a 10-minute idle kill in a fraction of a
   second (0.001: a thousand times faster).
 * ``slow_consumer_limit``: updates a stream may have waiting to be written; past it, a stream subscribed
