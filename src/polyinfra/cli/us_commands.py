@@ -1,5 +1,6 @@
 """``polyinfra us``: the Polymarket US exchange (gRPC).
 
+``us watch`` shows live books (the table, lines or JSON lines of ``polyinfra watch``).
 ``us instruments`` lists the exchange's instruments with the scales that make its int64 prices and
 quantities exact: the emulator's by default (``polyinfra emulator`` serves gRPC on ``--port`` + 1), the
 venue's with ``--live``, any other endpoint with ``--grpc HOST:PORT`` (TLS unless ``--insecure``).
@@ -14,8 +15,11 @@ import typer
 from polyinfra.cli.options import (
     COMMAND_LOG_LEVEL,
     EMULATOR_DEFAULT_PORT,
+    STREAM_LOG_LEVEL,
+    DurationOption,
     JsonOption,
     LogLevelOption,
+    RefreshOption,
     configure_command_logging,
     one_line_errors,
 )
@@ -30,7 +34,7 @@ EMULATOR_GRPC_TARGET: Final = f"127.0.0.1:{EMULATOR_DEFAULT_PORT + 1}"
 
 us_app = typer.Typer(
     name="us",
-    help="The Polymarket US exchange (gRPC): instruments.",
+    help="The Polymarket US exchange (gRPC): instruments, live books.",
     no_args_is_help=True,
     rich_markup_mode=None,
 )
@@ -134,3 +138,47 @@ def instruments(
             typer.echo(json.dumps(record, separators=(",", ":")))
     else:
         typer.echo(_table(records) if records else "no instrument listed")
+
+
+@us_app.command("watch")
+def watch(
+    *,
+    symbols: Annotated[
+        list[str] | None,
+        typer.Option("--symbols", metavar="SYMBOL[,SYMBOL...]", help="Instruments to watch (repeatable)."),
+    ] = None,
+    top: Annotated[int, typer.Option("--top", min=0, metavar="N", help="Also the first N OPEN instruments.")] = 0,
+    jsonl: Annotated[bool, typer.Option("--jsonl", help="Print a JSON line per change instead of the table.")] = False,
+    depth: Annotated[
+        int,
+        typer.Option(
+            "--depth", min=0, max=1000, metavar="N", help="Levels per side subscribed (0: 10), shown in JSON lines."
+        ),
+    ] = 0,
+    duration: DurationOption = 0.0,
+    refresh_s: RefreshOption = 1.0,
+    grpc: GrpcOption = None,
+    insecure: InsecureOption = False,
+    live: UsLiveOption = False,
+    log_level: LogLevelOption = STREAM_LOG_LEVEL,
+) -> None:
+    """Watch live US exchange books as a table, lines or JSON lines."""
+    from polyinfra.cli.us_watch import run_us_watch
+    from polyinfra.cli.watch import Output
+    from polyinfra.net.grpc_channel import parse_target
+
+    configure_command_logging(log_level)
+    target, plaintext = _target(grpc, live=live, insecure=insecure)
+    named = [symbol for option in symbols or () for symbol in option.split(",") if symbol]
+    with one_line_errors("us watch"):
+        parse_target(target)
+        run_us_watch(
+            target=target,
+            insecure=plaintext,
+            symbols=named,
+            top=top,
+            output=Output.JSONL if jsonl else Output.for_stdout(),
+            depth=depth,
+            duration_s=duration,
+            refresh_s=refresh_s,
+        )

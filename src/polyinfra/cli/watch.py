@@ -24,7 +24,7 @@ import msgspec
 from rich.console import Console, Group
 from rich.live import Live
 
-from polyinfra.cli.book_view import Activity, ChangeLines, WatchedMarket, plain_block, screen
+from polyinfra.cli.book_view import Activity, BookView, ChangeLines, WatchedMarket, clob_view, plain_block, screen
 from polyinfra.cli.options import rest_client, unreachable
 from polyinfra.clob.live_books import LiveBooks
 from polyinfra.clob.rest import ClobRestClient
@@ -44,6 +44,7 @@ __all__ = [
     "choose_markets",
     "run_until_stopped",
     "run_watch",
+    "show_books",
     "watch_books",
 ]
 
@@ -166,33 +167,60 @@ async def watch_books(
     stopped, as they were at the end.
     """
     token_ids = [token.token_id for market in markets for token in market.tokens]
-    activity = Activity()
     async with LiveBooks(rest_url, ws_url, recorder=recorder) as books:
         # Before subscribing: an iterator sees only the events after it was made.
         events = books.events()
         await books.subscribe(token_ids)
-        deadline = None if duration_s == 0 else asyncio.get_running_loop().time() + duration_s
-        if output is Output.TABLE:
-            show = _show_screen(books, markets, activity, title=title, refresh_s=refresh_s, deadline=deadline)
-        elif output is Output.LINES:
-            show = _show_lines(books, markets, activity, refresh_s=refresh_s, deadline=deadline)
-        else:
-            show = _sleep_until(deadline)
-        lines = ChangeLines(books, markets, depth=depth) if output is Output.JSONL else None
-        tasks = [asyncio.create_task(_follow(events, activity, lines)), asyncio.create_task(show)]
-        if max_failed_sessions is not None:
-            tasks.append(asyncio.create_task(_give_up_on_failures(books, ws_url, max_failed_sessions)))
-        try:
-            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-        for task in done:
-            task.result()  # a failure of any (a closed pipe, the client, the market channel) surfaces here
+        watchers = () if max_failed_sessions is None else (_give_up_on_failures(books, ws_url, max_failed_sessions),)
+        await show_books(
+            clob_view(books),
+            events,
+            markets,
+            output=output,
+            title=title,
+            duration_s=duration_s,
+            refresh_s=refresh_s,
+            depth=depth,
+            watchers=watchers,
+        )
         if finish is not None:
             await finish(books)
     return books
+
+
+async def show_books(
+    view: BookView,
+    events: AsyncIterator[BookEvent],
+    markets: Sequence[WatchedMarket],
+    *,
+    output: Output,
+    title: str,
+    duration_s: float,
+    refresh_s: float,
+    depth: int = 0,
+    watchers: Sequence[Coroutine[Any, Any, None]] = (),
+) -> None:
+    """Show ``view``'s books of ``markets`` as ``output`` until ``duration_s`` (0: forever), counting
+    ``events`` for the rates. A ``watchers`` coroutine that raises ends the showing with its error."""
+    activity = Activity()
+    deadline = None if duration_s == 0 else asyncio.get_running_loop().time() + duration_s
+    if output is Output.TABLE:
+        show = _show_screen(view, markets, activity, title=title, refresh_s=refresh_s, deadline=deadline)
+    elif output is Output.LINES:
+        show = _show_lines(view, markets, activity, refresh_s=refresh_s, deadline=deadline)
+    else:
+        show = _sleep_until(deadline)
+    lines = ChangeLines(view.books, markets, depth=depth) if output is Output.JSONL else None
+    tasks = [asyncio.create_task(_follow(events, activity, lines)), asyncio.create_task(show)]
+    tasks.extend(asyncio.create_task(watcher) for watcher in watchers)
+    try:
+        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+    for task in done:
+        task.result()  # a failure of any (a closed pipe, the client, the market channel) surfaces here
 
 
 async def _follow(events: AsyncIterator[BookEvent], activity: Activity, lines: ChangeLines | None) -> None:
@@ -223,7 +251,7 @@ async def _give_up_on_failures(books: LiveBooks, ws_url: str, limit: int) -> Non
 
 
 async def _show_screen(
-    books: LiveBooks,
+    view: BookView,
     markets: Sequence[WatchedMarket],
     activity: Activity,
     *,
@@ -235,7 +263,7 @@ async def _show_screen(
 
     def draw() -> Group:
         # The height is asked each time: the terminal may have been resized.
-        return screen(books, markets, activity, title=title, height=console.size.height)
+        return screen(view, markets, activity, title=title, height=console.size.height)
 
     with Live(draw(), console=console, auto_refresh=False) as live:
         async for _ in _ticks(refresh_s, deadline):
@@ -243,7 +271,7 @@ async def _show_screen(
 
 
 async def _show_lines(
-    books: LiveBooks,
+    view: BookView,
     markets: Sequence[WatchedMarket],
     activity: Activity,
     *,
@@ -251,7 +279,7 @@ async def _show_lines(
     deadline: float | None,
 ) -> None:
     async for _ in _ticks(refresh_s, deadline):
-        print(plain_block(books, markets, activity), flush=True)
+        print(plain_block(view, markets, activity), flush=True)
 
 
 async def _ticks(refresh_s: float, deadline: float | None) -> AsyncIterator[None]:

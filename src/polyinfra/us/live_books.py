@@ -139,7 +139,18 @@ class UsLiveBooksStats:
 class _Stream:
     """One shard: its symbols and the current session's call, if any."""
 
-    __slots__ = ("backoff", "call", "id", "last_sent_s", "sessions", "silenced", "symbols", "task", "watch")
+    __slots__ = (
+        "backoff",
+        "call",
+        "id",
+        "last_heard_s",
+        "last_sent_s",
+        "sessions",
+        "silenced",
+        "symbols",
+        "task",
+        "watch",
+    )
 
     def __init__(self, stream_id: int, backoff: Backoff) -> None:
         self.id = stream_id
@@ -151,6 +162,7 @@ class _Stream:
         self.sessions = 0
         self.silenced = False
         self.last_sent_s = 0.0
+        self.last_heard_s: float | None = None
 
 
 class UsLiveBooks:
@@ -397,6 +409,12 @@ class UsLiveBooks:
         """Every subscribed symbol's state (a copy)."""
         return dict(self._states)
 
+    def staleness_s(self, symbol: str) -> float | None:
+        """Seconds since the symbol's stream last sent anything, heartbeats included (each update is the
+        whole book, so a heartbeat proves the book current); None before it ever did."""
+        last = self._stream_of[self._require_symbol(symbol)].last_heard_s
+        return None if last is None else self._clock() - last
+
     def symbols(self) -> list[str]:
         return list(self._states)
 
@@ -511,9 +529,11 @@ class UsLiveBooks:
 
     def _on_message(self, stream: _Stream, message: bytes) -> bool:
         """Handle one message; False when it does not parse (the session must start over)."""
+        now_s = self._clock()
+        stream.last_heard_s = now_s
         watch = stream.watch
         if watch is not None:
-            watch.heard(self._clock())
+            watch.heard(now_s)
         received_ns = time.time_ns()
         try:
             response = _parse_response(message)
