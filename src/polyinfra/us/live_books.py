@@ -579,13 +579,13 @@ class UsLiveBooks:
         book = self._books[symbol]
         venue_ms = None if image.transact_time_ns is None else image.transact_time_ns // 1_000_000
         book.apply_snapshot(image.bids, image.asks, timestamp_ms=venue_ms)
-        events: list[BookEvent] = []
         old = self._states[symbol]
         if old is not SyncState.LIVE:
             self._states[symbol] = SyncState.LIVE
-            events.append(SyncStateChanged(symbol, old, SyncState.LIVE, _SNAPSHOT, received_ns))
-        events.append(BookUpdated(symbol, "", venue_ms, received_ns, snapshot=True))
-        self._deliver(events)
+            self._deliver([SyncStateChanged(symbol, old, SyncState.LIVE, _SNAPSHOT, received_ns)])
+        # The hot path: an update of a LIVE book makes an event only when someone consumes events.
+        if self._fanout.has_consumers:
+            self._fanout.deliver([BookUpdated(symbol, "", venue_ms, received_ns, snapshot=True)])
 
     async def _resubscribe(self, stream: _Stream, symbol: str) -> None:
         await self._send(stream, _unsubscribe([symbol]))
