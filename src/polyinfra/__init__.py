@@ -70,6 +70,7 @@ if TYPE_CHECKING:
     from polyinfra.emulator.faults import FaultConfig
     from polyinfra.emulator.runner import Emulator
     from polyinfra.us.client import UsExchangeClient
+    from polyinfra.us.live_books import UsLiveBooks
     from polyinfra.wallets.registry import WalletConfig, WalletRegistry
 
 _LAZY = {
@@ -95,6 +96,7 @@ _LAZY = {
     "UsExchangeClient": "polyinfra.us.client",
     "UsInstrument": "polyinfra.core.us_instruments",
     "UsInstrumentState": "polyinfra.core.us_instruments",
+    "UsLiveBooks": "polyinfra.us.live_books",
 }
 
 __all__ = [
@@ -167,6 +169,7 @@ __all__ = [
     "UsExchangeClient",
     "UsInstrument",
     "UsInstrumentState",
+    "UsLiveBooks",
     "WalletConfig",
     "WalletRegistry",
     "WrongContextError",
