@@ -76,9 +76,6 @@ def test_the_emulators_updates_decode_to_its_books(seed: int, steps: int) -> Non
         market.step()
     service = MarketDataService(market, UsMarketDataFaults())
     for instrument in market.instruments:
-        scales = market.scales(instrument.symbol)
-        image = decode_update(service.update(instrument.symbol, 10), scales, depth=10)
-        bids, asks = market.levels(instrument.symbol, 10)
-        assert image.bids == [(px * scales.price_micros, qty * scales.quantity_micros) for px, qty in bids]
-        assert image.asks == [(px * scales.price_micros, qty * scales.quantity_micros) for px, qty in asks]
+        image = decode_update(service.update(instrument.symbol, 10), market.scales(instrument.symbol), depth=10)
+        assert (image.bids, image.asks) == market.levels_micros(instrument.symbol, 10)
     service.close()

@@ -49,7 +49,7 @@ async def test_lines_and_an_unknown_symbol(emulator: Emulator) -> None:
         "--refresh-s", "0.5",
     )  # fmt: skip
     assert code == 0, err
-    assert "live 2/2" in out and f"1. {KC}" in out and "streams 1/1" in out
+    assert "US live 2/2" in out and f"1. {KC}" in out and "streams 1/1" in out
     target = emulator.urls["grpc"]
     code, _, err = await run_polyinfra("us", "watch", "--grpc", target, "--insecure", "--symbols", "nope")
     assert code == 1 and "instrument does not exist" in err

@@ -14,16 +14,6 @@ CONVERGE_TIMEOUT_S = 60.0
 POLL_S = 0.05
 
 
-def emulator_levels(emulator: Emulator, symbol: str, depth: int) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
-    """The emulator's book of ``symbol`` to ``depth`` in micro-units, best first on each side."""
-    scales = emulator.us_market.scales(symbol)
-    bids, asks = emulator.us_market.levels(symbol, depth)
-    return (
-        [(px * scales.price_micros, qty * scales.quantity_micros) for px, qty in bids],
-        [(px * scales.price_micros, qty * scales.quantity_micros) for px, qty in asks],
-    )
-
-
 def differences(books: UsLiveBooks, emulator: Emulator, symbols: Sequence[str], depth: int) -> list[str]:
     """What keeps the client's books from equalling the emulator's: a symbol not LIVE or different levels."""
     found = []
@@ -32,7 +22,7 @@ def differences(books: UsLiveBooks, emulator: Emulator, symbols: Sequence[str], 
             found.append(f"{symbol}: {books.state(symbol)}")
             continue
         book = books.book(symbol)
-        if (book.bid_levels_micros(), book.ask_levels_micros()) != emulator_levels(emulator, symbol, depth):
+        if (book.bid_levels_micros(), book.ask_levels_micros()) != emulator.us_market.levels_micros(symbol, depth):
             found.append(f"{symbol}: levels differ")
     return found
 

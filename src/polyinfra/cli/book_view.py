@@ -10,7 +10,8 @@
 They read any live-book client through a :class:`BookView`: the books (the CLOB's
 :class:`~polyinfra.clob.live_books.LiveBooks` or the US exchange's
 :class:`~polyinfra.us.live_books.UsLiveBooks`), the count of messages received and the client's own
-status line; :func:`clob_view` is the CLOB's.
+status line; :func:`clob_view` is the CLOB's. A screen or a block shows one or more clients, each a
+:class:`BookPanel` (``polyinfra demo`` shows the US exchange's books below the CLOB's).
 
 Prices are exact ``Decimal``s rendered as strings, never floats. Message rates and staleness are
 seconds and counts, not amounts, so they are plain floats.
@@ -21,7 +22,7 @@ from __future__ import annotations
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Collection, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Final, Protocol
@@ -44,6 +45,7 @@ __all__ = [
     "DEPTH_LEVELS",
     "Activity",
     "BookLine",
+    "BookPanel",
     "BookView",
     "ChangeLines",
     "Rates",
@@ -234,30 +236,43 @@ def _facts(books: ShownBooks, token_id: str) -> _TokenFacts:
     )
 
 
-def screen(view: BookView, markets: Sequence[WatchedMarket], activity: Activity, *, title: str, height: int) -> Group:
-    """The live screen: a title, the column names, each market's question and token rows, a status line.
+@dataclass(frozen=True, slots=True)
+class BookPanel:
+    """One client's part of a screen or block: its view, the markets shown from it, and their activity."""
+
+    view: BookView
+    markets: Sequence[WatchedMarket]
+    activity: Activity = field(default_factory=Activity)
+
+
+def screen(panels: Sequence[BookPanel], *, title: str, height: int) -> Group:
+    """The live screen: a title, the column names, each market's question and token rows (the panels'
+    markets in turn, numbered on), then each panel's status line.
 
     Whole markets are left out from the end when they would not fit in ``height`` lines, and a
     line says how many.
     """
-    books = view.books
-    rates = activity.sample(view.frames())
     lines = [Text(title, style="bold", no_wrap=True, overflow="ellipsis"), _header()]
-    recording = _recording_status(books)
-    budget = max(height - _FRAME_LINES - (recording is not None), 0)
-    shown = 0
-    for number, market in enumerate(markets, start=1):
-        if 1 + len(market.tokens) > budget:
-            break
-        budget -= 1 + len(market.tokens)
-        shown += 1
-        question = f"{number}. {market.question or market.condition_id}"
-        lines.append(Text(question, style="bold", no_wrap=True, overflow="ellipsis"))
-        lines.extend(_row(token, _facts(books, token.token_id), rates) for token in market.tokens)
-    if shown < len(markets):
-        hidden = len(markets) - shown
+    recording = _recording_status(panels[0].view.books)
+    budget = max(height - _FRAME_LINES - (len(panels) - 1) - (recording is not None), 0)
+    number = hidden = 0
+    statuses = []
+    for panel in panels:
+        books = panel.view.books
+        rates = panel.activity.sample(panel.view.frames())
+        for market in panel.markets:
+            number += 1
+            if hidden or 1 + len(market.tokens) > budget:
+                hidden += 1
+                continue
+            budget -= 1 + len(market.tokens)
+            question = f"{number}. {market.question or market.condition_id}"
+            lines.append(Text(question, style="bold", no_wrap=True, overflow="ellipsis"))
+            lines.extend(_row(token, _facts(books, token.token_id), rates) for token in market.tokens)
+        statuses.append(Text(panel.view.status(panel.markets, rates), style="dim", no_wrap=True, overflow="ellipsis"))
+    if hidden:
         lines.append(Text(f"… {hidden} more market{'s' if hidden > 1 else ''} (a taller terminal shows more)"))
-    lines.append(Text(view.status(markets, rates), style="dim", no_wrap=True, overflow="ellipsis"))
+    lines.extend(statuses)
     if recording is not None:
         # A line of its own: the status line above already fills an 80-column terminal.
         lines.append(Text(recording, style="dim", no_wrap=True, overflow="ellipsis"))
@@ -295,22 +310,28 @@ def _row(token: WatchedToken, facts: _TokenFacts, rates: Rates) -> Text:
 # --- plain lines ----------------------------------------------------------------------------------
 
 
-def plain_block(view: BookView, markets: Sequence[WatchedMarket], activity: Activity) -> str:
-    """A status line (``--- 3.0s · ...``) and one line per token with every fact named."""
-    books = view.books
-    rates = activity.sample(view.frames())
-    recording = _recording_status(books)
-    status = view.status(markets, rates) if recording is None else f"{view.status(markets, rates)} · {recording}"
-    lines = [f"--- {rates.elapsed_s:.1f}s · {status}"]
-    for number, market in enumerate(markets, start=1):
-        for token in market.tokens:
-            facts = _facts(books, token.token_id)
-            lines.append(
-                f"{number}. {market.question or market.condition_id} {token.outcome}: {facts.state.value} "
-                f"bid {facts.bid} ask {facts.ask} mid {facts.mid} spread {facts.spread} "
-                f"depth{DEPTH_LEVELS} ${facts.bid_depth:,.0f}/${facts.ask_depth:,.0f} last {facts.last} "
-                f"msg/s {rates.of(token.token_id)} age {facts.age}"
-            )
+def plain_block(panels: Sequence[BookPanel]) -> str:
+    """Per panel a status line (``--- 3.0s · ...``) and one line per token with every fact named."""
+    recording = _recording_status(panels[0].view.books)
+    lines = []
+    number = 0
+    for index, panel in enumerate(panels):
+        books = panel.view.books
+        rates = panel.activity.sample(panel.view.frames())
+        status = panel.view.status(panel.markets, rates)
+        if index == 0 and recording is not None:
+            status = f"{status} · {recording}"
+        lines.append(f"--- {rates.elapsed_s:.1f}s · {status}")
+        for market in panel.markets:
+            number += 1
+            for token in market.tokens:
+                facts = _facts(books, token.token_id)
+                lines.append(
+                    f"{number}. {market.question or market.condition_id} {token.outcome}: {facts.state.value} "
+                    f"bid {facts.bid} ask {facts.ask} mid {facts.mid} spread {facts.spread} "
+                    f"depth{DEPTH_LEVELS} ${facts.bid_depth:,.0f}/${facts.ask_depth:,.0f} last {facts.last} "
+                    f"msg/s {rates.of(token.token_id)} age {facts.age}"
+                )
     return "\n".join(lines)
 
 

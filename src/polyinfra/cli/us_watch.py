@@ -11,14 +11,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from polyinfra.cli.book_view import BookView, Rates, WatchedMarket, WatchedToken
-from polyinfra.cli.watch import Output, run_until_stopped, show_books
+from polyinfra.cli.watch import Output, ShownClient, run_until_stopped, show_books
 from polyinfra.core.us_instruments import UsInstrument, UsInstrumentState
 from polyinfra.errors import InvalidValueError
 from polyinfra.model.events import SyncState
 from polyinfra.us.client import UsExchangeClient
 from polyinfra.us.live_books import UsLiveBooks
 
-__all__ = ["run_us_watch", "us_view"]
+__all__ = ["run_us_watch", "us_view", "watched_instrument"]
 
 
 def us_view(books: UsLiveBooks) -> BookView:
@@ -32,7 +32,7 @@ def _status(books: UsLiveBooks, rates: Rates) -> str:
     live = sum(1 for state in states.values() if state is SyncState.LIVE)
     per_s = "-" if rates.frames_per_s is None else f"{rates.frames_per_s:,.0f}"
     status = (
-        f"live {live}/{len(states)} · {sum(stats.messages.values()):,} messages {per_s}/s · "
+        f"US live {live}/{len(states)} · {sum(stats.messages.values()):,} messages {per_s}/s · "
         f"streams {stats.connected}/{stats.streams} · reconnects {stats.reconnects}"
     )
     # Only when it happens, as on the CLOB's screen.
@@ -46,7 +46,8 @@ def _status(books: UsLiveBooks, rates: Rates) -> str:
     return status
 
 
-def _watched(instrument: UsInstrument) -> WatchedMarket:
+def watched_instrument(instrument: UsInstrument) -> WatchedMarket:
+    """An instrument as a market on the screen: one row, its YES-space book."""
     return WatchedMarket(
         condition_id=instrument.symbol,
         question=f"{instrument.symbol} · {instrument.description}" if instrument.description else instrument.symbol,
@@ -82,14 +83,12 @@ def run_us_watch(
     async def watch() -> None:
         async with UsExchangeClient(target, insecure=insecure) as exchange:
             instruments = await choose_instruments(exchange, symbols, top)
-        markets = [_watched(instrument) for instrument in instruments]
+        markets = [watched_instrument(instrument) for instrument in instruments]
         async with UsLiveBooks(target, insecure=insecure, depth=depth) as books:
             events = books.events()
             await books.subscribe([instrument.symbol for instrument in instruments])
             await show_books(
-                us_view(books),
-                events,
-                markets,
+                [ShownClient(us_view(books), events, markets)],
                 output=output,
                 title=f"polyinfra us watch · {target} · Ctrl-C stops",
                 duration_s=duration_s,

@@ -409,6 +409,11 @@ class UsLiveBooks:
         """Every subscribed symbol's state (a copy)."""
         return dict(self._states)
 
+    @property
+    def depth(self) -> int:
+        """Levels per side each update carries (the subscribed depth)."""
+        return self._depth
+
     def staleness_s(self, symbol: str) -> float | None:
         """Seconds since the symbol's stream last sent anything, heartbeats included (each update is the
         whole book, so a heartbeat proves the book current); None before it ever did."""

@@ -147,6 +147,15 @@ class UsMarket:
         asks = [(price // price_micros, ask_sizes[price] // quantity_micros) for price in sorted(ask_sizes)[:depth]]
         return bids, asks
 
+    def levels_micros(self, symbol: str, depth: int) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+        """:meth:`levels` in micro-units, as a client's ``OrderBook`` holds them: what its book must equal."""
+        scales = self._books[symbol].scales
+        bids, asks = self.levels(symbol, depth)
+        return (
+            [(px * scales.price_micros, qty * scales.quantity_micros) for px, qty in bids],
+            [(px * scales.price_micros, qty * scales.quantity_micros) for px, qty in asks],
+        )
+
     def orders(self, symbol: str, depth: int) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
         """One ``(px, qty)`` entry per resting order (``unaggregated``), best price first and in time
         priority at a price, ``depth`` entries per side."""
