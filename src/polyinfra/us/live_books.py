@@ -80,7 +80,13 @@ from polyinfra.model.events import BookEvent, BookUpdated, SyncState, SyncStateC
 from polyinfra.model.numbers import TickSize
 from polyinfra.net.grpc_channel import CallMetadata, open_channel, rpc_error
 from polyinfra.obs.logging import get_logger
-from polyinfra.obs.metrics import BOOK_RESYNCS, STALE_BOOKS, US_MARKET_DATA_MESSAGES, US_MARKET_DATA_RECONNECTS
+from polyinfra.obs.metrics import (
+    BOOK_RESYNCS,
+    STALE_BOOKS,
+    US_MARKET_DATA_MESSAGES,
+    US_MARKET_DATA_RECONNECTS,
+    add_new_counts,
+)
 from polyinfra.record.records import RecordKind
 from polyinfra.us.client import UsExchangeClient
 from polyinfra.wire.us.polymarket.v1 import marketdatasubscription_pb2 as md
@@ -641,21 +647,9 @@ class UsLiveBooks:
             self._export_metrics()
 
     def _export_metrics(self) -> None:
-        for event, count in self._messages.items():
-            new = count - self._exported_messages.get(event, 0)
-            if new:
-                US_MARKET_DATA_MESSAGES.labels(event=event).inc(new)
-                self._exported_messages[event] = count
-        for reason, count in self._resyncs.items():
-            new = count - self._exported_resyncs.get(reason, 0)
-            if new:
-                BOOK_RESYNCS.labels(reason=reason).inc(new)
-                self._exported_resyncs[reason] = count
-        for reason, count in self._reconnect_reasons.items():
-            new = count - self._exported_reconnects.get(reason, 0)
-            if new:
-                US_MARKET_DATA_RECONNECTS.labels(reason=reason).inc(new)
-                self._exported_reconnects[reason] = count
+        add_new_counts(US_MARKET_DATA_MESSAGES, "event", self._messages, self._exported_messages)
+        add_new_counts(BOOK_RESYNCS, "reason", self._resyncs, self._exported_resyncs)
+        add_new_counts(US_MARKET_DATA_RECONNECTS, "reason", self._reconnect_reasons, self._exported_reconnects)
         stale = sum(1 for state in self._states.values() if state is not SyncState.LIVE)
         STALE_BOOKS.inc(stale - self._exported_stale)
         self._exported_stale = stale

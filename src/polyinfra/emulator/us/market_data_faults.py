@@ -25,12 +25,12 @@ Every assignment is validated, and :meth:`UsMarketDataFaults.update` is all-or-n
 from __future__ import annotations
 
 import dataclasses
-import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Final
 
 from polyinfra.core.us_books import MAX_STREAMS_PER_FIRM
+from polyinfra.emulator.faults import knob_count, knob_flag, knob_positive_number
 from polyinfra.errors import InvalidValueError
 
 __all__ = ["UsMarketDataFaults"]
@@ -40,37 +40,19 @@ DEFAULT_IDLE_TIMEOUT_S: Final = 600.0
 DEFAULT_SLOW_CONSUMER_LIMIT: Final = 10_000
 
 
-def _count(name: str, value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise InvalidValueError("must be a non-negative integer", field=name, value=value)
-    return value
-
-
 def _positive_count(name: str, value: object) -> int:
-    count = _count(name, value)
+    count = knob_count(name, value)
     if count == 0:
         raise InvalidValueError("must be at least 1", field=name, value=value)
     return count
 
 
-def _flag(name: str, value: object) -> bool:
-    if not isinstance(value, bool):
-        raise InvalidValueError("must be true or false", field=name, value=value)
-    return value
-
-
-def _positive_seconds(name: str, value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value <= 0:
-        raise InvalidValueError("must be a positive, finite number", field=name, value=value)
-    return float(value)
-
-
 _VALIDATORS: Final[Mapping[str, Callable[[str, object], object]]] = {
-    "drop_every_updates": _count,
-    "silent": _flag,
-    "heartbeat_interval_s": _positive_seconds,
-    "idle_timeout_s": _positive_seconds,
-    "time_scale": _positive_seconds,
+    "drop_every_updates": knob_count,
+    "silent": knob_flag,
+    "heartbeat_interval_s": knob_positive_number,
+    "idle_timeout_s": knob_positive_number,
+    "time_scale": knob_positive_number,
     "slow_consumer_limit": _positive_count,
     "streams_per_firm": _positive_count,
 }
