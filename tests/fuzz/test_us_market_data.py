@@ -33,6 +33,7 @@ updates = st.builds(
     price_scale=st.one_of(st.none(), st.sampled_from([KC.price_scale, 100, 0]), INT64),
     quantity_scale=st.one_of(st.none(), st.sampled_from([KC.quantity_scale, 1]), INT64),
     book_hidden=st.booleans(),
+    stats=st.one_of(st.none(), st.builds(md.InstrumentStats, last_trade_px=st.one_of(SMALL, INT64))),
 )
 
 
@@ -48,6 +49,8 @@ def _check(update: md.MarketDataUpdate, scales: BookScales, depth: int) -> None:
         assert prices == sorted(prices, reverse=descending) and len(set(prices)) == len(prices)
         for price, size in levels:
             assert 0 < price < MICROS and price % tick_micros == 0 and 0 < size <= MAX_SIZE_MICROS
+    if image.last_trade_micros is not None:
+        assert 0 < image.last_trade_micros < MICROS and image.last_trade_micros % tick_micros == 0
     book = OrderBook(scales.symbol)
     book.apply_snapshot(image.bids, image.asks)
     assert book.bid_levels_micros() == image.bids and book.ask_levels_micros() == image.asks

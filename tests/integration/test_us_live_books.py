@@ -62,6 +62,8 @@ async def test_books_equal_the_emulators_in_exact_decimals(emulator: Emulator) -
         px, qty = emulator.us_market.levels(KC, 1)[0][0]
         assert kc.best_bid() == (Decimal(px) / 1000, Decimal(qty) / 100)
         assert books.instrument(KC).price(px) == kc.best_bid().price  # type: ignore[union-attr]
+        last_trade = emulator.us_market.last_trade(KC)
+        assert last_trade is not None and kc.last_trade_price_micros == last_trade[0] * 1000
         assert books.stats().streams == 1 and books.stats().reconnects == 0
     updated = {event.token_id for event in events if isinstance(event, BookUpdated)}
     assert updated == set(symbols)
@@ -195,3 +197,25 @@ async def test_recorded_through_the_recorder(emulator: Emulator, tmp_path: Path)
     ]
     assert {update.symbol for update in updates} == {KC, NYY}
     assert all(record.venue_ts_ms for record in records if record.kind is RecordKind.FRAME_RECEIVED and record.key)
+
+
+async def test_a_snapshot_comes_from_a_snapshot_only_stream_apart_from_the_live_books(emulator: Emulator) -> None:
+    symbols = _symbols(emulator)[:8]
+    for _ in range(100):
+        emulator.us_market.step()
+    async with UsLiveBooks(
+        emulator.urls["grpc"], insecure=True, depth=DEPTH, stream_budget=1, skip_to_head=True, **FAST
+    ) as books:
+        snapshot = await books.snapshot(symbols)
+        assert list(snapshot) == symbols and books.symbols() == []
+        for symbol, book in snapshot.items():
+            assert (book.bid_levels_micros(), book.ask_levels_micros()) == emulator.us_market.levels_micros(
+                symbol, DEPTH
+            )
+        await until(lambda: emulator.us_market_data.open_streams == 0, "the snapshot stream closed")
+        await books.subscribe([KC])  # the one stream of the budget
+        with pytest.raises(StreamBudgetExceededError):
+            await books.snapshot([NYY])
+        await books.unsubscribe([KC])
+        with pytest.raises(GrpcNotFoundError):
+            await books.snapshot(["aec-nfl-no-such-market"])

@@ -104,7 +104,8 @@ def book_scales(instrument: UsInstrument) -> BookScales:
 class BookImage:
     """One update as book levels: ``bids`` best first (descending), ``asks`` best first (ascending),
     ``(price_micros, size_micros)`` each. ``state`` when the update carried one (the venue calls it
-    informative, not authoritative); ``transact_time_ns`` the venue's time, when sent."""
+    informative, not authoritative); ``transact_time_ns`` the venue's time, when sent;
+    ``last_trade_micros`` the last trade's price from the update's statistics, when they carry one."""
 
     symbol: str
     bids: list[tuple[int, int]]
@@ -112,6 +113,7 @@ class BookImage:
     state: UsInstrumentState | None
     transact_time_ns: int | None
     book_hidden: bool
+    last_trade_micros: int | None = None
 
 
 def decode_update(update: marketdatasubscription_pb2.MarketDataUpdate, scales: BookScales, *, depth: int) -> BookImage:
@@ -139,7 +141,13 @@ def decode_update(update: marketdatasubscription_pb2.MarketDataUpdate, scales: B
         if stamp.seconds < 0 or not 0 <= stamp.nanos < 1_000_000_000:
             raise MalformedMessageError("impossible transact_time", symbol=symbol, seconds=stamp.seconds)
         transact_time_ns = stamp.seconds * 1_000_000_000 + stamp.nanos
-    return BookImage(symbol, bids, asks, state, transact_time_ns, update.book_hidden)
+    last_trade_micros: int | None = None
+    if update.HasField("stats") and update.stats.HasField("last_trade_px"):
+        px = update.stats.last_trade_px
+        if not 0 < px < scales.price_scale or px % scales.tick_units:
+            raise MalformedMessageError("a last trade price outside (0, 1) or off the tick", symbol=symbol, px=px)
+        last_trade_micros = px * scales.price_micros
+    return BookImage(symbol, bids, asks, state, transact_time_ns, update.book_hidden, last_trade_micros)
 
 
 def _levels(

@@ -65,6 +65,7 @@ from polyinfra.core.us_books import (
     MAX_STREAMS_PER_FIRM,
     MAX_SYMBOLS_PER_STREAM,
     SILENCE_TIMEOUT_S,
+    BookImage,
     BookScales,
     SilenceWatch,
     book_scales,
@@ -74,7 +75,13 @@ from polyinfra.core.us_books import (
     plan_streams,
 )
 from polyinfra.core.us_instruments import UsInstrument
-from polyinfra.errors import InvalidValueError, MalformedMessageError, PolyinfraError, StreamBudgetExceededError
+from polyinfra.errors import (
+    InvalidValueError,
+    MalformedMessageError,
+    PolyinfraError,
+    StreamBudgetExceededError,
+    StreamClosedError,
+)
 from polyinfra.model.book import OrderBook
 from polyinfra.model.events import BookEvent, BookUpdated, SyncState, SyncStateChanged
 from polyinfra.model.numbers import TickSize
@@ -87,7 +94,7 @@ from polyinfra.obs.metrics import (
     US_MARKET_DATA_RECONNECTS,
     add_new_counts,
 )
-from polyinfra.record.records import RecordKind
+from polyinfra.record.records import NO_CONNECTION, RecordKind
 from polyinfra.us.client import UsExchangeClient
 from polyinfra.wire.us.polymarket.v1 import marketdatasubscription_pb2 as md
 
@@ -112,6 +119,9 @@ _INVALID_UPDATE: Final = "invalid value"
 _MALFORMED_MESSAGE: Final = "malformed message"
 _REQUEST_BYTES: Final = md.BiDirectionalStreamMarketDataRequest.SerializeToString
 _parse_response: Final = md.BiDirectionalStreamMarketDataResponse.FromString
+_SNAPSHOT_METHOD: Final = "/polymarket.v1.MarketDataSubscriptionAPI/CreateMarketDataSubscription"
+_SNAPSHOT_RPC_NAME: Final = "MarketDataSubscriptionAPI/CreateMarketDataSubscription"
+_parse_snapshot: Final = md.CreateMarketDataSubscriptionResponse.FromString
 
 # Responses arrive as bytes and are parsed here: the recorder stores them as received, and a message that
 # does not parse is this client's to handle, not the runtime's.
@@ -175,8 +185,11 @@ class UsLiveBooks:
     """Books of many US exchange symbols, kept by market-data streams to ``target`` (``HOST:PORT``).
 
     ``insecure`` is for the emulator (the venue is TLS only). ``depth`` is the levels per side asked for
-    (0: the venue's default, 10). See the module docstring for the rest. Every error raised is a
-    :class:`~polyinfra.errors.PolyinfraError`; stream failures are retried, logged and counted, never raised.
+    (0: the venue's default, 10). ``skip_to_head`` asks the venue to drop what a slow client missed and
+    send the latest instead (each update is a whole book, so only intermediate states are lost); without
+    it the venue disconnects a slow client and the stream reconnects with fresh snapshots. See the module
+    docstring for the rest. Every error raised is a :class:`~polyinfra.errors.PolyinfraError`; stream
+    failures are retried, logged and counted, never raised.
     """
 
     def __init__(
@@ -186,6 +199,7 @@ class UsLiveBooks:
         insecure: bool = False,
         call_metadata: CallMetadata | None = None,
         depth: int = 0,
+        skip_to_head: bool = False,
         symbols_per_stream: int = MAX_SYMBOLS_PER_STREAM,
         stream_budget: int = MAX_STREAMS_PER_FIRM,
         silence_timeout_s: float = SILENCE_TIMEOUT_S,
@@ -197,6 +211,7 @@ class UsLiveBooks:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._depth = checked_depth(depth)
+        self._skip_to_head = skip_to_head
         if not 0 < symbols_per_stream <= MAX_SYMBOLS_PER_STREAM:
             raise InvalidValueError(
                 f"symbols_per_stream must be 1 to {MAX_SYMBOLS_PER_STREAM}", symbols_per_stream=symbols_per_stream
@@ -214,6 +229,13 @@ class UsLiveBooks:
         self._refdata = UsExchangeClient(target, insecure=insecure, call_metadata=call_metadata)
         self._open_call: grpc.aio.StreamStreamMultiCallable[md.BiDirectionalStreamMarketDataRequest, bytes] = (
             self._channel.stream_stream(_METHOD, request_serializer=_REQUEST_BYTES, response_deserializer=None)
+        )
+        self._open_snapshot: grpc.aio.UnaryStreamMultiCallable[md.CreateMarketDataSubscriptionRequest, bytes] = (
+            self._channel.unary_stream(
+                _SNAPSHOT_METHOD,
+                request_serializer=md.CreateMarketDataSubscriptionRequest.SerializeToString,
+                response_deserializer=None,
+            )
         )
         self._random = random.Random()
         # Checks the schedule (initial <= max) here, once, rather than when the first stream opens.
@@ -308,15 +330,7 @@ class UsLiveBooks:
             if not new:
                 return
             assignments, shards = self._plan(new)
-            unknown = [symbol for symbol in new if symbol not in self._instruments]
-            if unknown:
-                listed = {instrument.symbol: instrument for instrument in await self._refdata.instruments(unknown)}
-                missing = [symbol for symbol in unknown if symbol not in listed]
-                if missing:
-                    raise MalformedMessageError("ListInstruments left out symbols asked for", symbol=missing[0])
-                scales = {symbol: book_scales(listed[symbol]) for symbol in unknown}
-                self._instruments.update(listed)
-                self._scales.update(scales)
+            await self._learn_instruments(new)
             for symbols_of_shard in shards:
                 stream = self._new_stream()
                 assignments.append((stream, symbols_of_shard))
@@ -324,7 +338,7 @@ class UsLiveBooks:
             events: list[BookEvent] = []
             for stream, added in assignments:
                 for symbol in added:
-                    self._books[symbol] = OrderBook(symbol, tick_size=_tick_size(self._instruments[symbol]))
+                    self._books[symbol] = self._new_book(symbol)
                     self._states[symbol] = SyncState.SYNCING
                     self._stream_of[symbol] = stream
                     stream.symbols[symbol] = None
@@ -338,6 +352,68 @@ class UsLiveBooks:
                         self._start_stream(stream)
                 elif stream.call is not None:
                     await self._send(stream, _subscribe(added))
+
+    async def snapshot(self, symbols: Iterable[str], *, timeout_s: float = 15.0) -> dict[str, OrderBook]:
+        """One snapshot of each symbol's book, from a ``CreateMarketDataSubscription`` stream with
+        ``snapshot_only`` that ends once it has sent them: new books, apart from the live ones.
+
+        It holds one stream of the budget while it runs. Raises what :meth:`subscribe` raises, the typed
+        error of the call's status, :class:`~polyinfra.errors.MalformedMessageError` for a message that
+        does not parse or an update no book holds, or :class:`~polyinfra.errors.StreamClosedError` when
+        the stream ends before every symbol's snapshot came.
+        """
+        self._require_not_stopped()
+        wanted = [checked_symbol(symbol) for symbol in dict.fromkeys(symbols)]
+        if len(wanted) > MAX_SYMBOLS_PER_STREAM:
+            raise InvalidValueError(f"a snapshot takes at most {MAX_SYMBOLS_PER_STREAM} symbols", symbols=len(wanted))
+        if len(self._streams) + 1 > self._budget:
+            raise StreamBudgetExceededError(
+                f"a snapshot needs a stream beside the {len(self._streams)} of the budget of {self._budget}",
+                streams=len(self._streams) + 1,
+                budget=self._budget,
+            )
+        await self._learn_instruments(wanted)
+        metadata = tuple(await self._call_metadata()) if self._call_metadata is not None else None
+        request = md.CreateMarketDataSubscriptionRequest(symbols=wanted, depth=self._depth, snapshot_only=True)
+        books: dict[str, OrderBook] = {}
+        try:
+            async for message in self._open_snapshot(request, metadata=metadata, timeout=timeout_s):
+                if self._tap is not None:
+                    self._tap.frame_received(NO_CONNECTION, message)
+                try:
+                    response = _parse_snapshot(message)
+                except DecodeError:
+                    raise MalformedMessageError("a snapshot message does not parse", size=len(message)) from None
+                if response.WhichOneof("event") != "update" or response.update.symbol not in self._scales:
+                    continue
+                image = decode_update(response.update, self._scales[response.update.symbol], depth=self._depth)
+                book = books[image.symbol] = OrderBook(
+                    image.symbol, tick_size=_tick_size(self._instruments[image.symbol])
+                )
+                venue_ms = None if image.transact_time_ns is None else image.transact_time_ns // 1_000_000
+                book.apply_snapshot(image.bids, image.asks, timestamp_ms=venue_ms)
+        except grpc.aio.AioRpcError as exc:
+            raise rpc_error(exc, _SNAPSHOT_RPC_NAME) from None
+        missing = [symbol for symbol in wanted if symbol not in books]
+        if missing:
+            raise StreamClosedError("the snapshot stream ended before every symbol's snapshot", symbol=missing[0])
+        return books
+
+    def _new_book(self, symbol: str) -> OrderBook:
+        return OrderBook(symbol, tick_size=_tick_size(self._instruments[symbol]))
+
+    async def _learn_instruments(self, symbols: list[str]) -> None:
+        """The instruments (scales, tick) of the symbols not known yet, from ListInstruments."""
+        unknown = [symbol for symbol in symbols if symbol not in self._instruments]
+        if not unknown:
+            return
+        listed = {instrument.symbol: instrument for instrument in await self._refdata.instruments(unknown)}
+        missing = [symbol for symbol in unknown if symbol not in listed]
+        if missing:
+            raise MalformedMessageError("ListInstruments left out symbols asked for", symbol=missing[0])
+        scales = {symbol: book_scales(listed[symbol]) for symbol in unknown}
+        self._instruments.update(listed)
+        self._scales.update(scales)
 
     async def unsubscribe(self, symbols: Iterable[str]) -> None:
         """Stop keeping the symbols' books; a stream left without symbols closes."""
@@ -493,7 +569,9 @@ class UsLiveBooks:
             await self._send(
                 stream,
                 md.BiDirectionalStreamMarketDataRequest(
-                    subscribe=md.SubscribeCommand(symbols=list(stream.symbols)), depth=self._depth
+                    subscribe=md.SubscribeCommand(symbols=list(stream.symbols)),
+                    depth=self._depth,
+                    slow_consumer_skip_to_head=self._skip_to_head,
                 ),
             )
             while True:
@@ -587,9 +665,7 @@ class UsLiveBooks:
             # Subscribing again brings a fresh snapshot of this symbol alone.
             self._tasks.spawn(self._resubscribe(stream, symbol), "us-live-books resubscribe")
             return
-        book = self._books[symbol]
-        venue_ms = None if image.transact_time_ns is None else image.transact_time_ns // 1_000_000
-        book.apply_snapshot(image.bids, image.asks, timestamp_ms=venue_ms)
+        venue_ms = _replace(self._books[symbol], image)
         old = self._states[symbol]
         if old is not SyncState.LIVE:
             self._states[symbol] = SyncState.LIVE
@@ -672,6 +748,15 @@ def _subscribe(symbols: list[str]) -> md.BiDirectionalStreamMarketDataRequest:
 
 def _unsubscribe(symbols: list[str]) -> md.BiDirectionalStreamMarketDataRequest:
     return md.BiDirectionalStreamMarketDataRequest(unsubscribe=md.UnsubscribeCommand(symbols=symbols))
+
+
+def _replace(book: OrderBook, image: BookImage) -> int | None:
+    """Replace ``book`` with the update's levels (the venue sends whole books); returns its venue time in ms."""
+    venue_ms = None if image.transact_time_ns is None else image.transact_time_ns // 1_000_000
+    book.apply_snapshot(image.bids, image.asks, timestamp_ms=venue_ms)
+    if image.last_trade_micros is not None:
+        book.last_trade_price_micros = image.last_trade_micros
+    return venue_ms
 
 
 def _tick_size(instrument: UsInstrument) -> TickSize | None:

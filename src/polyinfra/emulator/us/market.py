@@ -85,7 +85,7 @@ def generated_instruments(count: int, *, first_day: date = date(2026, 12, 1)) ->
 
 
 class _Book:
-    __slots__ = ("engine", "fair_units", "instrument", "scales", "tick_micros")
+    __slots__ = ("engine", "fair_units", "instrument", "last_trade", "scales", "tick_micros")
 
     def __init__(self, instrument: UsInstrument, rng: random.Random) -> None:
         self.instrument = instrument
@@ -95,6 +95,8 @@ class _Book:
         self.engine = MatchingEngine(
             yes_token_id=TokenId(instrument.symbol), no_token_id=TokenId(f"{instrument.symbol}:no"), tick_size=tick
         )
+        self.last_trade: tuple[int, int] | None = None
+        """The last trade's ``(px, qty)`` in wire units."""
         ticks = instrument.price_scale // self.scales.tick_units
         self.fair_units = rng.randint(_FAIR_MARGIN_TICKS, ticks - _FAIR_MARGIN_TICKS) * self.scales.tick_units
 
@@ -170,6 +172,10 @@ class UsMarket:
             return [(order.price_micros // price_micros, order.remaining_micros // quantity_micros) for order in side]
 
         return entries(bids[:depth]), entries(asks[:depth])
+
+    def last_trade(self, symbol: str) -> tuple[int, int] | None:
+        """The symbol's last trade as ``(px, qty)`` in wire units; None before its first."""
+        return self._books[symbol].last_trade
 
     def subscribe(self, listener: Listener) -> Callable[[], None]:
         """Call ``listener(symbol)`` after every action that changed the symbol's book; returns the remover."""
@@ -262,7 +268,14 @@ class UsMarket:
                 time_in_force=TimeInForce.FAK,
             )
         )
-        return bool(result.fills)
+        if not result.fills:
+            return False
+        last = result.fills[-1]
+        book.last_trade = (
+            last.maker_price_micros // book.scales.price_micros,
+            last.size_micros // book.scales.quantity_micros,
+        )
+        return True
 
     def _size(self, book: _Book) -> int:
         # Whole numbers of the quantity unit (a hundredth of a contract at quantity scale 100).

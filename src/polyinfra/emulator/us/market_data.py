@@ -10,7 +10,8 @@
   ``NOT_SUBSCRIBED``); a keepalive is a no-op with no answer (venue notes: US exchange market data).
 
 Every update is the symbol's whole book to the subscribed depth, aggregated by price (or one entry per
-resting order with ``unaggregated``), with the instrument's scales, its state and the emulator's time.
+resting order with ``unaggregated``), with the instrument's scales, its state, the last trade in its
+statistics and the emulator's time.
 The venue's limits and status codes (venue notes: US exchange market data): more than 1,000 symbols on one
 stream or a depth outside 0 to 1,000 is INVALID_ARGUMENT, one stream over the firm's budget (20,
 pooled) is RESOURCE_EXHAUSTED; the firm is the ``x-participant-id`` the call carries (none: one
@@ -366,6 +367,9 @@ class MarketDataService(marketdatasubscription_pb2_grpc.MarketDataSubscriptionAP
             price_scale=instrument.price_scale,
             quantity_scale=instrument.quantity_scale,
         )
+        last_trade = self._market.last_trade(symbol)
+        if last_trade is not None:
+            message.stats.last_trade_px, message.stats.last_trade_qty = last_trade
         message.transact_time.GetCurrentTime()
         return message
 
