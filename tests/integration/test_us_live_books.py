@@ -219,3 +219,28 @@ async def test_a_snapshot_comes_from_a_snapshot_only_stream_apart_from_the_live_
         await books.unsubscribe([KC])
         with pytest.raises(GrpcNotFoundError):
             await books.snapshot(["aec-nfl-no-such-market"])
+
+
+async def test_hostile_messages_are_refused_counted_and_never_raise(emulator: Emulator) -> None:
+    # The reader's own step, fed what a hostile or broken venue could send (no stream opens: not started).
+    books = UsLiveBooks(emulator.urls["grpc"], insecure=True, depth=DEPTH)
+    await books.subscribe([KC, NYY])
+    stream = books._stream_of[KC]  # private on purpose: the step the stream reader runs
+    step = books._on_message
+
+    def update(symbol: str, bids: list[tuple[int, int]]) -> bytes:
+        entries = [md.BookEntry(px=px, qty=qty) for px, qty in bids]
+        message = md.MarketDataUpdate(symbol=symbol, bids=entries)
+        return md.BiDirectionalStreamMarketDataResponse(update=message).SerializeToString()
+
+    assert step(stream, update(KC, [(655, 312)]))
+    assert books.state(KC) is SyncState.LIVE and books.book(KC).best_bid() == (Decimal("0.655"), Decimal("3.12"))
+    assert step(stream, update(NYY, [(651, 1)]))  # off NYY's 0.005 tick: refused, the book kept
+    assert books.state(NYY) is SyncState.STALE and books.stats().invalid_updates == 1
+    assert step(stream, update("not-subscribed", [(1, 1)]))  # in flight after an unsubscribe: ignored
+    refused = md.SubscriptionError(error_code="INVALID_SYMBOL", symbols=[KC])
+    assert step(stream, md.BiDirectionalStreamMarketDataResponse(subscription_error=refused).SerializeToString())
+    assert books.state(KC) is SyncState.STALE and books.stats().subscription_errors == {"INVALID_SYMBOL": 1}
+    assert not step(stream, b"\xff\xff\xff")  # does not parse: the session starts over
+    assert books.stats().messages["malformed"] == 1
+    await books.stop()

@@ -211,7 +211,7 @@ US_MARKET_DATA_MESSAGES = Counter(
 US_MARKET_DATA_RECONNECTS = Counter(
     "polyinfra_us_market_data_reconnects",
     "US exchange market-data sessions that ended and were opened again, by reason: disconnected, silence "
-    "(nothing received for the silence timeout), malformed message.",
+    "(nothing received for the silence timeout), malformed frame (a message that did not parse).",
     ["reason"],
     registry=REGISTRY,
 )

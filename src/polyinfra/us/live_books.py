@@ -59,7 +59,7 @@ from google.protobuf.message import DecodeError
 
 from polyinfra.clob.event_stream import EventFanout
 from polyinfra.clob.ws_sessions import BackgroundTasks, describe_failure, run_sessions
-from polyinfra.core.book_sync import Backoff
+from polyinfra.core.book_sync import Backoff, SyncReason
 from polyinfra.core.config_checks import positive_int, positive_number
 from polyinfra.core.us_books import (
     MAX_STREAMS_PER_FIRM,
@@ -112,11 +112,8 @@ _RPC_NAME: Final = "MarketDataSubscriptionAPI/BiDirectionalStreamMarketData"
 # (venue notes: US exchange market data); every 5 minutes leaves a wide margin at negligible cost.
 KEEPALIVE_INTERVAL_S: Final = 300.0
 _WAIT_POLL_S: Final = 0.05
-_SILENCE: Final = "silence"
-_DISCONNECTED: Final = "disconnected"
-_SNAPSHOT: Final = "snapshot"
-_INVALID_UPDATE: Final = "invalid value"
-_MALFORMED_MESSAGE: Final = "malformed message"
+# Subscription errors that leave a symbol without data (ALREADY_SUBSCRIBED does not).
+_UNSERVED_ERRORS: Final = frozenset({"INVALID_SYMBOL", "NOT_SUBSCRIBED"})
 _REQUEST_BYTES: Final = md.BiDirectionalStreamMarketDataRequest.SerializeToString
 _parse_response: Final = md.BiDirectionalStreamMarketDataResponse.FromString
 _SNAPSHOT_METHOD: Final = "/polymarket.v1.MarketDataSubscriptionAPI/CreateMarketDataSubscription"
@@ -342,7 +339,9 @@ class UsLiveBooks:
                     self._states[symbol] = SyncState.SYNCING
                     self._stream_of[symbol] = stream
                     stream.symbols[symbol] = None
-                    events.append(SyncStateChanged(symbol, SyncState.SYNCING, SyncState.SYNCING, "subscribed", now_ns))
+                    events.append(
+                        SyncStateChanged(symbol, SyncState.SYNCING, SyncState.SYNCING, SyncReason.SUBSCRIBED, now_ns)
+                    )
                 if self._tap is not None:
                     self._tap.tokens(RecordKind.SUBSCRIBED, stream.id, added)
             self._deliver(events)
@@ -561,7 +560,7 @@ class UsLiveBooks:
         stream.silenced = False
         stream.call = call
         first = True
-        reason = _DISCONNECTED
+        reason = SyncReason.DISCONNECTED
         try:
             if self._tap is not None:
                 kind = RecordKind.CONNECTED if stream.sessions == 1 else RecordKind.RECONNECTED
@@ -582,16 +581,16 @@ class UsLiveBooks:
                     stream.backoff.reset()
                     first = False
                 if not self._on_message(stream, message):
-                    reason = _MALFORMED_MESSAGE
+                    reason = SyncReason.MALFORMED_FRAME
                     break
         except asyncio.CancelledError:
             # The watchdog cancels a silent stream's call; anything else cancelling is the task's end.
             if not stream.silenced:
                 raise
-            reason = _SILENCE
+            reason = SyncReason.SILENCE
         except grpc.aio.AioRpcError as exc:
             if stream.silenced:
-                reason = _SILENCE
+                reason = SyncReason.SILENCE
             else:
                 error = rpc_error(exc, _RPC_NAME)
                 self._last_error = str(error)
@@ -652,6 +651,9 @@ class UsLiveBooks:
             code = error.error_code[:64]
             self._subscription_errors[code] = self._subscription_errors.get(code, 0) + 1
             _log.warning("US market-data subscription error", code=code, symbols=len(error.symbols))
+            if code in _UNSERVED_ERRORS:
+                # The venue refused to serve them: stale (not syncing forever) until a new session tries again.
+                self._mark_stale([symbol for symbol in error.symbols if symbol in stream.symbols], code.lower())
         return True
 
     def _apply(self, stream: _Stream, update: md.MarketDataUpdate, received_ns: int) -> None:
@@ -661,7 +663,7 @@ class UsLiveBooks:
         except MalformedMessageError as exc:
             self._invalid_updates += 1
             _log.warning("an unusable US market-data update", symbol=symbol, error=describe_failure(exc))
-            self._mark_stale([symbol], _INVALID_UPDATE)
+            self._mark_stale([symbol], SyncReason.INVALID_VALUE)
             # Subscribing again brings a fresh snapshot of this symbol alone.
             self._tasks.spawn(self._resubscribe(stream, symbol), "us-live-books resubscribe")
             return
@@ -669,7 +671,7 @@ class UsLiveBooks:
         old = self._states[symbol]
         if old is not SyncState.LIVE:
             self._states[symbol] = SyncState.LIVE
-            self._deliver([SyncStateChanged(symbol, old, SyncState.LIVE, _SNAPSHOT, received_ns)])
+            self._deliver([SyncStateChanged(symbol, old, SyncState.LIVE, SyncReason.SNAPSHOT, received_ns)])
         # The hot path: an update of a LIVE book makes an event only when someone consumes events.
         if self._fanout.has_consumers:
             self._fanout.deliver([BookUpdated(symbol, "", venue_ms, received_ns, snapshot=True)])
