@@ -37,6 +37,7 @@ from polyinfra.emulator.simulator import MarketSimulator, generate_markets, rewa
 from polyinfra.emulator.trading_api import TradingApi, TradingSettings
 from polyinfra.emulator.us.grpc_server import UsGrpcServer
 from polyinfra.emulator.us.instruments import US_INSTRUMENTS
+from polyinfra.emulator.us.renumbered_protos import renumbered_protos
 from polyinfra.errors import InvalidValueError
 
 __all__ = ["Emulator"]
@@ -95,7 +96,8 @@ class Emulator:
     slow, ``page_size`` the markets (and orders, trades) per page of the paged endpoints,
     ``trading`` the trade-lifecycle and heartbeat timers. ``seed_books`` False starts every book
     empty, so that trading tests' orders only meet each other. The US exchange's gRPC services listen on
-    ``grpc_port`` (0: a free port), on the same host.
+    ``grpc_port`` (0: a free port), on the same host; ``us_renumbered_protos`` serves them with field and enum
+    numbers that are not polyinfra's (the venue's published ones kept), to exercise the reflection path.
     """
 
     def __init__(
@@ -114,6 +116,7 @@ class Emulator:
         trading: TradingSettings | None = None,
         seed_books: bool = True,
         grpc_port: int = 0,
+        us_renumbered_protos: bool = False,
     ) -> None:
         if not (math.isfinite(rate) and rate >= 0):
             raise InvalidValueError("rate must be a non-negative number of actions per second", rate=rate)
@@ -146,7 +149,7 @@ class Emulator:
             reward_programs=reward_programs(listed, seed=seed),
         )
         self._requested_grpc_port = grpc_port
-        self.us_grpc = UsGrpcServer(US_INSTRUMENTS)
+        self.us_grpc = UsGrpcServer(US_INSTRUMENTS, protos=renumbered_protos() if us_renumbered_protos else None)
         self._runner: web.AppRunner | None = None
         self._driver_task: asyncio.Task[None] | None = None
         self._port: int | None = None
