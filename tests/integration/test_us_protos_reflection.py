@@ -4,18 +4,23 @@ the right protos works like the compiled-in ones; ``polyinfra us protos diff`` l
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import io
 import json
 import zipfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
+import grpc
 import pytest
 
 from polyinfra.core.us_instruments import UsInstrumentState
 from polyinfra.emulator.runner import Emulator
+from polyinfra.emulator.us.grpc_server import UsGrpcServer
 from polyinfra.emulator.us.instruments import US_INSTRUMENTS
+from polyinfra.emulator.us.renumbered_protos import renumbered_protos
 from polyinfra.errors import ProtoMismatchError
 from polyinfra.us.client import UsExchangeClient
 from polyinfra.us.proto_bundle import load_bundle
@@ -94,3 +99,30 @@ async def test_protos_diff_of_an_ordinary_emulator_is_empty() -> None:
         code, lines, stderr = await run_polyinfra("us", "protos", "diff", "--grpc", target, "--insecure")
     assert (code, lines) == (0, "")
     assert stderr.strip() == f"0 differences from polyinfra's protos (reflection at {target})"
+
+
+class _MethodCounter(grpc.aio.ServerInterceptor):
+    def __init__(self) -> None:
+        self.methods: list[str] = []
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler[Any, Any]]],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler[Any, Any]:
+        self.methods.append(handler_call_details.method)
+        return await continuation(handler_call_details)
+
+
+async def test_concurrent_first_calls_share_one_reflection_round_trip() -> None:
+    counter = _MethodCounter()
+    server = UsGrpcServer(US_INSTRUMENTS, interceptors=[counter], protos=renumbered_protos())
+    port = await server.start("127.0.0.1", 0)
+    try:
+        async with UsExchangeClient(f"127.0.0.1:{port}", insecure=True, protos="reflection") as exchange:
+            listings = await asyncio.gather(*(exchange.instruments() for _ in range(3)))
+    finally:
+        await server.stop()
+    assert listings == [list(US_INSTRUMENTS)] * 3
+    assert counter.methods.count("/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo") == 1
+    assert counter.methods.count("/polymarket.v1.RefDataAPI/ListInstruments") == 3

@@ -19,6 +19,7 @@ venue has renamed is found under its newer name (``SearchInstruments`` for ``Lis
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Iterable
 from types import TracebackType
 from typing import Any, Final, Literal, TypeVar
@@ -76,13 +77,16 @@ class UsExchangeClient:
         self._timeout_s = timeout_s
         self._protos = protos
         self._codec: DynamicCodec | None = DynamicCodec(protos) if isinstance(protos, UsProtos) else None
+        # Concurrent first calls share one reflection round trip.
+        self._reflection_lock = asyncio.Lock()
 
     async def protos(self) -> UsProtos | None:
         """The descriptors spoken: the bundle's or the server's; None for polyinfra's compiled-in ones."""
         if self._protos == "reflection" and self._codec is None:
-            self._codec = DynamicCodec(
-                await fetch_protos(self._channel, target=self._target, timeout_s=self._timeout_s)
-            )
+            async with self._reflection_lock:
+                if self._codec is None:
+                    fetched = await fetch_protos(self._channel, target=self._target, timeout_s=self._timeout_s)
+                    self._codec = DynamicCodec(fetched)
         return self._codec.theirs if self._codec is not None else None
 
     async def health(self) -> str:
