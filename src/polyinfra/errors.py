@@ -44,6 +44,9 @@ __all__ = [
     "OrderRejectedError",
     "PolyinfraError",
     "PriceRangeError",
+    "ProtoBundleError",
+    "ProtoBundleHashError",
+    "ProtoMismatchError",
     "ProtocolError",
     "RateLimitedError",
     "RecorderError",
@@ -140,6 +143,16 @@ class AmountPrecisionError(InvalidOrderError):
     """Maker or taker amount has more decimals than the venue accepts ("invalid amounts")."""
 
 
+class ProtoBundleError(InvalidValueError):
+    """A proto bundle (zip or folder) polyinfra will not use: unreadable, unsafe (a path leaving the bundle,
+    a zip bomb), without the venue's files, or refused by the compiler."""
+
+
+class ProtoBundleHashError(ProtoBundleError):
+    """The bundle is not the one expected: ``expected_sha256`` and ``actual_sha256`` say both; pass the actual
+    one as the expected hash to trust a newer bundle."""
+
+
 # --- the venue's protocol ------------------------------------------------------------------------------
 
 
@@ -149,6 +162,11 @@ class ProtocolError(PolyinfraError):
 
 class MalformedMessageError(ProtocolError):
     """A frame or body could not be decoded into the venue's schema."""
+
+
+class ProtoMismatchError(MalformedMessageError):
+    """The venue's protos (a bundle, or a server's reflection) lack a message or method polyinfra needs, under
+    its documented name."""
 
 
 # --- getting there -------------------------------------------------------------------------------

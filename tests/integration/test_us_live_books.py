@@ -244,3 +244,17 @@ async def test_hostile_messages_are_refused_counted_and_never_raise(emulator: Em
     assert not step(stream, b"\xff\xff\xff")  # does not parse: the session starts over
     assert books.stats().messages["malformed"] == 1
     await books.stop()
+
+
+async def test_against_renumbered_protos_reference_data_by_reflection_and_market_data_as_is() -> None:
+    # Every unpublished number moved: instruments must be read by reflection; market data is the venue's file.
+    async with (
+        Emulator(markets=1, rate=0, us_renumbered_protos=True) as emulator,
+        UsLiveBooks(emulator.urls["grpc"], insecure=True, depth=DEPTH, protos="reflection", **FAST) as books,
+    ):
+        await books.subscribe([KC, NYY])
+        assert await books.wait_until_live(timeout_s=60)
+        assert books.instrument(NYY).tick_size == Decimal("0.005")
+        for _ in range(100):
+            emulator.us_market.step()
+        await converged(books, emulator, [KC, NYY], DEPTH)

@@ -161,6 +161,14 @@ def emulator(
         ),
     ] = False,
     fault_seed: Annotated[int, typer.Option(help=_FAULTS + "Seed of the probabilistic faults.")] = 0,
+    us_renumbered_protos: Annotated[
+        bool,
+        typer.Option(
+            "--us-renumbered-protos",
+            help=_FAULTS + "Serve the US exchange with field numbers that are not polyinfra's (the venue's "
+            "published ones kept): only clients using reflection or the venue's bundle read it right.",
+        ),
+    ] = False,
     rate_limits: Annotated[
         RateLimitChoice,
         typer.Option(
@@ -224,6 +232,7 @@ def emulator(
             host=host,
             port=port,
             grpc_port=grpc_port if grpc_port is not None else (port + 1 if port else 0),
+            us_renumbered_protos=us_renumbered_protos,
             markets=markets,
             seed=seed,
             rate=rate,

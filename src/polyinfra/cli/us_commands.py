@@ -3,11 +3,14 @@
 ``us watch`` shows live books (the table, lines or JSON lines of ``polyinfra watch``).
 ``us instruments`` lists the exchange's instruments with the scales that make its int64 prices and
 quantities exact: the emulator's by default (``polyinfra emulator`` serves gRPC on ``--port`` + 1), the
-venue's with ``--live``, any other endpoint with ``--grpc HOST:PORT`` (TLS unless ``--insecure``).
+venue's with ``--live``, any other endpoint with ``--grpc HOST:PORT`` (TLS unless ``--insecure``), in the
+numbering of polyinfra's protos, the server's (``--reflection``) or the venue's bundle (``--bundle``).
+``us protos diff`` lists how a server's protos (reflection) or a bundle's differ from polyinfra's.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Final
 
 import typer
@@ -26,6 +29,7 @@ from polyinfra.cli.options import (
 
 if TYPE_CHECKING:
     from polyinfra.core.us_instruments import UsInstrument
+    from polyinfra.us.client import ProtosChoice
 
 __all__ = ["EMULATOR_GRPC_TARGET", "us_app"]
 
@@ -34,7 +38,7 @@ EMULATOR_GRPC_TARGET: Final = f"127.0.0.1:{EMULATOR_DEFAULT_PORT + 1}"
 
 us_app = typer.Typer(
     name="us",
-    help="The Polymarket US exchange (gRPC): instruments, live books.",
+    help="The Polymarket US exchange (gRPC): instruments, books, protos.",
     no_args_is_help=True,
     rich_markup_mode=None,
 )
@@ -49,6 +53,30 @@ GrpcOption = Annotated[
 ]
 InsecureOption = Annotated[bool, typer.Option("--insecure", help="Plaintext gRPC, for an emulator given with --grpc.")]
 UsLiveOption = Annotated[bool, typer.Option("--live", help="The venue's production endpoint, over TLS.")]
+BundleOption = Annotated[
+    Path | None,
+    typer.Option("--bundle", metavar="PATH", help="The venue's proto bundle (zip or folder), compiled at start."),
+]
+Sha256Option = Annotated[
+    str | None,
+    typer.Option(
+        "--sha256",
+        metavar="HEX",
+        help="The bundle's expected sha256 (default: the known bundle's), to trust a newer one.",
+    ),
+]
+
+ReflectionOption = Annotated[
+    bool, typer.Option("--reflection", help="Speak the server's field numbers, read by server reflection.")
+]
+
+protos_app = typer.Typer(
+    name="protos",
+    help="Compare polyinfra's protos with a server's or a bundle's.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
+us_app.add_typer(protos_app)
 
 
 def _target(grpc: str | None, *, live: bool, insecure: bool) -> tuple[str, bool]:
@@ -62,6 +90,17 @@ def _target(grpc: str | None, *, live: bool, insecure: bool) -> tuple[str, bool]
     if grpc is None:
         return EMULATOR_GRPC_TARGET, True
     return grpc, insecure
+
+
+def _protos_choice(reflection: bool, bundle: Path | None, sha256: str | None) -> ProtosChoice:
+    """Which protos to speak: polyinfra's, the server's (reflection) or the venue's bundle."""
+    from polyinfra.us.proto_bundle import load_bundle
+
+    if reflection and bundle is not None:
+        raise typer.BadParameter("--reflection or --bundle, not both", param_hint="--reflection")
+    if bundle is not None:
+        return load_bundle(bundle, expected_sha256=sha256)
+    return "reflection" if reflection else None
 
 
 def _record(instrument: UsInstrument) -> dict[str, object]:
@@ -113,6 +152,9 @@ def instruments(
     grpc: GrpcOption = None,
     insecure: InsecureOption = False,
     live: UsLiveOption = False,
+    reflection: ReflectionOption = False,
+    bundle: BundleOption = None,
+    sha256: Sha256Option = None,
     log_level: LogLevelOption = COMMAND_LOG_LEVEL,
 ) -> None:
     """List instruments with their scales, ticks and states."""
@@ -125,19 +167,86 @@ def instruments(
     configure_command_logging(log_level)
     target, plaintext = _target(grpc, live=live, insecure=insecure)
 
-    async def listed() -> list[UsInstrument]:
-        async with UsExchangeClient(target, insecure=plaintext) as exchange:
+    async def listed(protos: ProtosChoice) -> list[UsInstrument]:
+        async with UsExchangeClient(target, insecure=plaintext, protos=protos) as exchange:
             return await exchange.instruments(symbol or ())
 
     with one_line_errors("us instruments"):
         parse_target(target)
-        found = asyncio.run(listed())
+        found = asyncio.run(listed(_protos_choice(reflection, bundle, sha256)))
     records = [_record(instrument) for instrument in found]
     if json_output:
         for record in records:
             typer.echo(json.dumps(record, separators=(",", ":")))
     else:
         typer.echo(_table(records) if records else "no instrument listed")
+
+
+_DIFF_EPILOG = (
+    "Exit status: 0 when the protos agree, 1 when they differ (or on an error), 2 for bad arguments. Kinds: "
+    "renumbered field, retyped field, renumbered enum value (the dangerous ones: the bytes still parse, into the "
+    "wrong fields), missing ... (ours only), extra ... (theirs only)."
+)
+
+
+@protos_app.command("diff", epilog=_DIFF_EPILOG)
+def diff(
+    *,
+    grpc: Annotated[
+        str | None,
+        typer.Option("--grpc", metavar="HOST:PORT", help="A server to read by reflection (TLS unless --insecure)."),
+    ] = None,
+    insecure: InsecureOption = False,
+    bundle: BundleOption = None,
+    sha256: Sha256Option = None,
+    json_output: JsonOption = False,
+    log_level: LogLevelOption = COMMAND_LOG_LEVEL,
+) -> None:
+    """List fields and enum values numbered differently from ours."""
+    import asyncio
+    import json
+
+    from polyinfra.core.us_descriptors import UsProtos, diff_protos, static_protos
+    from polyinfra.net.grpc_channel import open_channel
+    from polyinfra.net.grpc_reflection import fetch_protos
+    from polyinfra.us.proto_bundle import load_bundle
+
+    configure_command_logging(log_level)
+    if (grpc is None) == (bundle is None):
+        raise typer.BadParameter("give --grpc HOST:PORT or --bundle PATH", param_hint="--grpc")
+
+    async def reflected(target: str) -> UsProtos:
+        channel = open_channel(target, insecure=insecure)
+        try:
+            return await fetch_protos(channel, target=target, timeout_s=30.0)
+        finally:
+            await channel.close()
+
+    with one_line_errors("us protos diff"):
+        if bundle is not None:
+            theirs = load_bundle(bundle, expected_sha256=sha256)
+        else:
+            assert grpc is not None  # one of the two, checked above
+            theirs = asyncio.run(reflected(grpc))
+        differences = diff_protos(static_protos(), theirs)
+    for difference in differences:
+        if json_output:
+            record = {
+                "kind": difference.kind,
+                "name": difference.name,
+                "ours": difference.ours,
+                "theirs": difference.theirs,
+            }
+            typer.echo(json.dumps(record, separators=(",", ":")))
+        else:
+            sides = f"  ours {difference.ours or '-'}  theirs {difference.theirs or '-'}"
+            typer.echo(
+                f"{difference.kind}: {difference.name}" + (sides if difference.ours or difference.theirs else "")
+            )
+    if not json_output:
+        typer.echo(f"{len(differences)} differences from polyinfra's protos ({theirs.source})", err=True)
+    if differences:
+        raise typer.Exit(1)
 
 
 @us_app.command("watch")
@@ -160,6 +269,9 @@ def watch(
     grpc: GrpcOption = None,
     insecure: InsecureOption = False,
     live: UsLiveOption = False,
+    reflection: ReflectionOption = False,
+    bundle: BundleOption = None,
+    sha256: Sha256Option = None,
     log_level: LogLevelOption = STREAM_LOG_LEVEL,
 ) -> None:
     """Watch live US exchange books as a table, lines or JSON lines."""
@@ -175,6 +287,7 @@ def watch(
         run_us_watch(
             target=target,
             insecure=plaintext,
+            protos=_protos_choice(reflection, bundle, sha256),
             symbols=named,
             top=top,
             output=Output.JSONL if jsonl else Output.for_stdout(),

@@ -15,7 +15,7 @@ from polyinfra.cli.watch import Output, ShownClient, run_until_stopped, show_boo
 from polyinfra.core.us_instruments import UsInstrument, UsInstrumentState
 from polyinfra.errors import InvalidValueError
 from polyinfra.model.events import SyncState
-from polyinfra.us.client import UsExchangeClient
+from polyinfra.us.client import ProtosChoice, UsExchangeClient
 from polyinfra.us.live_books import UsLiveBooks
 
 __all__ = ["run_us_watch", "us_view", "watched_instrument"]
@@ -71,6 +71,7 @@ def run_us_watch(
     *,
     target: str,
     insecure: bool,
+    protos: ProtosChoice,
     symbols: Sequence[str],
     top: int,
     output: Output,
@@ -81,10 +82,10 @@ def run_us_watch(
     """``polyinfra us watch``: choose the instruments at ``target``, then watch them until the duration ends."""
 
     async def watch() -> None:
-        async with UsExchangeClient(target, insecure=insecure) as exchange:
+        async with UsExchangeClient(target, insecure=insecure, protos=protos) as exchange:
             instruments = await choose_instruments(exchange, symbols, top)
         markets = [watched_instrument(instrument) for instrument in instruments]
-        async with UsLiveBooks(target, insecure=insecure, depth=depth) as books:
+        async with UsLiveBooks(target, insecure=insecure, protos=protos, depth=depth) as books:
             events = books.events()
             await books.subscribe([instrument.symbol for instrument in instruments])
             await show_books(

@@ -42,6 +42,7 @@ from polyinfra.emulator.us.market import UsMarket, generated_instruments
 from polyinfra.emulator.us.market_data import MarketDataService
 from polyinfra.emulator.us.market_data_control import market_data_routes
 from polyinfra.emulator.us.market_data_faults import UsMarketDataFaults
+from polyinfra.emulator.us.renumbered_protos import renumbered_protos
 from polyinfra.errors import InvalidValueError
 
 __all__ = ["Emulator"]
@@ -105,9 +106,11 @@ class Emulator:
     slow, ``page_size`` the markets (and orders, trades) per page of the paged endpoints,
     ``trading`` the trade-lifecycle and heartbeat timers. ``seed_books`` False starts every book
     empty, so that trading tests' orders only meet each other. The US exchange's gRPC services listen on
-    ``grpc_port`` (0: a free port), on the same host; ``us_markets`` lists that many generated OPEN instruments
-    beside the fixed ones (for streams of many symbols). :attr:`us_market` holds the US books (the simulator
-    steps them with the CLOB's), :attr:`us_market_data_faults` the market-data streams' fault knobs.
+    ``grpc_port`` (0: a free port), on the same host; ``us_renumbered_protos`` serves them with field and enum
+    numbers that are not polyinfra's (the venue's published ones kept), to exercise the reflection path.
+    ``us_markets`` lists that many generated OPEN instruments beside the fixed ones (for streams of many
+    symbols). :attr:`us_market` holds the US books (the simulator steps them with the CLOB's),
+    :attr:`us_market_data_faults` the market-data streams' fault knobs.
     """
 
     def __init__(
@@ -127,6 +130,7 @@ class Emulator:
         seed_books: bool = True,
         grpc_port: int = 0,
         us_markets: int = 0,
+        us_renumbered_protos: bool = False,
     ) -> None:
         if not (math.isfinite(rate) and rate >= 0):
             raise InvalidValueError("rate must be a non-negative number of actions per second", rate=rate)
@@ -166,7 +170,11 @@ class Emulator:
         self.us_market_data_faults = UsMarketDataFaults()
         self.us_market_data = MarketDataService(self.us_market, self.us_market_data_faults)
         self._server.app.add_routes(market_data_routes(self.us_market_data, self.us_market_data_faults))
-        self.us_grpc = UsGrpcServer(us_instruments, market_data=self.us_market_data)
+        self.us_grpc = UsGrpcServer(
+            us_instruments,
+            protos=renumbered_protos() if us_renumbered_protos else None,
+            market_data=self.us_market_data,
+        )
         self._runner: web.AppRunner | None = None
         self._driver_task: asyncio.Task[None] | None = None
         self._port: int | None = None

@@ -58,7 +58,7 @@ def open_channel(
 
 async def call_unary(
     method: Callable[..., Any],
-    request: Message,
+    request: Message | bytes,
     *,
     name: str,
     timeout_s: float,

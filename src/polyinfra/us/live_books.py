@@ -95,7 +95,7 @@ from polyinfra.obs.metrics import (
     add_new_counts,
 )
 from polyinfra.record.records import NO_CONNECTION, RecordKind
-from polyinfra.us.client import UsExchangeClient
+from polyinfra.us.client import ProtosChoice, UsExchangeClient
 from polyinfra.wire.us.polymarket.v1 import marketdatasubscription_pb2 as md
 
 if TYPE_CHECKING:
@@ -181,7 +181,9 @@ class _Stream:
 class UsLiveBooks:
     """Books of many US exchange symbols, kept by market-data streams to ``target`` (``HOST:PORT``).
 
-    ``insecure`` is for the emulator (the venue is TLS only). ``depth`` is the levels per side asked for
+    ``insecure`` is for the emulator (the venue is TLS only). ``protos`` is how reference data is spoken, as
+    for :class:`~polyinfra.us.client.UsExchangeClient` (the market-data messages are the venue's own
+    numbers, so only reference data needs it). ``depth`` is the levels per side asked for
     (0: the venue's default, 10). ``skip_to_head`` asks the venue to drop what a slow client missed and
     send the latest instead (each update is a whole book, so only intermediate states are lost); without
     it the venue disconnects a slow client and the stream reconnects with fresh snapshots. See the module
@@ -195,6 +197,7 @@ class UsLiveBooks:
         *,
         insecure: bool = False,
         call_metadata: CallMetadata | None = None,
+        protos: ProtosChoice = None,
         depth: int = 0,
         skip_to_head: bool = False,
         symbols_per_stream: int = MAX_SYMBOLS_PER_STREAM,
@@ -223,7 +226,7 @@ class UsLiveBooks:
         self._clock = clock
         self._call_metadata = call_metadata
         self._channel = open_channel(target, insecure=insecure)
-        self._refdata = UsExchangeClient(target, insecure=insecure, call_metadata=call_metadata)
+        self._refdata = UsExchangeClient(target, insecure=insecure, call_metadata=call_metadata, protos=protos)
         self._open_call: grpc.aio.StreamStreamMultiCallable[md.BiDirectionalStreamMarketDataRequest, bytes] = (
             self._channel.stream_stream(_METHOD, request_serializer=_REQUEST_BYTES, response_deserializer=None)
         )
