@@ -16,6 +16,7 @@ import asyncio
 import logging
 import math
 import time
+from collections.abc import Callable, Iterable
 from types import TracebackType
 
 from aiohttp import web
@@ -35,10 +36,13 @@ from polyinfra.emulator.rewards import LiquidityRewards
 from polyinfra.emulator.server import EmulatorServer, EmulatorStats
 from polyinfra.emulator.simulator import MarketSimulator, generate_markets, reward_programs
 from polyinfra.emulator.trading_api import TradingApi, TradingSettings
+from polyinfra.emulator.us.clients import UsClients
 from polyinfra.emulator.us.grpc_server import UsGrpcServer
 from polyinfra.emulator.us.instruments import US_INSTRUMENTS
 from polyinfra.emulator.us.renumbered_protos import renumbered_protos
+from polyinfra.emulator.us.token_endpoint import TOKEN_PATH, UsTokenEndpoint
 from polyinfra.errors import InvalidValueError
+from polyinfra.wire.us_oauth import ClientRegistration
 
 __all__ = ["Emulator"]
 
@@ -95,9 +99,11 @@ class Emulator:
     ``send_queue_limit`` the frames one WebSocket client may have waiting before it counts as too
     slow, ``page_size`` the markets (and orders, trades) per page of the paged endpoints,
     ``trading`` the trade-lifecycle and heartbeat timers. ``seed_books`` False starts every book
-    empty, so that trading tests' orders only meet each other. The US exchange's gRPC services listen on
-    ``grpc_port`` (0: a free port), on the same host; ``us_renumbered_protos`` serves them with field and enum
-    numbers that are not polyinfra's (the venue's published ones kept), to exercise the reflection path.
+    empty, so that trading tests' orders only meet each other. ``us_clients`` are the US exchange
+    clients its token endpoint knows from the start; ``us_clock_s`` is the base of its US clock
+    (unix seconds; the ``time_scale`` knob runs it faster), for tests. The US exchange's gRPC services listen
+    on ``grpc_port`` (0: a free port), on the same host; ``us_renumbered_protos`` serves them with field and
+    enum numbers that are not polyinfra's (the venue's published ones kept), to exercise the reflection path.
     """
 
     def __init__(
@@ -115,6 +121,8 @@ class Emulator:
         page_size: int = DEFAULT_PAGE_SIZE,
         trading: TradingSettings | None = None,
         seed_books: bool = True,
+        us_clients: Iterable[ClientRegistration] = (),
+        us_clock_s: Callable[[], float] = time.time,
         grpc_port: int = 0,
         us_renumbered_protos: bool = False,
     ) -> None:
@@ -147,6 +155,7 @@ class Emulator:
             page_size=page_size,
             trading_settings=trading,
             reward_programs=reward_programs(listed, seed=seed),
+            us_tokens=UsTokenEndpoint(clients=UsClients(us_clients), base_clock_s=us_clock_s),
         )
         self._requested_grpc_port = grpc_port
         self.us_grpc = UsGrpcServer(US_INSTRUMENTS, protos=renumbered_protos() if us_renumbered_protos else None)
@@ -191,6 +200,11 @@ class Emulator:
         return self._server.signer_buckets
 
     @property
+    def us_tokens(self) -> UsTokenEndpoint:
+        """The US exchange's token endpoint: its clients, knobs, clock and the token check the US APIs run."""
+        return self._server.us_tokens
+
+    @property
     def port(self) -> int:
         """The bound port (the free one picked for port 0)."""
         if self._port is None:
@@ -200,13 +214,14 @@ class Emulator:
     @property
     def urls(self) -> dict[str, str]:
         """``{"rest": "http://host:port", "ws_market": "ws://…/ws/market", "ws_user": "ws://…/ws/user",
-        "grpc": "host:grpc_port"}``."""
+        "us_token": "http://host:port/oauth/token", "grpc": "host:grpc_port"}``."""
         host = f"[{self._host}]" if ":" in self._host else self._host
         authority = f"{host}:{self.port}"
         return {
             "rest": f"http://{authority}",
             "ws_market": f"ws://{authority}/ws/market",
             "ws_user": f"ws://{authority}/ws/user",
+            "us_token": f"http://{authority}{TOKEN_PATH}",
             "grpc": f"{host}:{self.us_grpc.port}",
         }
 
