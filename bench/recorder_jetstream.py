@@ -13,6 +13,8 @@ Measured:
     publishes, every ack awaited. Target: within 1.5x of the anchor.
 (b) The whole recording path into JetStream, tap to ``Recorder.stop()`` (tap, queue, writer task, sink).
 (c) Reading the recording back (``JetStreamSink.read``), beside them for its absolute rate.
+(d) ``FencedJetStreamSink.write``, a fleet shard's writes: the same batches, each message expecting
+    the one before it (the fencing chain). Target: within 1.5x of the anchor.
 
 Best and median of ``--repeat`` are shown, with absolute records/s.
 """
@@ -32,9 +34,10 @@ import msgspec
 import nats
 
 from market_stream import build_stream
+from polyinfra.record.fenced_sink import FencedJetStreamSink
 from polyinfra.record.jetstream_sink import DUPLICATE_WINDOW_S, JetStreamSink, record_subject
 from polyinfra.record.records import Record
-from recorder_sqlite import BATCH, _recorded_rows, _venue_times, recorder_ingest
+from recorder_sqlite import BATCH, recorded_rows, recorder_ingest, venue_times_of
 
 
 async def _in_fresh_stream(server: str, measure: Callable[[str], Awaitable[float]]) -> float:
@@ -69,11 +72,18 @@ async def bare_publishes(rows: list[Record], url: str) -> float:
     return elapsed
 
 
-async def sink_writes(rows: list[Record], url: str) -> float:
-    sink = JetStreamSink(url)
-    await sink.write(rows[:1])  # connect and create the stream before the clock starts, as the anchor does
+async def sink_writes(rows: list[Record], url: str, *, fenced: bool = False) -> float:
+    """``JetStreamSink.write`` (or a fleet shard's ``FencedJetStreamSink.write``) batch by batch."""
+    if fenced:
+        sink: JetStreamSink = FencedJetStreamSink(url, fence=1)
+        await sink.claim()  # connect, create the stream and start the chain before the clock starts
+        first = 0
+    else:
+        sink = JetStreamSink(url)
+        await sink.write(rows[:1])  # connect and create the stream before the clock starts, as the anchor does
+        first = 1
     started = time.perf_counter()
-    for start in range(1, len(rows), BATCH):
+    for start in range(first, len(rows), BATCH):
         await sink.write(rows[start : start + BATCH])
     elapsed = time.perf_counter() - started
     await sink.close()
@@ -105,8 +115,8 @@ def main() -> None:
     args = parser.parse_args()
     stream = build_stream(frames=args.frames)
     with tempfile.TemporaryDirectory() as temporary:
-        rows = asyncio.run(_recorded_rows(stream, Path(temporary)))
-    venue_times = _venue_times(stream)
+        rows = asyncio.run(recorded_rows(stream, Path(temporary)))
+    venue_times = venue_times_of(stream)
     server = args.server
 
     def run(measure: Callable[[str], Awaitable[float]]) -> tuple[float, float]:
@@ -116,6 +126,7 @@ def main() -> None:
     writes = run(lambda url: sink_writes(rows, url))
     ingest = run(lambda url: recorder_ingest(stream, venue_times, JetStreamSink(url)))
     reads = run(lambda url: sink_reads(rows, url))
+    fenced = run(lambda url: sink_writes(rows, url, fenced=True))
     events = len(rows)
 
     def line(name: str, timing: tuple[float, float], ratio_to: tuple[float, float] | None) -> str:
@@ -128,6 +139,7 @@ def main() -> None:
     print(line("JetStreamSink.write", writes, anchor) + "   target <= 1.50x")
     print(line("recorder: tap -> queue -> JetStream sink", ingest, anchor))
     print(line("JetStreamSink.read", reads, None))
+    print(line("FencedJetStreamSink.write (a fleet shard)", fenced, anchor) + "   target <= 1.50x")
 
 
 if __name__ == "__main__":

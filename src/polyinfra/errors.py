@@ -17,11 +17,17 @@ from typing import ClassVar
 __all__ = [
     "AmountPrecisionError",
     "ApiError",
+    "AssertionAudienceError",
+    "AssertionExpiredError",
+    "AssertionKeyError",
+    "AssertionRefusedError",
+    "AssertionReplayedError",
     "AuthError",
     "BookHashMismatchError",
     "CircuitOpenError",
     "CorruptRecordError",
     "ExportError",
+    "FencedOffError",
     "GrpcAuthError",
     "GrpcNotFoundError",
     "GrpcStatusError",
@@ -38,8 +44,10 @@ __all__ = [
     "JwtAuthError",
     "L1AuthError",
     "L2AuthError",
+    "LeaseError",
     "MalformedMessageError",
     "MinimumSizeError",
+    "MissingScopeError",
     "NotFoundError",
     "OrderRejectedError",
     "PolyinfraError",
@@ -248,6 +256,34 @@ class JwtAuthError(AuthError):
     """Private-Key-JWT authentication (Polymarket US) failed."""
 
 
+class AssertionRefusedError(JwtAuthError):
+    """The US token endpoint refused the client assertion (OAuth ``invalid_client`` and kin);
+    ``oauth_error`` and ``venue_message`` say what it answered, ``hint`` how to fix it."""
+
+
+class AssertionAudienceError(AssertionRefusedError):
+    """The assertion's ``aud`` is not what the token endpoint expects: it is the token URL, not the
+    API URL (venue notes: US exchange token endpoint)."""
+
+
+class AssertionKeyError(AssertionRefusedError):
+    """The assertion's signature does not verify against the public key registered for the client
+    id, or the client id is unknown: wrong private key file, or the key of another environment."""
+
+
+class AssertionReplayedError(AssertionRefusedError):
+    """The assertion's ``jti`` was used before; every token request needs a fresh one."""
+
+
+class AssertionExpiredError(AssertionRefusedError):
+    """The assertion's ``exp`` has passed or lies more than 5 minutes after its ``iat``: check the
+    machine's clock."""
+
+
+class MissingScopeError(JwtAuthError):
+    """The access token lacks the scope a call needs (``PERMISSION_DENIED`` / 403); ``scope`` names it."""
+
+
 class GrpcAuthError(AuthError):
     """The US exchange refused a gRPC call's credentials: UNAUTHENTICATED (no token or an expired one: mint a
     fresh token) or PERMISSION_DENIED (a scope the client lacks, or another firm's data); ``code`` says which."""
@@ -353,3 +389,17 @@ class CorruptRecordError(RecorderError):
 
 class ExportError(RecorderError):
     """A recording cannot be exported: the output directory is unusable, or pyarrow is missing."""
+
+
+class FencedOffError(SinkWriteError):
+    """A fleet recorder's write refused by the store: another process took over its shard's lease
+    (its fencing number is no longer the shard's newest), so nothing of the write was stored."""
+
+    retriable_by_default = False
+
+
+class LeaseError(RecorderError):
+    """A fleet's lease bucket could not be read or updated (the server failed, or a lease in it
+    does not decode)."""
+
+    retriable_by_default = True

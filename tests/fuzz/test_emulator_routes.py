@@ -43,6 +43,7 @@ from polyinfra.core.order_signing import POLYGON_CHAIN_ID
 from polyinfra.emulator.faults import FaultConfig
 from polyinfra.emulator.rate_limits import RateLimitMode
 from polyinfra.emulator.runner import Emulator
+from polyinfra.emulator.us.token_endpoint import UsAuthKnobs
 from polyinfra.obs.redaction import revealed
 from tests.fuzz.hostile import hostile_bytes, hostile_numbers, invalid_utf8, wrong_json_values
 
@@ -87,6 +88,7 @@ async def _reset(emulator: Emulator) -> None:
     emulator.outages.restart(seconds=0, post_only_seconds=0)
     emulator.outages.storm(seconds=0)
     emulator.resume()
+    emulator.us_tokens.update_knobs({"time_scale": 1.0, **UsAuthKnobs().as_dict()})
 
 
 @pytest.fixture(scope="module")
@@ -195,6 +197,15 @@ def _valid_documents() -> list[Any]:
         {"key": "00000000-0000-0000-0000-000000000000"},
         {"collateral": "1.5", "allowances": {_WALLET: "unlimited"}, "tier": "gold", "closed_only": True},
         {"drop_rate": 0.0},
+        {
+            "client_id": "firm",
+            "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+            "client_assertion": "eyJhbGciOiJSUzI1NiJ9.eyJpc3MiOiJmaXJtIn0.c2ln",
+            "audience": "https://api.example",
+            "grant_type": "client_credentials",
+        },
+        {"client_id": "firm", "public_key_pem": "-----BEGIN PUBLIC KEY-----", "scopes": ["read:marketdata"]},
+        {"time_scale": 1.0, "early_expiry_s": 0, "accepted_audience": "both"},
     ]
 
 
@@ -304,6 +315,10 @@ def test_every_route_is_fuzzed(served: _Served) -> None:
         ("GET", "/auth/builder-api-key"),
         ("DELETE", "/auth/builder-api-key"),
     } <= set(served.routes)
+    # The US exchange's token endpoint and its control routes.
+    assert {("POST", "/oauth/token"), ("POST", "/_emulator/us/clients"), ("POST", "/_emulator/us/auth")} <= set(
+        served.routes
+    )
 
 
 @given(data=st.data())

@@ -66,3 +66,30 @@ def test_a_window_clips_and_a_crash_ends_coverage_at_the_last_stored_record() ->
     coverage = CoverageManifest.of(records).coverage("A", 250, 960)
     assert coverage.covered == [Interval(250, 300), Interval(950, 960)]
     assert coverage.gaps == [Gap(300, 900, NOT_RECORDED), Gap(900, 950, "subscribed")]
+
+
+def test_interleaved_sessions_each_end_at_their_own_last_record_and_a_takeover_gap_names_its_keys() -> None:
+    # Two fleet processes: s1 records A, s2 records B; s1 dies, and s3 takes A over at 600.
+    records = [
+        _record(0, 100, RecordKind.STATE_CHANGED, "A", session="s1", state="live", reason="snapshot"),
+        _record(0, 150, RecordKind.STATE_CHANGED, "B", session="s2", state="live", reason="snapshot"),
+        # s1's last lifecycle record; its frames were acknowledged up to 350 (the takeover gap's start).
+        _record(1, 300, RecordKind.CLOCK_SAMPLE, session="s1", wall_minus_monotonic_ns=0),
+        _record(1, 500, RecordKind.CLOCK_SAMPLE, session="s2", wall_minus_monotonic_ns=0),
+        _record(0, 600, RecordKind.GAP, session="s3", token_ids=["A"], reason="lease takeover", from_wall_ns=350),
+        _record(1, 650, RecordKind.STATE_CHANGED, "A", session="s3", state="live", reason="snapshot"),
+        _record(2, 900, RecordKind.CLOCK_SAMPLE, session="s2", wall_minus_monotonic_ns=0),
+        _record(2, 1_000, RecordKind.CLOCK_SAMPLE, session="s3", wall_minus_monotonic_ns=0),
+    ]
+    # The gap record's end: the moment of the takeover.
+    records[4] = msgspec.structs.replace(
+        records[4],
+        payload=_encode({"reason": "lease takeover", "token_ids": ["A"], "from_wall_ns": 350, "to_wall_ns": 600}),
+    )
+    manifest = CoverageManifest.of(records)
+    a = manifest.coverage("A", 100, 1_000)
+    assert a.covered == [Interval(100, 350), Interval(650, 1_000)]
+    assert Gap(350, 600, "lease takeover") in a.gaps
+    b = manifest.coverage("B", 150, 900)
+    assert b.covered == [Interval(150, 900)]  # s1's records and s3's did not end s2's interval
+    assert b.gaps == []

@@ -32,23 +32,13 @@ from nats.aio.client import Client
 from polyinfra.errors import CorruptRecordError, RecorderError, SinkWriteError
 from polyinfra.record.jetstream_sink import DUPLICATE_WINDOW_S, JetStreamSink
 from polyinfra.record.records import Record
-from tests.record.sinks import NATS_SERVER, make_records, sink_url
+from tests.record.sinks import make_records, sink_url
 
 # Every test of the suite and its ``sink`` fixture, run here against the ``url`` fixture below.
 from tests.record.test_sink_conformance import *  # noqa: F403
 from tests.record.test_sink_conformance import HANG_GUARD_S
 
 pytestmark = pytest.mark.services
-
-
-@pytest.fixture
-async def nats_client() -> AsyncIterator[Client]:
-    try:
-        client = await nats.connect(f"nats://{NATS_SERVER}", connect_timeout=5, allow_reconnect=False)
-    except (nats.errors.Error, OSError) as exc:
-        pytest.skip(f"NATS is unreachable at {NATS_SERVER}: {type(exc).__name__}")
-    yield client
-    await client.close()
 
 
 @pytest.fixture(params=["jetstream"])

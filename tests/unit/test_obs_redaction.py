@@ -420,3 +420,14 @@ def test_a_text_quoting_a_url_or_its_password_is_masked() -> None:
 )
 def test_url_without_credentials_masks_the_userinfo_only(url: str, shown: str) -> None:
     assert url_without_credentials(url) == shown
+
+
+def test_pem_private_keys_are_masked_whole_quoted_or_cut_public_keys_are_not() -> None:
+    body = "MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7\nq8mJcX0yT2Hn4Z\n"
+    pem = f"-----BEGIN PRIVATE KEY-----\n{body}-----END PRIVATE KEY-----\n"
+    rsa_pem = pem.replace("PRIVATE KEY", "RSA PRIVATE KEY")
+    for text in (f"loaded {pem} done", f"key={rsa_pem!r}", f"cut short: {pem[:60]}"):
+        assert "MIIEvQIBADANBgkq" not in redact(text)
+    assert redact(f"loaded {pem} done").endswith(" done")
+    public = "-----BEGIN PUBLIC KEY-----\nMFwwDQYJKoZIhvcNAQEBBQADSwAwSAJBAK\n-----END PUBLIC KEY-----"
+    assert redact(public) == public

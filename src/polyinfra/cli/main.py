@@ -6,7 +6,7 @@
 it prints exactly one line on stdout, a JSON object with its URLs::
 
     {"rest": "http://127.0.0.1:8080", "ws_market": "ws://127.0.0.1:8080/ws/market", "ws_user": "ws://127.0.0.1:8080/ws/user",
-     "grpc": "127.0.0.1:8081"}
+     "us_token": "http://127.0.0.1:8080/oauth/token", "grpc": "127.0.0.1:8081"}
 
 and logs to stderr only, so a script can read that line and go. The default port is 8080; pass
 ``--port 0`` for any free port (the line says which).
@@ -50,7 +50,7 @@ from polyinfra.cli.options import (
 from polyinfra.cli.orders import order_app
 from polyinfra.cli.record_commands import register_record_commands
 from polyinfra.cli.trading_commands import register_trading_commands
-from polyinfra.cli.us_commands import us_app
+from polyinfra.cli.us_commands import register_us_commands
 
 if TYPE_CHECKING:
     from polyinfra.emulator.runner import Emulator
@@ -188,6 +188,15 @@ def emulator(
             "answering 429, as the venue did for two weeks from 2026-07-24.",
         ),
     ] = False,
+    us_client: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--us-client",
+            metavar="SPEC",
+            help="Register a US exchange client with the token endpoint (repeatable): "
+            "id=CLIENT_ID,key=PUBLIC_KEY.pem,scopes=SCOPE SCOPE...[,participant=PARTICIPANT_ID].",
+        ),
+    ] = None,
     log_level: LogLevelOption = SERVER_LOG_LEVEL,
     metrics_port: MetricsPortOption = None,
     metrics_host: MetricsHostOption = METRICS_HOST,
@@ -201,10 +210,12 @@ def emulator(
     from polyinfra.emulator.faults import FaultConfig
     from polyinfra.emulator.rate_limits import RateLimitMode
     from polyinfra.emulator.runner import Emulator
+    from polyinfra.emulator.us.clients import registration_from_flag
     from polyinfra.errors import InvalidValueError
 
     configure_command_logging(log_level)
     try:
+        us_clients = [registration_from_flag(spec) for spec in us_client or ()]
         faults = FaultConfig(
             seed=fault_seed,
             drop_every_messages=drop_every_messages,
@@ -240,6 +251,7 @@ def emulator(
             seed_books=not empty_books,
             subscribe_timeout_s=subscribe_timeout_s,
             ping_timeout_s=ping_timeout_s,
+            us_clients=us_clients,
         )
     except InvalidValueError as exc:
         raise typer.BadParameter(str(exc)) from exc
@@ -384,13 +396,13 @@ def demo(
 
 
 # After the commands defined above, in the order --help lists them: watching, market data,
-# trading, recording.
+# trading, recording, the US exchange.
 app.command()(markets)
 app.command()(book)
 app.add_typer(order_app)
 register_trading_commands(app)
 register_record_commands(app)
-app.add_typer(us_app)
+register_us_commands(app)
 
 
 def main() -> None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Final
 
@@ -42,6 +43,7 @@ from polyinfra.cli.options import (
     one_line_errors,
     venue_urls,
 )
+from polyinfra.cli.relay_command import relay
 
 if TYPE_CHECKING:
     from polyinfra.cli.watch import TokenChoice
@@ -62,11 +64,12 @@ KeysOption = Annotated[
 
 
 def register_record_commands(app: typer.Typer) -> None:
-    """Add ``record``, ``coverage``, ``replay`` and ``export`` to ``app``."""
+    """Add ``record``, ``coverage``, ``replay``, ``export`` and ``relay`` to ``app``."""
     app.command("record")(record)
     app.command("coverage")(coverage)
     app.command("replay")(replay)
     app.command("export")(export)
+    app.command("relay")(relay)
 
 
 def record(
@@ -85,6 +88,30 @@ def record(
     log_level: LogLevelOption = STREAM_LOG_LEVEL,
     metrics_port: MetricsPortOption = None,
     metrics_host: MetricsHostOption = METRICS_HOST,
+    fleet: Annotated[
+        str | None,
+        typer.Option(
+            "--fleet",
+            metavar="NAME",
+            help="Share the tokens with the other processes of fleet NAME (needs --sink nats://...).",
+        ),
+    ] = None,
+    shards: Annotated[
+        int, typer.Option("--shards", min=1, max=1000, help="Shards of the token universe (the same in every process).")
+    ] = 8,
+    lease_s: Annotated[
+        float, typer.Option("--lease-s", min=0.5, metavar="SECONDS", help="How long a shard's lease lasts unrenewed.")
+    ] = 15.0,
+    member_id: Annotated[
+        str | None,
+        typer.Option("--member-id", metavar="ID", help="This process's name in the fleet (default: host-pid)."),
+    ] = None,
+    fleet_size: Annotated[
+        int, typer.Option("--fleet-size", min=1, help="Processes to wait for before taking shards (see --join-s).")
+    ] = 1,
+    join_s: Annotated[
+        float, typer.Option("--join-s", min=0.0, metavar="SECONDS", help="The longest wait for --fleet-size processes.")
+    ] = 30.0,
 ) -> None:
     """Record live books into a sink, gaps included.
 
@@ -95,38 +122,53 @@ def record(
     configure_command_logging(log_level)
     with one_line_errors("record"):
         rest_url, ws_url = venue_urls(rest=rest, ws=ws, live=live)
+        choice = TokenChoice(token_ids=token or (), condition_ids=market or (), top=top or 0)
         with metrics_endpoint("record", metrics_port, metrics_host):
-            run_until_stopped(
-                _record(
-                    sink_url=sink,
-                    rest_url=rest_url,
-                    ws_url=ws_url,
-                    choice=TokenChoice(token_ids=token or (), condition_ids=market or (), top=top or 0),
-                    duration_s=duration,
-                    status_s=status_s,
+            run = RecordRun(sink, rest_url, ws_url, choice, duration, status_s)
+            if fleet is None:
+                run_until_stopped(_record(run))
+            else:
+                from polyinfra.cli.fleet_record import FleetOptions, record_fleet
+
+                run_until_stopped(
+                    record_fleet(run, FleetOptions(fleet, shards, lease_s, member_id, fleet_size, join_s))
                 )
-            )
 
 
-async def _record(
-    *, sink_url: str, rest_url: str, ws_url: str, choice: TokenChoice, duration_s: float, status_s: float
-) -> None:
-    from polyinfra.cli.watch import choose_markets
+@dataclass(frozen=True, slots=True)
+class RecordRun:
+    """What ``polyinfra record`` was asked to record, and how long, one process or a fleet's."""
+
+    sink_url: str
+    rest_url: str
+    ws_url: str
+    choice: TokenChoice
+    duration_s: float
+    status_s: float
+
+    async def token_ids(self) -> list[str]:
+        """The tokens of the markets chosen (asked of the venue's REST API)."""
+        from polyinfra.cli.watch import choose_markets
+        from polyinfra.clob.rest import ClobRestClient
+
+        async with ClobRestClient(self.rest_url) as rest:
+            markets = await choose_markets(rest, self.choice)
+        return [token.token_id for market in markets for token in market.tokens]
+
+
+async def _record(run: RecordRun) -> None:
     from polyinfra.clob.live_books import LiveBooks
-    from polyinfra.clob.rest import ClobRestClient
     from polyinfra.record.recorder import Recorder
     from polyinfra.record.sink_urls import open_sink
 
-    sink = open_sink(sink_url)
+    sink = open_sink(run.sink_url)
     recorder = Recorder(sink)
     try:
-        async with ClobRestClient(rest_url) as rest:
-            markets = await choose_markets(rest, choice)
-        token_ids = [token.token_id for market in markets for token in market.tokens]
-        async with recorder, LiveBooks(rest_url, ws_url, recorder=recorder) as books:
+        token_ids = await run.token_ids()
+        async with recorder, LiveBooks(run.rest_url, run.ws_url, recorder=recorder) as books:
             await books.subscribe(token_ids)
             typer.echo(f"polyinfra record: {len(token_ids)} tokens into {sink.url}", err=True)
-            await _show_status(recorder, duration_s=duration_s, status_s=status_s)
+            await _show_status(recorder, duration_s=run.duration_s, status_s=run.status_s)
     finally:
         # Also after Ctrl-C: the recorder has stopped, so this is what the tape holds.
         _print_status(recorder, events_per_s=None)

@@ -37,14 +37,17 @@ from polyinfra.obs.redaction import Secret
 __all__ = [
     "CONFIG_FILE_VARIABLE",
     "ENVIRONMENT_VARIABLES",
+    "US_ENVIRONMENT_VARIABLES",
     "VENUE_REST_URL",
     "VENUE_WS_URL",
     "ClientConfig",
     "ClientSettings",
     "KeySource",
+    "UsCredentials",
     "key_source",
     "parse_signature_type",
     "resolve_config",
+    "resolve_us_credentials",
     "same_host_websocket_url",
     "secrets_wrapped",
     "wrap_secret",
@@ -68,6 +71,14 @@ ENVIRONMENT_VARIABLES: Final[Mapping[str, str]] = {
 }
 """Each setting's environment variable (the CLI reads the key and API credentials from the same)."""
 CONFIG_FILE_VARIABLE: Final = "POLYINFRA_CONFIG"
+
+US_ENVIRONMENT_VARIABLES: Final[Mapping[str, str]] = {
+    "client_id": "POLYINFRA_US_CLIENT_ID",
+    "private_key_file": "POLYINFRA_US_PRIVATE_KEY_FILE",
+    "participant_id": "POLYINFRA_US_PARTICIPANT_ID",
+}
+"""The US exchange credentials' environment variables (a keyword argument of the same name wins)."""
+_MAX_US_KEY_BYTES: Final = 64 * 1024
 
 
 class ClientSettings(TypedDict, total=False):
@@ -313,3 +324,60 @@ def _credentials(given: Mapping[str, object]) -> ApiCredentials | None:
     return ApiCredentials(
         api_key.strip(), _secret(given["api_secret"], "api_secret"), _secret(given["api_passphrase"], "api_passphrase")
     )
+
+
+@dataclass(frozen=True, slots=True)
+class UsCredentials:
+    """The US exchange credentials: the client id, the file holding its RSA private key (PEM) and,
+    for account-scoped calls, the participant id given at onboarding. ``repr`` shows no path."""
+
+    client_id: str
+    private_key_file: Path = field(repr=False)
+    participant_id: str | None = None
+
+    def read_key(self) -> Secret:
+        """The private key's PEM text; an unreadable file is named, never its content."""
+        try:
+            with self.private_key_file.open("rb") as file:
+                data = file.read(_MAX_US_KEY_BYTES + 1)
+            text = data.decode("ascii") if len(data) <= _MAX_US_KEY_BYTES else None
+        except (OSError, UnicodeDecodeError) as error:
+            reason: str | None = type(error).__name__
+        else:
+            if text is not None:
+                return Secret(text.strip())
+            reason = "larger than 64 KiB"
+        raise InvalidValueError(
+            f"cannot read the US private key file ({US_ENVIRONMENT_VARIABLES['private_key_file']}); "
+            "it must hold an RSA private key in PEM",
+            path=str(self.private_key_file),
+            reason=reason,
+        )
+
+
+def resolve_us_credentials(settings: Mapping[str, object], *, environ: Mapping[str, str]) -> UsCredentials:
+    """The US credentials from ``settings`` (keyword arguments; None means unset), else ``environ``
+    (:data:`US_ENVIRONMENT_VARIABLES`). The client id and the key file are required."""
+    unknown = sorted(set(settings) - set(US_ENVIRONMENT_VARIABLES))
+    if unknown:
+        raise InvalidValueError(f"unknown US credential setting {unknown[0]!r}", names=unknown)
+    given = {name: value for name, value in settings.items() if value is not None}
+    from_environment = {
+        name: text for name, variable in US_ENVIRONMENT_VARIABLES.items() if (text := environ.get(variable, "").strip())
+    }
+    layers = (given, from_environment)
+    missing = [
+        US_ENVIRONMENT_VARIABLES[name]
+        for name in ("client_id", "private_key_file")
+        if _first(layers, name, None) is None
+    ]
+    if missing:
+        raise InvalidValueError(f"the US exchange credentials need {' and '.join(missing)}")
+    client_id = _first(layers, "client_id", None)
+    path = _first(layers, "private_key_file", None)
+    participant = _optional_text(_first(layers, "participant_id", None), "participant_id")
+    if not isinstance(client_id, str) or not client_id.strip():
+        raise InvalidValueError("client_id must be a non-empty string", field="client_id")
+    if not isinstance(path, str | Path):
+        raise InvalidValueError("private_key_file must be a path", field="private_key_file")
+    return UsCredentials(client_id.strip(), Path(path), participant.strip() if participant else None)

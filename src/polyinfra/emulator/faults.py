@@ -70,8 +70,9 @@ import random
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
-from typing import Final
+from typing import ClassVar, Final
 
+from polyinfra.emulator.knobs import KnobValidator, ValidatedKnobs
 from polyinfra.emulator.poison import PoisonClass
 from polyinfra.emulator.rate_limits import RateLimitMode
 from polyinfra.errors import InvalidValueError
@@ -190,12 +191,15 @@ _VALIDATORS: Mapping[str, Callable[[str, object], object]] = {
 
 
 @dataclass(slots=True)
-class FaultConfig:
+class FaultConfig(ValidatedKnobs):
     """The emulator's fault knobs; see the module docstring for what each one does.
 
     Assigning a field validates it and raises :class:`~polyinfra.errors.InvalidValueError` for a
     value of the wrong type or range. :meth:`update` changes several fields all-or-nothing.
     """
+
+    _validators: ClassVar[Mapping[str, KnobValidator]] = _VALIDATORS
+    _kind: ClassVar[str] = "fault knob"
 
     seed: int = 0
     """Seed of the random streams behind the ``*_rate`` knobs."""
@@ -247,23 +251,6 @@ class FaultConfig:
     """Multiplies every documented rate limit (0.01: a hundredth of the venue's budget)."""
     signer_rate_limit_warning: bool = False
     """Per-signer buckets only warn (``Poly-RateLimit-Warning: true``) instead of answering 429."""
-
-    def __setattr__(self, name: str, value: object) -> None:
-        validator = _VALIDATORS.get(name)
-        if validator is None:
-            raise InvalidValueError("unknown fault knob", field=name, known=sorted(_VALIDATORS))
-        object.__setattr__(self, name, validator(name, value))
-
-    def update(self, changes: Mapping[str, object]) -> None:
-        """Set several knobs at once; nothing changes unless every value is valid."""
-        validated: dict[str, object] = {}
-        for name, value in changes.items():
-            validator = _VALIDATORS.get(name)
-            if validator is None:
-                raise InvalidValueError("unknown fault knob", field=name, known=sorted(_VALIDATORS))
-            validated[name] = validator(name, value)
-        for name, value in validated.items():
-            object.__setattr__(self, name, value)
 
     def as_dict(self) -> dict[str, object]:
         """Every knob and its current value (JSON-ready)."""

@@ -16,6 +16,7 @@ import asyncio
 import logging
 import math
 import time
+from collections.abc import Callable, Iterable
 from types import TracebackType
 from typing import Protocol
 
@@ -36,6 +37,7 @@ from polyinfra.emulator.rewards import LiquidityRewards
 from polyinfra.emulator.server import EmulatorServer, EmulatorStats
 from polyinfra.emulator.simulator import MarketSimulator, generate_markets, reward_programs
 from polyinfra.emulator.trading_api import TradingApi, TradingSettings
+from polyinfra.emulator.us.clients import UsClients
 from polyinfra.emulator.us.grpc_server import UsGrpcServer
 from polyinfra.emulator.us.instruments import US_INSTRUMENTS
 from polyinfra.emulator.us.market import UsMarket, generated_instruments
@@ -43,7 +45,9 @@ from polyinfra.emulator.us.market_data import MarketDataService
 from polyinfra.emulator.us.market_data_control import market_data_routes
 from polyinfra.emulator.us.market_data_faults import UsMarketDataFaults
 from polyinfra.emulator.us.renumbered_protos import renumbered_protos
+from polyinfra.emulator.us.token_endpoint import TOKEN_PATH, UsTokenEndpoint
 from polyinfra.errors import InvalidValueError
+from polyinfra.wire.us_oauth import ClientRegistration
 
 __all__ = ["Emulator"]
 
@@ -105,9 +109,11 @@ class Emulator:
     ``send_queue_limit`` the frames one WebSocket client may have waiting before it counts as too
     slow, ``page_size`` the markets (and orders, trades) per page of the paged endpoints,
     ``trading`` the trade-lifecycle and heartbeat timers. ``seed_books`` False starts every book
-    empty, so that trading tests' orders only meet each other. The US exchange's gRPC services listen on
-    ``grpc_port`` (0: a free port), on the same host; ``us_renumbered_protos`` serves them with field and enum
-    numbers that are not polyinfra's (the venue's published ones kept), to exercise the reflection path.
+    empty, so that trading tests' orders only meet each other. ``us_clients`` are the US exchange
+    clients its token endpoint knows from the start; ``us_clock_s`` is the base of its US clock
+    (unix seconds; the ``time_scale`` knob runs it faster), for tests. The US exchange's gRPC services listen
+    on ``grpc_port`` (0: a free port), on the same host; ``us_renumbered_protos`` serves them with field and
+    enum numbers that are not polyinfra's (the venue's published ones kept), to exercise the reflection path.
     ``us_markets`` lists that many generated OPEN instruments beside the fixed ones (for streams of many
     symbols). :attr:`us_market` holds the US books (the simulator steps them with the CLOB's),
     :attr:`us_market_data_faults` the market-data streams' fault knobs.
@@ -128,6 +134,8 @@ class Emulator:
         page_size: int = DEFAULT_PAGE_SIZE,
         trading: TradingSettings | None = None,
         seed_books: bool = True,
+        us_clients: Iterable[ClientRegistration] = (),
+        us_clock_s: Callable[[], float] = time.time,
         grpc_port: int = 0,
         us_markets: int = 0,
         us_renumbered_protos: bool = False,
@@ -165,6 +173,7 @@ class Emulator:
             page_size=page_size,
             trading_settings=trading,
             reward_programs=reward_programs(listed, seed=seed),
+            us_tokens=UsTokenEndpoint(clients=UsClients(us_clients), base_clock_s=us_clock_s),
         )
         self._requested_grpc_port = grpc_port
         self.us_market_data_faults = UsMarketDataFaults()
@@ -216,6 +225,11 @@ class Emulator:
         return self._server.signer_buckets
 
     @property
+    def us_tokens(self) -> UsTokenEndpoint:
+        """The US exchange's token endpoint: its clients, knobs, clock and the token check the US APIs run."""
+        return self._server.us_tokens
+
+    @property
     def port(self) -> int:
         """The bound port (the free one picked for port 0)."""
         if self._port is None:
@@ -225,13 +239,14 @@ class Emulator:
     @property
     def urls(self) -> dict[str, str]:
         """``{"rest": "http://host:port", "ws_market": "ws://…/ws/market", "ws_user": "ws://…/ws/user",
-        "grpc": "host:grpc_port"}``."""
+        "us_token": "http://host:port/oauth/token", "grpc": "host:grpc_port"}``."""
         host = f"[{self._host}]" if ":" in self._host else self._host
         authority = f"{host}:{self.port}"
         return {
             "rest": f"http://{authority}",
             "ws_market": f"ws://{authority}/ws/market",
             "ws_user": f"ws://{authority}/ws/user",
+            "us_token": f"http://{authority}{TOKEN_PATH}",
             "grpc": f"{host}:{self.us_grpc.port}",
         }
 

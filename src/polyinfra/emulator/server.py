@@ -7,7 +7,8 @@ One port serves what the venue spreads over hosts: the public CLOB REST API
 read-only and builder keys and the closed-only flag, :mod:`~polyinfra.emulator.account_keys`; a
 market's trade events, :mod:`~polyinfra.emulator.market_activity`), the market and user channels
 at ``/ws/market`` and ``/ws/user`` (:mod:`polyinfra.emulator.market_channel`,
-:mod:`polyinfra.emulator.user_channel`),
+:mod:`polyinfra.emulator.user_channel`), the US exchange's token endpoint ``POST /oauth/token`` with
+its control routes under ``/_emulator/us/`` (:mod:`polyinfra.emulator.us.token_endpoint`),
 plus control endpoints that are not part of the venue:
 
 * ``GET /_emulator/faults``: the fault knobs as JSON; ``POST /_emulator/faults`` with a JSON object
@@ -118,6 +119,7 @@ from polyinfra.emulator.rate_limits import (
 from polyinfra.emulator.rest_api import DEFAULT_PAGE_SIZE, RestApi, RestStats, too_many_requests
 from polyinfra.emulator.rewards import LiquidityRewards, RewardProgram, RewardsApi
 from polyinfra.emulator.trading_api import TradingApi, TradingSettings
+from polyinfra.emulator.us.token_endpoint import TOKEN_PATH, UsTokenEndpoint
 from polyinfra.emulator.user_channel import UserChannel
 from polyinfra.errors import ApiError, InvalidNumberError, InvalidValueError, MalformedMessageError
 from polyinfra.model.ids import ConditionId
@@ -136,8 +138,9 @@ _encode = msgspec.json.Encoder().encode
 
 _UNLIMITED: Final = "unlimited"
 
-# Paths that are not the venue's REST API: never rate limited, never in an outage.
-_NOT_VENUE_REST = ("/_emulator/", "/ws/")
+# Paths that are not the CLOB's REST API: never rate limited, never in an outage. The US exchange's
+# token endpoint is another venue's (its own host in production), with its own knobs.
+_NOT_VENUE_REST = ("/_emulator/", "/ws/", TOKEN_PATH)
 
 # Every credential header's value is ASCII (hex, digits, base64, a UUID); aiohttp hands other bytes
 # on as lone surrogates, which no check past this one has to meet.
@@ -200,8 +203,10 @@ class EmulatorServer:
         page_size: int = DEFAULT_PAGE_SIZE,
         trading_settings: TradingSettings | None = None,
         reward_programs: Mapping[ConditionId, RewardProgram] | None = None,
+        us_tokens: UsTokenEndpoint | None = None,
     ) -> None:
         settings = channel_settings or ChannelSettings()
+        self.us_tokens = us_tokens if us_tokens is not None else UsTokenEndpoint()
         self._faults = faults
         self._simulator = simulator
         self.outages = OutageSchedule(time.monotonic)
@@ -263,6 +268,7 @@ class EmulatorServer:
         self.app.add_routes(
             [web.route(method, path, self._rest.venue_route(handler)) for method, path, handler in account_routes]
         )
+        self.app.add_routes(self.us_tokens.routes())
         self.app.add_routes(
             [
                 web.get("/ws/market", self._market_channel.handle),

@@ -103,6 +103,7 @@ from polyinfra.wire.json_decoding import decode_json
 __all__ = [
     "DEFAULT_USER_AGENT",
     "SIGNER_RATE_LIMIT_WARNINGS",
+    "AnswerErrors",
     "AsyncReconcileHook",
     "HeaderValues",
     "HttpTransport",
@@ -132,6 +133,16 @@ AsyncReconcileHook: TypeAlias = Callable[[PolyinfraError], Awaitable[ReconcileVe
 
 SyncReconcileHook: TypeAlias = Callable[[PolyinfraError], ReconcileVerdict]
 """The sync facade's :data:`AsyncReconcileHook`."""
+
+
+class AnswerErrors(Protocol):
+    """Turns a host's non-2xx answer into the error a caller can act on: the host's table of error
+    answers (:func:`~polyinfra.core.venue_errors.error_from_response` for the CLOB and its APIs)."""
+
+    def __call__(
+        self, status: int, body: bytes, *, method: str, endpoint: str, headers: Mapping[str, str] | None = None
+    ) -> PolyinfraError: ...
+
 
 ItemsAfter: TypeAlias = Callable[[bytes], int]
 """Reads from a 2xx answer's body how many items the venue charges after the fact (the orders a
@@ -227,7 +238,8 @@ class _Call:
     path: str
     route: Route
     params: QueryParams | None
-    content: bytes | None
+    # Hidden from the repr: a body may carry a credential (a token request's client assertion).
+    content: bytes | Secret | None = field(repr=False)
     headers: HeaderValues
     state_changing: bool
     deadline_s: float
@@ -352,9 +364,11 @@ class _Pipeline:
         timeouts: Timeouts | None,
         clock: Callable[[], float],
         rng: random.Random | None,
+        answer_errors: AnswerErrors,
     ) -> None:
         self.base_url = service_url("base_url", base_url, HTTP_SCHEMES).rstrip("/")
         self.rate_limits = rate_limits
+        self._answer_errors = answer_errors
         self._releases = releases
         self.retry = retry if retry is not None else RetryPolicy()
         self.breakers = breakers if breakers is not None else CircuitBreakers()
@@ -373,7 +387,7 @@ class _Pipeline:
         *,
         endpoint: str | None,
         params: QueryParams | None,
-        content: bytes | None,
+        content: bytes | Secret | None,
         json: object,
         headers: HeaderValues | None,
         state_changing: bool,
@@ -563,7 +577,7 @@ class _Pipeline:
         if answer is not None and signer_limits is not None:
             self._heed_signer_limits(call, answer.status, signer_limits)
         if answer is not None and not 200 <= answer.status < 300:
-            error = error_from_response(
+            error = self._answer_errors(
                 answer.status, answer.content, method=call.method, endpoint=call.path, headers=answer.headers
             )
             if signer_limits is not None and answer.status == 429:
@@ -709,6 +723,11 @@ def _forget_locals_below(failure: BaseException, handled: BaseException | None) 
         pending += [chained for chained in (current.__cause__, current.__context__) if chained is not None]
 
 
+def _revealed_body(content: bytes | Secret | None) -> bytes | None:
+    """The body as the socket gets it: a :class:`Secret` one (a client assertion) is revealed here only."""
+    return content.reveal().encode() if isinstance(content, Secret) else content
+
+
 def _answer(response: httpx.Response) -> _Answer:
     return _Answer(status=response.status_code, headers=dict(response.headers), content=response.content)
 
@@ -749,6 +768,8 @@ class HttpTransport(_Pipeline):
     shared too (it must use the same clock). ``retry``, ``breakers``, ``timeouts`` and ``pool``
     default to their classes' defaults. HTTP/2 is off by default: the venue speaks both, and
     HTTP/1.1 over a pool is simpler to reason about under load. ``clock`` and ``rng`` are for tests.
+    ``answer_errors`` is the host's table of error answers (the CLOB's by default). ``content`` may
+    be a :class:`~polyinfra.obs.redaction.Secret`, revealed only as the request is handed to httpx.
     """
 
     def __init__(
@@ -765,6 +786,7 @@ class HttpTransport(_Pipeline):
         user_agent: str = DEFAULT_USER_AGENT,
         clock: Callable[[], float] = time.monotonic,
         rng: random.Random | None = None,
+        answer_errors: AnswerErrors = error_from_response,
     ) -> None:
         self.limiter = limiter if limiter is not None else AsyncRateLimiter(clock=clock)
         super().__init__(
@@ -776,6 +798,7 @@ class HttpTransport(_Pipeline):
             timeouts=timeouts,
             clock=clock,
             rng=rng,
+            answer_errors=answer_errors,
         )
         self._client = httpx.AsyncClient(**_client_options(self.base_url, self.timeouts, pool, http2, user_agent))
 
@@ -798,7 +821,7 @@ class HttpTransport(_Pipeline):
         *,
         endpoint: str | None = None,
         params: QueryParams | None = None,
-        content: bytes | None = None,
+        content: bytes | Secret | None = None,
         json: object = None,
         headers: HeaderValues | None = None,
         state_changing: bool = False,
@@ -872,7 +895,7 @@ class HttpTransport(_Pipeline):
                 call.method,
                 call.path,
                 params=call.params,
-                content=call.content,
+                content=_revealed_body(call.content),
                 headers=revealed(call.headers),
                 timeout=timeout,
             )
@@ -904,6 +927,7 @@ class SyncHttpTransport(_Pipeline):
         user_agent: str = DEFAULT_USER_AGENT,
         clock: Callable[[], float] = time.monotonic,
         rng: random.Random | None = None,
+        answer_errors: AnswerErrors = error_from_response,
     ) -> None:
         self.limiter = limiter if limiter is not None else SyncRateLimiter(clock=clock)
         super().__init__(
@@ -915,6 +939,7 @@ class SyncHttpTransport(_Pipeline):
             timeouts=timeouts,
             clock=clock,
             rng=rng,
+            answer_errors=answer_errors,
         )
         self._client = httpx.Client(**_client_options(self.base_url, self.timeouts, pool, http2, user_agent))
 
@@ -937,7 +962,7 @@ class SyncHttpTransport(_Pipeline):
         *,
         endpoint: str | None = None,
         params: QueryParams | None = None,
-        content: bytes | None = None,
+        content: bytes | Secret | None = None,
         json: object = None,
         headers: HeaderValues | None = None,
         state_changing: bool = False,
@@ -999,7 +1024,7 @@ class SyncHttpTransport(_Pipeline):
                 call.method,
                 call.path,
                 params=call.params,
-                content=call.content,
+                content=_revealed_body(call.content),
                 headers=revealed(call.headers),
                 timeout=timeout,
             )

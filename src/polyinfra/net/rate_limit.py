@@ -61,6 +61,7 @@ __all__ = [
     "GAMMA_LIMITS",
     "GLOBAL_SCOPE",
     "SIGNER_TIERS",
+    "US_TOKEN_LIMITS",
     "AsyncRateLimiter",
     "EndpointRule",
     "PumpResult",
@@ -493,6 +494,15 @@ DATA_LIMITS: Final = RateLimitTable(
     shared=("data", "all"),
 )
 """The Data API's documented limits (venue notes: Rate limits)."""
+
+US_TOKEN_LIMITS: Final = RateLimitTable(
+    venue="us-token",
+    scopes=(_burst("us:token", 50),),
+    endpoints=(EndpointRule("POST /oauth/token", ("us:token",), "us-token"),),
+    shared=("us:token",),
+)
+"""The US exchange's token endpoint. Its limits are not published; a token manager asks once per
+token (every 2.5 minutes), so this only stops a runaway loop from getting the client id throttled."""
 
 
 # --- the sans-I/O limiter --------------------------------------------------------------------------

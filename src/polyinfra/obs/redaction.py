@@ -8,7 +8,8 @@ Pure functions over strings and containers; no I/O. Three mechanisms work togeth
   same encodings of the bytes a hex or base64 secret decodes to (an API secret is url-safe base64
   of 32 bytes, a private key is hex of 32 bytes), and URL-encoded variants. :func:`redact` masks
   all of them wherever they appear.
-* **Patterns that are always secrets**, registered or not: JWTs, ``Bearer``/``Basic`` credentials
+* **Patterns that are always secrets**, registered or not: JWTs, PEM private keys (a US exchange
+  client's RSA key), ``Bearer``/``Basic`` credentials
   and values under secret-looking names (``POLY_SIGNATURE``, ``POLY_PASSPHRASE``, ``POLY_API_KEY``,
   ``Authorization``, ``private_key``, ``"secret":``, ``passphrase=``, ...) in headers dumps, JSON,
   Python reprs and query strings.
@@ -86,6 +87,11 @@ def is_secret_key(key: object) -> bool:
 # header.payload.signature, both JSON parts starting with '{"' (base64url "eyJ"); the signature may
 # be empty (alg "none").
 _JWT: Final = re.compile(r"\beyJ[A-Za-z0-9_-]+\.eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
+# A whole PEM private-key block, or its start when the text was cut before its end line.
+_PEM_PRIVATE_KEY: Final = re.compile(
+    r"-----BEGIN (?:[A-Z]+ )*PRIVATE KEY-----(?:[A-Za-z0-9+/=\s\\n]*?-----END (?:[A-Z]+ )*PRIVATE KEY-----"
+    r"|[A-Za-z0-9+/=\s\\n]*)"
+)
 _AUTH_SCHEME_CREDENTIALS: Final = re.compile(r"\b(Bearer|Basic)(\s+)[A-Za-z0-9\-._~+/]+=*", re.IGNORECASE)
 
 # name, then ':' or '=', where the name may be quoted (JSON, Python repr) or escaped-quoted (JSON
@@ -295,6 +301,7 @@ def redact(text: str) -> str:
     if _PATTERN_HINT.search(text.lower()) is None:
         return text
     text = _JWT.sub(MASK, text)
+    text = _PEM_PRIVATE_KEY.sub(MASK, text)
     text = _mask_secret_named_values(text)
     return _AUTH_SCHEME_CREDENTIALS.sub(rf"\1\2{MASK}", text)
 

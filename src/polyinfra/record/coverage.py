@@ -4,16 +4,21 @@ data and why it does not elsewhere. Gaps are data.
 The manifest is a fold over the recording's own records, so it can never disagree with them:
 
 * a token is **covered** while its book was LIVE (a ``state changed`` record to ``live``), and
-  the recording proves the recorder was alive: an interval ends at the session's last record
-  (after a crash, coverage stops at the last record that was stored, never later);
+  the recording proves the recorder was alive: an interval ends at the last record of the session
+  that recorded it (after a crash, coverage stops at the last record that was stored, never
+  later). Sessions may interleave (a recorder fleet's processes write side by side): each key
+  follows the session that last spoke of it, and a key another session takes up ends the old
+  session's interval at that session's last record so far;
 * the user channel (``clob``/``user``) keys its coverage by subscribed market (condition id;
   empty when it subscribes to every market): covered from a session's reconciliation until its
   socket closes, through the same records;
 * a **gap** opens when it leaves LIVE, with the client's reason (``reconnect``, ``hash
   mismatch``, ``silence``, ...), or when it is subscribed (``subscribed``: waiting for its first
   snapshot), and closes when it is LIVE again;
-* a ``gap`` record (``queue overflow``) applies to every key of its source and channel, and is
-  taken out of the covered intervals;
+* a ``gap`` record (``queue overflow``) applies to every key of its source and channel, or only to
+  the keys its ``token_ids`` name (``lease takeover``: a fleet shard's tokens), and is taken out
+  of the covered intervals. A takeover's gap starts at the old holder's acknowledged watermark,
+  so it also proves the old holder's session alive until then;
 * any other part of a query window is a gap with reason ``not recorded``.
 
 All times are wall-clock ns (``recv_wall_ns``), the scale users ask about.
@@ -107,6 +112,10 @@ class _KeyHistory:
     gaps: list[Gap] = field(default_factory=list)
     live_since_ns: int | None = None
     gap_since: tuple[int, str] | None = None
+    session_id: str | None = None
+    """The session whose records opened the interval or gap still open."""
+    gap_records: list[Gap] = field(default_factory=list)
+    """Gap records naming this key (taken out of the covered intervals like channel gaps)."""
 
 
 class CoverageManifest:
@@ -115,8 +124,7 @@ class CoverageManifest:
     def __init__(self) -> None:
         self._keys: dict[tuple[str, str, str], _KeyHistory] = {}
         self._channel_gaps: dict[tuple[str, str], list[Gap]] = {}
-        self._session_id: str | None = None
-        self._last_wall_ns = 0
+        self._session_last_ns: dict[str, int] = {}
 
     @classmethod
     def of(cls, records: Iterable[Record]) -> CoverageManifest:
@@ -128,15 +136,13 @@ class CoverageManifest:
 
     def add(self, record: Record) -> None:
         """Take one record into account (any kind: each proves the recorder was alive)."""
-        if record.session_id != self._session_id:
-            self._end_session()
-            self._session_id = record.session_id
+        session = record.session_id
         now_ns = record.recv_wall_ns
-        self._last_wall_ns = max(self._last_wall_ns, now_ns)
+        self._session_last_ns[session] = max(self._session_last_ns.get(session, now_ns), now_ns)
         kind = record.kind
         if kind is RecordKind.STATE_CHANGED:
             details = _details(record)
-            history = self._history(record.source, record.channel, record.key)
+            history = self._history(record.source, record.channel, record.key, session)
             if details.state == _LIVE:
                 _close_gap(history, now_ns)
                 if history.live_since_ns is None:
@@ -147,22 +153,33 @@ class CoverageManifest:
                     history.gap_since = (now_ns, details.reason)
         elif kind is RecordKind.SUBSCRIBED:
             for token in _details(record).token_ids:
-                history = self._history(record.source, record.channel, token)
+                history = self._history(record.source, record.channel, token, session)
                 if history.live_since_ns is None and history.gap_since is None:
                     history.gap_since = (now_ns, _SUBSCRIBED)
         elif kind is RecordKind.UNSUBSCRIBED:
             for token in _details(record).token_ids:
-                history = self._history(record.source, record.channel, token)
+                history = self._history(record.source, record.channel, token, session)
                 _close_live(history, now_ns)
                 _close_gap(history, now_ns)
         elif kind is RecordKind.GAP:
             details = _details(record)
-            gaps = self._channel_gaps.setdefault((record.source, record.channel), [])
-            gaps.append(Gap(details.from_wall_ns, details.to_wall_ns, details.reason))
+            gap = Gap(details.from_wall_ns, details.to_wall_ns, details.reason)
+            if details.token_ids:
+                for token in details.token_ids:
+                    history = self._keys.setdefault((record.source, record.channel, token), _KeyHistory())
+                    history.gap_records.append(gap)
+                    if history.session_id is not None and history.session_id != session:
+                        # A takeover's gap starts where the old holder's writes were acknowledged
+                        # up to: its session was alive until then, lifecycle record or not.
+                        last_ns = self._session_last_ns[history.session_id]
+                        self._session_last_ns[history.session_id] = max(last_ns, gap.start_wall_ns)
+            else:
+                self._channel_gaps.setdefault((record.source, record.channel), []).append(gap)
 
     def finish(self) -> None:
-        """The recording ends here: open intervals end at the last record."""
-        self._end_session()
+        """The recording ends here: open intervals end at the last record of their session."""
+        for history in self._keys.values():
+            self._end_session_of(history)
 
     def channels(self) -> list[tuple[str, str]]:
         """Every (source, channel) the manifest has keys of, in the order first seen."""
@@ -179,7 +196,7 @@ class CoverageManifest:
         history = self._keys.get((source, channel, key), _KeyHistory())
         channel_gaps = [
             gap
-            for gap in self._channel_gaps.get((source, channel), [])
+            for gap in [*self._channel_gaps.get((source, channel), []), *history.gap_records]
             if gap.start_wall_ns < end_wall_ns and gap.end_wall_ns > start_wall_ns
         ]
         covered: list[Interval] = []
@@ -200,15 +217,19 @@ class CoverageManifest:
         gaps.sort(key=lambda gap: (gap.start_wall_ns, gap.end_wall_ns))
         return Coverage(source, channel, key, covered, gaps)
 
-    def _history(self, source: str, channel: str, key: str) -> _KeyHistory:
-        return self._keys.setdefault((source, channel, key), _KeyHistory())
+    def _history(self, source: str, channel: str, key: str, session: str) -> _KeyHistory:
+        """The key's history, taken up by ``session`` (what another session left open ends first)."""
+        history = self._keys.setdefault((source, channel, key), _KeyHistory())
+        if history.session_id != session:
+            self._end_session_of(history)
+            history.session_id = session
+        return history
 
-    def _end_session(self) -> None:
-        if self._session_id is None:
-            return
-        for history in self._keys.values():
-            _close_live(history, self._last_wall_ns)
-            _close_gap(history, self._last_wall_ns)
+    def _end_session_of(self, history: _KeyHistory) -> None:
+        if history.session_id is not None:
+            last_ns = self._session_last_ns[history.session_id]
+            _close_live(history, last_ns)
+            _close_gap(history, last_ns)
 
 
 @dataclass(frozen=True, slots=True)

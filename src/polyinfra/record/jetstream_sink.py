@@ -6,7 +6,9 @@ one channel with a subject filter. The message is the whole record as a msgpack 
 included, untouched); session headers go to ``polyinfra.<stream>.sessions``.
 
 Acknowledged. :meth:`JetStreamSink.write` publishes the batch without waiting between messages and
-returns once the server acknowledged every one of them (a JetStream ack means the stream stored the
+returns once the server acknowledged every one of them (each message names a reply subject of the
+sink's own; nats-py's ``publish_async`` is not used because it leaves the future of a message the
+server refused unanswered, an error its callback raises instead of setting) (a JetStream ack means the stream stored the
 message, replicated as the stream is configured; a single server syncs its files to disk every
 ``sync_interval``, 2 minutes by default, so only ``sync_interval: always`` or replicas make an ack
 survive a power cut). One failed or missing ack fails the batch with
@@ -25,6 +27,12 @@ order is the written order, and reads return it as the SQLite sink returns its `
 copy wins). One limit: a batch the server took only in part (a stream leader change mid-batch) is
 written again, and its missing records then come after the ones that did go in. A ``kill -9`` cannot
 do that: the server receives a prefix of what the writer sent.
+
+A recorder fleet. ``polyinfra record --fleet`` writes each shard of its token universe into a stream of
+its own, ``STREAM-shard-N`` (:func:`shard_stream_name`; the fencing that keeps a shard to its lease
+holder is per stream, see :mod:`polyinfra.record.fenced_sink`). A read of ``STREAM`` when no stream of
+that name exists but shard streams do reads the fleet's recording: each shard stream whole, one after
+another (every key belongs to one shard, so each key's records stay in their written order).
 """
 
 from __future__ import annotations
@@ -46,13 +54,25 @@ from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, StorageType, StreamConfig
 
-from polyinfra.errors import CorruptRecordError, RecorderError, SinkUrlError, SinkWriteError
+from polyinfra.errors import CorruptRecordError, MalformedMessageError, RecorderError, SinkUrlError, SinkWriteError
 from polyinfra.obs.logging import get_logger
 from polyinfra.obs.redaction import MASK, url_without_credentials
 from polyinfra.record.records import Record, RecordKind, SessionHeader
 from polyinfra.record.sink import Sink
+from polyinfra.wire.json_decoding import JsonDecoder
 
-__all__ = ["DUPLICATE_WINDOW_S", "JetStreamSink", "record_subject", "subject_token"]
+__all__ = [
+    "DUPLICATE_WINDOW_S",
+    "JetStreamSink",
+    "PublishRefusedError",
+    "parse_nats_url",
+    "record_subject",
+    "shard_stream_name",
+    "shard_stream_url",
+    "stored_message",
+    "stored_sequence",
+    "subject_token",
+]
 
 _log = get_logger(__name__)
 
@@ -65,6 +85,8 @@ _STREAM_NAME: Final = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _MAX_PLAIN_TOKEN_CHARS: Final = 100
 _PLAIN_TOKEN: Final = re.compile(f"[A-Za-z0-9-]{{1,{_MAX_PLAIN_TOKEN_CHARS}}}")
 _MSG_ID: Final = "Nats-Msg-Id"
+_SHARD_SUFFIX: Final = "-shard-"
+_MAX_SHARD_DIGITS: Final = 4
 # What nats-py writes around the header pairs: "NATS/1.0\r\n" before, "\r\n" after.
 _HEADER_FRAMING_BYTES: Final = 12
 _ACK_TIMEOUT_S: Final = 60.0
@@ -81,10 +103,51 @@ _CONNECT_TIMEOUT_S: Final = 5.0
 # attempts on the first connect: an unreachable server fails a call in about two seconds.
 _RECONNECT_ATTEMPTS: Final = 4
 _RECONNECT_WAIT_S: Final = 0.5
+_RECORDS_FILTER: Final = "polyinfra.{}.*.*.*"
+_SESSIONS_FILTER: Final = "polyinfra.{}.sessions"
 _ENCODE = msgspec.msgpack.Encoder().encode
 _DECODE_RECORD = msgspec.msgpack.Decoder(Record).decode
 _DECODE_HEADER = msgspec.msgpack.Decoder(SessionHeader).decode
 _T = TypeVar("_T")
+
+
+class PublishRefusedError(Exception):
+    """The server refused one published message (internal: the sink turns it into a
+    :class:`~polyinfra.errors.SinkWriteError`, this as its cause)."""
+
+    def __init__(self, err_code: int, description: str) -> None:
+        super().__init__(f"err_code={err_code} {description}")
+        self.err_code = err_code
+
+
+class _ApiError(msgspec.Struct):
+    err_code: int = 0
+    description: str = ""
+
+
+class _PublishAnswer(msgspec.Struct):
+    seq: int = 0
+    error: _ApiError | None = None
+
+
+_MAX_ANSWER_BYTES: Final = 64 * 1024
+_DECODE_ANSWER: Final[JsonDecoder[_PublishAnswer]] = JsonDecoder(
+    _PublishAnswer, what="JetStream publish answer", max_bytes=_MAX_ANSWER_BYTES
+)
+_NO_RESPONDERS: Final = "503"
+_NO_RESPONDERS_CODE: Final = 503
+
+
+def stored_sequence(answer: bytes) -> int:
+    """The stream sequence the server's answer to a published message gives it;
+    :class:`PublishRefusedError` when the answer is a refusal or does not decode."""
+    try:
+        decoded = _DECODE_ANSWER.decode(answer)
+    except MalformedMessageError as exc:
+        raise PublishRefusedError(0, f"the server's answer does not decode: {exc.message[:200]}") from exc
+    if decoded.error is not None:
+        raise PublishRefusedError(decoded.error.err_code, decoded.error.description[:200])
+    return decoded.seq
 
 
 def subject_token(text: str) -> str:
@@ -109,6 +172,36 @@ def record_subject(stream: str, source: str, channel: str, key: str) -> str:
     return f"polyinfra.{stream}.{subject_token(source)}.{subject_token(channel)}.{subject_token(key)}"
 
 
+def shard_stream_name(stream: str, shard: int) -> str:
+    """The stream that holds shard ``shard`` of the fleet recording ``stream``."""
+    return f"{stream}{_SHARD_SUFFIX}{shard}"
+
+
+def shard_stream_url(url: str, shard: int) -> str:
+    """``nats://.../STREAM`` of a fleet recording as the URL of its shard ``shard``'s stream."""
+    parts = urllib.parse.urlsplit(url)
+    return urllib.parse.urlunsplit(parts._replace(path="/" + shard_stream_name(parts.path.removeprefix("/"), shard)))
+
+
+def stored_message(message: Msg) -> Record | SessionHeader | None:
+    """What a message of a recording's stream holds: a record, a session header, or None (a fleet's
+    takeover marker); :class:`~polyinfra.errors.CorruptRecordError` for one that does not decode."""
+    # polyinfra.STREAM.sessions and polyinfra.STREAM.fence; a record's subject has five tokens.
+    stream_level = message.subject.split(".", 2)[2:]
+    try:
+        if stream_level == ["sessions"]:
+            return _DECODE_HEADER(message.data)
+        if stream_level == ["fence"]:
+            return None
+        return _DECODE_RECORD(message.data)
+    except msgspec.DecodeError as exc:
+        raise CorruptRecordError(
+            f"a stored message cannot be read back: {exc}"[:300],
+            stream=message.metadata.stream,
+            seq=message.metadata.sequence.stream,
+        ) from exc
+
+
 def _header_bytes(headers: dict[str, str]) -> int:
     """The size of ``headers`` as nats-py frames them: the server counts them against its max payload."""
     return _HEADER_FRAMING_BYTES + sum(len(name) + len(value.encode()) + 4 for name, value in headers.items())
@@ -123,14 +216,19 @@ class JetStreamSink(Sink):
 
     def __init__(self, url: str) -> None:
         self.url = url_without_credentials(url)
-        self._server, self.stream, self._credential = _parse_url(url, self.url)
+        self._server, self.stream, self._credential = parse_nats_url(url, self.url)
         self._subjects = f"polyinfra.{self.stream}.>"
-        self._records_filter = f"polyinfra.{self.stream}.*.*.*"
         self._sessions_subject = f"polyinfra.{self.stream}.sessions"
         self._connection: Client | None = None
         self._jetstream: JetStreamContext | None = None
         self._connecting = asyncio.Lock()
         self._acks_in_flight: set[asyncio.Future[Any]] = set()
+        self._ack_waiters: dict[str, asyncio.Future[Any]] = {}
+        self._ack_inbox = ""
+        self._ack_count = 0
+        # What reads read: the stream, a fleet's shard streams (found when the stream is missing), or
+        # nothing (neither exists yet: the first write creates the stream).
+        self._read_streams = [self.stream]
 
     # --- writes ------------------------------------------------------------------------------------
 
@@ -150,10 +248,10 @@ class JetStreamSink(Sink):
     async def _publish(self, messages: Sequence[tuple[str, bytes, str]], what: str) -> None:
         """Publish ``(subject, payload, message id)`` messages back to back, then wait for every ack."""
         try:
-            jetstream, max_payload = await self._connected()
+            _, max_payload = await self._writable()
         except RecorderError as exc:
             raise SinkWriteError(f"JetStream {what} not stored: {exc.message}", retriable=exc.retriable) from exc
-        headers = [{_MSG_ID: message_id} for _, _, message_id in messages]
+        headers = self._headers([message_id for _, _, message_id in messages])
         # Checked before anything is sent: the server answers an oversized message by closing the
         # connection, and a batch must not go in part.
         for (_, payload, message_id), message_headers in zip(messages, headers, strict=True):
@@ -167,19 +265,45 @@ class JetStreamSink(Sink):
                     max_payload=max_payload,
                 )
         acks: list[asyncio.Future[Any]] = []
+        connection = self._connection
+        assert connection is not None
+        loop = asyncio.get_running_loop()
         try:
             async with asyncio.timeout(_ACK_TIMEOUT_S):
                 for (subject, payload, _), message_headers in zip(messages, headers, strict=True):
-                    ack = await jetstream.publish_async(subject, payload, headers=message_headers)
+                    self._ack_count += 1
+                    reply = f"{self._ack_inbox}.{self._ack_count}"
+                    ack: asyncio.Future[Any] = loop.create_future()
+                    self._ack_waiters[reply] = ack
                     acks.append(ack)
                     self._acks_in_flight.add(ack)
+                    await connection.publish(subject, payload, reply=reply, headers=message_headers)
                 await asyncio.gather(*acks)
-        except (nats.errors.Error, OSError, TimeoutError) as exc:
+        except (nats.errors.Error, OSError, TimeoutError, PublishRefusedError) as exc:
             raise SinkWriteError(f"JetStream {what} not acknowledged: {self._described(exc)}", url=self.url) from exc
         finally:
             self._acks_in_flight.difference_update(acks)
             for ack in acks:
-                ack.cancel()  # frees nats-py's in-flight slot of an ack that will never come
+                ack.cancel()  # an ack that will never come
+            for reply in [reply for reply, waiter in self._ack_waiters.items() if waiter.done()]:
+                del self._ack_waiters[reply]
+
+    async def _on_ack(self, message: Msg) -> None:
+        """The server's answer to one published message: its sequence, or why it refused it."""
+        waiter = self._ack_waiters.pop(message.subject, None)
+        if waiter is None or waiter.done():
+            return
+        if message.headers and message.headers.get("Status") == _NO_RESPONDERS:
+            waiter.set_exception(PublishRefusedError(_NO_RESPONDERS_CODE, "no stream takes this subject"))
+            return
+        try:
+            waiter.set_result(stored_sequence(message.data))
+        except PublishRefusedError as exc:
+            waiter.set_exception(exc)
+
+    def _headers(self, message_ids: Sequence[str]) -> list[dict[str, str]]:
+        """The headers of a batch's messages: the id the server deduplicates by."""
+        return [{_MSG_ID: message_id} for message_id in message_ids]
 
     # --- reads -------------------------------------------------------------------------------------
 
@@ -191,7 +315,7 @@ class JetStreamSink(Sink):
         kinds: Collection[RecordKind] | None = None,
     ) -> AsyncIterator[Sequence[Record]]:
         seen: set[str] = set()
-        async for messages in self._messages(self._records_filter):
+        async for messages in self._messages_of_every_stream(_RECORDS_FILTER):
             chunk = []
             for record in self._decoded(messages, _DECODE_RECORD, "record"):
                 if record.event_id in seen:
@@ -207,13 +331,26 @@ class JetStreamSink(Sink):
 
     async def headers(self) -> list[SessionHeader]:
         by_session: dict[str, SessionHeader] = {}
-        async for messages in self._messages(self._sessions_subject):
+        async for messages in self._messages_of_every_stream(_SESSIONS_FILTER):
             for header in self._decoded(messages, _DECODE_HEADER, "session header"):
                 by_session.setdefault(header.session_id, header)
         return sorted(by_session.values(), key=lambda header: header.started_wall_ns)
 
-    async def _messages(self, subject_filter: str) -> AsyncIterator[list[Msg]]:
-        """The stream's messages on ``subject_filter`` in stream order, as far as the stream went
+    async def read_streams(self) -> list[tuple[JetStreamContext, str]]:
+        """The JetStream context and each stream a read of this sink reads (a fleet's shard streams,
+        or the stream itself): for a consumer of its own, as the PostgreSQL relay has."""
+        jetstream, _ = await self._connected()
+        return [(jetstream, stream) for stream in self._read_streams]
+
+    async def _messages_of_every_stream(self, subject_filter: str) -> AsyncIterator[list[Msg]]:
+        """:meth:`_messages` of each stream a read reads; ``subject_filter`` names the stream ``{}``."""
+        await self._connected()
+        for stream in self._read_streams:
+            async for messages in self._messages(stream, subject_filter.format(stream)):
+                yield messages
+
+    async def _messages(self, stream: str, subject_filter: str) -> AsyncIterator[list[Msg]]:
+        """``stream``'s messages on ``subject_filter`` in stream order, as far as the stream went
         when the read began, a fetch at a time (an ephemeral consumer, deleted afterwards)."""
         jetstream, _ = await self._connected()
         config = ConsumerConfig(
@@ -222,7 +359,7 @@ class JetStreamSink(Sink):
             mem_storage=True,
             inactive_threshold=_READER_INACTIVE_S,
         )
-        subscription = await self._call(jetstream.pull_subscribe(subject_filter, stream=self.stream, config=config))
+        subscription = await self._call(jetstream.pull_subscribe(subject_filter, stream=stream, config=config))
         consumer: str | None = None
         try:
             info = await self._call(subscription.consumer_info())
@@ -236,7 +373,7 @@ class JetStreamSink(Sink):
         finally:
             await self._call(subscription.unsubscribe())
             if consumer is not None:
-                await self._call(jetstream.delete_consumer(self.stream, consumer))
+                await self._call(jetstream.delete_consumer(stream, consumer))
 
     def _decoded(self, messages: Iterable[Msg], decode: Callable[[bytes], Any], what: str) -> Iterable[Any]:
         for message in messages:
@@ -245,7 +382,7 @@ class JetStreamSink(Sink):
             except msgspec.DecodeError as exc:  # ValidationError included
                 raise CorruptRecordError(
                     f"a stored {what} cannot be read back: {exc}",
-                    stream=self.stream,
+                    stream=message.metadata.stream,
                     seq=message.metadata.sequence.stream,
                 ) from exc
 
@@ -275,6 +412,8 @@ class JetStreamSink(Sink):
                 jetstream = connection.jetstream()
                 try:
                     await self._ensure_stream(jetstream)
+                    self._ack_inbox = connection.new_inbox()
+                    await self._call(connection.subscribe(f"{self._ack_inbox}.*", cb=self._on_ack))
                 except RecorderError:
                     await self._call(connection.close())
                     raise
@@ -282,17 +421,34 @@ class JetStreamSink(Sink):
             assert self._jetstream is not None
             return self._jetstream, self._connection.max_payload
 
-    async def _ensure_stream(self, jetstream: JetStreamContext) -> None:
-        try:
-            info = await jetstream.stream_info(self.stream)
-        except nats.js.errors.NotFoundError:
+    async def _writable(self) -> tuple[JetStreamContext, int]:
+        """As :meth:`_connected`, the stream created if it is missing (reads never create it: a
+        read of a fleet's name before the fleet made its shard streams must not take the name)."""
+        jetstream, max_payload = await self._connected()
+        if self._read_streams == []:
             config = StreamConfig(
                 name=self.stream,
                 subjects=[self._subjects],
                 storage=StorageType.FILE,
                 duplicate_window=DUPLICATE_WINDOW_S,
             )
-            await self._call(jetstream.add_stream(config))
+            await self._call(jetstream.add_stream(config))  # the same config twice is no error
+            self._read_streams = [self.stream]
+        if self._read_streams != [self.stream]:
+            raise RecorderError(
+                "this stream name is a recorder fleet's: write to it with polyinfra record --fleet",
+                retriable=False,
+                url=self.url,
+            )
+        return jetstream, max_payload
+
+    async def _ensure_stream(self, jetstream: JetStreamContext) -> None:
+        """Find what reads read: the stream, a fleet's shard streams, or nothing yet (``[]``)."""
+        try:
+            info = await jetstream.stream_info(self.stream)
+        except nats.js.errors.NotFoundError:
+            self._read_streams = await self._shard_streams(jetstream)
+            return
         except (nats.errors.Error, OSError, TimeoutError) as exc:
             raise RecorderError(
                 f"cannot open the JetStream stream: {self._described(exc)}", retriable=True, url=self.url
@@ -304,6 +460,19 @@ class JetStreamSink(Sink):
                     url=self.url,
                     subjects=self._subjects,
                 )
+
+    async def _shard_streams(self, jetstream: JetStreamContext) -> list[str]:
+        """The shard streams of a fleet recording named like this sink's stream, by shard number."""
+        shard = re.compile(re.escape(self.stream + _SHARD_SUFFIX) + f"([0-9]{{1,{_MAX_SHARD_DIGITS}}})")
+        found = []
+        offset = 0
+        while page := await self._call(jetstream.streams_info(offset)):  # the server answers a page at a time
+            offset += len(page)
+            for info in page:
+                matched = shard.fullmatch(info.config.name or "")
+                if matched:
+                    found.append((int(matched.group(1)), info.config.name or ""))
+        return [name for _, name in sorted(found)]
 
     async def _call(self, call: Awaitable[_T]) -> _T:
         """Await a nats-py call, its errors turned into :class:`~polyinfra.errors.RecorderError`."""
@@ -332,7 +501,7 @@ class JetStreamSink(Sink):
         _log.warning("NATS connection error", url=self.url, error=self._described(exc))
 
 
-def _parse_url(url: str, shown_url: str) -> tuple[str, str, str | None]:
+def parse_nats_url(url: str, shown_url: str) -> tuple[str, str, str | None]:
     """The server URL for nats-py, the stream name and the URL's credential (password or token), from
     ``nats://[user:password@|token@]host[:port]/STREAM``; ``shown_url`` is what errors show."""
     parts = urllib.parse.urlsplit(url)

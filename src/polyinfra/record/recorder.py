@@ -15,6 +15,10 @@ that drains it into a sink in batches.
 * **A failing sink never ends recording.** A batch that did not store is kept and written again
   after a backoff (the sink deduplicates by ``event_id``, so a batch that did store before an
   error reached us costs nothing); meanwhile the queue fills and its overflow becomes gaps.
+* **Fenced off is final.** A fleet shard's sink refuses every write once another process took
+  the shard over (:class:`~polyinfra.errors.FencedOffError`): the writer stops there, drops what
+  is queued (the new holder records it, and the gap between is on its tape) and says so in
+  :attr:`Recorder.fenced_off`.
 * **Clock provenance.** The session header (host, session start, clock source) is written at
   :meth:`Recorder.start`, then a wall-minus-monotonic sample every ``clock_sample_interval_s``
   and one at :meth:`Recorder.stop`; coverage relies on them to know the recorder was alive.
@@ -38,7 +42,7 @@ import msgspec
 
 from polyinfra.core.book_sync import Backoff
 from polyinfra.core.config_checks import positive_int, positive_number
-from polyinfra.errors import InvalidValueError, PolyinfraError
+from polyinfra.errors import FencedOffError, InvalidValueError, PolyinfraError
 from polyinfra.obs.logging import get_logger
 from polyinfra.obs.metrics import RECORDER_DROPPED, RECORDER_QUEUE_DEPTH, RECORDER_RECORDS, RECORDER_WRITE_FAILURES
 from polyinfra.obs.redaction import redact
@@ -75,6 +79,7 @@ class Watermark:
 
     event_id: str
     recv_mono_ns: int
+    recv_wall_ns: int
     records: int
 
 
@@ -158,12 +163,14 @@ class Recorder:
         self._stopping = False
         self._stop_requested = asyncio.Event()
         self._taps: dict[tuple[str, str], ChannelTap] = {}
+        self._unclaimed_taps: set[tuple[str, str]] = set()
         self._own = ChannelTap(self, _RECORDER_SOURCE, "")
         self._written = 0
         self._batches = 0
         self._write_failures = 0
         self._unstorable = 0
         self._acknowledged: Watermark | None = None
+        self._fenced_off: FencedOffError | None = None
 
     async def __aenter__(self) -> Recorder:
         await self.start()
@@ -194,13 +201,36 @@ class Recorder:
     # --- taps ----------------------------------------------------------------------------------
 
     def tap(self, source: str, channel: str) -> ChannelTap:
-        """The tap of (``source``, ``channel``), e.g. ``("clob", "market")``; one per pair."""
+        """The tap of (``source``, ``channel``), e.g. ``("clob", "market")``; one per pair (the one
+        :meth:`record_gap` made, if it came first)."""
         key = (source, channel)
+        if key in self._unclaimed_taps:
+            self._unclaimed_taps.discard(key)
+            return self._taps[key]
         if key in self._taps or source == _RECORDER_SOURCE:
             raise InvalidValueError("this source and channel already have a tap", source=source, channel=channel)
         tap = ChannelTap(self, source, channel)
         self._taps[key] = tap
         return tap
+
+    def record_gap(
+        self, source: str, channel: str, *, reason: str, from_wall_ns: int, to_wall_ns: int, token_ids: list[str]
+    ) -> None:
+        """Queue a GAP record for ``token_ids`` of (``source``, ``channel``): time the recording does
+        not vouch for, seen from outside the client (a fleet shard taken over from a dead process).
+        Before the client's tap exists, the tap made for it is the one the client gets."""
+        tap = self._taps.get((source, channel))
+        if tap is None:
+            tap = self.tap(source, channel)
+            self._unclaimed_taps.add((source, channel))
+        tap.lifecycle(
+            RecordKind.GAP,
+            NO_CONNECTION,
+            reason=reason,
+            token_ids=token_ids,
+            from_wall_ns=from_wall_ns,
+            to_wall_ns=to_wall_ns,
+        )
 
     def enqueue(self, record: Record) -> None:
         """Queue a record (taps check the room first)."""
@@ -217,6 +247,12 @@ class Recorder:
     def acknowledged(self) -> Watermark | None:
         """The last record the sink acknowledged; None before the first batch is stored."""
         return self._acknowledged
+
+    @property
+    def fenced_off(self) -> FencedOffError | None:
+        """Why the sink refuses this recorder's writes for good (another process holds its shard
+        now); None while it writes."""
+        return self._fenced_off
 
     @property
     def stats(self) -> RecorderStats:
@@ -257,6 +293,8 @@ class Recorder:
             RECORDER_QUEUE_DEPTH.set(len(queue))
             if batch:
                 await self._store(batch)
+            if self._fenced_off is not None:
+                return
 
     async def _store(self, batch: list[Record], *, is_replacement: bool = False) -> None:
         """Write ``batch`` until the sink takes it, then move the watermark. A batch the sink refuses
@@ -267,6 +305,14 @@ class Recorder:
         while True:
             try:
                 await self._sink.write(batch)
+            except FencedOffError as exc:
+                self._fenced_off = exc
+                _log.warning(
+                    "recorder fenced off: another process holds its shard now",
+                    records_not_written=len(batch) + len(self.queue),
+                )
+                self.queue.clear()
+                return
             except Exception as exc:  # a failing sink must not end recording: keep the batch, retry
                 attempts += 1
                 self._write_failures += 1
@@ -312,7 +358,7 @@ class Recorder:
         self._written += len(batch)
         self._batches += 1
         last = batch[-1]
-        self._acknowledged = Watermark(last.event_id, last.recv_mono_ns, self._written)
+        self._acknowledged = Watermark(last.event_id, last.recv_mono_ns, last.recv_wall_ns, self._written)
         by_channel: dict[tuple[str, str], int] = {}
         for record in batch:
             pair = (record.source, record.channel)

@@ -1,1 +1,2 @@
-"""The emulator's US exchange: a gRPC server (its own port, same process) speaking ``polymarket.v1``."""
+"""The emulated Polymarket US exchange: its token endpoint (:mod:`.token_endpoint`) on the REST port, and its
+gRPC services (:mod:`.grpc_server`) on their own port in the same process."""
