@@ -66,9 +66,12 @@ if TYPE_CHECKING:
     from polyinfra.clob.market_channel import MarketChannel
     from polyinfra.clob.rest import ClobRestClient, SyncClobRestClient
     from polyinfra.clob.trading import AssetType, BalanceAllowance, CancelResult, OpenOrder, TradingClient
+    from polyinfra.core.us_instruments import UsInstrument, UsInstrumentState
     from polyinfra.emulator.faults import FaultConfig
     from polyinfra.emulator.runner import Emulator
     from polyinfra.live.live_data import LiveData
+    from polyinfra.us.client import UsExchangeClient
+    from polyinfra.us.live_books import UsLiveBooks
     from polyinfra.wallets.registry import WalletConfig, WalletRegistry
 
 _LAZY = {
@@ -92,6 +95,10 @@ _LAZY = {
     "MarketChannel": "polyinfra.clob.market_channel",
     "Emulator": "polyinfra.emulator.runner",
     "FaultConfig": "polyinfra.emulator.faults",
+    "UsExchangeClient": "polyinfra.us.client",
+    "UsInstrument": "polyinfra.core.us_instruments",
+    "UsInstrumentState": "polyinfra.core.us_instruments",
+    "UsLiveBooks": "polyinfra.us.live_books",
 }
 
 __all__ = [
@@ -162,6 +169,10 @@ __all__ = [
     "TradingClient",
     "TransportError",
     "UnknownWalletError",
+    "UsExchangeClient",
+    "UsInstrument",
+    "UsInstrumentState",
+    "UsLiveBooks",
     "WalletConfig",
     "WalletRegistry",
     "WrongContextError",

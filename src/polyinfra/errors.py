@@ -28,6 +28,10 @@ __all__ = [
     "CorruptRecordError",
     "ExportError",
     "FencedOffError",
+    "GrpcAuthError",
+    "GrpcNotFoundError",
+    "GrpcStatusError",
+    "GrpcUnavailableError",
     "HttpClientError",
     "HttpServerError",
     "InsufficientBalanceError",
@@ -48,6 +52,9 @@ __all__ = [
     "OrderRejectedError",
     "PolyinfraError",
     "PriceRangeError",
+    "ProtoBundleError",
+    "ProtoBundleHashError",
+    "ProtoMismatchError",
     "ProtocolError",
     "RateLimitedError",
     "RecorderError",
@@ -59,6 +66,7 @@ __all__ = [
     "SinkUrlError",
     "SinkWriteError",
     "StaleDataError",
+    "StreamBudgetExceededError",
     "StreamClosedError",
     "TickSizeViolationError",
     "TransportError",
@@ -149,6 +157,16 @@ class RetiredTopicError(InvalidValueError):
     price topics after their cut-over date); the message names what replaces it."""
 
 
+class ProtoBundleError(InvalidValueError):
+    """A proto bundle (zip or folder) polyinfra will not use: unreadable, unsafe (a path leaving the bundle,
+    a zip bomb), without the venue's files, or refused by the compiler."""
+
+
+class ProtoBundleHashError(ProtoBundleError):
+    """The bundle is not the one expected: ``expected_sha256`` and ``actual_sha256`` say both; pass the actual
+    one as the expected hash to trust a newer bundle."""
+
+
 # --- the venue's protocol ------------------------------------------------------------------------------
 
 
@@ -158,6 +176,11 @@ class ProtocolError(PolyinfraError):
 
 class MalformedMessageError(ProtocolError):
     """A frame or body could not be decoded into the venue's schema."""
+
+
+class ProtoMismatchError(MalformedMessageError):
+    """The venue's protos (a bundle, or a server's reflection) lack a message or method polyinfra needs, under
+    its documented name."""
 
 
 # --- getting there -------------------------------------------------------------------------------
@@ -176,6 +199,11 @@ class RequestTimeoutError(TransportError):
 
 class StreamClosedError(TransportError):
     """A WebSocket or gRPC stream ended."""
+
+
+class GrpcUnavailableError(TransportError):
+    """The US exchange's gRPC endpoint cannot be reached or dropped the call (status UNAVAILABLE); reconnect
+    with backoff."""
 
 
 # --- the venue's answers ------------------------------------------------------------------------------
@@ -207,6 +235,15 @@ class HttpServerError(ApiError):
     """A 5xx answer. Retriable, but a request that changes state may have been applied."""
 
     retriable_by_default = True
+
+
+class GrpcStatusError(PolyinfraError):
+    """The US exchange answered a gRPC call with an error status: ``code`` (``"INVALID_ARGUMENT"``, ...),
+    ``method`` and ``venue_message`` say which."""
+
+
+class GrpcNotFoundError(GrpcStatusError):
+    """NOT_FOUND: no such instrument, order or resource."""
 
 
 class AuthError(PolyinfraError):
@@ -253,6 +290,11 @@ class MissingScopeError(JwtAuthError):
     """The access token lacks the scope a call needs (``PERMISSION_DENIED`` / 403); ``scope`` names it."""
 
 
+class GrpcAuthError(AuthError):
+    """The US exchange refused a gRPC call's credentials: UNAUTHENTICATED (no token or an expired one: mint a
+    fresh token) or PERMISSION_DENIED (a scope the client lacks, or another firm's data); ``code`` says which."""
+
+
 class SigningError(PolyinfraError):
     """An order or message could not be signed."""
 
@@ -291,6 +333,11 @@ class RateLimitedError(PolyinfraError):
 class CircuitOpenError(PolyinfraError):
     """Calls to an endpoint group fail fast while its circuit breaker is open; ``retry_after_s``
     says when it lets a probe through."""
+
+
+class StreamBudgetExceededError(PolyinfraError):
+    """A plan needs more concurrent gRPC streams than the budget allows (the US exchange pools 20 per
+    firm); refused before any stream is opened. ``streams`` and ``budget`` say by how much."""
 
 
 # --- local state -----------------------------------------------------------------------------------

@@ -28,6 +28,7 @@ def _demo(*arguments: str, env: dict[str, str] | None = None) -> subprocess.Comp
 PROOF = re.compile(
     r"^proof: ran [\d.]+ s and received [\d,]+ frames; then trading stopped and\n"
     r"  all 6 books were live and equal to the emulator's REST book, level by level\n"
+    r"  all 3 US exchange books were live and equal to the emulator's too\n"
     r"  the recorder's tape \([1-9][\d,]* records, 0 gaps\) replayed into the same books\n"
     r"  RTDS activity: [1-9][\d,]* trades seen with their wallets, 0 gaps;\n"
     r"  the last: sim-\S+ (BUY|SELL) [\d.]+ (Yes|No) @ 0\.\d+\n"
@@ -43,8 +44,12 @@ def test_demo_prints_live_books_as_plain_lines_when_not_a_terminal() -> None:
     proof = PROOF.search(result.stdout)
     assert proof, result.stdout[-1000:]
     blocks = [block for block in result.stdout[: proof.start()].split("--- ") if block.strip()]
-    assert len(blocks) >= 2, result.stdout
-    status, *book_lines = blocks[-1].strip().splitlines()
+    assert len(blocks) >= 4, result.stdout
+    # Each refresh: the CLOB's block, then the US exchange's (its three OPEN instruments, numbered on).
+    us_status, *us_lines = blocks[-1].strip().splitlines()
+    assert "US live 3/3" in us_status and len(us_lines) == 3, blocks[-1]
+    assert all(re.match(r"^[456]\. \S+ · .+ Yes: live bid 0\.\d+ ask 0\.\d+ ", line) for line in us_lines), us_lines
+    status, *book_lines = blocks[-2].strip().splitlines()
     # Three markets, two tokens each: every book is live, in sync with the emulator.
     assert "live 6/6" in status, status
     assert re.search(r" · recorder: [1-9][\d,]* records acknowledged · gaps 0 · queue [\d,]+$", status), status
@@ -67,6 +72,7 @@ def test_demo_screen_fits_an_80_column_terminal() -> None:
     # The last screen drawn: all six tokens live.
     statuses = [line for line in shown if line.startswith("live ")]
     assert statuses and statuses[-1].startswith("live 6/6 · "), statuses[-1:]
+    assert any(line.startswith("US live 3/3 · ") for line in shown)
     assert any(re.match(r"recorder: [1-9][\d,]* records acknowledged · gaps 0", line) for line in shown)
     assert PROOF.search("\n".join(shown) + "\n"), shown[-8:]
 

@@ -10,6 +10,7 @@ import httpx
 import pytest
 import websockets
 
+from polyinfra.us.client import UsExchangeClient
 from tests.integration.cli_steps import start_polyinfra
 
 WAIT_S = 60.0
@@ -26,15 +27,19 @@ async def test_emulator_prints_its_urls_serves_and_stops_cleanly(stop_signal: si
         assert process.stdout is not None and process.stderr is not None
         line = await asyncio.wait_for(process.stdout.readline(), WAIT_S)
         urls = json.loads(line)
-        assert list(urls) == ["rest", "ws_market", "ws_user", "rtds", "us_token"]
+        assert list(urls) == ["rest", "ws_market", "ws_user", "rtds", "us_token", "grpc"]
         port = urls["rest"].rsplit(":", 1)[1]
+        grpc_port = urls["grpc"].rsplit(":", 1)[1]
         assert urls == {
             "rest": f"http://127.0.0.1:{port}",
             "ws_market": f"ws://127.0.0.1:{port}/ws/market",
             "ws_user": f"ws://127.0.0.1:{port}/ws/user",
             "rtds": f"ws://127.0.0.1:{port}/ws/rtds",
             "us_token": f"http://127.0.0.1:{port}/oauth/token",
+            "grpc": f"127.0.0.1:{grpc_port}",
         }
+        async with UsExchangeClient(urls["grpc"], insecure=True, timeout_s=WAIT_S) as us_exchange:
+            assert await us_exchange.health() == "ok"
         async with httpx.AsyncClient(timeout=WAIT_S) as http:
             ok = await http.get(urls["rest"] + "/ok")
             assert (ok.status_code, ok.json()) == (200, "OK")

@@ -25,7 +25,7 @@ from tests.unit.test_no_private_citations import PRIVATE_RE
 
 TERMINAL_COLUMNS = 80
 # Loading these is the cost of running a command, never of reading its help or signing offline.
-HEAVY_MODULES = ("aiohttp", "httpx", "prometheus_client", "polyinfra.emulator")
+HEAVY_MODULES = ("aiohttp", "httpx", "prometheus_client", "grpc", "polyinfra.emulator")
 
 
 Command = TyperCommand | TyperGroup
@@ -169,7 +169,15 @@ def _heavy(modules: set[str]) -> list[str]:
 
 
 @pytest.mark.parametrize(
-    "arguments", [["--help"], ["--version"], ["order", "sign", "--help"], ["watch", "--help"], ["markets", "--help"]]
+    "arguments",
+    [
+        ["--help"],
+        ["--version"],
+        ["order", "sign", "--help"],
+        ["watch", "--help"],
+        ["markets", "--help"],
+        ["us", "instruments", "--help"],
+    ],
 )
 def test_help_imports_no_client_emulator_or_metrics(arguments: list[str]) -> None:
     assert not _heavy(_modules_loaded(arguments))

@@ -7,6 +7,12 @@
 * :class:`ChangeLines` — JSON objects (``--jsonl``), for scripts: a token's book line each time
   what it shows changed, and a line per trade.
 
+They read any live-book client through a :class:`BookView`: the books (the CLOB's
+:class:`~polyinfra.clob.live_books.LiveBooks` or the US exchange's
+:class:`~polyinfra.us.live_books.UsLiveBooks`), the count of messages received and the client's own
+status line; :func:`clob_view` is the CLOB's. A screen or a block shows one or more clients, each a
+:class:`BookPanel` (``polyinfra demo`` shows the US exchange's books below the CLOB's).
+
 Prices are exact ``Decimal``s rendered as strings, never floats. Message rates and staleness are
 seconds and counts, not amounts, so they are plain floats.
 """
@@ -16,10 +22,10 @@ from __future__ import annotations
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Collection, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Final
+from typing import TYPE_CHECKING, Final, Protocol
 
 import msgspec
 from rich.console import Group
@@ -27,19 +33,27 @@ from rich.text import Text
 
 from polyinfra.clob.live_books import LiveBooks
 from polyinfra.core.book_sync import SyncReason
-from polyinfra.model.book import Level
+from polyinfra.model.book import Level, OrderBook
 from polyinfra.model.events import BookEvent, BookUpdated, SyncState, SyncStateChanged, TickSizeChanged, TradePrinted
 from polyinfra.model.market import MarketInfo
 from polyinfra.model.numbers import Side, decimal_text, micros_to_decimal
+
+if TYPE_CHECKING:
+    from polyinfra.record.recorder import Recorder
 
 __all__ = [
     "DEPTH_LEVELS",
     "Activity",
     "BookLine",
+    "BookPanel",
+    "BookView",
     "ChangeLines",
+    "Rates",
+    "ShownBooks",
     "TradeLine",
     "WatchedMarket",
     "WatchedToken",
+    "clob_view",
     "iso_time",
     "plain_block",
     "screen",
@@ -84,8 +98,23 @@ class WatchedMarket:
         )
 
 
+class ShownBooks(Protocol):
+    """What the views read from a live-book client."""
+
+    @property
+    def recorder(self) -> Recorder | None: ...
+
+    def book(self, token_id: str) -> OrderBook: ...
+
+    def state(self, token_id: str) -> SyncState: ...
+
+    def staleness_s(self, token_id: str) -> float | None: ...
+
+
 @dataclass(frozen=True, slots=True)
-class _Rates:
+class Rates:
+    """Message rates at one refresh of the view."""
+
     elapsed_s: float
     frames_per_s: float | None
     events_per_s: dict[str, float] | None
@@ -115,7 +144,7 @@ class Activity:
         if isinstance(event, BookUpdated | TradePrinted | TickSizeChanged):
             self._events[event.token_id] += 1
 
-    def sample(self, frames: int) -> _Rates:
+    def sample(self, frames: int) -> Rates:
         """Rates now: events per second per token and ``frames`` (a running total) per second."""
         now = self._clock()
         while len(self._samples) > 1 and now - self._samples[1][0] >= self._window_s:
@@ -124,9 +153,9 @@ class Activity:
         self._samples.append((now, self._events.copy(), frames))
         span_s = now - since
         if span_s < _MIN_RATE_SPAN_S:
-            return _Rates(now - self._started, None, None)
+            return Rates(now - self._started, None, None)
         per_token = {token: (count - old_events[token]) / span_s for token, count in self._events.items()}
-        return _Rates(now - self._started, (frames - old_frames) / span_s, per_token)
+        return Rates(now - self._started, (frames - old_frames) / span_s, per_token)
 
 
 # --- the terminal screen ------------------------------------------------------------------------
@@ -174,7 +203,22 @@ class _TokenFacts:
     age: str
 
 
-def _facts(books: LiveBooks, token_id: str) -> _TokenFacts:
+@dataclass(frozen=True, slots=True)
+class BookView:
+    """A live-book client as the views show it: its ``books``, the ``frames`` (messages) it received so
+    far, and its ``status`` line for the markets shown at the current rates."""
+
+    books: ShownBooks
+    frames: Callable[[], int]
+    status: Callable[[Sequence[WatchedMarket], Rates], str]
+
+
+def clob_view(books: LiveBooks) -> BookView:
+    """The CLOB's live books as the views show them."""
+    return BookView(books, lambda: books.stats.frames, lambda markets, rates: _status(books, markets, rates))
+
+
+def _facts(books: ShownBooks, token_id: str) -> _TokenFacts:
     book = books.book(token_id)
     bid, ask, last = book.best_bid(), book.best_ask(), book.last_trade_price_micros
     # Padded to the tick's decimals so the points line up; a mid can fall on half a tick.
@@ -192,29 +236,43 @@ def _facts(books: LiveBooks, token_id: str) -> _TokenFacts:
     )
 
 
-def screen(books: LiveBooks, markets: Sequence[WatchedMarket], activity: Activity, *, title: str, height: int) -> Group:
-    """The live screen: a title, the column names, each market's question and token rows, a status line.
+@dataclass(frozen=True, slots=True)
+class BookPanel:
+    """One client's part of a screen or block: its view, the markets shown from it, and their activity."""
+
+    view: BookView
+    markets: Sequence[WatchedMarket]
+    activity: Activity = field(default_factory=Activity)
+
+
+def screen(panels: Sequence[BookPanel], *, title: str, height: int) -> Group:
+    """The live screen: a title, the column names, each market's question and token rows (the panels'
+    markets in turn, numbered on), then each panel's status line.
 
     Whole markets are left out from the end when they would not fit in ``height`` lines, and a
     line says how many.
     """
-    rates = activity.sample(books.stats.frames)
     lines = [Text(title, style="bold", no_wrap=True, overflow="ellipsis"), _header()]
-    recording = _recording_status(books)
-    budget = max(height - _FRAME_LINES - (recording is not None), 0)
-    shown = 0
-    for number, market in enumerate(markets, start=1):
-        if 1 + len(market.tokens) > budget:
-            break
-        budget -= 1 + len(market.tokens)
-        shown += 1
-        question = f"{number}. {market.question or market.condition_id}"
-        lines.append(Text(question, style="bold", no_wrap=True, overflow="ellipsis"))
-        lines.extend(_row(token, _facts(books, token.token_id), rates) for token in market.tokens)
-    if shown < len(markets):
-        hidden = len(markets) - shown
+    recording = _recording_status(panels[0].view.books)
+    budget = max(height - _FRAME_LINES - (len(panels) - 1) - (recording is not None), 0)
+    number = hidden = 0
+    statuses = []
+    for panel in panels:
+        books = panel.view.books
+        rates = panel.activity.sample(panel.view.frames())
+        for market in panel.markets:
+            number += 1
+            if hidden or 1 + len(market.tokens) > budget:
+                hidden += 1
+                continue
+            budget -= 1 + len(market.tokens)
+            question = f"{number}. {market.question or market.condition_id}"
+            lines.append(Text(question, style="bold", no_wrap=True, overflow="ellipsis"))
+            lines.extend(_row(token, _facts(books, token.token_id), rates) for token in market.tokens)
+        statuses.append(Text(panel.view.status(panel.markets, rates), style="dim", no_wrap=True, overflow="ellipsis"))
+    if hidden:
         lines.append(Text(f"… {hidden} more market{'s' if hidden > 1 else ''} (a taller terminal shows more)"))
-    lines.append(Text(_status(books, markets, rates), style="dim", no_wrap=True, overflow="ellipsis"))
+    lines.extend(statuses)
     if recording is not None:
         # A line of its own: the status line above already fills an 80-column terminal.
         lines.append(Text(recording, style="dim", no_wrap=True, overflow="ellipsis"))
@@ -226,7 +284,7 @@ def _header() -> Text:
     return Text(" ".join(cells), style="bold underline", no_wrap=True)
 
 
-def _row(token: WatchedToken, facts: _TokenFacts, rates: _Rates) -> Text:
+def _row(token: WatchedToken, facts: _TokenFacts, rates: Rates) -> Text:
     outcome_width = _COLUMNS[0].width - len(_OUTCOME_INDENT)
     values = (
         _OUTCOME_INDENT + _fit(token.outcome, outcome_width),
@@ -252,25 +310,32 @@ def _row(token: WatchedToken, facts: _TokenFacts, rates: _Rates) -> Text:
 # --- plain lines ----------------------------------------------------------------------------------
 
 
-def plain_block(books: LiveBooks, markets: Sequence[WatchedMarket], activity: Activity) -> str:
-    """A status line (``--- 3.0s · ...``) and one line per token with every fact named."""
-    rates = activity.sample(books.stats.frames)
-    recording = _recording_status(books)
-    status = _status(books, markets, rates) if recording is None else f"{_status(books, markets, rates)} · {recording}"
-    lines = [f"--- {rates.elapsed_s:.1f}s · {status}"]
-    for number, market in enumerate(markets, start=1):
-        for token in market.tokens:
-            facts = _facts(books, token.token_id)
-            lines.append(
-                f"{number}. {market.question or market.condition_id} {token.outcome}: {facts.state.value} "
-                f"bid {facts.bid} ask {facts.ask} mid {facts.mid} spread {facts.spread} "
-                f"depth{DEPTH_LEVELS} ${facts.bid_depth:,.0f}/${facts.ask_depth:,.0f} last {facts.last} "
-                f"msg/s {rates.of(token.token_id)} age {facts.age}"
-            )
+def plain_block(panels: Sequence[BookPanel]) -> str:
+    """Per panel a status line (``--- 3.0s · ...``) and one line per token with every fact named."""
+    recording = _recording_status(panels[0].view.books)
+    lines = []
+    number = 0
+    for index, panel in enumerate(panels):
+        books = panel.view.books
+        rates = panel.activity.sample(panel.view.frames())
+        status = panel.view.status(panel.markets, rates)
+        if index == 0 and recording is not None:
+            status = f"{status} · {recording}"
+        lines.append(f"--- {rates.elapsed_s:.1f}s · {status}")
+        for market in panel.markets:
+            number += 1
+            for token in market.tokens:
+                facts = _facts(books, token.token_id)
+                lines.append(
+                    f"{number}. {market.question or market.condition_id} {token.outcome}: {facts.state.value} "
+                    f"bid {facts.bid} ask {facts.ask} mid {facts.mid} spread {facts.spread} "
+                    f"depth{DEPTH_LEVELS} ${facts.bid_depth:,.0f}/${facts.ask_depth:,.0f} last {facts.last} "
+                    f"msg/s {rates.of(token.token_id)} age {facts.age}"
+                )
     return "\n".join(lines)
 
 
-def _status(books: LiveBooks, markets: Sequence[WatchedMarket], rates: _Rates) -> str:
+def _status(books: LiveBooks, markets: Sequence[WatchedMarket], rates: Rates) -> str:
     tokens = [token.token_id for market in markets for token in market.tokens]
     live = sum(1 for token in tokens if books.state(token) is SyncState.LIVE)
     stats = books.stats
@@ -294,7 +359,7 @@ def _status(books: LiveBooks, markets: Sequence[WatchedMarket], rates: _Rates) -
     return status
 
 
-def _recording_status(books: LiveBooks) -> str | None:
+def _recording_status(books: ShownBooks) -> str | None:
     """What the recorder of ``books`` has stored (None: it records nothing)."""
     recorder = books.recorder
     if recorder is None:
@@ -357,7 +422,7 @@ class ChangeLines:
     since the token's last one. The book is read as it is now: right after the event unless the
     reader fell behind, and then prices and times both describe the newer state, never a mix."""
 
-    def __init__(self, books: LiveBooks, markets: Sequence[WatchedMarket], *, depth: int = 0) -> None:
+    def __init__(self, books: ShownBooks, markets: Sequence[WatchedMarket], *, depth: int = 0) -> None:
         self._books = books
         # From the choice of tokens: a book learns its market from its first snapshot only.
         self._market_of = {token.token_id: market.condition_id for market in markets for token in market.tokens}

@@ -7,7 +7,11 @@ simulated trading stops, and every live book is compared level by level with the
 REST book (``POST /books``): the demo ends with that proof (or the differences it found, and exit
 code 1), how long it ran and how many frames it received, and commands to try next.
 
-The demo records its own session into a temporary SQLite tape (its status shows the records the
+Below the CLOB's books, the emulator's US exchange books (its OPEN instruments) are watched the same way,
+through :class:`~polyinfra.us.live_books.UsLiveBooks` on its gRPC port, and proven equal to the
+emulator's own US books at the end.
+
+The demo records its own session (the CLOB's) into a temporary SQLite tape (its status shows the records the
 recorder acknowledged and the gaps), and once the books have closed it replays that tape and
 checks the replayed books equal the live ones level by level: the proof says so, or exits 1.
 
@@ -26,10 +30,12 @@ from typing import Final
 import typer
 
 from polyinfra.cli.book_view import WatchedMarket
-from polyinfra.cli.watch import Output, run_until_stopped, watch_books
+from polyinfra.cli.us_watch import us_view, watched_instrument
+from polyinfra.cli.watch import Output, ShownClient, run_until_stopped, watch_books
 from polyinfra.clob.live_books import LiveBooks
 from polyinfra.clob.rest import ClobRestClient
 from polyinfra.core.book_sync import diff_book
+from polyinfra.core.us_instruments import UsInstrumentState
 from polyinfra.emulator.faults import FaultConfig
 from polyinfra.emulator.runner import Emulator
 from polyinfra.errors import PolyinfraError
@@ -40,6 +46,7 @@ from polyinfra.model.live_events import ActivityTrade, Gap, LiveEvent
 from polyinfra.record.recorder import Recorder
 from polyinfra.record.replay import Replay
 from polyinfra.record.sqlite_sink import SQLiteSink
+from polyinfra.us.live_books import UsLiveBooks
 from polyinfra.wire.clob_rest import OrderBookSummary
 
 __all__ = ["SyncProof", "TapeProof", "compare_with_rest", "run_demo"]
@@ -152,6 +159,26 @@ async def _settled_proof(books: LiveBooks, emulator: Emulator) -> SyncProof:
             await asyncio.sleep(_SETTLE_POLL_S)
 
 
+async def _settled_us_proof(books: UsLiveBooks, emulator: Emulator) -> SyncProof:
+    """With the simulated trading stopped, let the last updates arrive and compare every US book with the
+    emulator's own, level by level."""
+    symbols = books.symbols()
+    depth = books.depth
+    loop = asyncio.get_running_loop()
+    give_up_at = loop.time() + _SETTLE_LIMIT_S
+    while True:
+        differences = []
+        for symbol in symbols:
+            book = books.book(symbol)
+            if books.state(symbol) is not SyncState.LIVE:
+                differences.append(f"{symbol}: {books.state(symbol).value}")
+            elif _levels(book) != emulator.us_market.levels_micros(symbol, depth):
+                differences.append(f"{symbol}: levels differ from the emulator's")
+        if not differences or loop.time() >= give_up_at:
+            return SyncProof(compared=len(symbols), differences=tuple(differences))
+        await asyncio.sleep(_SETTLE_POLL_S)
+
+
 def run_demo(
     *, markets: int, seed: int, rate: float, duration_s: float, refresh_s: float, poison_rate: float, output: Output
 ) -> None:
@@ -179,7 +206,7 @@ def run_demo(
         return  # stopped with Ctrl-C: no proof to show
     (end,) = ended
     typer.echo("\n".join(_proof_lines(end)))
-    if not (end.proof.equal and end.tape.equal):
+    if not (end.proof.equal and end.us_proof.equal and end.tape.equal):
         raise typer.Exit(1)
 
 
@@ -209,6 +236,7 @@ class _ActivitySeen:
 @dataclass(frozen=True, slots=True)
 class _DemoEnd:
     proof: SyncProof
+    us_proof: SyncProof
     tape: TapeProof
     elapsed_s: float
     frames: int
@@ -228,15 +256,30 @@ async def _demo(
 ) -> None:
     proofs: list[SyncProof] = []
     activity = _ActivitySeen()
+    us_proofs: list[SyncProof] = []
     loop = asyncio.get_running_loop()
     started = loop.time()
     with tempfile.TemporaryDirectory(prefix="polyinfra-demo-") as tape_dir:
         sink = SQLiteSink(f"{tape_dir}/tape.db")
         try:
-            async with Emulator(markets=markets, seed=seed, rate=rate, faults=faults) as emulator:
+            async with (
+                Emulator(markets=markets, seed=seed, rate=rate, faults=faults) as emulator,
+                UsLiveBooks(emulator.urls["grpc"], insecure=True) as us_books,
+            ):
+                us_instruments = [
+                    instrument
+                    for instrument in emulator.us_market.instruments
+                    if instrument.state is UsInstrumentState.OPEN
+                ]
+                us_events = us_books.events()
+                await us_books.subscribe([instrument.symbol for instrument in us_instruments])
+                us_client = ShownClient(
+                    us_view(us_books), us_events, [watched_instrument(instrument) for instrument in us_instruments]
+                )
 
                 async def prove(books: LiveBooks) -> None:
                     proofs.append(await _settled_proof(books, emulator))
+                    us_proofs.append(await _settled_us_proof(us_books, emulator))
 
                 async with Recorder(sink) as recorder, LiveData(emulator.urls["rtds"]) as live:
                     await live.activity(callback=activity)
@@ -250,13 +293,22 @@ async def _demo(
                         refresh_s=refresh_s,
                         finish=prove,
                         recorder=recorder,
+                        beside=[us_client],
                     )
             tape = await _replayed_proof(recorder, sink, books)
         finally:
             await sink.close()
     (proof,) = proofs
+    (us_proof,) = us_proofs
     ended.append(
-        _DemoEnd(proof, tape, elapsed_s=loop.time() - started, frames=books.stats.frames, activity=activity.line())
+        _DemoEnd(
+            proof,
+            us_proof,
+            tape,
+            elapsed_s=loop.time() - started,
+            frames=books.stats.frames,
+            activity=activity.line(),
+        )
     )
 
 
@@ -275,6 +327,14 @@ def _proof_lines(end: _DemoEnd) -> list[str]:
             "  or were not live (price: local size -> emulator's size):",
             *(f"  {difference}" for difference in proof.differences[:_DIFFERENCES_SHOWN]),
         ]
+    us_proof = end.us_proof
+    if us_proof.equal:
+        lines.append(f"  all {us_proof.compared} US exchange books were live and equal to the emulator's too")
+    else:
+        lines.append(
+            f"  {len(us_proof.differences)} of {us_proof.compared} US exchange books differed or were not live:"
+        )
+        lines.extend(f"  {difference}" for difference in us_proof.differences[:_DIFFERENCES_SHOWN])
     recorded = f"the recorder's tape ({tape.records:,} records, {tape.gaps} gaps)"
     if tape.equal:
         lines.append(f"  {recorded} replayed into the same books")

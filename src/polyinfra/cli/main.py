@@ -6,7 +6,7 @@
 it prints exactly one line on stdout, a JSON object with its URLs::
 
     {"rest": "http://127.0.0.1:8080", "ws_market": "ws://127.0.0.1:8080/ws/market", "ws_user": "ws://127.0.0.1:8080/ws/user",
-     "us_token": "http://127.0.0.1:8080/oauth/token"}
+     "us_token": "http://127.0.0.1:8080/oauth/token", "grpc": "127.0.0.1:8081"}
 
 and logs to stderr only, so a script can read that line and go. The default port is 8080; pass
 ``--port 0`` for any free port (the line says which).
@@ -101,6 +101,13 @@ def emulator(
     *,
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on; 0 picks a free one.")] = EMULATOR_DEFAULT_PORT,
+    grpc_port: Annotated[
+        int | None,
+        typer.Option(
+            help="Port of the US exchange's gRPC services. Default: --port + 1, or a free one with --port 0.",
+            show_default=False,
+        ),
+    ] = None,
     markets: Annotated[int, typer.Option(help="Number of simulated markets.")] = 5,
     seed: Annotated[int, typer.Option(help="Seed of the generated markets and the simulator.")] = 1,
     rate: Annotated[float, typer.Option(help="Simulated market actions per second; 0 for none.")] = 20.0,
@@ -155,6 +162,14 @@ def emulator(
         ),
     ] = False,
     fault_seed: Annotated[int, typer.Option(help=_FAULTS + "Seed of the probabilistic faults.")] = 0,
+    us_renumbered_protos: Annotated[
+        bool,
+        typer.Option(
+            "--us-renumbered-protos",
+            help=_FAULTS + "Serve the US exchange with field numbers that are not polyinfra's (the venue's "
+            "published ones kept): only clients using reflection or the venue's bundle read it right.",
+        ),
+    ] = False,
     rate_limits: Annotated[
         RateLimitChoice,
         typer.Option(
@@ -189,7 +204,7 @@ def emulator(
 ) -> None:
     """Run the local exchange emulator until Ctrl-C.
 
-    CLOB REST and the WebSocket channels on one port.
+    CLOB REST and the WebSocket channels on one port, the US exchange's gRPC services on another.
     """
     import asyncio
 
@@ -228,6 +243,8 @@ def emulator(
         local_exchange = Emulator(
             host=host,
             port=port,
+            grpc_port=grpc_port if grpc_port is not None else (port + 1 if port else 0),
+            us_renumbered_protos=us_renumbered_protos,
             markets=markets,
             seed=seed,
             rate=rate,

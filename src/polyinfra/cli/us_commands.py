@@ -4,20 +4,33 @@
 ``POLYINFRA_US_PRIVATE_KEY_FILE``, ``POLYINFRA_US_PARTICIPANT_ID``) and shows who it proves:
 the client id, the scopes granted, the participant and when the token expires. Never the token.
 
-The token manager (cryptography, pyjwt, httpx) is imported inside the commands, so ``polyinfra
---help`` does not pay for it.
+``us watch`` shows live books (the table, lines or JSON lines of ``polyinfra watch``).
+``us instruments`` lists the exchange's instruments with the scales that make its int64 prices and
+quantities exact: the emulator's by default (``polyinfra emulator`` serves gRPC on ``--port`` + 1), the
+venue's with ``--live``, any other endpoint with ``--grpc HOST:PORT`` (TLS unless ``--insecure``), in the
+numbering of polyinfra's protos, the server's (``--reflection``) or the venue's bundle (``--bundle``).
+``us protos diff`` lists how a server's protos (reflection) or a bundle's differ from polyinfra's.
+
+The token manager (cryptography, pyjwt, httpx) and gRPC are imported inside the commands, so ``polyinfra
+--help`` does not pay for them.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Final
 
 import typer
 
 from polyinfra.cli.options import (
     COMMAND_LOG_LEVEL,
+    EMULATOR_DEFAULT_PORT,
     EMULATOR_REST_URL,
+    STREAM_LOG_LEVEL,
+    DurationOption,
+    JsonOption,
     LogLevelOption,
+    RefreshOption,
     configure_command_logging,
     one_line_errors,
 )
@@ -25,8 +38,13 @@ from polyinfra.cli.options import (
 if TYPE_CHECKING:
     from polyinfra.client.config import UsCredentials
     from polyinfra.core.us_auth import TokenRequestStyle
+    from polyinfra.core.us_instruments import UsInstrument
+    from polyinfra.us.client import ProtosChoice
 
-__all__ = ["register_us_commands", "us_app"]
+__all__ = ["EMULATOR_GRPC_TARGET", "register_us_commands", "us_app"]
+
+# `polyinfra emulator` serves gRPC one port above its REST port.
+EMULATOR_GRPC_TARGET: Final = f"127.0.0.1:{EMULATOR_DEFAULT_PORT + 1}"
 
 _EMULATOR_TOKEN_URL: Final = f"{EMULATOR_REST_URL}/oauth/token"
 _CREDENTIALS_EPILOG: Final = (
@@ -37,7 +55,7 @@ _CREDENTIALS_EPILOG: Final = (
 
 us_app = typer.Typer(
     name="us",
-    help="The Polymarket US exchange (gRPC, Private-Key-JWT auth).",
+    help="The Polymarket US exchange: whoami, instruments, books, protos.",
     no_args_is_help=True,
     rich_markup_mode=None,
 )
@@ -125,6 +143,260 @@ async def _whoami(
         f"token URL:   {token_url}",
         f"expires:     {expires_at} (in {int(token.remaining_s(time.time()))} s)",
     ]
+
+
+GrpcOption = Annotated[
+    str | None,
+    typer.Option(
+        "--grpc",
+        metavar="HOST:PORT",
+        help=f"The exchange's gRPC endpoint (TLS unless --insecure). Default: the emulator, {EMULATOR_GRPC_TARGET}.",
+    ),
+]
+InsecureOption = Annotated[bool, typer.Option("--insecure", help="Plaintext gRPC, for an emulator given with --grpc.")]
+UsLiveOption = Annotated[bool, typer.Option("--live", help="The venue's production endpoint, over TLS.")]
+BundleOption = Annotated[
+    Path | None,
+    typer.Option("--bundle", metavar="PATH", help="The venue's proto bundle (zip or folder), compiled at start."),
+]
+Sha256Option = Annotated[
+    str | None,
+    typer.Option(
+        "--sha256",
+        metavar="HEX",
+        help="The bundle's expected sha256 (default: the known bundle's), to trust a newer one.",
+    ),
+]
+
+ReflectionOption = Annotated[
+    bool, typer.Option("--reflection", help="Speak the server's field numbers, read by server reflection.")
+]
+
+protos_app = typer.Typer(
+    name="protos",
+    help="Compare polyinfra's protos with a server's or a bundle's.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
+us_app.add_typer(protos_app)
+
+
+def _target(grpc: str | None, *, live: bool, insecure: bool) -> tuple[str, bool]:
+    """The endpoint and whether it is plaintext: the emulator (plaintext) unless told otherwise."""
+    from polyinfra.us.client import PRODUCTION_TARGET
+
+    if live and (grpc is not None or insecure):
+        raise typer.BadParameter("--live is the venue over TLS: leave out --grpc and --insecure", param_hint="--live")
+    if live:
+        return PRODUCTION_TARGET, False
+    if grpc is None:
+        return EMULATOR_GRPC_TARGET, True
+    return grpc, insecure
+
+
+def _protos_choice(reflection: bool, bundle: Path | None, sha256: str | None) -> ProtosChoice:
+    """Which protos to speak: polyinfra's, the server's (reflection) or the venue's bundle."""
+    from polyinfra.us.proto_bundle import load_bundle
+
+    if reflection and bundle is not None:
+        raise typer.BadParameter("--reflection or --bundle, not both", param_hint="--reflection")
+    if bundle is not None:
+        return load_bundle(bundle, expected_sha256=sha256)
+    return "reflection" if reflection else None
+
+
+def _record(instrument: UsInstrument) -> dict[str, object]:
+    from polyinfra.model.numbers import decimal_text
+
+    expires = instrument.expiration_date
+    return {
+        "symbol": instrument.symbol,
+        "state": instrument.state.name,
+        "description": instrument.description,
+        "price_scale": instrument.price_scale,
+        "tick_size": decimal_text(instrument.tick_size),
+        "quantity_scale": instrument.quantity_scale,
+        "minimum_quantity": decimal_text(instrument.minimum_quantity),
+        "settlement_currency": instrument.settlement_currency,
+        "settlement_price_scale": instrument.settlement_price_scale,
+        "expiration_date": expires.isoformat() if expires is not None else None,
+        "metadata": dict(instrument.metadata),
+    }
+
+
+_COLUMNS: Final = (
+    "symbol",
+    "state",
+    "price_scale",
+    "tick_size",
+    "quantity_scale",
+    "minimum_quantity",
+    "expiration_date",
+)
+_HEADINGS: Final = ("symbol", "state", "price scale", "tick", "qty scale", "min qty", "expires")
+
+
+def _table(records: list[dict[str, object]]) -> str:
+    rows = [_HEADINGS, *(tuple("-" if record[c] is None else str(record[c]) for c in _COLUMNS) for record in records)]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(_COLUMNS))]
+    return "\n".join(
+        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in rows
+    )
+
+
+@us_app.command("instruments")
+def instruments(
+    *,
+    symbol: Annotated[
+        list[str] | None, typer.Option("--symbol", metavar="SYMBOL", help="Only this instrument (repeatable).")
+    ] = None,
+    json_output: JsonOption = False,
+    grpc: GrpcOption = None,
+    insecure: InsecureOption = False,
+    live: UsLiveOption = False,
+    reflection: ReflectionOption = False,
+    bundle: BundleOption = None,
+    sha256: Sha256Option = None,
+    log_level: LogLevelOption = COMMAND_LOG_LEVEL,
+) -> None:
+    """List instruments with their scales, ticks and states."""
+    import asyncio
+    import json
+
+    from polyinfra.net.grpc_channel import parse_target
+    from polyinfra.us.client import UsExchangeClient
+
+    configure_command_logging(log_level)
+    target, plaintext = _target(grpc, live=live, insecure=insecure)
+
+    async def listed(protos: ProtosChoice) -> list[UsInstrument]:
+        async with UsExchangeClient(target, insecure=plaintext, protos=protos) as exchange:
+            return await exchange.instruments(symbol or ())
+
+    with one_line_errors("us instruments"):
+        parse_target(target)
+        found = asyncio.run(listed(_protos_choice(reflection, bundle, sha256)))
+    records = [_record(instrument) for instrument in found]
+    if json_output:
+        for record in records:
+            typer.echo(json.dumps(record, separators=(",", ":")))
+    else:
+        typer.echo(_table(records) if records else "no instrument listed")
+
+
+_DIFF_EPILOG = (
+    "Exit status: 0 when the protos agree, 1 when they differ (or on an error), 2 for bad arguments. Kinds: "
+    "renumbered field, retyped field, renumbered enum value (the dangerous ones: the bytes still parse, into the "
+    "wrong fields), missing ... (ours only), extra ... (theirs only)."
+)
+
+
+@protos_app.command("diff", epilog=_DIFF_EPILOG)
+def diff(
+    *,
+    grpc: Annotated[
+        str | None,
+        typer.Option("--grpc", metavar="HOST:PORT", help="A server to read by reflection (TLS unless --insecure)."),
+    ] = None,
+    insecure: InsecureOption = False,
+    bundle: BundleOption = None,
+    sha256: Sha256Option = None,
+    json_output: JsonOption = False,
+    log_level: LogLevelOption = COMMAND_LOG_LEVEL,
+) -> None:
+    """List fields and enum values numbered differently from ours."""
+    import asyncio
+    import json
+
+    from polyinfra.core.us_descriptors import UsProtos, diff_protos, static_protos
+    from polyinfra.net.grpc_channel import open_channel
+    from polyinfra.net.grpc_reflection import fetch_protos
+    from polyinfra.us.proto_bundle import load_bundle
+
+    configure_command_logging(log_level)
+    if (grpc is None) == (bundle is None):
+        raise typer.BadParameter("give --grpc HOST:PORT or --bundle PATH", param_hint="--grpc")
+
+    async def reflected(target: str) -> UsProtos:
+        channel = open_channel(target, insecure=insecure)
+        try:
+            return await fetch_protos(channel, target=target, timeout_s=30.0)
+        finally:
+            await channel.close()
+
+    with one_line_errors("us protos diff"):
+        if bundle is not None:
+            theirs = load_bundle(bundle, expected_sha256=sha256)
+        else:
+            assert grpc is not None  # one of the two, checked above
+            theirs = asyncio.run(reflected(grpc))
+        differences = diff_protos(static_protos(), theirs)
+    for difference in differences:
+        if json_output:
+            record = {
+                "kind": difference.kind,
+                "name": difference.name,
+                "ours": difference.ours,
+                "theirs": difference.theirs,
+            }
+            typer.echo(json.dumps(record, separators=(",", ":")))
+        else:
+            sides = f"  ours {difference.ours or '-'}  theirs {difference.theirs or '-'}"
+            typer.echo(
+                f"{difference.kind}: {difference.name}" + (sides if difference.ours or difference.theirs else "")
+            )
+    if not json_output:
+        typer.echo(f"{len(differences)} differences from polyinfra's protos ({theirs.source})", err=True)
+    if differences:
+        raise typer.Exit(1)
+
+
+@us_app.command("watch")
+def watch(
+    *,
+    symbols: Annotated[
+        list[str] | None,
+        typer.Option("--symbols", metavar="SYMBOL[,SYMBOL...]", help="Instruments to watch (repeatable)."),
+    ] = None,
+    top: Annotated[int, typer.Option("--top", min=0, metavar="N", help="Also the first N OPEN instruments.")] = 0,
+    jsonl: Annotated[bool, typer.Option("--jsonl", help="Print a JSON line per change instead of the table.")] = False,
+    depth: Annotated[
+        int,
+        typer.Option(
+            "--depth", min=0, max=1000, metavar="N", help="Levels per side subscribed (0: 10), shown in JSON lines."
+        ),
+    ] = 0,
+    duration: DurationOption = 0.0,
+    refresh_s: RefreshOption = 1.0,
+    grpc: GrpcOption = None,
+    insecure: InsecureOption = False,
+    live: UsLiveOption = False,
+    reflection: ReflectionOption = False,
+    bundle: BundleOption = None,
+    sha256: Sha256Option = None,
+    log_level: LogLevelOption = STREAM_LOG_LEVEL,
+) -> None:
+    """Watch live US exchange books as a table, lines or JSON lines."""
+    from polyinfra.cli.us_watch import run_us_watch
+    from polyinfra.cli.watch import Output
+    from polyinfra.net.grpc_channel import parse_target
+
+    configure_command_logging(log_level)
+    target, plaintext = _target(grpc, live=live, insecure=insecure)
+    named = [symbol for option in symbols or () for symbol in option.split(",") if symbol]
+    with one_line_errors("us watch"):
+        parse_target(target)
+        run_us_watch(
+            target=target,
+            insecure=plaintext,
+            protos=_protos_choice(reflection, bundle, sha256),
+            symbols=named,
+            top=top,
+            output=Output.JSONL if jsonl else Output.for_stdout(),
+            depth=depth,
+            duration_s=duration,
+            refresh_s=refresh_s,
+        )
 
 
 def register_us_commands(app: typer.Typer) -> None:

@@ -24,7 +24,16 @@ import msgspec
 from rich.console import Console, Group
 from rich.live import Live
 
-from polyinfra.cli.book_view import Activity, ChangeLines, WatchedMarket, plain_block, screen
+from polyinfra.cli.book_view import (
+    Activity,
+    BookPanel,
+    BookView,
+    ChangeLines,
+    WatchedMarket,
+    clob_view,
+    plain_block,
+    screen,
+)
 from polyinfra.cli.options import rest_client, unreachable
 from polyinfra.clob.live_books import LiveBooks
 from polyinfra.clob.rest import ClobRestClient
@@ -40,10 +49,12 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Output",
+    "ShownClient",
     "TokenChoice",
     "choose_markets",
     "run_until_stopped",
     "run_watch",
+    "show_books",
     "watch_books",
 ]
 
@@ -66,6 +77,16 @@ class Output(StrEnum):
     def for_stdout(cls) -> Output:
         """The table when stdout is a terminal, plain lines when it is not."""
         return cls.TABLE if Console().is_terminal else cls.LINES
+
+
+@dataclass(frozen=True, slots=True)
+class ShownClient:
+    """A live-book client to show: its view, its events (an iterator made before it subscribed) and the
+    markets of it to show."""
+
+    view: BookView
+    events: AsyncIterator[BookEvent]
+    markets: Sequence[WatchedMarket]
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,43 +177,70 @@ async def watch_books(
     max_failed_sessions: int | None = None,
     finish: Callable[[LiveBooks], Awaitable[None]] | None = None,
     recorder: Recorder | None = None,
+    beside: Sequence[ShownClient] = (),
 ) -> LiveBooks:
     """Keep live books of every token of ``markets`` and show them until ``duration_s`` (0: forever).
 
     ``depth`` adds that many levels per side to the JSON lines. With ``max_failed_sessions``, that
     many market-channel sessions failing in a row end the watch with a :class:`TransportError`.
     ``finish`` runs when the showing ends, while the books are still live. ``recorder`` records
-    the books' sockets and snapshots (the status shows what it stored). Returns the books,
-    stopped, as they were at the end.
+    the books' sockets and snapshots (the status shows what it stored). ``beside`` are other clients
+    shown below the books (``polyinfra demo``'s US exchange books). Returns the books, stopped, as they
+    were at the end.
     """
     token_ids = [token.token_id for market in markets for token in market.tokens]
-    activity = Activity()
     async with LiveBooks(rest_url, ws_url, recorder=recorder) as books:
         # Before subscribing: an iterator sees only the events after it was made.
         events = books.events()
         await books.subscribe(token_ids)
-        deadline = None if duration_s == 0 else asyncio.get_running_loop().time() + duration_s
-        if output is Output.TABLE:
-            show = _show_screen(books, markets, activity, title=title, refresh_s=refresh_s, deadline=deadline)
-        elif output is Output.LINES:
-            show = _show_lines(books, markets, activity, refresh_s=refresh_s, deadline=deadline)
-        else:
-            show = _sleep_until(deadline)
-        lines = ChangeLines(books, markets, depth=depth) if output is Output.JSONL else None
-        tasks = [asyncio.create_task(_follow(events, activity, lines)), asyncio.create_task(show)]
-        if max_failed_sessions is not None:
-            tasks.append(asyncio.create_task(_give_up_on_failures(books, ws_url, max_failed_sessions)))
-        try:
-            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-        for task in done:
-            task.result()  # a failure of any (a closed pipe, the client, the market channel) surfaces here
+        watchers = () if max_failed_sessions is None else (_give_up_on_failures(books, ws_url, max_failed_sessions),)
+        await show_books(
+            [ShownClient(clob_view(books), events, markets), *beside],
+            output=output,
+            title=title,
+            duration_s=duration_s,
+            refresh_s=refresh_s,
+            depth=depth,
+            watchers=watchers,
+        )
         if finish is not None:
             await finish(books)
     return books
+
+
+async def show_books(
+    clients: Sequence[ShownClient],
+    *,
+    output: Output,
+    title: str,
+    duration_s: float,
+    refresh_s: float,
+    depth: int = 0,
+    watchers: Sequence[Coroutine[Any, Any, None]] = (),
+) -> None:
+    """Show the ``clients``' books as ``output`` until ``duration_s`` (0: forever), counting their events
+    for the rates. A ``watchers`` coroutine that raises ends the showing with its error."""
+    panels = [BookPanel(client.view, client.markets) for client in clients]
+    deadline = None if duration_s == 0 else asyncio.get_running_loop().time() + duration_s
+    if output is Output.TABLE:
+        show = _show_screen(panels, title=title, refresh_s=refresh_s, deadline=deadline)
+    elif output is Output.LINES:
+        show = _show_lines(panels, refresh_s=refresh_s, deadline=deadline)
+    else:
+        show = _sleep_until(deadline)
+    tasks = [asyncio.create_task(show)]
+    for client, panel in zip(clients, panels, strict=True):
+        lines = ChangeLines(client.view.books, client.markets, depth=depth) if output is Output.JSONL else None
+        tasks.append(asyncio.create_task(_follow(client.events, panel.activity, lines)))
+    tasks.extend(asyncio.create_task(watcher) for watcher in watchers)
+    try:
+        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+    for task in done:
+        task.result()  # a failure of any (a closed pipe, the client, the market channel) surfaces here
 
 
 async def _follow(events: AsyncIterator[BookEvent], activity: Activity, lines: ChangeLines | None) -> None:
@@ -222,36 +270,21 @@ async def _give_up_on_failures(books: LiveBooks, ws_url: str, limit: int) -> Non
         await asyncio.sleep(_FAILURE_CHECK_S)
 
 
-async def _show_screen(
-    books: LiveBooks,
-    markets: Sequence[WatchedMarket],
-    activity: Activity,
-    *,
-    title: str,
-    refresh_s: float,
-    deadline: float | None,
-) -> None:
+async def _show_screen(panels: Sequence[BookPanel], *, title: str, refresh_s: float, deadline: float | None) -> None:
     console = Console()
 
     def draw() -> Group:
         # The height is asked each time: the terminal may have been resized.
-        return screen(books, markets, activity, title=title, height=console.size.height)
+        return screen(panels, title=title, height=console.size.height)
 
     with Live(draw(), console=console, auto_refresh=False) as live:
         async for _ in _ticks(refresh_s, deadline):
             live.update(draw(), refresh=True)
 
 
-async def _show_lines(
-    books: LiveBooks,
-    markets: Sequence[WatchedMarket],
-    activity: Activity,
-    *,
-    refresh_s: float,
-    deadline: float | None,
-) -> None:
+async def _show_lines(panels: Sequence[BookPanel], *, refresh_s: float, deadline: float | None) -> None:
     async for _ in _ticks(refresh_s, deadline):
-        print(plain_block(books, markets, activity), flush=True)
+        print(plain_block(panels), flush=True)
 
 
 async def _ticks(refresh_s: float, deadline: float | None) -> AsyncIterator[None]:

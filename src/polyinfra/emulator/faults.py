@@ -88,7 +88,17 @@ from polyinfra.emulator.poison import PoisonClass
 from polyinfra.emulator.rate_limits import RateLimitMode
 from polyinfra.errors import InvalidValueError
 
-__all__ = ["POST_ONLY_AFTER_RESTART_S", "FaultConfig", "FaultDice", "HttpFault", "MessageFate", "OutageSchedule"]
+__all__ = [
+    "POST_ONLY_AFTER_RESTART_S",
+    "FaultConfig",
+    "FaultDice",
+    "HttpFault",
+    "MessageFate",
+    "OutageSchedule",
+    "knob_count",
+    "knob_flag",
+    "knob_positive_number",
+]
 
 POST_ONLY_AFTER_RESTART_S: Final = 120.0
 """The matching engine accepts only post-only orders and cancels for 2 minutes after a restart."""
@@ -108,7 +118,8 @@ def _non_negative_seconds(name: str, value: object) -> float:
     return number
 
 
-def _count(name: str, value: object) -> int:
+def knob_count(name: str, value: object) -> int:
+    """A knob's value as a non-negative int (the validators here serve every protocol's knobs)."""
     if isinstance(value, bool) or not isinstance(value, int):
         raise InvalidValueError("must be an integer", field=name, value=value)
     if value < 0:
@@ -122,14 +133,14 @@ def _seed(name: str, value: object) -> int:
     return value
 
 
-def _flag(name: str, value: object) -> bool:
+def knob_flag(name: str, value: object) -> bool:
     if not isinstance(value, bool):
         raise InvalidValueError("must be true or false", field=name, value=value)
     return value
 
 
 def _server_error_status(name: str, value: object) -> int:
-    status = _count(name, value)
+    status = knob_count(name, value)
     if not 500 <= status <= 599:
         raise InvalidValueError("must be a 5xx HTTP status", field=name, value=value)
     return status
@@ -148,7 +159,7 @@ def _poison_classes(name: str, value: object) -> tuple[PoisonClass, ...]:
     raise InvalidValueError("must be a non-empty list of " + ", ".join(PoisonClass), field=name, value=value)
 
 
-def _positive_number(name: str, value: object) -> float:
+def knob_positive_number(name: str, value: object) -> float:
     number = _number(name, value)
     if number <= 0:
         raise InvalidValueError("must be greater than 0", field=name, value=value)
@@ -163,7 +174,7 @@ def _number(name: str, value: object) -> float:
 
 
 def _close_code(name: str, value: object) -> int:
-    code = _count(name, value)
+    code = knob_count(name, value)
     if code and not 1000 <= code <= 4999:
         raise InvalidValueError("must be 0 (abort) or a WebSocket close code, 1000-4999", field=name, value=value)
     return code
@@ -171,10 +182,10 @@ def _close_code(name: str, value: object) -> int:
 
 _VALIDATORS: Mapping[str, Callable[[str, object], object]] = {
     "seed": _seed,
-    "drop_every_messages": _count,
+    "drop_every_messages": knob_count,
     "drop_every_seconds": _non_negative_seconds,
-    "freeze": _flag,
-    "freeze_answers_ping": _flag,
+    "freeze": knob_flag,
+    "freeze_answers_ping": knob_flag,
     "drop_rate": _probability,
     "duplicate_rate": _probability,
     "reorder_rate": _probability,
@@ -182,22 +193,22 @@ _VALIDATORS: Mapping[str, Callable[[str, object], object]] = {
     "poison_rate": _probability,
     "poison_http_rate": _probability,
     "poison_classes": _poison_classes,
-    "latency_ms": _count,
+    "latency_ms": knob_count,
     "http_429_rate": _probability,
     "http_425_rate": _probability,
     "http_5xx_rate": _probability,
     "http_5xx_status": _server_error_status,
     "trade_retry_rate": _probability,
     "trade_failure_rate": _probability,
-    "stale_balance_cache": _flag,
-    "retry_after_s": _count,
+    "stale_balance_cache": knob_flag,
+    "retry_after_s": knob_count,
     "rate_limits": _rate_limit_mode,
-    "rate_limit_scale": _positive_number,
-    "signer_rate_limit_warning": _flag,
+    "rate_limit_scale": knob_positive_number,
+    "signer_rate_limit_warning": knob_flag,
     "rtds_silence_without_ping_s": _non_negative_seconds,
-    "rtds_freeze": _flag,
+    "rtds_freeze": knob_flag,
     "rtds_drop_rate": _probability,
-    "rtds_close_after_messages": _count,
+    "rtds_close_after_messages": knob_count,
     "rtds_close_code": _close_code,
 }
 

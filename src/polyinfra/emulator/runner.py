@@ -18,6 +18,7 @@ import math
 import time
 from collections.abc import Callable, Iterable
 from types import TracebackType
+from typing import Protocol
 
 from aiohttp import web
 
@@ -39,6 +40,13 @@ from polyinfra.emulator.server import EmulatorServer, EmulatorStats
 from polyinfra.emulator.simulator import MarketSimulator, generate_markets, reward_programs
 from polyinfra.emulator.trading_api import TradingApi, TradingSettings
 from polyinfra.emulator.us.clients import UsClients
+from polyinfra.emulator.us.grpc_server import UsGrpcServer
+from polyinfra.emulator.us.instruments import US_INSTRUMENTS
+from polyinfra.emulator.us.market import UsMarket, generated_instruments
+from polyinfra.emulator.us.market_data import MarketDataService
+from polyinfra.emulator.us.market_data_control import market_data_routes
+from polyinfra.emulator.us.market_data_faults import UsMarketDataFaults
+from polyinfra.emulator.us.renumbered_protos import renumbered_protos
 from polyinfra.emulator.us.token_endpoint import TOKEN_PATH, UsTokenEndpoint
 from polyinfra.errors import InvalidValueError
 from polyinfra.wire.us_oauth import ClientRegistration
@@ -55,11 +63,15 @@ def _wall_clock_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
-class _SimulatorDriver:
-    """Calls :meth:`MarketSimulator.step` at a steady rate, unless paused."""
+class _Steppable(Protocol):
+    def step(self) -> None: ...
 
-    def __init__(self, simulator: MarketSimulator) -> None:
-        self._simulator = simulator
+
+class _SimulatorDriver:
+    """Calls every simulator's ``step`` (the CLOB's and the US exchange's) at a steady rate, unless paused."""
+
+    def __init__(self, *simulators: _Steppable) -> None:
+        self._simulators = simulators
         self._paused = False
         self._steps = 0
 
@@ -87,7 +99,8 @@ class _SimulatorDriver:
             next_step_at = max(next_step_at + interval_s, loop.time())
             await asyncio.sleep(next_step_at - loop.time())
             if not self._paused:
-                self._simulator.step()
+                for simulator in self._simulators:
+                    simulator.step()
                 self._steps += 1
 
 
@@ -104,7 +117,12 @@ class Emulator:
     ``trading`` the trade-lifecycle and heartbeat timers. ``seed_books`` False starts every book
     empty, so that trading tests' orders only meet each other. ``us_clients`` are the US exchange
     clients its token endpoint knows from the start; ``us_clock_s`` is the base of its US clock
-    (unix seconds; the ``time_scale`` knob runs it faster), for tests.
+    (unix seconds; the ``time_scale`` knob runs it faster), for tests. The US exchange's gRPC services listen
+    on ``grpc_port`` (0: a free port), on the same host; ``us_renumbered_protos`` serves them with field and
+    enum numbers that are not polyinfra's (the venue's published ones kept), to exercise the reflection path.
+    ``us_markets`` lists that many generated OPEN instruments beside the fixed ones (for streams of many
+    symbols). :attr:`us_market` holds the US books (the simulator steps them with the CLOB's),
+    :attr:`us_market_data_faults` the market-data streams' fault knobs.
     """
 
     def __init__(
@@ -124,11 +142,16 @@ class Emulator:
         seed_books: bool = True,
         us_clients: Iterable[ClientRegistration] = (),
         us_clock_s: Callable[[], float] = time.time,
+        grpc_port: int = 0,
+        us_markets: int = 0,
+        us_renumbered_protos: bool = False,
     ) -> None:
         if not (math.isfinite(rate) and rate >= 0):
             raise InvalidValueError("rate must be a non-negative number of actions per second", rate=rate)
         if not 0 <= port <= 65_535:
             raise InvalidValueError("port must be 0 (any free port) to 65535", port=port)
+        if not 0 <= grpc_port <= 65_535:
+            raise InvalidValueError("grpc_port must be 0 (any free port) to 65535", grpc_port=grpc_port)
         self._host = host
         self._requested_port = port
         self._rate = rate
@@ -138,7 +161,11 @@ class Emulator:
         self.simulator = MarketSimulator(self.exchange, seed=seed)
         if seed_books:
             self.simulator.seed_books()
-        self._driver = _SimulatorDriver(self.simulator)
+        us_instruments = (*US_INSTRUMENTS, *generated_instruments(us_markets))
+        self.us_market = UsMarket(us_instruments, seed=seed)
+        if seed_books:
+            self.us_market.seed_books()
+        self._driver = _SimulatorDriver(self.simulator, self.us_market)
         self._server = EmulatorServer(
             self.exchange,
             faults=self.faults,
@@ -154,6 +181,15 @@ class Emulator:
             reward_programs=reward_programs(listed, seed=seed),
             seed=seed,
             us_tokens=UsTokenEndpoint(clients=UsClients(us_clients), base_clock_s=us_clock_s),
+        )
+        self._requested_grpc_port = grpc_port
+        self.us_market_data_faults = UsMarketDataFaults()
+        self.us_market_data = MarketDataService(self.us_market, self.us_market_data_faults)
+        self._server.app.add_routes(market_data_routes(self.us_market_data, self.us_market_data_faults))
+        self.us_grpc = UsGrpcServer(
+            us_instruments,
+            protos=renumbered_protos() if us_renumbered_protos else None,
+            market_data=self.us_market_data,
         )
         self._runner: web.AppRunner | None = None
         self._driver_task: asyncio.Task[None] | None = None
@@ -221,7 +257,7 @@ class Emulator:
     @property
     def urls(self) -> dict[str, str]:
         """``{"rest": "http://host:port", "ws_market": "ws://…/ws/market", "ws_user": "ws://…/ws/user",
-        "rtds": "ws://…/ws/rtds", "us_token": "http://host:port/oauth/token"}``."""
+        "rtds": "ws://…/ws/rtds", "us_token": "http://host:port/oauth/token", "grpc": "host:grpc_port"}``."""
         host = f"[{self._host}]" if ":" in self._host else self._host
         authority = f"{host}:{self.port}"
         return {
@@ -230,6 +266,7 @@ class Emulator:
             "ws_user": f"ws://{authority}/ws/user",
             "rtds": f"ws://{authority}/ws/rtds",
             "us_token": f"http://{authority}{TOKEN_PATH}",
+            "grpc": f"{host}:{self.us_grpc.port}",
         }
 
     @property
@@ -258,7 +295,9 @@ class Emulator:
         try:
             site = web.TCPSite(runner, self._host, self._requested_port)
             await site.start()
+            await self.us_grpc.start(self._host, self._requested_grpc_port)
         except BaseException:
+            await self.us_grpc.stop()
             await runner.cleanup()
             raise
         self._runner = runner
@@ -280,11 +319,13 @@ class Emulator:
                 task.cancel()
                 await asyncio.gather(task, return_exceptions=True)
         self._driver_task = self._price_task = None
+        await self.us_grpc.stop()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
             self._port = None
         self._server.detach()
+        self.us_market_data.close()
 
     async def __aenter__(self) -> Emulator:
         await self.start()

@@ -16,6 +16,7 @@ never imports this module.
 from __future__ import annotations
 
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Self
@@ -52,10 +53,13 @@ __all__ = [
     "SIGNER_RATE_LIMIT_WARNINGS",
     "STALE_BOOKS",
     "TASK_FAILURES",
+    "US_MARKET_DATA_MESSAGES",
+    "US_MARKET_DATA_RECONNECTS",
     "WS_FRAMES",
     "WS_RECONNECTS",
     "BreakerStateValue",
     "MetricsServer",
+    "add_new_counts",
     "serve_metrics",
 ]
 
@@ -196,6 +200,22 @@ TASK_FAILURES = Counter(
     registry=REGISTRY,
 )
 
+US_MARKET_DATA_MESSAGES = Counter(
+    "polyinfra_us_market_data_messages",
+    "Messages received on the US exchange's market-data streams, by event: update, heartbeat, "
+    "subscription_ack, subscription_error, malformed (did not parse; its stream starts over).",
+    ["event"],
+    registry=REGISTRY,
+)
+
+US_MARKET_DATA_RECONNECTS = Counter(
+    "polyinfra_us_market_data_reconnects",
+    "US exchange market-data sessions that ended and were opened again, by reason: disconnected, silence "
+    "(nothing received for the silence timeout), malformed frame (a message that did not parse).",
+    ["reason"],
+    registry=REGISTRY,
+)
+
 QUEUE_DEPTH = Gauge(
     "polyinfra_queue_depth",
     "Items currently waiting in a bounded queue, by queue name.",
@@ -239,6 +259,16 @@ class MetricsServer:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, traceback: TracebackType | None
     ) -> None:
         self.stop()
+
+
+def add_new_counts(counter: Counter, label: str, counts: Mapping[str, int], exported: dict[str, int]) -> None:
+    """Add to ``counter`` what each of ``counts`` gained since ``exported`` (then brought up to date), under
+    its one label ``label``: clients keep hot-path counts as plain ints and export them now and then."""
+    for value, count in counts.items():
+        added = count - exported.get(value, 0)
+        if added:
+            counter.labels(**{label: value}).inc(added)
+            exported[value] = count
 
 
 def serve_metrics(port: int, host: str = "127.0.0.1") -> MetricsServer:

@@ -1,0 +1,163 @@
+"""How fast UsLiveBooks turns US exchange market-data messages into books, against bare parsing.
+
+Run: ``python bench/us_market_data.py [--symbols N] [--updates N] [--depth N] [--repeat R]``
+
+The stream: the emulator's US market with N generated instruments (1,000 by default) is stepped by its
+seeded agents, and every book change becomes the message the emulator's MarketDataSubscriptionAPI sends,
+a ``BiDirectionalStreamMarketDataResponse`` holding the symbol's whole book to the depth, serialized once.
+All approaches process the same bytes:
+
+(a) anchor: ``BiDirectionalStreamMarketDataResponse.FromString(message)``, the result dropped: any client
+    must at least parse what it receives. Target: (c) within 2x of this.
+(a2) second anchor: parse, then read every level's ``px`` and ``qty`` into tuples, nothing checked or
+    applied: the least a Python client does to get the numbers out (protobuf makes a Python object per
+    level read, which the bare parse never does).
+(b) core: parse, :func:`~polyinfra.core.us_books.decode_update` (every check) and
+    ``OrderBook.apply_snapshot``: the sans-I/O floor under (c).
+(c) polyinfra: ``UsLiveBooks``'s own per-message step (the one its stream reader calls): parse, decode,
+    apply, the symbol's state and a ``BookUpdated`` event (no consumer attached), the counters.
+
+Each repetition times the whole stream with time.perf_counter; best and median are shown, as messages per
+second and as the ratio of each approach's time to the anchor's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import time
+from collections.abc import Callable
+
+from polyinfra.core.us_books import BookScales, decode_update
+from polyinfra.emulator.runner import Emulator
+from polyinfra.model.book import OrderBook
+from polyinfra.us.live_books import UsLiveBooks
+from polyinfra.wire.us.polymarket.v1 import marketdatasubscription_pb2 as md
+
+Run = Callable[[list[bytes]], object]
+
+
+def build_stream(emulator: Emulator, updates: int, depth: int) -> list[bytes]:
+    market = emulator.us_market
+    service = emulator.us_market_data
+    changed: list[str] = []
+    remove = market.subscribe(changed.append)
+    messages: list[bytes] = []
+    while len(messages) < updates:
+        changed.clear()
+        market.step()
+        messages.extend(
+            md.BiDirectionalStreamMarketDataResponse(update=service.update(symbol, depth)).SerializeToString()
+            for symbol in changed
+        )
+    remove()
+    return messages[:updates]
+
+
+def anchor() -> Run:
+    parse = md.BiDirectionalStreamMarketDataResponse.FromString
+
+    def run(messages: list[bytes]) -> object:
+        response = None
+        for message in messages:
+            response = parse(message)
+        return response
+
+    return run
+
+
+def parse_and_read() -> Run:
+    parse = md.BiDirectionalStreamMarketDataResponse.FromString
+
+    def run(messages: list[bytes]) -> object:
+        levels = None
+        for message in messages:
+            update = parse(message).update
+            levels = [(entry.px, entry.qty) for entry in update.bids], [(e.px, e.qty) for e in update.offers]
+        return levels
+
+    return run
+
+
+def core(scales: dict[str, BookScales], depth: int) -> Run:
+    parse = md.BiDirectionalStreamMarketDataResponse.FromString
+    books = {symbol: OrderBook(symbol) for symbol in scales}
+
+    def run(messages: list[bytes]) -> object:
+        for message in messages:
+            update = parse(message).update
+            image = decode_update(update, scales[update.symbol], depth=depth)
+            books[image.symbol].apply_snapshot(image.bids, image.asks)
+        return books
+
+    return run
+
+
+def client(books: UsLiveBooks) -> Run:
+    # The reader's own step, without the socket: each message goes to the stream its symbol is on.
+    on_message = books._on_message
+    stream_of = books._stream_of
+    parse = md.BiDirectionalStreamMarketDataResponse.FromString
+    routed: dict[bytes, object] = {}
+
+    def run(messages: list[bytes]) -> object:
+        for message in messages:
+            stream = routed.get(message)
+            if stream is None:
+                stream = routed[message] = stream_of[parse(message).update.symbol]
+            on_message(stream, message)  # type: ignore[arg-type]
+        return books
+
+    return run
+
+
+def timed(run: Run, messages: list[bytes], repeat: int) -> list[float]:
+    seconds = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        run(messages)
+        seconds.append(time.perf_counter() - started)
+    return seconds
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--symbols", type=int, default=1000)
+    parser.add_argument("--updates", type=int, default=50_000)
+    parser.add_argument("--depth", type=int, default=10)
+    parser.add_argument("--repeat", type=int, default=7)
+    options = parser.parse_args()
+    async with Emulator(markets=1, rate=0, us_markets=options.symbols) as emulator:
+        messages = build_stream(emulator, options.updates, options.depth)
+        symbols = [instrument.symbol for instrument in emulator.us_market.instruments]
+        scales = {symbol: emulator.us_market.scales(symbol) for symbol in symbols}
+        books = UsLiveBooks(emulator.urls["grpc"], insecure=True, depth=options.depth)
+        await books.subscribe(symbols)  # instruments from the emulator; not started, so no stream opens
+        runs = {
+            "(a) anchor: FromString": anchor(),
+            "(a2) parse and read the levels": parse_and_read(),
+            "(b) core: parse+decode+apply": core(scales, options.depth),
+        }
+        runs["(c) polyinfra: UsLiveBooks step"] = client(books)
+        for run in runs.values():
+            run(messages[:1000])  # warm up
+        results = {name: timed(run, messages, options.repeat) for name, run in runs.items()}
+        await books.stop()
+    size = sum(map(len, messages)) / len(messages)
+    print(
+        f"{len(messages):,} updates of {len(symbols):,} symbols, depth {options.depth}, {size:.0f} bytes each, "
+        f"best and median of {options.repeat}"
+    )
+    anchor_best = min(results["(a) anchor: FromString"])
+    anchor_median = statistics.median(results["(a) anchor: FromString"])
+    for name, seconds in results.items():
+        best, median = min(seconds), statistics.median(seconds)
+        print(
+            f"{name:34} {len(messages) / best:>12,.0f} updates/s (median {len(messages) / median:>10,.0f})"
+            f"   {best / anchor_best:5.2f}x the anchor (median {median / anchor_median:5.2f}x)"
+        )
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

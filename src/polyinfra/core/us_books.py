@@ -1,0 +1,245 @@
+"""US exchange market data into exact books, sans-I/O: decoding, the stream plan, the silence rule.
+
+The US exchange's market-data streams carry ``MarketDataUpdate`` messages, and every one of them is the
+symbol's whole book to the subscribed depth: there is no per-level delete, so a client replaces the book
+it holds (venue notes: US exchange market data). Prices and quantities are ``int64`` units of the
+instrument's scales, which are divisors; :class:`BookScales` turns them into the micro-units
+:class:`~polyinfra.model.book.OrderBook` keeps, by one integer multiplication each, exact because every
+scale the venue uses (1, 100, 1000) divides a million. An instrument whose scales do not divide a
+million cannot be held exactly, and :func:`book_scales` says so rather than rounding.
+
+:func:`decode_update` is the one decoder from a ``MarketDataUpdate`` to levels: any message, however
+hostile, becomes a :class:`BookImage` or a :class:`~polyinfra.errors.MalformedMessageError`. It refuses
+what no venue book holds: a price outside (0, 1) or off the instrument's tick, a quantity that is not
+positive or is beyond any market, a price repeated or out of the venue's order (bids best first,
+descending; offers ascending), more levels than the subscribed depth, scales that contradict the
+instrument's.
+
+:func:`plan_streams` shards symbols over streams (at most 1,000 symbols each, the venue's limit) and
+refuses a plan over the stream budget (the venue pools 20 concurrent streams per firm across every RPC)
+with :class:`~polyinfra.errors.StreamBudgetExceededError` before anything is opened.
+
+:class:`SilenceWatch` is the heartbeat rule: a stream that sent nothing (no update, no heartbeat) for
+``timeout_s`` is dead, whatever the socket says (venue notes: US exchange market data). Time is passed
+in, never read here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Final
+
+from polyinfra.core.us_instruments import UsInstrument, UsInstrumentState
+from polyinfra.errors import InvalidValueError, MalformedMessageError, StreamBudgetExceededError
+from polyinfra.model.book import MAX_SIZE_MICROS
+from polyinfra.model.numbers import MICROS
+from polyinfra.wire.us.polymarket.v1 import marketdatasubscription_pb2
+
+__all__ = [
+    "DEFAULT_DEPTH",
+    "MAX_DEPTH",
+    "MAX_STREAMS_PER_FIRM",
+    "MAX_SYMBOLS_PER_STREAM",
+    "SILENCE_TIMEOUT_S",
+    "BookImage",
+    "BookScales",
+    "SilenceWatch",
+    "book_scales",
+    "checked_depth",
+    "checked_symbol",
+    "decode_update",
+    "plan_streams",
+]
+
+MAX_SYMBOLS_PER_STREAM: Final = 1000
+"""Symbols one market-data stream may carry; more is INVALID_ARGUMENT (venue notes: US exchange market data)."""
+MAX_STREAMS_PER_FIRM: Final = 20
+"""Concurrent gRPC streams per firm, pooled across every RPC; more is RESOURCE_EXHAUSTED."""
+DEFAULT_DEPTH: Final = 10
+"""Levels per side the venue sends when a subscription leaves ``depth`` at 0."""
+SILENCE_TIMEOUT_S: Final = 180.0
+"""The venue's advice: reconnect a stream silent this long (venue notes: US exchange market data)."""
+MAX_DEPTH: Final = 1000
+"""The deepest book a subscription may ask for here; a bound on what one update may carry."""
+
+_MAX_SYMBOL_CHARS: Final = 200
+
+
+@dataclass(frozen=True, slots=True)
+class BookScales:
+    """How one instrument's wire units become book micro-units: ``px * price_micros`` and
+    ``qty * quantity_micros``; ``tick_units`` is the tick in price units, ``price_scale`` the price of a
+    whole dollar (a YES price lies strictly between 0 and it)."""
+
+    symbol: str
+    price_scale: int
+    quantity_scale: int
+    price_micros: int
+    quantity_micros: int
+    tick_units: int
+
+
+def book_scales(instrument: UsInstrument) -> BookScales:
+    """The conversions of ``instrument``; :class:`InvalidValueError` when its scales do not divide a
+    million (its prices or quantities would not be exact in micro-units)."""
+    if MICROS % instrument.price_scale or MICROS % instrument.quantity_scale:
+        raise InvalidValueError(
+            "the instrument's scales do not divide a million: its book cannot be held exactly",
+            symbol=instrument.symbol,
+            price_scale=instrument.price_scale,
+            quantity_scale=instrument.quantity_scale,
+        )
+    return BookScales(
+        symbol=instrument.symbol,
+        price_scale=instrument.price_scale,
+        quantity_scale=instrument.quantity_scale,
+        price_micros=MICROS // instrument.price_scale,
+        quantity_micros=MICROS // instrument.quantity_scale,
+        tick_units=instrument.tick_units,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class BookImage:
+    """One update as book levels: ``bids`` best first (descending), ``asks`` best first (ascending),
+    ``(price_micros, size_micros)`` each. ``state`` when the update carried one (the venue calls it
+    informative, not authoritative); ``transact_time_ns`` the venue's time, when sent;
+    ``last_trade_micros`` the last trade's price from the update's statistics, when they carry one."""
+
+    symbol: str
+    bids: list[tuple[int, int]]
+    asks: list[tuple[int, int]]
+    state: UsInstrumentState | None
+    transact_time_ns: int | None
+    book_hidden: bool
+    last_trade_micros: int | None = None
+
+
+def decode_update(update: marketdatasubscription_pb2.MarketDataUpdate, scales: BookScales, *, depth: int) -> BookImage:
+    """``update`` (for ``scales.symbol``) as book levels; :class:`MalformedMessageError` for anything no
+    venue book holds (see the module docstring). ``depth`` is the subscribed depth."""
+    symbol = scales.symbol
+    if update.symbol != symbol:
+        raise MalformedMessageError("update for another symbol", symbol=update.symbol[:_MAX_SYMBOL_CHARS])
+    for name, expected in (("price_scale", scales.price_scale), ("quantity_scale", scales.quantity_scale)):
+        if update.HasField(name) and getattr(update, name) != expected:
+            raise MalformedMessageError(
+                f"the update's {name} contradicts the instrument's", symbol=symbol, sent=getattr(update, name)
+            )
+    bids = _levels(update.bids, scales, depth, descending=True)
+    asks = _levels(update.offers, scales, depth, descending=False)
+    state: UsInstrumentState | None = None
+    if update.HasField("state"):
+        try:
+            state = UsInstrumentState(update.state)
+        except ValueError:
+            raise MalformedMessageError("unknown instrument state", symbol=symbol, state=update.state) from None
+    transact_time_ns: int | None = None
+    if update.HasField("transact_time"):
+        stamp = update.transact_time
+        if stamp.seconds < 0 or not 0 <= stamp.nanos < 1_000_000_000:
+            raise MalformedMessageError("impossible transact_time", symbol=symbol, seconds=stamp.seconds)
+        transact_time_ns = stamp.seconds * 1_000_000_000 + stamp.nanos
+    last_trade_micros: int | None = None
+    if update.HasField("stats") and update.stats.HasField("last_trade_px"):
+        px = update.stats.last_trade_px
+        if not 0 < px < scales.price_scale or px % scales.tick_units:
+            raise MalformedMessageError("a last trade price outside (0, 1) or off the tick", symbol=symbol, px=px)
+        last_trade_micros = px * scales.price_micros
+    return BookImage(symbol, bids, asks, state, transact_time_ns, update.book_hidden, last_trade_micros)
+
+
+def _levels(
+    entries: Sequence[marketdatasubscription_pb2.BookEntry], scales: BookScales, depth: int, *, descending: bool
+) -> list[tuple[int, int]]:
+    if len(entries) > depth:
+        raise MalformedMessageError(
+            "more levels than the subscribed depth", symbol=scales.symbol, levels=len(entries), depth=depth
+        )
+    top = scales.price_scale
+    tick = scales.tick_units
+    price_micros = scales.price_micros
+    quantity_micros = scales.quantity_micros
+    levels: list[tuple[int, int]] = []
+    previous = top if descending else 0
+    for entry in entries:
+        px = entry.px
+        qty = entry.qty
+        # One chained comparison checks the range (0, price_scale) and the venue's order with no repeat.
+        in_order = 0 < px < previous if descending else previous < px < top
+        if not in_order or px % tick:
+            raise MalformedMessageError(
+                "a price outside (0, 1), off the tick, repeated or out of the venue's order",
+                symbol=scales.symbol,
+                px=px,
+            )
+        size = qty * quantity_micros
+        if not 0 < size <= MAX_SIZE_MICROS:
+            raise MalformedMessageError("a quantity that is not positive or beyond any market", symbol=scales.symbol)
+        levels.append((px * price_micros, size))
+        previous = px
+    return levels
+
+
+def plan_streams(
+    symbols: Sequence[str],
+    *,
+    symbols_per_stream: int = MAX_SYMBOLS_PER_STREAM,
+    budget: int = MAX_STREAMS_PER_FIRM,
+) -> list[list[str]]:
+    """``symbols`` (distinct, in order) in shards of at most ``symbols_per_stream``, one stream each;
+    :class:`StreamBudgetExceededError` when that needs more than ``budget`` streams."""
+    if not 0 < symbols_per_stream <= MAX_SYMBOLS_PER_STREAM:
+        raise InvalidValueError(
+            f"symbols_per_stream must be 1 to {MAX_SYMBOLS_PER_STREAM}", symbols_per_stream=symbols_per_stream
+        )
+    if budget < 1:
+        raise InvalidValueError("the stream budget must be at least 1", budget=budget)
+    unique = list(dict.fromkeys(symbols))
+    shards = [unique[start : start + symbols_per_stream] for start in range(0, len(unique), symbols_per_stream)]
+    if len(shards) > budget:
+        raise StreamBudgetExceededError(
+            f"{len(unique)} symbols need {len(shards)} streams of {symbols_per_stream}, over the budget of {budget}",
+            streams=len(shards),
+            budget=budget,
+        )
+    return shards
+
+
+class SilenceWatch:
+    """When one stream last sent anything, and whether it has been silent too long.
+
+    :meth:`heard` on every message (heartbeats included: they are the venue's proof of life);
+    :meth:`silent` asks with the current time. A stream is silent from its start until its first message.
+    """
+
+    __slots__ = ("last_heard_s", "timeout_s")
+
+    def __init__(self, *, timeout_s: float, now_s: float) -> None:
+        if not timeout_s > 0:
+            raise InvalidValueError("the silence timeout must be positive", timeout_s=timeout_s)
+        self.timeout_s = timeout_s
+        self.last_heard_s = now_s
+
+    def heard(self, now_s: float) -> None:
+        self.last_heard_s = now_s
+
+    def silent(self, now_s: float) -> bool:
+        return now_s - self.last_heard_s >= self.timeout_s
+
+
+def checked_depth(depth: int) -> int:
+    """A subscription's depth (0: the venue's default); :class:`InvalidValueError` out of 0 to 1000."""
+    if isinstance(depth, bool) or not isinstance(depth, int) or not 0 <= depth <= MAX_DEPTH:
+        raise InvalidValueError(f"depth must be 0 (the venue's default, {DEFAULT_DEPTH}) to {MAX_DEPTH}", depth=depth)
+    return depth or DEFAULT_DEPTH
+
+
+def checked_symbol(symbol: str) -> str:
+    """A symbol as the venue names instruments: 1 to 200 printable ASCII characters."""
+    if not isinstance(symbol, str) or not 0 < len(symbol) <= _MAX_SYMBOL_CHARS or not symbol.isascii():
+        raise InvalidValueError("a symbol is 1 to 200 ASCII characters", symbol=str(symbol)[:_MAX_SYMBOL_CHARS])
+    if not symbol.isprintable() or " " in symbol:
+        raise InvalidValueError("a symbol has no spaces or control characters", symbol=symbol)
+    return symbol

@@ -1,0 +1,1 @@
+"""Generated code for the ``polymarket`` proto namespace; see ``polyinfra.wire.us``."""

@@ -1,0 +1,1 @@
+"""Generated code for ``polymarket.v1``; see ``polyinfra.wire.us``."""

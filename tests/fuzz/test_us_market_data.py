@@ -1,0 +1,84 @@
+"""Hostile US market data: every ``MarketDataUpdate``, from any field values or any bytes, becomes levels an
+``OrderBook`` can hold exactly (inside (0, 1), on the tick, positive, in the venue's order, within the depth)
+or a :class:`MalformedMessageError`; and the emulator's own updates always decode to its book."""
+
+from __future__ import annotations
+
+from google.protobuf.message import DecodeError
+from hypothesis import given
+from hypothesis import strategies as st
+
+from polyinfra.core.us_books import BookScales, book_scales, decode_update
+from polyinfra.emulator.us.instruments import US_INSTRUMENTS
+from polyinfra.emulator.us.market import UsMarket
+from polyinfra.emulator.us.market_data import MarketDataService
+from polyinfra.emulator.us.market_data_faults import UsMarketDataFaults
+from polyinfra.errors import MalformedMessageError
+from polyinfra.model.book import MAX_SIZE_MICROS, OrderBook
+from polyinfra.model.numbers import MICROS
+from polyinfra.wire.us.polymarket.v1 import marketdatasubscription_pb2 as md
+
+INT64 = st.integers(min_value=-(1 << 63), max_value=(1 << 63) - 1)
+SMALL = st.integers(min_value=-5, max_value=1200)
+SCALES = [book_scales(instrument) for instrument in US_INSTRUMENTS]
+KC = SCALES[0]
+
+entries = st.lists(st.builds(md.BookEntry, px=st.one_of(SMALL, INT64), qty=st.one_of(SMALL, INT64)), max_size=15)
+updates = st.builds(
+    md.MarketDataUpdate,
+    symbol=st.one_of(st.just(KC.symbol), st.text(max_size=30)),
+    bids=entries,
+    offers=entries,
+    state=st.one_of(st.none(), st.integers(min_value=-3, max_value=12)),
+    price_scale=st.one_of(st.none(), st.sampled_from([KC.price_scale, 100, 0]), INT64),
+    quantity_scale=st.one_of(st.none(), st.sampled_from([KC.quantity_scale, 1]), INT64),
+    book_hidden=st.booleans(),
+    stats=st.one_of(st.none(), st.builds(md.InstrumentStats, last_trade_px=st.one_of(SMALL, INT64))),
+)
+
+
+def _check(update: md.MarketDataUpdate, scales: BookScales, depth: int) -> None:
+    try:
+        image = decode_update(update, scales, depth=depth)
+    except MalformedMessageError:
+        return
+    tick_micros = scales.tick_units * scales.price_micros
+    for levels, descending in ((image.bids, True), (image.asks, False)):
+        assert len(levels) <= depth
+        prices = [price for price, _ in levels]
+        assert prices == sorted(prices, reverse=descending) and len(set(prices)) == len(prices)
+        for price, size in levels:
+            assert 0 < price < MICROS and price % tick_micros == 0 and 0 < size <= MAX_SIZE_MICROS
+    if image.last_trade_micros is not None:
+        assert 0 < image.last_trade_micros < MICROS and image.last_trade_micros % tick_micros == 0
+    book = OrderBook(scales.symbol)
+    book.apply_snapshot(image.bids, image.asks)
+    assert book.bid_levels_micros() == image.bids and book.ask_levels_micros() == image.asks
+
+
+@given(updates, st.integers(min_value=1, max_value=20))
+def test_any_update_is_exact_levels_or_malformed(update: md.MarketDataUpdate, depth: int) -> None:
+    _check(update, KC, depth)
+
+
+@given(st.binary(max_size=600), st.sampled_from(SCALES))
+def test_any_bytes_that_parse_are_exact_levels_or_malformed(data: bytes, scales: BookScales) -> None:
+    try:
+        response = md.BiDirectionalStreamMarketDataResponse.FromString(data)
+    except DecodeError:
+        return  # UsLiveBooks counts these and starts its session over
+    if response.WhichOneof("event") == "update":
+        _check(response.update, scales, 10)
+
+
+@given(st.integers(min_value=0, max_value=2**32), st.integers(min_value=0, max_value=300))
+def test_the_emulators_updates_decode_to_its_books(seed: int, steps: int) -> None:
+    market = UsMarket(US_INSTRUMENTS, seed=seed)
+    market.seed_books()
+    for _ in range(steps):
+        market.step()
+    service = MarketDataService(market, UsMarketDataFaults())
+    for instrument in market.instruments:
+        image = decode_update(service.update(instrument.symbol, 10), market.scales(instrument.symbol), depth=10)
+        assert (image.bids, image.asks) == market.levels_micros(instrument.symbol, 10)
+    service.close()

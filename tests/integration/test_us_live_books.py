@@ -1,0 +1,260 @@
+"""UsLiveBooks against the emulator over real sockets: books equal to the emulator's, run-time subscriptions,
+sharding past 1,000 symbols, the stream budget, the silence watchdog on an injected clock, chaos, events,
+metrics and recording."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from polyinfra.emulator.runner import Emulator
+from polyinfra.errors import GrpcNotFoundError, InvalidValueError, StreamBudgetExceededError
+from polyinfra.model.events import BookEvent, BookUpdated, SyncState, SyncStateChanged
+from polyinfra.obs.metrics import REGISTRY
+from polyinfra.record.recorder import Recorder
+from polyinfra.record.records import RecordKind
+from polyinfra.record.sqlite_sink import SQLiteSink
+from polyinfra.us.live_books import UsLiveBooks
+from polyinfra.wire.us.polymarket.v1 import marketdatasubscription_pb2 as md
+from tests.integration.us_market_data_steps import converged, differences, until
+
+KC = "tec-nfl-sbw-2026-02-08-kc"
+NYY = "aec-mlb-nyy-bos-2026-04-10"
+DEPTH = 5
+FAST = {"reconnect_initial_s": 0.01, "reconnect_max_s": 0.1}
+
+
+class FakeClock:
+    """The silence watchdog's clock, moved only by the test."""
+
+    def __init__(self) -> None:
+        self.now_s = 0.0
+
+    def __call__(self) -> float:
+        return self.now_s
+
+
+@pytest.fixture
+async def emulator() -> AsyncIterator[Emulator]:
+    async with Emulator(markets=1, rate=0, us_markets=30) as running:
+        running.us_market_data_faults.heartbeat_interval_s = 0.05
+        yield running
+
+
+def _symbols(emulator: Emulator) -> list[str]:
+    return [instrument.symbol for instrument in emulator.us_market.instruments]
+
+
+async def test_books_equal_the_emulators_in_exact_decimals(emulator: Emulator) -> None:
+    events: list[BookEvent] = []
+    symbols = _symbols(emulator)
+    async with UsLiveBooks(emulator.urls["grpc"], insecure=True, depth=DEPTH, **FAST) as books:
+        books.add_listener(events.append)
+        await books.subscribe(symbols)
+        assert await books.wait_until_live(timeout_s=60)
+        for _ in range(500):
+            emulator.us_market.step()
+        await converged(books, emulator, symbols, DEPTH)
+        kc = books.book(KC)
+        px, qty = emulator.us_market.levels(KC, 1)[0][0]
+        assert kc.best_bid() == (Decimal(px) / 1000, Decimal(qty) / 100)
+        assert books.instrument(KC).price(px) == kc.best_bid().price  # type: ignore[union-attr]
+        last_trade = emulator.us_market.last_trade(KC)
+        assert last_trade is not None and kc.last_trade_price_micros == last_trade[0] * 1000
+        assert books.stats().streams == 1 and books.stats().reconnects == 0
+    updated = {event.token_id for event in events if isinstance(event, BookUpdated)}
+    assert updated == set(symbols)
+    went_live = [e for e in events if isinstance(e, SyncStateChanged) and e.new is SyncState.LIVE]
+    assert {event.token_id for event in went_live} == set(symbols)
+    assert REGISTRY.get_sample_value("polyinfra_us_market_data_messages_total", {"event": "update"})
+
+
+async def test_subscriptions_change_at_run_time_on_the_same_stream(emulator: Emulator) -> None:
+    async with UsLiveBooks(emulator.urls["grpc"], insecure=True, depth=DEPTH, **FAST) as books:
+        await books.subscribe([KC])
+        assert await books.wait_until_live(timeout_s=60)
+        await books.subscribe([NYY, KC])
+        assert await books.wait_until_live([NYY], timeout_s=60)
+        await books.unsubscribe([KC])
+        assert books.symbols() == [NYY]
+        with pytest.raises(InvalidValueError):
+            books.book(KC)
+        for _ in range(200):
+            emulator.us_market.step()
+        await converged(books, emulator, [NYY], DEPTH)
+        stats = books.stats()
+        assert (stats.streams, stats.reconnects, emulator.us_market_data.open_streams) == (1, 0, 1)
+        assert stats.messages["subscription_ack"] == 3
+
+
+async def test_more_than_1000_symbols_shard_over_streams() -> None:
+    async with Emulator(markets=1, rate=0, us_markets=1000) as emulator:
+        symbols = _symbols(emulator)
+        assert len(symbols) == 1006
+        async with UsLiveBooks(emulator.urls["grpc"], insecure=True, depth=DEPTH, **FAST) as books:
+            await books.subscribe(symbols)
+            assert await books.wait_until_live(timeout_s=120)
+            assert (books.stats().streams, emulator.us_market_data.open_streams) == (2, 2)
+            for _ in range(300):
+                emulator.us_market.step()
+            await converged(books, emulator, symbols, DEPTH)
+
+
+async def test_plans_over_the_stream_budget_and_unknown_symbols_change_nothing(emulator: Emulator) -> None:
+    symbols = _symbols(emulator)
+    async with UsLiveBooks(
+        emulator.urls["grpc"], insecure=True, symbols_per_stream=10, stream_budget=2, **FAST
+    ) as books:
+        with pytest.raises(StreamBudgetExceededError) as refused:
+            await books.subscribe(symbols[:21])
+        assert refused.value.context == {"streams": 3, "budget": 2}
+        assert (books.symbols(), books.stats().streams, emulator.us_market_data.open_streams) == ([], 0, 0)
+        await books.subscribe(symbols[:15])
+        with pytest.raises(StreamBudgetExceededError):
+            await books.subscribe(symbols[15:21])
+        with pytest.raises(GrpcNotFoundError):
+            await books.subscribe(["aec-nfl-no-such-market"])
+        assert books.symbols() == symbols[:15] and books.stats().streams == 2
+        await books.subscribe(symbols[15:20])  # fills the second stream exactly
+        assert await books.wait_until_live(timeout_s=60)
+        assert (books.stats().streams, emulator.us_market_data.open_streams) == (2, 2)
+
+
+async def test_a_silent_stream_is_reconnected_after_the_timeout_with_fresh_snapshots(emulator: Emulator) -> None:
+    clock = FakeClock()
+    symbols = _symbols(emulator)[:6]
+    states: list[SyncStateChanged] = []
+    async with UsLiveBooks(emulator.urls["grpc"], insecure=True, depth=DEPTH, clock=clock, **FAST) as books:
+        books.add_listener(lambda event: states.append(event) if isinstance(event, SyncStateChanged) else None)
+        await books.subscribe(symbols)
+        assert await books.wait_until_live(timeout_s=60)
+        emulator.us_market_data_faults.silent = True  # the socket stays open, nothing comes
+        for _ in range(300):
+            emulator.us_market.step()
+        clock.now_s += 180.0
+        await until(lambda: books.stats().silences_detected == 1, "the silence detected")
+        assert {e.token_id for e in states if e.reason == "silence"} == set(symbols)
+        emulator.us_market_data_faults.silent = False
+        await converged(books, emulator, symbols, DEPTH)
+        assert books.stats().reconnects >= 1
+
+
+async def test_chaos_drops_silences_and_idle_kills_every_book_ends_equal(emulator: Emulator) -> None:
+    faults = emulator.us_market_data_faults
+    clock = FakeClock()
+    symbols = _symbols(emulator)
+    async with UsLiveBooks(
+        emulator.urls["grpc"], insecure=True, depth=DEPTH, symbols_per_stream=9, clock=clock, **FAST
+    ) as books:
+        await books.subscribe(symbols)
+        assert await books.wait_until_live(timeout_s=60)
+        assert books.stats().streams == 4
+        # The 10-minute idle kill in 1.2 s, heartbeats every 50 ms.
+        faults.update({"drop_every_updates": 40, "time_scale": 0.002, "heartbeat_interval_s": 25.0})
+        for round_number in range(12):
+            for _ in range(100):
+                emulator.us_market.step()
+            if round_number % 4 == 1:
+                # Silent streams: the client's watchdog (its clock jumps past 180 s) ends them.
+                faults.silent = True
+                detected = books.stats().silences_detected
+                clock.now_s += 181.0
+                await until(lambda d=detected: books.stats().silences_detected > d, "silences detected")
+                faults.silent = False
+            elif round_number % 4 == 3:
+                # Silent long enough for the server's scaled idle kill, before the client's watchdog moves.
+                faults.silent = True
+                reconnects = books.stats().reconnects
+                await until(lambda r=reconnects: books.stats().reconnects > r, "an idle kill")
+                faults.silent = False
+        faults.update({"drop_every_updates": 0, "time_scale": 1.0, "heartbeat_interval_s": 0.05})
+        await converged(books, emulator, symbols, DEPTH)
+        stats = books.stats()
+        assert stats.reconnects > 0 and stats.silences_detected > 0 and stats.task_failures == {}
+        assert not differences(books, emulator, symbols, DEPTH)
+
+
+async def test_recorded_through_the_recorder(emulator: Emulator, tmp_path: Path) -> None:
+    sink = SQLiteSink(tmp_path / "us.sqlite")
+    recorder = Recorder(sink)
+    await recorder.start()
+    async with UsLiveBooks(emulator.urls["grpc"], insecure=True, depth=DEPTH, recorder=recorder, **FAST) as books:
+        await books.subscribe([KC, NYY])
+        assert await books.wait_until_live(timeout_s=60)
+    await recorder.stop()
+    records = [record async for record in sink.read() if record.source == "us"]
+    await sink.close()
+    assert {record.channel for record in records} == {"marketdata"}
+    kinds = {record.kind for record in records}
+    assert {RecordKind.SUBSCRIBED, RecordKind.CONNECTED, RecordKind.FRAME_SENT, RecordKind.FRAME_RECEIVED} <= kinds
+    updates = [
+        md.BiDirectionalStreamMarketDataResponse.FromString(record.payload).update
+        for record in records
+        if record.kind is RecordKind.FRAME_RECEIVED and record.key
+    ]
+    assert {update.symbol for update in updates} == {KC, NYY}
+    assert all(record.venue_ts_ms for record in records if record.kind is RecordKind.FRAME_RECEIVED and record.key)
+
+
+async def test_a_snapshot_comes_from_a_snapshot_only_stream_apart_from_the_live_books(emulator: Emulator) -> None:
+    symbols = _symbols(emulator)[:8]
+    for _ in range(100):
+        emulator.us_market.step()
+    async with UsLiveBooks(
+        emulator.urls["grpc"], insecure=True, depth=DEPTH, stream_budget=1, skip_to_head=True, **FAST
+    ) as books:
+        snapshot = await books.snapshot(symbols)
+        assert list(snapshot) == symbols and books.symbols() == []
+        for symbol, book in snapshot.items():
+            assert (book.bid_levels_micros(), book.ask_levels_micros()) == emulator.us_market.levels_micros(
+                symbol, DEPTH
+            )
+        await until(lambda: emulator.us_market_data.open_streams == 0, "the snapshot stream closed")
+        await books.subscribe([KC])  # the one stream of the budget
+        with pytest.raises(StreamBudgetExceededError):
+            await books.snapshot([NYY])
+        await books.unsubscribe([KC])
+        with pytest.raises(GrpcNotFoundError):
+            await books.snapshot(["aec-nfl-no-such-market"])
+
+
+async def test_hostile_messages_are_refused_counted_and_never_raise(emulator: Emulator) -> None:
+    # The reader's own step, fed what a hostile or broken venue could send (no stream opens: not started).
+    books = UsLiveBooks(emulator.urls["grpc"], insecure=True, depth=DEPTH)
+    await books.subscribe([KC, NYY])
+    stream = books._stream_of[KC]  # private on purpose: the step the stream reader runs
+    step = books._on_message
+
+    def update(symbol: str, bids: list[tuple[int, int]]) -> bytes:
+        entries = [md.BookEntry(px=px, qty=qty) for px, qty in bids]
+        message = md.MarketDataUpdate(symbol=symbol, bids=entries)
+        return md.BiDirectionalStreamMarketDataResponse(update=message).SerializeToString()
+
+    assert step(stream, update(KC, [(655, 312)]))
+    assert books.state(KC) is SyncState.LIVE and books.book(KC).best_bid() == (Decimal("0.655"), Decimal("3.12"))
+    assert step(stream, update(NYY, [(651, 1)]))  # off NYY's 0.005 tick: refused, the book kept
+    assert books.state(NYY) is SyncState.STALE and books.stats().invalid_updates == 1
+    assert step(stream, update("not-subscribed", [(1, 1)]))  # in flight after an unsubscribe: ignored
+    refused = md.SubscriptionError(error_code="INVALID_SYMBOL", symbols=[KC])
+    assert step(stream, md.BiDirectionalStreamMarketDataResponse(subscription_error=refused).SerializeToString())
+    assert books.state(KC) is SyncState.STALE and books.stats().subscription_errors == {"INVALID_SYMBOL": 1}
+    assert not step(stream, b"\xff\xff\xff")  # does not parse: the session starts over
+    assert books.stats().messages["malformed"] == 1
+    await books.stop()
+
+
+async def test_against_renumbered_protos_reference_data_by_reflection_and_market_data_as_is() -> None:
+    # Every unpublished number moved: instruments must be read by reflection; market data is the venue's file.
+    async with (
+        Emulator(markets=1, rate=0, us_renumbered_protos=True) as emulator,
+        UsLiveBooks(emulator.urls["grpc"], insecure=True, depth=DEPTH, protos="reflection", **FAST) as books,
+    ):
+        await books.subscribe([KC, NYY])
+        assert await books.wait_until_live(timeout_s=60)
+        assert books.instrument(NYY).tick_size == Decimal("0.005")
+        for _ in range(100):
+            emulator.us_market.step()
+        await converged(books, emulator, [KC, NYY], DEPTH)
