@@ -6,12 +6,16 @@ import base64
 import copy
 import json
 import logging
+import math
 import pickle
+import re
 import urllib.parse
+from collections.abc import Iterable
 
 import pytest
 
 from polyinfra.errors import InvalidValueError, L2AuthError, PolyinfraError
+from polyinfra.obs import redaction
 from polyinfra.obs.redaction import (
     MASK,
     Secret,
@@ -431,3 +435,34 @@ def test_pem_private_keys_are_masked_whole_quoted_or_cut_public_keys_are_not() -
     assert redact(f"loaded {pem} done").endswith(" done")
     public = "-----BEGIN PUBLIC KEY-----\nMFwwDQYJKoZIhvcNAQEBBQADSwAwSAJBAK\n-----END PUBLIC KEY-----"
     assert redact(public) == public
+
+
+def test_secrets_registered_one_by_one_stay_masked_and_cost_logarithmic_compiles(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A process that registers secrets for weeks (an API key per emulated account, a wallet at a
+    # time) with log lines in between: every secret stays masked, and each form is compiled into a
+    # pattern about log2(N) times, not once per later registration (which was quadratic).
+    compiled_forms: list[int] = []
+    compile_forms = redaction._any_of
+
+    def counting(texts: Iterable[str]) -> re.Pattern[str] | None:
+        forms = list(texts)
+        compiled_forms.append(len(forms))
+        return compile_forms(forms)
+
+    monkeypatch.setattr(redaction, "_any_of", counting)
+    registry = redaction._Registry()
+    values = [f"registered-secret-{index:04d}-{'q' * 12}" for index in range(512)]
+    for value in values:
+        registry.add(value)
+        assert registry.patterns  # a log line between registrations compiles what is pending
+    forms = len(registry._forms)
+    assert forms >= len(values)
+    assert sum(compiled_forms) <= forms * (math.log2(len(values)) + 2)
+    assert len(registry.patterns) <= math.log2(len(values)) + 1
+    for value in (values[0], values[255], values[-1]):
+        text = f"message with {value} inside"
+        for pattern in registry.patterns:
+            text = pattern.sub(MASK, text)
+        assert text == f"message with {MASK} inside"

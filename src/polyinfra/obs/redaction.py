@@ -241,35 +241,56 @@ def _any_of(texts: Iterable[str]) -> re.Pattern[str] | None:
 
 
 class _Registry:
-    """The known secrets' forms and one compiled pattern over all of them, swapped atomically.
+    """The known secrets' forms, held as a few compiled patterns of geometrically growing size.
 
-    The pattern is compiled when it is next needed, not at each registration: compiling costs
-    time in proportion to every form known, so a process registering many credentials in a row
-    (a wallet each, with their API keys) would spend time quadratic in their number.
+    Compiling a pattern costs time in proportion to the forms in it, and a long-running process
+    keeps registering secrets (every API key the emulator creates, every wallet a bot adds). One
+    pattern over all of them, recompiled after each registration, made that quadratic: a process
+    that had registered a few thousand forms spent half a second per new secret. Instead the forms
+    live in levels, like a binary counter: new forms become the smallest level, merged with the
+    smaller levels below them until the next one is bigger, so each level is at least as large as
+    all the smaller ones together. A form is recompiled at most once per level, about log2(N)
+    times in all, and :func:`redact` runs one ``sub`` per level. The forms of one secret are added
+    together, so they stay in one pattern, which prefers the longest (``0x``-hex over the hex in it).
+
+    Levels are compiled when next needed, not at each registration, so registering many
+    credentials in a row (a wallet each, with their API keys) compiles once.
     """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._forms: set[str] = set()
-        self._pattern: re.Pattern[str] | None = None
-        self._stale = False
+        self._pending: set[str] = set()
+        self._levels: list[tuple[frozenset[str], re.Pattern[str]]] = []
+        """Largest first; each at least as large as all the smaller ones together."""
+        self._patterns: tuple[re.Pattern[str], ...] = ()
 
     def add(self, value: str) -> None:
         with self._lock:
             new_forms = secret_forms(value).keys() - self._forms
             if new_forms:
                 self._forms |= new_forms
-                self._stale = True
+                self._pending |= new_forms
 
     @property
-    def pattern(self) -> re.Pattern[str] | None:
-        """The pattern over every form registered so far (None before the first registration)."""
-        if self._stale:
+    def patterns(self) -> tuple[re.Pattern[str], ...]:
+        """The patterns over every form registered so far (none before the first registration)."""
+        if self._pending:
             with self._lock:
-                if self._stale:
-                    self._pattern = _any_of(self._forms)
-                    self._stale = False
-        return self._pattern
+                if self._pending:
+                    self._compile_pending()
+        return self._patterns
+
+    def _compile_pending(self) -> None:
+        merged = frozenset(self._pending)
+        levels = self._levels
+        while levels and len(levels[-1][0]) <= len(merged):
+            merged |= levels.pop()[0]
+        pattern = _any_of(merged)
+        assert pattern is not None  # merged holds at least the pending forms
+        levels.append((merged, pattern))
+        self._patterns = tuple(pattern for _, pattern in levels)
+        self._pending = set()
 
 
 _registry = _Registry()
@@ -294,8 +315,7 @@ def redact(text: str) -> str:
     """``text`` with registered secrets (in any form), JWTs, auth credentials and secret-named values masked."""
     if len(text) < MIN_SECRET_CHARS:
         return text
-    pattern = _registry.pattern
-    if pattern is not None:
+    for pattern in _registry.patterns:
         text = pattern.sub(MASK, text)
     # Most log lines hold none of the words the patterns below need: one search skips all three.
     if _PATTERN_HINT.search(text.lower()) is None:
