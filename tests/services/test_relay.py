@@ -47,7 +47,10 @@ async def test_a_relay_killed_mid_batch_and_restarted_stores_every_record_once(
         await target.write(records[:100])
         await target.close()
         arguments = ["relay", "--from", source_url, "--to", target_url, "--durable", _DURABLE]
-        arguments += ["--batch", "150", "--ack-wait-s", "1", "--status-s", "0.5"]
+        # The killed relay's batch comes back only after the acknowledgement wait: long enough that the
+        # restarted relay is fetching by then, so a consumer that let newer messages through ahead of
+        # the redelivered batch would store them first (the order is checked at the end).
+        arguments += ["--batch", "150", "--ack-wait-s", "4", "--status-s", "0.5"]
         consumer = nats_client.jetstream()
 
         # The first relay fetches its first batch and blocks inside its transaction on the write lock.

@@ -14,8 +14,13 @@ The life of one batch::
 * **Stored once.** A relay killed after the commit and before its acks reach the server gets the
   batch again; the target stores each ``event_id`` once (the sink contract), so the second copy
   stores nothing. Session headers are idempotent the same way.
+* **In the stream's order.** The target's written order is the order a replay reads, so it must be
+  the recording's: the consumer has at most one batch unacknowledged (``max_ack_pending`` is the
+  batch size). After a crash the server delivers nothing newer until the batch it redelivers, in
+  stream order, is acknowledged. (With more in flight, a restarted relay stored the new messages
+  first and the redelivered ones after them: every record once, but out of order.)
 * **A failing target never loses a batch.** A write that fails is retried with a backoff, the batch
-  held (and unacknowledged) meanwhile; the server does not deliver past ``max_ack_pending``.
+  held (and unacknowledged) meanwhile.
 * **A fleet recording** (``STREAM-shard-N`` streams) gets one durable consumer per shard stream,
   all under ``durable``; the relay takes a batch from each in turn.
 * A message that does not decode is logged, counted and acknowledged (it can never be stored, and
@@ -111,7 +116,7 @@ class Relay:
                 ack_policy=AckPolicy.EXPLICIT,
                 deliver_policy=DeliverPolicy.ALL,
                 ack_wait=self._ack_wait_s,
-                max_ack_pending=self._batch_size * 4,
+                max_ack_pending=self._batch_size,
             )
             try:
                 subscriptions.append(
