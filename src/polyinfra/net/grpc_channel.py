@@ -6,10 +6,11 @@ venue notes: US exchange connections). TLS is the default, as the venue has no p
 ``insecure=True`` is for the emulator.
 
 :func:`call_unary` runs one unary RPC with a deadline and the caller's per-call metadata, and turns a
-failed call into the error :mod:`polyinfra.core.us_status` names. Per-call metadata is a coroutine
-function returning ``(key, value)`` pairs: authentication plugs in there (an ``authorization`` bearer
-token, ``x-participant-id``), asked afresh for every call so a refreshed token is used at once. It works on
-insecure channels too, where gRPC's own call credentials are refused.
+failed call into the error :mod:`polyinfra.core.us_status` names. Authentication travels in that metadata
+(an ``authorization`` bearer token, ``x-participant-id``), made for each call by the caller, so a refreshed
+token is used at once; it works on insecure channels too, where gRPC's own call credentials are refused.
+:data:`CallMetadata` is the shape of a caller's own extra headers: a coroutine function returning
+``(key, value)`` pairs, asked before each call.
 """
 
 from __future__ import annotations
@@ -62,15 +63,14 @@ async def call_unary(
     *,
     name: str,
     timeout_s: float,
-    call_metadata: CallMetadata | None = None,
+    metadata: Sequence[tuple[str, str]] = (),
 ) -> Any:
-    """``await method(request)`` with a deadline and the per-call metadata; a failure raises the typed error.
+    """``await method(request)`` with a deadline and ``metadata``; a failure raises the typed error.
 
     ``name`` (``"RefDataAPI/ListInstruments"``) labels errors.
     """
-    metadata = tuple(await call_metadata()) if call_metadata is not None else None
     try:
-        return await method(request, timeout=timeout_s, metadata=metadata)
+        return await method(request, timeout=timeout_s, metadata=tuple(metadata) or None)
     except grpc.aio.AioRpcError as exc:
         raise rpc_error(exc, name) from None
 

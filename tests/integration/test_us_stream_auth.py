@@ -1,0 +1,216 @@
+"""US exchange auth under live market data: UsLiveBooks and UsExchangeClient with a TokenManager
+against an emulator that checks every gRPC call's token and scope (``us_require_auth``).
+
+Time is a manual clock: the emulator's US clock runs on it at :data:`TIME_SCALE`, the token manager
+reads that clock, so a 3-minute token lifetime passes when the test says so and never by luck.
+The books' silence watchdog keeps its own (wall) clock: heartbeats come every 50 ms.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import pytest
+
+from polyinfra.core.us_auth import REFRESH_MARGIN_S
+from polyinfra.emulator.runner import Emulator
+from polyinfra.errors import GrpcAuthError, GrpcUnavailableError, MissingScopeError
+from polyinfra.model.events import BookEvent, SyncState, SyncStateChanged
+from polyinfra.us.client import UsExchangeClient
+from polyinfra.us.live_books import UsLiveBooks
+from polyinfra.us.token_manager import TokenManager
+from tests.integration.us_auth_steps import (
+    TIME_SCALE,
+    EmulatorFactory,
+    Keys,
+    ManualClock,
+    registration,
+    seconds_at_scale,
+    token_manager,
+)
+from tests.integration.us_market_data_steps import converged, differences, until
+
+CYCLES = 1_800
+TOKEN_LIFETIME_S = 180.0
+DEPTH = 5
+FAST = {"reconnect_initial_s": 0.01, "reconnect_max_s": 0.1}
+# How far each cycle moves the US clock: into the refresh margin of the current token, so the
+# next token() mints its successor; the old token is still valid at the venue (refreshed early).
+CYCLE_S = TOKEN_LIFETIME_S - REFRESH_MARGIN_S + 1
+
+
+@pytest.fixture(scope="module")
+def keys() -> Keys:
+    return Keys()
+
+
+async def authenticated_emulator(
+    emulator_factory: EmulatorFactory, keys: Keys, base: ManualClock, scopes: list[str] | None = None, **knobs: float
+) -> Emulator:
+    emulator = await emulator_factory(
+        markets=1,
+        us_markets=12,
+        us_require_auth=True,
+        us_clients=[registration(keys) if scopes is None else registration(keys, scopes)],
+        us_clock_s=base,
+    )
+    emulator.us_tokens.update_knobs({"time_scale": TIME_SCALE, **knobs})
+    emulator.us_market_data_faults.heartbeat_interval_s = 0.05
+    return emulator
+
+
+def symbols_of(emulator: Emulator) -> list[str]:
+    return [instrument.symbol for instrument in emulator.us_market.instruments]
+
+
+@asynccontextmanager
+async def live_books(emulator: Emulator, tokens: TokenManager) -> AsyncIterator[tuple[UsLiveBooks, list[BookEvent]]]:
+    events: list[BookEvent] = []
+    async with UsLiveBooks(emulator.urls["grpc"], insecure=True, tokens=tokens, depth=DEPTH, **FAST) as books:
+        books.add_listener(events.append)
+        await books.subscribe(symbols_of(emulator))
+        assert await books.wait_until_live(timeout_s=60)
+        yield books, events
+
+
+def went_stale(events: list[BookEvent]) -> list[SyncStateChanged]:
+    return [event for event in events if isinstance(event, SyncStateChanged) and event.new is SyncState.STALE]
+
+
+async def test_the_emulator_refuses_market_data_and_reference_data_without_a_token(
+    emulator_factory: EmulatorFactory, keys: Keys
+) -> None:
+    emulator = await authenticated_emulator(emulator_factory, keys, ManualClock())
+    async with UsExchangeClient(emulator.urls["grpc"], insecure=True) as exchange:
+        assert await exchange.health() == "ok"  # health stays open, as at the venue
+        with pytest.raises(GrpcAuthError) as refused:
+            await exchange.symbols()
+    assert refused.value.context["code"] == "UNAUTHENTICATED"
+
+
+async def test_1800_refreshes_under_a_live_stream_never_interrupt_it(
+    emulator_factory: EmulatorFactory, keys: Keys
+) -> None:
+    base = ManualClock()
+    emulator = await authenticated_emulator(emulator_factory, keys, base)
+    symbols = symbols_of(emulator)
+    async with (
+        token_manager(emulator, base, keys.client) as tokens,
+        live_books(emulator, tokens) as (books, events),
+        UsExchangeClient(emulator.urls["grpc"], insecure=True, tokens=tokens) as exchange,
+    ):
+        opening_token = tokens.current
+        for cycle in range(CYCLES):
+            base.advance(seconds_at_scale(CYCLE_S))
+            await tokens.token()
+            emulator.us_market.step()
+            if cycle % 100 == 0:
+                # A unary call of the same manager between refreshes: always the fresh token.
+                assert await exchange.symbols() == symbols
+        # The stream's own token lapsed long ago: the venue checks a token when a call opens.
+        assert opening_token is not None and opening_token.remaining_s(emulator.us_tokens.clock()) < -1_000
+        await converged(books, emulator, symbols, DEPTH)
+        stats = books.stats()
+    assert tokens.stats.refreshes == CYCLES + 1 and tokens.stats.replacements == 0
+    assert emulator.us_tokens.stats.issued == CYCLES + 1
+    assert (stats.reconnects, stats.last_stream_error, stats.subscription_errors) == (0, None, {})
+    assert went_stale(events) == [] and books.stream_failure is None
+    assert stats.messages["update"] > len(symbols)
+
+
+async def test_a_token_that_expires_early_under_a_live_stream_is_replaced_once_on_reconnect(
+    emulator_factory: EmulatorFactory, keys: Keys
+) -> None:
+    base = ManualClock()
+    emulator = await authenticated_emulator(emulator_factory, keys, base, early_expiry_s=60)
+    symbols = symbols_of(emulator)
+    async with token_manager(emulator, base, keys.client) as tokens, live_books(emulator, tokens) as (books, events):
+        first = tokens.current
+        # 140 s into its life: 40 s left by the manager's count, expired by the venue's.
+        base.advance(seconds_at_scale(140))
+        for _ in range(50):
+            emulator.us_market.step()
+        await converged(books, emulator, symbols, DEPTH)
+        assert books.stats().reconnects == 0  # the live stream did not notice
+        # The reconnect opens with the refused token, then once with its replacement.
+        assert emulator.us_market_data.drop_all() == 1
+        await until(lambda: books.stats().reconnects == 2, "the reconnect, refused once and opened again")
+        assert await books.wait_until_live(timeout_s=60)
+        for _ in range(50):
+            emulator.us_market.step()
+        await converged(books, emulator, symbols, DEPTH)
+        second = tokens.current
+    assert first is not None and second is not None and second.value != first.value
+    assert (tokens.stats.replacements, emulator.us_tokens.stats.issued) == (1, 2)
+    # The one failure seen is the drop; the refused token never surfaced.
+    assert isinstance(books.stream_failure, GrpcUnavailableError)
+    assert {event.token_id for event in went_stale(events)} == set(symbols)  # the drop, once each
+
+
+async def test_a_token_that_lapses_during_a_reconnect_is_minted_anew(
+    emulator_factory: EmulatorFactory, keys: Keys
+) -> None:
+    base = ManualClock()
+    emulator = await authenticated_emulator(emulator_factory, keys, base)
+    symbols = symbols_of(emulator)
+    async with token_manager(emulator, base, keys.client) as tokens, live_books(emulator, tokens) as (books, _):
+        base.advance(seconds_at_scale(TOKEN_LIFETIME_S + 60))
+        assert emulator.us_market_data.drop_all() == 1
+        await until(lambda: books.stats().reconnects >= 1, "the reconnect")
+        assert await books.wait_until_live(timeout_s=60)
+        for _ in range(50):
+            emulator.us_market.step()
+        await converged(books, emulator, symbols, DEPTH)
+    assert (tokens.stats.refreshes, tokens.stats.replacements) == (2, 0)
+    assert books.stats().reconnects == 1 and isinstance(books.stream_failure, GrpcUnavailableError)
+
+
+async def test_chaos_drops_silences_and_early_expiry_every_book_ends_equal(
+    emulator_factory: EmulatorFactory, keys: Keys
+) -> None:
+    base = ManualClock()
+    emulator = await authenticated_emulator(emulator_factory, keys, base, early_expiry_s=60)
+    faults = emulator.us_market_data_faults
+    symbols = symbols_of(emulator)
+    async with token_manager(emulator, base, keys.client) as tokens, live_books(emulator, tokens) as (books, _):
+        # Streams dropped every 40 updates, idle-killed when silent (10 minutes in 1.2 s).
+        faults.update({"drop_every_updates": 40, "time_scale": 0.002, "heartbeat_interval_s": 25.0})
+        for round_number in range(12):
+            # Each round ages the token past the venue's early expiry: every reconnect meets a refused token.
+            base.advance(seconds_at_scale(70))
+            for _ in range(100):
+                emulator.us_market.step()
+            if round_number % 3 == 1:
+                faults.silent = True
+                reconnects = books.stats().reconnects
+                await until(lambda r=reconnects: books.stats().reconnects > r, "an idle kill")
+                faults.silent = False
+        faults.update({"drop_every_updates": 0, "time_scale": 1.0, "heartbeat_interval_s": 0.05})
+        await converged(books, emulator, symbols, DEPTH)
+        stats = books.stats()
+    assert stats.reconnects > 0 and stats.task_failures == {}
+    assert tokens.stats.replacements > 0
+    assert "UNAUTHENTICATED" not in (stats.last_stream_error or "")
+    assert not differences(books, emulator, symbols, DEPTH)
+
+
+async def test_a_missing_market_data_scope_is_the_typed_error_naming_it(
+    emulator_factory: EmulatorFactory, keys: Keys
+) -> None:
+    base = ManualClock()
+    emulator = await authenticated_emulator(emulator_factory, keys, base, scopes=["read:instruments"])
+    symbol = symbols_of(emulator)[0]
+    async with (
+        token_manager(emulator, base, keys.client) as tokens,
+        UsLiveBooks(emulator.urls["grpc"], insecure=True, tokens=tokens, **FAST) as books,
+    ):
+        with pytest.raises(MissingScopeError) as refused:
+            await books.snapshot([symbol])
+        await books.subscribe([symbol])  # reference data is granted
+        await until(lambda: books.stream_failure is not None, "the stream refused")
+        failure = books.stream_failure
+        assert books.state(symbol) is not SyncState.LIVE
+    assert refused.value.context["scope"] == "read:marketdata"
+    assert isinstance(failure, MissingScopeError) and failure.context["scope"] == "read:marketdata"
+    assert tokens.stats.replacements == 0
