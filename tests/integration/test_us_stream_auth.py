@@ -3,7 +3,8 @@ against an emulator that checks every gRPC call's token and scope (``us_require_
 
 Time is a manual clock: the emulator's US clock runs on it at :data:`TIME_SCALE`, the token manager
 reads that clock, so a 3-minute token lifetime passes when the test says so and never by luck.
-The books' silence watchdog keeps its own (wall) clock: heartbeats come every 50 ms.
+The books' silence watchdog keeps its own (wall) clock: heartbeats come every 50 ms. Chaos with
+tokens that expire early is in test_us_live_books.py, beside the chaos without tokens.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from tests.integration.us_auth_steps import (
     seconds_at_scale,
     token_manager,
 )
-from tests.integration.us_market_data_steps import converged, differences, until
+from tests.integration.us_market_data_steps import converged, until
 
 CYCLES = 1_800
 TOKEN_LIFETIME_S = 180.0
@@ -164,35 +165,6 @@ async def test_a_token_that_lapses_during_a_reconnect_is_minted_anew(
         await converged(books, emulator, symbols, DEPTH)
     assert (tokens.stats.refreshes, tokens.stats.replacements) == (2, 0)
     assert books.stats().reconnects == 1 and isinstance(books.stream_failure, GrpcUnavailableError)
-
-
-async def test_chaos_drops_silences_and_early_expiry_every_book_ends_equal(
-    emulator_factory: EmulatorFactory, keys: Keys
-) -> None:
-    base = ManualClock()
-    emulator = await authenticated_emulator(emulator_factory, keys, base, early_expiry_s=60)
-    faults = emulator.us_market_data_faults
-    symbols = symbols_of(emulator)
-    async with token_manager(emulator, base, keys.client) as tokens, live_books(emulator, tokens) as (books, _):
-        # Streams dropped every 40 updates, idle-killed when silent (10 minutes in 1.2 s).
-        faults.update({"drop_every_updates": 40, "time_scale": 0.002, "heartbeat_interval_s": 25.0})
-        for round_number in range(12):
-            # Each round ages the token past the venue's early expiry: every reconnect meets a refused token.
-            base.advance(seconds_at_scale(70))
-            for _ in range(100):
-                emulator.us_market.step()
-            if round_number % 3 == 1:
-                faults.silent = True
-                reconnects = books.stats().reconnects
-                await until(lambda r=reconnects: books.stats().reconnects > r, "an idle kill")
-                faults.silent = False
-        faults.update({"drop_every_updates": 0, "time_scale": 1.0, "heartbeat_interval_s": 0.05})
-        await converged(books, emulator, symbols, DEPTH)
-        stats = books.stats()
-    assert stats.reconnects > 0 and stats.task_failures == {}
-    assert tokens.stats.replacements > 0
-    assert "UNAUTHENTICATED" not in (stats.last_stream_error or "")
-    assert not differences(books, emulator, symbols, DEPTH)
 
 
 async def test_a_missing_market_data_scope_is_the_typed_error_naming_it(
