@@ -9,8 +9,11 @@ tokens that expire early is in test_us_live_books.py, beside the chaos without t
 
 from __future__ import annotations
 
+import json
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 import pytest
 
@@ -21,11 +24,15 @@ from polyinfra.model.events import BookEvent, SyncState, SyncStateChanged
 from polyinfra.us.client import UsExchangeClient
 from polyinfra.us.live_books import UsLiveBooks
 from polyinfra.us.token_manager import TokenManager
+from tests.integration.cli_steps import run_polyinfra
 from tests.integration.us_auth_steps import (
+    CLIENT_ID,
+    PARTICIPANT,
     TIME_SCALE,
     EmulatorFactory,
     Keys,
     ManualClock,
+    private_pem,
     registration,
     seconds_at_scale,
     token_manager,
@@ -35,6 +42,7 @@ from tests.integration.us_market_data_steps import converged, until
 CYCLES = 1_800
 TOKEN_LIFETIME_S = 180.0
 DEPTH = 5
+KC = "tec-nfl-sbw-2026-02-08-kc"
 FAST = {"reconnect_initial_s": 0.01, "reconnect_max_s": 0.1}
 # How far each cycle moves the US clock: into the refresh margin of the current token, so the
 # next token() mints its successor; the old token is still valid at the venue (refreshed early).
@@ -186,3 +194,43 @@ async def test_a_missing_market_data_scope_is_the_typed_error_naming_it(
     assert refused.value.context["scope"] == "read:marketdata"
     assert isinstance(failure, MissingScopeError) and failure.context["scope"] == "read:marketdata"
     assert tokens.stats.replacements == 0
+
+
+# --- the command line ------------------------------------------------------------------------------------
+
+
+def credentials_environment(key_file: Path) -> dict[str, str]:
+    return without_credentials() | {
+        "POLYINFRA_US_CLIENT_ID": CLIENT_ID,
+        "POLYINFRA_US_PRIVATE_KEY_FILE": str(key_file),
+        "POLYINFRA_US_PARTICIPANT_ID": PARTICIPANT,
+    }
+
+
+def without_credentials() -> dict[str, str]:
+    return {name: value for name, value in os.environ.items() if not name.startswith("POLYINFRA_US_")}
+
+
+async def test_us_instruments_and_watch_authenticate_with_the_environments_credentials(
+    emulator_factory: EmulatorFactory, keys: Keys, tmp_path: Path
+) -> None:
+    emulator = await emulator_factory(markets=1, us_require_auth=True, us_clients=[registration(keys)])
+    key_file = tmp_path / "us-key.pem"
+    key_file.write_text(private_pem(keys.client))
+    where = ("--grpc", emulator.urls["grpc"], "--insecure", "--token-url", emulator.urls["us_token"])
+    code, out, err = await run_polyinfra("us", "instruments", *where, "--json", env=credentials_environment(key_file))
+    assert code == 0, err
+    listed = {json.loads(line)["symbol"] for line in out.splitlines()}
+    assert listed == set(symbols_of(emulator))
+    code, out, err = await run_polyinfra(
+        "us", "watch", *where, "--symbols", KC, "--jsonl", "--duration", "1", env=credentials_environment(key_file)
+    )
+    assert code == 0, err
+    assert json.loads(out.splitlines()[-1])["sync_state"] == "live"
+    assert emulator.us_tokens.stats.issued == 2  # one token per command
+    assert "eyJ" not in out + err  # no JWT: neither the token nor the assertion
+    code, _, err = await run_polyinfra("us", "instruments", *where, env=without_credentials())
+    assert code == 1 and "UNAUTHENTICATED" in err
+    half = without_credentials() | {"POLYINFRA_US_CLIENT_ID": CLIENT_ID}
+    code, _, err = await run_polyinfra("us", "instruments", *where, env=half)
+    assert code == 2 and "POLYINFRA_US_PRIVATE_KEY_FILE" in err  # a usage error
