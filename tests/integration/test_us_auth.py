@@ -51,6 +51,7 @@ from polyinfra.us.token_manager import TokenManager, token_endpoint_transport
 from tests.conftest import GATE_FRAGMENT_CHARS
 from tests.integration.us_auth_steps import (
     CLIENT_ID,
+    CYCLES,
     PARTICIPANT,
     SCOPES,
     START_S,
@@ -65,7 +66,6 @@ from tests.integration.us_auth_steps import (
 )
 from tests.traceback_locals import secrets_in_traceback_locals
 
-CYCLES = 1_800
 CALLERS = 16
 FIXED_JTI = "00000000-0000-4000-8000-000000000000"
 

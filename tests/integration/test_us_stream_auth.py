@@ -27,6 +27,7 @@ from polyinfra.us.token_manager import TokenManager
 from tests.integration.cli_steps import run_polyinfra
 from tests.integration.us_auth_steps import (
     CLIENT_ID,
+    CYCLES,
     PARTICIPANT,
     TIME_SCALE,
     EmulatorFactory,
@@ -39,7 +40,6 @@ from tests.integration.us_auth_steps import (
 )
 from tests.integration.us_market_data_steps import converged, until
 
-CYCLES = 1_800
 TOKEN_LIFETIME_S = 180.0
 DEPTH = 5
 KC = "tec-nfl-sbw-2026-02-08-kc"
@@ -73,6 +73,15 @@ def symbols_of(emulator: Emulator) -> list[str]:
     return [instrument.symbol for instrument in emulator.us_market.instruments]
 
 
+async def started(
+    emulator_factory: EmulatorFactory, keys: Keys, **knobs: float
+) -> tuple[ManualClock, Emulator, list[str]]:
+    """The manual clock, an emulator checking tokens on it, and the emulator's symbols."""
+    base = ManualClock()
+    emulator = await authenticated_emulator(emulator_factory, keys, base, **knobs)
+    return base, emulator, symbols_of(emulator)
+
+
 @asynccontextmanager
 async def live_books(emulator: Emulator, tokens: TokenManager) -> AsyncIterator[tuple[UsLiveBooks, list[BookEvent]]]:
     events: list[BookEvent] = []
@@ -101,9 +110,7 @@ async def test_the_emulator_refuses_market_data_and_reference_data_without_a_tok
 async def test_1800_refreshes_under_a_live_stream_never_interrupt_it(
     emulator_factory: EmulatorFactory, keys: Keys
 ) -> None:
-    base = ManualClock()
-    emulator = await authenticated_emulator(emulator_factory, keys, base)
-    symbols = symbols_of(emulator)
+    base, emulator, symbols = await started(emulator_factory, keys)
     async with (
         token_manager(emulator, base, keys.client) as tokens,
         live_books(emulator, tokens) as (books, events),
@@ -131,9 +138,7 @@ async def test_1800_refreshes_under_a_live_stream_never_interrupt_it(
 async def test_a_token_that_expires_early_under_a_live_stream_is_replaced_once_on_reconnect(
     emulator_factory: EmulatorFactory, keys: Keys
 ) -> None:
-    base = ManualClock()
-    emulator = await authenticated_emulator(emulator_factory, keys, base, early_expiry_s=60)
-    symbols = symbols_of(emulator)
+    base, emulator, symbols = await started(emulator_factory, keys, early_expiry_s=60)
     async with token_manager(emulator, base, keys.client) as tokens, live_books(emulator, tokens) as (books, events):
         first = tokens.current
         # 140 s into its life: 40 s left by the manager's count, expired by the venue's.
@@ -160,9 +165,7 @@ async def test_a_token_that_expires_early_under_a_live_stream_is_replaced_once_o
 async def test_a_token_that_lapses_during_a_reconnect_is_minted_anew(
     emulator_factory: EmulatorFactory, keys: Keys
 ) -> None:
-    base = ManualClock()
-    emulator = await authenticated_emulator(emulator_factory, keys, base)
-    symbols = symbols_of(emulator)
+    base, emulator, symbols = await started(emulator_factory, keys)
     async with token_manager(emulator, base, keys.client) as tokens, live_books(emulator, tokens) as (books, _):
         base.advance(seconds_at_scale(TOKEN_LIFETIME_S + 60))
         assert emulator.us_market_data.drop_all() == 1

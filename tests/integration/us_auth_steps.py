@@ -20,6 +20,8 @@ PARTICIPANT = "firms/polyinfra-test/users/trader-1"
 SCOPES = ["read:marketdata", "read:instruments"]
 START_S = 1_800_000_000.0
 TIME_SCALE = 100.0
+CYCLES = 1_800
+"""Token lifetimes the refresh tests run through (time-scaled)."""
 
 
 class ManualClock:
