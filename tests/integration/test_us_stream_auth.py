@@ -21,9 +21,11 @@ from polyinfra.core.us_auth import REFRESH_MARGIN_S
 from polyinfra.emulator.runner import Emulator
 from polyinfra.errors import GrpcAuthError, GrpcUnavailableError, MissingScopeError
 from polyinfra.model.events import BookEvent, SyncState, SyncStateChanged
+from polyinfra.obs.redaction import SecretScanner
 from polyinfra.us.client import UsExchangeClient
 from polyinfra.us.live_books import UsLiveBooks
 from polyinfra.us.token_manager import TokenManager
+from tests.conftest import GATE_FRAGMENT_CHARS
 from tests.integration.cli_steps import run_polyinfra
 from tests.integration.us_auth_steps import (
     CLIENT_ID,
@@ -39,6 +41,7 @@ from tests.integration.us_auth_steps import (
     token_manager,
 )
 from tests.integration.us_market_data_steps import converged, until
+from tests.traceback_locals import secrets_in_traceback_locals
 
 TOKEN_LIFETIME_S = 180.0
 DEPTH = 5
@@ -194,9 +197,33 @@ async def test_a_missing_market_data_scope_is_the_typed_error_naming_it(
         await until(lambda: books.stream_failure is not None, "the stream refused")
         failure = books.stream_failure
         assert books.state(symbol) is not SyncState.LIVE
+        token = tokens.current
     assert refused.value.context["scope"] == "read:marketdata"
     assert isinstance(failure, MissingScopeError) and failure.context["scope"] == "read:marketdata"
     assert tokens.stats.replacements == 0
+    # What an error tracker would record of either error holds no token.
+    assert token is not None
+    scanner = SecretScanner({"token": token.value.reveal()}, fragment_chars=GATE_FRAGMENT_CHARS)
+    assert secrets_in_traceback_locals(refused.value, scanner) == []
+    assert secrets_in_traceback_locals(failure, scanner) == []
+
+
+async def test_a_missing_reference_data_scope_leaves_no_token_in_traceback_locals(
+    emulator_factory: EmulatorFactory, keys: Keys
+) -> None:
+    base = ManualClock()
+    emulator = await authenticated_emulator(emulator_factory, keys, base, scopes=["read:marketdata"])
+    async with (
+        token_manager(emulator, base, keys.client) as tokens,
+        UsExchangeClient(emulator.urls["grpc"], insecure=True, tokens=tokens) as exchange,
+    ):
+        with pytest.raises(MissingScopeError) as refused:
+            await exchange.symbols()
+        token = tokens.current
+    assert refused.value.context["scope"] == "read:instruments"
+    assert token is not None
+    scanner = SecretScanner({"token": token.value.reveal()}, fragment_chars=GATE_FRAGMENT_CHARS)
+    assert secrets_in_traceback_locals(refused.value, scanner) == []
 
 
 # --- the command line ------------------------------------------------------------------------------------

@@ -24,7 +24,15 @@ from google.protobuf.message import Message
 from polyinfra.core.us_status import error_from_status
 from polyinfra.errors import InvalidValueError, PolyinfraError
 
-__all__ = ["KEEPALIVE_OPTIONS", "CallMetadata", "call_unary", "open_channel", "parse_target", "rpc_error"]
+__all__ = [
+    "KEEPALIVE_OPTIONS",
+    "CallHeaders",
+    "CallMetadata",
+    "call_unary",
+    "open_channel",
+    "parse_target",
+    "rpc_error",
+]
 
 CallMetadata = Callable[[], Awaitable[Sequence[tuple[str, str]]]]
 
@@ -36,6 +44,24 @@ KEEPALIVE_OPTIONS: Final = (
 )
 # gRPC's default; a bigger answer is refused by the runtime before any of it is decoded.
 MAX_RECEIVE_BYTES: Final = 4 * 1024 * 1024
+
+
+class CallHeaders:
+    """A call's metadata pairs, a bearer token among them: shown by their names only, and handed to gRPC
+    through :meth:`pairs` inside the call expression, so no frame an error passes through holds the
+    token in a local an error tracker would record."""
+
+    __slots__ = ("_pairs",)
+
+    def __init__(self, pairs: Sequence[tuple[str, str]] = ()) -> None:
+        self._pairs = tuple(pairs)
+
+    def __repr__(self) -> str:
+        return f"CallHeaders({', '.join(key for key, _ in self._pairs)})"
+
+    def pairs(self) -> tuple[tuple[str, str], ...] | None:
+        """The pairs as gRPC takes them (None when there are none)."""
+        return self._pairs or None
 
 
 def parse_target(target: str) -> tuple[str, int]:
@@ -63,14 +89,14 @@ async def call_unary(
     *,
     name: str,
     timeout_s: float,
-    metadata: Sequence[tuple[str, str]] = (),
+    metadata: CallHeaders | None = None,
 ) -> Any:
     """``await method(request)`` with a deadline and ``metadata``; a failure raises the typed error.
 
     ``name`` (``"RefDataAPI/ListInstruments"``) labels errors.
     """
     try:
-        return await method(request, timeout=timeout_s, metadata=tuple(metadata) or None)
+        return await method(request, timeout=timeout_s, metadata=metadata.pairs() if metadata is not None else None)
     except grpc.aio.AioRpcError as exc:
         raise rpc_error(exc, name) from None
 

@@ -33,9 +33,9 @@ from polyinfra.core.us_descriptors import UsProtos, first_unknown_field
 from polyinfra.core.us_dynamic_codec import DynamicCodec
 from polyinfra.core.us_instruments import UsInstrument, UsInstrumentState, instrument_from_wire
 from polyinfra.errors import InvalidValueError, MalformedMessageError, ProtoMismatchError
-from polyinfra.net.grpc_channel import CallMetadata, call_unary, open_channel
+from polyinfra.net.grpc_channel import CallHeaders, CallMetadata, call_unary, open_channel
 from polyinfra.net.grpc_reflection import fetch_protos
-from polyinfra.us.grpc_auth import CallAuth, Metadata
+from polyinfra.us.grpc_auth import CallAuth
 from polyinfra.us.token_manager import TokenManager
 from polyinfra.wire.us.polymarket.v1 import health_pb2, refdata_pb2
 
@@ -158,7 +158,7 @@ class UsExchangeClient:
             payload = codec.encode(request, as_type=their_input)
         multicallable: Callable[..., Any] = self._channel.unary_unary(path)  # bytes in, bytes out
 
-        async def attempt(metadata: Metadata) -> bytes:
+        async def attempt(metadata: CallHeaders) -> bytes:
             return await call_unary(  # type: ignore[no-any-return]
                 multicallable,
                 payload,

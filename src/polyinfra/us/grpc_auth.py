@@ -41,13 +41,11 @@ from grpc.aio import (
 from polyinfra.core.us_auth import AccessToken, missing_scope_error
 from polyinfra.core.us_status import error_from_status
 from polyinfra.errors import GrpcAuthError
-from polyinfra.net.grpc_channel import CallMetadata
+from polyinfra.net.grpc_channel import CallHeaders, CallMetadata
 from polyinfra.us.token_manager import AUTHORIZATION, TokenManager, call_metadata, refused_token_error
 
-__all__ = ["CallAuth", "Metadata", "auth_interceptors"]
+__all__ = ["CallAuth", "auth_interceptors"]
 
-Metadata = tuple[tuple[str, str], ...]
-"""A call's metadata pairs, as gRPC takes them."""
 _T = TypeVar("_T")
 _UNAUTHENTICATED = grpc.StatusCode.UNAUTHENTICATED.name
 _PERMISSION_DENIED = grpc.StatusCode.PERMISSION_DENIED.name
@@ -68,14 +66,14 @@ class CallAuth:
     def __repr__(self) -> str:
         return f"CallAuth({self._tokens!r})"
 
-    async def metadata(self, token: AccessToken | None) -> Metadata:
+    async def metadata(self, token: AccessToken | None) -> CallHeaders:
         """The metadata of a call made with ``token`` (None: without one)."""
         extra = tuple(await self._extra()) if self._extra is not None else ()
         if token is None or self._tokens is None:
-            return extra
-        return (*extra, *call_metadata(token, self._tokens.participant_id))
+            return CallHeaders(extra)
+        return CallHeaders((*extra, *call_metadata(token, self._tokens.participant_id)))
 
-    async def call(self, attempt: Callable[[Metadata], Awaitable[_T]]) -> _T:
+    async def call(self, attempt: Callable[[CallHeaders], Awaitable[_T]]) -> _T:
         """``attempt(metadata)``, made once more with a replaced token when it raises the typed
         ``UNAUTHENTICATED`` error (:func:`~polyinfra.core.us_status.error_from_status`'s
         :class:`~polyinfra.errors.GrpcAuthError`). A missing scope raises
@@ -94,7 +92,7 @@ class CallAuth:
                 raise refused_token_error(token) from None
             raise
 
-    async def _attempt(self, attempt: Callable[[Metadata], Awaitable[_T]], token: AccessToken | None) -> _T:
+    async def _attempt(self, attempt: Callable[[CallHeaders], Awaitable[_T]], token: AccessToken | None) -> _T:
         try:
             return await attempt(await self.metadata(token))
         except GrpcAuthError as refused:
@@ -128,14 +126,14 @@ class _Auth:
         return f"{type(self).__name__}({self._manager!r})"
 
     @staticmethod
-    def _details(details: ClientCallDetails, metadata: Metadata) -> ClientCallDetails:
+    def _details(details: ClientCallDetails, metadata: CallHeaders) -> ClientCallDetails:
         kept: Sequence[tuple[str, Any]] = [
             (key, value) for key, value in (details.metadata or ()) if key.lower() != AUTHORIZATION
         ]
         return ClientCallDetails(
             details.method,
             details.timeout,
-            grpc.aio.Metadata(*kept, *metadata),
+            grpc.aio.Metadata(*kept, *(metadata.pairs() or ())),
             details.credentials,
             details.wait_for_ready,
         )
@@ -144,8 +142,9 @@ class _Auth:
         self, continuation: Callable[..., Any], client_call_details: ClientCallDetails, request: Any
     ) -> Any:
         """Open a call that streams (``request`` may be an iterator) with the current token."""
-        metadata = await self._auth.metadata(await self._manager.token())
-        return await continuation(self._details(client_call_details, metadata), request)
+        return await continuation(
+            self._details(client_call_details, await self._auth.metadata(await self._manager.token())), request
+        )
 
 
 class _UnaryUnaryAuth(_Auth, UnaryUnaryClientInterceptor):
@@ -154,7 +153,7 @@ class _UnaryUnaryAuth(_Auth, UnaryUnaryClientInterceptor):
     ) -> Any:
         method = _method(client_call_details)
 
-        async def attempt(metadata: Metadata) -> Any:
+        async def attempt(metadata: CallHeaders) -> Any:
             call = await continuation(self._details(client_call_details, metadata), request)
             code = await call.code()
             if code in (grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.PERMISSION_DENIED):

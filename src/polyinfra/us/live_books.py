@@ -91,7 +91,7 @@ from polyinfra.model.book import OrderBook
 from polyinfra.model.events import BookEvent, BookUpdated, SyncState, SyncStateChanged
 from polyinfra.model.numbers import TickSize
 from polyinfra.net.event_stream import EventFanout
-from polyinfra.net.grpc_channel import CallMetadata, open_channel, rpc_error
+from polyinfra.net.grpc_channel import CallHeaders, CallMetadata, open_channel, rpc_error
 from polyinfra.net.ws_sessions import BackgroundTasks, describe_failure, run_sessions
 from polyinfra.obs.logging import get_logger
 from polyinfra.obs.metrics import (
@@ -103,7 +103,7 @@ from polyinfra.obs.metrics import (
 )
 from polyinfra.record.records import NO_CONNECTION, RecordKind
 from polyinfra.us.client import ProtosChoice, UsExchangeClient
-from polyinfra.us.grpc_auth import CallAuth, Metadata
+from polyinfra.us.grpc_auth import CallAuth
 from polyinfra.us.token_manager import TokenManager
 from polyinfra.wire.us.polymarket.v1 import marketdatasubscription_pb2 as md
 
@@ -397,11 +397,11 @@ class UsLiveBooks:
         return books
 
     async def _snapshot_books(
-        self, request: md.CreateMarketDataSubscriptionRequest, metadata: Metadata, *, timeout_s: float
+        self, request: md.CreateMarketDataSubscriptionRequest, metadata: CallHeaders, *, timeout_s: float
     ) -> dict[str, OrderBook]:
         books: dict[str, OrderBook] = {}
         try:
-            async for message in self._open_snapshot(request, metadata=metadata or None, timeout=timeout_s):
+            async for message in self._open_snapshot(request, metadata=metadata.pairs(), timeout=timeout_s):
                 if self._tap is not None:
                     self._tap.frame_received(NO_CONNECTION, message)
                 try:
@@ -587,13 +587,13 @@ class UsLiveBooks:
             self._last_failure = failure
             _log.warning("US market-data stream ended", stream_id=stream.id, error=describe_failure(failure))
 
-    async def _authenticated_session(self, stream: _Stream, metadata: Metadata) -> None:
+    async def _authenticated_session(self, stream: _Stream, metadata: CallHeaders) -> None:
         """One session of ``stream``; raises the typed error of a refused token or scope (for
         :meth:`CallAuth.call` to act on) once the session's books are marked stale."""
         stream.sessions += 1
         if stream.sessions > 1:
             self._reconnects += 1
-        call = self._open_call(metadata=metadata or None)
+        call = self._open_call(metadata=metadata.pairs())
         stream.watch = SilenceWatch(timeout_s=self._silence_timeout_s, now_s=self._clock())
         stream.silenced = False
         stream.call = call
