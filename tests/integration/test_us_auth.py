@@ -12,7 +12,7 @@ import logging
 import os
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -21,7 +21,6 @@ import grpc
 import httpx
 import msgspec
 import pytest
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from polyinfra.core.us_auth import (
@@ -49,70 +48,31 @@ from polyinfra.net.retry import RetryPolicy
 from polyinfra.obs.redaction import Secret, SecretScanner
 from polyinfra.us.grpc_auth import auth_interceptors
 from polyinfra.us.token_manager import TokenManager, token_endpoint_transport
-from polyinfra.wire.us_oauth import ClientRegistration
 from tests.conftest import GATE_FRAGMENT_CHARS
+from tests.integration.us_auth_steps import (
+    CLIENT_ID,
+    CYCLES,
+    PARTICIPANT,
+    SCOPES,
+    START_S,
+    TIME_SCALE,
+    EmulatorFactory,
+    Keys,
+    ManualClock,
+    private_pem,
+    registration,
+    seconds_at_scale,
+    token_manager,
+)
 from tests.traceback_locals import secrets_in_traceback_locals
 
-CLIENT_ID = "polyinfra-test-firm"
-PARTICIPANT = "firms/polyinfra-test/users/trader-1"
-SCOPES = ["read:marketdata", "read:instruments"]
-START_S = 1_800_000_000.0
-TIME_SCALE = 100.0
-CYCLES = 1_800
 CALLERS = 16
 FIXED_JTI = "00000000-0000-4000-8000-000000000000"
-
-
-class ManualClock:
-    """Unix seconds that move only when a test moves them."""
-
-    def __init__(self, now_s: float = START_S) -> None:
-        self.now_s = now_s
-
-    def __call__(self) -> float:
-        return self.now_s
-
-    def advance(self, seconds: float) -> None:
-        self.now_s += seconds
-
-
-class Keys:
-    """Two RSA key pairs: the client's registered one and a stranger's. Its repr shows no key."""
-
-    def __init__(self) -> None:
-        self.client = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        self.stranger = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-
-    def __repr__(self) -> str:
-        return "Keys(client, stranger)"
 
 
 @pytest.fixture(scope="module")
 def keys() -> Keys:
     return Keys()
-
-
-def private_pem(key: rsa.RSAPrivateKey) -> str:
-    return key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    ).decode()
-
-
-def public_pem(key: rsa.RSAPrivateKey) -> str:
-    return (
-        key.public_key()
-        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-        .decode()
-    )
-
-
-def registration(keys: Keys, scopes: list[str] = SCOPES) -> ClientRegistration:
-    return ClientRegistration(
-        client_id=CLIENT_ID, public_key_pem=public_pem(keys.client), scopes=scopes, participant_id=PARTICIPANT
-    )
-
-
-EmulatorFactory = Callable[..., Awaitable[Emulator]]
 
 
 async def us_emulator(emulator_factory: EmulatorFactory, keys: Keys, base: ManualClock, **knobs: Any) -> Emulator:
@@ -121,30 +81,12 @@ async def us_emulator(emulator_factory: EmulatorFactory, keys: Keys, base: Manua
     return emulator
 
 
-@asynccontextmanager
-async def token_manager(
-    emulator: Emulator, base: ManualClock, private_key: rsa.RSAPrivateKey | Secret, **options: Any
-) -> AsyncIterator[TokenManager]:
-    url = emulator.urls["us_token"]
-    async with token_endpoint_transport(url, clock=base) as transport:
-        settings: dict[str, Any] = {"participant_id": PARTICIPANT, "clock_s": emulator.us_tokens.clock} | options
-        async with TokenManager(
-            client_id=CLIENT_ID, private_key=private_key, token_url=url, transport=transport, **settings
-        ) as manager:
-            yield manager
-
-
 def seconds_left_at_the_venue(endpoint: UsTokenEndpoint, token: AccessToken) -> float:
     """How long the venue still takes ``token``; never shorter than the manager believes (the
     token's value stays inside this frame, out of assertion messages)."""
     granted = endpoint.verify(token.bearer().reveal())
     assert token.expires_at_s <= granted.expires_at_s
     return granted.expires_at_s - endpoint.clock()
-
-
-def seconds_at_scale(emulated_s: float) -> float:
-    """Base-clock seconds for ``emulated_s`` of the emulator's US clock."""
-    return emulated_s / TIME_SCALE
 
 
 # --- the refresh loop ----------------------------------------------------------------------------

@@ -1,9 +1,10 @@
 """UsLiveBooks against the emulator over real sockets: books equal to the emulator's, run-time subscriptions,
-sharding past 1,000 symbols, the stream budget, the silence watchdog on an injected clock, chaos, events,
-metrics and recording."""
+sharding past 1,000 symbols, the stream budget, the silence watchdog on an injected clock, chaos (with and
+without tokens that expire early), events, metrics and recording."""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator
 from decimal import Decimal
 from pathlib import Path
@@ -19,6 +20,15 @@ from polyinfra.record.records import RecordKind
 from polyinfra.record.sqlite_sink import SQLiteSink
 from polyinfra.us.live_books import UsLiveBooks
 from polyinfra.wire.us.polymarket.v1 import marketdatasubscription_pb2 as md
+from tests.integration.us_auth_steps import (
+    TIME_SCALE,
+    EmulatorFactory,
+    Keys,
+    ManualClock,
+    registration,
+    seconds_at_scale,
+    token_manager,
+)
 from tests.integration.us_market_data_steps import converged, differences, until
 
 KC = "tec-nfl-sbw-2026-02-08-kc"
@@ -142,27 +152,55 @@ async def test_a_silent_stream_is_reconnected_after_the_timeout_with_fresh_snaps
         assert books.stats().reconnects >= 1
 
 
-async def test_chaos_drops_silences_and_idle_kills_every_book_ends_equal(emulator: Emulator) -> None:
+@pytest.mark.parametrize("authenticated", [False, True], ids=["open", "tokens-expiring-early"])
+async def test_chaos_drops_silences_idle_kills_and_early_expiry_every_book_ends_equal(
+    emulator_factory: EmulatorFactory, authenticated: bool
+) -> None:
+    base = ManualClock()
+    keys = Keys()
+    emulator = await emulator_factory(
+        markets=1, us_markets=30, us_require_auth=authenticated, us_clients=[registration(keys)], us_clock_s=base
+    )
+    # Tokens live 120 s at the venue (180 s by the client's count): rounds of 70 s make reconnects meet
+    # tokens the venue has expired early, each replaced once.
+    emulator.us_tokens.update_knobs({"time_scale": TIME_SCALE, "early_expiry_s": 60})
     faults = emulator.us_market_data_faults
+    faults.heartbeat_interval_s = 0.05
     clock = FakeClock()
     symbols = _symbols(emulator)
-    async with UsLiveBooks(
-        emulator.urls["grpc"], insecure=True, depth=DEPTH, symbols_per_stream=9, clock=clock, **FAST
-    ) as books:
+    async with contextlib.AsyncExitStack() as stack:
+        tokens = await stack.enter_async_context(token_manager(emulator, base, keys.client)) if authenticated else None
+        books = await stack.enter_async_context(
+            UsLiveBooks(
+                emulator.urls["grpc"],
+                insecure=True,
+                tokens=tokens,
+                depth=DEPTH,
+                symbols_per_stream=9,
+                clock=clock,
+                **FAST,
+            )
+        )
         await books.subscribe(symbols)
         assert await books.wait_until_live(timeout_s=60)
         assert books.stats().streams == 4
         # The 10-minute idle kill in 1.2 s, heartbeats every 50 ms.
         faults.update({"drop_every_updates": 40, "time_scale": 0.002, "heartbeat_interval_s": 25.0})
         for round_number in range(12):
+            base.advance(seconds_at_scale(70))
             for _ in range(100):
                 emulator.us_market.step()
             if round_number % 4 == 1:
-                # Silent streams: the client's watchdog (its clock jumps past 180 s) ends them.
+                # Silent streams: the client's watchdog ends them. Its clock jumps past 180 s at every look,
+                # so a session that opened after a jump (a reconnect still under way) goes silent too.
                 faults.silent = True
                 detected = books.stats().silences_detected
-                clock.now_s += 181.0
-                await until(lambda d=detected: books.stats().silences_detected > d, "silences detected")
+
+                def silence_detected(detected: int = detected) -> bool:
+                    clock.now_s += 181.0
+                    return books.stats().silences_detected > detected
+
+                await until(silence_detected, "silences detected")
                 faults.silent = False
             elif round_number % 4 == 3:
                 # Silent long enough for the server's scaled idle kill, before the client's watchdog moves.
@@ -175,6 +213,8 @@ async def test_chaos_drops_silences_and_idle_kills_every_book_ends_equal(emulato
         stats = books.stats()
         assert stats.reconnects > 0 and stats.silences_detected > 0 and stats.task_failures == {}
         assert not differences(books, emulator, symbols, DEPTH)
+        assert "UNAUTHENTICATED" not in (stats.last_stream_error or "")
+        assert tokens is None or tokens.stats.replacements > 0
 
 
 async def test_recorded_through_the_recorder(emulator: Emulator, tmp_path: Path) -> None:

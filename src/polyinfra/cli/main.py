@@ -170,6 +170,14 @@ def emulator(
             "published ones kept): only clients using reflection or the venue's bundle read it right.",
         ),
     ] = False,
+    us_require_auth: Annotated[
+        bool,
+        typer.Option(
+            "--us-require-auth",
+            help="Check every US gRPC call's access token and scope, as the venue does (market data and reference "
+            "data need a token from the us_token endpoint; health and reflection stay open).",
+        ),
+    ] = False,
     rate_limits: Annotated[
         RateLimitChoice,
         typer.Option(
@@ -245,6 +253,7 @@ def emulator(
             port=port,
             grpc_port=grpc_port if grpc_port is not None else (port + 1 if port else 0),
             us_renumbered_protos=us_renumbered_protos,
+            us_require_auth=us_require_auth,
             markets=markets,
             seed=seed,
             rate=rate,

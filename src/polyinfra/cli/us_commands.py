@@ -4,7 +4,11 @@
 ``POLYINFRA_US_PRIVATE_KEY_FILE``, ``POLYINFRA_US_PARTICIPANT_ID``) and shows who it proves:
 the client id, the scopes granted, the participant and when the token expires. Never the token.
 
-``us watch`` shows live books (the table, lines or JSON lines of ``polyinfra watch``).
+``us watch`` shows live books (the table, lines or JSON lines of ``polyinfra watch``). It and ``us
+instruments`` authenticate with the same credentials when they are set (a token from ``--token-url``,
+the venue's for ``--live``, else the emulator's, refreshed and replaced as the
+:class:`~polyinfra.us.token_manager.TokenManager` does) and go without a token when they are not, as the
+emulator allows unless started with ``--us-require-auth``.
 ``us instruments`` lists the exchange's instruments with the scales that make its int64 prices and
 quantities exact: the emulator's by default (``polyinfra emulator`` serves gRPC on ``--port`` + 1), the
 venue's with ``--live``, any other endpoint with ``--grpc HOST:PORT`` (TLS unless ``--insecure``), in the
@@ -36,10 +40,10 @@ from polyinfra.cli.options import (
 )
 
 if TYPE_CHECKING:
-    from polyinfra.client.config import UsCredentials
     from polyinfra.core.us_auth import TokenRequestStyle
     from polyinfra.core.us_instruments import UsInstrument
     from polyinfra.us.client import ProtosChoice
+    from polyinfra.us.token_manager import TokenManager
 
 __all__ = ["EMULATOR_GRPC_TARGET", "register_us_commands", "us_app"]
 
@@ -51,6 +55,10 @@ _CREDENTIALS_EPILOG: Final = (
     "Credentials: POLYINFRA_US_CLIENT_ID (the client id given at onboarding), POLYINFRA_US_PRIVATE_KEY_FILE "
     "(the RSA private key in PEM whose public key was registered), POLYINFRA_US_PARTICIPANT_ID "
     "(firms/<firm>/users/<user>, for account-scoped calls)."
+)
+_CALLS_EPILOG: Final = (
+    _CREDENTIALS_EPILOG + " When POLYINFRA_US_CLIENT_ID or POLYINFRA_US_PRIVATE_KEY_FILE is set, every call "
+    "carries an access token from --token-url; otherwise calls go without one (the emulator's default)."
 )
 
 us_app = typer.Typer(
@@ -113,34 +121,59 @@ def whoami(
             kid=kid,
         )
         credentials = resolve_us_credentials({}, environ=os.environ)
-        lines = asyncio.run(_whoami(credentials, url, audience, style))
+        manager = _token_manager(url, audience=audience, style=style)
+        assert manager is not None  # resolve_us_credentials raised unless both are set
+        lines = asyncio.run(_whoami(manager, credentials.participant_id))
     for line in lines:
         typer.echo(line)
 
 
-async def _whoami(
-    credentials: UsCredentials, token_url: str, audience: str | None, style: TokenRequestStyle
-) -> list[str]:
-    import time
-    from datetime import UTC, datetime
+def _token_manager(
+    token_url: str, *, audience: str | None = None, style: TokenRequestStyle | None = None
+) -> TokenManager | None:
+    """A token manager for the credentials in the environment (see the epilog), None when neither the client
+    id nor the key file is set; one without the other is an :class:`~polyinfra.errors.InvalidValueError`."""
+    import os
 
+    from polyinfra.client.config import US_ENVIRONMENT_VARIABLES, resolve_us_credentials
     from polyinfra.us.token_manager import TokenManager
 
-    async with TokenManager(
+    required = (US_ENVIRONMENT_VARIABLES["client_id"], US_ENVIRONMENT_VARIABLES["private_key_file"])
+    if not any(os.environ.get(variable, "").strip() for variable in required):
+        return None
+    credentials = resolve_us_credentials({}, environ=os.environ)
+    return TokenManager(
         client_id=credentials.client_id,
         private_key=credentials.read_key(),
         token_url=token_url,
         audience=audience,
         participant_id=credentials.participant_id,
         style=style,
-    ) as manager:
+    )
+
+
+def _calls_token_url(token_url: str | None, *, live: bool) -> str:
+    """Where ``us instruments`` and ``us watch`` get tokens: ``--token-url``, the venue's with ``--live``,
+    else the emulator's."""
+    from polyinfra.core.us_auth import US_ENVIRONMENTS
+
+    if token_url is not None:
+        return token_url
+    return US_ENVIRONMENTS["prod"].token_url if live else _EMULATOR_TOKEN_URL
+
+
+async def _whoami(manager: TokenManager, participant_id: str | None) -> list[str]:
+    import time
+    from datetime import UTC, datetime
+
+    async with manager:
         token = await manager.token()
     expires_at = datetime.fromtimestamp(token.expires_at_s, UTC).isoformat(timespec="seconds")
     return [
         f"client:      {token.client_id}",
         f"scopes:      {' '.join(token.scopes) or '(none in the token)'}",
-        f"participant: {token.participant_id or credentials.participant_id or '(none)'}",
-        f"token URL:   {token_url}",
+        f"participant: {token.participant_id or participant_id or '(none)'}",
+        f"token URL:   {manager.token_url}",
         f"expires:     {expires_at} (in {int(token.remaining_s(time.time()))} s)",
     ]
 
@@ -165,6 +198,16 @@ Sha256Option = Annotated[
         "--sha256",
         metavar="HEX",
         help="The bundle's expected sha256 (default: the known bundle's), to trust a newer one.",
+    ),
+]
+
+TokenUrlOption = Annotated[
+    str | None,
+    typer.Option(
+        "--token-url",
+        metavar="URL",
+        help=f"Where tokens come from when credentials are set (default: the venue's with --live, else "
+        f"{_EMULATOR_TOKEN_URL}).",
     ),
 ]
 
@@ -244,7 +287,7 @@ def _table(records: list[dict[str, object]]) -> str:
     )
 
 
-@us_app.command("instruments")
+@us_app.command("instruments", epilog=_CALLS_EPILOG)
 def instruments(
     *,
     symbol: Annotated[
@@ -257,6 +300,7 @@ def instruments(
     reflection: ReflectionOption = False,
     bundle: BundleOption = None,
     sha256: Sha256Option = None,
+    token_url: TokenUrlOption = None,
     log_level: LogLevelOption = COMMAND_LOG_LEVEL,
 ) -> None:
     """List instruments with their scales, ticks and states."""
@@ -269,13 +313,18 @@ def instruments(
     configure_command_logging(log_level)
     target, plaintext = _target(grpc, live=live, insecure=insecure)
 
-    async def listed(protos: ProtosChoice) -> list[UsInstrument]:
-        async with UsExchangeClient(target, insecure=plaintext, protos=protos) as exchange:
-            return await exchange.instruments(symbol or ())
+    async def listed(protos: ProtosChoice, tokens: TokenManager | None) -> list[UsInstrument]:
+        try:
+            async with UsExchangeClient(target, insecure=plaintext, tokens=tokens, protos=protos) as exchange:
+                return await exchange.instruments(symbol or ())
+        finally:
+            if tokens is not None:
+                await tokens.aclose()
 
     with one_line_errors("us instruments"):
         parse_target(target)
-        found = asyncio.run(listed(_protos_choice(reflection, bundle, sha256)))
+        protos = _protos_choice(reflection, bundle, sha256)
+        found = asyncio.run(listed(protos, _token_manager(_calls_token_url(token_url, live=live))))
     records = [_record(instrument) for instrument in found]
     if json_output:
         for record in records:
@@ -351,7 +400,7 @@ def diff(
         raise typer.Exit(1)
 
 
-@us_app.command("watch")
+@us_app.command("watch", epilog=_CALLS_EPILOG)
 def watch(
     *,
     symbols: Annotated[
@@ -374,6 +423,7 @@ def watch(
     reflection: ReflectionOption = False,
     bundle: BundleOption = None,
     sha256: Sha256Option = None,
+    token_url: TokenUrlOption = None,
     log_level: LogLevelOption = STREAM_LOG_LEVEL,
 ) -> None:
     """Watch live US exchange books as a table, lines or JSON lines."""
@@ -390,6 +440,7 @@ def watch(
             target=target,
             insecure=plaintext,
             protos=_protos_choice(reflection, bundle, sha256),
+            tokens=_token_manager(_calls_token_url(token_url, live=live)),
             symbols=named,
             top=top,
             output=Output.JSONL if jsonl else Output.for_stdout(),

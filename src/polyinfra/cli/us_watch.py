@@ -17,6 +17,7 @@ from polyinfra.errors import InvalidValueError
 from polyinfra.model.events import SyncState
 from polyinfra.us.client import ProtosChoice, UsExchangeClient
 from polyinfra.us.live_books import UsLiveBooks
+from polyinfra.us.token_manager import TokenManager
 
 __all__ = ["run_us_watch", "us_view", "watched_instrument"]
 
@@ -72,6 +73,7 @@ def run_us_watch(
     target: str,
     insecure: bool,
     protos: ProtosChoice,
+    tokens: TokenManager | None,
     symbols: Sequence[str],
     top: int,
     output: Output,
@@ -79,13 +81,21 @@ def run_us_watch(
     duration_s: float,
     refresh_s: float,
 ) -> None:
-    """``polyinfra us watch``: choose the instruments at ``target``, then watch them until the duration ends."""
+    """``polyinfra us watch``: choose the instruments at ``target``, then watch them until the duration ends.
+    ``tokens`` (closed here) authenticates every call and stream; None: they go without a token."""
 
     async def watch() -> None:
-        async with UsExchangeClient(target, insecure=insecure, protos=protos) as exchange:
+        try:
+            await watch_books()
+        finally:
+            if tokens is not None:
+                await tokens.aclose()
+
+    async def watch_books() -> None:
+        async with UsExchangeClient(target, insecure=insecure, tokens=tokens, protos=protos) as exchange:
             instruments = await choose_instruments(exchange, symbols, top)
         markets = [watched_instrument(instrument) for instrument in instruments]
-        async with UsLiveBooks(target, insecure=insecure, protos=protos, depth=depth) as books:
+        async with UsLiveBooks(target, insecure=insecure, tokens=tokens, protos=protos, depth=depth) as books:
             events = books.events()
             await books.subscribe([instrument.symbol for instrument in instruments])
             await show_books(

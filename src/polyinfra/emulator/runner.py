@@ -40,6 +40,7 @@ from polyinfra.emulator.server import EmulatorServer, EmulatorStats
 from polyinfra.emulator.simulator import MarketSimulator, generate_markets, reward_programs
 from polyinfra.emulator.trading_api import TradingApi, TradingSettings
 from polyinfra.emulator.us.clients import UsClients
+from polyinfra.emulator.us.grpc_auth_check import RequireUsAuth
 from polyinfra.emulator.us.grpc_server import UsGrpcServer
 from polyinfra.emulator.us.instruments import US_INSTRUMENTS
 from polyinfra.emulator.us.market import UsMarket, generated_instruments
@@ -119,7 +120,8 @@ class Emulator:
     clients its token endpoint knows from the start; ``us_clock_s`` is the base of its US clock
     (unix seconds; the ``time_scale`` knob runs it faster), for tests. The US exchange's gRPC services listen
     on ``grpc_port`` (0: a free port), on the same host; ``us_renumbered_protos`` serves them with field and
-    enum numbers that are not polyinfra's (the venue's published ones kept), to exercise the reflection path.
+    enum numbers that are not polyinfra's (the venue's published ones kept), to exercise the reflection path;
+    ``us_require_auth`` checks every call's access token and scope, as the venue does.
     ``us_markets`` lists that many generated OPEN instruments beside the fixed ones (for streams of many
     symbols). :attr:`us_market` holds the US books (the simulator steps them with the CLOB's),
     :attr:`us_market_data_faults` the market-data streams' fault knobs.
@@ -145,6 +147,7 @@ class Emulator:
         grpc_port: int = 0,
         us_markets: int = 0,
         us_renumbered_protos: bool = False,
+        us_require_auth: bool = False,
     ) -> None:
         if not (math.isfinite(rate) and rate >= 0):
             raise InvalidValueError("rate must be a non-negative number of actions per second", rate=rate)
@@ -190,6 +193,7 @@ class Emulator:
             us_instruments,
             protos=renumbered_protos() if us_renumbered_protos else None,
             market_data=self.us_market_data,
+            interceptors=[RequireUsAuth(self._server.us_tokens)] if us_require_auth else (),
         )
         self._runner: web.AppRunner | None = None
         self._driver_task: asyncio.Task[None] | None = None

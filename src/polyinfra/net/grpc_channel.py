@@ -6,10 +6,11 @@ venue notes: US exchange connections). TLS is the default, as the venue has no p
 ``insecure=True`` is for the emulator.
 
 :func:`call_unary` runs one unary RPC with a deadline and the caller's per-call metadata, and turns a
-failed call into the error :mod:`polyinfra.core.us_status` names. Per-call metadata is a coroutine
-function returning ``(key, value)`` pairs: authentication plugs in there (an ``authorization`` bearer
-token, ``x-participant-id``), asked afresh for every call so a refreshed token is used at once. It works on
-insecure channels too, where gRPC's own call credentials are refused.
+failed call into the error :mod:`polyinfra.core.us_status` names. Authentication travels in that metadata
+(an ``authorization`` bearer token, ``x-participant-id``), made for each call by the caller, so a refreshed
+token is used at once; it works on insecure channels too, where gRPC's own call credentials are refused.
+:data:`CallMetadata` is the shape of a caller's own extra headers: a coroutine function returning
+``(key, value)`` pairs, asked before each call.
 """
 
 from __future__ import annotations
@@ -23,7 +24,15 @@ from google.protobuf.message import Message
 from polyinfra.core.us_status import error_from_status
 from polyinfra.errors import InvalidValueError, PolyinfraError
 
-__all__ = ["KEEPALIVE_OPTIONS", "CallMetadata", "call_unary", "open_channel", "parse_target", "rpc_error"]
+__all__ = [
+    "KEEPALIVE_OPTIONS",
+    "CallHeaders",
+    "CallMetadata",
+    "call_unary",
+    "open_channel",
+    "parse_target",
+    "rpc_error",
+]
 
 CallMetadata = Callable[[], Awaitable[Sequence[tuple[str, str]]]]
 
@@ -35,6 +44,24 @@ KEEPALIVE_OPTIONS: Final = (
 )
 # gRPC's default; a bigger answer is refused by the runtime before any of it is decoded.
 MAX_RECEIVE_BYTES: Final = 4 * 1024 * 1024
+
+
+class CallHeaders:
+    """A call's metadata pairs, a bearer token among them: shown by their names only, and handed to gRPC
+    through :meth:`pairs` inside the call expression, so no frame an error passes through holds the
+    token in a local an error tracker would record."""
+
+    __slots__ = ("_pairs",)
+
+    def __init__(self, pairs: Sequence[tuple[str, str]] = ()) -> None:
+        self._pairs = tuple(pairs)
+
+    def __repr__(self) -> str:
+        return f"CallHeaders({', '.join(key for key, _ in self._pairs)})"
+
+    def pairs(self) -> tuple[tuple[str, str], ...] | None:
+        """The pairs as gRPC takes them (None when there are none)."""
+        return self._pairs or None
 
 
 def parse_target(target: str) -> tuple[str, int]:
@@ -62,15 +89,14 @@ async def call_unary(
     *,
     name: str,
     timeout_s: float,
-    call_metadata: CallMetadata | None = None,
+    metadata: CallHeaders | None = None,
 ) -> Any:
-    """``await method(request)`` with a deadline and the per-call metadata; a failure raises the typed error.
+    """``await method(request)`` with a deadline and ``metadata``; a failure raises the typed error.
 
     ``name`` (``"RefDataAPI/ListInstruments"``) labels errors.
     """
-    metadata = tuple(await call_metadata()) if call_metadata is not None else None
     try:
-        return await method(request, timeout=timeout_s, metadata=metadata)
+        return await method(request, timeout=timeout_s, metadata=metadata.pairs() if metadata is not None else None)
     except grpc.aio.AioRpcError as exc:
         raise rpc_error(exc, name) from None
 

@@ -1,12 +1,15 @@
 """``UsExchangeClient``: the US exchange's health and reference data over one gRPC channel.
 
-    async with UsExchangeClient("grpc-api.prod.polymarketexchange.com:443", call_metadata=token_headers) as us:
-        for instrument in await us.instruments():
-            print(instrument.symbol, instrument.price(655))
+    async with TokenManager(client_id=..., private_key=..., token_url=...) as tokens:
+        async with UsExchangeClient("grpc-api.prod.polymarketexchange.com:443", tokens=tokens) as us:
+            for instrument in await us.instruments():
+                print(instrument.symbol, instrument.price(655))
 
 Instruments come back as :class:`~polyinfra.core.us_instruments.UsInstrument`, whose scales turn the venue's
-int64 prices and quantities into exact decimals. ``call_metadata`` (a coroutine function returning header
-pairs) is asked before every call: that is where authentication plugs in. Failed calls raise the typed
+int64 prices and quantities into exact decimals. ``tokens`` (a :class:`~polyinfra.us.token_manager.TokenManager`)
+authenticates every call: the current token goes with each, and a call refused ``UNAUTHENTICATED`` is made
+once more with a replaced token (:class:`~polyinfra.us.grpc_auth.CallAuth`); ``call_metadata`` (a coroutine
+function returning header pairs) adds headers of the caller's own. Failed calls raise the typed
 errors of :mod:`polyinfra.core.us_status`; a message that does not decode into an instrument raises
 :class:`~polyinfra.errors.MalformedMessageError`.
 
@@ -30,8 +33,10 @@ from polyinfra.core.us_descriptors import UsProtos, first_unknown_field
 from polyinfra.core.us_dynamic_codec import DynamicCodec
 from polyinfra.core.us_instruments import UsInstrument, UsInstrumentState, instrument_from_wire
 from polyinfra.errors import InvalidValueError, MalformedMessageError, ProtoMismatchError
-from polyinfra.net.grpc_channel import CallMetadata, call_unary, open_channel
+from polyinfra.net.grpc_channel import CallHeaders, CallMetadata, call_unary, open_channel
 from polyinfra.net.grpc_reflection import fetch_protos
+from polyinfra.us.grpc_auth import CallAuth
+from polyinfra.us.token_manager import TokenManager
 from polyinfra.wire.us.polymarket.v1 import health_pb2, refdata_pb2
 
 __all__ = ["PRODUCTION_TARGET", "ProtosChoice", "UsExchangeClient"]
@@ -63,6 +68,7 @@ class UsExchangeClient:
         target: str = PRODUCTION_TARGET,
         *,
         insecure: bool = False,
+        tokens: TokenManager | None = None,
         call_metadata: CallMetadata | None = None,
         timeout_s: float = DEFAULT_TIMEOUT_S,
         protos: ProtosChoice = None,
@@ -73,7 +79,7 @@ class UsExchangeClient:
             raise InvalidValueError('protos must be None, "reflection" or load_bundle(...)', protos=protos)
         self._target = target
         self._channel = open_channel(target, insecure=insecure)
-        self._call_metadata = call_metadata
+        self._auth = CallAuth(tokens, call_metadata)
         self._timeout_s = timeout_s
         self._protos = protos
         self._codec: DynamicCodec | None = DynamicCodec(protos) if isinstance(protos, UsProtos) else None
@@ -151,13 +157,17 @@ class UsExchangeClient:
             path, their_input, their_output = _their_method(codec.theirs, service, method)
             payload = codec.encode(request, as_type=their_input)
         multicallable: Callable[..., Any] = self._channel.unary_unary(path)  # bytes in, bytes out
-        data: bytes = await call_unary(
-            multicallable,
-            payload,
-            name=path.removeprefix("/polymarket.v1."),
-            timeout_s=self._timeout_s,
-            call_metadata=self._call_metadata,
-        )
+
+        async def attempt(metadata: CallHeaders) -> bytes:
+            return await call_unary(  # type: ignore[no-any-return]
+                multicallable,
+                payload,
+                name=path.removeprefix("/polymarket.v1."),
+                timeout_s=self._timeout_s,
+                metadata=metadata,
+            )
+
+        data = await self._auth.call(attempt)
         if codec is not None:
             return codec.decode(data, response, as_type=their_output)
         return _known_fields_only(data, response)

@@ -7,22 +7,26 @@ interceptors=...)`` or a secure one. Each call gets ``authorization: Bearer <tok
 ``x-participant-id`` (venue notes: US exchange token endpoint). Metadata the caller set is kept,
 except an ``authorization`` of its own, which the manager's replaces.
 
-Unary calls are finished here so their refusals can be acted on:
+Every authenticated call here, whatever its shape or owner, goes through one rule,
+:meth:`CallAuth.call` (the clients :class:`~polyinfra.us.client.UsExchangeClient` and
+:class:`~polyinfra.us.live_books.UsLiveBooks` use it too):
 
-* ``UNAUTHENTICATED``: the token is replaced (:meth:`TokenManager.replace`) and the call made once
-  more; refused again, it raises :class:`~polyinfra.errors.JwtAuthError`;
+* the call is made with the current token (:meth:`TokenManager.token`, refreshed ahead of expiry);
+* ``UNAUTHENTICATED``: the token is replaced (:meth:`TokenManager.replace`, one mint however many
+  calls were refused with it) and the call made once more; refused again, it raises
+  :class:`~polyinfra.errors.JwtAuthError` (the credentials are not accepted for this API);
 * ``PERMISSION_DENIED`` "missing required scope <scope>": raises
   :class:`~polyinfra.errors.MissingScopeError` naming the scope and the scopes the token has.
 
 Streams are authenticated when they start (venue notes: US exchange token endpoint): a stream
-gets the current token as it opens and keeps running across refreshes; the stream's owner calls
-:meth:`TokenManager.replace` when one ends ``UNAUTHENTICATED`` and reconnects with the new token.
+gets the current token as it opens and keeps running across refreshes; a stream the venue ends
+``UNAUTHENTICATED`` is a call refused, opened again once with the replaced token.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar
 
 import grpc
 from grpc.aio import (
@@ -35,9 +39,72 @@ from grpc.aio import (
 )
 
 from polyinfra.core.us_auth import AccessToken, missing_scope_error
+from polyinfra.core.us_status import error_from_status
+from polyinfra.errors import GrpcAuthError
+from polyinfra.net.grpc_channel import CallHeaders, CallMetadata
 from polyinfra.us.token_manager import AUTHORIZATION, TokenManager, call_metadata, refused_token_error
 
-__all__ = ["auth_interceptors"]
+__all__ = ["CallAuth", "auth_interceptors"]
+
+_T = TypeVar("_T")
+_UNAUTHENTICATED = grpc.StatusCode.UNAUTHENTICATED.name
+_PERMISSION_DENIED = grpc.StatusCode.PERMISSION_DENIED.name
+
+
+class CallAuth:
+    """The metadata every call of one client sends, and the rule for a refused token.
+
+    ``tokens`` authenticates the calls (none: they go without a token, as to the emulator by
+    default); ``extra`` (a coroutine function returning header pairs) adds headers of the caller's
+    own to every call, asked afresh each time.
+    """
+
+    def __init__(self, tokens: TokenManager | None = None, extra: CallMetadata | None = None) -> None:
+        self._tokens = tokens
+        self._extra = extra
+
+    def __repr__(self) -> str:
+        return f"CallAuth({self._tokens!r})"
+
+    async def metadata(self, token: AccessToken | None) -> CallHeaders:
+        """The metadata of a call made with ``token`` (None: without one)."""
+        extra = tuple(await self._extra()) if self._extra is not None else ()
+        if token is None or self._tokens is None:
+            return CallHeaders(extra)
+        return CallHeaders((*extra, *call_metadata(token, self._tokens.participant_id)))
+
+    async def call(self, attempt: Callable[[CallHeaders], Awaitable[_T]]) -> _T:
+        """``attempt(metadata)``, made once more with a replaced token when it raises the typed
+        ``UNAUTHENTICATED`` error (:func:`~polyinfra.core.us_status.error_from_status`'s
+        :class:`~polyinfra.errors.GrpcAuthError`). A missing scope raises
+        :class:`~polyinfra.errors.MissingScopeError`; a second refusal :class:`~polyinfra.errors.JwtAuthError`."""
+        token = await self._tokens.token() if self._tokens is not None else None
+        try:
+            return await self._attempt(attempt, token)
+        except GrpcAuthError as refused:
+            if self._tokens is None or token is None or refused.context.get("code") != _UNAUTHENTICATED:
+                raise
+        token = await self._tokens.replace(token)
+        try:
+            return await self._attempt(attempt, token)
+        except GrpcAuthError as refused:
+            if refused.context.get("code") == _UNAUTHENTICATED:
+                raise refused_token_error(token) from None
+            raise
+
+    async def _attempt(self, attempt: Callable[[CallHeaders], Awaitable[_T]], token: AccessToken | None) -> _T:
+        try:
+            return await attempt(await self.metadata(token))
+        except GrpcAuthError as refused:
+            if refused.context.get("code") == _PERMISSION_DENIED:
+                missing = missing_scope_error(
+                    refused.message,
+                    granted=token.scopes if token is not None else (),
+                    method=refused.context.get("method"),
+                )
+                if missing is not None:
+                    raise missing from None
+            raise
 
 
 def auth_interceptors(manager: TokenManager) -> list[ClientInterceptor]:
@@ -53,44 +120,47 @@ def auth_interceptors(manager: TokenManager) -> list[ClientInterceptor]:
 class _Auth:
     def __init__(self, manager: TokenManager) -> None:
         self._manager = manager
+        self._auth = CallAuth(manager)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self._manager!r})"
 
-    def _details(self, details: ClientCallDetails, token: AccessToken) -> ClientCallDetails:
+    @staticmethod
+    def _details(details: ClientCallDetails, metadata: CallHeaders) -> ClientCallDetails:
         kept: Sequence[tuple[str, Any]] = [
             (key, value) for key, value in (details.metadata or ()) if key.lower() != AUTHORIZATION
         ]
-        metadata = grpc.aio.Metadata(*kept, *call_metadata(token, self._manager.participant_id))
-        return ClientCallDetails(details.method, details.timeout, metadata, details.credentials, details.wait_for_ready)
+        return ClientCallDetails(
+            details.method,
+            details.timeout,
+            grpc.aio.Metadata(*kept, *(metadata.pairs() or ())),
+            details.credentials,
+            details.wait_for_ready,
+        )
 
     async def _opened(
         self, continuation: Callable[..., Any], client_call_details: ClientCallDetails, request: Any
     ) -> Any:
         """Open a call that streams (``request`` may be an iterator) with the current token."""
-        return await continuation(self._details(client_call_details, await self._manager.token()), request)
+        return await continuation(
+            self._details(client_call_details, await self._auth.metadata(await self._manager.token())), request
+        )
 
 
 class _UnaryUnaryAuth(_Auth, UnaryUnaryClientInterceptor):
     async def intercept_unary_unary(
         self, continuation: Callable[..., Any], client_call_details: ClientCallDetails, request: Any
     ) -> Any:
-        token = await self._manager.token()
-        call = await continuation(self._details(client_call_details, token), request)
-        code = await call.code()
-        if code == grpc.StatusCode.UNAUTHENTICATED:
-            token = await self._manager.replace(token)
-            call = await continuation(self._details(client_call_details, token), request)
+        method = _method(client_call_details)
+
+        async def attempt(metadata: CallHeaders) -> Any:
+            call = await continuation(self._details(client_call_details, metadata), request)
             code = await call.code()
-            if code == grpc.StatusCode.UNAUTHENTICATED:
-                raise refused_token_error(token)
-        if code == grpc.StatusCode.PERMISSION_DENIED:
-            missing = missing_scope_error(
-                await call.details() or "", granted=token.scopes, method=_method(client_call_details)
-            )
-            if missing is not None:
-                raise missing
-        return call
+            if code in (grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.PERMISSION_DENIED):
+                raise error_from_status(code.name, await call.details() or "", method=method)
+            return call
+
+        return await self._auth.call(attempt)
 
 
 # Calls that stream are authenticated once, as they open: the same step for the three shapes.

@@ -1,6 +1,6 @@
 """Live order books of the US exchange: ``MarketDataSubscriptionAPI`` streams into exact books.
 
-    async with UsLiveBooks("grpc-api.prod.polymarketexchange.com:443", call_metadata=token_headers) as books:
+    async with UsLiveBooks("grpc-api.prod.polymarketexchange.com:443", tokens=token_manager) as books:
         await books.subscribe(["tec-nfl-sbw-2026-02-08-kc"])
         await books.wait_until_live()
         print(books.book("tec-nfl-sbw-2026-02-08-kc").best_bid())
@@ -35,9 +35,16 @@
 * **Recording.** With ``recorder=``, every message received is stored as it came (source ``us``, channel
   ``marketdata``, keyed by symbol), every request sent, the streams' lifecycle and the state changes.
 
-``call_metadata`` (a coroutine function returning header pairs) is asked when each stream opens: that is
-where authentication plugs in; a reconnect asks again, so it uses a fresh token. ``clock`` (seconds,
-monotonic) is what the silence rule reads; tests pass one they move by hand.
+**Authentication.** With ``tokens`` (a :class:`~polyinfra.us.token_manager.TokenManager`), each stream
+session opens with the current token and keeps running while tokens are refreshed: the venue checks a
+stream's token when it opens, never again (venue notes: US exchange token endpoint). A session the venue
+refuses ``UNAUTHENTICATED`` (a token that lapsed early, or during a reconnect) is opened again at once with
+a replaced token, by the same rule as every unary call (:class:`~polyinfra.us.grpc_auth.CallAuth`): no
+``UNAUTHENTICATED`` reaches the caller. What cannot be mended that way (a token that cannot be minted, a
+missing scope: :class:`~polyinfra.errors.MissingScopeError` naming it) is :attr:`UsLiveBooks.stream_failure`,
+logged, and tried again after the backoff. ``call_metadata`` (a coroutine function returning header pairs)
+adds headers of the caller's own to every call. ``clock`` (seconds, monotonic) is what the silence rule
+reads; tests pass one they move by hand.
 
 Metrics: ``polyinfra_us_market_data_messages`` by event, ``polyinfra_us_market_data_reconnects`` by
 reason, ``polyinfra_book_resyncs`` by reason and ``polyinfra_stale_books``, exported once per watchdog tick.
@@ -84,7 +91,7 @@ from polyinfra.model.book import OrderBook
 from polyinfra.model.events import BookEvent, BookUpdated, SyncState, SyncStateChanged
 from polyinfra.model.numbers import TickSize
 from polyinfra.net.event_stream import EventFanout
-from polyinfra.net.grpc_channel import CallMetadata, open_channel, rpc_error
+from polyinfra.net.grpc_channel import CallHeaders, CallMetadata, open_channel, rpc_error
 from polyinfra.net.ws_sessions import BackgroundTasks, describe_failure, run_sessions
 from polyinfra.obs.logging import get_logger
 from polyinfra.obs.metrics import (
@@ -96,6 +103,8 @@ from polyinfra.obs.metrics import (
 )
 from polyinfra.record.records import NO_CONNECTION, RecordKind
 from polyinfra.us.client import ProtosChoice, UsExchangeClient
+from polyinfra.us.grpc_auth import CallAuth
+from polyinfra.us.token_manager import TokenManager
 from polyinfra.wire.us.polymarket.v1 import marketdatasubscription_pb2 as md
 
 if TYPE_CHECKING:
@@ -114,6 +123,8 @@ KEEPALIVE_INTERVAL_S: Final = 300.0
 _WAIT_POLL_S: Final = 0.05
 # Subscription errors that leave a symbol without data (ALREADY_SUBSCRIBED does not).
 _UNSERVED_ERRORS: Final = frozenset({"INVALID_SYMBOL", "NOT_SUBSCRIBED"})
+# A session ending so is the token's or the scope's fault, for the auth rule to act on.
+_AUTH_REFUSALS: Final = frozenset({grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.PERMISSION_DENIED})
 _REQUEST_BYTES: Final = md.BiDirectionalStreamMarketDataRequest.SerializeToString
 _parse_response: Final = md.BiDirectionalStreamMarketDataResponse.FromString
 _SNAPSHOT_METHOD: Final = "/polymarket.v1.MarketDataSubscriptionAPI/CreateMarketDataSubscription"
@@ -196,6 +207,7 @@ class UsLiveBooks:
         target: str,
         *,
         insecure: bool = False,
+        tokens: TokenManager | None = None,
         call_metadata: CallMetadata | None = None,
         protos: ProtosChoice = None,
         depth: int = 0,
@@ -224,9 +236,11 @@ class UsLiveBooks:
         self._reconnect_max_s = positive_number("reconnect_max_s", reconnect_max_s)
         self._queue_size = positive_int("queue_size", queue_size)
         self._clock = clock
-        self._call_metadata = call_metadata
+        self._auth = CallAuth(tokens, call_metadata)
         self._channel = open_channel(target, insecure=insecure)
-        self._refdata = UsExchangeClient(target, insecure=insecure, call_metadata=call_metadata, protos=protos)
+        self._refdata = UsExchangeClient(
+            target, insecure=insecure, tokens=tokens, call_metadata=call_metadata, protos=protos
+        )
         self._open_call: grpc.aio.StreamStreamMultiCallable[md.BiDirectionalStreamMarketDataRequest, bytes] = (
             self._channel.stream_stream(_METHOD, request_serializer=_REQUEST_BYTES, response_deserializer=None)
         )
@@ -266,7 +280,7 @@ class UsLiveBooks:
         self._invalid_updates = 0
         self._reconnects = 0
         self._silences = 0
-        self._last_error: str | None = None
+        self._last_failure: PolyinfraError | None = None
         self._resyncs: dict[str, int] = {}
         # What was last exported to Prometheus, so each tick adds only the difference.
         self._exported_messages: dict[str, int] = {}
@@ -375,11 +389,19 @@ class UsLiveBooks:
                 budget=self._budget,
             )
         await self._learn_instruments(wanted)
-        metadata = tuple(await self._call_metadata()) if self._call_metadata is not None else None
         request = md.CreateMarketDataSubscriptionRequest(symbols=wanted, depth=self._depth, snapshot_only=True)
+        books = await self._auth.call(lambda metadata: self._snapshot_books(request, metadata, timeout_s=timeout_s))
+        missing = [symbol for symbol in wanted if symbol not in books]
+        if missing:
+            raise StreamClosedError("the snapshot stream ended before every symbol's snapshot", symbol=missing[0])
+        return books
+
+    async def _snapshot_books(
+        self, request: md.CreateMarketDataSubscriptionRequest, metadata: CallHeaders, *, timeout_s: float
+    ) -> dict[str, OrderBook]:
         books: dict[str, OrderBook] = {}
         try:
-            async for message in self._open_snapshot(request, metadata=metadata, timeout=timeout_s):
+            async for message in self._open_snapshot(request, metadata=metadata.pairs(), timeout=timeout_s):
                 if self._tap is not None:
                     self._tap.frame_received(NO_CONNECTION, message)
                 try:
@@ -396,9 +418,6 @@ class UsLiveBooks:
                 book.apply_snapshot(image.bids, image.asks, timestamp_ms=venue_ms)
         except grpc.aio.AioRpcError as exc:
             raise rpc_error(exc, _SNAPSHOT_RPC_NAME) from None
-        missing = [symbol for symbol in wanted if symbol not in books]
-        if missing:
-            raise StreamClosedError("the snapshot stream ended before every symbol's snapshot", symbol=missing[0])
         return books
 
     def _new_book(self, symbol: str) -> OrderBook:
@@ -516,12 +535,19 @@ class UsLiveBooks:
             connected=sum(1 for stream in self._streams.values() if stream.call is not None),
             reconnects=self._reconnects,
             silences_detected=self._silences,
-            last_stream_error=self._last_error,
+            last_stream_error=None if self._last_failure is None else str(self._last_failure),
             events_delivered=self._fanout.delivered,
             events_dropped=self._fanout.dropped,
             listener_errors=self._fanout.listener_errors,
             task_failures=self._tasks.failures,
         )
+
+    @property
+    def stream_failure(self) -> PolyinfraError | None:
+        """The typed error the last failed session ended with (a missing scope, a token that could not
+        be minted, the venue's status), None while none failed; a refused token that was replaced is
+        not a failure."""
+        return self._last_failure
 
     def events(self) -> AsyncIterator[BookEvent]:
         """A new iterator over the events from now on (its own bounded queue: full, it drops its oldest)."""
@@ -554,16 +580,26 @@ class UsLiveBooks:
     async def _session(self, stream: _Stream) -> None:
         if not stream.symbols:
             return
+        try:
+            await self._auth.call(lambda metadata: self._authenticated_session(stream, metadata))
+        except PolyinfraError as failure:
+            # Not mended by a replaced token: the next session tries again after the backoff.
+            self._last_failure = failure
+            _log.warning("US market-data stream ended", stream_id=stream.id, error=describe_failure(failure))
+
+    async def _authenticated_session(self, stream: _Stream, metadata: CallHeaders) -> None:
+        """One session of ``stream``; raises the typed error of a refused token or scope (for
+        :meth:`CallAuth.call` to act on) once the session's books are marked stale."""
         stream.sessions += 1
         if stream.sessions > 1:
             self._reconnects += 1
-        metadata = tuple(await self._call_metadata()) if self._call_metadata is not None else None
-        call = self._open_call(metadata=metadata)
+        call = self._open_call(metadata=metadata.pairs())
         stream.watch = SilenceWatch(timeout_s=self._silence_timeout_s, now_s=self._clock())
         stream.silenced = False
         stream.call = call
         first = True
         reason = SyncReason.DISCONNECTED
+        refused: PolyinfraError | None = None
         try:
             if self._tap is not None:
                 kind = RecordKind.CONNECTED if stream.sessions == 1 else RecordKind.RECONNECTED
@@ -594,9 +630,11 @@ class UsLiveBooks:
         except grpc.aio.AioRpcError as exc:
             if stream.silenced:
                 reason = SyncReason.SILENCE
+            elif exc.code() in _AUTH_REFUSALS:
+                refused = rpc_error(exc, _RPC_NAME)
             else:
                 error = rpc_error(exc, _RPC_NAME)
-                self._last_error = str(error)
+                self._last_failure = error
                 _log.warning("US market-data stream ended", stream_id=stream.id, error=describe_failure(error))
         finally:
             stream.call = None
@@ -606,6 +644,8 @@ class UsLiveBooks:
         if self._tap is not None:
             self._tap.lifecycle(RecordKind.CONNECTION_LOST, stream.id, reason=reason, code=None)
         self._mark_stale(list(stream.symbols), reason)
+        if refused is not None:
+            raise refused
 
     async def _send(self, stream: _Stream, request: md.BiDirectionalStreamMarketDataRequest) -> None:
         call = stream.call
