@@ -86,7 +86,7 @@ def plan_polybolt(topic: str, filters: Mapping[str, object] | None) -> Subscript
     served = POLYBOLT_TOPICS.get(topic)
     if served is None:
         raise InvalidValueError("PolyBolt does not serve this topic", topic=topic[:80], served=sorted(POLYBOLT_TOPICS))
-    channel, window_s = served
+    window_s = served[1]
     fields = dict(filters or {})
     if topic == MARKET_PRICES:
         asset_id = fields.get("asset_id")

@@ -22,6 +22,7 @@ from typing import Protocol
 
 from aiohttp import web
 
+from polyinfra.emulator.accounts import Accounts
 from polyinfra.emulator.exchange import Exchange
 from polyinfra.emulator.faults import FaultConfig, OutageSchedule
 from polyinfra.emulator.live.polybolt_channel import PolyBoltChannel
@@ -239,6 +240,11 @@ class Emulator:
         return self._server.rtds
 
     @property
+    def accounts(self) -> Accounts:
+        """The API keys the emulator issued (a test may create one directly)."""
+        return self._server.accounts
+
+    @property
     def polybolt(self) -> PolyBoltChannel:
         """The PolyBolt socket: its :attr:`~PolyBoltChannel.stats`, the ``clock_s`` of its rate limit, ``ping_all``."""
         return self._server.polybolt
@@ -263,7 +269,8 @@ class Emulator:
     @property
     def urls(self) -> dict[str, str]:
         """``{"rest": "http://host:port", "ws_market": "ws://…/ws/market", "ws_user": "ws://…/ws/user",
-        "rtds": "ws://…/ws/rtds", "polybolt": "ws://…/ws/polybolt", "us_token": "http://host:port/oauth/token", "grpc": "host:grpc_port"}``."""
+        "rtds": "ws://…/ws/rtds", "polybolt": "ws://…/ws/polybolt",
+        "us_token": "http://host:port/oauth/token", "grpc": "host:grpc_port"}``."""
         host = f"[{self._host}]" if ":" in self._host else self._host
         authority = f"{host}:{self.port}"
         return {
