@@ -10,11 +10,13 @@ condition under a hang guard.
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 from collections.abc import AsyncIterator
 
 import pytest
 import websockets
+from aiohttp import web
 
 from polyinfra.core.auth_headers import ApiCredentials
 from polyinfra.emulator.faults import FaultConfig, RateLimitMode
@@ -264,3 +266,59 @@ async def test_a_refused_handshake_waits_its_retry_after(emulator: Emulator) -> 
     assert emulator.polybolt.stats.handshakes_refused == 1
     assert live.polybolt is not None and live.polybolt.stats().handshakes_refused == 1
     assert any(7.0 <= delay_s < 8.0 for delay_s in clock.sleeps)  # Retry-After plus up to 1 s of jitter
+
+
+HOSTILE_FRAMES = [
+    b"not json",
+    b"[1, 2, 3]",
+    b'{"v":1,"channel":"price.crypto","seq":-1,"ts":1,"payload":{"symbol":"btcusd","value":1,"timestamp":1}}',
+    b'{"v":1,"channel":"price.crypto","seq":1,"ts":1,"payload":{"symbol":"btc usd","value":1,"timestamp":1}}',
+    b'{"v":1,"channel":"price.crypto","seq":1,"ts":1,"payload":{"symbol":"btcusd","value":1e999999,"timestamp":1}}',
+    b'{"v":1,"channel":"price.crypto","seq":1,"ts":1,"payload":{"symbol":"btcusd","full_accuracy_value":"NaN","timestamp":1}}',
+    b'{"v":1,"channel":"price.crypto","seq":1,"ts":1,"snapshot":true,"payload":{"data":"x"}}',
+    b'{"op":' + b'"x' * 5000 + b'"}',
+]
+
+
+async def test_hostile_frames_are_skipped_and_the_session_goes_on() -> None:
+    async def handler(request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        async for message in ws:
+            op = json.loads(message.data)["op"]
+            if op == "auth":
+                await ws.send_str('{"op":"authed","rid":"a1"}')
+            elif op == "subscribe":
+                for frame in HOSTILE_FRAMES:
+                    await ws.send_bytes(frame)
+                good = {"symbol": "btcusd", "value": 2.5, "full_accuracy_value": "2.50", "timestamp": 7}
+                await ws.send_str(json.dumps({"v": 1, "channel": "price.crypto", "seq": 1, "ts": 7, "payload": good}))
+        return ws
+
+    app = web.Application()
+    app.router.add_get("/ws", handler)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    clock = SteppingClock()
+    try:
+        live = LiveData(
+            "ws://127.0.0.1:1/unused",
+            credentials=ApiCredentials("key", base64.urlsafe_b64encode(bytes(32)).decode(), "passphrase-of-a-test"),
+            polybolt_url=f"ws://127.0.0.1:{port}/ws",
+            polybolt_options={"clock": clock, "sleep": clock.sleep},
+        )
+        async with live:
+            prices = Collector(await live.prices(["btcusd"]))
+            await until(lambda: len(prices.of(PriceTick)) == 1)
+            await prices.stop()
+            assert live.polybolt is not None
+            stats = live.polybolt.stats()
+    finally:
+        await runner.cleanup()
+    (tick,) = prices.of(PriceTick)
+    assert (tick.symbol, str(tick.price)) == ("btcusd", "2.50")
+    assert stats.malformed_frames == len(HOSTILE_FRAMES)
+    assert (stats.sessions, stats.failure) == (1, None)
