@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 from decimal import Decimal
+from types import SimpleNamespace
 
 import msgspec
 from hypothesis import given
@@ -13,6 +14,7 @@ from hypothesis import strategies as st
 
 from polyinfra.core.polybolt_feed import POLYBOLT_TOPICS, ControlAnswer, DataFrame, PolyBoltFeed, plan_polybolt
 from polyinfra.emulator.faults import FaultConfig
+from polyinfra.emulator.live.outbox import Outbox
 from polyinfra.emulator.live.polybolt_channel import PolyBoltChannel, _Connection
 from polyinfra.errors import PolyinfraError
 from tests.fuzz.hostile import hostile_bytes
@@ -93,9 +95,9 @@ _AUTH = {"op": "auth", "rid": "a", "auth": {"apiKey": "k", "secret": "s", "passp
 @given(text=hostile_bytes(_SUBSCRIBE, _AUTH).map(lambda raw: raw.decode("utf-8", "replace")))
 def test_a_hostile_client_frame_is_answered_by_the_emulator(text: str) -> None:
     channel = PolyBoltChannel(FaultConfig(), credentials_valid=lambda key, secret, passphrase: True)
-    connection = _Connection.__new__(_Connection)
-    _Connection.__init__(connection, None, type("Request", (), {"transport": None})())  # type: ignore[arg-type]
+    outbox = Outbox(None, SimpleNamespace(transport=None), "polybolt")  # type: ignore[arg-type]
+    connection = _Connection(outbox)
     connection.authed = True
     channel._on_text(connection, text)
-    while not connection.queue.empty():  # answers, acknowledgements and snapshots: each a JSON object
-        assert isinstance(msgspec.json.decode(connection.queue.get_nowait()), dict)
+    for frame in outbox.pending():  # answers, acknowledgements and snapshots: each a JSON object
+        assert isinstance(msgspec.json.decode(frame), dict)

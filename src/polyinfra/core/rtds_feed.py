@@ -257,9 +257,12 @@ def exact_price(topic: str, value: Decimal, exact: str | msgspec.UnsetType) -> D
             raise InvalidValueError("full_accuracy_value is not a decimal", value=exact) from None
         if topic in _E18_TOPICS and "." not in exact:
             # Without the 18 trailing zeros the scaling leaves (same value), but never in exponent form.
-            parsed = parsed.scaleb(-18, _EXACT).normalize(_EXACT)
-            if parsed.as_tuple().exponent > 0:  # type: ignore[operator]
-                parsed = parsed.quantize(_ONE)
+            try:
+                parsed = parsed.scaleb(-18, _EXACT).normalize(_EXACT)
+                if parsed.as_tuple().exponent > 0:  # type: ignore[operator]
+                    parsed = parsed.quantize(_ONE, context=_EXACT)
+            except ArithmeticError:  # an exponent form too large to write out ("1e60")
+                raise InvalidValueError("full_accuracy_value is out of range", value=exact) from None
         return bounded_decimal(parsed)
     return bounded_decimal(value)
 

@@ -23,9 +23,7 @@ the most subscriptions one socket held and the most subscribe frames one socket 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import itertools
-import logging
 import time
 from collections import deque
 from collections.abc import Callable
@@ -34,7 +32,7 @@ from decimal import Decimal
 from typing import Final
 
 import msgspec
-from aiohttp import WSMsgType, web
+from aiohttp import web
 
 from polyinfra.core.polybolt_feed import (
     MAX_FRAME_BYTES,
@@ -44,22 +42,18 @@ from polyinfra.core.polybolt_feed import (
 )
 from polyinfra.core.rtds_topics import PriceSource, canonical_symbol
 from polyinfra.emulator.faults import FaultConfig
-from polyinfra.emulator.masked_frames import MaskedClientWebSocket
+from polyinfra.emulator.live.outbox import Outbox, close_all
 from polyinfra.errors import MalformedMessageError
 from polyinfra.wire.json_decoding import JsonDecoder
 
 __all__ = ["PolyBoltChannel", "PolyBoltStats"]
 
-_log = logging.getLogger(__name__)
 _encode = msgspec.json.Encoder(decimal_format="number").encode
 
 _MAX_AUTH_FRAMES: Final = 8
 _FRAMES_PER_SECOND: Final = 20
 _MISSED_PINGS_TO_CLOSE: Final = 2
 _SNAPSHOT_POINTS: Final = 120
-_SEND_QUEUE_LIMIT: Final = 4096
-_CLOSE_TIMEOUT_S: Final = 5.0
-_CLOSE_MARK: Final = b"\x00close"
 _CHANNELS: Final = frozenset(channel for channel, _ in POLYBOLT_TOPICS.values())
 # Which RTDS walk feeds which PolyBolt channel: Binance's walk stands for the Pyth feed.
 _FED_BY: Final = {
@@ -95,9 +89,8 @@ class PolyBoltStats:
 
 
 class _Connection:
-    def __init__(self, ws: web.WebSocketResponse, request: web.Request) -> None:
-        self.ws = ws
-        self.transport = request.transport
+    def __init__(self, outbox: Outbox) -> None:
+        self.outbox = outbox
         self.authed = False
         self.auth_frames = 0
         self.entries: dict[str, None] = {}
@@ -106,9 +99,6 @@ class _Connection:
         self.recent_frames_s: deque[float] = deque()
         self.unanswered_pings = 0
         self.data_frames = 0
-        self.queue: asyncio.Queue[bytes] = asyncio.Queue(maxsize=_SEND_QUEUE_LIMIT)
-        self.closing = False
-        self.close_code = 0
 
 
 class PolyBoltChannel:
@@ -139,46 +129,37 @@ class PolyBoltChannel:
         if self.stats.handshakes_refused < faults.polybolt_refuse_handshakes:
             self.stats.handshakes_refused += 1
             return web.Response(status=429, headers={"Retry-After": str(faults.polybolt_retry_after_s)})
-        ws = MaskedClientWebSocket(autoping=True, timeout=_CLOSE_TIMEOUT_S, max_msg_size=MAX_FRAME_BYTES)
-        await ws.prepare(request)
-        connection = _Connection(ws, request)
+        outbox = await Outbox.accept(request, "polybolt", max_frame_bytes=MAX_FRAME_BYTES)
+        connection = _Connection(outbox)
         self._connections.add(connection)
         self.stats.connections_opened += 1
         self.stats.connections_open += 1
-        sender = asyncio.create_task(self._send_frames(connection), name="emulator polybolt sender")
         pinger = asyncio.create_task(self._ping_forever(connection), name="emulator polybolt pings")
         try:
-            async for message in ws:
-                if message.type is WSMsgType.TEXT:
-                    self._on_text(connection, message.data)
-                elif message.type is WSMsgType.ERROR:
-                    break
+            await outbox.serve(lambda text: self._on_text(connection, text), self._sent)
         finally:
             self._connections.discard(connection)
             self.stats.connections_open -= 1
-            connection.closing = True
-            for task in (sender, pinger):
-                task.cancel()
-            await asyncio.gather(sender, pinger, return_exceptions=True)
-        return ws
+            pinger.cancel()
+            await asyncio.gather(pinger, return_exceptions=True)
+        return outbox.ws
 
     async def close_all(self) -> None:
         """Close every socket with 1001 (going away)."""
-        for connection in list(self._connections):
-            connection.closing = True
-            with contextlib.suppress(Exception):
-                async with asyncio.timeout(_CLOSE_TIMEOUT_S):
-                    await connection.ws.close(code=1001, message=b"emulator shutting down")
+        await close_all(connection.outbox for connection in self._connections)
 
     def ping_all(self) -> None:
         """Send every connection a ping now; one that left two unanswered is closed with 4002."""
         for connection in list(self._connections):
-            if connection.unanswered_pings >= _MISSED_PINGS_TO_CLOSE:
-                self._close(connection, 4002)
-                continue
-            connection.unanswered_pings += 1
-            self.stats.pings_sent += 1
-            self._enqueue(connection, b'{"op":"ping","rid":"p%d"}' % next(self._rids))
+            self._ping(connection)
+
+    def _ping(self, connection: _Connection) -> None:
+        if connection.unanswered_pings >= _MISSED_PINGS_TO_CLOSE:
+            connection.outbox.close_after_queued(4002)
+            return
+        connection.unanswered_pings += 1
+        self.stats.pings_sent += 1
+        connection.outbox.put(b'{"op":"ping","rid":"p%d"}' % next(self._rids))
 
     # --- prices --------------------------------------------------------------------------------------
 
@@ -204,7 +185,7 @@ class PolyBoltChannel:
             return
         payload = _encode({**fields, **_point(timestamp_ms, value)})
         for connection in list(self._connections):
-            if key in connection.entries and not connection.closing:
+            if key in connection.entries and not connection.outbox.closing:
                 self._send_data(connection, channel, payload, timestamp_ms, snapshot=False)
 
     # --- client frames -------------------------------------------------------------------------------
@@ -236,7 +217,7 @@ class PolyBoltChannel:
         connection.auth_frames += 1
         if connection.auth_frames > _MAX_AUTH_FRAMES:
             self._answer(connection, "error", rid, code="auth_attempts")
-            self._close(connection, 4008)
+            connection.outbox.close_after_queued(4008)
             return
         fields = auth if isinstance(auth, dict) else {}
         key, secret, passphrase = (fields.get(name) for name in ("apiKey", "secret", "passphrase"))
@@ -306,7 +287,7 @@ class PolyBoltChannel:
             answer["code"] = code
         if channel:
             answer["channel"] = channel
-        self._enqueue(connection, _encode(answer))
+        connection.outbox.put(_encode(answer))
 
     def _send_data(self, connection: _Connection, channel: str, payload: bytes, ts_ms: int, *, snapshot: bool) -> None:
         faults = self._faults
@@ -332,60 +313,19 @@ class PolyBoltChannel:
             extra,
             payload,
         )
-        self._enqueue(connection, frame)
+        connection.outbox.put(frame)
         close_after = faults.polybolt_close_after_messages
-        if close_after and count >= close_after and not connection.close_code:
+        if close_after and count >= close_after and connection.outbox.close_code is None:
             self.stats.connections_closed_by_fault += 1
-            self._close(connection, faults.polybolt_close_code)
+            connection.outbox.close_after_queued(faults.polybolt_close_code)
 
-    def _close(self, connection: _Connection, code: int) -> None:
-        connection.close_code = code or -1
-        self._enqueue(connection, _CLOSE_MARK)
-
-    def _enqueue(self, connection: _Connection, frame: bytes) -> None:
-        if connection.closing:
-            return
-        try:
-            connection.queue.put_nowait(frame)
-        except asyncio.QueueFull:
-            _log.warning("polybolt: closing a client that reads too slowly")
-            connection.closing = True
-            if connection.transport is not None:
-                connection.transport.abort()
-
-    async def _send_frames(self, connection: _Connection) -> None:
-        with contextlib.suppress(ConnectionError):
-            while True:
-                frame = await connection.queue.get()
-                if frame is _CLOSE_MARK:
-                    await self._close_now(connection)
-                    return
-                await connection.ws.send_frame(frame, WSMsgType.TEXT)
-                self.stats.messages_sent += 1
-
-    async def _close_now(self, connection: _Connection) -> None:
-        connection.closing = True
-        code = connection.close_code
-        if code <= 0:
-            if connection.transport is not None:
-                connection.transport.abort()
-            return
-        try:
-            async with asyncio.timeout(_CLOSE_TIMEOUT_S):
-                await connection.ws.close(code=code, message=b"closed by the emulator")
-        except TimeoutError:
-            if connection.transport is not None:
-                connection.transport.abort()
+    def _sent(self, frame: bytes) -> None:
+        self.stats.messages_sent += 1
 
     async def _ping_forever(self, connection: _Connection) -> None:
-        while True:
+        while not connection.outbox.closing:
             await asyncio.sleep(self._ping_interval_s)
-            if connection.unanswered_pings >= _MISSED_PINGS_TO_CLOSE:
-                self._close(connection, 4002)
-                return
-            connection.unanswered_pings += 1
-            self.stats.pings_sent += 1
-            self._enqueue(connection, b'{"op":"ping","rid":"p%d"}' % next(self._rids))
+            self._ping(connection)
 
 
 def _point(timestamp_ms: int, value: Decimal) -> dict[str, object]:
