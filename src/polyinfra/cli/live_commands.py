@@ -119,7 +119,7 @@ def live(
     metrics_port: MetricsPortOption = None,
     metrics_host: MetricsHostOption = METRICS_HOST,
 ) -> None:
-    """Stream live wallet activity, comments or prices from RTDS and PolyBolt.
+    """Stream live wallet activity, comments or prices (RTDS, PolyBolt).
 
     One of --topic, --crypto or --equity.
     """
