@@ -191,7 +191,8 @@ class LiveData:
         await self.stop()
 
     def stats(self) -> RtdsStats:
-        """The RTDS transport's counters: messages, gaps and staleness per topic."""
+        """The RTDS transport's counters: messages, gaps and staleness per topic (PolyBolt's:
+        ``live.polybolt.stats()``)."""
         return self.rtds.stats()
 
     # --- what users subscribe to -----------------------------------------------------------------------

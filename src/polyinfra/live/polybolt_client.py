@@ -24,6 +24,10 @@ does, and why:
   subscription each become a :class:`~polyinfra.model.live_events.Gap` of the topics concerned, in
   the consumer's stream and as a ``gap`` record (:func:`~polyinfra.live.transport.report_gap`).
 
+* **Recording.** Frames go to the recorder under source ``polybolt``, channel = the PolyBolt channel
+  (``price.crypto``; ``connection`` for answers and pings), key = the symbol or asset id, the
+  connection number = the shard; gaps under the live-data topic they concern, as RTDS's do.
+
 ``clock``, ``random`` and ``sleep`` are injectable, so a test drives the pacing and the 4003 delay
 without waiting. Every frame is handled in its own step: a malformed one is counted, logged and
 skipped.
@@ -415,6 +419,7 @@ class PolyBoltClient:
             self._taps.frame_received(_CONNECTION_CHANNEL, shard.number, frame, None, "")
             await self._on_answer(shard, result)
         else:
+            WS_FRAMES.labels(channel=POLYBOLT, event_type=result.channel).inc()  # a few a second per symbol
             self._taps.frame_received(result.channel, shard.number, frame, result.sent_ms, result.symbol)
             self._on_data(shard, result)
 
