@@ -19,14 +19,16 @@ import websockets
 from aiohttp import web
 
 from polyinfra.core.auth_headers import ApiCredentials
+from polyinfra.core.rtds_topics import SubscriptionPlan
 from polyinfra.emulator.faults import FaultConfig, RateLimitMode
 from polyinfra.emulator.runner import Emulator
-from polyinfra.errors import LiveDataAuthError, PolicyViolationError
+from polyinfra.errors import InvalidValueError, LiveDataAuthError, PolicyViolationError
 from polyinfra.live.live_data import LiveData, PriceSource
-from polyinfra.model.live_events import Gap, PriceTick
+from polyinfra.model.live_events import Gap, LiveEvent, PriceTick
 from polyinfra.record.recorder import Recorder
 from polyinfra.record.records import RecordKind
 from polyinfra.record.sink_urls import open_sink
+from polyinfra.wire.rtds import Subscription
 from tests.integration.test_rtds_live_data import Collector, until
 
 ADDRESS = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
@@ -176,6 +178,27 @@ async def test_stopping_close_codes_stop_with_a_typed_error(emulator: Emulator, 
     (gap,) = prices.of(Gap)
     assert gap.reason.startswith("stopped:")
     assert emulator.polybolt.stats.connections_opened == 1  # never reconnected
+
+
+async def test_a_refused_subscription_is_a_gap_and_is_not_sent_again(emulator: Emulator) -> None:
+    clock = SteppingClock()
+    async with live_data(emulator, clock) as live:
+        with pytest.raises(InvalidValueError, match="USD"):
+            await live.prices(["aapl"])  # refused here: PolyBolt refuses a crypto symbol not quoted in USD
+        prices = Collector(await live.prices(["btcusd"]))
+        await until(lambda: emulator.polybolt.stats.snapshots_sent == 1)
+        assert live.polybolt is not None
+        events: list[LiveEvent] = []
+        live.polybolt._taps.deliver = events.extend  # the raw transport's events, gaps included
+        unplanned = SubscriptionPlan(Subscription("crypto_prices", "update", '{"symbol":"aapl"}'), {}, "aapl")
+        await live.polybolt.subscribe(unplanned)
+        await until(lambda: len(events) == 1)
+        await prices.stop()
+    (gap,) = events
+    assert isinstance(gap, Gap)
+    assert (gap.topic, gap.reason) == ("crypto_prices", "refused: invalid_filter")
+    assert live.polybolt.stats().refused == 1
+    assert emulator.polybolt.stats.subscriptions_refused == 1
 
 
 async def test_refused_credentials_stop_with_a_typed_error_that_hides_the_secret(emulator: Emulator) -> None:

@@ -86,7 +86,7 @@ def plan_polybolt(topic: str, filters: Mapping[str, object] | None) -> Subscript
     served = POLYBOLT_TOPICS.get(topic)
     if served is None:
         raise InvalidValueError("PolyBolt does not serve this topic", topic=topic[:80], served=sorted(POLYBOLT_TOPICS))
-    window_s = served[1]
+    channel, window_s = served
     fields = dict(filters or {})
     if topic == MARKET_PRICES:
         asset_id = fields.get("asset_id")
@@ -99,6 +99,8 @@ def plan_polybolt(topic: str, filters: Mapping[str, object] | None) -> Subscript
         if set(fields) != {"symbol"} or not isinstance(symbol, str):
             raise InvalidValueError('a price topic filters on one "symbol" (a string)', topic=topic)
         key = canonical_symbol(symbol)
+        if channel.startswith("price.crypto") and not (key.endswith("usd") and len(key) > len("usd")):
+            raise InvalidValueError("a crypto symbol is quoted in USD (e.g. btcusd)", symbol=symbol[:40])
         wire_filter = {"symbol": key}
     if window_s is not None:
         wire_filter["window_seconds"] = window_s

@@ -128,7 +128,7 @@ class _Shard:
         self.feed = PolyBoltFeed()
         self.pacer = FramePacer(clock, interval_s)
         self.backoff = backoff
-        self.pending: dict[str, list[str]] = {}  # rid -> keys of a subscribe frame not yet answered
+        self.pending: dict[str, list[str]] = {}  # rid -> keys of a subscribe frame not yet answered, in order
         self.holes: dict[str, tuple[int, str]] = {}  # topic -> (from wall ms, reason)
         self.last_data_ms: dict[str, int] = {}  # channel -> venue ms of its last frame
         self.rids = 0
@@ -173,7 +173,9 @@ class PolyBoltClient:
     ) -> None:
         self._url = service_url("url", url, WS_SCHEMES)
         self._credentials = credentials
-        self._max_subscriptions = min(positive_int("max_subscriptions", max_subscriptions), 64)
+        self._max_subscriptions = min(
+            positive_int("max_subscriptions", max_subscriptions), MAX_SUBSCRIPTIONS_PER_CONNECTION
+        )
         self._interval_s = positive_number("subscribe_interval_s", subscribe_interval_s)
         self._reconnect_initial_s = reconnect_initial_s
         self._reconnect_max_s = reconnect_max_s
@@ -434,7 +436,7 @@ class PolyBoltClient:
             await self._send_entries(shard, "subscribe", list(shard.entries))
         elif answer.op == "subscribed":
             shard.backoff.reset()
-            shard.pending.pop(answer.rid, None)
+            _answered(shard, answer)
             if shard.holes:
                 self._close_holes(shard)  # the server takes a socket's frames in order: the rest are in place too
         elif answer.op == "error":
@@ -445,17 +447,16 @@ class PolyBoltClient:
 
     def _refusal(self, shard: _Shard, answer: ControlAnswer) -> None:
         """A subscription was refused: its topics get a gap and it is not sent again."""
-        keys = [key for key in shard.pending.get(answer.rid, []) if key.split(" ", 1)[0] == answer.channel]
+        key = _answered(shard, answer)
         _log.warning("PolyBolt refused a subscription", code=answer.code, channel=answer.channel)
+        if key is None or key not in shard.entries:
+            return
+        self._refused += 1
+        del shard.entries[key]
+        self._shard_of.pop(key, None)
         now_ms = self._wall_ms()
-        for key in keys:
-            if key not in shard.entries:
-                continue
-            self._refused += 1
-            del shard.entries[key]
-            self._shard_of.pop(key, None)
-            for topic in self._topics.pop(key, {}):
-                self._taps.report_gap(topic, now_ms, now_ms, f"refused: {answer.code}")
+        for topic in self._topics.pop(key, {}):
+            self._taps.report_gap(topic, now_ms, now_ms, f"refused: {answer.code}")
 
     def _on_data(self, shard: _Shard, frame: DataFrame) -> None:
         sent_ms = self._wall_ms() if frame.sent_ms is None else frame.sent_ms
@@ -498,3 +499,17 @@ class PolyBoltClient:
 
     def _shard_topics(self, shard: _Shard) -> dict[str, None]:
         return {topic: None for key in shard.entries for topic in self._topics.get(key, {})}
+
+
+def _answered(shard: _Shard, answer: ControlAnswer) -> str | None:
+    """The subscription an answer is about: the first of its frame (``rid``) on its channel not yet
+    answered (the server answers a frame's entries one by one, in order)."""
+    keys = shard.pending.get(answer.rid)
+    if not keys:
+        return None
+    key = next((key for key in keys if key.split(" ", 1)[0] == answer.channel), None)
+    if key is not None:
+        keys.remove(key)
+    if not keys:
+        del shard.pending[answer.rid]
+    return key
