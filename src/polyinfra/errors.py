@@ -45,11 +45,13 @@ __all__ = [
     "L1AuthError",
     "L2AuthError",
     "LeaseError",
+    "LiveDataAuthError",
     "MalformedMessageError",
     "MinimumSizeError",
     "MissingScopeError",
     "NotFoundError",
     "OrderRejectedError",
+    "PolicyViolationError",
     "PolyinfraError",
     "PriceRangeError",
     "ProtoBundleError",
@@ -183,6 +185,11 @@ class ProtoMismatchError(MalformedMessageError):
     its documented name."""
 
 
+class PolicyViolationError(ProtocolError):
+    """PolyBolt closed the socket for a policy violation (close code 4008): the transport stops
+    rather than reconnect into the same refusal."""
+
+
 # --- getting there -------------------------------------------------------------------------------
 
 
@@ -293,6 +300,11 @@ class MissingScopeError(JwtAuthError):
 class GrpcAuthError(AuthError):
     """The US exchange refused a gRPC call's credentials: UNAUTHENTICATED (no token or an expired one: mint a
     fresh token) or PERMISSION_DENIED (a scope the client lacks, or another firm's data); ``code`` says which."""
+
+
+class LiveDataAuthError(AuthError):
+    """PolyBolt refused the CLOB API credentials (an ``auth_*`` error code, or close code 4001);
+    ``code`` says which. The transport stops: the same credentials would be refused again."""
 
 
 class SigningError(PolyinfraError):

@@ -4,7 +4,6 @@ ends as events, a plan, or a typed :class:`~polyinfra.errors.PolyinfraError`; no
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from types import SimpleNamespace
 
@@ -16,6 +15,7 @@ from polyinfra.core.rtds_feed import RtdsFeed
 from polyinfra.core.rtds_topics import TOPICS, canonical_symbol, plan_subscription
 from polyinfra.emulator.faults import FaultConfig
 from polyinfra.emulator.live import rtds_channel
+from polyinfra.emulator.live.outbox import Outbox
 from polyinfra.errors import PolyinfraError
 from polyinfra.wire.rtds import Subscription
 from tests.fuzz.hostile import hostile_bytes
@@ -112,7 +112,7 @@ def test_a_hostile_client_frame_is_refused_or_taken_by_the_emulator(text: str) -
         symbols=lambda topic: ["btcusdt"],
         clock_ms=lambda: 1,
     )
-    connection = SimpleNamespace(last_ping_s=0.0, entries=[], closing=False, queue=asyncio.Queue(), silenced=False)
-    connection.data_frames_sent = 0
-    channel._on_text(connection, text)  # type: ignore[arg-type]
-    assert connection.queue.qsize() <= 1 + len(connection.entries)  # an answer, or a backfill per entry
+    outbox = Outbox(None, SimpleNamespace(transport=None), "rtds")  # type: ignore[arg-type]
+    connection = rtds_channel._Connection(outbox, opened_s=0.0, seed=1)
+    channel._on_text(connection, text)
+    assert len(outbox.pending()) <= 1 + len(connection.entries)  # an answer, or a backfill per entry

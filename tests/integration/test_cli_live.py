@@ -1,4 +1,4 @@
-"""``polyinfra live`` as a real process against the emulator's RTDS socket."""
+"""``polyinfra live`` as a real process against the emulator's RTDS and PolyBolt sockets."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from polyinfra.cli.options import API_KEY_ENV, API_PASSPHRASE_ENV, API_SECRET_ENV
 from polyinfra.emulator.live.rtds_sources import agent_wallet
 from polyinfra.emulator.runner import Emulator
 from tests.integration.cli_steps import WAIT_S, run_polyinfra, start_polyinfra
@@ -59,6 +60,30 @@ async def test_live_crypto_prices_as_json_lines(emulator: Emulator) -> None:
     lines = await _lines_until(process, 2, emulator)  # the backfill of each symbol
     assert {line["symbol"] for line in lines} == {"btcusd", "ethusd"}
     assert {line["source"] for line in lines} == {"crypto_prices"}
+
+
+async def test_live_crypto_prices_come_over_polybolt_with_credentials(
+    emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    key = emulator.accounts.create("0x70997970C51812dc3A010C7d01b50e0d17dc79C8", 0)
+    assert key is not None
+    monkeypatch.setenv(API_KEY_ENV, key.api_key)
+    monkeypatch.setenv(API_SECRET_ENV, key.credentials.secret.reveal())
+    monkeypatch.setenv(API_PASSPHRASE_ENV, key.credentials.passphrase.reveal())
+    process = await start_polyinfra(
+        "live",
+        "--rtds",
+        emulator.urls["rtds"],
+        "--polybolt",
+        emulator.urls["polybolt"],
+        "--crypto",
+        "btcusd",
+        "--jsonl",
+    )
+    lines = await _lines_until(process, 1, emulator)  # the snapshot
+    assert lines[0]["symbol"] == "btcusd"
+    assert emulator.polybolt.stats.auths_accepted == 1
+    assert emulator.rtds.stats.most_subscriptions == 0
 
 
 @pytest.mark.parametrize(

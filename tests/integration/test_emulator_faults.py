@@ -351,6 +351,7 @@ async def test_stats_endpoint(emulator_factory: EmulatorFactory) -> None:
         "market_channel",
         "user_channel",
         "rtds",
+        "polybolt",
         "simulator",
         "rate_limits",
         "signer_rate_limits",

@@ -299,7 +299,7 @@ async def test_refused_subscriptions_are_gaps_and_dead_topics_are_refused_locall
         with pytest.raises(RetiredTopicError, match="market channel"):
             live.rtds.plan("clob_market", "*", None)
         events: list[LiveEvent] = []
-        live.rtds._deliver = events.extend  # the raw transport's events, gaps included
+        live.rtds._taps.deliver = events.extend  # the raw transport's events, gaps included
         await subscribed(live, emulator)
         await live.rtds.subscribe(SubscriptionPlan(Subscription("rfq", "*"), {}))
         await until(lambda: len(events) == 1)

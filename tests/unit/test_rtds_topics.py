@@ -151,7 +151,7 @@ def test_comments_keep_alives_errors_and_unknown_types() -> None:
 def test_a_bad_frame_is_counted_and_skipped_by_the_client_never_raised() -> None:
     client = RtdsClient("ws://127.0.0.1:9/ws/rtds")
     delivered: list[object] = []
-    client._deliver = delivered.extend
+    client._taps.deliver = delivered.extend
     for frame in (b"{not json", b'{"topic":"activity","type":"trades","timestamp":1,"payload":{}}', "\ud800"):
         client._on_frame(frame)
     client._on_frame((RTDS_CAPTURES / "rtds_crypto_prices_update.json").read_bytes())

@@ -16,7 +16,8 @@ recorder acknowledged and the gaps), and once the books have closed it replays t
 checks the replayed books equal the live ones level by level: the proof says so, or exits 1.
 
 Meanwhile a :class:`~polyinfra.live.live_data.LiveData` follows the emulator's RTDS activity (the
-same fills, with the traders' wallets): the proof shows one line of it.
+same fills, with the traders' wallets) and, with an API key the emulator issued, the BTC price over
+PolyBolt: the proof shows a line of each.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ from polyinfra.errors import PolyinfraError
 from polyinfra.live.live_data import LiveData
 from polyinfra.model.book import OrderBook
 from polyinfra.model.events import SyncState
-from polyinfra.model.live_events import ActivityTrade, Gap, LiveEvent
+from polyinfra.model.live_events import ActivityTrade, Gap, LiveEvent, PriceTick
 from polyinfra.record.recorder import Recorder
 from polyinfra.record.replay import Replay
 from polyinfra.record.sqlite_sink import SQLiteSink
@@ -56,6 +57,9 @@ __all__ = ["SyncProof", "TapeProof", "compare_with_rest", "run_demo"]
 _SETTLE_LIMIT_S: Final = 10.0
 _SETTLE_POLL_S: Final = 0.1
 _DIFFERENCES_SHOWN: Final = 10
+# The demo's own account on the emulator (Hardhat's second well-known test address): its API key
+# authenticates the PolyBolt price stream.
+_DEMO_TRADER: Final = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
 # The proof and these fit an 80-column terminal, as the screen above them does.
 _NEXT_COMMANDS: Final = (
     "polyinfra emulator               # this exchange on 127.0.0.1:8080; then:",
@@ -233,6 +237,26 @@ class _ActivitySeen:
         return f"{seen};\n  the last: {last.name} {last.side.value} {last.size} {last.outcome} @ {last.price}"
 
 
+@dataclass(slots=True)
+class _PricesSeen:
+    """What the demo's PolyBolt price subscription delivered."""
+
+    ticks: int = 0
+    gaps: int = 0
+    last: PriceTick | None = None
+
+    def __call__(self, event: LiveEvent) -> None:
+        if isinstance(event, PriceTick):
+            self.ticks += 1
+            self.last = event
+        elif isinstance(event, Gap):
+            self.gaps += 1
+
+    def line(self) -> str:
+        last = "" if self.last is None else f", the last {self.last.symbol} {self.last.price}"
+        return f"  PolyBolt prices: {self.ticks:,} ticks{last}, {self.gaps} gaps"
+
+
 @dataclass(frozen=True, slots=True)
 class _DemoEnd:
     proof: SyncProof
@@ -256,6 +280,7 @@ async def _demo(
 ) -> None:
     proofs: list[SyncProof] = []
     activity = _ActivitySeen()
+    prices = _PricesSeen()
     us_proofs: list[SyncProof] = []
     loop = asyncio.get_running_loop()
     started = loop.time()
@@ -281,8 +306,15 @@ async def _demo(
                     proofs.append(await _settled_proof(books, emulator))
                     us_proofs.append(await _settled_us_proof(us_books, emulator))
 
-                async with Recorder(sink) as recorder, LiveData(emulator.urls["rtds"]) as live:
+                key = emulator.accounts.create(_DEMO_TRADER, 0) or emulator.accounts.derive(_DEMO_TRADER, 0)
+                live_data = LiveData(
+                    emulator.urls["rtds"],
+                    credentials=None if key is None else key.credentials,
+                    polybolt_url=emulator.urls["polybolt"],
+                )
+                async with Recorder(sink) as recorder, live_data as live:
                     await live.activity(callback=activity)
+                    await live.prices(["btcusd"], callback=prices)
                     books = await watch_books(
                         emulator.urls["rest"],
                         emulator.urls["ws_market"],
@@ -307,7 +339,7 @@ async def _demo(
             tape,
             elapsed_s=loop.time() - started,
             frames=books.stats.frames,
-            activity=activity.line(),
+            activity=f"{activity.line()}\n{prices.line()}",
         )
     )
 

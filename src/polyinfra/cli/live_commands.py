@@ -1,4 +1,5 @@
-"""``polyinfra live``: wallet activity, comments or prices from RTDS, as lines, JSON lines or a table.
+"""``polyinfra live``: wallet activity, comments or prices from RTDS and PolyBolt, as lines, JSON lines
+or a table.
 
 The live-data modules and rich are imported inside the command, so ``polyinfra --help`` stays quick.
 """
@@ -7,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import os
 import sys
 import time
 from collections.abc import Callable
@@ -26,19 +28,28 @@ from polyinfra.cli.options import (
     MetricsPortOption,
     RefreshOption,
     configure_command_logging,
+    credentials_from_environment,
     metrics_endpoint,
     one_line_errors,
 )
 from polyinfra.errors import InvalidValueError
 
 if TYPE_CHECKING:
+    from polyinfra.core.auth_headers import ApiCredentials
     from polyinfra.live.live_data import LiveData, LiveSubscription
     from polyinfra.model.live_events import LiveEvent, PriceTick
 
-__all__ = ["EMULATOR_RTDS_URL", "VENUE_RTDS_URL", "format_live_event", "register_live_commands"]
+__all__ = [
+    "EMULATOR_POLYBOLT_URL",
+    "EMULATOR_RTDS_URL",
+    "VENUE_RTDS_URL",
+    "format_live_event",
+    "register_live_commands",
+]
 
 EMULATOR_RTDS_URL: Final = f"ws://127.0.0.1:{EMULATOR_DEFAULT_PORT}/ws/rtds"
 VENUE_RTDS_URL: Final = "wss://ws-live-data.polymarket.com"
+EMULATOR_POLYBOLT_URL: Final = f"ws://127.0.0.1:{EMULATOR_DEFAULT_PORT}/ws/polybolt"
 _encode = msgspec.json.Encoder(decimal_format="string").encode
 _PRICE_SOURCES: Final = {
     "binance": "crypto_prices",
@@ -88,6 +99,10 @@ def live(
     rtds: Annotated[
         str, typer.Option("--rtds", metavar="URL", help="RTDS WebSocket URL; the default is the emulator's.")
     ] = EMULATOR_RTDS_URL,
+    polybolt: Annotated[
+        str,
+        typer.Option("--polybolt", metavar="URL", help="PolyBolt WebSocket URL; the default is the emulator's."),
+    ] = EMULATOR_POLYBOLT_URL,
     venue: Annotated[bool, typer.Option("--live", help=f"Use the real venue, {VENUE_RTDS_URL}.")] = False,
     price_topics_until: Annotated[
         str | None,
@@ -104,14 +119,14 @@ def live(
     metrics_port: MetricsPortOption = None,
     metrics_host: MetricsHostOption = METRICS_HOST,
 ) -> None:
-    """Stream live wallet activity, comments or prices from RTDS.
+    """Stream live wallet activity, comments or prices (RTDS, PolyBolt).
 
     One of --topic, --crypto or --equity.
     """
     configure_command_logging(log_level)
     with one_line_errors("live"), metrics_endpoint("live", metrics_port, metrics_host):
-        if venue and rtds != EMULATOR_RTDS_URL:
-            raise InvalidValueError("--live uses the venue's own URL: drop --rtds")
+        if venue and (rtds != EMULATOR_RTDS_URL or polybolt != EMULATOR_POLYBOLT_URL):
+            raise InvalidValueError("--live uses the venue's own URLs: drop --rtds and --polybolt")
         request = _Request(
             topic=topic,
             wallets=wallet,
@@ -119,6 +134,8 @@ def live(
             equity=_symbols(equity),
             source=_price_source(source),
             until=None if price_topics_until is None else _date(price_topics_until),
+            credentials=credentials_from_environment(os.environ),
+            polybolt_url=None if venue else polybolt,
         )
         asyncio.run(
             _run(VENUE_RTDS_URL if venue else rtds, request, jsonl=jsonl, duration_s=duration, refresh_s=refresh_s)
@@ -133,15 +150,24 @@ class _Request:
     equity: list[str]
     source: str
     until: dt.date | None
+    credentials: ApiCredentials | None = field(default=None, repr=False)
+    polybolt_url: str | None = EMULATOR_POLYBOLT_URL
+    """None: the venue's."""
 
 
 async def _run(url: str, request: _Request, *, jsonl: bool, duration_s: float, refresh_s: float) -> None:
-    from polyinfra.live.live_data import LiveData
+    from polyinfra.live.live_data import VENUE_POLYBOLT_URL, LiveData
 
     chosen = sum((request.topic is not None, bool(request.crypto), bool(request.equity)))
     if chosen != 1:
         raise InvalidValueError("give one of --topic, --crypto or --equity")
-    async with LiveData(url, price_topics_until=request.until) as live:
+    live_data = LiveData(
+        url,
+        price_topics_until=request.until,
+        credentials=request.credentials,
+        polybolt_url=request.polybolt_url or VENUE_POLYBOLT_URL,
+    )
+    async with live_data as live:
         subscription = await _subscribe(live, request)
         deadline_s = time.monotonic() + duration_s if duration_s > 0 else None
         if request.topic is not None or jsonl:
@@ -191,7 +217,7 @@ async def _price_table(subscription: LiveSubscription, deadline_s: float | None,
     board = _PriceBoard()
 
     def draw() -> Table:
-        table = Table(title="Live prices (RTDS)")
+        table = Table(title="Live prices")
         for column in ("symbol", "source", "price", "ticks", "age s"):
             table.add_column(column, justify="right" if column != "symbol" else "left")
         now_ms = time.time_ns() // 1_000_000

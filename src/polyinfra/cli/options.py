@@ -15,7 +15,7 @@ import logging
 import math
 import re
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import IO, TYPE_CHECKING, Annotated, Final, cast
@@ -28,6 +28,7 @@ from polyinfra.net.retry import RetryPolicy
 
 if TYPE_CHECKING:
     from polyinfra.clob.rest import ClobRestClient
+    from polyinfra.core.auth_headers import ApiCredentials
     from polyinfra.obs.metrics import MetricsServer
 
 __all__ = [
@@ -63,6 +64,7 @@ __all__ = [
     "TopOption",
     "WsOption",
     "configure_command_logging",
+    "credentials_from_environment",
     "metrics_endpoint",
     "one_line_errors",
     "replay_speed",
@@ -115,6 +117,20 @@ KEY_EPILOG: Final = (
     "    without them they are created or derived from the key"
 )
 """The environment of every command that signs or authenticates, for its ``--help``."""
+
+
+def credentials_from_environment(environ: Mapping[str, str]) -> ApiCredentials | None:
+    """The API credentials in ``environ`` (all three variables, or None when none is set)."""
+    from polyinfra.core.auth_headers import ApiCredentials
+    from polyinfra.obs.redaction import Secret
+
+    values = [environ.get(name, "").strip() for name in (API_KEY_ENV, API_SECRET_ENV, API_PASSPHRASE_ENV)]
+    if not any(values):
+        return None
+    if not all(values):
+        raise InvalidValueError(f"set all three of {API_KEY_ENV}, {API_SECRET_ENV}, {API_PASSPHRASE_ENV}, or none")
+    return ApiCredentials(values[0], Secret(values[1]), Secret(values[2]))
+
 
 COMMAND_LOG_LEVEL: Final = "ERROR"
 """A command that runs once prints its result, or its failure as one line naming the cause; the

@@ -27,7 +27,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -47,6 +47,7 @@ from polyinfra.cli.options import (
     LogLevelOption,
     RestOption,
     configure_command_logging,
+    credentials_from_environment,
 )
 from polyinfra.cli.order_posting import (
     answer_fields,
@@ -69,7 +70,6 @@ from polyinfra.errors import (
 )
 from polyinfra.model.numbers import MICROS, Side
 from polyinfra.model.orders import SignatureType, TimeInForce
-from polyinfra.obs.redaction import Secret
 from polyinfra.wire.clob_user import TradeRecord
 
 if TYPE_CHECKING:
@@ -98,15 +98,6 @@ keys_app = typer.Typer(name="keys", help="API keys (L1).", no_args_is_help=True,
 # --- sessions ----------------------------------------------------------------------------------
 
 
-def _credentials_from_environment(environ: Mapping[str, str]) -> ApiCredentials | None:
-    values = [environ.get(name, "").strip() for name in (API_KEY_ENV, API_SECRET_ENV, API_PASSPHRASE_ENV)]
-    if not any(values):
-        return None
-    if not all(values):
-        raise InvalidValueError(f"set all three of {API_KEY_ENV}, {API_SECRET_ENV}, {API_PASSPHRASE_ENV}, or none")
-    return ApiCredentials(values[0], Secret(values[1]), Secret(values[2]))
-
-
 def _signature_type(value: int) -> SignatureType:
     try:
         return SignatureType(value)
@@ -121,7 +112,7 @@ async def _session(
     from polyinfra.clob.trading import TradingClient
 
     key = key if key is not None else key_from_environment(os.environ)
-    credentials = _credentials_from_environment(os.environ)
+    credentials = credentials_from_environment(os.environ)
     client = TradingClient(transport, key, credentials=credentials, signature_type=signature_type)
     if credentials is None:
         await client.create_or_derive_api_key(nonce)
@@ -664,7 +655,7 @@ async def _inspect(
     key = key_from_environment(os.environ)
     client = await _session(transport, signature_type, nonce, key)
     matches: bool | None = None
-    if _credentials_from_environment(os.environ) is not None:
+    if credentials_from_environment(os.environ) is not None:
         # Credentials from elsewhere: the key this signer derives must be the one in use.
         own = TradingClient(transport, key)
         try:

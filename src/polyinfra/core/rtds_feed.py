@@ -46,7 +46,7 @@ from polyinfra.wire.rtds import (
     RtdsMessage,
 )
 
-__all__ = ["RECENT_ACTIVITY_KEYS", "RtdsFeed"]
+__all__ = ["RECENT_ACTIVITY_KEYS", "RtdsFeed", "exact_price"]
 
 RECENT_ACTIVITY_KEYS: Final = 20_000
 """Activity rows remembered for duplicate detection: several minutes of the whole firehose."""
@@ -205,7 +205,7 @@ class RtdsFeed:
                 self.duplicates += 1
                 continue
             last_ms = timestamp_ms
-            price = _price(topic, point.value, point.full_accuracy_value)
+            price = exact_price(topic, point.value, point.full_accuracy_value)
             events.append(PriceTick(topic, symbol, price, timestamp_ms, backfill))
         self._last_point_ms[key] = last_ms
         return events
@@ -246,8 +246,8 @@ def _point_time(point: PricePoint | PriceUpdate) -> int:
     return point.timestamp
 
 
-def _price(topic: str, value: Decimal, exact: str | msgspec.UnsetType) -> Decimal:
-    """The venue's exact price when it sent one, else the JSON number's (already exact) text."""
+def exact_price(topic: str, value: Decimal, exact: str | msgspec.UnsetType) -> Decimal:
+    """The venue's exact price when it sent one, else the JSON number's (already exact) text (RTDS and PolyBolt)."""
     if isinstance(exact, str) and exact:
         if len(exact) > MAX_NUMBER_CHARS:
             raise InvalidValueError("full_accuracy_value is too long", chars=len(exact))
@@ -257,9 +257,12 @@ def _price(topic: str, value: Decimal, exact: str | msgspec.UnsetType) -> Decima
             raise InvalidValueError("full_accuracy_value is not a decimal", value=exact) from None
         if topic in _E18_TOPICS and "." not in exact:
             # Without the 18 trailing zeros the scaling leaves (same value), but never in exponent form.
-            parsed = parsed.scaleb(-18, _EXACT).normalize(_EXACT)
-            if parsed.as_tuple().exponent > 0:  # type: ignore[operator]
-                parsed = parsed.quantize(_ONE)
+            try:
+                parsed = parsed.scaleb(-18, _EXACT).normalize(_EXACT)
+                if parsed.as_tuple().exponent > 0:  # type: ignore[operator]
+                    parsed = parsed.quantize(_ONE, context=_EXACT)
+            except ArithmeticError:  # an exponent form too large to write out ("1e60")
+                raise InvalidValueError("full_accuracy_value is out of range", value=exact) from None
         return bounded_decimal(parsed)
     return bounded_decimal(value)
 

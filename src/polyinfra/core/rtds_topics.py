@@ -192,7 +192,7 @@ def plan_subscription(
     if is_price and price_topics_until is not None and today is not None and today > price_topics_until:
         raise RetiredTopicError(
             f"the RTDS price topics were retired after {price_topics_until.isoformat()}; "
-            "prices now come from PolyBolt (not yet supported by polyinfra)",
+            "prices now come from PolyBolt: give LiveData your CLOB API credentials",
             topic=topic,
         )
     fields = _filter_fields(filters)

@@ -57,6 +57,17 @@ leaves the CLOB channels alone:
 * ``rtds_close_after_messages`` with ``rtds_close_code``: close each RTDS socket after it has sent that
   many data frames (0: never), with that close code (0: abort without a close frame).
 
+The PolyBolt socket (:mod:`polyinfra.emulator.live.polybolt_channel`) has its own, as data:
+
+* ``polybolt_close_after_messages`` with ``polybolt_close_code``: close each PolyBolt socket after it
+  has sent that many data frames (0: never), with that close code (4001, 4002, 4003, 4008, ...);
+* ``polybolt_seq_skip_every``: every that many data frames of a connection, one ``seq`` number is
+  skipped (a frame lost on the way; 0: never);
+* ``polybolt_slow_consumer_every``: every that many data frames, one is discarded as if the client
+  read too slowly, and the next frame of its channel reports it in ``dropped`` (0: never);
+* ``polybolt_refuse_handshakes`` with ``polybolt_retry_after_s``: the first that many handshakes are
+  refused with 429 and that ``Retry-After``.
+
 Two knobs are the venue's normal behaviour rather than faults, and are on by default:
 
 * ``rate_limits``: what happens to a venue REST request over the documented rate limits,
@@ -210,6 +221,12 @@ _VALIDATORS: Mapping[str, Callable[[str, object], object]] = {
     "rtds_drop_rate": _probability,
     "rtds_close_after_messages": knob_count,
     "rtds_close_code": _close_code,
+    "polybolt_close_after_messages": knob_count,
+    "polybolt_close_code": _close_code,
+    "polybolt_seq_skip_every": knob_count,
+    "polybolt_slow_consumer_every": knob_count,
+    "polybolt_refuse_handshakes": knob_count,
+    "polybolt_retry_after_s": knob_count,
 }
 
 
@@ -284,6 +301,18 @@ class FaultConfig(ValidatedKnobs):
     """RTDS: close each socket after this many data frames (0: never)."""
     rtds_close_code: int = 0
     """RTDS: the close code of ``rtds_close_after_messages`` (0: abort without a close frame)."""
+    polybolt_close_after_messages: int = 0
+    """PolyBolt: close each socket after this many data frames (0: never)."""
+    polybolt_close_code: int = 0
+    """PolyBolt: the close code of ``polybolt_close_after_messages`` (0: abort without a close frame)."""
+    polybolt_seq_skip_every: int = 0
+    """PolyBolt: skip one ``seq`` number every this many data frames of a connection (0: never)."""
+    polybolt_slow_consumer_every: int = 0
+    """PolyBolt: discard one data frame in this many and report it in the next ``dropped`` (0: never)."""
+    polybolt_refuse_handshakes: int = 0
+    """PolyBolt: refuse this many handshakes (from the emulator's start) with 429."""
+    polybolt_retry_after_s: int = 1
+    """PolyBolt: the ``Retry-After`` of a refused handshake, in seconds."""
 
     def as_dict(self) -> dict[str, object]:
         """Every knob and its current value (JSON-ready)."""

@@ -22,8 +22,10 @@ from typing import Protocol
 
 from aiohttp import web
 
+from polyinfra.emulator.accounts import Accounts
 from polyinfra.emulator.exchange import Exchange
 from polyinfra.emulator.faults import FaultConfig, OutageSchedule
+from polyinfra.emulator.live.polybolt_channel import PolyBoltChannel
 from polyinfra.emulator.live.rtds_channel import RtdsChannel
 from polyinfra.emulator.live.rtds_sources import RtdsSources
 from polyinfra.emulator.market_channel import (
@@ -242,6 +244,16 @@ class Emulator:
         return self._server.rtds
 
     @property
+    def accounts(self) -> Accounts:
+        """The API keys the emulator issued (a test may create one directly)."""
+        return self._server.accounts
+
+    @property
+    def polybolt(self) -> PolyBoltChannel:
+        """The PolyBolt socket: its :attr:`~PolyBoltChannel.stats`, the ``clock_s`` of its rate limit, ``ping_all``."""
+        return self._server.polybolt
+
+    @property
     def rtds_sources(self) -> RtdsSources:
         """What RTDS streams: ``tick_prices()`` by hand when ``rate`` is 0, ``published_activity``."""
         return self._server.rtds_sources
@@ -261,7 +273,8 @@ class Emulator:
     @property
     def urls(self) -> dict[str, str]:
         """``{"rest": "http://host:port", "ws_market": "ws://…/ws/market", "ws_user": "ws://…/ws/user",
-        "rtds": "ws://…/ws/rtds", "us_token": "http://host:port/oauth/token", "grpc": "host:grpc_port"}``."""
+        "rtds": "ws://…/ws/rtds", "polybolt": "ws://…/ws/polybolt",
+        "us_token": "http://host:port/oauth/token", "grpc": "host:grpc_port"}``."""
         host = f"[{self._host}]" if ":" in self._host else self._host
         authority = f"{host}:{self.port}"
         return {
@@ -269,6 +282,7 @@ class Emulator:
             "ws_market": f"ws://{authority}/ws/market",
             "ws_user": f"ws://{authority}/ws/user",
             "rtds": f"ws://{authority}/ws/rtds",
+            "polybolt": f"ws://{authority}/ws/polybolt",
             "us_token": f"http://{authority}{TOKEN_PATH}",
             "grpc": f"{host}:{self.us_grpc.port}",
         }

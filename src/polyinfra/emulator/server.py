@@ -75,6 +75,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import hmac
 import logging
 import math
 import time
@@ -106,6 +107,7 @@ from polyinfra.emulator.accounts import (
 from polyinfra.emulator.client_input import whole_number
 from polyinfra.emulator.exchange import Exchange
 from polyinfra.emulator.faults import POST_ONLY_AFTER_RESTART_S, FaultConfig, OutageSchedule
+from polyinfra.emulator.live.polybolt_channel import PolyBoltChannel, PolyBoltStats
 from polyinfra.emulator.live.rtds_channel import PriceSeries, RtdsChannel, RtdsStats
 from polyinfra.emulator.live.rtds_sources import RtdsSources
 from polyinfra.emulator.market_activity import MarketActivity
@@ -180,6 +182,7 @@ class EmulatorStats:
     market_channel: ChannelStats
     user_channel: ChannelStats
     rtds: RtdsStats
+    polybolt: PolyBoltStats
 
     def as_dict(self) -> dict[str, dict[str, int]]:
         return {
@@ -187,6 +190,7 @@ class EmulatorStats:
             "market_channel": dataclasses.asdict(self.market_channel),
             "user_channel": dataclasses.asdict(self.user_channel),
             "rtds": dataclasses.asdict(self.rtds),
+            "polybolt": dataclasses.asdict(self.polybolt),
         }
 
 
@@ -250,14 +254,16 @@ class EmulatorServer:
         )
         self._market_activity = MarketActivity(exchange, trader_address=self._key_address, clock_ms=clock_ms)
         self.rtds = RtdsChannel(faults, backfill=self._rtds_backfill, symbols=self._rtds_symbols, clock_ms=clock_ms)
+        self.polybolt = PolyBoltChannel(faults, credentials_valid=self._credentials_valid)
         self.rtds_sources = RtdsSources(
-            exchange, self.rtds, trader_address=self._key_address, clock_ms=clock_ms, seed=seed
+            exchange, self.rtds, trader_address=self._key_address, clock_ms=clock_ms, seed=seed, polybolt=self.polybolt
         )
         self.stats = EmulatorStats(
             http=self._rest.stats,
             market_channel=self._market_channel.stats,
             user_channel=self._user_channel.stats,
             rtds=self.rtds.stats,
+            polybolt=self.polybolt.stats,
         )
         self.app = web.Application(middlewares=[_venue_error_shape, self._venue_edge], client_max_size=MAX_BODY_BYTES)
         self.app.add_routes(self._rest.routes())
@@ -287,6 +293,7 @@ class EmulatorServer:
                 web.get("/ws/market", self._market_channel.handle),
                 web.get("/ws/user", self._user_channel.handle),
                 web.get("/ws/rtds", self.rtds.handle),
+                web.get("/ws/polybolt", self.polybolt.handle),
                 web.get("/_emulator/faults", self._get_faults),
                 web.post("/_emulator/faults", self._patch_faults),
                 web.post("/_emulator/pause", self._pause),
@@ -317,6 +324,16 @@ class EmulatorServer:
         key = self.accounts.get(api_key)
         return None if key is None else key.address
 
+    def _credentials_valid(self, api_key: str, secret: str, passphrase: str) -> bool:
+        """Whether a PolyBolt ``auth`` op names an API key this emulator issued, with its secret and passphrase."""
+        key = self.accounts.get(api_key)
+        if key is None:
+            return False
+        credentials = key.credentials
+        return hmac.compare_digest(secret.encode(), credentials.secret.reveal().encode()) and hmac.compare_digest(
+            passphrase.encode(), credentials.passphrase.reveal().encode()
+        )
+
     def _rtds_backfill(self, topic: str, venue_symbol: str) -> PriceSeries | None:
         return self.rtds_sources.backfill(topic, venue_symbol)
 
@@ -330,6 +347,7 @@ class EmulatorServer:
         await self._market_channel.close_all()
         await self._user_channel.close_all()
         await self.rtds.close_all()
+        await self.polybolt.close_all()
         self.trading.close()
 
     @web.middleware

@@ -4,9 +4,9 @@ What a user asks for (the trades of some wallets, a few crypto prices, an event'
 a :class:`LiveSubscription`: an async iterator and, if a callback is given, a callback, over the
 events it asked for and the :class:`~polyinfra.model.live_events.Gap` events of its topics. Behind
 it, :func:`~polyinfra.live.transport.transport_for` picks the transport that serves the topic
-(RTDS is the only one yet; PolyBolt takes the price topics next), the transport's linter plans the
-subscription, and subscriptions shared by several consumers are sent once and removed when the
-last one closes.
+(PolyBolt for prices when CLOB API credentials are given, RTDS otherwise and always for activity
+and comments), the transport's linter plans the subscription, and subscriptions shared by several
+consumers are sent once and removed when the last one closes.
 
 Filters the venue's server cannot be trusted with (``activity`` by wallet or slug) are applied
 here, on a wide subscription. Symbols are canonical everywhere (``btcusdt`` and ``btc/usd`` are
@@ -21,9 +21,12 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from typing import TYPE_CHECKING, Self
 
+from polyinfra.core.auth_headers import ApiCredentials
 from polyinfra.core.config_checks import positive_int
+from polyinfra.core.polybolt_feed import MARKET_PRICES
 from polyinfra.core.rtds_topics import ALL_TYPES, PriceSource, SubscriptionPlan, canonical_symbol
 from polyinfra.errors import InvalidValueError
+from polyinfra.live.polybolt_client import PolyBoltClient
 from polyinfra.live.rtds_client import RtdsClient, RtdsStats
 from polyinfra.live.transport import LiveTransport, transport_for
 from polyinfra.model.live_events import ActivityTrade, CommentEvent, Gap, LiveEvent, PriceTick
@@ -33,7 +36,10 @@ from polyinfra.wire.rtds import Subscription
 if TYPE_CHECKING:
     from polyinfra.record.recorder import Recorder
 
-__all__ = ["LiveData", "LiveSubscription", "PriceSource"]
+__all__ = ["VENUE_POLYBOLT_URL", "LiveData", "LiveSubscription", "PriceSource"]
+
+VENUE_POLYBOLT_URL = "wss://ws-live-v2.polymarket.com/ws"
+"""The venue's PolyBolt socket."""
 
 _ACTIVITY = "activity"
 _COMMENTS = "comments"
@@ -111,10 +117,13 @@ class LiveSubscription:
 
 
 class LiveData:
-    """Live wallet activity, prices and comments over RTDS (PolyBolt next), with gaps marked.
+    """Live wallet activity, prices and comments over RTDS and PolyBolt, with gaps marked.
 
     Use as ``async with LiveData(rtds_url) as live`` (or :meth:`start` / :meth:`stop`). ``rtds_url`` is
     the RTDS socket (``wss://ws-live-data.polymarket.com``, or the emulator's ``"rtds"`` URL).
+    With ``credentials`` (the CLOB API key, secret and passphrase) the price topics go to PolyBolt at
+    ``polybolt_url`` (the emulator's ``"polybolt"`` URL in tests), with ``polybolt_options`` for
+    :class:`~polyinfra.live.polybolt_client.PolyBoltClient`; without them they stay on RTDS.
     ``price_topics_until`` is the last day RTDS price topics are used: after it they are refused
     with a message that names PolyBolt. ``queue_size`` bounds each subscription's queue (the oldest
     events make room). ``recorder`` records every frame and gap. Other keyword arguments go to
@@ -130,6 +139,9 @@ class LiveData:
         today: Callable[[], dt.date] = dt.date.today,
         queue_size: int = 10_000,
         recorder: Recorder | None = None,
+        credentials: ApiCredentials | None = None,
+        polybolt_url: str = VENUE_POLYBOLT_URL,
+        polybolt_options: Mapping[str, object] | None = None,
         **rtds_options: object,
     ) -> None:
         self._queue_size = positive_int("queue_size", queue_size)
@@ -141,6 +153,16 @@ class LiveData:
             **rtds_options,  # type: ignore[arg-type]
         )
         self._transports: dict[str, LiveTransport] = {self.rtds.name: self.rtds}
+        self.polybolt: PolyBoltClient | None = None
+        """The PolyBolt transport, when credentials were given."""
+        if credentials is not None:
+            self.polybolt = PolyBoltClient(
+                polybolt_url,
+                credentials,
+                recorder=recorder,
+                **dict(polybolt_options or {}),  # type: ignore[arg-type]
+            )
+            self._transports[self.polybolt.name] = self.polybolt
         self._subscriptions: list[LiveSubscription] = []
         # Who listens to each topic: an event is offered only to those (most frames are activity).
         self._by_topic: dict[str, list[LiveSubscription]] = {}
@@ -169,7 +191,8 @@ class LiveData:
         await self.stop()
 
     def stats(self) -> RtdsStats:
-        """The RTDS transport's counters: messages, gaps and staleness per topic."""
+        """The RTDS transport's counters: messages, gaps and staleness per topic (PolyBolt's:
+        ``live.polybolt.stats()``)."""
         return self.rtds.stats()
 
     # --- what users subscribe to -----------------------------------------------------------------------
@@ -210,6 +233,17 @@ class LiveData:
             raise InvalidValueError("no symbol given")
         plans = [self._plan(source.value, "update", {"symbol": symbol}) for symbol in sorted(canonical)]
         return await self._open(_Wanted(frozenset({source.value}), symbols=canonical), plans, callback)
+
+    async def market_prices(
+        self, asset_ids: Iterable[str], *, callback: Callable[[LiveEvent], None] | None = None
+    ) -> LiveSubscription:
+        """Prices of Polymarket outcome tokens by asset (token) id, over PolyBolt (credentials needed);
+        each :class:`PriceTick` has ``source`` ``market_prices`` and the asset id as its symbol."""
+        wanted = frozenset(asset_ids)
+        if not wanted:
+            raise InvalidValueError("no asset id given")
+        plans = [self._plan(MARKET_PRICES, "update", {"asset_id": asset_id}) for asset_id in sorted(wanted)]
+        return await self._open(_Wanted(frozenset({MARKET_PRICES}), symbols=wanted), plans, callback)
 
     async def comments(
         self,

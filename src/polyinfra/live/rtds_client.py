@@ -51,16 +51,16 @@ from polyinfra.core.config_checks import WS_SCHEMES, positive_number, service_ur
 from polyinfra.core.rtds_feed import RtdsFeed
 from polyinfra.core.rtds_topics import TOPICS, SubscriptionPlan, plan_subscription
 from polyinfra.errors import TransportError
-from polyinfra.model.live_events import Gap, LiveEvent
+from polyinfra.live.transport import TransportTaps
+from polyinfra.model.live_events import LiveEvent
 from polyinfra.net.ws_sessions import BackgroundTasks, describe_failure, open_venue_socket, run_sessions
 from polyinfra.obs.logging import get_logger
-from polyinfra.obs.metrics import LIVE_GAPS, LIVE_STALENESS, WS_FRAMES, WS_RECONNECTS
-from polyinfra.record.records import NO_CONNECTION, RecordKind
+from polyinfra.obs.metrics import LIVE_STALENESS, WS_FRAMES, WS_RECONNECTS
+from polyinfra.record.records import RecordKind
 from polyinfra.wire.rtds import Subscription, SubscriptionRequest
 
 if TYPE_CHECKING:
     from polyinfra.record.recorder import Recorder
-    from polyinfra.record.tap import ChannelTap
 
 __all__ = ["SOURCE", "RtdsClient", "RtdsStats"]
 
@@ -137,7 +137,6 @@ class RtdsClient:
         recorder: Recorder | None = None,
     ) -> None:
         self._url = service_url("url", url, WS_SCHEMES)
-        self._deliver: Callable[[list[LiveEvent]], None] = _nowhere
         self._price_topics_until = price_topics_until
         self._today = today
         self._ping_interval_s = positive_number("ping_interval_s", ping_interval_s)
@@ -151,8 +150,7 @@ class RtdsClient:
         self._backoff = Backoff(initial_s=reconnect_initial_s, max_s=reconnect_max_s, random=random)
         self._clock = clock
         self._wall_ms = wall_ms
-        self._recorder = recorder
-        self._taps: dict[str, ChannelTap] = {}
+        self._taps = TransportTaps(SOURCE, recorder)
         self._feed = RtdsFeed()
         self._tasks = BackgroundTasks("rtds", restart_initial_s=reconnect_initial_s, restart_max_s=reconnect_max_s)
         self._subscriptions: dict[Subscription, None] = {}  # insertion-ordered set
@@ -169,7 +167,6 @@ class RtdsClient:
         self._sessions = 0
         self._silences = 0
         self._refused = 0
-        self._gaps = 0
         self._pings = 0
         self._malformed = 0
         self._by_topic: dict[str, int] = {}
@@ -191,7 +188,7 @@ class RtdsClient:
         if self._started:
             return
         self._started = True
-        self._deliver = deliver
+        self._taps.deliver = deliver
         self._tasks.supervise(self._run_sessions, "rtds sessions")
         self._tasks.supervise(self._watch_forever, "rtds watchdog")
 
@@ -225,7 +222,7 @@ class RtdsClient:
             reconnects=max(0, self._sessions - 1),
             silences_detected=self._silences,
             refused=self._refused,
-            gaps=self._gaps,
+            gaps=self._taps.gaps,
             pings_sent=self._pings,
             staleness_s={topic: now_s - self._last_data_s.get(topic, now_s) for topic in self._topics()},
             task_failures=self._tasks.failures,
@@ -265,8 +262,7 @@ class RtdsClient:
             self._sent_ms.pop(subscription, None)
         with contextlib.suppress(websockets.ConnectionClosed):
             await ws.send(frame.decode())
-        if self._recorder is not None:
-            self._tap(subscription.topic).frame_sent(_CONNECTION, frame)
+        self._taps.frame_sent(subscription.topic, _CONNECTION, frame)
 
     # --- sessions ------------------------------------------------------------------------------------
 
@@ -291,10 +287,10 @@ class RtdsClient:
         self._proven = False
         self._session_keepalives = 0
         self._loss_reason = None
-        if self._recorder is not None:
-            kind = RecordKind.CONNECTED if self._sessions == 1 else RecordKind.RECONNECTED
-            topics = list(self._topics())
-            self._tap(_CONNECTION_CHANNEL).lifecycle(kind, _CONNECTION, token_ids=topics, session=self._sessions)
+        kind = RecordKind.CONNECTED if self._sessions == 1 else RecordKind.RECONNECTED
+        self._taps.lifecycle(
+            _CONNECTION_CHANNEL, _CONNECTION, kind, token_ids=list(self._topics()), session=self._sessions
+        )
         now_s = self._clock()
         for subscription in list(self._subscriptions):
             self._last_data_s[subscription.topic] = now_s
@@ -311,10 +307,14 @@ class RtdsClient:
             self._ws = None
             if not self._stopped:
                 reason = self._loss_reason or _closed_reason(ws)
-                if self._recorder is not None and self._loss_reason is None:  # a silence recorded its own
+                if self._loss_reason is None:  # a silence recorded its own
                     received = ws.protocol.close_rcvd
-                    self._tap(_CONNECTION_CHANNEL).lifecycle(
-                        RecordKind.CONNECTION_LOST, _CONNECTION, reason=reason, code=received and received.code
+                    self._taps.lifecycle(
+                        _CONNECTION_CHANNEL,
+                        _CONNECTION,
+                        RecordKind.CONNECTION_LOST,
+                        reason=reason,
+                        code=received and received.code,
                     )
                 self._open_holes(reason)
 
@@ -323,8 +323,7 @@ class RtdsClient:
             while True:
                 await ws.send(_PING)
                 self._pings += 1
-                if self._recorder is not None:
-                    self._tap(_CONNECTION_CHANNEL).frame_sent(_CONNECTION, _PING)
+                self._taps.frame_sent(_CONNECTION_CHANNEL, _CONNECTION, _PING)
                 await asyncio.sleep(self._ping_interval_s)
 
     def _on_frame(self, frame: bytes | str) -> None:
@@ -361,7 +360,7 @@ class RtdsClient:
             if self._holes:
                 self._close_holes()
         if events:
-            self._deliver(events)
+            self._taps.deliver(events)
 
     def _refusal(self, message: str, status: int) -> None:
         """The server refused a subscription: the one whose topic its text names, else the last sent."""
@@ -374,7 +373,7 @@ class RtdsClient:
         for subscription in culprits:
             self._subscriptions.pop(subscription, None)
             reason = f"refused: {status} {message[:200]}"
-            self._emit_gap(subscription.topic, self._sent_ms.pop(subscription), self._wall_ms(), reason)
+            self._taps.report_gap(subscription.topic, self._sent_ms.pop(subscription), self._wall_ms(), reason)
 
     # --- gaps ----------------------------------------------------------------------------------------
 
@@ -389,20 +388,7 @@ class RtdsClient:
         holes, self._holes = self._holes, {}
         for topic, (from_ms, reason) in holes.items():
             if topic in self._topics():
-                self._emit_gap(topic, from_ms, now_ms, reason)
-
-    def _emit_gap(self, topic: str, from_ms: int, to_ms: int, reason: str) -> None:
-        self._gaps += 1
-        LIVE_GAPS.labels(source=SOURCE).inc()  # rare: counted as they happen
-        if self._recorder is not None:
-            self._tap(topic).lifecycle(
-                RecordKind.GAP,
-                NO_CONNECTION,
-                reason=reason,
-                from_wall_ns=from_ms * 1_000_000,
-                to_wall_ns=to_ms * 1_000_000,
-            )
-        self._deliver([Gap(SOURCE, topic, from_ms, to_ms, reason)])
+                self._taps.report_gap(topic, from_ms, now_ms, reason)
 
     # --- watchdog ------------------------------------------------------------------------------------
 
@@ -428,10 +414,9 @@ class RtdsClient:
                 self._silences += 1
                 _log.warning("RTDS topic silent; reconnecting", topic=topic, silent_s=round(silent_s, 3))
                 self._loss_reason = f"silence: {topic} quiet for {silent_s:.1f} s"
-                if self._recorder is not None:
-                    self._tap(_CONNECTION_CHANNEL).lifecycle(
-                        RecordKind.CONNECTION_LOST, _CONNECTION, reason=self._loss_reason, code=None
-                    )
+                self._taps.lifecycle(
+                    _CONNECTION_CHANNEL, _CONNECTION, RecordKind.CONNECTION_LOST, reason=self._loss_reason, code=None
+                )
                 self._ws = None
                 ws.transport.abort()
                 return
@@ -450,20 +435,8 @@ class RtdsClient:
     def _topics(self) -> Iterable[str]:
         return dict.fromkeys(subscription.topic for subscription in self._subscriptions)
 
-    def _tap(self, channel: str) -> ChannelTap:
-        tap = self._taps.get(channel)
-        if tap is None:
-            assert self._recorder is not None
-            tap = self._taps[channel] = self._recorder.tap(SOURCE, channel)
-        return tap
-
     def _record(self, channel: str, frame: bytes | str, venue_ts_ms: int | None, key: str) -> None:
-        if self._recorder is not None:
-            self._tap(channel).frame_received(_CONNECTION, frame, venue_ts_ms=venue_ts_ms, key=key)
-
-
-def _nowhere(events: list[LiveEvent]) -> None:
-    """Where events go before :meth:`RtdsClient.start` names their consumer."""
+        self._taps.frame_received(channel, _CONNECTION, frame, venue_ts_ms, key)
 
 
 def _closed_reason(ws: ClientConnection) -> str:

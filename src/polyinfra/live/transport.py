@@ -6,18 +6,29 @@ each topic, in order of preference: the price topics move to PolyBolt (which nee
 credentials) and are served by RTDS until then; ``activity`` and ``comments`` have no PolyBolt
 channel and stay on RTDS (venue notes: RTDS). :func:`transport_for` picks the first configured
 one, and refuses RTDS price topics after the configured cut-over date.
+
+:class:`TransportTaps` is what every transport does the same way with what it saw: frames and
+lifecycle records to the recorder (one tap per channel) and gaps to the consumer, the recorder
+and the ``polyinfra_live_gaps`` metric.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Final, Protocol
+from typing import TYPE_CHECKING, Any, Final, Protocol
 
+from polyinfra.core.polybolt_feed import MARKET_PRICES
 from polyinfra.core.rtds_topics import PriceSource, SubscriptionPlan
 from polyinfra.errors import InvalidValueError
-from polyinfra.model.live_events import LiveEvent
+from polyinfra.model.live_events import Gap, LiveEvent
+from polyinfra.obs.metrics import LIVE_GAPS
+from polyinfra.record.records import NO_CONNECTION, RecordKind
 
-__all__ = ["POLYBOLT", "RTDS", "TOPIC_TRANSPORTS", "LiveTransport", "transport_for"]
+if TYPE_CHECKING:
+    from polyinfra.record.recorder import Recorder
+    from polyinfra.record.tap import ChannelTap
+
+__all__ = ["POLYBOLT", "RTDS", "TOPIC_TRANSPORTS", "LiveTransport", "TransportTaps", "transport_for"]
 
 RTDS: Final = "rtds"
 POLYBOLT: Final = "polybolt"
@@ -26,6 +37,7 @@ TOPIC_TRANSPORTS: Final[Mapping[str, tuple[str, ...]]] = {
     **{source.value: (POLYBOLT, RTDS) for source in PriceSource},
     # The 30-second TWAP has no PolyBolt successor.
     PriceSource.TWAP_30S.value: (RTDS,),
+    MARKET_PRICES: (POLYBOLT,),
     "activity": (RTDS,),
     "comments": (RTDS,),
 }
@@ -61,3 +73,54 @@ def transport_for(topic: str, configured: Mapping[str, LiveTransport]) -> LiveTr
         topic=topic[:80],
         serves=list(TOPIC_TRANSPORTS.get(topic, ())),
     )
+
+
+class TransportTaps:
+    """A transport's recorder taps and gap reporting: ``source`` names it in gaps, records and
+    metrics; ``deliver`` is where its events go (set by ``start``)."""
+
+    def __init__(self, source: str, recorder: Recorder | None) -> None:
+        self.source = source
+        self.deliver: Callable[[list[LiveEvent]], None] = _nowhere
+        self.gaps = 0
+        self._recorder = recorder
+        self._taps: dict[str, ChannelTap] = {}
+
+    def report_gap(self, topic: str, from_ms: int, to_ms: int, reason: str) -> None:
+        """A hole in ``topic``: to the consumer, the recorder (a ``gap`` record) and the metric."""
+        self.gaps += 1
+        LIVE_GAPS.labels(source=self.source).inc()  # rare: counted as they happen
+        if self._recorder is not None:
+            self._tap(topic).lifecycle(
+                RecordKind.GAP,
+                NO_CONNECTION,
+                reason=reason,
+                from_wall_ns=from_ms * 1_000_000,
+                to_wall_ns=to_ms * 1_000_000,
+            )
+        self.deliver([Gap(self.source, topic, from_ms, to_ms, reason)])
+
+    def frame_received(
+        self, channel: str, connection: int, frame: bytes | str, venue_ts_ms: int | None, key: str
+    ) -> None:
+        if self._recorder is not None:
+            self._tap(channel).frame_received(connection, frame, venue_ts_ms=venue_ts_ms, key=key)
+
+    def frame_sent(self, channel: str, connection: int, frame: bytes | str) -> None:
+        if self._recorder is not None:
+            self._tap(channel).frame_sent(connection, frame)
+
+    def lifecycle(self, channel: str, connection: int, kind: RecordKind, **details: Any) -> None:
+        if self._recorder is not None:
+            self._tap(channel).lifecycle(kind, connection, **details)
+
+    def _tap(self, channel: str) -> ChannelTap:
+        tap = self._taps.get(channel)
+        if tap is None:
+            assert self._recorder is not None
+            tap = self._taps[channel] = self._recorder.tap(self.source, channel)
+        return tap
+
+
+def _nowhere(events: list[LiveEvent]) -> None:
+    """Where events go before a transport's ``start`` names their consumer."""

@@ -27,7 +27,7 @@ from polyinfra.obs.logging import correlation_scope, get_logger, new_correlation
 from polyinfra.obs.metrics import TASK_FAILURES
 from polyinfra.wire.json_decoding import MAX_FRAME_BYTES
 
-__all__ = ["BackgroundTasks", "describe_failure", "open_venue_socket", "run_sessions"]
+__all__ = ["BackgroundTasks", "describe_failure", "open_venue_socket", "retry_after_s", "run_sessions"]
 
 _log = get_logger(__name__)
 
@@ -37,6 +37,9 @@ _FAILURE_TEXT_CHARS: Final = 300
 # The innermost frames of a dead task's traceback: where it failed, without the locals an error
 # tracker would capture (they may hold credentials) and without the unbounded message.
 _TRACEBACK_FRAMES: Final = 5
+# A Retry-After longer than this is the server's mistake (or hostile): the backoff's ceiling applies instead.
+_MAX_RETRY_AFTER_S: Final = 3600
+_RETRY_AFTER_STATUSES: Final = frozenset({429, 503})
 
 
 def describe_failure(exc: BaseException) -> str:
@@ -47,7 +50,24 @@ def describe_failure(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}"
 
 
-async def open_venue_socket(url: str, *, what: str, open_timeout_s: float, close_timeout_s: float) -> ClientConnection:
+def retry_after_s(exc: BaseException) -> int | None:
+    """The ``Retry-After`` seconds of a handshake the server refused with 429 or 503 (somewhere in
+    ``exc``'s chain), when it sent a sane one; None otherwise."""
+    chained: BaseException | None = exc
+    while chained is not None:
+        if isinstance(chained, websockets.InvalidStatus):
+            response = chained.response
+            text = response.headers.get("Retry-After", "")
+            if response.status_code in _RETRY_AFTER_STATUSES and text.isascii() and text.isdigit() and len(text) < 6:
+                return min(int(text), _MAX_RETRY_AFTER_S)
+            return None
+        chained = chained.__cause__ or chained.__context__
+    return None
+
+
+async def open_venue_socket(
+    url: str, *, what: str, open_timeout_s: float, close_timeout_s: float, max_frame_bytes: int = MAX_FRAME_BYTES
+) -> ClientConnection:
     """A connected socket; :class:`TransportError` naming ``what`` when it cannot be opened."""
     try:
         # Protocol-level pings are off: the venue speaks its own text PING/PONG (venue notes: WebSockets).
@@ -57,7 +77,7 @@ async def open_venue_socket(url: str, *, what: str, open_timeout_s: float, close
             open_timeout=open_timeout_s,
             close_timeout=close_timeout_s,
             ping_interval=None,
-            max_size=MAX_FRAME_BYTES,
+            max_size=max_frame_bytes,
             compression=None,
         )
     except (OSError, TimeoutError, websockets.WebSocketException) as exc:
@@ -69,23 +89,26 @@ async def open_venue_socket(url: str, *, what: str, open_timeout_s: float, close
 
 
 async def run_sessions(
-    session: Callable[[str], Awaitable[None]],
+    session: Callable[[str], Awaitable[float | None]],
     backoff: Backoff,
     *,
     ending: Callable[[], bool],
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     **scope: str,
 ) -> None:
-    """Run ``session(session_id)`` again and again until ``ending()``, waiting the backoff's next
-    delay before every attempt but the first. Each session logs under its own correlation id
-    (with ``scope``), so one session's lines can be told from the next one's."""
+    """Run ``session(session_id)`` again and again until ``ending()``, waiting before every attempt
+    but the first: the delay the last session returned (the server said when to come back), else
+    the backoff's next one. Each session logs under its own correlation id (with ``scope``), so one
+    session's lines can be told from the next one's. ``sleep`` is injectable for tests."""
+    delay_s: float | None = None
     first_attempt = True
     while not ending():
         if not first_attempt:
-            await asyncio.sleep(backoff.next_delay_s())
+            await sleep(backoff.next_delay_s() if delay_s is None else delay_s)
         first_attempt = False
         session_id = new_correlation_id()
         with correlation_scope(session_id=session_id, **scope):
-            await session(session_id)
+            delay_s = await session(session_id)
 
 
 class BackgroundTasks:

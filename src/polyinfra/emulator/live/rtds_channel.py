@@ -23,10 +23,7 @@ data frame produced before it: a test's barrier.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import itertools
-import logging
 import random
 import time
 from collections.abc import Callable, Iterable
@@ -34,28 +31,23 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 import msgspec
-from aiohttp import WSMsgType, web
+from aiohttp import web
 
 from polyinfra.core.rtds_topics import ALL_TYPES, RETIRED_TOPICS, TOPICS, PriceSource
 from polyinfra.emulator.faults import FaultConfig
-from polyinfra.emulator.masked_frames import MaskedClientWebSocket
+from polyinfra.emulator.live.outbox import Outbox, close_all
 from polyinfra.errors import MalformedMessageError
 from polyinfra.wire.json_decoding import JsonDecoder
 from polyinfra.wire.rtds import ErrorFrame, ErrorFrameBody, Subscription, SubscriptionRequest
 
 __all__ = ["PriceSeries", "RtdsChannel", "RtdsStats"]
 
-_log = logging.getLogger(__name__)
 # Prices and sizes go out as JSON numbers, as the venue sends them.
 _encode = msgspec.json.Encoder(decimal_format="number").encode
 
 _KEEPALIVE: Final = b""
-# Queued after a connection's last frame when a fault closes it (compared by identity: never sent).
-_CLOSE_MARK: Final = b"\x00close"
 _MAX_CLIENT_FRAME_BYTES: Final = 64 * 1024
 _FILTER_DECODER: Final[JsonDecoder[Any]] = JsonDecoder(what="RTDS filters", max_bytes=_MAX_CLIENT_FRAME_BYTES)
-_SEND_QUEUE_LIMIT: Final = 4096
-_CLOSE_TIMEOUT_S: Final = 5.0
 _CLOB_REFUSAL: Final = (
     "CLOB messages are not supported anymore, please visit https://discord.com/channels/ to learn more"
 )
@@ -89,23 +81,13 @@ class PriceSeries:
 
 
 class _Connection:
-    def __init__(self, ws: web.WebSocketResponse, request: web.Request, opened_s: float, seed: int) -> None:
-        self.ws = ws
-        self.transport = request.transport
+    def __init__(self, outbox: Outbox, opened_s: float, seed: int) -> None:
+        self.outbox = outbox
         self.last_ping_s = opened_s
         self.silenced = False
         self.entries: list[Subscription] = []
-        self.queue: asyncio.Queue[bytes] = asyncio.Queue(maxsize=_SEND_QUEUE_LIMIT)
         self.data_frames_sent = 0
         self.dice = random.Random(seed)
-        self.closing = False
-        self.fault_close_code: int | None = None
-        """The close code a fault queued for this connection (None: none queued)."""
-
-    def abort(self) -> None:
-        self.closing = True
-        if self.transport is not None:
-            self.transport.abort()
 
 
 class RtdsChannel:
@@ -138,35 +120,22 @@ class RtdsChannel:
 
     async def handle(self, request: web.Request) -> web.WebSocketResponse:
         """The aiohttp handler of ``GET /ws/rtds`` (the WebSocket upgrade)."""
-        ws = MaskedClientWebSocket(autoping=True, timeout=_CLOSE_TIMEOUT_S, max_msg_size=_MAX_CLIENT_FRAME_BYTES)
-        await ws.prepare(request)
-        connection = _Connection(ws, request, self.clock_s(), self._faults.seed * 7919 + next(self._serials))
+        outbox = await Outbox.accept(request, "rtds", max_frame_bytes=_MAX_CLIENT_FRAME_BYTES)
+        connection = _Connection(outbox, self.clock_s(), self._faults.seed * 7919 + next(self._serials))
         self._connections.add(connection)
         self.stats.connections_opened += 1
         self.stats.connections_open += 1
-        sender = asyncio.create_task(self._send_frames(connection), name="emulator rtds sender")
-        connection.queue.put_nowait(_KEEPALIVE)
+        outbox.put(_KEEPALIVE)
         try:
-            async for message in ws:
-                if message.type is WSMsgType.TEXT:
-                    self._on_text(connection, message.data)
-                elif message.type is WSMsgType.ERROR:
-                    break
+            await outbox.serve(lambda text: self._on_text(connection, text), self._sent)
         finally:
             self._connections.discard(connection)
             self.stats.connections_open -= 1
-            connection.closing = True
-            sender.cancel()
-            await asyncio.gather(sender, return_exceptions=True)
-        return ws
+        return outbox.ws
 
     async def close_all(self) -> None:
         """Close every socket with 1001 (going away): the emulator is shutting down."""
-        for connection in list(self._connections):
-            connection.closing = True
-            with contextlib.suppress(Exception):
-                async with asyncio.timeout(_CLOSE_TIMEOUT_S):
-                    await connection.ws.close(code=1001, message=b"emulator shutting down")
+        await close_all(connection.outbox for connection in self._connections)
 
     def publish(self, topic: str, message_type: str, payload: msgspec.Struct, *, symbol: str = "") -> None:
         """Send one data frame to every socket whose subscriptions match it."""
@@ -174,7 +143,7 @@ class RtdsChannel:
             return
         frame: bytes | None = None
         for connection in list(self._connections):
-            if connection.closing or not _wants(connection.entries, topic, message_type, symbol, payload):
+            if connection.outbox.closing or not _wants(connection.entries, topic, message_type, symbol, payload):
                 continue
             if frame is None:
                 body: dict[str, object] = {
@@ -265,42 +234,16 @@ class RtdsChannel:
         self._enqueue(connection, frame)
         connection.data_frames_sent += 1
         close_after = faults.rtds_close_after_messages
-        if close_after and connection.data_frames_sent >= close_after and connection.fault_close_code is None:
+        if close_after and connection.data_frames_sent >= close_after and connection.outbox.close_code is None:
             self.stats.connections_closed_by_fault += 1
-            connection.fault_close_code = faults.rtds_close_code  # the knob may change before the close goes out
-            self._enqueue(connection, _CLOSE_MARK)
+            connection.outbox.close_after_queued(faults.rtds_close_code)
 
     def _enqueue(self, connection: _Connection, frame: bytes) -> None:
-        if connection.closing:
-            return
-        try:
-            connection.queue.put_nowait(frame)
-        except asyncio.QueueFull:
-            _log.warning("rtds: aborting a client that reads too slowly")
-            connection.abort()
+        connection.outbox.put(frame)
 
-    async def _send_frames(self, connection: _Connection) -> None:
-        with contextlib.suppress(ConnectionError):
-            while True:
-                frame = await connection.queue.get()
-                if frame is _CLOSE_MARK:
-                    await self._close_by_fault(connection)
-                    return
-                await connection.ws.send_frame(frame, WSMsgType.TEXT)
-                if frame:
-                    self.stats.messages_sent += 1
-
-    async def _close_by_fault(self, connection: _Connection) -> None:
-        code = connection.fault_close_code
-        connection.closing = True
-        if not code:
-            connection.abort()
-            return
-        try:
-            async with asyncio.timeout(_CLOSE_TIMEOUT_S):
-                await connection.ws.close(code=code, message=b"closed by the rtds_close_code fault")
-        except TimeoutError:
-            connection.abort()
+    def _sent(self, frame: bytes) -> None:
+        if frame:  # keep-alives are not messages
+            self.stats.messages_sent += 1
 
 
 def _connection_id(connection: _Connection) -> bytes:

@@ -13,6 +13,9 @@ and equity prices as seeded random walks, and comments (venue notes: RTDS).
   repeats the last round in between, as the real feed holds it; the TWAP topics average the last
   30 and 60 Chainlink points; equities (``aapl``) walk with four decimals. Every number comes from
   one ``random.Random(seed)`` and is exact integer arithmetic, printed as decimal text.
+* **PolyBolt.** The same walks feed the PolyBolt socket when one is given (Binance's walk stands for
+  ``price.crypto``, the 60-second TWAP for ``price.crypto.twap``, equities for ``price.equity``), and
+  each fill's taker price is a ``price.polymarket`` point of its token.
 * **Comments.** :meth:`RtdsSources.post_comment`, and now and then one from an agent on a tick.
 """
 
@@ -31,6 +34,7 @@ from polyinfra.core.eip712 import to_checksum_address
 from polyinfra.core.matching import Fill
 from polyinfra.core.rtds_topics import PriceSource
 from polyinfra.emulator.exchange import Exchange
+from polyinfra.emulator.live.polybolt_channel import PolyBoltChannel
 from polyinfra.emulator.live.rtds_channel import PriceSeries, RtdsChannel
 from polyinfra.model.numbers import micros_to_decimal
 from polyinfra.wire.rtds import ActivityPayload, CommentPayload, CommentProfile, PriceUpdate
@@ -76,9 +80,11 @@ class RtdsSources:
         trader_address: Callable[[str], str | None],
         clock_ms: Callable[[], int],
         seed: int,
+        polybolt: PolyBoltChannel | None = None,
     ) -> None:
         self._exchange = exchange
         self._channel = channel
+        self._polybolt = polybolt
         self._trader_address = trader_address
         self._clock_ms = clock_ms
         self._random = random.Random(seed)
@@ -151,6 +157,8 @@ class RtdsSources:
         if window_s is not None:
             update.window_s = window_s
         self._channel.publish(topic, "update", update, symbol=symbol)
+        if self._polybolt is not None:
+            self._polybolt.publish_rtds_price(topic, symbol, value, timestamp_ms)
 
     # --- comments -------------------------------------------------------------------------------------
 
@@ -188,6 +196,9 @@ class RtdsSources:
             if market is None:
                 continue
             self._transactions += 1
+            if self._polybolt is not None:
+                taker_price = micros_to_decimal(fill.taker_price_micros)
+                self._polybolt.publish_market_price(fill.taker_token_id, taker_price, self._clock_ms())
             transaction = "0x" + hashlib.sha256(f"emulator fill {self._transactions}".encode()).hexdigest()
             listing = self._exchange.listing(market.condition_id)
             size = micros_to_decimal(fill.size_micros)
