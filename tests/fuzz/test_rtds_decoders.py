@@ -8,7 +8,7 @@ import contextlib
 from types import SimpleNamespace
 
 import msgspec
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from polyinfra.core.rtds_feed import RtdsFeed
@@ -60,6 +60,15 @@ VALID_FRAMES = [
 
 
 @given(frame=hostile_bytes(*VALID_FRAMES))
+# Found by this test: a non-finite exact price crashed the 1e18 scaling with a TypeError.
+@example(
+    frame=b'{"topic":"crypto_prices_chainlink","timestamp":1,"type":"update",'
+    b'"payload":{"symbol":"b","timestamp":1,"value":5,"full_accuracy_value":"NaN"}}'
+)
+@example(
+    frame=b'{"topic":"crypto_prices_chainlink","timestamp":1,"type":"update",'
+    b'"payload":{"symbol":"b","timestamp":1,"value":5,"full_accuracy_value":"-Infinity"}}'
+)
 def test_a_hostile_rtds_frame_is_events_or_a_typed_error(frame: bytes) -> None:
     feed = RtdsFeed()
     with contextlib.suppress(PolyinfraError):

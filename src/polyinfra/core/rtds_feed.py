@@ -255,6 +255,8 @@ def exact_price(topic: str, value: Decimal, exact: str | msgspec.UnsetType) -> D
             parsed = Decimal(exact)
         except ArithmeticError:
             raise InvalidValueError("full_accuracy_value is not a decimal", value=exact) from None
+        if not parsed.is_finite():  # "NaN" and "Infinity" parse, and have no exponent to scale
+            raise InvalidValueError("full_accuracy_value is not a finite decimal", value=exact)
         if topic in _E18_TOPICS and "." not in exact:
             # Without the 18 trailing zeros the scaling leaves (same value), but never in exponent form.
             try:
