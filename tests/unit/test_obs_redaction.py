@@ -453,7 +453,7 @@ def test_secrets_registered_one_by_one_stay_masked_and_cost_logarithmic_compiles
 
     monkeypatch.setattr(redaction, "_any_of", counting)
     registry = redaction._Registry()
-    values = [f"registered-secret-{index:04d}-{'q' * 12}" for index in range(512)]
+    values = [f"registered-secret-{index:04d}-{'q' * 12}" for index in range(128)]
     for value in values:
         registry.add(value)
         assert registry.patterns  # a log line between registrations compiles what is pending
@@ -461,7 +461,7 @@ def test_secrets_registered_one_by_one_stay_masked_and_cost_logarithmic_compiles
     assert forms >= len(values)
     assert sum(compiled_forms) <= forms * (math.log2(len(values)) + 2)
     assert len(registry.patterns) <= math.log2(len(values)) + 1
-    for value in (values[0], values[255], values[-1]):
+    for value in (values[0], values[63], values[-1]):
         text = f"message with {value} inside"
         for pattern in registry.patterns:
             text = pattern.sub(MASK, text)
