@@ -1,0 +1,256 @@
+"""The async wallet watch over the scripted ground truth, on a simulated clock: restarts against a
+SQLite store deliver every row exactly once; the live fast path is delivered first and its Data API
+twin never; a slow consumer holds the fetching back instead of losing rows; wallets come and go."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Iterable
+from pathlib import Path
+
+import msgspec
+import pytest
+
+from polyinfra.core.wallet_watch_state import Continuity, LossEvent, WatchSettings
+from polyinfra.errors import CorruptRecordError
+from polyinfra.model.wallet_activity import FillSource, WalletActivity
+from polyinfra.record.records import RecordKind
+from polyinfra.record.sink import Sink
+from polyinfra.record.sqlite_sink import SQLiteSink
+from polyinfra.wallets.watch import WalletWatch
+from polyinfra.wallets.watch_store import WalletWatchStore
+from tests.wallet_world import T0, ScriptedActivity, budget_kept, check_exactly_once, live_of, make_truth
+
+SETTINGS = WatchSettings(budget_rps=3.0, min_interval_s=5.0, max_interval_s=120.0, page_limit=10, dedupe_window_s=300)
+
+
+class SimulatedTime:
+    """Unix seconds that move only when the watch sleeps, up to ``until_s``: a sleep past it sets
+    :attr:`reached` and never ends (the test then lets the queue drain and stops the watch)."""
+
+    def __init__(self, now_s: float, until_s: float = float("inf")) -> None:
+        self.now_s = now_s
+        self.until_s = until_s
+        self.reached = asyncio.Event()
+
+    def clock(self) -> float:
+        return self.now_s
+
+    async def sleep(self, delay_s: float) -> None:
+        if self.now_s + delay_s > self.until_s:
+            self.now_s = self.until_s
+            self.reached.set()
+            await asyncio.Event().wait()
+        self.now_s += delay_s
+        await asyncio.sleep(0)
+
+
+def watch_queue_size(watch: WalletWatch) -> int:
+    return watch._queue.maxsize
+
+
+async def consume(
+    watch: WalletWatch, time: SimulatedTime, events: list[WalletActivity | LossEvent], *, slow: bool = False
+) -> None:
+    """Take ``watch``'s events until its time is up and nothing is left in flight or queued."""
+
+    async def take() -> None:
+        async for event in watch:
+            events.append(event)
+            assert watch.stats().queued <= watch_queue_size(watch)
+            for _ in range(3 if slow else 0):
+                await asyncio.sleep(0)  # a consumer slower than the fetching
+
+    time.reached.clear()
+    taker = asyncio.create_task(take())
+    await time.reached.wait()
+    for _ in range(1_000):  # answers in flight land, the queue drains (no time passes)
+        await asyncio.sleep(0)
+        if not watch.stats().queued and not taker.done():
+            break
+    taker.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await taker
+
+
+async def _run(
+    source: ScriptedActivity,
+    wallets: Iterable[str],
+    time: SimulatedTime,
+    until_s: float,
+    *,
+    store: Sink | None,
+    events: list[WalletActivity | LossEvent],
+    live: AsyncIterator[object] | None = None,
+    queue_size: int = 10_000,
+) -> WalletWatch:
+    watch = WalletWatch(
+        source,
+        wallets,
+        store=store,
+        settings=SETTINGS,
+        since_s=T0,
+        live=live,
+        clock=time.clock,
+        sleep=time.sleep,
+        queue_size=queue_size,
+    )
+    time.until_s = until_s
+    async with watch:
+        await consume(watch, time, events)
+    return watch
+
+
+async def test_restarts_with_a_sqlite_store_deliver_every_row_exactly_once(tmp_path: Path) -> None:
+    truth = make_truth(20, 3_000, seed=11, busy_share=0.3)
+    time = SimulatedTime(T0)
+    source = ScriptedActivity(truth, clock=time.clock, outages=[(T0 + 1_500, T0 + 1_700)])
+    sink = SQLiteSink(tmp_path / "watch.db")
+    events: list[WalletActivity | LossEvent] = []
+    try:
+        for until in (T0 + 800, T0 + 1_900, T0 + 3_000):
+            watch = await _run(source, truth, time, until, store=sink, events=events)
+            time.now_s += 30  # the process restarts
+        stats = watch.stats()
+        stored = [record async for record in sink.read(kinds=(RecordKind.WALLET_FILL,))]
+        progress = (await WalletWatchStore(sink).load(dedupe_window_s=0, default_since_s=T0)).progress
+    finally:
+        await sink.close()
+    fills = [event for event in events if isinstance(event, WalletActivity)]
+    assert not [event for event in events if isinstance(event, LossEvent)]
+    # The stored watermarks: what the consumer was handed (the last run's queue held more when it stopped).
+    watermarks = {wallet: stored_progress.watermark_s for wallet, stored_progress in progress.items()}
+    assert check_exactly_once(truth, fills, [], watermarks=watermarks) == len(fills) > 300
+    assert min(watermarks.values()) > T0 + 2_700
+    assert len(stored) == len(fills)  # every delivered row is in the store, once
+    assert budget_kept(source.calls, SETTINGS.capacity, SETTINGS.budget_window_s)
+    assert {wallet.continuity for wallet in stats.wallets} == {Continuity.RUNNING}
+    assert stats.requests_in_window <= stats.budget_per_window
+
+
+async def _live_rows(rows: list[WalletActivity]) -> AsyncIterator[object]:
+    yield "not an activity row"  # other live events are ignored
+    for row in rows:
+        yield live_of(row, sent_ms=row.timestamp_s * 1_000)
+
+
+async def test_live_rows_come_first_and_their_data_api_twins_never(tmp_path: Path) -> None:
+    truth = make_truth(3, 600, seed=5, busy_share=1.0)
+    wallet = next(iter(truth))
+    pushed = [row for row in truth[wallet] if row.timestamp_s < T0 + 300]
+    time = SimulatedTime(T0 + 300)
+    source = ScriptedActivity(truth, clock=time.clock)
+    events: list[WalletActivity | LossEvent] = []
+    sink = SQLiteSink(tmp_path / "watch.db")
+    try:
+        await _run(source, truth, time, T0 + 600, store=sink, events=events, live=_live_rows(pushed))
+        # A restart: what was delivered (live or not) is not delivered again.
+        again: list[WalletActivity | LossEvent] = []
+        await _run(source, truth, time, T0 + 700, store=sink, events=again, live=_live_rows(pushed))
+    finally:
+        await sink.close()
+    fills = [event for event in events if isinstance(event, WalletActivity)]
+    live = [row for row in fills if row.source is FillSource.LIVE]
+    assert len(live) == len(pushed) > 10
+    assert [row.transaction_hash for row in fills[: len(pushed)]] == [row.transaction_hash for row in pushed]
+    stats_end = {row.wallet: T0 + 600 - 20 for row in fills}
+    check_exactly_once(truth, fills, [], watermarks=stats_end)
+    assert not [event for event in again if isinstance(event, WalletActivity) and event.timestamp_s < T0 + 550]
+
+
+async def test_a_slow_consumer_holds_fetching_back_and_loses_nothing() -> None:
+    truth = make_truth(5, 1_000, seed=2, busy_share=1.0)
+    time = SimulatedTime(T0 + 1_000, T0 + 1_200)  # a backlog: every row is already there
+    source = ScriptedActivity(truth, clock=time.clock)
+    events: list[WalletActivity | LossEvent] = []
+    watch = WalletWatch(source, truth, settings=SETTINGS, since_s=T0, clock=time.clock, sleep=time.sleep, queue_size=4)
+    async with watch:
+        await consume(watch, time, events, slow=True)
+    fills = [event for event in events if isinstance(event, WalletActivity)]
+    check_exactly_once(truth, fills, [], watermarks={wallet: T0 + 1_000 - 10 for wallet in truth})
+    assert len(fills) > 400
+
+
+async def test_live_rows_finding_the_queue_full_are_counted_and_delivered_by_the_data_api() -> None:
+    truth = make_truth(1, 400, seed=9, busy_share=1.0)
+    wallet = next(iter(truth))
+    time = SimulatedTime(T0 + 400, T0 + 600)
+    source = ScriptedActivity(truth, clock=time.clock)
+    events: list[WalletActivity | LossEvent] = []
+    watch = WalletWatch(
+        source,
+        truth,
+        settings=SETTINGS,
+        since_s=T0,
+        live=_live_rows(truth[wallet]),
+        clock=time.clock,
+        sleep=time.sleep,
+        queue_size=2,
+    )
+    async with watch:
+        await consume(watch, time, events)
+        overflow = watch.stats().live_overflow
+    fills = [event for event in events if isinstance(event, WalletActivity)]
+    assert overflow > 0
+    assert {row.source for row in fills} == {FillSource.LIVE, FillSource.DATA_API}
+    check_exactly_once(truth, fills, [], watermarks={wallet: T0 + 390})
+
+
+async def test_wallets_added_and_removed_while_running() -> None:
+    truth = make_truth(3, 1_000, seed=4, busy_share=1.0)
+    first, second, third = truth
+    time = SimulatedTime(T0 + 100, T0 + 300)
+    source = ScriptedActivity(truth, clock=time.clock)
+    events: list[WalletActivity | LossEvent] = []
+    watch = WalletWatch(source, [first, second], settings=SETTINGS, since_s=T0, clock=time.clock, sleep=time.sleep)
+    async with watch:
+        await consume(watch, time, events)
+        watch.remove(second)
+        watch.add(third, since_s=T0 + 300)
+        time.until_s = T0 + 900
+        await consume(watch, time, events)
+        stats = {wallet.wallet: wallet for wallet in watch.stats().wallets}
+    assert set(stats) == {first, third}
+    seen = {(event.wallet, event.timestamp_s) for event in events if isinstance(event, WalletActivity)}
+    assert any(wallet == third and ts >= T0 + 300 for wallet, ts in seen)
+    assert not any(wallet == third and ts < T0 + 300 for wallet, ts in seen)
+    assert not any(wallet == second and ts > T0 + 400 for wallet, ts in seen)
+    assert stats[first].fills > 0 and stats[first].last_fill_s is not None
+
+
+async def test_a_source_that_raises_something_else_only_degrades_its_wallet() -> None:
+    truth = make_truth(2, 300, seed=1, busy_share=1.0)
+    broken, healthy = truth
+    time = SimulatedTime(T0 + 300, T0 + 400)
+    scripted = ScriptedActivity(truth, clock=time.clock)
+
+    class Faulty:
+        async def activity_page(self, wallet: str, *, start_s: int, cursor: str | None = None, limit: int = 500):  # type: ignore[no-untyped-def]
+            if wallet == broken:
+                raise KeyError("a bug in the source")
+            return scripted.page(wallet, start_s=start_s, cursor=cursor, limit=limit)
+
+    events: list[WalletActivity | LossEvent] = []
+    watch = WalletWatch(Faulty(), truth, settings=SETTINGS, since_s=T0, clock=time.clock, sleep=time.sleep)
+    async with watch:
+        await consume(watch, time, events)
+        stats = {wallet.wallet: wallet for wallet in watch.stats().wallets}
+    assert stats[broken].continuity is Continuity.DEGRADED
+    assert {event.wallet for event in events} == {healthy}
+
+
+async def test_a_stored_record_that_does_not_decode_is_a_typed_error(tmp_path: Path) -> None:
+    sink = SQLiteSink(tmp_path / "watch.db")
+    try:
+        store = WalletWatchStore(sink)
+        truth = make_truth(1, 100, seed=1, busy_share=1.0)
+        row = next(iter(truth.values()))[0]
+        await store.commit([row], [], [], now_s=T0)
+        # Another writer's record with the same kind but a payload that is not a row.
+        record = store._fill(row)
+        await sink.write([msgspec.structs.replace(record, event_id=record.event_id + "x", payload=b"\xc1")])
+        with pytest.raises(CorruptRecordError):
+            await WalletWatchStore(sink).load(dedupe_window_s=60, default_since_s=T0)
+    finally:
+        await sink.close()
