@@ -108,13 +108,15 @@ class CeilingError(HttpClientError):
 @dataclass
 class ScriptedActivity:
     """The ground truth served page by page. ``outages`` are [start, end) spans of unix seconds in
-    which every call fails with a 503; a walk deeper than ``ceiling_rows`` rows is refused; history
-    older than ``retention_s`` is refused."""
+    which every call fails with a 503 (``refusals``: a 400); a walk deeper than ``ceiling_rows`` rows
+    is refused; history older than ``retention_s`` is refused."""
 
     truth: dict[str, list[WalletActivity]]
     clock: Callable[[], float]
     lag_s: int = 5
     outages: list[tuple[float, float]] = field(default_factory=list)
+    refusals: list[tuple[float, float]] = field(default_factory=list)
+    """Spans in which every call is refused for good (a cursor or a start the source will not take)."""
     ceiling_rows: int | None = None
     retention_s: int | None = None
     calls: list[float] = field(default_factory=list)
@@ -133,6 +135,8 @@ class ScriptedActivity:
         self.calls_by_wallet[wallet] = self.calls_by_wallet.get(wallet, 0) + 1
         if any(start <= now < end for start, end in self.outages):
             raise HttpServerError("service unavailable", status=503)
+        if any(start <= now < end for start, end in self.refusals):
+            raise HttpClientError("cursor no longer valid", status=400)
         if self.retention_s is not None and start_s < int(now) - self.retention_s:
             raise HttpClientError("start is older than the history kept", status=400)
         through = int(now) - self.lag_s

@@ -52,10 +52,10 @@ def test_200_wallets_through_outages_ceilings_and_stops_get_every_row_once_or_a_
     sim.start(wallets, since_s=T0)
     sim.run_until(T0 + 2_000)
     sim.now_s += SETTINGS.budget_window_s  # a restart within the horizon (a budget window long): nothing lost
-    sim.start(wallets)
+    sim.start(wallets, since_s=T0)
     sim.run_until(T0 + 5_600)
     sim.now_s = T0 + 7_600  # stopped for longer than the history kept
-    sim.start(wallets)
+    sim.start(wallets, since_s=T0)
     sim.run_until(T0 + 9_000)
 
     delivered = check_exactly_once(truth, sim.delivered, sim.losses, watermarks=sim.watermarks())
