@@ -9,9 +9,11 @@ history), with outages and pagination ceilings injected on a timetable.
 
 from __future__ import annotations
 
+import asyncio
 import bisect
+import contextlib
 import random
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -28,9 +30,15 @@ from polyinfra.errors import HttpClientError, HttpServerError, PolyinfraError
 from polyinfra.model.live_events import ActivityTrade
 from polyinfra.model.numbers import Side
 from polyinfra.model.wallet_activity import ActivityKind, ActivityPage, WalletActivity
+from polyinfra.record.sink import Sink
+from polyinfra.wallets.watch import WalletWatch
 
 T0 = 1_790_000_000
 """The simulated session's start, unix seconds."""
+WATCH_SETTINGS = WatchSettings(
+    budget_rps=3.0, min_interval_s=5.0, max_interval_s=120.0, page_limit=10, dedupe_window_s=300
+)
+"""The async watch's tests' settings: small pages, so walks take several."""
 
 
 def wallet_address(index: int) -> str:
@@ -251,3 +259,90 @@ class Simulation:
 
     def watermarks(self) -> dict[str, int]:
         return {wallet: progress.watermark_s for wallet, progress in self.progress.items()}
+
+
+class SimulatedTime:
+    """Unix seconds that move only when the watch sleeps, up to ``until_s``: a sleep past it sets
+    :attr:`reached` and never ends (the test then lets the queue drain and stops the watch)."""
+
+    def __init__(self, now_s: float, until_s: float = float("inf")) -> None:
+        self.now_s = now_s
+        self.until_s = until_s
+        self.reached = asyncio.Event()
+        self.blocked = False
+        """The watch's scheduler is waiting at ``until_s`` (it leaves that wait when an answer or a
+        live row wakes it)."""
+
+    def clock(self) -> float:
+        return self.now_s
+
+    async def sleep(self, delay_s: float) -> None:
+        if self.now_s + delay_s > self.until_s:
+            self.now_s = self.until_s
+            self.reached.set()
+            self.blocked = True
+            try:
+                await asyncio.Event().wait()
+            finally:
+                self.blocked = False
+        self.now_s += delay_s
+        await asyncio.sleep(0)
+
+
+def watch_queue_size(watch: WalletWatch) -> int:
+    return watch._queue.maxsize
+
+
+async def consume(
+    watch: WalletWatch, time: SimulatedTime, events: list[WalletActivity | LossEvent], *, slow: bool = False
+) -> None:
+    """Take ``watch``'s events until its time is up and nothing is left in flight or queued."""
+
+    async def take() -> None:
+        async for event in watch:
+            events.append(event)
+            assert watch.stats().queued <= watch_queue_size(watch)
+            for _ in range(3 if slow else 0):
+                await asyncio.sleep(0)  # a consumer slower than the fetching
+
+    time.reached.clear()
+    taker = asyncio.create_task(take())
+    await time.reached.wait()
+    # Answers in flight land and the queue drains (no simulated time passes); a store's writes take
+    # real time, hence the short real sleeps, bounded so that a watch that never settles fails.
+    for _ in range(20_000):
+        if taker.done() or (time.blocked and not watch.stats().queued and not watch._fetches):
+            break
+        await asyncio.sleep(0.001)
+    assert not taker.done(), taker
+    taker.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await taker
+
+
+async def run_watch(
+    source: ScriptedActivity,
+    wallets: Iterable[str],
+    time: SimulatedTime,
+    until_s: float,
+    *,
+    store: Sink | None,
+    events: list[WalletActivity | LossEvent],
+    live: AsyncIterator[object] | None = None,
+    queue_size: int = 10_000,
+) -> WalletWatch:
+    watch = WalletWatch(
+        source,
+        wallets,
+        store=store,
+        settings=WATCH_SETTINGS,
+        since_s=T0,
+        live=live,
+        clock=time.clock,
+        sleep=time.sleep,
+        queue_size=queue_size,
+    )
+    time.until_s = until_s
+    async with watch:
+        await consume(watch, time, events)
+    return watch

@@ -4,102 +4,31 @@ twin never; a slow consumer holds the fetching back instead of losing rows; wall
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import msgspec
 import pytest
 
-from polyinfra.core.wallet_watch_state import Continuity, LossEvent, WatchSettings
+from polyinfra.core.wallet_watch_state import Continuity, LossEvent
 from polyinfra.errors import CorruptRecordError
 from polyinfra.model.wallet_activity import FillSource, WalletActivity
 from polyinfra.record.records import RecordKind
-from polyinfra.record.sink import Sink
 from polyinfra.record.sqlite_sink import SQLiteSink
 from polyinfra.wallets.watch import WalletWatch
 from polyinfra.wallets.watch_store import WalletWatchStore
-from tests.wallet_world import T0, ScriptedActivity, budget_kept, check_exactly_once, live_of, make_truth
-
-SETTINGS = WatchSettings(budget_rps=3.0, min_interval_s=5.0, max_interval_s=120.0, page_limit=10, dedupe_window_s=300)
-
-
-class SimulatedTime:
-    """Unix seconds that move only when the watch sleeps, up to ``until_s``: a sleep past it sets
-    :attr:`reached` and never ends (the test then lets the queue drain and stops the watch)."""
-
-    def __init__(self, now_s: float, until_s: float = float("inf")) -> None:
-        self.now_s = now_s
-        self.until_s = until_s
-        self.reached = asyncio.Event()
-
-    def clock(self) -> float:
-        return self.now_s
-
-    async def sleep(self, delay_s: float) -> None:
-        if self.now_s + delay_s > self.until_s:
-            self.now_s = self.until_s
-            self.reached.set()
-            await asyncio.Event().wait()
-        self.now_s += delay_s
-        await asyncio.sleep(0)
-
-
-def watch_queue_size(watch: WalletWatch) -> int:
-    return watch._queue.maxsize
-
-
-async def consume(
-    watch: WalletWatch, time: SimulatedTime, events: list[WalletActivity | LossEvent], *, slow: bool = False
-) -> None:
-    """Take ``watch``'s events until its time is up and nothing is left in flight or queued."""
-
-    async def take() -> None:
-        async for event in watch:
-            events.append(event)
-            assert watch.stats().queued <= watch_queue_size(watch)
-            for _ in range(3 if slow else 0):
-                await asyncio.sleep(0)  # a consumer slower than the fetching
-
-    time.reached.clear()
-    taker = asyncio.create_task(take())
-    await time.reached.wait()
-    for _ in range(1_000):  # answers in flight land, the queue drains (no time passes)
-        await asyncio.sleep(0)
-        if not watch.stats().queued and not taker.done():
-            break
-    taker.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await taker
-
-
-async def _run(
-    source: ScriptedActivity,
-    wallets: Iterable[str],
-    time: SimulatedTime,
-    until_s: float,
-    *,
-    store: Sink | None,
-    events: list[WalletActivity | LossEvent],
-    live: AsyncIterator[object] | None = None,
-    queue_size: int = 10_000,
-) -> WalletWatch:
-    watch = WalletWatch(
-        source,
-        wallets,
-        store=store,
-        settings=SETTINGS,
-        since_s=T0,
-        live=live,
-        clock=time.clock,
-        sleep=time.sleep,
-        queue_size=queue_size,
-    )
-    time.until_s = until_s
-    async with watch:
-        await consume(watch, time, events)
-    return watch
+from tests.wallet_world import (
+    T0,
+    WATCH_SETTINGS,
+    ScriptedActivity,
+    SimulatedTime,
+    budget_kept,
+    check_exactly_once,
+    consume,
+    live_of,
+    make_truth,
+    run_watch,
+)
 
 
 async def test_restarts_with_a_sqlite_store_deliver_every_row_exactly_once(tmp_path: Path) -> None:
@@ -110,7 +39,7 @@ async def test_restarts_with_a_sqlite_store_deliver_every_row_exactly_once(tmp_p
     events: list[WalletActivity | LossEvent] = []
     try:
         for until in (T0 + 800, T0 + 1_900, T0 + 3_000):
-            watch = await _run(source, truth, time, until, store=sink, events=events)
+            watch = await run_watch(source, truth, time, until, store=sink, events=events)
             time.now_s += 30  # the process restarts
         stats = watch.stats()
         stored = [record async for record in sink.read(kinds=(RecordKind.WALLET_FILL,))]
@@ -124,7 +53,7 @@ async def test_restarts_with_a_sqlite_store_deliver_every_row_exactly_once(tmp_p
     assert check_exactly_once(truth, fills, [], watermarks=watermarks) == len(fills) > 300
     assert min(watermarks.values()) > T0 + 2_700
     assert len(stored) == len(fills)  # every delivered row is in the store, once
-    assert budget_kept(source.calls, SETTINGS.capacity, SETTINGS.budget_window_s)
+    assert budget_kept(source.calls, WATCH_SETTINGS.capacity, WATCH_SETTINGS.budget_window_s)
     assert {wallet.continuity for wallet in stats.wallets} == {Continuity.RUNNING}
     assert stats.requests_in_window <= stats.budget_per_window
 
@@ -144,10 +73,10 @@ async def test_live_rows_come_first_and_their_data_api_twins_never(tmp_path: Pat
     events: list[WalletActivity | LossEvent] = []
     sink = SQLiteSink(tmp_path / "watch.db")
     try:
-        await _run(source, truth, time, T0 + 600, store=sink, events=events, live=_live_rows(pushed))
+        await run_watch(source, truth, time, T0 + 600, store=sink, events=events, live=_live_rows(pushed))
         # A restart: what was delivered (live or not) is not delivered again.
         again: list[WalletActivity | LossEvent] = []
-        await _run(source, truth, time, T0 + 700, store=sink, events=again, live=_live_rows(pushed))
+        await run_watch(source, truth, time, T0 + 700, store=sink, events=again, live=_live_rows(pushed))
     finally:
         await sink.close()
     fills = [event for event in events if isinstance(event, WalletActivity)]
@@ -164,7 +93,9 @@ async def test_a_slow_consumer_holds_fetching_back_and_loses_nothing() -> None:
     time = SimulatedTime(T0 + 1_000, T0 + 1_200)  # a backlog: every row is already there
     source = ScriptedActivity(truth, clock=time.clock)
     events: list[WalletActivity | LossEvent] = []
-    watch = WalletWatch(source, truth, settings=SETTINGS, since_s=T0, clock=time.clock, sleep=time.sleep, queue_size=4)
+    watch = WalletWatch(
+        source, truth, settings=WATCH_SETTINGS, since_s=T0, clock=time.clock, sleep=time.sleep, queue_size=4
+    )
     async with watch:
         await consume(watch, time, events, slow=True)
     fills = [event for event in events if isinstance(event, WalletActivity)]
@@ -181,7 +112,7 @@ async def test_live_rows_finding_the_queue_full_are_counted_and_delivered_by_the
     watch = WalletWatch(
         source,
         truth,
-        settings=SETTINGS,
+        settings=WATCH_SETTINGS,
         since_s=T0,
         live=_live_rows(truth[wallet]),
         clock=time.clock,
@@ -203,7 +134,9 @@ async def test_wallets_added_and_removed_while_running() -> None:
     time = SimulatedTime(T0 + 100, T0 + 300)
     source = ScriptedActivity(truth, clock=time.clock)
     events: list[WalletActivity | LossEvent] = []
-    watch = WalletWatch(source, [first, second], settings=SETTINGS, since_s=T0, clock=time.clock, sleep=time.sleep)
+    watch = WalletWatch(
+        source, [first, second], settings=WATCH_SETTINGS, since_s=T0, clock=time.clock, sleep=time.sleep
+    )
     async with watch:
         await consume(watch, time, events)
         watch.remove(second)
@@ -232,7 +165,7 @@ async def test_a_source_that_raises_something_else_only_degrades_its_wallet() ->
             return scripted.page(wallet, start_s=start_s, cursor=cursor, limit=limit)
 
     events: list[WalletActivity | LossEvent] = []
-    watch = WalletWatch(Faulty(), truth, settings=SETTINGS, since_s=T0, clock=time.clock, sleep=time.sleep)
+    watch = WalletWatch(Faulty(), truth, settings=WATCH_SETTINGS, since_s=T0, clock=time.clock, sleep=time.sleep)
     async with watch:
         await consume(watch, time, events)
         stats = {wallet.wallet: wallet for wallet in watch.stats().wallets}
