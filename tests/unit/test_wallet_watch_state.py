@@ -198,8 +198,12 @@ def test_rows_of_another_wallet_and_an_overreaching_watermark_are_contained() ->
     state.add(WALLET, now_s=T0, since_s=T0)
     request = _request(state, T0 + 20)
     stranger = _row(wallet_address(5), T0 + 1)
-    state.on_page(request, ActivityPage(WALLET, (stranger,), None, 2**62), T0 + 20)
-    assert state.stats(T0 + 20).foreign_rows == 1
+    far_future = _row(WALLET, 2**62, tx="0xbb")
+    before_1970 = _row(WALLET, -5, tx="0xcc")
+    state.on_page(request, ActivityPage(WALLET, (stranger, far_future, before_1970), None, 2**62), T0 + 20)
+    assert state.stats(T0 + 20).refused_rows == 3
+    assert not [item for item in state.drain() if isinstance(item, WalletActivity)]
+    assert state.on_live(live_of(far_future, 0), T0 + 20) is None
     assert state.progress(WALLET).watermark_s == T0 + 20  # never past now
 
 

@@ -79,6 +79,9 @@ __all__ = [
     "fill_identity",
 ]
 
+FUTURE_SLACK_S: Final = 86_400
+"""A row stamped further than this past now is refused: no clock is that wrong, and an absurd time
+would otherwise be stored and compared for ever."""
 MAX_BACKOFF_EXPONENT: Final = 16
 """Doubling stops here: the cap (``retry_max_s``) is reached long before, and 2**n stays small."""
 
@@ -205,8 +208,8 @@ class WatchStats(msgspec.Struct, frozen=True, gc=False):
     budget_window_s: float
     duplicates: int
     """Rows that were already delivered (the boundary second, a live row's Data API twin)."""
-    foreign_rows: int
-    """Rows a source returned for another wallet than the one asked (ignored)."""
+    refused_rows: int
+    """Rows for another wallet than the one asked, or stamped before 1970 or a day past now (ignored)."""
     late_live_rows: int
     """Live rows older than the dedupe window behind the watermark (the complete feed had them)."""
     queued: int = 0
@@ -242,6 +245,10 @@ def activity_of_live(trade: ActivityTrade) -> WalletActivity:
         transaction_hash=trade.transaction_hash.lower(),
         source=FillSource.LIVE,
     )
+
+
+def _plausible(row: WalletActivity, now_s: float) -> bool:
+    return 0 <= row.timestamp_s <= now_s + FUTURE_SLACK_S
 
 
 @dataclass(slots=True)
@@ -288,7 +295,7 @@ class WalletWatchState:
         self._outbox: list[WatchEvent | ProgressMark] = []
         self.requests = 0
         self.duplicates = 0
-        self.foreign_rows = 0
+        self.refused_rows = 0
         self.late_live_rows = 0
 
     # --- the set of wallets ----------------------------------------------------------------------------
@@ -407,8 +414,8 @@ class WalletWatchState:
         if state.continuity is not Continuity.POSSIBLE_DATA_LOSS or page.next_cursor is None:
             state.continuity = Continuity.RUNNING
         for row in page.rows:
-            if row.wallet != state.wallet:
-                self.foreign_rows += 1
+            if row.wallet != state.wallet or not _plausible(row, now_s):
+                self.refused_rows += 1
                 continue
             if self._deliver(state, row):
                 state.walk_rows += 1
@@ -488,6 +495,9 @@ class WalletWatchState:
         if state is None:
             return None
         row = activity_of_live(trade)
+        if not _plausible(row, now_s):
+            self.refused_rows += 1
+            return None
         if row.timestamp_s < state.watermark_s - self.settings.dedupe_window_s:
             self.late_live_rows += 1
             return None
@@ -556,6 +566,6 @@ class WalletWatchState:
             budget_per_window=self.settings.capacity,
             budget_window_s=window,
             duplicates=self.duplicates,
-            foreign_rows=self.foreign_rows,
+            refused_rows=self.refused_rows,
             late_live_rows=self.late_live_rows,
         )

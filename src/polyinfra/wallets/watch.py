@@ -41,10 +41,13 @@ from typing import Any, Final, Self
 import msgspec
 
 from polyinfra.core.wallet_watch_state import (
+    Continuity,
     LossEvent,
+    LossReason,
     PageRequest,
     ProgressMark,
     WalletProgress,
+    WalletStats,
     WalletWatchState,
     WatchEvent,
     WatchSettings,
@@ -56,7 +59,17 @@ from polyinfra.model.wallet_activity import WalletActivity, WalletActivitySource
 from polyinfra.record.sink import Sink
 from polyinfra.wallets.watch_store import StoredWatch, WalletWatchStore
 
-__all__ = ["WalletWatch"]
+# The watch's own types are importable from here, where users meet them.
+__all__ = [
+    "Continuity",
+    "LossEvent",
+    "LossReason",
+    "WalletStats",
+    "WalletWatch",
+    "WatchEvent",
+    "WatchSettings",
+    "WatchStats",
+]
 
 _log: Final = logging.getLogger(__name__)
 
@@ -285,6 +298,13 @@ class WalletWatch:
             self._wake.set()
 
     async def _follow_live(self, live: AsyncIterator[object]) -> None:
+        try:
+            await self._take_live(live)
+        except PolyinfraError as exc:
+            # The complete feed still covers every wallet; only the head start is gone.
+            _log.warning("the live activity feed ended: %s", exc)
+
+    async def _take_live(self, live: AsyncIterator[object]) -> None:
         async for event in live:
             if not isinstance(event, ActivityTrade):
                 continue
