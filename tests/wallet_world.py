@@ -63,13 +63,14 @@ def make_truth(
             # Two rows in one transaction now and then (both outcomes), and several rows in one second.
             outcomes = (0, 1) if serial % 7 == 0 else (serial % 2,)
             for outcome in outcomes:
-                rows.append(_row(wallet, t, serial, outcome))
+                rows.append(trade_row(wallet, t, serial=serial, outcome=outcome))
             t += rng.randrange(0, 2 * mean_gap)
         truth[wallet] = rows
     return truth
 
 
-def _row(wallet: str, timestamp_s: int, serial: int, outcome: int) -> WalletActivity:
+def trade_row(wallet: str, timestamp_s: int, *, serial: int = 1, outcome: int = 0) -> WalletActivity:
+    """One buy of 10.5 shares at 0.5; ``serial`` makes its transaction, ``outcome`` its token."""
     condition = f"0x{serial % 5:064x}"
     return WalletActivity(
         wallet=wallet,

@@ -19,8 +19,7 @@ from polyinfra.core.wallet_watch_state import (
     fill_identity,
 )
 from polyinfra.errors import HttpClientError, InvalidValueError, RateLimitedError
-from polyinfra.model.numbers import Side
-from polyinfra.model.wallet_activity import ActivityKind, ActivityPage, FillSource, WalletActivity
+from polyinfra.model.wallet_activity import ActivityPage, FillSource, WalletActivity
 from tests.wallet_world import (
     T0,
     ScriptedActivity,
@@ -29,6 +28,7 @@ from tests.wallet_world import (
     check_exactly_once,
     live_of,
     make_truth,
+    trade_row,
     wallet_address,
 )
 
@@ -87,22 +87,6 @@ def _state(**knobs: object) -> WalletWatchState:
     return WalletWatchState(WatchSettings(**knobs))  # type: ignore[arg-type]
 
 
-def _row(wallet: str, timestamp_s: int, tx: str = "0xaa", outcome: int = 0) -> WalletActivity:
-    return WalletActivity(
-        wallet=wallet,
-        kind=ActivityKind.TRADE,
-        timestamp_s=timestamp_s,
-        condition_id="0xc1",
-        token_id=f"tok{outcome}",
-        outcome_index=outcome,
-        side=Side.BUY,
-        size=Decimal("2"),
-        usdc_size=Decimal("1"),
-        price=Decimal("0.5"),
-        transaction_hash=tx,
-    )
-
-
 WALLET = wallet_address(1)
 
 
@@ -115,17 +99,17 @@ def _request(state: WalletWatchState, now_s: float) -> PageRequest:
 def test_a_live_row_is_delivered_at_once_and_its_data_api_twin_is_not() -> None:
     state = _state()
     state.add(WALLET, now_s=T0, since_s=T0)
-    row = _row(WALLET, T0 + 1)
+    row = trade_row(WALLET, T0 + 1)
     live = state.on_live(live_of(row, sent_ms=(T0 + 1) * 1_000), T0 + 1)
     assert live is not None and live.source is FillSource.LIVE
     assert fill_identity(live) == fill_identity(row)
-    assert live.usdc_size == Decimal("1.0")
+    assert live.usdc_size == Decimal("5.25")
     request = _request(state, T0 + 11)
     state.on_page(request, ActivityPage(WALLET, (row,), None, T0 + 5), T0 + 11)
     assert [item for item in state.drain() if isinstance(item, WalletActivity)] == []
     assert state.stats(T0 + 11).duplicates == 1
     # A wallet not watched gives nothing.
-    assert state.on_live(live_of(_row(wallet_address(9), T0), 0), T0) is None
+    assert state.on_live(live_of(trade_row(wallet_address(9), T0), 0), T0) is None
 
 
 def test_idle_walks_back_off_and_a_live_row_makes_the_wallet_due_within_the_lag() -> None:
@@ -142,7 +126,7 @@ def test_idle_walks_back_off_and_a_live_row_makes_the_wallet_due_within_the_lag(
     assert intervals == sorted(intervals)
     last = now - 400
     assert state.next_request(last + 1) == last + 300
-    assert state.on_live(live_of(_row(WALLET, int(last)), 0), last + 1) is not None
+    assert state.on_live(live_of(trade_row(WALLET, int(last)), 0), last + 1) is not None
     assert state.next_request(last + 1) == last + 11
     assert state.stats(last).wallets[0].interval_s == 5.0
 
@@ -151,7 +135,7 @@ def test_a_ceiling_mid_walk_restarts_the_walk_from_the_watermark_without_loss() 
     state = _state()
     state.add(WALLET, now_s=T0, since_s=T0)
     first = _request(state, T0 + 100)
-    state.on_page(first, ActivityPage(WALLET, (_row(WALLET, T0 + 10),), "c1", T0 + 9), T0 + 100)
+    state.on_page(first, ActivityPage(WALLET, (trade_row(WALLET, T0 + 10),), "c1", T0 + 9), T0 + 100)
     second = _request(state, T0 + 100)
     assert second.cursor == "c1" and second.start_s == T0
     state.on_error(second, HttpClientError("offset ceiling", status=400), T0 + 100)
@@ -197,9 +181,9 @@ def test_rows_of_another_wallet_and_an_overreaching_watermark_are_contained() ->
     state = _state()
     state.add(WALLET, now_s=T0, since_s=T0)
     request = _request(state, T0 + 20)
-    stranger = _row(wallet_address(5), T0 + 1)
-    far_future = _row(WALLET, 2**62, tx="0xbb")
-    before_1970 = _row(WALLET, -5, tx="0xcc")
+    stranger = trade_row(wallet_address(5), T0 + 1)
+    far_future = trade_row(WALLET, 2**62, serial=2)
+    before_1970 = trade_row(WALLET, -5, serial=3)
     state.on_page(request, ActivityPage(WALLET, (stranger, far_future, before_1970), None, 2**62), T0 + 20)
     assert state.stats(T0 + 20).refused_rows == 3
     assert not [item for item in state.drain() if isinstance(item, WalletActivity)]
@@ -213,18 +197,18 @@ def test_a_removed_wallets_late_answer_is_ignored_and_re_adding_starts_fresh() -
     request = _request(state, T0)
     state.remove(WALLET)
     state.add(WALLET, now_s=T0 + 5, since_s=T0 + 5)
-    state.on_page(request, ActivityPage(WALLET, (_row(WALLET, T0 + 1),), None, T0 + 3), T0 + 5)
+    state.on_page(request, ActivityPage(WALLET, (trade_row(WALLET, T0 + 1),), None, T0 + 3), T0 + 5)
     assert state.drain() == []
     assert _request(state, T0 + 5).start_s == T0 + 5
 
 
 def test_live_rows_are_converted_exactly() -> None:
-    row = _row(WALLET, T0)
+    row = trade_row(WALLET, T0)
     live = activity_of_live(live_of(row, 0))
     assert (live.size, live.price, live.usdc_size, live.outcome_index) == (
-        Decimal("2"),
+        Decimal("10.5"),
         Decimal("0.5"),
-        Decimal("1.0"),
+        Decimal("5.25"),
         None,
     )
 

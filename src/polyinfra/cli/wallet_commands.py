@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import sys
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -145,20 +146,22 @@ async def _track(
     duration_s: float,
     refresh_s: float,
 ) -> None:
+    from rich.console import Console
+    from rich.live import Live
+
     from polyinfra.record.sink_urls import open_sink
 
     sink = None if store_url is None else open_sink(store_url)
+    run = functools.partial(
+        track_wallets, source, wallets, sink=sink, budget_rps=budget_rps, since_s=since_s, duration_s=duration_s,
+        refresh_s=refresh_s,
+    )  # fmt: skip
     try:
         if jsonl:
-            await track_wallets(
-                source, wallets, sink=sink, budget_rps=budget_rps, since_s=since_s, duration_s=duration_s,
-                refresh_s=refresh_s, out=sys.stdout,
-            )  # fmt: skip
+            await run(out=sys.stdout)
         else:
-            await _track_table(
-                source, wallets=wallets, sink=sink, budget_rps=budget_rps, since_s=since_s, duration_s=duration_s,
-                refresh_s=refresh_s,
-            )  # fmt: skip
+            with Live(console=Console(), auto_refresh=False) as screen:
+                await run(on_stats=lambda stats: screen.update(wallet_table(stats, time.time()), refresh=True))
     finally:
         if sink is not None:
             await sink.close()
@@ -216,26 +219,6 @@ async def track_wallets(
             for task in tasks:
                 if not task.cancelled() and task.exception() is not None:
                     raise task.exception()  # type: ignore[misc]
-
-
-async def _track_table(
-    source: WalletActivitySource,
-    *,
-    wallets: list[str],
-    sink: Sink | None,
-    budget_rps: float,
-    since_s: int | None,
-    duration_s: float,
-    refresh_s: float,
-) -> None:
-    from rich.console import Console
-    from rich.live import Live
-
-    with Live(console=Console(), auto_refresh=False) as screen:
-        await track_wallets(
-            source, wallets, sink=sink, budget_rps=budget_rps, since_s=since_s, duration_s=duration_s,
-            refresh_s=refresh_s, on_stats=lambda stats: screen.update(wallet_table(stats, time.time()), refresh=True),
-        )  # fmt: skip
 
 
 def event_line(event: WatchEvent) -> str:
