@@ -158,13 +158,15 @@ class WalletWatch:
     # --- the wallets ---------------------------------------------------------------------------------
 
     def add(self, wallet: str, *, since_s: int | None = None) -> None:
-        """Watch ``wallet`` too, resuming its stored progress if the store has some."""
+        """Watch ``wallet`` too (call it inside ``async with``): from where the stored state of an
+        earlier run left it, else from ``since_s`` (default: the watch's, else now). A wallet removed
+        and added again in the same run starts afresh from ``since_s``."""
         wallet = wallet.strip().lower()
         self._core.add(
             wallet,
             now_s=self._clock(),
             since_s=self._since_s if since_s is None else since_s,
-            progress=self._stored.progress.get(wallet),
+            progress=self._stored.progress.pop(wallet, None),
             delivered=self._stored.delivered.pop(wallet, None),
         )
         self._wake.set()
