@@ -4,16 +4,16 @@ twin never; a slow consumer holds the fetching back instead of losing rows; wall
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 
 import msgspec
 import pytest
 
-from polyinfra.core.wallet_watch_state import Continuity, LossEvent
-from polyinfra.errors import CorruptRecordError
+from polyinfra.core.wallet_watch_state import Continuity, LossEvent, fill_identity
+from polyinfra.errors import CorruptRecordError, SinkWriteError
 from polyinfra.model.wallet_activity import FillSource, WalletActivity
-from polyinfra.record.records import RecordKind
+from polyinfra.record.records import Record, RecordKind
 from polyinfra.record.sqlite_sink import SQLiteSink
 from polyinfra.wallets.watch import WalletWatch
 from polyinfra.wallets.watch_store import WalletWatchStore
@@ -187,3 +187,56 @@ async def test_a_stored_record_that_does_not_decode_is_a_typed_error(tmp_path: P
             await WalletWatchStore(sink).load(dedupe_window_s=60, default_since_s=T0)
     finally:
         await sink.close()
+
+
+class _DiskFullAfter(SQLiteSink):
+    """Stores ``writes`` batches, then refuses every write: the process that had it is as good as dead."""
+
+    def __init__(self, path: Path, writes: int) -> None:
+        super().__init__(path)
+        self.writes = writes
+
+    async def write(self, records: Sequence[Record]) -> None:
+        if not self.writes:
+            raise SinkWriteError("no space left on the device")
+        self.writes -= 1
+        await super().write(records)
+
+
+async def test_a_store_failure_stops_the_stream_and_a_restart_repeats_only_what_was_not_stored(
+    tmp_path: Path,
+) -> None:
+    truth = make_truth(6, 1_200, seed=17, busy_share=1.0)
+    time = SimulatedTime(T0 + 600)  # a backlog, delivered in several commits
+    source = ScriptedActivity(truth, clock=time.clock)
+    first_run: list[WalletActivity | LossEvent] = []
+    failing = _DiskFullAfter(tmp_path / "watch.db", writes=3)
+    watch = WalletWatch(
+        source, truth, store=failing, settings=WATCH_SETTINGS, since_s=T0, clock=time.clock, sleep=time.sleep,
+        commit_every=16,
+    )  # fmt: skip
+    with pytest.raises(SinkWriteError):
+        async with watch:
+            async for event in watch:
+                first_run.append(event)
+    await failing.close()
+    sink = SQLiteSink(tmp_path / "watch.db")
+    second_run: list[WalletActivity | LossEvent] = []
+    try:
+        state = await WalletWatchStore(sink).load(dedupe_window_s=10**6, default_since_s=T0)
+        stored = {identity for identities in state.delivered.values() for identity in identities}
+        await run_watch(source, truth, time, T0 + 1_200, store=sink, events=second_run)
+        progress = (await WalletWatchStore(sink).load(dedupe_window_s=0, default_since_s=T0)).progress
+    finally:
+        await sink.close()
+    first = [event for event in first_run if isinstance(event, WalletActivity)]
+    second = [event for event in second_run if isinstance(event, WalletActivity)]
+    assert 0 < len(stored) < len(first)
+    repeated = {fill_identity(row) for row in first} & {fill_identity(row) for row in second}
+    # Only rows handed out after the last stored batch come again; none that was stored.
+    assert repeated and not repeated & stored
+    assert repeated == {fill_identity(row) for row in first} - stored
+    kept = [row for row in first if fill_identity(row) in stored] + second
+    watermarks = {wallet: wallet_progress.watermark_s for wallet, wallet_progress in progress.items()}
+    check_exactly_once(truth, kept, [], watermarks=watermarks)
+    assert min(watermarks.values()) > T0 + 1_000

@@ -24,7 +24,9 @@ batches (every ``commit_every`` events, when the consumer has taken every row qu
 every ``commit_interval_s``, and on exit); a
 progress mark is committed only after every row before it was handed out. A clean stop and restart
 therefore delivers nothing twice and misses nothing; a crash repeats at most the batch not yet
-committed.
+committed. A store that refuses a batch raises its :class:`~polyinfra.errors.SinkWriteError` from
+the iterator (the batch is kept and retried on the next commit): a watch whose progress cannot be
+stored stops rather than runs on unrecorded.
 """
 
 from __future__ import annotations
