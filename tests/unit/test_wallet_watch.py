@@ -11,7 +11,7 @@ import msgspec
 import pytest
 
 from polyinfra.core.wallet_watch_state import Continuity, LossEvent, fill_identity
-from polyinfra.errors import CorruptRecordError, SinkWriteError
+from polyinfra.errors import CorruptRecordError, SinkWriteError, WrongContextError
 from polyinfra.model.wallet_activity import FillSource, WalletActivity
 from polyinfra.record.records import Record, RecordKind
 from polyinfra.record.sqlite_sink import SQLiteSink
@@ -28,6 +28,7 @@ from tests.wallet_world import (
     live_of,
     make_truth,
     run_watch,
+    wallet_address,
 )
 
 
@@ -240,3 +241,15 @@ async def test_a_store_failure_stops_the_stream_and_a_restart_repeats_only_what_
     watermarks = {wallet: wallet_progress.watermark_s for wallet, wallet_progress in progress.items()}
     check_exactly_once(truth, kept, [], watermarks=watermarks)
     assert min(watermarks.values()) > T0 + 1_000
+
+
+async def test_the_watch_runs_only_inside_async_with_and_only_once() -> None:
+    source = ScriptedActivity({}, clock=lambda: T0)
+    watch = WalletWatch(source, [wallet_address(1)], clock=lambda: T0)
+    with pytest.raises(WrongContextError):
+        await anext(watch)
+    async with watch:
+        pass
+    with pytest.raises(WrongContextError):
+        async with watch:
+            pass

@@ -195,6 +195,8 @@ class WalletWatch:
         return self
 
     async def __anext__(self) -> WatchEvent:
+        if not self._tasks:
+            raise WrongContextError("iterate a WalletWatch inside 'async with' (it starts there)")
         while True:
             if self._commit_due():
                 await self._commit()
