@@ -55,7 +55,8 @@ def test_every_row_once_or_lost_whatever_the_schedule(
         sim.run_until(T0 + stop_at)
         sim.now_s = max(sim.now_s, T0 + stop_at) + max(down_s, watch_settings.budget_window_s)
         sim.start(wallets, since_s=T0)
-    sim.run_until(T0 + DURATION_S + 1_300)
+    # Long enough after the last start for the smallest budget to walk through the backlog of the stops.
+    sim.run_until(max(sim.now_s, T0 + DURATION_S) + 2_500)
     check_exactly_once(truth, sim.delivered, sim.losses, watermarks=sim.watermarks())
     assert budget_kept(source.calls, watch_settings.capacity, watch_settings.budget_window_s)
     # Once the trouble is over every wallet catches up: the end of the truth is behind every watermark.
@@ -130,7 +131,7 @@ _PAYLOAD = st.one_of(
 )
 
 
-@settings(max_examples=60)
+@settings(max_examples=40)
 @given(
     stored=st.lists(
         st.tuples(st.sampled_from(_WATCH_KINDS), _PAYLOAD, st.integers(0, 2**62)),
