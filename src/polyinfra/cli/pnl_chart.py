@@ -90,7 +90,8 @@ def write_png(
             "drawing a PNG needs matplotlib: pip install 'polyinfra[plot]' (or use the terminal chart)",
             extra="plot",
         ) from error
-    times = [datetime.fromtimestamp(t, UTC) for t, _ in points]
+    # matplotlib's date axis counts days since its epoch, 1970-01-01 UTC (the default since 3.3).
+    times = [t / 86_400 for t, _ in points]
     # Floats for drawing only: a pixel position needs no more than a float's precision.
     values = [float(value) for _, value in points]
     figure, axes = pyplot.subplots(figsize=(9, 4))
@@ -99,6 +100,7 @@ def write_png(
         axes.fill_between(times, values, 0, step="post", where=[v >= 0 for v in values], color="tab:green", alpha=0.4)
         axes.fill_between(times, values, 0, step="post", where=[v < 0 for v in values], color="tab:red", alpha=0.4)
         axes.axhline(0, color="grey", linewidth=0.8)
+        axes.xaxis_date(UTC)
         axes.set_title(f"{title}: {_money(points[-1][1])} now")
         axes.set_ylabel("USDC")
         figure.autofmt_xdate()

@@ -55,7 +55,8 @@ def wilson_lower_bound(wins: int, total: int, z: Decimal = Z_95) -> Decimal:
     """The Wilson score interval's lower end for ``wins`` out of ``total`` (0 when ``total`` is 0)."""
     if total < 0 or not 0 <= wins <= total or z < 0:
         raise InvalidValueError("wins must be within 0..total, z not negative", wins=wins, total=total, z=z)
-    if total == 0:
+    if wins == 0:
+        # Exactly 0 (the formula's two terms cancel; at 28 digits they would leave a rounding crumb).
         return Decimal(0)
     c = _STATISTIC
     n = Decimal(total)
