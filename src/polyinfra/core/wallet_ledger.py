@@ -38,8 +38,9 @@ The shape of a neg-risk CONVERSION is not documented; this ledger reads one as t
 transaction: the NO shares given up are ``SELL`` legs, the YES shares received are ``BUY`` legs, and the
 collateral released is the legs' ``usdc_size``. A conversion realizes only cash beyond the cost it gives up.
 
-Rows are applied once each: deduplicating across pages and sources is the wallet watch's job. Nothing
-here reads a clock; times are the rows' own.
+Rows are applied once each and in time order (an older row than the last is refused): deduplicating and
+ordering across pages and sources is the wallet watch's job. Nothing here reads a clock; times are the
+rows' own.
 """
 
 from __future__ import annotations
