@@ -15,6 +15,7 @@ from polyinfra.errors import PolyinfraError
 from polyinfra.model.market_outcomes import MarketMap, MarketOutcomes
 from polyinfra.model.numbers import Side
 from polyinfra.model.wallet_activity import ActivityKind, WalletActivity
+from tests.wallet_rows import activity
 
 WALLET = "0x" + "ab" * 20
 OPS = ("buy", "sell", "split", "merge")
@@ -28,19 +29,7 @@ def _d(micros: int) -> Decimal:
 def _row(
     kind: ActivityKind, condition: str, size: int, usdc: int, outcome: int | None, side: Side | None
 ) -> WalletActivity:
-    return WalletActivity(
-        wallet=WALLET,
-        kind=kind,
-        timestamp_s=0,
-        condition_id=condition,
-        token_id=None,
-        outcome_index=outcome,
-        side=side,
-        size=_d(size),
-        usdc_size=_d(usdc),
-        price=None,
-        transaction_hash="0x",
-    )
+    return activity(kind, _d(size), _d(usdc), wallet=WALLET, condition=condition, outcome=outcome, side=side)
 
 
 @st.composite
@@ -170,19 +159,7 @@ def test_any_row_applies_or_is_refused_leaving_the_ledger_as_it_was(
     ledger = WalletLedger(WALLET, MARKETS)
     _apply(ledger, history[0])
     before = (ledger.realized, ledger.positions(), ledger.closed_positions, ledger.volume)
-    hostile = WalletActivity(
-        wallet=WALLET,
-        kind=kind,
-        timestamp_s=10**6,
-        condition_id=condition,
-        token_id=None,
-        outcome_index=outcome,
-        side=side,
-        size=size,
-        usdc_size=usdc,
-        price=None,
-        transaction_hash="0xh",
-    )
+    hostile = activity(kind, size, usdc, wallet=WALLET, condition=condition, outcome=outcome, side=side, t=10**6)
     try:
         ledger.apply(hostile, fee_usdc=fee)
     except PolyinfraError:

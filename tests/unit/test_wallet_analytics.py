@@ -31,6 +31,8 @@ from polyinfra.model.live_events import ActivityTrade
 from polyinfra.model.market_outcomes import MarketMap, MarketOutcomes
 from polyinfra.model.numbers import Side
 from polyinfra.model.wallet_activity import ActivityKind, WalletActivity
+from tests.wallet_rows import activity
+from tests.wallet_rows import trade as wallet_trade
 
 D = Decimal
 W1, W2, W3, W4 = (f"0x{n:040x}" for n in (1, 2, 3, 4))
@@ -44,35 +46,11 @@ MARKETS = MarketMap.of(
 
 
 def trade(wallet: str, condition: str, outcome: int, side: Side, size: str, usdc: str, t: int) -> WalletActivity:
-    return WalletActivity(
-        wallet=wallet,
-        kind=ActivityKind.TRADE,
-        timestamp_s=t,
-        condition_id=condition,
-        token_id=None,
-        outcome_index=outcome,
-        side=side,
-        size=D(size),
-        usdc_size=D(usdc),
-        price=None,
-        transaction_hash=f"0x{t}",
-    )
+    return wallet_trade(side, outcome, size, usdc, wallet=wallet, condition=condition, t=t)
 
 
 def cash(wallet: str, kind: ActivityKind, usdc: str, t: int) -> WalletActivity:
-    return WalletActivity(
-        wallet=wallet,
-        kind=kind,
-        timestamp_s=t,
-        condition_id="",
-        token_id=None,
-        outcome_index=None,
-        side=None,
-        size=D(0),
-        usdc_size=D(usdc),
-        price=None,
-        transaction_hash=f"0xc{t}",
-    )
+    return activity(kind, "0", usdc, wallet=wallet, condition="", t=t)
 
 
 def live(wallet: str, token: str, side: Side, price: str, size: str, condition: str = "0xm1") -> ActivityTrade:
@@ -174,21 +152,7 @@ def test_wallet_stats_roi_for_a_no_position_is_on_its_own_cost() -> None:
     ledger = WalletLedger(W1, MARKETS)
     # NO bought at 0.20 (YES at 0.80) and redeemed at 1: cost 20, pnl 80, ROI 4 (not 80 / 80 on the YES price).
     ledger.apply(trade(W1, "0xm1", 1, Side.BUY, "100", "20", 1))
-    ledger.apply(
-        WalletActivity(
-            wallet=W1,
-            kind=ActivityKind.REDEEM,
-            timestamp_s=2,
-            condition_id="0xm1",
-            token_id=None,
-            outcome_index=1,
-            side=None,
-            size=D(100),
-            usdc_size=D(100),
-            price=None,
-            transaction_hash="0xr",
-        )
-    )
+    ledger.apply(activity(ActivityKind.REDEEM, "100", "100", wallet=W1, outcome=1, t=2))
     ledger.apply(trade(W1, "0xm2", 0, Side.BUY, "10", "5", 3))
     ledger.apply(trade(W1, "0xm2", 0, Side.SELL, "10", "4", 4))  # a loss: -1, ROI -0.2
     ledger.apply(trade(W1, "0xm3", 0, Side.BUY, "10", "6", 5))  # open in sports

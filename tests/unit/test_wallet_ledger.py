@@ -13,46 +13,20 @@ from polyinfra.model.book import OrderBook
 from polyinfra.model.market_outcomes import MarketMap, MarketOutcomes
 from polyinfra.model.numbers import Side
 from polyinfra.model.wallet_activity import ActivityKind, WalletActivity
+from tests.wallet_rows import WALLET, trade
+from tests.wallet_rows import activity as row
 
 D = Decimal
-WALLET = "0x00000000000000000000000000000000000000aa"
 M = "0xm1"
 MARKETS = MarketMap.of([MarketOutcomes(M, ("yes1", "no1"), category="politics")])
 
 
-def row(
-    kind: ActivityKind,
-    size: str,
-    usdc: str,
-    *,
-    outcome: int | None = None,
-    side: Side | None = None,
-    condition: str = M,
-    t: int = 0,
-    tx: str = "0xt",
-    token: str | None = None,
-) -> WalletActivity:
-    return WalletActivity(
-        wallet=WALLET,
-        kind=kind,
-        timestamp_s=t,
-        condition_id=condition,
-        token_id=token,
-        outcome_index=outcome,
-        side=side,
-        size=D(size),
-        usdc_size=D(usdc),
-        price=None,
-        transaction_hash=tx,
-    )
-
-
 def buy(outcome: int, size: str, usdc: str, t: int = 0, condition: str = M) -> WalletActivity:
-    return row(ActivityKind.TRADE, size, usdc, outcome=outcome, side=Side.BUY, t=t, condition=condition)
+    return trade(Side.BUY, outcome, size, usdc, t=t, condition=condition)
 
 
 def sell(outcome: int, size: str, usdc: str, t: int = 0, condition: str = M) -> WalletActivity:
-    return row(ActivityKind.TRADE, size, usdc, outcome=outcome, side=Side.SELL, t=t, condition=condition)
+    return trade(Side.SELL, outcome, size, usdc, t=t, condition=condition)
 
 
 def ledger() -> WalletLedger:

@@ -25,9 +25,8 @@ from rich.console import Group, RenderableType
 from rich.text import Text
 
 from polyinfra.errors import InvalidValueError, MissingExtraError
-from polyinfra.model.numbers import decimal_text
 
-__all__ = ["terminal_chart", "write_png"]
+__all__ = ["cents", "terminal_chart", "write_png"]
 
 _EIGHTHS: Final = " ▁▂▃▄▅▆▇█"
 _CENTS: Final = Decimal("0.01")
@@ -53,7 +52,7 @@ def terminal_chart(
     zero_row = _level(Decimal(0), low, high, height)
     levels = [_level(value, low, high, steps) for value in columns]
     lines: list[Text] = [Text(title, style="bold")]
-    labels = {height - 1: _money(high), zero_row: _money(Decimal(0)), 0: _money(low)}
+    labels = {height - 1: cents(high), zero_row: cents(Decimal(0)), 0: cents(low)}
     for row in range(height - 1, -1, -1):
         line = Text(f"{labels.get(row, ''):>11} ", style="dim")
         line.append("┤" if row in labels else "│", style="dim")
@@ -70,7 +69,7 @@ def terminal_chart(
     gap = max(width - len(first) - len(last), 1)
     lines.append(Text(" " * 13 + first + " " * gap + last, style="dim"))
     end = points[-1][1]
-    lines.append(Text(f"{'now':>11}  {_money(end)}", style=_GAIN if end >= 0 else _LOSS))
+    lines.append(Text(f"{'now':>11}  {cents(end)}", style=_GAIN if end >= 0 else _LOSS))
     return Group(*lines)
 
 
@@ -101,7 +100,7 @@ def write_png(
         axes.fill_between(times, values, 0, step="post", where=[v < 0 for v in values], color="tab:red", alpha=0.4)
         axes.axhline(0, color="grey", linewidth=0.8)
         axes.xaxis_date(UTC)
-        axes.set_title(f"{title}: {_money(points[-1][1])} now")
+        axes.set_title(f"{title}: {cents(points[-1][1])} now")
         axes.set_ylabel("USDC")
         figure.autofmt_xdate()
         target = Path(path)
@@ -128,8 +127,9 @@ def _level(value: Decimal, low: Decimal, high: Decimal, steps: int) -> int:
     return int(((value - low) * steps / (high - low)).quantize(Decimal(1), rounding=ROUND_HALF_EVEN))
 
 
-def _money(value: Decimal) -> str:
-    return decimal_text(value.quantize(_CENTS, rounding=ROUND_HALF_EVEN))
+def cents(value: Decimal) -> str:
+    """An amount for the eye: to the cent, with thousands separators (``-1,234.50``)."""
+    return f"{value.quantize(_CENTS, rounding=ROUND_HALF_EVEN):,}"
 
 
 def _time(timestamp_s: int) -> str:
