@@ -26,7 +26,7 @@ from polyinfra.core.wallet_stats import (
     wilson_lower_bound,
 )
 from polyinfra.core.whale_radar import HolderRank, HolderRow, LargeTradeRadar, top_holders
-from polyinfra.errors import InvalidValueError
+from polyinfra.errors import InvalidNumberError, InvalidValueError
 from polyinfra.model.live_events import ActivityTrade
 from polyinfra.model.market_outcomes import MarketMap, MarketOutcomes
 from polyinfra.model.numbers import Side
@@ -281,3 +281,20 @@ def test_the_radar_flags_exact_notionals_at_the_threshold() -> None:
     assert narrow.observe(live(W2, "y1", Side.BUY, "0.5", "100")) is not None
     with pytest.raises(InvalidValueError):
         LargeTradeRadar(D(-1))
+
+
+NOT_NUMBERS = [D("NaN"), D("sNaN"), D("Infinity"), D("1e999990")]
+
+
+@pytest.mark.parametrize("bad", [*NOT_NUMBERS, D(-1)])
+def test_stakes_and_balances_that_are_not_amounts_are_refused(bad: Decimal) -> None:
+    with pytest.raises(InvalidNumberError):
+        Stake(W1, "0xm1", 0, bad, 1)
+    with pytest.raises(InvalidNumberError):
+        HolderRow(W1, "0xm1", "y1", 0, bad)
+
+
+@pytest.mark.parametrize("bad", NOT_NUMBERS)
+def test_venue_points_that_are_not_numbers_are_refused(bad: Decimal) -> None:
+    with pytest.raises(InvalidNumberError):
+        VenuePnlPoint(1, realized_market=bad)

@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 
 from polyinfra.core.wallet_ledger import WalletLedger, marks_from_books
-from polyinfra.errors import LedgerError
+from polyinfra.errors import LedgerError, PolyinfraError
 from polyinfra.model.book import OrderBook
 from polyinfra.model.market_outcomes import MarketMap, MarketOutcomes
 from polyinfra.model.numbers import Side
@@ -229,3 +229,13 @@ def test_a_seeded_position_opens_a_late_history() -> None:
     assert book.realized.realized_market == D(4)
     (closed,) = book.closed_positions
     assert (closed.opened_s, closed.roi) == (5, D("0.25"))
+
+
+def test_amounts_finer_than_the_ledger_unit_are_refused_not_rounded() -> None:
+    book = ledger()
+    # 29 significant digits: at the default 28-digit precision this would round to a whole number of units.
+    with pytest.raises(LedgerError, match="finer"):
+        book.apply(buy(0, "100000000000000.00000000000001", "1"))
+    with pytest.raises(PolyinfraError):
+        book.apply(buy(0, "1", "1"), fee_usdc=D("sNaN"))
+    assert book.positions() == ()

@@ -25,10 +25,10 @@ from decimal import Decimal
 from enum import StrEnum
 
 from polyinfra.core.whale_radar import notional_usdc
-from polyinfra.errors import InvalidValueError
+from polyinfra.errors import InvalidNumberError, InvalidValueError
 from polyinfra.model.live_events import ActivityTrade
 from polyinfra.model.market_outcomes import MarketMap
-from polyinfra.model.numbers import Side
+from polyinfra.model.numbers import Side, bounded_decimal
 from polyinfra.model.wallet_activity import ActivityKind, WalletActivity
 
 __all__ = [
@@ -52,6 +52,11 @@ class Stake:
     outcome_index: int
     usdc: Decimal
     timestamp_s: int
+
+    def __post_init__(self) -> None:
+        """Refuses a stake that is not a finite, bounded, non-negative amount (``InvalidNumberError``)."""
+        if bounded_decimal(self.usdc) < 0:
+            raise InvalidNumberError("a negative stake", wallet=self.wallet, usdc=self.usdc)
 
 
 def stakes_from_activity(rows: Iterable[WalletActivity]) -> Iterator[Stake]:

@@ -24,6 +24,7 @@ from typing import Final
 
 from polyinfra.core.wallet_ledger import PnlComponents, WalletLedger
 from polyinfra.errors import InvalidValueError
+from polyinfra.model.numbers import bounded_decimal
 
 __all__ = ["COMPONENTS", "ComponentDrift", "Reconciliation", "VenuePnlPoint", "reconcile"]
 
@@ -42,6 +43,13 @@ class VenuePnlPoint:
     rebates: Decimal | None = None
     rewards: Decimal | None = None
     referral: Decimal | None = None
+
+    def __post_init__(self) -> None:
+        """Refuses a value that is not finite and bounded (``InvalidNumberError``): drift is arithmetic on it."""
+        for name in COMPONENTS:
+            value = getattr(self, name)
+            if value is not None:
+                bounded_decimal(value)
 
 
 @dataclass(frozen=True, slots=True)

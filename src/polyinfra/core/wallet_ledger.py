@@ -48,7 +48,7 @@ from __future__ import annotations
 from bisect import bisect_right
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import Context, Decimal
 from typing import Final
 
 from polyinfra.errors import LedgerError
@@ -68,6 +68,8 @@ __all__ = [
     "marks_from_books",
 ]
 
+_EXACT: Final = Context(prec=120)
+
 UNIT: Final = 10**12
 """Ledger units per share or dollar."""
 
@@ -85,8 +87,9 @@ _CASH_ONLY: Final = {
 
 def to_units(value: Decimal | int, what: str = "amount") -> int:
     """``value`` in ledger units (10**-12), exactly; :class:`LedgerError` when it is negative or finer."""
-    decimal = bounded_decimal(value)
-    scaled = decimal.scaleb(12)
+    # Scaled in a context wide enough for any bounded value: the default 28 digits would round a value
+    # with more than 12 decimals into one that looks whole.
+    scaled = _EXACT.scaleb(bounded_decimal(value), 12)
     if scaled != scaled.to_integral_value() or scaled < 0:
         raise LedgerError(f"{what} is negative or finer than 10**-12", value=value)
     return int(scaled)
@@ -382,7 +385,8 @@ class WalletLedger:
             self.apply_conversion([row])
             return
         cash = to_units(row.usdc_size, "usdc_size")
-        fee = to_units(abs(fee_usdc), "fee")
+        charged = bounded_decimal(fee_usdc)  # finite before any comparison or abs()
+        fee = to_units(abs(charged), "fee")
         if row.kind in _CASH_ONLY:
             name = _CASH_ONLY[row.kind]
             setattr(self._totals, name, getattr(self._totals, name) + cash)
@@ -395,7 +399,7 @@ class WalletLedger:
         else:
             self._redeem(row, cash)
         # Charged once the row is known to apply: a refused row leaves the ledger as it was.
-        self._totals.fees += -fee if fee_usdc > 0 else fee
+        self._totals.fees += -fee if charged > 0 else fee
         self._record(row.timestamp_s)
 
     def apply_conversion(self, legs: Sequence[WalletActivity]) -> None:

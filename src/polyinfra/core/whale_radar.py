@@ -17,7 +17,7 @@ from decimal import Context, Decimal
 from enum import StrEnum
 from typing import Final
 
-from polyinfra.errors import InvalidValueError
+from polyinfra.errors import InvalidNumberError, InvalidValueError
 from polyinfra.model.live_events import ActivityTrade
 from polyinfra.model.numbers import bounded_decimal
 
@@ -45,6 +45,13 @@ class HolderRow:
     pnl: Decimal | None = None
     """The holder's P&L on the market where the source gives it (``/v2/holders?include_pnl=true``)."""
     name: str = ""
+
+    def __post_init__(self) -> None:
+        """Refuses amounts that are not finite and bounded, or a negative balance (``InvalidNumberError``)."""
+        if bounded_decimal(self.amount) < 0:
+            raise InvalidNumberError("a negative balance", wallet=self.wallet, amount=self.amount)
+        if self.pnl is not None:
+            bounded_decimal(self.pnl)
 
 
 class HolderRank(StrEnum):
