@@ -19,6 +19,7 @@ from polyinfra.core.consensus import (
 from polyinfra.core.pnl_reconciliation import VenuePnlPoint, reconcile
 from polyinfra.core.wallet_ledger import WalletLedger
 from polyinfra.core.wallet_stats import (
+    LedgerSet,
     RankBy,
     aggregate,
     top_performers,
@@ -298,3 +299,32 @@ def test_stakes_and_balances_that_are_not_amounts_are_refused(bad: Decimal) -> N
 def test_venue_points_that_are_not_numbers_are_refused(bad: Decimal) -> None:
     with pytest.raises(InvalidNumberError):
         VenuePnlPoint(1, realized_market=bad)
+
+
+def test_a_ledger_set_routes_a_merged_stream_and_survives_a_refused_row() -> None:
+    a, b, c = "0xa", "0xb", "0xc"
+    legs = [
+        activity(ActivityKind.CONVERSION, "10", "10", wallet=W1, condition=a, outcome=1, side=Side.SELL, t=3, tx="0xv"),
+        activity(ActivityKind.CONVERSION, "10", "0", wallet=W1, condition=b, outcome=1, side=Side.SELL, t=3, tx="0xv"),
+    ]
+    stream = [
+        trade(W1, a, 1, Side.BUY, "10", "6", 1),
+        trade(W2, "0xm1", 0, Side.BUY, "10", "5", 1),
+        trade(W1, b, 1, Side.BUY, "10", "7", 2),
+        legs[0],
+        trade(W2, "0xm1", 0, Side.SELL, "20", "9", 3),  # W2 holds only 10: refused, and the set goes on
+        legs[1],  # W1's second leg, after another wallet's row: still one conversion
+        activity(ActivityKind.CONVERSION, "10", "0", wallet=W1, condition=c, outcome=0, side=Side.BUY, t=3, tx="0xv"),
+        trade(W2, "0xm1", 0, Side.SELL, "10", "8", 4),
+    ]
+    ledgers = LedgerSet()
+    for row in stream:
+        ledgers.apply(row)
+    w1, w2 = ledgers.stats()
+    assert (w1.wallet, w2.wallet) == (W1, W2)
+    # W1 gave up NOs that cost 13 for 10 cash and 10 YES of C, which carry the other 3.
+    assert w1.realized.realized_market == D(0)
+    assert ledgers.ledger(W1).positions()[0].cost == D(3)
+    assert w2.realized.realized_market == D(3)
+    assert ledgers.refused == 1
+    assert ledgers.errors[W2].context["size"] == D(20)

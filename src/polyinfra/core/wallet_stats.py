@@ -17,7 +17,9 @@ Statistics a copy-trader ranks wallets by, computed so that they do not flatter:
   bought for, never derived from the YES price (the way ROI goes wrong for NO tokens elsewhere).
 * **Exposure** by market and by category: the open cost, and the value marked with YES/NO netting.
 
-:func:`aggregate` sums a tracked set; :func:`top_performers` ranks it with a minimum-sample gate.
+:class:`LedgerSet` keeps one ledger per wallet of a tracked set from one merged stream of rows (the wallet
+watch's); :func:`aggregate` sums the set's statistics and :func:`top_performers` ranks them with a
+minimum-sample gate.
 Pure: no I/O, no clock.
 """
 
@@ -30,12 +32,15 @@ from enum import StrEnum
 from typing import Final
 
 from polyinfra.core.wallet_ledger import MarkProvider, PnlComponents, WalletLedger
-from polyinfra.errors import InvalidValueError
+from polyinfra.errors import InvalidValueError, LedgerError
+from polyinfra.model.market_outcomes import MarketMap
+from polyinfra.model.wallet_activity import ActivityKind, WalletActivity
 
 __all__ = [
     "Z_95",
     "AggregateStats",
     "Exposure",
+    "LedgerSet",
     "RankBy",
     "WalletStats",
     "WinRate",
@@ -162,6 +167,68 @@ def aggregate(stats: Iterable[WalletStats]) -> AggregateStats:
         for category, exposure in wallet.exposure_by_category.items():
             by_category[category] = _add(by_category.get(category), exposure)
     return AggregateStats(count, PnlComponents(**parts), unrealized, volume, by_category)
+
+
+class LedgerSet:
+    """One :class:`~polyinfra.core.wallet_ledger.WalletLedger` per wallet, fed one merged stream of rows.
+
+    A row goes to its wallet's ledger (created on its first row). A neg-risk conversion's legs, which
+    arrive as consecutive rows of one wallet and one transaction, are held until that wallet's next other
+    row (or :meth:`flush`) and applied together. A row a ledger refuses does not stop the set: the
+    :class:`~polyinfra.errors.LedgerError` is kept in :attr:`errors` (the wallet's latest) and counted, and
+    that wallet's figures are then known to be incomplete."""
+
+    def __init__(self, markets: MarketMap | None = None) -> None:
+        self.markets = MarketMap() if markets is None else markets
+        self.ledgers: dict[str, WalletLedger] = {}
+        self.errors: dict[str, LedgerError] = {}
+        self.refused = 0
+        self._legs: dict[str, list[WalletActivity]] = {}
+
+    def ledger(self, wallet: str) -> WalletLedger:
+        """The wallet's ledger, created empty the first time it is asked for."""
+        wallet = wallet.lower()
+        found = self.ledgers.get(wallet)
+        if found is None:
+            found = self.ledgers[wallet] = WalletLedger(wallet, self.markets)
+        return found
+
+    def apply(self, row: WalletActivity, *, fee_usdc: Decimal = Decimal(0)) -> None:
+        """Route one row (see the class notes); ``fee_usdc`` is what the venue charged on it."""
+        wallet = row.wallet.lower()
+        legs = self._legs.get(wallet)
+        if legs and (row.kind is not ActivityKind.CONVERSION or row.transaction_hash != legs[0].transaction_hash):
+            self._apply_conversion(wallet)
+        if row.kind is ActivityKind.CONVERSION:
+            self._legs.setdefault(wallet, []).append(row)
+            return
+        try:
+            self.ledger(wallet).apply(row, fee_usdc=fee_usdc)
+        except LedgerError as error:
+            self._refuse(wallet, error)
+
+    def flush(self) -> None:
+        """Apply every conversion still held: call before reading the figures."""
+        for wallet in list(self._legs):
+            self._apply_conversion(wallet)
+
+    def stats(self, marks: MarkProvider | None = None, *, z: Decimal = Z_95) -> list[WalletStats]:
+        """Every wallet's record (after :meth:`flush`), in wallet order."""
+        self.flush()
+        return [wallet_stats(self.ledgers[wallet], marks, z=z) for wallet in sorted(self.ledgers)]
+
+    def _apply_conversion(self, wallet: str) -> None:
+        legs = self._legs.pop(wallet, [])
+        if not legs:
+            return
+        try:
+            self.ledger(wallet).apply_conversion(legs)
+        except LedgerError as error:
+            self._refuse(wallet, error)
+
+    def _refuse(self, wallet: str, error: LedgerError) -> None:
+        self.errors[wallet] = error
+        self.refused += 1
 
 
 class RankBy(StrEnum):
