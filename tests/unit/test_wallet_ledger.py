@@ -175,6 +175,7 @@ def test_selling_more_than_held_is_a_typed_error_naming_the_row_and_changes_noth
     assert caught.value.context["size"] == D(11)
     assert book.realized.total == D(0)
     assert book.positions()[0].size == D(10)
+    assert book.volume == D(5)
     with pytest.raises(LedgerError):
         book.apply(row(ActivityKind.MERGE, "10", "10"))  # no NO held: nothing merges
     assert book.positions()[0].size == D(10)
@@ -239,3 +240,16 @@ def test_amounts_finer_than_the_ledger_unit_are_refused_not_rounded() -> None:
     with pytest.raises(PolyinfraError):
         book.apply(buy(0, "1", "1"), fee_usdc=D("sNaN"))
     assert book.positions() == ()
+
+
+def test_a_conversion_refused_on_its_last_leg_changes_nothing() -> None:
+    book = ledger()
+    book.apply(buy(1, "10", "6"))
+    legs = [
+        row(ActivityKind.CONVERSION, "10", "10", outcome=1, side=Side.SELL),
+        row(ActivityKind.CONVERSION, "10", "0", side=Side.BUY, condition="0xother"),  # names no outcome
+    ]
+    with pytest.raises(LedgerError, match="no outcome"):
+        book.apply_conversion(legs)
+    assert [(p.outcome_index, p.size, p.cost) for p in book.positions()] == [(1, D(10), D(6))]
+    assert book.realized.total == D(0)

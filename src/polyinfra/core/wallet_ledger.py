@@ -416,6 +416,7 @@ class WalletLedger:
         if not given:
             raise _refused("a conversion that gives up no shares", legs[0])
         # Checked before any is taken: a refused conversion leaves the ledger as it was.
+        received = [(*self._outcome(leg), to_units(leg.size, "size")) for leg in taken]
         sizes = [to_units(leg.size, "size") for leg in given]
         costs = [
             _cost_of(self._check_held(leg, *self._outcome(leg), size), size)
@@ -434,11 +435,10 @@ class WalletLedger:
             condition_id, index = self._outcome(leg)
             self._take(leg, condition_id, index, size, cost + share)
         carried = max(carried - cash, 0) if taken else 0
-        for position, leg in enumerate(taken):
-            condition_id, index = self._outcome(leg)
+        for position, (leg, (condition_id, index, size)) in enumerate(zip(taken, received, strict=True)):
             share = carried // len(taken) + (carried % len(taken) if position == 0 else 0)
             holding = self._holding(condition_id, index, leg.timestamp_s)
-            holding.size += to_units(leg.size, "size")
+            holding.size += size
             holding.cost += share
             holding.paid += share
         self._record(legs[-1].timestamp_s)
@@ -448,7 +448,6 @@ class WalletLedger:
     def _trade(self, row: WalletActivity, cash: int) -> None:
         condition_id, index = self._outcome(row)
         size = to_units(row.size, "size")
-        self._volume += cash
         if row.side is Side.BUY:
             holding = self._holding(condition_id, index, row.timestamp_s)
             holding.size += size
@@ -458,6 +457,7 @@ class WalletLedger:
             self._take(row, condition_id, index, size, cash)
         else:
             raise _refused("a trade row without a side", row)
+        self._volume += cash
 
     def _split(self, row: WalletActivity, cash: int) -> None:
         condition_id = row.condition_id
