@@ -237,6 +237,10 @@ def test_amounts_finer_than_the_ledger_unit_are_refused_not_rounded() -> None:
     # 29 significant digits: at the default 28-digit precision this would round to a whole number of units.
     with pytest.raises(LedgerError, match="finer"):
         book.apply(buy(0, "100000000000000.00000000000001", "1"))
+    with pytest.raises(LedgerError, match="more digits"):
+        book.apply(buy(0, "1." + "0" * 5000 + "1", "1"))  # more digits than any context holds: not rounded
+    with pytest.raises(LedgerError, match="more digits"):
+        book.seed(M, 0, D(10**5000), D(1))
     with pytest.raises(PolyinfraError):
         book.apply(buy(0, "1", "1"), fee_usdc=D("sNaN"))
     assert book.positions() == ()

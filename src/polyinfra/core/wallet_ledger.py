@@ -48,13 +48,13 @@ from __future__ import annotations
 from bisect import bisect_right
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from decimal import Context, Decimal
+from decimal import Context, Decimal, DecimalException, Inexact, InvalidOperation, Rounded
 from typing import Final
 
 from polyinfra.errors import LedgerError
 from polyinfra.model.book import OrderBook
 from polyinfra.model.market_outcomes import MarketMap
-from polyinfra.model.numbers import Side, bounded_decimal, picos_to_decimal
+from polyinfra.model.numbers import MAX_WHOLE_DIGITS, Side, bounded_decimal, picos_to_decimal
 from polyinfra.model.wallet_activity import ActivityKind, WalletActivity
 
 __all__ = [
@@ -68,7 +68,9 @@ __all__ = [
     "marks_from_books",
 ]
 
-_EXACT: Final = Context(prec=120)
+_UNITS: Final = Context(prec=60, traps=[InvalidOperation, Inexact, Rounded])
+_NO_FEE: Final = Decimal(0)
+"""The default fee: skipped without arithmetic (most rows carry none)."""
 
 UNIT: Final = 10**12
 """Ledger units per share or dollar."""
@@ -86,12 +88,24 @@ _CASH_ONLY: Final = {
 
 
 def to_units(value: Decimal | int, what: str = "amount") -> int:
-    """``value`` in ledger units (10**-12), exactly; :class:`LedgerError` when it is negative or finer."""
-    # Scaled in a context wide enough for any bounded value: the default 28 digits would round a value
-    # with more than 12 decimals into one that looks whole.
-    scaled = _EXACT.scaleb(bounded_decimal(value), 12)
-    if scaled != scaled.to_integral_value() or scaled < 0:
-        raise LedgerError(f"{what} is negative or finer than 10**-12", value=value)
+    """``value`` in ledger units (10**-12), exactly; :class:`LedgerError` when it is not a finite number
+    below 10**15, is negative, or is finer than a unit.
+
+    The scaling runs in a context that traps any rounding, so a value with more digits than it can hold
+    exactly (a hostile 5,000-decimal string) is refused rather than rounded into one that looks whole;
+    the magnitude is checked on the exponent before ``int()`` could build a huge number."""
+    if isinstance(value, bool) or not isinstance(value, Decimal | int):
+        raise LedgerError(f"{what} is not a Decimal or int", value=value)
+    try:
+        scaled = _UNITS.scaleb(Decimal(value), 12)
+    except DecimalException:
+        raise LedgerError(
+            f"{what} has more digits than the ledger holds exactly (15 before the point, 12 after)", value=value
+        ) from None
+    if not scaled.is_finite() or scaled.adjusted() >= MAX_WHOLE_DIGITS + 12 or scaled < 0:
+        raise LedgerError(f"{what} is not a non-negative number below 10**{MAX_WHOLE_DIGITS}", value=value)
+    if scaled != scaled.to_integral_value():
+        raise LedgerError(f"{what} is finer than 10**-12", value=value)
     return int(scaled)
 
 
@@ -373,11 +387,11 @@ class WalletLedger:
             if row.kind is ActivityKind.CONVERSION:
                 legs.append(row)
             else:
-                self.apply(row, fee_usdc=Decimal(0) if fees is None else fees.get(row.key, Decimal(0)))
+                self.apply(row, fee_usdc=_NO_FEE if fees is None else fees.get(row.key, _NO_FEE))
         if legs:
             self.apply_conversion(legs)
 
-    def apply(self, row: WalletActivity, *, fee_usdc: Decimal = Decimal(0)) -> None:
+    def apply(self, row: WalletActivity, *, fee_usdc: Decimal = _NO_FEE) -> None:
         """Apply one row (a conversion's legs go to :meth:`apply_conversion` together); ``fee_usdc`` is the
         fee the venue charged on it, negative for a refund."""
         self._check_row(row)
@@ -385,8 +399,8 @@ class WalletLedger:
             self.apply_conversion([row])
             return
         cash = to_units(row.usdc_size, "usdc_size")
-        charged = bounded_decimal(fee_usdc)  # finite before any comparison or abs()
-        fee = to_units(abs(charged), "fee")
+        charged = _NO_FEE if fee_usdc is _NO_FEE else bounded_decimal(fee_usdc)  # finite before comparing
+        fee = 0 if charged is _NO_FEE else to_units(abs(charged), "fee")
         if row.kind in _CASH_ONLY:
             name = _CASH_ONLY[row.kind]
             setattr(self._totals, name, getattr(self._totals, name) + cash)
