@@ -2,7 +2,7 @@
 
 The Data API's ``/v2/user-pnl`` is a cumulative series of a wallet's realized P&L split by source
 (market trading, fees, rebates, rewards, referral, and parts this ledger does not model: combos, LP,
-yield). :func:`reconcile` takes that series as :class:`VenuePnlPoint` values, asks the
+yield; venue notes: Wallet P&L). :func:`reconcile` takes that series as :class:`VenuePnlPoint` values, asks the
 :class:`~polyinfra.core.wallet_ledger.WalletLedger` what it had realized at each point's time, and reports
 the drift (ledger minus venue) of every component at every point: a ledger that misses rows, double
 counts them or reads a row kind wrongly shows up as drift in the component that row kind feeds, from

@@ -6,7 +6,8 @@ those it gives realized P&L split the way the venue's ``/v2/user-pnl`` splits it
 unrealized P&L marked to prices a caller supplies, the positions that closed (for win rates and ROI), and
 the realized series over time (for reconciliation and charts).
 
-How each row moves cash and shares (``usdc_size`` is the cash the row moved, ``size`` the shares)::
+How each row moves cash and shares (``usdc_size`` is the cash the row moved, ``size`` the shares; venue
+notes: Wallet P&L)::
 
     TRADE BUY    cash -> shares of one outcome          cost += cash
     TRADE SELL   shares of one outcome -> cash          realized += cash - average cost of the shares
