@@ -2,11 +2,11 @@
 
 The Data API's ``/v2/user-pnl`` is a cumulative series of a wallet's realized P&L split by source
 (market trading, fees, rebates, rewards, referral, and parts this ledger does not model: combos, LP,
-yield; venue notes: Wallet P&L). :func:`reconcile` takes that series as :class:`VenuePnlPoint` values, asks the
-:class:`~polyinfra.core.wallet_ledger.WalletLedger` what it had realized at each point's time, and reports
-the drift (ledger minus venue) of every component at every point: a ledger that misses rows, double
-counts them or reads a row kind wrongly shows up as drift in the component that row kind feeds, from
-the first point after it.
+yield; venue notes: Wallet P&L). :func:`reconcile` takes that series as :class:`VenuePnlPoint` values,
+asks the :class:`~polyinfra.core.wallet_ledger.WalletLedger` what it had realized at each point's time,
+and reports the drift (ledger minus venue) of every component at every point: a ledger that misses rows,
+double counts them or reads a row kind wrongly shows up as drift in the component that row kind feeds,
+from the first point after it.
 
 A component the venue leaves out (null) is *unavailable*, never zero, so it is not compared. A ledger
 started after the wallet's first trade (seeded from positions) carries a constant offset from the
