@@ -47,7 +47,9 @@ def test_lines_carry_exact_values() -> None:
 def test_the_screen_fits_80_columns_and_shows_the_numbers() -> None:
     ledger = _ledger()
     valuation = ledger.valuation({"n1": Decimal("0.52"), "y1": Decimal("0.45")}.get)
-    series = [(t, components.total) for t, components in ledger.history()]
+    series = ledger.realized_series()
+    assert series == [(t, components.total) for t, components in ledger.history()]
+    assert series[-1] == (1_765_014_400, Decimal("3.633333"))  # 4.333333 - 1.2 + 0.5
     console = Console(width=80, record=True, color_system=None)
     console.print(pnl_screen(WALLET, valuation, series))
     text = console.export_text()

@@ -310,6 +310,10 @@ class WalletLedger:
         """Realized components after each applied row, with the row's time (one point per row)."""
         return [(time_s, totals.public()) for time_s, totals in self._history]
 
+    def realized_series(self) -> list[tuple[int, Decimal]]:
+        """Total realized P&L after each applied row, with the row's time: the series a chart draws."""
+        return [(time_s, totals.public().total) for time_s, totals in self._history]
+
     def realized_at(self, time_s: int) -> PnlComponents:
         """Realized components as of ``time_s`` (every row up to and including that second)."""
         # Rows come in time order, so the history's times are sorted: the last one at or before time_s.
