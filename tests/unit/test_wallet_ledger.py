@@ -7,9 +7,10 @@ from decimal import Decimal
 
 import pytest
 
-from polyinfra.core.wallet_ledger import WalletLedger, marks_from_books
-from polyinfra.errors import LedgerError, PolyinfraError
+from polyinfra.core.wallet_ledger import WalletLedger, marks_from_books, marks_from_live_books
+from polyinfra.errors import InvalidValueError, LedgerError, PolyinfraError
 from polyinfra.model.book import OrderBook
+from polyinfra.model.events import SyncState
 from polyinfra.model.market_outcomes import MarketMap, MarketOutcomes
 from polyinfra.model.numbers import Side
 from polyinfra.model.wallet_activity import ActivityKind, WalletActivity
@@ -257,3 +258,26 @@ def test_a_conversion_refused_on_its_last_leg_changes_nothing() -> None:
         book.apply_conversion(legs)
     assert [(p.outcome_index, p.size, p.cost) for p in book.positions()] == [(1, D(10), D(6))]
     assert book.realized.total == D(0)
+
+
+def test_live_marks_only_from_live_books() -> None:
+    book = OrderBook("yes1")
+    book.apply_snapshot([(400_000, 1_000_000)], [(600_000, 1_000_000)])
+    states = {"yes1": SyncState.LIVE}
+
+    class Books:
+        def book(self, token_id: str) -> OrderBook:
+            if token_id != "yes1":
+                raise InvalidValueError("token is not subscribed", token_id=token_id)
+            return book
+
+        def state(self, token_id: str) -> SyncState:
+            self.book(token_id)
+            return states[token_id]
+
+    mark = marks_from_live_books(Books())
+    assert mark("yes1") == D("0.5")
+    assert mark("no1") is None
+    states["yes1"] = SyncState.STALE
+    assert mark("yes1") is None  # a stale book's mid is no mark
+    assert "_holdings" not in repr(ledger())

@@ -50,10 +50,11 @@ from bisect import bisect_right
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Context, Decimal, DecimalException, Inexact, InvalidOperation, Rounded
-from typing import Final
+from typing import Final, Protocol
 
-from polyinfra.errors import LedgerError
+from polyinfra.errors import InvalidValueError, LedgerError
 from polyinfra.model.book import OrderBook
+from polyinfra.model.events import SyncState
 from polyinfra.model.market_outcomes import MarketMap
 from polyinfra.model.numbers import MAX_WHOLE_DIGITS, Side, bounded_decimal, picos_to_decimal
 from polyinfra.model.wallet_activity import ActivityKind, WalletActivity
@@ -61,12 +62,14 @@ from polyinfra.model.wallet_activity import ActivityKind, WalletActivity
 __all__ = [
     "ClosedPosition",
     "ConditionValue",
+    "LiveBookReader",
     "MarkProvider",
     "PnlComponents",
     "Position",
     "Valuation",
     "WalletLedger",
     "marks_from_books",
+    "marks_from_live_books",
 ]
 
 _UNITS: Final = Context(prec=60, traps=[InvalidOperation, Inexact, Rounded])
@@ -265,11 +268,34 @@ class Valuation:
 
 
 def marks_from_books(books: Mapping[str, OrderBook]) -> MarkProvider:
-    """Marks from live books: each token's mid, None while its book is one-sided or empty."""
+    """Marks from books by token: each token's mid, None while its book is one-sided or empty."""
 
     def mark(token_id: str) -> Decimal | None:
         book = books.get(token_id)
         return None if book is None else book.mid()
+
+    return mark
+
+
+class LiveBookReader(Protocol):
+    """What :func:`marks_from_live_books` reads: :class:`~polyinfra.clob.live_books.LiveBooks` is one."""
+
+    def book(self, token_id: str) -> OrderBook: ...
+
+    def state(self, token_id: str) -> SyncState: ...
+
+
+def marks_from_live_books(books: LiveBookReader) -> MarkProvider:
+    """Marks from live books: a token's mid while its book is LIVE; None while it is stale or syncing
+    (a mid the venue may have moved away from is no mark) and for a token not subscribed."""
+
+    def mark(token_id: str) -> Decimal | None:
+        try:
+            if books.state(token_id) is not SyncState.LIVE:
+                return None
+            return books.book(token_id).mid()
+        except InvalidValueError:
+            return None
 
     return mark
 
@@ -279,13 +305,13 @@ class WalletLedger:
     """One wallet's holdings and realized P&L, fed its activity rows in time order."""
 
     wallet: str
-    markets: MarketMap = field(default_factory=MarketMap)
-    _holdings: dict[tuple[str, int], _Holding] = field(default_factory=dict, init=False)
-    _tokens: dict[tuple[str, int], str] = field(default_factory=dict, init=False)
-    _totals: _Totals = field(default_factory=_Totals, init=False)
-    _history: list[tuple[int, _Totals]] = field(default_factory=list, init=False)
-    _closed: list[ClosedPosition] = field(default_factory=list, init=False)
-    _volume: int = field(default=0, init=False)
+    markets: MarketMap = field(default_factory=MarketMap, repr=False)
+    _holdings: dict[tuple[str, int], _Holding] = field(default_factory=dict, init=False, repr=False)
+    _tokens: dict[tuple[str, int], str] = field(default_factory=dict, init=False, repr=False)
+    _totals: _Totals = field(default_factory=_Totals, init=False, repr=False)
+    _history: list[tuple[int, _Totals]] = field(default_factory=list, init=False, repr=False)
+    _closed: list[ClosedPosition] = field(default_factory=list, init=False, repr=False)
+    _volume: int = field(default=0, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.wallet = self.wallet.lower()
