@@ -63,3 +63,12 @@ def test_without_matplotlib_the_error_names_the_extra(monkeypatch: pytest.Monkey
     with pytest.raises(MissingExtraError, match=r"polyinfra\[plot\]"):
         write_png([(T0, D(1))], tmp_path / "pnl.png")
     assert not (tmp_path / "pnl.png").exists()
+
+
+def test_wide_values_widen_the_axis_and_one_instant_shows_one_time() -> None:
+    lines = _draw([(T0, D("123456789012.5"))], width=4, height=3)
+    axis = len("123,456,789,012.50 ")
+    assert [line[axis:] for line in lines[1:4]] == ["┤████", "│████", "┤████"]
+    assert lines[1].startswith("123,456,789,012.50 ┤")
+    assert lines[3].strip().startswith("0.00 ┤")
+    assert lines[4].split() == ["2025-12-06", "05:46"]

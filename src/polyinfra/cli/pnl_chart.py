@@ -30,6 +30,8 @@ __all__ = ["cents", "terminal_chart", "write_png"]
 
 _EIGHTHS: Final = " ▁▂▃▄▅▆▇█"
 _CENTS: Final = Decimal("0.01")
+_AXIS_CHARS: Final = 11
+"""The value labels' least width: up to -99,999.99 without moving the chart."""
 _GAIN: Final = "green"
 _LOSS: Final = "red"
 
@@ -37,7 +39,8 @@ _LOSS: Final = "red"
 def terminal_chart(
     points: Sequence[tuple[int, Decimal]], *, width: int = 64, height: int = 12, title: str = "P&L (USDC)"
 ) -> RenderableType:
-    """The series as a rich renderable ``width`` columns of chart (plus a 12-column axis) by ``height`` rows."""
+    """The series as a rich renderable ``width`` columns of chart (plus the axis, 13 columns for values up
+    to -99,999.99, wider past them) by ``height`` rows."""
     if width < 2 or height < 2:
         raise InvalidValueError("a chart needs at least 2 columns and 2 rows", width=width, height=height)
     if not points:
@@ -52,9 +55,11 @@ def terminal_chart(
     zero_row = _level(Decimal(0), low, high, height)
     levels = [_level(value, low, high, steps) for value in columns]
     lines: list[Text] = [Text(title, style="bold")]
-    labels = {height - 1: cents(high), zero_row: cents(Decimal(0)), 0: cents(low)}
+    labels = {height - 1: cents(high), 0: cents(low)}
+    labels.setdefault(zero_row, cents(Decimal(0)))  # the top and bottom values win a shared row
+    axis = max(_AXIS_CHARS, *(len(label) for label in labels.values()))
     for row in range(height - 1, -1, -1):
-        line = Text(f"{labels.get(row, ''):>11} ", style="dim")
+        line = Text(f"{labels.get(row, ''):>{axis}} ", style="dim")
         line.append("┤" if row in labels else "│", style="dim")
         bottom = row * 8
         for level in levels:
@@ -66,10 +71,10 @@ def terminal_chart(
                 line.append("█" if filled >= 6 else "▀" if filled >= 2 else " ", style=_LOSS)
         lines.append(line)
     first, last = _time(points[0][0]), _time(points[-1][0])
-    gap = max(width - len(first) - len(last), 1)
-    lines.append(Text(" " * 13 + first + " " * gap + last, style="dim"))
+    span = first if first == last else first + " " * max(width - len(first) - len(last), 1) + last
+    lines.append(Text(" " * (axis + 2) + span, style="dim"))
     end = points[-1][1]
-    lines.append(Text(f"{'now':>11}  {cents(end)}", style=_GAIN if end >= 0 else _LOSS))
+    lines.append(Text(f"{'now':>{axis}}  {cents(end)}", style=_GAIN if end >= 0 else _LOSS))
     return Group(*lines)
 
 
