@@ -70,11 +70,11 @@ __all__ = [
     "PageRequest",
     "ProgressMark",
     "WalletProgress",
-    "WalletStats",
     "WalletWatchState",
     "WatchEvent",
     "WatchSettings",
     "WatchStats",
+    "WatchedWallet",
     "activity_of_live",
     "fill_identity",
 ]
@@ -189,7 +189,9 @@ class PageRequest(msgspec.Struct, frozen=True, gc=False):
     """Which incarnation of the wallet asked (a wallet removed and added again starts a new one)."""
 
 
-class WalletStats(msgspec.Struct, frozen=True, gc=False):
+class WatchedWallet(msgspec.Struct, frozen=True, gc=False):
+    """One wallet as the watch sees it (P&L and the like are the analytics' ``WalletStats``)."""
+
     wallet: str
     continuity: Continuity
     watermark_s: int
@@ -201,7 +203,7 @@ class WalletStats(msgspec.Struct, frozen=True, gc=False):
 
 
 class WatchStats(msgspec.Struct, frozen=True, gc=False):
-    wallets: tuple[WalletStats, ...]
+    wallets: tuple[WatchedWallet, ...]
     requests: int
     requests_in_window: int
     budget_per_window: int
@@ -549,7 +551,7 @@ class WalletWatchState:
         in_window = sum(1 for sent in self._sent if sent > now_s - window)
         return WatchStats(
             wallets=tuple(
-                WalletStats(
+                WatchedWallet(
                     state.wallet,
                     state.continuity,
                     state.watermark_s,

@@ -49,8 +49,8 @@ from polyinfra.core.wallet_watch_state import (
     PageRequest,
     ProgressMark,
     WalletProgress,
-    WalletStats,
     WalletWatchState,
+    WatchedWallet,
     WatchEvent,
     WatchSettings,
     WatchStats,
@@ -66,11 +66,11 @@ __all__ = [
     "Continuity",
     "LossEvent",
     "LossReason",
-    "WalletStats",
     "WalletWatch",
     "WatchEvent",
     "WatchSettings",
     "WatchStats",
+    "WatchedWallet",
 ]
 
 _log: Final = logging.getLogger(__name__)
