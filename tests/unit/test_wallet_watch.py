@@ -14,6 +14,7 @@ import pytest
 from polyinfra.core.wallet_watch_state import Continuity, LossEvent, LossReason, fill_identity
 from polyinfra.errors import CorruptRecordError, SinkWriteError, WrongContextError
 from polyinfra.model.wallet_activity import FillSource, WalletActivity
+from polyinfra.obs.metrics import REGISTRY
 from polyinfra.record.records import Record, RecordKind
 from polyinfra.record.sqlite_sink import SQLiteSink
 from polyinfra.wallets.watch import WalletWatch
@@ -66,6 +67,10 @@ async def _live_rows(rows: list[WalletActivity]) -> AsyncIterator[object]:
         yield live_of(row, sent_ms=row.timestamp_s * 1_000)
 
 
+def _fills_counted(source: FillSource) -> float:
+    return REGISTRY.get_sample_value("polyinfra_wallet_watch_fills_total", {"source": source.value}) or 0.0
+
+
 async def test_live_rows_come_first_and_their_data_api_twins_never(tmp_path: Path) -> None:
     truth = make_truth(3, 600, seed=5, busy_share=1.0)
     wallet = next(iter(truth))
@@ -74,6 +79,7 @@ async def test_live_rows_come_first_and_their_data_api_twins_never(tmp_path: Pat
     source = ScriptedActivity(truth, clock=time.clock)
     events: list[WalletActivity | LossEvent] = []
     sink = SQLiteSink(tmp_path / "watch.db")
+    counted_before = {source: _fills_counted(source) for source in FillSource}
     try:
         await run_watch(source, truth, time, T0 + 600, store=sink, events=events, live=_live_rows(pushed))
         # A restart: what was delivered (live or not) is not delivered again.
@@ -84,6 +90,12 @@ async def test_live_rows_come_first_and_their_data_api_twins_never(tmp_path: Pat
     fills = [event for event in events if isinstance(event, WalletActivity)]
     live = [row for row in fills if row.source is FillSource.LIVE]
     assert len(live) == len(pushed) > 10
+    again_fills = [event for event in again if isinstance(event, WalletActivity)]
+    counted = {source: _fills_counted(source) - counted_before[source] for source in FillSource}
+    assert counted == {
+        FillSource.LIVE: len(live),
+        FillSource.DATA_API: len(fills) + len(again_fills) - len(live),
+    }
     assert [row.transaction_hash for row in fills[: len(pushed)]] == [row.transaction_hash for row in pushed]
     stats_end = {row.wallet: T0 + 600 - 20 for row in fills}
     check_exactly_once(truth, fills, [], watermarks=stats_end)

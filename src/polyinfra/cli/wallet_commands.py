@@ -22,11 +22,15 @@ import msgspec
 import typer
 
 from polyinfra.cli.options import (
+    METRICS_HOST,
     STREAM_LOG_LEVEL,
     DurationOption,
     LogLevelOption,
+    MetricsHostOption,
+    MetricsPortOption,
     RefreshOption,
     configure_command_logging,
+    metrics_endpoint,
     one_line_errors,
 )
 from polyinfra.errors import InvalidValueError
@@ -96,10 +100,12 @@ def register_wallet_commands(app: typer.Typer, source_factory: SourceFactory) ->
         duration: DurationOption = 0.0,
         refresh_s: RefreshOption = 1.0,
         log_level: LogLevelOption = STREAM_LOG_LEVEL,
+        metrics_port: MetricsPortOption = None,
+        metrics_host: MetricsHostOption = METRICS_HOST,
     ) -> None:
         """Track wallets' fills: a live table of fills, last fill, watermark age and continuity."""
         configure_command_logging(log_level)
-        with one_line_errors("wallets track"):
+        with one_line_errors("wallets track"), metrics_endpoint("wallets track", metrics_port, metrics_host):
             wallets = wallet_addresses(addresses or [], file)
             asyncio.run(
                 _track(

@@ -58,6 +58,14 @@ from polyinfra.core.wallet_watch_state import (
 from polyinfra.errors import PolyinfraError, WrongContextError
 from polyinfra.model.live_events import ActivityTrade
 from polyinfra.model.wallet_activity import WalletActivity, WalletActivitySource
+from polyinfra.obs.metrics import (
+    QUEUE_DEPTH,
+    QUEUE_DROPS,
+    WALLET_WATCH_FILLS,
+    WALLET_WATCH_LOSSES,
+    WALLET_WATCH_REQUESTS,
+    WALLET_WATCH_WALLETS,
+)
 from polyinfra.record.sink import Sink
 from polyinfra.wallets.watch_store import StoredWatch, WalletWatchStore
 
@@ -74,6 +82,10 @@ __all__ = [
 ]
 
 _log: Final = logging.getLogger(__name__)
+_GAUGES_EVERY_S: Final = 1.0
+"""How often the per-continuity gauges are recounted (a pass over every wallet)."""
+_QUEUE: Final = "wallet_watch"
+_LIVE_QUEUE: Final = "wallet_watch_live"
 
 
 class WalletWatch:
@@ -127,6 +139,7 @@ class WalletWatch:
         self._handed_progress: dict[str, WalletProgress] = {}
         self._live_overflow = 0
         self._started = False
+        self._gauges_s = -float("inf")
 
     # --- life ----------------------------------------------------------------------------------------
 
@@ -206,9 +219,24 @@ class WalletWatch:
                 continue
             if isinstance(item, LossEvent):
                 self._handed_losses.append(item)
+                WALLET_WATCH_LOSSES.labels(reason=item.reason.value).inc()
             else:
                 self._handed_fills.append(item)
+                WALLET_WATCH_FILLS.labels(source=item.source.value).inc()
+            self._export_gauges()
             return item
+
+    def _export_gauges(self) -> None:
+        now = self._clock()
+        QUEUE_DEPTH.labels(queue=_QUEUE).set(self._queue.qsize())
+        if now - self._gauges_s < _GAUGES_EVERY_S:
+            return
+        self._gauges_s = now
+        counts = dict.fromkeys(Continuity, 0)
+        for wallet in self._core.stats(now).wallets:
+            counts[wallet.continuity] += 1
+        for continuity, count in counts.items():
+            WALLET_WATCH_WALLETS.labels(continuity=continuity.value).set(count)
 
     async def _next_item(self) -> WatchEvent | ProgressMark:
         """The next queued item; the scheduler's failure (a bug) is raised rather than waited on."""
@@ -288,6 +316,7 @@ class WalletWatch:
                 wait.cancel()
 
     async def _fetch(self, request: PageRequest) -> None:
+        WALLET_WATCH_REQUESTS.inc()
         try:
             page = await self._source.activity_page(
                 request.wallet, start_s=request.start_s, cursor=request.cursor, limit=request.limit
@@ -316,6 +345,7 @@ class WalletWatch:
                 continue
             if self._queue.full():
                 self._live_overflow += 1  # the complete feed delivers it later: it was not remembered
+                QUEUE_DROPS.labels(queue=_LIVE_QUEUE).inc()
                 continue
             row = self._core.on_live(event, self._clock())
             if row is not None:
