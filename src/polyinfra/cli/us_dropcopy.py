@@ -1,0 +1,130 @@
+"""``polyinfra us dropcopy``: the DropCopy archiver, long-running, with a status line.
+
+The instruments' scales are read once (``ListInstruments``), then
+:class:`~polyinfra.us.dropcopy.DropCopyArchiver` archives the chosen streams into the ``--store``. Every
+``--refresh-s`` one status line goes to stdout: per stream its events per second since the last line,
+how long ago its last resume token arrived, whether it has caught up, its reconnects and its gaps (each
+gap is also logged with what reconciled it). On exit a summary line per stream.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Sequence
+
+from polyinfra.core.us_dropcopy import DropCopyStream
+from polyinfra.errors import InvalidValueError
+from polyinfra.record.dropcopy_archive import DropCopyArchive
+from polyinfra.us.client import UsExchangeClient
+from polyinfra.us.dropcopy import DropCopyArchiver, StreamStatus
+from polyinfra.us.token_manager import TokenManager
+
+__all__ = ["open_archive", "run_us_dropcopy", "status_line"]
+
+_SQLITE: str = "sqlite:///"
+
+
+def open_archive(url: str) -> DropCopyArchive:
+    """The archive a ``--store`` URL names (``sqlite:///PATH``)."""
+    if url.startswith(_SQLITE) and url.removeprefix(_SQLITE):
+        return DropCopyArchive(url.removeprefix(_SQLITE))
+    raise InvalidValueError("the DropCopy archive is stored to sqlite:///PATH", store=url.partition("://")[0])
+
+
+def status_line(
+    status: dict[DropCopyStream, StreamStatus], previous: dict[DropCopyStream, int], elapsed_s: float, now_ns: int
+) -> str:
+    """One line for every stream: ``executions 120.0/s token 0.4s ago live gaps 0 reconnects 2``."""
+    parts = []
+    for stream, shown in status.items():
+        rate = (shown.events - previous.get(stream, 0)) / elapsed_s if elapsed_s > 0 else 0.0
+        age = "-" if shown.last_token_wall_ns is None else f"{max(0, now_ns - shown.last_token_wall_ns) / 1e9:.1f}s ago"
+        state = "caught up" if shown.caught_up else shown.state
+        parts.append(f"{stream} {rate:,.1f}/s token {age} {state} gaps {shown.gaps} reconnects {shown.reconnects}")
+    return " | ".join(parts)
+
+
+def run_us_dropcopy(
+    *,
+    target: str,
+    insecure: bool,
+    tokens: TokenManager | None,
+    store: str,
+    firm: str,
+    streams: Sequence[DropCopyStream],
+    symbols: Sequence[str],
+    live_only: bool,
+    duration_s: float,
+    refresh_s: float,
+    echo: Callable[[str], None],
+) -> None:
+    archive = open_archive(store)
+    try:
+        asyncio.run(
+            _run(
+                target=target,
+                insecure=insecure,
+                tokens=tokens,
+                archive=archive,
+                firm=firm,
+                streams=streams,
+                symbols=symbols,
+                live_only=live_only,
+                duration_s=duration_s,
+                refresh_s=refresh_s,
+                echo=echo,
+            )
+        )
+    finally:
+        archive.close()
+
+
+async def _run(
+    *,
+    target: str,
+    insecure: bool,
+    tokens: TokenManager | None,
+    archive: DropCopyArchive,
+    firm: str,
+    streams: Sequence[DropCopyStream],
+    symbols: Sequence[str],
+    live_only: bool,
+    duration_s: float,
+    refresh_s: float,
+    echo: Callable[[str], None],
+) -> None:
+    async with UsExchangeClient(target, insecure=insecure, tokens=tokens) as exchange:
+        reference = {instrument.symbol: instrument for instrument in await exchange.instruments()}
+    archiver = DropCopyArchiver(
+        target,
+        archive,
+        firm=firm,
+        streams=streams,
+        reference=reference,
+        insecure=insecure,
+        tokens=tokens,
+        symbols=symbols,
+        since_ns=None if live_only else 0,
+    )
+    run = asyncio.create_task(archiver.run(duration_s or None))
+    previous = {stream: 0 for stream in streams}
+    last = time.monotonic()
+    try:
+        while not run.done():
+            await asyncio.wait({run}, timeout=refresh_s)
+            now = time.monotonic()
+            echo(status_line(archiver.status, previous, now - last, time.time_ns()))
+            previous = {stream: shown.events for stream, shown in archiver.status.items()}
+            last = now
+        run.result()
+    finally:
+        run.cancel()
+        await asyncio.gather(run, return_exceptions=True)
+        for stream, shown in archiver.status.items():
+            echo(
+                f"{stream}: {shown.events} events ({shown.new_events} new), {shown.responses} responses, "
+                f"{shown.gaps} gaps, {shown.reconnects} reconnects, fence {shown.fence}, {shown.state}"
+            )
+            for note in shown.gap_notes:
+                echo(f"{stream} gap: {note}")
