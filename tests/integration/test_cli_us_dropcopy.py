@@ -10,7 +10,7 @@ import pytest
 
 from polyinfra.core.us_dropcopy import DropCopyStream
 from polyinfra.emulator.runner import Emulator
-from polyinfra.record.dropcopy_archive import DropCopyArchive
+from polyinfra.record.dropcopy_archive import SQLiteDropCopyArchive
 from tests.integration.cli_steps import run_polyinfra
 
 
@@ -34,7 +34,7 @@ async def test_the_archiver_command_reports_and_resumes(emulator: Emulator, tmp_
     code, out, err = await run_polyinfra(*arguments, "--streams", "executions", "--duration", "1.5")
     assert code == 0, err
     assert "executions: 30 events (30 new)" in out  # resumed after the stored token: nothing again
-    archive = DropCopyArchive(tmp_path / "archive.db")
+    archive = SQLiteDropCopyArchive(tmp_path / "archive.db")
     assert archive.count("f", DropCopyStream.EXECUTIONS) == 150
     archive.close()
 
@@ -42,4 +42,4 @@ async def test_the_archiver_command_reports_and_resumes(emulator: Emulator, tmp_
 async def test_a_store_it_cannot_use_is_a_one_line_error(emulator: Emulator) -> None:
     target = emulator.urls["grpc"]
     code, _, err = await run_polyinfra("us", "dropcopy", "--grpc", target, "--insecure", "--store", "mysql://x")
-    assert code == 2 and "sqlite:///PATH" in err
+    assert code == 2 and "sqlite:///PATH or postgresql://" in err

@@ -16,7 +16,7 @@ import pytest
 
 from polyinfra.core.us_dropcopy import DropCopyStream, LinkKind, chain_gaps
 from polyinfra.emulator.runner import Emulator
-from polyinfra.record.dropcopy_archive import DropCopyArchive
+from polyinfra.record.dropcopy_archive import DropCopyArchive, SQLiteDropCopyArchive
 from polyinfra.us.dropcopy import DropCopyArchiver, search_limits
 
 FIRM = "firm-a"
@@ -73,7 +73,7 @@ async def test_ten_thousand_executions_through_drops_and_expiries_arrive_exactly
 ) -> None:
     history, service = emulator.us_dropcopy, emulator.us_dropcopy_service
     history.faults.update({"batch_size": 25, "drop_chance": 0.3, "seed": 11})
-    archive = DropCopyArchive(tmp_path / "archive.db")
+    archive = SQLiteDropCopyArchive(tmp_path / "archive.db")
     archiver = _archiver(emulator, archive)
     status = archiver.status[DropCopyStream.EXECUTIONS]
     run = asyncio.create_task(archiver.run())
@@ -106,7 +106,7 @@ async def test_ten_thousand_executions_through_drops_and_expiries_arrive_exactly
 
 async def test_a_busted_trade_reverses_its_earlier_records(emulator: Emulator, tmp_path: Path) -> None:
     history = emulator.us_dropcopy
-    archive = DropCopyArchive(tmp_path / "archive.db")
+    archive = SQLiteDropCopyArchive(tmp_path / "archive.db")
     archiver = _archiver(emulator, archive, DropCopyStream.TRADES, DropCopyStream.POSITIONS)
     run = asyncio.create_task(archiver.run())
     try:
@@ -130,7 +130,7 @@ async def test_two_archivers_only_one_commits_and_the_other_takes_over_without_a
 ) -> None:
     history = emulator.us_dropcopy
     path = tmp_path / "archive.db"
-    first_archive, second_archive = DropCopyArchive(path), DropCopyArchive(path)
+    first_archive, second_archive = SQLiteDropCopyArchive(path), SQLiteDropCopyArchive(path)
     first, second = _archiver(emulator, first_archive), _archiver(emulator, second_archive)
     first_status, second_status = first.status[DropCopyStream.EXECUTIONS], second.status[DropCopyStream.EXECUTIONS]
     first_run = asyncio.create_task(first.run())
@@ -164,10 +164,10 @@ KILLS = 4  # the issue asks for 20; each restart costs a process start (1.5 s of
 _ARCHIVER_PROCESS = """
 import asyncio, sys
 from polyinfra.core.us_dropcopy import DropCopyStream
-from polyinfra.record.dropcopy_archive import DropCopyArchive
+from polyinfra.record.dropcopy_archive import DropCopyArchive, SQLiteDropCopyArchive
 from polyinfra.us.dropcopy import DropCopyArchiver
 target, path, firm = sys.argv[1:4]
-archiver = DropCopyArchiver(target, DropCopyArchive(path), firm=firm, streams=[DropCopyStream.EXECUTIONS],
+archiver = DropCopyArchiver(target, SQLiteDropCopyArchive(path), firm=firm, streams=[DropCopyStream.EXECUTIONS],
                             insecure=True, reconnect_initial_s=0.01, reconnect_max_s=0.05)
 asyncio.run(archiver.run())
 """
@@ -193,7 +193,7 @@ async def test_kill_minus_nine_at_random_points_loses_and_duplicates_nothing(
         process.send_signal(signal.SIGKILL)
         await process.wait()
         counts.append(_archived(path))
-    archive = DropCopyArchive(path)
+    archive = SQLiteDropCopyArchive(path)
     archiver = _archiver(emulator, archive)
     run = asyncio.create_task(archiver.run())
     try:
@@ -211,7 +211,7 @@ async def test_kill_minus_nine_at_random_points_loses_and_duplicates_nothing(
 
 
 def _archived(path: Path) -> int:
-    archive = DropCopyArchive(path)
+    archive = SQLiteDropCopyArchive(path)
     try:
         return archive.count(FIRM, DropCopyStream.EXECUTIONS)
     finally:

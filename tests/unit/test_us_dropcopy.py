@@ -28,7 +28,7 @@ from polyinfra.core.us_dropcopy import (
 from polyinfra.core.us_instruments import UsInstrumentState
 from polyinfra.emulator.us.instruments import US_INSTRUMENTS
 from polyinfra.errors import FencedOffError, InvalidValueError, MalformedMessageError
-from polyinfra.record.dropcopy_archive import DropCopyArchive
+from polyinfra.record.dropcopy_archive import SQLiteDropCopyArchive
 from polyinfra.wire.us.polymarket.v1 import dropcopy_pb2, orders_pb2, positions_pb2, refdata_pb2
 
 REFERENCE = {instrument.symbol: instrument for instrument in US_INSTRUMENTS}
@@ -156,7 +156,7 @@ def _batch(token: bytes, *ids: str) -> DecodedBatch:
 
 
 def test_the_archive_commits_a_batch_its_token_and_link_together_and_counts_duplicates(tmp_path: Path) -> None:
-    archive = DropCopyArchive(tmp_path / "a.db")
+    archive = SQLiteDropCopyArchive(tmp_path / "a.db")
     lease = archive.acquire("f", DropCopyStream.EXECUTIONS)
     assert lease is not None and lease.fence == 1
     chain = TokenChain(None)
@@ -177,7 +177,7 @@ def test_the_archive_commits_a_batch_its_token_and_link_together_and_counts_dupl
 
 
 def test_one_holder_at_a_time_and_a_zombie_holder_is_fenced_off(tmp_path: Path) -> None:
-    archive, other = DropCopyArchive(tmp_path / "a.db"), DropCopyArchive(tmp_path / "a.db")
+    archive, other = SQLiteDropCopyArchive(tmp_path / "a.db"), SQLiteDropCopyArchive(tmp_path / "a.db")
     zombie = archive.acquire("f", DropCopyStream.EXECUTIONS)
     assert zombie is not None
     assert other.acquire("f", DropCopyStream.EXECUTIONS) is None  # held

@@ -453,7 +453,8 @@ def watch(
 
 
 _DROPCOPY_EPILOG: Final = (
-    _CALLS_EPILOG + " The archive (sqlite:///PATH) keeps every record once, each stream's resume token and its "
+    _CALLS_EPILOG
+    + " The archive (sqlite:///PATH or postgresql://...) keeps every record once, each stream's resume token and its "
     "token-chain ledger; a restart resumes from the stored token; a second archiver for the same firm and stream "
     "waits until the first one stops."
 )
@@ -462,7 +463,9 @@ _DROPCOPY_EPILOG: Final = (
 @us_app.command("dropcopy", epilog=_DROPCOPY_EPILOG)
 def dropcopy(
     *,
-    store: Annotated[str, typer.Option("--store", metavar="URL", help="Where the archive lives: sqlite:///PATH.")],
+    store: Annotated[
+        str, typer.Option("--store", metavar="URL", help="Where the archive lives: sqlite:///PATH or postgresql://...")
+    ],
     firm: Annotated[
         str,
         typer.Option("--firm", metavar="FIRM", help="The firm the archive is kept for (one consumer per stream)."),

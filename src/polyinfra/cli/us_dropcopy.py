@@ -14,22 +14,12 @@ import time
 from collections.abc import Callable, Sequence
 
 from polyinfra.core.us_dropcopy import DropCopyStream
-from polyinfra.errors import InvalidValueError
-from polyinfra.record.dropcopy_archive import DropCopyArchive
+from polyinfra.record.dropcopy_archive import DropCopyArchive, open_archive
 from polyinfra.us.client import UsExchangeClient
 from polyinfra.us.dropcopy import DropCopyArchiver, StreamStatus
 from polyinfra.us.token_manager import TokenManager
 
-__all__ = ["open_archive", "run_us_dropcopy", "status_line"]
-
-_SQLITE: str = "sqlite:///"
-
-
-def open_archive(url: str) -> DropCopyArchive:
-    """The archive a ``--store`` URL names (``sqlite:///PATH``)."""
-    if url.startswith(_SQLITE) and url.removeprefix(_SQLITE):
-        return DropCopyArchive(url.removeprefix(_SQLITE))
-    raise InvalidValueError("the DropCopy archive is stored to sqlite:///PATH", store=url.partition("://")[0])
+__all__ = ["run_us_dropcopy", "status_line"]
 
 
 def status_line(

@@ -1,6 +1,6 @@
 """``DropCopyArchiver``: the US exchange's four DropCopy streams archived exactly once.
 
-    archive = DropCopyArchive("archive.db")
+    archive = open_archive("sqlite:///archive.db")  # or postgresql://...
     async with UsExchangeClient(target, tokens=tokens) as us:
         reference = {i.symbol: i for i in await us.instruments()}
     archiver = DropCopyArchiver(target, archive, firm="firm-a", tokens=tokens, reference=reference)
