@@ -65,7 +65,7 @@ _CALLS_EPILOG: Final = (
 
 us_app = typer.Typer(
     name="us",
-    help="The Polymarket US exchange: whoami, instruments, books, DropCopy archive, protos.",
+    help="The Polymarket US exchange: whoami, instruments, books, protos.",
     no_args_is_help=True,
     rich_markup_mode=None,
 )
@@ -493,7 +493,7 @@ def dropcopy(
     token_url: TokenUrlOption = None,
     log_level: LogLevelOption = STREAM_LOG_LEVEL,
 ) -> None:
-    """Archive DropCopy (executions, trades, instrument and position changes) exactly once, with a status line."""
+    """Archive DropCopy's four streams exactly once, with a status line."""
     from polyinfra.cli.us_dropcopy import run_us_dropcopy
     from polyinfra.core.us_dropcopy import DropCopyStream
     from polyinfra.net.grpc_channel import parse_target
