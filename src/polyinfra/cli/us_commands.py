@@ -493,7 +493,7 @@ def dropcopy(
     token_url: TokenUrlOption = None,
     log_level: LogLevelOption = STREAM_LOG_LEVEL,
 ) -> None:
-    """Archive DropCopy's four streams exactly once, with a status line."""
+    """Archive DropCopy's four streams exactly once (status line)."""
     from polyinfra.cli.us_dropcopy import run_us_dropcopy
     from polyinfra.core.us_dropcopy import DropCopyStream
     from polyinfra.net.grpc_channel import parse_target
