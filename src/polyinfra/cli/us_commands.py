@@ -494,7 +494,7 @@ def dropcopy(
     log_level: LogLevelOption = STREAM_LOG_LEVEL,
 ) -> None:
     """Archive DropCopy's four streams exactly once (status line)."""
-    from polyinfra.cli.us_dropcopy import run_us_dropcopy
+    from polyinfra.cli.us_dropcopy import DropCopyCommand, run_us_dropcopy
     from polyinfra.core.us_dropcopy import DropCopyStream
     from polyinfra.net.grpc_channel import parse_target
 
@@ -506,7 +506,7 @@ def dropcopy(
         raise typer.BadParameter(f"unknown stream(s): {', '.join(unknown) or '(none)'}", param_hint="--streams")
     with one_line_errors("us dropcopy"):
         parse_target(target)
-        run_us_dropcopy(
+        command = DropCopyCommand(
             target=target,
             insecure=plaintext,
             tokens=_token_manager(_calls_token_url(token_url, live=live)),
@@ -517,8 +517,8 @@ def dropcopy(
             live_only=live_only,
             duration_s=duration,
             refresh_s=refresh_s,
-            echo=typer.echo,
         )
+        run_us_dropcopy(command, typer.echo)
 
 
 def register_us_commands(app: typer.Typer) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 from polyinfra.core.us_dropcopy import DropCopyStream
 from polyinfra.record.dropcopy_archive import DropCopyArchive, open_archive
@@ -19,7 +20,7 @@ from polyinfra.us.client import UsExchangeClient
 from polyinfra.us.dropcopy import DropCopyArchiver, StreamStatus
 from polyinfra.us.token_manager import TokenManager
 
-__all__ = ["run_us_dropcopy", "status_line"]
+__all__ = ["DropCopyCommand", "run_us_dropcopy", "status_line"]
 
 
 def status_line(
@@ -35,74 +36,51 @@ def status_line(
     return " | ".join(parts)
 
 
-def run_us_dropcopy(
-    *,
-    target: str,
-    insecure: bool,
-    tokens: TokenManager | None,
-    store: str,
-    firm: str,
-    streams: Sequence[DropCopyStream],
-    symbols: Sequence[str],
-    live_only: bool,
-    duration_s: float,
-    refresh_s: float,
-    echo: Callable[[str], None],
-) -> None:
-    archive = open_archive(store)
+@dataclass(frozen=True, slots=True)
+class DropCopyCommand:
+    """What ``us dropcopy`` was asked to do."""
+
+    target: str
+    insecure: bool
+    tokens: TokenManager | None
+    store: str
+    firm: str
+    streams: Sequence[DropCopyStream]
+    symbols: Sequence[str]
+    live_only: bool
+    duration_s: float
+    refresh_s: float
+
+
+def run_us_dropcopy(command: DropCopyCommand, echo: Callable[[str], None]) -> None:
+    archive = open_archive(command.store)
     try:
-        asyncio.run(
-            _run(
-                target=target,
-                insecure=insecure,
-                tokens=tokens,
-                archive=archive,
-                firm=firm,
-                streams=streams,
-                symbols=symbols,
-                live_only=live_only,
-                duration_s=duration_s,
-                refresh_s=refresh_s,
-                echo=echo,
-            )
-        )
+        asyncio.run(_run(command, archive, echo))
     finally:
         archive.close()
 
 
-async def _run(
-    *,
-    target: str,
-    insecure: bool,
-    tokens: TokenManager | None,
-    archive: DropCopyArchive,
-    firm: str,
-    streams: Sequence[DropCopyStream],
-    symbols: Sequence[str],
-    live_only: bool,
-    duration_s: float,
-    refresh_s: float,
-    echo: Callable[[str], None],
-) -> None:
+async def _run(command: DropCopyCommand, archive: DropCopyArchive, echo: Callable[[str], None]) -> None:
+    target, insecure, tokens, streams = command.target, command.insecure, command.tokens, command.streams
     async with UsExchangeClient(target, insecure=insecure, tokens=tokens) as exchange:
         reference = {instrument.symbol: instrument for instrument in await exchange.instruments()}
     archiver = DropCopyArchiver(
         target,
         archive,
-        firm=firm,
+        firm=command.firm,
         streams=streams,
         reference=reference,
         insecure=insecure,
         tokens=tokens,
-        symbols=symbols,
-        since_ns=None if live_only else 0,
+        symbols=command.symbols,
+        since_ns=None if command.live_only else 0,
     )
-    run = asyncio.create_task(archiver.run(duration_s or None))
+    run = asyncio.create_task(archiver.run(command.duration_s or None))
     previous = {stream: 0 for stream in streams}
     last = time.monotonic()
     try:
         while not run.done():
-            await asyncio.wait({run}, timeout=refresh_s)
+            await asyncio.wait({run}, timeout=command.refresh_s)
             now = time.monotonic()
             echo(status_line(archiver.status, previous, now - last, time.time_ns()))
             previous = {stream: shown.events for stream, shown in archiver.status.items()}

@@ -109,6 +109,7 @@ __all__ = [
     "knob_count",
     "knob_flag",
     "knob_non_negative_seconds",
+    "knob_positive_count",
     "knob_positive_number",
     "knob_probability",
 ]
@@ -144,6 +145,14 @@ def _seed(name: str, value: object) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise InvalidValueError("must be an integer", field=name, value=value)
     return value
+
+
+def knob_positive_count(name: str, value: object) -> int:
+    """A knob's value as an int of at least 1."""
+    count = knob_count(name, value)
+    if count == 0:
+        raise InvalidValueError("must be at least 1", field=name, value=value)
+    return count
 
 
 def knob_flag(name: str, value: object) -> bool:

@@ -149,13 +149,31 @@ class DropCopyArchive:
     def __init__(self) -> None:
         self._lock = threading.Lock()
 
+    _driver_errors: tuple[type[Exception], ...] = ()
+    """The driver's exception classes, turned into :class:`SinkWriteError` at this boundary."""
+
     def close(self) -> None:
         raise NotImplementedError
 
     @contextlib.contextmanager
-    def _transaction(self) -> Iterator[Execute]:
+    def _begin(self) -> Iterator[Execute]:
+        """One transaction of the backend: committed when the block ends, rolled back when it raises."""
         raise NotImplementedError
         yield  # pragma: no cover
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[Execute]:
+        with self._lock:
+            try:
+                with self._begin() as execute:
+                    yield execute
+            except self._driver_errors as exc:
+                raise SinkWriteError(f"DropCopy archive write failed: {exc}", archive=self.shown) from None
+
+    @property
+    def shown(self) -> str:
+        """The archive's location as errors show it (no credentials)."""
+        raise NotImplementedError
 
     def _lock_stream(self, firm: str, stream: DropCopyStream) -> Callable[[], None] | None:
         """Take the stream's exclusive lock without waiting: its release, or None when another holds it."""
@@ -277,19 +295,21 @@ class SQLiteDropCopyArchive(DropCopyArchive):
         with self._lock:
             self._db.close()
 
+    _driver_errors = (sqlite3.Error,)
+
+    @property
+    def shown(self) -> str:
+        return str(self.path)
+
     @contextlib.contextmanager
-    def _transaction(self) -> Iterator[Execute]:
-        with self._lock:
-            try:
-                self._db.execute("BEGIN IMMEDIATE")
-                try:
-                    yield self._execute
-                except BaseException:
-                    self._db.execute("ROLLBACK")
-                    raise
-                self._db.execute("COMMIT")
-            except sqlite3.Error as exc:
-                raise SinkWriteError(f"DropCopy archive write failed: {exc}", path=str(self.path)) from None
+    def _begin(self) -> Iterator[Execute]:
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self._execute
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
 
     def _execute(self, statement: str, parameters: Sequence[object]) -> _Rows:
         return self._db.execute(statement, tuple(parameters))

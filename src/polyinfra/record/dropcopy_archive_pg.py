@@ -25,7 +25,7 @@ from typing import Final
 import psycopg
 
 from polyinfra.core.us_dropcopy import DropCopyStream
-from polyinfra.errors import LeaseError, RecorderError, SinkWriteError
+from polyinfra.errors import LeaseError, RecorderError
 from polyinfra.obs.redaction import url_without_credentials
 from polyinfra.record.dropcopy_archive import DropCopyArchive, Execute, table_schema
 
@@ -66,18 +66,19 @@ class PostgresDropCopyArchive(DropCopyArchive):
         with self._lock:
             self._db.close()
 
+    _driver_errors = (psycopg.Error,)
+
+    @property
+    def shown(self) -> str:
+        return self._shown
+
     @contextlib.contextmanager
-    def _transaction(self) -> Iterator[Execute]:
-        with self._lock:
-            try:
-                with self._db.transaction():
+    def _begin(self) -> Iterator[Execute]:
+        with self._db.transaction():
+            yield self._execute
 
-                    def execute(statement: str, parameters: Sequence[object]) -> psycopg.Cursor:
-                        return self._db.execute(statement.replace("?", "%s"), tuple(parameters))
-
-                    yield execute
-            except psycopg.Error as exc:
-                raise SinkWriteError(f"DropCopy archive write failed: {exc}", url=self._shown) from None
+    def _execute(self, statement: str, parameters: Sequence[object]) -> psycopg.Cursor:
+        return self._db.execute(statement.replace("?", "%s"), tuple(parameters))
 
     def _lock_stream(self, firm: str, stream: DropCopyStream) -> Callable[[], None] | None:
         # A connection of the lease's own: the lock lives as long as it, and the archive's shared connection

@@ -31,11 +31,11 @@ from polyinfra.emulator.faults import (
     knob_count,
     knob_flag,
     knob_non_negative_seconds,
+    knob_positive_count,
     knob_positive_number,
     knob_probability,
 )
 from polyinfra.emulator.knobs import KnobValidator, ValidatedKnobs
-from polyinfra.errors import InvalidValueError
 
 __all__ = ["UsDropCopyFaults"]
 
@@ -43,13 +43,6 @@ DEFAULT_BATCH_SIZE: Final = 100
 DEFAULT_HEARTBEAT_INTERVAL_S: Final = 5.0
 VENUE_STREAMS_PER_FIRM: Final = 20
 VENUE_SEARCHES_PER_MINUTE: Final = 12
-
-
-def _at_least_one(name: str, value: object) -> int:
-    count = knob_count(name, value)
-    if count == 0:
-        raise InvalidValueError("must be at least 1", field=name, value=value)
-    return count
 
 
 @dataclass(slots=True)
@@ -63,10 +56,10 @@ class UsDropCopyFaults(ValidatedKnobs):
         "replay_delay_s": knob_non_negative_seconds,
         "drop_chance": knob_probability,
         "seed": knob_count,
-        "batch_size": _at_least_one,
+        "batch_size": knob_positive_count,
         "heartbeat_interval_s": knob_positive_number,
-        "streams_per_firm": _at_least_one,
-        "search_per_minute": _at_least_one,
+        "streams_per_firm": knob_positive_count,
+        "search_per_minute": knob_positive_count,
         "time_scale": knob_positive_number,
     }
     _kind: ClassVar[str] = "US DropCopy knob"
