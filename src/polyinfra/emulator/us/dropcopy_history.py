@@ -43,7 +43,7 @@ __all__ = ["DropCopyHistory", "Entry", "TokenRefusal"]
 
 _TOKEN: Final = struct.Struct(">4sIQQ")
 _TOKEN_MAGIC: Final = b"pdc1"
-MAX_GENERATED: Final = 1_000_000
+MAX_GENERATED: Final = 200_000
 
 
 @dataclass(frozen=True, slots=True)
