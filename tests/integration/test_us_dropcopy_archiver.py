@@ -12,12 +12,14 @@ from collections import defaultdict
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
+import grpc
 import pytest
 
 from polyinfra.core.us_dropcopy import DropCopyStream, LinkKind, chain_gaps
 from polyinfra.emulator.runner import Emulator
 from polyinfra.record.dropcopy_archive import DropCopyArchive, SQLiteDropCopyArchive
 from polyinfra.us.dropcopy import DropCopyArchiver, search_limits
+from polyinfra.wire.us.polymarket.v1 import report_pb2, report_pb2_grpc
 
 FIRM = "firm-a"
 WAIT_S = 60.0
@@ -216,3 +218,45 @@ def _archived(path: Path) -> int:
         return archive.count(FIRM, DropCopyStream.EXECUTIONS)
     finally:
         archive.close()
+
+
+async def test_a_reconciling_search_refused_by_the_rate_limit_is_tried_again(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    history = emulator.us_dropcopy
+    # The search's minute is 0.6 s here.
+    history.faults.update({"time_scale": 0.01, "search_per_minute": 3})
+    archive = SQLiteDropCopyArchive(tmp_path / "archive.db")
+    archiver = DropCopyArchiver(
+        emulator.urls["grpc"],
+        archive,
+        firm=FIRM,
+        streams=[DropCopyStream.EXECUTIONS],
+        insecure=True,
+        reconnect_initial_s=0.05,
+        reconnect_max_s=0.1,
+        search_page_size=10,
+        search_table=search_limits(0.01),
+    )
+    status = archiver.status[DropCopyStream.EXECUTIONS]
+    run = asyncio.create_task(archiver.run())
+    try:
+        history.generate(20, seed=1)
+        await _until(lambda: status.new_events == 20, "archived")
+        async with grpc.aio.insecure_channel(emulator.urls["grpc"]) as channel:
+            report = report_pb2_grpc.ReportAPIStub(channel)
+            for _ in range(3):  # someone else spent the minute's searches
+                await report.SearchExecutions(report_pb2.SearchExecutionsRequest(page_size=1))
+        history.expire_tokens()
+        emulator.us_dropcopy_service.drop_all()
+        await _until(lambda: status.gaps == 1, "gap reconciled once the limit allowed")
+    finally:
+        run.cancel()
+        await asyncio.gather(run, return_exceptions=True)
+    assert status.last_error is not None and "RESOURCE_EXHAUSTED" in status.last_error
+    links = archive.chain(FIRM, DropCopyStream.EXECUTIONS)
+    assert chain_gaps(links) == []
+    (gap,) = [link for link in links if link.kind is LinkKind.GAP]
+    # The window re-read is the one since the last applied execution, which it holds.
+    assert "SearchExecutions" in gap.note and "1 found in 1 page(s)" in gap.note
+    archive.close()

@@ -265,16 +265,23 @@ class DropCopyArchiver:
                     status.caught_up = catch_up.caught_up
                     status.state = "live" if catch_up.caught_up else "replaying"
             except _TokenRefusedError as refused:
-                await self._reconcile(
-                    channel=channel,
-                    stream=stream,
-                    lease=lease,
-                    chain=chain,
-                    refusal=refused.error,
-                    last_time_ns=last_time_ns,
-                    status=status,
-                )
-                continue
+                try:
+                    await self._reconcile(
+                        channel=channel,
+                        stream=stream,
+                        lease=lease,
+                        chain=chain,
+                        refusal=refused.error,
+                        last_time_ns=last_time_ns,
+                        status=status,
+                    )
+                    continue
+                except FencedOffError:
+                    raise
+                except PolyinfraError as failure:
+                    # The search failed (its limit, the network): nothing was committed, the stored token
+                    # is still the refused one, so the next attempt is refused again and reconciles again.
+                    status.last_error = str(failure)
             except GrpcAuthError as refused:
                 if refused.context.get("code") != "UNAUTHENTICATED" or self._tokens is None:
                     status.state = "refused"
