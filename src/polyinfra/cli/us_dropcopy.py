@@ -1,6 +1,5 @@
 """``polyinfra us dropcopy``: the DropCopy archiver, long-running, with a status line.
 
-The instruments' scales are read once (``ListInstruments``), then
 :class:`~polyinfra.us.dropcopy.DropCopyArchiver` archives the chosen streams into the ``--store``. Every
 ``--refresh-s`` one status line goes to stdout: per stream its events per second since the last line,
 how long ago its last resume token arrived, whether it has caught up, its reconnects and its gaps (each
@@ -16,7 +15,6 @@ from dataclasses import dataclass
 
 from polyinfra.core.us_dropcopy import DropCopyStream
 from polyinfra.record.dropcopy_archive import DropCopyArchive, open_archive
-from polyinfra.us.client import UsExchangeClient
 from polyinfra.us.dropcopy import DropCopyArchiver, StreamStatus
 from polyinfra.us.token_manager import TokenManager
 
@@ -62,14 +60,11 @@ def run_us_dropcopy(command: DropCopyCommand, echo: Callable[[str], None]) -> No
 
 async def _run(command: DropCopyCommand, archive: DropCopyArchive, echo: Callable[[str], None]) -> None:
     target, insecure, tokens, streams = command.target, command.insecure, command.tokens, command.streams
-    async with UsExchangeClient(target, insecure=insecure, tokens=tokens) as exchange:
-        reference = {instrument.symbol: instrument for instrument in await exchange.instruments()}
     archiver = DropCopyArchiver(
         target,
         archive,
         firm=command.firm,
         streams=streams,
-        reference=reference,
         insecure=insecure,
         tokens=tokens,
         symbols=command.symbols,

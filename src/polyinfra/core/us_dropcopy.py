@@ -206,7 +206,9 @@ def _scales(
         return price_scale, quantity_scale or 1
     instrument = reference.get(symbol)
     if instrument is None:
-        raise MalformedMessageError("no scales for the symbol: not in the reference data", symbol=symbol[:80])
+        raise MalformedMessageError(
+            "no scales for the symbol: not in the reference data", symbol=symbol[:80], missing_reference=True
+        )
     return instrument.price_scale, instrument.quantity_scale
 
 

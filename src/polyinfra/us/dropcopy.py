@@ -1,9 +1,7 @@
 """``DropCopyArchiver``: the US exchange's four DropCopy streams archived exactly once.
 
     archive = open_archive("sqlite:///archive.db")  # or postgresql://...
-    async with UsExchangeClient(target, tokens=tokens) as us:
-        reference = {i.symbol: i for i in await us.instruments()}
-    archiver = DropCopyArchiver(target, archive, firm="firm-a", tokens=tokens, reference=reference)
+    archiver = DropCopyArchiver(target, archive, firm="firm-a", tokens=tokens)
     await archiver.run()
 
 Per stream, one task (venue notes: US exchange DropCopy):
@@ -68,6 +66,7 @@ from polyinfra.errors import (
 from polyinfra.net.grpc_channel import CallMetadata, call_unary, open_channel, rpc_error
 from polyinfra.net.rate_limit import AsyncRateLimiter, EndpointRule, RateLimitTable, Scope, Window
 from polyinfra.record.dropcopy_archive import DropCopyArchive, Lease
+from polyinfra.us.client import UsExchangeClient
 from polyinfra.us.grpc_auth import CallAuth
 from polyinfra.us.token_manager import TokenManager
 from polyinfra.wire.us.polymarket.v1 import dropcopy_pb2, report_pb2
@@ -137,8 +136,10 @@ class DropCopyArchiver:
     """Archives ``streams`` of ``firm`` from the exchange at ``target`` into ``archive`` (see the module text).
 
     ``reference`` gives the instruments' scales (executions and trades carry their own; position changes
-    need these). ``symbols`` narrows the subscriptions (none: the whole firm). ``since_ns`` is where a cold
-    start begins (None: live only). ``search_table`` paces the report searches (default: the venue's).
+    need these); without it they are read from the exchange (``ListInstruments``) when a record names an
+    instrument not known yet, at most once every ``reference_refresh_s``. ``symbols`` narrows the
+    subscriptions (none: the whole firm). ``since_ns`` is where a cold start begins (None: live only).
+    ``search_table`` paces the report searches (default: the venue's).
     """
 
     def __init__(
@@ -149,6 +150,7 @@ class DropCopyArchiver:
         firm: str = "",
         streams: Iterable[DropCopyStream] = tuple(DropCopyStream),
         reference: Mapping[str, UsInstrument] | None = None,
+        reference_refresh_s: float = 60.0,
         insecure: bool = False,
         tokens: TokenManager | None = None,
         call_metadata: CallMetadata | None = None,
@@ -172,6 +174,10 @@ class DropCopyArchiver:
         self._firm = firm
         self._streams = tuple(dict.fromkeys(streams))
         self._reference = dict(reference or {})
+        self._fetch_reference = reference is None
+        self._reference_refresh_s = reference_refresh_s
+        self._reference_fetched_at: float | None = None
+        self._reference_lock = asyncio.Lock()
         self._insecure = insecure
         self._tokens = tokens
         self._auth = CallAuth(tokens, call_metadata)
@@ -319,9 +325,30 @@ class DropCopyArchiver:
                     response = response_type.FromString(raw)
                 except DecodeError:
                     raise MalformedMessageError("a DropCopy response does not decode", stream=str(stream)) from None
-                yield decode_batch(stream, response, self._reference)
+                yield await self._decoded(stream, response)
         finally:
             call.cancel()
+
+    async def _decoded(self, stream: DropCopyStream, response: Message) -> DecodedBatch:
+        """``response`` decoded; a record of an instrument the reference data lacks (one listed since it was
+        read) first refreshes it, when this archiver reads it itself."""
+        try:
+            return decode_batch(stream, response, self._reference)
+        except MalformedMessageError as error:
+            if not (self._fetch_reference and error.context.get("missing_reference")):
+                raise
+            await self._refresh_reference()
+        return decode_batch(stream, response, self._reference)
+
+    async def _refresh_reference(self) -> None:
+        async with self._reference_lock:
+            now = time.monotonic()
+            fetched_at = self._reference_fetched_at
+            if fetched_at is not None and now - fetched_at < self._reference_refresh_s:
+                return  # another stream just read it, or it was read too recently to have changed
+            self._reference_fetched_at = now
+            async with UsExchangeClient(self._target, insecure=self._insecure, tokens=self._tokens) as exchange:
+                self._reference.update({instrument.symbol: instrument for instrument in await exchange.instruments()})
 
     async def _reconcile(
         self,
