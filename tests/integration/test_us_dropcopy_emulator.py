@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from polyinfra.core.us_dropcopy import DropCopyStream
+from polyinfra.core.us_instruments import UsInstrumentState
 from polyinfra.emulator.runner import Emulator
 from polyinfra.wire.us.polymarket.v1 import dropcopy_pb2, dropcopy_pb2_grpc, report_pb2, report_pb2_grpc
 
@@ -193,3 +194,23 @@ async def test_dropcopy_and_reports_need_a_token_when_the_emulator_checks_them()
             assert refused.value.code() == grpc.StatusCode.UNAUTHENTICATED
         finally:
             await opened.close()
+
+
+async def test_the_instrument_stream_opens_with_every_current_state_then_changes(
+    emulator: Emulator, channel: grpc.aio.Channel
+) -> None:
+    emulator.us_dropcopy.set_state(KC, UsInstrumentState.HALTED)
+    listed = len(emulator.us_market.instruments)
+    stub = dropcopy_pb2_grpc.DropCopyAPIStub(channel)
+    call = stub.CreateInstrumentStateChangeSubscription(dropcopy_pb2.CreateInstrumentStateChangeSubscriptionRequest())
+    seen: dict[str, int] = {}
+    while len(seen) < listed:
+        response = await call.read()
+        seen.update({instrument.symbol: instrument.state for instrument in response.instruments})
+    assert seen[KC] == UsInstrumentState.HALTED
+    emulator.us_dropcopy.set_state(KC, UsInstrumentState.OPEN)
+    response = await call.read()
+    while not response.instruments:  # heartbeats until the change
+        response = await call.read()
+    assert [(i.symbol, i.state) for i in response.instruments] == [(KC, UsInstrumentState.OPEN)]
+    call.cancel()

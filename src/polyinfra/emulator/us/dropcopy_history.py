@@ -13,7 +13,9 @@ another epoch or refused by the knob (FAILED_PRECONDITION), older than the token
 into pruned history (OUT_OF_RANGE, "expired"). :meth:`expire_tokens` starts a new epoch: every token
 issued so far becomes invalid while the records stay, as after the venue's maintenance windows.
 
-The retention rule (the ``retention_s`` knob) prunes records older than that from the front of every log.
+The instrument-state stream opens with every instrument's current state (:meth:`current_instruments`),
+as the venue's does, then goes on from where it resumes. The retention rule (the ``retention_s`` knob)
+prunes records older than that from the front of every log.
 
 :meth:`generate` makes synthetic activity through the same listener methods (for tests and demos, at
 ``POST /_emulator/us/dropcopy/generate``): fills across symbols, each with its trade report and the
@@ -293,6 +295,18 @@ class DropCopyHistory:
         busted.state = enums_pb2.TRADE_STATE_BUSTED
         self.trade(busted)
         return True
+
+    def current_instruments(self) -> list[refdata_pb2.Instrument]:
+        """Every instrument in its current state: its last reported change, else its listing (``update_time``
+        unset: it never changed). The instrument-state stream opens with these."""
+        latest: dict[str, Message] = {
+            entry.symbol: entry.message for entry in self._logs[DropCopyStream.INSTRUMENTS].entries
+        }
+        current = []
+        for symbol, instrument in self._instruments.items():
+            found = latest.get(symbol)
+            current.append(found if isinstance(found, refdata_pb2.Instrument) else instrument_to_wire(instrument))
+        return current
 
     def set_state(self, symbol: str, state: UsInstrumentState) -> None:
         """Report ``symbol``'s new trading state on the instrument-state stream."""

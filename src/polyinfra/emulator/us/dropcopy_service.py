@@ -4,7 +4,8 @@ A subscription resumes after its ``resume_token`` or from its ``resume_time`` (b
 INVALID_ARGUMENT, as the venue documents them mutually exclusive), or with neither goes live from now. It
 replays what the history holds in responses of up to ``batch_size`` records, each with the token that
 resumes after it, then stays live; with nothing to say it sends a token-only response every heartbeat
-interval (venue notes: US exchange DropCopy). A refused token ends the call with the status
+interval (venue notes: US exchange DropCopy). The instrument-state stream first sends every instrument's
+current state, in pages, as the venue's does on every subscription. A refused token ends the call with the status
 :meth:`DropCopyHistory.resume_position` names; a firm's streams beyond ``streams_per_firm`` (the venue's
 20) are RESOURCE_EXHAUSTED; the knobs of :class:`UsDropCopyFaults` slow replays and drop streams.
 
@@ -133,6 +134,11 @@ class DropCopyService(dropcopy_pb2_grpc.DropCopyAPIServicer):
                     )
                     return
                 replay_end = history.end(kind)  # what exists now is replayed; later records are live
+                if kind is DropCopyStream.INSTRUMENTS:
+                    current = history.current_instruments()
+                    for start in range(0, len(current), faults.batch_size):
+                        page = current[start : start + faults.batch_size]
+                        await context.write(response_type(resume_token=history.token(position), instruments=page))
                 last_sent_s = loop.time()
                 while True:
                     wakeup.clear()
