@@ -9,7 +9,7 @@ import random
 import signal
 import sys
 from collections import defaultdict
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import grpc
@@ -18,11 +18,11 @@ import pytest
 from polyinfra.core.us_dropcopy import DropCopyStream, LinkKind, chain_gaps
 from polyinfra.emulator.runner import Emulator
 from polyinfra.record.dropcopy_archive import DropCopyArchive, SQLiteDropCopyArchive
-from polyinfra.us.dropcopy import DropCopyArchiver, search_limits
+from polyinfra.us.dropcopy import DropCopyArchiver
 from polyinfra.wire.us.polymarket.v1 import report_pb2, report_pb2_grpc
+from tests.integration.us_dropcopy_steps import emulator_archiver, until
 
 FIRM = "firm-a"
-WAIT_S = 60.0
 TIME_SCALE = 0.001  # the emulator's minute (search limit, heartbeats) passes in 60 ms
 
 
@@ -34,26 +34,7 @@ async def emulator() -> AsyncIterator[Emulator]:
 
 
 def _archiver(emulator: Emulator, archive: DropCopyArchive, *streams: DropCopyStream) -> DropCopyArchiver:
-    return DropCopyArchiver(
-        emulator.urls["grpc"],
-        archive,
-        firm=FIRM,
-        streams=streams or (DropCopyStream.EXECUTIONS,),
-        insecure=True,
-        reference={instrument.symbol: instrument for instrument in emulator.us_market.instruments},
-        reconnect_initial_s=0.001,
-        reconnect_max_s=0.01,
-        lease_poll_s=0.02,
-        search_table=search_limits(TIME_SCALE),
-        seed=7,
-    )
-
-
-async def _until(condition: Callable[[], bool], what: str) -> None:
-    async with asyncio.timeout(WAIT_S):
-        while not condition():
-            await asyncio.sleep(0.01)
-    assert condition(), what
+    return emulator_archiver(emulator, archive, FIRM, *streams, time_scale=TIME_SCALE)
 
 
 def _emulated_order(emulator: Emulator) -> dict[str, list[str]]:
@@ -82,14 +63,14 @@ async def test_ten_thousand_executions_through_drops_and_expiries_arrive_exactly
     try:
         for chunk in range(4):
             history.generate(2500, seed=chunk)
-            await _until(lambda chunk=chunk: status.new_events >= 2500 * (chunk + 1), "chunk archived")
+            await until(lambda chunk=chunk: status.new_events >= 2500 * (chunk + 1), "chunk archived")
             if chunk < 3:
                 # A maintenance window: the stored token is refused from now on and every stream is cut, so
                 # the reconnect must fall back to the last applied time and reconcile.
                 history.expire_tokens()
                 service.drop_all()
-                await _until(lambda chunk=chunk: status.gaps == chunk + 1, "gap reconciled")
-        await _until(lambda: status.caught_up, "caught up")
+                await until(lambda chunk=chunk: status.gaps == chunk + 1, "gap reconciled")
+        await until(lambda: status.caught_up, "caught up")
     finally:
         run.cancel()
         await asyncio.gather(run, return_exceptions=True)
@@ -113,10 +94,10 @@ async def test_a_busted_trade_reverses_its_earlier_records(emulator: Emulator, t
     run = asyncio.create_task(archiver.run())
     try:
         first = history.generate(3, seed=1)
-        await _until(lambda: archive.count(FIRM, DropCopyStream.TRADES) == 3, "trades archived")
+        await until(lambda: archive.count(FIRM, DropCopyStream.TRADES) == 3, "trades archived")
         assert history.bust(f"trade-{first + 1}")
-        await _until(lambda: archive.count(FIRM, DropCopyStream.TRADES) == 4, "bust archived")
-        await _until(lambda: archive.count(FIRM, DropCopyStream.POSITIONS) == 3, "positions archived")
+        await until(lambda: archive.count(FIRM, DropCopyStream.TRADES) == 4, "bust archived")
+        await until(lambda: archive.count(FIRM, DropCopyStream.POSITIONS) == 3, "positions archived")
     finally:
         run.cancel()
         await asyncio.gather(run, return_exceptions=True)
@@ -136,20 +117,20 @@ async def test_two_archivers_only_one_commits_and_the_other_takes_over_without_a
     first, second = _archiver(emulator, first_archive), _archiver(emulator, second_archive)
     first_status, second_status = first.status[DropCopyStream.EXECUTIONS], second.status[DropCopyStream.EXECUTIONS]
     first_run = asyncio.create_task(first.run())
-    await _until(lambda: first_status.fence is not None, "the first holds the lease")
+    await until(lambda: first_status.fence is not None, "the first holds the lease")
     second_run = asyncio.create_task(second.run())
     try:
         history.generate(500, seed=1)
-        await _until(lambda: first_status.new_events == 500, "the first archived")
+        await until(lambda: first_status.new_events == 500, "the first archived")
         await asyncio.sleep(0.1)
         assert second_status.state == "waiting for the lease"
         assert second_status.events == 0
         first_run.cancel()  # the holder dies: its lock goes with it
         await asyncio.gather(first_run, return_exceptions=True)
-        await _until(lambda: second_status.fence is not None, "the second holds the lease")
+        await until(lambda: second_status.fence is not None, "the second holds the lease")
         assert second_status.fence == (first_status.fence or 0) + 1
         history.generate(500, seed=2)
-        await _until(lambda: second_status.new_events == 500, "the second archived")
+        await until(lambda: second_status.new_events == 500, "the second archived")
     finally:
         second_run.cancel()
         await asyncio.gather(first_run, second_run, return_exceptions=True)
@@ -190,7 +171,7 @@ async def test_kill_minus_nine_at_random_points_loses_and_duplicates_nothing(
             *command, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL, env=os.environ.copy()
         )
         # Wait for the first commit, then kill at a random point of the replay.
-        await _until(lambda: path.exists() and _archived(path) > (counts[-1] if counts else 0), "progress")
+        await until(lambda: path.exists() and _archived(path) > (counts[-1] if counts else 0), "progress")
         await asyncio.sleep(rng.uniform(0.0, 0.2))
         process.send_signal(signal.SIGKILL)
         await process.wait()
@@ -199,7 +180,7 @@ async def test_kill_minus_nine_at_random_points_loses_and_duplicates_nothing(
     archiver = _archiver(emulator, archive)
     run = asyncio.create_task(archiver.run())
     try:
-        await _until(lambda: archive.count(FIRM, DropCopyStream.EXECUTIONS) == 3000, "all archived")
+        await until(lambda: archive.count(FIRM, DropCopyStream.EXECUTIONS) == 3000, "all archived")
     finally:
         run.cancel()
         await asyncio.gather(run, return_exceptions=True)
@@ -227,29 +208,21 @@ async def test_a_reconciling_search_refused_by_the_rate_limit_is_tried_again(
     # The search's minute is 0.6 s here.
     history.faults.update({"time_scale": 0.01, "search_per_minute": 3})
     archive = SQLiteDropCopyArchive(tmp_path / "archive.db")
-    archiver = DropCopyArchiver(
-        emulator.urls["grpc"],
-        archive,
-        firm=FIRM,
-        streams=[DropCopyStream.EXECUTIONS],
-        insecure=True,
-        reconnect_initial_s=0.05,
-        reconnect_max_s=0.1,
-        search_page_size=10,
-        search_table=search_limits(0.01),
+    archiver = emulator_archiver(
+        emulator, archive, FIRM, time_scale=0.01, reconnect_initial_s=0.05, reconnect_max_s=0.1, search_page_size=10
     )
     status = archiver.status[DropCopyStream.EXECUTIONS]
     run = asyncio.create_task(archiver.run())
     try:
         history.generate(20, seed=1)
-        await _until(lambda: status.new_events == 20, "archived")
+        await until(lambda: status.new_events == 20, "archived")
         async with grpc.aio.insecure_channel(emulator.urls["grpc"]) as channel:
             report = report_pb2_grpc.ReportAPIStub(channel)
             for _ in range(3):  # someone else spent the minute's searches
                 await report.SearchExecutions(report_pb2.SearchExecutionsRequest(page_size=1))
         history.expire_tokens()
         emulator.us_dropcopy_service.drop_all()
-        await _until(lambda: status.gaps == 1, "gap reconciled once the limit allowed")
+        await until(lambda: status.gaps == 1, "gap reconciled once the limit allowed")
     finally:
         run.cancel()
         await asyncio.gather(run, return_exceptions=True)

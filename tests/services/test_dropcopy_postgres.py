@@ -12,8 +12,8 @@ from polyinfra.core.us_dropcopy import ChainLink, DropCopyStream, LinkKind, chai
 from polyinfra.emulator.runner import Emulator
 from polyinfra.errors import FencedOffError
 from polyinfra.record.dropcopy_archive import open_archive
-from polyinfra.us.dropcopy import DropCopyArchiver, search_limits
 from polyinfra.wire.us.polymarket.v1 import dropcopy_pb2, orders_pb2
+from tests.integration.us_dropcopy_steps import emulator_archiver, until
 from tests.record.sinks import postgres_schema
 
 FIRM = "firm-pg"
@@ -25,37 +25,22 @@ def url() -> Iterator[str]:
         yield schema_url
 
 
-async def _until(condition: object, what: str) -> None:
-    async with asyncio.timeout(60):
-        while not condition():  # type: ignore[operator]
-            await asyncio.sleep(0.01)
-
-
 async def test_the_archiver_into_postgres_is_exactly_once_through_drops_and_an_expiry(url: str) -> None:
     archive = open_archive(url)
     async with Emulator(markets=1, rate=0) as emulator:
         history = emulator.us_dropcopy
         history.faults.update({"time_scale": 0.001, "heartbeat_interval_s": 50.0, "batch_size": 20, "drop_chance": 0.2})
-        archiver = DropCopyArchiver(
-            emulator.urls["grpc"],
-            archive,
-            firm=FIRM,
-            streams=[DropCopyStream.EXECUTIONS],
-            insecure=True,
-            reconnect_initial_s=0.001,
-            reconnect_max_s=0.01,
-            search_table=search_limits(0.001),
-        )
+        archiver = emulator_archiver(emulator, archive, FIRM, time_scale=0.001)
         status = archiver.status[DropCopyStream.EXECUTIONS]
         run = asyncio.create_task(archiver.run())
         try:
             history.generate(1000, seed=1)
-            await _until(lambda: status.new_events == 1000, "archived")
+            await until(lambda: status.new_events == 1000, "archived")
             history.expire_tokens()
             emulator.us_dropcopy_service.drop_all()
-            await _until(lambda: status.gaps == 1, "gap reconciled")
+            await until(lambda: status.gaps == 1, "gap reconciled")
             history.generate(1000, seed=2)
-            await _until(lambda: status.new_events == 2000, "archived after the gap")
+            await until(lambda: status.new_events == 2000, "archived after the gap")
         finally:
             run.cancel()
             await asyncio.gather(run, return_exceptions=True)
