@@ -18,7 +18,10 @@ checks the replayed books equal the live ones level by level: the proof says so,
 Meanwhile a :class:`~polyinfra.live.live_data.LiveData` follows the emulator's RTDS activity (the
 same fills, with the traders' wallets) and, with an API key the emulator issued, the BTC price over
 PolyBolt: the proof shows a line of each, and a line of the large-trade radar
-(:class:`~polyinfra.core.whale_radar.LargeTradeRadar`) run over that activity.
+(:class:`~polyinfra.core.whale_radar.LargeTradeRadar`) run over that activity. A
+:class:`~polyinfra.us.dropcopy.DropCopyArchiver` catches up on the executions the emulator's DropCopy
+history holds, into a SQLite archive beside the tape: the proof's last line says whether each was archived
+once and the token chain is unbroken.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ from polyinfra.cli.watch import Output, ShownClient, run_until_stopped, watch_bo
 from polyinfra.clob.live_books import LiveBooks
 from polyinfra.clob.rest import ClobRestClient
 from polyinfra.core.book_sync import diff_book
+from polyinfra.core.us_dropcopy import DropCopyStream, chain_gaps
 from polyinfra.core.us_instruments import UsInstrumentState
 from polyinfra.core.whale_radar import LargeTrade, LargeTradeRadar
 from polyinfra.emulator.faults import FaultConfig
@@ -47,9 +51,11 @@ from polyinfra.live.live_data import LiveData
 from polyinfra.model.book import OrderBook
 from polyinfra.model.events import SyncState
 from polyinfra.model.live_events import ActivityTrade, Gap, LiveEvent, PriceTick
+from polyinfra.record.dropcopy_archive import SQLiteDropCopyArchive
 from polyinfra.record.recorder import Recorder
 from polyinfra.record.replay import Replay
 from polyinfra.record.sqlite_sink import SQLiteSink
+from polyinfra.us.dropcopy import DropCopyArchiver
 from polyinfra.us.live_books import UsLiveBooks
 from polyinfra.wire.clob_rest import OrderBookSummary
 
@@ -66,6 +72,8 @@ _CENT: Final = Decimal("0.01")
 # The demo's own account on the emulator (Hardhat's second well-known test address): its API key
 # authenticates the PolyBolt price stream.
 _DEMO_TRADER: Final = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
+# Executions the emulator's DropCopy history holds for the demo's archiver to catch up on.
+_DEMO_EXECUTIONS: Final = 500
 # The proof and these fit an 80-column terminal, as the screen above them does.
 _NEXT_COMMANDS: Final = (
     "polyinfra emulator               # this exchange on 127.0.0.1:8080; then:",
@@ -274,6 +282,35 @@ class _PricesSeen:
         return f"  PolyBolt prices: {self.ticks:,} ticks{last}, {self.gaps} gaps"
 
 
+class _DropCopyArchived:
+    """The demo's DropCopy archiver: the emulator's synthetic executions archived into SQLite beside the
+    tape while the demo runs, then checked: every execution once, the token chain unbroken."""
+
+    def __init__(self, emulator: Emulator, path: str, seed: int) -> None:
+        emulator.us_dropcopy.generate(_DEMO_EXECUTIONS, seed=seed)
+        self._archive = SQLiteDropCopyArchive(path)
+        self._archiver = DropCopyArchiver(
+            emulator.urls["grpc"], self._archive, firm="demo", streams=[DropCopyStream.EXECUTIONS], insecure=True
+        )
+        self._task = asyncio.create_task(self._archiver.run())
+
+    async def line(self) -> str:
+        status = self._archiver.status[DropCopyStream.EXECUTIONS]
+        loop = asyncio.get_running_loop()
+        give_up_at = loop.time() + _SETTLE_LIMIT_S
+        while status.new_events < _DEMO_EXECUTIONS and loop.time() < give_up_at:
+            await asyncio.sleep(_SETTLE_POLL_S)
+        self._task.cancel()
+        await asyncio.gather(self._task, return_exceptions=True)
+        ids = [execution_id for _, execution_id in self._archive.execution_ids("demo")]
+        links = self._archive.chain("demo", DropCopyStream.EXECUTIONS)
+        self._archive.close()
+        once = len(ids) == len(set(ids)) == _DEMO_EXECUTIONS
+        chain = "unbroken" if not chain_gaps(links) else "BROKEN"
+        shown = "archived once" if once else f"archived of {_DEMO_EXECUTIONS}"
+        return f"  DropCopy: {len(ids):,} executions {shown}, a token chain of {len(links)} links {chain}"
+
+
 @dataclass(frozen=True, slots=True)
 class _DemoEnd:
     proof: SyncProof
@@ -318,6 +355,7 @@ async def _demo(
                 us_client = ShownClient(
                     us_view(us_books), us_events, [watched_instrument(instrument) for instrument in us_instruments]
                 )
+                dropcopy = _DropCopyArchived(emulator, f"{tape_dir}/dropcopy.db", seed)
 
                 async def prove(books: LiveBooks) -> None:
                     proofs.append(await _settled_proof(books, emulator))
@@ -344,6 +382,7 @@ async def _demo(
                         recorder=recorder,
                         beside=[us_client],
                     )
+                dropcopy_line = await dropcopy.line()
             tape = await _replayed_proof(recorder, sink, books)
         finally:
             await sink.close()
@@ -356,7 +395,7 @@ async def _demo(
             tape,
             elapsed_s=loop.time() - started,
             frames=books.stats.frames,
-            activity=f"{activity.line()}\n{prices.line()}",
+            activity=f"{activity.line()}\n{prices.line()}\n{dropcopy_line}",
         )
     )
 
