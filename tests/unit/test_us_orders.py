@@ -35,7 +35,12 @@ MLB = next(i for i in US_INSTRUMENTS if i.symbol == "aec-mlb-nyy-bos-2026-04-10"
 
 
 def intent(**fields: object) -> UsOrderIntent:
-    base: dict[str, object] = {"symbol": MLB.symbol, "side": Side.BUY, "price": Decimal("0.655"), "quantity": Decimal("3.12")}
+    base: dict[str, object] = {
+        "symbol": MLB.symbol,
+        "side": Side.BUY,
+        "price": Decimal("0.655"),
+        "quantity": Decimal("3.12"),
+    }
     return UsOrderIntent(**(base | fields))  # type: ignore[arg-type]
 
 
@@ -60,7 +65,9 @@ def test_tick_minimum_and_scale_are_checked_never_rounded() -> None:
         insert_request(MLB, intent(quantity=Decimal("0.001")), "c-1")
 
 
-@pytest.mark.parametrize("state", [s for s in UsInstrumentState if s not in (UsInstrumentState.OPEN, UsInstrumentState.PREOPEN)])
+@pytest.mark.parametrize(
+    "state", [s for s in UsInstrumentState if s not in (UsInstrumentState.OPEN, UsInstrumentState.PREOPEN)]
+)
 def test_an_instrument_that_takes_no_orders_is_refused_locally(state: UsInstrumentState) -> None:
     with pytest.raises(InstrumentNotTradingError) as refused:
         insert_request(replace(MLB, state=state), intent(), "c-1")
@@ -103,8 +110,15 @@ def test_client_order_ids_differ_in_a_forked_child() -> None:
 
 def wire_order(**fields: object) -> orders_pb2.Order:
     base: dict[str, object] = {
-        "id": "o-1", "clord_id": "c-1", "symbol": MLB.symbol, "side": enums_pb2.SIDE_BUY, "price": 655,
-        "order_qty": 312, "leaves_qty": 312, "price_scale": 1000, "fractional_quantity_scale": 100,
+        "id": "o-1",
+        "clord_id": "c-1",
+        "symbol": MLB.symbol,
+        "side": enums_pb2.SIDE_BUY,
+        "price": 655,
+        "order_qty": 312,
+        "leaves_qty": 312,
+        "price_scale": 1000,
+        "fractional_quantity_scale": 100,
         "time_in_force": enums_pb2.TIME_IN_FORCE_GOOD_TILL_CANCEL,
     }
     return orders_pb2.Order(**(base | fields))  # type: ignore[arg-type]
@@ -113,11 +127,16 @@ def wire_order(**fields: object) -> orders_pb2.Order:
 def test_orders_and_executions_decode_exactly() -> None:
     order = order_from_wire(wire_order(cum_qty=12, commission_notional_total_collected=-2500))
     assert (order.price, order.quantity, order.filled, order.state) == (
-        Decimal("0.655"), Decimal("3.12"), Decimal("0.12"), "NEW"
+        Decimal("0.655"),
+        Decimal("3.12"),
+        Decimal("0.12"),
+        "NEW",
     )
     assert order.commission == Decimal("-0.025")  # notional units / (1000 x 100)
     execution = execution_from_wire(
-        orders_pb2.Execution(id="e-1", order=wire_order(), type=enums_pb2.EXECUTION_TYPE_FILL, last_shares=12, last_px=650)
+        orders_pb2.Execution(
+            id="e-1", order=wire_order(), type=enums_pb2.EXECUTION_TYPE_FILL, last_shares=12, last_px=650
+        )
     )
     assert (execution.kind, execution.last_quantity, execution.last_price) == ("FILL", Decimal("0.12"), Decimal("0.65"))
     with pytest.raises(MalformedMessageError):
@@ -128,7 +147,11 @@ def test_orders_and_executions_decode_exactly() -> None:
 
 def _execution(kind: int, state: int, order_id: str = "o-1", cum: int = 0) -> object:
     return execution_from_wire(
-        orders_pb2.Execution(id=f"e-{kind}-{state}", type=kind, order=wire_order(id=order_id, clord_id=f"c-{order_id}", state=state, cum_qty=cum))
+        orders_pb2.Execution(
+            id=f"e-{kind}-{state}",
+            type=kind,
+            order=wire_order(id=order_id, clord_id=f"c-{order_id}", state=state, cum_qty=cum),
+        )
     )
 
 
@@ -145,7 +168,9 @@ def test_the_view_reports_each_change_once_and_differences_after_a_reconnect() -
     c = order_from_wire(wire_order(id="c", clord_id="cc"))
     changes = view.snapshot([a2, c])
     assert {(ch.kind, ch.order.order_id) for ch in changes} == {
-        (OrderChangeKind.CHANGED, "a"), (OrderChangeKind.OPEN, "c"), (OrderChangeKind.CLOSED, "b")
+        (OrderChangeKind.CHANGED, "a"),
+        (OrderChangeKind.OPEN, "c"),
+        (OrderChangeKind.CLOSED, "b"),
     }
     assert view.snapshot([a2, c]) == []
     assert view.by_clord_id("cb") is not None

@@ -58,7 +58,9 @@ def test_every_reject_text_maps_to_its_class(text: str, error: type[Exception], 
 
 def test_every_format_of_the_catalogue_is_read_by_its_rule() -> None:
     filled = {
-        name: text.format(limit="0.5", given="0.49", minimum=100, available=10, requested=20, state="HALTED", detail="x")
+        name: text.format(
+            limit="0.5", given="0.49", minimum=100, available=10, requested=20, state="HALTED", detail="x"
+        )
         for name, text in REJECT_TEXTS.items()
     }
     for name, text in filled.items():

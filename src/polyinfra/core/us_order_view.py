@@ -47,7 +47,12 @@ class OrderChange:
 
 
 def _same(left: UsOrder, right: UsOrder) -> bool:
-    return (left.state, left.filled, left.price, left.quantity) == (right.state, right.filled, right.price, right.quantity)
+    return (left.state, left.filled, left.price, left.quantity) == (
+        right.state,
+        right.filled,
+        right.price,
+        right.quantity,
+    )
 
 
 class OpenOrdersView:
@@ -79,7 +84,9 @@ class OpenOrdersView:
                 changes.append(OrderChange(OrderChangeKind.CHANGED, order))
             self._note(order)
         changes.extend(
-            OrderChange(OrderChangeKind.CLOSED, order) for order_id, order in self._open.items() if order_id not in fresh
+            OrderChange(OrderChangeKind.CLOSED, order)
+            for order_id, order in self._open.items()
+            if order_id not in fresh
         )
         self._open = fresh
         self.snapshots += 1

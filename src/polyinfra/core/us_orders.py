@@ -123,7 +123,7 @@ def insert_request(instrument: UsInstrument, intent: UsOrderIntent, clord_id: st
         order_qty=instrument.quantity_units(intent.quantity),
         symbol=instrument.symbol,
         price=instrument.price_units(price),
-        time_in_force=intent.time_in_force.value,  # type: ignore[arg-type]
+        time_in_force=intent.time_in_force.value,
         clord_id=clord_id,
         account=intent.account,
     )

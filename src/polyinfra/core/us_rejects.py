@@ -27,12 +27,12 @@ from typing import Final
 
 from polyinfra.errors import (
     DuplicateClientOrderIdError,
+    GrpcNotFoundError,
     InstrumentNotTradingError,
     InsufficientBalanceError,
     InvalidOrderError,
     LatencyStopgapError,
     MinimumSizeError,
-    GrpcNotFoundError,
     OrderRejectedError,
     PolyinfraError,
     PriceRangeError,
@@ -186,20 +186,26 @@ def rule_for(text: str) -> UsRejectRule | None:
     return next((rule for rule in US_REJECT_RULES if rule.matches(searched)), None)
 
 
-def reject_error(text: str, *, reason: str | None = None, **context: object) -> PolyinfraError:
-    """The typed error for the venue's reject ``text`` (``reason`` is its OrdRejectReason name, if any).
-
-    ``context`` is what the caller knows (``symbol``, ``clord_id``, ``order_id``, never a secret). Never raises.
-    """
+def reject_error(
+    text: str,
+    *,
+    reason: str | None = None,
+    symbol: str | None = None,
+    clord_id: str | None = None,
+    order_id: str | None = None,
+) -> PolyinfraError:
+    """The typed error for the venue's reject ``text`` (``reason`` is its OrdRejectReason name, if any) of the
+    order named by ``symbol``, ``clord_id`` and ``order_id``. Never raises."""
     shown = text[:MAX_REJECT_TEXT_CHARS]
     rule = rule_for(shown)
-    if rule is None:
-        return OrderRejectedError(f"order rejected: {shown}", **context, venue_message=shown, reject_reason=reason)
-    return rule.error(
+    error = OrderRejectedError if rule is None else rule.error
+    return error(
         f"order rejected: {shown}",
-        **context,
+        symbol=symbol,
+        clord_id=clord_id,
+        order_id=order_id,
         venue_message=shown,
         reject_reason=reason,
-        hint=rule.fix,
-        retry=rule.retry.value,
+        hint=None if rule is None else rule.fix,
+        retry=None if rule is None else rule.retry.value,
     )

@@ -49,6 +49,10 @@ from polyinfra.emulator.us.market import UsMarket, generated_instruments
 from polyinfra.emulator.us.market_data import MarketDataService
 from polyinfra.emulator.us.market_data_control import market_data_routes
 from polyinfra.emulator.us.market_data_faults import UsMarketDataFaults
+from polyinfra.emulator.us.order_control import order_routes
+from polyinfra.emulator.us.order_engine import UsOrderEngine
+from polyinfra.emulator.us.order_entry_service import OrderEntryService, PositionService, StreamHub
+from polyinfra.emulator.us.order_faults import UsOrderFaults
 from polyinfra.emulator.us.renumbered_protos import renumbered_protos
 from polyinfra.emulator.us.token_endpoint import TOKEN_PATH, UsTokenEndpoint
 from polyinfra.errors import InvalidValueError
@@ -126,7 +130,10 @@ class Emulator:
     ``us_require_auth`` checks every call's access token and scope, as the venue does.
     ``us_markets`` lists that many generated OPEN instruments beside the fixed ones (for streams of many
     symbols). :attr:`us_market` holds the US books (the simulator steps them with the CLOB's),
-    :attr:`us_market_data_faults` the market-data streams' fault knobs.
+    :attr:`us_market_data_faults` the market-data streams' fault knobs. :attr:`us_orders` is the US order
+    engine (order entry and positions over gRPC; ``add_listener`` connects another
+    :class:`~polyinfra.emulator.us.exchange_events.UsExchangeEvents`, such as a DropCopy history),
+    :attr:`us_order_faults` its knobs and :attr:`us_streams` its order and position streams.
     """
 
     def __init__(
@@ -191,10 +198,18 @@ class Emulator:
         self.us_market_data_faults = UsMarketDataFaults()
         self.us_market_data = MarketDataService(self.us_market, self.us_market_data_faults)
         self._server.app.add_routes(market_data_routes(self.us_market_data, self.us_market_data_faults))
+        self.us_order_faults = UsOrderFaults()
+        self.us_streams = StreamHub()
+        self.us_orders = UsOrderEngine(
+            self.us_market, listeners=[self.us_streams], faults=self.us_order_faults, clock_s=us_clock_s
+        )
+        self._server.app.add_routes(order_routes(self.us_orders, self.us_streams))
         self.us_grpc = UsGrpcServer(
             us_instruments,
             protos=renumbered_protos() if us_renumbered_protos else None,
             market_data=self.us_market_data,
+            order_entry=OrderEntryService(self.us_orders, self.us_streams, self.us_order_faults, us_clock_s),
+            positions=PositionService(self.us_orders, self.us_streams, self.us_order_faults),
             interceptors=[RequireUsAuth(self._server.us_tokens)] if us_require_auth else (),
         )
         self._runner: web.AppRunner | None = None

@@ -24,8 +24,15 @@ from polyinfra.core.us_descriptors import UsProtos
 from polyinfra.core.us_dynamic_codec import DynamicCodec
 from polyinfra.core.us_instruments import UsInstrument
 from polyinfra.emulator.us.market_data import MarketDataService
+from polyinfra.emulator.us.order_entry_service import OrderEntryService, PositionService
 from polyinfra.emulator.us.refdata import HealthService, RefDataService
-from polyinfra.wire.us.polymarket.v1 import health_pb2, marketdatasubscription_pb2, refdata_pb2
+from polyinfra.wire.us.polymarket.v1 import (
+    health_pb2,
+    marketdatasubscription_pb2,
+    positions_pb2,
+    refdata_pb2,
+    trading_pb2,
+)
 
 __all__ = ["UsGrpcServer"]
 
@@ -56,8 +63,8 @@ def _handler(servicer: object, method: MethodDescriptor, codec: DynamicCodec | N
 
 
 class UsGrpcServer:
-    """HealthAPI and RefDataAPI over ``instruments`` (and ``market_data`` when given), with reflection, on one
-    port; ``protos`` is the numbering served (default: polyinfra's)."""
+    """HealthAPI and RefDataAPI over ``instruments`` (and ``market_data``, ``order_entry``, ``positions`` when
+    given), with reflection, on one port; ``protos`` is the numbering served (default: polyinfra's)."""
 
     def __init__(
         self,
@@ -66,9 +73,13 @@ class UsGrpcServer:
         interceptors: Sequence[grpc.aio.ServerInterceptor] = (),
         protos: UsProtos | None = None,
         market_data: MarketDataService | None = None,
+        order_entry: OrderEntryService | None = None,
+        positions: PositionService | None = None,
     ) -> None:
         self._instruments = tuple(instruments)
         self._market_data = market_data
+        self._order_entry = order_entry
+        self._positions = positions
         self._interceptors = list(interceptors)
         self._protos = protos
         self._server: grpc.aio.Server | None = None
@@ -86,6 +97,10 @@ class UsGrpcServer:
         if self._market_data is not None:
             market_data = marketdatasubscription_pb2.DESCRIPTOR.services_by_name["MarketDataSubscriptionAPI"]
             services.append((market_data, self._market_data))
+        if self._order_entry is not None:
+            services.append((trading_pb2.DESCRIPTOR.services_by_name["OrderEntryAPI"], self._order_entry))
+        if self._positions is not None:
+            services.append((positions_pb2.DESCRIPTOR.services_by_name["PositionAPI"], self._positions))
         return services
 
     async def start(self, host: str, port: int) -> int:
