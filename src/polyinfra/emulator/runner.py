@@ -205,7 +205,7 @@ class Emulator:
         )
         self._server.app.add_routes(order_routes(self.us_orders, self.us_streams))
         self.us_grpc = UsGrpcServer(
-            us_instruments,
+            lambda: self.us_market.instruments,
             protos=renumbered_protos() if us_renumbered_protos else None,
             market_data=self.us_market_data,
             order_entry=OrderEntryService(self.us_orders, self.us_streams, self.us_order_faults, us_clock_s),

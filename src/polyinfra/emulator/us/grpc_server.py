@@ -68,7 +68,7 @@ class UsGrpcServer:
 
     def __init__(
         self,
-        instruments: Sequence[UsInstrument],
+        instruments: Sequence[UsInstrument] | Callable[[], Sequence[UsInstrument]],
         *,
         interceptors: Sequence[grpc.aio.ServerInterceptor] = (),
         protos: UsProtos | None = None,
@@ -76,7 +76,7 @@ class UsGrpcServer:
         order_entry: OrderEntryService | None = None,
         positions: PositionService | None = None,
     ) -> None:
-        self._instruments = tuple(instruments)
+        self._instruments = instruments if callable(instruments) else tuple(instruments)
         self._market_data = market_data
         self._order_entry = order_entry
         self._positions = positions

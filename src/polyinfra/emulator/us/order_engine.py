@@ -193,7 +193,7 @@ class UsOrderEngine:
         self.apply_due()
         order = self._find_open(request.order_id, request.clord_id, request.symbol)
         if self.faults.take("latency_stopgap_rejects"):
-            raise Refusal("UNAVAILABLE", REJECT_TEXTS["latency_stopgap"])
+            raise Refusal("FAILED_PRECONDITION", REJECT_TEXTS["latency_stopgap"])
         instrument = self._instrument(order.symbol)
         if instrument.state is not UsInstrumentState.OPEN:
             raise Refusal("FAILED_PRECONDITION", REJECT_TEXTS["book_not_open"].format(state=instrument.state.name))
@@ -261,7 +261,7 @@ class UsOrderEngine:
         self, request: trading_pb2.InsertOrderRequest, account: str, *, consume_faults: bool = True
     ) -> UsInstrument:
         if consume_faults and self.faults.take("latency_stopgap_rejects"):
-            raise Refusal("UNAVAILABLE", REJECT_TEXTS["latency_stopgap"])
+            raise Refusal("FAILED_PRECONDITION", REJECT_TEXTS["latency_stopgap"])
         if consume_faults and self.faults.inject_reject and self.faults.take("inject_reject_count"):
             raise Refusal("FAILED_PRECONDITION", _injected_text(self.faults.inject_reject))
         instrument = self._instrument(request.symbol)
