@@ -3,10 +3,10 @@ order stream and positions; halts, every reject text, a lost insert answer, and 
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from decimal import Decimal
 
+import grpc
 import httpx
 import pytest
 
@@ -15,12 +15,26 @@ from polyinfra.core.us_order_view import OrderChangeKind
 from polyinfra.core.us_orders import UsOrderIntent, UsTimeInForce
 from polyinfra.core.us_rejects import REJECT_TEXTS, rule_for
 from polyinfra.emulator.runner import Emulator
-from polyinfra.errors import InstrumentNotTradingError, OrderOutcomeUnknownError, UnknownOrderError
+from polyinfra.errors import (
+    InstrumentNotTradingError,
+    MissingScopeError,
+    OrderOutcomeUnknownError,
+    RateLimitedError,
+    UnknownOrderError,
+)
 from polyinfra.model.numbers import Side
 from polyinfra.us.client import UsExchangeClient
 from polyinfra.us.order_entry import UsOrderEntry
 from polyinfra.us.order_stream import UsOrderStream
-from polyinfra.wire.us.polymarket.v1 import dropcopy_pb2, enums_pb2, orders_pb2, refdata_pb2, trading_pb2
+from polyinfra.wire.us.polymarket.v1 import (
+    dropcopy_pb2,
+    enums_pb2,
+    orders_pb2,
+    positions_pb2,
+    refdata_pb2,
+    trading_pb2,
+)
+from tests.integration.us_auth_steps import EmulatorFactory, Keys, ManualClock, registration, token_manager
 from tests.integration.us_market_data_steps import until
 
 MLB = "aec-mlb-nyy-bos-2026-04-10"  # price_scale 1000, tick 0.005, hundredths of a contract
@@ -241,12 +255,81 @@ async def test_the_order_stream_after_a_reconnect_emits_only_differences(
 
 
 async def test_the_ingress_limit_refuses_past_its_budget(client: UsExchangeClient, emulator: Emulator) -> None:
-    from polyinfra.errors import RateLimitedError  # noqa: PLC0415
-
     emulator.us_order_faults.ingress_limit_per_s = 2 / 60  # two messages a minute
     entry = UsOrderEntry(client)
     await entry.place(order(Side.BUY, "0.3", "1"))
     await entry.place(order(Side.BUY, "0.3", "1"))
     with pytest.raises(RateLimitedError):
         await entry.place(order(Side.BUY, "0.3", "1"))
-    await asyncio.sleep(0)
+
+
+async def test_lists_replace_and_preview(client: UsExchangeClient, emulator: Emulator, recorder: Recorder) -> None:
+    entry = UsOrderEntry(client)
+    preview = await entry.preview(order(Side.BUY, "0.35", "2"))
+    assert (preview.price, preview.quantity, preview.state) == (Decimal("0.35"), Decimal(2), "NEW")
+    assert emulator.us_orders.open_orders() == []  # a preview places nothing
+    placed = await entry.place_list([order(Side.BUY, "0.3", "1"), order(Side.BUY, "0.5", "1000000")])
+    assert placed[0] is not None and placed[1] is None  # the second is past the account's buying power
+    assert "99999.7 USD available, requested 500000.0" in [e.text for e in recorder.executions]
+    await entry.replace(placed[0].order_id, MLB, price=Decimal("0.32"), quantity=Decimal("1.5"))
+    [moved] = await entry.open_orders()
+    assert (moved.price, moved.quantity) == (Decimal("0.32"), Decimal("1.5"))
+    await entry.replace_list([(moved.order_id, MLB, Decimal("0.33"), Decimal("1.5"))])
+    assert (await entry.open_orders())[0].price == Decimal("0.33")
+    await entry.cancel_list([moved.order_id, "no-such-order"])
+    assert await entry.open_orders() == []
+
+
+async def test_a_scheduled_halt_applies_on_the_engine_clock(client: UsExchangeClient, emulator: Emulator) -> None:
+    now = emulator.us_orders.clock_s()
+    async with httpx.AsyncClient(base_url=emulator.urls["rest"]) as http:
+        answer = await http.post(
+            "/_emulator/us/instruments/state", json={"symbol": MLB, "state": "HALTED", "at_s": now - 1}
+        )
+        assert answer.status_code == 200
+        refused = await http.post("/_emulator/us/instruments/state", json={"symbol": MLB, "state": "LIMBO"})
+        assert refused.status_code == 400
+    entry = UsOrderEntry(client)
+    await entry.instrument(MLB)  # still OPEN in reference data until the engine next runs its schedule
+    with pytest.raises(InstrumentNotTradingError):
+        await entry.place(order(Side.BUY, "0.5", "1"))
+
+
+async def test_the_position_stream_sends_a_snapshot_then_changes(client: UsExchangeClient, emulator: Emulator) -> None:
+    channel = grpc.aio.insecure_channel(emulator.urls["grpc"])
+    call = channel.unary_stream(
+        "/polymarket.v1.PositionAPI/CreatePositionSubscription",
+        request_serializer=positions_pb2.CreatePositionSubscriptionRequest.SerializeToString,
+        response_deserializer=positions_pb2.CreatePositionSubscriptionResponse.FromString,
+    )(positions_pb2.CreatePositionSubscriptionRequest(accounts=[BOB]))
+    first = await call.read()
+    assert first.WhichOneof("event") == "snapshot" and list(first.snapshot.positions) == []
+    await UsOrderEntry(client, account=ALICE).place(order(Side.SELL, "0.6", "1"))
+    await UsOrderEntry(client, account=BOB).place(order(Side.BUY, "0.6", "1", UsTimeInForce.FOK))
+    update = await call.read()
+    assert [(p.account, p.net_position) for p in update.update.positions] == [(BOB, 100)]
+    call.cancel()
+    await channel.close()
+
+
+async def test_each_rpc_needs_its_own_scope(emulator_factory: EmulatorFactory) -> None:
+    keys = Keys()
+    base = ManualClock()
+    secured = await emulator_factory(
+        seed_books=False,
+        us_require_auth=True,
+        us_clients=[registration(keys, ["read:instruments", "read:orders"])],
+        us_clock_s=base,
+    )
+    async with (
+        token_manager(secured, base, keys.client) as tokens,
+        UsExchangeClient(secured.urls["grpc"], insecure=True, tokens=tokens) as exchange,
+    ):
+        entry = UsOrderEntry(exchange)
+        assert await entry.open_orders() == []  # read:orders
+        with pytest.raises(MissingScopeError) as insert:
+            await entry.place(order(Side.BUY, "0.5", "1"))
+        with pytest.raises(MissingScopeError) as positions:
+            await entry.positions()
+    assert (insert.value.context["scope"], positions.value.context["scope"]) == ("write:orders", "read:positions")
+    assert secured.us_orders.open_orders() == []

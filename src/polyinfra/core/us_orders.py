@@ -216,9 +216,10 @@ def _id(value: str, name: str, *, required: bool = False) -> str:
     return value
 
 
-def order_from_wire(message: orders_pb2.Order) -> UsOrder:
+def order_from_wire(message: orders_pb2.Order, *, preview: bool = False) -> UsOrder:
     """The venue's ``Order`` as a :class:`UsOrder`; :class:`MalformedMessageError` for anything that cannot be
-    one (no id, ids or symbols too long, a scale out of range, a negative quantity, an unknown enum)."""
+    one (no id unless it is a ``preview``, ids or symbols too long, a scale out of range, a negative quantity,
+    an unknown enum)."""
     # An order made before the venue added the scales to it leaves them 0: whole units of a dollar price scale.
     price_scale = _scale(message.price_scale or 1, "price_scale")
     quantity_scale = _scale(message.fractional_quantity_scale or 1, "fractional_quantity_scale")
@@ -227,7 +228,7 @@ def order_from_wire(message: orders_pb2.Order) -> UsOrder:
     if side not in ("BUY", "SELL"):
         raise MalformedMessageError("an order's side is BUY or SELL", side=side)
     return UsOrder(
-        order_id=_id(message.id, "order id", required=True),
+        order_id=_id(message.id, "order id", required=not preview),
         clord_id=_id(message.clord_id, "clord_id"),
         symbol=_id(message.symbol, "symbol"),
         account=_id(message.account, "account"),

@@ -216,7 +216,7 @@ class UsOrderEntry:
             limited=False,
             symbol=request.symbol,
         )
-        return order_from_wire(answer.preview_order)
+        return order_from_wire(answer.preview_order, preview=True)
 
     async def open_orders(self, symbols: Iterable[str] = (), accounts: Iterable[str] = ()) -> list[UsOrder]:
         """The open orders (of ``symbols`` and ``accounts``; empty: all the user's)."""

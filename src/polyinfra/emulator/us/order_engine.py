@@ -108,7 +108,8 @@ class UsOrderEngine:
         self._market = market
         self._listeners = list(listeners)
         self.faults = faults if faults is not None else UsOrderFaults()
-        self._clock_s = clock_s
+        self.clock_s = clock_s
+        """The engine's clock (unix seconds): times executions and the state schedule."""
         self._orders: dict[str, orders_pb2.Order] = {}
         self._open_by_clord: dict[tuple[str, str], str] = {}
         self._accounts: dict[str, _Account] = {}
@@ -229,7 +230,7 @@ class UsOrderEngine:
 
     def apply_due(self) -> None:
         """Apply every scheduled state change that is due."""
-        now = self._clock_s()
+        now = self.clock_s()
         while self._schedule and self._schedule[0][0] <= now:
             _, symbol, state = self._schedule.pop(0)
             self.set_state(symbol, state)
@@ -347,7 +348,7 @@ class UsOrderEngine:
         instrument: UsInstrument,
         order_id: str | None = None,
     ) -> orders_pb2.Order:
-        now = _timestamp(self._clock_s())
+        now = _timestamp(self.clock_s())
         return orders_pb2.Order(
             id=self._id("ord") if order_id is None else order_id,
             type=request.type,
@@ -368,7 +369,7 @@ class UsOrderEngine:
         )
 
     def _publish_reject(self, request: trading_pb2.InsertOrderRequest, account: str, refusal: Refusal) -> None:
-        now = _timestamp(self._clock_s())
+        now = _timestamp(self.clock_s())
         order = orders_pb2.Order(
             id=self._id("ord"),
             type=request.type,
@@ -390,7 +391,7 @@ class UsOrderEngine:
             id=self._id("exe"),
             order=order,
             type=kind,  # type: ignore[arg-type]
-            transact_time=_timestamp(self._clock_s()),
+            transact_time=_timestamp(self.clock_s()),
             **fields,  # type: ignore[arg-type]
         )
         for listener in self._listeners:
@@ -480,7 +481,7 @@ class UsOrderEngine:
         order.price_to_quantity_filled[px] += qty
         order.commission_notional_total_collected += commission
         order.last_trade_id = trade_id
-        order.last_transact_time.CopyFrom(_timestamp(self._clock_s()))
+        order.last_transact_time.CopyFrom(_timestamp(self.clock_s()))
         done = order.leaves_qty == 0
         order.state = enums_pb2.ORDER_STATE_FILLED if done else enums_pb2.ORDER_STATE_PARTIALLY_FILLED
         if done:
@@ -508,7 +509,7 @@ class UsOrderEngine:
         else:
             position.qty_sold -= quantity
         position.cost += cost
-        now = _timestamp(self._clock_s())
+        now = _timestamp(self.clock_s())
         position.update_time.CopyFrom(now)
         change = dropcopy_pb2.PositionChange(position=position, change_time=now)
         for listener in self._listeners:
