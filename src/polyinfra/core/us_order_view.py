@@ -2,7 +2,7 @@
 
 The order stream (``CreateOrderSubscription``) sends a snapshot of the open orders, then executions; it has
 no resume token, so a reconnect starts with a fresh snapshot and whatever happened while it was down is only
-visible as the difference between the last view and that snapshot (venue notes: US exchange streams).
+visible as the difference between the last view and that snapshot (venue notes: US exchange order entry).
 :class:`OpenOrdersView` holds the view and reports changes, never the same state twice::
 
     snapshot (first)      -> OPEN for every order

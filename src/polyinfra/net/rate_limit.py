@@ -518,8 +518,8 @@ US_ORDER_ENTRY_TIERS: Final[Mapping[int, Mapping[str, int]]] = {
     }
     for tier, (insert, cancel) in {1: (30, 90), 2: (100, 300), 3: (200, 600), 4: (400, 1200)}.items()
 }
-"""The US exchange's order-entry requests per second by volume tier 1-4, per method (venue notes: US exchange
-rate limits). A list counts once, whatever it holds (at most 20)."""
+"""The US exchange's order-entry requests per second by volume tier 1-4, per method; a list counts once,
+whatever it holds (at most 20) (venue notes: US exchange order entry)."""
 
 
 def us_order_entry_limits(tier: int) -> RateLimitTable:

@@ -5,7 +5,7 @@
             print(change.kind, change.order.clord_id, change.order.state)
 
 ``CreateOrderSubscription`` sends a snapshot of the open orders, then executions; it has no resume token
-(venue notes: US exchange streams). So every session starts with a fresh snapshot, and
+(venue notes: US exchange order entry). So every session starts with a fresh snapshot, and
 :class:`~polyinfra.core.us_order_view.OpenOrdersView` turns it into the differences against what the last
 session showed: a reconnect emits only what changed while the stream was down (orders opened, changed or
 gone), never the whole book of orders again. A session that ends (UNAVAILABLE, the server's end, a message
