@@ -19,8 +19,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import deque
-from collections.abc import Callable
-from typing import Any, Final
+from collections.abc import Callable, Sequence
+from typing import Any, Final, TypeVar
 
 import grpc
 
@@ -40,6 +40,7 @@ from polyinfra.wire.us.polymarket.v1 import (
 __all__ = ["OrderEntryService", "PositionService", "StreamHub"]
 
 Context = grpc.aio.ServicerContext[Any, Any]
+T = TypeVar("T")
 INGRESS_WINDOW_S: Final = 60.0
 MAX_LIST_REQUESTS: Final = 20
 MAX_STREAM_BACKLOG: Final = 10_000
@@ -170,15 +171,14 @@ class OrderEntryService(trading_pb2_grpc.OrderEntryAPIServicer):
     async def InsertOrderList(  # noqa: N802
         self, request: trading_pb2.InsertOrderListRequest, context: Context
     ) -> trading_pb2.InsertOrderListResponse:
-        if len(request.requests) > MAX_LIST_REQUESTS:
-            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"at most {MAX_LIST_REQUESTS} requests per list")
-        await self._admit(context)
-        responses = []
-        for one in request.requests:
-            try:
-                responses.append(trading_pb2.InsertOrderResponse(order_id=self._engine.insert(one).id))
-            except Refusal:
-                responses.append(trading_pb2.InsertOrderResponse())  # the REJECTED execution says why
+        responses = [trading_pb2.InsertOrderResponse() for _ in request.requests]
+        slots = iter(responses)  # one per request, in order; a refused one stays without an order id
+
+        def insert(one: trading_pb2.InsertOrderRequest) -> None:
+            slot = next(slots)
+            slot.order_id = self._engine.insert(one).id
+
+        await self._each(context, request.requests, insert)
         self._clear_soon()
         return trading_pb2.InsertOrderListResponse(responses=responses)
 
@@ -198,16 +198,20 @@ class OrderEntryService(trading_pb2_grpc.OrderEntryAPIServicer):
             await self._refuse(context, refusal)
         return trading_pb2.CancelOrderResponse()
 
+    async def _each(self, context: Context, requests: Sequence[T], act: Callable[[T], object]) -> None:
+        """``act`` on each request of a list (at most 20, one ingress message); a refused one changes nothing and
+        the rest still go (its REJECTED execution or cancel reject says why)."""
+        if len(requests) > MAX_LIST_REQUESTS:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"at most {MAX_LIST_REQUESTS} requests per list")
+        await self._admit(context)
+        for one in requests:
+            with contextlib.suppress(Refusal):
+                act(one)
+
     async def CancelOrderList(  # noqa: N802
         self, request: trading_pb2.CancelOrderListRequest, context: Context
     ) -> trading_pb2.CancelOrderListResponse:
-        if len(request.requests) > MAX_LIST_REQUESTS:
-            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"at most {MAX_LIST_REQUESTS} requests per list")
-        await self._admit(context)
-        for one in request.requests:
-            # An unknown order in a list cancels nothing; the rest still go.
-            with contextlib.suppress(Refusal):
-                self._engine.cancel(one)
+        await self._each(context, request.requests, self._engine.cancel)
         return trading_pb2.CancelOrderListResponse(
             responses=[trading_pb2.CancelOrderResponse() for _ in request.requests]
         )
@@ -227,12 +231,7 @@ class OrderEntryService(trading_pb2_grpc.OrderEntryAPIServicer):
     async def CancelReplaceOrderList(  # noqa: N802
         self, request: trading_pb2.CancelReplaceOrderListRequest, context: Context
     ) -> trading_pb2.CancelReplaceOrderListResponse:
-        if len(request.requests) > MAX_LIST_REQUESTS:
-            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"at most {MAX_LIST_REQUESTS} requests per list")
-        await self._admit(context)
-        for one in request.requests:
-            with contextlib.suppress(Refusal):
-                self._engine.replace(one)
+        await self._each(context, request.requests, self._engine.replace)
         self._clear_soon()
         return trading_pb2.CancelReplaceOrderListResponse(
             responses=[trading_pb2.CancelReplaceOrderResponse() for _ in request.requests]

@@ -19,12 +19,13 @@ One :class:`UsOrderFaults` is shared by the order engine and its gRPC services; 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Final
+from typing import ClassVar, Final
 
 from polyinfra.core.us_rejects import REJECT_TEXTS
 from polyinfra.emulator.faults import knob_count, knob_positive_number
+from polyinfra.emulator.knobs import KnobValidator, ValidatedKnobs
 from polyinfra.errors import InvalidValueError
 
 __all__ = ["UsOrderFaults"]
@@ -39,7 +40,7 @@ def _reject_name(name: str, value: object) -> str:
     return value
 
 
-_VALIDATORS: Final[Mapping[str, Callable[[str, object], object]]] = {
+_VALIDATORS: Final[Mapping[str, KnobValidator]] = {
     "drop_insert_replies": knob_count,
     "latency_stopgap_rejects": knob_count,
     "inject_reject": _reject_name,
@@ -50,8 +51,11 @@ _VALIDATORS: Final[Mapping[str, Callable[[str, object], object]]] = {
 
 
 @dataclass(slots=True)
-class UsOrderFaults:
+class UsOrderFaults(ValidatedKnobs):
     """The US order-entry knobs; see the module docstring for what each one does."""
+
+    _validators: ClassVar[Mapping[str, KnobValidator]] = _VALIDATORS
+    _kind: ClassVar[str] = "US order-entry fault knob"
 
     drop_insert_replies: int = 0
     latency_stopgap_rejects: int = 0
@@ -59,15 +63,6 @@ class UsOrderFaults:
     inject_reject_count: int = 0
     ingress_limit_per_s: float = DEFAULT_INGRESS_LIMIT_PER_S
     heartbeat_interval_s: float = DEFAULT_HEARTBEAT_INTERVAL_S
-
-    def __setattr__(self, name: str, value: object) -> None:
-        object.__setattr__(self, name, _validated(name, value))
-
-    def update(self, changes: Mapping[str, object]) -> None:
-        """Set several knobs at once; nothing changes unless every value is valid."""
-        validated = {name: _validated(name, value) for name, value in changes.items()}
-        for name, value in validated.items():
-            object.__setattr__(self, name, value)
 
     def as_dict(self) -> dict[str, object]:
         return dataclasses.asdict(self)
@@ -79,10 +74,3 @@ class UsOrderFaults:
             return False
         object.__setattr__(self, name, left - 1)
         return True
-
-
-def _validated(name: str, value: object) -> object:
-    validator = _VALIDATORS.get(name)
-    if validator is None:
-        raise InvalidValueError("unknown US order-entry fault knob", field=name, known=sorted(_VALIDATORS))
-    return validator(name, value)
