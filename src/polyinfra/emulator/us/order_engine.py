@@ -60,6 +60,7 @@ STARTING_BALANCE_USD: Final = Decimal(100_000)
 TAKER_FEE: Final = Decimal("0.0695")
 MAKER_FEE: Final = Decimal("-0.0125")
 _CENT: Final = Decimal("0.01")
+MAX_ID_CHARS: Final = 200
 _OWNER_PREFIX: Final = "us:"
 _TIME_IN_FORCE: Final = {
     enums_pb2.TIME_IN_FORCE_DAY: TimeInForce.GTC,  # the venue's DAY orders do not expire at the roll either
@@ -205,6 +206,13 @@ class UsOrderEngine:
             raise Refusal(
                 "INVALID_ARGUMENT", REJECT_TEXTS["minimum_quantity"].format(minimum=order.cum_qty + 1, given=quantity)
             )
+        held = self._reserve(instrument, order.side, order.price, order.leaves_qty)
+        cost = self._reserve(instrument, order.side, price, quantity - order.cum_qty)
+        available = self._buying_power(order.account) + held
+        if cost > available:
+            raise Refusal(
+                "FAILED_PRECONDITION", REJECT_TEXTS["buying_power"].format(available=available, requested=cost)
+            )
         self._market.cancel(order.symbol, order.id)
         order.price = price
         order.order_qty = quantity
@@ -265,6 +273,8 @@ class UsOrderEngine:
             raise Refusal("FAILED_PRECONDITION", REJECT_TEXTS["latency_stopgap"])
         if consume_faults and self.faults.inject_reject and self.faults.take("inject_reject_count"):
             raise Refusal("FAILED_PRECONDITION", _injected_text(self.faults.inject_reject))
+        if len(request.clord_id) > MAX_ID_CHARS or len(account) > MAX_ID_CHARS:
+            raise Refusal("INVALID_ARGUMENT", f"clord_id and account have at most {MAX_ID_CHARS} characters")
         instrument = self._instrument(request.symbol)
         if instrument.state is not UsInstrumentState.OPEN:
             raise Refusal(
