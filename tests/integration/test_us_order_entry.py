@@ -19,6 +19,7 @@ from polyinfra.errors import (
     InstrumentNotTradingError,
     MissingScopeError,
     OrderOutcomeUnknownError,
+    PolyinfraError,
     RateLimitedError,
     UnknownOrderError,
 )
@@ -333,3 +334,9 @@ async def test_each_rpc_needs_its_own_scope(emulator_factory: EmulatorFactory) -
             await entry.positions()
     assert (insert.value.context["scope"], positions.value.context["scope"]) == ("write:orders", "read:positions")
     assert secured.us_orders.open_orders() == []
+
+
+async def test_an_order_stream_that_cannot_start_says_why(emulator: Emulator) -> None:
+    async with UsExchangeClient(f"127.0.0.1:{emulator.port}", insecure=True) as wrong:  # REST, not gRPC
+        with pytest.raises(PolyinfraError):
+            await UsOrderStream(wrong).start()

@@ -84,15 +84,21 @@ class UsOrderStream:
         self.sessions = 0
         self.dropped_changes = 0
         self.last_failure: PolyinfraError | None = None
-        self._snapshot_seen = asyncio.Event()
+        self._first: asyncio.Future[None] | None = None
 
     async def start(self) -> None:
-        """Open the stream in the background; returns once the first snapshot is in :attr:`view`."""
+        """Open the stream in the background; returns once the first snapshot is in :attr:`view`, and raises the
+        typed error of a first session that fails before it (a missing scope, an unreachable endpoint)."""
+        self._first = asyncio.get_running_loop().create_future()
         self._tasks.spawn(
             run_sessions(self._session, self._backoff, ending=lambda: self._stopped, stream="orders"),
             "us-order-stream",
         )
-        await self._snapshot_seen.wait()
+        try:
+            await self._first
+        except PolyinfraError:
+            await self.close()
+            raise
 
     async def changes(self) -> AsyncIterator[OrderChange]:
         """Every change, in order, until the stream is closed."""
@@ -125,6 +131,8 @@ class UsOrderStream:
         except PolyinfraError as failure:
             self.last_failure = failure
             _log.warning("US order stream ended", error=describe_failure(failure))
+        if self.last_failure is not None and self._first is not None and not self._first.done():
+            self._first.set_exception(self.last_failure)
 
     async def _authenticated_session(self, metadata: CallHeaders) -> None:
         self.sessions += 1
@@ -154,7 +162,8 @@ class UsOrderStream:
         if event == "snapshot":
             changes = self.view.snapshot([order_from_wire(order) for order in message.snapshot.orders])
             self._backoff.reset()
-            self._snapshot_seen.set()
+            if self._first is not None and not self._first.done():
+                self._first.set_result(None)
         elif event == "update":
             decoded = [execution_from_wire(execution) for execution in message.update.executions]
             changes = [change for change in map(self.view.execution, decoded) if change is not None]
