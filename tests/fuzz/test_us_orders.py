@@ -12,12 +12,18 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from polyinfra.core.us_order_view import OpenOrdersView
-from polyinfra.core.us_orders import UsOrderIntent, execution_from_wire, insert_request, order_from_wire
+from polyinfra.core.us_orders import (
+    UsOrderIntent,
+    execution_from_wire,
+    insert_request,
+    order_from_wire,
+    position_from_wire,
+)
 from polyinfra.core.us_rejects import reject_error
 from polyinfra.emulator.us.instruments import US_INSTRUMENTS
 from polyinfra.errors import InvalidValueError, MalformedMessageError, OrderRejectedError, PolyinfraError
 from polyinfra.model.numbers import Side
-from polyinfra.wire.us.polymarket.v1 import orders_pb2
+from polyinfra.wire.us.polymarket.v1 import orders_pb2, positions_pb2
 
 INT64 = st.integers(min_value=-(1 << 63), max_value=(1 << 63) - 1)
 INT32 = st.integers(min_value=-(1 << 31), max_value=(1 << 31) - 1)
@@ -91,3 +97,21 @@ def test_any_order_is_exact_or_a_typed_error(instrument: object, price: Decimal,
         return
     assert chosen.price(request.price) == price
     assert chosen.quantity(request.order_qty) == quantity
+
+
+@given(
+    st.builds(
+        positions_pb2.Position,
+        account=st.text(max_size=250),
+        symbol=st.sampled_from([US_INSTRUMENTS[0].symbol, "other"]),
+        net_position=INT64,
+        qty_bought=INT64,
+        qty_sold=INT64,
+    )
+)
+def test_any_position_decodes_or_is_malformed(message: positions_pb2.Position) -> None:
+    try:
+        position = position_from_wire(message, US_INSTRUMENTS[0])
+    except MalformedMessageError:
+        return
+    assert position.bought >= 0 and position.sold >= 0

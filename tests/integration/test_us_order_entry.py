@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from decimal import Decimal
 
-import grpc
 import httpx
 import pytest
 
@@ -27,11 +26,11 @@ from polyinfra.model.numbers import Side
 from polyinfra.us.client import UsExchangeClient
 from polyinfra.us.order_entry import UsOrderEntry
 from polyinfra.us.order_stream import UsOrderStream
+from polyinfra.us.position_stream import UsPositionStream
 from polyinfra.wire.us.polymarket.v1 import (
     dropcopy_pb2,
     enums_pb2,
     orders_pb2,
-    positions_pb2,
     refdata_pb2,
     trading_pb2,
 )
@@ -297,20 +296,17 @@ async def test_a_scheduled_halt_applies_on_the_engine_clock(client: UsExchangeCl
 
 
 async def test_the_position_stream_sends_a_snapshot_then_changes(client: UsExchangeClient, emulator: Emulator) -> None:
-    channel = grpc.aio.insecure_channel(emulator.urls["grpc"])
-    call = channel.unary_stream(
-        "/polymarket.v1.PositionAPI/CreatePositionSubscription",
-        request_serializer=positions_pb2.CreatePositionSubscriptionRequest.SerializeToString,
-        response_deserializer=positions_pb2.CreatePositionSubscriptionResponse.FromString,
-    )(positions_pb2.CreatePositionSubscriptionRequest(accounts=[BOB]))
-    first = await call.read()
-    assert first.WhichOneof("event") == "snapshot" and list(first.snapshot.positions) == []
-    await UsOrderEntry(client, account=ALICE).place(order(Side.SELL, "0.6", "1"))
-    await UsOrderEntry(client, account=BOB).place(order(Side.BUY, "0.6", "1", UsTimeInForce.FOK))
-    update = await call.read()
-    assert [(p.account, p.net_position) for p in update.update.positions] == [(BOB, 100)]
-    call.cancel()
-    await channel.close()
+    async with UsPositionStream(client, accounts=[BOB], reconnect_initial_s=0.01, reconnect_max_s=0.05) as held:
+        assert held.drain() == [] and held.positions == {}
+        await UsOrderEntry(client, account=ALICE).place(order(Side.SELL, "0.6", "1"))
+        await UsOrderEntry(client, account=BOB).place(order(Side.BUY, "0.6", "1", UsTimeInForce.FOK))
+        await until(lambda: (BOB, MLB) in held.positions, "Bob's position")
+        assert [(p.account, p.net) for p in held.drain()] == [(BOB, Decimal(1))]
+        # A reconnect's snapshot shows nothing new: no change is emitted again.
+        emulator.us_streams.drop_all()
+        await until(lambda: held.snapshots == 2, "the next session's snapshot")
+        assert held.drain() == []
+        assert held.sessions == 2 and held.last_failure is not None
 
 
 async def test_each_rpc_needs_its_own_scope(emulator_factory: EmulatorFactory) -> None:

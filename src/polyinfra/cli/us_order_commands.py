@@ -37,8 +37,8 @@ from polyinfra.cli.us_commands import (
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
-    from polyinfra.core.us_orders import UsOrder
-    from polyinfra.us.order_entry import UsBalance, UsOrderEntry, UsPosition
+    from polyinfra.core.us_orders import UsOrder, UsPosition
+    from polyinfra.us.order_entry import UsBalance, UsOrderEntry
 
 __all__ = ["order_app", "register_us_order_commands"]
 

@@ -34,7 +34,7 @@ from typing import Final
 from polyinfra.core.us_instruments import MAX_SCALE, UsInstrument, UsInstrumentState
 from polyinfra.errors import InstrumentNotTradingError, InvalidValueError, MalformedMessageError
 from polyinfra.model.numbers import Side
-from polyinfra.wire.us.polymarket.v1 import enums_pb2, orders_pb2, trading_pb2
+from polyinfra.wire.us.polymarket.v1 import enums_pb2, orders_pb2, positions_pb2, trading_pb2
 
 __all__ = [
     "MAX_CLORD_ID_CHARS",
@@ -44,11 +44,13 @@ __all__ = [
     "UsExecution",
     "UsOrder",
     "UsOrderIntent",
+    "UsPosition",
     "UsTimeInForce",
     "check_order_entry",
     "execution_from_wire",
     "insert_request",
     "order_from_wire",
+    "position_from_wire",
     "yes_space",
 ]
 
@@ -267,4 +269,30 @@ def execution_from_wire(message: orders_pb2.Execution) -> UsExecution:
         ),
         trade_id=_id(message.trade_id, "trade id"),
         commission=_EXACT.divide(Decimal(message.commission_notional_collected), scales),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class UsPosition:
+    """A position in contracts (``net`` negative: short YES), exact."""
+
+    account: str
+    symbol: str
+    net: Decimal
+    bought: Decimal
+    sold: Decimal
+
+
+def position_from_wire(message: positions_pb2.Position, instrument: UsInstrument) -> UsPosition:
+    """The venue's ``Position`` in ``instrument``'s quantity scale (a Position carries none of its own);
+    :class:`MalformedMessageError` for ids too long, another instrument's symbol or negative totals."""
+    if message.symbol != instrument.symbol:
+        raise MalformedMessageError("a position of another instrument", symbol=message.symbol[:80])
+    scale = Decimal(instrument.quantity_scale)
+    return UsPosition(
+        account=_id(message.account, "account"),
+        symbol=instrument.symbol,
+        net=_EXACT.divide(Decimal(message.net_position), scale),
+        bought=_EXACT.divide(Decimal(_units(message.qty_bought, "qty_bought")), scale),
+        sold=_EXACT.divide(Decimal(_units(message.qty_sold, "qty_sold")), scale),
     )

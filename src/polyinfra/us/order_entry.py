@@ -38,8 +38,10 @@ from polyinfra.core.us_orders import (
     ClientOrderIds,
     UsOrder,
     UsOrderIntent,
+    UsPosition,
     insert_request,
     order_from_wire,
+    position_from_wire,
 )
 from polyinfra.core.us_rejects import reject_error, rule_for
 from polyinfra.errors import (
@@ -57,7 +59,7 @@ from polyinfra.us.client import UsExchangeClient
 from polyinfra.us.order_stream import UsOrderStream
 from polyinfra.wire.us.polymarket.v1 import positions_pb2, trading_pb2
 
-__all__ = ["UsBalance", "UsOrderEntry", "UsPlaced", "UsPosition"]
+__all__ = ["UsBalance", "UsOrderEntry", "UsPlaced"]
 
 ORDER_ENTRY_API: Final = "polymarket.v1.OrderEntryAPI"
 POSITION_API: Final = "polymarket.v1.PositionAPI"
@@ -73,17 +75,6 @@ class UsPlaced:
     order_id: str
     clord_id: str
     resolved: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class UsPosition:
-    """A position in contracts (``net`` negative: short YES), exact."""
-
-    account: str
-    symbol: str
-    net: Decimal
-    bought: Decimal
-    sold: Decimal
 
 
 @dataclass(frozen=True, slots=True)
@@ -240,16 +231,7 @@ class UsOrderEntry:
         )
         found = []
         for position in answer.positions:
-            instrument = await self.instrument(position.symbol)
-            found.append(
-                UsPosition(
-                    account=position.account,
-                    symbol=position.symbol,
-                    net=instrument.quantity(position.net_position),
-                    bought=instrument.quantity(position.qty_bought),
-                    sold=instrument.quantity(position.qty_sold),
-                )
-            )
+            found.append(position_from_wire(position, await self.instrument(position.symbol)))
         return found
 
     async def balance(self, account: str = "") -> UsBalance:
