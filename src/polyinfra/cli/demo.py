@@ -18,7 +18,8 @@ checks the replayed books equal the live ones level by level: the proof says so,
 
 Meanwhile a :class:`~polyinfra.live.live_data.LiveData` follows the emulator's RTDS activity (the
 same fills, with the traders' wallets) and, with an API key the emulator issued, the BTC price over
-PolyBolt: the proof shows a line of each.
+PolyBolt: the proof shows a line of each, and a line of the large-trade radar
+(:class:`~polyinfra.core.whale_radar.LargeTradeRadar`) run over that activity.
 """
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ from __future__ import annotations
 import asyncio
 import tempfile
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Final
 
 import typer
@@ -38,6 +40,7 @@ from polyinfra.clob.live_books import LiveBooks
 from polyinfra.clob.rest import ClobRestClient
 from polyinfra.core.book_sync import diff_book
 from polyinfra.core.us_instruments import UsInstrumentState
+from polyinfra.core.whale_radar import LargeTrade, LargeTradeRadar
 from polyinfra.emulator.faults import FaultConfig
 from polyinfra.emulator.runner import Emulator
 from polyinfra.errors import PolyinfraError
@@ -59,6 +62,9 @@ _SETTLE_LIMIT_S: Final = 10.0
 _SETTLE_POLL_S: Final = 0.1
 _DIFFERENCES_SHOWN: Final = 10
 _US_ORDERS_TIMEOUT_S: Final = 30.0
+# The simulator's trades are 5 to 200 shares at mid-range prices: about one in five reaches this.
+_LARGE_TRADE_USDC: Final = Decimal(50)
+_CENT: Final = Decimal("0.01")
 # The demo's own account on the emulator (Hardhat's second well-known test address): its API key
 # authenticates the PolyBolt price stream.
 _DEMO_TRADER: Final = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
@@ -218,25 +224,36 @@ def run_demo(
 
 @dataclass(slots=True)
 class _ActivitySeen:
-    """What the demo's RTDS activity subscription delivered."""
+    """What the demo's RTDS activity subscription delivered, and what the large-trade radar made of it."""
 
     trades: int = 0
     gaps: int = 0
     last: ActivityTrade | None = None
+    radar: LargeTradeRadar = field(default_factory=lambda: LargeTradeRadar(_LARGE_TRADE_USDC))
+    largest: LargeTrade | None = None
 
     def __call__(self, event: LiveEvent) -> None:
         if isinstance(event, ActivityTrade):
             self.trades += 1
             self.last = event
+            large = self.radar.observe(event)
+            if large is not None and (self.largest is None or large.notional_usdc > self.largest.notional_usdc):
+                self.largest = large
         elif isinstance(event, Gap):
             self.gaps += 1
 
     def line(self) -> str:
         seen = f"  RTDS activity: {self.trades:,} trades seen with their wallets, {self.gaps} gaps"
         last = self.last
-        if last is None:
-            return seen
-        return f"{seen};\n  the last: {last.name} {last.side.value} {last.size} {last.outcome} @ {last.price}"
+        if last is not None:
+            seen = f"{seen};\n  the last: {last.name} {last.side.value} {last.size} {last.outcome} @ {last.price}"
+        flagged, observed = self.radar.flagged, self.radar.observed
+        radar = f"  large-trade radar: {flagged:,} of {observed:,} trades ≥ ${_LARGE_TRADE_USDC}"
+        largest = self.largest
+        if largest is not None:
+            # To the cent on screen; the radar compared the exact notional.
+            radar += f", largest ${largest.notional_usdc.quantize(_CENT)} ({largest.trade.name})"
+        return f"{seen}\n{radar}"
 
 
 @dataclass(slots=True)
