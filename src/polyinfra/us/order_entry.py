@@ -18,9 +18,9 @@ us_order_entry_limits`, by volume ``tier``) on the shared limiter before it send
 A refused order raises the typed error of its reject text (:mod:`polyinfra.core.us_rejects`); any other failure
 the typed error of its gRPC status. **An insert is never retried blindly.** When its outcome is unknown (a
 deadline, UNAVAILABLE, a cancelled call: the order may or may not have reached the exchange), the client order
-id resolves it: first the order stream's view (if one is given; it also knows orders that have already
-filled or expired), then ``GetOpenOrders``, then the stream's view once more (its executions may have arrived
-meanwhile). Found: the placed order is returned with ``resolved=True``. Not found:
+id resolves it: first ``GetOpenOrders``, then the order stream (if one is given; it also knows orders that have
+already filled or expired), waiting up to ``resolve_timeout_s`` for it to show the order, since the exchange
+tells every accepted order there. Found: the placed order is returned with ``resolved=True``. Not found:
 :class:`~polyinfra.errors.OrderOutcomeUnknownError`, to be looked up before placing the order again.
 """
 
@@ -33,6 +33,7 @@ from typing import Final, TypeVar
 
 from google.protobuf.message import Message
 
+from polyinfra.core.config_checks import positive_number
 from polyinfra.core.us_instruments import UsInstrument, UsInstrumentState
 from polyinfra.core.us_orders import (
     ClientOrderIds,
@@ -64,6 +65,8 @@ __all__ = ["UsBalance", "UsOrderEntry", "UsPlaced"]
 ORDER_ENTRY_API: Final = "polymarket.v1.OrderEntryAPI"
 POSITION_API: Final = "polymarket.v1.PositionAPI"
 MAX_LIST_OPERATIONS: Final = 20
+DEFAULT_RESOLVE_TIMEOUT_S: Final = 5.0
+"""How long an insert whose answer was lost waits for the order stream to show its order."""
 _UNKNOWN_OUTCOME: Final = (GrpcUnavailableError, RequestTimeoutError, StreamClosedError)
 ResponseT = TypeVar("ResponseT", bound=Message)
 
@@ -98,8 +101,10 @@ class UsOrderEntry:
         limiter: AsyncRateLimiter | None = None,
         client_order_ids: ClientOrderIds | None = None,
         account: str = "",
+        resolve_timeout_s: float = DEFAULT_RESOLVE_TIMEOUT_S,
     ) -> None:
         self._client = client
+        self._resolve_timeout_s = positive_number("resolve_timeout_s", resolve_timeout_s)
         self._stream = stream
         self._limits = us_order_entry_limits(tier)
         self._limiter = limiter if limiter is not None else AsyncRateLimiter(RateLimiter())
@@ -293,10 +298,11 @@ class UsOrderEntry:
                 self._limiter.complete(ticket)
 
     async def _resolve(self, clord_id: str, symbol: str, lost: PolyinfraError) -> UsPlaced:
-        found = self._seen(clord_id)
-        if found is None:
-            open_now = await self.open_orders([symbol])
-            found = next((order for order in open_now if order.clord_id == clord_id), None) or self._seen(clord_id)
+        open_now = await self.open_orders([symbol])
+        found = next((order for order in open_now if order.clord_id == clord_id), None)
+        if found is None and self._stream is not None:
+            # The exchange tells every accepted order on the order stream; give it the time to arrive.
+            found = await self._stream.wait_for_clord_id(clord_id, self._resolve_timeout_s)
         if found is None:
             raise OrderOutcomeUnknownError(
                 "the insert's answer was lost and no lookup shows the order",
@@ -306,9 +312,6 @@ class UsOrderEntry:
                 hint="search the exchange's orders by this client order id before placing the order again",
             ) from None
         return UsPlaced(order_id=found.order_id, clord_id=clord_id, resolved=True)
-
-    def _seen(self, clord_id: str) -> UsOrder | None:
-        return None if self._stream is None else self._stream.view.by_clord_id(clord_id)
 
 
 def _as_reject(failure: PolyinfraError, symbol: str, request: Message) -> PolyinfraError:

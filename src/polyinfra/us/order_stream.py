@@ -16,13 +16,14 @@ which is how :class:`~polyinfra.us.order_entry.UsOrderEntry` resolves an insert 
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable
 from typing import ClassVar
 
 from google.protobuf.message import DecodeError
 
 from polyinfra.core.us_order_view import OpenOrdersView, OrderChange
-from polyinfra.core.us_orders import execution_from_wire, order_from_wire
+from polyinfra.core.us_orders import UsOrder, execution_from_wire, order_from_wire
 from polyinfra.errors import MalformedMessageError
 from polyinfra.us.client import UsExchangeClient
 from polyinfra.us.snapshot_stream import SnapshotStream
@@ -56,6 +57,22 @@ class UsOrderStream(SnapshotStream[OrderChange]):
         )
         self.view = OpenOrdersView()
         """The open orders, and every order seen by client order id."""
+        self._progress = asyncio.Event()  # set, and replaced, whenever the view has taken a message
+
+    async def wait_for_clord_id(self, clord_id: str, timeout_s: float) -> UsOrder | None:
+        """The order with this client order id as soon as the stream has shown it, or None after ``timeout_s``."""
+        try:
+            async with asyncio.timeout(timeout_s):
+                while (found := self.view.by_clord_id(clord_id)) is None:
+                    await self._progress.wait()
+        except TimeoutError:
+            return None
+        return found
+
+    def _emit(self, changes: Iterable[OrderChange]) -> None:
+        super()._emit(changes)
+        self._progress.set()
+        self._progress = asyncio.Event()
 
     def _on_message(self, data: bytes) -> None:
         try:
