@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from polyinfra.core.us_instruments import UsInstrumentState
-from polyinfra.core.us_order_view import OrderChangeKind
+from polyinfra.core.us_order_view import OrderChange, OrderChangeKind
 from polyinfra.core.us_orders import UsOrderIntent, UsTimeInForce
 from polyinfra.core.us_rejects import REJECT_TEXTS, rule_for
 from polyinfra.emulator.runner import Emulator
@@ -336,3 +336,23 @@ async def test_an_order_stream_that_cannot_start_says_why(emulator: Emulator) ->
     async with UsExchangeClient(f"127.0.0.1:{emulator.port}", insecure=True) as wrong:  # REST, not gRPC
         with pytest.raises(PolyinfraError):
             await UsOrderStream(wrong).start()
+
+
+async def test_a_refused_cancel_reaches_the_order_stream(
+    client: UsExchangeClient, emulator: Emulator, stream: UsOrderStream
+) -> None:
+    entry = UsOrderEntry(client, stream=stream)
+    placed = await entry.place(order(Side.BUY, "0.4", "1"))
+    emulator.us_orders.set_state(MLB, UsInstrumentState.HALTED)  # a halted book refuses cancels too
+    with pytest.raises(InstrumentNotTradingError):
+        await entry.cancel(order_id=placed.order_id)
+
+    seen: list[OrderChange] = []
+
+    def refused() -> bool:
+        seen.extend(stream.drain())
+        return any(change.kind is OrderChangeKind.CANCEL_REJECTED for change in seen)
+
+    await until(refused, "the cancel reject on the stream")
+    [reject] = [c for c in seen if c.kind is OrderChangeKind.CANCEL_REJECTED]
+    assert (reject.order.order_id, reject.text) == (placed.order_id, "Book is HALTED")

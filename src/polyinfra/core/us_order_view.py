@@ -8,6 +8,7 @@ visible as the difference between the last view and that snapshot (venue notes: 
     snapshot (first)      -> OPEN for every order
     execution             -> OPEN (new), CHANGED (fill, replace) or CLOSED (filled, cancelled, expired,
                              rejected), by the order it carries
+    cancel reject         -> CANCEL_REJECTED with the order as the view knows it and the venue's reason
     snapshot (reconnect)  -> OPEN for orders new to the view, CHANGED for orders whose state, filled quantity,
                              price or quantity differ, CLOSED for orders the snapshot no longer holds
                              (their last known state kept: the stream cannot say how they ended)
@@ -35,15 +36,19 @@ class OrderChangeKind(StrEnum):
     OPEN = "open"
     CHANGED = "changed"
     CLOSED = "closed"
+    CANCEL_REJECTED = "cancel_rejected"
+    """A cancel or replace of the order was refused; the order is as it was (``text`` says why)."""
 
 
 @dataclass(frozen=True, slots=True)
 class OrderChange:
-    """One change of the view; ``execution`` is the execution that made it (None when a snapshot did)."""
+    """One change of the view; ``execution`` is the execution that made it (None when a snapshot did), ``text``
+    the venue's reason of a refused cancel or replace."""
 
     kind: OrderChangeKind
     order: UsOrder
     execution: UsExecution | None = None
+    text: str = ""
 
 
 def _same(left: UsOrder, right: UsOrder) -> bool:
@@ -107,6 +112,14 @@ class OpenOrdersView:
             return None  # delivery is at-least-once: this close was already reported
         self._open.pop(order.order_id, None)
         return OrderChange(OrderChangeKind.CLOSED, order, execution)
+
+    def cancel_reject(self, order_id: str, clord_id: str, text: str) -> OrderChange | None:
+        """A refused cancel or replace of an order the view knows (by id, else client order id); None for one
+        it does not know."""
+        order = self._open.get(order_id) or self._seen.get(clord_id)
+        if order is None and order_id:
+            order = next((seen for seen in self._seen.values() if seen.order_id == order_id), None)
+        return None if order is None else OrderChange(OrderChangeKind.CANCEL_REJECTED, order, text=text[:300])
 
     def _note(self, order: UsOrder) -> None:
         if not order.clord_id:

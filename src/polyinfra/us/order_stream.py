@@ -4,7 +4,8 @@
         async for change in orders.changes():
             print(change.kind, change.order.clord_id, change.order.state)
 
-``CreateOrderSubscription`` sends a snapshot of the open orders, then executions; it has no resume token, so
+``CreateOrderSubscription`` sends a snapshot of the open orders, then executions and cancel rejects (a
+CANCEL_REJECTED change with the venue's reason); it has no resume token, so
 every session starts with a fresh snapshot (:class:`~polyinfra.us.snapshot_stream.SnapshotStream`: sessions,
 backoff, the first failure), and :class:`~polyinfra.core.us_order_view.OpenOrdersView` turns it into the
 differences against what the last session showed: a reconnect emits only what changed while the stream was
@@ -86,3 +87,7 @@ class UsOrderStream(SnapshotStream[OrderChange]):
         elif event == "update":
             decoded = [execution_from_wire(execution) for execution in message.update.executions]
             self._emit(change for change in map(self.view.execution, decoded) if change is not None)
+            if message.update.HasField("cancel_reject"):
+                reject = message.update.cancel_reject
+                refused = self.view.cancel_reject(reject.order_id[:200], reject.clord_id[:200], reject.text)
+                self._emit([] if refused is None else [refused])

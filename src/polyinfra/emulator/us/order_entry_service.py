@@ -7,7 +7,8 @@ second averaged over a minute, the ``ingress_limit_per_s`` knob); past it a call
 The ``drop_insert_replies`` knob makes an accepted insert end UNAVAILABLE instead of answering: the order
 exists, the caller cannot know it.
 
-``CreateOrderSubscription`` sends a snapshot of the open orders, then every execution as an update, and a
+``CreateOrderSubscription`` sends a snapshot of the open orders, then every execution as an update (and each
+refused cancel or replace as an update with a ``CancelReject``), and a
 heartbeat whenever it has been quiet for ``heartbeat_interval_s``; it carries no resume token, as the venue's
 does not. ``CreatePositionSubscription`` sends the account's positions, then each change.
 :class:`StreamHub` is the :class:`~polyinfra.emulator.us.exchange_events.UsExchangeEvents` listener that feeds
@@ -19,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Final, TypeVar
 
 import grpc
@@ -93,6 +94,12 @@ class StreamHub:
             if subscriber.wants(change.position.symbol, change.position.account):
                 subscriber.put(change.position)
 
+    def cancel_reject(self, reject: trading_pb2.CancelReject, symbol: str) -> None:
+        """A refused cancel or replace, for the order streams (of ``symbol``, when the request named one)."""
+        for subscriber in self.orders:
+            if not symbol or not subscriber.symbols or symbol in subscriber.symbols:
+                subscriber.put(reject)
+
     def drop_all(self) -> int:
         """Abort every order and position stream with UNAVAILABLE; returns how many."""
         streams = [*self.orders, *self.positions]
@@ -105,21 +112,24 @@ async def _serve(
     context: Context,
     subscriber: _Subscriber,
     heartbeat_s: Callable[[], float],
-    make: Callable[[list[Any] | None], Any],
+    make: Callable[[list[Any] | None], Iterable[Any]],
 ) -> None:
-    """Write ``make(items)`` for what the queue holds, ``make(None)`` (a heartbeat) when quiet."""
+    """Write the messages ``make(items)`` gives for what the queue holds, ``make(None)`` (a heartbeat) when
+    quiet."""
     while True:
         try:
             first = await asyncio.wait_for(subscriber.queue.get(), timeout=heartbeat_s())
         except TimeoutError:
-            await context.write(make(None))
+            for message in make(None):
+                await context.write(message)
             continue
         items = [first]
         while not subscriber.queue.empty():
             items.append(subscriber.queue.get_nowait())
         if subscriber.failure is not None:
             await context.abort(*subscriber.failure)
-        await context.write(make(items))
+        for message in make(items):
+            await context.write(message)
 
 
 class OrderEntryService(trading_pb2_grpc.OrderEntryAPIServicer):
@@ -146,6 +156,19 @@ class OrderEntryService(trading_pb2_grpc.OrderEntryAPIServicer):
 
     async def _refuse(self, context: Context, refusal: Refusal) -> None:
         await context.abort(grpc.StatusCode[refusal.code], refusal.text)
+
+    def _cancel_rejected(
+        self,
+        request: trading_pb2.CancelOrderRequest | trading_pb2.CancelReplaceOrderRequest,
+        refusal: Refusal,
+        *,
+        is_replace: bool,
+    ) -> None:
+        reject = trading_pb2.CancelReject(
+            order_id=request.order_id[:200], clord_id=request.clord_id[:200], text=refusal.text, is_replace=is_replace
+        )
+        reject.transact_time.FromNanoseconds(int(self._clock_s() * 1_000_000_000))
+        self._hub.cancel_reject(reject, request.symbol[:200])
 
     def _clear_soon(self) -> None:
         # Trades clear after the call that made them has answered.
@@ -195,6 +218,7 @@ class OrderEntryService(trading_pb2_grpc.OrderEntryAPIServicer):
         try:
             self._engine.cancel(request)
         except Refusal as refusal:
+            self._cancel_rejected(request, refusal, is_replace=False)
             await self._refuse(context, refusal)
         return trading_pb2.CancelOrderResponse()
 
@@ -223,6 +247,7 @@ class OrderEntryService(trading_pb2_grpc.OrderEntryAPIServicer):
         try:
             self._engine.replace(request)
         except Refusal as refusal:
+            self._cancel_rejected(request, refusal, is_replace=True)
             await self._refuse(context, refusal)
         finally:
             self._clear_soon()
@@ -270,15 +295,25 @@ class OrderEntryService(trading_pb2_grpc.OrderEntryAPIServicer):
             if request.snapshot_only:
                 return
 
-            def make(items: list[Any] | None) -> trading_pb2.CreateOrderSubscriptionResponse:
+            def make(items: list[Any] | None) -> list[trading_pb2.CreateOrderSubscriptionResponse]:
                 if items is None:
-                    return trading_pb2.CreateOrderSubscriptionResponse(
-                        heartbeat=types_pb2.Heartbeat(), session_id=session_id
-                    )
-                return trading_pb2.CreateOrderSubscriptionResponse(
-                    update=trading_pb2.OrderSubscriptionUpdate(executions=[item for item in items if item is not None]),
-                    session_id=session_id,
-                )
+                    return [
+                        trading_pb2.CreateOrderSubscriptionResponse(
+                            heartbeat=types_pb2.Heartbeat(), session_id=session_id
+                        )
+                    ]
+                # Executions go together; each cancel reject has an update of its own.
+                executions = [item for item in items if isinstance(item, orders_pb2.Execution)]
+                updates = [trading_pb2.OrderSubscriptionUpdate(executions=executions)] if executions else []
+                updates += [
+                    trading_pb2.OrderSubscriptionUpdate(cancel_reject=item)
+                    for item in items
+                    if isinstance(item, trading_pb2.CancelReject)
+                ]
+                return [
+                    trading_pb2.CreateOrderSubscriptionResponse(update=update, session_id=session_id)
+                    for update in updates
+                ]
 
             await _serve(context, subscriber, lambda: self._faults.heartbeat_interval_s, make)
         finally:
@@ -328,12 +363,14 @@ class PositionService(positions_pb2_grpc.PositionAPIServicer):
                 )
             )
 
-            def make(items: list[Any] | None) -> positions_pb2.CreatePositionSubscriptionResponse:
+            def make(items: list[Any] | None) -> list[positions_pb2.CreatePositionSubscriptionResponse]:
                 if items is None:
-                    return positions_pb2.CreatePositionSubscriptionResponse(heartbeat=types_pb2.Heartbeat())
-                return positions_pb2.CreatePositionSubscriptionResponse(
-                    update=positions_pb2.PositionSubscriptionUpdate(positions=[i for i in items if i is not None])
-                )
+                    return [positions_pb2.CreatePositionSubscriptionResponse(heartbeat=types_pb2.Heartbeat())]
+                return [
+                    positions_pb2.CreatePositionSubscriptionResponse(
+                        update=positions_pb2.PositionSubscriptionUpdate(positions=[i for i in items if i is not None])
+                    )
+                ]
 
             await _serve(context, subscriber, lambda: self._faults.heartbeat_interval_s, make)
         finally:
