@@ -67,11 +67,14 @@ if TYPE_CHECKING:
     from polyinfra.clob.rest import ClobRestClient, SyncClobRestClient
     from polyinfra.clob.trading import AssetType, BalanceAllowance, CancelResult, OpenOrder, TradingClient
     from polyinfra.core.us_instruments import UsInstrument, UsInstrumentState
+    from polyinfra.core.us_orders import UsOrderIntent, UsTimeInForce
     from polyinfra.emulator.faults import FaultConfig
     from polyinfra.emulator.runner import Emulator
     from polyinfra.live.live_data import LiveData
     from polyinfra.us.client import UsExchangeClient
     from polyinfra.us.live_books import UsLiveBooks
+    from polyinfra.us.order_entry import UsOrderEntry
+    from polyinfra.us.order_stream import UsOrderStream
     from polyinfra.wallets.registry import WalletConfig, WalletRegistry
 
 _LAZY = {
@@ -99,6 +102,10 @@ _LAZY = {
     "UsInstrument": "polyinfra.core.us_instruments",
     "UsInstrumentState": "polyinfra.core.us_instruments",
     "UsLiveBooks": "polyinfra.us.live_books",
+    "UsOrderEntry": "polyinfra.us.order_entry",
+    "UsOrderIntent": "polyinfra.core.us_orders",
+    "UsOrderStream": "polyinfra.us.order_stream",
+    "UsTimeInForce": "polyinfra.core.us_orders",
 }
 
 __all__ = [
@@ -173,6 +180,10 @@ __all__ = [
     "UsInstrument",
     "UsInstrumentState",
     "UsLiveBooks",
+    "UsOrderEntry",
+    "UsOrderIntent",
+    "UsOrderStream",
+    "UsTimeInForce",
     "WalletConfig",
     "WalletRegistry",
     "WrongContextError",

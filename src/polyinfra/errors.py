@@ -26,6 +26,7 @@ __all__ = [
     "BookHashMismatchError",
     "CircuitOpenError",
     "CorruptRecordError",
+    "DuplicateClientOrderIdError",
     "ExportError",
     "FencedOffError",
     "GrpcAuthError",
@@ -34,6 +35,7 @@ __all__ = [
     "GrpcUnavailableError",
     "HttpClientError",
     "HttpServerError",
+    "InstrumentNotTradingError",
     "InsufficientBalanceError",
     "InsufficientLiquidityError",
     "InvalidNumberError",
@@ -44,6 +46,7 @@ __all__ = [
     "JwtAuthError",
     "L1AuthError",
     "L2AuthError",
+    "LatencyStopgapError",
     "LeaseError",
     "LedgerError",
     "LiveDataAuthError",
@@ -52,6 +55,7 @@ __all__ = [
     "MissingExtraError",
     "MissingScopeError",
     "NotFoundError",
+    "OrderOutcomeUnknownError",
     "OrderRejectedError",
     "PolicyViolationError",
     "PolyinfraError",
@@ -65,6 +69,8 @@ __all__ = [
     "RequestTimeoutError",
     "ResyncRequiredError",
     "RetiredTopicError",
+    "RiskCheckError",
+    "SelfMatchPreventionError",
     "ServiceNotReadyError",
     "SigningError",
     "SinkUrlError",
@@ -74,6 +80,7 @@ __all__ = [
     "StreamClosedError",
     "TickSizeViolationError",
     "TransportError",
+    "UnknownOrderError",
     "UnknownWalletError",
     "WrongContextError",
 ]
@@ -326,6 +333,39 @@ class OrderRejectedError(PolyinfraError):
 class InsufficientBalanceError(OrderRejectedError):
     """Not enough balance or allowance for the order: the venue's "not enough balance / allowance"
     (venue notes: Venue errors, Failure modes), or the local check against a known balance before sending."""
+
+
+class InstrumentNotTradingError(OrderRejectedError):
+    """The instrument's state takes no orders (the US exchange's "Book is HALTED", or the local check of the
+    instrument's state before sending); ``state`` names it. Retry once the instrument is open again."""
+
+
+class LatencyStopgapError(OrderRejectedError):
+    """The US exchange's "Global Rate Limit Exceeded": a short stop-gap on new orders and replaces while its
+    latency is high, not a rate limit (cancels are never refused by it). Retriable at once, without backoff."""
+
+    retriable_by_default = True
+
+
+class DuplicateClientOrderIdError(OrderRejectedError):
+    """The client order id is already used by an open order (``clord_id`` says which)."""
+
+
+class SelfMatchPreventionError(OrderRejectedError):
+    """The order would have traded with the same firm's resting order."""
+
+
+class RiskCheckError(OrderRejectedError):
+    """The exchange's pre-trade risk check refused the order; ``venue_message`` holds its detail."""
+
+
+class UnknownOrderError(OrderRejectedError):
+    """A cancel or replace named an order the exchange does not know as open."""
+
+
+class OrderOutcomeUnknownError(OrderRejectedError):
+    """An order was sent but neither its answer nor any later lookup (open orders, the order stream) shows
+    what became of it; ``clord_id`` names it. Look it up before placing it again: a blind retry may duplicate it."""
 
 
 class InsufficientLiquidityError(OrderRejectedError):

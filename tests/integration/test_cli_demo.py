@@ -29,6 +29,7 @@ PROOF = re.compile(
     r"^proof: ran [\d.]+ s and received [\d,]+ frames; then trading stopped and\n"
     r"  all 6 books were live and equal to the emulator's REST book, level by level\n"
     r"  all 3 US exchange books were live and equal to the emulator's too\n"
+    r"  US orders seen on the stream: GTC CANCELED, FOK NEW then EXPIRED\n"
     r"  the recorder's tape \([1-9][\d,]* records, 0 gaps\) replayed into the same books\n"
     r"  RTDS activity: [1-9][\d,]* trades seen with their wallets, 0 gaps;\n"
     r"  the last: sim-\S+ (BUY|SELL) [\d.]+ (Yes|No) @ 0\.\d+\n"

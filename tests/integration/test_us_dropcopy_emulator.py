@@ -174,9 +174,8 @@ async def test_control_routes_validate_and_act(emulator: Emulator) -> None:
         assert (await rest.post("/_emulator/us/dropcopy/bust", json={"trade_id": "trade-1"})).status_code == 200
         assert (await rest.post("/_emulator/us/dropcopy/bust", json={"trade_id": "nope"})).status_code == 404
         assert (
-            await rest.post("/_emulator/us/dropcopy/state", json={"symbol": KC, "state": "HALTED"})
+            await rest.post("/_emulator/us/instruments/state", json={"symbol": KC, "state": "HALTED"})
         ).status_code == 200
-        assert (await rest.post("/_emulator/us/dropcopy/state", json={"symbol": KC, "state": "X"})).status_code == 400
         assert (await rest.post("/_emulator/us/dropcopy/drop")).json() == {"dropped": 0}
     assert len(emulator.us_dropcopy.entries(DropCopyStream.TRADES)) == 3  # two NEW, one BUSTED
     assert len(emulator.us_dropcopy.entries(DropCopyStream.INSTRUMENTS)) == 1
@@ -199,7 +198,7 @@ async def test_dropcopy_and_reports_need_a_token_when_the_emulator_checks_them()
 async def test_the_instrument_stream_opens_with_every_current_state_then_changes(
     emulator: Emulator, channel: grpc.aio.Channel
 ) -> None:
-    emulator.us_dropcopy.set_state(KC, UsInstrumentState.HALTED)
+    emulator.us_orders.set_state(KC, UsInstrumentState.HALTED)
     listed = len(emulator.us_market.instruments)
     stub = dropcopy_pb2_grpc.DropCopyAPIStub(channel)
     call = stub.CreateInstrumentStateChangeSubscription(dropcopy_pb2.CreateInstrumentStateChangeSubscriptionRequest())
@@ -208,7 +207,7 @@ async def test_the_instrument_stream_opens_with_every_current_state_then_changes
         response = await call.read()
         seen.update({instrument.symbol: instrument.state for instrument in response.instruments})
     assert seen[KC] == UsInstrumentState.HALTED
-    emulator.us_dropcopy.set_state(KC, UsInstrumentState.OPEN)
+    emulator.us_orders.set_state(KC, UsInstrumentState.OPEN)
     response = await call.read()
     while not response.instruments:  # heartbeats until the change
         response = await call.read()

@@ -9,7 +9,8 @@ code 1), how long it ran and how many frames it received, and commands to try ne
 
 Below the CLOB's books, the emulator's US exchange books (its OPEN instruments) are watched the same way,
 through :class:`~polyinfra.us.live_books.UsLiveBooks` on its gRPC port, and proven equal to the
-emulator's own US books at the end.
+emulator's own US books at the end; then a US order round trip (a GTC order placed and cancelled, a FOK that
+cannot fill) shows what the order stream saw of it.
 
 The demo records its own session (the CLOB's) into a temporary SQLite tape (its status shows the records the
 recorder acknowledged and the gaps), and once the books have closed it replays that tape and
@@ -66,6 +67,7 @@ __all__ = ["SyncProof", "TapeProof", "compare_with_rest", "run_demo"]
 _SETTLE_LIMIT_S: Final = 10.0
 _SETTLE_POLL_S: Final = 0.1
 _DIFFERENCES_SHOWN: Final = 10
+_US_ORDERS_TIMEOUT_S: Final = 30.0
 # The simulator's trades are 5 to 200 shares at mid-range prices: about one in five reaches this.
 _LARGE_TRADE_USDC: Final = Decimal(50)
 _CENT: Final = Decimal("0.01")
@@ -311,10 +313,39 @@ class _DropCopyArchived:
         return f"  DropCopy: {len(ids):,} executions {shown}, a token chain of {len(links)} links {chain}"
 
 
+async def _us_order_round_trip(emulator: Emulator, symbol: str) -> str:
+    """Place a GTC order and cancel it, then a FOK that cannot fill, on the emulator's US exchange, and say what
+    its order stream showed of them."""
+    from polyinfra.core.us_order_view import OrderChangeKind
+    from polyinfra.core.us_orders import UsOrderIntent, UsTimeInForce
+    from polyinfra.model.numbers import Side
+    from polyinfra.us.client import UsExchangeClient
+    from polyinfra.us.order_entry import UsOrderEntry
+    from polyinfra.us.order_stream import UsOrderStream
+
+    async with UsExchangeClient(emulator.urls["grpc"], insecure=True) as us, UsOrderStream(us) as stream:
+        entry = UsOrderEntry(us, stream=stream)
+        instrument = await entry.instrument(symbol)
+        # A bid at the lowest tick: far below the simulated asks, so the FOK cannot fill.
+        lowest = UsOrderIntent(symbol, Side.BUY, instrument.tick_size, instrument.minimum_quantity)
+        resting = await entry.place(lowest)
+        await entry.cancel(order_id=resting.order_id)
+        fok = await entry.place(UsOrderIntent(symbol, Side.BUY, lowest.price, lowest.quantity, UsTimeInForce.FOK))
+        ended: dict[str, str] = {}
+        async with asyncio.timeout(_US_ORDERS_TIMEOUT_S):
+            async for change in stream.changes():
+                if change.kind is OrderChangeKind.CLOSED:
+                    ended[change.order.clord_id] = change.order.state
+                if resting.clord_id in ended and fok.clord_id in ended:
+                    break
+    return f"  US orders seen on the stream: GTC {ended[resting.clord_id]}, FOK NEW then {ended[fok.clord_id]}"
+
+
 @dataclass(frozen=True, slots=True)
 class _DemoEnd:
     proof: SyncProof
     us_proof: SyncProof
+    us_orders: str
     tape: TapeProof
     elapsed_s: float
     frames: int
@@ -336,6 +367,7 @@ async def _demo(
     activity = _ActivitySeen()
     prices = _PricesSeen()
     us_proofs: list[SyncProof] = []
+    us_orders: list[str] = []
     loop = asyncio.get_running_loop()
     started = loop.time()
     with tempfile.TemporaryDirectory(prefix="polyinfra-demo-") as tape_dir:
@@ -360,6 +392,7 @@ async def _demo(
                 async def prove(books: LiveBooks) -> None:
                     proofs.append(await _settled_proof(books, emulator))
                     us_proofs.append(await _settled_us_proof(us_books, emulator))
+                    us_orders.append(await _us_order_round_trip(emulator, us_instruments[0].symbol))
 
                 key = emulator.accounts.create(_DEMO_TRADER, 0) or emulator.accounts.derive(_DEMO_TRADER, 0)
                 live_data = LiveData(
@@ -392,6 +425,7 @@ async def _demo(
         _DemoEnd(
             proof,
             us_proof,
+            us_orders[0],
             tape,
             elapsed_s=loop.time() - started,
             frames=books.stats.frames,
@@ -423,6 +457,7 @@ def _proof_lines(end: _DemoEnd) -> list[str]:
             f"  {len(us_proof.differences)} of {us_proof.compared} US exchange books differed or were not live:"
         )
         lines.extend(f"  {difference}" for difference in us_proof.differences[:_DIFFERENCES_SHOWN])
+    lines.append(end.us_orders)
     recorded = f"the recorder's tape ({tape.records:,} records, {tape.gaps} gaps)"
     if tape.equal:
         lines.append(f"  {recorded} replayed into the same books")

@@ -51,7 +51,8 @@ from polyinfra.cli.options import (
 from polyinfra.cli.orders import order_app
 from polyinfra.cli.record_commands import register_record_commands
 from polyinfra.cli.trading_commands import register_trading_commands
-from polyinfra.cli.us_commands import register_us_commands
+from polyinfra.cli.us_commands import register_us_commands, us_app
+from polyinfra.cli.us_order_commands import register_us_order_commands
 
 if TYPE_CHECKING:
     from polyinfra.emulator.runner import Emulator
@@ -414,6 +415,7 @@ register_trading_commands(app)
 register_record_commands(app)
 register_live_commands(app)
 register_us_commands(app)
+register_us_order_commands(us_app)
 
 
 def main() -> None:

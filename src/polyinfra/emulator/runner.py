@@ -53,10 +53,14 @@ from polyinfra.emulator.us.market import UsMarket, generated_instruments
 from polyinfra.emulator.us.market_data import MarketDataService
 from polyinfra.emulator.us.market_data_control import market_data_routes
 from polyinfra.emulator.us.market_data_faults import UsMarketDataFaults
+from polyinfra.emulator.us.order_control import order_routes
+from polyinfra.emulator.us.order_engine import UsOrderEngine
+from polyinfra.emulator.us.order_entry_service import OrderEntryService, PositionService, StreamHub
+from polyinfra.emulator.us.order_faults import UsOrderFaults
 from polyinfra.emulator.us.renumbered_protos import renumbered_protos
 from polyinfra.emulator.us.token_endpoint import TOKEN_PATH, UsTokenEndpoint
 from polyinfra.errors import InvalidValueError
-from polyinfra.wire.us.polymarket.v1 import dropcopy_pb2, report_pb2
+from polyinfra.wire.us.polymarket.v1 import dropcopy_pb2, positions_pb2, report_pb2, trading_pb2
 from polyinfra.wire.us_oauth import ClientRegistration
 
 __all__ = ["Emulator"]
@@ -131,9 +135,10 @@ class Emulator:
     ``us_require_auth`` checks every call's access token and scope, as the venue does.
     ``us_markets`` lists that many generated OPEN instruments beside the fixed ones (for streams of many
     symbols). :attr:`us_market` holds the US books (the simulator steps them with the CLOB's),
-    :attr:`us_market_data_faults` the market-data streams' fault knobs, :attr:`us_dropcopy` the DropCopy
-    history (the order engine's listener; its ``faults`` are the DropCopy knobs) served by
-    :attr:`us_dropcopy_service` and the report search.
+    :attr:`us_market_data_faults` the market-data streams' fault knobs. :attr:`us_orders` is the US order
+    engine (order entry and positions over gRPC), :attr:`us_order_faults` its knobs and :attr:`us_streams` its
+    order and position streams; it reports to :attr:`us_dropcopy`, the DropCopy history (its ``faults`` are the
+    DropCopy knobs) served by :attr:`us_dropcopy_service` and the report search.
     """
 
     def __init__(
@@ -201,13 +206,30 @@ class Emulator:
         self.us_dropcopy = DropCopyHistory(us_instruments, UsDropCopyFaults())
         self.us_dropcopy_service = DropCopyService(self.us_dropcopy)
         self._server.app.add_routes(dropcopy_routes(self.us_dropcopy, self.us_dropcopy_service))
+        self.us_order_faults = UsOrderFaults()
+        self.us_streams = StreamHub()
+        self.us_orders = UsOrderEngine(
+            self.us_market,
+            listeners=[self.us_streams, self.us_dropcopy],
+            faults=self.us_order_faults,
+            clock_s=us_clock_s,
+        )
+        self._server.app.add_routes(order_routes(self.us_orders, self.us_streams))
         self.us_grpc = UsGrpcServer(
-            us_instruments,
+            lambda: self.us_market.instruments,
             protos=renumbered_protos() if us_renumbered_protos else None,
             market_data=self.us_market_data,
             services=[
                 (dropcopy_pb2.DESCRIPTOR.services_by_name["DropCopyAPI"], self.us_dropcopy_service),
                 (report_pb2.DESCRIPTOR.services_by_name["ReportAPI"], ReportService(self.us_dropcopy)),
+                (
+                    trading_pb2.DESCRIPTOR.services_by_name["OrderEntryAPI"],
+                    OrderEntryService(self.us_orders, self.us_streams, self.us_order_faults, us_clock_s),
+                ),
+                (
+                    positions_pb2.DESCRIPTOR.services_by_name["PositionAPI"],
+                    PositionService(self.us_orders, self.us_streams, self.us_order_faults),
+                ),
             ],
             interceptors=[RequireUsAuth(self._server.us_tokens)] if us_require_auth else (),
         )

@@ -6,7 +6,8 @@ token expires, and only a new call needs a new token. :class:`RequireUsAuth` doe
 emulator's own token check (:meth:`~polyinfra.emulator.us.token_endpoint.UsTokenEndpoint.verify`,
 the ``early_expiry_s`` knob applied): a call without a valid token ends ``UNAUTHENTICATED``, one whose
 token lacks the service's scope ends ``PERMISSION_DENIED`` with the venue's "missing required scope"
-message. Health checks and server reflection need no token.
+message. Health checks and server reflection need no token. The scope is the service's
+(:data:`SERVICE_SCOPES`) unless the method has its own (:data:`METHOD_SCOPES`: order entry's reads).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import grpc
 from polyinfra.emulator.us.token_endpoint import UsTokenEndpoint
 from polyinfra.errors import JwtAuthError, MissingScopeError
 
-__all__ = ["SERVICE_SCOPES", "RequireUsAuth"]
+__all__ = ["METHOD_SCOPES", "SERVICE_SCOPES", "RequireUsAuth"]
 
 SERVICE_SCOPES: Final[Mapping[str, str]] = MappingProxyType(
     {
@@ -28,10 +29,21 @@ SERVICE_SCOPES: Final[Mapping[str, str]] = MappingProxyType(
         "polymarket.v1.MarketDataSubscriptionAPI": "read:marketdata",
         "polymarket.v1.DropCopyAPI": "read:dropcopy",
         "polymarket.v1.ReportAPI": "read:reports",
+        "polymarket.v1.OrderEntryAPI": "write:orders",
+        "polymarket.v1.PositionAPI": "read:positions",
     }
 )
 """The scope each checked service's calls need (venue notes: US exchange token endpoint); a service
 not listed here is open."""
+
+METHOD_SCOPES: Final[Mapping[str, str]] = MappingProxyType(
+    {
+        "polymarket.v1.OrderEntryAPI/PreviewOrder": "read:orders",
+        "polymarket.v1.OrderEntryAPI/GetOpenOrders": "read:orders",
+        "polymarket.v1.OrderEntryAPI/CreateOrderSubscription": "read:orders",
+    }
+)
+"""Methods whose scope is not their service's: order entry's reads need ``read:orders`` only."""
 
 _Continuation = Callable[[grpc.HandlerCallDetails], Awaitable["grpc.RpcMethodHandler[Any, Any] | None"]]
 
@@ -46,8 +58,8 @@ class RequireUsAuth(grpc.aio.ServerInterceptor):
         self, continuation: _Continuation, handler_call_details: grpc.HandlerCallDetails
     ) -> grpc.RpcMethodHandler[Any, Any] | None:
         handler = await continuation(handler_call_details)
-        service = handler_call_details.method.lstrip("/").rpartition("/")[0]
-        scope = SERVICE_SCOPES.get(service)
+        method = handler_call_details.method.lstrip("/")
+        scope = METHOD_SCOPES.get(method) or SERVICE_SCOPES.get(method.rpartition("/")[0])
         if handler is None or scope is None:
             return handler
         refusal = self._refusal(handler_call_details, scope)
