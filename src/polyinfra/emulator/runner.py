@@ -23,6 +23,7 @@ from typing import Protocol
 from aiohttp import web
 
 from polyinfra.emulator.accounts import Accounts
+from polyinfra.emulator.data.apis import DATA_PREFIX, GAMMA_PREFIX, DataApis
 from polyinfra.emulator.exchange import Exchange
 from polyinfra.emulator.faults import FaultConfig, OutageSchedule
 from polyinfra.emulator.live.polybolt_channel import PolyBoltChannel
@@ -259,6 +260,12 @@ class Emulator:
         return self._server.rtds_sources
 
     @property
+    def data_apis(self) -> DataApis:
+        """Gamma and the Data API: their :attr:`~DataApis.knobs`, :attr:`~DataApis.ledger` (the ground truth of
+        every wallet's activity), :meth:`~DataApis.stats` (rate-limit counters) and the ``view``'s clock."""
+        return self._server.data_apis
+
+    @property
     def us_tokens(self) -> UsTokenEndpoint:
         """The US exchange's token endpoint: its clients, knobs, clock and the token check the US APIs run."""
         return self._server.us_tokens
@@ -274,7 +281,8 @@ class Emulator:
     def urls(self) -> dict[str, str]:
         """``{"rest": "http://host:port", "ws_market": "ws://…/ws/market", "ws_user": "ws://…/ws/user",
         "rtds": "ws://…/ws/rtds", "polybolt": "ws://…/ws/polybolt",
-        "us_token": "http://host:port/oauth/token", "grpc": "host:grpc_port"}``."""
+        "us_token": "http://host:port/oauth/token", "grpc": "host:grpc_port",
+        "gamma": "http://host:port/gamma", "data": "http://host:port/data-api"}``."""
         host = f"[{self._host}]" if ":" in self._host else self._host
         authority = f"{host}:{self.port}"
         return {
@@ -285,6 +293,8 @@ class Emulator:
             "polybolt": f"ws://{authority}/ws/polybolt",
             "us_token": f"http://{authority}{TOKEN_PATH}",
             "grpc": f"{host}:{self.us_grpc.port}",
+            "gamma": f"http://{authority}{GAMMA_PREFIX}",
+            "data": f"http://{authority}{DATA_PREFIX}",
         }
 
     @property
