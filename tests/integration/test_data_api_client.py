@@ -10,7 +10,6 @@ from decimal import Decimal
 import httpx
 import pytest
 
-from polyinfra.core.wallet_activity_rows import activity_from_v2
 from polyinfra.data.data_api import DataApiClient
 from polyinfra.emulator.data.ledger import LedgerRow
 from polyinfra.emulator.faults import FaultConfig
@@ -290,22 +289,3 @@ async def test_the_client_stays_inside_every_window() -> None:
             for _ in range(10):
                 await http.get("/positions", params={"user": wallets[0]})
         assert emulator.data_apis.stats()["data"]["scopes"]["data_positions"]["over_limit"] > 0  # type: ignore[index]
-
-
-def test_activity_rows_convert_from_v2_exactly() -> None:
-    from polyinfra.wire.data_api import V2Activity
-
-    row = activity_from_v2(
-        V2Activity(
-            proxy_wallet="0xAB" + "cd" * 19,
-            timestamp=5,
-            type="REDEEM",
-            size=Decimal("3.5"),
-            usdc_size=Decimal("0"),
-            transaction_hash="0xFF",
-            condition_id="0xAA",
-            price=Decimal(0),
-            outcome_index=999,
-        )
-    )
-    assert row.price is None and row.outcome_index is None and row.wallet == "0xab" + "cd" * 19

@@ -34,6 +34,7 @@ from polyinfra.wire.gamma import GammaMarket
 from polyinfra.wire.json_decoding import JsonDecoder
 
 __all__ = [
+    "gamma_outcomes",
     "last_trade_from_wire",
     "market_info_from_clob_market_info",
     "market_info_from_gamma",
@@ -109,6 +110,29 @@ def market_info_from_gamma(market: GammaMarket) -> MarketInfo:
         neg_risk=market.neg_risk is True,
         fee_schedule=fee_schedule,
     )
+
+
+def gamma_outcomes(market: GammaMarket) -> list[tuple[str, str, Decimal | None]]:
+    """``(outcome, token id, displayed price)`` of each outcome of a Gamma market, from its
+    JSON-encoded ``outcomes``, ``clobTokenIds`` and ``outcomePrices`` (a price is None when absent or
+    not a number). :class:`InvalidValueError` for lists that are missing or do not line up."""
+    market_id = ids.condition_id(market.condition_id) if isinstance(market.condition_id, str) else ConditionId("")
+    outcomes = _string_list(market_id, "outcomes", market.outcomes)
+    token_ids = _string_list(market_id, "clobTokenIds", market.clob_token_ids)
+    prices: list[Decimal | None] = [None] * len(outcomes)
+    if not isinstance(market.outcome_prices, UnsetType):
+        texts = _string_list(market_id, "outcomePrices", market.outcome_prices)
+        prices = [_price_or_none(text) for text in texts] + prices[len(texts) :]
+    if not len(outcomes) == len(token_ids) == len(prices):
+        raise InvalidValueError("a Gamma market's outcome lists do not line up", market=market_id)
+    return list(zip(outcomes, token_ids, prices, strict=True))
+
+
+def _price_or_none(text: str) -> Decimal | None:
+    try:
+        return micros_to_decimal(to_micros(text))
+    except InvalidNumberError:
+        return None
 
 
 _STRING_LIST: Final[JsonDecoder[list[str]]] = JsonDecoder(list[str], what="Gamma JSON-encoded list")
