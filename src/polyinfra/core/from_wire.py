@@ -69,8 +69,8 @@ def market_info_from_market(market: Market) -> MarketInfo:
 def market_info_from_gamma(market: GammaMarket) -> MarketInfo:
     """A Gamma market (venue notes: Gamma API) to :class:`MarketInfo`: its CLOB tokens (``clobTokenIds[i]``
     trades ``outcomes[i]``, both JSON-encoded strings), tick (``orderPriceMinTickSize``), minimum size,
-    neg-risk flag and fee curve (``feeSchedule``, the authoritative one; ``null`` or ``feesEnabled``
-    false is no fee, an absent key is unknown: ``None``).
+    neg-risk flag and fee curve (``feeSchedule``, the authoritative one; ``feesEnabled`` false is no
+    fee; fees on without a curve, ``null`` or absent, is unknown: ``None``).
 
     A market without a condition id, its token list or tick (a closed legacy market) raises
     :class:`InvalidValueError`, as does one that is not binary.
@@ -88,9 +88,10 @@ def market_info_from_gamma(market: GammaMarket) -> MarketInfo:
             outcomes=len(outcomes),
         )
     fee_schedule: FeeSchedule | None
-    if market.fees_enabled is False or market.fee_schedule is None:
+    if market.fees_enabled is False:
         fee_schedule = FeeSchedule()
-    elif isinstance(market.fee_schedule, UnsetType):
+    elif market.fee_schedule is None or isinstance(market.fee_schedule, UnsetType):
+        # Fees on (or not said) without a curve: unknown, never read as zero.
         fee_schedule = None
     else:
         sent = market.fee_schedule
