@@ -160,15 +160,9 @@ class DataApiV1:
             start_s = number(query, "start", 0)
             end_s = number(query, "end", 0)
             side = query.get("side")
-            rows = [
-                row
-                for row in self._view.ledger.rows_of(user, until_ms=self._view.cutoff_ms())
-                if (not conditions or row.condition_id in conditions)
-                and (not kinds or row.kind in kinds)
-                and row.timestamp_ms // 1000 >= start_s
-                and (not end_s or row.timestamp_ms // 1000 <= end_s)
-                and (not side or (row.side is not None and row.side.value == side))
-            ]
+            rows = self._view.activity_rows(
+                user, conditions=conditions, kinds=kinds, start_s=start_s, end_s=end_s, side=side
+            )
             if query.get("sortDirection", "DESC") != "ASC":
                 rows.reverse()
             page = self._page("/activity", request, rows, feed=True)
@@ -184,20 +178,7 @@ class DataApiV1:
             taker_only = flag(query, "takerOnly")
             taker_only = True if taker_only is None else taker_only
             side = query.get("side")
-            view = self._view
-            source = (
-                view.ledger.visible(until_ms=view.cutoff_ms())
-                if user is None
-                else view.ledger.rows_of(user, until_ms=view.cutoff_ms())
-            )
-            rows = [
-                row
-                for row in source
-                if row.kind == "TRADE"
-                and (row.taker or not taker_only)
-                and (not conditions or row.condition_id in conditions)
-                and (not side or (row.side is not None and row.side.value == side))
-            ]
+            rows = self._view.trade_rows(user, conditions=conditions, taker_only=taker_only, side=side)
             rows.reverse()
             page = self._page("/trades", request, rows, feed=True)
         except QueryError as exc:

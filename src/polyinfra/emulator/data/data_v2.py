@@ -191,15 +191,7 @@ class DataApiV2:
         start_s = number(query, "start", max(0, now_s - _THREE_YEARS_S))
         end_s = number(query, "end", 0)
         side = query.get("side")
-        rows = [
-            row
-            for row in view.ledger.rows_of(user, until_ms=view.cutoff_ms())
-            if (not conditions or row.condition_id in conditions)
-            and (not kinds or row.kind in kinds)
-            and row.timestamp_ms // 1000 >= start_s
-            and (not end_s or row.timestamp_ms // 1000 <= end_s)
-            and (not side or (row.side is not None and row.side.value == side))
-        ]
+        rows = view.activity_rows(user, conditions=conditions, kinds=kinds, start_s=start_s, end_s=end_s, side=side)
         descending = query.get("sort_direction", query.get("sortDirection", "DESC")).upper() != "ASC"
         page, pagination = self._feed(request, "/v2/activity", rows, descending)
         return V2Page(data=[_v2_activity(view, row) for row in page], pagination=pagination)
@@ -212,19 +204,7 @@ class DataApiV2:
         taker_only = True if taker_only is None else taker_only
         side = query.get("side")
         view = self._view
-        source = (
-            view.ledger.visible(until_ms=view.cutoff_ms())
-            if user is None
-            else view.ledger.rows_of(user, until_ms=view.cutoff_ms())
-        )
-        rows = [
-            row
-            for row in source
-            if row.kind == "TRADE"
-            and (row.taker or not taker_only)
-            and (not conditions or row.condition_id in conditions)
-            and (not side or (row.side is not None and row.side.value == side))
-        ]
+        rows = view.trade_rows(user, conditions=conditions, taker_only=taker_only, side=side)
         page, pagination = self._feed(request, "/v2/trades", rows, descending=True)
         return V2Page(data=[_v2_trade(view, row) for row in page], pagination=pagination)
 

@@ -22,7 +22,7 @@ from fractions import Fraction
 from typing import Final
 
 from polyinfra.emulator.data.knobs import DataApiKnobs
-from polyinfra.emulator.data.ledger import Position, WalletBook, WalletLedger
+from polyinfra.emulator.data.ledger import LedgerRow, Position, WalletBook, WalletLedger
 from polyinfra.emulator.exchange import Exchange
 from polyinfra.model.numbers import MICROS
 
@@ -97,6 +97,36 @@ class DataView:
     def cutoff_ms(self) -> int:
         """The newest row time served now."""
         return self.clock_ms() - round(self.knobs.lag_s * 1000)
+
+    def activity_rows(
+        self, user: str, *, conditions: set[str], kinds: set[str], start_s: int, end_s: int, side: str | None
+    ) -> list[LedgerRow]:
+        """``user``'s rows served now that pass an activity route's filters (``end_s`` 0: no end), oldest first."""
+        return [
+            row
+            for row in self.ledger.rows_of(user, until_ms=self.cutoff_ms())
+            if (not conditions or row.condition_id in conditions)
+            and (not kinds or row.kind in kinds)
+            and row.timestamp_ms // 1000 >= start_s
+            and (not end_s or row.timestamp_ms // 1000 <= end_s)
+            and (not side or (row.side is not None and row.side.value == side))
+        ]
+
+    def trade_rows(
+        self, user: str | None, *, conditions: set[str], taker_only: bool, side: str | None
+    ) -> list[LedgerRow]:
+        """The TRADE rows served now that pass a trades route's filters (every wallet's when ``user`` is
+        None; the takers' only when ``taker_only``), oldest first."""
+        cutoff = self.cutoff_ms()
+        source = self.ledger.visible(until_ms=cutoff) if user is None else self.ledger.rows_of(user, until_ms=cutoff)
+        return [
+            row
+            for row in source
+            if row.kind == "TRADE"
+            and (row.taker or not taker_only)
+            and (not conditions or row.condition_id in conditions)
+            and (not side or (row.side is not None and row.side.value == side))
+        ]
 
     def mark_micros(self, token_id: str) -> int:
         market = self.exchange.market_of(token_id)
