@@ -289,3 +289,17 @@ async def test_the_client_stays_inside_every_window() -> None:
             for _ in range(10):
                 await http.get("/positions", params={"user": wallets[0]})
         assert emulator.data_apis.stats()["data"]["scopes"]["data_positions"]["over_limit"] > 0  # type: ignore[index]
+
+
+async def test_over_budget_answers_429_with_retry_after_in_each_shape() -> None:
+    faults = FaultConfig(rate_limits=RateLimitMode.REJECT, rate_limit_scale=0.01)  # /positions: 1 per 10 s
+    async with Emulator(markets=1, seed=3, rate=0, faults=faults) as emulator:
+        user = {"user": "0x" + "ab" * 20}
+        async with httpx.AsyncClient(base_url=emulator.urls["data"]) as http:
+            assert (await http.get("/positions", params=user)).status_code == 200
+            v1 = await http.get("/positions", params=user)
+            v2 = await http.get("/v2/positions", params=user)
+        assert (v1.status_code, v1.json()) == (429, {"error": "Too Many Requests"})
+        assert v2.status_code == 429 and v2.json()["code"] == "RATE_LIMITED" and v2.json()["retryable"] is True
+        assert 1 <= int(v1.headers["Retry-After"]) <= 10 and 1 <= int(v2.headers["Retry-After"]) <= 10
+        assert emulator.data_apis.stats()["data"]["scopes"]["data_positions"]["rejected"] == 2  # type: ignore[index]
