@@ -3,8 +3,8 @@ documented rate limits allow, measured in the same run against the emulator.
 
 Run: ``python bench/wallet_fetch.py [--wallets N] [--concurrency C]``
 
-For each of N wallets (200 by default: the simulator's traders, then addresses that never traded,
-which cost the same requests) the client fetches ``/positions`` (v1, every page) and
+For each of N wallets (200 by default: the emulator's crowd of N traders, each with its own fills;
+the simulator's agents besides them are not fetched) the client fetches ``/positions`` (v1, every page) and
 ``/v2/activity`` (every page), as two streams of ``C`` requests in flight each, through one
 :class:`DataApiClient`, whose limiter keeps every window under the documented budget. Anchors, in the same run:
 
@@ -27,6 +27,7 @@ import time
 
 from polyinfra.data.data_api import DataApiClient
 from polyinfra.emulator.faults import FaultConfig
+from polyinfra.emulator.live.rtds_sources import agent_wallet
 from polyinfra.emulator.rate_limits import RateLimitMode
 from polyinfra.emulator.runner import Emulator
 from polyinfra.net.rate_limit import DATA_LIMITS
@@ -57,11 +58,12 @@ async def _fetch_all(url: str, wallets: list[str], concurrency: int, *, limited:
 
 
 async def main(count: int, concurrency: int) -> None:
-    async with Emulator(markets=5, seed=7, rate=0) as emulator:
-        for _ in range(400):
+    async with Emulator(markets=5, seed=7, rate=0, crowd_wallets=count) as emulator:
+        for _ in range(5 * count):
             emulator.simulator.step()
-        traders = emulator.data_apis.ledger.wallets()
-        wallets = (traders + [f"0x{index:040x}" for index in range(1, count + 1)])[:count]
+            emulator.crowd.step()
+        wallets = [agent_wallet(member) for member in emulator.crowd.members]
+        fills = sum(len(emulator.data_apis.ledger.rows_of(wallet, until_ms=2**62)) for wallet in wallets)
         url = emulator.urls["data"]
 
         emulator.faults.rate_limits = RateLimitMode.OFF
@@ -75,7 +77,7 @@ async def main(count: int, concurrency: int) -> None:
 
     floor_s = (math.ceil(count / _POSITIONS_PER_WINDOW) - 1) * _WINDOW_S
     low, high = (per_100 * count / 100 for per_100 in _CONTEXT_S_PER_100)
-    print(f"wallets {count}, requests {2 * count} (positions + activity), concurrency {concurrency}")
+    print(f"wallets {count} ({fills:,} fills), requests {2 * count} (positions + activity), concurrency {concurrency}")
     print(f"unthrottled (anchor, limits off)   {unthrottled_s:8.2f} s")
     print(f"floor of the documented limits     {floor_s:8.2f} s")
     print(f"polyinfra, under the limits        {limited_s:8.2f} s")

@@ -13,6 +13,7 @@ import pytest
 from polyinfra.data.data_api import DataApiClient
 from polyinfra.emulator.data.ledger import LedgerRow
 from polyinfra.emulator.faults import FaultConfig
+from polyinfra.emulator.live.rtds_sources import agent_wallet
 from polyinfra.emulator.rate_limits import RateLimitMode
 from polyinfra.emulator.runner import Emulator
 from polyinfra.errors import CursorRejectedError, HttpClientError, PaginationError
@@ -303,3 +304,25 @@ async def test_over_budget_answers_429_with_retry_after_in_each_shape() -> None:
         assert v2.status_code == 429 and v2.json()["code"] == "RATE_LIMITED" and v2.json()["retryable"] is True
         assert 1 <= int(v1.headers["Retry-After"]) <= 10 and 1 <= int(v2.headers["Retry-After"]) <= 10
         assert emulator.data_apis.stats()["data"]["scopes"]["data_positions"]["rejected"] == 2  # type: ignore[index]
+
+
+async def test_a_crowd_of_wallets_trades_and_each_history_is_served_whole() -> None:
+    async with Emulator(markets=3, seed=8, rate=0, crowd_wallets=40) as emulator:
+        for _ in range(200):
+            emulator.simulator.step()
+            emulator.crowd.step()
+            emulator.crowd.step()
+        ledger = emulator.data_apis.ledger
+        crowd = {agent_wallet(member).lower() for member in emulator.crowd.members}
+        traded = crowd & set(ledger.wallets())
+        assert len(traded) >= 30, "most of the crowd traded"
+        for info in emulator.exchange.markets.values():
+            levels = emulator.exchange.levels(info.tokens[0].token_id)
+            assert levels.bids and levels.asks, "the crowd keeps books two-sided"
+        async with DataApiClient(emulator.urls["data"], lag_allowance_s=0) as client:
+            for wallet in sorted(traded)[:5]:
+                page = await client.activity_page(wallet, start_s=0)
+                assert page.next_cursor is None
+                assert [_seen(row) for row in page.rows] == [
+                    _expected(row) for row in ledger.rows_of(wallet, until_ms=2**62)
+                ]

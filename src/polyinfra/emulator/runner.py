@@ -24,6 +24,7 @@ from aiohttp import web
 
 from polyinfra.emulator.accounts import Accounts
 from polyinfra.emulator.data.apis import DATA_PREFIX, GAMMA_PREFIX, DataApis
+from polyinfra.emulator.data.crowd import WalletCrowd
 from polyinfra.emulator.exchange import Exchange
 from polyinfra.emulator.faults import FaultConfig, OutageSchedule
 from polyinfra.emulator.live.polybolt_channel import PolyBoltChannel
@@ -127,7 +128,9 @@ class Emulator:
     ``us_require_auth`` checks every call's access token and scope, as the venue does.
     ``us_markets`` lists that many generated OPEN instruments beside the fixed ones (for streams of many
     symbols). :attr:`us_market` holds the US books (the simulator steps them with the CLOB's),
-    :attr:`us_market_data_faults` the market-data streams' fault knobs.
+    :attr:`us_market_data_faults` the market-data streams' fault knobs. ``crowd_wallets`` adds that many
+    traders (:attr:`crowd`) that take liquidity one order per simulator step, for the Data API to
+    report on many wallets.
     """
 
     def __init__(
@@ -151,6 +154,7 @@ class Emulator:
         us_markets: int = 0,
         us_renumbered_protos: bool = False,
         us_require_auth: bool = False,
+        crowd_wallets: int = 0,
     ) -> None:
         if not (math.isfinite(rate) and rate >= 0):
             raise InvalidValueError("rate must be a non-negative number of actions per second", rate=rate)
@@ -171,7 +175,9 @@ class Emulator:
         self.us_market = UsMarket(us_instruments, seed=seed)
         if seed_books:
             self.us_market.seed_books()
-        self._driver = _SimulatorDriver(self.simulator, self.us_market)
+        self.crowd = WalletCrowd(self.exchange, wallets=crowd_wallets, seed=seed)
+        """``crowd_wallets`` more traders taking liquidity (step it by hand when ``rate`` is 0)."""
+        self._driver = _SimulatorDriver(self.simulator, self.us_market, self.crowd)
         self._server = EmulatorServer(
             self.exchange,
             faults=self.faults,
