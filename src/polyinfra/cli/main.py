@@ -114,6 +114,15 @@ def emulator(
     empty_books: Annotated[
         bool, typer.Option("--no-seed-books", help="Start every book empty (default: simulated quotes on each).")
     ] = False,
+    crowd_wallets: Annotated[
+        int,
+        typer.Option(
+            "--crowd-wallets",
+            min=0,
+            metavar="N",
+            help="N more traders taking liquidity with the simulator, for the Data API to report on many wallets.",
+        ),
+    ] = 0,
     subscribe_timeout_s: Annotated[
         float, typer.Option(help="Close WebSocket clients that do not subscribe within this many seconds.")
     ] = EMULATOR_SUBSCRIBE_TIMEOUT_S,
@@ -259,6 +268,7 @@ def emulator(
             rate=rate,
             faults=faults,
             seed_books=not empty_books,
+            crowd_wallets=crowd_wallets,
             subscribe_timeout_s=subscribe_timeout_s,
             ping_timeout_s=ping_timeout_s,
             us_clients=us_clients,
