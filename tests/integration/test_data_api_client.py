@@ -326,3 +326,20 @@ async def test_a_crowd_of_wallets_trades_and_each_history_is_served_whole() -> N
                 assert [_seen(row) for row in page.rows] == [
                     _expected(row) for row in ledger.rows_of(wallet, until_ms=2**62)
                 ]
+
+
+async def test_a_v1_walk_survives_fills_arriving_during_it(emulator: Emulator) -> None:
+    wallet = _busiest(emulator)
+    ledger = emulator.data_apis.ledger
+
+    async def trade_more(response: httpx.Response) -> None:
+        for _ in range(3):  # new fills (some of them the wallet's) between every two pages
+            emulator.simulator.step()
+
+    async with DataApiClient(emulator.urls["data"], v1_page_limit=10) as client:
+        client.transport._client.event_hooks["response"].append(trade_more)
+        rows = await client.activity(wallet)
+    keys = [(row.transaction_hash, row.asset, row.side) for row in rows]
+    assert len(keys) == len(set(keys))
+    truth = [(row.transaction_hash, row.token_id, row.side) for row in ledger.rows_of(wallet, until_ms=2**62)]
+    assert keys == truth[: len(keys)] and len(keys) > 40

@@ -195,8 +195,11 @@ class DataApiClient:
         kinds: Iterable[ActivityKind] = (),
         markets: Sequence[str] = (),
     ) -> list[DataApiActivity]:
-        """``user``'s activity (``/activity``), newest first; :class:`PaginationError` past the ceiling."""
-        params = {"user": _wallet(user)}
+        """``user``'s activity (``/activity``), oldest first; :class:`PaginationError` past the ceiling.
+
+        Oldest first, so that rows arriving during the walk land after it instead of shifting every
+        offset (newest first, each new row would repeat one on the next page and end the walk)."""
+        params = {"user": _wallet(user), "sortBy": "TIMESTAMP", "sortDirection": "ASC"}
         if start_s is not None:
             params["start"] = str(start_s)
         if end_s is not None:
