@@ -18,7 +18,7 @@ from polyinfra.emulator.rate_limits import RateLimitMode
 from polyinfra.emulator.runner import Emulator
 from polyinfra.errors import CursorRejectedError, HttpClientError, PaginationError
 from polyinfra.model.numbers import MICROS
-from polyinfra.model.wallet_activity import ActivityKind, WalletActivity
+from polyinfra.model.wallet_activity import ActivityKind, WalletActivity, WalletActivitySource
 from polyinfra.net.rate_limit import DATA_LIMITS
 from polyinfra.net.retry import RetryPolicy
 
@@ -73,6 +73,7 @@ def _seen(row: WalletActivity) -> tuple[object, ...]:
 
 
 async def test_activity_pages_equal_the_ground_truth(emulator: Emulator, client: DataApiClient) -> None:
+    source: WalletActivitySource = client  # the seam the wallet watch pages through (checked by mypy)
     wallet = _busiest(emulator)
     truth = emulator.data_apis.ledger.rows_of(wallet, until_ms=2**62)
     assert len(truth) > 30
@@ -80,7 +81,7 @@ async def test_activity_pages_equal_the_ground_truth(emulator: Emulator, client:
     cursor = None
     pages = 0
     while True:
-        page = await client.activity_page(wallet, start_s=0, cursor=cursor, limit=7)
+        page = await source.activity_page(wallet, start_s=0, cursor=cursor, limit=7)
         rows += page.rows
         pages += 1
         cursor = page.next_cursor

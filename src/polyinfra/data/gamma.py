@@ -20,8 +20,6 @@ from collections.abc import Sequence
 from types import TracebackType
 from typing import Final, Self, TypeVar
 
-import msgspec
-
 from polyinfra.core.from_wire import market_info_from_gamma
 from polyinfra.errors import InvalidValueError
 from polyinfra.model.market import MarketInfo
@@ -29,7 +27,14 @@ from polyinfra.net.breaker import CircuitBreakers
 from polyinfra.net.http import HttpTransport, QueryParams, Timeouts
 from polyinfra.net.rate_limit import GAMMA_LIMITS, AsyncRateLimiter, RateLimitTable
 from polyinfra.net.retry import RetryPolicy
-from polyinfra.wire.gamma import GammaEvent, GammaMarket, GammaSearchResponse, GammaSeries, GammaTag
+from polyinfra.wire.gamma import (
+    GammaEvent,
+    GammaKeysetMarkets,
+    GammaMarket,
+    GammaSearchResponse,
+    GammaSeries,
+    GammaTag,
+)
 from polyinfra.wire.rtds import CommentPayload
 
 __all__ = ["GAMMA_URL", "KEYSET_PAGE", "GammaClient"]
@@ -39,13 +44,6 @@ KEYSET_PAGE: Final = 100
 """``/markets/keyset`` pages hold at most 100 markets (venue notes: Gamma API)."""
 _COMMENT_ENTITIES: Final = ("Event", "Series", "PerpsAsset")
 _T = TypeVar("_T")
-
-
-class _KeysetMarkets(msgspec.Struct, gc=False):
-    """``/markets/keyset``: ``{markets, next_cursor}`` (the last page has no ``next_cursor``)."""
-
-    markets: list[GammaMarket]
-    next_cursor: str | None = None
 
 
 class GammaClient:
@@ -122,7 +120,7 @@ class GammaClient:
         cursor: str | None = None
         while True:
             params = {"limit": str(KEYSET_PAGE), "closed": _flag(closed)} | ({"after_cursor": cursor} if cursor else {})
-            page = await self._get("/markets/keyset", params, _KeysetMarkets)
+            page = await self._get("/markets/keyset", params, GammaKeysetMarkets)
             markets.extend(page.markets)
             if not page.next_cursor:
                 return markets
