@@ -32,7 +32,6 @@ from polyinfra.cli.options import (
     unreachable,
     venue_rest_url,
 )
-from polyinfra.core.from_wire import gamma_outcomes
 from polyinfra.errors import InvalidValueError, NotFoundError, TransportError
 from polyinfra.model.numbers import decimal_text
 
@@ -101,6 +100,8 @@ def _gamma_matches(market: GammaMarket, event: GammaEvent, text: str, *, active_
 
 
 def _gamma_record(market: GammaMarket, event: GammaEvent) -> dict[str, object]:
+    from polyinfra.core.from_wire import gamma_outcomes
+
     return {
         "question": _text(market.question),
         "condition_id": _text(market.condition_id),

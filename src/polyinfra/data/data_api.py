@@ -164,7 +164,10 @@ class DataApiClient:
     async def positions(
         self, user: str, *, markets: Sequence[str] = (), size_threshold: str | None = None
     ) -> list[DataApiPosition]:
-        """Every open position of ``user`` (``/positions``), in any of ``markets`` if given."""
+        """Every open position of ``user`` (``/positions``), in any of ``markets`` if given.
+
+        ``size_threshold`` is the venue's (default 1 share: smaller positions are left out; ``"0"``
+        lists them all)."""
         params = {"user": _wallet(user), "sortBy": "TOKENS"}
         if size_threshold is not None:
             params["sizeThreshold"] = size_threshold
