@@ -12,6 +12,7 @@ import json
 from typing import Any
 from urllib.parse import urlencode
 
+from aiohttp import web
 from aiohttp.test_utils import make_mocked_request
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -175,8 +176,13 @@ def _values() -> st.SearchStrategy[str]:
 )
 def test_the_emulator_data_routes_answer_hostile_queries_with_4xx(path: str, query: dict[str, Any]) -> None:
     request = make_mocked_request("GET", f"/data-api{path}?{urlencode(query)}")
-    response = asyncio.run(_ROUTES[path](request))
+
+    async def answer() -> web.StreamResponse:
+        return await _ROUTES[path](request)
+
+    response = asyncio.run(answer())
+    assert isinstance(response, web.Response) and isinstance(response.body, bytes)
     assert response.status in (200, 400), response.status
-    body = json.loads(response.body)  # type: ignore[arg-type]
+    body = json.loads(response.body)
     if response.status == 400:
         assert isinstance(body["error"], str)

@@ -285,7 +285,8 @@ async def test_the_client_stays_inside_every_window() -> None:
                 await client.activity_v2(wallets[index % len(wallets)], start_s=0)
         report = emulator.data_apis.stats()["data"]
         assert report["over_limit"] == 0  # type: ignore[index]
-        assert report["scopes"]["data_positions"]["windows"][0]["peak"] == 12  # type: ignore[index]
+        positions = report["scopes"]["data_positions"]  # type: ignore[index]
+        assert positions["requests"] == 12 and positions["windows"][0]["peak"] <= positions["windows"][0]["limit"]
         # The counters do count: the same burst without a limiter goes over.
         async with httpx.AsyncClient(base_url=emulator.urls["data"]) as http:
             for _ in range(10):

@@ -49,13 +49,13 @@ async def test_a_gamma_market_joins_into_the_clob_market_info(emulator: Emulator
 
 async def test_events_group_markets_with_tags_and_series(emulator: Emulator, gamma: GammaClient) -> None:
     events = await gamma.events(limit=100)
-    grouped = [market.condition_id for event in events for market in event.markets or ()]
+    grouped = [str(market.condition_id) for event in events for market in event.markets or ()]
     assert sorted(grouped) == sorted(emulator.exchange.markets)
     assert all(event.tags and event.series for event in events)
     tag_ids = {tag.id for tag in await gamma.tags()}
     assert {tag.id for event in events for tag in event.tags or ()} <= tag_ids
     series = await gamma.series(limit=100)
-    assert sorted(e.id for s in series for e in s.events or ()) == sorted(e.id for e in events)
+    assert sorted(str(e.id) for s in series for e in s.events or ()) == sorted(str(e.id) for e in events)
     first = await gamma.event(str(events[0].id))
     assert first.title == events[0].title
     tagged = await gamma.events(tag_id=str((events[0].tags or [])[0].id))
@@ -112,4 +112,5 @@ async def test_gamma_requests_stay_inside_its_windows() -> None:
             await gamma.search("will")
         report = emulator.data_apis.stats()["gamma"]
         assert report["over_limit"] == 0  # type: ignore[index]
-        assert report["scopes"]["gamma_markets"]["windows"][0]["peak"] == 4  # type: ignore[index]
+        markets = report["scopes"]["gamma_markets"]  # type: ignore[index]
+        assert markets["requests"] == 4 and markets["windows"][0]["peak"] <= markets["windows"][0]["limit"]
