@@ -295,15 +295,15 @@ class DataApiV2:
         user = wallet_param(request.query.get("user"))
         view = self._view
         cutoff = view.cutoff_ms()
-        rows = view.ledger.rows_of(user, until_ms=cutoff)
         points: list[V2PnlPoint] = []
-        for count in range(1, len(rows) + 1):
-            if count < len(rows) and rows[count].timestamp_ms // 1000 == rows[count - 1].timestamp_ms // 1000:
-                continue  # one point per second: the state after the second's last row
-            book = view.ledger.book(user, until_ms=rows[count - 1].timestamp_ms)
-            points.append(_pnl_point(book, rows[count - 1].timestamp_ms // 1000, unrealized=None))
-        if rows:
-            book = view.ledger.book(user, until_ms=cutoff)
+        book: WalletBook | None = None
+        for row, book in view.ledger.history(user, until_ms=cutoff):
+            point = _pnl_point(book, row.timestamp_ms // 1000, unrealized=None)
+            if points and points[-1].timestamp == point.timestamp:
+                points[-1] = point  # one point per second: the state after its last row
+            else:
+                points.append(point)
+        if book is not None:
             unrealized = view.total_pnl_picos(book) - book.realized_picos()
             points.append(_pnl_point(book, cutoff // 1000, unrealized=unrealized))
         return V2Page(data=points, pagination=V2Pagination(next_cursor=None, has_more=False))

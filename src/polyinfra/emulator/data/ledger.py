@@ -187,6 +187,13 @@ class WalletLedger:
             for wallet, rows in self._by_wallet.items()
         ]
 
+    def history(self, wallet: str, *, until_ms: int) -> Iterator[tuple[LedgerRow, WalletBook]]:
+        """``wallet``'s rows up to ``until_ms``, each with the book as it stands just after it (one book,
+        updated in place: read it before the next step). One pass, however long the history."""
+        book = WalletBook(wallet.lower())
+        for row in _replayed(book, self.rows_of(wallet, until_ms=until_ms)):
+            yield row, book
+
     def redeem(self, wallet: str, condition_id: str) -> list[LedgerRow]:
         """``wallet`` redeems its tokens of the resolved market ``condition_id``: one REDEEM row per outcome
         it holds (the winner pays 1 per share, the loser 0). :class:`InvalidValueError` while the market is open."""
@@ -228,20 +235,8 @@ class WalletLedger:
 
     def _replay(self, wallet: str, rows: Iterable[LedgerRow]) -> WalletBook:
         book = WalletBook(wallet)
-        for row in rows:
-            book.name = book.name or row.name
-            if book.first_ms is None:
-                book.first_ms = row.timestamp_ms
-            position = book.positions.get(row.token_id)
-            if position is None:
-                position = Position(row.condition_id, row.token_id, row.outcome_index, row.outcome)
-                book.positions[row.token_id] = position
-            if row.kind == "TRADE" and row.side is not None and row.price_micros is not None:
-                position.trade(row.side, row.size_micros, row.price_micros, row.timestamp_ms)
-                book.volume_picos += row.usdc_picos
-                book.trades += 1
-            elif row.kind == "REDEEM":
-                position.redeem(row.usdc_picos // row.size_micros if row.size_micros else 0, row.timestamp_ms)
+        for _row in _replayed(book, rows):
+            pass
         return book
 
     def _on_fills(self, fills: Sequence[Fill]) -> None:
@@ -288,3 +283,22 @@ class WalletLedger:
         if row.name:
             self._names.setdefault(row.wallet, row.name)
         return row
+
+
+def _replayed(book: WalletBook, rows: Iterable[LedgerRow]) -> Iterator[LedgerRow]:
+    """Apply ``rows`` to ``book`` one by one, yielding each once applied."""
+    for row in rows:
+        book.name = book.name or row.name
+        if book.first_ms is None:
+            book.first_ms = row.timestamp_ms
+        position = book.positions.get(row.token_id)
+        if position is None:
+            position = Position(row.condition_id, row.token_id, row.outcome_index, row.outcome)
+            book.positions[row.token_id] = position
+        if row.kind == "TRADE" and row.side is not None and row.price_micros is not None:
+            position.trade(row.side, row.size_micros, row.price_micros, row.timestamp_ms)
+            book.volume_picos += row.usdc_picos
+            book.trades += 1
+        elif row.kind == "REDEEM":
+            position.redeem(row.usdc_picos // row.size_micros if row.size_micros else 0, row.timestamp_ms)
+        yield row
