@@ -193,6 +193,8 @@ async def test_21_condition_ids_go_in_two_requests(emulator: Emulator, client: D
     everything = await client.positions(wallet)
     chunked = await client.positions(wallet, markets=[*padding, *markets])
     assert sorted(p.asset for p in chunked) == sorted(p.asset for p in everything)
+    chunked_v2 = await client.positions_v2(wallet, markets=[*padding, *markets])
+    assert sorted(p.asset for p in chunked_v2) == sorted(p.asset for p in await client.positions_v2(wallet))
     with pytest.raises(HttpClientError):
         await client.transport.request(
             "GET", "/v2/positions", params={"user": wallet, "condition": ",".join([*padding, *markets])}
