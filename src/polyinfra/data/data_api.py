@@ -32,15 +32,15 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Hashable, Iterable, Sequence
-from types import TracebackType
-from typing import Final, Self, TypeVar
+from typing import Final, TypeVar
 
 from polyinfra.core.offset_walk import OffsetWalk
 from polyinfra.core.wallet_activity_rows import activity_from_v2, complete_through_s
+from polyinfra.data.read_client import ReadClient
 from polyinfra.errors import InvalidValueError
 from polyinfra.model.wallet_activity import ActivityKind, ActivityPage
 from polyinfra.net.breaker import CircuitBreakers
-from polyinfra.net.http import HttpTransport, QueryParams, Timeouts
+from polyinfra.net.http import HttpTransport
 from polyinfra.net.rate_limit import DATA_LIMITS, AsyncRateLimiter, RateLimitTable
 from polyinfra.net.retry import RetryPolicy
 from polyinfra.wire.data_api import (
@@ -80,11 +80,10 @@ V1_ROUTES: Final = {
 }
 """Per v1 route: (largest page, largest offset), as documented (venue notes: Data API)."""
 _V2_PAGE: Final = 500
-_T = TypeVar("_T")
 _Row = TypeVar("_Row")
 
 
-class DataApiClient:
+class DataApiClient(ReadClient):
     """Async client of the Data API at ``base_url`` (see the module docstring).
 
     ``clock_s`` (unix seconds) and ``lag_allowance_s`` bound what :meth:`activity_page` vouches for;
@@ -109,18 +108,14 @@ class DataApiClient:
     ) -> None:
         if lag_allowance_s < 0:
             raise InvalidValueError("the lag allowance must not be negative", lag_allowance_s=lag_allowance_s)
-        self._owns_transport = transport is None
-        self.transport = (
-            transport
-            if transport is not None
-            else HttpTransport(
-                base_url,
-                rate_limits=rate_limits,
-                limiter=limiter,
-                retry=retry,
-                breakers=breakers,
-                timeouts=Timeouts(connect_s=timeout_s, read_s=timeout_s, write_s=timeout_s, pool_s=timeout_s),
-            )
+        super().__init__(
+            base_url,
+            rate_limits=rate_limits,
+            timeout_s=timeout_s,
+            limiter=limiter,
+            retry=retry,
+            breakers=breakers,
+            transport=transport,
         )
         self._clock_s = clock_s
         self.lag_allowance_s = lag_allowance_s
@@ -128,23 +123,6 @@ class DataApiClient:
         if v1_page_limit is not None and v1_page_limit < 1:
             raise InvalidValueError("the v1 page limit must be positive", v1_page_limit=v1_page_limit)
         self._v1_page_limit = v1_page_limit
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        """Close the transport, if this client built it."""
-        if self._owns_transport:
-            await self.transport.aclose()
-
-    async def _get(self, path: str, params: QueryParams, type_: type[_T]) -> _T:
-        response = await self.transport.request("GET", path, params=params)
-        return response.decode(type_)
 
     # --- v1 ----------------------------------------------------------------------------------------
 

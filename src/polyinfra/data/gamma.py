@@ -17,14 +17,14 @@ Answers are Gamma's objects as sent (:mod:`polyinfra.wire.gamma`), numbers exact
 from __future__ import annotations
 
 from collections.abc import Sequence
-from types import TracebackType
-from typing import Final, Self, TypeVar
+from typing import Final
 
 from polyinfra.core.from_wire import market_info_from_gamma
+from polyinfra.data.read_client import ReadClient
 from polyinfra.errors import InvalidValueError
 from polyinfra.model.market import MarketInfo
 from polyinfra.net.breaker import CircuitBreakers
-from polyinfra.net.http import HttpTransport, QueryParams, Timeouts
+from polyinfra.net.http import HttpTransport
 from polyinfra.net.rate_limit import GAMMA_LIMITS, AsyncRateLimiter, RateLimitTable
 from polyinfra.net.retry import RetryPolicy
 from polyinfra.wire.gamma import (
@@ -43,10 +43,9 @@ GAMMA_URL: Final = "https://gamma-api.polymarket.com"
 KEYSET_PAGE: Final = 100
 """``/markets/keyset`` pages hold at most 100 markets (venue notes: Gamma API)."""
 _COMMENT_ENTITIES: Final = ("Event", "Series", "PerpsAsset")
-_T = TypeVar("_T")
 
 
-class GammaClient:
+class GammaClient(ReadClient):
     """Async client of Gamma at ``base_url`` (see the module docstring)."""
 
     def __init__(
@@ -60,36 +59,15 @@ class GammaClient:
         breakers: CircuitBreakers | None = None,
         transport: HttpTransport | None = None,
     ) -> None:
-        self._owns_transport = transport is None
-        self.transport = (
-            transport
-            if transport is not None
-            else HttpTransport(
-                base_url,
-                rate_limits=rate_limits,
-                limiter=limiter,
-                retry=retry,
-                breakers=breakers,
-                timeouts=Timeouts(connect_s=timeout_s, read_s=timeout_s, write_s=timeout_s, pool_s=timeout_s),
-            )
+        super().__init__(
+            base_url,
+            rate_limits=rate_limits,
+            timeout_s=timeout_s,
+            limiter=limiter,
+            retry=retry,
+            breakers=breakers,
+            transport=transport,
         )
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        """Close the transport, if this client built it."""
-        if self._owns_transport:
-            await self.transport.aclose()
-
-    async def _get(self, path: str, params: QueryParams | None, type_: type[_T], *, endpoint: str | None = None) -> _T:
-        response = await self.transport.request("GET", path, params=params, endpoint=endpoint)
-        return response.decode(type_)
 
     # --- markets -----------------------------------------------------------------------------------
 
