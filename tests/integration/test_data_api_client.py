@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from decimal import Decimal
+from itertools import pairwise
 
 import httpx
 import pytest
@@ -223,7 +224,7 @@ async def test_positions_values_and_boards_follow_the_fills(emulator: Emulator, 
     series = await client.user_pnl(wallet)
     assert series[-1].total_pnl == stats.all_time_pnl
     assert series[-1].trade_count == book.trades
-    assert all(a.timestamp < b.timestamp for a, b in zip(series[:-2], series[1:-1], strict=True))
+    assert all(a.timestamp < b.timestamp for a, b in pairwise(series[:-1]))
     counts = [point.trade_count or 0 for point in series]
     assert counts == sorted(counts) and series[0].trade_count
     trades = await client.trades(user=wallet, taker_only=False)

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import httpx
 import pytest
 
 from polyinfra.core.offset_walk import OffsetWalk
 from polyinfra.core.wallet_activity_rows import activity_from_v1, activity_from_v2, complete_through_s
+from polyinfra.data.data_api import DataApiClient
 from polyinfra.errors import MalformedMessageError, PaginationError
 from polyinfra.model.numbers import Side
 from polyinfra.model.wallet_activity import ActivityKind
@@ -114,3 +116,19 @@ def test_v1_rows_convert_like_v2_rows() -> None:
 )
 def test_complete_through(newest: int | None, more: bool, expected: int) -> None:
     assert complete_through_s(start_s=100, now_s=1000, lag_allowance_s=10, newest_row_s=newest, more=more) == expected
+
+
+async def test_a_cursor_sent_round_in_a_circle_ends_the_walk() -> None:
+    page = b'{"data": [], "pagination": {"next_cursor": "same", "has_more": true}}'
+    served: list[str] = []
+
+    def venue(request: httpx.Request) -> httpx.Response:
+        served.append(request.url.params.get("cursor", ""))
+        return httpx.Response(200, content=page)
+
+    async with DataApiClient("http://data.test") as client:
+        client.transport._client = httpx.AsyncClient(base_url="http://data.test", transport=httpx.MockTransport(venue))
+        with pytest.raises(PaginationError) as looped:
+            await client.leaderboard_v2()
+    assert looped.value.context["reason"] == "cursor_loop"
+    assert served == ["", "same"]

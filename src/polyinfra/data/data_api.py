@@ -36,7 +36,7 @@ from typing import Final, TypeVar
 
 from polyinfra.core.offset_walk import OffsetWalk
 from polyinfra.core.wallet_activity_rows import activity_from_v2, complete_through_s
-from polyinfra.data.read_client import ReadClient
+from polyinfra.data.read_client import ReadClient, refuse_cursor_loop
 from polyinfra.errors import InvalidValueError
 from polyinfra.model.wallet_activity import ActivityKind, ActivityPage
 from polyinfra.net.breaker import CircuitBreakers
@@ -241,6 +241,7 @@ class DataApiClient(ReadClient):
     async def _cursor_walk(self, path: str, params: dict[str, str], type_: type[V2Page[_Row]]) -> list[_Row]:
         rows: list[_Row] = []
         cursor: str | None = None
+        seen: set[str] = set()
         while True:
             # The same filters on every page (see the module docstring); only the cursor changes.
             page = await self._get(path, params | ({"cursor": cursor} if cursor else {}), type_)
@@ -248,6 +249,7 @@ class DataApiClient(ReadClient):
             cursor = page.pagination.next_cursor
             if not cursor:
                 return rows
+            refuse_cursor_loop(path, cursor, seen)
 
     async def positions_v2(self, user: str, *, status: str = "OPEN", markets: Sequence[str] = ()) -> list[V2Position]:
         """``user``'s positions of ``status`` (OPEN, REDEEMABLE, REDEEMABLE_LOST, MERGEABLE, CLOSED)."""

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from typing import Final
 
 from polyinfra.core.from_wire import market_info_from_gamma
-from polyinfra.data.read_client import ReadClient
+from polyinfra.data.read_client import ReadClient, refuse_cursor_loop
 from polyinfra.errors import InvalidValueError
 from polyinfra.model.market import MarketInfo
 from polyinfra.net.breaker import CircuitBreakers
@@ -96,6 +96,7 @@ class GammaClient(ReadClient):
         """Every market, walked through ``/markets/keyset`` until no ``next_cursor`` comes."""
         markets: list[GammaMarket] = []
         cursor: str | None = None
+        seen: set[str] = set()
         while True:
             params = {"limit": str(KEYSET_PAGE), "closed": _flag(closed)} | ({"after_cursor": cursor} if cursor else {})
             page = await self._get("/markets/keyset", params, GammaKeysetMarkets)
@@ -103,6 +104,7 @@ class GammaClient(ReadClient):
             if not page.next_cursor:
                 return markets
             cursor = page.next_cursor
+            refuse_cursor_loop("/markets/keyset", cursor, seen)
 
     async def market(self, market_id: str) -> GammaMarket:
         """``/markets/{id}`` (:class:`~polyinfra.errors.NotFoundError` for an unknown id)."""

@@ -5,6 +5,7 @@ host's documented rate-limit table, so every request waits for the limiter, trip
 failing host, honours ``Retry-After`` and retries what is safe to retry (every read is). It is an
 async context manager and decodes each answer into the type asked for
 (:class:`~polyinfra.errors.MalformedMessageError` when it does not match).
+:func:`refuse_cursor_loop` ends a cursor walk the host sends round in a circle.
 """
 
 from __future__ import annotations
@@ -12,12 +13,13 @@ from __future__ import annotations
 from types import TracebackType
 from typing import Self, TypeVar
 
+from polyinfra.errors import PaginationError
 from polyinfra.net.breaker import CircuitBreakers
 from polyinfra.net.http import HttpTransport, QueryParams, Timeouts
 from polyinfra.net.rate_limit import AsyncRateLimiter, RateLimitTable
 from polyinfra.net.retry import RetryPolicy
 
-__all__ = ["ReadClient"]
+__all__ = ["ReadClient", "refuse_cursor_loop"]
 
 _T = TypeVar("_T")
 
@@ -67,3 +69,11 @@ class ReadClient:
         """``GET path`` decoded as ``type_``; ``endpoint`` keys the limits when the path holds an id."""
         response = await self.transport.request("GET", path, params=params, endpoint=endpoint)
         return response.decode(type_)
+
+
+def refuse_cursor_loop(endpoint: str, cursor: str, seen: set[str]) -> None:
+    """Record ``cursor`` in ``seen``; :class:`~polyinfra.errors.PaginationError` if it came before: a host
+    that hands back a cursor already followed would keep a walk going forever."""
+    if cursor in seen:
+        raise PaginationError("the venue sent a cursor already followed", reason="cursor_loop", endpoint=endpoint)
+    seen.add(cursor)
