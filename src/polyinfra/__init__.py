@@ -19,6 +19,7 @@ from polyinfra.errors import (
     AuthError,
     BookHashMismatchError,
     CircuitOpenError,
+    CursorRejectedError,
     InsufficientBalanceError,
     InsufficientLiquidityError,
     InvalidNumberError,
@@ -30,6 +31,7 @@ from polyinfra.errors import (
     MinimumSizeError,
     NotFoundError,
     OrderRejectedError,
+    PaginationError,
     PolyinfraError,
     PriceRangeError,
     ProtocolError,
@@ -67,6 +69,8 @@ if TYPE_CHECKING:
     from polyinfra.clob.rest import ClobRestClient, SyncClobRestClient
     from polyinfra.clob.trading import AssetType, BalanceAllowance, CancelResult, OpenOrder, TradingClient
     from polyinfra.core.us_instruments import UsInstrument, UsInstrumentState
+    from polyinfra.data.data_api import DataApiClient
+    from polyinfra.data.gamma import GammaClient
     from polyinfra.emulator.faults import FaultConfig
     from polyinfra.emulator.runner import Emulator
     from polyinfra.live.live_data import LiveData
@@ -92,6 +96,8 @@ _LAZY = {
     "SyncClobRestClient": "polyinfra.clob.rest",
     "LiveBooks": "polyinfra.clob.live_books",
     "LiveData": "polyinfra.live.live_data",
+    "GammaClient": "polyinfra.data.gamma",
+    "DataApiClient": "polyinfra.data.data_api",
     "MarketChannel": "polyinfra.clob.market_channel",
     "Emulator": "polyinfra.emulator.runner",
     "FaultConfig": "polyinfra.emulator.faults",
@@ -116,12 +122,15 @@ __all__ = [
     "CircuitOpenError",
     "ClobRestClient",
     "ConditionId",
+    "CursorRejectedError",
+    "DataApiClient",
     "Depth",
     "Emulator",
     "FaultConfig",
     "FeeSchedule",
     "FeedStats",
     "FillEstimate",
+    "GammaClient",
     "InsufficientBalanceError",
     "InsufficientLiquidityError",
     "InvalidNumberError",
@@ -146,6 +155,7 @@ __all__ = [
     "OrderRequest",
     "OrderUpdate",
     "OutcomeToken",
+    "PaginationError",
     "PlacedOrder",
     "PolyinfraError",
     "Polymarket",
