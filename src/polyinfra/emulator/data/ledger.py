@@ -36,9 +36,10 @@ from polyinfra.model.numbers import MICROS, Side
 
 __all__ = ["ROWS_KEPT", "LedgerRow", "Position", "WalletBook", "WalletLedger", "redeem_hash"]
 
-ROWS_KEPT: Final = 1_000_000
-"""Rows kept (a few hundred MB at most): past it the oldest rows are forgotten, and positions then
-count from the oldest row kept. A fill listener must never fail, so the ledger forgets rather than refuses."""
+ROWS_KEPT: Final = 200_000
+"""Rows kept (some 80 MB; 100,000 fills, as many as RTDS keeps): past it the oldest rows are
+forgotten, and positions then count from the oldest row kept. A fill listener must never fail, so
+the ledger forgets rather than refuses."""
 
 
 def redeem_hash(number: int) -> str:
