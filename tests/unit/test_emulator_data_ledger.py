@@ -6,8 +6,13 @@ from __future__ import annotations
 from decimal import Decimal
 from fractions import Fraction
 
-from polyinfra.emulator.data.ledger import Position
+import pytest
+
+from polyinfra.emulator.data import ledger as ledger_module
+from polyinfra.emulator.data.ledger import Position, WalletLedger
 from polyinfra.emulator.data.views import dollars, shares
+from polyinfra.emulator.exchange import Exchange
+from polyinfra.emulator.simulator import MarketSimulator, generate_markets
 from polyinfra.model.numbers import MICROS, Side
 
 _SHARE = MICROS
@@ -58,3 +63,17 @@ def test_redeeming_a_winner_and_a_loser() -> None:
     assert dollars(winner.realized_picos) == 4  # 10 - 6
     assert dollars(loser.realized_picos) == Decimal("-1.4")  # 0 - 1.40
     assert winner.size_micros == loser.size_micros == 0
+
+
+def test_past_its_capacity_the_ledger_forgets_the_oldest_rows(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(ledger_module, "ROWS_KEPT", 10)
+    exchange = Exchange(generate_markets(1, seed=2), clock_ms=lambda: 1_796_000_000_000)
+    simulator = MarketSimulator(exchange, seed=2)
+    simulator.seed_books()
+    ledger = WalletLedger(exchange, trader_address=lambda _owner: None, clock_ms=lambda: 1_796_000_000_000)
+    while not ledger.rows or ledger.rows[-1].seq < 30:
+        simulator.step()
+    assert len(ledger.rows) == 10
+    assert [row.seq for row in ledger.rows] == list(range(ledger.rows[0].seq, ledger.rows[0].seq + 10))
+    kept = sorted(row.seq for wallet in ledger.wallets() for row in ledger.rows_of(wallet, until_ms=2**62))
+    assert kept == [row.seq for row in ledger.rows], "each wallet forgot exactly its share"
