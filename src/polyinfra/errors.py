@@ -46,9 +46,11 @@ __all__ = [
     "L1AuthError",
     "L2AuthError",
     "LeaseError",
+    "LedgerError",
     "LiveDataAuthError",
     "MalformedMessageError",
     "MinimumSizeError",
+    "MissingExtraError",
     "MissingScopeError",
     "NotFoundError",
     "OrderRejectedError",
@@ -395,6 +397,18 @@ class UnknownWalletError(InvalidValueError):
 class WrongContextError(PolyinfraError):
     """A call made where it cannot work: a blocking client method called from inside a running
     event loop (it would freeze that loop), or a client used after it was closed."""
+
+
+class LedgerError(InvalidValueError):
+    """A wallet's activity that no ledger can follow: selling, merging or redeeming more of an outcome
+    than the wallet holds (the venue allows no shorts), a conversion with legs that do not add up, or a
+    row naming an outcome the market map cannot place. ``context`` names the row (wallet, kind,
+    transaction hash, condition, outcome) and the amounts involved."""
+
+
+class MissingExtraError(PolyinfraError):
+    """A feature needs an optional dependency that is not installed; the message names the extra
+    (``pip install 'polyinfra[plot]'``)."""
 
 
 # --- recorder ----------------------------------------------------------------------------------------

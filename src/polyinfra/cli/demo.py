@@ -17,7 +17,11 @@ checks the replayed books equal the live ones level by level: the proof says so,
 
 Meanwhile a :class:`~polyinfra.live.live_data.LiveData` follows the emulator's RTDS activity (the
 same fills, with the traders' wallets) and, with an API key the emulator issued, the BTC price over
-PolyBolt: the proof shows a line of each.
+PolyBolt: the proof shows a line of each, and a line of the large-trade radar
+(:class:`~polyinfra.core.whale_radar.LargeTradeRadar`) run over that activity. A
+:class:`~polyinfra.us.dropcopy.DropCopyArchiver` catches up on the executions the emulator's DropCopy
+history holds, into a SQLite archive beside the tape: the proof's last line says whether each was archived
+once and the token chain is unbroken.
 """
 
 from __future__ import annotations
@@ -25,7 +29,8 @@ from __future__ import annotations
 import asyncio
 import tempfile
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Final
 
 import typer
@@ -36,7 +41,9 @@ from polyinfra.cli.watch import Output, ShownClient, run_until_stopped, watch_bo
 from polyinfra.clob.live_books import LiveBooks
 from polyinfra.clob.rest import ClobRestClient
 from polyinfra.core.book_sync import diff_book
+from polyinfra.core.us_dropcopy import DropCopyStream, chain_gaps
 from polyinfra.core.us_instruments import UsInstrumentState
+from polyinfra.core.whale_radar import LargeTrade, LargeTradeRadar
 from polyinfra.emulator.faults import FaultConfig
 from polyinfra.emulator.runner import Emulator
 from polyinfra.errors import PolyinfraError
@@ -44,9 +51,11 @@ from polyinfra.live.live_data import LiveData
 from polyinfra.model.book import OrderBook
 from polyinfra.model.events import SyncState
 from polyinfra.model.live_events import ActivityTrade, Gap, LiveEvent, PriceTick
+from polyinfra.record.dropcopy_archive import SQLiteDropCopyArchive
 from polyinfra.record.recorder import Recorder
 from polyinfra.record.replay import Replay
 from polyinfra.record.sqlite_sink import SQLiteSink
+from polyinfra.us.dropcopy import DropCopyArchiver
 from polyinfra.us.live_books import UsLiveBooks
 from polyinfra.wire.clob_rest import OrderBookSummary
 
@@ -57,9 +66,14 @@ __all__ = ["SyncProof", "TapeProof", "compare_with_rest", "run_demo"]
 _SETTLE_LIMIT_S: Final = 10.0
 _SETTLE_POLL_S: Final = 0.1
 _DIFFERENCES_SHOWN: Final = 10
+# The simulator's trades are 5 to 200 shares at mid-range prices: about one in five reaches this.
+_LARGE_TRADE_USDC: Final = Decimal(50)
+_CENT: Final = Decimal("0.01")
 # The demo's own account on the emulator (Hardhat's second well-known test address): its API key
 # authenticates the PolyBolt price stream.
 _DEMO_TRADER: Final = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
+# Executions the emulator's DropCopy history holds for the demo's archiver to catch up on.
+_DEMO_EXECUTIONS: Final = 500
 # The proof and these fit an 80-column terminal, as the screen above them does.
 _NEXT_COMMANDS: Final = (
     "polyinfra emulator               # this exchange on 127.0.0.1:8080; then:",
@@ -216,25 +230,36 @@ def run_demo(
 
 @dataclass(slots=True)
 class _ActivitySeen:
-    """What the demo's RTDS activity subscription delivered."""
+    """What the demo's RTDS activity subscription delivered, and what the large-trade radar made of it."""
 
     trades: int = 0
     gaps: int = 0
     last: ActivityTrade | None = None
+    radar: LargeTradeRadar = field(default_factory=lambda: LargeTradeRadar(_LARGE_TRADE_USDC))
+    largest: LargeTrade | None = None
 
     def __call__(self, event: LiveEvent) -> None:
         if isinstance(event, ActivityTrade):
             self.trades += 1
             self.last = event
+            large = self.radar.observe(event)
+            if large is not None and (self.largest is None or large.notional_usdc > self.largest.notional_usdc):
+                self.largest = large
         elif isinstance(event, Gap):
             self.gaps += 1
 
     def line(self) -> str:
         seen = f"  RTDS activity: {self.trades:,} trades seen with their wallets, {self.gaps} gaps"
         last = self.last
-        if last is None:
-            return seen
-        return f"{seen};\n  the last: {last.name} {last.side.value} {last.size} {last.outcome} @ {last.price}"
+        if last is not None:
+            seen = f"{seen};\n  the last: {last.name} {last.side.value} {last.size} {last.outcome} @ {last.price}"
+        flagged, observed = self.radar.flagged, self.radar.observed
+        radar = f"  large-trade radar: {flagged:,} of {observed:,} trades ≥ ${_LARGE_TRADE_USDC}"
+        largest = self.largest
+        if largest is not None:
+            # To the cent on screen; the radar compared the exact notional.
+            radar += f", largest ${largest.notional_usdc.quantize(_CENT)} ({largest.trade.name})"
+        return f"{seen}\n{radar}"
 
 
 @dataclass(slots=True)
@@ -279,6 +304,35 @@ async def _data_api_line(emulator: Emulator) -> str:
         f"  Data API: {len(board)} wallets ranked; the top, {name}, P&L {top.pnl_usdc},\n"
         f"  over {len(rows):,} fills, {'each' if agree else 'NOT each'} one also on RTDS"
     )
+
+
+class _DropCopyArchived:
+    """The demo's DropCopy archiver: the emulator's synthetic executions archived into SQLite beside the
+    tape while the demo runs, then checked: every execution once, the token chain unbroken."""
+
+    def __init__(self, emulator: Emulator, path: str, seed: int) -> None:
+        emulator.us_dropcopy.generate(_DEMO_EXECUTIONS, seed=seed)
+        self._archive = SQLiteDropCopyArchive(path)
+        self._archiver = DropCopyArchiver(
+            emulator.urls["grpc"], self._archive, firm="demo", streams=[DropCopyStream.EXECUTIONS], insecure=True
+        )
+        self._task = asyncio.create_task(self._archiver.run())
+
+    async def line(self) -> str:
+        status = self._archiver.status[DropCopyStream.EXECUTIONS]
+        loop = asyncio.get_running_loop()
+        give_up_at = loop.time() + _SETTLE_LIMIT_S
+        while status.new_events < _DEMO_EXECUTIONS and loop.time() < give_up_at:
+            await asyncio.sleep(_SETTLE_POLL_S)
+        self._task.cancel()
+        await asyncio.gather(self._task, return_exceptions=True)
+        ids = [execution_id for _, execution_id in self._archive.execution_ids("demo")]
+        links = self._archive.chain("demo", DropCopyStream.EXECUTIONS)
+        self._archive.close()
+        once = len(ids) == len(set(ids)) == _DEMO_EXECUTIONS
+        chain = "unbroken" if not chain_gaps(links) else "BROKEN"
+        shown = "archived once" if once else f"archived of {_DEMO_EXECUTIONS}"
+        return f"  DropCopy: {len(ids):,} executions {shown}, a token chain of {len(links)} links {chain}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -326,6 +380,7 @@ async def _demo(
                 us_client = ShownClient(
                     us_view(us_books), us_events, [watched_instrument(instrument) for instrument in us_instruments]
                 )
+                dropcopy = _DropCopyArchived(emulator, f"{tape_dir}/dropcopy.db", seed)
 
                 async def prove(books: LiveBooks) -> None:
                     proofs.append(await _settled_proof(books, emulator))
@@ -353,6 +408,7 @@ async def _demo(
                         recorder=recorder,
                         beside=[us_client],
                     )
+                dropcopy_line = await dropcopy.line()
             tape = await _replayed_proof(recorder, sink, books)
         finally:
             await sink.close()
@@ -365,7 +421,7 @@ async def _demo(
             tape,
             elapsed_s=loop.time() - started,
             frames=books.stats.frames,
-            activity="\n".join([activity.line(), prices.line(), *data_lines]),
+            activity="\n".join([activity.line(), prices.line(), dropcopy_line, *data_lines]),
         )
     )
 

@@ -44,6 +44,10 @@ from polyinfra.emulator.server import EmulatorServer, EmulatorStats
 from polyinfra.emulator.simulator import MarketSimulator, generate_markets, reward_programs
 from polyinfra.emulator.trading_api import TradingApi, TradingSettings
 from polyinfra.emulator.us.clients import UsClients
+from polyinfra.emulator.us.dropcopy_control import dropcopy_routes
+from polyinfra.emulator.us.dropcopy_faults import UsDropCopyFaults
+from polyinfra.emulator.us.dropcopy_history import DropCopyHistory
+from polyinfra.emulator.us.dropcopy_service import DropCopyService, ReportService
 from polyinfra.emulator.us.grpc_auth_check import RequireUsAuth
 from polyinfra.emulator.us.grpc_server import UsGrpcServer
 from polyinfra.emulator.us.instruments import US_INSTRUMENTS
@@ -54,6 +58,7 @@ from polyinfra.emulator.us.market_data_faults import UsMarketDataFaults
 from polyinfra.emulator.us.renumbered_protos import renumbered_protos
 from polyinfra.emulator.us.token_endpoint import TOKEN_PATH, UsTokenEndpoint
 from polyinfra.errors import InvalidValueError
+from polyinfra.wire.us.polymarket.v1 import dropcopy_pb2, report_pb2
 from polyinfra.wire.us_oauth import ClientRegistration
 
 __all__ = ["Emulator"]
@@ -128,9 +133,11 @@ class Emulator:
     ``us_require_auth`` checks every call's access token and scope, as the venue does.
     ``us_markets`` lists that many generated OPEN instruments beside the fixed ones (for streams of many
     symbols). :attr:`us_market` holds the US books (the simulator steps them with the CLOB's),
-    :attr:`us_market_data_faults` the market-data streams' fault knobs. ``crowd_wallets`` adds that many
-    traders (:attr:`crowd`) that take liquidity one order per simulator step, for the Data API to
-    report on many wallets.
+    :attr:`us_market_data_faults` the market-data streams' fault knobs, :attr:`us_dropcopy` the DropCopy
+    history (the order engine's listener; its ``faults`` are the DropCopy knobs) served by
+    :attr:`us_dropcopy_service` and the report search. ``crowd_wallets`` adds that many traders
+    (:attr:`crowd`) that take liquidity one order per simulator step, for the Data API to report on
+    many wallets.
     """
 
     def __init__(
@@ -198,10 +205,17 @@ class Emulator:
         self.us_market_data_faults = UsMarketDataFaults()
         self.us_market_data = MarketDataService(self.us_market, self.us_market_data_faults)
         self._server.app.add_routes(market_data_routes(self.us_market_data, self.us_market_data_faults))
+        self.us_dropcopy = DropCopyHistory(us_instruments, UsDropCopyFaults())
+        self.us_dropcopy_service = DropCopyService(self.us_dropcopy)
+        self._server.app.add_routes(dropcopy_routes(self.us_dropcopy, self.us_dropcopy_service))
         self.us_grpc = UsGrpcServer(
             us_instruments,
             protos=renumbered_protos() if us_renumbered_protos else None,
             market_data=self.us_market_data,
+            services=[
+                (dropcopy_pb2.DESCRIPTOR.services_by_name["DropCopyAPI"], self.us_dropcopy_service),
+                (report_pb2.DESCRIPTOR.services_by_name["ReportAPI"], ReportService(self.us_dropcopy)),
+            ],
             interceptors=[RequireUsAuth(self._server.us_tokens)] if us_require_auth else (),
         )
         self._runner: web.AppRunner | None = None

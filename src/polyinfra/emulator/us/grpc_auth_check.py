@@ -26,6 +26,8 @@ SERVICE_SCOPES: Final[Mapping[str, str]] = MappingProxyType(
     {
         "polymarket.v1.RefDataAPI": "read:instruments",
         "polymarket.v1.MarketDataSubscriptionAPI": "read:marketdata",
+        "polymarket.v1.DropCopyAPI": "read:dropcopy",
+        "polymarket.v1.ReportAPI": "read:reports",
     }
 )
 """The scope each checked service's calls need (venue notes: US exchange token endpoint); a service
