@@ -52,9 +52,11 @@ from polyinfra.cli.orders import order_app
 from polyinfra.cli.record_commands import register_record_commands
 from polyinfra.cli.trading_commands import register_trading_commands
 from polyinfra.cli.us_commands import register_us_commands
+from polyinfra.cli.wallet_commands import register_wallet_commands
 
 if TYPE_CHECKING:
     from polyinfra.emulator.runner import Emulator
+    from polyinfra.model.wallet_activity import WalletActivitySource
     from polyinfra.obs.metrics import MetricsServer
 
 __all__ = ["app", "main"]
@@ -424,6 +426,16 @@ register_trading_commands(app)
 register_record_commands(app)
 register_live_commands(app)
 register_us_commands(app)
+
+
+def _data_api_source(data_url: str) -> WalletActivitySource:
+    """``wallets track`` pages through the Data API client (imported when the command runs)."""
+    from polyinfra.data.data_api import DataApiClient
+
+    return DataApiClient(data_url)
+
+
+register_wallet_commands(app, _data_api_source)
 
 
 def main() -> None:
