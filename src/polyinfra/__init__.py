@@ -19,6 +19,7 @@ from polyinfra.errors import (
     AuthError,
     BookHashMismatchError,
     CircuitOpenError,
+    CursorRejectedError,
     InsufficientBalanceError,
     InsufficientLiquidityError,
     InvalidNumberError,
@@ -30,6 +31,7 @@ from polyinfra.errors import (
     MinimumSizeError,
     NotFoundError,
     OrderRejectedError,
+    PaginationError,
     PolyinfraError,
     PriceRangeError,
     ProtocolError,
@@ -68,6 +70,8 @@ if TYPE_CHECKING:
     from polyinfra.clob.trading import AssetType, BalanceAllowance, CancelResult, OpenOrder, TradingClient
     from polyinfra.core.us_instruments import UsInstrument, UsInstrumentState
     from polyinfra.core.us_orders import UsOrderIntent, UsTimeInForce
+    from polyinfra.data.data_api import DataApiClient
+    from polyinfra.data.gamma import GammaClient
     from polyinfra.emulator.faults import FaultConfig
     from polyinfra.emulator.runner import Emulator
     from polyinfra.live.live_data import LiveData
@@ -95,6 +99,8 @@ _LAZY = {
     "SyncClobRestClient": "polyinfra.clob.rest",
     "LiveBooks": "polyinfra.clob.live_books",
     "LiveData": "polyinfra.live.live_data",
+    "GammaClient": "polyinfra.data.gamma",
+    "DataApiClient": "polyinfra.data.data_api",
     "MarketChannel": "polyinfra.clob.market_channel",
     "Emulator": "polyinfra.emulator.runner",
     "FaultConfig": "polyinfra.emulator.faults",
@@ -123,12 +129,15 @@ __all__ = [
     "CircuitOpenError",
     "ClobRestClient",
     "ConditionId",
+    "CursorRejectedError",
+    "DataApiClient",
     "Depth",
     "Emulator",
     "FaultConfig",
     "FeeSchedule",
     "FeedStats",
     "FillEstimate",
+    "GammaClient",
     "InsufficientBalanceError",
     "InsufficientLiquidityError",
     "InvalidNumberError",
@@ -153,6 +162,7 @@ __all__ = [
     "OrderRequest",
     "OrderUpdate",
     "OutcomeToken",
+    "PaginationError",
     "PlacedOrder",
     "PolyinfraError",
     "Polymarket",

@@ -26,6 +26,7 @@ __all__ = [
     "BookHashMismatchError",
     "CircuitOpenError",
     "CorruptRecordError",
+    "CursorRejectedError",
     "DuplicateClientOrderIdError",
     "ExportError",
     "FencedOffError",
@@ -57,6 +58,7 @@ __all__ = [
     "NotFoundError",
     "OrderOutcomeUnknownError",
     "OrderRejectedError",
+    "PaginationError",
     "PolicyViolationError",
     "PolyinfraError",
     "PriceRangeError",
@@ -192,6 +194,18 @@ class MalformedMessageError(ProtocolError):
 class ProtoMismatchError(MalformedMessageError):
     """The venue's protos (a bundle, or a server's reflection) lack a message or method polyinfra needs, under
     its documented name."""
+
+
+class PaginationError(ProtocolError):
+    """A paged walk cannot prove it saw every row, so it stops instead of answering short: an offset
+    past the route's ceiling with rows still coming, a page that repeats an earlier one (the Data
+    API's v1 offset trap), a cursor the venue refused. ``reason`` names which; ``endpoint`` and
+    ``offset`` (or ``cursor_age``) say where."""
+
+
+class CursorRejectedError(PaginationError):
+    """The venue refused a v2 cursor (expired, tampered with, or contradicted by the filters sent
+    with it): the walk must restart from its last proven point."""
 
 
 class PolicyViolationError(ProtocolError):

@@ -284,6 +284,30 @@ class _PricesSeen:
         return f"  PolyBolt prices: {self.ticks:,} ticks{last}, {self.gaps} gaps"
 
 
+async def _data_api_line(emulator: Emulator) -> str:
+    """The Data API's view of the session: its leaderboard's top wallet, and whether every fill the
+    Data API reports for it is one RTDS published too (the same settlement hashes)."""
+    from polyinfra.data.data_api import DataApiClient
+
+    async with DataApiClient(emulator.urls["data"], lag_allowance_s=0) as data:
+        board = await data.leaderboard_v2(time_period="ALL")
+        if not board:
+            return "  Data API: no trades yet"
+        top = board[0]
+        rows = await data.activity_v2(top.proxy_wallet, start_s=0)
+    published = {
+        (trade.payload.transaction_hash, trade.payload.proxy_wallet.lower())
+        for trade in emulator.rtds_sources.published_activity
+        if trade.kind == "trades"
+    }
+    agree = all((row.transaction_hash, row.proxy_wallet) in published for row in rows)
+    name = top.user_name if isinstance(top.user_name, str) and top.user_name else top.proxy_wallet
+    return (
+        f"  Data API: {len(board)} wallets ranked; the top, {name}, P&L {top.pnl_usdc},\n"
+        f"  over {len(rows):,} fills, {'each' if agree else 'NOT each'} one also on RTDS"
+    )
+
+
 class _DropCopyArchived:
     """The demo's DropCopy archiver: the emulator's synthetic executions archived into SQLite beside the
     tape while the demo runs, then checked: every execution once, the token chain unbroken."""
@@ -364,6 +388,7 @@ async def _demo(
     ended: list[_DemoEnd],
 ) -> None:
     proofs: list[SyncProof] = []
+    data_lines: list[str] = []
     activity = _ActivitySeen()
     prices = _PricesSeen()
     us_proofs: list[SyncProof] = []
@@ -393,6 +418,7 @@ async def _demo(
                     proofs.append(await _settled_proof(books, emulator))
                     us_proofs.append(await _settled_us_proof(us_books, emulator))
                     us_orders.append(await _us_order_round_trip(emulator, us_instruments[0].symbol))
+                    data_lines.append(await _data_api_line(emulator))
 
                 key = emulator.accounts.create(_DEMO_TRADER, 0) or emulator.accounts.derive(_DEMO_TRADER, 0)
                 live_data = LiveData(
@@ -429,7 +455,7 @@ async def _demo(
             tape,
             elapsed_s=loop.time() - started,
             frames=books.stats.frames,
-            activity=f"{activity.line()}\n{prices.line()}\n{dropcopy_line}",
+            activity="\n".join([activity.line(), prices.line(), dropcopy_line, *data_lines]),
         )
     )
 

@@ -23,6 +23,8 @@ from typing import Protocol
 from aiohttp import web
 
 from polyinfra.emulator.accounts import Accounts
+from polyinfra.emulator.data.apis import DATA_PREFIX, GAMMA_PREFIX, DataApis
+from polyinfra.emulator.data.crowd import WalletCrowd
 from polyinfra.emulator.exchange import Exchange
 from polyinfra.emulator.faults import FaultConfig, OutageSchedule
 from polyinfra.emulator.live.polybolt_channel import PolyBoltChannel
@@ -138,7 +140,9 @@ class Emulator:
     :attr:`us_market_data_faults` the market-data streams' fault knobs. :attr:`us_orders` is the US order
     engine (order entry and positions over gRPC), :attr:`us_order_faults` its knobs and :attr:`us_streams` its
     order and position streams; it reports to :attr:`us_dropcopy`, the DropCopy history (its ``faults`` are the
-    DropCopy knobs) served by :attr:`us_dropcopy_service` and the report search.
+    DropCopy knobs) served by :attr:`us_dropcopy_service` and the report search. ``crowd_wallets`` adds that
+    many traders (:attr:`crowd`) that take liquidity one order per simulator step, for the Data API to report
+    on many wallets.
     """
 
     def __init__(
@@ -162,6 +166,7 @@ class Emulator:
         us_markets: int = 0,
         us_renumbered_protos: bool = False,
         us_require_auth: bool = False,
+        crowd_wallets: int = 0,
     ) -> None:
         if not (math.isfinite(rate) and rate >= 0):
             raise InvalidValueError("rate must be a non-negative number of actions per second", rate=rate)
@@ -182,7 +187,9 @@ class Emulator:
         self.us_market = UsMarket(us_instruments, seed=seed)
         if seed_books:
             self.us_market.seed_books()
-        self._driver = _SimulatorDriver(self.simulator, self.us_market)
+        self.crowd = WalletCrowd(self.exchange, wallets=crowd_wallets, seed=seed)
+        """``crowd_wallets`` more traders taking liquidity (step it by hand when ``rate`` is 0)."""
+        self._driver = _SimulatorDriver(self.simulator, self.us_market, self.crowd)
         self._server = EmulatorServer(
             self.exchange,
             faults=self.faults,
@@ -295,6 +302,12 @@ class Emulator:
         return self._server.rtds_sources
 
     @property
+    def data_apis(self) -> DataApis:
+        """Gamma and the Data API: their :attr:`~DataApis.knobs`, :attr:`~DataApis.ledger` (the ground truth of
+        every wallet's activity), :meth:`~DataApis.stats` (rate-limit counters) and the ``view``'s clock."""
+        return self._server.data_apis
+
+    @property
     def us_tokens(self) -> UsTokenEndpoint:
         """The US exchange's token endpoint: its clients, knobs, clock and the token check the US APIs run."""
         return self._server.us_tokens
@@ -310,7 +323,8 @@ class Emulator:
     def urls(self) -> dict[str, str]:
         """``{"rest": "http://host:port", "ws_market": "ws://…/ws/market", "ws_user": "ws://…/ws/user",
         "rtds": "ws://…/ws/rtds", "polybolt": "ws://…/ws/polybolt",
-        "us_token": "http://host:port/oauth/token", "grpc": "host:grpc_port"}``."""
+        "us_token": "http://host:port/oauth/token", "grpc": "host:grpc_port",
+        "gamma": "http://host:port/gamma", "data": "http://host:port/data-api"}``."""
         host = f"[{self._host}]" if ":" in self._host else self._host
         authority = f"{host}:{self.port}"
         return {
@@ -321,6 +335,8 @@ class Emulator:
             "polybolt": f"ws://{authority}/ws/polybolt",
             "us_token": f"http://{authority}{TOKEN_PATH}",
             "grpc": f"{host}:{self.us_grpc.port}",
+            "gamma": f"http://{authority}{GAMMA_PREFIX}",
+            "data": f"http://{authority}{DATA_PREFIX}",
         }
 
     @property

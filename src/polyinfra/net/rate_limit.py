@@ -482,6 +482,7 @@ DATA_LIMITS: Final = RateLimitTable(
         _burst("data:/positions", 150),
         _burst("data:/closed-positions", 150),
         _burst("data:/ok", 100),
+        _burst("data:/v2/user-pnl", 200),
     ),
     endpoints=(
         EndpointRule("GET /ok", ("data:/ok",), "data"),
@@ -492,6 +493,8 @@ DATA_LIMITS: Final = RateLimitTable(
         # assumed to share theirs.
         EndpointRule("GET /v2/trades", ("data:/trades",), "data"),
         EndpointRule("GET /v2/positions", ("data:/positions",), "data"),
+        # The user P&L API's own row (venue notes: Rate limits).
+        EndpointRule("GET /v2/user-pnl", ("data:/v2/user-pnl",), "data"),
     ),
     shared=("data", "all"),
 )
