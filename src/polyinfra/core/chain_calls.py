@@ -2,8 +2,8 @@
 
 A call is ``selector ‖ abi.encode(arguments)``, the selector being the first four bytes of keccak256 of the
 function's signature. :data:`FUNCTIONS` lists each function polyinfra sends or reads (ERC-20, the CTF's
-ERC-1155 and position calls, the neg-risk adapter, the pUSD collateral adapters and ramps; venue notes:
-On chain), once, as its signature; the selector and the argument types are derived from it, so a typo
+ERC-1155 and position calls, the neg-risk adapter, the pUSD collateral adapters and ramps;
+venue notes: On chain), once, as its signature; the selector and the argument types are derived from it, so a typo
 cannot make the two disagree. Encoding goes through eth-abi, the field's ABI codec (on-chain calls are
 not a hot path, unlike order signing).
 
