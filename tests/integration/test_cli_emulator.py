@@ -27,7 +27,7 @@ async def test_emulator_prints_its_urls_serves_and_stops_cleanly(stop_signal: si
         assert process.stdout is not None and process.stderr is not None
         line = await asyncio.wait_for(process.stdout.readline(), WAIT_S)
         urls = json.loads(line)
-        assert list(urls) == ["rest", "ws_market", "ws_user", "rtds", "polybolt", "us_token", "grpc"]
+        assert list(urls) == ["rest", "ws_market", "ws_user", "rtds", "polybolt", "us_token", "grpc", "rpc"]
         port = urls["rest"].rsplit(":", 1)[1]
         grpc_port = urls["grpc"].rsplit(":", 1)[1]
         assert urls == {
@@ -38,6 +38,7 @@ async def test_emulator_prints_its_urls_serves_and_stops_cleanly(stop_signal: si
             "polybolt": f"ws://127.0.0.1:{port}/ws/polybolt",
             "us_token": f"http://127.0.0.1:{port}/oauth/token",
             "grpc": f"127.0.0.1:{grpc_port}",
+            "rpc": f"http://127.0.0.1:{port}/rpc",
         }
         async with UsExchangeClient(urls["grpc"], insecure=True, timeout_s=WAIT_S) as us_exchange:
             assert await us_exchange.health() == "ok"

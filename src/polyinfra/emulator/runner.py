@@ -23,6 +23,9 @@ from typing import Protocol
 from aiohttp import web
 
 from polyinfra.emulator.accounts import Accounts
+from polyinfra.emulator.chain.contracts import ChainContracts
+from polyinfra.emulator.chain.node import ChainNode
+from polyinfra.emulator.chain.rpc_api import RPC_PATH, chain_routes
 from polyinfra.emulator.exchange import Exchange
 from polyinfra.emulator.faults import FaultConfig, OutageSchedule
 from polyinfra.emulator.live.polybolt_channel import PolyBoltChannel
@@ -191,6 +194,9 @@ class Emulator:
         self.us_market_data_faults = UsMarketDataFaults()
         self.us_market_data = MarketDataService(self.us_market, self.us_market_data_faults)
         self._server.app.add_routes(market_data_routes(self.us_market_data, self.us_market_data_faults))
+        # The emulated Polygon shares the CLOB's wallets: an approval or a wrap there is what the venue sees.
+        self.chain = ChainNode(ChainContracts(self.exchange, self.trading.balances), clock_ms=_wall_clock_ms)
+        self._server.app.add_routes(chain_routes(self.chain, self.trading.balances))
         self.us_grpc = UsGrpcServer(
             us_instruments,
             protos=renumbered_protos() if us_renumbered_protos else None,
@@ -274,7 +280,8 @@ class Emulator:
     def urls(self) -> dict[str, str]:
         """``{"rest": "http://host:port", "ws_market": "ws://…/ws/market", "ws_user": "ws://…/ws/user",
         "rtds": "ws://…/ws/rtds", "polybolt": "ws://…/ws/polybolt",
-        "us_token": "http://host:port/oauth/token", "grpc": "host:grpc_port"}``."""
+        "us_token": "http://host:port/oauth/token", "grpc": "host:grpc_port", "rpc": "http://host:port/rpc"}``
+        (``rpc``: the emulated Polygon's JSON-RPC, :mod:`polyinfra.emulator.chain.rpc_api`)."""
         host = f"[{self._host}]" if ":" in self._host else self._host
         authority = f"{host}:{self.port}"
         return {
@@ -285,6 +292,7 @@ class Emulator:
             "polybolt": f"ws://{authority}/ws/polybolt",
             "us_token": f"http://{authority}{TOKEN_PATH}",
             "grpc": f"{host}:{self.us_grpc.port}",
+            "rpc": f"http://{authority}{RPC_PATH}",
         }
 
     @property
