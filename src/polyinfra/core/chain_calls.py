@@ -39,7 +39,9 @@ __all__ = [
     "ContractCall",
     "ContractFunction",
     "decode_call",
+    "decode_revert_reason",
     "encode_call",
+    "encode_revert_reason",
     "from_abi_value",
     "function",
     "to_abi_value",
@@ -51,6 +53,8 @@ MAX_CALLDATA_BYTES: Final = 64 * 1024
 """Calldata longer than this is refused before decoding; every call here is a few hundred bytes."""
 
 _SIGNATURE: Final = re.compile(r"(\w+)\((.*)\)")
+_ERROR_SELECTOR: Final = keccak256(b"Error(string)")[:4]
+_MAX_REASON_CHARS: Final = 500
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,3 +189,20 @@ def from_abi_value(kind: str, value: object) -> object:
     if kind.endswith("[]") and isinstance(value, tuple):
         return tuple(from_abi_value(kind[:-2], item) for item in value)
     return value
+
+
+def encode_revert_reason(reason: str) -> bytes:
+    """A revert's data as Solidity's ``require``/``revert("…")`` produces it: ``Error(string)``."""
+    return _ERROR_SELECTOR + abi_encode(["string"], [reason])
+
+
+def decode_revert_reason(data: bytes) -> str | None:
+    """The text of an ``Error(string)`` revert (cut to 500 characters), None for any other data (a custom
+    error, a panic, nothing, or bytes that do not decode)."""
+    if len(data) > MAX_CALLDATA_BYTES or data[:4] != _ERROR_SELECTOR:
+        return None
+    try:
+        (reason,) = abi_decode(["string"], bytes(data[4:]))
+    except (DecodingError, ValueError, OverflowError, TypeError, UnicodeDecodeError):
+        return None
+    return str(reason)[:_MAX_REASON_CHARS]

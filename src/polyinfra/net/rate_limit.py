@@ -60,6 +60,7 @@ __all__ = [
     "DEFAULT_MARGIN",
     "GAMMA_LIMITS",
     "GLOBAL_SCOPE",
+    "RPC_LIMITS",
     "SIGNER_TIERS",
     "US_TOKEN_LIMITS",
     "AsyncRateLimiter",
@@ -503,6 +504,16 @@ US_TOKEN_LIMITS: Final = RateLimitTable(
 )
 """The US exchange's token endpoint. Its limits are not published; a token manager asks once per
 token (every 2.5 minutes), so this only stops a runaway loop from getting the client id throttled."""
+
+
+RPC_LIMITS: Final = RateLimitTable(
+    venue="rpc",
+    scopes=(_burst("rpc", 100),),
+    endpoints=(EndpointRule("POST /rpc", ("rpc",), "rpc"),),
+    shared=("rpc",),
+)
+"""A Polygon JSON-RPC node. Public nodes throttle at a few hundred requests per 10 s (and answer 429 beyond);
+100 keeps a client well inside that, and batches count once."""
 
 
 # --- the sans-I/O limiter --------------------------------------------------------------------------

@@ -37,6 +37,7 @@ from typing import ClassVar, Final
 import rlp
 from eth_account import Account
 
+from polyinfra.core.chain_calls import encode_revert_reason
 from polyinfra.core.chain_events import ChainLog, topic_hex
 from polyinfra.core.eip712 import keccak256, to_checksum_address
 from polyinfra.emulator.chain.contracts import ChainContracts, Revert
@@ -208,7 +209,9 @@ class ChainNode:
         try:
             outcome = self.contracts.call(sender, to, data, commit=False)
         except Revert as exc:
-            raise NodeError(3, f"execution reverted: {exc.reason}", _revert_data(exc.reason)) from None
+            raise NodeError(
+                3, f"execution reverted: {exc.reason}", "0x" + encode_revert_reason(exc.reason).hex()
+            ) from None
         return outcome.output, _INTRINSIC_GAS + outcome.gas_used
 
     def send_raw(self, raw: bytes) -> bytes:
@@ -291,13 +294,6 @@ class ChainNode:
 def _outbids(new: _Transaction, old: _Transaction) -> bool:
     bump = 100 + _REPLACEMENT_BUMP_PERCENT
     return new.max_tip * 100 >= old.max_tip * bump and new.max_fee * 100 >= old.max_fee * bump
-
-
-def _revert_data(reason: str) -> str:
-    # Solidity's Error(string): selector 0x08c379a0, then the ABI-encoded string.
-    text = reason.encode()
-    padded = text + b"\x00" * (-len(text) % 32)
-    return "0x08c379a0" + ((32).to_bytes(32) + len(text).to_bytes(32) + padded).hex()
 
 
 def _decode_transaction(raw: bytes) -> _Transaction:
