@@ -71,7 +71,6 @@ class SentTransaction:
 class _Attempt:
     nonce: int
     hashes: list[str] = field(default_factory=list)
-    done: asyncio.Future[SentTransaction] | None = None
 
 
 class TransactionSender:
@@ -108,7 +107,7 @@ class TransactionSender:
         self._max_replacements = max_replacements
         self._sleep = sleep
         self.nonces = NonceBook(self._pending_count)
-        self._keys: dict[str, _Attempt] = {}
+        self._keys: dict[str, asyncio.Future[SentTransaction]] = {}
         self._chain_checked = False
 
     @property
@@ -136,25 +135,24 @@ class TransactionSender:
     async def send(self, to: str, data: bytes, *, key: str | None = None, gas: int | None = None) -> SentTransaction:
         """Send one call and wait for it to be mined (module notes)."""
         if key is not None and key in self._keys:
-            known = self._keys[key]
-            assert known.done is not None  # set before the key is published
-            return await asyncio.shield(known.done)
-        await self._check_chain()
-        gas_limit = gas if gas is not None else await self.estimate_gas(to, data)
-        nonce = await self.nonces.reserve()
-        attempt = _Attempt(nonce, done=asyncio.get_running_loop().create_future())
+            return await asyncio.shield(self._keys[key])
+        # Published before the first await, so a concurrent call with the same key waits for this one.
+        done: asyncio.Future[SentTransaction] = asyncio.get_running_loop().create_future()
         if key is not None:
-            self._keys[key] = attempt
+            self._keys[key] = done
         try:
+            await self._check_chain()
+            gas_limit = gas if gas is not None else await self.estimate_gas(to, data)
+            attempt = _Attempt(await self.nonces.reserve())
             result = await self._send_and_wait(attempt, to_checksum_address(to), data, gas_limit)
         except BaseException as exc:
-            assert attempt.done is not None
-            if not attempt.done.done():
-                attempt.done.set_exception(exc)
-                attempt.done.exception()  # retrieved here: waiters re-raise it, nobody else has to
+            if key is not None:
+                # A failed key may be tried again: it signed nothing that can still be mined twice.
+                del self._keys[key]
+            done.set_exception(exc)
+            done.exception()  # retrieved here: concurrent waiters re-raise it, nobody else has to
             raise
-        assert attempt.done is not None
-        attempt.done.set_result(result)
+        done.set_result(result)
         return result
 
     async def _send_and_wait(self, attempt: _Attempt, to: str, data: bytes, gas: int) -> SentTransaction:

@@ -508,12 +508,12 @@ token (every 2.5 minutes), so this only stops a runaway loop from getting the cl
 
 RPC_LIMITS: Final = RateLimitTable(
     venue="rpc",
-    scopes=(_burst("rpc", 100),),
+    scopes=(_burst("rpc", 500),),
     endpoints=(EndpointRule("POST /rpc", ("rpc",), "rpc"),),
     shared=("rpc",),
 )
-"""A Polygon JSON-RPC node. Public nodes throttle at a few hundred requests per 10 s (and answer 429 beyond);
-100 keeps a client well inside that, and batches count once."""
+"""A Polygon JSON-RPC node. Providers' free tiers allow some tens of requests a second and answer 429 beyond;
+500 per 10 s stays inside the common ones, and a batch counts once. A paid node can be given a scaled table."""
 
 
 # --- the sans-I/O limiter --------------------------------------------------------------------------

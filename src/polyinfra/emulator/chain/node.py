@@ -44,12 +44,14 @@ from polyinfra.emulator.chain.contracts import ChainContracts, Revert
 from polyinfra.emulator.faults import knob_count
 from polyinfra.emulator.knobs import KnobValidator, ValidatedKnobs
 
-__all__ = ["BASE_FEE_WEI", "CHAIN_ID", "ChainKnobs", "ChainNode", "NodeError", "Receipt"]
+__all__ = ["BASE_FEE_WEI", "CHAIN_ID", "SUGGESTED_TIP_WEI", "ChainKnobs", "ChainNode", "NodeError", "Receipt"]
 
 CHAIN_ID: Final = 137
 BASE_FEE_WEI: Final = 30 * 10**9
 """The base fee of every emulated block: 30 gwei."""
 GWEI: Final = 10**9
+SUGGESTED_TIP_WEI: Final = 30 * GWEI
+"""The tip the node suggests (``eth_maxPriorityFeePerGas``), above the default floor."""
 MAX_RAW_TRANSACTION_BYTES: Final = 128 * 1024
 _FIRST_BLOCK: Final = 65_000_000
 _INTRINSIC_GAS: Final = 21_000

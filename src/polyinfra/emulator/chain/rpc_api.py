@@ -27,7 +27,7 @@ from aiohttp import web
 from polyinfra.core.chain_contracts import PUSD, USDC, USDC_E, WCOL
 from polyinfra.core.eip712 import to_checksum_address
 from polyinfra.emulator.accounts import Balances
-from polyinfra.emulator.chain.node import BASE_FEE_WEI, CHAIN_ID, GWEI, ChainNode, NodeError
+from polyinfra.emulator.chain.node import BASE_FEE_WEI, CHAIN_ID, SUGGESTED_TIP_WEI, ChainNode, NodeError
 from polyinfra.errors import InvalidNumberError, InvalidValueError, MalformedMessageError
 from polyinfra.model.numbers import parse_micros
 from polyinfra.wire.json_decoding import JsonDecoder
@@ -193,7 +193,9 @@ class _Methods:
         return self._node.transaction(_hex_bytes(tx_hash))
 
     def _tip(self) -> int:
-        return self._node.knobs.min_priority_fee_gwei * GWEI + GWEI
+        # The node's suggestion does not follow the floor knob: raising the floor is how a test makes the
+        # suggested fee too low, the way a busy network leaves a transaction stuck.
+        return SUGGESTED_TIP_WEI
 
 
 def _call_fields(call: object) -> tuple[str, str, bytes]:
