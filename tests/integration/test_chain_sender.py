@@ -12,6 +12,7 @@ from polyinfra.chain.sender import TransactionSender
 from polyinfra.core.chain_calls import MAX_UINT256, encode_call
 from polyinfra.core.chain_contracts import CTF_COLLATERAL_ADAPTER, EXCHANGE_V2, ONRAMP, PUSD, USDC_E
 from polyinfra.core.chain_fees import Fees
+from polyinfra.core.eip712 import keccak256
 from polyinfra.emulator.faults import FaultConfig
 from polyinfra.emulator.rate_limits import RateLimitMode
 from polyinfra.emulator.runner import Emulator
