@@ -52,7 +52,6 @@ def test_signed_transactions_match_the_vectors() -> None:
     assert raw.startswith("0x02f8b28189808506fc23ac0085174876e80082ea6094c011a7e12a19f7b1f670d46f03b03f3342e82dfb")
     assert raw.endswith("9831038f9adbcc")
     legacy = signer._sign(0, PUSD, data, 60_000, Fees(max_fee=100 * GWEI, max_tip=100 * GWEI, legacy=True))
-    from polyinfra.core.eip712 import keccak256
 
     assert (
         keccak256(bytes.fromhex(legacy[2:])).hex() == "974d9704b9c2a1a24f7157d829ac0070900e50df5fd79598328a03e43f6d22bf"
