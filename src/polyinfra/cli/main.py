@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from polyinfra.cli.chain_commands import register_chain_commands
 from polyinfra.cli.live_commands import register_live_commands
 from polyinfra.cli.market_commands import book, markets
 from polyinfra.cli.options import (
@@ -60,7 +61,7 @@ if TYPE_CHECKING:
 __all__ = ["app", "main"]
 
 # Which commands need the key, then the variables themselves.
-_ENVIRONMENT_EPILOG = "order, balance, trades, keys and doctor need a key:\n\n" + KEY_EPILOG
+_ENVIRONMENT_EPILOG = "order, balance, trades, keys, doctor and the on-chain commands need a key:\n\n" + KEY_EPILOG
 
 app = typer.Typer(
     name="polyinfra",
@@ -414,6 +415,7 @@ register_trading_commands(app)
 register_record_commands(app)
 register_live_commands(app)
 register_us_commands(app)
+register_chain_commands(app)
 
 
 def main() -> None:
