@@ -111,3 +111,13 @@ async def test_a_key_sends_once(emulator: Emulator, rpc: JsonRpcClient) -> None:
     assert first == second
     assert (await eoa.send(PUSD, data, key="k1")).tx_hash == first.tx_hash
     assert await rpc.call("eth_getTransactionCount", eoa.address, "latest") == "0x1"
+
+
+async def test_a_nonce_gap_is_filled(emulator: Emulator, rpc: JsonRpcClient) -> None:
+    eoa = sender(rpc)
+    # The node overstates the pending count once: the first nonce the sender uses leaves 0 unused.
+    emulator.chain.knobs.update({"nonce_gap_next": 1})
+    result = await eoa.send(PUSD, encode_call("approve(address,uint256)", EXCHANGE_V2, 6))
+    assert result.nonce == 1
+    assert await rpc.call("eth_getTransactionCount", eoa.address, "latest") == "0x2"
+    assert emulator.trading.balances.on_chain(eoa.address, "").allowances[EXCHANGE_V2] == 6

@@ -12,8 +12,9 @@ So the count is read once and then kept here::
              the next reserve() reuses it, so no gap is left behind
 
 :meth:`NonceBook.resync` re-reads the node (after a restart, or when the node says "nonce too low"),
-never going below a nonce handed out and not released. One lock orders the book's changes; nothing here
-waits on the network while holding it except the first read.
+never going below a nonce handed out and not released. :meth:`NonceBook.is_ours` tells the sender which
+missing nonces below its own are a gap it must fill (with an empty transaction) for its own to be mined.
+One lock orders the book's changes; nothing here waits on the network while holding it except the reads.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ class NonceBook:
         self._next: int | None = None
         self._released: list[int] = []
         self._outstanding: set[int] = set()
+        self._committed: set[int] = set()
 
     async def reserve(self) -> int:
         """The nonce for the next transaction (module notes)."""
@@ -51,6 +53,12 @@ class NonceBook:
     def commit(self, nonce: int) -> None:
         """``nonce``'s transaction reached the node: it stays used."""
         self._outstanding.discard(nonce)
+        self._committed.add(nonce)
+
+    def is_ours(self, nonce: int) -> bool:
+        """Whether this book handed ``nonce`` out (in flight or sent): a lower nonce the chain still waits for
+        and that is not ours is a gap, left by a node that overstated the count or by another sender."""
+        return nonce in self._outstanding or nonce in self._committed
 
     def release(self, nonce: int) -> None:
         """``nonce``'s transaction never reached the node: hand it out again first."""

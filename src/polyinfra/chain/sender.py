@@ -10,6 +10,8 @@ One transaction's life in :meth:`TransactionSender.send`::
     poll eth_getTransactionReceipt every ``poll_interval_s`` for ``receipt_timeout_s``
          │── status 1 ─▶ SentTransaction (logs decoded)
          │── status 0 ─▶ TransactionRevertedError
+         │── a gap below its nonce (a nonce the chain waits for that this sender never used) ─▶ filled
+         │       with an empty self-transfer, then waited for again
          │── the node forgot it (eth_getTransactionByHash null) ─▶ sent again, same nonce and fees
          └── still pending ─▶ replaced: same nonce, fees bumped (core/chain_fees), up to ``max_replacements``,
                               then TransactionTimeoutError (the last one may still be mined)
@@ -53,6 +55,7 @@ __all__ = ["POLYGON_CHAIN_ID", "SentTransaction", "TransactionSender"]
 POLYGON_CHAIN_ID: Final = 137
 _GAS_MARGIN_PERCENT: Final = 20
 _MAX_RESENDS: Final = 3
+_TRANSFER_GAS: Final = 21_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,6 +174,8 @@ class TransactionSender:
             receipt = await self._await_receipt(attempt.hashes)
             if receipt is not None:
                 return self._settled(attempt, receipt)
+            if await self._fill_gap(attempt.nonce, fees):
+                continue
             if await self._rpc.call("eth_getTransactionByHash", attempt.hashes[-1]) is None and resends < _MAX_RESENDS:
                 # Evicted from the pool: the very same signed bytes may go again, the nonce is still ours.
                 resends += 1
@@ -193,6 +198,24 @@ class TransactionSender:
             tx_hash=attempt.hashes[-1],
             to=to,
         )
+
+    async def _fill_gap(self, nonce: int, fees: Fees) -> bool:
+        """Send an empty self-transfer for every nonce below ``nonce`` that the chain still waits for and that
+        this sender never used (a node that overstated the pending count leaves such a gap, and the node then
+        holds ``nonce`` back for good); whether any was sent."""
+        latest = _quantity(await self._rpc.call("eth_getTransactionCount", self.address, "latest"))
+        filled = False
+        for missing in range(latest, nonce):
+            if self.nonces.is_ours(missing):
+                continue
+            raw = self._sign(missing, self.address, b"", _TRANSFER_GAS, fees)
+            try:
+                await self._rpc.call("eth_sendRawTransaction", raw)
+            except NonceConflictError:
+                continue  # filled meanwhile by someone else
+            self.nonces.commit(missing)
+            filled = True
+        return filled
 
     async def _await_receipt(self, hashes: list[str]) -> dict[str, Any] | None:
         for _ in range(self._polls):
