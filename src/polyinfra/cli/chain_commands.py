@@ -31,9 +31,10 @@ from polyinfra.cli.options import (
     RestOption,
     RpcOption,
     configure_command_logging,
+    one_line_errors,
 )
 from polyinfra.cli.order_posting import print_json
-from polyinfra.errors import InvalidValueError, PolyinfraError
+from polyinfra.errors import InvalidValueError
 
 if TYPE_CHECKING:
     from polyinfra.chain.operations import ChainOperations, OperationResult
@@ -135,44 +136,35 @@ def unwrap(
     print_json(_run("unwrap", rpc, rest, runs, legacy_fees=legacy_fees))
 
 
-def split(
-    condition: ConditionArgument,
-    amount: AmountArgument,
-    *,
-    dry_run: DryRunOption = False,
-    legacy_fees: LegacyFeesOption = False,
-    rpc: RpcOption = EMULATOR_RPC_URL,
-    rest: RestOption = EMULATOR_REST_URL,
-    log_level: LogLevelOption = COMMAND_LOG_LEVEL,
-) -> None:
-    """Split AMOUNT pUSD into as many YES and NO shares of a market."""
-    configure_command_logging(log_level)
-    micros = _micros(amount)
+def _position_command(operation: str, doc: str) -> Callable[..., None]:
+    """``split`` or ``merge``: the same arguments, one adapter call each."""
 
-    async def work(ops: ChainOperations, neg_risk: bool) -> dict[str, object]:
-        return _result_json(await ops.split(condition, micros, neg_risk=neg_risk, dry_run=dry_run))
+    def command(
+        condition: ConditionArgument,
+        amount: AmountArgument,
+        *,
+        dry_run: DryRunOption = False,
+        legacy_fees: LegacyFeesOption = False,
+        rpc: RpcOption = EMULATOR_RPC_URL,
+        rest: RestOption = EMULATOR_REST_URL,
+        log_level: LogLevelOption = COMMAND_LOG_LEVEL,
+    ) -> None:
+        configure_command_logging(log_level)
+        micros = _micros(amount)
 
-    print_json(_run_on_market("split", condition, rpc, rest, work, legacy_fees=legacy_fees))
+        async def work(ops: ChainOperations, neg_risk: bool) -> dict[str, object]:
+            run = ops.split if operation == "split" else ops.merge
+            return _result_json(await run(condition, micros, neg_risk=neg_risk, dry_run=dry_run))
+
+        print_json(_run_on_market(operation, condition, rpc, rest, work, legacy_fees=legacy_fees))
+
+    command.__doc__ = doc
+    command.__name__ = operation
+    return command
 
 
-def merge(
-    condition: ConditionArgument,
-    amount: AmountArgument,
-    *,
-    dry_run: DryRunOption = False,
-    legacy_fees: LegacyFeesOption = False,
-    rpc: RpcOption = EMULATOR_RPC_URL,
-    rest: RestOption = EMULATOR_REST_URL,
-    log_level: LogLevelOption = COMMAND_LOG_LEVEL,
-) -> None:
-    """Merge AMOUNT YES and NO shares of a market back into pUSD."""
-    configure_command_logging(log_level)
-    micros = _micros(amount)
-
-    async def work(ops: ChainOperations, neg_risk: bool) -> dict[str, object]:
-        return _result_json(await ops.merge(condition, micros, neg_risk=neg_risk, dry_run=dry_run))
-
-    print_json(_run_on_market("merge", condition, rpc, rest, work, legacy_fees=legacy_fees))
+split = _position_command("split", "Split AMOUNT pUSD into as many YES and NO shares of a market.")
+merge = _position_command("merge", "Merge AMOUNT YES and NO shares of a market back into pUSD.")
 
 
 def redeem(
@@ -346,14 +338,8 @@ def _run_with_transport(
             )
             return await work(ops, transport)
 
-    try:
+    with one_line_errors(command):
         return asyncio.run(main())
-    except InvalidValueError as error:
-        typer.echo(f"polyinfra {command}: {error}", err=True)
-        raise typer.Exit(2) from None
-    except PolyinfraError as error:
-        typer.echo(f"polyinfra {command}: {error}", err=True)
-        raise typer.Exit(1) from None
 
 
 def register_chain_commands(app: typer.Typer) -> None:

@@ -122,6 +122,29 @@ def _uint(value: object) -> int:
     return value
 
 
+def _position_logs(event: str, operator: str, pair: _Pair, amount: int, *, source: str, target: str) -> list[ChainLog]:
+    """The CTF's logs of a split (``PositionSplit``, YES and NO minted) or a merge (burnt, ``PositionsMerge``)."""
+    moved = encode_log(
+        "TransferBatch",
+        CTF,
+        operator=operator,
+        **{"from": source, "to": target},
+        ids=[pair.yes, pair.no],
+        values=[amount, amount],
+    )
+    position = encode_log(
+        event,
+        CTF,
+        stakeholder=operator,
+        collateralToken=pair.collateral,
+        parentCollectionId=_ZERO32,
+        conditionId=pair.condition,
+        partition=list(BINARY_PARTITION),
+        amount=amount,
+    )
+    return [position, moved] if event == "PositionSplit" else [moved, position]
+
+
 class ChainContracts:
     """The contracts' state and handlers (module notes); ``call`` runs one call from ``sender``."""
 
@@ -355,50 +378,12 @@ class ChainContracts:
     def _mint(self, operator: str, owner: str, pair: _Pair, amount: int) -> list[ChainLog]:
         self._move_position(_ZERO_ADDRESS, owner, pair.yes, amount)
         self._move_position(_ZERO_ADDRESS, owner, pair.no, amount)
-        return [
-            encode_log(
-                "PositionSplit",
-                CTF,
-                stakeholder=operator,
-                collateralToken=pair.collateral,
-                parentCollectionId=_ZERO32,
-                conditionId=pair.condition,
-                partition=list(BINARY_PARTITION),
-                amount=amount,
-            ),
-            encode_log(
-                "TransferBatch",
-                CTF,
-                operator=operator,
-                **{"from": _ZERO_ADDRESS, "to": owner},
-                ids=[pair.yes, pair.no],
-                values=[amount, amount],
-            ),
-        ]
+        return _position_logs("PositionSplit", operator, pair, amount, source=_ZERO_ADDRESS, target=owner)
 
     def _burn(self, operator: str, owner: str, pair: _Pair, amount: int) -> list[ChainLog]:
         self._move_position(owner, _ZERO_ADDRESS, pair.yes, amount)
         self._move_position(owner, _ZERO_ADDRESS, pair.no, amount)
-        return [
-            encode_log(
-                "TransferBatch",
-                CTF,
-                operator=operator,
-                **{"from": owner, "to": _ZERO_ADDRESS},
-                ids=[pair.yes, pair.no],
-                values=[amount, amount],
-            ),
-            encode_log(
-                "PositionsMerge",
-                CTF,
-                stakeholder=operator,
-                collateralToken=pair.collateral,
-                parentCollectionId=_ZERO32,
-                conditionId=pair.condition,
-                partition=list(BINARY_PARTITION),
-                amount=amount,
-            ),
-        ]
+        return _position_logs("PositionsMerge", operator, pair, amount, source=owner, target=_ZERO_ADDRESS)
 
     def _redeem(
         self, redeemer: str, condition: str, ids: tuple[int, int] | None, *, collateral: str, owner: str
