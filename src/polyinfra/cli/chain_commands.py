@@ -103,37 +103,34 @@ def approve(
     print_json(_run("approve", rpc, rest, work, legacy_fees=legacy_fees, legacy_adapter=legacy_adapter))
 
 
-def wrap(
-    amount: AmountArgument,
-    *,
-    dry_run: DryRunOption = False,
-    legacy_fees: LegacyFeesOption = False,
-    rpc: RpcOption = EMULATOR_RPC_URL,
-    rest: RestOption = EMULATOR_REST_URL,
-    log_level: LogLevelOption = COMMAND_LOG_LEVEL,
-) -> None:
-    """Wrap USDC.e into pUSD (the CLOB's collateral) through the onramp."""
-    configure_command_logging(log_level)
-    micros = _micros(amount)
-    print_json(
-        _run("wrap", rpc, rest, lambda ops: _as_json(ops.wrap(micros, dry_run=dry_run)), legacy_fees=legacy_fees)
-    )
+def _collateral_command(operation: str, doc: str) -> Callable[..., None]:
+    """``wrap`` or ``unwrap``: an amount, one ramp call (and its approval when missing)."""
+
+    def command(
+        amount: AmountArgument,
+        *,
+        dry_run: DryRunOption = False,
+        legacy_fees: LegacyFeesOption = False,
+        rpc: RpcOption = EMULATOR_RPC_URL,
+        rest: RestOption = EMULATOR_REST_URL,
+        log_level: LogLevelOption = COMMAND_LOG_LEVEL,
+    ) -> None:
+        configure_command_logging(log_level)
+        micros = _micros(amount)
+
+        async def work(ops: ChainOperations) -> dict[str, object]:
+            run = ops.wrap if operation == "wrap" else ops.unwrap
+            return _result_json(await run(micros, dry_run=dry_run))
+
+        print_json(_run(operation, rpc, rest, work, legacy_fees=legacy_fees))
+
+    command.__doc__ = doc
+    command.__name__ = operation
+    return command
 
 
-def unwrap(
-    amount: AmountArgument,
-    *,
-    dry_run: DryRunOption = False,
-    legacy_fees: LegacyFeesOption = False,
-    rpc: RpcOption = EMULATOR_RPC_URL,
-    rest: RestOption = EMULATOR_REST_URL,
-    log_level: LogLevelOption = COMMAND_LOG_LEVEL,
-) -> None:
-    """Unwrap pUSD back into USDC.e through the offramp."""
-    configure_command_logging(log_level)
-    micros = _micros(amount)
-    runs = lambda ops: _as_json(ops.unwrap(micros, dry_run=dry_run))  # noqa: E731
-    print_json(_run("unwrap", rpc, rest, runs, legacy_fees=legacy_fees))
+wrap = _collateral_command("wrap", "Wrap USDC.e into pUSD (the CLOB's collateral) through the onramp.")
+unwrap = _collateral_command("unwrap", "Unwrap pUSD back into USDC.e through the offramp.")
 
 
 def _position_command(operation: str, doc: str) -> Callable[..., None]:
