@@ -9,7 +9,7 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from polyinfra.core.chain_calls import decode_revert_reason, encode_revert_reason
+from polyinfra.core.chain_calls import FUNCTIONS, decode_revert_reason, encode_revert_reason
 from polyinfra.emulator.accounts import Balances
 from polyinfra.emulator.chain.contracts import ChainContracts
 from polyinfra.emulator.chain.node import ChainNode, NodeError, _decode_transaction
@@ -19,6 +19,9 @@ from polyinfra.emulator.simulator import generate_markets
 from polyinfra.errors import PolyinfraError
 from polyinfra.net.json_rpc import rpc_error
 
+words = st.integers(0, 2**256 - 1).map(lambda value: value.to_bytes(32)) | st.sampled_from(
+    [bytes(32), (32).to_bytes(32), (64).to_bytes(32), (1).to_bytes(32), (2).to_bytes(32)]
+)
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.text(max_size=80),
     lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children, max_size=4),
@@ -91,3 +94,27 @@ def test_revert_reasons_decode_or_are_none(data: bytes) -> None:
 @given(st.text(max_size=600))
 def test_revert_reasons_round_trip(text: str) -> None:
     assert decode_revert_reason(encode_revert_reason(text)) == text[:500]
+
+
+contracts_addresses = st.sampled_from(
+    [
+        "0x4D97DCd97eC945f40cF65F87097ACe5EA0476045",
+        "0xC011a7E12a19f7B1f670d46F03B03f3342E82DFB",
+        "0x2791Bca1f2de4661ED88A30C99A7a9449Aa84174",
+        "0xAdA100Db00Ca00073811820692005400218FcE1f",
+        "0xadA2005600Dec949baf300f4C6120000bDB6eAab",
+        "0xd91E80cF2E7be2e162c6513ceD06f1dD0dA35296",
+        "0x93070a847efEf7F70739046A929D47a521F5B8ee",
+        "0x2957922Eb93258b93368531d39fAcCA3B4dC5854",
+        "0x" + "12" * 20,
+    ]
+)
+
+
+@given(contracts_addresses, st.sampled_from(sorted(FUNCTIONS)), st.lists(words, max_size=8))
+def test_any_call_to_any_contract_answers_or_reverts(to: str, selector: bytes, body: list[bytes]) -> None:
+    # Calldata of real selectors with arbitrary words: a simulation either answers or reverts, state untouched.
+    try:
+        NODE.simulate("0x" + "ab" * 20, to, selector + b"".join(body))
+    except NodeError as exc:
+        assert exc.code == 3

@@ -52,7 +52,7 @@ from polyinfra.core.ctf_positions import BINARY_PARTITION, binary_positions
 from polyinfra.core.eip712 import to_checksum_address
 from polyinfra.emulator.accounts import COLLATERAL, Balances
 from polyinfra.emulator.exchange import Exchange
-from polyinfra.errors import MalformedMessageError
+from polyinfra.errors import InvalidValueError, MalformedMessageError
 from polyinfra.model.ids import ConditionId
 from polyinfra.model.market import MarketInfo
 
@@ -166,6 +166,10 @@ class ChainContracts:
         self._journal = []
         try:
             outcome = self._dispatch(to_checksum_address(sender), to_checksum_address(to), data)
+        except InvalidValueError as exc:
+            # A ledger refusing a value (a balance past 2**256 - 1) is the EVM's checked-arithmetic revert.
+            self._undo()
+            raise Revert(f"arithmetic overflow: {exc.message}") from None
         except BaseException:
             self._undo()
             raise
