@@ -17,7 +17,7 @@ from polyinfra.core.approvals import Intent
 from polyinfra.core.chain_contracts import CTF_COLLATERAL_ADAPTER, EXCHANGE_V2, NEG_RISK_COLLATERAL_ADAPTER
 from polyinfra.core.eip712 import SigningKey
 from polyinfra.emulator.runner import Emulator
-from polyinfra.errors import ConditionNotResolvedError, InsufficientBalanceError
+from polyinfra.errors import ConditionNotResolvedError, InsufficientBalanceError, TransactionRevertedError
 from polyinfra.model.numbers import MICROS, Side
 from polyinfra.net.http import HttpTransport
 from polyinfra.net.json_rpc import JsonRpcClient
@@ -104,3 +104,30 @@ async def test_fresh_wallet_approves_wraps_trades_splits_merges_and_redeems(
     assert balances.shares(key.address, yes) == balances.shares(key.address, no) == 0
     assert (await ops.redeem_all(candidates)) == []
     assert balances.on_chain(key.address, "").allowances[EXCHANGE_V2] > 0
+
+
+async def test_neg_risk_market_goes_through_the_neg_risk_adapter(emulator: Emulator, rpc: JsonRpcClient) -> None:
+    private_key = "0x" + secrets.token_hex(32)
+    register_secret(private_key)
+    eoa = TransactionSender(rpc, private_key, poll_interval_s=1.0, receipt_timeout_s=5.0, sleep=no_wait)
+    ops = ChainOperations(eoa, rpc)
+    market = next(info for info in emulator.exchange.markets.values() if info.neg_risk)
+    balances = emulator.trading.balances
+    yes, no = (token.token_id for token in market.tokens)
+    pusd, held_no = balances.collateral(eoa.address), balances.shares(eoa.address, no)
+
+    split = await ops.split(market.condition_id, 4 * MICROS, neg_risk=True)
+    assert {call.to for call in split.plan.calls} >= {NEG_RISK_COLLATERAL_ADAPTER}
+    assert "PositionSplit" in {event.event for event in split.transactions[-1].events}
+    assert balances.collateral(eoa.address) == pusd - 4 * MICROS
+    # The standard adapter holds no neg-risk positions: a merge there has nothing to burn.
+    with pytest.raises(TransactionRevertedError):
+        await ops.merge(market.condition_id, 1 * MICROS, neg_risk=False)
+    await ops.merge(market.condition_id, 4 * MICROS, neg_risk=True)
+    assert balances.collateral(eoa.address) == pusd
+
+    emulator.exchange.resolve_market(market.condition_id, no)
+    redeemed = await ops.redeem(market.condition_id, neg_risk=True)
+    assert redeemed.transactions
+    assert balances.collateral(eoa.address) == pusd + held_no
+    assert balances.shares(eoa.address, yes) == 0
