@@ -51,6 +51,8 @@ async def test_fresh_wallet_approves_wraps_trades_splits_merges_and_redeems(
     order = signed_order(key, market, Side.BUY, "0.40", "10")
     with pytest.raises(InsufficientBalanceError):
         await client.post_order(order)
+    # From here the venue's balance cache lags the chain: only the operations' refresh makes it see them.
+    emulator.faults.stale_balance_cache = True
 
     progress: list[str] = []
     eoa = TransactionSender(rpc, private_key, poll_interval_s=1.0, receipt_timeout_s=5.0, sleep=no_wait)
