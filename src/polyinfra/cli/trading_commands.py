@@ -632,8 +632,9 @@ def _balance_findings(setup: WalletSetup) -> list[Finding]:
                     _NOT_ENOUGH,
                     f"pUSD allowance to the V2 {name} {spender} is {exact_units(allowance)}, below the balance "
                     f"{exact_units(balance)}: BUYs on {markets} markets needing more are refused",
-                    f"approve pUSD for {spender} from the funder (Polymarket's site does it on the first trade; "
-                    "V1 allowances do not carry over to V2), then refresh with GET /balance-allowance/update",
+                    f"approve pUSD for {spender} from the funder: `polyinfra approve` does it for an EOA (and "
+                    "refreshes the venue's cache); Polymarket's site does it on a smart wallet's first trade; "
+                    "V1 allowances do not carry over to V2",
                 )
             )
     return findings
