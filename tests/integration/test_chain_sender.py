@@ -121,3 +121,9 @@ async def test_a_nonce_gap_is_filled(emulator: Emulator, rpc: JsonRpcClient) -> 
     assert result.nonce == 1
     assert await rpc.call("eth_getTransactionCount", eoa.address, "latest") == "0x2"
     assert emulator.trading.balances.on_chain(eoa.address, "").allowances[EXCHANGE_V2] == 6
+
+
+async def test_large_batches_are_split_within_the_node_cap(emulator: Emulator, rpc: JsonRpcClient) -> None:
+    # The emulated node, like providers, refuses batches over 100 calls; the client splits them.
+    answers = await rpc.batch([("eth_getTransactionCount", (f"0x{index:040x}", "latest")) for index in range(250)])
+    assert answers == ["0x0"] * 250

@@ -197,7 +197,8 @@ def redeem(
         candidates = [
             RedeemCandidate(market.condition_id, market.neg_risk, market.tokens[0].token_id, market.tokens[1].token_id)
             async for market in markets.iter_markets()
-            if len(market.tokens) == 2
+            # Only a closed market can have its payouts reported; the open ones would cost reads for nothing.
+            if market.closed and len(market.tokens) == 2
         ]
         results = await ops.redeem_all(candidates, dry_run=dry_run)
         return {"redeemed": [_result_json(result) for result in results], "markets_checked": len(candidates)}

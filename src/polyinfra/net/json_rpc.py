@@ -31,6 +31,7 @@ import msgspec
 from polyinfra.core.chain_calls import decode_revert_reason
 from polyinfra.errors import (
     ChainError,
+    InvalidValueError,
     MalformedMessageError,
     NonceConflictError,
     PolyinfraError,
@@ -40,7 +41,10 @@ from polyinfra.net.http import HttpTransport
 from polyinfra.net.rate_limit import RPC_LIMITS
 from polyinfra.wire.json_decoding import JsonDecoder
 
-__all__ = ["JsonRpcClient", "RpcCall", "rpc_error"]
+__all__ = ["DEFAULT_MAX_BATCH", "JsonRpcClient", "RpcCall", "rpc_error"]
+
+DEFAULT_MAX_BATCH: Final = 100
+"""Calls per JSON-RPC batch request."""
 
 RpcCall = tuple[str, Sequence[object]]
 """A method and its params."""
@@ -78,7 +82,10 @@ def rpc_error(error: object, *, method: str) -> PolyinfraError:
 class JsonRpcClient:
     """JSON-RPC to the node at ``url`` (module notes); ``transport`` may be given to share a pipeline."""
 
-    def __init__(self, url: str, *, transport: HttpTransport | None = None) -> None:
+    def __init__(self, url: str, *, transport: HttpTransport | None = None, max_batch: int = DEFAULT_MAX_BATCH) -> None:
+        if max_batch < 1:
+            raise InvalidValueError("a batch holds at least one call", max_batch=max_batch)
+        self._max_batch = max_batch
         base, _, path = url.partition("://")
         host, slash, rest = path.partition("/")
         self._path = slash + rest or "/"
@@ -95,9 +102,14 @@ class JsonRpcClient:
         return _result(body, request_id, method)
 
     async def batch(self, calls: Sequence[RpcCall]) -> list[Any | PolyinfraError]:
-        """Each call's result or typed error, in the order of ``calls``, from one batch request."""
-        if not calls:
-            return []
+        """Each call's result or typed error, in the order of ``calls``, in batch requests of at most
+        ``max_batch`` calls (nodes cap a batch's size: 100 is within every common provider's cap)."""
+        results: list[Any | PolyinfraError] = []
+        for start in range(0, len(calls), self._max_batch):
+            results += await self._one_batch(calls[start : start + self._max_batch])
+        return results
+
+    async def _one_batch(self, calls: Sequence[RpcCall]) -> list[Any | PolyinfraError]:
         ids = [next(self._ids) for _ in calls]
         requests = [
             {"jsonrpc": "2.0", "id": request_id, "method": method, "params": list(params)}
