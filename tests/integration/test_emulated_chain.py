@@ -13,7 +13,15 @@ import pytest
 from eth_account import Account
 
 from polyinfra.core.chain_calls import MAX_UINT256, encode_call
-from polyinfra.core.chain_contracts import CTF, CTF_COLLATERAL_ADAPTER, EXCHANGE_V2, ONRAMP, PUSD, USDC_E
+from polyinfra.core.chain_contracts import (
+    CTF,
+    CTF_COLLATERAL_ADAPTER,
+    EXCHANGE_V2,
+    NEG_RISK_ADAPTER,
+    ONRAMP,
+    PUSD,
+    USDC_E,
+)
 from polyinfra.core.chain_events import ChainLog, decode_log
 from polyinfra.emulator.faults import FaultConfig
 from polyinfra.emulator.rate_limits import RateLimitMode
@@ -222,3 +230,30 @@ async def test_fault_knobs(emulator: Emulator, rpc: Rpc) -> None:
     assert answer.status_code == 400
     answer = await rpc.http.post(emulator.urls["rest"] + "/_emulator/chain/faults", json={"drop_next": 2})
     assert answer.json()["drop_next"] == 2
+
+
+async def test_legacy_neg_risk_adapter_pays_usdc_e(emulator: Emulator, rpc: Rpc) -> None:
+    address = rpc.account.address
+    await rpc.http.post(f"{emulator.urls['rest']}/_emulator/chain/accounts/{address}", json={"usdc_e": "10"})
+    market = next(info for info in emulator.exchange.markets.values() if info.neg_risk)
+    yes, no = (token.token_id for token in market.tokens)
+    balances = emulator.trading.balances
+    before = balances.shares(address, yes), balances.shares(address, no)
+    await rpc.send(USDC_E, encode_call("approve(address,uint256)", NEG_RISK_ADAPTER, MAX_UINT256))
+    split = await rpc.receipt(
+        await rpc.send(NEG_RISK_ADAPTER, encode_call("splitPosition(bytes32,uint256)", market.condition_id, 4 * 10**6))
+    )
+    assert split is not None and split["status"] == "0x1"
+    assert (balances.shares(address, yes), balances.shares(address, no)) == (
+        before[0] + 4 * 10**6,
+        before[1] + 4 * 10**6,
+    )
+    usdc_e = "0x" + encode_call("balanceOf(address)", address).hex()
+    assert int(await rpc.call("eth_call", {"to": USDC_E, "data": usdc_e}), 16) == 6 * 10**6
+    merge = encode_call("mergePositions(bytes32,uint256)", market.condition_id, 4 * 10**6)
+    receipt = await rpc.receipt(await rpc.send(NEG_RISK_ADAPTER, merge))
+    assert receipt is not None and receipt["status"] == "0x0"  # the adapter is not yet an operator of the wallet
+    await rpc.send(CTF, encode_call("setApprovalForAll(address,bool)", NEG_RISK_ADAPTER, True))
+    receipt = await rpc.receipt(await rpc.send(NEG_RISK_ADAPTER, merge))
+    assert receipt is not None and receipt["status"] == "0x1"
+    assert int(await rpc.call("eth_call", {"to": USDC_E, "data": usdc_e}), 16) == 10 * 10**6
