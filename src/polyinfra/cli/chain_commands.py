@@ -317,11 +317,12 @@ def _run_with_transport(
     from polyinfra.obs.redaction import Secret
 
     async def main() -> _T:
-        text = os.environ.get(PRIVATE_KEY_ENV, "").strip()
-        if not text:
+        # Held wrapped from the first moment: no local of any frame shows the key.
+        key = Secret(os.environ.get(PRIVATE_KEY_ENV, "").strip())
+        if not key.reveal():
             raise InvalidValueError(f"{PRIVATE_KEY_ENV} is not set: export the signing key (0x + 64 hex digits) in it")
         async with HttpTransport(rest, retry=ONE_SHOT_RETRY) as transport, JsonRpcClient(rpc) as node:
-            sender = TransactionSender(node, Secret(text), legacy=legacy_fees)
+            sender = TransactionSender(node, key, legacy=legacy_fees)
 
             async def refresh() -> None:
                 client = await trading_session(transport, SignatureType.EOA, 0)
