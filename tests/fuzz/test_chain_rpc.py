@@ -40,6 +40,7 @@ methods = st.sampled_from(
         "eth_getBlockByNumber",
         "eth_feeHistory",
         "eth_getCode",
+        "eth_getLogs",
         "nope",
         "__init__",
     ]

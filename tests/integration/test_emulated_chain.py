@@ -22,7 +22,7 @@ from polyinfra.core.chain_contracts import (
     PUSD,
     USDC_E,
 )
-from polyinfra.core.chain_events import ChainLog, decode_log
+from polyinfra.core.chain_events import EVENTS, ChainLog, decode_log
 from polyinfra.emulator.faults import FaultConfig
 from polyinfra.emulator.rate_limits import RateLimitMode
 from polyinfra.emulator.runner import Emulator
@@ -184,6 +184,17 @@ async def test_redeem_waits_for_resolution_and_pusd_ids_pay_nothing(emulator: Em
         await rpc.call("eth_estimateGas", {"from": address, "to": CTF_COLLATERAL_ADAPTER, "data": "0x" + redeem.hex()})
     emulator.exchange.resolve_market(market.condition_id, yes)
     held_yes, pusd = balances.shares(address, yes), balances.collateral(address)
+    topic = "0x" + EVENTS["ConditionResolution"].topic0.hex()
+    logs = await rpc.call("eth_getLogs", {"fromBlock": "0x0", "address": CTF, "topics": [topic]})
+    (resolution,) = [
+        decode_log(
+            ChainLog(log["address"], tuple(bytes.fromhex(t[2:]) for t in log["topics"]), bytes.fromhex(log["data"][2:]))
+        )
+        for log in logs
+    ]
+    assert resolution is not None
+    assert resolution.fields["conditionId"] == market.condition_id
+    assert resolution.fields["payoutNumerators"] == (1, 0)
 
     # The trap: the CTF itself, asked with pUSD as collateral, succeeds and pays nothing.
     receipt = await rpc.receipt(await rpc.send(CTF, redeem))

@@ -16,7 +16,7 @@ import asyncio
 import logging
 import math
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from types import TracebackType
 from typing import Protocol
 
@@ -55,6 +55,7 @@ from polyinfra.emulator.us.market_data_faults import UsMarketDataFaults
 from polyinfra.emulator.us.renumbered_protos import renumbered_protos
 from polyinfra.emulator.us.token_endpoint import TOKEN_PATH, UsTokenEndpoint
 from polyinfra.errors import InvalidValueError
+from polyinfra.wire.clob_ws import MarketEvent, MarketResolvedMessage
 from polyinfra.wire.us_oauth import ClientRegistration
 
 __all__ = ["Emulator"]
@@ -197,6 +198,7 @@ class Emulator:
         # The emulated Polygon shares the CLOB's wallets: an approval or a wrap there is what the venue sees.
         self.chain = ChainNode(ChainContracts(self.exchange, self.trading.balances), clock_ms=_wall_clock_ms)
         self._server.app.add_routes(chain_routes(self.chain, self.trading.balances))
+        self._unsubscribe_chain = self.exchange.subscribe(self._report_resolutions)
         self.us_grpc = UsGrpcServer(
             us_instruments,
             protos=renumbered_protos() if us_renumbered_protos else None,
@@ -208,6 +210,11 @@ class Emulator:
         self._price_task: asyncio.Task[None] | None = None
         self._port: int | None = None
         self._stopped = False
+
+    def _report_resolutions(self, events: Sequence[MarketEvent]) -> None:
+        for event in events:
+            if isinstance(event, MarketResolvedMessage):
+                self.chain.report_resolution(event.market)
 
     @property
     def stats(self) -> EmulatorStats:
@@ -351,6 +358,7 @@ class Emulator:
             self._runner = None
             self._port = None
         self._server.detach()
+        self._unsubscribe_chain()
         self.us_market_data.close()
 
     async def __aenter__(self) -> Emulator:

@@ -56,10 +56,12 @@ from polyinfra.errors import InvalidValueError, MalformedMessageError
 from polyinfra.model.ids import ConditionId
 from polyinfra.model.market import MarketInfo
 
-__all__ = ["SEED_NATIVE_WEI", "CallOutcome", "ChainContracts", "Revert"]
+__all__ = ["SEED_NATIVE_WEI", "UMA_ADAPTER", "CallOutcome", "ChainContracts", "Revert"]
 
 SEED_NATIVE_WEI: Final = 100 * 10**18
 """POL every address starts with, for gas: 100."""
+UMA_ADAPTER: Final = "0x65070BE91477460D8A7AeEb94ef92fe056C2f2A7"
+"""The oracle the emulated chain names for standard markets: the UMA CTF adapter (V4) current markets use."""
 _ZERO_ADDRESS: Final = "0x" + "00" * 20
 _ZERO32: Final = "0x" + "00" * 32
 _VAULT: Final = "0x0000000000000000000000000000000000005afe"
@@ -209,6 +211,22 @@ class ChainContracts:
         if winner is None:
             return None
         return (1, 0) if winner == info.tokens[0].token_id else (0, 1)
+
+    def resolution_log(self, condition: str) -> ChainLog | None:
+        """The CTF's ``ConditionResolution`` of a listed market the simulator resolved, None otherwise. Its oracle
+        is the neg-risk adapter for neg-risk markets and :data:`UMA_ADAPTER` for the others."""
+        info, payouts = self._listed(condition), self.payouts(condition)
+        if info is None or payouts is None:
+            return None
+        return encode_log(
+            "ConditionResolution",
+            CTF,
+            conditionId=info.condition_id,
+            oracle=NEG_RISK_ADAPTER if info.neg_risk else UMA_ADAPTER,
+            questionId=self._exchange.listing(info.condition_id).question_id,
+            outcomeSlotCount=2,
+            payoutNumerators=list(payouts),
+        )
 
     def _dispatch(self, sender: str, to: str, data: bytes) -> CallOutcome:
         if not data and not self.is_contract(to):

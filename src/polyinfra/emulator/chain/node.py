@@ -53,6 +53,8 @@ GWEI: Final = 10**9
 SUGGESTED_TIP_WEI: Final = 30 * GWEI
 """The tip the node suggests (``eth_maxPriorityFeePerGas``), above the default floor."""
 MAX_RAW_TRANSACTION_BYTES: Final = 128 * 1024
+MAX_LOG_BLOCKS: Final = 10_000
+"""The widest ``eth_getLogs`` block range answered (providers cap it too)."""
 _FIRST_BLOCK: Final = 65_000_000
 _INTRINSIC_GAS: Final = 21_000
 _REPLACEMENT_BUMP_PERCENT: Final = 10
@@ -138,19 +140,21 @@ class Receipt:
             "type": hex(self.tx.raw_type),
             "contractAddress": None,
             "logsBloom": "0x" + "00" * 256,
-            "logs": [
-                {
-                    "address": log.address.lower(),
-                    "topics": topic_hex(log.topics),
-                    "data": "0x" + log.data.hex(),
-                    "blockNumber": hex(self.block_number),
-                    "transactionHash": "0x" + self.tx.hash.hex(),
-                    "logIndex": hex(index),
-                    "removed": False,
-                }
-                for index, log in enumerate(self.logs)
-            ],
+            "logs": [_log_json(self.block_number, self.tx.hash, index, log) for index, log in enumerate(self.logs)],
         }
+
+
+def _log_json(block: int, tx_hash: bytes, index: int, log: ChainLog) -> dict[str, object]:
+    return {
+        "address": log.address.lower(),
+        "topics": topic_hex(log.topics),
+        "data": "0x" + log.data.hex(),
+        "blockNumber": hex(block),
+        "blockHash": _block_hash(block),
+        "transactionHash": "0x" + tx_hash.hex(),
+        "logIndex": hex(index),
+        "removed": False,
+    }
 
 
 def _block_hash(number: int) -> str:
@@ -169,6 +173,8 @@ class ChainNode:
         self._nonces: dict[str, int] = {}
         self._pool: dict[tuple[str, int], _Transaction] = {}
         self._receipts: dict[bytes, Receipt] = {}
+        self._logs: list[tuple[int, bytes, int, ChainLog]] = []
+        """Every emitted log: (block, transaction hash, index in its transaction, log), in order."""
         self._block_number = _FIRST_BLOCK
         self._block_times: dict[int, int] = {_FIRST_BLOCK: clock_ms() // 1000}
 
@@ -291,6 +297,35 @@ class ChainNode:
             receipt.status, receipt.revert_reason, receipt.logs = 0, exc.reason, []
         self.contracts.charge_gas(tx.sender, receipt.gas_used * price)
         self._receipts[tx.hash] = receipt
+        self._logs.extend((receipt.block_number, tx.hash, index, log) for index, log in enumerate(receipt.logs))
+
+    def report_resolution(self, condition: str) -> None:
+        """The oracle's ``reportPayouts`` of a market the simulator resolved: a block holding its
+        ``ConditionResolution`` log (the emulator's oracle sends no transaction the clients could see)."""
+        log = self.contracts.resolution_log(condition)
+        if log is None:
+            return
+        self._block_number += 1
+        self._block_times[self._block_number] = self._clock_ms() // 1000
+        oracle_tx = keccak256(b"reportPayouts" + self._block_number.to_bytes(8) + condition.encode())
+        self._logs.append((self._block_number, oracle_tx, 0, log))
+
+    def logs(
+        self, *, from_block: int, to_block: int, addresses: set[str], topic0: set[bytes]
+    ) -> list[dict[str, object]]:
+        """``eth_getLogs``: logs of the block range, of ``addresses`` and with a topic 0 in ``topic0`` (empty
+        sets: any), as a node answers them."""
+        # Nothing exists before the emulated chain's first block, so a range from 0 costs only what exists.
+        from_block = max(from_block, _FIRST_BLOCK)
+        if to_block - from_block > MAX_LOG_BLOCKS:
+            raise NodeError(-32005, f"query exceeds max block range {MAX_LOG_BLOCKS}")
+        return [
+            _log_json(block, tx_hash, index, log)
+            for block, tx_hash, index, log in self._logs
+            if from_block <= block <= to_block
+            and (not addresses or to_checksum_address(log.address) in addresses)
+            and (not topic0 or log.topics[0] in topic0)
+        ]
 
 
 def _outbids(new: _Transaction, old: _Transaction) -> bool:

@@ -5,7 +5,8 @@
   ``eth_blockNumber``, ``eth_getBlockByNumber``, ``eth_gasPrice``, ``eth_maxPriorityFeePerGas``,
   ``eth_feeHistory``, ``eth_getTransactionCount``, ``eth_getBalance``, ``eth_getCode``, ``eth_call``,
   ``eth_estimateGas``, ``eth_sendRawTransaction``, ``eth_getTransactionReceipt``,
-  ``eth_getTransactionByHash``. A revert answers ``{"code": 3, "message": "execution reverted: …",
+  ``eth_getTransactionByHash``, ``eth_getLogs`` (a market the simulator resolves shows as the CTF's
+  ``ConditionResolution`` in a block of its own). A revert answers ``{"code": 3, "message": "execution reverted: …",
   "data": "0x08c379a0…"}``; an unknown method -32601; bad parameters -32602. Announced as ``"rpc"`` in the
   emulator's URLs.
 * ``GET /_emulator/chain/faults``: the chain's knobs (:class:`~polyinfra.emulator.chain.node.ChainKnobs`);
@@ -192,6 +193,22 @@ class _Methods:
     def _eth_getTransactionByHash(self, tx_hash: str) -> dict[str, object] | None:  # noqa: N802
         return self._node.transaction(_hex_bytes(tx_hash))
 
+    def _eth_getLogs(self, query: dict[str, object]) -> list[dict[str, object]]:  # noqa: N802
+        if not isinstance(query, dict):
+            raise NodeError(-32602, "invalid params: a filter object")
+        latest = self._node.block_number
+        address = query.get("address") or []
+        topics = query.get("topics") or []
+        first = topics[0] if isinstance(topics, list) and topics else None
+        return self._node.logs(
+            from_block=_block_tag(query.get("fromBlock", "latest"), latest),
+            to_block=_block_tag(query.get("toBlock", "latest"), latest),
+            addresses={
+                to_checksum_address(str(item)) for item in (address if isinstance(address, list) else [address])
+            },
+            topic0={_hex_bytes(str(item)) for item in (first if isinstance(first, list) else [first] if first else [])},
+        )
+
     def _tip(self) -> int:
         # The node's suggestion does not follow the floor knob: raising the floor is how a test makes the
         # suggested fee too low, the way a busy network leaves a transaction stuck.
@@ -222,6 +239,21 @@ def _quantity(text: object) -> int:
         return int(text, 16)
     except ValueError:
         raise NodeError(-32602, "invalid params: expected a hex quantity") from None
+
+
+def _listed(value: object) -> list[object]:
+    """A filter field: one value, a list of alternatives, or nothing (null: any)."""
+    if value is None:
+        return []
+    return list(value) if isinstance(value, list) else [value]
+
+
+def _first_topic(topics: object) -> object:
+    return topics[0] if isinstance(topics, list) and topics else None
+
+
+def _block_tag(tag: object, latest: int) -> int:
+    return latest if tag in ("latest", "pending", "safe", "finalized") else _quantity(tag)
 
 
 def _micros(text: str) -> int:
