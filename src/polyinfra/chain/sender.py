@@ -230,8 +230,11 @@ class TransactionSender:
         tx_hash = str(receipt.get("transactionHash"))
         if _quantity(receipt.get("status")) != 1:
             raise TransactionRevertedError("the transaction reverted on chain", tx_hash=tx_hash, nonce=attempt.nonce)
+        logs = receipt.get("logs") or []
+        if not isinstance(logs, list):
+            raise MalformedMessageError("a receipt's logs are a list", tx_hash=tx_hash)
         events = []
-        for log in receipt.get("logs") or []:
+        for log in logs:
             decoded = decode_log(_chain_log(log))
             if decoded is not None:
                 events.append(decoded)

@@ -96,6 +96,59 @@ class _Pair:
     collateral: str
 
 
+_CTF_SHAPED: Final = (
+    "splitPosition(address,bytes32,bytes32,uint256[],uint256)",
+    "mergePositions(address,bytes32,bytes32,uint256[],uint256)",
+    "redeemPositions(address,bytes32,bytes32,uint256[])",
+)
+_ERC1155_VIEWS: Final = ("balanceOf(address,uint256)", "balanceOfBatch(address[],uint256[])")
+# The functions each emulated contract answers; any other listed selector reverts as a missing function.
+_INTERFACES: Final = {
+    "erc20": frozenset(
+        (
+            "approve(address,uint256)",
+            "allowance(address,address)",
+            "balanceOf(address)",
+            "transfer(address,uint256)",
+            "transferFrom(address,address,uint256)",
+            "decimals()",
+        )
+    ),
+    "ctf": frozenset(
+        (
+            *_ERC1155_VIEWS,
+            *_CTF_SHAPED,
+            "setApprovalForAll(address,bool)",
+            "isApprovedForAll(address,address)",
+            "safeTransferFrom(address,address,uint256,uint256,bytes)",
+            "payoutNumerators(bytes32,uint256)",
+            "payoutDenominator(bytes32)",
+            "getOutcomeSlotCount(bytes32)",
+        )
+    ),
+    "adapter": frozenset((*_CTF_SHAPED, "convertPositions(bytes32,uint256,uint256)")),
+    "legacy": frozenset(
+        (
+            *_ERC1155_VIEWS,
+            "splitPosition(bytes32,uint256)",
+            "mergePositions(bytes32,uint256)",
+            "redeemPositions(bytes32,uint256[])",
+            "convertPositions(bytes32,uint256,uint256)",
+        )
+    ),
+    "onramp": frozenset(("wrap(address,address,uint256)",)),
+    "offramp": frozenset(("unwrap(address,address,uint256)",)),
+}
+
+
+def _interface(address: str) -> str | None:
+    if address in _TOKENS:
+        return "erc20"
+    if address in _STANDARD_ADAPTERS or address in _NEG_RISK_ADAPTERS:
+        return "adapter"
+    return {CTF: "ctf", NEG_RISK_ADAPTER: "legacy", ONRAMP: "onramp", OFFRAMP: "offramp"}.get(address)
+
+
 class Revert(Exception):  # noqa: N818 - the EVM's word; it never leaves the emulator
     """The call reverted with ``reason`` (the emulated chain answers it as the node would)."""
 
@@ -237,6 +290,9 @@ class ChainContracts:
         except MalformedMessageError as exc:
             raise Revert(exc.message) from None
         name, args = call.function.name, call.args
+        interface = _interface(to)
+        if interface is None or call.function.signature not in _INTERFACES[interface]:
+            raise Revert(f"{to} has no function {call.function.signature}")
         if to in _TOKENS:
             return self._erc20_call(to, sender, name, args)
         if to == CTF:
@@ -245,16 +301,14 @@ class ChainContracts:
             return self._adapter_call(to, sender, name, args)
         if to == NEG_RISK_ADAPTER:
             return self._legacy_adapter_call(sender, name, args)
-        if to == ONRAMP and name == "wrap":
+        if to == ONRAMP:
             return self._wrap(sender, *args)
-        if to == OFFRAMP and name == "unwrap":
-            return self._unwrap(sender, *args)
-        raise Revert(f"{to} has no function {call.function.signature}")
+        return self._unwrap(sender, *args)
 
     # --- ERC-20 -----------------------------------------------------------------------------------
 
     def _erc20_call(self, token: str, sender: str, name: str, args: tuple[object, ...]) -> CallOutcome:
-        if name == "balanceOf" and len(args) == 1:
+        if name == "balanceOf":
             return CallOutcome(_word(self._balance(token, str(args[0]))))
         if name == "allowance":
             return CallOutcome(_word(self._allowance(token, str(args[0]), str(args[1]))))
@@ -362,7 +416,7 @@ class ChainContracts:
                 "TransferSingle", CTF, operator=sender, **{"from": source, "to": target}, id=token, value=amount
             )
             return CallOutcome(b"", [log], _GAS[name])
-        if name in {"splitPosition", "mergePositions", "redeemPositions"} and len(args) >= 4:
+        if name in {"splitPosition", "mergePositions", "redeemPositions"}:
             return self._ctf_position_call(sender, name, args)
         raise Revert(f"ConditionalTokens has no function {name}")
 
@@ -482,8 +536,6 @@ class ChainContracts:
         collateral = WCOL if adapter in _NEG_RISK_ADAPTERS else USDC_E
         if name == "convertPositions":
             raise Revert("MarketNotPrepared")
-        if name not in {"splitPosition", "mergePositions", "redeemPositions"} or len(args) < 4:
-            raise Revert(f"CollateralAdapter has no function {name}")
         # The adapters keep the CTF's shapes but read only the condition and the amount.
         return self._settle_via(adapter, sender, name, args, self._pair(str(args[2]), collateral), pays=PUSD)
 
@@ -492,8 +544,6 @@ class ChainContracts:
             return self._ctf_call(sender, name, args)
         if name == "convertPositions":
             raise Revert("MarketNotPrepared")
-        if name not in {"splitPosition", "mergePositions", "redeemPositions"} or len(args) != 2:
-            raise Revert(f"NegRiskAdapter has no function {name}")
         return self._settle_via(NEG_RISK_ADAPTER, sender, name, args, self._pair(str(args[0]), WCOL), pays=USDC_E)
 
     def _pair(self, condition: str, collateral: str) -> _Pair:
