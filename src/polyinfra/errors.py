@@ -24,7 +24,9 @@ __all__ = [
     "AssertionReplayedError",
     "AuthError",
     "BookHashMismatchError",
+    "ChainError",
     "CircuitOpenError",
+    "ConditionNotResolvedError",
     "CorruptRecordError",
     "CursorRejectedError",
     "DuplicateClientOrderIdError",
@@ -55,12 +57,14 @@ __all__ = [
     "MinimumSizeError",
     "MissingExtraError",
     "MissingScopeError",
+    "NonceConflictError",
     "NotFoundError",
     "OrderOutcomeUnknownError",
     "OrderRejectedError",
     "PaginationError",
     "PolicyViolationError",
     "PolyinfraError",
+    "PositionCollateralError",
     "PriceRangeError",
     "ProtoBundleError",
     "ProtoBundleHashError",
@@ -81,6 +85,9 @@ __all__ = [
     "StreamBudgetExceededError",
     "StreamClosedError",
     "TickSizeViolationError",
+    "TransactionDroppedError",
+    "TransactionRevertedError",
+    "TransactionTimeoutError",
     "TransportError",
     "UnknownOrderError",
     "UnknownWalletError",
@@ -449,6 +456,51 @@ class LedgerError(InvalidValueError):
 class MissingExtraError(PolyinfraError):
     """A feature needs an optional dependency that is not installed; the message names the extra
     (``pip install 'polyinfra[plot]'``)."""
+
+
+# --- on chain ----------------------------------------------------------------------------------------
+
+
+class PositionCollateralError(InvalidValueError):
+    """A position id asked for over a collateral no Polymarket position is minted against. Standard markets
+    hold their positions over USDC.e and neg-risk markets over the wrapped collateral; pUSD is what users
+    hold and trade with, but no position id ever contains it. A redeem with pUSD's id succeeds on chain,
+    burns nothing and pays 0, which is why it is refused here (venue notes: On chain)."""
+
+
+class ConditionNotResolvedError(InvalidValueError):
+    """A redeem asked for a condition whose payouts are not reported yet; the contract would revert
+    ("result for condition not received yet"), so it is refused before anything is signed."""
+
+
+class ChainError(PolyinfraError):
+    """A transaction or a read on the chain failed. ``tx_hash``, ``nonce`` and ``to`` say which."""
+
+
+class TransactionRevertedError(ChainError):
+    """The chain executed the call and reverted it (a receipt with status 0, or an ``eth_call`` /
+    ``eth_estimateGas`` answered "execution reverted"). ``reason`` is the decoded revert reason."""
+
+
+class TransactionTimeoutError(ChainError):
+    """No receipt arrived within the wait: the transaction may still be mined (it is not known to
+    have failed), so the caller replaces it or waits again."""
+
+    retriable_by_default = True
+
+
+class TransactionDroppedError(ChainError):
+    """The node no longer knows a transaction it accepted (evicted from the pool) and no receipt exists:
+    it will never be mined, its nonce is free again."""
+
+    retriable_by_default = True
+
+
+class NonceConflictError(ChainError):
+    """The node refused a transaction for its nonce ("nonce too low" / "already known" / "replacement
+    transaction underpriced"): another sender used it or the local count is behind."""
+
+    retriable_by_default = True
 
 
 # --- recorder ----------------------------------------------------------------------------------------

@@ -27,7 +27,18 @@ async def test_emulator_prints_its_urls_serves_and_stops_cleanly(stop_signal: si
         assert process.stdout is not None and process.stderr is not None
         line = await asyncio.wait_for(process.stdout.readline(), WAIT_S)
         urls = json.loads(line)
-        assert list(urls) == ["rest", "ws_market", "ws_user", "rtds", "polybolt", "us_token", "grpc", "gamma", "data"]
+        assert list(urls) == [
+            "rest",
+            "ws_market",
+            "ws_user",
+            "rtds",
+            "polybolt",
+            "us_token",
+            "grpc",
+            "gamma",
+            "data",
+            "rpc",
+        ]
         port = urls["rest"].rsplit(":", 1)[1]
         grpc_port = urls["grpc"].rsplit(":", 1)[1]
         assert urls == {
@@ -40,6 +51,7 @@ async def test_emulator_prints_its_urls_serves_and_stops_cleanly(stop_signal: si
             "grpc": f"127.0.0.1:{grpc_port}",
             "gamma": f"http://127.0.0.1:{port}/gamma",
             "data": f"http://127.0.0.1:{port}/data-api",
+            "rpc": f"http://127.0.0.1:{port}/rpc",
         }
         async with UsExchangeClient(urls["grpc"], insecure=True, timeout_s=WAIT_S) as us_exchange:
             assert await us_exchange.health() == "ok"

@@ -309,11 +309,13 @@ async def _data_api_line(emulator: Emulator) -> str:
 
 
 class _DropCopyArchived:
-    """The demo's DropCopy archiver: the emulator's synthetic executions archived into SQLite beside the
-    tape while the demo runs, then checked: every execution once, the token chain unbroken."""
+    """The demo's DropCopy archiver: the emulator's synthetic executions, and those of the demo's own US orders,
+    archived into SQLite beside the tape while the demo runs, then checked: every execution once, the token
+    chain unbroken."""
 
     def __init__(self, emulator: Emulator, path: str, seed: int) -> None:
         emulator.us_dropcopy.generate(_DEMO_EXECUTIONS, seed=seed)
+        self._history = emulator.us_dropcopy
         self._archive = SQLiteDropCopyArchive(path)
         self._archiver = DropCopyArchiver(
             emulator.urls["grpc"], self._archive, firm="demo", streams=[DropCopyStream.EXECUTIONS], insecure=True
@@ -324,16 +326,17 @@ class _DropCopyArchived:
         status = self._archiver.status[DropCopyStream.EXECUTIONS]
         loop = asyncio.get_running_loop()
         give_up_at = loop.time() + _SETTLE_LIMIT_S
-        while status.new_events < _DEMO_EXECUTIONS and loop.time() < give_up_at:
+        reported = len(self._history.entries(DropCopyStream.EXECUTIONS))
+        while status.new_events < reported and loop.time() < give_up_at:
             await asyncio.sleep(_SETTLE_POLL_S)
         self._task.cancel()
         await asyncio.gather(self._task, return_exceptions=True)
         ids = [execution_id for _, execution_id in self._archive.execution_ids("demo")]
         links = self._archive.chain("demo", DropCopyStream.EXECUTIONS)
         self._archive.close()
-        once = len(ids) == len(set(ids)) == _DEMO_EXECUTIONS
+        once = len(ids) == len(set(ids)) == reported
         chain = "unbroken" if not chain_gaps(links) else "BROKEN"
-        shown = "archived once" if once else f"archived of {_DEMO_EXECUTIONS}"
+        shown = "archived once" if once else f"archived of {reported}"
         return f"  DropCopy: {len(ids):,} executions {shown}, a token chain of {len(links)} links {chain}"
 
 

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from polyinfra.cli.chain_commands import register_chain_commands
 from polyinfra.cli.live_commands import register_live_commands
 from polyinfra.cli.market_commands import book, markets
 from polyinfra.cli.options import (
@@ -63,7 +64,7 @@ if TYPE_CHECKING:
 __all__ = ["app", "main"]
 
 # Which commands need the key, then the variables themselves.
-_ENVIRONMENT_EPILOG = "order, balance, trades, keys and doctor need a key:\n\n" + KEY_EPILOG
+_ENVIRONMENT_EPILOG = "order, balance, trades, keys, doctor and the on-chain commands need a key:\n\n" + KEY_EPILOG
 
 app = typer.Typer(
     name="polyinfra",
@@ -438,6 +439,7 @@ def _data_api_source(data_url: str) -> WalletActivitySource:
 
 
 register_wallet_commands(app, _data_api_source)
+register_chain_commands(app)
 
 
 def main() -> None:

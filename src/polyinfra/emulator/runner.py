@@ -16,13 +16,16 @@ import asyncio
 import logging
 import math
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from types import TracebackType
 from typing import Protocol
 
 from aiohttp import web
 
 from polyinfra.emulator.accounts import Accounts
+from polyinfra.emulator.chain.contracts import ChainContracts
+from polyinfra.emulator.chain.node import ChainNode
+from polyinfra.emulator.chain.rpc_api import RPC_PATH, chain_routes
 from polyinfra.emulator.data.apis import DATA_PREFIX, GAMMA_PREFIX, DataApis
 from polyinfra.emulator.data.crowd import WalletCrowd
 from polyinfra.emulator.exchange import Exchange
@@ -62,6 +65,7 @@ from polyinfra.emulator.us.order_faults import UsOrderFaults
 from polyinfra.emulator.us.renumbered_protos import renumbered_protos
 from polyinfra.emulator.us.token_endpoint import TOKEN_PATH, UsTokenEndpoint
 from polyinfra.errors import InvalidValueError
+from polyinfra.wire.clob_ws import MarketEvent, MarketResolvedMessage
 from polyinfra.wire.us.polymarket.v1 import dropcopy_pb2, positions_pb2, report_pb2, trading_pb2
 from polyinfra.wire.us_oauth import ClientRegistration
 
@@ -222,6 +226,10 @@ class Emulator:
             clock_s=us_clock_s,
         )
         self._server.app.add_routes(order_routes(self.us_orders, self.us_streams))
+        # The emulated Polygon shares the CLOB's wallets: an approval or a wrap there is what the venue sees.
+        self.chain = ChainNode(ChainContracts(self.exchange, self.trading.balances), clock_ms=_wall_clock_ms)
+        self._server.app.add_routes(chain_routes(self.chain, self.trading.balances))
+        self._unsubscribe_chain = self.exchange.subscribe(self._report_resolutions)
         self.us_grpc = UsGrpcServer(
             lambda: self.us_market.instruments,
             protos=renumbered_protos() if us_renumbered_protos else None,
@@ -245,6 +253,11 @@ class Emulator:
         self._price_task: asyncio.Task[None] | None = None
         self._port: int | None = None
         self._stopped = False
+
+    def _report_resolutions(self, events: Sequence[MarketEvent]) -> None:
+        for event in events:
+            if isinstance(event, MarketResolvedMessage):
+                self.chain.report_resolution(event.market)
 
     @property
     def stats(self) -> EmulatorStats:
@@ -324,7 +337,8 @@ class Emulator:
         """``{"rest": "http://host:port", "ws_market": "ws://…/ws/market", "ws_user": "ws://…/ws/user",
         "rtds": "ws://…/ws/rtds", "polybolt": "ws://…/ws/polybolt",
         "us_token": "http://host:port/oauth/token", "grpc": "host:grpc_port",
-        "gamma": "http://host:port/gamma", "data": "http://host:port/data-api"}``."""
+        "gamma": "http://host:port/gamma", "data": "http://host:port/data-api", "rpc": "http://host:port/rpc"}``
+        (``rpc``: the emulated Polygon's JSON-RPC, :mod:`polyinfra.emulator.chain.rpc_api`)."""
         host = f"[{self._host}]" if ":" in self._host else self._host
         authority = f"{host}:{self.port}"
         return {
@@ -337,6 +351,7 @@ class Emulator:
             "grpc": f"{host}:{self.us_grpc.port}",
             "gamma": f"http://{authority}{GAMMA_PREFIX}",
             "data": f"http://{authority}{DATA_PREFIX}",
+            "rpc": f"http://{authority}{RPC_PATH}",
         }
 
     @property
@@ -395,6 +410,7 @@ class Emulator:
             self._runner = None
             self._port = None
         self._server.detach()
+        self._unsubscribe_chain()
         self.us_market_data.close()
 
     async def __aenter__(self) -> Emulator:

@@ -60,6 +60,7 @@ __all__ = [
     "DEFAULT_MARGIN",
     "GAMMA_LIMITS",
     "GLOBAL_SCOPE",
+    "RPC_LIMITS",
     "SIGNER_TIERS",
     "US_ORDER_ENTRY_TIERS",
     "US_TOKEN_LIMITS",
@@ -541,6 +542,16 @@ def us_order_entry_limits(tier: int) -> RateLimitTable:
         endpoints=[EndpointRule(f"RPC /OrderEntryAPI/{method}", (f"us:{method}",), "us-orders") for method in rates],
         shared=(),
     )
+
+
+RPC_LIMITS: Final = RateLimitTable(
+    venue="rpc",
+    scopes=(_burst("rpc", 500),),
+    endpoints=(EndpointRule("POST /rpc", ("rpc",), "rpc"),),
+    shared=("rpc",),
+)
+"""A Polygon JSON-RPC node. Providers' free tiers allow some tens of requests a second and answer 429 beyond;
+500 per 10 s stays inside the common ones, and a batch counts once. A paid node can be given a scaled table."""
 
 
 # --- the sans-I/O limiter --------------------------------------------------------------------------
