@@ -72,6 +72,9 @@ __all__ = [
     "ProtocolError",
     "RateLimitedError",
     "RecorderError",
+    "RelayedTransactionFailedError",
+    "RelayedTransactionInvalidError",
+    "RelayerNonceMismatchError",
     "RequestTimeoutError",
     "ResyncRequiredError",
     "RetiredTopicError",
@@ -91,6 +94,7 @@ __all__ = [
     "TransportError",
     "UnknownOrderError",
     "UnknownWalletError",
+    "WalletBusyError",
     "WrongContextError",
 ]
 
@@ -501,6 +505,27 @@ class NonceConflictError(ChainError):
     transaction underpriced"): another sender used it or the local count is behind."""
 
     retriable_by_default = True
+
+
+class RelayedTransactionFailedError(ChainError):
+    """The relayer reported a relayed transaction FAILED (it reverted on chain: a wrong signature, a missing
+    approval). ``transaction_id``, ``state`` and the relayer's ``error_msg`` say which; nothing it did stands."""
+
+
+class RelayedTransactionInvalidError(RelayedTransactionFailedError):
+    """The relayer reported a relayed transaction INVALID: refused before it reached the chain."""
+
+
+class WalletBusyError(ChainError):
+    """The relayer refused a submit because the wallet has an action in flight ("wallet busy"): it is
+    retried after the running one settles."""
+
+    retriable_by_default = True
+
+
+class RelayerNonceMismatchError(NonceConflictError):
+    """The relayer refused a submit whose nonce is not the wallet's on-chain one ("batch nonce N does not match
+    on-chain nonce M"): it is signed again with a fresh nonce."""
 
 
 # --- recorder ----------------------------------------------------------------------------------------

@@ -38,6 +38,7 @@ async def test_emulator_prints_its_urls_serves_and_stops_cleanly(stop_signal: si
             "gamma",
             "data",
             "rpc",
+            "relayer",
         ]
         port = urls["rest"].rsplit(":", 1)[1]
         grpc_port = urls["grpc"].rsplit(":", 1)[1]
@@ -52,6 +53,7 @@ async def test_emulator_prints_its_urls_serves_and_stops_cleanly(stop_signal: si
             "gamma": f"http://127.0.0.1:{port}/gamma",
             "data": f"http://127.0.0.1:{port}/data-api",
             "rpc": f"http://127.0.0.1:{port}/rpc",
+            "relayer": f"http://127.0.0.1:{port}/relayer",
         }
         async with UsExchangeClient(urls["grpc"], insecure=True, timeout_s=WAIT_S) as us_exchange:
             assert await us_exchange.health() == "ok"

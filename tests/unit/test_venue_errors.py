@@ -27,8 +27,10 @@ from polyinfra.errors import (
     PolyinfraError,
     PriceRangeError,
     RateLimitedError,
+    RelayerNonceMismatchError,
     ServiceNotReadyError,
     TickSizeViolationError,
+    WalletBusyError,
 )
 
 ORDER_ID = "0x7d1e5c0d5ae5dbf1e9d1b0a1c8f4ab6f2d7b0e3c4a5968776655443322110099"
@@ -330,6 +332,8 @@ def test_every_rule_is_exercised() -> None:
         (400, "Could not derive api key!", "/auth/derive-api-key"),
         (401, "Unauthorized/Invalid api key", "/auth/api-key"),
         (401, "Unauthorized/Invalid api key", "/order"),
+        (400, "wallet busy: the wallet has an active action", "/submit"),
+        (400, "batch nonce 3 does not match on-chain nonce 4", "/submit"),
     ]
     first_matches = {
         next(index for index, rule in enumerate(VENUE_ERROR_RULES) if rule.matches(status, endpoint, message))
@@ -357,3 +361,19 @@ def test_the_caller_adds_what_it_knows() -> None:
     )
     assert (error.context["token_id"], error.context["price"], error.context["wallet_id"]) == ("123", "0.55", "main")
     assert error.context["venue_message"] == "not enough balance / allowance"
+
+
+def test_relayer_submit_answers() -> None:
+    busy = error_from_response(400, _error_body("wallet has in-flight action"), method="POST", endpoint="/submit")
+    assert type(busy) is WalletBusyError and busy.retriable
+    stale = error_from_response(
+        400, _error_body("batch nonce 3 does not match on-chain nonce 4"), method="POST", endpoint="/submit"
+    )
+    assert type(stale) is RelayerNonceMismatchError and stale.retriable
+    quota = error_from_response(
+        429,
+        _error_body("quota exceeded: 0 units remaining, resets in 68000 seconds"),
+        method="POST",
+        endpoint="/submit",
+    )
+    assert type(quota) is RateLimitedError

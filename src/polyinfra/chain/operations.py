@@ -20,7 +20,7 @@ from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Final
 
-from polyinfra.chain.sender import SentTransaction, TransactionSender
+from polyinfra.chain.sender import CallSender, SentTransaction
 from polyinfra.core.approvals import (
     Approval,
     ApprovalKind,
@@ -108,7 +108,8 @@ class _Step:
 
 
 class ChainOperations:
-    """The operations of the module notes, for the EOA of ``sender``.
+    """The operations of the module notes, for the EOA of ``sender`` (or, with a
+    :class:`~polyinfra.chain.relayer.RelayerSender`, its Safe, proxy or deposit wallet, gaslessly).
 
     ``refresh`` is awaited after balances moved (the trading client's ``update_balance_allowance``);
     ``legacy_neg_risk_adapter`` chooses whether neg-risk trading approvals include the legacy adapter
@@ -117,7 +118,7 @@ class ChainOperations:
 
     def __init__(
         self,
-        sender: TransactionSender,
+        sender: CallSender,
         rpc: JsonRpcClient,
         *,
         refresh: Callable[[], Awaitable[None]] | None = None,

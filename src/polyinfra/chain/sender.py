@@ -30,7 +30,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 from eth_account import Account
 
@@ -50,7 +50,7 @@ from polyinfra.errors import (
 from polyinfra.net.json_rpc import JsonRpcClient
 from polyinfra.obs.redaction import Secret
 
-__all__ = ["POLYGON_CHAIN_ID", "SentTransaction", "TransactionSender"]
+__all__ = ["POLYGON_CHAIN_ID", "CallSender", "SentTransaction", "TransactionSender", "settled_transaction"]
 
 POLYGON_CHAIN_ID: Final = 137
 _GAS_MARGIN_PERCENT: Final = 20
@@ -68,6 +68,21 @@ class SentTransaction:
     gas_used: int
     fee_wei: int
     events: tuple[DecodedEvent, ...]
+
+
+class CallSender(Protocol):
+    """What runs an operation's calls: :class:`TransactionSender` from an EOA, or
+    :class:`~polyinfra.chain.relayer.RelayerSender` gaslessly from a Safe, proxy or deposit wallet.
+    ``address`` is whoever makes the calls and holds the funds."""
+
+    @property
+    def address(self) -> str: ...
+
+    async def estimate_gas(self, to: str, data: bytes) -> int: ...
+
+    async def send(
+        self, to: str, data: bytes, *, key: str | None = None, gas: int | None = None
+    ) -> SentTransaction: ...
 
 
 @dataclass(slots=True)
@@ -173,7 +188,7 @@ class TransactionSender:
         for replacement in range(self._max_replacements + 1):
             receipt = await self._await_receipt(attempt.hashes)
             if receipt is not None:
-                return self._settled(attempt, receipt)
+                return settled_transaction(receipt, attempt.nonce)
             if await self._fill_gap(attempt.nonce, fees):
                 continue
             if await self._rpc.call("eth_getTransactionByHash", attempt.hashes[-1]) is None and resends < _MAX_RESENDS:
@@ -226,28 +241,6 @@ class TransactionSender:
             await self._sleep(self._poll_interval_s)
         return None
 
-    def _settled(self, attempt: _Attempt, receipt: dict[str, Any]) -> SentTransaction:
-        tx_hash = str(receipt.get("transactionHash"))
-        if _quantity(receipt.get("status")) != 1:
-            raise TransactionRevertedError("the transaction reverted on chain", tx_hash=tx_hash, nonce=attempt.nonce)
-        logs = receipt.get("logs") or []
-        if not isinstance(logs, list):
-            raise MalformedMessageError("a receipt's logs are a list", tx_hash=tx_hash)
-        events = []
-        for log in logs:
-            decoded = decode_log(_chain_log(log))
-            if decoded is not None:
-                events.append(decoded)
-        gas_used = _quantity(receipt.get("gasUsed"))
-        return SentTransaction(
-            tx_hash=tx_hash,
-            nonce=attempt.nonce,
-            block_number=_quantity(receipt.get("blockNumber")),
-            gas_used=gas_used,
-            fee_wei=gas_used * _quantity(receipt.get("effectiveGasPrice", "0x0")),
-            events=tuple(events),
-        )
-
     def _sign(self, nonce: int, to: str, data: bytes, gas: int, fees: Fees) -> str:
         tx: dict[str, Any] = {"chainId": self._chain_id, "nonce": nonce, "to": to, "value": 0, "data": data, "gas": gas}
         if fees.legacy:
@@ -265,6 +258,31 @@ class TransactionSender:
             if chain_id != self._chain_id:
                 raise ChainError("the node serves another chain", chain_id=chain_id, expected=self._chain_id)
             self._chain_checked = True
+
+
+def settled_transaction(receipt: dict[str, Any], nonce: int) -> SentTransaction:
+    """A mined transaction's receipt as a :class:`SentTransaction` (its logs decoded), or
+    :class:`TransactionRevertedError` for status 0; ``nonce`` is the one it was sent with."""
+    tx_hash = str(receipt.get("transactionHash"))
+    if _quantity(receipt.get("status")) != 1:
+        raise TransactionRevertedError("the transaction reverted on chain", tx_hash=tx_hash, nonce=nonce)
+    logs = receipt.get("logs") or []
+    if not isinstance(logs, list):
+        raise MalformedMessageError("a receipt's logs are a list", tx_hash=tx_hash)
+    events = []
+    for log in logs:
+        decoded = decode_log(_chain_log(log))
+        if decoded is not None:
+            events.append(decoded)
+    gas_used = _quantity(receipt.get("gasUsed"))
+    return SentTransaction(
+        tx_hash=tx_hash,
+        nonce=nonce,
+        block_number=_quantity(receipt.get("blockNumber")),
+        gas_used=gas_used,
+        fee_wei=gas_used * _quantity(receipt.get("effectiveGasPrice", "0x0")),
+        events=tuple(events),
+    )
 
 
 def _quantity(value: object) -> int:

@@ -55,7 +55,7 @@ from polyinfra.core.eip712 import (
     uint256_word,
 )
 from polyinfra.core.wallet_addresses import WALLET_FACTORIES
-from polyinfra.errors import InvalidSignatureError, InvalidValueError, MalformedMessageError
+from polyinfra.errors import InvalidValueError, MalformedMessageError
 
 __all__ = [
     "DEPOSIT_WALLET_BEACON",
@@ -69,7 +69,6 @@ __all__ = [
     "Operation",
     "SafeTransaction",
     "batch_digest",
-    "check_signer",
     "decode_multisend",
     "decode_proxy_calls",
     "deposit_wallet",
@@ -375,10 +374,3 @@ def deposit_wallet(
 
 def _clone_init_code(prefix: int, target: str, tail: bytes, args: bytes) -> bytes:
     return (prefix + (len(args) << _ARGS_LENGTH_SHIFT)).to_bytes(10) + address_word(target)[12:] + tail + args
-
-
-def check_signer(recovered: str, owner: str, *, what: str) -> None:
-    """Raise :class:`InvalidSignatureError` unless the recovered signer is the wallet's owner, as the contract
-    would revert."""
-    if address_word(recovered) != address_word(owner):
-        raise InvalidSignatureError(f"the {what} signature is not the wallet owner's", signer=recovered, owner=owner)

@@ -44,8 +44,10 @@ from polyinfra.errors import (
     PolyinfraError,
     PriceRangeError,
     RateLimitedError,
+    RelayerNonceMismatchError,
     ServiceNotReadyError,
     TickSizeViolationError,
+    WalletBusyError,
 )
 from polyinfra.wire.json_decoding import JsonDecoder
 
@@ -160,12 +162,31 @@ _UNCERTAIN_EXECUTION_HINT: Final = (
     "/data/trades before placing it again"
 )
 
+_WALLET_BUSY_HINT: Final = "the wallet has a relayed action in flight: submit again once it is confirmed"
+_RELAYER_NONCE_HINT: Final = "the relayed transaction was signed with a stale nonce: read the nonce again and re-sign"
+_RELAYER_SUBMIT: Final = frozenset({"/submit"})
+
 # Checked in order, first match wins: status-only rows (429, 425) come first because their bodies
 # say nothing more; then Cloudflare's page, the 503 trading modes, and specific strings before the
 # general 401 rows. Messages are the venue's (venue notes: Venue errors) with ids and numbers as wildcards.
 VENUE_ERROR_RULES: Final[tuple[VenueErrorRule, ...]] = (
     VenueErrorRule("", RateLimitedError, _RATE_LIMIT_HINT, statuses=frozenset({HTTPStatus.TOO_MANY_REQUESTS})),
     VenueErrorRule("", ServiceNotReadyError, _RESTART_HINT, statuses=frozenset({HTTPStatus.TOO_EARLY})),
+    # The relayer's answers to a submit (venue notes: Relayer).
+    VenueErrorRule(
+        r"wallet busy|in-flight action",
+        WalletBusyError,
+        _WALLET_BUSY_HINT,
+        statuses=frozenset({HTTPStatus.BAD_REQUEST}),
+        endpoints=_RELAYER_SUBMIT,
+    ),
+    VenueErrorRule(
+        r"nonce \d+ does not match on-chain nonce",
+        RelayerNonceMismatchError,
+        _RELAYER_NONCE_HINT,
+        statuses=frozenset({HTTPStatus.BAD_REQUEST}),
+        endpoints=_RELAYER_SUBMIT,
+    ),
     VenueErrorRule("cloudflare", HttpClientError, _CLOUDFLARE_HINT, statuses=frozenset({HTTPStatus.FORBIDDEN})),
     # The Data API v2's and Gamma keyset's cursor refusals (venue notes: Data API, Gamma API).
     VenueErrorRule(

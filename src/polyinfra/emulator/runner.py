@@ -25,6 +25,7 @@ from aiohttp import web
 from polyinfra.emulator.accounts import Accounts
 from polyinfra.emulator.chain.contracts import ChainContracts
 from polyinfra.emulator.chain.node import ChainNode
+from polyinfra.emulator.chain.relayer_api import RELAYER_PREFIX, relayer_routes
 from polyinfra.emulator.chain.rpc_api import RPC_PATH, chain_routes
 from polyinfra.emulator.data.apis import DATA_PREFIX, GAMMA_PREFIX, DataApis
 from polyinfra.emulator.data.crowd import WalletCrowd
@@ -229,6 +230,8 @@ class Emulator:
         # The emulated Polygon shares the CLOB's wallets: an approval or a wrap there is what the venue sees.
         self.chain = ChainNode(ChainContracts(self.exchange, self.trading.balances), clock_ms=_wall_clock_ms)
         self._server.app.add_routes(chain_routes(self.chain, self.trading.balances))
+        relayer_api_routes, self.relayer_knobs = relayer_routes(self.chain, clock_ms=_wall_clock_ms)
+        self._server.app.add_routes(relayer_api_routes)
         self._unsubscribe_chain = self.exchange.subscribe(self._report_resolutions)
         self.us_grpc = UsGrpcServer(
             lambda: self.us_market.instruments,
@@ -337,8 +340,10 @@ class Emulator:
         """``{"rest": "http://host:port", "ws_market": "ws://…/ws/market", "ws_user": "ws://…/ws/user",
         "rtds": "ws://…/ws/rtds", "polybolt": "ws://…/ws/polybolt",
         "us_token": "http://host:port/oauth/token", "grpc": "host:grpc_port",
-        "gamma": "http://host:port/gamma", "data": "http://host:port/data-api", "rpc": "http://host:port/rpc"}``
-        (``rpc``: the emulated Polygon's JSON-RPC, :mod:`polyinfra.emulator.chain.rpc_api`)."""
+        "gamma": "http://host:port/gamma", "data": "http://host:port/data-api", "rpc": "http://host:port/rpc",
+        "relayer": "http://host:port/relayer"}`` (``rpc``: the emulated Polygon's JSON-RPC,
+        :mod:`polyinfra.emulator.chain.rpc_api`; ``relayer``: the gasless relayer,
+        :mod:`polyinfra.emulator.chain.relayer_api`)."""
         host = f"[{self._host}]" if ":" in self._host else self._host
         authority = f"{host}:{self.port}"
         return {
@@ -352,6 +357,7 @@ class Emulator:
             "gamma": f"http://{authority}{GAMMA_PREFIX}",
             "data": f"http://{authority}{DATA_PREFIX}",
             "rpc": f"http://{authority}{RPC_PATH}",
+            "relayer": f"http://{authority}{RELAYER_PREFIX}",
         }
 
     @property

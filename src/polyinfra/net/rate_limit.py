@@ -60,6 +60,7 @@ __all__ = [
     "DEFAULT_MARGIN",
     "GAMMA_LIMITS",
     "GLOBAL_SCOPE",
+    "RELAYER_DAILY_QUOTAS",
     "RPC_LIMITS",
     "SIGNER_TIERS",
     "US_ORDER_ENTRY_TIERS",
@@ -77,6 +78,7 @@ __all__ = [
     "TicketState",
     "Window",
     "clob_limits",
+    "relayer_limits",
     "us_order_entry_limits",
 ]
 
@@ -552,6 +554,25 @@ RPC_LIMITS: Final = RateLimitTable(
 )
 """A Polygon JSON-RPC node. Providers' free tiers allow some tens of requests a second and answer 429 beyond;
 500 per 10 s stays inside the common ones, and a batch counts once. A paid node can be given a scaled table."""
+
+
+RELAYER_DAILY_QUOTAS: Final[Mapping[str, int]] = {"unverified": 100, "verified": 10_000}
+"""Relayed transactions a builder may submit per day, by tier (venue notes: Relayer); a relayer API key for one's own
+wallets, and the partner tier, have no daily quota."""
+
+
+def relayer_limits(daily_quota: int | None = RELAYER_DAILY_QUOTAS["unverified"]) -> RateLimitTable:
+    """The relayer's budgets: ``POST /submit`` at most 25 a minute and, unless ``daily_quota`` is None, that many a
+    day (each submit is one unit, whatever the number of calls it batches). Reads share a generous burst scope."""
+    submit_windows = [Window(25, 60.0)]
+    if daily_quota is not None:
+        submit_windows.append(Window(daily_quota, 86_400.0))
+    return RateLimitTable(
+        venue="relayer",
+        scopes=(Scope("relayer:submit", tuple(submit_windows)), _burst("relayer", 200)),
+        endpoints=(EndpointRule("POST /submit", ("relayer:submit",), "relayer-submit"),),
+        shared=("relayer",),
+    )
 
 
 # --- the sans-I/O limiter --------------------------------------------------------------------------

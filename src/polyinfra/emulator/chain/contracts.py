@@ -28,7 +28,7 @@ A call runs against a journal: a revert (:class:`Revert`) or a simulation (``com
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -218,9 +218,17 @@ class ChainContracts:
     def call(self, sender: str, to: str, data: bytes, *, commit: bool) -> CallOutcome:
         """Run ``data`` against the contract at ``to`` as ``sender``; raises :class:`Revert` (state
         unchanged). With ``commit`` False nothing stays changed either way (a simulation)."""
+        return self.call_batch(sender, [(to, data)], commit=commit)
+
+    def call_batch(self, sender: str, calls: Sequence[tuple[str, bytes]], *, commit: bool) -> CallOutcome:
+        """Run several calls as ``sender``, all or nothing, as a smart wallet's batch does: the logs and gas of
+        them all, the output of the last; :class:`Revert` leaves the state as it was before the first."""
         self._journal = []
         try:
-            outcome = self._dispatch(to_checksum_address(sender), to_checksum_address(to), data)
+            outcome = CallOutcome(b"", [], 0)
+            for to, data in calls:
+                step = self._dispatch(to_checksum_address(sender), to_checksum_address(to), data)
+                outcome = CallOutcome(step.output, outcome.logs + step.logs, outcome.gas_used + step.gas_used)
         except InvalidValueError as exc:
             # A ledger refusing a value (a balance past 2**256 - 1) is the EVM's checked-arithmetic revert.
             self._undo()

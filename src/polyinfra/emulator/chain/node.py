@@ -30,7 +30,7 @@ Fault knobs (:class:`ChainKnobs`, ``POST /_emulator/chain/faults``; all off by d
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import ClassVar, Final
 
@@ -39,7 +39,7 @@ from eth_account import Account
 
 from polyinfra.core.chain_calls import encode_revert_reason
 from polyinfra.core.chain_events import ChainLog, topic_hex
-from polyinfra.core.eip712 import keccak256, to_checksum_address
+from polyinfra.core.eip712 import address_word, keccak256, to_checksum_address
 from polyinfra.emulator.chain.contracts import ChainContracts, Revert
 from polyinfra.emulator.faults import knob_count
 from polyinfra.emulator.knobs import KnobValidator, ValidatedKnobs
@@ -58,6 +58,8 @@ MAX_LOG_BLOCKS: Final = 10_000
 _FIRST_BLOCK: Final = 65_000_000
 _INTRINSIC_GAS: Final = 21_000
 _REPLACEMENT_BUMP_PERCENT: Final = 10
+_RELAYED_GAS: Final = 1_000_000
+"""The gas limit a relayed transaction is recorded with (the relayer pays it; nothing here charges it)."""
 _LEGACY_FIELDS: Final = 9
 _TYPE2_FIELDS: Final = 12
 _TYPE2: Final = 2
@@ -298,6 +300,34 @@ class ChainNode:
         self.contracts.charge_gas(tx.sender, receipt.gas_used * price)
         self._receipts[tx.hash] = receipt
         self._logs.extend((receipt.block_number, tx.hash, index, log) for index, log in enumerate(receipt.logs))
+
+    def mine_relayed(
+        self, relayer: str, wallet: str, calls: Sequence[tuple[str, bytes]], *, refusal: str | None = None
+    ) -> Receipt:
+        """Mine, in a block of its own, a transaction the relayer's EOA sends for a smart wallet that makes
+        ``calls`` as ``wallet``, all or nothing; ``refusal`` is the revert of a wallet that refused it (a wrong
+        signature or nonce), so nothing runs. The receipt's status says whether it reverted."""
+        nonce = self._nonces.get(relayer, 0)
+        self._nonces[relayer] = nonce + 1
+        tx_hash = keccak256(b"relayed" + address_word(relayer)[12:] + nonce.to_bytes(8))
+        tx = _Transaction(tx_hash, relayer, nonce, wallet, b"", _RELAYED_GAS, BASE_FEE_WEI, 0, 2)
+        self._block_number += 1
+        self._block_times[self._block_number] = self._clock_ms() // 1000
+        receipt = Receipt(tx, self._block_number, 1, _INTRINSIC_GAS, BASE_FEE_WEI)
+        try:
+            if refusal is not None:
+                raise Revert(refusal)
+            if self.knobs.revert_next > 0:
+                self.knobs.revert_next -= 1
+                raise Revert("emulated revert")
+            outcome = self.contracts.call_batch(wallet, calls, commit=True)
+            receipt.gas_used += outcome.gas_used
+            receipt.logs = outcome.logs
+        except Revert as exc:
+            receipt.status, receipt.revert_reason, receipt.logs = 0, exc.reason, []
+        self._receipts[tx_hash] = receipt
+        self._logs.extend((receipt.block_number, tx_hash, index, log) for index, log in enumerate(receipt.logs))
+        return receipt
 
     def report_resolution(self, condition: str) -> None:
         """The oracle's ``reportPayouts`` of a market the simulator resolved: a block holding its
