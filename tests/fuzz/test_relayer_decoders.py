@@ -9,17 +9,23 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from polyinfra.core.relayer_signing import (
+    DEPOSIT_WALLET_FACTORY,
+    MULTISEND,
+    PROXY_FACTORY,
     Call,
     decode_multisend,
     decode_proxy_calls,
     encode_multisend,
     encode_proxy_calls,
 )
+from polyinfra.emulator.chain.smart_wallets import NonceMismatch, SmartWallets, WalletRefusal
 from polyinfra.errors import MalformedMessageError
 from polyinfra.wire.relayer import (
     ACCOUNT_TRANSACTION,
     NONCE_ANSWER,
     SUBMIT_REQUEST,
+    BatchCall,
+    DepositWalletParams,
     SubmitRequest,
     decimal_field,
     encode_submit,
@@ -80,3 +86,36 @@ def test_submit_body_round_trips(sender: str, metadata: str, nonce: int) -> None
     encoded = encode_submit(request)
     assert b'"from"' in encoded
     assert SUBMIT_REQUEST.decode(encoded) == request
+
+
+hex_text = st.binary(max_size=300).map(lambda raw: "0x" + raw.hex())
+submits = st.builds(
+    SubmitRequest,
+    type=st.sampled_from(["SAFE", "PROXY", "WALLET", "SAFE-CREATE", "WALLET-CREATE", "x"]),
+    sender=st.one_of(addresses, st.text(max_size=44)),
+    to=st.one_of(addresses, st.sampled_from([PROXY_FACTORY, DEPOSIT_WALLET_FACTORY, MULTISEND])),
+    proxy_wallet=st.one_of(st.none(), addresses),
+    data=st.one_of(st.none(), hex_text, st.text(max_size=20)),
+    nonce=st.one_of(st.none(), st.text(max_size=80), st.integers(0, 3).map(str)),
+    signature=st.one_of(st.none(), hex_text, st.binary(min_size=65, max_size=65).map(lambda raw: "0x" + raw.hex())),
+    signature_params=st.one_of(
+        st.none(), st.dictionaries(st.sampled_from(["operation", "gasLimit", "relay"]), st.text(max_size=50))
+    ),
+    deposit_wallet_params=st.one_of(
+        st.none(),
+        st.builds(
+            DepositWalletParams,
+            addresses,
+            st.text(max_size=20),
+            st.lists(st.builds(BatchCall, addresses, st.text(max_size=10), hex_text), max_size=3),
+        ),
+    ),
+)
+
+
+@given(submits)
+def test_the_emulated_wallets_take_any_submit(request: SubmitRequest) -> None:
+    # Anything a client submits is accepted as an action, refused by the relayer, or a nonce mismatch: never a crash.
+    with contextlib.suppress(WalletRefusal, NonceMismatch):
+        action = SmartWallets(clock_s=lambda: 0).prepare(request)
+        assert action.wallet.startswith("0x")

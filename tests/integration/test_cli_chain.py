@@ -1,5 +1,5 @@
 """The on-chain commands as a user runs them, against the emulator: the approval plan, a dry run that sends
-nothing, a wrap with its progress line, and redeem --all after the market resolves."""
+nothing, a wrap with its progress line, redeem --all after the market resolves, and a gasless wrap from a Safe."""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ import secrets
 import httpx
 
 from polyinfra.core.chain_contracts import EXCHANGE_V2, NEG_RISK_EXCHANGE_V2
+from polyinfra.core.eip712 import SigningKey
+from polyinfra.core.wallet_addresses import safe_wallet
 from polyinfra.emulator.runner import Emulator
 from polyinfra.obs.redaction import register_secret
 from tests.integration.cli_steps import run_polyinfra
@@ -61,3 +63,28 @@ async def test_approve_plan_wrap_and_redeem_all_from_the_command_line(emulator: 
     assert [row["operation"] for row in answer["redeemed"]] == ["redeem"]
     assert balances.collateral(address) == before + held
     assert held > 0
+
+
+async def test_wrap_gaslessly_from_a_safe_on_the_command_line(emulator: Emulator) -> None:
+    private_key = "0x" + secrets.token_hex(32)
+    register_secret(private_key)
+    owner = SigningKey(private_key).address
+    safe = safe_wallet(owner)
+    async with httpx.AsyncClient() as http:
+        issued = await http.post(f"{emulator.urls['rest']}/_emulator/relayer/api-keys/{owner}")
+        await http.post(f"{emulator.urls['rest']}/_emulator/chain/accounts/{safe}", json={"usdc_e": "20"})
+        # Each poll shows the final state: the command's 2 s poll interval never has to elapse.
+        await http.post(f"{emulator.urls['rest']}/_emulator/relayer/faults", json={"states_per_poll": 3})
+    relayer_key = issued.json()["apiKey"]
+    register_secret(relayer_key)
+    env = dict(os.environ, POLYINFRA_PRIVATE_KEY=private_key, POLYINFRA_RELAYER_API_KEY=relayer_key)
+    urls = ["--rest", emulator.urls["rest"], "--rpc", emulator.urls["rpc"], "--relayer", emulator.urls["relayer"]]
+    balances = emulator.trading.balances
+    pusd = balances.collateral(safe)
+
+    code, out, err = await run_polyinfra("wrap", "5", "--wallet-type", "safe", *urls, env=env)
+    assert code == 0, err
+    assert len(json.loads(out)["transactions"]) == 2  # the onramp approval, then the wrap
+    assert balances.collateral(safe) == pusd + 5_000_000
+    assert "mined in block" in err
+    assert relayer_key not in out + err and private_key[2:] not in out + err

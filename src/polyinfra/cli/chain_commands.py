@@ -1,5 +1,6 @@
 """``polyinfra approve``, ``wrap``, ``unwrap``, ``split``, ``merge``, ``redeem`` and ``convert``: on-chain operations
-from the EOA of ``POLYINFRA_PRIVATE_KEY``.
+from the EOA of ``POLYINFRA_PRIVATE_KEY``, or with ``--wallet-type safe|proxy|deposit`` from that key's smart wallet,
+gaslessly through the relayer of ``--relayer`` (the wallet is deployed first when it is not yet).
 
 Transactions go to the JSON-RPC node of ``--rpc`` (the local emulator's emulated Polygon by default); the CLOB of
 ``--rest`` is asked what kind a market is (standard or neg-risk, which picks the adapter) and, after anything that
@@ -15,8 +16,10 @@ import asyncio
 import os
 import sys
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from decimal import Decimal
-from typing import TYPE_CHECKING, Annotated, TypeVar
+from enum import StrEnum
+from typing import TYPE_CHECKING, Annotated, Final, TypeVar
 
 import typer
 
@@ -38,7 +41,11 @@ from polyinfra.errors import InvalidValueError
 
 if TYPE_CHECKING:
     from polyinfra.chain.operations import ChainOperations, OperationResult
+    from polyinfra.chain.relayer import RelayerSender
+    from polyinfra.model.orders import SignatureType
     from polyinfra.net.http import HttpTransport
+    from polyinfra.net.json_rpc import JsonRpcClient
+    from polyinfra.obs.redaction import Secret
 
 __all__ = ["register_chain_commands"]
 
@@ -50,6 +57,95 @@ LegacyFeesOption = Annotated[
 ]
 AmountArgument = Annotated[str, typer.Argument(help="An exact decimal amount, e.g. 25 or 12.5 (6 decimals at most).")]
 ConditionArgument = Annotated[str, typer.Argument(help="The market's condition id (0x + 64 hex digits).")]
+
+
+class WalletChoice(StrEnum):
+    """Who makes the calls (``--wallet-type``)."""
+
+    EOA = "eoa"
+    SAFE = "safe"
+    PROXY = "proxy"
+    DEPOSIT = "deposit"
+
+
+WalletTypeOption = Annotated[
+    WalletChoice,
+    typer.Option(
+        "--wallet-type",
+        help="eoa: send from the key's own address (it pays gas). safe, proxy, deposit: act for that smart wallet of "
+        "the key, gaslessly through the relayer.",
+    ),
+]
+RelayerOption = Annotated[
+    str,
+    typer.Option(
+        "--relayer",
+        metavar="URL",
+        envvar="POLYINFRA_RELAYER_URL",
+        help="Relayer URL for --wallet-type safe|proxy|deposit (or POLYINFRA_RELAYER_URL); the default is the "
+        "local emulator's.",
+    ),
+]
+EMULATOR_RELAYER_URL: Final = f"{EMULATOR_REST_URL}/relayer"
+RELAYER_API_KEY_ENV: Final = "POLYINFRA_RELAYER_API_KEY"
+BUILDER_ENVS: Final = ("POLYINFRA_BUILDER_API_KEY", "POLYINFRA_BUILDER_SECRET", "POLYINFRA_BUILDER_PASSPHRASE")
+GASLESS_EPILOG: Final = (
+    "\b\nGasless (--wallet-type safe|proxy|deposit):\n"
+    f"  {RELAYER_API_KEY_ENV}  a relayer API key owned by the signing key's address, or\n"
+    f"  {', '.join(BUILDER_ENVS)}\n"
+    "    builder API credentials (a daily quota applies)"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class _Via:
+    """Who makes the calls: the key's EOA, or one of its smart wallets through the relayer at ``relayer``."""
+
+    wallet_type: str
+    relayer: str
+
+    @property
+    def signature_type(self) -> SignatureType:
+        from polyinfra.model.orders import SignatureType
+
+        return {
+            "eoa": SignatureType.EOA,
+            "proxy": SignatureType.POLY_PROXY,
+            "safe": SignatureType.POLY_GNOSIS_SAFE,
+            "deposit": SignatureType.POLY_1271,
+        }[self.wallet_type]
+
+
+async def _relayer_sender(via: _Via, node: JsonRpcClient, key: Secret) -> RelayerSender:
+    """The relayer sender of the key's ``via`` wallet, authenticated from the environment (relayer key first)."""
+    from polyinfra.chain.relayer import RelayerApiKey, RelayerSender, WalletType
+    from polyinfra.core.auth_headers import ApiCredentials
+    from polyinfra.core.eip712 import SigningKey
+    from polyinfra.net.rate_limit import RELAYER_DAILY_QUOTAS
+    from polyinfra.obs.redaction import Secret
+
+    relayer_key = os.environ.get(RELAYER_API_KEY_ENV, "").strip()
+    builder = [os.environ.get(name, "").strip() for name in BUILDER_ENVS]
+    auth: RelayerApiKey | ApiCredentials
+    if relayer_key:
+        auth = RelayerApiKey(Secret(relayer_key), SigningKey(key).address)
+    elif all(builder):
+        auth = ApiCredentials(builder[0], builder[1], builder[2])
+    else:
+        raise InvalidValueError(
+            f"--wallet-type {via.wallet_type} goes through the relayer: set {RELAYER_API_KEY_ENV}, or all of "
+            + ", ".join(BUILDER_ENVS)
+        )
+    sender = RelayerSender(
+        via.relayer,
+        node,
+        key,
+        wallet_type=WalletType(via.wallet_type),
+        auth=auth,
+        daily_quota=None if relayer_key else RELAYER_DAILY_QUOTAS["unverified"],
+    )
+    await sender.deploy()
+    return sender
 
 
 def approve(
@@ -67,6 +163,8 @@ def approve(
     ] = True,
     dry_run: DryRunOption = False,
     legacy_fees: LegacyFeesOption = False,
+    wallet_type: WalletTypeOption = WalletChoice.EOA,
+    relayer: RelayerOption = EMULATOR_RELAYER_URL,
     rpc: RpcOption = EMULATOR_RPC_URL,
     rest: RestOption = EMULATOR_REST_URL,
     log_level: LogLevelOption = COMMAND_LOG_LEVEL,
@@ -100,7 +198,17 @@ def approve(
             }
         return _result_json(await ops.approve(intents, amount_micros=micros, dry_run=dry_run))
 
-    print_json(_run("approve", rpc, rest, work, legacy_fees=legacy_fees, legacy_adapter=legacy_adapter))
+    print_json(
+        _run(
+            "approve",
+            rpc,
+            rest,
+            work,
+            legacy_fees=legacy_fees,
+            via=_Via(wallet_type.value, relayer),
+            legacy_adapter=legacy_adapter,
+        )
+    )
 
 
 def _collateral_command(operation: str, doc: str) -> Callable[..., None]:
@@ -111,6 +219,8 @@ def _collateral_command(operation: str, doc: str) -> Callable[..., None]:
         *,
         dry_run: DryRunOption = False,
         legacy_fees: LegacyFeesOption = False,
+        wallet_type: WalletTypeOption = WalletChoice.EOA,
+        relayer: RelayerOption = EMULATOR_RELAYER_URL,
         rpc: RpcOption = EMULATOR_RPC_URL,
         rest: RestOption = EMULATOR_REST_URL,
         log_level: LogLevelOption = COMMAND_LOG_LEVEL,
@@ -122,7 +232,7 @@ def _collateral_command(operation: str, doc: str) -> Callable[..., None]:
             run = ops.wrap if operation == "wrap" else ops.unwrap
             return _result_json(await run(micros, dry_run=dry_run))
 
-        print_json(_run(operation, rpc, rest, work, legacy_fees=legacy_fees))
+        print_json(_run(operation, rpc, rest, work, legacy_fees=legacy_fees, via=_Via(wallet_type.value, relayer)))
 
     command.__doc__ = doc
     command.__name__ = operation
@@ -142,6 +252,8 @@ def _position_command(operation: str, doc: str) -> Callable[..., None]:
         *,
         dry_run: DryRunOption = False,
         legacy_fees: LegacyFeesOption = False,
+        wallet_type: WalletTypeOption = WalletChoice.EOA,
+        relayer: RelayerOption = EMULATOR_RELAYER_URL,
         rpc: RpcOption = EMULATOR_RPC_URL,
         rest: RestOption = EMULATOR_REST_URL,
         log_level: LogLevelOption = COMMAND_LOG_LEVEL,
@@ -153,7 +265,11 @@ def _position_command(operation: str, doc: str) -> Callable[..., None]:
             run = ops.split if operation == "split" else ops.merge
             return _result_json(await run(condition, micros, neg_risk=neg_risk, dry_run=dry_run))
 
-        print_json(_run_on_market(operation, condition, rpc, rest, work, legacy_fees=legacy_fees))
+        print_json(
+            _run_on_market(
+                operation, condition, rpc, rest, work, legacy_fees=legacy_fees, via=_Via(wallet_type.value, relayer)
+            )
+        )
 
     command.__doc__ = doc
     command.__name__ = operation
@@ -172,6 +288,8 @@ def redeem(
     ] = False,
     dry_run: DryRunOption = False,
     legacy_fees: LegacyFeesOption = False,
+    wallet_type: WalletTypeOption = WalletChoice.EOA,
+    relayer: RelayerOption = EMULATOR_RELAYER_URL,
     rpc: RpcOption = EMULATOR_RPC_URL,
     rest: RestOption = EMULATOR_REST_URL,
     log_level: LogLevelOption = COMMAND_LOG_LEVEL,
@@ -186,7 +304,11 @@ def redeem(
         async def one(ops: ChainOperations, neg_risk: bool) -> dict[str, object]:
             return _result_json(await ops.redeem(condition, neg_risk=neg_risk, dry_run=dry_run))
 
-        print_json(_run_on_market("redeem", condition, rpc, rest, one, legacy_fees=legacy_fees))
+        print_json(
+            _run_on_market(
+                "redeem", condition, rpc, rest, one, legacy_fees=legacy_fees, via=_Via(wallet_type.value, relayer)
+            )
+        )
         return
 
     async def every(ops: ChainOperations, transport: HttpTransport) -> dict[str, object]:
@@ -203,7 +325,9 @@ def redeem(
         results = await ops.redeem_all(candidates, dry_run=dry_run)
         return {"redeemed": [_result_json(result) for result in results], "markets_checked": len(candidates)}
 
-    print_json(_run_with_transport("redeem", rpc, rest, every, legacy_fees=legacy_fees))
+    print_json(
+        _run_with_transport("redeem", rpc, rest, every, legacy_fees=legacy_fees, via=_Via(wallet_type.value, relayer))
+    )
 
 
 def convert(
@@ -213,6 +337,8 @@ def convert(
     *,
     dry_run: DryRunOption = False,
     legacy_fees: LegacyFeesOption = False,
+    wallet_type: WalletTypeOption = WalletChoice.EOA,
+    relayer: RelayerOption = EMULATOR_RELAYER_URL,
     rpc: RpcOption = EMULATOR_RPC_URL,
     rest: RestOption = EMULATOR_REST_URL,
     log_level: LogLevelOption = COMMAND_LOG_LEVEL,
@@ -221,7 +347,7 @@ def convert(
     configure_command_logging(log_level)
     micros = _micros(amount)
     runs = lambda ops: _as_json(ops.convert(market_id, index_set, micros, dry_run=dry_run))  # noqa: E731
-    print_json(_run("convert", rpc, rest, runs, legacy_fees=legacy_fees))
+    print_json(_run("convert", rpc, rest, runs, legacy_fees=legacy_fees, via=_Via(wallet_type.value, relayer)))
 
 
 # --- plumbing ------------------------------------------------------------------------------------
@@ -267,13 +393,14 @@ def _run(
     work: Callable[[ChainOperations], Awaitable[_T]],
     *,
     legacy_fees: bool,
+    via: _Via,
     legacy_adapter: bool = True,
 ) -> _T:
     async def with_transport(ops: ChainOperations, _transport: HttpTransport) -> _T:
         return await work(ops)
 
     return _run_with_transport(
-        command, rpc, rest, with_transport, legacy_fees=legacy_fees, legacy_adapter=legacy_adapter
+        command, rpc, rest, with_transport, legacy_fees=legacy_fees, via=via, legacy_adapter=legacy_adapter
     )
 
 
@@ -285,6 +412,7 @@ def _run_on_market(
     work: Callable[[ChainOperations, bool], Awaitable[_T]],
     *,
     legacy_fees: bool,
+    via: _Via,
 ) -> _T:
     """Run ``work`` with the market's kind (neg-risk or not), read from the CLOB."""
 
@@ -294,7 +422,7 @@ def _run_on_market(
         market = await ClobRestClient(transport.base_url, transport=transport).get_market(condition)
         return await work(ops, market.neg_risk)
 
-    return _run_with_transport(command, rpc, rest, on_market, legacy_fees=legacy_fees)
+    return _run_with_transport(command, rpc, rest, on_market, legacy_fees=legacy_fees, via=via)
 
 
 def _run_with_transport(
@@ -304,14 +432,14 @@ def _run_with_transport(
     work: Callable[[ChainOperations, HttpTransport], Awaitable[_T]],
     *,
     legacy_fees: bool,
+    via: _Via,
     legacy_adapter: bool = True,
 ) -> _T:
     """Run ``work`` over the node and the CLOB; failures as one line on stderr (exit 2 bad input, 1 other)."""
     from polyinfra.chain.operations import ChainOperations
-    from polyinfra.chain.sender import TransactionSender
+    from polyinfra.chain.sender import CallSender, TransactionSender
     from polyinfra.cli.trading_commands import trading_session
     from polyinfra.clob.trading import AssetType
-    from polyinfra.model.orders import SignatureType
     from polyinfra.net.http import HttpTransport
     from polyinfra.net.json_rpc import JsonRpcClient
     from polyinfra.obs.redaction import Secret
@@ -322,10 +450,12 @@ def _run_with_transport(
         if not key.reveal():
             raise InvalidValueError(f"{PRIVATE_KEY_ENV} is not set: export the signing key (0x + 64 hex digits) in it")
         async with HttpTransport(rest, retry=ONE_SHOT_RETRY) as transport, JsonRpcClient(rpc) as node:
-            sender = TransactionSender(node, key, legacy=legacy_fees)
+            sender: CallSender = TransactionSender(node, key, legacy=legacy_fees)
+            if via.wallet_type != "eoa":
+                sender = await _relayer_sender(via, node, key)
 
             async def refresh() -> None:
-                client = await trading_session(transport, SignatureType.EOA, 0)
+                client = await trading_session(transport, via.signature_type, 0)
                 await client.update_balance_allowance(AssetType.COLLATERAL)
 
             ops = ChainOperations(
@@ -352,4 +482,4 @@ def register_chain_commands(app: typer.Typer) -> None:
         ("redeem", redeem),
         ("convert", convert),
     ):
-        app.command(name, epilog=KEY_EPILOG)(command)
+        app.command(name, epilog=KEY_EPILOG + "\n\n" + GASLESS_EPILOG)(command)

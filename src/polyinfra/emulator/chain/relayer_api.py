@@ -19,7 +19,8 @@ A submit's life::
 Advancing one state per poll makes the progression visible without a clock. A wallet with a transaction not yet
 CONFIRMED or FAILED is busy ("wallet busy: active action"). Fault knobs (:class:`RelayerKnobs`,
 ``POST /_emulator/relayer/faults``): ``throttle_next`` (429s), ``fail_next`` (reverts: FAILED),
-``invalid_next`` (INVALID), ``busy_next`` (400 wallet busy), and the limits ``per_minute`` and ``daily_quota``.
+``invalid_next`` (INVALID), ``busy_next`` (400 wallet busy), the limits ``per_minute`` and ``daily_quota``, and
+``states_per_poll`` (1: each poll shows the next state; 3 or more: the first poll shows the final one).
 Keys: ``POST /_emulator/relayer/builder-keys`` issues builder credentials, ``POST
 /_emulator/relayer/api-keys/{address}`` a relayer API key for that address.
 """
@@ -70,6 +71,13 @@ _KNOB_CHANGES: Final[JsonDecoder[dict[str, object]]] = JsonDecoder(dict[str, obj
 _encode: Final = msgspec.json.Encoder().encode
 
 
+def _positive(name: str, value: object) -> int:
+    count = knob_count(name, value)
+    if count == 0:
+        raise InvalidValueError("must be at least 1", field=name, value=value)
+    return count
+
+
 @dataclass(slots=True)
 class RelayerKnobs(ValidatedKnobs):
     """The emulated relayer's fault knobs and limits (module notes)."""
@@ -81,6 +89,7 @@ class RelayerKnobs(ValidatedKnobs):
         "busy_next": knob_count,
         "per_minute": knob_count,
         "daily_quota": knob_count,
+        "states_per_poll": _positive,
     }
     _kind: ClassVar[str] = "relayer knob"
 
@@ -90,6 +99,7 @@ class RelayerKnobs(ValidatedKnobs):
     busy_next: int = 0
     per_minute: int = 25
     daily_quota: int = 100
+    states_per_poll: int = 1
 
     def as_dict(self) -> dict[str, object]:
         return dataclasses.asdict(self)
@@ -112,8 +122,8 @@ class _Relayed:
     def state(self) -> str:
         return self.path[self.step]
 
-    def advance(self) -> None:
-        self.step = min(self.step + 1, len(self.path) - 1)
+    def advance(self, steps: int) -> None:
+        self.step = min(self.step + steps, len(self.path) - 1)
 
 
 @dataclass(slots=True)
@@ -204,7 +214,7 @@ def relayer_routes(node: ChainNode, *, clock_ms: Callable[[], int]) -> tuple[lis
         relayed = relayer.transactions.get(request.match_info["id"])
         if relayed is None:
             return _error("transaction not found", HTTPStatus.NOT_FOUND)
-        relayed.advance()
+        relayed.advance(relayer.knobs.states_per_poll)
         hash_shown = relayed.tx_hash if relayed.state not in (STATE_NEW, STATE_INVALID) else None
         answer: dict[str, object] = {
             "transaction_id": relayed.transaction_id,

@@ -127,7 +127,10 @@ class SmartWallets:
             raise WalletRefusal("safe not deployed")
         nonce = self._check_nonce("SAFE", owner, request.nonce)
         data = _hex(request.data)
-        operation = Operation(decimal_field((request.signature_params or {}).get("operation", "0"), what="operation"))
+        code = decimal_field((request.signature_params or {}).get("operation", "0"), what="operation")
+        if code not in (Operation.CALL, Operation.DELEGATECALL):
+            raise WalletRefusal("a Safe operation is 0 (CALL) or 1 (DELEGATECALL)")
+        operation = Operation(code)
         target = to_checksum_address(request.to)
         if operation is Operation.DELEGATECALL:
             if target != MULTISEND:
