@@ -91,8 +91,9 @@ RELAYER_API_KEY_ENV: Final = "POLYINFRA_RELAYER_API_KEY"
 BUILDER_ENVS: Final = ("POLYINFRA_BUILDER_API_KEY", "POLYINFRA_BUILDER_SECRET", "POLYINFRA_BUILDER_PASSPHRASE")
 GASLESS_EPILOG: Final = (
     "\b\nGasless (--wallet-type safe|proxy|deposit):\n"
-    f"  {RELAYER_API_KEY_ENV}  a relayer API key owned by the signing key's address, or\n"
-    f"  {', '.join(BUILDER_ENVS)}\n"
+    f"  {RELAYER_API_KEY_ENV}  a relayer API key of the key's\n"
+    "    address (no daily quota), or\n"
+    "  " + ",\n  ".join(BUILDER_ENVS) + "\n"
     "    builder API credentials (a daily quota applies)"
 )
 
