@@ -9,7 +9,7 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from polyinfra.chain.sender import TransactionSender, _Attempt
+from polyinfra.chain.sender import settled_transaction
 from polyinfra.core.chain_calls import FUNCTIONS, decode_revert_reason, encode_revert_reason
 from polyinfra.emulator.accounts import Balances
 from polyinfra.emulator.chain.contracts import ChainContracts
@@ -18,7 +18,7 @@ from polyinfra.emulator.chain.rpc_api import _Methods
 from polyinfra.emulator.exchange import Exchange
 from polyinfra.emulator.simulator import generate_markets
 from polyinfra.errors import PolyinfraError
-from polyinfra.net.json_rpc import JsonRpcClient, _result, rpc_error
+from polyinfra.net.json_rpc import _result, rpc_error
 
 words = st.integers(0, 2**256 - 1).map(lambda value: value.to_bytes(32)) | st.sampled_from(
     [bytes(32), (32).to_bytes(32), (64).to_bytes(32), (1).to_bytes(32), (2).to_bytes(32)]
@@ -122,7 +122,6 @@ def test_any_call_to_any_contract_answers_or_reverts(to: str, selector: bytes, b
         assert exc.code == 3
 
 
-SENDER = TransactionSender(JsonRpcClient("http://127.0.0.1:9/rpc"), "0x" + "3c" * 32)
 hexes = st.binary(max_size=40).map(lambda raw: "0x" + raw.hex())
 receipts = st.fixed_dictionaries(
     {},
@@ -147,7 +146,7 @@ receipts = st.fixed_dictionaries(
 @given(receipts)
 def test_hostile_receipts_settle_or_are_typed(receipt: dict[str, Any]) -> None:
     try:
-        settled = SENDER._settled(_Attempt(0), receipt)
+        settled = settled_transaction(receipt, 0)
     except PolyinfraError:
         return
     assert settled.gas_used >= 0

@@ -12,6 +12,7 @@ from polyinfra.emulator.rate_limits import RateLimitMode
 from polyinfra.emulator.runner import Emulator
 from polyinfra.emulator.trading_api import TradingSettings
 from polyinfra.net.http import HttpTransport
+from polyinfra.net.json_rpc import JsonRpcClient
 
 EmulatorFactory = Callable[..., Awaitable[Emulator]]
 
@@ -47,3 +48,10 @@ async def transport(emulator: Emulator) -> AsyncIterator[HttpTransport]:
     """A transport to ``emulator``'s REST API with the default (standard-tier) limits."""
     async with HttpTransport(emulator.urls["rest"]) as opened:
         yield opened
+
+
+@pytest.fixture
+async def rpc(emulator: Emulator) -> AsyncIterator[JsonRpcClient]:
+    """A JSON-RPC client of ``emulator``'s emulated Polygon."""
+    async with JsonRpcClient(emulator.urls["rpc"]) as client:
+        yield client

@@ -34,12 +34,6 @@ async def emulator() -> AsyncIterator[Emulator]:
         yield running
 
 
-@pytest.fixture
-async def rpc(emulator: Emulator) -> AsyncIterator[JsonRpcClient]:
-    async with JsonRpcClient(emulator.urls["rpc"]) as client:
-        yield client
-
-
 def sender(rpc: JsonRpcClient, **options: object) -> TransactionSender:
     return TransactionSender(rpc, KEY, poll_interval_s=1.0, receipt_timeout_s=3.0, sleep=no_wait, **options)  # type: ignore[arg-type]
 

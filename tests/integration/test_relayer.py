@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-from collections.abc import AsyncIterator
 
 import pytest
 
@@ -35,12 +34,6 @@ from tests.integration.trading_steps import empty_market
 
 async def no_wait(_seconds: float) -> None:
     await asyncio.sleep(0)
-
-
-@pytest.fixture
-async def rpc(emulator: Emulator) -> AsyncIterator[JsonRpcClient]:
-    async with JsonRpcClient(emulator.urls["rpc"]) as client:
-        yield client
 
 
 async def builder_credentials(transport: HttpTransport) -> ApiCredentials:

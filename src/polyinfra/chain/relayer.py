@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Final
 
+from polyinfra.chain.once_per_key import OncePerKey
 from polyinfra.chain.sender import SentTransaction, settled_transaction
 from polyinfra.core.auth_headers import ApiCredentials
 from polyinfra.core.eip712 import SigningKey, to_checksum_address
@@ -165,7 +166,7 @@ class RelayerSender:
         self._proxy_gas_limit = proxy_gas_limit
         self._sleep = sleep
         self._clock_s = clock_s
-        self._keys: dict[str, asyncio.Future[SentTransaction]] = {}
+        self._runs: OncePerKey[SentTransaction] = OncePerKey()
         self.owner: str = self._key.address
         """The EOA that signs for the wallet."""
         self.address: str = _wallet_of(self._wallet_type, self.owner, chain_id)
@@ -192,22 +193,12 @@ class RelayerSender:
 
     async def send_calls(self, calls: Sequence[Call], *, key: str | None = None) -> SentTransaction:
         """Several calls in one relayed transaction (one unit of the daily quota), confirmed (module notes)."""
-        if key is not None and key in self._keys:
-            return await asyncio.shield(self._keys[key])
-        done: asyncio.Future[SentTransaction] = asyncio.get_running_loop().create_future()
-        if key is not None:
-            self._keys[key] = done
-        try:
+
+        async def once() -> SentTransaction:
             transaction_id, nonce = await self._submit(list(calls))
-            result = await self._await_confirmed(transaction_id, nonce)
-        except BaseException as exc:
-            if key is not None:
-                del self._keys[key]
-            done.set_exception(exc)
-            done.exception()
-            raise
-        done.set_result(result)
-        return result
+            return await self._await_confirmed(transaction_id, nonce)
+
+        return await self._runs.run(key, once)
 
     # --- deployment ---------------------------------------------------------------------------------
 

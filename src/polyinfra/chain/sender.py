@@ -35,6 +35,7 @@ from typing import Any, Final, Protocol
 from eth_account import Account
 
 from polyinfra.chain.nonces import NonceBook
+from polyinfra.chain.once_per_key import OncePerKey
 from polyinfra.core.chain_events import ChainLog, DecodedEvent, decode_log
 from polyinfra.core.chain_fees import Fees, eip1559_fees, legacy_fees, replacement_fees
 from polyinfra.core.eip712 import to_checksum_address
@@ -125,7 +126,7 @@ class TransactionSender:
         self._max_replacements = max_replacements
         self._sleep = sleep
         self.nonces = NonceBook(self._pending_count)
-        self._keys: dict[str, asyncio.Future[SentTransaction]] = {}
+        self._runs: OncePerKey[SentTransaction] = OncePerKey()
         self._chain_checked = False
 
     @property
@@ -152,26 +153,14 @@ class TransactionSender:
 
     async def send(self, to: str, data: bytes, *, key: str | None = None, gas: int | None = None) -> SentTransaction:
         """Send one call and wait for it to be mined (module notes)."""
-        if key is not None and key in self._keys:
-            return await asyncio.shield(self._keys[key])
-        # Published before the first await, so a concurrent call with the same key waits for this one.
-        done: asyncio.Future[SentTransaction] = asyncio.get_running_loop().create_future()
-        if key is not None:
-            self._keys[key] = done
-        try:
+
+        async def once() -> SentTransaction:
             await self._check_chain()
             gas_limit = gas if gas is not None else await self.estimate_gas(to, data)
             attempt = _Attempt(await self.nonces.reserve())
-            result = await self._send_and_wait(attempt, to_checksum_address(to), data, gas_limit)
-        except BaseException as exc:
-            if key is not None:
-                # A failed key may be tried again: it signed nothing that can still be mined twice.
-                del self._keys[key]
-            done.set_exception(exc)
-            done.exception()  # retrieved here: concurrent waiters re-raise it, nobody else has to
-            raise
-        done.set_result(result)
-        return result
+            return await self._send_and_wait(attempt, to_checksum_address(to), data, gas_limit)
+
+        return await self._runs.run(key, once)
 
     async def _send_and_wait(self, attempt: _Attempt, to: str, data: bytes, gas: int) -> SentTransaction:
         fees = await self.current_fees()
