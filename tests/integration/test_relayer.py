@@ -209,3 +209,36 @@ async def test_wallet_busy_is_retried_and_polling_gives_up_in_time(
         await patient.deploy()  # NEW → EXECUTED → MINED → CONFIRMED takes more than two polls
     await sender.aclose()
     await patient.aclose()
+
+
+async def test_a_proxy_wallet_deploys_itself_and_wraps(
+    emulator: Emulator, transport: HttpTransport, rpc: JsonRpcClient
+) -> None:
+    sender = relayer_sender(emulator, rpc, new_key(), WalletType.PROXY, await builder_credentials(transport))
+    await fund(transport, sender.address)
+    assert await sender.deploy() is None  # nothing to deploy: the first call does it
+    await ChainOperations(sender, rpc).wrap(10 * MICROS)
+    assert emulator.chain.contracts.balance_of(PUSD, sender.address) == 10 * MICROS
+    await sender.aclose()
+
+
+async def test_relayer_credentials_never_reach_the_logs(
+    emulator: Emulator, transport: HttpTransport, rpc: JsonRpcClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level("DEBUG")
+    credentials = await builder_credentials(transport)
+    safe = relayer_sender(emulator, rpc, new_key(), WalletType.SAFE, credentials)
+    private_key = new_key()
+    api_key = await relayer_key(transport, SigningKey(private_key).address)
+    deposit = relayer_sender(emulator, rpc, private_key, WalletType.DEPOSIT, api_key)
+    await safe.deploy()
+    await deposit.deploy()
+    await transport.request("POST", "/_emulator/relayer/faults", json={"throttle_next": 1})
+    with pytest.raises(RateLimitedError) as refused:
+        await deposit.send(PUSD, b"")
+    shown = caplog.text + repr(safe) + repr(deposit) + str(refused.value) + repr(api_key)
+    assert "POST /submit" in caplog.text or "/relayer/submit" in caplog.text
+    for secret in (credentials.secret.reveal(), credentials.passphrase.reveal(), api_key.api_key.reveal()):
+        assert secret not in shown
+    await safe.aclose()
+    await deposit.aclose()
