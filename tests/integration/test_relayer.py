@@ -14,6 +14,7 @@ from polyinfra.chain.operations import ChainOperations
 from polyinfra.chain.relayer import RelayerApiKey, RelayerSender, WalletType
 from polyinfra.core.approvals import Intent
 from polyinfra.core.auth_headers import ApiCredentials
+from polyinfra.core.chain_calls import encode_call
 from polyinfra.core.chain_contracts import PUSD, USDC_E
 from polyinfra.core.eip712 import SigningKey
 from polyinfra.core.relayer_signing import Call, sign_safe
@@ -22,6 +23,7 @@ from polyinfra.errors import (
     RateLimitedError,
     RelayedTransactionFailedError,
     RelayedTransactionInvalidError,
+    RelayerNonceMismatchError,
     TransactionTimeoutError,
 )
 from polyinfra.model.numbers import MICROS
@@ -242,3 +244,28 @@ async def test_relayer_credentials_never_reach_the_logs(
         assert secret not in shown
     await safe.aclose()
     await deposit.aclose()
+
+
+@pytest.mark.parametrize("wallet_type", [WalletType.SAFE, WalletType.DEPOSIT])
+async def test_a_stale_nonce_is_read_again_and_signed_again(
+    emulator: Emulator, transport: HttpTransport, rpc: JsonRpcClient, wallet_type: WalletType
+) -> None:
+    private_key = new_key()
+    sender = relayer_sender(
+        emulator, rpc, private_key, wallet_type, await relayer_key(transport, SigningKey(private_key).address)
+    )
+    await sender.deploy()
+    approve = encode_call("approve(address,uint256)", USDC_E, 5)
+    await sender.send(PUSD, approve)
+    await transport.request("POST", "/_emulator/relayer/faults", json={"stale_nonce_next": 1})
+    before = emulator.chain.block_number
+    assert (await sender.send(PUSD, approve)).nonce == 1  # the mismatch answer, then the fresh nonce
+    assert emulator.chain.block_number == before + 1
+    assert emulator.relayer_knobs.stale_nonce_next == 0  # the stale read was answered and refused, then re-read
+    await sender.aclose()
+
+
+def test_a_nonce_signed_ahead_of_the_chain_is_not_raced() -> None:
+    ahead = RelayerNonceMismatchError("x", venue_message="batch nonce 5 does not match on-chain nonce 4")
+    behind = RelayerNonceMismatchError("x", venue_message="batch nonce 3 does not match on-chain nonce 4")
+    assert relayer_module._ahead_of_chain(ahead) and not relayer_module._ahead_of_chain(behind)

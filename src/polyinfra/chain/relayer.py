@@ -10,7 +10,9 @@ transaction's life in :meth:`RelayerSender.send_calls`::
     sign by the wallet's recipe (core/relayer_signing) ─▶ POST /submit (the limiter holds it to 25 a minute and the
          │                                                  daily quota; both auth schemes)
          │── 400 wallet busy ──────▶ wait a poll interval, read the nonce again, re-sign, submit again
-         │── 400 nonce mismatch ───▶ the same (the wallet moved on; at most ``max_submit_retries`` in all)
+         │── 400 nonce mismatch ───▶ the same when signed below the chain's nonce (the wallet moved on); signed
+         │                           above it, a transaction is still on its way: raised, never raced
+         │                           (at most ``max_submit_retries`` submits in all)
          ▼
     poll GET /v1/account/transactions/{id} every ``poll_interval_s``, at most ``max_polls`` times
          │── STATE_CONFIRMED ─▶ the receipt read from the node: SentTransaction (logs decoded)
@@ -30,6 +32,7 @@ Secret). Time is the injected ``sleep`` and ``clock_s``, so tests drive polling 
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -95,6 +98,7 @@ __all__ = ["RelayerApiKey", "RelayerSender", "WalletType"]
 _ZERO_ADDRESS: Final = "0x" + "00" * 20
 _PROXY_GAS_LIMIT: Final = 500_000
 """The proxy relay's gas limit when none is given: inside the relay hub's budget of about 650k."""
+_NONCE_MISMATCH: Final = re.compile(r"nonce (\d{1,78}) does not match on-chain nonce (\d{1,78})")
 _BATCH_LIFETIME_S: Final = 600
 """A deposit-wallet batch is valid this long after signing (the official SDK's choice)."""
 
@@ -249,8 +253,8 @@ class RelayerSender:
             request, nonce = await build()
             try:
                 return await self._post_submit(request), nonce
-            except (WalletBusyError, RelayerNonceMismatchError):
-                if attempt == self._max_submit_retries:
+            except (WalletBusyError, RelayerNonceMismatchError) as refused:
+                if attempt == self._max_submit_retries or _ahead_of_chain(refused):
                     raise
                 await self._sleep(self._poll_interval_s)
         raise AssertionError("unreachable: the last attempt raises")
@@ -398,6 +402,13 @@ class RelayerSender:
         return error_from_response(
             status, body, method=method, endpoint=endpoint.removeprefix(self._prefix), headers=headers
         )
+
+
+def _ahead_of_chain(refused: PolyinfraError) -> bool:
+    """Whether a nonce mismatch was signed *above* the chain's nonce: a transaction of the wallet is still on its
+    way, and signing again at the chain's nonce would race it (the official SDK retries only the other way)."""
+    found = _NONCE_MISMATCH.search(str(refused.context.get("venue_message") or ""))
+    return found is not None and int(found.group(1)) > int(found.group(2))
 
 
 def _wallet_of(wallet_type: WalletType, owner: str, chain_id: int) -> str:

@@ -20,7 +20,8 @@ Advancing one state per poll makes the progression visible without a clock. A wa
 CONFIRMED or FAILED is busy ("wallet busy: active action"). Fault knobs (:class:`RelayerKnobs`,
 ``POST /_emulator/relayer/faults``): ``throttle_next`` (429s), ``fail_next`` (reverts: FAILED),
 ``invalid_next`` (INVALID), ``busy_next`` (400 wallet busy), the limits ``per_minute`` and ``daily_quota``, and
-``states_per_poll`` (1: each poll shows the next state; 3 or more: the first poll shows the final one).
+``states_per_poll`` (1: each poll shows the next state; 3 or more: the first poll shows the final one), and
+``stale_nonce_next`` (nonce reads one behind the chain: the submit meets a nonce mismatch).
 Keys: ``POST /_emulator/relayer/builder-keys`` issues builder credentials, ``POST
 /_emulator/relayer/api-keys/{address}`` a relayer API key for that address.
 """
@@ -90,6 +91,7 @@ class RelayerKnobs(ValidatedKnobs):
         "per_minute": knob_count,
         "daily_quota": knob_count,
         "states_per_poll": _positive,
+        "stale_nonce_next": knob_count,
     }
     _kind: ClassVar[str] = "relayer knob"
 
@@ -100,6 +102,7 @@ class RelayerKnobs(ValidatedKnobs):
     per_minute: int = 25
     daily_quota: int = 100
     states_per_poll: int = 1
+    stale_nonce_next: int = 0
 
     def as_dict(self) -> dict[str, object]:
         return dataclasses.asdict(self)
@@ -152,13 +155,13 @@ def relayer_routes(node: ChainNode, *, clock_ms: Callable[[], int]) -> tuple[lis
         owner = _address(request.query.get("address"))
         if owner is None:
             return _error("invalid address")
-        return _json({"nonce": str(relayer.wallets.nonce(kind, owner))})
+        return _json({"nonce": str(_nonce_read(relayer, kind, owner))})
 
     async def relay_payload(request: web.Request) -> web.Response:
         owner = _address(request.query.get("address"))
         if owner is None:
             return _error("invalid address")
-        return _json({"address": RELAY_ADDRESS, "nonce": str(relayer.wallets.nonce("PROXY", owner))})
+        return _json({"address": RELAY_ADDRESS, "nonce": str(_nonce_read(relayer, "PROXY", owner))})
 
     async def params(request: web.Request) -> web.Response:
         kind = request.query.get("type", "")
@@ -168,7 +171,7 @@ def relayer_routes(node: ChainNode, *, clock_ms: Callable[[], int]) -> tuple[lis
         if owner is None:
             return _error("invalid address")
         wallet = relayer.wallets.wallet_of(kind, owner)
-        return _json({"address": wallet, "nonce": str(relayer.wallets.nonce(kind, owner))})
+        return _json({"address": wallet, "nonce": str(_nonce_read(relayer, kind, owner))})
 
     async def deployed(request: web.Request) -> web.Response:
         wallet = _address(request.query.get("address"))
@@ -329,6 +332,16 @@ def _throttle(relayer: _Relayer, *, unlimited: bool) -> web.Response | None:
     if not unlimited:
         relayer.day.append(now)
     return None
+
+
+def _nonce_read(relayer: _Relayer, kind: str, owner: str) -> int:
+    """A wallet's nonce as the relayer answers it: one behind the truth while ``stale_nonce_next`` lasts (relayer
+    nonce reads have been seen to lag the chain)."""
+    nonce = relayer.wallets.nonce(kind, owner)
+    if relayer.knobs.stale_nonce_next > 0 and nonce > 0:
+        relayer.knobs.stale_nonce_next -= 1
+        return nonce - 1
+    return nonce
 
 
 def _busy(relayer: _Relayer, sender: str) -> bool:
