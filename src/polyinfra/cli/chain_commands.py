@@ -310,7 +310,6 @@ def _run_with_transport(
     from polyinfra.chain.operations import ChainOperations
     from polyinfra.chain.sender import TransactionSender
     from polyinfra.cli.trading_commands import trading_session
-    from polyinfra.clob.trading import AssetType
     from polyinfra.model.orders import SignatureType
     from polyinfra.net.http import HttpTransport
     from polyinfra.net.json_rpc import JsonRpcClient
@@ -324,9 +323,9 @@ def _run_with_transport(
         async with HttpTransport(rest, retry=ONE_SHOT_RETRY) as transport, JsonRpcClient(rpc) as node:
             sender = TransactionSender(node, key, legacy=legacy_fees)
 
-            async def refresh() -> None:
+            async def refresh(tokens: tuple[str, ...]) -> None:
                 client = await trading_session(transport, SignatureType.EOA, 0)
-                await client.update_balance_allowance(AssetType.COLLATERAL)
+                await client.refresh_balances(tokens)
 
             ops = ChainOperations(
                 sender,

@@ -127,6 +127,15 @@ def emulator(
             help="N more traders taking liquidity with the simulator, for the Data API to report on many wallets.",
         ),
     ] = 0,
+    neg_risk_questions: Annotated[
+        int,
+        typer.Option(
+            "--neg-risk-questions",
+            metavar="N",
+            help="List a neg-risk market of N questions (2 to 6; 0: none) whose NO shares `polyinfra convert` "
+            "converts on the emulated chain.",
+        ),
+    ] = 3,
     subscribe_timeout_s: Annotated[
         float, typer.Option(help="Close WebSocket clients that do not subscribe within this many seconds.")
     ] = EMULATOR_SUBSCRIBE_TIMEOUT_S,
@@ -273,6 +282,7 @@ def emulator(
             faults=faults,
             seed_books=not empty_books,
             crowd_wallets=crowd_wallets,
+            neg_risk_questions=neg_risk_questions,
             subscribe_timeout_s=subscribe_timeout_s,
             ping_timeout_s=ping_timeout_s,
             us_clients=us_clients,

@@ -19,8 +19,13 @@ to (``[1, 0]`` or ``[0, 1]``).
 
 Emulator choices: the system contracts (the CTF, adapters, ramps, pUSD's vault) hold unlimited collateral,
 because the emulator seeds wallets with shares that no deposit backs; every wallet starts with
-:data:`SEED_NATIVE_WEI` of POL for gas. Neg-risk conversion needs a market of several questions, which the
-simulator does not list, so ``convertPositions`` reverts ``MarketNotPrepared``.
+:data:`SEED_NATIVE_WEI` of POL for gas.
+
+Neg-risk conversion works on the neg-risk markets the exchange groups into an event
+(:meth:`~polyinfra.emulator.exchange.Exchange.group_neg_risk_event`; any other market id reverts
+``MarketNotPrepared``): the caller's NO of each question in the index set go to the burn address, and the caller
+gets as many YES of every other question plus ``(m - 1) * amount`` collateral for m NOs given (pUSD through the
+collateral adapters, USDC.e through the legacy adapter). The emulated events charge no conversion fee.
 
 A call runs against a journal: a revert (:class:`Revert`) or a simulation (``commit=False``, for
 ``eth_call`` and ``eth_estimateGas``) undoes every write it made.
@@ -40,6 +45,7 @@ from polyinfra.core.chain_contracts import (
     NEG_RISK_ADAPTER,
     NEG_RISK_COLLATERAL_ADAPTER,
     NEG_RISK_COLLATERAL_ADAPTER_FIRST,
+    NO_TOKEN_BURN_ADDRESS,
     OFFRAMP,
     ONRAMP,
     PUSD,
@@ -535,7 +541,7 @@ class ChainContracts:
     def _adapter_call(self, adapter: str, sender: str, name: str, args: tuple[object, ...]) -> CallOutcome:
         collateral = WCOL if adapter in _NEG_RISK_ADAPTERS else USDC_E
         if name == "convertPositions":
-            raise Revert("MarketNotPrepared")
+            return self._convert(adapter, sender, args, pays=PUSD)
         # The adapters keep the CTF's shapes but read only the condition and the amount.
         return self._settle_via(adapter, sender, name, args, self._pair(str(args[2]), collateral), pays=PUSD)
 
@@ -543,7 +549,7 @@ class ChainContracts:
         if name in {"balanceOf", "balanceOfBatch"}:
             return self._ctf_call(sender, name, args)
         if name == "convertPositions":
-            raise Revert("MarketNotPrepared")
+            return self._convert(NEG_RISK_ADAPTER, sender, args, pays=USDC_E)
         return self._settle_via(NEG_RISK_ADAPTER, sender, name, args, self._pair(str(args[0]), WCOL), pays=USDC_E)
 
     def _pair(self, condition: str, collateral: str) -> _Pair:
@@ -571,6 +577,48 @@ class ChainContracts:
         payout, logs = self._redeem(adapter, pair.condition, ids, collateral=pair.collateral, owner=sender)
         logs += self._pull(pays, adapter, adapter, sender, payout) if payout else []
         return CallOutcome(b"", logs, _GAS[name])
+
+    def _convert(self, adapter: str, sender: str, args: tuple[object, ...], *, pays: str) -> CallOutcome:
+        """``convertPositions(marketId, indexSet, amount)`` for ``sender`` (module notes), checked in the
+        adapter's order: a prepared market, more than one question, an index set inside it."""
+        if adapter in _STANDARD_ADAPTERS:
+            raise Revert("MarketNotPrepared")  # a standard market id is no neg-risk market there
+        market, index_set, amount = str(args[0]), _uint(args[1]), _uint(args[2])
+        questions = self._exchange.neg_risk_questions(market)
+        if not questions:
+            raise Revert("MarketNotPrepared")
+        if len(questions) < 2:
+            raise Revert("NoConvertiblePositions")
+        if index_set == 0 or index_set >= 1 << len(questions):
+            raise Revert("InvalidIndexSet")
+        if amount == 0:
+            return CallOutcome(b"", [], _GAS["convertPositions"])
+        if not self._operators.get((sender, adapter), False):
+            raise Revert("NotApprovedForAll")
+        given = [index for index in range(len(questions)) if index_set >> index & 1]
+        logs: list[ChainLog] = []
+        for index, condition in enumerate(questions):
+            pair = self._pair(condition, WCOL)
+            if index in given:
+                self._move_position(sender, NO_TOKEN_BURN_ADDRESS, pair.no, amount)
+                moved = {"from": sender, "to": NO_TOKEN_BURN_ADDRESS, "id": pair.no}
+            else:
+                self._move_position(_ZERO_ADDRESS, sender, pair.yes, amount)
+                moved = {"from": adapter, "to": sender, "id": pair.yes}
+            logs.append(encode_log("TransferSingle", CTF, operator=adapter, value=amount, **moved))
+        if len(given) > 1:
+            logs += self._pull(pays, adapter, adapter, sender, (len(given) - 1) * amount)
+        logs.append(
+            encode_log(
+                "PositionsConverted",
+                NEG_RISK_ADAPTER,
+                stakeholder=sender if adapter == NEG_RISK_ADAPTER else adapter,
+                marketId=market,
+                indexSet=index_set,
+                amount=amount,
+            )
+        )
+        return CallOutcome(b"", logs, _GAS["convertPositions"])
 
     # --- ramps ------------------------------------------------------------------------------------
 
