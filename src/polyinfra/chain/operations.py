@@ -46,6 +46,7 @@ from polyinfra.core.ctf_positions import BINARY_PARTITION
 from polyinfra.errors import ConditionNotResolvedError, InvalidValueError, MalformedMessageError, PolyinfraError
 from polyinfra.model.numbers import format_micros
 from polyinfra.net.json_rpc import JsonRpcClient
+from polyinfra.wire.clob_rest import Market
 
 __all__ = ["ChainOperations", "OperationPlan", "OperationResult", "PlannedCall", "RedeemCandidate"]
 
@@ -93,6 +94,14 @@ class RedeemCandidate:
     neg_risk: bool
     yes_token: str
     no_token: str
+
+    @classmethod
+    def of(cls, market: Market) -> RedeemCandidate | None:
+        """The candidate a CLOB market is, None for one still open (only a closed market can have its payouts
+        reported: reading the open ones would cost reads for nothing) or not binary."""
+        if not market.closed or len(market.tokens) != 2:
+            return None
+        return cls(market.condition_id, market.neg_risk, market.tokens[0].token_id, market.tokens[1].token_id)
 
 
 @dataclass(frozen=True, slots=True)

@@ -195,10 +195,9 @@ def redeem(
 
         markets = ClobRestClient(transport.base_url, transport=transport)
         candidates = [
-            RedeemCandidate(market.condition_id, market.neg_risk, market.tokens[0].token_id, market.tokens[1].token_id)
+            candidate
             async for market in markets.iter_markets()
-            # Only a closed market can have its payouts reported; the open ones would cost reads for nothing.
-            if market.closed and len(market.tokens) == 2
+            if (candidate := RedeemCandidate.of(market)) is not None
         ]
         results = await ops.redeem_all(candidates, dry_run=dry_run)
         return {"redeemed": [_result_json(result) for result in results], "markets_checked": len(candidates)}
