@@ -1,11 +1,17 @@
-"""Running ``polyinfra`` as a real process from an async test, whose event loop keeps serving the
-emulator the command talks to meanwhile."""
+"""Running ``polyinfra`` from an async test, whose event loop keeps serving the emulator the command talks to
+meanwhile: as a real process (:func:`run_polyinfra`, for what is about the process: its exit, its signals, its
+environment), or in this process (:func:`run_polyinfra_in_process`, the same command line and answers without a
+Python start-up and its imports: seconds saved per command on a busy machine)."""
 
 from __future__ import annotations
 
 import asyncio
 import sys
 from collections.abc import Mapping
+
+from typer.testing import CliRunner
+
+from polyinfra.cli.main import app
 
 WAIT_S = 60.0
 
@@ -35,3 +41,15 @@ async def run_polyinfra(*arguments: str, env: Mapping[str, str] | None = None) -
             await process.wait()
     assert process.returncode is not None
     return process.returncode, stdout.decode(), stderr.decode()
+
+
+async def run_polyinfra_in_process(*arguments: str, env: Mapping[str, str] | None = None) -> tuple[int, str, str]:
+    """As :func:`run_polyinfra`, in a worker thread of this process (the commands run their own event loop);
+    ``env`` here only adds to this process's environment, for the command's duration. An exception the command
+    does not turn into its exit code is raised here."""
+
+    def invoke() -> tuple[int, str, str]:
+        result = CliRunner().invoke(app, list(arguments), env=env, catch_exceptions=False)
+        return result.exit_code, result.stdout, result.stderr
+
+    return await asyncio.wait_for(asyncio.to_thread(invoke), WAIT_S)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from decimal import Decimal
 from typing import TYPE_CHECKING, Annotated, TypeVar
 
@@ -38,6 +38,7 @@ from polyinfra.errors import InvalidValueError
 
 if TYPE_CHECKING:
     from polyinfra.chain.operations import ChainOperations, OperationResult
+    from polyinfra.core.approvals import Intent
     from polyinfra.net.http import HttpTransport
 
 __all__ = ["register_chain_commands"]
@@ -131,6 +132,16 @@ def _collateral_command(operation: str, doc: str) -> Callable[..., None]:
 
 wrap = _collateral_command("wrap", "Wrap USDC.e into pUSD (the CLOB's collateral) through the onramp.")
 unwrap = _collateral_command("unwrap", "Unwrap pUSD back into USDC.e through the offramp.")
+
+
+def apply_approvals(command: str, intents: Iterable[Intent], *, rpc: str, rest: str) -> int:
+    """Grant what ``intents`` lack from the EOA of the key in the environment (``doctor``'s fix, with this
+    module's progress lines and one-line errors); the number of transactions sent."""
+
+    async def work(ops: ChainOperations) -> int:
+        return len((await ops.approve(intents)).transactions)
+
+    return _run(command, rpc, rest, work, legacy_fees=False)
 
 
 def _position_command(operation: str, doc: str) -> Callable[..., None]:
