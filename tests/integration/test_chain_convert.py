@@ -14,7 +14,8 @@ import pytest
 from polyinfra.chain.operations import ChainOperations
 from polyinfra.chain.sender import TransactionSender
 from polyinfra.clob.trading import TradingClient
-from polyinfra.core.chain_contracts import NEG_RISK_COLLATERAL_ADAPTER, NO_TOKEN_BURN_ADDRESS
+from polyinfra.core.chain_contracts import NEG_RISK_ADAPTER, NEG_RISK_COLLATERAL_ADAPTER, NO_TOKEN_BURN_ADDRESS
+from polyinfra.core.chain_events import decode_log
 from polyinfra.core.ctf_positions import binary_positions, neg_risk_condition_id, neg_risk_question_id
 from polyinfra.core.eip712 import SigningKey
 from polyinfra.emulator.faults import FaultConfig
@@ -72,6 +73,16 @@ def test_the_event_carries_the_ids_the_chain_derives(venue: Emulator) -> None:
         assert [token.token_id for token in info.tokens] == [str(positions.yes), str(positions.no)]
         assert venue.exchange.neg_risk_market_id(info.condition_id) == event.market_id
     assert venue.exchange.neg_risk_questions(event.market_id) == tuple(info.condition_id for info in event.questions)
+    # Resolved, a question reports the question id its condition is derived from, with the adapter as oracle.
+    second = event.questions[1]
+    venue.exchange.resolve_market(second.condition_id, second.tokens[1].token_id)
+    log = venue.chain.contracts.resolution_log(second.condition_id)
+    assert log is not None
+    resolution = decode_log(log)
+    assert resolution is not None
+    assert resolution.fields["questionId"] == neg_risk_question_id(event.market_id, 1)
+    assert resolution.fields["oracle"] == NEG_RISK_ADAPTER
+    assert list(resolution.fields["payoutNumerators"]) == [0, 1]  # type: ignore[call-overload]
 
 
 async def test_convert_gives_yes_of_the_others_and_collateral_exactly(venue: Emulator, rpc: JsonRpcClient) -> None:

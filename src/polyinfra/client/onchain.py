@@ -87,6 +87,11 @@ class OnChainMethods:
     def markets(self) -> AsyncIterator[Market]:
         raise NotImplementedError
 
+    async def _for_market(self, condition_id: str, wallet: str | None) -> tuple[ChainOperations, bool]:
+        """The wallet's operations and whether the market is neg-risk (which picks the adapter)."""
+        neg_risk = (await self.market(condition_id)).neg_risk
+        return await self._chain_operations(wallet), neg_risk
+
     async def approve(
         self,
         intents: Iterable[Intent | str] = _EVERY_INTENT,
@@ -127,10 +132,10 @@ class OnChainMethods:
         wallet: str | None = None,
     ) -> OperationResult:
         """``amount`` pUSD into as many YES and NO shares of the market."""
-        micros = _positive_micros(amount)
-        neg_risk = (await self.market(condition_id)).neg_risk
-        operations = await self._chain_operations(wallet)
-        return await operations.split(condition_id, micros, neg_risk=neg_risk, dry_run=dry_run, key=key)
+        operations, neg_risk = await self._for_market(condition_id, wallet)
+        return await operations.split(
+            condition_id, _positive_micros(amount), neg_risk=neg_risk, dry_run=dry_run, key=key
+        )
 
     async def merge(
         self,
@@ -142,18 +147,17 @@ class OnChainMethods:
         wallet: str | None = None,
     ) -> OperationResult:
         """``amount`` YES and NO shares of the market back into pUSD."""
-        micros = _positive_micros(amount)
-        neg_risk = (await self.market(condition_id)).neg_risk
-        operations = await self._chain_operations(wallet)
-        return await operations.merge(condition_id, micros, neg_risk=neg_risk, dry_run=dry_run, key=key)
+        operations, neg_risk = await self._for_market(condition_id, wallet)
+        return await operations.merge(
+            condition_id, _positive_micros(amount), neg_risk=neg_risk, dry_run=dry_run, key=key
+        )
 
     async def redeem(
         self, condition_id: str, *, dry_run: bool = False, key: str | None = None, wallet: str | None = None
     ) -> OperationResult:
         """The wallet's whole YES and NO of a resolved market into pUSD by its payouts
         (:class:`~polyinfra.errors.ConditionNotResolvedError` before they are reported)."""
-        neg_risk = (await self.market(condition_id)).neg_risk
-        operations = await self._chain_operations(wallet)
+        operations, neg_risk = await self._for_market(condition_id, wallet)
         return await operations.redeem(condition_id, neg_risk=neg_risk, dry_run=dry_run, key=key)
 
     async def redeem_all(

@@ -54,7 +54,7 @@ from polyinfra.core.chain_contracts import (
     WCOL,
 )
 from polyinfra.core.chain_events import ChainLog, encode_log
-from polyinfra.core.ctf_positions import BINARY_PARTITION, binary_positions
+from polyinfra.core.ctf_positions import BINARY_PARTITION, binary_positions, neg_risk_question_id
 from polyinfra.core.eip712 import to_checksum_address
 from polyinfra.emulator.accounts import COLLATERAL, Balances
 from polyinfra.emulator.exchange import Exchange
@@ -282,10 +282,18 @@ class ChainContracts:
             CTF,
             conditionId=info.condition_id,
             oracle=NEG_RISK_ADAPTER if info.neg_risk else UMA_ADAPTER,
-            questionId=self._exchange.listing(info.condition_id).question_id,
+            questionId=self._question_id(info.condition_id),
             outcomeSlotCount=2,
             payoutNumerators=list(payouts),
         )
+
+    def _question_id(self, condition: ConditionId) -> str:
+        """The question a condition answers: for a neg-risk event's question the one its condition id is derived
+        from (the market id plus its index), otherwise the listing's."""
+        market = self._exchange.neg_risk_market_id(condition)
+        if market is None:
+            return self._exchange.listing(condition).question_id
+        return neg_risk_question_id(market, self._exchange.neg_risk_questions(market).index(condition))
 
     def _dispatch(self, sender: str, to: str, data: bytes) -> CallOutcome:
         if not data and not self.is_contract(to):
