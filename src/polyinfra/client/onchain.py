@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from decimal import Decimal
-from typing import Final
+from typing import Final, Protocol
 
 from polyinfra.chain.operations import ChainOperations, OperationResult, RedeemCandidate
 from polyinfra.chain.sender import TransactionSender
@@ -75,25 +75,21 @@ class ChainAccess:
             await rpc.aclose()
 
 
+class _Host(Protocol):
+    """What :class:`OnChainMethods` needs of the client it is mixed into."""
+
+    async def _chain_operations(self, wallet: str | None) -> ChainOperations: ...
+
+    async def market(self, condition_id: str) -> MarketInfo: ...
+
+    def markets(self) -> AsyncIterator[Market]: ...
+
+
 class OnChainMethods:
-    """The on-chain methods of the client (module notes). The host class supplies the four below."""
-
-    async def _chain_operations(self, wallet: str | None) -> ChainOperations:
-        raise NotImplementedError
-
-    async def market(self, condition_id: str) -> MarketInfo:
-        raise NotImplementedError
-
-    def markets(self) -> AsyncIterator[Market]:
-        raise NotImplementedError
-
-    async def _for_market(self, condition_id: str, wallet: str | None) -> tuple[ChainOperations, bool]:
-        """The wallet's operations and whether the market is neg-risk (which picks the adapter)."""
-        neg_risk = (await self.market(condition_id)).neg_risk
-        return await self._chain_operations(wallet), neg_risk
+    """The on-chain methods of the client (module notes), over what :class:`_Host` names."""
 
     async def approve(
-        self,
+        self: _Host,
         intents: Iterable[Intent | str] = _EVERY_INTENT,
         *,
         amount: Decimal | str | int | None = None,
@@ -109,21 +105,31 @@ class OnChainMethods:
         return await operations.approve(chosen, amount_micros=micros, dry_run=dry_run, key=key)
 
     async def wrap(
-        self, amount: Decimal | str | int, *, dry_run: bool = False, key: str | None = None, wallet: str | None = None
+        self: _Host,
+        amount: Decimal | str | int,
+        *,
+        dry_run: bool = False,
+        key: str | None = None,
+        wallet: str | None = None,
     ) -> OperationResult:
         """USDC.e into pUSD (approving the onramp first if needed)."""
         operations = await self._chain_operations(wallet)
         return await operations.wrap(_positive_micros(amount), dry_run=dry_run, key=key)
 
     async def unwrap(
-        self, amount: Decimal | str | int, *, dry_run: bool = False, key: str | None = None, wallet: str | None = None
+        self: _Host,
+        amount: Decimal | str | int,
+        *,
+        dry_run: bool = False,
+        key: str | None = None,
+        wallet: str | None = None,
     ) -> OperationResult:
         """pUSD back into USDC.e."""
         operations = await self._chain_operations(wallet)
         return await operations.unwrap(_positive_micros(amount), dry_run=dry_run, key=key)
 
     async def split(
-        self,
+        self: _Host,
         condition_id: str,
         amount: Decimal | str | int,
         *,
@@ -132,13 +138,13 @@ class OnChainMethods:
         wallet: str | None = None,
     ) -> OperationResult:
         """``amount`` pUSD into as many YES and NO shares of the market."""
-        operations, neg_risk = await self._for_market(condition_id, wallet)
+        operations, neg_risk = await _for_market(self, condition_id, wallet)
         return await operations.split(
             condition_id, _positive_micros(amount), neg_risk=neg_risk, dry_run=dry_run, key=key
         )
 
     async def merge(
-        self,
+        self: _Host,
         condition_id: str,
         amount: Decimal | str | int,
         *,
@@ -147,21 +153,21 @@ class OnChainMethods:
         wallet: str | None = None,
     ) -> OperationResult:
         """``amount`` YES and NO shares of the market back into pUSD."""
-        operations, neg_risk = await self._for_market(condition_id, wallet)
+        operations, neg_risk = await _for_market(self, condition_id, wallet)
         return await operations.merge(
             condition_id, _positive_micros(amount), neg_risk=neg_risk, dry_run=dry_run, key=key
         )
 
     async def redeem(
-        self, condition_id: str, *, dry_run: bool = False, key: str | None = None, wallet: str | None = None
+        self: _Host, condition_id: str, *, dry_run: bool = False, key: str | None = None, wallet: str | None = None
     ) -> OperationResult:
         """The wallet's whole YES and NO of a resolved market into pUSD by its payouts
         (:class:`~polyinfra.errors.ConditionNotResolvedError` before they are reported)."""
-        operations, neg_risk = await self._for_market(condition_id, wallet)
+        operations, neg_risk = await _for_market(self, condition_id, wallet)
         return await operations.redeem(condition_id, neg_risk=neg_risk, dry_run=dry_run, key=key)
 
     async def redeem_all(
-        self, *, dry_run: bool = False, key: str | None = None, wallet: str | None = None
+        self: _Host, *, dry_run: bool = False, key: str | None = None, wallet: str | None = None
     ) -> list[OperationResult]:
         """Redeem every closed market of the CLOB whose payouts are reported and where the wallet holds shares."""
         candidates = [
@@ -171,7 +177,7 @@ class OnChainMethods:
         return await operations.redeem_all(candidates, dry_run=dry_run, key=key)
 
     async def convert(
-        self,
+        self: _Host,
         market_id: str,
         index_set: int,
         amount: Decimal | str | int,
@@ -184,6 +190,12 @@ class OnChainMethods:
         question i) for as many YES of every other question, plus pUSD for each NO given beyond the first."""
         operations = await self._chain_operations(wallet)
         return await operations.convert(market_id, index_set, _positive_micros(amount), dry_run=dry_run, key=key)
+
+
+async def _for_market(host: _Host, condition_id: str, wallet: str | None) -> tuple[ChainOperations, bool]:
+    """The wallet's operations and whether the market is neg-risk (which picks the adapter)."""
+    neg_risk = (await host.market(condition_id)).neg_risk
+    return await host._chain_operations(wallet), neg_risk
 
 
 def _positive_micros(amount: Decimal | str | int) -> int:
