@@ -15,10 +15,13 @@ from pathlib import Path
 import grpc
 import pytest
 
+from polyinfra.core.us_books import stream_share
 from polyinfra.core.us_dropcopy import DropCopyStream, LinkKind, chain_gaps
 from polyinfra.emulator.runner import Emulator
+from polyinfra.errors import StreamBudgetExceededError
 from polyinfra.record.dropcopy_archive import DropCopyArchive, SQLiteDropCopyArchive
 from polyinfra.us.dropcopy import DropCopyArchiver
+from polyinfra.us.live_books import UsLiveBooks
 from polyinfra.wire.us.polymarket.v1 import report_pb2, report_pb2_grpc
 from tests.integration.us_dropcopy_steps import emulator_archiver, until
 
@@ -141,6 +144,33 @@ async def test_two_archivers_only_one_commits_and_the_other_takes_over_without_a
     second_archive.close()
 
 
+async def test_books_beside_an_archiver_are_planned_within_what_the_archiver_leaves(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    emulator.us_market_data_faults.streams_per_firm = 6
+    archive = SQLiteDropCopyArchive(tmp_path / "archive.db")
+    archiver = _archiver(emulator, archive, *DropCopyStream)
+    share = stream_share(archiver.stream_count, budget=6)
+    assert share == 2
+    symbols = [instrument.symbol for instrument in emulator.us_market.instruments][:3]
+    run = asyncio.create_task(archiver.run())
+    try:
+        await until(lambda: emulator.us_dropcopy_service.open_streams == 4, "the archiver's streams are open")
+        async with UsLiveBooks(
+            emulator.urls["grpc"], insecure=True, symbols_per_stream=1, stream_budget=share, reconnect_initial_s=0.01
+        ) as books:
+            await books.subscribe(symbols[:2])
+            assert await books.wait_until_live(timeout_s=30)
+            with pytest.raises(StreamBudgetExceededError):
+                await books.subscribe(symbols[2:])  # refused here, before the venue's RESOURCE_EXHAUSTED
+            assert emulator.us_stream_budget.held("") == 6
+    finally:
+        run.cancel()
+        await asyncio.gather(run, return_exceptions=True)
+    assert emulator.us_stream_budget.refused == 0
+    archive.close()
+
+
 KILLS = 4  # the issue asks for 20; each restart costs a process start (1.5 s of imports on a busy 2-core machine)
 # The archiver alone in a process of its own (the command adds the reference-data call and the status line,
 # which ``test_cli_us_dropcopy`` covers): a lighter start, so more kills fit the test's time.
@@ -149,6 +179,7 @@ import asyncio, sys
 from polyinfra.core.us_dropcopy import DropCopyStream
 from polyinfra.record.dropcopy_archive import DropCopyArchive, SQLiteDropCopyArchive
 from polyinfra.us.dropcopy import DropCopyArchiver
+from polyinfra.us.live_books import UsLiveBooks
 target, path, firm = sys.argv[1:4]
 archiver = DropCopyArchiver(target, SQLiteDropCopyArchive(path), firm=firm, streams=[DropCopyStream.EXECUTIONS],
                             insecure=True, reconnect_initial_s=0.01, reconnect_max_s=0.05)

@@ -54,6 +54,7 @@ from polyinfra.emulator.us.market_data import MarketDataService
 from polyinfra.emulator.us.market_data_control import market_data_routes
 from polyinfra.emulator.us.market_data_faults import UsMarketDataFaults
 from polyinfra.emulator.us.renumbered_protos import renumbered_protos
+from polyinfra.emulator.us.stream_budget import StreamBudget
 from polyinfra.emulator.us.token_endpoint import TOKEN_PATH, UsTokenEndpoint
 from polyinfra.errors import InvalidValueError
 from polyinfra.wire.us.polymarket.v1 import dropcopy_pb2, report_pb2
@@ -133,7 +134,8 @@ class Emulator:
     symbols). :attr:`us_market` holds the US books (the simulator steps them with the CLOB's),
     :attr:`us_market_data_faults` the market-data streams' fault knobs, :attr:`us_dropcopy` the DropCopy
     history (the order engine's listener; its ``faults`` are the DropCopy knobs) served by
-    :attr:`us_dropcopy_service` and the report search.
+    :attr:`us_dropcopy_service` and the report search; :attr:`us_stream_budget` is the firms' pooled budget of
+    concurrent streams every streaming RPC draws from.
     """
 
     def __init__(
@@ -196,10 +198,13 @@ class Emulator:
         )
         self._requested_grpc_port = grpc_port
         self.us_market_data_faults = UsMarketDataFaults()
-        self.us_market_data = MarketDataService(self.us_market, self.us_market_data_faults)
+        # One pooled budget of concurrent streams per firm for every streaming RPC, as the venue has; its
+        # limit is the market-data knob ``streams_per_firm``.
+        self.us_stream_budget = StreamBudget(lambda: self.us_market_data_faults.streams_per_firm)
+        self.us_market_data = MarketDataService(self.us_market, self.us_market_data_faults, self.us_stream_budget)
         self._server.app.add_routes(market_data_routes(self.us_market_data, self.us_market_data_faults))
         self.us_dropcopy = DropCopyHistory(us_instruments, UsDropCopyFaults())
-        self.us_dropcopy_service = DropCopyService(self.us_dropcopy)
+        self.us_dropcopy_service = DropCopyService(self.us_dropcopy, self.us_stream_budget)
         self._server.app.add_routes(dropcopy_routes(self.us_dropcopy, self.us_dropcopy_service))
         self.us_grpc = UsGrpcServer(
             us_instruments,

@@ -1,11 +1,11 @@
 """The emulated US exchange's token and scope check on every gRPC call (``--us-require-auth``).
 
-The venue checks a call's bearer token when the call starts, never again while a stream runs
-(venue notes: US exchange token endpoint): a stream opened with a token keeps running after that
-token expires, and only a new call needs a new token. :class:`RequireUsAuth` does the same with the
-emulator's own token check (:meth:`~polyinfra.emulator.us.token_endpoint.UsTokenEndpoint.verify`,
-the ``early_expiry_s`` knob applied): a call without a valid token ends ``UNAUTHENTICATED``, one whose
-token lacks the service's scope ends ``PERMISSION_DENIED`` with the venue's "missing required scope"
+The venue checks a call's bearer token when the call starts, never again while a stream runs (venue notes: US
+exchange token endpoint): a stream opened with a token keeps running after that token expires, and only a new
+call needs a new token. :class:`RequireUsAuth` does the same with the emulator's own token check
+(:meth:`~polyinfra.emulator.us.token_endpoint.UsTokenEndpoint.verify`, the ``early_expiry_s`` knob applied): a
+call without a valid token ends ``UNAUTHENTICATED``, one whose token lacks the call's scope (its service's, or
+its own where the venue documents one) ends ``PERMISSION_DENIED`` with the venue's "missing required scope"
 message. Health checks and server reflection need no token.
 """
 
@@ -20,7 +20,7 @@ import grpc
 from polyinfra.emulator.us.token_endpoint import UsTokenEndpoint
 from polyinfra.errors import JwtAuthError, MissingScopeError
 
-__all__ = ["SERVICE_SCOPES", "RequireUsAuth"]
+__all__ = ["METHOD_SCOPES", "SERVICE_SCOPES", "RequireUsAuth", "scope_of"]
 
 SERVICE_SCOPES: Final[Mapping[str, str]] = MappingProxyType(
     {
@@ -31,13 +31,28 @@ SERVICE_SCOPES: Final[Mapping[str, str]] = MappingProxyType(
     }
 )
 """The scope each checked service's calls need (venue notes: US exchange token endpoint); a service
-not listed here is open."""
+not listed here is open. :data:`METHOD_SCOPES` names the calls that need another."""
+
+METHOD_SCOPES: Final[Mapping[str, str]] = MappingProxyType(
+    {
+        # The venue's docs give the instrument-state stream the reference-data scope, not DropCopy's.
+        "polymarket.v1.DropCopyAPI/CreateInstrumentStateChangeSubscription": "read:instruments",
+    }
+)
+"""The calls whose scope is not their service's (``service/method``), checked before :data:`SERVICE_SCOPES`."""
+
+
+def scope_of(method: str) -> str | None:
+    """The scope the call ``/service/method`` needs; None: it is open."""
+    name = method.lstrip("/")
+    return METHOD_SCOPES.get(name) or SERVICE_SCOPES.get(name.rpartition("/")[0])
+
 
 _Continuation = Callable[[grpc.HandlerCallDetails], Awaitable["grpc.RpcMethodHandler[Any, Any] | None"]]
 
 
 class RequireUsAuth(grpc.aio.ServerInterceptor):
-    """Refuse calls to the services of :data:`SERVICE_SCOPES` whose token ``tokens`` does not grant."""
+    """Refuse the checked calls (:func:`scope_of`) whose scope the token (checked by ``tokens``) does not grant."""
 
     def __init__(self, tokens: UsTokenEndpoint) -> None:
         self._tokens = tokens
@@ -46,8 +61,7 @@ class RequireUsAuth(grpc.aio.ServerInterceptor):
         self, continuation: _Continuation, handler_call_details: grpc.HandlerCallDetails
     ) -> grpc.RpcMethodHandler[Any, Any] | None:
         handler = await continuation(handler_call_details)
-        service = handler_call_details.method.lstrip("/").rpartition("/")[0]
-        scope = SERVICE_SCOPES.get(service)
+        scope = scope_of(handler_call_details.method)
         if handler is None or scope is None:
             return handler
         refusal = self._refusal(handler_call_details, scope)
