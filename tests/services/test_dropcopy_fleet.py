@@ -6,11 +6,13 @@ token without a duplicate; the dead one's fence is refused. Each test uses a buc
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import nats
+import nats.js.errors
 import pytest
 from nats.aio.client import Client
 from nats.js.kv import KeyValue
@@ -20,7 +22,8 @@ from polyinfra.emulator.runner import Emulator
 from polyinfra.errors import FencedOffError
 from polyinfra.record.dropcopy_archive import Lease, SQLiteDropCopyArchive
 from polyinfra.record.dropcopy_fleet import FleetStreamLeases, stream_shard
-from polyinfra.record.shard_leases import ShardLeases
+from polyinfra.record.shard_leases import ShardLeases, bucket_name, decode_lease
+from tests.integration.cli_steps import run_polyinfra
 from tests.integration.us_dropcopy_steps import emulator_archiver, until
 from tests.record.sinks import NATS_SERVER
 
@@ -41,7 +44,7 @@ class _Clock:
 
 
 @pytest.fixture
-async def bucket_name(nats_client: Client) -> AsyncIterator[str]:
+async def lease_bucket(nats_client: Client) -> AsyncIterator[str]:
     name = f"test-dropcopy-{uuid.uuid4().hex[:12]}"
     await nats_client.jetstream().create_key_value(bucket=name, history=1)
     yield name
@@ -55,12 +58,12 @@ def _fleet(bucket: KeyValue, holder: str, clock: _Clock, renew_s: float = LEASE_
 
 
 async def test_two_archivers_one_commits_and_the_survivor_takes_over_from_a_dead_holder(
-    nats_client: Client, bucket_name: str, tmp_path: Path
+    nats_client: Client, lease_bucket: str, tmp_path: Path
 ) -> None:
     clock = _Clock()
     doomed_connection = await nats.connect(f"nats://{NATS_SERVER}", connect_timeout=5, allow_reconnect=False)
-    doomed_bucket = await doomed_connection.jetstream().key_value(bucket_name)
-    survivor_bucket = await nats_client.jetstream().key_value(bucket_name)
+    doomed_bucket = await doomed_connection.jetstream().key_value(lease_bucket)
+    survivor_bucket = await nats_client.jetstream().key_value(lease_bucket)
     path = tmp_path / "shared.db"
     first_archive, second_archive = SQLiteDropCopyArchive(path), SQLiteDropCopyArchive(path)
     async with Emulator(markets=1, rate=0) as emulator:
@@ -115,10 +118,10 @@ async def test_two_archivers_one_commits_and_the_survivor_takes_over_from_a_dead
 
 
 async def test_a_claim_older_than_the_stored_fence_is_refused(
-    nats_client: Client, bucket_name: str, tmp_path: Path
+    nats_client: Client, lease_bucket: str, tmp_path: Path
 ) -> None:
     clock = _Clock()
-    bucket = await nats_client.jetstream().key_value(bucket_name)
+    bucket = await nats_client.jetstream().key_value(lease_bucket)
     archive = SQLiteDropCopyArchive(tmp_path / "a.db")
     slow, quick = _fleet(bucket, "slow", clock, renew_s=0.01), _fleet(bucket, "quick", clock)
     held = await slow.acquire(archive, FIRM, DropCopyStream.TRADES)
@@ -136,3 +139,29 @@ async def test_a_claim_older_than_the_stored_fence_is_refused(
     await quick.release(taken)
     assert await slow.acquire(archive, FIRM, DropCopyStream.TRADES) is not None  # released: free at once
     archive.close()
+
+
+async def test_the_archiver_command_takes_its_lease_from_the_fleet_and_releases_it_on_exit(
+    nats_client: Client, tmp_path: Path
+) -> None:
+    fleet = f"test-{uuid.uuid4().hex[:12]}"
+    store = f"sqlite:///{tmp_path / 'shared.db'}"
+    async with Emulator(markets=1, rate=0) as emulator:
+        emulator.us_dropcopy.faults.update({"time_scale": TIME_SCALE, "heartbeat_interval_s": 100.0})
+        emulator.us_dropcopy.generate(120, seed=1)
+        arguments = ["us", "dropcopy", "--grpc", emulator.urls["grpc"], "--insecure", "--store", store, "--firm", "f"]
+        arguments += ["--streams", "executions", "--lease", f"nats://{NATS_SERVER}/{fleet}", "--member", "one"]
+        try:
+            code, out, err = await run_polyinfra(*arguments, "--duration", "1")
+            entry = await (await nats_client.jetstream().key_value(bucket_name(fleet))).get(
+                f"shard.{stream_shard('f', DropCopyStream.EXECUTIONS)}"
+            )
+        finally:
+            with contextlib.suppress(nats.js.errors.NotFoundError):
+                await nats_client.jetstream().delete_key_value(bucket_name(fleet))
+    assert code == 0, err
+    assert f"member one of fleet {fleet}: stream leases at nats://{NATS_SERVER}/{fleet}" in out
+    assert "executions: 120 events (120 new)" in out
+    lease = decode_lease(entry.value or b"", key="k")
+    assert lease.holder == "one" and lease.released  # a clean stop hands the stream over at once
+    assert f"fence {(entry.revision or 0) - 1}," in out  # the revision it acquired, before the release
