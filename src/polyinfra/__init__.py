@@ -19,6 +19,7 @@ from polyinfra.errors import (
     AuthError,
     BookHashMismatchError,
     CircuitOpenError,
+    FencedOffError,
     InsufficientBalanceError,
     InsufficientLiquidityError,
     InvalidNumberError,
@@ -66,11 +67,22 @@ if TYPE_CHECKING:
     from polyinfra.clob.market_channel import MarketChannel
     from polyinfra.clob.rest import ClobRestClient, SyncClobRestClient
     from polyinfra.clob.trading import AssetType, BalanceAllowance, CancelResult, OpenOrder, TradingClient
+    from polyinfra.core.us_dropcopy import (
+        ChainLink,
+        DropCopyStream,
+        LinkKind,
+        UsExecution,
+        UsInstrumentChange,
+        UsPositionChange,
+        UsTradeReport,
+    )
     from polyinfra.core.us_instruments import UsInstrument, UsInstrumentState
     from polyinfra.emulator.faults import FaultConfig
     from polyinfra.emulator.runner import Emulator
     from polyinfra.live.live_data import LiveData
+    from polyinfra.record.dropcopy_archive import DropCopyArchive, open_archive
     from polyinfra.us.client import UsExchangeClient
+    from polyinfra.us.dropcopy import DropCopyArchiver
     from polyinfra.us.live_books import UsLiveBooks
     from polyinfra.wallets.registry import WalletConfig, WalletRegistry
 
@@ -99,6 +111,16 @@ _LAZY = {
     "UsInstrument": "polyinfra.core.us_instruments",
     "UsInstrumentState": "polyinfra.core.us_instruments",
     "UsLiveBooks": "polyinfra.us.live_books",
+    "DropCopyArchiver": "polyinfra.us.dropcopy",
+    "DropCopyArchive": "polyinfra.record.dropcopy_archive",
+    "open_archive": "polyinfra.record.dropcopy_archive",
+    "DropCopyStream": "polyinfra.core.us_dropcopy",
+    "UsExecution": "polyinfra.core.us_dropcopy",
+    "UsTradeReport": "polyinfra.core.us_dropcopy",
+    "UsInstrumentChange": "polyinfra.core.us_dropcopy",
+    "UsPositionChange": "polyinfra.core.us_dropcopy",
+    "ChainLink": "polyinfra.core.us_dropcopy",
+    "LinkKind": "polyinfra.core.us_dropcopy",
 }
 
 __all__ = [
@@ -113,14 +135,19 @@ __all__ = [
     "BookHashMismatchError",
     "BookUpdated",
     "CancelResult",
+    "ChainLink",
     "CircuitOpenError",
     "ClobRestClient",
     "ConditionId",
     "Depth",
+    "DropCopyArchive",
+    "DropCopyArchiver",
+    "DropCopyStream",
     "Emulator",
     "FaultConfig",
     "FeeSchedule",
     "FeedStats",
+    "FencedOffError",
     "FillEstimate",
     "InsufficientBalanceError",
     "InsufficientLiquidityError",
@@ -130,6 +157,7 @@ __all__ = [
     "InvalidTickSizeError",
     "InvalidValueError",
     "Level",
+    "LinkKind",
     "LiveBooks",
     "LiveData",
     "MalformedMessageError",
@@ -170,9 +198,13 @@ __all__ = [
     "TransportError",
     "UnknownWalletError",
     "UsExchangeClient",
+    "UsExecution",
     "UsInstrument",
+    "UsInstrumentChange",
     "UsInstrumentState",
     "UsLiveBooks",
+    "UsPositionChange",
+    "UsTradeReport",
     "WalletConfig",
     "WalletRegistry",
     "WrongContextError",
@@ -181,6 +213,7 @@ __all__ = [
     "book_hash_matches",
     "legacy_book_hash",
     "micros_to_decimal",
+    "open_archive",
     "parse_micros",
     "to_micros",
 ]
