@@ -37,7 +37,7 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import Callable, Coroutine, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final
@@ -64,6 +64,7 @@ from polyinfra.errors import (
     MalformedMessageError,
     PolyinfraError,
 )
+from polyinfra.net.first_to_end import first_to_end
 from polyinfra.net.grpc_channel import CallMetadata, call_unary, open_channel, rpc_error
 from polyinfra.net.rate_limit import AsyncRateLimiter, EndpointRule, RateLimitTable, Scope, Window
 from polyinfra.record.dropcopy_archive import DropCopyArchive, Lease
@@ -233,7 +234,7 @@ class DropCopyArchiver:
             if isinstance(held, Lease):
                 await self._consume(channel, stream, lease, status)
             else:
-                await _until_either(self._consume(channel, stream, lease, status), self._fleet_keep(held))
+                await first_to_end(self._consume(channel, stream, lease, status), self._fleet_keep(held))
         except FencedOffError as fenced:
             status.state = "fenced off"
             status.last_error = fenced.message
@@ -463,19 +464,6 @@ class DropCopyArchiver:
                 raise MalformedMessageError(f"{method} returned the same page token again")
             request.page_token = answer.next_page_token
         raise MalformedMessageError(f"{method} did not end within {MAX_SEARCH_PAGES} pages")
-
-
-async def _until_either(first: Coroutine[Any, Any, None], second: Coroutine[Any, Any, None]) -> None:
-    """Run both until either ends; the other is cancelled, and the one that ended raises what it raised."""
-    tasks = [asyncio.ensure_future(first), asyncio.ensure_future(second)]
-    try:
-        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-    for task in done:
-        task.result()
 
 
 def _serialize(message: Message) -> bytes:
