@@ -26,21 +26,13 @@ from polyinfra.record.shard_leases import ShardLeases, bucket_name, decode_lease
 from tests.integration.cli_steps import run_polyinfra
 from tests.integration.us_dropcopy_steps import emulator_archiver, until
 from tests.record.sinks import NATS_SERVER
+from tests.services.lease_clock import LeaseClock, S
 
 pytestmark = pytest.mark.services
 
 FIRM = "firm-fleet"
 TIME_SCALE = 0.001
 LEASE_S = 10.0
-_S = 1_000_000_000
-
-
-class _Clock:
-    def __init__(self) -> None:
-        self.now_ns = 1_800_000_000 * _S
-
-    def __call__(self) -> int:
-        return self.now_ns
 
 
 @pytest.fixture
@@ -51,7 +43,7 @@ async def lease_bucket(nats_client: Client) -> AsyncIterator[str]:
     await nats_client.jetstream().delete_key_value(name)
 
 
-def _fleet(bucket: KeyValue, holder: str, clock: _Clock, renew_s: float = LEASE_S / 2) -> FleetStreamLeases:
+def _fleet(bucket: KeyValue, holder: str, clock: LeaseClock, renew_s: float = LEASE_S / 2) -> FleetStreamLeases:
     # The expiry is read on the test's clock; the renewals are paced in real time.
     leases = ShardLeases(bucket, holder=holder, lease_s=LEASE_S, wall_ns=clock)
     return FleetStreamLeases(leases, lease_s=LEASE_S, renew_s=renew_s)
@@ -60,7 +52,7 @@ def _fleet(bucket: KeyValue, holder: str, clock: _Clock, renew_s: float = LEASE_
 async def test_two_archivers_one_commits_and_the_survivor_takes_over_from_a_dead_holder(
     nats_client: Client, lease_bucket: str, tmp_path: Path
 ) -> None:
-    clock = _Clock()
+    clock = LeaseClock()
     doomed_connection = await nats.connect(f"nats://{NATS_SERVER}", connect_timeout=5, allow_reconnect=False)
     doomed_bucket = await doomed_connection.jetstream().key_value(lease_bucket)
     survivor_bucket = await nats_client.jetstream().key_value(lease_bucket)
@@ -95,7 +87,7 @@ async def test_two_archivers_one_commits_and_the_survivor_takes_over_from_a_dead
             first_run.cancel()
             await asyncio.gather(first_run, return_exceptions=True)
             history.generate(200, seed=3)
-            clock.now_ns += round((LEASE_S + 1) * _S)
+            clock.now_ns += round((LEASE_S + 1) * S)
             await until(lambda: second_status.new_events == 200, "the survivor takes over")
         finally:
             second_run.cancel()
@@ -120,14 +112,14 @@ async def test_two_archivers_one_commits_and_the_survivor_takes_over_from_a_dead
 async def test_a_claim_older_than_the_stored_fence_is_refused(
     nats_client: Client, lease_bucket: str, tmp_path: Path
 ) -> None:
-    clock = _Clock()
+    clock = LeaseClock()
     bucket = await nats_client.jetstream().key_value(lease_bucket)
     archive = SQLiteDropCopyArchive(tmp_path / "a.db")
     slow, quick = _fleet(bucket, "slow", clock, renew_s=0.01), _fleet(bucket, "quick", clock)
     held = await slow.acquire(archive, FIRM, DropCopyStream.TRADES)
     assert held is not None and held.lease.fence == held.key_lease.revision
     assert await quick.acquire(archive, FIRM, DropCopyStream.TRADES) is None
-    clock.now_ns += round((LEASE_S + 1) * _S)
+    clock.now_ns += round((LEASE_S + 1) * S)
     taken = await quick.acquire(archive, FIRM, DropCopyStream.TRADES)
     assert taken is not None and taken.lease.fence > held.lease.fence
     # The slow one's claim arriving after the newer one (a paused process) cannot lower the fence.
