@@ -20,7 +20,7 @@ from nats.js.kv import KeyValue
 from polyinfra.core.us_dropcopy import ChainLink, DecodedBatch, DropCopyStream, LinkKind, chain_gaps
 from polyinfra.emulator.runner import Emulator
 from polyinfra.errors import FencedOffError
-from polyinfra.record.dropcopy_archive import Lease, SQLiteDropCopyArchive
+from polyinfra.record.dropcopy_archive import Cursor, Lease, SQLiteDropCopyArchive
 from polyinfra.record.dropcopy_fleet import FleetStreamLeases, stream_shard
 from polyinfra.record.shard_leases import ShardLeases, bucket_name, decode_lease
 from tests.integration.cli_steps import run_polyinfra
@@ -130,6 +130,23 @@ async def test_a_claim_older_than_the_stored_fence_is_refused(
         await asyncio.wait_for(slow.keep(held), 30)
     await quick.release(taken)
     assert await slow.acquire(archive, FIRM, DropCopyStream.TRADES) is not None  # released: free at once
+    archive.close()
+
+
+async def test_an_archive_fenced_higher_than_the_buckets_revisions_is_claimed_once_they_pass_it(
+    nats_client: Client, lease_bucket: str, tmp_path: Path
+) -> None:
+    bucket = await nats_client.jetstream().key_value(lease_bucket)
+    archive = SQLiteDropCopyArchive(tmp_path / "a.db")
+    archive.claim(FIRM, DropCopyStream.EXECUTIONS, fence=30)  # kept under its own lock until now
+    fleet = _fleet(bucket, "mover", LeaseClock())
+    tries = 0
+    held = None
+    while held is None and tries < 40:
+        tries += 1
+        held = await fleet.acquire(archive, FIRM, DropCopyStream.EXECUTIONS)
+    assert held is not None and held.lease.fence > 30 and tries > 1
+    assert archive.cursor(FIRM, DropCopyStream.EXECUTIONS) == Cursor(None, None)
     archive.close()
 
 

@@ -9,8 +9,8 @@ compare-and-set key per firm and stream (its shard number a stable hash of both)
 The life of one stream's holding (:class:`FleetStreamLeases`)::
 
     acquire ── the key's lease (create, or take over an expired one) ── revision R
-        └── claim: the archive records R as the stream's fencing number, in a transaction; refused when a
-            holder with a newer revision claimed it already
+        └── claim: the archive records R as the stream's fencing number, in a transaction; when it holds
+            a higher one already, the key is let go and acquired again later (with a higher revision)
     keep ──── renew every ``renew_s``; a renewal refused (the key moved: taken over) or impossible until the
               lease's own expiry has passed ends the holding with FencedOffError
     release ─ a clean stop ends the lease at once, so another machine takes over without waiting
@@ -31,11 +31,14 @@ from typing import Final
 
 from polyinfra.core.us_dropcopy import DropCopyStream
 from polyinfra.errors import FencedOffError, InvalidValueError, LeaseError
+from polyinfra.obs.logging import get_logger
 from polyinfra.record.dropcopy_archive import DropCopyArchive, Lease
 from polyinfra.record.shard_leases import Lease as KeyLease
 from polyinfra.record.shard_leases import ShardLeases, shard_of
 
 __all__ = ["FleetStreamLeases", "HeldStream", "stream_shard"]
+
+_log = get_logger(__name__)
 
 _SHARD_SPACE: Final = 1 << 62
 """Shard numbers of the streams: wide enough that two firms' streams never share one in practice."""
@@ -71,15 +74,26 @@ class FleetStreamLeases:
 
     async def acquire(self, archive: DropCopyArchive, firm: str, stream: DropCopyStream) -> HeldStream | None:
         """``firm``'s ``stream`` for this process, claimed in ``archive`` with the key's revision as the
-        fencing number; None while another process holds it."""
+        fencing number; None while another process holds it, or when the archive holds a higher fencing
+        number than the revision (a holder after this one claimed it first; or the archive was kept under
+        its own lock before, or under another bucket): the key is let go at once, and since every write
+        raises the bucket's revisions, a later try gets a larger one."""
         taken = await self._leases.acquire(stream_shard(firm, stream))
         if taken is None:
             return None
         try:
             lease = await asyncio.to_thread(archive.claim, firm, stream, fence=taken.lease.fence)
+        except FencedOffError as refused:
+            _log.warning(
+                "the DropCopy archive holds a higher fencing number than the lease's revision; trying again",
+                stream=str(stream),
+                fence=taken.lease.fence,
+                current_fence=refused.context.get("current_fence"),
+            )
+            await self.release(HeldStream(Lease(firm, stream, taken.lease.fence, None), taken.lease))
+            return None
         except BaseException:
-            with contextlib.suppress(LeaseError):
-                await self._leases.renew(taken.lease, watermark_wall_ns=None, release=True)
+            await self.release(HeldStream(Lease(firm, stream, taken.lease.fence, None), taken.lease))
             raise
         return HeldStream(lease, taken.lease)
 
