@@ -34,7 +34,8 @@ PROOF = re.compile(
     r"  the last: sim-\S+ (BUY|SELL) [\d.]+ (Yes|No) @ 0\.\d+\n"
     r"  large-trade radar: [\d,]+ of [1-9][\d,]* trades ≥ \$50(, largest \$\d+\.\d\d \(sim-\S+\))?\n"
     r"  PolyBolt prices: [1-9][\d,]* ticks, the last btcusd [\d.]+, 0 gaps\n"
-    r"  DropCopy: 500 executions archived once, a token chain of [1-9]\d* links unbroken\n"
+    r"  DropCopy: 500 executions archived once, a token chain of [1-9]\d* links unbroken;\n"
+    r"  the firm's gRPC streams: 2 of 20, DropCopy and market data pooled\n"
     r"next, try:\n(  polyinfra .+\n){2,5}\Z",
     re.MULTILINE,
 )
