@@ -13,6 +13,7 @@ archive's own lock.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -79,9 +80,17 @@ async def _run(command: DropCopyCommand, archive: DropCopyArchive, echo: Callabl
         await _archive(command, archive, None, echo)
         return
     shown_url = url_without_credentials(command.lease_url)
-    if not command.lease_url.startswith(_NATS_PREFIX):
-        raise SinkUrlError("the DropCopy leases are kept in NATS: --lease nats://HOST[:PORT]/FLEET", url=shown_url)
-    server, fleet, _ = parse_nats_url(command.lease_url, shown_url)
+    parsed = None
+    if command.lease_url.startswith(_NATS_PREFIX):
+        with contextlib.suppress(SinkUrlError):  # its text speaks of sinks: this one speaks of leases
+            parsed = parse_nats_url(command.lease_url, shown_url)
+    if parsed is None:
+        raise SinkUrlError(
+            "the DropCopy leases are kept in NATS: --lease nats://[USER:PASSWORD@]HOST[:PORT]/FLEET, "
+            "FLEET 1 to 48 letters, digits, '_' or '-'",
+            url=shown_url,
+        )
+    server, fleet, _ = parsed
     connection, kv = await open_lease_bucket(server, bucket_name(fleet), shown_url)
     try:
         leases = ShardLeases(kv, holder=command.member_id or default_member_id(), lease_s=command.lease_s)
