@@ -24,7 +24,6 @@ from polyinfra.core.wallet_watch_state import (
     WalletProgress,
     WalletWatchState,
     WatchSettings,
-    fill_identity,
 )
 from polyinfra.errors import HttpClientError, HttpServerError, PolyinfraError
 from polyinfra.model.live_events import ActivityTrade
@@ -185,11 +184,11 @@ def check_exactly_once(
         spans.setdefault(loss.wallet, []).append(loss)
     seen: dict[tuple[str, ...], int] = {}
     for row in delivered:
-        identity = fill_identity(row)
+        identity = row.key
         seen[identity] = seen.get(identity, 0) + 1
     repeated = {identity: count for identity, count in seen.items() if count > 1}
     assert not repeated, f"delivered more than once: {list(repeated)[:3]}"
-    expected = {fill_identity(row): row for rows in truth.values() for row in rows}
+    expected = {row.key: row for rows in truth.values() for row in rows}
     unknown = set(seen) - set(expected)
     assert not unknown, f"delivered rows not in the truth: {list(unknown)[:3]}"
     for identity, row in expected.items():
@@ -252,7 +251,7 @@ class Simulation:
         for item in items:
             if isinstance(item, WalletActivity):
                 self.delivered.append(item)
-                self.identities.setdefault(item.wallet, {})[fill_identity(item)] = item.timestamp_s
+                self.identities.setdefault(item.wallet, {})[item.key] = item.timestamp_s
             elif isinstance(item, LossEvent):
                 self.losses.append(item)
             elif isinstance(item, ProgressMark):

@@ -19,6 +19,7 @@ from polyinfra.errors import (
     AuthError,
     BookHashMismatchError,
     CircuitOpenError,
+    CursorRejectedError,
     FencedOffError,
     InsufficientBalanceError,
     InsufficientLiquidityError,
@@ -31,6 +32,7 @@ from polyinfra.errors import (
     MinimumSizeError,
     NotFoundError,
     OrderRejectedError,
+    PaginationError,
     PolyinfraError,
     PriceRangeError,
     ProtocolError,
@@ -77,6 +79,9 @@ if TYPE_CHECKING:
         UsTradeReport,
     )
     from polyinfra.core.us_instruments import UsInstrument, UsInstrumentState
+    from polyinfra.core.us_orders import UsOrderIntent, UsTimeInForce
+    from polyinfra.data.data_api import DataApiClient
+    from polyinfra.data.gamma import GammaClient
     from polyinfra.emulator.faults import FaultConfig
     from polyinfra.emulator.runner import Emulator
     from polyinfra.live.live_data import LiveData
@@ -84,6 +89,8 @@ if TYPE_CHECKING:
     from polyinfra.us.client import UsExchangeClient
     from polyinfra.us.dropcopy import DropCopyArchiver
     from polyinfra.us.live_books import UsLiveBooks
+    from polyinfra.us.order_entry import UsOrderEntry
+    from polyinfra.us.order_stream import UsOrderStream
     from polyinfra.wallets.registry import WalletConfig, WalletRegistry
 
 _LAZY = {
@@ -104,6 +111,8 @@ _LAZY = {
     "SyncClobRestClient": "polyinfra.clob.rest",
     "LiveBooks": "polyinfra.clob.live_books",
     "LiveData": "polyinfra.live.live_data",
+    "GammaClient": "polyinfra.data.gamma",
+    "DataApiClient": "polyinfra.data.data_api",
     "MarketChannel": "polyinfra.clob.market_channel",
     "Emulator": "polyinfra.emulator.runner",
     "FaultConfig": "polyinfra.emulator.faults",
@@ -121,6 +130,10 @@ _LAZY = {
     "UsPositionChange": "polyinfra.core.us_dropcopy",
     "ChainLink": "polyinfra.core.us_dropcopy",
     "LinkKind": "polyinfra.core.us_dropcopy",
+    "UsOrderEntry": "polyinfra.us.order_entry",
+    "UsOrderIntent": "polyinfra.core.us_orders",
+    "UsOrderStream": "polyinfra.us.order_stream",
+    "UsTimeInForce": "polyinfra.core.us_orders",
 }
 
 __all__ = [
@@ -139,6 +152,8 @@ __all__ = [
     "CircuitOpenError",
     "ClobRestClient",
     "ConditionId",
+    "CursorRejectedError",
+    "DataApiClient",
     "Depth",
     "DropCopyArchive",
     "DropCopyArchiver",
@@ -149,6 +164,7 @@ __all__ = [
     "FeedStats",
     "FencedOffError",
     "FillEstimate",
+    "GammaClient",
     "InsufficientBalanceError",
     "InsufficientLiquidityError",
     "InvalidNumberError",
@@ -174,6 +190,7 @@ __all__ = [
     "OrderRequest",
     "OrderUpdate",
     "OutcomeToken",
+    "PaginationError",
     "PlacedOrder",
     "PolyinfraError",
     "Polymarket",
@@ -203,7 +220,11 @@ __all__ = [
     "UsInstrumentChange",
     "UsInstrumentState",
     "UsLiveBooks",
+    "UsOrderEntry",
+    "UsOrderIntent",
+    "UsOrderStream",
     "UsPositionChange",
+    "UsTimeInForce",
     "UsTradeReport",
     "WalletConfig",
     "WalletRegistry",

@@ -24,8 +24,12 @@ __all__ = [
     "AssertionReplayedError",
     "AuthError",
     "BookHashMismatchError",
+    "ChainError",
     "CircuitOpenError",
+    "ConditionNotResolvedError",
     "CorruptRecordError",
+    "CursorRejectedError",
+    "DuplicateClientOrderIdError",
     "ExportError",
     "FencedOffError",
     "GrpcAuthError",
@@ -34,6 +38,7 @@ __all__ = [
     "GrpcUnavailableError",
     "HttpClientError",
     "HttpServerError",
+    "InstrumentNotTradingError",
     "InsufficientBalanceError",
     "InsufficientLiquidityError",
     "InvalidNumberError",
@@ -44,6 +49,7 @@ __all__ = [
     "JwtAuthError",
     "L1AuthError",
     "L2AuthError",
+    "LatencyStopgapError",
     "LeaseError",
     "LedgerError",
     "LiveDataAuthError",
@@ -51,10 +57,14 @@ __all__ = [
     "MinimumSizeError",
     "MissingExtraError",
     "MissingScopeError",
+    "NonceConflictError",
     "NotFoundError",
+    "OrderOutcomeUnknownError",
     "OrderRejectedError",
+    "PaginationError",
     "PolicyViolationError",
     "PolyinfraError",
+    "PositionCollateralError",
     "PriceRangeError",
     "ProtoBundleError",
     "ProtoBundleHashError",
@@ -65,6 +75,8 @@ __all__ = [
     "RequestTimeoutError",
     "ResyncRequiredError",
     "RetiredTopicError",
+    "RiskCheckError",
+    "SelfMatchPreventionError",
     "ServiceNotReadyError",
     "SigningError",
     "SinkUrlError",
@@ -73,7 +85,11 @@ __all__ = [
     "StreamBudgetExceededError",
     "StreamClosedError",
     "TickSizeViolationError",
+    "TransactionDroppedError",
+    "TransactionRevertedError",
+    "TransactionTimeoutError",
     "TransportError",
+    "UnknownOrderError",
     "UnknownWalletError",
     "WrongContextError",
 ]
@@ -185,6 +201,18 @@ class MalformedMessageError(ProtocolError):
 class ProtoMismatchError(MalformedMessageError):
     """The venue's protos (a bundle, or a server's reflection) lack a message or method polyinfra needs, under
     its documented name."""
+
+
+class PaginationError(ProtocolError):
+    """A paged walk cannot prove it saw every row, so it stops instead of answering short: an offset
+    past the route's ceiling with rows still coming, a page that repeats an earlier one (the Data
+    API's v1 offset trap), a cursor the venue refused. ``reason`` names which; ``endpoint`` and
+    ``offset`` (or ``cursor_age``) say where."""
+
+
+class CursorRejectedError(PaginationError):
+    """The venue refused a v2 cursor (expired, tampered with, or contradicted by the filters sent
+    with it): the walk must restart from its last proven point."""
 
 
 class PolicyViolationError(ProtocolError):
@@ -328,6 +356,39 @@ class InsufficientBalanceError(OrderRejectedError):
     (venue notes: Venue errors, Failure modes), or the local check against a known balance before sending."""
 
 
+class InstrumentNotTradingError(OrderRejectedError):
+    """The instrument's state takes no orders (the US exchange's "Book is HALTED", or the local check of the
+    instrument's state before sending); ``state`` names it. Retry once the instrument is open again."""
+
+
+class LatencyStopgapError(OrderRejectedError):
+    """The US exchange's "Global Rate Limit Exceeded": a short stop-gap on new orders and replaces while its
+    latency is high, not a rate limit (cancels are never refused by it). Retriable at once, without backoff."""
+
+    retriable_by_default = True
+
+
+class DuplicateClientOrderIdError(OrderRejectedError):
+    """The client order id is already used by an open order (``clord_id`` says which)."""
+
+
+class SelfMatchPreventionError(OrderRejectedError):
+    """The order would have traded with the same firm's resting order."""
+
+
+class RiskCheckError(OrderRejectedError):
+    """The exchange's pre-trade risk check refused the order; ``venue_message`` holds its detail."""
+
+
+class UnknownOrderError(OrderRejectedError):
+    """A cancel or replace named an order the exchange does not know as open."""
+
+
+class OrderOutcomeUnknownError(OrderRejectedError):
+    """An order was sent but neither its answer nor any later lookup (open orders, the order stream) shows
+    what became of it; ``clord_id`` names it. Look it up before placing it again: a blind retry may duplicate it."""
+
+
 class InsufficientLiquidityError(OrderRejectedError):
     """The book cannot fill a fill-or-kill order (or has nothing to match a FAK order): the venue's
     "FOK orders are fully filled or killed" / "no orders found to match with FAK order", or the local
@@ -395,6 +456,51 @@ class LedgerError(InvalidValueError):
 class MissingExtraError(PolyinfraError):
     """A feature needs an optional dependency that is not installed; the message names the extra
     (``pip install 'polyinfra[plot]'``)."""
+
+
+# --- on chain ----------------------------------------------------------------------------------------
+
+
+class PositionCollateralError(InvalidValueError):
+    """A position id asked for over a collateral no Polymarket position is minted against. Standard markets
+    hold their positions over USDC.e and neg-risk markets over the wrapped collateral; pUSD is what users
+    hold and trade with, but no position id ever contains it. A redeem with pUSD's id succeeds on chain,
+    burns nothing and pays 0, which is why it is refused here (venue notes: On chain)."""
+
+
+class ConditionNotResolvedError(InvalidValueError):
+    """A redeem asked for a condition whose payouts are not reported yet; the contract would revert
+    ("result for condition not received yet"), so it is refused before anything is signed."""
+
+
+class ChainError(PolyinfraError):
+    """A transaction or a read on the chain failed. ``tx_hash``, ``nonce`` and ``to`` say which."""
+
+
+class TransactionRevertedError(ChainError):
+    """The chain executed the call and reverted it (a receipt with status 0, or an ``eth_call`` /
+    ``eth_estimateGas`` answered "execution reverted"). ``reason`` is the decoded revert reason."""
+
+
+class TransactionTimeoutError(ChainError):
+    """No receipt arrived within the wait: the transaction may still be mined (it is not known to
+    have failed), so the caller replaces it or waits again."""
+
+    retriable_by_default = True
+
+
+class TransactionDroppedError(ChainError):
+    """The node no longer knows a transaction it accepted (evicted from the pool) and no receipt exists:
+    it will never be mined, its nonce is free again."""
+
+    retriable_by_default = True
+
+
+class NonceConflictError(ChainError):
+    """The node refused a transaction for its nonce ("nonce too low" / "already known" / "replacement
+    transaction underpriced"): another sender used it or the local count is behind."""
+
+    retriable_by_default = True
 
 
 # --- recorder ----------------------------------------------------------------------------------------

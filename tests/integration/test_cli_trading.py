@@ -329,6 +329,7 @@ async def test_doctor_finds_a_zero_allowance_to_the_exchange_the_order_needs(
         "is 0, below the balance 10000: BUYs on normal (not neg-risk) markets needing more are refused"
     )
     assert expected in everything.stdout
+    assert "`polyinfra approve` does it" in everything.stdout
     assert "neg-risk exchange" not in everything.stdout
     for_normal = await _polyinfra(emulator, key, "doctor", "--token", normal.tokens[0].token_id)
     assert for_normal.code == 1 and expected in for_normal.stdout

@@ -19,8 +19,12 @@ from polyinfra.wire.us.polymarket.v1 import (
     dropcopy_pb2_grpc,
     marketdatasubscription_pb2,
     marketdatasubscription_pb2_grpc,
+    positions_pb2,
+    positions_pb2_grpc,
     report_pb2,
     report_pb2_grpc,
+    trading_pb2,
+    trading_pb2_grpc,
 )
 from tests.integration.us_dropcopy_steps import until
 
@@ -183,42 +187,48 @@ async def test_control_routes_validate_and_act(emulator: Emulator) -> None:
         assert (await rest.post("/_emulator/us/dropcopy/bust", json={"trade_id": "trade-1"})).status_code == 200
         assert (await rest.post("/_emulator/us/dropcopy/bust", json={"trade_id": "nope"})).status_code == 404
         assert (
-            await rest.post("/_emulator/us/dropcopy/state", json={"symbol": KC, "state": "HALTED"})
+            await rest.post("/_emulator/us/instruments/state", json={"symbol": KC, "state": "HALTED"})
         ).status_code == 200
-        assert (await rest.post("/_emulator/us/dropcopy/state", json={"symbol": KC, "state": "X"})).status_code == 400
         assert (await rest.post("/_emulator/us/dropcopy/drop")).json() == {"dropped": 0}
     assert len(emulator.us_dropcopy.entries(DropCopyStream.TRADES)) == 3  # two NEW, one BUSTED
     assert len(emulator.us_dropcopy.entries(DropCopyStream.INSTRUMENTS)) == 1
 
 
-async def test_market_data_and_dropcopy_streams_draw_from_one_pooled_budget(
+async def test_market_data_dropcopy_order_and_position_streams_draw_from_one_pooled_budget(
     emulator: Emulator, channel: grpc.aio.Channel
 ) -> None:
-    emulator.us_market_data_faults.streams_per_firm = 2
+    emulator.us_market_data_faults.streams_per_firm = 3
     emulator.us_dropcopy.faults.update({"heartbeat_interval_s": 10.0})
     dropcopy = dropcopy_pb2_grpc.DropCopyAPIStub(channel)
     market_data = marketdatasubscription_pb2_grpc.MarketDataSubscriptionAPIStub(channel)
     request = marketdatasubscription_pb2.CreateMarketDataSubscriptionRequest(symbols=[KC])
     books = market_data.CreateMarketDataSubscription(request)
     executions = dropcopy.CreateDropCopySubscription(_from_time())
-    await books.read()
-    await executions.read()
-    assert emulator.us_stream_budget.held("") == 2
-    for third in (
+    orders = trading_pb2_grpc.OrderEntryAPIStub(channel).CreateOrderSubscription(
+        trading_pb2.CreateOrderSubscriptionRequest()
+    )
+    for call in (books, executions, orders):
+        await call.read()  # open: its first message came
+    assert emulator.us_stream_budget.held("") == 3
+    for fourth in (
         dropcopy.CreateInstrumentStateChangeSubscription(dropcopy_pb2.CreateInstrumentStateChangeSubscriptionRequest()),
         market_data.CreateMarketDataSubscription(request),
+        positions_pb2_grpc.PositionAPIStub(channel).CreatePositionSubscription(
+            positions_pb2.CreatePositionSubscriptionRequest()
+        ),
     ):
         with pytest.raises(grpc.aio.AioRpcError) as refused:
-            await third.read()
+            await fourth.read()
         assert refused.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
-        assert refused.value.details() == "at most 2 concurrent streams per firm"
-    assert emulator.us_stream_budget.refused == 2
+        assert refused.value.details() == "at most 3 concurrent streams per firm"
+    assert emulator.us_stream_budget.refused == 3
     books.cancel()
     # The market-data stream's slot is back for a DropCopy stream.
     await until(lambda: emulator.us_market_data.open_streams == 0, "the books stream closed")
     positions = dropcopy.CreatePositionChangeSubscription(dropcopy_pb2.CreatePositionChangeSubscriptionRequest())
     assert len(await _read(positions, 1)) == 1
     executions.cancel()
+    orders.cancel()
 
 
 async def test_dropcopy_and_reports_need_a_token_when_the_emulator_checks_them() -> None:
@@ -238,7 +248,7 @@ async def test_dropcopy_and_reports_need_a_token_when_the_emulator_checks_them()
 async def test_the_instrument_stream_opens_with_every_current_state_then_changes(
     emulator: Emulator, channel: grpc.aio.Channel
 ) -> None:
-    emulator.us_dropcopy.set_state(KC, UsInstrumentState.HALTED)
+    emulator.us_orders.set_state(KC, UsInstrumentState.HALTED)
     listed = len(emulator.us_market.instruments)
     stub = dropcopy_pb2_grpc.DropCopyAPIStub(channel)
     call = stub.CreateInstrumentStateChangeSubscription(dropcopy_pb2.CreateInstrumentStateChangeSubscriptionRequest())
@@ -247,7 +257,7 @@ async def test_the_instrument_stream_opens_with_every_current_state_then_changes
         response = await call.read()
         seen.update({instrument.symbol: instrument.state for instrument in response.instruments})
     assert seen[KC] == UsInstrumentState.HALTED
-    emulator.us_dropcopy.set_state(KC, UsInstrumentState.OPEN)
+    emulator.us_orders.set_state(KC, UsInstrumentState.OPEN)
     response = await call.read()
     while not response.instruments:  # heartbeats until the change
         response = await call.read()

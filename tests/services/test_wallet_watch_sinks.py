@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from polyinfra.core.wallet_watch_state import LossEvent, LossReason, WalletProgress, fill_identity
+from polyinfra.core.wallet_watch_state import LossEvent, LossReason, WalletProgress
 from polyinfra.model.wallet_activity import WalletActivity
 from polyinfra.record.records import Record, RecordKind
 from polyinfra.record.sink_urls import open_sink
@@ -67,6 +67,4 @@ async def test_a_batch_committed_twice_is_stored_once_in_postgresql() -> None:
 
 async def test_the_state_comes_back_from_nats_jetstream(stream: str) -> None:
     _, state, rows = await _commit_twice(f"nats://{NATS_SERVER}/{stream}")
-    assert {identity for identities in state.delivered.values() for identity in identities} == {
-        fill_identity(row) for row in rows
-    }
+    assert {identity for identities in state.delivered.values() for identity in identities} == {row.key for row in rows}

@@ -93,7 +93,7 @@ def test_the_cli_lists_the_new_commands() -> None:
 
 def test_help_names_the_environment_and_the_commands_that_need_a_key() -> None:
     root = _help(())
-    assert "order, balance, trades, keys and doctor need a key" in root
+    assert "order, balance, trades, keys, doctor and the on-chain commands need a key" in root
     for variable in (
         options.PRIVATE_KEY_ENV,
         options.API_KEY_ENV,

@@ -11,7 +11,7 @@ from pathlib import Path
 import msgspec
 import pytest
 
-from polyinfra.core.wallet_watch_state import Continuity, LossEvent, LossReason, fill_identity
+from polyinfra.core.wallet_watch_state import Continuity, LossEvent, LossReason
 from polyinfra.errors import CorruptRecordError, SinkWriteError, WrongContextError
 from polyinfra.model.wallet_activity import FillSource, WalletActivity
 from polyinfra.obs.metrics import REGISTRY
@@ -246,11 +246,11 @@ async def test_a_store_failure_stops_the_stream_and_a_restart_repeats_only_what_
     first = [event for event in first_run if isinstance(event, WalletActivity)]
     second = [event for event in second_run if isinstance(event, WalletActivity)]
     assert 0 < len(stored) < len(first)
-    repeated = {fill_identity(row) for row in first} & {fill_identity(row) for row in second}
+    repeated = {row.key for row in first} & {row.key for row in second}
     # Only rows handed out after the last stored batch come again; none that was stored.
     assert repeated and not repeated & stored
-    assert repeated == {fill_identity(row) for row in first} - stored
-    kept = [row for row in first if fill_identity(row) in stored] + second
+    assert repeated == {row.key for row in first} - stored
+    kept = [row for row in first if row.key in stored] + second
     watermarks = {wallet: wallet_progress.watermark_s for wallet, wallet_progress in progress.items()}
     check_exactly_once(truth, kept, [], watermarks=watermarks)
     assert min(watermarks.values()) > T0 + 1_000

@@ -16,7 +16,6 @@ from polyinfra.core.wallet_watch_state import (
     WalletWatchState,
     WatchSettings,
     activity_of_live,
-    fill_identity,
 )
 from polyinfra.errors import HttpClientError, InvalidValueError, RateLimitedError
 from polyinfra.model.wallet_activity import ActivityPage, FillSource, WalletActivity
@@ -102,7 +101,7 @@ def test_a_live_row_is_delivered_at_once_and_its_data_api_twin_is_not() -> None:
     row = trade_row(WALLET, T0 + 1)
     live = state.on_live(live_of(row, sent_ms=(T0 + 1) * 1_000), T0 + 1)
     assert live is not None and live.source is FillSource.LIVE
-    assert fill_identity(live) == fill_identity(row)
+    assert live.key == row.key
     assert live.usdc_size == Decimal("5.25")
     request = _request(state, T0 + 11)
     state.on_page(request, ActivityPage(WALLET, (row,), None, T0 + 5), T0 + 11)

@@ -9,7 +9,8 @@ code 1), how long it ran and how many frames it received, and commands to try ne
 
 Below the CLOB's books, the emulator's US exchange books (its OPEN instruments) are watched the same way,
 through :class:`~polyinfra.us.live_books.UsLiveBooks` on its gRPC port, and proven equal to the
-emulator's own US books at the end.
+emulator's own US books at the end; then a US order round trip (a GTC order placed and cancelled, a FOK that
+cannot fill) shows what the order stream saw of it.
 
 The demo records its own session (the CLOB's) into a temporary SQLite tape (its status shows the records the
 recorder acknowledged and the gaps), and once the books have closed it replays that tape and
@@ -67,6 +68,7 @@ __all__ = ["SyncProof", "TapeProof", "compare_with_rest", "run_demo"]
 _SETTLE_LIMIT_S: Final = 10.0
 _SETTLE_POLL_S: Final = 0.1
 _DIFFERENCES_SHOWN: Final = 10
+_US_ORDERS_TIMEOUT_S: Final = 30.0
 # The simulator's trades are 5 to 200 shares at mid-range prices: about one in five reaches this.
 _LARGE_TRADE_USDC: Final = Decimal(50)
 _CENT: Final = Decimal("0.01")
@@ -283,13 +285,39 @@ class _PricesSeen:
         return f"  PolyBolt prices: {self.ticks:,} ticks{last}, {self.gaps} gaps"
 
 
+async def _data_api_line(emulator: Emulator) -> str:
+    """The Data API's view of the session: its leaderboard's top wallet, and whether every fill the
+    Data API reports for it is one RTDS published too (the same settlement hashes)."""
+    from polyinfra.data.data_api import DataApiClient
+
+    async with DataApiClient(emulator.urls["data"], lag_allowance_s=0) as data:
+        board = await data.leaderboard_v2(time_period="ALL")
+        if not board:
+            return "  Data API: no trades yet"
+        top = board[0]
+        rows = await data.activity_v2(top.proxy_wallet, start_s=0)
+    published = {
+        (trade.payload.transaction_hash, trade.payload.proxy_wallet.lower())
+        for trade in emulator.rtds_sources.published_activity
+        if trade.kind == "trades"
+    }
+    agree = all((row.transaction_hash, row.proxy_wallet) in published for row in rows)
+    name = top.user_name if isinstance(top.user_name, str) and top.user_name else top.proxy_wallet
+    return (
+        f"  Data API: {len(board)} wallets ranked; the top, {name}, P&L {top.pnl_usdc},\n"
+        f"  over {len(rows):,} fills, {'each' if agree else 'NOT each'} one also on RTDS"
+    )
+
+
 class _DropCopyArchived:
-    """The demo's DropCopy archiver: the emulator's synthetic executions archived into SQLite beside the
-    tape while the demo runs, then checked: every execution once, the token chain unbroken."""
+    """The demo's DropCopy archiver: the emulator's synthetic executions, and those of the demo's own US orders,
+    archived into SQLite beside the tape while the demo runs, then checked: every execution once, the token
+    chain unbroken."""
 
     def __init__(self, emulator: Emulator, path: str, seed: int) -> None:
         emulator.us_dropcopy.generate(_DEMO_EXECUTIONS, seed=seed)
         self._emulator = emulator
+        self._history = emulator.us_dropcopy
         self._archive = SQLiteDropCopyArchive(path)
         self._archiver = DropCopyArchiver(
             emulator.urls["grpc"], self._archive, firm="demo", streams=[DropCopyStream.EXECUTIONS], insecure=True
@@ -300,7 +328,8 @@ class _DropCopyArchived:
         status = self._archiver.status[DropCopyStream.EXECUTIONS]
         loop = asyncio.get_running_loop()
         give_up_at = loop.time() + _SETTLE_LIMIT_S
-        while status.new_events < _DEMO_EXECUTIONS and loop.time() < give_up_at:
+        reported = len(self._history.entries(DropCopyStream.EXECUTIONS))
+        while status.new_events < reported and loop.time() < give_up_at:
             await asyncio.sleep(_SETTLE_POLL_S)
         # The archiver's stream and the US books' draw from the one budget the venue gives a firm.
         held = self._emulator.us_stream_budget.held("")
@@ -310,19 +339,48 @@ class _DropCopyArchived:
         ids = [execution_id for _, execution_id in self._archive.execution_ids("demo")]
         links = self._archive.chain("demo", DropCopyStream.EXECUTIONS)
         self._archive.close()
-        once = len(ids) == len(set(ids)) == _DEMO_EXECUTIONS
+        once = len(ids) == len(set(ids)) == reported
         chain = "unbroken" if not chain_gaps(links) else "BROKEN"
-        shown = "archived once" if once else f"archived of {_DEMO_EXECUTIONS}"
+        shown = "archived once" if once else f"archived of {reported}"
         return (
             f"  DropCopy: {len(ids):,} executions {shown}, a token chain of {len(links)} links {chain};\n"
             f"  the firm's gRPC streams: {held} of {limit}, DropCopy and market data pooled"
         )
 
 
+async def _us_order_round_trip(emulator: Emulator, symbol: str) -> str:
+    """Place a GTC order and cancel it, then a FOK that cannot fill, on the emulator's US exchange, and say what
+    its order stream showed of them."""
+    from polyinfra.core.us_order_view import OrderChangeKind
+    from polyinfra.core.us_orders import UsOrderIntent, UsTimeInForce
+    from polyinfra.model.numbers import Side
+    from polyinfra.us.client import UsExchangeClient
+    from polyinfra.us.order_entry import UsOrderEntry
+    from polyinfra.us.order_stream import UsOrderStream
+
+    async with UsExchangeClient(emulator.urls["grpc"], insecure=True) as us, UsOrderStream(us) as stream:
+        entry = UsOrderEntry(us, stream=stream)
+        instrument = await entry.instrument(symbol)
+        # A bid at the lowest tick: far below the simulated asks, so the FOK cannot fill.
+        lowest = UsOrderIntent(symbol, Side.BUY, instrument.tick_size, instrument.minimum_quantity)
+        resting = await entry.place(lowest)
+        await entry.cancel(order_id=resting.order_id)
+        fok = await entry.place(UsOrderIntent(symbol, Side.BUY, lowest.price, lowest.quantity, UsTimeInForce.FOK))
+        ended: dict[str, str] = {}
+        async with asyncio.timeout(_US_ORDERS_TIMEOUT_S):
+            async for change in stream.changes():
+                if change.kind is OrderChangeKind.CLOSED:
+                    ended[change.order.clord_id] = change.order.state
+                if resting.clord_id in ended and fok.clord_id in ended:
+                    break
+    return f"  US orders seen on the stream: GTC {ended[resting.clord_id]}, FOK NEW then {ended[fok.clord_id]}"
+
+
 @dataclass(frozen=True, slots=True)
 class _DemoEnd:
     proof: SyncProof
     us_proof: SyncProof
+    us_orders: str
     tape: TapeProof
     elapsed_s: float
     frames: int
@@ -341,9 +399,11 @@ async def _demo(
     ended: list[_DemoEnd],
 ) -> None:
     proofs: list[SyncProof] = []
+    data_lines: list[str] = []
     activity = _ActivitySeen()
     prices = _PricesSeen()
     us_proofs: list[SyncProof] = []
+    us_orders: list[str] = []
     loop = asyncio.get_running_loop()
     started = loop.time()
     with tempfile.TemporaryDirectory(prefix="polyinfra-demo-") as tape_dir:
@@ -368,6 +428,8 @@ async def _demo(
                 async def prove(books: LiveBooks) -> None:
                     proofs.append(await _settled_proof(books, emulator))
                     us_proofs.append(await _settled_us_proof(us_books, emulator))
+                    us_orders.append(await _us_order_round_trip(emulator, us_instruments[0].symbol))
+                    data_lines.append(await _data_api_line(emulator))
 
                 key = emulator.accounts.create(_DEMO_TRADER, 0) or emulator.accounts.derive(_DEMO_TRADER, 0)
                 live_data = LiveData(
@@ -400,10 +462,11 @@ async def _demo(
         _DemoEnd(
             proof,
             us_proof,
+            us_orders[0],
             tape,
             elapsed_s=loop.time() - started,
             frames=books.stats.frames,
-            activity=f"{activity.line()}\n{prices.line()}\n{dropcopy_line}",
+            activity="\n".join([activity.line(), prices.line(), dropcopy_line, *data_lines]),
         )
     )
 
@@ -431,6 +494,7 @@ def _proof_lines(end: _DemoEnd) -> list[str]:
             f"  {len(us_proof.differences)} of {us_proof.compared} US exchange books differed or were not live:"
         )
         lines.extend(f"  {difference}" for difference in us_proof.differences[:_DIFFERENCES_SHOWN])
+    lines.append(end.us_orders)
     recorded = f"the recorder's tape ({tape.records:,} records, {tape.gaps} gaps)"
     if tape.equal:
         lines.append(f"  {recorded} replayed into the same books")

@@ -40,6 +40,7 @@ __all__ = [
     "EMULATOR_DEFAULT_PORT",
     "EMULATOR_PING_TIMEOUT_S",
     "EMULATOR_REST_URL",
+    "EMULATOR_RPC_URL",
     "EMULATOR_SUBSCRIBE_TIMEOUT_S",
     "EMULATOR_WS_URL",
     "KEY_EPILOG",
@@ -60,6 +61,7 @@ __all__ = [
     "RateLimitChoice",
     "RefreshOption",
     "RestOption",
+    "RpcOption",
     "TokenOption",
     "TopOption",
     "WsOption",
@@ -77,6 +79,7 @@ __all__ = [
 
 EMULATOR_DEFAULT_PORT: Final = 8080
 EMULATOR_REST_URL: Final = f"http://127.0.0.1:{EMULATOR_DEFAULT_PORT}"
+EMULATOR_RPC_URL: Final = f"{EMULATOR_REST_URL}/rpc"
 EMULATOR_WS_URL: Final = f"ws://127.0.0.1:{EMULATOR_DEFAULT_PORT}/ws/market"
 """Where ``polyinfra emulator`` listens by default: every client command talks to it unless told otherwise."""
 VENUE_REST_URL: Final = "https://clob.polymarket.com"
@@ -161,6 +164,16 @@ RestOption = Annotated[
         metavar="URL",
         callback=_url_check("http", "https"),
         help="CLOB REST URL; the default is the local emulator's.",
+    ),
+]
+RpcOption = Annotated[
+    str,
+    typer.Option(
+        "--rpc",
+        metavar="URL",
+        envvar="POLYINFRA_RPC_URL",
+        callback=_url_check("http", "https"),
+        help="Polygon JSON-RPC URL (or POLYINFRA_RPC_URL); the default is the local emulator's emulated chain.",
     ),
 ]
 WsOption = Annotated[

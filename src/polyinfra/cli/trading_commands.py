@@ -105,7 +105,7 @@ def _signature_type(value: int) -> SignatureType:
         raise InvalidValueError("--signature-type must be 0, 1, 2 or 3", signature_type=value) from None
 
 
-async def _session(
+async def trading_session(
     transport: HttpTransport, signature_type: SignatureType, nonce: int, key: SigningKey | None = None
 ) -> TradingClient:
     """A client with credentials: from the environment, else created or derived from the key."""
@@ -200,7 +200,7 @@ def place(
 
     async def work(transport: HttpTransport) -> dict[str, object]:
         key = key_from_environment(os.environ)
-        client = await _session(transport, kind, nonce, key)
+        client = await trading_session(transport, kind, nonce, key)
         async with ClobRestClient(rest, transport=transport) as public:
             market = await public.get_clob_market_info(await public.get_market_by_token(token))
         # Without --funder, the only wallet the venue accepts for the signature type (a deposit wallet is not derived).
@@ -283,7 +283,7 @@ def post(
     from polyinfra.clob.rest import ClobRestClient
 
     async def work(transport: HttpTransport) -> tuple[int, int]:
-        client = await _session(transport, SignatureType.EOA, nonce)
+        client = await trading_session(transport, SignatureType.EOA, nonce)
         async with ClobRestClient(rest, transport=transport) as public:
             if file is None:
                 return await post_signed_lines(sys.stdin.buffer, client, public, order_type, post_only)
@@ -316,7 +316,7 @@ def cancel(
         raise typer.Exit(2)
 
     async def work(transport: HttpTransport) -> CancelResult:
-        client = await _session(transport, SignatureType.EOA, nonce)
+        client = await trading_session(transport, SignatureType.EOA, nonce)
         if all_orders:
             return await client.cancel_all()
         if market is not None:
@@ -344,7 +344,7 @@ def list_orders(
     configure_command_logging(log_level)
 
     async def work(transport: HttpTransport) -> list[OpenOrder]:
-        client = await _session(transport, SignatureType.EOA, nonce)
+        client = await trading_session(transport, SignatureType.EOA, nonce)
         return [order async for order in client.iter_open_orders(market=market, asset_id=token)]
 
     for order in _run("order list", rest, work):
@@ -362,7 +362,7 @@ def get_order(
     configure_command_logging(log_level)
 
     async def work(transport: HttpTransport) -> OpenOrder:
-        client = await _session(transport, SignatureType.EOA, nonce)
+        client = await trading_session(transport, SignatureType.EOA, nonce)
         return await client.get_order(order_id)
 
     print_json(_order_fields(_run("order get", rest, work)))
@@ -402,7 +402,7 @@ def balance(
     kind = _signature_type(signature_type)
 
     async def work(transport: HttpTransport) -> list[dict[str, object]]:
-        client = await _session(transport, kind, nonce)
+        client = await trading_session(transport, kind, nonce)
         held = [("pUSD", await client.get_balance_allowance(AssetType.COLLATERAL))]
         if token is not None:
             held.append((token, await client.get_balance_allowance(AssetType.CONDITIONAL, token_id=token)))
@@ -435,7 +435,7 @@ def trades(
     configure_command_logging(log_level)
 
     async def work(transport: HttpTransport) -> list[TradeRecord]:
-        client = await _session(transport, SignatureType.EOA, nonce)
+        client = await trading_session(transport, SignatureType.EOA, nonce)
         found: list[TradeRecord] = []
         async for trade in client.iter_trades(market=market):
             found.append(trade)
@@ -632,8 +632,9 @@ def _balance_findings(setup: WalletSetup) -> list[Finding]:
                     _NOT_ENOUGH,
                     f"pUSD allowance to the V2 {name} {spender} is {exact_units(allowance)}, below the balance "
                     f"{exact_units(balance)}: BUYs on {markets} markets needing more are refused",
-                    f"approve pUSD for {spender} from the funder (Polymarket's site does it on the first trade; "
-                    "V1 allowances do not carry over to V2), then refresh with GET /balance-allowance/update",
+                    f"approve pUSD for {spender} from the funder: `polyinfra approve` does it for an EOA (and "
+                    "refreshes the venue's cache); Polymarket's site does it on a smart wallet's first trade; "
+                    "V1 allowances do not carry over to V2",
                 )
             )
     return findings
@@ -653,7 +654,7 @@ async def _inspect(
     from polyinfra.clob.trading import AssetType, BalanceAllowance, TradingClient
 
     key = key_from_environment(os.environ)
-    client = await _session(transport, signature_type, nonce, key)
+    client = await trading_session(transport, signature_type, nonce, key)
     matches: bool | None = None
     if credentials_from_environment(os.environ) is not None:
         # Credentials from elsewhere: the key this signer derives must be the one in use.

@@ -65,7 +65,7 @@ _CALLS_EPILOG: Final = (
 
 us_app = typer.Typer(
     name="us",
-    help="The Polymarket US exchange: whoami, instruments, books, protos.",
+    help="The Polymarket US exchange: instruments, books, orders, positions.",
     no_args_is_help=True,
     rich_markup_mode=None,
 )

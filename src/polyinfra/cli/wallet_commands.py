@@ -103,7 +103,10 @@ def register_wallet_commands(app: typer.Typer, source_factory: SourceFactory) ->
         metrics_port: MetricsPortOption = None,
         metrics_host: MetricsHostOption = METRICS_HOST,
     ) -> None:
-        """Track wallets' fills: a live table of fills, last fill, watermark age and continuity."""
+        """Track wallets' fills gap-free: a live table, or JSON lines.
+
+        The table shows per wallet its fills, last fill, watermark age and continuity.
+        """
         configure_command_logging(log_level)
         with one_line_errors("wallets track"), metrics_endpoint("wallets track", metrics_port, metrics_host):
             wallets = wallet_addresses(addresses or [], file)

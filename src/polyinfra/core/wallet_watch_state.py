@@ -13,7 +13,7 @@ the live rows pushed to it and the times it read:
   (at most ``budget_rps * budget_window_s`` in any sliding window of ``budget_window_s``, the way
   the venue counts), polling busy wallets more often and letting idle ones back off;
 * the merged stream: rows from the pages and from the live push, each delivered once (deduplicated
-  by :func:`fill_identity`), with their :class:`~polyinfra.model.wallet_activity.FillSource`;
+  by ``WalletActivity.key``), with their :class:`~polyinfra.model.wallet_activity.FillSource`;
 * continuity: a wallet is ``running``, ``degraded`` (its source fails, it is retried with
   backoff, nothing is lost yet) or ``possible-data-loss`` (a loss event was emitted).
 
@@ -76,7 +76,6 @@ __all__ = [
     "WatchStats",
     "WatchedWallet",
     "activity_of_live",
-    "fill_identity",
 ]
 
 FUTURE_SLACK_S: Final = 86_400
@@ -218,17 +217,6 @@ class WatchStats(msgspec.Struct, frozen=True, gc=False):
     """Events waiting for the consumer (set by the I/O layer)."""
     live_overflow: int = 0
     """Live rows dropped at a full queue (set by the I/O layer; the complete feed delivers them)."""
-
-
-def fill_identity(row: WalletActivity) -> tuple[str, ...]:
-    """What makes two rows the same fill, whichever source sent them.
-
-    A live push carries the outcome token but not its index, so rows about one outcome token are
-    matched by (transaction hash, wallet, condition, outcome token, kind); rows about a whole
-    condition (split, merge) by the row's own key."""
-    if row.token_id is None:
-        return ("key", *(str(part) for part in row.key))
-    return ("token", row.transaction_hash, row.wallet, row.condition_id, row.token_id, row.kind.value)
 
 
 def activity_of_live(trade: ActivityTrade) -> WalletActivity:
@@ -514,7 +502,7 @@ class WalletWatchState:
     # --- delivery ----------------------------------------------------------------------------------------
 
     def _deliver(self, state: _Wallet, row: WalletActivity, *, outbox: bool = True) -> bool:
-        identity = fill_identity(row)
+        identity = row.key
         if identity in state.seen:
             self.duplicates += 1
             return False

@@ -256,6 +256,16 @@ class Balances:
             wallet.collateral_micros = collateral_micros
         wallet.allowances.update(changes)
 
+    def tracks_spender(self, spender: str) -> bool:
+        """Whether ``spender`` is one of the contracts whose pUSD allowance the venue checks (kept here)."""
+        return to_checksum_address(spender) in self._spenders
+
+    def set_shares(self, address: str, token_id: str, shares_micros: int) -> None:
+        """Set the wallet's shares of ``token_id`` on the chain (the emulated chain's CTF moving them)."""
+        if not 0 <= shares_micros <= UNLIMITED_ALLOWANCE_MICROS:
+            raise InvalidValueError("a balance is between 0 and 2**256 - 1 micro-units", field="shares")
+        self._before_change(address, token_id).shares_micros[token_id] = shares_micros
+
     def settle(
         self, address: str, token_id: str, side: Side, size_micros: int, price_micros: int, *, fee_micros: int = 0
     ) -> None:

@@ -29,7 +29,7 @@ from typing import Final, TypeVar
 
 import msgspec
 
-from polyinfra.core.wallet_watch_state import LossEvent, WalletProgress, fill_identity
+from polyinfra.core.wallet_watch_state import LossEvent, WalletProgress
 from polyinfra.errors import CorruptRecordError
 from polyinfra.model.wallet_activity import WalletActivity
 from polyinfra.record.records import Record, RecordKind
@@ -105,11 +105,11 @@ class WalletWatchStore:
                 continue
             row = _decode(_fill_decoder, record)
             if row.timestamp_s >= floors.get(row.wallet, default_floor):
-                stored.delivered.setdefault(row.wallet, {})[fill_identity(row)] = row.timestamp_s
+                stored.delivered.setdefault(row.wallet, {})[row.key] = row.timestamp_s
         return stored
 
     def _fill(self, row: WalletActivity) -> Record:
-        event_id = f"{SOURCE}.{CHANNEL}:fill:{'|'.join(fill_identity(row))}"
+        event_id = f"{SOURCE}.{CHANNEL}:fill:{'|'.join(row.key)}"
         return self._record(event_id, row.wallet, RecordKind.WALLET_FILL, row.timestamp_s * _NS, _encoder.encode(row))
 
     def _loss(self, loss: LossEvent) -> Record:

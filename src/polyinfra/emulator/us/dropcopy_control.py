@@ -7,7 +7,8 @@
   fills, each with its trade report and position change, through the history's listener methods; answered
   with ``{"first": n, "executions": N}`` (ids ``exec-<n>``, ``trade-<n>``);
 * ``POST /_emulator/us/dropcopy/bust`` ``{"trade_id": ...}``: the trade again in state BUSTED (404 unknown);
-* ``POST /_emulator/us/dropcopy/state`` ``{"symbol": ..., "state": "HALTED"}``: an instrument state change;
+* instrument state changes come from the order engine (``POST /_emulator/us/instruments/state``), which
+  reports them to the history like everything else the exchange does;
 * ``POST /_emulator/us/dropcopy/expire-tokens``: every resume token issued so far is refused from now on;
 * ``POST /_emulator/us/dropcopy/drop``: abort every open DropCopy stream with UNAVAILABLE (``{"dropped": n}``).
 """
@@ -20,7 +21,6 @@ from typing import Final
 import msgspec
 from aiohttp import web
 
-from polyinfra.core.us_instruments import UsInstrumentState
 from polyinfra.emulator.us.dropcopy_history import DropCopyHistory
 from polyinfra.emulator.us.dropcopy_service import DropCopyService
 from polyinfra.errors import InvalidValueError, MalformedMessageError
@@ -39,15 +39,9 @@ class _Bust(msgspec.Struct, forbid_unknown_fields=True):
     trade_id: str
 
 
-class _State(msgspec.Struct, forbid_unknown_fields=True):
-    symbol: str
-    state: str
-
-
 _KNOBS: Final[JsonDecoder[dict[str, object]]] = JsonDecoder(dict[str, object], what="US DropCopy knobs")
 _GENERATE: Final[JsonDecoder[_Generate]] = JsonDecoder(_Generate, what="DropCopy generate request")
 _BUST: Final[JsonDecoder[_Bust]] = JsonDecoder(_Bust, what="DropCopy bust request")
-_STATE: Final[JsonDecoder[_State]] = JsonDecoder(_State, what="DropCopy state request")
 _encode: Final = msgspec.json.Encoder().encode
 
 
@@ -81,16 +75,6 @@ def dropcopy_routes(history: DropCopyHistory, service: DropCopyService) -> list[
             return _json({"error": "unknown trade"}, status=HTTPStatus.NOT_FOUND)
         return _json({"busted": asked.trade_id})
 
-    async def state(request: web.Request) -> web.Response:
-        try:
-            asked = _STATE.decode(await request.read())
-            if asked.state.removeprefix("INSTRUMENT_STATE_") not in UsInstrumentState.__members__:
-                raise InvalidValueError("unknown instrument state", state=asked.state[:80])
-            history.set_state(asked.symbol, UsInstrumentState[asked.state.removeprefix("INSTRUMENT_STATE_")])
-        except (MalformedMessageError, InvalidValueError) as exc:
-            return _json({"error": str(exc)}, status=HTTPStatus.BAD_REQUEST)
-        return _json({"symbol": asked.symbol, "state": asked.state})
-
     async def expire_tokens(request: web.Request) -> web.Response:
         return _json({"epoch": history.expire_tokens()})
 
@@ -103,7 +87,6 @@ def dropcopy_routes(history: DropCopyHistory, service: DropCopyService) -> list[
         web.post(f"{prefix}/faults", set_faults),
         web.post(f"{prefix}/generate", generate),
         web.post(f"{prefix}/bust", bust),
-        web.post(f"{prefix}/state", state),
         web.post(f"{prefix}/expire-tokens", expire_tokens),
         web.post(f"{prefix}/drop", drop),
     ]

@@ -307,13 +307,3 @@ class DropCopyHistory:
             found = latest.get(symbol)
             current.append(found if isinstance(found, refdata_pb2.Instrument) else instrument_to_wire(instrument))
         return current
-
-    def set_state(self, symbol: str, state: UsInstrumentState) -> None:
-        """Report ``symbol``'s new trading state on the instrument-state stream."""
-        instrument = self._instruments.get(symbol)
-        if instrument is None:
-            raise InvalidValueError("unknown symbol", symbol=symbol[:80])
-        message = instrument_to_wire(instrument)
-        message.state = f"INSTRUMENT_STATE_{state.name}"  # type: ignore[assignment]  # protobuf takes the name
-        message.update_time.FromNanoseconds(self._clock_ns())
-        self.instrument_state_change(message)

@@ -23,7 +23,7 @@ import asyncio
 import contextlib
 import random
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any, Final
 
 import grpc
@@ -31,8 +31,7 @@ from google.protobuf.message import Message
 
 from polyinfra.core.us_dropcopy import DropCopyStream
 from polyinfra.emulator.us.dropcopy_history import DropCopyHistory, Entry, TokenRefusal
-from polyinfra.emulator.us.market_data import PARTICIPANT_HEADER
-from polyinfra.emulator.us.stream_budget import OverBudgetError, StreamBudget
+from polyinfra.emulator.us.stream_budget import StreamBudget, firm_of
 from polyinfra.wire.us.polymarket.v1 import dropcopy_pb2, dropcopy_pb2_grpc, orders_pb2, report_pb2, report_pb2_grpc
 
 __all__ = ["DropCopyService", "ReportService"]
@@ -49,10 +48,6 @@ _RESPONSES: Final[dict[DropCopyStream, tuple[Callable[..., Message], str]]] = {
     DropCopyStream.INSTRUMENTS: (dropcopy_pb2.CreateInstrumentStateChangeSubscriptionResponse, "instruments"),
     DropCopyStream.POSITIONS: (dropcopy_pb2.CreatePositionChangeSubscriptionResponse, "position_changes"),
 }
-
-
-def _firm(context: Context) -> str:
-    return str(dict(context.invocation_metadata() or ()).get(PARTICIPANT_HEADER, ""))
 
 
 class _Dropped:
@@ -98,15 +93,10 @@ class DropCopyService(dropcopy_pb2_grpc.DropCopyAPIServicer):
     async def CreatePositionChangeSubscription(self, request: Any, context: Context) -> None:  # noqa: N802
         await self._serve(DropCopyStream.POSITIONS, request, context)
 
-    @contextlib.contextmanager
-    def _slot(self, firm: str, wakeup: asyncio.Event) -> Iterator[_Dropped | OverBudgetError]:
-        """The stream's slot of the firm's pooled budget, or why there is none."""
-        with contextlib.ExitStack() as slot:
-            try:
-                slot.enter_context(self._budget.hold(firm))
-            except OverBudgetError as over:
-                yield over
-                return
+    @contextlib.asynccontextmanager
+    async def _slot(self, context: Context, wakeup: asyncio.Event) -> AsyncIterator[_Dropped]:
+        """The stream's slot of the firm's pooled budget (over it: the call ends RESOURCE_EXHAUSTED)."""
+        async with self._budget.stream(context):
             stream = _Dropped(wakeup)
             self._streams.append(stream)
             try:
@@ -128,10 +118,7 @@ class DropCopyService(dropcopy_pb2_grpc.DropCopyAPIServicer):
         wakeup = history.waiter()
         loop = asyncio.get_running_loop()
         try:
-            with self._slot(_firm(context), wakeup) as stream:
-                if isinstance(stream, OverBudgetError):
-                    await context.abort(stream.code, stream.details)
-                    return
+            async with self._slot(context, wakeup) as stream:
                 replay_end = history.end(kind)  # what exists now is replayed; later records are live
                 if kind is DropCopyStream.INSTRUMENTS:
                     current = history.current_instruments()
@@ -201,7 +188,7 @@ class ReportService(report_pb2_grpc.ReportAPIServicer):
 
     async def _search(self, kind: DropCopyStream, request: Any, context: Context) -> tuple[list[Entry], str]:
         history = self._history
-        if not self._admit(f"{_firm(context)}/{kind}"):
+        if not self._admit(f"{firm_of(context)}/{kind}"):
             self.searches_refused += 1
             await context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, "rate limit exceeded")
         if request.page_size <= 0:

@@ -1,12 +1,14 @@
 """The emulated US exchange's token and scope check on every gRPC call (``--us-require-auth``).
 
-The venue checks a call's bearer token when the call starts, never again while a stream runs (venue notes: US
-exchange token endpoint): a stream opened with a token keeps running after that token expires, and only a new
-call needs a new token. :class:`RequireUsAuth` does the same with the emulator's own token check
-(:meth:`~polyinfra.emulator.us.token_endpoint.UsTokenEndpoint.verify`, the ``early_expiry_s`` knob applied): a
-call without a valid token ends ``UNAUTHENTICATED``, one whose token lacks the call's scope (its service's, or
-its own where the venue documents one) ends ``PERMISSION_DENIED`` with the venue's "missing required scope"
-message. Health checks and server reflection need no token.
+The venue checks a call's bearer token when the call starts, never again while a stream runs
+(venue notes: US exchange token endpoint): a stream opened with a token keeps running after that
+token expires, and only a new call needs a new token. :class:`RequireUsAuth` does the same with the
+emulator's own token check (:meth:`~polyinfra.emulator.us.token_endpoint.UsTokenEndpoint.verify`,
+the ``early_expiry_s`` knob applied): a call without a valid token ends ``UNAUTHENTICATED``, one whose
+token lacks the service's scope ends ``PERMISSION_DENIED`` with the venue's "missing required scope"
+message. Health checks and server reflection need no token. The scope is the service's
+(:data:`SERVICE_SCOPES`) unless the method has its own (:data:`METHOD_SCOPES`: order entry's reads, the
+instrument-state stream's): :func:`scope_of`.
 """
 
 from __future__ import annotations
@@ -28,18 +30,24 @@ SERVICE_SCOPES: Final[Mapping[str, str]] = MappingProxyType(
         "polymarket.v1.MarketDataSubscriptionAPI": "read:marketdata",
         "polymarket.v1.DropCopyAPI": "read:dropcopy",
         "polymarket.v1.ReportAPI": "read:reports",
+        "polymarket.v1.OrderEntryAPI": "write:orders",
+        "polymarket.v1.PositionAPI": "read:positions",
     }
 )
 """The scope each checked service's calls need (venue notes: US exchange token endpoint); a service
-not listed here is open. :data:`METHOD_SCOPES` names the calls that need another."""
+not listed here is open."""
 
 METHOD_SCOPES: Final[Mapping[str, str]] = MappingProxyType(
     {
+        "polymarket.v1.OrderEntryAPI/PreviewOrder": "read:orders",
+        "polymarket.v1.OrderEntryAPI/GetOpenOrders": "read:orders",
+        "polymarket.v1.OrderEntryAPI/CreateOrderSubscription": "read:orders",
         # The venue's docs give the instrument-state stream the reference-data scope, not DropCopy's.
         "polymarket.v1.DropCopyAPI/CreateInstrumentStateChangeSubscription": "read:instruments",
     }
 )
-"""The calls whose scope is not their service's (``service/method``), checked before :data:`SERVICE_SCOPES`."""
+"""Methods whose scope is not their service's: order entry's reads need ``read:orders`` only, the
+instrument-state stream ``read:instruments``."""
 
 
 def scope_of(method: str) -> str | None:
@@ -52,7 +60,7 @@ _Continuation = Callable[[grpc.HandlerCallDetails], Awaitable["grpc.RpcMethodHan
 
 
 class RequireUsAuth(grpc.aio.ServerInterceptor):
-    """Refuse the checked calls (:func:`scope_of`) whose scope the token (checked by ``tokens``) does not grant."""
+    """Refuse calls to the services of :data:`SERVICE_SCOPES` whose token ``tokens`` does not grant."""
 
     def __init__(self, tokens: UsTokenEndpoint) -> None:
         self._tokens = tokens

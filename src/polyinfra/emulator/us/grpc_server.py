@@ -62,14 +62,14 @@ class UsGrpcServer:
 
     def __init__(
         self,
-        instruments: Sequence[UsInstrument],
+        instruments: Sequence[UsInstrument] | Callable[[], Sequence[UsInstrument]],
         *,
         interceptors: Sequence[grpc.aio.ServerInterceptor] = (),
         protos: UsProtos | None = None,
         market_data: MarketDataService | None = None,
         services: Sequence[tuple[ServiceDescriptor, object]] = (),
     ) -> None:
-        self._instruments = tuple(instruments)
+        self._instruments = instruments if callable(instruments) else tuple(instruments)
         self._market_data = market_data
         self._more_services = tuple(services)
         self._interceptors = list(interceptors)

@@ -37,7 +37,7 @@ from google.protobuf.message import Message
 from polyinfra.core.us_books import MAX_DEPTH, MAX_SYMBOLS_PER_STREAM, checked_depth
 from polyinfra.emulator.us.market import UsMarket
 from polyinfra.emulator.us.market_data_faults import UsMarketDataFaults
-from polyinfra.emulator.us.stream_budget import OverBudgetError, StreamBudget
+from polyinfra.emulator.us.stream_budget import OverBudgetError, StreamBudget, firm_of
 from polyinfra.errors import InvalidValueError
 from polyinfra.wire.us.polymarket.v1 import (
     marketdatasubscription_pb2 as md,
@@ -49,7 +49,6 @@ from polyinfra.wire.us.polymarket.v1 import (
 
 __all__ = ["MarketDataService"]
 
-PARTICIPANT_HEADER: Final = "x-participant-id"
 TOO_MANY_SYMBOLS: Final = f"at most {MAX_SYMBOLS_PER_STREAM} symbols per subscription"
 # A stream waiting for data looks at the fault knobs at least this often (a knob set directly on the
 # emulator, not through its control API, wakes nothing).
@@ -193,7 +192,7 @@ class MarketDataService(marketdatasubscription_pb2_grpc.MarketDataSubscriptionAP
 
     @contextlib.contextmanager
     def _open(self, context: Context) -> Iterator[_Stream]:
-        firm = str(dict(context.invocation_metadata() or ()).get(PARTICIPANT_HEADER, ""))
+        firm = firm_of(context)
         with contextlib.ExitStack() as slot:
             try:
                 slot.enter_context(self.budget.hold(firm))

@@ -1,0 +1,355 @@
+"""``polyinfra approve``, ``wrap``, ``unwrap``, ``split``, ``merge``, ``redeem`` and ``convert``: on-chain operations
+from the EOA of ``POLYINFRA_PRIVATE_KEY``.
+
+Transactions go to the JSON-RPC node of ``--rpc`` (the local emulator's emulated Polygon by default); the CLOB of
+``--rest`` is asked what kind a market is (standard or neg-risk, which picks the adapter) and, after anything that
+moved balances, to re-read the chain (``GET /balance-allowance/update``). ``--dry-run`` prints the plan (each
+transaction, its gas, what changes) and sends nothing. While a transaction confirms, a progress line goes to
+stderr; the result is one JSON object on stdout. Failures are one line on stderr (exit 2 for bad input, 1
+otherwise).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from collections.abc import Awaitable, Callable
+from decimal import Decimal
+from typing import TYPE_CHECKING, Annotated, TypeVar
+
+import typer
+
+from polyinfra.cli.options import (
+    COMMAND_LOG_LEVEL,
+    EMULATOR_REST_URL,
+    EMULATOR_RPC_URL,
+    KEY_EPILOG,
+    ONE_SHOT_RETRY,
+    PRIVATE_KEY_ENV,
+    LogLevelOption,
+    RestOption,
+    RpcOption,
+    configure_command_logging,
+    one_line_errors,
+)
+from polyinfra.cli.order_posting import print_json
+from polyinfra.errors import InvalidValueError
+
+if TYPE_CHECKING:
+    from polyinfra.chain.operations import ChainOperations, OperationResult
+    from polyinfra.net.http import HttpTransport
+
+__all__ = ["register_chain_commands"]
+
+_T = TypeVar("_T")
+
+DryRunOption = Annotated[bool, typer.Option("--dry-run", help="Print the plan (calls, gas, changes); send nothing.")]
+LegacyFeesOption = Annotated[
+    bool, typer.Option("--legacy-fees", help="Send legacy (type 0) transactions, as the official SDK does.")
+]
+AmountArgument = Annotated[str, typer.Argument(help="An exact decimal amount, e.g. 25 or 12.5 (6 decimals at most).")]
+ConditionArgument = Annotated[str, typer.Argument(help="The market's condition id (0x + 64 hex digits).")]
+
+
+def approve(
+    *,
+    plan: Annotated[bool, typer.Option("--plan", help="List every approval needed and whether it is granted.")] = False,
+    amount: Annotated[
+        str | None, typer.Option("--amount", help="Exact pUSD/USDC.e allowances instead of unlimited.")
+    ] = None,
+    legacy_adapter: Annotated[
+        bool,
+        typer.Option(
+            "--legacy-adapter/--no-legacy-adapter",
+            help="Also grant the legacy neg-risk adapter (the sources disagree whether neg-risk trading needs it).",
+        ),
+    ] = True,
+    dry_run: DryRunOption = False,
+    legacy_fees: LegacyFeesOption = False,
+    rpc: RpcOption = EMULATOR_RPC_URL,
+    rest: RestOption = EMULATOR_REST_URL,
+    log_level: LogLevelOption = COMMAND_LOG_LEVEL,
+) -> None:
+    """Grant the approvals Polymarket needs; only missing ones are sent.
+
+    Trading both market kinds, splitting, merging, redeeming, converting and wrapping."""
+    from polyinfra.core.approvals import Intent, required_approvals
+
+    configure_command_logging(log_level)
+    intents = list(Intent)
+    micros = None if amount is None else _micros(amount)
+
+    async def work(ops: ChainOperations) -> dict[str, object]:
+        if plan:
+            missing = await ops.missing(intents, at_least_micros=micros or 1)
+            needed = required_approvals(intents, legacy_neg_risk_adapter=legacy_adapter)
+            return {
+                "address": ops.address,
+                "approvals": [
+                    {
+                        "standard": approval.kind.value,
+                        "token": approval.token,
+                        "spender": approval.spender,
+                        "for": approval.reason,
+                        "optional": approval.optional,
+                        "granted": approval not in missing,
+                    }
+                    for approval in needed
+                ],
+            }
+        return _result_json(await ops.approve(intents, amount_micros=micros, dry_run=dry_run))
+
+    print_json(_run("approve", rpc, rest, work, legacy_fees=legacy_fees, legacy_adapter=legacy_adapter))
+
+
+def _collateral_command(operation: str, doc: str) -> Callable[..., None]:
+    """``wrap`` or ``unwrap``: an amount, one ramp call (and its approval when missing)."""
+
+    def command(
+        amount: AmountArgument,
+        *,
+        dry_run: DryRunOption = False,
+        legacy_fees: LegacyFeesOption = False,
+        rpc: RpcOption = EMULATOR_RPC_URL,
+        rest: RestOption = EMULATOR_REST_URL,
+        log_level: LogLevelOption = COMMAND_LOG_LEVEL,
+    ) -> None:
+        configure_command_logging(log_level)
+        micros = _micros(amount)
+
+        async def work(ops: ChainOperations) -> dict[str, object]:
+            run = ops.wrap if operation == "wrap" else ops.unwrap
+            return _result_json(await run(micros, dry_run=dry_run))
+
+        print_json(_run(operation, rpc, rest, work, legacy_fees=legacy_fees))
+
+    command.__doc__ = doc
+    command.__name__ = operation
+    return command
+
+
+wrap = _collateral_command("wrap", "Wrap USDC.e into pUSD (the CLOB's collateral) through the onramp.")
+unwrap = _collateral_command("unwrap", "Unwrap pUSD back into USDC.e through the offramp.")
+
+
+def _position_command(operation: str, doc: str) -> Callable[..., None]:
+    """``split`` or ``merge``: the same arguments, one adapter call each."""
+
+    def command(
+        condition: ConditionArgument,
+        amount: AmountArgument,
+        *,
+        dry_run: DryRunOption = False,
+        legacy_fees: LegacyFeesOption = False,
+        rpc: RpcOption = EMULATOR_RPC_URL,
+        rest: RestOption = EMULATOR_REST_URL,
+        log_level: LogLevelOption = COMMAND_LOG_LEVEL,
+    ) -> None:
+        configure_command_logging(log_level)
+        micros = _micros(amount)
+
+        async def work(ops: ChainOperations, neg_risk: bool) -> dict[str, object]:
+            run = ops.split if operation == "split" else ops.merge
+            return _result_json(await run(condition, micros, neg_risk=neg_risk, dry_run=dry_run))
+
+        print_json(_run_on_market(operation, condition, rpc, rest, work, legacy_fees=legacy_fees))
+
+    command.__doc__ = doc
+    command.__name__ = operation
+    return command
+
+
+split = _position_command("split", "Split AMOUNT pUSD into as many YES and NO shares of a market.")
+merge = _position_command("merge", "Merge AMOUNT YES and NO shares of a market back into pUSD.")
+
+
+def redeem(
+    condition: Annotated[str | None, typer.Argument(help="The resolved market's condition id.")] = None,
+    *,
+    redeem_all: Annotated[
+        bool, typer.Option("--all", help="Every resolved market of the CLOB where the wallet holds shares.")
+    ] = False,
+    dry_run: DryRunOption = False,
+    legacy_fees: LegacyFeesOption = False,
+    rpc: RpcOption = EMULATOR_RPC_URL,
+    rest: RestOption = EMULATOR_REST_URL,
+    log_level: LogLevelOption = COMMAND_LOG_LEVEL,
+) -> None:
+    """Redeem a resolved market's shares (or --all) for pUSD."""
+    configure_command_logging(log_level)
+    if (condition is None) == (not redeem_all):
+        typer.echo("polyinfra redeem: give a CONDITION or --all, not both", err=True)
+        raise typer.Exit(2)
+    if condition is not None:
+
+        async def one(ops: ChainOperations, neg_risk: bool) -> dict[str, object]:
+            return _result_json(await ops.redeem(condition, neg_risk=neg_risk, dry_run=dry_run))
+
+        print_json(_run_on_market("redeem", condition, rpc, rest, one, legacy_fees=legacy_fees))
+        return
+
+    async def every(ops: ChainOperations, transport: HttpTransport) -> dict[str, object]:
+        from polyinfra.chain.operations import RedeemCandidate
+        from polyinfra.clob.rest import ClobRestClient
+
+        markets = ClobRestClient(transport.base_url, transport=transport)
+        candidates = [
+            RedeemCandidate(market.condition_id, market.neg_risk, market.tokens[0].token_id, market.tokens[1].token_id)
+            async for market in markets.iter_markets()
+            # Only a closed market can have its payouts reported; the open ones would cost reads for nothing.
+            if market.closed and len(market.tokens) == 2
+        ]
+        results = await ops.redeem_all(candidates, dry_run=dry_run)
+        return {"redeemed": [_result_json(result) for result in results], "markets_checked": len(candidates)}
+
+    print_json(_run_with_transport("redeem", rpc, rest, every, legacy_fees=legacy_fees))
+
+
+def convert(
+    market_id: Annotated[str, typer.Argument(help="The neg-risk market id (0x + 64 hex digits).")],
+    index_set: Annotated[int, typer.Argument(help="Bitmask of the questions whose NO to give up (bit 0: question 0).")],
+    amount: AmountArgument,
+    *,
+    dry_run: DryRunOption = False,
+    legacy_fees: LegacyFeesOption = False,
+    rpc: RpcOption = EMULATOR_RPC_URL,
+    rest: RestOption = EMULATOR_REST_URL,
+    log_level: LogLevelOption = COMMAND_LOG_LEVEL,
+) -> None:
+    """Convert neg-risk NO shares into YES of the others plus pUSD."""
+    configure_command_logging(log_level)
+    micros = _micros(amount)
+    runs = lambda ops: _as_json(ops.convert(market_id, index_set, micros, dry_run=dry_run))  # noqa: E731
+    print_json(_run("convert", rpc, rest, runs, legacy_fees=legacy_fees))
+
+
+# --- plumbing ------------------------------------------------------------------------------------
+
+
+async def _as_json(result: Awaitable[OperationResult]) -> dict[str, object]:
+    return _result_json(await result)
+
+
+def _result_json(result: OperationResult) -> dict[str, object]:
+    return {
+        "operation": result.plan.operation,
+        "dry_run": not result.transactions and bool(result.plan.calls),
+        "calls": [
+            {"to": call.to, "does": call.description, "gas": None if call.gas is None else str(call.gas)}
+            for call in result.plan.calls
+        ],
+        "estimated_gas": str(result.plan.estimated_gas),
+        "changes": list(result.plan.changes),
+        "transactions": [
+            {"hash": sent.tx_hash, "nonce": sent.nonce, "block": sent.block_number, "gas_used": str(sent.gas_used)}
+            for sent in result.transactions
+        ],
+    }
+
+
+def _micros(amount: str) -> int:
+    from polyinfra.model.numbers import to_micros
+
+    try:
+        micros = to_micros(Decimal(amount.strip()) if amount.strip() else amount)
+    except (InvalidValueError, ArithmeticError):
+        raise typer.BadParameter(f"not an exact amount of at most 6 decimals: {amount!r}") from None
+    if micros <= 0:
+        raise typer.BadParameter("the amount must be positive")
+    return micros
+
+
+def _run(
+    command: str,
+    rpc: str,
+    rest: str,
+    work: Callable[[ChainOperations], Awaitable[_T]],
+    *,
+    legacy_fees: bool,
+    legacy_adapter: bool = True,
+) -> _T:
+    async def with_transport(ops: ChainOperations, _transport: HttpTransport) -> _T:
+        return await work(ops)
+
+    return _run_with_transport(
+        command, rpc, rest, with_transport, legacy_fees=legacy_fees, legacy_adapter=legacy_adapter
+    )
+
+
+def _run_on_market(
+    command: str,
+    condition: str,
+    rpc: str,
+    rest: str,
+    work: Callable[[ChainOperations, bool], Awaitable[_T]],
+    *,
+    legacy_fees: bool,
+) -> _T:
+    """Run ``work`` with the market's kind (neg-risk or not), read from the CLOB."""
+
+    async def on_market(ops: ChainOperations, transport: HttpTransport) -> _T:
+        from polyinfra.clob.rest import ClobRestClient
+
+        market = await ClobRestClient(transport.base_url, transport=transport).get_market(condition)
+        return await work(ops, market.neg_risk)
+
+    return _run_with_transport(command, rpc, rest, on_market, legacy_fees=legacy_fees)
+
+
+def _run_with_transport(
+    command: str,
+    rpc: str,
+    rest: str,
+    work: Callable[[ChainOperations, HttpTransport], Awaitable[_T]],
+    *,
+    legacy_fees: bool,
+    legacy_adapter: bool = True,
+) -> _T:
+    """Run ``work`` over the node and the CLOB; failures as one line on stderr (exit 2 bad input, 1 other)."""
+    from polyinfra.chain.operations import ChainOperations
+    from polyinfra.chain.sender import TransactionSender
+    from polyinfra.cli.trading_commands import trading_session
+    from polyinfra.clob.trading import AssetType
+    from polyinfra.model.orders import SignatureType
+    from polyinfra.net.http import HttpTransport
+    from polyinfra.net.json_rpc import JsonRpcClient
+    from polyinfra.obs.redaction import Secret
+
+    async def main() -> _T:
+        # Held wrapped from the first moment: no local of any frame shows the key.
+        key = Secret(os.environ.get(PRIVATE_KEY_ENV, "").strip())
+        if not key.reveal():
+            raise InvalidValueError(f"{PRIVATE_KEY_ENV} is not set: export the signing key (0x + 64 hex digits) in it")
+        async with HttpTransport(rest, retry=ONE_SHOT_RETRY) as transport, JsonRpcClient(rpc) as node:
+            sender = TransactionSender(node, key, legacy=legacy_fees)
+
+            async def refresh() -> None:
+                client = await trading_session(transport, SignatureType.EOA, 0)
+                await client.update_balance_allowance(AssetType.COLLATERAL)
+
+            ops = ChainOperations(
+                sender,
+                node,
+                refresh=refresh,
+                legacy_neg_risk_adapter=legacy_adapter,
+                on_progress=lambda line: print(f"polyinfra {command}: {line}", file=sys.stderr, flush=True),
+            )
+            return await work(ops, transport)
+
+    with one_line_errors(command):
+        return asyncio.run(main())
+
+
+def register_chain_commands(app: typer.Typer) -> None:
+    """Add ``approve``, ``wrap``, ``unwrap``, ``split``, ``merge``, ``redeem`` and ``convert`` to ``app``."""
+    for name, command in (
+        ("approve", approve),
+        ("wrap", wrap),
+        ("unwrap", unwrap),
+        ("split", split),
+        ("merge", merge),
+        ("redeem", redeem),
+        ("convert", convert),
+    ):
+        app.command(name, epilog=KEY_EPILOG)(command)
