@@ -12,8 +12,9 @@ All approaches process the same bytes:
 (a2) second anchor: parse, then read every level's ``px`` and ``qty`` into tuples, nothing checked or
     applied: the least a Python client does to get the numbers out (protobuf makes a Python object per
     level read, which the bare parse never does).
-(b) core: parse, :func:`~polyinfra.core.us_books.decode_update` (every check) and
-    ``OrderBook.apply_snapshot``: the sans-I/O floor under (c).
+(b) core: the lean parse (:mod:`polyinfra.wire.us.market_data_lean`, levels as their entries' bytes),
+    :func:`~polyinfra.core.us_books.decode_update` (every check; a level seen before is a cache lookup) and
+    ``OrderBook.replace_sides``: the sans-I/O floor under (c).
 (c) polyinfra: ``UsLiveBooks``'s own per-message step (the one its stream reader calls): parse, decode,
     apply, the symbol's state and a ``BookUpdated`` event (no consumer attached), the counters.
 
@@ -33,6 +34,7 @@ from polyinfra.core.us_books import BookScales, decode_update
 from polyinfra.emulator.runner import Emulator
 from polyinfra.model.book import OrderBook
 from polyinfra.us.live_books import UsLiveBooks
+from polyinfra.wire.us.market_data_lean import LeanResponse
 from polyinfra.wire.us.polymarket.v1 import marketdatasubscription_pb2 as md
 
 Run = Callable[[list[bytes]], object]
@@ -81,31 +83,29 @@ def parse_and_read() -> Run:
 
 
 def core(scales: dict[str, BookScales], depth: int) -> Run:
-    parse = md.BiDirectionalStreamMarketDataResponse.FromString
+    parse = LeanResponse.FromString
     books = {symbol: OrderBook(symbol) for symbol in scales}
 
     def run(messages: list[bytes]) -> object:
         for message in messages:
             update = parse(message).update
             image = decode_update(update, scales[update.symbol], depth=depth)
-            books[image.symbol].apply_snapshot(image.bids, image.asks)
+            books[image.symbol].replace_sides(image.bid_sizes, image.bid_prices, image.ask_sizes, image.ask_prices)
         return books
 
     return run
 
 
-def client(books: UsLiveBooks) -> Run:
-    # The reader's own step, without the socket: each message goes to the stream its symbol is on.
+def client(books: UsLiveBooks, messages: list[bytes]) -> Run:
+    # The reader's own step, without the socket. Which stream a message came on is the socket's doing,
+    # worked out here before any clock starts; runs take the stream's messages from its start.
     on_message = books._on_message
     stream_of = books._stream_of
     parse = md.BiDirectionalStreamMarketDataResponse.FromString
-    routed: dict[bytes, object] = {}
+    streams = [stream_of[parse(message).update.symbol] for message in messages]
 
-    def run(messages: list[bytes]) -> object:
-        for message in messages:
-            stream = routed.get(message)
-            if stream is None:
-                stream = routed[message] = stream_of[parse(message).update.symbol]
+    def run(batch: list[bytes]) -> object:
+        for stream, message in zip(streams, batch, strict=False):
             on_message(stream, message)  # type: ignore[arg-type]
         return books
 
@@ -139,7 +139,7 @@ async def main() -> None:
             "(a2) parse and read the levels": parse_and_read(),
             "(b) core: parse+decode+apply": core(scales, options.depth),
         }
-        runs["(c) polyinfra: UsLiveBooks step"] = client(books)
+        runs["(c) polyinfra: UsLiveBooks step"] = client(books, messages)
         for run in runs.values():
             run(messages[:1000])  # warm up
         results = {name: timed(run, messages, options.repeat) for name, run in runs.items()}

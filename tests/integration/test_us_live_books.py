@@ -29,7 +29,7 @@ from tests.integration.us_auth_steps import (
     seconds_at_scale,
     token_manager,
 )
-from tests.integration.us_market_data_steps import converged, differences, until
+from tests.integration.us_market_data_steps import converged, differences, order_levels_micros, until
 
 KC = "tec-nfl-sbw-2026-02-08-kc"
 NYY = "aec-mlb-nyy-bos-2026-04-10"
@@ -80,6 +80,28 @@ async def test_books_equal_the_emulators_in_exact_decimals(emulator: Emulator) -
     went_live = [e for e in events if isinstance(e, SyncStateChanged) and e.new is SyncState.LIVE]
     assert {event.token_id for event in went_live} == set(symbols)
     assert REGISTRY.get_sample_value("polyinfra_us_market_data_messages_total", {"event": "update"})
+
+
+async def test_raw_orders_are_summed_into_books_equal_to_the_emulators(emulator: Emulator) -> None:
+    symbols = _symbols(emulator)[:8]
+    async with UsLiveBooks(emulator.urls["grpc"], insecure=True, depth=DEPTH, unaggregated=True, **FAST) as books:
+        await books.subscribe(symbols)
+        assert await books.wait_until_live(timeout_s=60)
+        for _ in range(400):
+            emulator.us_market.step()
+        await converged(books, emulator, symbols, DEPTH, unaggregated=True)
+        # Raw orders really came: at least one book has a price held by several orders, so fewer levels than
+        # the DEPTH entries a side carried (the aggregated stream would have sent DEPTH distinct levels).
+        stacked = [
+            symbol
+            for symbol in symbols
+            if len(books.book(symbol).bid_levels_micros()) < len(emulator.us_market.orders(symbol, DEPTH)[0])
+        ]
+        assert stacked, "no price held several orders: the test proves nothing"
+        assert books.stats().invalid_updates == 0
+        snapshot = await books.snapshot(symbols[:2])
+        for symbol, book in snapshot.items():
+            assert (book.bid_levels_micros(), book.ask_levels_micros()) == order_levels_micros(emulator, symbol, DEPTH)
 
 
 async def test_subscriptions_change_at_run_time_on_the_same_stream(emulator: Emulator) -> None:

@@ -11,7 +11,10 @@
   the CLOB books works on it) with exact Decimal prices and sizes from the instrument's scales, fetched
   through ``ListInstruments`` when a symbol is first subscribed (an unknown symbol is
   :class:`~polyinfra.errors.GrpcNotFoundError` before anything is opened). Every update replaces the
-  symbol's book to the subscribed depth (venue notes: US exchange market data).
+  symbol's book to the subscribed depth (venue notes: US exchange market data); with ``unaggregated`` the
+  venue lists raw orders, summed into levels here. Updates are read through the lean messages of
+  :mod:`polyinfra.wire.us.market_data_lean` and a level already seen costs a lookup (see
+  :func:`~polyinfra.core.us_books.decode_update`): the hot path makes no object per level.
 * **Streams.** Symbols are sharded over ``BiDirectionalStreamMarketData`` streams, ``symbols_per_stream``
   each (at most the venue's 1,000); new symbols fill streams with room, then new streams open, and running
   streams subscribe and unsubscribe at run time without reconnecting. ``stream_budget`` is the share of the
@@ -59,7 +62,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from types import TracebackType
-from typing import TYPE_CHECKING, Final, Self
+from typing import TYPE_CHECKING, Any, Final, Self
 
 import grpc
 from google.protobuf.message import DecodeError
@@ -105,6 +108,7 @@ from polyinfra.record.records import NO_CONNECTION, RecordKind
 from polyinfra.us.client import ProtosChoice, UsExchangeClient
 from polyinfra.us.grpc_auth import CallAuth
 from polyinfra.us.token_manager import TokenManager
+from polyinfra.wire.us.market_data_lean import LeanResponse
 from polyinfra.wire.us.polymarket.v1 import marketdatasubscription_pb2 as md
 
 if TYPE_CHECKING:
@@ -129,7 +133,8 @@ _REQUEST_BYTES: Final = md.BiDirectionalStreamMarketDataRequest.SerializeToStrin
 _parse_response: Final = md.BiDirectionalStreamMarketDataResponse.FromString
 _SNAPSHOT_METHOD: Final = "/polymarket.v1.MarketDataSubscriptionAPI/CreateMarketDataSubscription"
 _SNAPSHOT_RPC_NAME: Final = "MarketDataSubscriptionAPI/CreateMarketDataSubscription"
-_parse_snapshot: Final = md.CreateMarketDataSubscriptionResponse.FromString
+# Both response types carry the update at field 2: one lean reading serves the two RPCs.
+_parse_lean: Final = LeanResponse.FromString
 
 # Responses arrive as bytes and are parsed here: the recorder stores them as received, and a message that
 # does not parse is this client's to handle, not the runtime's.
@@ -195,10 +200,12 @@ class UsLiveBooks:
     ``insecure`` is for the emulator (the venue is TLS only). ``protos`` is how reference data is spoken, as
     for :class:`~polyinfra.us.client.UsExchangeClient` (the market-data messages are the venue's own
     numbers, so only reference data needs it). ``depth`` is the levels per side asked for
-    (0: the venue's default, 10). ``skip_to_head`` asks the venue to drop what a slow client missed and
-    send the latest instead (each update is a whole book, so only intermediate states are lost); without
-    it the venue disconnects a slow client and the stream reconnects with fresh snapshots. See the module
-    docstring for the rest. Every error raised is a :class:`~polyinfra.errors.PolyinfraError`; stream
+    (0: the venue's default, 10). ``unaggregated`` asks for raw orders instead of price levels: each update
+    then lists up to ``depth`` resting orders per side (several at one price), summed here into the levels
+    of the symbol's book, which the update still replaces whole. ``skip_to_head`` asks the venue to drop
+    what a slow client missed and send the latest instead (each update is a whole book, so only
+    intermediate states are lost); without it the venue disconnects a slow client and the stream
+    reconnects with fresh snapshots. See the module docstring for the rest. Every error raised is a :class:`~polyinfra.errors.PolyinfraError`; stream
     failures are retried, logged and counted, never raised.
     """
 
@@ -211,6 +218,7 @@ class UsLiveBooks:
         call_metadata: CallMetadata | None = None,
         protos: ProtosChoice = None,
         depth: int = 0,
+        unaggregated: bool = False,
         skip_to_head: bool = False,
         symbols_per_stream: int = MAX_SYMBOLS_PER_STREAM,
         stream_budget: int = MAX_STREAMS_PER_FIRM,
@@ -223,6 +231,7 @@ class UsLiveBooks:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._depth = checked_depth(depth)
+        self._unaggregated = unaggregated
         self._skip_to_head = skip_to_head
         if not 0 < symbols_per_stream <= MAX_SYMBOLS_PER_STREAM:
             raise InvalidValueError(
@@ -389,7 +398,9 @@ class UsLiveBooks:
                 budget=self._budget,
             )
         await self._learn_instruments(wanted)
-        request = md.CreateMarketDataSubscriptionRequest(symbols=wanted, depth=self._depth, snapshot_only=True)
+        request = md.CreateMarketDataSubscriptionRequest(
+            symbols=wanted, depth=self._depth, unaggregated=self._unaggregated, snapshot_only=True
+        )
         books = await self._auth.call(lambda metadata: self._snapshot_books(request, metadata, timeout_s=timeout_s))
         missing = [symbol for symbol in wanted if symbol not in books]
         if missing:
@@ -405,17 +416,13 @@ class UsLiveBooks:
                 if self._tap is not None:
                     self._tap.frame_received(NO_CONNECTION, message)
                 try:
-                    response = _parse_snapshot(message)
+                    response = _parse_lean(message)
                 except DecodeError:
                     raise MalformedMessageError("a snapshot message does not parse", size=len(message)) from None
                 if response.WhichOneof("event") != "update" or response.update.symbol not in self._scales:
-                    continue
-                image = decode_update(response.update, self._scales[response.update.symbol], depth=self._depth)
-                book = books[image.symbol] = OrderBook(
-                    image.symbol, tick_size=_tick_size(self._instruments[image.symbol])
-                )
-                venue_ms = None if image.transact_time_ns is None else image.transact_time_ns // 1_000_000
-                book.apply_snapshot(image.bids, image.asks, timestamp_ms=venue_ms)
+                    continue  # a heartbeat
+                image = self._decode(response.update)
+                _replace(books.setdefault(image.symbol, self._new_book(image.symbol)), image)
         except grpc.aio.AioRpcError as exc:
             raise rpc_error(exc, _SNAPSHOT_RPC_NAME) from None
         return books
@@ -609,6 +616,7 @@ class UsLiveBooks:
                 md.BiDirectionalStreamMarketDataRequest(
                     subscribe=md.SubscribeCommand(symbols=list(stream.symbols)),
                     depth=self._depth,
+                    unaggregated=self._unaggregated,
                     slow_consumer_skip_to_head=self._skip_to_head,
                 ),
             )
@@ -667,16 +675,17 @@ class UsLiveBooks:
             watch.heard(now_s)
         received_ns = time.time_ns()
         try:
-            response = _parse_response(message)
+            # Updates, nearly every message, are read the lean way; the rest with the generated class.
+            lean = _parse_lean(message)
+            response = None if lean.WhichOneof("event") == "update" else _parse_response(message)
         except DecodeError:
             self._count("malformed")
             if self._tap is not None:
                 self._tap.frame_received(stream.id, message)
             _log.warning("an unparseable US market-data message; the stream starts over", size=len(message))
             return False
-        event = response.WhichOneof("event")
-        if event == "update":
-            update = response.update
+        if response is None:
+            update = lean.update
             symbol = update.symbol
             if self._tap is not None:
                 venue_ms = update.transact_time.seconds * 1000 + update.transact_time.nanos // 1_000_000
@@ -686,6 +695,7 @@ class UsLiveBooks:
                 self._apply(stream, update, received_ns)
             # An update for a symbol unsubscribed a moment ago is still in flight: nothing to do.
             return True
+        event = response.WhichOneof("event")
         if self._tap is not None:
             self._tap.frame_received(stream.id, message)
         self._count(event or "unknown")
@@ -699,10 +709,14 @@ class UsLiveBooks:
                 self._mark_stale([symbol for symbol in error.symbols if symbol in stream.symbols], code.lower())
         return True
 
-    def _apply(self, stream: _Stream, update: md.MarketDataUpdate, received_ns: int) -> None:
+    def _decode(self, update: Any) -> BookImage:
+        return decode_update(update, self._scales[update.symbol], depth=self._depth, unaggregated=self._unaggregated)
+
+    def _apply(self, stream: _Stream, update: Any, received_ns: int) -> None:
+        """Replace the symbol's book with ``update`` (a :data:`LeanUpdate`)."""
         symbol = update.symbol
         try:
-            image = decode_update(update, self._scales[symbol], depth=self._depth)
+            image = self._decode(update)
         except MalformedMessageError as exc:
             self._invalid_updates += 1
             _log.warning("an unusable US market-data update", symbol=symbol, error=describe_failure(exc))
@@ -798,7 +812,7 @@ def _unsubscribe(symbols: list[str]) -> md.BiDirectionalStreamMarketDataRequest:
 def _replace(book: OrderBook, image: BookImage) -> int | None:
     """Replace ``book`` with the update's levels (the venue sends whole books); returns its venue time in ms."""
     venue_ms = None if image.transact_time_ns is None else image.transact_time_ns // 1_000_000
-    book.apply_snapshot(image.bids, image.asks, timestamp_ms=venue_ms)
+    book.replace_sides(image.bid_sizes, image.bid_prices, image.ask_sizes, image.ask_prices, timestamp_ms=venue_ms)
     if image.last_trade_micros is not None:
         book.last_trade_price_micros = image.last_trade_micros
     return venue_ms
