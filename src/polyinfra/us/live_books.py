@@ -205,8 +205,8 @@ class UsLiveBooks:
     of the symbol's book, which the update still replaces whole. ``skip_to_head`` asks the venue to drop
     what a slow client missed and send the latest instead (each update is a whole book, so only
     intermediate states are lost); without it the venue disconnects a slow client and the stream
-    reconnects with fresh snapshots. See the module docstring for the rest. Every error raised is a :class:`~polyinfra.errors.PolyinfraError`; stream
-    failures are retried, logged and counted, never raised.
+    reconnects with fresh snapshots. See the module docstring for the rest. Every error raised is a
+    :class:`~polyinfra.errors.PolyinfraError`; stream failures are retried, logged and counted, never raised.
     """
 
     def __init__(
