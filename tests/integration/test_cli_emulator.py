@@ -9,7 +9,10 @@ import signal
 import httpx
 import pytest
 import websockets
+from typer.testing import CliRunner
 
+from polyinfra.cli.main import app
+from polyinfra.emulator.us.instruments import US_INSTRUMENTS
 from polyinfra.us.client import UsExchangeClient
 from tests.integration.cli_steps import start_polyinfra
 
@@ -87,3 +90,23 @@ async def test_invalid_fault_flag_is_a_usage_error() -> None:
     assert process.returncode == 2
     assert stdout == b""
     assert b"probability" in stderr
+
+
+async def test_us_markets_lists_that_many_more_symbols_and_is_validated() -> None:
+    process = await _start("--rate", "0", "--us-markets", "1000")
+    try:
+        assert process.stdout is not None
+        urls = json.loads(await asyncio.wait_for(process.stdout.readline(), WAIT_S))
+        async with UsExchangeClient(urls["grpc"], insecure=True, timeout_s=WAIT_S) as us_exchange:
+            symbols = await us_exchange.symbols()
+        process.send_signal(signal.SIGTERM)
+        await asyncio.wait_for(process.communicate(), WAIT_S)
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+    generated = [symbol for symbol in symbols if "-sim-" in symbol]
+    assert len(generated) == 1000 and len(symbols) == 1000 + len(US_INSTRUMENTS)
+    for wrong in ("-1", "10001", "many"):
+        refused = CliRunner().invoke(app, ["emulator", "--port", "0", "--us-markets", wrong])
+        assert refused.exit_code == 2 and "--us-markets" in refused.output, refused.output

@@ -18,6 +18,7 @@ from polyinfra.core.us_books import (
 )
 from polyinfra.core.us_instruments import UsInstrumentState
 from polyinfra.emulator.us.instruments import US_INSTRUMENTS
+from polyinfra.emulator.us.market import MAX_GENERATED_INSTRUMENTS, generated_instruments
 from polyinfra.errors import InvalidValueError, MalformedMessageError, StreamBudgetExceededError
 from polyinfra.model.book import OrderBook
 from polyinfra.wire.us.market_data_lean import LeanUpdate
@@ -144,3 +145,10 @@ def test_a_book_entry_that_does_not_parse_is_malformed() -> None:
     lean = LeanUpdate(symbol=NYY.symbol, bids=[b"\x08"])  # a varint cut short
     with pytest.raises(MalformedMessageError):
         decode_update(lean, SCALES, depth=10)
+
+
+def test_generated_instruments_are_bounded_like_the_flag() -> None:
+    assert len(generated_instruments(MAX_GENERATED_INSTRUMENTS)) == MAX_GENERATED_INSTRUMENTS
+    for count in (-1, MAX_GENERATED_INSTRUMENTS + 1, True, 1.5):
+        with pytest.raises(InvalidValueError):
+            generated_instruments(count)  # type: ignore[arg-type]

@@ -6,7 +6,9 @@ token expires, and only a new call needs a new token. :class:`RequireUsAuth` doe
 emulator's own token check (:meth:`~polyinfra.emulator.us.token_endpoint.UsTokenEndpoint.verify`,
 the ``early_expiry_s`` knob applied): a call without a valid token ends ``UNAUTHENTICATED``, one whose
 token lacks the service's scope ends ``PERMISSION_DENIED`` with the venue's "missing required scope"
-message. Health checks and server reflection need no token.
+message. Server reflection needs a valid token but no scope: the venue's gateway lets no unauthenticated
+call through but health checks, and clients that read a server's protos must show they send their token
+there too. Health checks need no token.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import grpc
 from polyinfra.emulator.us.token_endpoint import UsTokenEndpoint
 from polyinfra.errors import JwtAuthError, MissingScopeError
 
-__all__ = ["SERVICE_SCOPES", "RequireUsAuth"]
+__all__ = ["SERVICE_SCOPES", "TOKEN_ONLY_SERVICES", "RequireUsAuth"]
 
 SERVICE_SCOPES: Final[Mapping[str, str]] = MappingProxyType(
     {
@@ -29,7 +31,12 @@ SERVICE_SCOPES: Final[Mapping[str, str]] = MappingProxyType(
     }
 )
 """The scope each checked service's calls need (venue notes: US exchange token endpoint); a service
-not listed here is open."""
+not listed here or in :data:`TOKEN_ONLY_SERVICES` is open."""
+
+TOKEN_ONLY_SERVICES: Final = frozenset(
+    {"grpc.reflection.v1alpha.ServerReflection", "grpc.reflection.v1.ServerReflection"}
+)
+"""Services whose calls need a valid token, whatever its scopes."""
 
 _Continuation = Callable[[grpc.HandlerCallDetails], Awaitable["grpc.RpcMethodHandler[Any, Any] | None"]]
 
@@ -46,12 +53,12 @@ class RequireUsAuth(grpc.aio.ServerInterceptor):
         handler = await continuation(handler_call_details)
         service = handler_call_details.method.lstrip("/").rpartition("/")[0]
         scope = SERVICE_SCOPES.get(service)
-        if handler is None or scope is None:
+        if handler is None or (scope is None and service not in TOKEN_ONLY_SERVICES):
             return handler
         refusal = self._refusal(handler_call_details, scope)
         return handler if refusal is None else _refusing(handler, *refusal)
 
-    def _refusal(self, details: grpc.HandlerCallDetails, scope: str) -> tuple[grpc.StatusCode, str] | None:
+    def _refusal(self, details: grpc.HandlerCallDetails, scope: str | None) -> tuple[grpc.StatusCode, str] | None:
         authorization = next(
             (
                 value
@@ -61,7 +68,9 @@ class RequireUsAuth(grpc.aio.ServerInterceptor):
             "",
         )
         try:
-            self._tokens.verify(authorization).require(scope)
+            token = self._tokens.verify(authorization)
+            if scope is not None:
+                token.require(scope)
         except MissingScopeError as refused:
             return grpc.StatusCode.PERMISSION_DENIED, refused.message
         except JwtAuthError as refused:
