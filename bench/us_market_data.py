@@ -8,15 +8,20 @@ a ``BiDirectionalStreamMarketDataResponse`` holding the symbol's whole book to t
 All approaches process the same bytes:
 
 (a) anchor: ``BiDirectionalStreamMarketDataResponse.FromString(message)``, the result dropped: any client
-    must at least parse what it receives. Target: (c) within 2x of this.
+    must at least parse what it receives.
 (a2) second anchor: parse, then read every level's ``px`` and ``qty`` into tuples, nothing checked or
     applied: the least a Python client does to get the numbers out (protobuf makes a Python object per
     level read, which the bare parse never does).
 (b) core: the lean parse (:mod:`polyinfra.wire.us.market_data_lean`, levels as their entries' bytes),
     :func:`~polyinfra.core.us_books.decode_update` (every check; a level seen before is a cache lookup) and
     ``OrderBook.replace_sides``: the sans-I/O floor under (c).
-(c) polyinfra: ``UsLiveBooks``'s own per-message step (the one its stream reader calls): parse, decode,
-    apply, the symbol's state and a ``BookUpdated`` event (no consumer attached), the counters.
+(c) polyinfra: ``UsLiveBooks``'s own per-message step (the one its stream reader calls), no consumer
+    attached: the lean parse, the symbol's state, the counters, and the update kept as the symbol's
+    latest book, decoded when the book is read (none is read here: a 1,000-symbol stream whose books
+    are read now and then). Target: within 2x of (a).
+(d) polyinfra: (c) and ``books.book(symbol)`` after every update, so every update is decoded and
+    applied: what a consumer that reads each book as it changes pays (the same as the eager path an
+    ``events()`` consumer or listener gets).
 
 Each repetition times the whole stream with time.perf_counter; best and median are shown, as messages per
 second and as the ratio of each approach's time to the anchor's.
@@ -96,20 +101,27 @@ def core(scales: dict[str, BookScales], depth: int) -> Run:
     return run
 
 
-def client(books: UsLiveBooks, messages: list[bytes]) -> Run:
+def client(books: UsLiveBooks, messages: list[bytes], *, read_every_book: bool) -> Run:
     # The reader's own step, without the socket. Which stream a message came on is the socket's doing,
     # worked out here before any clock starts; runs take the stream's messages from its start.
     on_message = books._on_message
     stream_of = books._stream_of
     parse = md.BiDirectionalStreamMarketDataResponse.FromString
-    streams = [stream_of[parse(message).update.symbol] for message in messages]
+    routes = [(stream_of[symbol], symbol) for symbol in (parse(message).update.symbol for message in messages)]
+    book = books.book
 
     def run(batch: list[bytes]) -> object:
-        for stream, message in zip(streams, batch, strict=False):
+        for (stream, _), message in zip(routes, batch, strict=False):
             on_message(stream, message)  # type: ignore[arg-type]
         return books
 
-    return run
+    def run_and_read(batch: list[bytes]) -> object:
+        for (stream, symbol), message in zip(routes, batch, strict=False):
+            on_message(stream, message)  # type: ignore[arg-type]
+            book(symbol)
+        return books
+
+    return run_and_read if read_every_book else run
 
 
 def timed(run: Run, messages: list[bytes], repeat: int) -> list[float]:
@@ -139,7 +151,8 @@ async def main() -> None:
             "(a2) parse and read the levels": parse_and_read(),
             "(b) core: parse+decode+apply": core(scales, options.depth),
         }
-        runs["(c) polyinfra: UsLiveBooks step"] = client(books, messages)
+        runs["(c) polyinfra: UsLiveBooks step"] = client(books, messages, read_every_book=False)
+        runs["(d) polyinfra: step, every book read"] = client(books, messages, read_every_book=True)
         for run in runs.values():
             run(messages[:1000])  # warm up
         results = {name: timed(run, messages, options.repeat) for name, run in runs.items()}

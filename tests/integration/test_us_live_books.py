@@ -308,6 +308,30 @@ async def test_hostile_messages_are_refused_counted_and_never_raise(emulator: Em
     await books.stop()
 
 
+async def test_a_live_books_updates_wait_undecoded_until_it_is_read(emulator: Emulator) -> None:
+    books = UsLiveBooks(emulator.urls["grpc"], insecure=True, depth=DEPTH)
+    await books.subscribe([KC])
+    stream = books._stream_of[KC]  # private on purpose: the step the stream reader runs
+    step = books._on_message
+
+    def update(bids: list[tuple[int, int]]) -> bytes:
+        message = md.MarketDataUpdate(symbol=KC, bids=[md.BookEntry(px=px, qty=qty) for px, qty in bids])
+        return md.BiDirectionalStreamMarketDataResponse(update=message).SerializeToString()
+
+    assert step(stream, update([(655, 312)]))  # the first: decoded at once, the book turns LIVE
+    assert books.state(KC) is SyncState.LIVE and books._pending == {}
+    assert step(stream, update([(650, 1)])) and step(stream, update([(0, 1)]))  # the latest holds a price of 0
+    assert books.stats().invalid_updates == 0 and books.state(KC) is SyncState.LIVE  # nothing decoded yet
+    assert books.book(KC).best_bid() == (Decimal("0.655"), Decimal("3.12"))  # refused when read: the book kept
+    assert books.state(KC) is SyncState.STALE and books.stats().invalid_updates == 1
+    assert step(stream, update([(640, 2)]))  # not LIVE: decoded at once
+    assert books.state(KC) is SyncState.LIVE
+    assert step(stream, update([(645, 5)])) and step(stream, update([(660, 7)]))
+    assert books.book(KC).bid_levels_micros() == [(660_000, 70_000)]  # only the latest was decoded
+    assert books.stats().messages["update"] == 6
+    await books.stop()
+
+
 async def test_against_renumbered_protos_reference_data_by_reflection_and_market_data_as_is() -> None:
     # Every unpublished number moved: instruments must be read by reflection; market data is the venue's file.
     async with (

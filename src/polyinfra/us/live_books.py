@@ -29,9 +29,16 @@
 * **State per symbol**, as :class:`~polyinfra.model.events.SyncState`: SYNCING until the stream's first
   update for it, LIVE after, STALE when its stream ended or went silent, or an update for it could not be
   used (that symbol is then subscribed again on the same stream, which brings a fresh snapshot).
+* **Decoded when read.** Each update is the symbol's whole book, so only the latest matters: while
+  nobody consumes :meth:`events` or listens, an update of a LIVE book is kept as received (parsed the
+  lean way, levels not decoded) and decoded when :meth:`book` is next called, once however many
+  updates came meanwhile. A stream of 1,000 symbols then costs about a parse per update, and a book
+  read costs one decode. With a consumer, every update is decoded as it comes (the consumer reads it).
+  The first update of a session is always decoded at once: a book turns LIVE only on a valid snapshot.
 * **Hostile input.** A message that does not parse ends its session (a reconnect brings fresh snapshots);
   an update that parses but holds what no book holds is refused by
-  :func:`~polyinfra.core.us_books.decode_update`; both are counted and logged without their bytes.
+  :func:`~polyinfra.core.us_books.decode_update` when it is decoded (on arrival or when read, as above);
+  both are counted and logged without their bytes.
 * **Delivery** like :class:`~polyinfra.clob.live_books.LiveBooks`: :meth:`events` iterators with bounded
   queues and :meth:`add_listener` callbacks receive :class:`~polyinfra.model.events.BookUpdated` (its
   ``token_id`` is the symbol) and :class:`~polyinfra.model.events.SyncStateChanged`.
@@ -125,6 +132,7 @@ _RPC_NAME: Final = "MarketDataSubscriptionAPI/BiDirectionalStreamMarketData"
 # (venue notes: US exchange market data); every 5 minutes leaves a wide margin at negligible cost.
 KEEPALIVE_INTERVAL_S: Final = 300.0
 _WAIT_POLL_S: Final = 0.05
+_LIVE: Final = SyncState.LIVE
 # Subscription errors that leave a symbol without data (ALREADY_SUBSCRIBED does not).
 _UNSERVED_ERRORS: Final = frozenset({"INVALID_SYMBOL", "NOT_SUBSCRIBED"})
 # A session ending so is the token's or the scope's fault, for the auth rule to act on.
@@ -270,6 +278,8 @@ class UsLiveBooks:
         self._instruments: dict[str, UsInstrument] = {}
         self._scales: dict[str, BookScales] = {}
         self._books: dict[str, OrderBook] = {}
+        # The latest update of each LIVE book not read since (and the stream it came on), undecoded.
+        self._pending: dict[str, tuple[_Stream, Any]] = {}
         self._states: dict[str, SyncState] = {}
         self._stream_of: dict[str, _Stream] = {}
         self._streams: dict[int, _Stream] = {}
@@ -285,6 +295,7 @@ class UsLiveBooks:
         self._running = False
         self._stopped = False
         self._messages: dict[str, int] = {}
+        self._updates = 0  # apart from _messages: counted on the hot path
         self._subscription_errors: dict[str, int] = {}
         self._invalid_updates = 0
         self._reconnects = 0
@@ -454,6 +465,7 @@ class UsLiveBooks:
                 by_stream.setdefault(stream.id, []).append(symbol)
                 del stream.symbols[symbol]
                 del self._books[symbol]
+                self._pending.pop(symbol, None)
                 del self._states[symbol]
             for stream_id, removed in by_stream.items():
                 stream = self._streams[stream_id]
@@ -505,8 +517,14 @@ class UsLiveBooks:
     # --- reads ----------------------------------------------------------------------------------
 
     def book(self, symbol: str) -> OrderBook:
-        """The symbol's live book, replaced in place by each update (read it between awaits)."""
-        return self._books[self._require_symbol(symbol)]
+        """The symbol's live book, replaced in place by the latest update (read it between awaits; call
+        again after an await: an update that came meanwhile is decoded by this call). An update no book
+        holds, found here, leaves the book as it was and the symbol STALE until its fresh snapshot."""
+        symbol = self._require_symbol(symbol)
+        pending = self._pending.pop(symbol, None)
+        if pending is not None:
+            self._settle(*pending)
+        return self._books[symbol]
 
     def instrument(self, symbol: str) -> UsInstrument:
         """The symbol's instrument (its scales, tick and state as listed)."""
@@ -535,7 +553,7 @@ class UsLiveBooks:
 
     def stats(self) -> UsLiveBooksStats:
         return UsLiveBooksStats(
-            messages=dict(self._messages),
+            messages=self._message_counts(),
             invalid_updates=self._invalid_updates,
             subscription_errors=dict(self._subscription_errors),
             streams=len(self._streams),
@@ -672,8 +690,7 @@ class UsLiveBooks:
         stream.last_heard_s = now_s
         watch = stream.watch
         if watch is not None:
-            watch.heard(now_s)
-        received_ns = time.time_ns()
+            watch.last_heard_s = now_s  # SilenceWatch.heard, inlined on the hot path
         try:
             # Updates, nearly every message, are read the lean way; the rest with the generated class.
             lean = _parse_lean(message)
@@ -690,9 +707,13 @@ class UsLiveBooks:
             if self._tap is not None:
                 venue_ms = update.transact_time.seconds * 1000 + update.transact_time.nanos // 1_000_000
                 self._tap.frame_received(stream.id, message, venue_ts_ms=venue_ms or None, key=symbol)
-            self._count("update")
+            self._updates += 1
             if symbol in stream.symbols:
-                self._apply(stream, update, received_ns)
+                if self._states[symbol] is _LIVE and not self._fanout.has_consumers:
+                    # The hot path: the whole book waits, undecoded, until it is read.
+                    self._pending[symbol] = (stream, update)
+                else:
+                    self._apply(stream, update)
             # An update for a symbol unsubscribed a moment ago is still in flight: nothing to do.
             return True
         event = response.WhichOneof("event")
@@ -712,8 +733,26 @@ class UsLiveBooks:
     def _decode(self, update: Any) -> BookImage:
         return decode_update(update, self._scales[update.symbol], depth=self._depth, unaggregated=self._unaggregated)
 
-    def _apply(self, stream: _Stream, update: Any, received_ns: int) -> None:
-        """Replace the symbol's book with ``update`` (a :data:`LeanUpdate`)."""
+    def _apply(self, stream: _Stream, update: Any) -> None:
+        """Decode ``update`` (a :data:`LeanUpdate`) into the symbol's book now: the book is not LIVE yet,
+        or events are consumed (the hot path, keeping it for when the book is read, is the caller's)."""
+        received_ns = time.time_ns()
+        symbol = update.symbol
+        old = self._states[symbol]
+        has_consumers = self._fanout.has_consumers
+        self._pending.pop(symbol, None)
+        if not self._settle(stream, update):
+            return
+        if old is not SyncState.LIVE:
+            self._states[symbol] = SyncState.LIVE
+            self._deliver([SyncStateChanged(symbol, old, SyncState.LIVE, SyncReason.SNAPSHOT, received_ns)])
+        if has_consumers:
+            venue_ms = self._books[symbol].timestamp_ms
+            self._fanout.deliver([BookUpdated(symbol, "", venue_ms, received_ns, snapshot=True)])
+
+    def _settle(self, stream: _Stream, update: Any) -> bool:
+        """Decode ``update`` into its symbol's book; False (the symbol stale and subscribed again, the
+        book as it was) when no book holds it."""
         symbol = update.symbol
         try:
             image = self._decode(update)
@@ -723,15 +762,9 @@ class UsLiveBooks:
             self._mark_stale([symbol], SyncReason.INVALID_VALUE)
             # Subscribing again brings a fresh snapshot of this symbol alone.
             self._tasks.spawn(self._resubscribe(stream, symbol), "us-live-books resubscribe")
-            return
-        venue_ms = _replace(self._books[symbol], image)
-        old = self._states[symbol]
-        if old is not SyncState.LIVE:
-            self._states[symbol] = SyncState.LIVE
-            self._deliver([SyncStateChanged(symbol, old, SyncState.LIVE, SyncReason.SNAPSHOT, received_ns)])
-        # The hot path: an update of a LIVE book makes an event only when someone consumes events.
-        if self._fanout.has_consumers:
-            self._fanout.deliver([BookUpdated(symbol, "", venue_ms, received_ns, snapshot=True)])
+            return False
+        _replace(self._books[symbol], image)
+        return True
 
     async def _resubscribe(self, stream: _Stream, symbol: str) -> None:
         await self._send(stream, _unsubscribe([symbol]))
@@ -756,6 +789,12 @@ class UsLiveBooks:
             self._tap.sync_events(events)
         if self._fanout.has_consumers:
             self._fanout.deliver(events)
+
+    def _message_counts(self) -> dict[str, int]:
+        counts = dict(self._messages)
+        if self._updates:
+            counts["update"] = self._updates
+        return counts
 
     def _count(self, event: str) -> None:
         self._messages[event] = self._messages.get(event, 0) + 1
@@ -782,7 +821,7 @@ class UsLiveBooks:
             self._export_metrics()
 
     def _export_metrics(self) -> None:
-        add_new_counts(US_MARKET_DATA_MESSAGES, "event", self._messages, self._exported_messages)
+        add_new_counts(US_MARKET_DATA_MESSAGES, "event", self._message_counts(), self._exported_messages)
         add_new_counts(BOOK_RESYNCS, "reason", self._resyncs, self._exported_resyncs)
         add_new_counts(US_MARKET_DATA_RECONNECTS, "reason", self._reconnect_reasons, self._exported_reconnects)
         stale = sum(1 for state in self._states.values() if state is not SyncState.LIVE)
