@@ -174,6 +174,22 @@ async def test_a_silent_stream_is_reconnected_after_the_timeout_with_fresh_snaps
         assert books.stats().reconnects >= 1
 
 
+async def test_a_keepalive_goes_out_on_a_quiet_stream_every_interval_of_the_injected_clock(emulator: Emulator) -> None:
+    clock = FakeClock()
+    options = {"clock": clock, "keepalive_interval_s": 300.0, "silence_timeout_s": 10_000.0, **FAST}
+    async with UsLiveBooks(emulator.urls["grpc"], insecure=True, depth=DEPTH, **options) as books:  # type: ignore[arg-type]
+        await books.subscribe([KC])
+        assert await books.wait_until_live(timeout_s=60)
+        clock.now_s += 299.0
+        await until(lambda: books.stats().messages.get("heartbeat", 0) > 0, "a heartbeat")
+        assert books.stats().keepalives_sent == 0  # the subscription itself was the last request
+        clock.now_s += 1.0
+        await until(lambda: books.stats().keepalives_sent == 1, "a keepalive")
+        clock.now_s += 300.0
+        await until(lambda: books.stats().keepalives_sent == 2, "the next keepalive")
+        assert books.stats().reconnects == 0 and emulator.us_market_data.open_streams == 1
+
+
 @pytest.mark.parametrize("authenticated", [False, True], ids=["open", "tokens-expiring-early"])
 async def test_chaos_drops_silences_idle_kills_and_early_expiry_every_book_ends_equal(
     emulator_factory: EmulatorFactory, authenticated: bool

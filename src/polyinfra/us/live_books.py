@@ -165,6 +165,8 @@ class UsLiveBooksStats:
     """Sessions opened after a stream's first."""
     silences_detected: int
     """Sessions cancelled because they sent nothing for the silence timeout."""
+    keepalives_sent: int
+    """``KeepAliveCommand`` requests sent on streams otherwise quiet for ``keepalive_interval_s``."""
     last_stream_error: str | None
     """Why the last session that failed ended (a typed error's text)."""
     events_delivered: int
@@ -300,6 +302,7 @@ class UsLiveBooks:
         self._invalid_updates = 0
         self._reconnects = 0
         self._silences = 0
+        self._keepalives = 0
         self._last_failure: PolyinfraError | None = None
         self._resyncs: dict[str, int] = {}
         # What was last exported to Prometheus, so each tick adds only the difference.
@@ -560,6 +563,7 @@ class UsLiveBooks:
             connected=sum(1 for stream in self._streams.values() if stream.call is not None),
             reconnects=self._reconnects,
             silences_detected=self._silences,
+            keepalives_sent=self._keepalives,
             last_stream_error=None if self._last_failure is None else str(self._last_failure),
             events_delivered=self._fanout.delivered,
             events_dropped=self._fanout.dropped,
@@ -817,6 +821,7 @@ class UsLiveBooks:
                     # Its socket may well look fine: ending the call ends the session, and the next one opens.
                     stream.call.cancel()
                 elif now_s - stream.last_sent_s >= self._keepalive_interval_s:
+                    self._keepalives += 1
                     await self._send(stream, md.BiDirectionalStreamMarketDataRequest(keepalive=md.KeepAliveCommand()))
             self._export_metrics()
 
