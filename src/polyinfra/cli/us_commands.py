@@ -425,6 +425,12 @@ def watch(
             "--depth", min=0, max=1000, metavar="N", help="Levels per side subscribed (0: 10), shown in JSON lines."
         ),
     ] = 0,
+    raw_orders: Annotated[
+        bool,
+        typer.Option(
+            "--raw-orders", help="Subscribe to raw orders (--depth orders a side), summed into the levels shown."
+        ),
+    ] = False,
     duration: DurationOption = 0.0,
     refresh_s: RefreshOption = 1.0,
     grpc: GrpcOption = None,
@@ -457,6 +463,7 @@ def watch(
             depth=depth,
             duration_s=duration,
             refresh_s=refresh_s,
+            raw_orders=raw_orders,
         )
 
 
