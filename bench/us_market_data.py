@@ -23,8 +23,8 @@ All approaches process the same bytes:
     applied: what a consumer that reads each book as it changes pays (the same as the eager path an
     ``events()`` consumer or listener gets).
 
-Each repetition times the whole stream with time.perf_counter; best and median are shown, as messages per
-second and as the ratio of each approach's time to the anchor's.
+Each repetition times the whole stream with time.perf_counter, the approaches taking turns in each round;
+best and median are shown, as messages per second and as the ratio of each approach's time to the anchor's.
 """
 
 from __future__ import annotations
@@ -124,12 +124,15 @@ def client(books: UsLiveBooks, messages: list[bytes], *, read_every_book: bool) 
     return run_and_read if read_every_book else run
 
 
-def timed(run: Run, messages: list[bytes], repeat: int) -> list[float]:
-    seconds = []
+def timed(runs: dict[str, Run], messages: list[bytes], repeat: int) -> dict[str, list[float]]:
+    """Seconds of each run over the whole stream, ``repeat`` times, the runs taking turns in each round so
+    that a change in the machine's load falls on all of them alike."""
+    seconds: dict[str, list[float]] = {name: [] for name in runs}
     for _ in range(repeat):
-        started = time.perf_counter()
-        run(messages)
-        seconds.append(time.perf_counter() - started)
+        for name, run in runs.items():
+            started = time.perf_counter()
+            run(messages)
+            seconds[name].append(time.perf_counter() - started)
     return seconds
 
 
@@ -155,7 +158,7 @@ async def main() -> None:
         runs["(d) polyinfra: step, every book read"] = client(books, messages, read_every_book=True)
         for run in runs.values():
             run(messages[:1000])  # warm up
-        results = {name: timed(run, messages, options.repeat) for name, run in runs.items()}
+        results = timed(runs, messages, options.repeat)
         await books.stop()
     size = sum(map(len, messages)) / len(messages)
     print(

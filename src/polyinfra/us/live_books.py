@@ -280,8 +280,11 @@ class UsLiveBooks:
         self._instruments: dict[str, UsInstrument] = {}
         self._scales: dict[str, BookScales] = {}
         self._books: dict[str, OrderBook] = {}
-        # The latest update of each LIVE book not read since (and the stream it came on), undecoded.
-        self._pending: dict[str, tuple[_Stream, Any]] = {}
+        # The latest update of each LIVE book not read since, undecoded.
+        self._pending: dict[str, Any] = {}
+        # Whether events have consumers, as the hot path reads it: set when one is added, brought back to
+        # the fan-out's answer on every watchdog tick (a consumer gone meanwhile only costs decoding early).
+        self._consumed = False
         self._states: dict[str, SyncState] = {}
         self._stream_of: dict[str, _Stream] = {}
         self._streams: dict[int, _Stream] = {}
@@ -526,7 +529,7 @@ class UsLiveBooks:
         symbol = self._require_symbol(symbol)
         pending = self._pending.pop(symbol, None)
         if pending is not None:
-            self._settle(*pending)
+            self._settle(pending)
         return self._books[symbol]
 
     def instrument(self, symbol: str) -> UsInstrument:
@@ -580,10 +583,12 @@ class UsLiveBooks:
 
     def events(self) -> AsyncIterator[BookEvent]:
         """A new iterator over the events from now on (its own bounded queue: full, it drops its oldest)."""
+        self._consumed = True
         return self._fanout.stream()
 
     def add_listener(self, callback: Callable[[BookEvent], None]) -> Callable[[], None]:
         """Call ``callback`` with every event, in the reading task (keep it quick); returns its remover."""
+        self._consumed = True
         return self._fanout.add_listener(callback)
 
     # --- streams --------------------------------------------------------------------------------
@@ -696,9 +701,11 @@ class UsLiveBooks:
         if watch is not None:
             watch.last_heard_s = now_s  # SilenceWatch.heard, inlined on the hot path
         try:
-            # Updates, nearly every message, are read the lean way; the rest with the generated class.
-            lean = _parse_lean(message)
-            response = None if lean.WhichOneof("event") == "update" else _parse_response(message)
+            # Updates, nearly every message, are read the lean way; the rest (no update, or one without a
+            # symbol, which no book takes) with the generated class.
+            update = _parse_lean(message).update
+            symbol = update.symbol
+            response = None if symbol else _parse_response(message)
         except DecodeError:
             self._count("malformed")
             if self._tap is not None:
@@ -706,23 +713,24 @@ class UsLiveBooks:
             _log.warning("an unparseable US market-data message; the stream starts over", size=len(message))
             return False
         if response is None:
-            update = lean.update
-            symbol = update.symbol
             if self._tap is not None:
                 venue_ms = update.transact_time.seconds * 1000 + update.transact_time.nanos // 1_000_000
                 self._tap.frame_received(stream.id, message, venue_ts_ms=venue_ms or None, key=symbol)
             self._updates += 1
             if symbol in stream.symbols:
-                if self._states[symbol] is _LIVE and not self._fanout.has_consumers:
+                if self._states[symbol] is _LIVE and not self._consumed:
                     # The hot path: the whole book waits, undecoded, until it is read.
-                    self._pending[symbol] = (stream, update)
+                    self._pending[symbol] = update
                 else:
-                    self._apply(stream, update)
+                    self._apply(update)
             # An update for a symbol unsubscribed a moment ago is still in flight: nothing to do.
             return True
         event = response.WhichOneof("event")
         if self._tap is not None:
             self._tap.frame_received(stream.id, message)
+        if event == "update":
+            self._updates += 1  # with no symbol: for no book
+            return True
         self._count(event or "unknown")
         if event == "subscription_error":
             error = response.subscription_error
@@ -737,7 +745,7 @@ class UsLiveBooks:
     def _decode(self, update: Any) -> BookImage:
         return decode_update(update, self._scales[update.symbol], depth=self._depth, unaggregated=self._unaggregated)
 
-    def _apply(self, stream: _Stream, update: Any) -> None:
+    def _apply(self, update: Any) -> None:
         """Decode ``update`` (a :data:`LeanUpdate`) into the symbol's book now: the book is not LIVE yet,
         or events are consumed (the hot path, keeping it for when the book is read, is the caller's)."""
         received_ns = time.time_ns()
@@ -745,7 +753,7 @@ class UsLiveBooks:
         old = self._states[symbol]
         has_consumers = self._fanout.has_consumers
         self._pending.pop(symbol, None)
-        if not self._settle(stream, update):
+        if not self._settle(update):
             return
         if old is not SyncState.LIVE:
             self._states[symbol] = SyncState.LIVE
@@ -754,9 +762,9 @@ class UsLiveBooks:
             venue_ms = self._books[symbol].timestamp_ms
             self._fanout.deliver([BookUpdated(symbol, "", venue_ms, received_ns, snapshot=True)])
 
-    def _settle(self, stream: _Stream, update: Any) -> bool:
-        """Decode ``update`` into its symbol's book; False (the symbol stale and subscribed again, the
-        book as it was) when no book holds it."""
+    def _settle(self, update: Any) -> bool:
+        """Decode ``update`` into its (subscribed) symbol's book; False (the symbol stale and subscribed
+        again on its stream, the book as it was) when no book holds it."""
         symbol = update.symbol
         try:
             image = self._decode(update)
@@ -765,7 +773,7 @@ class UsLiveBooks:
             _log.warning("an unusable US market-data update", symbol=symbol, error=describe_failure(exc))
             self._mark_stale([symbol], SyncReason.INVALID_VALUE)
             # Subscribing again brings a fresh snapshot of this symbol alone.
-            self._tasks.spawn(self._resubscribe(stream, symbol), "us-live-books resubscribe")
+            self._tasks.spawn(self._resubscribe(self._stream_of[symbol], symbol), "us-live-books resubscribe")
             return False
         _replace(self._books[symbol], image)
         return True
@@ -809,6 +817,7 @@ class UsLiveBooks:
         while True:
             await asyncio.sleep(self._tick_s)
             now_s = self._clock()
+            self._consumed = self._fanout.has_consumers
             for stream in list(self._streams.values()):
                 watch = stream.watch
                 if watch is None or stream.call is None:
