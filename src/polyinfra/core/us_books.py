@@ -13,7 +13,11 @@ hostile, becomes a :class:`BookImage` or a :class:`~polyinfra.errors.MalformedMe
 what no venue book holds: a price outside (0, 1) or off the instrument's tick, a quantity that is not
 positive or is beyond any market, a price repeated or out of the venue's order (bids best first,
 descending; offers ascending), more levels than the subscribed depth, scales that contradict the
-instrument's.
+instrument's. With raw orders (``unaggregated``) several entries may share a price, together in the
+venue's order, and are summed into one level. It reads the lean messages of
+:mod:`polyinfra.wire.us.market_data_lean`, each level as the bytes of its ``BookEntry``, and keeps the
+checked level of each distinct entry per instrument shape, so the levels an update repeats from the
+last (most of them) are dictionary lookups rather than message objects.
 
 :func:`plan_streams` shards symbols over streams (at most 1,000 symbols each, the venue's limit) and
 refuses a plan over the stream budget (the venue pools 20 concurrent streams per firm across every RPC)

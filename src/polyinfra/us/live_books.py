@@ -114,6 +114,7 @@ from polyinfra.obs.metrics import (
 from polyinfra.record.records import NO_CONNECTION, RecordKind
 from polyinfra.us.client import ProtosChoice, UsExchangeClient
 from polyinfra.us.grpc_auth import CallAuth
+from polyinfra.us.market_data_shard import MarketDataShard, subscribe_request, unsubscribe_request
 from polyinfra.us.token_manager import TokenManager
 from polyinfra.wire.us.market_data_lean import LeanResponse
 from polyinfra.wire.us.polymarket.v1 import marketdatasubscription_pb2 as md
@@ -144,10 +145,6 @@ _SNAPSHOT_RPC_NAME: Final = "MarketDataSubscriptionAPI/CreateMarketDataSubscript
 # Both response types carry the update at field 2: one lean reading serves the two RPCs.
 _parse_lean: Final = LeanResponse.FromString
 
-# Responses arrive as bytes and are parsed here: the recorder stores them as received, and a message that
-# does not parse is this client's to handle, not the runtime's.
-_Call = grpc.aio.StreamStreamCall[md.BiDirectionalStreamMarketDataRequest, bytes]
-
 
 @dataclass(frozen=True, slots=True)
 class UsLiveBooksStats:
@@ -173,35 +170,6 @@ class UsLiveBooksStats:
     events_dropped: int
     listener_errors: int
     task_failures: Mapping[str, int]
-
-
-class _Stream:
-    """One shard: its symbols and the current session's call, if any."""
-
-    __slots__ = (
-        "backoff",
-        "call",
-        "id",
-        "last_heard_s",
-        "last_sent_s",
-        "sessions",
-        "silenced",
-        "symbols",
-        "task",
-        "watch",
-    )
-
-    def __init__(self, stream_id: int, backoff: Backoff) -> None:
-        self.id = stream_id
-        self.backoff = backoff
-        self.symbols: dict[str, None] = {}  # an insertion-ordered set
-        self.call: _Call | None = None
-        self.watch: SilenceWatch | None = None
-        self.task: asyncio.Task[None] | None = None
-        self.sessions = 0
-        self.silenced = False
-        self.last_sent_s = 0.0
-        self.last_heard_s: float | None = None
 
 
 class UsLiveBooks:
@@ -286,8 +254,8 @@ class UsLiveBooks:
         # the fan-out's answer on every watchdog tick (a consumer gone meanwhile only costs decoding early).
         self._consumed = False
         self._states: dict[str, SyncState] = {}
-        self._stream_of: dict[str, _Stream] = {}
-        self._streams: dict[int, _Stream] = {}
+        self._stream_of: dict[str, MarketDataShard] = {}
+        self._streams: dict[int, MarketDataShard] = {}
         self._next_stream_id = 1
         self._tasks = BackgroundTasks(
             "us-live-books",
@@ -393,7 +361,7 @@ class UsLiveBooks:
                     if self._running:
                         self._start_stream(stream)
                 elif stream.call is not None:
-                    await self._send(stream, _subscribe(added))
+                    await self._send(stream, subscribe_request(added))
 
     async def snapshot(self, symbols: Iterable[str], *, timeout_s: float = 15.0) -> dict[str, OrderBook]:
         """One snapshot of each symbol's book, from a ``CreateMarketDataSubscription`` stream with
@@ -485,12 +453,12 @@ class UsLiveBooks:
                 elif stream.call is not None:
                     await self._send(
                         stream,
-                        _unsubscribe(removed),
+                        unsubscribe_request(removed),
                     )
 
-    def _plan(self, new: list[str]) -> tuple[list[tuple[_Stream, list[str]]], list[list[str]]]:
+    def _plan(self, new: list[str]) -> tuple[list[tuple[MarketDataShard, list[str]]], list[list[str]]]:
         """Which running streams take which new symbols, and the shards of new streams for the rest."""
-        assignments: list[tuple[_Stream, list[str]]] = []
+        assignments: list[tuple[MarketDataShard, list[str]]] = []
         remaining = new
         for stream in self._streams.values():
             room = self._per_stream - len(stream.symbols)
@@ -593,8 +561,8 @@ class UsLiveBooks:
 
     # --- streams --------------------------------------------------------------------------------
 
-    def _new_stream(self) -> _Stream:
-        stream = _Stream(
+    def _new_stream(self) -> MarketDataShard:
+        stream = MarketDataShard(
             self._next_stream_id,
             Backoff(initial_s=self._reconnect_initial_s, max_s=self._reconnect_max_s, random=self._random.random),
         )
@@ -602,7 +570,7 @@ class UsLiveBooks:
         self._streams[stream.id] = stream
         return stream
 
-    def _start_stream(self, stream: _Stream) -> None:
+    def _start_stream(self, stream: MarketDataShard) -> None:
         async def session(session_id: str) -> None:
             await self._session(stream)
 
@@ -611,7 +579,7 @@ class UsLiveBooks:
             "us-live-books stream",
         )
 
-    async def _session(self, stream: _Stream) -> None:
+    async def _session(self, stream: MarketDataShard) -> None:
         if not stream.symbols:
             return
         try:
@@ -621,7 +589,7 @@ class UsLiveBooks:
             self._last_failure = failure
             _log.warning("US market-data stream ended", stream_id=stream.id, error=describe_failure(failure))
 
-    async def _authenticated_session(self, stream: _Stream, metadata: CallHeaders) -> None:
+    async def _authenticated_session(self, stream: MarketDataShard, metadata: CallHeaders) -> None:
         """One session of ``stream``; raises the typed error of a refused token or scope (for
         :meth:`CallAuth.call` to act on) once the session's books are marked stale."""
         stream.sessions += 1
@@ -682,7 +650,7 @@ class UsLiveBooks:
         if refused is not None:
             raise refused
 
-    async def _send(self, stream: _Stream, request: md.BiDirectionalStreamMarketDataRequest) -> None:
+    async def _send(self, stream: MarketDataShard, request: md.BiDirectionalStreamMarketDataRequest) -> None:
         call = stream.call
         if call is None:
             return
@@ -693,7 +661,7 @@ class UsLiveBooks:
         with contextlib.suppress(grpc.aio.AioRpcError, asyncio.InvalidStateError):
             await call.write(request)
 
-    def _on_message(self, stream: _Stream, message: bytes) -> bool:
+    def _on_message(self, stream: MarketDataShard, message: bytes) -> bool:
         """Handle one message; False when it does not parse (the session must start over)."""
         now_s = self._clock()
         stream.last_heard_s = now_s
@@ -778,9 +746,9 @@ class UsLiveBooks:
         _replace(self._books[symbol], image)
         return True
 
-    async def _resubscribe(self, stream: _Stream, symbol: str) -> None:
-        await self._send(stream, _unsubscribe([symbol]))
-        await self._send(stream, _subscribe([symbol]))
+    async def _resubscribe(self, stream: MarketDataShard, symbol: str) -> None:
+        await self._send(stream, unsubscribe_request([symbol]))
+        await self._send(stream, subscribe_request([symbol]))
 
     def _mark_stale(self, symbols: list[str], reason: str) -> None:
         now_ns = time.time_ns()
@@ -852,14 +820,6 @@ class UsLiveBooks:
     def _require_not_stopped(self) -> None:
         if self._stopped:
             raise InvalidValueError("this UsLiveBooks was stopped")
-
-
-def _subscribe(symbols: list[str]) -> md.BiDirectionalStreamMarketDataRequest:
-    return md.BiDirectionalStreamMarketDataRequest(subscribe=md.SubscribeCommand(symbols=symbols))
-
-
-def _unsubscribe(symbols: list[str]) -> md.BiDirectionalStreamMarketDataRequest:
-    return md.BiDirectionalStreamMarketDataRequest(unsubscribe=md.UnsubscribeCommand(symbols=symbols))
 
 
 def _replace(book: OrderBook, image: BookImage) -> int | None:
