@@ -16,7 +16,7 @@ descending; offers ascending), more levels than the subscribed depth, scales tha
 instrument's. With raw orders (``unaggregated``) several entries may share a price, together in the
 venue's order, and are summed into one level. It reads the lean messages of
 :mod:`polyinfra.wire.us.market_data_lean`, each level as the bytes of its ``BookEntry``, and keeps the
-checked level of each distinct entry per instrument shape, so the levels an update repeats from the
+checked level of each distinct entry per instrument, so the levels an update repeats from the
 last (most of them) are dictionary lookups rather than message objects.
 
 :func:`plan_streams` shards symbols over streams (at most 1,000 symbols each, the venue's limit) and
@@ -31,7 +31,7 @@ in, never read here.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Final, NamedTuple, cast
 
 from google.protobuf.message import DecodeError
@@ -85,11 +85,9 @@ class BookScales:
     price_micros: int
     quantity_micros: int
     tick_units: int
-
-    @property
-    def shape(self) -> tuple[int, int, int]:
-        """What decoding a level depends on: instruments of one shape share decoded levels."""
-        return (self.price_scale, self.quantity_scale, self.tick_units)
+    levels_seen: dict[bytes, tuple[int, int]] = field(default_factory=dict, compare=False, repr=False)
+    """A memo of :func:`decode_update`: each ``BookEntry`` seen for this instrument, by its bytes, as its
+    checked ``(price_micros, size_micros)``; only checked levels enter, and it is emptied when full."""
 
 
 def book_scales(instrument: UsInstrument) -> BookScales:
@@ -143,10 +141,9 @@ class BookImage(NamedTuple):
         return [(price, sizes[price]) for price in self.ask_prices]
 
 
-# Levels already seen, by the bytes of their BookEntry, per instrument shape (see decode_update); bounded
-# by clearing, as a level seen again is merely parsed again.
-_LEVEL_CACHE_LIMIT: Final = 200_000
-_level_caches: dict[tuple[int, int, int], dict[bytes, tuple[int, int]]] = {}
+# Entries one instrument's memo holds before it is emptied (a level seen again is merely parsed again):
+# a book shows at most 2 * depth at once, and most updates repeat the last one's but a level or two.
+_LEVELS_SEEN_LIMIT: Final = 512
 _STATES: Final = {state.value: state for state in UsInstrumentState}
 _parse_entry: Final = marketdatasubscription_pb2.BookEntry.FromString
 
@@ -164,9 +161,9 @@ def decode_update(
     price order), which are summed into levels.
 
     ``update`` is a :data:`~polyinfra.wire.us.market_data_lean.LeanUpdate` (the hot path) or a generated
-    ``MarketDataUpdate``, read as one. A level is decoded once per instrument shape: its entry's bytes
-    key a cache of checked ``(price_micros, size_micros)`` pairs, so an update mostly made of levels seen
-    before (every update is the whole book) costs a lookup per level.
+    ``MarketDataUpdate``, read as one. A level is decoded once per instrument: its entry's bytes key
+    ``scales.levels_seen``, the checked ``(price_micros, size_micros)`` pairs, so an update mostly made of
+    levels seen before (every update is the whole book) costs a lookup per level.
     """
     if not isinstance(update, LeanUpdate):
         update = LeanUpdate.FromString(update.SerializeToString())
@@ -181,9 +178,9 @@ def decode_update(
         raise MalformedMessageError(
             "the update's quantity_scale contradicts the instrument's", symbol=symbol, sent=update.quantity_scale
         )
-    cache = _level_caches.get(scales.shape)
-    if cache is None or len(cache) > _LEVEL_CACHE_LIMIT:
-        cache = _level_caches[scales.shape] = {}
+    cache = scales.levels_seen
+    if len(cache) > _LEVELS_SEEN_LIMIT:
+        cache.clear()
     bid_entries = update.bids[:]
     ask_entries = update.offers[:]
     if len(bid_entries) > depth or len(ask_entries) > depth:
