@@ -19,6 +19,7 @@ from polyinfra.errors import (
     AuthError,
     BookHashMismatchError,
     CircuitOpenError,
+    CursorRejectedError,
     InsufficientBalanceError,
     InsufficientLiquidityError,
     InvalidNumberError,
@@ -30,6 +31,7 @@ from polyinfra.errors import (
     MinimumSizeError,
     NotFoundError,
     OrderRejectedError,
+    PaginationError,
     PolyinfraError,
     PriceRangeError,
     ProtocolError,
@@ -67,11 +69,16 @@ if TYPE_CHECKING:
     from polyinfra.clob.rest import ClobRestClient, SyncClobRestClient
     from polyinfra.clob.trading import AssetType, BalanceAllowance, CancelResult, OpenOrder, TradingClient
     from polyinfra.core.us_instruments import UsInstrument, UsInstrumentState
+    from polyinfra.core.us_orders import UsOrderIntent, UsTimeInForce
+    from polyinfra.data.data_api import DataApiClient
+    from polyinfra.data.gamma import GammaClient
     from polyinfra.emulator.faults import FaultConfig
     from polyinfra.emulator.runner import Emulator
     from polyinfra.live.live_data import LiveData
     from polyinfra.us.client import UsExchangeClient
     from polyinfra.us.live_books import UsLiveBooks
+    from polyinfra.us.order_entry import UsOrderEntry
+    from polyinfra.us.order_stream import UsOrderStream
     from polyinfra.wallets.registry import WalletConfig, WalletRegistry
 
 _LAZY = {
@@ -92,6 +99,8 @@ _LAZY = {
     "SyncClobRestClient": "polyinfra.clob.rest",
     "LiveBooks": "polyinfra.clob.live_books",
     "LiveData": "polyinfra.live.live_data",
+    "GammaClient": "polyinfra.data.gamma",
+    "DataApiClient": "polyinfra.data.data_api",
     "MarketChannel": "polyinfra.clob.market_channel",
     "Emulator": "polyinfra.emulator.runner",
     "FaultConfig": "polyinfra.emulator.faults",
@@ -99,6 +108,10 @@ _LAZY = {
     "UsInstrument": "polyinfra.core.us_instruments",
     "UsInstrumentState": "polyinfra.core.us_instruments",
     "UsLiveBooks": "polyinfra.us.live_books",
+    "UsOrderEntry": "polyinfra.us.order_entry",
+    "UsOrderIntent": "polyinfra.core.us_orders",
+    "UsOrderStream": "polyinfra.us.order_stream",
+    "UsTimeInForce": "polyinfra.core.us_orders",
 }
 
 __all__ = [
@@ -116,12 +129,15 @@ __all__ = [
     "CircuitOpenError",
     "ClobRestClient",
     "ConditionId",
+    "CursorRejectedError",
+    "DataApiClient",
     "Depth",
     "Emulator",
     "FaultConfig",
     "FeeSchedule",
     "FeedStats",
     "FillEstimate",
+    "GammaClient",
     "InsufficientBalanceError",
     "InsufficientLiquidityError",
     "InvalidNumberError",
@@ -146,6 +162,7 @@ __all__ = [
     "OrderRequest",
     "OrderUpdate",
     "OutcomeToken",
+    "PaginationError",
     "PlacedOrder",
     "PolyinfraError",
     "Polymarket",
@@ -173,6 +190,10 @@ __all__ = [
     "UsInstrument",
     "UsInstrumentState",
     "UsLiveBooks",
+    "UsOrderEntry",
+    "UsOrderIntent",
+    "UsOrderStream",
+    "UsTimeInForce",
     "WalletConfig",
     "WalletRegistry",
     "WrongContextError",

@@ -26,6 +26,8 @@ __all__ = [
     "BookHashMismatchError",
     "CircuitOpenError",
     "CorruptRecordError",
+    "CursorRejectedError",
+    "DuplicateClientOrderIdError",
     "ExportError",
     "FencedOffError",
     "GrpcAuthError",
@@ -34,6 +36,7 @@ __all__ = [
     "GrpcUnavailableError",
     "HttpClientError",
     "HttpServerError",
+    "InstrumentNotTradingError",
     "InsufficientBalanceError",
     "InsufficientLiquidityError",
     "InvalidNumberError",
@@ -44,13 +47,18 @@ __all__ = [
     "JwtAuthError",
     "L1AuthError",
     "L2AuthError",
+    "LatencyStopgapError",
     "LeaseError",
+    "LedgerError",
     "LiveDataAuthError",
     "MalformedMessageError",
     "MinimumSizeError",
+    "MissingExtraError",
     "MissingScopeError",
     "NotFoundError",
+    "OrderOutcomeUnknownError",
     "OrderRejectedError",
+    "PaginationError",
     "PolicyViolationError",
     "PolyinfraError",
     "PriceRangeError",
@@ -63,6 +71,8 @@ __all__ = [
     "RequestTimeoutError",
     "ResyncRequiredError",
     "RetiredTopicError",
+    "RiskCheckError",
+    "SelfMatchPreventionError",
     "ServiceNotReadyError",
     "SigningError",
     "SinkUrlError",
@@ -72,6 +82,7 @@ __all__ = [
     "StreamClosedError",
     "TickSizeViolationError",
     "TransportError",
+    "UnknownOrderError",
     "UnknownWalletError",
     "WrongContextError",
 ]
@@ -183,6 +194,18 @@ class MalformedMessageError(ProtocolError):
 class ProtoMismatchError(MalformedMessageError):
     """The venue's protos (a bundle, or a server's reflection) lack a message or method polyinfra needs, under
     its documented name."""
+
+
+class PaginationError(ProtocolError):
+    """A paged walk cannot prove it saw every row, so it stops instead of answering short: an offset
+    past the route's ceiling with rows still coming, a page that repeats an earlier one (the Data
+    API's v1 offset trap), a cursor the venue refused. ``reason`` names which; ``endpoint`` and
+    ``offset`` (or ``cursor_age``) say where."""
+
+
+class CursorRejectedError(PaginationError):
+    """The venue refused a v2 cursor (expired, tampered with, or contradicted by the filters sent
+    with it): the walk must restart from its last proven point."""
 
 
 class PolicyViolationError(ProtocolError):
@@ -326,6 +349,39 @@ class InsufficientBalanceError(OrderRejectedError):
     (venue notes: Venue errors, Failure modes), or the local check against a known balance before sending."""
 
 
+class InstrumentNotTradingError(OrderRejectedError):
+    """The instrument's state takes no orders (the US exchange's "Book is HALTED", or the local check of the
+    instrument's state before sending); ``state`` names it. Retry once the instrument is open again."""
+
+
+class LatencyStopgapError(OrderRejectedError):
+    """The US exchange's "Global Rate Limit Exceeded": a short stop-gap on new orders and replaces while its
+    latency is high, not a rate limit (cancels are never refused by it). Retriable at once, without backoff."""
+
+    retriable_by_default = True
+
+
+class DuplicateClientOrderIdError(OrderRejectedError):
+    """The client order id is already used by an open order (``clord_id`` says which)."""
+
+
+class SelfMatchPreventionError(OrderRejectedError):
+    """The order would have traded with the same firm's resting order."""
+
+
+class RiskCheckError(OrderRejectedError):
+    """The exchange's pre-trade risk check refused the order; ``venue_message`` holds its detail."""
+
+
+class UnknownOrderError(OrderRejectedError):
+    """A cancel or replace named an order the exchange does not know as open."""
+
+
+class OrderOutcomeUnknownError(OrderRejectedError):
+    """An order was sent but neither its answer nor any later lookup (open orders, the order stream) shows
+    what became of it; ``clord_id`` names it. Look it up before placing it again: a blind retry may duplicate it."""
+
+
 class InsufficientLiquidityError(OrderRejectedError):
     """The book cannot fill a fill-or-kill order (or has nothing to match a FAK order): the venue's
     "FOK orders are fully filled or killed" / "no orders found to match with FAK order", or the local
@@ -381,6 +437,18 @@ class UnknownWalletError(InvalidValueError):
 class WrongContextError(PolyinfraError):
     """A call made where it cannot work: a blocking client method called from inside a running
     event loop (it would freeze that loop), or a client used after it was closed."""
+
+
+class LedgerError(InvalidValueError):
+    """A wallet's activity that no ledger can follow: selling, merging or redeeming more of an outcome
+    than the wallet holds (the venue allows no shorts), a conversion with legs that do not add up, or a
+    row naming an outcome the market map cannot place. ``context`` names the row (wallet, kind,
+    transaction hash, condition, outcome) and the amounts involved."""
+
+
+class MissingExtraError(PolyinfraError):
+    """A feature needs an optional dependency that is not installed; the message names the extra
+    (``pip install 'polyinfra[plot]'``)."""
 
 
 # --- recorder ----------------------------------------------------------------------------------------

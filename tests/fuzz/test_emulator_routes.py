@@ -40,6 +40,7 @@ from polyinfra.core.auth_headers import (
 )
 from polyinfra.core.eip712 import SigningKey
 from polyinfra.core.order_signing import POLYGON_CHAIN_ID
+from polyinfra.emulator.data.knobs import DataApiKnobs
 from polyinfra.emulator.faults import FaultConfig
 from polyinfra.emulator.rate_limits import RateLimitMode
 from polyinfra.emulator.runner import Emulator
@@ -89,6 +90,7 @@ async def _reset(emulator: Emulator) -> None:
     emulator.outages.storm(seconds=0)
     emulator.resume()
     emulator.us_tokens.update_knobs({"time_scale": 1.0, **UsAuthKnobs().as_dict()})
+    emulator.data_apis.knobs.update(DataApiKnobs().as_dict())
 
 
 @pytest.fixture(scope="module")
@@ -314,6 +316,15 @@ def test_every_route_is_fuzzed(served: _Served) -> None:
         ("POST", "/auth/builder-api-key"),
         ("GET", "/auth/builder-api-key"),
         ("DELETE", "/auth/builder-api-key"),
+    } <= set(served.routes)
+    # Gamma and the Data API under their prefixes, and their control routes.
+    assert {
+        ("GET", "/gamma/markets"),
+        ("GET", "/gamma/public-search"),
+        ("GET", "/data-api/positions"),
+        ("GET", "/data-api/v2/activity"),
+        ("POST", "/_emulator/data/knobs"),
+        ("POST", "/_emulator/data/redeem"),
     } <= set(served.routes)
     # The US exchange's token endpoint and its control routes.
     assert {("POST", "/oauth/token"), ("POST", "/_emulator/us/clients"), ("POST", "/_emulator/us/auth")} <= set(

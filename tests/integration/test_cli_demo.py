@@ -24,15 +24,21 @@ def _demo(*arguments: str, env: dict[str, str] | None = None) -> subprocess.Comp
 
 
 # The demo's last word: how long, how many frames, the comparison of every book with REST, and the
-# replay of the demo's own recording compared with the live books, the RTDS activity and PolyBolt prices it saw.
+# replay of the demo's own recording compared with the live books, the RTDS activity and PolyBolt prices it saw,
+# and the Data API's top wallet, whose every fill RTDS published too.
 PROOF = re.compile(
     r"^proof: ran [\d.]+ s and received [\d,]+ frames; then trading stopped and\n"
     r"  all 6 books were live and equal to the emulator's REST book, level by level\n"
     r"  all 3 US exchange books were live and equal to the emulator's too\n"
+    r"  US orders seen on the stream: GTC CANCELED, FOK NEW then EXPIRED\n"
     r"  the recorder's tape \([1-9][\d,]* records, 0 gaps\) replayed into the same books\n"
     r"  RTDS activity: [1-9][\d,]* trades seen with their wallets, 0 gaps;\n"
     r"  the last: sim-\S+ (BUY|SELL) [\d.]+ (Yes|No) @ 0\.\d+\n"
+    r"  large-trade radar: [\d,]+ of [1-9][\d,]* trades ≥ \$50(, largest \$\d+\.\d\d \(sim-\S+\))?\n"
     r"  PolyBolt prices: [1-9][\d,]* ticks, the last btcusd [\d.]+, 0 gaps\n"
+    r"  DropCopy: 500 executions archived once, a token chain of [1-9]\d* links unbroken\n"
+    r"  Data API: [1-9]\d* wallets ranked; the top, sim-\S+, P&L -?[\d.]+,\n"
+    r"  over [1-9][\d,]* fills, each one also on RTDS\n"
     r"next, try:\n(  polyinfra .+\n){2,5}\Z",
     re.MULTILINE,
 )

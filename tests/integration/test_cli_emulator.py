@@ -32,7 +32,7 @@ async def test_emulator_prints_its_urls_serves_and_stops_cleanly(stop_signal: si
         assert process.stdout is not None and process.stderr is not None
         line = await asyncio.wait_for(process.stdout.readline(), WAIT_S)
         urls = json.loads(line)
-        assert list(urls) == ["rest", "ws_market", "ws_user", "rtds", "polybolt", "us_token", "grpc"]
+        assert list(urls) == ["rest", "ws_market", "ws_user", "rtds", "polybolt", "us_token", "grpc", "gamma", "data"]
         port = urls["rest"].rsplit(":", 1)[1]
         grpc_port = urls["grpc"].rsplit(":", 1)[1]
         assert urls == {
@@ -43,12 +43,18 @@ async def test_emulator_prints_its_urls_serves_and_stops_cleanly(stop_signal: si
             "polybolt": f"ws://127.0.0.1:{port}/ws/polybolt",
             "us_token": f"http://127.0.0.1:{port}/oauth/token",
             "grpc": f"127.0.0.1:{grpc_port}",
+            "gamma": f"http://127.0.0.1:{port}/gamma",
+            "data": f"http://127.0.0.1:{port}/data-api",
         }
         async with UsExchangeClient(urls["grpc"], insecure=True, timeout_s=WAIT_S) as us_exchange:
             assert await us_exchange.health() == "ok"
         async with httpx.AsyncClient(timeout=WAIT_S) as http:
             ok = await http.get(urls["rest"] + "/ok")
             assert (ok.status_code, ok.json()) == (200, "OK")
+            events = await http.get(urls["gamma"] + "/events")
+            assert events.status_code == 200 and events.json()[0]["markets"]
+            board = await http.get(urls["data"] + "/v2/leaderboard")
+            assert board.status_code == 200 and "pagination" in board.json()
         async with websockets.connect(urls["ws_market"]) as ws:
             await ws.send("PING")
             assert await asyncio.wait_for(ws.recv(), WAIT_S) == "PONG"

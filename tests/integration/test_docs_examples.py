@@ -58,6 +58,7 @@ def _examples(path: Path, *, section: str | None = None) -> list[Example]:
 
 GUIDE_EXAMPLES = _examples(GUIDE)
 README_EXAMPLES = _examples(README, section="First order")
+WALLET_ANALYTICS_EXAMPLES = _examples(README, section="Wallet analytics")
 
 
 def _run(example: Example, namespace: dict[str, Any]) -> None:
@@ -102,3 +103,19 @@ async def test_guide_example_runs_against_the_emulator(
 @pytest.mark.parametrize("example", README_EXAMPLES, ids=lambda example: example.name)
 def test_readme_first_order_runs(example: Example, clean_environment: pytest.MonkeyPatch) -> None:
     _run(example, {})
+
+
+@pytest.mark.parametrize("example", WALLET_ANALYTICS_EXAMPLES, ids=lambda example: example.name)
+def test_readme_wallet_analytics_prints_what_its_comments_say(
+    example: Example, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Each ``print(...)  # value: why`` line of the section prints ``value``: the README's numbers are
+    the ledger's."""
+    expected = [
+        line.split("#", 1)[1].split(":", 1)[0].strip()
+        for line in example.code.splitlines()
+        if line.startswith("print(") and "#" in line
+    ]
+    assert expected
+    _run(example, {})
+    assert capsys.readouterr().out.splitlines() == expected

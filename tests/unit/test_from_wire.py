@@ -8,12 +8,13 @@ import msgspec
 import pytest
 from msgspec import UNSET
 
-from polyinfra.core.from_wire import market_info_from_clob_market_info, market_info_from_market
+from polyinfra.core.from_wire import market_info_from_clob_market_info, market_info_from_gamma, market_info_from_market
 from polyinfra.errors import InvalidNumberError, InvalidTickSizeError, InvalidValueError
 from polyinfra.model.ids import TokenId
 from polyinfra.model.market import FeeSchedule, OutcomeToken
 from polyinfra.model.numbers import TickSize
 from polyinfra.wire.clob_rest import ClobMarketInfo, ClobToken, FeeDetails, Market, MarketsPage, MarketToken
+from polyinfra.wire.gamma import GammaFeeSchedule, GammaMarket
 from tests.shared_data import NAUTILUS_CAPTURES as CAPTURES
 
 ELECTION = "0xdd22472e552920b8438158ea7238bfadfa4f736aa4cee91a6b86c39ead110917"
@@ -198,3 +199,25 @@ def test_clob_market_info_with_an_invalid_fee_curve_is_refused(
         market_info_from_clob_market_info(ELECTION, _clob_info(fee_details=details))
     assert caught.value.context["market"] == ELECTION
     assert caught.value.context["field"] == field
+
+
+def test_a_gamma_market_joins_into_market_info() -> None:
+    market = msgspec.json.decode((CAPTURES / "rust_test_data/gamma_market.json").read_bytes(), type=GammaMarket)
+    info = market_info_from_gamma(market)
+    assert [token.outcome for token in info.tokens] == ["Up", "Down"]
+    assert info.tokens[0].token_id.startswith("1042398980388071")
+    assert (info.tick_size, info.min_order_size, info.neg_risk) == (TickSize.TICK_0_01, Decimal(5), False)
+    assert info.fee_schedule is None, "fees on without a curve is unknown, not zero"
+    curved = msgspec.structs.replace(
+        market, fee_schedule=GammaFeeSchedule(rate=Decimal("0.03"), exponent=Decimal(1), taker_only=True)
+    )
+    assert market_info_from_gamma(curved).fee_schedule == FeeSchedule(rate=Decimal("0.03"), exponent=1)
+    assert market_info_from_gamma(msgspec.structs.replace(market, fees_enabled=False)).fee_schedule == FeeSchedule()
+    with pytest.raises(InvalidValueError):
+        market_info_from_gamma(msgspec.structs.replace(market, clob_token_ids='["1"]'))
+    with pytest.raises(InvalidNumberError):
+        market_info_from_gamma(
+            msgspec.structs.replace(
+                market, fee_schedule=GammaFeeSchedule(rate=Decimal("0.03"), exponent=Decimal("1e9"))
+            )
+        )

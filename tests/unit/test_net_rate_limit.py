@@ -481,3 +481,19 @@ def test_items_charged_after_the_fact_count_in_the_wallets_item_scopes_only() ->
     assert limiter.pump(1.5).admitted == [cancel]
     with pytest.raises(InvalidValueError):
         limiter.complete(cancel, 1.5, extra_items=-1)
+
+
+def test_us_order_entry_buckets_are_per_method_and_by_tier() -> None:
+    from polyinfra.net.rate_limit import us_order_entry_limits  # noqa: PLC0415 - the US table is this test's alone
+
+    table = us_order_entry_limits(1)
+    limiter = RateLimiter()  # 80 % of each: 24 inserts and 72 cancels a second at tier 1
+    insert = table.route("RPC", "/OrderEntryAPI/InsertOrder")
+    inserts = [limiter.submit(insert, now=0.0) for _ in range(25)]
+    cancel = limiter.submit(table.route("RPC", "/OrderEntryAPI/CancelOrder"), now=0.0)
+    limiter.pump(0.0)
+    assert [ticket.state for ticket in inserts] == [TicketState.ADMITTED] * 24 + [TicketState.WAITING]
+    assert cancel.state is TicketState.ADMITTED  # another method's bucket is its own
+    assert us_order_entry_limits(4).route("RPC", "/OrderEntryAPI/InsertOrder").scopes[0].windows[0].limit == 400
+    with pytest.raises(InvalidValueError):
+        us_order_entry_limits(5)

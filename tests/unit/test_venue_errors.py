@@ -12,6 +12,7 @@ from polyinfra.core.venue_errors import VENUE_ERROR_RULES, VENUE_MESSAGE_LIMIT, 
 from polyinfra.errors import (
     AmountPrecisionError,
     ApiError,
+    CursorRejectedError,
     HttpClientError,
     HttpServerError,
     InsufficientBalanceError,
@@ -303,6 +304,17 @@ def test_a_bad_retry_after_seconds_is_ignored() -> None:
         assert "retry_after_s" not in error.context
 
 
+def test_refused_cursors_are_pagination_errors() -> None:
+    v2 = b'{"error": "cursor filters contradicted: status", "code": "CURSOR_MISMATCH", "retryable": false}'
+    error = error_from_response(400, v2, method="GET", endpoint="/v2/positions")
+    assert type(error) is CursorRejectedError
+    assert (error.context["venue_code"], error.context["reason"]) == ("CURSOR_MISMATCH", "cursor_rejected")
+    gamma = b'{"type": "validation error", "error": "invalid cursor"}'
+    assert type(error_from_response(422, gamma, method="GET", endpoint="/markets/keyset")) is CursorRejectedError
+    other = b'{"error": "at most 20 condition ids", "code": "TOO_MANY_CONDITIONS"}'
+    assert type(error_from_response(400, other, method="GET", endpoint="/v2/positions")) is HttpClientError
+
+
 def test_every_rule_is_exercised() -> None:
     """Each row of the table is the first match of at least one answer tested above."""
     answers: list[tuple[int, str, str]] = [(status, message, "/order") for status, message, _ in ORDER_ANSWERS]
@@ -310,6 +322,7 @@ def test_every_rule_is_exercised() -> None:
         (429, "Too Many Requests", "/book"),
         (425, "service not ready", "/order"),
         (403, "Cloudflare page 'Attention Required! | Cloudflare', not the venue's JSON", "/book"),
+        (400, "cursor expired, restart the walk\nCURSOR_EXPIRED", "/v2/activity"),
         (503, "post-only mode: only post-only orders and cancels are allowed", "/order"),
         (503, "Trading is currently cancel-only. New orders are not accepted, but cancels are allowed.", "/order"),
         (503, "Trading is currently disabled. Check polymarket.com for updates", "/order"),

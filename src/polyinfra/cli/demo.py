@@ -9,7 +9,8 @@ code 1), how long it ran and how many frames it received, and commands to try ne
 
 Below the CLOB's books, the emulator's US exchange books (its OPEN instruments) are watched the same way,
 through :class:`~polyinfra.us.live_books.UsLiveBooks` on its gRPC port, and proven equal to the
-emulator's own US books at the end.
+emulator's own US books at the end; then a US order round trip (a GTC order placed and cancelled, a FOK that
+cannot fill) shows what the order stream saw of it.
 
 The demo records its own session (the CLOB's) into a temporary SQLite tape (its status shows the records the
 recorder acknowledged and the gaps), and once the books have closed it replays that tape and
@@ -17,7 +18,11 @@ checks the replayed books equal the live ones level by level: the proof says so,
 
 Meanwhile a :class:`~polyinfra.live.live_data.LiveData` follows the emulator's RTDS activity (the
 same fills, with the traders' wallets) and, with an API key the emulator issued, the BTC price over
-PolyBolt: the proof shows a line of each.
+PolyBolt: the proof shows a line of each, and a line of the large-trade radar
+(:class:`~polyinfra.core.whale_radar.LargeTradeRadar`) run over that activity. A
+:class:`~polyinfra.us.dropcopy.DropCopyArchiver` catches up on the executions the emulator's DropCopy
+history holds, into a SQLite archive beside the tape: the proof's last line says whether each was archived
+once and the token chain is unbroken.
 """
 
 from __future__ import annotations
@@ -25,7 +30,8 @@ from __future__ import annotations
 import asyncio
 import tempfile
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Final
 
 import typer
@@ -36,7 +42,9 @@ from polyinfra.cli.watch import Output, ShownClient, run_until_stopped, watch_bo
 from polyinfra.clob.live_books import LiveBooks
 from polyinfra.clob.rest import ClobRestClient
 from polyinfra.core.book_sync import diff_book
+from polyinfra.core.us_dropcopy import DropCopyStream, chain_gaps
 from polyinfra.core.us_instruments import UsInstrumentState
+from polyinfra.core.whale_radar import LargeTrade, LargeTradeRadar
 from polyinfra.emulator.faults import FaultConfig
 from polyinfra.emulator.runner import Emulator
 from polyinfra.errors import PolyinfraError
@@ -44,9 +52,11 @@ from polyinfra.live.live_data import LiveData
 from polyinfra.model.book import OrderBook
 from polyinfra.model.events import SyncState
 from polyinfra.model.live_events import ActivityTrade, Gap, LiveEvent, PriceTick
+from polyinfra.record.dropcopy_archive import SQLiteDropCopyArchive
 from polyinfra.record.recorder import Recorder
 from polyinfra.record.replay import Replay
 from polyinfra.record.sqlite_sink import SQLiteSink
+from polyinfra.us.dropcopy import DropCopyArchiver
 from polyinfra.us.live_books import UsLiveBooks
 from polyinfra.wire.clob_rest import OrderBookSummary
 
@@ -57,9 +67,15 @@ __all__ = ["SyncProof", "TapeProof", "compare_with_rest", "run_demo"]
 _SETTLE_LIMIT_S: Final = 10.0
 _SETTLE_POLL_S: Final = 0.1
 _DIFFERENCES_SHOWN: Final = 10
+_US_ORDERS_TIMEOUT_S: Final = 30.0
+# The simulator's trades are 5 to 200 shares at mid-range prices: about one in five reaches this.
+_LARGE_TRADE_USDC: Final = Decimal(50)
+_CENT: Final = Decimal("0.01")
 # The demo's own account on the emulator (Hardhat's second well-known test address): its API key
 # authenticates the PolyBolt price stream.
 _DEMO_TRADER: Final = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
+# Executions the emulator's DropCopy history holds for the demo's archiver to catch up on.
+_DEMO_EXECUTIONS: Final = 500
 # The proof and these fit an 80-column terminal, as the screen above them does.
 _NEXT_COMMANDS: Final = (
     "polyinfra emulator               # this exchange on 127.0.0.1:8080; then:",
@@ -216,25 +232,36 @@ def run_demo(
 
 @dataclass(slots=True)
 class _ActivitySeen:
-    """What the demo's RTDS activity subscription delivered."""
+    """What the demo's RTDS activity subscription delivered, and what the large-trade radar made of it."""
 
     trades: int = 0
     gaps: int = 0
     last: ActivityTrade | None = None
+    radar: LargeTradeRadar = field(default_factory=lambda: LargeTradeRadar(_LARGE_TRADE_USDC))
+    largest: LargeTrade | None = None
 
     def __call__(self, event: LiveEvent) -> None:
         if isinstance(event, ActivityTrade):
             self.trades += 1
             self.last = event
+            large = self.radar.observe(event)
+            if large is not None and (self.largest is None or large.notional_usdc > self.largest.notional_usdc):
+                self.largest = large
         elif isinstance(event, Gap):
             self.gaps += 1
 
     def line(self) -> str:
         seen = f"  RTDS activity: {self.trades:,} trades seen with their wallets, {self.gaps} gaps"
         last = self.last
-        if last is None:
-            return seen
-        return f"{seen};\n  the last: {last.name} {last.side.value} {last.size} {last.outcome} @ {last.price}"
+        if last is not None:
+            seen = f"{seen};\n  the last: {last.name} {last.side.value} {last.size} {last.outcome} @ {last.price}"
+        flagged, observed = self.radar.flagged, self.radar.observed
+        radar = f"  large-trade radar: {flagged:,} of {observed:,} trades ≥ ${_LARGE_TRADE_USDC}"
+        largest = self.largest
+        if largest is not None:
+            # To the cent on screen; the radar compared the exact notional.
+            radar += f", largest ${largest.notional_usdc.quantize(_CENT)} ({largest.trade.name})"
+        return f"{seen}\n{radar}"
 
 
 @dataclass(slots=True)
@@ -257,10 +284,92 @@ class _PricesSeen:
         return f"  PolyBolt prices: {self.ticks:,} ticks{last}, {self.gaps} gaps"
 
 
+async def _data_api_line(emulator: Emulator) -> str:
+    """The Data API's view of the session: its leaderboard's top wallet, and whether every fill the
+    Data API reports for it is one RTDS published too (the same settlement hashes)."""
+    from polyinfra.data.data_api import DataApiClient
+
+    async with DataApiClient(emulator.urls["data"], lag_allowance_s=0) as data:
+        board = await data.leaderboard_v2(time_period="ALL")
+        if not board:
+            return "  Data API: no trades yet"
+        top = board[0]
+        rows = await data.activity_v2(top.proxy_wallet, start_s=0)
+    published = {
+        (trade.payload.transaction_hash, trade.payload.proxy_wallet.lower())
+        for trade in emulator.rtds_sources.published_activity
+        if trade.kind == "trades"
+    }
+    agree = all((row.transaction_hash, row.proxy_wallet) in published for row in rows)
+    name = top.user_name if isinstance(top.user_name, str) and top.user_name else top.proxy_wallet
+    return (
+        f"  Data API: {len(board)} wallets ranked; the top, {name}, P&L {top.pnl_usdc},\n"
+        f"  over {len(rows):,} fills, {'each' if agree else 'NOT each'} one also on RTDS"
+    )
+
+
+class _DropCopyArchived:
+    """The demo's DropCopy archiver: the emulator's synthetic executions archived into SQLite beside the
+    tape while the demo runs, then checked: every execution once, the token chain unbroken."""
+
+    def __init__(self, emulator: Emulator, path: str, seed: int) -> None:
+        emulator.us_dropcopy.generate(_DEMO_EXECUTIONS, seed=seed)
+        self._archive = SQLiteDropCopyArchive(path)
+        self._archiver = DropCopyArchiver(
+            emulator.urls["grpc"], self._archive, firm="demo", streams=[DropCopyStream.EXECUTIONS], insecure=True
+        )
+        self._task = asyncio.create_task(self._archiver.run())
+
+    async def line(self) -> str:
+        status = self._archiver.status[DropCopyStream.EXECUTIONS]
+        loop = asyncio.get_running_loop()
+        give_up_at = loop.time() + _SETTLE_LIMIT_S
+        while status.new_events < _DEMO_EXECUTIONS and loop.time() < give_up_at:
+            await asyncio.sleep(_SETTLE_POLL_S)
+        self._task.cancel()
+        await asyncio.gather(self._task, return_exceptions=True)
+        ids = [execution_id for _, execution_id in self._archive.execution_ids("demo")]
+        links = self._archive.chain("demo", DropCopyStream.EXECUTIONS)
+        self._archive.close()
+        once = len(ids) == len(set(ids)) == _DEMO_EXECUTIONS
+        chain = "unbroken" if not chain_gaps(links) else "BROKEN"
+        shown = "archived once" if once else f"archived of {_DEMO_EXECUTIONS}"
+        return f"  DropCopy: {len(ids):,} executions {shown}, a token chain of {len(links)} links {chain}"
+
+
+async def _us_order_round_trip(emulator: Emulator, symbol: str) -> str:
+    """Place a GTC order and cancel it, then a FOK that cannot fill, on the emulator's US exchange, and say what
+    its order stream showed of them."""
+    from polyinfra.core.us_order_view import OrderChangeKind
+    from polyinfra.core.us_orders import UsOrderIntent, UsTimeInForce
+    from polyinfra.model.numbers import Side
+    from polyinfra.us.client import UsExchangeClient
+    from polyinfra.us.order_entry import UsOrderEntry
+    from polyinfra.us.order_stream import UsOrderStream
+
+    async with UsExchangeClient(emulator.urls["grpc"], insecure=True) as us, UsOrderStream(us) as stream:
+        entry = UsOrderEntry(us, stream=stream)
+        instrument = await entry.instrument(symbol)
+        # A bid at the lowest tick: far below the simulated asks, so the FOK cannot fill.
+        lowest = UsOrderIntent(symbol, Side.BUY, instrument.tick_size, instrument.minimum_quantity)
+        resting = await entry.place(lowest)
+        await entry.cancel(order_id=resting.order_id)
+        fok = await entry.place(UsOrderIntent(symbol, Side.BUY, lowest.price, lowest.quantity, UsTimeInForce.FOK))
+        ended: dict[str, str] = {}
+        async with asyncio.timeout(_US_ORDERS_TIMEOUT_S):
+            async for change in stream.changes():
+                if change.kind is OrderChangeKind.CLOSED:
+                    ended[change.order.clord_id] = change.order.state
+                if resting.clord_id in ended and fok.clord_id in ended:
+                    break
+    return f"  US orders seen on the stream: GTC {ended[resting.clord_id]}, FOK NEW then {ended[fok.clord_id]}"
+
+
 @dataclass(frozen=True, slots=True)
 class _DemoEnd:
     proof: SyncProof
     us_proof: SyncProof
+    us_orders: str
     tape: TapeProof
     elapsed_s: float
     frames: int
@@ -279,9 +388,11 @@ async def _demo(
     ended: list[_DemoEnd],
 ) -> None:
     proofs: list[SyncProof] = []
+    data_lines: list[str] = []
     activity = _ActivitySeen()
     prices = _PricesSeen()
     us_proofs: list[SyncProof] = []
+    us_orders: list[str] = []
     loop = asyncio.get_running_loop()
     started = loop.time()
     with tempfile.TemporaryDirectory(prefix="polyinfra-demo-") as tape_dir:
@@ -301,10 +412,13 @@ async def _demo(
                 us_client = ShownClient(
                     us_view(us_books), us_events, [watched_instrument(instrument) for instrument in us_instruments]
                 )
+                dropcopy = _DropCopyArchived(emulator, f"{tape_dir}/dropcopy.db", seed)
 
                 async def prove(books: LiveBooks) -> None:
                     proofs.append(await _settled_proof(books, emulator))
                     us_proofs.append(await _settled_us_proof(us_books, emulator))
+                    us_orders.append(await _us_order_round_trip(emulator, us_instruments[0].symbol))
+                    data_lines.append(await _data_api_line(emulator))
 
                 key = emulator.accounts.create(_DEMO_TRADER, 0) or emulator.accounts.derive(_DEMO_TRADER, 0)
                 live_data = LiveData(
@@ -327,6 +441,7 @@ async def _demo(
                         recorder=recorder,
                         beside=[us_client],
                     )
+                dropcopy_line = await dropcopy.line()
             tape = await _replayed_proof(recorder, sink, books)
         finally:
             await sink.close()
@@ -336,10 +451,11 @@ async def _demo(
         _DemoEnd(
             proof,
             us_proof,
+            us_orders[0],
             tape,
             elapsed_s=loop.time() - started,
             frames=books.stats.frames,
-            activity=f"{activity.line()}\n{prices.line()}",
+            activity="\n".join([activity.line(), prices.line(), dropcopy_line, *data_lines]),
         )
     )
 
@@ -367,6 +483,7 @@ def _proof_lines(end: _DemoEnd) -> list[str]:
             f"  {len(us_proof.differences)} of {us_proof.compared} US exchange books differed or were not live:"
         )
         lines.extend(f"  {difference}" for difference in us_proof.differences[:_DIFFERENCES_SHOWN])
+    lines.append(end.us_orders)
     recorded = f"the recorder's tape ({tape.records:,} records, {tape.gaps} gaps)"
     if tape.equal:
         lines.append(f"  {recorded} replayed into the same books")

@@ -52,10 +52,13 @@ from polyinfra.cli.options import (
 from polyinfra.cli.orders import order_app
 from polyinfra.cli.record_commands import register_record_commands
 from polyinfra.cli.trading_commands import register_trading_commands
-from polyinfra.cli.us_commands import register_us_commands
+from polyinfra.cli.us_commands import register_us_commands, us_app
+from polyinfra.cli.us_order_commands import register_us_order_commands
+from polyinfra.cli.wallet_commands import register_wallet_commands
 
 if TYPE_CHECKING:
     from polyinfra.emulator.runner import Emulator
+    from polyinfra.model.wallet_activity import WalletActivitySource
     from polyinfra.obs.metrics import MetricsServer
 
 __all__ = ["app", "main"]
@@ -124,6 +127,15 @@ def emulator(
     empty_books: Annotated[
         bool, typer.Option("--no-seed-books", help="Start every book empty (default: simulated quotes on each).")
     ] = False,
+    crowd_wallets: Annotated[
+        int,
+        typer.Option(
+            "--crowd-wallets",
+            min=0,
+            metavar="N",
+            help="N more traders taking liquidity with the simulator, for the Data API to report on many wallets.",
+        ),
+    ] = 0,
     subscribe_timeout_s: Annotated[
         float, typer.Option(help="Close WebSocket clients that do not subscribe within this many seconds.")
     ] = EMULATOR_SUBSCRIBE_TIMEOUT_S,
@@ -270,6 +282,7 @@ def emulator(
             rate=rate,
             faults=faults,
             seed_books=not empty_books,
+            crowd_wallets=crowd_wallets,
             subscribe_timeout_s=subscribe_timeout_s,
             ping_timeout_s=ping_timeout_s,
             us_clients=us_clients,
@@ -425,6 +438,17 @@ register_trading_commands(app)
 register_record_commands(app)
 register_live_commands(app)
 register_us_commands(app)
+register_us_order_commands(us_app)
+
+
+def _data_api_source(data_url: str) -> WalletActivitySource:
+    """``wallets track`` pages through the Data API client (imported when the command runs)."""
+    from polyinfra.data.data_api import DataApiClient
+
+    return DataApiClient(data_url)
+
+
+register_wallet_commands(app, _data_api_source)
 
 
 def main() -> None:

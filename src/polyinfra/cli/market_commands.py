@@ -2,10 +2,11 @@
 read once from the CLOB REST API (the emulator's by default, the venue's with ``--live``).
 
 ``markets`` walks ``GET /markets`` page by page and stops as soon as it has ``--limit`` matches.
-The CLOB has no search endpoint, so ``--search`` is done here, over each market's question, slug
-and tags. ``book`` reads ``GET /book`` and draws it as a depth ladder: asks above, bids below, each
-level with its size and the size cumulated from the best price outwards, the spread and mid
-between them.
+The CLOB has no search endpoint, so ``--search`` asks Gamma's ``/public-search`` (the emulator's
+under ``/gamma``, the venue's with ``--live``, or ``--gamma URL``) and lists the markets of the
+events found whose question, slug or event title contain the text. ``book`` reads ``GET /book``
+and draws it as a depth ladder: asks above, bids below, each level with its size and the size
+cumulated from the best price outwards, the spread and mid between them.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import typer
 from polyinfra.cli.options import (
     COMMAND_LOG_LEVEL,
     EMULATOR_REST_URL,
+    ONE_SHOT_RETRY,
     JsonOption,
     LiveOption,
     LogLevelOption,
@@ -33,9 +35,13 @@ from polyinfra.cli.options import (
 from polyinfra.errors import InvalidValueError, NotFoundError, TransportError
 from polyinfra.model.numbers import decimal_text
 
+GAMMA_URL: Final = "https://gamma-api.polymarket.com"
+"""The venue's Gamma API, for ``markets --search --live``."""
+
 if TYPE_CHECKING:
     from polyinfra.model.book import Level, OrderBook
     from polyinfra.wire.clob_rest import Market
+    from polyinfra.wire.gamma import GammaEvent, GammaMarket
 
 __all__ = ["BookLadder", "LadderLevel", "book", "book_ladder", "market_matches", "markets"]
 
@@ -46,20 +52,15 @@ DEFAULT_BOOK_DEPTH: Final = 10
 # --- markets ---------------------------------------------------------------------------------------
 
 
-def market_matches(market: Market, *, search: str | None, active_only: bool) -> bool:
-    """Whether ``market`` is listed: open for orders when ``active_only``, and ``search`` (any case)
-    found in its question, slug or one of its tags when given."""
-    if active_only and not (market.active and not market.closed and market.accepting_orders):
-        return False
-    return not search or market.mentions(search)
+def market_matches(market: Market, *, active_only: bool) -> bool:
+    """Whether ``market`` is listed: every market, or only those open for orders when ``active_only``."""
+    return not active_only or (market.active and not market.closed and market.accepting_orders)
 
 
-async def _first_matches(
-    listing: AsyncIterator[Market], *, search: str | None, active_only: bool, limit: int
-) -> list[Market]:
+async def _first_matches(listing: AsyncIterator[Market], *, active_only: bool, limit: int) -> list[Market]:
     found: list[Market] = []
     async for market in listing:
-        if market_matches(market, search=search, active_only=active_only):
+        if market_matches(market, active_only=active_only):
             found.append(market)
             if len(found) == limit:
                 break  # before asking for another page
@@ -89,6 +90,77 @@ def _market_text(market: Market) -> str:
     return "\n".join(lines)
 
 
+def _gamma_matches(market: GammaMarket, event: GammaEvent, text: str, *, active_only: bool) -> bool:
+    if active_only and not (market.active is True and market.closed is not True and market.accepting_orders is True):
+        return False
+    wanted = text.casefold()
+    return any(
+        isinstance(field, str) and wanted in field.casefold() for field in (market.question, market.slug, event.title)
+    )
+
+
+def _gamma_record(market: GammaMarket, event: GammaEvent) -> dict[str, object]:
+    from polyinfra.core.from_wire import gamma_outcomes
+
+    return {
+        "question": _text(market.question),
+        "condition_id": _text(market.condition_id),
+        "slug": _text(market.slug),
+        "active": market.active is True,
+        "closed": market.closed is True,
+        "accepting_orders": market.accepting_orders is True,
+        "tags": [tag.label for tag in event.tags or () if isinstance(tag.label, str)],
+        "tokens": [
+            {"outcome": outcome, "token_id": token_id, "price": None if price is None else decimal_text(price)}
+            for outcome, token_id, price in gamma_outcomes(market)
+        ],
+    }
+
+
+def _gamma_text(record: dict[str, object]) -> str:
+    state = (
+        "closed" if record["closed"] else "accepting orders" if record["accepting_orders"] else "not accepting orders"
+    )
+    lines = [str(record["question"] or record["slug"]), f"  condition id {record['condition_id']} ({state})"]
+    tokens = record["tokens"]
+    assert isinstance(tokens, list)
+    lines.extend(f"  {token['outcome']}: {token['token_id']} (price {token['price']})" for token in tokens)
+    return "\n".join(lines)
+
+
+def _text(value: object) -> str:
+    return value if isinstance(value, str) else ""
+
+
+async def _searched(gamma_url: str, text: str, *, active_only: bool, limit: int) -> list[dict[str, object]]:
+    from polyinfra.data.gamma import GammaClient
+    from polyinfra.wire.gamma import GammaSearchPagination
+
+    found: list[dict[str, object]] = []
+    seen: set[str] = set()
+    page = 1
+    async with GammaClient(gamma_url, retry=ONE_SHOT_RETRY) as gamma:
+        while len(found) < limit:
+            answer = await gamma.search(text, page=page)
+            for event in answer.events or ():
+                for market in event.markets or ():
+                    key = _text(market.condition_id)
+                    if key not in seen and _gamma_matches(market, event, text, active_only=active_only):
+                        seen.add(key)
+                        found.append(_gamma_record(market, event))
+            if not isinstance(answer.pagination, GammaSearchPagination) or answer.pagination.has_more is not True:
+                break
+            page += 1
+    return found[:limit]
+
+
+def gamma_url_for(*, rest: str, live: bool, gamma: str | None) -> str:
+    """Gamma's URL: ``gamma`` if given, the venue's with ``live``, else the emulator's beside ``rest``."""
+    if gamma is not None:
+        return gamma
+    return GAMMA_URL if live else rest.rstrip("/") + "/gamma"
+
+
 def markets(
     *,
     search: Annotated[
@@ -96,8 +168,16 @@ def markets(
         typer.Option(
             "--search",
             metavar="TEXT",
-            help="Only markets whose question, slug or tags contain TEXT (any case). Filtered here, "
-            "page by page: the CLOB has no search.",
+            help="Only markets whose question, slug or event title contain TEXT (any case), found with "
+            "Gamma's public search.",
+        ),
+    ] = None,
+    gamma: Annotated[
+        str | None,
+        typer.Option(
+            "--gamma",
+            metavar="URL",
+            help="Gamma API for --search (default: the emulator's, beside --rest; the venue's with --live).",
         ),
     ] = None,
     active: Annotated[bool, typer.Option("--active", help="Only markets accepting orders now.")] = False,
@@ -115,11 +195,28 @@ def markets(
     async def listed(rest_url: str) -> list[Market]:
         try:
             async with rest_client(rest_url) as client:
-                return await _first_matches(client.iter_markets(), search=search, active_only=active, limit=limit)
+                return await _first_matches(client.iter_markets(), active_only=active, limit=limit)
         except TransportError as error:
             raise unreachable(rest_url, error) from error
 
     configure_command_logging(log_level)
+    if search is not None:
+        gamma_url = gamma_url_for(rest=venue_rest_url(rest=rest, live=live), live=live, gamma=gamma)
+
+        async def searched() -> list[dict[str, object]]:
+            try:
+                return await _searched(gamma_url, search, active_only=active, limit=limit)
+            except TransportError as error:
+                raise unreachable(rest if gamma is None and not live else gamma_url, error) from error
+
+        with one_line_errors("markets"):
+            records = asyncio.run(searched())
+        if json_output:
+            for record in records:
+                _print_json(record)
+        else:
+            typer.echo("\n".join(_gamma_text(record) for record in records) or "no market matches")
+        return
     with one_line_errors("markets"):
         found = asyncio.run(listed(venue_rest_url(rest=rest, live=live)))
     if json_output:

@@ -13,6 +13,8 @@ emulator allows unless started with ``--us-require-auth``.
 quantities exact: the emulator's by default (``polyinfra emulator`` serves gRPC on ``--port`` + 1), the
 venue's with ``--live``, any other endpoint with ``--grpc HOST:PORT`` (TLS unless ``--insecure``), in the
 numbering of polyinfra's protos, the server's (``--reflection``) or the venue's bundle (``--bundle``).
+``us dropcopy`` archives DropCopy's four streams exactly once into ``--store`` (resume tokens, a
+token-chain ledger, one consumer per firm and stream), with a status line.
 ``us protos diff`` lists how a server's protos (reflection) or a bundle's differ from polyinfra's.
 
 The token manager (cryptography, pyjwt, httpx) and gRPC are imported inside the commands, so ``polyinfra
@@ -63,7 +65,7 @@ _CALLS_EPILOG: Final = (
 
 us_app = typer.Typer(
     name="us",
-    help="The Polymarket US exchange: whoami, instruments, books, protos.",
+    help="The Polymarket US exchange: instruments, books, orders, positions.",
     no_args_is_help=True,
     rich_markup_mode=None,
 )
@@ -465,6 +467,75 @@ def watch(
             refresh_s=refresh_s,
             raw_orders=raw_orders,
         )
+
+
+_DROPCOPY_EPILOG: Final = (
+    _CALLS_EPILOG
+    + " The archive (sqlite:///PATH or postgresql://...) keeps every record once, each stream's resume token and its "
+    "token-chain ledger; a restart resumes from the stored token; a second archiver for the same firm and stream "
+    "waits until the first one stops."
+)
+
+
+@us_app.command("dropcopy", epilog=_DROPCOPY_EPILOG)
+def dropcopy(
+    *,
+    store: Annotated[
+        str, typer.Option("--store", metavar="URL", help="Where the archive lives: sqlite:///PATH or postgresql://...")
+    ],
+    firm: Annotated[
+        str,
+        typer.Option("--firm", metavar="FIRM", help="The firm the archive is kept for (one consumer per stream)."),
+    ] = "default",
+    streams: Annotated[
+        str,
+        typer.Option(
+            "--streams",
+            metavar="NAME[,NAME...]",
+            help="Streams to archive: executions, trades, instruments, positions.",
+        ),
+    ] = "executions,trades,instruments,positions",
+    symbols: Annotated[
+        list[str] | None,
+        typer.Option("--symbols", metavar="SYMBOL[,SYMBOL...]", help="Only these instruments (default: all)."),
+    ] = None,
+    live_only: Annotated[
+        bool, typer.Option("--live-only", help="A first start takes live records only, not the venue's history.")
+    ] = False,
+    duration: DurationOption = 0.0,
+    refresh_s: RefreshOption = 1.0,
+    grpc: GrpcOption = None,
+    insecure: InsecureOption = False,
+    live: UsLiveOption = False,
+    token_url: TokenUrlOption = None,
+    log_level: LogLevelOption = STREAM_LOG_LEVEL,
+) -> None:
+    """Archive DropCopy's four streams exactly once (status line)."""
+    from polyinfra.cli.us_dropcopy import DropCopyCommand, run_us_dropcopy
+    from polyinfra.core.us_dropcopy import DropCopyStream
+    from polyinfra.net.grpc_channel import parse_target
+
+    configure_command_logging(log_level)
+    target, plaintext = _target(grpc, live=live, insecure=insecure)
+    names = [name.strip() for name in streams.split(",") if name.strip()]
+    unknown = [name for name in names if name not in set(DropCopyStream)]
+    if unknown or not names:
+        raise typer.BadParameter(f"unknown stream(s): {', '.join(unknown) or '(none)'}", param_hint="--streams")
+    with one_line_errors("us dropcopy"):
+        parse_target(target)
+        command = DropCopyCommand(
+            target=target,
+            insecure=plaintext,
+            tokens=_token_manager(_calls_token_url(token_url, live=live)),
+            store=store,
+            firm=firm,
+            streams=[DropCopyStream(name) for name in names],
+            symbols=[symbol for option in symbols or () for symbol in option.split(",") if symbol],
+            live_only=live_only,
+            duration_s=duration,
+            refresh_s=refresh_s,
+        )
+        run_us_dropcopy(command, typer.echo)
 
 
 def register_us_commands(app: typer.Typer) -> None:

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from decimal import Decimal
+from typing import Final
 
 from msgspec import UNSET, UnsetType
 
-from polyinfra.errors import InvalidNumberError, InvalidTickSizeError, InvalidValueError
+from polyinfra.errors import InvalidNumberError, InvalidTickSizeError, InvalidValueError, MalformedMessageError
 from polyinfra.model import ids
 from polyinfra.model.book import OrderBook
 from polyinfra.model.ids import ConditionId, TokenId
@@ -29,10 +30,14 @@ from polyinfra.wire.clob_rest import (
     TickSizeInfo,
 )
 from polyinfra.wire.clob_ws import PriceLevel
+from polyinfra.wire.gamma import GammaMarket
+from polyinfra.wire.json_decoding import JsonDecoder
 
 __all__ = [
+    "gamma_outcomes",
     "last_trade_from_wire",
     "market_info_from_clob_market_info",
+    "market_info_from_gamma",
     "market_info_from_market",
     "order_book_from_summary",
     "price_from_wire",
@@ -59,6 +64,94 @@ def market_info_from_market(market: Market) -> MarketInfo:
         min_order_size=_size(market_id, "minimum_order_size", market.minimum_order_size),
         neg_risk=market.neg_risk,
     )
+
+
+def market_info_from_gamma(market: GammaMarket) -> MarketInfo:
+    """A Gamma market (venue notes: Gamma API) to :class:`MarketInfo`: its CLOB tokens (``clobTokenIds[i]``
+    trades ``outcomes[i]``, both JSON-encoded strings), tick (``orderPriceMinTickSize``), minimum size,
+    neg-risk flag and fee curve (``feeSchedule``, the authoritative one; ``feesEnabled`` false is no
+    fee; fees on without a curve, ``null`` or absent, is unknown: ``None``).
+
+    A market without a condition id, its token list or tick (a closed legacy market) raises
+    :class:`InvalidValueError`, as does one that is not binary.
+    """
+    if isinstance(market.condition_id, UnsetType) or isinstance(market.order_price_min_tick_size, UnsetType):
+        raise InvalidValueError("a Gamma market without a condition id or tick size", market_id=_or_none(market.id))
+    market_id = ids.condition_id(market.condition_id)
+    token_ids = _string_list(market_id, "clobTokenIds", market.clob_token_ids)
+    outcomes = _string_list(market_id, "outcomes", market.outcomes)
+    if len(token_ids) != len(outcomes):
+        raise InvalidValueError(
+            "clobTokenIds and outcomes differ in length",
+            market=market_id,
+            tokens=len(token_ids),
+            outcomes=len(outcomes),
+        )
+    fee_schedule: FeeSchedule | None
+    if market.fees_enabled is False:
+        fee_schedule = FeeSchedule()
+    elif market.fee_schedule is None or isinstance(market.fee_schedule, UnsetType):
+        # Fees on (or not said) without a curve: unknown, never read as zero.
+        fee_schedule = None
+    else:
+        sent = market.fee_schedule
+        fee_schedule = _fee_curve(
+            market_id, sent.rate, sent.exponent, sent.taker_only, prefix="feeSchedule.", names=("rate", "exponent")
+        )
+    return MarketInfo(
+        condition_id=market_id,
+        question="" if isinstance(market.question, UnsetType) else market.question,
+        tokens=_binary_tokens(market_id, list(zip(token_ids, outcomes, strict=True))),
+        tick_size=_tick_size(market_id, "orderPriceMinTickSize", market.order_price_min_tick_size),
+        min_order_size=(
+            Decimal(0)
+            if isinstance(market.order_min_size, UnsetType)
+            else _size(market_id, "orderMinSize", market.order_min_size)
+        ),
+        neg_risk=market.neg_risk is True,
+        fee_schedule=fee_schedule,
+    )
+
+
+def gamma_outcomes(market: GammaMarket) -> list[tuple[str, str, Decimal | None]]:
+    """``(outcome, token id, displayed price)`` of each outcome of a Gamma market, from its
+    JSON-encoded ``outcomes``, ``clobTokenIds`` and ``outcomePrices`` (a price is None when absent or
+    not a number). :class:`InvalidValueError` for lists that are missing or do not line up."""
+    market_id = ids.condition_id(market.condition_id) if isinstance(market.condition_id, str) else ConditionId("")
+    outcomes = _string_list(market_id, "outcomes", market.outcomes)
+    token_ids = _string_list(market_id, "clobTokenIds", market.clob_token_ids)
+    prices: list[Decimal | None] = [None] * len(outcomes)
+    if not isinstance(market.outcome_prices, UnsetType):
+        texts = _string_list(market_id, "outcomePrices", market.outcome_prices)
+        prices = [_price_or_none(text) for text in texts] + prices[len(texts) :]
+    if not len(outcomes) == len(token_ids) == len(prices):
+        raise InvalidValueError("a Gamma market's outcome lists do not line up", market=market_id)
+    return list(zip(outcomes, token_ids, prices, strict=True))
+
+
+def _price_or_none(text: str) -> Decimal | None:
+    try:
+        return micros_to_decimal(to_micros(text))
+    except InvalidNumberError:
+        return None
+
+
+_STRING_LIST: Final[JsonDecoder[list[str]]] = JsonDecoder(list[str], what="Gamma JSON-encoded list")
+
+
+def _string_list(market: ConditionId, field: str, value: str | list[str] | UnsetType) -> list[str]:
+    if isinstance(value, UnsetType):
+        raise InvalidValueError("a Gamma market without its token list", market=market, field=field)
+    if isinstance(value, list):
+        return value
+    try:
+        return _STRING_LIST.decode(value)
+    except MalformedMessageError as exc:
+        raise InvalidValueError("not a JSON-encoded list of strings", market=market, field=field) from exc
+
+
+def _or_none(value: str | UnsetType) -> str | None:
+    return None if isinstance(value, UnsetType) else value
 
 
 def market_info_from_clob_market_info(condition_id: str, info: ClobMarketInfo) -> MarketInfo:
@@ -209,22 +302,38 @@ def _size(market: ConditionId, field: str, value: Decimal) -> Decimal:
 def _fee_schedule(market: ConditionId, details: FeeDetails | UnsetType | None) -> FeeSchedule:
     if not isinstance(details, FeeDetails):
         return FeeSchedule()
-    rate = Decimal(0) if details.rate is UNSET else details.rate
+    return _fee_curve(market, details.rate, details.exponent, details.taker_only, prefix="fd.", names=("r", "e"))
+
+
+def _fee_curve(
+    market: ConditionId,
+    rate_sent: Decimal | UnsetType,
+    exponent_sent: Decimal | UnsetType,
+    taker_only_sent: bool | UnsetType,
+    *,
+    prefix: str,
+    names: tuple[str, str],
+) -> FeeSchedule:
+    rate_field, exponent_field = (prefix + name for name in names)
+    rate = Decimal(0) if isinstance(rate_sent, UnsetType) else rate_sent
     # Makers never pay under CLOB V2; every observed schedule is taker-only (venue notes: Fees).
-    taker_only = True if details.taker_only is UNSET else details.taker_only
-    if details.exponent is UNSET:
+    taker_only = True if isinstance(taker_only_sent, UnsetType) else taker_only_sent
+    if isinstance(exponent_sent, UnsetType):
         if rate:
             # The official clients would default the exponent to 0 here; guessing a fee curve for
             # real money is worse than refusing the market.
-            raise InvalidValueError("fee rate without an exponent", market=market, field="fd.e", rate=rate)
+            raise InvalidValueError("fee rate without an exponent", market=market, field=exponent_field, rate=rate)
         return FeeSchedule(taker_only=taker_only)
-    exponent = details.exponent
+    exponent = exponent_sent
     # Range first: int() of an exponent such as 1e200000 would build a 200,000-digit int.
     if not (exponent.is_finite() and 0 <= exponent <= MAX_FEE_EXPONENT and exponent == exponent.to_integral_value()):
         raise InvalidNumberError(
-            f"fee exponent is not an integer in [0, {MAX_FEE_EXPONENT}]", market=market, field="fd.e", value=exponent
+            f"fee exponent is not an integer in [0, {MAX_FEE_EXPONENT}]",
+            market=market,
+            field=exponent_field,
+            value=exponent,
         )
     try:
         return FeeSchedule(rate=rate, exponent=int(exponent), taker_only=taker_only)
     except InvalidNumberError as exc:
-        raise InvalidNumberError(exc.message, market=market, field="fd.r", value=rate) from exc
+        raise InvalidNumberError(exc.message, market=market, field=rate_field, value=rate) from exc

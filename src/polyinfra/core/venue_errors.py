@@ -28,6 +28,7 @@ from typing import Final
 from polyinfra.errors import (
     AmountPrecisionError,
     ApiError,
+    CursorRejectedError,
     HttpClientError,
     HttpServerError,
     InsufficientBalanceError,
@@ -150,6 +151,10 @@ _PRICE_RANGE_HINT: Final = "the price must lie within [tick size, 1 - tick size]
 _API_KEY_OWNER_HINT: Final = (
     "the order's owner must be the API key of the L2 credentials and its signer the address the key was created for"
 )
+_CURSOR_HINT: Final = (
+    "the venue refused a paging cursor (expired, or its filters contradicted): restart the walk from the "
+    "last row you hold, sending the same filters on every page"
+)
 _UNCERTAIN_EXECUTION_HINT: Final = (
     "the venue failed while executing; the order may or may not exist: reconcile with GET /data/orders and "
     "/data/trades before placing it again"
@@ -162,6 +167,14 @@ VENUE_ERROR_RULES: Final[tuple[VenueErrorRule, ...]] = (
     VenueErrorRule("", RateLimitedError, _RATE_LIMIT_HINT, statuses=frozenset({HTTPStatus.TOO_MANY_REQUESTS})),
     VenueErrorRule("", ServiceNotReadyError, _RESTART_HINT, statuses=frozenset({HTTPStatus.TOO_EARLY})),
     VenueErrorRule("cloudflare", HttpClientError, _CLOUDFLARE_HINT, statuses=frozenset({HTTPStatus.FORBIDDEN})),
+    # The Data API v2's and Gamma keyset's cursor refusals (venue notes: Data API, Gamma API).
+    VenueErrorRule(
+        "cursor",
+        CursorRejectedError,
+        _CURSOR_HINT,
+        statuses=frozenset({HTTPStatus.BAD_REQUEST, HTTPStatus.UNPROCESSABLE_ENTITY}),
+        context={"reason": "cursor_rejected"},
+    ),
     VenueErrorRule(
         "post-only mode|post_only_mode",
         HttpServerError,

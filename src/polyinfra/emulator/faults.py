@@ -108,21 +108,24 @@ __all__ = [
     "OutageSchedule",
     "knob_count",
     "knob_flag",
+    "knob_non_negative_seconds",
+    "knob_positive_count",
     "knob_positive_number",
+    "knob_probability",
 ]
 
 POST_ONLY_AFTER_RESTART_S: Final = 120.0
 """The matching engine accepts only post-only orders and cancels for 2 minutes after a restart."""
 
 
-def _probability(name: str, value: object) -> float:
+def knob_probability(name: str, value: object) -> float:
     number = _number(name, value)
     if not 0.0 <= number <= 1.0:
         raise InvalidValueError("a probability must be between 0 and 1", field=name, value=value)
     return number
 
 
-def _non_negative_seconds(name: str, value: object) -> float:
+def knob_non_negative_seconds(name: str, value: object) -> float:
     number = _number(name, value)
     if number < 0:
         raise InvalidValueError("must not be negative", field=name, value=value)
@@ -142,6 +145,14 @@ def _seed(name: str, value: object) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise InvalidValueError("must be an integer", field=name, value=value)
     return value
+
+
+def knob_positive_count(name: str, value: object) -> int:
+    """A knob's value as an int of at least 1."""
+    count = knob_count(name, value)
+    if count == 0:
+        raise InvalidValueError("must be at least 1", field=name, value=value)
+    return count
 
 
 def knob_flag(name: str, value: object) -> bool:
@@ -194,31 +205,31 @@ def _close_code(name: str, value: object) -> int:
 _VALIDATORS: Mapping[str, Callable[[str, object], object]] = {
     "seed": _seed,
     "drop_every_messages": knob_count,
-    "drop_every_seconds": _non_negative_seconds,
+    "drop_every_seconds": knob_non_negative_seconds,
     "freeze": knob_flag,
     "freeze_answers_ping": knob_flag,
-    "drop_rate": _probability,
-    "duplicate_rate": _probability,
-    "reorder_rate": _probability,
-    "malformed_rate": _probability,
-    "poison_rate": _probability,
-    "poison_http_rate": _probability,
+    "drop_rate": knob_probability,
+    "duplicate_rate": knob_probability,
+    "reorder_rate": knob_probability,
+    "malformed_rate": knob_probability,
+    "poison_rate": knob_probability,
+    "poison_http_rate": knob_probability,
     "poison_classes": _poison_classes,
     "latency_ms": knob_count,
-    "http_429_rate": _probability,
-    "http_425_rate": _probability,
-    "http_5xx_rate": _probability,
+    "http_429_rate": knob_probability,
+    "http_425_rate": knob_probability,
+    "http_5xx_rate": knob_probability,
     "http_5xx_status": _server_error_status,
-    "trade_retry_rate": _probability,
-    "trade_failure_rate": _probability,
+    "trade_retry_rate": knob_probability,
+    "trade_failure_rate": knob_probability,
     "stale_balance_cache": knob_flag,
     "retry_after_s": knob_count,
     "rate_limits": _rate_limit_mode,
     "rate_limit_scale": knob_positive_number,
     "signer_rate_limit_warning": knob_flag,
-    "rtds_silence_without_ping_s": _non_negative_seconds,
+    "rtds_silence_without_ping_s": knob_non_negative_seconds,
     "rtds_freeze": knob_flag,
-    "rtds_drop_rate": _probability,
+    "rtds_drop_rate": knob_probability,
     "rtds_close_after_messages": knob_count,
     "rtds_close_code": _close_code,
     "polybolt_close_after_messages": knob_count,
@@ -439,8 +450,8 @@ class OutageSchedule:
         prefixes: Sequence[str] = ("/",),
     ) -> None:
         """Start a matching-engine restart now (raises :class:`InvalidValueError` for bad values)."""
-        seconds = _non_negative_seconds("seconds", seconds)
-        post_only_seconds = _non_negative_seconds("post_only_seconds", post_only_seconds)
+        seconds = knob_non_negative_seconds("seconds", seconds)
+        post_only_seconds = knob_non_negative_seconds("post_only_seconds", post_only_seconds)
         if not prefixes or not all(isinstance(prefix, str) and prefix.startswith("/") for prefix in prefixes):
             raise InvalidValueError("path prefixes must start with /", field="prefixes", value=list(prefixes))
         now = self._clock_s()
@@ -450,7 +461,7 @@ class OutageSchedule:
 
     def storm(self, *, seconds: float, status: int = 503) -> None:
         """Start a storm of ``status`` answers now (raises :class:`InvalidValueError` for bad values)."""
-        seconds = _non_negative_seconds("seconds", seconds)
+        seconds = knob_non_negative_seconds("seconds", seconds)
         self._storm_status = _server_error_status("status", status)
         self._storm_ends_at = self._clock_s() + seconds
 

@@ -23,6 +23,8 @@ from typing import Protocol
 from aiohttp import web
 
 from polyinfra.emulator.accounts import Accounts
+from polyinfra.emulator.data.apis import DATA_PREFIX, GAMMA_PREFIX, DataApis
+from polyinfra.emulator.data.crowd import WalletCrowd
 from polyinfra.emulator.exchange import Exchange
 from polyinfra.emulator.faults import FaultConfig, OutageSchedule
 from polyinfra.emulator.live.polybolt_channel import PolyBoltChannel
@@ -42,6 +44,10 @@ from polyinfra.emulator.server import EmulatorServer, EmulatorStats
 from polyinfra.emulator.simulator import MarketSimulator, generate_markets, reward_programs
 from polyinfra.emulator.trading_api import TradingApi, TradingSettings
 from polyinfra.emulator.us.clients import UsClients
+from polyinfra.emulator.us.dropcopy_control import dropcopy_routes
+from polyinfra.emulator.us.dropcopy_faults import UsDropCopyFaults
+from polyinfra.emulator.us.dropcopy_history import DropCopyHistory
+from polyinfra.emulator.us.dropcopy_service import DropCopyService, ReportService
 from polyinfra.emulator.us.grpc_auth_check import RequireUsAuth
 from polyinfra.emulator.us.grpc_server import UsGrpcServer
 from polyinfra.emulator.us.instruments import US_INSTRUMENTS
@@ -49,9 +55,14 @@ from polyinfra.emulator.us.market import UsMarket, generated_instruments
 from polyinfra.emulator.us.market_data import MarketDataService
 from polyinfra.emulator.us.market_data_control import market_data_routes
 from polyinfra.emulator.us.market_data_faults import UsMarketDataFaults
+from polyinfra.emulator.us.order_control import order_routes
+from polyinfra.emulator.us.order_engine import UsOrderEngine
+from polyinfra.emulator.us.order_entry_service import OrderEntryService, PositionService, StreamHub
+from polyinfra.emulator.us.order_faults import UsOrderFaults
 from polyinfra.emulator.us.renumbered_protos import renumbered_protos
 from polyinfra.emulator.us.token_endpoint import TOKEN_PATH, UsTokenEndpoint
 from polyinfra.errors import InvalidValueError
+from polyinfra.wire.us.polymarket.v1 import dropcopy_pb2, positions_pb2, report_pb2, trading_pb2
 from polyinfra.wire.us_oauth import ClientRegistration
 
 __all__ = ["Emulator"]
@@ -126,7 +137,12 @@ class Emulator:
     ``us_require_auth`` checks every call's access token and scope, as the venue does.
     ``us_markets`` lists that many generated OPEN instruments beside the fixed ones (for streams of many
     symbols). :attr:`us_market` holds the US books (the simulator steps them with the CLOB's),
-    :attr:`us_market_data_faults` the market-data streams' fault knobs.
+    :attr:`us_market_data_faults` the market-data streams' fault knobs. :attr:`us_orders` is the US order
+    engine (order entry and positions over gRPC), :attr:`us_order_faults` its knobs and :attr:`us_streams` its
+    order and position streams; it reports to :attr:`us_dropcopy`, the DropCopy history (its ``faults`` are the
+    DropCopy knobs) served by :attr:`us_dropcopy_service` and the report search. ``crowd_wallets`` adds that
+    many traders (:attr:`crowd`) that take liquidity one order per simulator step, for the Data API to report
+    on many wallets.
     """
 
     def __init__(
@@ -150,6 +166,7 @@ class Emulator:
         us_markets: int = 0,
         us_renumbered_protos: bool = False,
         us_require_auth: bool = False,
+        crowd_wallets: int = 0,
     ) -> None:
         if not (math.isfinite(rate) and rate >= 0):
             raise InvalidValueError("rate must be a non-negative number of actions per second", rate=rate)
@@ -170,7 +187,9 @@ class Emulator:
         self.us_market = UsMarket(us_instruments, seed=seed)
         if seed_books:
             self.us_market.seed_books()
-        self._driver = _SimulatorDriver(self.simulator, self.us_market)
+        self.crowd = WalletCrowd(self.exchange, wallets=crowd_wallets, seed=seed)
+        """``crowd_wallets`` more traders taking liquidity (step it by hand when ``rate`` is 0)."""
+        self._driver = _SimulatorDriver(self.simulator, self.us_market, self.crowd)
         self._server = EmulatorServer(
             self.exchange,
             faults=self.faults,
@@ -191,10 +210,34 @@ class Emulator:
         self.us_market_data_faults = UsMarketDataFaults()
         self.us_market_data = MarketDataService(self.us_market, self.us_market_data_faults)
         self._server.app.add_routes(market_data_routes(self.us_market_data, self.us_market_data_faults))
+        self.us_dropcopy = DropCopyHistory(us_instruments, UsDropCopyFaults())
+        self.us_dropcopy_service = DropCopyService(self.us_dropcopy)
+        self._server.app.add_routes(dropcopy_routes(self.us_dropcopy, self.us_dropcopy_service))
+        self.us_order_faults = UsOrderFaults()
+        self.us_streams = StreamHub()
+        self.us_orders = UsOrderEngine(
+            self.us_market,
+            listeners=[self.us_streams, self.us_dropcopy],
+            faults=self.us_order_faults,
+            clock_s=us_clock_s,
+        )
+        self._server.app.add_routes(order_routes(self.us_orders, self.us_streams))
         self.us_grpc = UsGrpcServer(
-            us_instruments,
+            lambda: self.us_market.instruments,
             protos=renumbered_protos() if us_renumbered_protos else None,
             market_data=self.us_market_data,
+            services=[
+                (dropcopy_pb2.DESCRIPTOR.services_by_name["DropCopyAPI"], self.us_dropcopy_service),
+                (report_pb2.DESCRIPTOR.services_by_name["ReportAPI"], ReportService(self.us_dropcopy)),
+                (
+                    trading_pb2.DESCRIPTOR.services_by_name["OrderEntryAPI"],
+                    OrderEntryService(self.us_orders, self.us_streams, self.us_order_faults, us_clock_s),
+                ),
+                (
+                    positions_pb2.DESCRIPTOR.services_by_name["PositionAPI"],
+                    PositionService(self.us_orders, self.us_streams, self.us_order_faults),
+                ),
+            ],
             interceptors=[RequireUsAuth(self._server.us_tokens)] if us_require_auth else (),
         )
         self._runner: web.AppRunner | None = None
@@ -259,6 +302,12 @@ class Emulator:
         return self._server.rtds_sources
 
     @property
+    def data_apis(self) -> DataApis:
+        """Gamma and the Data API: their :attr:`~DataApis.knobs`, :attr:`~DataApis.ledger` (the ground truth of
+        every wallet's activity), :meth:`~DataApis.stats` (rate-limit counters) and the ``view``'s clock."""
+        return self._server.data_apis
+
+    @property
     def us_tokens(self) -> UsTokenEndpoint:
         """The US exchange's token endpoint: its clients, knobs, clock and the token check the US APIs run."""
         return self._server.us_tokens
@@ -274,7 +323,8 @@ class Emulator:
     def urls(self) -> dict[str, str]:
         """``{"rest": "http://host:port", "ws_market": "ws://…/ws/market", "ws_user": "ws://…/ws/user",
         "rtds": "ws://…/ws/rtds", "polybolt": "ws://…/ws/polybolt",
-        "us_token": "http://host:port/oauth/token", "grpc": "host:grpc_port"}``."""
+        "us_token": "http://host:port/oauth/token", "grpc": "host:grpc_port",
+        "gamma": "http://host:port/gamma", "data": "http://host:port/data-api"}``."""
         host = f"[{self._host}]" if ":" in self._host else self._host
         authority = f"{host}:{self.port}"
         return {
@@ -285,6 +335,8 @@ class Emulator:
             "polybolt": f"ws://{authority}/ws/polybolt",
             "us_token": f"http://{authority}{TOKEN_PATH}",
             "grpc": f"{host}:{self.us_grpc.port}",
+            "gamma": f"http://{authority}{GAMMA_PREFIX}",
+            "data": f"http://{authority}{DATA_PREFIX}",
         }
 
     @property

@@ -105,6 +105,7 @@ from polyinfra.emulator.accounts import (
     deposit_wallet_ownership,
 )
 from polyinfra.emulator.client_input import whole_number
+from polyinfra.emulator.data.apis import DATA_PREFIX, GAMMA_PREFIX, DataApis
 from polyinfra.emulator.exchange import Exchange
 from polyinfra.emulator.faults import POST_ONLY_AFTER_RESTART_S, FaultConfig, OutageSchedule
 from polyinfra.emulator.live.polybolt_channel import PolyBoltChannel, PolyBoltStats
@@ -146,8 +147,9 @@ _encode = msgspec.json.Encoder().encode
 _UNLIMITED: Final = "unlimited"
 
 # Paths that are not the CLOB's REST API: never rate limited, never in an outage. The US exchange's
-# token endpoint is another venue's (its own host in production), with its own knobs.
-_NOT_VENUE_REST = ("/_emulator/", "/ws/", TOKEN_PATH)
+# token endpoint is another venue's (its own host in production), with its own knobs; Gamma and the
+# Data API are other hosts too, with their own limits and knobs (emulator.data).
+_NOT_VENUE_REST = ("/_emulator/", "/ws/", TOKEN_PATH, GAMMA_PREFIX + "/", DATA_PREFIX + "/")
 
 # Every credential header's value is ASCII (hex, digits, base64, a UUID); aiohttp hands other bytes
 # on as lone surrogates, which no check past this one has to meet.
@@ -258,6 +260,13 @@ class EmulatorServer:
         self.rtds_sources = RtdsSources(
             exchange, self.rtds, trader_address=self._key_address, clock_ms=clock_ms, seed=seed, polybolt=self.polybolt
         )
+        self.data_apis = DataApis(
+            exchange,
+            faults=faults,
+            rtds_sources=self.rtds_sources,
+            trader_address=self._key_address,
+            clock_ms=clock_ms,
+        )
         self.stats = EmulatorStats(
             http=self._rest.stats,
             market_channel=self._market_channel.stats,
@@ -288,6 +297,7 @@ class EmulatorServer:
             [web.route(method, path, self._rest.venue_route(handler)) for method, path, handler in account_routes]
         )
         self.app.add_routes(self.us_tokens.routes())
+        self.app.add_routes(self.data_apis.routes())
         self.app.add_routes(
             [
                 web.get("/ws/market", self._market_channel.handle),
@@ -314,6 +324,7 @@ class EmulatorServer:
         self.rewards.close()
         self._market_activity.close()
         self.rtds_sources.close()
+        self.data_apis.close()
 
     def _publish_user_event(self, api_key: str, condition_id: str, event: OrderMessage | TradeMessage) -> None:
         # The same order events feed the user channel and the notifications, so the two always agree.

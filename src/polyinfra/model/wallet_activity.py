@@ -68,10 +68,19 @@ class WalletActivity(Struct, frozen=True, gc=False):
     source: FillSource = FillSource.DATA_API
 
     @property
-    def key(self) -> tuple[str, str, str, int | None, str]:
-        """What identifies a row across pages, restarts and sources: one transaction can hold several rows
-        of one wallet (both outcomes of a redeem, several fills), so the hash alone is not enough."""
-        return (self.transaction_hash, self.wallet, self.condition_id, self.outcome_index, self.kind.value)
+    def key(self) -> tuple[str, str, str, str, str, str]:
+        """What makes two rows the same row, across pages, restarts and sources: one transaction can hold several
+        rows of one wallet (both outcomes of a redeem, both sides when a wallet's order meets its own), so the
+        hash alone is not enough. The outcome token stands for the outcome, not its index, because a live push
+        carries the token only."""
+        return (
+            self.transaction_hash,
+            self.wallet,
+            self.condition_id,
+            self.token_id or "",
+            self.kind.value,
+            self.side.value if self.side is not None else "",
+        )
 
 
 class ActivityPage(Struct, frozen=True, gc=False):

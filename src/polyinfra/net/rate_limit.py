@@ -61,6 +61,7 @@ __all__ = [
     "GAMMA_LIMITS",
     "GLOBAL_SCOPE",
     "SIGNER_TIERS",
+    "US_ORDER_ENTRY_TIERS",
     "US_TOKEN_LIMITS",
     "AsyncRateLimiter",
     "EndpointRule",
@@ -75,6 +76,7 @@ __all__ = [
     "TicketState",
     "Window",
     "clob_limits",
+    "us_order_entry_limits",
 ]
 
 DEFAULT_MARGIN: Final = 0.8
@@ -480,6 +482,7 @@ DATA_LIMITS: Final = RateLimitTable(
         _burst("data:/positions", 150),
         _burst("data:/closed-positions", 150),
         _burst("data:/ok", 100),
+        _burst("data:/v2/user-pnl", 200),
     ),
     endpoints=(
         EndpointRule("GET /ok", ("data:/ok",), "data"),
@@ -490,6 +493,8 @@ DATA_LIMITS: Final = RateLimitTable(
         # assumed to share theirs.
         EndpointRule("GET /v2/trades", ("data:/trades",), "data"),
         EndpointRule("GET /v2/positions", ("data:/positions",), "data"),
+        # The user P&L API's own row (venue notes: Rate limits).
+        EndpointRule("GET /v2/user-pnl", ("data:/v2/user-pnl",), "data"),
     ),
     shared=("data", "all"),
 )
@@ -503,6 +508,39 @@ US_TOKEN_LIMITS: Final = RateLimitTable(
 )
 """The US exchange's token endpoint. Its limits are not published; a token manager asks once per
 token (every 2.5 minutes), so this only stops a runaway loop from getting the client id throttled."""
+
+
+US_ORDER_ENTRY_TIERS: Final[Mapping[int, Mapping[str, int]]] = {
+    tier: {
+        "InsertOrder": insert,
+        "CancelReplaceOrder": insert,
+        "CancelOrder": cancel,
+        "InsertOrderList": 50,
+        "CancelOrderList": 50,
+        "CancelReplaceOrderList": 50,
+    }
+    for tier, (insert, cancel) in {1: (30, 90), 2: (100, 300), 3: (200, 600), 4: (400, 1200)}.items()
+}
+"""The US exchange's order-entry requests per second by volume tier 1-4, per method; a list counts once,
+whatever it holds (at most 20) (venue notes: US exchange order entry)."""
+
+
+def us_order_entry_limits(tier: int) -> RateLimitTable:
+    """The US exchange's per-method order-entry buckets of volume ``tier`` (1 to 4).
+
+    The venue's buckets hold one second's worth and refill continuously; a one-second sliding window of the
+    same size admits the same requests in any second, so the limiter's windows model them. Route requests as
+    ``table.route("RPC", "/OrderEntryAPI/InsertOrder")``.
+    """
+    rates = US_ORDER_ENTRY_TIERS.get(tier)
+    if rates is None:
+        raise InvalidValueError("the US order-entry tier is 1 to 4", tier=tier)
+    return RateLimitTable(
+        venue="us-orders",
+        scopes=[Scope(f"us:{method}", (Window(rate, 1.0),)) for method, rate in rates.items()],
+        endpoints=[EndpointRule(f"RPC /OrderEntryAPI/{method}", (f"us:{method}",), "us-orders") for method in rates],
+        shared=(),
+    )
 
 
 # --- the sans-I/O limiter --------------------------------------------------------------------------

@@ -329,3 +329,35 @@ LIVE_STALENESS = Gauge(
 )
 
 __all__ += ["LIVE_GAPS", "LIVE_STALENESS"]
+
+
+# --- wallet watch (appended here, with its own __all__ extension, so parallel branches merge cleanly) ----
+
+WALLET_WATCH_REQUESTS = Counter(
+    "polyinfra_wallet_watch_requests",
+    "Activity pages the wallet watch asked its source for (all wallets: one budget).",
+    registry=REGISTRY,
+)
+
+WALLET_WATCH_FILLS = Counter(
+    "polyinfra_wallet_watch_fills",
+    "Rows the wallet watch delivered, each once, by the source that brought it first (data_api, live).",
+    ["source"],
+    registry=REGISTRY,
+)
+
+WALLET_WATCH_LOSSES = Counter(
+    "polyinfra_wallet_watch_losses",
+    "Loss events the wallet watch delivered (spans it cannot prove complete), by reason.",
+    ["reason"],
+    registry=REGISTRY,
+)
+
+WALLET_WATCH_WALLETS = Gauge(
+    "polyinfra_wallet_watch_wallets",
+    "Watched wallets by continuity state (running, degraded, possible-data-loss).",
+    ["continuity"],
+    registry=REGISTRY,
+)
+
+__all__ += ["WALLET_WATCH_FILLS", "WALLET_WATCH_LOSSES", "WALLET_WATCH_REQUESTS", "WALLET_WATCH_WALLETS"]

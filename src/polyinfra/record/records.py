@@ -72,6 +72,13 @@ class RecordKind(StrEnum):
     ``{"reason": ..., "dropped": n, "from_wall_ns": ..., "to_wall_ns": ...}``."""
     CLOCK_SAMPLE = "clock sample"
     """``{"wall_minus_monotonic_ns": ...}``, taken periodically (the clock-offset samples)."""
+    WALLET_FILL = "wallet fill"
+    """A row the wallet watch delivered (``key``: the wallet), stored so a restart never delivers it
+    again; the payload and event id are :mod:`polyinfra.wallets.watch_store`'s."""
+    WALLET_PROGRESS = "wallet progress"
+    """The wallet watch's watermarks and cursors, for the rows delivered before it."""
+    WALLET_LOSS = "wallet loss"
+    """A span of one wallet's activity the wallet watch could not prove complete."""
 
 
 class Record(msgspec.Struct, frozen=True, gc=False):

@@ -27,6 +27,7 @@ from collections.abc import Callable, Iterable
 from types import TracebackType
 from typing import Any, Final, Literal, TypeVar
 
+import grpc
 from google.protobuf.message import DecodeError, Message
 
 from polyinfra.core.us_descriptors import UsProtos, first_unknown_field
@@ -101,7 +102,7 @@ class UsExchangeClient:
 
     async def health(self) -> str:
         """The venue's health status (``"ok"``)."""
-        answer = await self._call(
+        answer = await self.call(
             HEALTH_API, "HealthCheck", health_pb2.HealthCheckRequest(), health_pb2.HealthCheckResponse
         )
         return str(answer.status)
@@ -115,7 +116,7 @@ class UsExchangeClient:
         )
         found: list[UsInstrument] = []
         for _ in range(MAX_PAGES):
-            page = await self._call(REFDATA_API, "ListInstruments", request, refdata_pb2.ListInstrumentsResponse)
+            page = await self.call(REFDATA_API, "ListInstruments", request, refdata_pb2.ListInstrumentsResponse)
             found.extend(instrument_from_wire(instrument) for instrument in page.instruments)
             if page.eof or not page.next_page_token:
                 return found
@@ -133,14 +134,14 @@ class UsExchangeClient:
 
     async def symbols(self) -> list[str]:
         """Every listed symbol."""
-        answer = await self._call(
+        answer = await self.call(
             REFDATA_API, "ListSymbols", refdata_pb2.ListSymbolsRequest(), refdata_pb2.ListSymbolsResponse
         )
         return list(answer.symbols)
 
     async def instrument_metadata(self) -> dict[str, str]:
         """The venue's reference-data metadata map, as sent."""
-        answer = await self._call(
+        answer = await self.call(
             REFDATA_API,
             "GetInstrumentMetadata",
             refdata_pb2.GetInstrumentMetadataRequest(),
@@ -148,8 +149,19 @@ class UsExchangeClient:
         )
         return dict(answer.metadata)
 
-    async def _call(self, service: str, method: str, request: Message, response: type[ResponseT]) -> ResponseT:
-        """One unary call, in our numbering or carried by name into theirs.
+    @property
+    def channel(self) -> grpc.aio.Channel:
+        """The client's channel, for the streams of other US clients (order stream) to share."""
+        return self._channel
+
+    @property
+    def auth(self) -> CallAuth:
+        """The client's call authentication, for the streams that share its channel."""
+        return self._auth
+
+    async def call(self, service: str, method: str, request: Message, response: type[ResponseT]) -> ResponseT:
+        """One unary call of ``service`` (``"polymarket.v1.OrderEntryAPI"``), in our numbering or carried by
+        name into theirs; failures raise the typed errors of :mod:`polyinfra.core.us_status`.
 
         The answer is decoded here, not by gRPC's deserializer hook: gRPC swallows what that hook raises.
         """

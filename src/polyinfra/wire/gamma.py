@@ -24,6 +24,7 @@ __all__ = [
     "GammaEvent",
     "GammaEventMetadata",
     "GammaFeeSchedule",
+    "GammaKeysetMarkets",
     "GammaMarket",
     "GammaSearchPagination",
     "GammaSearchResponse",
@@ -337,3 +338,10 @@ class GammaSearchResponse(_Gamma):
     tags: list[dict[str, object]] | UnsetType = UNSET
     profiles: list[dict[str, object] | None] | UnsetType = UNSET
     pagination: GammaSearchPagination | UnsetType = UNSET
+
+
+class GammaKeysetMarkets(_Gamma):
+    """``GET /markets/keyset``: ``{markets, next_cursor}``; the last page has no ``next_cursor``."""
+
+    markets: list[GammaMarket] = []
+    next_cursor: str | None = field(default=None, name="next_cursor")

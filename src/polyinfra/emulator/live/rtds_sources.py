@@ -39,7 +39,7 @@ from polyinfra.emulator.live.rtds_channel import PriceSeries, RtdsChannel
 from polyinfra.model.numbers import micros_to_decimal
 from polyinfra.wire.rtds import ActivityPayload, CommentPayload, CommentProfile, PriceUpdate
 
-__all__ = ["BACKFILL_POINTS", "PublishedTrade", "RtdsSources", "agent_wallet"]
+__all__ = ["BACKFILL_POINTS", "PublishedTrade", "RtdsSources", "agent_wallet", "settlement_hash"]
 
 BACKFILL_POINTS: Final = 120
 """Points a price backfill holds: about two minutes at one a second, as the venue's."""
@@ -58,6 +58,12 @@ def agent_wallet(name: str) -> str:
     """The fixed wallet address a simulator agent trades from (checksummed)."""
     digest = hashlib.sha256(f"polyinfra emulator agent {name}".encode()).hexdigest()
     return to_checksum_address("0x" + digest[:40])
+
+
+def settlement_hash(number: int) -> str:
+    """The transaction hash of the emulator's ``number``-th fill (from 1): every feed that reports
+    fills (RTDS activity, the Data API) names a fill's settlement by it, so they agree."""
+    return "0x" + hashlib.sha256(f"emulator fill {number}".encode()).hexdigest()
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +103,8 @@ class RtdsSources:
         self._last_point_ms = 0
         self.published_activity: deque[PublishedTrade] = deque(maxlen=_PUBLISHED_KEPT)
         """Every activity row published (the latest 100,000): the ground truth."""
+        self.published_comments: deque[CommentPayload] = deque(maxlen=_PUBLISHED_KEPT)
+        """Every comment published (the latest 100,000): what Gamma's ``/comments`` serves."""
         self._unsubscribe = exchange.subscribe_fills(self._on_fills)
         self.tick_prices()
 
@@ -173,6 +181,7 @@ class RtdsSources:
             user_address=user_address.lower(),
             profile=CommentProfile(name=name, proxy_wallet=user_address.lower()),
         )
+        self.published_comments.append(comment)
         self._channel.publish("comments", "comment_created", comment)
         return comment
 
@@ -199,7 +208,7 @@ class RtdsSources:
             if self._polybolt is not None:
                 taker_price = micros_to_decimal(fill.taker_price_micros)
                 self._polybolt.publish_market_price(fill.taker_token_id, taker_price, self._clock_ms())
-            transaction = "0x" + hashlib.sha256(f"emulator fill {self._transactions}".encode()).hexdigest()
+            transaction = settlement_hash(self._transactions)
             listing = self._exchange.listing(market.condition_id)
             size = micros_to_decimal(fill.size_micros)
             rows = (

@@ -8,7 +8,8 @@ the ``early_expiry_s`` knob applied): a call without a valid token ends ``UNAUTH
 token lacks the service's scope ends ``PERMISSION_DENIED`` with the venue's "missing required scope"
 message. Server reflection needs a valid token but no scope: the venue's gateway lets no unauthenticated
 call through but health checks, and clients that read a server's protos must show they send their token
-there too. Health checks need no token.
+there too. Health checks need no token. The scope is the service's (:data:`SERVICE_SCOPES`) unless the
+method has its own (:data:`METHOD_SCOPES`: order entry's reads).
 """
 
 from __future__ import annotations
@@ -22,12 +23,16 @@ import grpc
 from polyinfra.emulator.us.token_endpoint import UsTokenEndpoint
 from polyinfra.errors import JwtAuthError, MissingScopeError
 
-__all__ = ["SERVICE_SCOPES", "TOKEN_ONLY_SERVICES", "RequireUsAuth"]
+__all__ = ["METHOD_SCOPES", "SERVICE_SCOPES", "TOKEN_ONLY_SERVICES", "RequireUsAuth"]
 
 SERVICE_SCOPES: Final[Mapping[str, str]] = MappingProxyType(
     {
         "polymarket.v1.RefDataAPI": "read:instruments",
         "polymarket.v1.MarketDataSubscriptionAPI": "read:marketdata",
+        "polymarket.v1.DropCopyAPI": "read:dropcopy",
+        "polymarket.v1.ReportAPI": "read:reports",
+        "polymarket.v1.OrderEntryAPI": "write:orders",
+        "polymarket.v1.PositionAPI": "read:positions",
     }
 )
 """The scope each checked service's calls need (venue notes: US exchange token endpoint); a service
@@ -37,6 +42,15 @@ TOKEN_ONLY_SERVICES: Final = frozenset(
     {"grpc.reflection.v1alpha.ServerReflection", "grpc.reflection.v1.ServerReflection"}
 )
 """Services whose calls need a valid token, whatever its scopes."""
+
+METHOD_SCOPES: Final[Mapping[str, str]] = MappingProxyType(
+    {
+        "polymarket.v1.OrderEntryAPI/PreviewOrder": "read:orders",
+        "polymarket.v1.OrderEntryAPI/GetOpenOrders": "read:orders",
+        "polymarket.v1.OrderEntryAPI/CreateOrderSubscription": "read:orders",
+    }
+)
+"""Methods whose scope is not their service's: order entry's reads need ``read:orders`` only."""
 
 _Continuation = Callable[[grpc.HandlerCallDetails], Awaitable["grpc.RpcMethodHandler[Any, Any] | None"]]
 
@@ -51,8 +65,9 @@ class RequireUsAuth(grpc.aio.ServerInterceptor):
         self, continuation: _Continuation, handler_call_details: grpc.HandlerCallDetails
     ) -> grpc.RpcMethodHandler[Any, Any] | None:
         handler = await continuation(handler_call_details)
-        service = handler_call_details.method.lstrip("/").rpartition("/")[0]
-        scope = SERVICE_SCOPES.get(service)
+        method = handler_call_details.method.lstrip("/")
+        service = method.rpartition("/")[0]
+        scope = METHOD_SCOPES.get(method) or SERVICE_SCOPES.get(service)
         if handler is None or (scope is None and service not in TOKEN_ONLY_SERVICES):
             return handler
         refusal = self._refusal(handler_call_details, scope)

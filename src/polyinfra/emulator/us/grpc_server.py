@@ -56,19 +56,22 @@ def _handler(servicer: object, method: MethodDescriptor, codec: DynamicCodec | N
 
 
 class UsGrpcServer:
-    """HealthAPI and RefDataAPI over ``instruments`` (and ``market_data`` when given), with reflection, on one
-    port; ``protos`` is the numbering served (default: polyinfra's)."""
+    """HealthAPI and RefDataAPI over ``instruments`` (and ``market_data`` when given, and each
+    ``(descriptor, servicer)`` of ``services``), with reflection, on one port; ``protos`` is the numbering
+    served (default: polyinfra's)."""
 
     def __init__(
         self,
-        instruments: Sequence[UsInstrument],
+        instruments: Sequence[UsInstrument] | Callable[[], Sequence[UsInstrument]],
         *,
         interceptors: Sequence[grpc.aio.ServerInterceptor] = (),
         protos: UsProtos | None = None,
         market_data: MarketDataService | None = None,
+        services: Sequence[tuple[ServiceDescriptor, object]] = (),
     ) -> None:
-        self._instruments = tuple(instruments)
+        self._instruments = instruments if callable(instruments) else tuple(instruments)
         self._market_data = market_data
+        self._more_services = tuple(services)
         self._interceptors = list(interceptors)
         self._protos = protos
         self._server: grpc.aio.Server | None = None
@@ -86,7 +89,7 @@ class UsGrpcServer:
         if self._market_data is not None:
             market_data = marketdatasubscription_pb2.DESCRIPTOR.services_by_name["MarketDataSubscriptionAPI"]
             services.append((market_data, self._market_data))
-        return services
+        return [*services, *self._more_services]
 
     async def start(self, host: str, port: int) -> int:
         """Bind ``host:port`` (0: a free port) and serve; returns the bound port.

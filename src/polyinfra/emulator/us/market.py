@@ -21,12 +21,13 @@ from __future__ import annotations
 import itertools
 import random
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import replace
 from datetime import date
 from decimal import Decimal
 from types import MappingProxyType
 from typing import Final
 
-from polyinfra.core.matching import MatchingEngine, Order, SubmitStatus
+from polyinfra.core.matching import Cancellation, Fill, MatchingEngine, Order, SubmitResult, SubmitStatus
 from polyinfra.core.us_books import BookScales, book_scales
 from polyinfra.core.us_instruments import UsInstrument, UsInstrumentState
 from polyinfra.errors import InvalidValueError
@@ -54,6 +55,7 @@ _GENERATED_SHAPES: Final = ((1000, "0.001"), (1000, "0.005"), (100, "0.01"))
 _GENERATED_LEAGUES: Final = ("NFL", "NBA", "MLB", "NHL", "ATP")
 
 Listener = Callable[[str], None]
+FillListener = Callable[[str, Sequence[Fill]], None]
 
 MAX_GENERATED_INSTRUMENTS: Final = 10_000
 """The most instruments :func:`generated_instruments` makes: ten streams' worth of symbols."""
@@ -124,6 +126,7 @@ class UsMarket:
         self._trading = [book for book in self._books.values() if book.instrument.state is UsInstrumentState.OPEN]
         self._listeners: dict[int, Listener] = {}
         self._listener_ids = itertools.count()
+        self._fill_listeners: list[FillListener] = []
         self._order_ids = itertools.count(1)
         self.steps = 0
 
@@ -189,6 +192,41 @@ class UsMarket:
             self._listeners.pop(listener_id, None)
 
         return remove
+
+    def on_fills(self, listener: FillListener) -> None:
+        """Call ``listener(symbol, fills)`` after the agents' takes fill (an order engine learns that its resting
+        orders traded)."""
+        self._fill_listeners.append(listener)
+
+    def submit(self, symbol: str, order: Order) -> SubmitResult:
+        """Match an order from outside the agents (the order engine's) against the symbol's book."""
+        book = self._books[symbol]
+        result = book.engine.submit(order)
+        if result.fills:
+            last = result.fills[-1]
+            book.last_trade = (
+                last.maker_price_micros // book.scales.price_micros,
+                last.size_micros // book.scales.quantity_micros,
+            )
+        if result.fills or result.rests:
+            self._changed(book)
+        return result
+
+    def cancel(self, symbol: str, order_id: str) -> Cancellation:
+        """Take one resting order off the symbol's book (nothing for an unknown id)."""
+        book = self._books[symbol]
+        cancellation = book.engine.cancel(order_id)
+        if cancellation.orders:
+            self._changed(book)
+        return cancellation
+
+    def set_state(self, symbol: str, state: UsInstrumentState) -> UsInstrument:
+        """Move the instrument to ``state`` (the agents trade OPEN instruments only); returns it as it now is."""
+        book = self._books[symbol]
+        book.instrument = replace(book.instrument, state=state)
+        self._trading = [book for book in self._books.values() if book.instrument.state is UsInstrumentState.OPEN]
+        self._changed(book)
+        return book.instrument
 
     def seed_books(self) -> None:
         """Give every OPEN instrument a two-sided book of a few levels around its fair price."""
@@ -278,6 +316,8 @@ class UsMarket:
             last.maker_price_micros // book.scales.price_micros,
             last.size_micros // book.scales.quantity_micros,
         )
+        for listener in self._fill_listeners:
+            listener(book.instrument.symbol, result.fills)
         return True
 
     def _size(self, book: _Book) -> int:

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from polyinfra.core.us_books import MAX_STREAMS_PER_FIRM
-from polyinfra.emulator.faults import knob_count, knob_flag, knob_positive_number
+from polyinfra.emulator.faults import knob_count, knob_flag, knob_positive_count, knob_positive_number
 from polyinfra.errors import InvalidValueError
 
 __all__ = ["UsMarketDataFaults"]
@@ -40,21 +40,14 @@ DEFAULT_IDLE_TIMEOUT_S: Final = 600.0
 DEFAULT_SLOW_CONSUMER_LIMIT: Final = 10_000
 
 
-def _positive_count(name: str, value: object) -> int:
-    count = knob_count(name, value)
-    if count == 0:
-        raise InvalidValueError("must be at least 1", field=name, value=value)
-    return count
-
-
 _VALIDATORS: Final[Mapping[str, Callable[[str, object], object]]] = {
     "drop_every_updates": knob_count,
     "silent": knob_flag,
     "heartbeat_interval_s": knob_positive_number,
     "idle_timeout_s": knob_positive_number,
     "time_scale": knob_positive_number,
-    "slow_consumer_limit": _positive_count,
-    "streams_per_firm": _positive_count,
+    "slow_consumer_limit": knob_positive_count,
+    "streams_per_firm": knob_positive_count,
 }
 
 

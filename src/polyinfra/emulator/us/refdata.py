@@ -7,7 +7,7 @@ not exist", the venue's words; bad arguments are INVALID_ARGUMENT (venue notes: 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Final
 
 import grpc
@@ -29,9 +29,19 @@ class HealthService(health_pb2_grpc.HealthAPIServicer):
 
 
 class RefDataService(refdata_pb2_grpc.RefDataAPIServicer):
-    def __init__(self, instruments: Sequence[UsInstrument]) -> None:
-        self._instruments = tuple(instruments)
-        self._by_symbol = {instrument.symbol: instrument for instrument in self._instruments}
+    """Reference data of ``instruments``: a fixed listing, or a function giving the listing as it is now (the
+    emulator's market, whose instruments change state)."""
+
+    def __init__(self, instruments: Sequence[UsInstrument] | Callable[[], Sequence[UsInstrument]]) -> None:
+        if callable(instruments):
+            self._listing = instruments
+        else:
+            fixed = tuple(instruments)
+            self._listing = lambda: fixed
+
+    @property
+    def _instruments(self) -> Sequence[UsInstrument]:
+        return self._listing()
 
     async def ListInstruments(  # noqa: N802
         self, request: refdata_pb2.ListInstrumentsRequest, context: grpc.aio.ServicerContext[Any, Any]
@@ -42,7 +52,8 @@ class RefDataService(refdata_pb2_grpc.RefDataAPIServicer):
         offset = _offset(request.page_token)
         if offset is None:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "invalid page_token")
-        unknown = [symbol for symbol in request.symbols if symbol not in self._by_symbol]
+        listed = {instrument.symbol for instrument in self._instruments}
+        unknown = [symbol for symbol in request.symbols if symbol not in listed]
         if unknown:
             await context.abort(grpc.StatusCode.NOT_FOUND, f"instrument does not exist: {unknown[0][:200]}")
         try:

@@ -1,0 +1,93 @@
+"""``polyinfra us dropcopy``: the DropCopy archiver, long-running, with a status line.
+
+:class:`~polyinfra.us.dropcopy.DropCopyArchiver` archives the chosen streams into the ``--store``. Every
+``--refresh-s`` one status line goes to stdout: per stream its events per second since the last line,
+how long ago its last resume token arrived, whether it has caught up, its reconnects and its gaps (each
+gap is also logged with what reconciled it). On exit a summary line per stream.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from polyinfra.core.us_dropcopy import DropCopyStream
+from polyinfra.record.dropcopy_archive import DropCopyArchive, open_archive
+from polyinfra.us.dropcopy import DropCopyArchiver, StreamStatus
+from polyinfra.us.token_manager import TokenManager
+
+__all__ = ["DropCopyCommand", "run_us_dropcopy", "status_line"]
+
+
+def status_line(
+    status: dict[DropCopyStream, StreamStatus], previous: dict[DropCopyStream, int], elapsed_s: float, now_ns: int
+) -> str:
+    """One line for every stream: ``executions 120.0/s token 0.4s ago live gaps 0 reconnects 2``."""
+    parts = []
+    for stream, shown in status.items():
+        rate = (shown.events - previous.get(stream, 0)) / elapsed_s if elapsed_s > 0 else 0.0
+        age = "-" if shown.last_token_wall_ns is None else f"{max(0, now_ns - shown.last_token_wall_ns) / 1e9:.1f}s ago"
+        state = "caught up" if shown.caught_up else shown.state
+        parts.append(f"{stream} {rate:,.1f}/s token {age} {state} gaps {shown.gaps} reconnects {shown.reconnects}")
+    return " | ".join(parts)
+
+
+@dataclass(frozen=True, slots=True)
+class DropCopyCommand:
+    """What ``us dropcopy`` was asked to do."""
+
+    target: str
+    insecure: bool
+    tokens: TokenManager | None
+    store: str
+    firm: str
+    streams: Sequence[DropCopyStream]
+    symbols: Sequence[str]
+    live_only: bool
+    duration_s: float
+    refresh_s: float
+
+
+def run_us_dropcopy(command: DropCopyCommand, echo: Callable[[str], None]) -> None:
+    archive = open_archive(command.store)
+    try:
+        asyncio.run(_run(command, archive, echo))
+    finally:
+        archive.close()
+
+
+async def _run(command: DropCopyCommand, archive: DropCopyArchive, echo: Callable[[str], None]) -> None:
+    target, insecure, tokens, streams = command.target, command.insecure, command.tokens, command.streams
+    archiver = DropCopyArchiver(
+        target,
+        archive,
+        firm=command.firm,
+        streams=streams,
+        insecure=insecure,
+        tokens=tokens,
+        symbols=command.symbols,
+        since_ns=None if command.live_only else 0,
+    )
+    run = asyncio.create_task(archiver.run(command.duration_s or None))
+    previous = {stream: 0 for stream in streams}
+    last = time.monotonic()
+    try:
+        while not run.done():
+            await asyncio.wait({run}, timeout=command.refresh_s)
+            now = time.monotonic()
+            echo(status_line(archiver.status, previous, now - last, time.time_ns()))
+            previous = {stream: shown.events for stream, shown in archiver.status.items()}
+            last = now
+        run.result()
+    finally:
+        run.cancel()
+        await asyncio.gather(run, return_exceptions=True)
+        for stream, shown in archiver.status.items():
+            echo(
+                f"{stream}: {shown.events} events ({shown.new_events} new), {shown.responses} responses, "
+                f"{shown.gaps} gaps, {shown.reconnects} reconnects, fence {shown.fence}, {shown.state}"
+            )
+            for note in shown.gap_notes:
+                echo(f"{stream} gap: {note}")

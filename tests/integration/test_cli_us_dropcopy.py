@@ -1,0 +1,41 @@
+"""``polyinfra us dropcopy`` as a real process against the emulator: the status line, the summary and the
+archive it leaves (restarts are ``test_us_dropcopy_archiver``'s), and a store it cannot use."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from polyinfra.core.us_dropcopy import DropCopyStream
+from polyinfra.emulator.runner import Emulator
+from polyinfra.record.dropcopy_archive import SQLiteDropCopyArchive
+from tests.integration.cli_steps import run_polyinfra
+
+
+@pytest.fixture
+async def emulator() -> AsyncIterator[Emulator]:
+    async with Emulator(markets=1, rate=0) as running:
+        running.us_dropcopy.faults.update({"time_scale": 0.001, "heartbeat_interval_s": 100.0})
+        yield running
+
+
+async def test_the_archiver_command_reports_its_streams_and_archives_them(emulator: Emulator, tmp_path: Path) -> None:
+    emulator.us_dropcopy.generate(120, seed=1)
+    store = f"sqlite:///{tmp_path / 'archive.db'}"
+    arguments = ("us", "dropcopy", "--grpc", emulator.urls["grpc"], "--insecure", "--store", store, "--firm", "f")
+    code, out, err = await run_polyinfra(*arguments, "--duration", "2", "--refresh-s", "0.5")
+    assert code == 0, err
+    assert "executions" in out and "caught up" in out and "gaps 0" in out
+    assert "executions: 120 events (120 new)" in out
+    assert "trades: 120 events (120 new)" in out and "positions: 120 events (120 new)" in out
+    archive = SQLiteDropCopyArchive(tmp_path / "archive.db")
+    assert archive.count("f", DropCopyStream.EXECUTIONS) == 120
+    archive.close()
+
+
+async def test_a_store_it_cannot_use_is_a_one_line_error(emulator: Emulator) -> None:
+    target = emulator.urls["grpc"]
+    code, _, err = await run_polyinfra("us", "dropcopy", "--grpc", target, "--insecure", "--store", "mysql://x")
+    assert code == 2 and "sqlite:///PATH or postgresql://" in err
