@@ -80,9 +80,11 @@ def run_us_watch(
     depth: int,
     duration_s: float,
     refresh_s: float,
+    raw_orders: bool = False,
 ) -> None:
     """``polyinfra us watch``: choose the instruments at ``target``, then watch them until the duration ends.
-    ``tokens`` (closed here) authenticates every call and stream; None: they go without a token."""
+    ``tokens`` (closed here) authenticates every call and stream; None: they go without a token. ``raw_orders``
+    subscribes to raw orders, summed into the books shown."""
 
     async def watch() -> None:
         try:
@@ -95,7 +97,9 @@ def run_us_watch(
         async with UsExchangeClient(target, insecure=insecure, tokens=tokens, protos=protos) as exchange:
             instruments = await choose_instruments(exchange, symbols, top)
         markets = [watched_instrument(instrument) for instrument in instruments]
-        async with UsLiveBooks(target, insecure=insecure, tokens=tokens, protos=protos, depth=depth) as books:
+        async with UsLiveBooks(
+            target, insecure=insecure, tokens=tokens, protos=protos, depth=depth, unaggregated=raw_orders
+        ) as books:
             events = books.events()
             await books.subscribe([instrument.symbol for instrument in instruments])
             await show_books(
