@@ -67,7 +67,7 @@ import contextlib
 import random
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Final, Self
 
@@ -494,15 +494,21 @@ class UsLiveBooks:
         """The symbol's live book, replaced in place by the latest update (read it between awaits; call
         again after an await: an update that came meanwhile is decoded by this call). An update no book
         holds, found here, leaves the book as it was and the symbol STALE until its fresh snapshot."""
+        symbol = self._settled(symbol)
+        return self._books[symbol]
+
+    def instrument(self, symbol: str) -> UsInstrument:
+        """The symbol's instrument: its scales and tick as listed, and its trading state as the latest update
+        says (a book that halts shows HALTED here; order entry given these books refuses its orders locally)."""
+        return self._instruments[self._settled(symbol)]
+
+    def _settled(self, symbol: str) -> str:
+        """``symbol``, checked, with the update waiting for it (if any) decoded into its book."""
         symbol = self._require_symbol(symbol)
         pending = self._pending.pop(symbol, None)
         if pending is not None:
             self._settle(pending)
-        return self._books[symbol]
-
-    def instrument(self, symbol: str) -> UsInstrument:
-        """The symbol's instrument (its scales, tick and state as listed)."""
-        return self._instruments[self._require_symbol(symbol)]
+        return symbol
 
     def state(self, symbol: str) -> SyncState:
         return self._states[self._require_symbol(symbol)]
@@ -744,6 +750,11 @@ class UsLiveBooks:
             self._tasks.spawn(self._resubscribe(self._stream_of[symbol], symbol), "us-live-books resubscribe")
             return False
         _replace(self._books[symbol], image)
+        instrument = self._instruments[symbol]
+        if image.state is not None and image.state is not instrument.state:
+            # The update's state is the venue's latest word on it (informative, not authoritative: reference
+            # data may say otherwise later); it is what the screen and order entry go by meanwhile.
+            self._instruments[symbol] = replace(instrument, state=image.state)
         return True
 
     async def _resubscribe(self, stream: MarketDataShard, symbol: str) -> None:
