@@ -6,9 +6,11 @@ token expires, and only a new call needs a new token. :class:`RequireUsAuth` doe
 emulator's own token check (:meth:`~polyinfra.emulator.us.token_endpoint.UsTokenEndpoint.verify`,
 the ``early_expiry_s`` knob applied): a call without a valid token ends ``UNAUTHENTICATED``, one whose
 token lacks the service's scope ends ``PERMISSION_DENIED`` with the venue's "missing required scope"
-message. Health checks and server reflection need no token. The scope is the service's
-(:data:`SERVICE_SCOPES`) unless the method has its own (:data:`METHOD_SCOPES`: order entry's reads, the
-instrument-state stream's): :func:`scope_of`.
+message. Server reflection needs a valid token but no scope: the venue's gateway lets no unauthenticated
+call through but health checks, and clients that read a server's protos must show they send their token
+there too. Health checks need no token. The scope is the service's (:data:`SERVICE_SCOPES`) unless the
+method has its own (:data:`METHOD_SCOPES`: order entry's reads, the instrument-state stream's):
+:func:`scope_of`.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import grpc
 from polyinfra.emulator.us.token_endpoint import UsTokenEndpoint
 from polyinfra.errors import JwtAuthError, MissingScopeError
 
-__all__ = ["METHOD_SCOPES", "SERVICE_SCOPES", "RequireUsAuth", "scope_of"]
+__all__ = ["METHOD_SCOPES", "SERVICE_SCOPES", "TOKEN_ONLY_SERVICES", "RequireUsAuth", "scope_of"]
 
 SERVICE_SCOPES: Final[Mapping[str, str]] = MappingProxyType(
     {
@@ -35,7 +37,12 @@ SERVICE_SCOPES: Final[Mapping[str, str]] = MappingProxyType(
     }
 )
 """The scope each checked service's calls need (venue notes: US exchange token endpoint); a service
-not listed here is open."""
+not listed here or in :data:`TOKEN_ONLY_SERVICES` is open."""
+
+TOKEN_ONLY_SERVICES: Final = frozenset(
+    {"grpc.reflection.v1alpha.ServerReflection", "grpc.reflection.v1.ServerReflection"}
+)
+"""Services whose calls need a valid token, whatever its scopes."""
 
 METHOD_SCOPES: Final[Mapping[str, str]] = MappingProxyType(
     {
@@ -69,13 +76,14 @@ class RequireUsAuth(grpc.aio.ServerInterceptor):
         self, continuation: _Continuation, handler_call_details: grpc.HandlerCallDetails
     ) -> grpc.RpcMethodHandler[Any, Any] | None:
         handler = await continuation(handler_call_details)
-        scope = scope_of(handler_call_details.method)
-        if handler is None or scope is None:
+        method = handler_call_details.method.lstrip("/")
+        scope = scope_of(method)
+        if handler is None or (scope is None and method.rpartition("/")[0] not in TOKEN_ONLY_SERVICES):
             return handler
         refusal = self._refusal(handler_call_details, scope)
         return handler if refusal is None else _refusing(handler, *refusal)
 
-    def _refusal(self, details: grpc.HandlerCallDetails, scope: str) -> tuple[grpc.StatusCode, str] | None:
+    def _refusal(self, details: grpc.HandlerCallDetails, scope: str | None) -> tuple[grpc.StatusCode, str] | None:
         authorization = next(
             (
                 value
@@ -85,7 +93,9 @@ class RequireUsAuth(grpc.aio.ServerInterceptor):
             "",
         )
         try:
-            self._tokens.verify(authorization).require(scope)
+            token = self._tokens.verify(authorization)
+            if scope is not None:
+                token.require(scope)
         except MissingScopeError as refused:
             return grpc.StatusCode.PERMISSION_DENIED, refused.message
         except JwtAuthError as refused:
