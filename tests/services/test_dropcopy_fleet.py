@@ -174,3 +174,23 @@ async def test_the_archiver_command_takes_its_lease_from_the_fleet_and_releases_
     lease = decode_lease(entry.value or b"", key="k")
     assert lease.holder == "one" and lease.released  # a clean stop hands the stream over at once
     assert f"fence {(entry.revision or 0) - 1}," in out  # the revision it acquired, before the release
+
+
+async def test_a_holder_cut_off_from_nats_keeps_its_stream_until_its_own_lease_expires(
+    lease_bucket: str, tmp_path: Path
+) -> None:
+    clock = LeaseClock()
+    connection = await nats.connect(f"nats://{NATS_SERVER}", connect_timeout=5, allow_reconnect=False)
+    fleet = _fleet(await connection.jetstream().key_value(lease_bucket), "cut-off", clock, renew_s=0.01)
+    archive = SQLiteDropCopyArchive(tmp_path / "a.db")
+    held = await fleet.acquire(archive, FIRM, DropCopyStream.EXECUTIONS)
+    assert held is not None
+    await connection.close()  # every renewal fails from now on
+    keeping = asyncio.create_task(fleet.keep(held))
+    await asyncio.sleep(0.1)  # several failed renewals: not lost while the lease has not expired
+    assert not keeping.done()
+    clock.now_ns += round(LEASE_S * S)
+    with pytest.raises(FencedOffError) as lost:
+        await asyncio.wait_for(keeping, 30)
+    assert "expired before it could be renewed" in lost.value.message
+    archive.close()
