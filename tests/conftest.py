@@ -132,7 +132,7 @@ _gate = _LeakGate(KNOWN_TEST_SECRETS)
 _gate_stream = _ScanningStream(_gate)
 
 
-def _arm_gate() -> None:
+def arm_gate() -> None:
     """Route all logging, at DEBUG, to the gate (again, if a test reconfigured logging)."""
     root = logging.getLogger()
     if root.level != logging.DEBUG or not any(
@@ -144,12 +144,12 @@ def _arm_gate() -> None:
 def pytest_configure(config: pytest.Config) -> None:
     for value in KNOWN_TEST_SECRETS.by_name().values():
         register_secret(value)
-    _arm_gate()
+    arm_gate()
 
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
-    _arm_gate()
+    arm_gate()
     _gate.current_test = item.nodeid
     try:
         return (yield)
@@ -218,7 +218,7 @@ def known_secrets() -> KnownTestSecrets:
 def isolated_logging() -> Iterator[None]:
     """For tests that call ``configure_logging`` themselves: the gate takes logging back afterwards."""
     yield
-    _arm_gate()
+    arm_gate()
 
 
 @pytest.fixture
