@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -27,6 +26,7 @@ from tests.integration.cli_steps import run_polyinfra
 from tests.integration.us_dropcopy_steps import emulator_archiver, until
 from tests.record.sinks import NATS_SERVER
 from tests.services.lease_clock import LeaseClock, S
+from tests.unique_names import unique_name
 
 pytestmark = pytest.mark.services
 
@@ -37,7 +37,7 @@ LEASE_S = 10.0
 
 @pytest.fixture
 async def lease_bucket(nats_client: Client) -> AsyncIterator[str]:
-    name = f"test-dropcopy-{uuid.uuid4().hex[:12]}"
+    name = unique_name("test-dropcopy")
     await nats_client.jetstream().create_key_value(bucket=name, history=1)
     yield name
     await nats_client.jetstream().delete_key_value(name)
@@ -153,7 +153,7 @@ async def test_an_archive_fenced_higher_than_the_buckets_revisions_is_claimed_on
 async def test_the_archiver_command_takes_its_lease_from_the_fleet_and_releases_it_on_exit(
     nats_client: Client, tmp_path: Path
 ) -> None:
-    fleet = f"test-{uuid.uuid4().hex[:12]}"
+    fleet = unique_name("test-dropcopy-cli")
     store = f"sqlite:///{tmp_path / 'shared.db'}"
     async with Emulator(markets=1, rate=0) as emulator:
         emulator.us_dropcopy.faults.update({"time_scale": TIME_SCALE, "heartbeat_interval_s": 100.0})

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import uuid
 from collections.abc import AsyncIterator
 
 import pytest
@@ -23,13 +22,14 @@ from polyinfra.record.records import RecordKind
 from polyinfra.record.shard_leases import ShardLeases, shard_of
 from tests.record.sinks import NATS_SERVER, make_records
 from tests.services.lease_clock import LeaseClock, S
+from tests.unique_names import unique_name
 
 pytestmark = pytest.mark.services
 
 
 @pytest.fixture
 async def bucket(nats_client: Client) -> AsyncIterator[KeyValue]:
-    name = f"test-leases-{uuid.uuid4().hex[:12]}"
+    name = unique_name("test-leases")
     jetstream = nats_client.jetstream()
     yield await jetstream.create_key_value(bucket=name, history=1)
     await jetstream.delete_key_value(name)
