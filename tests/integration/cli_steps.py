@@ -1,7 +1,5 @@
-"""Running ``polyinfra`` from an async test, whose event loop keeps serving the emulator the command talks to
-meanwhile: as a real process (:func:`run_polyinfra`, for what is about the process: its exit, its signals, its
-environment), or in this process (:func:`run_polyinfra_in_process`, the same command line and answers without a
-Python start-up and its imports: seconds saved per command on a busy machine)."""
+"""Running ``polyinfra`` from an async test, as a real process or in-process, while the test's event
+loop keeps serving the emulator the command talks to."""
 
 from __future__ import annotations
 
@@ -12,6 +10,7 @@ from collections.abc import Mapping
 from typer.testing import CliRunner
 
 from polyinfra.cli.main import app
+from tests.conftest import arm_gate
 
 WAIT_S = 60.0
 
@@ -43,13 +42,26 @@ async def run_polyinfra(*arguments: str, env: Mapping[str, str] | None = None) -
     return process.returncode, stdout.decode(), stderr.decode()
 
 
-async def run_polyinfra_in_process(*arguments: str, env: Mapping[str, str] | None = None) -> tuple[int, str, str]:
-    """As :func:`run_polyinfra`, in a worker thread of this process (the commands run their own event loop);
-    ``env`` here only adds to this process's environment, for the command's duration. An exception the command
-    does not turn into its exit code is raised here."""
+async def run_polyinfra_in_process(
+    *arguments: str, env: Mapping[str, str | None] | None = None, stdin: bytes | None = None
+) -> tuple[int, str, str]:
+    """Exit code, stdout and stderr of ``polyinfra ARGUMENTS`` run by its Typer app in a thread of
+    this process (with an event loop of its own), while the test's loop keeps serving the emulator.
 
-    def invoke() -> tuple[int, str, str]:
-        result = CliRunner().invoke(app, list(arguments), env=env, catch_exceptions=False)
-        return result.exit_code, result.stdout, result.stderr
-
-    return await asyncio.wait_for(asyncio.to_thread(invoke), WAIT_S)
+    For tests of what a command prints and exits with, not of its process: starting one costs about
+    a second of CPU in imports. A test about the process itself (a signal, a kill, what a crash
+    leaves behind) uses :func:`start_polyinfra`. ``env`` overrides this process's environment for
+    the run (``None`` removes a variable), as a process would see it. An exception that escapes the
+    command, which as a process would end in a traceback, is raised here. The command sets up
+    logging for itself; the secret-leak gate takes logging back afterwards.
+    """
+    runner = CliRunner()
+    try:
+        result = await asyncio.to_thread(
+            runner.invoke, app, list(arguments), input=stdin, env=env, prog_name="polyinfra"
+        )
+    finally:
+        arm_gate()
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    return result.exit_code, result.stdout, result.stderr
