@@ -4,6 +4,9 @@ or a :class:`MalformedMessageError`; and the emulator's own updates always decod
 
 from __future__ import annotations
 
+import contextlib
+from decimal import Decimal
+
 from google.protobuf.message import DecodeError
 from hypothesis import given
 from hypothesis import strategies as st
@@ -16,6 +19,7 @@ from polyinfra.emulator.us.market_data_faults import UsMarketDataFaults
 from polyinfra.errors import MalformedMessageError
 from polyinfra.model.book import MAX_SIZE_MICROS, OrderBook
 from polyinfra.model.numbers import MICROS
+from polyinfra.wire.us.market_data_lean import LeanResponse, LeanUpdate
 from polyinfra.wire.us.polymarket.v1 import marketdatasubscription_pb2 as md
 
 INT64 = st.integers(min_value=-(1 << 63), max_value=(1 << 63) - 1)
@@ -69,6 +73,14 @@ def test_any_bytes_that_parse_are_exact_levels_or_malformed(data: bytes, scales:
         return  # UsLiveBooks counts these and starts its session over
     if response.WhichOneof("event") == "update":
         _check(response.update, scales, 10)
+    lean = LeanResponse.FromString(data)  # what parses the generated way parses the lean way too
+    if lean.WhichOneof("event") == "update":
+        for unaggregated in (False, True):
+            with contextlib.suppress(MalformedMessageError):
+                image = decode_update(lean.update, scales, depth=10, unaggregated=unaggregated)
+                assert all(
+                    0 < size <= MAX_SIZE_MICROS for size in (*image.bid_sizes.values(), *image.ask_sizes.values())
+                )
 
 
 @given(st.integers(min_value=0, max_value=2**32), st.integers(min_value=0, max_value=300))
@@ -82,3 +94,54 @@ def test_the_emulators_updates_decode_to_its_books(seed: int, steps: int) -> Non
         image = decode_update(service.update(instrument.symbol, 10), market.scales(instrument.symbol), depth=10)
         assert (image.bids, image.asks) == market.levels_micros(instrument.symbol, 10)
     service.close()
+
+
+def _reference(
+    entries: list[tuple[int, int]], scales: BookScales, *, descending: bool
+) -> list[tuple[Decimal, Decimal]] | None:
+    """Levels the plain way: Decimal division per entry, summed by price; None when no book holds them."""
+    prices = [px for px, _ in entries]
+    if prices != sorted(prices, reverse=descending):
+        return None
+    levels: dict[Decimal, Decimal] = {}
+    for px, qty in entries:
+        if not 0 < px < scales.price_scale or px % scales.tick_units or qty <= 0:
+            return None
+        price = Decimal(px) / scales.price_scale
+        levels[price] = levels.get(price, Decimal(0)) + Decimal(qty) / scales.quantity_scale
+    if any(size * MICROS > MAX_SIZE_MICROS for size in levels.values()):
+        return None
+    return list(levels.items())
+
+
+valid_sides = st.lists(st.tuples(st.integers(1, 999), st.integers(1, 10**9)), max_size=12)
+
+
+@given(valid_sides, valid_sides, st.sampled_from(SCALES), st.booleans())
+def test_the_fast_decoder_is_exact_against_decimal_division(
+    bid_entries: list[tuple[int, int]], ask_entries: list[tuple[int, int]], scales: BookScales, unaggregated: bool
+) -> None:
+    # Entries in the venue's order, on the tick, inside (0, 1) for this scale (some stay off it, to be refused).
+    bids = sorted(((px * scales.tick_units, qty) for px, qty in bid_entries), reverse=True)
+    asks = sorted((px * scales.tick_units, qty) for px, qty in ask_entries)
+    if not unaggregated:  # aggregated levels have distinct prices
+        bids = list(dict(bids).items())
+        asks = list(dict(asks).items())
+    update = md.MarketDataUpdate(
+        symbol=scales.symbol,
+        bids=[md.BookEntry(px=px, qty=qty) for px, qty in bids],
+        offers=[md.BookEntry(px=px, qty=qty) for px, qty in asks],
+    )
+    expected = (_reference(bids, scales, descending=True), _reference(asks, scales, descending=False))
+    for _ in range(2):  # the second time every level comes from the cache
+        try:
+            image = decode_update(
+                LeanUpdate.FromString(update.SerializeToString()), scales, depth=12, unaggregated=unaggregated
+            )
+        except MalformedMessageError:
+            assert None in expected
+            continue
+        book = OrderBook(scales.symbol)
+        book.replace_sides(image.bid_sizes, image.bid_prices, image.ask_sizes, image.ask_prices)
+        assert [tuple(level) for level in book.bids()] == expected[0]
+        assert [tuple(level) for level in book.asks()] == expected[1]

@@ -49,7 +49,7 @@ async def test_fresh_wallet_approves_wraps_trades_splits_merges_and_redeems(
 
     progress: list[str] = []
     eoa = TransactionSender(rpc, private_key, poll_interval_s=1.0, receipt_timeout_s=5.0, sleep=no_wait)
-    ops = ChainOperations(eoa, rpc, refresh=client.update_balance_allowance, on_progress=progress.append)
+    ops = ChainOperations(eoa, rpc, refresh=client.refresh_balances, on_progress=progress.append)
 
     preview = await ops.approve([Intent.TRADE, Intent.TRADE_NEG_RISK], dry_run=True)
     assert preview.transactions == ()

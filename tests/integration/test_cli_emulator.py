@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import signal
+from collections.abc import AsyncIterator
 
 import httpx
 import pytest
 import websockets
+from typer.testing import CliRunner
 
+from polyinfra.cli.main import app
+from polyinfra.emulator.us.instruments import US_INSTRUMENTS
 from polyinfra.us.client import UsExchangeClient
 from tests.integration.cli_steps import start_polyinfra
 
@@ -82,16 +87,14 @@ async def test_emulator_prints_its_urls_serves_and_stops_cleanly(stop_signal: si
     assert b"Traceback" not in stderr
 
 
-async def test_fault_flags_reach_the_emulator() -> None:
-    process = await _start("--rate", "0", "--http-429-rate", "1", "--retry-after-s", "3", "--freeze")
+@contextlib.asynccontextmanager
+async def _serving(*arguments: str) -> AsyncIterator[dict[str, str]]:
+    """The emulator started with ``arguments``: its URLs while the body runs, then stopped by SIGTERM,
+    which it must exit cleanly from."""
+    process = await _start(*arguments)
     try:
         assert process.stdout is not None
-        urls = json.loads(await asyncio.wait_for(process.stdout.readline(), WAIT_S))
-        async with httpx.AsyncClient(base_url=urls["rest"], timeout=WAIT_S) as http:
-            limited = await http.get("/ok")
-            assert (limited.status_code, limited.headers["Retry-After"]) == (429, "3")
-            faults = (await http.get("/_emulator/faults")).json()
-            assert (faults["http_429_rate"], faults["freeze"]) == (1.0, True)
+        yield json.loads(await asyncio.wait_for(process.stdout.readline(), WAIT_S))
         process.send_signal(signal.SIGTERM)
         await asyncio.wait_for(process.communicate(), WAIT_S)
     finally:
@@ -101,9 +104,33 @@ async def test_fault_flags_reach_the_emulator() -> None:
     assert process.returncode == 0
 
 
+async def test_fault_flags_reach_the_emulator() -> None:
+    async with (
+        _serving("--rate", "0", "--http-429-rate", "1", "--retry-after-s", "3", "--freeze") as urls,
+        httpx.AsyncClient(base_url=urls["rest"], timeout=WAIT_S) as http,
+    ):
+        limited = await http.get("/ok")
+        assert (limited.status_code, limited.headers["Retry-After"]) == (429, "3")
+        faults = (await http.get("/_emulator/faults")).json()
+        assert (faults["http_429_rate"], faults["freeze"]) == (1.0, True)
+
+
 async def test_invalid_fault_flag_is_a_usage_error() -> None:
     process = await _start("--drop-rate", "1.5")
     stdout, stderr = await asyncio.wait_for(process.communicate(), WAIT_S)
     assert process.returncode == 2
     assert stdout == b""
     assert b"probability" in stderr
+
+
+async def test_us_markets_lists_that_many_more_symbols_and_is_validated() -> None:
+    async with (
+        _serving("--rate", "0", "--us-markets", "1000") as urls,
+        UsExchangeClient(urls["grpc"], insecure=True, timeout_s=WAIT_S) as us_exchange,
+    ):
+        symbols = await us_exchange.symbols()
+    generated = [symbol for symbol in symbols if "-sim-" in symbol]
+    assert len(generated) == 1000 and len(symbols) == 1000 + len(US_INSTRUMENTS)
+    for wrong in ("-1", "10001", "many"):
+        refused = CliRunner().invoke(app, ["emulator", "--port", "0", "--us-markets", wrong])
+        assert refused.exit_code == 2 and "--us-markets" in refused.output, refused.output

@@ -11,6 +11,7 @@ import pytest
 
 from polyinfra.emulator.runner import Emulator
 from tests.integration.cli_steps import run_polyinfra
+from tests.integration.us_market_data_steps import order_levels_micros
 
 KC = "tec-nfl-sbw-2026-02-08-kc"
 NYY = "aec-mlb-nyy-bos-2026-04-10"
@@ -23,10 +24,12 @@ async def emulator() -> AsyncIterator[Emulator]:
         yield running
 
 
-async def test_jsonl_lines_carry_the_emulators_books_exactly(emulator: Emulator) -> None:
+@pytest.mark.parametrize("raw_orders", [False, True], ids=["levels", "raw-orders"])
+async def test_jsonl_lines_carry_the_emulators_books_exactly(emulator: Emulator, raw_orders: bool) -> None:
     code, out, err = await run_polyinfra(
         "us", "watch", "--grpc", emulator.urls["grpc"], "--insecure",
         "--symbols", f"{KC},{NYY}", "--jsonl", "--depth", "3", "--duration", "2",
+        *(["--raw-orders"] if raw_orders else []),
     )  # fmt: skip
     assert code == 0, err
     last = {}
@@ -36,10 +39,11 @@ async def test_jsonl_lines_carry_the_emulators_books_exactly(emulator: Emulator)
         last[record["token_id"]] = record
     assert set(last) == {KC, NYY}
     for symbol, record in last.items():
-        scales = emulator.us_market.scales(symbol)
         assert record["sync_state"] == "live"
-        for side, levels in zip(("bids", "asks"), emulator.us_market.levels(symbol, 3), strict=True):
-            expected = [(Decimal(px) / scales.price_scale, Decimal(qty) / scales.quantity_scale) for px, qty in levels]
+        # Raw orders a side, summed by price (the seeded books hold one order a level: the same levels).
+        sides = order_levels_micros(emulator, symbol, 3) if raw_orders else emulator.us_market.levels_micros(symbol, 3)
+        for side, levels in zip(("bids", "asks"), sides, strict=True):
+            expected = [(Decimal(price) / 1_000_000, Decimal(size) / 1_000_000) for price, size in levels]
             assert [(Decimal(price), Decimal(size)) for price, size in record[side]] == expected
 
 

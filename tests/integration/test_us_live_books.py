@@ -29,7 +29,7 @@ from tests.integration.us_auth_steps import (
     seconds_at_scale,
     token_manager,
 )
-from tests.integration.us_market_data_steps import converged, differences, until
+from tests.integration.us_market_data_steps import converged, differences, order_levels_micros, until
 
 KC = "tec-nfl-sbw-2026-02-08-kc"
 NYY = "aec-mlb-nyy-bos-2026-04-10"
@@ -80,6 +80,28 @@ async def test_books_equal_the_emulators_in_exact_decimals(emulator: Emulator) -
     went_live = [e for e in events if isinstance(e, SyncStateChanged) and e.new is SyncState.LIVE]
     assert {event.token_id for event in went_live} == set(symbols)
     assert REGISTRY.get_sample_value("polyinfra_us_market_data_messages_total", {"event": "update"})
+
+
+async def test_raw_orders_are_summed_into_books_equal_to_the_emulators(emulator: Emulator) -> None:
+    symbols = _symbols(emulator)[:8]
+    async with UsLiveBooks(emulator.urls["grpc"], insecure=True, depth=DEPTH, unaggregated=True, **FAST) as books:
+        await books.subscribe(symbols)
+        assert await books.wait_until_live(timeout_s=60)
+        for _ in range(400):
+            emulator.us_market.step()
+        await converged(books, emulator, symbols, DEPTH, unaggregated=True)
+        # Raw orders really came: at least one book has a price held by several orders, so fewer levels than
+        # the DEPTH entries a side carried (the aggregated stream would have sent DEPTH distinct levels).
+        stacked = [
+            symbol
+            for symbol in symbols
+            if len(books.book(symbol).bid_levels_micros()) < len(emulator.us_market.orders(symbol, DEPTH)[0])
+        ]
+        assert stacked, "no price held several orders: the test proves nothing"
+        assert books.stats().invalid_updates == 0
+        snapshot = await books.snapshot(symbols[:2])
+        for symbol, book in snapshot.items():
+            assert (book.bid_levels_micros(), book.ask_levels_micros()) == order_levels_micros(emulator, symbol, DEPTH)
 
 
 async def test_subscriptions_change_at_run_time_on_the_same_stream(emulator: Emulator) -> None:
@@ -150,6 +172,22 @@ async def test_a_silent_stream_is_reconnected_after_the_timeout_with_fresh_snaps
         emulator.us_market_data_faults.silent = False
         await converged(books, emulator, symbols, DEPTH)
         assert books.stats().reconnects >= 1
+
+
+async def test_a_keepalive_goes_out_on_a_quiet_stream_every_interval_of_the_injected_clock(emulator: Emulator) -> None:
+    clock = FakeClock()
+    options = {"clock": clock, "keepalive_interval_s": 300.0, "silence_timeout_s": 10_000.0, **FAST}
+    async with UsLiveBooks(emulator.urls["grpc"], insecure=True, depth=DEPTH, **options) as books:  # type: ignore[arg-type]
+        await books.subscribe([KC])
+        assert await books.wait_until_live(timeout_s=60)
+        clock.now_s += 299.0
+        await until(lambda: books.stats().messages.get("heartbeat", 0) > 0, "a heartbeat")
+        assert books.stats().keepalives_sent == 0  # the subscription itself was the last request
+        clock.now_s += 1.0
+        await until(lambda: books.stats().keepalives_sent == 1, "a keepalive")
+        clock.now_s += 300.0
+        await until(lambda: books.stats().keepalives_sent == 2, "the next keepalive")
+        assert books.stats().reconnects == 0 and emulator.us_market_data.open_streams == 1
 
 
 @pytest.mark.parametrize("authenticated", [False, True], ids=["open", "tokens-expiring-early"])
@@ -283,6 +321,30 @@ async def test_hostile_messages_are_refused_counted_and_never_raise(emulator: Em
     assert books.state(KC) is SyncState.STALE and books.stats().subscription_errors == {"INVALID_SYMBOL": 1}
     assert not step(stream, b"\xff\xff\xff")  # does not parse: the session starts over
     assert books.stats().messages["malformed"] == 1
+    await books.stop()
+
+
+async def test_a_live_books_updates_wait_undecoded_until_it_is_read(emulator: Emulator) -> None:
+    books = UsLiveBooks(emulator.urls["grpc"], insecure=True, depth=DEPTH)
+    await books.subscribe([KC])
+    stream = books._stream_of[KC]  # private on purpose: the step the stream reader runs
+    step = books._on_message
+
+    def update(bids: list[tuple[int, int]]) -> bytes:
+        message = md.MarketDataUpdate(symbol=KC, bids=[md.BookEntry(px=px, qty=qty) for px, qty in bids])
+        return md.BiDirectionalStreamMarketDataResponse(update=message).SerializeToString()
+
+    assert step(stream, update([(655, 312)]))  # the first: decoded at once, the book turns LIVE
+    assert books.state(KC) is SyncState.LIVE and books._pending == {}
+    assert step(stream, update([(650, 1)])) and step(stream, update([(0, 1)]))  # the latest holds a price of 0
+    assert books.stats().invalid_updates == 0 and books.state(KC) is SyncState.LIVE  # nothing decoded yet
+    assert books.book(KC).best_bid() == (Decimal("0.655"), Decimal("3.12"))  # refused when read: the book kept
+    assert books.state(KC) is SyncState.STALE and books.stats().invalid_updates == 1
+    assert step(stream, update([(640, 2)]))  # not LIVE: decoded at once
+    assert books.state(KC) is SyncState.LIVE
+    assert step(stream, update([(645, 5)])) and step(stream, update([(660, 7)]))
+    assert books.book(KC).bid_levels_micros() == [(660_000, 70_000)]  # only the latest was decoded
+    assert books.stats().messages["update"] == 6
     await books.stop()
 
 

@@ -9,6 +9,8 @@ from decimal import Decimal
 import httpx
 import pytest
 
+from polyinfra.cli.book_view import Rates
+from polyinfra.cli.us_watch import us_view, watched_instrument
 from polyinfra.core.us_instruments import UsInstrumentState
 from polyinfra.core.us_order_view import OrderChange, OrderChangeKind
 from polyinfra.core.us_orders import UsOrderIntent, UsTimeInForce
@@ -22,8 +24,10 @@ from polyinfra.errors import (
     RateLimitedError,
     UnknownOrderError,
 )
+from polyinfra.model.events import SyncState
 from polyinfra.model.numbers import Side
 from polyinfra.us.client import UsExchangeClient
+from polyinfra.us.live_books import UsLiveBooks
 from polyinfra.us.order_entry import UsOrderEntry
 from polyinfra.us.order_stream import UsOrderStream
 from polyinfra.us.position_stream import UsPositionStream
@@ -176,6 +180,29 @@ async def test_a_halted_book_refuses_orders_at_the_emulator_and_locally(
     emulator.us_orders.set_state(MLB, UsInstrumentState.OPEN)
     entry.set_instrument_state(MLB, UsInstrumentState.OPEN)
     assert (await entry.place(order(Side.BUY, "0.5", "1"))).order_id
+
+
+async def test_a_halt_seen_on_the_market_data_stream_refuses_orders_locally(
+    client: UsExchangeClient, emulator: Emulator, recorder: Recorder
+) -> None:
+    async with UsLiveBooks(emulator.urls["grpc"], insecure=True, reconnect_initial_s=0.01) as books:
+        await books.subscribe([MLB])
+        await until(lambda: books.state(MLB) is SyncState.LIVE, "the book live")
+        entry = UsOrderEntry(client, books=books)
+        assert (await entry.instrument(MLB)).state is UsInstrumentState.OPEN
+        emulator.us_orders.set_state(MLB, UsInstrumentState.HALTED)
+        await until(lambda: books.instrument(MLB).state is UsInstrumentState.HALTED, "the halt on the stream")
+        sent = len(recorder.executions)
+        with pytest.raises(InstrumentNotTradingError) as local:
+            await entry.place(order(Side.BUY, "0.5", "1"))
+        assert local.value.context["state"] == "HALTED" and "venue_message" not in local.value.context
+        assert len(recorder.executions) == sent  # refused before anything was sent
+        assert "HALTED " + MLB in us_view(books).status(
+            [watched_instrument(books.instrument(MLB))], Rates(0.0, None, None)
+        )
+        emulator.us_orders.set_state(MLB, UsInstrumentState.OPEN)
+        await until(lambda: books.instrument(MLB).state is UsInstrumentState.OPEN, "the reopening on the stream")
+        assert (await entry.place(order(Side.BUY, "0.5", "1"))).order_id
 
 
 async def test_every_reject_text_of_the_catalogue_reaches_the_client_as_its_class(

@@ -264,3 +264,39 @@ async def test_us_instruments_and_watch_authenticate_with_the_environments_crede
     half = without_credentials() | {"POLYINFRA_US_CLIENT_ID": CLIENT_ID}
     code, _, err = await run_polyinfra("us", "instruments", *where, env=half)
     assert code == 2 and "POLYINFRA_US_PRIVATE_KEY_FILE" in err  # a usage error
+
+
+async def test_protos_diff_and_reflection_send_the_token_and_say_when_one_is_needed(
+    emulator_factory: EmulatorFactory, keys: Keys, tmp_path: Path
+) -> None:
+    # The emulator started as with --us-require-auth: reflection needs a valid token there.
+    emulator = await emulator_factory(markets=1, us_require_auth=True, us_clients=[registration(keys)])
+    target = emulator.urls["grpc"]
+    key_file = tmp_path / "us-key.pem"
+    key_file.write_text(private_pem(keys.client))
+    diff = ("us", "protos", "diff", "--grpc", target, "--insecure", "--token-url", emulator.urls["us_token"])
+    code, out, err = await run_polyinfra(*diff, env=without_credentials())
+    assert code == 1 and out == ""
+    assert "needs an access token and none is configured" in err and "POLYINFRA_US_CLIENT_ID" in err
+    code, out, err = await run_polyinfra(*diff, env=credentials_environment(key_file))
+    assert (code, out) == (0, ""), err
+    assert err.strip() == f"0 differences from polyinfra's protos (reflection at {target})"
+    assert "eyJ" not in out + err
+
+
+async def test_reflection_is_an_authenticated_call_like_the_others(
+    emulator_factory: EmulatorFactory, keys: Keys
+) -> None:
+    base = ManualClock()
+    emulator = await authenticated_emulator(emulator_factory, keys, base)
+    target = emulator.urls["grpc"]
+    async with (
+        token_manager(emulator, base, keys.client) as tokens,
+        UsExchangeClient(target, insecure=True, tokens=tokens, protos="reflection") as exchange,
+    ):
+        assert [instrument.symbol for instrument in await exchange.instruments([KC])] == [KC]
+        assert await exchange.protos() is not None
+    async with UsExchangeClient(target, insecure=True, protos="reflection") as exchange:
+        with pytest.raises(GrpcAuthError, match="none is configured") as refused:
+            await exchange.instruments([KC])
+    assert refused.value.context["code"] == "UNAUTHENTICATED" and "tokens=" in refused.value.context["hint"]

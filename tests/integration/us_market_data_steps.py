@@ -14,7 +14,25 @@ CONVERGE_TIMEOUT_S = 60.0
 POLL_S = 0.05
 
 
-def differences(books: UsLiveBooks, emulator: Emulator, symbols: Sequence[str], depth: int) -> list[str]:
+def order_levels_micros(
+    emulator: Emulator, symbol: str, depth: int
+) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+    """The book a client of raw orders holds: the emulator's top ``depth`` orders a side, summed by price
+    (in micro-units, best first), computed apart from the client's decoder."""
+    scales = emulator.us_market.scales(symbol)
+    sides = []
+    for orders in emulator.us_market.orders(symbol, depth):
+        sizes: dict[int, int] = {}
+        for px, qty in orders:
+            price = px * scales.price_micros
+            sizes[price] = sizes.get(price, 0) + qty * scales.quantity_micros
+        sides.append(list(sizes.items()))
+    return sides[0], sides[1]
+
+
+def differences(
+    books: UsLiveBooks, emulator: Emulator, symbols: Sequence[str], depth: int, *, unaggregated: bool = False
+) -> list[str]:
     """What keeps the client's books from equalling the emulator's: a symbol not LIVE or different levels."""
     found = []
     for symbol in symbols:
@@ -22,7 +40,12 @@ def differences(books: UsLiveBooks, emulator: Emulator, symbols: Sequence[str], 
             found.append(f"{symbol}: {books.state(symbol)}")
             continue
         book = books.book(symbol)
-        if (book.bid_levels_micros(), book.ask_levels_micros()) != emulator.us_market.levels_micros(symbol, depth):
+        expected = (
+            order_levels_micros(emulator, symbol, depth)
+            if unaggregated
+            else emulator.us_market.levels_micros(symbol, depth)
+        )
+        if (book.bid_levels_micros(), book.ask_levels_micros()) != expected:
             found.append(f"{symbol}: levels differ")
     return found
 
@@ -35,14 +58,16 @@ async def until(condition: Callable[[], bool], what: str, timeout_s: float = CON
         await asyncio.sleep(POLL_S)
 
 
-async def converged(books: UsLiveBooks, emulator: Emulator, symbols: Sequence[str], depth: int) -> None:
+async def converged(
+    books: UsLiveBooks, emulator: Emulator, symbols: Sequence[str], depth: int, *, unaggregated: bool = False
+) -> None:
     """With the emulator paused, wait until every book equals the emulator's (the last updates may be in flight)."""
     emulator.pause()
     last: list[str] = []
 
     def equal() -> bool:
         nonlocal last
-        last = differences(books, emulator, symbols, depth)
+        last = differences(books, emulator, symbols, depth, unaggregated=unaggregated)
         return not last
 
     try:

@@ -21,6 +21,7 @@ from polyinfra.cli.main import app
 from polyinfra.cli.orders import _KNOWN_KEYS
 from polyinfra.emulator.market_channel import DEFAULT_PING_TIMEOUT_S, DEFAULT_SUBSCRIBE_TIMEOUT_S
 from polyinfra.emulator.rate_limits import RateLimitMode
+from polyinfra.emulator.us.market import MAX_GENERATED_INSTRUMENTS
 from tests.unit.test_no_private_citations import PRIVATE_RE
 
 TERMINAL_COLUMNS = 80
@@ -196,6 +197,7 @@ def test_emulator_defaults_repeated_for_help_equal_the_emulators() -> None:
     assert {choice.value for choice in options.RateLimitChoice} == {mode.value for mode in RateLimitMode}
     assert options.EMULATOR_SUBSCRIBE_TIMEOUT_S == DEFAULT_SUBSCRIBE_TIMEOUT_S
     assert options.EMULATOR_PING_TIMEOUT_S == DEFAULT_PING_TIMEOUT_S
+    assert options.EMULATOR_MAX_US_MARKETS == MAX_GENERATED_INSTRUMENTS
 
 
 @pytest.mark.parametrize("path", [path for path, command in ALL_COMMANDS if isinstance(command, TyperGroup)])

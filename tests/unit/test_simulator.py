@@ -10,7 +10,12 @@ import pytest
 
 from polyinfra.core.matching import MatchKind, Order, SubmitResult, SubmitStatus
 from polyinfra.emulator.exchange import Exchange
-from polyinfra.emulator.simulator import MAX_ORDERS_PER_MARKET, MarketSimulator, generate_markets
+from polyinfra.emulator.simulator import (
+    MAX_ORDERS_PER_MARKET,
+    MarketSimulator,
+    generate_markets,
+    generate_neg_risk_event,
+)
 from polyinfra.errors import InvalidValueError
 from polyinfra.model.numbers import TickSize
 from polyinfra.model.orders import TimeInForce
@@ -165,3 +170,13 @@ def test_step_without_open_markets_does_nothing() -> None:
     simulator.seed_books()
     simulator.step()
     assert exchange.open_orders() == []
+
+
+def test_neg_risk_event_is_deterministic_and_bounded() -> None:
+    event = generate_neg_risk_event(4, seed=9)
+    assert event == generate_neg_risk_event(4, seed=9)
+    assert len(event.questions) == 4 and all(info.neg_risk for info in event.questions)
+    assert len({info.condition_id for info in event.questions}) == 4
+    for count in (0, 1, 7):
+        with pytest.raises(InvalidValueError):
+            generate_neg_risk_event(count, seed=9)

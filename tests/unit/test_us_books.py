@@ -15,11 +15,14 @@ from polyinfra.core.us_books import (
     checked_symbol,
     decode_update,
     plan_streams,
+    stream_share,
 )
 from polyinfra.core.us_instruments import UsInstrumentState
 from polyinfra.emulator.us.instruments import US_INSTRUMENTS
+from polyinfra.emulator.us.market import MAX_GENERATED_INSTRUMENTS, generated_instruments
 from polyinfra.errors import InvalidValueError, MalformedMessageError, StreamBudgetExceededError
 from polyinfra.model.book import OrderBook
+from polyinfra.wire.us.market_data_lean import LeanUpdate
 from polyinfra.wire.us.polymarket.v1 import marketdatasubscription_pb2 as md
 
 NYY = next(instrument for instrument in US_INSTRUMENTS if instrument.symbol == "aec-mlb-nyy-bos-2026-04-10")
@@ -94,6 +97,16 @@ def test_streams_are_planned_before_anything_opens() -> None:
         plan_streams(symbols, symbols_per_stream=1001)
 
 
+def test_the_share_left_for_market_data_is_the_budget_less_what_others_hold() -> None:
+    assert stream_share(4) == 16
+    assert stream_share(4, 3, budget=8) == 1
+    with pytest.raises(StreamBudgetExceededError) as refused:
+        stream_share(4, budget=4)
+    assert refused.value.context == {"streams": 5, "budget": 4}
+    with pytest.raises(InvalidValueError):
+        stream_share(-1)
+
+
 def test_a_stream_is_silent_after_the_timeout_without_anything_heard() -> None:
     watch = SilenceWatch(timeout_s=180.0, now_s=1000.0)
     assert not watch.silent(1179.9)
@@ -109,3 +122,44 @@ def test_depth_and_symbols_are_checked() -> None:
     for symbol in ("", "a b", "x" * 201, "é", "a\nb"):
         with pytest.raises(InvalidValueError):
             checked_symbol(symbol)
+
+
+def test_raw_orders_are_summed_into_levels() -> None:
+    update = _update([(655, 312), (655, 1), (650, 4)], [(660, 2), (665, 3), (665, 5)])
+    image = decode_update(update, SCALES, depth=3, unaggregated=True)
+    assert image.bids == [(655_000, 3_130_000), (650_000, 40_000)]
+    assert image.asks == [(660_000, 20_000), (665_000, 80_000)]
+    # The same entries as aggregated levels repeat a price: refused.
+    with pytest.raises(MalformedMessageError):
+        decode_update(update, SCALES, depth=3)
+
+
+@pytest.mark.parametrize(
+    ("bids", "offers", "depth"),
+    [
+        ([(650, 1), (655, 1)], [], 10),  # orders out of the venue's price order
+        ([(655, 1), (650, 1), (655, 1)], [], 10),  # a price's orders not together
+        ([], [(665, 1), (660, 1)], 10),
+        ([(655, 1)] * 4, [], 3),  # more orders than the depth
+        ([(655, 1), (655, 0)], [], 10),  # an empty order
+        ([(655, 60_000_000_000_000)] * 2, [], 10),  # each order fits, their sum does not
+    ],
+)
+def test_raw_orders_no_book_holds_are_malformed(
+    bids: list[tuple[int, int]], offers: list[tuple[int, int]], depth: int
+) -> None:
+    with pytest.raises(MalformedMessageError):
+        decode_update(_update(bids, offers), SCALES, depth=depth, unaggregated=True)
+
+
+def test_a_book_entry_that_does_not_parse_is_malformed() -> None:
+    lean = LeanUpdate(symbol=NYY.symbol, bids=[b"\x08"])  # a varint cut short
+    with pytest.raises(MalformedMessageError):
+        decode_update(lean, SCALES, depth=10)
+
+
+def test_generated_instruments_are_bounded_like_the_flag() -> None:
+    assert len(generated_instruments(MAX_GENERATED_INSTRUMENTS)) == MAX_GENERATED_INSTRUMENTS
+    for count in (-1, MAX_GENERATED_INSTRUMENTS + 1, True, 1.5):
+        with pytest.raises(InvalidValueError):
+            generated_instruments(count)  # type: ignore[arg-type]

@@ -10,8 +10,10 @@ Standard markets go through the current pUSD collateral adapter, neg-risk market
 (venue notes: On chain): split takes pUSD and gives YES and NO, merge the reverse, redeem takes the whole YES
 and NO balances and pays pUSD by the payouts. A redeem before the payouts are reported is refused here with
 :class:`~polyinfra.errors.ConditionNotResolvedError` (the contract would revert). After every operation that
-moves balances, ``refresh`` is awaited: the CLOB reads balances through a cache that only ``GET
-/balance-allowance/update`` refreshes.
+moves balances, ``refresh`` is awaited with the outcome tokens the wallet sent or received (read from the
+transactions' ERC-1155 transfer logs, so a conversion's YES of other questions count too): the CLOB reads pUSD
+and each outcome token through a cache that only ``GET /balance-allowance/update`` refreshes, and freshly split
+shares it has not re-read cannot be sold.
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ from polyinfra.core.ctf_positions import BINARY_PARTITION
 from polyinfra.errors import ConditionNotResolvedError, InvalidValueError, MalformedMessageError, PolyinfraError
 from polyinfra.model.numbers import format_micros
 from polyinfra.net.json_rpc import JsonRpcClient
+from polyinfra.wire.clob_rest import Market
 
 __all__ = ["ChainOperations", "OperationPlan", "OperationResult", "PlannedCall", "RedeemCandidate"]
 
@@ -92,6 +95,14 @@ class RedeemCandidate:
     yes_token: str
     no_token: str
 
+    @classmethod
+    def of(cls, market: Market) -> RedeemCandidate | None:
+        """The candidate a CLOB market is, None for one still open (only a closed market can have its payouts
+        reported: reading the open ones would cost reads for nothing) or not binary."""
+        if not market.closed or len(market.tokens) != 2:
+            return None
+        return cls(market.condition_id, market.neg_risk, market.tokens[0].token_id, market.tokens[1].token_id)
+
 
 @dataclass(frozen=True, slots=True)
 class _Step:
@@ -111,7 +122,8 @@ class ChainOperations:
     """The operations of the module notes, for the EOA of ``sender`` (or, with a
     :class:`~polyinfra.chain.relayer.RelayerSender`, its Safe, proxy or deposit wallet, gaslessly).
 
-    ``refresh`` is awaited after balances moved (the trading client's ``update_balance_allowance``);
+    ``refresh`` is awaited after balances moved, with the token ids of the outcome tokens that moved (empty when
+    only pUSD did): it asks the CLOB to re-read pUSD and each of them (``GET /balance-allowance/update``);
     ``legacy_neg_risk_adapter`` chooses whether neg-risk trading approvals include the legacy adapter
     (:mod:`polyinfra.core.approvals`); ``on_progress`` hears one line per transaction as it confirms.
     """
@@ -121,7 +133,7 @@ class ChainOperations:
         sender: CallSender,
         rpc: JsonRpcClient,
         *,
-        refresh: Callable[[], Awaitable[None]] | None = None,
+        refresh: Callable[[tuple[str, ...]], Awaitable[None]] | None = None,
         legacy_neg_risk_adapter: bool = True,
         on_progress: Callable[[str], None] | None = None,
     ) -> None:
@@ -348,13 +360,28 @@ class ChainOperations:
             self._progress(f"[{index}/{len(plan.calls)}] {call.description}: mined in block {transaction.block_number}")
             sent.append(transaction)
         if moves_balances and sent and self._refresh is not None:
-            await self._refresh()
+            await self._refresh(_outcome_tokens_moved(self.address, sent))
         return OperationResult(plan, tuple(sent))
 
     async def _payout_denominator(self, condition_id: str) -> int:
         method, params = _read(CTF, encode_call("payoutDenominator(bytes32)", condition_id))
         answer = await self._rpc.call(method, *params)
         return int.from_bytes(_word_bytes(answer))
+
+
+def _outcome_tokens_moved(wallet: str, sent: Iterable[SentTransaction]) -> tuple[str, ...]:
+    """The ids (decimal, as the CLOB names tokens) of the ERC-1155 tokens ``wallet`` sent or received in
+    ``sent``, in first-seen order."""
+    moved: dict[str, None] = {}
+    for transaction in sent:
+        for event in transaction.events:
+            fields = event.fields
+            if event.event not in {"TransferSingle", "TransferBatch"} or wallet not in (fields["from"], fields["to"]):
+                continue
+            ids = fields["ids"] if event.event == "TransferBatch" else (fields["id"],)
+            assert isinstance(ids, tuple | list)  # the log decoder answers arrays as sequences
+            moved.update((str(token), None) for token in ids)
+    return tuple(moved)
 
 
 def _adapter_call(signature: str, condition_id: str, amount_micros: int) -> bytes:

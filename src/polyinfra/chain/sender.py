@@ -22,7 +22,8 @@ replacement was sent). Time is the injected ``sleep``, so a test drives polling 
 Idempotency: ``send(..., key=...)`` remembers a caller's key with the nonce and hashes it used. The same
 key again returns the settled result, or waits for the one in flight, and never signs a second transaction
 (the chain's nonce makes a resend of the same signed bytes harmless; a second *signing* would not be).
-The private key is held as a :class:`~polyinfra.obs.redaction.Secret` and revealed only to eth-account.
+The key is held as a :class:`~polyinfra.core.eip712.SigningKey`, which signs digests and never shows itself:
+transactions are signed by :mod:`polyinfra.core.transaction_signing`. A wallet of the client facade passes its own.
 """
 
 from __future__ import annotations
@@ -32,16 +33,14 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Final, Protocol
 
-from eth_account import Account
-
 from polyinfra.chain.nonces import NonceBook
 from polyinfra.chain.once_per_key import OncePerKey
 from polyinfra.core.chain_events import ChainLog, DecodedEvent, decode_log
 from polyinfra.core.chain_fees import Fees, eip1559_fees, legacy_fees, replacement_fees
-from polyinfra.core.eip712 import to_checksum_address
+from polyinfra.core.eip712 import SigningKey, to_checksum_address
+from polyinfra.core.transaction_signing import UnsignedTransaction, sign_transaction
 from polyinfra.errors import (
     ChainError,
-    InvalidValueError,
     MalformedMessageError,
     NonceConflictError,
     TransactionDroppedError,
@@ -102,7 +101,7 @@ class TransactionSender:
     def __init__(
         self,
         rpc: JsonRpcClient,
-        private_key: Secret | str,
+        private_key: SigningKey | Secret | str,
         *,
         chain_id: int = POLYGON_CHAIN_ID,
         legacy: bool = False,
@@ -112,11 +111,7 @@ class TransactionSender:
         max_replacements: int = 3,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
-        secret = private_key if isinstance(private_key, Secret) else Secret(private_key)
-        try:
-            self._account = Account.from_key(secret.reveal())
-        except Exception:
-            raise InvalidValueError("not a private key: 32 bytes of hex") from None
+        self._key = private_key if isinstance(private_key, SigningKey) else SigningKey(private_key)
         self._rpc = rpc
         self._chain_id = chain_id
         self._legacy = legacy
@@ -131,7 +126,7 @@ class TransactionSender:
 
     @property
     def address(self) -> str:
-        return str(self._account.address)
+        return self._key.address
 
     def __repr__(self) -> str:
         return f"TransactionSender(address={self.address}, chain_id={self._chain_id})"
@@ -231,12 +226,9 @@ class TransactionSender:
         return None
 
     def _sign(self, nonce: int, to: str, data: bytes, gas: int, fees: Fees) -> str:
-        tx: dict[str, Any] = {"chainId": self._chain_id, "nonce": nonce, "to": to, "value": 0, "data": data, "gas": gas}
-        if fees.legacy:
-            tx["gasPrice"] = fees.max_fee
-        else:
-            tx |= {"type": 2, "maxFeePerGas": fees.max_fee, "maxPriorityFeePerGas": fees.max_tip}
-        return "0x" + bytes(self._account.sign_transaction(tx).raw_transaction).hex()
+        tip = None if fees.legacy else fees.max_tip
+        tx = UnsignedTransaction(self._chain_id, nonce, to, data, gas, fees.max_fee, tip)
+        return "0x" + sign_transaction(self._key, tx).hex()
 
     async def _pending_count(self) -> int:
         return _quantity(await self._rpc.call("eth_getTransactionCount", self.address, "pending"))

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
@@ -42,6 +42,7 @@ from polyinfra.errors import InvalidValueError
 if TYPE_CHECKING:
     from polyinfra.chain.operations import ChainOperations, OperationResult
     from polyinfra.chain.relayer import RelayerSender
+    from polyinfra.core.approvals import Intent
     from polyinfra.model.orders import SignatureType
     from polyinfra.net.http import HttpTransport
     from polyinfra.net.json_rpc import JsonRpcClient
@@ -115,6 +116,9 @@ class _Via:
             "safe": SignatureType.POLY_GNOSIS_SAFE,
             "deposit": SignatureType.POLY_1271,
         }[self.wallet_type]
+
+
+_EOA: Final = _Via(WalletChoice.EOA.value, EMULATOR_RELAYER_URL)
 
 
 async def _relayer_sender(via: _Via, node: JsonRpcClient, key: Secret) -> RelayerSender:
@@ -244,6 +248,16 @@ wrap = _collateral_command("wrap", "Wrap USDC.e into pUSD (the CLOB's collateral
 unwrap = _collateral_command("unwrap", "Unwrap pUSD back into USDC.e through the offramp.")
 
 
+def apply_approvals(command: str, intents: Iterable[Intent], *, rpc: str, rest: str) -> int:
+    """Grant what ``intents`` lack from the EOA of the key in the environment (``doctor``'s fix, with this
+    module's progress lines and one-line errors); the number of transactions sent."""
+
+    async def work(ops: ChainOperations) -> int:
+        return len((await ops.approve(intents)).transactions)
+
+    return _run(command, rpc, rest, work, legacy_fees=False, via=_EOA)
+
+
 def _position_command(operation: str, doc: str) -> Callable[..., None]:
     """``split`` or ``merge``: the same arguments, one adapter call each."""
 
@@ -318,10 +332,9 @@ def redeem(
 
         markets = ClobRestClient(transport.base_url, transport=transport)
         candidates = [
-            RedeemCandidate(market.condition_id, market.neg_risk, market.tokens[0].token_id, market.tokens[1].token_id)
+            candidate
             async for market in markets.iter_markets()
-            # Only a closed market can have its payouts reported; the open ones would cost reads for nothing.
-            if market.closed and len(market.tokens) == 2
+            if (candidate := RedeemCandidate.of(market)) is not None
         ]
         results = await ops.redeem_all(candidates, dry_run=dry_run)
         return {"redeemed": [_result_json(result) for result in results], "markets_checked": len(candidates)}
@@ -440,7 +453,6 @@ def _run_with_transport(
     from polyinfra.chain.operations import ChainOperations
     from polyinfra.chain.sender import CallSender, TransactionSender
     from polyinfra.cli.trading_commands import trading_session
-    from polyinfra.clob.trading import AssetType
     from polyinfra.net.http import HttpTransport
     from polyinfra.net.json_rpc import JsonRpcClient
     from polyinfra.obs.redaction import Secret
@@ -455,9 +467,9 @@ def _run_with_transport(
             if via.wallet_type != "eoa":
                 sender = await _relayer_sender(via, node, key)
 
-            async def refresh() -> None:
+            async def refresh(tokens: tuple[str, ...]) -> None:
                 client = await trading_session(transport, via.signature_type, 0)
-                await client.update_balance_allowance(AssetType.COLLATERAL)
+                await client.refresh_balances(tokens)
 
             ops = ChainOperations(
                 sender,

@@ -24,6 +24,7 @@ from polyinfra.cli.market_commands import book, markets
 from polyinfra.cli.options import (
     DEFAULT_MAX_FAILED_SESSIONS,
     EMULATOR_DEFAULT_PORT,
+    EMULATOR_MAX_US_MARKETS,
     EMULATOR_PING_TIMEOUT_S,
     EMULATOR_REST_URL,
     EMULATOR_SUBSCRIBE_TIMEOUT_S,
@@ -113,6 +114,15 @@ def emulator(
         ),
     ] = None,
     markets: Annotated[int, typer.Option(help="Number of simulated markets.")] = 5,
+    us_markets: Annotated[
+        int,
+        typer.Option(
+            "--us-markets",
+            min=0,
+            max=EMULATOR_MAX_US_MARKETS,
+            help="Simulated US exchange markets (symbols) beyond the fixed ones, e.g. 1000 for a full stream.",
+        ),
+    ] = 0,
     seed: Annotated[int, typer.Option(help="Seed of the generated markets and the simulator.")] = 1,
     rate: Annotated[float, typer.Option(help="Simulated market actions per second; 0 for none.")] = 20.0,
     empty_books: Annotated[
@@ -127,6 +137,15 @@ def emulator(
             help="N more traders taking liquidity with the simulator, for the Data API to report on many wallets.",
         ),
     ] = 0,
+    neg_risk_questions: Annotated[
+        int,
+        typer.Option(
+            "--neg-risk-questions",
+            metavar="N",
+            help="List a neg-risk market of N questions (2 to 6; 0: none) whose NO shares `polyinfra convert` "
+            "converts on the emulated chain.",
+        ),
+    ] = 3,
     subscribe_timeout_s: Annotated[
         float, typer.Option(help="Close WebSocket clients that do not subscribe within this many seconds.")
     ] = EMULATOR_SUBSCRIBE_TIMEOUT_S,
@@ -188,7 +207,7 @@ def emulator(
         typer.Option(
             "--us-require-auth",
             help="Check every US gRPC call's access token and scope, as the venue does (market data and reference "
-            "data need a token from the us_token endpoint; health and reflection stay open).",
+            "data need a token from the us_token endpoint, reflection any valid token; health stays open).",
         ),
     ] = False,
     rate_limits: Annotated[
@@ -268,11 +287,13 @@ def emulator(
             us_renumbered_protos=us_renumbered_protos,
             us_require_auth=us_require_auth,
             markets=markets,
+            us_markets=us_markets,
             seed=seed,
             rate=rate,
             faults=faults,
             seed_books=not empty_books,
             crowd_wallets=crowd_wallets,
+            neg_risk_questions=neg_risk_questions,
             subscribe_timeout_s=subscribe_timeout_s,
             ping_timeout_s=ping_timeout_s,
             us_clients=us_clients,

@@ -38,6 +38,7 @@ __all__ = [
     "COMMAND_LOG_LEVEL",
     "DEFAULT_MAX_FAILED_SESSIONS",
     "EMULATOR_DEFAULT_PORT",
+    "EMULATOR_MAX_US_MARKETS",
     "EMULATOR_PING_TIMEOUT_S",
     "EMULATOR_REST_URL",
     "EMULATOR_RPC_URL",
@@ -90,6 +91,7 @@ VENUE_WS_URL: Final = "wss://ws-subscriptions-clob.polymarket.com/ws/market"
 # (and aiohttp with it); a test checks that they still equal the emulator's.
 EMULATOR_SUBSCRIBE_TIMEOUT_S: Final = 10.0
 EMULATOR_PING_TIMEOUT_S: Final = 60.0
+EMULATOR_MAX_US_MARKETS: Final = 10_000
 
 
 class RateLimitChoice(StrEnum):

@@ -41,11 +41,13 @@ from polyinfra.cli.options import (
     API_SECRET_ENV,
     COMMAND_LOG_LEVEL,
     EMULATOR_REST_URL,
+    EMULATOR_RPC_URL,
     KEY_EPILOG,
     ONE_SHOT_RETRY,
     JsonOption,
     LogLevelOption,
     RestOption,
+    RpcOption,
     configure_command_logging,
     credentials_from_environment,
 )
@@ -57,6 +59,7 @@ from polyinfra.cli.order_posting import (
     print_json,
 )
 from polyinfra.cli.orders import key_from_environment, order_app, renamed_parameters
+from polyinfra.core.approvals import Intent
 from polyinfra.core.auth_headers import ApiCredentials
 from polyinfra.core.eip712 import SigningKey, to_checksum_address
 from polyinfra.core.order_builder import OrderStamper, build_order, wall_clock_ms
@@ -498,6 +501,8 @@ class Finding:
     refusal: str
     problem: str
     fix: str
+    approvals: tuple[Intent, ...] = ()
+    """The intents whose missing approvals are the fix (``doctor --fix`` grants them from an EOA)."""
 
 
 _INVALID_SIGNATURE: Final = "invalid signature"
@@ -635,6 +640,7 @@ def _balance_findings(setup: WalletSetup) -> list[Finding]:
                     f"approve pUSD for {spender} from the funder: `polyinfra approve` does it for an EOA (and "
                     "refreshes the venue's cache); Polymarket's site does it on a smart wallet's first trade; "
                     "V1 allowances do not carry over to V2",
+                    (Intent.TRADE_NEG_RISK if for_neg_risk else Intent.TRADE,),
                 )
             )
     return findings
@@ -705,13 +711,23 @@ def doctor(
     exchange: Annotated[
         str | None, typer.Option("--exchange", help="The exchange address your orders are signed for.")
     ] = None,
+    fix: Annotated[
+        bool,
+        typer.Option(
+            "--fix",
+            help="Apply the fix found for a missing approval (an EOA sends the approvals over --rpc); without it, "
+            "doctor asks first when run in a terminal.",
+        ),
+    ] = False,
     rest: RestOption = EMULATOR_REST_URL,
+    rpc: RpcOption = EMULATOR_RPC_URL,
     nonce: NonceOption = 0,
     log_level: LogLevelOption = COMMAND_LOG_LEVEL,
 ) -> None:
     """Explain "invalid signature" and "not enough balance".
 
-    Checks the wallet setup against the venue's two most common refusals, with the fix for each.
+    Checks the wallet setup against the venue's two most common refusals, with the fix for each; a missing
+    approval it can apply itself (--fix, or yes at its question in a terminal), then checks again.
     """
     configure_command_logging(log_level)
     kind = _signature_type(signature_type)
@@ -721,7 +737,22 @@ def doctor(
             transport, signature_type=kind, funder=funder, token=token, exchange=exchange, nonce=nonce, rest=rest
         )
 
-    setup = _run("doctor", rest, work)
+    findings = _diagnose(_run("doctor", rest, work))
+    intents = tuple(intent for intent in Intent if any(intent in finding.approvals for finding in findings))
+    if intents and _fix_wanted(kind, intents, asked=fix):
+        from polyinfra.cli.chain_commands import apply_approvals
+
+        sent = apply_approvals("doctor", intents, rpc=rpc, rest=rest)
+        typer.echo(f"fixed: {sent} approval transactions sent; checking again")
+        findings = _diagnose(_run("doctor", rest, work))
+    if findings:
+        raise typer.Exit(1)
+    typer.echo("healthy: no reason for invalid signature or not enough balance / allowance")
+
+
+def _diagnose(setup: WalletSetup) -> list[Finding]:
+    """Print the wallet's state and every finding; return the findings."""
+    kind = setup.signature_type
     typer.echo(
         f"signer {setup.signer}, signature type {int(kind)} ({kind.name}), funder {setup.funder or '(none)'}, "
         f"balance {exact_units(setup.refreshed_collateral.balance)} pUSD, {setup.open_orders} open orders holding "
@@ -730,9 +761,22 @@ def doctor(
     findings = setup_findings(setup)
     for finding in findings:
         typer.echo(f'would answer "{finding.refusal}": {finding.problem}\n  fix: {finding.fix}')
-    if findings:
-        raise typer.Exit(1)
-    typer.echo("healthy: no reason for invalid signature or not enough balance / allowance")
+    return findings
+
+
+def _fix_wanted(kind: SignatureType, intents: tuple[Intent, ...], *, asked: bool) -> bool:
+    """Whether to grant ``intents``' approvals now: with ``--fix``, or on a yes in a terminal (never a question
+    where no one can answer it: a pipe or a script gets the hint instead)."""
+    what = ", ".join(intent.value.replace("-", " ") for intent in intents)
+    if kind is not SignatureType.EOA:
+        typer.echo(f"the approvals for {what} of a {kind.name} wallet are granted through its wallet, not by doctor")
+        return False
+    if asked:
+        return True
+    if sys.stdin.isatty() and sys.stdout.isatty():
+        return typer.confirm(f"send the approvals for {what} from this EOA now?", default=False)
+    typer.echo(f"`polyinfra doctor --fix` grants the approvals for {what} from this EOA")
+    return False
 
 
 def register_trading_commands(app: typer.Typer) -> None:

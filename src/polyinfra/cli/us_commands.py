@@ -342,7 +342,7 @@ _DIFF_EPILOG = (
 )
 
 
-@protos_app.command("diff", epilog=_DIFF_EPILOG)
+@protos_app.command("diff", epilog=_DIFF_EPILOG + " " + _CALLS_EPILOG)
 def diff(
     *,
     grpc: Annotated[
@@ -352,35 +352,45 @@ def diff(
     insecure: InsecureOption = False,
     bundle: BundleOption = None,
     sha256: Sha256Option = None,
+    token_url: TokenUrlOption = None,
     json_output: JsonOption = False,
     log_level: LogLevelOption = COMMAND_LOG_LEVEL,
 ) -> None:
-    """List fields and enum values numbered differently from ours."""
+    """List fields and enum values numbered differently from ours.
+
+    Reflection is called with a token when credentials are set (as for the other us commands).
+    """
     import asyncio
     import json
 
     from polyinfra.core.us_descriptors import UsProtos, diff_protos, static_protos
     from polyinfra.net.grpc_channel import open_channel
     from polyinfra.net.grpc_reflection import fetch_protos
+    from polyinfra.us.grpc_auth import CallAuth
     from polyinfra.us.proto_bundle import load_bundle
 
     configure_command_logging(log_level)
     if (grpc is None) == (bundle is None):
         raise typer.BadParameter("give --grpc HOST:PORT or --bundle PATH", param_hint="--grpc")
 
-    async def reflected(target: str) -> UsProtos:
+    async def reflected(target: str, tokens: TokenManager | None) -> UsProtos:
         channel = open_channel(target, insecure=insecure)
         try:
-            return await fetch_protos(channel, target=target, timeout_s=30.0)
+            # The same rule as every authenticated call: the current token, replaced once if refused.
+            return await CallAuth(tokens).call(
+                lambda metadata: fetch_protos(channel, target=target, timeout_s=30.0, metadata=metadata)
+            )
         finally:
             await channel.close()
+            if tokens is not None:
+                await tokens.aclose()
 
     with one_line_errors("us protos diff"):
         if bundle is not None:
             theirs = load_bundle(bundle, expected_sha256=sha256)
         else:
             assert grpc is not None  # one of the two, checked above
-            theirs = asyncio.run(reflected(grpc))
+            theirs = asyncio.run(reflected(grpc, _token_manager(_calls_token_url(token_url, live=False))))
         differences = diff_protos(static_protos(), theirs)
     for difference in differences:
         if json_output:
@@ -417,6 +427,12 @@ def watch(
             "--depth", min=0, max=1000, metavar="N", help="Levels per side subscribed (0: 10), shown in JSON lines."
         ),
     ] = 0,
+    raw_orders: Annotated[
+        bool,
+        typer.Option(
+            "--raw-orders", help="Subscribe to raw orders (--depth orders a side), summed into the levels shown."
+        ),
+    ] = False,
     duration: DurationOption = 0.0,
     refresh_s: RefreshOption = 1.0,
     grpc: GrpcOption = None,
@@ -449,6 +465,7 @@ def watch(
             depth=depth,
             duration_s=duration,
             refresh_s=refresh_s,
+            raw_orders=raw_orders,
         )
 
 
@@ -456,7 +473,9 @@ _DROPCOPY_EPILOG: Final = (
     _CALLS_EPILOG
     + " The archive (sqlite:///PATH or postgresql://...) keeps every record once, each stream's resume token and its "
     "token-chain ledger; a restart resumes from the stored token; a second archiver for the same firm and stream "
-    "waits until the first one stops."
+    "waits until the first one stops. Archivers on several machines sharing one archive take the streams' leases "
+    "from NATS JetStream with --lease nats://HOST[:PORT]/FLEET: a survivor takes over when a holder's lease expires "
+    "(--lease-s), and a holder paused past its lease cannot commit any more."
 )
 
 
@@ -485,6 +504,20 @@ def dropcopy(
     live_only: Annotated[
         bool, typer.Option("--live-only", help="A first start takes live records only, not the venue's history.")
     ] = False,
+    lease: Annotated[
+        str | None,
+        typer.Option(
+            "--lease",
+            metavar="nats://HOST[:PORT]/FLEET",
+            help="Take the streams' leases from this NATS fleet (an archive several machines share).",
+        ),
+    ] = None,
+    lease_s: Annotated[
+        float, typer.Option("--lease-s", min=1.0, help="With --lease: seconds a lease lasts unrenewed.")
+    ] = 15.0,
+    member: Annotated[
+        str | None, typer.Option("--member", metavar="ID", help="With --lease: this process's name (default host-pid).")
+    ] = None,
     duration: DurationOption = 0.0,
     refresh_s: RefreshOption = 1.0,
     grpc: GrpcOption = None,
@@ -517,6 +550,9 @@ def dropcopy(
             live_only=live_only,
             duration_s=duration,
             refresh_s=refresh_s,
+            lease_url=lease,
+            lease_s=lease_s,
+            member_id=member,
         )
         run_us_dropcopy(command, typer.echo)
 

@@ -24,10 +24,12 @@ __all__ = ["run_us_watch", "us_view", "watched_instrument"]
 
 def us_view(books: UsLiveBooks) -> BookView:
     """The US exchange's live books as the views show them."""
-    return BookView(books, lambda: sum(books.stats().messages.values()), lambda markets, rates: _status(books, rates))
+    return BookView(
+        books, lambda: sum(books.stats().messages.values()), lambda markets, rates: _status(books, markets, rates)
+    )
 
 
-def _status(books: UsLiveBooks, rates: Rates) -> str:
+def _status(books: UsLiveBooks, shown: Sequence[WatchedMarket], rates: Rates) -> str:
     stats = books.stats()
     states = books.states()
     live = sum(1 for state in states.values() if state is SyncState.LIVE)
@@ -39,6 +41,16 @@ def _status(books: UsLiveBooks, rates: Rates) -> str:
     # Only when it happens, as on the CLOB's screen.
     if stats.silences_detected:
         status += f" · silences {stats.silences_detected}"
+    # A shown book that takes no orders (HALTED, SUSPENDED, ...), as its latest update said: named, since its
+    # prices still show. (A market's id on this screen is its symbol.)
+    closed = [
+        f"{instrument.state.name} {market.condition_id}"
+        for market in shown
+        if market.condition_id in states
+        and (instrument := books.instrument(market.condition_id)).state is not UsInstrumentState.OPEN
+    ]
+    if closed:
+        status += " · " + ", ".join(closed[:3]) + (f" and {len(closed) - 3} more" if len(closed) > 3 else "")
     refused = stats.invalid_updates + stats.messages.get("malformed", 0)
     if refused:
         status += f" · refused {refused:,}"
@@ -80,9 +92,11 @@ def run_us_watch(
     depth: int,
     duration_s: float,
     refresh_s: float,
+    raw_orders: bool = False,
 ) -> None:
     """``polyinfra us watch``: choose the instruments at ``target``, then watch them until the duration ends.
-    ``tokens`` (closed here) authenticates every call and stream; None: they go without a token."""
+    ``tokens`` (closed here) authenticates every call and stream; None: they go without a token. ``raw_orders``
+    subscribes to raw orders, summed into the books shown."""
 
     async def watch() -> None:
         try:
@@ -95,7 +109,9 @@ def run_us_watch(
         async with UsExchangeClient(target, insecure=insecure, tokens=tokens, protos=protos) as exchange:
             instruments = await choose_instruments(exchange, symbols, top)
         markets = [watched_instrument(instrument) for instrument in instruments]
-        async with UsLiveBooks(target, insecure=insecure, tokens=tokens, protos=protos, depth=depth) as books:
+        async with UsLiveBooks(
+            target, insecure=insecure, tokens=tokens, protos=protos, depth=depth, unaggregated=raw_orders
+        ) as books:
             events = books.events()
             await books.subscribe([instrument.symbol for instrument in instruments])
             await show_books(

@@ -42,6 +42,7 @@ from polyinfra.client.config import (
     secrets_wrapped,
     wrap_secret,
 )
+from polyinfra.client.onchain import ChainAccess, OnChainMethods
 from polyinfra.client.results import Balance, OrderRequest, PlacedOrder, balance_from_wire
 from polyinfra.client.wallets import ClientWallets, order_signer, wallet_config
 from polyinfra.clob.live_books import LiveBooks
@@ -81,6 +82,7 @@ from polyinfra.wire.clob_rewards import MarketRewards, RewardsMarket, TotalUserE
 from polyinfra.wire.clob_user import TradeRecord
 
 if TYPE_CHECKING:
+    from polyinfra.chain.operations import ChainOperations
     from polyinfra.emulator.runner import Emulator
 
 __all__ = ["DEFAULT_WALLET", "EMULATOR_PORT", "AsyncPolymarket"]
@@ -113,7 +115,7 @@ class _Intent:
     amount: Decimal | None = None
 
 
-class AsyncPolymarket:
+class AsyncPolymarket(OnChainMethods):
     """Market data and trading on the CLOB, async. :class:`~polyinfra.Polymarket` is its blocking twin.
 
     Settings come from the keyword arguments, then the ``POLYINFRA_*`` environment variables, then
@@ -162,6 +164,7 @@ class AsyncPolymarket:
         self._rules: dict[str, MarketInfo] = {}
         self._live_books: list[LiveBooks] = []
         self._stamper = OrderStamper(wall_clock_ms)
+        self._chain: ChainAccess | None = None
 
     @classmethod
     def from_toml(
@@ -268,7 +271,9 @@ class AsyncPolymarket:
         await emulator.start()
         self._embedded = emulator
         rest_url = emulator.urls["rest"]
-        self._config = replace(self._config, rest_url=rest_url, ws_url=same_host_websocket_url(rest_url))
+        self._config = replace(
+            self._config, rest_url=rest_url, ws_url=same_host_websocket_url(rest_url), rpc_url=emulator.urls["rpc"]
+        )
 
     async def aclose(self) -> None:
         """Stop the streams, close every connection and stop the embedded emulator. Idempotent."""
@@ -279,6 +284,9 @@ class AsyncPolymarket:
             if self._embedded is not None:
                 closing.push_async_callback(self._embedded.stop)
             connection, self._connection = self._connection, None
+            chain, self._chain = self._chain, None
+            if chain is not None:
+                closing.push_async_callback(chain.aclose)
             if connection is not None:
                 closing.push_async_callback(connection.registry.aclose)
                 closing.push_async_callback(connection.rest_transport.aclose)
@@ -560,6 +568,13 @@ class AsyncPolymarket:
             self._rules.pop(intent.token_id, None)
             raise
         return _placed(built, intent, config, answer)
+
+    async def _chain_operations(self, wallet: str | None) -> ChainOperations:
+        """The on-chain operations of ``wallet`` (:mod:`polyinfra.client.onchain`), over ``rpc_url``."""
+        await self._opened()  # an embedded emulator's node is known once it runs
+        if self._chain is None:
+            self._chain = ChainAccess(self._config.rpc_url, self._config.chain_id)
+        return self._chain.operations(self._wallets.config(wallet), lambda: self._wallets_session(wallet))
 
     async def cancel(self, order_id: str, *, wallet: str | None = None) -> CancelResult:
         return await (await self._wallets_session(wallet)).cancel(order_id)

@@ -13,7 +13,9 @@ The key is one setting whichever form it takes: ``private_key`` or ``private_key
 higher layer replaces both from a lower one. So do the three API-credential values, which are
 given all together or not at all. ``ws_url`` left unset follows ``rest_url``: the venue's socket
 host for the venue, the same host and port (``ws://`` / ``wss://``) for anything else, which is
-where the emulator serves both.
+where the emulator serves both. ``rpc_url`` (the Polygon JSON-RPC node of the on-chain operations)
+follows it too: the official SDK's default public node for the venue, ``/rpc`` on the same host for
+anything else, which is where the emulator serves its emulated Polygon.
 
 Pure: the environment and the file are read only where :func:`resolve_config` is called, and
 secrets are kept as :class:`~polyinfra.obs.redaction.Secret` (masked in every ``repr``) from the
@@ -39,6 +41,7 @@ __all__ = [
     "ENVIRONMENT_VARIABLES",
     "US_ENVIRONMENT_VARIABLES",
     "VENUE_REST_URL",
+    "VENUE_RPC_URL",
     "VENUE_WS_URL",
     "ClientConfig",
     "ClientSettings",
@@ -48,6 +51,7 @@ __all__ = [
     "parse_signature_type",
     "resolve_config",
     "resolve_us_credentials",
+    "same_host_rpc_url",
     "same_host_websocket_url",
     "secrets_wrapped",
     "wrap_secret",
@@ -56,10 +60,14 @@ __all__ = [
 VENUE_REST_URL: Final = "https://clob.polymarket.com"
 VENUE_WS_URL: Final = "wss://ws-subscriptions-clob.polymarket.com"
 """The venue's WebSocket host; the market and user channels are at ``/ws/market`` and ``/ws/user``."""
+VENUE_RPC_URL: Final = "https://polygon.drpc.org"
+"""The public Polygon node the official SDK uses by default (rate-limited: give your own for real use)."""
+EMULATOR_RPC_PATH: Final = "/rpc"
 
 ENVIRONMENT_VARIABLES: Final[Mapping[str, str]] = {
     "rest_url": "POLYINFRA_REST_URL",
     "ws_url": "POLYINFRA_WS_URL",
+    "rpc_url": "POLYINFRA_RPC_URL",
     "chain_id": "POLYINFRA_CHAIN_ID",
     "private_key": "POLYINFRA_PRIVATE_KEY",
     "private_key_file": "POLYINFRA_PRIVATE_KEY_FILE",
@@ -89,6 +97,8 @@ class ClientSettings(TypedDict, total=False):
     """The CLOB REST host (default: the venue)."""
     ws_url: str
     """The WebSocket host, without ``/ws/market`` or ``/ws/user`` (default: follows ``rest_url``)."""
+    rpc_url: str
+    """The Polygon JSON-RPC node of the on-chain operations (default: follows ``rest_url``)."""
     chain_id: int
     private_key: str | Secret
     """The signing key (0x + 64 hex digits) of the wallet ``"default"``; or ``private_key_file``."""
@@ -142,6 +152,7 @@ class ClientConfig:
 
     rest_url: str = VENUE_REST_URL
     ws_url: str = VENUE_WS_URL
+    rpc_url: str = VENUE_RPC_URL
     chain_id: int = POLYGON_CHAIN_ID
     key: KeySource | None = field(default=None, repr=False)
     signature_type: SignatureType = SignatureType.EOA
@@ -152,7 +163,8 @@ class ClientConfig:
         # The key and credentials are masked by their own reprs; saying only whether they are set is
         # shorter and shows no file path either.
         return (
-            f"ClientConfig(rest_url={self.rest_url!r}, ws_url={self.ws_url!r}, chain_id={self.chain_id}, "
+            f"ClientConfig(rest_url={self.rest_url!r}, ws_url={self.ws_url!r}, rpc_url={self.rpc_url!r}, "
+            f"chain_id={self.chain_id}, "
             f"key={'set' if self.key else 'none'}, signature_type={self.signature_type.name}, "
             f"funder={self.funder!r}, credentials={'set' if self.credentials else 'none'})"
         )
@@ -180,12 +192,18 @@ def resolve_config(
     return ClientConfig(
         rest_url=rest_url,
         ws_url=_url(_first(layers, "ws_url", ws_default), "ws_url", ("ws://", "wss://")),
+        rpc_url=_url(_first(layers, "rpc_url", same_host_rpc_url(rest_url)), "rpc_url", ("http://", "https://")),
         chain_id=_chain_id(_first(layers, "chain_id", POLYGON_CHAIN_ID)),
         key=key_source(_group(layers, _KEY_SETTINGS)),
         signature_type=parse_signature_type(_first(layers, "signature_type", SignatureType.EOA)),
         funder=_optional_text(_first(layers, "funder", None), "funder"),
         credentials=_credentials(_group(layers, _CREDENTIAL_SETTINGS)),
     )
+
+
+def same_host_rpc_url(rest_url: str) -> str:
+    """Where the on-chain operations' node is by default for ``rest_url`` (module notes)."""
+    return VENUE_RPC_URL if rest_url == VENUE_REST_URL else rest_url.rstrip("/") + EMULATOR_RPC_PATH
 
 
 def wrap_secret(value: object) -> object:

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -550,6 +550,13 @@ class TradingClient:
         """``GET /balance-allowance/update``: make the venue re-read the chain (a stale cache is the
         usual cause of "not enough balance / allowance" despite funds, venue notes: Failure modes)."""
         await self._l2("GET", "/balance-allowance/update", params=self._balance_params(asset_type, token_id))
+
+    async def refresh_balances(self, tokens: Iterable[str] = ()) -> None:
+        """Make the venue re-read pUSD and each outcome token of ``tokens`` from the chain: what to call after
+        an on-chain operation moved them (split, merge, redeem, convert), so they can be traded at once."""
+        await self.update_balance_allowance(AssetType.COLLATERAL)
+        for token in tokens:
+            await self.update_balance_allowance(AssetType.CONDITIONAL, token_id=token)
 
     def _balance_params(self, asset_type: AssetType, token_id: str | None) -> dict[str, str | int]:
         if (asset_type is AssetType.CONDITIONAL) != (token_id is not None):

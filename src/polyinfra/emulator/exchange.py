@@ -149,6 +149,7 @@ class Exchange:
         self._cancel_listeners: dict[int, CancelListener] = {}
         self._fill_listeners: dict[int, FillListener] = {}
         self._listener_ids = count()
+        self._neg_risk_events: dict[str, tuple[ConditionId, ...]] = {}
         now_ms = clock_ms()
         for market in markets:
             self._list(market, now_ms)
@@ -159,6 +160,22 @@ class Exchange:
     def markets(self) -> Mapping[ConditionId, MarketInfo]:
         """Every listed market by condition id, in listing order, with its current tick size."""
         return MappingProxyType(self._infos)
+
+    def group_neg_risk_event(self, market_id: str, questions: Sequence[ConditionId]) -> None:
+        """Record that the listed neg-risk markets ``questions`` (in question-index order) are the questions of
+        the neg-risk market ``market_id``: what the emulated neg-risk adapter converts between."""
+        for condition in questions:
+            if not self._market(condition).info.neg_risk:
+                raise InvalidValueError("only neg-risk markets are questions of a neg-risk event", market=condition)
+        self._neg_risk_events[market_id.lower()] = tuple(questions)
+
+    def neg_risk_questions(self, market_id: str) -> tuple[ConditionId, ...]:
+        """The questions of the neg-risk market ``market_id`` in index order; empty for one never prepared."""
+        return self._neg_risk_events.get(market_id.lower(), ())
+
+    def neg_risk_market_id(self, condition_id: str) -> str | None:
+        """The neg-risk market a question belongs to, None for a market outside any."""
+        return next((event for event, questions in self._neg_risk_events.items() if condition_id in questions), None)
 
     def market_of(self, token_id: str) -> MarketInfo | None:
         """The market trading ``token_id``, or None for an unknown token."""

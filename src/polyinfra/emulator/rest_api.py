@@ -563,7 +563,7 @@ class RestApi:
             taker_base_fee=_ZERO,
             notifications_enabled=False,
             neg_risk=market.neg_risk,
-            neg_risk_market_id="",
+            neg_risk_market_id=self._exchange.neg_risk_market_id(market.condition_id) or "",
             neg_risk_request_id="",
             icon="",
             image="",

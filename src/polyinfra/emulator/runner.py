@@ -45,7 +45,7 @@ from polyinfra.emulator.rate_limits import RateLimiter, SignerBuckets
 from polyinfra.emulator.rest_api import DEFAULT_PAGE_SIZE
 from polyinfra.emulator.rewards import LiquidityRewards
 from polyinfra.emulator.server import EmulatorServer, EmulatorStats
-from polyinfra.emulator.simulator import MarketSimulator, generate_markets, reward_programs
+from polyinfra.emulator.simulator import MarketSimulator, generate_markets, generate_neg_risk_event, reward_programs
 from polyinfra.emulator.trading_api import TradingApi, TradingSettings
 from polyinfra.emulator.us.clients import UsClients
 from polyinfra.emulator.us.dropcopy_control import dropcopy_routes
@@ -64,6 +64,7 @@ from polyinfra.emulator.us.order_engine import UsOrderEngine
 from polyinfra.emulator.us.order_entry_service import OrderEntryService, PositionService, StreamHub
 from polyinfra.emulator.us.order_faults import UsOrderFaults
 from polyinfra.emulator.us.renumbered_protos import renumbered_protos
+from polyinfra.emulator.us.stream_budget import StreamBudget
 from polyinfra.emulator.us.token_endpoint import TOKEN_PATH, UsTokenEndpoint
 from polyinfra.errors import InvalidValueError
 from polyinfra.wire.clob_ws import MarketEvent, MarketResolvedMessage
@@ -147,7 +148,9 @@ class Emulator:
     order and position streams; it reports to :attr:`us_dropcopy`, the DropCopy history (its ``faults`` are the
     DropCopy knobs) served by :attr:`us_dropcopy_service` and the report search. ``crowd_wallets`` adds that
     many traders (:attr:`crowd`) that take liquidity one order per simulator step, for the Data API to report
-    on many wallets.
+    on many wallets. :attr:`us_stream_budget` is the firms' pooled budget of concurrent streams every streaming
+    RPC draws from. ``neg_risk_questions`` (0, or 2 to 6) lists a neg-risk market of that many questions after
+    the others, prepared on the emulated neg-risk adapter so that its NO positions convert (:attr:`neg_risk_event`).
     """
 
     def __init__(
@@ -172,6 +175,7 @@ class Emulator:
         us_renumbered_protos: bool = False,
         us_require_auth: bool = False,
         crowd_wallets: int = 0,
+        neg_risk_questions: int = 0,
     ) -> None:
         if not (math.isfinite(rate) and rate >= 0):
             raise InvalidValueError("rate must be a non-negative number of actions per second", rate=rate)
@@ -184,7 +188,13 @@ class Emulator:
         self._rate = rate
         self.faults = faults if faults is not None else FaultConfig()
         listed = generate_markets(markets, seed=seed)
+        self.neg_risk_event = generate_neg_risk_event(neg_risk_questions, seed=seed) if neg_risk_questions else None
+        if self.neg_risk_event is not None:
+            listed += self.neg_risk_event.questions
         self.exchange = Exchange(listed, clock_ms=_wall_clock_ms)
+        if self.neg_risk_event is not None:
+            event = self.neg_risk_event
+            self.exchange.group_neg_risk_event(event.market_id, [info.condition_id for info in event.questions])
         self.simulator = MarketSimulator(self.exchange, seed=seed)
         if seed_books:
             self.simulator.seed_books()
@@ -213,13 +223,16 @@ class Emulator:
         )
         self._requested_grpc_port = grpc_port
         self.us_market_data_faults = UsMarketDataFaults()
-        self.us_market_data = MarketDataService(self.us_market, self.us_market_data_faults)
+        # One pooled budget of concurrent streams per firm for every streaming RPC, as the venue has; its
+        # limit is the market-data knob ``streams_per_firm``.
+        self.us_stream_budget = StreamBudget(lambda: self.us_market_data_faults.streams_per_firm)
+        self.us_market_data = MarketDataService(self.us_market, self.us_market_data_faults, self.us_stream_budget)
         self._server.app.add_routes(market_data_routes(self.us_market_data, self.us_market_data_faults))
         self.us_dropcopy = DropCopyHistory(us_instruments, UsDropCopyFaults())
-        self.us_dropcopy_service = DropCopyService(self.us_dropcopy)
+        self.us_dropcopy_service = DropCopyService(self.us_dropcopy, self.us_stream_budget)
         self._server.app.add_routes(dropcopy_routes(self.us_dropcopy, self.us_dropcopy_service))
         self.us_order_faults = UsOrderFaults()
-        self.us_streams = StreamHub()
+        self.us_streams = StreamHub(self.us_stream_budget)
         self.us_orders = UsOrderEngine(
             self.us_market,
             listeners=[self.us_streams, self.us_dropcopy],

@@ -1,7 +1,8 @@
 """Deterministic, seeded market activity for the emulator.
 
-:func:`generate_markets` makes binary Yes/No markets, :func:`reward_programs` their liquidity-reward
-programs; :class:`MarketSimulator` trades them through
+:func:`generate_markets` makes binary Yes/No markets, :func:`generate_neg_risk_event` a neg-risk market of
+several such questions (one winner among candidates), :func:`reward_programs` their liquidity-reward programs;
+:class:`MarketSimulator` trades them through
 :meth:`Exchange.place <polyinfra.emulator.exchange.Exchange.place>` and
 :meth:`Exchange.cancel <polyinfra.emulator.exchange.Exchange.cancel>` only, one action per
 :meth:`~MarketSimulator.step`:
@@ -23,6 +24,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from polyinfra.core.ctf_positions import (
+    binary_positions,
+    neg_risk_condition_id,
+    neg_risk_market_id,
+    neg_risk_question_id,
+)
 from polyinfra.core.matching import BookLevels, Level, Order
 from polyinfra.emulator.exchange import Exchange
 from polyinfra.emulator.rewards import RewardProgram
@@ -32,7 +39,14 @@ from polyinfra.model.market import FeeSchedule, MarketInfo, OutcomeToken
 from polyinfra.model.numbers import MICROS, Side, TickSize, to_micros
 from polyinfra.model.orders import TimeInForce
 
-__all__ = ["MAX_ORDERS_PER_MARKET", "MarketSimulator", "generate_markets", "reward_programs"]
+__all__ = [
+    "MAX_ORDERS_PER_MARKET",
+    "MarketSimulator",
+    "NegRiskEvent",
+    "generate_markets",
+    "generate_neg_risk_event",
+    "reward_programs",
+]
 
 MAX_ORDERS_PER_MARKET = 40
 """Resting simulator orders per market; at this many, the stalest quote is cancelled first."""
@@ -117,6 +131,54 @@ def generate_markets(count: int, *, seed: int) -> list[MarketInfo]:
             )
         )
     return markets
+
+
+# The neg-risk operator prepares the venue's neg-risk markets: it is the oracle their market ids are derived from.
+_NEG_RISK_OPERATOR = "0x71523d0f655B41E805Cec45b17163f528B59B820"
+_ELECTIONS = ("Springfield mayoral election", "Riverside council election", "Lakeview governor race")
+_CANDIDATES = ("Alice Archer", "Bruno Costa", "Chen Wei", "Dana Okafor", "Emil Novak", "Fatima Rahman")
+
+
+@dataclass(frozen=True, slots=True)
+class NegRiskEvent:
+    """A neg-risk market: its id and its questions' binary markets in question-index order."""
+
+    market_id: str
+    questions: tuple[MarketInfo, ...]
+
+
+def generate_neg_risk_event(questions: int, *, seed: int) -> NegRiskEvent:
+    """A neg-risk market of ``questions`` candidates (2 to 6), derived from ``seed`` alone.
+
+    Unlike :func:`generate_markets`, every id is the one the chain derives: the market id from the operator,
+    a zero fee and the event's metadata, question ids from it, condition ids with the neg-risk adapter as
+    oracle, and token ids the positions over the wrapped collateral. So the emulated adapter's
+    ``convertPositions`` and the CLOB trade the same tokens, and a client can derive them as on the venue.
+    """
+    if not 2 <= questions <= len(_CANDIDATES):
+        raise InvalidValueError(f"a neg-risk event has 2 to {len(_CANDIDATES)} questions", questions=questions)
+    rng = random.Random(f"neg-risk:{seed}")
+    election = f"{rng.choice(_ELECTIONS)} {rng.randint(2027, 2030)}"
+    market = neg_risk_market_id(_NEG_RISK_OPERATOR, 0, f"Who will win the {election}? (seed {seed})".encode())
+    infos = []
+    for index, candidate in enumerate(_CANDIDATES[:questions]):
+        condition = neg_risk_condition_id(neg_risk_question_id(market, index))
+        positions = binary_positions(condition, neg_risk=True)
+        infos.append(
+            MarketInfo(
+                condition_id=condition_id(condition),
+                question=f"Will {candidate} win the {election}?",
+                tokens=(
+                    OutcomeToken(token_id(str(positions.yes)), "Yes"),
+                    OutcomeToken(token_id(str(positions.no)), "No"),
+                ),
+                tick_size=TickSize.TICK_0_01,
+                min_order_size=_MIN_ORDER_SIZE,
+                neg_risk=True,
+                fee_schedule=_FEE_SCHEDULES[0],
+            )
+        )
+    return NegRiskEvent(market, tuple(infos))
 
 
 # Liquidity-reward programs: pUSD per day, the smallest qualifying order (in minimum order sizes)

@@ -177,6 +177,27 @@ class OrderBook:
         self.best_ask_micros = ask_prices[0] if ask_prices else None
         self.timestamp_ms = timestamp_ms
 
+    def replace_sides(
+        self,
+        bid_sizes: dict[int, int],
+        bid_prices: list[int],
+        ask_sizes: dict[int, int],
+        ask_prices: list[int],
+        *,
+        timestamp_ms: int | None = None,
+    ) -> None:
+        """Replace both sides with ready-made ones, taken as they are (not copied): sizes by price
+        (every size positive) and the same prices ascending. For a feed whose decoder has already
+        checked and ordered the levels (the US exchange sends whole books); others use
+        :meth:`apply_snapshot`."""
+        self._bids = bid_sizes
+        self._asks = ask_sizes
+        self._bid_prices = bid_prices
+        self._ask_prices = ask_prices
+        self.best_bid_micros = bid_prices[-1] if bid_prices else None
+        self.best_ask_micros = ask_prices[0] if ask_prices else None
+        self.timestamp_ms = timestamp_ms
+
     def set_bid(self, price_micros: int, size_micros: int) -> None:
         """Set the bid level's NEW aggregate size; 0 removes it (a missing level is a no-op)."""
         sizes = self._bids

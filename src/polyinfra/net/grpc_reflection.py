@@ -20,7 +20,7 @@ from grpc_reflection.v1alpha import reflection_pb2
 
 from polyinfra.core.us_descriptors import MAX_DESCRIPTOR_FILES, UsProtos, protos_from_files
 from polyinfra.errors import MalformedMessageError, ProtoMismatchError, RequestTimeoutError
-from polyinfra.net.grpc_channel import rpc_error
+from polyinfra.net.grpc_channel import CallHeaders, rpc_error
 
 __all__ = ["fetch_protos"]
 
@@ -29,11 +29,14 @@ MAX_SERVICES: Final = 200
 MAX_REQUESTS: Final = 2 * MAX_DESCRIPTOR_FILES
 
 
-async def fetch_protos(channel: grpc.aio.Channel, *, target: str, timeout_s: float) -> UsProtos:
-    """The descriptors of every service ``channel``'s server offers (reflection's own left out)."""
+async def fetch_protos(
+    channel: grpc.aio.Channel, *, target: str, timeout_s: float, metadata: CallHeaders | None = None
+) -> UsProtos:
+    """The descriptors of every service ``channel``'s server offers (reflection's own left out);
+    ``metadata`` goes with the call (a server may want a token for reflection too)."""
     try:
         async with asyncio.timeout(timeout_s):
-            files = await _fetch_files(channel)
+            files = await _fetch_files(channel, None if metadata is None else metadata.pairs())
     except TimeoutError:
         raise RequestTimeoutError("server reflection did not answer in time", target=target) from None
     except grpc.aio.AioRpcError as exc:
@@ -41,12 +44,12 @@ async def fetch_protos(channel: grpc.aio.Channel, *, target: str, timeout_s: flo
     return protos_from_files(files.values(), source=f"reflection at {target}")
 
 
-async def _fetch_files(channel: grpc.aio.Channel) -> dict[str, bytes]:
+async def _fetch_files(channel: grpc.aio.Channel, metadata: Any) -> dict[str, bytes]:
     call = channel.stream_stream(
         f"/{REFLECTION_SERVICE}/ServerReflectionInfo",
         request_serializer=reflection_pb2.ServerReflectionRequest.SerializeToString,
         response_deserializer=reflection_pb2.ServerReflectionResponse.FromString,
-    )()
+    )(metadata=metadata)
     try:
         listing = await _ask(call, reflection_pb2.ServerReflectionRequest(list_services=""))
         services = [s.name for s in listing.list_services_response.service if s.name != REFLECTION_SERVICE]

@@ -92,7 +92,11 @@ class UsExchangeClient:
         if self._protos == "reflection" and self._codec is None:
             async with self._reflection_lock:
                 if self._codec is None:
-                    fetched = await fetch_protos(self._channel, target=self._target, timeout_s=self._timeout_s)
+                    fetched = await self._auth.call(
+                        lambda metadata: fetch_protos(
+                            self._channel, target=self._target, timeout_s=self._timeout_s, metadata=metadata
+                        )
+                    )
                     self._codec = DynamicCodec(fetched)
         return self._codec.theirs if self._codec is not None else None
 

@@ -15,6 +15,8 @@ Every authenticated call here, whatever its shape or owner, goes through one rul
 * ``UNAUTHENTICATED``: the token is replaced (:meth:`TokenManager.replace`, one mint however many
   calls were refused with it) and the call made once more; refused again, it raises
   :class:`~polyinfra.errors.JwtAuthError` (the credentials are not accepted for this API);
+* ``UNAUTHENTICATED`` without a token manager: raises :class:`~polyinfra.errors.GrpcAuthError`
+  saying that the server wants a token and how to configure one (:data:`NO_TOKENS_HINT`);
 * ``PERMISSION_DENIED`` "missing required scope <scope>": raises
   :class:`~polyinfra.errors.MissingScopeError` naming the scope and the scopes the token has.
 
@@ -26,7 +28,7 @@ gets the current token as it opens and keeps running across refreshes; a stream 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, TypeVar
+from typing import Any, Final, TypeVar
 
 import grpc
 from grpc.aio import (
@@ -44,9 +46,15 @@ from polyinfra.errors import GrpcAuthError
 from polyinfra.net.grpc_channel import CallHeaders, CallMetadata
 from polyinfra.us.token_manager import AUTHORIZATION, TokenManager, call_metadata, refused_token_error
 
-__all__ = ["CallAuth", "auth_interceptors"]
+__all__ = ["NO_TOKENS_HINT", "CallAuth", "auth_interceptors"]
 
 _T = TypeVar("_T")
+
+NO_TOKENS_HINT: Final = (
+    "pass tokens= (a TokenManager); the polyinfra us commands mint them from POLYINFRA_US_CLIENT_ID and "
+    "POLYINFRA_US_PRIVATE_KEY_FILE (with --token-url for a server other than the venue's)"
+)
+"""How to authenticate calls to a server that refused one made without a token."""
 _UNAUTHENTICATED = grpc.StatusCode.UNAUTHENTICATED.name
 _PERMISSION_DENIED = grpc.StatusCode.PERMISSION_DENIED.name
 
@@ -82,7 +90,17 @@ class CallAuth:
         try:
             return await self._attempt(attempt, token)
         except GrpcAuthError as refused:
-            if self._tokens is None or token is None or refused.context.get("code") != _UNAUTHENTICATED:
+            if refused.context.get("code") != _UNAUTHENTICATED:
+                raise
+            if self._tokens is None:
+                raise GrpcAuthError(
+                    f"{refused.context.get('method')} needs an access token and none is configured",
+                    retriable=False,
+                    code=_UNAUTHENTICATED,
+                    method=refused.context.get("method"),
+                    hint=NO_TOKENS_HINT,
+                ) from None
+            if token is None:
                 raise
         token = await self._tokens.replace(token)
         try:

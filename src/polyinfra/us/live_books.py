@@ -11,7 +11,10 @@
   the CLOB books works on it) with exact Decimal prices and sizes from the instrument's scales, fetched
   through ``ListInstruments`` when a symbol is first subscribed (an unknown symbol is
   :class:`~polyinfra.errors.GrpcNotFoundError` before anything is opened). Every update replaces the
-  symbol's book to the subscribed depth (venue notes: US exchange market data).
+  symbol's book to the subscribed depth (venue notes: US exchange market data); with ``unaggregated`` the
+  venue lists raw orders, summed into levels here. Updates are read through the lean messages of
+  :mod:`polyinfra.wire.us.market_data_lean` and a level already seen costs a lookup (see
+  :func:`~polyinfra.core.us_books.decode_update`): the hot path makes no object per level.
 * **Streams.** Symbols are sharded over ``BiDirectionalStreamMarketData`` streams, ``symbols_per_stream``
   each (at most the venue's 1,000); new symbols fill streams with room, then new streams open, and running
   streams subscribe and unsubscribe at run time without reconnecting. ``stream_budget`` is the share of the
@@ -26,9 +29,16 @@
 * **State per symbol**, as :class:`~polyinfra.model.events.SyncState`: SYNCING until the stream's first
   update for it, LIVE after, STALE when its stream ended or went silent, or an update for it could not be
   used (that symbol is then subscribed again on the same stream, which brings a fresh snapshot).
+* **Decoded when read.** Each update is the symbol's whole book, so only the latest matters: while
+  nobody consumes :meth:`events` or listens, an update of a LIVE book is kept as received (parsed the
+  lean way, levels not decoded) and decoded when :meth:`book` is next called, once however many
+  updates came meanwhile. A stream of 1,000 symbols then costs about a parse per update, and a book
+  read costs one decode. With a consumer, every update is decoded as it comes (the consumer reads it).
+  The first update of a session is always decoded at once: a book turns LIVE only on a valid snapshot.
 * **Hostile input.** A message that does not parse ends its session (a reconnect brings fresh snapshots);
   an update that parses but holds what no book holds is refused by
-  :func:`~polyinfra.core.us_books.decode_update`; both are counted and logged without their bytes.
+  :func:`~polyinfra.core.us_books.decode_update` when it is decoded (on arrival or when read, as above);
+  both are counted and logged without their bytes.
 * **Delivery** like :class:`~polyinfra.clob.live_books.LiveBooks`: :meth:`events` iterators with bounded
   queues and :meth:`add_listener` callbacks receive :class:`~polyinfra.model.events.BookUpdated` (its
   ``token_id`` is the symbol) and :class:`~polyinfra.model.events.SyncStateChanged`.
@@ -57,9 +67,9 @@ import contextlib
 import random
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from types import TracebackType
-from typing import TYPE_CHECKING, Final, Self
+from typing import TYPE_CHECKING, Any, Final, Self
 
 import grpc
 from google.protobuf.message import DecodeError
@@ -104,7 +114,9 @@ from polyinfra.obs.metrics import (
 from polyinfra.record.records import NO_CONNECTION, RecordKind
 from polyinfra.us.client import ProtosChoice, UsExchangeClient
 from polyinfra.us.grpc_auth import CallAuth
+from polyinfra.us.market_data_shard import MarketDataShard, subscribe_request, unsubscribe_request
 from polyinfra.us.token_manager import TokenManager
+from polyinfra.wire.us.market_data_lean import LeanResponse
 from polyinfra.wire.us.polymarket.v1 import marketdatasubscription_pb2 as md
 
 if TYPE_CHECKING:
@@ -121,6 +133,7 @@ _RPC_NAME: Final = "MarketDataSubscriptionAPI/BiDirectionalStreamMarketData"
 # (venue notes: US exchange market data); every 5 minutes leaves a wide margin at negligible cost.
 KEEPALIVE_INTERVAL_S: Final = 300.0
 _WAIT_POLL_S: Final = 0.05
+_LIVE: Final = SyncState.LIVE
 # Subscription errors that leave a symbol without data (ALREADY_SUBSCRIBED does not).
 _UNSERVED_ERRORS: Final = frozenset({"INVALID_SYMBOL", "NOT_SUBSCRIBED"})
 # A session ending so is the token's or the scope's fault, for the auth rule to act on.
@@ -129,11 +142,8 @@ _REQUEST_BYTES: Final = md.BiDirectionalStreamMarketDataRequest.SerializeToStrin
 _parse_response: Final = md.BiDirectionalStreamMarketDataResponse.FromString
 _SNAPSHOT_METHOD: Final = "/polymarket.v1.MarketDataSubscriptionAPI/CreateMarketDataSubscription"
 _SNAPSHOT_RPC_NAME: Final = "MarketDataSubscriptionAPI/CreateMarketDataSubscription"
-_parse_snapshot: Final = md.CreateMarketDataSubscriptionResponse.FromString
-
-# Responses arrive as bytes and are parsed here: the recorder stores them as received, and a message that
-# does not parse is this client's to handle, not the runtime's.
-_Call = grpc.aio.StreamStreamCall[md.BiDirectionalStreamMarketDataRequest, bytes]
+# Both response types carry the update at field 2: one lean reading serves the two RPCs.
+_parse_lean: Final = LeanResponse.FromString
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,6 +162,8 @@ class UsLiveBooksStats:
     """Sessions opened after a stream's first."""
     silences_detected: int
     """Sessions cancelled because they sent nothing for the silence timeout."""
+    keepalives_sent: int
+    """``KeepAliveCommand`` requests sent on streams otherwise quiet for ``keepalive_interval_s``."""
     last_stream_error: str | None
     """Why the last session that failed ended (a typed error's text)."""
     events_delivered: int
@@ -160,46 +172,19 @@ class UsLiveBooksStats:
     task_failures: Mapping[str, int]
 
 
-class _Stream:
-    """One shard: its symbols and the current session's call, if any."""
-
-    __slots__ = (
-        "backoff",
-        "call",
-        "id",
-        "last_heard_s",
-        "last_sent_s",
-        "sessions",
-        "silenced",
-        "symbols",
-        "task",
-        "watch",
-    )
-
-    def __init__(self, stream_id: int, backoff: Backoff) -> None:
-        self.id = stream_id
-        self.backoff = backoff
-        self.symbols: dict[str, None] = {}  # an insertion-ordered set
-        self.call: _Call | None = None
-        self.watch: SilenceWatch | None = None
-        self.task: asyncio.Task[None] | None = None
-        self.sessions = 0
-        self.silenced = False
-        self.last_sent_s = 0.0
-        self.last_heard_s: float | None = None
-
-
 class UsLiveBooks:
     """Books of many US exchange symbols, kept by market-data streams to ``target`` (``HOST:PORT``).
 
     ``insecure`` is for the emulator (the venue is TLS only). ``protos`` is how reference data is spoken, as
     for :class:`~polyinfra.us.client.UsExchangeClient` (the market-data messages are the venue's own
     numbers, so only reference data needs it). ``depth`` is the levels per side asked for
-    (0: the venue's default, 10). ``skip_to_head`` asks the venue to drop what a slow client missed and
-    send the latest instead (each update is a whole book, so only intermediate states are lost); without
-    it the venue disconnects a slow client and the stream reconnects with fresh snapshots. See the module
-    docstring for the rest. Every error raised is a :class:`~polyinfra.errors.PolyinfraError`; stream
-    failures are retried, logged and counted, never raised.
+    (0: the venue's default, 10). ``unaggregated`` asks for raw orders instead of price levels: each update
+    then lists up to ``depth`` resting orders per side (several at one price), summed here into the levels
+    of the symbol's book, which the update still replaces whole. ``skip_to_head`` asks the venue to drop
+    what a slow client missed and send the latest instead (each update is a whole book, so only
+    intermediate states are lost); without it the venue disconnects a slow client and the stream
+    reconnects with fresh snapshots. See the module docstring for the rest. Every error raised is a
+    :class:`~polyinfra.errors.PolyinfraError`; stream failures are retried, logged and counted, never raised.
     """
 
     def __init__(
@@ -211,6 +196,7 @@ class UsLiveBooks:
         call_metadata: CallMetadata | None = None,
         protos: ProtosChoice = None,
         depth: int = 0,
+        unaggregated: bool = False,
         skip_to_head: bool = False,
         symbols_per_stream: int = MAX_SYMBOLS_PER_STREAM,
         stream_budget: int = MAX_STREAMS_PER_FIRM,
@@ -223,6 +209,7 @@ class UsLiveBooks:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._depth = checked_depth(depth)
+        self._unaggregated = unaggregated
         self._skip_to_head = skip_to_head
         if not 0 < symbols_per_stream <= MAX_SYMBOLS_PER_STREAM:
             raise InvalidValueError(
@@ -261,9 +248,14 @@ class UsLiveBooks:
         self._instruments: dict[str, UsInstrument] = {}
         self._scales: dict[str, BookScales] = {}
         self._books: dict[str, OrderBook] = {}
+        # The latest update of each LIVE book not read since, undecoded.
+        self._pending: dict[str, Any] = {}
+        # Whether events have consumers, as the hot path reads it: set when one is added, brought back to
+        # the fan-out's answer on every watchdog tick (a consumer gone meanwhile only costs decoding early).
+        self._consumed = False
         self._states: dict[str, SyncState] = {}
-        self._stream_of: dict[str, _Stream] = {}
-        self._streams: dict[int, _Stream] = {}
+        self._stream_of: dict[str, MarketDataShard] = {}
+        self._streams: dict[int, MarketDataShard] = {}
         self._next_stream_id = 1
         self._tasks = BackgroundTasks(
             "us-live-books",
@@ -276,10 +268,12 @@ class UsLiveBooks:
         self._running = False
         self._stopped = False
         self._messages: dict[str, int] = {}
+        self._updates = 0  # apart from _messages: counted on the hot path
         self._subscription_errors: dict[str, int] = {}
         self._invalid_updates = 0
         self._reconnects = 0
         self._silences = 0
+        self._keepalives = 0
         self._last_failure: PolyinfraError | None = None
         self._resyncs: dict[str, int] = {}
         # What was last exported to Prometheus, so each tick adds only the difference.
@@ -367,7 +361,7 @@ class UsLiveBooks:
                     if self._running:
                         self._start_stream(stream)
                 elif stream.call is not None:
-                    await self._send(stream, _subscribe(added))
+                    await self._send(stream, subscribe_request(added))
 
     async def snapshot(self, symbols: Iterable[str], *, timeout_s: float = 15.0) -> dict[str, OrderBook]:
         """One snapshot of each symbol's book, from a ``CreateMarketDataSubscription`` stream with
@@ -389,7 +383,9 @@ class UsLiveBooks:
                 budget=self._budget,
             )
         await self._learn_instruments(wanted)
-        request = md.CreateMarketDataSubscriptionRequest(symbols=wanted, depth=self._depth, snapshot_only=True)
+        request = md.CreateMarketDataSubscriptionRequest(
+            symbols=wanted, depth=self._depth, unaggregated=self._unaggregated, snapshot_only=True
+        )
         books = await self._auth.call(lambda metadata: self._snapshot_books(request, metadata, timeout_s=timeout_s))
         missing = [symbol for symbol in wanted if symbol not in books]
         if missing:
@@ -405,17 +401,13 @@ class UsLiveBooks:
                 if self._tap is not None:
                     self._tap.frame_received(NO_CONNECTION, message)
                 try:
-                    response = _parse_snapshot(message)
+                    response = _parse_lean(message)
                 except DecodeError:
                     raise MalformedMessageError("a snapshot message does not parse", size=len(message)) from None
                 if response.WhichOneof("event") != "update" or response.update.symbol not in self._scales:
-                    continue
-                image = decode_update(response.update, self._scales[response.update.symbol], depth=self._depth)
-                book = books[image.symbol] = OrderBook(
-                    image.symbol, tick_size=_tick_size(self._instruments[image.symbol])
-                )
-                venue_ms = None if image.transact_time_ns is None else image.transact_time_ns // 1_000_000
-                book.apply_snapshot(image.bids, image.asks, timestamp_ms=venue_ms)
+                    continue  # a heartbeat
+                image = self._decode(response.update)
+                _replace(books.setdefault(image.symbol, self._new_book(image.symbol)), image)
         except grpc.aio.AioRpcError as exc:
             raise rpc_error(exc, _SNAPSHOT_RPC_NAME) from None
         return books
@@ -447,6 +439,7 @@ class UsLiveBooks:
                 by_stream.setdefault(stream.id, []).append(symbol)
                 del stream.symbols[symbol]
                 del self._books[symbol]
+                self._pending.pop(symbol, None)
                 del self._states[symbol]
             for stream_id, removed in by_stream.items():
                 stream = self._streams[stream_id]
@@ -460,12 +453,12 @@ class UsLiveBooks:
                 elif stream.call is not None:
                     await self._send(
                         stream,
-                        _unsubscribe(removed),
+                        unsubscribe_request(removed),
                     )
 
-    def _plan(self, new: list[str]) -> tuple[list[tuple[_Stream, list[str]]], list[list[str]]]:
+    def _plan(self, new: list[str]) -> tuple[list[tuple[MarketDataShard, list[str]]], list[list[str]]]:
         """Which running streams take which new symbols, and the shards of new streams for the rest."""
-        assignments: list[tuple[_Stream, list[str]]] = []
+        assignments: list[tuple[MarketDataShard, list[str]]] = []
         remaining = new
         for stream in self._streams.values():
             room = self._per_stream - len(stream.symbols)
@@ -498,12 +491,24 @@ class UsLiveBooks:
     # --- reads ----------------------------------------------------------------------------------
 
     def book(self, symbol: str) -> OrderBook:
-        """The symbol's live book, replaced in place by each update (read it between awaits)."""
-        return self._books[self._require_symbol(symbol)]
+        """The symbol's live book, replaced in place by the latest update (read it between awaits; call
+        again after an await: an update that came meanwhile is decoded by this call). An update no book
+        holds, found here, leaves the book as it was and the symbol STALE until its fresh snapshot."""
+        symbol = self._settled(symbol)
+        return self._books[symbol]
 
     def instrument(self, symbol: str) -> UsInstrument:
-        """The symbol's instrument (its scales, tick and state as listed)."""
-        return self._instruments[self._require_symbol(symbol)]
+        """The symbol's instrument: its scales and tick as listed, and its trading state as the latest update
+        says (a book that halts shows HALTED here; order entry given these books refuses its orders locally)."""
+        return self._instruments[self._settled(symbol)]
+
+    def _settled(self, symbol: str) -> str:
+        """``symbol``, checked, with the update waiting for it (if any) decoded into its book."""
+        symbol = self._require_symbol(symbol)
+        pending = self._pending.pop(symbol, None)
+        if pending is not None:
+            self._settle(pending)
+        return symbol
 
     def state(self, symbol: str) -> SyncState:
         return self._states[self._require_symbol(symbol)]
@@ -528,13 +533,14 @@ class UsLiveBooks:
 
     def stats(self) -> UsLiveBooksStats:
         return UsLiveBooksStats(
-            messages=dict(self._messages),
+            messages=self._message_counts(),
             invalid_updates=self._invalid_updates,
             subscription_errors=dict(self._subscription_errors),
             streams=len(self._streams),
             connected=sum(1 for stream in self._streams.values() if stream.call is not None),
             reconnects=self._reconnects,
             silences_detected=self._silences,
+            keepalives_sent=self._keepalives,
             last_stream_error=None if self._last_failure is None else str(self._last_failure),
             events_delivered=self._fanout.delivered,
             events_dropped=self._fanout.dropped,
@@ -551,16 +557,18 @@ class UsLiveBooks:
 
     def events(self) -> AsyncIterator[BookEvent]:
         """A new iterator over the events from now on (its own bounded queue: full, it drops its oldest)."""
+        self._consumed = True
         return self._fanout.stream()
 
     def add_listener(self, callback: Callable[[BookEvent], None]) -> Callable[[], None]:
         """Call ``callback`` with every event, in the reading task (keep it quick); returns its remover."""
+        self._consumed = True
         return self._fanout.add_listener(callback)
 
     # --- streams --------------------------------------------------------------------------------
 
-    def _new_stream(self) -> _Stream:
-        stream = _Stream(
+    def _new_stream(self) -> MarketDataShard:
+        stream = MarketDataShard(
             self._next_stream_id,
             Backoff(initial_s=self._reconnect_initial_s, max_s=self._reconnect_max_s, random=self._random.random),
         )
@@ -568,7 +576,7 @@ class UsLiveBooks:
         self._streams[stream.id] = stream
         return stream
 
-    def _start_stream(self, stream: _Stream) -> None:
+    def _start_stream(self, stream: MarketDataShard) -> None:
         async def session(session_id: str) -> None:
             await self._session(stream)
 
@@ -577,7 +585,7 @@ class UsLiveBooks:
             "us-live-books stream",
         )
 
-    async def _session(self, stream: _Stream) -> None:
+    async def _session(self, stream: MarketDataShard) -> None:
         if not stream.symbols:
             return
         try:
@@ -587,7 +595,7 @@ class UsLiveBooks:
             self._last_failure = failure
             _log.warning("US market-data stream ended", stream_id=stream.id, error=describe_failure(failure))
 
-    async def _authenticated_session(self, stream: _Stream, metadata: CallHeaders) -> None:
+    async def _authenticated_session(self, stream: MarketDataShard, metadata: CallHeaders) -> None:
         """One session of ``stream``; raises the typed error of a refused token or scope (for
         :meth:`CallAuth.call` to act on) once the session's books are marked stale."""
         stream.sessions += 1
@@ -609,6 +617,7 @@ class UsLiveBooks:
                 md.BiDirectionalStreamMarketDataRequest(
                     subscribe=md.SubscribeCommand(symbols=list(stream.symbols)),
                     depth=self._depth,
+                    unaggregated=self._unaggregated,
                     slow_consumer_skip_to_head=self._skip_to_head,
                 ),
             )
@@ -647,7 +656,7 @@ class UsLiveBooks:
         if refused is not None:
             raise refused
 
-    async def _send(self, stream: _Stream, request: md.BiDirectionalStreamMarketDataRequest) -> None:
+    async def _send(self, stream: MarketDataShard, request: md.BiDirectionalStreamMarketDataRequest) -> None:
         call = stream.call
         if call is None:
             return
@@ -658,36 +667,44 @@ class UsLiveBooks:
         with contextlib.suppress(grpc.aio.AioRpcError, asyncio.InvalidStateError):
             await call.write(request)
 
-    def _on_message(self, stream: _Stream, message: bytes) -> bool:
+    def _on_message(self, stream: MarketDataShard, message: bytes) -> bool:
         """Handle one message; False when it does not parse (the session must start over)."""
         now_s = self._clock()
         stream.last_heard_s = now_s
         watch = stream.watch
         if watch is not None:
-            watch.heard(now_s)
-        received_ns = time.time_ns()
+            watch.last_heard_s = now_s  # SilenceWatch.heard, inlined on the hot path
         try:
-            response = _parse_response(message)
+            # Updates, nearly every message, are read the lean way; the rest (no update, or one without a
+            # symbol, which no book takes) with the generated class.
+            update = _parse_lean(message).update
+            symbol = update.symbol
+            response = None if symbol else _parse_response(message)
         except DecodeError:
             self._count("malformed")
             if self._tap is not None:
                 self._tap.frame_received(stream.id, message)
             _log.warning("an unparseable US market-data message; the stream starts over", size=len(message))
             return False
-        event = response.WhichOneof("event")
-        if event == "update":
-            update = response.update
-            symbol = update.symbol
+        if response is None:
             if self._tap is not None:
                 venue_ms = update.transact_time.seconds * 1000 + update.transact_time.nanos // 1_000_000
                 self._tap.frame_received(stream.id, message, venue_ts_ms=venue_ms or None, key=symbol)
-            self._count("update")
+            self._updates += 1
             if symbol in stream.symbols:
-                self._apply(stream, update, received_ns)
+                if self._states[symbol] is _LIVE and not self._consumed:
+                    # The hot path: the whole book waits, undecoded, until it is read.
+                    self._pending[symbol] = update
+                else:
+                    self._apply(update)
             # An update for a symbol unsubscribed a moment ago is still in flight: nothing to do.
             return True
+        event = response.WhichOneof("event")
         if self._tap is not None:
             self._tap.frame_received(stream.id, message)
+        if event == "update":
+            self._updates += 1  # with no symbol: for no book
+            return True
         self._count(event or "unknown")
         if event == "subscription_error":
             error = response.subscription_error
@@ -699,29 +716,50 @@ class UsLiveBooks:
                 self._mark_stale([symbol for symbol in error.symbols if symbol in stream.symbols], code.lower())
         return True
 
-    def _apply(self, stream: _Stream, update: md.MarketDataUpdate, received_ns: int) -> None:
+    def _decode(self, update: Any) -> BookImage:
+        return decode_update(update, self._scales[update.symbol], depth=self._depth, unaggregated=self._unaggregated)
+
+    def _apply(self, update: Any) -> None:
+        """Decode ``update`` (a :data:`LeanUpdate`) into the symbol's book now: the book is not LIVE yet,
+        or events are consumed (the hot path, keeping it for when the book is read, is the caller's)."""
+        received_ns = time.time_ns()
+        symbol = update.symbol
+        old = self._states[symbol]
+        has_consumers = self._fanout.has_consumers
+        self._pending.pop(symbol, None)
+        if not self._settle(update):
+            return
+        if old is not SyncState.LIVE:
+            self._states[symbol] = SyncState.LIVE
+            self._deliver([SyncStateChanged(symbol, old, SyncState.LIVE, SyncReason.SNAPSHOT, received_ns)])
+        if has_consumers:
+            venue_ms = self._books[symbol].timestamp_ms
+            self._fanout.deliver([BookUpdated(symbol, "", venue_ms, received_ns, snapshot=True)])
+
+    def _settle(self, update: Any) -> bool:
+        """Decode ``update`` into its (subscribed) symbol's book; False (the symbol stale and subscribed
+        again on its stream, the book as it was) when no book holds it."""
         symbol = update.symbol
         try:
-            image = decode_update(update, self._scales[symbol], depth=self._depth)
+            image = self._decode(update)
         except MalformedMessageError as exc:
             self._invalid_updates += 1
             _log.warning("an unusable US market-data update", symbol=symbol, error=describe_failure(exc))
             self._mark_stale([symbol], SyncReason.INVALID_VALUE)
             # Subscribing again brings a fresh snapshot of this symbol alone.
-            self._tasks.spawn(self._resubscribe(stream, symbol), "us-live-books resubscribe")
-            return
-        venue_ms = _replace(self._books[symbol], image)
-        old = self._states[symbol]
-        if old is not SyncState.LIVE:
-            self._states[symbol] = SyncState.LIVE
-            self._deliver([SyncStateChanged(symbol, old, SyncState.LIVE, SyncReason.SNAPSHOT, received_ns)])
-        # The hot path: an update of a LIVE book makes an event only when someone consumes events.
-        if self._fanout.has_consumers:
-            self._fanout.deliver([BookUpdated(symbol, "", venue_ms, received_ns, snapshot=True)])
+            self._tasks.spawn(self._resubscribe(self._stream_of[symbol], symbol), "us-live-books resubscribe")
+            return False
+        _replace(self._books[symbol], image)
+        instrument = self._instruments[symbol]
+        if image.state is not None and image.state is not instrument.state:
+            # The update's state is the venue's latest word on it (informative, not authoritative: reference
+            # data may say otherwise later); it is what the screen and order entry go by meanwhile.
+            self._instruments[symbol] = replace(instrument, state=image.state)
+        return True
 
-    async def _resubscribe(self, stream: _Stream, symbol: str) -> None:
-        await self._send(stream, _unsubscribe([symbol]))
-        await self._send(stream, _subscribe([symbol]))
+    async def _resubscribe(self, stream: MarketDataShard, symbol: str) -> None:
+        await self._send(stream, unsubscribe_request([symbol]))
+        await self._send(stream, subscribe_request([symbol]))
 
     def _mark_stale(self, symbols: list[str], reason: str) -> None:
         now_ns = time.time_ns()
@@ -743,6 +781,12 @@ class UsLiveBooks:
         if self._fanout.has_consumers:
             self._fanout.deliver(events)
 
+    def _message_counts(self) -> dict[str, int]:
+        counts = dict(self._messages)
+        if self._updates:
+            counts["update"] = self._updates
+        return counts
+
     def _count(self, event: str) -> None:
         self._messages[event] = self._messages.get(event, 0) + 1
 
@@ -752,6 +796,7 @@ class UsLiveBooks:
         while True:
             await asyncio.sleep(self._tick_s)
             now_s = self._clock()
+            self._consumed = self._fanout.has_consumers
             for stream in list(self._streams.values()):
                 watch = stream.watch
                 if watch is None or stream.call is None:
@@ -764,11 +809,12 @@ class UsLiveBooks:
                     # Its socket may well look fine: ending the call ends the session, and the next one opens.
                     stream.call.cancel()
                 elif now_s - stream.last_sent_s >= self._keepalive_interval_s:
+                    self._keepalives += 1
                     await self._send(stream, md.BiDirectionalStreamMarketDataRequest(keepalive=md.KeepAliveCommand()))
             self._export_metrics()
 
     def _export_metrics(self) -> None:
-        add_new_counts(US_MARKET_DATA_MESSAGES, "event", self._messages, self._exported_messages)
+        add_new_counts(US_MARKET_DATA_MESSAGES, "event", self._message_counts(), self._exported_messages)
         add_new_counts(BOOK_RESYNCS, "reason", self._resyncs, self._exported_resyncs)
         add_new_counts(US_MARKET_DATA_RECONNECTS, "reason", self._reconnect_reasons, self._exported_reconnects)
         stale = sum(1 for state in self._states.values() if state is not SyncState.LIVE)
@@ -787,18 +833,10 @@ class UsLiveBooks:
             raise InvalidValueError("this UsLiveBooks was stopped")
 
 
-def _subscribe(symbols: list[str]) -> md.BiDirectionalStreamMarketDataRequest:
-    return md.BiDirectionalStreamMarketDataRequest(subscribe=md.SubscribeCommand(symbols=symbols))
-
-
-def _unsubscribe(symbols: list[str]) -> md.BiDirectionalStreamMarketDataRequest:
-    return md.BiDirectionalStreamMarketDataRequest(unsubscribe=md.UnsubscribeCommand(symbols=symbols))
-
-
 def _replace(book: OrderBook, image: BookImage) -> int | None:
     """Replace ``book`` with the update's levels (the venue sends whole books); returns its venue time in ms."""
     venue_ms = None if image.transact_time_ns is None else image.transact_time_ns // 1_000_000
-    book.apply_snapshot(image.bids, image.asks, timestamp_ms=venue_ms)
+    book.replace_sides(image.bid_sizes, image.bid_prices, image.ask_sizes, image.ask_prices, timestamp_ms=venue_ms)
     if image.last_trade_micros is not None:
         book.last_trade_price_micros = image.last_trade_micros
     return venue_ms

@@ -8,9 +8,10 @@
 
 Prices and quantities are Decimals, turned into the venue's int64 units through the instrument's scales
 (:mod:`polyinfra.core.us_orders`): off the tick, below the minimum, or for an instrument whose state takes no
-orders is a typed error before anything is sent. Instruments come from reference data once and are cached;
-:meth:`UsOrderEntry.set_instrument_state` is where a live state (the market data's or the instrument-state
-stream's) updates the cache, so an order for a book that has just halted is refused locally.
+orders is a typed error before anything is sent. Instruments come from reference data once and are cached.
+Given ``books`` (a running :class:`~polyinfra.us.live_books.UsLiveBooks`), a symbol those books follow is
+taken as they last saw it, so an order for a book that has just halted is refused locally;
+:meth:`UsOrderEntry.set_instrument_state` does the same from any other source (the instrument-state stream).
 
 Each method waits for its own bucket of the venue's per-method limits (:func:`~polyinfra.net.rate_limit.
 us_order_entry_limits`, by volume ``tier``) on the shared limiter before it sends.
@@ -57,6 +58,7 @@ from polyinfra.errors import (
 from polyinfra.model.numbers import plain_decimal_parts
 from polyinfra.net.rate_limit import AsyncRateLimiter, RateLimiter, us_order_entry_limits
 from polyinfra.us.client import UsExchangeClient
+from polyinfra.us.live_books import UsLiveBooks
 from polyinfra.us.order_stream import UsOrderStream
 from polyinfra.wire.us.polymarket.v1 import positions_pb2, trading_pb2
 
@@ -90,13 +92,15 @@ class UsBalance:
 
 class UsOrderEntry:
     """Order entry over ``client``; ``stream`` (an open :class:`UsOrderStream`) helps resolve lost answers;
-    ``tier`` is the firm's volume tier (1 to 4) for the per-method limits, shared through ``limiter``."""
+    ``books`` (running :class:`UsLiveBooks`) give the live state of the symbols they follow; ``tier`` is the
+    firm's volume tier (1 to 4) for the per-method limits, shared through ``limiter``."""
 
     def __init__(
         self,
         client: UsExchangeClient,
         *,
         stream: UsOrderStream | None = None,
+        books: UsLiveBooks | None = None,
         tier: int = 1,
         limiter: AsyncRateLimiter | None = None,
         client_order_ids: ClientOrderIds | None = None,
@@ -106,6 +110,7 @@ class UsOrderEntry:
         self._client = client
         self._resolve_timeout_s = positive_number("resolve_timeout_s", resolve_timeout_s)
         self._stream = stream
+        self._books = books
         self._limits = us_order_entry_limits(tier)
         self._limiter = limiter if limiter is not None else AsyncRateLimiter(RateLimiter())
         self._ids = client_order_ids if client_order_ids is not None else ClientOrderIds()
@@ -115,7 +120,10 @@ class UsOrderEntry:
     # --- reference data ----------------------------------------------------------------------------
 
     async def instrument(self, symbol: str) -> UsInstrument:
-        """The instrument, from reference data on first use, then as :meth:`set_instrument_state` keeps it."""
+        """The instrument: as the ``books`` see it now when they follow ``symbol``; otherwise from reference data on
+        first use, then as :meth:`set_instrument_state` keeps it."""
+        if self._books is not None and symbol in self._books.states():
+            return self._books.instrument(symbol)
         cached = self._instruments.get(symbol)
         if cached is None:
             cached = self._instruments[symbol] = await self._client.instrument(symbol)

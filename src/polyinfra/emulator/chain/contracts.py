@@ -19,8 +19,13 @@ to (``[1, 0]`` or ``[0, 1]``).
 
 Emulator choices: the system contracts (the CTF, adapters, ramps, pUSD's vault) hold unlimited collateral,
 because the emulator seeds wallets with shares that no deposit backs; every wallet starts with
-:data:`SEED_NATIVE_WEI` of POL for gas. Neg-risk conversion needs a market of several questions, which the
-simulator does not list, so ``convertPositions`` reverts ``MarketNotPrepared``.
+:data:`SEED_NATIVE_WEI` of POL for gas.
+
+Neg-risk conversion works on the neg-risk markets the exchange groups into an event
+(:meth:`~polyinfra.emulator.exchange.Exchange.group_neg_risk_event`; any other market id reverts
+``MarketNotPrepared``): the caller's NO of each question in the index set go to the burn address, and the caller
+gets as many YES of every other question plus ``(m - 1) * amount`` collateral for m NOs given (pUSD through the
+collateral adapters, USDC.e through the legacy adapter). The emulated events charge no conversion fee.
 
 A call runs against a journal: a revert (:class:`Revert`) or a simulation (``commit=False``, for
 ``eth_call`` and ``eth_estimateGas``) undoes every write it made.
@@ -40,6 +45,7 @@ from polyinfra.core.chain_contracts import (
     NEG_RISK_ADAPTER,
     NEG_RISK_COLLATERAL_ADAPTER,
     NEG_RISK_COLLATERAL_ADAPTER_FIRST,
+    NO_TOKEN_BURN_ADDRESS,
     OFFRAMP,
     ONRAMP,
     PUSD,
@@ -48,7 +54,7 @@ from polyinfra.core.chain_contracts import (
     WCOL,
 )
 from polyinfra.core.chain_events import ChainLog, encode_log
-from polyinfra.core.ctf_positions import BINARY_PARTITION, binary_positions
+from polyinfra.core.ctf_positions import BINARY_PARTITION, binary_positions, neg_risk_question_id
 from polyinfra.core.eip712 import to_checksum_address
 from polyinfra.emulator.accounts import COLLATERAL, Balances
 from polyinfra.emulator.exchange import Exchange
@@ -284,10 +290,18 @@ class ChainContracts:
             CTF,
             conditionId=info.condition_id,
             oracle=NEG_RISK_ADAPTER if info.neg_risk else UMA_ADAPTER,
-            questionId=self._exchange.listing(info.condition_id).question_id,
+            questionId=self._question_id(info.condition_id),
             outcomeSlotCount=2,
             payoutNumerators=list(payouts),
         )
+
+    def _question_id(self, condition: ConditionId) -> str:
+        """The question a condition answers: for a neg-risk event's question the one its condition id is derived
+        from (the market id plus its index), otherwise the listing's."""
+        market = self._exchange.neg_risk_market_id(condition)
+        if market is None:
+            return self._exchange.listing(condition).question_id
+        return neg_risk_question_id(market, self._exchange.neg_risk_questions(market).index(condition))
 
     def _dispatch(self, sender: str, to: str, data: bytes) -> CallOutcome:
         if not data and not self.is_contract(to):
@@ -543,7 +557,7 @@ class ChainContracts:
     def _adapter_call(self, adapter: str, sender: str, name: str, args: tuple[object, ...]) -> CallOutcome:
         collateral = WCOL if adapter in _NEG_RISK_ADAPTERS else USDC_E
         if name == "convertPositions":
-            raise Revert("MarketNotPrepared")
+            return self._convert(adapter, sender, args, pays=PUSD)
         # The adapters keep the CTF's shapes but read only the condition and the amount.
         return self._settle_via(adapter, sender, name, args, self._pair(str(args[2]), collateral), pays=PUSD)
 
@@ -551,7 +565,7 @@ class ChainContracts:
         if name in {"balanceOf", "balanceOfBatch"}:
             return self._ctf_call(sender, name, args)
         if name == "convertPositions":
-            raise Revert("MarketNotPrepared")
+            return self._convert(NEG_RISK_ADAPTER, sender, args, pays=USDC_E)
         return self._settle_via(NEG_RISK_ADAPTER, sender, name, args, self._pair(str(args[0]), WCOL), pays=USDC_E)
 
     def _pair(self, condition: str, collateral: str) -> _Pair:
@@ -579,6 +593,48 @@ class ChainContracts:
         payout, logs = self._redeem(adapter, pair.condition, ids, collateral=pair.collateral, owner=sender)
         logs += self._pull(pays, adapter, adapter, sender, payout) if payout else []
         return CallOutcome(b"", logs, _GAS[name])
+
+    def _convert(self, adapter: str, sender: str, args: tuple[object, ...], *, pays: str) -> CallOutcome:
+        """``convertPositions(marketId, indexSet, amount)`` for ``sender`` (module notes), checked in the
+        adapter's order: a prepared market, more than one question, an index set inside it."""
+        if adapter in _STANDARD_ADAPTERS:
+            raise Revert("MarketNotPrepared")  # a standard market id is no neg-risk market there
+        market, index_set, amount = str(args[0]), _uint(args[1]), _uint(args[2])
+        questions = self._exchange.neg_risk_questions(market)
+        if not questions:
+            raise Revert("MarketNotPrepared")
+        if len(questions) < 2:
+            raise Revert("NoConvertiblePositions")
+        if index_set == 0 or index_set >= 1 << len(questions):
+            raise Revert("InvalidIndexSet")
+        if amount == 0:
+            return CallOutcome(b"", [], _GAS["convertPositions"])
+        if not self._operators.get((sender, adapter), False):
+            raise Revert("NotApprovedForAll")
+        given = [index for index in range(len(questions)) if index_set >> index & 1]
+        logs: list[ChainLog] = []
+        for index, condition in enumerate(questions):
+            pair = self._pair(condition, WCOL)
+            if index in given:
+                self._move_position(sender, NO_TOKEN_BURN_ADDRESS, pair.no, amount)
+                moved = {"from": sender, "to": NO_TOKEN_BURN_ADDRESS, "id": pair.no}
+            else:
+                self._move_position(_ZERO_ADDRESS, sender, pair.yes, amount)
+                moved = {"from": adapter, "to": sender, "id": pair.yes}
+            logs.append(encode_log("TransferSingle", CTF, operator=adapter, value=amount, **moved))
+        if len(given) > 1:
+            logs += self._pull(pays, adapter, adapter, sender, (len(given) - 1) * amount)
+        logs.append(
+            encode_log(
+                "PositionsConverted",
+                NEG_RISK_ADAPTER,
+                stakeholder=sender if adapter == NEG_RISK_ADAPTER else adapter,
+                marketId=market,
+                indexSet=index_set,
+                amount=amount,
+            )
+        )
+        return CallOutcome(b"", logs, _GAS["convertPositions"])
 
     # --- ramps ------------------------------------------------------------------------------------
 

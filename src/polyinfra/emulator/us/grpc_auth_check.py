@@ -6,8 +6,11 @@ token expires, and only a new call needs a new token. :class:`RequireUsAuth` doe
 emulator's own token check (:meth:`~polyinfra.emulator.us.token_endpoint.UsTokenEndpoint.verify`,
 the ``early_expiry_s`` knob applied): a call without a valid token ends ``UNAUTHENTICATED``, one whose
 token lacks the service's scope ends ``PERMISSION_DENIED`` with the venue's "missing required scope"
-message. Health checks and server reflection need no token. The scope is the service's
-(:data:`SERVICE_SCOPES`) unless the method has its own (:data:`METHOD_SCOPES`: order entry's reads).
+message. Server reflection needs a valid token but no scope: the venue's gateway lets no unauthenticated
+call through but health checks, and clients that read a server's protos must show they send their token
+there too. Health checks need no token. The scope is the service's (:data:`SERVICE_SCOPES`) unless the
+method has its own (:data:`METHOD_SCOPES`: order entry's reads, the instrument-state stream's):
+:func:`scope_of`.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ import grpc
 from polyinfra.emulator.us.token_endpoint import UsTokenEndpoint
 from polyinfra.errors import JwtAuthError, MissingScopeError
 
-__all__ = ["METHOD_SCOPES", "SERVICE_SCOPES", "RequireUsAuth"]
+__all__ = ["METHOD_SCOPES", "SERVICE_SCOPES", "TOKEN_ONLY_SERVICES", "RequireUsAuth", "scope_of"]
 
 SERVICE_SCOPES: Final[Mapping[str, str]] = MappingProxyType(
     {
@@ -34,16 +37,31 @@ SERVICE_SCOPES: Final[Mapping[str, str]] = MappingProxyType(
     }
 )
 """The scope each checked service's calls need (venue notes: US exchange token endpoint); a service
-not listed here is open."""
+not listed here or in :data:`TOKEN_ONLY_SERVICES` is open."""
+
+TOKEN_ONLY_SERVICES: Final = frozenset(
+    {"grpc.reflection.v1alpha.ServerReflection", "grpc.reflection.v1.ServerReflection"}
+)
+"""Services whose calls need a valid token, whatever its scopes."""
 
 METHOD_SCOPES: Final[Mapping[str, str]] = MappingProxyType(
     {
         "polymarket.v1.OrderEntryAPI/PreviewOrder": "read:orders",
         "polymarket.v1.OrderEntryAPI/GetOpenOrders": "read:orders",
         "polymarket.v1.OrderEntryAPI/CreateOrderSubscription": "read:orders",
+        # The venue's docs give the instrument-state stream the reference-data scope, not DropCopy's.
+        "polymarket.v1.DropCopyAPI/CreateInstrumentStateChangeSubscription": "read:instruments",
     }
 )
-"""Methods whose scope is not their service's: order entry's reads need ``read:orders`` only."""
+"""Methods whose scope is not their service's: order entry's reads need ``read:orders`` only, the
+instrument-state stream ``read:instruments``."""
+
+
+def scope_of(method: str) -> str | None:
+    """The scope the call ``/service/method`` needs; None: it is open."""
+    name = method.lstrip("/")
+    return METHOD_SCOPES.get(name) or SERVICE_SCOPES.get(name.rpartition("/")[0])
+
 
 _Continuation = Callable[[grpc.HandlerCallDetails], Awaitable["grpc.RpcMethodHandler[Any, Any] | None"]]
 
@@ -59,13 +77,13 @@ class RequireUsAuth(grpc.aio.ServerInterceptor):
     ) -> grpc.RpcMethodHandler[Any, Any] | None:
         handler = await continuation(handler_call_details)
         method = handler_call_details.method.lstrip("/")
-        scope = METHOD_SCOPES.get(method) or SERVICE_SCOPES.get(method.rpartition("/")[0])
-        if handler is None or scope is None:
+        scope = scope_of(method)
+        if handler is None or (scope is None and method.rpartition("/")[0] not in TOKEN_ONLY_SERVICES):
             return handler
         refusal = self._refusal(handler_call_details, scope)
         return handler if refusal is None else _refusing(handler, *refusal)
 
-    def _refusal(self, details: grpc.HandlerCallDetails, scope: str) -> tuple[grpc.StatusCode, str] | None:
+    def _refusal(self, details: grpc.HandlerCallDetails, scope: str | None) -> tuple[grpc.StatusCode, str] | None:
         authorization = next(
             (
                 value
@@ -75,7 +93,9 @@ class RequireUsAuth(grpc.aio.ServerInterceptor):
             "",
         )
         try:
-            self._tokens.verify(authorization).require(scope)
+            token = self._tokens.verify(authorization)
+            if scope is not None:
+                token.require(scope)
         except MissingScopeError as refused:
             return grpc.StatusCode.PERMISSION_DENIED, refused.message
         except JwtAuthError as refused:

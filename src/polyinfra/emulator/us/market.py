@@ -35,7 +35,7 @@ from polyinfra.model.ids import TokenId
 from polyinfra.model.numbers import Side, TickSize
 from polyinfra.model.orders import TimeInForce
 
-__all__ = ["UsMarket", "generated_instruments"]
+__all__ = ["MAX_GENERATED_INSTRUMENTS", "UsMarket", "generated_instruments"]
 
 _MAKER: Final = "us-sim-maker"
 _TAKER: Final = "us-sim-taker"
@@ -57,12 +57,15 @@ _GENERATED_LEAGUES: Final = ("NFL", "NBA", "MLB", "NHL", "ATP")
 Listener = Callable[[str], None]
 FillListener = Callable[[str, Sequence[Fill]], None]
 
+MAX_GENERATED_INSTRUMENTS: Final = 10_000
+"""The most instruments :func:`generated_instruments` makes: ten streams' worth of symbols."""
+
 
 def generated_instruments(count: int, *, first_day: date = date(2026, 12, 1)) -> list[UsInstrument]:
     """``count`` extra OPEN instruments with sport-style symbols (``aec-nfl-sim-0001-2026-12-01``), for
     streams of many symbols; hundredths of a contract, the three price scale and tick shapes in turn."""
-    if count < 0:
-        raise InvalidValueError("the instrument count must not be negative", count=count)
+    if isinstance(count, bool) or not isinstance(count, int) or not 0 <= count <= MAX_GENERATED_INSTRUMENTS:
+        raise InvalidValueError(f"the instrument count must be 0 to {MAX_GENERATED_INSTRUMENTS}", count=count)
     instruments = []
     for index in range(count):
         price_scale, tick = _GENERATED_SHAPES[index % len(_GENERATED_SHAPES)]

@@ -1,0 +1,77 @@
+"""The client facade's on-chain operations against the emulator: a fresh wallet approves and wraps (and the venue
+sees the pUSD), splits, converts neg-risk NO shares, all from the blocking client; the async client refuses a
+non-EOA wallet and shows no key in reprs, errors or traceback locals."""
+
+from __future__ import annotations
+
+import secrets
+from decimal import Decimal
+from typing import Any
+
+import httpx
+import pytest
+
+from polyinfra import AsyncPolymarket, Polymarket
+from polyinfra.emulator.runner import Emulator
+from polyinfra.errors import InvalidNumberError, InvalidValueError, TransactionRevertedError
+from polyinfra.obs.redaction import SecretScanner, register_secret
+from tests.traceback_locals import secrets_in_traceback_locals
+
+NO_ENVIRONMENT: dict[str, str] = {}
+
+
+def test_fresh_wallet_approves_wraps_splits_and_converts_blocking() -> None:
+    private_key = "0x" + secrets.token_hex(32)
+    register_secret(private_key)
+    options = {"rate": 0, "neg_risk_questions": 3}
+    with Polymarket.emulator(
+        start=True, emulator_options=options, private_key=private_key, environ=NO_ENVIRONMENT
+    ) as pm:
+        embedded = pm.async_client.embedded_emulator
+        assert embedded is not None and embedded.neg_risk_event is not None
+        assert pm.config.rpc_url == embedded.urls["rpc"]
+        address = pm.address()
+        funded = httpx.post(
+            f"{pm.config.rest_url}/_emulator/chain/accounts/{address}", json={"usdc_e": "50", "fresh": True}
+        )
+        assert funded.json()["pusd"] == "0"
+
+        preview = pm.approve(dry_run=True)
+        assert preview.transactions == () and preview.plan.calls
+        assert len(pm.approve().transactions) == len(preview.plan.calls)
+        assert pm.approve().plan.calls == ()
+        pm.wrap("20")
+        assert pm.balance().balance == Decimal(20)
+        with pytest.raises(InvalidNumberError):
+            pm.wrap(1.5)  # type: ignore[arg-type]  # a float is refused, never rounded
+
+        event = embedded.neg_risk_event
+        first, second, third = event.questions
+        for question in (first, second):
+            pm.split(question.condition_id, "5")
+        no_first = first.tokens[1].token_id
+        yes_third = third.tokens[0].token_id
+        before = pm.balance(token_id=no_first).balance, pm.balance(token_id=yes_third).balance
+        pm.convert(event.market_id, 0b011, "2")
+        assert pm.balance(token_id=no_first).balance == before[0] - 2
+        assert pm.balance(token_id=yes_third).balance == before[1] + 2
+        assert pm.balance().balance == Decimal(20) - 10 + 2
+
+
+async def test_onchain_refusals_show_no_secret(
+    emulator: Emulator, known_secrets: Any, secret_scanner: SecretScanner
+) -> None:
+    async with AsyncPolymarket(
+        rest_url=emulator.urls["rest"], private_key=known_secrets.private_key, environ=NO_ENVIRONMENT
+    ) as pm:
+        assert pm.config.rpc_url == emulator.urls["rpc"]
+        pm.add_wallet("proxy", private_key=known_secrets.private_key, signature_type="POLY_PROXY")
+        with pytest.raises(InvalidValueError, match="relayer") as refused:
+            await pm.wrap("1", wallet="proxy")
+        assert not secrets_in_traceback_locals(refused.value, secret_scanner)
+        with pytest.raises(TransactionRevertedError, match="MarketNotPrepared") as reverted:
+            await pm.convert("0x" + "12" * 31 + "00", 0b1, "1")
+        assert not secrets_in_traceback_locals(reverted.value, secret_scanner)
+        assert not secret_scanner.scan(str(reverted.value))
+        for shown in (repr(pm), repr(pm.config), repr(await pm._chain_operations(None))):
+            assert not secret_scanner.scan(shown), shown
