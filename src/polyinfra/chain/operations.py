@@ -3,8 +3,10 @@
 Each operation is planned before anything is signed (:class:`OperationPlan`): the approvals it still lacks
 (read in one JSON-RPC batch through the planner of :mod:`polyinfra.core.approvals`), then its own call, each
 with what it does and its estimated gas, and what the wallet's balances will show afterwards. ``dry_run``
-returns the plan; otherwise its calls are sent in order by the :class:`~polyinfra.chain.sender.TransactionSender`
-(one nonce each), under the caller's ``key`` so that the same operation asked twice is sent once.
+returns the plan; otherwise its calls are sent in order by the sender (an EOA's
+:class:`~polyinfra.chain.sender.TransactionSender`, one nonce each, or a smart wallet's
+:class:`~polyinfra.chain.relayer.RelayerSender`, gaslessly), under the caller's ``key`` so that the same operation
+asked twice is sent once.
 
 Standard markets go through the current pUSD collateral adapter, neg-risk markets through the neg-risk one
 (venue notes: On chain): split takes pUSD and gives YES and NO, merge the reverse, redeem takes the whole YES
