@@ -23,16 +23,7 @@ from polyinfra.cli.options import (
     configure_command_logging,
     one_line_errors,
 )
-from polyinfra.cli.us_commands import (
-    _CALLS_EPILOG,
-    GrpcOption,
-    InsecureOption,
-    TokenUrlOption,
-    UsLiveOption,
-    _calls_token_url,
-    _target,
-    _token_manager,
-)
+from polyinfra.cli.us_commands import _CALLS_EPILOG, UsEndpointOptions, endpoint_options
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
@@ -63,33 +54,11 @@ def _decimal(text: str, name: str) -> Decimal:
         raise typer.BadParameter(f"not a decimal number: {text!r}", param_hint=name) from None
 
 
-def _run(
-    grpc: str | None,
-    insecure: bool,
-    live: bool,
-    token_url: str | None,
-    work: Callable[[UsOrderEntry], Awaitable[T]],
-) -> T:
+def _run(endpoint: UsEndpointOptions, work: Callable[[UsOrderEntry], Awaitable[T]]) -> T:
     """Run ``work`` with an order-entry client on the chosen endpoint."""
-    import asyncio
-
-    from polyinfra.net.grpc_channel import parse_target
-    from polyinfra.us.client import UsExchangeClient
     from polyinfra.us.order_entry import UsOrderEntry
 
-    target, plaintext = _target(grpc, live=live, insecure=insecure)
-    parse_target(target)
-    tokens = _token_manager(_calls_token_url(token_url, live=live))
-
-    async def run() -> T:
-        try:
-            async with UsExchangeClient(target, insecure=plaintext, tokens=tokens) as exchange:
-                return await work(UsOrderEntry(exchange))
-        finally:
-            if tokens is not None:
-                await tokens.aclose()
-
-    return asyncio.run(run())
+    return endpoint.resolve().run(lambda exchange: work(UsOrderEntry(exchange)))
 
 
 def _order_record(order: UsOrder) -> dict[str, object]:
@@ -110,6 +79,7 @@ def _order_record(order: UsOrder) -> dict[str, object]:
 
 
 @order_app.command("place", epilog=_CALLS_EPILOG)
+@endpoint_options
 def place(
     symbol: Annotated[str, typer.Argument(metavar="SYMBOL", help="The instrument (market slug).")],
     side: Annotated[str, typer.Argument(metavar="SIDE", help="buy or sell.")],
@@ -121,10 +91,7 @@ def place(
     ] = "yes",
     tif: Annotated[str, typer.Option("--tif", help="gtc, day, ioc or fok.")] = "gtc",
     account: AccountOption = "",
-    grpc: GrpcOption = None,
-    insecure: InsecureOption = False,
-    live: UsLiveOption = False,
-    token_url: TokenUrlOption = None,
+    endpoint: UsEndpointOptions,
     log_level: LogLevelOption = COMMAND_LOG_LEVEL,
 ) -> None:
     """Place one limit order; prints its order id and client order id."""
@@ -149,38 +116,34 @@ def place(
         account,
     )
     with one_line_errors("us order place"):
-        placed = _run(grpc, insecure, live, token_url, lambda entry: entry.place(intent))
+        placed = _run(endpoint, lambda entry: entry.place(intent))
     typer.echo(f"placed {placed.order_id} (clord_id {placed.clord_id})")
 
 
 @order_app.command("cancel", epilog=_CALLS_EPILOG)
+@endpoint_options
 def cancel(
     order_id: Annotated[str, typer.Argument(metavar="ORDER_ID", help="The exchange's order id.")],
     *,
-    grpc: GrpcOption = None,
-    insecure: InsecureOption = False,
-    live: UsLiveOption = False,
-    token_url: TokenUrlOption = None,
+    endpoint: UsEndpointOptions,
     log_level: LogLevelOption = COMMAND_LOG_LEVEL,
 ) -> None:
     """Cancel one open order."""
     configure_command_logging(log_level)
     with one_line_errors("us order cancel"):
-        _run(grpc, insecure, live, token_url, lambda entry: entry.cancel(order_id=order_id))
+        _run(endpoint, lambda entry: entry.cancel(order_id=order_id))
     typer.echo(f"canceled {order_id}")
 
 
 @order_app.command("list", epilog=_CALLS_EPILOG)
+@endpoint_options
 def list_orders(
     *,
     symbol: Annotated[
         list[str] | None, typer.Option("--symbol", metavar="SYMBOL", help="Only this instrument (repeatable).")
     ] = None,
     json_output: JsonOption = False,
-    grpc: GrpcOption = None,
-    insecure: InsecureOption = False,
-    live: UsLiveOption = False,
-    token_url: TokenUrlOption = None,
+    endpoint: UsEndpointOptions,
     log_level: LogLevelOption = COMMAND_LOG_LEVEL,
 ) -> None:
     """List the open orders (YES prices, contracts)."""
@@ -188,7 +151,7 @@ def list_orders(
 
     configure_command_logging(log_level)
     with one_line_errors("us order list"):
-        found = _run(grpc, insecure, live, token_url, lambda entry: entry.open_orders(symbol or ()))
+        found = _run(endpoint, lambda entry: entry.open_orders(symbol or ()))
     records = [_order_record(order) for order in found]
     if json_output:
         for record in records:
@@ -203,14 +166,12 @@ def list_orders(
         )
 
 
+@endpoint_options
 def positions(
     *,
     account: AccountOption = "",
     json_output: JsonOption = False,
-    grpc: GrpcOption = None,
-    insecure: InsecureOption = False,
-    live: UsLiveOption = False,
-    token_url: TokenUrlOption = None,
+    endpoint: UsEndpointOptions,
     log_level: LogLevelOption = COMMAND_LOG_LEVEL,
 ) -> None:
     """Show positions (contracts), balance and buying power (dollars)."""
@@ -224,7 +185,7 @@ def positions(
         return await entry.positions(account), await entry.balance(account)
 
     with one_line_errors("us positions"):
-        held, balance = _run(grpc, insecure, live, token_url, read)
+        held, balance = _run(endpoint, read)
     rows = [
         {"symbol": p.symbol, "net": decimal_text(p.net), "bought": decimal_text(p.bought), "sold": decimal_text(p.sold)}
         for p in held
