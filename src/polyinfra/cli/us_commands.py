@@ -43,6 +43,7 @@ from polyinfra.cli.options import (
     configure_command_logging,
     one_line_errors,
 )
+from polyinfra.cli.order_posting import print_json
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
@@ -54,6 +55,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "EMULATOR_GRPC_TARGET",
+    "SymbolOption",
     "UsEndpoint",
     "UsEndpointOptions",
     "endpoint_options",
@@ -227,6 +229,9 @@ TokenUrlOption = Annotated[
     ),
 ]
 
+SymbolOption = Annotated[
+    list[str] | None, typer.Option("--symbol", metavar="SYMBOL", help="Only this instrument (repeatable).")
+]
 ReflectionOption = Annotated[
     bool, typer.Option("--reflection", help="Speak the server's field numbers, read by server reflection.")
 ]
@@ -395,9 +400,7 @@ def _table(records: list[dict[str, object]]) -> str:
 @endpoint_options
 def instruments(
     *,
-    symbol: Annotated[
-        list[str] | None, typer.Option("--symbol", metavar="SYMBOL", help="Only this instrument (repeatable).")
-    ] = None,
+    symbol: SymbolOption = None,
     json_output: JsonOption = False,
     endpoint: UsEndpointOptions,
     reflection: ReflectionOption = False,
@@ -406,7 +409,6 @@ def instruments(
     log_level: LogLevelOption = COMMAND_LOG_LEVEL,
 ) -> None:
     """List instruments with their scales, ticks and states."""
-    import json
 
     configure_command_logging(log_level)
     with one_line_errors("us instruments"):
@@ -416,7 +418,7 @@ def instruments(
     records = [_record(instrument) for instrument in found]
     if json_output:
         for record in records:
-            typer.echo(json.dumps(record, separators=(",", ":")))
+            print_json(record)
     else:
         typer.echo(_table(records) if records else "no instrument listed")
 
@@ -447,7 +449,6 @@ def diff(
     Reflection is called with a token when credentials are set (as for the other us commands).
     """
     import asyncio
-    import json
 
     from polyinfra.core.us_descriptors import UsProtos, diff_protos, static_protos
     from polyinfra.net.grpc_channel import open_channel
@@ -486,7 +487,7 @@ def diff(
                 "ours": difference.ours,
                 "theirs": difference.theirs,
             }
-            typer.echo(json.dumps(record, separators=(",", ":")))
+            print_json(record)
         else:
             sides = f"  ours {difference.ours or '-'}  theirs {difference.theirs or '-'}"
             typer.echo(

@@ -23,7 +23,8 @@ from polyinfra.cli.options import (
     configure_command_logging,
     one_line_errors,
 )
-from polyinfra.cli.us_commands import _CALLS_EPILOG, UsEndpointOptions, endpoint_options
+from polyinfra.cli.order_posting import print_json
+from polyinfra.cli.us_commands import _CALLS_EPILOG, SymbolOption, UsEndpointOptions, endpoint_options
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
@@ -139,15 +140,12 @@ def cancel(
 @endpoint_options
 def list_orders(
     *,
-    symbol: Annotated[
-        list[str] | None, typer.Option("--symbol", metavar="SYMBOL", help="Only this instrument (repeatable).")
-    ] = None,
+    symbol: SymbolOption = None,
     json_output: JsonOption = False,
     endpoint: UsEndpointOptions,
     log_level: LogLevelOption = COMMAND_LOG_LEVEL,
 ) -> None:
     """List the open orders (YES prices, contracts)."""
-    import json
 
     configure_command_logging(log_level)
     with one_line_errors("us order list"):
@@ -155,7 +153,7 @@ def list_orders(
     records = [_order_record(order) for order in found]
     if json_output:
         for record in records:
-            typer.echo(json.dumps(record, separators=(",", ":")))
+            print_json(record)
         return
     if not records:
         typer.echo("no open order")
@@ -175,7 +173,6 @@ def positions(
     log_level: LogLevelOption = COMMAND_LOG_LEVEL,
 ) -> None:
     """Show positions (contracts), balance and buying power (dollars)."""
-    import json
 
     from polyinfra.model.numbers import decimal_text
 
@@ -193,8 +190,8 @@ def positions(
     summary = {"balance": decimal_text(balance.balance), "buying_power": decimal_text(balance.buying_power)}
     if json_output:
         for row in rows:
-            typer.echo(json.dumps(row, separators=(",", ":")))
-        typer.echo(json.dumps(summary, separators=(",", ":")))
+            print_json(row)
+        print_json(summary)
         return
     for row in rows:
         typer.echo(f"{row['symbol']}  net {row['net']}  bought {row['bought']}  sold {row['sold']}")
