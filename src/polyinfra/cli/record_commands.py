@@ -6,8 +6,9 @@ everything their sockets and REST snapshots carry into ``--sink`` (``sqlite:///P
 the manifest of a recording: when each token was covered and every gap with its reason. ``replay``
 rebuilds the books from a recording and prints them with what the replay verified, or with
 ``--serve`` serves them over the market channel and ``/book(s)`` (:mod:`polyinfra.record.replay_server`);
-``replay --channel user`` prints the user channel's events as the live client delivered them. ``export``
-writes the recording as normalised Parquet.
+``replay --channel user`` prints the user channel's events as the live client delivered them, ``replay
+--channel us`` the US exchange's books. ``export`` writes the recording as normalised Parquet (``--source us``:
+the US exchange's books).
 
 The recorder's modules (SQLite, pyarrow) are imported inside the commands, so ``polyinfra --help``
 does not pay for them.
@@ -53,7 +54,11 @@ from polyinfra.cli.relay_command import relay
 from polyinfra.errors import InvalidValueError
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from polyinfra.cli.watch import TokenChoice
+    from polyinfra.model.book import OrderBook
+    from polyinfra.model.events import SyncState
     from polyinfra.record.coverage import CoverageManifest
     from polyinfra.record.recorder import Recorder
 
@@ -296,7 +301,8 @@ def replay(
         typer.Option(
             "--channel",
             metavar="CHANNEL",
-            help="market: rebuild the books; user: the user channel's order and trade events.",
+            help="market: rebuild the books; user: the user channel's order and trade events; "
+            "us: rebuild the US exchange's books.",
         ),
     ] = "market",
     log_level: LogLevelOption = COMMAND_LOG_LEVEL,
@@ -315,8 +321,10 @@ def replay(
                 raise InvalidValueError("--speed, --key, --start, --end and --serve replay the market channel only")
             asyncio.run(_replay_user(sink))
             return
-        if channel != "market":
-            raise InvalidValueError("no such channel to replay: market or user", channel=channel[:40])
+        if channel not in ("market", "us"):
+            raise InvalidValueError("no such channel to replay: market, user or us", channel=channel[:40])
+        if channel == "us" and (speed != "max" or serve or paused or duration):
+            raise InvalidValueError("--speed and --serve replay the market channel only")
         window = _ReplayWindow(
             speed=replay_speed(speed),
             keys=key,
@@ -329,6 +337,8 @@ def replay(
             from polyinfra.cli.watch import run_until_stopped
 
             run_until_stopped(_serve_replay(sink, window, host=host, port=port, paused=paused, duration_s=duration))
+        elif channel == "us":
+            asyncio.run(_replay_us(sink, window))
         else:
             asyncio.run(_replay(sink, window))
 
@@ -386,12 +396,7 @@ async def _replay(sink_url: str, window: _ReplayWindow) -> None:
         stats = await replayed.run()
     finally:
         await sink.close()
-    for token, book in replayed.books.items():
-        best_bid, best_ask = book.best_bid(), book.best_ask()
-        print(
-            f"{token}: {replayed.states[token]} · bid {best_bid.price if best_bid else '-'} · "
-            f"ask {best_ask.price if best_ask else '-'} · {len(book.bids())}/{len(book.asks())} levels"
-        )
+    _print_books(replayed.books, replayed.states)
     print(
         f"replayed {stats.records:,} records ({stats.frames:,} frames, {stats.rest_responses:,} REST snapshots): "
         f"{stats.checkpoints_matched:,} checkpoints matched, {stats.checkpoints_diverged:,} diverged, "
@@ -401,6 +406,32 @@ async def _replay(sink_url: str, window: _ReplayWindow) -> None:
         divergence = stats.first_divergence
         print(f"first divergence: {divergence.token_id} at {divergence.event_id}")
         raise typer.Exit(1)
+
+
+async def _replay_us(sink_url: str, window: _ReplayWindow) -> None:
+    from polyinfra.record.sink_urls import open_sink
+    from polyinfra.record.us_replay import UsReplay
+
+    sink = open_sink(sink_url)
+    try:
+        replayed = UsReplay(sink, keys=window.keys, start_wall_ns=window.start_wall_ns, end_wall_ns=window.end_wall_ns)
+        stats = await replayed.run()
+    finally:
+        await sink.close()
+    _print_books(replayed.books, replayed.states)
+    print(
+        f"replayed {stats.records:,} US records ({stats.frames:,} frames): {stats.updates:,} updates applied, "
+        f"{stats.invalid_updates:,} refused as live refused them, {stats.malformed_frames:,} unparseable"
+    )
+
+
+def _print_books(books: Mapping[str, OrderBook], states: Mapping[str, SyncState]) -> None:
+    for token, book in books.items():
+        best_bid, best_ask = book.best_bid(), book.best_ask()
+        print(
+            f"{token}: {states[token]} · bid {best_bid.price if best_bid else '-'} · "
+            f"ask {best_ask.price if best_ask else '-'} · {len(book.bids())}/{len(book.asks())} levels"
+        )
 
 
 async def _replay_user(sink_url: str) -> None:
@@ -435,6 +466,12 @@ def export(
     sink: SinkOption,
     out: Annotated[Path, typer.Option("--out", metavar="DIR", help="A new or empty directory for the Parquet files.")],
     key: KeysOption = None,
+    source: Annotated[
+        str,
+        typer.Option(
+            "--source", metavar="SOURCE", help="clob: the market channel's books; us: the US exchange's books."
+        ),
+    ] = "clob",
     log_level: LogLevelOption = COMMAND_LOG_LEVEL,
 ) -> None:
     """Write a recording as Parquet: book deltas, trades, best bid/ask.
@@ -444,10 +481,10 @@ def export(
     """
     configure_command_logging(log_level)
     with one_line_errors("export"):
-        asyncio.run(_export(sink, out, key))
+        asyncio.run(_export(sink, out, key, source))
 
 
-async def _export(sink_url: str, out: Path, keys: list[str] | None) -> None:
+async def _export(sink_url: str, out: Path, keys: list[str] | None, source: str) -> None:
     from polyinfra.errors import ExportError
     from polyinfra.record.sink_urls import open_sink
 
@@ -457,7 +494,7 @@ async def _export(sink_url: str, out: Path, keys: list[str] | None) -> None:
         raise ExportError("export needs pyarrow: pip install 'polyinfra[parquet]'") from exc
     sink = open_sink(sink_url)
     try:
-        summary = await export_parquet(sink, out, keys=keys)
+        summary = await export_parquet(sink, out, keys=keys, source=source)
     finally:
         await sink.close()
     rows = ", ".join(f"{count:,} {table}" for table, count in summary.rows.items())
