@@ -144,11 +144,14 @@ async def test_the_parquet_export_rebuilds_the_live_books(
         assert sorted(rebuilt[symbol]["ask"].items()) == asks
 
 
-async def test_the_replay_command_prints_the_us_books(tape: tuple[SQLiteSink, dict[str, Levels], Path]) -> None:
+async def test_the_replay_and_coverage_commands_show_the_us_books(
+    tape: tuple[SQLiteSink, dict[str, Levels], Path],
+) -> None:
     _, live, path = tape
     symbol = sorted(live)[0]
     code, out, err = await run_polyinfra("replay", "--sink", f"sqlite:///{path}", "--channel", "us", "--key", symbol)
     assert code == 0, err
     assert out.startswith(f"{symbol}: live · bid ") and "0 refused" in out
-    code, _, err = await run_polyinfra("replay", "--sink", f"sqlite:///{path}", "--channel", "us", "--speed", "2")
-    assert code != 0 and "--speed" in err
+    code, out, err = await run_polyinfra("coverage", "--sink", f"sqlite:///{path}", "--key", symbol)
+    assert code == 0, err
+    assert out.startswith(f"us/marketdata {symbol}: covered ") and "gap" in out

@@ -216,7 +216,7 @@ def _print_status(recorder: Recorder, *, events_per_s: float | None) -> None:
 def coverage(*, sink: SinkOption, key: KeysOption = None, log_level: LogLevelOption = COMMAND_LOG_LEVEL) -> None:
     """Print each key's covered time and its gaps, with reasons.
 
-    By source and channel: the market channel's tokens, the user channel's markets.
+    By source and channel: the market channel's tokens, the user channel's markets, the US exchange's symbols.
     """
     configure_command_logging(log_level)
     with one_line_errors("coverage"):
