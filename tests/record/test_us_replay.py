@@ -4,6 +4,7 @@ unsubscribe dropping the book, snapshot-only frames and other symbols' left alon
 
 from __future__ import annotations
 
+import msgspec
 import pytest
 
 from polyinfra.errors import CorruptRecordError
@@ -106,3 +107,23 @@ async def test_a_tape_without_its_instruments_is_refused_with_a_typed_error() ->
     damaged.add(RecordKind.FRAME_RECEIVED, b"\xff\xff\xff", key=KC)
     with pytest.raises(CorruptRecordError, match="does not parse"):
         await UsReplay(await damaged.sink()).run()
+
+
+async def test_a_paced_replay_waits_the_recorded_gaps_divided_by_the_speed() -> None:
+    tape = _Tape()
+    tape.add(RecordKind.SUBSCRIBED, _subscribed([KC]))
+    tape.add(RecordKind.FRAME_RECEIVED, _update(KC, [(650, 1)]), key=KC)
+    tape.add(RecordKind.FRAME_RECEIVED, _update(KC, [(655, 1)]), key=KC)
+    # A second apart each, on the recorded monotonic clock.
+    tape.records = [msgspec.structs.replace(r, recv_mono_ns=i * 1_000_000_000) for i, r in enumerate(tape.records)]
+    now_s = 0.0
+    waits: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        nonlocal now_s
+        waits.append(seconds)
+        now_s += seconds
+
+    replay = UsReplay(await tape.sink(), speed=4, clock=lambda: now_s, sleep=sleep)
+    await replay.run()
+    assert waits == [0.25, 0.25] and replay.books[KC].bid_levels_micros() == [(655_000, 10_000)]

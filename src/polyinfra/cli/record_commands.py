@@ -323,8 +323,8 @@ def replay(
             return
         if channel not in ("market", "us"):
             raise InvalidValueError("no such channel to replay: market, user or us", channel=channel[:40])
-        if channel == "us" and (speed != "max" or serve or paused or duration):
-            raise InvalidValueError("--speed and --serve replay the market channel only")
+        if channel == "us" and (serve or paused or duration):
+            raise InvalidValueError("--serve replays the market channel only")
         window = _ReplayWindow(
             speed=replay_speed(speed),
             keys=key,
@@ -414,7 +414,13 @@ async def _replay_us(sink_url: str, window: _ReplayWindow) -> None:
 
     sink = open_sink(sink_url)
     try:
-        replayed = UsReplay(sink, keys=window.keys, start_wall_ns=window.start_wall_ns, end_wall_ns=window.end_wall_ns)
+        replayed = UsReplay(
+            sink,
+            speed=window.speed,
+            keys=window.keys,
+            start_wall_ns=window.start_wall_ns,
+            end_wall_ns=window.end_wall_ns,
+        )
         stats = await replayed.run()
     finally:
         await sink.close()

@@ -28,7 +28,9 @@ is a :class:`~polyinfra.errors.CorruptRecordError`; nothing else escapes.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Collection, Mapping
+import asyncio
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -40,6 +42,7 @@ from polyinfra.core.us_books import BookScales, decode_update, replace_book, tic
 from polyinfra.errors import CorruptRecordError, MalformedMessageError
 from polyinfra.model.book import OrderBook
 from polyinfra.model.events import BookEvent, BookUpdated, SyncState, SyncStateChanged
+from polyinfra.record.pacing import Pacer
 from polyinfra.record.records import NO_CONNECTION, Record, RecordKind, connection_number
 from polyinfra.record.sink import Sink
 from polyinfra.record.us_subscription import decode_subscription
@@ -109,6 +112,8 @@ class UsReplay:
 
     ``keys`` limits the books rebuilt to those symbols (None: all); records are read up to
     ``end_wall_ns`` and events yielded from ``start_wall_ns`` (the books before it are rebuilt).
+    ``speed`` (None: as fast as possible) paces the iteration at that multiple of the recorded pace,
+    against ``clock`` (seconds) and ``sleep``, injected so that tests never wait.
     """
 
     def __init__(
@@ -118,7 +123,11 @@ class UsReplay:
         start_wall_ns: int | None = None,
         end_wall_ns: int | None = None,
         keys: Collection[str] | None = None,
+        speed: float | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
+        self._pace = None if speed is None else Pacer(speed, clock=clock, sleep=sleep)
         self._sink = sink
         self._start_wall_ns = start_wall_ns
         self._end_wall_ns = end_wall_ns
@@ -141,24 +150,33 @@ class UsReplay:
 
     async def __aiter__(self) -> AsyncIterator[BookEvent]:
         start_ns = self._start_wall_ns
-        async for record, events in self.steps():
+        pace = self._pace
+        async for record in self._records():
+            if pace is not None:
+                await pace.wait_for(record)
+            events = self.apply(record)
             if events and (start_ns is None or record.recv_wall_ns >= start_ns):
                 for event in events:
                     yield event
 
     async def run(self) -> UsReplayStats:
-        """Replay to the end; the books are in :attr:`books`."""
-        async for _ in self.steps():
+        """Replay to the end (paced when ``speed`` says so); the books are in :attr:`books`."""
+        async for _ in self:
             pass
         return self.stats
 
     async def steps(self) -> AsyncIterator[tuple[Record, list[BookEvent]]]:
-        """Each replayed record with the domain events it made, while :attr:`books` are as right after it."""
+        """Each replayed record with the domain events it made, while :attr:`books` are as right after
+        it, unpaced: for consumers that read the books record by record (``polyinfra export``)."""
+        async for record in self._records():
+            yield record, self.apply(record)
+
+    async def _records(self) -> AsyncIterator[Record]:
         chunks = self._sink.read_chunks(end_wall_ns=self._end_wall_ns, kinds=_REPLAYED_KINDS)
         async for chunk in chunks:
             for record in chunk:
                 if record.source == US_SOURCE and record.channel == US_CHANNEL:
-                    yield record, self.apply(record)
+                    yield record
 
     def apply(self, record: Record) -> list[BookEvent]:
         """Replay one US market-data record; the domain events it made."""
