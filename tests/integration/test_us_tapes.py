@@ -43,7 +43,8 @@ async def emulator() -> AsyncIterator[Emulator]:
 
 @pytest.fixture
 async def tape(emulator: Emulator, tmp_path: Path) -> AsyncIterator[tuple[SQLiteSink, dict[str, Levels], Path]]:
-    """A recorded session: books live, the market moved, every stream dropped once (the venue aborts it after
+    """A recorded session (nothing consuming events: live decodes a book's latest update when it is read,
+    replay every update): books live, the market moved, every stream dropped once (the venue aborts it after
     40 updates) and healed, the market moved again; with the live books' final levels."""
     path = tmp_path / "us.sqlite"
     sink = SQLiteSink(path)
@@ -53,7 +54,6 @@ async def tape(emulator: Emulator, tmp_path: Path) -> AsyncIterator[tuple[SQLite
     async with UsLiveBooks(
         emulator.urls["grpc"], insecure=True, depth=DEPTH, symbols_per_stream=5, recorder=recorder, **FAST
     ) as books:
-        books.add_listener(lambda event: None)  # a consumer: every update decoded as it comes
         await books.subscribe(symbols)
         assert await books.wait_until_live(timeout_s=60)
         for _ in range(100):
