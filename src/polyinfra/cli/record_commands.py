@@ -54,11 +54,7 @@ from polyinfra.cli.relay_command import relay
 from polyinfra.errors import InvalidValueError
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
-
     from polyinfra.cli.watch import TokenChoice
-    from polyinfra.model.book import OrderBook
-    from polyinfra.model.events import SyncState
     from polyinfra.record.coverage import CoverageManifest
     from polyinfra.record.recorder import Recorder
 
@@ -337,10 +333,8 @@ def replay(
             from polyinfra.cli.watch import run_until_stopped
 
             run_until_stopped(_serve_replay(sink, window, host=host, port=port, paused=paused, duration_s=duration))
-        elif channel == "us":
-            asyncio.run(_replay_us(sink, window))
         else:
-            asyncio.run(_replay(sink, window))
+            asyncio.run(_replay(sink, window, us=channel == "us"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -380,13 +374,15 @@ async def _serve_replay(
         await sink.close()
 
 
-async def _replay(sink_url: str, window: _ReplayWindow) -> None:
+async def _replay(sink_url: str, window: _ReplayWindow, *, us: bool = False) -> None:
+    """Replay the market channel (``us``: the US exchange's market data), print the books and the stats."""
     from polyinfra.record.replay import Replay
     from polyinfra.record.sink_urls import open_sink
+    from polyinfra.record.us_replay import UsReplay, UsReplayStats
 
     sink = open_sink(sink_url)
     try:
-        replayed = Replay(
+        replayed = (UsReplay if us else Replay)(
             sink,
             speed=window.speed,
             keys=window.keys,
@@ -396,7 +392,18 @@ async def _replay(sink_url: str, window: _ReplayWindow) -> None:
         stats = await replayed.run()
     finally:
         await sink.close()
-    _print_books(replayed.books, replayed.states)
+    for token, book in replayed.books.items():
+        best_bid, best_ask = book.best_bid(), book.best_ask()
+        print(
+            f"{token}: {replayed.states[token]} · bid {best_bid.price if best_bid else '-'} · "
+            f"ask {best_ask.price if best_ask else '-'} · {len(book.bids())}/{len(book.asks())} levels"
+        )
+    if isinstance(stats, UsReplayStats):
+        print(
+            f"replayed {stats.records:,} US records ({stats.frames:,} frames): {stats.updates:,} updates applied, "
+            f"{stats.invalid_updates:,} refused as live refused them, {stats.malformed_frames:,} unparseable"
+        )
+        return
     print(
         f"replayed {stats.records:,} records ({stats.frames:,} frames, {stats.rest_responses:,} REST snapshots): "
         f"{stats.checkpoints_matched:,} checkpoints matched, {stats.checkpoints_diverged:,} diverged, "
@@ -406,38 +413,6 @@ async def _replay(sink_url: str, window: _ReplayWindow) -> None:
         divergence = stats.first_divergence
         print(f"first divergence: {divergence.token_id} at {divergence.event_id}")
         raise typer.Exit(1)
-
-
-async def _replay_us(sink_url: str, window: _ReplayWindow) -> None:
-    from polyinfra.record.sink_urls import open_sink
-    from polyinfra.record.us_replay import UsReplay
-
-    sink = open_sink(sink_url)
-    try:
-        replayed = UsReplay(
-            sink,
-            speed=window.speed,
-            keys=window.keys,
-            start_wall_ns=window.start_wall_ns,
-            end_wall_ns=window.end_wall_ns,
-        )
-        stats = await replayed.run()
-    finally:
-        await sink.close()
-    _print_books(replayed.books, replayed.states)
-    print(
-        f"replayed {stats.records:,} US records ({stats.frames:,} frames): {stats.updates:,} updates applied, "
-        f"{stats.invalid_updates:,} refused as live refused them, {stats.malformed_frames:,} unparseable"
-    )
-
-
-def _print_books(books: Mapping[str, OrderBook], states: Mapping[str, SyncState]) -> None:
-    for token, book in books.items():
-        best_bid, best_ask = book.best_bid(), book.best_ask()
-        print(
-            f"{token}: {states[token]} · bid {best_bid.price if best_bid else '-'} · "
-            f"ask {best_ask.price if best_ask else '-'} · {len(book.bids())}/{len(book.asks())} levels"
-        )
 
 
 async def _replay_user(sink_url: str) -> None:

@@ -21,6 +21,9 @@ Live decodes a LIVE book's updates lazily (when the book is read) and replay dec
 books agree; only the moment a refused update turns its symbol STALE can differ. Frames of connection 0 are
 the one-off ``snapshot()`` streams, apart from the live books: they are skipped.
 
+Iterating (or :meth:`UsReplay.run`) can be paced at a multiple of the recorded pace
+(:class:`~polyinfra.record.pacing.Pacer`, as the CLOB replay); :meth:`UsReplay.steps` never is.
+
 Stored rows are hostile input like any: a record that cannot have been written by the live client (an
 update that no longer parses, a subscription without its instruments, an event id without a connection)
 is a :class:`~polyinfra.errors.CorruptRecordError`; nothing else escapes.
