@@ -4,6 +4,7 @@ Parquet export rebuilds the same books; coverage shows the drop's gap; ``polyinf
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from polyinfra.emulator.runner import Emulator
+from polyinfra.errors import ExportError
 from polyinfra.model.book import OrderBook
 from polyinfra.model.events import BookUpdated, SyncState
 from polyinfra.model.numbers import to_micros
@@ -142,6 +144,10 @@ async def test_the_parquet_export_rebuilds_the_live_books(
     for symbol, (bids, asks) in live.items():
         assert sorted(rebuilt[symbol]["bid"].items(), reverse=True) == bids
         assert sorted(rebuilt[symbol]["ask"].items()) == asks
+    coverage = json.loads((tmp_path / "out" / "coverage.json").read_text())
+    assert (coverage["source"], coverage["channel"]) == ("us", "marketdata") and set(coverage["keys"]) == set(live)
+    with pytest.raises(ExportError, match="no such source"):
+        await export_parquet(sink, tmp_path / "other", source="rtds")
 
 
 async def test_the_replay_and_coverage_commands_show_the_us_books(
