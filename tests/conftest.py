@@ -13,7 +13,11 @@ and looks for each secret in every form :func:`polyinfra.obs.redaction.secret_fo
 (as given, base64, url-safe base64, hex, decoded bytes, URL-encoded), and for fragments of them
 (23 characters or more). A test during which a secret
 appears gets an error at teardown naming the test, the secret and the form; a sighting outside any
-test fails the session.
+test fails the session. Under pytest-xdist each worker runs its own gate and hands its sightings
+outside tests to the controller, which fails the run and prints them.
+
+How the suite runs in parallel, and the one way tests name what they create on the shared
+PostgreSQL and NATS servers (:func:`tests.unique_names.unique_name`): tests/README.md.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ import logging
 import threading
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import pytest
 
@@ -127,7 +132,7 @@ _gate = _LeakGate(KNOWN_TEST_SECRETS)
 _gate_stream = _ScanningStream(_gate)
 
 
-def _arm_gate() -> None:
+def arm_gate() -> None:
     """Route all logging, at DEBUG, to the gate (again, if a test reconfigured logging)."""
     root = logging.getLogger()
     if root.level != logging.DEBUG or not any(
@@ -139,12 +144,12 @@ def _arm_gate() -> None:
 def pytest_configure(config: pytest.Config) -> None:
     for value in KNOWN_TEST_SECRETS.by_name().values():
         register_secret(value)
-    _arm_gate()
+    arm_gate()
 
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
-    _arm_gate()
+    arm_gate()
     _gate.current_test = item.nodeid
     try:
         return (yield)
@@ -169,13 +174,30 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
-    outside_tests = _gate.take_leaks(None)
+    config = session.config
+    outside_tests = [*config.stash.get(_OUTSIDE_TESTS_KEY, []), *_gate.take_leaks(None)]
+    worker_output = getattr(config, "workeroutput", None)
+    if worker_output is not None:
+        # An xdist worker: its exit status and terminal are not the run's, so its sightings go
+        # to the controller, which fails the session and prints them (pytest_testnodedown).
+        worker_output[_WORKER_OUTPUT_KEY] = outside_tests
+        return
     if outside_tests:
-        session.config.stash[_OUTSIDE_TESTS_KEY] = outside_tests
+        config.stash[_OUTSIDE_TESTS_KEY] = outside_tests
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 _OUTSIDE_TESTS_KEY = pytest.StashKey[list[str]]()
+_WORKER_OUTPUT_KEY = "polyinfra_secret_leaks_outside_tests"
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: object) -> None:
+    """xdist's controller, as each worker finishes: take over the worker's outside-test sightings."""
+    sightings = getattr(node, "workeroutput", {}).get(_WORKER_OUTPUT_KEY, [])
+    if sightings:
+        config: pytest.Config = node.config
+        config.stash[_OUTSIDE_TESTS_KEY] = [*config.stash.get(_OUTSIDE_TESTS_KEY, []), *sightings]
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
@@ -196,7 +218,7 @@ def known_secrets() -> KnownTestSecrets:
 def isolated_logging() -> Iterator[None]:
     """For tests that call ``configure_logging`` themselves: the gate takes logging back afterwards."""
     yield
-    _arm_gate()
+    arm_gate()
 
 
 @pytest.fixture

@@ -20,6 +20,7 @@ from polyinfra.errors import (
     BookHashMismatchError,
     CircuitOpenError,
     CursorRejectedError,
+    FencedOffError,
     InsufficientBalanceError,
     InsufficientLiquidityError,
     InvalidNumberError,
@@ -68,6 +69,15 @@ if TYPE_CHECKING:
     from polyinfra.clob.market_channel import MarketChannel
     from polyinfra.clob.rest import ClobRestClient, SyncClobRestClient
     from polyinfra.clob.trading import AssetType, BalanceAllowance, CancelResult, OpenOrder, TradingClient
+    from polyinfra.core.us_dropcopy import (
+        ChainLink,
+        DropCopyStream,
+        LinkKind,
+        UsExecution,
+        UsInstrumentChange,
+        UsPositionChange,
+        UsTradeReport,
+    )
     from polyinfra.core.us_instruments import UsInstrument, UsInstrumentState
     from polyinfra.core.us_orders import UsOrderIntent, UsTimeInForce
     from polyinfra.data.data_api import DataApiClient
@@ -75,7 +85,9 @@ if TYPE_CHECKING:
     from polyinfra.emulator.faults import FaultConfig
     from polyinfra.emulator.runner import Emulator
     from polyinfra.live.live_data import LiveData
+    from polyinfra.record.dropcopy_archive import DropCopyArchive, open_archive
     from polyinfra.us.client import UsExchangeClient
+    from polyinfra.us.dropcopy import DropCopyArchiver
     from polyinfra.us.live_books import UsLiveBooks
     from polyinfra.us.order_entry import UsOrderEntry
     from polyinfra.us.order_stream import UsOrderStream
@@ -108,6 +120,16 @@ _LAZY = {
     "UsInstrument": "polyinfra.core.us_instruments",
     "UsInstrumentState": "polyinfra.core.us_instruments",
     "UsLiveBooks": "polyinfra.us.live_books",
+    "DropCopyArchiver": "polyinfra.us.dropcopy",
+    "DropCopyArchive": "polyinfra.record.dropcopy_archive",
+    "open_archive": "polyinfra.record.dropcopy_archive",
+    "DropCopyStream": "polyinfra.core.us_dropcopy",
+    "UsExecution": "polyinfra.core.us_dropcopy",
+    "UsTradeReport": "polyinfra.core.us_dropcopy",
+    "UsInstrumentChange": "polyinfra.core.us_dropcopy",
+    "UsPositionChange": "polyinfra.core.us_dropcopy",
+    "ChainLink": "polyinfra.core.us_dropcopy",
+    "LinkKind": "polyinfra.core.us_dropcopy",
     "UsOrderEntry": "polyinfra.us.order_entry",
     "UsOrderIntent": "polyinfra.core.us_orders",
     "UsOrderStream": "polyinfra.us.order_stream",
@@ -126,16 +148,21 @@ __all__ = [
     "BookHashMismatchError",
     "BookUpdated",
     "CancelResult",
+    "ChainLink",
     "CircuitOpenError",
     "ClobRestClient",
     "ConditionId",
     "CursorRejectedError",
     "DataApiClient",
     "Depth",
+    "DropCopyArchive",
+    "DropCopyArchiver",
+    "DropCopyStream",
     "Emulator",
     "FaultConfig",
     "FeeSchedule",
     "FeedStats",
+    "FencedOffError",
     "FillEstimate",
     "GammaClient",
     "InsufficientBalanceError",
@@ -146,6 +173,7 @@ __all__ = [
     "InvalidTickSizeError",
     "InvalidValueError",
     "Level",
+    "LinkKind",
     "LiveBooks",
     "LiveData",
     "MalformedMessageError",
@@ -187,13 +215,17 @@ __all__ = [
     "TransportError",
     "UnknownWalletError",
     "UsExchangeClient",
+    "UsExecution",
     "UsInstrument",
+    "UsInstrumentChange",
     "UsInstrumentState",
     "UsLiveBooks",
     "UsOrderEntry",
     "UsOrderIntent",
     "UsOrderStream",
+    "UsPositionChange",
     "UsTimeInForce",
+    "UsTradeReport",
     "WalletConfig",
     "WalletRegistry",
     "WrongContextError",
@@ -202,6 +234,7 @@ __all__ = [
     "book_hash_matches",
     "legacy_book_hash",
     "micros_to_decimal",
+    "open_archive",
     "parse_micros",
     "to_micros",
 ]

@@ -32,11 +32,20 @@ async def emulator_factory() -> AsyncIterator[EmulatorFactory]:
         await emulator.stop()
 
 
+FAST_SETTLEMENT = TradingSettings(mined_after_s=0.05, confirmed_after_s=0.1)
+"""Trades MINED 0.05 s and CONFIRMED 0.1 s after their match: tests wait for final states quickly."""
+SETTLEMENT_PENDING_2_S = TradingSettings(mined_after_s=1.0, confirmed_after_s=2.0)
+"""For a test that looks at a trade while it is still settling: a RETRYING trade FAILs 2 s after its
+match, not 0.1 s, which a loaded machine can spend between two requests of the test. Pass it to
+``emulator`` with ``@pytest.mark.parametrize("emulator", [SETTLEMENT_PENDING_2_S], indirect=True)``."""
+
+
 @pytest.fixture
-async def emulator() -> AsyncIterator[Emulator]:
-    """The trading tests' venue: 3 markets, no simulated activity, trades settled in 0.1 s, and its
-    rate limits off (a test module that needs another emulator defines its own ``emulator``)."""
-    settings = TradingSettings(mined_after_s=0.05, confirmed_after_s=0.1)
+async def emulator(request: pytest.FixtureRequest) -> AsyncIterator[Emulator]:
+    """The trading tests' venue: 3 markets, no simulated activity, trades settled in 0.1 s (other
+    timers by indirect parametrization) and its rate limits off (a test module that needs another
+    emulator defines its own ``emulator``)."""
+    settings = getattr(request, "param", FAST_SETTLEMENT)
     faults = FaultConfig(rate_limits=RateLimitMode.OFF)
     async with Emulator(markets=3, seed=5, rate=0, trading=settings, faults=faults) as running:
         yield running

@@ -1,4 +1,5 @@
-"""``polyinfra markets`` and ``polyinfra book`` as real processes against an emulator in this test's loop."""
+"""``polyinfra markets`` and ``polyinfra book``, run in-process (tests.integration.cli_steps), against an
+emulator in this test's loop."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import json
 from decimal import Decimal
 
 from polyinfra.emulator.runner import Emulator
-from tests.integration.cli_steps import run_polyinfra
+from tests.integration.cli_steps import run_polyinfra_in_process
 from tests.integration.conftest import EmulatorFactory
 
 
@@ -16,7 +17,7 @@ def _records(stdout: str) -> list[dict[str, object]]:
 
 async def test_markets_lists_questions_condition_ids_and_token_ids(emulator_factory: EmulatorFactory) -> None:
     emulator = await emulator_factory(markets=4, page_size=1)  # one market a page: the listing is walked
-    code, stdout, stderr = await run_polyinfra("markets", "--rest", emulator.urls["rest"], "--json")
+    code, stdout, stderr = await run_polyinfra_in_process("markets", "--rest", emulator.urls["rest"], "--json")
     assert code == 0, stderr
     listed = _records(stdout)
     assert [record["condition_id"] for record in listed] == list(emulator.exchange.markets)
@@ -30,7 +31,7 @@ async def test_markets_lists_questions_condition_ids_and_token_ids(emulator_fact
         ]
         assert all(isinstance(token["price"], str) for token in tokens)
 
-    code, text, stderr = await run_polyinfra("markets", "--rest", emulator.urls["rest"], "--limit", "2")
+    code, text, stderr = await run_polyinfra_in_process("markets", "--rest", emulator.urls["rest"], "--limit", "2")
     assert code == 0, stderr
     first, second = list(emulator.exchange.markets.values())[:2]
     assert text.startswith(first.question + "\n") and f"\n{second.question}\n" in text
@@ -42,7 +43,7 @@ async def test_markets_search_is_any_case_over_question_and_slug(emulator_factor
     emulator = await emulator_factory(markets=4)
     wanted = list(emulator.exchange.markets.values())[2]
     word = max(wanted.question.rstrip("?").split(), key=len)
-    code, stdout, stderr = await run_polyinfra(
+    code, stdout, stderr = await run_polyinfra_in_process(
         "markets", "--rest", emulator.urls["rest"], "--search", word.swapcase(), "--active", "--json"
     )
     assert code == 0, stderr
@@ -50,7 +51,9 @@ async def test_markets_search_is_any_case_over_question_and_slug(emulator_factor
     assert wanted.condition_id in {record["condition_id"] for record in found}
     assert all(word.casefold() in str(record["question"]).casefold() + str(record["slug"]) for record in found)
 
-    code, stdout, stderr = await run_polyinfra("markets", "--rest", emulator.urls["rest"], "--search", "no-such-thing")
+    code, stdout, stderr = await run_polyinfra_in_process(
+        "markets", "--rest", emulator.urls["rest"], "--search", "no-such-thing"
+    )
     assert (code, stdout) == (0, "no market matches\n"), stderr
 
 
@@ -87,7 +90,9 @@ async def test_book_shows_the_ladder_of_the_rest_book(emulator_factory: Emulator
     asks = [(Decimal(level.price_micros) / million, Decimal(level.size_micros) / million) for level in levels.asks]
     best_bids, best_asks = sorted(bids, reverse=True)[:2], sorted(asks)[:2]
 
-    code, stdout, stderr = await run_polyinfra("book", token, "--rest", emulator.urls["rest"], "--depth", "2", "--json")
+    code, stdout, stderr = await run_polyinfra_in_process(
+        "book", token, "--rest", emulator.urls["rest"], "--depth", "2", "--json"
+    )
     assert code == 0, stderr
     (ladder,) = _records(stdout)
 
@@ -96,7 +101,7 @@ async def test_book_shows_the_ladder_of_the_rest_book(emulator_factory: Emulator
     assert Decimal(str(ladder["spread"])) == best_asks[0][0] - best_bids[0][0]
     assert Decimal(str(ladder["mid"])) == (best_asks[0][0] + best_bids[0][0]) / 2
 
-    code, text, stderr = await run_polyinfra("book", token, "--rest", emulator.urls["rest"], "--depth", "2")
+    code, text, stderr = await run_polyinfra_in_process("book", token, "--rest", emulator.urls["rest"], "--depth", "2")
     assert code == 0, stderr
     rows = text.splitlines()
     sides = [row.split()[0] for row in rows if row.startswith(("ask ", "bid "))]
@@ -111,6 +116,6 @@ async def test_book_shows_the_ladder_of_the_rest_book(emulator_factory: Emulator
 async def test_book_of_an_unknown_token_is_one_line_and_exit_code_2(emulator_factory: EmulatorFactory) -> None:
     emulator = await emulator_factory()
     for token, message in (("12345", "unknown token"), ("not-a-token", "not a token id")):
-        code, stdout, stderr = await run_polyinfra("book", token, "--rest", emulator.urls["rest"])
+        code, stdout, stderr = await run_polyinfra_in_process("book", token, "--rest", emulator.urls["rest"])
         assert (code, stdout) == (2, ""), stderr
         assert stderr.startswith("polyinfra book: ") and stderr.count("\n") == 1 and message in stderr, stderr

@@ -1,6 +1,6 @@
-"""``polyinfra record``, ``coverage`` and ``replay`` as real processes against an emulator in this
-test's event loop: record until the status line shows frames acknowledged, stop with Ctrl-C, then
-read the tape back."""
+"""``polyinfra record``, ``coverage`` and ``replay`` against an emulator in this test's event loop:
+record, as a real process, until the status line shows frames acknowledged, stop it with Ctrl-C,
+then read the tape back with the other commands, run in-process (tests.integration.cli_steps)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.integration.cli_steps import WAIT_S, run_polyinfra, start_polyinfra
+from tests.integration.cli_steps import WAIT_S, run_polyinfra_in_process, start_polyinfra
 from tests.integration.conftest import EmulatorFactory
 
 ACKNOWLEDGED_WANTED = 50
@@ -27,7 +27,7 @@ async def test_record_then_coverage_then_replay(emulator_factory: EmulatorFactor
             "UPDATE records SET recv_mono_ns = 'not a time'"
             " WHERE seq = (SELECT MAX(seq) FROM records WHERE kind = 'frame received')"
         )
-    code, _, err = await run_polyinfra("export", "--sink", sink, "--out", str(tmp_path / "again"))
+    code, _, err = await run_polyinfra_in_process("export", "--sink", sink, "--out", str(tmp_path / "again"))
     assert code == 1
     assert err.startswith("polyinfra export: a stored record cannot be read back") and len(err.splitlines()) == 1, err
 
@@ -62,29 +62,29 @@ async def record_then_coverage_then_replay(emulator_factory: EmulatorFactory, si
     assert recording.returncode == 0, rest.decode()
     assert "gaps 0 (0 records dropped)" in rest.decode()
 
-    code, out, err = await run_polyinfra("coverage", "--sink", sink)
+    code, out, err = await run_polyinfra_in_process("coverage", "--sink", sink)
     assert code == 0, err
     tokens = list(emulator.exchange.tokens())
     assert all(f"{token}: covered" in out for token in tokens[:4])
     assert "subscribed" in out
 
-    code, out, err = await run_polyinfra("replay", "--sink", sink, "--speed", "1000")
+    code, out, err = await run_polyinfra_in_process("replay", "--sink", sink, "--speed", "1000")
     assert code == 0, err
     assert re.search(r"[1-9][\d,]* checkpoints matched, 0 diverged, 0 hash mismatches", out), out
 
-    code, out, err = await run_polyinfra("export", "--sink", sink, "--out", str(out_dir))
+    code, out, err = await run_polyinfra_in_process("export", "--sink", sink, "--out", str(out_dir))
     assert code == 0, err
     assert re.match(r"exported [1-9][\d,]* book_deltas, [\d,]+ trades, [1-9][\d,]* best_bid_ask rows into ", out), out
     assert (out_dir / "coverage.json").is_file()
     # A bad --out is one line: a directory already exported into, a path under a file.
     for bad in (out_dir, out_dir / "coverage.json" / "below"):
-        code, _, err = await run_polyinfra("export", "--sink", sink, "--out", str(bad))
+        code, _, err = await run_polyinfra_in_process("export", "--sink", sink, "--out", str(bad))
         assert code == 1
         assert err.startswith("polyinfra export: ") and len(err.strip().splitlines()) == 1, err
 
 
 async def test_a_sink_url_nothing_serves_is_one_line_and_exit_code_2() -> None:
-    code, _, err = await run_polyinfra("replay", "--sink", "mysql://127.0.0.1/tape")
+    code, _, err = await run_polyinfra_in_process("replay", "--sink", "mysql://127.0.0.1/tape")
     assert code == 2
     assert err.startswith("polyinfra replay: unknown sink URL")
     assert len(err.strip().splitlines()) == 1

@@ -1,5 +1,6 @@
-"""``polyinfra keys derive``, ``order place | cancel | list`` and ``doctor`` as real processes against
-an in-process emulator (venue notes: API keys, REST routes, Wallets, Failure modes)."""
+"""``polyinfra keys derive``, ``order place | cancel | list`` and ``doctor`` against an in-process
+emulator (venue notes: API keys, REST routes, Wallets, Failure modes). The commands run in-process
+(tests.integration.cli_steps), except Ctrl-C, which is about the process: that one is a real one."""
 
 from __future__ import annotations
 
@@ -30,6 +31,7 @@ from polyinfra.model.numbers import TickSize
 from polyinfra.model.orders import SignatureType
 from polyinfra.obs.redaction import SecretScanner
 from polyinfra.wire.clob_orders import PostOrderBody
+from tests.integration.cli_steps import run_polyinfra_in_process
 from tests.unit.test_no_private_citations import PRIVATE_RE
 
 SECOND_KEY = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d"
@@ -74,10 +76,10 @@ async def _polyinfra(
 
 
 async def _command(private_key: str, *args: str, env: dict[str, str] | None = None, stdin: bytes | None = None) -> Ran:
-    process = await _start(private_key, *args, env=env)
-    stdout, stderr = await asyncio.wait_for(process.communicate(stdin), 60)
-    assert process.returncode is not None
-    return Ran(process.returncode, stdout.decode(), stderr.decode())
+    """Run ``polyinfra ARGS`` in-process, with the environment :func:`_start` gives a process."""
+    environment: dict[str, str | None] = {name: None for name in os.environ if name.startswith("POLYINFRA_")}
+    environment |= {"POLYINFRA_PRIVATE_KEY": private_key, **(env or {})}
+    return Ran(*await run_polyinfra_in_process(*args, env=environment, stdin=stdin))
 
 
 async def _start(private_key: str, *args: str, env: dict[str, str] | None = None) -> asyncio.subprocess.Process:

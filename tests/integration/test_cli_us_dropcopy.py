@@ -1,5 +1,5 @@
 """``polyinfra us dropcopy`` as a real process against the emulator: the status line, the summary and the
-archive it leaves (restarts are ``test_us_dropcopy_archiver``'s), and a store it cannot use."""
+archive it leaves (restarts are ``test_us_dropcopy_archiver``'s), and a store or a lease it cannot use."""
 
 from __future__ import annotations
 
@@ -35,7 +35,10 @@ async def test_the_archiver_command_reports_its_streams_and_archives_them(emulat
     archive.close()
 
 
-async def test_a_store_it_cannot_use_is_a_one_line_error(emulator: Emulator) -> None:
+async def test_a_store_or_a_lease_it_cannot_use_is_a_one_line_error(emulator: Emulator, tmp_path: Path) -> None:
     target = emulator.urls["grpc"]
     code, _, err = await run_polyinfra("us", "dropcopy", "--grpc", target, "--insecure", "--store", "mysql://x")
     assert code == 2 and "sqlite:///PATH or postgresql://" in err
+    store = "sqlite:///" + str(tmp_path / "a.db")
+    code, _, err = await run_polyinfra("us", "dropcopy", "--store", store, "--lease", "redis://u:hunter22@h/f")
+    assert code == 2 and "--lease nats://" in err and "hunter22" not in err

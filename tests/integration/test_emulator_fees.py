@@ -25,12 +25,12 @@ from polyinfra.emulator.accounts import SEED_SHARES_MICROS
 from polyinfra.emulator.faults import FaultConfig
 from polyinfra.emulator.rate_limits import RateLimitMode
 from polyinfra.emulator.runner import Emulator
-from polyinfra.emulator.trading_api import TradingSettings
 from polyinfra.errors import InsufficientBalanceError
 from polyinfra.model.market import FeeSchedule, MarketInfo
 from polyinfra.model.numbers import MICROS, Side, TickSize, to_micros
 from polyinfra.net.http import HttpTransport
 from polyinfra.wire.clob_user import TradeRecord
+from tests.integration.conftest import FAST_SETTLEMENT, SETTLEMENT_PENDING_2_S
 from tests.integration.trading_steps import WAIT_S, signed_order, subscribe_user_channel, trading_client
 
 # Hardhat account #1 (venue notes: Test vectors) trades with account #0 (known_secrets).
@@ -46,8 +46,8 @@ MARKETS = {
 
 
 @pytest.fixture
-async def emulator() -> AsyncIterator[Emulator]:
-    settings = TradingSettings(mined_after_s=0.05, confirmed_after_s=0.1)
+async def emulator(request: pytest.FixtureRequest) -> AsyncIterator[Emulator]:
+    settings = getattr(request, "param", FAST_SETTLEMENT)
     faults = FaultConfig(rate_limits=RateLimitMode.OFF)
     async with Emulator(markets=4, seed=12, rate=0, trading=settings, faults=faults) as running:
         yield running
@@ -205,6 +205,7 @@ async def test_a_taker_buy_pays_the_fee_on_top_and_the_maker_exactly_the_notiona
         assert {maker_order["fee_rate_bps"] for event in events for maker_order in event["maker_orders"]} == {"0"}
 
 
+@pytest.mark.parametrize("emulator", [SETTLEMENT_PENDING_2_S], indirect=True, ids=["settling 2 s"])
 async def test_a_taker_sell_pays_out_of_its_proceeds_and_a_failed_trade_refunds_the_fee(
     emulator: Emulator, transport: HttpTransport, known_secrets: Any
 ) -> None:

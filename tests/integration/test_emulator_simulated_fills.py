@@ -11,6 +11,8 @@ import itertools
 from decimal import Decimal
 from typing import Any
 
+import pytest
+
 from polyinfra.clob.trading import AssetType, TradingClient
 from polyinfra.core.matching import Order
 from polyinfra.emulator.runner import Emulator
@@ -19,6 +21,7 @@ from polyinfra.model.orders import TimeInForce
 from polyinfra.model.trading_events import OrderEventKind, OrderStatus, TradeStatus
 from polyinfra.net.http import HttpTransport
 from polyinfra.wire.clob_user import TradeRecord
+from tests.integration.conftest import SETTLEMENT_PENDING_2_S
 from tests.integration.test_user_channel import (
     WAIT_S,
     _assert_matches_rest,
@@ -165,6 +168,7 @@ async def test_a_simulator_order_on_the_other_token_mints_with_a_users_and_the_s
     ]
 
 
+@pytest.mark.parametrize("emulator", [SETTLEMENT_PENDING_2_S], indirect=True, ids=["settling 2 s"])
 async def test_a_failed_simulator_trade_restores_the_makers_balances(
     emulator: Emulator, transport: HttpTransport, known_secrets: Any
 ) -> None:

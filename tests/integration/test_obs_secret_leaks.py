@@ -162,15 +162,18 @@ def pytest_collection_finish(session):
 """
 
 
+# The suite runs under pytest-xdist, where a worker's exit status and terminal are not the run's:
+# the gate must fail the run and name the leak there as well as in one process.
+@pytest.mark.parametrize("workers", [[], ["-n", "2"]], ids=["one process", "xdist workers"])
 def test_the_gate_fails_a_session_that_leaks_naming_test_secret_and_form(
-    tmp_path: Path, secret_scanner: SecretScanner
+    tmp_path: Path, secret_scanner: SecretScanner, workers: list[str]
 ) -> None:
     conftest = (Path(__file__).parents[1] / "conftest.py").read_text()
     (tmp_path / "conftest.py").write_text(conftest + _LEAK_OUTSIDE_TESTS)
     (tmp_path / "test_leaks.py").write_text(textwrap.dedent(_LEAKING_TESTS))
     (tmp_path / "pytest.ini").write_text("[pytest]\nasyncio_default_fixture_loop_scope = function\n")
     result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "-rA", str(tmp_path)],
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "-rA", *workers, str(tmp_path)],
         cwd=tmp_path,
         capture_output=True,
         text=True,

@@ -4,10 +4,9 @@ token expiries, BUSTED reversals, one consumer per stream with a handover, and `
 from __future__ import annotations
 
 import asyncio
-import os
+import multiprocessing
 import random
 import signal
-import sys
 from collections import defaultdict
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -15,12 +14,15 @@ from pathlib import Path
 import grpc
 import pytest
 
+from polyinfra.core.us_books import stream_share
 from polyinfra.core.us_dropcopy import DropCopyStream, LinkKind, chain_gaps
 from polyinfra.emulator.runner import Emulator
+from polyinfra.errors import StreamBudgetExceededError
 from polyinfra.record.dropcopy_archive import DropCopyArchive, SQLiteDropCopyArchive
 from polyinfra.us.dropcopy import DropCopyArchiver
+from polyinfra.us.live_books import UsLiveBooks
 from polyinfra.wire.us.polymarket.v1 import report_pb2, report_pb2_grpc
-from tests.integration.us_dropcopy_steps import emulator_archiver, until
+from tests.integration.us_dropcopy_steps import archive_until_killed, emulator_archiver, until
 
 FIRM = "firm-a"
 TIME_SCALE = 0.001  # the emulator's minute (search limit, heartbeats) passes in 60 ms
@@ -141,54 +143,76 @@ async def test_two_archivers_only_one_commits_and_the_other_takes_over_without_a
     second_archive.close()
 
 
-KILLS = 4  # the issue asks for 20; each restart costs a process start (1.5 s of imports on a busy 2-core machine)
-# The archiver alone in a process of its own (the command adds the reference-data call and the status line,
-# which ``test_cli_us_dropcopy`` covers): a lighter start, so more kills fit the test's time.
-_ARCHIVER_PROCESS = """
-import asyncio, sys
-from polyinfra.core.us_dropcopy import DropCopyStream
-from polyinfra.record.dropcopy_archive import DropCopyArchive, SQLiteDropCopyArchive
-from polyinfra.us.dropcopy import DropCopyArchiver
-target, path, firm = sys.argv[1:4]
-archiver = DropCopyArchiver(target, SQLiteDropCopyArchive(path), firm=firm, streams=[DropCopyStream.EXECUTIONS],
-                            insecure=True, reconnect_initial_s=0.01, reconnect_max_s=0.05)
-asyncio.run(archiver.run())
-"""
+async def test_books_beside_an_archiver_are_planned_within_what_the_archiver_leaves(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    emulator.us_market_data_faults.streams_per_firm = 6
+    archive = SQLiteDropCopyArchive(tmp_path / "archive.db")
+    archiver = _archiver(emulator, archive, *DropCopyStream)
+    share = stream_share(archiver.stream_count, budget=6)
+    assert share == 2
+    symbols = [instrument.symbol for instrument in emulator.us_market.instruments][:3]
+    run = asyncio.create_task(archiver.run())
+    try:
+        await until(lambda: emulator.us_dropcopy_service.open_streams == 4, "the archiver's streams are open")
+        async with UsLiveBooks(
+            emulator.urls["grpc"], insecure=True, symbols_per_stream=1, stream_budget=share, reconnect_initial_s=0.01
+        ) as books:
+            await books.subscribe(symbols[:2])
+            assert await books.wait_until_live(timeout_s=30)
+            with pytest.raises(StreamBudgetExceededError):
+                await books.subscribe(symbols[2:])  # refused here, before the venue's RESOURCE_EXHAUSTED
+            assert emulator.us_stream_budget.held("") == 6
+    finally:
+        run.cancel()
+        await asyncio.gather(run, return_exceptions=True)
+    assert emulator.us_stream_budget.refused == 0
+    archive.close()
+
+
+KILLS = 20
+_KILLS_SEED = 13
 
 
 async def test_kill_minus_nine_at_random_points_loses_and_duplicates_nothing(
     emulator: Emulator, tmp_path: Path
 ) -> None:
+    # Each archiver is a process of its own, forked from a server that imported polyinfra once, so a restart
+    # costs a fork rather than a second of imports and twenty kills fit in seconds; each is a real SIGKILL.
+    forks = multiprocessing.get_context("forkserver")
+    forks.set_forkserver_preload(["tests.integration.us_dropcopy_steps"])
     history = emulator.us_dropcopy
-    history.faults.update({"batch_size": 10, "replay_delay_s": 2.0})  # 2 ms a batch: 300 batches, ~1 s of replay
-    history.generate(3000, seed=3)
+    history.faults.update({"batch_size": 10, "replay_delay_s": 5.0})  # 5 ms a batch: the replay outlasts the kills
+    history.generate(6000, seed=3)
     path = tmp_path / "archive.db"
-    rng = random.Random(13)
-    command = [sys.executable, "-c", _ARCHIVER_PROCESS, emulator.urls["grpc"], str(path), FIRM]
-    counts = []
+    rng = random.Random(_KILLS_SEED)
+    counts: list[int] = []
     for _ in range(KILLS):
-        process = await asyncio.create_subprocess_exec(
-            *command, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL, env=os.environ.copy()
-        )
-        # Wait for the first commit, then kill at a random point of the replay.
-        await until(lambda: path.exists() and _archived(path) > (counts[-1] if counts else 0), "progress")
-        await asyncio.sleep(rng.uniform(0.0, 0.2))
-        process.send_signal(signal.SIGKILL)
-        await process.wait()
+        process = forks.Process(target=archive_until_killed, args=(emulator.urls["grpc"], str(path), FIRM))
+        process.start()
+        try:
+            # After its first commit, kill it at a random point: between commits, or inside one.
+            await until(lambda: path.exists() and _archived(path) > (counts[-1] if counts else 0), "progress")
+            await asyncio.sleep(rng.uniform(0.0, 0.1))
+        finally:
+            process.kill()
+            await asyncio.to_thread(process.join)
+        assert process.exitcode == -signal.SIGKILL
         counts.append(_archived(path))
+    history.faults.update({"replay_delay_s": 0.0})
     archive = SQLiteDropCopyArchive(path)
     archiver = _archiver(emulator, archive)
     run = asyncio.create_task(archiver.run())
     try:
-        await until(lambda: archive.count(FIRM, DropCopyStream.EXECUTIONS) == 3000, "all archived")
+        await until(lambda: archive.count(FIRM, DropCopyStream.EXECUTIONS) == 6000, "all archived")
     finally:
         run.cancel()
         await asyncio.gather(run, return_exceptions=True)
-    assert counts == sorted(counts) and counts[-1] < 3000
+    assert counts == sorted(counts) and len(set(counts)) == KILLS and counts[-1] < 6000
     links = archive.chain(FIRM, DropCopyStream.EXECUTIONS)
     assert chain_gaps(links) == []
     # Every restart resumed after the last committed token: no record was delivered and applied twice.
-    assert sum(link.events for link in links) == sum(link.new_events for link in links) == 3000
+    assert sum(link.events for link in links) == sum(link.new_events for link in links) == 6000
     assert _archived_order(archive) == _emulated_order(emulator)
     archive.close()
 

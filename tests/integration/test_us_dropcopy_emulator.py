@@ -1,6 +1,7 @@
-"""The emulator's DropCopyAPI and report search over real sockets, with the generated stubs alone: resume by
-token and by time, token refusals, retention, the stream cap, slow replays against short deadlines, the
-search's required page size and rate limit, the control routes and the scope checks."""
+"""The emulator's DropCopyAPI and report search over real sockets, with the generated stubs alone: resume by token
+and by time, token refusals, retention, the stream cap, slow replays against short deadlines, the search's
+required page size and rate limit, the firm's stream budget pooled with market data, the control routes and the
+scope checks."""
 
 from __future__ import annotations
 
@@ -13,7 +14,19 @@ import pytest
 from polyinfra.core.us_dropcopy import DropCopyStream
 from polyinfra.core.us_instruments import UsInstrumentState
 from polyinfra.emulator.runner import Emulator
-from polyinfra.wire.us.polymarket.v1 import dropcopy_pb2, dropcopy_pb2_grpc, report_pb2, report_pb2_grpc
+from polyinfra.wire.us.polymarket.v1 import (
+    dropcopy_pb2,
+    dropcopy_pb2_grpc,
+    marketdatasubscription_pb2,
+    marketdatasubscription_pb2_grpc,
+    positions_pb2,
+    positions_pb2_grpc,
+    report_pb2,
+    report_pb2_grpc,
+    trading_pb2,
+    trading_pb2_grpc,
+)
+from tests.integration.us_dropcopy_steps import until
 
 KC = "tec-nfl-sbw-2026-02-08-kc"
 
@@ -126,7 +139,7 @@ async def test_a_slow_replay_never_finishes_within_a_short_deadline(
 
 
 async def test_the_twenty_first_stream_of_a_firm_is_refused(emulator: Emulator, channel: grpc.aio.Channel) -> None:
-    emulator.us_dropcopy.faults.streams_per_firm = 2
+    emulator.us_market_data_faults.streams_per_firm = 2
     stub = dropcopy_pb2_grpc.DropCopyAPIStub(channel)
     emulator.us_dropcopy.faults.update({"heartbeat_interval_s": 10.0})
     open_calls = [stub.CreateDropCopySubscription(_from_time()) for _ in range(2)]
@@ -179,6 +192,43 @@ async def test_control_routes_validate_and_act(emulator: Emulator) -> None:
         assert (await rest.post("/_emulator/us/dropcopy/drop")).json() == {"dropped": 0}
     assert len(emulator.us_dropcopy.entries(DropCopyStream.TRADES)) == 3  # two NEW, one BUSTED
     assert len(emulator.us_dropcopy.entries(DropCopyStream.INSTRUMENTS)) == 1
+
+
+async def test_market_data_dropcopy_order_and_position_streams_draw_from_one_pooled_budget(
+    emulator: Emulator, channel: grpc.aio.Channel
+) -> None:
+    emulator.us_market_data_faults.streams_per_firm = 3
+    emulator.us_dropcopy.faults.update({"heartbeat_interval_s": 10.0})
+    dropcopy = dropcopy_pb2_grpc.DropCopyAPIStub(channel)
+    market_data = marketdatasubscription_pb2_grpc.MarketDataSubscriptionAPIStub(channel)
+    request = marketdatasubscription_pb2.CreateMarketDataSubscriptionRequest(symbols=[KC])
+    books = market_data.CreateMarketDataSubscription(request)
+    executions = dropcopy.CreateDropCopySubscription(_from_time())
+    orders = trading_pb2_grpc.OrderEntryAPIStub(channel).CreateOrderSubscription(
+        trading_pb2.CreateOrderSubscriptionRequest()
+    )
+    for call in (books, executions, orders):
+        await call.read()  # open: its first message came
+    assert emulator.us_stream_budget.held("") == 3
+    for fourth in (
+        dropcopy.CreateInstrumentStateChangeSubscription(dropcopy_pb2.CreateInstrumentStateChangeSubscriptionRequest()),
+        market_data.CreateMarketDataSubscription(request),
+        positions_pb2_grpc.PositionAPIStub(channel).CreatePositionSubscription(
+            positions_pb2.CreatePositionSubscriptionRequest()
+        ),
+    ):
+        with pytest.raises(grpc.aio.AioRpcError) as refused:
+            await fourth.read()
+        assert refused.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+        assert refused.value.details() == "at most 3 concurrent streams per firm"
+    assert emulator.us_stream_budget.refused == 3
+    books.cancel()
+    # The market-data stream's slot is back for a DropCopy stream.
+    await until(lambda: emulator.us_market_data.open_streams == 0, "the books stream closed")
+    positions = dropcopy.CreatePositionChangeSubscription(dropcopy_pb2.CreatePositionChangeSubscriptionRequest())
+    assert len(await _read(positions, 1)) == 1
+    executions.cancel()
+    orders.cancel()
 
 
 async def test_dropcopy_and_reports_need_a_token_when_the_emulator_checks_them() -> None:

@@ -1,5 +1,5 @@
-"""What the DropCopy archiver tests share: an archiver for an emulator with fast reconnects, and waiting for
-a condition the archiver's tasks bring about."""
+"""What the DropCopy archiver tests share: an archiver for an emulator with fast reconnects, waiting for a
+condition the archiver's tasks bring about, and the archiver alone as the body of a process a test kills."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 from polyinfra.core.us_dropcopy import DropCopyStream
 from polyinfra.emulator.runner import Emulator
-from polyinfra.record.dropcopy_archive import DropCopyArchive
+from polyinfra.record.dropcopy_archive import DropCopyArchive, SQLiteDropCopyArchive
 from polyinfra.us.dropcopy import DropCopyArchiver, search_limits
 
 WAIT_S = 60.0
@@ -44,3 +44,19 @@ async def until(condition: Callable[[], bool], what: str) -> None:
         while not condition():
             await asyncio.sleep(0.01)
     assert condition(), what
+
+
+def archive_until_killed(target: str, path: str, firm: str) -> None:
+    """Archive ``firm``'s executions from ``target`` into the SQLite file ``path`` until the process is killed
+    (the command adds only the reference-data call and the status line, which ``test_cli_us_dropcopy`` covers)."""
+    archive = SQLiteDropCopyArchive(path)
+    archiver = DropCopyArchiver(
+        target,
+        archive,
+        firm=firm,
+        streams=[DropCopyStream.EXECUTIONS],
+        insecure=True,
+        reconnect_initial_s=0.01,
+        reconnect_max_s=0.05,
+    )
+    asyncio.run(archiver.run())

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,6 +17,7 @@ import psycopg
 import pytest
 
 from polyinfra.record.records import Record, RecordKind
+from tests.unique_names import unique_name
 
 SINKS = ["sqlite"]
 NATS_SERVER = "127.0.0.1:4222"
@@ -30,7 +30,7 @@ def postgres_schema(*options: str) -> Iterator[str]:
     """A fresh schema on the test server, dropped after; yields the URL of a sink whose tables go
     there, with libpq ``options`` added (``-csynchronous_commit=off``). Skips the test when the
     server does not answer: under ``tests/services`` CI counts that skip as a failure."""
-    schema = f"polyinfra_test_{uuid.uuid4().hex[:12]}"
+    schema = unique_name("polyinfra_test", separator="_")
     try:
         admin = psycopg.connect(POSTGRES_URL, autocommit=True, connect_timeout=5)
     except psycopg.OperationalError as exc:
@@ -52,7 +52,7 @@ def sink_url(name: str, directory: Path) -> str:
     if name == "sqlite":
         return f"sqlite:///{directory / 'recording.db'}"
     if name == "jetstream":
-        return f"nats://{NATS_SERVER}/test-{uuid.uuid4().hex[:16]}"  # a stream of its own
+        return f"nats://{NATS_SERVER}/{unique_name('test')}"  # a stream of its own
     raise AssertionError(f"no sink named {name}")
 
 

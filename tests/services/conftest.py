@@ -4,7 +4,6 @@ which CI counts as a failure under ``tests/services``)."""
 from __future__ import annotations
 
 import contextlib
-import uuid
 from collections.abc import AsyncIterator
 
 import nats
@@ -14,6 +13,7 @@ import pytest
 from nats.aio.client import Client
 
 from tests.record.sinks import NATS_SERVER
+from tests.unique_names import unique_name
 
 
 @pytest.fixture
@@ -29,7 +29,7 @@ async def nats_client() -> AsyncIterator[Client]:
 @pytest.fixture
 async def stream(nats_client: Client) -> AsyncIterator[str]:
     """A stream name of the test's own; the stream is deleted afterwards if the test made it."""
-    name = f"test-{uuid.uuid4().hex[:16]}"
+    name = unique_name("test")
     yield name
     with contextlib.suppress(nats.js.errors.NotFoundError):
         await nats_client.jetstream().delete_stream(name)

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
-import uuid
 
 import msgspec
 import nats
@@ -26,6 +25,7 @@ from polyinfra.record.shard_leases import LeaseValue, bucket_name, shard_of
 from tests.integration.cli_steps import run_polyinfra, start_polyinfra
 from tests.integration.conftest import EmulatorFactory, emulator_factory  # noqa: F401 (the fixture)
 from tests.record.sinks import NATS_SERVER
+from tests.unique_names import unique_name
 
 pytestmark = pytest.mark.services
 
@@ -69,7 +69,7 @@ async def test_three_recorders_one_killed_its_shard_is_taken_over_and_the_manife
     emulator = await emulator_factory(markets=6, seed=3, rate=100.0)
     tokens = list(emulator.exchange.tokens())
     assert {shard_of(token, _SHARDS) for token in tokens} == set(range(_SHARDS))  # no shard is empty
-    name = f"test-fleet-{uuid.uuid4().hex[:10]}"
+    name = unique_name("test-fleet")
     sink = f"nats://{NATS_SERVER}/{name}"
     jetstream = nats_client.jetstream()
     kv = await jetstream.create_key_value(bucket=bucket_name(name), history=1)

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import uuid
 from collections.abc import AsyncIterator
 
 import pytest
@@ -22,23 +21,15 @@ from polyinfra.record.recorder import Recorder
 from polyinfra.record.records import RecordKind
 from polyinfra.record.shard_leases import ShardLeases, shard_of
 from tests.record.sinks import NATS_SERVER, make_records
+from tests.services.lease_clock import LeaseClock, S
+from tests.unique_names import unique_name
 
 pytestmark = pytest.mark.services
-
-_S = 1_000_000_000
-
-
-class _Clock:
-    def __init__(self) -> None:
-        self.now_ns = 1_700_000_000 * _S
-
-    def __call__(self) -> int:
-        return self.now_ns
 
 
 @pytest.fixture
 async def bucket(nats_client: Client) -> AsyncIterator[KeyValue]:
-    name = f"test-leases-{uuid.uuid4().hex[:12]}"
+    name = unique_name("test-leases")
     jetstream = nats_client.jetstream()
     yield await jetstream.create_key_value(bucket=name, history=1)
     await jetstream.delete_key_value(name)
@@ -51,23 +42,23 @@ def test_the_shard_split_is_stable_and_uses_every_shard() -> None:
 
 
 async def test_acquire_renew_expire_and_take_over_with_an_injected_clock(bucket: KeyValue) -> None:
-    clock = _Clock()
+    clock = LeaseClock()
     a = ShardLeases(bucket, holder="a", lease_s=10, wall_ns=clock)
     b = ShardLeases(bucket, holder="b", lease_s=10, wall_ns=clock)
 
     first = await a.acquire(0)
     assert first is not None and first.previous is None
     assert await b.acquire(0) is None  # held and not expired
-    clock.now_ns += 9 * _S
+    clock.now_ns += 9 * S
     renewed = await a.renew(first.lease, watermark_wall_ns=clock.now_ns - 1)
     assert renewed is not None and renewed.fence == first.lease.fence
-    clock.now_ns += 9 * _S  # 18 s after the acquisition, 9 s after the renewal: still held
+    clock.now_ns += 9 * S  # 18 s after the acquisition, 9 s after the renewal: still held
     assert await b.acquire(0) is None
     assert await a.live_members() == ["a"]
     await b.announce()
     assert await a.live_members() == ["a", "b"]
 
-    clock.now_ns += 2 * _S  # past the renewed expiry
+    clock.now_ns += 2 * S  # past the renewed expiry
     taken = await b.acquire(0)
     assert taken is not None
     assert taken.lease.fence > renewed.fence  # the fencing number grows with every new holder
@@ -85,10 +76,10 @@ async def test_acquire_renew_expire_and_take_over_with_an_injected_clock(bucket:
 
 
 async def test_two_members_racing_for_one_expired_shard_give_it_to_exactly_one(bucket: KeyValue) -> None:
-    clock = _Clock()
+    clock = LeaseClock()
     first = await ShardLeases(bucket, holder="dead", lease_s=1, wall_ns=clock).acquire(5)
     assert first is not None
-    clock.now_ns += 2 * _S
+    clock.now_ns += 2 * S
     racers = [ShardLeases(bucket, holder=f"m{index}", lease_s=1, wall_ns=clock) for index in range(3)]
     # Both read the expired lease before either writes: the compare-and-set lets one through.
     found = [await racer._get("shard.5") for racer in racers]
@@ -100,7 +91,7 @@ async def test_two_members_racing_for_one_expired_shard_give_it_to_exactly_one(b
 async def test_a_paused_holders_late_write_is_refused_by_the_server_and_nothing_is_stored(
     bucket: KeyValue, stream: str, nats_client: Client
 ) -> None:
-    clock = _Clock()
+    clock = LeaseClock()
     url = f"nats://{NATS_SERVER}/{stream}"
     a = ShardLeases(bucket, holder="a", lease_s=5, wall_ns=clock)
     b = ShardLeases(bucket, holder="b", lease_s=5, wall_ns=clock)
@@ -112,7 +103,7 @@ async def test_a_paused_holders_late_write_is_refused_by_the_server_and_nothing_
     await zombie.write(records[:10])
 
     # a pauses (no renewal); its lease expires and b takes the shard over and claims the stream.
-    clock.now_ns += 6 * _S
+    clock.now_ns += 6 * S
     taken = await b.acquire(0)
     assert taken is not None
     successor = FencedJetStreamSink(url, fence=taken.lease.fence)
@@ -203,7 +194,7 @@ async def test_a_recorder_fenced_off_stops_writing_and_says_why(stream: str) -> 
 async def test_members_deal_the_shards_and_a_survivor_takes_a_paused_members_over_with_a_gap(
     bucket: KeyValue, stream: str, nats_client: Client
 ) -> None:
-    clock = _Clock()
+    clock = LeaseClock()
     url = f"nats://{NATS_SERVER}/{stream}"
     tokens = [str(71_000_000 + index) for index in range(40)]
 
@@ -234,12 +225,12 @@ async def test_members_deal_the_shards_and_a_survivor_takes_a_paused_members_ove
     async with asyncio.timeout(30):
         while any(recorder.acknowledged is None or recorder.stats.queued for recorder in a.recorders):
             await asyncio.sleep(0.01)
-    clock.now_ns += 3 * _S
+    clock.now_ns += 3 * S
     await a.step()  # renews, carrying the watermark
-    watermark_ns = clock.now_ns - 3 * _S  # what a's recorders acknowledged: records stamped before the move
+    watermark_ns = clock.now_ns - 3 * S  # what a's recorders acknowledged: records stamped before the move
 
     # a pauses; its member key and leases expire; b deals itself everything and takes shards 0 and 2.
-    clock.now_ns += 10 * _S
+    clock.now_ns += 10 * S
     await b.step()
     assert sorted(b.held) == [0, 1, 2, 3] and b.takeovers == 2
     stored = await b._leases.read(0)
@@ -260,10 +251,10 @@ async def test_members_deal_the_shards_and_a_survivor_takes_a_paused_members_ove
     span = await read_manifest(JetStreamSink(url))
     assert {shard_of(token, 4) for token in tokens} == {0, 1, 2, 3}  # every shard has tokens
     for token in tokens:
-        gaps = span.manifest.coverage(token, 0, clock.now_ns + _S).gaps
+        gaps = span.manifest.coverage(token, 0, clock.now_ns + S).gaps
         reasons = [(gap.start_wall_ns, gap.end_wall_ns, gap.reason) for gap in gaps if gap.reason.startswith("lease")]
         if shard_of(token, 4) in (0, 2):
-            assert reasons == [(watermark_ns, watermark_ns + 13 * _S, "lease takeover")], token
+            assert reasons == [(watermark_ns, watermark_ns + 13 * S, "lease takeover")], token
         else:
             assert reasons == [], token
     for shard in range(4):
@@ -271,7 +262,7 @@ async def test_members_deal_the_shards_and_a_survivor_takes_a_paused_members_ove
 
 
 async def test_a_lease_that_does_not_decode_is_taken_over_rather_than_failing_every_member(bucket: KeyValue) -> None:
-    clock = _Clock()
+    clock = LeaseClock()
     await bucket.put("shard.3", b"\xc1 not a lease")
     await bucket.put("member.ghost", b"{}")
     leases = ShardLeases(bucket, holder="a", lease_s=5, wall_ns=clock)

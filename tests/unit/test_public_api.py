@@ -82,3 +82,20 @@ def test_the_blocking_client_does_not_load_the_emulator() -> None:
     code = "import sys, polyinfra; polyinfra.Polymarket; print('aiohttp' in sys.modules)"
     loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert loaded.strip() == "False"
+
+
+def test_the_dropcopy_archiver_and_its_records_are_public_and_lazy() -> None:
+    from polyinfra.core.us_dropcopy import UsExecution  # noqa: PLC0415 - imported late on purpose: it is lazy
+    from polyinfra.record.dropcopy_archive import open_archive  # noqa: PLC0415
+    from polyinfra.us.dropcopy import DropCopyArchiver  # noqa: PLC0415
+
+    assert (polyinfra.DropCopyArchiver, polyinfra.open_archive, polyinfra.UsExecution) == (
+        DropCopyArchiver,
+        open_archive,
+        UsExecution,
+    )
+    names = {"DropCopyArchive", "DropCopyStream", "UsTradeReport", "UsInstrumentChange", "UsPositionChange"}
+    assert names | {"ChainLink", "LinkKind", "FencedOffError"} <= set(polyinfra.__all__)
+    code = "import sys, polyinfra; print(sorted(m for m in ('grpc', 'sqlite3', 'google.protobuf') if m in sys.modules))"
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert loaded.strip() == "[]"

@@ -15,6 +15,7 @@ from polyinfra.core.us_books import (
     checked_symbol,
     decode_update,
     plan_streams,
+    stream_share,
 )
 from polyinfra.core.us_instruments import UsInstrumentState
 from polyinfra.emulator.us.instruments import US_INSTRUMENTS
@@ -94,6 +95,16 @@ def test_streams_are_planned_before_anything_opens() -> None:
     assert plan_streams(symbols[:10], symbols_per_stream=4, budget=3)[-1] == ["s8", "s9"]
     with pytest.raises(InvalidValueError):
         plan_streams(symbols, symbols_per_stream=1001)
+
+
+def test_the_share_left_for_market_data_is_the_budget_less_what_others_hold() -> None:
+    assert stream_share(4) == 16
+    assert stream_share(4, 3, budget=8) == 1
+    with pytest.raises(StreamBudgetExceededError) as refused:
+        stream_share(4, budget=4)
+    assert refused.value.context == {"streams": 5, "budget": 4}
+    with pytest.raises(InvalidValueError):
+        stream_share(-1)
 
 
 def test_a_stream_is_silent_after_the_timeout_without_anything_heard() -> None:

@@ -21,8 +21,9 @@ same fills, with the traders' wallets) and, with an API key the emulator issued,
 PolyBolt: the proof shows a line of each, and a line of the large-trade radar
 (:class:`~polyinfra.core.whale_radar.LargeTradeRadar`) run over that activity. A
 :class:`~polyinfra.us.dropcopy.DropCopyArchiver` catches up on the executions the emulator's DropCopy
-history holds, into a SQLite archive beside the tape: the proof's last line says whether each was archived
-once and the token chain is unbroken.
+history holds, into a SQLite archive beside the tape: the proof's last lines say whether each was archived
+once and the token chain is unbroken, and how many of the firm's pooled gRPC streams the archiver and the
+US books held together.
 """
 
 from __future__ import annotations
@@ -315,6 +316,7 @@ class _DropCopyArchived:
 
     def __init__(self, emulator: Emulator, path: str, seed: int) -> None:
         emulator.us_dropcopy.generate(_DEMO_EXECUTIONS, seed=seed)
+        self._emulator = emulator
         self._history = emulator.us_dropcopy
         self._archive = SQLiteDropCopyArchive(path)
         self._archiver = DropCopyArchiver(
@@ -329,6 +331,9 @@ class _DropCopyArchived:
         reported = len(self._history.entries(DropCopyStream.EXECUTIONS))
         while status.new_events < reported and loop.time() < give_up_at:
             await asyncio.sleep(_SETTLE_POLL_S)
+        # The archiver's stream and the US books' draw from the one budget the venue gives a firm.
+        held = self._emulator.us_stream_budget.held("")
+        limit = self._emulator.us_market_data_faults.streams_per_firm
         self._task.cancel()
         await asyncio.gather(self._task, return_exceptions=True)
         ids = [execution_id for _, execution_id in self._archive.execution_ids("demo")]
@@ -337,7 +342,10 @@ class _DropCopyArchived:
         once = len(ids) == len(set(ids)) == reported
         chain = "unbroken" if not chain_gaps(links) else "BROKEN"
         shown = "archived once" if once else f"archived of {reported}"
-        return f"  DropCopy: {len(ids):,} executions {shown}, a token chain of {len(links)} links {chain}"
+        return (
+            f"  DropCopy: {len(ids):,} executions {shown}, a token chain of {len(links)} links {chain};\n"
+            f"  the firm's gRPC streams: {held} of {limit}, DropCopy and market data pooled"
+        )
 
 
 async def _us_order_round_trip(emulator: Emulator, symbol: str) -> str:

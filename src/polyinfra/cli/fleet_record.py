@@ -22,11 +22,14 @@ import typer
 from polyinfra.obs.logging import get_logger
 
 if TYPE_CHECKING:
+    from nats.aio.client import Client
+    from nats.js.kv import KeyValue
+
     from polyinfra.cli.record_commands import RecordRun
     from polyinfra.record.fleet import FleetMember, ShardAttach
     from polyinfra.record.recorder import Recorder
 
-__all__ = ["FleetOptions", "record_fleet"]
+__all__ = ["FleetOptions", "default_member_id", "open_lease_bucket", "record_fleet"]
 
 _NATS_PREFIX: Final = "nats://"
 _CONNECT_TIMEOUT_S: Final = 5.0
@@ -55,11 +58,34 @@ def default_member_id() -> str:
     return f"{host or 'host'}-{os.getpid()}"
 
 
-async def record_fleet(run: RecordRun, fleet: FleetOptions) -> None:
+async def open_lease_bucket(server: str, bucket: str, shown_url: str) -> tuple[Client, KeyValue]:
+    """The connection to the NATS ``server`` and its key-value ``bucket`` of leases (made if missing);
+    :class:`~polyinfra.errors.LeaseError` when either cannot be had."""
     import nats
     import nats.errors
 
-    from polyinfra.errors import LeaseError, SinkUrlError
+    from polyinfra.errors import LeaseError
+
+    try:
+        connection = await nats.connect(
+            servers=[server],
+            name="polyinfra-fleet",
+            connect_timeout=_CONNECT_TIMEOUT_S,
+            max_reconnect_attempts=_RECONNECT_ATTEMPTS,
+            reconnect_time_wait=_RECONNECT_WAIT_S,
+            error_cb=_log_connection_error,
+        )
+    except (nats.errors.Error, OSError, TimeoutError) as exc:
+        raise LeaseError(f"cannot open the fleet's lease bucket: {type(exc).__name__}", url=shown_url) from exc
+    try:
+        return connection, await connection.jetstream().create_key_value(bucket=bucket, history=1)
+    except (nats.errors.Error, OSError, TimeoutError) as exc:
+        await connection.close()
+        raise LeaseError(f"cannot open the fleet's lease bucket: {type(exc).__name__}", url=shown_url) from exc
+
+
+async def record_fleet(run: RecordRun, fleet: FleetOptions) -> None:
+    from polyinfra.errors import SinkUrlError
     from polyinfra.obs.redaction import url_without_credentials
     from polyinfra.record.fleet import FleetMember
     from polyinfra.record.jetstream_sink import parse_nats_url
@@ -72,18 +98,7 @@ async def record_fleet(run: RecordRun, fleet: FleetOptions) -> None:
     shown_url = url_without_credentials(sink_url)
     server, _, _ = parse_nats_url(sink_url, shown_url)  # the lease bucket is on the sink's server
     token_ids = await run.token_ids()
-    try:
-        connection = await nats.connect(
-            servers=[server],
-            name="polyinfra-fleet",
-            connect_timeout=_CONNECT_TIMEOUT_S,
-            max_reconnect_attempts=_RECONNECT_ATTEMPTS,
-            reconnect_time_wait=_RECONNECT_WAIT_S,
-            error_cb=_log_connection_error,
-        )
-        kv = await connection.jetstream().create_key_value(bucket=bucket, history=1)
-    except (nats.errors.Error, OSError, TimeoutError) as exc:
-        raise LeaseError(f"cannot open the fleet's lease bucket: {type(exc).__name__}", url=shown_url) from exc
+    connection, kv = await open_lease_bucket(server, bucket, shown_url)
     leases = ShardLeases(kv, holder=fleet.member_id or default_member_id(), lease_s=fleet.lease_s)
     member = FleetMember(
         leases=leases,

@@ -483,7 +483,9 @@ _DROPCOPY_EPILOG: Final = (
     _CALLS_EPILOG
     + " The archive (sqlite:///PATH or postgresql://...) keeps every record once, each stream's resume token and its "
     "token-chain ledger; a restart resumes from the stored token; a second archiver for the same firm and stream "
-    "waits until the first one stops."
+    "waits until the first one stops. Archivers on several machines sharing one archive take the streams' leases "
+    "from NATS JetStream with --lease nats://HOST[:PORT]/FLEET: a survivor takes over when a holder's lease expires "
+    "(--lease-s), and a holder paused past its lease cannot commit any more."
 )
 
 
@@ -512,6 +514,20 @@ def dropcopy(
     live_only: Annotated[
         bool, typer.Option("--live-only", help="A first start takes live records only, not the venue's history.")
     ] = False,
+    lease: Annotated[
+        str | None,
+        typer.Option(
+            "--lease",
+            metavar="nats://HOST[:PORT]/FLEET",
+            help="Take the streams' leases from this NATS fleet (an archive several machines share).",
+        ),
+    ] = None,
+    lease_s: Annotated[
+        float, typer.Option("--lease-s", min=1.0, help="With --lease: seconds a lease lasts unrenewed.")
+    ] = 15.0,
+    member: Annotated[
+        str | None, typer.Option("--member", metavar="ID", help="With --lease: this process's name (default host-pid).")
+    ] = None,
     duration: DurationOption = 0.0,
     refresh_s: RefreshOption = 1.0,
     grpc: GrpcOption = None,
@@ -544,6 +560,9 @@ def dropcopy(
             live_only=live_only,
             duration_s=duration,
             refresh_s=refresh_s,
+            lease_url=lease,
+            lease_s=lease_s,
+            member_id=member,
         )
         run_us_dropcopy(command, typer.echo)
 

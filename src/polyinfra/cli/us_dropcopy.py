@@ -4,21 +4,34 @@
 ``--refresh-s`` one status line goes to stdout: per stream its events per second since the last line,
 how long ago its last resume token arrived, whether it has caught up, its reconnects and its gaps (each
 gap is also logged with what reconciled it). On exit a summary line per stream.
+
+With ``--lease nats://HOST[:PORT]/FLEET`` (an archive several machines share) the streams' leases are
+:mod:`polyinfra.record.dropcopy_fleet`'s, in the fleet's key-value bucket on that server, instead of the
+archive's own lock.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from polyinfra.cli.fleet_record import default_member_id, open_lease_bucket
 from polyinfra.core.us_dropcopy import DropCopyStream
+from polyinfra.errors import SinkUrlError
+from polyinfra.obs.redaction import url_without_credentials
 from polyinfra.record.dropcopy_archive import DropCopyArchive, open_archive
+from polyinfra.record.dropcopy_fleet import FleetStreamLeases
+from polyinfra.record.jetstream_sink import parse_nats_url
+from polyinfra.record.shard_leases import ShardLeases, bucket_name
 from polyinfra.us.dropcopy import DropCopyArchiver, StreamStatus
 from polyinfra.us.token_manager import TokenManager
 
 __all__ = ["DropCopyCommand", "run_us_dropcopy", "status_line"]
+
+_NATS_PREFIX = "nats://"
 
 
 def status_line(
@@ -48,6 +61,10 @@ class DropCopyCommand:
     live_only: bool
     duration_s: float
     refresh_s: float
+    lease_url: str | None = None
+    """``nats://HOST[:PORT]/FLEET``: take the streams' leases from that fleet's key-value bucket."""
+    lease_s: float = 15.0
+    member_id: str | None = None
 
 
 def run_us_dropcopy(command: DropCopyCommand, echo: Callable[[str], None]) -> None:
@@ -59,6 +76,33 @@ def run_us_dropcopy(command: DropCopyCommand, echo: Callable[[str], None]) -> No
 
 
 async def _run(command: DropCopyCommand, archive: DropCopyArchive, echo: Callable[[str], None]) -> None:
+    if command.lease_url is None:
+        await _archive(command, archive, None, echo)
+        return
+    shown_url = url_without_credentials(command.lease_url)
+    parsed = None
+    if command.lease_url.startswith(_NATS_PREFIX):
+        with contextlib.suppress(SinkUrlError):  # its text speaks of sinks: this one speaks of leases
+            parsed = parse_nats_url(command.lease_url, shown_url)
+    if parsed is None:
+        raise SinkUrlError(
+            "the DropCopy leases are kept in NATS: --lease nats://[USER:PASSWORD@]HOST[:PORT]/FLEET, "
+            "FLEET 1 to 48 letters, digits, '_' or '-'",
+            url=shown_url,
+        )
+    server, fleet, _ = parsed
+    connection, kv = await open_lease_bucket(server, bucket_name(fleet), shown_url)
+    try:
+        leases = ShardLeases(kv, holder=command.member_id or default_member_id(), lease_s=command.lease_s)
+        echo(f"us dropcopy: member {leases.holder} of fleet {fleet}: stream leases at {shown_url}")
+        await _archive(command, archive, FleetStreamLeases(leases, lease_s=command.lease_s), echo)
+    finally:
+        await connection.close()
+
+
+async def _archive(
+    command: DropCopyCommand, archive: DropCopyArchive, fleet: FleetStreamLeases | None, echo: Callable[[str], None]
+) -> None:
     target, insecure, tokens, streams = command.target, command.insecure, command.tokens, command.streams
     archiver = DropCopyArchiver(
         target,
@@ -69,6 +113,7 @@ async def _run(command: DropCopyCommand, archive: DropCopyArchive, echo: Callabl
         tokens=tokens,
         symbols=command.symbols,
         since_ns=None if command.live_only else 0,
+        fleet=fleet,
     )
     run = asyncio.create_task(archiver.run(command.duration_s or None))
     previous = {stream: 0 for stream in streams}

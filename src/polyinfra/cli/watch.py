@@ -43,6 +43,7 @@ from polyinfra.model import ids
 from polyinfra.model.events import BookEvent
 from polyinfra.model.ids import ConditionId, TokenId
 from polyinfra.model.market import MarketInfo
+from polyinfra.net.first_to_end import first_to_end
 
 if TYPE_CHECKING:
     from polyinfra.record.recorder import Recorder
@@ -228,19 +229,12 @@ async def show_books(
         show = _show_lines(panels, refresh_s=refresh_s, deadline=deadline)
     else:
         show = _sleep_until(deadline)
-    tasks = [asyncio.create_task(show)]
+    jobs = [show]
     for client, panel in zip(clients, panels, strict=True):
         lines = ChangeLines(client.view.books, client.markets, depth=depth) if output is Output.JSONL else None
-        tasks.append(asyncio.create_task(_follow(client.events, panel.activity, lines)))
-    tasks.extend(asyncio.create_task(watcher) for watcher in watchers)
-    try:
-        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-    for task in done:
-        task.result()  # a failure of any (a closed pipe, the client, the market channel) surfaces here
+        jobs.append(_follow(client.events, panel.activity, lines))
+    # A failure of any (a closed pipe, the client, the market channel) surfaces here.
+    await first_to_end(*jobs, *watchers)
 
 
 async def _follow(events: AsyncIterator[BookEvent], activity: Activity, lines: ChangeLines | None) -> None:

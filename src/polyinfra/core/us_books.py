@@ -21,7 +21,9 @@ last (most of them) are dictionary lookups rather than message objects.
 
 :func:`plan_streams` shards symbols over streams (at most 1,000 symbols each, the venue's limit) and
 refuses a plan over the stream budget (the venue pools 20 concurrent streams per firm across every RPC)
-with :class:`~polyinfra.errors.StreamBudgetExceededError` before anything is opened.
+with :class:`~polyinfra.errors.StreamBudgetExceededError` before anything is opened; :func:`stream_share` is
+what is left of the 20 for market data when a DropCopy archiver (or any other streaming client) of the
+same firm holds some.
 
 :class:`SilenceWatch` is the heartbeat rule: a stream that sent nothing (no update, no heartbeat) for
 ``timeout_s`` is dead, whatever the socket says (venue notes: US exchange market data). Time is passed
@@ -60,6 +62,7 @@ __all__ = [
     "plan_streams",
     "replace_book",
     "scales_of",
+    "stream_share",
     "tick_size_of",
 ]
 
@@ -333,6 +336,24 @@ def plan_streams(
             budget=budget,
         )
     return shards
+
+
+def stream_share(*held: int, budget: int = MAX_STREAMS_PER_FIRM) -> int:
+    """The streams left of the firm's pooled ``budget`` once the others sharing it hold ``held`` (a DropCopy
+    archiver's :attr:`~polyinfra.us.dropcopy.DropCopyArchiver.stream_count`, say): what to give
+    :class:`~polyinfra.us.live_books.UsLiveBooks` as its ``stream_budget``, so its plan is refused before
+    opening rather than by the venue's RESOURCE_EXHAUSTED. :class:`StreamBudgetExceededError` when nothing
+    is left."""
+    if any(count < 0 for count in held):
+        raise InvalidValueError("a stream count is never negative", held=list(held)[:10])
+    left = budget - sum(held)
+    if left < 1:
+        raise StreamBudgetExceededError(
+            f"the other streams hold {sum(held)} of the firm's {budget}: none is left for market data",
+            streams=sum(held) + 1,
+            budget=budget,
+        )
+    return left
 
 
 class SilenceWatch:

@@ -63,6 +63,7 @@ from polyinfra.emulator.us.order_engine import UsOrderEngine
 from polyinfra.emulator.us.order_entry_service import OrderEntryService, PositionService, StreamHub
 from polyinfra.emulator.us.order_faults import UsOrderFaults
 from polyinfra.emulator.us.renumbered_protos import renumbered_protos
+from polyinfra.emulator.us.stream_budget import StreamBudget
 from polyinfra.emulator.us.token_endpoint import TOKEN_PATH, UsTokenEndpoint
 from polyinfra.errors import InvalidValueError
 from polyinfra.wire.clob_ws import MarketEvent, MarketResolvedMessage
@@ -146,7 +147,8 @@ class Emulator:
     order and position streams; it reports to :attr:`us_dropcopy`, the DropCopy history (its ``faults`` are the
     DropCopy knobs) served by :attr:`us_dropcopy_service` and the report search. ``crowd_wallets`` adds that
     many traders (:attr:`crowd`) that take liquidity one order per simulator step, for the Data API to report
-    on many wallets.
+    on many wallets. :attr:`us_stream_budget` is the firms' pooled budget of concurrent streams every streaming
+    RPC draws from.
     """
 
     def __init__(
@@ -212,13 +214,16 @@ class Emulator:
         )
         self._requested_grpc_port = grpc_port
         self.us_market_data_faults = UsMarketDataFaults()
-        self.us_market_data = MarketDataService(self.us_market, self.us_market_data_faults)
+        # One pooled budget of concurrent streams per firm for every streaming RPC, as the venue has; its
+        # limit is the market-data knob ``streams_per_firm``.
+        self.us_stream_budget = StreamBudget(lambda: self.us_market_data_faults.streams_per_firm)
+        self.us_market_data = MarketDataService(self.us_market, self.us_market_data_faults, self.us_stream_budget)
         self._server.app.add_routes(market_data_routes(self.us_market_data, self.us_market_data_faults))
         self.us_dropcopy = DropCopyHistory(us_instruments, UsDropCopyFaults())
-        self.us_dropcopy_service = DropCopyService(self.us_dropcopy)
+        self.us_dropcopy_service = DropCopyService(self.us_dropcopy, self.us_stream_budget)
         self._server.app.add_routes(dropcopy_routes(self.us_dropcopy, self.us_dropcopy_service))
         self.us_order_faults = UsOrderFaults()
-        self.us_streams = StreamHub()
+        self.us_streams = StreamHub(self.us_stream_budget)
         self.us_orders = UsOrderEngine(
             self.us_market,
             listeners=[self.us_streams, self.us_dropcopy],

@@ -17,10 +17,12 @@ reconciling search counts as duplicates, not rows. A BUSTED trade marks every ea
 **One writer per firm and stream, fenced.** :meth:`DropCopyArchive.acquire` takes an exclusive lock (SQLite: a
 file lock beside the database, ``<db>.dropcopy-<firm>-<stream>.lock``; PostgreSQL: a session advisory lock;
 either released when the holder dies, even by ``kill -9``) and then, in a transaction, raises the stream's
-fencing number and records it in the cursor row. Every commit checks, inside its transaction, that the
-cursor's fencing number is still its own; a holder that was paused past losing its lock (a frozen VM, a
-stopped process whose lock file was removed) and wakes to commit finds a higher number and gets
-:class:`~polyinfra.errors.FencedOffError`, so it cannot write an older token over a newer one.
+fencing number and records it in the cursor row (:meth:`DropCopyArchive.claim`). An archive shared by several
+machines takes the lease from a NATS JetStream key-value bucket instead
+(:mod:`polyinfra.record.dropcopy_fleet`): the key's revision is then the fencing number. Every commit checks,
+inside its transaction, that the cursor's fencing number is still its own; a holder that was paused past losing
+its lock (a frozen VM, a stopped process whose lock file was removed) and wakes to commit finds a higher number
+and gets :class:`~polyinfra.errors.FencedOffError`, so it cannot write an older token over a newer one.
 
 Token-only responses (the heartbeats of a quiet stream) move the cursor and extend the last link
 when it is a token-only one too, so a quiet week does not grow the ledger by a row per heartbeat.
@@ -187,19 +189,38 @@ class DropCopyArchive:
         if unlock is None:
             return None
         try:
-            with self._transaction() as execute:
-                row = execute(
-                    "SELECT fence FROM dropcopy_cursors WHERE firm = ? AND stream = ?", (firm, str(stream))
-                ).fetchone()
-                fence = (row[0] if row else 0) + 1
-                execute(
-                    "INSERT INTO dropcopy_cursors (firm, stream, fence) VALUES (?, ?, ?) "
-                    "ON CONFLICT (firm, stream) DO UPDATE SET fence = excluded.fence",
-                    (firm, str(stream), fence),
-                )
+            return self.claim(firm, stream, unlock=unlock)
         except BaseException:
             unlock()
             raise
+
+    def claim(
+        self, firm: str, stream: DropCopyStream, *, fence: int | None = None, unlock: Callable[[], None] | None = None
+    ) -> Lease:
+        """Record a new fencing number for the stream, so every holder before this one is fenced off: the
+        stored one plus 1, or ``fence`` when an outside lease grants it (a fleet's key-value revision), which
+        must be larger than the stored one (:class:`FencedOffError` when it is not: a newer holder claimed
+        the stream already)."""
+        with self._transaction() as execute:
+            row = execute(
+                "SELECT fence FROM dropcopy_cursors WHERE firm = ? AND stream = ?" + self._for_update,
+                (firm, str(stream)),
+            ).fetchone()
+            stored = row[0] if row else 0
+            if fence is None:
+                fence = stored + 1
+            elif fence <= stored:
+                raise FencedOffError(
+                    "this DropCopy stream was claimed with a newer fencing number already",
+                    stream=str(stream),
+                    fence=fence,
+                    current_fence=stored,
+                )
+            execute(
+                "INSERT INTO dropcopy_cursors (firm, stream, fence) VALUES (?, ?, ?) "
+                "ON CONFLICT (firm, stream) DO UPDATE SET fence = excluded.fence",
+                (firm, str(stream), fence),
+            )
         return Lease(firm, stream, fence, unlock)
 
     # --- reading ------------------------------------------------------------------------------

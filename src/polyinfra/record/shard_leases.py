@@ -141,6 +141,10 @@ class ShardLeases:
         self._lease_ns = round(lease_s * _NS_PER_S)
         self._wall_ns = wall_ns
 
+    def now_ns(self) -> int:
+        """The wall clock the leases' expiries are read on."""
+        return self._wall_ns()
+
     async def acquire(self, shard: int, *, expired_for_s: float = 0.0) -> Takeover | None:
         """Take ``shard`` when no one holds it or its holder let it expire (at least ``expired_for_s``
         ago; a shard never held counts as long expired); None when another holds it (or won the race)."""

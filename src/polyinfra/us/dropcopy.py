@@ -6,8 +6,9 @@
 
 Per stream, one task (venue notes: US exchange DropCopy):
 
-1. **Lease.** It waits for the stream's lease (:meth:`DropCopyArchive.acquire`): one active consumer
-   per firm and stream, with a fencing number every commit is checked against, so a paused or
+1. **Lease.** It waits for the stream's lease (:meth:`DropCopyArchive.acquire`, or with ``fleet`` a
+   key-value lease of :mod:`polyinfra.record.dropcopy_fleet`, renewed while the stream runs): one active
+   consumer per firm and stream, with a fencing number every commit is checked against, so a paused or
    zombie process cannot commit an older token.
 2. **Resume.** It opens the subscription after the stored resume token; with none, from the last
    applied time (after a gap) or from ``since_ns`` (a cold start; None: live only).
@@ -63,9 +64,11 @@ from polyinfra.errors import (
     MalformedMessageError,
     PolyinfraError,
 )
+from polyinfra.net.first_to_end import first_to_end
 from polyinfra.net.grpc_channel import CallMetadata, call_unary, open_channel, rpc_error
 from polyinfra.net.rate_limit import AsyncRateLimiter, EndpointRule, RateLimitTable, Scope, Window
 from polyinfra.record.dropcopy_archive import DropCopyArchive, Lease
+from polyinfra.record.dropcopy_fleet import FleetStreamLeases, HeldStream
 from polyinfra.us.client import UsExchangeClient
 from polyinfra.us.grpc_auth import CallAuth
 from polyinfra.us.token_manager import TokenManager
@@ -139,7 +142,8 @@ class DropCopyArchiver:
     need these); without it they are read from the exchange (``ListInstruments``) when a record names an
     instrument not known yet, at most once every ``reference_refresh_s``. ``symbols`` narrows the
     subscriptions (none: the whole firm). ``since_ns`` is where a cold start begins (None: live only).
-    ``search_table`` paces the report searches (default: the venue's).
+    ``search_table`` paces the report searches (default: the venue's). ``fleet`` takes the streams' leases
+    from a NATS key-value bucket instead of the archive's lock, for an archive several machines share.
     """
 
     def __init__(
@@ -161,6 +165,7 @@ class DropCopyArchiver:
         reconnect_initial_s: float = 1.0,
         reconnect_max_s: float = 30.0,
         lease_poll_s: float = 1.0,
+        fleet: FleetStreamLeases | None = None,
         search_table: RateLimitTable | None = None,
         search_page_size: int = SEARCH_PAGE_SIZE,
         clock_ns: Callable[[], int] = time.time_ns,
@@ -186,12 +191,20 @@ class DropCopyArchiver:
         self._silence_s = silence_timeout_s
         self._reconnect = (reconnect_initial_s, reconnect_max_s)
         self._lease_poll_s = lease_poll_s
+        self._fleet = fleet
         self._search = AsyncRateLimiter(clock=time.monotonic)
         self._search_table = search_table if search_table is not None else search_limits()
         self._page_size = search_page_size
         self._clock_ns = clock_ns
         self._random = random.Random(seed)
         self.status: dict[DropCopyStream, StreamStatus] = {stream: StreamStatus() for stream in self._streams}
+
+    @property
+    def stream_count(self) -> int:
+        """The concurrent streams this archiver holds of the firm's pooled 20 (one per archived stream; the
+        report searches are not streams): give :func:`~polyinfra.core.us_books.stream_share` it when market
+        data of the same firm runs beside it."""
+        return len(self._streams)
 
     async def run(self, duration_s: float | None = None) -> None:
         """Archive until ``duration_s`` passes (None: until cancelled). A stream fenced off by another
@@ -214,23 +227,37 @@ class DropCopyArchiver:
     async def _run_stream(self, channel: grpc.aio.Channel, stream: DropCopyStream) -> None:
         status = self.status[stream]
         status.state = "waiting for the lease"
-        lease = await self._acquire(stream)
+        held = await self._acquire(stream)
+        lease = held if isinstance(held, Lease) else held.lease
         status.fence = lease.fence
         try:
-            await self._consume(channel, stream, lease, status)
+            if isinstance(held, Lease):
+                await self._consume(channel, stream, lease, status)
+            else:
+                await first_to_end(self._consume(channel, stream, lease, status), self._fleet_keep(held))
         except FencedOffError as fenced:
             status.state = "fenced off"
             status.last_error = fenced.message
             _log.warning("DropCopy %s: %s", stream, fenced)
         finally:
             lease.release()
+            if not isinstance(held, Lease) and self._fleet is not None:
+                await self._fleet.release(held)
 
-    async def _acquire(self, stream: DropCopyStream) -> Lease:
+    async def _acquire(self, stream: DropCopyStream) -> Lease | HeldStream:
+        """The stream's lease: the archive's own lock, or the fleet's key-value lease when one is set."""
         while True:
-            lease = await asyncio.to_thread(self._archive.acquire, self._firm, stream)
-            if lease is not None:
-                return lease
+            if self._fleet is None:
+                held: Lease | HeldStream | None = await asyncio.to_thread(self._archive.acquire, self._firm, stream)
+            else:
+                held = await self._fleet.acquire(self._archive, self._firm, stream)
+            if held is not None:
+                return held
             await asyncio.sleep(self._lease_poll_s)
+
+    async def _fleet_keep(self, held: HeldStream) -> None:
+        assert self._fleet is not None
+        await self._fleet.keep(held)
 
     async def _consume(
         self, channel: grpc.aio.Channel, stream: DropCopyStream, lease: Lease, status: StreamStatus

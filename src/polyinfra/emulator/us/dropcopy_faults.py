@@ -13,8 +13,6 @@ One :class:`UsDropCopyFaults` is shared by the history, every DropCopy stream an
   ``seed``), so a test gets its "random" drops reproducibly.
 * ``batch_size``: records per response at most.
 * ``heartbeat_interval_s``: a stream with nothing to send sends a token-only response this often.
-* ``streams_per_firm``: concurrent DropCopy streams one firm may hold (the venue's 20); one more is
-  RESOURCE_EXHAUSTED.
 * ``search_per_minute``: SearchExecutions and SearchTrades calls per firm per minute (the venue's 12); one
   more is RESOURCE_EXHAUSTED.
 * ``time_scale``: multiplies every duration above (0.001: a minute passes in 60 ms of the emulator's clock).
@@ -41,7 +39,6 @@ __all__ = ["UsDropCopyFaults"]
 
 DEFAULT_BATCH_SIZE: Final = 100
 DEFAULT_HEARTBEAT_INTERVAL_S: Final = 5.0
-VENUE_STREAMS_PER_FIRM: Final = 20
 VENUE_SEARCHES_PER_MINUTE: Final = 12
 
 
@@ -58,7 +55,6 @@ class UsDropCopyFaults(ValidatedKnobs):
         "seed": knob_count,
         "batch_size": knob_positive_count,
         "heartbeat_interval_s": knob_positive_number,
-        "streams_per_firm": knob_positive_count,
         "search_per_minute": knob_positive_count,
         "time_scale": knob_positive_number,
     }
@@ -72,7 +68,6 @@ class UsDropCopyFaults(ValidatedKnobs):
     seed: int = 1
     batch_size: int = DEFAULT_BATCH_SIZE
     heartbeat_interval_s: float = DEFAULT_HEARTBEAT_INTERVAL_S
-    streams_per_firm: int = VENUE_STREAMS_PER_FIRM
     search_per_minute: int = VENUE_SEARCHES_PER_MINUTE
     time_scale: float = 1.0
 

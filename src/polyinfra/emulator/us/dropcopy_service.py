@@ -1,13 +1,14 @@
 """The emulator's ``DropCopyAPI`` (four resumable streams) and ``ReportAPI`` searches over its DropCopy history.
 
-A subscription resumes after its ``resume_token`` or from its ``resume_time`` (both at once is
-INVALID_ARGUMENT, as the venue documents them mutually exclusive), or with neither goes live from now. It
-replays what the history holds in responses of up to ``batch_size`` records, each with the token that
-resumes after it, then stays live; with nothing to say it sends a token-only response every heartbeat
-interval (venue notes: US exchange DropCopy). The instrument-state stream first sends every instrument's
-current state, in pages, as the venue's does on every subscription. A refused token ends the call with the status
-:meth:`DropCopyHistory.resume_position` names; a firm's streams beyond ``streams_per_firm`` (the venue's
-20) are RESOURCE_EXHAUSTED; the knobs of :class:`UsDropCopyFaults` slow replays and drop streams.
+A subscription resumes after its ``resume_token`` or from its ``resume_time`` (both at once is INVALID_ARGUMENT,
+as the venue documents them mutually exclusive), or with neither goes live from now. It replays what the history
+holds in responses of up to ``batch_size`` records, each with the token that resumes after it, then stays live;
+with nothing to say it sends a token-only response every heartbeat interval (venue notes: US exchange DropCopy).
+The instrument-state stream first sends every instrument's current state, in pages, as the venue's does on every
+subscription. A refused token ends the call with the status :meth:`DropCopyHistory.resume_position` names; each
+stream holds a slot of the firm's pooled stream budget (:mod:`polyinfra.emulator.us.stream_budget`, shared with
+market data) and one over it is RESOURCE_EXHAUSTED; the knobs of :class:`UsDropCopyFaults` slow replays and drop
+streams.
 
 ``SearchExecutions`` and ``SearchTrades`` page through the retained history by time window and symbol:
 ``page_size`` is required (the venue answers a search without one with OUT_OF_RANGE, its code 11), at most
@@ -22,7 +23,7 @@ import asyncio
 import contextlib
 import random
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any, Final
 
 import grpc
@@ -30,7 +31,7 @@ from google.protobuf.message import Message
 
 from polyinfra.core.us_dropcopy import DropCopyStream
 from polyinfra.emulator.us.dropcopy_history import DropCopyHistory, Entry, TokenRefusal
-from polyinfra.emulator.us.market_data import PARTICIPANT_HEADER
+from polyinfra.emulator.us.stream_budget import StreamBudget, firm_of
 from polyinfra.wire.us.polymarket.v1 import dropcopy_pb2, dropcopy_pb2_grpc, orders_pb2, report_pb2, report_pb2_grpc
 
 __all__ = ["DropCopyService", "ReportService"]
@@ -49,10 +50,6 @@ _RESPONSES: Final[dict[DropCopyStream, tuple[Callable[..., Message], str]]] = {
 }
 
 
-def _firm(context: Context) -> str:
-    return str(dict(context.invocation_metadata() or ()).get(PARTICIPANT_HEADER, ""))
-
-
 class _Dropped:
     """A flag the control route sets to end every open stream."""
 
@@ -66,17 +63,16 @@ class _Dropped:
 class DropCopyService(dropcopy_pb2_grpc.DropCopyAPIServicer):
     """The four DropCopy streams over ``history``."""
 
-    def __init__(self, history: DropCopyHistory) -> None:
+    def __init__(self, history: DropCopyHistory, budget: StreamBudget) -> None:
         self._history = history
-        self._open: dict[str, int] = {}
+        self._budget = budget
         self._streams: list[_Dropped] = []
         self._rng = random.Random(history.faults.seed)
-        self.streams_refused = 0
         self.streams_dropped = 0
 
     @property
     def open_streams(self) -> int:
-        return sum(self._open.values())
+        return len(self._streams)
 
     def drop_all(self) -> int:
         """Abort every open DropCopy stream with UNAVAILABLE; returns how many."""
@@ -97,20 +93,16 @@ class DropCopyService(dropcopy_pb2_grpc.DropCopyAPIServicer):
     async def CreatePositionChangeSubscription(self, request: Any, context: Context) -> None:  # noqa: N802
         await self._serve(DropCopyStream.POSITIONS, request, context)
 
-    @contextlib.contextmanager
-    def _slot(self, firm: str, wakeup: asyncio.Event) -> Iterator[_Dropped | None]:
-        if self._open.get(firm, 0) >= self._history.faults.streams_per_firm:
-            self.streams_refused += 1
-            yield None
-            return
-        self._open[firm] = self._open.get(firm, 0) + 1
-        stream = _Dropped(wakeup)
-        self._streams.append(stream)
-        try:
-            yield stream
-        finally:
-            self._streams.remove(stream)
-            self._open[firm] -= 1
+    @contextlib.asynccontextmanager
+    async def _slot(self, context: Context, wakeup: asyncio.Event) -> AsyncIterator[_Dropped]:
+        """The stream's slot of the firm's pooled budget (over it: the call ends RESOURCE_EXHAUSTED)."""
+        async with self._budget.stream(context):
+            stream = _Dropped(wakeup)
+            self._streams.append(stream)
+            try:
+                yield stream
+            finally:
+                self._streams.remove(stream)
 
     async def _serve(self, kind: DropCopyStream, request: Any, context: Context) -> None:
         history, faults = self._history, self._history.faults
@@ -126,13 +118,7 @@ class DropCopyService(dropcopy_pb2_grpc.DropCopyAPIServicer):
         wakeup = history.waiter()
         loop = asyncio.get_running_loop()
         try:
-            with self._slot(_firm(context), wakeup) as stream:
-                if stream is None:
-                    await context.abort(
-                        grpc.StatusCode.RESOURCE_EXHAUSTED,
-                        f"at most {faults.streams_per_firm} concurrent streams per firm",
-                    )
-                    return
+            async with self._slot(context, wakeup) as stream:
                 replay_end = history.end(kind)  # what exists now is replayed; later records are live
                 if kind is DropCopyStream.INSTRUMENTS:
                     current = history.current_instruments()
@@ -202,7 +188,7 @@ class ReportService(report_pb2_grpc.ReportAPIServicer):
 
     async def _search(self, kind: DropCopyStream, request: Any, context: Context) -> tuple[list[Entry], str]:
         history = self._history
-        if not self._admit(f"{_firm(context)}/{kind}"):
+        if not self._admit(f"{firm_of(context)}/{kind}"):
             self.searches_refused += 1
             await context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, "rate limit exceeded")
         if request.page_size <= 0:

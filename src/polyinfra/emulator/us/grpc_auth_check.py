@@ -9,7 +9,8 @@ token lacks the service's scope ends ``PERMISSION_DENIED`` with the venue's "mis
 message. Server reflection needs a valid token but no scope: the venue's gateway lets no unauthenticated
 call through but health checks, and clients that read a server's protos must show they send their token
 there too. Health checks need no token. The scope is the service's (:data:`SERVICE_SCOPES`) unless the
-method has its own (:data:`METHOD_SCOPES`: order entry's reads).
+method has its own (:data:`METHOD_SCOPES`: order entry's reads, the instrument-state stream's):
+:func:`scope_of`.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import grpc
 from polyinfra.emulator.us.token_endpoint import UsTokenEndpoint
 from polyinfra.errors import JwtAuthError, MissingScopeError
 
-__all__ = ["METHOD_SCOPES", "SERVICE_SCOPES", "TOKEN_ONLY_SERVICES", "RequireUsAuth"]
+__all__ = ["METHOD_SCOPES", "SERVICE_SCOPES", "TOKEN_ONLY_SERVICES", "RequireUsAuth", "scope_of"]
 
 SERVICE_SCOPES: Final[Mapping[str, str]] = MappingProxyType(
     {
@@ -48,9 +49,19 @@ METHOD_SCOPES: Final[Mapping[str, str]] = MappingProxyType(
         "polymarket.v1.OrderEntryAPI/PreviewOrder": "read:orders",
         "polymarket.v1.OrderEntryAPI/GetOpenOrders": "read:orders",
         "polymarket.v1.OrderEntryAPI/CreateOrderSubscription": "read:orders",
+        # The venue's docs give the instrument-state stream the reference-data scope, not DropCopy's.
+        "polymarket.v1.DropCopyAPI/CreateInstrumentStateChangeSubscription": "read:instruments",
     }
 )
-"""Methods whose scope is not their service's: order entry's reads need ``read:orders`` only."""
+"""Methods whose scope is not their service's: order entry's reads need ``read:orders`` only, the
+instrument-state stream ``read:instruments``."""
+
+
+def scope_of(method: str) -> str | None:
+    """The scope the call ``/service/method`` needs; None: it is open."""
+    name = method.lstrip("/")
+    return METHOD_SCOPES.get(name) or SERVICE_SCOPES.get(name.rpartition("/")[0])
+
 
 _Continuation = Callable[[grpc.HandlerCallDetails], Awaitable["grpc.RpcMethodHandler[Any, Any] | None"]]
 
@@ -66,9 +77,8 @@ class RequireUsAuth(grpc.aio.ServerInterceptor):
     ) -> grpc.RpcMethodHandler[Any, Any] | None:
         handler = await continuation(handler_call_details)
         method = handler_call_details.method.lstrip("/")
-        service = method.rpartition("/")[0]
-        scope = METHOD_SCOPES.get(method) or SERVICE_SCOPES.get(service)
-        if handler is None or (scope is None and service not in TOKEN_ONLY_SERVICES):
+        scope = scope_of(method)
+        if handler is None or (scope is None and method.rpartition("/")[0] not in TOKEN_ONLY_SERVICES):
             return handler
         refusal = self._refusal(handler_call_details, scope)
         return handler if refusal is None else _refusing(handler, *refusal)

@@ -13,9 +13,10 @@ Every update is the symbol's whole book to the subscribed depth, aggregated by p
 resting order with ``unaggregated``), with the instrument's scales, its state, the last trade in its
 statistics and the emulator's time.
 The venue's limits and status codes (venue notes: US exchange market data): more than 1,000 symbols on one
-stream or a depth outside 0 to 1,000 is INVALID_ARGUMENT, one stream over the firm's budget (20,
-pooled) is RESOURCE_EXHAUSTED; the firm is the ``x-participant-id`` the call carries (none: one
-anonymous firm). The fault knobs are :class:`~polyinfra.emulator.us.market_data_faults.UsMarketDataFaults`.
+stream or a depth outside 0 to 1,000 is INVALID_ARGUMENT, one stream over the firm's budget (20, pooled with the
+other streaming RPCs: :mod:`polyinfra.emulator.us.stream_budget`) is RESOURCE_EXHAUSTED; the firm is the
+``x-participant-id`` the call carries (none: one anonymous firm). The fault knobs are
+:class:`~polyinfra.emulator.us.market_data_faults.UsMarketDataFaults`.
 
 Each stream has one writer (the RPC's own coroutine) and a queue of symbols whose book changed; the
 market's listener only appends to it, so a slow client never slows the market, and the queue's bound
@@ -36,6 +37,7 @@ from google.protobuf.message import Message
 from polyinfra.core.us_books import MAX_DEPTH, MAX_SYMBOLS_PER_STREAM, checked_depth
 from polyinfra.emulator.us.market import UsMarket
 from polyinfra.emulator.us.market_data_faults import UsMarketDataFaults
+from polyinfra.emulator.us.stream_budget import OverBudgetError, StreamBudget, firm_of
 from polyinfra.errors import InvalidValueError
 from polyinfra.wire.us.polymarket.v1 import (
     marketdatasubscription_pb2 as md,
@@ -47,7 +49,6 @@ from polyinfra.wire.us.polymarket.v1 import (
 
 __all__ = ["MarketDataService"]
 
-PARTICIPANT_HEADER: Final = "x-participant-id"
 TOO_MANY_SYMBOLS: Final = f"at most {MAX_SYMBOLS_PER_STREAM} symbols per subscription"
 # A stream waiting for data looks at the fault knobs at least this often (a knob set directly on the
 # emulator, not through its control API, wakes nothing).
@@ -115,12 +116,12 @@ class _Stream:
 class MarketDataService(marketdatasubscription_pb2_grpc.MarketDataSubscriptionAPIServicer):
     """Market data of ``market``, misbehaving as ``faults`` say."""
 
-    def __init__(self, market: UsMarket, faults: UsMarketDataFaults) -> None:
+    def __init__(self, market: UsMarket, faults: UsMarketDataFaults, budget: StreamBudget | None = None) -> None:
         self._market = market
         self._faults = faults
+        self.budget = budget if budget is not None else StreamBudget(lambda: faults.streams_per_firm)
         self._streams: list[_Stream] = []
         self._remove_listener = market.subscribe(self._book_changed)
-        self.streams_refused = 0
 
     @property
     def open_streams(self) -> int:
@@ -191,20 +192,18 @@ class MarketDataService(marketdatasubscription_pb2_grpc.MarketDataSubscriptionAP
 
     @contextlib.contextmanager
     def _open(self, context: Context) -> Iterator[_Stream]:
-        firm = str(dict(context.invocation_metadata() or ()).get(PARTICIPANT_HEADER, ""))
-        held = sum(1 for stream in self._streams if stream.firm == firm)
-        if held >= self._faults.streams_per_firm:
-            self.streams_refused += 1
-            raise _EndStreamError(
-                grpc.StatusCode.RESOURCE_EXHAUSTED,
-                f"at most {self._faults.streams_per_firm} concurrent streams per firm",
-            )
-        stream = _Stream(firm, asyncio.get_running_loop().time())
-        self._streams.append(stream)
-        try:
-            yield stream
-        finally:
-            self._streams.remove(stream)
+        firm = firm_of(context)
+        with contextlib.ExitStack() as slot:
+            try:
+                slot.enter_context(self.budget.hold(firm))
+            except OverBudgetError as over:
+                raise _EndStreamError(over.code, over.details) from None
+            stream = _Stream(firm, asyncio.get_running_loop().time())
+            self._streams.append(stream)
+            try:
+                yield stream
+            finally:
+                self._streams.remove(stream)
 
     def _set_options(self, stream: _Stream, depth: int, unaggregated: bool, skip_to_head: bool) -> None:
         try:

@@ -13,6 +13,8 @@ heartbeat whenever it has been quiet for ``heartbeat_interval_s``; it carries no
 does not. ``CreatePositionSubscription`` sends the account's positions, then each change.
 :class:`StreamHub` is the :class:`~polyinfra.emulator.us.exchange_events.UsExchangeEvents` listener that feeds
 both; :meth:`StreamHub.drop_all` aborts every stream with UNAVAILABLE (``POST /_emulator/us/orders/drop``).
+Each stream holds a slot of the firm's pooled stream budget (:mod:`polyinfra.emulator.us.stream_budget`, shared
+with market data and DropCopy) while it runs; one over it ends RESOURCE_EXHAUSTED.
 """
 
 from __future__ import annotations
@@ -20,13 +22,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import deque
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from typing import Any, Final, TypeVar
 
 import grpc
 
 from polyinfra.emulator.us.order_engine import DEFAULT_ACCOUNT, Refusal, UsOrderEngine
 from polyinfra.emulator.us.order_faults import UsOrderFaults
+from polyinfra.emulator.us.stream_budget import StreamBudget
 from polyinfra.wire.us.polymarket.v1 import (
     dropcopy_pb2,
     orders_pb2,
@@ -72,11 +75,26 @@ class _Subscriber:
 
 
 class StreamHub:
-    """Hands executions to the order streams and position changes to the position streams."""
+    """Hands executions to the order streams and position changes to the position streams; each stream holds
+    a slot of the firm's pooled ``budget`` while it runs (:meth:`subscribed`)."""
 
-    def __init__(self) -> None:
+    def __init__(self, budget: StreamBudget) -> None:
+        self.budget = budget
         self.orders: list[_Subscriber] = []
         self.positions: list[_Subscriber] = []
+
+    @contextlib.asynccontextmanager
+    async def subscribed(
+        self, streams: list[_Subscriber], subscriber: _Subscriber, context: Context
+    ) -> AsyncIterator[None]:
+        """``subscriber`` on ``streams`` (:attr:`orders` or :attr:`positions`) for the block, in a slot of the
+        call's firm's budget (over it: the call ends RESOURCE_EXHAUSTED)."""
+        async with self.budget.stream(context):
+            streams.append(subscriber)
+            try:
+                yield
+            finally:
+                streams.remove(subscriber)
 
     def execution(self, execution: orders_pb2.Execution) -> None:
         for subscriber in self.orders:
@@ -284,8 +302,7 @@ class OrderEntryService(trading_pb2_grpc.OrderEntryAPIServicer):
         session_id = f"session-{id(context):x}"
         subscriber = _Subscriber(list(request.symbols), list(request.accounts))
         # Subscribed before the snapshot is taken, on the same loop turn: nothing falls between the two.
-        self._hub.orders.append(subscriber)
-        try:
+        async with self._hub.subscribed(self._hub.orders, subscriber, context):
             snapshot = self._engine.open_orders(list(request.symbols), list(request.accounts))
             await context.write(
                 trading_pb2.CreateOrderSubscriptionResponse(
@@ -316,8 +333,6 @@ class OrderEntryService(trading_pb2_grpc.OrderEntryAPIServicer):
                 ]
 
             await _serve(context, subscriber, lambda: self._faults.heartbeat_interval_s, make)
-        finally:
-            self._hub.orders.remove(subscriber)
 
 
 class PositionService(positions_pb2_grpc.PositionAPIServicer):
@@ -354,8 +369,7 @@ class PositionService(positions_pb2_grpc.PositionAPIServicer):
     ) -> None:
         accounts = list(request.accounts) or [DEFAULT_ACCOUNT]
         subscriber = _Subscriber([], accounts)
-        self._hub.positions.append(subscriber)
-        try:
+        async with self._hub.subscribed(self._hub.positions, subscriber, context):
             snapshot = [position for account in accounts for position in self._engine.positions(account)]
             await context.write(
                 positions_pb2.CreatePositionSubscriptionResponse(
@@ -373,5 +387,3 @@ class PositionService(positions_pb2_grpc.PositionAPIServicer):
                 ]
 
             await _serve(context, subscriber, lambda: self._faults.heartbeat_interval_s, make)
-        finally:
-            self._hub.positions.remove(subscriber)
