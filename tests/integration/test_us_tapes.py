@@ -24,7 +24,7 @@ from polyinfra.record.records import RecordKind
 from polyinfra.record.sqlite_sink import SQLiteSink
 from polyinfra.record.us_replay import UsReplay
 from polyinfra.us.live_books import UsLiveBooks
-from tests.integration.cli_steps import run_polyinfra
+from tests.integration.cli_steps import run_polyinfra_in_process
 from tests.integration.us_market_data_steps import converged, until
 
 DEPTH = 5
@@ -155,9 +155,11 @@ async def test_the_replay_and_coverage_commands_show_the_us_books(
 ) -> None:
     _, live, path = tape
     symbol = sorted(live)[0]
-    code, out, err = await run_polyinfra("replay", "--sink", f"sqlite:///{path}", "--channel", "us", "--key", symbol)
+    code, out, err = await run_polyinfra_in_process(
+        "replay", "--sink", f"sqlite:///{path}", "--channel", "us", "--key", symbol
+    )
     assert code == 0, err
     assert out.startswith(f"{symbol}: live · bid ") and "0 refused" in out
-    code, out, err = await run_polyinfra("coverage", "--sink", f"sqlite:///{path}", "--key", symbol)
+    code, out, err = await run_polyinfra_in_process("coverage", "--sink", f"sqlite:///{path}", "--key", symbol)
     assert code == 0, err
     assert out.startswith(f"us/marketdata {symbol}: covered ") and "gap" in out
