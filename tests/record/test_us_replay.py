@@ -29,7 +29,7 @@ def _subscribed(symbols: list[str], *, unaggregated: bool = False) -> bytes:
     return encode_details({"token_ids": symbols, "depth": 5, "unaggregated": unaggregated, "instruments": instruments})
 
 
-def _update(symbol: str, bids: list[tuple[int, int]], offers: list[tuple[int, int]] = []) -> bytes:  # noqa: B006
+def _update(symbol: str, bids: list[tuple[int, int]], offers: tuple[tuple[int, int], ...] = ()) -> bytes:
     update = md.MarketDataUpdate(
         symbol=symbol,
         bids=[md.BookEntry(px=px, qty=qty) for px, qty in bids],
@@ -59,7 +59,7 @@ class _Tape:
 async def test_the_books_follow_live_rules_record_by_record() -> None:
     tape = _Tape()
     tape.add(RecordKind.SUBSCRIBED, _subscribed([KC, NYY], unaggregated=True))
-    tape.add(RecordKind.FRAME_RECEIVED, _update(KC, [(655, 100), (655, 212), (650, 5)], [(700, 1)]), key=KC)
+    tape.add(RecordKind.FRAME_RECEIVED, _update(KC, [(655, 100), (655, 212), (650, 5)], ((700, 1),)), key=KC)
     tape.add(RecordKind.FRAME_RECEIVED, _update(KC, [(651, 1)]), key=KC)  # off the tick: refused
     tape.add(RecordKind.FRAME_RECEIVED, _update(NYY, [(600, 1)]), key=NYY, connection=0)  # a snapshot-only stream
     tape.add(RecordKind.FRAME_RECEIVED, _update(NYY, [(600, 2)]), key=NYY, connection=2)  # not NYY's stream
