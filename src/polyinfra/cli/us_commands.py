@@ -521,6 +521,15 @@ def watch(
             "--raw-orders", help="Subscribe to raw orders (--depth orders a side), summed into the levels shown."
         ),
     ] = False,
+    record: Annotated[
+        str | None,
+        typer.Option(
+            "--record",
+            metavar="SINK",
+            help="Also record the market data into this sink (sqlite:///PATH, postgresql://..., nats://HOST/STREAM); "
+            "replay it with polyinfra replay --channel us.",
+        ),
+    ] = None,
     duration: DurationOption = 0.0,
     refresh_s: RefreshOption = 1.0,
     endpoint: UsEndpointOptions,
@@ -529,7 +538,7 @@ def watch(
     sha256: Sha256Option = None,
     log_level: LogLevelOption = STREAM_LOG_LEVEL,
 ) -> None:
-    """Watch live US exchange books as a table, lines or JSON lines."""
+    """Watch live US exchange books as a table, lines or JSON lines (and record them with --record)."""
     from polyinfra.cli.us_watch import run_us_watch
     from polyinfra.cli.watch import Output
 
@@ -548,6 +557,7 @@ def watch(
             duration_s=duration,
             refresh_s=refresh_s,
             raw_orders=raw_orders,
+            record_url=record,
         )
 
 
