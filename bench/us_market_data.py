@@ -22,6 +22,9 @@ All approaches process the same bytes:
 (d) polyinfra: (c) and ``books.book(symbol)`` after every update, so every update is decoded and
     applied: what a consumer that reads each book as it changes pays (the same as the eager path an
     ``events()`` consumer or listener gets).
+(e) replay: the same messages as the records a recorder stored of them, through
+    :meth:`~polyinfra.record.us_replay.UsReplay.apply` (reading them from a sink left out: ``bench/recorder_sqlite.py``
+    measures that): every update decoded and applied, with the state and events of each, as in (d).
 
 Each repetition times the whole stream with time.perf_counter, the approaches taking turns in each round;
 best and median are shown, as messages per second and as the ratio of each approach's time to the anchor's.
@@ -38,6 +41,10 @@ from collections.abc import Callable
 from polyinfra.core.us_books import BookScales, decode_update
 from polyinfra.emulator.runner import Emulator
 from polyinfra.model.book import OrderBook
+from polyinfra.record.records import Record, RecordKind
+from polyinfra.record.tap import encode_details
+from polyinfra.record.us_replay import UsReplay
+from polyinfra.record.us_subscription import TapeInstrument
 from polyinfra.us.live_books import UsLiveBooks
 from polyinfra.wire.us.market_data_lean import LeanResponse
 from polyinfra.wire.us.polymarket.v1 import marketdatasubscription_pb2 as md
@@ -124,6 +131,32 @@ def client(books: UsLiveBooks, messages: list[bytes], *, read_every_book: bool) 
     return run_and_read if read_every_book else run
 
 
+def replay(books: UsLiveBooks, messages: list[bytes], depth: int) -> Run:
+    # The tape the recorder would hold: the subscription with its instruments, then one record per message.
+    symbols = books.symbols()
+    instruments = [TapeInstrument.of(books.instrument(symbol)) for symbol in symbols]
+    details = {"token_ids": symbols, "depth": depth, "unaggregated": False, "instruments": instruments}
+    parse = md.BiDirectionalStreamMarketDataResponse.FromString
+    subscribed = Record(
+        "s:us.marketdata.1:0", "s", "us", "marketdata", "", RecordKind.SUBSCRIBED, 0, 0, None, encode_details(details)
+    )
+    records = [
+        Record(f"s:us.marketdata.1:{index}", "s", "us", "marketdata", parse(message).update.symbol,
+               RecordKind.FRAME_RECEIVED, index, index, None, message)
+        for index, message in enumerate(messages, start=1)
+    ]  # fmt: skip
+
+    def run(batch: list[bytes]) -> object:
+        replayed = UsReplay(None)  # type: ignore[arg-type]  # apply() reads no sink
+        apply = replayed.apply
+        apply(subscribed)
+        for record in records[: len(batch)]:
+            apply(record)
+        return replayed
+
+    return run
+
+
 def timed(runs: dict[str, Run], messages: list[bytes], repeat: int) -> dict[str, list[float]]:
     """Seconds of each run over the whole stream, ``repeat`` times, the runs taking turns in each round so
     that a change in the machine's load falls on all of them alike."""
@@ -156,6 +189,7 @@ async def main() -> None:
         }
         runs["(c) polyinfra: UsLiveBooks step"] = client(books, messages, read_every_book=False)
         runs["(d) polyinfra: step, every book read"] = client(books, messages, read_every_book=True)
+        runs["(e) replay: UsReplay.apply"] = replay(books, messages, options.depth)
         for run in runs.values():
             run(messages[:1000])  # warm up
         results = timed(runs, messages, options.repeat)

@@ -1,15 +1,19 @@
 """``polyinfra us watch`` as a user runs it, against an emulator over real sockets: JSON lines whose books
-equal the emulator's, the plain-lines table, and a one-line error for a symbol the exchange does not list."""
+equal the emulator's, the plain-lines table, a one-line error for a symbol the exchange does not list, and
+``--record`` making a tape that replays into the emulator's books."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
 from polyinfra.emulator.runner import Emulator
+from polyinfra.record.sqlite_sink import SQLiteSink
+from polyinfra.record.us_replay import UsReplay
 from tests.integration.cli_steps import run_polyinfra
 from tests.integration.us_market_data_steps import order_levels_micros
 
@@ -57,3 +61,22 @@ async def test_lines_and_an_unknown_symbol(emulator: Emulator) -> None:
     target = emulator.urls["grpc"]
     code, _, err = await run_polyinfra("us", "watch", "--grpc", target, "--insecure", "--symbols", "nope")
     assert code == 1 and "instrument does not exist" in err
+
+
+async def test_a_recorded_watch_replays_into_the_books_it_showed(emulator: Emulator, tmp_path: Path) -> None:
+    tape = tmp_path / "us.sqlite"
+    code, _, err = await run_polyinfra(
+        "us", "watch", "--grpc", emulator.urls["grpc"], "--insecure", "--symbols", f"{KC},{NYY}", "--jsonl",
+        "--depth", "3", "--raw-orders", "--duration", "1", "--record", f"sqlite:///{tape}",
+    )  # fmt: skip
+    assert code == 0, err
+    sink = SQLiteSink(tape)
+    try:
+        replay = UsReplay(sink)
+        await replay.run()
+    finally:
+        await sink.close()
+    # Raw orders summed by price, from the depth and aggregation the tape kept.
+    assert {symbol: (book.bid_levels_micros(), book.ask_levels_micros()) for symbol, book in replay.books.items()} == {
+        symbol: order_levels_micros(emulator, symbol, 3) for symbol in (KC, NYY)
+    }

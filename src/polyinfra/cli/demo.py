@@ -12,9 +12,10 @@ through :class:`~polyinfra.us.live_books.UsLiveBooks` on its gRPC port, and prov
 emulator's own US books at the end; then a US order round trip (a GTC order placed and cancelled, a FOK that
 cannot fill) shows what the order stream saw of it.
 
-The demo records its own session (the CLOB's) into a temporary SQLite tape (its status shows the records the
-recorder acknowledged and the gaps), and once the books have closed it replays that tape and
-checks the replayed books equal the live ones level by level: the proof says so, or exits 1.
+The demo records its own session (the CLOB's and the US exchange's books) into a temporary SQLite tape
+(its status shows the records the recorder acknowledged and the gaps), and once the books have closed it
+replays that tape and checks the replayed books equal the live ones level by level: the proof says so, or
+exits 1.
 
 Meanwhile a :class:`~polyinfra.live.live_data.LiveData` follows the emulator's RTDS activity (the
 same fills, with the traders' wallets) and, with an API key the emulator issued, the BTC price over
@@ -60,6 +61,7 @@ from polyinfra.record.dropcopy_archive import SQLiteDropCopyArchive
 from polyinfra.record.recorder import Recorder
 from polyinfra.record.replay import Replay
 from polyinfra.record.sqlite_sink import SQLiteSink
+from polyinfra.record.us_replay import UsReplay
 from polyinfra.us.dropcopy import DropCopyArchiver
 from polyinfra.us.live_books import UsLiveBooks
 from polyinfra.wire.clob_rest import OrderBookSummary
@@ -146,8 +148,11 @@ class TapeProof:
         return not self.differing
 
 
-async def _replayed_proof(recorder: Recorder, sink: SQLiteSink, books: LiveBooks) -> TapeProof:
-    """Replay the tape and compare every replayed book with the live book as it ended."""
+async def _replayed_proof(
+    recorder: Recorder, sink: SQLiteSink, books: LiveBooks, us_levels: Mapping[str, _Levels]
+) -> TapeProof:
+    """Replay the tape and compare every replayed book with the live book as it ended (the US exchange's
+    as ``us_levels``)."""
     replay = Replay(sink)
     stats = await replay.run()
     differing = [
@@ -155,6 +160,13 @@ async def _replayed_proof(recorder: Recorder, sink: SQLiteSink, books: LiveBooks
         for token in books.tokens()
         if (replayed := replay.books.get(token)) is None or _levels(replayed) != _levels(books.book(token))
     ]
+    us_replay = UsReplay(sink)
+    await us_replay.run()
+    differing.extend(
+        symbol
+        for symbol, levels in us_levels.items()
+        if (us_replayed := us_replay.books.get(symbol)) is None or _levels(us_replayed) != levels
+    )
     if stats.first_divergence is not None:
         differing.append(f"checkpoint {stats.first_divergence.event_id}")
     recorded = recorder.stats
@@ -162,7 +174,10 @@ async def _replayed_proof(recorder: Recorder, sink: SQLiteSink, books: LiveBooks
     return TapeProof(records=written, gaps=recorded.gaps, differing=tuple(differing))
 
 
-def _levels(book: OrderBook) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+_Levels = tuple[list[tuple[int, int]], list[tuple[int, int]]]
+
+
+def _levels(book: OrderBook) -> _Levels:
     return book.bid_levels_micros(), book.ask_levels_micros()
 
 
@@ -456,7 +471,8 @@ async def _demo(
         try:
             async with (
                 Emulator(markets=markets, seed=seed, rate=rate, faults=faults) as emulator,
-                UsLiveBooks(emulator.urls["grpc"], insecure=True) as us_books,
+                Recorder(sink) as recorder,
+                UsLiveBooks(emulator.urls["grpc"], insecure=True, recorder=recorder) as us_books,
             ):
                 us_instruments = [
                     instrument
@@ -483,7 +499,7 @@ async def _demo(
                     credentials=None if key is None else key.credentials,
                     polybolt_url=emulator.urls["polybolt"],
                 )
-                async with Recorder(sink) as recorder, live_data as live:
+                async with live_data as live:
                     await live.activity(callback=activity)
                     await live.prices(["btcusd"], callback=prices)
                     books = await watch_books(
@@ -499,7 +515,9 @@ async def _demo(
                         beside=[us_client],
                     )
                 dropcopy_line = await dropcopy.line()
-            tape = await _replayed_proof(recorder, sink, books)
+            # The US books as they closed: every message they took is on the tape (recorded as received).
+            us_levels = {symbol: _levels(us_books.book(symbol)) for symbol in us_books.symbols()}
+            tape = await _replayed_proof(recorder, sink, books, us_levels)
         finally:
             await sink.close()
     (proof,) = proofs

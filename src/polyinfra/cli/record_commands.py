@@ -6,8 +6,9 @@ everything their sockets and REST snapshots carry into ``--sink`` (``sqlite:///P
 the manifest of a recording: when each token was covered and every gap with its reason. ``replay``
 rebuilds the books from a recording and prints them with what the replay verified, or with
 ``--serve`` serves them over the market channel and ``/book(s)`` (:mod:`polyinfra.record.replay_server`);
-``replay --channel user`` prints the user channel's events as the live client delivered them. ``export``
-writes the recording as normalised Parquet.
+``replay --channel user`` prints the user channel's events as the live client delivered them, ``replay
+--channel us`` the US exchange's books. ``export`` writes the recording as normalised Parquet (``--source us``:
+the US exchange's books).
 
 The recorder's modules (SQLite, pyarrow) are imported inside the commands, so ``polyinfra --help``
 does not pay for them.
@@ -211,7 +212,7 @@ def _print_status(recorder: Recorder, *, events_per_s: float | None) -> None:
 def coverage(*, sink: SinkOption, key: KeysOption = None, log_level: LogLevelOption = COMMAND_LOG_LEVEL) -> None:
     """Print each key's covered time and its gaps, with reasons.
 
-    By source and channel: the market channel's tokens, the user channel's markets.
+    By source and channel: the market channel's tokens, the user channel's markets, the US exchange's symbols.
     """
     configure_command_logging(log_level)
     with one_line_errors("coverage"):
@@ -296,7 +297,8 @@ def replay(
         typer.Option(
             "--channel",
             metavar="CHANNEL",
-            help="market: rebuild the books; user: the user channel's order and trade events.",
+            help="market: rebuild the books; user: the user channel's order and trade events; "
+            "us: rebuild the US exchange's books.",
         ),
     ] = "market",
     log_level: LogLevelOption = COMMAND_LOG_LEVEL,
@@ -315,8 +317,10 @@ def replay(
                 raise InvalidValueError("--speed, --key, --start, --end and --serve replay the market channel only")
             asyncio.run(_replay_user(sink))
             return
-        if channel != "market":
-            raise InvalidValueError("no such channel to replay: market or user", channel=channel[:40])
+        if channel not in ("market", "us"):
+            raise InvalidValueError("no such channel to replay: market, user or us", channel=channel[:40])
+        if channel == "us" and (serve or paused or duration):
+            raise InvalidValueError("--serve replays the market channel only")
         window = _ReplayWindow(
             speed=replay_speed(speed),
             keys=key,
@@ -330,7 +334,7 @@ def replay(
 
             run_until_stopped(_serve_replay(sink, window, host=host, port=port, paused=paused, duration_s=duration))
         else:
-            asyncio.run(_replay(sink, window))
+            asyncio.run(_replay(sink, window, us=channel == "us"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -370,13 +374,15 @@ async def _serve_replay(
         await sink.close()
 
 
-async def _replay(sink_url: str, window: _ReplayWindow) -> None:
+async def _replay(sink_url: str, window: _ReplayWindow, *, us: bool = False) -> None:
+    """Replay the market channel (``us``: the US exchange's market data), print the books and the stats."""
     from polyinfra.record.replay import Replay
     from polyinfra.record.sink_urls import open_sink
+    from polyinfra.record.us_replay import UsReplay, UsReplayStats
 
     sink = open_sink(sink_url)
     try:
-        replayed = Replay(
+        replayed = (UsReplay if us else Replay)(
             sink,
             speed=window.speed,
             keys=window.keys,
@@ -392,6 +398,12 @@ async def _replay(sink_url: str, window: _ReplayWindow) -> None:
             f"{token}: {replayed.states[token]} · bid {best_bid.price if best_bid else '-'} · "
             f"ask {best_ask.price if best_ask else '-'} · {len(book.bids())}/{len(book.asks())} levels"
         )
+    if isinstance(stats, UsReplayStats):
+        print(
+            f"replayed {stats.records:,} US records ({stats.frames:,} frames): {stats.updates:,} updates applied, "
+            f"{stats.invalid_updates:,} refused as live refused them, {stats.malformed_frames:,} unparseable"
+        )
+        return
     print(
         f"replayed {stats.records:,} records ({stats.frames:,} frames, {stats.rest_responses:,} REST snapshots): "
         f"{stats.checkpoints_matched:,} checkpoints matched, {stats.checkpoints_diverged:,} diverged, "
@@ -435,6 +447,12 @@ def export(
     sink: SinkOption,
     out: Annotated[Path, typer.Option("--out", metavar="DIR", help="A new or empty directory for the Parquet files.")],
     key: KeysOption = None,
+    source: Annotated[
+        str,
+        typer.Option(
+            "--source", metavar="SOURCE", help="clob: the market channel's books; us: the US exchange's books."
+        ),
+    ] = "clob",
     log_level: LogLevelOption = COMMAND_LOG_LEVEL,
 ) -> None:
     """Write a recording as Parquet: book deltas, trades, best bid/ask.
@@ -444,10 +462,10 @@ def export(
     """
     configure_command_logging(log_level)
     with one_line_errors("export"):
-        asyncio.run(_export(sink, out, key))
+        asyncio.run(_export(sink, out, key, source))
 
 
-async def _export(sink_url: str, out: Path, keys: list[str] | None) -> None:
+async def _export(sink_url: str, out: Path, keys: list[str] | None, source: str) -> None:
     from polyinfra.errors import ExportError
     from polyinfra.record.sink_urls import open_sink
 
@@ -457,7 +475,7 @@ async def _export(sink_url: str, out: Path, keys: list[str] | None) -> None:
         raise ExportError("export needs pyarrow: pip install 'polyinfra[parquet]'") from exc
     sink = open_sink(sink_url)
     try:
-        summary = await export_parquet(sink, out, keys=keys)
+        summary = await export_parquet(sink, out, keys=keys, source=source)
     finally:
         await sink.close()
     rows = ", ".join(f"{count:,} {table}" for table, count in summary.rows.items())

@@ -23,8 +23,11 @@ The token manager (cryptography, pyjwt, httpx) and gRPC are imported inside the 
 
 from __future__ import annotations
 
+import functools
+import inspect
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Final
+from typing import TYPE_CHECKING, Annotated, Final, TypeVar
 
 import typer
 
@@ -40,14 +43,27 @@ from polyinfra.cli.options import (
     configure_command_logging,
     one_line_errors,
 )
+from polyinfra.cli.order_posting import print_json
 
 if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
     from polyinfra.core.us_auth import TokenRequestStyle
     from polyinfra.core.us_instruments import UsInstrument
-    from polyinfra.us.client import ProtosChoice
+    from polyinfra.us.client import ProtosChoice, UsExchangeClient
     from polyinfra.us.token_manager import TokenManager
 
-__all__ = ["EMULATOR_GRPC_TARGET", "register_us_commands", "us_app"]
+__all__ = [
+    "EMULATOR_GRPC_TARGET",
+    "SymbolOption",
+    "UsEndpoint",
+    "UsEndpointOptions",
+    "endpoint_options",
+    "register_us_commands",
+    "us_app",
+]
+
+T = TypeVar("T")
 
 # `polyinfra emulator` serves gRPC one port above its REST port.
 EMULATOR_GRPC_TARGET: Final = f"127.0.0.1:{EMULATOR_DEFAULT_PORT + 1}"
@@ -213,6 +229,9 @@ TokenUrlOption = Annotated[
     ),
 ]
 
+SymbolOption = Annotated[
+    list[str] | None, typer.Option("--symbol", metavar="SYMBOL", help="Only this instrument (repeatable).")
+]
 ReflectionOption = Annotated[
     bool, typer.Option("--reflection", help="Speak the server's field numbers, read by server reflection.")
 ]
@@ -226,17 +245,105 @@ protos_app = typer.Typer(
 us_app.add_typer(protos_app)
 
 
-def _target(grpc: str | None, *, live: bool, insecure: bool) -> tuple[str, bool]:
-    """The endpoint and whether it is plaintext: the emulator (plaintext) unless told otherwise."""
-    from polyinfra.us.client import PRODUCTION_TARGET
+@dataclass(frozen=True, slots=True)
+class UsEndpoint:
+    """Where a ``us`` command calls and where its tokens come from, resolved from its options by
+    :meth:`UsEndpointOptions.resolve`."""
 
-    if live and (grpc is not None or insecure):
-        raise typer.BadParameter("--live is the venue over TLS: leave out --grpc and --insecure", param_hint="--live")
-    if live:
-        return PRODUCTION_TARGET, False
-    if grpc is None:
-        return EMULATOR_GRPC_TARGET, True
-    return grpc, insecure
+    target: str
+    plaintext: bool
+    token_url: str
+
+    def token_manager(self) -> TokenManager | None:
+        """A new token manager for the credentials in the environment, None without them (see
+        :func:`_token_manager`); whoever takes it closes it."""
+        return _token_manager(self.token_url)
+
+    def run(self, work: Callable[[UsExchangeClient], Awaitable[T]], *, protos: ProtosChoice = None) -> T:
+        """Run ``work`` with a client on this endpoint, then close the client and its token manager."""
+        import asyncio
+
+        from polyinfra.us.client import UsExchangeClient
+
+        tokens = self.token_manager()
+
+        async def run() -> T:
+            try:
+                async with UsExchangeClient(
+                    self.target, insecure=self.plaintext, tokens=tokens, protos=protos
+                ) as exchange:
+                    return await work(exchange)
+            finally:
+                if tokens is not None:
+                    await tokens.aclose()
+
+        return asyncio.run(run())
+
+
+@dataclass(frozen=True, slots=True)
+class UsEndpointOptions:
+    """``--grpc``, ``--insecure``, ``--live`` and ``--token-url`` as given to a command declared with
+    :func:`endpoint_options`, so that they mean the same in every ``us`` command."""
+
+    grpc: str | None
+    insecure: bool
+    live: bool
+    token_url: str | None
+
+    def resolve(self) -> UsEndpoint:
+        """The emulator (plaintext) unless told otherwise; ``--live`` is the venue over TLS, alone.
+        A malformed ``--grpc`` is an :class:`~polyinfra.errors.InvalidValueError`."""
+        from polyinfra.net.grpc_channel import parse_target
+        from polyinfra.us.client import PRODUCTION_TARGET
+
+        if self.live and (self.grpc is not None or self.insecure):
+            raise typer.BadParameter(
+                "--live is the venue over TLS: leave out --grpc and --insecure", param_hint="--live"
+            )
+        if self.live:
+            target, plaintext = PRODUCTION_TARGET, False
+        elif self.grpc is None:
+            target, plaintext = EMULATOR_GRPC_TARGET, True
+        else:
+            target, plaintext = self.grpc, self.insecure
+        parse_target(target)
+        return UsEndpoint(target, plaintext, _calls_token_url(self.token_url, live=self.live))
+
+
+_ENDPOINT_PARAMETERS: Final = (
+    inspect.Parameter("grpc", inspect.Parameter.KEYWORD_ONLY, default=None, annotation=GrpcOption),
+    inspect.Parameter("insecure", inspect.Parameter.KEYWORD_ONLY, default=False, annotation=InsecureOption),
+    inspect.Parameter("live", inspect.Parameter.KEYWORD_ONLY, default=False, annotation=UsLiveOption),
+    inspect.Parameter("token_url", inspect.Parameter.KEYWORD_ONLY, default=None, annotation=TokenUrlOption),
+)
+
+
+def endpoint_options(command: Callable[..., None]) -> Callable[..., None]:
+    """Declare a command's ``endpoint: UsEndpointOptions`` parameter as the four connection options.
+
+    Typer builds options from a function's signature and has no option groups, so the command typer sees
+    is a wrapper whose signature has the four options where ``endpoint`` stood, and which calls the
+    command with them gathered into one :class:`UsEndpointOptions`.
+    """
+    signature = inspect.signature(command, eval_str=True)
+    names = list(signature.parameters)
+    parameters = [parameter for parameter in signature.parameters.values() if parameter.name != "endpoint"]
+    at = names.index("endpoint")
+    parameters[at:at] = _ENDPOINT_PARAMETERS
+
+    @functools.wraps(command)
+    def with_endpoint(*, grpc: str | None, insecure: bool, live: bool, token_url: str | None, **rest: object) -> None:
+        command(endpoint=UsEndpointOptions(grpc, insecure, live, token_url), **rest)
+
+    with_endpoint.__signature__ = signature.replace(parameters=parameters)  # type: ignore[attr-defined]
+    with_endpoint.__annotations__ = {parameter.name: parameter.annotation for parameter in parameters}
+    with_endpoint.__annotations__["return"] = None
+    return with_endpoint
+
+
+def _symbols(options: list[str] | None) -> list[str]:
+    """The symbols of repeatable, comma-separated ``--symbols`` options."""
+    return [symbol for option in options or () for symbol in option.split(",") if symbol]
 
 
 def _protos_choice(reflection: bool, bundle: Path | None, sha256: str | None) -> ProtosChoice:
@@ -290,47 +397,28 @@ def _table(records: list[dict[str, object]]) -> str:
 
 
 @us_app.command("instruments", epilog=_CALLS_EPILOG)
+@endpoint_options
 def instruments(
     *,
-    symbol: Annotated[
-        list[str] | None, typer.Option("--symbol", metavar="SYMBOL", help="Only this instrument (repeatable).")
-    ] = None,
+    symbol: SymbolOption = None,
     json_output: JsonOption = False,
-    grpc: GrpcOption = None,
-    insecure: InsecureOption = False,
-    live: UsLiveOption = False,
+    endpoint: UsEndpointOptions,
     reflection: ReflectionOption = False,
     bundle: BundleOption = None,
     sha256: Sha256Option = None,
-    token_url: TokenUrlOption = None,
     log_level: LogLevelOption = COMMAND_LOG_LEVEL,
 ) -> None:
     """List instruments with their scales, ticks and states."""
-    import asyncio
-    import json
-
-    from polyinfra.net.grpc_channel import parse_target
-    from polyinfra.us.client import UsExchangeClient
 
     configure_command_logging(log_level)
-    target, plaintext = _target(grpc, live=live, insecure=insecure)
-
-    async def listed(protos: ProtosChoice, tokens: TokenManager | None) -> list[UsInstrument]:
-        try:
-            async with UsExchangeClient(target, insecure=plaintext, tokens=tokens, protos=protos) as exchange:
-                return await exchange.instruments(symbol or ())
-        finally:
-            if tokens is not None:
-                await tokens.aclose()
-
     with one_line_errors("us instruments"):
-        parse_target(target)
+        resolved = endpoint.resolve()
         protos = _protos_choice(reflection, bundle, sha256)
-        found = asyncio.run(listed(protos, _token_manager(_calls_token_url(token_url, live=live))))
+        found = resolved.run(lambda exchange: exchange.instruments(symbol or ()), protos=protos)
     records = [_record(instrument) for instrument in found]
     if json_output:
         for record in records:
-            typer.echo(json.dumps(record, separators=(",", ":")))
+            print_json(record)
     else:
         typer.echo(_table(records) if records else "no instrument listed")
 
@@ -361,7 +449,6 @@ def diff(
     Reflection is called with a token when credentials are set (as for the other us commands).
     """
     import asyncio
-    import json
 
     from polyinfra.core.us_descriptors import UsProtos, diff_protos, static_protos
     from polyinfra.net.grpc_channel import open_channel
@@ -400,7 +487,7 @@ def diff(
                 "ours": difference.ours,
                 "theirs": difference.theirs,
             }
-            typer.echo(json.dumps(record, separators=(",", ":")))
+            print_json(record)
         else:
             sides = f"  ours {difference.ours or '-'}  theirs {difference.theirs or '-'}"
             typer.echo(
@@ -413,6 +500,7 @@ def diff(
 
 
 @us_app.command("watch", epilog=_CALLS_EPILOG)
+@endpoint_options
 def watch(
     *,
     symbols: Annotated[
@@ -433,39 +521,43 @@ def watch(
             "--raw-orders", help="Subscribe to raw orders (--depth orders a side), summed into the levels shown."
         ),
     ] = False,
+    record: Annotated[
+        str | None,
+        typer.Option(
+            "--record",
+            metavar="SINK",
+            help="Also record the market data into this sink (sqlite:///PATH, postgresql://..., nats://HOST/STREAM); "
+            "replay it with polyinfra replay --channel us.",
+        ),
+    ] = None,
     duration: DurationOption = 0.0,
     refresh_s: RefreshOption = 1.0,
-    grpc: GrpcOption = None,
-    insecure: InsecureOption = False,
-    live: UsLiveOption = False,
+    endpoint: UsEndpointOptions,
     reflection: ReflectionOption = False,
     bundle: BundleOption = None,
     sha256: Sha256Option = None,
-    token_url: TokenUrlOption = None,
     log_level: LogLevelOption = STREAM_LOG_LEVEL,
 ) -> None:
-    """Watch live US exchange books as a table, lines or JSON lines."""
+    """Watch live US exchange books as a table, lines or JSON lines (and record them with --record)."""
     from polyinfra.cli.us_watch import run_us_watch
     from polyinfra.cli.watch import Output
-    from polyinfra.net.grpc_channel import parse_target
 
     configure_command_logging(log_level)
-    target, plaintext = _target(grpc, live=live, insecure=insecure)
-    named = [symbol for option in symbols or () for symbol in option.split(",") if symbol]
     with one_line_errors("us watch"):
-        parse_target(target)
+        resolved = endpoint.resolve()
         run_us_watch(
-            target=target,
-            insecure=plaintext,
+            target=resolved.target,
+            insecure=resolved.plaintext,
             protos=_protos_choice(reflection, bundle, sha256),
-            tokens=_token_manager(_calls_token_url(token_url, live=live)),
-            symbols=named,
+            tokens=resolved.token_manager(),
+            symbols=_symbols(symbols),
             top=top,
             output=Output.JSONL if jsonl else Output.for_stdout(),
             depth=depth,
             duration_s=duration,
             refresh_s=refresh_s,
             raw_orders=raw_orders,
+            record_url=record,
         )
 
 
@@ -480,6 +572,7 @@ _DROPCOPY_EPILOG: Final = (
 
 
 @us_app.command("dropcopy", epilog=_DROPCOPY_EPILOG)
+@endpoint_options
 def dropcopy(
     *,
     store: Annotated[
@@ -520,33 +613,28 @@ def dropcopy(
     ] = None,
     duration: DurationOption = 0.0,
     refresh_s: RefreshOption = 1.0,
-    grpc: GrpcOption = None,
-    insecure: InsecureOption = False,
-    live: UsLiveOption = False,
-    token_url: TokenUrlOption = None,
+    endpoint: UsEndpointOptions,
     log_level: LogLevelOption = STREAM_LOG_LEVEL,
 ) -> None:
     """Archive DropCopy's four streams exactly once (status line)."""
     from polyinfra.cli.us_dropcopy import DropCopyCommand, run_us_dropcopy
     from polyinfra.core.us_dropcopy import DropCopyStream
-    from polyinfra.net.grpc_channel import parse_target
 
     configure_command_logging(log_level)
-    target, plaintext = _target(grpc, live=live, insecure=insecure)
     names = [name.strip() for name in streams.split(",") if name.strip()]
     unknown = [name for name in names if name not in set(DropCopyStream)]
     if unknown or not names:
         raise typer.BadParameter(f"unknown stream(s): {', '.join(unknown) or '(none)'}", param_hint="--streams")
     with one_line_errors("us dropcopy"):
-        parse_target(target)
+        resolved = endpoint.resolve()
         command = DropCopyCommand(
-            target=target,
-            insecure=plaintext,
-            tokens=_token_manager(_calls_token_url(token_url, live=live)),
+            target=resolved.target,
+            insecure=resolved.plaintext,
+            tokens=resolved.token_manager(),
             store=store,
             firm=firm,
             streams=[DropCopyStream(name) for name in names],
-            symbols=[symbol for option in symbols or () for symbol in option.split(",") if symbol],
+            symbols=_symbols(symbols),
             live_only=live_only,
             duration_s=duration,
             refresh_s=refresh_s,

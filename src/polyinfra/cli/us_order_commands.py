@@ -23,16 +23,8 @@ from polyinfra.cli.options import (
     configure_command_logging,
     one_line_errors,
 )
-from polyinfra.cli.us_commands import (
-    _CALLS_EPILOG,
-    GrpcOption,
-    InsecureOption,
-    TokenUrlOption,
-    UsLiveOption,
-    _calls_token_url,
-    _target,
-    _token_manager,
-)
+from polyinfra.cli.order_posting import print_json
+from polyinfra.cli.us_commands import _CALLS_EPILOG, SymbolOption, UsEndpointOptions, endpoint_options
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
@@ -63,33 +55,11 @@ def _decimal(text: str, name: str) -> Decimal:
         raise typer.BadParameter(f"not a decimal number: {text!r}", param_hint=name) from None
 
 
-def _run(
-    grpc: str | None,
-    insecure: bool,
-    live: bool,
-    token_url: str | None,
-    work: Callable[[UsOrderEntry], Awaitable[T]],
-) -> T:
+def _run(endpoint: UsEndpointOptions, work: Callable[[UsOrderEntry], Awaitable[T]]) -> T:
     """Run ``work`` with an order-entry client on the chosen endpoint."""
-    import asyncio
-
-    from polyinfra.net.grpc_channel import parse_target
-    from polyinfra.us.client import UsExchangeClient
     from polyinfra.us.order_entry import UsOrderEntry
 
-    target, plaintext = _target(grpc, live=live, insecure=insecure)
-    parse_target(target)
-    tokens = _token_manager(_calls_token_url(token_url, live=live))
-
-    async def run() -> T:
-        try:
-            async with UsExchangeClient(target, insecure=plaintext, tokens=tokens) as exchange:
-                return await work(UsOrderEntry(exchange))
-        finally:
-            if tokens is not None:
-                await tokens.aclose()
-
-    return asyncio.run(run())
+    return endpoint.resolve().run(lambda exchange: work(UsOrderEntry(exchange)))
 
 
 def _order_record(order: UsOrder) -> dict[str, object]:
@@ -110,6 +80,7 @@ def _order_record(order: UsOrder) -> dict[str, object]:
 
 
 @order_app.command("place", epilog=_CALLS_EPILOG)
+@endpoint_options
 def place(
     symbol: Annotated[str, typer.Argument(metavar="SYMBOL", help="The instrument (market slug).")],
     side: Annotated[str, typer.Argument(metavar="SIDE", help="buy or sell.")],
@@ -121,10 +92,7 @@ def place(
     ] = "yes",
     tif: Annotated[str, typer.Option("--tif", help="gtc, day, ioc or fok.")] = "gtc",
     account: AccountOption = "",
-    grpc: GrpcOption = None,
-    insecure: InsecureOption = False,
-    live: UsLiveOption = False,
-    token_url: TokenUrlOption = None,
+    endpoint: UsEndpointOptions,
     log_level: LogLevelOption = COMMAND_LOG_LEVEL,
 ) -> None:
     """Place one limit order; prints its order id and client order id."""
@@ -149,50 +117,43 @@ def place(
         account,
     )
     with one_line_errors("us order place"):
-        placed = _run(grpc, insecure, live, token_url, lambda entry: entry.place(intent))
+        placed = _run(endpoint, lambda entry: entry.place(intent))
     typer.echo(f"placed {placed.order_id} (clord_id {placed.clord_id})")
 
 
 @order_app.command("cancel", epilog=_CALLS_EPILOG)
+@endpoint_options
 def cancel(
     order_id: Annotated[str, typer.Argument(metavar="ORDER_ID", help="The exchange's order id.")],
     *,
-    grpc: GrpcOption = None,
-    insecure: InsecureOption = False,
-    live: UsLiveOption = False,
-    token_url: TokenUrlOption = None,
+    endpoint: UsEndpointOptions,
     log_level: LogLevelOption = COMMAND_LOG_LEVEL,
 ) -> None:
     """Cancel one open order."""
     configure_command_logging(log_level)
     with one_line_errors("us order cancel"):
-        _run(grpc, insecure, live, token_url, lambda entry: entry.cancel(order_id=order_id))
+        _run(endpoint, lambda entry: entry.cancel(order_id=order_id))
     typer.echo(f"canceled {order_id}")
 
 
 @order_app.command("list", epilog=_CALLS_EPILOG)
+@endpoint_options
 def list_orders(
     *,
-    symbol: Annotated[
-        list[str] | None, typer.Option("--symbol", metavar="SYMBOL", help="Only this instrument (repeatable).")
-    ] = None,
+    symbol: SymbolOption = None,
     json_output: JsonOption = False,
-    grpc: GrpcOption = None,
-    insecure: InsecureOption = False,
-    live: UsLiveOption = False,
-    token_url: TokenUrlOption = None,
+    endpoint: UsEndpointOptions,
     log_level: LogLevelOption = COMMAND_LOG_LEVEL,
 ) -> None:
     """List the open orders (YES prices, contracts)."""
-    import json
 
     configure_command_logging(log_level)
     with one_line_errors("us order list"):
-        found = _run(grpc, insecure, live, token_url, lambda entry: entry.open_orders(symbol or ()))
+        found = _run(endpoint, lambda entry: entry.open_orders(symbol or ()))
     records = [_order_record(order) for order in found]
     if json_output:
         for record in records:
-            typer.echo(json.dumps(record, separators=(",", ":")))
+            print_json(record)
         return
     if not records:
         typer.echo("no open order")
@@ -203,18 +164,15 @@ def list_orders(
         )
 
 
+@endpoint_options
 def positions(
     *,
     account: AccountOption = "",
     json_output: JsonOption = False,
-    grpc: GrpcOption = None,
-    insecure: InsecureOption = False,
-    live: UsLiveOption = False,
-    token_url: TokenUrlOption = None,
+    endpoint: UsEndpointOptions,
     log_level: LogLevelOption = COMMAND_LOG_LEVEL,
 ) -> None:
     """Show positions (contracts), balance and buying power (dollars)."""
-    import json
 
     from polyinfra.model.numbers import decimal_text
 
@@ -224,7 +182,7 @@ def positions(
         return await entry.positions(account), await entry.balance(account)
 
     with one_line_errors("us positions"):
-        held, balance = _run(grpc, insecure, live, token_url, read)
+        held, balance = _run(endpoint, read)
     rows = [
         {"symbol": p.symbol, "net": decimal_text(p.net), "bought": decimal_text(p.bought), "sold": decimal_text(p.sold)}
         for p in held
@@ -232,8 +190,8 @@ def positions(
     summary = {"balance": decimal_text(balance.balance), "buying_power": decimal_text(balance.buying_power)}
     if json_output:
         for row in rows:
-            typer.echo(json.dumps(row, separators=(",", ":")))
-        typer.echo(json.dumps(summary, separators=(",", ":")))
+            print_json(row)
+        print_json(summary)
         return
     for row in rows:
         typer.echo(f"{row['symbol']}  net {row['net']}  bought {row['bought']}  sold {row['sold']}")

@@ -3,11 +3,14 @@
 Symbols are named with ``--symbols`` or taken as the first N OPEN instruments the exchange lists
 (``--top``); each is checked against ``ListInstruments`` before any stream opens, so a typo is a one-line
 error. The books come from :class:`~polyinfra.us.live_books.UsLiveBooks`; one row per symbol shows its
-YES-space book (the exchange keeps one book per market in YES terms).
+YES-space book (the exchange keeps one book per market in YES terms). With ``--record SINK`` the books'
+market data is recorded too (source ``us``, channel ``marketdata``), for ``polyinfra replay --channel us``,
+``coverage`` and ``export --source us``.
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 
 from polyinfra.cli.book_view import BookView, Rates, WatchedMarket, WatchedToken
@@ -93,10 +96,11 @@ def run_us_watch(
     duration_s: float,
     refresh_s: float,
     raw_orders: bool = False,
+    record_url: str | None = None,
 ) -> None:
     """``polyinfra us watch``: choose the instruments at ``target``, then watch them until the duration ends.
     ``tokens`` (closed here) authenticates every call and stream; None: they go without a token. ``raw_orders``
-    subscribes to raw orders, summed into the books shown."""
+    subscribes to raw orders, summed into the books shown. ``record_url`` (a sink URL) records the market data."""
 
     async def watch() -> None:
         try:
@@ -109,9 +113,27 @@ def run_us_watch(
         async with UsExchangeClient(target, insecure=insecure, tokens=tokens, protos=protos) as exchange:
             instruments = await choose_instruments(exchange, symbols, top)
         markets = [watched_instrument(instrument) for instrument in instruments]
-        async with UsLiveBooks(
-            target, insecure=insecure, tokens=tokens, protos=protos, depth=depth, unaggregated=raw_orders
-        ) as books:
+        async with contextlib.AsyncExitStack() as stack:
+            recorder = None
+            if record_url is not None:
+                from polyinfra.record.recorder import Recorder
+                from polyinfra.record.sink_urls import open_sink
+
+                sink = open_sink(record_url)
+                stack.push_async_callback(sink.close)
+                # Entered after the sink's close: stopped (everything queued written) before the sink closes.
+                recorder = await stack.enter_async_context(Recorder(sink))
+            books = await stack.enter_async_context(
+                UsLiveBooks(
+                    target,
+                    insecure=insecure,
+                    tokens=tokens,
+                    protos=protos,
+                    depth=depth,
+                    unaggregated=raw_orders,
+                    recorder=recorder,
+                )
+            )
             events = books.events()
             await books.subscribe([instrument.symbol for instrument in instruments])
             await show_books(

@@ -68,6 +68,7 @@ from polyinfra.net.breaker import CircuitBreakers
 from polyinfra.net.http import HttpTransport, QueryParams, Response, SyncHttpTransport, Timeouts
 from polyinfra.net.rate_limit import CLOB_LIMITS, RateLimitTable
 from polyinfra.net.retry import RetryPolicy
+from polyinfra.net.transport_client import TransportClient
 from polyinfra.wire.clob_rest import (
     ClobMarketInfo,
     LastTradePrice,
@@ -127,7 +128,7 @@ _encode = msgspec.json.Encoder().encode
 # --- the clients ---------------------------------------------------------------------------------
 
 
-class ClobRestClient:
+class ClobRestClient(TransportClient):
     """Public market-data calls against the venue or the emulator (``base_url`` without a trailing slash).
 
     ``timeout_s`` is each attempt's connect, read, write and pool timeout. ``rate_limits``,
@@ -145,27 +146,12 @@ class ClobRestClient:
         breakers: CircuitBreakers | None = None,
         transport: HttpTransport | None = None,
     ) -> None:
-        self._owns_transport = transport is None
-        self.transport = (
-            transport
-            if transport is not None
-            else HttpTransport(
+        super().__init__(
+            transport,
+            lambda: HttpTransport(
                 base_url, rate_limits=rate_limits, retry=retry, breakers=breakers, timeouts=_timeouts(timeout_s)
-            )
+            ),
         )
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        """Close the transport, if this client built it."""
-        if self._owns_transport:
-            await self.transport.aclose()
 
     async def _perform(self, call: _Call[_T]) -> _T:
         responses = [

@@ -34,14 +34,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any, Final, NamedTuple, cast
 
 from google.protobuf.message import DecodeError
 
 from polyinfra.core.us_instruments import UsInstrument, UsInstrumentState
-from polyinfra.errors import InvalidValueError, MalformedMessageError, StreamBudgetExceededError
-from polyinfra.model.book import MAX_SIZE_MICROS
-from polyinfra.model.numbers import MICROS
+from polyinfra.errors import InvalidValueError, MalformedMessageError, PolyinfraError, StreamBudgetExceededError
+from polyinfra.model.book import MAX_SIZE_MICROS, OrderBook
+from polyinfra.model.numbers import MICROS, TickSize
 from polyinfra.wire.us.market_data_lean import LeanUpdate
 from polyinfra.wire.us.polymarket.v1 import marketdatasubscription_pb2
 
@@ -59,7 +60,10 @@ __all__ = [
     "checked_symbol",
     "decode_update",
     "plan_streams",
+    "replace_book",
+    "scales_of",
     "stream_share",
+    "tick_size_of",
 ]
 
 MAX_SYMBOLS_PER_STREAM: Final = 1000
@@ -96,20 +100,26 @@ class BookScales:
 def book_scales(instrument: UsInstrument) -> BookScales:
     """The conversions of ``instrument``; :class:`InvalidValueError` when its scales do not divide a
     million (its prices or quantities would not be exact in micro-units)."""
-    if MICROS % instrument.price_scale or MICROS % instrument.quantity_scale:
+    return scales_of(instrument.symbol, instrument.price_scale, instrument.quantity_scale, instrument.tick_units)
+
+
+def scales_of(symbol: str, price_scale: int, quantity_scale: int, tick_units: int) -> BookScales:
+    """The conversions of an instrument given by its scales and its tick in price units (what a recording
+    keeps of it); :class:`InvalidValueError` when they cannot hold its book exactly."""
+    if price_scale < 1 or quantity_scale < 1 or tick_units < 1 or MICROS % price_scale or MICROS % quantity_scale:
         raise InvalidValueError(
             "the instrument's scales do not divide a million: its book cannot be held exactly",
-            symbol=instrument.symbol,
-            price_scale=instrument.price_scale,
-            quantity_scale=instrument.quantity_scale,
+            symbol=symbol,
+            price_scale=price_scale,
+            quantity_scale=quantity_scale,
         )
     return BookScales(
-        symbol=instrument.symbol,
-        price_scale=instrument.price_scale,
-        quantity_scale=instrument.quantity_scale,
-        price_micros=MICROS // instrument.price_scale,
-        quantity_micros=MICROS // instrument.quantity_scale,
-        tick_units=instrument.tick_units,
+        symbol=symbol,
+        price_scale=price_scale,
+        quantity_scale=quantity_scale,
+        price_micros=MICROS // price_scale,
+        quantity_micros=MICROS // quantity_scale,
+        tick_units=tick_units,
     )
 
 
@@ -283,6 +293,24 @@ def _summed(orders: list[tuple[int, int]], scales: BookScales, *, descending: bo
     if descending:
         ascending.reverse()
     return sizes, ascending
+
+
+def replace_book(book: OrderBook, image: BookImage) -> int | None:
+    """Replace ``book`` with the update's levels (the venue sends whole books); returns its venue time in ms."""
+    venue_ms = None if image.transact_time_ns is None else image.transact_time_ns // 1_000_000
+    book.replace_sides(image.bid_sizes, image.bid_prices, image.ask_sizes, image.ask_prices, timestamp_ms=venue_ms)
+    if image.last_trade_micros is not None:
+        book.last_trade_price_micros = image.last_trade_micros
+    return venue_ms
+
+
+def tick_size_of(tick_size: Decimal | str) -> TickSize | None:
+    """An instrument's tick as a book's :class:`~polyinfra.model.numbers.TickSize`; None for a tick the
+    CLOB's grid does not know (the book then checks no tick, the decoder still does)."""
+    try:
+        return TickSize.parse(tick_size)
+    except PolyinfraError:
+        return None
 
 
 def plan_streams(

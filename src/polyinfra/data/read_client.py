@@ -10,21 +10,21 @@ async context manager and decodes each answer into the type asked for
 
 from __future__ import annotations
 
-from types import TracebackType
-from typing import Self, TypeVar
+from typing import TypeVar
 
 from polyinfra.errors import PaginationError
 from polyinfra.net.breaker import CircuitBreakers
 from polyinfra.net.http import HttpTransport, QueryParams, Timeouts
 from polyinfra.net.rate_limit import AsyncRateLimiter, RateLimitTable
 from polyinfra.net.retry import RetryPolicy
+from polyinfra.net.transport_client import TransportClient
 
 __all__ = ["ReadClient", "refuse_cursor_loop"]
 
 _T = TypeVar("_T")
 
 
-class ReadClient:
+class ReadClient(TransportClient):
     """A client of one read-only host at ``base_url``; ``transport`` (if given) is used and left open."""
 
     def __init__(
@@ -38,32 +38,17 @@ class ReadClient:
         breakers: CircuitBreakers | None = None,
         transport: HttpTransport | None = None,
     ) -> None:
-        self._owns_transport = transport is None
-        self.transport = (
-            transport
-            if transport is not None
-            else HttpTransport(
+        super().__init__(
+            transport,
+            lambda: HttpTransport(
                 base_url,
                 rate_limits=rate_limits,
                 limiter=limiter,
                 retry=retry,
                 breakers=breakers,
                 timeouts=Timeouts(connect_s=timeout_s, read_s=timeout_s, write_s=timeout_s, pool_s=timeout_s),
-            )
+            ),
         )
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        """Close the transport, if this client built it."""
-        if self._owns_transport:
-            await self.transport.aclose()
 
     async def _get(self, path: str, params: QueryParams | None, type_: type[_T], *, endpoint: str | None = None) -> _T:
         """``GET path`` decoded as ``type_``; ``endpoint`` keys the limits when the path holds an id."""

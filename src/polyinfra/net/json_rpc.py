@@ -23,8 +23,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Sequence
-from types import TracebackType
-from typing import Any, Final, Self
+from typing import Any, Final
 
 import msgspec
 
@@ -39,6 +38,7 @@ from polyinfra.errors import (
 )
 from polyinfra.net.http import HttpTransport
 from polyinfra.net.rate_limit import RPC_LIMITS
+from polyinfra.net.transport_client import TransportClient
 from polyinfra.wire.json_decoding import JsonDecoder
 
 __all__ = ["DEFAULT_MAX_BATCH", "JsonRpcClient", "RpcCall", "rpc_error"]
@@ -79,7 +79,7 @@ def rpc_error(error: object, *, method: str) -> PolyinfraError:
     return ChainError(message, method=method, code=code)
 
 
-class JsonRpcClient:
+class JsonRpcClient(TransportClient):
     """JSON-RPC to the node at ``url`` (module notes); ``transport`` may be given to share a pipeline."""
 
     def __init__(self, url: str, *, transport: HttpTransport | None = None, max_batch: int = DEFAULT_MAX_BATCH) -> None:
@@ -89,10 +89,7 @@ class JsonRpcClient:
         base, _, path = url.partition("://")
         host, slash, rest = path.partition("/")
         self._path = slash + rest or "/"
-        self._owns_transport = transport is None
-        self._transport = (
-            transport if transport is not None else HttpTransport(f"{base}://{host}", rate_limits=RPC_LIMITS)
-        )
+        super().__init__(transport, lambda: HttpTransport(f"{base}://{host}", rate_limits=RPC_LIMITS))
         self._ids = itertools.count(1)
 
     async def call(self, method: str, *params: object) -> Any:
@@ -128,7 +125,7 @@ class JsonRpcClient:
         return results
 
     async def _post(self, body: object, method: str) -> Any:
-        response = await self._transport.request(
+        response = await self.transport.request(
             "POST",
             self._path,
             endpoint="POST /rpc",
@@ -136,18 +133,6 @@ class JsonRpcClient:
             state_changing=method == "eth_sendRawTransaction",
         )
         return _ANSWER.decode(response.content, method=method)
-
-    async def aclose(self) -> None:
-        if self._owns_transport:
-            await self._transport.aclose()
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, traceback: TracebackType | None
-    ) -> None:
-        await self.aclose()
 
 
 def _result(answer: object, request_id: int, method: str) -> Any:

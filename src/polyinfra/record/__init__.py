@@ -9,5 +9,6 @@ Modules: :mod:`~polyinfra.record.records` (the model), :mod:`~polyinfra.record.t
 :mod:`~polyinfra.record.stored_rows`, what the two share), :mod:`~polyinfra.record.jetstream_sink`
 (needs nats-py: the ``nats`` extra), :mod:`~polyinfra.record.sink_urls`,
 :mod:`~polyinfra.record.coverage`, :mod:`~polyinfra.record.replay`, :mod:`~polyinfra.record.book_at`,
-:mod:`~polyinfra.record.export` (needs pyarrow: the ``parquet`` extra).
+:mod:`~polyinfra.record.export` (needs pyarrow: the ``parquet`` extra); US exchange market-data tapes:
+:mod:`~polyinfra.record.us_subscription` (what a subscription record keeps) and :mod:`~polyinfra.record.us_replay`.
 """

@@ -10,6 +10,10 @@ What a checkpoint does not carry: REST snapshot requests still outstanding when 
 cannot hold the token's repair (it was LIVE), and their answers change nothing for it afterwards,
 except in one case: the token unsubscribed and subscribed again before such a request failed
 (then a full replay asks REST for it again where this waits for the socket's snapshot).
+
+A US exchange symbol (``source="us"``) has no checkpoints: every US update is the symbol's whole book,
+so its book at a moment is its last update by then, and the tape is replayed up to the moment through
+:class:`~polyinfra.record.us_replay.UsReplay` decoding that symbol's updates alone.
 """
 
 from __future__ import annotations
@@ -17,13 +21,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
-from polyinfra.errors import CorruptRecordError
+from polyinfra.errors import CorruptRecordError, InvalidValueError
 from polyinfra.model.book import OrderBook
 from polyinfra.model.events import SyncState
 from polyinfra.record.book_checkpoint import FrameRef, decode_checkpoint
 from polyinfra.record.records import Record, RecordKind
 from polyinfra.record.replay import Replay, ResumePoint
 from polyinfra.record.sink import Sink
+from polyinfra.record.us_replay import US_SOURCE, UsReplay
 
 __all__ = ["BookAt", "book_at"]
 
@@ -46,9 +51,16 @@ class BookAt:
     """Records read to get here: the checkpoints searched, the resumed frame and the records replayed."""
 
 
-async def book_at(sink: Sink, token_id: str, t_wall_ns: int) -> BookAt:
-    """``token_id``'s book after every record of ``sink`` received at or before ``t_wall_ns``."""
+async def book_at(sink: Sink, token_id: str, t_wall_ns: int, *, source: str = _SOURCE) -> BookAt:
+    """``token_id``'s book after every record of ``sink`` received at or before ``t_wall_ns``;
+    ``source`` ``us`` for a US exchange symbol."""
     end_ns = t_wall_ns + 1
+    if source == US_SOURCE:
+        us_replay = UsReplay(sink, end_wall_ns=end_ns, keys=[token_id])
+        us_stats = await us_replay.run()
+        return BookAt(us_replay.books.get(token_id), us_replay.states.get(token_id), None, us_stats.records)
+    if source != _SOURCE:
+        raise InvalidValueError("no such source: clob or us", source=source[:40])
     nearest: Record | None = None
     records_read = 0
     async for record in sink.read(end_wall_ns=end_ns, kinds=_CHECKPOINTS):

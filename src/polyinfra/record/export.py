@@ -21,6 +21,12 @@ Prices and sizes are ``decimal128(19, 6)``: the book's micro-units, exact (never
 Every row says when and from which record it came: ``recv_wall_ns``, ``recv_mono_ns`` (comparable
 within one ``session_id``), ``venue_ts_ms`` (the venue's time in the message, null when it had
 none) and ``event_id``. ``coverage.json`` beside them is the recording's coverage manifest.
+
+``source="us"`` exports a US exchange market-data tape the same way, through
+:class:`~polyinfra.record.us_replay.UsReplay` (partitions ``source=us``, ``token_id`` the symbol). Each US
+update is the symbol's whole book: the first of a stream session is written as a snapshot, each later one
+as the levels that changed from the one before. The US venue sends no trades on this stream: ``trades``
+stays empty (the last trade price is on the book).
 """
 
 from __future__ import annotations
@@ -44,6 +50,7 @@ from polyinfra.record.coverage import read_manifest
 from polyinfra.record.records import Record
 from polyinfra.record.replay import Replay
 from polyinfra.record.sink import Sink
+from polyinfra.record.us_replay import US_CHANNEL, US_SOURCE, UsReplay
 
 __all__ = ["ExportSummary", "export_parquet"]
 
@@ -117,6 +124,7 @@ class _Table:
 
     name: str
     out: Path
+    source: str
     pending: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     held: int = 0
     rows: int = 0
@@ -132,7 +140,7 @@ class _Table:
 
     def flush(self) -> None:
         for date, rows in self.pending.items():
-            folder = self.out / self.name / f"source={_SOURCE}" / f"date={date}"
+            folder = self.out / self.name / f"source={self.source}" / f"date={date}"
             path = folder / f"part-{self.parts}.parquet"
             try:
                 folder.mkdir(parents=True, exist_ok=True)
@@ -154,20 +162,25 @@ class _TokenView:
     best: tuple[tuple[int, int] | None, tuple[int, int] | None] = (None, None)
 
 
-async def export_parquet(sink: Sink, out: Path, *, keys: Collection[str] | None = None) -> ExportSummary:
+async def export_parquet(
+    sink: Sink, out: Path, *, keys: Collection[str] | None = None, source: str = _SOURCE
+) -> ExportSummary:
     """Write the recording in ``sink`` under ``out`` (an empty or new directory) as described above;
-    ``keys`` limits it to those tokens (None: all)."""
+    ``keys`` limits it to those tokens (None: all); ``source`` is ``clob`` (the market channel) or ``us``."""
+    channels = {_SOURCE: _CHANNEL, US_SOURCE: US_CHANNEL}
+    if source not in channels:
+        raise ExportError("no such source to export: clob or us", source=source[:40])
     _prepare(out)
-    tables = {name: _Table(name, out) for name in _SCHEMAS}
+    tables = {name: _Table(name, out, source) for name in _SCHEMAS}
     views: dict[str, _TokenView] = {}
-    replay = Replay(sink, keys=keys)
+    replay = Replay(sink, keys=keys) if source == _SOURCE else UsReplay(sink, keys=keys)
     async for record, events in replay.steps():
         if events:
             _rows_of(record, events, replay.books, views, tables)
     for table in tables.values():
         table.flush()
     coverage = out / "coverage.json"
-    _write_coverage(coverage, await _coverage_document(sink, keys))
+    _write_coverage(coverage, await _coverage_document(sink, keys, source, channels[source]))
     return ExportSummary(
         rows={name: table.rows for name, table in tables.items()},
         files=[*(path for table in tables.values() for path in table.files), coverage],
@@ -294,22 +307,22 @@ def _origin(record: Record, venue_ts_ms: int | None) -> dict[str, Any]:
     }
 
 
-async def _coverage_document(sink: Sink, keys: Collection[str] | None) -> dict[str, Any]:
+async def _coverage_document(sink: Sink, keys: Collection[str] | None, source: str, channel: str) -> dict[str, Any]:
     span = await read_manifest(sink)
     first_ns, last_ns = span.first_wall_ns, span.last_wall_ns
     document: dict[str, Any] = {
-        "source": _SOURCE,
-        "channel": _CHANNEL,
+        "source": source,
+        "channel": channel,
         "first_wall_ns": first_ns,
         "last_wall_ns": last_ns,
         "keys": {},
     }
     if first_ns is None:
         return document
-    for key in span.manifest.keys_of(_SOURCE, _CHANNEL):
+    for key in span.manifest.keys_of(source, channel):
         if keys is not None and key not in keys:
             continue
-        found = span.manifest.coverage(key, first_ns, last_ns)
+        found = span.manifest.coverage(key, first_ns, last_ns, source=source, channel=channel)
         document["keys"][key] = {
             "covered": [[interval.start_wall_ns, interval.end_wall_ns] for interval in found.covered],
             "gaps": [[gap.start_wall_ns, gap.end_wall_ns, gap.reason] for gap in found.gaps],

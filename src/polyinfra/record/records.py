@@ -19,11 +19,14 @@ from typing import Final
 
 import msgspec
 
+from polyinfra.errors import CorruptRecordError
+
 __all__ = [
     "NO_CONNECTION",
     "Record",
     "RecordKind",
     "SessionHeader",
+    "connection_number",
 ]
 
 NO_CONNECTION: Final = 0
@@ -114,3 +117,13 @@ class SessionHeader(msgspec.Struct, frozen=True):
     clock_source: str
     """The wall clock's implementation as the OS reports it (``time.get_clock_info``); the offset
     samples that follow are :attr:`RecordKind.CLOCK_SAMPLE` records of the session."""
+
+
+def connection_number(event_id: str) -> int:
+    """The connection number inside an ``event_id`` (``session:source.channel.N:index``);
+    :class:`~polyinfra.errors.CorruptRecordError` when it names none."""
+    prefix = event_id.rpartition(":")[0]
+    try:
+        return int(prefix.rpartition(".")[2])
+    except ValueError as exc:
+        raise CorruptRecordError("a record's event id names no connection", event_id=event_id[:100]) from exc

@@ -45,7 +45,7 @@ from polyinfra.model.events import BookEvent, SyncState
 from polyinfra.record.book_checkpoint import BookCheckpoint, decode_checkpoint
 from polyinfra.record.book_digest import levels_digest
 from polyinfra.record.pacing import Pacer
-from polyinfra.record.records import Record, RecordKind
+from polyinfra.record.records import Record, RecordKind, connection_number
 from polyinfra.record.sink import Sink
 from polyinfra.wire.clob_rest import OrderBookSummary
 from polyinfra.wire.json_decoding import JsonDecoder
@@ -361,13 +361,7 @@ class Replay:
         prefix = record.event_id.rpartition(":")[0]
         connection = self._connections.get(prefix)
         if connection is None:
-            try:
-                connection = int(prefix.rpartition(".")[2])
-            except ValueError as exc:
-                raise CorruptRecordError(
-                    "a record's event id names no connection", event_id=record.event_id[:100]
-                ) from exc
-            self._connections[prefix] = connection
+            connection = self._connections[prefix] = connection_number(record.event_id)
         return connection
 
     def _wanted(self, tokens: list[str]) -> list[str]:

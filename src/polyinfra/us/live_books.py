@@ -43,7 +43,9 @@
   queues and :meth:`add_listener` callbacks receive :class:`~polyinfra.model.events.BookUpdated` (its
   ``token_id`` is the symbol) and :class:`~polyinfra.model.events.SyncStateChanged`.
 * **Recording.** With ``recorder=``, every message received is stored as it came (source ``us``, channel
-  ``marketdata``, keyed by symbol), every request sent, the streams' lifecycle and the state changes.
+  ``marketdata``, keyed by symbol), every request sent, the streams' lifecycle and the state changes; a
+  subscription's record carries its instruments' scales and ticks, so a tape replays without reference data
+  (:mod:`polyinfra.record.us_replay`).
 
 **Authentication.** With ``tokens`` (a :class:`~polyinfra.us.token_manager.TokenManager`), each stream
 session opens with the current token and keeps running while tokens are refreshed: the venue checks a
@@ -88,6 +90,8 @@ from polyinfra.core.us_books import (
     checked_symbol,
     decode_update,
     plan_streams,
+    replace_book,
+    tick_size_of,
 )
 from polyinfra.core.us_instruments import UsInstrument
 from polyinfra.errors import (
@@ -99,7 +103,6 @@ from polyinfra.errors import (
 )
 from polyinfra.model.book import OrderBook
 from polyinfra.model.events import BookEvent, BookUpdated, SyncState, SyncStateChanged
-from polyinfra.model.numbers import TickSize
 from polyinfra.net.event_stream import EventFanout
 from polyinfra.net.grpc_channel import CallHeaders, CallMetadata, open_channel, rpc_error
 from polyinfra.net.ws_sessions import BackgroundTasks, describe_failure, run_sessions
@@ -112,6 +115,7 @@ from polyinfra.obs.metrics import (
     add_new_counts,
 )
 from polyinfra.record.records import NO_CONNECTION, RecordKind
+from polyinfra.record.us_subscription import TapeInstrument
 from polyinfra.us.client import ProtosChoice, UsExchangeClient
 from polyinfra.us.grpc_auth import CallAuth
 from polyinfra.us.market_data_shard import MarketDataShard, subscribe_request, unsubscribe_request
@@ -354,7 +358,15 @@ class UsLiveBooks:
                         SyncStateChanged(symbol, SyncState.SYNCING, SyncState.SYNCING, SyncReason.SUBSCRIBED, now_ns)
                     )
                 if self._tap is not None:
-                    self._tap.tokens(RecordKind.SUBSCRIBED, stream.id, added)
+                    # With each symbol's scales and tick: what replay needs to decode its updates as here.
+                    self._tap.lifecycle(
+                        RecordKind.SUBSCRIBED,
+                        stream.id,
+                        token_ids=added,
+                        depth=self._depth,
+                        unaggregated=self._unaggregated,
+                        instruments=[TapeInstrument.of(self._instruments[symbol]) for symbol in added],
+                    )
             self._deliver(events)
             for stream, added in assignments:
                 if stream.task is None:
@@ -407,13 +419,13 @@ class UsLiveBooks:
                 if response.WhichOneof("event") != "update" or response.update.symbol not in self._scales:
                     continue  # a heartbeat
                 image = self._decode(response.update)
-                _replace(books.setdefault(image.symbol, self._new_book(image.symbol)), image)
+                replace_book(books.setdefault(image.symbol, self._new_book(image.symbol)), image)
         except grpc.aio.AioRpcError as exc:
             raise rpc_error(exc, _SNAPSHOT_RPC_NAME) from None
         return books
 
     def _new_book(self, symbol: str) -> OrderBook:
-        return OrderBook(symbol, tick_size=_tick_size(self._instruments[symbol]))
+        return OrderBook(symbol, tick_size=tick_size_of(self._instruments[symbol].tick_size))
 
     async def _learn_instruments(self, symbols: list[str]) -> None:
         """The instruments (scales, tick) of the symbols not known yet, from ListInstruments."""
@@ -749,7 +761,7 @@ class UsLiveBooks:
             # Subscribing again brings a fresh snapshot of this symbol alone.
             self._tasks.spawn(self._resubscribe(self._stream_of[symbol], symbol), "us-live-books resubscribe")
             return False
-        _replace(self._books[symbol], image)
+        replace_book(self._books[symbol], image)
         instrument = self._instruments[symbol]
         if image.state is not None and image.state is not instrument.state:
             # The update's state is the venue's latest word on it (informative, not authoritative: reference
@@ -831,19 +843,3 @@ class UsLiveBooks:
     def _require_not_stopped(self) -> None:
         if self._stopped:
             raise InvalidValueError("this UsLiveBooks was stopped")
-
-
-def _replace(book: OrderBook, image: BookImage) -> int | None:
-    """Replace ``book`` with the update's levels (the venue sends whole books); returns its venue time in ms."""
-    venue_ms = None if image.transact_time_ns is None else image.transact_time_ns // 1_000_000
-    book.replace_sides(image.bid_sizes, image.bid_prices, image.ask_sizes, image.ask_prices, timestamp_ms=venue_ms)
-    if image.last_trade_micros is not None:
-        book.last_trade_price_micros = image.last_trade_micros
-    return venue_ms
-
-
-def _tick_size(instrument: UsInstrument) -> TickSize | None:
-    try:
-        return TickSize.parse(instrument.tick_size)
-    except PolyinfraError:
-        return None

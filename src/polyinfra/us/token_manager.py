@@ -40,8 +40,7 @@ import urllib.parse
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from types import TracebackType
-from typing import Final, Self
+from typing import Final
 
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 
@@ -64,6 +63,7 @@ from polyinfra.errors import JwtAuthError, PolyinfraError
 from polyinfra.net.http import HttpTransport
 from polyinfra.net.rate_limit import US_TOKEN_LIMITS
 from polyinfra.net.retry import RetryPolicy
+from polyinfra.net.transport_client import TransportClient
 from polyinfra.obs.logging import get_logger
 from polyinfra.obs.redaction import Secret
 
@@ -131,7 +131,7 @@ def token_endpoint_transport(
     )
 
 
-class TokenManager:
+class TokenManager(TransportClient):
     """Access tokens for one client id of the US exchange.
 
     ``private_key`` is the RSA private key (PEM text as a :class:`Secret`, or a loaded key);
@@ -166,8 +166,7 @@ class TokenManager:
         self._key = private_key if isinstance(private_key, RSAPrivateKey) else load_signing_key(private_key)
         parts = urllib.parse.urlsplit(self.token_url)
         self._path = parts.path or "/"
-        self._owns_transport = transport is None
-        self._transport = transport if transport is not None else token_endpoint_transport(self.token_url)
+        super().__init__(transport, lambda: token_endpoint_transport(self.token_url))
         self._clock_s = clock_s
         self._new_jti = new_jti
         self._margin_s = margin_s
@@ -181,19 +180,6 @@ class TokenManager:
             f"TokenManager(client_id={self.client_id!r}, token_url={self.token_url!r}, "
             f"participant_id={self.participant_id!r}, style={self.style!r})"
         )
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        """Close the transport if the manager made it."""
-        if self._owns_transport:
-            await self._transport.aclose()
 
     @property
     def current(self) -> AccessToken | None:
@@ -250,7 +236,7 @@ class TokenManager:
             encoding=self.style.encoding,
         )
         self.stats.requests += 1
-        response = await self._transport.request(
+        response = await self.transport.request(
             "POST",
             self._path,
             endpoint="POST /oauth/token",

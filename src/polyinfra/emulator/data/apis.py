@@ -31,6 +31,7 @@ from polyinfra.emulator.data.ledger import WalletLedger
 from polyinfra.emulator.data.views import DataView
 from polyinfra.emulator.exchange import Exchange
 from polyinfra.emulator.faults import FaultConfig
+from polyinfra.emulator.knob_routes import json_response, knob_routes
 from polyinfra.emulator.live.rtds_sources import RtdsSources
 from polyinfra.errors import InvalidValueError, MalformedMessageError
 from polyinfra.wire.json_decoding import JsonDecoder
@@ -39,9 +40,6 @@ __all__ = ["DATA_PREFIX", "GAMMA_PREFIX", "DataApis"]
 
 GAMMA_PREFIX: Final = "/gamma"
 DATA_PREFIX: Final = "/data-api"
-
-_CHANGES: Final[JsonDecoder[dict[str, object]]] = JsonDecoder(dict[str, object], what="data API knobs")
-_encode = msgspec.json.Encoder().encode
 
 
 class _Redeem(msgspec.Struct, forbid_unknown_fields=True):
@@ -89,8 +87,7 @@ class DataApis:
             for method, path, handler in (*self._v1.routes(), *self._v2.routes())
         ]
         routes += [
-            web.get("/_emulator/data/knobs", self._get_knobs),
-            web.post("/_emulator/data/knobs", self._set_knobs),
+            *knob_routes("/_emulator/data/knobs", self.knobs, what="data API knobs"),
             web.get("/_emulator/data/stats", self._stats),
             web.post("/_emulator/data/redeem", self._redeem),
         ]
@@ -104,26 +101,16 @@ class DataApis:
             result[name] = {"mode": self._faults.rate_limits.value, **edge.limiter.as_dict()}
         return result
 
-    async def _get_knobs(self, request: web.Request) -> web.Response:
-        return _json(self.knobs.as_dict())
-
-    async def _set_knobs(self, request: web.Request) -> web.Response:
-        try:
-            self.knobs.update(_CHANGES.decode(await request.read()))
-        except (MalformedMessageError, InvalidValueError) as exc:
-            return _json({"error": str(exc)}, HTTPStatus.BAD_REQUEST)
-        return _json(self.knobs.as_dict())
-
     async def _stats(self, request: web.Request) -> web.Response:
-        return _json(self.stats())
+        return json_response(self.stats())
 
     async def _redeem(self, request: web.Request) -> web.Response:
         try:
             asked = _REDEEM.decode(await request.read())
             rows = self.ledger.redeem(asked.wallet, asked.condition_id)
         except (MalformedMessageError, InvalidValueError) as exc:
-            return _json({"error": str(exc)}, HTTPStatus.BAD_REQUEST)
-        return _json({"redeemed": [{"token_id": row.token_id, "size_micros": row.size_micros} for row in rows]})
+            return json_response({"error": str(exc)}, status=HTTPStatus.BAD_REQUEST)
+        return json_response({"redeemed": [{"token_id": row.token_id, "size_micros": row.size_micros} for row in rows]})
 
 
 def _gamma_refusal(message: str, status: int, retryable: bool, path: str) -> web.Response:
@@ -137,7 +124,3 @@ def _data_refusal(message: str, status: int, retryable: bool, path: str) -> web.
         code = "RATE_LIMITED" if status == HTTPStatus.TOO_MANY_REQUESTS else "SERVICE_UNAVAILABLE"
         return v2_error(message, status, code=code, retryable=retryable)
     return data_error(message, status)
-
-
-def _json(body: object, status: int = HTTPStatus.OK) -> web.Response:
-    return web.Response(body=_encode(body), status=status, content_type="application/json")

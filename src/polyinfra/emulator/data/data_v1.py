@@ -76,13 +76,13 @@ class DataApiV1:
 
     def routes(self) -> list[tuple[str, str, _Handler]]:
         return [
-            ("GET", "/positions", self._positions),
-            ("GET", "/closed-positions", self._closed_positions),
-            ("GET", "/activity", self._activity),
-            ("GET", "/trades", self._trades),
-            ("GET", "/holders", self._holders),
-            ("GET", "/value", self._value),
-            ("GET", "/v1/leaderboard", self._leaderboard),
+            ("GET", "/positions", _answered(self._positions)),
+            ("GET", "/closed-positions", _answered(self._closed_positions)),
+            ("GET", "/activity", _answered(self._activity)),
+            ("GET", "/trades", _answered(self._trades)),
+            ("GET", "/holders", _answered(self._holders)),
+            ("GET", "/value", _answered(self._value)),
+            ("GET", "/v1/leaderboard", _answered(self._leaderboard)),
         ]
 
     # --- paging ------------------------------------------------------------------------------------
@@ -110,92 +110,77 @@ class DataApiV1:
 
     # --- positions ---------------------------------------------------------------------------------
 
-    async def _positions(self, request: web.Request) -> web.Response:
-        try:
-            user = wallet_param(request.query.get("user"))
-            conditions = self._conditions(request)
-            threshold = _decimal_param(request.query.get("sizeThreshold"), Decimal(1))
-            redeemable = flag(request.query, "redeemable")
-            mergeable = flag(request.query, "mergeable")
-            view = self._view
-            marked = [
-                m
-                for m in view.marked(view.ledger.book(user, until_ms=view.cutoff_ms()))
-                if m.position.size_micros > 0
-                and shares(m.position.size_micros) >= threshold
-                and (not conditions or m.position.condition_id in conditions)
-                and (not redeemable or m.status in (PositionStatus.REDEEMABLE, PositionStatus.REDEEMABLE_LOST))
-                and (not mergeable or m.status is PositionStatus.MERGEABLE)
-            ]
-            marked = _sorted(marked, request.query.get("sortBy", "TOKENS"), request.query.get("sortDirection"))
-            page = self._page("/positions", request, marked, feed=False)
-        except QueryError as exc:
-            return data_error(exc.message, HTTPStatus.BAD_REQUEST)
-        return _json([_position(m) for m in page])
+    def _positions(self, request: web.Request) -> list[DataApiPosition]:
+        user = wallet_param(request.query.get("user"))
+        conditions = self._conditions(request)
+        threshold = _decimal_param(request.query.get("sizeThreshold"), Decimal(1))
+        redeemable = flag(request.query, "redeemable")
+        mergeable = flag(request.query, "mergeable")
+        view = self._view
+        marked = [
+            m
+            for m in view.marked(view.book(user))
+            if m.position.size_micros > 0
+            and shares(m.position.size_micros) >= threshold
+            and (not conditions or m.position.condition_id in conditions)
+            and (not redeemable or m.status in (PositionStatus.REDEEMABLE, PositionStatus.REDEEMABLE_LOST))
+            and (not mergeable or m.status is PositionStatus.MERGEABLE)
+        ]
+        marked = _sorted(marked, request.query.get("sortBy", "TOKENS"), request.query.get("sortDirection"))
+        page = self._page("/positions", request, marked, feed=False)
+        return [_position(m) for m in page]
 
-    async def _closed_positions(self, request: web.Request) -> web.Response:
-        try:
-            user = wallet_param(request.query.get("user"))
-            conditions = self._conditions(request)
-            view = self._view
-            closed = [
-                m
-                for m in view.marked(view.ledger.book(user, until_ms=view.cutoff_ms()))
-                if m.status is PositionStatus.CLOSED and (not conditions or m.position.condition_id in conditions)
-            ]
-            closed.sort(key=lambda m: (-m.position.realized_picos, m.position.token_id))
-            page = self._page("/closed-positions", request, closed, feed=False)
-        except QueryError as exc:
-            return data_error(exc.message, HTTPStatus.BAD_REQUEST)
-        return _json([_closed_position(m) for m in page])
+    def _closed_positions(self, request: web.Request) -> list[DataApiClosedPosition]:
+        user = wallet_param(request.query.get("user"))
+        conditions = self._conditions(request)
+        view = self._view
+        closed = [
+            m
+            for m in view.marked(view.book(user))
+            if m.status is PositionStatus.CLOSED and (not conditions or m.position.condition_id in conditions)
+        ]
+        closed.sort(key=lambda m: (-m.position.realized_picos, m.position.token_id))
+        page = self._page("/closed-positions", request, closed, feed=False)
+        return [_closed_position(m) for m in page]
 
     # --- feeds -------------------------------------------------------------------------------------
 
-    async def _activity(self, request: web.Request) -> web.Response:
+    def _activity(self, request: web.Request) -> list[DataApiActivity]:
         query = request.query
-        try:
-            user = wallet_param(query.get("user"))
-            conditions = self._conditions(request)
-            kinds = set(strings(query, "type"))
-            start_s = number(query, "start", 0)
-            end_s = number(query, "end", 0)
-            side = query.get("side")
-            rows = self._view.activity_rows(
-                user, conditions=conditions, kinds=kinds, start_s=start_s, end_s=end_s, side=side
-            )
-            if query.get("sortDirection", "DESC") != "ASC":
-                rows.reverse()
-            page = self._page("/activity", request, rows, feed=True)
-        except QueryError as exc:
-            return data_error(exc.message, HTTPStatus.BAD_REQUEST)
-        return _json([_activity(self._view, row) for row in page])
-
-    async def _trades(self, request: web.Request) -> web.Response:
-        query = request.query
-        try:
-            user = None if query.get("user") is None else wallet_param(query.get("user"))
-            conditions = self._conditions(request)
-            taker_only = flag(query, "takerOnly")
-            taker_only = True if taker_only is None else taker_only
-            side = query.get("side")
-            rows = self._view.trade_rows(user, conditions=conditions, taker_only=taker_only, side=side)
+        user = wallet_param(query.get("user"))
+        conditions = self._conditions(request)
+        kinds = set(strings(query, "type"))
+        start_s = number(query, "start", 0)
+        end_s = number(query, "end", 0)
+        side = query.get("side")
+        rows = self._view.activity_rows(
+            user, conditions=conditions, kinds=kinds, start_s=start_s, end_s=end_s, side=side
+        )
+        if query.get("sortDirection", "DESC") != "ASC":
             rows.reverse()
-            page = self._page("/trades", request, rows, feed=True)
-        except QueryError as exc:
-            return data_error(exc.message, HTTPStatus.BAD_REQUEST)
-        return _json([_trade(self._view, row) for row in page])
+        page = self._page("/activity", request, rows, feed=True)
+        return [_activity(self._view, row) for row in page]
+
+    def _trades(self, request: web.Request) -> list[DataApiTrade]:
+        query = request.query
+        user = None if query.get("user") is None else wallet_param(query.get("user"))
+        conditions = self._conditions(request)
+        taker_only = flag(query, "takerOnly")
+        taker_only = True if taker_only is None else taker_only
+        side = query.get("side")
+        rows = self._view.trade_rows(user, conditions=conditions, taker_only=taker_only, side=side)
+        rows.reverse()
+        page = self._page("/trades", request, rows, feed=True)
+        return [_trade(self._view, row) for row in page]
 
     # --- holders, value, boards ---------------------------------------------------------------------
 
-    async def _holders(self, request: web.Request) -> web.Response:
-        try:
-            conditions = self._conditions(request)
-            if not conditions:
-                raise QueryError("market is required")
-            limit = max(1, number(request.query, "limit", 20, maximum=20))
-            minimum = _decimal_param(request.query.get("minBalance"), Decimal(1))
-        except QueryError as exc:
-            return data_error(exc.message, HTTPStatus.BAD_REQUEST)
+    def _holders(self, request: web.Request) -> list[DataApiTokenHolders]:
+        conditions = self._conditions(request)
+        if not conditions:
+            raise QueryError("market is required")
+        limit = max(1, number(request.query, "limit", 20, maximum=20))
+        minimum = _decimal_param(request.query.get("minBalance"), Decimal(1))
         answer: list[DataApiTokenHolders] = []
         for token, holders in holders_by_token(self._view, conditions, minimum, limit):
             answer.append(
@@ -214,41 +199,46 @@ class DataApiV1:
                     ],
                 )
             )
-        return _json(answer)
+        return answer
 
-    async def _value(self, request: web.Request) -> web.Response:
-        try:
-            user = wallet_param(request.query.get("user"))
-            conditions = self._conditions(request)
-        except QueryError as exc:
-            return data_error(exc.message, HTTPStatus.BAD_REQUEST)
+    def _value(self, request: web.Request) -> list[DataApiValue]:
+        user = wallet_param(request.query.get("user"))
+        conditions = self._conditions(request)
         view = self._view
-        book = view.ledger.book(user, until_ms=view.cutoff_ms())
-        return _json([DataApiValue(user=user, value=dollars(view.value_picos(book, conditions)))])
+        book = view.book(user)
+        return [DataApiValue(user=user, value=dollars(view.value_picos(book, conditions)))]
 
-    async def _leaderboard(self, request: web.Request) -> web.Response:
+    def _leaderboard(self, request: web.Request) -> list[DataApiLeaderboardEntry]:
         query = request.query
+        window_ms = leaderboard_window_ms(query.get("timePeriod", "DAY"))
+        order = query.get("orderBy", "PNL")
+        if order not in ("PNL", "VOL"):
+            raise QueryError("orderBy must be PNL or VOL")
+        board = leaderboard(self._view, window_ms, order)
+        user = query.get("user")
+        if user is not None:
+            wallet = wallet_param(user)
+            board = [entry for entry in board if entry[1] == wallet]
+        page = self._page("/v1/leaderboard", request, board, feed=False)
+        return [
+            DataApiLeaderboardEntry(
+                rank=str(rank), proxy_wallet=wallet, user_name=name, vol=dollars(volume), pnl=dollars(pnl)
+            )
+            for rank, wallet, name, volume, pnl in page
+        ]
+
+
+def _answered(answer: Callable[[web.Request], object]) -> _Handler:
+    """The route that answers ``answer(request)`` as JSON, or 400 in the v1 error shape for a bad query."""
+
+    async def handler(request: web.Request) -> web.StreamResponse:
         try:
-            window_ms = leaderboard_window_ms(query.get("timePeriod", "DAY"))
-            order = query.get("orderBy", "PNL")
-            if order not in ("PNL", "VOL"):
-                raise QueryError("orderBy must be PNL or VOL")
-            board = leaderboard(self._view, window_ms, order)
-            user = query.get("user")
-            if user is not None:
-                wallet = wallet_param(user)
-                board = [entry for entry in board if entry[1] == wallet]
-            page = self._page("/v1/leaderboard", request, board, feed=False)
+            body = answer(request)
         except QueryError as exc:
             return data_error(exc.message, HTTPStatus.BAD_REQUEST)
-        return _json(
-            [
-                DataApiLeaderboardEntry(
-                    rank=str(rank), proxy_wallet=wallet, user_name=name, vol=dollars(volume), pnl=dollars(pnl)
-                )
-                for rank, wallet, name, volume, pnl in page
-            ]
-        )
+        return _json(body)
+
+    return handler
 
 
 def holders_by_token(

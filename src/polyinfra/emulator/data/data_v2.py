@@ -173,7 +173,7 @@ class DataApiV2:
         view = self._view
         marked = [
             m
-            for m in view.marked(view.ledger.book(user, until_ms=view.cutoff_ms()))
+            for m in view.marked(view.book(user))
             if _has_status(m, PositionStatus(status)) and (not conditions or m.position.condition_id in conditions)
         ]
         marked.sort(key=lambda m: (-m.position.size_micros, m.position.token_id))
@@ -239,7 +239,7 @@ class DataApiV2:
         user = wallet_param(request.query.get("user"))
         conditions = _conditions(request.query)
         view = self._view
-        book = view.ledger.book(user, until_ms=view.cutoff_ms())
+        book = view.book(user)
         return V2Single(data=V2Value(user=user, value_usdc=dollars(view.value_picos(book, conditions))))
 
     def _board_bound(self, request: web.Request) -> tuple[dict[str, str], int | None]:
@@ -311,7 +311,7 @@ class DataApiV2:
     def _user_stats(self, request: web.Request) -> V2Single[V2UserStats]:
         user = wallet_param(request.query.get("user"))
         view = self._view
-        book = view.ledger.book(user, until_ms=view.cutoff_ms())
+        book = view.book(user)
         if book.first_ms is None:
             return V2Single(data=None)
         best = view.biggest_win_picos(book)

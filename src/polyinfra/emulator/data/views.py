@@ -135,6 +135,10 @@ class DataView:
             return MICROS if winner == token_id else 0
         return self.exchange.display_price(token_id)
 
+    def book(self, user: str) -> WalletBook:
+        """``user``'s book as served now: built from the rows up to the cutoff."""
+        return self.ledger.book(user, until_ms=self.cutoff_ms())
+
     def marked(self, book: WalletBook) -> list[Marked]:
         """Every position of ``book`` (open or closed) with its mark and status."""
         result: list[Marked] = []

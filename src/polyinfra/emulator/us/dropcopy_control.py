@@ -21,6 +21,7 @@ from typing import Final
 import msgspec
 from aiohttp import web
 
+from polyinfra.emulator.knob_routes import json_response, knob_routes
 from polyinfra.emulator.us.dropcopy_history import DropCopyHistory
 from polyinfra.emulator.us.dropcopy_service import DropCopyService
 from polyinfra.errors import InvalidValueError, MalformedMessageError
@@ -39,58 +40,39 @@ class _Bust(msgspec.Struct, forbid_unknown_fields=True):
     trade_id: str
 
 
-_KNOBS: Final[JsonDecoder[dict[str, object]]] = JsonDecoder(dict[str, object], what="US DropCopy knobs")
 _GENERATE: Final[JsonDecoder[_Generate]] = JsonDecoder(_Generate, what="DropCopy generate request")
 _BUST: Final[JsonDecoder[_Bust]] = JsonDecoder(_Bust, what="DropCopy bust request")
-_encode: Final = msgspec.json.Encoder().encode
 
 
 def dropcopy_routes(history: DropCopyHistory, service: DropCopyService) -> list[web.RouteDef]:
-    faults = history.faults
-
-    async def get_faults(request: web.Request) -> web.Response:
-        return _json(faults.as_dict())
-
-    async def set_faults(request: web.Request) -> web.Response:
-        try:
-            faults.update(_KNOBS.decode(await request.read()))
-        except (MalformedMessageError, InvalidValueError) as exc:
-            return _json({"error": str(exc)}, status=HTTPStatus.BAD_REQUEST)
-        return _json(faults.as_dict())
-
     async def generate(request: web.Request) -> web.Response:
         try:
             asked = _GENERATE.decode(await request.read())
             first = history.generate(asked.executions, symbols=asked.symbols, seed=asked.seed)
         except (MalformedMessageError, InvalidValueError) as exc:
-            return _json({"error": str(exc)}, status=HTTPStatus.BAD_REQUEST)
-        return _json({"first": first, "executions": asked.executions})
+            return json_response({"error": str(exc)}, status=HTTPStatus.BAD_REQUEST)
+        return json_response({"first": first, "executions": asked.executions})
 
     async def bust(request: web.Request) -> web.Response:
         try:
             asked = _BUST.decode(await request.read())
         except MalformedMessageError as exc:
-            return _json({"error": str(exc)}, status=HTTPStatus.BAD_REQUEST)
+            return json_response({"error": str(exc)}, status=HTTPStatus.BAD_REQUEST)
         if not history.bust(asked.trade_id):
-            return _json({"error": "unknown trade"}, status=HTTPStatus.NOT_FOUND)
-        return _json({"busted": asked.trade_id})
+            return json_response({"error": "unknown trade"}, status=HTTPStatus.NOT_FOUND)
+        return json_response({"busted": asked.trade_id})
 
     async def expire_tokens(request: web.Request) -> web.Response:
-        return _json({"epoch": history.expire_tokens()})
+        return json_response({"epoch": history.expire_tokens()})
 
     async def drop(request: web.Request) -> web.Response:
-        return _json({"dropped": service.drop_all()})
+        return json_response({"dropped": service.drop_all()})
 
     prefix = "/_emulator/us/dropcopy"
     return [
-        web.get(f"{prefix}/faults", get_faults),
-        web.post(f"{prefix}/faults", set_faults),
+        *knob_routes(f"{prefix}/faults", history.faults, what="US DropCopy knobs"),
         web.post(f"{prefix}/generate", generate),
         web.post(f"{prefix}/bust", bust),
         web.post(f"{prefix}/expire-tokens", expire_tokens),
         web.post(f"{prefix}/drop", drop),
     ]
-
-
-def _json(body: object, *, status: int = HTTPStatus.OK) -> web.Response:
-    return web.Response(body=_encode(body), status=status, content_type="application/json")

@@ -19,14 +19,13 @@ import msgspec
 from aiohttp import web
 
 from polyinfra.core.us_instruments import UsInstrumentState
+from polyinfra.emulator.knob_routes import json_response, knob_routes
 from polyinfra.emulator.us.order_engine import UsOrderEngine
 from polyinfra.emulator.us.order_entry_service import StreamHub
 from polyinfra.errors import InvalidValueError, MalformedMessageError
 from polyinfra.wire.json_decoding import JsonDecoder
 
 __all__ = ["order_routes"]
-
-_KNOB_CHANGES: Final[JsonDecoder[dict[str, object]]] = JsonDecoder(dict[str, object], what="US order-entry knobs")
 
 
 class _StateChange(msgspec.Struct, forbid_unknown_fields=True):
@@ -36,24 +35,11 @@ class _StateChange(msgspec.Struct, forbid_unknown_fields=True):
 
 
 _STATE_CHANGE: Final[JsonDecoder[_StateChange]] = JsonDecoder(_StateChange, what="instrument state change")
-_encode: Final = msgspec.json.Encoder().encode
 
 
 def order_routes(engine: UsOrderEngine, hub: StreamHub) -> list[web.RouteDef]:
-    faults = engine.faults
-
-    async def get_faults(request: web.Request) -> web.Response:
-        return _json(faults.as_dict())
-
-    async def set_faults(request: web.Request) -> web.Response:
-        try:
-            faults.update(_KNOB_CHANGES.decode(await request.read()))
-        except (MalformedMessageError, InvalidValueError) as exc:
-            return _json({"error": str(exc)}, status=HTTPStatus.BAD_REQUEST)
-        return _json(faults.as_dict())
-
     async def drop(request: web.Request) -> web.Response:
-        return _json({"dropped": hub.drop_all()})
+        return json_response({"dropped": hub.drop_all()})
 
     async def set_state(request: web.Request) -> web.Response:
         try:
@@ -66,17 +52,12 @@ def order_routes(engine: UsOrderEngine, hub: StreamHub) -> list[web.RouteDef]:
             else:
                 engine.schedule_state(change.symbol, state, change.at_s)
         except (MalformedMessageError, InvalidValueError) as exc:
-            return _json({"error": str(exc)}, status=HTTPStatus.BAD_REQUEST)
+            return json_response({"error": str(exc)}, status=HTTPStatus.BAD_REQUEST)
         instrument = engine.instrument(change.symbol)
-        return _json({"symbol": change.symbol, "state": instrument.state.name})
+        return json_response({"symbol": change.symbol, "state": instrument.state.name})
 
     return [
-        web.get("/_emulator/us/orders/faults", get_faults),
-        web.post("/_emulator/us/orders/faults", set_faults),
+        *knob_routes("/_emulator/us/orders/faults", engine.faults, what="US order-entry knobs"),
         web.post("/_emulator/us/orders/drop", drop),
         web.post("/_emulator/us/instruments/state", set_state),
     ]
-
-
-def _json(body: object, *, status: int = HTTPStatus.OK) -> web.Response:
-    return web.Response(body=_encode(body), status=status, content_type="application/json")
