@@ -185,8 +185,19 @@ async def test_relayer_429_and_the_daily_quota(
         await sender.send(PUSD, b"")
     await sender.aclose()
 
+    # A relayer API key has no daily quota, but the per-minute limit holds for everyone.
+    private_key = new_key()
+    keyed = relayer_sender(
+        emulator, rpc, private_key, WalletType.SAFE, await relayer_key(transport, SigningKey(private_key).address)
+    )
+    await keyed.deploy()
+    await transport.request("POST", "/_emulator/relayer/faults", json={"per_minute": 2})
+    with pytest.raises(RateLimitedError, match="too many requests"):
+        await keyed.send(PUSD, b"")
+    await keyed.aclose()
+
     # The client's own limiter: a quota of 2 (80 % margin: 1 submit) holds the second submit locally.
-    await transport.request("POST", "/_emulator/relayer/faults", json={"daily_quota": 100})
+    await transport.request("POST", "/_emulator/relayer/faults", json={"daily_quota": 100, "per_minute": 25})
     frozen = relayer_sender(
         emulator, rpc, new_key(), WalletType.SAFE, credentials, daily_quota=2, limiter_clock=lambda: 1000.0
     )
