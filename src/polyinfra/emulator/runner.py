@@ -146,7 +146,8 @@ class Emulator:
     order and position streams; it reports to :attr:`us_dropcopy`, the DropCopy history (its ``faults`` are the
     DropCopy knobs) served by :attr:`us_dropcopy_service` and the report search. ``crowd_wallets`` adds that
     many traders (:attr:`crowd`) that take liquidity one order per simulator step, for the Data API to report
-    on many wallets.
+    on many wallets. ``clock_ms`` (unix ms) is the exchange's clock, which its fills, the Data API's lag and
+    the chain's blocks read: a test may run a session of minutes in a second by advancing its own.
     """
 
     def __init__(
@@ -171,6 +172,7 @@ class Emulator:
         us_renumbered_protos: bool = False,
         us_require_auth: bool = False,
         crowd_wallets: int = 0,
+        clock_ms: Callable[[], int] = _wall_clock_ms,
     ) -> None:
         if not (math.isfinite(rate) and rate >= 0):
             raise InvalidValueError("rate must be a non-negative number of actions per second", rate=rate)
@@ -183,7 +185,7 @@ class Emulator:
         self._rate = rate
         self.faults = faults if faults is not None else FaultConfig()
         listed = generate_markets(markets, seed=seed)
-        self.exchange = Exchange(listed, clock_ms=_wall_clock_ms)
+        self.exchange = Exchange(listed, clock_ms=clock_ms)
         self.simulator = MarketSimulator(self.exchange, seed=seed)
         if seed_books:
             self.simulator.seed_books()
@@ -197,7 +199,7 @@ class Emulator:
         self._server = EmulatorServer(
             self.exchange,
             faults=self.faults,
-            clock_ms=_wall_clock_ms,
+            clock_ms=clock_ms,
             simulator=self._driver,
             channel_settings=ChannelSettings(
                 subscribe_timeout_s=subscribe_timeout_s,
@@ -227,7 +229,7 @@ class Emulator:
         )
         self._server.app.add_routes(order_routes(self.us_orders, self.us_streams))
         # The emulated Polygon shares the CLOB's wallets: an approval or a wrap there is what the venue sees.
-        self.chain = ChainNode(ChainContracts(self.exchange, self.trading.balances), clock_ms=_wall_clock_ms)
+        self.chain = ChainNode(ChainContracts(self.exchange, self.trading.balances), clock_ms=clock_ms)
         self._server.app.add_routes(chain_routes(self.chain, self.trading.balances))
         self._unsubscribe_chain = self.exchange.subscribe(self._report_resolutions)
         self.us_grpc = UsGrpcServer(
