@@ -22,7 +22,9 @@ PolyBolt: the proof shows a line of each, and a line of the large-trade radar
 (:class:`~polyinfra.core.whale_radar.LargeTradeRadar`) run over that activity. A
 :class:`~polyinfra.us.dropcopy.DropCopyArchiver` catches up on the executions the emulator's DropCopy
 history holds, into a SQLite archive beside the tape: the proof's last line says whether each was archived
-once and the token chain is unbroken.
+once and the token chain is unbroken. A :class:`~polyinfra.wallets.watch.WalletWatch` follows every wallet
+the Data API's leaderboard ranks (:mod:`~polyinfra.cli.demo_wallets`): its line says whether it delivered
+every fill the emulator holds for them, each once.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from typing import Final
 import typer
 
 from polyinfra.cli.book_view import WatchedMarket
+from polyinfra.cli.demo_wallets import WalletsWatched
 from polyinfra.cli.us_watch import us_view, watched_instrument
 from polyinfra.cli.watch import Output, ShownClient, run_until_stopped, watch_books
 from polyinfra.clob.live_books import LiveBooks
@@ -416,6 +419,7 @@ async def _demo(
                     us_view(us_books), us_events, [watched_instrument(instrument) for instrument in us_instruments]
                 )
                 dropcopy = _DropCopyArchived(emulator, f"{tape_dir}/dropcopy.db", seed)
+                wallets = WalletsWatched(emulator)
 
                 async def prove(books: LiveBooks) -> None:
                     proofs.append(await _settled_proof(books, emulator))
@@ -445,6 +449,7 @@ async def _demo(
                         beside=[us_client],
                     )
                 dropcopy_line = await dropcopy.line()
+                wallets_line = await wallets.line()
             tape = await _replayed_proof(recorder, sink, books)
         finally:
             await sink.close()
@@ -458,7 +463,7 @@ async def _demo(
             tape,
             elapsed_s=loop.time() - started,
             frames=books.stats.frames,
-            activity="\n".join([activity.line(), prices.line(), dropcopy_line, *data_lines]),
+            activity="\n".join([activity.line(), prices.line(), dropcopy_line, *data_lines, wallets_line]),
         )
     )
 
