@@ -1,7 +1,8 @@
 """The wallet watch's acceptance test: 200 wallets over a simulated session against the emulator's Data
 API, 5-10 s behind, with restarts over one SQLite store and a Data API outage. Every fill the
-emulator's ledger holds (its ground truth) is delivered exactly once, a hole only inside a loss event,
-and the Data API's rate-limit counters show no window exceeded.
+emulator's ledger holds (its ground truth) is delivered exactly once, and the Data API's rate-limit
+counters show no window exceeded. A stop longer than the watch's horizon leaves holes: each one inside
+a loss event of its wallet.
 
 The emulator's exchange runs on the simulated clock and trades as it advances (each simulated second
 steps the market simulator and the crowd), so minutes of session take a few real seconds."""
@@ -9,12 +10,14 @@ steps the market simulator and the crowd), so minutes of session take a few real
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from polyinfra.core.wallet_watch_state import Continuity, LossEvent, WatchSettings
+from polyinfra.core.wallet_watch_state import Continuity, LossEvent, LossReason, WatchSettings
 from polyinfra.data.data_api import DataApiClient
+from polyinfra.emulator.data.ledger import LedgerRow
 from polyinfra.emulator.faults import FaultConfig
 from polyinfra.emulator.live.rtds_sources import agent_wallet
 from polyinfra.emulator.rate_limits import RateLimitMode
@@ -78,11 +81,14 @@ async def _run(
     until_s: float,
     events: list[WalletActivity | LossEvent],
     limiter: AsyncRateLimiter,
+    *,
+    settings: WatchSettings = SETTINGS,
+    tracked: int = WALLETS,
 ) -> WalletWatch:
     """One run of the watch, from the store, until simulated ``until_s``; then a clean stop. The runs share
     one rate limiter: they follow each other within a few real seconds, where restarted processes would
     be spread over as many simulated ones, and the venue counts its windows in real time."""
-    wallets = [agent_wallet(member) for member in emulator.crowd.members]
+    wallets = [agent_wallet(member) for member in emulator.crowd.members[:tracked]]
     # No retries inside the client: the outage reaches the watch, which backs off on simulated time.
     client = DataApiClient(
         emulator.urls["data"],
@@ -94,7 +100,7 @@ async def _run(
     store = SQLiteSink(str(store_path))
     try:
         watch = WalletWatch(
-            client, wallets, store=store, settings=SETTINGS, since_s=T0, clock=time.clock, sleep=time.sleep
+            client, wallets, store=store, settings=settings, since_s=T0, clock=time.clock, sleep=time.sleep
         )
         time.until_s = until_s
         async with watch:
@@ -138,3 +144,40 @@ async def test_200_wallets_every_fill_once_across_restarts_and_an_outage(
     assert data["over_limit"] == 0
     assert data["scopes"]["data_general"]["rejected"] == 0
     assert data["scopes"]["data_general"]["requests"] > WALLETS
+
+
+def _key(row: LedgerRow) -> tuple[str, ...]:
+    """A ledger row's :attr:`WalletActivity.key`."""
+    side = "" if row.side is None else row.side.value
+    return (row.transaction_hash, row.wallet, row.condition_id, row.token_id, row.kind, side)
+
+
+async def test_a_stop_longer_than_the_horizon_is_a_loss_event_over_every_fill_not_delivered(
+    session: tuple[Emulator, TradingTime], tmp_path: Path
+) -> None:
+    emulator, time = session
+    store_path = tmp_path / "watch.sqlite"
+    events: list[WalletActivity | LossEvent] = []
+    limiter = AsyncRateLimiter()
+    settings = replace(SETTINGS, horizon_s=30)
+    await _run(emulator, time, store_path, T0 + 30, events, limiter, settings=settings, tracked=40)
+    time.until_s = float("inf")
+    await time.sleep(60)  # the watch is down for a minute while the crowd trades on
+    await _run(emulator, time, store_path, T0 + TRADING_S + 90, events, limiter, settings=settings, tracked=40)
+
+    fills = {event.key for event in events if isinstance(event, WalletActivity)}
+    losses = [event for event in events if isinstance(event, LossEvent)]
+    assert len(fills) == sum(isinstance(event, WalletActivity) for event in events), "a fill delivered twice"
+    reasons = {loss.reason for loss in losses}
+    assert LossReason.RESTART_BEYOND_HORIZON in reasons
+    assert reasons <= {LossReason.RESTART_BEYOND_HORIZON, LossReason.HORIZON_EXPIRED}
+    wallets = {agent_wallet(member).lower() for member in emulator.crowd.members[:40]}
+    truth = [row for row in emulator.data_apis.ledger.rows if row.wallet in wallets and row.kind == "TRADE"]
+    keys = {_key(row) for row in truth}
+    assert fills <= keys
+    holes = [row for row in truth if _key(row) not in fills]
+    assert holes, "the stop hid no fill: the test proves nothing"
+    for row in holes:
+        assert any(
+            loss.wallet == row.wallet and loss.from_s <= row.timestamp_ms // 1000 < loss.to_s for loss in losses
+        ), f"a fill missed without a loss event: {row}"

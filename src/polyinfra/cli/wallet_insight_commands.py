@@ -19,11 +19,12 @@ from __future__ import annotations
 import asyncio
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Final
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from polyinfra.cli.options import EMULATOR_REST_URL, RestOption, one_line_errors, rest_client
+from polyinfra.cli.wallet_commands import VENUE_DATA_URL, wallet_addresses
 from polyinfra.errors import InvalidValueError
 
 if TYPE_CHECKING:
@@ -41,7 +42,6 @@ if TYPE_CHECKING:
 
 __all__ = ["register_insight_commands"]
 
-_VENUE_DATA_URL: Final = "https://data-api.polymarket.com"
 _DataUrlOption = Annotated[str, typer.Option("--data-url", metavar="URL", help="The Data API's base URL.")]
 _LinesOption = Annotated[bool, typer.Option("--lines", help="Print exact 'name value' lines instead of the screen.")]
 
@@ -53,7 +53,7 @@ def register_insight_commands(wallets_app: typer.Typer, client_factory: ClientFa
     def pnl(
         address: Annotated[str, typer.Argument(metavar="ADDR", help="The proxy wallet's address.")],
         *,
-        data_url: _DataUrlOption = _VENUE_DATA_URL,
+        data_url: _DataUrlOption = VENUE_DATA_URL,
         rest: RestOption = EMULATOR_REST_URL,
         png: Annotated[
             Path | None, typer.Option("--png", metavar="FILE", help="Also draw the series to FILE (the plot extra).")
@@ -89,7 +89,7 @@ def register_insight_commands(wallets_app: typer.Typer, client_factory: ClientFa
     def signals(
         addresses: Annotated[list[str], typer.Argument(metavar="ADDR...", help="The wallets to poll.")],
         *,
-        data_url: _DataUrlOption = _VENUE_DATA_URL,
+        data_url: _DataUrlOption = VENUE_DATA_URL,
         min_wallets: Annotated[int, typer.Option("--min-wallets", min=1, help="Voters needed on one outcome.")] = 3,
         agreement: Annotated[
             float, typer.Option("--agreement", min=0.0, max=1.0, help="Least share of the market's voters agreeing.")
@@ -103,8 +103,6 @@ def register_insight_commands(wallets_app: typer.Typer, client_factory: ClientFa
         """Consensus: markets where at least --min-wallets of the wallets bought the same outcome within
         --window-s, and they are at least --agreement of the market's voters."""
         from decimal import Decimal
-
-        from polyinfra.cli.wallet_commands import wallet_addresses
 
         with one_line_errors("wallets signals"):
             wallets = wallet_addresses(addresses, None)
@@ -125,7 +123,7 @@ def register_insight_commands(wallets_app: typer.Typer, client_factory: ClientFa
     def whales(
         *,
         market: Annotated[str, typer.Option("--market", metavar="ID", help="The market's condition id.")],
-        data_url: _DataUrlOption = _VENUE_DATA_URL,
+        data_url: _DataUrlOption = VENUE_DATA_URL,
         top: Annotated[int, typer.Option("--top", min=1, max=100, help="Rows per ranking.")] = 10,
         lines: _LinesOption = False,
     ) -> None:
@@ -145,8 +143,6 @@ def register_insight_commands(wallets_app: typer.Typer, client_factory: ClientFa
 
 
 def _address(text: str) -> str:
-    from polyinfra.cli.wallet_commands import wallet_addresses
-
     return wallet_addresses([text], None)[0]
 
 
