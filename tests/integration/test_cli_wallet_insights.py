@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from decimal import Decimal
+from pathlib import Path
 
 from typer.testing import CliRunner, Result
 
@@ -54,9 +55,15 @@ async def test_whales_ranks_the_markets_holders_as_the_ledger_holds_them(emulato
     assert Decimal(holders[0][3]) == Decimal(held[0][0]) / MICROS
     assert [Decimal(row[3]) for row in holders] == sorted((Decimal(row[3]) for row in holders), reverse=True)
     assert any(line.startswith("leader 1 ") for line in result.output.splitlines())
+    screen = await _invoke("wallets", "whales", "--market", market.condition_id, "--data-url", emulator.urls["data"])
+    assert screen.exit_code == 0, screen.output
+    for title in ("Top holders by shares", "Top holders by P&L", "Leaderboard", "Biggest winners"):
+        assert title in screen.output
 
 
-async def test_pnl_prints_the_ledger_of_the_wallets_activity_and_its_drift(emulator_factory: EmulatorFactory) -> None:
+async def test_pnl_prints_the_ledger_of_the_wallets_activity_and_its_drift(
+    emulator_factory: EmulatorFactory, tmp_path: Path
+) -> None:
     emulator = await _crowd(emulator_factory)
     async with DataApiClient(emulator.urls["data"]) as client:
         for member in emulator.crowd.members:
@@ -71,8 +78,9 @@ async def test_pnl_prints_the_ledger_of_the_wallets_activity_and_its_drift(emula
         else:
             raise AssertionError("no crowd wallet holds a position only bought")
     result = await _invoke(
-        "wallets", "pnl", wallet, "--data-url", emulator.urls["data"], "--rest", emulator.urls["rest"], "--lines"
-    )
+        "wallets", "pnl", wallet, "--data-url", emulator.urls["data"], "--rest", emulator.urls["rest"], "--lines",
+        "--png", str(tmp_path / "pnl.png"),
+    )  # fmt: skip
     assert result.exit_code == 0, result.output
     lines = dict(line.split(" ", 1) for line in result.output.splitlines())
     assert Decimal(lines["realized_market"]) == ledger.realized.realized_market
@@ -80,9 +88,10 @@ async def test_pnl_prints_the_ledger_of_the_wallets_activity_and_its_drift(emula
     positions = [line for line in result.output.splitlines() if line.startswith("position ")]
     assert len(positions) == len(ledger.positions())
     assert "value -" not in result.output  # every held token marked at its mid
+    assert (tmp_path / "pnl.png").read_bytes().startswith(b"\x89PNG")
 
 
-async def test_signals_report_outcomes_enough_wallets_bought(emulator_factory: EmulatorFactory) -> None:
+async def test_signals_report_outcomes_enough_wallets_bought(emulator_factory: EmulatorFactory, tmp_path: Path) -> None:
     emulator = await _crowd(emulator_factory)
     wallets = [agent_wallet(member).lower() for member in emulator.crowd.members]
     buyers: dict[tuple[str, int], set[str]] = {}
@@ -90,8 +99,10 @@ async def test_signals_report_outcomes_enough_wallets_bought(emulator_factory: E
         for row in emulator.data_apis.ledger.rows_of(wallet, until_ms=2**62):
             if row.side is Side.BUY:
                 buyers.setdefault((row.condition_id, row.outcome_index), set()).add(wallet)
+    listing = tmp_path / "wallets.txt"
+    listing.write_text("\n".join(wallets[1:]) + "\n")
     result = await _invoke(
-        "wallets", "signals", *wallets, "--data-url", emulator.urls["data"],
+        "wallets", "signals", wallets[0], "--file", str(listing), "--data-url", emulator.urls["data"],
         "--min-wallets", "2", "--agreement", "0", "--window-s", "3600", "--lines",
     )  # fmt: skip
     assert result.exit_code == 0, result.output

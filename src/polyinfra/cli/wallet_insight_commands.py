@@ -8,7 +8,7 @@ one wallet, a group of wallets, and one market's holders.
 * ``signals ADDR...``: markets where enough of the given wallets bought the same outcome inside the window
   (:func:`~polyinfra.core.consensus.consensus_signals`);
 * ``whales --market ID``: the market's top holders by shares and by P&L
-  (:func:`~polyinfra.core.whale_radar.top_holders`), and the day's leaderboard.
+  (:func:`~polyinfra.core.whale_radar.top_holders`), the day's leaderboard and its biggest winners.
 
 Each reads through the client the ``wallets`` group's factory makes and closes it when done; the work
 after the reads is the pure core's. ``--lines`` prints exact ``name value`` lines instead of the screen.
@@ -38,7 +38,7 @@ if TYPE_CHECKING:
     from polyinfra.core.wallet_ledger import WalletLedger
     from polyinfra.core.whale_radar import HolderRow
     from polyinfra.data.data_api import DataApiClient
-    from polyinfra.wire.data_api import V2LeaderboardEntry
+    from polyinfra.wire.data_api import V2BiggestWinner, V2LeaderboardEntry
 
 __all__ = ["register_insight_commands"]
 
@@ -87,8 +87,14 @@ def register_insight_commands(wallets_app: typer.Typer, client_factory: ClientFa
 
     @wallets_app.command("signals")
     def signals(
-        addresses: Annotated[list[str], typer.Argument(metavar="ADDR...", help="The wallets to poll.")],
+        addresses: Annotated[
+            list[str] | None, typer.Argument(metavar="ADDR...", help="The wallets whose buys vote.")
+        ] = None,
         *,
+        file: Annotated[
+            Path | None,
+            typer.Option("--file", metavar="FILE", help="Also the addresses in FILE, one a line (# comments)."),
+        ] = None,
         data_url: _DataUrlOption = VENUE_DATA_URL,
         min_wallets: Annotated[int, typer.Option("--min-wallets", min=1, help="Voters needed on one outcome.")] = 3,
         agreement: Annotated[
@@ -105,7 +111,7 @@ def register_insight_commands(wallets_app: typer.Typer, client_factory: ClientFa
         from decimal import Decimal
 
         with one_line_errors("wallets signals"):
-            wallets = wallet_addresses(addresses, None)
+            wallets = wallet_addresses(addresses or [], file)
             found = asyncio.run(
                 _signals(
                     client_factory(data_url),
@@ -127,19 +133,20 @@ def register_insight_commands(wallets_app: typer.Typer, client_factory: ClientFa
         top: Annotated[int, typer.Option("--top", min=1, max=100, help="Rows per ranking.")] = 10,
         lines: _LinesOption = False,
     ) -> None:
-        """A market's whales: top holders by shares and by P&L, and the day's leaderboard by P&L."""
+        """A market's whales: top holders by shares and by P&L; the day's leaderboard by P&L and biggest winners."""
         from polyinfra.core.whale_radar import HolderRank, top_holders
 
         with one_line_errors("wallets whales"):
-            holders, board = asyncio.run(_whales(client_factory(data_url), market.lower()))
+            holders, board, winners = asyncio.run(_whales(client_factory(data_url), market.lower()))
             by_size = top_holders(holders, by=HolderRank.SIZE, limit=top)
             by_pnl = top_holders(holders, by=HolderRank.PNL, limit=top)
             text = [
                 *(f"holder {row.wallet} {row.outcome_index} {row.amount} {_or_dash(row.pnl)}" for row in by_size),
                 *(f"pnl {row.wallet} {row.outcome_index} {row.pnl}" for row in by_pnl),
                 *(f"leader {entry.rank} {entry.proxy_wallet} {_or_dash(entry.pnl_usdc)}" for entry in board[:top]),
+                *(f"winner {w.rank} {w.proxy_wallet} {w.condition_id} {w.pnl_usdc}" for w in winners[:top]),
             ]
-            _show(text or ["no holders"], lines, _whale_tables(by_size, by_pnl, board[:top]))
+            _show(text or ["no holders"], lines, _whale_tables(by_size, by_pnl, board[:top], winners[:top]))
 
 
 def _address(text: str) -> str:
@@ -235,7 +242,9 @@ def _signal_table(found: list[ConsensusSignal]) -> RenderableType:
     return table
 
 
-async def _whales(client: DataApiClient, market: str) -> tuple[list[HolderRow], list[V2LeaderboardEntry]]:
+async def _whales(
+    client: DataApiClient, market: str
+) -> tuple[list[HolderRow], list[V2LeaderboardEntry], list[V2BiggestWinner]]:
     from polyinfra.core.from_wire import holders_from_v2
 
     if not market:
@@ -243,10 +252,16 @@ async def _whales(client: DataApiClient, market: str) -> tuple[list[HolderRow], 
     async with client:
         holders = holders_from_v2(await client.holders_v2([market]), condition_id=market)
         board = await client.leaderboard_v2(order_by="PNL")
-    return holders, board
+        winners = await client.biggest_winners()
+    return holders, board, winners
 
 
-def _whale_tables(by_size: list[HolderRow], by_pnl: list[HolderRow], board: list[V2LeaderboardEntry]) -> RenderableType:
+def _whale_tables(
+    by_size: list[HolderRow],
+    by_pnl: list[HolderRow],
+    board: list[V2LeaderboardEntry],
+    winners: list[V2BiggestWinner],
+) -> RenderableType:
     from rich.console import Group
     from rich.table import Table
 
@@ -263,7 +278,12 @@ def _whale_tables(by_size: list[HolderRow], by_pnl: list[HolderRow], board: list
         leaders.add_column(column, justify="left" if column == "wallet" else "right")
     for entry in board:
         leaders.add_row(str(entry.rank), entry.proxy_wallet, _or_dash(entry.pnl_usdc))
-    return Group(*tables, leaders)
+    biggest = Table(title="Biggest winners (day, best resolved position)")
+    for column in ("rank", "wallet", "market", "P&L"):
+        biggest.add_column(column, justify="left" if column in ("wallet", "market") else "right")
+    for winner in winners:
+        biggest.add_row(str(winner.rank), winner.proxy_wallet, winner.condition_id, str(winner.pnl_usdc))
+    return Group(*tables, leaders, biggest)
 
 
 def _or_dash(value: Decimal | None) -> str:
