@@ -10,7 +10,7 @@ steps the market simulator and the crowd), so minutes of session take a few real
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pytest
@@ -60,8 +60,47 @@ class TradingTime(SimulatedTime):
         await super().sleep(start_s + delay_s - self.now_s)
 
 
+@dataclass
+class Session:
+    """The emulator on simulated time, one SQLite store, the events of every run of the watch so far, and
+    one rate limiter the runs share: they follow each other within a few real seconds, where restarted
+    processes would be spread over as many simulated ones, and the venue counts its windows in real time."""
+
+    emulator: Emulator
+    time: TradingTime
+    store_path: Path
+    events: list[WalletActivity | LossEvent] = field(default_factory=list)
+    limiter: AsyncRateLimiter = field(default_factory=AsyncRateLimiter)
+
+    async def run(self, until_s: float, *, settings: WatchSettings = SETTINGS, tracked: int = WALLETS) -> WalletWatch:
+        """One run of the watch over the first ``tracked`` crowd wallets, from the store, until simulated
+        ``until_s``; then a clean stop."""
+        emulator, time = self.emulator, self.time
+        wallets = [agent_wallet(member) for member in emulator.crowd.members[:tracked]]
+        # No retries inside the client: the outage reaches the watch, which backs off on simulated time.
+        client = DataApiClient(
+            emulator.urls["data"],
+            clock_s=time.clock,
+            retry=RetryPolicy(max_attempts=1),
+            limiter=self.limiter,
+            breakers=CircuitBreakers(BreakerConfig(failure_threshold=1_000)),
+        )
+        store = SQLiteSink(str(self.store_path))
+        try:
+            watch = WalletWatch(
+                client, wallets, store=store, settings=settings, since_s=T0, clock=time.clock, sleep=time.sleep
+            )
+            time.until_s = until_s
+            async with watch:
+                await consume(watch, time, self.events)
+            return watch
+        finally:
+            await store.close()
+            await client.aclose()
+
+
 @pytest.fixture
-async def session(tmp_path: Path) -> AsyncIterator[tuple[Emulator, TradingTime]]:
+async def session(tmp_path: Path) -> AsyncIterator[Session]:
     box: list[Emulator] = []
     time = TradingTime(box)
     faults = FaultConfig(rate_limits=RateLimitMode.REJECT)
@@ -71,58 +110,16 @@ async def session(tmp_path: Path) -> AsyncIterator[tuple[Emulator, TradingTime]]
         box.append(emulator)
         emulator.data_apis.view.clock_ms = time.clock_ms
         emulator.data_apis.knobs.update({"lag_s": 5, "lag_spread_s": 5, "lag_seed": 3})
-        yield emulator, time
+        yield Session(emulator, time, tmp_path / "watch.sqlite")
 
 
-async def _run(
-    emulator: Emulator,
-    time: SimulatedTime,
-    store_path: Path,
-    until_s: float,
-    events: list[WalletActivity | LossEvent],
-    limiter: AsyncRateLimiter,
-    *,
-    settings: WatchSettings = SETTINGS,
-    tracked: int = WALLETS,
-) -> WalletWatch:
-    """One run of the watch, from the store, until simulated ``until_s``; then a clean stop. The runs share
-    one rate limiter: they follow each other within a few real seconds, where restarted processes would
-    be spread over as many simulated ones, and the venue counts its windows in real time."""
-    wallets = [agent_wallet(member) for member in emulator.crowd.members[:tracked]]
-    # No retries inside the client: the outage reaches the watch, which backs off on simulated time.
-    client = DataApiClient(
-        emulator.urls["data"],
-        clock_s=time.clock,
-        retry=RetryPolicy(max_attempts=1),
-        limiter=limiter,
-        breakers=CircuitBreakers(BreakerConfig(failure_threshold=1_000)),
-    )
-    store = SQLiteSink(str(store_path))
-    try:
-        watch = WalletWatch(
-            client, wallets, store=store, settings=settings, since_s=T0, clock=time.clock, sleep=time.sleep
-        )
-        time.until_s = until_s
-        async with watch:
-            await consume(watch, time, events)
-        return watch
-    finally:
-        await store.close()
-        await client.aclose()
-
-
-async def test_200_wallets_every_fill_once_across_restarts_and_an_outage(
-    session: tuple[Emulator, TradingTime], tmp_path: Path
-) -> None:
-    emulator, time = session
-    store_path = tmp_path / "watch.sqlite"
-    events: list[WalletActivity | LossEvent] = []
-    limiter = AsyncRateLimiter()
-    await _run(emulator, time, store_path, T0 + 40, events, limiter)
+async def test_200_wallets_every_fill_once_across_restarts_and_an_outage(session: Session) -> None:
+    emulator, events = session.emulator, session.events
+    await session.run(T0 + 40)
     emulator.data_apis.knobs.outage_requests = 40  # the Data API is down for the next 40 requests
-    await _run(emulator, time, store_path, T0 + 75, events, limiter)
+    await session.run(T0 + 75)
     assert emulator.data_apis.knobs.outage_requests == 0
-    last = await _run(emulator, time, store_path, T0 + TRADING_S + 90, events, limiter)
+    last = await session.run(T0 + TRADING_S + 90)
 
     ledger = emulator.data_apis.ledger
     truth = {
@@ -152,18 +149,13 @@ def _key(row: LedgerRow) -> tuple[str, ...]:
     return (row.transaction_hash, row.wallet, row.condition_id, row.token_id, row.kind, side)
 
 
-async def test_a_stop_longer_than_the_horizon_is_a_loss_event_over_every_fill_not_delivered(
-    session: tuple[Emulator, TradingTime], tmp_path: Path
-) -> None:
-    emulator, time = session
-    store_path = tmp_path / "watch.sqlite"
-    events: list[WalletActivity | LossEvent] = []
-    limiter = AsyncRateLimiter()
+async def test_a_stop_longer_than_the_horizon_is_a_loss_event_over_every_fill_not_delivered(session: Session) -> None:
+    emulator, events = session.emulator, session.events
     settings = replace(SETTINGS, horizon_s=30)
-    await _run(emulator, time, store_path, T0 + 30, events, limiter, settings=settings, tracked=40)
-    time.until_s = float("inf")
-    await time.sleep(60)  # the watch is down for a minute while the crowd trades on
-    await _run(emulator, time, store_path, T0 + TRADING_S + 90, events, limiter, settings=settings, tracked=40)
+    await session.run(T0 + 30, settings=settings, tracked=40)
+    session.time.until_s = float("inf")
+    await session.time.sleep(60)  # the watch is down for a minute while the crowd trades on
+    await session.run(T0 + TRADING_S + 90, settings=settings, tracked=40)
 
     fills = {event.key for event in events if isinstance(event, WalletActivity)}
     losses = [event for event in events if isinstance(event, LossEvent)]
