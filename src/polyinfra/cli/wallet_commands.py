@@ -68,7 +68,7 @@ def register_wallet_commands(app: typer.Typer, client_factory: ClientFactory) ->
     from polyinfra.cli.wallet_insight_commands import register_insight_commands
 
     wallets_app = typer.Typer(
-        help="Many wallets: track their fills gap-free, a wallet's P&L, consensus signals, a market's whales.",
+        help="Wallets: fills gap-free, P&L, consensus, whales.",
         no_args_is_help=True,
     )
 

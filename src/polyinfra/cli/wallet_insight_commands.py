@@ -23,7 +23,15 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from polyinfra.cli.options import EMULATOR_REST_URL, RestOption, one_line_errors, rest_client
+from polyinfra.cli.options import (
+    COMMAND_LOG_LEVEL,
+    EMULATOR_REST_URL,
+    LogLevelOption,
+    RestOption,
+    configure_command_logging,
+    one_line_errors,
+    rest_client,
+)
 from polyinfra.cli.wallet_commands import VENUE_DATA_URL, wallet_addresses
 from polyinfra.errors import InvalidValueError
 
@@ -59,9 +67,13 @@ def register_insight_commands(wallets_app: typer.Typer, client_factory: ClientFa
             Path | None, typer.Option("--png", metavar="FILE", help="Also draw the series to FILE (the plot extra).")
         ] = None,
         lines: _LinesOption = False,
+        log_level: LogLevelOption = COMMAND_LOG_LEVEL,
     ) -> None:
-        """One wallet's P&L from its activity: realized by source, open positions at the CLOB's mids, the
-        realized series as a chart, and the drift against the venue's own /v2/user-pnl series."""
+        """One wallet's P&L from its activity, checked against the venue's.
+
+        Realized by source, open positions at the CLOB's mids, the realized series as a chart, and the drift
+        against the venue's own /v2/user-pnl series."""
+        configure_command_logging(log_level)
         with one_line_errors("wallets pnl"):
             wallet = _address(address)
             ledger, reconciliation, marks = asyncio.run(_wallet_pnl(client_factory(data_url), rest, wallet))
@@ -105,11 +117,15 @@ def register_insight_commands(wallets_app: typer.Typer, client_factory: ClientFa
             float, typer.Option("--min-usd", min=0.0, help="Least a voter must have bought in the window (USDC).")
         ] = 0.0,
         lines: _LinesOption = False,
+        log_level: LogLevelOption = COMMAND_LOG_LEVEL,
     ) -> None:
-        """Consensus: markets where at least --min-wallets of the wallets bought the same outcome within
-        --window-s, and they are at least --agreement of the market's voters."""
+        """Consensus: outcomes enough of the wallets bought.
+
+        Markets where at least --min-wallets of the wallets bought the same outcome within --window-s, and
+        they are at least --agreement of the market's voters."""
         from decimal import Decimal
 
+        configure_command_logging(log_level)
         with one_line_errors("wallets signals"):
             wallets = wallet_addresses(addresses or [], file)
             found = asyncio.run(
@@ -132,10 +148,14 @@ def register_insight_commands(wallets_app: typer.Typer, client_factory: ClientFa
         data_url: _DataUrlOption = VENUE_DATA_URL,
         top: Annotated[int, typer.Option("--top", min=1, max=100, help="Rows per ranking.")] = 10,
         lines: _LinesOption = False,
+        log_level: LogLevelOption = COMMAND_LOG_LEVEL,
     ) -> None:
-        """A market's whales: top holders by shares and by P&L; the day's leaderboard by P&L and biggest winners."""
+        """A market's whales, the leaderboard and the biggest winners.
+
+        Top holders by shares and by P&L; the day's leaderboard by P&L and its biggest winners."""
         from polyinfra.core.whale_radar import HolderRank, top_holders
 
+        configure_command_logging(log_level)
         with one_line_errors("wallets whales"):
             holders, board, winners = asyncio.run(_whales(client_factory(data_url), market.lower()))
             by_size = top_holders(holders, by=HolderRank.SIZE, limit=top)
