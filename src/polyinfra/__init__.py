@@ -80,11 +80,13 @@ if TYPE_CHECKING:
     )
     from polyinfra.core.us_instruments import UsInstrument, UsInstrumentState
     from polyinfra.core.us_orders import UsOrderIntent, UsTimeInForce
+    from polyinfra.core.wallet_watch_state import Continuity, LossEvent, WatchSettings, WatchStats
     from polyinfra.data.data_api import DataApiClient
     from polyinfra.data.gamma import GammaClient
     from polyinfra.emulator.faults import FaultConfig
     from polyinfra.emulator.runner import Emulator
     from polyinfra.live.live_data import LiveData
+    from polyinfra.model.wallet_activity import WalletActivity
     from polyinfra.record.dropcopy_archive import DropCopyArchive, open_archive
     from polyinfra.us.client import UsExchangeClient
     from polyinfra.us.dropcopy import DropCopyArchiver
@@ -92,6 +94,7 @@ if TYPE_CHECKING:
     from polyinfra.us.order_entry import UsOrderEntry
     from polyinfra.us.order_stream import UsOrderStream
     from polyinfra.wallets.registry import WalletConfig, WalletRegistry
+    from polyinfra.wallets.watch import WalletWatch
 
 _LAZY = {
     "AsyncPolymarket": "polyinfra.client.async_client",
@@ -107,6 +110,12 @@ _LAZY = {
     "TradingClient": "polyinfra.clob.trading",
     "WalletConfig": "polyinfra.wallets.registry",
     "WalletRegistry": "polyinfra.wallets.registry",
+    "WalletWatch": "polyinfra.wallets.watch",
+    "WalletActivity": "polyinfra.model.wallet_activity",
+    "Continuity": "polyinfra.core.wallet_watch_state",
+    "LossEvent": "polyinfra.core.wallet_watch_state",
+    "WatchSettings": "polyinfra.core.wallet_watch_state",
+    "WatchStats": "polyinfra.core.wallet_watch_state",
     "ClobRestClient": "polyinfra.clob.rest",
     "SyncClobRestClient": "polyinfra.clob.rest",
     "LiveBooks": "polyinfra.clob.live_books",
@@ -152,6 +161,7 @@ __all__ = [
     "CircuitOpenError",
     "ClobRestClient",
     "ConditionId",
+    "Continuity",
     "CursorRejectedError",
     "DataApiClient",
     "Depth",
@@ -176,6 +186,7 @@ __all__ = [
     "LinkKind",
     "LiveBooks",
     "LiveData",
+    "LossEvent",
     "MalformedMessageError",
     "MarketChannel",
     "MarketFeed",
@@ -226,8 +237,12 @@ __all__ = [
     "UsPositionChange",
     "UsTimeInForce",
     "UsTradeReport",
+    "WalletActivity",
     "WalletConfig",
     "WalletRegistry",
+    "WalletWatch",
+    "WatchSettings",
+    "WatchStats",
     "WrongContextError",
     "__version__",
     "book_hash",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from decimal import Decimal
 from typing import Any
 from urllib.parse import urlencode
 
@@ -17,7 +18,13 @@ from aiohttp.test_utils import make_mocked_request
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from polyinfra.core.from_wire import gamma_outcomes, market_info_from_gamma
+from polyinfra.core.from_wire import (
+    gamma_outcomes,
+    holders_from_v1,
+    holders_from_v2,
+    market_info_from_gamma,
+    pnl_series_from_v2,
+)
 from polyinfra.core.offset_walk import OffsetWalk
 from polyinfra.core.wallet_activity_rows import activity_from_v1, activity_from_v2
 from polyinfra.emulator.data.cursors import CursorRefusedError, CursorSigner
@@ -29,7 +36,14 @@ from polyinfra.emulator.data.views import DataView
 from polyinfra.emulator.exchange import Exchange
 from polyinfra.emulator.simulator import MarketSimulator, generate_markets
 from polyinfra.errors import PaginationError, PolyinfraError
-from polyinfra.wire.data_api import DataApiActivity, V2Activity, V2Page
+from polyinfra.wire.data_api import (
+    DataApiActivity,
+    DataApiTokenHolders,
+    V2Activity,
+    V2Page,
+    V2PnlPoint,
+    V2TokenHolders,
+)
 from polyinfra.wire.gamma import GammaMarket
 from polyinfra.wire.json_decoding import decode_json
 from tests.fuzz.hostile import hostile_bytes, hostile_numbers, invalid_utf8
@@ -72,6 +86,21 @@ _GAMMA_MARKET = {
     "negRisk": False,
     "feesEnabled": True,
     "feeSchedule": {"rate": 0.03, "exponent": 1, "takerOnly": True, "rebateRate": 0.25},
+}
+
+_HOLDER = {"proxy_wallet": "0x" + "CD" * 20, "asset": "123", "amount": 1520.5, "outcome_index": 1, "name": "whale"}
+_V2_HOLDERS = {
+    "data": [
+        {"token": "123", "holders": [_HOLDER | {"total_pnl": -12.5}]},
+        {"token": "456", "holders": [_HOLDER | {"asset": "456", "outcome_index": None, "realized_pnl": 3}]},
+    ],
+    "pagination": {"next_cursor": None},
+}
+_V1_HOLDERS = [{"token": "123", "holders": [{"proxyWallet": "0x" + "ab" * 20, "asset": "123", "amount": 7}]}]
+_PNL_POINT = {"timestamp": 1_796_000_000, "realized_market_pnl": 12.25, "fees_paid": -0.5, "rebates": None}
+_USER_PNL = {
+    "data": [_PNL_POINT, _PNL_POINT | {"timestamp": 1_795_000_000, "referral": 1}],
+    "pagination": {"next_cursor": None},
 }
 
 
@@ -186,3 +215,52 @@ def test_the_emulator_data_routes_answer_hostile_queries_with_4xx(path: str, que
     body = json.loads(response.body)
     if response.status == 400:
         assert isinstance(body["error"], str)
+
+
+@PER_PROPERTY
+@given(hostile_bytes(_V2_HOLDERS))
+def test_v2_holders_convert_or_fail_typed(body: bytes) -> None:
+    try:
+        answer = decode_json(body, V2Page[V2TokenHolders], what="fuzzed /v2/holders")
+        rows = holders_from_v2(answer.data, condition_id="0xAB")
+    except PolyinfraError:
+        return
+    assert all(row.amount >= 0 and row.wallet == row.wallet.lower() and row.condition_id == "0xab" for row in rows)
+
+
+@PER_PROPERTY
+@given(hostile_bytes(_V1_HOLDERS))
+def test_v1_holders_convert_or_fail_typed(body: bytes) -> None:
+    try:
+        rows = holders_from_v1(decode_json(body, list[DataApiTokenHolders], what="fuzzed /holders"), condition_id="0x1")
+    except PolyinfraError:
+        return
+    assert all(row.amount >= 0 and row.pnl is None for row in rows)
+
+
+@PER_PROPERTY
+@given(hostile_bytes(_USER_PNL))
+def test_user_pnl_series_converts_or_fails_typed(body: bytes) -> None:
+    try:
+        series = pnl_series_from_v2(decode_json(body, V2Page[V2PnlPoint], what="fuzzed /v2/user-pnl").data)
+    except PolyinfraError:
+        return
+    assert [point.timestamp_s for point in series] == sorted(point.timestamp_s for point in series)
+
+
+def test_the_documented_shapes_convert() -> None:
+    answer = decode_json(json.dumps(_V2_HOLDERS).encode(), V2Page[V2TokenHolders], what="holders").data
+    holders = holders_from_v2(answer, condition_id="0xAB")
+    assert [(row.wallet, row.token_id, row.outcome_index, row.amount, row.pnl, row.name) for row in holders] == [
+        ("0x" + "cd" * 20, "123", 1, Decimal("1520.5"), Decimal("-12.5"), "whale"),
+        ("0x" + "cd" * 20, "456", 1, Decimal("1520.5"), None, "whale"),  # realized alone is not the P&L
+    ]
+    v1 = holders_from_v1(
+        decode_json(json.dumps(_V1_HOLDERS).encode(), list[DataApiTokenHolders], what="holders"), condition_id="0x1"
+    )
+    assert [(row.outcome_index, row.amount) for row in v1] == [(0, Decimal(7))]  # its token's place in the answer
+    series = pnl_series_from_v2(decode_json(json.dumps(_USER_PNL).encode(), V2Page[V2PnlPoint], what="user P&L").data)
+    assert [(p.timestamp_s, p.realized_market, p.fees, p.rebates, p.referral) for p in series] == [
+        (1_795_000_000, Decimal("12.25"), Decimal("-0.5"), None, Decimal(1)),
+        (1_796_000_000, Decimal("12.25"), Decimal("-0.5"), None, None),
+    ]

@@ -107,7 +107,7 @@ async def test_complete_through_never_vouches_for_the_lag(emulator: Emulator) ->
     async with DataApiClient(emulator.urls["data"], clock_s=lambda: newest_s + 3, lag_allowance_s=10) as client:
         page = await client.activity_page(wallet, start_s=0, limit=500)
         assert page.next_cursor is None
-        assert page.complete_through_s == newest_s + 3 - 10
+        assert page.complete_through_s == newest_s + 3 - 10 - 1
         middle = await client.activity_page(wallet, start_s=0, limit=5)
         assert middle.next_cursor is not None
         assert middle.complete_through_s <= middle.rows[-1].timestamp_s - 1

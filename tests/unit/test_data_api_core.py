@@ -107,8 +107,8 @@ def test_v1_rows_convert_like_v2_rows() -> None:
 @pytest.mark.parametrize(
     ("newest", "more", "expected"),
     [
-        (None, False, 990),  # the walk is over: proven up to now - lag
-        (995, False, 990),  # never past now - lag, whatever the rows say
+        (None, False, 989),  # the walk is over: proven up to the last whole second older than the lag
+        (995, False, 989),  # never past that, whatever the rows say
         (950, True, 949),  # more to come: up to the second before the newest row
         (None, True, 99),  # more to come and no row: nothing proven
         (50, True, 99),  # never before the walk's start

@@ -69,6 +69,14 @@ def test_the_client_facade_and_the_trading_names_are_public() -> None:
     assert expected <= set(polyinfra.__all__)
 
 
+def test_the_wallet_watch_and_its_events_are_public() -> None:
+    assert {"WalletWatch", "WalletActivity", "LossEvent", "Continuity", "WatchSettings", "WatchStats"} <= set(
+        polyinfra.__all__
+    )
+    assert polyinfra.WalletWatch.__module__ == "polyinfra.wallets.watch"
+    assert polyinfra.LossEvent.__module__ == "polyinfra.core.wallet_watch_state"
+
+
 def test_importing_the_facade_name_stays_lazy() -> None:
     code = (
         "import sys, polyinfra; polyinfra.__all__; "

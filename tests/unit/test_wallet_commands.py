@@ -91,6 +91,15 @@ def test_the_table_and_lines_show_each_wallet_with_its_continuity() -> None:
     assert [loss.reason for loss in losses] == [LossReason.CONTINUITY_LOST]
 
 
+class _ClosingActivity(ScriptedActivity):
+    """A scripted source that records being closed, as the Data API client is when a command ends."""
+
+    closed = 0
+
+    async def aclose(self) -> None:
+        _ClosingActivity.closed += 1
+
+
 def _app() -> typer.Typer:
     app = typer.Typer(rich_markup_mode=None)
 
@@ -98,7 +107,7 @@ def _app() -> typer.Typer:
     def _root() -> None:
         """Test root."""
 
-    register_wallet_commands(app, lambda url: ScriptedActivity({}, clock=time.time))
+    register_wallet_commands(app, lambda url: _ClosingActivity({}, clock=time.time))
     return app
 
 
@@ -111,6 +120,13 @@ def test_bad_input_is_refused_with_exit_code_2(tmp_path: Path) -> None:
     assert missing.exit_code == 2 and "cannot read the wallet file" in missing.output
     help_text = runner.invoke(_app(), ["wallets", "track", "--help"], terminal_width=200).output
     assert "--budget-rps" in help_text and "loss event" in help_text
+
+
+def test_track_closes_its_client_when_it_ends() -> None:
+    before = _ClosingActivity.closed
+    result = CliRunner().invoke(_app(), ["wallets", "track", wallet_address(1), "--jsonl", "--duration", "0.05"])
+    assert result.exit_code == 0, result.output
+    assert _ClosingActivity.closed == before + 1
 
 
 def test_a_wallet_file_with_comments_and_repeats_is_read(tmp_path: Path) -> None:

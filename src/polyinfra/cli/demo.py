@@ -26,6 +26,9 @@ history holds, into a SQLite archive beside the tape: the proof's lines say whet
 once and the token chain is unbroken, and how many of the firm's pooled gRPC streams the archiver and the
 US books held together. Last, on the emulated Polygon, a fresh wallet holding only USDC.e has a BUY refused,
 approves the exchange and wraps pUSD through the client facade, and the same BUY goes live.
+A :class:`~polyinfra.wallets.watch.WalletWatch` follows every wallet the Data API's leaderboard ranks
+(:mod:`~polyinfra.cli.demo_wallets`): its line says whether it delivered every fill the emulator holds for
+them, each once.
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ from typing import Final
 import typer
 
 from polyinfra.cli.book_view import WatchedMarket
+from polyinfra.cli.demo_wallets import WalletsWatched
 from polyinfra.cli.us_watch import us_view, watched_instrument
 from polyinfra.cli.watch import Output, ShownClient, run_until_stopped, watch_books
 from polyinfra.clob.live_books import LiveBooks
@@ -485,6 +489,7 @@ async def _demo(
                     us_view(us_books), us_events, [watched_instrument(instrument) for instrument in us_instruments]
                 )
                 dropcopy = _DropCopyArchived(emulator, f"{tape_dir}/dropcopy.db", seed)
+                wallets = WalletsWatched(emulator)
 
                 async def prove(books: LiveBooks) -> None:
                     proofs.append(await _settled_proof(books, emulator))
@@ -515,6 +520,7 @@ async def _demo(
                         beside=[us_client],
                     )
                 dropcopy_line = await dropcopy.line()
+                wallets_line = await wallets.line()
             # The US books as they closed: every message they took is on the tape (recorded as received).
             us_levels = {symbol: _levels(us_books.book(symbol)) for symbol in us_books.symbols()}
             tape = await _replayed_proof(recorder, sink, books, us_levels)
@@ -530,7 +536,7 @@ async def _demo(
             tape,
             elapsed_s=loop.time() - started,
             frames=books.stats.frames,
-            activity="\n".join([activity.line(), prices.line(), dropcopy_line, *data_lines]),
+            activity="\n".join([activity.line(), prices.line(), dropcopy_line, *data_lines, wallets_line]),
         )
     )
 

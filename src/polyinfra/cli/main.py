@@ -31,6 +31,7 @@ from polyinfra.cli.options import (
     EMULATOR_WS_URL,
     KEY_EPILOG,
     METRICS_HOST,
+    ONE_SHOT_RETRY,
     SERVER_LOG_LEVEL,
     STREAM_LOG_LEVEL,
     DurationOption,
@@ -58,8 +59,8 @@ from polyinfra.cli.us_order_commands import register_us_order_commands
 from polyinfra.cli.wallet_commands import register_wallet_commands
 
 if TYPE_CHECKING:
+    from polyinfra.data.data_api import DataApiClient
     from polyinfra.emulator.runner import Emulator
-    from polyinfra.model.wallet_activity import WalletActivitySource
     from polyinfra.obs.metrics import MetricsServer
 
 __all__ = ["app", "main"]
@@ -452,14 +453,14 @@ register_us_commands(app)
 register_us_order_commands(us_app)
 
 
-def _data_api_source(data_url: str) -> WalletActivitySource:
-    """``wallets track`` pages through the Data API client (imported when the command runs)."""
+def _data_api_client(data_url: str) -> DataApiClient:
+    """The ``wallets`` commands read through the Data API client (imported when a command runs)."""
     from polyinfra.data.data_api import DataApiClient
 
-    return DataApiClient(data_url)
+    return DataApiClient(data_url, retry=ONE_SHOT_RETRY)
 
 
-register_wallet_commands(app, _data_api_source)
+register_wallet_commands(app, _data_api_client)
 register_chain_commands(app)
 
 

@@ -1,8 +1,9 @@
 """``polyinfra wallets track``: many wallets' fills, gap-free, as a live table or JSON lines.
 
-The command is built around a *source factory* (the Data API base URL in, a
-:class:`~polyinfra.model.wallet_activity.WalletActivitySource` out), so the same command runs over the
-venue's Data API, the emulator's or a recorded one. :func:`wallet_table` and :func:`wallet_lines` are
+The commands are built around a *client factory* (the Data API base URL in, a
+:class:`~polyinfra.data.data_api.DataApiClient` out, closed when the command ends), so they run over the
+venue's Data API or the emulator's. ``wallets pnl``, ``signals`` and ``whales`` live in
+:mod:`~polyinfra.cli.wallet_insight_commands`. :func:`wallet_table` and :func:`wallet_lines` are
 plain functions of :meth:`WalletWatch.stats() <polyinfra.wallets.watch.WalletWatch.stats>`, so a
 dashboard or the demo can show the same view. rich and the watch are imported when the command runs.
 """
@@ -39,13 +40,14 @@ if TYPE_CHECKING:
     from rich.table import Table
 
     from polyinfra.core.wallet_watch_state import WatchEvent, WatchStats
+    from polyinfra.data.data_api import DataApiClient
     from polyinfra.model.wallet_activity import WalletActivitySource
     from polyinfra.record.sink import Sink
 
-__all__ = ["SourceFactory", "register_wallet_commands", "track_wallets", "wallet_lines", "wallet_table"]
+__all__ = ["ClientFactory", "register_wallet_commands", "track_wallets", "wallet_lines", "wallet_table"]
 
-SourceFactory = Callable[[str], "WalletActivitySource"]
-"""The Data API base URL in, the activity source the watch reads from out."""
+ClientFactory = Callable[[str], "DataApiClient"]
+"""The Data API base URL in, the client every ``wallets`` command reads through out."""
 
 VENUE_DATA_URL: Final = "https://data-api.polymarket.com"
 _encode = msgspec.json.Encoder(decimal_format="string").encode
@@ -61,9 +63,14 @@ _TRACK_EPILOG = (
 )
 
 
-def register_wallet_commands(app: typer.Typer, source_factory: SourceFactory) -> None:
-    """Add ``wallets track`` to ``app``, reading pages through the sources ``source_factory`` makes."""
-    wallets_app = typer.Typer(help="Track many wallets' fills gap-free.", no_args_is_help=True)
+def register_wallet_commands(app: typer.Typer, client_factory: ClientFactory) -> None:
+    """Add the ``wallets`` group to ``app``, reading through the clients ``client_factory`` makes."""
+    from polyinfra.cli.wallet_insight_commands import register_insight_commands
+
+    wallets_app = typer.Typer(
+        help="Wallets: fills gap-free, P&L, consensus, whales.",
+        no_args_is_help=True,
+    )
 
     @wallets_app.command("track", epilog=_TRACK_EPILOG)
     def track(
@@ -112,7 +119,7 @@ def register_wallet_commands(app: typer.Typer, source_factory: SourceFactory) ->
             wallets = wallet_addresses(addresses or [], file)
             asyncio.run(
                 _track(
-                    source_factory(data_url),
+                    client_factory(data_url),
                     wallets,
                     store_url=store,
                     budget_rps=budget_rps,
@@ -123,6 +130,7 @@ def register_wallet_commands(app: typer.Typer, source_factory: SourceFactory) ->
                 )
             )
 
+    register_insight_commands(wallets_app, client_factory)
     app.add_typer(wallets_app, name="wallets")
 
 
@@ -145,7 +153,7 @@ def wallet_addresses(addresses: Sequence[str], file: Path | None) -> list[str]:
 
 
 async def _track(
-    source: WalletActivitySource,
+    client: DataApiClient,
     wallets: list[str],
     *,
     store_url: str | None,
@@ -162,7 +170,7 @@ async def _track(
 
     sink = None if store_url is None else open_sink(store_url)
     run = functools.partial(
-        track_wallets, source, wallets, sink=sink, budget_rps=budget_rps, since_s=since_s, duration_s=duration_s,
+        track_wallets, client, wallets, sink=sink, budget_rps=budget_rps, since_s=since_s, duration_s=duration_s,
         refresh_s=refresh_s,
     )  # fmt: skip
     try:
@@ -172,6 +180,7 @@ async def _track(
             with Live(console=Console(), auto_refresh=False) as screen:
                 await run(on_stats=lambda stats: screen.update(wallet_table(stats, time.time()), refresh=True))
     finally:
+        await client.aclose()
         if sink is not None:
             await sink.close()
 

@@ -13,12 +13,22 @@ from typing import Final
 
 from msgspec import UNSET, UnsetType
 
+from polyinfra.core.pnl_reconciliation import VenuePnlPoint
+from polyinfra.core.whale_radar import HolderRow
 from polyinfra.errors import InvalidNumberError, InvalidTickSizeError, InvalidValueError, MalformedMessageError
 from polyinfra.model import ids
 from polyinfra.model.book import OrderBook
 from polyinfra.model.ids import ConditionId, TokenId
 from polyinfra.model.market import MAX_FEE_EXPONENT, FeeSchedule, MarketInfo, OutcomeToken
-from polyinfra.model.numbers import MICROS, Side, TickSize, micros_to_decimal, parse_timestamp, to_micros
+from polyinfra.model.numbers import (
+    MAX_TIMESTAMP_DIGITS,
+    MICROS,
+    Side,
+    TickSize,
+    micros_to_decimal,
+    parse_timestamp,
+    to_micros,
+)
 from polyinfra.wire.clob_rest import (
     ClobMarketInfo,
     FeeDetails,
@@ -30,22 +40,27 @@ from polyinfra.wire.clob_rest import (
     TickSizeInfo,
 )
 from polyinfra.wire.clob_ws import PriceLevel
+from polyinfra.wire.data_api import DataApiTokenHolders, V2PnlPoint, V2TokenHolders
 from polyinfra.wire.gamma import GammaMarket
 from polyinfra.wire.json_decoding import JsonDecoder
 
 __all__ = [
     "gamma_outcomes",
+    "holders_from_v1",
+    "holders_from_v2",
     "last_trade_from_wire",
     "market_info_from_clob_market_info",
     "market_info_from_gamma",
     "market_info_from_market",
     "order_book_from_summary",
+    "pnl_series_from_v2",
     "price_from_wire",
     "price_history_from_wire",
     "tick_size_from_wire",
 ]
 
 _BINARY = 2
+_MAX_TIMESTAMP: Final = 10**MAX_TIMESTAMP_DIGITS
 
 
 def market_info_from_market(market: Market) -> MarketInfo:
@@ -252,6 +267,105 @@ def tick_size_from_wire(info: TickSizeInfo, *, token_id: str) -> TickSize:
 def price_history_from_wire(history: PriceHistory, *, token_id: str) -> list[tuple[int, Decimal]]:
     """``GET /prices-history`` as (unix seconds, price) points, in the venue's order (oldest first)."""
     return [(point.t, price_from_wire(point.p, token_id=token_id, field="history.p")) for point in history.history]
+
+
+def holders_from_v1(answer: Sequence[DataApiTokenHolders], *, condition_id: str) -> list[HolderRow]:
+    """``GET /holders?market=condition_id`` as :class:`~polyinfra.core.whale_radar.HolderRow` values (no P&L:
+    v1 gives none). A row without ``outcome_index`` takes its token's place in the answer (the venue lists a
+    market's tokens in outcome order). A negative or unbounded amount is a :class:`MalformedMessageError`."""
+    return [
+        _holder(
+            token=group.token,
+            place=index,
+            wallet=holder.proxy_wallet,
+            asset=holder.asset,
+            outcome_index=holder.outcome_index,
+            amount=holder.amount,
+            pnl=None,
+            name=_or_none(holder.name) or "",
+            condition_id=condition_id,
+        )
+        for index, group in enumerate(answer)
+        for holder in group.holders
+    ]
+
+
+def holders_from_v2(answer: Sequence[V2TokenHolders], *, condition_id: str) -> list[HolderRow]:
+    """``GET /v2/holders?market=condition_id`` as :class:`~polyinfra.core.whale_radar.HolderRow` values: the
+    P&L is ``total_pnl``, else realized plus unrealized when both came, else unavailable (None, never 0)."""
+    rows = []
+    for index, group in enumerate(answer):
+        for holder in group.holders:
+            pnl = holder.total_pnl
+            if pnl is None and holder.realized_pnl is not None and holder.unrealized_pnl is not None:
+                pnl = holder.realized_pnl + holder.unrealized_pnl
+            outcome = UNSET if holder.outcome_index is None else holder.outcome_index
+            name = _or_none(holder.name) or ""
+            rows.append(
+                _holder(
+                    token=group.token,
+                    place=index,
+                    wallet=holder.proxy_wallet,
+                    asset=holder.asset,
+                    outcome_index=outcome,
+                    amount=holder.amount,
+                    pnl=pnl,
+                    name=name,
+                    condition_id=condition_id,
+                )
+            )
+    return rows
+
+
+def _holder(
+    *,
+    token: str,
+    place: int,
+    wallet: str,
+    asset: str,
+    outcome_index: int | UnsetType,
+    amount: Decimal,
+    pnl: Decimal | None,
+    name: str,
+    condition_id: str,
+) -> HolderRow:
+    index = place if isinstance(outcome_index, UnsetType) else outcome_index
+    try:
+        return HolderRow(
+            wallet=wallet.lower(),
+            condition_id=condition_id.lower(),
+            token_id=asset or token,
+            outcome_index=index,
+            amount=amount,
+            pnl=pnl,
+            name=name[:100],
+        )
+    except InvalidNumberError as exc:
+        raise MalformedMessageError(f"holder row refused: {exc.message}", wallet=wallet[:42]) from None
+
+
+def pnl_series_from_v2(points: Sequence[V2PnlPoint]) -> list[VenuePnlPoint]:
+    """``GET /v2/user-pnl`` as the :class:`~polyinfra.core.pnl_reconciliation.VenuePnlPoint` series the
+    reconciliation compares a ledger with, oldest first; a component the venue left null stays None
+    (unavailable, not zero). An unbounded number is a :class:`MalformedMessageError`."""
+    series = []
+    for point in sorted(points, key=lambda point: point.timestamp):
+        if not 0 <= point.timestamp < _MAX_TIMESTAMP:
+            raise MalformedMessageError("user P&L timestamp out of range", field="timestamp", value=point.timestamp)
+        try:
+            series.append(
+                VenuePnlPoint(
+                    timestamp_s=point.timestamp,
+                    realized_market=point.realized_market_pnl,
+                    fees=point.fees_paid,
+                    rebates=point.rebates,
+                    rewards=point.rewards,
+                    referral=point.referral,
+                )
+            )
+        except InvalidNumberError as exc:
+            raise MalformedMessageError(f"user P&L point refused: {exc.message}") from None
+    return series
 
 
 def _levels(token: TokenId, field: str, levels: Sequence[PriceLevel]) -> list[tuple[int, int]]:

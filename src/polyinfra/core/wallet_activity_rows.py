@@ -14,9 +14,10 @@ row of the last few seconds may not be served yet, so a page never vouches for t
 
 * a page with more to come proves up to one second before its newest row (rows of that same second
   may continue on the next page);
-* the last page of a walk proves up to ``now - lag_allowance_s``;
-* either way never beyond ``now - lag_allowance_s``, and never before ``start_s - 1`` (nothing is
-  claimed about the time before the walk started).
+* the last page of a walk proves up to ``now - lag_allowance_s - 1``: a second is complete only once
+  all of it is older than the allowance (``now`` is a whole second, a row's time anywhere in its second);
+* either way never beyond that horizon, and never before ``start_s - 1`` (nothing is claimed about
+  the time before the walk started).
 """
 
 from __future__ import annotations
@@ -78,7 +79,7 @@ def activity_from_v1(row: DataApiActivity) -> WalletActivity:
 
 def complete_through_s(*, start_s: int, now_s: int, lag_allowance_s: int, newest_row_s: int | None, more: bool) -> int:
     """The venue second up to which one page proves the history complete (see the module docstring)."""
-    horizon = now_s - lag_allowance_s
+    horizon = now_s - lag_allowance_s - 1
     if not more:
         proven = horizon
     elif newest_row_s is None:

@@ -151,6 +151,8 @@ class Emulator:
     on many wallets. :attr:`us_stream_budget` is the firms' pooled budget of concurrent streams every streaming
     RPC draws from. ``neg_risk_questions`` (0, or 2 to 6) lists a neg-risk market of that many questions after
     the others, prepared on the emulated neg-risk adapter so that its NO positions convert (:attr:`neg_risk_event`).
+    ``clock_ms`` (unix ms) is the exchange's clock, which its fills, the Data API's lag and the chain's blocks
+    read: a test may run a session of minutes in a second by advancing its own.
     """
 
     def __init__(
@@ -176,6 +178,7 @@ class Emulator:
         us_require_auth: bool = False,
         crowd_wallets: int = 0,
         neg_risk_questions: int = 0,
+        clock_ms: Callable[[], int] = _wall_clock_ms,
     ) -> None:
         if not (math.isfinite(rate) and rate >= 0):
             raise InvalidValueError("rate must be a non-negative number of actions per second", rate=rate)
@@ -191,7 +194,7 @@ class Emulator:
         self.neg_risk_event = generate_neg_risk_event(neg_risk_questions, seed=seed) if neg_risk_questions else None
         if self.neg_risk_event is not None:
             listed += self.neg_risk_event.questions
-        self.exchange = Exchange(listed, clock_ms=_wall_clock_ms)
+        self.exchange = Exchange(listed, clock_ms=clock_ms)
         if self.neg_risk_event is not None:
             event = self.neg_risk_event
             self.exchange.group_neg_risk_event(event.market_id, [info.condition_id for info in event.questions])
@@ -208,7 +211,7 @@ class Emulator:
         self._server = EmulatorServer(
             self.exchange,
             faults=self.faults,
-            clock_ms=_wall_clock_ms,
+            clock_ms=clock_ms,
             simulator=self._driver,
             channel_settings=ChannelSettings(
                 subscribe_timeout_s=subscribe_timeout_s,
@@ -241,9 +244,9 @@ class Emulator:
         )
         self._server.app.add_routes(order_routes(self.us_orders, self.us_streams))
         # The emulated Polygon shares the CLOB's wallets: an approval or a wrap there is what the venue sees.
-        self.chain = ChainNode(ChainContracts(self.exchange, self.trading.balances), clock_ms=_wall_clock_ms)
+        self.chain = ChainNode(ChainContracts(self.exchange, self.trading.balances), clock_ms=clock_ms)
         self._server.app.add_routes(chain_routes(self.chain, self.trading.balances))
-        relayer_api_routes, self.relayer_knobs = relayer_routes(self.chain, clock_ms=_wall_clock_ms)
+        relayer_api_routes, self.relayer_knobs = relayer_routes(self.chain, clock_ms=clock_ms)
         self._server.app.add_routes(relayer_api_routes)
         self._unsubscribe_chain = self.exchange.subscribe(self._report_resolutions)
         self.us_grpc = UsGrpcServer(

@@ -1,8 +1,12 @@
 """The knobs of the emulator's Gamma and Data API (``GET``/``POST /_emulator/data/knobs``).
 
 * ``lag_s``: the Data API serves rows (and the positions, values and boards replayed from them) only
-  once they are this old, on the Data API's clock: the venue is complete but 5-10 s behind (venue
-  notes: Data API). 0 by default, so a test sees a fill at once unless it asks for the lag.
+  once they are at least this old, on the Data API's clock: the venue is complete but 5-10 s behind
+  (venue notes: Data API). 0 by default, so a test sees a fill at once unless it asks for the lag.
+* ``lag_spread_s`` and ``lag_seed``: the lag wanders, second by second, between ``lag_s`` and
+  ``lag_s + lag_spread_s`` (drawn from ``lag_seed``), as an indexer running behind does; what was
+  served stays served (see :meth:`~polyinfra.emulator.data.views.DataView.cutoff_ms`). ``lag_s`` 5 and
+  ``lag_spread_s`` 5 is the venue's 5-10 s.
 * ``cursor_ttl_s``: a v2 cursor older than this is refused (400 ``CURSOR_EXPIRED``); 0 never.
 * ``v1_max_offset``: every v1 route's offset ceiling (0: the documented ones, 10,000 for
   ``/positions``, ``/activity`` and ``/trades``), so a test reaches a ceiling with a few rows.
@@ -40,6 +44,8 @@ def _server_error(name: str, value: object) -> int:
 
 _VALIDATORS: Mapping[str, KnobValidator] = {
     "lag_s": _seconds,
+    "lag_spread_s": _seconds,
+    "lag_seed": knob_count,
     "cursor_ttl_s": _seconds,
     "v1_max_offset": knob_count,
     "v1_repeat_past_offset": knob_count,
@@ -57,6 +63,8 @@ class DataApiKnobs(ValidatedKnobs):
     _kind: ClassVar[str] = "data API knob"
 
     lag_s: float = 0.0
+    lag_spread_s: float = 0.0
+    lag_seed: int = 0
     cursor_ttl_s: float = 600.0
     v1_max_offset: int = 0
     v1_repeat_past_offset: int = 0

@@ -2,7 +2,8 @@
 figures both generations report (values, P&L, position states), computed once for v1 and v2.
 
 ``now_ms`` is the Data API's clock (a test may swap :attr:`DataView.clock_ms`); rows younger than the
-``lag_s`` knob are not served, and neither is anything replayed from them. Marks are the exchange's
+lag (the ``lag_s`` knob, plus up to ``lag_spread_s`` drawn per second) are not served, and neither is
+anything replayed from them. Marks are the exchange's
 displayed prices (midpoint, else last trade, else 0.5); a resolved market marks its winner at 1 and
 the other token at 0. Figures are exact fractions until the answer, then ``Decimal`` rounded to 6
 places (the venue's own numbers carry 4 to 6).
@@ -14,6 +15,7 @@ the venue's positions are never negative.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Decimal
@@ -95,8 +97,27 @@ class DataView:
         """The Data API's clock (unix ms): the lag and cursor ages are measured on it."""
 
     def cutoff_ms(self) -> int:
-        """The newest row time served now."""
-        return self.clock_ms() - round(self.knobs.lag_s * 1000)
+        """The newest row time served now.
+
+        Each whole second ``s`` of the clock draws its own lag from the seed; the cut-off is the furthest
+        any second up to now has reached (``s - lag(s)``), and never less than ``now`` minus the largest
+        lag. So it moves forward only (what was served stays served: a client may vouch for it), while
+        the lag seen wanders between ``lag_s`` and ``lag_s + lag_spread_s``. Computed afresh from the
+        clock, so a test that swaps the clock back sees the past again."""
+        now_ms = self.clock_ms()
+        least_ms = round(self.knobs.lag_s * 1000)
+        spread_ms = round(self.knobs.lag_spread_s * 1000)
+        cutoff = now_ms - least_ms - spread_ms
+        if spread_ms:
+            second = now_ms // 1000
+            for past in range(second - spread_ms // 1000 - 1, second + 1):
+                cutoff = max(cutoff, past * 1000 - least_ms - self._drawn_ms(past, spread_ms))
+        return cutoff
+
+    def _drawn_ms(self, second: int, spread_ms: int) -> int:
+        """The extra lag of clock second ``second``, from ``lag_seed`` (0 to ``spread_ms``)."""
+        digest = hashlib.sha256(f"{self.knobs.lag_seed}:{second}".encode()).digest()
+        return int.from_bytes(digest[:8]) * (spread_ms + 1) >> 64
 
     def activity_rows(
         self, user: str, *, conditions: set[str], kinds: set[str], start_s: int, end_s: int, side: str | None
