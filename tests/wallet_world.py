@@ -261,6 +261,10 @@ class Simulation:
         return {wallet: progress.watermark_s for wallet, progress in self.progress.items()}
 
 
+SETTLE_LIMIT_S = 120.0
+"""How long a watch may take to settle in real time before its test fails (a hang, not slowness)."""
+
+
 class SimulatedTime:
     """Unix seconds that move only when the watch sleeps, up to ``until_s``: a sleep past it sets
     :attr:`reached` and never ends (the test then lets the queue drain and stops the watch)."""
@@ -311,11 +315,11 @@ async def consume(
     taker = asyncio.create_task(take())
     await time.reached.wait()
     # Answers in flight land and the queue drains (no simulated time passes); a store's writes take
-    # real time, hence the short real sleeps, bounded so that a watch that never settles fails.
-    for _ in range(20_000):
-        if taker.done() or (time.blocked and not queued(watch)[0] and not watch._fetches):
-            break
-        await asyncio.sleep(0.001)
+    # real time, hence the short real sleeps. However long a busy machine takes, the wait ends only when
+    # the watch has settled; a watch that never settles fails at the limit, loudly.
+    async with asyncio.timeout(SETTLE_LIMIT_S):
+        while not (taker.done() or (time.blocked and not queued(watch)[0] and not watch._fetches)):
+            await asyncio.sleep(0.001)
     assert not taker.done(), taker
     taker.cancel()
     with contextlib.suppress(asyncio.CancelledError):

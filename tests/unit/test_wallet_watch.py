@@ -4,6 +4,8 @@ twin never; a slow consumer holds the fetching back instead of losing rows; wall
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import dataclasses
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
@@ -239,7 +241,9 @@ async def test_a_store_failure_stops_the_stream_and_a_restart_repeats_only_what_
     try:
         state = await WalletWatchStore(sink).load(dedupe_window_s=10**6, default_since_s=T0)
         stored = {identity for identities in state.delivered.values() for identity in identities}
-        await run_watch(source, truth, time, T0 + 1_200, store=sink, events=second_run)
+        # The first run's scheduler kept moving simulated time while its consumer waited on the failing
+        # store, as far as the machine's speed let it: the restart runs on from wherever that left it.
+        await run_watch(source, truth, time, max(T0 + 1_200, time.now_s + 300), store=sink, events=second_run)
         progress = (await WalletWatchStore(sink).load(dedupe_window_s=0, default_since_s=T0)).progress
     finally:
         await sink.close()
@@ -299,3 +303,57 @@ async def test_200_wallets_through_restarts_and_an_outage_longer_than_the_histor
     assert {loss.reason for loss in losses} <= {LossReason.HORIZON_EXPIRED, LossReason.RESTART_BEYOND_HORIZON}
     assert len({loss.wallet for loss in losses}) == len(losses) == 200
     assert budget_kept(source.calls, settings.capacity, settings.budget_window_s)
+
+
+class _SlowWrites(SQLiteSink):
+    """A store whose writes wait for ``gate``, counting how many run at once, and go on when their caller is
+    cancelled, as a write in a thread does."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path)
+        self.gate = asyncio.Event()
+        self.started = asyncio.Event()
+        self.running = 0
+        self.most_at_once = 0
+
+    async def write(self, records: Sequence[Record]) -> None:
+        # Shielded as SQLiteSink's own thread is: cancelling the caller does not stop a write under way.
+        await asyncio.shield(self._gated(records))
+
+    async def _gated(self, records: Sequence[Record]) -> None:
+        self.running += 1
+        self.most_at_once = max(self.most_at_once, self.running)
+        self.started.set()
+        try:
+            await self.gate.wait()
+            await super().write(records)
+        finally:
+            self.running -= 1
+
+
+async def test_a_consumer_cancelled_during_a_store_write_never_overlaps_it_with_the_next(tmp_path: Path) -> None:
+    truth = make_truth(3, 300, seed=5, busy_share=1.0)
+    time = SimulatedTime(T0 + 300)
+    slow = _SlowWrites(tmp_path / "watch.db")
+    watch = WalletWatch(
+        ScriptedActivity(truth, clock=time.clock), truth, store=slow, settings=WATCH_SETTINGS, since_s=T0,
+        clock=time.clock, sleep=time.sleep, commit_every=8,
+    )  # fmt: skip
+    handed: list[WalletActivity | LossEvent] = []
+
+    async def take() -> None:
+        async for event in watch:
+            handed.append(event)
+
+    async with watch:
+        taker = asyncio.create_task(take())
+        await slow.started.wait()  # the consumer is inside a commit, its write held at the gate
+        taker.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await taker
+        slow.gate.set()  # the held write goes on; the exit's commit must wait for it, not run beside it
+    stored = await WalletWatchStore(slow).load(dedupe_window_s=10**6, default_since_s=T0)
+    await slow.close()
+    assert slow.most_at_once == 1
+    rows = [event for event in handed if isinstance(event, WalletActivity)]
+    assert rows and {row.key for row in rows} <= {key for keys in stored.delivered.values() for key in keys}

@@ -538,7 +538,7 @@ def watch(
     sha256: Sha256Option = None,
     log_level: LogLevelOption = STREAM_LOG_LEVEL,
 ) -> None:
-    """Watch live US exchange books as a table, lines or JSON lines (and record them with --record)."""
+    """Watch live US exchange books; --record keeps a tape of them."""
     from polyinfra.cli.us_watch import run_us_watch
     from polyinfra.cli.watch import Output
 

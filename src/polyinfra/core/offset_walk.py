@@ -1,9 +1,9 @@
 """Fail-closed offset paging for the Data API's v1 routes, sans-I/O.
 
-The v1 routes page by ``offset`` and ``limit`` up to a per-route ceiling (``/positions`` and
-``/activity`` 10,000, ``/closed-positions`` 100,000, ``/v1/leaderboard`` 1,000; venue notes: Data
-API), and past some offsets the venue has been seen to answer the same rows again instead of the
-next ones. A library that pages until a short page arrives then returns a silently short history.
+The v1 routes page by ``offset`` and ``limit`` up to a per-route ceiling (``/positions`` and ``/activity``
+10,000, ``/closed-positions`` 100,000, ``/v1/leaderboard`` 1,000; venue notes: Data API), and past some offsets
+the venue has been seen to answer the same rows again instead of the next ones. A library that pages until a
+short page arrives then returns a silently short history.
 :class:`OffsetWalk` is the walk that refuses to:
 
 * a page shorter than ``limit`` ends the walk (the venue's v1 pages are full until the end);

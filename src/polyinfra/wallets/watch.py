@@ -137,6 +137,9 @@ class WalletWatch:
         self._handed_fills: list[WalletActivity] = []
         self._handed_losses: list[LossEvent] = []
         self._handed_progress: dict[str, WalletProgress] = {}
+        self._write: asyncio.Task[None] | None = None
+        """The store write in flight; what it writes is in :attr:`_writing` until it has settled."""
+        self._writing: tuple[list[WalletActivity], list[LossEvent], dict[str, WalletProgress]] = ([], [], {})
         self._live_overflow = 0
         self._started = False
         self._gauges_s = -float("inf")
@@ -268,19 +271,33 @@ class WalletWatch:
         return len(self._handed_fills) + len(self._handed_losses) + len(self._handed_progress)
 
     async def _commit(self) -> None:
+        await self._settle_write()
         if self._store is None or not self._uncommitted():
             self._handed_fills, self._handed_losses, self._handed_progress = [], [], {}
             return
-        fills, losses, progress = self._handed_fills, self._handed_losses, self._handed_progress
+        self._writing = (self._handed_fills, self._handed_losses, self._handed_progress)
         self._handed_fills, self._handed_losses, self._handed_progress = [], [], {}
         self._committed_s = self._clock()
-        try:
-            await self._store.commit(fills, losses, progress.values(), now_s=self._clock())
-        except BaseException:
-            # Not durable: keep them for the next commit (a crash from here repeats them after restart).
+        fills, losses, progress = self._writing
+        self._write = asyncio.ensure_future(self._store.commit(fills, losses, progress.values(), now_s=self._clock()))
+        await self._settle_write()
+
+    async def _settle_write(self) -> None:
+        """Wait for the store write in flight. A consumer cancelled while it waits leaves the write running
+        (its thread cannot be stopped): the next commit, or the exit, waits for it here, so two writes never
+        overlap. A write that failed puts its rows back in front of those handed out since (not durable: a
+        crash from here repeats them after a restart) and raises."""
+        write = self._write
+        if write is None:
+            return
+        await asyncio.wait([write])  # being cancelled here does not cancel the write
+        self._write = None
+        fills, losses, progress = self._writing
+        self._writing = ([], [], {})
+        if write.cancelled() or write.exception() is not None:
             self._handed_fills[:0], self._handed_losses[:0] = fills, losses
             self._handed_progress = {**progress, **self._handed_progress}
-            raise
+            write.result()
 
     # --- the tasks -----------------------------------------------------------------------------------
 

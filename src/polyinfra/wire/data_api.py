@@ -8,10 +8,10 @@ Two generations share the host, and both are here exactly as sent:
   {"next_cursor": ..., "has_more": ...}}`` (:class:`V2Page`, :class:`V2Single`); errors
   ``{"error", "code", "retryable", "trace_id"}`` (:class:`V2Error`). Cursor-paged.
 
-Quantities (sizes, prices, USDC amounts, P&L) are ``Decimal``, exact from the JSON number's text,
-never through a float; counts, indexes and unix-second timestamps are ``int``. Keys the venue may
-omit are optional: in v2 a missing or null number means "unavailable", never zero (venue notes:
-Data API). Encode with :data:`polyinfra.wire.clob_rest.JSON_ENCODER` to send numbers back as numbers.
+Quantities (sizes, prices, USDC amounts, P&L) are ``Decimal``, exact from the JSON number's text, never through
+a float; counts, indexes and unix-second timestamps are ``int``. Keys the venue may omit are optional: in v2 a
+missing or null number means "unavailable", never zero (venue notes: Data API). Encode with
+:data:`polyinfra.wire.clob_rest.JSON_ENCODER` to send numbers back as numbers.
 """
 
 from __future__ import annotations

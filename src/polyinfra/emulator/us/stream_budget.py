@@ -1,9 +1,10 @@
 """The emulated US exchange's pooled stream budget: concurrent gRPC streams per firm, across every RPC.
 
-The venue allows a firm 20 concurrent streams, pooled across all stream types (venue notes: US exchange
-limits): market data, the four DropCopy streams, the order and position streams all draw from the same 20,
-and the 21st open of any kind is refused with RESOURCE_EXHAUSTED. One :class:`StreamBudget` per emulator is
-shared by every streaming servicer; each stream holds a slot for as long as it runs::
+The venue allows a firm 20 concurrent streams, pooled across all stream types
+(venue notes: US exchange market data): market data, the four DropCopy streams, the order and position streams
+all draw from the same 20, and the 21st open of any kind is refused with RESOURCE_EXHAUSTED. One
+:class:`StreamBudget` per emulator is shared by every streaming servicer; each stream holds a slot for as long
+as it runs::
 
     async with budget.stream(context):   # over the budget: the call ends RESOURCE_EXHAUSTED, the venue's text
         ...serve the stream...           # the slot is back when the block ends, however it ends
