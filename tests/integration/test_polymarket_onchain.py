@@ -1,6 +1,7 @@
 """The client facade's on-chain operations against the emulator: a fresh wallet approves and wraps (and the venue
-sees the pUSD), splits, converts neg-risk NO shares, all from the blocking client; the async client refuses a
-non-EOA wallet and shows no key in reprs, errors or traceback locals."""
+sees the pUSD), splits, converts neg-risk NO shares, all from the blocking client; a Safe wallet wraps and splits
+gaslessly through the relayer (deployed on first use, each transaction CONFIRMED); a smart wallet without relayer
+auth is refused naming the settings, and no key shows in reprs, errors or traceback locals."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ import httpx
 import pytest
 
 from polyinfra import AsyncPolymarket, Polymarket
+from polyinfra.core.eip712 import SigningKey
+from polyinfra.core.wallet_addresses import safe_wallet
 from polyinfra.emulator.runner import Emulator
 from polyinfra.errors import InvalidNumberError, InvalidValueError, TransactionRevertedError
 from polyinfra.obs.redaction import SecretScanner, register_secret
@@ -66,8 +69,9 @@ async def test_onchain_refusals_show_no_secret(
     ) as pm:
         assert pm.config.rpc_url == emulator.urls["rpc"]
         pm.add_wallet("proxy", private_key=known_secrets.private_key, signature_type="POLY_PROXY")
-        with pytest.raises(InvalidValueError, match="relayer") as refused:
+        with pytest.raises(InvalidValueError, match="set relayer_api_key, or builder_api_key") as refused:
             await pm.wrap("1", wallet="proxy")
+        assert refused.value.context["signature_type"] == "POLY_PROXY"
         assert not secrets_in_traceback_locals(refused.value, secret_scanner)
         with pytest.raises(TransactionRevertedError, match="MarketNotPrepared") as reverted:
             await pm.convert("0x" + "12" * 31 + "00", 0b1, "1")
@@ -75,3 +79,48 @@ async def test_onchain_refusals_show_no_secret(
         assert not secret_scanner.scan(str(reverted.value))
         for shown in (repr(pm), repr(pm.config), repr(await pm._chain_operations(None))):
             assert not secret_scanner.scan(shown), shown
+
+
+async def test_safe_wallet_wraps_and_splits_through_the_relayer(emulator: Emulator) -> None:
+    private_key = "0x" + secrets.token_hex(32)
+    register_secret(private_key)
+    owner = SigningKey(private_key).address
+    safe = safe_wallet(owner)
+    rest = emulator.urls["rest"]
+    async with httpx.AsyncClient() as http:
+        relayer_key = (await http.post(f"{rest}/_emulator/relayer/api-keys/{owner}")).json()["apiKey"]
+        register_secret(relayer_key)
+        await http.post(f"{rest}/_emulator/chain/accounts/{safe}", json={"usdc_e": "20", "fresh": True})
+        # Each poll shows the final state: the sender's 2 s poll interval never has to elapse.
+        await http.post(f"{rest}/_emulator/relayer/faults", json={"states_per_poll": 3})
+    balances = emulator.trading.balances
+    market = next(iter(emulator.exchange.markets.values()))
+    yes, no = (token.token_id for token in market.tokens)
+    environ = {"POLYINFRA_RELAYER_API_KEY": relayer_key}  # read as the client's other settings are
+
+    async with AsyncPolymarket(
+        rest_url=rest, private_key=private_key, signature_type="POLY_GNOSIS_SAFE", funder=safe, environ=environ
+    ) as pm:
+        assert pm.config.relayer_url == emulator.urls["relayer"]
+        wrapped = await pm.wrap("12")
+        assert len(wrapped.transactions) == 2  # the onramp approval, then the wrap
+        assert balances.collateral(safe) == 12_000_000
+        held = balances.shares(safe, yes), balances.shares(safe, no)
+        split = await pm.split(market.condition_id, "5")
+        assert split.transactions
+        assert (balances.shares(safe, yes), balances.shares(safe, no)) == (held[0] + 5_000_000, held[1] + 5_000_000)
+        assert balances.collateral(safe) == 7_000_000
+        assert (await pm.balance()).balance == Decimal(7)  # the venue's cache refreshed after the split
+        assert relayer_key not in repr(pm) + repr(pm.config) + repr(await pm._chain_operations(None))
+
+    async with httpx.AsyncClient() as http:
+        listed = await http.get(
+            f"{emulator.urls['relayer']}/transactions",
+            headers={"RELAYER_API_KEY": relayer_key, "RELAYER_API_KEY_ADDRESS": owner},
+        )
+    relayed = listed.json()
+    assert relayed[0]["type"] == "SAFE-CREATE"  # deployed on first use
+    assert {row["proxyAddress"] for row in relayed[1:]} == {safe}
+    assert len(relayed) == 1 + len(wrapped.transactions) + len(split.transactions)
+    assert {row["state"] for row in relayed} == {"STATE_CONFIRMED"}
+    assert all(row["from"] == owner for row in relayed)

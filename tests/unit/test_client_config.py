@@ -12,6 +12,7 @@ import pytest
 from polyinfra import AsyncPolymarket, Polymarket, SignatureType
 from polyinfra.client.config import (
     ENVIRONMENT_VARIABLES,
+    VENUE_RELAYER_URL,
     VENUE_REST_URL,
     VENUE_WS_URL,
     ClientSettings,
@@ -80,6 +81,32 @@ def test_api_credentials_come_all_together_or_not_at_all() -> None:
     assert credentials is not None and credentials.api_key == "key"
     with pytest.raises(InvalidValueError, match="missing api_passphrase"):
         resolve_config({"api_key": "key", "api_secret": "AAAA"}, environ=environ)
+
+
+def test_the_relayer_follows_the_rest_url_and_takes_one_kind_of_auth(
+    known_secrets: Any, secret_scanner: SecretScanner
+) -> None:
+    venue = resolve_config({}, environ={})
+    assert venue.relayer_url == VENUE_RELAYER_URL
+    assert venue.relayer_api_key is None and venue.builder_credentials is None
+    local = resolve_config({"rest_url": "http://127.0.0.1:8080/"}, environ={})
+    assert local.relayer_url == "http://127.0.0.1:8080/relayer"
+    environ = {
+        "POLYINFRA_RELAYER_URL": "https://relayer.example/",
+        "POLYINFRA_RELAYER_API_KEY": known_secrets.api_secret,
+        "POLYINFRA_BUILDER_API_KEY": "builder",
+        "POLYINFRA_BUILDER_SECRET": known_secrets.api_secret,
+        "POLYINFRA_BUILDER_PASSPHRASE": known_secrets.api_passphrase,
+    }
+    config = resolve_config({}, environ=environ)
+    assert config.relayer_url == "https://relayer.example"
+    assert config.relayer_api_key is not None and config.relayer_api_key.reveal() == known_secrets.api_secret
+    assert config.builder_credentials is not None and config.builder_credentials.api_key == "builder"
+    assert "relayer_auth=set" in repr(config) and not secret_scanner.scan(repr(config))
+    with pytest.raises(InvalidValueError, match="missing builder_passphrase"):
+        resolve_config({"builder_api_key": "builder", "builder_secret": "AAAA"}, environ={})
+    with pytest.raises(InvalidValueError, match="relayer_url must be a URL"):
+        resolve_config({"relayer_url": "ws://relayer"}, environ={})
 
 
 @pytest.mark.parametrize(

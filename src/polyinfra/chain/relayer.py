@@ -72,6 +72,7 @@ from polyinfra.errors import (
     TransactionTimeoutError,
     WalletBusyError,
 )
+from polyinfra.model.orders import SignatureType
 from polyinfra.net.http import HeaderValues, HttpTransport
 from polyinfra.net.json_rpc import JsonRpcClient
 from polyinfra.net.rate_limit import RELAYER_DAILY_QUOTAS, relayer_limits
@@ -93,7 +94,7 @@ from polyinfra.wire.relayer import (
     encode_submit,
 )
 
-__all__ = ["RelayerApiKey", "RelayerSender", "WalletType"]
+__all__ = ["WALLET_TYPES", "RelayerApiKey", "RelayerSender", "WalletType", "daily_quota_of"]
 
 _ZERO_ADDRESS: Final = "0x" + "00" * 20
 _PROXY_GAS_LIMIT: Final = 500_000
@@ -111,6 +112,14 @@ class WalletType(StrEnum):
     DEPOSIT = "deposit"
 
 
+WALLET_TYPES: Final[Mapping[SignatureType, WalletType]] = {
+    SignatureType.POLY_PROXY: WalletType.PROXY,
+    SignatureType.POLY_GNOSIS_SAFE: WalletType.SAFE,
+    SignatureType.POLY_1271: WalletType.DEPOSIT,
+}
+"""The smart wallet that acts for each signature type other than EOA (which sends its own transactions)."""
+
+
 @dataclass(frozen=True, slots=True)
 class RelayerApiKey:
     """A relayer API key (created in the web app) and the address that owns it; no daily quota for own wallets."""
@@ -125,16 +134,23 @@ class RelayerApiKey:
 RelayerAuth = ApiCredentials | RelayerApiKey
 
 
+def daily_quota_of(auth: RelayerAuth) -> int | None:
+    """The daily quota of relayed transactions ``auth`` has: none for a relayer API key (own wallets), an
+    unverified builder's otherwise."""
+    return None if isinstance(auth, RelayerApiKey) else RELAYER_DAILY_QUOTAS["unverified"]
+
+
 class RelayerSender:
     """Sends calls as the ``wallet_type`` wallet of ``private_key``'s EOA through the relayer at ``relayer_url``
-    (module notes). ``rpc`` estimates gas and reads receipts; ``daily_quota`` sizes the limiter (None for a
-    relayer API key, which has none); ``retry`` and ``limiter_clock`` are the HTTP pipeline's (tests inject them)."""
+    (module notes). ``private_key`` is best a :class:`SigningKey`, which never shows the key in clear. ``rpc``
+    estimates gas and reads receipts; ``daily_quota`` sizes the limiter (None for a relayer API key, which has
+    none; :func:`daily_quota_of`); ``retry`` and ``limiter_clock`` are the HTTP pipeline's (tests inject them)."""
 
     def __init__(
         self,
         relayer_url: str,
         rpc: JsonRpcClient,
-        private_key: Secret | str,
+        private_key: SigningKey | Secret | str,
         *,
         wallet_type: WalletType,
         auth: RelayerAuth,
@@ -149,7 +165,7 @@ class RelayerSender:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         clock_s: Callable[[], float] = time.time,
     ) -> None:
-        self._key = SigningKey(private_key)
+        self._key = private_key if isinstance(private_key, SigningKey) else SigningKey(private_key)
         self._rpc = rpc
         self._wallet_type = WalletType(wallet_type)
         self._auth = auth

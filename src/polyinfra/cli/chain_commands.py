@@ -123,10 +123,9 @@ _EOA: Final = _Via(WalletChoice.EOA.value, EMULATOR_RELAYER_URL)
 
 async def _relayer_sender(via: _Via, node: JsonRpcClient, key: Secret) -> RelayerSender:
     """The relayer sender of the key's ``via`` wallet, authenticated from the environment (relayer key first)."""
-    from polyinfra.chain.relayer import RelayerApiKey, RelayerSender, WalletType
+    from polyinfra.chain.relayer import RelayerApiKey, RelayerSender, WalletType, daily_quota_of
     from polyinfra.core.auth_headers import ApiCredentials
     from polyinfra.core.eip712 import SigningKey
-    from polyinfra.net.rate_limit import RELAYER_DAILY_QUOTAS
     from polyinfra.obs.redaction import Secret
 
     relayer_key = os.environ.get(RELAYER_API_KEY_ENV, "").strip()
@@ -147,7 +146,7 @@ async def _relayer_sender(via: _Via, node: JsonRpcClient, key: Secret) -> Relaye
         key,
         wallet_type=WalletType(via.wallet_type),
         auth=auth,
-        daily_quota=None if relayer_key else RELAYER_DAILY_QUOTAS["unverified"],
+        daily_quota=daily_quota_of(auth),
     )
     await sender.deploy()
     return sender

@@ -272,7 +272,11 @@ class AsyncPolymarket(OnChainMethods):
         self._embedded = emulator
         rest_url = emulator.urls["rest"]
         self._config = replace(
-            self._config, rest_url=rest_url, ws_url=same_host_websocket_url(rest_url), rpc_url=emulator.urls["rpc"]
+            self._config,
+            rest_url=rest_url,
+            ws_url=same_host_websocket_url(rest_url),
+            rpc_url=emulator.urls["rpc"],
+            relayer_url=emulator.urls["relayer"],
         )
 
     async def aclose(self) -> None:
@@ -570,11 +574,18 @@ class AsyncPolymarket(OnChainMethods):
         return _placed(built, intent, config, answer)
 
     async def _chain_operations(self, wallet: str | None) -> ChainOperations:
-        """The on-chain operations of ``wallet`` (:mod:`polyinfra.client.onchain`), over ``rpc_url``."""
+        """The on-chain operations of ``wallet`` (:mod:`polyinfra.client.onchain`), over ``rpc_url`` (and
+        ``relayer_url`` for a smart wallet)."""
         await self._opened()  # an embedded emulator's node is known once it runs
         if self._chain is None:
-            self._chain = ChainAccess(self._config.rpc_url, self._config.chain_id)
-        return self._chain.operations(self._wallets.config(wallet), lambda: self._wallets_session(wallet))
+            self._chain = ChainAccess(
+                self._config.rpc_url,
+                self._config.chain_id,
+                relayer_url=self._config.relayer_url,
+                relayer_api_key=self._config.relayer_api_key,
+                builder=self._config.builder_credentials,
+            )
+        return await self._chain.operations(self._wallets.config(wallet), lambda: self._wallets_session(wallet))
 
     async def cancel(self, order_id: str, *, wallet: str | None = None) -> CancelResult:
         return await (await self._wallets_session(wallet)).cancel(order_id)

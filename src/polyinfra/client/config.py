@@ -15,7 +15,10 @@ given all together or not at all. ``ws_url`` left unset follows ``rest_url``: th
 host for the venue, the same host and port (``ws://`` / ``wss://``) for anything else, which is
 where the emulator serves both. ``rpc_url`` (the Polygon JSON-RPC node of the on-chain operations)
 follows it too: the official SDK's default public node for the venue, ``/rpc`` on the same host for
-anything else, which is where the emulator serves its emulated Polygon.
+anything else, which is where the emulator serves its emulated Polygon. So does ``relayer_url`` (the
+relayer that runs a proxy, Safe or deposit wallet's on-chain operations): the venue's relayer, or
+``/relayer`` on the same host. The relayer is authenticated by ``relayer_api_key`` or by the builder
+credentials ``builder_api_key``, ``builder_secret`` and ``builder_passphrase``, given all together.
 
 Pure: the environment and the file are read only where :func:`resolve_config` is called, and
 secrets are kept as :class:`~polyinfra.obs.redaction.Secret` (masked in every ``repr``) from the
@@ -40,6 +43,7 @@ __all__ = [
     "CONFIG_FILE_VARIABLE",
     "ENVIRONMENT_VARIABLES",
     "US_ENVIRONMENT_VARIABLES",
+    "VENUE_RELAYER_URL",
     "VENUE_REST_URL",
     "VENUE_RPC_URL",
     "VENUE_WS_URL",
@@ -51,6 +55,7 @@ __all__ = [
     "parse_signature_type",
     "resolve_config",
     "resolve_us_credentials",
+    "same_host_relayer_url",
     "same_host_rpc_url",
     "same_host_websocket_url",
     "secrets_wrapped",
@@ -63,6 +68,9 @@ VENUE_WS_URL: Final = "wss://ws-subscriptions-clob.polymarket.com"
 VENUE_RPC_URL: Final = "https://polygon.drpc.org"
 """The public Polygon node the official SDK uses by default (rate-limited: give your own for real use)."""
 EMULATOR_RPC_PATH: Final = "/rpc"
+VENUE_RELAYER_URL: Final = "https://relayer-v2.polymarket.com"
+"""The venue's relayer, which pays the gas of a proxy, Safe or deposit wallet's transactions."""
+EMULATOR_RELAYER_PATH: Final = "/relayer"
 
 ENVIRONMENT_VARIABLES: Final[Mapping[str, str]] = {
     "rest_url": "POLYINFRA_REST_URL",
@@ -76,6 +84,11 @@ ENVIRONMENT_VARIABLES: Final[Mapping[str, str]] = {
     "api_key": "POLYINFRA_API_KEY",
     "api_secret": "POLYINFRA_API_SECRET",
     "api_passphrase": "POLYINFRA_API_PASSPHRASE",
+    "relayer_url": "POLYINFRA_RELAYER_URL",
+    "relayer_api_key": "POLYINFRA_RELAYER_API_KEY",
+    "builder_api_key": "POLYINFRA_BUILDER_API_KEY",
+    "builder_secret": "POLYINFRA_BUILDER_SECRET",
+    "builder_passphrase": "POLYINFRA_BUILDER_PASSPHRASE",
 }
 """Each setting's environment variable (the CLI reads the key and API credentials from the same)."""
 CONFIG_FILE_VARIABLE: Final = "POLYINFRA_CONFIG"
@@ -110,11 +123,20 @@ class ClientSettings(TypedDict, total=False):
     api_key: str
     api_secret: str | Secret
     api_passphrase: str | Secret
+    relayer_url: str
+    """The relayer of a smart wallet's on-chain operations (default: follows ``rest_url``)."""
+    relayer_api_key: str | Secret
+    """A relayer API key of the wallets' signer (no daily quota); or the three builder settings."""
+    builder_api_key: str
+    builder_secret: str | Secret
+    builder_passphrase: str | Secret
 
 
 _SETTINGS: Final = frozenset(ENVIRONMENT_VARIABLES)
 _KEY_SETTINGS: Final = ("private_key", "private_key_file")
 _CREDENTIAL_SETTINGS: Final = ("api_key", "api_secret", "api_passphrase")
+_BUILDER_SETTINGS: Final = ("builder_api_key", "builder_secret", "builder_passphrase")
+_SECRET_SETTINGS: Final = ("private_key", "api_secret", "api_passphrase", "relayer_api_key", *_BUILDER_SETTINGS[1:])
 _MAX_CONFIG_BYTES: Final = 1 << 20
 
 
@@ -158,6 +180,9 @@ class ClientConfig:
     signature_type: SignatureType = SignatureType.EOA
     funder: str | None = None
     credentials: ApiCredentials | None = field(default=None, repr=False)
+    relayer_url: str = VENUE_RELAYER_URL
+    relayer_api_key: Secret | None = field(default=None, repr=False)
+    builder_credentials: ApiCredentials | None = field(default=None, repr=False)
 
     def __repr__(self) -> str:
         # The key and credentials are masked by their own reprs; saying only whether they are set is
@@ -166,7 +191,9 @@ class ClientConfig:
             f"ClientConfig(rest_url={self.rest_url!r}, ws_url={self.ws_url!r}, rpc_url={self.rpc_url!r}, "
             f"chain_id={self.chain_id}, "
             f"key={'set' if self.key else 'none'}, signature_type={self.signature_type.name}, "
-            f"funder={self.funder!r}, credentials={'set' if self.credentials else 'none'})"
+            f"funder={self.funder!r}, credentials={'set' if self.credentials else 'none'}, "
+            f"relayer_url={self.relayer_url!r}, "
+            f"relayer_auth={'set' if self.relayer_api_key or self.builder_credentials else 'none'})"
         )
 
 
@@ -197,13 +224,23 @@ def resolve_config(
         key=key_source(_group(layers, _KEY_SETTINGS)),
         signature_type=parse_signature_type(_first(layers, "signature_type", SignatureType.EOA)),
         funder=_optional_text(_first(layers, "funder", None), "funder"),
-        credentials=_credentials(_group(layers, _CREDENTIAL_SETTINGS)),
+        credentials=_credentials(_group(layers, _CREDENTIAL_SETTINGS), _CREDENTIAL_SETTINGS),
+        relayer_url=_url(
+            _first(layers, "relayer_url", same_host_relayer_url(rest_url)), "relayer_url", ("http://", "https://")
+        ),
+        relayer_api_key=_optional_secret(_first(layers, "relayer_api_key", None), "relayer_api_key"),
+        builder_credentials=_credentials(_group(layers, _BUILDER_SETTINGS), _BUILDER_SETTINGS),
     )
 
 
 def same_host_rpc_url(rest_url: str) -> str:
     """Where the on-chain operations' node is by default for ``rest_url`` (module notes)."""
     return VENUE_RPC_URL if rest_url == VENUE_REST_URL else rest_url.rstrip("/") + EMULATOR_RPC_PATH
+
+
+def same_host_relayer_url(rest_url: str) -> str:
+    """Where the relayer is by default for ``rest_url`` (module notes)."""
+    return VENUE_RELAYER_URL if rest_url == VENUE_REST_URL else rest_url.rstrip("/") + EMULATOR_RELAYER_PATH
 
 
 def wrap_secret(value: object) -> object:
@@ -215,7 +252,7 @@ def secrets_wrapped(settings: ClientSettings) -> ClientSettings:
     """``settings`` with the key and the API secrets wrapped as :class:`Secret`: a caller rebinds its
     own name to this first, so that no frame of a later traceback holds them in clear."""
     wrapped = dict(settings)
-    for name in ("private_key", "api_secret", "api_passphrase"):
+    for name in _SECRET_SETTINGS:
         if name in wrapped:
             wrapped[name] = wrap_secret(wrapped[name])
     return cast(ClientSettings, wrapped)
@@ -313,6 +350,10 @@ def _secret(value: object, name: str) -> Secret:
     raise InvalidValueError(f"{name} must be a string", field=name, type=type(value).__name__)
 
 
+def _optional_secret(value: object, name: str) -> Secret | None:
+    return None if value is None else _secret(value, name)
+
+
 def key_source(given: Mapping[str, object]) -> KeySource | None:
     """The key from ``private_key`` (text or :class:`Secret`) or ``private_key_file`` (a path), at
     most one of them; None for neither. A value of another type is refused, never quoted."""
@@ -328,19 +369,21 @@ def key_source(given: Mapping[str, object]) -> KeySource | None:
     return KeySource(private_key_file=Path(path))
 
 
-def _credentials(given: Mapping[str, object]) -> ApiCredentials | None:
+def _credentials(given: Mapping[str, object], names: tuple[str, str, str]) -> ApiCredentials | None:
+    """The key, secret and passphrase settings ``names`` (the CLOB's or the builder's), all or none."""
     if not given:
         return None
-    missing = [name for name in _CREDENTIAL_SETTINGS if name not in given]
+    missing = [name for name in names if name not in given]
     if missing:
         raise InvalidValueError(
-            f"API credentials come as api_key, api_secret and api_passphrase together; missing {', '.join(missing)}"
+            f"API credentials come as {names[0]}, {names[1]} and {names[2]} together; missing {', '.join(missing)}"
         )
-    api_key = given["api_key"]
+    key_name, secret_name, passphrase_name = names
+    api_key = given[key_name]
     if not isinstance(api_key, str):
-        raise InvalidValueError("api_key must be a string", field="api_key")
+        raise InvalidValueError(f"{key_name} must be a string", field=key_name)
     return ApiCredentials(
-        api_key.strip(), _secret(given["api_secret"], "api_secret"), _secret(given["api_passphrase"], "api_passphrase")
+        api_key.strip(), _secret(given[secret_name], secret_name), _secret(given[passphrase_name], passphrase_name)
     )
 
 

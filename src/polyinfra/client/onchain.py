@@ -4,11 +4,14 @@
 by the blocking twin); each method is :class:`~polyinfra.chain.operations.ChainOperations` for a named wallet,
 with amounts taken as the client takes them (``Decimal``, ``str`` or ``int`` pUSD, never a float) and the market
 kind (standard or neg-risk, which picks the adapter) read from the CLOB. :class:`ChainAccess` holds the JSON-RPC
-node (``rpc_url`` of the client's settings) and one operations object per wallet, whose transaction sender
-signs with the wallet's own :class:`~polyinfra.core.eip712.SigningKey`: the key is never needed in clear.
-After an operation the wallet's CLOB balance cache is refreshed for pUSD and each outcome token it moved.
+node (``rpc_url`` of the client's settings) and one operations object per wallet, whose sender signs with the
+wallet's own :class:`~polyinfra.core.eip712.SigningKey`: the key is never needed in clear. After an operation the
+wallet's CLOB balance cache is refreshed for pUSD and each outcome token it moved.
 
-Only EOA wallets send transactions themselves; proxy, Safe and deposit wallets act through the relayer.
+Who sends depends on the wallet's signature type: an EOA wallet sends its own transactions (and pays their gas);
+a proxy, Safe or deposit wallet acts through the relayer (``relayer_url``, authenticated by ``relayer_api_key`` or
+the builder credentials), which pays the gas, over the same node. Such a wallet is deployed on its first use if
+the relayer does not see it deployed yet.
 """
 
 from __future__ import annotations
@@ -18,14 +21,17 @@ from decimal import Decimal
 from typing import Final, Protocol
 
 from polyinfra.chain.operations import ChainOperations, OperationResult, RedeemCandidate
-from polyinfra.chain.sender import TransactionSender
+from polyinfra.chain.relayer import WALLET_TYPES, RelayerApiKey, RelayerAuth, RelayerSender, daily_quota_of
+from polyinfra.chain.sender import CallSender, TransactionSender
 from polyinfra.clob.trading import TradingClient
 from polyinfra.core.approvals import Intent
+from polyinfra.core.auth_headers import ApiCredentials
 from polyinfra.errors import InvalidValueError
 from polyinfra.model.market import MarketInfo
 from polyinfra.model.numbers import to_micros
 from polyinfra.model.orders import SignatureType
 from polyinfra.net.json_rpc import JsonRpcClient
+from polyinfra.obs.redaction import Secret
 from polyinfra.wallets.registry import WalletConfig
 from polyinfra.wire.clob_rest import Market
 
@@ -35,42 +41,96 @@ _EVERY_INTENT: Final = tuple(Intent)
 
 
 class ChainAccess:
-    """The node of ``rpc_url`` (opened on first use) and each wallet's :class:`ChainOperations`."""
+    """The node of ``rpc_url`` (opened on first use), the relayer of ``relayer_url`` authenticated by
+    ``relayer_api_key`` (first) or ``builder`` credentials, and each wallet's :class:`ChainOperations`."""
 
-    def __init__(self, rpc_url: str, chain_id: int) -> None:
+    def __init__(
+        self,
+        rpc_url: str,
+        chain_id: int,
+        *,
+        relayer_url: str,
+        relayer_api_key: Secret | None = None,
+        builder: ApiCredentials | None = None,
+    ) -> None:
         self._rpc_url = rpc_url
         self._chain_id = chain_id
+        self._relayer_url = relayer_url
+        self._relayer_api_key = relayer_api_key
+        self._builder = builder
         self._rpc: JsonRpcClient | None = None
-        self._operations: dict[tuple[str, str], ChainOperations] = {}
+        self._operations: dict[tuple[str, str, SignatureType], ChainOperations] = {}
+        self._relayed: list[RelayerSender] = []
 
     def __repr__(self) -> str:
-        return f"ChainAccess(rpc_url={self._rpc_url!r}, wallets={len(self._operations)})"
+        return (
+            f"ChainAccess(rpc_url={self._rpc_url!r}, relayer_url={self._relayer_url!r}, "
+            f"wallets={len(self._operations)})"
+        )
 
-    def operations(self, config: WalletConfig, session: Callable[[], Awaitable[TradingClient]]) -> ChainOperations:
+    async def operations(
+        self, config: WalletConfig, session: Callable[[], Awaitable[TradingClient]]
+    ) -> ChainOperations:
         """``config``'s operations; ``session`` gives the wallet's trading client, for the balance refresh."""
-        if config.signature_type is not SignatureType.EOA:
-            raise InvalidValueError(
-                "on-chain operations are sent from an EOA wallet; a proxy, Safe or deposit wallet acts through "
-                "the relayer",
-                wallet=config.wallet_id,
-                signature_type=config.signature_type.name,
-            )
-        cache_key = (config.wallet_id, config.key.address)
+        cache_key = (config.wallet_id, config.key.address, config.signature_type)
         operations = self._operations.get(cache_key)
         if operations is None:
             if self._rpc is None:
                 self._rpc = JsonRpcClient(self._rpc_url)
+            sender: CallSender
+            if config.signature_type is SignatureType.EOA:
+                sender = TransactionSender(self._rpc, config.key, chain_id=self._chain_id)
+            else:
+                sender = await self._relayer_sender(config, self._rpc)
 
             async def refresh(tokens: tuple[str, ...]) -> None:
                 await (await session()).refresh_balances(tokens)
 
-            sender = TransactionSender(self._rpc, config.key, chain_id=self._chain_id)
             operations = self._operations[cache_key] = ChainOperations(sender, self._rpc, refresh=refresh)
         return operations
 
+    async def _relayer_sender(self, config: WalletConfig, rpc: JsonRpcClient) -> RelayerSender:
+        """The relayer sender of ``config``'s smart wallet, deployed (module notes)."""
+        auth = self._relayer_auth(config)
+        sender = RelayerSender(
+            self._relayer_url,
+            rpc,
+            config.key,
+            wallet_type=WALLET_TYPES[config.signature_type],
+            auth=auth,
+            chain_id=self._chain_id,
+            daily_quota=daily_quota_of(auth),
+        )
+        if sender.address != config.maker:
+            await sender.aclose()
+            raise InvalidValueError(
+                "the relayer acts for the wallet derived from the key, which is not the wallet's funder",
+                wallet=config.wallet_id,
+                funder=config.maker,
+                relayed_wallet=sender.address,
+            )
+        self._relayed.append(sender)
+        await sender.deploy()
+        return sender
+
+    def _relayer_auth(self, config: WalletConfig) -> RelayerAuth:
+        if self._relayer_api_key is not None:
+            return RelayerApiKey(self._relayer_api_key, config.key.address)
+        if self._builder is not None:
+            return self._builder
+        raise InvalidValueError(
+            f"a {config.signature_type.name} wallet's on-chain operations go through the relayer: set "
+            "relayer_api_key, or builder_api_key, builder_secret and builder_passphrase",
+            wallet=config.wallet_id,
+            signature_type=config.signature_type.name,
+        )
+
     async def aclose(self) -> None:
         rpc, self._rpc = self._rpc, None
+        relayed, self._relayed = self._relayed, []
         self._operations.clear()
+        for sender in relayed:
+            await sender.aclose()
         if rpc is not None:
             await rpc.aclose()
 
