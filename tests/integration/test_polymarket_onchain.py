@@ -14,6 +14,7 @@ import pytest
 
 from polyinfra import AsyncPolymarket, Polymarket
 from polyinfra.core.eip712 import SigningKey
+from polyinfra.core.relayer_signing import deposit_wallet
 from polyinfra.core.wallet_addresses import safe_wallet
 from polyinfra.emulator.runner import Emulator
 from polyinfra.errors import InvalidNumberError, InvalidValueError, TransactionRevertedError
@@ -79,6 +80,21 @@ async def test_onchain_refusals_show_no_secret(
         assert not secret_scanner.scan(str(reverted.value))
         for shown in (repr(pm), repr(pm.config), repr(await pm._chain_operations(None))):
             assert not secret_scanner.scan(shown), shown
+
+    async with AsyncPolymarket(
+        rest_url=emulator.urls["rest"],
+        private_key=known_secrets.private_key,
+        signature_type="POLY_1271",
+        funder="0x" + "11" * 20,  # not the key's deposit wallet: the relayer would act for another
+        relayer_api_key="relayer-key",
+        environ=NO_ENVIRONMENT,
+    ) as deposit:
+        with pytest.raises(InvalidValueError, match="not the wallet's funder") as elsewhere:
+            await deposit.wrap("1")
+        assert elsewhere.value.context["relayed_wallet"] == deposit_wallet(
+            SigningKey(known_secrets.private_key).address
+        )
+        assert not secrets_in_traceback_locals(elsewhere.value, secret_scanner)
 
 
 async def test_safe_wallet_wraps_and_splits_through_the_relayer(emulator: Emulator) -> None:
