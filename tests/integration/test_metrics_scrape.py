@@ -108,7 +108,10 @@ async def test_the_emulator_command_serves_metrics_and_says_where() -> None:
     try:
         assert process.stdout is not None
         urls = json.loads(await asyncio.wait_for(process.stdout.readline(), WAIT_S))
-        assert list(urls) == ["rest", "ws_market", "ws_user", "rtds", "polybolt", "us_token", "grpc", "metrics"]
+        assert list(urls) == [
+            "rest", "ws_market", "ws_user", "rtds", "polybolt", "us_token", "grpc", "gamma", "data", "rpc", "relayer",
+            "metrics",
+        ]  # fmt: skip
         assert urls["metrics"].startswith("http://127.0.0.1:") and urls["metrics"].endswith("/metrics")
         async with httpx.AsyncClient(timeout=WAIT_S) as http:
             samples = await _scrape(http, urls["metrics"])
