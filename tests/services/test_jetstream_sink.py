@@ -214,8 +214,11 @@ async def test_a_server_killed_with_acks_in_flight_fails_the_batch_and_its_retry
         assert server.process is not None
         server.process.send_signal(signal.SIGSTOP)  # takes the next batch into its socket, acks nothing
         batch = asyncio.create_task(sink.write(records[100:]))
+        # Until the whole batch waits for its acks; or, should the client give the stopped server up first
+        # (its pings unanswered), until the batch has failed on its own: either way it fails, and then the
+        # retry must store it once.
         async with asyncio.timeout(HANG_GUARD_S):
-            while len(sink._acks_in_flight) < 100:
+            while len(sink._acks_in_flight) < 100 and not batch.done():
                 await asyncio.sleep(0.01)
         server.kill()
         with pytest.raises(SinkWriteError):
