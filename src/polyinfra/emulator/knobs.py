@@ -9,8 +9,9 @@ changes several fields all-or-nothing.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from polyinfra.errors import InvalidValueError
 
@@ -37,6 +38,11 @@ class ValidatedKnobs:
         validated = {name: self._validated(name, value) for name, value in changes.items()}
         for name, value in validated.items():
             object.__setattr__(self, name, value)
+
+    def as_dict(self) -> dict[str, object]:
+        """Every knob by name, as the control routes answer them."""
+        knobs: Any = self  # a dataclass, by this class's contract
+        return dataclasses.asdict(knobs)
 
     @classmethod
     def _validated(cls, name: str, value: object) -> object:

@@ -29,7 +29,6 @@ Fault knobs (:class:`ChainKnobs`, ``POST /_emulator/chain/faults``; all off by d
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import ClassVar, Final
@@ -97,9 +96,6 @@ class ChainKnobs(ValidatedKnobs):
     drop_next: int = 0
     nonce_gap_next: int = 0
     min_priority_fee_gwei: int = 25
-
-    def as_dict(self) -> dict[str, object]:
-        return dataclasses.asdict(self)
 
 
 @dataclass(slots=True)

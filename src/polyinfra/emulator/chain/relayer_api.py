@@ -29,7 +29,6 @@ Keys: ``POST /_emulator/relayer/builder-keys`` issues builder credentials, ``POS
 from __future__ import annotations
 
 import base64
-import dataclasses
 import secrets
 import uuid
 from collections import deque
@@ -103,9 +102,6 @@ class RelayerKnobs(ValidatedKnobs):
     daily_quota: int = 100
     states_per_poll: int = 1
     stale_nonce_next: int = 0
-
-    def as_dict(self) -> dict[str, object]:
-        return dataclasses.asdict(self)
 
 
 @dataclass(slots=True)

@@ -19,7 +19,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import ClassVar
 
 from polyinfra.emulator.faults import knob_count
@@ -71,6 +71,3 @@ class DataApiKnobs(ValidatedKnobs):
     outage_requests: int = 0
     outage_status: int = 503
     retry_after_s: int = 1
-
-    def as_dict(self) -> dict[str, object]:
-        return asdict(self)

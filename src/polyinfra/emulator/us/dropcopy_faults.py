@@ -20,7 +20,6 @@ One :class:`UsDropCopyFaults` is shared by the history, every DropCopy stream an
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import ClassVar, Final
@@ -70,9 +69,6 @@ class UsDropCopyFaults(ValidatedKnobs):
     heartbeat_interval_s: float = DEFAULT_HEARTBEAT_INTERVAL_S
     search_per_minute: int = VENUE_SEARCHES_PER_MINUTE
     time_scale: float = 1.0
-
-    def as_dict(self) -> dict[str, object]:
-        return dataclasses.asdict(self)
 
     def scaled_s(self, seconds: float) -> float:
         """``seconds`` on the emulator's clock."""

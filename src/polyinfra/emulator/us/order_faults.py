@@ -18,7 +18,6 @@ One :class:`UsOrderFaults` is shared by the order engine and its gRPC services; 
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import ClassVar, Final
@@ -63,9 +62,6 @@ class UsOrderFaults(ValidatedKnobs):
     inject_reject_count: int = 0
     ingress_limit_per_s: float = DEFAULT_INGRESS_LIMIT_PER_S
     heartbeat_interval_s: float = DEFAULT_HEARTBEAT_INTERVAL_S
-
-    def as_dict(self) -> dict[str, object]:
-        return dataclasses.asdict(self)
 
     def take(self, name: str) -> bool:
         """Use up one of the counted knob ``name``; whether there was one."""

@@ -128,9 +128,6 @@ class UsAuthKnobs(ValidatedKnobs):
     accepted_audience: AcceptedAudience = AcceptedAudience.TOKEN_URL
     """The assertion ``aud`` forms the tenant takes (the documented token URL by default)."""
 
-    def as_dict(self) -> dict[str, object]:
-        return dataclasses.asdict(self)
-
 
 class UsClock:
     """Unix seconds as the US endpoints see them: ``base_clock_s`` run :attr:`scale` times faster
