@@ -16,9 +16,9 @@ All approaches process the same bytes:
     :func:`~polyinfra.core.us_books.decode_update` (every check; a level seen before is a cache lookup) and
     ``OrderBook.replace_sides``: the sans-I/O floor under (c).
 (c) polyinfra: ``UsLiveBooks``'s own per-message step (the one its stream reader calls), no consumer
-    attached: the lean parse, the symbol's state, the counters, and the update kept as the symbol's
-    latest book, decoded when the book is read (none is read here: a 1,000-symbol stream whose books
-    are read now and then). Target: within 2x of (a).
+    attached: the symbol read off the message's first bytes, the symbol's stream and state, the counters,
+    and the message kept as the symbol's latest book, parsed and decoded when the book is read (none is
+    read here: a 1,000-symbol stream whose books are read now and then). Target: within 2x of (a).
 (d) polyinfra: (c) and ``books.book(symbol)`` after every update, so every update is decoded and
     applied: what a consumer that reads each book as it changes pays (the same as the eager path an
     ``events()`` consumer or listener gets).

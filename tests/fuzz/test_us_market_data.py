@@ -19,7 +19,7 @@ from polyinfra.emulator.us.market_data_faults import UsMarketDataFaults
 from polyinfra.errors import MalformedMessageError
 from polyinfra.model.book import MAX_SIZE_MICROS, OrderBook
 from polyinfra.model.numbers import MICROS
-from polyinfra.wire.us.market_data_lean import LeanResponse, LeanUpdate
+from polyinfra.wire.us.market_data_lean import LeanResponse, LeanUpdate, update_symbol
 from polyinfra.wire.us.polymarket.v1 import marketdatasubscription_pb2 as md
 
 INT64 = st.integers(min_value=-(1 << 63), max_value=(1 << 63) - 1)
@@ -145,3 +145,49 @@ def test_the_fast_decoder_is_exact_against_decimal_division(
         book.replace_sides(image.bid_sizes, image.bid_prices, image.ask_sizes, image.ask_prices)
         assert [tuple(level) for level in book.bids()] == expected[0]
         assert [tuple(level) for level in book.asks()] == expected[1]
+
+
+@given(updates)
+def test_the_symbol_read_off_the_bytes_is_the_parsed_symbol_or_nothing(update: md.MarketDataUpdate) -> None:
+    # The hot path's reading, against the parse, on every update a serializer writes.
+    message = md.BiDirectionalStreamMarketDataResponse(update=update).SerializeToString()
+    symbol = update.symbol.encode()
+    expected = symbol if len(symbol) < 128 and len(message) < 3 + (1 << 14) else b""
+    assert update_symbol(message) == expected
+    for cut in range(len(message)):  # a truncated message is never read as an update
+        assert update_symbol(message[:cut]) == b""
+
+
+def _length_delimited(tag: int, body: bytes) -> bytes:
+    size, varint = len(body), bytearray()
+    while size >= 0x80:
+        varint.append(size & 0x7F | 0x80)
+        size >>= 7
+    return bytes([tag, *varint, size]) + body
+
+
+# An update field whose body starts with a symbol field, then anything (more fields, garbage, a second symbol).
+framed = st.builds(
+    lambda symbol, rest: _length_delimited(0x12, _length_delimited(0x0A, symbol) + rest),
+    st.binary(min_size=1, max_size=127),
+    st.binary(max_size=300),
+)
+
+
+@given(framed)
+def test_the_first_symbol_field_is_read_whatever_follows_it(data: bytes) -> None:
+    body_at = 2 if data[1] < 0x80 else 3
+    assert update_symbol(data) == data[body_at + 2 : body_at + 2 + data[body_at + 1]]
+    with contextlib.suppress(DecodeError):  # what follows is only ever judged by a parse
+        assert LeanResponse.FromString(data).WhichOneof("event") == "update"
+
+
+@given(st.one_of(st.binary(max_size=300), framed.map(lambda data: data[: len(data) // 2])))
+def test_any_bytes_give_a_symbol_only_as_the_update_layout_places_it(data: bytes) -> None:
+    symbol = update_symbol(data)
+    if not symbol:
+        return
+    # One update field spanning the message, its first field the symbol: what the parse would find first.
+    body_at = 2 if data[1] < 0x80 else 3
+    assert data[0] == 0x12 and data[body_at] == 0x0A and data[body_at + 1] == len(symbol)
+    assert data[body_at + 2 : body_at + 2 + len(symbol)] == symbol

@@ -348,6 +348,39 @@ async def test_a_live_books_updates_wait_undecoded_until_it_is_read(emulator: Em
     await books.stop()
 
 
+async def test_a_kept_update_that_proves_malformed_or_anothers_when_read_is_refused(emulator: Emulator) -> None:
+    # The hot path keeps a LIVE book's update unparsed, found by the symbol its first bytes carry; what
+    # follows is judged only when the book is read.
+    books = UsLiveBooks(emulator.urls["grpc"], insecure=True, depth=DEPTH)
+    await books.subscribe([KC, NYY])
+    stream = books._stream_of[KC]  # private on purpose: the step the stream reader runs
+    step = books._on_message
+
+    def update(symbol: str, px: int) -> bytes:
+        message = md.MarketDataUpdate(symbol=symbol, bids=[md.BookEntry(px=px, qty=100)])
+        return md.BiDirectionalStreamMarketDataResponse(update=message).SerializeToString()
+
+    assert step(stream, update(KC, 655)) and step(stream, update(NYY, 650))
+    assert books.states() == {KC: SyncState.LIVE, NYY: SyncState.LIVE}
+    body = md.MarketDataUpdate(symbol=KC, bids=[md.BookEntry(px=645, qty=100)]).SerializeToString()
+    # The body ends in a field's tag (state, 4) with no value after it: only a parse notices.
+    truncated_field = b"\x12" + bytes([len(body) + 1]) + body + b"\x20"
+    # A second symbol field, NYY's, after the first: the last one counts, so this is NYY's update.
+    two_symbols = body + md.MarketDataUpdate(symbol=NYY).SerializeToString()
+    anothers = b"\x12" + bytes([len(two_symbols)]) + two_symbols
+    assert step(stream, truncated_field) and step(stream, anothers) and step(stream, truncated_field)
+    assert set(books._pending) == {KC} and books.stats().invalid_updates == 0  # kept, not parsed
+    assert books.book(KC).best_bid() == (Decimal("0.655"), Decimal("1"))  # refused when read: the book kept
+    assert books.state(KC) is SyncState.STALE and books.stats().invalid_updates == 1
+    assert step(stream, update(KC, 660))  # not LIVE: decoded at once
+    assert step(stream, anothers)
+    assert books.book(KC).best_bid() == (Decimal("0.66"), Decimal("1"))  # KC's book is not NYY's update
+    assert books.state(KC) is SyncState.STALE and books.stats().invalid_updates == 2
+    assert books.book(NYY).best_bid() == (Decimal("0.65"), Decimal("1")) and books.state(NYY) is SyncState.LIVE
+    assert books.stats().messages.get("malformed", 0) == 0  # no session had to start over
+    await books.stop()
+
+
 async def test_against_renumbered_protos_reference_data_by_reflection_and_market_data_as_is() -> None:
     # Every unpublished number moved: instruments must be read by reflection; market data is the venue's file.
     async with (

@@ -14,7 +14,7 @@
   symbol's book to the subscribed depth (venue notes: US exchange market data); with ``unaggregated`` the
   venue lists raw orders, summed into levels here. Updates are read through the lean messages of
   :mod:`polyinfra.wire.us.market_data_lean` and a level already seen costs a lookup (see
-  :func:`~polyinfra.core.us_books.decode_update`): the hot path makes no object per level.
+  :func:`~polyinfra.core.us_books.decode_update`): no object is made per level.
 * **Streams.** Symbols are sharded over ``BiDirectionalStreamMarketData`` streams, ``symbols_per_stream``
   each (at most the venue's 1,000); new symbols fill streams with room, then new streams open, and running
   streams subscribe and unsubscribe at run time without reconnecting. ``stream_budget`` is the share of the
@@ -30,15 +30,18 @@
   update for it, LIVE after, STALE when its stream ended or went silent, or an update for it could not be
   used (that symbol is then subscribed again on the same stream, which brings a fresh snapshot).
 * **Decoded when read.** Each update is the symbol's whole book, so only the latest matters: while
-  nobody consumes :meth:`events` or listens, an update of a LIVE book is kept as received (parsed the
-  lean way, levels not decoded) and decoded when :meth:`book` is next called, once however many
-  updates came meanwhile. A stream of 1,000 symbols then costs about a parse per update, and a book
-  read costs one decode. With a consumer, every update is decoded as it comes (the consumer reads it).
-  The first update of a session is always decoded at once: a book turns LIVE only on a valid snapshot.
-* **Hostile input.** A message that does not parse ends its session (a reconnect brings fresh snapshots);
-  an update that parses but holds what no book holds is refused by
-  :func:`~polyinfra.core.us_books.decode_update` when it is decoded (on arrival or when read, as above);
-  both are counted and logged without their bytes.
+  nobody consumes :meth:`events` or listens, an update of a LIVE book is kept as received, found by the
+  symbol its first bytes carry (:func:`~polyinfra.wire.us.market_data_lean.update_symbol`; a message of
+  another layout is parsed the lean way first), and parsed and decoded when :meth:`book` is next called,
+  once however many updates came meanwhile. A stream of 1,000 symbols then costs less than a parse per
+  update, and a book read costs one decode. With a consumer, every update is decoded as it comes (the
+  consumer reads it). The first update of a session is always decoded at once: a book turns LIVE only on
+  a valid snapshot.
+* **Hostile input.** A message that does not parse on arrival ends its session (a reconnect brings fresh
+  snapshots). An update that holds what no book holds, or a kept one that proves not to parse or to be
+  another symbol's (a later ``symbol`` field wins in protobuf) when it is read, is refused by
+  :func:`~polyinfra.core.us_books.decode_update` or the read: that book stays as it was and its symbol is
+  STALE until subscribing it again brings a fresh snapshot. Both are counted and logged without their bytes.
 * **Delivery** like :class:`~polyinfra.clob.live_books.LiveBooks`: :meth:`events` iterators with bounded
   queues and :meth:`add_listener` callbacks receive :class:`~polyinfra.model.events.BookUpdated` (its
   ``token_id`` is the symbol) and :class:`~polyinfra.model.events.SyncStateChanged`.
@@ -120,7 +123,7 @@ from polyinfra.us.client import ProtosChoice, UsExchangeClient
 from polyinfra.us.grpc_auth import CallAuth
 from polyinfra.us.market_data_shard import MarketDataShard, subscribe_request, unsubscribe_request
 from polyinfra.us.token_manager import TokenManager
-from polyinfra.wire.us.market_data_lean import LeanResponse
+from polyinfra.wire.us.market_data_lean import LeanResponse, update_symbol
 from polyinfra.wire.us.polymarket.v1 import marketdatasubscription_pb2 as md
 
 if TYPE_CHECKING:
@@ -252,8 +255,8 @@ class UsLiveBooks:
         self._instruments: dict[str, UsInstrument] = {}
         self._scales: dict[str, BookScales] = {}
         self._books: dict[str, OrderBook] = {}
-        # The latest update of each LIVE book not read since, undecoded.
-        self._pending: dict[str, Any] = {}
+        # The latest update of each LIVE book not read since, as received.
+        self._pending: dict[str, bytes] = {}
         # Whether events have consumers, as the hot path reads it: set when one is added, brought back to
         # the fan-out's answer on every watchdog tick (a consumer gone meanwhile only costs decoding early).
         self._consumed = False
@@ -353,7 +356,7 @@ class UsLiveBooks:
                     self._books[symbol] = self._new_book(symbol)
                     self._states[symbol] = SyncState.SYNCING
                     self._stream_of[symbol] = stream
-                    stream.symbols[symbol] = None
+                    stream.add(symbol)
                     events.append(
                         SyncStateChanged(symbol, SyncState.SYNCING, SyncState.SYNCING, SyncReason.SUBSCRIBED, now_ns)
                     )
@@ -449,7 +452,7 @@ class UsLiveBooks:
                 if stream is None:
                     continue
                 by_stream.setdefault(stream.id, []).append(symbol)
-                del stream.symbols[symbol]
+                stream.remove(symbol)
                 del self._books[symbol]
                 self._pending.pop(symbol, None)
                 del self._states[symbol]
@@ -517,9 +520,9 @@ class UsLiveBooks:
     def _settled(self, symbol: str) -> str:
         """``symbol``, checked, with the update waiting for it (if any) decoded into its book."""
         symbol = self._require_symbol(symbol)
-        pending = self._pending.pop(symbol, None)
-        if pending is not None:
-            self._settle(pending)
+        kept = self._pending.pop(symbol, None)
+        if kept is not None:
+            self._settle_kept(symbol, kept)
         return symbol
 
     def state(self, symbol: str) -> SyncState:
@@ -686,9 +689,17 @@ class UsLiveBooks:
         watch = stream.watch
         if watch is not None:
             watch.last_heard_s = now_s  # SilenceWatch.heard, inlined on the hot path
+        if not self._consumed and self._tap is None:
+            # The hot path: an update of a LIVE book of this stream, found by its symbol's bytes and kept
+            # as received, unparsed, until the book is read.
+            symbol = stream.symbol_of_bytes.get(update_symbol(message))
+            if symbol is not None and self._states[symbol] is _LIVE:
+                self._updates += 1
+                self._pending[symbol] = message
+                return True
         try:
-            # Updates, nearly every message, are read the lean way; the rest (no update, or one without a
-            # symbol, which no book takes) with the generated class.
+            # Updates are read the lean way; the rest (no update, or one without a symbol, which no book
+            # takes) with the generated class.
             update = _parse_lean(message).update
             symbol = update.symbol
             response = None if symbol else _parse_response(message)
@@ -705,8 +716,7 @@ class UsLiveBooks:
             self._updates += 1
             if symbol in stream.symbols:
                 if self._states[symbol] is _LIVE and not self._consumed:
-                    # The hot path: the whole book waits, undecoded, until it is read.
-                    self._pending[symbol] = update
+                    self._pending[symbol] = message
                 else:
                     self._apply(update)
             # An update for a symbol unsubscribed a moment ago is still in flight: nothing to do.
@@ -748,6 +758,19 @@ class UsLiveBooks:
             venue_ms = self._books[symbol].timestamp_ms
             self._fanout.deliver([BookUpdated(symbol, "", venue_ms, received_ns, snapshot=True)])
 
+    def _settle_kept(self, symbol: str, message: bytes) -> None:
+        """Parse and decode ``message``, an update kept for ``symbol`` as received, into its book. Kept
+        unparsed, it may still prove malformed, or another symbol's (a symbol field repeated further on:
+        the last one counts): the symbol's update is then unusable, as in :meth:`_settle`."""
+        try:
+            update = _parse_lean(message).update
+        except DecodeError:
+            update = None
+        if update is None or update.symbol != symbol:
+            self._refuse_update(symbol, MalformedMessageError("a kept update is not this symbol's", symbol=symbol))
+            return
+        self._settle(update)
+
     def _settle(self, update: Any) -> bool:
         """Decode ``update`` into its (subscribed) symbol's book; False (the symbol stale and subscribed
         again on its stream, the book as it was) when no book holds it."""
@@ -755,11 +778,7 @@ class UsLiveBooks:
         try:
             image = self._decode(update)
         except MalformedMessageError as exc:
-            self._invalid_updates += 1
-            _log.warning("an unusable US market-data update", symbol=symbol, error=describe_failure(exc))
-            self._mark_stale([symbol], SyncReason.INVALID_VALUE)
-            # Subscribing again brings a fresh snapshot of this symbol alone.
-            self._tasks.spawn(self._resubscribe(self._stream_of[symbol], symbol), "us-live-books resubscribe")
+            self._refuse_update(symbol, exc)
             return False
         replace_book(self._books[symbol], image)
         instrument = self._instruments[symbol]
@@ -768,6 +787,14 @@ class UsLiveBooks:
             # data may say otherwise later); it is what the screen and order entry go by meanwhile.
             self._instruments[symbol] = replace(instrument, state=image.state)
         return True
+
+    def _refuse_update(self, symbol: str, error: MalformedMessageError) -> None:
+        """An update of ``symbol`` no book holds: the book stays as it was, and the symbol is STALE until
+        the fresh snapshot that subscribing it again on its stream brings."""
+        self._invalid_updates += 1
+        _log.warning("an unusable US market-data update", symbol=symbol, error=describe_failure(error))
+        self._mark_stale([symbol], SyncReason.INVALID_VALUE)
+        self._tasks.spawn(self._resubscribe(self._stream_of[symbol], symbol), "us-live-books resubscribe")
 
     async def _resubscribe(self, stream: MarketDataShard, symbol: str) -> None:
         await self._send(stream, unsubscribe_request([symbol]))

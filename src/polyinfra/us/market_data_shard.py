@@ -35,6 +35,7 @@ class MarketDataShard:
         "last_sent_s",
         "sessions",
         "silenced",
+        "symbol_of_bytes",
         "symbols",
         "task",
         "watch",
@@ -44,6 +45,9 @@ class MarketDataShard:
         self.id = stream_id
         self.backoff = backoff
         self.symbols: dict[str, None] = {}  # an insertion-ordered set
+        # The same symbols by their UTF-8 bytes, as an update carries them: the hot path finds an update's
+        # book by those bytes without decoding them.
+        self.symbol_of_bytes: dict[bytes, str] = {}
         self.call: MarketDataCall | None = None
         self.watch: SilenceWatch | None = None
         self.task: asyncio.Task[None] | None = None
@@ -51,6 +55,14 @@ class MarketDataShard:
         self.silenced = False
         self.last_sent_s = 0.0
         self.last_heard_s: float | None = None
+
+    def add(self, symbol: str) -> None:
+        self.symbols[symbol] = None
+        self.symbol_of_bytes[symbol.encode()] = symbol
+
+    def remove(self, symbol: str) -> None:
+        del self.symbols[symbol]
+        del self.symbol_of_bytes[symbol.encode()]
 
 
 def subscribe_request(symbols: list[str]) -> md.BiDirectionalStreamMarketDataRequest:
