@@ -53,9 +53,11 @@ class RecordKind(StrEnum):
     CONNECTION_LOST = "connection lost"
     """The connection closed or was found dead: ``{"reason": ..., "code": close code or null}``."""
     SUBSCRIBED = "subscribed"
-    """Tokens were assigned to the connection: ``{"token_ids": [...]}``."""
+    """Tokens were assigned to the connection: ``{"token_ids": [...]}``. PolyBolt's: a subscription key
+    (channel and filter) now serves these live-data topics too: ``{"subscription": ..., "topics": [...]}``."""
     UNSUBSCRIBED = "unsubscribed"
-    """Tokens were dropped: ``{"token_ids": [...]}``."""
+    """Tokens were dropped: ``{"token_ids": [...]}``. PolyBolt's: a subscription key no longer serves these
+    topics (unsubscribed or refused; with none left, it is dropped): ``{"subscription": ..., "topics": [...]}``."""
     SNAPSHOT_REQUESTED = "snapshot requested"
     """A REST snapshot batch went out: ``key`` is its fetch id, ``{"token_ids": [...]}``."""
     SNAPSHOT_FAILED = "snapshot failed"
