@@ -2,11 +2,12 @@
 connection dropped by its fault knobs, replays into exactly the events the live transports delivered,
 gaps included, in the same order; and ``polyinfra replay --channel rtds|polybolt`` prints them.
 
-Every wait polls a condition under a hang guard; nothing rests on timing.
+Every wait polls a condition under a hang guard; what is compared never rests on timing.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -154,3 +155,23 @@ async def test_a_polybolt_tape_replays_into_the_ticks_live_delivered_gaps_includ
     *lines, summary = out.splitlines()
     assert len(lines) == len(delivered)
     assert f"{len(delivered):,} events, {len(gaps)} of them gaps" in summary
+
+
+async def test_live_record_then_replay_gives_the_lines_live_printed(emulator: Emulator, tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/tape.db"
+    command = run_polyinfra_in_process(
+        "live", "--rtds", emulator.urls["rtds"], "--topic", "activity", "--record", url, "--duration", "3"
+    )
+    running = asyncio.ensure_future(command)
+    while not running.done():  # trades all along, until the command's duration ends
+        emulator.simulator.step()
+        await asyncio.sleep(0.01)
+    code, live_out, err = await running
+    assert code == 0, err
+    code, replay_out, err = await run_polyinfra_in_process("replay", "--sink", url, "--channel", "rtds")
+    assert code == 0, err
+    *replayed, summary = replay_out.splitlines()
+    printed = live_out.splitlines()
+    # The command's duration may end with events still queued for its printer: the tape holds them too.
+    assert printed and replayed[: len(printed)] == printed
+    assert summary.startswith("replayed ")
