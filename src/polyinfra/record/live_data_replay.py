@@ -32,10 +32,9 @@ from typing import ClassVar, Final
 
 import msgspec
 
-from polyinfra.errors import CorruptRecordError, MalformedMessageError
 from polyinfra.model.live_events import ActivityTrade, CommentEvent, Gap, LiveEvent, PriceTick, topic_of
 from polyinfra.record.pacing import Pacer
-from polyinfra.record.records import Record, RecordKind
+from polyinfra.record.records import Record, RecordKind, decode_stored
 from polyinfra.record.sink import Sink
 from polyinfra.wire.json_decoding import JsonDecoder
 
@@ -168,10 +167,7 @@ class LiveDataReplay(ABC):
 
 def _gap(record: Record) -> Gap:
     """The gap a ``gap`` record tells, as live delivered it (the record's channel is the topic)."""
-    try:
-        details = _decode_gap.decode(record.payload)
-    except MalformedMessageError as exc:
-        raise CorruptRecordError("a recorded live-data gap does not decode", event_id=record.event_id[:100]) from exc
+    details = decode_stored(_decode_gap, record, "a recorded live-data gap does not decode")
     return Gap(
         record.source,
         record.channel,

@@ -22,10 +22,9 @@ from typing import Final
 import msgspec
 
 from polyinfra.core.polybolt_feed import DataFrame, PolyBoltFeed
-from polyinfra.errors import CorruptRecordError, MalformedMessageError
 from polyinfra.model.live_events import LiveEvent
 from polyinfra.record.live_data_replay import LiveDataReplay
-from polyinfra.record.records import Record, RecordKind, connection_number
+from polyinfra.record.records import Record, RecordKind, connection_number, decode_stored
 from polyinfra.wire.json_decoding import JsonDecoder
 
 __all__ = ["POLYBOLT_SOURCE", "PolyBoltReplay"]
@@ -69,12 +68,7 @@ class PolyBoltReplay(LiveDataReplay):
         if kind is RecordKind.CONNECTED:
             feed.reset()
             return []
-        try:
-            change = _decode_topics.decode(record.payload)
-        except MalformedMessageError as exc:
-            raise CorruptRecordError(
-                "a recorded PolyBolt subscription change does not decode", event_id=record.event_id[:100]
-            ) from exc
+        change = decode_stored(_decode_topics, record, "a recorded PolyBolt subscription change does not decode")
         key = change.subscription
         if kind is RecordKind.SUBSCRIBED:
             self._served.setdefault(key, {}).update(dict.fromkeys(change.topics))
