@@ -19,6 +19,7 @@ from polyinfra.live.live_data import LiveData, PriceSource
 from polyinfra.model.live_events import ActivityTrade, Gap, LiveEvent, PriceTick
 from polyinfra.record.polybolt_replay import PolyBoltReplay
 from polyinfra.record.recorder import Recorder
+from polyinfra.record.records import RecordKind
 from polyinfra.record.rtds_replay import RtdsReplay
 from polyinfra.record.sink import Sink
 from polyinfra.record.sink_urls import open_sink
@@ -86,6 +87,36 @@ async def test_an_rtds_tape_replays_into_the_events_live_delivered_gaps_included
     assert only_activity == [
         event for event in delivered if isinstance(event, ActivityTrade) or getattr(event, "topic", "") == "activity"
     ]
+
+
+async def test_an_rtds_replay_narrows_to_keys_and_a_window_and_paces_on_the_injected_clock(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    sink = open_sink(f"sqlite:///{tmp_path}/tape.db")
+    try:
+        delivered = await record_rtds_session(emulator, sink)
+        frames = [record async for record in sink.read(kinds=[RecordKind.FRAME_RECEIVED]) if record.source == "rtds"]
+        wallet = next(event.wallet for event in delivered if isinstance(event, ActivityTrade))
+        by_wallet = await RtdsReplay(sink, keys=[wallet.upper()]).events()
+        after_last_frame = await RtdsReplay(sink, start_wall_ns=frames[-1].recv_wall_ns + 1).events()
+        before_first_frame = await RtdsReplay(sink, end_wall_ns=frames[0].recv_wall_ns).events()
+        slept: list[float] = []
+
+        async def sleep(delay_s: float) -> None:
+            slept.append(delay_s)
+
+        paced = await RtdsReplay(sink, speed=2.0, clock=lambda: 0.0, sleep=sleep).events()
+    finally:
+        await sink.close()
+    assert by_wallet == [
+        event
+        for event in delivered
+        if isinstance(event, Gap) or (isinstance(event, ActivityTrade) and event.wallet == wallet)
+    ]
+    assert not of(after_last_frame, ActivityTrade) and not of(after_last_frame, PriceTick)
+    assert before_first_frame == []
+    assert paced == delivered
+    assert slept and all(delay_s >= 0 for delay_s in slept)
 
 
 async def test_replay_rtds_prints_the_events_as_polyinfra_live_does(emulator: Emulator, tmp_path: Path) -> None:
