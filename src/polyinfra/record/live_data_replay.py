@@ -118,9 +118,13 @@ class LiveDataReplay(ABC):
         self.stats = LiveDataReplayStats()
 
     async def __aiter__(self) -> AsyncIterator[LiveEvent]:
+        # Each iteration replays the tape from its start, with new feeds and counts.
+        self._session_id = None
+        stats = self.stats = LiveDataReplayStats()
         start_ns = self._start_wall_ns
         pace = self._pace
-        stats = self.stats
+        if pace is not None:
+            pace.restart()
         kinds = self._kinds | {RecordKind.GAP}
         async for chunk in self._sink.read_chunks(end_wall_ns=self._end_wall_ns, kinds=kinds):
             for record in chunk:
