@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -16,7 +17,7 @@ import pytest
 from polyinfra.emulator.faults import FaultConfig, RateLimitMode
 from polyinfra.emulator.runner import Emulator
 from polyinfra.live.live_data import LiveData, PriceSource
-from polyinfra.model.live_events import ActivityTrade, Gap, LiveEvent, PriceTick
+from polyinfra.model.live_events import ActivityTrade, Gap, LiveEvent, PriceTick, topic_of
 from polyinfra.record.polybolt_replay import PolyBoltReplay
 from polyinfra.record.recorder import Recorder
 from polyinfra.record.records import RecordKind
@@ -69,45 +70,53 @@ async def record_rtds_session(emulator: Emulator, sink: Sink) -> list[LiveEvent]
     return delivered
 
 
-async def test_an_rtds_tape_replays_into_the_events_live_delivered_gaps_included(
-    emulator: Emulator, tmp_path: Path
-) -> None:
-    sink = open_sink(f"sqlite:///{tmp_path}/tape.db")
+@dataclass(frozen=True, slots=True)
+class RtdsTape:
+    url: str
+    sink: Sink
+    delivered: list[LiveEvent]
+    """What the live transport delivered while the tape recorded."""
+
+    def activity(self) -> list[LiveEvent]:
+        return [event for event in self.delivered if topic_of(event) == "activity"]
+
+
+@pytest.fixture
+async def rtds_tape(emulator: Emulator, tmp_path: Path) -> AsyncIterator[RtdsTape]:
+    url = f"sqlite:///{tmp_path}/tape.db"
+    sink = open_sink(url)
     try:
-        delivered = await record_rtds_session(emulator, sink)
-        replay = RtdsReplay(sink)
-        replayed = await replay.events()
-        only_activity = await RtdsReplay(sink, topics=["activity"]).events()
+        yield RtdsTape(url, sink, await record_rtds_session(emulator, sink))
     finally:
         await sink.close()
+
+
+async def test_an_rtds_tape_replays_into_the_events_live_delivered_gaps_included(rtds_tape: RtdsTape) -> None:
+    delivered = rtds_tape.delivered
+    replay = RtdsReplay(rtds_tape.sink)
+    replayed = await replay.events()
     assert {event.reason for event in of(delivered, Gap)} == {"reconnect: closed with 4002"}  # type: ignore[attr-defined]
     assert of(delivered, PriceTick)
     assert replayed == delivered
     assert replay.stats.events == len(delivered) and replay.stats.malformed_frames == 0
-    assert only_activity == [
-        event for event in delivered if isinstance(event, ActivityTrade) or getattr(event, "topic", "") == "activity"
-    ]
+    assert await RtdsReplay(rtds_tape.sink, topics=["activity"]).events() == rtds_tape.activity()
 
 
 async def test_an_rtds_replay_narrows_to_keys_and_a_window_and_paces_on_the_injected_clock(
-    emulator: Emulator, tmp_path: Path
+    rtds_tape: RtdsTape,
 ) -> None:
-    sink = open_sink(f"sqlite:///{tmp_path}/tape.db")
-    try:
-        delivered = await record_rtds_session(emulator, sink)
-        frames = [record async for record in sink.read(kinds=[RecordKind.FRAME_RECEIVED]) if record.source == "rtds"]
-        wallet = next(event.wallet for event in delivered if isinstance(event, ActivityTrade))
-        by_wallet = await RtdsReplay(sink, keys=[wallet.upper()]).events()
-        after_last_frame = await RtdsReplay(sink, start_wall_ns=frames[-1].recv_wall_ns + 1).events()
-        before_first_frame = await RtdsReplay(sink, end_wall_ns=frames[0].recv_wall_ns).events()
-        slept: list[float] = []
+    sink, delivered = rtds_tape.sink, rtds_tape.delivered
+    frames = [record async for record in sink.read(kinds=[RecordKind.FRAME_RECEIVED]) if record.source == "rtds"]
+    wallet = next(event.wallet for event in delivered if isinstance(event, ActivityTrade))
+    by_wallet = await RtdsReplay(sink, keys=[wallet.upper()]).events()
+    after_last_frame = await RtdsReplay(sink, start_wall_ns=frames[-1].recv_wall_ns + 1).events()
+    before_first_frame = await RtdsReplay(sink, end_wall_ns=frames[0].recv_wall_ns).events()
+    slept: list[float] = []
 
-        async def sleep(delay_s: float) -> None:
-            slept.append(delay_s)
+    async def sleep(delay_s: float) -> None:
+        slept.append(delay_s)
 
-        paced = await RtdsReplay(sink, speed=2.0, clock=lambda: 0.0, sleep=sleep).events()
-    finally:
-        await sink.close()
+    paced = await RtdsReplay(sink, speed=2.0, clock=lambda: 0.0, sleep=sleep).events()
     assert by_wallet == [
         event
         for event in delivered
@@ -119,20 +128,12 @@ async def test_an_rtds_replay_narrows_to_keys_and_a_window_and_paces_on_the_inje
     assert slept and all(delay_s >= 0 for delay_s in slept)
 
 
-async def test_replay_rtds_prints_the_events_as_polyinfra_live_does(emulator: Emulator, tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path}/tape.db"
-    sink = open_sink(url)
-    try:
-        delivered = await record_rtds_session(emulator, sink)
-    finally:
-        await sink.close()
+async def test_replay_rtds_prints_the_events_as_polyinfra_live_does(rtds_tape: RtdsTape) -> None:
+    url = rtds_tape.url
     code, out, err = await run_polyinfra_in_process("replay", "--sink", url, "--channel", "rtds", "--topic", "activity")
     assert code == 0, err
     *lines, summary = out.splitlines()
-    activity = [
-        event for event in delivered if isinstance(event, ActivityTrade) or getattr(event, "topic", "") == "activity"
-    ]
-    assert len(lines) == len(activity)
+    activity = rtds_tape.activity()
     assert [line.split()[0] for line in lines] == [
         "GAP" if isinstance(event, Gap) else event.kind  # type: ignore[union-attr]
         for event in activity
