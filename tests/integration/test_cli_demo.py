@@ -25,7 +25,8 @@ def _demo(*arguments: str, env: dict[str, str] | None = None) -> subprocess.Comp
 
 
 # The demo's last word: how long, how many frames, the comparison of every book with REST, and the
-# replay of the demo's own recording compared with the live books, the RTDS activity and PolyBolt prices it saw,
+# replay of the demo's own recording compared with the live books and the live-data events it got, the RTDS
+# activity and PolyBolt prices it saw,
 # the Data API's top wallet, whose every fill RTDS published too, a fresh wallet made to trade on chain, and
 # the wallet watch over every ranked wallet.
 PROOF = re.compile(
@@ -33,7 +34,8 @@ PROOF = re.compile(
     r"  all 6 books were live and equal to the emulator's REST book, level by level\n"
     r"  all 3 US exchange books were live and equal to the emulator's too\n"
     r"  US orders seen on the stream: GTC CANCELED, FOK NEW then EXPIRED\n"
-    r"  the recorder's tape \([1-9][\d,]* records, 0 gaps\) replayed into the same books\n"
+    r"  the recorder's tape \([1-9][\d,]* records, 0 gaps\) replayed into the same books,\n"
+    r"  and its RTDS and PolyBolt frames into the same [1-9][\d,]* events\n"
     r"  RTDS activity: [1-9][\d,]* trades seen with their wallets, 0 gaps;\n"
     r"  the last: sim-\S+ (BUY|SELL) [\d.]+ (Yes|No) @ 0\.\d+\n"
     r"  large-trade radar: [\d,]+ of [1-9][\d,]* trades ≥ \$50(, largest \$\d+\.\d\d \(sim-\S+\))?\n"

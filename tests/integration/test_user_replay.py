@@ -84,5 +84,5 @@ async def test_user_replay_yields_the_live_events_in_order(
     assert f"{len(replayed):,} events, {replay.stats.reconciled_events:,} of them from REST" in summary
     code, _, err = await run_polyinfra("replay", "--sink", sink_url, "--channel", "user", "--speed", "2")
     assert code == 2 and err.startswith(
-        "polyinfra replay: --speed, --key, --start, --end and --serve replay the market channel only"
+        "polyinfra replay: --speed, --key, --start, --end, --topic and --serve do not go with --channel user"
     )

@@ -12,10 +12,10 @@ through :class:`~polyinfra.us.live_books.UsLiveBooks` on its gRPC port, and prov
 emulator's own US books at the end; then a US order round trip (a GTC order placed and cancelled, a FOK that
 cannot fill) shows what the order stream saw of it.
 
-The demo records its own session (the CLOB's and the US exchange's books) into a temporary SQLite tape
-(its status shows the records the recorder acknowledged and the gaps), and once the books have closed it
-replays that tape and checks the replayed books equal the live ones level by level: the proof says so, or
-exits 1.
+The demo records its own session (the CLOB's and the US exchange's books, the RTDS and PolyBolt frames)
+into a temporary SQLite tape (its status shows the records the recorder acknowledged and the gaps), and once
+the books have closed it replays that tape and checks the replayed books equal the live ones level by level,
+and the replayed live-data events equal those the demo's subscriptions got: the proof says so, or exits 1.
 
 Meanwhile a :class:`~polyinfra.live.live_data.LiveData` follows the emulator's RTDS activity (the
 same fills, with the traders' wallets) and, with an API key the emulator issued, the BTC price over
@@ -56,14 +56,17 @@ from polyinfra.core.whale_radar import LargeTrade, LargeTradeRadar
 from polyinfra.emulator.faults import FaultConfig
 from polyinfra.emulator.runner import Emulator
 from polyinfra.errors import PolyinfraError
-from polyinfra.live.live_data import LiveData
+from polyinfra.live.live_data import LiveData, PriceSource
 from polyinfra.model.book import OrderBook
 from polyinfra.model.events import SyncState
 from polyinfra.model.live_events import ActivityTrade, Gap, LiveEvent, PriceTick
 from polyinfra.obs.redaction import Secret
 from polyinfra.record.dropcopy_archive import SQLiteDropCopyArchive
+from polyinfra.record.live_data_replay import LiveDataReplay
+from polyinfra.record.polybolt_replay import PolyBoltReplay
 from polyinfra.record.recorder import Recorder
 from polyinfra.record.replay import Replay
+from polyinfra.record.rtds_replay import RtdsReplay
 from polyinfra.record.sqlite_sink import SQLiteSink
 from polyinfra.record.us_replay import UsReplay
 from polyinfra.us.dropcopy import DropCopyArchiver
@@ -144,8 +147,11 @@ class TapeProof:
 
     records: int
     gaps: int
+    live_events: int
+    """Live-data events (RTDS activity, prices) the subscriptions got, and the replay gave again."""
     differing: tuple[str, ...]
-    """Tokens whose replayed book differs from the live one (levels, or a checkpoint diverged)."""
+    """Tokens whose replayed book differs from the live one (levels, or a checkpoint diverged), and the
+    live-data sources whose replayed events differ."""
 
     @property
     def equal(self) -> bool:
@@ -153,10 +159,14 @@ class TapeProof:
 
 
 async def _replayed_proof(
-    recorder: Recorder, sink: SQLiteSink, books: LiveBooks, us_levels: Mapping[str, _Levels]
+    recorder: Recorder,
+    sink: SQLiteSink,
+    books: LiveBooks,
+    us_levels: Mapping[str, _Levels],
+    live_data: Sequence[tuple[LiveDataReplay, list[LiveEvent]]],
 ) -> TapeProof:
     """Replay the tape and compare every replayed book with the live book as it ended (the US exchange's
-    as ``us_levels``)."""
+    as ``us_levels``), and each live-data replay's events with those its subscription got."""
     replay = Replay(sink)
     stats = await replay.run()
     differing = [
@@ -173,9 +183,13 @@ async def _replayed_proof(
     )
     if stats.first_divergence is not None:
         differing.append(f"checkpoint {stats.first_divergence.event_id}")
+    for live_replay, seen in live_data:
+        if await live_replay.events() != seen:
+            differing.append(f"{live_replay.source} events")
     recorded = recorder.stats
     written = 0 if recorded.acknowledged is None else recorded.acknowledged.records
-    return TapeProof(records=written, gaps=recorded.gaps, differing=tuple(differing))
+    seen_events = sum(len(seen) for _, seen in live_data)
+    return TapeProof(records=written, gaps=recorded.gaps, live_events=seen_events, differing=tuple(differing))
 
 
 _Levels = tuple[list[tuple[int, int]], list[tuple[int, int]]]
@@ -264,8 +278,11 @@ class _ActivitySeen:
     last: ActivityTrade | None = None
     radar: LargeTradeRadar = field(default_factory=lambda: LargeTradeRadar(_LARGE_TRADE_USDC))
     largest: LargeTrade | None = None
+    events: list[LiveEvent] = field(default_factory=list)
+    """Every event, for the tape's proof."""
 
     def __call__(self, event: LiveEvent) -> None:
+        self.events.append(event)
         if isinstance(event, ActivityTrade):
             self.trades += 1
             self.last = event
@@ -296,8 +313,11 @@ class _PricesSeen:
     ticks: int = 0
     gaps: int = 0
     last: PriceTick | None = None
+    events: list[LiveEvent] = field(default_factory=list)
+    """Every event, for the tape's proof."""
 
     def __call__(self, event: LiveEvent) -> None:
+        self.events.append(event)
         if isinstance(event, PriceTick):
             self.ticks += 1
             self.last = event
@@ -503,6 +523,7 @@ async def _demo(
                     emulator.urls["rtds"],
                     credentials=None if key is None else key.credentials,
                     polybolt_url=emulator.urls["polybolt"],
+                    recorder=recorder,
                 )
                 async with live_data as live:
                     await live.activity(callback=activity)
@@ -523,7 +544,12 @@ async def _demo(
                 wallets_line = await wallets.line()
             # The US books as they closed: every message they took is on the tape (recorded as received).
             us_levels = {symbol: _levels(us_books.book(symbol)) for symbol in us_books.symbols()}
-            tape = await _replayed_proof(recorder, sink, books, us_levels)
+            # Each subscription got every event of its topic: the replay of that topic gives them again.
+            prices_replay = (RtdsReplay if live_data.polybolt is None else PolyBoltReplay)(
+                sink, topics=[PriceSource.BINANCE.value]
+            )
+            live_replays = [(RtdsReplay(sink, topics=["activity"]), activity.events), (prices_replay, prices.events)]
+            tape = await _replayed_proof(recorder, sink, books, us_levels, live_replays)
         finally:
             await sink.close()
     (proof,) = proofs
@@ -567,7 +593,8 @@ def _proof_lines(end: _DemoEnd) -> list[str]:
     lines.append(end.us_orders)
     recorded = f"the recorder's tape ({tape.records:,} records, {tape.gaps} gaps)"
     if tape.equal:
-        lines.append(f"  {recorded} replayed into the same books")
+        lines.append(f"  {recorded} replayed into the same books,")
+        lines.append(f"  and its RTDS and PolyBolt frames into the same {tape.live_events:,} events")
     else:
         lines.append(f"  {recorded} replayed into DIFFERENT books: {', '.join(tape.differing[:3])}")
     return [*lines, end.activity, "next, try:", *(f"  {command}" for command in _NEXT_COMMANDS)]

@@ -7,6 +7,7 @@ The live-data modules and rich are imported inside the command, so ``polyinfra -
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import os
 import sys
@@ -113,6 +114,15 @@ def live(
         ),
     ] = None,
     jsonl: Annotated[bool, typer.Option("--jsonl", help="Print a JSON line per event.")] = False,
+    record: Annotated[
+        str | None,
+        typer.Option(
+            "--record",
+            metavar="SINK",
+            help="Also record every frame and gap into this sink (sqlite:///PATH, postgresql://..., "
+            "nats://HOST/STREAM); replay it with polyinfra replay --channel rtds (or polybolt).",
+        ),
+    ] = None,
     duration: DurationOption = 0.0,
     refresh_s: RefreshOption = 1.0,
     log_level: LogLevelOption = STREAM_LOG_LEVEL,
@@ -136,6 +146,7 @@ def live(
             until=None if price_topics_until is None else _date(price_topics_until),
             credentials=credentials_from_environment(os.environ),
             polybolt_url=None if venue else polybolt,
+            record_url=record,
         )
         asyncio.run(
             _run(VENUE_RTDS_URL if venue else rtds, request, jsonl=jsonl, duration_s=duration, refresh_s=refresh_s)
@@ -153,6 +164,8 @@ class _Request:
     credentials: ApiCredentials | None = field(default=None, repr=False)
     polybolt_url: str | None = EMULATOR_POLYBOLT_URL
     """None: the venue's."""
+    record_url: str | None = None
+    """The sink to record into (None: no recording)."""
 
 
 async def _run(url: str, request: _Request, *, jsonl: bool, duration_s: float, refresh_s: float) -> None:
@@ -161,13 +174,24 @@ async def _run(url: str, request: _Request, *, jsonl: bool, duration_s: float, r
     chosen = sum((request.topic is not None, bool(request.crypto), bool(request.equity)))
     if chosen != 1:
         raise InvalidValueError("give one of --topic, --crypto or --equity")
-    live_data = LiveData(
-        url,
-        price_topics_until=request.until,
-        credentials=request.credentials,
-        polybolt_url=request.polybolt_url or VENUE_POLYBOLT_URL,
-    )
-    async with live_data as live:
+    async with contextlib.AsyncExitStack() as stack:
+        recorder = None
+        if request.record_url is not None:
+            from polyinfra.record.recorder import Recorder
+            from polyinfra.record.sink_urls import open_sink
+
+            sink = open_sink(request.record_url)
+            stack.push_async_callback(sink.close)
+            # Entered after the sink's close: stopped (everything queued written) before the sink closes.
+            recorder = await stack.enter_async_context(Recorder(sink))
+        live_data = LiveData(
+            url,
+            price_topics_until=request.until,
+            credentials=request.credentials,
+            polybolt_url=request.polybolt_url or VENUE_POLYBOLT_URL,
+            recorder=recorder,
+        )
+        live = await stack.enter_async_context(live_data)
         subscription = await _subscribe(live, request)
         deadline_s = time.monotonic() + duration_s if duration_s > 0 else None
         if request.topic is not None or jsonl:

@@ -7,7 +7,8 @@ the manifest of a recording: when each token was covered and every gap with its 
 rebuilds the books from a recording and prints them with what the replay verified, or with
 ``--serve`` serves them over the market channel and ``/book(s)`` (:mod:`polyinfra.record.replay_server`);
 ``replay --channel user`` prints the user channel's events as the live client delivered them, ``replay
---channel us`` the US exchange's books. ``export`` writes the recording as normalised Parquet (``--source us``:
+--channel us`` the US exchange's books, ``replay --channel rtds`` (or ``polybolt``) the live-data events and
+gaps ``polyinfra live --record`` recorded. ``export`` writes the recording as normalised Parquet (``--source us``:
 the US exchange's books).
 
 The recorder's modules (SQLite, pyarrow) are imported inside the commands, so ``polyinfra --help``
@@ -64,6 +65,8 @@ _SINK_HELP: Final = (
     "Where the recording is: sqlite:///PATH, postgresql://USER@HOST/DATABASE or nats://HOST[:PORT]/STREAM."
 )
 _NS_PER_S: Final = 1_000_000_000
+_LIVE_DATA_CHANNELS: Final = ("rtds", "polybolt")
+_REPLAYED_CHANNELS: Final = ("market", "us", *_LIVE_DATA_CHANNELS)
 
 SinkOption = Annotated[str, typer.Option("--sink", metavar="URL", help=_SINK_HELP)]
 KeysOption = Annotated[
@@ -298,9 +301,18 @@ def replay(
             "--channel",
             metavar="CHANNEL",
             help="market: rebuild the books; user: the user channel's order and trade events; "
-            "us: rebuild the US exchange's books.",
+            "us: rebuild the US exchange's books; rtds or polybolt: the live-data events (trades, prices, "
+            "comments) and gaps as polyinfra live delivered them.",
         ),
     ] = "market",
+    topic: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--topic",
+            metavar="TOPIC",
+            help="With --channel rtds or polybolt: only this topic's events (repeatable), e.g. activity.",
+        ),
+    ] = None,
     log_level: LogLevelOption = COMMAND_LOG_LEVEL,
 ) -> None:
     """Rebuild the books from a recording, or serve them (--serve).
@@ -313,14 +325,20 @@ def replay(
     configure_command_logging(log_level)
     with one_line_errors("replay"):
         if channel == "user":
-            if speed != "max" or key or start or end or serve or paused or duration:
-                raise InvalidValueError("--speed, --key, --start, --end and --serve replay the market channel only")
+            if speed != "max" or key or start or end or serve or paused or duration or topic:
+                raise InvalidValueError(
+                    "--speed, --key, --start, --end, --topic and --serve do not go with --channel user"
+                )
             asyncio.run(_replay_user(sink))
             return
-        if channel not in ("market", "us"):
-            raise InvalidValueError("no such channel to replay: market, user or us", channel=channel[:40])
-        if channel == "us" and (serve or paused or duration):
+        if channel not in _REPLAYED_CHANNELS:
+            raise InvalidValueError(
+                "no such channel to replay: market, user, us, rtds or polybolt", channel=channel[:40]
+            )
+        if channel != "market" and (serve or paused or duration):
             raise InvalidValueError("--serve replays the market channel only")
+        if topic and channel not in _LIVE_DATA_CHANNELS:
+            raise InvalidValueError("--topic goes with --channel rtds or polybolt")
         window = _ReplayWindow(
             speed=replay_speed(speed),
             keys=key,
@@ -329,7 +347,9 @@ def replay(
         )
         if not serve and (paused or duration):
             raise InvalidValueError("--paused and --duration go with --serve")
-        if serve:
+        if channel in _LIVE_DATA_CHANNELS:
+            asyncio.run(_replay_live_data(sink, window, channel, topic))
+        elif serve:
             from polyinfra.cli.watch import run_until_stopped
 
             run_until_stopped(_serve_replay(sink, window, host=host, port=port, paused=paused, duration_s=duration))
@@ -413,6 +433,34 @@ async def _replay(sink_url: str, window: _ReplayWindow, *, us: bool = False) -> 
         divergence = stats.first_divergence
         print(f"first divergence: {divergence.token_id} at {divergence.event_id}")
         raise typer.Exit(1)
+
+
+async def _replay_live_data(sink_url: str, window: _ReplayWindow, channel: str, topics: list[str] | None) -> None:
+    """Replay the RTDS or PolyBolt tape: a line per event, as ``polyinfra live`` prints it, then the stats."""
+    from polyinfra.cli.live_commands import format_live_event
+    from polyinfra.record.polybolt_replay import PolyBoltReplay
+    from polyinfra.record.rtds_replay import RtdsReplay
+    from polyinfra.record.sink_urls import open_sink
+
+    sink = open_sink(sink_url)
+    try:
+        replayed = (RtdsReplay if channel == "rtds" else PolyBoltReplay)(
+            sink,
+            speed=window.speed,
+            keys=window.keys,
+            topics=topics,
+            start_wall_ns=window.start_wall_ns,
+            end_wall_ns=window.end_wall_ns,
+        )
+        async for event in replayed:
+            print(format_live_event(event, jsonl=False))
+    finally:
+        await sink.close()
+    stats = replayed.stats
+    print(
+        f"replayed {stats.records:,} {channel} records ({stats.frames:,} frames, {stats.malformed_frames:,} "
+        f"malformed): {stats.events:,} events, {stats.gaps:,} of them gaps"
+    )
 
 
 async def _replay_user(sink_url: str) -> None:

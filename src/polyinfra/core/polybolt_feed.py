@@ -29,6 +29,7 @@ import msgspec
 from polyinfra.core.rtds_feed import exact_price
 from polyinfra.core.rtds_topics import PriceSource, SubscriptionPlan, canonical_symbol
 from polyinfra.errors import InvalidValueError, MalformedMessageError
+from polyinfra.model.live_events import LiveEvent, PriceTick
 from polyinfra.wire.json_decoding import JsonDecoder
 from polyinfra.wire.polybolt import ChannelFilter, PricePayload, ServerFrame, SnapshotPayload
 from polyinfra.wire.rtds import Subscription
@@ -145,6 +146,12 @@ class DataFrame:
     snapshot: bool = False
     sent_ms: int | None = None
     hole: SeqHole | None = None
+
+    def ticks(self, topic: str) -> list[LiveEvent]:
+        """The new points as the live-data ``topic``'s price ticks (a snapshot's are backfill)."""
+        return [
+            PriceTick(topic, self.symbol, price, timestamp_ms, self.snapshot) for price, timestamp_ms in self.points
+        ]
 
 
 class PolyBoltFeed:

@@ -29,7 +29,7 @@ from polyinfra.errors import InvalidValueError
 from polyinfra.live.polybolt_client import PolyBoltClient
 from polyinfra.live.rtds_client import RtdsClient, RtdsStats
 from polyinfra.live.transport import LiveTransport, transport_for
-from polyinfra.model.live_events import ActivityTrade, CommentEvent, Gap, LiveEvent, PriceTick
+from polyinfra.model.live_events import ActivityTrade, CommentEvent, Gap, LiveEvent, PriceTick, topic_of
 from polyinfra.net.event_stream import EventFanout, EventStream
 from polyinfra.wire.rtds import Subscription
 
@@ -306,20 +306,10 @@ class LiveData:
 
     def _dispatch(self, events: list[LiveEvent]) -> None:
         # A frame's events share one topic (a gap is a batch of its own).
-        subscriptions = self._by_topic.get(_topic_of(events[0]))
+        subscriptions = self._by_topic.get(topic_of(events[0]))
         if subscriptions:
             for subscription in subscriptions:
                 subscription._offer(events)
-
-
-def _topic_of(event: LiveEvent) -> str:
-    if isinstance(event, ActivityTrade):
-        return _ACTIVITY
-    if isinstance(event, PriceTick):
-        return event.source
-    if isinstance(event, Gap):
-        return event.topic
-    return _COMMENTS
 
 
 def _activity_field(event: ActivityTrade, name: str) -> str:

@@ -26,7 +26,10 @@ does, and why:
 
 * **Recording.** Frames go to the recorder under source ``polybolt``, channel = the PolyBolt channel
   (``price.crypto``; ``connection`` for answers and pings), key = the symbol or asset id, the
-  connection number = the shard; gaps under the live-data topic they concern, as RTDS's do.
+  connection number = the shard; gaps under the live-data topic they concern, as RTDS's do. A data
+  frame is recorded after the gaps it revealed, and every change of the live-data topics a
+  subscription serves is a ``subscribed``/``unsubscribed`` record (``{"subscription", "topics"}``),
+  so that :class:`~polyinfra.record.polybolt_replay.PolyBoltReplay` yields the ticks as delivered.
 
 ``clock``, ``random`` and ``sleep`` are injectable, so a test drives the pacing and the 4003 delay
 without waiting. Every frame is handled in its own step: a malformed one is counted, logged and
@@ -66,7 +69,7 @@ from polyinfra.core.polybolt_feed import (
 from polyinfra.core.rtds_topics import SubscriptionPlan
 from polyinfra.errors import LiveDataAuthError, PolicyViolationError, PolyinfraError, TransportError
 from polyinfra.live.transport import POLYBOLT, TransportTaps
-from polyinfra.model.live_events import LiveEvent, PriceTick
+from polyinfra.model.live_events import LiveEvent
 from polyinfra.net.ws_sessions import (
     BackgroundTasks,
     describe_failure,
@@ -252,7 +255,9 @@ class PolyBoltClient:
         key = subscription_key(entry.channel, entry.filter)
         topics = self._topics.setdefault(key, {})
         topics[plan.wire.topic] = None
-        if key in self._shard_of:
+        known = self._shard_of.get(key)
+        if known is not None:
+            self._record_topics(known, RecordKind.SUBSCRIBED, key, [plan.wire.topic])
             return
         shard = next((shard for shard in self._shards if len(shard.entries) < self._max_subscriptions), None)
         if shard is None:
@@ -263,6 +268,7 @@ class PolyBoltClient:
                 self._run(shard)
         shard.entries[key] = entry
         self._shard_of[key] = shard
+        self._record_topics(shard, RecordKind.SUBSCRIBED, key, [plan.wire.topic])
         if shard.ws is not None and shard.authed:
             await self._send_entries(shard, "subscribe", [key])
 
@@ -275,11 +281,13 @@ class PolyBoltClient:
             return
         del topics[plan.wire.topic]
         if topics:
+            self._record_topics(self._shard_of[key], RecordKind.UNSUBSCRIBED, key, [plan.wire.topic])
             return
         del self._topics[key]
         shard = self._shard_of.pop(key)
         del shard.entries[key]
         shard.feed.forget(key)
+        self._record_topics(shard, RecordKind.UNSUBSCRIBED, key, [plan.wire.topic])
         if shard.ws is not None and shard.authed:
             await self._send_entries(shard, "unsubscribe", [key], entries=[entry])
 
@@ -422,8 +430,7 @@ class PolyBoltClient:
             await self._on_answer(shard, result)
         else:
             WS_FRAMES.labels(channel=POLYBOLT, event_type=result.channel).inc()  # a few a second per symbol
-            self._taps.frame_received(result.channel, shard.number, frame, result.sent_ms, result.symbol)
-            self._on_data(shard, result)
+            self._on_data(shard, result, frame)
 
     async def _on_answer(self, shard: _Shard, answer: ControlAnswer) -> None:
         ws = shard.ws
@@ -454,11 +461,15 @@ class PolyBoltClient:
         self._refused += 1
         del shard.entries[key]
         self._shard_of.pop(key, None)
+        # Dropped as an unsubscribe drops it: asked again, its snapshot is delivered whole.
+        shard.feed.forget(key)
+        topics = list(self._topics.pop(key, {}))
+        self._record_topics(shard, RecordKind.UNSUBSCRIBED, key, topics)
         now_ms = self._wall_ms()
-        for topic in self._topics.pop(key, {}):
+        for topic in topics:
             self._taps.report_gap(topic, now_ms, now_ms, f"refused: {answer.code}")
 
-    def _on_data(self, shard: _Shard, frame: DataFrame) -> None:
+    def _on_data(self, shard: _Shard, frame: DataFrame, raw: bytes | str) -> None:
         sent_ms = self._wall_ms() if frame.sent_ms is None else frame.sent_ms
         topics = self._topics.get(frame.key, {})
         if frame.hole is not None:
@@ -475,14 +486,12 @@ class PolyBoltClient:
             for topic in gapped:
                 self._taps.report_gap(topic, from_ms, sent_ms, reason)
         shard.last_data_ms[frame.channel] = sent_ms
+        # Recorded after the gaps it revealed: the tape holds them in the order the consumer got them (replay).
+        self._taps.frame_received(frame.channel, shard.number, raw, frame.sent_ms, frame.symbol)
         if frame.points and topics:
             self._messages += 1
             for topic in topics:
-                ticks: list[LiveEvent] = [
-                    PriceTick(topic, frame.symbol, price, timestamp_ms, frame.snapshot)
-                    for price, timestamp_ms in frame.points
-                ]
-                self._taps.deliver(ticks)
+                self._taps.deliver(frame.ticks(topic))
 
     # --- helpers -------------------------------------------------------------------------------------
 
@@ -490,6 +499,10 @@ class PolyBoltClient:
         if self.failure is None:
             self.failure = failure
             _log.error("PolyBolt transport stopped", error=describe_failure(failure))
+
+    def _record_topics(self, shard: _Shard, kind: RecordKind, key: str, topics: list[str]) -> None:
+        """Which live-data topics a subscription key gained or lost, for the replay to deliver its prices as live."""
+        self._taps.lifecycle(_CONNECTION_CHANNEL, shard.number, kind, subscription=key, topics=topics)
 
     def _close_holes(self, shard: _Shard) -> None:
         now_ms = self._wall_ms()

@@ -25,7 +25,8 @@ turns frames into events. What it does, and why:
   it was sent (and is not sent again).
 * **Recording.** Every frame received and sent goes to ``recorder`` (source ``rtds``, channel = the
   topic, or ``connection`` for keep-alives, PINGs and error answers; key = the symbol, wallet or
-  commented entity).
+  commented entity), a data frame after the gaps it closed, so that
+  :class:`~polyinfra.record.rtds_replay.RtdsReplay` yields the events in the order they were delivered.
 
 Every frame is handled in its own step: a malformed one is counted and logged, never the end of a
 session. The session runner and the watchdog are supervised (logged, counted, restarted).
@@ -349,7 +350,6 @@ class RtdsClient:
             if self._session_keepalives == _KEEPALIVES_TO_CONFIRM and self._holes:
                 self._close_holes()
             return
-        self._record(topic, frame, feed.last_sent_ms, feed.last_key)
         self._by_topic[topic] = self._by_topic.get(topic, 0) + 1
         self._last_data_s[topic] = self._clock()
         # A hole starts after the last frame was *sent*: frames sent after it may be lost behind it.
@@ -359,6 +359,8 @@ class RtdsClient:
             self._backoff.reset()
             if self._holes:
                 self._close_holes()
+        # Recorded after the gaps it closed: the tape holds them in the order the consumer got them (replay).
+        self._record(topic, frame, feed.last_sent_ms, feed.last_key)
         if events:
             self._taps.deliver(events)
 

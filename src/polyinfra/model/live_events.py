@@ -18,7 +18,7 @@ from msgspec import Struct
 
 from polyinfra.model.numbers import Side
 
-__all__ = ["ActivityTrade", "CommentEvent", "Gap", "LiveEvent", "PriceTick"]
+__all__ = ["ActivityTrade", "CommentEvent", "Gap", "LiveEvent", "PriceTick", "topic_of"]
 
 
 class ActivityTrade(Struct, frozen=True, gc=False, tag_field="type", tag="trade"):
@@ -91,3 +91,14 @@ class Gap(Struct, frozen=True, gc=False, tag_field="type", tag="gap"):
 
 LiveEvent = ActivityTrade | PriceTick | CommentEvent | Gap
 """What a live-data stream yields."""
+
+
+def topic_of(event: LiveEvent) -> str:
+    """The live-data topic ``event`` belongs to (a price's source, a gap's topic)."""
+    if isinstance(event, ActivityTrade):
+        return "activity"
+    if isinstance(event, PriceTick):
+        return event.source
+    if isinstance(event, Gap):
+        return event.topic
+    return "comments"

@@ -15,11 +15,12 @@ carries one and None otherwise, never backfilled from a local clock.
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Final
+from typing import Final, TypeVar
 
 import msgspec
 
-from polyinfra.errors import CorruptRecordError
+from polyinfra.errors import CorruptRecordError, MalformedMessageError
+from polyinfra.wire.json_decoding import JsonDecoder
 
 __all__ = [
     "NO_CONNECTION",
@@ -27,7 +28,10 @@ __all__ = [
     "RecordKind",
     "SessionHeader",
     "connection_number",
+    "decode_stored",
 ]
+
+_T = TypeVar("_T")
 
 NO_CONNECTION: Final = 0
 """The connection id of records that belong to no socket (REST answers, the recorder's own gaps)."""
@@ -53,9 +57,11 @@ class RecordKind(StrEnum):
     CONNECTION_LOST = "connection lost"
     """The connection closed or was found dead: ``{"reason": ..., "code": close code or null}``."""
     SUBSCRIBED = "subscribed"
-    """Tokens were assigned to the connection: ``{"token_ids": [...]}``."""
+    """Tokens were assigned to the connection: ``{"token_ids": [...]}``. PolyBolt's: a subscription key
+    (channel and filter) now serves these live-data topics too: ``{"subscription": ..., "topics": [...]}``."""
     UNSUBSCRIBED = "unsubscribed"
-    """Tokens were dropped: ``{"token_ids": [...]}``."""
+    """Tokens were dropped: ``{"token_ids": [...]}``. PolyBolt's: a subscription key no longer serves these
+    topics (unsubscribed or refused; with none left, it is dropped): ``{"subscription": ..., "topics": [...]}``."""
     SNAPSHOT_REQUESTED = "snapshot requested"
     """A REST snapshot batch went out: ``key`` is its fetch id, ``{"token_ids": [...]}``."""
     SNAPSHOT_FAILED = "snapshot failed"
@@ -127,3 +133,12 @@ def connection_number(event_id: str) -> int:
         return int(prefix.rpartition(".")[2])
     except ValueError as exc:
         raise CorruptRecordError("a record's event id names no connection", event_id=event_id[:100]) from exc
+
+
+def decode_stored(decoder: JsonDecoder[_T], record: Record, problem: str) -> _T:
+    """``record``'s JSON payload decoded; :class:`~polyinfra.errors.CorruptRecordError` saying ``problem``
+    when it does not decode (the client wrote it from a value it held: the stored copy is damaged)."""
+    try:
+        return decoder.decode(record.payload)
+    except MalformedMessageError as exc:
+        raise CorruptRecordError(problem, event_id=record.event_id[:100]) from exc

@@ -46,7 +46,7 @@ from polyinfra.errors import CorruptRecordError, MalformedMessageError
 from polyinfra.model.book import OrderBook
 from polyinfra.model.events import BookEvent, BookUpdated, SyncState, SyncStateChanged
 from polyinfra.record.pacing import Pacer
-from polyinfra.record.records import NO_CONNECTION, Record, RecordKind, connection_number
+from polyinfra.record.records import NO_CONNECTION, Record, RecordKind, connection_number, decode_stored
 from polyinfra.record.sink import Sink
 from polyinfra.record.us_subscription import decode_subscription
 from polyinfra.wire.json_decoding import JsonDecoder
@@ -224,24 +224,15 @@ class UsReplay:
             )
 
     def _unsubscribed(self, record: Record) -> None:
-        try:
-            details = _decode_unsubscribed.decode(record.payload)
-        except MalformedMessageError as exc:
-            raise CorruptRecordError(
-                "a recorded US unsubscribe does not decode", event_id=record.event_id[:100]
-            ) from exc
+        details = decode_stored(_decode_unsubscribed, record, "a recorded US unsubscribe does not decode")
         for symbol in details.token_ids:
             if self._symbols.pop(symbol, None) is not None:
                 del self._books[symbol]
                 del self._states[symbol]
 
     def _lost(self, record: Record) -> None:
-        try:
-            reason = _decode_lost.decode(record.payload).reason[:_MAX_REASON_CHARS]
-        except MalformedMessageError as exc:
-            raise CorruptRecordError(
-                "a recorded US connection loss does not decode", event_id=record.event_id[:100]
-            ) from exc
+        lost = decode_stored(_decode_lost, record, "a recorded US connection loss does not decode")
+        reason = lost.reason[:_MAX_REASON_CHARS]
         stream = connection_number(record.event_id)
         self._mark_stale([symbol for symbol, known in self._symbols.items() if known.stream == stream], reason, record)
 
