@@ -67,7 +67,9 @@ import msgspec
 
 from polyinfra import __version__
 from polyinfra.core.config_checks import HTTP_SCHEMES, service_url
+from polyinfra.core.rate_limit_tables import RateLimitTable, Route, Scope
 from polyinfra.core.venue_errors import error_from_response
+from polyinfra.core.venue_rate_limits import CLOB_LIMITS
 from polyinfra.errors import (
     CircuitOpenError,
     InvalidValueError,
@@ -78,16 +80,7 @@ from polyinfra.errors import (
 )
 from polyinfra.net.breaker import CallOutcome, CircuitBreakers, counts_as_failure
 from polyinfra.net.connect_failures import connect_failure
-from polyinfra.net.rate_limit import (
-    CLOB_LIMITS,
-    AsyncRateLimiter,
-    RateLimiter,
-    RateLimitTable,
-    Route,
-    Scope,
-    SyncRateLimiter,
-    Ticket,
-)
+from polyinfra.net.rate_limit import AsyncRateLimiter, RateLimiter, SyncRateLimiter, Ticket
 from polyinfra.net.retry import (
     ReconcileVerdict,
     RetryPolicy,
@@ -763,7 +756,7 @@ def _check_http2(http2: bool) -> None:
 class HttpTransport(_Pipeline):
     """Async HTTP to one host (``base_url``, e.g. the CLOB's or the emulator's) through the pipeline.
 
-    ``rate_limits`` is the host's table (:data:`~polyinfra.net.rate_limit.CLOB_LIMITS` by
+    ``rate_limits`` is the host's table (:data:`~polyinfra.core.venue_rate_limits.CLOB_LIMITS` by
     default); ``limiter`` may be shared with the transports of other hosts so the global budget is
     shared too (it must use the same clock). ``retry``, ``breakers``, ``timeouts`` and ``pool``
     default to their classes' defaults. HTTP/2 is off by default: the venue speaks both, and
