@@ -32,7 +32,8 @@ from polyinfra.emulator.runner import Emulator
 from polyinfra.emulator.trading_api import TradingSettings
 from polyinfra.model.market import MarketInfo
 from polyinfra.model.numbers import Side
-from polyinfra.net.http import HttpTransport, Response
+from polyinfra.net.http import HttpTransport
+from polyinfra.net.http_request import Response
 from polyinfra.net.rate_limit import AsyncRateLimiter, TicketState
 from polyinfra.net.retry import RetryPolicy
 from polyinfra.obs.metrics import REGISTRY

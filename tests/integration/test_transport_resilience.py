@@ -36,7 +36,8 @@ from polyinfra.errors import (
     TransportError,
 )
 from polyinfra.net.breaker import BreakerConfig, BreakerState, CircuitBreakers
-from polyinfra.net.http import HttpTransport, PoolLimits, Response, SyncHttpTransport, Timeouts
+from polyinfra.net.http import HttpTransport, PoolLimits, SyncHttpTransport
+from polyinfra.net.http_request import Response, Timeouts
 from polyinfra.net.rate_limit import DEFAULT_MARGIN
 from polyinfra.net.retry import ReconcileVerdict, RetryPolicy, needs_reconciliation
 from polyinfra.obs.metrics import REGISTRY

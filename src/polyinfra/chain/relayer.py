@@ -74,7 +74,8 @@ from polyinfra.errors import (
     WalletBusyError,
 )
 from polyinfra.model.orders import SignatureType
-from polyinfra.net.http import HeaderValues, HttpTransport
+from polyinfra.net.http import HttpTransport
+from polyinfra.net.http_request import HeaderValues
 from polyinfra.net.json_rpc import JsonRpcClient
 from polyinfra.net.retry import RetryPolicy
 from polyinfra.obs.redaction import Secret

@@ -67,7 +67,8 @@ from polyinfra.model.ids import ConditionId, TokenId
 from polyinfra.model.market import MarketInfo
 from polyinfra.model.numbers import Side, TickSize
 from polyinfra.net.breaker import CircuitBreakers
-from polyinfra.net.http import HttpTransport, QueryParams, Response, SyncHttpTransport, Timeouts
+from polyinfra.net.http import HttpTransport, SyncHttpTransport
+from polyinfra.net.http_request import QueryParams, Response, Timeouts
 from polyinfra.net.retry import RetryPolicy
 from polyinfra.net.transport_client import TransportClient
 from polyinfra.wire.clob_rest import (
