@@ -47,7 +47,14 @@ from polyinfra.errors import CircuitOpenError, InvalidValueError, PolyinfraError
 from polyinfra.net.breaker import CallOutcome, CircuitBreakers, counts_as_failure
 from polyinfra.net.http_request import AnswerErrors, HeaderValues, ItemsAfter, QueryParams, Response, Timeouts
 from polyinfra.net.rate_limit import RateLimiter, Ticket
-from polyinfra.net.retry import ReconcileVerdict, RetryPolicy, annotate, decide_retry, flag_reconciliation
+from polyinfra.net.retry import (
+    ReconcileVerdict,
+    RetryDecision,
+    RetryPolicy,
+    annotate,
+    decide_retry,
+    flag_reconciliation,
+)
 from polyinfra.net.signer_limit_headers import SignerLimitHeaders
 from polyinfra.obs.logging import get_logger, new_correlation_id
 from polyinfra.obs.metrics import HTTP_LATENCY, HTTP_REQUESTS, RETRIES, SIGNER_RATE_LIMIT_WARNINGS
@@ -279,16 +286,7 @@ class Pipeline:
                     retry_wait_s=retry_wait_s,
                 )
             error = cast(PolyinfraError, result.error)
-            decision = decide_retry(
-                error,
-                attempt=attempt,
-                elapsed_s=self._clock() - started,
-                policy=self.retry,
-                deadline_s=call.deadline_s,
-                state_changing=call.state_changing,
-                host_answered=self._host_answered,
-                draw=self._rng.random(),
-            )
+            decision = self._decide(call, error, attempt, started, state_changing=call.state_changing)
             if decision.needs_reconciliation and call.can_reconcile:
                 verdict = cast(ReconcileVerdict, (yield Reconcile(error)))
                 _log.info("reconciled", **_where(call), attempt=attempt, verdict=verdict.value)
@@ -297,15 +295,8 @@ class Pipeline:
                     annotate(error, attempts=attempt, request_id=call.request_id)
                     raise error
                 if verdict is ReconcileVerdict.NOT_APPLIED:
-                    decision = decide_retry(
-                        error,
-                        attempt=attempt,
-                        elapsed_s=self._clock() - started,
-                        policy=self.retry,
-                        deadline_s=call.deadline_s,
-                        host_answered=self._host_answered,
-                        draw=self._rng.random(),
-                    )
+                    # The venue did not act on it: as safe to send again as a read.
+                    decision = self._decide(call, error, attempt, started, state_changing=False)
             if decision.needs_reconciliation:
                 flag_reconciliation(error, attempts=attempt, request_id=call.request_id)
                 _log.error(
@@ -344,6 +335,20 @@ class Pipeline:
             yield Sleep(decision.delay_s)
             retry_wait_s += decision.delay_s
             previous = error
+
+    def _decide(
+        self, call: Call, error: PolyinfraError, attempt: int, started: float, *, state_changing: bool
+    ) -> RetryDecision:
+        return decide_retry(
+            error,
+            attempt=attempt,
+            elapsed_s=self._clock() - started,
+            policy=self.retry,
+            deadline_s=call.deadline_s,
+            state_changing=state_changing,
+            host_answered=self._host_answered,
+            draw=self._rng.random(),
+        )
 
     def _attempt(self, call: Call, attempt: int, deadline_at: float) -> Generator[Effect, object, _Attempt]:
         breaker = self.breakers[call.route.group]
