@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Final
 
 __all__ = ["SignerLimitHeaders"]
 
@@ -49,8 +50,14 @@ class SignerLimitHeaders:
         return max(candidates, default=None)
 
 
+_READABLE_BOUND: Final = 10**15
+"""Past any time in unix seconds or any count the venue sends (30 million years); a larger value is
+unreadable, and would overflow the float arithmetic of :meth:`SignerLimitHeaders.hold_until`."""
+
+
 def _integer(text: str | None) -> int | None:
     try:
-        return None if text is None else int(text.strip())
+        value = None if text is None else int(text.strip())
     except ValueError:
         return None
+    return value if value is not None and -_READABLE_BOUND <= value <= _READABLE_BOUND else None
