@@ -52,10 +52,10 @@ from polyinfra.core.order_signing import (
     signed_order_from_payload,
     verify_order_signature,
 )
+from polyinfra.core.venue_rate_limits import clob_limits
 from polyinfra.model.market import MarketInfo
 from polyinfra.model.numbers import Side, TickSize
 from polyinfra.net.http import HttpTransport
-from polyinfra.net.rate_limit import clob_limits
 from polyinfra.wire.clob_orders import OrderPayload
 
 UNBINDING_RATE_LIMIT_SCALE = 1_000.0

@@ -25,12 +25,12 @@ import asyncio
 import math
 import time
 
+from polyinfra.core.venue_rate_limits import DATA_LIMITS
 from polyinfra.data.data_api import DataApiClient
 from polyinfra.emulator.faults import FaultConfig
 from polyinfra.emulator.live.rtds_sources import agent_wallet
 from polyinfra.emulator.rate_limits import RateLimitMode
 from polyinfra.emulator.runner import Emulator
-from polyinfra.net.rate_limit import DATA_LIMITS
 
 _POSITIONS_PER_WINDOW = 150
 _WINDOW_S = 10.0

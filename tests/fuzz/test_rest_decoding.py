@@ -29,7 +29,8 @@ from polyinfra.core.order_signing import POLYGON_CHAIN_ID, sign_order
 from polyinfra.errors import InvalidNumberError, PolyinfraError
 from polyinfra.model.numbers import Side
 from polyinfra.model.orders import SignatureType, UnsignedOrder
-from polyinfra.net.http import HttpTransport, Response, SyncHttpTransport
+from polyinfra.net.http import HttpTransport, SyncHttpTransport
+from polyinfra.net.http_request import Response
 from polyinfra.wire.clob_rest import ClobMarketInfo, Market
 from polyinfra.wire.json_decoding import decode_json
 from tests.conftest import KNOWN_TEST_SECRETS

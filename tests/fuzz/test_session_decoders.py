@@ -13,7 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from polyinfra.errors import PolyinfraError
-from polyinfra.net.http import Response
+from polyinfra.net.http_request import Response
 from polyinfra.record.book_checkpoint import decode_checkpoint
 from polyinfra.record.records import Record, RecordKind
 from polyinfra.record.stored_rows import record_of_row

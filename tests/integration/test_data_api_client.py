@@ -11,6 +11,7 @@ from itertools import pairwise
 import httpx
 import pytest
 
+from polyinfra.core.venue_rate_limits import DATA_LIMITS
 from polyinfra.data.data_api import DataApiClient
 from polyinfra.emulator.data.ledger import LedgerRow
 from polyinfra.emulator.faults import FaultConfig
@@ -20,7 +21,6 @@ from polyinfra.emulator.runner import Emulator
 from polyinfra.errors import CursorRejectedError, HttpClientError, PaginationError
 from polyinfra.model.numbers import MICROS
 from polyinfra.model.wallet_activity import ActivityKind, WalletActivity, WalletActivitySource
-from polyinfra.net.rate_limit import DATA_LIMITS
 from polyinfra.net.retry import RetryPolicy
 
 _STEPS = 300

@@ -7,12 +7,12 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from polyinfra.core.venue_rate_limits import GAMMA_LIMITS
 from polyinfra.data.gamma import GammaClient
 from polyinfra.emulator.faults import FaultConfig
 from polyinfra.emulator.rate_limits import RateLimitMode
 from polyinfra.emulator.runner import Emulator
 from polyinfra.errors import CursorRejectedError, HttpClientError, InvalidValueError, NotFoundError
-from polyinfra.net.rate_limit import GAMMA_LIMITS
 
 
 @pytest.fixture

@@ -22,7 +22,8 @@ from polyinfra.core.order_signing import POLYGON_CHAIN_ID
 from polyinfra.emulator.runner import Emulator
 from polyinfra.errors import L1AuthError, L2AuthError, PolyinfraError, RequestTimeoutError, TransportError
 from polyinfra.net.breaker import BreakerConfig, CircuitBreakers
-from polyinfra.net.http import HttpTransport, SyncHttpTransport, Timeouts
+from polyinfra.net.http import HttpTransport, SyncHttpTransport
+from polyinfra.net.http_request import Timeouts
 from polyinfra.net.retry import RetryPolicy
 from polyinfra.obs.redaction import SecretScanner, revealed
 from tests.conftest import GATE_FRAGMENT_CHARS

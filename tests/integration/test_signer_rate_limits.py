@@ -26,13 +26,15 @@ from polyinfra.core.auth_headers import ApiCredentials, l2_headers
 from polyinfra.core.eip712 import SigningKey
 from polyinfra.core.order_builder import OrderStamper, build_order
 from polyinfra.core.order_signing import POLYGON_CHAIN_ID, SignedOrder, sign_order
+from polyinfra.core.venue_rate_limits import clob_limits
 from polyinfra.emulator.faults import FaultConfig
 from polyinfra.emulator.runner import Emulator
 from polyinfra.emulator.trading_api import TradingSettings
 from polyinfra.model.market import MarketInfo
 from polyinfra.model.numbers import Side
-from polyinfra.net.http import HttpTransport, Response
-from polyinfra.net.rate_limit import AsyncRateLimiter, TicketState, clob_limits
+from polyinfra.net.http import HttpTransport
+from polyinfra.net.http_request import Response
+from polyinfra.net.rate_limit import AsyncRateLimiter, TicketState
 from polyinfra.net.retry import RetryPolicy
 from polyinfra.obs.metrics import REGISTRY
 from polyinfra.obs.redaction import revealed

@@ -28,12 +28,12 @@ from polyinfra.clob.trading import ORDERS_PER_REQUEST, OrderSubmission, SendOrde
 from polyinfra.core.eip712 import SigningKey
 from polyinfra.core.order_builder import OrderStamper, build_order
 from polyinfra.core.order_signing import POLYGON_CHAIN_ID, SignedOrder, sign_order
+from polyinfra.core.venue_rate_limits import clob_limits
 from polyinfra.emulator.runner import Emulator
 from polyinfra.errors import OrderRejectedError, PolyinfraError
 from polyinfra.model.market import MarketInfo
 from polyinfra.model.numbers import Side, TickSize
 from polyinfra.net.http import HttpTransport, PoolLimits
-from polyinfra.net.rate_limit import clob_limits
 from polyinfra.obs.redaction import register_secret
 from tests.integration.trading_steps import (
     STAMPER,

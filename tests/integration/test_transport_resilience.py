@@ -24,6 +24,7 @@ import pytest
 from polyinfra.clob.trading import TradingClient
 from polyinfra.core.auth_headers import l2_headers
 from polyinfra.core.eip712 import SigningKey
+from polyinfra.core.venue_rate_limits import CLOB_LIMITS
 from polyinfra.emulator.runner import Emulator
 from polyinfra.errors import (
     CircuitOpenError,
@@ -35,8 +36,9 @@ from polyinfra.errors import (
     TransportError,
 )
 from polyinfra.net.breaker import BreakerConfig, BreakerState, CircuitBreakers
-from polyinfra.net.http import HttpTransport, PoolLimits, Response, SyncHttpTransport, Timeouts
-from polyinfra.net.rate_limit import CLOB_LIMITS, DEFAULT_MARGIN
+from polyinfra.net.http import HttpTransport, PoolLimits, SyncHttpTransport
+from polyinfra.net.http_request import Response, Timeouts
+from polyinfra.net.rate_limit import DEFAULT_MARGIN
 from polyinfra.net.retry import ReconcileVerdict, RetryPolicy, needs_reconciliation
 from polyinfra.obs.metrics import REGISTRY
 from polyinfra.wire.clob_rest import Midpoint, OrderBookSummary

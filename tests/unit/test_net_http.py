@@ -9,7 +9,8 @@ import pytest
 
 from polyinfra import __version__
 from polyinfra.errors import InvalidValueError, MalformedMessageError
-from polyinfra.net.http import DEFAULT_USER_AGENT, HttpTransport, PoolLimits, Response, SyncHttpTransport, Timeouts
+from polyinfra.net.http import DEFAULT_USER_AGENT, HttpTransport, PoolLimits, SyncHttpTransport
+from polyinfra.net.http_request import Response, Timeouts
 from polyinfra.wire.clob_rest import Midpoint
 
 UNUSED_URL = "http://127.0.0.1:9"

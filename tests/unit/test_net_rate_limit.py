@@ -10,23 +10,10 @@ import threading
 
 import pytest
 
+from polyinfra.core.rate_limit_tables import EndpointRule, RateLimitTable, Route, Scope, Window
+from polyinfra.core.venue_rate_limits import CLOB_LIMITS, DATA_LIMITS, GAMMA_LIMITS, SIGNER_TIERS, clob_limits
 from polyinfra.errors import InvalidValueError, RateLimitedError
-from polyinfra.net.rate_limit import (
-    CLOB_LIMITS,
-    DATA_LIMITS,
-    GAMMA_LIMITS,
-    SIGNER_TIERS,
-    AsyncRateLimiter,
-    EndpointRule,
-    RateLimiter,
-    RateLimitTable,
-    Route,
-    Scope,
-    SyncRateLimiter,
-    TicketState,
-    Window,
-    clob_limits,
-)
+from polyinfra.net.rate_limit import AsyncRateLimiter, RateLimiter, SyncRateLimiter, TicketState
 from polyinfra.obs.metrics import REGISTRY
 
 
@@ -484,7 +471,7 @@ def test_items_charged_after_the_fact_count_in_the_wallets_item_scopes_only() ->
 
 
 def test_us_order_entry_buckets_are_per_method_and_by_tier() -> None:
-    from polyinfra.net.rate_limit import us_order_entry_limits  # noqa: PLC0415 - the US table is this test's alone
+    from polyinfra.core.venue_rate_limits import us_order_entry_limits  # noqa: PLC0415 - the US table is this test's alone
 
     table = us_order_entry_limits(1)
     limiter = RateLimiter()  # 80 % of each: 24 inserts and 72 cancels a second at tier 1

@@ -11,12 +11,12 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from polyinfra.cli.us_commands import EMULATOR_GRPC_TARGET, UsEndpointOptions, endpoint_options
+from polyinfra.core.venue_rate_limits import CLOB_LIMITS
 from polyinfra.emulator.data.knobs import DataApiKnobs
 from polyinfra.emulator.knob_routes import knob_routes
 from polyinfra.emulator.us.order_faults import UsOrderFaults
 from polyinfra.errors import InvalidValueError
 from polyinfra.net.http import HttpTransport
-from polyinfra.net.rate_limit import CLOB_LIMITS
 from polyinfra.net.transport_client import TransportClient
 
 

@@ -61,6 +61,7 @@ from polyinfra.core.relayer_signing import (
     sign_safe_create,
 )
 from polyinfra.core.venue_errors import error_from_response
+from polyinfra.core.venue_rate_limits import RELAYER_DAILY_QUOTAS, relayer_limits
 from polyinfra.core.wallet_addresses import proxy_wallet, safe_wallet
 from polyinfra.errors import (
     InvalidValueError,
@@ -73,9 +74,9 @@ from polyinfra.errors import (
     WalletBusyError,
 )
 from polyinfra.model.orders import SignatureType
-from polyinfra.net.http import HeaderValues, HttpTransport
+from polyinfra.net.http import HttpTransport
+from polyinfra.net.http_request import HeaderValues
 from polyinfra.net.json_rpc import JsonRpcClient
-from polyinfra.net.rate_limit import RELAYER_DAILY_QUOTAS, relayer_limits
 from polyinfra.net.retry import RetryPolicy
 from polyinfra.obs.redaction import Secret
 from polyinfra.wire.json_decoding import decode_json

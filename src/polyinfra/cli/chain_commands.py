@@ -13,6 +13,7 @@ otherwise).
 from __future__ import annotations
 
 import asyncio
+import inspect
 import os
 import sys
 from collections.abc import Awaitable, Callable, Iterable
@@ -34,6 +35,7 @@ from polyinfra.cli.options import (
     RestOption,
     RpcOption,
     configure_command_logging,
+    gathered_options,
     one_line_errors,
 )
 from polyinfra.cli.order_posting import print_json
@@ -48,7 +50,7 @@ if TYPE_CHECKING:
     from polyinfra.net.json_rpc import JsonRpcClient
     from polyinfra.obs.redaction import Secret
 
-__all__ = ["register_chain_commands"]
+__all__ = ["ChainOptions", "chain_options", "register_chain_commands"]
 
 _T = TypeVar("_T")
 
@@ -121,6 +123,54 @@ class _Via:
 _EOA: Final = _Via(WalletChoice.EOA.value, EMULATOR_RELAYER_URL)
 
 
+@dataclass(frozen=True, slots=True)
+class ChainOptions:
+    """``--dry-run``, ``--legacy-fees``, ``--wallet-type`` with ``--relayer``, ``--rpc`` and ``--rest`` as given
+    to a command declared with :func:`chain_options`, so that they mean the same in every chain command."""
+
+    dry_run: bool
+    legacy_fees: bool
+    via: _Via
+    rpc: str
+    rest: str
+
+
+def _gather(
+    *,
+    dry_run: bool,
+    legacy_fees: bool,
+    wallet_type: WalletChoice,
+    relayer: str,
+    rpc: str,
+    rest: str,
+    log_level: str,
+) -> ChainOptions:
+    # Logging is set up before anything else a chain command does, so it is done as its options are read.
+    configure_command_logging(log_level)
+    return ChainOptions(dry_run, legacy_fees, _Via(wallet_type.value, relayer), rpc, rest)
+
+
+def _option(name: str, annotation: object, default: object) -> inspect.Parameter:
+    return inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation)
+
+
+_CHAIN_PARAMETERS: Final = (
+    _option("dry_run", DryRunOption, False),
+    _option("legacy_fees", LegacyFeesOption, False),
+    _option("wallet_type", WalletTypeOption, WalletChoice.EOA),
+    _option("relayer", RelayerOption, EMULATOR_RELAYER_URL),
+    _option("rpc", RpcOption, EMULATOR_RPC_URL),
+    _option("rest", RestOption, EMULATOR_REST_URL),
+    _option("log_level", LogLevelOption, COMMAND_LOG_LEVEL),
+)
+
+
+def chain_options(command: Callable[..., None]) -> Callable[..., None]:
+    """Declare a command's ``chain: ChainOptions`` parameter as the options every chain command takes, and set up
+    its logging from ``--log-level`` (see :func:`~polyinfra.cli.options.gathered_options`)."""
+    return gathered_options("chain", _CHAIN_PARAMETERS, _gather)(command)
+
+
 async def _relayer_sender(via: _Via, node: JsonRpcClient, key: Secret) -> RelayerSender:
     """The relayer sender of the key's ``via`` wallet, authenticated from the environment (relayer key first)."""
     from polyinfra.chain.relayer import RelayerApiKey, RelayerSender, WalletType, daily_quota_of
@@ -152,6 +202,7 @@ async def _relayer_sender(via: _Via, node: JsonRpcClient, key: Secret) -> Relaye
     return sender
 
 
+@chain_options
 def approve(
     *,
     plan: Annotated[bool, typer.Option("--plan", help="List every approval needed and whether it is granted.")] = False,
@@ -165,20 +216,13 @@ def approve(
             help="Also grant the legacy neg-risk adapter (the sources disagree whether neg-risk trading needs it).",
         ),
     ] = True,
-    dry_run: DryRunOption = False,
-    legacy_fees: LegacyFeesOption = False,
-    wallet_type: WalletTypeOption = WalletChoice.EOA,
-    relayer: RelayerOption = EMULATOR_RELAYER_URL,
-    rpc: RpcOption = EMULATOR_RPC_URL,
-    rest: RestOption = EMULATOR_REST_URL,
-    log_level: LogLevelOption = COMMAND_LOG_LEVEL,
+    chain: ChainOptions,
 ) -> None:
     """Grant the approvals Polymarket needs; only missing ones are sent.
 
     Trading both market kinds, splitting, merging, redeeming, converting and wrapping."""
     from polyinfra.core.approvals import Intent, required_approvals
 
-    configure_command_logging(log_level)
     intents = list(Intent)
     micros = None if amount is None else _micros(amount)
 
@@ -200,19 +244,9 @@ def approve(
                     for approval in needed
                 ],
             }
-        return _result_json(await ops.approve(intents, amount_micros=micros, dry_run=dry_run))
+        return _result_json(await ops.approve(intents, amount_micros=micros, dry_run=chain.dry_run))
 
-    print_json(
-        _run(
-            "approve",
-            rpc,
-            rest,
-            work,
-            legacy_fees=legacy_fees,
-            via=_Via(wallet_type.value, relayer),
-            legacy_adapter=legacy_adapter,
-        )
-    )
+    print_json(_run("approve", chain, work, legacy_adapter=legacy_adapter))
 
 
 def _collateral_command(operation: str, doc: str) -> Callable[..., None]:
@@ -221,26 +255,19 @@ def _collateral_command(operation: str, doc: str) -> Callable[..., None]:
     def command(
         amount: AmountArgument,
         *,
-        dry_run: DryRunOption = False,
-        legacy_fees: LegacyFeesOption = False,
-        wallet_type: WalletTypeOption = WalletChoice.EOA,
-        relayer: RelayerOption = EMULATOR_RELAYER_URL,
-        rpc: RpcOption = EMULATOR_RPC_URL,
-        rest: RestOption = EMULATOR_REST_URL,
-        log_level: LogLevelOption = COMMAND_LOG_LEVEL,
+        chain: ChainOptions,
     ) -> None:
-        configure_command_logging(log_level)
         micros = _micros(amount)
 
         async def work(ops: ChainOperations) -> dict[str, object]:
             run = ops.wrap if operation == "wrap" else ops.unwrap
-            return _result_json(await run(micros, dry_run=dry_run))
+            return _result_json(await run(micros, dry_run=chain.dry_run))
 
-        print_json(_run(operation, rpc, rest, work, legacy_fees=legacy_fees, via=_Via(wallet_type.value, relayer)))
+        print_json(_run(operation, chain, work))
 
     command.__doc__ = doc
     command.__name__ = operation
-    return command
+    return chain_options(command)
 
 
 wrap = _collateral_command("wrap", "Wrap USDC.e into pUSD (the CLOB's collateral) through the onramp.")
@@ -254,7 +281,7 @@ def apply_approvals(command: str, intents: Iterable[Intent], *, rpc: str, rest: 
     async def work(ops: ChainOperations) -> int:
         return len((await ops.approve(intents)).transactions)
 
-    return _run(command, rpc, rest, work, legacy_fees=False, via=_EOA)
+    return _run(command, ChainOptions(dry_run=False, legacy_fees=False, via=_EOA, rpc=rpc, rest=rest), work)
 
 
 def _position_command(operation: str, doc: str) -> Callable[..., None]:
@@ -264,65 +291,44 @@ def _position_command(operation: str, doc: str) -> Callable[..., None]:
         condition: ConditionArgument,
         amount: AmountArgument,
         *,
-        dry_run: DryRunOption = False,
-        legacy_fees: LegacyFeesOption = False,
-        wallet_type: WalletTypeOption = WalletChoice.EOA,
-        relayer: RelayerOption = EMULATOR_RELAYER_URL,
-        rpc: RpcOption = EMULATOR_RPC_URL,
-        rest: RestOption = EMULATOR_REST_URL,
-        log_level: LogLevelOption = COMMAND_LOG_LEVEL,
+        chain: ChainOptions,
     ) -> None:
-        configure_command_logging(log_level)
         micros = _micros(amount)
 
         async def work(ops: ChainOperations, neg_risk: bool) -> dict[str, object]:
             run = ops.split if operation == "split" else ops.merge
-            return _result_json(await run(condition, micros, neg_risk=neg_risk, dry_run=dry_run))
+            return _result_json(await run(condition, micros, neg_risk=neg_risk, dry_run=chain.dry_run))
 
-        print_json(
-            _run_on_market(
-                operation, condition, rpc, rest, work, legacy_fees=legacy_fees, via=_Via(wallet_type.value, relayer)
-            )
-        )
+        print_json(_run_on_market(operation, condition, chain, work))
 
     command.__doc__ = doc
     command.__name__ = operation
-    return command
+    return chain_options(command)
 
 
 split = _position_command("split", "Split AMOUNT pUSD into as many YES and NO shares of a market.")
 merge = _position_command("merge", "Merge AMOUNT YES and NO shares of a market back into pUSD.")
 
 
+@chain_options
 def redeem(
     condition: Annotated[str | None, typer.Argument(help="The resolved market's condition id.")] = None,
     *,
     redeem_all: Annotated[
         bool, typer.Option("--all", help="Every resolved market of the CLOB where the wallet holds shares.")
     ] = False,
-    dry_run: DryRunOption = False,
-    legacy_fees: LegacyFeesOption = False,
-    wallet_type: WalletTypeOption = WalletChoice.EOA,
-    relayer: RelayerOption = EMULATOR_RELAYER_URL,
-    rpc: RpcOption = EMULATOR_RPC_URL,
-    rest: RestOption = EMULATOR_REST_URL,
-    log_level: LogLevelOption = COMMAND_LOG_LEVEL,
+    chain: ChainOptions,
 ) -> None:
     """Redeem a resolved market's shares (or --all) for pUSD."""
-    configure_command_logging(log_level)
     if (condition is None) == (not redeem_all):
         typer.echo("polyinfra redeem: give a CONDITION or --all, not both", err=True)
         raise typer.Exit(2)
     if condition is not None:
 
         async def one(ops: ChainOperations, neg_risk: bool) -> dict[str, object]:
-            return _result_json(await ops.redeem(condition, neg_risk=neg_risk, dry_run=dry_run))
+            return _result_json(await ops.redeem(condition, neg_risk=neg_risk, dry_run=chain.dry_run))
 
-        print_json(
-            _run_on_market(
-                "redeem", condition, rpc, rest, one, legacy_fees=legacy_fees, via=_Via(wallet_type.value, relayer)
-            )
-        )
+        print_json(_run_on_market("redeem", condition, chain, one))
         return
 
     async def every(ops: ChainOperations, transport: HttpTransport) -> dict[str, object]:
@@ -335,32 +341,24 @@ def redeem(
             async for market in markets.iter_markets()
             if (candidate := RedeemCandidate.of(market)) is not None
         ]
-        results = await ops.redeem_all(candidates, dry_run=dry_run)
+        results = await ops.redeem_all(candidates, dry_run=chain.dry_run)
         return {"redeemed": [_result_json(result) for result in results], "markets_checked": len(candidates)}
 
-    print_json(
-        _run_with_transport("redeem", rpc, rest, every, legacy_fees=legacy_fees, via=_Via(wallet_type.value, relayer))
-    )
+    print_json(_run_with_transport("redeem", chain, every))
 
 
+@chain_options
 def convert(
     market_id: Annotated[str, typer.Argument(help="The neg-risk market id (0x + 64 hex digits).")],
     index_set: Annotated[int, typer.Argument(help="Bitmask of the questions whose NO to give up (bit 0: question 0).")],
     amount: AmountArgument,
     *,
-    dry_run: DryRunOption = False,
-    legacy_fees: LegacyFeesOption = False,
-    wallet_type: WalletTypeOption = WalletChoice.EOA,
-    relayer: RelayerOption = EMULATOR_RELAYER_URL,
-    rpc: RpcOption = EMULATOR_RPC_URL,
-    rest: RestOption = EMULATOR_REST_URL,
-    log_level: LogLevelOption = COMMAND_LOG_LEVEL,
+    chain: ChainOptions,
 ) -> None:
     """Convert neg-risk NO shares into YES of the others plus pUSD."""
-    configure_command_logging(log_level)
     micros = _micros(amount)
-    runs = lambda ops: _as_json(ops.convert(market_id, index_set, micros, dry_run=dry_run))  # noqa: E731
-    print_json(_run("convert", rpc, rest, runs, legacy_fees=legacy_fees, via=_Via(wallet_type.value, relayer)))
+    runs = lambda ops: _as_json(ops.convert(market_id, index_set, micros, dry_run=chain.dry_run))  # noqa: E731
+    print_json(_run("convert", chain, runs))
 
 
 # --- plumbing ------------------------------------------------------------------------------------
@@ -401,31 +399,19 @@ def _micros(amount: str) -> int:
 
 def _run(
     command: str,
-    rpc: str,
-    rest: str,
+    chain: ChainOptions,
     work: Callable[[ChainOperations], Awaitable[_T]],
     *,
-    legacy_fees: bool,
-    via: _Via,
     legacy_adapter: bool = True,
 ) -> _T:
     async def with_transport(ops: ChainOperations, _transport: HttpTransport) -> _T:
         return await work(ops)
 
-    return _run_with_transport(
-        command, rpc, rest, with_transport, legacy_fees=legacy_fees, via=via, legacy_adapter=legacy_adapter
-    )
+    return _run_with_transport(command, chain, with_transport, legacy_adapter=legacy_adapter)
 
 
 def _run_on_market(
-    command: str,
-    condition: str,
-    rpc: str,
-    rest: str,
-    work: Callable[[ChainOperations, bool], Awaitable[_T]],
-    *,
-    legacy_fees: bool,
-    via: _Via,
+    command: str, condition: str, chain: ChainOptions, work: Callable[[ChainOperations, bool], Awaitable[_T]]
 ) -> _T:
     """Run ``work`` with the market's kind (neg-risk or not), read from the CLOB."""
 
@@ -435,17 +421,14 @@ def _run_on_market(
         market = await ClobRestClient(transport.base_url, transport=transport).get_market(condition)
         return await work(ops, market.neg_risk)
 
-    return _run_with_transport(command, rpc, rest, on_market, legacy_fees=legacy_fees, via=via)
+    return _run_with_transport(command, chain, on_market)
 
 
 def _run_with_transport(
     command: str,
-    rpc: str,
-    rest: str,
+    chain: ChainOptions,
     work: Callable[[ChainOperations, HttpTransport], Awaitable[_T]],
     *,
-    legacy_fees: bool,
-    via: _Via,
     legacy_adapter: bool = True,
 ) -> _T:
     """Run ``work`` over the node and the CLOB; failures as one line on stderr (exit 2 bad input, 1 other)."""
@@ -461,8 +444,9 @@ def _run_with_transport(
         key = Secret(os.environ.get(PRIVATE_KEY_ENV, "").strip())
         if not key.reveal():
             raise InvalidValueError(f"{PRIVATE_KEY_ENV} is not set: export the signing key (0x + 64 hex digits) in it")
-        async with HttpTransport(rest, retry=ONE_SHOT_RETRY) as transport, JsonRpcClient(rpc) as node:
-            sender: CallSender = TransactionSender(node, key, legacy=legacy_fees)
+        via = chain.via
+        async with HttpTransport(chain.rest, retry=ONE_SHOT_RETRY) as transport, JsonRpcClient(chain.rpc) as node:
+            sender: CallSender = TransactionSender(node, key, legacy=chain.legacy_fees)
             if via.wallet_type != "eoa":
                 sender = await _relayer_sender(via, node, key)
 

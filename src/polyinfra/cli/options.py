@@ -10,12 +10,14 @@ emulator, metrics) is imported by the command itself when it runs.
 from __future__ import annotations
 
 import contextlib
+import functools
+import inspect
 import io
 import logging
 import math
 import re
 import sys
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import IO, TYPE_CHECKING, Annotated, Final, cast
@@ -68,6 +70,7 @@ __all__ = [
     "WsOption",
     "configure_command_logging",
     "credentials_from_environment",
+    "gathered_options",
     "metrics_endpoint",
     "one_line_errors",
     "replay_speed",
@@ -364,3 +367,34 @@ def metrics_endpoint(
         else:
             typer.echo(f"polyinfra {command}: Prometheus metrics at {server.url}", err=True)
         yield server
+
+
+def gathered_options(
+    name: str, options: Sequence[inspect.Parameter], gather: Callable[..., object]
+) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """A decorator that declares a command's parameter ``name`` as the typer ``options``, so that options
+    several commands share are declared once and mean the same in each.
+
+    Typer builds options from a function's signature and has no option groups, so the command typer sees
+    is a wrapper whose signature has ``options`` where ``name`` stood, and which calls the command with
+    ``name`` set to ``gather(**those options' values)``.
+    """
+    option_names = tuple(option.name for option in options)
+
+    def declare(command: Callable[..., None]) -> Callable[..., None]:
+        signature = inspect.signature(command, eval_str=True)
+        parameters = [parameter for parameter in signature.parameters.values() if parameter.name != name]
+        at = list(signature.parameters).index(name)
+        parameters[at:at] = options
+
+        @functools.wraps(command)
+        def with_options(**given: object) -> None:
+            gathered = gather(**{option: given.pop(option) for option in option_names})
+            command(**{name: gathered}, **given)
+
+        with_options.__signature__ = signature.replace(parameters=parameters)  # type: ignore[attr-defined]
+        with_options.__annotations__ = {parameter.name: parameter.annotation for parameter in parameters}
+        with_options.__annotations__["return"] = None
+        return with_options
+
+    return declare

@@ -23,7 +23,6 @@ The token manager (cryptography, pyjwt, httpx) and gRPC are imported inside the 
 
 from __future__ import annotations
 
-import functools
 import inspect
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,6 +40,7 @@ from polyinfra.cli.options import (
     LogLevelOption,
     RefreshOption,
     configure_command_logging,
+    gathered_options,
     one_line_errors,
 )
 from polyinfra.cli.order_posting import print_json
@@ -319,26 +319,9 @@ _ENDPOINT_PARAMETERS: Final = (
 
 
 def endpoint_options(command: Callable[..., None]) -> Callable[..., None]:
-    """Declare a command's ``endpoint: UsEndpointOptions`` parameter as the four connection options.
-
-    Typer builds options from a function's signature and has no option groups, so the command typer sees
-    is a wrapper whose signature has the four options where ``endpoint`` stood, and which calls the
-    command with them gathered into one :class:`UsEndpointOptions`.
-    """
-    signature = inspect.signature(command, eval_str=True)
-    names = list(signature.parameters)
-    parameters = [parameter for parameter in signature.parameters.values() if parameter.name != "endpoint"]
-    at = names.index("endpoint")
-    parameters[at:at] = _ENDPOINT_PARAMETERS
-
-    @functools.wraps(command)
-    def with_endpoint(*, grpc: str | None, insecure: bool, live: bool, token_url: str | None, **rest: object) -> None:
-        command(endpoint=UsEndpointOptions(grpc, insecure, live, token_url), **rest)
-
-    with_endpoint.__signature__ = signature.replace(parameters=parameters)  # type: ignore[attr-defined]
-    with_endpoint.__annotations__ = {parameter.name: parameter.annotation for parameter in parameters}
-    with_endpoint.__annotations__["return"] = None
-    return with_endpoint
+    """Declare a command's ``endpoint: UsEndpointOptions`` parameter as the four connection options
+    (see :func:`~polyinfra.cli.options.gathered_options`)."""
+    return gathered_options("endpoint", _ENDPOINT_PARAMETERS, UsEndpointOptions)(command)
 
 
 def _symbols(options: list[str] | None) -> list[str]:

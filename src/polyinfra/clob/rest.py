@@ -59,14 +59,16 @@ from polyinfra.core.from_wire import (
     price_history_from_wire,
     tick_size_from_wire,
 )
+from polyinfra.core.rate_limit_tables import RateLimitTable
+from polyinfra.core.venue_rate_limits import CLOB_LIMITS
 from polyinfra.errors import InvalidValueError, MalformedMessageError
 from polyinfra.model import ids
 from polyinfra.model.ids import ConditionId, TokenId
 from polyinfra.model.market import MarketInfo
 from polyinfra.model.numbers import Side, TickSize
 from polyinfra.net.breaker import CircuitBreakers
-from polyinfra.net.http import HttpTransport, QueryParams, Response, SyncHttpTransport, Timeouts
-from polyinfra.net.rate_limit import CLOB_LIMITS, RateLimitTable
+from polyinfra.net.http import HttpTransport, SyncHttpTransport
+from polyinfra.net.http_request import QueryParams, Response, Timeouts
 from polyinfra.net.retry import RetryPolicy
 from polyinfra.net.transport_client import TransportClient
 from polyinfra.wire.clob_rest import (

@@ -56,7 +56,8 @@ from polyinfra.errors import (
     PolyinfraError,
 )
 from polyinfra.model.orders import SignatureType, TimeInForce
-from polyinfra.net.http import AsyncReconcileHook, HttpTransport, ItemsAfter, QueryParams, Response
+from polyinfra.net.http import HttpTransport
+from polyinfra.net.http_request import AsyncReconcileHook, ItemsAfter, QueryParams, Response
 from polyinfra.net.retry import ReconcileVerdict
 from polyinfra.obs.redaction import MASK, Secret
 from polyinfra.wire.clob_account import (

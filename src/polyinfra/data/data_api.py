@@ -2,7 +2,7 @@
 P&L of any wallet, v1 and v2, exact and never silently short.
 
 :class:`DataApiClient` sends every request through :class:`~polyinfra.net.http.HttpTransport` with the
-Data API's documented limits (:data:`~polyinfra.net.rate_limit.DATA_LIMITS`): a request waits for room
+Data API's documented limits (:data:`~polyinfra.core.venue_rate_limits.DATA_LIMITS`): a request waits for room
 in every window it draws from, ``Retry-After`` on a 429 or 503 is honoured, 5xx answers are retried
 with backoff, and a failing host trips the breaker. Share one ``limiter`` between clients of one IP.
 
@@ -35,13 +35,15 @@ from collections.abc import Callable, Hashable, Iterable, Sequence
 from typing import Final, TypeVar
 
 from polyinfra.core.offset_walk import OffsetWalk
+from polyinfra.core.rate_limit_tables import RateLimitTable
+from polyinfra.core.venue_rate_limits import DATA_LIMITS
 from polyinfra.core.wallet_activity_rows import activity_from_v2, complete_through_s
 from polyinfra.data.read_client import ReadClient, refuse_cursor_loop
 from polyinfra.errors import InvalidValueError
 from polyinfra.model.wallet_activity import ActivityKind, ActivityPage
 from polyinfra.net.breaker import CircuitBreakers
 from polyinfra.net.http import HttpTransport
-from polyinfra.net.rate_limit import DATA_LIMITS, AsyncRateLimiter, RateLimitTable
+from polyinfra.net.rate_limit import AsyncRateLimiter
 from polyinfra.net.retry import RetryPolicy
 from polyinfra.wire.data_api import (
     DataApiActivity,

@@ -1,7 +1,7 @@
 """The Gamma API client (venue notes: Gamma API): markets, events, tags, series, search and comments.
 
 :class:`GammaClient` sends every request through :class:`~polyinfra.net.http.HttpTransport` with
-Gamma's documented limits (:data:`~polyinfra.net.rate_limit.GAMMA_LIMITS`), so bursts wait instead
+Gamma's documented limits (:data:`~polyinfra.core.venue_rate_limits.GAMMA_LIMITS`), so bursts wait instead
 of being throttled by the venue, ``Retry-After`` is honoured and 5xx answers are retried.
 
 Listings page by offset (:meth:`GammaClient.events`, :meth:`~GammaClient.tags`, ...) as the venue
@@ -20,12 +20,14 @@ from collections.abc import Sequence
 from typing import Final
 
 from polyinfra.core.from_wire import market_info_from_gamma
+from polyinfra.core.rate_limit_tables import RateLimitTable
+from polyinfra.core.venue_rate_limits import GAMMA_LIMITS
 from polyinfra.data.read_client import ReadClient, refuse_cursor_loop
 from polyinfra.errors import InvalidValueError
 from polyinfra.model.market import MarketInfo
 from polyinfra.net.breaker import CircuitBreakers
 from polyinfra.net.http import HttpTransport
-from polyinfra.net.rate_limit import GAMMA_LIMITS, AsyncRateLimiter, RateLimitTable
+from polyinfra.net.rate_limit import AsyncRateLimiter
 from polyinfra.net.retry import RetryPolicy
 from polyinfra.wire.gamma import (
     GammaEvent,

@@ -12,10 +12,12 @@ from __future__ import annotations
 
 from typing import TypeVar
 
+from polyinfra.core.rate_limit_tables import RateLimitTable
 from polyinfra.errors import PaginationError
 from polyinfra.net.breaker import CircuitBreakers
-from polyinfra.net.http import HttpTransport, QueryParams, Timeouts
-from polyinfra.net.rate_limit import AsyncRateLimiter, RateLimitTable
+from polyinfra.net.http import HttpTransport
+from polyinfra.net.http_request import QueryParams, Timeouts
+from polyinfra.net.rate_limit import AsyncRateLimiter
 from polyinfra.net.retry import RetryPolicy
 from polyinfra.net.transport_client import TransportClient
 

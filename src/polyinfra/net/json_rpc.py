@@ -28,6 +28,7 @@ from typing import Any, Final
 import msgspec
 
 from polyinfra.core.chain_calls import decode_revert_reason
+from polyinfra.core.venue_rate_limits import RPC_LIMITS
 from polyinfra.errors import (
     ChainError,
     InvalidValueError,
@@ -37,7 +38,6 @@ from polyinfra.errors import (
     TransactionRevertedError,
 )
 from polyinfra.net.http import HttpTransport
-from polyinfra.net.rate_limit import RPC_LIMITS
 from polyinfra.net.transport_client import TransportClient
 from polyinfra.wire.json_decoding import JsonDecoder
 

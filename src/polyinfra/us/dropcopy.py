@@ -46,6 +46,7 @@ import grpc
 from google.protobuf.message import DecodeError, Message
 
 from polyinfra.core.book_sync import Backoff
+from polyinfra.core.rate_limit_tables import EndpointRule, RateLimitTable, Scope, Window
 from polyinfra.core.us_dropcopy import (
     CatchUp,
     DecodedBatch,
@@ -66,7 +67,7 @@ from polyinfra.errors import (
 )
 from polyinfra.net.first_to_end import first_to_end
 from polyinfra.net.grpc_channel import CallMetadata, call_unary, open_channel, rpc_error
-from polyinfra.net.rate_limit import AsyncRateLimiter, EndpointRule, RateLimitTable, Scope, Window
+from polyinfra.net.rate_limit import AsyncRateLimiter
 from polyinfra.record.dropcopy_archive import DropCopyArchive, Lease
 from polyinfra.record.dropcopy_fleet import FleetStreamLeases, HeldStream
 from polyinfra.us.client import UsExchangeClient

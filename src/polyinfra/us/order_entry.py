@@ -13,7 +13,7 @@ Given ``books`` (a running :class:`~polyinfra.us.live_books.UsLiveBooks`), a sym
 taken as they last saw it, so an order for a book that has just halted is refused locally;
 :meth:`UsOrderEntry.set_instrument_state` does the same from any other source (the instrument-state stream).
 
-Each method waits for its own bucket of the venue's per-method limits (:func:`~polyinfra.net.rate_limit.
+Each method waits for its own bucket of the venue's per-method limits (:func:`~polyinfra.core.venue_rate_limits.
 us_order_entry_limits`, by volume ``tier``) on the shared limiter before it sends.
 
 A refused order raises the typed error of its reject text (:mod:`polyinfra.core.us_rejects`); any other failure
@@ -46,6 +46,7 @@ from polyinfra.core.us_orders import (
     position_from_wire,
 )
 from polyinfra.core.us_rejects import reject_error, rule_for
+from polyinfra.core.venue_rate_limits import us_order_entry_limits
 from polyinfra.errors import (
     GrpcUnavailableError,
     InvalidValueError,
@@ -56,7 +57,7 @@ from polyinfra.errors import (
     StreamClosedError,
 )
 from polyinfra.model.numbers import plain_decimal_parts
-from polyinfra.net.rate_limit import AsyncRateLimiter, RateLimiter, us_order_entry_limits
+from polyinfra.net.rate_limit import AsyncRateLimiter, RateLimiter
 from polyinfra.us.client import UsExchangeClient
 from polyinfra.us.live_books import UsLiveBooks
 from polyinfra.us.order_stream import UsOrderStream

@@ -59,9 +59,9 @@ from polyinfra.core.us_auth import (
     token_request_body,
 )
 from polyinfra.core.venue_errors import error_from_response
+from polyinfra.core.venue_rate_limits import US_TOKEN_LIMITS
 from polyinfra.errors import JwtAuthError, PolyinfraError
 from polyinfra.net.http import HttpTransport
-from polyinfra.net.rate_limit import US_TOKEN_LIMITS
 from polyinfra.net.retry import RetryPolicy
 from polyinfra.net.transport_client import TransportClient
 from polyinfra.obs.logging import get_logger

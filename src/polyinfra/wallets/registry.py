@@ -32,12 +32,14 @@ from typing import Self, TypeVar
 from polyinfra.clob.trading import TradingClient
 from polyinfra.core.auth_headers import ApiCredentials
 from polyinfra.core.eip712 import SigningKey, to_checksum_address
+from polyinfra.core.rate_limit_tables import RateLimitTable
+from polyinfra.core.venue_rate_limits import CLOB_LIMITS
 from polyinfra.core.wallet_addresses import check_maker
 from polyinfra.errors import InvalidSignatureError, InvalidValueError, PolyinfraError, RequestTimeoutError
 from polyinfra.model.orders import SignatureType
 from polyinfra.net.breaker import BreakerConfig, CircuitBreakers
 from polyinfra.net.http import HttpTransport
-from polyinfra.net.rate_limit import CLOB_LIMITS, AsyncRateLimiter, RateLimitTable
+from polyinfra.net.rate_limit import AsyncRateLimiter
 
 __all__ = ["Wallet", "WalletConfig", "WalletRegistry"]
 
