@@ -49,6 +49,7 @@ from typing import Final
 
 import msgspec
 
+from polyinfra.core.venue_rate_limits import SIGNER_TIERS as VENUE_SIGNER_TIERS
 from polyinfra.errors import InvalidValueError, MalformedMessageError
 from polyinfra.wire.json_decoding import JsonDecoder
 
@@ -412,27 +413,18 @@ class SignerTier:
         return self.orders if bucket is SignerBucket.ORDER else self.cancels
 
 
-def _signer_tier(
-    name: str, orders_per_s: int, order_burst: int, cancels_per_s: int, cancel_burst: int, *, negative: bool = True
-) -> SignerTier:
-    return SignerTier(
-        name, BucketLimits(orders_per_s, order_burst), BucketLimits(cancels_per_s, cancel_burst), negative
-    )
-
+# Tiers whose buckets an after-the-fact debit may not take below zero (venue notes: Rate limits).
+_NEVER_NEGATIVE: Final = frozenset({"platinum", "diamond", "elite"})
 
 SIGNER_TIERS: Final[Mapping[str, SignerTier]] = {
-    tier.name: tier
-    for tier in (
-        # Tiers by 30-day maker volume, refreshed every 3 h.
-        _signer_tier("standard", 40, 60, 80, 120),
-        _signer_tier("copper", 60, 90, 120, 180),
-        _signer_tier("bronze", 80, 120, 160, 240),
-        _signer_tier("silver", 200, 300, 400, 600),
-        _signer_tier("gold", 400, 600, 800, 1_200),
-        _signer_tier("platinum", 450, 675, 900, 1_350, negative=False),
-        _signer_tier("diamond", 525, 787, 1_050, 1_575, negative=False),
-        _signer_tier("elite", 600, 900, 1_200, 1_800, negative=False),
+    name: SignerTier(
+        name,
+        BucketLimits(tier.orders_per_s, tier.order_burst),
+        BucketLimits(tier.cancels_per_s, tier.cancel_burst),
+        negative_allowed=name not in _NEVER_NEGATIVE,
     )
+    # The client's table of the venue's tiers (by 30-day maker volume, refreshed every 3 h): one source.
+    for name, tier in VENUE_SIGNER_TIERS.items()
 }
 """The venue's per-signer tiers by lower-case name, as ``Poly-RateLimit-Tier`` names them."""
 
