@@ -55,7 +55,7 @@ from polyinfra.record.us_replay import US_CHANNEL, US_SOURCE, UsReplay
 from polyinfra.record.us_subscription import decode_subscription
 from polyinfra.wire.us.polymarket.v1 import marketdatasubscription_pb2 as md
 
-__all__ = ["UsReplayServer", "UsReplayStatus", "tape_instruments"]
+__all__ = ["TapeBooks", "UsReplayServer", "UsReplayStatus", "tape_instruments"]
 
 _log = logging.getLogger(__name__)
 
@@ -103,7 +103,7 @@ async def tape_instruments(
     return list(listed.values())
 
 
-class _TapeBooks:
+class TapeBooks:
     """The tape's books as the market-data service serves them: each symbol's latest recorded update while
     the recording's book of it was LIVE (a :class:`~polyinfra.emulator.us.market_data.ServedBooks`)."""
 
@@ -215,7 +215,7 @@ class UsReplayServer:
         self._at_start = asyncio.Event()
         self._listening = asyncio.Event()
         self.status = UsReplayStatus()
-        self._books: _TapeBooks | None = None
+        self._books: TapeBooks | None = None
         self._service: MarketDataService | None = None
         self._grpc: UsGrpcServer | None = None
         self._player: asyncio.Task[None] | None = None
@@ -240,7 +240,7 @@ class UsReplayServer:
         if self._player is not None:
             raise InvalidValueError("a US replay server starts once")
         instruments = await tape_instruments(self._sink, end_wall_ns=self._end_wall_ns, keys=self._keys)
-        self._books = _TapeBooks(self._replay, instruments)
+        self._books = TapeBooks(self._replay, instruments)
         self._service = MarketDataService(self._books, self._faults)
         self._grpc = UsGrpcServer(instruments, market_data=self._service)
         self._player = asyncio.create_task(self._play(), name="US replay server player")
