@@ -35,9 +35,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Collection, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
-from types import TracebackType
 from typing import Final
 
 from google.protobuf.message import DecodeError
@@ -46,11 +45,11 @@ from polyinfra.core.us_instruments import UsInstrument
 from polyinfra.emulator.us.grpc_server import UsGrpcServer
 from polyinfra.emulator.us.market_data import MarketDataService
 from polyinfra.emulator.us.market_data_faults import DEFAULT_HEARTBEAT_INTERVAL_S, UsMarketDataFaults
-from polyinfra.errors import CorruptRecordError, InvalidValueError, PolyinfraError
+from polyinfra.errors import CorruptRecordError, InvalidValueError
 from polyinfra.model.events import BookUpdated, SyncState, SyncStateChanged
-from polyinfra.record.pacing import Pacer
 from polyinfra.record.records import Record, RecordKind
 from polyinfra.record.sink import Sink
+from polyinfra.record.tape_server import TapeServer
 from polyinfra.record.us_replay import US_CHANNEL, US_SOURCE, UsReplay
 from polyinfra.record.us_subscription import decode_subscription
 from polyinfra.wire.us.polymarket.v1 import marketdatasubscription_pb2 as md
@@ -177,12 +176,14 @@ def _recorded_update(record: Record) -> md.MarketDataUpdate:
         raise CorruptRecordError("a recorded US update does not parse", event_id=record.event_id[:100]) from None
 
 
-class UsReplayServer:
+class UsReplayServer(TapeServer):
     """The US tape in ``sink`` served over gRPC on ``host:port`` (0: a free port); run it with ``async with``
-    (or :meth:`start` and :meth:`stop`), then point a client at :attr:`target` (plaintext, no token).
+    (or :meth:`start` and :meth:`stop`), then point a client at :attr:`target` (plaintext, no token) and read
+    :attr:`status`.
 
-    ``keys`` limits the symbols served (None: all); ``heartbeat_interval_s`` is how often a stream with
-    nothing else to say sends a heartbeat. See the module docstring for the rest.
+    ``keys`` limits the symbols served (None: all); ``paused`` holds the tape at its start until
+    :meth:`resume`; ``heartbeat_interval_s`` is how often a stream with nothing else to say sends a heartbeat.
+    See the module docstring for the rest.
     """
 
     def __init__(
@@ -200,25 +201,20 @@ class UsReplayServer:
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
+        super().__init__(
+            "US replay server", speed=speed, start_wall_ns=start_wall_ns, paused=paused, clock=clock, sleep=sleep
+        )
         self._sink = sink
         self._replay = UsReplay(sink, end_wall_ns=end_wall_ns, keys=keys)
         self._keys = keys
         self._end_wall_ns = end_wall_ns
-        self._pacer = None if speed is None else Pacer(speed, clock=clock, sleep=sleep)
-        self._start_wall_ns = start_wall_ns
         self._host = host
         self._requested_port = port
         self._faults = UsMarketDataFaults(heartbeat_interval_s=heartbeat_interval_s)
-        self._playing = asyncio.Event()
-        if not paused:
-            self._playing.set()
-        self._at_start = asyncio.Event()
-        self._listening = asyncio.Event()
         self.status = UsReplayStatus()
         self._books: TapeBooks | None = None
         self._service: MarketDataService | None = None
         self._grpc: UsGrpcServer | None = None
-        self._player: asyncio.Task[None] | None = None
 
     @property
     def target(self) -> str:
@@ -234,102 +230,46 @@ class UsReplayServer:
         """Market-data streams being served now."""
         return 0 if self._service is None else self._service.open_streams
 
-    async def start(self) -> None:
-        """List the tape's instruments, replay it up to the start point, then bind the port: the first
-        client already sees the books as they stood there."""
-        if self._player is not None:
-            raise InvalidValueError("a US replay server starts once")
+    async def _prepare(self) -> None:
+        # Reference data must answer before the first update is played: clients list instruments first.
         instruments = await tape_instruments(self._sink, end_wall_ns=self._end_wall_ns, keys=self._keys)
         self._books = TapeBooks(self._replay, instruments)
         self._service = MarketDataService(self._books, self._faults)
         self._grpc = UsGrpcServer(instruments, market_data=self._service)
-        self._player = asyncio.create_task(self._play(), name="US replay server player")
-        await self._at_start.wait()
-        try:
-            await self._grpc.start(self._host, self._requested_port)
-        except BaseException:
-            await self.stop()
-            raise
-        self._listening.set()
+
+    async def _open(self) -> None:
+        assert self._grpc is not None  # made by _prepare()
+        await self._grpc.start(self._host, self._requested_port)
         _log.info("US replay server listening on %s", self.target)
 
-    async def stop(self) -> None:
-        """Stop the replay, end every stream and release the port."""
-        if self._player is not None:
-            self._player.cancel()
-            await asyncio.gather(self._player, return_exceptions=True)
+    async def _close(self) -> None:
         if self._grpc is not None:
             await self._grpc.stop()
         if self._service is not None:
             self._service.close()
 
-    async def __aenter__(self) -> UsReplayServer:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, traceback: TracebackType | None
-    ) -> None:
-        await self.stop()
-
-    def pause(self) -> None:
-        """Hold the replay before its next record; the streams keep serving the books as they are."""
-        self._playing.clear()
-
-    def resume(self) -> None:
-        """Go on from where it was paused, at the recorded pace from here (no catching up)."""
-        if self._pacer is not None:
-            self._pacer.restart()
-        self._playing.set()
-
-    async def wait_done(self) -> None:
-        """Until the tape has ended (or stopped at a damaged record: :attr:`UsReplayStatus.error`)."""
-        if self._player is None:
-            raise InvalidValueError("the US replay server is not running")
-        await asyncio.shield(self._player)
-
     # --- the tape ---------------------------------------------------------------------------------
 
-    async def _play(self) -> None:
-        books, service = self._books, self._service
-        assert books is not None and service is not None  # made by start() before the player
-        start_ns = self._start_wall_ns
-        status = self.status
-        try:
-            async for record in self._replay.records():
-                warming = start_ns is not None and record.recv_wall_ns < start_ns
-                if not warming:
-                    if not self._listening.is_set():
-                        self._at_start.set()
-                        await self._listening.wait()
-                    await self._due(record)
-                updates, lost = books.apply(record)
-                status.records += 1
-                status.event_id = record.event_id
-                status.recv_wall_ns = record.recv_wall_ns
-                status.updates += updates
-                if lost:
-                    status.drops += 1
-                    status.streams_ended += service.drop_holding(lost)
-                if updates and self._pacer is None:
-                    await service.written(_STALLED_STREAM_S)
-        except PolyinfraError as exc:
-            # A damaged tape: what was replayed up to it stays served, and the status says why it ended.
-            _log.error("the US replay stopped: %s", exc)
-            status.error = str(exc)
-        except Exception:
-            # A bug: logged with its traceback; the server goes on serving what was replayed.
-            _log.exception("the US replay stopped on an unexpected error")
-            status.error = "unexpected error (see the log)"
-        finally:
-            status.done = True
-            self._at_start.set()
+    def _records(self) -> AsyncIterator[Record]:
+        return self._replay.records()
 
-    async def _due(self, record: Record) -> None:
-        """Wait while paused, then until the record is due; a pause during the wait holds it again."""
-        while True:
-            await self._playing.wait()
-            if self._pacer is not None:
-                await self._pacer.wait_for(record)
-            if self._playing.is_set():
-                return
+    def _apply(self, record: Record, *, warming: bool) -> None:
+        books, service = self._books, self._service
+        assert books is not None and service is not None  # made by _prepare()
+        updates, lost = books.apply(record)
+        status = self.status
+        status.records += 1
+        status.event_id = record.event_id
+        status.recv_wall_ns = record.recv_wall_ns
+        status.updates += updates
+        if lost:
+            status.drops += 1
+            status.streams_ended += service.drop_holding(lost)
+
+    async def _room(self) -> None:
+        if self._service is not None:
+            await self._service.written(_STALLED_STREAM_S)
+
+    def _ended(self, error: str | None) -> None:
+        self.status.error = error
+        self.status.done = True
