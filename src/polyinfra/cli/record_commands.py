@@ -360,12 +360,11 @@ def replay(
         elif serve:
             from polyinfra.cli.watch import run_until_stopped
 
-            served = (
-                _serve_us_replay(sink, window, host=host, port=port, duration_s=duration)
-                if channel == "us"
-                else _serve_replay(sink, window, host=host, port=port, paused=paused, duration_s=duration)
+            run_until_stopped(
+                _serve_replay(
+                    sink, window, us=channel == "us", host=host, port=port, paused=paused, duration_s=duration
+                )
             )
-            run_until_stopped(served)
         else:
             asyncio.run(_replay(sink, window, us=channel == "us"))
 
@@ -381,14 +380,16 @@ class _ReplayWindow:
 
 
 async def _serve_replay(
-    sink_url: str, window: _ReplayWindow, *, host: str, port: int, paused: bool, duration_s: float
+    sink_url: str, window: _ReplayWindow, *, us: bool, host: str, port: int, paused: bool, duration_s: float
 ) -> None:
+    """Serve the market channel's tape (``us``: the US exchange's, over gRPC) until ``duration_s`` (0: forever)."""
     from polyinfra.record.replay_server import ReplayServer
     from polyinfra.record.sink_urls import open_sink
+    from polyinfra.record.us_replay_server import UsReplayServer
 
     sink = open_sink(sink_url)
     try:
-        server = ReplayServer(
+        server = (UsReplayServer if us else ReplayServer)(
             sink,
             host=host,
             port=port,
@@ -400,31 +401,8 @@ async def _serve_replay(
         )
         async with server:
             # The one line on stdout: scripts and tests wait for it to know the replay is served.
-            sys.stdout.write(json.dumps(server.urls) + "\n")
-            sys.stdout.flush()
-            await asyncio.sleep(math.inf if duration_s == 0 else duration_s)
-    finally:
-        await sink.close()
-
-
-async def _serve_us_replay(sink_url: str, window: _ReplayWindow, *, host: str, port: int, duration_s: float) -> None:
-    from polyinfra.record.sink_urls import open_sink
-    from polyinfra.record.us_replay_server import UsReplayServer
-
-    sink = open_sink(sink_url)
-    try:
-        server = UsReplayServer(
-            sink,
-            host=host,
-            port=port,
-            speed=window.speed,
-            start_wall_ns=window.start_wall_ns,
-            end_wall_ns=window.end_wall_ns,
-            keys=window.keys,
-        )
-        async with server:
-            # The one line on stdout, as the market channel's: scripts and tests wait for it.
-            sys.stdout.write(json.dumps({"grpc": server.target}) + "\n")
+            line = {"grpc": server.target} if isinstance(server, UsReplayServer) else server.urls
+            sys.stdout.write(json.dumps(line) + "\n")
             sys.stdout.flush()
             await asyncio.sleep(math.inf if duration_s == 0 else duration_s)
     finally:
