@@ -11,7 +11,7 @@ instead of the emulator's market:
   read from its ``subscribed`` records before the port opens (:meth:`TapeInstrument.listed
   <polyinfra.record.us_subscription.TapeInstrument.listed>`: scales and tick as recorded, state OPEN).
 * **Updates.** The tape is replayed through :class:`~polyinfra.record.us_replay.UsReplay`; each update it
-  applied goes, as recorded (the venue's bytes and time, cut to the subscriber's depth when that is
+  applied goes, as recorded (the venue's message and time, cut to the subscriber's depth when that is
   smaller), to every stream subscribed to its symbol, in tape order. A subscriber that subscribes a symbol
   gets its latest recorded update at once, and then the ones that follow. Updates the recording refused
   are not served.
@@ -21,18 +21,19 @@ instead of the emulator's market:
   only heartbeats, then the snapshot when the tape reaches it.
 * **No authentication**: a local replay checks no token, whatever a client sends.
 
-Pacing as :class:`~polyinfra.record.replay_server.ReplayServer`: ``speed`` times the recorded pace
-(:class:`~polyinfra.record.pacing.Pacer`, injected clock and sleep) or, with None, as fast as the subscribers
-take it (the tape waits until every stream has written what it was given; a stream that takes nothing for
-30 s is cut off as a slow consumer). ``start_wall_ns`` replays the tape up to it before the port opens;
-``end_wall_ns`` ends it early; ``paused`` holds it at the start until :meth:`UsReplayServer.resume`. At the
-end of the tape (or at a damaged record: :attr:`UsReplayStatus.error`) the final books stay served and the
-streams stay open, heartbeats only.
+Played as every replay server plays (:class:`~polyinfra.record.tape_server.TapeServer`): ``speed`` times
+the recorded pace (:class:`~polyinfra.record.pacing.Pacer`, injected clock and sleep) or, with None, as fast
+as the subscribers take it (before each record the tape waits until every stream has written what it was
+given; a stream that takes nothing for 30 s is cut off as a slow consumer). ``start_wall_ns`` replays the
+tape up to it before the port opens; ``end_wall_ns`` ends it early; ``paused`` holds it at the start until
+:meth:`~polyinfra.record.tape_server.TapeServer.resume`. At the end of the tape (or at a damaged record:
+:attr:`UsReplayStatus.error`) the final books stay served and the streams stay open, heartbeats only.
 """
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Sequence
@@ -111,6 +112,7 @@ class TapeBooks:
         self._instruments = {instrument.symbol: instrument for instrument in instruments}
         self._latest: dict[str, md.MarketDataUpdate] = {}
         self._listeners: dict[int, Callable[[str], None]] = {}
+        self._listener_ids = itertools.count()
         self._session_id: str | None = None
 
     @property
@@ -121,7 +123,7 @@ class TapeBooks:
         return self._instruments.get(symbol)
 
     def subscribe(self, listener: Callable[[str], None]) -> Callable[[], None]:
-        listener_id = id(listener)
+        listener_id = next(self._listener_ids)
         self._listeners[listener_id] = listener
 
         def remove() -> None:
