@@ -14,8 +14,7 @@ from hypothesis import strategies as st
 from polyinfra.core.us_books import BookScales, book_scales, decode_update
 from polyinfra.emulator.us.instruments import US_INSTRUMENTS
 from polyinfra.emulator.us.market import UsMarket
-from polyinfra.emulator.us.market_data import MarketDataService
-from polyinfra.emulator.us.market_data_faults import UsMarketDataFaults
+from polyinfra.emulator.us.market_books import MarketBooks
 from polyinfra.errors import MalformedMessageError
 from polyinfra.model.book import MAX_SIZE_MICROS, OrderBook
 from polyinfra.model.numbers import MICROS
@@ -89,11 +88,10 @@ def test_the_emulators_updates_decode_to_its_books(seed: int, steps: int) -> Non
     market.seed_books()
     for _ in range(steps):
         market.step()
-    service = MarketDataService(market, UsMarketDataFaults())
+    books = MarketBooks(market)
     for instrument in market.instruments:
-        image = decode_update(service.update(instrument.symbol, 10), market.scales(instrument.symbol), depth=10)
+        image = decode_update(books.update(instrument.symbol, 10), market.scales(instrument.symbol), depth=10)
         assert (image.bids, image.asks) == market.levels_micros(instrument.symbol, 10)
-    service.close()
 
 
 def _reference(

@@ -13,27 +13,16 @@ import pytest
 
 from polyinfra.emulator.runner import Emulator
 from polyinfra.errors import ExportError
-from polyinfra.model.book import OrderBook
 from polyinfra.model.events import BookUpdated, SyncState
 from polyinfra.model.numbers import to_micros
 from polyinfra.record.book_at import book_at
 from polyinfra.record.coverage import read_manifest
 from polyinfra.record.export import export_parquet
-from polyinfra.record.recorder import Recorder
 from polyinfra.record.records import RecordKind
 from polyinfra.record.sqlite_sink import SQLiteSink
 from polyinfra.record.us_replay import UsReplay
-from polyinfra.us.live_books import UsLiveBooks
 from tests.integration.cli_steps import run_polyinfra_in_process
-from tests.integration.us_market_data_steps import converged, until
-
-DEPTH = 5
-FAST = {"reconnect_initial_s": 0.01, "reconnect_max_s": 0.1}
-Levels = tuple[list[tuple[int, int]], list[tuple[int, int]]]
-
-
-def _levels(book: OrderBook) -> Levels:
-    return book.bid_levels_micros(), book.ask_levels_micros()
+from tests.integration.us_tape_steps import Levels, levels, record_us_session
 
 
 @pytest.fixture
@@ -45,32 +34,10 @@ async def emulator() -> AsyncIterator[Emulator]:
 
 @pytest.fixture
 async def tape(emulator: Emulator, tmp_path: Path) -> AsyncIterator[tuple[SQLiteSink, dict[str, Levels], Path]]:
-    """A recorded session (nothing consuming events: live decodes a book's latest update when it is read,
-    replay every update): books live, the market moved, every stream dropped once (the venue aborts it after
-    40 updates) and healed, the market moved again; with the live books' final levels."""
+    """A recorded session with every stream dropped once (:func:`record_us_session`), with the live books' levels."""
     path = tmp_path / "us.sqlite"
     sink = SQLiteSink(path)
-    recorder = Recorder(sink)
-    await recorder.start()
-    symbols = [instrument.symbol for instrument in emulator.us_market.instruments]
-    async with UsLiveBooks(
-        emulator.urls["grpc"], insecure=True, depth=DEPTH, symbols_per_stream=5, recorder=recorder, **FAST
-    ) as books:
-        await books.subscribe(symbols)
-        assert await books.wait_until_live(timeout_s=60)
-        for _ in range(100):
-            emulator.us_market.step()
-        emulator.us_market_data_faults.drop_every_updates = 40
-        for _ in range(300):
-            emulator.us_market.step()
-        await until(lambda: books.stats().reconnects >= books.stats().streams, "every stream dropped")
-        emulator.us_market_data_faults.drop_every_updates = 0
-        assert await books.wait_until_live(timeout_s=60)
-        for _ in range(100):
-            emulator.us_market.step()
-        await converged(books, emulator, symbols, DEPTH)
-        live = {symbol: _levels(books.book(symbol)) for symbol in symbols}
-    await recorder.stop()
+    live = await record_us_session(emulator, sink)
     yield sink, live, path
     await sink.close()
 
@@ -83,7 +50,7 @@ async def test_a_replayed_tape_gives_the_live_books_across_a_dropped_stream(
     assert lost, "the tape holds the drop"
     replay = UsReplay(sink)
     events = [event async for event in replay]
-    assert {symbol: _levels(book) for symbol, book in replay.books.items()} == live
+    assert {symbol: levels(book) for symbol, book in replay.books.items()} == live
     assert all(state is SyncState.LIVE for state in replay.states.values())
     assert replay.stats.updates > 0 and replay.stats.invalid_updates == 0 == replay.stats.malformed_frames
     # Each symbol went stale at the drop and its next session's first update was a snapshot again.
@@ -104,7 +71,7 @@ async def test_book_at_is_the_replays_book_at_that_moment(tape: tuple[SQLiteSink
     replay = UsReplay(sink)
     async for record, _events in replay.steps():
         book = replay.books.get(symbol)
-        seen.append((record.recv_wall_ns, None if book is None else _levels(book), replay.states.get(symbol)))
+        seen.append((record.recv_wall_ns, None if book is None else levels(book), replay.states.get(symbol)))
     # Moments at the start, amid the session, just after the drop, and at the end; the last record of a
     # receive time is the one the book stands at.
     drop_ns = min([r.recv_wall_ns async for r in sink.read(kinds={RecordKind.CONNECTION_LOST})])
@@ -112,10 +79,10 @@ async def test_book_at_is_the_replays_book_at_that_moment(tape: tuple[SQLiteSink
     for moment in moments:
         expected = [entry for entry in seen if entry[0] <= moment][-1]
         found = await book_at(sink, symbol, moment, source="us")
-        assert (None if found.book is None else _levels(found.book), found.state) == expected[1:]
+        assert (None if found.book is None else levels(found.book), found.state) == expected[1:]
     assert (await book_at(sink, symbol, seen[-1][0], source="us")).book is not None
     last = await book_at(sink, symbol, seen[-1][0], source="us")
-    assert last.book is not None and _levels(last.book) == live[symbol]
+    assert last.book is not None and levels(last.book) == live[symbol]
 
 
 async def test_the_parquet_export_rebuilds_the_live_books(

@@ -7,9 +7,9 @@ the manifest of a recording: when each token was covered and every gap with its 
 rebuilds the books from a recording and prints them with what the replay verified, or with
 ``--serve`` serves them over the market channel and ``/book(s)`` (:mod:`polyinfra.record.replay_server`);
 ``replay --channel user`` prints the user channel's events as the live client delivered them, ``replay
---channel us`` the US exchange's books, ``replay --channel rtds`` (or ``polybolt``) the live-data events and
-gaps ``polyinfra live --record`` recorded. ``export`` writes the recording as normalised Parquet (``--source us``:
-the US exchange's books).
+--channel us`` the US exchange's books (``--serve``: over its gRPC API, :mod:`polyinfra.record.us_replay_server`),
+``replay --channel rtds`` (or ``polybolt``) the live-data events and gaps ``polyinfra live --record`` recorded.
+``export`` writes the recording as normalised Parquet (``--source us``: the US exchange's books).
 
 The recorder's modules (SQLite, pyarrow) are imported inside the commands, so ``polyinfra --help``
 does not pay for them.
@@ -283,7 +283,11 @@ def replay(
     ] = None,
     serve: Annotated[
         bool,
-        typer.Option("--serve", help="Serve the replay over the market channel and /book(s) instead of printing it."),
+        typer.Option(
+            "--serve",
+            help="Serve the replay over the market channel and /book(s) instead of printing it; with --channel us, "
+            "over the US exchange's gRPC API (market data, reference data) without checking any token.",
+        ),
     ] = False,
     host: Annotated[
         str, typer.Option("--host", metavar="HOST", help="With --serve: interface to listen on.")
@@ -292,7 +296,8 @@ def replay(
         int, typer.Option("--port", metavar="PORT", help="With --serve: port to listen on; 0 picks a free one.")
     ] = 0,
     paused: Annotated[
-        bool, typer.Option("--paused", help="With --serve: hold at the start until POST /replay/resume.")
+        bool,
+        typer.Option("--paused", help="With --serve (market channel): hold at the start until POST /replay/resume."),
     ] = False,
     duration: DurationOption = 0.0,
     channel: Annotated[
@@ -320,7 +325,8 @@ def replay(
     The books are rebuilt with polyinfra's own parsers.
 
     With --serve, one JSON line on stdout gives the URLs once the replay is at its start; it serves
-    until Ctrl-C or --duration, the final books after the tape ends.
+    until Ctrl-C or --duration, the final books after the tape ends. A US tape (--channel us) is served
+    as {"grpc": "HOST:PORT"}, plaintext and with no token checks (a local replay).
     """
     configure_command_logging(log_level)
     with one_line_errors("replay"):
@@ -335,8 +341,10 @@ def replay(
             raise InvalidValueError(
                 "no such channel to replay: market, user, us, rtds or polybolt", channel=channel[:40]
             )
-        if channel != "market" and (serve or paused or duration):
-            raise InvalidValueError("--serve replays the market channel only")
+        if channel not in ("market", "us") and (serve or paused or duration):
+            raise InvalidValueError("--serve replays the market channel and US tapes only")
+        if channel == "us" and paused:
+            raise InvalidValueError("--paused holds the market channel's replay only (a US tape starts when served)")
         if topic and channel not in _LIVE_DATA_CHANNELS:
             raise InvalidValueError("--topic goes with --channel rtds or polybolt")
         window = _ReplayWindow(
@@ -352,7 +360,11 @@ def replay(
         elif serve:
             from polyinfra.cli.watch import run_until_stopped
 
-            run_until_stopped(_serve_replay(sink, window, host=host, port=port, paused=paused, duration_s=duration))
+            run_until_stopped(
+                _serve_replay(
+                    sink, window, us=channel == "us", host=host, port=port, paused=paused, duration_s=duration
+                )
+            )
         else:
             asyncio.run(_replay(sink, window, us=channel == "us"))
 
@@ -368,14 +380,16 @@ class _ReplayWindow:
 
 
 async def _serve_replay(
-    sink_url: str, window: _ReplayWindow, *, host: str, port: int, paused: bool, duration_s: float
+    sink_url: str, window: _ReplayWindow, *, us: bool, host: str, port: int, paused: bool, duration_s: float
 ) -> None:
+    """Serve the market channel's tape (``us``: the US exchange's, over gRPC) until ``duration_s`` (0: forever)."""
     from polyinfra.record.replay_server import ReplayServer
     from polyinfra.record.sink_urls import open_sink
+    from polyinfra.record.us_replay_server import UsReplayServer
 
     sink = open_sink(sink_url)
     try:
-        server = ReplayServer(
+        server = (UsReplayServer if us else ReplayServer)(
             sink,
             host=host,
             port=port,
@@ -387,7 +401,8 @@ async def _serve_replay(
         )
         async with server:
             # The one line on stdout: scripts and tests wait for it to know the replay is served.
-            sys.stdout.write(json.dumps(server.urls) + "\n")
+            line = {"grpc": server.target} if isinstance(server, UsReplayServer) else server.urls
+            sys.stdout.write(json.dumps(line) + "\n")
             sys.stdout.flush()
             await asyncio.sleep(math.inf if duration_s == 0 else duration_s)
     finally:

@@ -56,6 +56,7 @@ from polyinfra.emulator.us.grpc_auth_check import RequireUsAuth
 from polyinfra.emulator.us.grpc_server import UsGrpcServer
 from polyinfra.emulator.us.instruments import US_INSTRUMENTS
 from polyinfra.emulator.us.market import UsMarket, generated_instruments
+from polyinfra.emulator.us.market_books import MarketBooks
 from polyinfra.emulator.us.market_data import MarketDataService
 from polyinfra.emulator.us.market_data_control import market_data_routes
 from polyinfra.emulator.us.market_data_faults import UsMarketDataFaults
@@ -229,7 +230,9 @@ class Emulator:
         # One pooled budget of concurrent streams per firm for every streaming RPC, as the venue has; its
         # limit is the market-data knob ``streams_per_firm``.
         self.us_stream_budget = StreamBudget(lambda: self.us_market_data_faults.streams_per_firm)
-        self.us_market_data = MarketDataService(self.us_market, self.us_market_data_faults, self.us_stream_budget)
+        self.us_market_data = MarketDataService(
+            MarketBooks(self.us_market), self.us_market_data_faults, self.us_stream_budget
+        )
         self._server.app.add_routes(market_data_routes(self.us_market_data, self.us_market_data_faults))
         self.us_dropcopy = DropCopyHistory(us_instruments, UsDropCopyFaults())
         self.us_dropcopy_service = DropCopyService(self.us_dropcopy, self.us_stream_budget)

@@ -23,8 +23,9 @@ One port (aiohttp), as the emulator:
   time, the venue time of the last frame), the speed, whether it is paused or done, and counters;
   ``POST /replay/pause`` and ``POST /replay/resume`` answer with the status.
 
-Pacing: ``speed`` times the recorded pace, or as fast as it goes (None), against an injected clock
-and sleep (:class:`~polyinfra.record.pacing.Pacer`). With ``start_wall_ns`` the tape before it is
+Pacing (:class:`~polyinfra.record.tape_server.TapeServer`, shared with the US replay server): ``speed``
+times the recorded pace, or as fast as it goes (None), against an injected clock and sleep
+(:class:`~polyinfra.record.pacing.Pacer`). With ``start_wall_ns`` the tape before it is
 replayed at once and served to nobody, so the first subscriber sees the books as they were then;
 ``end_wall_ns`` ends the tape early. At the end of the tape (``done``), the server keeps serving the
 final books and keeps every socket open, silent but for ``PONG``: nothing more happened.
@@ -41,10 +42,9 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Collection, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Iterable
 from dataclasses import asdict, dataclass
 from http import HTTPStatus
-from types import TracebackType
 from typing import Final
 
 import msgspec
@@ -59,12 +59,12 @@ from polyinfra.core.market_subscription import (
     RequestOperation,
 )
 from polyinfra.core.token_requests import NO_ORDERBOOK, requested_batch, requested_token
-from polyinfra.errors import ApiError, InvalidValueError, MalformedMessageError, PolyinfraError
-from polyinfra.record.pacing import Pacer
+from polyinfra.errors import ApiError, InvalidValueError, MalformedMessageError
 from polyinfra.record.records import Record
 from polyinfra.record.replay import Replay
 from polyinfra.record.served_tape import ServedFrame, ServedTape
 from polyinfra.record.sink import Sink
+from polyinfra.record.tape_server import TapeServer
 from polyinfra.wire.clob_rest import JSON_ENCODER, ErrorBody
 from polyinfra.wire.clob_ws import PING, PONG
 from polyinfra.wire.json_decoding import JsonDecoder
@@ -188,7 +188,7 @@ class _Subscriber:
                     self._status.frames_sent += 1
 
 
-class ReplayServer:
+class ReplayServer(TapeServer):
     """The recording in ``sink`` served on one port; run it with ``async with`` (or :meth:`start`
     and :meth:`stop`), then read :attr:`urls` and :attr:`status`.
 
@@ -211,24 +211,19 @@ class ReplayServer:
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
+        super().__init__(
+            "replay server", speed=speed, start_wall_ns=start_wall_ns, paused=paused, clock=clock, sleep=sleep
+        )
         self._tape = ServedTape(Replay(sink, end_wall_ns=end_wall_ns, keys=keys))
-        self._pacer = None if speed is None else Pacer(speed, clock=clock, sleep=sleep)
-        self._start_wall_ns = start_wall_ns
         self._host = host
         self._requested_port = port
         self._port: int | None = None
-        self._playing = asyncio.Event()
-        if not paused:
-            self._playing.set()
-        self._at_start = asyncio.Event()
-        self._listening = asyncio.Event()
         self.status = ReplayStatus(speed=speed, paused=paused)
         self._subscribers: set[_Subscriber] = set()
         self._request_decoder: JsonDecoder[MarketChannelRequest] = JsonDecoder(
             MarketChannelRequest, what="market-channel message"
         )
         self._runner: web.AppRunner | None = None
-        self._player: asyncio.Task[None] | None = None
         self.app = web.Application(middlewares=[_venue_error_shape], client_max_size=_MAX_BODY_BYTES)
         self.app.add_routes(
             [
@@ -258,14 +253,10 @@ class ReplayServer:
             "status": f"http://{authority}/replay/status",
         }
 
-    async def start(self) -> None:
-        """Replay the tape up to the start point, then bind the port: the first client already sees
-        the books as they were there (a client served during the fast-forward would get books the
-        frames after them never reach)."""
-        if self._player is not None:
-            raise InvalidValueError("a replay server starts once")
-        self._player = asyncio.create_task(self._play(), name="replay server player")
-        await self._at_start.wait()
+    async def _prepare(self) -> None:
+        """Nothing: every token's book comes from the tape as it plays."""
+
+    async def _open(self) -> None:
         runner = web.AppRunner(self.app, access_log=None, shutdown_timeout=_CLOSE_TIMEOUT_S + 1.0)
         await runner.setup()
         try:
@@ -273,95 +264,48 @@ class ReplayServer:
             await site.start()
         except BaseException:
             await runner.cleanup()
-            await self.stop()
             raise
         self._runner = runner
         self._port = runner.addresses[0][1]
-        self._listening.set()
         _log.info("replay server listening on %s", self.urls["rest"])
 
-    async def stop(self) -> None:
-        """Stop the replay, close every socket and release the port."""
-        if self._player is not None:
-            self._player.cancel()
-            await asyncio.gather(self._player, return_exceptions=True)
+    async def _close(self) -> None:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
             self._port = None
 
-    async def __aenter__(self) -> ReplayServer:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, traceback: TracebackType | None
-    ) -> None:
-        await self.stop()
-
     def pause(self) -> None:
-        """Hold the replay before its next record; the servers keep serving the books as they are."""
-        self._playing.clear()
+        super().pause()
         self.status.paused = True
 
     def resume(self) -> None:
-        """Go on from where it was paused, at the recorded pace from here (no catching up)."""
-        if self._pacer is not None:
-            self._pacer.restart()
         self.status.paused = False
-        self._playing.set()
-
-    async def wait_done(self) -> None:
-        """Until the tape has ended (or stopped at a damaged record: :attr:`ReplayStatus.error`)."""
-        if self._player is None:
-            raise InvalidValueError("the replay server is not running")
-        await asyncio.shield(self._player)
+        super().resume()
 
     # --- the tape ---------------------------------------------------------------------------------
 
-    async def _play(self) -> None:
-        start_ns = self._start_wall_ns
-        try:
-            async for record in self._tape.replay.records():
-                warming = start_ns is not None and record.recv_wall_ns < start_ns
-                if not warming:
-                    if not self._listening.is_set():
-                        self._at_start.set()
-                        await self._listening.wait()
-                    await self._due(record)
-                frame, resnapshotted = self._tape.apply(record)
-                self._advance(record)
-                if warming:
-                    continue
-                if frame is not None:
-                    self._fan_out(frame)
-                if resnapshotted:
-                    self._send_books(resnapshotted, self._subscribers)
-        except PolyinfraError as exc:
-            # A damaged tape: what was replayed up to it stays served, and the status says why it ended.
-            _log.error("the replay stopped: %s", exc)
-            self.status.error = str(exc)
-        except Exception:
-            # A bug: logged with its traceback; the server goes on serving what was replayed.
-            _log.exception("the replay stopped on an unexpected error")
-            self.status.error = "unexpected error (see the log)"
-        finally:
-            self.status.frames_not_served = self._tape.frames_not_served
-            self.status.done = True
-            self._at_start.set()
+    def _records(self) -> AsyncIterator[Record]:
+        return self._tape.replay.records()
 
-    async def _due(self, record: Record) -> None:
-        """Wait while paused, then until the record is due (at ``max`` speed: until every client has
-        room for more); a pause during the wait holds it again."""
-        while True:
-            await self._playing.wait()
-            if self._pacer is not None:
-                await self._pacer.wait_for(record)
-            else:
-                for subscriber in list(self._subscribers):
-                    await _room_in(subscriber)
-            if self._playing.is_set():
-                return
+    def _apply(self, record: Record, *, warming: bool) -> None:
+        frame, resnapshotted = self._tape.apply(record)
+        self._advance(record)
+        if warming:
+            return
+        if frame is not None:
+            self._fan_out(frame)
+        if resnapshotted:
+            self._send_books(resnapshotted, self._subscribers)
+
+    async def _room(self) -> None:
+        for subscriber in list(self._subscribers):
+            await _room_in(subscriber)
+
+    def _ended(self, error: str | None) -> None:
+        self.status.error = error
+        self.status.frames_not_served = self._tape.frames_not_served
+        self.status.done = True
 
     def _advance(self, record: Record) -> None:
         status = self.status

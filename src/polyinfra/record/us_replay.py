@@ -154,7 +154,7 @@ class UsReplay:
     async def __aiter__(self) -> AsyncIterator[BookEvent]:
         start_ns = self._start_wall_ns
         pace = self._pace
-        async for record in self._records():
+        async for record in self.records():
             if pace is not None:
                 await pace.wait_for(record)
             events = self.apply(record)
@@ -171,10 +171,12 @@ class UsReplay:
     async def steps(self) -> AsyncIterator[tuple[Record, list[BookEvent]]]:
         """Each replayed record with the domain events it made, while :attr:`books` are as right after
         it, unpaced: for consumers that read the books record by record (``polyinfra export``)."""
-        async for record in self._records():
+        async for record in self.records():
             yield record, self.apply(record)
 
-    async def _records(self) -> AsyncIterator[Record]:
+    async def records(self) -> AsyncIterator[Record]:
+        """The US records to replay, unapplied and unpaced, for a consumer that decides when each is due
+        and then calls :meth:`apply` on it, in order (the US replay server)."""
         chunks = self._sink.read_chunks(end_wall_ns=self._end_wall_ns, kinds=_REPLAYED_KINDS)
         async for chunk in chunks:
             for record in chunk:

@@ -10,12 +10,13 @@ again at replay time could have changed (or gone) since; the tape must not depen
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Annotated, Final
 
 import msgspec
 
 from polyinfra.core.us_books import BookScales, scales_of
-from polyinfra.core.us_instruments import UsInstrument
+from polyinfra.core.us_instruments import UsInstrument, UsInstrumentState
 from polyinfra.errors import CorruptRecordError, InvalidValueError, MalformedMessageError
 from polyinfra.record.records import Record
 from polyinfra.wire.json_decoding import JsonDecoder
@@ -50,6 +51,27 @@ class TapeInstrument(msgspec.Struct, frozen=True):
             return scales_of(self.symbol, self.price_scale, self.quantity_scale, self.tick_units)
         except InvalidValueError as exc:
             raise CorruptRecordError("a recorded US instrument's scales cannot be exact", symbol=self.symbol) from exc
+
+    def listed(self) -> UsInstrument:
+        """The instrument as reference data lists it when the tape is served: its scales and tick as recorded,
+        OPEN (the tape keeps no state but the one each update carries), a minimum of one quantity unit;
+        :class:`CorruptRecordError` when no instrument live could have had these."""
+        self.scales()
+        try:
+            tick_size = Decimal(self.tick_size)
+            consistent = tick_size.is_finite() and tick_size * self.price_scale == self.tick_units
+        except ArithmeticError:
+            consistent = False
+        if not consistent:
+            raise CorruptRecordError("a recorded US instrument's tick contradicts its scale", symbol=self.symbol)
+        return UsInstrument(
+            symbol=self.symbol,
+            state=UsInstrumentState.OPEN,
+            price_scale=self.price_scale,
+            quantity_scale=self.quantity_scale,
+            tick_size=tick_size,
+            minimum_quantity=Decimal(1) / self.quantity_scale,
+        )
 
 
 class UsSubscription(msgspec.Struct, frozen=True):

@@ -21,6 +21,12 @@ other streaming RPCs: :mod:`polyinfra.emulator.us.stream_budget`) is RESOURCE_EX
 Each stream has one writer (the RPC's own coroutine) and a queue of symbols whose book changed; the
 market's listener only appends to it, so a slow client never slows the market, and the queue's bound
 decides when a client is too slow.
+
+What is served is a :class:`ServedBooks`, which renders each symbol's update and says when a book changed:
+the emulator's market (:class:`~polyinfra.emulator.us.market_books.MarketBooks`) or a recorded tape
+(:mod:`polyinfra.record.us_replay_server`). A tape also ends the streams its recording lost
+(:meth:`MarketDataService.drop_holding`) and, played as fast as it goes, waits for its subscribers
+(:meth:`MarketDataService.written`).
 """
 
 from __future__ import annotations
@@ -28,14 +34,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator
-from typing import Any, Final
+from collections.abc import AsyncIterator, Callable, Collection, Iterable, Iterator, Sequence
+from typing import Any, Final, Protocol
 
 import grpc
 from google.protobuf.message import Message
 
 from polyinfra.core.us_books import MAX_DEPTH, MAX_SYMBOLS_PER_STREAM, checked_depth
-from polyinfra.emulator.us.market import UsMarket
+from polyinfra.core.us_instruments import UsInstrument
 from polyinfra.emulator.us.market_data_faults import UsMarketDataFaults
 from polyinfra.emulator.us.stream_budget import OverBudgetError, StreamBudget, firm_of
 from polyinfra.errors import InvalidValueError
@@ -47,7 +53,7 @@ from polyinfra.wire.us.polymarket.v1 import (
     types_pb2,
 )
 
-__all__ = ["MarketDataService"]
+__all__ = ["MarketDataService", "ServedBooks"]
 
 TOO_MANY_SYMBOLS: Final = f"at most {MAX_SYMBOLS_PER_STREAM} symbols per subscription"
 # A stream waiting for data looks at the fault knobs at least this often (a knob set directly on the
@@ -56,6 +62,22 @@ _TICK_S: Final = 0.25
 _SHOWN_SYMBOLS: Final = 10
 
 Context = grpc.aio.ServicerContext[Any, Any]
+
+
+class ServedBooks(Protocol):
+    """The books a :class:`MarketDataService` serves."""
+
+    @property
+    def instruments(self) -> Sequence[UsInstrument]:
+        """Every symbol served (a subscription naming none takes them all)."""
+
+    def instrument(self, symbol: str) -> UsInstrument | None: ...
+
+    def subscribe(self, listener: Callable[[str], None]) -> Callable[[], None]:
+        """Call ``listener(symbol)`` whenever the symbol's book changed; returns the remover."""
+
+    def update(self, symbol: str, depth: int, *, unaggregated: bool) -> md.MarketDataUpdate | None:
+        """The symbol's book now, to ``depth``, as the venue sends it; None when there is none to send yet."""
 
 
 class _EndStreamError(Exception):
@@ -73,6 +95,7 @@ class _Stream:
     __slots__ = (
         "control",
         "depth",
+        "drained",
         "failure",
         "firm",
         "last_traffic_s",
@@ -96,14 +119,20 @@ class _Stream:
         self.updates_sent = 0
         self.last_traffic_s = now_s
         self.wakeup = asyncio.Event()
+        # Set while no update waits (or the stream is ending): what a tape played as fast as it goes waits for.
+        self.drained = asyncio.Event()
+        self.drained.set()
 
     def fail(self, code: grpc.StatusCode, details: str) -> None:
         if self.failure is None:
             self.failure = _EndStreamError(code, details)
         self.wakeup.set()
+        self.drained.set()
 
     def push(self, symbols: Iterable[str], limit: int) -> None:
         self.pending.extend(symbols)
+        if self.pending and self.failure is None:
+            self.drained.clear()
         if len(self.pending) > limit:
             if self.skip_to_head:
                 # What waits is dropped; each symbol's latest book goes out instead, once.
@@ -114,14 +143,14 @@ class _Stream:
 
 
 class MarketDataService(marketdatasubscription_pb2_grpc.MarketDataSubscriptionAPIServicer):
-    """Market data of ``market``, misbehaving as ``faults`` say."""
+    """Market data of ``books``, misbehaving as ``faults`` say."""
 
-    def __init__(self, market: UsMarket, faults: UsMarketDataFaults, budget: StreamBudget | None = None) -> None:
-        self._market = market
+    def __init__(self, books: ServedBooks, faults: UsMarketDataFaults, budget: StreamBudget | None = None) -> None:
+        self._books = books
         self._faults = faults
         self.budget = budget if budget is not None else StreamBudget(lambda: faults.streams_per_firm)
         self._streams: list[_Stream] = []
-        self._remove_listener = market.subscribe(self._book_changed)
+        self._remove_listener = books.subscribe(self._book_changed)
 
     @property
     def open_streams(self) -> int:
@@ -129,9 +158,21 @@ class MarketDataService(marketdatasubscription_pb2_grpc.MarketDataSubscriptionAP
 
     def drop_all(self) -> int:
         """Abort every open stream with UNAVAILABLE; returns how many."""
-        for stream in self._streams:
-            stream.fail(grpc.StatusCode.UNAVAILABLE, "stream reset by the emulator")
-        return len(self._streams)
+        return _reset(self._streams, "stream reset by the emulator")
+
+    def drop_holding(self, symbols: Collection[str]) -> int:
+        """Abort with UNAVAILABLE every open stream subscribed to any of ``symbols``; returns how many."""
+        held = [stream for stream in self._streams if not stream.symbols.keys().isdisjoint(symbols)]
+        return _reset(held, "stream reset")
+
+    async def written(self, stalled_after_s: float) -> None:
+        """Until no open stream has an update waiting; a stream that takes none for ``stalled_after_s`` is cut off
+        as a slow consumer (RESOURCE_EXHAUSTED) rather than wait on forever."""
+        for stream in list(self._streams):
+            try:
+                await asyncio.wait_for(stream.drained.wait(), stalled_after_s)
+            except TimeoutError:
+                stream.fail(grpc.StatusCode.RESOURCE_EXHAUSTED, "slow consumer: the stream took nothing")
 
     def close(self) -> None:
         """Stop listening to the market."""
@@ -145,10 +186,10 @@ class MarketDataService(marketdatasubscription_pb2_grpc.MarketDataSubscriptionAP
         try:
             with self._open(context) as stream:
                 self._set_options(stream, request.depth, request.unaggregated, request.slow_consumer_skip_to_head)
-                symbols = list(request.symbols) or [instrument.symbol for instrument in self._market.instruments]
+                symbols = list(request.symbols) or [instrument.symbol for instrument in self._books.instruments]
                 if request.symbols:
                     self._check_symbol_count(len(dict.fromkeys(symbols)))
-                    unknown = [symbol for symbol in symbols if self._market.instrument(symbol) is None]
+                    unknown = [symbol for symbol in symbols if self._books.instrument(symbol) is None]
                     if unknown:
                         raise _EndStreamError(grpc.StatusCode.INVALID_ARGUMENT, f"unknown symbols: {_shown(unknown)}")
                 stream.symbols = dict.fromkeys(symbols)
@@ -204,6 +245,7 @@ class MarketDataService(marketdatasubscription_pb2_grpc.MarketDataSubscriptionAP
                 yield stream
             finally:
                 self._streams.remove(stream)
+                stream.drained.set()
 
     def _set_options(self, stream: _Stream, depth: int, unaggregated: bool, skip_to_head: bool) -> None:
         try:
@@ -244,7 +286,7 @@ class MarketDataService(marketdatasubscription_pb2_grpc.MarketDataSubscriptionAP
         # A keepalive, or a request with no command, changes nothing and is not answered.
 
     def _subscribe(self, stream: _Stream, symbols: list[str]) -> None:
-        unknown = [symbol for symbol in symbols if self._market.instrument(symbol) is None]
+        unknown = [symbol for symbol in symbols if self._books.instrument(symbol) is None]
         already = [symbol for symbol in symbols if symbol in stream.symbols]
         added = [symbol for symbol in symbols if symbol not in stream.symbols and symbol not in unknown]
         self._check_symbol_count(len(stream.symbols) + len(added))
@@ -254,7 +296,7 @@ class MarketDataService(marketdatasubscription_pb2_grpc.MarketDataSubscriptionAP
             stream.control.append(_error("ALREADY_SUBSCRIBED", "already subscribed", already))
         if added or not (unknown or already):
             stream.symbols.update(dict.fromkeys(added))
-            scales = [self._market.scales(symbol) for symbol in added]
+            listed = [self._books.instrument(symbol) for symbol in added]
             stream.control.append(
                 md.BiDirectionalStreamMarketDataResponse(
                     subscription_ack=self._ack(
@@ -263,9 +305,12 @@ class MarketDataService(marketdatasubscription_pb2_grpc.MarketDataSubscriptionAP
                         removed=[],
                         symbol_scales=[
                             md.SymbolScales(
-                                symbol=scale.symbol, price_scale=scale.price_scale, quantity_scale=scale.quantity_scale
+                                symbol=instrument.symbol,
+                                price_scale=instrument.price_scale,
+                                quantity_scale=instrument.quantity_scale,
                             )
-                            for scale in scales
+                            for instrument in listed
+                            if instrument is not None
                         ],
                     )
                 )
@@ -283,6 +328,8 @@ class MarketDataService(marketdatasubscription_pb2_grpc.MarketDataSubscriptionAP
                 del stream.symbols[symbol]
             gone = set(removed)
             stream.pending = deque(symbol for symbol in stream.pending if symbol not in gone)
+            if not stream.pending:
+                stream.drained.set()
             stream.control.append(
                 md.BiDirectionalStreamMarketDataResponse(
                     subscription_ack=self._ack(stream, added=[], removed=removed, symbol_scales=[])
@@ -346,31 +393,19 @@ class MarketDataService(marketdatasubscription_pb2_grpc.MarketDataSubscriptionAP
 
     async def _write_update(self, context: Context, stream: _Stream, response: Callable[..., Message]) -> None:
         symbol = stream.pending.popleft()
-        await context.write(response(update=self.update(symbol, stream.depth, unaggregated=stream.unaggregated)))
+        update = self._books.update(symbol, stream.depth, unaggregated=stream.unaggregated)
+        if update is None:
+            if not stream.pending:
+                stream.drained.set()
+            return
+        await context.write(response(update=update))
         stream.last_traffic_s = asyncio.get_running_loop().time()
         stream.updates_sent += 1
+        if not stream.pending:
+            stream.drained.set()
         every = self._faults.drop_every_updates
         if every and stream.updates_sent % every == 0:
             raise _EndStreamError(grpc.StatusCode.UNAVAILABLE, "stream reset by the emulator")
-
-    def update(self, symbol: str, depth: int, *, unaggregated: bool = False) -> md.MarketDataUpdate:
-        """The symbol's book now, to ``depth``, as the venue sends it."""
-        instrument = self._market.instrument(symbol)
-        assert instrument is not None  # only listed symbols are ever subscribed
-        bids, offers = (self._market.orders if unaggregated else self._market.levels)(symbol, depth)
-        message = md.MarketDataUpdate(
-            symbol=symbol,
-            bids=[md.BookEntry(px=px, qty=qty) for px, qty in bids],
-            offers=[md.BookEntry(px=px, qty=qty) for px, qty in offers],
-            state=f"INSTRUMENT_STATE_{instrument.state.name}",
-            price_scale=instrument.price_scale,
-            quantity_scale=instrument.quantity_scale,
-        )
-        last_trade = self._market.last_trade(symbol)
-        if last_trade is not None:
-            message.stats.last_trade_px, message.stats.last_trade_qty = last_trade
-        message.transact_time.GetCurrentTime()
-        return message
 
 
 def _error(code: str, message: str, symbols: list[str]) -> md.BiDirectionalStreamMarketDataResponse:
@@ -384,3 +419,9 @@ def _error(code: str, message: str, symbols: list[str]) -> md.BiDirectionalStrea
 def _shown(symbols: list[str]) -> str:
     shown = ", ".join(symbol[:80] for symbol in symbols[:_SHOWN_SYMBOLS])
     return shown if len(symbols) <= _SHOWN_SYMBOLS else f"{shown} and {len(symbols) - _SHOWN_SYMBOLS} more"
+
+
+def _reset(streams: list[_Stream], details: str) -> int:
+    for stream in streams:
+        stream.fail(grpc.StatusCode.UNAVAILABLE, details)
+    return len(streams)
