@@ -31,7 +31,7 @@
   nothing the socket missed, the silence was genuine; if it shows something, the socket is one of
   the venue's zombies (open, answering ``PING``, no data; venue notes: Failure modes) and is reconnected, as is
   one whose probe could not finish within ``probe_timeout_s`` or that stopped answering ``PING``.
-  The verdicts are :class:`~polyinfra.core.book_sync.ConnectionWatch`'s.
+  The verdicts are :class:`~polyinfra.core.connection_watch.ConnectionWatch`'s.
 * **Credentials** the venue refuses are not an outage to retry forever. The venue's answer on the
   socket is undocumented (venue notes: WebSockets); users report the connection dropped without a close
   handshake (the emulator does the same). So a session that ends before its first ``PONG`` has its
@@ -86,8 +86,9 @@ from msgspec import UNSET, UnsetType
 from websockets.asyncio.client import ClientConnection
 
 from polyinfra.clob.trading import OpenOrder, TradingClient
-from polyinfra.core.book_sync import Backoff, ConnectionWatch, WatchVerdict
+from polyinfra.core.book_sync import Backoff
 from polyinfra.core.config_checks import WS_SCHEMES, positive_int, positive_number, service_url
+from polyinfra.core.connection_watch import ConnectionWatch, WatchVerdict
 from polyinfra.errors import (
     AuthError,
     InvalidNumberError,

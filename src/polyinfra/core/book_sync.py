@@ -9,7 +9,6 @@ I/O layer drives with decoded frames, REST answers and the times it read:
   a token's events while its snapshot is in flight, their replay on top of the snapshot, and the
   domain events consumers receive;
 * :class:`Backoff`: the jittered exponential reconnect schedule;
-* :class:`ConnectionWatch`: whether a connection's silence is a quiet market or a dead socket;
 * :func:`diff_book`: the audit comparison of a live book with a REST summary.
 
 Times are passed in as :class:`Instant` (monotonic seconds for durations, wall-clock nanoseconds
@@ -36,7 +35,7 @@ import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from enum import Enum, StrEnum
+from enum import StrEnum
 from types import MappingProxyType
 from typing import Final, NamedTuple
 
@@ -76,13 +75,11 @@ __all__ = [
     "Backoff",
     "BookDiff",
     "BookSync",
-    "ConnectionWatch",
     "Instant",
     "LevelDifference",
     "SnapshotRequest",
     "SyncReason",
     "SyncStats",
-    "WatchVerdict",
     "backoff_delay_s",
     "diff_book",
 ]
@@ -236,76 +233,6 @@ class Backoff:
     def reset(self) -> None:
         """Start again from ``initial_s`` (a session delivered good data)."""
         self._attempts = 0
-
-
-# --- connection watchdog --------------------------------------------------------------------------
-
-
-class WatchVerdict(Enum):
-    """What the watchdog should do about one connection now."""
-
-    HEALTHY = "healthy"
-    """Data arrived recently (or the last probe was answered)."""
-    PROBE = "probe"
-    """Silent past the timeout: ask the venue for data before judging (a market may just be quiet)."""
-    PROBING = "probing"
-    """A probe is out and its answer is not overdue yet."""
-    SILENT = "silent"
-    """The probe went unanswered: the socket is a zombie (open, maybe PONGing, no data). Reconnect."""
-    NO_PONG = "no pong"
-    """Silent and no PONG for the PONG timeout either: the socket is dead. Reconnect."""
-
-
-class ConnectionWatch:
-    """Silence bookkeeping of one connection session.
-
-    The I/O layer stores the receive time of every data frame in :attr:`last_data_s` and of
-    every ``PONG`` in :attr:`last_pong_s`, records :meth:`probe_sent`, and asks :meth:`verdict`
-    periodically. A probe is answered by any data frame received after it: the venue answers a
-    re-subscription with a ``book`` (``initial_dump``, venue notes: WebSockets), and any data at all proves the
-    data path works. ``PONG`` alone proves nothing: the venue's zombie sockets keep answering
-    ``PING`` while sending no data (venue notes: Failure modes).
-    """
-
-    __slots__ = ("last_data_s", "last_pong_s", "opened_s", "probe_sent_s")
-
-    def __init__(self, opened_s: float) -> None:
-        self.opened_s = opened_s
-        self.last_data_s: float | None = None
-        self.last_pong_s: float | None = None
-        self.probe_sent_s: float | None = None
-
-    @property
-    def proven(self) -> bool:
-        """The session has delivered data."""
-        return self.last_data_s is not None
-
-    def probe_sent(self, now_s: float) -> None:
-        """A probe went out now."""
-        self.probe_sent_s = now_s
-
-    def silent_for_s(self, now_s: float) -> float:
-        """Seconds since the last data frame (or since the session opened, without any)."""
-        return now_s - (self.opened_s if self.last_data_s is None else self.last_data_s)
-
-    def verdict(
-        self, now_s: float, *, silence_timeout_s: float, probe_timeout_s: float, pong_timeout_s: float
-    ) -> WatchVerdict:
-        """Judge the connection at ``now_s``; an answered probe is forgotten."""
-        probe_sent_s = self.probe_sent_s
-        if probe_sent_s is not None:
-            if self.last_data_s is not None and self.last_data_s > probe_sent_s:
-                self.probe_sent_s = None
-            elif now_s - probe_sent_s >= probe_timeout_s:
-                return WatchVerdict.SILENT
-            else:
-                return WatchVerdict.PROBING
-        if self.silent_for_s(now_s) < silence_timeout_s:
-            return WatchVerdict.HEALTHY
-        last_pong_s = self.opened_s if self.last_pong_s is None else max(self.last_pong_s, self.opened_s)
-        if now_s - last_pong_s >= pong_timeout_s:
-            return WatchVerdict.NO_PONG
-        return WatchVerdict.PROBE
 
 
 # --- audit ---------------------------------------------------------------------------------------
