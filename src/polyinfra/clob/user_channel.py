@@ -43,22 +43,8 @@
 * **Delivery**: every :meth:`UserChannel.events` iterator has its own bounded queue that drops its
   oldest event when full (counted); listeners are called in the reader's task, a raising one is
   logged and counted.
-* **Recording** (``recorder=``, off by default): the session goes to ``recorder.tap("clob",
-  "user")`` as the market channel's does. Each data frame as received, keyed by the condition id
-  of its messages' market (empty when a frame holds none, or several markets' messages): the
-  market, not the asset, because markets are what the channel subscribes and reconciles, so a
-  frame's key is also a coverage key. Sent frames go through the recorder's redaction hook, which
-  masks the subscription's ``apiKey``, ``secret`` and ``passphrase`` in place. The venue echoes
-  the API key as the ``owner`` of the user's orders and trades, so received frames and REST
-  answers are stored with every occurrence of it masked (``[REDACTED]``): the only bytes stored
-  otherwise than received. Each reconciliation is a ``resync requested`` record (its reason) and
-  the REST answers it used, as one ``rest response`` with the same fetch id (or ``snapshot
-  failed``). Coverage keys are the subscribed condition ids (empty: every market): live from a
-  session's reconciliation until its socket closes, so a disconnect is a gap. A reconciliation's
-  events are made from its answers
-  (:func:`~polyinfra.clob.user_reconciliation.reconciliation_events`) only once all are in, right
-  before they are recorded and offered, so :class:`~polyinfra.clob.user_replay.UserReplay` makes
-  the same ones from the tape.
+* **Recording** (``recorder=``, off by default): the session, its reconciliations and their REST
+  answers go to the recorder (:mod:`polyinfra.clob.user_recording`), the API key masked.
 
 Credentials travel only inside the subscription frame: never logged, never in an error or repr.
 """
@@ -79,8 +65,9 @@ import websockets
 from websockets.asyncio.client import ClientConnection
 
 from polyinfra.clob.trading import TradingClient
-from polyinfra.clob.user_events import user_event_from_wire, venue_timestamp_ms
+from polyinfra.clob.user_events import user_event_from_wire
 from polyinfra.clob.user_reconciliation import fetch_reconciliation_answers, reconciliation_events
+from polyinfra.clob.user_recording import UserChannelRecording
 from polyinfra.core.book_sync import Backoff
 from polyinfra.core.config_checks import WS_SCHEMES, positive_int, positive_number, service_url
 from polyinfra.core.connection_watch import ConnectionWatch, WatchVerdict
@@ -102,9 +89,7 @@ from polyinfra.net.event_stream import EventFanout
 from polyinfra.net.ws_sessions import BackgroundTasks, describe_failure, open_venue_socket, run_sessions
 from polyinfra.obs.logging import get_logger
 from polyinfra.obs.metrics import MALFORMED_ANSWERS, QUEUE_DROPS, WS_FRAMES, WS_RECONNECTS
-from polyinfra.obs.redaction import MASK
-from polyinfra.record.records import NO_CONNECTION, RecordKind
-from polyinfra.record.tap import ChannelTap, frame_bytes
+from polyinfra.record.records import RecordKind
 from polyinfra.wire.clob_user import UserEvent, UserFrameDecoder
 from polyinfra.wire.clob_ws import PING, PONG
 
@@ -124,29 +109,12 @@ _PONG_TIMEOUT_PINGS: Final = 3
 # Closing is polite, not load-bearing: a venue that does not answer the close frame is left after this.
 _CLOSE_TIMEOUT_S: Final = 5.0
 _WAIT_POLL_S: Final = 0.02
-# The recorder's connection id of the channel's socket: one socket, one session after the other.
-_RECORDED_CONNECTION: Final = 1
 # Reconciliations after which the recording vouches for the markets again: a new session's, and
 # the one of markets just subscribed. The others (malformed frame, silence probe) mend a session
 # already covered.
 _COVERING_RECONCILIATIONS: Final = frozenset({"session", "subscribe"})
 _DISCONNECTED: Final = "disconnected"
 _STOPPED: Final = "stopped"
-
-
-# --- recording -----------------------------------------------------------------------------------
-
-
-def _recorded_key_and_time(messages: Sequence[UserEvent]) -> tuple[str, int | None]:
-    """A received frame's recording key (its messages' one market, else empty) and venue time
-    (its first message's that carries one; never local time)."""
-    markets = {message.market for message in messages}
-    key = markets.pop() if len(markets) == 1 else ""
-    times = (venue_timestamp_ms(message.timestamp) for message in messages)
-    return key, next((ms for ms in times if ms is not None), None)
-
-
-_encode_answers: Final = msgspec.json.Encoder().encode
 
 
 # --- delivery -------------------------------------------------------------------------------------
@@ -333,7 +301,9 @@ class UserChannel:
         self._probes_sent = 0
         self._silences = 0
         self._credential_refusals = 0
-        self._tap: ChannelTap | None = None if recorder is None else recorder.tap("clob", _CHANNEL)
+        self._recording = (
+            None if recorder is None else UserChannelRecording(recorder.tap("clob", _CHANNEL), self._api_key)
+        )
         self._reconciliation_fetches = 0
 
     def __repr__(self) -> str:
@@ -415,9 +385,8 @@ class UserChannel:
             new = [market for market in wanted if market not in self._markets]
             if not new:
                 return
-            if not self._markets and self._tap is not None:
-                # The recording's key of every market ("") ends: the markets named replace it.
-                self._tap.tokens(RecordKind.UNSUBSCRIBED, _RECORDED_CONNECTION, [""])
+            if not self._markets and self._recording is not None:
+                self._recording.every_market_replaced()
             self._markets.update(dict.fromkeys(new))
             session = await self._send_operation("subscribe", new)
             if session is not None:
@@ -470,10 +439,10 @@ class UserChannel:
         except websockets.ConnectionClosed:
             # The session is ending; the next one subscribes the current set.
             return None
-        if self._tap is not None:
-            self._tap.frame_sent(_RECORDED_CONNECTION, frame)
+        if self._recording is not None:
+            self._recording.frame_sent(frame)
             kind = RecordKind.SUBSCRIBED if operation == "subscribe" else RecordKind.UNSUBSCRIBED
-            self._tap.tokens(kind, _RECORDED_CONNECTION, markets)
+            self._recording.markets_changed(kind, markets)
         return session
 
     # --- delivery ---------------------------------------------------------------------------------
@@ -546,22 +515,21 @@ class UserChannel:
         session = _Session(socket, time.monotonic())
         pinger: asyncio.Task[None] | None = None
         close_code: int | None = None
-        tap = self._tap
+        recording = self._recording
         try:
             async with self._subscription_lock:
                 subscription = self._subscription()
                 await socket.send(subscription)
                 self._session = session
-                if tap is not None:
-                    tap.frame_sent(_RECORDED_CONNECTION, subscription)
+                if recording is not None:
+                    recording.frame_sent(subscription)
             # The first PING right away: its PONG proves the subscription was read (module docs).
             await session.ping()
             self._sessions += 1
             if self._sessions > 1:
                 WS_RECONNECTS.labels(channel=_CHANNEL).inc()
-            if tap is not None:
-                kind = RecordKind.RECONNECTED if self._sessions > 1 else RecordKind.CONNECTED
-                tap.lifecycle(kind, _RECORDED_CONNECTION, token_ids=self._coverage_keys(), session=self._sessions)
+            if recording is not None:
+                recording.session_opened(self._sessions, self._markets)
             _log.info("user channel session opened", session=self._sessions, markets=len(self._markets))
             pinger = asyncio.create_task(self._ping_forever(session), name="user-channel ping")
             async for frame in socket:
@@ -573,11 +541,8 @@ class UserChannel:
         finally:
             if self._session is session:
                 self._session = None
-            if tap is not None:
-                tap.lifecycle(
-                    RecordKind.CONNECTION_LOST, _RECORDED_CONNECTION, reason=session.end_reason, code=close_code
-                )
-                self._record_coverage(tap, SyncState.STALE, session.end_reason)
+            if recording is not None:
+                recording.session_ended(session.end_reason, close_code, self._markets)
             if pinger is not None:
                 pinger.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -621,8 +586,8 @@ class UserChannel:
             if not session.subscribed:
                 session.subscribed = True
                 self._backoff.reset()
-                if self._tap is not None:
-                    self._tap.tokens(RecordKind.SUBSCRIBED, _RECORDED_CONNECTION, self._coverage_keys())
+                if self._recording is not None:
+                    self._recording.subscribed(self._markets)
                 self._tasks.spawn(self._reconcile_session(session), "user-channel reconciliation")
             return
         session.watch.last_data_s = now_s
@@ -632,9 +597,8 @@ class UserChannel:
             messages = self._decoder.decode(frame)
             events = [self._convert(message, received_ns) for message in messages]
         except Exception as exc:  # typed or not (a decoder's RecursionError): hostile data must not end the session
-            if self._tap is not None:
-                # Stored all the same: the recording holds what the socket said, bad frames included.
-                self._tap.frame_received(_RECORDED_CONNECTION, self._without_api_key(frame))
+            if self._recording is not None:
+                self._recording.undecoded_frame_received(frame)
             # A message lost to a bad frame is a gap like any other: REST tells what it said.
             self._malformed += 1
             WS_FRAMES.labels(channel=_CHANNEL, event_type="malformed").inc()
@@ -645,12 +609,9 @@ class UserChannel:
             )
             self._tasks.spawn(self._reconcile_until_done("malformed"), "user-channel reconciliation")
             return
-        if self._tap is not None:
+        if self._recording is not None:
             # Before the events it makes are delivered, as the market channel's frames are.
-            key, venue_ts_ms = _recorded_key_and_time(messages)
-            self._tap.frame_received(
-                _RECORDED_CONNECTION, self._without_api_key(frame), venue_ts_ms=venue_ts_ms, key=key
-            )
+            self._recording.frame_received(frame, messages)
         self._offer(events)
 
     def _convert(self, message: UserEvent, received_ns: int) -> UserChannelEvent:
@@ -688,12 +649,12 @@ class UserChannel:
                 # Only a subscribed socket makes the markets covered: a reconciliation that
                 # outlived its session vouches for nothing after it.
                 if (
-                    self._tap is not None
+                    self._recording is not None
                     and reason in _COVERING_RECONCILIATIONS
                     and session is not None
                     and session.subscribed
                 ):
-                    self._record_coverage(self._tap, SyncState.LIVE, reason)
+                    self._recording.coverage(SyncState.LIVE, reason, self._markets)
                 return
 
     async def _reconcile(self, reason: str) -> int:
@@ -703,15 +664,9 @@ class UserChannel:
             started_s = int(time.time())
             self._reconciliation_fetches += 1
             fetch_id = self._reconciliation_fetches
-            tap = self._tap
-            if tap is not None:
-                tap.lifecycle(
-                    RecordKind.RESYNC_REQUESTED,
-                    NO_CONNECTION,
-                    key=str(fetch_id),
-                    token_ids=self._coverage_keys(),
-                    reason=reason,
-                )
+            recording = self._recording
+            if recording is not None:
+                recording.reconciliation_requested(fetch_id, reason, self._markets)
             trades_since_s = int(time.time()) if self._trades_since_s is None else self._trades_since_s
             try:
                 answers = await fetch_reconciliation_answers(
@@ -731,8 +686,8 @@ class UserChannel:
                 raise MalformedMessageError(
                     "a REST answer of the reconciliation could not be used", detail=describe_failure(exc)
                 ) from exc
-            if tap is not None:
-                tap.rest_response(fetch_id, self._without_api_key(_encode_answers(answers)), venue_ts_ms=None)
+            if recording is not None:
+                recording.reconciliation_answered(fetch_id, answers)
             before = self._reconciled_events
             self._offer(events)
             missed = self._reconciled_events - before
@@ -744,22 +699,8 @@ class UserChannel:
 
     def _reconciliation_failed(self, fetch_id: int) -> None:
         self._reconciliation_failures += 1
-        if self._tap is not None:
-            self._tap.lifecycle(RecordKind.SNAPSHOT_FAILED, NO_CONNECTION, key=str(fetch_id))
-
-    def _without_api_key(self, received: str | bytes) -> bytes:
-        """What the venue sent, as it may be stored: the API key it echoes as ``owner`` masked."""
-        return frame_bytes(received).replace(self._api_key.encode(), MASK.encode())
-
-    def _coverage_keys(self) -> list[str]:
-        """The recording's keys of the channel's coverage: the subscribed markets, or "" for every market."""
-        return [*self._markets] or [""]
-
-    def _record_coverage(self, tap: ChannelTap, state: SyncState, reason: str) -> None:
-        """Whether the recording vouches for the subscribed markets from now: the manifest's
-        ``state changed`` records, as a market-channel book's."""
-        for key in self._coverage_keys():
-            tap.lifecycle(RecordKind.STATE_CHANGED, NO_CONNECTION, key=key, state=state, reason=reason)
+        if self._recording is not None:
+            self._recording.reconciliation_failed(fetch_id)
 
     def _answer_malformed(self, request: str) -> None:
         self._malformed_answers += 1
