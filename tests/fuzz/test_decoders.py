@@ -18,9 +18,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from polyinfra.clob.user_channel import UserFrameDecoder
 from polyinfra.core.venue_errors import error_from_response
 from polyinfra.errors import MalformedMessageError, PolyinfraError
+from polyinfra.wire.clob_user import UserFrameDecoder
 from polyinfra.wire.clob_ws import MarketFrameDecoder
 from polyinfra.wire.json_decoding import JsonDecoder
 from tests.fuzz.hostile import hostile_bytes

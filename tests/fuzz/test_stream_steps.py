@@ -10,7 +10,8 @@ import msgspec
 from hypothesis import given
 
 from polyinfra.clob.live_books import LiveBooks
-from polyinfra.core.book_sync import ConnectionWatch, SyncReason
+from polyinfra.core.book_sync import SyncReason
+from polyinfra.core.connection_watch import ConnectionWatch
 from polyinfra.model.events import SyncState
 from tests.fuzz.hostile import hostile_bytes
 

@@ -34,7 +34,8 @@ from polyinfra.core.order_signing import POLYGON_CHAIN_ID, order_payload, sign_o
 from polyinfra.emulator import runner
 from polyinfra.emulator.accounts import SEED_COLLATERAL_MICROS, SEED_SHARES_MICROS
 from polyinfra.emulator.runner import Emulator
-from polyinfra.emulator.trading_api import TIMESTAMP_TOLERANCE_S, TradingSettings
+from polyinfra.emulator.trading_api import TradingSettings
+from polyinfra.emulator.trading_auth import TIMESTAMP_TOLERANCE_S
 from polyinfra.model.market import MarketInfo
 from polyinfra.model.numbers import MICROS, Side, TickSize, to_micros
 from polyinfra.model.orders import SignatureType, UnsignedOrder

@@ -12,7 +12,6 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from polyinfra.clob.user_channel import UserFrameDecoder
 from polyinfra.emulator.runner import Emulator
 from polyinfra.model.numbers import Side
 from polyinfra.model.trading_events import OrderEventKind, OrderUpdate
@@ -22,7 +21,7 @@ from polyinfra.record.coverage import read_manifest
 from polyinfra.record.recorder import Recorder
 from polyinfra.record.records import Record, RecordKind
 from polyinfra.record.sink_urls import open_sink
-from polyinfra.wire.clob_user import OrderMessage
+from polyinfra.wire.clob_user import OrderMessage, UserFrameDecoder
 from tests.integration.cli_steps import run_polyinfra
 from tests.integration.recording_steps import market_maker_and_taker, recorded_user_channel, until
 from tests.integration.test_user_channel import TAKER_KEY, WAIT_S, _channel, _wait_dropped

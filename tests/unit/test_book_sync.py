@@ -14,15 +14,14 @@ from polyinfra.core.book_hash import book_hash
 from polyinfra.core.book_sync import (
     Backoff,
     BookSync,
-    ConnectionWatch,
     Instant,
     LevelDifference,
     SnapshotRequest,
     SyncReason,
-    WatchVerdict,
     backoff_delay_s,
     diff_book,
 )
+from polyinfra.core.connection_watch import ConnectionWatch, WatchVerdict
 from polyinfra.errors import InvalidValueError, MalformedMessageError
 from polyinfra.model.book import OrderBook
 from polyinfra.model.events import (

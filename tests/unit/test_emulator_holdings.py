@@ -137,15 +137,17 @@ async def test_held_amounts_equal_a_scan_of_open_orders(seed: int) -> None:
         else:
             await asyncio.sleep(0)  # the trades' status timers, failures and their rollbacks
         for key, _ in wallets:
-            assert api._reserved(key.address, "", Side.BUY) == _scanned(exchange, makers, key.address, "", Side.BUY)
+            assert api.ledger.reserved(key.address, "", Side.BUY) == _scanned(
+                exchange, makers, key.address, "", Side.BUY
+            )
             for token_id in tokens:
-                held = api._reserved(key.address.lower(), token_id, Side.SELL)
+                held = api.ledger.reserved(key.address.lower(), token_id, Side.SELL)
                 assert held == _scanned(exchange, makers, key.address, token_id, Side.SELL)
 
     resolved = markets[0]
     exchange.resolve_market(resolved.condition_id, resolved.tokens[0].token_id)
     for key, _ in wallets:
-        assert api._reserved(key.address, "", Side.BUY) == _scanned(exchange, makers, key.address, "", Side.BUY)
+        assert api.ledger.reserved(key.address, "", Side.BUY) == _scanned(exchange, makers, key.address, "", Side.BUY)
     # The sequence did what it is meant to test: our orders rested, and filled as makers and as takers.
     assert len(makers) > STEPS // 4
     assert any(fill.maker_order_id in makers for fill in fills)

@@ -9,13 +9,8 @@ import msgspec
 import pytest
 
 from polyinfra.clob.trading import OpenOrder
-from polyinfra.clob.user_channel import (
-    UserEventTracker,
-    UserFrameDecoder,
-    order_update_from_rest,
-    order_update_from_wire,
-    trade_update_from_wire,
-)
+from polyinfra.clob.user_events import order_update_from_rest, order_update_from_wire, trade_update_from_wire
+from polyinfra.core.user_event_tracker import UserEventTracker
 from polyinfra.errors import InvalidNumberError, InvalidValueError, MalformedMessageError
 from polyinfra.model.numbers import Side
 from polyinfra.model.trading_events import (
@@ -27,7 +22,7 @@ from polyinfra.model.trading_events import (
     parse_order_status,
     parse_trade_status,
 )
-from polyinfra.wire.clob_user import OrderMessage, TradeMessage, TradeRecord
+from polyinfra.wire.clob_user import OrderMessage, TradeMessage, TradeRecord, UserFrameDecoder
 from tests.shared_data import NAUTILUS_CAPTURES
 
 ORDER_CAPTURES = [

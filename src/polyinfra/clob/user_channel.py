@@ -7,31 +7,26 @@
 * **Sessions** follow :class:`~polyinfra.clob.live_books.LiveBooks`: one after the other with the
   shared jittered backoff (:class:`~polyinfra.core.book_sync.Backoff`), each re-sending the full
   subscription with the credentials (the official clients do the same; venue notes: WebSockets).
-* **Reconciliation.** The venue does not replay what a socket missed, so after every gap the
-  client asks REST: open orders (``GET /data/orders``), the fate of orders it believed open that
-  are no longer listed (``GET /data/order/{id}``), and the trades since the last check
-  (``GET /data/trades``), each for the markets subscribed at the time. Whatever the socket did
-  not deliver is emitted as a synthesized event with ``reconciled=True``. A gap is every new
-  session (including the first: what happened before the subscription), a malformed message, and a
-  silence probe (below). A session reconciles once
-  its first ``PONG`` arrives: the ``PING`` went after the subscription on the same socket, so the
-  venue has read the subscription by then, and no change can fall between the socket and REST.
+* **Reconciliation.** After every gap the client asks REST what the socket missed
+  (:mod:`polyinfra.clob.user_reconciliation`). A gap is every new session (including the first:
+  what happened before the subscription), a malformed message, and a silence probe (below). A
+  session reconciles once its first ``PONG`` arrives: the ``PING`` went after the subscription on
+  the same socket, so the venue has read the subscription by then, and no change can fall between
+  the socket and REST.
 * **Markets** change at run time (:meth:`UserChannel.subscribe_markets`,
   :meth:`UserChannel.unsubscribe_markets`) with the venue's ``operation`` messages on the open
   socket (venue notes: WebSockets), without reconnecting; the next session subscribes the current set. Markets
   just added are reconciled, as a new session is: the socket said nothing of them before. Events of
   markets no longer subscribed (frames already in flight, REST rows) are not delivered.
-* **Deduplication.** :class:`UserEventTracker` remembers each order's and trade's latest known
-  state; an event (from the socket or from REST) is delivered only when it moves that state
-  forward, so duplicates, late socket messages that REST already reported, and REST rows the
-  socket already delivered are all skipped (counted).
+* **Deduplication.** An event, from the socket or from REST, is delivered only when it is news to
+  the :class:`~polyinfra.core.user_event_tracker.UserEventTracker`; the others are skipped (counted).
 * **Silence.** A user socket is quiet whenever the user does not trade, so silence proves nothing
   and the market channel's probe (re-subscribing with an initial dump) does not exist here. A
   socket silent for ``silence_timeout_s`` is probed with a reconciliation instead: if REST shows
   nothing the socket missed, the silence was genuine; if it shows something, the socket is one of
   the venue's zombies (open, answering ``PING``, no data; venue notes: Failure modes) and is reconnected, as is
   one whose probe could not finish within ``probe_timeout_s`` or that stopped answering ``PING``.
-  The verdicts are :class:`~polyinfra.core.book_sync.ConnectionWatch`'s.
+  The verdicts are :class:`~polyinfra.core.connection_watch.ConnectionWatch`'s.
 * **Credentials** the venue refuses are not an outage to retry forever. The venue's answer on the
   socket is undocumented (venue notes: WebSockets); users report the connection dropped without a close
   handshake (the emulator does the same). So a session that ends before its first ``PONG`` has its
@@ -48,21 +43,8 @@
 * **Delivery**: every :meth:`UserChannel.events` iterator has its own bounded queue that drops its
   oldest event when full (counted); listeners are called in the reader's task, a raising one is
   logged and counted.
-* **Recording** (``recorder=``, off by default): the session goes to ``recorder.tap("clob",
-  "user")`` as the market channel's does. Each data frame as received, keyed by the condition id
-  of its messages' market (empty when a frame holds none, or several markets' messages): the
-  market, not the asset, because markets are what the channel subscribes and reconciles, so a
-  frame's key is also a coverage key. Sent frames go through the recorder's redaction hook, which
-  masks the subscription's ``apiKey``, ``secret`` and ``passphrase`` in place. The venue echoes
-  the API key as the ``owner`` of the user's orders and trades, so received frames and REST
-  answers are stored with every occurrence of it masked (``[REDACTED]``): the only bytes stored
-  otherwise than received. Each reconciliation is a ``resync requested`` record (its reason) and
-  the REST answers it used, as one ``rest response`` with the same fetch id (or ``snapshot
-  failed``). Coverage keys are the subscribed condition ids (empty: every market): live from a
-  session's reconciliation until its socket closes, so a disconnect is a gap. A reconciliation's
-  events are made from its answers (:func:`reconciliation_events`) only once all are in, right
-  before they are recorded and offered, so :class:`~polyinfra.clob.user_replay.UserReplay` makes
-  the same ones from the tape.
+* **Recording** (``recorder=``, off by default): the session, its reconciliations and their REST
+  answers go to the recorder (:mod:`polyinfra.clob.user_recording`), the API key masked.
 
 Credentials travel only inside the subscription frame: never logged, never in an error or repr.
 """
@@ -73,71 +55,48 @@ import asyncio
 import contextlib
 import random
 import time
-from collections import OrderedDict
-from collections.abc import AsyncIterator, Callable, Collection, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from decimal import Decimal
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Final, NamedTuple, Self
+from typing import TYPE_CHECKING, Final, Self
 
 import msgspec
 import websockets
-from msgspec import UNSET, UnsetType
 from websockets.asyncio.client import ClientConnection
 
-from polyinfra.clob.trading import OpenOrder, TradingClient
-from polyinfra.core.book_sync import Backoff, ConnectionWatch, WatchVerdict
+from polyinfra.clob.trading import TradingClient
+from polyinfra.clob.user_events import user_event_from_wire
+from polyinfra.clob.user_reconciliation import fetch_reconciliation_answers, reconciliation_events
+from polyinfra.clob.user_recording import UserChannelRecording
+from polyinfra.core.book_sync import Backoff
 from polyinfra.core.config_checks import WS_SCHEMES, positive_int, positive_number, service_url
+from polyinfra.core.connection_watch import ConnectionWatch, WatchVerdict
+from polyinfra.core.user_event_tracker import UserEventTracker
 from polyinfra.errors import (
     AuthError,
-    InvalidNumberError,
     InvalidValueError,
     MalformedMessageError,
-    NotFoundError,
     PolyinfraError,
     TransportError,
 )
 from polyinfra.model.events import SyncState
 from polyinfra.model.ids import condition_id
-from polyinfra.model.numbers import Side, micros_to_decimal, parse_micros, parse_timestamp
 from polyinfra.model.trading_events import (
-    MakerFill,
-    OrderEventKind,
-    OrderStatus,
     OrderUpdate,
-    TradeStatus,
-    TradeUpdate,
     UserChannelEvent,
-    parse_order_status,
-    parse_trade_status,
 )
 from polyinfra.net.event_stream import EventFanout
 from polyinfra.net.ws_sessions import BackgroundTasks, describe_failure, open_venue_socket, run_sessions
 from polyinfra.obs.logging import get_logger
 from polyinfra.obs.metrics import MALFORMED_ANSWERS, QUEUE_DROPS, WS_FRAMES, WS_RECONNECTS
-from polyinfra.obs.redaction import MASK
-from polyinfra.record.records import NO_CONNECTION, RecordKind
-from polyinfra.record.tap import ChannelTap, frame_bytes
-from polyinfra.wire.clob_user import MakerOrder, OrderMessage, TradeMessage, TradeRecord, UserEvent
+from polyinfra.record.records import RecordKind
+from polyinfra.wire.clob_user import UserEvent, UserFrameDecoder
 from polyinfra.wire.clob_ws import PING, PONG
-from polyinfra.wire.json_decoding import MAX_FRAME_BYTES, JsonDecoder
 
 if TYPE_CHECKING:
     from polyinfra.record.recorder import Recorder
 
-__all__ = [
-    "Offered",
-    "ReconciliationAnswers",
-    "UserChannel",
-    "UserChannelStats",
-    "UserEventTracker",
-    "UserFrameDecoder",
-    "order_update_from_rest",
-    "order_update_from_wire",
-    "reconciliation_events",
-    "trade_update_from_wire",
-    "user_event_from_wire",
-]
+__all__ = ["UserChannel", "UserChannelStats"]
 
 _log = get_logger(__name__)
 
@@ -147,375 +106,15 @@ _CREDENTIALS_CHECK: Final = "GET /auth/api-keys"
 _EVENTS_QUEUE: Final = "user_channel_events"
 # The official Rust client declares a socket dead after 30 s without PONG at 10 s pings (venue notes: WebSockets).
 _PONG_TIMEOUT_PINGS: Final = 3
-# Trades are fetched from a little before the last reconciliation: the venue's match times are
-# whole seconds of its own clock, which need not agree with ours.
-_TRADES_MARGIN_S: Final = 60
-# Venue timestamps below this are seconds, above it milliseconds (venue notes: User channel): 1e11 s is
-# the year 5138, 1e11 ms is 1973.
-_MS_THRESHOLD: Final = 10**11
 # Closing is polite, not load-bearing: a venue that does not answer the close frame is left after this.
 _CLOSE_TIMEOUT_S: Final = 5.0
-_EXCERPT_CHARS: Final = 200
-_KNOWN_TAGS: Final = frozenset({"order", "trade"})
 _WAIT_POLL_S: Final = 0.02
-# A trade's settlement order (venue notes: User channel): MATCHED, then MINED (or RETRYING and MINED again), then
-# CONFIRMED or FAILED. REST may lag the socket: a reconciled status never moves a trade backwards.
-_TRADE_RANK: Final[Mapping[TradeStatus, int]] = {
-    TradeStatus.MATCHED: 0,
-    TradeStatus.MINED: 1,
-    TradeStatus.RETRYING: 1,
-    TradeStatus.UNKNOWN: 1,
-    TradeStatus.CONFIRMED: 2,
-    TradeStatus.FAILED: 2,
-}
-_CLOSED_ORDER_STATUSES: Final = frozenset({OrderStatus.MATCHED, OrderStatus.CANCELED, OrderStatus.INVALID})
-# The recorder's connection id of the channel's socket: one socket, one session after the other.
-_RECORDED_CONNECTION: Final = 1
 # Reconciliations after which the recording vouches for the markets again: a new session's, and
 # the one of markets just subscribed. The others (malformed frame, silence probe) mend a session
 # already covered.
 _COVERING_RECONCILIATIONS: Final = frozenset({"session", "subscribe"})
 _DISCONNECTED: Final = "disconnected"
 _STOPPED: Final = "stopped"
-
-
-# --- wire -> domain -------------------------------------------------------------------------------
-
-
-def _decimal(text: str, *, field: str, record_id: str) -> Decimal:
-    try:
-        return micros_to_decimal(parse_micros(text))
-    except InvalidNumberError as exc:
-        raise InvalidNumberError(exc.message, field=field, id=record_id, value=text) from None
-
-
-def _side(text: str | UnsetType, *, field: str, record_id: str) -> Side:
-    try:
-        return Side(str(text).upper())
-    except ValueError:
-        raise InvalidValueError("not BUY or SELL", field=field, id=record_id, value=text) from None
-
-
-def _timestamp_ms(text: str | UnsetType | None) -> int | None:
-    """A venue timestamp in ms; seconds and ms both occur (venue notes: User channel); empty or absent is None."""
-    value = None if text is UNSET or text is None else parse_timestamp(text)
-    if value is None:
-        return None
-    return value if value >= _MS_THRESHOLD else value * 1000
-
-
-def _seconds(text: str | UnsetType | None) -> int | None:
-    ms = _timestamp_ms(text)
-    return None if ms is None else ms // 1000
-
-
-def _optional(text: str | UnsetType | None) -> str | None:
-    return None if text is UNSET or text is None or text == "" else text
-
-
-def _recorded_key_and_time(messages: Sequence[UserEvent]) -> tuple[str, int | None]:
-    """A received frame's recording key (its messages' one market, else empty) and venue time
-    (its first message's that carries one; never local time)."""
-    markets = {message.market for message in messages}
-    key = markets.pop() if len(markets) == 1 else ""
-    times = (_timestamp_ms(message.timestamp) for message in messages)
-    return key, next((ms for ms in times if ms is not None), None)
-
-
-_encode_answers: Final = msgspec.json.Encoder().encode
-
-
-class ReconciliationAnswers(msgspec.Struct):
-    """The REST answers one reconciliation used, as recorded (decoded rows encoded again: the
-    wire structs keep every field as the venue sent it); :func:`reconciliation_events` makes its
-    events of them, live and in replay alike."""
-
-    open_orders: list[OpenOrder] = []
-    trades: list[TradeRecord] = []
-    orders: list[OpenOrder] = []
-    """``GET /data/order/{id}`` answers: orders that left the open list."""
-
-
-def order_update_from_wire(message: OrderMessage, *, received_ns: int) -> OrderUpdate:
-    """An ``order`` message as a domain event; raises :class:`InvalidValueError` for bad values."""
-    try:
-        kind = OrderEventKind(message.type.upper())
-    except ValueError:
-        raise InvalidValueError("unknown order event type", field="type", id=message.id, value=message.type) from None
-    venue_status = "" if message.status is UNSET else message.status
-    status, reason = parse_order_status(venue_status)
-    return OrderUpdate(
-        order_id=message.id,
-        market=message.market,
-        token_id=message.asset_id,
-        kind=kind,
-        status=status,
-        status_reason=reason,
-        venue_status=venue_status,
-        side=_side(message.side, field="side", record_id=message.id),
-        price=_decimal(message.price, field="price", record_id=message.id),
-        original_size=_decimal(message.original_size, field="original_size", record_id=message.id),
-        # "" on a killed FOK (rust_test_data/ws_user_order_fok_killed.json): nothing matched.
-        size_matched=(
-            Decimal(0)
-            if message.size_matched == ""
-            else _decimal(message.size_matched, field="size_matched", record_id=message.id)
-        ),
-        order_type=_optional(message.order_type),
-        outcome=_optional(message.outcome),
-        associate_trades=tuple(message.associate_trades or ()),
-        venue_timestamp_ms=_timestamp_ms(message.timestamp),
-        received_ns=received_ns,
-        reconciled=False,
-    )
-
-
-def order_update_from_rest(order: OpenOrder, kind: OrderEventKind, *, received_ns: int) -> OrderUpdate:
-    """A REST order row (``/data/orders``, ``/data/order/{id}``) as a synthesized event of ``kind``."""
-    status, reason = parse_order_status(order.status)
-    return OrderUpdate(
-        order_id=order.id,
-        market=order.market,
-        token_id=order.asset_id,
-        kind=kind,
-        status=status,
-        status_reason=reason,
-        venue_status=order.status,
-        side=_side(order.side, field="side", record_id=order.id),
-        price=_decimal(order.price, field="price", record_id=order.id),
-        original_size=_decimal(order.original_size, field="original_size", record_id=order.id),
-        size_matched=(
-            Decimal(0)
-            if order.size_matched == ""
-            else _decimal(order.size_matched, field="size_matched", record_id=order.id)
-        ),
-        order_type=_optional(order.order_type),
-        outcome=_optional(order.outcome),
-        associate_trades=tuple(order.associate_trades or ()),
-        # REST says what the order is now, not when it became so.
-        venue_timestamp_ms=None,
-        received_ns=received_ns,
-        reconciled=True,
-    )
-
-
-def _maker_fill(maker: MakerOrder) -> MakerFill:
-    return MakerFill(
-        order_id=maker.order_id,
-        token_id=maker.asset_id,
-        price=_decimal(maker.price, field="maker_orders.price", record_id=maker.order_id),
-        matched_size=_decimal(maker.matched_amount, field="maker_orders.matched_amount", record_id=maker.order_id),
-        side=None if maker.side is UNSET else _side(maker.side, field="maker_orders.side", record_id=maker.order_id),
-        owner=_optional(maker.owner),
-        maker_address=_optional(maker.maker_address),
-        outcome=_optional(maker.outcome),
-    )
-
-
-def trade_update_from_wire(trade: TradeMessage | TradeRecord, *, received_ns: int) -> TradeUpdate:
-    """A ``trade`` message, or a ``/data/trades`` row (then ``reconciled``), as a domain event."""
-    if isinstance(trade, TradeMessage):
-        matched_at = trade.matched_at
-        venue_timestamp = trade.timestamp
-        reconciled = False
-    else:
-        matched_at = trade.match_time
-        # A REST row has no event time: its last status change is the closest.
-        venue_timestamp = trade.last_update
-        reconciled = True
-    return TradeUpdate(
-        trade_id=trade.id,
-        market=trade.market,
-        token_id=trade.asset_id,
-        status=parse_trade_status(trade.status),
-        venue_status=trade.status,
-        side=_side(trade.side, field="side", record_id=trade.id),
-        price=_decimal(trade.price, field="price", record_id=trade.id),
-        size=_decimal(trade.size, field="size", record_id=trade.id),
-        outcome=_optional(trade.outcome),
-        trader_side=_optional(trade.trader_side),
-        taker_order_id=_optional(trade.taker_order_id),
-        maker_orders=tuple(_maker_fill(maker) for maker in (trade.maker_orders or ())),
-        transaction_hash=_optional(trade.transaction_hash),
-        matched_at_s=_seconds(matched_at),
-        venue_timestamp_ms=_timestamp_ms(venue_timestamp),
-        received_ns=received_ns,
-        reconciled=reconciled,
-    )
-
-
-def user_event_from_wire(message: UserEvent, *, received_ns: int) -> UserChannelEvent:
-    """A decoded user-channel message as its domain event; raises :class:`InvalidValueError` for bad values."""
-    if isinstance(message, OrderMessage):
-        return order_update_from_wire(message, received_ns=received_ns)
-    return trade_update_from_wire(message, received_ns=received_ns)
-
-
-def reconciliation_events(
-    answers: ReconciliationAnswers, tracker: UserEventTracker, *, received_ns: int
-) -> list[UserChannelEvent]:
-    """The events a reconciliation's REST answers tell, as the tracker stands when they are offered
-    to it: open orders (a placement unless the order is known), trades, then the orders that left
-    the open list (their last fill or their cancellation)."""
-    events: list[UserChannelEvent] = [
-        order_update_from_rest(
-            order,
-            # Unknown: placed while nobody listened; known: it can only have matched more.
-            OrderEventKind.UPDATE if tracker.knows_order(order.id) else OrderEventKind.PLACEMENT,
-            received_ns=received_ns,
-        )
-        for order in answers.open_orders
-    ]
-    events.extend(trade_update_from_wire(row, received_ns=received_ns) for row in answers.trades)
-    events.extend(
-        order_update_from_rest(order, _unlisted_kind(order), received_ns=received_ns) for order in answers.orders
-    )
-    return events
-
-
-# --- frames ---------------------------------------------------------------------------------------
-
-
-class UserFrameDecoder:
-    """Decodes user-channel frames (one event, or a JSON array of them; venue notes: WebSockets).
-
-    The pattern of :class:`~polyinfra.wire.clob_ws.MarketFrameDecoder`: one msgspec call on the
-    fast path; on failure each event alone, unknown ``event_type`` skipped and counted in
-    :attr:`unknown_event_types`, anything else (unbounded JSON included) raising
-    :class:`MalformedMessageError`. The error names the event type and id, never the frame: it
-    carries the user's owner key.
-    """
-
-    def __init__(self) -> None:
-        self._typed = JsonDecoder(UserEvent | list[UserEvent], what="user frame", max_bytes=MAX_FRAME_BYTES)
-        self._untyped: JsonDecoder[Any] = JsonDecoder(what="user frame", max_bytes=MAX_FRAME_BYTES)
-        self.unknown_event_types: dict[str, int] = {}
-
-    def decode(self, frame: bytes | str) -> list[UserEvent]:
-        try:
-            decoded = self._typed.decode(frame)
-        except MalformedMessageError:
-            return self._decode_each(frame)
-        return decoded if isinstance(decoded, list) else [decoded]
-
-    def _decode_each(self, frame: bytes | str) -> list[UserEvent]:
-        document = self._untyped.decode(frame)
-        items = document if isinstance(document, list) else [document]
-        events: list[UserEvent] = []
-        for item in items:
-            event_type = item.get("event_type") if isinstance(item, dict) else None
-            if not isinstance(event_type, str):
-                raise MalformedMessageError("user event has no event_type")
-            if event_type not in _KNOWN_TAGS:
-                self.unknown_event_types[event_type] = self.unknown_event_types.get(event_type, 0) + 1
-                continue
-            try:
-                events.append(msgspec.convert(item, UserEvent))
-            except msgspec.ValidationError as exc:
-                raise MalformedMessageError(
-                    "user event does not match its schema",
-                    event_type=event_type,
-                    id=str(item.get("id", ""))[:_EXCERPT_CHARS],
-                    detail=str(exc),
-                ) from exc
-        return events
-
-
-# --- deduplication --------------------------------------------------------------------------------
-
-
-class Offered(NamedTuple):
-    """:meth:`UserEventTracker.news` of a batch of events."""
-
-    fresh: list[UserChannelEvent]
-    unsubscribed: int
-    """Events of markets not subscribed (kept from the tracker too: subscribed again, their news are news)."""
-    duplicates: int
-
-
-def _order_closed(update: OrderUpdate) -> bool:
-    return (
-        update.kind is OrderEventKind.CANCELLATION
-        or update.status in _CLOSED_ORDER_STATUSES
-        or update.size_matched >= update.original_size
-    )
-
-
-class UserEventTracker:
-    """The latest known state of each order and trade, and whether an event moves it forward.
-
-    Sans-I/O. An order moves forward when more of it matched, or when it closed (cancelled or
-    fully matched) at the same size; a trade when its status changes and it had not reached a
-    terminal one (``CONFIRMED``, ``FAILED``), except that a reconciled status never goes back
-    along the settlement order (REST may lag the socket). Bounded: beyond ``limit`` of each, the
-    least recently changed are forgotten.
-    """
-
-    def __init__(self, limit: int = 100_000) -> None:
-        self._limit = positive_int("limit", limit)
-        # By order id: (size matched, closed), and its market (condition id).
-        self._orders: OrderedDict[str, tuple[tuple[Decimal, bool], str]] = OrderedDict()
-        self._trades: OrderedDict[str, tuple[TradeStatus, int | None]] = OrderedDict()
-
-    def accept(self, event: UserChannelEvent) -> bool:
-        """Record ``event`` if it is news and say so; False for what is already known."""
-        if isinstance(event, OrderUpdate):
-            return self._accept_order(event)
-        return self._accept_trade(event)
-
-    def _accept_order(self, update: OrderUpdate) -> bool:
-        progress = (update.size_matched, _order_closed(update))
-        known = self._orders.get(update.order_id)
-        if known is not None and progress <= known[0]:
-            return False
-        self._remember(self._orders, update.order_id, (progress, update.market))
-        return True
-
-    def _accept_trade(self, update: TradeUpdate) -> bool:
-        known = self._trades.get(update.trade_id)
-        if known is not None:
-            status = known[0]
-            if update.status is status or status.terminal:
-                return False
-            if update.reconciled and _TRADE_RANK[update.status] < _TRADE_RANK[status]:
-                return False
-        self._remember(self._trades, update.trade_id, (update.status, update.matched_at_s))
-        return True
-
-    def _remember(self, states: OrderedDict[str, Any], key: str, state: object) -> None:
-        states[key] = state
-        states.move_to_end(key)
-        if len(states) > self._limit:
-            states.popitem(last=False)
-
-    def news(self, events: list[UserChannelEvent], markets: Collection[str]) -> Offered:
-        """What a channel subscribed to ``markets`` (empty: every market) delivers of ``events``:
-        those of its markets that move a state forward (recorded as known), and how many were not."""
-        wanted = [event for event in events if event.market in markets] if markets else events
-        fresh = [event for event in wanted if self.accept(event)]
-        return Offered(fresh, len(events) - len(wanted), len(wanted) - len(fresh))
-
-    def knows_order(self, order_id: str) -> bool:
-        return order_id in self._orders
-
-    def may_have_changed(self, order_id: str) -> bool:
-        """Unknown, or last known open: only such an order can have news."""
-        known = self._orders.get(order_id)
-        return known is None or not known[0][1]
-
-    def open_order_ids(self, markets: Collection[str] = ()) -> list[str]:
-        """Orders last known open (in ``markets``; empty: in any): if REST no longer lists them,
-        something happened to them."""
-        return [
-            order_id
-            for order_id, ((_, closed), market) in self._orders.items()
-            if not closed and (not markets or market in markets)
-        ]
-
-    def oldest_unsettled_match_s(self) -> int | None:
-        """The earliest match time of a trade not yet CONFIRMED or FAILED (its later statuses are due)."""
-        times = [matched for status, matched in self._trades.values() if not status.terminal and matched is not None]
-        return min(times, default=None)
 
 
 # --- delivery -------------------------------------------------------------------------------------
@@ -702,7 +301,9 @@ class UserChannel:
         self._probes_sent = 0
         self._silences = 0
         self._credential_refusals = 0
-        self._tap: ChannelTap | None = None if recorder is None else recorder.tap("clob", _CHANNEL)
+        self._recording = (
+            None if recorder is None else UserChannelRecording(recorder.tap("clob", _CHANNEL), self._api_key)
+        )
         self._reconciliation_fetches = 0
 
     def __repr__(self) -> str:
@@ -784,9 +385,8 @@ class UserChannel:
             new = [market for market in wanted if market not in self._markets]
             if not new:
                 return
-            if not self._markets and self._tap is not None:
-                # The recording's key of every market ("") ends: the markets named replace it.
-                self._tap.tokens(RecordKind.UNSUBSCRIBED, _RECORDED_CONNECTION, [""])
+            if not self._markets and self._recording is not None:
+                self._recording.every_market_replaced()
             self._markets.update(dict.fromkeys(new))
             session = await self._send_operation("subscribe", new)
             if session is not None:
@@ -839,10 +439,10 @@ class UserChannel:
         except websockets.ConnectionClosed:
             # The session is ending; the next one subscribes the current set.
             return None
-        if self._tap is not None:
-            self._tap.frame_sent(_RECORDED_CONNECTION, frame)
+        if self._recording is not None:
+            self._recording.frame_sent(frame)
             kind = RecordKind.SUBSCRIBED if operation == "subscribe" else RecordKind.UNSUBSCRIBED
-            self._tap.tokens(kind, _RECORDED_CONNECTION, markets)
+            self._recording.markets_changed(kind, markets)
         return session
 
     # --- delivery ---------------------------------------------------------------------------------
@@ -915,22 +515,21 @@ class UserChannel:
         session = _Session(socket, time.monotonic())
         pinger: asyncio.Task[None] | None = None
         close_code: int | None = None
-        tap = self._tap
+        recording = self._recording
         try:
             async with self._subscription_lock:
                 subscription = self._subscription()
                 await socket.send(subscription)
                 self._session = session
-                if tap is not None:
-                    tap.frame_sent(_RECORDED_CONNECTION, subscription)
+                if recording is not None:
+                    recording.frame_sent(subscription)
             # The first PING right away: its PONG proves the subscription was read (module docs).
             await session.ping()
             self._sessions += 1
             if self._sessions > 1:
                 WS_RECONNECTS.labels(channel=_CHANNEL).inc()
-            if tap is not None:
-                kind = RecordKind.RECONNECTED if self._sessions > 1 else RecordKind.CONNECTED
-                tap.lifecycle(kind, _RECORDED_CONNECTION, token_ids=self._coverage_keys(), session=self._sessions)
+            if recording is not None:
+                recording.session_opened(self._sessions, self._markets)
             _log.info("user channel session opened", session=self._sessions, markets=len(self._markets))
             pinger = asyncio.create_task(self._ping_forever(session), name="user-channel ping")
             async for frame in socket:
@@ -942,11 +541,8 @@ class UserChannel:
         finally:
             if self._session is session:
                 self._session = None
-            if tap is not None:
-                tap.lifecycle(
-                    RecordKind.CONNECTION_LOST, _RECORDED_CONNECTION, reason=session.end_reason, code=close_code
-                )
-                self._record_coverage(tap, SyncState.STALE, session.end_reason)
+            if recording is not None:
+                recording.session_ended(session.end_reason, close_code, self._markets)
             if pinger is not None:
                 pinger.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -990,8 +586,8 @@ class UserChannel:
             if not session.subscribed:
                 session.subscribed = True
                 self._backoff.reset()
-                if self._tap is not None:
-                    self._tap.tokens(RecordKind.SUBSCRIBED, _RECORDED_CONNECTION, self._coverage_keys())
+                if self._recording is not None:
+                    self._recording.subscribed(self._markets)
                 self._tasks.spawn(self._reconcile_session(session), "user-channel reconciliation")
             return
         session.watch.last_data_s = now_s
@@ -1001,9 +597,8 @@ class UserChannel:
             messages = self._decoder.decode(frame)
             events = [self._convert(message, received_ns) for message in messages]
         except Exception as exc:  # typed or not (a decoder's RecursionError): hostile data must not end the session
-            if self._tap is not None:
-                # Stored all the same: the recording holds what the socket said, bad frames included.
-                self._tap.frame_received(_RECORDED_CONNECTION, self._without_api_key(frame))
+            if self._recording is not None:
+                self._recording.undecoded_frame_received(frame)
             # A message lost to a bad frame is a gap like any other: REST tells what it said.
             self._malformed += 1
             WS_FRAMES.labels(channel=_CHANNEL, event_type="malformed").inc()
@@ -1014,12 +609,9 @@ class UserChannel:
             )
             self._tasks.spawn(self._reconcile_until_done("malformed"), "user-channel reconciliation")
             return
-        if self._tap is not None:
+        if self._recording is not None:
             # Before the events it makes are delivered, as the market channel's frames are.
-            key, venue_ts_ms = _recorded_key_and_time(messages)
-            self._tap.frame_received(
-                _RECORDED_CONNECTION, self._without_api_key(frame), venue_ts_ms=venue_ts_ms, key=key
-            )
+            self._recording.frame_received(frame, messages)
         self._offer(events)
 
     def _convert(self, message: UserEvent, received_ns: int) -> UserChannelEvent:
@@ -1057,12 +649,12 @@ class UserChannel:
                 # Only a subscribed socket makes the markets covered: a reconciliation that
                 # outlived its session vouches for nothing after it.
                 if (
-                    self._tap is not None
+                    self._recording is not None
                     and reason in _COVERING_RECONCILIATIONS
                     and session is not None
                     and session.subscribed
                 ):
-                    self._record_coverage(self._tap, SyncState.LIVE, reason)
+                    self._recording.coverage(SyncState.LIVE, reason, self._markets)
                 return
 
     async def _reconcile(self, reason: str) -> int:
@@ -1072,18 +664,14 @@ class UserChannel:
             started_s = int(time.time())
             self._reconciliation_fetches += 1
             fetch_id = self._reconciliation_fetches
-            tap = self._tap
-            if tap is not None:
-                tap.lifecycle(
-                    RecordKind.RESYNC_REQUESTED,
-                    NO_CONNECTION,
-                    key=str(fetch_id),
-                    token_ids=self._coverage_keys(),
-                    reason=reason,
-                )
-            answers = ReconciliationAnswers()
+            recording = self._recording
+            if recording is not None:
+                recording.reconciliation_requested(fetch_id, reason, self._markets)
+            trades_since_s = int(time.time()) if self._trades_since_s is None else self._trades_since_s
             try:
-                await self._fetch_state(answers)
+                answers = await fetch_reconciliation_answers(
+                    self._trading, self._tracker, self._markets, trades_since_s=trades_since_s, api_key=self._api_key
+                )
                 # Made from the answers only once all are in, right before they are recorded and
                 # offered: the tracker then stands as it will in a replay of the recording.
                 events = reconciliation_events(answers, self._tracker, received_ns=time.time_ns())
@@ -1098,8 +686,8 @@ class UserChannel:
                 raise MalformedMessageError(
                     "a REST answer of the reconciliation could not be used", detail=describe_failure(exc)
                 ) from exc
-            if tap is not None:
-                tap.rest_response(fetch_id, self._without_api_key(_encode_answers(answers)), venue_ts_ms=None)
+            if recording is not None:
+                recording.reconciliation_answered(fetch_id, answers)
             before = self._reconciled_events
             self._offer(events)
             missed = self._reconciled_events - before
@@ -1109,69 +697,14 @@ class UserChannel:
             log("user channel reconciled with REST", reason=reason, missed=missed)
             return missed
 
-    async def _fetch_state(self, answers: ReconciliationAnswers) -> None:
-        """Collect into ``answers`` the REST rows that tell what the socket may have missed."""
-        trading = self._trading
-        tracker = self._tracker
-        listed: set[str] = set()
-        for market in self._market_filters():
-            async for order in trading.iter_open_orders(market=market):
-                answers.open_orders.append(order)
-                listed.add(order.id)
-        since_s = int(time.time()) if self._trades_since_s is None else self._trades_since_s
-        oldest_unsettled_s = tracker.oldest_unsettled_match_s()
-        if oldest_unsettled_s is not None:
-            since_s = min(since_s, oldest_unsettled_s)
-        # Orders that left the open list since last known open, and orders of trades the socket
-        # missed entirely (placed and filled during a gap): REST has their final state.
-        # Only the subscribed markets' orders: the others' changes are not this channel's to report.
-        unlisted = dict.fromkeys(
-            order_id for order_id in tracker.open_order_ids(self._markets) if order_id not in listed
-        )
-        api_key = self._api_key
-        for market in self._market_filters():
-            async for row in trading.iter_trades(market=market, after_s=max(0, since_s - _TRADES_MARGIN_S)):
-                answers.trades.append(row)
-                mine = [maker.order_id for maker in row.maker_orders if maker.owner == api_key]
-                if row.trader_side == "TAKER":
-                    mine.append(row.taker_order_id)
-                unlisted.update((order_id, None) for order_id in mine if order_id not in listed)
-        for order_id in unlisted:
-            if order_id in listed or not tracker.may_have_changed(order_id):
-                continue
-            try:
-                order = await trading.get_order(order_id)
-            except NotFoundError:
-                _log.warning("an order of the user is unknown to the venue", order_id=order_id)
-                continue
-            answers.orders.append(order)
-
     def _reconciliation_failed(self, fetch_id: int) -> None:
         self._reconciliation_failures += 1
-        if self._tap is not None:
-            self._tap.lifecycle(RecordKind.SNAPSHOT_FAILED, NO_CONNECTION, key=str(fetch_id))
-
-    def _without_api_key(self, received: str | bytes) -> bytes:
-        """What the venue sent, as it may be stored: the API key it echoes as ``owner`` masked."""
-        return frame_bytes(received).replace(self._api_key.encode(), MASK.encode())
-
-    def _coverage_keys(self) -> list[str]:
-        """The recording's keys of the channel's coverage: the subscribed markets, or "" for every market."""
-        return [*self._markets] or [""]
-
-    def _record_coverage(self, tap: ChannelTap, state: SyncState, reason: str) -> None:
-        """Whether the recording vouches for the subscribed markets from now: the manifest's
-        ``state changed`` records, as a market-channel book's."""
-        for key in self._coverage_keys():
-            tap.lifecycle(RecordKind.STATE_CHANGED, NO_CONNECTION, key=key, state=state, reason=reason)
+        if self._recording is not None:
+            self._recording.reconciliation_failed(fetch_id)
 
     def _answer_malformed(self, request: str) -> None:
         self._malformed_answers += 1
         MALFORMED_ANSWERS.labels(request=request).inc()
-
-    def _market_filters(self) -> list[str | None]:
-        """One REST filter per subscribed market; None (every market) when subscribed to all."""
-        return [*self._markets] or [None]
 
     # --- credentials ------------------------------------------------------------------------------
 
@@ -1271,11 +804,3 @@ class UserChannel:
         )
         # Without a close handshake: a zombie may never answer one.
         session.socket.transport.abort()
-
-
-def _unlisted_kind(order: OpenOrder) -> OrderEventKind:
-    """What a closed order's REST row reports: a cancellation, or (matched) its last fill."""
-    status, _ = parse_order_status(order.status)
-    if status is OrderStatus.CANCELED or status is OrderStatus.INVALID:
-        return OrderEventKind.CANCELLATION
-    return OrderEventKind.UPDATE

@@ -4,14 +4,14 @@ again through the channel's own parsers and state, yielding the events it delive
 :class:`UserReplay` reads the ``clob``/``user`` records of a recording in written order and does
 with each what the live channel did when it was recorded:
 
-* a received frame goes through the same :class:`~polyinfra.clob.user_channel.UserFrameDecoder`
+* a received frame goes through the same :class:`~polyinfra.wire.clob_user.UserFrameDecoder`
   and conversion; one that does not decode or convert is counted as malformed (live reconciled
   after it, and that reconciliation is on the tape too);
 * a reconciliation's REST answers (the ``rest response`` record after its ``resync requested``)
-  become events through the same :func:`~polyinfra.clob.user_channel.reconciliation_events`;
+  become events through the same :func:`~polyinfra.clob.user_reconciliation.reconciliation_events`;
 * the subscribed markets follow the lifecycle records (``connected``/``reconnected`` carry the
   whole set, ``subscribed``/``unsubscribed`` the changes; ``""`` is every market);
-* every event is offered to the same :class:`~polyinfra.clob.user_channel.UserEventTracker`
+* every event is offered to the same :class:`~polyinfra.core.user_event_tracker.UserEventTracker`
   with the markets subscribed then, and only what it finds new is yielded: the duplicates, late
   socket messages and REST rows live skipped are skipped again.
 
@@ -38,17 +38,14 @@ from typing import Final
 
 import msgspec
 
-from polyinfra.clob.user_channel import (
-    ReconciliationAnswers,
-    UserEventTracker,
-    UserFrameDecoder,
-    reconciliation_events,
-    user_event_from_wire,
-)
+from polyinfra.clob.user_events import user_event_from_wire
+from polyinfra.clob.user_reconciliation import ReconciliationAnswers, reconciliation_events
+from polyinfra.core.user_event_tracker import UserEventTracker
 from polyinfra.errors import CorruptRecordError, MalformedMessageError
 from polyinfra.model.trading_events import UserChannelEvent
 from polyinfra.record.records import Record, RecordKind
 from polyinfra.record.sink import Sink
+from polyinfra.wire.clob_user import UserFrameDecoder
 from polyinfra.wire.json_decoding import JsonDecoder
 
 __all__ = ["UserReplay", "UserReplayStats"]

@@ -1,15 +1,15 @@
 """Keeping many tokens' books provably in sync with the venue, sans-I/O (venue notes: Market channel).
 
 :class:`MarketFeed` applies the market channel to books and says which ones it caught out of
-sync. This module holds everything else the live-book client decides, as pure state that the
-I/O layer drives with decoded frames, REST answers and the times it read:
+sync; :mod:`polyinfra.core.token_routing` sorts a frame's events for the tokens, and
+:mod:`polyinfra.core.connection_watch` judges a silent connection. This module holds the rest of
+what the live-book client decides, as pure state that the I/O layer drives with decoded frames,
+REST answers and the times it read:
 
 * :class:`BookSync`: each token's :class:`~polyinfra.model.events.SyncState` and why it changed,
-  the plan of REST re-snapshots (``POST /books`` batches, retried with backoff), the buffering of
-  a token's events while its snapshot is in flight, their replay on top of the snapshot, and the
-  domain events consumers receive;
+  the plan of REST re-snapshots (``POST /books`` batches, retried with backoff), the replay of a
+  token's buffered events on top of its snapshot, and the domain events consumers receive;
 * :class:`Backoff`: the jittered exponential reconnect schedule;
-* :class:`ConnectionWatch`: whether a connection's silence is a quiet market or a dead socket;
 * :func:`diff_book`: the audit comparison of a live book with a REST summary.
 
 Times are passed in as :class:`Instant` (monotonic seconds for durations, wall-clock nanoseconds
@@ -21,12 +21,13 @@ A token's life::
        ^                                                                                       |
        +------------------------------- snapshot requested ------------------------------------+
 
-A token is *repairing* while it waits for a REST snapshot (pending) or has one in flight. Pending
-tokens drop their deltas (the snapshot requested later contains them); in-flight tokens buffer
-every event, which is replayed in order on top of the snapshot once it arrives. Sizes in the
-venue's deltas are absolute (venue notes: Market channel), so replaying changes the snapshot already contains
-sets those levels to the values they had, and every later change wins: the book converges
-whichever moment between request and answer the venue took the snapshot at.
+A token is *repairing* while it waits for a REST snapshot (pending) or has one in flight; meanwhile
+:mod:`polyinfra.core.token_routing` drops a pending token's deltas (the snapshot requested later
+contains them) and buffers every event of an in-flight one, which is replayed in order on top of
+the snapshot once it arrives. Sizes in the venue's deltas are absolute (venue notes: Market
+channel), so replaying changes the snapshot already contains sets those levels to the values they
+had, and every later change wins: the book converges whichever moment between request and answer
+the venue took the snapshot at.
 """
 
 from __future__ import annotations
@@ -36,13 +37,14 @@ import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from enum import Enum, StrEnum
+from enum import StrEnum
 from types import MappingProxyType
 from typing import Final, NamedTuple
 
 from msgspec import UnsetType
 
 from polyinfra.core.market_feed import MarketFeed
+from polyinfra.core.token_routing import IN_FLIGHT, NOT_REPAIRING, PENDING, EventRouter, TokenRecord
 from polyinfra.errors import InvalidValueError, MalformedMessageError
 from polyinfra.model.book import OrderBook
 from polyinfra.model.events import (
@@ -58,15 +60,12 @@ from polyinfra.model.events import (
 from polyinfra.model.numbers import Side, TickSize, micros_to_decimal, parse_micros, parse_timestamp
 from polyinfra.wire.clob_rest import OrderBookSummary
 from polyinfra.wire.clob_ws import (
-    MARKET_EVENT_TYPES,
-    BestBidAskMessage,
     BookMessage,
     LastTradePriceMessage,
     MarketEvent,
     MarketFrameDecoder,
     MarketResolvedMessage,
     NewMarketMessage,
-    PriceChange,
     PriceChangeMessage,
     PriceLevel,
     TickSizeChangeMessage,
@@ -76,13 +75,11 @@ __all__ = [
     "Backoff",
     "BookDiff",
     "BookSync",
-    "ConnectionWatch",
     "Instant",
     "LevelDifference",
     "SnapshotRequest",
     "SyncReason",
     "SyncStats",
-    "WatchVerdict",
     "backoff_delay_s",
     "diff_book",
 ]
@@ -90,11 +87,6 @@ __all__ = [
 _LIVE: Final = SyncState.LIVE
 _STALE: Final = SyncState.STALE
 _SYNCING: Final = SyncState.SYNCING
-
-# A token's repair: none, waiting for a snapshot request to go out, or with one in flight.
-_NOT_REPAIRING: Final = 0
-_PENDING: Final = 1
-_IN_FLIGHT: Final = 2
 
 # The jitter takes up to half of each delay away: a fleet that lost the venue together spreads its
 # reconnects over the window, and no delay ever exceeds the cap.
@@ -238,76 +230,6 @@ class Backoff:
         self._attempts = 0
 
 
-# --- connection watchdog --------------------------------------------------------------------------
-
-
-class WatchVerdict(Enum):
-    """What the watchdog should do about one connection now."""
-
-    HEALTHY = "healthy"
-    """Data arrived recently (or the last probe was answered)."""
-    PROBE = "probe"
-    """Silent past the timeout: ask the venue for data before judging (a market may just be quiet)."""
-    PROBING = "probing"
-    """A probe is out and its answer is not overdue yet."""
-    SILENT = "silent"
-    """The probe went unanswered: the socket is a zombie (open, maybe PONGing, no data). Reconnect."""
-    NO_PONG = "no pong"
-    """Silent and no PONG for the PONG timeout either: the socket is dead. Reconnect."""
-
-
-class ConnectionWatch:
-    """Silence bookkeeping of one connection session.
-
-    The I/O layer stores the receive time of every data frame in :attr:`last_data_s` and of
-    every ``PONG`` in :attr:`last_pong_s`, records :meth:`probe_sent`, and asks :meth:`verdict`
-    periodically. A probe is answered by any data frame received after it: the venue answers a
-    re-subscription with a ``book`` (``initial_dump``, venue notes: WebSockets), and any data at all proves the
-    data path works. ``PONG`` alone proves nothing: the venue's zombie sockets keep answering
-    ``PING`` while sending no data (venue notes: Failure modes).
-    """
-
-    __slots__ = ("last_data_s", "last_pong_s", "opened_s", "probe_sent_s")
-
-    def __init__(self, opened_s: float) -> None:
-        self.opened_s = opened_s
-        self.last_data_s: float | None = None
-        self.last_pong_s: float | None = None
-        self.probe_sent_s: float | None = None
-
-    @property
-    def proven(self) -> bool:
-        """The session has delivered data."""
-        return self.last_data_s is not None
-
-    def probe_sent(self, now_s: float) -> None:
-        """A probe went out now."""
-        self.probe_sent_s = now_s
-
-    def silent_for_s(self, now_s: float) -> float:
-        """Seconds since the last data frame (or since the session opened, without any)."""
-        return now_s - (self.opened_s if self.last_data_s is None else self.last_data_s)
-
-    def verdict(
-        self, now_s: float, *, silence_timeout_s: float, probe_timeout_s: float, pong_timeout_s: float
-    ) -> WatchVerdict:
-        """Judge the connection at ``now_s``; an answered probe is forgotten."""
-        probe_sent_s = self.probe_sent_s
-        if probe_sent_s is not None:
-            if self.last_data_s is not None and self.last_data_s > probe_sent_s:
-                self.probe_sent_s = None
-            elif now_s - probe_sent_s >= probe_timeout_s:
-                return WatchVerdict.SILENT
-            else:
-                return WatchVerdict.PROBING
-        if self.silent_for_s(now_s) < silence_timeout_s:
-            return WatchVerdict.HEALTHY
-        last_pong_s = self.opened_s if self.last_pong_s is None else max(self.last_pong_s, self.opened_s)
-        if now_s - last_pong_s >= pong_timeout_s:
-            return WatchVerdict.NO_PONG
-        return WatchVerdict.PROBE
-
-
 # --- audit ---------------------------------------------------------------------------------------
 
 
@@ -378,37 +300,6 @@ def _side_differences(
 # --- the per-token state machine -----------------------------------------------------------------
 
 
-class _Token:
-    """What the sync logic keeps per token: a few slots, no task, no timer."""
-
-    __slots__ = (
-        "buffer",
-        "checked_s",
-        "connection",
-        "failures",
-        "fetch_id",
-        "last_update_s",
-        "not_before_s",
-        "repair",
-        "since_s",
-        "spoiled",
-        "state",
-    )
-
-    def __init__(self, connection: int, now_s: float) -> None:
-        self.connection = connection
-        self.state = _SYNCING
-        self.since_s = now_s
-        self.last_update_s = now_s
-        self.checked_s = now_s
-        self.repair = _NOT_REPAIRING
-        self.fetch_id = 0
-        self.buffer: list[tuple[int, MarketEvent]] | None = None
-        self.spoiled = False
-        self.failures = 0
-        self.not_before_s = now_s
-
-
 # Which feed counter moved says why the feed asked for a resync (BookSync._feed_flags reads them
 # in this order, which is also the precedence when several moved in one frame).
 _FEED_FLAG_REASONS: Final = (
@@ -419,11 +310,6 @@ _FEED_FLAG_REASONS: Final = (
     SyncReason.DELTA_BEFORE_SNAPSHOT,
     SyncReason.BEST_PRICE_MISMATCH,
 )
-
-# Listings and resolutions seen lately, to deliver each once however many sockets carry it.
-_ANNOUNCEMENTS_REMEMBERED: Final = 1024
-
-_EVENT_TAGS: Final[Mapping[type, str]] = {kind: str(kind.__struct_config__.tag) for kind in MARKET_EVENT_TYPES}
 
 
 class BookSync:
@@ -442,10 +328,7 @@ class BookSync:
     """
 
     __slots__ = (
-        "_announcements",
-        "_buffer_limit",
         "_decoder",
-        "_event_counts",
         "_events",
         "_feed",
         "_flag_marker",
@@ -459,6 +342,7 @@ class BookSync:
         "_refused",
         "_retry_initial_s",
         "_retry_max_s",
+        "_router",
         "_states",
         "_states_view",
         "_tokens",
@@ -484,8 +368,7 @@ class BookSync:
         self._random = random
         self._retry_initial_s = retry_initial_s
         self._retry_max_s = retry_max_s
-        self._buffer_limit = buffer_limit
-        self._tokens: dict[str, _Token] = {}
+        self._tokens: dict[str, TokenRecord] = {}
         self._states: dict[str, SyncState] = {}
         self._states_view = MappingProxyType(self._states)
         self._pending: dict[str, None] = {}  # insertion-ordered: the oldest requests go out first
@@ -495,8 +378,6 @@ class BookSync:
         self._last_frames: dict[int, bytes | str] = {}
         self._next_fetch_id = 1
         self._events: list[BookEvent] = []
-        self._announcements: dict[tuple[type, str, str], None] = {}
-        self._event_counts: dict[type, int] = dict.fromkeys(MARKET_EVENT_TYPES, 0)
         self._flag_marker = self._feed_flags()
         self._refused: MalformedMessageError | None = None
         self.emit_events = False
@@ -506,6 +387,7 @@ class BookSync:
         when that frame held no event or did not decode): a recorder stores it without parsing
         the frame a second time."""
         self.stats = SyncStats()
+        self._router = EventRouter(self._tokens, self.stats, buffer_limit=buffer_limit)
 
     # --- reads -----------------------------------------------------------------------------------
 
@@ -551,7 +433,7 @@ class BookSync:
 
     def events_by_type(self) -> dict[str, int]:
         """Decoded events so far by ``event_type``."""
-        return {_EVENT_TAGS[kind]: count for kind, count in self._event_counts.items() if count}
+        return self._router.events_by_type()
 
     def connection_of(self, token_id: str) -> int | None:
         """The connection a token is on, None when it is not tracked."""
@@ -576,7 +458,7 @@ class BookSync:
         """
         added = [token_id for token_id in dict.fromkeys(token_ids) if token_id not in self._tokens]
         for token_id in added:
-            self._tokens[token_id] = _Token(connection, now.monotonic_s)
+            self._tokens[token_id] = TokenRecord(connection, now.monotonic_s)
             self._states[token_id] = _SYNCING
         self._not_live += len(added)
         self._feed.track(added)
@@ -608,7 +490,7 @@ class BookSync:
         """
         self._proven.add(connection)
         for token_id, record in self._tokens.items():
-            if record.connection == connection and record.state is not _LIVE and record.repair == _NOT_REPAIRING:
+            if record.connection == connection and record.state is not _LIVE and record.repair == NOT_REPAIRING:
                 reason = SyncReason.RECONNECT if record.state is _STALE else SyncReason.SUBSCRIBED
                 self._want_snapshot(token_id, record, reason, now)
 
@@ -656,10 +538,8 @@ class BookSync:
     def receive(self, connection: int, events: list[MarketEvent], now: Instant) -> None:
         """Apply decoded events that ``connection`` received at ``now``.
 
-        Each token's data is taken from its own connection only: the venue sends a market's
-        ``price_change`` whole to every socket subscribed to either of its tokens (venue notes: Market channel), and
-        applying another socket's copy, which may arrive after later changes, would revert levels.
-        Events of repairing tokens are buffered or dropped (see the module docstring).
+        Each token's data is taken from its own connection only, and events of repairing tokens are
+        buffered or dropped, as :class:`~polyinfra.core.token_routing.EventRouter` decides.
 
         A value no venue book holds (a price outside (0, 1) or off the tick grid, a size beyond any
         market, a last trade outside (0, 1), anything unparseable) is refused, and its token resyncs;
@@ -667,7 +547,7 @@ class BookSync:
         is raised as :class:`~polyinfra.errors.MalformedMessageError` for the caller to log and count.
         """
         apply = self._apply
-        for event in self._route(connection, events, now.wall_ns):
+        for event in self._router.route(connection, events, now.wall_ns):
             apply(event, now.monotonic_s, now.wall_ns)
         self._check_feed_flags(now)
         refused = self._refused
@@ -679,106 +559,11 @@ class BookSync:
         for token_id, record in self._tokens.items():
             if record.connection != connection:
                 continue
-            if record.repair == _IN_FLIGHT:
+            if record.repair == IN_FLIGHT:
                 # The lost frame may have held one of its buffered changes: the replay would be short.
                 record.spoiled = True
-            elif record.repair == _NOT_REPAIRING:
+            elif record.repair == NOT_REPAIRING:
                 self._want_snapshot(token_id, record, SyncReason.MALFORMED_FRAME, now)
-
-    def _route(self, connection: int, events: list[MarketEvent], received_ns: int) -> list[MarketEvent]:
-        """The events to apply now: those of this connection's tokens that are not repairing."""
-        tokens = self._tokens
-        counts = self._event_counts
-        routed: list[MarketEvent] = []
-        for event in events:
-            counts[type(event)] += 1
-            if isinstance(event, PriceChangeMessage):
-                self._route_price_change(connection, event, received_ns, routed)
-            elif isinstance(event, NewMarketMessage | MarketResolvedMessage):
-                if self._first_sighting(event):
-                    routed.append(event)
-            else:
-                record = tokens.get(event.asset_id)
-                if record is None or record.connection != connection:
-                    continue
-                if record.repair == _NOT_REPAIRING:
-                    routed.append(event)
-                elif isinstance(event, BestBidAskMessage):
-                    # Best prices of a book that is being replaced cannot be checked against it.
-                    continue
-                elif record.repair == _IN_FLIGHT:
-                    self._buffer(record, event, received_ns)
-                else:
-                    # Pending: a socket snapshot repairs it at once; trades and tick sizes are
-                    # facts whatever the levels are.
-                    routed.append(event)
-        return routed
-
-    def _route_price_change(
-        self, connection: int, event: PriceChangeMessage, received_ns: int, routed: list[MarketEvent]
-    ) -> None:
-        tokens = self._tokens
-        changes = event.price_changes
-        if isinstance(changes, UnsetType):  # the legacy formats: one token, at the root
-            record = tokens.get(event.asset_id) if isinstance(event.asset_id, str) else None
-            if record is None or record.connection != connection:
-                return
-            if record.repair == _NOT_REPAIRING:
-                routed.append(event)
-            elif record.repair == _IN_FLIGHT:
-                self._buffer(record, event, received_ns)
-            else:
-                self.stats.dropped_deltas += 1
-            return
-        kept: list[PriceChange] | None = None  # only built once an entry is left out
-        for index, change in enumerate(changes):
-            record = tokens.get(change.asset_id)
-            if record is not None and record.connection == connection and record.repair == _NOT_REPAIRING:
-                if kept is not None:
-                    kept.append(change)
-                continue
-            if kept is None:
-                kept = changes[:index]
-            if record is None or record.connection != connection:
-                continue
-            if record.repair == _IN_FLIGHT:
-                # Without best prices: they describe the venue's book right after this change,
-                # which the snapshot the change is replayed on may already be past.
-                bare = PriceChange(change.asset_id, change.price, change.side, change.size)
-                self._buffer(
-                    record,
-                    PriceChangeMessage(market=event.market, timestamp=event.timestamp, price_changes=[bare]),
-                    received_ns,
-                )
-            else:
-                self.stats.dropped_deltas += 1
-        if kept is None:
-            routed.append(event)
-        elif kept:
-            routed.append(PriceChangeMessage(market=event.market, timestamp=event.timestamp, price_changes=kept))
-
-    def _first_sighting(self, event: NewMarketMessage | MarketResolvedMessage) -> bool:
-        """Whether this listing or resolution is new: every connection with the custom feature
-        gets each ``new_market``, and a resolution reaches the sockets of both tokens (venue notes: Market channel)."""
-        key = (type(event), event.market, event.timestamp)
-        seen = self._announcements
-        if key in seen:
-            return False
-        if len(seen) >= _ANNOUNCEMENTS_REMEMBERED:
-            del seen[next(iter(seen))]
-        seen[key] = None
-        return True
-
-    def _buffer(self, record: _Token, event: MarketEvent, received_ns: int) -> None:
-        buffer = record.buffer
-        if buffer is None or record.spoiled:
-            return
-        if len(buffer) >= self._buffer_limit:
-            record.spoiled = True
-            buffer.clear()
-            self.stats.buffer_overflows += 1
-            return
-        buffer.append((received_ns, event))
 
     def _apply(self, event: MarketEvent, now_s: float, received_ns: int) -> None:
         """Apply one event to its book(s), note the update time, and build its domain events."""
@@ -812,7 +597,7 @@ class BookSync:
                 self._events.append(
                     BookUpdated(token_id, event.market, parse_timestamp(event.timestamp), received_ns, True)
                 )
-            if record.state is not _LIVE and record.repair != _IN_FLIGHT and feed.is_in_sync(token_id):
+            if record.state is not _LIVE and record.repair != IN_FLIGHT and feed.is_in_sync(token_id):
                 self._settle_live(token_id, record, Instant(now_s, received_ns))
         elif isinstance(event, TickSizeChangeMessage):
             book = feed.books.get(event.asset_id)
@@ -888,7 +673,7 @@ class BookSync:
         tokens = self._tokens
         for token_id in list(self._feed.resync_needed):
             record = tokens.get(token_id)
-            if record is not None and record.repair == _NOT_REPAIRING:
+            if record is not None and record.repair == NOT_REPAIRING:
                 self._want_snapshot(token_id, record, reason, now)
 
     # --- snapshots --------------------------------------------------------------------------------
@@ -897,7 +682,7 @@ class BookSync:
         """Mark tokens for a fresh REST snapshot (those already repairing or not tracked are skipped)."""
         for token_id in token_ids:
             record = self._tokens.get(token_id)
-            if record is not None and record.repair == _NOT_REPAIRING:
+            if record is not None and record.repair == NOT_REPAIRING:
                 self._want_snapshot(token_id, record, reason, now)
 
     def expire_waits(self, now: Instant, *, deadline_s: float) -> list[str]:
@@ -908,7 +693,7 @@ class BookSync:
             token_id
             for token_id, record in self._tokens.items()
             if record.state is _SYNCING
-            and record.repair == _NOT_REPAIRING
+            and record.repair == NOT_REPAIRING
             and record.connection in self._proven
             and now_s - record.since_s >= deadline_s
         ]
@@ -944,7 +729,7 @@ class BookSync:
         for token_id in due:
             del self._pending[token_id]
             record = tokens[token_id]
-            record.repair = _IN_FLIGHT
+            record.repair = IN_FLIGHT
             record.fetch_id = fetch_id
             record.buffer = []
             record.spoiled = False
@@ -965,7 +750,7 @@ class BookSync:
         feed = self._feed
         for token_id in request.token_ids:
             record = self._tokens.get(token_id)
-            if record is None or record.repair != _IN_FLIGHT or record.fetch_id != request.fetch_id:
+            if record is None or record.repair != IN_FLIGHT or record.fetch_id != request.fetch_id:
                 continue
             buffered = record.buffer or []
             spoiled = record.spoiled
@@ -993,7 +778,7 @@ class BookSync:
             for received_ns, event in buffered:
                 self._apply(event, now.monotonic_s, received_ns)
             self._check_feed_flags(now)
-            if record.repair == _NOT_REPAIRING and feed.is_in_sync(token_id):
+            if record.repair == NOT_REPAIRING and feed.is_in_sync(token_id):
                 self._settle_live(token_id, record, now)
         # What the replays refused is counted and resyncing; nobody called receive to hear of it.
         self._refused = None
@@ -1003,7 +788,7 @@ class BookSync:
         part of it was applied): its tokens that are not LIVE are retried after a backoff."""
         for token_id in request.token_ids:
             record = self._tokens.get(token_id)
-            if record is not None and record.repair == _IN_FLIGHT and record.fetch_id == request.fetch_id:
+            if record is not None and record.repair == IN_FLIGHT and record.fetch_id == request.fetch_id:
                 self._end_repair(token_id, record)
                 self._failed(token_id, record, SyncReason.SNAPSHOT_FAILED, now)
         # A summary that raised part-way left the request without a snapshot: ask again.
@@ -1062,7 +847,7 @@ class BookSync:
 
     # --- transitions ----------------------------------------------------------------------------
 
-    def _want_snapshot(self, token_id: str, record: _Token, reason: SyncReason, now: Instant) -> None:
+    def _want_snapshot(self, token_id: str, record: TokenRecord, reason: SyncReason, now: Instant) -> None:
         """Queue a REST snapshot for a token that is not repairing.
 
         On a connection that has not proven its session the token only turns STALE:
@@ -1076,37 +861,37 @@ class BookSync:
         if reason is not SyncReason.SUBSCRIBED:
             counts = self.stats.resyncs_by_reason
             counts[reason.value] = counts.get(reason.value, 0) + 1
-        record.repair = _PENDING
+        record.repair = PENDING
         record.not_before_s = now.monotonic_s
         self._pending[token_id] = None
 
-    def _failed(self, token_id: str, record: _Token, reason: SyncReason, now: Instant) -> None:
+    def _failed(self, token_id: str, record: TokenRecord, reason: SyncReason, now: Instant) -> None:
         """A snapshot attempt failed: STALE, and pending again after the retry delay."""
         self.stats.snapshot_failures += 1
         self._move(token_id, record, _STALE, reason, now)
         self._want_snapshot(token_id, record, reason, now)
-        if record.repair == _PENDING:
+        if record.repair == PENDING:
             record.not_before_s = now.monotonic_s + backoff_delay_s(
                 record.failures, initial_s=self._retry_initial_s, max_s=self._retry_max_s, jitter=self._random()
             )
         record.failures += 1
 
-    def _end_repair(self, token_id: str, record: _Token) -> None:
-        if record.repair == _PENDING:
+    def _end_repair(self, token_id: str, record: TokenRecord) -> None:
+        if record.repair == PENDING:
             del self._pending[token_id]
-        elif record.repair == _IN_FLIGHT:
+        elif record.repair == IN_FLIGHT:
             self._in_flight -= 1
             record.buffer = None
-        record.repair = _NOT_REPAIRING
+        record.repair = NOT_REPAIRING
 
-    def _settle_live(self, token_id: str, record: _Token, now: Instant) -> None:
+    def _settle_live(self, token_id: str, record: TokenRecord, now: Instant) -> None:
         """A trusted snapshot (and everything after it) is in the book."""
         self._end_repair(token_id, record)
         record.failures = 0
         record.last_update_s = now.monotonic_s
         self._move(token_id, record, _LIVE, SyncReason.SNAPSHOT, now)
 
-    def _move(self, token_id: str, record: _Token, new: SyncState, reason: SyncReason, now: Instant) -> None:
+    def _move(self, token_id: str, record: TokenRecord, new: SyncState, reason: SyncReason, now: Instant) -> None:
         old = record.state
         if old is new:
             return

@@ -39,7 +39,7 @@ What each knob does (all off by default):
 * ``trade_retry_rate``, ``trade_failure_rate``: per matched trade, whether its first settlement
   attempt fails (the trade goes RETRYING instead of MINED), and for a retried trade whether the
   retry fails too (FAILED, its balance changes undone) rather than going MINED then CONFIRMED
-  (venue notes: User channel; :mod:`polyinfra.emulator.trading_api`).
+  (venue notes: User channel; :mod:`polyinfra.emulator.order_ledger`).
 * ``stale_balance_cache``: the venue's balance cache lags the chain (venue notes: Failure modes). While set,
   what ``GET /balance-allowance`` answers and what order validation uses for a (wallet, asset) is a
   snapshot taken before the chain's first change to it (a fill, a deposit or approval through

@@ -252,7 +252,7 @@ class EmulatorServer:
             faults=faults,
         )
         self.rewards = LiquidityRewards(
-            exchange, programs, maker_wallet=self.trading.maker_address_of, clock_ms=clock_ms
+            exchange, programs, maker_wallet=self.trading.ledger.maker_address_of, clock_ms=clock_ms
         )
         self._market_activity = MarketActivity(exchange, trader_address=self._key_address, clock_ms=clock_ms)
         self.rtds = RtdsChannel(faults, backfill=self._rtds_backfill, symbols=self._rtds_symbols, clock_ms=clock_ms)
@@ -289,7 +289,11 @@ class EmulatorServer:
             *AccountKeysApi(self.account_keys, self.trading).routes(),
             *NotificationsApi(self.notifications, self.trading).routes(),
             *RewardsApi(
-                self.rewards, exchange, self.trading, resting_order=self.trading.resting_order, page_size=page_size
+                self.rewards,
+                exchange,
+                self.trading,
+                resting_order=self.trading.ledger.resting_order,
+                page_size=page_size,
             ).routes(),
             *self._market_activity.routes(),
         )

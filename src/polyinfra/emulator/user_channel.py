@@ -3,7 +3,7 @@
 The first message authenticates with the API key, secret and passphrase (venue notes: WebSockets) and names the
 markets (condition ids; empty or omitted: all of the key's). Later messages add or remove markets
 with ``operation``. The channel then carries the key's ``order`` and ``trade`` events, one JSON
-object per frame, as :mod:`polyinfra.emulator.trading_api` produces them.
+object per frame, as :mod:`polyinfra.emulator.trading_records` shapes them.
 
 Credentials that are not a live key's (unknown key, wrong secret or passphrase) get the socket
 dropped at once, without a close frame, and a warning says so. The venue's answer is undocumented

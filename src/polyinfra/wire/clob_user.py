@@ -8,11 +8,20 @@ bookkeeping key. Fields follow the venue's key order (alphabetical on the socket
 in REST rows); ``kw_only`` allows that order with required and optional keys interleaved.
 
 ``timestamp`` is ms in some captures and seconds in others (venue notes: User channel); the core decides which.
+
+A frame is one event object or a JSON array of them; :class:`UserFrameDecoder` decodes it as
+:class:`~polyinfra.wire.clob_ws.MarketFrameDecoder` does the market channel's.
 """
 
 from __future__ import annotations
 
+from typing import Any, Final
+
+import msgspec
 from msgspec import UNSET, Struct, UnsetType
+
+from polyinfra.errors import MalformedMessageError
+from polyinfra.wire.json_decoding import MAX_FRAME_BYTES, JsonDecoder
 
 __all__ = [
     "MakerOrder",
@@ -20,7 +29,11 @@ __all__ = [
     "TradeMessage",
     "TradeRecord",
     "UserEvent",
+    "UserFrameDecoder",
 ]
+
+_KNOWN_TAGS: Final = frozenset({"order", "trade"})
+_EXCERPT_CHARS: Final = 200
 
 
 class _UserEvent(Struct, tag_field="event_type", omit_defaults=True, gc=False):
@@ -143,3 +156,48 @@ class TradeRecord(Struct, omit_defaults=True, kw_only=True, gc=False):
     maker_orders: list[MakerOrder]
     trader_side: str
     error_msg: str | UnsetType | None = UNSET
+
+
+class UserFrameDecoder:
+    """Decodes user-channel frames (one event, or a JSON array of them; venue notes: WebSockets).
+
+    The pattern of :class:`~polyinfra.wire.clob_ws.MarketFrameDecoder`: one msgspec call on the
+    fast path; on failure each event alone, unknown ``event_type`` skipped and counted in
+    :attr:`unknown_event_types`, anything else (unbounded JSON included) raising
+    :class:`MalformedMessageError`. The error names the event type and id, never the frame: it
+    carries the user's owner key.
+    """
+
+    def __init__(self) -> None:
+        self._typed = JsonDecoder(UserEvent | list[UserEvent], what="user frame", max_bytes=MAX_FRAME_BYTES)
+        self._untyped: JsonDecoder[Any] = JsonDecoder(what="user frame", max_bytes=MAX_FRAME_BYTES)
+        self.unknown_event_types: dict[str, int] = {}
+
+    def decode(self, frame: bytes | str) -> list[UserEvent]:
+        try:
+            decoded = self._typed.decode(frame)
+        except MalformedMessageError:
+            return self._decode_each(frame)
+        return decoded if isinstance(decoded, list) else [decoded]
+
+    def _decode_each(self, frame: bytes | str) -> list[UserEvent]:
+        document = self._untyped.decode(frame)
+        items = document if isinstance(document, list) else [document]
+        events: list[UserEvent] = []
+        for item in items:
+            event_type = item.get("event_type") if isinstance(item, dict) else None
+            if not isinstance(event_type, str):
+                raise MalformedMessageError("user event has no event_type")
+            if event_type not in _KNOWN_TAGS:
+                self.unknown_event_types[event_type] = self.unknown_event_types.get(event_type, 0) + 1
+                continue
+            try:
+                events.append(msgspec.convert(item, UserEvent))
+            except msgspec.ValidationError as exc:
+                raise MalformedMessageError(
+                    "user event does not match its schema",
+                    event_type=event_type,
+                    id=str(item.get("id", ""))[:_EXCERPT_CHARS],
+                    detail=str(exc),
+                ) from exc
+        return events
