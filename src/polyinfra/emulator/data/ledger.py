@@ -35,6 +35,7 @@ from polyinfra.core.matching import Fill
 from polyinfra.emulator.exchange import Exchange
 from polyinfra.emulator.live.rtds_sources import agent_wallet, settlement_hash
 from polyinfra.errors import InvalidValueError
+from polyinfra.model.market import MarketInfo
 from polyinfra.model.numbers import MICROS, Side
 
 __all__ = ["ROWS_KEPT", "TRANSFER", "LedgerRow", "Position", "WalletBook", "WalletLedger", "redeem_hash"]
@@ -228,21 +229,16 @@ class WalletLedger:
                 continue
             paid_micros = position.size_micros if token.token_id == winner else 0
             added.append(
-                self._append(
+                self._append_outcome(
+                    info,
+                    index,
                     wallet=wallet.lower(),
-                    name="",
                     kind="REDEEM",
                     timestamp_ms=now_ms,
-                    condition_id=info.condition_id,
-                    token_id=token.token_id,
-                    outcome_index=index,
-                    outcome=token.outcome,
                     side=None,
                     size_micros=position.size_micros,
-                    price_micros=None,
                     usdc_picos=paid_micros * MICROS,
                     transaction_hash=transaction,
-                    taker=False,
                 )
             )
         return added
@@ -265,21 +261,16 @@ class WalletLedger:
         transaction = "0x" + hashlib.sha256(f"emulator transfer {self._transfers}".encode()).hexdigest()
         index = 0 if market.tokens[0].token_id == token_id else 1
         return [
-            self._append(
+            self._append_outcome(
+                market,
+                index,
                 wallet=wallet,
-                name="",
                 kind=TRANSFER,
                 timestamp_ms=now_ms,
-                condition_id=market.condition_id,
-                token_id=token_id,
-                outcome_index=index,
-                outcome=market.tokens[index].outcome,
                 side=side,
                 size_micros=size_micros,
-                price_micros=None,
                 usdc_picos=0,
                 transaction_hash=transaction,
-                taker=False,
             )
             for wallet, side in ((sender, Side.SELL), (receiver, Side.BUY))
         ]
@@ -306,16 +297,13 @@ class WalletLedger:
                 (fill.maker_owner, fill.maker_token_id, fill.maker_side, fill.maker_price_micros, False),
             ):
                 address = self._trader_address(owner)
-                index = 0 if market.tokens[0].token_id == token else 1
-                self._append(
+                self._append_outcome(
+                    market,
+                    0 if market.tokens[0].token_id == token else 1,
                     wallet=(agent_wallet(owner) if address is None else address).lower(),
                     name=owner if address is None else "",
                     kind="TRADE",
                     timestamp_ms=now_ms,
-                    condition_id=market.condition_id,
-                    token_id=token,
-                    outcome_index=index,
-                    outcome=market.tokens[index].outcome,
                     side=side,
                     size_micros=fill.size_micros,
                     price_micros=price,
@@ -323,6 +311,14 @@ class WalletLedger:
                     transaction_hash=transaction,
                     taker=taker,
                 )
+
+    def _append_outcome(self, market: MarketInfo, index: int, **values: object) -> LedgerRow:
+        """Append a row about outcome ``index`` of ``market`` (its condition, token and outcome name filled
+        in); ``name``, ``price_micros`` and ``taker`` default to none."""
+        token = market.tokens[index]
+        about = {"condition_id": market.condition_id, "token_id": token.token_id, "outcome_index": index}
+        defaults = {"name": "", "price_micros": None, "taker": False}
+        return self._append(**(defaults | values | about), outcome=token.outcome)
 
     def _append(self, **values: object) -> LedgerRow:
         if len(self._rows) >= ROWS_KEPT:
