@@ -269,13 +269,15 @@ class WalletWatch:
         raise StopAsyncIteration
 
     def _commit_due(self) -> bool:
-        """A full batch; or rows or losses handed out and the consumer about to wait; or progress
-        alone after ``commit_interval_s`` (an idle wallet's progress is worth one write a while)."""
+        """A full batch; or rows or losses handed out and the consumer about to wait; or progress or request
+        times alone after ``commit_interval_s`` (an idle wallet's progress is worth one write a while)."""
         if self._uncommitted() >= self._commit_every:
             return True
         if self._queue.empty() and (self._handed_fills or self._handed_losses):
             return True
-        waiting = bool(self._handed_progress or self._unstored_requests())
+        # Counted, not listed: this runs for every event handed out.
+        unstored = self._store is not None and self._core.requests > self._requests_stored
+        waiting = bool(self._handed_progress) or unstored
         return waiting and self._clock() - self._committed_s >= self._commit_interval_s
 
     def _uncommitted(self) -> int:
