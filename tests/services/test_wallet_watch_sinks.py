@@ -49,9 +49,7 @@ async def _commit_twice(url: str) -> tuple[list[Record], StoredWatch, list[Walle
         await WalletWatchStore(sink).commit(rows, [loss], [], now_s=T0 + 100, requests_s=[T0 + 90, T0 + 95])
         # Another run, the same batch and then its progress.
         await WalletWatchStore(sink).commit(rows, [loss], [progress], now_s=T0 + 200, requests_s=[T0 + 190])
-        state = await WalletWatchStore(sink).load(
-            dedupe_window_s=10_000, default_since_s=T0, requests_since_s=T0 + 92
-        )
+        state = await WalletWatchStore(sink).load(dedupe_window_s=10_000, default_since_s=T0, requests_since_s=T0 + 92)
         stored = [record async for record in sink.read()]
     finally:
         await sink.close()

@@ -19,9 +19,12 @@ Two cases cannot be worked out and raise :class:`~polyinfra.errors.LedgerError`:
 takes more of than the wallet can have held (more sold than held at the start plus bought), and an
 outcome held at the start whose position the history closes completely (its cost at the start leaves
 no trace in what is held now). Neg-risk conversions and the single pre-2026-08 redeem row per condition
-are not rewound either (their split between outcomes depends on holdings at the time). The venue's
-figures carry 6 decimals, so the seeded cost is as exact as they are; the arithmetic adds no rounding
-but the last step to the ledger's 10**-12.
+are not rewound either (their split between outcomes depends on holdings at the time).
+
+Precision: the arithmetic adds no rounding but the last step to the ledger's 10**-12, so the seeded cost
+is as exact as the cost now. That figure is the venue's (6 decimals), and its rounding is divided by the
+share of the position the history's sales kept: a history that sold 99 % of a position and bought none
+back magnifies it a hundredfold.
 """
 
 from __future__ import annotations
@@ -108,7 +111,7 @@ def _moves(row: WalletActivity, markets: MarketMap) -> list[tuple[tuple[str, int
     size = to_units(row.size, "size")
     cash = to_units(row.usdc_size, "usdc_size")
     condition_id = row.condition_id.lower()
-    if row.kind is ActivityKind.TRADE:
+    if row.kind is ActivityKind.TRADE and row.side is not None:
         outcome = (condition_id, _index(row, markets))
         return [(outcome, size, cash)] if row.side is Side.BUY else [(outcome, -size, 0)]
     count = markets.outcome_count(condition_id)
@@ -117,11 +120,11 @@ def _moves(row: WalletActivity, markets: MarketMap) -> list[tuple[tuple[str, int
         return [((condition_id, i), size, cash // count + (cash % count if i == 0 else 0)) for i in range(count)]
     if row.kind is ActivityKind.MERGE:
         return [((condition_id, i), -size, 0) for i in range(count)]
-    if row.kind is ActivityKind.REDEEM and row.outcome_index is not None:
-        return [((condition_id, row.outcome_index), -size, 0)]
+    if row.kind is ActivityKind.REDEEM and (row.outcome_index is not None or row.token_id is not None):
+        return [((condition_id, _index(row, markets)), -size, 0)]
     raise LedgerError(
-        "a row whose shares cannot be placed without the holdings at its time (a conversion, or a redeem of"
-        " a whole condition)",
+        "a row whose shares cannot be placed without the holdings at its time (a conversion, a redeem of"
+        " a whole condition) or at all (a trade without a side)",
         kind=row.kind.value,
         timestamp_s=row.timestamp_s,
         transaction_hash=row.transaction_hash,
@@ -133,9 +136,7 @@ def _index(row: WalletActivity, markets: MarketMap) -> int:
         return row.outcome_index
     located = None if row.token_id is None else markets.locate(row.token_id)
     if located is None:
-        raise LedgerError(
-            "a trade row names no outcome", timestamp_s=row.timestamp_s, transaction_hash=row.transaction_hash
-        )
+        raise LedgerError("a row names no outcome", timestamp_s=row.timestamp_s, transaction_hash=row.transaction_hash)
     return located[1]
 
 
