@@ -1,21 +1,25 @@
 """One wallet's P&L from the Data API, whether or not its activity history reaches back to its first trade.
 
-:func:`wallet_pnl` reads the wallet's activity (``/v2/activity`` from ``start_s``), what it holds now
-(``/v2/positions``: open, redeemable and lost) and the venue's own P&L series (``/v2/user-pnl``). When the
-history accounts for everything held, the ledger is built from it alone. When it does not (it starts
-late, or tokens arrived by transfer, which the feed does not list), the ledger is first seeded with the
-positions as of the history's start (:func:`~polyinfra.core.wallet_seed.positions_at_start`): realized
-P&L is then what the history's span realized against what the shares really cost, and what was realized
-before the start is left to the venue's series (:attr:`WalletPnl.venue_before`). The reconciliation
-compares changes since the start in that case (``since_first``), lifetime totals otherwise.
+:func:`wallet_pnl` reads the wallet's activity (``/v2/activity`` from ``start_s``; or it takes the rows a
+caller already has: a watch started late, a v1 walk started late to stay under its offset ceiling), what
+it holds now (``/v2/positions``: open, redeemable and lost) and the venue's own P&L series
+(``/v2/user-pnl``). When the history accounts for everything held, the ledger is built from it alone.
+When it does not (it starts late, or tokens arrived by transfer, which the feed does not list), the
+ledger is first seeded with the positions as of the history's start
+(:func:`~polyinfra.core.wallet_seed.positions_at_start`): realized P&L is then what the history's span
+realized against what the shares really cost, and what was realized before the start is left to the
+venue's series (:attr:`WalletPnl.venue_before`). The reconciliation compares changes since the start in
+that case (``since_first``), lifetime totals otherwise.
 
 Positions and activity are two requests: a wallet that trades between them would look seeded (or
 impossible), so the positions are read before and after the activity and the reads repeated until they
-agree (:class:`~polyinfra.errors.LedgerError` after ``attempts``).
+agree (:class:`~polyinfra.errors.LedgerError` after ``attempts``). Rows the caller brings are its to keep
+consistent with the positions (read them just before).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -59,16 +63,21 @@ class WalletPnl:
         return sum((position.cost for position in self.seeded), Decimal(0))
 
 
-async def wallet_pnl(client: DataApiClient, wallet: str, *, start_s: int = 0, attempts: int = 3) -> WalletPnl:
-    """``wallet``'s P&L from its activity since ``start_s`` (see the module docstring); ``client`` is open."""
+async def wallet_pnl(
+    client: DataApiClient,
+    wallet: str,
+    *,
+    start_s: int = 0,
+    history: Sequence[WalletActivity] | None = None,
+    attempts: int = 3,
+) -> WalletPnl:
+    """``wallet``'s P&L from its activity since ``start_s``, or from ``history`` (its rows, from ``start_s``
+    when given) instead of reading them (see the module docstring); ``client`` is open."""
     wallet = wallet.lower()
-    for _ in range(max(1, attempts)):
-        held = await _held(client, wallet)
-        rows = sorted((activity_from_v2(row) for row in await client.activity_v2(wallet, start_s=start_s)), key=_time)
-        if await _held(client, wallet) == held:
-            break
+    if history is None:
+        held, rows = await _held_and_activity(client, wallet, start_s, attempts)
     else:
-        raise LedgerError("the wallet kept trading while its positions and activity were read", wallet=wallet)
+        held, rows = await _held(client, wallet), sorted(history, key=_time)
     venue = pnl_series_from_v2(await client.user_pnl(wallet))
     history_start_s = start_s or (rows[0].timestamp_s if rows else 0)
     seeded = tuple(positions_at_start(held, rows))
@@ -86,6 +95,18 @@ async def wallet_pnl(client: DataApiClient, wallet: str, *, start_s: int = 0, at
     # nothing by then); without one, the first point after the start is.
     reconciliation = reconcile(ledger, [*before[-1:], *since], since_first=True)
     return WalletPnl(ledger, reconciliation, history_start_s, seeded, before[-1] if before else None)
+
+
+async def _held_and_activity(
+    client: DataApiClient, wallet: str, start_s: int, attempts: int
+) -> tuple[list[HeldPosition], list[WalletActivity]]:
+    """The positions and the activity since ``start_s``, read until the positions before and after agree."""
+    for _ in range(max(1, attempts)):
+        held = await _held(client, wallet)
+        rows = sorted((activity_from_v2(row) for row in await client.activity_v2(wallet, start_s=start_s)), key=_time)
+        if await _held(client, wallet) == held:
+            return held, rows
+    raise LedgerError("the wallet kept trading while its positions and activity were read", wallet=wallet)
 
 
 async def _held(client: DataApiClient, wallet: str) -> list[HeldPosition]:
