@@ -111,9 +111,8 @@ async def test_pnl_of_a_wallet_that_received_tokens_by_transfer_starts_from_its_
     trade_script(emulator, clock, "trader-received", [(Side.SELL, 0, 6), (Side.BUY, 1, 5)])
     sold = [row for row in emulator.data_apis.ledger.rows_of(receiver, until_ms=2**62) if row.side is Side.SELL]
     assert sum(row.size_micros for row in sold) == 6 * MICROS
-    result = await _invoke(
-        "wallets", "pnl", receiver, "--data-url", emulator.urls["data"], "--rest", emulator.urls["rest"], "--lines"
-    )
+    urls = ("--data-url", emulator.urls["data"], "--rest", emulator.urls["rest"])
+    result = await _invoke("wallets", "pnl", receiver, *urls, "--lines")
     assert result.exit_code == 0, result.output
     lines = dict(line.split(" ", 1) for line in result.output.splitlines())
     assert lines["from_positions"].startswith("as of ")
@@ -123,6 +122,9 @@ async def test_pnl_of_a_wallet_that_received_tokens_by_transfer_starts_from_its_
     assert lines["reconciled"].startswith("ok")
     positions = sorted(line.split()[2:5:2] for line in result.output.splitlines() if line.startswith("position "))
     assert positions == [["0", "4"], ["1", "5"]]
+    screen = await _invoke("wallets", "pnl", receiver, *urls)
+    assert screen.exit_code == 0, screen.output
+    assert "from_positions as of" in screen.output
 
 
 async def test_signals_report_outcomes_enough_wallets_bought(emulator_factory: EmulatorFactory, tmp_path: Path) -> None:
