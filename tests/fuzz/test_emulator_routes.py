@@ -325,6 +325,7 @@ def test_every_route_is_fuzzed(served: _Served) -> None:
         ("GET", "/data-api/v2/activity"),
         ("POST", "/_emulator/data/knobs"),
         ("POST", "/_emulator/data/redeem"),
+        ("POST", "/_emulator/data/transfer"),
     } <= set(served.routes)
     # The US exchange's token endpoint and its control routes.
     assert {("POST", "/oauth/token"), ("POST", "/_emulator/us/clients"), ("POST", "/_emulator/us/auth")} <= set(

@@ -11,7 +11,7 @@ import msgspec
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from polyinfra.core.wallet_watch_state import WatchSettings
+from polyinfra.core.wallet_watch_state import WalletWatchState, WatchSettings
 from polyinfra.errors import CorruptRecordError
 from polyinfra.record.records import Record, RecordKind, SessionHeader
 from polyinfra.record.sink import Sink
@@ -98,10 +98,12 @@ class _MemorySink(Sink):
         return None
 
 
-_WATCH_KINDS = [RecordKind.WALLET_FILL, RecordKind.WALLET_PROGRESS, RecordKind.WALLET_LOSS]
+_WATCH_KINDS = [RecordKind.WALLET_FILL, RecordKind.WALLET_PROGRESS, RecordKind.WALLET_LOSS, RecordKind.WALLET_REQUESTS]
 _INT = st.integers(-(2**63), 2**64 - 1)
-# Shapes that decode, with hostile values: progress of huge or negative watermarks, losses and rows of any time.
+# Shapes that decode, with hostile values: progress of huge or negative watermarks, losses and rows of any time,
+# request times that are not finite or far from now.
 _SHAPED = st.one_of(
+    st.lists(st.floats() | st.integers(-(2**63), 2**63 - 1), max_size=8),
     st.lists(
         st.fixed_dictionaries(
             {"wallet": st.text(max_size=6), "watermark_s": _INT, "walk_start_s": _INT, "cursor": st.none()}
@@ -144,7 +146,15 @@ async def test_stored_state_that_does_not_decode_is_a_typed_error(stored: list[t
         for index, (kind, payload, wall_ns) in enumerate(stored)
     ]
     try:
-        state = await WalletWatchStore(_MemorySink(records)).load(dedupe_window_s=60, default_since_s=T0)
+        state = await WalletWatchStore(_MemorySink(records)).load(
+            dedupe_window_s=60, default_since_s=T0, requests_since_s=T0 - 10
+        )
     except CorruptRecordError:
         return
     assert isinstance(state, StoredWatch)
+    # Whatever times were stored, a restart's budget holds no more than one window's, none from outside it.
+    core = WalletWatchState(WatchSettings(budget_rps=1.0, budget_window_s=10.0))
+    core.precharge(state.requests_s, T0)
+    charged = core.sent_in_window(T0)
+    assert len(charged) <= core.settings.capacity
+    assert all(T0 - 10 < sent <= T0 for sent in charged)

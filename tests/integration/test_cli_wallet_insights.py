@@ -8,6 +8,7 @@ import asyncio
 from decimal import Decimal
 from pathlib import Path
 
+import httpx
 from typer.testing import CliRunner, Result
 
 from polyinfra.cli.main import app
@@ -19,6 +20,7 @@ from polyinfra.emulator.runner import Emulator
 from polyinfra.errors import PolyinfraError
 from polyinfra.model.numbers import MICROS, Side
 from tests.integration.conftest import EmulatorFactory
+from tests.integration.wallet_pnl_steps import SteppedClock, trade_script
 
 
 async def _invoke(*arguments: str) -> Result:
@@ -89,6 +91,40 @@ async def test_pnl_prints_the_ledger_of_the_wallets_activity_and_its_drift(
     assert len(positions) == len(ledger.positions())
     assert "value -" not in result.output  # every held token marked at its mid
     assert (tmp_path / "pnl.png").read_bytes().startswith(b"\x89PNG")
+
+
+async def test_pnl_of_a_wallet_that_received_tokens_by_transfer_starts_from_its_positions(
+    emulator_factory: EmulatorFactory,
+) -> None:
+    clock = SteppedClock()
+    emulator = await emulator_factory(clock_ms=clock)
+    emulator.data_apis.view.clock_ms = clock
+    trade_script(emulator, clock, "trader-sender", [(Side.BUY, 0, 20)])
+    sender, receiver = agent_wallet("trader-sender").lower(), agent_wallet("trader-received").lower()
+    yes = next(iter(emulator.exchange.markets.values())).tokens[0].token_id
+    clock.advance()
+    async with httpx.AsyncClient() as http:
+        moved = {"sender": sender, "receiver": receiver, "token_id": yes, "size_micros": 10 * MICROS}
+        answer = await http.post(emulator.urls["rest"] + "/_emulator/data/transfer", json=moved)
+    assert answer.status_code == 200, answer.text
+    # The feed lists none of the 10 YES received: the sale of 6 and a buy of NO are all the history says.
+    trade_script(emulator, clock, "trader-received", [(Side.SELL, 0, 6), (Side.BUY, 1, 5)])
+    sold = [row for row in emulator.data_apis.ledger.rows_of(receiver, until_ms=2**62) if row.side is Side.SELL]
+    assert sum(row.size_micros for row in sold) == 6 * MICROS
+    urls = ("--data-url", emulator.urls["data"], "--rest", emulator.urls["rest"])
+    result = await _invoke("wallets", "pnl", receiver, *urls, "--lines")
+    assert result.exit_code == 0, result.output
+    lines = dict(line.split(" ", 1) for line in result.output.splitlines())
+    assert lines["from_positions"].startswith("as of ")
+    assert lines["seeded"] == "1 positions costing 0"  # 10 YES, received at no cost
+    # Shares that cost nothing realize what they were sold for: exactly the sale's cash.
+    assert Decimal(lines["realized_market"]) == Decimal(sum(row.usdc_picos for row in sold)) / MICROS**2
+    assert lines["reconciled"].startswith("ok")
+    positions = sorted(line.split()[2:5:2] for line in result.output.splitlines() if line.startswith("position "))
+    assert positions == [["0", "4"], ["1", "5"]]
+    screen = await _invoke("wallets", "pnl", receiver, *urls)
+    assert screen.exit_code == 0, screen.output
+    assert "from_positions as of" in screen.output
 
 
 async def test_signals_report_outcomes_enough_wallets_bought(emulator_factory: EmulatorFactory, tmp_path: Path) -> None:

@@ -46,22 +46,23 @@ async def _commit_twice(url: str) -> tuple[list[Record], StoredWatch, list[Walle
     progress = WalletProgress(rows[0].wallet, T0 + 250, T0 + 240, "cursor-1")
     sink = open_sink(url)
     try:
-        await WalletWatchStore(sink).commit(rows, [loss], [], now_s=T0 + 100)
+        await WalletWatchStore(sink).commit(rows, [loss], [], now_s=T0 + 100, requests_s=[T0 + 90, T0 + 95])
         # Another run, the same batch and then its progress.
-        await WalletWatchStore(sink).commit(rows, [loss], [progress], now_s=T0 + 200)
-        state = await WalletWatchStore(sink).load(dedupe_window_s=10_000, default_since_s=T0)
+        await WalletWatchStore(sink).commit(rows, [loss], [progress], now_s=T0 + 200, requests_s=[T0 + 190])
+        state = await WalletWatchStore(sink).load(dedupe_window_s=10_000, default_since_s=T0, requests_since_s=T0 + 92)
         stored = [record async for record in sink.read()]
     finally:
         await sink.close()
     assert state.progress == {rows[0].wallet: progress}
     assert state.losses == {rows[0].wallet: 1}
+    assert state.requests_s == [T0 + 95, T0 + 190]  # the requests of the window that ends at the load
     return stored, state, rows
 
 
 async def test_a_batch_committed_twice_is_stored_once_in_postgresql() -> None:
     with postgres_schema() as url:
         stored, state, rows = await _commit_twice(url)
-    assert len(stored) == 22  # 20 fills, one loss, one progress
+    assert len(stored) == 24  # 20 fills, one loss, one progress, two runs' requests
     assert sum(len(identities) for identities in state.delivered.values()) == len(rows)
 
 

@@ -1,5 +1,5 @@
 """The emulator Data API's positions, hand-computed: average cost, partial closes, a position that
-flips side, and redemption after resolution, all exact."""
+flips side, redemption after resolution and transfers, all exact."""
 
 from __future__ import annotations
 
@@ -9,10 +9,12 @@ from fractions import Fraction
 import pytest
 
 from polyinfra.emulator.data import ledger as ledger_module
-from polyinfra.emulator.data.ledger import Position, WalletLedger
-from polyinfra.emulator.data.views import dollars, shares
+from polyinfra.emulator.data.knobs import DataApiKnobs
+from polyinfra.emulator.data.ledger import TRANSFER, Position, WalletLedger
+from polyinfra.emulator.data.views import DataView, dollars, shares
 from polyinfra.emulator.exchange import Exchange
 from polyinfra.emulator.simulator import MarketSimulator, generate_markets
+from polyinfra.errors import InvalidValueError
 from polyinfra.model.numbers import MICROS, Side
 
 _SHARE = MICROS
@@ -77,3 +79,47 @@ def test_past_its_capacity_the_ledger_forgets_the_oldest_rows(monkeypatch: pytes
     assert [row.seq for row in ledger.rows] == list(range(ledger.rows[0].seq, ledger.rows[0].seq + 10))
     kept = sorted(row.seq for wallet in ledger.wallets() for row in ledger.rows_of(wallet, until_ms=2**62))
     assert kept == [row.seq for row in ledger.rows], "each wallet forgot exactly its share"
+
+
+def test_a_transfer_moves_shares_at_cost_and_no_feed_lists_it() -> None:
+    now_ms = 1_796_000_000_000
+    exchange = Exchange(generate_markets(1, seed=2), clock_ms=lambda: now_ms)
+    simulator = MarketSimulator(exchange, seed=2)
+    simulator.seed_books()
+    ledger = WalletLedger(exchange, trader_address=lambda _owner: None, clock_ms=lambda: now_ms)
+    view = DataView(exchange, ledger, DataApiKnobs(), clock_ms=lambda: now_ms)
+
+    def holder() -> tuple[str, Position] | None:
+        for book in ledger.books(until_ms=now_ms):
+            for position in book.positions.values():
+                if position.size_micros >= 2 * _SHARE:
+                    return book.wallet, position
+        return None
+
+    while (found := holder()) is None:
+        simulator.step()
+    sender, before = found
+    size, cost, realized = before.size_micros, before.cost_picos, before.realized_picos
+    feed = len(view.activity_rows(sender, conditions=set(), kinds=set(), start_s=0, end_s=0, side=None))
+    receiver = "0x" + "7" * 40
+    rows = ledger.transfer(sender, receiver, before.token_id, _SHARE)
+    assert [(row.wallet, row.kind, row.side) for row in rows] == [
+        (sender, TRANSFER, Side.SELL),
+        (receiver, TRANSFER, Side.BUY),
+    ]
+    after = ledger.book(sender, until_ms=now_ms).positions[before.token_id]
+    assert after.size_micros == size - _SHARE
+    assert after.cost_picos == cost * (size - _SHARE) / size  # left at their average cost
+    assert after.realized_picos == realized  # a transfer realizes nothing
+    received = ledger.book(receiver, until_ms=now_ms).positions[before.token_id]
+    assert (received.size_micros, received.cost_picos) == (_SHARE, 0)
+    assert len(view.activity_rows(sender, conditions=set(), kinds=set(), start_s=0, end_s=0, side=None)) == feed
+    assert view.activity_rows(receiver, conditions=set(), kinds=set(), start_s=0, end_s=0, side=None) == []
+    for refused in (
+        (sender, receiver, before.token_id, size),  # more than the sender still holds
+        (sender, receiver, "no-such-token", _SHARE),
+        (sender, receiver, before.token_id, 0),
+        (sender, sender, before.token_id, _SHARE),
+    ):
+        with pytest.raises(InvalidValueError):
+            ledger.transfer(*refused)

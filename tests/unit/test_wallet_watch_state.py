@@ -224,3 +224,16 @@ def test_live_rows_are_converted_exactly() -> None:
 def test_settings_that_cannot_work_are_refused(knobs: dict[str, float]) -> None:
     with pytest.raises(InvalidValueError):
         WatchSettings(**knobs)  # type: ignore[arg-type]
+
+
+def test_a_precharged_budget_waits_for_the_earlier_runs_requests_to_leave_the_window() -> None:
+    core = WalletWatchState(WatchSettings(budget_rps=0.3, budget_window_s=10.0))  # 3 per window
+    for index in range(4):
+        core.add(wallet_address(index), now_s=T0, since_s=T0)
+    # An earlier run's request times: one has left the window, two still count, one is from a clock stepped
+    # back (it counts as sent now), one is no number at all (a damaged record).
+    core.precharge([T0 - 15, T0 - 6, T0 - 2, T0 + 50, float("nan")], T0)
+    assert core.sent_in_window(T0) == (T0 - 6, T0 - 2, T0)
+    assert core.next_request(T0) == T0 + 4  # the budget is spent until the oldest leaves the window
+    assert isinstance(core.next_request(T0 + 4), PageRequest)
+    assert core.stats(T0 + 4).requests_in_window == 3

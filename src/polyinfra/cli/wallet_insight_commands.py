@@ -1,10 +1,11 @@
 """``polyinfra wallets pnl``, ``wallets signals`` and ``wallets whales``: what the Data API's rows say about
 one wallet, a group of wallets, and one market's holders.
 
-* ``pnl ADDR``: the wallet's ledger built from its whole activity (:class:`~polyinfra.core.wallet_ledger.
-  WalletLedger`), open positions marked at the CLOB's midpoints, the realized series as a terminal chart
-  (``--png FILE`` draws it with the optional ``plot`` extra), and the drift against the venue's own
-  ``/v2/user-pnl`` series (:func:`~polyinfra.core.pnl_reconciliation.reconcile`);
+* ``pnl ADDR``: the wallet's ledger built from its activity (:func:`~polyinfra.wallets.wallet_pnl.wallet_pnl`:
+  seeded from positions as of the history's start when the history does not reach back far enough), open
+  positions marked at the CLOB's midpoints, the realized series as a terminal chart (``--png FILE`` draws
+  it with the optional ``plot`` extra), and the drift against the venue's own ``/v2/user-pnl`` series
+  (:func:`~polyinfra.core.pnl_reconciliation.reconcile`);
 * ``signals ADDR...``: markets where enough of the given wallets bought the same outcome inside the window
   (:func:`~polyinfra.core.consensus.consensus_signals`);
 * ``whales --market ID``: the market's top holders by shares and by P&L
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -34,6 +36,7 @@ from polyinfra.cli.options import (
 )
 from polyinfra.cli.wallet_commands import VENUE_DATA_URL, wallet_addresses
 from polyinfra.errors import InvalidValueError
+from polyinfra.model.numbers import decimal_text
 
 if TYPE_CHECKING:
     from decimal import Decimal
@@ -43,9 +46,9 @@ if TYPE_CHECKING:
     from polyinfra.cli.wallet_commands import ClientFactory
     from polyinfra.core.consensus import ConsensusSignal
     from polyinfra.core.pnl_reconciliation import Reconciliation
-    from polyinfra.core.wallet_ledger import WalletLedger
     from polyinfra.core.whale_radar import HolderRow
     from polyinfra.data.data_api import DataApiClient
+    from polyinfra.wallets.wallet_pnl import WalletPnl
     from polyinfra.wire.data_api import V2BiggestWinner, V2LeaderboardEntry
 
 __all__ = ["register_insight_commands"]
@@ -72,11 +75,13 @@ def register_insight_commands(wallets_app: typer.Typer, client_factory: ClientFa
         """One wallet's P&L from its activity, checked against the venue's.
 
         Realized by source, open positions at the CLOB's mids, the realized series as a chart, and the drift
-        against the venue's own /v2/user-pnl series."""
+        against the venue's own /v2/user-pnl series. A history that starts after the wallet's first trade is
+        opened with its positions as of that start, and says so."""
         configure_command_logging(log_level)
         with one_line_errors("wallets pnl"):
             wallet = _address(address)
-            ledger, reconciliation, marks = asyncio.run(_wallet_pnl(client_factory(data_url), rest, wallet))
+            found, marks = asyncio.run(_wallet_pnl(client_factory(data_url), rest, wallet))
+            ledger, reconciliation = found.ledger, found.reconciliation
             valuation = ledger.valuation(marks.get)
             series = ledger.realized_series()
             if png is not None:
@@ -86,7 +91,7 @@ def register_insight_commands(wallets_app: typer.Typer, client_factory: ClientFa
             if lines:
                 from polyinfra.cli.wallet_pnl_view import pnl_lines
 
-                for line in [*pnl_lines(wallet, valuation), *_drift_lines(reconciliation)]:
+                for line in [*pnl_lines(wallet, valuation), *_start_lines(found), *_drift_lines(reconciliation)]:
                     typer.echo(line)
                 return
             from rich.console import Console, Group
@@ -94,8 +99,9 @@ def register_insight_commands(wallets_app: typer.Typer, client_factory: ClientFa
 
             from polyinfra.cli.wallet_pnl_view import pnl_screen
 
+            start = Text("\n".join(_start_lines(found)), style="yellow")
             drift = Text("\n".join(_drift_lines(reconciliation)), style="green" if reconciliation.ok else "yellow")
-            Console().print(Group(pnl_screen(wallet, valuation, series), drift))
+            Console().print(Group(pnl_screen(wallet, valuation, series), start, drift))
 
     @wallets_app.command("signals")
     def signals(
@@ -173,27 +179,35 @@ def _address(text: str) -> str:
     return wallet_addresses([text], None)[0]
 
 
-async def _wallet_pnl(
-    client: DataApiClient, rest_url: str, wallet: str
-) -> tuple[WalletLedger, Reconciliation, dict[str, Decimal]]:
-    """The ledger from every activity row, the reconciliation against the venue's series, and the mids of
-    the tokens still held (a token without a mid stays unmarked)."""
-    from polyinfra.core.from_wire import pnl_series_from_v2
-    from polyinfra.core.pnl_reconciliation import reconcile
-    from polyinfra.core.wallet_activity_rows import activity_from_v2
-    from polyinfra.core.wallet_ledger import WalletLedger
+async def _wallet_pnl(client: DataApiClient, rest_url: str, wallet: str) -> tuple[WalletPnl, dict[str, Decimal]]:
+    """The wallet's P&L from its activity (seeded when the history starts late), and the mids of the tokens
+    still held (a token without a mid stays unmarked)."""
+    from polyinfra.wallets.wallet_pnl import wallet_pnl
 
     async with client:
-        rows = [activity_from_v2(row) for row in await client.activity_v2(wallet, start_s=0)]
-        venue = pnl_series_from_v2(await client.user_pnl(wallet))
-    ledger = WalletLedger(wallet)
-    ledger.apply_all(sorted(rows, key=lambda row: row.timestamp_s))
-    tokens = sorted({p.token_id for p in ledger.positions() if p.token_id is not None})
+        found = await wallet_pnl(client, wallet)
+    tokens = sorted({p.token_id for p in found.ledger.positions() if p.token_id is not None})
     marks: dict[str, Decimal] = {}
     if tokens:
         async with rest_client(rest_url) as rest:
             marks = await rest.get_midpoints(tokens)
-    return ledger, reconcile(ledger, venue), marks
+    return found, marks
+
+
+def _start_lines(found: WalletPnl) -> list[str]:
+    """Where the ledger starts: nothing when from the wallet's first row; otherwise the positions it was
+    seeded with as of the history's start, and the venue's realized P&L before it."""
+    if not found.from_positions:
+        return []
+    when = datetime.fromtimestamp(found.history_start_s, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    lines = [
+        f"from_positions as of {when} ({found.history_start_s})",
+        f"seeded {len(found.seeded)} positions costing {decimal_text(found.seeded_cost)}",
+    ]
+    before = found.venue_before
+    if before is not None and before.realized_market is not None:
+        lines.append(f"venue_realized_before {decimal_text(before.realized_market)}")
+    return lines
 
 
 def _drift_lines(reconciliation: Reconciliation) -> list[str]:

@@ -36,8 +36,9 @@ boundary and a live row arriving after its Data API twin.
 
 The schedule is earliest-due-first over a heap: a wallet that was busy is due again soon, an idle
 one later, and when the budget is short every wallet still ages into the front, so none starves.
-The budget is this instance's: a process restarted within one window does not know what the last
-one spent (the venue throttles, rather than refuses, Data API requests over its limits).
+The budget outlives the process when the I/O layer lets it: :meth:`WalletWatchState.sent_in_window`
+gives the request times a restart must know, and :meth:`WalletWatchState.precharge` counts an earlier
+process's times against this one's window, so restarts within one window never spend it twice.
 
 A live row for a wallet makes it due within ``lag_s`` (the Data API runs 5-10 s behind), so the
 complete feed confirms the fast one soon after.
@@ -53,6 +54,7 @@ from __future__ import annotations
 import heapq
 import math
 from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Final
@@ -363,6 +365,21 @@ class WalletWatchState:
             return PageRequest(wallet, state.walk_start_s, state.cursor, self.settings.page_limit, generation)
         return None
 
+    def sent_in_window(self, now_s: float) -> tuple[float, ...]:
+        """The times of the requests that still count against the budget at ``now_s``, oldest first."""
+        window = self.settings.budget_window_s
+        return tuple(sent for sent in self._sent if sent > now_s - window)
+
+    def precharge(self, sent_s: Iterable[float], now_s: float) -> None:
+        """Count requests an earlier process sent (their times) against the budget: those still inside
+        the window at ``now_s`` take their share of it, as if this instance had sent them. Times from the
+        future (a clock stepped back) count as sent now, so they hold the budget no longer than a window;
+        a time that is not a finite number (a damaged record) is not counted."""
+        window = self.settings.budget_window_s
+        kept = (min(sent, now_s) for sent in sent_s if math.isfinite(sent) and sent > now_s - window)
+        # The newest ``capacity`` decide when the budget frees: more (a damaged store) would only cost memory.
+        self._sent = deque(sorted([*self._sent, *kept])[-self.settings.capacity :])
+
     def _schedule(self, state: _Wallet, due_s: float) -> None:
         state.due_s = due_s
         self._tie += 1
@@ -536,7 +553,7 @@ class WalletWatchState:
 
     def stats(self, now_s: float) -> WatchStats:
         window = self.settings.budget_window_s
-        in_window = sum(1 for sent in self._sent if sent > now_s - window)
+        in_window = len(self.sent_in_window(now_s))
         return WatchStats(
             wallets=tuple(
                 WatchedWallet(

@@ -88,6 +88,8 @@ class RecordKind(StrEnum):
     """The wallet watch's watermarks and cursors, for the rows delivered before it."""
     WALLET_LOSS = "wallet loss"
     """A span of one wallet's activity the wallet watch could not prove complete."""
+    WALLET_REQUESTS = "wallet requests"
+    """Times of requests the wallet watch sent, so a restart within the budget's window counts them."""
 
 
 class Record(msgspec.Struct, frozen=True, gc=False):

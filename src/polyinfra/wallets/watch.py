@@ -27,6 +27,12 @@ therefore delivers nothing twice and misses nothing; a crash repeats at most the
 committed. A store that refuses a batch raises its :class:`~polyinfra.errors.SinkWriteError` from
 the iterator (the batch is kept and retried on the next commit): a watch whose progress cannot be
 stored stops rather than runs on unrecorded.
+
+**One budget across restarts.** With a store, the times of the requests sent go with every commit (and
+the exit's), and a watch starting over the same store counts those still inside the budget's window
+against its own budget (``clock`` is the time both runs read): two restarts within one window send no
+more than one process would. What was sent after the last commit before a crash is not known to the
+next run.
 """
 
 from __future__ import annotations
@@ -134,6 +140,8 @@ class WalletWatch:
         self._fetches: set[asyncio.Task[None]] = set()
         self._tasks: list[asyncio.Task[None]] = []
         self._stored = StoredWatch()
+        self._requests_stored = 0
+        """How many of this run's requests a commit has stored: the next commit stores those sent since."""
         self._handed_fills: list[WalletActivity] = []
         self._handed_losses: list[LossEvent] = []
         self._handed_progress: dict[str, WalletProgress] = {}
@@ -155,7 +163,9 @@ class WalletWatch:
             self._stored = await self._store.load(
                 dedupe_window_s=self._core.settings.dedupe_window_s,
                 default_since_s=int(now) if self._since_s is None else self._since_s,
+                requests_since_s=now - self._core.settings.budget_window_s,
             )
+            self._core.precharge(self._stored.requests_s, now)
         for wallet in self._initial:
             self.add(wallet)
         self._tasks.append(asyncio.create_task(self._schedule(), name="wallet-watch scheduler"))
@@ -259,27 +269,44 @@ class WalletWatch:
         raise StopAsyncIteration
 
     def _commit_due(self) -> bool:
-        """A full batch; or rows or losses handed out and the consumer about to wait; or progress
-        alone after ``commit_interval_s`` (an idle wallet's progress is worth one write a while)."""
+        """A full batch; or rows or losses handed out and the consumer about to wait; or progress or request
+        times alone after ``commit_interval_s`` (an idle wallet's progress is worth one write a while)."""
         if self._uncommitted() >= self._commit_every:
             return True
         if self._queue.empty() and (self._handed_fills or self._handed_losses):
             return True
-        return bool(self._handed_progress) and self._clock() - self._committed_s >= self._commit_interval_s
+        # Counted, not listed: this runs for every event handed out.
+        unstored = self._store is not None and self._core.requests > self._requests_stored
+        waiting = bool(self._handed_progress) or unstored
+        return waiting and self._clock() - self._committed_s >= self._commit_interval_s
 
     def _uncommitted(self) -> int:
         return len(self._handed_fills) + len(self._handed_losses) + len(self._handed_progress)
 
+    def _unstored_requests(self) -> tuple[float, ...]:
+        """The times of this run's requests still inside the budget's window that no commit has stored yet
+        (the newest ones: requests are sent in clock order, after the times an earlier run left)."""
+        unstored = self._core.requests - self._requests_stored
+        if self._store is None or not unstored:
+            return ()
+        in_window = self._core.sent_in_window(self._clock())
+        return in_window[max(0, len(in_window) - unstored) :]
+
     async def _commit(self) -> None:
         await self._settle_write()
-        if self._store is None or not self._uncommitted():
+        requests_s = self._unstored_requests()
+        if self._store is None or not (self._uncommitted() or requests_s):
             self._handed_fills, self._handed_losses, self._handed_progress = [], [], {}
             return
         self._writing = (self._handed_fills, self._handed_losses, self._handed_progress)
         self._handed_fills, self._handed_losses, self._handed_progress = [], [], {}
         self._committed_s = self._clock()
         fills, losses, progress = self._writing
-        self._write = asyncio.ensure_future(self._store.commit(fills, losses, progress.values(), now_s=self._clock()))
+        # Counted as stored now: a failed write loses them, which costs at most one window's budget twice.
+        self._requests_stored = self._core.requests
+        self._write = asyncio.ensure_future(
+            self._store.commit(fills, losses, progress.values(), now_s=self._clock(), requests_s=requests_s)
+        )
         await self._settle_write()
 
     async def _settle_write(self) -> None:

@@ -1,6 +1,6 @@
 """The wallet watch's durable state, kept in a recorder sink (SQLite, PostgreSQL, NATS JetStream).
 
-Three record kinds, all with ``source`` ``wallets`` and ``channel`` ``watch`` and the wallet as key:
+Four record kinds, all with ``source`` ``wallets`` and ``channel`` ``watch`` and the wallet as key:
 
 * ``wallet fill``: a row the watch delivered (msgpack of the
   :class:`~polyinfra.model.wallet_activity.WalletActivity`). Its event id is the row's identity and
@@ -12,6 +12,11 @@ Three record kinds, all with ``source`` ``wallets`` and ``channel`` ``watch`` an
   :class:`~polyinfra.core.wallet_watch_state.WalletProgress`); the last one per wallet wins.
 * ``wallet loss``: a :class:`~polyinfra.core.wallet_watch_state.LossEvent` (its event id names the
   span, so it too is stored once).
+* ``wallet requests``: the times (the watch's clock, unix seconds) of the requests sent since the
+  last such record, stored with every commit; the record's receive time is its newest request's, so a
+  restart reads only the records that can still hold a request inside the budget's window and counts
+  those requests against its own budget (:meth:`WalletWatchStore.load`'s ``requests_since_s``).
+  Requests sent after the last commit before a crash are not stored: a crash may still spend them twice.
 
 A batch goes in one :meth:`~polyinfra.record.sink.Sink.write`, so progress is never stored without
 the rows delivered before it. Restoring reads every progress and loss record (the progress records
@@ -40,21 +45,26 @@ __all__ = ["StoredWatch", "WalletWatchStore"]
 SOURCE: Final = "wallets"
 CHANNEL: Final = "watch"
 _NS: Final = 1_000_000_000
+_VENUE_TIMED: Final = (RecordKind.WALLET_FILL, RecordKind.WALLET_LOSS)
+"""Kinds whose receive time is a venue time (a row's, a loss span's end); the others' are the watch's clock."""
 _T = TypeVar("_T")
 _encoder: Final = msgspec.msgpack.Encoder()
 _fill_decoder: Final = msgspec.msgpack.Decoder(WalletActivity)
 _loss_decoder: Final = msgspec.msgpack.Decoder(LossEvent)
 _progress_decoder: Final = msgspec.msgpack.Decoder(list[WalletProgress])
+_requests_decoder: Final = msgspec.msgpack.Decoder(list[float])
 
 
 @dataclass
 class StoredWatch:
     """What a store held: each wallet's last progress, the identities (with venue times) of the rows
-    delivered that may still be re-fetched, and how many loss events each wallet has."""
+    delivered that may still be re-fetched, how many loss events each wallet has, and the times of the
+    requests sent since ``requests_since_s``."""
 
     progress: dict[str, WalletProgress] = field(default_factory=dict)
     delivered: dict[str, dict[tuple[str, ...], int]] = field(default_factory=dict)
     losses: dict[str, int] = field(default_factory=dict)
+    requests_s: list[float] = field(default_factory=list)
 
 
 class WalletWatchStore:
@@ -72,10 +82,18 @@ class WalletWatchStore:
         progress: Iterable[WalletProgress],
         *,
         now_s: float,
+        requests_s: Sequence[float] = (),
     ) -> None:
-        """Store one batch durably (returns once the sink acknowledged it)."""
+        """Store one batch durably (returns once the sink acknowledged it); ``requests_s`` are the times
+        of the requests sent since the last batch."""
         records = [self._fill(row) for row in fills]
         records += [self._loss(loss) for loss in losses]
+        if requests_s:
+            event_id = f"{self._run_id}:{SOURCE}.{CHANNEL}.requests:{next(self._index)}"
+            newest_ns = int(max(requests_s) * _NS)
+            records.append(
+                self._record(event_id, "", RecordKind.WALLET_REQUESTS, newest_ns, _encoder.encode(list(requests_s)))
+            )
         moved = list(progress)
         if moved:
             now_ns = int(now_s * _NS)
@@ -84,10 +102,19 @@ class WalletWatchStore:
         if records:
             await self.sink.write(records)
 
-    async def load(self, *, dedupe_window_s: int, default_since_s: int) -> StoredWatch:
+    async def load(
+        self, *, dedupe_window_s: int, default_since_s: int, requests_since_s: float | None = None
+    ) -> StoredWatch:
         """Everything stored; fills only as far back as a resumed walk can re-fetch them (wallets
-        without progress start at ``default_since_s`` or later)."""
+        without progress start at ``default_since_s`` or later); the times of the requests sent after
+        ``requests_since_s`` (None: none are read)."""
         stored = StoredWatch()
+        if requests_since_s is not None:
+            start_ns = max(0, int(requests_since_s * _NS))
+            async for record in self.sink.read(start_wall_ns=start_ns, kinds=(RecordKind.WALLET_REQUESTS,)):
+                if record.source == SOURCE:
+                    sent = _decode(_requests_decoder, record)
+                    stored.requests_s += [time_s for time_s in sent if time_s > requests_since_s]
         async for record in self.sink.read(kinds=(RecordKind.WALLET_PROGRESS, RecordKind.WALLET_LOSS)):
             if record.source != SOURCE:
                 continue
@@ -126,7 +153,7 @@ class WalletWatchStore:
             kind=kind,
             recv_wall_ns=wall_ns,
             recv_mono_ns=0,
-            venue_ts_ms=wall_ns // 1_000_000 if kind is not RecordKind.WALLET_PROGRESS else None,
+            venue_ts_ms=wall_ns // 1_000_000 if kind in _VENUE_TIMED else None,
             payload=payload,
         )
 

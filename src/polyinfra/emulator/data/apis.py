@@ -10,6 +10,9 @@ Control endpoints (not the venue's):
   requests, ``over_limit``, throttled, rejected and each window's limit and peak);
 * ``POST /_emulator/data/redeem`` with ``{"wallet": "0x...", "condition_id": "0x..."}``: the wallet
   redeems its tokens of a resolved market (the REDEEM rows it adds are answered).
+* ``POST /_emulator/data/transfer`` with ``{"sender": "0x...", "receiver": "0x...", "token_id": "...",
+  "size_micros": n}``: shares move between wallets as a token transfer moves them; positions follow, the
+  activity feeds list nothing (:meth:`~polyinfra.emulator.data.ledger.WalletLedger.transfer`).
 """
 
 from __future__ import annotations
@@ -48,6 +51,16 @@ class _Redeem(msgspec.Struct, forbid_unknown_fields=True):
 
 
 _REDEEM: Final[JsonDecoder[_Redeem]] = JsonDecoder(_Redeem, what="redeem request")
+
+
+class _Transfer(msgspec.Struct, forbid_unknown_fields=True):
+    sender: str
+    receiver: str
+    token_id: str
+    size_micros: int
+
+
+_TRANSFER: Final[JsonDecoder[_Transfer]] = JsonDecoder(_Transfer, what="transfer request")
 
 
 class DataApis:
@@ -90,6 +103,7 @@ class DataApis:
             *knob_routes("/_emulator/data/knobs", self.knobs, what="data API knobs"),
             web.get("/_emulator/data/stats", self._stats),
             web.post("/_emulator/data/redeem", self._redeem),
+            web.post("/_emulator/data/transfer", self._transfer),
         ]
         return routes
 
@@ -111,6 +125,14 @@ class DataApis:
         except (MalformedMessageError, InvalidValueError) as exc:
             return json_response({"error": str(exc)}, status=HTTPStatus.BAD_REQUEST)
         return json_response({"redeemed": [{"token_id": row.token_id, "size_micros": row.size_micros} for row in rows]})
+
+    async def _transfer(self, request: web.Request) -> web.Response:
+        try:
+            asked = _TRANSFER.decode(await request.read())
+            rows = self.ledger.transfer(asked.sender, asked.receiver, asked.token_id, asked.size_micros)
+        except (MalformedMessageError, InvalidValueError) as exc:
+            return json_response({"error": str(exc)}, status=HTTPStatus.BAD_REQUEST)
+        return json_response({"transaction_hash": rows[0].transaction_hash})
 
 
 def _gamma_refusal(message: str, status: int, retryable: bool, path: str) -> web.Response:

@@ -7,7 +7,10 @@ RTDS activity names it by) and the wallet RTDS names (an API key's address, or a
 fixed address, :func:`~polyinfra.emulator.live.rtds_sources.agent_wallet`). So the Data API, the
 CLOB's trades and RTDS activity report the same fills. :meth:`WalletLedger.redeem` adds the REDEEM
 rows of a wallet cashing in a resolved market, one per outcome (``usdc_size`` 0 on the losing side),
-as the venue reports them since 2026-08.
+as the venue reports them since 2026-08. :meth:`WalletLedger.transfer` moves shares from one wallet to
+another as an ERC-1155 transfer does: two rows of kind TRANSFER that move the positions but that no
+activity route serves (the venue's feed does not list transfers). The shares leave the sender at their
+average cost, realizing nothing, and arrive at no cost (no price was paid for them).
 
 Nothing else is stored: positions, P&L, values, holders and boards are replayed from a wallet's
 rows up to a cut-off time (:meth:`WalletLedger.book`), so they agree with the activity feed by
@@ -32,14 +35,19 @@ from polyinfra.core.matching import Fill
 from polyinfra.emulator.exchange import Exchange
 from polyinfra.emulator.live.rtds_sources import agent_wallet, settlement_hash
 from polyinfra.errors import InvalidValueError
+from polyinfra.model.market import MarketInfo
 from polyinfra.model.numbers import MICROS, Side
 
-__all__ = ["ROWS_KEPT", "LedgerRow", "Position", "WalletBook", "WalletLedger", "redeem_hash"]
+__all__ = ["ROWS_KEPT", "TRANSFER", "LedgerRow", "Position", "WalletBook", "WalletLedger", "redeem_hash"]
 
 ROWS_KEPT: Final = 200_000
 """Rows kept (some 80 MB; 100,000 fills, as many as RTDS keeps): past it the oldest rows are
 forgotten, and positions then count from the oldest row kept. A fill listener must never fail, so
 the ledger forgets rather than refuses."""
+
+
+TRANSFER: Final = "TRANSFER"
+"""The kind of a transfer's rows: they move positions, and no activity route serves them."""
 
 
 def redeem_hash(number: int) -> str:
@@ -110,6 +118,13 @@ class Position:
             self.size_micros = -direction * left
             self.cost_picos = Fraction(-direction * left * price_micros)
 
+    def transfer(self, side: Side, size_micros: int, timestamp_ms: int) -> None:
+        """Shares leaving (SELL: at their average cost, realizing nothing) or arriving (BUY: at no cost)."""
+        if side is Side.SELL:
+            self.cost_picos -= self.avg_price_micros * size_micros
+        self.size_micros += size_micros if side is Side.BUY else -size_micros
+        self.last_ms = timestamp_ms
+
     def redeem(self, payout_micros_per_share: int, timestamp_ms: int) -> int:
         """Cash the position in at the resolution price; returns the pUSD paid, in picos."""
         paid = self.size_micros * payout_micros_per_share
@@ -151,6 +166,7 @@ class WalletLedger:
         self._seq = 0
         self._fills = 0
         self._redeems = 0
+        self._transfers = 0
         self._unsubscribe = exchange.subscribe_fills(self._on_fills)
 
     def close(self) -> None:
@@ -213,24 +229,51 @@ class WalletLedger:
                 continue
             paid_micros = position.size_micros if token.token_id == winner else 0
             added.append(
-                self._append(
+                self._append_outcome(
+                    info,
+                    index,
                     wallet=wallet.lower(),
-                    name="",
                     kind="REDEEM",
                     timestamp_ms=now_ms,
-                    condition_id=info.condition_id,
-                    token_id=token.token_id,
-                    outcome_index=index,
-                    outcome=token.outcome,
                     side=None,
                     size_micros=position.size_micros,
-                    price_micros=None,
                     usdc_picos=paid_micros * MICROS,
                     transaction_hash=transaction,
-                    taker=False,
                 )
             )
         return added
+
+    def transfer(self, sender: str, receiver: str, token_id: str, size_micros: int) -> list[LedgerRow]:
+        """``sender`` transfers ``size_micros`` shares of ``token_id`` to ``receiver`` (see the module
+        docstring). :class:`InvalidValueError` for an unknown token, a size that is not positive, a wallet
+        sending to itself, or more shares than the sender holds."""
+        sender, receiver = sender.lower(), receiver.lower()
+        market = self._exchange.market_of(token_id)
+        if market is None or size_micros <= 0 or sender == receiver:
+            raise InvalidValueError(
+                "a transfer needs a listed token, a positive size and two wallets", token_id=token_id[:80]
+            )
+        now_ms = self._clock_ms()
+        held = self.book(sender, until_ms=now_ms).positions.get(token_id)
+        if held is None or held.size_micros < size_micros:
+            raise InvalidValueError("the sender holds fewer shares than it transfers", wallet=sender)
+        self._transfers += 1
+        transaction = "0x" + hashlib.sha256(f"emulator transfer {self._transfers}".encode()).hexdigest()
+        index = 0 if market.tokens[0].token_id == token_id else 1
+        return [
+            self._append_outcome(
+                market,
+                index,
+                wallet=wallet,
+                kind=TRANSFER,
+                timestamp_ms=now_ms,
+                side=side,
+                size_micros=size_micros,
+                usdc_picos=0,
+                transaction_hash=transaction,
+            )
+            for wallet, side in ((sender, Side.SELL), (receiver, Side.BUY))
+        ]
 
     # --- internals -----------------------------------------------------------------------------------
 
@@ -254,16 +297,13 @@ class WalletLedger:
                 (fill.maker_owner, fill.maker_token_id, fill.maker_side, fill.maker_price_micros, False),
             ):
                 address = self._trader_address(owner)
-                index = 0 if market.tokens[0].token_id == token else 1
-                self._append(
+                self._append_outcome(
+                    market,
+                    0 if market.tokens[0].token_id == token else 1,
                     wallet=(agent_wallet(owner) if address is None else address).lower(),
                     name=owner if address is None else "",
                     kind="TRADE",
                     timestamp_ms=now_ms,
-                    condition_id=market.condition_id,
-                    token_id=token,
-                    outcome_index=index,
-                    outcome=market.tokens[index].outcome,
                     side=side,
                     size_micros=fill.size_micros,
                     price_micros=price,
@@ -271,6 +311,14 @@ class WalletLedger:
                     transaction_hash=transaction,
                     taker=taker,
                 )
+
+    def _append_outcome(self, market: MarketInfo, index: int, **values: object) -> LedgerRow:
+        """Append a row about outcome ``index`` of ``market`` (its condition, token and outcome name filled
+        in); ``name``, ``price_micros`` and ``taker`` default to none."""
+        token = market.tokens[index]
+        about = {"condition_id": market.condition_id, "token_id": token.token_id, "outcome_index": index}
+        defaults = {"name": "", "price_micros": None, "taker": False}
+        return self._append(**(defaults | values | about), outcome=token.outcome)
 
     def _append(self, **values: object) -> LedgerRow:
         if len(self._rows) >= ROWS_KEPT:
@@ -300,6 +348,8 @@ def _replayed(book: WalletBook, rows: Iterable[LedgerRow]) -> Iterator[LedgerRow
             position.trade(row.side, row.size_micros, row.price_micros, row.timestamp_ms)
             book.volume_picos += row.usdc_picos
             book.trades += 1
+        elif row.kind == TRANSFER and row.side is not None:
+            position.transfer(row.side, row.size_micros, row.timestamp_ms)
         elif row.kind == "REDEEM":
             position.redeem(row.usdc_picos // row.size_micros if row.size_micros else 0, row.timestamp_ms)
         yield row

@@ -24,7 +24,7 @@ from fractions import Fraction
 from typing import Final
 
 from polyinfra.emulator.data.knobs import DataApiKnobs
-from polyinfra.emulator.data.ledger import LedgerRow, Position, WalletBook, WalletLedger
+from polyinfra.emulator.data.ledger import TRANSFER, LedgerRow, Position, WalletBook, WalletLedger
 from polyinfra.emulator.exchange import Exchange
 from polyinfra.model.numbers import MICROS
 
@@ -126,7 +126,8 @@ class DataView:
         return [
             row
             for row in self.ledger.rows_of(user, until_ms=self.cutoff_ms())
-            if (not conditions or row.condition_id in conditions)
+            if row.kind != TRANSFER  # the venue's feed does not list transfers
+            and (not conditions or row.condition_id in conditions)
             and (not kinds or row.kind in kinds)
             and row.timestamp_ms // 1000 >= start_s
             and (not end_s or row.timestamp_ms // 1000 <= end_s)
