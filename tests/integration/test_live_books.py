@@ -18,7 +18,7 @@ from websockets.asyncio.server import ServerConnection, serve
 
 from polyinfra.clob.live_books import LiveBooks
 from polyinfra.clob.rest import ClobRestClient
-from polyinfra.core.book_sync import diff_book
+from polyinfra.core.book_audit import diff_book
 from polyinfra.emulator.runner import Emulator
 from polyinfra.errors import InvalidValueError
 from polyinfra.model.events import BookEvent, BookUpdated, SyncState, SyncStateChanged

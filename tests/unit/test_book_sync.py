@@ -10,17 +10,10 @@ from decimal import Decimal
 import msgspec
 import pytest
 
+from polyinfra.core.backoff import Backoff, backoff_delay_s
+from polyinfra.core.book_audit import LevelDifference, diff_book
 from polyinfra.core.book_hash import book_hash
-from polyinfra.core.book_sync import (
-    Backoff,
-    BookSync,
-    Instant,
-    LevelDifference,
-    SnapshotRequest,
-    SyncReason,
-    backoff_delay_s,
-    diff_book,
-)
+from polyinfra.core.book_sync import BookSync, Instant, SnapshotRequest, SyncReason
 from polyinfra.core.connection_watch import ConnectionWatch, WatchVerdict
 from polyinfra.errors import InvalidValueError, MalformedMessageError
 from polyinfra.model.book import OrderBook

@@ -49,7 +49,7 @@ from polyinfra.cli.us_watch import us_view, watched_instrument
 from polyinfra.cli.watch import Output, ShownClient, run_until_stopped, watch_books
 from polyinfra.clob.live_books import LiveBooks
 from polyinfra.clob.rest import ClobRestClient
-from polyinfra.core.book_sync import diff_book
+from polyinfra.core.book_audit import diff_book
 from polyinfra.core.us_dropcopy import DropCopyStream, chain_gaps
 from polyinfra.core.us_instruments import UsInstrumentState
 from polyinfra.core.whale_radar import LargeTrade, LargeTradeRadar

@@ -62,7 +62,8 @@ from typing import TYPE_CHECKING, Final, Self
 
 from polyinfra.clob.market_channel import MarketChannel
 from polyinfra.clob.rest import BOOKS_PER_REQUEST, ClobRestClient
-from polyinfra.core.book_sync import Backoff, BookSync, Instant, SnapshotRequest, SyncReason
+from polyinfra.core.backoff import Backoff
+from polyinfra.core.book_sync import BookSync, Instant, SnapshotRequest, SyncReason
 from polyinfra.core.config_checks import HTTP_SCHEMES, WS_SCHEMES, positive_int, positive_number, service_url
 from polyinfra.core.connection_watch import ConnectionWatch, WatchVerdict
 from polyinfra.errors import InvalidValueError, MalformedMessageError, PolyinfraError, TransportError

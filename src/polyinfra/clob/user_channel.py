@@ -5,7 +5,7 @@
 :class:`~polyinfra.model.trading_events.TradeUpdate`.
 
 * **Sessions** follow :class:`~polyinfra.clob.live_books.LiveBooks`: one after the other with the
-  shared jittered backoff (:class:`~polyinfra.core.book_sync.Backoff`), each re-sending the full
+  shared jittered backoff (:class:`~polyinfra.core.backoff.Backoff`), each re-sending the full
   subscription with the credentials (the official clients do the same; venue notes: WebSockets).
 * **Reconciliation.** After every gap the client asks REST what the socket missed
   (:mod:`polyinfra.clob.user_reconciliation`). A gap is every new session (including the first:
@@ -68,7 +68,7 @@ from polyinfra.clob.trading import TradingClient
 from polyinfra.clob.user_events import user_event_from_wire
 from polyinfra.clob.user_reconciliation import fetch_reconciliation_answers, reconciliation_events
 from polyinfra.clob.user_recording import UserChannelRecording
-from polyinfra.core.book_sync import Backoff
+from polyinfra.core.backoff import Backoff
 from polyinfra.core.config_checks import WS_SCHEMES, positive_int, positive_number, service_url
 from polyinfra.core.connection_watch import ConnectionWatch, WatchVerdict
 from polyinfra.core.user_event_tracker import UserEventTracker

@@ -9,8 +9,8 @@ REST answers and the times it read:
 * :class:`BookSync`: each token's :class:`~polyinfra.model.events.SyncState` and why it changed,
   the plan of REST re-snapshots (``POST /books`` batches, retried with backoff), the replay of a
   token's buffered events on top of its snapshot, and the domain events consumers receive;
-* :class:`Backoff`: the jittered exponential reconnect schedule;
-* :func:`diff_book`: the audit comparison of a live book with a REST summary.
+* what an audit of a quiet token against REST found (the comparison itself is
+  :func:`~polyinfra.core.book_audit.diff_book`).
 
 Times are passed in as :class:`Instant` (monotonic seconds for durations, wall-clock nanoseconds
 for the records consumers get); randomness (the jitter) is injected. Nothing here reads a clock.
@@ -33,16 +33,16 @@ the venue took the snapshot at.
 from __future__ import annotations
 
 import contextlib
-import math
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from decimal import Decimal
 from enum import StrEnum
 from types import MappingProxyType
 from typing import Final, NamedTuple
 
 from msgspec import UnsetType
 
+from polyinfra.core.backoff import backoff_delay_s, validate_schedule
+from polyinfra.core.book_audit import BookDiff, diff_book
 from polyinfra.core.market_feed import MarketFeed
 from polyinfra.core.token_routing import IN_FLIGHT, NOT_REPAIRING, PENDING, EventRouter, TokenRecord
 from polyinfra.errors import InvalidValueError, MalformedMessageError
@@ -57,7 +57,7 @@ from polyinfra.model.events import (
     TickSizeChanged,
     TradePrinted,
 )
-from polyinfra.model.numbers import Side, TickSize, micros_to_decimal, parse_micros, parse_timestamp
+from polyinfra.model.numbers import Side, micros_to_decimal, parse_micros, parse_timestamp
 from polyinfra.wire.clob_rest import OrderBookSummary
 from polyinfra.wire.clob_ws import (
     BookMessage,
@@ -67,32 +67,20 @@ from polyinfra.wire.clob_ws import (
     MarketResolvedMessage,
     NewMarketMessage,
     PriceChangeMessage,
-    PriceLevel,
     TickSizeChangeMessage,
 )
 
 __all__ = [
-    "Backoff",
-    "BookDiff",
     "BookSync",
     "Instant",
-    "LevelDifference",
     "SnapshotRequest",
     "SyncReason",
     "SyncStats",
-    "backoff_delay_s",
-    "diff_book",
 ]
 
 _LIVE: Final = SyncState.LIVE
 _STALE: Final = SyncState.STALE
 _SYNCING: Final = SyncState.SYNCING
-
-# The jitter takes up to half of each delay away: a fleet that lost the venue together spreads its
-# reconnects over the window, and no delay ever exceeds the cap.
-_JITTER_SHARE: Final = 0.5
-# Doubling stops mattering long before this many attempts (2**64 seconds); it keeps ldexp finite.
-_MAX_DOUBLINGS: Final = 64
 
 
 class Instant(NamedTuple):
@@ -180,123 +168,6 @@ class SyncStats:
     """``price_change`` frames skipped because they repeated their connection's previous frame."""
 
 
-# --- reconnect schedule ------------------------------------------------------------------------
-
-
-def backoff_delay_s(attempt: int, *, initial_s: float, max_s: float, jitter: float) -> float:
-    """The delay before retry number ``attempt`` (0-based): ``initial_s`` doubling per attempt up
-    to ``max_s``, minus up to half of it as ``jitter`` (in [0, 1)) says."""
-    base = min(max_s, math.ldexp(initial_s, min(attempt, _MAX_DOUBLINGS)))
-    return base * (1.0 - _JITTER_SHARE * jitter)
-
-
-def _validate_schedule(initial_s: float, max_s: float) -> None:
-    if not (math.isfinite(initial_s) and initial_s > 0):
-        raise InvalidValueError("the initial delay must be a positive number of seconds", initial_s=initial_s)
-    if not (math.isfinite(max_s) and max_s >= initial_s):
-        raise InvalidValueError("the delay cap must be at least the initial delay", initial_s=initial_s, max_s=max_s)
-
-
-class Backoff:
-    """Jittered exponential delays between connection attempts (DESIGN principle 5).
-
-    ``random`` returns a float in [0, 1) per call (``random.Random().random`` in production, a
-    fixed sequence in tests). :meth:`reset` after the first good message of a session, so a
-    connection that worked reconnects quickly and one that keeps failing backs off to ``max_s``.
-    """
-
-    __slots__ = ("_attempts", "_initial_s", "_max_s", "_random")
-
-    def __init__(self, *, initial_s: float = 1.0, max_s: float = 30.0, random: Callable[[], float]) -> None:
-        _validate_schedule(initial_s, max_s)
-        self._initial_s = initial_s
-        self._max_s = max_s
-        self._random = random
-        self._attempts = 0
-
-    @property
-    def attempts(self) -> int:
-        """Delays handed out since the last reset."""
-        return self._attempts
-
-    def next_delay_s(self) -> float:
-        """The delay to wait before the next attempt; each call counts one attempt."""
-        delay = backoff_delay_s(self._attempts, initial_s=self._initial_s, max_s=self._max_s, jitter=self._random())
-        self._attempts += 1
-        return delay
-
-    def reset(self) -> None:
-        """Start again from ``initial_s`` (a session delivered good data)."""
-        self._attempts = 0
-
-
-# --- audit ---------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class LevelDifference:
-    """One price level where the live book and the venue's disagree; None means no level there."""
-
-    side: Side
-    price: Decimal
-    local_size: Decimal | None
-    venue_size: Decimal | None
-
-
-@dataclass(frozen=True, slots=True)
-class BookDiff:
-    """How a live book differs from the venue's REST summary of it."""
-
-    levels: tuple[LevelDifference, ...]
-    """Differing levels: bids best first, then asks best first."""
-    local_tick_size: TickSize | None
-    venue_tick_size: TickSize | None
-    """The venue's tick size, None when the summary has none (then it is not compared)."""
-
-    @property
-    def equal(self) -> bool:
-        """Same levels on both sides, and the same tick size when the venue sent one."""
-        return not self.levels and (self.venue_tick_size is None or self.venue_tick_size is self.local_tick_size)
-
-
-def diff_book(book: OrderBook, summary: OrderBookSummary) -> BookDiff:
-    """Compare a live book with the venue's REST summary of the same token.
-
-    Raises :class:`~polyinfra.errors.InvalidValueError` (or a subclass) when the summary holds a
-    price, size or tick size that does not parse.
-    """
-    levels = [
-        *_side_differences(Side.BUY, book.bids(), summary.bids, best_is_highest=True),
-        *_side_differences(Side.SELL, book.asks(), summary.asks, best_is_highest=False),
-    ]
-    venue_tick = TickSize.parse(summary.tick_size) if summary.tick_size else None
-    return BookDiff(tuple(levels), book.tick_size, venue_tick)
-
-
-def _side_differences(
-    side: Side,
-    local: Iterable[tuple[Decimal, Decimal]],
-    venue: Sequence[PriceLevel],
-    *,
-    best_is_highest: bool,
-) -> list[LevelDifference]:
-    local_sizes = dict(local)
-    venue_sizes = {
-        micros_to_decimal(parse_micros(level.price)): micros_to_decimal(parse_micros(level.size)) for level in venue
-    }
-    # A zero-size level is no level (the book never holds one; the venue should never send one).
-    venue_sizes = {price: size for price, size in venue_sizes.items() if size}
-    differing = sorted(
-        (
-            price
-            for price in local_sizes.keys() | venue_sizes.keys()
-            if local_sizes.get(price) != venue_sizes.get(price)
-        ),
-        reverse=best_is_highest,
-    )
-    return [LevelDifference(side, price, local_sizes.get(price), venue_sizes.get(price)) for price in differing]
-
-
 # --- the per-token state machine -----------------------------------------------------------------
 
 
@@ -332,7 +203,6 @@ class BookSync:
         "_events",
         "_feed",
         "_flag_marker",
-        "_in_flight",
         "_last_frames",
         "_next_fetch_id",
         "_not_live",
@@ -360,7 +230,7 @@ class BookSync:
         retry_max_s: float = 30.0,
         buffer_limit: int = 10_000,
     ) -> None:
-        _validate_schedule(retry_initial_s, retry_max_s)
+        validate_schedule(retry_initial_s, retry_max_s)
         if buffer_limit < 1:
             raise InvalidValueError("the buffer must hold at least one event", buffer_limit=buffer_limit)
         self._feed = MarketFeed(verify_hashes=verify_hashes)
@@ -372,7 +242,6 @@ class BookSync:
         self._states: dict[str, SyncState] = {}
         self._states_view = MappingProxyType(self._states)
         self._pending: dict[str, None] = {}  # insertion-ordered: the oldest requests go out first
-        self._in_flight = 0
         self._not_live = 0
         self._proven: set[int] = set()
         self._last_frames: dict[int, bytes | str] = {}
@@ -734,7 +603,6 @@ class BookSync:
             record.buffer = []
             record.spoiled = False
             self._move(token_id, record, _SYNCING, SyncReason.SNAPSHOT_REQUESTED, now)
-        self._in_flight += len(due)
         self.stats.snapshot_requests += 1
         return SnapshotRequest(fetch_id, tuple(due))
 
@@ -880,7 +748,6 @@ class BookSync:
         if record.repair == PENDING:
             del self._pending[token_id]
         elif record.repair == IN_FLIGHT:
-            self._in_flight -= 1
             record.buffer = None
         record.repair = NOT_REPAIRING
 

@@ -51,7 +51,7 @@ import websockets
 from websockets.asyncio.client import ClientConnection
 
 from polyinfra.core.auth_headers import ApiCredentials
-from polyinfra.core.book_sync import Backoff
+from polyinfra.core.backoff import Backoff
 from polyinfra.core.config_checks import WS_SCHEMES, positive_int, positive_number, service_url
 from polyinfra.core.polybolt_feed import (
     MAX_FRAME_BYTES,

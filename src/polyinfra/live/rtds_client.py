@@ -47,7 +47,7 @@ import msgspec
 import websockets
 from websockets.asyncio.client import ClientConnection
 
-from polyinfra.core.book_sync import Backoff
+from polyinfra.core.backoff import Backoff
 from polyinfra.core.config_checks import WS_SCHEMES, positive_number, service_url
 from polyinfra.core.rtds_feed import RtdsFeed
 from polyinfra.core.rtds_topics import TOPICS, SubscriptionPlan, plan_subscription

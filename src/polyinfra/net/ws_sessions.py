@@ -20,7 +20,7 @@ from typing import Any, Final
 import websockets
 from websockets.asyncio.client import ClientConnection, connect
 
-from polyinfra.core.book_sync import Backoff
+from polyinfra.core.backoff import Backoff
 from polyinfra.errors import TransportError
 from polyinfra.net.connect_failures import connect_failure
 from polyinfra.obs.logging import correlation_scope, get_logger, new_correlation_id

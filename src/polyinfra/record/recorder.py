@@ -40,7 +40,7 @@ from typing import Final
 
 import msgspec
 
-from polyinfra.core.book_sync import Backoff
+from polyinfra.core.backoff import Backoff
 from polyinfra.core.config_checks import positive_int, positive_number
 from polyinfra.errors import FencedOffError, InvalidValueError, PolyinfraError
 from polyinfra.obs.logging import get_logger

@@ -40,7 +40,7 @@ from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
-from polyinfra.core.book_sync import Backoff
+from polyinfra.core.backoff import Backoff
 from polyinfra.core.config_checks import positive_int, positive_number
 from polyinfra.errors import CorruptRecordError, InvalidValueError, RecorderError
 from polyinfra.obs.logging import get_logger

@@ -45,7 +45,7 @@ from typing import Any, Final
 import grpc
 from google.protobuf.message import DecodeError, Message
 
-from polyinfra.core.book_sync import Backoff
+from polyinfra.core.backoff import Backoff
 from polyinfra.core.rate_limit_tables import EndpointRule, RateLimitTable, Scope, Window
 from polyinfra.core.us_dropcopy import (
     CatchUp,

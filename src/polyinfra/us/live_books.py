@@ -79,7 +79,8 @@ from typing import TYPE_CHECKING, Any, Final, Self
 import grpc
 from google.protobuf.message import DecodeError
 
-from polyinfra.core.book_sync import Backoff, SyncReason
+from polyinfra.core.backoff import Backoff
+from polyinfra.core.book_sync import SyncReason
 from polyinfra.core.config_checks import positive_int, positive_number
 from polyinfra.core.us_books import (
     MAX_STREAMS_PER_FIRM,

@@ -13,7 +13,7 @@ import asyncio
 
 import grpc
 
-from polyinfra.core.book_sync import Backoff
+from polyinfra.core.backoff import Backoff
 from polyinfra.core.us_books import SilenceWatch
 from polyinfra.wire.us.polymarket.v1 import marketdatasubscription_pb2 as md
 

@@ -25,7 +25,7 @@ from typing import ClassVar, Final, Generic, Self, TypeVar
 import grpc
 from google.protobuf.message import Message
 
-from polyinfra.core.book_sync import Backoff
+from polyinfra.core.backoff import Backoff
 from polyinfra.core.config_checks import positive_int, positive_number
 from polyinfra.errors import MalformedMessageError, PolyinfraError
 from polyinfra.net.grpc_channel import CallHeaders, rpc_error
