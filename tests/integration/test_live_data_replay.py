@@ -1,6 +1,7 @@
-"""RTDS and PolyBolt tapes replayed: a session recorded over real sockets from the embedded emulator, a
-connection dropped by its fault knobs, replays into exactly the events the live transports delivered,
-gaps included, in the same order; and ``polyinfra replay --channel rtds|polybolt`` prints them.
+"""RTDS and PolyBolt tapes replayed: a session recorded over real sockets from the embedded emulator
+(:mod:`tests.integration.live_data_tapes`), a connection dropped by its fault knobs, replays into exactly
+the events the live transports delivered, gaps included, in the same order; and ``polyinfra replay
+--channel rtds|polybolt`` prints them.
 
 Every wait polls a condition under a hang guard; what is compared never rests on timing.
 """
@@ -16,58 +17,21 @@ import pytest
 
 from polyinfra.emulator.faults import FaultConfig, RateLimitMode
 from polyinfra.emulator.runner import Emulator
-from polyinfra.live.live_data import LiveData, PriceSource
-from polyinfra.model.live_events import ActivityTrade, Gap, LiveEvent, PriceTick, topic_of
+from polyinfra.model.live_events import ActivityTrade, CommentEvent, Gap, LiveEvent, PriceTick, topic_of
 from polyinfra.record.polybolt_replay import PolyBoltReplay
-from polyinfra.record.recorder import Recorder
 from polyinfra.record.records import RecordKind
 from polyinfra.record.rtds_replay import RtdsReplay
 from polyinfra.record.sink import Sink
 from polyinfra.record.sink_urls import open_sink
 from tests.integration.cli_steps import run_polyinfra_in_process
-from tests.integration.test_polybolt_live_data import SteppingClock, credentials_of
-from tests.integration.test_rtds_live_data import FAST, step_until_fills, subscribed, until
+from tests.integration.live_data_tapes import of, record_polybolt_session, record_rtds_session
+from tests.integration.test_polybolt_live_data import SteppingClock
 
 
 @pytest.fixture
 async def emulator() -> AsyncIterator[Emulator]:
     async with Emulator(markets=2, seed=11, rate=0) as running:
         yield running
-
-
-def of(events: list[LiveEvent], kind: type) -> list[LiveEvent]:
-    return [event for event in events if isinstance(event, kind)]
-
-
-async def record_rtds_session(emulator: Emulator, sink: Sink) -> list[LiveEvent]:
-    """Activity and prices over RTDS, one session closed by the emulator (4002) in the middle; every event
-    the transport delivered, in order."""
-    delivered: list[LiveEvent] = []
-    for _ in range(3):
-        emulator.rtds_sources.tick_prices()
-    async with Recorder(sink) as recorder:
-        live = LiveData(
-            emulator.urls["rtds"],
-            silence_timeout_s={"activity": None, "crypto_prices": None},
-            recorder=recorder,
-            **FAST,
-        )
-        async with live:
-            await live.activity(kinds=["trades", "orders_matched"], callback=delivered.append)
-            await live.prices(["btcusd"], source=PriceSource.BINANCE, callback=delivered.append)
-            await subscribed(live, emulator)
-            step_until_fills(emulator)
-            await until(lambda: len(of(delivered, ActivityTrade)) > 0)
-            emulator.faults.update({"rtds_close_after_messages": 1, "rtds_close_code": 4002})
-            step_until_fills(emulator)
-            emulator.faults.update({"rtds_close_after_messages": 0, "rtds_close_code": 0})
-            await until(lambda: len(of(delivered, Gap)) >= 2)  # activity's and crypto_prices'
-            emulator.rtds_sources.tick_prices()
-            trades = len(of(delivered, ActivityTrade))
-            step_until_fills(emulator)
-            await until(lambda: len(of(delivered, ActivityTrade)) > trades)
-            await subscribed(live, emulator)
-    return delivered
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,7 +60,7 @@ async def test_an_rtds_tape_replays_into_the_events_live_delivered_gaps_included
     replay = RtdsReplay(rtds_tape.sink)
     replayed = await replay.events()
     assert {event.reason for event in of(delivered, Gap)} == {"reconnect: closed with 4002"}  # type: ignore[attr-defined]
-    assert of(delivered, PriceTick)
+    assert of(delivered, PriceTick) and of(delivered, CommentEvent)
     assert replayed == delivered
     assert replay.stats.events == len(delivered) and replay.stats.malformed_frames == 0
     assert await RtdsReplay(rtds_tape.sink, topics=["activity"]).events() == rtds_tape.activity()
@@ -144,42 +108,15 @@ async def test_replay_rtds_prints_the_events_as_polyinfra_live_does(rtds_tape: R
 
 
 async def test_a_polybolt_tape_replays_into_the_ticks_live_delivered_gaps_included(tmp_path: Path) -> None:
-    clock = SteppingClock()
-    delivered: list[LiveEvent] = []
     url = f"sqlite:///{tmp_path}/tape.db"
     sink = open_sink(url)
     async with Emulator(markets=1, seed=7, rate=0, faults=FaultConfig(rate_limits=RateLimitMode.OFF)) as emulator:
-        emulator.polybolt.clock_s = clock
-        for _ in range(3):
-            emulator.rtds_sources.tick_prices()
         try:
-            async with Recorder(sink) as recorder:
-                live = LiveData(
-                    emulator.urls["rtds"],
-                    credentials=credentials_of(emulator),
-                    polybolt_url=emulator.urls["polybolt"],
-                    polybolt_options={"clock": clock, "sleep": clock.sleep, "reconnect_initial_s": 0.05},
-                    recorder=recorder,
-                )
-                async with live:
-                    # Two topics on one PolyBolt subscription: each tick is delivered once per topic.
-                    await live.prices(["btcusd"], source=PriceSource.BINANCE, callback=delivered.append)
-                    chainlink = await live.prices(["btcusd"], source=PriceSource.CHAINLINK, callback=delivered.append)
-                    await until(lambda: emulator.polybolt.stats.snapshots_sent >= 1)
-                    await until(lambda: len(of(delivered, PriceTick)) >= 6)
-                    emulator.faults.update({"polybolt_seq_skip_every": 2})
-                    for _ in range(3):
-                        emulator.rtds_sources.tick_prices()
-                    await until(lambda: len(of(delivered, Gap)) >= 2)
-                    emulator.faults.update({"polybolt_seq_skip_every": 0})
-                    await chainlink.close()
-                    ticks = len(of(delivered, PriceTick))
-                    emulator.rtds_sources.tick_prices()
-                    await until(lambda: len(of(delivered, PriceTick)) > ticks)
+            delivered = await record_polybolt_session(emulator, sink, SteppingClock())
             replayed = await PolyBoltReplay(sink).events()
-            code, out, err = await run_polyinfra_in_process("replay", "--sink", url, "--channel", "polybolt")
         finally:
             await sink.close()
+    code, out, err = await run_polyinfra_in_process("replay", "--sink", url, "--channel", "polybolt")
     gaps = of(delivered, Gap)
     assert {gap.topic for gap in gaps} == {"crypto_prices", "crypto_prices_chainlink"}  # type: ignore[attr-defined]
     assert replayed == delivered

@@ -9,7 +9,8 @@ rebuilds the books from a recording and prints them with what the replay verifie
 ``replay --channel user`` prints the user channel's events as the live client delivered them, ``replay
 --channel us`` the US exchange's books (``--serve``: over its gRPC API, :mod:`polyinfra.record.us_replay_server`),
 ``replay --channel rtds`` (or ``polybolt``) the live-data events and gaps ``polyinfra live --record`` recorded.
-``export`` writes the recording as normalised Parquet (``--source us``: the US exchange's books).
+``export`` writes the recording as normalised Parquet (``--source us``: the US exchange's books; ``rtds`` or
+``polybolt``: the live-data trades, prices, comments and gaps).
 
 The recorder's modules (SQLite, pyarrow) are imported inside the commands, so ``polyinfra --help``
 does not pay for them.
@@ -509,19 +510,30 @@ def export(
     *,
     sink: SinkOption,
     out: Annotated[Path, typer.Option("--out", metavar="DIR", help="A new or empty directory for the Parquet files.")],
-    key: KeysOption = None,
+    key: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--key",
+            metavar="KEY",
+            help="Only this token (repeatable); with --source rtds or polybolt: a wallet, a symbol or a "
+            "comment's entity id. Default: all.",
+        ),
+    ] = None,
     source: Annotated[
         str,
         typer.Option(
-            "--source", metavar="SOURCE", help="clob: the market channel's books; us: the US exchange's books."
+            "--source",
+            metavar="SOURCE",
+            help="clob: the market channel's books; us: the US exchange's books; rtds or polybolt: the "
+            "live-data trades, prices, comments and gaps.",
         ),
     ] = "clob",
     log_level: LogLevelOption = COMMAND_LOG_LEVEL,
 ) -> None:
-    """Write a recording as Parquet: book deltas, trades, best bid/ask.
+    """Write a recording as Parquet: book deltas, trades, best bid/ask (or the live-data tables).
 
     Rebuilt from the raw tape with polyinfra's own parsers, partitioned by source and date, with
-    the coverage manifest beside them (coverage.json).
+    the coverage manifest beside the books (coverage.json); a live-data tape's holes are its gaps table.
     """
     configure_command_logging(log_level)
     with one_line_errors("export"):
@@ -542,4 +554,5 @@ async def _export(sink_url: str, out: Path, keys: list[str] | None, source: str)
     finally:
         await sink.close()
     rows = ", ".join(f"{count:,} {table}" for table, count in summary.rows.items())
-    print(f"exported {rows} rows into {out} ({len(summary.files)} files)")
+    left_out = f"; {summary.left_out:,} events left out, a number past the columns" if summary.left_out else ""
+    print(f"exported {rows} rows into {out} ({len(summary.files)} files){left_out}")

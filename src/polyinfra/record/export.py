@@ -18,21 +18,21 @@ by source and by the UTC date a row was received::
 * ``best_bid_ask``: a row each time a book's best bid or best ask (price or size) changed.
 
 Prices and sizes are ``decimal128(19, 6)``: the book's micro-units, exact (never a float).
-Every row says when and from which record it came: ``recv_wall_ns``, ``recv_mono_ns`` (comparable
-within one ``session_id``), ``venue_ts_ms`` (the venue's time in the message, null when it had
-none) and ``event_id``. ``coverage.json`` beside them is the recording's coverage manifest.
+Every row says when and from which record it came (:data:`~polyinfra.record.parquet_tables.ORIGIN_FIELDS`).
+``coverage.json`` beside them is the recording's coverage manifest.
 
 ``source="us"`` exports a US exchange market-data tape the same way, through
 :class:`~polyinfra.record.us_replay.UsReplay` (partitions ``source=us``, ``token_id`` the symbol). Each US
 update is the symbol's whole book: the first of a stream session is written as a snapshot, each later one
 as the levels that changed from the one before. The US venue sends no trades on this stream: ``trades``
 stays empty (the last trade price is on the book).
+
+``source="rtds"`` or ``"polybolt"`` exports a live-data tape instead: its own tables
+(:mod:`polyinfra.record.live_data_export`).
 """
 
 from __future__ import annotations
 
-import datetime
-import functools
 import json
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
@@ -40,33 +40,32 @@ from pathlib import Path
 from typing import Any, Final
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from polyinfra.errors import ExportError
 from polyinfra.model.book import OrderBook
 from polyinfra.model.events import BookEvent, BookUpdated, TradePrinted
 from polyinfra.model.numbers import micros_to_decimal
 from polyinfra.record.coverage import read_manifest
+from polyinfra.record.live_data_export import LIVE_DATA_SOURCES, export_live_data_parquet
+from polyinfra.record.parquet_tables import (
+    ORIGIN_FIELDS,
+    ExportSummary,
+    ParquetTable,
+    origin_of,
+    prepare_output,
+    utc_date_of,
+)
 from polyinfra.record.records import Record
 from polyinfra.record.replay import Replay
 from polyinfra.record.sink import Sink
 from polyinfra.record.us_replay import US_CHANNEL, US_SOURCE, UsReplay
 
-__all__ = ["ExportSummary", "export_parquet"]
+__all__ = ["export_parquet"]
 
 _SOURCE: Final = "clob"
 _CHANNEL: Final = "market"
 _DECIMAL: Final = pa.decimal128(19, 6)
 """Micro-units up to the largest size a book holds (10**12 shares): 13 digits, then 6."""
-# Rows held per table before a part file is written: bounds memory on a long recording.
-_ROWS_PER_PART: Final = 200_000
-_ORIGIN: Final = [
-    ("recv_wall_ns", pa.int64()),
-    ("recv_mono_ns", pa.int64()),
-    ("venue_ts_ms", pa.int64()),
-    ("session_id", pa.string()),
-    ("event_id", pa.string()),
-]
 _SCHEMAS: Final = {
     "book_deltas": pa.schema(
         [
@@ -76,7 +75,7 @@ _SCHEMAS: Final = {
             ("price", _DECIMAL),
             ("size", _DECIMAL),
             ("is_snapshot", pa.bool_()),
-            *_ORIGIN,
+            *ORIGIN_FIELDS,
         ]
     ),
     "trades": pa.schema(
@@ -86,7 +85,7 @@ _SCHEMAS: Final = {
             ("price", _DECIMAL),
             ("size", _DECIMAL),
             ("side", pa.string()),
-            *_ORIGIN,
+            *ORIGIN_FIELDS,
         ]
     ),
     "best_bid_ask": pa.schema(
@@ -97,60 +96,15 @@ _SCHEMAS: Final = {
             ("bid_size", _DECIMAL),
             ("ask_price", _DECIMAL),
             ("ask_size", _DECIMAL),
-            *_ORIGIN,
+            *ORIGIN_FIELDS,
         ]
     ),
 }
-_NS_PER_DAY: Final = 86_400 * 1_000_000_000
-_EPOCH: Final = datetime.date(1970, 1, 1)
 _BID: Final = "bid"
 _ASK: Final = "ask"
 
 Levels = dict[int, int]
 """One side of a book: price -> size, micro-units."""
-
-
-@dataclass(frozen=True, slots=True)
-class ExportSummary:
-    """What an export wrote: rows per table, and the files."""
-
-    rows: Mapping[str, int]
-    files: list[Path]
-
-
-@dataclass(slots=True)
-class _Table:
-    """Rows of one table waiting to be written, by partition date."""
-
-    name: str
-    out: Path
-    source: str
-    pending: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
-    held: int = 0
-    rows: int = 0
-    parts: int = 0
-    files: list[Path] = field(default_factory=list)
-
-    def add(self, date: str, row: dict[str, Any]) -> None:
-        self.pending.setdefault(date, []).append(row)
-        self.held += 1
-        self.rows += 1
-        if self.held >= _ROWS_PER_PART:
-            self.flush()
-
-    def flush(self) -> None:
-        for date, rows in self.pending.items():
-            folder = self.out / self.name / f"source={self.source}" / f"date={date}"
-            path = folder / f"part-{self.parts}.parquet"
-            try:
-                folder.mkdir(parents=True, exist_ok=True)
-                pq.write_table(pa.Table.from_pylist(rows, schema=_SCHEMAS[self.name]), path)
-            except OSError as exc:
-                raise ExportError(f"cannot write {path}: {exc.strerror or exc}", path=str(path)) from exc
-            self.files.append(path)
-        self.parts += 1
-        self.pending.clear()
-        self.held = 0
 
 
 @dataclass(slots=True)
@@ -166,12 +120,16 @@ async def export_parquet(
     sink: Sink, out: Path, *, keys: Collection[str] | None = None, source: str = _SOURCE
 ) -> ExportSummary:
     """Write the recording in ``sink`` under ``out`` (an empty or new directory) as described above;
-    ``keys`` limits it to those tokens (None: all); ``source`` is ``clob`` (the market channel) or ``us``."""
+    ``keys`` limits it to those tokens (None: all); ``source`` is ``clob`` (the market channel) or ``us``,
+    or a live-data source (``rtds``, ``polybolt``: :func:`~polyinfra.record.live_data_export.export_live_data_parquet`,
+    ``keys`` its wallets, symbols or comment entities)."""
+    if source in LIVE_DATA_SOURCES:
+        return await export_live_data_parquet(sink, out, source=source, keys=keys)
     channels = {_SOURCE: _CHANNEL, US_SOURCE: US_CHANNEL}
     if source not in channels:
-        raise ExportError("no such source to export: clob or us", source=source[:40])
-    _prepare(out)
-    tables = {name: _Table(name, out, source) for name in _SCHEMAS}
+        raise ExportError("no such source to export: clob, us, rtds or polybolt", source=source[:40])
+    prepare_output(out)
+    tables = {name: ParquetTable(name, schema, out, source) for name, schema in _SCHEMAS.items()}
     views: dict[str, _TokenView] = {}
     replay = Replay(sink, keys=keys) if source == _SOURCE else UsReplay(sink, keys=keys)
     async for record, events in replay.steps():
@@ -187,26 +145,16 @@ async def export_parquet(
     )
 
 
-def _prepare(out: Path) -> None:
-    """``out`` as an empty directory: an export is a cache of the tape, never merged into another."""
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        if any(out.iterdir()):
-            raise ExportError("the output directory is not empty; export into a new one", path=str(out))
-    except OSError as exc:
-        raise ExportError(f"cannot use the output directory: {exc.strerror or exc}", path=str(out)) from exc
-
-
 def _rows_of(
     record: Record,
     events: list[BookEvent],
     books: Mapping[str, OrderBook],
     views: dict[str, _TokenView],
-    tables: Mapping[str, _Table],
+    tables: Mapping[str, ParquetTable],
 ) -> None:
     """The rows one replayed record made: its trades, then per token it updated, the level changes
     (or the snapshot) and the best prices, read from the book as it stands after the record."""
-    date = _date_of(record.recv_wall_ns)
+    date = utc_date_of(record.recv_wall_ns)
     updated: dict[str, tuple[bool, int | None]] = {}
     for event in events:
         if type(event) is TradePrinted:
@@ -218,7 +166,7 @@ def _rows_of(
                     "price": event.price,
                     "size": event.size,
                     "side": None if event.side is None else event.side.value,
-                    **_origin(record, event.venue_timestamp_ms),
+                    **origin_of(record, event.venue_timestamp_ms),
                 },
             )
         elif type(event) is BookUpdated:
@@ -229,7 +177,7 @@ def _rows_of(
         if book is None:
             continue
         view = views.setdefault(token_id, _TokenView())
-        origin = _origin(record, venue_ts_ms)
+        origin = origin_of(record, venue_ts_ms)
         bids, asks = dict(book.bid_levels_micros()), dict(book.ask_levels_micros())
         changes: list[tuple[str | None, int | None, int | None]] = [
             *_changes(_BID, view.bids, bids, snapshot),
@@ -270,16 +218,6 @@ def _rows_of(
             )
 
 
-@functools.cache
-def _day(day_number: int) -> str:
-    return (_EPOCH + datetime.timedelta(days=day_number)).isoformat()
-
-
-def _date_of(wall_ns: int) -> str:
-    """The UTC date of a receive time, in whole numbers (a float of ns could round across midnight)."""
-    return _day(wall_ns // _NS_PER_DAY)
-
-
 def _changes(side: str, before: Levels, after: Levels, snapshot: bool) -> list[tuple[str, int, int]]:
     """A side's rows: every level of a snapshot, else each level whose size changed (0: removed)."""
     if snapshot:
@@ -295,16 +233,6 @@ def _best(price: int | None, levels: Levels) -> tuple[int, int] | None:
 
 def _decimal(micros: int | None) -> object:
     return None if micros is None else micros_to_decimal(micros)
-
-
-def _origin(record: Record, venue_ts_ms: int | None) -> dict[str, Any]:
-    return {
-        "recv_wall_ns": record.recv_wall_ns,
-        "recv_mono_ns": record.recv_mono_ns,
-        "venue_ts_ms": venue_ts_ms,
-        "session_id": record.session_id,
-        "event_id": record.event_id,
-    }
 
 
 async def _coverage_document(sink: Sink, keys: Collection[str] | None, source: str, channel: str) -> dict[str, Any]:

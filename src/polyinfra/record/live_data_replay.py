@@ -83,7 +83,8 @@ def event_key(event: LiveEvent) -> str | None:
 
 class LiveDataReplay(ABC):
     """A live-data tape in ``sink`` replayed: ``async for event in replay`` yields the events the live
-    transport of :attr:`source` delivered, gaps included, in order; then read :attr:`stats`.
+    transport of :attr:`source` delivered, gaps included, in order (:meth:`steps`: with the record each
+    came from); then read :attr:`stats`.
 
     ``topics`` and ``keys`` (see :func:`event_key`; any case) limit the events yielded (None: all);
     records are read up to ``end_wall_ns`` and events yielded from ``start_wall_ns``. ``speed`` (None: as
@@ -118,7 +119,13 @@ class LiveDataReplay(ABC):
         self.stats = LiveDataReplayStats()
 
     async def __aiter__(self) -> AsyncIterator[LiveEvent]:
-        # Each iteration replays the tape from its start, with new feeds and counts.
+        async for _, events in self.steps():
+            for event in events:
+                yield event
+
+    async def steps(self) -> AsyncIterator[tuple[Record, list[LiveEvent]]]:
+        """The replay record by record: each record that yields events, with them (in order). Each
+        iteration replays the tape from its start, with new feeds and counts."""
         self._session_id = None
         stats = self.stats = LiveDataReplayStats()
         start_ns = self._start_wall_ns
@@ -142,11 +149,9 @@ class LiveDataReplay(ABC):
                     continue
                 if pace is not None:
                     await pace.wait_for(record)
-                for event in wanted:
-                    stats.events += 1
-                    if isinstance(event, Gap):
-                        stats.gaps += 1
-                    yield event
+                stats.events += len(wanted)
+                stats.gaps += sum(isinstance(event, Gap) for event in wanted)
+                yield record, wanted
 
     async def events(self) -> list[LiveEvent]:
         """Every event of the replay, at once."""
