@@ -114,7 +114,7 @@ async def test_the_parquet_export_rebuilds_the_live_books(
     coverage = json.loads((tmp_path / "out" / "coverage.json").read_text())
     assert (coverage["source"], coverage["channel"]) == ("us", "marketdata") and set(coverage["keys"]) == set(live)
     with pytest.raises(ExportError, match="no such source"):
-        await export_parquet(sink, tmp_path / "other", source="rtds")
+        await export_parquet(sink, tmp_path / "other", source="user")
 
 
 async def test_the_replay_and_coverage_commands_show_the_us_books(
