@@ -71,9 +71,10 @@ async def _eoa_round_trip(emulator: Emulator) -> tuple[str, int, str]:
 async def gasless_line(emulator: Emulator) -> str:
     """A fresh Safe wraps and splits through the relayer: how many transactions the relayer sent, and the owner
     key's POL before and after."""
-    # The relayer sender polls a transaction's state every 2 s until CONFIRMED, which the emulated relayer shows
-    # one state per poll (NEW, EXECUTED, MINED, CONFIRMED): six seconds a transaction. The demo's own embedded
-    # emulator shows the final state on the first poll, so the gasless line costs the demo no waiting.
+    # The relayer sender polls a transaction's state every 2 s until CONFIRMED, and the emulated relayer walks one
+    # state per poll by default (EXECUTED, MINED, CONFIRMED after a submit's NEW): 4 s a transaction, 20 s for
+    # these five. The demo's own embedded emulator shows the final state on the first poll instead, so the
+    # gasless line costs the demo no waiting.
     emulator.relayer_knobs.update({"states_per_poll": _STATES_TO_CONFIRMED})
     chain = emulator.chain
     relayer_nonce = chain.transaction_count(RELAY_ADDRESS, pending=False)
