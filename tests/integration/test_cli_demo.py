@@ -27,8 +27,9 @@ def _demo(*arguments: str, env: dict[str, str] | None = None) -> subprocess.Comp
 # The demo's last word: how long, how many frames, the comparison of every book with REST, and the
 # replay of the demo's own recording compared with the live books and the live-data events it got, the RTDS
 # activity and PolyBolt prices it saw,
-# the Data API's top wallet, whose every fill RTDS published too, a fresh wallet made to trade on chain, and
-# the wallet watch over every ranked wallet.
+# the Data API's top wallet, whose every fill RTDS published too, a fresh wallet made to trade on chain, a
+# fresh Safe acting gaslessly through the relayer (its owner's POL unchanged), and the wallet watch over every
+# ranked wallet.
 PROOF = re.compile(
     r"^proof: ran [\d.]+ s and received [\d,]+ frames; then trading stopped and\n"
     r"  all 6 books were live and equal to the emulator's REST book, level by level\n"
@@ -46,6 +47,9 @@ PROOF = re.compile(
     r"  over [1-9][\d,]* fills, each one also on RTDS\n"
     r"  on chain: a fresh wallet's BUY refused; approve and wrap 25 pUSD\n"
     r"  \([1-9]\d* transactions\), then the same BUY live\n"
+    r"  gasless: a fresh Safe wraps 10 pUSD and splits 5 through the relayer,\n"
+    r"  which sent [1-9]\d* transactions \(deploying the Safe first\); the owner key\n"
+    r"  paid no gas: its POL (?P<pol>\d+(\.\d+)?) before, (?P=pol) after\n"
     r"  wallet watch: [1-9]\d* wallets off the leaderboard, [1-9][\d,]* fills each once\n"
     r"  \(all the Data API holds\), 0 losses; [1-9]\d* running;\n"
     r"  the busiest, sim-\S+, [1-9][\d,]* fills, P&L -?[\d.]+\n"

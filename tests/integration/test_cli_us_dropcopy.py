@@ -1,15 +1,21 @@
 """``polyinfra us dropcopy`` as a real process against the emulator: the status line, the summary and the
-archive it leaves (restarts are ``test_us_dropcopy_archiver``'s), and a store or a lease it cannot use."""
+archive it leaves (restarts are ``test_us_dropcopy_archiver``'s), and a store or a lease it cannot use (a lease
+server that is down: a prompt typed error naming it, not a minute of retries)."""
 
 from __future__ import annotations
 
+import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
+import nats
 import pytest
 
+from polyinfra.cli.fleet_record import open_lease_bucket
 from polyinfra.core.us_dropcopy import DropCopyStream
 from polyinfra.emulator.runner import Emulator
+from polyinfra.errors import LeaseError
 from polyinfra.record.dropcopy_archive import SQLiteDropCopyArchive
 from tests.integration.cli_steps import run_polyinfra
 
@@ -42,3 +48,42 @@ async def test_a_store_or_a_lease_it_cannot_use_is_a_one_line_error(emulator: Em
     store = "sqlite:///" + str(tmp_path / "a.db")
     code, _, err = await run_polyinfra("us", "dropcopy", "--store", store, "--lease", "redis://u:hunter22@h/f")
     assert code == 2 and "--lease nats://" in err and "hunter22" not in err
+
+
+def _closed_port() -> int:
+    """A port nothing listens on: bound, then closed again."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+    return port
+
+
+async def test_a_lease_server_that_is_down_ends_the_command_naming_it(tmp_path: Path) -> None:
+    server = f"127.0.0.1:{_closed_port()}"
+    store = "sqlite:///" + str(tmp_path / "a.db")
+    lease = f"nats://fleet-user:hunter22@{server}/fleet"
+    code, _, err = await run_polyinfra("us", "dropcopy", "--store", store, "--lease", lease)
+    assert code == 1, err
+    assert f"cannot connect to the NATS server nats://[REDACTED]@{server} of the fleet's lease bucket" in err
+    assert "ConnectionRefusedError" in err and "hunter22" not in err
+
+
+async def test_the_first_lease_connection_gives_up_within_seconds(monkeypatch: pytest.MonkeyPatch) -> None:
+    connects: list[dict[str, Any]] = []
+    connect = nats.connect
+
+    async def recorded(*arguments: Any, **options: Any) -> Any:
+        connects.append(options)
+        return await connect(*arguments, **options)
+
+    monkeypatch.setattr(nats, "connect", recorded)
+    server = f"nats://127.0.0.1:{_closed_port()}"
+    with pytest.raises(LeaseError) as refused:
+        await open_lease_bucket(server, "leases", f"{server}/fleet")
+    assert refused.value.context["server"] == server
+    (options,) = connects
+    # nats-py tries the server once more per retry (none would mean retrying forever), each try waiting at most
+    # the connect timeout, with the reconnect wait between them: a few seconds in all.
+    retries = options["max_reconnect_attempts"]
+    assert retries >= 1
+    assert (retries + 1) * options["connect_timeout"] + retries * options["reconnect_time_wait"] <= 10

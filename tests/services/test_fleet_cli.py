@@ -18,6 +18,7 @@ import pytest
 from nats.aio.client import Client
 from nats.js.kv import KeyValue
 
+from polyinfra.cli.fleet_record import open_lease_bucket
 from polyinfra.record.coverage import RecordedSpan, read_manifest
 from polyinfra.record.fleet import LEASE_TAKEOVER
 from polyinfra.record.jetstream_sink import JetStreamSink, shard_stream_name
@@ -165,3 +166,16 @@ async def test_three_recorders_one_killed_its_shard_is_taken_over_and_the_manife
     for shard in range(_SHARDS):
         await jetstream.delete_stream(shard_stream_name(name, shard))
     await jetstream.delete_key_value(bucket_name(name))
+
+
+async def test_the_lease_connection_once_made_rides_out_a_minute_without_its_server(nats_client: Client) -> None:
+    name = unique_name("test-leases")
+    server = f"nats://{NATS_SERVER}"
+    connection, _ = await open_lease_bucket(server, name, f"{server}/fleet")
+    try:
+        # The first connection's few tries (test_cli_us_dropcopy) are over: a running member retries for a minute.
+        options = connection.options
+        assert options["max_reconnect_attempts"] * options["reconnect_time_wait"] >= 60
+    finally:
+        await connection.close()
+        await nats_client.jetstream().delete_key_value(name)

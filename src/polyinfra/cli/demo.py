@@ -24,8 +24,9 @@ PolyBolt: the proof shows a line of each, and a line of the large-trade radar
 :class:`~polyinfra.us.dropcopy.DropCopyArchiver` catches up on the executions the emulator's DropCopy
 history holds, into a SQLite archive beside the tape: the proof's lines say whether each was archived
 once and the token chain is unbroken, and how many of the firm's pooled gRPC streams the archiver and the
-US books held together. Last, on the emulated Polygon, a fresh wallet holding only USDC.e has a BUY refused,
-approves the exchange and wraps pUSD through the client facade, and the same BUY goes live.
+US books held together. Last, on the emulated Polygon (:mod:`~polyinfra.cli.demo_onchain`), a fresh wallet
+holding only USDC.e has a BUY refused, approves the exchange and wraps pUSD through the client facade, and the
+same BUY goes live; and a fresh Safe wraps and splits gaslessly through the relayer, its owner key paying no gas.
 A :class:`~polyinfra.wallets.watch.WalletWatch` follows every wallet the Data API's leaderboard ranks
 (:mod:`~polyinfra.cli.demo_wallets`): its line says whether it delivered every fill the emulator holds for
 them, each once.
@@ -34,7 +35,6 @@ them, each once.
 from __future__ import annotations
 
 import asyncio
-import secrets
 import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -44,6 +44,7 @@ from typing import Final
 import typer
 
 from polyinfra.cli.book_view import WatchedMarket
+from polyinfra.cli.demo_onchain import gasless_line, self_paid_line
 from polyinfra.cli.demo_wallets import WalletsWatched
 from polyinfra.cli.us_watch import us_view, watched_instrument
 from polyinfra.cli.watch import Output, ShownClient, run_until_stopped, watch_books
@@ -60,7 +61,6 @@ from polyinfra.live.live_data import LiveData, PriceSource
 from polyinfra.model.book import OrderBook
 from polyinfra.model.events import SyncState
 from polyinfra.model.live_events import ActivityTrade, Gap, LiveEvent, PriceTick
-from polyinfra.obs.redaction import Secret
 from polyinfra.record.dropcopy_archive import SQLiteDropCopyArchive
 from polyinfra.record.live_data_replay import LiveDataReplay
 from polyinfra.record.polybolt_replay import PolyBoltReplay
@@ -89,8 +89,6 @@ _CENT: Final = Decimal("0.01")
 _DEMO_TRADER: Final = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
 # Executions the emulator's DropCopy history holds for the demo's archiver to catch up on.
 _DEMO_EXECUTIONS: Final = 500
-# The USDC.e the demo's fresh on-chain wallet is given and wraps into pUSD.
-_DEMO_WRAP: Final = "25"
 # The proof and these fit an 80-column terminal, as the screen above them does.
 _NEXT_COMMANDS: Final = (
     "polyinfra emulator               # this exchange on 127.0.0.1:8080; then:",
@@ -329,46 +327,6 @@ class _PricesSeen:
         return f"  PolyBolt prices: {self.ticks:,} ticks{last}, {self.gaps} gaps"
 
 
-async def _onchain_line(emulator: Emulator) -> str:
-    """A fresh wallet on the emulated chain: its BUY refused, then approved and wrapped, then the same BUY live
-    (or, under the demo's fault knobs, the error that stopped it: the proof goes on)."""
-    import httpx
-
-    try:
-        before, sent, after = await _onchain_round_trip(emulator)
-    except (PolyinfraError, httpx.HTTPError) as error:
-        return f"  on chain: not shown, {type(error).__name__}: {error}"
-    return (
-        f"  on chain: a fresh wallet's BUY {before}; approve and wrap {_DEMO_WRAP} pUSD\n"
-        f"  ({sent} transactions), then the same BUY {after}"
-    )
-
-
-async def _onchain_round_trip(emulator: Emulator) -> tuple[str, int, str]:
-    import httpx
-
-    from polyinfra.client.async_client import AsyncPolymarket
-    from polyinfra.core.approvals import Intent
-    from polyinfra.errors import InsufficientBalanceError
-
-    token = next(info for info in emulator.exchange.markets.values() if not info.neg_risk).tokens[0].token_id
-    wallet_key = Secret("0x" + secrets.token_hex(32))
-    async with AsyncPolymarket(rest_url=emulator.urls["rest"], private_key=wallet_key, environ={}) as client:
-        async with httpx.AsyncClient() as http:
-            faucet = f"{emulator.urls['rest']}/_emulator/chain/accounts/{client.address()}"
-            (await http.post(faucet, json={"usdc_e": _DEMO_WRAP, "fresh": True})).raise_for_status()
-        try:
-            await client.place_order(token, "BUY", "0.01", "10")
-            before = "accepted (NOT refused)"
-        except InsufficientBalanceError:
-            before = "refused"
-        sent = len((await client.approve([Intent.TRADE])).transactions)
-        sent += len((await client.wrap(_DEMO_WRAP)).transactions)
-        placed = await client.place_order(token, "BUY", "0.01", "10")
-        await client.cancel(placed.order_id)
-    return before, sent, placed.status
-
-
 async def _data_api_line(emulator: Emulator) -> str:
     """The Data API's view of the session: its leaderboard's top wallet, and whether every fill the
     Data API reports for it is one RTDS published too (the same settlement hashes)."""
@@ -516,7 +474,8 @@ async def _demo(
                     us_proofs.append(await _settled_us_proof(us_books, emulator))
                     us_orders.append(await _us_order_round_trip(emulator, us_instruments[0].symbol))
                     data_lines.append(await _data_api_line(emulator))
-                    data_lines.append(await _onchain_line(emulator))
+                    data_lines.append(await self_paid_line(emulator))
+                    data_lines.append(await gasless_line(emulator))
 
                 key = emulator.accounts.create(_DEMO_TRADER, 0) or emulator.accounts.derive(_DEMO_TRADER, 0)
                 live_data = LiveData(

@@ -13,6 +13,7 @@ import contextlib
 import os
 import socket
 import sys
+from collections import deque
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
@@ -37,6 +38,10 @@ _CONNECT_TIMEOUT_S: Final = 5.0
 # lease call fails and the command ends (its leases expire and the rest of the fleet takes over).
 _RECONNECT_ATTEMPTS: Final = 60
 _RECONNECT_WAIT_S: Final = 1.0
+# A command started against a server that is down says so within seconds instead of retrying for the
+# minute a running member is given: two tries (nats-py retries without end at 0), each cut shorter.
+_FIRST_CONNECT_RETRIES: Final = 1
+_FIRST_CONNECT_TIMEOUT_S: Final = 2.0
 _log = get_logger(__name__)
 
 
@@ -60,23 +65,39 @@ def default_member_id() -> str:
 
 async def open_lease_bucket(server: str, bucket: str, shown_url: str) -> tuple[Client, KeyValue]:
     """The connection to the NATS ``server`` and its key-value ``bucket`` of leases (made if missing);
-    :class:`~polyinfra.errors.LeaseError` when either cannot be had."""
+    :class:`~polyinfra.errors.LeaseError` when either cannot be had: within seconds when the server cannot be
+    reached at all, while the connection, once made, reconnects for about a minute."""
     import nats
     import nats.errors
 
     from polyinfra.errors import LeaseError
+    from polyinfra.obs.redaction import url_without_credentials
+
+    last_failure: deque[Exception] = deque(maxlen=1)
+
+    async def on_error(exc: Exception) -> None:
+        last_failure.append(exc)
+        await _log_connection_error(exc)
 
     try:
         connection = await nats.connect(
             servers=[server],
             name="polyinfra-fleet",
-            connect_timeout=_CONNECT_TIMEOUT_S,
-            max_reconnect_attempts=_RECONNECT_ATTEMPTS,
+            connect_timeout=_FIRST_CONNECT_TIMEOUT_S,
+            max_reconnect_attempts=_FIRST_CONNECT_RETRIES,
             reconnect_time_wait=_RECONNECT_WAIT_S,
-            error_cb=_log_connection_error,
+            error_cb=on_error,
         )
     except (nats.errors.Error, OSError, TimeoutError) as exc:
-        raise LeaseError(f"cannot open the fleet's lease bucket: {type(exc).__name__}", url=shown_url) from exc
+        cause = last_failure[0] if last_failure else exc
+        shown_server = url_without_credentials(server)
+        raise LeaseError(
+            f"cannot connect to the NATS server {shown_server} of the fleet's lease bucket: {type(cause).__name__}",
+            url=shown_url,
+            server=shown_server,
+        ) from exc
+    # nats-py reads these at each reconnect: from here on, the running member's minute of retries.
+    connection.options.update(connect_timeout=_CONNECT_TIMEOUT_S, max_reconnect_attempts=_RECONNECT_ATTEMPTS)
     try:
         return connection, await connection.jetstream().create_key_value(bucket=bucket, history=1)
     except (nats.errors.Error, OSError, TimeoutError) as exc:
