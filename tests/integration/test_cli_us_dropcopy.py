@@ -4,7 +4,6 @@ server that is down: a prompt typed error naming it, not a minute of retries).""
 
 from __future__ import annotations
 
-import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,7 @@ from polyinfra.core.us_dropcopy import DropCopyStream
 from polyinfra.emulator.runner import Emulator
 from polyinfra.errors import LeaseError
 from polyinfra.record.dropcopy_archive import SQLiteDropCopyArchive
+from tests.closed_ports import closed_port
 from tests.integration.cli_steps import run_polyinfra
 
 
@@ -50,16 +50,8 @@ async def test_a_store_or_a_lease_it_cannot_use_is_a_one_line_error(emulator: Em
     assert code == 2 and "--lease nats://" in err and "hunter22" not in err
 
 
-def _closed_port() -> int:
-    """A port nothing listens on: bound, then closed again."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-    return port
-
-
 async def test_a_lease_server_that_is_down_ends_the_command_naming_it(tmp_path: Path) -> None:
-    server = f"127.0.0.1:{_closed_port()}"
+    server = f"127.0.0.1:{closed_port()}"
     store = "sqlite:///" + str(tmp_path / "a.db")
     lease = f"nats://fleet-user:hunter22@{server}/fleet"
     code, _, err = await run_polyinfra("us", "dropcopy", "--store", store, "--lease", lease)
@@ -77,7 +69,7 @@ async def test_the_first_lease_connection_gives_up_within_seconds(monkeypatch: p
         return await connect(*arguments, **options)
 
     monkeypatch.setattr(nats, "connect", recorded)
-    server = f"nats://127.0.0.1:{_closed_port()}"
+    server = f"nats://127.0.0.1:{closed_port()}"
     with pytest.raises(LeaseError) as refused:
         await open_lease_bucket(server, "leases", f"{server}/fleet")
     assert refused.value.context["server"] == server

@@ -10,7 +10,6 @@ import itertools
 import json
 import re
 import signal
-import socket
 from collections.abc import Callable
 from decimal import Decimal
 
@@ -22,6 +21,7 @@ from polyinfra.core.matching import Order
 from polyinfra.emulator.runner import Emulator
 from polyinfra.model.ids import TokenId
 from polyinfra.model.numbers import Side
+from tests.closed_ports import closed_port
 from tests.integration.cli_steps import WAIT_S, run_polyinfra, start_polyinfra
 from tests.integration.conftest import EmulatorFactory
 from tests.integration.market_channel_steps import next_order_id
@@ -207,12 +207,6 @@ async def test_top_watches_the_first_sampling_markets_across_pages(emulator_fact
     assert {_record(line)["token_id"] for line in stdout.splitlines()} == expected
 
 
-def _closed_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @pytest.mark.parametrize(
     ("arguments", "code", "message"),
     [
@@ -235,7 +229,7 @@ async def test_bad_input_is_one_line_and_exit_code_2(
 
 
 async def test_unreachable_venue_is_one_line_and_exit_code_1() -> None:
-    rest = f"http://127.0.0.1:{_closed_port()}"
+    rest = f"http://127.0.0.1:{closed_port()}"
     code, stdout, stderr = await _run_watch("--rest", rest, "--ws", "ws://127.0.0.1:1/ws/market", "--top", "1")
     assert (code, stdout) == (1, "")
     # The transport logs its retries (warnings) before it gives up; the command's own word is one line.
@@ -319,7 +313,7 @@ async def test_unreachable_market_channel_fails_after_the_sessions_allowed(
 ) -> None:
     emulator = await emulator_factory()
     token = next(iter(emulator.exchange.markets.values())).tokens[0].token_id
-    ws = f"ws://127.0.0.1:{_closed_port()}/ws/market"
+    ws = f"ws://127.0.0.1:{closed_port()}/ws/market"
     code, _, stderr = await _run_watch(
         "--rest", emulator.urls["rest"], "--ws", ws, "--token", token, "--max-failed-sessions", "2", *one_shot
     )

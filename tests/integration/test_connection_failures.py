@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -21,16 +20,9 @@ from polyinfra.errors import CircuitOpenError, InvalidValueError, TransportError
 from polyinfra.net.breaker import BreakerConfig, CircuitBreakers
 from polyinfra.net.http import HttpTransport
 from polyinfra.net.retry import RetryPolicy
+from tests.closed_ports import closed_port
 
 ONE_SHOT = RetryPolicy(first_contact_attempts=1)
-
-
-def _closed_port() -> int:
-    """A port nothing listens on: bound, then closed again."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-    return port
 
 
 @asynccontextmanager
@@ -78,7 +70,7 @@ def _failure_line(stderr: str) -> str:
 
 
 async def test_a_closed_port_names_the_url_and_the_cause_after_one_attempt() -> None:
-    url = f"http://127.0.0.1:{_closed_port()}"
+    url = f"http://127.0.0.1:{closed_port()}"
     async with ClobRestClient(url, retry=ONE_SHOT) as rest:
         with pytest.raises(TransportError) as refused:
             await rest.get_ok()
@@ -89,7 +81,7 @@ async def test_a_closed_port_names_the_url_and_the_cause_after_one_attempt() -> 
 
 
 async def test_a_long_running_client_still_retries_a_refused_first_connection() -> None:
-    url = f"http://127.0.0.1:{_closed_port()}"
+    url = f"http://127.0.0.1:{closed_port()}"
     patient = RetryPolicy(base_delay_s=0.001, max_delay_s=0.001, max_attempts=3)
     async with HttpTransport(url, retry=patient) as http:
         with pytest.raises(TransportError) as refused:
@@ -99,7 +91,7 @@ async def test_a_long_running_client_still_retries_a_refused_first_connection() 
 
 
 async def test_the_open_breaker_says_what_opened_it() -> None:
-    url = f"http://127.0.0.1:{_closed_port()}"
+    url = f"http://127.0.0.1:{closed_port()}"
     breakers = CircuitBreakers(BreakerConfig(failure_threshold=2, open_duration_s=3600.0))
     async with HttpTransport(url, retry=ONE_SHOT, breakers=breakers) as http:
         for _ in range(2):
@@ -149,8 +141,8 @@ def test_a_websocket_url_needs_ws_or_wss() -> None:
         MarketChannel("http://127.0.0.1:8080/ws/market", ["1"])
 
 
-async def test_the_cli_fails_at_once_on_a_closed_port() -> None:
-    url = f"http://127.0.0.1:{_closed_port()}"
+async def test_the_cli_fails_at_once_on_aclosed_port() -> None:
+    url = f"http://127.0.0.1:{closed_port()}"
     code, stdout, stderr = await _cli("order", "list", "--rest", url)
     assert (code, stdout) == (1, "")
     line = _failure_line(stderr)
@@ -176,7 +168,7 @@ async def test_the_cli_refuses_a_url_without_a_scheme() -> None:
 
 
 async def test_the_market_channel_names_the_url_and_the_cause() -> None:
-    url = f"ws://127.0.0.1:{_closed_port()}/ws/market"
+    url = f"ws://127.0.0.1:{closed_port()}/ws/market"
     with pytest.raises(TransportError) as refused:
         async with MarketChannel(url, ["1"]):
             pass

@@ -14,7 +14,6 @@ import asyncio
 import logging
 import random
 import secrets
-import socket
 import time
 from typing import Any
 
@@ -42,6 +41,7 @@ from polyinfra.net.rate_limit import DEFAULT_MARGIN
 from polyinfra.net.retry import ReconcileVerdict, RetryPolicy, needs_reconciliation
 from polyinfra.obs.metrics import REGISTRY
 from polyinfra.wire.clob_rest import Midpoint, OrderBookSummary
+from tests.closed_ports import closed_port
 from tests.integration.conftest import EmulatorFactory
 
 # Quick retries, so the tests spend their time on the venue's behaviour, not on backoff.
@@ -289,15 +289,8 @@ async def test_state_changing_requests_are_retried_through_425_and_post_only_mod
 # --- transport failures and state-changing requests --------------------------------------------
 
 
-def _closed_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-    return port
-
-
 async def test_connection_failures_become_transport_errors_and_are_retried_even_for_orders() -> None:
-    url = f"http://127.0.0.1:{_closed_port()}"
+    url = f"http://127.0.0.1:{closed_port()}"
     retry = RetryPolicy(base_delay_s=0.01, max_delay_s=0.05, max_attempts=3)
     async with HttpTransport(url, retry=retry) as http:
         with pytest.raises(TransportError) as failed:
@@ -431,7 +424,7 @@ async def test_the_sync_facade_runs_the_same_pipeline(emulator_factory: Emulator
 def test_the_sync_facade_translates_connection_failures() -> None:
     retry = RetryPolicy(base_delay_s=0.01, max_delay_s=0.02, max_attempts=2)
     with (
-        SyncHttpTransport(f"http://127.0.0.1:{_closed_port()}", retry=retry) as http,
+        SyncHttpTransport(f"http://127.0.0.1:{closed_port()}", retry=retry) as http,
         pytest.raises(TransportError) as failed,
     ):
         http.request("GET", "/ok")
