@@ -1,21 +1,32 @@
 """Hostile protos: descriptor files (as server reflection or a bundle's compiler sends them), bundle zips and
-messages in somebody else's numbering each end as a valid result or their typed error, nothing else."""
+messages in somebody else's numbering (answers and streamed messages, as a client reads them) each end as a valid
+result or their typed error, nothing else."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 import zipfile
 
-from google.protobuf.message import DecodeError
+from google.protobuf.message import DecodeError, Message
 from hypothesis import given
 from hypothesis import strategies as st
 
 from polyinfra.core.us_descriptors import UsProtos, diff_protos, first_unknown_field, protos_from_files, static_protos
+from polyinfra.core.us_dropcopy import DropCopyStream
 from polyinfra.core.us_dynamic_codec import DynamicCodec
 from polyinfra.core.us_proto_bundle import read_zip_bundle, rooted_bundle
 from polyinfra.emulator.us.renumbered_protos import renumbered_protos
 from polyinfra.errors import MalformedMessageError, ProtoBundleError
-from polyinfra.wire.us.polymarket.v1 import health_pb2, orders_pb2, refdata_pb2
+from polyinfra.us.client import UsExchangeClient, UsMethod
+from polyinfra.wire.us.polymarket.v1 import (
+    dropcopy_pb2,
+    health_pb2,
+    orders_pb2,
+    positions_pb2,
+    refdata_pb2,
+    trading_pb2,
+)
 
 OURS = static_protos()
 OUR_FILES = [OURS.pool.FindFileByName(name).serialized_pb for name in OURS.files]
@@ -107,3 +118,62 @@ def test_unknown_fields_are_found_in_any_parsed_answer(data: bytes) -> None:
         return
     path = first_unknown_field(answer)
     assert path is None or path.startswith("ListInstrumentsResponse")
+
+
+async def _stream_methods() -> list[UsMethod[Message]]:
+    """How each stream's messages are read, in polyinfra's numbering and (carried by name) in the renumbered one."""
+    found: list[UsMethod[Message]] = []
+    for protos in (None, renumbered_protos()):
+        async with UsExchangeClient("127.0.0.1:9", insecure=True, protos=protos) as client:
+            for service, method, response in STREAMS:
+                found.append(await client.method(service, method, response))
+    return found
+
+
+STREAMS: list[tuple[str, str, type[Message]]] = [
+    ("polymarket.v1.OrderEntryAPI", "CreateOrderSubscription", trading_pb2.CreateOrderSubscriptionResponse),
+    ("polymarket.v1.PositionAPI", "CreatePositionSubscription", positions_pb2.CreatePositionSubscriptionResponse),
+    *(
+        ("polymarket.v1.DropCopyAPI", stream.method, response)
+        for stream, response in zip(
+            DropCopyStream,
+            [
+                dropcopy_pb2.CreateDropCopySubscriptionResponse,
+                dropcopy_pb2.CreateTradeCaptureReportSubscriptionResponse,
+                dropcopy_pb2.CreateInstrumentStateChangeSubscriptionResponse,
+                dropcopy_pb2.CreatePositionChangeSubscriptionResponse,
+            ],
+            strict=True,
+        )
+    ),
+]
+STREAM_METHODS = asyncio.run(_stream_methods())
+# A real order-stream message in the renumbered numbering, for mutations to start from.
+SNAPSHOT = CODEC.encode(
+    trading_pb2.CreateOrderSubscriptionResponse(
+        snapshot=trading_pb2.OrderSubscriptionSnapshot(
+            orders=[orders_pb2.Order(id="o-1", symbol="s", order_qty=3, price=600)]
+        )
+    )
+)
+stream_messages = st.one_of(
+    st.binary(max_size=400),
+    st.builds(
+        _mutated,
+        st.just(SNAPSHOT),
+        st.lists(st.tuples(st.integers(min_value=0), st.integers(min_value=0, max_value=255)), max_size=4),
+        st.integers(min_value=0, max_value=len(SNAPSHOT)),
+    ),
+)
+
+
+@given(stream_messages, st.integers(min_value=0, max_value=len(STREAM_METHODS) - 1))
+def test_any_streamed_bytes_are_one_of_our_messages_or_malformed(data: bytes, pick: int) -> None:
+    rpc = STREAM_METHODS[pick]
+    ours = STREAMS[pick % len(STREAMS)][2]
+    try:
+        decoded = rpc.decode(data)
+    except MalformedMessageError:  # ProtoMismatchError included: their numbers are not ours
+        return
+    assert isinstance(decoded, ours)
+    assert first_unknown_field(decoded) is None

@@ -1,6 +1,7 @@
 """``polyinfra us dropcopy`` as a real process against the emulator: the status line, the summary and the
-archive it leaves (restarts are ``test_us_dropcopy_archiver``'s), and a store or a lease it cannot use (a lease
-server that is down: a prompt typed error naming it, not a minute of retries)."""
+archive it leaves (restarts are ``test_us_dropcopy_archiver``'s), a store or a lease it cannot use (a lease
+server that is down: a prompt typed error naming it, not a minute of retries), and a server of other field
+numbers (read with ``--reflection``, refused without)."""
 
 from __future__ import annotations
 
@@ -79,3 +80,20 @@ async def test_the_first_lease_connection_gives_up_within_seconds(monkeypatch: p
     retries = options["max_reconnect_attempts"]
     assert retries >= 1
     assert (retries + 1) * options["connect_timeout"] + retries * options["reconnect_time_wait"] <= 10
+
+
+async def test_the_command_speaks_the_servers_numbering_with_reflection_and_refuses_it_without(
+    tmp_path: Path,
+) -> None:
+    async with Emulator(markets=1, rate=0, us_renumbered_protos=True) as renumbered:
+        renumbered.us_dropcopy.faults.update({"time_scale": 0.001, "heartbeat_interval_s": 100.0})
+        renumbered.us_dropcopy.generate(20, seed=1)
+        target = renumbered.urls["grpc"]
+        store = f"sqlite:///{tmp_path / 'archive.db'}"
+        arguments = ("us", "dropcopy", "--grpc", target, "--insecure", "--store", store, "--streams", "executions")
+        code, out, err = await run_polyinfra(*arguments)
+        assert code == 1 and "its numbers are not ours" in err and "protos diff" in err, err
+        assert "executions: 0 events (0 new), 0 responses" in out and "refused" in out
+        code, out, err = await run_polyinfra(*arguments, "--reflection", "--duration", "2", "--refresh-s", "0.5")
+    assert code == 0, err
+    assert "executions: 20 events (20 new)" in out

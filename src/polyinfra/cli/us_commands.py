@@ -597,6 +597,9 @@ def dropcopy(
     duration: DurationOption = 0.0,
     refresh_s: RefreshOption = 1.0,
     endpoint: UsEndpointOptions,
+    reflection: ReflectionOption = False,
+    bundle: BundleOption = None,
+    sha256: Sha256Option = None,
     log_level: LogLevelOption = STREAM_LOG_LEVEL,
 ) -> None:
     """Archive DropCopy's four streams exactly once (status line)."""
@@ -624,6 +627,7 @@ def dropcopy(
             lease_url=lease,
             lease_s=lease_s,
             member_id=member,
+            protos=_protos_choice(reflection, bundle, sha256),
         )
         run_us_dropcopy(command, typer.echo)
 

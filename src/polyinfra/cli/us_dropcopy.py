@@ -26,6 +26,7 @@ from polyinfra.record.dropcopy_archive import DropCopyArchive, open_archive
 from polyinfra.record.dropcopy_fleet import FleetStreamLeases
 from polyinfra.record.jetstream_sink import parse_nats_url
 from polyinfra.record.shard_leases import ShardLeases, bucket_name
+from polyinfra.us.client import ProtosChoice
 from polyinfra.us.dropcopy import DropCopyArchiver, StreamStatus
 from polyinfra.us.token_manager import TokenManager
 
@@ -65,6 +66,8 @@ class DropCopyCommand:
     """``nats://HOST[:PORT]/FLEET``: take the streams' leases from that fleet's key-value bucket."""
     lease_s: float = 15.0
     member_id: str | None = None
+    protos: ProtosChoice = None
+    """Whose field numbers to speak (:class:`~polyinfra.us.client.UsExchangeClient`'s ``protos``)."""
 
 
 def run_us_dropcopy(command: DropCopyCommand, echo: Callable[[str], None]) -> None:
@@ -114,6 +117,7 @@ async def _archive(
         symbols=command.symbols,
         since_ns=None if command.live_only else 0,
         fleet=fleet,
+        protos=command.protos,
     )
     run = asyncio.create_task(archiver.run(command.duration_s or None))
     previous = {stream: 0 for stream in streams}

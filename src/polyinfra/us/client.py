@@ -17,15 +17,18 @@ errors of :mod:`polyinfra.core.us_status`; a message that does not decode into a
 compiled-in ones, right for the emulator and for the market-data file only; ``protos=load_bundle(...)``
 speaks the venue's official bundle, and ``protos="reflection"`` asks the server for its descriptors on the
 first call. Either way messages are carried across by field name (:class:`DynamicCodec`), and a method the
-venue has renamed is found under its newer name (``SearchInstruments`` for ``ListInstruments``).
+venue has renamed is found under its newer name (``SearchInstruments`` for ``ListInstruments``). The streams
+opened over a client (orders, positions) and the DropCopy archiver speak the same numbering, through
+:meth:`UsExchangeClient.method`.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, Final, Literal, TypeVar
+from typing import Any, Final, Generic, Literal, TypeVar
 
 import grpc
 from google.protobuf.message import DecodeError, Message
@@ -40,7 +43,7 @@ from polyinfra.us.grpc_auth import CallAuth
 from polyinfra.us.token_manager import TokenManager
 from polyinfra.wire.us.polymarket.v1 import health_pb2, refdata_pb2
 
-__all__ = ["PRODUCTION_TARGET", "ProtosChoice", "UsExchangeClient"]
+__all__ = ["PRODUCTION_TARGET", "ProtosChoice", "UsExchangeClient", "UsMethod"]
 
 ProtosChoice = UsProtos | Literal["reflection"] | None
 ResponseT = TypeVar("ResponseT", bound=Message)
@@ -159,34 +162,46 @@ class UsExchangeClient:
         """The client's call authentication, for the streams that share its channel."""
         return self._auth
 
-    async def call(self, service: str, method: str, request: Message, response: type[ResponseT]) -> ResponseT:
-        """One unary call of ``service`` (``"polymarket.v1.OrderEntryAPI"``), in our numbering or carried by
-        name into theirs; failures raise the typed errors of :mod:`polyinfra.core.us_status`.
-
-        The answer is decoded here, not by gRPC's deserializer hook: gRPC swallows what that hook raises.
-        """
+    async def method(self, service: str, method: str, response: type[ResponseT]) -> UsMethod[ResponseT]:
+        """How ``service``/``method`` is spoken under this client's protos: its path (under the venue's newer name
+        when renamed), its request's encoding and its answers' decoding. With polyinfra's own numbers an answer
+        holding a field number ours lack is refused (:class:`~polyinfra.errors.ProtoMismatchError`): it would
+        otherwise read as an empty message. Unary calls and streams alike go through here."""
         await self.protos()
         codec = self._codec
         if codec is None:
-            path, payload = f"/{service}/{method}", request.SerializeToString()
-        else:
-            path, their_input, their_output = _their_method(codec.theirs, service, method)
-            payload = codec.encode(request, as_type=their_input)
-        multicallable: Callable[..., Any] = self._channel.unary_unary(path)  # bytes in, bytes out
+            return UsMethod(
+                f"/{service}/{method}",
+                _serialize,
+                lambda data: _known_fields_only(data, response),
+            )
+        path, their_input, their_output = _their_method(codec.theirs, service, method)
+        return UsMethod(
+            path,
+            lambda request: codec.encode(request, as_type=their_input),
+            lambda data: codec.decode(data, response, as_type=their_output),
+        )
+
+    async def call(self, service: str, method: str, request: Message, response: type[ResponseT]) -> ResponseT:
+        """One unary call of ``service`` (``"polymarket.v1.OrderEntryAPI"``), spoken as :meth:`method` says;
+        failures raise the typed errors of :mod:`polyinfra.core.us_status`.
+
+        The answer is decoded here, not by gRPC's deserializer hook: gRPC swallows what that hook raises.
+        """
+        rpc = await self.method(service, method, response)
+        payload = rpc.encode(request)
+        multicallable: Callable[..., Any] = self._channel.unary_unary(rpc.path)  # bytes in, bytes out
 
         async def attempt(metadata: CallHeaders) -> bytes:
             return await call_unary(  # type: ignore[no-any-return]
                 multicallable,
                 payload,
-                name=path.removeprefix("/polymarket.v1."),
+                name=rpc.name,
                 timeout_s=self._timeout_s,
                 metadata=metadata,
             )
 
-        data = await self._auth.call(attempt)
-        if codec is not None:
-            return codec.decode(data, response, as_type=their_output)
-        return _known_fields_only(data, response)
+        return rpc.decode(await self._auth.call(attempt))
 
     async def close(self) -> None:
         await self._channel.close()
@@ -201,6 +216,26 @@ class UsExchangeClient:
         traceback: TracebackType | None,
     ) -> None:
         await self.close()
+
+
+@dataclass(frozen=True, slots=True)
+class UsMethod(Generic[ResponseT]):
+    """One RPC as the client's protos speak it: the ``path`` to call, ``encode`` for our request and ``decode``
+    for an answer (or each streamed message), which raises :class:`~polyinfra.errors.MalformedMessageError`
+    for bytes that are not one."""
+
+    path: str
+    encode: Callable[[Message], bytes]
+    decode: Callable[[bytes], ResponseT]
+
+    @property
+    def name(self) -> str:
+        """``"OrderEntryAPI/CreateOrderSubscription"``: the RPC as errors and logs name it."""
+        return self.path.removeprefix("/polymarket.v1.")
+
+
+def _serialize(message: Message) -> bytes:
+    return message.SerializeToString()
 
 
 def _their_method(theirs: UsProtos, service: str, method: str) -> tuple[str, str, str]:

@@ -26,6 +26,11 @@ Per stream, one task (venue notes: US exchange DropCopy):
    note names the refusal and what the search found; the stream then resumes by time from the last
    applied time. Duplicates the two overlap on are absorbed by the archive's keys.
 
+Streams, searches and reference data are spoken in ``protos`` (as :class:`~polyinfra.us.client.UsExchangeClient`
+takes it: polyinfra's numbers, the venue's bundle or the server's reflection); a server whose numbers are not
+the ones spoken stops the archiver with :class:`~polyinfra.errors.ProtoMismatchError` before anything is
+committed from it.
+
 A deadline on these calls is refused (:func:`~polyinfra.core.us_dropcopy.checked_stream_deadline`):
 cut short, a replay restarts from the same token and never catches up. :attr:`DropCopyArchiver.status`
 is what the command's status line shows.
@@ -43,7 +48,7 @@ from datetime import UTC, datetime
 from typing import Any, Final
 
 import grpc
-from google.protobuf.message import DecodeError, Message
+from google.protobuf.message import Message
 
 from polyinfra.core.backoff import Backoff
 from polyinfra.core.rate_limit_tables import EndpointRule, RateLimitTable, Scope, Window
@@ -64,14 +69,14 @@ from polyinfra.errors import (
     InvalidValueError,
     MalformedMessageError,
     PolyinfraError,
+    ProtoMismatchError,
 )
 from polyinfra.net.first_to_end import first_to_end
-from polyinfra.net.grpc_channel import CallMetadata, call_unary, open_channel, rpc_error
+from polyinfra.net.grpc_channel import CallMetadata, rpc_error
 from polyinfra.net.rate_limit import AsyncRateLimiter
 from polyinfra.record.dropcopy_archive import DropCopyArchive, Lease
 from polyinfra.record.dropcopy_fleet import FleetStreamLeases, HeldStream
-from polyinfra.us.client import UsExchangeClient
-from polyinfra.us.grpc_auth import CallAuth
+from polyinfra.us.client import ProtosChoice, UsExchangeClient, UsMethod
 from polyinfra.us.token_manager import TokenManager
 from polyinfra.wire.us.polymarket.v1 import dropcopy_pb2, report_pb2
 
@@ -83,7 +88,8 @@ TOKEN_REFUSALS: Final = frozenset({"INVALID_ARGUMENT", "FAILED_PRECONDITION", "O
 SEARCH_PAGE_SIZE: Final = 1000
 MAX_SEARCH_PAGES: Final = 10_000
 SEARCH_TIMEOUT_S: Final = 15.0
-_DROPCOPY: Final = "/polymarket.v1.DropCopyAPI/"
+DROPCOPY_API: Final = "polymarket.v1.DropCopyAPI"
+REPORT_API: Final = "polymarket.v1.ReportAPI"
 _REQUESTS: Final[Mapping[DropCopyStream, Callable[..., Message]]] = {
     DropCopyStream.EXECUTIONS: dropcopy_pb2.CreateDropCopySubscriptionRequest,
     DropCopyStream.TRADES: dropcopy_pb2.CreateTradeCaptureReportSubscriptionRequest,
@@ -145,6 +151,7 @@ class DropCopyArchiver:
     subscriptions (none: the whole firm). ``since_ns`` is where a cold start begins (None: live only).
     ``search_table`` paces the report searches (default: the venue's). ``fleet`` takes the streams' leases
     from a NATS key-value bucket instead of the archive's lock, for an archive several machines share.
+    ``protos`` picks the field numbers spoken (see the module's text).
     """
 
     def __init__(
@@ -171,6 +178,7 @@ class DropCopyArchiver:
         search_page_size: int = SEARCH_PAGE_SIZE,
         clock_ns: Callable[[], int] = time.time_ns,
         seed: int | None = None,
+        protos: ProtosChoice = None,
     ) -> None:
         self._deadline_s = checked_stream_deadline(deadline_s)
         if not 0 < search_page_size <= SEARCH_PAGE_SIZE:
@@ -186,7 +194,8 @@ class DropCopyArchiver:
         self._reference_lock = asyncio.Lock()
         self._insecure = insecure
         self._tokens = tokens
-        self._auth = CallAuth(tokens, call_metadata)
+        self._call_metadata = call_metadata
+        self._protos = protos
         self._symbols = list(symbols)
         self._since_ns = since_ns
         self._silence_s = silence_timeout_s
@@ -210,9 +219,16 @@ class DropCopyArchiver:
     async def run(self, duration_s: float | None = None) -> None:
         """Archive until ``duration_s`` passes (None: until cancelled). A stream fenced off by another
         archiver stops; an error no reconnect can cure (a missing scope) is raised."""
-        channel = open_channel(self._target, insecure=self._insecure)
-        try:
-            tasks = [asyncio.create_task(self._run_stream(channel, stream)) for stream in self._streams]
+        exchange = UsExchangeClient(
+            self._target,
+            insecure=self._insecure,
+            tokens=self._tokens,
+            call_metadata=self._call_metadata,
+            timeout_s=SEARCH_TIMEOUT_S,
+            protos=self._protos,
+        )
+        async with exchange:
+            tasks = [asyncio.create_task(self._run_stream(exchange, stream)) for stream in self._streams]
             try:
                 async with asyncio.timeout(duration_s):
                     await asyncio.gather(*tasks)
@@ -222,10 +238,8 @@ class DropCopyArchiver:
                 for task in tasks:
                     task.cancel()
                 await asyncio.gather(*tasks, return_exceptions=True)
-        finally:
-            await channel.close()
 
-    async def _run_stream(self, channel: grpc.aio.Channel, stream: DropCopyStream) -> None:
+    async def _run_stream(self, exchange: UsExchangeClient, stream: DropCopyStream) -> None:
         status = self.status[stream]
         status.state = "waiting for the lease"
         held = await self._acquire(stream)
@@ -233,13 +247,18 @@ class DropCopyArchiver:
         status.fence = lease.fence
         try:
             if isinstance(held, Lease):
-                await self._consume(channel, stream, lease, status)
+                await self._consume(exchange, stream, lease, status)
             else:
-                await first_to_end(self._consume(channel, stream, lease, status), self._fleet_keep(held))
+                await first_to_end(self._consume(exchange, stream, lease, status), self._fleet_keep(held))
         except FencedOffError as fenced:
             status.state = "fenced off"
             status.last_error = fenced.message
             _log.warning("DropCopy %s: %s", stream, fenced)
+        except ProtoMismatchError as mismatch:
+            # Every reconnect would hear the same numbers: nothing this server sends can be archived.
+            status.state = "refused"
+            status.last_error = mismatch.message
+            raise
         finally:
             lease.release()
             if not isinstance(held, Lease) and self._fleet is not None:
@@ -261,18 +280,13 @@ class DropCopyArchiver:
         await self._fleet.keep(held)
 
     async def _consume(
-        self, channel: grpc.aio.Channel, stream: DropCopyStream, lease: Lease, status: StreamStatus
+        self, exchange: UsExchangeClient, stream: DropCopyStream, lease: Lease, status: StreamStatus
     ) -> None:
         cursor = await asyncio.to_thread(self._archive.cursor, self._firm, stream)
         chain = TokenChain(cursor.token, by_time=cursor.token is None and cursor.last_time_ns is not None)
         last_time_ns = cursor.last_time_ns
         backoff = Backoff(initial_s=self._reconnect[0], max_s=self._reconnect[1], random=self._random.random)
         catch_up = CatchUp()
-        open_call: Any = channel.unary_stream(
-            _DROPCOPY + stream.method,
-            request_serializer=_serialize,
-            response_deserializer=None,  # bytes: decoded here, so a bad message is our typed error
-        )
         while True:
             request: Any = _REQUESTS[stream](symbols=self._symbols)
             by_token = chain.token is not None
@@ -284,7 +298,8 @@ class DropCopyArchiver:
             catch_up.reset()
             status.caught_up = False
             try:
-                async for batch in self._responses(open_call, stream, request):
+                rpc = await exchange.method(DROPCOPY_API, stream.method, _RESPONSES[stream])
+                async for batch in self._responses(exchange, rpc, stream, request):
                     link = chain.link(batch.token, len(batch.events), 0)
                     link = await asyncio.to_thread(self._archive.commit, lease, batch, link)
                     chain.applied(link)
@@ -301,7 +316,7 @@ class DropCopyArchiver:
             except _TokenRefusedError as refused:
                 try:
                     await self._reconcile(
-                        channel=channel,
+                        exchange=exchange,
                         stream=stream,
                         lease=lease,
                         chain=chain,
@@ -310,7 +325,7 @@ class DropCopyArchiver:
                         status=status,
                     )
                     continue
-                except FencedOffError:
+                except (FencedOffError, ProtoMismatchError):
                     raise
                 except PolyinfraError as failure:
                     # The search failed (its limit, the network): nothing was committed, the stored token
@@ -323,19 +338,22 @@ class DropCopyArchiver:
                     raise
                 await self._tokens.replace(await self._tokens.token())
             except (PolyinfraError, TimeoutError) as failure:
-                if isinstance(failure, FencedOffError):
+                if isinstance(failure, (FencedOffError, ProtoMismatchError)):
                     raise
                 status.last_error = str(failure) if isinstance(failure, PolyinfraError) else "silent stream"
             status.reconnects += 1
             status.state = "reconnecting"
             await asyncio.sleep(backoff.next_delay_s())
 
-    async def _responses(self, open_call: Any, stream: DropCopyStream, request: Message) -> Any:
+    async def _responses(
+        self, exchange: UsExchangeClient, rpc: UsMethod[Message], stream: DropCopyStream, request: Message
+    ) -> Any:
         """The decoded batches of one subscription; ends when the stream does."""
         token = await self._tokens.token() if self._tokens is not None else None
-        metadata = await self._auth.metadata(token)
-        call = open_call(request, timeout=self._deadline_s, metadata=metadata.pairs())
-        response_type = _RESPONSES[stream]
+        metadata = await exchange.auth.metadata(token)
+        # Bytes both ways: a message is decoded here, so a bad one is our typed error, not gRPC's.
+        open_call: Any = exchange.channel.unary_stream(rpc.path)
+        call = open_call(rpc.encode(request), timeout=self._deadline_s, metadata=metadata.pairs())
         by_token = bool(getattr(request, "resume_token", b""))
         try:
             while True:
@@ -343,21 +361,17 @@ class DropCopyArchiver:
                     async with asyncio.timeout(self._silence_s):
                         raw = await call.read()
                 except grpc.aio.AioRpcError as exc:
-                    error = rpc_error(exc, f"DropCopyAPI/{stream.method}")
+                    error = rpc_error(exc, rpc.name)
                     if by_token and exc.code().name in TOKEN_REFUSALS:
                         raise _TokenRefusedError(error) from None
                     raise error from None
                 if raw is grpc.aio.EOF:
                     return
-                try:
-                    response = response_type.FromString(raw)
-                except DecodeError:
-                    raise MalformedMessageError("a DropCopy response does not decode", stream=str(stream)) from None
-                yield await self._decoded(stream, response)
+                yield await self._decoded(exchange, stream, rpc.decode(raw))
         finally:
             call.cancel()
 
-    async def _decoded(self, stream: DropCopyStream, response: Message) -> DecodedBatch:
+    async def _decoded(self, exchange: UsExchangeClient, stream: DropCopyStream, response: Message) -> DecodedBatch:
         """``response`` decoded; a record of an instrument the reference data lacks (one listed since it was
         read) first refreshes it, when this archiver reads it itself."""
         try:
@@ -365,23 +379,22 @@ class DropCopyArchiver:
         except MalformedMessageError as error:
             if not (self._fetch_reference and error.context.get("missing_reference")):
                 raise
-            await self._refresh_reference()
+            await self._refresh_reference(exchange)
         return decode_batch(stream, response, self._reference)
 
-    async def _refresh_reference(self) -> None:
+    async def _refresh_reference(self, exchange: UsExchangeClient) -> None:
         async with self._reference_lock:
             now = time.monotonic()
             fetched_at = self._reference_fetched_at
             if fetched_at is not None and now - fetched_at < self._reference_refresh_s:
                 return  # another stream just read it, or it was read too recently to have changed
             self._reference_fetched_at = now
-            async with UsExchangeClient(self._target, insecure=self._insecure, tokens=self._tokens) as exchange:
-                self._reference.update({instrument.symbol: instrument for instrument in await exchange.instruments()})
+            self._reference.update({instrument.symbol: instrument for instrument in await exchange.instruments()})
 
     async def _reconcile(
         self,
         *,
-        channel: grpc.aio.Channel,
+        exchange: UsExchangeClient,
         stream: DropCopyStream,
         lease: Lease,
         chain: TokenChain,
@@ -398,7 +411,7 @@ class DropCopyArchiver:
         venue = refusal.context.get("venue_message") or ""
         if stream in (DropCopyStream.EXECUTIONS, DropCopyStream.TRADES):
             status.state = "reconciling"
-            batch, method, pages = await self._search_window(channel, stream, since_ns, until_ns)
+            batch, method, pages = await self._search_window(exchange, stream, since_ns, until_ns)
             how = f"{method} over {window}: {len(batch.events)} found in {pages} page(s)"
         else:
             batch = DecodedBatch(b"", (), None)
@@ -413,7 +426,7 @@ class DropCopyArchiver:
         _log.warning("DropCopy %s gap: %s; %d new", stream, note, link.new_events)
 
     async def _search_window(
-        self, channel: grpc.aio.Channel, stream: DropCopyStream, since_ns: int, until_ns: int
+        self, exchange: UsExchangeClient, stream: DropCopyStream, since_ns: int, until_ns: int
     ) -> tuple[DecodedBatch, str, int]:
         method = "SearchExecutions" if stream is DropCopyStream.EXECUTIONS else "SearchTrades"
         if method == "SearchExecutions":
@@ -424,32 +437,15 @@ class DropCopyArchiver:
             response_type = report_pb2.SearchTradesResponse
         request.start_time.FromNanoseconds(since_ns)
         request.end_time.FromNanoseconds(until_ns + 1)
-        multicallable: Any = channel.unary_unary(
-            f"/polymarket.v1.ReportAPI/{method}", request_serializer=_serialize, response_deserializer=None
-        )
         route = self._search_table.route("POST", f"/{method}")
         events: list[Any] = []
         newest: int | None = None
         for page in range(1, MAX_SEARCH_PAGES + 1):
             ticket = await self._search.acquire(route)
             try:
-
-                async def attempt(metadata: Any) -> bytes:
-                    return await call_unary(  # type: ignore[no-any-return]
-                        multicallable,
-                        request,
-                        name=f"ReportAPI/{method}",
-                        timeout_s=SEARCH_TIMEOUT_S,
-                        metadata=metadata,
-                    )
-
-                raw = await self._auth.call(attempt)
+                answer = await exchange.call(REPORT_API, method, request, response_type)
             finally:
                 self._search.complete(ticket)
-            try:
-                answer = response_type.FromString(raw)
-            except DecodeError:
-                raise MalformedMessageError(f"a {method} answer does not decode") from None
             records = answer.executions if method == "SearchExecutions" else answer.trade
             for record in records:
                 event = (
@@ -465,10 +461,6 @@ class DropCopyArchiver:
                 raise MalformedMessageError(f"{method} returned the same page token again")
             request.page_token = answer.next_page_token
         raise MalformedMessageError(f"{method} did not end within {MAX_SEARCH_PAGES} pages")
-
-
-def _serialize(message: Message) -> bytes:
-    return message.SerializeToString()
 
 
 def _iso(time_ns: int) -> str:

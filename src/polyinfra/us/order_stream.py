@@ -21,11 +21,8 @@ import asyncio
 from collections.abc import Iterable
 from typing import ClassVar
 
-from google.protobuf.message import DecodeError
-
 from polyinfra.core.us_order_view import OpenOrdersView, OrderChange
 from polyinfra.core.us_orders import UsOrder, execution_from_wire, order_from_wire
-from polyinfra.errors import MalformedMessageError
 from polyinfra.us.client import UsExchangeClient
 from polyinfra.us.snapshot_stream import SnapshotStream
 from polyinfra.wire.us.polymarket.v1 import trading_pb2
@@ -33,10 +30,11 @@ from polyinfra.wire.us.polymarket.v1 import trading_pb2
 __all__ = ["UsOrderStream"]
 
 
-class UsOrderStream(SnapshotStream[OrderChange]):
+class UsOrderStream(SnapshotStream[OrderChange, trading_pb2.CreateOrderSubscriptionResponse]):
     """The order stream of ``symbols`` and ``accounts`` (empty: all the user's) over ``client``'s channel."""
 
-    _method: ClassVar[str] = "/polymarket.v1.OrderEntryAPI/CreateOrderSubscription"
+    _service: ClassVar[str] = "polymarket.v1.OrderEntryAPI"
+    _rpc: ClassVar[str] = "CreateOrderSubscription"
     _name: ClassVar[str] = "us-order-stream"
 
     def __init__(
@@ -52,6 +50,7 @@ class UsOrderStream(SnapshotStream[OrderChange]):
         super().__init__(
             client,
             trading_pb2.CreateOrderSubscriptionRequest(symbols=list(symbols), accounts=list(accounts)),
+            trading_pb2.CreateOrderSubscriptionResponse,
             reconnect_initial_s=reconnect_initial_s,
             reconnect_max_s=reconnect_max_s,
             queue_size=queue_size,
@@ -75,11 +74,7 @@ class UsOrderStream(SnapshotStream[OrderChange]):
         self._progress.set()
         self._progress = asyncio.Event()
 
-    def _on_message(self, data: bytes) -> None:
-        try:
-            message = trading_pb2.CreateOrderSubscriptionResponse.FromString(data)
-        except DecodeError:
-            raise MalformedMessageError("an order stream message does not decode") from None
+    def _on_message(self, message: trading_pb2.CreateOrderSubscriptionResponse) -> None:
         event = message.WhichOneof("event")
         if event == "snapshot":
             self._emit(self.view.snapshot([order_from_wire(order) for order in message.snapshot.orders]))

@@ -17,11 +17,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import ClassVar
 
-from google.protobuf.message import DecodeError
-
 from polyinfra.core.us_instruments import UsInstrument
 from polyinfra.core.us_orders import UsPosition, position_from_wire
-from polyinfra.errors import MalformedMessageError
 from polyinfra.us.client import UsExchangeClient
 from polyinfra.us.snapshot_stream import SnapshotStream
 from polyinfra.wire.us.polymarket.v1 import positions_pb2
@@ -29,10 +26,11 @@ from polyinfra.wire.us.polymarket.v1 import positions_pb2
 __all__ = ["UsPositionStream"]
 
 
-class UsPositionStream(SnapshotStream[UsPosition]):
+class UsPositionStream(SnapshotStream[UsPosition, positions_pb2.CreatePositionSubscriptionResponse]):
     """The positions of ``accounts`` (empty: the user's) over ``client``'s channel."""
 
-    _method: ClassVar[str] = "/polymarket.v1.PositionAPI/CreatePositionSubscription"
+    _service: ClassVar[str] = "polymarket.v1.PositionAPI"
+    _rpc: ClassVar[str] = "CreatePositionSubscription"
     _name: ClassVar[str] = "us-position-stream"
 
     def __init__(
@@ -47,6 +45,7 @@ class UsPositionStream(SnapshotStream[UsPosition]):
         super().__init__(
             client,
             positions_pb2.CreatePositionSubscriptionRequest(accounts=list(accounts)),
+            positions_pb2.CreatePositionSubscriptionResponse,
             reconnect_initial_s=reconnect_initial_s,
             reconnect_max_s=reconnect_max_s,
             queue_size=queue_size,
@@ -60,11 +59,7 @@ class UsPositionStream(SnapshotStream[UsPosition]):
         self._instruments = {instrument.symbol: instrument for instrument in await self._client.instruments()}
         await super().start()
 
-    def _on_message(self, data: bytes) -> None:
-        try:
-            message = positions_pb2.CreatePositionSubscriptionResponse.FromString(data)
-        except DecodeError:
-            raise MalformedMessageError("a position stream message does not decode") from None
+    def _on_message(self, message: positions_pb2.CreatePositionSubscriptionResponse) -> None:
         event = message.WhichOneof("event")
         if event == "snapshot":
             self._emit(self._changed(message.snapshot.positions))
