@@ -50,3 +50,20 @@ async def test_refusals_and_positions(emulator: Emulator) -> None:
     code, shown, _ = await run_polyinfra("us", "positions", *endpoint)
     assert code == 0
     assert shown.strip() == "balance 100000 USD, buying power 100000 USD"
+
+
+async def test_a_server_of_other_field_numbers_is_spoken_with_reflection_and_refused_without() -> None:
+    async with Emulator(markets=1, rate=0, seed_books=False, us_renumbered_protos=True) as renumbered:
+        endpoint = ("--grpc", renumbered.urls["grpc"], "--insecure")
+        code, _, stderr = await run_polyinfra("us", "order", "place", MLB, "buy", "0.655", "3.12", *endpoint)
+        assert code == 1 and "its numbers are not ours" in stderr and "protos diff" in stderr, stderr
+        assert renumbered.us_orders.open_orders() == []
+        code, placed, stderr = await run_polyinfra(
+            "us", "order", "place", MLB, "buy", "0.655", "3.12", *endpoint, "--reflection"
+        )
+        assert code == 0, stderr
+        [made] = renumbered.us_orders.open_orders()
+        assert (made.id, made.price, made.order_qty) == (placed.split()[1], 655, 312)
+        code, shown, stderr = await run_polyinfra("us", "positions", "--json", *endpoint, "--reflection")
+        assert code == 0, stderr
+        assert json.loads(shown.splitlines()[-1])["balance"] == "100000"

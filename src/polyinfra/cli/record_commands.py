@@ -530,9 +530,10 @@ def export(
     ] = "clob",
     log_level: LogLevelOption = COMMAND_LOG_LEVEL,
 ) -> None:
-    """Write a recording as Parquet: book deltas, trades, best bid/ask (or the live-data tables).
+    """Write a recording as normalised Parquet tables.
 
-    Rebuilt from the raw tape with polyinfra's own parsers, partitioned by source and date, with
+    Book deltas, trades and best bid/ask for market data; activity, prices, comments and gaps for RTDS
+    and PolyBolt. Rebuilt from the raw tape with polyinfra's own parsers, partitioned by source and date, with
     the coverage manifest beside the books (coverage.json); a live-data tape's holes are its gaps table.
     """
     configure_command_logging(log_level)

@@ -253,13 +253,14 @@ class UsEndpoint:
     target: str
     plaintext: bool
     token_url: str
+    protos: ProtosChoice
 
     def token_manager(self) -> TokenManager | None:
         """A new token manager for the credentials in the environment, None without them (see
         :func:`_token_manager`); whoever takes it closes it."""
         return _token_manager(self.token_url)
 
-    def run(self, work: Callable[[UsExchangeClient], Awaitable[T]], *, protos: ProtosChoice = None) -> T:
+    def run(self, work: Callable[[UsExchangeClient], Awaitable[T]]) -> T:
         """Run ``work`` with a client on this endpoint, then close the client and its token manager."""
         import asyncio
 
@@ -270,7 +271,7 @@ class UsEndpoint:
         async def run() -> T:
             try:
                 async with UsExchangeClient(
-                    self.target, insecure=self.plaintext, tokens=tokens, protos=protos
+                    self.target, insecure=self.plaintext, tokens=tokens, protos=self.protos
                 ) as exchange:
                     return await work(exchange)
             finally:
@@ -282,17 +283,22 @@ class UsEndpoint:
 
 @dataclass(frozen=True, slots=True)
 class UsEndpointOptions:
-    """``--grpc``, ``--insecure``, ``--live`` and ``--token-url`` as given to a command declared with
-    :func:`endpoint_options`, so that they mean the same in every ``us`` command."""
+    """``--grpc``, ``--insecure``, ``--live``, ``--token-url`` and whose protos to speak (``--reflection``,
+    ``--bundle``, ``--sha256``) as given to a command declared with :func:`endpoint_options`, so that they
+    mean the same in every ``us`` command."""
 
     grpc: str | None
     insecure: bool
     live: bool
     token_url: str | None
+    reflection: bool
+    bundle: Path | None
+    sha256: str | None
 
     def resolve(self) -> UsEndpoint:
         """The emulator (plaintext) unless told otherwise; ``--live`` is the venue over TLS, alone.
-        A malformed ``--grpc`` is an :class:`~polyinfra.errors.InvalidValueError`."""
+        A malformed ``--grpc`` is an :class:`~polyinfra.errors.InvalidValueError`; a bundle is loaded
+        (and its sha256 checked) here."""
         from polyinfra.net.grpc_channel import parse_target
         from polyinfra.us.client import PRODUCTION_TARGET
 
@@ -307,7 +313,8 @@ class UsEndpointOptions:
         else:
             target, plaintext = self.grpc, self.insecure
         parse_target(target)
-        return UsEndpoint(target, plaintext, _calls_token_url(self.token_url, live=self.live))
+        protos = _protos_choice(self.reflection, self.bundle, self.sha256)
+        return UsEndpoint(target, plaintext, _calls_token_url(self.token_url, live=self.live), protos)
 
 
 _ENDPOINT_PARAMETERS: Final = (
@@ -315,11 +322,14 @@ _ENDPOINT_PARAMETERS: Final = (
     inspect.Parameter("insecure", inspect.Parameter.KEYWORD_ONLY, default=False, annotation=InsecureOption),
     inspect.Parameter("live", inspect.Parameter.KEYWORD_ONLY, default=False, annotation=UsLiveOption),
     inspect.Parameter("token_url", inspect.Parameter.KEYWORD_ONLY, default=None, annotation=TokenUrlOption),
+    inspect.Parameter("reflection", inspect.Parameter.KEYWORD_ONLY, default=False, annotation=ReflectionOption),
+    inspect.Parameter("bundle", inspect.Parameter.KEYWORD_ONLY, default=None, annotation=BundleOption),
+    inspect.Parameter("sha256", inspect.Parameter.KEYWORD_ONLY, default=None, annotation=Sha256Option),
 )
 
 
 def endpoint_options(command: Callable[..., None]) -> Callable[..., None]:
-    """Declare a command's ``endpoint: UsEndpointOptions`` parameter as the four connection options
+    """Declare a command's ``endpoint: UsEndpointOptions`` parameter as the connection and protos options
     (see :func:`~polyinfra.cli.options.gathered_options`)."""
     return gathered_options("endpoint", _ENDPOINT_PARAMETERS, UsEndpointOptions)(command)
 
@@ -386,18 +396,13 @@ def instruments(
     symbol: SymbolOption = None,
     json_output: JsonOption = False,
     endpoint: UsEndpointOptions,
-    reflection: ReflectionOption = False,
-    bundle: BundleOption = None,
-    sha256: Sha256Option = None,
     log_level: LogLevelOption = COMMAND_LOG_LEVEL,
 ) -> None:
     """List instruments with their scales, ticks and states."""
 
     configure_command_logging(log_level)
     with one_line_errors("us instruments"):
-        resolved = endpoint.resolve()
-        protos = _protos_choice(reflection, bundle, sha256)
-        found = resolved.run(lambda exchange: exchange.instruments(symbol or ()), protos=protos)
+        found = endpoint.resolve().run(lambda exchange: exchange.instruments(symbol or ()))
     records = [_record(instrument) for instrument in found]
     if json_output:
         for record in records:
@@ -516,9 +521,6 @@ def watch(
     duration: DurationOption = 0.0,
     refresh_s: RefreshOption = 1.0,
     endpoint: UsEndpointOptions,
-    reflection: ReflectionOption = False,
-    bundle: BundleOption = None,
-    sha256: Sha256Option = None,
     log_level: LogLevelOption = STREAM_LOG_LEVEL,
 ) -> None:
     """Watch live US exchange books; --record keeps a tape of them."""
@@ -531,7 +533,7 @@ def watch(
         run_us_watch(
             target=resolved.target,
             insecure=resolved.plaintext,
-            protos=_protos_choice(reflection, bundle, sha256),
+            protos=resolved.protos,
             tokens=resolved.token_manager(),
             symbols=_symbols(symbols),
             top=top,
@@ -597,9 +599,6 @@ def dropcopy(
     duration: DurationOption = 0.0,
     refresh_s: RefreshOption = 1.0,
     endpoint: UsEndpointOptions,
-    reflection: ReflectionOption = False,
-    bundle: BundleOption = None,
-    sha256: Sha256Option = None,
     log_level: LogLevelOption = STREAM_LOG_LEVEL,
 ) -> None:
     """Archive DropCopy's four streams exactly once (status line)."""
@@ -627,7 +626,7 @@ def dropcopy(
             lease_url=lease,
             lease_s=lease_s,
             member_id=member,
-            protos=_protos_choice(reflection, bundle, sha256),
+            protos=resolved.protos,
         )
         run_us_dropcopy(command, typer.echo)
 
