@@ -61,7 +61,8 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Final, Self
 
 from polyinfra.clob.market_channel import MarketChannel
-from polyinfra.clob.rest import BOOKS_PER_REQUEST, ClobRestClient
+from polyinfra.clob.rest import ClobRestClient
+from polyinfra.clob.rest_endpoints import BOOKS_PER_REQUEST
 from polyinfra.core.backoff import Backoff
 from polyinfra.core.book_sync import BookSync, Instant, SnapshotRequest, SyncReason
 from polyinfra.core.config_checks import HTTP_SCHEMES, WS_SCHEMES, positive_int, positive_number, service_url
