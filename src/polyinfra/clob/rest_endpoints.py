@@ -216,45 +216,44 @@ def prices(requests: Iterable[tuple[str, Side | str]]) -> Call[dict[tuple[str, S
 
 
 def midpoint(token_id: str) -> Call[Decimal]:
-    token = _token(token_id)
-    return _get(
-        "/midpoint",
-        lambda response: price_from_wire(response.decode(Midpoint).mid, token_id=token, field="mid"),
-        {"token_id": token},
-    )
+    return _token_price("/midpoint", token_id, lambda response: response.decode(Midpoint).mid, "mid")
 
 
 def midpoints(token_ids: Iterable[str]) -> Call[dict[str, Decimal]]:
-    tokens = _unique_tokens(token_ids)
-
-    def result(responses: list[Response]) -> dict[str, Decimal]:
-        mids = _merged(responses, MidpointsByToken)
-        return {token: price_from_wire(mids[token], token_id=token, field="mid") for token in tokens if token in mids}
-
-    return _post_in_chunks("/midpoints", [{"token_id": token} for token in tokens], result)
+    return _token_prices("/midpoints", token_ids, MidpointsByToken, "mid")
 
 
 def spread(token_id: str) -> Call[Decimal]:
-    token = _token(token_id)
-    return _get(
-        "/spread",
-        lambda response: price_from_wire(response.decode(Spread).spread, token_id=token, field="spread"),
-        {"token_id": token},
-    )
+    return _token_price("/spread", token_id, lambda response: response.decode(Spread).spread, "spread")
 
 
 def spreads(token_ids: Iterable[str]) -> Call[dict[str, Decimal]]:
+    return _token_prices("/spreads", token_ids, SpreadsByToken, "spread")
+
+
+def _token_price(path: str, token_id: str, read: Callable[[Response], str], field: str) -> Call[Decimal]:
+    """A ``GET`` of one token's price-like value (its answer's ``field``)."""
+    token = _token(token_id)
+    return _get(
+        path, lambda response: price_from_wire(read(response), token_id=token, field=field), {"token_id": token}
+    )
+
+
+def _token_prices(
+    path: str, token_ids: Iterable[str], answer: type[dict[str, Decimal]], field: str
+) -> Call[dict[str, Decimal]]:
+    """A batch ``POST`` of a price-like value by token, in the order asked; tokens without one are left out."""
     tokens = _unique_tokens(token_ids)
 
     def result(responses: list[Response]) -> dict[str, Decimal]:
-        by_token = _merged(responses, SpreadsByToken)
+        by_token = _merged(responses, answer)
         return {
-            token: price_from_wire(by_token[token], token_id=token, field="spread")
+            token: price_from_wire(by_token[token], token_id=token, field=field)
             for token in tokens
             if token in by_token
         }
 
-    return _post_in_chunks("/spreads", [{"token_id": token} for token in tokens], result)
+    return _post_in_chunks(path, [{"token_id": token} for token in tokens], result)
 
 
 def last_trade_price(token_id: str) -> Call[tuple[Decimal, Side] | None]:
