@@ -41,6 +41,7 @@ the sockets, the timers and the REST client, and carries out what the sans-I/O c
 
 Its counters and their Prometheus export are in :mod:`polyinfra.clob.live_books_stats`; the
 snapshot and audit workers that talk to ``POST /books`` in :mod:`polyinfra.clob.live_books_rest`.
+Logs carry ``connection_id`` and a ``session_id`` per connection session.
 """
 
 from __future__ import annotations

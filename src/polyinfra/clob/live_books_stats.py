@@ -5,8 +5,7 @@ Metrics: ``polyinfra_ws_frames`` by event type (``malformed`` included), ``polyi
 ``polyinfra_book_resyncs`` by reason, ``polyinfra_stale_books``, ``polyinfra_book_staleness_seconds``
 (the worst connection's silence), ``polyinfra_queue_depth`` / ``polyinfra_queue_drops`` for the
 ``live_books_events`` queues; hot-path counts are kept as plain ints and exported once per watchdog
-tick by :class:`LiveBooksMetrics` (the others where they happen). Logs carry ``connection_id`` and a
-``session_id`` per connection session.
+tick by :class:`LiveBooksMetrics` (the others where they happen).
 """
 
 from __future__ import annotations
