@@ -15,7 +15,8 @@ import httpx
 import pytest
 from aiohttp import web
 
-from polyinfra.clob.rest import TOKENS_PER_REQUEST, ClobRestClient, SyncClobRestClient
+from polyinfra.clob.rest import ClobRestClient, SyncClobRestClient
+from polyinfra.clob.rest_endpoints import TOKENS_PER_REQUEST
 from polyinfra.core.book_hash import book_hash_matches
 from polyinfra.core.from_wire import market_info_from_market, order_book_from_summary
 from polyinfra.core.matching import Order

@@ -24,7 +24,8 @@ from typing import Any
 
 import pytest
 
-from polyinfra.clob.live_books import LiveBooks, LiveBooksStats
+from polyinfra.clob.live_books import LiveBooks
+from polyinfra.clob.live_books_stats import LiveBooksStats
 from polyinfra.clob.user_channel import UserChannel, UserChannelStats
 from polyinfra.core.book_sync import SyncReason
 from polyinfra.emulator.faults import FaultConfig

@@ -16,7 +16,8 @@ import pytest
 from aiohttp import web
 
 from polyinfra.clob.live_books import LiveBooks
-from polyinfra.clob.rest import BOOKS_PER_REQUEST, ClobRestClient
+from polyinfra.clob.rest import ClobRestClient
+from polyinfra.clob.rest_endpoints import BOOKS_PER_REQUEST
 from polyinfra.emulator.runner import Emulator
 from polyinfra.errors import InvalidValueError
 from polyinfra.record.recorder import Recorder

@@ -23,28 +23,25 @@ the sockets, the timers and the REST client, and carries out what the sans-I/O c
   (the socket's data), costs no REST budget, and answers in one round trip whatever the market
   does; REST would only show the books still match, which a quiet market's books do even on a
   dead socket. An unanswered probe (or no data and no ``PONG`` for three ping intervals) closes
-  the socket and reconnects. Per token, books quiet for ``quiet_token_check_s`` are compared with
-  REST (a venue that stops one asset's changes looks just like a quiet one from the socket).
+  the socket and reconnects. Per token, books quiet for ``quiet_token_check_s`` go to the REST
+  audit (:mod:`polyinfra.clob.live_books_rest`).
 * **Repairs.** Hash mismatches, best-price disagreements, deltas before a snapshot, unparseable
   values (all caught by :class:`~polyinfra.core.market_feed.MarketFeed`), malformed frames, lost
   initial dumps and audit differences all end the same way: a REST snapshot with buffering.
-* **Hostile data.** Each frame and each ``POST /books`` answer is handled in a step that survives
-  any exception it raises: a frame that raises something the core did not translate may have been
-  half applied, so every book of its connection starts over (snapshots in flight included) without
-  closing the socket; an answer that cannot be used is counted and its tokens retried on the
-  backoff schedule. Both are counted as malformed and logged with a bounded description, never the
-  data. The watchdog, the snapshot and audit workers and every connection's session runner are
-  supervised: one that dies anyway is logged, counted (``stats.task_failures``) and restarted.
+* **Hostile data.** Each frame is handled in a step that survives any exception it raises: a frame
+  that raises something the core did not translate may have been half applied, so every book of its
+  connection starts over (snapshots in flight included) without closing the socket. It is counted
+  as malformed and logged with a bounded description, never the data (``POST /books`` answers
+  likewise: :mod:`polyinfra.clob.live_books_rest`). The watchdog, the snapshot and audit workers
+  and every connection's session runner are supervised: one that dies anyway is logged, counted
+  (``stats.task_failures``) and restarted.
 * **Delivery.** Domain events go to every :meth:`LiveBooks.events` iterator (each with its own
   bounded queue that drops its oldest event when full, counted) and to listeners (a raising one
   is logged and counted, never allowed to stop the reader).
 
-Metrics: ``polyinfra_ws_frames`` by event type (``malformed`` included), ``polyinfra_ws_reconnects``,
-``polyinfra_malformed_answers`` and ``polyinfra_task_failures``,
-``polyinfra_book_resyncs`` by reason, ``polyinfra_stale_books``, ``polyinfra_book_staleness_seconds``
-(the worst connection's silence), ``polyinfra_queue_depth`` / ``polyinfra_queue_drops`` for the
-``live_books_events`` queues; hot-path counts are kept as plain ints and exported once per watchdog
-tick. Logs carry ``connection_id`` and a ``session_id`` per connection session.
+Its counters and their Prometheus export are in :mod:`polyinfra.clob.live_books_stats`; the
+snapshot and audit workers that talk to ``POST /books`` in :mod:`polyinfra.clob.live_books_rest`.
+Logs carry ``connection_id`` and a ``session_id`` per connection session.
 """
 
 from __future__ import annotations
@@ -52,37 +49,27 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import math
 import random
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
-from dataclasses import dataclass
 from types import TracebackType
 from typing import TYPE_CHECKING, Final, Self
 
+from polyinfra.clob.live_books_rest import LiveBooksRest
+from polyinfra.clob.live_books_stats import LiveBooksMetrics, LiveBooksStats
 from polyinfra.clob.market_channel import MarketChannel
-from polyinfra.clob.rest import BOOKS_PER_REQUEST, ClobRestClient
 from polyinfra.core.backoff import Backoff
-from polyinfra.core.book_sync import BookSync, Instant, SnapshotRequest, SyncReason
+from polyinfra.core.book_sync import BookSync, Instant, SyncReason
 from polyinfra.core.config_checks import HTTP_SCHEMES, WS_SCHEMES, positive_int, positive_number, service_url
 from polyinfra.core.connection_watch import ConnectionWatch, WatchVerdict
-from polyinfra.errors import InvalidValueError, MalformedMessageError, PolyinfraError, TransportError
+from polyinfra.errors import InvalidValueError, MalformedMessageError, TransportError
 from polyinfra.model.book import OrderBook
 from polyinfra.model.events import BookEvent, SyncState
 from polyinfra.model.ids import token_id as checked_token_id
 from polyinfra.net.event_stream import EventFanout
 from polyinfra.net.ws_sessions import BackgroundTasks, describe_failure, run_sessions
 from polyinfra.obs.logging import correlation_scope, get_logger
-from polyinfra.obs.metrics import (
-    BOOK_RESYNCS,
-    BOOK_STALENESS,
-    MALFORMED_ANSWERS,
-    QUEUE_DEPTH,
-    QUEUE_DROPS,
-    STALE_BOOKS,
-    WS_FRAMES,
-    WS_RECONNECTS,
-)
+from polyinfra.obs.metrics import WS_RECONNECTS
 from polyinfra.record.records import NO_CONNECTION, RecordKind
 from polyinfra.record.venue_time import venue_ms
 
@@ -90,81 +77,14 @@ if TYPE_CHECKING:
     from polyinfra.record.recorder import Recorder
     from polyinfra.record.tap import ChannelTap
 
-__all__ = ["LiveBooks", "LiveBooksStats"]
+__all__ = ["LiveBooks"]
 
 _log = get_logger(__name__)
 
-_EVENTS_QUEUE: Final = "live_books_events"
-_MALFORMED: Final = "malformed"
-_BOOKS_REQUEST: Final = "POST /books"
 # The official Rust client declares a socket dead after 30 s without PONG at 10 s pings (venue notes: WebSockets).
 _PONG_TIMEOUT_PINGS: Final = 3
-# POST /books requests in flight at once: a reconnect of 5,000 tokens is 10 batches, and the
-# venue allows 500 of them per 10 s (venue notes: Rate limits); a few at a time keeps one slow answer from
-# holding up the rest.
-_CONCURRENT_SNAPSHOT_REQUESTS: Final = 4
-# An audit judges a book only if it did not change while its REST book was fetched; waiting this
-# long after the answer lets a change the REST book already shows arrive on the socket first.
-_AUDIT_SETTLE_S: Final = 0.5
-# A callback that raises on every event would log at the feed's rate: log its first failure, then
-# one line per this many.
+# wait_until_live polls: the states change in the reader's task, which signals no waiter.
 _WAIT_POLL_S: Final = 0.05
-
-
-@dataclass(frozen=True, slots=True)
-class LiveBooksStats:
-    """Counters of a :class:`LiveBooks` since it was created (a snapshot; plain ints)."""
-
-    frames: int
-    """Data frames received (``PONG`` not included)."""
-    frames_by_event_type: Mapping[str, int]
-    """Decoded events by ``event_type`` (a frame holding N events counts N)."""
-    malformed_frames: int
-    """Frames that did not decode or could not be applied (each re-snapshots its connection's tokens)."""
-    malformed_answers: int
-    """``POST /books`` answers (snapshots and audits) that could not be used; their tokens are retried."""
-    unknown_event_types: Mapping[str, int]
-    """Event types skipped because polyinfra does not know them (the venue adds some over time)."""
-    connections: int
-    """Connections in the pool (one socket each while connected)."""
-    connected: int
-    """Connections with an open socket now."""
-    reconnects: int
-    """Sessions opened after a connection's first one."""
-    failed_sessions_in_a_row: int
-    """The most sessions in a row, on any one connection, that failed before delivering data (a
-    socket that would not open, or closed first); data starts the count again from zero."""
-    last_session_failure: str | None
-    """Why the last of those failed (None while none has)."""
-    resyncs: int
-    """Books marked for a fresh snapshot (first snapshots not counted)."""
-    resyncs_by_reason: Mapping[str, int]
-    snapshot_requests: int
-    """``POST /books`` batches sent for snapshots."""
-    snapshot_failures: int
-    """Token snapshots that failed, were missing from the answer, untrusted or spoiled."""
-    replayed_events: int
-    """Events buffered during a snapshot request and replayed on top of it."""
-    hash_mismatches: int
-    best_price_mismatches: int
-    audits: int
-    """Books compared with the venue's REST book (periodic audit and quiet-token checks)."""
-    audit_mismatches: int
-    audits_inconclusive: int
-    """Audits that could not judge a book: it changed while the venue's copy was being fetched."""
-    duplicate_frames: int
-    """``price_change`` frames that repeated their connection's previous frame, skipped."""
-    probes_sent: int
-    silences_detected: int
-    """Sessions closed because they stayed silent through a probe (or sent neither data nor PONG)."""
-    max_silence_detection_ms: int
-    """The longest silence (from a session's last data, or its start) before it was declared dead."""
-    events_delivered: int
-    events_dropped: int
-    """Events dropped by full :meth:`LiveBooks.events` queues (oldest first)."""
-    listener_errors: int
-    task_failures: Mapping[str, int]
-    """Background tasks that died with an exception, by name; each long-running one was restarted."""
 
 
 class _Connection:
@@ -279,31 +199,30 @@ class LiveBooks:
             self._sync.emit_events = True
         self._connections: dict[int, _Connection] = {}
         self._next_connection_id = 1
-        self._rest: ClobRestClient | None = None
         self._tasks = BackgroundTasks(
             "live-books",
             restart_initial_s=self._reconnect_initial_s,
             restart_max_s=self._reconnect_max_s,
             random=self._random.random,
         )
+        self._rest_side = LiveBooksRest(
+            self._sync,
+            self._tasks,
+            self._tap,
+            audit_interval_s=self._audit_interval_s,
+            now=self._now,
+            on_sync_change=self._after_sync_change,
+            deliver_new_events=self._deliver_new_events,
+        )
         self._fanout: EventFanout[BookEvent] = EventFanout(self._queue_size, what="book")
-        self._snapshot_wanted = asyncio.Event()
-        self._checks_wanted = asyncio.Event()
-        self._tokens_to_check: dict[str, None] = {}
         self._running = False
         self._stopped = False
         self._reconnects = 0
         self._unusable_frames = 0
-        self._malformed_answers = 0
         self._probes_sent = 0
         self._silences_detected = 0
         self._max_silence_detection_ms = 0
-        # What was last exported to Prometheus, so each tick adds only the difference.
-        self._exported_events: dict[str, int] = {}
-        self._exported_malformed = 0
-        self._exported_resyncs: dict[str, int] = {}
-        self._exported_not_live = 0
-        self._exported_drops = 0
+        self._metrics = LiveBooksMetrics()
 
     # --- lifecycle --------------------------------------------------------------------------------
 
@@ -322,11 +241,10 @@ class LiveBooks:
         if self._running or self._stopped:
             raise InvalidValueError("a LiveBooks starts once")
         self._running = True
-        self._rest = ClobRestClient(self._rest_url)
         self._tasks.supervise(self._watch_forever, "live-books watchdog")
-        self._tasks.supervise(self._snapshot_forever, "live-books snapshots")
-        if self._audit_interval_s is not None or self._quiet_check_s is not None:
-            self._tasks.supervise(self._audit_forever, "live-books audit")
+        self._rest_side.start(
+            self._rest_url, audits=self._audit_interval_s is not None or self._quiet_check_s is not None
+        )
         for connection in self._connections.values():
             self._start_connection(connection)
         _log.info("live books started", tokens=len(self._sync.states), connections=len(self._connections))
@@ -346,13 +264,10 @@ class LiveBooks:
         for task in connection_tasks:
             task.cancel()
         await asyncio.gather(*connection_tasks, self._tasks.stop(), return_exceptions=True)
-        if self._rest is not None:
-            await self._rest.aclose()
+        await self._rest_side.aclose()
         self._fanout.close()
         self._export_metrics(time.monotonic())
-        STALE_BOOKS.dec(self._exported_not_live)
-        self._exported_not_live = 0
-        QUEUE_DEPTH.labels(queue=_EVENTS_QUEUE).set(0)
+        self._metrics.withdraw()
         _log.info("live books stopped")
 
     # --- subscriptions --------------------------------------------------------------------------
@@ -482,7 +397,7 @@ class LiveBooks:
             frames=sync_stats.frames,
             frames_by_event_type=self._sync.events_by_type(),
             malformed_frames=self._malformed_frames(),
-            malformed_answers=self._malformed_answers,
+            malformed_answers=self._rest_side.malformed_answers,
             unknown_event_types=dict(self._sync.unknown_event_types),
             connections=len(self._connections),
             connected=sum(1 for c in self._connections.values() if c.watch is not None),
@@ -536,7 +451,7 @@ class LiveBooks:
         """Deliver what the core produced and wake the snapshot worker if it has work."""
         self._deliver_new_events()
         if self._sync.snapshots_wanted:
-            self._snapshot_wanted.set()
+            self._rest_side.wake_snapshots()
 
     def _deliver_new_events(self) -> None:
         sync = self._sync
@@ -742,109 +657,9 @@ class LiveBooks:
             if self._quiet_check_s is not None:
                 quiet = self._sync.quiet_tokens(now.monotonic_s, quiet_for_s=self._quiet_check_s)
                 if quiet:
-                    self._tokens_to_check.update(dict.fromkeys(quiet))
-                    self._checks_wanted.set()
+                    self._rest_side.check(quiet)
             self._after_sync_change()
             self._export_metrics(now.monotonic_s)
-
-    async def _snapshot_forever(self) -> None:
-        """Hand the core's snapshot batches to ``POST /books``, a few requests at a time."""
-        in_flight: set[asyncio.Task[None]] = set()
-        while True:
-            self._snapshot_wanted.clear()
-            while len(in_flight) < _CONCURRENT_SNAPSHOT_REQUESTS:
-                request = self._sync.take_snapshot_batch(self._now(), BOOKS_PER_REQUEST)
-                if request is None:
-                    break
-                if self._tap is not None:
-                    self._tap.tokens(
-                        RecordKind.SNAPSHOT_REQUESTED, NO_CONNECTION, request.token_ids, key=str(request.fetch_id)
-                    )
-                task = self._tasks.spawn(self._fetch_snapshots(request), "live-books snapshot request")
-                in_flight.add(task)
-                task.add_done_callback(in_flight.discard)
-            # Not _after_sync_change: waking itself would spin while the requests it waits for starve.
-            self._deliver_new_events()
-            due_s = self._sync.next_snapshot_due_s()
-            timeout_s = None
-            if due_s is not None and len(in_flight) < _CONCURRENT_SNAPSHOT_REQUESTS:
-                timeout_s = max(0.0, due_s - time.monotonic())
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(timeout_s):
-                    await self._snapshot_wanted.wait()
-
-    async def _fetch_snapshots(self, request: SnapshotRequest) -> None:
-        rest = self._require_rest()
-        try:
-            summaries, body = await rest.get_books_answer(request.token_ids)
-            if self._tap is not None:
-                # The body as received: replay parses the venue's bytes again, with whatever parser it has then.
-                first_timestamp = summaries[0].timestamp if summaries else None
-                self._tap.rest_response(request.fetch_id, body, venue_ts_ms=venue_ms(first_timestamp))
-            self._sync.apply_snapshots(request, summaries, self._now())
-        except Exception as exc:  # whatever the answer held, its tokens must not wait forever
-            self._books_request_failed(exc, "book snapshot request", len(request.token_ids))
-            if self._tap is not None:
-                self._tap.lifecycle(RecordKind.SNAPSHOT_FAILED, NO_CONNECTION, key=str(request.fetch_id))
-            self._sync.snapshots_failed(request, self._now())
-        self._after_sync_change()
-        self._snapshot_wanted.set()
-
-    def _books_request_failed(self, exc: Exception, what: str, tokens: int) -> None:
-        """Log a failed ``POST /books``; an answer that could not be used counts as malformed."""
-        if isinstance(exc, PolyinfraError) and not isinstance(exc, MalformedMessageError):
-            _log.warning(f"{what} failed; retrying later", tokens=tokens, error=describe_failure(exc))
-            return
-        self._malformed_answers += 1
-        MALFORMED_ANSWERS.labels(request=_BOOKS_REQUEST).inc()
-        _log.warning(f"malformed answer to a {what}; retrying later", tokens=tokens, error=describe_failure(exc))
-
-    async def _audit_forever(self) -> None:
-        """Compare books with ``POST /books``: all LIVE ones every ``audit_interval_s``, and the
-        quiet ones the watchdog picks."""
-        interval_s = self._audit_interval_s
-        next_audit_s = math.inf if interval_s is None else time.monotonic() + interval_s
-        while True:
-            timeout_s = None if math.isinf(next_audit_s) else max(0.0, next_audit_s - time.monotonic())
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(timeout_s):
-                    await self._checks_wanted.wait()
-            self._checks_wanted.clear()
-            tokens = list(self._tokens_to_check)
-            self._tokens_to_check.clear()
-            if interval_s is not None and time.monotonic() >= next_audit_s:
-                states = self._sync.states
-                tokens = [token for token, state in states.items() if state is SyncState.LIVE]
-                next_audit_s = time.monotonic() + interval_s
-            for start in range(0, len(tokens), BOOKS_PER_REQUEST):
-                await self._compare_with_rest(tokens[start : start + BOOKS_PER_REQUEST])
-
-    async def _compare_with_rest(self, tokens: list[str]) -> None:
-        rest = self._require_rest()
-        requested_s = time.monotonic()
-        try:
-            summaries = await rest.get_books(tokens)
-        except Exception as exc:  # the next audit asks again
-            self._books_request_failed(exc, "book audit request", len(tokens))
-            return
-        await asyncio.sleep(_AUDIT_SETTLE_S)
-        try:
-            differing = self._sync.audit(summaries, requested_s=requested_s, now=self._now())
-        except Exception as exc:  # a summary the core could not compare; the next audit asks again
-            self._books_request_failed(exc, "book audit request", len(tokens))
-            differing = []
-        if differing and self._tap is not None:
-            self._tap.tokens(
-                RecordKind.RESYNC_REQUESTED, NO_CONNECTION, [token for token, _ in differing], reason=SyncReason.AUDIT
-            )
-        for token, diff in differing:
-            _log.warning(
-                "live book differs from the venue's; re-snapshotting",
-                token_id=token,
-                levels=[f"{d.side} {d.price}: {d.local_size} != {d.venue_size}" for d in diff.levels[:5]],
-                tick_size=[str(diff.local_tick_size), str(diff.venue_tick_size)],
-            )
-        self._after_sync_change()
 
     def _record_tick(self, overdue: list[str]) -> None:
         """The watchdog's part of the recording: the tokens it sent to REST, and book checkpoints when due."""
@@ -868,38 +683,16 @@ class LiveBooks:
     # --- metrics --------------------------------------------------------------------------------
 
     def _export_metrics(self, now_s: float) -> None:
-        for event_type, count in self._sync.events_by_type().items():
-            added = count - self._exported_events.get(event_type, 0)
-            if added:
-                WS_FRAMES.labels(channel="market", event_type=event_type).inc(added)
-                self._exported_events[event_type] = count
-        malformed = self._malformed_frames()
-        if malformed != self._exported_malformed:
-            WS_FRAMES.labels(channel="market", event_type=_MALFORMED).inc(malformed - self._exported_malformed)
-            self._exported_malformed = malformed
-        new_resyncs: dict[str, int] = {}
-        for reason, count in self._sync.stats.resyncs_by_reason.items():
-            added = count - self._exported_resyncs.get(reason, 0)
-            if added:
-                BOOK_RESYNCS.labels(reason=reason).inc(added)
-                self._exported_resyncs[reason] = count
-                new_resyncs[reason] = added
-        if new_resyncs:
-            _log.warning("books re-snapshotted", by_reason=new_resyncs)
-        not_live = self._sync.not_live
-        # inc/dec rather than set: several LiveBooks in one process add up.
-        STALE_BOOKS.inc(not_live - self._exported_not_live)
-        self._exported_not_live = not_live
         silences = [
             now_s - (connection.created_s if connection.last_data_s is None else connection.last_data_s)
             for connection in self._connections.values()
         ]
-        BOOK_STALENESS.set(max(silences, default=0.0))
-        QUEUE_DEPTH.labels(queue=_EVENTS_QUEUE).set(self._fanout.queued)
-        dropped = self._fanout.dropped
-        if dropped != self._exported_drops:
-            QUEUE_DROPS.labels(queue=_EVENTS_QUEUE).inc(dropped - self._exported_drops)
-            self._exported_drops = dropped
+        self._metrics.export(
+            self._sync,
+            self._fanout,
+            malformed_frames=self._malformed_frames(),
+            staleness_s=max(silences, default=0.0),
+        )
 
     # --- small helpers ----------------------------------------------------------------------------
 
@@ -917,8 +710,3 @@ class LiveBooks:
     def _require_not_stopped(self) -> None:
         if self._stopped:
             raise InvalidValueError("this LiveBooks was stopped")
-
-    def _require_rest(self) -> ClobRestClient:
-        if self._rest is None:
-            raise InvalidValueError("this LiveBooks is not started")
-        return self._rest

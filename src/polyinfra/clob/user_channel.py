@@ -7,6 +7,8 @@
 * **Sessions** follow :class:`~polyinfra.clob.live_books.LiveBooks`: one after the other with the
   shared jittered backoff (:class:`~polyinfra.core.backoff.Backoff`), each re-sending the full
   subscription with the credentials (the official clients do the same; venue notes: WebSockets).
+  A session's own state (its watch, its ``PING`` / ``PONG`` count) is a
+  :class:`~polyinfra.clob.user_session.UserSession`.
 * **Reconciliation.** After every gap the client asks REST what the socket missed
   (:mod:`polyinfra.clob.user_reconciliation`). A gap is every new session (including the first:
   what happened before the subscription), a malformed message, and a silence probe (below). A
@@ -62,15 +64,15 @@ from typing import TYPE_CHECKING, Final, Self
 
 import msgspec
 import websockets
-from websockets.asyncio.client import ClientConnection
 
 from polyinfra.clob.trading import TradingClient
 from polyinfra.clob.user_events import user_event_from_wire
 from polyinfra.clob.user_reconciliation import fetch_reconciliation_answers, reconciliation_events
 from polyinfra.clob.user_recording import UserChannelRecording
+from polyinfra.clob.user_session import UserSession
 from polyinfra.core.backoff import Backoff
 from polyinfra.core.config_checks import WS_SCHEMES, positive_int, positive_number, service_url
-from polyinfra.core.connection_watch import ConnectionWatch, WatchVerdict
+from polyinfra.core.connection_watch import WatchVerdict
 from polyinfra.core.user_event_tracker import UserEventTracker
 from polyinfra.errors import (
     AuthError,
@@ -91,7 +93,7 @@ from polyinfra.obs.logging import get_logger
 from polyinfra.obs.metrics import MALFORMED_ANSWERS, QUEUE_DROPS, WS_FRAMES, WS_RECONNECTS
 from polyinfra.record.records import RecordKind
 from polyinfra.wire.clob_user import UserEvent, UserFrameDecoder
-from polyinfra.wire.clob_ws import PING, PONG
+from polyinfra.wire.clob_ws import PONG
 
 if TYPE_CHECKING:
     from polyinfra.record.recorder import Recorder
@@ -113,7 +115,6 @@ _WAIT_POLL_S: Final = 0.02
 # the one of markets just subscribed. The others (malformed frame, silence probe) mend a session
 # already covered.
 _COVERING_RECONCILIATIONS: Final = frozenset({"session", "subscribe"})
-_DISCONNECTED: Final = "disconnected"
 _STOPPED: Final = "stopped"
 
 
@@ -161,50 +162,6 @@ class UserChannelStats:
     listener_errors: int
     task_failures: Mapping[str, int]
     """Background tasks that died with an exception, by name; each long-running one was restarted."""
-
-
-class _Session:
-    """One socket's state: its watch, whether it is subscribed and reconciled, and its ``PING`` count."""
-
-    __slots__ = (
-        "end_reason",
-        "pings_sent",
-        "pong_arrived",
-        "pongs_received",
-        "resync_after_pong",
-        "socket",
-        "subscribed",
-        "synced",
-        "watch",
-    )
-
-    def __init__(self, socket: ClientConnection, opened_s: float) -> None:
-        self.socket = socket
-        self.watch = ConnectionWatch(opened_s)
-        self.subscribed = False
-        self.synced = False
-        # The venue answers PINGs in order, so the n-th PONG proves it read all sent before the n-th PING.
-        self.pings_sent = 0
-        self.pongs_received = 0
-        self.pong_arrived = asyncio.Event()
-        # The PONG (by number) after which markets subscribed on this socket are reconciled; 0: none.
-        self.resync_after_pong = 0
-        # Why the session ended, for the recording: the watchdog's verdict, or stop(), when the client ended it.
-        self.end_reason = _DISCONNECTED
-
-    async def ping(self) -> None:
-        self.pings_sent += 1
-        await self.socket.send(PING)
-
-    async def barrier(self, timeout_s: float) -> None:
-        """Return once the venue has read everything sent so far: the PONG of a new PING proves
-        it. Raises ``ConnectionClosed`` or ``TimeoutError`` when that proof cannot come."""
-        wanted = self.pings_sent + 1
-        async with asyncio.timeout(timeout_s):
-            await self.ping()
-            while self.pongs_received < wanted:
-                self.pong_arrived.clear()
-                await self.pong_arrived.wait()
 
 
 class UserChannel:
@@ -270,7 +227,7 @@ class UserChannel:
         self._decoder = UserFrameDecoder()
         self._tracker = UserEventTracker(tracked_limit)
         self._encode = msgspec.json.Encoder().encode
-        self._session: _Session | None = None
+        self._session: UserSession | None = None
         self._tasks = BackgroundTasks(
             "user-channel",
             restart_initial_s=reconnect_initial_s,
@@ -427,7 +384,7 @@ class UserChannel:
             with contextlib.suppress(websockets.ConnectionClosed, TimeoutError):
                 await session.barrier(self._probe_timeout_s)
 
-    async def _send_operation(self, operation: str, markets: Sequence[str]) -> _Session | None:
+    async def _send_operation(self, operation: str, markets: Sequence[str]) -> UserSession | None:
         """Send a subscription change on the open session, and return it; None when there is none."""
         session = self._session
         if session is None or self._stopped:
@@ -512,7 +469,7 @@ class UserChannel:
         except TransportError as exc:
             _log.warning("cannot open a user channel session", error=str(exc), attempt=self._backoff.attempts)
             return
-        session = _Session(socket, time.monotonic())
+        session = UserSession(socket, time.monotonic())
         pinger: asyncio.Task[None] | None = None
         close_code: int | None = None
         recording = self._recording
@@ -567,18 +524,16 @@ class UserChannel:
         }
         return self._encode(message).decode()
 
-    async def _ping_forever(self, session: _Session) -> None:
+    async def _ping_forever(self, session: UserSession) -> None:
         with contextlib.suppress(websockets.ConnectionClosed):
             while True:
                 await asyncio.sleep(self._ping_interval_s)
                 await session.ping()
 
-    def _on_frame(self, session: _Session, frame: str | bytes) -> None:
+    def _on_frame(self, session: UserSession, frame: str | bytes) -> None:
         now_s = time.monotonic()
         if frame == PONG:
-            session.watch.last_pong_s = now_s
-            session.pongs_received += 1
-            session.pong_arrived.set()
+            session.pong_received(now_s)
             WS_FRAMES.labels(channel=_CHANNEL, event_type="pong").inc()
             if session.resync_after_pong and session.pongs_received >= session.resync_after_pong:
                 session.resync_after_pong = 0
@@ -623,7 +578,7 @@ class UserChannel:
 
     # --- reconciliation ---------------------------------------------------------------------------
 
-    async def _reconcile_session(self, session: _Session) -> None:
+    async def _reconcile_session(self, session: UserSession) -> None:
         await self._reconcile_until_done("session")
         session.synced = True
 
@@ -773,7 +728,7 @@ class UserChannel:
             elif verdict is WatchVerdict.SILENT or verdict is WatchVerdict.NO_PONG:
                 self._declare_dead(session, verdict.value)
 
-    async def _probe(self, session: _Session) -> None:
+    async def _probe(self, session: UserSession) -> None:
         """A silence probe: REST shows whether the quiet socket missed anything."""
         _log.debug("user channel silent; reconciling", silent_s=round(session.watch.silent_for_s(time.monotonic()), 3))
         try:
@@ -794,7 +749,7 @@ class UserChannel:
             # counts as answered, as a data frame would.
             session.watch.last_data_s = time.monotonic()
 
-    def _declare_dead(self, session: _Session, why: str) -> None:
+    def _declare_dead(self, session: UserSession, why: str) -> None:
         self._silences += 1
         session.end_reason = why
         _log.warning(
