@@ -39,6 +39,7 @@ from typing import Final, Generic, TypeVar
 import msgspec
 from msgspec import Struct, field
 
+from polyinfra.clob.rest_endpoints import END_CURSOR, FIRST_CURSOR
 from polyinfra.core.auth_headers import ApiCredentials, l1_headers, l2_headers
 from polyinfra.core.eip712 import SigningKey
 from polyinfra.core.order_signing import POLYGON_CHAIN_ID, SignedOrder, order_payload
@@ -89,8 +90,6 @@ ORDERS_PER_REQUEST: Final = 15
 CANCELS_PER_REQUEST: Final = 1000
 """``DELETE /orders`` takes at most 1000 ids (venue notes: REST routes; older docs said 3000: the lower one is safe)."""
 
-_FIRST_CURSOR: Final = "MA=="
-_END_CURSOR: Final = "LTE="
 _ENCODER: Final = msgspec.json.Encoder()
 
 _T = TypeVar("_T")
@@ -142,7 +141,7 @@ class OpenOrder(Struct, kw_only=True, gc=False):
 
 class _Page(Struct, Generic[_T], gc=False):
     data: list[_T]
-    next_cursor: str = _END_CURSOR
+    next_cursor: str = END_CURSOR
     limit: int | None = None
     count: int | None = None
 
@@ -525,9 +524,9 @@ class TradingClient:
 
     async def _pages(self, path: str, item: type[_T], filters: Mapping[str, str | int | None]) -> AsyncIterator[_T]:
         params: dict[str, str | int] = {name: value for name, value in filters.items() if value is not None}
-        cursor = _FIRST_CURSOR
+        cursor = FIRST_CURSOR
         seen: set[str] = set()
-        while cursor and cursor != _END_CURSOR:
+        while cursor and cursor != END_CURSOR:
             if cursor in seen:
                 # A cursor the venue already gave would loop forever.
                 raise OrderRejectedError("the venue repeated a paging cursor", endpoint=path, next_cursor=cursor)
