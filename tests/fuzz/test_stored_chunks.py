@@ -60,3 +60,21 @@ def test_a_chunk_reads_as_its_rows_do_one_by_one(rows: list[tuple[Any, ...]]) ->
         return
     records, _ = records_of_chunk(rows)
     assert records == one_by_one
+
+
+@given(rows=_rows())
+def test_a_chunk_of_one_source_and_channel_reads_as_its_whole_rows_do(rows: list[tuple[Any, ...]]) -> None:
+    """A read of one source and channel selects every column but those two (the 4th and 5th): the
+    same records and refusals as the whole rows, their source and channel made the read's."""
+    source_channel = ("clob", "market")
+    narrow_rows = [row[:3] + row[5:] for row in rows]
+    whole_rows = [row[:3] + source_channel + row[3:] if len(row) >= 3 else row for row in narrow_rows]
+    try:
+        one_by_one = [record_of_row(row) for row in whole_rows]
+    except CorruptRecordError as refused:
+        with pytest.raises(CorruptRecordError) as chunk_refused:
+            records_of_chunk(narrow_rows, source_channel)
+        assert chunk_refused.value.context == refused.context
+        return
+    records, _ = records_of_chunk(narrow_rows, source_channel)
+    assert records == one_by_one

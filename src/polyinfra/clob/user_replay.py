@@ -50,8 +50,7 @@ from polyinfra.wire.json_decoding import JsonDecoder
 
 __all__ = ["UserReplay", "UserReplayStats"]
 
-_SOURCE: Final = "clob"
-_CHANNEL: Final = "user"
+_USER_CHANNEL: Final = ("clob", "user")
 _EVERY_MARKET: Final = ""
 _REPLAYED_KINDS: Final = frozenset(
     {
@@ -110,10 +109,8 @@ class UserReplay:
         self.stats = UserReplayStats()
 
     async def __aiter__(self) -> AsyncIterator[UserChannelEvent]:
-        async for chunk in self._sink.read_chunks(kinds=_REPLAYED_KINDS):
+        async for chunk in self._sink.read_chunks(kinds=_REPLAYED_KINDS, source_channel=_USER_CHANNEL):
             for record in chunk:
-                if record.source != _SOURCE or record.channel != _CHANNEL:
-                    continue
                 for event in self._replay(record):
                     yield event
 

@@ -57,7 +57,7 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, StorageType, S
 from polyinfra.errors import CorruptRecordError, MalformedMessageError, RecorderError, SinkUrlError, SinkWriteError
 from polyinfra.obs.logging import get_logger
 from polyinfra.obs.redaction import MASK, url_without_credentials
-from polyinfra.record.records import Record, RecordKind, SessionHeader
+from polyinfra.record.records import Record, RecordKind, SessionHeader, SourceChannel
 from polyinfra.record.sink import Sink
 from polyinfra.wire.json_decoding import JsonDecoder
 
@@ -313,6 +313,7 @@ class JetStreamSink(Sink):
         start_wall_ns: int | None = None,
         end_wall_ns: int | None = None,
         kinds: Collection[RecordKind] | None = None,
+        source_channel: SourceChannel | None = None,
     ) -> AsyncIterator[Sequence[Record]]:
         seen: set[str] = set()
         async for messages in self._messages_of_every_stream(_RECORDS_FILTER):
@@ -323,6 +324,7 @@ class JetStreamSink(Sink):
                 seen.add(record.event_id)
                 if (
                     (kinds is None or record.kind in kinds)
+                    and (source_channel is None or (record.source, record.channel) == source_channel)
                     and (start_wall_ns is None or record.recv_wall_ns >= start_wall_ns)
                     and (end_wall_ns is None or record.recv_wall_ns < end_wall_ns)
                 ):

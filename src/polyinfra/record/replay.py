@@ -52,8 +52,7 @@ from polyinfra.wire.json_decoding import JsonDecoder
 
 __all__ = ["Divergence", "Replay", "ReplayStats", "ResumePoint"]
 
-_SOURCE: Final = "clob"
-_CHANNEL: Final = "market"
+_MARKET_CHANNEL: Final = ("clob", "market")
 _REPLAYED_KINDS: Final = frozenset(RecordKind) - {
     RecordKind.FRAME_SENT,
     RecordKind.STATE_CHANGED,
@@ -221,27 +220,29 @@ class Replay:
                     await self._pace.wait_for(record)
                     yield (record,)
 
-    async def _replayed_chunks(self) -> AsyncIterator[list[Record]]:
+    async def _replayed_chunks(self) -> AsyncIterator[Sequence[Record]]:
         """The records to replay, a chunk at a time: the market channel's, from the beginning or
         from right after the resume point's checkpoint (whose book is restored first)."""
         resume = self._resume
         start_ns = None if resume is None else resume.record.recv_wall_ns
         start_event_id = None if resume is None else resume.record.event_id
         before_resume = resume is not None
-        chunks = self._sink.read_chunks(start_wall_ns=start_ns, end_wall_ns=self._end_wall_ns, kinds=_REPLAYED_KINDS)
+        chunks = self._sink.read_chunks(
+            start_wall_ns=start_ns, end_wall_ns=self._end_wall_ns, kinds=_REPLAYED_KINDS, source_channel=_MARKET_CHANNEL
+        )
         async for chunk in chunks:
-            records = [record for record in chunk if record.source == _SOURCE and record.channel == _CHANNEL]
             if resume is not None and before_resume:
                 # Records of the checkpoint's own receive time may precede it: skip to it.
-                found = next((i for i, record in enumerate(records) if record.event_id == start_event_id), None)
+                found = next((i for i, record in enumerate(chunk) if record.event_id == start_event_id), None)
                 if found is None:
-                    self.stats.records += len(records)
+                    self.stats.records += len(chunk)
                     continue
                 self.stats.records += found + 1
                 self._restore(resume)
-                records = records[found + 1 :]
                 before_resume = False
-            yield records
+                yield chunk[found + 1 :]
+            else:
+                yield chunk
         if before_resume:
             # Read a moment ago, gone now: the recording was changed under the replay.
             raise CorruptRecordError("the checkpoint to resume at is not in the recording", event_id=start_event_id)
