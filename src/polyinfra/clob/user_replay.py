@@ -41,9 +41,9 @@ import msgspec
 from polyinfra.clob.user_events import user_event_from_wire
 from polyinfra.clob.user_reconciliation import ReconciliationAnswers, reconciliation_events
 from polyinfra.core.user_event_tracker import UserEventTracker
-from polyinfra.errors import CorruptRecordError, MalformedMessageError
+from polyinfra.errors import CorruptRecordError
 from polyinfra.model.trading_events import UserChannelEvent
-from polyinfra.record.records import Record, RecordKind
+from polyinfra.record.records import Record, RecordKind, decode_stored
 from polyinfra.record.sink import Sink
 from polyinfra.wire.clob_user import UserFrameDecoder
 from polyinfra.wire.json_decoding import JsonDecoder
@@ -165,9 +165,4 @@ class UserReplay:
 
     @staticmethod
     def _markets_of(record: Record) -> list[str]:
-        try:
-            return _decode_markets.decode(record.payload).token_ids
-        except MalformedMessageError as exc:
-            raise CorruptRecordError(
-                "a recorded user lifecycle record does not decode", event_id=record.event_id
-            ) from exc
+        return decode_stored(_decode_markets, record, "a recorded user lifecycle record does not decode").token_ids

@@ -45,7 +45,7 @@ from polyinfra.model.events import BookEvent, SyncState
 from polyinfra.record.book_checkpoint import BookCheckpoint, decode_checkpoint
 from polyinfra.record.book_digest import levels_digest
 from polyinfra.record.pacing import Pacer
-from polyinfra.record.records import Record, RecordKind, connection_number
+from polyinfra.record.records import Record, RecordKind, connection_number, decode_stored
 from polyinfra.record.sink import Sink
 from polyinfra.wire.clob_rest import OrderBookSummary
 from polyinfra.wire.json_decoding import JsonDecoder
@@ -308,11 +308,8 @@ class Replay:
         request = self._requests.get(record.key)
         if request is None:
             return
-        try:
-            summaries = _decode_summaries.decode(record.payload)
-        except MalformedMessageError as exc:
-            # It decoded live (or it would not have been recorded): the stored copy is damaged.
-            raise CorruptRecordError("a recorded REST answer does not decode", event_id=record.event_id) from exc
+        # It decoded live (or it would not have been recorded): a copy that does not is damaged.
+        summaries = decode_stored(_decode_summaries, record, "a recorded REST answer does not decode")
         try:
             self._sync.apply_snapshots(request, summaries, now)
         except Exception:  # as live, where the SNAPSHOT_FAILED record that follows retries its tokens
@@ -389,10 +386,7 @@ class Replay:
 
 
 def _details(record: Record) -> _Lifecycle:
-    try:
-        return _decode_lifecycle.decode(record.payload)
-    except MalformedMessageError as exc:
-        raise CorruptRecordError("a recorded lifecycle record does not decode", event_id=record.event_id) from exc
+    return decode_stored(_decode_lifecycle, record, "a recorded lifecycle record does not decode")
 
 
 def _tokens(record: Record) -> list[str]:
