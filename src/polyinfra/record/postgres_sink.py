@@ -274,7 +274,7 @@ class PostgresSink(Sink):
         # Binary results: bytea arrives as bytes, not as hex text to decode.
         async with connection.cursor(binary=True) as cursor:
             await cursor.execute(query, (after_seq, *parameters))
-            return records_of_chunk(await cursor.fetchall(), source_channel)
+            return records_of_chunk([await cursor.fetchall()], source_channel)
 
     async def headers(self) -> list[SessionHeader]:
         async def fetch(connection: _Connection) -> list[TupleRow]:

@@ -23,6 +23,7 @@ from polyinfra.errors import RecorderError, SinkWriteError
 from polyinfra.record.records import Record, RecordKind, SessionHeader, SourceChannel
 from polyinfra.record.sink import Sink
 from polyinfra.record.stored_rows import (
+    CONVERTED_ROWS,
     RECORD_COLUMNS,
     SESSION_COLUMNS,
     chunk_query,
@@ -125,8 +126,8 @@ class SQLiteSink(Sink):
         self, query: str, parameters: tuple[object, ...], source_channel: SourceChannel | None, after_seq: int
     ) -> tuple[list[Record], int | None]:
         """The next chunk after ``after_seq`` as records, and its last ``seq`` (None: it was the last chunk)."""
-        rows = self._connection.execute(query, (after_seq, *parameters)).fetchall()
-        return records_of_chunk(rows, source_channel)
+        cursor = self._connection.execute(query, (after_seq, *parameters))
+        return records_of_chunk(iter(functools.partial(cursor.fetchmany, CONVERTED_ROWS), []), source_channel)
 
     async def headers(self) -> list[SessionHeader]:
         rows = await self._run(

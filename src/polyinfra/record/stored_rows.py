@@ -9,7 +9,7 @@ later.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Iterable, Sequence
 from types import GenericAlias
 from typing import Any, Final
 
@@ -20,6 +20,7 @@ from polyinfra.errors import CorruptRecordError
 from polyinfra.record.records import Record, RecordKind, SessionHeader, SourceChannel
 
 __all__ = [
+    "CONVERTED_ROWS",
     "READ_CHUNK_ROWS",
     "RECORD_COLUMNS",
     "SESSION_COLUMNS",
@@ -44,6 +45,12 @@ SESSION_COLUMNS: Final = ", ".join(SessionHeader.__struct_fields__)
 READ_CHUNK_ROWS: Final = 2_000
 """Rows fetched per trip to the store while reading: large enough that a trip is cheap, small
 enough that a long recording is never held in memory whole."""
+CONVERTED_ROWS: Final = 250
+"""Rows a sink that can fetch part of a trip's rows at a time turns into records at once. Row
+tuples are the garbage collector's to track: a whole chunk's of them alive at once (and their
+checked copies) crossed its first threshold, 700 new containers, several times a chunk (twenty
+young collections and a middle one per 20,000 records replayed, work live does not cause); a few
+hundred at a time stay below it. The records themselves are not tracked."""
 
 _KINDS: Final = {kind.value: kind for kind in RecordKind}
 # seq, then the record's fields as the tables store them (with and without a venue time).
@@ -85,30 +92,40 @@ _STORED_CHANNEL_CHUNK: Final = _stored_chunk_type(_CHANNEL_RECORD_FIELDS)
 
 
 def records_of_chunk(
-    rows: Sequence[tuple[Any, ...]], source_channel: SourceChannel | None = None
+    batches: Iterable[Sequence[tuple[Any, ...]]], source_channel: SourceChannel | None = None
 ) -> tuple[list[Record], int | None]:
-    """A chunk of rows read by :func:`chunk_query` (``ORDER BY seq LIMIT READ_CHUNK_ROWS``) as
-    records, and the ``seq`` to read on after (None: the chunk was the last one). The rows are
-    ``(seq, *fields)``, without the source and channel when the read was of ``source_channel``."""
+    """The rows of one :func:`chunk_query` (``ORDER BY seq LIMIT READ_CHUNK_ROWS``), handed over in
+    ``batches``, as records, and the ``seq`` to read on after (None: the chunk was the last one).
+    The rows are ``(seq, *fields)``, without the source and channel when the read was of
+    ``source_channel``."""
+    records: list[Record] = []
+    rows_read, last_seq = 0, None
+    for rows in batches:
+        if rows:
+            records += _records_of_rows(rows, source_channel)
+            rows_read += len(rows)
+            last_seq = rows[-1][0]
+    return records, last_seq if rows_read == READ_CHUNK_ROWS else None
+
+
+def _records_of_rows(rows: Sequence[tuple[Any, ...]], source_channel: SourceChannel | None) -> list[Record]:
     try:
-        # The whole chunk's columns checked in one msgspec call, as record_of_row checks one row
-        # (strict: no int from a float or a bool; no payload decoded from a string), at under half
-        # its cost: this runs for every record a replay reads.
+        # The rows' columns checked in one msgspec call, as record_of_row checks one row (strict:
+        # no int from a float or a bool; no payload decoded from a string), at under half its
+        # cost: this runs for every record a replay reads.
         chunk_type = _STORED_CHUNK if source_channel is None else _STORED_CHANNEL_CHUNK
         stored = msgspec.convert(rows, chunk_type, strict=True, builtin_types=(bytes,))
     except msgspec.ValidationError as exc:
         for row in rows:
             record_of_row(_whole_row(row, source_channel))  # raises, naming the first row that is not a record
-        raise CorruptRecordError("a stored chunk cannot be read back", seq=rows[0][0] if rows else None) from exc
+        raise CorruptRecordError("a stored chunk cannot be read back", seq=rows[0][0]) from exc
     if source_channel is None:
-        records = [Record(*row[1:]) for row in stored]
-    else:
-        source, channel = source_channel
-        records = [
-            Record(event_id, session_id, source, channel, key, kind, wall_ns, mono_ns, venue_ms, payload)
-            for _, event_id, session_id, key, kind, wall_ns, mono_ns, venue_ms, payload in stored
-        ]
-    return records, rows[-1][0] if len(rows) == READ_CHUNK_ROWS else None
+        return [Record(*row[1:]) for row in stored]
+    source, channel = source_channel
+    return [
+        Record(event_id, session_id, source, channel, key, kind, wall_ns, mono_ns, venue_ms, payload)
+        for _, event_id, session_id, key, kind, wall_ns, mono_ns, venue_ms, payload in stored
+    ]
 
 
 def _whole_row(row: tuple[Any, ...], source_channel: SourceChannel | None) -> tuple[Any, ...]:
