@@ -133,8 +133,7 @@ class Replay:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         resume: ResumePoint | None = None,
     ) -> None:
-        if speed is not None and not speed > 0:
-            raise InvalidValueError("the replay speed must be positive", speed=speed)
+        self._pace = None if speed is None else Pacer(speed, clock=clock, sleep=sleep)
         if resume is not None and (keys is None or set(keys) != {resume.record.key}):
             # The checkpoint restores one book: the others would start empty mid-tape.
             raise InvalidValueError("a replay resumes at a checkpoint of the one token it replays")
@@ -143,7 +142,6 @@ class Replay:
         self._start_wall_ns = start_wall_ns
         self._end_wall_ns = end_wall_ns
         self._keys = None if keys is None else frozenset(keys)
-        self._pace = None if speed is None else Pacer(speed, clock=clock, sleep=sleep)
         self._emit_events = True
         self._sync = self._new_sync()
         self._session_id: str | None = None
