@@ -316,7 +316,13 @@ class JetStreamSink(Sink):
         source_channel: SourceChannel | None = None,
     ) -> AsyncIterator[Sequence[Record]]:
         seen: set[str] = set()
-        async for messages in self._messages_of_every_stream(_RECORDS_FILTER):
+        subject_filter = _RECORDS_FILTER
+        if source_channel is not None:
+            # The server sends only that channel's messages (their subjects name it; the check
+            # below stays for a message published under a subject that is not its record's).
+            source, channel = source_channel
+            subject_filter = f"polyinfra.{{}}.{subject_token(source)}.{subject_token(channel)}.*"
+        async for messages in self._messages_of_every_stream(subject_filter):
             chunk = []
             for record in self._decoded(messages, _DECODE_RECORD, "record"):
                 if record.event_id in seen:
