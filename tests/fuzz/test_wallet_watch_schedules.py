@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from polyinfra.core.wallet_watch_state import WalletWatchState, WatchSettings
 from polyinfra.errors import CorruptRecordError
-from polyinfra.record.records import Record, RecordKind, SessionHeader
+from polyinfra.record.records import Record, RecordKind, SessionHeader, SourceChannel
 from polyinfra.record.sink import Sink
 from polyinfra.wallets.watch_store import StoredWatch, WalletWatchStore
 from tests.wallet_world import T0, ScriptedActivity, Simulation, budget_kept, check_exactly_once, make_truth
@@ -82,11 +82,13 @@ class _MemorySink(Sink):
         start_wall_ns: int | None = None,
         end_wall_ns: int | None = None,
         kinds: Collection[RecordKind] | None = None,
+        source_channel: SourceChannel | None = None,
     ) -> AsyncIterator[Sequence[Record]]:
         yield [
             record
             for record in self._records
             if (kinds is None or record.kind in kinds)
+            and (source_channel is None or (record.source, record.channel) == source_channel)
             and (start_wall_ns is None or record.recv_wall_ns >= start_wall_ns)
             and (end_wall_ns is None or record.recv_wall_ns < end_wall_ns)
         ]

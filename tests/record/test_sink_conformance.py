@@ -66,6 +66,22 @@ async def test_reads_a_window_of_kinds(sink: Sink) -> None:
     assert await _all(sink, kinds=set()) == []
 
 
+async def test_reads_one_source_and_channel(sink: Sink) -> None:
+    records = make_records(42)
+    elsewhere = [("clob", "user"), ("rtds", "market"), ("rtds", "user")] * 14
+    others = [
+        msgspec.structs.replace(record, event_id=f"{record.event_id}-{place}", source=place[0], channel=place[1])
+        for record, place in zip(records, elsewhere, strict=True)
+    ]
+    await sink.write([record for pair in zip(records, others, strict=True) for record in pair])
+    assert await _all(sink, source_channel=("clob", "market")) == records
+    assert await _all(sink, source_channel=("rtds", "user")) == others[2::3]
+    window = records[5:9]
+    filters = {"start_wall_ns": window[0].recv_wall_ns, "end_wall_ns": window[-1].recv_wall_ns + 1}
+    assert await _all(sink, source_channel=("clob", "market"), kinds={RecordKind.FRAME_RECEIVED}, **filters) == window
+    assert await _all(sink, source_channel=("clob", "nothing")) == []
+
+
 async def test_session_headers_round_trip(sink: Sink) -> None:
     first = SessionHeader("s1", "host-a", 1_000, 7, "clock_gettime(CLOCK_REALTIME)")
     second = SessionHeader("s2", "host-a", 2_000, 9, "clock_gettime(CLOCK_REALTIME)")

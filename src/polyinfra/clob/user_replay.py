@@ -41,17 +41,16 @@ import msgspec
 from polyinfra.clob.user_events import user_event_from_wire
 from polyinfra.clob.user_reconciliation import ReconciliationAnswers, reconciliation_events
 from polyinfra.core.user_event_tracker import UserEventTracker
-from polyinfra.errors import CorruptRecordError, MalformedMessageError
+from polyinfra.errors import CorruptRecordError
 from polyinfra.model.trading_events import UserChannelEvent
-from polyinfra.record.records import Record, RecordKind
+from polyinfra.record.records import Record, RecordKind, decode_stored
 from polyinfra.record.sink import Sink
 from polyinfra.wire.clob_user import UserFrameDecoder
 from polyinfra.wire.json_decoding import JsonDecoder
 
 __all__ = ["UserReplay", "UserReplayStats"]
 
-_SOURCE: Final = "clob"
-_CHANNEL: Final = "user"
+_USER_CHANNEL: Final = ("clob", "user")
 _EVERY_MARKET: Final = ""
 _REPLAYED_KINDS: Final = frozenset(
     {
@@ -110,10 +109,8 @@ class UserReplay:
         self.stats = UserReplayStats()
 
     async def __aiter__(self) -> AsyncIterator[UserChannelEvent]:
-        async for chunk in self._sink.read_chunks(kinds=_REPLAYED_KINDS):
+        async for chunk in self._sink.read_chunks(kinds=_REPLAYED_KINDS, source_channel=_USER_CHANNEL):
             for record in chunk:
-                if record.source != _SOURCE or record.channel != _CHANNEL:
-                    continue
                 for event in self._replay(record):
                     yield event
 
@@ -168,9 +165,4 @@ class UserReplay:
 
     @staticmethod
     def _markets_of(record: Record) -> list[str]:
-        try:
-            return _decode_markets.decode(record.payload).token_ids
-        except MalformedMessageError as exc:
-            raise CorruptRecordError(
-                "a recorded user lifecycle record does not decode", event_id=record.event_id
-            ) from exc
+        return decode_stored(_decode_markets, record, "a recorded user lifecycle record does not decode").token_ids

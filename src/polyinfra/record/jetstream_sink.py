@@ -57,7 +57,7 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, StorageType, S
 from polyinfra.errors import CorruptRecordError, MalformedMessageError, RecorderError, SinkUrlError, SinkWriteError
 from polyinfra.obs.logging import get_logger
 from polyinfra.obs.redaction import MASK, url_without_credentials
-from polyinfra.record.records import Record, RecordKind, SessionHeader
+from polyinfra.record.records import Record, RecordKind, SessionHeader, SourceChannel
 from polyinfra.record.sink import Sink
 from polyinfra.wire.json_decoding import JsonDecoder
 
@@ -313,9 +313,16 @@ class JetStreamSink(Sink):
         start_wall_ns: int | None = None,
         end_wall_ns: int | None = None,
         kinds: Collection[RecordKind] | None = None,
+        source_channel: SourceChannel | None = None,
     ) -> AsyncIterator[Sequence[Record]]:
         seen: set[str] = set()
-        async for messages in self._messages_of_every_stream(_RECORDS_FILTER):
+        subject_filter = _RECORDS_FILTER
+        if source_channel is not None:
+            # The server sends only that channel's messages (their subjects name it; the check
+            # below stays for a message published under a subject that is not its record's).
+            source, channel = source_channel
+            subject_filter = f"polyinfra.{{}}.{subject_token(source)}.{subject_token(channel)}.*"
+        async for messages in self._messages_of_every_stream(subject_filter):
             chunk = []
             for record in self._decoded(messages, _DECODE_RECORD, "record"):
                 if record.event_id in seen:
@@ -323,6 +330,7 @@ class JetStreamSink(Sink):
                 seen.add(record.event_id)
                 if (
                     (kinds is None or record.kind in kinds)
+                    and (source_channel is None or (record.source, record.channel) == source_channel)
                     and (start_wall_ns is None or record.recv_wall_ns >= start_wall_ns)
                     and (end_wall_ns is None or record.recv_wall_ns < end_wall_ns)
                 ):

@@ -69,7 +69,7 @@ from psycopg.rows import TupleRow
 
 from polyinfra.errors import RecorderError, SinkUrlError, SinkWriteError
 from polyinfra.obs.redaction import MIN_SECRET_CHARS, redact_url, redact_url_credentials, register_secret
-from polyinfra.record.records import Record, RecordKind, SessionHeader
+from polyinfra.record.records import Record, RecordKind, SessionHeader, SourceChannel
 from polyinfra.record.sink import Sink
 from polyinfra.record.stored_rows import (
     RECORD_COLUMNS,
@@ -256,20 +256,25 @@ class PostgresSink(Sink):
         start_wall_ns: int | None = None,
         end_wall_ns: int | None = None,
         kinds: Collection[RecordKind] | None = None,
+        source_channel: SourceChannel | None = None,
     ) -> AsyncIterator[Sequence[Record]]:
-        query = chunk_query(RECORDS_TABLE, "%s", start_wall_ns, end_wall_ns, kinds)
-        fetch = functools.partial(self._fetch_chunk, *query)
+        query = chunk_query(RECORDS_TABLE, "%s", start_wall_ns, end_wall_ns, kinds, source_channel=source_channel)
+        fetch = functools.partial(self._fetch_chunk, *query, source_channel)
         return chunks_in_written_order(lambda after_seq: self._run(functools.partial(fetch, after_seq), "read"))
 
     @staticmethod
     async def _fetch_chunk(
-        query: str, parameters: tuple[object, ...], after_seq: int, connection: _Connection
+        query: str,
+        parameters: tuple[object, ...],
+        source_channel: SourceChannel | None,
+        after_seq: int,
+        connection: _Connection,
     ) -> tuple[list[Record], int | None]:
         """The next chunk after ``after_seq`` as records, and its last ``seq`` (None: it was the last chunk)."""
         # Binary results: bytea arrives as bytes, not as hex text to decode.
         async with connection.cursor(binary=True) as cursor:
             await cursor.execute(query, (after_seq, *parameters))
-            return records_of_chunk(await cursor.fetchall())
+            return records_of_chunk([await cursor.fetchall()], source_channel)
 
     async def headers(self) -> list[SessionHeader]:
         async def fetch(connection: _Connection) -> list[TupleRow]:

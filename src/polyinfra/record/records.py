@@ -27,6 +27,7 @@ __all__ = [
     "Record",
     "RecordKind",
     "SessionHeader",
+    "SourceChannel",
     "connection_number",
     "decode_stored",
 ]
@@ -111,6 +112,10 @@ class Record(msgspec.Struct, frozen=True, gc=False):
     recv_mono_ns: int
     venue_ts_ms: int | None
     payload: bytes
+
+
+SourceChannel = tuple[str, str]
+"""A recorded ``(source, channel)``, such as ``("clob", "market")``: what a replay reads."""
 
 
 class SessionHeader(msgspec.Struct, frozen=True):

@@ -45,15 +45,14 @@ from polyinfra.model.events import BookEvent, SyncState
 from polyinfra.record.book_checkpoint import BookCheckpoint, decode_checkpoint
 from polyinfra.record.book_digest import levels_digest
 from polyinfra.record.pacing import Pacer
-from polyinfra.record.records import Record, RecordKind, connection_number
+from polyinfra.record.records import Record, RecordKind, connection_number, decode_stored
 from polyinfra.record.sink import Sink
 from polyinfra.wire.clob_rest import OrderBookSummary
 from polyinfra.wire.json_decoding import JsonDecoder
 
 __all__ = ["Divergence", "Replay", "ReplayStats", "ResumePoint"]
 
-_SOURCE: Final = "clob"
-_CHANNEL: Final = "market"
+_MARKET_CHANNEL: Final = ("clob", "market")
 _REPLAYED_KINDS: Final = frozenset(RecordKind) - {
     RecordKind.FRAME_SENT,
     RecordKind.STATE_CHANGED,
@@ -134,8 +133,7 @@ class Replay:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         resume: ResumePoint | None = None,
     ) -> None:
-        if speed is not None and not speed > 0:
-            raise InvalidValueError("the replay speed must be positive", speed=speed)
+        self._pace = None if speed is None else Pacer(speed, clock=clock, sleep=sleep)
         if resume is not None and (keys is None or set(keys) != {resume.record.key}):
             # The checkpoint restores one book: the others would start empty mid-tape.
             raise InvalidValueError("a replay resumes at a checkpoint of the one token it replays")
@@ -144,7 +142,6 @@ class Replay:
         self._start_wall_ns = start_wall_ns
         self._end_wall_ns = end_wall_ns
         self._keys = None if keys is None else frozenset(keys)
-        self._pace = None if speed is None else Pacer(speed, clock=clock, sleep=sleep)
         self._emit_events = True
         self._sync = self._new_sync()
         self._session_id: str | None = None
@@ -221,27 +218,29 @@ class Replay:
                     await self._pace.wait_for(record)
                     yield (record,)
 
-    async def _replayed_chunks(self) -> AsyncIterator[list[Record]]:
+    async def _replayed_chunks(self) -> AsyncIterator[Sequence[Record]]:
         """The records to replay, a chunk at a time: the market channel's, from the beginning or
         from right after the resume point's checkpoint (whose book is restored first)."""
         resume = self._resume
         start_ns = None if resume is None else resume.record.recv_wall_ns
         start_event_id = None if resume is None else resume.record.event_id
         before_resume = resume is not None
-        chunks = self._sink.read_chunks(start_wall_ns=start_ns, end_wall_ns=self._end_wall_ns, kinds=_REPLAYED_KINDS)
+        chunks = self._sink.read_chunks(
+            start_wall_ns=start_ns, end_wall_ns=self._end_wall_ns, kinds=_REPLAYED_KINDS, source_channel=_MARKET_CHANNEL
+        )
         async for chunk in chunks:
-            records = [record for record in chunk if record.source == _SOURCE and record.channel == _CHANNEL]
             if resume is not None and before_resume:
                 # Records of the checkpoint's own receive time may precede it: skip to it.
-                found = next((i for i, record in enumerate(records) if record.event_id == start_event_id), None)
+                found = next((i for i, record in enumerate(chunk) if record.event_id == start_event_id), None)
                 if found is None:
-                    self.stats.records += len(records)
+                    self.stats.records += len(chunk)
                     continue
                 self.stats.records += found + 1
                 self._restore(resume)
-                records = records[found + 1 :]
                 before_resume = False
-            yield records
+                yield chunk[found + 1 :]
+            else:
+                yield chunk
         if before_resume:
             # Read a moment ago, gone now: the recording was changed under the replay.
             raise CorruptRecordError("the checkpoint to resume at is not in the recording", event_id=start_event_id)
@@ -307,11 +306,8 @@ class Replay:
         request = self._requests.get(record.key)
         if request is None:
             return
-        try:
-            summaries = _decode_summaries.decode(record.payload)
-        except MalformedMessageError as exc:
-            # It decoded live (or it would not have been recorded): the stored copy is damaged.
-            raise CorruptRecordError("a recorded REST answer does not decode", event_id=record.event_id) from exc
+        # It decoded live (or it would not have been recorded): a copy that does not is damaged.
+        summaries = decode_stored(_decode_summaries, record, "a recorded REST answer does not decode")
         try:
             self._sync.apply_snapshots(request, summaries, now)
         except Exception:  # as live, where the SNAPSHOT_FAILED record that follows retries its tokens
@@ -388,10 +384,7 @@ class Replay:
 
 
 def _details(record: Record) -> _Lifecycle:
-    try:
-        return _decode_lifecycle.decode(record.payload)
-    except MalformedMessageError as exc:
-        raise CorruptRecordError("a recorded lifecycle record does not decode", event_id=record.event_id) from exc
+    return decode_stored(_decode_lifecycle, record, "a recorded lifecycle record does not decode")
 
 
 def _tokens(record: Record) -> list[str]:

@@ -19,7 +19,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Collection, Sequence
 
-from polyinfra.record.records import Record, RecordKind, SessionHeader
+from polyinfra.record.records import Record, RecordKind, SessionHeader, SourceChannel
 
 __all__ = ["Sink"]
 
@@ -47,9 +47,11 @@ class Sink(ABC):
         start_wall_ns: int | None = None,
         end_wall_ns: int | None = None,
         kinds: Collection[RecordKind] | None = None,
+        source_channel: SourceChannel | None = None,
     ) -> AsyncIterator[Sequence[Record]]:
-        """Records in written order, received in ``[start_wall_ns, end_wall_ns)`` and of ``kinds``
-        (None: all), a chunk at a time (what one trip to the store brought)."""
+        """Records in written order, received in ``[start_wall_ns, end_wall_ns)``, of ``kinds`` and
+        of one ``(source, channel)`` (None: all), a chunk at a time (what one trip to the store
+        brought; a chunk may hold no record)."""
 
     async def read(
         self,
@@ -57,9 +59,13 @@ class Sink(ABC):
         start_wall_ns: int | None = None,
         end_wall_ns: int | None = None,
         kinds: Collection[RecordKind] | None = None,
+        source_channel: SourceChannel | None = None,
     ) -> AsyncIterator[Record]:
         """As :meth:`read_chunks`, one record at a time."""
-        async for chunk in self.read_chunks(start_wall_ns=start_wall_ns, end_wall_ns=end_wall_ns, kinds=kinds):
+        chunks = self.read_chunks(
+            start_wall_ns=start_wall_ns, end_wall_ns=end_wall_ns, kinds=kinds, source_channel=source_channel
+        )
+        async for chunk in chunks:
             for record in chunk:
                 yield record
 

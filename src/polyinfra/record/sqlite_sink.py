@@ -20,9 +20,10 @@ from pathlib import Path
 from typing import Final, TypeVar
 
 from polyinfra.errors import RecorderError, SinkWriteError
-from polyinfra.record.records import Record, RecordKind, SessionHeader
+from polyinfra.record.records import Record, RecordKind, SessionHeader, SourceChannel
 from polyinfra.record.sink import Sink
 from polyinfra.record.stored_rows import (
+    CONVERTED_ROWS,
     RECORD_COLUMNS,
     SESSION_COLUMNS,
     chunk_query,
@@ -115,13 +116,18 @@ class SQLiteSink(Sink):
         start_wall_ns: int | None = None,
         end_wall_ns: int | None = None,
         kinds: Collection[RecordKind] | None = None,
+        source_channel: SourceChannel | None = None,
     ) -> AsyncIterator[Sequence[Record]]:
-        fetch = functools.partial(self._fetch, *chunk_query("records", "?", start_wall_ns, end_wall_ns, kinds))
+        query = chunk_query("records", "?", start_wall_ns, end_wall_ns, kinds, source_channel=source_channel)
+        fetch = functools.partial(self._fetch, *query, source_channel)
         return chunks_in_written_order(lambda after_seq: self._run(functools.partial(fetch, after_seq), "read"))
 
-    def _fetch(self, query: str, parameters: tuple[object, ...], after_seq: int) -> tuple[list[Record], int | None]:
+    def _fetch(
+        self, query: str, parameters: tuple[object, ...], source_channel: SourceChannel | None, after_seq: int
+    ) -> tuple[list[Record], int | None]:
         """The next chunk after ``after_seq`` as records, and its last ``seq`` (None: it was the last chunk)."""
-        return records_of_chunk(self._connection.execute(query, (after_seq, *parameters)).fetchall())
+        cursor = self._connection.execute(query, (after_seq, *parameters))
+        return records_of_chunk(iter(functools.partial(cursor.fetchmany, CONVERTED_ROWS), []), source_channel)
 
     async def headers(self) -> list[SessionHeader]:
         rows = await self._run(

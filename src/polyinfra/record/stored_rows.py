@@ -9,7 +9,7 @@ later.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Iterable, Sequence
 from types import GenericAlias
 from typing import Any, Final
 
@@ -17,9 +17,10 @@ import msgspec
 from msgspec.structs import astuple
 
 from polyinfra.errors import CorruptRecordError
-from polyinfra.record.records import Record, RecordKind, SessionHeader
+from polyinfra.record.records import Record, RecordKind, SessionHeader, SourceChannel
 
 __all__ = [
+    "CONVERTED_ROWS",
     "READ_CHUNK_ROWS",
     "RECORD_COLUMNS",
     "SESSION_COLUMNS",
@@ -33,12 +34,23 @@ __all__ = [
 
 RECORD_COLUMNS: Final = ", ".join(Record.__struct_fields__)
 """The records table's columns after ``seq``, in :class:`Record`'s field order."""
+_SOURCE_CHANNEL_FIELDS: Final = ("source", "channel")
+_CHANNEL_RECORD_FIELDS: Final = tuple(name for name in Record.__struct_fields__ if name not in _SOURCE_CHANNEL_FIELDS)
+_CHANNEL_RECORD_COLUMNS: Final = ", ".join(_CHANNEL_RECORD_FIELDS)
+"""What a read of one source and channel selects: the records table's columns but those two, which
+the read knows already (two strings fewer for the store to hand back per row: replay reads millions)."""
 SESSION_COLUMNS: Final = ", ".join(SessionHeader.__struct_fields__)
 """The sessions table's columns, in :class:`SessionHeader`'s field order."""
 
 READ_CHUNK_ROWS: Final = 2_000
 """Rows fetched per trip to the store while reading: large enough that a trip is cheap, small
 enough that a long recording is never held in memory whole."""
+CONVERTED_ROWS: Final = 250
+"""Rows a sink that can fetch part of a trip's rows at a time turns into records at once. Row
+tuples are the garbage collector's to track: a whole chunk's of them alive at once (and their
+checked copies) crossed its first threshold, 700 new containers, several times a chunk (twenty
+young collections and a middle one per 20,000 records replayed, work live does not cause); a few
+hundred at a time stay below it. The records themselves are not tracked."""
 
 _KINDS: Final = {kind.value: kind for kind in RecordKind}
 # seq, then the record's fields as the tables store them (with and without a venue time).
@@ -68,27 +80,58 @@ def record_of_row(row: tuple[Any, ...]) -> Record:
     return Record(row[1], row[2], row[3], row[4], row[5], kind, row[7], row[8], row[9], row[10])
 
 
-# A chunk of ``(seq, *fields)`` rows as msgspec checks it: ``seq``, then each of Record's fields
-# with its type, taken from Record itself (a tuple type is of that exact length).
-_STORED_CHUNK: Final = GenericAlias(
-    list, GenericAlias(tuple, (int, *(field.type for field in msgspec.structs.fields(Record))))
-)
+def _stored_chunk_type(fields: Sequence[str]) -> GenericAlias:
+    """A chunk of ``(seq, *fields)`` rows as msgspec checks it: ``seq``, then each field with its
+    type, taken from Record itself (a tuple type is of that exact length)."""
+    types = {field.name: field.type for field in msgspec.structs.fields(Record)}
+    return GenericAlias(list, GenericAlias(tuple, (int, *(types[name] for name in fields))))
 
 
-def records_of_chunk(rows: Sequence[tuple[Any, ...]]) -> tuple[list[Record], int | None]:
-    """A chunk of ``(seq, *fields)`` rows read ``ORDER BY seq LIMIT READ_CHUNK_ROWS`` as records,
-    and the ``seq`` to read on after (None: the chunk was the last one)."""
+_STORED_CHUNK: Final = _stored_chunk_type(Record.__struct_fields__)
+_STORED_CHANNEL_CHUNK: Final = _stored_chunk_type(_CHANNEL_RECORD_FIELDS)
+
+
+def records_of_chunk(
+    batches: Iterable[Sequence[tuple[Any, ...]]], source_channel: SourceChannel | None = None
+) -> tuple[list[Record], int | None]:
+    """The rows of one :func:`chunk_query` (``ORDER BY seq LIMIT READ_CHUNK_ROWS``), handed over in
+    ``batches``, as records, and the ``seq`` to read on after (None: the chunk was the last one).
+    The rows are ``(seq, *fields)``, without the source and channel when the read was of
+    ``source_channel``."""
+    records: list[Record] = []
+    rows_read, last_seq = 0, None
+    for rows in batches:
+        if rows:
+            records += _records_of_rows(rows, source_channel)
+            rows_read += len(rows)
+            last_seq = rows[-1][0]
+    return records, last_seq if rows_read == READ_CHUNK_ROWS else None
+
+
+def _records_of_rows(rows: Sequence[tuple[Any, ...]], source_channel: SourceChannel | None) -> list[Record]:
     try:
-        # The whole chunk's columns checked in one msgspec call, as record_of_row checks one row
-        # (strict: no int from a float or a bool; no payload decoded from a string), at under half
-        # its cost: this runs for every record a replay reads.
-        stored = msgspec.convert(rows, _STORED_CHUNK, strict=True, builtin_types=(bytes,))
+        # The rows' columns checked in one msgspec call, as record_of_row checks one row (strict:
+        # no int from a float or a bool; no payload decoded from a string), at under half its
+        # cost: this runs for every record a replay reads.
+        chunk_type = _STORED_CHUNK if source_channel is None else _STORED_CHANNEL_CHUNK
+        stored = msgspec.convert(rows, chunk_type, strict=True, builtin_types=(bytes,))
     except msgspec.ValidationError as exc:
         for row in rows:
-            record_of_row(row)  # raises, naming the first row that is not a record
-        raise CorruptRecordError("a stored chunk cannot be read back", seq=rows[0][0] if rows else None) from exc
-    records = [Record(*row[1:]) for row in stored]
-    return records, rows[-1][0] if len(rows) == READ_CHUNK_ROWS else None
+            record_of_row(_whole_row(row, source_channel))  # raises, naming the first row that is not a record
+        raise CorruptRecordError("a stored chunk cannot be read back", seq=rows[0][0]) from exc
+    if source_channel is None:
+        return [Record(*row[1:]) for row in stored]
+    source, channel = source_channel
+    return [
+        Record(event_id, session_id, source, channel, key, kind, wall_ns, mono_ns, venue_ms, payload)
+        for _, event_id, session_id, key, kind, wall_ns, mono_ns, venue_ms, payload in stored
+    ]
+
+
+def _whole_row(row: tuple[Any, ...], source_channel: SourceChannel | None) -> tuple[Any, ...]:
+    """A row read of ``source_channel`` (without those columns) as the whole row it stands for."""
+    # A row too short to reach the source column stays as it is: it is refused for its length.
+    return row if source_channel is None or len(row) < 3 else (*row[:3], *source_channel, *row[3:])
 
 
 def header_of_row(row: tuple[Any, ...]) -> SessionHeader:
@@ -104,12 +147,20 @@ def chunk_query(
     start_wall_ns: int | None,
     end_wall_ns: int | None,
     kinds: Collection[RecordKind] | None,
+    *,
+    source_channel: SourceChannel | None = None,
 ) -> tuple[str, tuple[object, ...]]:
     """The query of the next chunk of records from ``table`` received in ``[start_wall_ns,
-    end_wall_ns)`` and of ``kinds`` (None: no bound), in written order, and its parameters after
-    the first: the ``seq`` to read on after. ``placeholder`` is the driver's."""
+    end_wall_ns)``, of ``kinds`` and of ``source_channel`` (None: no bound), in written order, and
+    its parameters after the first: the ``seq`` to read on after. ``placeholder`` is the driver's.
+    :func:`records_of_chunk` reads its rows."""
     conditions = [f"seq > {placeholder}"]
     parameters: list[object] = []
+    columns = RECORD_COLUMNS
+    if source_channel is not None:
+        conditions.append(f"source = {placeholder} AND channel = {placeholder}")
+        parameters.extend(source_channel)
+        columns = _CHANNEL_RECORD_COLUMNS
     if start_wall_ns is not None:
         conditions.append(f"recv_wall_ns >= {placeholder}")
         parameters.append(start_wall_ns)
@@ -121,7 +172,7 @@ def chunk_query(
         conditions.append(f"kind IN ({', '.join([placeholder] * len(kinds))})" if kinds else "FALSE")
         parameters.extend(kind.value for kind in kinds)
     where = " AND ".join(conditions)
-    query = f"SELECT seq, {RECORD_COLUMNS} FROM {table} WHERE {where} ORDER BY seq LIMIT {READ_CHUNK_ROWS}"
+    query = f"SELECT seq, {columns} FROM {table} WHERE {where} ORDER BY seq LIMIT {READ_CHUNK_ROWS}"
     return query, tuple(parameters)
 
 

@@ -177,11 +177,12 @@ class UsReplay:
     async def records(self) -> AsyncIterator[Record]:
         """The US records to replay, unapplied and unpaced, for a consumer that decides when each is due
         and then calls :meth:`apply` on it, in order (the US replay server)."""
-        chunks = self._sink.read_chunks(end_wall_ns=self._end_wall_ns, kinds=_REPLAYED_KINDS)
+        chunks = self._sink.read_chunks(
+            end_wall_ns=self._end_wall_ns, kinds=_REPLAYED_KINDS, source_channel=(US_SOURCE, US_CHANNEL)
+        )
         async for chunk in chunks:
             for record in chunk:
-                if record.source == US_SOURCE and record.channel == US_CHANNEL:
-                    yield record
+                yield record
 
     def apply(self, record: Record) -> list[BookEvent]:
         """Replay one US market-data record; the domain events it made."""

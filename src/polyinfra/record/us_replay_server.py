@@ -93,13 +93,13 @@ async def tape_instruments(
     :class:`CorruptRecordError` for a ``subscribed`` record that cannot have been written by the live client."""
     wanted = None if keys is None else frozenset(keys)
     listed: dict[str, UsInstrument] = {}
-    async for chunk in sink.read_chunks(end_wall_ns=end_wall_ns, kinds={RecordKind.SUBSCRIBED}):
-        for record in chunk:
-            if record.source != US_SOURCE or record.channel != US_CHANNEL:
-                continue
-            for instrument in decode_subscription(record).instruments:
-                if wanted is None or instrument.symbol in wanted:
-                    listed[instrument.symbol] = instrument.listed()
+    subscriptions = sink.read(
+        end_wall_ns=end_wall_ns, kinds={RecordKind.SUBSCRIBED}, source_channel=(US_SOURCE, US_CHANNEL)
+    )
+    async for record in subscriptions:
+        for instrument in decode_subscription(record).instruments:
+            if wanted is None or instrument.symbol in wanted:
+                listed[instrument.symbol] = instrument.listed()
     return list(listed.values())
 
 

@@ -17,8 +17,8 @@ import msgspec
 
 from polyinfra.core.us_books import BookScales, scales_of
 from polyinfra.core.us_instruments import UsInstrument, UsInstrumentState
-from polyinfra.errors import CorruptRecordError, InvalidValueError, MalformedMessageError
-from polyinfra.record.records import Record
+from polyinfra.errors import CorruptRecordError, InvalidValueError
+from polyinfra.record.records import Record, decode_stored
 from polyinfra.wire.json_decoding import JsonDecoder
 
 __all__ = ["TapeInstrument", "UsSubscription", "decode_subscription"]
@@ -90,10 +90,7 @@ _decode: Final[JsonDecoder[UsSubscription]] = JsonDecoder(UsSubscription, what="
 def decode_subscription(record: Record) -> UsSubscription:
     """A US ``subscribed`` record's payload; :class:`CorruptRecordError` when it does not decode or does
     not say how to decode the updates of every symbol it names."""
-    try:
-        subscription = _decode.decode(record.payload)
-    except MalformedMessageError as exc:
-        raise CorruptRecordError("a recorded US subscription does not decode", event_id=record.event_id[:100]) from exc
+    subscription = decode_stored(_decode, record, "a recorded US subscription does not decode")
     if subscription.depth is None or {i.symbol for i in subscription.instruments} != set(subscription.token_ids):
         raise CorruptRecordError(
             "a recorded US subscription does not give its symbols' instruments (recorded by an older polyinfra?)",
