@@ -5,9 +5,9 @@ The rows are a cache of the raw tape, rebuilt through the same parsers and book 
 later is applied by exporting again. Layout under the output directory, partitioned Hive-style
 by source and by the UTC date a row was received::
 
-    book_deltas/source=clob/date=2026-12-06/part-0.parquet
-    trades/source=clob/date=2026-12-06/part-0.parquet
-    best_bid_ask/source=clob/date=2026-12-06/part-0.parquet
+    book_deltas/source=clob/date=2026-12-06/part-000000.parquet
+    trades/source=clob/date=2026-12-06/part-000000.parquet
+    best_bid_ask/source=clob/date=2026-12-06/part-000000.parquet
     coverage.json
 
 * ``book_deltas``: one row per price level whose size changed in polyinfra's book (``size`` 0:

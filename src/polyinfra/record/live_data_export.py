@@ -7,10 +7,10 @@ again with the recorded frames): one row per event, in the order live delivered 
 later is applied by exporting again. Layout under the output directory, as
 :mod:`polyinfra.record.export` partitions (by source and the UTC date a record was received)::
 
-    activity/source=rtds/date=2026-12-06/part-0.parquet
-    prices/source=rtds/date=2026-12-06/part-0.parquet
-    comments/source=rtds/date=2026-12-06/part-0.parquet
-    gaps/source=rtds/date=2026-12-06/part-0.parquet
+    activity/source=rtds/date=2026-12-06/part-000000.parquet
+    prices/source=rtds/date=2026-12-06/part-000000.parquet
+    comments/source=rtds/date=2026-12-06/part-000000.parquet
+    gaps/source=rtds/date=2026-12-06/part-000000.parquet
 
 * ``activity``: each :class:`~polyinfra.model.live_events.ActivityTrade` (``trades``: the taker and
   every maker; ``orders_matched``: the taker), every field of the event; ``venue_ts_ms`` is when the

@@ -63,18 +63,21 @@ class ParquetTable:
     rows: int = 0
     parts: int = 0
     files: list[Path] = field(default_factory=list)
+    rows_per_part: int = _ROWS_PER_PART
 
     def add(self, date: str, row: dict[str, Any]) -> None:
         self.pending.setdefault(date, []).append(row)
         self.held += 1
         self.rows += 1
-        if self.held >= _ROWS_PER_PART:
+        if self.held >= self.rows_per_part:
             self.flush()
 
     def flush(self) -> None:
         for date, rows in self.pending.items():
             folder = self.out / self.name / f"source={self.source}" / f"date={date}"
-            path = folder / f"part-{self.parts}.parquet"
+            # Zero-padded, so that the files' names sort in the order they were written: readers that list a
+            # partition's files by name (pyarrow's datasets do) then read its rows in the tape's order.
+            path = folder / f"part-{self.parts:06d}.parquet"
             try:
                 folder.mkdir(parents=True, exist_ok=True)
                 pq.write_table(pa.Table.from_pylist(rows, schema=self.schema), path)
