@@ -40,6 +40,7 @@ from collections.abc import Callable
 
 from polyinfra.core.us_books import BookScales, decode_update
 from polyinfra.emulator.runner import Emulator
+from polyinfra.emulator.us.market_books import MarketBooks
 from polyinfra.model.book import OrderBook
 from polyinfra.record.records import Record, RecordKind
 from polyinfra.record.tap import encode_details
@@ -54,7 +55,7 @@ Run = Callable[[list[bytes]], object]
 
 def build_stream(emulator: Emulator, updates: int, depth: int) -> list[bytes]:
     market = emulator.us_market
-    service = emulator.us_market_data
+    served = MarketBooks(market)  # what the emulator's MarketDataSubscriptionAPI serves
     changed: list[str] = []
     remove = market.subscribe(changed.append)
     messages: list[bytes] = []
@@ -62,7 +63,7 @@ def build_stream(emulator: Emulator, updates: int, depth: int) -> list[bytes]:
         changed.clear()
         market.step()
         messages.extend(
-            md.BiDirectionalStreamMarketDataResponse(update=service.update(symbol, depth)).SerializeToString()
+            md.BiDirectionalStreamMarketDataResponse(update=served.update(symbol, depth)).SerializeToString()
             for symbol in changed
         )
     remove()

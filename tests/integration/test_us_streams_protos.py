@@ -32,7 +32,10 @@ ALICE = "firms/emulator/accounts/alice"
 BOB = "firms/emulator/accounts/bob"
 FIRM = "firm-a"
 TIME_SCALE = 0.001
-HINT = 'use protos="reflection" or load_bundle(...); compare with: polyinfra us protos diff'
+HINT = (
+    'use protos="reflection" or load_bundle(...) (us commands: --reflection or --bundle); '
+    "compare with: polyinfra us protos diff"
+)
 
 
 @pytest.fixture

@@ -26,7 +26,8 @@ from tests.unit.test_no_private_citations import PRIVATE_RE
 
 TERMINAL_COLUMNS = 80
 # Loading these is the cost of running a command, never of reading its help or signing offline.
-HEAVY_MODULES = ("aiohttp", "httpx", "prometheus_client", "grpc", "polyinfra.emulator")
+# eth_abi: the on-chain codecs (about 180 ms of imports), for the chain commands when they run.
+HEAVY_MODULES = ("aiohttp", "httpx", "prometheus_client", "grpc", "polyinfra.emulator", "eth_abi")
 
 
 Command = TyperCommand | TyperGroup

@@ -59,7 +59,6 @@ from polyinfra.cli.order_posting import (
     print_json,
 )
 from polyinfra.cli.orders import key_from_environment, order_app, renamed_parameters
-from polyinfra.core.approvals import Intent
 from polyinfra.core.auth_headers import ApiCredentials
 from polyinfra.core.eip712 import SigningKey, to_checksum_address
 from polyinfra.core.order_builder import OrderStamper, build_order, wall_clock_ms
@@ -76,8 +75,9 @@ from polyinfra.model.orders import SignatureType, TimeInForce
 from polyinfra.wire.clob_user import TradeRecord
 
 if TYPE_CHECKING:
-    # httpx comes with these: imported where a command runs, not to build --help.
+    # httpx and eth-abi come with these: imported where a command runs, not to build --help.
     from polyinfra.clob.trading import BalanceAllowance, CancelResult, OpenOrder, TradingClient
+    from polyinfra.core.approvals import Intent
     from polyinfra.net.http import HttpTransport
 
 __all__ = ["Finding", "WalletSetup", "register_trading_commands", "setup_findings"]
@@ -596,6 +596,8 @@ def _derived_wallet_findings(kind: SignatureType, signer: str, funder: str | Non
 
 
 def _balance_findings(setup: WalletSetup) -> list[Finding]:
+    from polyinfra.core.approvals import Intent
+
     findings: list[Finding] = []
     before, after = setup.collateral, setup.refreshed_collateral
     if (before.balance, before.allowances) != (after.balance, after.allowances):
@@ -736,6 +738,8 @@ def doctor(
         return await _inspect(
             transport, signature_type=kind, funder=funder, token=token, exchange=exchange, nonce=nonce, rest=rest
         )
+
+    from polyinfra.core.approvals import Intent
 
     findings = _diagnose(_run("doctor", rest, work))
     intents = tuple(intent for intent in Intent if any(intent in finding.approvals for finding in findings))

@@ -267,6 +267,9 @@ def _known_fields_only(data: bytes, response: type[ResponseT]) -> ResponseT:
         raise ProtoMismatchError(
             "the server sent a field number our protos do not have: its numbers are not ours",
             field=unknown,
-            hint='use protos="reflection" or load_bundle(...); compare with: polyinfra us protos diff',
+            hint=(
+                'use protos="reflection" or load_bundle(...) (us commands: --reflection or --bundle); '
+                "compare with: polyinfra us protos diff"
+            ),
         )
     return answer
