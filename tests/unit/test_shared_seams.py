@@ -4,6 +4,7 @@ the transport ownership rule and the ``us`` commands' endpoint options."""
 from __future__ import annotations
 
 import inspect
+from pathlib import Path
 
 import pytest
 import typer
@@ -71,7 +72,7 @@ async def test_transport_client_closes_only_a_transport_it_built() -> None:
     await shared.aclose()
 
 
-def test_endpoint_options_declares_the_four_options_and_gathers_them() -> None:
+def test_endpoint_options_declares_the_connection_and_protos_options_and_gathers_them() -> None:
     seen: list[UsEndpointOptions] = []
 
     @endpoint_options
@@ -79,20 +80,33 @@ def test_endpoint_options_declares_the_four_options_and_gathers_them() -> None:
         seen.append(endpoint)
 
     names = list(inspect.signature(command).parameters)
-    assert names == ["symbol", "grpc", "insecure", "live", "token_url", "verbose"]
-    command(symbol="x", grpc="h:1", insecure=True, live=False, token_url=None, verbose=True)
-    assert seen == [UsEndpointOptions("h:1", True, False, None)]
+    assert names == ["symbol", "grpc", "insecure", "live", "token_url", "reflection", "bundle", "sha256", "verbose"]
+    command(
+        symbol="x",
+        grpc="h:1",
+        insecure=True,
+        live=False,
+        token_url=None,
+        reflection=True,
+        bundle=None,
+        sha256=None,
+        verbose=True,
+    )
+    assert seen == [UsEndpointOptions("h:1", True, False, None, True, None, None)]
 
 
 def test_endpoint_options_resolve_as_before() -> None:
-    emulator = UsEndpointOptions(None, False, False, None).resolve()
-    assert (emulator.target, emulator.plaintext) == (EMULATOR_GRPC_TARGET, True)
+    emulator = UsEndpointOptions(None, False, False, None, False, None, None).resolve()
+    assert (emulator.target, emulator.plaintext, emulator.protos) == (EMULATOR_GRPC_TARGET, True, None)
     assert emulator.token_url.endswith("/oauth/token")
-    given = UsEndpointOptions("example.com:443", False, False, "https://t.example/token").resolve()
+    given = UsEndpointOptions("example.com:443", False, False, "https://t.example/token", True, None, None).resolve()
     assert (given.target, given.plaintext, given.token_url) == ("example.com:443", False, "https://t.example/token")
-    live = UsEndpointOptions(None, False, True, None).resolve()
+    assert given.protos == "reflection"
+    live = UsEndpointOptions(None, False, True, None, False, None, None).resolve()
     assert not live.plaintext and live.target != EMULATOR_GRPC_TARGET
     with pytest.raises(typer.BadParameter):
-        UsEndpointOptions("h:1", False, True, None).resolve()
+        UsEndpointOptions("h:1", False, True, None, False, None, None).resolve()
     with pytest.raises(InvalidValueError):
-        UsEndpointOptions("no port", False, False, None).resolve()
+        UsEndpointOptions("no port", False, False, None, False, None, None).resolve()
+    with pytest.raises(typer.BadParameter, match="not both"):
+        UsEndpointOptions(None, False, False, None, True, Path("bundle.zip"), None).resolve()

@@ -24,10 +24,10 @@ A token's life::
 A token is *repairing* while it waits for a REST snapshot (pending) or has one in flight; meanwhile
 :mod:`polyinfra.core.token_routing` drops a pending token's deltas (the snapshot requested later
 contains them) and buffers every event of an in-flight one, which is replayed in order on top of
-the snapshot once it arrives. Sizes in the venue's deltas are absolute (venue notes: Market
-channel), so replaying changes the snapshot already contains sets those levels to the values they
-had, and every later change wins: the book converges whichever moment between request and answer
-the venue took the snapshot at.
+the snapshot once it arrives. Sizes in the venue's deltas are absolute
+(venue notes: Market channel), so replaying changes the snapshot already contains sets those levels
+to the values they had, and every later change wins: the book converges whichever moment between
+request and answer the venue took the snapshot at.
 """
 
 from __future__ import annotations
