@@ -31,6 +31,7 @@ from polyinfra.core.ctf_positions import (
     neg_risk_question_id,
 )
 from polyinfra.core.matching import BookLevels, Level, Order
+from polyinfra.emulator.agent_holdings import AgentHoldings
 from polyinfra.emulator.exchange import Exchange
 from polyinfra.emulator.rewards import RewardProgram
 from polyinfra.errors import InvalidValueError
@@ -235,6 +236,7 @@ class MarketSimulator:
         self._exchange = exchange
         self._rng = random.Random(seed)
         self._agents: dict[ConditionId, _MarketAgents] = {}
+        self._holdings = AgentHoldings(exchange, (*_MAKERS, *_TAKERS, _SWEEPER))
 
     def seed_books(self) -> None:
         """Give every open market a two-sided book of several levels around its fair value."""
@@ -400,12 +402,11 @@ class MarketSimulator:
         time_in_force: TimeInForce,
         post_only: bool = False,
     ) -> None:
-        """Place a Yes-space order, expressed on either token (a Yes bid at p is also a No sell at 1-p)."""
-        yes, no = info.tokens
-        if self._rng.randrange(2):
-            token, token_side, price = no.token_id, side.opposite, MICROS - yes_price_micros
-        else:
-            token, token_side, price = yes.token_id, side, yes_price_micros
+        """Place a Yes-space order, expressed on either token (a Yes bid at p is also a No sell at 1-p),
+        but never as a SELL of shares ``owner`` does not hold."""
+        token, token_side, price = self._holdings.placeable(
+            owner, info, side, yes_price_micros, size_micros, on_no=self._rng.randrange(2) == 1
+        )
         order = Order(
             # Shaped like the venue's order ids, which are EIP-712 hashes (venue notes: Order signing).
             order_id=f"0x{self._rng.getrandbits(256):064x}",

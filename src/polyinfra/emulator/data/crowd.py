@@ -7,7 +7,9 @@ trades from the fixed address :func:`~polyinfra.emulator.live.rtds_sources.agent
 from its name), and each :meth:`WalletCrowd.step` lets one member, drawn from its own
 ``random.Random(seed)``, take part of the best level of one side of one open market with a FAK
 order on either token. It follows the simulator's rule that keeps books two-sided: never the
-deepest level of a side, never more than the level holds. Its fills are real fills, so the Data
+deepest level of a side, never more than the level holds; and, like every simulated trader, it never
+sells shares it does not hold (:class:`~polyinfra.emulator.agent_holdings.AgentHoldings`): a member
+without them buys the other outcome instead. Its fills are real fills, so the Data
 API, the CLOB's trades and RTDS activity report them like any other.
 """
 
@@ -17,9 +19,10 @@ import random
 from typing import Final
 
 from polyinfra.core.matching import Order
+from polyinfra.emulator.agent_holdings import AgentHoldings
 from polyinfra.emulator.exchange import Exchange
 from polyinfra.errors import InvalidValueError
-from polyinfra.model.numbers import MICROS, Side, to_micros
+from polyinfra.model.numbers import Side, to_micros
 from polyinfra.model.orders import TimeInForce
 
 __all__ = ["WalletCrowd", "crowd_member"]
@@ -43,6 +46,7 @@ class WalletCrowd:
         self._exchange = exchange
         self._members = [crowd_member(index) for index in range(1, wallets + 1)]
         self._rng = random.Random(f"crowd:{seed}")
+        self._holdings = AgentHoldings(exchange, self._members)
 
     @property
     def members(self) -> list[str]:
@@ -59,8 +63,7 @@ class WalletCrowd:
         if not open_markets:
             return
         info = rng.choice(open_markets)
-        yes, no = info.tokens
-        levels = self._exchange.levels(yes.token_id)
+        levels = self._exchange.levels(info.tokens[0].token_id)
         side = rng.choice((Side.BUY, Side.SELL))
         opposite = levels.asks if side is Side.BUY else levels.bids
         if len(opposite) < 2:
@@ -71,14 +74,16 @@ class WalletCrowd:
         if most < minimum:
             return
         size = rng.randrange(minimum, most + 1, _SIZE_STEP_MICROS)
-        token, token_side, price = yes.token_id, side, best.price_micros
-        if rng.randrange(2):
-            # The same trade on the No token: a Yes buy at p is a No sell at 1 - p.
-            token, token_side, price = no.token_id, side.opposite, MICROS - best.price_micros
+        # The same trade may go on the No token (a Yes buy at p is a No sell at 1 - p), and does when
+        # the member would otherwise sell Yes shares it does not hold.
+        on_no = rng.randrange(2) == 1
+        order_id = f"0x{rng.getrandbits(256):064x}"
+        owner = rng.choice(self._members)
+        token, token_side, price = self._holdings.placeable(owner, info, side, best.price_micros, size, on_no=on_no)
         self._exchange.place(
             Order(
-                order_id=f"0x{rng.getrandbits(256):064x}",
-                owner=rng.choice(self._members),
+                order_id=order_id,
+                owner=owner,
                 token_id=token,
                 side=token_side,
                 price_micros=price,
