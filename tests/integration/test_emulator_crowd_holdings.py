@@ -9,8 +9,8 @@ from decimal import Decimal
 
 from polyinfra.core.venue_rate_limits import DATA_LIMITS
 from polyinfra.data.data_api import DataApiClient
-from polyinfra.emulator.faults import FaultConfig, RateLimitMode
 from polyinfra.emulator.data.views import dollars, shares
+from polyinfra.emulator.faults import FaultConfig, RateLimitMode
 from polyinfra.emulator.runner import Emulator
 from polyinfra.model.numbers import Side
 from polyinfra.wallets.wallet_pnl import wallet_pnl

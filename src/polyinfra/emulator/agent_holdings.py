@@ -56,7 +56,10 @@ class AgentHoldings:
         when the preferred one would be a SELL of more than the owner's free shares. One of the two is
         always a BUY, so there is always a way."""
         yes, no = info.tokens
-        choices = [(yes.token_id, yes_side, yes_price_micros), (no.token_id, yes_side.opposite, MICROS - yes_price_micros)]
+        choices = [
+            (yes.token_id, yes_side, yes_price_micros),
+            (no.token_id, yes_side.opposite, MICROS - yes_price_micros),
+        ]
         if on_no:
             choices.reverse()
         token, side, price = choices[0]

@@ -13,7 +13,9 @@ several such questions (one winner among candidates), :func:`reward_programs` th
 * now and then a sweeper takes all of one side but its deepest level.
 
 Takers never reach a side's deepest level and cancels never remove a side's last order, so books
-that only the simulator trades stay two-sided. Every number is integer micros drawn from one
+that only the simulator trades stay two-sided. No agent sells shares it does not hold
+(:class:`~polyinfra.emulator.agent_holdings.AgentHoldings`): an order that would is placed as the
+BUY of the other token, the same Yes-space order. Every number is integer micros drawn from one
 ``random.Random(seed)``: with a deterministic clock the same seed gives the same actions and events.
 """
 

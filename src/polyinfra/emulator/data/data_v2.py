@@ -335,7 +335,7 @@ def _conditions(query: MultiMapping[str]) -> set[str]:
 
 def _has_status(m: Marked, status: PositionStatus) -> bool:
     if status is not PositionStatus.CLOSED and m.position.size_micros < 0:
-        return False  # a simulator agent's short (see DataView): counted in P&L, never listed
+        return False  # a short in the ledger (see DataView): counted in P&L, never listed
     if status is PositionStatus.OPEN:
         return m.status in (PositionStatus.OPEN, PositionStatus.MERGEABLE)
     return m.status is status

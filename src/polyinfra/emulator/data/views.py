@@ -8,9 +8,10 @@ displayed prices (midpoint, else last trade, else 0.5); a resolved market marks 
 the other token at 0. Figures are exact fractions until the answer, then ``Decimal`` rounded to 6
 places (the venue's own numbers carry 4 to 6).
 
-The simulator's agents hold no token balances, so one may sell what it never bought: such a short
-position counts in its P&L (it is what the fills say) but no route lists it as a position, since
-the venue's positions are never negative.
+The simulator's agents and the crowd sell only shares they hold, but an API key's wallet may sell
+shares that never passed through the CLOB (split on the emulated chain, for one), and its ledger then
+shows a short: such a position counts in its P&L (it is what the fills say) but no route lists it as a
+position, since the venue's positions are never negative.
 """
 
 from __future__ import annotations
