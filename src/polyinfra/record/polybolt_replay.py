@@ -24,7 +24,7 @@ import msgspec
 from polyinfra.core.polybolt_feed import DataFrame, PolyBoltFeed
 from polyinfra.model.live_events import LiveEvent
 from polyinfra.record.live_data_replay import LiveDataReplay
-from polyinfra.record.records import Record, RecordKind, connection_number, decode_stored
+from polyinfra.record.records import Record, RecordKind, decode_stored
 from polyinfra.wire.json_decoding import JsonDecoder
 
 __all__ = ["POLYBOLT_SOURCE", "PolyBoltReplay"]
@@ -60,8 +60,8 @@ class PolyBoltReplay(LiveDataReplay):
         self._feeds = {}
         self._served = {}
 
-    def _replay(self, record: Record) -> list[LiveEvent]:
-        feed = self._feed(connection_number(record.event_id))
+    def _replay(self, record: Record, connection: int) -> list[LiveEvent]:
+        feed = self._feed(connection)
         kind = record.kind
         if kind is RecordKind.FRAME_RECEIVED:
             return self._frame(feed, record)
