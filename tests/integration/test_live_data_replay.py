@@ -27,7 +27,7 @@ from polyinfra.record.sink import Sink
 from polyinfra.record.sink_urls import open_sink
 from tests.integration.cli_steps import run_polyinfra_in_process
 from tests.integration.live_data_tapes import of, record_polybolt_session, record_rtds_session
-from tests.integration.test_polybolt_live_data import SteppingClock
+from tests.integration.test_polybolt_live_data import SteppingClock, credentials_of
 from tests.integration.test_rtds_live_data import FAST, step_until_fills, subscribed, until
 
 NO_WATCHDOG = {"activity": None, "crypto_prices": None, "comments": None}
@@ -201,3 +201,44 @@ def _commented(emulator: Emulator, delivered: list[LiveEvent]) -> bool:
         return True
     emulator.rtds_sources.post_comment("after the drop", parent_entity_id=7, user_address="0xAbC")
     return False
+
+
+async def test_two_polybolt_clients_sharing_a_subscription_key_replay_each_into_its_ticks(tmp_path: Path) -> None:
+    """Binance prices for one client, Chainlink's for the other: one PolyBolt subscription key each, on
+    connections of the same own number, recorded into one recorder."""
+    sink = open_sink(f"sqlite:///{tmp_path}/tape.db")
+    clock = SteppingClock()
+    binance: list[LiveEvent] = []
+    chainlink: list[LiveEvent] = []
+    async with Emulator(markets=1, seed=7, rate=0, faults=FaultConfig(rate_limits=RateLimitMode.OFF)) as emulator:
+        emulator.polybolt.clock_s = clock
+        options = {"clock": clock, "sleep": clock.sleep, "reconnect_initial_s": 0.05}
+        try:
+            async with Recorder(sink) as recorder:
+                clients = [
+                    LiveData(
+                        emulator.urls["rtds"],
+                        credentials=credentials_of(emulator),
+                        polybolt_url=emulator.urls["polybolt"],
+                        polybolt_options=options,
+                        recorder=recorder,
+                    )
+                    for _ in range(2)
+                ]
+                async with clients[0], clients[1]:
+                    await clients[0].prices(["btcusd"], source=PriceSource.BINANCE, callback=binance.append)
+                    await clients[1].prices(["btcusd"], source=PriceSource.CHAINLINK, callback=chainlink.append)
+                    for _ in range(3):
+                        emulator.rtds_sources.tick_prices()
+                    await until(lambda: len(of(binance, PriceTick)) >= 3 and len(of(chainlink, PriceTick)) >= 3)
+                connections = [client.polybolt.recorded_connections for client in clients if client.polybolt]
+            replayed = [await PolyBoltReplay(sink, connections=chosen).events() for chosen in connections]
+            everything = await PolyBoltReplay(sink).events()
+        finally:
+            await sink.close()
+    assert len(connections) == 2 and not connections[0] & connections[1]
+    assert {topic_of(event) for event in binance} == {"crypto_prices"}
+    assert {topic_of(event) for event in chainlink} == {"crypto_prices_chainlink"}
+    assert replayed == [binance, chainlink]
+    # Unselected, each connection's ticks still come from its own subscription's topics.
+    assert sorted(map(repr, everything)) == sorted(map(repr, binance + chainlink))
