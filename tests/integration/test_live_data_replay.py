@@ -205,7 +205,7 @@ def _commented(emulator: Emulator, delivered: list[LiveEvent]) -> bool:
 
 async def test_two_polybolt_clients_sharing_a_subscription_key_replay_each_into_its_ticks(tmp_path: Path) -> None:
     """Binance prices for one client, Chainlink's for the other: one PolyBolt subscription key each, on
-    connections of the same own number, recorded into one recorder."""
+    connections of the same own number, recorded into one recorder, seq numbers skipped on both."""
     sink = open_sink(f"sqlite:///{tmp_path}/tape.db")
     clock = SteppingClock()
     binance: list[LiveEvent] = []
@@ -231,6 +231,12 @@ async def test_two_polybolt_clients_sharing_a_subscription_key_replay_each_into_
                     for _ in range(3):
                         emulator.rtds_sources.tick_prices()
                     await until(lambda: len(of(binance, PriceTick)) >= 3 and len(of(chainlink, PriceTick)) >= 3)
+                    # Every connection skips seq numbers a while: each client's gaps are its own.
+                    emulator.faults.update({"polybolt_seq_skip_every": 2})
+                    for _ in range(3):
+                        emulator.rtds_sources.tick_prices()
+                    await until(lambda: bool(of(binance, Gap)) and bool(of(chainlink, Gap)))
+                    emulator.faults.update({"polybolt_seq_skip_every": 0})
                 connections = [client.polybolt.recorded_connections for client in clients if client.polybolt]
             replayed = [await PolyBoltReplay(sink, connections=chosen).events() for chosen in connections]
             everything = await PolyBoltReplay(sink).events()

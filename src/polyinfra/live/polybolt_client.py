@@ -270,7 +270,8 @@ class PolyBoltClient:
         shard = next((shard for shard in self._shards if len(shard.entries) < self._max_subscriptions), None)
         if shard is None:
             backoff = Backoff(initial_s=self._reconnect_initial_s, max_s=self._reconnect_max_s, random=self._random)
-            shard = _Shard(len(self._shards), self._clock, self._interval_s, backoff)
+            # Numbered from 1, as the recorder's connections are: 0 is what belongs to no connection.
+            shard = _Shard(len(self._shards) + 1, self._clock, self._interval_s, backoff)
             self._shards.append(shard)
             if self._started:
                 self._run(shard)

@@ -230,8 +230,9 @@ class Recorder:
         """The connection number a client of ``source`` records its connection ``wanted`` under: ``wanted``
         itself unless another client of the source took it in this session, else the next number no one has.
         One client's numbers stay its own (a tape of one client reads as before); two clients' never meet,
-        so a replay keeps each connection's state apart."""
-        taken = self._connections.setdefault(source, set())
+        so a replay keeps each connection's state apart. ``NO_CONNECTION`` is never given (a connection the
+        client numbers 0 gets the next number): records under it concern every client."""
+        taken = self._connections.setdefault(source, {NO_CONNECTION})
         number = wanted if wanted not in taken else max(taken) + 1
         taken.add(number)
         return number
