@@ -17,15 +17,20 @@ import pytest
 
 from polyinfra.emulator.faults import FaultConfig, RateLimitMode
 from polyinfra.emulator.runner import Emulator
+from polyinfra.live.live_data import LiveData, PriceSource
 from polyinfra.model.live_events import ActivityTrade, CommentEvent, Gap, LiveEvent, PriceTick, topic_of
 from polyinfra.record.polybolt_replay import PolyBoltReplay
+from polyinfra.record.recorder import Recorder
 from polyinfra.record.records import RecordKind
 from polyinfra.record.rtds_replay import RtdsReplay
 from polyinfra.record.sink import Sink
 from polyinfra.record.sink_urls import open_sink
 from tests.integration.cli_steps import run_polyinfra_in_process
 from tests.integration.live_data_tapes import of, record_polybolt_session, record_rtds_session
-from tests.integration.test_polybolt_live_data import SteppingClock
+from tests.integration.test_polybolt_live_data import SteppingClock, credentials_of
+from tests.integration.test_rtds_live_data import FAST, step_until_fills, subscribed, until
+
+NO_WATCHDOG = {"activity": None, "crypto_prices": None, "comments": None}
 
 
 @pytest.fixture
@@ -144,3 +149,102 @@ async def test_live_record_then_replay_gives_the_lines_live_printed(emulator: Em
     # The command's duration may end with events still queued for its printer: the tape holds them too.
     assert printed and replayed[: len(printed)] == printed
     assert summary.startswith("replayed ")
+
+
+async def test_two_clients_recording_into_one_recorder_replay_each_into_what_it_delivered(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    """Two LiveData over RTDS, one recorder: both take the Binance price frames (whose duplicate checks one
+    feed for both would get wrong), only the second takes comments and only its connection is dropped."""
+    sink = open_sink(f"sqlite:///{tmp_path}/tape.db")
+    trader: list[LiveEvent] = []
+    commenter: list[LiveEvent] = []
+    for _ in range(3):
+        emulator.rtds_sources.tick_prices()
+    try:
+        async with Recorder(sink) as recorder:
+            first = LiveData(emulator.urls["rtds"], silence_timeout_s=NO_WATCHDOG, recorder=recorder, **FAST)
+            second = LiveData(emulator.urls["rtds"], silence_timeout_s=NO_WATCHDOG, recorder=recorder, **FAST)
+            async with first, second:
+                await first.activity(kinds=["trades"], callback=trader.append)
+                await first.prices(["btcusd"], source=PriceSource.BINANCE, callback=trader.append)
+                await second.comments(callback=commenter.append)
+                await second.prices(["btcusd"], source=PriceSource.BINANCE, callback=commenter.append)
+                await subscribed(first, emulator)
+                await subscribed(second, emulator)
+                step_until_fills(emulator)
+                await until(lambda: bool(of(trader, ActivityTrade)))
+                # Only the second client takes comments: the knob closes its connection and no other.
+                emulator.faults.update({"rtds_close_after_messages": 1, "rtds_close_code": 4002})
+                emulator.rtds_sources.post_comment("the drop", parent_entity_id=7, user_address="0xAbC")
+                await until(lambda: len(of(commenter, Gap)) >= 2)  # comments' and crypto_prices'
+                emulator.faults.update({"rtds_close_after_messages": 0, "rtds_close_code": 0})
+                emulator.rtds_sources.tick_prices()
+                # Comments until one reaches the second client's next session (earlier ones are lost, live and taped).
+                await until(lambda: _commented(emulator, commenter))
+            connections = (first.rtds.recorded_connections, second.rtds.recorded_connections)
+        replayed = [await RtdsReplay(sink, connections=chosen).events() for chosen in connections]
+        everything = await RtdsReplay(sink).events()
+    finally:
+        await sink.close()
+    assert len(connections[0]) == 1 and len(connections[1]) == 1 and connections[0] != connections[1]
+    assert not of(trader, Gap) and of(trader, PriceTick)
+    assert {event.reason for event in of(commenter, Gap)} == {"reconnect: closed with 4002"}  # type: ignore[attr-defined]
+    assert replayed == [trader, commenter]
+    assert sorted(map(repr, everything)) == sorted(map(repr, trader + commenter))
+
+
+def _commented(emulator: Emulator, delivered: list[LiveEvent]) -> bool:
+    """Whether a comment followed the last gap in ``delivered``; posts one more if not."""
+    last_gap = max(index for index, event in enumerate(delivered) if isinstance(event, Gap))
+    if of(delivered[last_gap:], CommentEvent):
+        return True
+    emulator.rtds_sources.post_comment("after the drop", parent_entity_id=7, user_address="0xAbC")
+    return False
+
+
+async def test_two_polybolt_clients_sharing_a_subscription_key_replay_each_into_its_ticks(tmp_path: Path) -> None:
+    """Binance prices for one client, Chainlink's for the other: one PolyBolt subscription key each, on
+    connections of the same own number, recorded into one recorder, seq numbers skipped on both."""
+    sink = open_sink(f"sqlite:///{tmp_path}/tape.db")
+    clock = SteppingClock()
+    binance: list[LiveEvent] = []
+    chainlink: list[LiveEvent] = []
+    async with Emulator(markets=1, seed=7, rate=0, faults=FaultConfig(rate_limits=RateLimitMode.OFF)) as emulator:
+        emulator.polybolt.clock_s = clock
+        options = {"clock": clock, "sleep": clock.sleep, "reconnect_initial_s": 0.05}
+        try:
+            async with Recorder(sink) as recorder:
+                clients = [
+                    LiveData(
+                        emulator.urls["rtds"],
+                        credentials=credentials_of(emulator),
+                        polybolt_url=emulator.urls["polybolt"],
+                        polybolt_options=options,
+                        recorder=recorder,
+                    )
+                    for _ in range(2)
+                ]
+                async with clients[0], clients[1]:
+                    await clients[0].prices(["btcusd"], source=PriceSource.BINANCE, callback=binance.append)
+                    await clients[1].prices(["btcusd"], source=PriceSource.CHAINLINK, callback=chainlink.append)
+                    for _ in range(3):
+                        emulator.rtds_sources.tick_prices()
+                    await until(lambda: len(of(binance, PriceTick)) >= 3 and len(of(chainlink, PriceTick)) >= 3)
+                    # Every connection skips seq numbers a while: each client's gaps are its own.
+                    emulator.faults.update({"polybolt_seq_skip_every": 2})
+                    for _ in range(3):
+                        emulator.rtds_sources.tick_prices()
+                    await until(lambda: bool(of(binance, Gap)) and bool(of(chainlink, Gap)))
+                    emulator.faults.update({"polybolt_seq_skip_every": 0})
+                connections = [client.polybolt.recorded_connections for client in clients if client.polybolt]
+            replayed = [await PolyBoltReplay(sink, connections=chosen).events() for chosen in connections]
+            everything = await PolyBoltReplay(sink).events()
+        finally:
+            await sink.close()
+    assert len(connections) == 2 and not connections[0] & connections[1]
+    assert {topic_of(event) for event in binance} == {"crypto_prices"}
+    assert {topic_of(event) for event in chainlink} == {"crypto_prices_chainlink"}
+    assert replayed == [binance, chainlink]
+    # Unselected, each connection's ticks still come from its own subscription's topics.
+    assert sorted(map(repr, everything)) == sorted(map(repr, binance + chainlink))

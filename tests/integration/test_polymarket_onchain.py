@@ -17,7 +17,7 @@ from polyinfra.core.eip712 import SigningKey
 from polyinfra.core.relayer_signing import deposit_wallet
 from polyinfra.core.wallet_addresses import safe_wallet
 from polyinfra.emulator.runner import Emulator
-from polyinfra.errors import InvalidNumberError, InvalidValueError, TransactionRevertedError
+from polyinfra.errors import InvalidNumberError, InvalidValueError, TransactionRevertedError, TransactionTimeoutError
 from polyinfra.obs.redaction import SecretScanner, register_secret
 from tests.traceback_locals import secrets_in_traceback_locals
 
@@ -97,7 +97,8 @@ async def test_onchain_refusals_show_no_secret(
         assert not secrets_in_traceback_locals(elsewhere.value, secret_scanner)
 
 
-async def test_safe_wallet_wraps_and_splits_through_the_relayer(emulator: Emulator) -> None:
+async def _safe_with_relayer_key(emulator: Emulator) -> tuple[str, str, str, str]:
+    """A new key, its owner, its Safe funded with 20 USDC.e, and a relayer API key of the owner."""
     private_key = "0x" + secrets.token_hex(32)
     register_secret(private_key)
     owner = SigningKey(private_key).address
@@ -107,6 +108,13 @@ async def test_safe_wallet_wraps_and_splits_through_the_relayer(emulator: Emulat
         relayer_key = (await http.post(f"{rest}/_emulator/relayer/api-keys/{owner}")).json()["apiKey"]
         register_secret(relayer_key)
         await http.post(f"{rest}/_emulator/chain/accounts/{safe}", json={"usdc_e": "20", "fresh": True})
+    return private_key, owner, safe, relayer_key
+
+
+async def test_safe_wallet_wraps_and_splits_through_the_relayer(emulator: Emulator) -> None:
+    private_key, owner, safe, relayer_key = await _safe_with_relayer_key(emulator)
+    rest = emulator.urls["rest"]
+    async with httpx.AsyncClient() as http:
         # Each poll shows the final state: the sender's 2 s poll interval never has to elapse.
         await http.post(f"{rest}/_emulator/relayer/faults", json={"states_per_poll": 3})
     balances = emulator.trading.balances
@@ -140,3 +148,35 @@ async def test_safe_wallet_wraps_and_splits_through_the_relayer(emulator: Emulat
     assert len(relayed) == 1 + len(wrapped.transactions) + len(split.transactions)
     assert {row["state"] for row in relayed} == {"STATE_CONFIRMED"}
     assert all(row["from"] == owner for row in relayed)
+
+
+async def test_the_relayer_polling_settings_reach_the_sender(emulator: Emulator) -> None:
+    rest = emulator.urls["rest"]
+    async with httpx.AsyncClient() as http:
+        # One state per poll: a Safe's deployment is CONFIRMED at the fourth poll (NEW, EXECUTED, MINED, CONFIRMED).
+        await http.post(f"{rest}/_emulator/relayer/faults", json={"states_per_poll": 1})
+    private_key, _, safe, relayer_key = await _safe_with_relayer_key(emulator)
+    async with AsyncPolymarket(
+        rest_url=rest,
+        private_key=private_key,
+        signature_type="POLY_GNOSIS_SAFE",
+        funder=safe,
+        environ={"POLYINFRA_RELAYER_API_KEY": relayer_key},
+        relayer_poll_interval_s=0.01,
+        relayer_max_polls=2,
+    ) as impatient:
+        with pytest.raises(TransactionTimeoutError):
+            await impatient.wrap("1")
+    private_key, _, safe, relayer_key = await _safe_with_relayer_key(emulator)
+    environ = {
+        "POLYINFRA_RELAYER_API_KEY": relayer_key,
+        "POLYINFRA_RELAYER_POLL_INTERVAL_S": "0.01",
+        "POLYINFRA_RELAYER_MAX_POLLS": "8",
+    }
+    async with AsyncPolymarket(
+        rest_url=rest, private_key=private_key, signature_type="POLY_GNOSIS_SAFE", funder=safe, environ=environ
+    ) as patient:
+        assert (patient.config.relayer_poll_interval_s, patient.config.relayer_max_polls) == (0.01, 8)
+        wrapped = await patient.wrap("1")
+    assert len(wrapped.transactions) == 2
+    assert emulator.trading.balances.collateral(safe) == 1_000_000

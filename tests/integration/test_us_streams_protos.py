@@ -189,5 +189,26 @@ async def test_our_numbers_stop_the_archiver_before_it_commits_anything(renumber
     status = archiver.status[DropCopyStream.EXECUTIONS]
     assert (status.state, status.responses, status.reconnects) == ("refused", 0, 0)
     assert refused.value.context["hint"] == HINT
+    assert refused.value.context["stream"] == "executions"
     assert archive.count(FIRM, DropCopyStream.EXECUTIONS) == 0
+    archive.close()
+
+
+@pytest.mark.parametrize(
+    ("stream", "message"),
+    [
+        (DropCopyStream.TRADES, "CreateTradeCaptureReportSubscriptionResponse"),
+        (DropCopyStream.POSITIONS, "CreatePositionChangeSubscriptionResponse"),
+    ],
+)
+async def test_a_dropcopy_message_that_does_not_decode_names_its_stream(
+    renumbered: Emulator, tmp_path: Path, stream: DropCopyStream, message: str
+) -> None:
+    archive = SQLiteDropCopyArchive(tmp_path / "archive.db")
+    archiver = emulator_archiver(renumbered, archive, FIRM, stream, time_scale=TIME_SCALE)
+    renumbered.us_dropcopy.generate(5, seed=3)
+    with pytest.raises(ProtoMismatchError) as refused:
+        await archiver.run()
+    assert refused.value.context["stream"] == stream.value
+    assert str(refused.value.context["field"]).startswith(f"{message}.#")
     archive.close()

@@ -109,6 +109,41 @@ def test_the_relayer_follows_the_rest_url_and_takes_one_kind_of_auth(
         resolve_config({"relayer_url": "ws://relayer"}, environ={})
 
 
+def test_relayer_polling_comes_from_arguments_the_environment_or_the_file(tmp_path: Path) -> None:
+    default = resolve_config({}, environ={})
+    assert (default.relayer_poll_interval_s, default.relayer_max_polls) == (2.0, 100)
+    environ = {"POLYINFRA_RELAYER_POLL_INTERVAL_S": "0.25", "POLYINFRA_RELAYER_MAX_POLLS": "7"}
+    from_environment = resolve_config({}, environ=environ)
+    assert (from_environment.relayer_poll_interval_s, from_environment.relayer_max_polls) == (0.25, 7)
+    toml = _toml(tmp_path, "relayer_poll_interval_s = 1\nrelayer_max_polls = 3\n")
+    from_file = resolve_config({"relayer_max_polls": 5}, environ={}, config_file=toml)
+    assert (from_file.relayer_poll_interval_s, from_file.relayer_max_polls) == (1.0, 5)
+
+
+INTERVAL, POLLS = "relayer_poll_interval_s", "relayer_max_polls"
+
+
+@pytest.mark.parametrize(
+    ("name", "settings", "environ"),
+    [
+        (INTERVAL, {INTERVAL: 0}, {}),
+        (INTERVAL, {INTERVAL: -0.5}, {}),
+        (INTERVAL, {INTERVAL: float("nan")}, {}),
+        (INTERVAL, {INTERVAL: True}, {}),
+        (INTERVAL, {}, {"POLYINFRA_RELAYER_POLL_INTERVAL_S": "inf"}),
+        (INTERVAL, {}, {"POLYINFRA_RELAYER_POLL_INTERVAL_S": "2 s"}),
+        (POLLS, {POLLS: 0}, {}),
+        (POLLS, {POLLS: 2.5}, {}),
+        (POLLS, {}, {"POLYINFRA_RELAYER_MAX_POLLS": "-3"}),
+    ],
+)
+def test_relayer_polling_must_be_positive_and_finite(
+    name: str, settings: dict[str, Any], environ: dict[str, str]
+) -> None:
+    with pytest.raises(InvalidValueError, match=f"must be a positive .*field='{name}'"):
+        resolve_config(settings, environ=environ)
+
+
 @pytest.mark.parametrize(
     ("settings", "environ", "message"),
     [

@@ -95,7 +95,20 @@ from polyinfra.wire.relayer import (
     encode_submit,
 )
 
-__all__ = ["WALLET_TYPES", "RelayerApiKey", "RelayerSender", "WalletType", "daily_quota_of"]
+__all__ = [
+    "DEFAULT_RELAYER_MAX_POLLS",
+    "DEFAULT_RELAYER_POLL_INTERVAL_S",
+    "WALLET_TYPES",
+    "RelayerApiKey",
+    "RelayerSender",
+    "WalletType",
+    "daily_quota_of",
+]
+
+DEFAULT_RELAYER_POLL_INTERVAL_S: Final = 2.0
+"""Seconds between two polls of a relayed transaction's state, unless told otherwise."""
+DEFAULT_RELAYER_MAX_POLLS: Final = 100
+"""Polls of a relayed transaction's state before it counts as timed out, unless told otherwise."""
 
 _ZERO_ADDRESS: Final = "0x" + "00" * 20
 _PROXY_GAS_LIMIT: Final = 500_000
@@ -159,8 +172,8 @@ class RelayerSender:
         daily_quota: int | None = RELAYER_DAILY_QUOTAS["unverified"],
         retry: RetryPolicy | None = None,
         limiter_clock: Callable[[], float] = time.monotonic,
-        poll_interval_s: float = 2.0,
-        max_polls: int = 100,
+        poll_interval_s: float = DEFAULT_RELAYER_POLL_INTERVAL_S,
+        max_polls: int = DEFAULT_RELAYER_MAX_POLLS,
         max_submit_retries: int = 10,
         proxy_gas_limit: int = _PROXY_GAS_LIMIT,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,

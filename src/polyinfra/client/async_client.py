@@ -584,6 +584,8 @@ class AsyncPolymarket(OnChainMethods):
                 relayer_url=self._config.relayer_url,
                 relayer_api_key=self._config.relayer_api_key,
                 builder=self._config.builder_credentials,
+                relayer_poll_interval_s=self._config.relayer_poll_interval_s,
+                relayer_max_polls=self._config.relayer_max_polls,
             )
         return await self._chain.operations(self._wallets.config(wallet), lambda: self._wallets_session(wallet))
 

@@ -19,6 +19,9 @@ anything else, which is where the emulator serves its emulated Polygon. So does 
 relayer that runs a proxy, Safe or deposit wallet's on-chain operations): the venue's relayer, or
 ``/relayer`` on the same host. The relayer is authenticated by ``relayer_api_key`` or by the builder
 credentials ``builder_api_key``, ``builder_secret`` and ``builder_passphrase``, given all together.
+``relayer_poll_interval_s`` and ``relayer_max_polls`` are how often and how many times a relayed
+transaction's state is asked for before it counts as timed out (2 s and 100 by default; a positive finite
+number and a positive integer, also as text from the environment).
 
 Pure: the environment and the file are read only where :func:`resolve_config` is called, and
 secrets are kept as :class:`~polyinfra.obs.redaction.Secret` (masked in every ``repr``) from the
@@ -33,7 +36,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final, TypedDict, cast
 
+from polyinfra.chain.relayer import DEFAULT_RELAYER_MAX_POLLS, DEFAULT_RELAYER_POLL_INTERVAL_S
 from polyinfra.core.auth_headers import ApiCredentials
+from polyinfra.core.config_checks import positive_int, positive_number
 from polyinfra.core.order_signing import POLYGON_CHAIN_ID
 from polyinfra.errors import InvalidValueError
 from polyinfra.model.orders import SignatureType
@@ -89,6 +94,8 @@ ENVIRONMENT_VARIABLES: Final[Mapping[str, str]] = {
     "builder_api_key": "POLYINFRA_BUILDER_API_KEY",
     "builder_secret": "POLYINFRA_BUILDER_SECRET",
     "builder_passphrase": "POLYINFRA_BUILDER_PASSPHRASE",
+    "relayer_poll_interval_s": "POLYINFRA_RELAYER_POLL_INTERVAL_S",
+    "relayer_max_polls": "POLYINFRA_RELAYER_MAX_POLLS",
 }
 """Each setting's environment variable (the CLI reads the key and API credentials from the same)."""
 CONFIG_FILE_VARIABLE: Final = "POLYINFRA_CONFIG"
@@ -130,6 +137,10 @@ class ClientSettings(TypedDict, total=False):
     builder_api_key: str
     builder_secret: str | Secret
     builder_passphrase: str | Secret
+    relayer_poll_interval_s: float | str
+    """Seconds between two polls of a relayed transaction's state (default 2)."""
+    relayer_max_polls: int | str
+    """Polls of a relayed transaction's state before it counts as timed out (default 100)."""
 
 
 _SETTINGS: Final = frozenset(ENVIRONMENT_VARIABLES)
@@ -183,6 +194,8 @@ class ClientConfig:
     relayer_url: str = VENUE_RELAYER_URL
     relayer_api_key: Secret | None = field(default=None, repr=False)
     builder_credentials: ApiCredentials | None = field(default=None, repr=False)
+    relayer_poll_interval_s: float = DEFAULT_RELAYER_POLL_INTERVAL_S
+    relayer_max_polls: int = DEFAULT_RELAYER_MAX_POLLS
 
     def __repr__(self) -> str:
         # The key and credentials are masked by their own reprs; saying only whether they are set is
@@ -230,6 +243,12 @@ def resolve_config(
         ),
         relayer_api_key=_optional_secret(_first(layers, "relayer_api_key", None), "relayer_api_key"),
         builder_credentials=_credentials(_group(layers, _BUILDER_SETTINGS), _BUILDER_SETTINGS),
+        relayer_poll_interval_s=_positive_seconds(
+            _first(layers, "relayer_poll_interval_s", DEFAULT_RELAYER_POLL_INTERVAL_S), "relayer_poll_interval_s"
+        ),
+        relayer_max_polls=_positive_count(
+            _first(layers, "relayer_max_polls", DEFAULT_RELAYER_MAX_POLLS), "relayer_max_polls"
+        ),
     )
 
 
@@ -333,6 +352,24 @@ def _chain_id(value: object) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
         raise InvalidValueError("chain_id must be a positive integer (137: Polygon)", chain_id=value)
     return value
+
+
+def _positive_seconds(value: object, name: str) -> float:
+    """A positive finite number of seconds; text (an environment variable's) is read as a number first."""
+    if isinstance(value, str):
+        text = value
+        try:
+            value = float(text)
+        except ValueError:
+            raise InvalidValueError("must be a positive number of seconds", field=name, value=text[:40]) from None
+    return positive_number(name, value)  # type: ignore[arg-type]  # refuses what is not a number
+
+
+def _positive_count(value: object, name: str) -> int:
+    """A positive integer; text (an environment variable's) of decimal digits is read as one first."""
+    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 12:
+        value = int(value)
+    return positive_int(name, value)  # type: ignore[arg-type]  # refuses what is not an int
 
 
 def _optional_text(value: object, name: str) -> str | None:

@@ -21,7 +21,15 @@ from decimal import Decimal
 from typing import Final, Protocol
 
 from polyinfra.chain.operations import ChainOperations, OperationResult, RedeemCandidate
-from polyinfra.chain.relayer import WALLET_TYPES, RelayerApiKey, RelayerAuth, RelayerSender, daily_quota_of
+from polyinfra.chain.relayer import (
+    DEFAULT_RELAYER_MAX_POLLS,
+    DEFAULT_RELAYER_POLL_INTERVAL_S,
+    WALLET_TYPES,
+    RelayerApiKey,
+    RelayerAuth,
+    RelayerSender,
+    daily_quota_of,
+)
 from polyinfra.chain.sender import CallSender, TransactionSender
 from polyinfra.clob.trading import TradingClient
 from polyinfra.core.approvals import Intent
@@ -42,7 +50,8 @@ _EVERY_INTENT: Final = tuple(Intent)
 
 class ChainAccess:
     """The node of ``rpc_url`` (opened on first use), the relayer of ``relayer_url`` authenticated by
-    ``relayer_api_key`` (first) or ``builder`` credentials, and each wallet's :class:`ChainOperations`."""
+    ``relayer_api_key`` (first) or ``builder`` credentials, polled every ``relayer_poll_interval_s`` up to
+    ``relayer_max_polls`` times per transaction, and each wallet's :class:`ChainOperations`."""
 
     def __init__(
         self,
@@ -52,12 +61,16 @@ class ChainAccess:
         relayer_url: str,
         relayer_api_key: Secret | None = None,
         builder: ApiCredentials | None = None,
+        relayer_poll_interval_s: float = DEFAULT_RELAYER_POLL_INTERVAL_S,
+        relayer_max_polls: int = DEFAULT_RELAYER_MAX_POLLS,
     ) -> None:
         self._rpc_url = rpc_url
         self._chain_id = chain_id
         self._relayer_url = relayer_url
         self._relayer_api_key = relayer_api_key
         self._builder = builder
+        self._relayer_poll_interval_s = relayer_poll_interval_s
+        self._relayer_max_polls = relayer_max_polls
         self._rpc: JsonRpcClient | None = None
         self._operations: dict[tuple[str, str, SignatureType], ChainOperations] = {}
         self._relayed: list[RelayerSender] = []
@@ -100,6 +113,8 @@ class ChainAccess:
             auth=auth,
             chain_id=self._chain_id,
             daily_quota=daily_quota_of(auth),
+            poll_interval_s=self._relayer_poll_interval_s,
+            max_polls=self._relayer_max_polls,
         )
         if sender.address != config.maker:
             await sender.aclose()

@@ -22,11 +22,13 @@ does, and why:
   503 waits the ``Retry-After`` it names, plus jitter.
 * **Gaps.** A ``seq`` number skipped, a ``dropped`` count, a lost session and a refused
   subscription each become a :class:`~polyinfra.model.live_events.Gap` of the topics concerned, in
-  the consumer's stream and as a ``gap`` record (:func:`~polyinfra.live.transport.report_gap`).
+  the consumer's stream and as a ``gap`` record (:meth:`~polyinfra.live.transport.TransportTaps.report_gap`).
 
 * **Recording.** Frames go to the recorder under source ``polybolt``, channel = the PolyBolt channel
   (``price.crypto``; ``connection`` for answers and pings), key = the symbol or asset id, the
-  connection number = the shard; gaps under the live-data topic they concern, as RTDS's do. A data
+  connection number = the shard (another client's shards recording into the same recorder get numbers of
+  their own: :attr:`PolyBoltClient.recorded_connections`); gaps under the live-data topic they concern and
+  the shard they were seen on, as RTDS's do. A data
   frame is recorded after the gaps it revealed, and every change of the live-data topics a
   subscription serves is a ``subscribed``/``unsubscribed`` record (``{"subscription", "topics"}``),
   so that :class:`~polyinfra.record.polybolt_replay.PolyBoltReplay` yields the ticks as delivered.
@@ -229,6 +231,12 @@ class PolyBoltClient:
                     await shard.ws.close()
         await self._tasks.stop()
 
+    @property
+    def recorded_connections(self) -> frozenset[int]:
+        """The connection numbers of this client's records in its recorder: what a replay selects this
+        client's events by when other clients record into the same recorder."""
+        return self._taps.recorded_connections
+
     def stats(self) -> PolyBoltStats:
         return PolyBoltStats(
             connections=len(self._shards),
@@ -262,7 +270,8 @@ class PolyBoltClient:
         shard = next((shard for shard in self._shards if len(shard.entries) < self._max_subscriptions), None)
         if shard is None:
             backoff = Backoff(initial_s=self._reconnect_initial_s, max_s=self._reconnect_max_s, random=self._random)
-            shard = _Shard(len(self._shards), self._clock, self._interval_s, backoff)
+            # Numbered from 1, as the recorder's connections are: 0 is what belongs to no connection.
+            shard = _Shard(len(self._shards) + 1, self._clock, self._interval_s, backoff)
             self._shards.append(shard)
             if self._started:
                 self._run(shard)
@@ -467,7 +476,7 @@ class PolyBoltClient:
         self._record_topics(shard, RecordKind.UNSUBSCRIBED, key, topics)
         now_ms = self._wall_ms()
         for topic in topics:
-            self._taps.report_gap(topic, now_ms, now_ms, f"refused: {answer.code}")
+            self._taps.report_gap(topic, shard.number, now_ms, now_ms, f"refused: {answer.code}")
 
     def _on_data(self, shard: _Shard, frame: DataFrame, raw: bytes | str) -> None:
         sent_ms = self._wall_ms() if frame.sent_ms is None else frame.sent_ms
@@ -484,7 +493,7 @@ class PolyBoltClient:
                 for topic in self._topics.get(key, {})
             }
             for topic in gapped:
-                self._taps.report_gap(topic, from_ms, sent_ms, reason)
+                self._taps.report_gap(topic, shard.number, from_ms, sent_ms, reason)
         shard.last_data_ms[frame.channel] = sent_ms
         # Recorded after the gaps it revealed: the tape holds them in the order the consumer got them (replay).
         self._taps.frame_received(frame.channel, shard.number, raw, frame.sent_ms, frame.symbol)
@@ -508,7 +517,7 @@ class PolyBoltClient:
         now_ms = self._wall_ms()
         holes, shard.holes = shard.holes, {}
         for topic, (from_ms, reason) in holes.items():
-            self._taps.report_gap(topic, from_ms, now_ms, reason)
+            self._taps.report_gap(topic, shard.number, from_ms, now_ms, reason)
 
     def _shard_topics(self, shard: _Shard) -> dict[str, None]:
         return {topic: None for key in shard.entries for topic in self._topics.get(key, {})}

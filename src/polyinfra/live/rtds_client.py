@@ -27,6 +27,8 @@ turns frames into events. What it does, and why:
   topic, or ``connection`` for keep-alives, PINGs and error answers; key = the symbol, wallet or
   commented entity), a data frame after the gaps it closed, so that
   :class:`~polyinfra.record.rtds_replay.RtdsReplay` yields the events in the order they were delivered.
+  Gaps are recorded under the client's connection; with other clients recording into the same recorder,
+  its records are under the connection number the recorder gave it (:attr:`RtdsClient.recorded_connections`).
 
 Every frame is handled in its own step: a malformed one is counted and logged, never the end of a
 session. The session runner and the watchdog are supervised (logged, counted, restarted).
@@ -210,6 +212,12 @@ class RtdsClient:
     def subscriptions(self) -> list[Subscription]:
         return list(self._subscriptions)
 
+    @property
+    def recorded_connections(self) -> frozenset[int]:
+        """The connection numbers of this client's records in its recorder: what a replay selects this
+        client's events by when other clients record into the same recorder."""
+        return self._taps.recorded_connections
+
     def stats(self) -> RtdsStats:
         now_s = self._clock()
         return RtdsStats(
@@ -375,7 +383,9 @@ class RtdsClient:
         for subscription in culprits:
             self._subscriptions.pop(subscription, None)
             reason = f"refused: {status} {message[:200]}"
-            self._taps.report_gap(subscription.topic, self._sent_ms.pop(subscription), self._wall_ms(), reason)
+            self._taps.report_gap(
+                subscription.topic, _CONNECTION, self._sent_ms.pop(subscription), self._wall_ms(), reason
+            )
 
     # --- gaps ----------------------------------------------------------------------------------------
 
@@ -390,7 +400,7 @@ class RtdsClient:
         holes, self._holes = self._holes, {}
         for topic, (from_ms, reason) in holes.items():
             if topic in self._topics():
-                self._taps.report_gap(topic, from_ms, now_ms, reason)
+                self._taps.report_gap(topic, _CONNECTION, from_ms, now_ms, reason)
 
     # --- watchdog ------------------------------------------------------------------------------------
 

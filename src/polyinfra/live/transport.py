@@ -22,7 +22,7 @@ from polyinfra.core.rtds_topics import PriceSource, SubscriptionPlan
 from polyinfra.errors import InvalidValueError
 from polyinfra.model.live_events import Gap, LiveEvent
 from polyinfra.obs.metrics import LIVE_GAPS
-from polyinfra.record.records import NO_CONNECTION, RecordKind
+from polyinfra.record.records import RecordKind
 
 if TYPE_CHECKING:
     from polyinfra.record.recorder import Recorder
@@ -85,15 +85,23 @@ class TransportTaps:
         self.gaps = 0
         self._recorder = recorder
         self._taps: dict[str, ChannelTap] = {}
+        self._recorded: dict[int, int] = {}
 
-    def report_gap(self, topic: str, from_ms: int, to_ms: int, reason: str) -> None:
-        """A hole in ``topic``: to the consumer, the recorder (a ``gap`` record) and the metric."""
+    @property
+    def recorded_connections(self) -> frozenset[int]:
+        """The connection numbers this transport's records are under (the recorder's, see
+        :meth:`~polyinfra.record.recorder.Recorder.claim_connection`): what a replay selects it by."""
+        return frozenset(self._recorded.values())
+
+    def report_gap(self, topic: str, connection: int, from_ms: int, to_ms: int, reason: str) -> None:
+        """A hole in ``topic`` seen on ``connection``: to the consumer, the recorder (a ``gap`` record of the
+        connection, so a replay of one client's connections has its gaps) and the metric."""
         self.gaps += 1
         LIVE_GAPS.labels(source=self.source).inc()  # rare: counted as they happen
         if self._recorder is not None:
             self._tap(topic).lifecycle(
                 RecordKind.GAP,
-                NO_CONNECTION,
+                self._connection(connection),
                 reason=reason,
                 from_wall_ns=from_ms * 1_000_000,
                 to_wall_ns=to_ms * 1_000_000,
@@ -104,21 +112,30 @@ class TransportTaps:
         self, channel: str, connection: int, frame: bytes | str, venue_ts_ms: int | None, key: str
     ) -> None:
         if self._recorder is not None:
-            self._tap(channel).frame_received(connection, frame, venue_ts_ms=venue_ts_ms, key=key)
+            self._tap(channel).frame_received(self._connection(connection), frame, venue_ts_ms=venue_ts_ms, key=key)
 
     def frame_sent(self, channel: str, connection: int, frame: bytes | str) -> None:
         if self._recorder is not None:
-            self._tap(channel).frame_sent(connection, frame)
+            self._tap(channel).frame_sent(self._connection(connection), frame)
 
     def lifecycle(self, channel: str, connection: int, kind: RecordKind, **details: Any) -> None:
         if self._recorder is not None:
-            self._tap(channel).lifecycle(kind, connection, **details)
+            self._tap(channel).lifecycle(kind, self._connection(connection), **details)
+
+    def _connection(self, connection: int) -> int:
+        """The number the recorder knows the transport's own ``connection`` by (another client of the
+        source recording into the same recorder may have the same own numbers)."""
+        recorded = self._recorded.get(connection)
+        if recorded is None:
+            assert self._recorder is not None
+            recorded = self._recorded[connection] = self._recorder.claim_connection(self.source, connection)
+        return recorded
 
     def _tap(self, channel: str) -> ChannelTap:
         tap = self._taps.get(channel)
         if tap is None:
             assert self._recorder is not None
-            tap = self._taps[channel] = self._recorder.tap(self.source, channel)
+            tap = self._taps[channel] = self._recorder.shared_tap(self.source, channel)
         return tap
 
 

@@ -12,10 +12,16 @@ on what they make:
   own gaps, a full queue's, too: the tape cannot vouch for the stream there either);
 * ``topics`` and ``keys`` only limit what is yielded: every frame goes through the feed, whose duplicate
   checks must see what live saw; ``end_wall_ns`` stops reading, ``start_wall_ns`` starts yielding;
+* ``connections`` selects one client's records when several clients of the source recorded into one
+  recorder (two :class:`~polyinfra.live.live_data.LiveData`, say): the recorder gives each client
+  connection numbers of its own (the transport's ``recorded_connections``), and gaps are recorded under
+  the connection they were seen on. The recorder's own gaps (a full queue's, under no connection) concern
+  every client and are kept; so are those of tapes written before gaps named a connection;
 * ``speed`` paces the records that yield at that multiple of the recorded pace
   (:class:`~polyinfra.record.pacing.Pacer`, against an injected clock and sleep).
 
-Each recording session starts from new feeds (a recording session is one client's run). Stored rows
+Each recording session starts from new feeds, and each recorded connection has its own: two clients'
+frames never meet in one feed's duplicate checks, selected or not. Stored rows
 are hostile input like any: a record the live client cannot have written ends as a
 :class:`~polyinfra.errors.CorruptRecordError`, a frame the feed refuses is counted as malformed (live
 refused it too); nothing else escapes.
@@ -34,7 +40,7 @@ import msgspec
 
 from polyinfra.model.live_events import ActivityTrade, CommentEvent, Gap, LiveEvent, PriceTick, topic_of
 from polyinfra.record.pacing import Pacer
-from polyinfra.record.records import Record, RecordKind, decode_stored
+from polyinfra.record.records import NO_CONNECTION, Record, RecordKind, connection_number, decode_stored
 from polyinfra.record.sink import Sink
 from polyinfra.wire.json_decoding import JsonDecoder
 
@@ -87,7 +93,9 @@ class LiveDataReplay(ABC):
     came from); then read :attr:`stats`.
 
     ``topics`` and ``keys`` (see :func:`event_key`; any case) limit the events yielded (None: all);
-    records are read up to ``end_wall_ns`` and events yielded from ``start_wall_ns``. ``speed`` (None: as
+    records are read up to ``end_wall_ns`` and events yielded from ``start_wall_ns``. ``connections`` (None:
+    every one) limits them to one client's recorded connections (its transport's ``recorded_connections``,
+    e.g. ``live.rtds.recorded_connections``). ``speed`` (None: as
     fast as possible) paces them at that multiple of the recorded pace against ``clock`` (seconds) and
     ``sleep``, injected so that tests never wait.
     """
@@ -105,6 +113,7 @@ class LiveDataReplay(ABC):
         end_wall_ns: int | None = None,
         topics: Collection[str] | None = None,
         keys: Collection[str] | None = None,
+        connections: Collection[int] | None = None,
         speed: float | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
@@ -115,6 +124,7 @@ class LiveDataReplay(ABC):
         self._end_wall_ns = end_wall_ns
         self._topics = None if topics is None else frozenset(topics)
         self._keys = None if keys is None else frozenset(key.lower() for key in keys)
+        self._connections = None if connections is None else frozenset(connections)
         self._session_id: str | None = None
         self.stats = LiveDataReplayStats()
 
@@ -140,8 +150,12 @@ class LiveDataReplay(ABC):
                 if record.session_id != self._session_id:
                     self._session_id = record.session_id
                     self._new_session()
+                connection = connection_number(record.event_id)
+                is_gap = record.kind is RecordKind.GAP
+                if not self._selected(connection, is_gap):
+                    continue
                 stats.records += 1
-                events = [_gap(record)] if record.kind is RecordKind.GAP else self._replay(record)
+                events = [_gap(record)] if is_gap else self._replay(record, connection)
                 if not events or (start_ns is not None and record.recv_wall_ns < start_ns):
                     continue
                 wanted = [event for event in events if self._wanted(event)]
@@ -162,8 +176,15 @@ class LiveDataReplay(ABC):
         """A new recording session starts: new feeds and subscriptions."""
 
     @abstractmethod
-    def _replay(self, record: Record) -> list[LiveEvent]:
-        """The events live delivered because of ``record`` (one of :attr:`_kinds`, of :attr:`source`)."""
+    def _replay(self, record: Record, connection: int) -> list[LiveEvent]:
+        """The events live delivered because of ``record`` (one of :attr:`_kinds`, of :attr:`source`),
+        recorded on ``connection``."""
+
+    def _selected(self, connection: int, is_gap: bool) -> bool:
+        """Whether a record on ``connection`` belongs to the clients replayed; a gap under no connection
+        concerns them all (see the module's text)."""
+        chosen = self._connections
+        return chosen is None or connection in chosen or (is_gap and connection == NO_CONNECTION)
 
     def _wanted(self, event: LiveEvent) -> bool:
         if self._topics is not None and topic_of(event) not in self._topics:

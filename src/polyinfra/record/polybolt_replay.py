@@ -6,8 +6,10 @@ The client decodes each connection's (shard's) frames with the connection's own 
 session opens (``seq`` starts again), and delivers a data frame's new points once per live-data topic
 its subscription serves (``crypto_prices`` and ``crypto_prices_chainlink`` share ``price.crypto``). The
 replay keeps the same: a feed per recorded connection, reset at its ``connected`` record, and the topics
-of each subscription from the ``subscribed``/``unsubscribed`` records the client writes whenever they
-change (a subscription left with none is forgotten by its feed, as live forgets it). The gaps (``seq``
+of each subscription on its connection from the ``subscribed``/``unsubscribed`` records the client writes
+whenever they change (a subscription left with none is forgotten by its feed, as live forgets it). A key
+stays on its connection while it serves a topic, so two clients recording into one recorder keep theirs
+apart. The gaps (``seq``
 holes, lost sessions, refusals) are the client's ``gap`` records
 (:class:`~polyinfra.record.live_data_replay.LiveDataReplay`).
 
@@ -24,7 +26,7 @@ import msgspec
 from polyinfra.core.polybolt_feed import DataFrame, PolyBoltFeed
 from polyinfra.model.live_events import LiveEvent
 from polyinfra.record.live_data_replay import LiveDataReplay
-from polyinfra.record.records import Record, RecordKind, connection_number, decode_stored
+from polyinfra.record.records import Record, RecordKind, decode_stored
 from polyinfra.wire.json_decoding import JsonDecoder
 
 __all__ = ["POLYBOLT_SOURCE", "PolyBoltReplay"]
@@ -53,23 +55,24 @@ class PolyBoltReplay(LiveDataReplay):
     )
 
     _feeds: dict[int, PolyBoltFeed]
-    _served: dict[str, dict[str, None]]
-    """Subscription key -> the live-data topics it serves (insertion-ordered, as live delivers them)."""
+    _served: dict[tuple[int, str], dict[str, None]]
+    """(Connection, subscription key) -> the live-data topics it serves (insertion-ordered, as live delivers
+    them). A key stays on its connection while it serves a topic; two clients' same key are two entries."""
 
     def _new_session(self) -> None:
         self._feeds = {}
         self._served = {}
 
-    def _replay(self, record: Record) -> list[LiveEvent]:
-        feed = self._feed(connection_number(record.event_id))
+    def _replay(self, record: Record, connection: int) -> list[LiveEvent]:
+        feed = self._feed(connection)
         kind = record.kind
         if kind is RecordKind.FRAME_RECEIVED:
-            return self._frame(feed, record)
+            return self._frame(feed, record, connection)
         if kind is RecordKind.CONNECTED:
             feed.reset()
             return []
         change = decode_stored(_decode_topics, record, "a recorded PolyBolt subscription change does not decode")
-        key = change.subscription
+        key = connection, change.subscription
         if kind is RecordKind.SUBSCRIBED:
             self._served.setdefault(key, {}).update(dict.fromkeys(change.topics))
             return []
@@ -78,10 +81,10 @@ class PolyBoltReplay(LiveDataReplay):
             served.pop(topic, None)
         if not served:
             self._served.pop(key, None)
-            feed.forget(key)
+            feed.forget(change.subscription)
         return []
 
-    def _frame(self, feed: PolyBoltFeed, record: Record) -> list[LiveEvent]:
+    def _frame(self, feed: PolyBoltFeed, record: Record, connection: int) -> list[LiveEvent]:
         self.stats.frames += 1
         try:
             frame = feed.receive(record.payload)
@@ -90,7 +93,7 @@ class PolyBoltReplay(LiveDataReplay):
             return []
         if not isinstance(frame, DataFrame) or not frame.points:
             return []
-        return [tick for topic in self._served.get(frame.key, {}) for tick in frame.ticks(topic)]
+        return [tick for topic in self._served.get((connection, frame.key), {}) for tick in frame.ticks(topic)]
 
     def _feed(self, connection: int) -> PolyBoltFeed:
         feed = self._feeds.get(connection)

@@ -164,6 +164,8 @@ class Recorder:
         self._stop_requested = asyncio.Event()
         self._taps: dict[tuple[str, str], ChannelTap] = {}
         self._unclaimed_taps: set[tuple[str, str]] = set()
+        self._shared_taps: set[tuple[str, str]] = set()
+        self._connections: dict[str, set[int]] = {}
         self._own = ChannelTap(self, _RECORDER_SOURCE, "")
         self._written = 0
         self._batches = 0
@@ -212,6 +214,28 @@ class Recorder:
         tap = ChannelTap(self, source, channel)
         self._taps[key] = tap
         return tap
+
+    def shared_tap(self, source: str, channel: str) -> ChannelTap:
+        """The tap of (``source``, ``channel``) shared by every client of the source recording here (two
+        :class:`~polyinfra.live.live_data.LiveData`, say), made on first use; each client writes under the
+        connection numbers :meth:`claim_connection` gave it, so their records never share an event id."""
+        key = (source, channel)
+        if key in self._shared_taps:
+            return self._taps[key]
+        tap = self.tap(source, channel)
+        self._shared_taps.add(key)
+        return tap
+
+    def claim_connection(self, source: str, wanted: int) -> int:
+        """The connection number a client of ``source`` records its connection ``wanted`` under: ``wanted``
+        itself unless another client of the source took it in this session, else the next number no one has.
+        One client's numbers stay its own (a tape of one client reads as before); two clients' never meet,
+        so a replay keeps each connection's state apart. ``NO_CONNECTION`` is never given (a connection the
+        client numbers 0 gets the next number): records under it concern every client."""
+        taken = self._connections.setdefault(source, {NO_CONNECTION})
+        number = wanted if wanted not in taken else max(taken) + 1
+        taken.add(number)
+        return number
 
     def record_gap(
         self, source: str, channel: str, *, reason: str, from_wall_ns: int, to_wall_ns: int, token_ids: list[str]

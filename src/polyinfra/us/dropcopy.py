@@ -367,7 +367,14 @@ class DropCopyArchiver:
                     raise error from None
                 if raw is grpc.aio.EOF:
                     return
-                yield await self._decoded(exchange, stream, rpc.decode(raw))
+                try:
+                    response = rpc.decode(raw)
+                except MalformedMessageError as error:  # ProtoMismatchError too
+                    # The decoding is the client's, shared by every call: which of the streams broke is ours to say.
+                    raise type(error)(
+                        error.message, retriable=error.retriable, **{**error.context, "stream": str(stream)}
+                    ) from None
+                yield await self._decoded(exchange, stream, response)
         finally:
             call.cancel()
 
