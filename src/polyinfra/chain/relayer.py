@@ -43,6 +43,7 @@ from polyinfra.chain.once_per_key import OncePerKey
 from polyinfra.chain.sender import SentTransaction, settled_transaction
 from polyinfra.core.auth_headers import ApiCredentials
 from polyinfra.core.eip712 import SigningKey, to_checksum_address
+from polyinfra.core.relayer_polling import DEFAULT_RELAYER_MAX_POLLS, DEFAULT_RELAYER_POLL_INTERVAL_S
 from polyinfra.core.relayer_signing import (
     DEPOSIT_WALLET_FACTORY,
     PROXY_FACTORY,
@@ -96,8 +97,6 @@ from polyinfra.wire.relayer import (
 )
 
 __all__ = [
-    "DEFAULT_RELAYER_MAX_POLLS",
-    "DEFAULT_RELAYER_POLL_INTERVAL_S",
     "WALLET_TYPES",
     "RelayerApiKey",
     "RelayerSender",
@@ -105,10 +104,6 @@ __all__ = [
     "daily_quota_of",
 ]
 
-DEFAULT_RELAYER_POLL_INTERVAL_S: Final = 2.0
-"""Seconds between two polls of a relayed transaction's state, unless told otherwise."""
-DEFAULT_RELAYER_MAX_POLLS: Final = 100
-"""Polls of a relayed transaction's state before it counts as timed out, unless told otherwise."""
 
 _ZERO_ADDRESS: Final = "0x" + "00" * 20
 _PROXY_GAS_LIMIT: Final = 500_000

@@ -36,10 +36,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final, TypedDict, cast
 
-from polyinfra.chain.relayer import DEFAULT_RELAYER_MAX_POLLS, DEFAULT_RELAYER_POLL_INTERVAL_S
 from polyinfra.core.auth_headers import ApiCredentials
 from polyinfra.core.config_checks import positive_int, positive_number
 from polyinfra.core.order_signing import POLYGON_CHAIN_ID
+from polyinfra.core.relayer_polling import DEFAULT_RELAYER_MAX_POLLS, DEFAULT_RELAYER_POLL_INTERVAL_S
 from polyinfra.errors import InvalidValueError
 from polyinfra.model.orders import SignatureType
 from polyinfra.obs.redaction import Secret

@@ -21,19 +21,12 @@ from decimal import Decimal
 from typing import Final, Protocol
 
 from polyinfra.chain.operations import ChainOperations, OperationResult, RedeemCandidate
-from polyinfra.chain.relayer import (
-    DEFAULT_RELAYER_MAX_POLLS,
-    DEFAULT_RELAYER_POLL_INTERVAL_S,
-    WALLET_TYPES,
-    RelayerApiKey,
-    RelayerAuth,
-    RelayerSender,
-    daily_quota_of,
-)
+from polyinfra.chain.relayer import WALLET_TYPES, RelayerApiKey, RelayerAuth, RelayerSender, daily_quota_of
 from polyinfra.chain.sender import CallSender, TransactionSender
 from polyinfra.clob.trading import TradingClient
 from polyinfra.core.approvals import Intent
 from polyinfra.core.auth_headers import ApiCredentials
+from polyinfra.core.relayer_polling import DEFAULT_RELAYER_MAX_POLLS, DEFAULT_RELAYER_POLL_INTERVAL_S
 from polyinfra.errors import InvalidValueError
 from polyinfra.model.market import MarketInfo
 from polyinfra.model.numbers import to_micros
