@@ -41,12 +41,12 @@ class AgentHoldings:
 
     def free(self, owner: str, token_id: str) -> int:
         """The shares of ``token_id`` ``owner`` may still sell: those held, less what its resting SELLs hold."""
-        reserved = sum(
-            order.remaining_micros
-            for order in self._exchange.open_orders(owner)
-            if order.token_id == token_id and order.side is Side.SELL
-        )
-        return self.held(owner, token_id) - reserved
+        held = self.held(owner, token_id)
+        if held <= 0:
+            return held  # nothing to sell, whatever rests: no need to look at the book
+        resting = self._exchange.open_orders_in(token_id, owner)
+        reserved = sum(order.remaining_micros for order in resting if order.side is Side.SELL)
+        return held - reserved
 
     def placeable(
         self, owner: str, info: MarketInfo, yes_side: Side, yes_price_micros: int, size_micros: int, *, on_no: bool

@@ -245,6 +245,11 @@ class Exchange:
         """Resting orders of every market (all, or one owner's), market by market in arrival order."""
         return [order for market in self._markets.values() for order in market.engine.open_orders(owner)]
 
+    def open_orders_in(self, token_id: str, owner: str) -> list[Order]:
+        """``owner``'s resting orders on ``token_id``, in arrival order: one market's, whatever the rest hold."""
+        resting = self._market_of_token(token_id).engine.open_orders(owner)
+        return [order for order in resting if order.token_id == token_id]
+
     def subscribe(self, listener: MarketListener) -> Callable[[], None]:
         """Call ``listener`` with the events of every later action; returns the unsubscribe function.
 

@@ -33,7 +33,7 @@
   nobody consumes :meth:`events` or listens, an update of a LIVE book is kept as received, found by the
   symbol its first bytes carry (:func:`~polyinfra.wire.us.market_data_lean.update_symbol`; a message of
   another layout is parsed the lean way first), and parsed and decoded when :meth:`book` is next called,
-  once however many updates came meanwhile. A stream of 1,000 symbols then costs less than a parse per
+  once however many updates came meanwhile. A stream of 1,000 symbols then costs about a parse per
   update, and a book read costs one decode. With a consumer, every update is decoded as it comes (the
   consumer reads it). The first update of a session is always decoded at once: a book turns LIVE only on
   a valid snapshot.
@@ -768,7 +768,8 @@ class UsLiveBooks:
         except DecodeError:
             update = None
         if update is None or update.symbol != symbol:
-            self._refuse_update(symbol, MalformedMessageError("a kept update is not this symbol's", symbol=symbol))
+            refused = MalformedMessageError("a kept update does not parse as this symbol's", symbol=symbol)
+            self._refuse_update(symbol, refused)
             return
         self._settle(update)
 
