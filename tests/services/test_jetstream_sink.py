@@ -16,7 +16,6 @@ import json
 import logging
 import shutil
 import signal
-import socket
 import subprocess
 import urllib.parse
 from collections.abc import AsyncIterator
@@ -32,6 +31,7 @@ from nats.aio.client import Client
 from polyinfra.errors import CorruptRecordError, RecorderError, SinkWriteError
 from polyinfra.record.jetstream_sink import DUPLICATE_WINDOW_S, JetStreamSink
 from polyinfra.record.records import Record
+from tests.closed_ports import closed_port
 from tests.record.sinks import make_records, sink_url
 
 # Every test of the suite and its ``sink`` fixture, run here against the ``url`` fixture below.
@@ -166,17 +166,11 @@ async def test_credentials_in_the_url_reach_no_log_url_or_error(url: str, caplog
     assert password not in str(raised.value) + repr(raised.value) + caplog.text
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 class _PrivateServer:
     """A nats-server of the test's own (the shared one must not be killed), its store kept across restarts."""
 
     def __init__(self, store: Path) -> None:
-        self.port = _free_port()
+        self.port = closed_port()
         self._store = store
         self.process: subprocess.Popen[bytes] | None = None
 
